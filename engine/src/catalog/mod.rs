@@ -1,0 +1,1 @@
+//! The catalog: streams, tables, topics and queries, made durable by a command log.

@@ -1,0 +1,1 @@
+//! Query execution: expressions and the push-query pipeline.

@@ -1,0 +1,1 @@
+//! Record formats: how row values become Kafka key/value bytes and back.

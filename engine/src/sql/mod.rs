@@ -1,0 +1,3 @@
+//! ksqlDB SQL: lexer → parser → AST.
+
+pub mod ast;
