@@ -1,1 +1,5 @@
+//! # sluice-protocol
+//!
+//! Turns bytes into engine types and back for every API face. Does no I/O.
 
+pub mod value_json;

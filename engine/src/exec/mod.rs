@@ -1,1 +1,2 @@
 //! Query execution: expressions and the push-query pipeline.
+pub mod expr;

@@ -1,0 +1,1 @@
+//! Scalar expressions: compile (bind columns, infer types) and evaluate.

@@ -1,0 +1,1 @@
+//! SQL values rendered as JSON the way ksqlDB query results show them.
