@@ -19,11 +19,15 @@
 //! Non-goals: sockets, HTTP, API payload shapes (those live in `protocol` and `server`).
 
 pub mod catalog;
+pub mod clock;
+pub mod engine;
 pub mod error;
 pub mod exec;
 pub mod format;
 pub mod log;
 pub mod sql;
+pub mod statements;
 pub mod types;
 
+pub use engine::{Engine, EngineConfig};
 pub use error::{EngineError, ErrorClass, Result};

@@ -1,0 +1,48 @@
+//! A source: a stream or table registered in the catalog, bound to a topic.
+
+use crate::format::{KeyFormat, ValueFormat};
+use crate::sql::ast::SourceKind;
+use crate::types::{ColumnKind, Schema};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Source {
+    /// Stored (case-normalised) name.
+    pub name: String,
+    pub kind: SourceKind,
+    /// Key columns first, then value columns, in declaration order.
+    pub schema: Schema,
+    pub topic: String,
+    pub key_format: KeyFormat,
+    pub value_format: ValueFormat,
+    /// `TIMESTAMP=` column whose value becomes ROWTIME.
+    pub timestamp_column: Option<String>,
+    /// The CREATE statement as the user wrote it (DESCRIBE's `statement`).
+    pub statement_text: String,
+    /// `CREATE SOURCE ...`: inserts are refused.
+    pub read_only: bool,
+}
+
+impl Source {
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            SourceKind::Stream => "STREAM",
+            SourceKind::Table => "TABLE",
+        }
+    }
+
+    /// Lower-case kind for command ids and messages (`stream/`X`/create`).
+    pub fn kind_word(&self) -> &'static str {
+        kind_word(self.kind)
+    }
+
+    pub fn has_key_columns(&self) -> bool {
+        self.schema.columns.iter().any(|c| c.kind == ColumnKind::Key)
+    }
+}
+
+pub fn kind_word(kind: SourceKind) -> &'static str {
+    match kind {
+        SourceKind::Stream => "stream",
+        SourceKind::Table => "table",
+    }
+}

@@ -1,0 +1,209 @@
+//! Ingest: turning a row of column values into a Kafka record on the right partition.
+//!
+//! ```text
+//!  values ─► key bytes (key format) ─► partition (murmur2 of key bytes, or spread if keyless)
+//!         └► value bytes (value format; the row's own bytes when already canonical)
+//! ```
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::catalog::Source;
+use crate::engine::Engine;
+use crate::error::{EngineError, Result};
+use crate::format::json_value::encode_value;
+use crate::format::key::encode_key;
+use crate::log::partitioner::{partition_for_key, KeylessSpreader};
+use crate::log::{PartitionId, Record, TopicLog};
+use crate::types::{Column, ColumnKind, SqlType, Value};
+
+/// Builds records for one source; one per producer request so state stays local.
+pub struct Inserter {
+    source: Arc<Source>,
+    topic: Arc<dyn TopicLog>,
+    spreader: KeylessSpreader,
+    key_columns: Vec<Column>,
+    value_columns: Vec<Column>,
+    key_indexes: Vec<usize>,
+    value_indexes: Vec<usize>,
+    timestamp_index: Option<usize>,
+    scratch: Vec<u8>,
+    clock: crate::clock::Clock,
+}
+
+impl Inserter {
+    pub fn new(engine: &Engine, source: Arc<Source>) -> Result<Inserter> {
+        let topic = engine.log.topic(&source.topic).ok_or_else(|| {
+            EngineError::NotFound(format!(
+                "Topic '{}' of {} {} does not exist",
+                source.topic,
+                source.kind_word(),
+                source.name
+            ))
+        })?;
+        let columns = &source.schema.columns;
+        let indexes = |kind: ColumnKind| -> Vec<usize> {
+            columns
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.kind == kind)
+                .map(|(i, _)| i)
+                .collect()
+        };
+        let key_indexes = indexes(ColumnKind::Key);
+        let value_indexes = indexes(ColumnKind::Value);
+        let timestamp_index = source
+            .timestamp_column
+            .as_deref()
+            .and_then(|name| source.schema.find(name).map(|(i, _)| i));
+        Ok(Inserter {
+            spreader: KeylessSpreader::new(topic.partition_count()),
+            key_columns: key_indexes.iter().map(|&i| columns[i].clone()).collect(),
+            value_columns: value_indexes.iter().map(|&i| columns[i].clone()).collect(),
+            key_indexes,
+            value_indexes,
+            timestamp_index,
+            topic,
+            source,
+            scratch: Vec::with_capacity(256),
+            clock: engine.clock.clone(),
+        })
+    }
+
+    pub fn source(&self) -> &Arc<Source> {
+        &self.source
+    }
+
+    pub fn topic(&self) -> &Arc<dyn TopicLog> {
+        &self.topic
+    }
+
+    /// Builds the record for `values` (one per schema column, schema order).
+    /// `canonical_value` is the row's own JSON when it is already the stored form, which
+    /// saves a re-encode (the zero-copy path). `rowtime` overrides the timestamp.
+    pub fn record(
+        &mut self,
+        values: &[Value],
+        canonical_value: Option<Bytes>,
+        rowtime: Option<i64>,
+    ) -> Result<(PartitionId, Record)> {
+        let key_values: Vec<Value> = self.key_indexes.iter().map(|&i| values[i].clone()).collect();
+        let key = encode_key(self.source.key_format, &self.key_columns, &key_values)?;
+        let value = match canonical_value {
+            Some(bytes) => bytes,
+            None => {
+                self.scratch.clear();
+                let row: Vec<Value> = self
+                    .value_indexes
+                    .iter()
+                    .map(|&i| values[i].clone())
+                    .collect();
+                let columns: Vec<&Column> = self.value_columns.iter().collect();
+                encode_value(&columns, &row, &mut self.scratch)?;
+                Bytes::copy_from_slice(&self.scratch)
+            }
+        };
+        let partition = match &key {
+            Some(k) => partition_for_key(k, self.topic.partition_count()),
+            None => self.spreader.next(),
+        };
+        let timestamp_ms = rowtime
+            .or_else(|| self.timestamp_from_column(values))
+            .unwrap_or_else(|| self.clock.now_ms());
+        Ok((
+            partition,
+            Record {
+                key,
+                value: Some(value),
+                timestamp_ms,
+                headers: Vec::new(),
+            },
+        ))
+    }
+
+    fn timestamp_from_column(&self, values: &[Value]) -> Option<i64> {
+        match values.get(self.timestamp_index?)? {
+            Value::BigInt(ms) | Value::Timestamp(ms) => Some(*ms),
+            _ => None,
+        }
+    }
+}
+
+/// Widens an evaluated value to a column type the way ksqlDB's INSERT VALUES coercer does
+/// (numbers widen, string literals parse into temporal types); `None` if it cannot.
+pub fn coerce_to(value: Value, target: &SqlType) -> Option<Value> {
+    use crate::types::temporal;
+    Some(match (value, target) {
+        (Value::Null, _) => Value::Null,
+        (Value::Integer(i), SqlType::Integer) => Value::Integer(i),
+        (Value::Integer(i), SqlType::BigInt) => Value::BigInt(i64::from(i)),
+        (Value::Integer(i), SqlType::Double) => Value::Double(f64::from(i)),
+        (Value::BigInt(i), SqlType::BigInt) => Value::BigInt(i),
+        (Value::BigInt(i), SqlType::Double) => Value::Double(i as f64),
+        (Value::Integer(i), SqlType::Decimal { precision, scale }) => {
+            decimal_from_int(i128::from(i), *precision, *scale)?
+        }
+        (Value::BigInt(i), SqlType::Decimal { precision, scale }) => {
+            decimal_from_int(i128::from(i), *precision, *scale)?
+        }
+        (Value::Decimal(d), SqlType::Decimal { precision, scale }) => {
+            Value::Decimal(rescale(d, *precision, *scale)?)
+        }
+        (Value::Decimal(d), SqlType::Double) => Value::Double(d.to_f64()),
+        (Value::Double(d), SqlType::Double) => Value::Double(d),
+        (Value::String(s), SqlType::Timestamp) => Value::Timestamp(temporal::parse_timestamp(&s)?),
+        (Value::String(s), SqlType::Date) => Value::Date(temporal::parse_date(&s)?),
+        (Value::String(s), SqlType::Time) => Value::Time(temporal::parse_time(&s)?),
+        (Value::Array(items), SqlType::Array(elem)) => Value::Array(
+            items
+                .into_iter()
+                .map(|v| coerce_to(v, elem))
+                .collect::<Option<Vec<_>>>()?,
+        ),
+        (Value::Map(entries), SqlType::Map(k, v)) => Value::Map(
+            entries
+                .into_iter()
+                .map(|(ek, ev)| Some((coerce_to(ek, k)?, coerce_to(ev, v)?)))
+                .collect::<Option<Vec<_>>>()?,
+        ),
+        (Value::Struct(fields), SqlType::Struct(declared)) => {
+            let mut out = Vec::with_capacity(declared.len());
+            for field in declared {
+                let value = fields
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(&field.name))
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or(Value::Null);
+                out.push((field.name.clone(), coerce_to(value, &field.ty)?));
+            }
+            Value::Struct(out)
+        }
+        (v @ Value::Boolean(_), SqlType::Boolean)
+        | (v @ Value::String(_), SqlType::String)
+        | (v @ Value::Bytes(_), SqlType::Bytes)
+        | (v @ Value::Timestamp(_), SqlType::Timestamp)
+        | (v @ Value::Date(_), SqlType::Date)
+        | (v @ Value::Time(_), SqlType::Time) => v,
+        _ => return None,
+    })
+}
+
+fn decimal_from_int(i: i128, precision: u8, scale: u8) -> Option<Value> {
+    let d = crate::types::Decimal::new(i, 0);
+    Some(Value::Decimal(rescale(d, precision, scale)?))
+}
+
+/// Changes a decimal's scale (rounding half-up when lowering) and checks its precision.
+fn rescale(d: crate::types::Decimal, precision: u8, scale: u8) -> Option<crate::types::Decimal> {
+    let mut unscaled = d.unscaled;
+    if scale >= d.scale {
+        unscaled = unscaled.checked_mul(10i128.checked_pow(u32::from(scale - d.scale))?)?;
+    } else {
+        let div = 10i128.checked_pow(u32::from(d.scale - scale))?;
+        let (q, r) = (unscaled / div, unscaled % div);
+        unscaled = if r.abs() * 2 >= div { q + r.signum() } else { q };
+    }
+    let out = crate::types::Decimal::new(unscaled, scale);
+    (out.digits() <= precision.max(1) || unscaled == 0).then_some(out)
+}

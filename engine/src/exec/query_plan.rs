@@ -1,0 +1,250 @@
+//! Planning a `/query-stream` query: bind the SELECT to its source, compile WHERE and the
+//! projection once, and work out the result header (names and types).
+//!
+//! The row every expression sees is the source's columns in declaration order followed by
+//! the pseudo columns ROWTIME, ROWPARTITION and ROWOFFSET.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::catalog::{CatalogState, Source};
+use crate::error::{EngineError, Result};
+use crate::exec::expr::{compile, default_column_name, ColumnResolver, CompiledExpr};
+use crate::log::StartPosition;
+use crate::sql::ast::{Relation, SelectItem, Statement};
+use crate::sql::{self};
+use crate::types::schema::{PSEUDO_ROWOFFSET, PSEUDO_ROWPARTITION, PSEUDO_ROWTIME};
+use crate::types::{ColumnKind, SqlType};
+
+/// Push queries keep running; pull queries read what is there and end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryKind {
+    Push,
+    Pull,
+}
+
+/// One output column.
+pub enum Projection {
+    /// Copy row slot `index` (a plain column: no evaluation, no clone of the expression).
+    Column(usize),
+    Expr(CompiledExpr),
+}
+
+pub struct QueryPlan {
+    pub id: String,
+    pub kind: QueryKind,
+    pub sql: String,
+    pub source: Arc<Source>,
+    pub column_names: Vec<String>,
+    pub column_types: Vec<SqlType>,
+    pub filter: Option<CompiledExpr>,
+    pub projection: Vec<Projection>,
+    pub limit: Option<u64>,
+    pub start: StartPosition,
+}
+
+/// Request-level settings that change how a query runs.
+#[derive(Debug, Clone, Default)]
+pub struct QueryProperties {
+    pub auto_offset_reset_earliest: Option<bool>,
+}
+
+impl QueryProperties {
+    /// Reads `auto.offset.reset` (or its `ksql.streams.` form) from request properties.
+    pub fn from_map(props: &HashMap<String, String>) -> Result<QueryProperties> {
+        let raw = props
+            .get("auto.offset.reset")
+            .or_else(|| props.get("ksql.streams.auto.offset.reset"));
+        let auto_offset_reset_earliest = match raw.map(|s| s.to_ascii_lowercase()) {
+            None => None,
+            Some(v) if v == "earliest" => Some(true),
+            Some(v) if v == "latest" => Some(false),
+            Some(v) => {
+                return Err(EngineError::BadRequest(format!(
+                    "Invalid value {v} for configuration auto.offset.reset: String must be one of: latest, earliest, none"
+                )))
+            }
+        };
+        Ok(QueryProperties {
+            auto_offset_reset_earliest,
+        })
+    }
+}
+
+/// Column slots of the row that expressions are evaluated against.
+struct SourceResolver<'a> {
+    source: &'a Source,
+    alias: Option<&'a str>,
+}
+
+impl SourceResolver<'_> {
+    fn pseudo_base(&self) -> usize {
+        self.source.schema.columns.len()
+    }
+}
+
+impl ColumnResolver for SourceResolver<'_> {
+    fn resolve(&self, qualifier: Option<&str>, name: &str) -> Option<(usize, SqlType)> {
+        if let Some(q) = qualifier {
+            if q != self.source.name && Some(q) != self.alias {
+                return None;
+            }
+        }
+        if let Some((i, c)) = self.source.schema.find(name) {
+            return Some((i, c.ty.clone()));
+        }
+        let base = self.pseudo_base();
+        match name {
+            PSEUDO_ROWTIME => Some((base, SqlType::BigInt)),
+            PSEUDO_ROWPARTITION => Some((base + 1, SqlType::Integer)),
+            PSEUDO_ROWOFFSET => Some((base + 2, SqlType::BigInt)),
+            _ => None,
+        }
+    }
+}
+
+/// Number of pseudo columns appended to every source row.
+pub const PSEUDO_COLUMN_COUNT: usize = 3;
+
+pub fn plan_query(
+    catalog: &CatalogState,
+    sql_text: &str,
+    session_variables: &HashMap<String, String>,
+    props: &QueryProperties,
+    now_ms: i64,
+) -> Result<QueryPlan> {
+    let text = if sql_text.contains("${") {
+        sql::substitute_variables(sql_text, session_variables)?
+    } else {
+        sql_text.to_string()
+    };
+    let mut statements = sql::parse(&text)?;
+    if statements.len() != 1 {
+        return Err(EngineError::Statement(format!(
+            "Expected exactly one KSQL statement; found {} instead",
+            statements.len()
+        )));
+    }
+    let parsed = statements.remove(0);
+    let Statement::Query(query) = parsed.statement else {
+        return Err(EngineError::Statement(format!(
+            "Not a query: {}",
+            parsed.text
+        )));
+    };
+    let (name, alias) = match &query.from {
+        Relation::Source { name, alias } => (name.clone(), alias.clone()),
+        Relation::Join { .. } => {
+            return Err(EngineError::Unsupported(
+                "Joins are not supported yet in push and pull queries".into(),
+            ))
+        }
+    };
+    if query.window.is_some() || !query.group_by.is_empty() || query.having.is_some() {
+        return Err(EngineError::Unsupported(
+            "Aggregations and windows are not supported yet in push and pull queries".into(),
+        ));
+    }
+    if !query.partition_by.is_empty() {
+        return Err(EngineError::Statement(
+            "PARTITION BY is not supported in push and pull queries".into(),
+        ));
+    }
+    let source = catalog
+        .source(&name)
+        .cloned()
+        .ok_or_else(|| EngineError::Statement(format!("{name} does not exist.")))?;
+    let resolver = SourceResolver {
+        source: &source,
+        alias: alias.as_deref(),
+    };
+    let filter = match &query.where_clause {
+        Some(expr) => {
+            let compiled = compile(expr, &resolver)?;
+            if *compiled.sql_type() != SqlType::Boolean {
+                return Err(EngineError::Statement(format!(
+                    "Type error in WHERE expression: Should evaluate to boolean but is {} instead.",
+                    compiled.sql_type()
+                )));
+            }
+            Some(compiled)
+        }
+        None => None,
+    };
+    let (column_names, column_types, projection) = project(&query.select, &source, &resolver)?;
+    let kind = if query.emit.is_some() {
+        QueryKind::Push
+    } else {
+        QueryKind::Pull
+    };
+    let id = match kind {
+        QueryKind::Push => format!("transient_{}_{}", source.name, rand::random::<u64>() >> 1),
+        QueryKind::Pull => format!("query_{now_ms}"),
+    };
+    let start = match (kind, props.auto_offset_reset_earliest) {
+        (QueryKind::Pull, _) | (QueryKind::Push, Some(true)) => StartPosition::Earliest,
+        (QueryKind::Push, _) => StartPosition::Latest,
+    };
+    Ok(QueryPlan {
+        id,
+        kind,
+        sql: parsed.text,
+        source,
+        column_names,
+        column_types,
+        filter,
+        projection,
+        limit: query.limit,
+        start,
+    })
+}
+
+type Projected = (Vec<String>, Vec<SqlType>, Vec<Projection>);
+
+fn project(items: &[SelectItem], source: &Source, resolver: &SourceResolver<'_>) -> Result<Projected> {
+    let mut names = Vec::new();
+    let mut types = Vec::new();
+    let mut projection = Vec::new();
+    for (position, item) in items.iter().enumerate() {
+        match item {
+            SelectItem::Wildcard | SelectItem::QualifiedWildcard(_) => {
+                // ksqlDB's `SELECT *`: key columns first, then value columns.
+                let cols = &source.schema.columns;
+                let ordered = cols
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| c.kind == ColumnKind::Key)
+                    .chain(cols.iter().enumerate().filter(|(_, c)| c.kind == ColumnKind::Value));
+                for (i, c) in ordered {
+                    names.push(c.name.clone());
+                    types.push(c.ty.clone());
+                    projection.push(Projection::Column(i));
+                }
+            }
+            SelectItem::Expr { expr, alias } => {
+                let compiled = compile(expr, resolver)?;
+                let name = alias
+                    .clone()
+                    .unwrap_or_else(|| default_column_name(expr, position));
+                if names.contains(&name) {
+                    return Err(EngineError::Statement(format!(
+                        "Duplicate value columns found in schema: `{name}` {}",
+                        compiled.sql_type()
+                    )));
+                }
+                names.push(name);
+                types.push(compiled.sql_type().clone());
+                projection.push(match expr {
+                    crate::sql::ast::Expr::Column { qualifier, name } => {
+                        match resolver.resolve(qualifier.as_deref(), name) {
+                            Some((i, _)) => Projection::Column(i),
+                            None => Projection::Expr(compiled),
+                        }
+                    }
+                    _ => Projection::Expr(compiled),
+                });
+            }
+        }
+    }
+    Ok((names, types, projection))
+}

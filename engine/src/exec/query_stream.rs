@@ -1,0 +1,290 @@
+//! Running a planned query: tail every partition of the source's topic, decode each
+//! record into a row, filter, project, and hand result rows to the caller in batches.
+//!
+//! ```text
+//!  cursor[p] ─► records ─► row_decoder (key + value bytes ─► values) ─► WHERE ─► SELECT ─► out
+//! ```
+//!
+//! Nothing here buffers without bound: the caller asks for at most `max_rows` at a time and
+//! the log is only read as fast as the caller (paced by HTTP/2 flow control) consumes.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::catalog::{RunningQuery, Source};
+use crate::engine::Engine;
+use crate::error::{EngineError, Result};
+use crate::exec::query_plan::{Projection, QueryKind, QueryPlan, PSEUDO_COLUMN_COUNT};
+use crate::format::json_value::decode_value;
+use crate::format::key::decode_key;
+use crate::log::{Offset, PartitionCursor, PartitionId, StoredRecord, TopicLog};
+use crate::types::{Column, ColumnKind, Value};
+
+/// Records read from one partition per turn, so one busy partition cannot starve others.
+pub const READ_BATCH_RECORDS_MAX: usize = 512;
+
+/// Why a query's results ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// LIMIT rows were produced.
+    LimitReached,
+    /// A pull query read everything, or the query was closed or its topic deleted.
+    Completed,
+}
+
+pub struct QueryStream {
+    plan: Arc<QueryPlan>,
+    topic: Arc<dyn TopicLog>,
+    cursors: Vec<Box<dyn PartitionCursor>>,
+    /// Pull queries stop at the end offsets seen when they started.
+    stop_at: Option<Vec<Offset>>,
+    cancel: watch::Receiver<bool>,
+    registration: Option<(Arc<Engine>, Arc<RunningQuery>)>,
+    decoder: RowDecoder,
+    emitted: u64,
+    records: Vec<StoredRecord>,
+    next_cursor: usize,
+}
+
+impl QueryStream {
+    /// Starts a planned query. Push queries are registered (SHOW QUERIES, /close-query,
+    /// TERMINATE) until the stream is dropped.
+    pub fn start(engine: &Arc<Engine>, plan: QueryPlan) -> Result<QueryStream> {
+        let plan = Arc::new(plan);
+        let topic = engine.log().topic(&plan.source.topic).ok_or_else(|| {
+            EngineError::NotFound(format!("Topic '{}' does not exist", plan.source.topic))
+        })?;
+        let mut cursors = Vec::with_capacity(topic.partition_count() as usize);
+        for p in 0..topic.partition_count() {
+            cursors.push(topic.cursor(PartitionId(p), plan.start)?);
+        }
+        let stop_at = (plan.kind == QueryKind::Pull).then(|| {
+            (0..topic.partition_count())
+                .map(|p| topic.end_offset(PartitionId(p)))
+                .collect()
+        });
+        let (running, cancel) = RunningQuery::new(
+            plan.id.clone(),
+            plan.sql.clone(),
+            plan.source.name.clone(),
+        );
+        let registration = (plan.kind == QueryKind::Push).then(|| {
+            engine.queries.register(Arc::clone(&running));
+            (Arc::clone(engine), running)
+        });
+        Ok(QueryStream {
+            decoder: RowDecoder::new(&plan.source),
+            plan,
+            topic,
+            cursors,
+            stop_at,
+            cancel,
+            registration,
+            emitted: 0,
+            records: Vec::with_capacity(READ_BATCH_RECORDS_MAX),
+            next_cursor: 0,
+        })
+    }
+
+    pub fn plan(&self) -> &QueryPlan {
+        &self.plan
+    }
+
+    /// Waits for result rows and appends up to `max_rows` of them to `out`. Returns
+    /// `Some(reason)` when the query has ended (rows may still have been added).
+    pub async fn next_rows(&mut self, out: &mut Vec<Vec<Value>>, max_rows: usize) -> Result<Option<EndReason>> {
+        let ready = self.topic.data_ready();
+        loop {
+            if *self.cancel.borrow() {
+                return Ok(Some(EndReason::Completed));
+            }
+            // Register interest before reading so an append landing between our read and
+            // our wait still wakes us (no lost wake-up).
+            let notified = ready.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(end) = self.poll_rows(out, max_rows)? {
+                return Ok(Some(end));
+            }
+            if !out.is_empty() {
+                return Ok(None);
+            }
+            if self.topic.is_deleted() {
+                return Ok(Some(EndReason::Completed));
+            }
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = self.cancel.changed() => {}
+            }
+        }
+    }
+
+    /// Reads what is available without waiting.
+    fn poll_rows(&mut self, out: &mut Vec<Vec<Value>>, max_rows: usize) -> Result<Option<EndReason>> {
+        let partitions = self.cursors.len();
+        for _ in 0..partitions {
+            let i = self.next_cursor;
+            self.next_cursor = (self.next_cursor + 1) % partitions;
+            let budget = self.read_budget(i);
+            if budget == 0 {
+                continue;
+            }
+            self.records.clear();
+            self.cursors[i].read(&mut self.records, budget.min(READ_BATCH_RECORDS_MAX))?;
+            let records = std::mem::take(&mut self.records);
+            for record in &records {
+                if let Some(end) = self.process(record, out)? {
+                    self.records = records;
+                    return Ok(Some(end));
+                }
+            }
+            self.records = records;
+            if out.len() >= max_rows {
+                return Ok(None);
+            }
+        }
+        if self.pull_done() {
+            return Ok(Some(EndReason::Completed));
+        }
+        Ok(None)
+    }
+
+    /// How many records partition `i` may still read (pull queries stop at their snapshot).
+    fn read_budget(&self, i: usize) -> usize {
+        match &self.stop_at {
+            None => READ_BATCH_RECORDS_MAX,
+            Some(stop) => {
+                let left = stop[i].0.saturating_sub(self.cursors[i].position().0);
+                usize::try_from(left).unwrap_or(usize::MAX)
+            }
+        }
+    }
+
+    fn pull_done(&self) -> bool {
+        match &self.stop_at {
+            None => false,
+            Some(stop) => self
+                .cursors
+                .iter()
+                .zip(stop)
+                .all(|(c, s)| c.position() >= *s),
+        }
+    }
+
+    fn process(&mut self, record: &StoredRecord, out: &mut Vec<Vec<Value>>) -> Result<Option<EndReason>> {
+        let Some(row) = self.decoder.decode(record) else {
+            return Ok(None);
+        };
+        if let Some(filter) = &self.plan.filter {
+            match filter.eval(row) {
+                Ok(Value::Boolean(true)) => {}
+                Ok(_) => return Ok(None),
+                Err(e) => {
+                    tracing::warn!(query = %self.plan.id, error = %e, "skipping row: WHERE failed");
+                    return Ok(None);
+                }
+            }
+        }
+        let mut result = Vec::with_capacity(self.plan.projection.len());
+        for p in &self.plan.projection {
+            result.push(match p {
+                Projection::Column(i) => row[*i].clone(),
+                Projection::Expr(e) => e.eval(row).unwrap_or_else(|err| {
+                    tracing::warn!(query = %self.plan.id, error = %err, "projection failed; emitting null");
+                    Value::Null
+                }),
+            });
+        }
+        out.push(result);
+        self.emitted += 1;
+        if self.plan.limit.is_some_and(|l| self.emitted >= l) {
+            return Ok(Some(EndReason::LimitReached));
+        }
+        Ok(None)
+    }
+}
+
+impl Drop for QueryStream {
+    fn drop(&mut self) {
+        if let Some((engine, running)) = self.registration.take() {
+            engine.queries.remove(&running.id);
+        }
+    }
+}
+
+/// Decodes stored records into rows laid out as the planner expects: the source's columns
+/// in declaration order, then ROWTIME, ROWPARTITION, ROWOFFSET.
+struct RowDecoder {
+    source: Arc<Source>,
+    key_columns: Vec<Column>,
+    value_columns: Vec<Column>,
+    key_slots: Vec<usize>,
+    value_slots: Vec<usize>,
+    keys: Vec<Value>,
+    values: Vec<Value>,
+    row: Vec<Value>,
+}
+
+impl RowDecoder {
+    fn new(source: &Arc<Source>) -> RowDecoder {
+        let cols = &source.schema.columns;
+        let slots = |kind| -> Vec<usize> {
+            cols.iter()
+                .enumerate()
+                .filter(|(_, c)| c.kind == kind)
+                .map(|(i, _)| i)
+                .collect()
+        };
+        let key_slots = slots(ColumnKind::Key);
+        let value_slots = slots(ColumnKind::Value);
+        RowDecoder {
+            key_columns: key_slots.iter().map(|&i| cols[i].clone()).collect(),
+            value_columns: value_slots.iter().map(|&i| cols[i].clone()).collect(),
+            key_slots,
+            value_slots,
+            keys: Vec::new(),
+            values: Vec::new(),
+            row: vec![Value::Null; cols.len() + PSEUDO_COLUMN_COUNT],
+            source: Arc::clone(source),
+        }
+    }
+
+    /// The row for `record`, or `None` when it is a tombstone or cannot be decoded (skipped
+    /// and logged, as ksqlDB's processing log does, never stopping the query).
+    fn decode(&mut self, record: &StoredRecord) -> Option<&[Value]> {
+        let value = record.record.value.as_deref()?;
+        self.keys.clear();
+        self.values.clear();
+        let key_cols: Vec<&Column> = self.key_columns.iter().collect();
+        let value_cols: Vec<&Column> = self.value_columns.iter().collect();
+        let decoded = decode_key(
+            self.source.key_format,
+            &key_cols,
+            record.record.key.as_deref(),
+            &mut self.keys,
+        )
+        .and_then(|()| decode_value(value, &value_cols, &mut self.values));
+        if let Err(e) = decoded {
+            tracing::warn!(
+                source = %self.source.name,
+                partition = record.partition.0,
+                offset = record.offset.0,
+                error = %e,
+                "skipping record that failed to deserialize"
+            );
+            return None;
+        }
+        for (slot, v) in self.key_slots.iter().zip(self.keys.drain(..)) {
+            self.row[*slot] = v;
+        }
+        for (slot, v) in self.value_slots.iter().zip(self.values.drain(..)) {
+            self.row[*slot] = v;
+        }
+        let base = self.source.schema.columns.len();
+        self.row[base] = Value::BigInt(record.record.timestamp_ms);
+        self.row[base + 1] = Value::Integer(i32::try_from(record.partition.0).unwrap_or(i32::MAX));
+        self.row[base + 2] = Value::BigInt(i64::try_from(record.offset.0).unwrap_or(i64::MAX));
+        Some(&self.row)
+    }
+}

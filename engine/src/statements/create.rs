@@ -1,0 +1,259 @@
+//! CREATE STREAM / CREATE TABLE: validate the definition and build the `Source`.
+
+use crate::catalog::Source;
+use crate::error::{EngineError, Result};
+use crate::format::{KeyFormat, ValueFormat};
+use crate::sql::ast::{ColumnConstraint, CreateSource, Literal, Properties, SourceKind};
+use crate::types::schema::{PSEUDO_ROWOFFSET, PSEUDO_ROWPARTITION, PSEUDO_ROWTIME};
+use crate::types::{Column, ColumnKind, Schema, SqlType};
+
+/// Partition count cap for a topic created by CREATE: bounds threads and files per topic.
+pub const TOPIC_PARTITIONS_MAX: u32 = 1024;
+
+/// Names ksqlDB reserves for pseudo and window columns.
+const RESERVED_COLUMN_NAMES: &[&str] = &[
+    PSEUDO_ROWTIME,
+    PSEUDO_ROWPARTITION,
+    PSEUDO_ROWOFFSET,
+    "WINDOWSTART",
+    "WINDOWEND",
+];
+
+/// WITH-clause keys CREATE STREAM/TABLE understands. Others are rejected as ksqlDB does.
+const KNOWN_PROPERTIES: &[&str] = &[
+    "KAFKA_TOPIC",
+    "VALUE_FORMAT",
+    "KEY_FORMAT",
+    "FORMAT",
+    "PARTITIONS",
+    "REPLICAS",
+    "TIMESTAMP",
+    "TIMESTAMP_FORMAT",
+    "WRAP_SINGLE_VALUE",
+    "RETENTION_MS",
+    "KEY_SCHEMA_ID",
+    "VALUE_SCHEMA_ID",
+];
+
+/// What a CREATE statement asks for once validated.
+#[derive(Debug, Clone)]
+pub struct CreatePlan {
+    pub source: Source,
+    /// Partitions requested with PARTITIONS=, if any.
+    pub partitions: Option<u32>,
+}
+
+pub fn plan_create(stmt: &CreateSource, statement_text: &str) -> Result<CreatePlan> {
+    let props = WithProperties::new(&stmt.properties)?;
+    let schema = build_schema(stmt)?;
+    let (key_format, value_format) = formats(&props, &schema)?;
+    check_key_format(key_format, &schema)?;
+    let topic = props
+        .string("KAFKA_TOPIC")?
+        .unwrap_or_else(|| stmt.name.clone());
+    let partitions = props.partitions()?;
+    let timestamp_column = timestamp_column(&props, &schema)?;
+    Ok(CreatePlan {
+        source: Source {
+            name: stmt.name.clone(),
+            kind: stmt.kind,
+            schema,
+            topic,
+            key_format,
+            value_format,
+            timestamp_column,
+            statement_text: statement_text.to_string(),
+            read_only: stmt.is_source,
+        },
+        partitions,
+    })
+}
+
+fn build_schema(stmt: &CreateSource) -> Result<Schema> {
+    if stmt.elements.is_empty() {
+        return Err(EngineError::Statement(
+            "The statement does not define any columns.".into(),
+        ));
+    }
+    let mut columns: Vec<Column> = Vec::with_capacity(stmt.elements.len());
+    for element in &stmt.elements {
+        if RESERVED_COLUMN_NAMES.contains(&element.name.as_str()) {
+            return Err(EngineError::Statement(format!(
+                "'{}' is a reserved column name. You cannot use it as a name for a column.",
+                element.name
+            )));
+        }
+        if columns.iter().any(|c| c.name == element.name) {
+            return Err(EngineError::Statement(format!(
+                "Duplicate column names: `{}`",
+                element.name
+            )));
+        }
+        let kind = column_kind(stmt.kind, &element.name, &element.constraint)?;
+        let mut column = Column::new(element.name.clone(), element.ty.clone(), kind);
+        if let ColumnConstraint::Header(key) = &element.constraint {
+            column.header_key = Some(key.clone());
+        }
+        columns.push(column);
+    }
+    if stmt.kind == SourceKind::Table && !columns.iter().any(|c| c.kind == ColumnKind::Key) {
+        return Err(EngineError::Statement(
+            "Tables require a PRIMARY KEY. Please define the PRIMARY KEY.".into(),
+        ));
+    }
+    Ok(Schema::new(columns))
+}
+
+fn column_kind(kind: SourceKind, name: &str, constraint: &ColumnConstraint) -> Result<ColumnKind> {
+    match (kind, constraint) {
+        (_, ColumnConstraint::None) => Ok(ColumnKind::Value),
+        (SourceKind::Stream, ColumnConstraint::Key) => Ok(ColumnKind::Key),
+        (SourceKind::Table, ColumnConstraint::PrimaryKey) => Ok(ColumnKind::Key),
+        (SourceKind::Stream, ColumnConstraint::PrimaryKey) => Err(EngineError::Statement(format!(
+            "Column `{name}` is a 'PRIMARY KEY' column: please use 'KEY' for streams.\nTables have PRIMARY KEYs, which are unique and NON NULL.\nStreams have KEYs, which have no uniqueness or NON NULL constraints."
+        ))),
+        (SourceKind::Table, ColumnConstraint::Key) => Err(EngineError::Statement(format!(
+            "Column `{name}` is a 'KEY' column: please use 'PRIMARY KEY' for tables.\nTables have PRIMARY KEYs, which are unique and NON NULL.\nStreams have KEYs, which have no uniqueness or NON NULL constraints."
+        ))),
+        (_, ColumnConstraint::Headers | ColumnConstraint::Header(_)) => Err(EngineError::Unsupported(
+            format!("Header column `{name}` is not supported yet"),
+        )),
+    }
+}
+
+pub fn kind_word_of(kind: SourceKind) -> &'static str {
+    crate::catalog::source::kind_word(kind)
+}
+
+fn formats(props: &WithProperties<'_>, schema: &Schema) -> Result<(KeyFormat, ValueFormat)> {
+    let both = props.string("FORMAT")?;
+    let value = props.string("VALUE_FORMAT")?;
+    let key = props.string("KEY_FORMAT")?;
+    if both.is_some() && (value.is_some() || key.is_some()) {
+        return Err(EngineError::Statement(
+            "Cannot supply both 'KEY_FORMAT' and 'FORMAT' properties, as 'FORMAT' sets both key and value formats.\nEither use just 'FORMAT', or use 'KEY_FORMAT' and 'VALUE_FORMAT'.".into(),
+        ));
+    }
+    let value_name = value.or_else(|| both.clone()).ok_or_else(|| {
+        EngineError::Statement(
+            "Statement is missing the 'VALUE_FORMAT' property from the WITH clause.\nEither provide one or set a default via the 'ksql.persistence.default.format.value' config.".into(),
+        )
+    })?;
+    let has_keys = schema.keys().next().is_some();
+    let key_format = match key.or(both) {
+        Some(name) => KeyFormat::parse(&name)?,
+        // ksqlDB's default key format is KAFKA; a keyless stream needs no key format.
+        None if has_keys => KeyFormat::Kafka,
+        None => KeyFormat::None,
+    };
+    if key_format == KeyFormat::None && has_keys {
+        return Err(EngineError::Statement(
+            "The 'NONE' format can only be used when no columns are defined. Got: key columns"
+                .into(),
+        ));
+    }
+    Ok((key_format, ValueFormat::parse(&value_name)?))
+}
+
+fn check_key_format(format: KeyFormat, schema: &Schema) -> Result<()> {
+    if format != KeyFormat::Kafka {
+        return Ok(());
+    }
+    let keys: Vec<&Column> = schema.keys().collect();
+    if keys.len() > 1 {
+        let list: Vec<String> = keys
+            .iter()
+            .map(|c| format!("`{}` {} KEY", c.name, c.ty))
+            .collect();
+        return Err(EngineError::Statement(format!(
+            "The 'KAFKA' format only supports a single field. Got: [{}]",
+            list.join(", ")
+        )));
+    }
+    if let Some(key) = keys.first() {
+        if !key.ty.is_kafka_key_primitive() {
+            return Err(EngineError::Statement(format!(
+                "The 'KAFKA' format does not support type '{}'",
+                key.ty.base_name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn timestamp_column(props: &WithProperties<'_>, schema: &Schema) -> Result<Option<String>> {
+    let Some(raw) = props.string("TIMESTAMP")? else {
+        return Ok(None);
+    };
+    let name = raw.to_uppercase();
+    let column = schema.find(&name).map(|(_, c)| c).ok_or_else(|| {
+        EngineError::Statement(format!(
+            "The TIMESTAMP column set in the WITH clause does not exist in the schema: '{name}'"
+        ))
+    })?;
+    match column.ty {
+        SqlType::BigInt | SqlType::Timestamp => Ok(Some(name)),
+        _ => Err(EngineError::Statement(format!(
+            "Timestamp column, `{name}`, should be LONG(INT64), TIMESTAMP, or a String with a timestamp.format specified."
+        ))),
+    }
+}
+
+/// WITH-clause properties with ksqlDB's validation.
+pub(crate) struct WithProperties<'a> {
+    props: &'a Properties,
+}
+
+impl<'a> WithProperties<'a> {
+    pub(crate) fn new(props: &'a Properties) -> Result<WithProperties<'a>> {
+        let unknown: Vec<&str> = props
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .filter(|k| !KNOWN_PROPERTIES.contains(k))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(EngineError::Statement(format!(
+                "Invalid config variable(s) in the WITH clause: {}",
+                unknown.join(",")
+            )));
+        }
+        Ok(WithProperties { props })
+    }
+
+    fn get(&self, key: &str) -> Option<&Literal> {
+        self.props.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    pub(crate) fn string(&self, key: &str) -> Result<Option<String>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Literal::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(EngineError::Statement(format!(
+                "Invalid value for property {key}: expected a string, got {other:?}"
+            ))),
+        }
+    }
+
+    pub(crate) fn partitions(&self) -> Result<Option<u32>> {
+        let n = match self.get("PARTITIONS") {
+            None => return Ok(None),
+            Some(Literal::Integer(n)) => *n,
+            Some(Literal::String(s)) => s.trim().parse::<i64>().map_err(|_| {
+                EngineError::Statement(format!("Invalid number of partitions: '{s}'"))
+            })?,
+            Some(other) => {
+                return Err(EngineError::Statement(format!(
+                    "Invalid number of partitions: {other:?}"
+                )))
+            }
+        };
+        if n < 1 || n > i64::from(TOPIC_PARTITIONS_MAX) {
+            return Err(EngineError::Statement(format!(
+                "Invalid number of partitions: {n}; it must be between 1 and {TOPIC_PARTITIONS_MAX}"
+            )));
+        }
+        u32::try_from(n).map(Some).map_err(|_| {
+            EngineError::Statement(format!("Invalid number of partitions: {n}"))
+        })
+    }
+}

@@ -1,0 +1,92 @@
+//! SHOW / LIST / DESCRIBE: read-only views of the catalog, the log and the queries.
+
+use std::sync::Arc;
+
+use crate::catalog::{CatalogState, Source};
+use crate::engine::Engine;
+use crate::error::{EngineError, Result};
+use crate::sql::ast::SourceKind;
+
+use super::outcome::{Outcome, QuerySummary, QueryType, SourceDetail};
+
+pub fn list_sources(engine: &Engine, state: &CatalogState, kind: SourceKind, extended: bool) -> Outcome {
+    let sources: Vec<Arc<Source>> = state
+        .sources
+        .values()
+        .filter(|s| s.kind == kind)
+        .cloned()
+        .collect();
+    if extended {
+        Outcome::SourceDescriptions {
+            details: sources.into_iter().map(|s| detail(engine, s)).collect(),
+        }
+    } else {
+        Outcome::Sources { kind, sources }
+    }
+}
+
+pub fn list_topics(engine: &Engine) -> Outcome {
+    let mut topics = engine.log.list_topics();
+    topics.sort_by(|a, b| a.name.cmp(&b.name));
+    Outcome::Topics { topics }
+}
+
+pub fn list_queries(engine: &Engine) -> Outcome {
+    Outcome::Queries {
+        queries: push_queries(engine, None),
+    }
+}
+
+/// Push queries currently running, optionally only those reading `source`.
+fn push_queries(engine: &Engine, source: Option<&str>) -> Vec<QuerySummary> {
+    engine
+        .queries
+        .list()
+        .iter()
+        .filter(|q| source.is_none_or(|s| q.source == s))
+        .map(|q| QuerySummary {
+            id: q.id.clone(),
+            sql: q.sql.clone(),
+            sinks: Vec::new(),
+            sink_topics: Vec::new(),
+            query_type: QueryType::Push,
+            state: "RUNNING",
+        })
+        .collect()
+}
+
+pub fn list_properties() -> Outcome {
+    Outcome::Properties {
+        properties: vec![
+            ("ksql.streams.auto.offset.reset".into(), "latest".into()),
+            ("ksql.persistence.default.format.key".into(), "KAFKA".into()),
+        ],
+    }
+}
+
+pub fn describe(engine: &Engine, state: &CatalogState, name: &str, extended: bool) -> Result<Outcome> {
+    let source = state.source(name).cloned().ok_or_else(|| {
+        EngineError::Statement(format!(
+            "Could not find STREAM/TABLE '{name}' in the Metastore"
+        ))
+    })?;
+    Ok(Outcome::Description {
+        detail: detail(engine, source),
+        extended,
+    })
+}
+
+fn detail(engine: &Engine, source: Arc<Source>) -> SourceDetail {
+    let partitions = engine
+        .log
+        .topic(&source.topic)
+        .map(|t| t.partition_count())
+        .unwrap_or(0);
+    let read_queries = push_queries(engine, Some(&source.name));
+    SourceDetail {
+        source,
+        partitions,
+        read_queries,
+        write_queries: Vec::new(),
+    }
+}

@@ -1,0 +1,93 @@
+//! INSERT INTO … VALUES: evaluate the literals, coerce them to the columns, append one
+//! record, and wait until it is durable.
+
+use std::sync::Arc;
+
+use crate::catalog::Source;
+use crate::engine::Engine;
+use crate::error::{EngineError, Result};
+use crate::exec::expr::{compile, ColumnResolver};
+use crate::exec::ingest::{coerce_to, Inserter};
+use crate::sql::ast::{Expr, Ident};
+use crate::types::schema::PSEUDO_ROWTIME;
+use crate::types::{ColumnKind, SqlType, Value};
+
+/// A validated row ready to append.
+#[derive(Debug)]
+pub struct PlannedRow {
+    values: Vec<Value>,
+    rowtime: Option<i64>,
+}
+
+/// Resolves no columns: INSERT VALUES takes literals and expressions over literals only.
+struct NoColumns;
+
+impl ColumnResolver for NoColumns {
+    fn resolve(&self, _qualifier: Option<&str>, _name: &str) -> Option<(usize, SqlType)> {
+        None
+    }
+}
+
+pub fn plan(
+    _engine: &Engine,
+    source: &Arc<Source>,
+    columns: Option<&[Ident]>,
+    exprs: &[Expr],
+) -> Result<PlannedRow> {
+    let schema = &source.schema;
+    let names: Vec<String> = match columns {
+        Some(cols) => cols.to_vec(),
+        None => schema.columns.iter().map(|c| c.name.clone()).collect(),
+    };
+    if names.len() != exprs.len() {
+        return Err(EngineError::Statement(format!(
+            "Expected a value for each column. Expected Columns: [{}]. Got [{}]",
+            names.join(", "),
+            exprs.len()
+        )));
+    }
+    let mut values = vec![Value::Null; schema.columns.len()];
+    let mut rowtime = None;
+    for (name, expr) in names.iter().zip(exprs) {
+        let value = compile(expr, &NoColumns)?.eval(&[])?;
+        if name == PSEUDO_ROWTIME {
+            rowtime = match coerce_to(value.clone(), &SqlType::BigInt) {
+                Some(Value::BigInt(ms)) => Some(ms),
+                Some(Value::Null) => None,
+                _ => return Err(mismatch(name, &SqlType::BigInt, &value)),
+            };
+            continue;
+        }
+        let (index, column) = schema.find(name).ok_or_else(|| {
+            EngineError::Statement(format!("Column name `{name}` does not exist."))
+        })?;
+        values[index] = coerce_to(value.clone(), &column.ty)
+            .ok_or_else(|| mismatch(name, &column.ty, &value))?;
+    }
+    for column in schema.columns.iter().filter(|c| c.kind == ColumnKind::Key) {
+        let (index, _) = schema.find(&column.name).expect("key column is in its own schema");
+        if values[index].is_null() && source.kind == crate::sql::ast::SourceKind::Table {
+            return Err(EngineError::Statement(format!(
+                "Value for primary key column(s) {} is required for tables",
+                column.name
+            )));
+        }
+    }
+    Ok(PlannedRow { values, rowtime })
+}
+
+fn mismatch(name: &str, ty: &SqlType, value: &Value) -> EngineError {
+    EngineError::Statement(format!(
+        "Expected type {ty} for field {name} but got {value:?}"
+    ))
+}
+
+pub async fn append(engine: &Engine, source: &Arc<Source>, row: PlannedRow) -> Result<()> {
+    let mut inserter = Inserter::new(engine, Arc::clone(source))?;
+    let (partition, record) = inserter.record(&row.values, None, row.rowtime)?;
+    let ticket = inserter.topic().append(partition, vec![record]).await?;
+    ticket
+        .await
+        .map_err(|_| Engine::internal("log writer stopped before the insert was durable"))??;
+    Ok(())
+}

@@ -1,0 +1,379 @@
+//! `/ksql` statement execution: validate every statement in a sandbox, then apply them.
+//!
+//! ksqlDB validates a whole request against a sandboxed copy of its metastore before it
+//! runs anything, so a request whose last statement is invalid changes nothing
+//! (ksqldb-api.md §6). We do the same: `Mode::Validate` runs each statement against a
+//! cloned `CatalogState` with no side effects, then `Mode::Apply` runs them for real.
+//!
+//! Modules: `create` (CREATE STREAM/TABLE), `describe` (SHOW/LIST/DESCRIBE),
+//! `insert_values` (INSERT INTO … VALUES), `outcome` (results, wire-neutral).
+
+pub mod create;
+pub mod describe;
+pub mod insert_values;
+pub mod outcome;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use crate::catalog::{CatalogState, Source};
+use crate::engine::Engine;
+use crate::error::{EngineError, Result};
+use crate::sql::ast::{SourceKind, Statement, TerminateTarget};
+use crate::sql::{self, ParsedStatement};
+
+pub use outcome::{Outcome, QuerySummary, QueryType, SourceDetail, StatementResult};
+
+/// A failed `/ksql` request: the error, the statement it belongs to, and the results of
+/// the statements that had already been applied (ksqlDB's `statement_error.entities`).
+#[derive(Debug)]
+pub struct KsqlError {
+    pub error: EngineError,
+    pub statement_text: String,
+    pub entities: Vec<StatementResult>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Validate,
+    Apply,
+    /// Rebuilding the catalog from the journal at start: catalog changes only, no topic
+    /// effects (topics are recovered from the log itself).
+    Replay,
+}
+
+/// Topics as the sandbox sees them: the log's, plus ones earlier statements would create.
+struct Sandbox {
+    state: CatalogState,
+    planned_topics: BTreeMap<String, Option<u32>>,
+}
+
+impl Engine {
+    /// Runs a `/ksql` request: one or more statements.
+    pub async fn execute_ksql(
+        &self,
+        sql_text: &str,
+        session_variables: &HashMap<String, String>,
+    ) -> std::result::Result<Vec<StatementResult>, KsqlError> {
+        let statements = parse_request(sql_text, session_variables)?;
+        let _serial = self.ddl.lock().await;
+        let mut sandbox = Sandbox {
+            state: (*self.catalog()).clone(),
+            planned_topics: BTreeMap::new(),
+        };
+        for parsed in &statements {
+            self.run(&mut sandbox, parsed, Mode::Validate)
+                .await
+                .map_err(|error| KsqlError {
+                    error,
+                    statement_text: parsed.text.clone(),
+                    entities: Vec::new(),
+                })?;
+        }
+        let mut live = Sandbox {
+            state: (*self.catalog()).clone(),
+            planned_topics: BTreeMap::new(),
+        };
+        let mut results = Vec::with_capacity(statements.len());
+        for parsed in &statements {
+            match self.run(&mut live, parsed, Mode::Apply).await {
+                Ok(Outcome::Nothing) => {}
+                Ok(outcome) => results.push(StatementResult {
+                    statement_text: parsed.text.clone(),
+                    outcome,
+                }),
+                Err(error) => {
+                    return Err(KsqlError {
+                        error,
+                        statement_text: parsed.text.clone(),
+                        entities: results,
+                    })
+                }
+            }
+        }
+        Ok(results)
+    }
+
+    /// Rebuilds the catalog from journal entries (each a statement text that was applied).
+    pub(crate) fn replay(&self, entries: &[Vec<u8>]) -> Result<()> {
+        let mut sandbox = Sandbox {
+            state: CatalogState::default(),
+            planned_topics: BTreeMap::new(),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(EngineError::Io)?;
+        for entry in entries {
+            let text = std::str::from_utf8(entry)
+                .map_err(|_| EngineError::Corrupt("catalog journal entry is not UTF-8".into()))?;
+            for parsed in sql::parse(text)? {
+                runtime.block_on(self.run(&mut sandbox, &parsed, Mode::Replay))?;
+            }
+        }
+        self.set_catalog(sandbox.state);
+        Ok(())
+    }
+
+    async fn run(&self, sandbox: &mut Sandbox, parsed: &ParsedStatement, mode: Mode) -> Result<Outcome> {
+        let text = parsed.text.as_str();
+        match &parsed.statement {
+            Statement::CreateSource(create) => self.create_source(sandbox, create, text, mode),
+            Statement::DropSource {
+                kind,
+                name,
+                if_exists,
+                delete_topic,
+            } => self.drop_source(sandbox, *kind, name, *if_exists, *delete_topic, mode),
+            Statement::InsertValues {
+                target,
+                columns,
+                values,
+            } => {
+                let source = insert_target(&sandbox.state, target)?;
+                let record = insert_values::plan(self, &source, columns.as_deref(), values)?;
+                if mode == Mode::Apply {
+                    insert_values::append(self, &source, record).await?;
+                }
+                Ok(Outcome::Nothing)
+            }
+            Statement::ListSources { kind, extended } => {
+                Ok(describe::list_sources(self, &sandbox.state, *kind, *extended))
+            }
+            Statement::DescribeSources { kind, .. } => {
+                Ok(describe::list_sources(self, &sandbox.state, *kind, true))
+            }
+            Statement::ListTopics { .. } => Ok(describe::list_topics(self)),
+            Statement::ListQueries { .. } => Ok(describe::list_queries(self)),
+            Statement::ListProperties => Ok(describe::list_properties()),
+            Statement::Describe { name, extended } => {
+                describe::describe(self, &sandbox.state, name, *extended)
+            }
+            Statement::Terminate { target } => self.terminate(target, mode),
+            Statement::SetProperty { .. }
+            | Statement::UnsetProperty { .. }
+            | Statement::DefineVariable { .. }
+            | Statement::UndefineVariable { .. } => Ok(Outcome::Nothing),
+            Statement::Query(_) | Statement::Print { .. } => Err(EngineError::BadRequest(
+                QUERY_ON_KSQL_ENDPOINT.to_string(),
+            )),
+            _ => Err(EngineError::Unsupported(format!(
+                "Statement not supported yet: {text}"
+            ))),
+        }
+    }
+
+    fn create_source(
+        &self,
+        sandbox: &mut Sandbox,
+        create: &crate::sql::ast::CreateSource,
+        text: &str,
+        mode: Mode,
+    ) -> Result<Outcome> {
+        let plan = create::plan_create(create, text)?;
+        let source = plan.source;
+        let kind_word = source.kind_word();
+        let command_id = format!("{kind_word}/`{}`/create", source.name);
+        if let Some(existing) = sandbox.state.source(&source.name) {
+            if create.if_not_exists {
+                return Ok(self.command_outcome(
+                    &command_id,
+                    format!(
+                        "Cannot add {kind_word} '{}': A {} with the same name already exists",
+                        source.name,
+                        existing.kind_word()
+                    ),
+                    mode,
+                ));
+            }
+            if !create.or_replace {
+                return Err(EngineError::Statement(format!(
+                    "Cannot add {kind_word} '{}': A {} with the same name already exists",
+                    source.name,
+                    existing.kind_word()
+                )));
+            }
+        }
+        if mode != Mode::Replay {
+            self.check_topic(sandbox, &source, plan.partitions)?;
+        }
+        if mode == Mode::Apply {
+            if self.log.topic(&source.topic).is_none() {
+                let partitions = plan.partitions.unwrap_or(1);
+                self.log.create_topic(&source.topic, partitions)?;
+            }
+            self.journal_append(text.as_bytes())?;
+        }
+        let message = match source.kind {
+            SourceKind::Stream => "Stream created",
+            SourceKind::Table => "Table created",
+        };
+        sandbox
+            .state
+            .sources
+            .insert(source.name.clone(), Arc::new(source));
+        Ok(self.command_outcome(&command_id, message.to_string(), mode))
+    }
+
+    /// ksqlDB requires PARTITIONS to create a missing topic, and refuses a PARTITIONS that
+    /// disagrees with an existing topic.
+    fn check_topic(&self, sandbox: &mut Sandbox, source: &Source, partitions: Option<u32>) -> Result<()> {
+        let existing = match sandbox.planned_topics.get(&source.topic) {
+            Some(planned) => *planned,
+            None => self.log.topic(&source.topic).map(|t| Some(t.partition_count())).unwrap_or(None),
+        };
+        match (existing, partitions) {
+            (Some(have), Some(want)) if have != want => Err(EngineError::Statement(format!(
+                "A Kafka topic with the name '{}' already exists, with different partition/replica configuration than required. KSQL expects {want} partitions (topic has {have}), 1 replication factor (topic has 1).",
+                source.topic
+            ))),
+            (Some(_), _) => Ok(()),
+            (None, Some(want)) => {
+                sandbox.planned_topics.insert(source.topic.clone(), Some(want));
+                Ok(())
+            }
+            (None, None) => Err(EngineError::Statement(format!(
+                "Topic '{}' does not exist. If you want to create a new topic for the {} please re-run the statement providing the required 'PARTITIONS' configuration in the WITH clause (and optionally 'REPLICAS'). For example: CREATE {} {} (ID INT KEY, VALUE STRING) WITH (KAFKA_TOPIC='{}', PARTITIONS=2, REPLICAS=1, FORMAT='JSON');",
+                source.topic,
+                source.kind_word(),
+                source.kind_name(),
+                source.name,
+                source.topic
+            ))),
+        }
+    }
+
+    fn drop_source(
+        &self,
+        sandbox: &mut Sandbox,
+        kind: SourceKind,
+        name: &str,
+        if_exists: bool,
+        delete_topic: bool,
+        mode: Mode,
+    ) -> Result<Outcome> {
+        let command_id = format!("{}/{name}/drop", create::kind_word_of(kind));
+        let Some(source) = sandbox.state.source(name).cloned() else {
+            if if_exists {
+                return Ok(self.command_outcome(
+                    &command_id,
+                    format!("Source {name} does not exist."),
+                    mode,
+                ));
+            }
+            return Err(EngineError::Statement(format!(
+                "Source {name} does not exist."
+            )));
+        };
+        if source.kind != kind {
+            return Err(EngineError::Statement(format!(
+                "Incompatible data source type is {}, but statement was DROP {}",
+                source.kind_name(),
+                match kind {
+                    SourceKind::Stream => "STREAM",
+                    SourceKind::Table => "TABLE",
+                }
+            )));
+        }
+        if mode == Mode::Apply {
+            let text = format!("DROP {} `{name}`;", source.kind_name());
+            self.journal_append(text.as_bytes())?;
+            if delete_topic && self.log.topic(&source.topic).is_some() {
+                self.log.delete_topic(&source.topic)?;
+            }
+        }
+        sandbox.state.sources.remove(name);
+        if delete_topic {
+            sandbox.planned_topics.remove(&source.topic);
+        }
+        Ok(self.command_outcome(
+            &command_id,
+            format!("Source `{name}` (topic: {}) was dropped.", source.topic),
+            mode,
+        ))
+    }
+
+    fn terminate(&self, target: &TerminateTarget, mode: Mode) -> Result<Outcome> {
+        match target {
+            TerminateTarget::Query(id) => {
+                // Unquoted ids arrive upper-cased from the parser; ids are matched ignoring case.
+                let found = self
+                    .queries
+                    .list()
+                    .into_iter()
+                    .find(|q| q.id.eq_ignore_ascii_case(id))
+                    .ok_or_else(|| EngineError::Statement(format!("Unknown queryId: {id}")))?;
+                let was_terminated = mode != Mode::Apply || self.queries.cancel(&found.id);
+                Ok(Outcome::TerminateQuery {
+                    query_id: found.id.clone(),
+                    was_terminated,
+                })
+            }
+            TerminateTarget::All => {
+                if mode == Mode::Apply {
+                    for q in self.queries.list() {
+                        self.queries.cancel(&q.id);
+                    }
+                }
+                Ok(self.command_outcome("terminate/ALL/execute", "Query terminated.".into(), mode))
+            }
+        }
+    }
+
+    fn command_outcome(&self, command_id: &str, message: String, mode: Mode) -> Outcome {
+        let command_seq = if mode == Mode::Validate {
+            0
+        } else {
+            self.record_command_status(command_id, "SUCCESS");
+            self.next_command_seq()
+        };
+        Outcome::CommandStatus {
+            command_id: command_id.to_string(),
+            message,
+            query_id: None,
+            command_seq,
+        }
+    }
+}
+
+/// The text ksqlDB answers when a query is sent to `/ksql` (error code 40002).
+pub const QUERY_ON_KSQL_ENDPOINT: &str = "The following statement types should be issued to the websocket endpoint '/query':\n\t* PRINT\n\t* SELECT";
+
+/// Splits, substitutes `${var}` and parses a request's statements.
+fn parse_request(
+    sql_text: &str,
+    session_variables: &HashMap<String, String>,
+) -> std::result::Result<Vec<ParsedStatement>, KsqlError> {
+    let fail = |error: EngineError| KsqlError {
+        error,
+        statement_text: sql_text.trim().to_string(),
+        entities: Vec::new(),
+    };
+    let substituted = if sql_text.contains("${") {
+        sql::substitute_variables(sql_text, session_variables).map_err(fail)?
+    } else {
+        sql_text.to_string()
+    };
+    let statements = sql::parse(&substituted).map_err(fail)?;
+    if statements.is_empty() {
+        return Err(fail(EngineError::Statement(
+            "Expected at least one statement".into(),
+        )));
+    }
+    Ok(statements)
+}
+
+/// Looks up an INSERT target the way ksqlDB reports a missing one.
+pub fn insert_target(state: &CatalogState, name: &str) -> Result<Arc<Source>> {
+    let source = state.source(name).ok_or_else(|| {
+        EngineError::Statement(format!(
+            "Cannot insert values into an unknown stream/table: {name}"
+        ))
+    })?;
+    if source.read_only {
+        return Err(EngineError::Statement(format!(
+            "Cannot insert values into read-only {}: {name}",
+            source.kind_word()
+        )));
+    }
+    Ok(Arc::clone(source))
+}

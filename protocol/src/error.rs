@@ -1,0 +1,21 @@
+//! The protocol crate's one error type: requests whose bytes do not decode.
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ProtocolError {
+    /// A request body that is not the JSON the endpoint expects; the detail follows
+    /// ksqlDB's "Invalid JSON in request: <detail>".
+    #[error("Invalid JSON in request: {0}")]
+    InvalidJson(String),
+    /// A request body over its size limit.
+    #[error("Request body exceeds the limit of {limit_bytes} bytes")]
+    BodyTooLarge { limit_bytes: usize },
+    /// One inserts-stream row over the row size limit.
+    #[error("Row exceeds the limit of {limit_bytes} bytes")]
+    RowTooLarge { limit_bytes: usize },
+    /// The stream ended in the middle of a row (no trailing newline).
+    #[error("Row is incomplete: the request ended before its newline")]
+    TruncatedRow,
+    /// The inserts-stream body ended before its first (target) line.
+    #[error("Invalid JSON in request: No content to map due to end-of-input")]
+    EmptyBody,
+}

@@ -1,0 +1,39 @@
+//! `/info`, `/healthcheck` and `/status` bodies (ksqldb-api.md §1).
+
+use serde_json::json;
+
+/// The ksqlDB version Sluice is wire-compatible with; clients gate features on it.
+pub const KSQL_COMPATIBLE_VERSION: &str = "0.28.2";
+pub const SERVICE_ID: &str = "sluice_";
+pub const CLUSTER_ID: &str = "sluice-embedded";
+
+pub fn info_body() -> Vec<u8> {
+    serde_json::to_vec(&json!({"KsqlServerInfo": {
+        "version": KSQL_COMPATIBLE_VERSION,
+        "kafkaClusterId": CLUSTER_ID,
+        "ksqlServiceId": SERVICE_ID,
+        "serverStatus": "RUNNING",
+    }}))
+    .expect("info serializes")
+}
+
+pub fn healthcheck_body(healthy: bool) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "isHealthy": healthy,
+        "details": {
+            "metastore": {"isHealthy": healthy},
+            "kafka": {"isHealthy": healthy},
+            "commandRunner": {"isHealthy": healthy},
+        },
+        "serverState": "READY",
+    }))
+    .expect("healthcheck serializes")
+}
+
+pub fn status_body(statuses: &[(String, String)]) -> Vec<u8> {
+    let map: serde_json::Map<String, serde_json::Value> = statuses
+        .iter()
+        .map(|(id, s)| (id.clone(), json!(s)))
+        .collect();
+    serde_json::to_vec(&json!({"commandStatuses": map})).expect("status serializes")
+}

@@ -1,0 +1,9 @@
+//! Wire limits. Each is a named constant with its unit last, and says why.
+
+/// Largest `/ksql`, `/query-stream` or `/close-query` request body. Statements are small;
+/// 1 MiB leaves room for long INSERT lists while refusing accidental uploads.
+pub const REQUEST_BODY_BYTES_MAX: usize = 1024 * 1024;
+
+/// Largest single inserts-stream row (one JSON line). ksqlDB's default Kafka
+/// `max.request.size` is 1 MiB, so no larger record could be produced there either.
+pub const ROW_BYTES_MAX: usize = 1024 * 1024;

@@ -1,0 +1,64 @@
+//! `Accept` negotiation for the streaming endpoints (ksqldb-api.md §1, §3).
+
+/// Delimited format: header line, then one JSON array per row. The default.
+pub const DELIMITED: &str = "application/vnd.ksqlapi.delimited.v1";
+pub const JSON: &str = "application/json";
+/// The old `/query` StreamedRow format, sent by the Java client from 0.28 on.
+pub const KSQL_V1_JSON: &str = "application/vnd.ksql.v1+json";
+
+/// How `/query-stream` results (and inserts-stream acks) are framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultFormat {
+    Delimited,
+    JsonArray,
+    KsqlV1Json,
+}
+
+impl ResultFormat {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ResultFormat::Delimited => DELIMITED,
+            ResultFormat::JsonArray => JSON,
+            ResultFormat::KsqlV1Json => KSQL_V1_JSON,
+        }
+    }
+}
+
+/// Picks the first acceptable format in the header's order (q-values are ignored, as
+/// Vert.x's route matching effectively does). `None` means 406 Not Acceptable.
+pub fn negotiate(accept: Option<&str>, allow_v1: bool) -> Option<ResultFormat> {
+    let Some(accept) = accept else {
+        return Some(ResultFormat::Delimited);
+    };
+    if accept.trim().is_empty() {
+        return Some(ResultFormat::Delimited);
+    }
+    for part in accept.split(',') {
+        let media = part.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        match media.as_str() {
+            DELIMITED | "*/*" | "application/*" => return Some(ResultFormat::Delimited),
+            JSON => return Some(ResultFormat::JsonArray),
+            KSQL_V1_JSON if allow_v1 => return Some(ResultFormat::KsqlV1Json),
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negotiation() {
+        assert_eq!(negotiate(None, true), Some(ResultFormat::Delimited));
+        assert_eq!(negotiate(Some("*/*"), true), Some(ResultFormat::Delimited));
+        assert_eq!(negotiate(Some("application/json"), true), Some(ResultFormat::JsonArray));
+        assert_eq!(
+            negotiate(Some("application/vnd.ksql.v1+json; q=0.9"), true),
+            Some(ResultFormat::KsqlV1Json)
+        );
+        assert_eq!(negotiate(Some("application/vnd.ksql.v1+json"), false), None);
+        assert_eq!(negotiate(Some("text/html"), true), None);
+    }
+}

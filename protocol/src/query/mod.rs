@@ -1,0 +1,4 @@
+//! Query wire: query_request → (engine) → result_encoder.
+
+pub mod query_request;
+pub mod result_encoder;

@@ -1,0 +1,171 @@
+//! `/query-stream` results in the three formats chosen by `Accept` (ksqldb-api.md §3).
+//!
+//! - Delimited: header object line, then one JSON array line per row.
+//! - JSON array: `[{header},[row],[row]]`.
+//! - `application/vnd.ksql.v1+json`: `[{"header":…},\n{"row":{"columns":[…]}},\n…{"finalMessage":…}]`.
+
+use sluice_engine::exec::query_stream::EndReason;
+use sluice_engine::types::{SqlType, Value};
+
+use crate::media_type::ResultFormat;
+use crate::value_json::{write_json_string, write_value};
+
+#[derive(Debug)]
+pub struct ResultEncoder {
+    format: ResultFormat,
+}
+
+impl ResultEncoder {
+    pub fn new(format: ResultFormat) -> ResultEncoder {
+        ResultEncoder { format }
+    }
+
+    pub fn header(&self, query_id: &str, names: &[String], types: &[SqlType], out: &mut Vec<u8>) {
+        match self.format {
+            ResultFormat::Delimited | ResultFormat::JsonArray => {
+                if self.format == ResultFormat::JsonArray {
+                    out.push(b'[');
+                }
+                out.extend_from_slice(b"{\"queryId\":");
+                write_json_string(query_id, out);
+                out.extend_from_slice(b",\"columnNames\":[");
+                for (i, n) in names.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_json_string(n, out);
+                }
+                out.extend_from_slice(b"],\"columnTypes\":[");
+                for (i, t) in types.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_json_string(&t.to_string(), out);
+                }
+                out.extend_from_slice(b"]}");
+                if self.format == ResultFormat::Delimited {
+                    out.push(b'\n');
+                }
+            }
+            ResultFormat::KsqlV1Json => {
+                out.extend_from_slice(b"[{\"header\":{\"queryId\":");
+                write_json_string(query_id, out);
+                out.extend_from_slice(b",\"schema\":");
+                let schema: Vec<String> = names
+                    .iter()
+                    .zip(types)
+                    .map(|(n, t)| format!("`{n}` {t}"))
+                    .collect();
+                write_json_string(&schema.join(", "), out);
+                out.extend_from_slice(b"}}");
+            }
+        }
+    }
+
+    pub fn row(&self, values: &[Value], out: &mut Vec<u8>) {
+        match self.format {
+            ResultFormat::Delimited => {
+                write_array(values, out);
+                out.push(b'\n');
+            }
+            ResultFormat::JsonArray => {
+                out.push(b',');
+                write_array(values, out);
+            }
+            ResultFormat::KsqlV1Json => {
+                out.extend_from_slice(b",\n{\"row\":{\"columns\":");
+                write_array(values, out);
+                out.extend_from_slice(b"}}");
+            }
+        }
+    }
+
+    /// Closes the response after the last row.
+    pub fn end(&self, reason: EndReason, push: bool, out: &mut Vec<u8>) {
+        match self.format {
+            ResultFormat::Delimited => {}
+            ResultFormat::JsonArray => out.push(b']'),
+            ResultFormat::KsqlV1Json => {
+                if push {
+                    out.extend_from_slice(match reason {
+                        EndReason::LimitReached => b",\n{\"finalMessage\":\"Limit Reached\"}".as_slice(),
+                        EndReason::Completed => b",\n{\"finalMessage\":\"Query Completed\"}".as_slice(),
+                    });
+                }
+                out.push(b']');
+            }
+        }
+    }
+
+    /// An error after the header: one error element, then the end of the response.
+    pub fn error(&self, error_code: u32, message: &str, out: &mut Vec<u8>) {
+        let mut obj = Vec::new();
+        obj.extend_from_slice(b"{\"@type\":\"generic_error\",\"error_code\":");
+        obj.extend_from_slice(error_code.to_string().as_bytes());
+        obj.extend_from_slice(b",\"message\":");
+        write_json_string(message, &mut obj);
+        obj.push(b'}');
+        match self.format {
+            ResultFormat::Delimited => {
+                out.extend_from_slice(&obj);
+                out.push(b'\n');
+            }
+            ResultFormat::JsonArray => {
+                out.push(b',');
+                out.extend_from_slice(&obj);
+                out.push(b']');
+            }
+            ResultFormat::KsqlV1Json => {
+                out.extend_from_slice(b",\n{\"errorMessage\":");
+                out.extend_from_slice(&obj);
+                out.extend_from_slice(b"}]");
+            }
+        }
+    }
+}
+
+fn write_array(values: &[Value], out: &mut Vec<u8>) {
+    out.push(b'[');
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_value(v, out);
+    }
+    out.push(b']');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(format: ResultFormat) -> String {
+        let enc = ResultEncoder::new(format);
+        let mut out = Vec::new();
+        enc.header(
+            "transient_S_1",
+            &["K".into(), "V".into()],
+            &[SqlType::String, SqlType::Integer],
+            &mut out,
+        );
+        enc.row(&[Value::String("a".into()), Value::Integer(1)], &mut out);
+        enc.end(EndReason::LimitReached, true, &mut out);
+        String::from_utf8(out).expect("utf8")
+    }
+
+    #[test]
+    fn three_formats() {
+        assert_eq!(
+            render(ResultFormat::Delimited),
+            "{\"queryId\":\"transient_S_1\",\"columnNames\":[\"K\",\"V\"],\"columnTypes\":[\"STRING\",\"INTEGER\"]}\n[\"a\",1]\n"
+        );
+        assert_eq!(
+            render(ResultFormat::JsonArray),
+            "[{\"queryId\":\"transient_S_1\",\"columnNames\":[\"K\",\"V\"],\"columnTypes\":[\"STRING\",\"INTEGER\"]},[\"a\",1]]"
+        );
+        assert_eq!(
+            render(ResultFormat::KsqlV1Json),
+            "[{\"header\":{\"queryId\":\"transient_S_1\",\"schema\":\"`K` STRING, `V` INTEGER\"}},\n{\"row\":{\"columns\":[\"a\",1]}},\n{\"finalMessage\":\"Limit Reached\"}]"
+        );
+    }
+}

@@ -1,0 +1,171 @@
+//! `/ksql` response entities, shaped exactly as ksqlDB's (ksqldb-api.md §6).
+
+use serde_json::{json, Value as Json};
+use sluice_engine::catalog::Source;
+use sluice_engine::statements::{Outcome, QuerySummary, SourceDetail, StatementResult};
+use sluice_engine::sql::ast::SourceKind;
+use sluice_engine::types::{ColumnKind, SqlType};
+
+/// Renders the results of a `/ksql` request as its JSON array.
+pub fn render_entities(results: &[StatementResult]) -> Vec<u8> {
+    let list: Vec<Json> = results.iter().filter_map(entity).collect();
+    serde_json::to_vec(&list).expect("entities always serialize")
+}
+
+/// One result as its entity; `None` for statements ksqlDB answers with no entity.
+pub fn entity(result: &StatementResult) -> Option<Json> {
+    let text = &result.statement_text;
+    let mut body = match &result.outcome {
+        Outcome::Nothing => return None,
+        Outcome::CommandStatus {
+            command_id,
+            message,
+            query_id,
+            command_seq,
+        } => json!({
+            "@type": "currentStatus",
+            "statementText": text,
+            "commandId": command_id,
+            "commandStatus": {"status": "SUCCESS", "message": message, "queryId": query_id},
+            "commandSequenceNumber": command_seq,
+        }),
+        Outcome::Sources { kind, sources } => {
+            let (ty, field) = match kind {
+                SourceKind::Stream => ("streams", "streams"),
+                SourceKind::Table => ("tables", "tables"),
+            };
+            let list: Vec<Json> = sources.iter().map(|s| source_summary(s)).collect();
+            json!({"@type": ty, "statementText": text, field: list})
+        }
+        Outcome::SourceDescriptions { details } => {
+            let list: Vec<Json> = details.iter().map(|d| source_description(d, true)).collect();
+            json!({"@type": "source_descriptions", "statementText": text, "sourceDescriptions": list})
+        }
+        Outcome::Topics { topics } => {
+            let list: Vec<Json> = topics
+                .iter()
+                .map(|t| json!({"name": t.name, "replicaInfo": vec![1; t.partitions as usize]}))
+                .collect();
+            json!({"@type": "kafka_topics", "statementText": text, "topics": list})
+        }
+        Outcome::Queries { queries } => {
+            let list: Vec<Json> = queries.iter().map(query_entry).collect();
+            json!({"@type": "queries", "statementText": text, "queries": list})
+        }
+        Outcome::Description { detail, extended } => json!({
+            "@type": "sourceDescription",
+            "statementText": text,
+            "sourceDescription": source_description(detail, *extended),
+        }),
+        Outcome::TerminateQuery {
+            query_id,
+            was_terminated,
+        } => json!({
+            "@type": "terminate_query",
+            "statementText": text,
+            "queryId": query_id,
+            "wasTerminated": was_terminated,
+        }),
+        Outcome::Properties { properties } => {
+            let list: Vec<Json> = properties
+                .iter()
+                .map(|(name, value)| {
+                    json!({"name": name, "scope": "KSQL", "value": value, "editable": true, "level": "SERVER"})
+                })
+                .collect();
+            json!({"@type": "properties", "statementText": text, "properties": list,
+                   "overwrittenProperties": [], "defaultProperties": []})
+        }
+    };
+    body.as_object_mut()
+        .expect("every entity is an object")
+        .insert("warnings".into(), json!([]));
+    Some(body)
+}
+
+fn source_summary(s: &Source) -> Json {
+    json!({
+        "type": s.kind_name(),
+        "name": s.name,
+        "topic": s.topic,
+        "keyFormat": s.key_format.name(),
+        "valueFormat": s.value_format.name(),
+        "isWindowed": false,
+    })
+}
+
+fn query_entry(q: &QuerySummary) -> Json {
+    json!({
+        "queryString": q.sql,
+        "sinks": q.sinks,
+        "sinkKafkaTopics": q.sink_topics,
+        "id": q.id,
+        "statusCount": {"RUNNING": 1},
+        "queryType": q.query_type.name(),
+        "state": q.state,
+    })
+}
+
+fn source_description(d: &SourceDetail, extended: bool) -> Json {
+    let s = &d.source;
+    let fields: Vec<Json> = s
+        .schema
+        .columns
+        .iter()
+        .map(|c| {
+            let mut f = json!({"name": c.name, "schema": type_schema(&c.ty)});
+            match c.kind {
+                ColumnKind::Key => f["type"] = json!("KEY"),
+                ColumnKind::Header => f["type"] = json!("HEADER"),
+                ColumnKind::Value => {}
+            }
+            f
+        })
+        .collect();
+    let (partitions, replication) = if extended { (d.partitions, 1) } else { (0, 0) };
+    json!({
+        "name": s.name,
+        "windowType": null,
+        "readQueries": d.read_queries.iter().map(query_entry).collect::<Vec<_>>(),
+        "writeQueries": d.write_queries.iter().map(query_entry).collect::<Vec<_>>(),
+        "fields": fields,
+        "type": s.kind_name(),
+        "timestamp": s.timestamp_column.clone().unwrap_or_default(),
+        "statistics": "",
+        "errorStats": "",
+        "extended": extended,
+        "keyFormat": s.key_format.name(),
+        "valueFormat": s.value_format.name(),
+        "topic": s.topic,
+        "partitions": partitions,
+        "replication": replication,
+        "statement": s.statement_text,
+        "queryOffsetSummaries": [],
+        "sourceConstraints": [],
+        "clusterStatistics": [],
+        "clusterErrorStats": [],
+    })
+}
+
+/// DESCRIBE's `schema` object: base type, nested `fields` for STRUCT, `memberSchema` for
+/// ARRAY and MAP, `parameters` for DECIMAL.
+fn type_schema(ty: &SqlType) -> Json {
+    let fields = match ty {
+        SqlType::Struct(fs) => Json::Array(
+            fs.iter()
+                .map(|f| json!({"name": f.name, "schema": type_schema(&f.ty)}))
+                .collect(),
+        ),
+        _ => Json::Null,
+    };
+    let member = match ty {
+        SqlType::Array(e) => type_schema(e),
+        SqlType::Map(_, v) => type_schema(v),
+        _ => Json::Null,
+    };
+    let mut out = json!({"type": ty.base_name(), "fields": fields, "memberSchema": member});
+    if let SqlType::Decimal { precision, scale } = ty {
+        out["parameters"] = json!({"precision": precision, "scale": scale});
+    }
+    out
+}

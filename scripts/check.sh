@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The one gate, run the same way by developers and CI: formatting, lints, tests, docs,
+# and benches compile. Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy (all targets, -D warnings)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test"
+cargo test --workspace --locked
+
+step "cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+
+step "benches compile"
+cargo bench --workspace --no-run --locked --quiet

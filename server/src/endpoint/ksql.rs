@@ -1,0 +1,42 @@
+//! `POST /ksql`: statements in, entities out.
+
+use http::StatusCode;
+use hyper::body::Incoming;
+use sluice_engine::statements::{KsqlError, QUERY_ON_KSQL_ENDPOINT};
+use sluice_engine::{Engine, ErrorClass};
+use sluice_protocol::error_body::{code, protocol_error, statement_error};
+use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;
+use sluice_protocol::query::query_request::string_map;
+use sluice_protocol::statement::entities::render_entities;
+use sluice_protocol::statement::ksql_request::KsqlArgs;
+
+use super::{error, json, read_error, HttpResponse};
+use crate::body::frames_in::read_to_limit;
+
+pub async fn handle(engine: &Engine, mut body: Incoming) -> HttpResponse {
+    let bytes = match read_to_limit(&mut body, REQUEST_BODY_BYTES_MAX).await {
+        Ok(b) => b,
+        Err(e) => return read_error(e),
+    };
+    let args = match KsqlArgs::decode(&bytes) {
+        Ok(a) => a,
+        Err(e) => return error(protocol_error(&e)),
+    };
+    let vars = string_map(&args.session_variables);
+    match engine.execute_ksql(&args.ksql, &vars).await {
+        Ok(results) => json(StatusCode::OK, render_entities(&results)),
+        Err(e) => error(ksql_error(&e)),
+    }
+}
+
+/// The one mapping from a failed `/ksql` request to ksqlDB's `statement_error`.
+fn ksql_error(e: &KsqlError) -> sluice_protocol::error_body::ErrorResponse {
+    let message = e.error.to_string();
+    let error_code = match e.error.class() {
+        ErrorClass::Internal => code::SERVER_ERROR,
+        _ if message == QUERY_ON_KSQL_ENDPOINT => code::QUERY_ENDPOINT,
+        _ => code::BAD_STATEMENT,
+    };
+    let entities = render_entities(&e.entities);
+    statement_error(error_code, &message, &e.statement_text, &entities)
+}

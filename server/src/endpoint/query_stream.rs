@@ -1,0 +1,108 @@
+//! `POST /query-stream`: plan the query, send the header, then stream rows until LIMIT,
+//! `/close-query`, the client going away, or (pull queries) the end of the data.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hyper::body::Incoming;
+use sluice_engine::exec::query_plan::{plan_query, QueryKind, QueryProperties};
+use sluice_engine::exec::query_stream::QueryStream;
+use sluice_engine::Engine;
+use sluice_protocol::error_body::{code, protocol_error, stream_error, ErrorResponse};
+use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;
+use sluice_protocol::media_type::{negotiate, ResultFormat};
+use sluice_protocol::query::query_request::{string_map, QueryStreamArgs};
+use sluice_protocol::query::result_encoder::ResultEncoder;
+use tokio::sync::mpsc;
+
+use super::{error, not_acceptable, read_error, streaming, HttpResponse};
+use crate::body::frames_in::read_to_limit;
+use crate::body::frames_out::ResponseBody;
+
+/// Concurrent push queries per server (ksqlDB's `ksql.max.push.queries` defaults to 100;
+/// Sluice's are cheap tasks, so the bound is about memory: ~16 KiB each).
+pub const PUSH_QUERIES_MAX: usize = 10_000;
+
+/// Rows encoded into one response chunk: large enough to amortise a DATA frame, small
+/// enough to keep end-to-end latency low when rows trickle.
+pub const CHUNK_ROWS_MAX: usize = 256;
+
+pub async fn handle(engine: &Arc<Engine>, accept: Option<&str>, mut body: Incoming) -> HttpResponse {
+    let Some(format) = negotiate(accept, true) else {
+        return not_acceptable();
+    };
+    let bytes = match read_to_limit(&mut body, REQUEST_BODY_BYTES_MAX).await {
+        Ok(b) => b,
+        Err(e) => return read_error(e),
+    };
+    let args = match QueryStreamArgs::decode(&bytes) {
+        Ok(a) => a,
+        Err(e) => return error(protocol_error(&e)),
+    };
+    let stream = match start(engine, &args) {
+        Ok(s) => s,
+        Err(resp) => return error(resp),
+    };
+    let (tx, body) = ResponseBody::channel();
+    tokio::spawn(pump(stream, format, tx));
+    streaming(format.content_type(), body)
+}
+
+fn start(engine: &Arc<Engine>, args: &QueryStreamArgs) -> Result<QueryStream, ErrorResponse> {
+    let fail = |e: sluice_engine::EngineError| stream_error(&e, Some(&args.sql));
+    let props = QueryProperties::from_map(&string_map(&args.properties)).map_err(fail)?;
+    let vars = string_map(&args.session_variables);
+    let plan = plan_query(&engine.catalog(), &args.sql, &vars, &props, engine.clock.now_ms())
+        .map_err(fail)?;
+    if plan.kind == QueryKind::Push && engine.queries.len() >= PUSH_QUERIES_MAX {
+        return Err(ErrorResponse::generic(
+            code::MAX_PUSH_QUERIES,
+            "Maximum number of push queries exceeded",
+        ));
+    }
+    QueryStream::start(engine, plan).map_err(fail)
+}
+
+/// Moves rows from the query to the response until the query or the client ends.
+async fn pump(mut stream: QueryStream, format: ResultFormat, tx: mpsc::Sender<Bytes>) {
+    let encoder = ResultEncoder::new(format);
+    let push = stream.plan().kind == QueryKind::Push;
+    let mut out = Vec::with_capacity(4096);
+    {
+        let plan = stream.plan();
+        encoder.header(&plan.id, &plan.column_names, &plan.column_types, &mut out);
+    }
+    if tx.send(Bytes::from(std::mem::take(&mut out))).await.is_err() {
+        return;
+    }
+    let mut rows = Vec::with_capacity(CHUNK_ROWS_MAX);
+    loop {
+        rows.clear();
+        let step = tokio::select! {
+            step = stream.next_rows(&mut rows, CHUNK_ROWS_MAX) => step,
+            // The client cancelled the stream or closed the connection: free the query now.
+            _ = tx.closed() => return,
+        };
+        for row in &rows {
+            encoder.row(row, &mut out);
+        }
+        let end = match step {
+            Ok(end) => end,
+            Err(e) => {
+                tracing::warn!(error = %e, "push query failed");
+                encoder.error(code::SERVER_ERROR, &e.to_string(), &mut out);
+                let _ = tx.send(Bytes::from(out)).await;
+                return;
+            }
+        };
+        if let Some(reason) = end {
+            encoder.end(reason, push, &mut out);
+            let _ = tx.send(Bytes::from(out)).await;
+            return;
+        }
+        if !out.is_empty() && tx.send(Bytes::from(std::mem::take(&mut out))).await.is_err() {
+            return;
+        }
+    }
+}
+

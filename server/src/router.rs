@@ -1,0 +1,47 @@
+//! Routes a request to its endpoint by method and path.
+
+use std::sync::Arc;
+
+use http::{header, Method, Request, StatusCode, Version};
+use hyper::body::Incoming;
+use sluice_engine::Engine;
+use sluice_protocol::error_body::{code, ErrorResponse};
+
+use crate::endpoint::{self, error, HttpResponse};
+
+pub async fn route(engine: Arc<Engine>, req: Request<Incoming>) -> HttpResponse {
+    let (parts, body) = req.into_parts();
+    if parts.version == Version::HTTP_10 {
+        return error(ErrorResponse::generic(
+            code::BAD_REQUEST,
+            "HTTP/1.0 is not supported; use HTTP/1.1 or HTTP/2",
+        ));
+    }
+    let accept = parts
+        .headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let accept = accept.as_deref();
+    match (&parts.method, parts.uri.path()) {
+        (&Method::POST, "/inserts-stream" | "/insert-stream") => {
+            endpoint::inserts_stream::handle(&engine, accept, body).await
+        }
+        (&Method::POST, "/query-stream") => endpoint::query_stream::handle(&engine, accept, body).await,
+        (&Method::POST, "/close-query") => endpoint::close_query::handle(&engine, body).await,
+        (&Method::POST, "/ksql") => endpoint::ksql::handle(&engine, body).await,
+        (&Method::GET, "/info") => endpoint::info::info(),
+        (&Method::GET, "/healthcheck") => endpoint::info::healthcheck(),
+        (&Method::GET, "/status") => endpoint::info::status(&engine),
+        (&Method::GET, "/") => endpoint::info::root(),
+        (_, "/inserts-stream" | "/insert-stream" | "/query-stream" | "/close-query" | "/ksql" | "/info"
+        | "/healthcheck" | "/status") => endpoint::json(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorResponse::generic(40500, "Method not allowed").body,
+        ),
+        (_, path) => error(ErrorResponse::generic(
+            code::NOT_FOUND,
+            &format!("Path not found: {path}"),
+        )),
+    }
+}

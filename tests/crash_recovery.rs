@@ -1,0 +1,189 @@
+//! Crash test: a child `sluice serve` process is killed with SIGKILL during sustained
+//! ingest, then restarted on the same data directory. Every acked row must be read back
+//! exactly once, in per-partition order, and nothing half-written may appear.
+
+mod support;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::StatusCode;
+use serde_json::json;
+use support::{response, Client, LineReader, Proto, WAIT};
+
+/// Kill-and-restart rounds per test run.
+const ROUNDS: u64 = 4;
+/// Rows a producer may send per round before the kill lands (a bound, not a target).
+const ROWS_PER_ROUND_MAX: u64 = 1_000_000;
+const PARTITIONS: u32 = 4;
+
+struct ChildServer {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl ChildServer {
+    fn start(dir: &Path) -> ChildServer {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn sluice");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
+        let addr = line
+            .trim()
+            .strip_prefix("sluice listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .parse()
+            .expect("address");
+        ChildServer { child, addr }
+    }
+
+    fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+    }
+}
+
+/// Streams rows `first..` until the connection dies; returns how many were acked.
+async fn produce_until_killed(addr: SocketAddr, first: u64, acked: Arc<AtomicU64>) {
+    let mut client = Client::connect(addr, Proto::H2).await;
+    let (mut tx, resp) = client.open("POST", "/inserts-stream", None).await;
+    let sender = tokio::spawn(async move {
+        if tx.send_data(Bytes::from_static(b"{\"target\":\"crash\"}\n")).await.is_err() {
+            return;
+        }
+        let mut chunk = String::with_capacity(8192);
+        for i in first..first + ROWS_PER_ROUND_MAX {
+            chunk.push_str(&format!("{{\"K\":\"key{}\",\"V\":{i},\"PAD\":\"{}\"}}\n", i % 31, "p".repeat((i % 50) as usize)));
+            if chunk.len() >= 4096 && tx.send_data(Bytes::from(std::mem::take(&mut chunk))).await.is_err() {
+                return;
+            }
+        }
+    });
+    let Ok(Ok(resp)) = tokio::time::timeout(WAIT, resp).await.expect("response in time") else {
+        return;
+    };
+    let mut body = resp.into_body();
+    let mut buf = Vec::new();
+    use http_body_util::BodyExt;
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Ok(d) = frame.into_data() {
+            buf.extend_from_slice(&d);
+            while let Some(pos) = buf.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = buf.drain(..=pos).collect();
+                let ack: serde_json::Value = serde_json::from_slice(&line).expect("ack json");
+                assert_eq!(ack["status"], "ok", "{ack}");
+                let seq = ack["seq"].as_u64().expect("seq");
+                assert_eq!(seq, acked.load(Ordering::SeqCst), "acks are in seq order");
+                acked.store(seq + 1, Ordering::SeqCst);
+            }
+        }
+    }
+    sender.abort();
+}
+
+/// Reads the whole stream back from earliest with a push query (LIMIT = rows present).
+async fn read_back(addr: SocketAddr) -> Vec<(i64, i64, i64)> {
+    let mut c = Client::connect(addr, Proto::H2).await;
+    let (status, bytes) = c
+        .post("/query-stream", &json!({"sql": "SELECT ROWPARTITION, ROWOFFSET, V FROM crash;"}).to_string())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let present = std::str::from_utf8(&bytes).expect("utf8").lines().count() as u64 - 1;
+    let sql = format!("SELECT ROWPARTITION, ROWOFFSET, V FROM crash EMIT CHANGES LIMIT {present};");
+    let (mut tx, resp) = c.open("POST", "/query-stream", None).await;
+    tx.send_data(json!({"sql": sql, "properties": {"auto.offset.reset": "earliest"}}).to_string().into())
+        .await
+        .expect("send");
+    drop(tx);
+    let mut lines = LineReader::new(response(resp).await.into_body());
+    lines.next_line().await.expect("header");
+    let mut rows = Vec::new();
+    while let Some(line) = lines.next_line().await {
+        let v: Vec<i64> = serde_json::from_str(&line).expect("a whole row");
+        rows.push((v[0], v[1], v[2]));
+    }
+    assert_eq!(rows.len() as u64, present);
+    rows
+}
+
+#[test]
+fn every_acked_row_survives_sigkill() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("dir");
+    let mut acked_ranges = Vec::new();
+    let mut next_first = 0u64;
+    for round in 0..ROUNDS {
+        let server = ChildServer::start(dir.path());
+        let addr = server.addr;
+        let acked = Arc::new(AtomicU64::new(0));
+        runtime.block_on(async {
+            if round == 0 {
+                let (status, body) = Client::connect(addr, Proto::H2)
+                    .await
+                    .ksql(&format!("CREATE STREAM crash (k STRING KEY, v BIGINT, pad STRING) WITH (kafka_topic='crash', value_format='JSON', partitions={PARTITIONS});"))
+                    .await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+            }
+            let producer = tokio::spawn(produce_until_killed(addr, next_first, Arc::clone(&acked)));
+            // Let ingest run, then kill at a moment that varies per round.
+            let deadline = tokio::time::Instant::now() + WAIT;
+            while acked.load(Ordering::SeqCst) < 2_000 + round * 1_500 {
+                assert!(tokio::time::Instant::now() < deadline, "ingest stalled");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            server.kill();
+            let _ = tokio::time::timeout(WAIT, producer).await;
+        });
+        let n = acked.load(Ordering::SeqCst);
+        acked_ranges.push(next_first..next_first + n);
+        next_first += ROWS_PER_ROUND_MAX;
+
+        // Restart and check everything so far.
+        let server = ChildServer::start(dir.path());
+        let rows = runtime.block_on(read_back(server.addr));
+        check(&rows, &acked_ranges);
+        server.kill();
+    }
+}
+
+fn check(rows: &[(i64, i64, i64)], acked: &[std::ops::Range<u64>]) {
+    let mut count: HashMap<i64, u32> = HashMap::new();
+    let mut per_partition: BTreeMap<i64, Vec<(i64, i64)>> = BTreeMap::new();
+    for &(p, o, v) in rows {
+        *count.entry(v).or_default() += 1;
+        per_partition.entry(p).or_default().push((o, v));
+    }
+    assert!(count.values().all(|&c| c == 1), "a row was read back twice");
+    for range in acked {
+        for v in range.clone() {
+            assert_eq!(count.get(&(v as i64)), Some(&1), "acked row {v} is missing");
+        }
+    }
+    for (p, mut list) in per_partition {
+        list.sort_unstable();
+        for (i, w) in list.windows(2).enumerate() {
+            assert_eq!(w[1].0, w[0].0 + 1, "partition {p}: offsets contiguous at {i}");
+            // One producer sends increasing V, so each partition holds increasing V.
+            assert!(w[1].1 > w[0].1, "partition {p}: order broken at offset {}", w[1].0);
+        }
+        assert_eq!(list.first().map(|x| x.0), Some(0), "partition {p} starts at offset 0");
+    }
+}

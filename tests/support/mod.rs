@@ -1,0 +1,264 @@
+//! Test support: a real Sluice server on 127.0.0.1:0 (in-process or as a child process)
+//! and real HTTP/2 (prior knowledge) and HTTP/1.1 clients built on hyper's client
+//! connections. No mocks: every test goes through TCP and the HTTP stack.
+
+#![allow(dead_code)]
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::{Request, StatusCode};
+use http_body_util::channel::{Channel, Sender};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::Value as Json;
+use sluice_engine::log::FsyncPolicy;
+use sluice_engine::{Engine, EngineConfig};
+use sluice_server::Server;
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+
+/// Upper bound on any single wait in a test, so a bug hangs nothing.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub engine: Arc<Engine>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    /// A fresh server over a fresh data directory.
+    pub async fn start() -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut s = TestServer::start_in(dir.path(), FsyncPolicy::Always).await;
+        s._dir = Some(dir);
+        s
+    }
+
+    /// A server over an existing data directory (restarts).
+    pub async fn start_in(dir: &Path, fsync: FsyncPolicy) -> TestServer {
+        let engine = Engine::open(EngineConfig {
+            data_dir: dir.to_path_buf(),
+            fsync,
+        })
+        .expect("engine opens");
+        let server = Server::bind("127.0.0.1:0".parse().expect("addr"), Arc::clone(&engine))
+            .await
+            .expect("bind");
+        let addr = server.local_addr().expect("local addr");
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(server.run(async move {
+            let _ = stopped.await;
+        }));
+        TestServer {
+            addr,
+            engine,
+            stop: Some(stop),
+            task: Some(task),
+            _dir: None,
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = tokio::time::timeout(WAIT, t).await;
+        }
+    }
+
+    pub async fn h2(&self) -> Client {
+        Client::connect(self.addr, Proto::H2).await
+    }
+
+    pub async fn h1(&self) -> Client {
+        Client::connect(self.addr, Proto::H1).await
+    }
+
+    /// Runs `/ksql` statements over HTTP/2 and asserts they succeed.
+    pub async fn ksql_ok(&self, sql: &str) -> Json {
+        let (status, body) = self.h2().await.ksql(sql).await;
+        assert_eq!(status, StatusCode::OK, "{sql} failed: {body}");
+        body
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    H1,
+    H2,
+}
+
+pub enum Client {
+    H1(hyper::client::conn::http1::SendRequest<Channel<Bytes, Infallible>>),
+    H2(hyper::client::conn::http2::SendRequest<Channel<Bytes, Infallible>>),
+}
+
+impl Client {
+    pub async fn connect(addr: SocketAddr, proto: Proto) -> Client {
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        tcp.set_nodelay(true).expect("nodelay");
+        let io = TokioIo::new(tcp);
+        match proto {
+            Proto::H2 => {
+                let (send, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
+                    .await
+                    .expect("h2 handshake");
+                tokio::spawn(conn);
+                Client::H2(send)
+            }
+            Proto::H1 => {
+                let (send, conn) = hyper::client::conn::http1::handshake(io).await.expect("h1 handshake");
+                tokio::spawn(conn);
+                Client::H1(send)
+            }
+        }
+    }
+
+    /// Starts a request whose body the caller streams through the returned sender.
+    pub async fn open(
+        &mut self,
+        method: &str,
+        path: &str,
+        accept: Option<&str>,
+    ) -> (Sender<Bytes, Infallible>, tokio::task::JoinHandle<hyper::Result<http::Response<Incoming>>>) {
+        let (tx, body) = Channel::<Bytes, Infallible>::new(64);
+        let mut builder = Request::builder().method(method).uri(format!("http://localhost{path}"));
+        if let Client::H1(_) = self {
+            builder = builder.header(http::header::HOST, "localhost");
+        }
+        if let Some(a) = accept {
+            builder = builder.header(http::header::ACCEPT, a);
+        }
+        let req = builder.body(body).expect("request");
+        let fut = match self {
+            Client::H1(s) => {
+                s.ready().await.expect("h1 ready");
+                let f = s.send_request(req);
+                tokio::spawn(f)
+            }
+            Client::H2(s) => {
+                s.ready().await.expect("h2 ready");
+                let f = s.send_request(req);
+                tokio::spawn(f)
+            }
+        };
+        (tx, fut)
+    }
+
+    /// Sends a whole body and collects the whole response.
+    pub async fn request(&mut self, method: &str, path: &str, accept: Option<&str>, body: &[u8]) -> (StatusCode, Bytes) {
+        let (mut tx, resp) = self.open(method, path, accept).await;
+        if !body.is_empty() {
+            tx.send_data(Bytes::copy_from_slice(body)).await.expect("send body");
+        }
+        drop(tx);
+        let resp = tokio::time::timeout(WAIT, resp)
+            .await
+            .expect("response in time")
+            .expect("join")
+            .expect("response");
+        let status = resp.status();
+        let bytes = tokio::time::timeout(WAIT, resp.into_body().collect())
+            .await
+            .expect("body in time")
+            .expect("body")
+            .to_bytes();
+        (status, bytes)
+    }
+
+    pub async fn post(&mut self, path: &str, body: &str) -> (StatusCode, Bytes) {
+        self.request("POST", path, None, body.as_bytes()).await
+    }
+
+    pub async fn ksql(&mut self, sql: &str) -> (StatusCode, Json) {
+        let body = serde_json::json!({"ksql": sql, "streamsProperties": {}}).to_string();
+        let (status, bytes) = self.post("/ksql", &body).await;
+        let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| Json::String(String::from_utf8_lossy(&bytes).into()));
+        (status, json)
+    }
+}
+
+/// Reads a streaming response body line by line.
+pub struct LineReader {
+    body: Incoming,
+    buf: BytesMut,
+}
+
+impl LineReader {
+    pub fn new(body: Incoming) -> LineReader {
+        LineReader {
+            body,
+            buf: BytesMut::new(),
+        }
+    }
+
+    /// The next `\n`-terminated line (without the newline), or `None` at the end.
+    pub async fn next_line(&mut self) -> Option<String> {
+        loop {
+            if let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
+                let line = self.buf.split_to(pos + 1);
+                return Some(String::from_utf8(line[..pos].to_vec()).expect("utf8 line"));
+            }
+            let frame = tokio::time::timeout(WAIT, self.body.frame())
+                .await
+                .expect("a frame in time");
+            match frame {
+                None => {
+                    if self.buf.is_empty() {
+                        return None;
+                    }
+                    let rest = self.buf.split();
+                    return Some(String::from_utf8(rest.to_vec()).expect("utf8"));
+                }
+                Some(Err(e)) => panic!("body error: {e}"),
+                Some(Ok(f)) => {
+                    if let Ok(d) = f.into_data() {
+                        self.buf.extend_from_slice(&d);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Everything left in the body.
+    pub async fn rest(mut self) -> String {
+        let mut out = String::from_utf8(self.buf.to_vec()).expect("utf8");
+        let more = tokio::time::timeout(WAIT, self.body.collect())
+            .await
+            .expect("body in time")
+            .expect("body")
+            .to_bytes();
+        out.push_str(std::str::from_utf8(&more).expect("utf8"));
+        out
+    }
+}
+
+/// Awaits a response future from `Client::open`.
+pub async fn response(
+    fut: tokio::task::JoinHandle<hyper::Result<http::Response<Incoming>>>,
+) -> http::Response<Incoming> {
+    tokio::time::timeout(WAIT, fut)
+        .await
+        .expect("response in time")
+        .expect("join")
+        .expect("response")
+}
+
+/// A whole, fixed request body (for clients that are not streaming).
+pub fn full(bytes: &'static [u8]) -> Full<Bytes> {
+    Full::new(Bytes::from_static(bytes))
+}
+
+pub fn json(bytes: &[u8]) -> Json {
+    serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
+}
