@@ -14,7 +14,7 @@
 
 use super::ast::*;
 use super::lexer::{Sym, Tok};
-use super::parser::{Expect, PResult, Parser, EXPRESSION_DEPTH_MAX};
+use super::parser::{Expect, PResult, Parser, EXPRESSION_TREE_DEPTH_MAX};
 use crate::error::EngineError;
 use crate::types::sql_type::DECIMAL_PRECISION_MAX;
 use crate::types::{SqlType, StructField};
@@ -86,12 +86,7 @@ impl Parser<'_> {
 
     fn boolean(&mut self, min_bp: u8) -> PResult<Expr> {
         let mut left = if self.is_kw("NOT") {
-            self.advance();
-            let operand = self.nested(|p| p.boolean(NOT_OPERAND_BP))?;
-            Expr::Unary {
-                op: UnaryOp::Not,
-                expr: Box::new(operand),
-            }
+            self.not_expression()?
         } else {
             self.predicated()?
         };
@@ -109,6 +104,19 @@ impl Parser<'_> {
         Ok(left)
     }
 
+    fn not_expression(&mut self) -> PResult<Expr> {
+        self.advance();
+        let operand = self.nested(|p| p.boolean(NOT_OPERAND_BP))?;
+        Ok(Expr::Unary {
+            op: UnaryOp::Not,
+            expr: Box::new(operand),
+        })
+    }
+
+    // The functions on the recursive descent path stay small and hand each construct to a
+    // function of its own: debug builds give every temporary of a function its own stack
+    // slot, so one big `match` would multiply the stack each nesting level costs.
+
     fn predicated(&mut self) -> PResult<Expr> {
         let value = self.value(0)?;
         if let Some(op) = comparison_op(&self.peek().tok) {
@@ -124,78 +132,94 @@ impl Parser<'_> {
             self.advance();
         }
         if self.eat_kw("BETWEEN") {
-            let low = self.value(0)?;
-            self.expect_kw("AND")?;
-            let high = self.value(0)?;
-            return Ok(Expr::Between {
+            self.between(value, negated)
+        } else if self.eat_kw("IN") {
+            self.in_list(value, negated)
+        } else if self.eat_kw("LIKE") {
+            self.like(value, negated)
+        } else if self.eat_kw("IS") {
+            self.is_predicate(value)
+        } else {
+            Ok(value)
+        }
+    }
+
+    fn between(&mut self, value: Expr, negated: bool) -> PResult<Expr> {
+        let low = self.value(0)?;
+        self.expect_kw("AND")?;
+        let high = self.value(0)?;
+        Ok(Expr::Between {
+            expr: Box::new(value),
+            low: Box::new(low),
+            high: Box::new(high),
+            negated,
+        })
+    }
+
+    fn in_list(&mut self, value: Expr, negated: bool) -> PResult<Expr> {
+        self.expect_sym(Sym::LParen)?;
+        let mut list = vec![self.expression()?];
+        while self.eat_sym(Sym::Comma) {
+            list.push(self.expression()?);
+        }
+        self.expect_sym(Sym::RParen)?;
+        Ok(Expr::InList {
+            expr: Box::new(value),
+            list,
+            negated,
+        })
+    }
+
+    fn like(&mut self, value: Expr, negated: bool) -> PResult<Expr> {
+        let pattern = self.value(0)?;
+        let escape = if self.eat_kw("ESCAPE") {
+            Some(self.escape_char()?)
+        } else {
+            None
+        };
+        Ok(Expr::Like {
+            expr: Box::new(value),
+            pattern: Box::new(pattern),
+            escape,
+            negated,
+        })
+    }
+
+    fn escape_char(&mut self) -> PResult<char> {
+        let token = self.peek().clone();
+        let text = self.string()?;
+        let mut chars = text.chars();
+        match (chars.next(), chars.next()) {
+            (Some(c), None) => Ok(c),
+            _ => Err(self.error_at(
+                &token,
+                &format!("Expected single character escape but got: {text}"),
+            )),
+        }
+    }
+
+    fn is_predicate(&mut self, value: Expr) -> PResult<Expr> {
+        let negated = self.eat_kw("NOT");
+        if self.eat_kw("NULL") {
+            return Ok(Expr::IsNull {
                 expr: Box::new(value),
-                low: Box::new(low),
-                high: Box::new(high),
                 negated,
             });
         }
-        if self.eat_kw("IN") {
-            self.expect_sym(Sym::LParen)?;
-            let mut list = vec![self.expression()?];
-            while self.eat_sym(Sym::Comma) {
-                list.push(self.expression()?);
-            }
-            self.expect_sym(Sym::RParen)?;
-            return Ok(Expr::InList {
-                expr: Box::new(value),
-                list,
+        if self.eat_kw("DISTINCT") {
+            self.expect_kw("FROM")?;
+            let right = self.value(0)?;
+            return Ok(Expr::IsDistinctFrom {
+                left: Box::new(value),
+                right: Box::new(right),
                 negated,
             });
         }
-        if self.eat_kw("LIKE") {
-            let pattern = self.value(0)?;
-            let escape = if self.eat_kw("ESCAPE") {
-                let token = self.peek().clone();
-                let text = self.string()?;
-                let mut chars = text.chars();
-                match (chars.next(), chars.next()) {
-                    (Some(c), None) => Some(c),
-                    _ => {
-                        return Err(self.error_at(
-                            &token,
-                            &format!("Expected single character escape but got: {text}"),
-                        ))
-                    }
-                }
-            } else {
-                None
-            };
-            return Ok(Expr::Like {
-                expr: Box::new(value),
-                pattern: Box::new(pattern),
-                escape,
-                negated,
-            });
+        let mut expected = vec![Expect::Kw("NULL"), Expect::Kw("DISTINCT")];
+        if !negated {
+            expected.insert(0, Expect::Kw("NOT"));
         }
-        if self.eat_kw("IS") {
-            let negated = self.eat_kw("NOT");
-            if self.eat_kw("NULL") {
-                return Ok(Expr::IsNull {
-                    expr: Box::new(value),
-                    negated,
-                });
-            }
-            if self.eat_kw("DISTINCT") {
-                self.expect_kw("FROM")?;
-                let right = self.value(0)?;
-                return Ok(Expr::IsDistinctFrom {
-                    left: Box::new(value),
-                    right: Box::new(right),
-                    negated,
-                });
-            }
-            let mut expected = vec![Expect::Kw("NULL"), Expect::Kw("DISTINCT")];
-            if !negated {
-                expected.insert(0, Expect::Kw("NOT"));
-            }
-            return Err(self.mismatch(&expected));
-        }
-        Ok(value)
+        Err(self.mismatch(&expected))
     }
 
     fn value(&mut self, min_bp: u8) -> PResult<Expr> {
@@ -265,94 +289,108 @@ impl Parser<'_> {
     }
 
     fn primary(&mut self) -> PResult<Expr> {
-        let tok = self.peek().tok.clone();
-        match tok {
+        match &self.peek().tok {
             Tok::Integer(_) | Tok::Decimal(_) | Tok::Float(_) | Tok::Str(_) => {
                 Ok(Expr::Literal(self.literal()?))
             }
             Tok::Sym(Sym::Minus) if self.number_at(1) => Ok(Expr::Literal(self.literal()?)),
-            Tok::Sym(Sym::LParen) => {
-                self.advance();
-                let inner = self.expression()?;
-                self.expect_sym(Sym::RParen)?;
-                Ok(inner)
-            }
+            Tok::Sym(Sym::LParen) => self.parenthesized(),
             Tok::Variable(_) => Err(self.unsubstituted_variable()),
-            Tok::Word(w) => self.primary_word(&w),
+            Tok::Word(_) => self.primary_word(),
             Tok::Quoted(_) | Tok::DigitIdent(_) => self.column_or_call(),
             _ => Err(self.mismatch(&[Expect::Expression])),
         }
     }
 
-    fn primary_word(&mut self, word: &str) -> PResult<Expr> {
-        let upper = word.to_ascii_uppercase();
-        match upper.as_str() {
-            "NULL" | "TRUE" | "FALSE" => Ok(Expr::Literal(self.literal()?)),
-            "CASE" => self.case(),
-            "CAST" => {
-                self.advance();
-                self.expect_sym(Sym::LParen)?;
-                let expr = self.expression()?;
-                self.expect_kw("AS")?;
-                let ty = self.parse_type()?;
-                self.expect_sym(Sym::RParen)?;
-                Ok(Expr::Cast {
-                    expr: Box::new(expr),
-                    ty,
-                })
-            }
-            // ARRAY, MAP and STRUCT are non-reserved: they are constructors only when
-            // followed by their bracket, otherwise plain identifiers.
-            "ARRAY" if self.is_sym_at(1, Sym::LBracket) => {
-                self.pos += 2;
-                let mut items = Vec::new();
-                if !self.eat_sym(Sym::RBracket) {
-                    loop {
-                        items.push(self.expression()?);
-                        if !self.eat_sym(Sym::Comma) {
-                            break;
-                        }
-                    }
-                    self.expect_sym(Sym::RBracket)?;
-                }
-                Ok(Expr::Array(items))
-            }
-            "MAP" if self.is_sym_at(1, Sym::LParen) => {
-                self.pos += 2;
-                let mut entries = Vec::new();
-                if !self.eat_sym(Sym::RParen) {
-                    loop {
-                        let key = self.expression()?;
-                        self.expect_sym(Sym::Assign)?;
-                        let value = self.expression()?;
-                        entries.push((key, value));
-                        if !self.eat_sym(Sym::Comma) {
-                            break;
-                        }
-                    }
-                    self.expect_sym(Sym::RParen)?;
-                }
-                Ok(Expr::Map(entries))
-            }
-            "STRUCT" if self.is_sym_at(1, Sym::LParen) => {
-                self.pos += 2;
-                let mut fields = Vec::new();
-                if !self.eat_sym(Sym::RParen) {
-                    loop {
-                        let name = self.ident()?;
-                        self.expect_sym(Sym::Assign)?;
-                        let value = self.expression()?;
-                        fields.push((name, value));
-                        if !self.eat_sym(Sym::Comma) {
-                            break;
-                        }
-                    }
-                    self.expect_sym(Sym::RParen)?;
-                }
-                Ok(Expr::Struct(fields))
-            }
-            _ => self.column_or_call(),
+    fn parenthesized(&mut self) -> PResult<Expr> {
+        self.advance();
+        let inner = self.expression()?;
+        self.expect_sym(Sym::RParen)?;
+        Ok(inner)
+    }
+
+    fn primary_word(&mut self) -> PResult<Expr> {
+        if self.is_kw("NULL") || self.is_kw("TRUE") || self.is_kw("FALSE") {
+            Ok(Expr::Literal(self.literal()?))
+        } else if self.is_kw("CASE") {
+            self.case()
+        } else if self.is_kw("CAST") {
+            self.cast()
+        // ARRAY, MAP and STRUCT are non-reserved: they are constructors only when followed
+        // by their bracket, otherwise plain identifiers.
+        } else if self.is_kw("ARRAY") && self.is_sym_at(1, Sym::LBracket) {
+            self.array_constructor()
+        } else if self.is_kw("MAP") && self.is_sym_at(1, Sym::LParen) {
+            self.map_constructor()
+        } else if self.is_kw("STRUCT") && self.is_sym_at(1, Sym::LParen) {
+            self.struct_constructor()
+        } else {
+            self.column_or_call()
         }
+    }
+
+    fn cast(&mut self) -> PResult<Expr> {
+        self.advance();
+        self.expect_sym(Sym::LParen)?;
+        let expr = self.expression()?;
+        self.expect_kw("AS")?;
+        let ty = self.parse_type()?;
+        self.expect_sym(Sym::RParen)?;
+        Ok(Expr::Cast {
+            expr: Box::new(expr),
+            ty,
+        })
+    }
+
+    fn array_constructor(&mut self) -> PResult<Expr> {
+        self.pos += 2;
+        let mut items = Vec::new();
+        if !self.eat_sym(Sym::RBracket) {
+            loop {
+                items.push(self.expression()?);
+                if !self.eat_sym(Sym::Comma) {
+                    break;
+                }
+            }
+            self.expect_sym(Sym::RBracket)?;
+        }
+        Ok(Expr::Array(items))
+    }
+
+    fn map_constructor(&mut self) -> PResult<Expr> {
+        self.pos += 2;
+        let mut entries = Vec::new();
+        if !self.eat_sym(Sym::RParen) {
+            loop {
+                let key = self.expression()?;
+                self.expect_sym(Sym::Assign)?;
+                let value = self.expression()?;
+                entries.push((key, value));
+                if !self.eat_sym(Sym::Comma) {
+                    break;
+                }
+            }
+            self.expect_sym(Sym::RParen)?;
+        }
+        Ok(Expr::Map(entries))
+    }
+
+    fn struct_constructor(&mut self) -> PResult<Expr> {
+        self.pos += 2;
+        let mut fields = Vec::new();
+        if !self.eat_sym(Sym::RParen) {
+            loop {
+                let name = self.ident()?;
+                self.expect_sym(Sym::Assign)?;
+                let value = self.expression()?;
+                fields.push((name, value));
+                if !self.eat_sym(Sym::Comma) {
+                    break;
+                }
+            }
+            self.expect_sym(Sym::RParen)?;
+        }
+        Ok(Expr::Struct(fields))
     }
 
     /// `name`, `qualifier.name` or `name(args)`.
@@ -409,15 +447,20 @@ impl Parser<'_> {
         let unit_arg = WINDOW_UNITS.iter().any(|u| self.is_kw(u))
             && (self.is_sym_at(1, Sym::Comma) || self.is_sym_at(1, Sym::RParen));
         if unit_arg {
-            let Tok::Word(w) = self.advance().tok else {
-                unreachable!("is_kw matched a word token")
-            };
-            return Ok(Expr::Column {
-                qualifier: None,
-                name: w.to_ascii_uppercase(),
-            });
+            return Ok(self.unit_argument());
         }
         self.expression()
+    }
+
+    fn unit_argument(&mut self) -> Expr {
+        let name = match self.advance().tok {
+            Tok::Word(w) => w.to_ascii_uppercase(),
+            other => unreachable!("is_kw matched a word token, got {other:?}"),
+        };
+        Expr::Column {
+            qualifier: None,
+            name,
+        }
     }
 
     /// If a lambda starts here, how many parameters it has: `x =>` or `(x, y) =>`.
@@ -488,7 +531,11 @@ impl Parser<'_> {
             None
         };
         if !self.eat_kw("END") {
-            return Err(self.mismatch(&[Expect::Kw("WHEN"), Expect::Kw("ELSE"), Expect::Kw("END")]));
+            return Err(self.mismatch(&[
+                Expect::Kw("WHEN"),
+                Expect::Kw("ELSE"),
+                Expect::Kw("END"),
+            ]));
         }
         Ok(Expr::Case {
             operand,
@@ -530,7 +577,12 @@ impl Parser<'_> {
     fn number(&mut self, negative: bool) -> PResult<Literal> {
         let token = self.advance();
         let sign = if negative { "-" } else { "" };
-        let invalid = || EngineError::Statement(format!("Invalid numeric literal: {sign}{text}", text = token_number_text(&token.tok)));
+        let invalid = || {
+            EngineError::Statement(format!(
+                "Invalid numeric literal: {sign}{text}",
+                text = token_number_text(&token.tok)
+            ))
+        };
         match &token.tok {
             Tok::Integer(t) => format!("{sign}{t}")
                 .parse::<i64>()
@@ -642,12 +694,12 @@ impl Parser<'_> {
     // ---- depth bookkeeping --------------------------------------------------------------
 
     /// Counts one more operator in a left-associative chain. A chain builds a tree as deep as
-    /// it is long without recursing, so its length counts against the depth limit too.
+    /// it is long without recursing, so its length counts against the tree depth limit.
     fn chain_step(&self, chain: &mut usize) -> PResult<()> {
         *chain += 1;
-        if self.depth + *chain > EXPRESSION_DEPTH_MAX {
+        if self.depth + *chain > EXPRESSION_TREE_DEPTH_MAX {
             let token = self.peek().clone();
-            return Err(self.error_at(&token, &depth_message()));
+            return Err(self.error_at(&token, &tree_depth_message()));
         }
         Ok(())
     }
@@ -655,16 +707,16 @@ impl Parser<'_> {
     /// After a chain, checks the exact depth of the tree it built (its first operand may be
     /// deep itself).
     fn check_tree_depth(&self, expr: &Expr, chain: usize) -> PResult<()> {
-        if chain > 0 && self.depth + expr_depth(expr) > EXPRESSION_DEPTH_MAX {
+        if chain > 0 && self.depth + expr_depth(expr) > EXPRESSION_TREE_DEPTH_MAX {
             let token = self.peek().clone();
-            return Err(self.error_at(&token, &depth_message()));
+            return Err(self.error_at(&token, &tree_depth_message()));
         }
         Ok(())
     }
 }
 
-fn depth_message() -> String {
-    format!("expression nesting exceeds the maximum depth of {EXPRESSION_DEPTH_MAX}")
+fn tree_depth_message() -> String {
+    format!("expression is deeper than the maximum of {EXPRESSION_TREE_DEPTH_MAX} levels")
 }
 
 fn token_number_text(tok: &Tok) -> &str {

@@ -350,7 +350,10 @@ impl<'a> Lexer<'a> {
             (Some(b'>'), _) => (Sym::Gt, 1),
             _ => {
                 // Step over one whole (possibly multi-byte) character.
-                let len = self.src[self.pos..].chars().next().map_or(1, char::len_utf8);
+                let len = self.src[self.pos..]
+                    .chars()
+                    .next()
+                    .map_or(1, char::len_utf8);
                 self.bump(len);
                 return Tok::Unrecognized;
             }

@@ -25,7 +25,7 @@ use crate::error::EngineError;
 use crate::types::SqlType;
 use parser::{Expect, Parser};
 
-pub use parser::EXPRESSION_DEPTH_MAX;
+pub use parser::{EXPRESSION_DEPTH_MAX, EXPRESSION_TREE_DEPTH_MAX};
 
 /// One statement from a request, with the source text ksqlDB echoes as `statementText`.
 #[derive(Debug, Clone, PartialEq)]

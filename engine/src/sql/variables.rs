@@ -16,10 +16,7 @@ pub(crate) fn illegal_argument(line: u32, column: u32) -> EngineError {
     EngineError::Statement(format!("Illegal argument at Line: {line}, Col: {column}."))
 }
 
-pub(crate) fn substitute(
-    sql: &str,
-    vars: &HashMap<String, String>,
-) -> Result<String, EngineError> {
+pub(crate) fn substitute(sql: &str, vars: &HashMap<String, String>) -> Result<String, EngineError> {
     let mut out = String::with_capacity(sql.len());
     let mut copied_to = 0;
     for token in tokenize(sql) {
