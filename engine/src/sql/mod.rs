@@ -1,3 +1,82 @@
-//! ksqlDB SQL: lexer → parser → AST.
+//! ksqlDB SQL: lexer → parser → AST, and `Display` back to SQL.
+//!
+//! ```text
+//!  text ─► variables (${x}) ─► lexer (tokens + positions) ─► parser ─► expr_parser ─► ast
+//!                                                                         ast ─► display
+//! ```
+//!
+//! - [`ast`]: the statement and expression tree.
+//! - `lexer`: tokens with line/column, following `SqlBase.g4`'s lexer rules.
+//! - `parser`: statements and queries, ANTLR-shaped syntax errors, the depth limit.
+//! - `expr_parser`: expressions (precedence climbing) and types.
+//! - `display`: ksqlDB-style formatting of expressions.
+//! - `variables`: `${name}` substitution.
 
 pub mod ast;
+mod display;
+mod expr_parser;
+mod lexer;
+mod parser;
+mod variables;
+
+use std::collections::HashMap;
+
+use crate::error::EngineError;
+use crate::types::SqlType;
+use parser::{Expect, Parser};
+
+pub use parser::{EXPRESSION_DEPTH_MAX, EXPRESSION_TREE_DEPTH_MAX};
+
+/// One statement from a request, with the source text ksqlDB echoes as `statementText`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedStatement {
+    pub statement: ast::Statement,
+    /// The statement's source, trimmed, ending with `;` (added if the input lacked it).
+    pub text: String,
+}
+
+/// Splits `sql` on top-level `;` (not inside strings, quoted identifiers or comments) and
+/// parses each statement. Fails on the first error, with positions relative to `sql`.
+pub fn parse(sql: &str) -> Result<Vec<ParsedStatement>, EngineError> {
+    let statements = Parser::new(sql).statements()?;
+    Ok(statements
+        .into_iter()
+        .map(|(statement, text)| ParsedStatement { statement, text })
+        .collect())
+}
+
+/// Parses a single expression, such as a pull query's key predicate or a test fixture.
+pub fn parse_expression(text: &str) -> Result<ast::Expr, EngineError> {
+    let mut parser = Parser::new(text);
+    let expr = parser.expression()?;
+    if !parser.at_eof() {
+        return Err(parser.mismatch(&[Expect::Eof]));
+    }
+    Ok(expr)
+}
+
+/// Parses a type name (`INT`, `DECIMAL(4, 2)`, `STRUCT<a ARRAY<STRING>>`).
+pub fn parse_type(text: &str) -> Result<SqlType, EngineError> {
+    let mut parser = Parser::new(text);
+    let ty = parser.parse_type()?;
+    if !parser.at_eof() {
+        return Err(parser.mismatch(&[Expect::Eof]));
+    }
+    Ok(ty)
+}
+
+/// Replaces `${name}` references with variable values, as ksqlDB does before parsing.
+///
+/// A reference in identifier or literal position must name a defined variable with a valid
+/// identifier or literal value, else `EngineError::Statement("Illegal argument at Line: L,
+/// Col: C.")`; inside `'…'` strings defined variables are replaced (quotes doubled) and
+/// undefined ones left as written.
+pub fn substitute_variables(
+    sql: &str,
+    vars: &HashMap<String, String>,
+) -> Result<String, EngineError> {
+    variables::substitute(sql, vars)
+}
+
+#[cfg(test)]
+mod tests;

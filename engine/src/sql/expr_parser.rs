@@ -1,0 +1,822 @@
+//! Expressions and types: a precedence-climbing parser over the grammar's
+//! `booleanExpression` / `predicated` / `valueExpression` / `primaryExpression` layers.
+//!
+//! Precedence, loosest first, as the left-recursive rules in `SqlBase.g4` order them:
+//!
+//! ```text
+//! OR < AND < NOT < predicate (= <> < … , [NOT] BETWEEN/IN/LIKE, IS …)
+//!    < || < + - < * / % < unary + - < postfix ([i], ->f) < primary
+//! ```
+//!
+//! A predicate takes one value expression on each side and does not chain: `a = b = c` is a
+//! syntax error in ksqlDB too. `-5` is a negative *literal* (the grammar's `number` has an
+//! optional minus and wins over unary minus), while `-a` is `Unary(Neg, a)`.
+
+use super::ast::*;
+use super::lexer::{Sym, Tok};
+use super::parser::{Expect, PResult, Parser, EXPRESSION_TREE_DEPTH_MAX};
+use crate::error::EngineError;
+use crate::types::sql_type::DECIMAL_PRECISION_MAX;
+use crate::types::{SqlType, StructField};
+
+/// Binding power of a binary operator inside `booleanExpression` (`OR`, `AND`).
+fn boolean_op(p: &Parser<'_>) -> Option<(BinaryOp, u8)> {
+    if p.is_kw("OR") {
+        Some((BinaryOp::Or, 1))
+    } else if p.is_kw("AND") {
+        Some((BinaryOp::And, 2))
+    } else {
+        None
+    }
+}
+
+/// Binding power of `NOT`'s operand: tighter than AND, so `NOT a AND b` is `(NOT a) AND b`.
+const NOT_OPERAND_BP: u8 = 3;
+
+/// Binding power of a binary operator inside `valueExpression`.
+fn value_op(p: &Parser<'_>) -> Option<(BinaryOp, u8)> {
+    let op = match p.peek().tok {
+        Tok::Sym(Sym::Concat) => (BinaryOp::Concat, 1),
+        Tok::Sym(Sym::Plus) => (BinaryOp::Add, 2),
+        Tok::Sym(Sym::Minus) => (BinaryOp::Sub, 2),
+        Tok::Sym(Sym::Star) => (BinaryOp::Mul, 3),
+        Tok::Sym(Sym::Slash) => (BinaryOp::Div, 3),
+        Tok::Sym(Sym::Percent) => (BinaryOp::Mod, 3),
+        _ => return None,
+    };
+    Some(op)
+}
+
+fn comparison_op(tok: &Tok) -> Option<BinaryOp> {
+    match tok {
+        Tok::Sym(Sym::Eq) => Some(BinaryOp::Eq),
+        Tok::Sym(Sym::NotEq) => Some(BinaryOp::NotEq),
+        Tok::Sym(Sym::Lt) => Some(BinaryOp::Lt),
+        Tok::Sym(Sym::LtEq) => Some(BinaryOp::LtEq),
+        Tok::Sym(Sym::Gt) => Some(BinaryOp::Gt),
+        Tok::Sym(Sym::GtEq) => Some(BinaryOp::GtEq),
+        _ => None,
+    }
+}
+
+/// Window units a function may take as an argument (`TIMESTAMPADD(SECONDS, 5, ts)`).
+const WINDOW_UNITS: [&str; 10] = [
+    "DAY",
+    "HOUR",
+    "MINUTE",
+    "SECOND",
+    "MILLISECOND",
+    "DAYS",
+    "HOURS",
+    "MINUTES",
+    "SECONDS",
+    "MILLISECONDS",
+];
+
+impl Parser<'_> {
+    /// The grammar's `expression` (a boolean expression).
+    pub(crate) fn expression(&mut self) -> PResult<Expr> {
+        self.nested(|p| p.boolean(0))
+    }
+
+    /// The grammar's `valueExpression`: arithmetic and concatenation, no predicates.
+    pub(crate) fn value_expression(&mut self) -> PResult<Expr> {
+        self.nested(|p| p.value(0))
+    }
+
+    fn boolean(&mut self, min_bp: u8) -> PResult<Expr> {
+        let mut left = if self.is_kw("NOT") {
+            self.not_expression()?
+        } else {
+            self.predicated()?
+        };
+        let mut chain = 0;
+        while let Some((op, bp)) = boolean_op(self) {
+            if bp < min_bp {
+                break;
+            }
+            self.chain_step(&mut chain)?;
+            self.advance();
+            let right = self.boolean(bp + 1)?;
+            left = binary(op, left, right);
+        }
+        self.check_tree_depth(&left, chain)?;
+        Ok(left)
+    }
+
+    fn not_expression(&mut self) -> PResult<Expr> {
+        self.advance();
+        let operand = self.nested(|p| p.boolean(NOT_OPERAND_BP))?;
+        Ok(Expr::Unary {
+            op: UnaryOp::Not,
+            expr: Box::new(operand),
+        })
+    }
+
+    // The functions on the recursive descent path stay small and hand each construct to a
+    // function of its own: debug builds give every temporary of a function its own stack
+    // slot, so one big `match` would multiply the stack each nesting level costs.
+
+    fn predicated(&mut self) -> PResult<Expr> {
+        let value = self.value(0)?;
+        if let Some(op) = comparison_op(&self.peek().tok) {
+            self.advance();
+            let right = self.value(0)?;
+            return Ok(binary(op, value, right));
+        }
+        let negated = self.is_kw("NOT")
+            && ["BETWEEN", "IN", "LIKE"]
+                .iter()
+                .any(|k| self.is_kw_at(1, k));
+        if negated {
+            self.advance();
+        }
+        if self.eat_kw("BETWEEN") {
+            self.between(value, negated)
+        } else if self.eat_kw("IN") {
+            self.in_list(value, negated)
+        } else if self.eat_kw("LIKE") {
+            self.like(value, negated)
+        } else if self.eat_kw("IS") {
+            self.is_predicate(value)
+        } else {
+            Ok(value)
+        }
+    }
+
+    fn between(&mut self, value: Expr, negated: bool) -> PResult<Expr> {
+        let low = self.value(0)?;
+        self.expect_kw("AND")?;
+        let high = self.value(0)?;
+        Ok(Expr::Between {
+            expr: Box::new(value),
+            low: Box::new(low),
+            high: Box::new(high),
+            negated,
+        })
+    }
+
+    fn in_list(&mut self, value: Expr, negated: bool) -> PResult<Expr> {
+        self.expect_sym(Sym::LParen)?;
+        let mut list = vec![self.expression()?];
+        while self.eat_sym(Sym::Comma) {
+            list.push(self.expression()?);
+        }
+        self.expect_sym(Sym::RParen)?;
+        Ok(Expr::InList {
+            expr: Box::new(value),
+            list,
+            negated,
+        })
+    }
+
+    fn like(&mut self, value: Expr, negated: bool) -> PResult<Expr> {
+        let pattern = self.value(0)?;
+        let escape = if self.eat_kw("ESCAPE") {
+            Some(self.escape_char()?)
+        } else {
+            None
+        };
+        Ok(Expr::Like {
+            expr: Box::new(value),
+            pattern: Box::new(pattern),
+            escape,
+            negated,
+        })
+    }
+
+    fn escape_char(&mut self) -> PResult<char> {
+        let token = self.peek().clone();
+        let text = self.string()?;
+        let mut chars = text.chars();
+        match (chars.next(), chars.next()) {
+            (Some(c), None) => Ok(c),
+            _ => Err(self.error_at(
+                &token,
+                &format!("Expected single character escape but got: {text}"),
+            )),
+        }
+    }
+
+    fn is_predicate(&mut self, value: Expr) -> PResult<Expr> {
+        let negated = self.eat_kw("NOT");
+        if self.eat_kw("NULL") {
+            return Ok(Expr::IsNull {
+                expr: Box::new(value),
+                negated,
+            });
+        }
+        if self.eat_kw("DISTINCT") {
+            self.expect_kw("FROM")?;
+            let right = self.value(0)?;
+            return Ok(Expr::IsDistinctFrom {
+                left: Box::new(value),
+                right: Box::new(right),
+                negated,
+            });
+        }
+        let mut expected = vec![Expect::Kw("NULL"), Expect::Kw("DISTINCT")];
+        if !negated {
+            expected.insert(0, Expect::Kw("NOT"));
+        }
+        Err(self.mismatch(&expected))
+    }
+
+    fn value(&mut self, min_bp: u8) -> PResult<Expr> {
+        let mut left = self.unary()?;
+        let mut chain = 0;
+        while let Some((op, bp)) = value_op(self) {
+            if bp < min_bp {
+                break;
+            }
+            self.chain_step(&mut chain)?;
+            self.advance();
+            let right = self.value(bp + 1)?;
+            left = binary(op, left, right);
+        }
+        self.check_tree_depth(&left, chain)?;
+        Ok(left)
+    }
+
+    fn unary(&mut self) -> PResult<Expr> {
+        let op = match self.peek().tok {
+            Tok::Sym(Sym::Minus) if !self.number_at(1) => UnaryOp::Neg,
+            Tok::Sym(Sym::Plus) => UnaryOp::Plus,
+            _ => return self.postfix(),
+        };
+        self.advance();
+        let operand = self.nested(|p| p.unary())?;
+        Ok(Expr::Unary {
+            op,
+            expr: Box::new(operand),
+        })
+    }
+
+    fn number_at(&self, n: usize) -> bool {
+        matches!(
+            self.peek_nth(n).tok,
+            Tok::Integer(_) | Tok::Decimal(_) | Tok::Float(_)
+        )
+    }
+
+    fn postfix(&mut self) -> PResult<Expr> {
+        let mut base = self.primary()?;
+        let mut chain = 0;
+        loop {
+            if self.is_sym(Sym::LBracket) {
+                self.chain_step(&mut chain)?;
+                self.advance();
+                let index = self.value_expression()?;
+                self.expect_sym(Sym::RBracket)?;
+                base = Expr::Subscript {
+                    base: Box::new(base),
+                    index: Box::new(index),
+                };
+            } else if self.is_sym(Sym::Arrow) {
+                self.chain_step(&mut chain)?;
+                self.advance();
+                let field = self.ident()?;
+                base = Expr::Dereference {
+                    base: Box::new(base),
+                    field,
+                };
+            } else {
+                break;
+            }
+        }
+        self.check_tree_depth(&base, chain)?;
+        Ok(base)
+    }
+
+    fn primary(&mut self) -> PResult<Expr> {
+        match &self.peek().tok {
+            Tok::Integer(_) | Tok::Decimal(_) | Tok::Float(_) | Tok::Str(_) => {
+                Ok(Expr::Literal(self.literal()?))
+            }
+            Tok::Sym(Sym::Minus) if self.number_at(1) => Ok(Expr::Literal(self.literal()?)),
+            Tok::Sym(Sym::LParen) => self.parenthesized(),
+            Tok::Variable(_) => Err(self.unsubstituted_variable()),
+            Tok::Word(_) => self.primary_word(),
+            Tok::Quoted(_) | Tok::DigitIdent(_) => self.column_or_call(),
+            _ => Err(self.mismatch(&[Expect::Expression])),
+        }
+    }
+
+    fn parenthesized(&mut self) -> PResult<Expr> {
+        self.advance();
+        let inner = self.expression()?;
+        self.expect_sym(Sym::RParen)?;
+        Ok(inner)
+    }
+
+    fn primary_word(&mut self) -> PResult<Expr> {
+        if self.is_kw("NULL") || self.is_kw("TRUE") || self.is_kw("FALSE") {
+            Ok(Expr::Literal(self.literal()?))
+        } else if self.is_kw("CASE") {
+            self.case()
+        } else if self.is_kw("CAST") {
+            self.cast()
+        // ARRAY, MAP and STRUCT are non-reserved: they are constructors only when followed
+        // by their bracket, otherwise plain identifiers.
+        } else if self.is_kw("ARRAY") && self.is_sym_at(1, Sym::LBracket) {
+            self.array_constructor()
+        } else if self.is_kw("MAP") && self.is_sym_at(1, Sym::LParen) {
+            self.map_constructor()
+        } else if self.is_kw("STRUCT") && self.is_sym_at(1, Sym::LParen) {
+            self.struct_constructor()
+        } else {
+            self.column_or_call()
+        }
+    }
+
+    fn cast(&mut self) -> PResult<Expr> {
+        self.advance();
+        self.expect_sym(Sym::LParen)?;
+        let expr = self.expression()?;
+        self.expect_kw("AS")?;
+        let ty = self.parse_type()?;
+        self.expect_sym(Sym::RParen)?;
+        Ok(Expr::Cast {
+            expr: Box::new(expr),
+            ty,
+        })
+    }
+
+    fn array_constructor(&mut self) -> PResult<Expr> {
+        self.pos += 2;
+        let mut items = Vec::new();
+        if !self.eat_sym(Sym::RBracket) {
+            loop {
+                items.push(self.expression()?);
+                if !self.eat_sym(Sym::Comma) {
+                    break;
+                }
+            }
+            self.expect_sym(Sym::RBracket)?;
+        }
+        Ok(Expr::Array(items))
+    }
+
+    fn map_constructor(&mut self) -> PResult<Expr> {
+        self.pos += 2;
+        let mut entries = Vec::new();
+        if !self.eat_sym(Sym::RParen) {
+            loop {
+                let key = self.expression()?;
+                self.expect_sym(Sym::Assign)?;
+                let value = self.expression()?;
+                entries.push((key, value));
+                if !self.eat_sym(Sym::Comma) {
+                    break;
+                }
+            }
+            self.expect_sym(Sym::RParen)?;
+        }
+        Ok(Expr::Map(entries))
+    }
+
+    fn struct_constructor(&mut self) -> PResult<Expr> {
+        self.pos += 2;
+        let mut fields = Vec::new();
+        if !self.eat_sym(Sym::RParen) {
+            loop {
+                let name = self.ident()?;
+                self.expect_sym(Sym::Assign)?;
+                let value = self.expression()?;
+                fields.push((name, value));
+                if !self.eat_sym(Sym::Comma) {
+                    break;
+                }
+            }
+            self.expect_sym(Sym::RParen)?;
+        }
+        Ok(Expr::Struct(fields))
+    }
+
+    /// `name`, `qualifier.name` or `name(args)`.
+    fn column_or_call(&mut self) -> PResult<Expr> {
+        let name = self.ident()?;
+        if self.eat_sym(Sym::LParen) {
+            let args = self.call_arguments()?;
+            return Ok(Expr::Function { name, args });
+        }
+        if self.is_sym(Sym::Dot) && self.is_ident_at(1) {
+            self.advance();
+            let column = self.ident()?;
+            return Ok(Expr::Column {
+                qualifier: Some(name),
+                name: column,
+            });
+        }
+        Ok(Expr::Column {
+            qualifier: None,
+            name,
+        })
+    }
+
+    /// Arguments after `name(`, through the closing `)`.
+    fn call_arguments(&mut self) -> PResult<Vec<Expr>> {
+        if self.is_sym(Sym::Star) && self.is_sym_at(1, Sym::RParen) {
+            self.pos += 2;
+            return Ok(vec![Expr::Star]);
+        }
+        let mut args = Vec::new();
+        if self.eat_sym(Sym::RParen) {
+            return Ok(args);
+        }
+        loop {
+            args.push(self.call_argument()?);
+            if !self.eat_sym(Sym::Comma) {
+                break;
+            }
+        }
+        if !self.eat_sym(Sym::RParen) {
+            let mut expected = vec![Expect::Sym(Sym::Comma), Expect::Sym(Sym::RParen)];
+            expected.extend([Expect::Sym(Sym::Plus), Expect::Sym(Sym::Minus)]);
+            return Err(self.mismatch(&expected));
+        }
+        Ok(args)
+    }
+
+    fn call_argument(&mut self) -> PResult<Expr> {
+        if let Some(param_count) = self.lambda_params_ahead() {
+            return self.lambda(param_count);
+        }
+        // A bare window unit (`SECONDS`) is an argument of its own; it is kept as a column
+        // reference named after the unit, which the function resolver interprets.
+        let unit_arg = WINDOW_UNITS.iter().any(|u| self.is_kw(u))
+            && (self.is_sym_at(1, Sym::Comma) || self.is_sym_at(1, Sym::RParen));
+        if unit_arg {
+            return Ok(self.unit_argument());
+        }
+        self.expression()
+    }
+
+    fn unit_argument(&mut self) -> Expr {
+        let name = match self.advance().tok {
+            Tok::Word(w) => w.to_ascii_uppercase(),
+            other => unreachable!("is_kw matched a word token, got {other:?}"),
+        };
+        Expr::Column {
+            qualifier: None,
+            name,
+        }
+    }
+
+    /// If a lambda starts here, how many parameters it has: `x =>` or `(x, y) =>`.
+    fn lambda_params_ahead(&self) -> Option<usize> {
+        if self.is_ident_at(0) && self.is_sym_at(1, Sym::Lambda) {
+            return Some(1);
+        }
+        if !self.is_sym(Sym::LParen) {
+            return None;
+        }
+        let mut n = 1;
+        let mut count = 0;
+        loop {
+            if !self.is_ident_at(n) {
+                return None;
+            }
+            count += 1;
+            n += 1;
+            if self.is_sym_at(n, Sym::Comma) {
+                n += 1;
+                continue;
+            }
+            return (self.is_sym_at(n, Sym::RParen) && self.is_sym_at(n + 1, Sym::Lambda))
+                .then_some(count);
+        }
+    }
+
+    fn lambda(&mut self, param_count: usize) -> PResult<Expr> {
+        let parenthesised = self.eat_sym(Sym::LParen);
+        let mut params = Vec::with_capacity(param_count);
+        for i in 0..param_count {
+            if i > 0 {
+                self.expect_sym(Sym::Comma)?;
+            }
+            params.push(self.ident()?);
+        }
+        if parenthesised {
+            self.expect_sym(Sym::RParen)?;
+        }
+        self.expect_sym(Sym::Lambda)?;
+        let body = self.expression()?;
+        Ok(Expr::Lambda {
+            params,
+            body: Box::new(body),
+        })
+    }
+
+    fn case(&mut self) -> PResult<Expr> {
+        self.advance();
+        let operand = if self.is_kw("WHEN") {
+            None
+        } else {
+            Some(Box::new(self.value_expression()?))
+        };
+        let mut whens = Vec::new();
+        while self.eat_kw("WHEN") {
+            let condition = self.expression()?;
+            self.expect_kw("THEN")?;
+            let result = self.expression()?;
+            whens.push((condition, result));
+        }
+        if whens.is_empty() {
+            return Err(self.mismatch(&[Expect::Kw("WHEN")]));
+        }
+        let else_result = if self.eat_kw("ELSE") {
+            Some(Box::new(self.expression()?))
+        } else {
+            None
+        };
+        if !self.eat_kw("END") {
+            return Err(self.mismatch(&[
+                Expect::Kw("WHEN"),
+                Expect::Kw("ELSE"),
+                Expect::Kw("END"),
+            ]));
+        }
+        Ok(Expr::Case {
+            operand,
+            whens,
+            else_result,
+        })
+    }
+
+    /// The grammar's `literal`: NULL, TRUE/FALSE, a string, or a number with optional `-`.
+    pub(crate) fn literal(&mut self) -> PResult<Literal> {
+        let tok = self.peek().tok.clone();
+        let literal = match tok {
+            Tok::Word(w) if w.eq_ignore_ascii_case("NULL") => Literal::Null,
+            Tok::Word(w) if w.eq_ignore_ascii_case("TRUE") => Literal::Boolean(true),
+            Tok::Word(w) if w.eq_ignore_ascii_case("FALSE") => Literal::Boolean(false),
+            Tok::Str(s) => Literal::String(s),
+            Tok::Sym(Sym::Minus) if self.number_at(1) => {
+                self.advance();
+                return self.number(true);
+            }
+            Tok::Integer(_) | Tok::Decimal(_) | Tok::Float(_) => return self.number(false),
+            _ => {
+                return Err(self.mismatch(&[
+                    Expect::Kw("NULL"),
+                    Expect::Kw("TRUE"),
+                    Expect::Kw("FALSE"),
+                    Expect::Str,
+                    Expect::Sym(Sym::Minus),
+                    Expect::Integer,
+                    Expect::Decimal,
+                    Expect::Float,
+                ]))
+            }
+        };
+        self.advance();
+        Ok(literal)
+    }
+
+    fn number(&mut self, negative: bool) -> PResult<Literal> {
+        let token = self.advance();
+        let sign = if negative { "-" } else { "" };
+        let invalid = || {
+            EngineError::Statement(format!(
+                "Invalid numeric literal: {sign}{text}",
+                text = token_number_text(&token.tok)
+            ))
+        };
+        match &token.tok {
+            Tok::Integer(t) => format!("{sign}{t}")
+                .parse::<i64>()
+                .map(Literal::Integer)
+                .map_err(|_| invalid()),
+            Tok::Decimal(t) => Ok(Literal::Decimal(format!("{sign}{t}"))),
+            Tok::Float(t) => match format!("{sign}{t}").parse::<f64>() {
+                Ok(v) if v.is_finite() => Ok(Literal::Double(v)),
+                _ => Err(invalid()),
+            },
+            _ => unreachable!("number() is only called on a numeric token"),
+        }
+    }
+
+    // ---- types --------------------------------------------------------------------------
+
+    /// The grammar's `type`; unquoted STRUCT field names are upper-cased.
+    pub(crate) fn parse_type(&mut self) -> PResult<SqlType> {
+        let mut ty = self.nested(|p| p.type_inner())?;
+        // Legacy postfix form: `INT ARRAY` is `ARRAY<INT>`. Each one nests the type deeper
+        // without recursing, so the chain counts against the depth limit.
+        let mut chain = 0;
+        while self.is_kw("ARRAY") && !self.is_sym_at(1, Sym::Lt) {
+            self.chain_step(&mut chain)?;
+            self.advance();
+            ty = SqlType::Array(Box::new(ty));
+        }
+        Ok(ty)
+    }
+
+    fn type_inner(&mut self) -> PResult<SqlType> {
+        let token = self.peek().clone();
+        if self.is_kw("ARRAY") && self.is_sym_at(1, Sym::Lt) {
+            self.pos += 2;
+            let elem = self.parse_type()?;
+            self.expect_sym(Sym::Gt)?;
+            return Ok(SqlType::Array(Box::new(elem)));
+        }
+        if self.is_kw("MAP") && self.is_sym_at(1, Sym::Lt) {
+            self.pos += 2;
+            let key = self.parse_type()?;
+            self.expect_sym(Sym::Comma)?;
+            let value = self.parse_type()?;
+            self.expect_sym(Sym::Gt)?;
+            return Ok(SqlType::Map(Box::new(key), Box::new(value)));
+        }
+        if self.is_kw("STRUCT") && self.is_sym_at(1, Sym::Lt) {
+            self.pos += 2;
+            let mut fields = Vec::new();
+            if !self.eat_sym(Sym::Gt) {
+                loop {
+                    let name = self.ident()?;
+                    let ty = self.parse_type()?;
+                    fields.push(StructField { name, ty });
+                    if !self.eat_sym(Sym::Comma) {
+                        break;
+                    }
+                }
+                self.expect_sym(Sym::Gt)?;
+            }
+            return Ok(SqlType::Struct(fields));
+        }
+        if self.eat_kw("DECIMAL") {
+            self.expect_sym(Sym::LParen)?;
+            let precision = self.type_parameter()?;
+            self.expect_sym(Sym::Comma)?;
+            let scale = self.type_parameter()?;
+            self.expect_sym(Sym::RParen)?;
+            return decimal_type(precision, scale);
+        }
+        let name = self.ident()?;
+        let ty = match name.as_str() {
+            "BOOLEAN" => SqlType::Boolean,
+            "INT" | "INTEGER" => SqlType::Integer,
+            "BIGINT" => SqlType::BigInt,
+            "DOUBLE" => SqlType::Double,
+            "STRING" | "VARCHAR" => SqlType::String,
+            "BYTES" => SqlType::Bytes,
+            "TIMESTAMP" => SqlType::Timestamp,
+            "DATE" => SqlType::Date,
+            "TIME" => SqlType::Time,
+            _ => {
+                return Err(self.error_at(&token, &format!("Unknown type: {name}")));
+            }
+        };
+        // `VARCHAR(10)`-style parameters are accepted and ignored, as ksqlDB does.
+        if ty == SqlType::String && self.eat_sym(Sym::LParen) {
+            self.type_parameter()?;
+            while self.eat_sym(Sym::Comma) {
+                self.type_parameter()?;
+            }
+            self.expect_sym(Sym::RParen)?;
+        }
+        Ok(ty)
+    }
+
+    fn type_parameter(&mut self) -> PResult<u64> {
+        let token = self.peek().clone();
+        match &token.tok {
+            Tok::Integer(t) => {
+                self.advance();
+                t.parse::<u64>()
+                    .map_err(|_| self.error_at(&token, &format!("Invalid type parameter: {t}")))
+            }
+            _ => Err(self.mismatch(&[Expect::Integer])),
+        }
+    }
+
+    // ---- depth bookkeeping --------------------------------------------------------------
+
+    /// Counts one more operator in a left-associative chain. A chain builds a tree as deep as
+    /// it is long without recursing, so its length counts against the tree depth limit.
+    fn chain_step(&self, chain: &mut usize) -> PResult<()> {
+        *chain += 1;
+        if self.depth + *chain > EXPRESSION_TREE_DEPTH_MAX {
+            let token = self.peek().clone();
+            return Err(self.error_at(&token, &tree_depth_message()));
+        }
+        Ok(())
+    }
+
+    /// After a chain, checks the exact depth of the tree it built (its first operand may be
+    /// deep itself).
+    fn check_tree_depth(&self, expr: &Expr, chain: usize) -> PResult<()> {
+        if chain > 0 && self.depth + expr_depth(expr) > EXPRESSION_TREE_DEPTH_MAX {
+            let token = self.peek().clone();
+            return Err(self.error_at(&token, &tree_depth_message()));
+        }
+        Ok(())
+    }
+}
+
+fn tree_depth_message() -> String {
+    format!("expression is deeper than the maximum of {EXPRESSION_TREE_DEPTH_MAX} levels")
+}
+
+fn token_number_text(tok: &Tok) -> &str {
+    match tok {
+        Tok::Integer(t) | Tok::Decimal(t) | Tok::Float(t) => t,
+        _ => "",
+    }
+}
+
+fn binary(op: BinaryOp, left: Expr, right: Expr) -> Expr {
+    Expr::Binary {
+        op,
+        left: Box::new(left),
+        right: Box::new(right),
+    }
+}
+
+fn decimal_type(precision: u64, scale: u64) -> PResult<SqlType> {
+    if precision == 0 || precision > u64::from(DECIMAL_PRECISION_MAX) {
+        return Err(EngineError::Statement(format!(
+            "DECIMAL precision must be between 1 and {DECIMAL_PRECISION_MAX}: DECIMAL({precision}, {scale})"
+        )));
+    }
+    if scale > precision {
+        return Err(EngineError::Statement(format!(
+            "DECIMAL scale must not exceed precision: DECIMAL({precision}, {scale})"
+        )));
+    }
+    let narrow = |v: u64| u8::try_from(v).expect("checked against DECIMAL_PRECISION_MAX above");
+    Ok(SqlType::Decimal {
+        precision: narrow(precision),
+        scale: narrow(scale),
+    })
+}
+
+/// Depth of an expression tree (a leaf is 1), computed without recursion so it is safe on
+/// any tree.
+pub(crate) fn expr_depth(root: &Expr) -> usize {
+    let mut max = 0;
+    let mut stack = vec![(root, 1usize)];
+    while let Some((expr, depth)) = stack.pop() {
+        max = max.max(depth);
+        for_each_child(expr, |child| stack.push((child, depth + 1)));
+    }
+    max
+}
+
+/// Calls `f` on each direct child expression.
+pub(crate) fn for_each_child<'e>(expr: &'e Expr, mut f: impl FnMut(&'e Expr)) {
+    match expr {
+        Expr::Column { .. } | Expr::Literal(_) | Expr::Star => {}
+        Expr::Unary { expr, .. } | Expr::IsNull { expr, .. } | Expr::Cast { expr, .. } => f(expr),
+        Expr::Binary { left, right, .. } | Expr::IsDistinctFrom { left, right, .. } => {
+            f(left);
+            f(right);
+        }
+        Expr::Between {
+            expr, low, high, ..
+        } => {
+            f(expr);
+            f(low);
+            f(high);
+        }
+        Expr::InList { expr, list, .. } => {
+            f(expr);
+            list.iter().for_each(f);
+        }
+        Expr::Like { expr, pattern, .. } => {
+            f(expr);
+            f(pattern);
+        }
+        Expr::Case {
+            operand,
+            whens,
+            else_result,
+        } => {
+            if let Some(operand) = operand {
+                f(operand);
+            }
+            for (when, then) in whens {
+                f(when);
+                f(then);
+            }
+            if let Some(else_result) = else_result {
+                f(else_result);
+            }
+        }
+        Expr::Function { args, .. } | Expr::Array(args) => args.iter().for_each(f),
+        Expr::Subscript { base, index } => {
+            f(base);
+            f(index);
+        }
+        Expr::Dereference { base, .. } => f(base),
+        Expr::Map(entries) => {
+            for (k, v) in entries {
+                f(k);
+                f(v);
+            }
+        }
+        Expr::Struct(fields) => fields.iter().for_each(|(_, v)| f(v)),
+        Expr::Lambda { body, .. } => f(body),
+    }
+}
