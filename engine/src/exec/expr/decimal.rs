@@ -325,7 +325,7 @@ mod tests {
         let b = DecType::new(3, 1);
         assert_eq!(DecType::add(a, b), DecType::new(5, 2));
         assert_eq!(DecType::multiply(a, b), DecType::new(8, 3));
-        assert_eq!(DecType::divide(a, b), DecType::new(10, 6));
+        assert_eq!(DecType::divide(a, b), DecType::new(9, 6));
         assert_eq!(DecType::modulus(a, b), DecType::new(4, 2));
         assert_eq!(DecType::widen(a, b), DecType::new(4, 2));
     }

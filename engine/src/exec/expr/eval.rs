@@ -175,13 +175,21 @@ impl Node {
                 owned(Value::Struct(out))
             }
             Node::Call {
-                eval, ret, args, ..
+                name,
+                eval,
+                ret,
+                args,
             } => {
                 let values = args
                     .iter()
                     .map(|a| a.eval(row))
                     .collect::<Result<Vec<_>, _>>()?;
-                owned(eval(&values, ret)?)
+                // Name the function in internal errors; user-facing ones stay ksqlDB's.
+                let result = eval(&values, ret).map_err(|e| match e {
+                    EngineError::Internal(m) => EngineError::Internal(format!("{name}: {m}")),
+                    other => other,
+                });
+                owned(result?)
             }
         }
     }
