@@ -48,7 +48,10 @@ pub(crate) fn apply(
     match kind {
         ArithKind::Integer => match (a, b) {
             (Value::Integer(x), Value::Integer(y)) => int(op, *x, *y).map(Value::Integer),
-            _ => Err(operand_mismatch(kind, if matches!(a, Value::Integer(_)) { b } else { a })),
+            _ => Err(operand_mismatch(
+                kind,
+                if matches!(a, Value::Integer(_)) { b } else { a },
+            )),
         },
         ArithKind::BigInt => {
             let x = as_i64(a).ok_or_else(|| operand_mismatch(kind, a))?;

@@ -282,7 +282,9 @@ fn parse_double(s: &str) -> Result<f64, EngineError> {
         .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
     match t.parse::<f64>() {
         Ok(d) if looks_numeric && d.is_finite() => Ok(d),
-        _ => Err(EngineError::BadRequest(format!("Invalid double value: {s}"))),
+        _ => Err(EngineError::BadRequest(format!(
+            "Invalid double value: {s}"
+        ))),
     }
 }
 

@@ -107,8 +107,8 @@ pub(crate) fn temporal_target(left: &SqlType, right: &SqlType) -> Option<SqlType
     }
 }
 
-/// Orders two non-null values of comparable types; `None` for values that only compare
-/// for equality and are unequal is never returned — see [`equals`] for those.
+/// Orders two non-null values of orderable types; `None` when the pair has no order
+/// (complex values, which compare only for equality through [`equals`]).
 pub(crate) fn order(a: &Value, b: &Value) -> Option<Ordering> {
     use Value as V;
     Some(match (a, b) {
@@ -162,7 +162,8 @@ pub(crate) fn java_str_cmp(a: &str, b: &str) -> Ordering {
             return ux.iter().cmp(uy.iter());
         }
     }
-    a.chars().count().cmp(&b.chars().count())
+    // One is a prefix of the other, so byte lengths order them.
+    a.len().cmp(&b.len())
 }
 
 /// Java `equals` on two non-null values: maps ignore entry order; doubles are equal when
@@ -183,8 +184,7 @@ pub(crate) fn equals(a: &Value, b: &Value) -> bool {
         }
         (V::Struct(x), V::Struct(y)) => {
             x.len() == y.len()
-                && x
-                    .iter()
+                && x.iter()
                     .zip(y)
                     .all(|((n, p), (m, q))| n == m && nullable_equals(p, q))
         }
@@ -204,6 +204,12 @@ fn nullable_equals(a: &Value, b: &Value) -> bool {
 /// Compares two non-null values under `op`. Equality-only types use `equals`.
 pub(crate) fn holds(op: CmpOp, a: &Value, b: &Value) -> bool {
     match (a, b) {
+        // Equality of strings needs no UTF-16 ordering: bytes decide.
+        (Value::String(x), Value::String(y)) if op.is_equality() => op.holds(if x == y {
+            Ordering::Equal
+        } else {
+            Ordering::Less
+        }),
         (Value::Array(_), _) | (Value::Map(_), _) | (Value::Struct(_), _) => {
             let eq = equals(a, b);
             if op.holds(Ordering::Equal) {

@@ -32,7 +32,8 @@ fn stmt(msg: impl Into<String>) -> EngineError {
 
 /// `String.valueOf(SqlType)` in ksqlDB texts: an untyped NULL prints as `null`.
 fn ty_text(ty: &Option<SqlType>) -> String {
-    ty.as_ref().map_or_else(|| "null".into(), ToString::to_string)
+    ty.as_ref()
+        .map_or_else(|| "null".into(), ToString::to_string)
 }
 
 pub(crate) struct Compiler<'r> {
@@ -318,8 +319,7 @@ impl<'r> Compiler<'r> {
         expect_string(&p, pattern, "LIKE")?;
         let source = match &p.node {
             Node::Literal(Value::String(s)) => {
-                let compiled =
-                    LikePattern::compile(s, escape).map_err(|e| stmt(e.to_string()))?;
+                let compiled = LikePattern::compile(s, escape).map_err(|e| stmt(e.to_string()))?;
                 LikeSource::Static(compiled)
             }
             _ => LikeSource::Dynamic {
@@ -340,7 +340,9 @@ impl<'r> Compiler<'r> {
         whens: &[(Expr, Expr)],
         otherwise: Option<&Expr>,
     ) -> Result<Typed, EngineError> {
-        let operand = operand.map(|o| self.compile(o).map(|t| (t, o))).transpose()?;
+        let operand = operand
+            .map(|o| self.compile(o).map(|t| (t, o)))
+            .transpose()?;
         let mut conditions = Vec::with_capacity(whens.len());
         let mut results = Vec::with_capacity(whens.len());
         for (when, then) in whens {

@@ -108,9 +108,7 @@ fn division_by_zero() -> EngineError {
 /// Changes the scale, rounding HALF_UP (ties away from zero) when the scale drops.
 pub(crate) fn rescale(d: Decimal, scale: u8) -> Option<i128> {
     if scale >= d.scale {
-        return d
-            .unscaled
-            .checked_mul(pow10(u32::from(scale - d.scale))?);
+        return d.unscaled.checked_mul(pow10(u32::from(scale - d.scale))?);
     }
     let Some(divisor) = pow10(u32::from(d.scale - scale)) else {
         // Dropping more than 38 digits leaves nothing of any i128.
@@ -120,7 +118,11 @@ pub(crate) fn rescale(d: Decimal, scale: u8) -> Option<i128> {
     let r = d.unscaled % divisor;
     // |r| >= divisor / 2, computed without overflow.
     let round_away = r.unsigned_abs() >= divisor.unsigned_abs() - r.unsigned_abs();
-    Some(if round_away { q + d.unscaled.signum() } else { q })
+    Some(if round_away {
+        q + d.unscaled.signum()
+    } else {
+        q
+    })
 }
 
 /// Rescales exactly: `None` when digits would be lost or the value overflows.

@@ -18,7 +18,10 @@ pub(crate) fn expr(e: &Expr) -> String {
         Expr::Binary { op, left, right } => {
             format!("({} {} {})", expr(left), binary_symbol(*op), expr(right))
         }
-        Expr::IsNull { expr: inner, negated } => {
+        Expr::IsNull {
+            expr: inner,
+            negated,
+        } => {
             let not = if *negated { " NOT" } else { "" };
             format!("({} IS{not} NULL)", expr(inner))
         }
@@ -37,7 +40,12 @@ pub(crate) fn expr(e: &Expr) -> String {
             negated,
         } => {
             let not = if *negated { "NOT " } else { "" };
-            format!("({} {not}BETWEEN {} AND {})", expr(inner), expr(low), expr(high))
+            format!(
+                "({} {not}BETWEEN {} AND {})",
+                expr(inner),
+                expr(low),
+                expr(high)
+            )
         }
         Expr::InList {
             expr: inner,

@@ -216,7 +216,9 @@ impl Node {
                     }
             }
             Node::Case { whens, otherwise } => {
-                whens.iter().all(|(w, t)| w.is_constant() && t.is_constant())
+                whens
+                    .iter()
+                    .all(|(w, t)| w.is_constant() && t.is_constant())
                     && otherwise.as_ref().is_none_or(|o| o.is_constant())
             }
             Node::ArrayIndex { base, index } => base.is_constant() && index.is_constant(),

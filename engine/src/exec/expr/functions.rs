@@ -38,18 +38,54 @@ pub(crate) struct FunctionDef {
 
 /// Every scalar function, by upper-case name.
 static FUNCTIONS: &[FunctionDef] = &[
-    FunctionDef { name: "ABS", resolve: abs },
-    FunctionDef { name: "CEIL", resolve: ceil },
-    FunctionDef { name: "COALESCE", resolve: coalesce },
-    FunctionDef { name: "CONCAT", resolve: concat },
-    FunctionDef { name: "FLOOR", resolve: floor },
-    FunctionDef { name: "IFNULL", resolve: ifnull },
-    FunctionDef { name: "LCASE", resolve: lcase },
-    FunctionDef { name: "LEN", resolve: len },
-    FunctionDef { name: "ROUND", resolve: round },
-    FunctionDef { name: "SUBSTRING", resolve: substring },
-    FunctionDef { name: "TRIM", resolve: trim },
-    FunctionDef { name: "UCASE", resolve: ucase },
+    FunctionDef {
+        name: "ABS",
+        resolve: abs,
+    },
+    FunctionDef {
+        name: "CEIL",
+        resolve: ceil,
+    },
+    FunctionDef {
+        name: "COALESCE",
+        resolve: coalesce,
+    },
+    FunctionDef {
+        name: "CONCAT",
+        resolve: concat,
+    },
+    FunctionDef {
+        name: "FLOOR",
+        resolve: floor,
+    },
+    FunctionDef {
+        name: "IFNULL",
+        resolve: ifnull,
+    },
+    FunctionDef {
+        name: "LCASE",
+        resolve: lcase,
+    },
+    FunctionDef {
+        name: "LEN",
+        resolve: len,
+    },
+    FunctionDef {
+        name: "ROUND",
+        resolve: round,
+    },
+    FunctionDef {
+        name: "SUBSTRING",
+        resolve: substring,
+    },
+    FunctionDef {
+        name: "TRIM",
+        resolve: trim,
+    },
+    FunctionDef {
+        name: "UCASE",
+        resolve: ucase,
+    },
 ];
 
 /// Names of all registered scalar functions (for `SHOW FUNCTIONS`).
@@ -101,18 +137,24 @@ fn null_if_any_null(args: &[Cow<'_, Value>]) -> bool {
 }
 
 fn bad_arg(name: &str, v: &Value) -> EngineError {
-    EngineError::Internal(format!("{name} got an argument it did not resolve for: {v:?}"))
+    EngineError::Internal(format!(
+        "{name} got an argument it did not resolve for: {v:?}"
+    ))
 }
 
 // ---------------------------------------------------------------------------------------
 // String functions (udf/string/*.java).
 
 fn ucase(args: &[ArgType]) -> Option<Signature> {
-    string_fn(args, SqlType::String, |a, _| map_string(a, "UCASE", |s| s.to_uppercase()))
+    string_fn(args, SqlType::String, |a, _| {
+        map_string(a, "UCASE", |s| s.to_uppercase())
+    })
 }
 
 fn lcase(args: &[ArgType]) -> Option<Signature> {
-    string_fn(args, SqlType::String, |a, _| map_string(a, "LCASE", |s| s.to_lowercase()))
+    string_fn(args, SqlType::String, |a, _| {
+        map_string(a, "LCASE", |s| s.to_lowercase())
+    })
 }
 
 /// `String.trim` strips every char <= U+0020 from both ends, not Unicode whitespace.
@@ -131,7 +173,9 @@ fn map_string(
         Some(Value::String(s)) => Ok(Value::String(f(s))),
         Some(Value::Null) => Ok(Value::Null),
         Some(other) => Err(bad_arg(name, other)),
-        None => Err(EngineError::Internal(format!("{name} called without arguments"))),
+        None => Err(EngineError::Internal(format!(
+            "{name} called without arguments"
+        ))),
     }
 }
 
@@ -162,7 +206,12 @@ fn utf16_len(s: &str) -> i32 {
 
 /// `CONCAT(STRING, …)` or `CONCAT(BYTES, …)`: NULL arguments are skipped (`Concat.java`).
 fn concat(args: &[ArgType]) -> Option<Signature> {
-    let ty = args.iter().flatten().next().cloned().unwrap_or(SqlType::String);
+    let ty = args
+        .iter()
+        .flatten()
+        .next()
+        .cloned()
+        .unwrap_or(SqlType::String);
     if args.is_empty() || !matches!(ty, SqlType::String | SqlType::Bytes) {
         return None;
     }
@@ -290,14 +339,18 @@ fn first<'v>(args: &'v [Cow<'_, Value>]) -> &'v Value {
 fn floor(args: &[ArgType]) -> Option<Signature> {
     let [a] = args else { return None };
     let t = numeric_arg(a)?;
-    sig(vec![Some(t.clone())], t, |a, _| round_toward(first(a), f64::floor, Direction::Down))
+    sig(vec![Some(t.clone())], t, |a, _| {
+        round_toward(first(a), f64::floor, Direction::Down)
+    })
 }
 
 /// `CEIL`: integers unchanged, DOUBLE `Math.ceil`, DECIMAL keeps its type.
 fn ceil(args: &[ArgType]) -> Option<Signature> {
     let [a] = args else { return None };
     let t = numeric_arg(a)?;
-    sig(vec![Some(t.clone())], t, |a, _| round_toward(first(a), f64::ceil, Direction::Up))
+    sig(vec![Some(t.clone())], t, |a, _| {
+        round_toward(first(a), f64::ceil, Direction::Up)
+    })
 }
 
 #[derive(Clone, Copy)]
@@ -320,9 +373,9 @@ fn round_toward(v: &Value, f: fn(f64) -> f64, dir: Direction) -> Result<Value, E
                 _ => q,
             };
             // |q · unit| <= |unscaled| + unit, which fits: unscaled has at most 38 digits.
-            let unscaled = q.checked_mul(unit).ok_or_else(|| {
-                EngineError::BadRequest(format!("DECIMAL overflow rounding {d}"))
-            })?;
+            let unscaled = q
+                .checked_mul(unit)
+                .ok_or_else(|| EngineError::BadRequest(format!("DECIMAL overflow rounding {d}")))?;
             Value::Decimal(Decimal::new(unscaled, d.scale))
         }
         other => other.clone(),
@@ -349,7 +402,11 @@ fn round(args: &[ArgType]) -> Option<Signature> {
             let int = Some(SqlType::Integer);
             match t {
                 SqlType::Decimal { .. } => sig(vec![Some(t.clone()), int], t, round_decimal),
-                _ => sig(vec![Some(SqlType::Double), int], SqlType::Double, round_double_places),
+                _ => sig(
+                    vec![Some(SqlType::Double), int],
+                    SqlType::Double,
+                    round_double_places,
+                ),
             }
         }
         _ => None,
@@ -403,8 +460,13 @@ fn round_decimal(args: &[Cow<'_, Value>], ret: &SqlType) -> Result<Value, Engine
         return Err(bad_arg("ROUND", first(args)));
     };
     let places = places_arg(args).unwrap_or(0);
-    let SqlType::Decimal { scale: out_scale, .. } = ret else {
-        return Err(EngineError::Internal("ROUND(DECIMAL) must return DECIMAL".into()));
+    let SqlType::Decimal {
+        scale: out_scale, ..
+    } = ret
+    else {
+        return Err(EngineError::Internal(
+            "ROUND(DECIMAL) must return DECIMAL".into(),
+        ));
     };
     let overflow = || EngineError::BadRequest(format!("DECIMAL overflow rounding {d}"));
     let scale = i32::from(d.scale);
@@ -414,7 +476,8 @@ fn round_decimal(args: &[Cow<'_, Value>], ret: &SqlType) -> Result<Value, Engine
     let shift = i64::from(*out_scale) - at;
     let unscaled = if shift >= 0 {
         let f = u32::try_from(shift).ok().and_then(decimal::pow10);
-        f.and_then(|f| rounded.checked_mul(f)).ok_or_else(overflow)?
+        f.and_then(|f| rounded.checked_mul(f))
+            .ok_or_else(overflow)?
     } else {
         let f = u32::try_from(-shift).ok().and_then(decimal::pow10);
         f.map_or(0, |f| rounded / f)

@@ -90,7 +90,11 @@ fn write_value(v: &Value, out: &mut String) {
         Value::String(s) => out.push_str(s),
         Value::Bytes(b) => {
             // `ByteBuffer.toString`: Java prints the buffer's state, not its content.
-            let _ = write!(out, "java.nio.HeapByteBuffer[pos=0 lim={0} cap={0}]", b.len());
+            let _ = write!(
+                out,
+                "java.nio.HeapByteBuffer[pos=0 lim={0} cap={0}]",
+                b.len()
+            );
         }
         Value::Timestamp(ms) => out.push_str(&temporal::format_timestamp(*ms)),
         Value::Date(days) => out.push_str(&temporal::format_date(*days)),

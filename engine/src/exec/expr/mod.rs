@@ -83,7 +83,10 @@ impl CompiledExpr {
     /// Evaluates a predicate: only TRUE passes (FALSE and NULL do not). Allocates nothing
     /// for comparisons of columns with literals.
     pub fn eval_predicate(&self, row: &[Value]) -> Result<bool, EngineError> {
-        Ok(matches!(self.node.eval(row)?.as_ref(), Value::Boolean(true)))
+        Ok(matches!(
+            self.node.eval(row)?.as_ref(),
+            Value::Boolean(true)
+        ))
     }
 
     /// True when the expression reads no column (it was folded to a constant).

@@ -72,7 +72,11 @@ fn row() -> Vec<Value> {
         Value::Boolean(true),
         Value::Timestamp(1_614_834_367_123),
         Value::Date(18_690),
-        Value::Array(vec![Value::Integer(1), Value::Integer(2), Value::Integer(3)]),
+        Value::Array(vec![
+            Value::Integer(1),
+            Value::Integer(2),
+            Value::Integer(3),
+        ]),
         Value::Map(vec![(Value::String("k".into()), Value::Integer(7))]),
         Value::Struct(vec![
             ("X".into(), Value::Integer(5)),
@@ -189,7 +193,10 @@ fn literal_types() {
 
 #[test]
 fn unknown_column() {
-    assert_eq!(compile_err(&col("NOPE")), "Column 'NOPE' cannot be resolved.");
+    assert_eq!(
+        compile_err(&col("NOPE")),
+        "Column 'NOPE' cannot be resolved."
+    );
     let q = Expr::Column {
         qualifier: Some("Z".into()),
         name: "A".into(),
@@ -202,7 +209,10 @@ fn unknown_column() {
 #[test]
 fn arithmetic_widens() {
     assert_eq!(ty(&bin(BinaryOp::Add, col("A"), int(1))), SqlType::Integer);
-    assert_eq!(eval(&bin(BinaryOp::Add, col("A"), int(1))), Value::Integer(11));
+    assert_eq!(
+        eval(&bin(BinaryOp::Add, col("A"), int(1))),
+        Value::Integer(11)
+    );
     assert_eq!(ty(&bin(BinaryOp::Add, col("A"), col("C"))), SqlType::BigInt);
     assert_eq!(
         eval(&bin(BinaryOp::Mul, col("A"), col("D"))),
@@ -222,18 +232,30 @@ fn arithmetic_widens() {
 fn decimal_result_types_and_values() {
     let a = dec("10.1");
     let b = dec("2.0");
-    assert_eq!(ty(&bin(BinaryOp::Add, a.clone(), b.clone())), decimal_ty(4, 1));
-    assert_eq!(ty(&bin(BinaryOp::Mul, a.clone(), b.clone())), decimal_ty(6, 2));
-    assert_eq!(ty(&bin(BinaryOp::Div, a.clone(), b.clone())), decimal_ty(9, 6));
-    assert_eq!(ty(&bin(BinaryOp::Mod, a.clone(), b.clone())), decimal_ty(2, 1));
+    assert_eq!(
+        ty(&bin(BinaryOp::Add, a.clone(), b.clone())),
+        decimal_ty(4, 1)
+    );
+    assert_eq!(
+        ty(&bin(BinaryOp::Mul, a.clone(), b.clone())),
+        decimal_ty(6, 2)
+    );
+    assert_eq!(
+        ty(&bin(BinaryOp::Div, a.clone(), b.clone())),
+        decimal_ty(9, 6)
+    );
+    assert_eq!(
+        ty(&bin(BinaryOp::Mod, a.clone(), b.clone())),
+        decimal_ty(2, 1)
+    );
     assert_eq!(eval(&bin(BinaryOp::Add, a.clone(), b.clone())), d(121, 1));
     assert_eq!(eval(&bin(BinaryOp::Mul, a.clone(), b.clone())), d(2020, 2));
-    assert_eq!(eval(&bin(BinaryOp::Div, a.clone(), b.clone())), d(5_050_000, 6));
-    assert_eq!(eval(&bin(BinaryOp::Mod, a.clone(), b.clone())), d(1, 1));
     assert_eq!(
-        eval(&bin(BinaryOp::Sub, a.clone(), dec("-5.0"))),
-        d(151, 1)
+        eval(&bin(BinaryOp::Div, a.clone(), b.clone())),
+        d(5_050_000, 6)
     );
+    assert_eq!(eval(&bin(BinaryOp::Mod, a.clone(), b.clone())), d(1, 1));
+    assert_eq!(eval(&bin(BinaryOp::Sub, a.clone(), dec("-5.0"))), d(151, 1));
     // A quotient that needs rounding fails, as MathContext(UNNECESSARY) does.
     let inexact = compiled(&bin(BinaryOp::Div, col("E"), dec("3.0")));
     assert!(inexact.eval(&row()).is_err());
@@ -269,8 +291,14 @@ fn integer_overflow_wraps_and_division_by_zero_fails() {
 
 #[test]
 fn arithmetic_propagates_null() {
-    assert_eq!(eval_null(&bin(BinaryOp::Add, col("A"), int(1))), Value::Null);
-    assert_eq!(eval_null(&bin(BinaryOp::Div, col("A"), int(0))), Value::Null);
+    assert_eq!(
+        eval_null(&bin(BinaryOp::Add, col("A"), int(1))),
+        Value::Null
+    );
+    assert_eq!(
+        eval_null(&bin(BinaryOp::Div, col("A"), int(0))),
+        Value::Null
+    );
 }
 
 #[test]
@@ -307,14 +335,38 @@ fn arithmetic_type_errors() {
 
 #[test]
 fn comparisons_widen_numbers() {
-    assert_eq!(eval(&bin(BinaryOp::Gt, col("A"), int(5))), Value::Boolean(true));
-    assert_eq!(eval(&bin(BinaryOp::Lt, col("A"), col("C"))), Value::Boolean(true));
-    assert_eq!(eval(&bin(BinaryOp::Eq, col("E"), dec("10.010"))), Value::Boolean(true));
-    assert_eq!(eval(&bin(BinaryOp::Gt, col("E"), col("A"))), Value::Boolean(true));
-    assert_eq!(eval(&bin(BinaryOp::Lt, col("D"), col("A"))), Value::Boolean(true));
-    assert_eq!(eval(&bin(BinaryOp::Eq, col("B"), s("x"))), Value::Boolean(true));
-    assert_eq!(eval(&bin(BinaryOp::Lt, col("B"), s("y"))), Value::Boolean(true));
-    assert_eq!(eval(&bin(BinaryOp::Eq, col("F"), col("F"))), Value::Boolean(true));
+    assert_eq!(
+        eval(&bin(BinaryOp::Gt, col("A"), int(5))),
+        Value::Boolean(true)
+    );
+    assert_eq!(
+        eval(&bin(BinaryOp::Lt, col("A"), col("C"))),
+        Value::Boolean(true)
+    );
+    assert_eq!(
+        eval(&bin(BinaryOp::Eq, col("E"), dec("10.010"))),
+        Value::Boolean(true)
+    );
+    assert_eq!(
+        eval(&bin(BinaryOp::Gt, col("E"), col("A"))),
+        Value::Boolean(true)
+    );
+    assert_eq!(
+        eval(&bin(BinaryOp::Lt, col("D"), col("A"))),
+        Value::Boolean(true)
+    );
+    assert_eq!(
+        eval(&bin(BinaryOp::Eq, col("B"), s("x"))),
+        Value::Boolean(true)
+    );
+    assert_eq!(
+        eval(&bin(BinaryOp::Lt, col("B"), s("y"))),
+        Value::Boolean(true)
+    );
+    assert_eq!(
+        eval(&bin(BinaryOp::Eq, col("F"), col("F"))),
+        Value::Boolean(true)
+    );
 }
 
 #[test]
@@ -340,7 +392,10 @@ fn temporal_comparisons_convert_strings_and_dates() {
 #[test]
 fn complex_equality() {
     let arr = Expr::Array(vec![int(1), int(2), int(3)]);
-    assert_eq!(eval(&bin(BinaryOp::Eq, col("ARR"), arr)), Value::Boolean(true));
+    assert_eq!(
+        eval(&bin(BinaryOp::Eq, col("ARR"), arr)),
+        Value::Boolean(true)
+    );
     let st = Expr::Struct(vec![("X".into(), int(5)), ("Y".into(), s("why"))]);
     assert_eq!(eval(&bin(BinaryOp::Eq, col("S"), st)), Value::Boolean(true));
 }
@@ -418,7 +473,12 @@ fn between_and_in() {
 
     let in_list = |negated| Expr::InList {
         expr: Box::new(col("A")),
-        list: vec![int(1), null(), Expr::Literal(Literal::Integer(10)), dbl(3.5)],
+        list: vec![
+            int(1),
+            null(),
+            Expr::Literal(Literal::Integer(10)),
+            dbl(3.5),
+        ],
         negated,
     };
     assert_eq!(eval(&in_list(false)), Value::Boolean(true));
@@ -548,10 +608,22 @@ fn cast_table() {
         ),
         (col("T"), SqlType::Date, Value::Date(18_690)),
         (col("T"), SqlType::Time, Value::Time(18_367_123)),
-        (col("DT"), SqlType::Timestamp, Value::Timestamp(1_614_816_000_000)),
-        (col("DT"), SqlType::String, Value::String("2021-03-04".into())),
+        (
+            col("DT"),
+            SqlType::Timestamp,
+            Value::Timestamp(1_614_816_000_000),
+        ),
+        (
+            col("DT"),
+            SqlType::String,
+            Value::String("2021-03-04".into()),
+        ),
         (s("AQID"), SqlType::Bytes, Value::Bytes(vec![1, 2, 3])),
-        (col("ARR"), SqlType::String, Value::String("[1, 2, 3]".into())),
+        (
+            col("ARR"),
+            SqlType::String,
+            Value::String("[1, 2, 3]".into()),
+        ),
         (
             col("ARR"),
             SqlType::Array(Box::new(SqlType::String)),
@@ -682,18 +754,30 @@ fn constructors() {
 
 #[test]
 fn string_functions() {
-    assert_eq!(eval(&call("UCASE", vec![col("B")])), Value::String("X".into()));
-    assert_eq!(eval(&call("LCASE", vec![s("AbC")])), Value::String("abc".into()));
+    assert_eq!(
+        eval(&call("UCASE", vec![col("B")])),
+        Value::String("X".into())
+    );
+    assert_eq!(
+        eval(&call("LCASE", vec![s("AbC")])),
+        Value::String("abc".into())
+    );
     assert_eq!(eval(&call("LEN", vec![s("héllo")])), Value::Integer(5));
     assert_eq!(eval(&call("LEN", vec![s("😀")])), Value::Integer(2));
-    assert_eq!(eval(&call("TRIM", vec![s("  a b \t")])), Value::String("a b".into()));
+    assert_eq!(
+        eval(&call("TRIM", vec![s("  a b \t")])),
+        Value::String("a b".into())
+    );
     assert_eq!(
         eval(&call("CONCAT", vec![col("B"), null(), s("z")])),
         Value::String("xz".into())
     );
     let sub = |args| eval(&call("SUBSTRING", args));
     assert_eq!(sub(vec![s("hello"), int(2)]), Value::String("ello".into()));
-    assert_eq!(sub(vec![s("hello"), int(2), int(3)]), Value::String("ell".into()));
+    assert_eq!(
+        sub(vec![s("hello"), int(2), int(3)]),
+        Value::String("ell".into())
+    );
     assert_eq!(sub(vec![s("hello"), int(-3)]), Value::String("llo".into()));
     assert_eq!(sub(vec![s("hello"), int(10)]), Value::String(String::new()));
     assert_eq!(eval_null(&call("UCASE", vec![col("B")])), Value::Null);
@@ -713,7 +797,10 @@ fn math_functions() {
     assert_eq!(ty(&call("ROUND", vec![col("E")])), decimal_ty(2, 0));
     assert_eq!(eval(&call("ROUND", vec![dec("10.50")])), d(11, 0));
     assert_eq!(eval(&call("ROUND", vec![dec("-10.50")])), d(-10, 0));
-    assert_eq!(eval(&call("ROUND", vec![dec("12.345"), int(1)])), d(12300, 3));
+    assert_eq!(
+        eval(&call("ROUND", vec![dec("12.345"), int(1)])),
+        d(12300, 3)
+    );
     assert_eq!(eval(&call("FLOOR", vec![dec("-1.50")])), d(-200, 2));
     assert_eq!(eval(&call("CEIL", vec![dec("1.01")])), d(200, 2));
     assert_eq!(eval(&call("CEIL", vec![col("D")])), Value::Double(3.0));
@@ -726,9 +813,18 @@ fn null_functions() {
         eval_null(&call("COALESCE", vec![col("A"), col("C"), int(3)])),
         Value::BigInt(3)
     );
-    assert_eq!(ty(&call("COALESCE", vec![col("A"), col("C")])), SqlType::BigInt);
-    assert_eq!(eval(&call("IFNULL", vec![col("B"), s("d")])), Value::String("x".into()));
-    assert_eq!(eval_null(&call("IFNULL", vec![col("B"), s("d")])), Value::String("d".into()));
+    assert_eq!(
+        ty(&call("COALESCE", vec![col("A"), col("C")])),
+        SqlType::BigInt
+    );
+    assert_eq!(
+        eval(&call("IFNULL", vec![col("B"), s("d")])),
+        Value::String("x".into())
+    );
+    assert_eq!(
+        eval_null(&call("IFNULL", vec![col("B"), s("d")])),
+        Value::String("d".into())
+    );
 }
 
 #[test]
@@ -929,7 +1025,11 @@ fn expressions() -> Vec<Expr> {
     });
     out.push(bin(BinaryOp::Eq, col("M"), col("M")));
     out.push(bin(BinaryOp::Lt, col("T"), col("B")));
-    out.push(bin(BinaryOp::And, col("F"), bin(BinaryOp::Gt, col("A"), int(0))));
+    out.push(bin(
+        BinaryOp::And,
+        col("F"),
+        bin(BinaryOp::Gt, col("A"), int(0)),
+    ));
     out
 }
 
