@@ -1,0 +1,379 @@
+//! The compiled expression tree and its evaluation over one row.
+//!
+//! Evaluation returns `Cow<Value>`: a column or literal is borrowed from the row or the
+//! tree, so `WHERE B = 'x'` compares two borrowed strings and allocates nothing. Results of
+//! operators are owned. Nothing here panics on any input: row indexes are checked, and
+//! arithmetic wraps or reports an error as ksqlDB does.
+
+use std::borrow::Cow;
+
+use super::arith::{self, ArithKind, ArithOp};
+use super::cast::{self, CastPlan};
+use super::compare::{self, CmpOp};
+use super::functions::EvalFn;
+use super::like::LikePattern;
+use crate::error::EngineError;
+use crate::types::{SqlType, Value};
+
+#[derive(Debug, Clone)]
+pub(crate) enum Node {
+    Column(usize),
+    Literal(Value),
+    Not(Box<Node>),
+    Neg(Box<Node>),
+    Arith {
+        op: ArithOp,
+        kind: ArithKind,
+        left: Box<Node>,
+        right: Box<Node>,
+    },
+    /// A NULL operand makes a comparison FALSE, not NULL (ksqlDB's `nullCheckPrefix`);
+    /// `IS [NOT] DISTINCT FROM` treats NULLs as equal to each other.
+    Compare {
+        op: CmpOp,
+        left: Box<Node>,
+        right: Box<Node>,
+    },
+    And(Box<Node>, Box<Node>),
+    Or(Box<Node>, Box<Node>),
+    IsNull {
+        expr: Box<Node>,
+        negated: bool,
+    },
+    /// FALSE for a NULL value; NULL list items never match (`InListEvaluator`).
+    InList {
+        expr: Box<Node>,
+        list: Vec<Node>,
+    },
+    Like {
+        expr: Box<Node>,
+        pattern: LikeSource,
+    },
+    /// Searched CASE; a simple CASE compiles to this with `operand = value` conditions.
+    Case {
+        whens: Vec<(Node, Node)>,
+        otherwise: Option<Box<Node>>,
+    },
+    Cast {
+        plan: CastPlan,
+        expr: Box<Node>,
+    },
+    /// `arr[i]`: 1-based, negative from the end, out of range is NULL (`ArrayAccess`).
+    ArrayIndex {
+        base: Box<Node>,
+        index: Box<Node>,
+    },
+    MapLookup {
+        base: Box<Node>,
+        key: Box<Node>,
+    },
+    Field {
+        base: Box<Node>,
+        index: usize,
+        name: String,
+    },
+    MakeArray(Vec<Node>),
+    MakeMap(Vec<(Node, Node)>),
+    MakeStruct(Vec<(String, Node)>),
+    Call {
+        name: &'static str,
+        eval: EvalFn,
+        ret: SqlType,
+        args: Vec<Node>,
+    },
+}
+
+/// A LIKE pattern compiled once when it is a literal, else per row.
+#[derive(Debug, Clone)]
+pub(crate) enum LikeSource {
+    Static(LikePattern),
+    Dynamic {
+        pattern: Box<Node>,
+        escape: Option<char>,
+    },
+}
+
+type Out<'a> = Result<Cow<'a, Value>, EngineError>;
+
+fn owned<'a>(v: Value) -> Out<'a> {
+    Ok(Cow::Owned(v))
+}
+
+fn boolean<'a>(b: bool) -> Out<'a> {
+    owned(Value::Boolean(b))
+}
+
+/// Reads a BOOLEAN operand: `Some(b)`, or `None` for NULL.
+fn as_bool(v: &Value) -> Result<Option<bool>, EngineError> {
+    match v {
+        Value::Boolean(b) => Ok(Some(*b)),
+        Value::Null => Ok(None),
+        other => Err(EngineError::Internal(format!(
+            "logical operator got non-boolean {other:?}"
+        ))),
+    }
+}
+
+impl Node {
+    pub(crate) fn eval<'a>(&'a self, row: &'a [Value]) -> Out<'a> {
+        match self {
+            Node::Column(i) => row.get(*i).map(Cow::Borrowed).ok_or_else(|| {
+                EngineError::Internal(format!(
+                    "column index {i} outside a row of {} values",
+                    row.len()
+                ))
+            }),
+            Node::Literal(v) => Ok(Cow::Borrowed(v)),
+            Node::Not(e) => match as_bool(e.eval(row)?.as_ref())? {
+                Some(b) => boolean(!b),
+                None => owned(Value::Null),
+            },
+            Node::Neg(e) => {
+                let v = e.eval(row)?;
+                if v.is_null() {
+                    return Ok(v);
+                }
+                owned(arith::negate(&v)?)
+            }
+            Node::Arith {
+                op,
+                kind,
+                left,
+                right,
+            } => {
+                let a = left.eval(row)?;
+                let b = right.eval(row)?;
+                if a.is_null() || b.is_null() {
+                    return owned(Value::Null);
+                }
+                owned(arith::apply(*op, *kind, &a, &b)?)
+            }
+            Node::Compare { op, left, right } => eval_compare(*op, left, right, row),
+            Node::And(l, r) => eval_and(l, r, row),
+            Node::Or(l, r) => eval_or(l, r, row),
+            Node::IsNull { expr, negated } => boolean(expr.eval(row)?.is_null() != *negated),
+            Node::InList { expr, list } => eval_in(expr, list, row),
+            Node::Like { expr, pattern } => eval_like(expr, pattern, row),
+            Node::Case { whens, otherwise } => eval_case(whens, otherwise.as_deref(), row),
+            Node::Cast { plan, expr } => cast::apply(plan, expr.eval(row)?),
+            Node::ArrayIndex { base, index } => eval_array_index(base, index, row),
+            Node::MapLookup { base, key } => eval_map_lookup(base, key, row),
+            Node::Field { base, index, name } => eval_field(base, *index, name, row),
+            Node::MakeArray(items) => {
+                let values = items
+                    .iter()
+                    .map(|n| n.eval(row).map(Cow::into_owned))
+                    .collect::<Result<_, _>>()?;
+                owned(Value::Array(values))
+            }
+            Node::MakeMap(entries) => eval_make_map(entries, row),
+            Node::MakeStruct(fields) => {
+                let mut out = Vec::with_capacity(fields.len());
+                for (name, n) in fields {
+                    out.push((name.clone(), n.eval(row)?.into_owned()));
+                }
+                owned(Value::Struct(out))
+            }
+            Node::Call {
+                name,
+                eval,
+                ret,
+                args,
+            } => {
+                let values = args
+                    .iter()
+                    .map(|a| a.eval(row))
+                    .collect::<Result<Vec<_>, _>>()?;
+                // Name the function in internal errors; user-facing ones stay ksqlDB's.
+                let result = eval(&values, ret).map_err(|e| match e {
+                    EngineError::Internal(m) => EngineError::Internal(format!("{name}: {m}")),
+                    other => other,
+                });
+                owned(result?)
+            }
+        }
+    }
+
+    /// True when this node reads nothing from the row, so it can be evaluated once at
+    /// compile time. Every registered function is deterministic today; a non-deterministic
+    /// one (e.g. `RANDOM`) must opt out here.
+    pub(crate) fn is_constant(&self) -> bool {
+        match self {
+            Node::Column(_) => false,
+            Node::Literal(_) => true,
+            Node::Not(e) | Node::Neg(e) => e.is_constant(),
+            Node::Arith { left, right, .. } | Node::Compare { left, right, .. } => {
+                left.is_constant() && right.is_constant()
+            }
+            Node::And(l, r) | Node::Or(l, r) => l.is_constant() && r.is_constant(),
+            Node::IsNull { expr, .. } | Node::Cast { expr, .. } => expr.is_constant(),
+            Node::InList { expr, list } => expr.is_constant() && list.iter().all(Node::is_constant),
+            Node::Like { expr, pattern } => {
+                expr.is_constant()
+                    && match pattern {
+                        LikeSource::Static(_) => true,
+                        LikeSource::Dynamic { pattern, .. } => pattern.is_constant(),
+                    }
+            }
+            Node::Case { whens, otherwise } => {
+                whens
+                    .iter()
+                    .all(|(w, t)| w.is_constant() && t.is_constant())
+                    && otherwise.as_ref().is_none_or(|o| o.is_constant())
+            }
+            Node::ArrayIndex { base, index } => base.is_constant() && index.is_constant(),
+            Node::MapLookup { base, key } => base.is_constant() && key.is_constant(),
+            Node::Field { base, .. } => base.is_constant(),
+            Node::MakeArray(items) => items.iter().all(Node::is_constant),
+            Node::MakeMap(entries) => entries
+                .iter()
+                .all(|(k, v)| k.is_constant() && v.is_constant()),
+            Node::MakeStruct(fields) => fields.iter().all(|(_, n)| n.is_constant()),
+            Node::Call { args, .. } => args.iter().all(Node::is_constant),
+        }
+    }
+}
+
+fn eval_compare<'a>(op: CmpOp, left: &'a Node, right: &'a Node, row: &'a [Value]) -> Out<'a> {
+    let a = left.eval(row)?;
+    let b = right.eval(row)?;
+    let result = match (a.is_null(), b.is_null()) {
+        (false, false) => compare::holds(op, &a, &b),
+        (true, true) => matches!(op, CmpOp::IsNotDistinctFrom),
+        // One side NULL: only IS DISTINCT FROM is true.
+        _ => matches!(op, CmpOp::IsDistinctFrom),
+    };
+    boolean(result)
+}
+
+/// Three-valued AND: FALSE wins over NULL; the right side is skipped after a FALSE.
+fn eval_and<'a>(l: &'a Node, r: &'a Node, row: &'a [Value]) -> Out<'a> {
+    let a = as_bool(l.eval(row)?.as_ref())?;
+    if a == Some(false) {
+        return boolean(false);
+    }
+    match (a, as_bool(r.eval(row)?.as_ref())?) {
+        (_, Some(false)) => boolean(false),
+        (Some(true), Some(true)) => boolean(true),
+        _ => owned(Value::Null),
+    }
+}
+
+/// Three-valued OR: TRUE wins over NULL; the right side is skipped after a TRUE.
+fn eval_or<'a>(l: &'a Node, r: &'a Node, row: &'a [Value]) -> Out<'a> {
+    let a = as_bool(l.eval(row)?.as_ref())?;
+    if a == Some(true) {
+        return boolean(true);
+    }
+    match (a, as_bool(r.eval(row)?.as_ref())?) {
+        (_, Some(true)) => boolean(true),
+        (Some(false), Some(false)) => boolean(false),
+        _ => owned(Value::Null),
+    }
+}
+
+fn eval_in<'a>(expr: &'a Node, list: &'a [Node], row: &'a [Value]) -> Out<'a> {
+    let v = expr.eval(row)?;
+    if v.is_null() {
+        return boolean(false);
+    }
+    for item in list {
+        let candidate = item.eval(row)?;
+        if !candidate.is_null() && compare::holds(CmpOp::Eq, &v, &candidate) {
+            return boolean(true);
+        }
+    }
+    boolean(false)
+}
+
+fn eval_like<'a>(expr: &'a Node, pattern: &'a LikeSource, row: &'a [Value]) -> Out<'a> {
+    let v = expr.eval(row)?;
+    let Value::String(s) = v.as_ref() else {
+        return owned(Value::Null);
+    };
+    match pattern {
+        LikeSource::Static(p) => boolean(p.matches(s)),
+        LikeSource::Dynamic { pattern, escape } => match pattern.eval(row)?.as_ref() {
+            Value::String(p) => boolean(LikePattern::compile(p, *escape)?.matches(s)),
+            _ => owned(Value::Null),
+        },
+    }
+}
+
+fn eval_case<'a>(
+    whens: &'a [(Node, Node)],
+    otherwise: Option<&'a Node>,
+    row: &'a [Value],
+) -> Out<'a> {
+    for (condition, result) in whens {
+        if as_bool(condition.eval(row)?.as_ref())? == Some(true) {
+            return result.eval(row);
+        }
+    }
+    match otherwise {
+        Some(o) => o.eval(row),
+        None => owned(Value::Null),
+    }
+}
+
+/// Borrows a sub-value when the container was borrowed, clones it when it was computed.
+fn project<'a>(container: Cow<'a, Value>, pick: impl Fn(&Value) -> Option<&Value>) -> Out<'a> {
+    match container {
+        Cow::Borrowed(c) => Ok(pick(c).map_or(Cow::Owned(Value::Null), Cow::Borrowed)),
+        Cow::Owned(c) => owned(pick(&c).cloned().unwrap_or(Value::Null)),
+    }
+}
+
+fn eval_array_index<'a>(base: &'a Node, index: &'a Node, row: &'a [Value]) -> Out<'a> {
+    let b = base.eval(row)?;
+    let i = match index.eval(row)?.as_ref() {
+        Value::Integer(i) => i64::from(*i),
+        Value::BigInt(i) => *i,
+        _ => return owned(Value::Null),
+    };
+    project(b, |v| match v {
+        Value::Array(items) => {
+            let n = i64::try_from(items.len()).unwrap_or(i64::MAX);
+            let at = if i >= 0 { i - 1 } else { n + i };
+            usize::try_from(at).ok().and_then(|at| items.get(at))
+        }
+        _ => None,
+    })
+}
+
+fn eval_map_lookup<'a>(base: &'a Node, key: &'a Node, row: &'a [Value]) -> Out<'a> {
+    let b = base.eval(row)?;
+    let k = key.eval(row)?;
+    if k.is_null() {
+        return owned(Value::Null);
+    }
+    project(b, |v| match v {
+        Value::Map(entries) => entries
+            .iter()
+            .find(|(mk, _)| !mk.is_null() && compare::equals(mk, &k))
+            .map(|(_, mv)| mv),
+        _ => None,
+    })
+}
+
+fn eval_field<'a>(base: &'a Node, index: usize, name: &'a str, row: &'a [Value]) -> Out<'a> {
+    let b = base.eval(row)?;
+    project(b, |v| match v {
+        Value::Struct(fields) => cast::source_field(fields, index, name),
+        _ => None,
+    })
+}
+
+/// Later duplicate keys replace earlier ones, as a Java map's `put` does.
+fn eval_make_map<'a>(entries: &'a [(Node, Node)], row: &'a [Value]) -> Out<'a> {
+    let mut out: Vec<(Value, Value)> = Vec::with_capacity(entries.len());
+    for (k, v) in entries {
+        let k = k.eval(row)?.into_owned();
+        let v = v.eval(row)?.into_owned();
+        match out.iter_mut().find(|(existing, _)| existing == &k) {
+            Some(slot) => slot.1 = v,
+            None => out.push((k, v)),
+        }
+    }
+    owned(Value::Map(out))
+}
