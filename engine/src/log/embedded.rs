@@ -93,6 +93,16 @@ impl EmbeddedTopic {
         })
     }
 
+    #[cfg(test)]
+    pub(crate) fn partition_handle(&self, partition: PartitionId) -> &Partition {
+        &self.partitions[partition.0 as usize]
+    }
+
+    /// The topic's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn partition(&self, partition: PartitionId) -> Result<&Partition> {
         self.partitions.get(partition.0 as usize).ok_or_else(|| {
             EngineError::NotFound(format!(

@@ -36,6 +36,8 @@ mod partitioner;
 mod record;
 mod recovery;
 mod segment;
+#[cfg(test)]
+mod tests;
 
 pub use embedded::{EmbeddedLog, EmbeddedTopic, PartitionStats};
 pub use journal::{Journal, JOURNAL_ENTRY_BYTES_MAX};

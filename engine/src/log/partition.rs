@@ -123,6 +123,10 @@ struct Control {
     request_permits: Semaphore,
     /// One permit per queued encoded byte.
     byte_permits: Semaphore,
+    /// Lets a test hold the writer just before it commits, so requests pile up in the queue
+    /// deterministically (group-commit test).
+    #[cfg(test)]
+    commit_gate: Mutex<()>,
 }
 
 impl Control {
@@ -183,6 +187,8 @@ impl Partition {
             failure: Mutex::new(None),
             request_permits: Semaphore::new(APPEND_QUEUE_DEPTH_MAX),
             byte_permits: Semaphore::new(APPEND_QUEUE_BYTES_MAX),
+            #[cfg(test)]
+            commit_gate: Mutex::new(()),
         });
         // One extra slot so the Stop command always fits next to a full queue of requests.
         let (queue, rx) = crossbeam_channel::bounded(APPEND_QUEUE_DEPTH_MAX + 1);
@@ -264,6 +270,14 @@ impl Partition {
                     "partition writer thread panicked");
             }
         }
+    }
+}
+
+#[cfg(test)]
+impl Partition {
+    /// Holds the writer before its next commit until the guard drops.
+    pub fn hold_commits(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.control.commit_gate.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -379,6 +393,10 @@ impl Writer {
 
     /// Writes, syncs and publishes one batch, then resolves its tickets in order.
     fn commit(&mut self, batch: &mut Vec<AppendRequest>) {
+        #[cfg(test)]
+        let control = self.control.clone();
+        #[cfg(test)]
+        let _gate = control.commit_gate.lock().unwrap_or_else(|p| p.into_inner());
         if self.control.failed.load(Ordering::Acquire) {
             return self.reject(batch);
         }
