@@ -86,8 +86,14 @@ impl EmbeddedCursor {
 
     /// Finds the segment holding `next` and the index position at or before it.
     fn seek(&mut self) -> (usize, Arc<Segment>) {
-        let segments = self.partition.segments.read().unwrap_or_else(|p| p.into_inner());
-        let i = segments.partition_point(|s| s.base <= self.next).saturating_sub(1);
+        let segments = self
+            .partition
+            .segments
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        let i = segments
+            .partition_point(|s| s.base <= self.next)
+            .saturating_sub(1);
         let segment = segments[i].clone();
         drop(segments);
         self.position = segment.position_for(self.next);
@@ -106,10 +112,17 @@ impl EmbeddedCursor {
 
     /// Moves to the segment after `i`, which must start at `next`.
     fn next_segment(&mut self, i: usize) -> Result<()> {
-        let segments = self.partition.segments.read().unwrap_or_else(|p| p.into_inner());
+        let segments = self
+            .partition
+            .segments
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
         let Some(segment) = segments.get(i + 1).cloned() else {
             drop(segments);
-            return Err(self.corrupt(format!("committed offset {} is past the last segment", self.next.0)));
+            return Err(self.corrupt(format!(
+                "committed offset {} is past the last segment",
+                self.next.0
+            )));
         };
         drop(segments);
         if segment.base != self.next {
@@ -136,7 +149,10 @@ impl PartitionCursor for EmbeddedCursor {
 
     fn read(&mut self, out: &mut Vec<StoredRecord>, max_records: usize) -> Result<usize> {
         if self.topic.deleted.load(Ordering::Acquire) {
-            return Err(EngineError::NotFound(format!("topic '{}' was deleted", self.topic.name)));
+            return Err(EngineError::NotFound(format!(
+                "topic '{}' was deleted",
+                self.topic.name
+            )));
         }
         let end = self.partition.end_offset.load(Ordering::Acquire);
         let mut added = 0;
@@ -157,7 +173,11 @@ impl PartitionCursor for EmbeddedCursor {
             }
             let at = (self.position - self.chunk_start) as usize;
             match record::decode(&self.chunk.slice(at..)) {
-                Decoded::Record { offset, record, frame_bytes } => {
+                Decoded::Record {
+                    offset,
+                    record,
+                    frame_bytes,
+                } => {
                     if offset.0 >= end {
                         break; // written, but not yet committed
                     }
@@ -173,7 +193,11 @@ impl PartitionCursor for EmbeddedCursor {
                         )));
                     }
                     self.seeking = false;
-                    out.push(StoredRecord { partition: self.partition.id, offset, record });
+                    out.push(StoredRecord {
+                        partition: self.partition.id,
+                        offset,
+                        record,
+                    });
                     self.next = Offset(offset.0 + 1);
                     self.position += frame_bytes as u64;
                     added += 1;

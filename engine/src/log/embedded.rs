@@ -67,16 +67,30 @@ pub struct EmbeddedTopic {
 }
 
 impl EmbeddedTopic {
-    fn open(dir: PathBuf, name: &str, partitions: u32, config: &LogConfig) -> Result<EmbeddedTopic> {
+    fn open(
+        dir: PathBuf,
+        name: &str,
+        partitions: u32,
+        config: &LogConfig,
+    ) -> Result<EmbeddedTopic> {
         let data_ready = Arc::new(Notify::new());
         let mut opened = Vec::with_capacity(partitions as usize);
         for p in 0..partitions {
             let partition_dir = dir.join(p.to_string());
             fs::create_dir_all(&partition_dir)?;
-            opened.push(Partition::open(name, PartitionId(p), &partition_dir, config, data_ready.clone())?);
+            opened.push(Partition::open(
+                name,
+                PartitionId(p),
+                &partition_dir,
+                config,
+                data_ready.clone(),
+            )?);
         }
         Ok(EmbeddedTopic {
-            state: Arc::new(TopicState { name: name.to_owned(), deleted: AtomicBool::new(false) }),
+            state: Arc::new(TopicState {
+                name: name.to_owned(),
+                deleted: AtomicBool::new(false),
+            }),
             dir,
             partitions: opened,
             data_ready,
@@ -144,7 +158,10 @@ impl TopicLog for EmbeddedTopic {
     ) -> Pin<Box<dyn Future<Output = Result<AppendTicket>> + Send + '_>> {
         Box::pin(async move {
             if self.is_deleted() {
-                return Err(EngineError::NotFound(format!("topic '{}' was deleted", self.state.name)));
+                return Err(EngineError::NotFound(format!(
+                    "topic '{}' was deleted",
+                    self.state.name
+                )));
             }
             self.partition(partition)?.append(records).await
         })
@@ -152,13 +169,15 @@ impl TopicLog for EmbeddedTopic {
 
     /// `Offset(0)` for a partition the topic does not have.
     fn end_offset(&self, partition: PartitionId) -> Offset {
-        self.partition(partition)
-            .map_or(Offset(0), |p| Offset(p.shared.end_offset.load(Ordering::Acquire)))
+        self.partition(partition).map_or(Offset(0), |p| {
+            Offset(p.shared.end_offset.load(Ordering::Acquire))
+        })
     }
 
     /// `Offset(0)` for a partition the topic does not have.
     fn start_offset(&self, partition: PartitionId) -> Offset {
-        self.partition(partition).map_or(Offset(0), |p| p.shared.start_offset)
+        self.partition(partition)
+            .map_or(Offset(0), |p| p.shared.start_offset)
     }
 
     fn cursor(
@@ -167,10 +186,17 @@ impl TopicLog for EmbeddedTopic {
         start: StartPosition,
     ) -> Result<Box<dyn PartitionCursor>> {
         if self.is_deleted() {
-            return Err(EngineError::NotFound(format!("topic '{}' was deleted", self.state.name)));
+            return Err(EngineError::NotFound(format!(
+                "topic '{}' was deleted",
+                self.state.name
+            )));
         }
         let shared = self.partition(partition)?.shared.clone();
-        Ok(Box::new(EmbeddedCursor::new(shared, self.state.clone(), start)))
+        Ok(Box::new(EmbeddedCursor::new(
+            shared,
+            self.state.clone(),
+            start,
+        )))
     }
 
     fn data_ready(&self) -> Arc<Notify> {
@@ -208,7 +234,9 @@ impl EmbeddedLog {
                 continue;
             }
             let path = entry.path();
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
             let Some(partitions) = read_meta(&path)? else {
                 tracing::warn!(topic = %name, "removing a topic directory without metadata \
                     (an interrupted create or delete)");
@@ -219,7 +247,11 @@ impl EmbeddedLog {
             tracing::info!(topic = %name, partitions, "opened topic");
             topics.insert(name, Arc::new(topic));
         }
-        Ok(Arc::new(EmbeddedLog { topics_dir, config, topics: Mutex::new(topics) }))
+        Ok(Arc::new(EmbeddedLog {
+            topics_dir,
+            config,
+            topics: Mutex::new(topics),
+        }))
     }
 
     /// The embedded topic (with its statistics), if it exists.
@@ -261,7 +293,9 @@ impl LogStore for EmbeddedLog {
         }
         let mut topics = self.lock_topics();
         if topics.contains_key(name) {
-            return Err(EngineError::Conflict(format!("Topic '{name}' already exists")));
+            return Err(EngineError::Conflict(format!(
+                "Topic '{name}' already exists"
+            )));
         }
         let dir = self.topics_dir.join(name);
         if dir.exists() {
@@ -306,7 +340,10 @@ impl LogStore for EmbeddedLog {
         let mut list: Vec<TopicInfo> = self
             .lock_topics()
             .values()
-            .map(|t| TopicInfo { name: t.state.name.clone(), partitions: t.partition_count() })
+            .map(|t| TopicInfo {
+                name: t.state.name.clone(),
+                partitions: t.partition_count(),
+            })
             .collect();
         list.sort_by(|a, b| a.name.cmp(&b.name));
         list
@@ -337,7 +374,10 @@ pub fn validate_topic_name(name: &str) -> Result<()> {
              topic name: {name}"
         ));
     }
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-') {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+    {
         return invalid(format!(
             "Topic name \"{name}\" is illegal, it contains a character other than ASCII \
              alphanumerics, '.', '_' and '-'"
@@ -357,7 +397,10 @@ fn read_meta(dir: &Path) -> Result<Option<u32>> {
         .and_then(|rest| rest.trim_end().parse::<u32>().ok())
         .filter(|&p| p > 0 && p <= TOPIC_PARTITIONS_MAX)
         .ok_or_else(|| {
-            EngineError::Corrupt(format!("{}: bad metadata {text:?}", dir.join(META_FILE).display()))
+            EngineError::Corrupt(format!(
+                "{}: bad metadata {text:?}",
+                dir.join(META_FILE).display()
+            ))
         })?;
     Ok(Some(partitions))
 }

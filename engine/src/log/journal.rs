@@ -40,7 +40,12 @@ impl Journal {
     /// in order.
     pub fn open(path: &Path) -> Result<(Journal, Vec<Vec<u8>>)> {
         let created = !path.exists();
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
         if created {
             file.sync_all()?;
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -55,7 +60,14 @@ impl Journal {
             file.set_len(valid as u64)?;
             file.sync_all()?;
         }
-        Ok((Journal { path: path.to_owned(), file, len: valid as u64 }, entries))
+        Ok((
+            Journal {
+                path: path.to_owned(),
+                file,
+                len: valid as u64,
+            },
+            entries,
+        ))
     }
 
     /// Appends one entry and fsyncs it before returning.
@@ -124,7 +136,14 @@ mod tests {
         journal.append(b"DROP STREAM a").unwrap();
         drop(journal);
         let (mut journal, entries) = Journal::open(&path).unwrap();
-        assert_eq!(entries, vec![b"CREATE STREAM a".to_vec(), vec![], b"DROP STREAM a".to_vec()]);
+        assert_eq!(
+            entries,
+            vec![
+                b"CREATE STREAM a".to_vec(),
+                vec![],
+                b"DROP STREAM a".to_vec()
+            ]
+        );
         journal.append(b"more").unwrap();
         let (_, entries) = Journal::open(&path).unwrap();
         assert_eq!(entries.len(), 4);

@@ -73,7 +73,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> LogConfig {
-        LogConfig { fsync: FsyncPolicy::Always, segment_bytes_max: SEGMENT_BYTES_MAX }
+        LogConfig {
+            fsync: FsyncPolicy::Always,
+            segment_bytes_max: SEGMENT_BYTES_MAX,
+        }
     }
 }
 
@@ -159,8 +162,11 @@ pub trait TopicLog: Send + Sync {
     fn end_offset(&self, partition: PartitionId) -> Offset;
     /// First offset still stored.
     fn start_offset(&self, partition: PartitionId) -> Offset;
-    fn cursor(&self, partition: PartitionId, start: StartPosition)
-        -> Result<Box<dyn PartitionCursor>>;
+    fn cursor(
+        &self,
+        partition: PartitionId,
+        start: StartPosition,
+    ) -> Result<Box<dyn PartitionCursor>>;
     /// Notified after any partition's committed end advances (and when the topic is deleted).
     fn data_ready(&self) -> Arc<tokio::sync::Notify>;
     /// True once the topic was deleted; cursors then end.

@@ -171,7 +171,11 @@ impl Partition {
     ) -> Result<Partition> {
         let durable = config.fsync != FsyncPolicy::Never;
         let recovered = recovery::recover_partition(dir, durable)?;
-        let active = recovered.segments.last().expect("recovery yields a segment").clone();
+        let active = recovered
+            .segments
+            .last()
+            .expect("recovery yields a segment")
+            .clone();
         let shared = Arc::new(PartitionShared {
             id,
             start_offset: recovered.segments[0].base,
@@ -214,7 +218,12 @@ impl Partition {
         let thread = std::thread::Builder::new()
             .name(format!("log-{topic}-{}", id.0))
             .spawn(move || writer.run(rx))?;
-        Ok(Partition { shared, control, queue, writer: Mutex::new(Some(thread)) })
+        Ok(Partition {
+            shared,
+            control,
+            queue,
+            writer: Mutex::new(Some(thread)),
+        })
     }
 
     /// Queues `records`; waits only while the queue is full.
@@ -230,18 +239,32 @@ impl Partition {
         }
         let bytes = request_bytes(&records)?;
         let closed = |_| self.control.closed_error();
-        let request_permit = self.control.request_permits.acquire().await.map_err(closed)?;
+        let request_permit = self
+            .control
+            .request_permits
+            .acquire()
+            .await
+            .map_err(closed)?;
         let byte_permits = u32::try_from(bytes).expect("bytes <= APPEND_REQUEST_BYTES_MAX");
-        let byte_permit = self.control.byte_permits.acquire_many(byte_permits).await.map_err(closed)?;
+        let byte_permit = self
+            .control
+            .byte_permits
+            .acquire_many(byte_permits)
+            .await
+            .map_err(closed)?;
         // From here the writer returns the permits when it takes the request off the queue.
         request_permit.forget();
         byte_permit.forget();
-        match self.queue.try_send(Command::Append(AppendRequest { records, bytes, reply })) {
+        match self.queue.try_send(Command::Append(AppendRequest {
+            records,
+            bytes,
+            reply,
+        })) {
             Ok(()) => Ok(ticket),
             Err(TrySendError::Disconnected(_)) => Err(self.control.closed_error()),
-            Err(TrySendError::Full(_)) => {
-                Err(EngineError::Internal("append queue full despite holding a permit".into()))
-            }
+            Err(TrySendError::Full(_)) => Err(EngineError::Internal(
+                "append queue full despite holding a permit".into(),
+            )),
         }
     }
 
@@ -277,7 +300,10 @@ impl Partition {
 impl Partition {
     /// Holds the writer before its next commit until the guard drops.
     pub fn hold_commits(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.control.commit_gate.lock().unwrap_or_else(|p| p.into_inner())
+        self.control
+            .commit_gate
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -337,7 +363,9 @@ impl Writer {
     fn run(mut self, rx: Receiver<Command>) {
         let mut batch = Vec::new();
         loop {
-            let Some(Command::Append(first)) = self.recv(&rx) else { break };
+            let Some(Command::Append(first)) = self.recv(&rx) else {
+                break;
+            };
             let mut stop_seen = false;
             let mut records = first.records.len();
             let mut bytes = first.bytes;
@@ -370,7 +398,9 @@ impl Writer {
     /// idle with unsynced data, so "at most n ms of acked rows at risk" holds when idle too.
     fn recv(&mut self, rx: &Receiver<Command>) -> Option<Command> {
         loop {
-            let FsyncPolicy::IntervalMs(ms) = self.fsync else { return rx.recv().ok() };
+            let FsyncPolicy::IntervalMs(ms) = self.fsync else {
+                return rx.recv().ok();
+            };
             if !self.dirty {
                 return rx.recv().ok();
             }
@@ -396,7 +426,10 @@ impl Writer {
         #[cfg(test)]
         let control = self.control.clone();
         #[cfg(test)]
-        let _gate = control.commit_gate.lock().unwrap_or_else(|p| p.into_inner());
+        let _gate = control
+            .commit_gate
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if self.control.failed.load(Ordering::Acquire) {
             return self.reject(batch);
         }
@@ -407,7 +440,11 @@ impl Writer {
             return self.reject(batch);
         }
         // Invariant: the batch took exactly the next `records` offsets.
-        assert_eq!(self.next.0, start.0 + records as u64, "offsets are contiguous");
+        assert_eq!(
+            self.next.0,
+            start.0 + records as u64,
+            "offsets are contiguous"
+        );
         self.publish();
         let stats = &self.shared.stats;
         stats.records.fetch_add(records as u64, Ordering::Relaxed);
@@ -432,7 +469,10 @@ impl Writer {
                 }
                 if self.since_index >= INDEX_INTERVAL_BYTES {
                     let position = self.active_bytes + self.buf.len() as u64;
-                    self.pending_index.push(IndexEntry { offset: self.next, position });
+                    self.pending_index.push(IndexEntry {
+                        offset: self.next,
+                        position,
+                    });
                     self.since_index = 0;
                 }
                 record::encode(self.next, record, &mut self.buf);
@@ -443,7 +483,9 @@ impl Writer {
         self.write_buf()?;
         match self.fsync {
             FsyncPolicy::Always => self.sync(),
-            FsyncPolicy::IntervalMs(ms) if self.last_sync.elapsed() >= Duration::from_millis(ms) => {
+            FsyncPolicy::IntervalMs(ms)
+                if self.last_sync.elapsed() >= Duration::from_millis(ms) =>
+            {
                 self.sync()
             }
             FsyncPolicy::IntervalMs(_) | FsyncPolicy::Never => Ok(()),
@@ -455,14 +497,17 @@ impl Writer {
         if self.buf.is_empty() {
             return Ok(());
         }
-        self.active.file.write_all_at(&self.buf, self.active_bytes)?;
+        self.active
+            .file
+            .write_all_at(&self.buf, self.active_bytes)?;
         self.active_bytes += self.buf.len() as u64;
         self.buf.clear();
         self.dirty = true;
         if !self.pending_index.is_empty() {
             let mut encoded = Vec::with_capacity(self.pending_index.len() * 8);
             segment::encode_index(self.active.base, &self.pending_index, &mut encoded);
-            self.index_file.write_all_at(&encoded, self.index_entries_written as u64 * 8)?;
+            self.index_file
+                .write_all_at(&encoded, self.index_entries_written as u64 * 8)?;
             self.index_entries_written += self.pending_index.len();
             let mut index = self.active.index.write().unwrap_or_else(|p| p.into_inner());
             index.append(&mut self.pending_index);
@@ -487,7 +532,9 @@ impl Writer {
             self.sync()?;
             self.index_file.sync_data()?;
         }
-        self.active.committed_bytes.store(self.active_bytes, Ordering::Release);
+        self.active
+            .committed_bytes
+            .store(self.active_bytes, Ordering::Release);
         let segment = Segment::create(&self.dir, self.next).map_err(std::io::Error::other)?;
         if durable {
             sync_dir(&self.dir).map_err(std::io::Error::other)?;
@@ -498,7 +545,11 @@ impl Writer {
         self.active_bytes = 0;
         self.since_index = 0;
         self.active = segment.clone();
-        self.shared.segments.write().unwrap_or_else(|p| p.into_inner()).push(segment);
+        self.shared
+            .segments
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(segment);
         tracing::debug!(topic = %self.control.topic, partition = self.shared.id.0,
             base = self.next.0, "rolled to a new segment");
         Ok(())
@@ -507,7 +558,9 @@ impl Writer {
     /// Makes the batch visible: committed bytes first, then the end offset (Release), so a
     /// reader that sees the end offset also sees the bytes.
     fn publish(&self) {
-        self.active.committed_bytes.store(self.active_bytes, Ordering::Release);
+        self.active
+            .committed_bytes
+            .store(self.active_bytes, Ordering::Release);
         self.shared.end_offset.store(self.next.0, Ordering::Release);
         self.data_ready.notify_waiters();
     }
@@ -515,7 +568,11 @@ impl Writer {
     fn fail(&self, error: &std::io::Error) {
         tracing::error!(topic = %self.control.topic, partition = self.shared.id.0, %error,
             "partition writer failed; appends to this partition fail until the log reopens");
-        *self.control.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(error.to_string());
+        *self
+            .control
+            .failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(error.to_string());
         self.control.failed.store(true, Ordering::Release);
     }
 

@@ -110,11 +110,19 @@ mod tests {
             (b"foobar", -790_332_482),
             (b"a-little-bit-long-string", -985_981_536),
             (b"a-little-bit-longer-string", -1_486_304_829),
-            (b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58_897_971),
+            (
+                b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8",
+                -58_897_971,
+            ),
             (b"abc", 479_470_107),
         ];
         for (data, expected) in cases {
-            assert_eq!(murmur2(data), expected, "murmur2({:?})", String::from_utf8_lossy(data));
+            assert_eq!(
+                murmur2(data),
+                expected,
+                "murmur2({:?})",
+                String::from_utf8_lossy(data)
+            );
         }
     }
 
@@ -122,7 +130,10 @@ mod tests {
     fn partition_for_key_is_to_positive_mod() {
         // -790332482 & 0x7fffffff = 1357151166; 1357151166 % 6 = 0.
         assert_eq!(to_positive(-790_332_482), 1_357_151_166);
-        assert_eq!(partition_for_key(b"foobar", 6), PartitionId(1_357_151_166 % 6));
+        assert_eq!(
+            partition_for_key(b"foobar", 6),
+            PartitionId(1_357_151_166 % 6)
+        );
         assert_eq!(partition_for_key(b"abc", 1), PartitionId(0));
         assert_eq!(to_positive(i32::MIN), 0);
         for p in 1..50 {

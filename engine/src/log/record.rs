@@ -39,7 +39,11 @@ const NULL_LEN: i32 = -1;
 #[derive(Debug)]
 pub(crate) enum Decoded {
     /// A whole, valid frame of `frame_bytes` bytes.
-    Record { offset: Offset, record: Record, frame_bytes: usize },
+    Record {
+        offset: Offset,
+        record: Record,
+        frame_bytes: usize,
+    },
     /// The buffer ends before the frame does: read more, or (at a file's end) a torn write.
     NeedMore,
     /// The frame is all there but invalid (bad CRC, impossible lengths, bad UTF-8).
@@ -54,7 +58,9 @@ pub(crate) fn encoded_len(record: &Record) -> usize {
         .iter()
         .map(|(k, v)| 4 + k.len() + nullable(v))
         .sum();
-    FRAME_HEADER_BYTES + BODY_BYTES_MIN - 8 + nullable(&record.key) + nullable(&record.value)
+    FRAME_HEADER_BYTES + BODY_BYTES_MIN - 8
+        + nullable(&record.key)
+        + nullable(&record.value)
         + headers
 }
 
@@ -121,10 +127,16 @@ pub(crate) fn decode(buf: &Bytes) -> Decoded {
     let body = buf.slice(FRAME_HEADER_BYTES..frame_bytes);
     let actual = crc32fast::hash(&body);
     if crc != actual {
-        return Decoded::Corrupt(format!("crc mismatch: stored {crc:#010x}, computed {actual:#010x}"));
+        return Decoded::Corrupt(format!(
+            "crc mismatch: stored {crc:#010x}, computed {actual:#010x}"
+        ));
     }
     match decode_body(body) {
-        Ok((offset, record)) => Decoded::Record { offset, record, frame_bytes },
+        Ok((offset, record)) => Decoded::Record {
+            offset,
+            record,
+            frame_bytes,
+        },
         Err(reason) => Decoded::Corrupt(reason),
     }
 }
@@ -148,9 +160,20 @@ fn decode_body(mut body: Bytes) -> std::result::Result<(Offset, Record), String>
         headers.push((key, take_nullable(&mut body)?));
     }
     if body.has_remaining() {
-        return Err(format!("{} trailing bytes after the record", body.remaining()));
+        return Err(format!(
+            "{} trailing bytes after the record",
+            body.remaining()
+        ));
     }
-    Ok((offset, Record { key, value, timestamp_ms, headers }))
+    Ok((
+        offset,
+        Record {
+            key,
+            value,
+            timestamp_ms,
+            headers,
+        },
+    ))
 }
 
 fn take_u32(body: &mut Bytes) -> std::result::Result<u32, String> {
@@ -201,7 +224,11 @@ mod tests {
         assert_eq!(buf.len(), encoded_len(&sample()));
         let bytes = Bytes::from(buf);
         match decode(&bytes) {
-            Decoded::Record { offset, record, frame_bytes } => {
+            Decoded::Record {
+                offset,
+                record,
+                frame_bytes,
+            } => {
                 assert_eq!(offset, Offset(42));
                 assert_eq!(record, sample());
                 assert_eq!(frame_bytes, bytes.len());
@@ -216,7 +243,10 @@ mod tests {
         encode(Offset(7), &sample(), &mut buf);
         for cut in 0..buf.len() {
             let prefix = Bytes::copy_from_slice(&buf[..cut]);
-            assert!(matches!(decode(&prefix), Decoded::NeedMore | Decoded::Corrupt(_)));
+            assert!(matches!(
+                decode(&prefix),
+                Decoded::NeedMore | Decoded::Corrupt(_)
+            ));
             if cut >= 4 {
                 // Past the length field a prefix is always "need more", never misread.
                 assert!(matches!(decode(&prefix), Decoded::NeedMore), "cut at {cut}");
@@ -225,20 +255,31 @@ mod tests {
         for i in 4..buf.len() {
             let mut flipped = buf.clone();
             flipped[i] ^= 0x40;
-            assert!(matches!(decode(&Bytes::from(flipped)), Decoded::Corrupt(_)), "flip at {i}");
+            assert!(
+                matches!(decode(&Bytes::from(flipped)), Decoded::Corrupt(_)),
+                "flip at {i}"
+            );
         }
     }
 
     #[test]
     fn decoded_fields_are_slices_of_the_input() {
         let mut buf = Vec::new();
-        let record = Record { value: Some(Bytes::from_static(b"value")), ..sample() };
+        let record = Record {
+            value: Some(Bytes::from_static(b"value")),
+            ..sample()
+        };
         encode(Offset(1), &record, &mut buf);
         let bytes = Bytes::from(buf);
-        let Decoded::Record { record, .. } = decode(&bytes) else { panic!("decodes") };
+        let Decoded::Record { record, .. } = decode(&bytes) else {
+            panic!("decodes")
+        };
         let value = record.value.expect("value");
         let range = bytes.as_ptr() as usize..bytes.as_ptr() as usize + bytes.len();
-        assert!(range.contains(&(value.as_ptr() as usize)), "zero-copy slice");
+        assert!(
+            range.contains(&(value.as_ptr() as usize)),
+            "zero-copy slice"
+        );
     }
 
     fn arb_record() -> impl Strategy<Value = Record> {
@@ -253,7 +294,10 @@ mod tests {
                 key: key.map(Bytes::from),
                 value: value.map(Bytes::from),
                 timestamp_ms,
-                headers: headers.into_iter().map(|(k, v)| (k, v.map(Bytes::from))).collect(),
+                headers: headers
+                    .into_iter()
+                    .map(|(k, v)| (k, v.map(Bytes::from)))
+                    .collect(),
             })
     }
 

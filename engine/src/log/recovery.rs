@@ -57,7 +57,11 @@ pub(crate) fn recover_partition(dir: &Path, durable: bool) -> Result<Recovered> 
     }
     let (active, end, since_index) = recover_active(dir, last_base, durable)?;
     segments.push(Arc::new(active));
-    Ok(Recovered { segments, end, active_bytes_since_index: since_index })
+    Ok(Recovered {
+        segments,
+        end,
+        active_bytes_since_index: since_index,
+    })
 }
 
 fn recover_sealed(dir: &Path, base: Offset, next_base: Offset) -> Result<Segment> {
@@ -106,14 +110,19 @@ fn index_is_sane(file: &File, len: u64, base: Offset, end: Offset, index: &[Inde
         .all(|e| e.offset > base && e.offset < end && e.position > 0 && e.position < len);
     let last_matches = match index.last() {
         None => true,
-        Some(e) => matches!(segment::record_at(file, len, e.position), Ok(Some((o, _))) if o == e.offset),
+        Some(e) => {
+            matches!(segment::record_at(file, len, e.position), Ok(Some((o, _))) if o == e.offset)
+        }
     };
     ordered && in_range && last_matches
 }
 
 fn recover_active(dir: &Path, base: Offset, durable: bool) -> Result<(Segment, Offset, u64)> {
     let (log_path, index_path) = segment::paths(dir, base);
-    let file = std::fs::OpenOptions::new().read(true).write(true).open(&log_path)?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&log_path)?;
     let len = file.metadata()?.len();
     let scan: Scan = segment::scan(&file, len, 0, base)?;
     if scan.stop != ScanStop::Clean {

@@ -69,7 +69,11 @@ impl Segment {
     /// the caller, which knows the fsync policy).
     pub fn create(dir: &Path, base: Offset) -> Result<Segment> {
         let (log_path, index_path) = paths(dir, base);
-        let file = OpenOptions::new().read(true).write(true).create_new(true).open(&log_path)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&log_path)?;
         File::create(&index_path)?;
         Ok(Segment {
             base,
@@ -97,7 +101,10 @@ impl Segment {
     /// within the committed bytes, else the start of the segment.
     pub fn position_for(&self, target: Offset) -> u64 {
         let committed = self.committed_bytes.load(Ordering::Acquire);
-        let index = self.index.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let index = self
+            .index
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let i = index.partition_point(|e| e.offset <= target);
         index[..i]
             .iter()
@@ -133,7 +140,10 @@ pub(crate) fn read_chunk(file: &File, position: u64, end: u64) -> Result<Bytes> 
 
 /// `<dir>/<base:020>.log` and `.index`.
 pub(crate) fn paths(dir: &Path, base: Offset) -> (PathBuf, PathBuf) {
-    (dir.join(format!("{:020}.log", base.0)), dir.join(format!("{:020}.index", base.0)))
+    (
+        dir.join(format!("{:020}.log", base.0)),
+        dir.join(format!("{:020}.index", base.0)),
+    )
 }
 
 /// Base offsets of the segments in `dir`, ascending.
@@ -226,7 +236,11 @@ pub(crate) fn scan(file: &File, file_len: u64, position: u64, expected: Offset) 
                 break;
             }
             match record::decode(&chunk.slice(at..)) {
-                Decoded::Record { offset, frame_bytes, .. } => {
+                Decoded::Record {
+                    offset,
+                    frame_bytes,
+                    ..
+                } => {
                     if offset != scan.next_offset {
                         scan.stop = ScanStop::Corrupt(format!(
                             "record at byte {} has offset {}, expected {}",
@@ -235,7 +249,10 @@ pub(crate) fn scan(file: &File, file_len: u64, position: u64, expected: Offset) 
                         return Ok(scan);
                     }
                     if since_index >= INDEX_INTERVAL_BYTES {
-                        scan.index.push(IndexEntry { offset, position: scan.valid_bytes });
+                        scan.index.push(IndexEntry {
+                            offset,
+                            position: scan.valid_bytes,
+                        });
                         since_index = 0;
                     }
                     since_index += frame_bytes as u64;
@@ -244,8 +261,8 @@ pub(crate) fn scan(file: &File, file_len: u64, position: u64, expected: Offset) 
                     scan.next_offset = Offset(offset.0 + 1);
                 }
                 Decoded::NeedMore => {
-                    let chunk_reaches_eof = scan.valid_bytes - (at as u64) + chunk.len() as u64
-                        >= file_len;
+                    let chunk_reaches_eof =
+                        scan.valid_bytes - (at as u64) + chunk.len() as u64 >= file_len;
                     if chunk_reaches_eof {
                         scan.stop = ScanStop::Torn;
                         return Ok(scan);
@@ -269,7 +286,11 @@ pub(crate) fn scan(file: &File, file_len: u64, position: u64, expected: Offset) 
 }
 
 /// Decodes the record at `position` if it is whole and valid (used to validate an index entry).
-pub(crate) fn record_at(file: &File, file_len: u64, position: u64) -> Result<Option<(Offset, Record)>> {
+pub(crate) fn record_at(
+    file: &File,
+    file_len: u64,
+    position: u64,
+) -> Result<Option<(Offset, Record)>> {
     if position + FRAME_HEADER_BYTES as u64 > file_len {
         return Ok(None);
     }
@@ -289,14 +310,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let base = Offset(100);
         let entries = vec![
-            IndexEntry { offset: Offset(150), position: 4100 },
-            IndexEntry { offset: Offset(190), position: 8300 },
+            IndexEntry {
+                offset: Offset(150),
+                position: 4100,
+            },
+            IndexEntry {
+                offset: Offset(190),
+                position: 8300,
+            },
         ];
         let mut buf = Vec::new();
         encode_index(base, &entries, &mut buf);
         let (_, index_path) = paths(dir.path(), base);
         std::fs::write(&index_path, &buf).unwrap();
-        assert_eq!(read_index(&index_path, base).unwrap(), Some(entries.clone()));
+        assert_eq!(
+            read_index(&index_path, base).unwrap(),
+            Some(entries.clone())
+        );
 
         std::fs::write(paths(dir.path(), base).0, vec![0u8; 9000]).unwrap();
         let seg = Segment::open(dir.path(), base, 9000, entries).unwrap();
@@ -315,7 +345,10 @@ mod tests {
         for base in [20u64, 0, 7] {
             Segment::create(dir.path(), Offset(base)).unwrap();
         }
-        assert_eq!(list_segments(dir.path()).unwrap(), vec![Offset(0), Offset(7), Offset(20)]);
+        assert_eq!(
+            list_segments(dir.path()).unwrap(),
+            vec![Offset(0), Offset(7), Offset(20)]
+        );
         assert!(dir.path().join("00000000000000000007.log").exists());
     }
 }

@@ -13,12 +13,16 @@ use crate::error::EngineError;
 
 fn record(i: u64) -> Record {
     Record {
-        key: (i % 5 != 0).then(|| Bytes::from(format!("key-{i}"))),
+        key: (i.rem_euclid(5) != 0).then(|| Bytes::from(format!("key-{i}"))),
         // Every 7th row is a tombstone (null value).
-        value: (i % 7 != 0).then(|| Bytes::from(format!("{{\"ID\":{i},\"NAME\":\"row number {i}\"}}"))),
+        value: (i.rem_euclid(7) != 0)
+            .then(|| Bytes::from(format!("{{\"ID\":{i},\"NAME\":\"row number {i}\"}}"))),
         timestamp_ms: 1_700_000_000_000 + i as i64,
-        headers: if i % 3 == 0 {
-            vec![("trace".to_owned(), Some(Bytes::from(format!("t{i}")))), ("empty".to_owned(), None)]
+        headers: if i.rem_euclid(3) == 0 {
+            vec![
+                ("trace".to_owned(), Some(Bytes::from(format!("t{i}")))),
+                ("empty".to_owned(), None),
+            ]
         } else {
             Vec::new()
         },
@@ -30,7 +34,10 @@ fn records(range: std::ops::Range<u64>) -> Vec<Record> {
 }
 
 fn config(fsync: FsyncPolicy, segment_bytes_max: u64) -> LogConfig {
-    LogConfig { fsync, segment_bytes_max }
+    LogConfig {
+        fsync,
+        segment_bytes_max,
+    }
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -44,7 +51,9 @@ fn runtime() -> tokio::runtime::Runtime {
 /// Appends and waits for the ticket; returns the first offset.
 async fn append(topic: &dyn TopicLog, partition: u32, records: Vec<Record>) -> Result<Offset> {
     let ticket = topic.append(PartitionId(partition), records).await?;
-    ticket.await.map_err(|_| EngineError::Internal("ticket dropped".into()))?
+    ticket
+        .await
+        .map_err(|_| EngineError::Internal("ticket dropped".into()))?
 }
 
 /// Reads everything a cursor has right now, in small reads so chunk reuse is exercised.
@@ -60,7 +69,11 @@ fn read_partition(topic: &dyn TopicLog, partition: u32, start: StartPosition) ->
 }
 
 fn assert_records(read: &[StoredRecord], partition: u32, expected: std::ops::Range<u64>) {
-    assert_eq!(read.len() as u64, expected.end - expected.start, "record count");
+    assert_eq!(
+        read.len() as u64,
+        expected.end - expected.start,
+        "record count"
+    );
     for (stored, i) in read.iter().zip(expected) {
         assert_eq!(stored.partition, PartitionId(partition));
         assert_eq!(stored.offset, Offset(i));
@@ -85,25 +98,57 @@ fn round_trip_with_keys_null_values_headers_and_independent_partitions() {
     let log = EmbeddedLog::open(dir.path(), LogConfig::default()).unwrap();
     let topic = log.create_topic("pageviews", 3).unwrap();
     rt.block_on(async {
-        assert_eq!(append(topic.as_ref(), 0, records(0..10)).await.unwrap(), Offset(0));
-        assert_eq!(append(topic.as_ref(), 0, records(10..11)).await.unwrap(), Offset(10));
-        assert_eq!(append(topic.as_ref(), 2, records(0..4)).await.unwrap(), Offset(0));
+        assert_eq!(
+            append(topic.as_ref(), 0, records(0..10)).await.unwrap(),
+            Offset(0)
+        );
+        assert_eq!(
+            append(topic.as_ref(), 0, records(10..11)).await.unwrap(),
+            Offset(10)
+        );
+        assert_eq!(
+            append(topic.as_ref(), 2, records(0..4)).await.unwrap(),
+            Offset(0)
+        );
         // An empty append resolves at the end offset and writes nothing.
-        assert_eq!(append(topic.as_ref(), 2, Vec::new()).await.unwrap(), Offset(4));
+        assert_eq!(
+            append(topic.as_ref(), 2, Vec::new()).await.unwrap(),
+            Offset(4)
+        );
     });
-    assert_records(&read_partition(topic.as_ref(), 0, StartPosition::Earliest), 0, 0..11);
-    assert_records(&read_partition(topic.as_ref(), 2, StartPosition::Earliest), 2, 0..4);
+    assert_records(
+        &read_partition(topic.as_ref(), 0, StartPosition::Earliest),
+        0,
+        0..11,
+    );
+    assert_records(
+        &read_partition(topic.as_ref(), 2, StartPosition::Earliest),
+        2,
+        0..4,
+    );
     assert!(read_partition(topic.as_ref(), 1, StartPosition::Earliest).is_empty());
     assert_eq!(topic.end_offset(PartitionId(0)), Offset(11));
     assert_eq!(topic.end_offset(PartitionId(1)), Offset(0));
     assert_eq!(topic.start_offset(PartitionId(0)), Offset(0));
     assert!(read_partition(topic.as_ref(), 0, StartPosition::Latest).is_empty());
-    assert_records(&read_partition(topic.as_ref(), 0, StartPosition::At(Offset(6))), 0, 6..11);
+    assert_records(
+        &read_partition(topic.as_ref(), 0, StartPosition::At(Offset(6))),
+        0,
+        6..11,
+    );
 
-    let err = rt.block_on(topic.append(PartitionId(3), records(0..1))).unwrap_err();
+    let err = rt
+        .block_on(topic.append(PartitionId(3), records(0..1)))
+        .unwrap_err();
     assert!(matches!(err, EngineError::NotFound(_)), "{err}");
-    assert!(matches!(topic.cursor(PartitionId(9), StartPosition::Earliest), Err(EngineError::NotFound(_))));
-    assert!(matches!(log.create_topic("pageviews", 1), Err(EngineError::Conflict(_))));
+    assert!(matches!(
+        topic.cursor(PartitionId(9), StartPosition::Earliest),
+        Err(EngineError::NotFound(_))
+    ));
+    assert!(matches!(
+        log.create_topic("pageviews", 1),
+        Err(EngineError::Conflict(_))
+    ));
 }
 
 #[test]
@@ -117,7 +162,9 @@ fn oversized_records_are_rejected_before_queueing() {
         timestamp_ms: 0,
         headers: Vec::new(),
     };
-    let err = runtime().block_on(topic.append(PartitionId(0), vec![huge])).unwrap_err();
+    let err = runtime()
+        .block_on(topic.append(PartitionId(0), vec![huge]))
+        .unwrap_err();
     assert!(matches!(err, EngineError::BadRequest(_)), "{err}");
 }
 
@@ -133,7 +180,9 @@ fn records_larger_than_a_read_chunk_round_trip() {
         headers: Vec::new(),
     };
     let batch = vec![record(0), big.clone(), record(2)];
-    runtime().block_on(append(topic.as_ref(), 0, batch)).unwrap();
+    runtime()
+        .block_on(append(topic.as_ref(), 0, batch))
+        .unwrap();
     let read = read_partition(topic.as_ref(), 0, StartPosition::Earliest);
     assert_eq!(read.len(), 3);
     assert_eq!(read[1].record, big);
@@ -144,14 +193,18 @@ fn records_larger_than_a_read_chunk_round_trip() {
 fn group_commit_writes_queued_appends_with_one_fsync() {
     let dir = tempfile::tempdir().unwrap();
     let rt = runtime();
-    let log = EmbeddedLog::open(dir.path(), config(FsyncPolicy::Always, SEGMENT_BYTES_MAX)).unwrap();
+    let log =
+        EmbeddedLog::open(dir.path(), config(FsyncPolicy::Always, SEGMENT_BYTES_MAX)).unwrap();
     log.create_topic("t", 1).unwrap();
     let topic = log.embedded_topic("t").unwrap();
     let appends = 500u64;
     // Hold the writer at its commit so every append queues behind the first one.
     let gate = topic.partition_handle(PartitionId(0)).hold_commits();
     let tickets: Vec<AppendTicket> = (0..appends)
-        .map(|i| rt.block_on(topic.append(PartitionId(0), vec![record(i)])).unwrap())
+        .map(|i| {
+            rt.block_on(topic.append(PartitionId(0), vec![record(i)]))
+                .unwrap()
+        })
         .collect();
     drop(gate);
     let offsets: Vec<Offset> = rt.block_on(async {
@@ -168,15 +221,23 @@ fn group_commit_writes_queued_appends_with_one_fsync() {
     // The first request commits alone (the writer took it before the others arrived); all
     // the rest fit in one batch.
     assert!(stats.syncs <= 3, "{stats:?}");
-    assert_eq!(stats.syncs, stats.batches, "one fsync per batch under Always");
-    assert_records(&read_partition(topic.as_ref(), 0, StartPosition::Earliest), 0, 0..appends);
+    assert_eq!(
+        stats.syncs, stats.batches,
+        "one fsync per batch under Always"
+    );
+    assert_records(
+        &read_partition(topic.as_ref(), 0, StartPosition::Earliest),
+        0,
+        0..appends,
+    );
 }
 
 #[test]
 fn concurrent_appenders_get_distinct_contiguous_offsets() {
     let dir = tempfile::tempdir().unwrap();
     let rt = runtime();
-    let log = EmbeddedLog::open(dir.path(), config(FsyncPolicy::Always, SEGMENT_BYTES_MAX)).unwrap();
+    let log =
+        EmbeddedLog::open(dir.path(), config(FsyncPolicy::Always, SEGMENT_BYTES_MAX)).unwrap();
     let topic = log.create_topic("t", 2).unwrap();
     let tasks = 16u64;
     let per_task = 40u64;
@@ -187,7 +248,11 @@ fn concurrent_appenders_get_distinct_contiguous_offsets() {
                 tokio::spawn(async move {
                     let mut offsets = Vec::new();
                     for i in 0..per_task {
-                        offsets.push(append(topic.as_ref(), 1, vec![record(t * per_task + i)]).await.unwrap());
+                        offsets.push(
+                            append(topic.as_ref(), 1, vec![record(t * per_task + i)])
+                                .await
+                                .unwrap(),
+                        );
                     }
                     offsets
                 })
@@ -196,14 +261,24 @@ fn concurrent_appenders_get_distinct_contiguous_offsets() {
         let mut all = Vec::new();
         for h in handles {
             let offsets = h.await.unwrap();
-            assert!(offsets.windows(2).all(|w| w[0] < w[1]), "a caller's appends keep their order");
+            assert!(
+                offsets.windows(2).all(|w| w[0] < w[1]),
+                "a caller's appends keep their order"
+            );
             all.extend(offsets);
         }
         all
     });
     offsets.sort();
-    assert_eq!(offsets, (0..tasks * per_task).map(Offset).collect::<Vec<_>>());
-    let stats = log.embedded_topic("t").unwrap().partition_stats(PartitionId(1)).unwrap();
+    assert_eq!(
+        offsets,
+        (0..tasks * per_task).map(Offset).collect::<Vec<_>>()
+    );
+    let stats = log
+        .embedded_topic("t")
+        .unwrap()
+        .partition_stats(PartitionId(1))
+        .unwrap();
     assert!(stats.syncs <= stats.records, "{stats:?}");
     let read = read_partition(topic.as_ref(), 1, StartPosition::Earliest);
     assert_eq!(read.len() as u64, tasks * per_task);
@@ -222,7 +297,9 @@ fn restart_restores_topics_data_and_seeks_through_rolled_segments() {
         log.create_topic("b-topic", 1).unwrap();
         rt.block_on(async {
             for chunk in (0..total).step_by(100) {
-                append(a.as_ref(), 1, records(chunk..chunk + 100)).await.unwrap();
+                append(a.as_ref(), 1, records(chunk..chunk + 100))
+                    .await
+                    .unwrap();
             }
         });
         let partition_dir = dir.path().join("topics/a.stream_1/1");
@@ -236,32 +313,61 @@ fn restart_restores_topics_data_and_seeks_through_rolled_segments() {
     assert_eq!(
         log.list_topics(),
         vec![
-            TopicInfo { name: "a.stream_1".into(), partitions: 3 },
-            TopicInfo { name: "b-topic".into(), partitions: 1 },
+            TopicInfo {
+                name: "a.stream_1".into(),
+                partitions: 3
+            },
+            TopicInfo {
+                name: "b-topic".into(),
+                partitions: 1
+            },
         ]
     );
     let a = log.topic("a.stream_1").unwrap();
     assert_eq!(a.end_offset(PartitionId(1)), Offset(total));
-    assert_records(&read_partition(a.as_ref(), 1, StartPosition::Earliest), 1, 0..total);
+    assert_records(
+        &read_partition(a.as_ref(), 1, StartPosition::Earliest),
+        1,
+        0..total,
+    );
     for at in [0, 1, 159, 160, 161, 777, 1_234, total - 1, total] {
-        assert_records(&read_partition(a.as_ref(), 1, StartPosition::At(Offset(at))), 1, at..total);
+        assert_records(
+            &read_partition(a.as_ref(), 1, StartPosition::At(Offset(at))),
+            1,
+            at..total,
+        );
     }
     // Out of range positions clamp to the ends, as a consumer's offset reset would.
     assert!(read_partition(a.as_ref(), 1, StartPosition::At(Offset(total + 50))).is_empty());
     // Appends continue at the recovered end, into the recovered active segment.
-    assert_eq!(rt.block_on(append(a.as_ref(), 1, records(total..total + 5))).unwrap(), Offset(total));
-    assert_records(&read_partition(a.as_ref(), 1, StartPosition::At(Offset(1_500))), 1, 1_500..total + 5);
+    assert_eq!(
+        rt.block_on(append(a.as_ref(), 1, records(total..total + 5)))
+            .unwrap(),
+        Offset(total)
+    );
+    assert_records(
+        &read_partition(a.as_ref(), 1, StartPosition::At(Offset(1_500))),
+        1,
+        1_500..total + 5,
+    );
     drop(a);
     drop(log);
 
     // A stale or garbage index on a sealed segment is detected and rebuilt.
     let partition_dir = dir.path().join("topics/a.stream_1/1");
     let first_index = partition_dir.join("00000000000000000000.index");
-    assert!(std::fs::metadata(&first_index).unwrap().len() > 0, "sealed segments have an index");
+    assert!(
+        std::fs::metadata(&first_index).unwrap().len() > 0,
+        "sealed segments have an index"
+    );
     std::fs::write(&first_index, [0xffu8; 16]).unwrap();
     let log = EmbeddedLog::open(dir.path(), cfg).unwrap();
     let a = log.topic("a.stream_1").unwrap();
-    assert_records(&read_partition(a.as_ref(), 1, StartPosition::At(Offset(100))), 1, 100..total + 5);
+    assert_records(
+        &read_partition(a.as_ref(), 1, StartPosition::At(Offset(100))),
+        1,
+        100..total + 5,
+    );
 }
 
 #[test]
@@ -269,14 +375,22 @@ fn index_seeks_skip_at_most_one_interval() {
     let dir = tempfile::tempdir().unwrap();
     let log = EmbeddedLog::open(dir.path(), config(FsyncPolicy::Never, SEGMENT_BYTES_MAX)).unwrap();
     let topic = log.create_topic("t", 1).unwrap();
-    runtime().block_on(append(topic.as_ref(), 0, records(0..1_000))).unwrap();
+    runtime()
+        .block_on(append(topic.as_ref(), 0, records(0..1_000)))
+        .unwrap();
     let embedded = log.embedded_topic("t").unwrap();
     let shared = &embedded.partition_handle(PartitionId(0)).shared;
     let segment = shared.segments.read().unwrap()[0].clone();
     let index = segment.index.read().unwrap().clone();
-    let bytes = segment.committed_bytes.load(std::sync::atomic::Ordering::Acquire);
+    let bytes = segment
+        .committed_bytes
+        .load(std::sync::atomic::Ordering::Acquire);
     let expected = bytes / (INDEX_INTERVAL_BYTES + 200);
-    assert!(index.len() as u64 >= expected, "an entry every INDEX_INTERVAL_BYTES: {}", index.len());
+    assert!(
+        index.len() as u64 >= expected,
+        "an entry every INDEX_INTERVAL_BYTES: {}",
+        index.len()
+    );
     for entry in &index {
         // Every entry points at its record.
         let read = read_partition(topic.as_ref(), 0, StartPosition::At(entry.offset));
@@ -292,7 +406,9 @@ fn index_seeks_skip_at_most_one_interval() {
 fn write_for_recovery(dir: &Path, n: u64) -> (PathBuf, Vec<u64>) {
     let log = EmbeddedLog::open(dir, config(FsyncPolicy::Never, SEGMENT_BYTES_MAX)).unwrap();
     let topic = log.create_topic("t", 1).unwrap();
-    runtime().block_on(append(topic.as_ref(), 0, records(0..n))).unwrap();
+    runtime()
+        .block_on(append(topic.as_ref(), 0, records(0..n)))
+        .unwrap();
     let ends = (0..n)
         .scan(0u64, |end, i| {
             *end += encoded_len(&record(i)) as u64;
@@ -304,14 +420,36 @@ fn write_for_recovery(dir: &Path, n: u64) -> (PathBuf, Vec<u64>) {
 
 /// Reopens the log over a damaged segment and checks exactly `whole` records come back and
 /// appends continue after them.
-fn check_recovers_to(dir: &Path, segment: &Path, whole: u64, valid_bytes: u64, rt: &tokio::runtime::Runtime) {
+fn check_recovers_to(
+    dir: &Path,
+    segment: &Path,
+    whole: u64,
+    valid_bytes: u64,
+    rt: &tokio::runtime::Runtime,
+) {
     let log = EmbeddedLog::open(dir, config(FsyncPolicy::Never, SEGMENT_BYTES_MAX)).unwrap();
-    assert_eq!(std::fs::metadata(segment).unwrap().len(), valid_bytes, "file cut after the last whole record");
+    assert_eq!(
+        std::fs::metadata(segment).unwrap().len(),
+        valid_bytes,
+        "file cut after the last whole record"
+    );
     let topic = log.topic("t").unwrap();
     assert_eq!(topic.end_offset(PartitionId(0)), Offset(whole));
-    assert_records(&read_partition(topic.as_ref(), 0, StartPosition::Earliest), 0, 0..whole);
-    assert_eq!(rt.block_on(append(topic.as_ref(), 0, vec![record(whole)])).unwrap(), Offset(whole));
-    assert_records(&read_partition(topic.as_ref(), 0, StartPosition::Earliest), 0, 0..whole + 1);
+    assert_records(
+        &read_partition(topic.as_ref(), 0, StartPosition::Earliest),
+        0,
+        0..whole,
+    );
+    assert_eq!(
+        rt.block_on(append(topic.as_ref(), 0, vec![record(whole)]))
+            .unwrap(),
+        Offset(whole)
+    );
+    assert_records(
+        &read_partition(topic.as_ref(), 0, StartPosition::Earliest),
+        0,
+        0..whole + 1,
+    );
 }
 
 #[test]
@@ -376,7 +514,8 @@ proptest! {
 fn a_cursor_at_the_end_wakes_after_an_append() {
     let dir = tempfile::tempdir().unwrap();
     let rt = runtime();
-    let log = EmbeddedLog::open(dir.path(), config(FsyncPolicy::Always, SEGMENT_BYTES_MAX)).unwrap();
+    let log =
+        EmbeddedLog::open(dir.path(), config(FsyncPolicy::Always, SEGMENT_BYTES_MAX)).unwrap();
     let topic = log.create_topic("t", 2).unwrap();
     rt.block_on(async {
         append(topic.as_ref(), 0, records(0..3)).await.unwrap();
@@ -390,7 +529,9 @@ fn a_cursor_at_the_end_wakes_after_an_append() {
         assert_eq!(cursor.read(&mut out, 10).unwrap(), 0);
         let writer = topic.clone();
         tokio::spawn(async move { append(writer.as_ref(), 0, records(3..5)).await.unwrap() });
-        tokio::time::timeout(Duration::from_secs(10), notified).await.expect("woken by the append");
+        tokio::time::timeout(Duration::from_secs(10), notified)
+            .await
+            .expect("woken by the append");
         while out.len() < 2 {
             // The notify fires after the end offset is published, so data is there now.
             assert!(cursor.read(&mut out, 10).unwrap() > 0);
@@ -404,10 +545,14 @@ fn a_cursor_at_the_end_wakes_after_an_append() {
 fn deleted_topic_ends_cursors_and_fails_appends() {
     let dir = tempfile::tempdir().unwrap();
     let rt = runtime();
-    let log = EmbeddedLog::open(dir.path(), config(FsyncPolicy::Always, SEGMENT_BYTES_MAX)).unwrap();
+    let log =
+        EmbeddedLog::open(dir.path(), config(FsyncPolicy::Always, SEGMENT_BYTES_MAX)).unwrap();
     let topic = log.create_topic("doomed", 2).unwrap();
-    rt.block_on(append(topic.as_ref(), 0, records(0..3))).unwrap();
-    let mut cursor = topic.cursor(PartitionId(0), StartPosition::Earliest).unwrap();
+    rt.block_on(append(topic.as_ref(), 0, records(0..3)))
+        .unwrap();
+    let mut cursor = topic
+        .cursor(PartitionId(0), StartPosition::Earliest)
+        .unwrap();
     let ready = topic.data_ready();
     let waiter = rt.spawn(async move { ready.notified().await });
     std::thread::sleep(Duration::from_millis(20)); // let the waiter register
@@ -419,13 +564,21 @@ fn deleted_topic_ends_cursors_and_fails_appends() {
         .expect("waiters wake on delete")
         .unwrap();
     let mut out = Vec::new();
-    assert!(matches!(cursor.read(&mut out, 10), Err(EngineError::NotFound(_))));
-    let err = rt.block_on(topic.append(PartitionId(0), records(0..1))).unwrap_err();
+    assert!(matches!(
+        cursor.read(&mut out, 10),
+        Err(EngineError::NotFound(_))
+    ));
+    let err = rt
+        .block_on(topic.append(PartitionId(0), records(0..1)))
+        .unwrap_err();
     assert!(matches!(err, EngineError::NotFound(_)), "{err}");
     assert!(err.to_string().contains("deleted"), "{err}");
     assert!(log.topic("doomed").is_none());
     assert!(!dir.path().join("topics/doomed").exists());
-    assert!(matches!(log.delete_topic("doomed"), Err(EngineError::NotFound(_))));
+    assert!(matches!(
+        log.delete_topic("doomed"),
+        Err(EngineError::NotFound(_))
+    ));
 
     // The name is free again, and the new topic starts empty.
     let again = log.create_topic("doomed", 1).unwrap();
@@ -445,13 +598,27 @@ fn interrupted_create_is_cleaned_up_on_open() {
 fn topic_names_follow_kafka_rules() {
     let dir = tempfile::tempdir().unwrap();
     let log = EmbeddedLog::open(dir.path(), config(FsyncPolicy::Never, SEGMENT_BYTES_MAX)).unwrap();
-    for bad in ["", ".", "..", "has space", "slash/y", "ünï", &"x".repeat(250)] {
-        assert!(matches!(log.create_topic(bad, 1), Err(EngineError::Statement(_))), "{bad:?}");
+    for bad in [
+        "",
+        ".",
+        "..",
+        "has space",
+        "slash/y",
+        "ünï",
+        &"x".repeat(250),
+    ] {
+        assert!(
+            matches!(log.create_topic(bad, 1), Err(EngineError::Statement(_))),
+            "{bad:?}"
+        );
     }
     for good in ["a", "A.b_c-9", ".hidden", &"x".repeat(249)] {
         log.create_topic(good, 1).unwrap();
     }
-    assert!(matches!(log.create_topic("zero", 0), Err(EngineError::Statement(_))));
+    assert!(matches!(
+        log.create_topic("zero", 0),
+        Err(EngineError::Statement(_))
+    ));
     assert!(matches!(
         log.create_topic("many", TOPIC_PARTITIONS_MAX + 1),
         Err(EngineError::Statement(_))
@@ -462,7 +629,11 @@ fn topic_names_follow_kafka_rules() {
 fn interval_fsync_syncs_when_idle() {
     let dir = tempfile::tempdir().unwrap();
     let rt = runtime();
-    let log = EmbeddedLog::open(dir.path(), config(FsyncPolicy::IntervalMs(5), SEGMENT_BYTES_MAX)).unwrap();
+    let log = EmbeddedLog::open(
+        dir.path(),
+        config(FsyncPolicy::IntervalMs(5), SEGMENT_BYTES_MAX),
+    )
+    .unwrap();
     log.create_topic("t", 1).unwrap();
     let topic = log.embedded_topic("t").unwrap();
     rt.block_on(async {
@@ -473,7 +644,10 @@ fn interval_fsync_syncs_when_idle() {
         append(topic.as_ref(), 0, records(1..2)).await.unwrap();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while topic.partition_stats(PartitionId(0)).unwrap().syncs < 2 {
-            assert!(tokio::time::Instant::now() < deadline, "idle data was never synced");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "idle data was never synced"
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     });
@@ -491,13 +665,20 @@ fn many_records_flow_through_append_and_cursor() {
     rt.block_on(async {
         let mut tickets = Vec::new();
         for chunk in (0..total).step_by(50) {
-            tickets.push(topic.append(PartitionId(0), records(chunk..chunk + 50)).await.unwrap());
+            tickets.push(
+                topic
+                    .append(PartitionId(0), records(chunk..chunk + 50))
+                    .await
+                    .unwrap(),
+            );
         }
         for (i, ticket) in tickets.into_iter().enumerate() {
             assert_eq!(ticket.await.unwrap().unwrap(), Offset(i as u64 * 50));
         }
     });
-    let mut cursor = topic.cursor(PartitionId(0), StartPosition::Earliest).unwrap();
+    let mut cursor = topic
+        .cursor(PartitionId(0), StartPosition::Earliest)
+        .unwrap();
     let mut out = Vec::new();
     let mut seen = 0u64;
     loop {
