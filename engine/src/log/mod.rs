@@ -21,6 +21,11 @@
 //! - `cursor`: a reader tailing one partition.
 //! - `embedded`: the `LogStore` over a data directory.
 //! - `journal`: a small checksummed append-only file for the catalog's commands.
+//! - `tests`: end-to-end tests (append, group commit, recovery at every cut, restart, delete).
+//!
+//! On disk (`embedded`): `<dir>/topics/<topic>/topic.meta` and
+//! `<dir>/topics/<topic>/<partition>/<base offset:020>.{log,index}`; each record is
+//! `length crc offset timestamp key value headers` (see `record`).
 
 use std::sync::Arc;
 
@@ -39,7 +44,9 @@ mod segment;
 #[cfg(test)]
 mod tests;
 
-pub use embedded::{EmbeddedLog, EmbeddedTopic, PartitionStats};
+pub use embedded::{
+    validate_topic_name, EmbeddedLog, EmbeddedTopic, PartitionStats, TOPIC_NAME_CHARS_MAX,
+};
 pub use journal::{Journal, JOURNAL_ENTRY_BYTES_MAX};
 pub use partition::{
     APPEND_QUEUE_BYTES_MAX, APPEND_QUEUE_DEPTH_MAX, APPEND_REQUEST_BYTES_MAX,
