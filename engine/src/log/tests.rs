@@ -694,3 +694,51 @@ fn many_records_flow_through_append_and_cursor() {
     }
     assert_eq!(seen, total);
 }
+
+#[test]
+fn damage_inside_a_sealed_segment_is_reported_not_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(FsyncPolicy::Never, 16 * 1024);
+    {
+        let log = EmbeddedLog::open(dir.path(), cfg.clone()).unwrap();
+        let topic = log.create_topic("t", 1).unwrap();
+        runtime()
+            .block_on(append(topic.as_ref(), 0, records(0..1_000)))
+            .unwrap();
+    }
+    let sealed = segment_files(&dir.path().join("topics/t/0"))[0].clone();
+    let original = std::fs::read(&sealed).unwrap();
+
+    // The sealed segment's tail is checked on open: a hole there is `Corrupt`.
+    let mut damaged = original.clone();
+    *damaged.last_mut().unwrap() ^= 1;
+    std::fs::write(&sealed, &damaged).unwrap();
+    assert!(matches!(
+        EmbeddedLog::open(dir.path(), cfg.clone()),
+        Err(EngineError::Corrupt(_))
+    ));
+
+    // Its middle is checked when read: the cursor fails rather than skipping records.
+    let mut damaged = original;
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 1;
+    std::fs::write(&sealed, &damaged).unwrap();
+    let log = EmbeddedLog::open(dir.path(), cfg).unwrap();
+    let topic = log.topic("t").unwrap();
+    let mut cursor = topic
+        .cursor(PartitionId(0), StartPosition::Earliest)
+        .unwrap();
+    let mut out = Vec::new();
+    let result = loop {
+        match cursor.read(&mut out, 100) {
+            Ok(0) => break Ok(()),
+            Ok(_) => {}
+            Err(e) => break Err(e),
+        }
+    };
+    assert!(matches!(result, Err(EngineError::Corrupt(_))), "{result:?}");
+    assert!(out
+        .iter()
+        .enumerate()
+        .all(|(i, s)| s.offset == Offset(i as u64)));
+}
