@@ -20,12 +20,72 @@
 //! - `partition`: one partition's writer thread (group commit) and committed end offset.
 //! - `cursor`: a reader tailing one partition.
 //! - `embedded`: the `LogStore` over a data directory.
+//! - `journal`: a small checksummed append-only file for the catalog's commands.
+//! - `tests`: end-to-end tests (append, group commit, recovery at every cut, restart, delete).
+//!
+//! On disk (`embedded`): `<dir>/topics/<topic>/topic.meta` and
+//! `<dir>/topics/<topic>/<partition>/<base offset:020>.{log,index}`; each record is
+//! `length crc offset timestamp key value headers` (see `record`).
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 use crate::error::Result;
+
+mod cursor;
+mod embedded;
+mod journal;
+mod partition;
+mod partitioner;
+mod record;
+mod recovery;
+mod segment;
+#[cfg(test)]
+mod tests;
+
+pub use embedded::{
+    validate_topic_name, EmbeddedLog, EmbeddedTopic, PartitionStats, TOPIC_NAME_CHARS_MAX,
+};
+pub use journal::{Journal, JOURNAL_ENTRY_BYTES_MAX};
+pub use partition::{
+    APPEND_QUEUE_BYTES_MAX, APPEND_QUEUE_DEPTH_MAX, APPEND_REQUEST_BYTES_MAX,
+    COMMIT_BATCH_BYTES_MAX, COMMIT_BATCH_RECORDS_MAX,
+};
+pub use partitioner::{murmur2, partition_for_key, to_positive, KeylessSpreader};
+pub use record::RECORD_BYTES_MAX;
+pub use segment::{INDEX_INTERVAL_BYTES, READ_CHUNK_BYTES, SEGMENT_BYTES_LIMIT};
+
+/// Default size at which a partition rolls to a new segment file, in bytes.
+///
+/// Kafka's `log.segment.bytes` default (1 GiB): few files per partition, and recovery (which
+/// scans the last segment) reads at most this much per partition.
+pub const SEGMENT_BYTES_MAX: u64 = 1024 * 1024 * 1024;
+
+/// Most partitions a topic may have.
+///
+/// Each partition has its own writer thread (and fsync stream); 256 keeps a topic's threads
+/// within what one machine schedules well. Kafka has no fixed limit, ksqlDB users rarely
+/// exceed a few dozen.
+pub const TOPIC_PARTITIONS_MAX: u32 = 256;
+
+/// How the embedded log stores data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    pub fsync: FsyncPolicy,
+    /// Roll to a new segment once the active one would exceed this many bytes (a single
+    /// larger record still gets a segment of its own). At most [`SEGMENT_BYTES_LIMIT`].
+    pub segment_bytes_max: u64,
+}
+
+impl Default for LogConfig {
+    fn default() -> LogConfig {
+        LogConfig {
+            fsync: FsyncPolicy::Always,
+            segment_bytes_max: SEGMENT_BYTES_MAX,
+        }
+    }
+}
 
 /// Offset of a record within its partition, as in Kafka (0-based, contiguous).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -109,8 +169,11 @@ pub trait TopicLog: Send + Sync {
     fn end_offset(&self, partition: PartitionId) -> Offset;
     /// First offset still stored.
     fn start_offset(&self, partition: PartitionId) -> Offset;
-    fn cursor(&self, partition: PartitionId, start: StartPosition)
-        -> Result<Box<dyn PartitionCursor>>;
+    fn cursor(
+        &self,
+        partition: PartitionId,
+        start: StartPosition,
+    ) -> Result<Box<dyn PartitionCursor>>;
     /// Notified after any partition's committed end advances (and when the topic is deleted).
     fn data_ready(&self) -> Arc<tokio::sync::Notify>;
     /// True once the topic was deleted; cursors then end.

@@ -1,0 +1,420 @@
+//! The embedded [`LogStore`]: topics stored in a local data directory.
+//!
+//! ```text
+//!  <dir>/topics/<topic>/topic.meta             "partitions=N\n", written durably last
+//!  <dir>/topics/<topic>/<partition>/<base>.log  segments (see `segment`)
+//!  <dir>/topics/<topic>/<partition>/<base>.index
+//! ```
+//!
+//! `topic.meta` marks a topic as complete: it is written (temp file, fsync, rename, fsync the
+//! directory) only after the partition directories exist, and removed first when a topic is
+//! deleted. A topic directory without it is a create or delete that a crash interrupted, and
+//! is removed on open.
+
+use std::collections::HashMap;
+use std::fs;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Notify;
+
+use super::cursor::EmbeddedCursor;
+use super::partition::{Partition, StopMode};
+use super::recovery::sync_dir;
+use super::segment::SEGMENT_BYTES_LIMIT;
+use super::{
+    AppendTicket, FsyncPolicy, LogConfig, LogStore, Offset, PartitionCursor, PartitionId, Record,
+    StartPosition, TopicInfo, TopicLog, TOPIC_PARTITIONS_MAX,
+};
+use crate::error::{EngineError, Result};
+
+/// Longest topic name, as in Kafka (`Topic.MAX_NAME_LENGTH`: 249, so that the partition
+/// directory name `<topic>-<partition>` fits a 255-byte file name).
+pub const TOPIC_NAME_CHARS_MAX: usize = 249;
+
+/// The per-topic metadata file.
+const META_FILE: &str = "topic.meta";
+const META_TMP_FILE: &str = "topic.meta.tmp";
+
+/// What cursors share with their topic.
+#[derive(Debug)]
+pub(crate) struct TopicState {
+    pub name: String,
+    /// Set (Release) when the topic is deleted; cursors then fail with `NotFound`.
+    pub deleted: AtomicBool,
+}
+
+/// Counters of one partition's writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PartitionStats {
+    /// Records appended.
+    pub records: u64,
+    /// Commit batches written (one write call each, barring a segment roll).
+    pub batches: u64,
+    /// `sync_data` calls on segment files.
+    pub syncs: u64,
+}
+
+/// One topic of the embedded log.
+pub struct EmbeddedTopic {
+    state: Arc<TopicState>,
+    dir: PathBuf,
+    partitions: Vec<Partition>,
+    data_ready: Arc<Notify>,
+}
+
+impl EmbeddedTopic {
+    fn open(
+        dir: PathBuf,
+        name: &str,
+        partitions: u32,
+        config: &LogConfig,
+    ) -> Result<EmbeddedTopic> {
+        let data_ready = Arc::new(Notify::new());
+        let mut opened = Vec::with_capacity(partitions as usize);
+        for p in 0..partitions {
+            let partition_dir = dir.join(p.to_string());
+            fs::create_dir_all(&partition_dir)?;
+            opened.push(Partition::open(
+                name,
+                PartitionId(p),
+                &partition_dir,
+                config,
+                data_ready.clone(),
+            )?);
+        }
+        Ok(EmbeddedTopic {
+            state: Arc::new(TopicState {
+                name: name.to_owned(),
+                deleted: AtomicBool::new(false),
+            }),
+            dir,
+            partitions: opened,
+            data_ready,
+        })
+    }
+
+    /// Writer counters for `partition`.
+    pub fn partition_stats(&self, partition: PartitionId) -> Option<PartitionStats> {
+        let stats = &self.partitions.get(partition.0 as usize)?.shared.stats;
+        Some(PartitionStats {
+            records: stats.records.load(Ordering::Relaxed),
+            batches: stats.batches.load(Ordering::Relaxed),
+            syncs: stats.syncs.load(Ordering::Relaxed),
+        })
+    }
+
+    #[cfg(test)]
+    pub(crate) fn partition_handle(&self, partition: PartitionId) -> &Partition {
+        &self.partitions[partition.0 as usize]
+    }
+
+    /// The topic's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn partition(&self, partition: PartitionId) -> Result<&Partition> {
+        self.partitions.get(partition.0 as usize).ok_or_else(|| {
+            EngineError::NotFound(format!(
+                "topic '{}' has no partition {} (it has {})",
+                self.state.name,
+                partition.0,
+                self.partitions.len()
+            ))
+        })
+    }
+
+    fn stop(&self, mode: StopMode) {
+        for partition in &self.partitions {
+            partition.stop(mode);
+        }
+    }
+
+    /// Ends the topic for its users: appends fail, cursors end, waiters wake.
+    fn mark_deleted(&self) {
+        self.state.deleted.store(true, Ordering::Release);
+        self.stop(StopMode::Discard);
+        self.data_ready.notify_waiters();
+    }
+}
+
+impl TopicLog for EmbeddedTopic {
+    fn name(&self) -> &str {
+        &self.state.name
+    }
+
+    fn partition_count(&self) -> u32 {
+        self.partitions.len() as u32
+    }
+
+    fn append(
+        &self,
+        partition: PartitionId,
+        records: Vec<Record>,
+    ) -> Pin<Box<dyn Future<Output = Result<AppendTicket>> + Send + '_>> {
+        Box::pin(async move {
+            if self.is_deleted() {
+                return Err(EngineError::NotFound(format!(
+                    "topic '{}' was deleted",
+                    self.state.name
+                )));
+            }
+            self.partition(partition)?.append(records).await
+        })
+    }
+
+    /// `Offset(0)` for a partition the topic does not have.
+    fn end_offset(&self, partition: PartitionId) -> Offset {
+        self.partition(partition).map_or(Offset(0), |p| {
+            Offset(p.shared.end_offset.load(Ordering::Acquire))
+        })
+    }
+
+    /// `Offset(0)` for a partition the topic does not have.
+    fn start_offset(&self, partition: PartitionId) -> Offset {
+        self.partition(partition)
+            .map_or(Offset(0), |p| p.shared.start_offset)
+    }
+
+    fn cursor(
+        &self,
+        partition: PartitionId,
+        start: StartPosition,
+    ) -> Result<Box<dyn PartitionCursor>> {
+        if self.is_deleted() {
+            return Err(EngineError::NotFound(format!(
+                "topic '{}' was deleted",
+                self.state.name
+            )));
+        }
+        let shared = self.partition(partition)?.shared.clone();
+        Ok(Box::new(EmbeddedCursor::new(
+            shared,
+            self.state.clone(),
+            start,
+        )))
+    }
+
+    fn data_ready(&self) -> Arc<Notify> {
+        self.data_ready.clone()
+    }
+
+    fn is_deleted(&self) -> bool {
+        self.state.deleted.load(Ordering::Acquire)
+    }
+}
+
+/// The embedded log: a [`LogStore`] over `<dir>/topics`.
+pub struct EmbeddedLog {
+    topics_dir: PathBuf,
+    config: LogConfig,
+    /// Held across a topic's creation or deletion (rare, and must not race each other).
+    topics: Mutex<HashMap<String, Arc<EmbeddedTopic>>>,
+}
+
+impl EmbeddedLog {
+    /// Opens (creating if needed) the log in `dir`, recovering every topic's partitions.
+    pub fn open(dir: &Path, config: LogConfig) -> Result<Arc<EmbeddedLog>> {
+        if config.segment_bytes_max == 0 || config.segment_bytes_max > SEGMENT_BYTES_LIMIT {
+            return Err(EngineError::BadRequest(format!(
+                "segment_bytes_max must be in 1..={SEGMENT_BYTES_LIMIT}, got {}",
+                config.segment_bytes_max
+            )));
+        }
+        let topics_dir = dir.join("topics");
+        fs::create_dir_all(&topics_dir)?;
+        let mut topics = HashMap::new();
+        for entry in fs::read_dir(&topics_dir)? {
+            let entry = entry?;
+            if !entry.file_type()?.is_dir() {
+                continue;
+            }
+            let path = entry.path();
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            let Some(partitions) = read_meta(&path)? else {
+                tracing::warn!(topic = %name, "removing a topic directory without metadata \
+                    (an interrupted create or delete)");
+                fs::remove_dir_all(&path)?;
+                continue;
+            };
+            let topic = EmbeddedTopic::open(path, &name, partitions, &config)?;
+            tracing::info!(topic = %name, partitions, "opened topic");
+            topics.insert(name, Arc::new(topic));
+        }
+        Ok(Arc::new(EmbeddedLog {
+            topics_dir,
+            config,
+            topics: Mutex::new(topics),
+        }))
+    }
+
+    /// The embedded topic (with its statistics), if it exists.
+    pub fn embedded_topic(&self, name: &str) -> Option<Arc<EmbeddedTopic>> {
+        self.lock_topics().get(name).cloned()
+    }
+
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
+    fn lock_topics(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<EmbeddedTopic>>> {
+        self.topics.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn durable(&self) -> bool {
+        self.config.fsync != FsyncPolicy::Never
+    }
+
+    fn create_on_disk(&self, dir: &Path, name: &str, partitions: u32) -> Result<EmbeddedTopic> {
+        fs::create_dir(dir)?;
+        if self.durable() {
+            sync_dir(&self.topics_dir)?;
+        }
+        let topic = EmbeddedTopic::open(dir.to_owned(), name, partitions, &self.config)?;
+        write_meta(dir, partitions, self.durable())?;
+        Ok(topic)
+    }
+}
+
+impl LogStore for EmbeddedLog {
+    fn create_topic(&self, name: &str, partitions: u32) -> Result<Arc<dyn TopicLog>> {
+        validate_topic_name(name)?;
+        if partitions == 0 || partitions > TOPIC_PARTITIONS_MAX {
+            return Err(EngineError::Statement(format!(
+                "Invalid number of partitions {partitions} for topic '{name}': \
+                 must be between 1 and {TOPIC_PARTITIONS_MAX}"
+            )));
+        }
+        let mut topics = self.lock_topics();
+        if topics.contains_key(name) {
+            return Err(EngineError::Conflict(format!(
+                "Topic '{name}' already exists"
+            )));
+        }
+        let dir = self.topics_dir.join(name);
+        if dir.exists() {
+            fs::remove_dir_all(&dir)?; // leftovers of a failed create
+        }
+        let topic = match self.create_on_disk(&dir, name, partitions) {
+            Ok(topic) => Arc::new(topic),
+            Err(e) => {
+                let _ = fs::remove_dir_all(&dir);
+                return Err(e);
+            }
+        };
+        tracing::info!(topic = %name, partitions, "created topic");
+        topics.insert(name.to_owned(), topic.clone());
+        Ok(topic)
+    }
+
+    fn delete_topic(&self, name: &str) -> Result<()> {
+        let mut topics = self.lock_topics();
+        let topic = topics
+            .remove(name)
+            .ok_or_else(|| EngineError::NotFound(format!("Topic '{name}' does not exist")))?;
+        topic.mark_deleted();
+        // Metadata first: once it is gone the topic stays deleted whatever happens next.
+        fs::remove_file(topic.dir.join(META_FILE))?;
+        if self.durable() {
+            sync_dir(&topic.dir)?;
+        }
+        fs::remove_dir_all(&topic.dir)?;
+        if self.durable() {
+            sync_dir(&self.topics_dir)?;
+        }
+        tracing::info!(topic = %name, "deleted topic");
+        Ok(())
+    }
+
+    fn topic(&self, name: &str) -> Option<Arc<dyn TopicLog>> {
+        self.embedded_topic(name).map(|t| t as Arc<dyn TopicLog>)
+    }
+
+    fn list_topics(&self) -> Vec<TopicInfo> {
+        let mut list: Vec<TopicInfo> = self
+            .lock_topics()
+            .values()
+            .map(|t| TopicInfo {
+                name: t.state.name.clone(),
+                partitions: t.partition_count(),
+            })
+            .collect();
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        list
+    }
+}
+
+impl Drop for EmbeddedLog {
+    /// Stops every writer after it writes (and, per policy, syncs) what is queued.
+    fn drop(&mut self) {
+        for topic in self.lock_topics().values() {
+            topic.stop(StopMode::Flush);
+        }
+    }
+}
+
+/// Kafka's topic name rules (`org.apache.kafka.common.internals.Topic.validate`).
+pub fn validate_topic_name(name: &str) -> Result<()> {
+    let invalid = |why: String| Err(EngineError::Statement(why));
+    if name.is_empty() {
+        return invalid("Topic name is illegal, it can't be empty".to_owned());
+    }
+    if name == "." || name == ".." {
+        return invalid("Topic name cannot be \".\" or \"..\"".to_owned());
+    }
+    if name.len() > TOPIC_NAME_CHARS_MAX {
+        return invalid(format!(
+            "Topic name is illegal, it can't be longer than {TOPIC_NAME_CHARS_MAX} characters, \
+             topic name: {name}"
+        ));
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+    {
+        return invalid(format!(
+            "Topic name \"{name}\" is illegal, it contains a character other than ASCII \
+             alphanumerics, '.', '_' and '-'"
+        ));
+    }
+    Ok(())
+}
+
+fn read_meta(dir: &Path) -> Result<Option<u32>> {
+    let text = match fs::read_to_string(dir.join(META_FILE)) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let partitions = text
+        .strip_prefix("partitions=")
+        .and_then(|rest| rest.trim_end().parse::<u32>().ok())
+        .filter(|&p| p > 0 && p <= TOPIC_PARTITIONS_MAX)
+        .ok_or_else(|| {
+            EngineError::Corrupt(format!(
+                "{}: bad metadata {text:?}",
+                dir.join(META_FILE).display()
+            ))
+        })?;
+    Ok(Some(partitions))
+}
+
+/// Writes `topic.meta` atomically: temp file, fsync, rename, fsync the directory.
+fn write_meta(dir: &Path, partitions: u32, durable: bool) -> Result<()> {
+    let tmp = dir.join(META_TMP_FILE);
+    fs::write(&tmp, format!("partitions={partitions}\n"))?;
+    if durable {
+        fs::File::open(&tmp)?.sync_all()?;
+    }
+    fs::rename(&tmp, dir.join(META_FILE))?;
+    if durable {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
