@@ -1,6 +1,8 @@
 //! Small JSON text helpers shared by the formats: string escaping, nesting-depth guard, and
 //! whitespace-free copies of raw JSON for messages.
 
+use base64::Engine as _;
+
 /// Deepest JSON nesting accepted in a row or a stored record.
 ///
 /// sonic-rs validates nested containers recursively without a depth limit, so an adversarial
@@ -113,6 +115,37 @@ pub fn compact_json(raw: &str) -> String {
         }
     }
     out
+}
+
+/// Appends `bytes` as a quoted, padded standard base64 string (how ksqlDB writes BYTES).
+pub fn write_base64_string(bytes: &[u8], out: &mut Vec<u8>) {
+    out.push(b'"');
+    let start = out.len();
+    let len = base64::encoded_len(bytes.len(), true).expect("byte length fits base64 length");
+    out.resize(start + len, 0);
+    base64::engine::general_purpose::STANDARD
+        .encode_slice(bytes, &mut out[start..])
+        .expect("buffer sized by encoded_len");
+    out.push(b'"');
+}
+
+/// Appends the decimal text of an integer without going through `fmt`.
+pub fn write_i64(v: i64, out: &mut Vec<u8>) {
+    let mut buf = [0u8; 20];
+    let mut n = v.unsigned_abs();
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + u8::try_from(n % 10).expect("a digit");
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 #[cfg(test)]

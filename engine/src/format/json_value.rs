@@ -13,12 +13,11 @@
 
 use std::borrow::Borrow;
 
-use base64::Engine as _;
 use sonic_rs::LazyValue;
 
 use super::coerce::{self, classify, Json};
 use super::java_double::write_java_double;
-use super::json_text::write_json_string;
+use super::json_text::{write_base64_string, write_i64, write_json_string};
 use crate::error::{EngineError, Result};
 use crate::types::{Column, ColumnKind, Schema, Value};
 
@@ -207,36 +206,6 @@ fn write_map_key(key: &Value, out: &mut Vec<u8>) {
             write_json_string(text.trim_matches('"'), out);
         }
     }
-}
-
-pub(crate) fn write_base64_string(bytes: &[u8], out: &mut Vec<u8>) {
-    out.push(b'"');
-    let start = out.len();
-    let len = base64::encoded_len(bytes.len(), true).expect("byte length fits base64 length");
-    out.resize(start + len, 0);
-    base64::engine::general_purpose::STANDARD
-        .encode_slice(bytes, &mut out[start..])
-        .expect("buffer sized by encoded_len");
-    out.push(b'"');
-}
-
-/// Decimal text of an integer without going through `fmt`.
-pub(crate) fn write_i64(v: i64, out: &mut Vec<u8>) {
-    let mut buf = [0u8; 20];
-    let mut n = v.unsigned_abs();
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + u8::try_from(n % 10).expect("a digit");
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if v < 0 {
-        out.push(b'-');
-    }
-    out.extend_from_slice(&buf[i..]);
 }
 
 #[cfg(test)]
