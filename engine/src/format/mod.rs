@@ -32,6 +32,9 @@ pub mod json_value;
 pub mod kafka_key;
 pub mod key;
 
+#[cfg(test)]
+mod proptests;
+
 pub use coerce::{coerce_json, coerce_json_text, CoercionMode};
 pub use insert_row::{decode_insert_row, InsertRow};
 pub use json_value::{decode_value, encode_value};
