@@ -55,34 +55,36 @@ pub fn decode_insert_row(line: &[u8], schema: &Schema) -> Result<InsertRow> {
             "{INVALID_JSON_MESSAGE}: nested deeper than {JSON_NESTING_DEPTH_MAX} levels"
         )));
     }
-    let row = sonic_rs::from_slice::<LazyValue<'_>>(line)
-        .map_err(|_| EngineError::BadRequest(INVALID_JSON_MESSAGE.to_owned()))?;
-    if !matches!(classify(&row), Json::Object) {
-        return Err(EngineError::BadRequest(format!(
-            "{INVALID_JSON_MESSAGE}: a row must be a JSON object, not {}",
-            kind_name(&row)
-        )));
-    }
     let columns = &schema.columns;
     let mut canonical = !columns.iter().any(|c| c.kind == ColumnKind::Key);
     let mut slots: Vec<Slot<'_>> = vec![None; columns.len()];
     // Normalised names of fields that are not columns, only to find duplicates among them.
     let mut unknown = NameSet::default();
+    // ksqlDB parses the whole line before looking at names, so a name error is only reported
+    // once the rest of the line has proved to be valid JSON.
+    let mut name_error: Option<EngineError> = None;
+    // Where the last field's value ends, to check what follows the object.
+    let mut parsed_to = None;
 
-    let fields = row
-        .clone()
-        .into_object_iter()
-        .expect("classified as an object above");
-    for field in fields {
-        let (raw, value) =
-            field.map_err(|_| EngineError::BadRequest(INVALID_JSON_MESSAGE.to_owned()))?;
-        match find_column(schema, &raw)? {
-            Some(i) => {
+    // One validating pass: sonic's object iterator checks every key and value as it goes;
+    // only what follows the closing brace is left for `ends_cleanly`.
+    for field in sonic_rs::to_object_iter(line) {
+        let Ok((raw, value)) = field else {
+            return Err(not_a_row(line));
+        };
+        parsed_to = Some(end_offset(line, value.as_raw_str()).ok_or_else(|| not_a_row(line))?);
+        if name_error.is_some() {
+            continue;
+        }
+        match find_column(schema, &raw) {
+            Err(e) => name_error = Some(e),
+            Ok(Some(i)) => {
                 if let Some((seen_raw, _)) = &slots[i] {
                     if *seen_raw != raw {
-                        return Err(EngineError::BadRequest(coerce::duplicate_name_message(
+                        name_error = Some(EngineError::BadRequest(coerce::duplicate_name_message(
                             &columns[i].name,
                         )));
+                        continue;
                     }
                     // The same name twice: the last value wins, but the line is not canonical.
                     canonical = false;
@@ -92,16 +94,26 @@ pub fn decode_insert_row(line: &[u8], schema: &Schema) -> Result<InsertRow> {
                 }
                 slots[i] = Some((raw, value));
             }
-            None => {
+            Ok(None) => {
                 canonical = false;
-                let name = identifier_text(&raw).map_err(EngineError::BadRequest)?;
-                if !unknown.insert(&raw, &name) {
-                    return Err(EngineError::BadRequest(coerce::duplicate_name_message(
-                        &name,
-                    )));
+                match identifier_text(&raw) {
+                    Err(m) => name_error = Some(EngineError::BadRequest(m)),
+                    Ok(name) => {
+                        if !unknown.insert(&raw, &name) {
+                            name_error = Some(EngineError::BadRequest(
+                                coerce::duplicate_name_message(&name),
+                            ));
+                        }
+                    }
                 }
             }
         }
+    }
+    if !ends_cleanly(line, parsed_to) {
+        return Err(not_a_row(line));
+    }
+    if let Some(e) = name_error {
+        return Err(e);
     }
 
     let mut values = vec![Value::Null; columns.len()];
@@ -135,6 +147,47 @@ pub fn decode_insert_row(line: &[u8], schema: &Schema) -> Result<InsertRow> {
         values,
         value_is_canonical: canonical,
     })
+}
+
+/// The error for a line that is not a JSON object: ksqlDB's exact text when it is not JSON at
+/// all, that text plus the reason when it is JSON of another kind (error path only, so the
+/// second parse costs nothing on good rows).
+fn not_a_row(line: &[u8]) -> EngineError {
+    match sonic_rs::from_slice::<LazyValue<'_>>(line) {
+        Ok(other) => EngineError::BadRequest(format!(
+            "{INVALID_JSON_MESSAGE}: a row must be a JSON object, not {}",
+            kind_name(&other)
+        )),
+        Err(_) => EngineError::BadRequest(INVALID_JSON_MESSAGE.to_owned()),
+    }
+}
+
+/// Byte offset in `line` just past `raw`, a value the iterator borrowed from `line`.
+fn end_offset(line: &[u8], raw: &str) -> Option<usize> {
+    let start = (raw.as_ptr() as usize).checked_sub(line.as_ptr() as usize)?;
+    let end = start.checked_add(raw.len())?;
+    (end <= line.len()).then_some(end)
+}
+
+/// True when the object closes right after its last value (or is `{}`), with only
+/// whitespace around: sonic's iterator stops at the brace and does not look further.
+fn ends_cleanly(line: &[u8], parsed_to: Option<usize>) -> bool {
+    let is_ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let rest = match parsed_to {
+        Some(end) => &line[end..],
+        None => {
+            let start = line.iter().position(|b| !is_ws(b)).unwrap_or(line.len());
+            match line[start..].strip_prefix(b"{") {
+                Some(rest) => rest,
+                None => return false,
+            }
+        }
+    };
+    let rest = &rest[rest.iter().position(|b| !is_ws(b)).unwrap_or(rest.len())..];
+    match rest.strip_prefix(b"}") {
+        Some(after) => after.iter().all(is_ws),
+        None => false,
+    }
 }
 
 /// The schema column a raw JSON field name denotes, if any. Unquoted ASCII names are compared
@@ -253,6 +306,27 @@ mod tests {
         assert_eq!(
             err(r#"{"K":1,"V":1}"#, &keyed()),
             "Can't coerce a field of type class java.lang.Integer (1) into type STRING"
+        );
+        // Only whitespace may follow the object, and JSON errors beat name errors.
+        for bad in [
+            "{} x",
+            "{\"V\":1}}",
+            "{\"K\":\"a\",\"v\":1,\"V\":2",
+            "",
+            "   ",
+            "{\"K\" \"a\"}",
+        ] {
+            assert_eq!(
+                err(bad, &keyed()),
+                "Invalid JSON in inserts stream",
+                "{bad:?}"
+            );
+        }
+        assert!(decode(" {\"K\":\"a\"} \r", &keyed()).is_ok());
+        assert_eq!(err(" { } ", &keyed()), "Key field must be specified: K");
+        assert_eq!(
+            err("\"x\"", &keyed()),
+            "Invalid JSON in inserts stream: a row must be a JSON object, not a string"
         );
         // The same raw name twice keeps the last value.
         let row = decode(r#"{"K":"a","V":1,"V":2}"#, &keyed()).expect("decodes");
