@@ -1,1 +1,154 @@
 //! Record formats: how row values become Kafka key/value bytes and back.
+//!
+//! ```text
+//!  ingest:  /inserts-stream line ─► insert_row (parse, names, coerce::Api) ─► Vec<Value>
+//!                                      │ value_is_canonical? store the line's bytes as is
+//!                                      ▼
+//!           key::encode_key (KAFKA | JSON | NONE)      json_value::encode_value (JSON)
+//!  query:   key::decode_key ◄─ record key bytes         json_value::decode_value ◄─ value bytes
+//!                                                          (coerce::KafkaJson rules)
+//! ```
+//!
+//! Modules:
+//! - [`coerce`]: JSON → [`Value`](crate::types::Value) for a SQL type, with ksqlDB's two rule
+//!   sets: the strict API coercer and the lenient `KsqlJsonDeserializer`.
+//! - [`insert_row`]: one `/inserts-stream` row: names, duplicates, keys, canonical detection.
+//! - [`json_value`]: the `JSON` value format (encode and decode a record value).
+//! - [`key`]: record keys in the `KAFKA`, `JSON` and `NONE` key formats.
+//! - [`kafka_key`]: Kafka's primitive serializers (`KAFKA` format) for one key column.
+//! - [`java_double`]: DOUBLE text exactly as Java's `Double.toString`.
+//! - [`decimal_text`]: DECIMAL parsing, rescaling and `BigDecimal.toString`.
+//! - [`json_text`]: JSON string escaping and the nesting-depth guard.
+//!
+//! Non-goals: Avro, Protobuf, JSON_SR and DELIMITED; HTTP rendering of values (that is
+//! `sluice_protocol::value_json`).
+
+pub mod coerce;
+pub mod decimal_text;
+pub mod insert_row;
+pub mod java_double;
+pub mod json_text;
+pub mod json_value;
+pub mod kafka_key;
+pub mod key;
+
+#[cfg(test)]
+mod proptests;
+
+pub use coerce::{coerce_json, coerce_json_text, CoercionMode};
+pub use insert_row::{decode_insert_row, InsertRow};
+pub use json_value::{decode_value, encode_value};
+pub use key::{decode_key, encode_key};
+
+use crate::error::{EngineError, Result};
+
+/// Format names ksqlDB knows, so an unsupported one can be told apart from a typo.
+/// (`KAFKA` and `NONE` are valid key formats but not value formats here.)
+const KSQLDB_FORMAT_NAMES: &[&str] = &[
+    "AVRO",
+    "PROTOBUF",
+    "PROTOBUF_NOSR",
+    "JSON_SR",
+    "DELIMITED",
+    "KAFKA",
+    "NONE",
+];
+
+/// The `KEY_FORMAT` of a stream or table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyFormat {
+    /// Kafka's primitive serializers; one primitive key column (ksqlDB's default key format).
+    Kafka,
+    /// JSON: a single key column as the bare JSON value, several as an object.
+    Json,
+    /// No key at all: the stream has no key columns.
+    None,
+}
+
+/// The `VALUE_FORMAT` of a stream or table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ValueFormat {
+    /// A JSON object with one field per value column.
+    Json,
+}
+
+fn unsupported_format(kind: &str, name: &str) -> EngineError {
+    let upper = name.to_ascii_uppercase();
+    if KSQLDB_FORMAT_NAMES.contains(&upper.as_str()) {
+        EngineError::Unsupported(format!(
+            "The '{upper}' {kind} format is not supported by this server"
+        ))
+    } else {
+        EngineError::Unsupported(format!("Unknown format: {name}"))
+    }
+}
+
+impl KeyFormat {
+    /// Parses a `KEY_FORMAT`/`FORMAT` name, case-insensitively.
+    pub fn parse(name: &str) -> Result<KeyFormat> {
+        if name.eq_ignore_ascii_case("KAFKA") {
+            Ok(KeyFormat::Kafka)
+        } else if name.eq_ignore_ascii_case("JSON") {
+            Ok(KeyFormat::Json)
+        } else if name.eq_ignore_ascii_case("NONE") {
+            Ok(KeyFormat::None)
+        } else {
+            Err(unsupported_format("key", name))
+        }
+    }
+
+    /// The name DESCRIBE and SHOW print.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyFormat::Kafka => "KAFKA",
+            KeyFormat::Json => "JSON",
+            KeyFormat::None => "NONE",
+        }
+    }
+}
+
+impl ValueFormat {
+    /// Parses a `VALUE_FORMAT`/`FORMAT` name, case-insensitively.
+    pub fn parse(name: &str) -> Result<ValueFormat> {
+        if name.eq_ignore_ascii_case("JSON") {
+            Ok(ValueFormat::Json)
+        } else {
+            Err(unsupported_format("value", name))
+        }
+    }
+
+    /// The name DESCRIBE and SHOW print.
+    pub fn name(self) -> &'static str {
+        match self {
+            ValueFormat::Json => "JSON",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_format_names() {
+        assert_eq!(KeyFormat::parse("kafka").ok(), Some(KeyFormat::Kafka));
+        assert_eq!(KeyFormat::parse("Json").ok(), Some(KeyFormat::Json));
+        assert_eq!(KeyFormat::parse("NONE").ok(), Some(KeyFormat::None));
+        assert_eq!(ValueFormat::parse("json").ok(), Some(ValueFormat::Json));
+        assert_eq!(KeyFormat::Kafka.name(), "KAFKA");
+        let err = ValueFormat::parse("avro").expect_err("unsupported");
+        assert!(matches!(err, EngineError::Unsupported(_)));
+        assert_eq!(
+            err.to_string(),
+            "The 'AVRO' value format is not supported by this server"
+        );
+        assert_eq!(
+            ValueFormat::parse("KAFKA").expect_err("no").to_string(),
+            "The 'KAFKA' value format is not supported by this server"
+        );
+        assert_eq!(
+            KeyFormat::parse("xml").expect_err("no").to_string(),
+            "Unknown format: xml"
+        );
+    }
+}

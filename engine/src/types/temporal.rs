@@ -65,12 +65,21 @@ fn num(s: &str) -> Option<u32> {
     s.parse().ok()
 }
 
-/// Parses `yyyy-MM-dd`.
+/// Parses `yyyy-MM-dd`, or the partials `yyyy` and `yyyy-MM` (completed to the first day),
+/// as ksqlDB's `SqlTimeTypes.parseDate` does via `PartialStringToTimestampParser.completeDate`.
 pub fn parse_date(s: &str) -> Option<i32> {
     let mut parts = s.splitn(3, '-');
     let y = parts.next().filter(|p| p.len() == 4).and_then(num)?;
-    let m = parts.next().filter(|p| p.len() == 2).and_then(num)?;
-    let d = parts.next().filter(|p| p.len() == 2).and_then(num)?;
+    let m = match parts.next() {
+        Some(p) if p.len() == 2 => num(p)?,
+        Some(_) => return None,
+        None => 1,
+    };
+    let d = match parts.next() {
+        Some(p) if p.len() == 2 => num(p)?,
+        Some(_) => return None,
+        None => 1,
+    };
     if !(1..=12).contains(&m) || d == 0 || d > days_in_month(i64::from(y), m) {
         return None;
     }
@@ -115,8 +124,9 @@ pub fn parse_time(s: &str) -> Option<i32> {
     i32::try_from(((h * 60 + m) * 60 + sec) * 1000 + ms).ok()
 }
 
-/// Parses an ISO-8601 timestamp: `yyyy-MM-dd'T'HH:mm[:ss[.S…]]` with an optional `Z` or
-/// `±HH:mm` offset (UTC when absent), or a bare date (midnight UTC).
+/// Parses an ISO-8601 timestamp: `yyyy-MM-dd'T'HH[:mm[:ss[.S…]]]` with an optional `Z` or
+/// `±HH[:mm]`/`±HHmm` offset (UTC when absent), or a bare (possibly partial) date at midnight
+/// UTC, as ksqlDB's `PartialStringToTimestampParser` accepts.
 pub fn parse_timestamp(s: &str) -> Option<i64> {
     let (date, rest) = match s.split_once('T') {
         Some((d, r)) => (d, Some(r)),
@@ -127,7 +137,12 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
         return Some(days * MS_PER_DAY);
     };
     let (time, offset_ms) = split_zone(rest)?;
-    let ms_of_day = i64::from(parse_time(time)?);
+    // ksqlDB completes a bare hour (`2020-01-01T10`) to `10:00:00.000`.
+    let ms_of_day = if time.len() == 2 {
+        i64::from(parse_time(&format!("{time}:00"))?)
+    } else {
+        i64::from(parse_time(time)?)
+    };
     Some(days * MS_PER_DAY + ms_of_day - offset_ms)
 }
 
@@ -162,9 +177,15 @@ mod tests {
             parse_timestamp("2021-03-04T05:06:07.123"),
             Some(1_614_834_367_123)
         );
-        assert_eq!(format_timestamp(1_614_834_367_123), "2021-03-04T05:06:07.123");
+        assert_eq!(
+            format_timestamp(1_614_834_367_123),
+            "2021-03-04T05:06:07.123"
+        );
         assert_eq!(format_timestamp(-1), "1969-12-31T23:59:59.999");
-        assert_eq!(parse_timestamp("2021-03-04T06:06:07.123+01:00"), Some(1_614_834_367_123));
+        assert_eq!(
+            parse_timestamp("2021-03-04T06:06:07.123+01:00"),
+            Some(1_614_834_367_123)
+        );
         assert_eq!(parse_date("2021-03-04"), Some(18_690));
         assert_eq!(format_date(18_690), "2021-03-04");
         assert_eq!(parse_date("2021-02-30"), None);
@@ -172,5 +193,18 @@ mod tests {
         assert_eq!(format_time(45_296_789), "12:34:56");
         assert_eq!(format_time(45_240_000), "12:34");
         assert_eq!(parse_time("25:00"), None);
+        // ksqlDB's partial forms.
+        assert_eq!(parse_date("2021"), parse_date("2021-01-01"));
+        assert_eq!(parse_date("2021-03"), parse_date("2021-03-01"));
+        assert_eq!(parse_date("2021-3"), None);
+        assert_eq!(parse_timestamp("2021-03"), Some(1_614_556_800_000));
+        assert_eq!(
+            parse_timestamp("2021-03-04T05"),
+            parse_timestamp("2021-03-04T05:00:00.000")
+        );
+        assert_eq!(
+            parse_timestamp("2021-03-04T07:06:07.123+0200"),
+            Some(1_614_834_367_123)
+        );
     }
 }

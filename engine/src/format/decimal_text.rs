@@ -1,0 +1,337 @@
+//! DECIMAL text: parsing numbers as Java's `BigDecimal(String)` does, rescaling with the
+//! rounding modes ksqlDB uses, and `BigDecimal.toString` for STRING coercion.
+//!
+//! Values are `unscaled × 10^-scale` with an `i128` unscaled part (38 digits, ksqlDB's maximum
+//! DECIMAL precision); anything wider is reported as not fitting.
+
+use crate::types::Decimal;
+
+/// Significant digits an `i128` unscaled value always holds.
+const UNSCALED_DIGITS_MAX: usize = 38;
+
+/// A parsed decimal number before it is fitted to a column: `unscaled × 10^-scale`.
+/// `scale` may be negative (`1E+5` is unscaled 1, scale -5), as in Java.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParsedDecimal {
+    pub unscaled: i128,
+    pub scale: i32,
+}
+
+/// How to drop fractional digits when the target scale is smaller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rounding {
+    /// `RoundingMode.HALF_UP`: the API coercer for floats and strings.
+    HalfUp,
+    /// `RoundingMode.UNNECESSARY`: ksqlDB's `DecimalUtil.ensureFit` (fails instead).
+    Unnecessary,
+}
+
+/// Why a number could not become a DECIMAL of the wanted precision and scale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FitError {
+    /// Not a number in `BigDecimal` syntax, or too many digits to represent.
+    Invalid,
+    /// More integer digits than `precision - scale` allows.
+    Overflow,
+    /// The scale would have to drop non-zero digits ([`Rounding::Unnecessary`] only).
+    NeedsRounding,
+}
+
+/// Parses `BigDecimal(String)` syntax: optional sign, digits with an optional point (at least
+/// one digit overall), optional `e`/`E` exponent with optional sign. No whitespace.
+pub fn parse_decimal(text: &str) -> Option<ParsedDecimal> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    let mut negative = false;
+    if let Some(&s) = bytes.first() {
+        if s == b'-' || s == b'+' {
+            negative = s == b'-';
+            i = 1;
+        }
+    }
+    let mut unscaled: i128 = 0;
+    let mut significant = 0usize;
+    let mut any_digit = false;
+    let mut frac_digits: i64 = 0;
+    let mut seen_point = false;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii_digit() {
+            any_digit = true;
+            if seen_point {
+                frac_digits += 1;
+            }
+            if unscaled != 0 || b != b'0' {
+                significant += 1;
+                if significant > UNSCALED_DIGITS_MAX {
+                    return None;
+                }
+            }
+            unscaled = unscaled * 10 + i128::from(b - b'0');
+        } else if b == b'.' && !seen_point {
+            seen_point = true;
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    if !any_digit {
+        return None;
+    }
+    let mut exponent: i64 = 0;
+    if i < bytes.len() {
+        if bytes[i] != b'e' && bytes[i] != b'E' {
+            return None;
+        }
+        let exp_text = &text[i + 1..];
+        let digits = exp_text.strip_prefix(['+', '-']).unwrap_or(exp_text);
+        if digits.is_empty() || digits.len() > 10 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        exponent = exp_text.parse().ok()?;
+    }
+    let scale = i32::try_from(frac_digits - exponent).ok()?;
+    Some(ParsedDecimal {
+        unscaled: if negative { -unscaled } else { unscaled },
+        scale,
+    })
+}
+
+fn pow10(n: u32) -> Option<i128> {
+    10i128.checked_pow(n)
+}
+
+/// Rescales `value` to `scale` and checks it fits `precision` digits.
+pub fn fit(
+    value: ParsedDecimal,
+    precision: u8,
+    scale: u8,
+    rounding: Rounding,
+) -> Result<Decimal, FitError> {
+    let target = i32::from(scale);
+    let unscaled = if target >= value.scale {
+        let up = u32::try_from(target - value.scale).map_err(|_| FitError::Overflow)?;
+        if value.unscaled == 0 {
+            0
+        } else {
+            pow10(up)
+                .and_then(|p| value.unscaled.checked_mul(p))
+                .ok_or(FitError::Overflow)?
+        }
+    } else {
+        let down = u32::try_from(value.scale - target).map_err(|_| FitError::Invalid)?;
+        match pow10(down) {
+            Some(divisor) => {
+                let q = value.unscaled / divisor;
+                let r = value.unscaled % divisor;
+                match rounding {
+                    Rounding::Unnecessary if r != 0 => return Err(FitError::NeedsRounding),
+                    Rounding::Unnecessary => q,
+                    // |r| * 2 >= divisor, written without overflowing.
+                    Rounding::HalfUp
+                        if r.unsigned_abs() >= divisor.unsigned_abs() - r.unsigned_abs() =>
+                    {
+                        q + value.unscaled.signum()
+                    }
+                    Rounding::HalfUp => q,
+                }
+            }
+            // Dropping more than 38 digits: every i128 is below half the divisor.
+            None if rounding == Rounding::Unnecessary && value.unscaled != 0 => {
+                return Err(FitError::NeedsRounding)
+            }
+            None => 0,
+        }
+    };
+    let decimal = Decimal::new(unscaled, scale);
+    if decimal.digits() > precision && unscaled != 0 {
+        return Err(FitError::Overflow);
+    }
+    // A value like 0.5 in DECIMAL(1, 1) has 1 digit: fine. DECIMAL(2, 2) holds |v| < 1.
+    Ok(decimal)
+}
+
+/// The digits of a double as Java's `String.valueOf(double)` would give them, parsed as a
+/// decimal: ksqlDB's API coercer builds `new BigDecimal(String.valueOf(d))` before rounding.
+pub fn parse_double_digits(value: f64) -> Option<ParsedDecimal> {
+    if !value.is_finite() {
+        return None;
+    }
+    // `{:e}` has the same shortest round-trip digits Java prints.
+    parse_decimal(&format!("{value:e}"))
+}
+
+/// `BigDecimal.toString()` of a JSON number's text: plain when the scale is non-negative and
+/// the adjusted exponent is at least -6, else scientific (`1E+5`, `1.5E-7`). Used where ksqlDB
+/// reads a float JSON number (a `BigDecimal` node) into a STRING column.
+pub fn big_decimal_to_string(text: &str) -> Option<String> {
+    // Work on digit strings so arbitrarily long numbers keep their text.
+    let (negative, body) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(pos) => (&body[..pos], body[pos + 1..].parse::<i64>().ok()?),
+        None => (body, 0),
+    };
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all: String = format!("{int_part}{frac_part}");
+    if all.is_empty() || !all.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let trimmed = all.trim_start_matches('0');
+    let digits = if trimmed.is_empty() { "0" } else { trimmed };
+    let scale = i64::try_from(frac_part.len()).ok()? - exponent;
+    let n = i64::try_from(digits.len()).ok()?;
+    let adjusted = -scale + (n - 1);
+    let mut out = String::with_capacity(digits.len() + 8);
+    if negative && digits != "0" {
+        out.push('-');
+    }
+    if scale >= 0 && adjusted >= -6 {
+        let scale = usize::try_from(scale).ok()?;
+        if scale == 0 {
+            out.push_str(digits);
+        } else if digits.len() > scale {
+            let (i, f) = digits.split_at(digits.len() - scale);
+            out.push_str(i);
+            out.push('.');
+            out.push_str(f);
+        } else {
+            out.push_str("0.");
+            for _ in 0..scale - digits.len() {
+                out.push('0');
+            }
+            out.push_str(digits);
+        }
+    } else {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push('E');
+        if adjusted >= 0 {
+            out.push('+');
+        }
+        out.push_str(&adjusted.to_string());
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(text: &str) -> ParsedDecimal {
+        parse_decimal(text).expect("parses")
+    }
+
+    #[test]
+    fn parses_big_decimal_syntax() {
+        assert_eq!(
+            p("12.10"),
+            ParsedDecimal {
+                unscaled: 1210,
+                scale: 2
+            }
+        );
+        assert_eq!(
+            p("-0.5"),
+            ParsedDecimal {
+                unscaled: -5,
+                scale: 1
+            }
+        );
+        assert_eq!(
+            p("+7"),
+            ParsedDecimal {
+                unscaled: 7,
+                scale: 0
+            }
+        );
+        assert_eq!(
+            p(".5"),
+            ParsedDecimal {
+                unscaled: 5,
+                scale: 1
+            }
+        );
+        assert_eq!(
+            p("5."),
+            ParsedDecimal {
+                unscaled: 5,
+                scale: 0
+            }
+        );
+        assert_eq!(
+            p("1.5e3"),
+            ParsedDecimal {
+                unscaled: 15,
+                scale: -2
+            }
+        );
+        assert_eq!(
+            p("1E-2"),
+            ParsedDecimal {
+                unscaled: 1,
+                scale: 2
+            }
+        );
+        for bad in ["", "-", ".", "1..2", "1e", "abc", "1 ", " 1", "1e+", "0x10"] {
+            assert_eq!(parse_decimal(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn fits_with_rounding() {
+        let d = |u, s| Decimal::new(u, s);
+        assert_eq!(fit(p("1.005"), 4, 2, Rounding::HalfUp), Ok(d(101, 2)));
+        assert_eq!(fit(p("-1.005"), 4, 2, Rounding::HalfUp), Ok(d(-101, 2)));
+        assert_eq!(fit(p("1.004"), 4, 2, Rounding::HalfUp), Ok(d(100, 2)));
+        assert_eq!(fit(p("1.5"), 4, 2, Rounding::Unnecessary), Ok(d(150, 2)));
+        assert_eq!(
+            fit(p("1.005"), 4, 2, Rounding::Unnecessary),
+            Err(FitError::NeedsRounding)
+        );
+        assert_eq!(
+            fit(p("100.00"), 4, 2, Rounding::HalfUp),
+            Err(FitError::Overflow)
+        );
+        assert_eq!(
+            fit(p("99.995"), 4, 2, Rounding::HalfUp),
+            Err(FitError::Overflow)
+        );
+        assert_eq!(fit(p("1.5e1"), 4, 2, Rounding::HalfUp), Ok(d(1500, 2)));
+        assert_eq!(fit(p("0"), 2, 2, Rounding::HalfUp), Ok(d(0, 2)));
+        assert_eq!(fit(p("1e-60"), 4, 2, Rounding::HalfUp), Ok(d(0, 2)));
+    }
+
+    #[test]
+    fn double_digits_like_string_value_of() {
+        assert_eq!(parse_double_digits(1.005), Some(p("1.005")));
+        assert_eq!(parse_double_digits(0.1), Some(p("0.1")));
+    }
+
+    #[test]
+    fn big_decimal_to_string_matches_java() {
+        let cases = [
+            ("1.50", "1.50"),
+            ("1e5", "1E+5"),
+            ("1.5e3", "1.5E+3"),
+            ("1.5e-7", "1.5E-7"),
+            ("0.000001", "0.000001"),
+            ("0.0000001", "1E-7"),
+            ("-0.0", "0.0"),
+            ("123", "123"),
+            ("12.5e1", "125"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(
+                big_decimal_to_string(input).as_deref(),
+                Some(want),
+                "{input}"
+            );
+        }
+    }
+}

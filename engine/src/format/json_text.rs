@@ -1,0 +1,184 @@
+//! Small JSON text helpers shared by the formats: string escaping, nesting-depth guard, and
+//! whitespace-free copies of raw JSON for messages.
+
+use base64::Engine as _;
+
+/// Deepest JSON nesting accepted in a row or a stored record.
+///
+/// sonic-rs validates nested containers recursively without a depth limit, so an adversarial
+/// line like `[[[[…` could overflow a worker thread's stack. 128 is far deeper than any SQL
+/// type nests in practice (Jackson's own default limit is 1000, but runs on larger stacks).
+pub const JSON_NESTING_DEPTH_MAX: usize = 128;
+
+/// True when `json` nests arrays/objects deeper than [`JSON_NESTING_DEPTH_MAX`].
+///
+/// Cheap for the common case: nesting depth can never exceed the number of `[`/`{` bytes, so
+/// the exact, string-aware scan only runs when that count is over the limit.
+pub fn exceeds_nesting_depth(json: &[u8]) -> bool {
+    if json.len() <= JSON_NESTING_DEPTH_MAX {
+        return false;
+    }
+    let openers = json.iter().filter(|&&b| b == b'[' || b == b'{').count();
+    if openers <= JSON_NESTING_DEPTH_MAX {
+        return false;
+    }
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in json {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > JSON_NESTING_DEPTH_MAX {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
+
+/// Appends `s` as a quoted JSON string, escaping as Jackson does: `\"`, `\\`, the short forms
+/// `\b \t \n \f \r`, and `\u00XX` (upper-case hex) for other control characters. Everything
+/// else, including non-ASCII, is copied as UTF-8.
+pub fn write_json_string(s: &str, out: &mut Vec<u8>) {
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut run_start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let short = match b {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            0x08 => b'b',
+            b'\t' => b't',
+            b'\n' => b'n',
+            0x0c => b'f',
+            b'\r' => b'r',
+            0x00..=0x1f => 0,
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[run_start..i]);
+        run_start = i + 1;
+        if short != 0 {
+            out.extend_from_slice(&[b'\\', short]);
+        } else {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX_UPPER[usize::from(b >> 4)]);
+            out.push(HEX_UPPER[usize::from(b & 0xf)]);
+        }
+    }
+    out.extend_from_slice(&bytes[run_start..]);
+    out.push(b'"');
+}
+
+/// A copy of valid JSON text with insignificant whitespace removed, the way a JSON library
+/// re-encodes a parsed tree compactly (used where ksqlDB prints a re-serialized object).
+pub fn compact_json(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in raw.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match c {
+            ' ' | '\t' | '\n' | '\r' => {}
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Appends `bytes` as a quoted, padded standard base64 string (how ksqlDB writes BYTES).
+pub fn write_base64_string(bytes: &[u8], out: &mut Vec<u8>) {
+    out.push(b'"');
+    let start = out.len();
+    let len = base64::encoded_len(bytes.len(), true).expect("byte length fits base64 length");
+    out.resize(start + len, 0);
+    base64::engine::general_purpose::STANDARD
+        .encode_slice(bytes, &mut out[start..])
+        .expect("buffer sized by encoded_len");
+    out.push(b'"');
+}
+
+/// Appends the decimal text of an integer without going through `fmt`.
+pub fn write_i64(v: i64, out: &mut Vec<u8>) {
+    let mut buf = [0u8; 20];
+    let mut n = v.unsigned_abs();
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + u8::try_from(n % 10).expect("a digit");
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_like_jackson() {
+        let mut out = Vec::new();
+        write_json_string("a\"b\\c\n\u{1}\u{7f}é/", &mut out);
+        assert_eq!(
+            std::str::from_utf8(&out).expect("utf8"),
+            "\"a\\\"b\\\\c\\n\\u0001\u{7f}é/\""
+        );
+    }
+
+    #[test]
+    fn depth_guard() {
+        let deep = "[".repeat(JSON_NESTING_DEPTH_MAX + 1);
+        assert!(exceeds_nesting_depth(deep.as_bytes()));
+        let ok = format!(
+            "{}{}",
+            "[".repeat(JSON_NESTING_DEPTH_MAX),
+            "]".repeat(JSON_NESTING_DEPTH_MAX)
+        );
+        assert!(!exceeds_nesting_depth(ok.as_bytes()));
+        // Brackets inside strings do not nest.
+        let quoted = format!("[\"{}\"]", "[".repeat(500));
+        assert!(!exceeds_nesting_depth(quoted.as_bytes()));
+    }
+
+    #[test]
+    fn compacts() {
+        assert_eq!(compact_json("{ \"a b\" : [1, 2] }"), "{\"a b\":[1,2]}");
+    }
+}
