@@ -35,7 +35,7 @@ struct ServeArgs {
     data_dir: PathBuf,
 
     /// When the log fsyncs: `always` (an ack means the row is on disk; group-committed),
-    /// `interval:<ms>` (fsync at most every <ms>; a crash may lose that window of acked
+    /// `interval:<ms>` (fsync at most every that many ms; a crash may lose that window of acked
     /// rows), or `never` (benchmarks only).
     #[arg(long, env = "SLUICE_FSYNC", default_value = "always", value_parser = parse_fsync)]
     fsync: FsyncPolicy,
@@ -95,13 +95,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(t) => t,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -12,19 +12,25 @@ use support::{response, LineReader, TestServer, WAIT};
 async fn close_from_another_connection() {
     let server = TestServer::start().await;
     server
-        .ksql_ok("CREATE STREAM s (v INT) WITH (kafka_topic='s', value_format='JSON', partitions=1);")
+        .ksql_ok(
+            "CREATE STREAM s (v INT) WITH (kafka_topic='s', value_format='JSON', partitions=1);",
+        )
         .await;
     for accept in [None, Some("application/vnd.ksql.v1+json")] {
         let mut client = server.h2().await;
         let (mut tx, resp) = client.open("POST", "/query-stream", accept).await;
-        tx.send_data(json!({"sql": "SELECT * FROM s EMIT CHANGES;"}).to_string().into())
-            .await
-            .expect("send");
+        tx.send_data(
+            json!({"sql": "SELECT * FROM s EMIT CHANGES;"})
+                .to_string()
+                .into(),
+        )
+        .await
+        .expect("send");
         drop(tx);
         let resp = response(resp).await;
         let mut lines = LineReader::new(resp.into_body());
         let header = lines.next_line().await.expect("header");
-        let header = header.trim_start_matches('[');
+        let header = header.trim_start_matches('[').trim_end_matches(',');
         let header: serde_json::Value = serde_json::from_str(header).expect("json");
         let id = header["queryId"]
             .as_str()
@@ -39,7 +45,9 @@ async fn close_from_another_connection() {
             .await;
         assert_eq!(status, StatusCode::OK);
         assert!(body.is_empty());
-        let rest = tokio::time::timeout(WAIT, lines.rest()).await.expect("ends");
+        let rest = tokio::time::timeout(WAIT, lines.rest())
+            .await
+            .expect("ends");
         match accept {
             None => assert_eq!(rest, ""),
             Some(_) => assert_eq!(rest, "{\"finalMessage\":\"Query Completed\"}]"),
@@ -68,16 +76,23 @@ async fn close_from_another_connection() {
 async fn terminate_a_push_query_over_ksql() {
     let server = TestServer::start().await;
     server
-        .ksql_ok("CREATE STREAM s (v INT) WITH (kafka_topic='s', value_format='JSON', partitions=1);")
+        .ksql_ok(
+            "CREATE STREAM s (v INT) WITH (kafka_topic='s', value_format='JSON', partitions=1);",
+        )
         .await;
     let mut client = server.h2().await;
     let (mut tx, resp) = client.open("POST", "/query-stream", None).await;
-    tx.send_data(json!({"sql": "SELECT * FROM s EMIT CHANGES;"}).to_string().into())
-        .await
-        .expect("send");
+    tx.send_data(
+        json!({"sql": "SELECT * FROM s EMIT CHANGES;"})
+            .to_string()
+            .into(),
+    )
+    .await
+    .expect("send");
     drop(tx);
     let mut lines = LineReader::new(response(resp).await.into_body());
-    let header: serde_json::Value = serde_json::from_str(&lines.next_line().await.expect("header")).expect("json");
+    let header: serde_json::Value =
+        serde_json::from_str(&lines.next_line().await.expect("header")).expect("json");
     let id = header["queryId"].as_str().expect("id");
     let body = server.ksql_ok(&format!("TERMINATE {id};")).await;
     assert_eq!(body[0]["@type"], "terminate_query");

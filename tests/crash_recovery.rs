@@ -41,7 +41,9 @@ impl ChildServer {
             .expect("spawn sluice");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the listening line");
         let addr = line
             .trim()
             .strip_prefix("sluice listening on http://")
@@ -62,18 +64,34 @@ async fn produce_until_killed(addr: SocketAddr, first: u64, acked: Arc<AtomicU64
     let mut client = Client::connect(addr, Proto::H2).await;
     let (mut tx, resp) = client.open("POST", "/inserts-stream", None).await;
     let sender = tokio::spawn(async move {
-        if tx.send_data(Bytes::from_static(b"{\"target\":\"crash\"}\n")).await.is_err() {
+        if tx
+            .send_data(Bytes::from_static(b"{\"target\":\"crash\"}\n"))
+            .await
+            .is_err()
+        {
             return;
         }
         let mut chunk = String::with_capacity(8192);
         for i in first..first + ROWS_PER_ROUND_MAX {
-            chunk.push_str(&format!("{{\"K\":\"key{}\",\"V\":{i},\"PAD\":\"{}\"}}\n", i % 31, "p".repeat((i % 50) as usize)));
-            if chunk.len() >= 4096 && tx.send_data(Bytes::from(std::mem::take(&mut chunk))).await.is_err() {
+            chunk.push_str(&format!(
+                "{{\"K\":\"key{}\",\"V\":{i},\"PAD\":\"{}\"}}\n",
+                i % 31,
+                "p".repeat((i % 50) as usize)
+            ));
+            if chunk.len() >= 4096
+                && tx
+                    .send_data(Bytes::from(std::mem::take(&mut chunk)))
+                    .await
+                    .is_err()
+            {
                 return;
             }
         }
     });
-    let Ok(Ok(resp)) = tokio::time::timeout(WAIT, resp).await.expect("response in time") else {
+    let Ok(Ok(resp)) = tokio::time::timeout(WAIT, resp)
+        .await
+        .expect("response in time")
+    else {
         return;
     };
     let mut body = resp.into_body();
@@ -99,15 +117,22 @@ async fn produce_until_killed(addr: SocketAddr, first: u64, acked: Arc<AtomicU64
 async fn read_back(addr: SocketAddr) -> Vec<(i64, i64, i64)> {
     let mut c = Client::connect(addr, Proto::H2).await;
     let (status, bytes) = c
-        .post("/query-stream", &json!({"sql": "SELECT ROWPARTITION, ROWOFFSET, V FROM crash;"}).to_string())
+        .post(
+            "/query-stream",
+            &json!({"sql": "SELECT ROWPARTITION, ROWOFFSET, V FROM crash;"}).to_string(),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let present = std::str::from_utf8(&bytes).expect("utf8").lines().count() as u64 - 1;
     let sql = format!("SELECT ROWPARTITION, ROWOFFSET, V FROM crash EMIT CHANGES LIMIT {present};");
     let (mut tx, resp) = c.open("POST", "/query-stream", None).await;
-    tx.send_data(json!({"sql": sql, "properties": {"auto.offset.reset": "earliest"}}).to_string().into())
-        .await
-        .expect("send");
+    tx.send_data(
+        json!({"sql": sql, "properties": {"auto.offset.reset": "earliest"}})
+            .to_string()
+            .into(),
+    )
+    .await
+    .expect("send");
     drop(tx);
     let mut lines = LineReader::new(response(resp).await.into_body());
     lines.next_line().await.expect("header");
@@ -180,10 +205,22 @@ fn check(rows: &[(i64, i64, i64)], acked: &[std::ops::Range<u64>]) {
     for (p, mut list) in per_partition {
         list.sort_unstable();
         for (i, w) in list.windows(2).enumerate() {
-            assert_eq!(w[1].0, w[0].0 + 1, "partition {p}: offsets contiguous at {i}");
+            assert_eq!(
+                w[1].0,
+                w[0].0 + 1,
+                "partition {p}: offsets contiguous at {i}"
+            );
             // One producer sends increasing V, so each partition holds increasing V.
-            assert!(w[1].1 > w[0].1, "partition {p}: order broken at offset {}", w[1].0);
+            assert!(
+                w[1].1 > w[0].1,
+                "partition {p}: order broken at offset {}",
+                w[1].0
+            );
         }
-        assert_eq!(list.first().map(|x| x.0), Some(0), "partition {p} starts at offset 0");
+        assert_eq!(
+            list.first().map(|x| x.0),
+            Some(0),
+            "partition {p} starts at offset 0"
+        );
     }
 }

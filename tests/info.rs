@@ -25,7 +25,9 @@ async fn info_healthcheck_status() {
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
     server
-        .ksql_ok("CREATE STREAM s (v INT) WITH (kafka_topic='s', value_format='JSON', partitions=1);")
+        .ksql_ok(
+            "CREATE STREAM s (v INT) WITH (kafka_topic='s', value_format='JSON', partitions=1);",
+        )
         .await;
     let (status, body) = server.h2().await.request("GET", "/status", None, b"").await;
     assert_eq!(status, StatusCode::OK);

@@ -11,11 +11,15 @@ const CREATE: &str = "CREATE STREAM s (k STRING KEY, v INT) WITH (kafka_topic='s
 
 async fn read_all_rows(server: &TestServer, limit: u64) -> Vec<serde_json::Value> {
     let sql = format!("SELECT * FROM s EMIT CHANGES LIMIT {limit};");
-    let body = serde_json::json!({"sql": sql, "properties": {"auto.offset.reset": "earliest"}}).to_string();
+    let body = serde_json::json!({"sql": sql, "properties": {"auto.offset.reset": "earliest"}})
+        .to_string();
     let (status, bytes) = server.h2().await.post("/query-stream", &body).await;
     assert_eq!(status, StatusCode::OK);
     let text = String::from_utf8(bytes.to_vec()).expect("utf8");
-    text.lines().skip(1).map(|l| serde_json::from_str(l).expect("row")).collect()
+    text.lines()
+        .skip(1)
+        .map(|l| serde_json::from_str(l).expect("row"))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -24,7 +28,9 @@ async fn h2_is_full_duplex_and_acks_in_order() {
     server.ksql_ok(CREATE).await;
     let mut client = server.h2().await;
     let (mut tx, resp) = client.open("POST", "/inserts-stream", None).await;
-    tx.send_data(Bytes::from_static(b"{\"target\":\"s\"}\n")).await.expect("send");
+    tx.send_data(Bytes::from_static(b"{\"target\":\"s\"}\n"))
+        .await
+        .expect("send");
     // Headers arrive before any row is sent.
     let resp = response(resp).await;
     assert_eq!(resp.status(), StatusCode::OK);
@@ -37,11 +43,20 @@ async fn h2_is_full_duplex_and_acks_in_order() {
         assert_eq!(ack, format!("{{\"status\":\"ok\",\"seq\":{i}}}"));
     }
     drop(tx);
-    assert_eq!(acks.next_line().await, None, "response ends after the body ends");
+    assert_eq!(
+        acks.next_line().await,
+        None,
+        "response ends after the body ends"
+    );
     let rows = read_all_rows(&server, 5).await;
     let mut got: Vec<(String, i64)> = rows
         .iter()
-        .map(|r| (r[0].as_str().expect("k").to_string(), r[1].as_i64().expect("v")))
+        .map(|r| {
+            (
+                r[0].as_str().expect("k").to_string(),
+                r[1].as_i64().expect("v"),
+            )
+        })
         .collect();
     got.sort();
     let want: Vec<(String, i64)> = (0..5).map(|i| (format!("k{i}"), i)).collect();
@@ -55,7 +70,11 @@ async fn h1_chunked_acks_and_alias_path() {
     server.ksql_ok(CREATE).await;
     for path in ["/inserts-stream", "/insert-stream"] {
         let body = "{\"target\":\"S\"}\n{\"k\":\"a\",\"v\":1}\n{\"K\":\"b\",\"V\":2}\n";
-        let (status, bytes) = server.h1().await.request("POST", path, None, body.as_bytes()).await;
+        let (status, bytes) = server
+            .h1()
+            .await
+            .request("POST", path, None, body.as_bytes())
+            .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(
             std::str::from_utf8(&bytes).expect("utf8"),
@@ -76,11 +95,19 @@ async fn json_array_acks() {
         .request("POST", "/inserts-stream", Some("application/json"), body)
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(&bytes[..], b"[{\"status\":\"ok\",\"seq\":0},{\"status\":\"ok\",\"seq\":1}]");
+    assert_eq!(
+        &bytes[..],
+        b"[{\"status\":\"ok\",\"seq\":0},{\"status\":\"ok\",\"seq\":1}]"
+    );
     let (status, bytes) = server
         .h2()
         .await
-        .request("POST", "/inserts-stream", Some("application/json"), b"{\"target\":\"s\"}\n")
+        .request(
+            "POST",
+            "/inserts-stream",
+            Some("application/json"),
+            b"{\"target\":\"s\"}\n",
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(&bytes[..], b"[]");
@@ -93,7 +120,12 @@ async fn unknown_target_is_400_before_streaming() {
     let (status, bytes) = server
         .h2()
         .await
-        .request("POST", "/inserts-stream", None, b"{\"target\":\"nope\"}\n{\"A\":1}\n")
+        .request(
+            "POST",
+            "/inserts-stream",
+            None,
+            b"{\"target\":\"nope\"}\n{\"A\":1}\n",
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
@@ -107,8 +139,13 @@ async fn unknown_target_is_400_before_streaming() {
 async fn first_error_ends_the_response() {
     let server = TestServer::start().await;
     server.ksql_ok(CREATE).await;
-    let body = b"{\"target\":\"s\"}\n{\"K\":\"a\",\"V\":1}\n{\"K\":\"b\",\"V\":\n{\"K\":\"c\",\"V\":3}\n";
-    let (status, bytes) = server.h2().await.request("POST", "/inserts-stream", None, body).await;
+    let body =
+        b"{\"target\":\"s\"}\n{\"K\":\"a\",\"V\":1}\n{\"K\":\"b\",\"V\":\n{\"K\":\"c\",\"V\":3}\n";
+    let (status, bytes) = server
+        .h2()
+        .await
+        .request("POST", "/inserts-stream", None, body)
+        .await;
     assert_eq!(status, StatusCode::OK);
     let text = std::str::from_utf8(&bytes).expect("utf8");
     let lines: Vec<&str> = text.lines().collect();
@@ -132,7 +169,9 @@ async fn ten_thousand_rows_ack_in_seq_order() {
     let mut client = server.h2().await;
     let (mut tx, resp) = client.open("POST", "/inserts-stream", None).await;
     let writer = tokio::spawn(async move {
-        tx.send_data(Bytes::from_static(b"{\"target\":\"s\"}\n")).await.expect("send");
+        tx.send_data(Bytes::from_static(b"{\"target\":\"s\"}\n"))
+            .await
+            .expect("send");
         let mut chunk = String::new();
         for i in 0..10_000 {
             chunk.push_str(&format!("{{\"K\":\"key{}\",\"V\":{i}}}\n", i % 97));
@@ -140,7 +179,9 @@ async fn ten_thousand_rows_ack_in_seq_order() {
             if chunk.len() > 1000 {
                 let cut = chunk.len() - 7;
                 let rest = chunk.split_off(cut);
-                tx.send_data(Bytes::from(std::mem::replace(&mut chunk, rest))).await.expect("send");
+                tx.send_data(Bytes::from(std::mem::replace(&mut chunk, rest)))
+                    .await
+                    .expect("send");
             }
         }
         tx.send_data(Bytes::from(chunk)).await.expect("send");
@@ -158,7 +199,10 @@ async fn ten_thousand_rows_ack_in_seq_order() {
     assert_eq!(rows.len(), 10_000);
     let mut last: std::collections::HashMap<String, i64> = Default::default();
     for r in &rows {
-        let (k, v) = (r[0].as_str().expect("k").to_string(), r[1].as_i64().expect("v"));
+        let (k, v) = (
+            r[0].as_str().expect("k").to_string(),
+            r[1].as_i64().expect("v"),
+        );
         let prev = last.insert(k.clone(), v);
         assert!(prev.is_none_or(|p| p < v), "key {k}: {v} after {prev:?}");
     }

@@ -69,7 +69,10 @@ async fn show_describe_drop() {
 
     let topics = server.ksql_ok("SHOW TOPICS;").await;
     assert_eq!(topics[0]["@type"], "kafka_topics");
-    assert_eq!(topics[0]["topics"], json!([{"name": "pageviews", "replicaInfo": [1, 1]}]));
+    assert_eq!(
+        topics[0]["topics"],
+        json!([{"name": "pageviews", "replicaInfo": [1, 1]}])
+    );
 
     let described = server.ksql_ok("DESCRIBE pageviews;").await;
     let d = &described[0]["sourceDescription"];
@@ -104,7 +107,10 @@ async fn show_describe_drop() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["message"], "Source PAGEVIEWS does not exist.");
     let gone = server.ksql_ok("DROP STREAM IF EXISTS pageviews;").await;
-    assert_eq!(gone[0]["commandStatus"]["message"], "Source PAGEVIEWS does not exist.");
+    assert_eq!(
+        gone[0]["commandStatus"]["message"],
+        "Source PAGEVIEWS does not exist."
+    );
     server.stop().await;
 }
 
@@ -113,19 +119,43 @@ async fn all_column_types_round_trip_through_describe() {
     let server = TestServer::start().await;
     server
         .ksql_ok(
-            "CREATE STREAM t (k INT KEY, b BOOLEAN, i INT, l BIGINT, d DOUBLE, m DECIMAL(4,2), s STRING, by BYTES, \
+            "CREATE STREAM t (k INT KEY, b BOOLEAN, i INT, l BIGINT, d DOUBLE, m DECIMAL(4,2), s STRING, bt BYTES, \
              ts TIMESTAMP, dt DATE, tm TIME, a ARRAY<STRING>, mp MAP<STRING, INT>, st STRUCT<f1 ARRAY<STRING>, f2 INT>) \
              WITH (kafka_topic='t', value_format='JSON', partitions=1);",
         )
         .await;
     let described = server.ksql_ok("DESCRIBE t;").await;
-    let fields = described[0]["sourceDescription"]["fields"].as_array().expect("fields").clone();
-    let types: Vec<&str> = fields.iter().map(|f| f["schema"]["type"].as_str().expect("type")).collect();
+    let fields = described[0]["sourceDescription"]["fields"]
+        .as_array()
+        .expect("fields")
+        .clone();
+    let types: Vec<&str> = fields
+        .iter()
+        .map(|f| f["schema"]["type"].as_str().expect("type"))
+        .collect();
     assert_eq!(
         types,
-        ["INTEGER", "BOOLEAN", "INTEGER", "BIGINT", "DOUBLE", "DECIMAL", "STRING", "BYTES", "TIMESTAMP", "DATE", "TIME", "ARRAY", "MAP", "STRUCT"]
+        [
+            "INTEGER",
+            "BOOLEAN",
+            "INTEGER",
+            "BIGINT",
+            "DOUBLE",
+            "DECIMAL",
+            "STRING",
+            "BYTES",
+            "TIMESTAMP",
+            "DATE",
+            "TIME",
+            "ARRAY",
+            "MAP",
+            "STRUCT"
+        ]
     );
-    assert_eq!(fields[5]["schema"]["parameters"], json!({"precision": 4, "scale": 2}));
+    assert_eq!(
+        fields[5]["schema"]["parameters"],
+        json!({"precision": 4, "scale": 2})
+    );
     assert_eq!(fields[11]["schema"]["memberSchema"]["type"], "STRING");
     assert_eq!(fields[13]["schema"]["fields"][0]["name"], "F1");
     server.stop().await;
@@ -140,11 +170,18 @@ async fn request_is_validated_before_anything_runs() {
     assert_eq!(body["@type"], "statement_error");
     assert_eq!(body["entities"], json!([]));
     assert!(
-        body["message"].as_str().expect("message").starts_with("Topic 'missing' does not exist."),
+        body["message"]
+            .as_str()
+            .expect("message")
+            .starts_with("Topic 'missing' does not exist."),
         "{body}"
     );
     let streams = server.ksql_ok("SHOW STREAMS;").await;
-    assert_eq!(streams[0]["streams"], json!([]), "the first statement must not have run");
+    assert_eq!(
+        streams[0]["streams"],
+        json!([]),
+        "the first statement must not have run"
+    );
     server.stop().await;
 }
 
@@ -154,8 +191,14 @@ async fn several_statements_and_insert_values() {
     let body = server
         .ksql_ok("CREATE STREAM s (id INT KEY, v STRING) WITH (kafka_topic='s', value_format='JSON', partitions=1); INSERT INTO s (id, v) VALUES (1, 'one'); INSERT INTO s VALUES (2, 'two');")
         .await;
-    assert_eq!(body.as_array().expect("array").len(), 1, "INSERT VALUES yields no entity: {body}");
-    let only_insert = server.ksql_ok("INSERT INTO s (id, v) VALUES (3, 'three');").await;
+    assert_eq!(
+        body.as_array().expect("array").len(),
+        1,
+        "INSERT VALUES yields no entity: {body}"
+    );
+    let only_insert = server
+        .ksql_ok("INSERT INTO s (id, v) VALUES (3, 'three');")
+        .await;
     assert_eq!(only_insert, json!([]));
     server.stop().await;
 }
@@ -172,14 +215,23 @@ async fn errors_have_ksqldb_shapes() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["@type"], "statement_error");
     assert_eq!(body["error_code"], 40001);
-    assert!(body["message"].as_str().expect("message").starts_with("line 1:1: "), "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .expect("message")
+            .starts_with("line 1:1: "),
+        "{body}"
+    );
 
     let (status, bytes) = c.post("/ksql", "{not json").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let body = support::json(&bytes);
     assert_eq!(body["@type"], "generic_error");
     assert_eq!(body["error_code"], 40000);
-    assert!(body["message"].as_str().expect("message").starts_with("Invalid JSON in request: "));
+    assert!(body["message"]
+        .as_str()
+        .expect("message")
+        .starts_with("Invalid JSON in request: "));
 
     let (status, bytes) = c.post("/ksql", "").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -211,6 +263,9 @@ async fn catalog_survives_restart() {
         .map(|s| s["name"].as_str().expect("name"))
         .collect();
     assert_eq!(names, ["PAGEVIEWS"]);
-    assert_eq!(body[1]["topics"], json!([{"name": "pageviews", "replicaInfo": [1, 1]}]));
+    assert_eq!(
+        body[1]["topics"],
+        json!([{"name": "pageviews", "replicaInfo": [1, 1]}])
+    );
     server.stop().await;
 }

@@ -13,19 +13,31 @@ const CREATE: &str = "CREATE STREAM s (k STRING KEY, v INT, d DOUBLE, ts TIMESTA
 
 async fn insert(server: &TestServer, rows: &str) {
     let body = format!("{{\"target\":\"s\"}}\n{rows}");
-    let (status, bytes) = server.h2().await.request("POST", "/inserts-stream", None, body.as_bytes()).await;
+    let (status, bytes) = server
+        .h2()
+        .await
+        .request("POST", "/inserts-stream", None, body.as_bytes())
+        .await;
     assert_eq!(status, StatusCode::OK);
     let text = std::str::from_utf8(&bytes).expect("utf8");
     assert!(!text.contains("error"), "{text}");
 }
 
 fn query_body(sql: &str, earliest: bool) -> String {
-    let props = if earliest { json!({"auto.offset.reset": "earliest"}) } else { json!({}) };
+    let props = if earliest {
+        json!({"auto.offset.reset": "earliest"})
+    } else {
+        json!({})
+    };
     json!({"sql": sql, "properties": props}).to_string()
 }
 
 /// Starts a streaming query and returns its body reader once the header is in.
-async fn start_query(client: &mut Client, body: String, accept: Option<&str>) -> (String, LineReader) {
+async fn start_query(
+    client: &mut Client,
+    body: String,
+    accept: Option<&str>,
+) -> (String, LineReader) {
     let (mut tx, resp) = client.open("POST", "/query-stream", accept).await;
     tx.send_data(body.into()).await.expect("send");
     drop(tx);
@@ -40,7 +52,11 @@ async fn start_query(client: &mut Client, body: String, accept: Option<&str>) ->
 async fn wait_for_queries(server: &TestServer, n: usize) {
     let deadline = tokio::time::Instant::now() + WAIT;
     while server.engine.queries.len() != n {
-        assert!(tokio::time::Instant::now() < deadline, "expected {n} queries, have {}", server.engine.queries.len());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "expected {n} queries, have {}",
+            server.engine.queries.len()
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -53,7 +69,10 @@ async fn push_query_sees_only_new_rows_by_default() {
     let mut client = server.h2().await;
     let (header, mut lines) = start_query(
         &mut client,
-        query_body("SELECT k, v * 2 AS doubled, ts FROM s WHERE v > 1 EMIT CHANGES;", false),
+        query_body(
+            "SELECT k, v * 2 AS doubled, ts FROM s WHERE v > 1 EMIT CHANGES;",
+            false,
+        ),
         None,
     )
     .await;
@@ -61,7 +80,10 @@ async fn push_query_sees_only_new_rows_by_default() {
     let id = header["queryId"].as_str().expect("id").to_string();
     assert!(id.starts_with("transient_S_"), "{id}");
     assert_eq!(header["columnNames"], json!(["K", "DOUBLED", "TS"]));
-    assert_eq!(header["columnTypes"], json!(["STRING", "INTEGER", "TIMESTAMP"]));
+    assert_eq!(
+        header["columnTypes"],
+        json!(["STRING", "INTEGER", "TIMESTAMP"])
+    );
     assert_eq!(header.as_object().expect("object").len(), 3);
     wait_for_queries(&server, 1).await;
     insert(
@@ -69,7 +91,10 @@ async fn push_query_sees_only_new_rows_by_default() {
         "{\"K\":\"a\",\"V\":1}\n{\"K\":\"b\",\"V\":2,\"TS\":\"2021-03-04T05:06:07.123\"}\n",
     )
     .await;
-    assert_eq!(lines.next_line().await.expect("row"), "[\"b\",4,\"2021-03-04T05:06:07.123\"]");
+    assert_eq!(
+        lines.next_line().await.expect("row"),
+        "[\"b\",4,\"2021-03-04T05:06:07.123\"]"
+    );
     // SHOW QUERIES lists the push query while it runs.
     let shown = server.ksql_ok("SHOW QUERIES;").await;
     assert_eq!(shown[0]["queries"][0]["id"], id);
@@ -84,19 +109,38 @@ async fn earliest_with_limit_ends_cleanly_in_all_formats() {
     insert(&server, "{\"K\":\"a\",\"V\":1,\"D\":1.5}\n{\"K\":\"a\",\"V\":2,\"D\":10000000000}\n{\"K\":\"a\",\"V\":3}\n").await;
     let sql = "SELECT v, d FROM s WHERE k = 'a' EMIT CHANGES LIMIT 2;";
 
-    let (status, bytes) = server.h2().await.request("POST", "/query-stream", None, query_body(sql, true).as_bytes()).await;
+    let (status, bytes) = server
+        .h2()
+        .await
+        .request(
+            "POST",
+            "/query-stream",
+            None,
+            query_body(sql, true).as_bytes(),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     let text = std::str::from_utf8(&bytes).expect("utf8");
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
     assert_eq!(lines.len(), 3, "{text}");
-    assert!(lines[0].ends_with(",\"columnNames\":[\"V\",\"D\"],\"columnTypes\":[\"INTEGER\",\"DOUBLE\"]}\n"), "{text}");
+    assert!(
+        lines[0].ends_with(
+            ",\"columnNames\":[\"V\",\"D\"],\"columnTypes\":[\"INTEGER\",\"DOUBLE\"]}\n"
+        ),
+        "{text}"
+    );
     assert_eq!(lines[1], "[1,1.5]\n");
     assert_eq!(lines[2], "[2,1.0E10]\n");
 
     let (status, bytes) = server
         .h1()
         .await
-        .request("POST", "/query-stream", Some("application/json"), query_body(sql, true).as_bytes())
+        .request(
+            "POST",
+            "/query-stream",
+            Some("application/json"),
+            query_body(sql, true).as_bytes(),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let text = std::str::from_utf8(&bytes).expect("utf8");
@@ -106,11 +150,19 @@ async fn earliest_with_limit_ends_cleanly_in_all_formats() {
     let (status, bytes) = server
         .h2()
         .await
-        .request("POST", "/query-stream", Some("application/vnd.ksql.v1+json"), query_body(sql, true).as_bytes())
+        .request(
+            "POST",
+            "/query-stream",
+            Some("application/vnd.ksql.v1+json"),
+            query_body(sql, true).as_bytes(),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let text = std::str::from_utf8(&bytes).expect("utf8");
-    assert!(text.starts_with("[{\"header\":{\"queryId\":\"transient_S_"), "{text}");
+    assert!(
+        text.starts_with("[{\"header\":{\"queryId\":\"transient_S_"),
+        "{text}"
+    );
     assert!(
         text.ends_with("\",\"schema\":\"`V` INTEGER, `D` DOUBLE\"}},\n{\"row\":{\"columns\":[1,1.5]}},\n{\"row\":{\"columns\":[2,1.0E10]}},\n{\"finalMessage\":\"Limit Reached\"}]"),
         "{text}"
@@ -122,15 +174,35 @@ async fn earliest_with_limit_ends_cleanly_in_all_formats() {
 async fn pseudo_columns_and_operators() {
     let server = TestServer::start().await;
     server.ksql_ok(CREATE).await;
-    insert(&server, "{\"K\":\"x\",\"V\":7}\n{\"K\":\"y\",\"V\":null}\n{\"K\":\"zz\",\"V\":12}\n").await;
+    insert(
+        &server,
+        "{\"K\":\"x\",\"V\":7}\n{\"K\":\"y\",\"V\":null}\n{\"K\":\"zz\",\"V\":12}\n",
+    )
+    .await;
     let sql = "SELECT k, ROWPARTITION >= 0 AS p, ROWOFFSET >= 0 AS o, ROWTIME > 0 AS t FROM s \
                WHERE (v BETWEEN 5 AND 10 OR v IS NULL OR k LIKE 'z%') AND k IN ('x', 'y', 'zz') EMIT CHANGES LIMIT 3;";
-    let (status, bytes) = server.h2().await.request("POST", "/query-stream", None, query_body(sql, true).as_bytes()).await;
+    let (status, bytes) = server
+        .h2()
+        .await
+        .request(
+            "POST",
+            "/query-stream",
+            None,
+            query_body(sql, true).as_bytes(),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     let text = std::str::from_utf8(&bytes).expect("utf8");
     let mut rows: Vec<&str> = text.lines().skip(1).collect();
     rows.sort_unstable();
-    assert_eq!(rows, ["[\"x\",true,true,true]", "[\"y\",true,true,true]", "[\"zz\",true,true,true]"]);
+    assert_eq!(
+        rows,
+        [
+            "[\"x\",true,true,true]",
+            "[\"y\",true,true,true]",
+            "[\"zz\",true,true,true]"
+        ]
+    );
     server.stop().await;
 }
 
@@ -142,7 +214,12 @@ async fn pull_query_on_a_stream_returns_what_is_there_and_ends() {
     let (status, bytes) = server
         .h2()
         .await
-        .request("POST", "/query-stream", None, query_body("SELECT * FROM s;", false).as_bytes())
+        .request(
+            "POST",
+            "/query-stream",
+            None,
+            query_body("SELECT * FROM s;", false).as_bytes(),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let text = std::str::from_utf8(&bytes).expect("utf8");
@@ -161,7 +238,12 @@ async fn cancelling_the_stream_frees_the_query() {
     server.ksql_ok(CREATE).await;
     for proto in [support::Proto::H2, support::Proto::H1] {
         let mut client = Client::connect(server.addr, proto).await;
-        let (_, lines) = start_query(&mut client, query_body("SELECT * FROM s EMIT CHANGES;", false), None).await;
+        let (_, lines) = start_query(
+            &mut client,
+            query_body("SELECT * FROM s EMIT CHANGES;", false),
+            None,
+        )
+        .await;
         wait_for_queries(&server, 1).await;
         drop(lines);
         drop(client);
@@ -174,7 +256,12 @@ async fn cancelling_the_stream_frees_the_query() {
 async fn errors_before_the_header() {
     let server = TestServer::start().await;
     let mut c = server.h2().await;
-    let (status, bytes) = c.post("/query-stream", &query_body("SELECT * FROM missing EMIT CHANGES;", false)).await;
+    let (status, bytes) = c
+        .post(
+            "/query-stream",
+            &query_body("SELECT * FROM missing EMIT CHANGES;", false),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let body = support::json(&bytes);
     assert_eq!(body["@type"], "statement_error");
@@ -185,13 +272,23 @@ async fn errors_before_the_header() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let body = support::json(&bytes);
     assert_eq!(body["error_code"], 40000);
-    assert!(body["message"].as_str().expect("m").starts_with("Invalid JSON in request: missing field `sql`"));
+    assert!(body["message"]
+        .as_str()
+        .expect("m")
+        .starts_with("Invalid JSON in request: missing field `sql`"));
 
-    let (status, _) = c.request("POST", "/query-stream", Some("text/html"), b"{}").await;
+    let (status, _) = c
+        .request("POST", "/query-stream", Some("text/html"), b"{}")
+        .await;
     assert_eq!(status, StatusCode::NOT_ACCEPTABLE);
 
     server.ksql_ok(CREATE).await;
-    let (status, bytes) = c.post("/query-stream", &query_body("SELECT nope FROM s EMIT CHANGES;", false)).await;
+    let (status, bytes) = c
+        .post(
+            "/query-stream",
+            &query_body("SELECT nope FROM s EMIT CHANGES;", false),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(support::json(&bytes)["error_code"], 40001);
     server.stop().await;
@@ -202,7 +299,12 @@ async fn dropping_the_stream_ends_push_queries() {
     let server = TestServer::start().await;
     server.ksql_ok(CREATE).await;
     let mut client = server.h2().await;
-    let (_, lines) = start_query(&mut client, query_body("SELECT * FROM s EMIT CHANGES;", false), None).await;
+    let (_, lines) = start_query(
+        &mut client,
+        query_body("SELECT * FROM s EMIT CHANGES;", false),
+        None,
+    )
+    .await;
     wait_for_queries(&server, 1).await;
     server.ksql_ok("DROP STREAM s DELETE TOPIC;").await;
     assert_eq!(lines.rest().await, "");

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use crate::catalog::{CatalogState, QueryRegistry};
 use crate::clock::Clock;
 use crate::error::{EngineError, Result};
-use crate::log::embedded::{EmbeddedLog, LogConfig};
-use crate::log::journal::Journal;
+use crate::log::Journal;
+use crate::log::{EmbeddedLog, LogConfig};
 use crate::log::{FsyncPolicy, LogStore};
 
 /// Catalog journal file name inside the data directory.

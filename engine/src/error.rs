@@ -21,7 +21,11 @@ pub enum ErrorClass {
 pub enum EngineError {
     /// SQL that does not parse; `message` is ksqlDB-shaped (`line 1:8: mismatched input ...`).
     #[error("{message}")]
-    Parse { message: String, line: u32, column: u32 },
+    Parse {
+        message: String,
+        line: u32,
+        column: u32,
+    },
     /// A statement that parses but is invalid (unknown source or column, bad WITH option...).
     #[error("{0}")]
     Statement(String),

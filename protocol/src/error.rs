@@ -3,7 +3,7 @@
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ProtocolError {
     /// A request body that is not the JSON the endpoint expects; the detail follows
-    /// ksqlDB's "Invalid JSON in request: <detail>".
+    /// ksqlDB's `Invalid JSON in request: <detail>`.
     #[error("Invalid JSON in request: {0}")]
     InvalidJson(String),
     /// A request body over its size limit.

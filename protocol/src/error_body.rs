@@ -4,8 +4,8 @@
 //! `statementText` and `entities` (ksqldb-api.md §2). The code is the HTTP status × 100
 //! plus a suffix.
 
-use sluice_engine::{EngineError, ErrorClass};
 use serde::Serialize;
+use sluice_engine::{EngineError, ErrorClass};
 
 use crate::error::ProtocolError;
 
@@ -68,7 +68,9 @@ fn status_of(error_code: u32) -> u16 {
 pub fn stream_error_code(err: &EngineError) -> u32 {
     match err.class() {
         ErrorClass::BadStatement => code::BAD_STATEMENT,
-        ErrorClass::BadRequest | ErrorClass::Conflict | ErrorClass::Unsupported => code::BAD_REQUEST,
+        ErrorClass::BadRequest | ErrorClass::Conflict | ErrorClass::Unsupported => {
+            code::BAD_REQUEST
+        }
         ErrorClass::NotFound => code::BAD_STATEMENT,
         ErrorClass::ResourceExhausted => code::MAX_PUSH_QUERIES,
         ErrorClass::Internal => code::SERVER_ERROR,
@@ -91,7 +93,12 @@ pub fn stream_error(err: &EngineError, statement_text: Option<&str>) -> ErrorRes
 }
 
 /// `statement_error` with pre-rendered `entities` JSON.
-pub fn statement_error(code: u32, message: &str, statement_text: &str, entities_json: &[u8]) -> ErrorResponse {
+pub fn statement_error(
+    code: u32,
+    message: &str,
+    statement_text: &str,
+    entities_json: &[u8],
+) -> ErrorResponse {
     #[derive(Serialize)]
     struct Body<'a> {
         #[serde(rename = "@type")]

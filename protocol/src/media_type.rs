@@ -34,7 +34,12 @@ pub fn negotiate(accept: Option<&str>, allow_v1: bool) -> Option<ResultFormat> {
         return Some(ResultFormat::Delimited);
     }
     for part in accept.split(',') {
-        let media = part.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let media = part
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         match media.as_str() {
             DELIMITED | "*/*" | "application/*" => return Some(ResultFormat::Delimited),
             JSON => return Some(ResultFormat::JsonArray),
@@ -53,7 +58,10 @@ mod tests {
     fn negotiation() {
         assert_eq!(negotiate(None, true), Some(ResultFormat::Delimited));
         assert_eq!(negotiate(Some("*/*"), true), Some(ResultFormat::Delimited));
-        assert_eq!(negotiate(Some("application/json"), true), Some(ResultFormat::JsonArray));
+        assert_eq!(
+            negotiate(Some("application/json"), true),
+            Some(ResultFormat::JsonArray)
+        );
         assert_eq!(
             negotiate(Some("application/vnd.ksql.v1+json; q=0.9"), true),
             Some(ResultFormat::KsqlV1Json)

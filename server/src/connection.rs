@@ -41,7 +41,9 @@ pub async fn serve(
         let engine = Arc::clone(&engine);
         async move { Ok::<_, Infallible>(route(engine, req).await) }
     });
-    let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+    let conn = builder
+        .serve_connection(TokioIo::new(stream), service)
+        .into_owned();
     let conn = watcher.watch(conn);
     tokio::spawn(async move {
         if let Err(e) = conn.await {

@@ -53,6 +53,10 @@ impl Server {
         for q in self.engine.queries.list() {
             self.engine.queries.cancel(&q.id);
         }
-        let _ = tokio::time::timeout(Duration::from_millis(SHUTDOWN_GRACE_MS), graceful.shutdown()).await;
+        let _ = tokio::time::timeout(
+            Duration::from_millis(SHUTDOWN_GRACE_MS),
+            graceful.shutdown(),
+        )
+        .await;
     }
 }

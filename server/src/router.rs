@@ -27,15 +27,20 @@ pub async fn route(engine: Arc<Engine>, req: Request<Incoming>) -> HttpResponse 
         (&Method::POST, "/inserts-stream" | "/insert-stream") => {
             endpoint::inserts_stream::handle(&engine, accept, body).await
         }
-        (&Method::POST, "/query-stream") => endpoint::query_stream::handle(&engine, accept, body).await,
+        (&Method::POST, "/query-stream") => {
+            endpoint::query_stream::handle(&engine, accept, body).await
+        }
         (&Method::POST, "/close-query") => endpoint::close_query::handle(&engine, body).await,
         (&Method::POST, "/ksql") => endpoint::ksql::handle(&engine, body).await,
         (&Method::GET, "/info") => endpoint::info::info(),
         (&Method::GET, "/healthcheck") => endpoint::info::healthcheck(),
         (&Method::GET, "/status") => endpoint::info::status(&engine),
         (&Method::GET, "/") => endpoint::info::root(),
-        (_, "/inserts-stream" | "/insert-stream" | "/query-stream" | "/close-query" | "/ksql" | "/info"
-        | "/healthcheck" | "/status") => endpoint::json(
+        (
+            _,
+            "/inserts-stream" | "/insert-stream" | "/query-stream" | "/close-query" | "/ksql"
+            | "/info" | "/healthcheck" | "/status",
+        ) => endpoint::json(
             StatusCode::METHOD_NOT_ALLOWED,
             ErrorResponse::generic(40500, "Method not allowed").body,
         ),

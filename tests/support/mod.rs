@@ -117,7 +117,9 @@ impl Client {
                 Client::H2(send)
             }
             Proto::H1 => {
-                let (send, conn) = hyper::client::conn::http1::handshake(io).await.expect("h1 handshake");
+                let (send, conn) = hyper::client::conn::http1::handshake(io)
+                    .await
+                    .expect("h1 handshake");
                 tokio::spawn(conn);
                 Client::H1(send)
             }
@@ -130,9 +132,14 @@ impl Client {
         method: &str,
         path: &str,
         accept: Option<&str>,
-    ) -> (Sender<Bytes, Infallible>, tokio::task::JoinHandle<hyper::Result<http::Response<Incoming>>>) {
+    ) -> (
+        Sender<Bytes, Infallible>,
+        tokio::task::JoinHandle<hyper::Result<http::Response<Incoming>>>,
+    ) {
         let (tx, body) = Channel::<Bytes, Infallible>::new(64);
-        let mut builder = Request::builder().method(method).uri(format!("http://localhost{path}"));
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(format!("http://localhost{path}"));
         if let Client::H1(_) = self {
             builder = builder.header(http::header::HOST, "localhost");
         }
@@ -156,10 +163,18 @@ impl Client {
     }
 
     /// Sends a whole body and collects the whole response.
-    pub async fn request(&mut self, method: &str, path: &str, accept: Option<&str>, body: &[u8]) -> (StatusCode, Bytes) {
+    pub async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        accept: Option<&str>,
+        body: &[u8],
+    ) -> (StatusCode, Bytes) {
         let (mut tx, resp) = self.open(method, path, accept).await;
         if !body.is_empty() {
-            tx.send_data(Bytes::copy_from_slice(body)).await.expect("send body");
+            tx.send_data(Bytes::copy_from_slice(body))
+                .await
+                .expect("send body");
         }
         drop(tx);
         let resp = tokio::time::timeout(WAIT, resp)
@@ -183,7 +198,8 @@ impl Client {
     pub async fn ksql(&mut self, sql: &str) -> (StatusCode, Json) {
         let body = serde_json::json!({"ksql": sql, "streamsProperties": {}}).to_string();
         let (status, bytes) = self.post("/ksql", &body).await;
-        let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| Json::String(String::from_utf8_lossy(&bytes).into()));
+        let json = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Json::String(String::from_utf8_lossy(&bytes).into()));
         (status, json)
     }
 }
@@ -231,7 +247,7 @@ impl LineReader {
     }
 
     /// Everything left in the body.
-    pub async fn rest(mut self) -> String {
+    pub async fn rest(self) -> String {
         let mut out = String::from_utf8(self.buf.to_vec()).expect("utf8");
         let more = tokio::time::timeout(WAIT, self.body.collect())
             .await
@@ -260,5 +276,6 @@ pub fn full(bytes: &'static [u8]) -> Full<Bytes> {
 }
 
 pub fn json(bytes: &[u8]) -> Json {
-    serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
 }

@@ -20,9 +20,21 @@ pub struct RunningQuery {
 }
 
 impl RunningQuery {
-    pub fn new(id: String, sql: String, source: String) -> (Arc<RunningQuery>, watch::Receiver<bool>) {
+    pub fn new(
+        id: String,
+        sql: String,
+        source: String,
+    ) -> (Arc<RunningQuery>, watch::Receiver<bool>) {
         let (cancel, rx) = watch::channel(false);
-        (Arc::new(RunningQuery { id, sql, source, cancel }), rx)
+        (
+            Arc::new(RunningQuery {
+                id,
+                sql,
+                source,
+                cancel,
+            }),
+            rx,
+        )
     }
 
     pub fn cancel(&self) {

@@ -36,7 +36,10 @@ impl Source {
     }
 
     pub fn has_key_columns(&self) -> bool {
-        self.schema.columns.iter().any(|c| c.kind == ColumnKind::Key)
+        self.schema
+            .columns
+            .iter()
+            .any(|c| c.kind == ColumnKind::Key)
     }
 }
 

@@ -12,9 +12,9 @@ use bytes::Bytes;
 use crate::catalog::Source;
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
-use crate::format::json_value::encode_value;
+use crate::format::json_value::encode_row_value;
 use crate::format::key::encode_key;
-use crate::log::partitioner::{partition_for_key, KeylessSpreader};
+use crate::log::{partition_for_key, KeylessSpreader};
 use crate::log::{PartitionId, Record, TopicLog};
 use crate::types::{Column, ColumnKind, SqlType, Value};
 
@@ -24,9 +24,7 @@ pub struct Inserter {
     topic: Arc<dyn TopicLog>,
     spreader: KeylessSpreader,
     key_columns: Vec<Column>,
-    value_columns: Vec<Column>,
     key_indexes: Vec<usize>,
-    value_indexes: Vec<usize>,
     timestamp_index: Option<usize>,
     scratch: Vec<u8>,
     clock: crate::clock::Clock,
@@ -52,17 +50,14 @@ impl Inserter {
                 .collect()
         };
         let key_indexes = indexes(ColumnKind::Key);
-        let value_indexes = indexes(ColumnKind::Value);
         let timestamp_index = source
             .timestamp_column
             .as_deref()
             .and_then(|name| source.schema.find(name).map(|(i, _)| i));
         Ok(Inserter {
-            spreader: KeylessSpreader::new(topic.partition_count()),
+            spreader: KeylessSpreader::new(),
             key_columns: key_indexes.iter().map(|&i| columns[i].clone()).collect(),
-            value_columns: value_indexes.iter().map(|&i| columns[i].clone()).collect(),
             key_indexes,
-            value_indexes,
             timestamp_index,
             topic,
             source,
@@ -88,25 +83,23 @@ impl Inserter {
         canonical_value: Option<Bytes>,
         rowtime: Option<i64>,
     ) -> Result<(PartitionId, Record)> {
-        let key_values: Vec<Value> = self.key_indexes.iter().map(|&i| values[i].clone()).collect();
+        let key_values: Vec<Value> = self
+            .key_indexes
+            .iter()
+            .map(|&i| values[i].clone())
+            .collect();
         let key = encode_key(self.source.key_format, &self.key_columns, &key_values)?;
         let value = match canonical_value {
             Some(bytes) => bytes,
             None => {
                 self.scratch.clear();
-                let row: Vec<Value> = self
-                    .value_indexes
-                    .iter()
-                    .map(|&i| values[i].clone())
-                    .collect();
-                let columns: Vec<&Column> = self.value_columns.iter().collect();
-                encode_value(&columns, &row, &mut self.scratch)?;
+                encode_row_value(&self.source.schema, values, &mut self.scratch);
                 Bytes::copy_from_slice(&self.scratch)
             }
         };
         let partition = match &key {
             Some(k) => partition_for_key(k, self.topic.partition_count()),
-            None => self.spreader.next(),
+            None => self.spreader.next_partition(self.topic.partition_count()),
         };
         let timestamp_ms = rowtime
             .or_else(|| self.timestamp_from_column(values))
@@ -202,7 +195,11 @@ fn rescale(d: crate::types::Decimal, precision: u8, scale: u8) -> Option<crate::
     } else {
         let div = 10i128.checked_pow(u32::from(d.scale - scale))?;
         let (q, r) = (unscaled / div, unscaled % div);
-        unscaled = if r.abs() * 2 >= div { q + r.signum() } else { q };
+        unscaled = if r.abs() * 2 >= div {
+            q + r.signum()
+        } else {
+            q
+        };
     }
     let out = crate::types::Decimal::new(unscaled, scale);
     (out.digits() <= precision.max(1) || unscaled == 0).then_some(out)

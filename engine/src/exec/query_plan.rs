@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::catalog::{CatalogState, Source};
 use crate::error::{EngineError, Result};
-use crate::exec::expr::{compile, default_column_name, ColumnResolver, CompiledExpr};
+use crate::exec::expr::{compile, ColumnAliasGenerator, ColumnResolver, CompiledExpr};
 use crate::log::StartPosition;
 use crate::sql::ast::{Relation, SelectItem, Statement};
 use crate::sql::{self};
@@ -201,11 +201,17 @@ pub fn plan_query(
 
 type Projected = (Vec<String>, Vec<SqlType>, Vec<Projection>);
 
-fn project(items: &[SelectItem], source: &Source, resolver: &SourceResolver<'_>) -> Result<Projected> {
+fn project(
+    items: &[SelectItem],
+    source: &Source,
+    resolver: &SourceResolver<'_>,
+) -> Result<Projected> {
     let mut names = Vec::new();
     let mut types = Vec::new();
     let mut projection = Vec::new();
-    for (position, item) in items.iter().enumerate() {
+    let mut aliases =
+        ColumnAliasGenerator::new(source.schema.columns.iter().map(|c| c.name.as_str()));
+    for item in items {
         match item {
             SelectItem::Wildcard | SelectItem::QualifiedWildcard(_) => {
                 // ksqlDB's `SELECT *`: key columns first, then value columns.
@@ -214,7 +220,11 @@ fn project(items: &[SelectItem], source: &Source, resolver: &SourceResolver<'_>)
                     .iter()
                     .enumerate()
                     .filter(|(_, c)| c.kind == ColumnKind::Key)
-                    .chain(cols.iter().enumerate().filter(|(_, c)| c.kind == ColumnKind::Value));
+                    .chain(
+                        cols.iter()
+                            .enumerate()
+                            .filter(|(_, c)| c.kind == ColumnKind::Value),
+                    );
                 for (i, c) in ordered {
                     names.push(c.name.clone());
                     types.push(c.ty.clone());
@@ -223,9 +233,10 @@ fn project(items: &[SelectItem], source: &Source, resolver: &SourceResolver<'_>)
             }
             SelectItem::Expr { expr, alias } => {
                 let compiled = compile(expr, resolver)?;
-                let name = alias
-                    .clone()
-                    .unwrap_or_else(|| default_column_name(expr, position));
+                let name = match alias {
+                    Some(a) => a.clone(),
+                    None => aliases.alias_for(expr),
+                };
                 if names.contains(&name) {
                     return Err(EngineError::Statement(format!(
                         "Duplicate value columns found in schema: `{name}` {}",

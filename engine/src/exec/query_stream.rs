@@ -16,7 +16,7 @@ use crate::catalog::{RunningQuery, Source};
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
 use crate::exec::query_plan::{Projection, QueryKind, QueryPlan, PSEUDO_COLUMN_COUNT};
-use crate::format::json_value::decode_value;
+use crate::format::json_value::{decode_value, is_tombstone};
 use crate::format::key::decode_key;
 use crate::log::{Offset, PartitionCursor, PartitionId, StoredRecord, TopicLog};
 use crate::types::{Column, ColumnKind, Value};
@@ -64,11 +64,8 @@ impl QueryStream {
                 .map(|p| topic.end_offset(PartitionId(p)))
                 .collect()
         });
-        let (running, cancel) = RunningQuery::new(
-            plan.id.clone(),
-            plan.sql.clone(),
-            plan.source.name.clone(),
-        );
+        let (running, cancel) =
+            RunningQuery::new(plan.id.clone(), plan.sql.clone(), plan.source.name.clone());
         let registration = (plan.kind == QueryKind::Push).then(|| {
             engine.queries.register(Arc::clone(&running));
             (Arc::clone(engine), running)
@@ -93,7 +90,11 @@ impl QueryStream {
 
     /// Waits for result rows and appends up to `max_rows` of them to `out`. Returns
     /// `Some(reason)` when the query has ended (rows may still have been added).
-    pub async fn next_rows(&mut self, out: &mut Vec<Vec<Value>>, max_rows: usize) -> Result<Option<EndReason>> {
+    pub async fn next_rows(
+        &mut self,
+        out: &mut Vec<Vec<Value>>,
+        max_rows: usize,
+    ) -> Result<Option<EndReason>> {
         let ready = self.topic.data_ready();
         loop {
             if *self.cancel.borrow() {
@@ -121,7 +122,11 @@ impl QueryStream {
     }
 
     /// Reads what is available without waiting.
-    fn poll_rows(&mut self, out: &mut Vec<Vec<Value>>, max_rows: usize) -> Result<Option<EndReason>> {
+    fn poll_rows(
+        &mut self,
+        out: &mut Vec<Vec<Value>>,
+        max_rows: usize,
+    ) -> Result<Option<EndReason>> {
         let partitions = self.cursors.len();
         for _ in 0..partitions {
             let i = self.next_cursor;
@@ -131,7 +136,15 @@ impl QueryStream {
                 continue;
             }
             self.records.clear();
-            self.cursors[i].read(&mut self.records, budget.min(READ_BATCH_RECORDS_MAX))?;
+            if let Err(e) =
+                self.cursors[i].read(&mut self.records, budget.min(READ_BATCH_RECORDS_MAX))
+            {
+                // A dropped topic ends its queries cleanly, as TERMINATE would.
+                if self.topic.is_deleted() {
+                    return Ok(Some(EndReason::Completed));
+                }
+                return Err(e);
+            }
             let records = std::mem::take(&mut self.records);
             for record in &records {
                 if let Some(end) = self.process(record, out)? {
@@ -172,14 +185,19 @@ impl QueryStream {
         }
     }
 
-    fn process(&mut self, record: &StoredRecord, out: &mut Vec<Vec<Value>>) -> Result<Option<EndReason>> {
+    fn process(
+        &mut self,
+        record: &StoredRecord,
+        out: &mut Vec<Vec<Value>>,
+    ) -> Result<Option<EndReason>> {
         let Some(row) = self.decoder.decode(record) else {
             return Ok(None);
         };
         if let Some(filter) = &self.plan.filter {
-            match filter.eval(row) {
-                Ok(Value::Boolean(true)) => {}
-                Ok(_) => return Ok(None),
+            // ksqlDB drops a row whose WHERE fails to evaluate (and logs it).
+            match filter.eval_predicate(row) {
+                Ok(true) => {}
+                Ok(false) => return Ok(None),
                 Err(e) => {
                     tracing::warn!(query = %self.plan.id, error = %e, "skipping row: WHERE failed");
                     return Ok(None);
@@ -253,18 +271,21 @@ impl RowDecoder {
     /// The row for `record`, or `None` when it is a tombstone or cannot be decoded (skipped
     /// and logged, as ksqlDB's processing log does, never stopping the query).
     fn decode(&mut self, record: &StoredRecord) -> Option<&[Value]> {
-        let value = record.record.value.as_deref()?;
+        let value = record.record.value.as_deref();
+        // Streams skip tombstones (ksqlDB drops null values when reading a stream).
+        if is_tombstone(value) {
+            return None;
+        }
+        let value = value?;
         self.keys.clear();
         self.values.clear();
-        let key_cols: Vec<&Column> = self.key_columns.iter().collect();
-        let value_cols: Vec<&Column> = self.value_columns.iter().collect();
         let decoded = decode_key(
             self.source.key_format,
-            &key_cols,
+            &self.key_columns,
             record.record.key.as_deref(),
             &mut self.keys,
         )
-        .and_then(|()| decode_value(value, &value_cols, &mut self.values));
+        .and_then(|()| decode_value(value, &self.value_columns, &mut self.values));
         if let Err(e) = decoded {
             tracing::warn!(
                 source = %self.source.name,

@@ -63,6 +63,13 @@ pub fn coerce_json_text(text: &str, ty: &SqlType, mode: CoercionMode) -> Result<
 /// Validates `bytes` as exactly one JSON value (whitespace around it allowed), guarding the
 /// nesting depth first.
 pub(crate) fn parse_json_value(bytes: &[u8]) -> Result<LazyValue<'_>> {
+    // sonic-rs does not validate UTF-8 itself (it only debug-asserts); stored or produced
+    // bytes may be anything, so check before parsing.
+    if std::str::from_utf8(bytes).is_err() {
+        return Err(EngineError::BadRequest(
+            "Invalid JSON: invalid UTF-8".into(),
+        ));
+    }
     if exceeds_nesting_depth(bytes) {
         return Err(EngineError::BadRequest(format!(
             "JSON nests deeper than {JSON_NESTING_DEPTH_MAX} levels"

@@ -50,6 +50,13 @@ type Slot<'de> = Option<(Cow<'de, str>, LazyValue<'de>)>;
 
 /// Decodes one row line (without its trailing newline) against the target's schema.
 pub fn decode_insert_row(line: &[u8], schema: &Schema) -> Result<InsertRow> {
+    // sonic-rs trusts its input to be UTF-8 (it only debug-asserts), so invalid bytes must
+    // be refused before it sees them: JSON text is UTF-8 by definition (RFC 8259 §8.1).
+    if std::str::from_utf8(line).is_err() {
+        return Err(EngineError::BadRequest(format!(
+            "{INVALID_JSON_MESSAGE}: invalid UTF-8"
+        )));
+    }
     if exceeds_nesting_depth(line) {
         return Err(EngineError::BadRequest(format!(
             "{INVALID_JSON_MESSAGE}: nested deeper than {JSON_NESTING_DEPTH_MAX} levels"

@@ -173,7 +173,10 @@ pub enum SelectItem {
     Wildcard,
     /// `alias.*`
     QualifiedWildcard(Ident),
-    Expr { expr: Expr, alias: Option<Ident> },
+    Expr {
+        expr: Expr,
+        alias: Option<Ident>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -102,8 +102,14 @@ impl Display for Expr {
                 UnaryOp::Not => write!(f, "(NOT {expr})"),
                 UnaryOp::Neg | UnaryOp::Plus => {
                     f.write_char(if *op == UnaryOp::Neg { '-' } else { '+' })?;
-                    // `--` would start a comment and `-5` would read back as a literal.
-                    if is_numeric_literal(expr) || matches!(**expr, Expr::Unary { .. }) {
+                    // `--` would start a comment and `-5` would read back as a literal; a
+                    // postfix chain on a number (`-0->A`) would bind the sign to the number.
+                    if is_numeric_literal(expr)
+                        || matches!(
+                            **expr,
+                            Expr::Unary { .. } | Expr::Dereference { .. } | Expr::Subscript { .. }
+                        )
+                    {
                         write!(f, "({expr})")
                     } else {
                         write!(f, "{expr}")

@@ -608,11 +608,15 @@ impl<'a> Parser<'a> {
         if self.is_kw("CONNECTOR") && self.is_ident_at(1) {
             return Err(connectors_unsupported());
         }
+        // The docs write `DESCRIBE [EXTENDED] name`; the grammar also takes `name EXTENDED`.
+        // EXTENDED is non-reserved, so it is a prefix only when a name follows it.
+        let prefixed = self.is_kw("EXTENDED") && self.is_ident_at(1);
+        if prefixed {
+            self.pos += 1;
+        }
         let name = self.ident()?;
-        Ok(Statement::Describe {
-            name,
-            extended: self.extended(),
-        })
+        let extended = self.extended() || prefixed;
+        Ok(Statement::Describe { name, extended })
     }
 
     fn ends_statement_at(&self, n: usize) -> bool {

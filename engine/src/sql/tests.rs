@@ -285,6 +285,13 @@ fn describe_statements() {
             name: "CONCAT".into()
         }
     );
+    assert_eq!(
+        one("DESCRIBE EXTENDED s;"),
+        Statement::Describe {
+            name: "S".into(),
+            extended: true
+        }
+    );
     // FUNCTION is non-reserved: alone it names a source.
     assert_eq!(
         one("DESCRIBE function;"),

@@ -7,8 +7,7 @@ use crate::sql::ast::{ColumnConstraint, CreateSource, Literal, Properties, Sourc
 use crate::types::schema::{PSEUDO_ROWOFFSET, PSEUDO_ROWPARTITION, PSEUDO_ROWTIME};
 use crate::types::{Column, ColumnKind, Schema, SqlType};
 
-/// Partition count cap for a topic created by CREATE: bounds threads and files per topic.
-pub const TOPIC_PARTITIONS_MAX: u32 = 1024;
+use crate::log::TOPIC_PARTITIONS_MAX;
 
 /// Names ksqlDB reserves for pseudo and window columns.
 const RESERVED_COLUMN_NAMES: &[&str] = &[
@@ -252,8 +251,8 @@ impl<'a> WithProperties<'a> {
                 "Invalid number of partitions: {n}; it must be between 1 and {TOPIC_PARTITIONS_MAX}"
             )));
         }
-        u32::try_from(n).map(Some).map_err(|_| {
-            EngineError::Statement(format!("Invalid number of partitions: {n}"))
-        })
+        u32::try_from(n)
+            .map(Some)
+            .map_err(|_| EngineError::Statement(format!("Invalid number of partitions: {n}")))
     }
 }

@@ -9,7 +9,12 @@ use crate::sql::ast::SourceKind;
 
 use super::outcome::{Outcome, QuerySummary, QueryType, SourceDetail};
 
-pub fn list_sources(engine: &Engine, state: &CatalogState, kind: SourceKind, extended: bool) -> Outcome {
+pub fn list_sources(
+    engine: &Engine,
+    state: &CatalogState,
+    kind: SourceKind,
+    extended: bool,
+) -> Outcome {
     let sources: Vec<Arc<Source>> = state
         .sources
         .values()
@@ -64,7 +69,12 @@ pub fn list_properties() -> Outcome {
     }
 }
 
-pub fn describe(engine: &Engine, state: &CatalogState, name: &str, extended: bool) -> Result<Outcome> {
+pub fn describe(
+    engine: &Engine,
+    state: &CatalogState,
+    name: &str,
+    extended: bool,
+) -> Result<Outcome> {
     let source = state.source(name).cloned().ok_or_else(|| {
         EngineError::Statement(format!(
             "Could not find STREAM/TABLE '{name}' in the Metastore"

@@ -65,7 +65,9 @@ pub fn plan(
             .ok_or_else(|| mismatch(name, &column.ty, &value))?;
     }
     for column in schema.columns.iter().filter(|c| c.kind == ColumnKind::Key) {
-        let (index, _) = schema.find(&column.name).expect("key column is in its own schema");
+        let (index, _) = schema
+            .find(&column.name)
+            .expect("key column is in its own schema");
         if values[index].is_null() && source.kind == crate::sql::ast::SourceKind::Table {
             return Err(EngineError::Statement(format!(
                 "Value for primary key column(s) {} is required for tables",

@@ -42,6 +42,13 @@ enum Mode {
     Replay,
 }
 
+/// What running a statement synchronously left to do.
+enum Step {
+    Done(Outcome),
+    /// An INSERT VALUES row, validated, waiting to be appended.
+    Insert(Arc<Source>, insert_values::PlannedRow),
+}
+
 /// Topics as the sandbox sees them: the log's, plus ones earlier statements would create.
 struct Sandbox {
     state: CatalogState,
@@ -83,14 +90,17 @@ impl Engine {
                     outcome,
                 }),
                 Err(error) => {
+                    // Statements before the failing one were applied; keep their effects.
+                    self.set_catalog(live.state);
                     return Err(KsqlError {
                         error,
                         statement_text: parsed.text.clone(),
                         entities: results,
-                    })
+                    });
                 }
             }
         }
+        self.set_catalog(live.state);
         Ok(results)
     }
 
@@ -100,23 +110,43 @@ impl Engine {
             state: CatalogState::default(),
             planned_topics: BTreeMap::new(),
         };
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .map_err(EngineError::Io)?;
         for entry in entries {
             let text = std::str::from_utf8(entry)
                 .map_err(|_| EngineError::Corrupt("catalog journal entry is not UTF-8".into()))?;
             for parsed in sql::parse(text)? {
-                runtime.block_on(self.run(&mut sandbox, &parsed, Mode::Replay))?;
+                self.run_sync(&mut sandbox, &parsed, Mode::Replay)?;
             }
         }
         self.set_catalog(sandbox.state);
         Ok(())
     }
 
-    async fn run(&self, sandbox: &mut Sandbox, parsed: &ParsedStatement, mode: Mode) -> Result<Outcome> {
+    /// Runs one statement; only an applied INSERT needs to wait (for durability).
+    async fn run(
+        &self,
+        sandbox: &mut Sandbox,
+        parsed: &ParsedStatement,
+        mode: Mode,
+    ) -> Result<Outcome> {
+        match self.run_sync(sandbox, parsed, mode)? {
+            Step::Done(outcome) => Ok(outcome),
+            Step::Insert(source, row) => {
+                if mode == Mode::Apply {
+                    insert_values::append(self, &source, row).await?;
+                }
+                Ok(Outcome::Nothing)
+            }
+        }
+    }
+
+    fn run_sync(
+        &self,
+        sandbox: &mut Sandbox,
+        parsed: &ParsedStatement,
+        mode: Mode,
+    ) -> Result<Step> {
         let text = parsed.text.as_str();
-        match &parsed.statement {
+        let outcome = match &parsed.statement {
             Statement::CreateSource(create) => self.create_source(sandbox, create, text, mode),
             Statement::DropSource {
                 kind,
@@ -130,15 +160,15 @@ impl Engine {
                 values,
             } => {
                 let source = insert_target(&sandbox.state, target)?;
-                let record = insert_values::plan(self, &source, columns.as_deref(), values)?;
-                if mode == Mode::Apply {
-                    insert_values::append(self, &source, record).await?;
-                }
-                Ok(Outcome::Nothing)
+                let row = insert_values::plan(self, &source, columns.as_deref(), values)?;
+                return Ok(Step::Insert(source, row));
             }
-            Statement::ListSources { kind, extended } => {
-                Ok(describe::list_sources(self, &sandbox.state, *kind, *extended))
-            }
+            Statement::ListSources { kind, extended } => Ok(describe::list_sources(
+                self,
+                &sandbox.state,
+                *kind,
+                *extended,
+            )),
             Statement::DescribeSources { kind, .. } => {
                 Ok(describe::list_sources(self, &sandbox.state, *kind, true))
             }
@@ -153,13 +183,14 @@ impl Engine {
             | Statement::UnsetProperty { .. }
             | Statement::DefineVariable { .. }
             | Statement::UndefineVariable { .. } => Ok(Outcome::Nothing),
-            Statement::Query(_) | Statement::Print { .. } => Err(EngineError::BadRequest(
-                QUERY_ON_KSQL_ENDPOINT.to_string(),
-            )),
+            Statement::Query(_) | Statement::Print { .. } => {
+                Err(EngineError::BadRequest(QUERY_ON_KSQL_ENDPOINT.to_string()))
+            }
             _ => Err(EngineError::Unsupported(format!(
                 "Statement not supported yet: {text}"
             ))),
-        }
+        };
+        outcome.map(Step::Done)
     }
 
     fn create_source(
@@ -216,10 +247,19 @@ impl Engine {
 
     /// ksqlDB requires PARTITIONS to create a missing topic, and refuses a PARTITIONS that
     /// disagrees with an existing topic.
-    fn check_topic(&self, sandbox: &mut Sandbox, source: &Source, partitions: Option<u32>) -> Result<()> {
+    fn check_topic(
+        &self,
+        sandbox: &mut Sandbox,
+        source: &Source,
+        partitions: Option<u32>,
+    ) -> Result<()> {
         let existing = match sandbox.planned_topics.get(&source.topic) {
             Some(planned) => *planned,
-            None => self.log.topic(&source.topic).map(|t| Some(t.partition_count())).unwrap_or(None),
+            None => self
+                .log
+                .topic(&source.topic)
+                .map(|t| Some(t.partition_count()))
+                .unwrap_or(None),
         };
         match (existing, partitions) {
             (Some(have), Some(want)) if have != want => Err(EngineError::Statement(format!(

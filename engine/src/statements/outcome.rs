@@ -58,12 +58,26 @@ pub enum Outcome {
         sources: Vec<Arc<Source>>,
     },
     /// SHOW STREAMS EXTENDED / DESCRIBE STREAMS.
-    SourceDescriptions { details: Vec<SourceDetail> },
-    Topics { topics: Vec<TopicInfo> },
-    Queries { queries: Vec<QuerySummary> },
-    Description { detail: SourceDetail, extended: bool },
-    TerminateQuery { query_id: String, was_terminated: bool },
-    Properties { properties: Vec<(String, String)> },
+    SourceDescriptions {
+        details: Vec<SourceDetail>,
+    },
+    Topics {
+        topics: Vec<TopicInfo>,
+    },
+    Queries {
+        queries: Vec<QuerySummary>,
+    },
+    Description {
+        detail: SourceDetail,
+        extended: bool,
+    },
+    TerminateQuery {
+        query_id: String,
+        was_terminated: bool,
+    },
+    Properties {
+        properties: Vec<(String, String)>,
+    },
     /// INSERT VALUES, SET, UNSET, DEFINE, UNDEFINE: no entity in the response.
     Nothing,
 }

@@ -1,8 +1,8 @@
 //! The engine's data vocabulary: SQL types, runtime values, schemas.
 
 pub mod schema;
-pub mod temporal;
 pub mod sql_type;
+pub mod temporal;
 pub mod value;
 
 pub use schema::{Column, ColumnKind, Schema};

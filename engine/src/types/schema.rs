@@ -46,7 +46,10 @@ impl Schema {
     }
 
     pub fn find(&self, name: &str) -> Option<(usize, &Column)> {
-        self.columns.iter().enumerate().find(|(_, c)| c.name == name)
+        self.columns
+            .iter()
+            .enumerate()
+            .find(|(_, c)| c.name == name)
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &Column> {

@@ -42,7 +42,8 @@ mod tests {
     fn target_rules() {
         let a = InsertsStreamArgs::decode(br#"{"target":"pageviews"}"#).expect("valid");
         assert_eq!(a.target_name(), "PAGEVIEWS");
-        let b = InsertsStreamArgs::decode(br#"{"target":"`pageViews`","properties":{}}"#).expect("valid");
+        let b = InsertsStreamArgs::decode(br#"{"target":"`pageViews`","properties":{}}"#)
+            .expect("valid");
         assert_eq!(b.target_name(), "pageViews");
         assert!(InsertsStreamArgs::decode(br#"{"nope":1}"#).is_err());
     }

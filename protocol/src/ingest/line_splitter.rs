@@ -136,7 +136,11 @@ mod tests {
         let body = b"{\"K\":\"a\",\"V\":1}\n{\"K\":\"b\",\"V\":2}\n\n{\"K\":\"c\"}\n";
         let whole = split_all(&[body]).expect("fits");
         for i in 0..=body.len() {
-            assert_eq!(split_all(&[&body[..i], &body[i..]]).expect("fits"), whole, "split at {i}");
+            assert_eq!(
+                split_all(&[&body[..i], &body[i..]]).expect("fits"),
+                whole,
+                "split at {i}"
+            );
         }
     }
 }

@@ -64,6 +64,8 @@ mod tests {
         assert_eq!(props["auto.offset.reset"], "earliest");
         assert_eq!(props["n"], "3");
         let err = CloseQueryArgs::decode(b"{}").expect_err("missing queryId");
-        assert!(err.to_string().starts_with("Invalid JSON in request: missing field `queryId`"));
+        assert!(err
+            .to_string()
+            .starts_with("Invalid JSON in request: missing field `queryId`"));
     }
 }

@@ -13,11 +13,16 @@ use crate::value_json::{write_json_string, write_value};
 #[derive(Debug)]
 pub struct ResultEncoder {
     format: ResultFormat,
+    /// v1+json push responses end every element with `,\n` as it is written, so a client can
+    /// parse the header before any row exists, and a final message closes the array (as
+    /// ksqlDB's unbuffered writer does). Pull responses have no final message, so they put
+    /// the separator before each element instead.
+    push: bool,
 }
 
 impl ResultEncoder {
-    pub fn new(format: ResultFormat) -> ResultEncoder {
-        ResultEncoder { format }
+    pub fn new(format: ResultFormat, push: bool) -> ResultEncoder {
+        ResultEncoder { format, push }
     }
 
     pub fn header(&self, query_id: &str, names: &[String], types: &[SqlType], out: &mut Vec<u8>) {
@@ -58,6 +63,7 @@ impl ResultEncoder {
                     .collect();
                 write_json_string(&schema.join(", "), out);
                 out.extend_from_slice(b"}}");
+                self.v1_after(out);
             }
         }
     }
@@ -73,23 +79,29 @@ impl ResultEncoder {
                 write_array(values, out);
             }
             ResultFormat::KsqlV1Json => {
-                out.extend_from_slice(b",\n{\"row\":{\"columns\":");
+                self.v1_before(out);
+                out.extend_from_slice(b"{\"row\":{\"columns\":");
                 write_array(values, out);
                 out.extend_from_slice(b"}}");
+                self.v1_after(out);
             }
         }
     }
 
     /// Closes the response after the last row.
-    pub fn end(&self, reason: EndReason, push: bool, out: &mut Vec<u8>) {
+    pub fn end(&self, reason: EndReason, out: &mut Vec<u8>) {
         match self.format {
             ResultFormat::Delimited => {}
             ResultFormat::JsonArray => out.push(b']'),
             ResultFormat::KsqlV1Json => {
-                if push {
+                if self.push {
                     out.extend_from_slice(match reason {
-                        EndReason::LimitReached => b",\n{\"finalMessage\":\"Limit Reached\"}".as_slice(),
-                        EndReason::Completed => b",\n{\"finalMessage\":\"Query Completed\"}".as_slice(),
+                        EndReason::LimitReached => {
+                            b"{\"finalMessage\":\"Limit Reached\"}".as_slice()
+                        }
+                        EndReason::Completed => {
+                            b"{\"finalMessage\":\"Query Completed\"}".as_slice()
+                        }
                     });
                 }
                 out.push(b']');
@@ -116,10 +128,23 @@ impl ResultEncoder {
                 out.push(b']');
             }
             ResultFormat::KsqlV1Json => {
-                out.extend_from_slice(b",\n{\"errorMessage\":");
+                self.v1_before(out);
+                out.extend_from_slice(b"{\"errorMessage\":");
                 out.extend_from_slice(&obj);
                 out.extend_from_slice(b"}]");
             }
+        }
+    }
+
+    fn v1_before(&self, out: &mut Vec<u8>) {
+        if !self.push {
+            out.extend_from_slice(b",\n");
+        }
+    }
+
+    fn v1_after(&self, out: &mut Vec<u8>) {
+        if self.push {
+            out.extend_from_slice(b",\n");
         }
     }
 }
@@ -139,8 +164,8 @@ fn write_array(values: &[Value], out: &mut Vec<u8>) {
 mod tests {
     use super::*;
 
-    fn render(format: ResultFormat) -> String {
-        let enc = ResultEncoder::new(format);
+    fn render(format: ResultFormat, push: bool) -> String {
+        let enc = ResultEncoder::new(format, push);
         let mut out = Vec::new();
         enc.header(
             "transient_S_1",
@@ -149,23 +174,38 @@ mod tests {
             &mut out,
         );
         enc.row(&[Value::String("a".into()), Value::Integer(1)], &mut out);
-        enc.end(EndReason::LimitReached, true, &mut out);
+        enc.end(EndReason::LimitReached, &mut out);
         String::from_utf8(out).expect("utf8")
     }
 
     #[test]
     fn three_formats() {
         assert_eq!(
-            render(ResultFormat::Delimited),
+            render(ResultFormat::Delimited, true),
             "{\"queryId\":\"transient_S_1\",\"columnNames\":[\"K\",\"V\"],\"columnTypes\":[\"STRING\",\"INTEGER\"]}\n[\"a\",1]\n"
         );
         assert_eq!(
-            render(ResultFormat::JsonArray),
+            render(ResultFormat::JsonArray, true),
             "[{\"queryId\":\"transient_S_1\",\"columnNames\":[\"K\",\"V\"],\"columnTypes\":[\"STRING\",\"INTEGER\"]},[\"a\",1]]"
         );
         assert_eq!(
-            render(ResultFormat::KsqlV1Json),
+            render(ResultFormat::KsqlV1Json, true),
             "[{\"header\":{\"queryId\":\"transient_S_1\",\"schema\":\"`K` STRING, `V` INTEGER\"}},\n{\"row\":{\"columns\":[\"a\",1]}},\n{\"finalMessage\":\"Limit Reached\"}]"
+        );
+        assert_eq!(
+            render(ResultFormat::KsqlV1Json, false),
+            "[{\"header\":{\"queryId\":\"transient_S_1\",\"schema\":\"`K` STRING, `V` INTEGER\"}},\n{\"row\":{\"columns\":[\"a\",1]}}]"
+        );
+    }
+
+    #[test]
+    fn push_header_is_complete_before_any_row() {
+        let enc = ResultEncoder::new(ResultFormat::KsqlV1Json, true);
+        let mut out = Vec::new();
+        enc.header("q", &["V".into()], &[SqlType::Integer], &mut out);
+        assert!(
+            out.ends_with(b"}},\n"),
+            "the header line must end with its separator"
         );
     }
 }

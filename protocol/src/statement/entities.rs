@@ -2,8 +2,8 @@
 
 use serde_json::{json, Value as Json};
 use sluice_engine::catalog::Source;
-use sluice_engine::statements::{Outcome, QuerySummary, SourceDetail, StatementResult};
 use sluice_engine::sql::ast::SourceKind;
+use sluice_engine::statements::{Outcome, QuerySummary, SourceDetail, StatementResult};
 use sluice_engine::types::{ColumnKind, SqlType};
 
 /// Renders the results of a `/ksql` request as its JSON array.
@@ -38,7 +38,10 @@ pub fn entity(result: &StatementResult) -> Option<Json> {
             json!({"@type": ty, "statementText": text, field: list})
         }
         Outcome::SourceDescriptions { details } => {
-            let list: Vec<Json> = details.iter().map(|d| source_description(d, true)).collect();
+            let list: Vec<Json> = details
+                .iter()
+                .map(|d| source_description(d, true))
+                .collect();
             json!({"@type": "source_descriptions", "statementText": text, "sourceDescriptions": list})
         }
         Outcome::Topics { topics } => {

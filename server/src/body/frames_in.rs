@@ -20,7 +20,9 @@ pub async fn read_to_limit(body: &mut Incoming, limit_bytes: usize) -> Result<By
     let mut buf = BytesMut::new();
     while let Some(chunk) = next_data(body).await? {
         if buf.len() + chunk.len() > limit_bytes {
-            return Err(ReadError::TooLarge(ProtocolError::BodyTooLarge { limit_bytes }));
+            return Err(ReadError::TooLarge(ProtocolError::BodyTooLarge {
+                limit_bytes,
+            }));
         }
         buf.extend_from_slice(&chunk);
     }

@@ -1,7 +1,7 @@
 //! `POST /close-query {"queryId"}`: ends a push query from any connection.
 
-use hyper::body::Incoming;
 use http::StatusCode;
+use hyper::body::Incoming;
 use sluice_engine::Engine;
 use sluice_protocol::error_body::{code, protocol_error, ErrorResponse};
 use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;

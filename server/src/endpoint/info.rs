@@ -16,7 +16,10 @@ pub fn healthcheck() -> HttpResponse {
 }
 
 pub fn status(engine: &Engine) -> HttpResponse {
-    json(StatusCode::OK, info::status_body(&engine.command_statuses()))
+    json(
+        StatusCode::OK,
+        info::status_body(&engine.command_statuses()),
+    )
 }
 
 pub fn root() -> HttpResponse {

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use hyper::body::Incoming;
 use sluice_engine::exec::ingest::Inserter;
-use sluice_engine::format::insert_row::decode_insert_row;
+use sluice_engine::format::insert_row::{decode_insert_row, INVALID_JSON_MESSAGE};
 use sluice_engine::log::{AppendTicket, PartitionId, Record};
 use sluice_engine::statements::insert_target;
 use sluice_engine::{Engine, EngineError};
@@ -58,7 +58,11 @@ enum Pending {
     },
 }
 
-pub async fn handle(engine: &Arc<Engine>, accept: Option<&str>, mut body: Incoming) -> HttpResponse {
+pub async fn handle(
+    engine: &Arc<Engine>,
+    accept: Option<&str>,
+    mut body: Incoming,
+) -> HttpResponse {
     let Some(format) = negotiate(accept, false) else {
         return not_acceptable();
     };
@@ -109,7 +113,9 @@ async fn read_first_line(
 ) -> Result<(), FirstLineError> {
     while lines.is_empty() {
         match next_data(body).await.map_err(FirstLineError::Read)? {
-            Some(chunk) => splitter.push(chunk, lines).map_err(FirstLineError::Protocol)?,
+            Some(chunk) => splitter
+                .push(chunk, lines)
+                .map_err(FirstLineError::Protocol)?,
             None => {
                 splitter.finish(lines);
                 if lines.is_empty() {
@@ -179,7 +185,7 @@ impl RowReader {
                 if let Flow::Stop = self.flush().await {
                     return Flow::Stop;
                 }
-                self.fail(code::BAD_REQUEST, e.to_string()).await;
+                self.fail(code::BAD_REQUEST, error_ack_message(&e)).await;
                 return Flow::Stop;
             }
             if self.batch_rows as usize >= INSERT_BATCH_ROWS_MAX {
@@ -257,7 +263,11 @@ impl RowReader {
 }
 
 /// The response half: waits for each batch to be durable, in order, and acks its rows.
-async fn write_acks(format: ResultFormat, mut pending: mpsc::Receiver<Pending>, tx: mpsc::Sender<Bytes>) {
+async fn write_acks(
+    format: ResultFormat,
+    mut pending: mpsc::Receiver<Pending>,
+    tx: mpsc::Sender<Bytes>,
+) {
     let mut encoder = AckEncoder::new(format);
     let mut out = Vec::with_capacity(4096);
     while let Some(item) = pending.recv().await {
@@ -290,7 +300,11 @@ async fn write_acks(format: ResultFormat, mut pending: mpsc::Receiver<Pending>, 
         }
         // Send at once: holding durable acks back to coalesce would add latency, and
         // hyper already coalesces small writes into frames.
-        if tx.send(Bytes::from(std::mem::take(&mut out))).await.is_err() {
+        if tx
+            .send(Bytes::from(std::mem::take(&mut out)))
+            .await
+            .is_err()
+        {
             return;
         }
     }
@@ -298,6 +312,17 @@ async fn write_acks(format: ResultFormat, mut pending: mpsc::Receiver<Pending>, 
     if !out.is_empty() {
         let _ = tx.send(Bytes::from(out)).await;
     }
+}
+
+/// ksqlDB sends the bare "Invalid JSON in inserts stream" for every undecodable row; the
+/// decoder's detail (not an object, too deep) goes to the log instead.
+fn error_ack_message(e: &EngineError) -> String {
+    let message = e.to_string();
+    if message.starts_with(INVALID_JSON_MESSAGE) {
+        tracing::debug!(detail = %message, "rejected inserts-stream row");
+        return INVALID_JSON_MESSAGE.to_string();
+    }
+    message
 }
 
 async fn all_durable(tickets: Vec<AppendTicket>) -> bool {

@@ -27,7 +27,11 @@ pub const PUSH_QUERIES_MAX: usize = 10_000;
 /// enough to keep end-to-end latency low when rows trickle.
 pub const CHUNK_ROWS_MAX: usize = 256;
 
-pub async fn handle(engine: &Arc<Engine>, accept: Option<&str>, mut body: Incoming) -> HttpResponse {
+pub async fn handle(
+    engine: &Arc<Engine>,
+    accept: Option<&str>,
+    mut body: Incoming,
+) -> HttpResponse {
     let Some(format) = negotiate(accept, true) else {
         return not_acceptable();
     };
@@ -52,8 +56,14 @@ fn start(engine: &Arc<Engine>, args: &QueryStreamArgs) -> Result<QueryStream, Er
     let fail = |e: sluice_engine::EngineError| stream_error(&e, Some(&args.sql));
     let props = QueryProperties::from_map(&string_map(&args.properties)).map_err(fail)?;
     let vars = string_map(&args.session_variables);
-    let plan = plan_query(&engine.catalog(), &args.sql, &vars, &props, engine.clock.now_ms())
-        .map_err(fail)?;
+    let plan = plan_query(
+        &engine.catalog(),
+        &args.sql,
+        &vars,
+        &props,
+        engine.clock.now_ms(),
+    )
+    .map_err(fail)?;
     if plan.kind == QueryKind::Push && engine.queries.len() >= PUSH_QUERIES_MAX {
         return Err(ErrorResponse::generic(
             code::MAX_PUSH_QUERIES,
@@ -65,14 +75,18 @@ fn start(engine: &Arc<Engine>, args: &QueryStreamArgs) -> Result<QueryStream, Er
 
 /// Moves rows from the query to the response until the query or the client ends.
 async fn pump(mut stream: QueryStream, format: ResultFormat, tx: mpsc::Sender<Bytes>) {
-    let encoder = ResultEncoder::new(format);
     let push = stream.plan().kind == QueryKind::Push;
+    let encoder = ResultEncoder::new(format, push);
     let mut out = Vec::with_capacity(4096);
     {
         let plan = stream.plan();
         encoder.header(&plan.id, &plan.column_names, &plan.column_types, &mut out);
     }
-    if tx.send(Bytes::from(std::mem::take(&mut out))).await.is_err() {
+    if tx
+        .send(Bytes::from(std::mem::take(&mut out)))
+        .await
+        .is_err()
+    {
         return;
     }
     let mut rows = Vec::with_capacity(CHUNK_ROWS_MAX);
@@ -96,13 +110,17 @@ async fn pump(mut stream: QueryStream, format: ResultFormat, tx: mpsc::Sender<By
             }
         };
         if let Some(reason) = end {
-            encoder.end(reason, push, &mut out);
+            encoder.end(reason, &mut out);
             let _ = tx.send(Bytes::from(out)).await;
             return;
         }
-        if !out.is_empty() && tx.send(Bytes::from(std::mem::take(&mut out))).await.is_err() {
+        if !out.is_empty()
+            && tx
+                .send(Bytes::from(std::mem::take(&mut out)))
+                .await
+                .is_err()
+        {
             return;
         }
     }
 }
-
