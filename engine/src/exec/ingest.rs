@@ -55,7 +55,7 @@ impl Inserter {
             .as_deref()
             .and_then(|name| source.schema.find(name).map(|(i, _)| i));
         Ok(Inserter {
-            spreader: KeylessSpreader::new(),
+            spreader: KeylessSpreader::starting_at(rand::random()),
             key_columns: key_indexes.iter().map(|&i| columns[i].clone()).collect(),
             key_indexes,
             timestamp_index,

@@ -85,6 +85,15 @@ impl KeylessSpreader {
         KeylessSpreader::default()
     }
 
+    /// A spreader whose first row goes to partition `start % partitions`. Short-lived
+    /// spreaders (one per request) must not all start at partition 0, or small requests
+    /// would pile onto it.
+    pub fn starting_at(start: u64) -> KeylessSpreader {
+        KeylessSpreader {
+            next: AtomicU64::new(start),
+        }
+    }
+
     /// The partition for the next keyless row.
     ///
     /// # Panics

@@ -35,7 +35,7 @@ impl AckEncoder {
     pub fn ok(&mut self, seq: u64, out: &mut Vec<u8>) {
         self.separator(out);
         out.extend_from_slice(b"{\"status\":\"ok\",\"seq\":");
-        out.extend_from_slice(itoa_u64(seq).as_bytes());
+        write_u64(seq, out);
         out.push(b'}');
         self.terminator(out);
     }
@@ -44,9 +44,9 @@ impl AckEncoder {
     pub fn error(&mut self, seq: u64, error_code: u32, message: &str, out: &mut Vec<u8>) {
         self.separator(out);
         out.extend_from_slice(b"{\"@type\":\"InsertError\",\"status\":\"error\",\"seq\":");
-        out.extend_from_slice(itoa_u64(seq).as_bytes());
+        write_u64(seq, out);
         out.extend_from_slice(b",\"error_code\":");
-        out.extend_from_slice(error_code.to_string().as_bytes());
+        write_u64(u64::from(error_code), out);
         out.extend_from_slice(b",\"message\":");
         write_json_string(message, out);
         out.push(b'}');
@@ -64,13 +64,33 @@ impl AckEncoder {
     }
 }
 
-fn itoa_u64(n: u64) -> String {
-    n.to_string()
+/// Decimal digits of `n` without a heap allocation (one ack per row is the hot path).
+fn write_u64(mut n: u64, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digits() {
+        for n in [0u64, 7, 10, 99, 1_000_000, u64::MAX] {
+            let mut out = Vec::new();
+            write_u64(n, &mut out);
+            assert_eq!(out, n.to_string().into_bytes());
+        }
+    }
 
     #[test]
     fn delimited_and_array() {
