@@ -33,7 +33,12 @@ async fn seed(server: &TestServer) {
 const HEADER: &str = "Key format: KAFKA_STRING\nValue format: JSON or KAFKA_STRING\n";
 
 fn line(n: u32) -> String {
-    format!("rowtime: 2021/01/01 00:00:0{}.000 Z, key: k{}, value: {{\"A\":{}}}, partition: 0\n", n - 1, n, n)
+    format!(
+        "rowtime: 2021/01/01 00:00:0{}.000 Z, key: k{}, value: {{\"A\":{}}}, partition: 0\n",
+        n - 1,
+        n,
+        n
+    )
 }
 
 async fn print_on(client: &mut Client, path: &str, sql: &str) -> (StatusCode, String, String) {
@@ -49,7 +54,11 @@ async fn print_on(client: &mut Client, path: &str, sql: &str) -> (StatusCode, St
         .get("content-type")
         .map(|v| v.to_str().expect("ascii").to_string())
         .unwrap_or_default();
-    (status, content_type, String::from_utf8(bytes.to_vec()).expect("utf8"))
+    (
+        status,
+        content_type,
+        String::from_utf8(bytes.to_vec()).expect("utf8"),
+    )
 }
 
 #[tokio::test]
@@ -125,8 +134,12 @@ async fn without_from_beginning_prints_only_new_records() {
 #[tokio::test]
 async fn missing_topic_is_a_statement_error() {
     let server = TestServer::start().await;
-    let (status, _, text) =
-        print_on(&mut server.h1().await, "/query", "PRINT 'nope' FROM BEGINNING;").await;
+    let (status, _, text) = print_on(
+        &mut server.h1().await,
+        "/query",
+        "PRINT 'nope' FROM BEGINNING;",
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let body: serde_json::Value = serde_json::from_str(&text).expect("json");
     assert_eq!(body["@type"], "statement_error");

@@ -28,12 +28,18 @@ async fn query(
 ) -> (StatusCode, String, String) {
     let body = json!({"ksql": sql, "streamsProperties": props}).to_string();
     let headers: Vec<(&str, &str)> = accept.map(|a| ("accept", a)).into_iter().collect();
-    let (status, h, bytes) = client.send("POST", "/query", &headers, body.as_bytes()).await;
+    let (status, h, bytes) = client
+        .send("POST", "/query", &headers, body.as_bytes())
+        .await;
     let content_type = h
         .get("content-type")
         .map(|v| v.to_str().expect("ascii").to_string())
         .unwrap_or_default();
-    (status, content_type, String::from_utf8(bytes.to_vec()).expect("utf8"))
+    (
+        status,
+        content_type,
+        String::from_utf8(bytes.to_vec()).expect("utf8"),
+    )
 }
 
 /// The query id from the header element (push ids are random).
@@ -41,7 +47,10 @@ fn query_id(text: &str) -> String {
     let first = text.lines().next().expect("header line");
     let header: serde_json::Value =
         serde_json::from_str(first.trim_start_matches('[').trim_end_matches(',')).expect("json");
-    header["header"]["queryId"].as_str().expect("id").to_string()
+    header["header"]["queryId"]
+        .as_str()
+        .expect("id")
+        .to_string()
 }
 
 #[tokio::test]
@@ -103,7 +112,11 @@ async fn pull_ends_with_query_completed() {
 async fn http2_gets_405_unless_delimited() {
     let server = seeded().await;
     let mut h2 = server.h2().await;
-    for accept in [None, Some("application/vnd.ksql.v1+json"), Some("application/json")] {
+    for accept in [
+        None,
+        Some("application/vnd.ksql.v1+json"),
+        Some("application/json"),
+    ] {
         let (status, _, text) = query(&mut h2, accept, "SELECT * FROM s;", json!({})).await;
         assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(
@@ -122,9 +135,13 @@ async fn http2_gets_405_unless_delimited() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(content_type, "application/vnd.ksqlapi.delimited.v1");
     let mut lines = text.lines();
-    let header: serde_json::Value = serde_json::from_str(lines.next().expect("header")).expect("json");
+    let header: serde_json::Value =
+        serde_json::from_str(lines.next().expect("header")).expect("json");
     assert_eq!(header["columnNames"], json!(["K", "V"]));
-    assert_eq!(lines.collect::<Vec<_>>(), vec![r#"["a",1]"#, r#"["b",2]"#, r#"["c",3]"#]);
+    assert_eq!(
+        lines.collect::<Vec<_>>(),
+        vec![r#"["a",1]"#, r#"["b",2]"#, r#"["c",3]"#]
+    );
     assert!(text.ends_with('\n'));
     let (status, _, _) = query(&mut h2, Some("text/html"), "SELECT * FROM s;", json!({})).await;
     assert_eq!(status, StatusCode::NOT_ACCEPTABLE);
@@ -142,11 +159,9 @@ async fn errors_before_the_header_are_ksqldb_bodies() {
     assert_eq!(body["statementText"], "SELECT * FROM nope;");
     let (status, _, body) = h1.send("POST", "/query", &[], b"{\"sql\":1}").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(
-        std::str::from_utf8(&body)
-            .expect("utf8")
-            .contains("\"error_code\":40000"),
-    );
+    assert!(std::str::from_utf8(&body)
+        .expect("utf8")
+        .contains("\"error_code\":40000"),);
     let (status, _, text) = query(
         &mut h1,
         None,

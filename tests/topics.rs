@@ -15,9 +15,19 @@ const JSON_V2: &str = "application/vnd.kafka.json.v2+json";
 async fn create(client: &mut Client, name: &str, partitions: u32) {
     let body = json!({"name": name, "partitions": partitions}).to_string();
     let (status, _, bytes) = client
-        .send("POST", "/topics", &[("content-type", "application/json")], body.as_bytes())
+        .send(
+            "POST",
+            "/topics",
+            &[("content-type", "application/json")],
+            body.as_bytes(),
+        )
         .await;
-    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&bytes));
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&bytes)
+    );
 }
 
 async fn produce(
@@ -41,7 +51,9 @@ async fn get(client: &mut Client, path: &str) -> (StatusCode, String) {
     let (status, headers, bytes) = client.send("GET", path, &[], b"").await;
     if status == StatusCode::OK {
         assert_eq!(
-            headers.get("content-type").map(|v| v.to_str().expect("ascii")),
+            headers
+                .get("content-type")
+                .map(|v| v.to_str().expect("ascii")),
             Some("application/vnd.kafka.v2+json")
         );
     }
@@ -81,12 +93,18 @@ async fn binary_records_round_trip_byte_exact_over_both_protocols() {
         .await;
         assert!(text.ends_with(r#""nextOffset":2}"#), "{text}");
         assert!(text.contains(r#""offset":1,"#), "{text}");
-        let (_, text) = get(&mut client, &format!("/topics/{topic}/partitions/1/records?offset=2")).await;
+        let (_, text) = get(
+            &mut client,
+            &format!("/topics/{topic}/partitions/1/records?offset=2"),
+        )
+        .await;
         assert_eq!(text, r#"{"records":[],"nextOffset":2}"#);
         let (_, text) = get(&mut client, &format!("/topics/{topic}")).await;
         assert_eq!(
             text,
-            format!(r#"{{"name":"{topic}","partitions":[{{"partition":0,"startOffset":0,"endOffset":0}},{{"partition":1,"startOffset":0,"endOffset":2}}]}}"#)
+            format!(
+                r#"{{"name":"{topic}","partitions":[{{"partition":0,"startOffset":0,"endOffset":0}},{{"partition":1,"startOffset":0,"endOffset":2}}]}}"#
+            )
         );
     }
     let (status, text) = get(&mut server.h1().await, "/topics").await;
@@ -126,10 +144,7 @@ async fn keyed_records_land_on_murmur2_partitions_and_keyless_spread() {
     let mut client = server.h1().await;
     create(&mut client, "keyed", 8).await;
     let keys: Vec<String> = (0..20).map(|i| format!("user-{i}")).collect();
-    let records: Vec<_> = keys
-        .iter()
-        .map(|k| json!({"key": k, "value": 1}))
-        .collect();
+    let records: Vec<_> = keys.iter().map(|k| json!({"key": k, "value": 1})).collect();
     let (status, text) = produce(
         &mut client,
         "keyed",
@@ -139,7 +154,10 @@ async fn keyed_records_land_on_murmur2_partitions_and_keyless_spread() {
     .await;
     assert_eq!(status, StatusCode::OK, "{text}");
     let resp: serde_json::Value = serde_json::from_str(&text).expect("json");
-    for (key, offset) in keys.iter().zip(resp["offsets"].as_array().expect("offsets")) {
+    for (key, offset) in keys
+        .iter()
+        .zip(resp["offsets"].as_array().expect("offsets"))
+    {
         // JSON embedding stores the key as its JSON text, quotes included.
         let bytes = serde_json::to_string(key).expect("json");
         let expected = partition_for_key(bytes.as_bytes(), 8).0;
@@ -182,9 +200,18 @@ async fn errors_are_rest_proxy_shaped() {
         (StatusCode::NOT_FOUND, not_found.to_string())
     );
     create(&mut client, "t", 1).await;
-    let (status, text) = produce(&mut client, "t", BINARY, r#"{"records":[{"value":"not base64!"}]}"#).await;
+    let (status, text) = produce(
+        &mut client,
+        "t",
+        BINARY,
+        r#"{"records":[{"value":"not base64!"}]}"#,
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(text.starts_with(r#"{"error_code":42201,"message":"records[0].value: invalid base64"#), "{text}");
+    assert!(
+        text.starts_with(r#"{"error_code":42201,"message":"records[0].value: invalid base64"#),
+        "{text}"
+    );
     let (status, text) = produce(&mut client, "t", BINARY, r#"{"records":[{"value":5}]}"#).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
     let (status, text) = produce(&mut client, "t", BINARY, "{not json").await;
@@ -192,10 +219,19 @@ async fn errors_are_rest_proxy_shaped() {
     assert!(text.starts_with(r#"{"error_code":400,"#), "{text}");
     let (status, text) = produce(&mut client, "t", "text/csv", r#"{"records":[]}"#).await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{text}");
-    let (status, text) = produce(&mut client, "t", BINARY, r#"{"records":[{"value":null,"partition":3}]}"#).await;
+    let (status, text) = produce(
+        &mut client,
+        "t",
+        BINARY,
+        r#"{"records":[{"value":null,"partition":3}]}"#,
+    )
+    .await;
     assert_eq!(
         (status, text.as_str()),
-        (StatusCode::NOT_FOUND, r#"{"error_code":40402,"message":"Partition not found."}"#)
+        (
+            StatusCode::NOT_FOUND,
+            r#"{"error_code":40402,"message":"Partition not found."}"#
+        )
     );
     // Nothing of the rejected requests was appended.
     assert_eq!(
@@ -219,7 +255,10 @@ async fn errors_are_rest_proxy_shaped() {
     let (status, _, body) = client.send("DELETE", "/topics/t", &[], b"").await;
     assert_eq!((status, body.len()), (StatusCode::NO_CONTENT, 0));
     let (status, _, body) = client.send("DELETE", "/topics/t", &[], b"").await;
-    assert_eq!((status, &body[..]), (StatusCode::NOT_FOUND, not_found.as_bytes()));
+    assert_eq!(
+        (status, &body[..]),
+        (StatusCode::NOT_FOUND, not_found.as_bytes())
+    );
     let (status, _, _) = client.send("PUT", "/topics", &[], b"").await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
 }

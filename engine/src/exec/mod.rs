@@ -9,7 +9,7 @@
 
 pub mod expr;
 pub mod ingest;
-pub mod query_plan;
 pub mod print;
+pub mod query_plan;
 pub mod query_stream;
 pub mod raw_records;

@@ -195,7 +195,8 @@ impl PrintStream {
             }
             let limit = self.plan.limit.unwrap_or(u64::MAX);
             for record in self.scratch.drain(..) {
-                let take = self.polled % self.plan.interval == 0;
+                // `interval >= 1` (checked when planned), so the remainder always exists.
+                let take = self.polled.checked_rem(self.plan.interval) == Some(0);
                 self.polled += 1;
                 if take {
                     self.printed += 1;
@@ -220,9 +221,12 @@ mod tests {
         assert!(looks_like_print("PRINT x FROM BEGINNING;"));
         assert!(!looks_like_print("PRINTX;"));
         assert!(!looks_like_print("SELECT * FROM s;"));
-        let plan = plan_print("PRINT 'my-topic' FROM BEGINNING INTERVAL 2 LIMIT 3;", &HashMap::new())
-            .expect("parses")
-            .expect("a PRINT");
+        let plan = plan_print(
+            "PRINT 'my-topic' FROM BEGINNING INTERVAL 2 LIMIT 3;",
+            &HashMap::new(),
+        )
+        .expect("parses")
+        .expect("a PRINT");
         assert_eq!(plan.topic, "my-topic");
         assert_eq!(plan.start, StartPosition::Earliest);
         assert_eq!((plan.interval, plan.limit), (2, Some(3)));

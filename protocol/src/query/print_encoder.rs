@@ -132,7 +132,11 @@ impl Candidate {
             return self.base.read(data);
         };
         let bound = |at: usize| {
-            i64::from_be_bytes(data[at..at + WINDOW_BOUND_BYTES].try_into().expect("8 bytes"))
+            i64::from_be_bytes(
+                data[at..at + WINDOW_BOUND_BYTES]
+                    .try_into()
+                    .expect("8 bytes"),
+            )
         };
         match window {
             Window::Session => {
@@ -343,7 +347,10 @@ mod tests {
     #[test]
     fn rowtime() {
         assert_eq!(format_rowtime(0), "1970/01/01 00:00:00.000 Z");
-        assert_eq!(format_rowtime(1_609_459_200_123), "2021/01/01 00:00:00.123 Z");
+        assert_eq!(
+            format_rowtime(1_609_459_200_123),
+            "2021/01/01 00:00:00.123 Z"
+        );
         assert_eq!(format_rowtime(-1), "N/A");
     }
 
@@ -373,7 +380,10 @@ mod tests {
              rowtime: 1970/01/01 00:00:00.000 Z, key: 7, value: <null>, partition: 0\n"
         );
         let out = print(&[vec![rec(None, Some(&[0xff, 0x00, b'\\']), 0, 0)]]);
-        assert!(out.contains("Value format:  does not match any supported format."), "{out}");
+        assert!(
+            out.contains("Value format:  does not match any supported format."),
+            "{out}"
+        );
         assert!(out.contains("value: \\xFF\\x00\\x5C,"), "{out}");
     }
 

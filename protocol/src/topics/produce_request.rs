@@ -38,7 +38,12 @@ impl EmbeddedFormat {
         let Some(ct) = content_type else {
             return Ok(EmbeddedFormat::Binary);
         };
-        let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let media = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         match media.as_str() {
             BINARY_V2 | "application/vnd.kafka.v2+json" | "application/octet-stream" | "" => {
                 Ok(EmbeddedFormat::Binary)
@@ -202,7 +207,10 @@ mod tests {
             bad(br#"{"records":[{"partition":-1}]}"#, EmbeddedFormat::Json),
             ProtocolError::InvalidRecord(_)
         ));
-        assert!(matches!(bad(b"{}", EmbeddedFormat::Json), ProtocolError::InvalidRecord(_)));
+        assert!(matches!(
+            bad(b"{}", EmbeddedFormat::Json),
+            ProtocolError::InvalidRecord(_)
+        ));
         assert!(EmbeddedFormat::from_content_type(Some("text/plain")).is_err());
         assert_eq!(
             EmbeddedFormat::from_content_type(Some("application/json; charset=utf-8")),

@@ -63,7 +63,12 @@ pub async fn handle(
 }
 
 fn list(engine: &Engine) -> HttpResponse {
-    let names = engine.log().list_topics().into_iter().map(|t| t.name).collect();
+    let names = engine
+        .log()
+        .list_topics()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
     ok(StatusCode::OK, encode_topic_list(names))
 }
 
@@ -116,11 +121,14 @@ fn delete(engine: &Engine, name: &str) -> Result<HttpResponse, ErrorResponse> {
     if engine.log().topic(name).is_none() {
         return Err(topic_not_found());
     }
-    engine.log().delete_topic(name).map_err(|e| match e.class() {
-        // Lost a race with another delete.
-        sluice_engine::ErrorClass::NotFound => topic_not_found(),
-        _ => from_engine(&e),
-    })?;
+    engine
+        .log()
+        .delete_topic(name)
+        .map_err(|e| match e.class() {
+            // Lost a race with another delete.
+            sluice_engine::ErrorClass::NotFound => topic_not_found(),
+            _ => from_engine(&e),
+        })?;
     Ok(http::Response::builder()
         .status(StatusCode::NO_CONTENT)
         .body(ResponseBody::empty())
@@ -142,8 +150,8 @@ fn read(
     let start = topic.start_offset(PartitionId(partition));
     let end = topic.end_offset(PartitionId(partition));
     let from = Offset(query.offset.unwrap_or(start.0)).clamp(start, end);
-    let records =
-        raw_records::read(topic.as_ref(), partition, from, query.limit).map_err(|e| from_engine(&e))?;
+    let records = raw_records::read(topic.as_ref(), partition, from, query.limit)
+        .map_err(|e| from_engine(&e))?;
     let next = records.last().map_or(from.0, |r| r.offset.0 + 1);
     Ok(ok(StatusCode::OK, encode_records(&records, next)))
 }
