@@ -18,4 +18,11 @@ pub enum ProtocolError {
     /// The inserts-stream body ended before its first (target) line.
     #[error("Invalid JSON in request: No content to map due to end-of-input")]
     EmptyBody,
+    /// A `/topics` record that is well-formed JSON but not a valid record (bad base64, a
+    /// field of the wrong type).
+    #[error("{0}")]
+    InvalidRecord(String),
+    /// A request `Content-Type` the endpoint cannot read.
+    #[error("HTTP 415 Unsupported Media Type: {0}")]
+    UnsupportedMediaType(String),
 }

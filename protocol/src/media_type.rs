@@ -50,6 +50,40 @@ pub fn negotiate(accept: Option<&str>, allow_v1: bool) -> Option<ResultFormat> {
     None
 }
 
+/// How the old `/query` endpoint answers (ksqldb-api.md §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OldQueryFormat {
+    /// The StreamedRow array, labelled with the requested type (`application/json` or
+    /// `application/vnd.ksql.v1+json`). HTTP/1.1 only.
+    StreamedRows { content_type: &'static str },
+    /// `application/vnd.ksqlapi.delimited.v1`: served as `/query-stream` would.
+    Delimited,
+}
+
+/// `Accept` on `/query`. A missing Accept or `*/*` gets the StreamedRow array, which is
+/// what the endpoint has always answered to plain clients. `None` means 406.
+pub fn negotiate_old_query(accept: Option<&str>) -> Option<OldQueryFormat> {
+    let rows = |content_type| Some(OldQueryFormat::StreamedRows { content_type });
+    let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
+        return rows(KSQL_V1_JSON);
+    };
+    for part in accept.split(',') {
+        let media = part
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match media.as_str() {
+            KSQL_V1_JSON | "*/*" | "application/*" => return rows(KSQL_V1_JSON),
+            JSON => return rows(JSON),
+            DELIMITED => return Some(OldQueryFormat::Delimited),
+            _ => {}
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +102,17 @@ mod tests {
         );
         assert_eq!(negotiate(Some("application/vnd.ksql.v1+json"), false), None);
         assert_eq!(negotiate(Some("text/html"), true), None);
+    }
+
+    #[test]
+    fn old_query_negotiation() {
+        let rows = |content_type| Some(OldQueryFormat::StreamedRows { content_type });
+        assert_eq!(negotiate_old_query(None), rows(KSQL_V1_JSON));
+        assert_eq!(negotiate_old_query(Some("application/json")), rows(JSON));
+        assert_eq!(
+            negotiate_old_query(Some(DELIMITED)),
+            Some(OldQueryFormat::Delimited)
+        );
+        assert_eq!(negotiate_old_query(Some("text/html")), None);
     }
 }

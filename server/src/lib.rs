@@ -15,7 +15,8 @@
 //! - `connection`: per-socket HTTP setup (windows, stream limits).
 //! - `router`: method + path → endpoint.
 //! - `body`: request reading with limits; streaming response bodies.
-//! - `endpoint`: `inserts_stream`, `query_stream`, `close_query`, `ksql`, `info`.
+//! - `endpoint`: `inserts_stream`, `query_stream`, `query` (the old `/query`), `print`,
+//!   `close_query`, `ksql`, `info`, `topics` (raw records, REST Proxy v2 shapes).
 //!
 //! Non-goals: TLS (put a proxy in front), authentication (a later face).
 

@@ -23,12 +23,24 @@ pub async fn route(engine: Arc<Engine>, req: Request<Incoming>) -> HttpResponse 
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let accept = accept.as_deref();
-    match (&parts.method, parts.uri.path()) {
+    let path = parts.uri.path();
+    if path == "/topics" || path.starts_with("/topics/") {
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        return endpoint::topics::handle(&engine, &parts.method, &parts.uri, content_type, body)
+            .await;
+    }
+    match (&parts.method, path) {
         (&Method::POST, "/inserts-stream" | "/insert-stream") => {
             endpoint::inserts_stream::handle(&engine, accept, body).await
         }
         (&Method::POST, "/query-stream") => {
             endpoint::query_stream::handle(&engine, accept, body).await
+        }
+        (&Method::POST, "/query") => {
+            endpoint::query::handle(&engine, parts.version, accept, body).await
         }
         (&Method::POST, "/close-query") => endpoint::close_query::handle(&engine, body).await,
         (&Method::POST, "/ksql") => endpoint::ksql::handle(&engine, body).await,
@@ -38,8 +50,8 @@ pub async fn route(engine: Arc<Engine>, req: Request<Incoming>) -> HttpResponse 
         (&Method::GET, "/") => endpoint::info::root(),
         (
             _,
-            "/inserts-stream" | "/insert-stream" | "/query-stream" | "/close-query" | "/ksql"
-            | "/info" | "/healthcheck" | "/status",
+            "/inserts-stream" | "/insert-stream" | "/query-stream" | "/query" | "/close-query"
+            | "/ksql" | "/info" | "/healthcheck" | "/status",
         ) => endpoint::json(
             StatusCode::METHOD_NOT_ALLOWED,
             ErrorResponse::generic(40500, "Method not allowed").body,

@@ -136,6 +136,20 @@ impl Client {
         Sender<Bytes, Infallible>,
         tokio::task::JoinHandle<hyper::Result<http::Response<Incoming>>>,
     ) {
+        let headers: Vec<(&str, &str)> = accept.map(|a| ("accept", a)).into_iter().collect();
+        self.open_with(method, path, &headers).await
+    }
+
+    /// `open` with arbitrary request headers.
+    pub async fn open_with(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (
+        Sender<Bytes, Infallible>,
+        tokio::task::JoinHandle<hyper::Result<http::Response<Incoming>>>,
+    ) {
         let (tx, body) = Channel::<Bytes, Infallible>::new(64);
         let mut builder = Request::builder()
             .method(method)
@@ -143,8 +157,8 @@ impl Client {
         if let Client::H1(_) = self {
             builder = builder.header(http::header::HOST, "localhost");
         }
-        if let Some(a) = accept {
-            builder = builder.header(http::header::ACCEPT, a);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
         }
         let req = builder.body(body).expect("request");
         let fut = match self {
@@ -189,6 +203,32 @@ impl Client {
             .expect("body")
             .to_bytes();
         (status, bytes)
+    }
+
+    /// Sends a whole body with the given headers; returns status, headers and body.
+    pub async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (StatusCode, http::HeaderMap, Bytes) {
+        let (mut tx, resp) = self.open_with(method, path, headers).await;
+        if !body.is_empty() {
+            tx.send_data(Bytes::copy_from_slice(body))
+                .await
+                .expect("send body");
+        }
+        drop(tx);
+        let resp = response(resp).await;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = tokio::time::timeout(WAIT, resp.into_body().collect())
+            .await
+            .expect("body in time")
+            .expect("body")
+            .to_bytes();
+        (status, headers, bytes)
     }
 
     pub async fn post(&mut self, path: &str, body: &str) -> (StatusCode, Bytes) {

@@ -1,4 +1,5 @@
-//! Query wire: query_request → (engine) → result_encoder.
+//! Query wire: query_request → (engine) → result_encoder, or print_encoder for PRINT.
 
+pub mod print_encoder;
 pub mod query_request;
 pub mod result_encoder;

@@ -13,16 +13,30 @@ use crate::value_json::{write_json_string, write_value};
 #[derive(Debug)]
 pub struct ResultEncoder {
     format: ResultFormat,
-    /// v1+json push responses end every element with `,\n` as it is written, so a client can
-    /// parse the header before any row exists, and a final message closes the array (as
-    /// ksqlDB's unbuffered writer does). Pull responses have no final message, so they put
-    /// the separator before each element instead.
-    push: bool,
+    /// v1+json responses with a final message (push queries, and every query on the old
+    /// `/query` endpoint) end every element with `,\n` as it is written, so a client can
+    /// parse the header before any row exists, and the final message closes the array (as
+    /// ksqlDB's unbuffered writer does). Pull responses on `/query-stream` have no final
+    /// message, so they put the separator before each element instead.
+    final_message: bool,
 }
 
 impl ResultEncoder {
+    /// For `/query-stream`: only push queries end with a final message.
     pub fn new(format: ResultFormat, push: bool) -> ResultEncoder {
-        ResultEncoder { format, push }
+        ResultEncoder {
+            format,
+            final_message: push,
+        }
+    }
+
+    /// For the old `/query` endpoint: the StreamedRow array, where pull queries too end
+    /// with `{"finalMessage":"Query Completed"}` (ksqldb-api.md §3, §6).
+    pub fn old_query() -> ResultEncoder {
+        ResultEncoder {
+            format: ResultFormat::KsqlV1Json,
+            final_message: true,
+        }
     }
 
     pub fn header(&self, query_id: &str, names: &[String], types: &[SqlType], out: &mut Vec<u8>) {
@@ -94,7 +108,7 @@ impl ResultEncoder {
             ResultFormat::Delimited => {}
             ResultFormat::JsonArray => out.push(b']'),
             ResultFormat::KsqlV1Json => {
-                if self.push {
+                if self.final_message {
                     out.extend_from_slice(match reason {
                         EndReason::LimitReached => {
                             b"{\"finalMessage\":\"Limit Reached\"}".as_slice()
@@ -137,13 +151,13 @@ impl ResultEncoder {
     }
 
     fn v1_before(&self, out: &mut Vec<u8>) {
-        if !self.push {
+        if !self.final_message {
             out.extend_from_slice(b",\n");
         }
     }
 
     fn v1_after(&self, out: &mut Vec<u8>) {
-        if self.push {
+        if self.final_message {
             out.extend_from_slice(b",\n");
         }
     }
@@ -195,6 +209,19 @@ mod tests {
         assert_eq!(
             render(ResultFormat::KsqlV1Json, false),
             "[{\"header\":{\"queryId\":\"transient_S_1\",\"schema\":\"`K` STRING, `V` INTEGER\"}},\n{\"row\":{\"columns\":[\"a\",1]}}]"
+        );
+    }
+
+    #[test]
+    fn old_query_pull_ends_with_query_completed() {
+        let enc = ResultEncoder::old_query();
+        let mut out = Vec::new();
+        enc.header("query_1", &["V".into()], &[SqlType::Integer], &mut out);
+        enc.row(&[Value::Integer(1)], &mut out);
+        enc.end(EndReason::Completed, &mut out);
+        assert_eq!(
+            String::from_utf8(out).expect("utf8"),
+            "[{\"header\":{\"queryId\":\"query_1\",\"schema\":\"`V` INTEGER\"}},\n{\"row\":{\"columns\":[1]}},\n{\"finalMessage\":\"Query Completed\"}]"
         );
     }
 

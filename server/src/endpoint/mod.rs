@@ -4,7 +4,10 @@ pub mod close_query;
 pub mod info;
 pub mod inserts_stream;
 pub mod ksql;
+pub mod print;
+pub mod query;
 pub mod query_stream;
+pub mod topics;
 
 use bytes::Bytes;
 use http::{header, Response, StatusCode};

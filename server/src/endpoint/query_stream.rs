@@ -1,10 +1,13 @@
 //! `POST /query-stream`: plan the query, send the header, then stream rows until LIMIT,
-//! `/close-query`, the client going away, or (pull queries) the end of the data.
+//! `/close-query`, the client going away, or (pull queries) the end of the data. PRINT
+//! goes to `print` instead. The old `/query` endpoint shares this path (`respond`).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use hyper::body::Incoming;
+use sluice_engine::exec::print::{looks_like_print, plan_print};
 use sluice_engine::exec::query_plan::{plan_query, QueryKind, QueryProperties};
 use sluice_engine::exec::query_stream::QueryStream;
 use sluice_engine::Engine;
@@ -15,7 +18,7 @@ use sluice_protocol::query::query_request::{string_map, QueryStreamArgs};
 use sluice_protocol::query::result_encoder::ResultEncoder;
 use tokio::sync::mpsc;
 
-use super::{error, not_acceptable, read_error, streaming, HttpResponse};
+use super::{error, not_acceptable, print, read_error, streaming, HttpResponse};
 use crate::body::frames_in::read_to_limit;
 use crate::body::frames_out::ResponseBody;
 
@@ -43,23 +46,63 @@ pub async fn handle(
         Ok(a) => a,
         Err(e) => return error(protocol_error(&e)),
     };
-    let stream = match start(engine, &args) {
+    respond(
+        engine,
+        Framing::QueryStream(format),
+        format.content_type(),
+        &args.sql,
+        &string_map(&args.properties),
+        &string_map(&args.session_variables),
+    )
+}
+
+/// How result rows are framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// `/query-stream`'s rules for the negotiated format.
+    QueryStream(ResultFormat),
+    /// The old `/query` StreamedRow array (every query ends with a final message).
+    OldQuery,
+}
+
+/// Starts `sql` (a query or PRINT) and streams its results; errors before the header are
+/// ordinary HTTP errors with ksqlDB bodies.
+pub fn respond(
+    engine: &Arc<Engine>,
+    framing: Framing,
+    content_type: &str,
+    sql: &str,
+    properties: &HashMap<String, String>,
+    session_variables: &HashMap<String, String>,
+) -> HttpResponse {
+    if looks_like_print(sql) {
+        match plan_print(sql, session_variables) {
+            Ok(Some(plan)) => return print::respond(engine, plan),
+            Ok(None) => {}
+            Err(e) => return error(stream_error(&e, Some(sql))),
+        }
+    }
+    let stream = match start(engine, sql, properties, session_variables) {
         Ok(s) => s,
         Err(resp) => return error(resp),
     };
     let (tx, body) = ResponseBody::channel();
-    tokio::spawn(pump(stream, format, tx));
-    streaming(format.content_type(), body)
+    tokio::spawn(pump(stream, framing, tx));
+    streaming(content_type, body)
 }
 
-fn start(engine: &Arc<Engine>, args: &QueryStreamArgs) -> Result<QueryStream, ErrorResponse> {
-    let fail = |e: sluice_engine::EngineError| stream_error(&e, Some(&args.sql));
-    let props = QueryProperties::from_map(&string_map(&args.properties)).map_err(fail)?;
-    let vars = string_map(&args.session_variables);
+fn start(
+    engine: &Arc<Engine>,
+    sql: &str,
+    properties: &HashMap<String, String>,
+    session_variables: &HashMap<String, String>,
+) -> Result<QueryStream, ErrorResponse> {
+    let fail = |e: sluice_engine::EngineError| stream_error(&e, Some(sql));
+    let props = QueryProperties::from_map(properties).map_err(fail)?;
     let plan = plan_query(
         &engine.catalog(),
-        &args.sql,
-        &vars,
+        sql,
+        session_variables,
         &props,
         engine.clock.now_ms(),
     )
@@ -74,9 +117,12 @@ fn start(engine: &Arc<Engine>, args: &QueryStreamArgs) -> Result<QueryStream, Er
 }
 
 /// Moves rows from the query to the response until the query or the client ends.
-async fn pump(mut stream: QueryStream, format: ResultFormat, tx: mpsc::Sender<Bytes>) {
+async fn pump(mut stream: QueryStream, framing: Framing, tx: mpsc::Sender<Bytes>) {
     let push = stream.plan().kind == QueryKind::Push;
-    let encoder = ResultEncoder::new(format, push);
+    let encoder = match framing {
+        Framing::QueryStream(format) => ResultEncoder::new(format, push),
+        Framing::OldQuery => ResultEncoder::old_query(),
+    };
     let mut out = Vec::with_capacity(4096);
     {
         let plan = stream.plan();
