@@ -4,8 +4,14 @@
 //! - `ingest`: build a record (key/value bytes, partition, timestamp) from row values.
 //! - `query_plan`: bind a SELECT to its source; header names and types.
 //! - `query_stream`: cursor → decode → filter → project → limit.
+//! - `row_decoder`: record key/value bytes → the row expressions see.
+//! - `project`: WHERE and SELECT over one row (shared by push and persistent queries).
+//! - `persistent`: persistent queries (CSAS, CTAS, INSERT INTO … SELECT): plan, sink, runner.
 
 pub mod expr;
 pub mod ingest;
 pub mod query_plan;
 pub mod query_stream;
+pub(crate) mod project;
+pub(crate) mod row_decoder;
+pub mod persistent;

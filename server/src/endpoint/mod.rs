@@ -4,6 +4,7 @@ pub mod close_query;
 pub mod info;
 pub mod inserts_stream;
 pub mod ksql;
+pub mod query_progress;
 pub mod query_stream;
 
 use bytes::Bytes;
