@@ -11,7 +11,7 @@ use crate::catalog::PersistentQuery;
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
 use crate::exec::persistent::plan::{plan_persistent, SinkSpec};
-use crate::exec::persistent::{PersistentKind, PersistentPlan, Resume};
+use crate::exec::persistent::{PersistentKind, PersistentPlan};
 use crate::exec::query_plan::QueryProperties;
 use crate::log::StartPosition;
 use crate::sql::ast::{CreateAsSelect, ExplainTarget, Properties, Query, SourceKind};
@@ -197,7 +197,7 @@ impl Engine {
         };
         // The query's journal (with its start) first, then the catalog entry: a crash in
         // between leaves an orphan journal that the next query with this id replaces.
-        let journal = self
+        let (journal, resume) = self
             .persistent
             .create_journal(self.log.as_ref(), query, start)?;
         let entry = format!(
@@ -209,7 +209,7 @@ impl Engine {
             Arc::clone(&self.log),
             Arc::clone(query),
             journal,
-            Resume::Committed(Vec::new()),
+            resume,
         );
         Ok(())
     }

@@ -125,7 +125,7 @@ impl PersistentQueries {
         log: &dyn LogStore,
         query: &PersistentQuery,
         start: StartPosition,
-    ) -> Result<QueryJournal> {
+    ) -> Result<(QueryJournal, Resume)> {
         let path = self.journal_path(&query.id);
         // A journal left by a query whose CREATE never reached the catalog journal.
         let _ = std::fs::remove_file(&path);
@@ -136,15 +136,17 @@ impl PersistentQueries {
                 query.plan.source.topic
             ))
         })?;
-        let positions = (0..topic.partition_count())
+        let positions: Vec<u64> = (0..topic.partition_count())
             .map(|p| match start {
                 StartPosition::Earliest => topic.start_offset(PartitionId(p)).0,
                 StartPosition::At(o) => o.0,
                 StartPosition::Latest => topic.end_offset(PartitionId(p)).0,
             })
             .collect();
-        journal.append(&checkpoint::Entry::Commit { source: positions })?;
-        Ok(journal)
+        journal.append(&checkpoint::Entry::Commit {
+            source: positions.clone(),
+        })?;
+        Ok((journal, Resume::Committed(positions)))
     }
 
     /// Starts a query created by a statement (its journal already holds its start).
