@@ -131,7 +131,10 @@ async fn wait_caught_up(addr: SocketAddr, id: &str) {
         if body["caughtUp"] == true {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "not caught up: {body}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not caught up: {body}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -215,7 +218,13 @@ fn check(source: &[i64], sink: &[i64]) {
     }
     let duplicated: Vec<_> = count.iter().filter(|(_, &c)| c < 0).take(5).collect();
     let missing: Vec<_> = count.iter().filter(|(_, &c)| c > 0).take(5).collect();
-    assert!(duplicated.is_empty(), "sink rows written twice: {duplicated:?}");
-    assert!(missing.is_empty(), "source rows missing from the sink: {missing:?}");
+    assert!(
+        duplicated.is_empty(),
+        "sink rows written twice: {duplicated:?}"
+    );
+    assert!(
+        missing.is_empty(),
+        "source rows missing from the sink: {missing:?}"
+    );
     assert_eq!(source.len(), sink.len());
 }

@@ -15,10 +15,7 @@ use support::{TestServer, WAIT};
 const EARLIEST: &str = r#"{"ksql.streams.auto.offset.reset":"earliest"}"#;
 
 async fn ksql_with(server: &TestServer, sql: &str, props: &str) -> (StatusCode, Json) {
-    let body = format!(
-        "{{\"ksql\":{},\"streamsProperties\":{props}}}",
-        json!(sql)
-    );
+    let body = format!("{{\"ksql\":{},\"streamsProperties\":{props}}}", json!(sql));
     let (status, bytes) = server.h2().await.post("/ksql", &body).await;
     (status, support::json(&bytes))
 }
@@ -73,7 +70,10 @@ async fn wait_caught_up(server: &TestServer, id: &str) {
         if body["caughtUp"] == true {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "not caught up: {body}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not caught up: {body}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -137,13 +137,24 @@ async fn csas_filters_projects_and_starts_from_earliest() {
     // The sink: ID is its key, in the source's topic shape.
     let body = server.ksql_ok("DESCRIBE big;").await;
     let d = &body[0]["sourceDescription"];
-    assert_eq!(d["fields"][0], json!({"name": "ID", "schema": {"type": "INTEGER", "fields": null, "memberSchema": null}, "type": "KEY"}));
+    assert_eq!(
+        d["fields"][0],
+        json!({"name": "ID", "schema": {"type": "INTEGER", "fields": null, "memberSchema": null}, "type": "KEY"})
+    );
     assert_eq!(d["topic"], "BIG");
     assert_eq!(d["writeQueries"][0]["id"], id.as_str());
     let body = server.ksql_ok("DESCRIBE orders;").await;
-    assert_eq!(body[0]["sourceDescription"]["readQueries"][0]["id"], id.as_str());
     assert_eq!(
-        server.engine.log().topic("BIG").expect("sink topic").partition_count(),
+        body[0]["sourceDescription"]["readQueries"][0]["id"],
+        id.as_str()
+    );
+    assert_eq!(
+        server
+            .engine
+            .log()
+            .topic("BIG")
+            .expect("sink topic")
+            .partition_count(),
         2
     );
     server.stop().await;
@@ -155,10 +166,17 @@ async fn key_column_must_be_projected_and_insert_schema_must_match() {
     server
         .ksql_ok("CREATE STREAM a (id INT KEY, v STRING) WITH (kafka_topic='a', value_format='JSON', partitions=1);")
         .await;
-    let (status, body) = server.h2().await.ksql("CREATE STREAM b AS SELECT v FROM a;").await;
+    let (status, body) = server
+        .h2()
+        .await
+        .ksql("CREATE STREAM b AS SELECT v FROM a;")
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let message = body["message"].as_str().expect("message");
-    assert!(message.starts_with("Key missing from projection"), "{message}");
+    assert!(
+        message.starts_with("Key missing from projection"),
+        "{message}"
+    );
     server
         .ksql_ok("CREATE STREAM other (id INT KEY, w INT) WITH (kafka_topic='other', value_format='JSON', partitions=1);")
         .await;
@@ -226,7 +244,10 @@ async fn partition_by_rekeys_and_same_keys_share_a_partition() {
     .await;
     insert(&server, "keyed", &[json!({"ID": 10, "NAME": "bob"})]).await;
     wait_caught_up(&server, &id).await;
-    assert_eq!(pull(&server, "SELECT * FROM unkeyed;").await, vec![json!([10, "bob"])]);
+    assert_eq!(
+        pull(&server, "SELECT * FROM unkeyed;").await,
+        vec![json!([10, "bob"])]
+    );
     let body = server.ksql_ok("DESCRIBE unkeyed;").await;
     let d = &body[0]["sourceDescription"];
     assert_eq!(d["keyFormat"], "NONE");
@@ -244,12 +265,25 @@ async fn insert_into_merges_two_sources() {
         .ksql_ok("CREATE STREAM right_s (id INT KEY, v STRING) WITH (kafka_topic='right_s', value_format='JSON', partitions=2);")
         .await;
     let first = create_query(&server, "CREATE STREAM merged AS SELECT * FROM left_s;").await;
-    let (status, body) = ksql_with(&server, "INSERT INTO merged SELECT * FROM right_s;", EARLIEST).await;
+    let (status, body) = ksql_with(
+        &server,
+        "INSERT INTO merged SELECT * FROM right_s;",
+        EARLIEST,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body[0]["commandId"], "stream/MERGED/create");
-    let second = body[0]["commandStatus"]["queryId"].as_str().expect("id").to_string();
+    let second = body[0]["commandStatus"]["queryId"]
+        .as_str()
+        .expect("id")
+        .to_string();
     assert!(second.starts_with("INSERTQUERY_"), "{second}");
-    insert(&server, "left_s", &[json!({"ID": 1, "V": "l1"}), json!({"ID": 2, "V": "l2"})]).await;
+    insert(
+        &server,
+        "left_s",
+        &[json!({"ID": 1, "V": "l1"}), json!({"ID": 2, "V": "l2"})],
+    )
+    .await;
     insert(&server, "right_s", &[json!({"ID": 3, "V": "r1"})]).await;
     wait_caught_up(&server, &first).await;
     wait_caught_up(&server, &second).await;
@@ -275,7 +309,10 @@ async fn show_explain_terminate_and_drop() {
     assert_eq!(q["sinks"], json!(["DST"]));
     assert_eq!(q["sinkKafkaTopics"], json!(["DST"]));
     assert_eq!(q["state"], "RUNNING");
-    assert_eq!(q["queryString"], "CREATE STREAM dst AS SELECT id, v FROM src;");
+    assert_eq!(
+        q["queryString"],
+        "CREATE STREAM dst AS SELECT id, v FROM src;"
+    );
 
     let body = server.ksql_ok(&format!("EXPLAIN {id};")).await;
     let d = &body[0];
@@ -300,7 +337,10 @@ async fn show_explain_terminate_and_drop() {
     assert_eq!(body[0]["commandStatus"]["message"], "Query terminated.");
     insert(&server, "src", &[json!({"ID": 2, "V": 2})]).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(pull(&server, "SELECT * FROM dst;").await, vec![json!([1, 1])]);
+    assert_eq!(
+        pull(&server, "SELECT * FROM dst;").await,
+        vec![json!([1, 1])]
+    );
     let (status, _) = progress(&server, &id).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let body = server.ksql_ok("SHOW QUERIES;").await;
@@ -317,16 +357,29 @@ async fn set_auto_offset_reset_applies_to_later_statements() {
         .await;
     insert(&server, "s1", &[json!({"ID": 1, "V": 1})]).await;
     // Default is latest: the row already there is not read.
-    let body = server.ksql_ok("CREATE STREAM latest_s AS SELECT * FROM s1;").await;
-    let latest = body[0]["commandStatus"]["queryId"].as_str().expect("id").to_string();
     let body = server
-        .ksql_ok("SET 'auto.offset.reset'='earliest'; CREATE STREAM earliest_s AS SELECT * FROM s1;")
+        .ksql_ok("CREATE STREAM latest_s AS SELECT * FROM s1;")
         .await;
-    let earliest = body[0]["commandStatus"]["queryId"].as_str().expect("id").to_string();
+    let latest = body[0]["commandStatus"]["queryId"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let body = server
+        .ksql_ok(
+            "SET 'auto.offset.reset'='earliest'; CREATE STREAM earliest_s AS SELECT * FROM s1;",
+        )
+        .await;
+    let earliest = body[0]["commandStatus"]["queryId"]
+        .as_str()
+        .expect("id")
+        .to_string();
     insert(&server, "s1", &[json!({"ID": 2, "V": 2})]).await;
     wait_caught_up(&server, &latest).await;
     wait_caught_up(&server, &earliest).await;
-    assert_eq!(pull(&server, "SELECT * FROM latest_s;").await, vec![json!([2, 2])]);
+    assert_eq!(
+        pull(&server, "SELECT * FROM latest_s;").await,
+        vec![json!([2, 2])]
+    );
     assert_eq!(
         pull(&server, "SELECT * FROM earliest_s;").await,
         vec![json!([1, 1]), json!([2, 2])]

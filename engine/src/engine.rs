@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use crate::catalog::{CatalogState, QueryRegistry};
 use crate::clock::Clock;
-use crate::exec::persistent::PersistentQueries;
 use crate::error::{EngineError, Result};
+use crate::exec::persistent::PersistentQueries;
 use crate::log::Journal;
 use crate::log::{EmbeddedLog, LogConfig};
 use crate::log::{FsyncPolicy, LogStore};

@@ -54,6 +54,9 @@ impl CatalogState {
                 .map(|q| q.id.clone())
                 .collect()
         };
-        (ids(PersistentQuery::source_name), ids(PersistentQuery::sink_name))
+        (
+            ids(PersistentQuery::source_name),
+            ids(PersistentQuery::sink_name),
+        )
     }
 }

@@ -10,8 +10,8 @@
 
 pub mod expr;
 pub mod ingest;
+pub mod persistent;
+pub(crate) mod project;
 pub mod query_plan;
 pub mod query_stream;
-pub(crate) mod project;
 pub(crate) mod row_decoder;
-pub mod persistent;

@@ -193,9 +193,12 @@ impl QueryStream {
         let Some(row) = self.decoder.decode(record) else {
             return Ok(None);
         };
-        let Some(result) =
-            filter_project(&self.plan.id, self.plan.filter.as_ref(), &self.plan.projection, row)
-        else {
+        let Some(result) = filter_project(
+            &self.plan.id,
+            self.plan.filter.as_ref(),
+            &self.plan.projection,
+            row,
+        ) else {
             return Ok(None);
         };
         out.push(result);

@@ -105,7 +105,11 @@ impl Journal {
             File::open(parent)?.sync_all()?;
         }
         let (journal, reread) = Journal::open(&self.path)?;
-        debug_assert_eq!(reread.len(), entries.len(), "a rewritten journal holds its entries");
+        debug_assert_eq!(
+            reread.len(),
+            entries.len(),
+            "a rewritten journal holds its entries"
+        );
         Ok(journal)
     }
 

@@ -180,7 +180,10 @@ pub(crate) fn check_key_format(format: KeyFormat, schema: &Schema) -> Result<()>
     Ok(())
 }
 
-pub(crate) fn timestamp_column(props: &WithProperties<'_>, schema: &Schema) -> Result<Option<String>> {
+pub(crate) fn timestamp_column(
+    props: &WithProperties<'_>,
+    schema: &Schema,
+) -> Result<Option<String>> {
     let Some(raw) = props.string("TIMESTAMP")? else {
         return Ok(None);
     };

@@ -220,8 +220,9 @@ impl Engine {
                 sandbox.props.remove(name);
                 Ok(Outcome::Nothing)
             }
-            Statement::DefineVariable { .. }
-            | Statement::UndefineVariable { .. } => Ok(Outcome::Nothing),
+            Statement::DefineVariable { .. } | Statement::UndefineVariable { .. } => {
+                Ok(Outcome::Nothing)
+            }
             Statement::Query(_) | Statement::Print { .. } => {
                 Err(EngineError::BadRequest(QUERY_ON_KSQL_ENDPOINT.to_string()))
             }
@@ -424,12 +425,7 @@ impl Engine {
         }
     }
 
-    pub(crate) fn command_outcome(
-        &self,
-        command_id: &str,
-        message: String,
-        mode: Mode,
-    ) -> Outcome {
+    pub(crate) fn command_outcome(&self, command_id: &str, message: String, mode: Mode) -> Outcome {
         let command_seq = if mode == Mode::Validate {
             0
         } else {

@@ -187,7 +187,8 @@ impl Engine {
     fn apply_query(&self, sandbox: &Sandbox, query: &Arc<PersistentQuery>) -> Result<()> {
         let plan = &query.plan;
         if self.log.topic(&plan.sink.topic).is_none() {
-            self.log.create_topic(&plan.sink.topic, plan.sink_partitions)?;
+            self.log
+                .create_topic(&plan.sink.topic, plan.sink_partitions)?;
         }
         let props = QueryProperties::from_map(&sandbox.props)?;
         // ksql.streams.auto.offset.reset defaults to latest for persistent queries too.
@@ -205,12 +206,8 @@ impl Engine {
             query.id, plan.statement_text
         );
         self.journal_append(entry.as_bytes())?;
-        self.persistent.launch(
-            Arc::clone(&self.log),
-            Arc::clone(query),
-            journal,
-            resume,
-        );
+        self.persistent
+            .launch(Arc::clone(&self.log), Arc::clone(query), journal, resume);
         Ok(())
     }
 
@@ -263,7 +260,9 @@ impl Engine {
             .cloned()
             .ok_or_else(|| EngineError::Statement(format!("Query with id:{id} does not exist")))?;
         let state = self.persistent.state(&query.id).name();
-        Ok(Outcome::QueryDescription(Box::new(describe_query(&query, state))))
+        Ok(Outcome::QueryDescription(Box::new(describe_query(
+            &query, state,
+        ))))
     }
 
     /// After replaying the catalog journal: hand the replayed queries to the registry (they
@@ -331,7 +330,10 @@ mod tests {
             split_journal_entry("--@query_id CSAS_S_3\nCREATE STREAM S AS SELECT * FROM T;"),
             (Some("CSAS_S_3"), "CREATE STREAM S AS SELECT * FROM T;")
         );
-        assert_eq!(split_journal_entry("DROP STREAM S;"), (None, "DROP STREAM S;"));
+        assert_eq!(
+            split_journal_entry("DROP STREAM S;"),
+            (None, "DROP STREAM S;")
+        );
         assert_eq!(query_number("CSAS_MY_SINK_12"), Some(12));
         assert_eq!(query_number("INSERTQUERY_0"), Some(0));
     }

@@ -180,8 +180,7 @@ impl QueryJournal {
     pub fn append(&mut self, entry: &Entry) -> Result<()> {
         let journal = self.journal.as_mut().ok_or_else(closed)?;
         let bytes = entry.encode();
-        if matches!(entry, Entry::Commit { .. }) && journal.len_bytes() > QUERY_JOURNAL_BYTES_MAX
-        {
+        if matches!(entry, Entry::Commit { .. }) && journal.len_bytes() > QUERY_JOURNAL_BYTES_MAX {
             let old = self.journal.take().ok_or_else(closed)?;
             self.journal = Some(old.rewrite(&[&bytes])?);
             return Ok(());
@@ -205,9 +204,7 @@ mod tests {
                 source: vec![(0, 5), (7, 7)],
                 sink_end: vec![1, 2, 3],
             },
-            Entry::Commit {
-                source: vec![5, 7],
-            },
+            Entry::Commit { source: vec![5, 7] },
             Entry::Commit { source: vec![] },
         ] {
             assert_eq!(Entry::decode(&e.encode()).unwrap(), e);

@@ -263,9 +263,7 @@ impl Engine {
         let mut sources = Vec::new();
         let partitions = topic.as_ref().map_or(0, |t| t.partition_count());
         for p in 0..partitions {
-            let end = topic
-                .as_ref()
-                .map_or(0, |t| t.end_offset(PartitionId(p)).0);
+            let end = topic.as_ref().map_or(0, |t| t.end_offset(PartitionId(p)).0);
             let position = committed.get(p as usize).copied().unwrap_or(0);
             sources.push((topic_name.clone(), p, position, end));
         }

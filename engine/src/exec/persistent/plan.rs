@@ -118,7 +118,14 @@ pub fn plan_persistent(
     let filter = compile_where(query.where_clause.as_ref(), &resolver)?;
     let partition_by = PartitionBy::of(&query.partition_by);
     let (items, has_wildcard) = expand(&query.select, &source, &resolver, &partition_by)?;
-    let (keys, values) = classify(items, has_wildcard, &source, &resolver, &partition_by, sink.name)?;
+    let (keys, values) = classify(
+        items,
+        has_wildcard,
+        &source,
+        &resolver,
+        &partition_by,
+        sink.name,
+    )?;
     check_duplicates(&keys, &values)?;
 
     let columns: Vec<Column> = keys
@@ -158,9 +165,7 @@ pub fn plan_persistent(
         key_projection: keys.into_iter().map(|i| i.projection).collect(),
         value_projection: values.into_iter().map(|i| i.projection).collect(),
         timestamp_key_index: timestamp.filter(|&i| i < key_count),
-        timestamp_value_index: timestamp
-            .filter(|&i| i >= key_count)
-            .map(|i| i - key_count),
+        timestamp_value_index: timestamp.filter(|&i| i >= key_count).map(|i| i - key_count),
     })
 }
 
@@ -277,9 +282,9 @@ fn expand(
 
 fn column_slot(expr: &Expr, resolver: &SourceResolver<'_>) -> Option<usize> {
     match expr {
-        Expr::Column { qualifier, name } => resolver
-            .resolve(qualifier.as_deref(), name)
-            .map(|(i, _)| i),
+        Expr::Column { qualifier, name } => {
+            resolver.resolve(qualifier.as_deref(), name).map(|(i, _)| i)
+        }
         _ => None,
     }
 }
@@ -457,4 +462,120 @@ fn sink_source(
         statement_text: statement_text.to_string(),
         read_only: false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::ast::{CreateSource, Statement};
+    use crate::statements::create::plan_create;
+
+    fn catalog(ddl: &str) -> CatalogState {
+        let mut state = CatalogState::default();
+        for parsed in crate::sql::parse(ddl).unwrap() {
+            let Statement::CreateSource(create) = parsed.statement else {
+                panic!("not a CREATE");
+            };
+            let create: CreateSource = create;
+            let source = plan_create(&create, &parsed.text).unwrap().source;
+            state.sources.insert(source.name.clone(), Arc::new(source));
+        }
+        state
+    }
+
+    /// The sink schema text of a CSAS, or its error message.
+    fn sink_schema(state: &CatalogState, csas: &str) -> std::result::Result<String, String> {
+        let parsed = crate::sql::parse(csas).unwrap().remove(0);
+        let Statement::CreateAsSelect(c) = parsed.statement else {
+            panic!("not a CSAS");
+        };
+        let kind = match c.kind {
+            SourceKind::Stream => PersistentKind::CreateStreamAs,
+            SourceKind::Table => PersistentKind::CreateTableAs,
+        };
+        let spec = SinkSpec {
+            kind,
+            name: &c.name,
+            properties: &c.properties,
+            existing: None,
+        };
+        plan_persistent(state, spec, &c.query, csas, |_| Some(1))
+            .map(|p| p.sink.schema.to_schema_text(true))
+            .map_err(|e| e.to_string())
+    }
+
+    const INPUT: &str = "CREATE STREAM INPUT (ID INT KEY, NAME STRING) WITH (kafka_topic='input', value_format='JSON');";
+
+    #[test]
+    fn key_columns_follow_ksqldb_rules() {
+        let state = catalog(INPUT);
+        let cases = [
+            (
+                "CREATE STREAM O AS SELECT * FROM INPUT;",
+                "`ID` INTEGER KEY, `NAME` STRING",
+            ),
+            (
+                "CREATE STREAM O AS SELECT id AS id_copy, name FROM INPUT;",
+                "`ID_COPY` INTEGER KEY, `NAME` STRING",
+            ),
+            (
+                "CREATE STREAM O AS SELECT 1 AS K, ID, NAME FROM INPUT PARTITION BY 1;",
+                "`K` INTEGER KEY, `ID` INTEGER, `NAME` STRING",
+            ),
+            (
+                "CREATE STREAM O AS SELECT NAME, ID, ABS(ID) FROM INPUT PARTITION BY ABS(ID);",
+                "`KSQL_COL_0` INTEGER KEY, `NAME` STRING, `ID` INTEGER",
+            ),
+            (
+                "CREATE STREAM O AS SELECT * FROM INPUT PARTITION BY ABS(ID);",
+                "`KSQL_COL_0` INTEGER KEY, `NAME` STRING, `ID` INTEGER",
+            ),
+            (
+                "CREATE STREAM O AS SELECT * FROM INPUT PARTITION BY ID;",
+                "`ID` INTEGER KEY, `NAME` STRING",
+            ),
+            (
+                "CREATE STREAM O AS SELECT * FROM INPUT PARTITION BY NAME;",
+                "`NAME` STRING KEY, `ID` INTEGER",
+            ),
+            (
+                "CREATE STREAM O AS SELECT ID, NAME FROM INPUT PARTITION BY NULL;",
+                "`ID` INTEGER, `NAME` STRING",
+            ),
+        ];
+        for (sql, want) in cases {
+            assert_eq!(sink_schema(&state, sql).as_deref(), Ok(want), "{sql}");
+        }
+    }
+
+    #[test]
+    fn keyless_source_partitioned_by_a_value_column() {
+        let state = catalog("CREATE STREAM INPUT (NAME STRING, ID INT) WITH (kafka_topic='input', value_format='JSON');");
+        assert_eq!(
+            sink_schema(
+                &state,
+                "CREATE STREAM O AS SELECT ID, NAME FROM INPUT PARTITION BY ID;"
+            )
+            .as_deref(),
+            Ok("`ID` INTEGER KEY, `NAME` STRING")
+        );
+    }
+
+    #[test]
+    fn rejected_shapes() {
+        let state = catalog(INPUT);
+        let err = sink_schema(&state, "CREATE STREAM O AS SELECT NAME FROM INPUT;").unwrap_err();
+        assert!(err.starts_with("Key missing from projection"), "{err}");
+        let err = sink_schema(
+            &state,
+            "CREATE STREAM O AS SELECT ID FROM INPUT PARTITION BY NAME;",
+        )
+        .unwrap_err();
+        assert!(err.contains("partitioning expression NAME"), "{err}");
+        let err = sink_schema(&state, "CREATE TABLE O AS SELECT * FROM INPUT;").unwrap_err();
+        assert!(err.contains("Please use CREATE STREAM AS SELECT"), "{err}");
+        let err =
+            sink_schema(&state, "CREATE STREAM O AS SELECT * FROM INPUT LIMIT 1;").unwrap_err();
+        assert!(err.contains("don't support LIMIT"), "{err}");
+    }
 }

@@ -160,7 +160,11 @@ async fn run_loop(
             continue;
         }
         let ends: Vec<u64> = cursors.iter().map(|c| c.position().0).collect();
-        let ranges: Vec<(u64, u64)> = positions.iter().copied().zip(ends.iter().copied()).collect();
+        let ranges: Vec<(u64, u64)> = positions
+            .iter()
+            .copied()
+            .zip(ends.iter().copied())
+            .collect();
         let outputs = builder.build(&records);
         write_batch(queries, &topics, journal, &ranges, outputs, None).await?;
         positions = ends;
@@ -232,8 +236,13 @@ async fn write_batch(
                 let before = intent_end.get(q).copied().unwrap_or(now);
                 let landed = usize::try_from(now.saturating_sub(before)).unwrap_or(usize::MAX);
                 if landed > out.len() {
-                    tracing::warn!(sink = topics.sink.name(), partition = q, landed, outputs = out.len(),
-                        "sink partition grew more than this batch writes; another writer used it");
+                    tracing::warn!(
+                        sink = topics.sink.name(),
+                        partition = q,
+                        landed,
+                        outputs = out.len(),
+                        "sink partition grew more than this batch writes; another writer used it"
+                    );
                 }
                 out.drain(..landed.min(out.len()));
             }
@@ -272,9 +281,8 @@ fn chunks(records: Vec<Record>) -> Vec<Vec<Record>> {
     let mut current = Vec::new();
     let mut bytes = 0usize;
     for r in records {
-        let size = 64
-            + r.key.as_ref().map_or(0, |k| k.len())
-            + r.value.as_ref().map_or(0, |v| v.len());
+        let size =
+            64 + r.key.as_ref().map_or(0, |k| k.len()) + r.value.as_ref().map_or(0, |v| v.len());
         if !current.is_empty() && bytes + size > APPEND_CHUNK_BYTES_MAX {
             out.push(std::mem::take(&mut current));
             bytes = 0;
@@ -337,8 +345,18 @@ impl<'a> OutputBuilder<'a> {
         }
         self.keys.clear();
         self.values.clear();
-        project_into(self.query_id, &self.plan.key_projection, row, &mut self.keys);
-        project_into(self.query_id, &self.plan.value_projection, row, &mut self.values);
+        project_into(
+            self.query_id,
+            &self.plan.key_projection,
+            row,
+            &mut self.keys,
+        );
+        project_into(
+            self.query_id,
+            &self.plan.value_projection,
+            row,
+            &mut self.values,
+        );
         let key = match encode_key(self.plan.sink.key_format, &self.key_columns, &self.keys) {
             Ok(k) => k,
             Err(e) => {
@@ -355,9 +373,7 @@ impl<'a> OutputBuilder<'a> {
             // partition, unlike a rotating keyless partitioner.
             None => record.partition.0 % self.sink_partitions,
         };
-        let timestamp_ms = self
-            .timestamp()
-            .unwrap_or(record.record.timestamp_ms);
+        let timestamp_ms = self.timestamp().unwrap_or(record.record.timestamp_ms);
         Some((
             partition,
             Record {
@@ -371,7 +387,10 @@ impl<'a> OutputBuilder<'a> {
 
     /// The sink's `TIMESTAMP=` column value, when set and not null.
     fn timestamp(&self) -> Option<i64> {
-        let value = match (self.plan.timestamp_key_index, self.plan.timestamp_value_index) {
+        let value = match (
+            self.plan.timestamp_key_index,
+            self.plan.timestamp_value_index,
+        ) {
             (Some(i), _) => self.keys.get(i),
             (_, Some(i)) => self.values.get(i),
             _ => None,
