@@ -35,9 +35,12 @@ mod tests {
             caught_up: false,
             sources: vec![("t".into(), 0, 3, 5)],
         };
+        let rendered: serde_json::Value =
+            serde_json::from_slice(&render_query_progress(&p)).unwrap();
         assert_eq!(
-            String::from_utf8(render_query_progress(&p)).unwrap(),
-            r#"{"caughtUp":false,"queryId":"CSAS_S_1","sources":[{"endOffset":5,"partition":0,"position":3,"topic":"t"}]}"#
+            rendered,
+            json!({"queryId": "CSAS_S_1", "caughtUp": false,
+                   "sources": [{"topic": "t", "partition": 0, "position": 3, "endOffset": 5}]})
         );
     }
 }
