@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use crate::catalog::{CatalogState, QueryRegistry};
 use crate::clock::Clock;
 use crate::error::{EngineError, Result};
+use crate::exec::persistent::PersistentQueries;
 use crate::log::Journal;
 use crate::log::{EmbeddedLog, LogConfig};
 use crate::log::{FsyncPolicy, LogStore};
@@ -34,6 +35,8 @@ pub struct Engine {
     pub(crate) command_seq: AtomicU64,
     pub(crate) command_statuses: Mutex<Vec<(String, String)>>,
     pub clock: Clock,
+    /// Running persistent queries (CSAS, CTAS, INSERT INTO … SELECT).
+    pub(crate) persistent: Arc<PersistentQueries>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -60,6 +63,7 @@ impl Engine {
             command_seq: AtomicU64::new(0),
             command_statuses: Mutex::new(Vec::new()),
             clock: Clock::system(),
+            persistent: Arc::new(PersistentQueries::new(config.data_dir.clone())),
         });
         engine.replay(&entries)?;
         Ok(engine)

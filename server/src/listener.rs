@@ -22,6 +22,8 @@ pub struct Server {
 impl Server {
     pub async fn bind(addr: SocketAddr, engine: Arc<Engine>) -> std::io::Result<Server> {
         let listener = TcpListener::bind(addr).await?;
+        // Persistent queries replayed from the catalog resume once the server is up.
+        engine.start_persistent_queries();
         Ok(Server { listener, engine })
     }
 

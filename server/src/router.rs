@@ -48,6 +48,9 @@ pub async fn route(engine: Arc<Engine>, req: Request<Incoming>) -> HttpResponse 
         (&Method::GET, "/healthcheck") => endpoint::info::healthcheck(),
         (&Method::GET, "/status") => endpoint::info::status(&engine),
         (&Method::GET, "/") => endpoint::info::root(),
+        (&Method::GET, path) if endpoint::query_progress::matches(path) => {
+            endpoint::query_progress::handle(&engine, path)
+        }
         (
             _,
             "/inserts-stream" | "/insert-stream" | "/query-stream" | "/query" | "/close-query"

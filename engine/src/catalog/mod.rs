@@ -14,14 +14,49 @@ use std::sync::Arc;
 pub use queries::{QueryRegistry, RunningQuery};
 pub use source::Source;
 
-/// One consistent view of every registered source.
+/// One consistent view of every registered source and persistent query.
 #[derive(Debug, Clone, Default)]
 pub struct CatalogState {
     pub sources: BTreeMap<String, Arc<Source>>,
+    /// Persistent queries by id: part of the catalog because DROP must refuse to remove a
+    /// source they read or write, also within one request's sandbox.
+    pub persistent: BTreeMap<String, Arc<PersistentQuery>>,
+}
+
+/// A persistent query (CSAS, CTAS, INSERT INTO … SELECT) as the catalog knows it.
+#[derive(Debug)]
+pub struct PersistentQuery {
+    pub id: String,
+    pub plan: Arc<crate::exec::persistent::PersistentPlan>,
+}
+
+impl PersistentQuery {
+    pub fn source_name(&self) -> &str {
+        &self.plan.source.name
+    }
+
+    pub fn sink_name(&self) -> &str {
+        &self.plan.sink.name
+    }
 }
 
 impl CatalogState {
     pub fn source(&self, name: &str) -> Option<&Arc<Source>> {
         self.sources.get(name)
+    }
+
+    /// Ids of the persistent queries reading `source`, and of those writing into it.
+    pub fn queries_using(&self, source: &str) -> (Vec<String>, Vec<String>) {
+        let ids = |pick: fn(&PersistentQuery) -> &str| -> Vec<String> {
+            self.persistent
+                .values()
+                .filter(|q| pick(q) == source)
+                .map(|q| q.id.clone())
+                .collect()
+        };
+        (
+            ids(PersistentQuery::source_name),
+            ids(PersistentQuery::sink_name),
+        )
     }
 }

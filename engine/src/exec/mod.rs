@@ -6,10 +6,16 @@
 //! - `query_stream`: cursor → decode → filter → project → limit.
 //! - `print`: PRINT: tail a topic's raw records (INTERVAL, LIMIT).
 //! - `raw_records`: produce pre-keyed records and read them back (the REST-proxy face).
+//! - `row_decoder`: record key/value bytes → the row expressions see.
+//! - `project`: WHERE and SELECT over one row (shared by push and persistent queries).
+//! - `persistent`: persistent queries (CSAS, CTAS, INSERT INTO … SELECT): plan, sink, runner.
 
 pub mod expr;
 pub mod ingest;
+pub mod persistent;
 pub mod print;
+pub(crate) mod project;
 pub mod query_plan;
 pub mod query_stream;
 pub mod raw_records;
+pub(crate) mod row_decoder;

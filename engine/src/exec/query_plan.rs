@@ -72,9 +72,9 @@ impl QueryProperties {
 }
 
 /// Column slots of the row that expressions are evaluated against.
-struct SourceResolver<'a> {
-    source: &'a Source,
-    alias: Option<&'a str>,
+pub(crate) struct SourceResolver<'a> {
+    pub(crate) source: &'a Source,
+    pub(crate) alias: Option<&'a str>,
 }
 
 impl SourceResolver<'_> {
@@ -158,19 +158,7 @@ pub fn plan_query(
         source: &source,
         alias: alias.as_deref(),
     };
-    let filter = match &query.where_clause {
-        Some(expr) => {
-            let compiled = compile(expr, &resolver)?;
-            if *compiled.sql_type() != SqlType::Boolean {
-                return Err(EngineError::Statement(format!(
-                    "Type error in WHERE expression: Should evaluate to boolean but is {} instead.",
-                    compiled.sql_type()
-                )));
-            }
-            Some(compiled)
-        }
-        None => None,
-    };
+    let filter = compile_where(query.where_clause.as_ref(), &resolver)?;
     let (column_names, column_types, projection) = project(&query.select, &source, &resolver)?;
     let kind = if query.emit.is_some() {
         QueryKind::Push
@@ -197,6 +185,24 @@ pub fn plan_query(
         limit: query.limit,
         start,
     })
+}
+
+/// Compiles a WHERE clause, which must be BOOLEAN.
+pub(crate) fn compile_where(
+    expr: Option<&crate::sql::ast::Expr>,
+    resolver: &SourceResolver<'_>,
+) -> Result<Option<CompiledExpr>> {
+    let Some(expr) = expr else {
+        return Ok(None);
+    };
+    let compiled = compile(expr, resolver)?;
+    if *compiled.sql_type() != SqlType::Boolean {
+        return Err(EngineError::Statement(format!(
+            "Type error in WHERE expression: Should evaluate to boolean but is {} instead.",
+            compiled.sql_type()
+        )));
+    }
+    Ok(Some(compiled))
 }
 
 type Projected = (Vec<String>, Vec<SqlType>, Vec<Projection>);

@@ -12,14 +12,14 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use crate::catalog::{RunningQuery, Source};
+use crate::catalog::RunningQuery;
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
-use crate::exec::query_plan::{Projection, QueryKind, QueryPlan, PSEUDO_COLUMN_COUNT};
-use crate::format::json_value::{decode_value, is_tombstone};
-use crate::format::key::decode_key;
+use crate::exec::project::filter_project;
+use crate::exec::query_plan::{QueryKind, QueryPlan};
+use crate::exec::row_decoder::RowDecoder;
 use crate::log::{Offset, PartitionCursor, PartitionId, StoredRecord, TopicLog};
-use crate::types::{Column, ColumnKind, Value};
+use crate::types::Value;
 
 /// Records read from one partition per turn, so one busy partition cannot starve others.
 pub const READ_BATCH_RECORDS_MAX: usize = 512;
@@ -193,27 +193,14 @@ impl QueryStream {
         let Some(row) = self.decoder.decode(record) else {
             return Ok(None);
         };
-        if let Some(filter) = &self.plan.filter {
-            // ksqlDB drops a row whose WHERE fails to evaluate (and logs it).
-            match filter.eval_predicate(row) {
-                Ok(true) => {}
-                Ok(false) => return Ok(None),
-                Err(e) => {
-                    tracing::warn!(query = %self.plan.id, error = %e, "skipping row: WHERE failed");
-                    return Ok(None);
-                }
-            }
-        }
-        let mut result = Vec::with_capacity(self.plan.projection.len());
-        for p in &self.plan.projection {
-            result.push(match p {
-                Projection::Column(i) => row[*i].clone(),
-                Projection::Expr(e) => e.eval(row).unwrap_or_else(|err| {
-                    tracing::warn!(query = %self.plan.id, error = %err, "projection failed; emitting null");
-                    Value::Null
-                }),
-            });
-        }
+        let Some(result) = filter_project(
+            &self.plan.id,
+            self.plan.filter.as_ref(),
+            &self.plan.projection,
+            row,
+        ) else {
+            return Ok(None);
+        };
         out.push(result);
         self.emitted += 1;
         if self.plan.limit.is_some_and(|l| self.emitted >= l) {
@@ -228,84 +215,5 @@ impl Drop for QueryStream {
         if let Some((engine, running)) = self.registration.take() {
             engine.queries.remove(&running.id);
         }
-    }
-}
-
-/// Decodes stored records into rows laid out as the planner expects: the source's columns
-/// in declaration order, then ROWTIME, ROWPARTITION, ROWOFFSET.
-struct RowDecoder {
-    source: Arc<Source>,
-    key_columns: Vec<Column>,
-    value_columns: Vec<Column>,
-    key_slots: Vec<usize>,
-    value_slots: Vec<usize>,
-    keys: Vec<Value>,
-    values: Vec<Value>,
-    row: Vec<Value>,
-}
-
-impl RowDecoder {
-    fn new(source: &Arc<Source>) -> RowDecoder {
-        let cols = &source.schema.columns;
-        let slots = |kind| -> Vec<usize> {
-            cols.iter()
-                .enumerate()
-                .filter(|(_, c)| c.kind == kind)
-                .map(|(i, _)| i)
-                .collect()
-        };
-        let key_slots = slots(ColumnKind::Key);
-        let value_slots = slots(ColumnKind::Value);
-        RowDecoder {
-            key_columns: key_slots.iter().map(|&i| cols[i].clone()).collect(),
-            value_columns: value_slots.iter().map(|&i| cols[i].clone()).collect(),
-            key_slots,
-            value_slots,
-            keys: Vec::new(),
-            values: Vec::new(),
-            row: vec![Value::Null; cols.len() + PSEUDO_COLUMN_COUNT],
-            source: Arc::clone(source),
-        }
-    }
-
-    /// The row for `record`, or `None` when it is a tombstone or cannot be decoded (skipped
-    /// and logged, as ksqlDB's processing log does, never stopping the query).
-    fn decode(&mut self, record: &StoredRecord) -> Option<&[Value]> {
-        let value = record.record.value.as_deref();
-        // Streams skip tombstones (ksqlDB drops null values when reading a stream).
-        if is_tombstone(value) {
-            return None;
-        }
-        let value = value?;
-        self.keys.clear();
-        self.values.clear();
-        let decoded = decode_key(
-            self.source.key_format,
-            &self.key_columns,
-            record.record.key.as_deref(),
-            &mut self.keys,
-        )
-        .and_then(|()| decode_value(value, &self.value_columns, &mut self.values));
-        if let Err(e) = decoded {
-            tracing::warn!(
-                source = %self.source.name,
-                partition = record.partition.0,
-                offset = record.offset.0,
-                error = %e,
-                "skipping record that failed to deserialize"
-            );
-            return None;
-        }
-        for (slot, v) in self.key_slots.iter().zip(self.keys.drain(..)) {
-            self.row[*slot] = v;
-        }
-        for (slot, v) in self.value_slots.iter().zip(self.values.drain(..)) {
-            self.row[*slot] = v;
-        }
-        let base = self.source.schema.columns.len();
-        self.row[base] = Value::BigInt(record.record.timestamp_ms);
-        self.row[base + 1] = Value::Integer(i32::try_from(record.partition.0).unwrap_or(i32::MAX));
-        self.row[base + 2] = Value::BigInt(i64::try_from(record.offset.0).unwrap_or(i64::MAX));
-        Some(&self.row)
     }
 }

@@ -88,6 +88,36 @@ impl Journal {
         Ok(())
     }
 
+    /// Atomically replaces the journal's contents with `entries` (compaction): writes them to
+    /// a temporary file, fsyncs it, renames it over the journal and fsyncs the directory, so
+    /// a crash leaves either the old journal or the new one, never a mix.
+    pub fn rewrite(self, entries: &[&[u8]]) -> Result<Journal> {
+        let tmp = self.path.with_extension("journal.tmp");
+        let _ = std::fs::remove_file(&tmp);
+        {
+            let (mut fresh, _) = Journal::open(&tmp)?;
+            for entry in entries {
+                fresh.append(entry)?;
+            }
+        }
+        std::fs::rename(&tmp, &self.path)?;
+        if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            File::open(parent)?.sync_all()?;
+        }
+        let (journal, reread) = Journal::open(&self.path)?;
+        debug_assert_eq!(
+            reread.len(),
+            entries.len(),
+            "a rewritten journal holds its entries"
+        );
+        Ok(journal)
+    }
+
+    /// Number of bytes of whole entries.
+    pub fn len_bytes(&self) -> u64 {
+        self.len
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -147,6 +177,21 @@ mod tests {
         journal.append(b"more").unwrap();
         let (_, entries) = Journal::open(&path).unwrap();
         assert_eq!(entries.len(), 4);
+    }
+
+    #[test]
+    fn rewrite_replaces_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.journal");
+        let (mut journal, _) = Journal::open(&path).unwrap();
+        journal.append(b"a").unwrap();
+        journal.append(b"b").unwrap();
+        let mut journal = journal.rewrite(&[b"c"]).unwrap();
+        journal.append(b"d").unwrap();
+        assert_eq!(
+            Journal::open(&path).unwrap().1,
+            vec![b"c".to_vec(), b"d".to_vec()]
+        );
     }
 
     #[test]

@@ -154,7 +154,7 @@ fn formats(props: &WithProperties<'_>, schema: &Schema) -> Result<(KeyFormat, Va
     Ok((key_format, ValueFormat::parse(&value_name)?))
 }
 
-fn check_key_format(format: KeyFormat, schema: &Schema) -> Result<()> {
+pub(crate) fn check_key_format(format: KeyFormat, schema: &Schema) -> Result<()> {
     if format != KeyFormat::Kafka {
         return Ok(());
     }
@@ -180,7 +180,10 @@ fn check_key_format(format: KeyFormat, schema: &Schema) -> Result<()> {
     Ok(())
 }
 
-fn timestamp_column(props: &WithProperties<'_>, schema: &Schema) -> Result<Option<String>> {
+pub(crate) fn timestamp_column(
+    props: &WithProperties<'_>,
+    schema: &Schema,
+) -> Result<Option<String>> {
     let Some(raw) = props.string("TIMESTAMP")? else {
         return Ok(None);
     };

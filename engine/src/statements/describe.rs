@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::catalog::{CatalogState, Source};
+use crate::catalog::{CatalogState, PersistentQuery, Source};
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
 use crate::sql::ast::SourceKind;
@@ -23,7 +23,10 @@ pub fn list_sources(
         .collect();
     if extended {
         Outcome::SourceDescriptions {
-            details: sources.into_iter().map(|s| detail(engine, s)).collect(),
+            details: sources
+                .into_iter()
+                .map(|s| detail(engine, state, s))
+                .collect(),
         }
     } else {
         Outcome::Sources { kind, sources }
@@ -36,10 +39,31 @@ pub fn list_topics(engine: &Engine) -> Outcome {
     Outcome::Topics { topics }
 }
 
-pub fn list_queries(engine: &Engine) -> Outcome {
-    Outcome::Queries {
-        queries: push_queries(engine, None),
-    }
+pub fn list_queries(engine: &Engine, state: &CatalogState) -> Outcome {
+    let mut queries = persistent_queries(engine, state, |_| true);
+    queries.extend(push_queries(engine, None));
+    Outcome::Queries { queries }
+}
+
+/// Persistent queries in the catalog that `pick` selects.
+fn persistent_queries(
+    engine: &Engine,
+    state: &CatalogState,
+    pick: impl Fn(&PersistentQuery) -> bool,
+) -> Vec<QuerySummary> {
+    state
+        .persistent
+        .values()
+        .filter(|q| pick(q))
+        .map(|q| QuerySummary {
+            id: q.id.clone(),
+            sql: q.plan.statement_text.clone(),
+            sinks: vec![q.plan.sink.name.clone()],
+            sink_topics: vec![q.plan.sink.topic.clone()],
+            query_type: QueryType::Persistent,
+            state: engine.persistent.state(&q.id).name(),
+        })
+        .collect()
 }
 
 /// Push queries currently running, optionally only those reading `source`.
@@ -81,22 +105,24 @@ pub fn describe(
         ))
     })?;
     Ok(Outcome::Description {
-        detail: detail(engine, source),
+        detail: detail(engine, state, source),
         extended,
     })
 }
 
-fn detail(engine: &Engine, source: Arc<Source>) -> SourceDetail {
+fn detail(engine: &Engine, state: &CatalogState, source: Arc<Source>) -> SourceDetail {
     let partitions = engine
         .log
         .topic(&source.topic)
         .map(|t| t.partition_count())
         .unwrap_or(0);
-    let read_queries = push_queries(engine, Some(&source.name));
+    let mut read_queries = persistent_queries(engine, state, |q| q.source_name() == source.name);
+    read_queries.extend(push_queries(engine, Some(&source.name)));
+    let write_queries = persistent_queries(engine, state, |q| q.sink_name() == source.name);
     SourceDetail {
         source,
         partitions,
         read_queries,
-        write_queries: Vec::new(),
+        write_queries,
     }
 }

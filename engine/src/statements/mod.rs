@@ -6,12 +6,14 @@
 //! cloned `CatalogState` with no side effects, then `Mode::Apply` runs them for real.
 //!
 //! Modules: `create` (CREATE STREAM/TABLE), `describe` (SHOW/LIST/DESCRIBE),
-//! `insert_values` (INSERT INTO … VALUES), `outcome` (results, wire-neutral).
+//! `insert_values` (INSERT INTO … VALUES), `persistent` (CREATE … AS SELECT, INSERT INTO
+//! … SELECT, TERMINATE and EXPLAIN of persistent queries), `outcome` (results, wire-neutral).
 
 pub mod create;
 pub mod describe;
 pub mod insert_values;
 pub mod outcome;
+pub mod persistent;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -22,7 +24,9 @@ use crate::error::{EngineError, Result};
 use crate::sql::ast::{SourceKind, Statement, TerminateTarget};
 use crate::sql::{self, ParsedStatement};
 
-pub use outcome::{Outcome, QuerySummary, QueryType, SourceDetail, StatementResult};
+pub use outcome::{
+    Outcome, QueryDescription, QuerySummary, QueryType, SourceDetail, StatementResult,
+};
 
 /// A failed `/ksql` request: the error, the statement it belongs to, and the results of
 /// the statements that had already been applied (ksqlDB's `statement_error.entities`).
@@ -34,7 +38,7 @@ pub struct KsqlError {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(crate) enum Mode {
     Validate,
     Apply,
     /// Rebuilding the catalog from the journal at start: catalog changes only, no topic
@@ -50,9 +54,24 @@ enum Step {
 }
 
 /// Topics as the sandbox sees them: the log's, plus ones earlier statements would create.
-struct Sandbox {
+pub(crate) struct Sandbox {
     state: CatalogState,
     planned_topics: BTreeMap<String, Option<u32>>,
+    /// The request's `streamsProperties`, updated by SET/UNSET for later statements.
+    props: HashMap<String, String>,
+    /// While replaying: the query id the journal recorded for the entry being replayed.
+    replay_query_id: Option<String>,
+}
+
+impl Sandbox {
+    fn new(state: CatalogState, props: &HashMap<String, String>) -> Sandbox {
+        Sandbox {
+            state,
+            planned_topics: BTreeMap::new(),
+            props: props.clone(),
+            replay_query_id: None,
+        }
+    }
 }
 
 impl Engine {
@@ -62,12 +81,22 @@ impl Engine {
         sql_text: &str,
         session_variables: &HashMap<String, String>,
     ) -> std::result::Result<Vec<StatementResult>, KsqlError> {
+        self.execute_ksql_with_properties(sql_text, session_variables, &HashMap::new())
+            .await
+    }
+
+    /// Runs a `/ksql` request with its `streamsProperties` (e.g. `auto.offset.reset` for
+    /// the persistent queries it creates). SET in the request overrides them for the
+    /// statements after it, as in ksqlDB.
+    pub async fn execute_ksql_with_properties(
+        &self,
+        sql_text: &str,
+        session_variables: &HashMap<String, String>,
+        properties: &HashMap<String, String>,
+    ) -> std::result::Result<Vec<StatementResult>, KsqlError> {
         let statements = parse_request(sql_text, session_variables)?;
         let _serial = self.ddl.lock().await;
-        let mut sandbox = Sandbox {
-            state: (*self.catalog()).clone(),
-            planned_topics: BTreeMap::new(),
-        };
+        let mut sandbox = Sandbox::new((*self.catalog()).clone(), properties);
         for parsed in &statements {
             self.run(&mut sandbox, parsed, Mode::Validate)
                 .await
@@ -77,10 +106,7 @@ impl Engine {
                     entities: Vec::new(),
                 })?;
         }
-        let mut live = Sandbox {
-            state: (*self.catalog()).clone(),
-            planned_topics: BTreeMap::new(),
-        };
+        let mut live = Sandbox::new((*self.catalog()).clone(), properties);
         let mut results = Vec::with_capacity(statements.len());
         for parsed in &statements {
             match self.run(&mut live, parsed, Mode::Apply).await {
@@ -106,17 +132,17 @@ impl Engine {
 
     /// Rebuilds the catalog from journal entries (each a statement text that was applied).
     pub(crate) fn replay(&self, entries: &[Vec<u8>]) -> Result<()> {
-        let mut sandbox = Sandbox {
-            state: CatalogState::default(),
-            planned_topics: BTreeMap::new(),
-        };
+        let mut sandbox = Sandbox::new(CatalogState::default(), &HashMap::new());
         for entry in entries {
             let text = std::str::from_utf8(entry)
                 .map_err(|_| EngineError::Corrupt("catalog journal entry is not UTF-8".into()))?;
+            let (query_id, text) = persistent::split_journal_entry(text);
+            sandbox.replay_query_id = query_id.map(str::to_string);
             for parsed in sql::parse(text)? {
                 self.run_sync(&mut sandbox, &parsed, Mode::Replay)?;
             }
         }
+        self.after_replay(&sandbox.state);
         self.set_catalog(sandbox.state);
         Ok(())
     }
@@ -148,6 +174,13 @@ impl Engine {
         let text = parsed.text.as_str();
         let outcome = match &parsed.statement {
             Statement::CreateSource(create) => self.create_source(sandbox, create, text, mode),
+            Statement::CreateAsSelect(create) => self.create_as_select(sandbox, create, text, mode),
+            Statement::InsertIntoSelect {
+                target,
+                properties,
+                query,
+            } => self.insert_into_select(sandbox, target, properties, query, text, mode),
+            Statement::Explain { target } => self.explain(sandbox, target),
             Statement::DropSource {
                 kind,
                 name,
@@ -173,16 +206,23 @@ impl Engine {
                 Ok(describe::list_sources(self, &sandbox.state, *kind, true))
             }
             Statement::ListTopics { .. } => Ok(describe::list_topics(self)),
-            Statement::ListQueries { .. } => Ok(describe::list_queries(self)),
+            Statement::ListQueries { .. } => Ok(describe::list_queries(self, &sandbox.state)),
             Statement::ListProperties => Ok(describe::list_properties()),
             Statement::Describe { name, extended } => {
                 describe::describe(self, &sandbox.state, name, *extended)
             }
-            Statement::Terminate { target } => self.terminate(target, mode),
-            Statement::SetProperty { .. }
-            | Statement::UnsetProperty { .. }
-            | Statement::DefineVariable { .. }
-            | Statement::UndefineVariable { .. } => Ok(Outcome::Nothing),
+            Statement::Terminate { target } => self.terminate(sandbox, target, mode),
+            Statement::SetProperty { name, value } => {
+                sandbox.props.insert(name.clone(), value.clone());
+                Ok(Outcome::Nothing)
+            }
+            Statement::UnsetProperty { name } => {
+                sandbox.props.remove(name);
+                Ok(Outcome::Nothing)
+            }
+            Statement::DefineVariable { .. } | Statement::UndefineVariable { .. } => {
+                Ok(Outcome::Nothing)
+            }
             Statement::Query(_) | Statement::Print { .. } => {
                 Err(EngineError::BadRequest(QUERY_ON_KSQL_ENDPOINT.to_string()))
             }
@@ -247,7 +287,7 @@ impl Engine {
 
     /// ksqlDB requires PARTITIONS to create a missing topic, and refuses a PARTITIONS that
     /// disagrees with an existing topic.
-    fn check_topic(
+    pub(crate) fn check_topic(
         &self,
         sandbox: &mut Sandbox,
         source: &Source,
@@ -314,6 +354,14 @@ impl Engine {
                 }
             )));
         }
+        let (readers, writers) = sandbox.state.queries_using(name);
+        if !readers.is_empty() || !writers.is_empty() {
+            return Err(EngineError::Statement(format!(
+                "Cannot drop {name}.\nThe following queries read from this source: [{}].\nThe following queries write into this source: [{}].\nYou need to terminate them before dropping {name}.",
+                readers.join(", "),
+                writers.join(", ")
+            )));
+        }
         if mode == Mode::Apply {
             let text = format!("DROP {} `{name}`;", source.kind_name());
             self.journal_append(text.as_bytes())?;
@@ -332,9 +380,26 @@ impl Engine {
         ))
     }
 
-    fn terminate(&self, target: &TerminateTarget, mode: Mode) -> Result<Outcome> {
+    fn terminate(
+        &self,
+        sandbox: &mut Sandbox,
+        target: &TerminateTarget,
+        mode: Mode,
+    ) -> Result<Outcome> {
         match target {
             TerminateTarget::Query(id) => {
+                if let Some(q) = sandbox
+                    .state
+                    .persistent
+                    .values()
+                    .find(|q| q.id.eq_ignore_ascii_case(id))
+                    .cloned()
+                {
+                    return self.terminate_persistent(sandbox, &q.id, mode);
+                }
+                if mode == Mode::Replay {
+                    return Ok(Outcome::Nothing);
+                }
                 // Unquoted ids arrive upper-cased from the parser; ids are matched ignoring case.
                 let found = self
                     .queries
@@ -349,6 +414,7 @@ impl Engine {
                 })
             }
             TerminateTarget::All => {
+                self.terminate_all_persistent(sandbox, mode)?;
                 if mode == Mode::Apply {
                     for q in self.queries.list() {
                         self.queries.cancel(&q.id);
@@ -359,7 +425,7 @@ impl Engine {
         }
     }
 
-    fn command_outcome(&self, command_id: &str, message: String, mode: Mode) -> Outcome {
+    pub(crate) fn command_outcome(&self, command_id: &str, message: String, mode: Mode) -> Outcome {
         let command_seq = if mode == Mode::Validate {
             0
         } else {

@@ -78,8 +78,26 @@ pub enum Outcome {
     Properties {
         properties: Vec<(String, String)>,
     },
+    /// EXPLAIN of a persistent query: ksqlDB's `queryDescription`.
+    QueryDescription(Box<QueryDescription>),
     /// INSERT VALUES, SET, UNSET, DEFINE, UNDEFINE: no entity in the response.
     Nothing,
+}
+
+/// A persistent query as EXPLAIN describes it.
+#[derive(Debug, Clone)]
+pub struct QueryDescription {
+    pub id: String,
+    /// The statement that created the query.
+    pub statement_text: String,
+    /// The sink's columns (key columns first).
+    pub fields: Vec<crate::types::Column>,
+    pub sources: Vec<String>,
+    pub sinks: Vec<String>,
+    pub sink_topics: Vec<String>,
+    pub topology: String,
+    pub execution_plan: String,
+    pub state: String,
 }
 
 /// An outcome with the statement text it answers (ksqlDB's `statementText`).

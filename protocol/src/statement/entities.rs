@@ -3,8 +3,10 @@
 use serde_json::{json, Value as Json};
 use sluice_engine::catalog::Source;
 use sluice_engine::sql::ast::SourceKind;
-use sluice_engine::statements::{Outcome, QuerySummary, SourceDetail, StatementResult};
-use sluice_engine::types::{ColumnKind, SqlType};
+use sluice_engine::statements::{
+    Outcome, QueryDescription, QuerySummary, SourceDetail, StatementResult,
+};
+use sluice_engine::types::{Column, ColumnKind, SqlType};
 
 /// Renders the results of a `/ksql` request as its JSON array.
 pub fn render_entities(results: &[StatementResult]) -> Vec<u8> {
@@ -79,6 +81,11 @@ pub fn entity(result: &StatementResult) -> Option<Json> {
             json!({"@type": "properties", "statementText": text, "properties": list,
                    "overwrittenProperties": [], "defaultProperties": []})
         }
+        Outcome::QueryDescription(d) => json!({
+            "@type": "queryDescription",
+            "statementText": text,
+            "queryDescription": query_description(d),
+        }),
     };
     body.as_object_mut()
         .expect("every entity is an object")
@@ -109,11 +116,29 @@ fn query_entry(q: &QuerySummary) -> Json {
     })
 }
 
-fn source_description(d: &SourceDetail, extended: bool) -> Json {
-    let s = &d.source;
-    let fields: Vec<Json> = s
-        .schema
-        .columns
+/// ksqlDB's `QueryDescription`, for EXPLAIN of a persistent query.
+fn query_description(d: &QueryDescription) -> Json {
+    json!({
+        "id": d.id,
+        "statementText": d.statement_text,
+        "windowType": null,
+        "fields": fields(&d.fields),
+        "sources": d.sources,
+        "sinks": d.sinks,
+        "topology": d.topology,
+        "executionPlan": d.execution_plan,
+        "overriddenProperties": {},
+        "ksqlHostQueryStatus": {},
+        "queryType": "PERSISTENT",
+        "queryErrors": [],
+        "tasksMetadata": [],
+        "state": d.state,
+    })
+}
+
+/// Columns as DESCRIBE and EXPLAIN list them: name, schema, and `type` for key columns.
+fn fields(columns: &[Column]) -> Vec<Json> {
+    columns
         .iter()
         .map(|c| {
             let mut f = json!({"name": c.name, "schema": type_schema(&c.ty)});
@@ -124,7 +149,12 @@ fn source_description(d: &SourceDetail, extended: bool) -> Json {
             }
             f
         })
-        .collect();
+        .collect()
+}
+
+fn source_description(d: &SourceDetail, extended: bool) -> Json {
+    let s = &d.source;
+    let fields = fields(&s.schema.columns);
     let (partitions, replication) = if extended { (d.partitions, 1) } else { (0, 0) };
     json!({
         "name": s.name,

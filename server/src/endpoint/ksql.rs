@@ -23,7 +23,11 @@ pub async fn handle(engine: &Engine, mut body: Incoming) -> HttpResponse {
         Err(e) => return error(protocol_error(&e)),
     };
     let vars = string_map(&args.session_variables);
-    match engine.execute_ksql(&args.ksql, &vars).await {
+    let props = string_map(&args.streams_properties);
+    match engine
+        .execute_ksql_with_properties(&args.ksql, &vars, &props)
+        .await
+    {
         Ok(results) => json(StatusCode::OK, render_entities(&results)),
         Err(e) => error(ksql_error(&e)),
     }

@@ -6,6 +6,7 @@ pub mod inserts_stream;
 pub mod ksql;
 pub mod print;
 pub mod query;
+pub mod query_progress;
 pub mod query_stream;
 pub mod topics;
 

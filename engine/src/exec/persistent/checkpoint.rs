@@ -1,0 +1,252 @@
+//! A persistent query's own journal: where it has read to, and what it was about to write.
+//!
+//! ```text
+//!  intent  = 'I' n:u32 (from:u64 to:u64)*n  m:u32 (sink_end:u64)*m
+//!  commit  = 'C' n:u32 (next:u64)*n
+//! ```
+//!
+//! One batch is: intent (the source ranges it covers and every sink partition's end offset
+//! before it) → append its output records → await durability → commit (the source positions
+//! after it). The intent names the batch's *exact* source ranges, not just where it starts,
+//! so a re-run after a crash processes the same records in the same order and therefore
+//! produces the same outputs per sink partition; the sink end offsets then say how many of
+//! them already landed (`Recovery` in `runner`).
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{EngineError, Result};
+use crate::log::Journal;
+
+/// Compact the journal (rewrite it as one commit) once it grows past this many bytes.
+///
+/// A batch writes two small entries; 1 MiB is a few thousand batches, so compaction is rare
+/// and the journal read at start stays tiny.
+pub const QUERY_JOURNAL_BYTES_MAX: u64 = 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// A batch about to be appended.
+    Intent {
+        /// Per source partition, `[from, to)` offsets the batch covers.
+        source: Vec<(u64, u64)>,
+        /// Per sink partition, the end offset before the batch.
+        sink_end: Vec<u64>,
+    },
+    /// Everything before these source positions is in the sink.
+    Commit { source: Vec<u64> },
+}
+
+impl Entry {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        match self {
+            Entry::Intent { source, sink_end } => {
+                out.push(b'I');
+                put_len(&mut out, source.len());
+                for (from, to) in source {
+                    out.extend_from_slice(&from.to_le_bytes());
+                    out.extend_from_slice(&to.to_le_bytes());
+                }
+                put_len(&mut out, sink_end.len());
+                for end in sink_end {
+                    out.extend_from_slice(&end.to_le_bytes());
+                }
+            }
+            Entry::Commit { source } => {
+                out.push(b'C');
+                put_len(&mut out, source.len());
+                for next in source {
+                    out.extend_from_slice(&next.to_le_bytes());
+                }
+            }
+        }
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Entry> {
+        let mut r = Reader { bytes, at: 1 };
+        let entry = match bytes.first() {
+            Some(b'I') => {
+                let n = r.len()?;
+                let mut source = Vec::with_capacity(n);
+                for _ in 0..n {
+                    source.push((r.u64()?, r.u64()?));
+                }
+                let m = r.len()?;
+                let mut sink_end = Vec::with_capacity(m);
+                for _ in 0..m {
+                    sink_end.push(r.u64()?);
+                }
+                Entry::Intent { source, sink_end }
+            }
+            Some(b'C') => {
+                let n = r.len()?;
+                let mut source = Vec::with_capacity(n);
+                for _ in 0..n {
+                    source.push(r.u64()?);
+                }
+                Entry::Commit { source }
+            }
+            _ => return Err(corrupt()),
+        };
+        if r.at != bytes.len() {
+            return Err(corrupt());
+        }
+        Ok(entry)
+    }
+}
+
+fn put_len(out: &mut Vec<u8>, n: usize) {
+    let n = u32::try_from(n).expect("partition counts are bounded by TOPIC_PARTITIONS_MAX");
+    out.extend_from_slice(&n.to_le_bytes());
+}
+
+fn corrupt() -> EngineError {
+    EngineError::Corrupt("malformed persistent query journal entry".into())
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let slice = self.bytes.get(self.at..self.at + N).ok_or_else(corrupt)?;
+        self.at += N;
+        Ok(slice.try_into().expect("slice has N bytes"))
+    }
+
+    fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.take()?))
+    }
+
+    fn len(&mut self) -> Result<usize> {
+        let n = u32::from_le_bytes(self.take()?) as usize;
+        if n > crate::log::TOPIC_PARTITIONS_MAX as usize {
+            return Err(corrupt());
+        }
+        Ok(n)
+    }
+}
+
+/// Where a query stood when its journal was last written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resume {
+    /// A brand-new journal: the query has never run.
+    Fresh,
+    /// The last batch committed; continue from these positions.
+    Committed(Vec<u64>),
+    /// The last batch's intent has no commit: re-run it (see `runner`).
+    Unfinished {
+        source: Vec<(u64, u64)>,
+        sink_end: Vec<u64>,
+    },
+}
+
+/// A query's journal file with compaction.
+pub struct QueryJournal {
+    journal: Option<Journal>,
+}
+
+impl QueryJournal {
+    /// The journal file of query `id` under `data_dir`.
+    pub fn path(data_dir: &Path, id: &str) -> PathBuf {
+        data_dir.join("queries").join(format!("{id}.journal"))
+    }
+
+    pub fn open(path: &Path) -> Result<(QueryJournal, Resume)> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let (journal, entries) = Journal::open(path)?;
+        let mut resume = Resume::Fresh;
+        for raw in &entries {
+            resume = match Entry::decode(raw)? {
+                Entry::Commit { source } => Resume::Committed(source),
+                Entry::Intent { source, sink_end } => Resume::Unfinished { source, sink_end },
+            };
+        }
+        Ok((
+            QueryJournal {
+                journal: Some(journal),
+            },
+            resume,
+        ))
+    }
+
+    /// Appends (and fsyncs) one entry; a commit past the size bound compacts the journal to
+    /// just that commit.
+    pub fn append(&mut self, entry: &Entry) -> Result<()> {
+        let journal = self.journal.as_mut().ok_or_else(closed)?;
+        let bytes = entry.encode();
+        if matches!(entry, Entry::Commit { .. }) && journal.len_bytes() > QUERY_JOURNAL_BYTES_MAX {
+            let old = self.journal.take().ok_or_else(closed)?;
+            self.journal = Some(old.rewrite(&[&bytes])?);
+            return Ok(());
+        }
+        journal.append(&bytes)
+    }
+}
+
+fn closed() -> EngineError {
+    EngineError::Internal("persistent query journal was lost during compaction".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_round_trip() {
+        for e in [
+            Entry::Intent {
+                source: vec![(0, 5), (7, 7)],
+                sink_end: vec![1, 2, 3],
+            },
+            Entry::Commit { source: vec![5, 7] },
+            Entry::Commit { source: vec![] },
+        ] {
+            assert_eq!(Entry::decode(&e.encode()).unwrap(), e);
+        }
+        assert!(Entry::decode(b"X").is_err());
+        assert!(Entry::decode(b"C\x01\0\0\0").is_err());
+    }
+
+    #[test]
+    fn resume_reflects_last_entry_and_compaction_keeps_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = QueryJournal::path(dir.path(), "CSAS_X_1");
+        let (mut j, resume) = QueryJournal::open(&path).unwrap();
+        assert_eq!(resume, Resume::Fresh);
+        j.append(&Entry::Commit { source: vec![0] }).unwrap();
+        j.append(&Entry::Intent {
+            source: vec![(0, 3)],
+            sink_end: vec![9],
+        })
+        .unwrap();
+        drop(j);
+        let (mut j, resume) = QueryJournal::open(&path).unwrap();
+        assert_eq!(
+            resume,
+            Resume::Unfinished {
+                source: vec![(0, 3)],
+                sink_end: vec![9]
+            }
+        );
+        // Grow past the bound, then a commit compacts to one entry.
+        let big = Entry::Commit {
+            source: vec![1; 200],
+        };
+        while j.journal.as_ref().unwrap().len_bytes() <= QUERY_JOURNAL_BYTES_MAX {
+            j.append(&big).unwrap();
+        }
+        j.append(&Entry::Commit { source: vec![42] }).unwrap();
+        assert!(std::fs::metadata(&path).unwrap().len() < 100);
+        drop(j);
+        assert_eq!(
+            QueryJournal::open(&path).unwrap().1,
+            Resume::Committed(vec![42])
+        );
+    }
+}

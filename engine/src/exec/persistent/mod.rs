@@ -1,0 +1,279 @@
+//! Persistent queries: `CREATE STREAM … AS SELECT`, `CREATE TABLE … AS SELECT` and
+//! `INSERT INTO … SELECT`. Each runs as a tokio task until TERMINATE, writing its results
+//! to the sink topic, and resumes after a restart from where it committed, with no
+//! duplicated and no lost output.
+//!
+//! ```text
+//!  cursor[p] ─► row_decoder ─► WHERE ─► key/value projection ─► encode ─► sink partition
+//!     │                                                                   │
+//!     └─ batch: intent (query journal) ─► append outputs ─► await durable ─► commit
+//! ```
+//!
+//! Modules:
+//! - `plan`: bind the SELECT, derive the sink schema (key columns, PARTITION BY), compile.
+//! - `checkpoint`: the per-query journal (intent and commit entries, compaction).
+//! - `runner`: the task: read a batch, build outputs, write them exactly once; recovery.
+//!
+//! The registry here (`PersistentQueries`) owns the running tasks: their cancel signals,
+//! their committed positions (for `Engine::query_progress`), and one lock per sink topic so
+//! that at most one batch per sink is between its intent and its commit (what makes the
+//! "how many outputs already landed" arithmetic of recovery valid).
+
+pub mod checkpoint;
+pub mod plan;
+mod runner;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::watch;
+
+use crate::catalog::PersistentQuery;
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::log::{LogStore, PartitionId, StartPosition};
+
+pub use checkpoint::{QueryJournal, Resume};
+pub use plan::{PersistentKind, PersistentPlan};
+
+/// A persistent query's progress, for tests and the conformance runner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryProgress {
+    pub query_id: String,
+    /// Every source partition's committed position has reached its current end offset.
+    pub caught_up: bool,
+    /// `(topic, partition, committed next offset, end offset)` per source partition.
+    pub sources: Vec<(String, u32, u64, u64)>,
+}
+
+/// Lifecycle of a running persistent query, as SHOW QUERIES reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryState {
+    Running,
+    /// Stopped by an error it cannot skip (the sink or source topic is gone, I/O failure).
+    Error,
+}
+
+impl QueryState {
+    pub fn name(self) -> &'static str {
+        match self {
+            QueryState::Running => "RUNNING",
+            QueryState::Error => "ERROR",
+        }
+    }
+}
+
+/// What the registry keeps per running query.
+pub(crate) struct Handle {
+    query: Arc<PersistentQuery>,
+    cancel: watch::Sender<bool>,
+    /// Source positions of the last commit, one per source partition.
+    committed: Mutex<Vec<u64>>,
+    failed: AtomicBool,
+}
+
+impl Handle {
+    fn publish(&self, positions: &[u64]) {
+        let mut committed = self.committed.lock().unwrap_or_else(|e| e.into_inner());
+        committed.clear();
+        committed.extend_from_slice(positions);
+    }
+}
+
+#[derive(Default)]
+pub struct PersistentQueries {
+    data_dir: PathBuf,
+    running: Mutex<BTreeMap<String, Arc<Handle>>>,
+    sink_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Queries replayed from the catalog journal, waiting for `start`.
+    pending: Mutex<Vec<Arc<PersistentQuery>>>,
+    /// True once replayed queries have recovered; new queries wait for it before writing,
+    /// so no query appends to a sink whose unfinished batch another query must still count.
+    ready: watch::Sender<bool>,
+    started: AtomicBool,
+}
+
+impl std::fmt::Debug for PersistentQueries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PersistentQueries").finish_non_exhaustive()
+    }
+}
+
+impl PersistentQueries {
+    pub fn new(data_dir: PathBuf) -> PersistentQueries {
+        PersistentQueries {
+            data_dir,
+            ready: watch::Sender::new(false),
+            ..PersistentQueries::default()
+        }
+    }
+
+    pub fn journal_path(&self, id: &str) -> PathBuf {
+        QueryJournal::path(&self.data_dir, id)
+    }
+
+    pub(crate) fn set_pending(&self, queries: Vec<Arc<PersistentQuery>>) {
+        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = queries;
+    }
+
+    /// Creates a new query's journal holding its first commit: the positions it starts
+    /// from, fixed now so a restart before its first batch does not move them.
+    pub(crate) fn create_journal(
+        &self,
+        log: &dyn LogStore,
+        query: &PersistentQuery,
+        start: StartPosition,
+    ) -> Result<(QueryJournal, Resume)> {
+        let path = self.journal_path(&query.id);
+        // A journal left by a query whose CREATE never reached the catalog journal.
+        let _ = std::fs::remove_file(&path);
+        let (mut journal, _) = QueryJournal::open(&path)?;
+        let topic = log.topic(&query.plan.source.topic).ok_or_else(|| {
+            crate::error::EngineError::NotFound(format!(
+                "Topic '{}' does not exist",
+                query.plan.source.topic
+            ))
+        })?;
+        let positions: Vec<u64> = (0..topic.partition_count())
+            .map(|p| match start {
+                StartPosition::Earliest => topic.start_offset(PartitionId(p)).0,
+                StartPosition::At(o) => o.0,
+                StartPosition::Latest => topic.end_offset(PartitionId(p)).0,
+            })
+            .collect();
+        journal.append(&checkpoint::Entry::Commit {
+            source: positions.clone(),
+        })?;
+        Ok((journal, Resume::Committed(positions)))
+    }
+
+    /// Starts a query created by a statement (its journal already holds its start).
+    pub(crate) fn launch(
+        self: &Arc<Self>,
+        log: Arc<dyn LogStore>,
+        query: Arc<PersistentQuery>,
+        journal: QueryJournal,
+        resume: Resume,
+    ) {
+        self.start(Arc::clone(&log));
+        let handle = self.register(query);
+        let queries = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut ready = queries.ready.subscribe();
+            // Err only if the sender is gone, which cannot happen while `queries` lives.
+            let _ = ready.wait_for(|r| *r).await;
+            runner::run(queries, log, handle, journal, resume).await;
+        });
+    }
+
+    /// Recovers every replayed query (finishing unfinished batches, one query at a time),
+    /// then starts them all. Idempotent; called when the server starts.
+    pub(crate) fn start(self: &Arc<Self>, log: Arc<dyn LogStore>) {
+        if self.started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        let queries = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut opened = Vec::with_capacity(pending.len());
+            for query in pending {
+                let handle = queries.register(query);
+                match runner::open_and_recover(&queries, &log, &handle).await {
+                    Ok(journal) => opened.push((handle, journal)),
+                    Err(e) => {
+                        tracing::error!(query = %handle.query.id, error = %e, "persistent query failed to recover");
+                        handle.failed.store(true, Ordering::SeqCst);
+                    }
+                }
+            }
+            queries.ready.send_replace(true);
+            for (handle, (journal, resume)) in opened {
+                let queries = Arc::clone(&queries);
+                let log = Arc::clone(&log);
+                tokio::spawn(runner::run(queries, log, handle, journal, resume));
+            }
+        });
+    }
+
+    fn register(&self, query: Arc<PersistentQuery>) -> Arc<Handle> {
+        let handle = Arc::new(Handle {
+            query,
+            cancel: watch::Sender::new(false),
+            committed: Mutex::new(Vec::new()),
+            failed: AtomicBool::new(false),
+        });
+        self.lock_running()
+            .insert(handle.query.id.clone(), Arc::clone(&handle));
+        handle
+    }
+
+    /// Stops a query and forgets it (TERMINATE). Its journal is removed.
+    pub(crate) fn terminate(&self, id: &str) -> bool {
+        let handle = self.lock_running().remove(id);
+        if let Some(h) = &handle {
+            h.cancel.send_replace(true);
+        }
+        let _ = std::fs::remove_file(self.journal_path(id));
+        handle.is_some()
+    }
+
+    pub fn state(&self, id: &str) -> QueryState {
+        match self.lock_running().get(id) {
+            Some(h) if h.failed.load(Ordering::SeqCst) => QueryState::Error,
+            _ => QueryState::Running,
+        }
+    }
+
+    fn sink_lock(&self, topic: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.sink_locks.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(locks.entry(topic.to_string()).or_default())
+    }
+
+    fn lock_running(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<Handle>>> {
+        // Single inserts and removes: a panic cannot leave the map half-updated.
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Engine {
+    /// Starts the persistent queries replayed from the catalog journal. Call once the async
+    /// runtime runs (the server does when it binds); calling it again does nothing.
+    pub fn start_persistent_queries(&self) {
+        self.persistent.start(Arc::clone(&self.log));
+    }
+
+    /// Where a persistent query stands: its committed source positions against the
+    /// current end offsets. `None` if no such query runs.
+    pub fn query_progress(&self, id: &str) -> Option<QueryProgress> {
+        let handle = self
+            .persistent
+            .lock_running()
+            .values()
+            .find(|h| h.query.id.eq_ignore_ascii_case(id))
+            .cloned()?;
+        let committed = handle
+            .committed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let topic_name = &handle.query.plan.source.topic;
+        let topic = self.log.topic(topic_name);
+        let mut sources = Vec::new();
+        let partitions = topic.as_ref().map_or(0, |t| t.partition_count());
+        for p in 0..partitions {
+            let end = topic.as_ref().map_or(0, |t| t.end_offset(PartitionId(p)).0);
+            let position = committed.get(p as usize).copied().unwrap_or(0);
+            sources.push((topic_name.clone(), p, position, end));
+        }
+        // Not caught up until the task has published its first positions.
+        let caught_up = committed.len() == partitions as usize
+            && sources.iter().all(|(_, _, pos, end)| pos >= end);
+        Some(QueryProgress {
+            query_id: handle.query.id.clone(),
+            caught_up,
+            sources,
+        })
+    }
+}

@@ -1,0 +1,581 @@
+//! Planning a persistent query: bind `SELECT … FROM src [WHERE] [PARTITION BY]` to its
+//! source, work out the sink's schema (which projected columns are key columns), and compile
+//! everything once.
+//!
+//! Key columns follow ksqlDB's rules (KLIP-24, `partition-by.json` in its QTT suite):
+//! - without PARTITION BY, a projected plain reference to a source key column is a sink key
+//!   column (under its alias); every source key column must be projected;
+//! - with `PARTITION BY e1, e2…`, the projected items equal to `e1, e2…` are the sink key
+//!   columns, in PARTITION BY order, and the source key columns become value columns; with
+//!   `SELECT *` an unprojected partition expression is added as a key column named after it
+//!   (a column keeps its name, anything else is `KSQL_COL_<n>`);
+//! - `PARTITION BY NULL` makes a keyless stream.
+
+use std::sync::Arc;
+
+use crate::catalog::{CatalogState, Source};
+use crate::error::{EngineError, Result};
+use crate::exec::expr::{compile, ColumnAliasGenerator, ColumnResolver, CompiledExpr};
+use crate::exec::query_plan::{compile_where, Projection, SourceResolver};
+use crate::format::{KeyFormat, ValueFormat};
+use crate::sql::ast::{Expr, Literal, Properties, Query, Relation, SelectItem, SourceKind};
+use crate::statements::create::{check_key_format, timestamp_column, WithProperties};
+use crate::types::{Column, ColumnKind, Schema, SqlType};
+
+/// Which statement defines a persistent query; it decides the query id's prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PersistentKind {
+    CreateStreamAs,
+    CreateTableAs,
+    InsertInto,
+}
+
+impl PersistentKind {
+    /// `CSAS_<SINK>_<n>`, `CTAS_<SINK>_<n>`, `INSERTQUERY_<n>` (ksqlDB's `QueryIdUtil`).
+    pub fn query_id(self, sink: &str, n: u64) -> String {
+        match self {
+            PersistentKind::CreateStreamAs => format!("CSAS_{sink}_{n}"),
+            PersistentKind::CreateTableAs => format!("CTAS_{sink}_{n}"),
+            PersistentKind::InsertInto => format!("INSERTQUERY_{n}"),
+        }
+    }
+}
+
+/// A compiled persistent query, independent of its id (assigned when it is applied).
+pub struct PersistentPlan {
+    pub kind: PersistentKind,
+    pub statement_text: String,
+    pub source: Arc<Source>,
+    /// The sink as it is (INSERT INTO) or will be registered (CSAS/CTAS).
+    pub sink: Arc<Source>,
+    /// Partitions for the sink topic if it has to be created.
+    pub sink_partitions: u32,
+    pub filter: Option<CompiledExpr>,
+    /// One per sink key column, in sink order.
+    pub key_projection: Vec<Projection>,
+    /// One per sink value column, in sink order.
+    pub value_projection: Vec<Projection>,
+    /// Index into the value columns of the sink's TIMESTAMP column, if set.
+    pub timestamp_value_index: Option<usize>,
+    /// Index into the key columns of the sink's TIMESTAMP column, if it is a key column.
+    pub timestamp_key_index: Option<usize>,
+}
+
+impl std::fmt::Debug for PersistentPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PersistentPlan")
+            .field("kind", &self.kind)
+            .field("source", &self.source.name)
+            .field("sink", &self.sink.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One projected column before it is classified as key or value.
+struct Item {
+    name: String,
+    ty: SqlType,
+    projection: Projection,
+    /// The expression, to match against PARTITION BY (None for `*` columns).
+    expr: Option<Expr>,
+    /// The row slot when the item is a plain column reference.
+    slot: Option<usize>,
+}
+
+/// What the sink side of the statement asks for.
+pub struct SinkSpec<'a> {
+    pub kind: PersistentKind,
+    pub name: &'a str,
+    pub properties: &'a Properties,
+    /// The existing sink for INSERT INTO.
+    pub existing: Option<&'a Arc<Source>>,
+}
+
+pub fn plan_persistent(
+    catalog: &CatalogState,
+    sink: SinkSpec<'_>,
+    query: &Query,
+    statement_text: &str,
+    source_partitions: impl Fn(&str) -> Option<u32>,
+) -> Result<PersistentPlan> {
+    let (source_name, alias) = match &query.from {
+        Relation::Source { name, alias } => (name, alias.as_deref()),
+        Relation::Join { .. } => {
+            return Err(EngineError::Unsupported(
+                "Joins are not supported yet in persistent queries".into(),
+            ))
+        }
+    };
+    let source = catalog
+        .source(source_name)
+        .cloned()
+        .ok_or_else(|| EngineError::Statement(format!("{source_name} does not exist.")))?;
+    check_shape(sink.kind, &source, query)?;
+    let resolver = SourceResolver {
+        source: &source,
+        alias,
+    };
+    let filter = compile_where(query.where_clause.as_ref(), &resolver)?;
+    let partition_by = PartitionBy::of(&query.partition_by);
+    let (items, has_wildcard) = expand(&query.select, &source, &resolver, &partition_by)?;
+    let (keys, values) = classify(
+        items,
+        has_wildcard,
+        &source,
+        &resolver,
+        &partition_by,
+        sink.name,
+    )?;
+    check_duplicates(&keys, &values)?;
+
+    let columns: Vec<Column> = keys
+        .iter()
+        .map(|i| Column::new(i.name.clone(), i.ty.clone(), ColumnKind::Key))
+        .chain(
+            values
+                .iter()
+                .map(|i| Column::new(i.name.clone(), i.ty.clone(), ColumnKind::Value)),
+        )
+        .collect();
+    let schema = Schema::new(columns);
+    let sink_source = match sink.existing {
+        Some(existing) => {
+            check_insert_schema(existing, &schema)?;
+            Arc::clone(existing)
+        }
+        None => Arc::new(sink_source(&sink, &source, schema, statement_text)?),
+    };
+    let props = WithProperties::new(sink.properties)?;
+    let sink_partitions = match props.partitions()? {
+        Some(n) => n,
+        None => source_partitions(&source.topic).unwrap_or(1),
+    };
+    let key_count = keys.len();
+    let timestamp = sink_source
+        .timestamp_column
+        .as_deref()
+        .and_then(|name| sink_source.schema.find(name).map(|(i, _)| i));
+    Ok(PersistentPlan {
+        kind: sink.kind,
+        statement_text: statement_text.to_string(),
+        source,
+        sink: sink_source,
+        sink_partitions,
+        filter,
+        key_projection: keys.into_iter().map(|i| i.projection).collect(),
+        value_projection: values.into_iter().map(|i| i.projection).collect(),
+        timestamp_key_index: timestamp.filter(|&i| i < key_count),
+        timestamp_value_index: timestamp.filter(|&i| i >= key_count).map(|i| i - key_count),
+    })
+}
+
+/// Rejects the query shapes this engine cannot run as persistent queries, with ksqlDB's
+/// texts where ksqlDB rejects them too.
+fn check_shape(kind: PersistentKind, source: &Source, query: &Query) -> Result<()> {
+    if !query.group_by.is_empty() || query.having.is_some() || query.window.is_some() {
+        return Err(EngineError::Unsupported(
+            "Aggregations (GROUP BY, WINDOW, HAVING) are not supported yet in persistent queries"
+                .into(),
+        ));
+    }
+    if query.limit.is_some() {
+        let what = match kind {
+            PersistentKind::CreateTableAs => "CREATE TABLE AS SELECT",
+            PersistentKind::CreateStreamAs => "CREATE STREAM AS SELECT",
+            PersistentKind::InsertInto => "INSERT INTO",
+        };
+        return Err(EngineError::Statement(format!(
+            "{what} statements don't support LIMIT clause."
+        )));
+    }
+    match (kind, source.kind) {
+        (PersistentKind::CreateTableAs, SourceKind::Stream) => Err(EngineError::Statement(
+            "Invalid result type. Your SELECT query produces a STREAM. Please use CREATE STREAM AS SELECT statement instead.".into(),
+        )),
+        (PersistentKind::CreateStreamAs | PersistentKind::InsertInto, SourceKind::Table) => {
+            Err(EngineError::Statement(
+                "Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE AS SELECT statement instead.".into(),
+            ))
+        }
+        (PersistentKind::CreateTableAs, SourceKind::Table) if !query.partition_by.is_empty() => {
+            Err(EngineError::Statement(
+                "Cannot repartition a TABLE source.".into(),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+enum PartitionBy<'a> {
+    /// No PARTITION BY: the source key is kept.
+    Keep,
+    /// `PARTITION BY NULL`: a keyless result.
+    Null,
+    Exprs(&'a [Expr]),
+}
+
+impl PartitionBy<'_> {
+    fn of(exprs: &[Expr]) -> PartitionBy<'_> {
+        match exprs {
+            [] => PartitionBy::Keep,
+            [Expr::Literal(Literal::Null)] => PartitionBy::Null,
+            _ => PartitionBy::Exprs(exprs),
+        }
+    }
+}
+
+/// The select list as items; `*` expands to key then value columns, or (after a re-key,
+/// when the old key moves into the value) value then key columns.
+fn expand(
+    select: &[SelectItem],
+    source: &Source,
+    resolver: &SourceResolver<'_>,
+    partition_by: &PartitionBy<'_>,
+) -> Result<(Vec<Item>, bool)> {
+    let mut items = Vec::new();
+    let mut has_wildcard = false;
+    let mut aliases =
+        ColumnAliasGenerator::new(source.schema.columns.iter().map(|c| c.name.as_str()));
+    for item in select {
+        match item {
+            SelectItem::Wildcard | SelectItem::QualifiedWildcard(_) => {
+                has_wildcard = true;
+                let (first, second) = match partition_by {
+                    PartitionBy::Keep => (ColumnKind::Key, ColumnKind::Value),
+                    _ => (ColumnKind::Value, ColumnKind::Key),
+                };
+                let cols = &source.schema.columns;
+                for kind in [first, second] {
+                    for (i, c) in cols.iter().enumerate().filter(|(_, c)| c.kind == kind) {
+                        items.push(Item {
+                            name: c.name.clone(),
+                            ty: c.ty.clone(),
+                            projection: Projection::Column(i),
+                            expr: None,
+                            slot: Some(i),
+                        });
+                    }
+                }
+            }
+            SelectItem::Expr { expr, alias } => {
+                let compiled = compile(expr, resolver)?;
+                let name = match alias {
+                    Some(a) => a.clone(),
+                    None => aliases.alias_for(expr),
+                };
+                let slot = column_slot(expr, resolver);
+                items.push(Item {
+                    name,
+                    ty: compiled.sql_type().clone(),
+                    projection: match slot {
+                        Some(i) => Projection::Column(i),
+                        None => Projection::Expr(compiled),
+                    },
+                    expr: Some(expr.clone()),
+                    slot,
+                });
+            }
+        }
+    }
+    Ok((items, has_wildcard))
+}
+
+fn column_slot(expr: &Expr, resolver: &SourceResolver<'_>) -> Option<usize> {
+    match expr {
+        Expr::Column { qualifier, name } => {
+            resolver.resolve(qualifier.as_deref(), name).map(|(i, _)| i)
+        }
+        _ => None,
+    }
+}
+
+/// Splits items into (key items in sink key order, value items).
+fn classify(
+    mut items: Vec<Item>,
+    has_wildcard: bool,
+    source: &Source,
+    resolver: &SourceResolver<'_>,
+    partition_by: &PartitionBy<'_>,
+    sink_name: &str,
+) -> Result<(Vec<Item>, Vec<Item>)> {
+    match partition_by {
+        PartitionBy::Null => Ok((Vec::new(), items)),
+        PartitionBy::Keep => {
+            let is_key_slot = |slot: Option<usize>| {
+                slot.is_some_and(|i| {
+                    source
+                        .schema
+                        .columns
+                        .get(i)
+                        .is_some_and(|c| c.kind == ColumnKind::Key)
+                })
+            };
+            let (keys, values): (Vec<Item>, Vec<Item>) =
+                items.into_iter().partition(|i| is_key_slot(i.slot));
+            let missing: Vec<&str> = source
+                .schema
+                .keys()
+                .enumerate()
+                .filter(|(k, _)| !keys.iter().any(|i| i.slot == Some(*k)))
+                .map(|(_, c)| c.name.as_str())
+                .collect();
+            // Key slots are the first columns of the source schema (keys come first).
+            if !missing.is_empty() {
+                return Err(key_missing(sink_name, &missing, "key column"));
+            }
+            for (a, b) in keys.iter().zip(keys.iter().skip(1)) {
+                if a.slot == b.slot {
+                    return Err(EngineError::Statement(format!(
+                        "The projection contains a key column more than once: `{}` and `{}`.\nEach key column must only be in the projection once. If you intended to copy the key into the value, then consider using the AS_VALUE function to indicate which key reference should be copied.",
+                        a.name, b.name
+                    )));
+                }
+            }
+            Ok((keys, values))
+        }
+        PartitionBy::Exprs(exprs) => {
+            let mut keys = Vec::with_capacity(exprs.len());
+            let mut aliases =
+                ColumnAliasGenerator::new(source.schema.columns.iter().map(|c| c.name.as_str()));
+            for expr in exprs.iter() {
+                let slot = column_slot(expr, resolver);
+                let found = items.iter().position(|i| match (&i.expr, slot) {
+                    (_, Some(s)) if i.slot == Some(s) => true,
+                    (Some(e), _) => e == expr,
+                    (None, _) => false,
+                });
+                match found {
+                    Some(at) => keys.push(items.remove(at)),
+                    None if has_wildcard => {
+                        let compiled = compile(expr, resolver)?;
+                        keys.push(Item {
+                            name: aliases.alias_for(expr),
+                            ty: compiled.sql_type().clone(),
+                            projection: match slot {
+                                Some(i) => Projection::Column(i),
+                                None => Projection::Expr(compiled),
+                            },
+                            expr: Some(expr.clone()),
+                            slot,
+                        });
+                    }
+                    None => {
+                        let text = expr.to_string();
+                        return Err(key_missing(sink_name, &[&text], "partitioning expression"));
+                    }
+                }
+            }
+            Ok((keys, items))
+        }
+    }
+}
+
+fn key_missing(sink: &str, names: &[&str], what: &str) -> EngineError {
+    let (what, list) = match names {
+        [one] => (what.to_string(), (*one).to_string()),
+        _ => (format!("{what}s"), names.join(" and ")),
+    };
+    EngineError::Statement(format!(
+        "Key missing from projection (ie, SELECT).\nThe query used to build `{sink}` must include the {what} {list} in its projection (eg, SELECT {}...).",
+        names.join(", ")
+    ))
+}
+
+fn check_duplicates(keys: &[Item], values: &[Item]) -> Result<()> {
+    let all: Vec<&Item> = keys.iter().chain(values).collect();
+    for (n, item) in all.iter().enumerate() {
+        if all[..n].iter().any(|other| other.name == item.name) {
+            return Err(EngineError::Statement(format!(
+                "Duplicate value columns found in schema: `{}` {}",
+                item.name, item.ty
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// INSERT INTO needs the result schema to equal the sink's (ksqlDB's
+/// `InsertIntoValidator` text).
+fn check_insert_schema(sink: &Source, result: &Schema) -> Result<()> {
+    let same = sink.schema.columns.len() == result.columns.len()
+        && sink
+            .schema
+            .columns
+            .iter()
+            .zip(&result.columns)
+            .all(|(a, b)| a.name == b.name && a.ty == b.ty && a.kind == b.kind);
+    if same {
+        return Ok(());
+    }
+    Err(EngineError::Statement(format!(
+        "Incompatible schema between results and sink.\nResult schema is {}\nSink schema is {}",
+        result.to_schema_text(true),
+        sink.schema.to_schema_text(true)
+    )))
+}
+
+/// The CSAS/CTAS sink: topic and formats from WITH, defaulting to the source's.
+fn sink_source(
+    sink: &SinkSpec<'_>,
+    source: &Source,
+    schema: Schema,
+    statement_text: &str,
+) -> Result<Source> {
+    let props = WithProperties::new(sink.properties)?;
+    let both = props.string("FORMAT")?;
+    let value = props.string("VALUE_FORMAT")?;
+    let key = props.string("KEY_FORMAT")?;
+    if both.is_some() && (value.is_some() || key.is_some()) {
+        return Err(EngineError::Statement(
+            "Cannot supply both 'KEY_FORMAT' and 'FORMAT' properties, as 'FORMAT' sets both key and value formats.\nEither use just 'FORMAT', or use 'KEY_FORMAT' and 'VALUE_FORMAT'.".into(),
+        ));
+    }
+    let value_format = match value.or_else(|| both.clone()) {
+        Some(name) => ValueFormat::parse(&name)?,
+        None => source.value_format,
+    };
+    let has_keys = schema.keys().next().is_some();
+    let key_format = match key.or(both) {
+        Some(name) => KeyFormat::parse(&name)?,
+        None if !has_keys => KeyFormat::None,
+        // A keyless source re-keyed by PARTITION BY gets ksqlDB's default key format.
+        None if source.key_format == KeyFormat::None => KeyFormat::Kafka,
+        None => source.key_format,
+    };
+    crate::format::key::validate_key_columns(key_format, &schema.keys().collect::<Vec<_>>())?;
+    check_key_format(key_format, &schema)?;
+    let timestamp_column = timestamp_column(&props, &schema)?;
+    let kind = match sink.kind {
+        PersistentKind::CreateTableAs => SourceKind::Table,
+        _ => SourceKind::Stream,
+    };
+    Ok(Source {
+        name: sink.name.to_string(),
+        kind,
+        schema,
+        topic: props
+            .string("KAFKA_TOPIC")?
+            .unwrap_or_else(|| sink.name.to_string()),
+        key_format,
+        value_format,
+        timestamp_column,
+        statement_text: statement_text.to_string(),
+        read_only: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::ast::{CreateSource, Statement};
+    use crate::statements::create::plan_create;
+
+    fn catalog(ddl: &str) -> CatalogState {
+        let mut state = CatalogState::default();
+        for parsed in crate::sql::parse(ddl).unwrap() {
+            let Statement::CreateSource(create) = parsed.statement else {
+                panic!("not a CREATE");
+            };
+            let create: CreateSource = create;
+            let source = plan_create(&create, &parsed.text).unwrap().source;
+            state.sources.insert(source.name.clone(), Arc::new(source));
+        }
+        state
+    }
+
+    /// The sink schema text of a CSAS, or its error message.
+    fn sink_schema(state: &CatalogState, csas: &str) -> std::result::Result<String, String> {
+        let parsed = crate::sql::parse(csas).unwrap().remove(0);
+        let Statement::CreateAsSelect(c) = parsed.statement else {
+            panic!("not a CSAS");
+        };
+        let kind = match c.kind {
+            SourceKind::Stream => PersistentKind::CreateStreamAs,
+            SourceKind::Table => PersistentKind::CreateTableAs,
+        };
+        let spec = SinkSpec {
+            kind,
+            name: &c.name,
+            properties: &c.properties,
+            existing: None,
+        };
+        plan_persistent(state, spec, &c.query, csas, |_| Some(1))
+            .map(|p| p.sink.schema.to_schema_text(true))
+            .map_err(|e| e.to_string())
+    }
+
+    const INPUT: &str = "CREATE STREAM INPUT (ID INT KEY, NAME STRING) WITH (kafka_topic='input', value_format='JSON');";
+
+    #[test]
+    fn key_columns_follow_ksqldb_rules() {
+        let state = catalog(INPUT);
+        let cases = [
+            (
+                "CREATE STREAM O AS SELECT * FROM INPUT;",
+                "`ID` INTEGER KEY, `NAME` STRING",
+            ),
+            (
+                "CREATE STREAM O AS SELECT id AS id_copy, name FROM INPUT;",
+                "`ID_COPY` INTEGER KEY, `NAME` STRING",
+            ),
+            (
+                "CREATE STREAM O AS SELECT 1 AS K, ID, NAME FROM INPUT PARTITION BY 1;",
+                "`K` INTEGER KEY, `ID` INTEGER, `NAME` STRING",
+            ),
+            (
+                "CREATE STREAM O AS SELECT NAME, ID, ABS(ID) FROM INPUT PARTITION BY ABS(ID);",
+                "`KSQL_COL_0` INTEGER KEY, `NAME` STRING, `ID` INTEGER",
+            ),
+            (
+                "CREATE STREAM O AS SELECT * FROM INPUT PARTITION BY ABS(ID);",
+                "`KSQL_COL_0` INTEGER KEY, `NAME` STRING, `ID` INTEGER",
+            ),
+            (
+                "CREATE STREAM O AS SELECT * FROM INPUT PARTITION BY ID;",
+                "`ID` INTEGER KEY, `NAME` STRING",
+            ),
+            (
+                "CREATE STREAM O AS SELECT * FROM INPUT PARTITION BY NAME;",
+                "`NAME` STRING KEY, `ID` INTEGER",
+            ),
+            (
+                "CREATE STREAM O AS SELECT ID, NAME FROM INPUT PARTITION BY NULL;",
+                "`ID` INTEGER, `NAME` STRING",
+            ),
+        ];
+        for (sql, want) in cases {
+            assert_eq!(sink_schema(&state, sql).as_deref(), Ok(want), "{sql}");
+        }
+    }
+
+    #[test]
+    fn keyless_source_partitioned_by_a_value_column() {
+        let state = catalog("CREATE STREAM INPUT (NAME STRING, ID INT) WITH (kafka_topic='input', value_format='JSON');");
+        assert_eq!(
+            sink_schema(
+                &state,
+                "CREATE STREAM O AS SELECT ID, NAME FROM INPUT PARTITION BY ID;"
+            )
+            .as_deref(),
+            Ok("`ID` INTEGER KEY, `NAME` STRING")
+        );
+    }
+
+    #[test]
+    fn rejected_shapes() {
+        let state = catalog(INPUT);
+        let err = sink_schema(&state, "CREATE STREAM O AS SELECT NAME FROM INPUT;").unwrap_err();
+        assert!(err.starts_with("Key missing from projection"), "{err}");
+        let err = sink_schema(
+            &state,
+            "CREATE STREAM O AS SELECT ID FROM INPUT PARTITION BY NAME;",
+        )
+        .unwrap_err();
+        assert!(err.contains("partitioning expression NAME"), "{err}");
+        let err = sink_schema(&state, "CREATE TABLE O AS SELECT * FROM INPUT;").unwrap_err();
+        assert!(err.contains("Please use CREATE STREAM AS SELECT"), "{err}");
+        let err =
+            sink_schema(&state, "CREATE STREAM O AS SELECT * FROM INPUT LIMIT 1;").unwrap_err();
+        assert!(err.contains("don't support LIMIT"), "{err}");
+    }
+}

@@ -1,0 +1,340 @@
+//! Statements about persistent queries: `CREATE STREAM|TABLE … AS SELECT`,
+//! `INSERT INTO … SELECT`, `TERMINATE <id>`, `TERMINATE ALL` and `EXPLAIN <id>`.
+//!
+//! A created query is journaled in the catalog journal as its statement text preceded by a
+//! `--@query_id <ID>` line, so a restart recreates it under the same id and it resumes from
+//! its own journal (`exec::persistent::checkpoint`). TERMINATE is journaled as itself.
+
+use std::sync::Arc;
+
+use crate::catalog::PersistentQuery;
+use crate::engine::Engine;
+use crate::error::{EngineError, Result};
+use crate::exec::persistent::plan::{plan_persistent, SinkSpec};
+use crate::exec::persistent::{PersistentKind, PersistentPlan};
+use crate::exec::query_plan::QueryProperties;
+use crate::log::StartPosition;
+use crate::sql::ast::{CreateAsSelect, ExplainTarget, Properties, Query, SourceKind};
+
+use super::outcome::{Outcome, QueryDescription};
+use super::{Mode, Sandbox};
+
+/// First line of a catalog journal entry that created a persistent query.
+const QUERY_ID_LINE_PREFIX: &str = "--@query_id ";
+
+/// Splits a catalog journal entry into its recorded query id (if any) and statement text.
+pub(crate) fn split_journal_entry(entry: &str) -> (Option<&str>, &str) {
+    match entry.strip_prefix(QUERY_ID_LINE_PREFIX) {
+        Some(rest) => match rest.split_once('\n') {
+            Some((id, text)) => (Some(id.trim()), text),
+            None => (None, entry),
+        },
+        None => (None, entry),
+    }
+}
+
+/// The `n` of a query id `…_<n>`.
+fn query_number(id: &str) -> Option<u64> {
+    id.rsplit('_').next()?.parse().ok()
+}
+
+impl Engine {
+    pub(super) fn create_as_select(
+        &self,
+        sandbox: &mut Sandbox,
+        create: &CreateAsSelect,
+        text: &str,
+        mode: Mode,
+    ) -> Result<Outcome> {
+        let kind = match create.kind {
+            SourceKind::Stream => PersistentKind::CreateStreamAs,
+            SourceKind::Table => PersistentKind::CreateTableAs,
+        };
+        let kind_word = crate::catalog::source::kind_word(create.kind);
+        let command_id = format!("{kind_word}/`{}`/create", create.name);
+        if let Some(existing) = sandbox.state.source(&create.name) {
+            let message = format!(
+                "Cannot add {kind_word} '{}': A {} with the same name already exists",
+                create.name,
+                existing.kind_word()
+            );
+            if create.if_not_exists {
+                return Ok(self.command_outcome(&command_id, message, mode));
+            }
+            if create.or_replace {
+                return Err(EngineError::Unsupported(
+                    "CREATE OR REPLACE of a persistent query is not supported yet".into(),
+                ));
+            }
+            return Err(EngineError::Statement(message));
+        }
+        let sink = SinkSpec {
+            kind,
+            name: &create.name,
+            properties: &create.properties,
+            existing: None,
+        };
+        let plan = self.plan(sandbox, sink, &create.query, text)?;
+        if mode != Mode::Replay {
+            self.check_topic(sandbox, &plan.sink, Some(plan.sink_partitions))?;
+        }
+        sandbox
+            .state
+            .sources
+            .insert(plan.sink.name.clone(), Arc::clone(&plan.sink));
+        self.register_query(sandbox, plan, command_id, mode)
+    }
+
+    pub(super) fn insert_into_select(
+        &self,
+        sandbox: &mut Sandbox,
+        target: &str,
+        properties: &Properties,
+        query: &Query,
+        text: &str,
+        mode: Mode,
+    ) -> Result<Outcome> {
+        let existing = sandbox.state.source(target).cloned().ok_or_else(|| {
+            EngineError::Statement(format!(
+                "Cannot insert into an unknown stream/table: {target}"
+            ))
+        })?;
+        if existing.kind == SourceKind::Table {
+            return Err(EngineError::Statement(format!(
+                "INSERT INTO can only be used to insert into a stream. {target} is a table."
+            )));
+        }
+        if existing.read_only {
+            return Err(EngineError::Statement(format!(
+                "Cannot insert into read-only stream: {target}"
+            )));
+        }
+        let sink = SinkSpec {
+            kind: PersistentKind::InsertInto,
+            name: target,
+            properties,
+            existing: Some(&existing),
+        };
+        let plan = self.plan(sandbox, sink, query, text)?;
+        let command_id = format!("stream/{target}/create");
+        self.register_query(sandbox, plan, command_id, mode)
+    }
+
+    fn plan(
+        &self,
+        sandbox: &Sandbox,
+        sink: SinkSpec<'_>,
+        query: &Query,
+        text: &str,
+    ) -> Result<PersistentPlan> {
+        plan_persistent(&sandbox.state, sink, query, text, |topic| {
+            match sandbox.planned_topics.get(topic) {
+                Some(planned) => *planned,
+                None => self.log.topic(topic).map(|t| t.partition_count()),
+            }
+        })
+    }
+
+    /// Gives the planned query its id, registers it in the sandbox and, when applying,
+    /// creates its sink topic and journal, journals it and starts it.
+    fn register_query(
+        &self,
+        sandbox: &mut Sandbox,
+        plan: PersistentPlan,
+        command_id: String,
+        mode: Mode,
+    ) -> Result<Outcome> {
+        let kind = plan.kind;
+        let sink_name = plan.sink.name.clone();
+        // ksqlDB numbers a query with the sequence number of the command that created it.
+        let (id, command_seq) = match mode {
+            Mode::Validate => {
+                let n = self.command_seq.load(std::sync::atomic::Ordering::SeqCst);
+                (kind.query_id(&sink_name, n), 0)
+            }
+            Mode::Apply => {
+                let n = self.next_command_seq();
+                (kind.query_id(&sink_name, n), n)
+            }
+            Mode::Replay => {
+                let n = self.next_command_seq();
+                let id = sandbox
+                    .replay_query_id
+                    .clone()
+                    .unwrap_or_else(|| kind.query_id(&sink_name, n));
+                (id, n)
+            }
+        };
+        let query = Arc::new(PersistentQuery {
+            id: id.clone(),
+            plan: Arc::new(plan),
+        });
+        if mode == Mode::Apply {
+            self.apply_query(sandbox, &query)?;
+        }
+        if mode != Mode::Validate {
+            self.record_command_status(&command_id, "SUCCESS");
+        }
+        sandbox.state.persistent.insert(id.clone(), query);
+        Ok(Outcome::CommandStatus {
+            command_id,
+            message: format!("Created query with ID {id}"),
+            query_id: Some(id),
+            command_seq,
+        })
+    }
+
+    fn apply_query(&self, sandbox: &Sandbox, query: &Arc<PersistentQuery>) -> Result<()> {
+        let plan = &query.plan;
+        if self.log.topic(&plan.sink.topic).is_none() {
+            self.log
+                .create_topic(&plan.sink.topic, plan.sink_partitions)?;
+        }
+        let props = QueryProperties::from_map(&sandbox.props)?;
+        // ksql.streams.auto.offset.reset defaults to latest for persistent queries too.
+        let start = match props.auto_offset_reset_earliest {
+            Some(true) => StartPosition::Earliest,
+            _ => StartPosition::Latest,
+        };
+        // The query's journal (with its start) first, then the catalog entry: a crash in
+        // between leaves an orphan journal that the next query with this id replaces.
+        let (journal, resume) = self
+            .persistent
+            .create_journal(self.log.as_ref(), query, start)?;
+        let entry = format!(
+            "{QUERY_ID_LINE_PREFIX}{}\n{}",
+            query.id, plan.statement_text
+        );
+        self.journal_append(entry.as_bytes())?;
+        self.persistent
+            .launch(Arc::clone(&self.log), Arc::clone(query), journal, resume);
+        Ok(())
+    }
+
+    pub(super) fn terminate_persistent(
+        &self,
+        sandbox: &mut Sandbox,
+        id: &str,
+        mode: Mode,
+    ) -> Result<Outcome> {
+        if mode == Mode::Apply {
+            self.journal_append(format!("TERMINATE {id};").as_bytes())?;
+            self.persistent.terminate(id);
+        }
+        sandbox.state.persistent.remove(id);
+        if mode == Mode::Replay {
+            return Ok(Outcome::Nothing);
+        }
+        Ok(self.command_outcome(
+            &format!("terminate/{id}/execute"),
+            "Query terminated.".into(),
+            mode,
+        ))
+    }
+
+    pub(super) fn terminate_all_persistent(&self, sandbox: &mut Sandbox, mode: Mode) -> Result<()> {
+        if sandbox.state.persistent.is_empty() {
+            return Ok(());
+        }
+        if mode == Mode::Apply {
+            self.journal_append(b"TERMINATE ALL;")?;
+            for id in sandbox.state.persistent.keys() {
+                self.persistent.terminate(id);
+            }
+        }
+        sandbox.state.persistent.clear();
+        Ok(())
+    }
+
+    pub(super) fn explain(&self, sandbox: &Sandbox, target: &ExplainTarget) -> Result<Outcome> {
+        let ExplainTarget::Query(id) = target else {
+            return Err(EngineError::Unsupported(
+                "EXPLAIN of a statement is not supported yet; EXPLAIN a query id".into(),
+            ));
+        };
+        let query = sandbox
+            .state
+            .persistent
+            .values()
+            .find(|q| q.id.eq_ignore_ascii_case(id))
+            .cloned()
+            .ok_or_else(|| EngineError::Statement(format!("Query with id:{id} does not exist")))?;
+        let state = self.persistent.state(&query.id).name();
+        Ok(Outcome::QueryDescription(Box::new(describe_query(
+            &query, state,
+        ))))
+    }
+
+    /// After replaying the catalog journal: hand the replayed queries to the registry (they
+    /// start with the server) and keep new query ids above every replayed one.
+    pub(super) fn after_replay(&self, state: &crate::catalog::CatalogState) {
+        let max = state
+            .persistent
+            .keys()
+            .filter_map(|id| query_number(id))
+            .max();
+        if let Some(max) = max {
+            self.command_seq
+                .fetch_max(max + 1, std::sync::atomic::Ordering::SeqCst);
+        }
+        self.persistent
+            .set_pending(state.persistent.values().cloned().collect());
+    }
+}
+
+/// EXPLAIN's view of a query: its schema, sources, sinks and a text plan.
+pub fn describe_query(query: &PersistentQuery, state: &str) -> QueryDescription {
+    let plan = &query.plan;
+    let mut topology = format!(
+        "Topologies:\n   Sub-topology: 0\n    Source: KSTREAM-SOURCE-0000000000 (topics: [{}])\n",
+        plan.source.topic
+    );
+    if plan.filter.is_some() {
+        topology.push_str("    Processor: WHERE-FILTER\n");
+    }
+    topology.push_str("    Processor: PROJECT\n");
+    topology.push_str(&format!(
+        "    Sink: KSTREAM-SINK-0000000003 (topic: {})\n",
+        plan.sink.topic
+    ));
+    let execution_plan = format!(
+        " > [ SINK ] | Schema: {} | Logger: {}.{}\n\t\t > [ PROJECT ] | Schema: {} | Logger: {}.Project\n\t\t\t\t > [ SOURCE ] | Schema: {} | Logger: {}.KsqlTopic.Source\n",
+        plan.sink.schema.to_schema_text(true),
+        query.id,
+        plan.sink.name,
+        plan.sink.schema.to_schema_text(true),
+        query.id,
+        plan.source.schema.to_schema_text(true),
+        query.id,
+    );
+    QueryDescription {
+        id: query.id.clone(),
+        statement_text: plan.statement_text.clone(),
+        fields: plan.sink.schema.columns.clone(),
+        sources: vec![plan.source.name.clone()],
+        sinks: vec![plan.sink.name.clone()],
+        sink_topics: vec![plan.sink.topic.clone()],
+        topology,
+        execution_plan,
+        state: state.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journal_entries_carry_the_query_id() {
+        assert_eq!(
+            split_journal_entry("--@query_id CSAS_S_3\nCREATE STREAM S AS SELECT * FROM T;"),
+            (Some("CSAS_S_3"), "CREATE STREAM S AS SELECT * FROM T;")
+        );
+        assert_eq!(
+            split_journal_entry("DROP STREAM S;"),
+            (None, "DROP STREAM S;")
+        );
+        assert_eq!(query_number("CSAS_MY_SINK_12"), Some(12));
+        assert_eq!(query_number("INSERTQUERY_0"), Some(0));
+    }
+}

@@ -1,0 +1,230 @@
+//! Crash test for persistent queries: a child `sluice serve` runs a CSAS while rows stream
+//! into its source, and is killed with SIGKILL mid-flight. After each restart the query
+//! resumes, and once caught up its sink holds exactly one output per source row: no
+//! duplicates (an unfinished batch re-run twice) and no gaps (a batch lost).
+
+mod support;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::StatusCode;
+use serde_json::json;
+use support::{Client, Proto, WAIT};
+
+const ROUNDS: u64 = 3;
+/// Rows a producer may send per round before the kill lands (a bound, not a target).
+const ROWS_PER_ROUND_MAX: u64 = 1_000_000;
+const SOURCE_PARTITIONS: u32 = 4;
+/// Different from the source's, so one batch writes to several sink partitions.
+const SINK_PARTITIONS: u32 = 3;
+
+struct ChildServer {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl ChildServer {
+    fn start(dir: &Path) -> ChildServer {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn sluice");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let addr = line
+            .trim()
+            .strip_prefix("sluice listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .parse()
+            .expect("address");
+        ChildServer { child, addr }
+    }
+
+    fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+    }
+}
+
+/// Streams rows `first..` into `src` until the connection dies; counts acks in `acked`.
+async fn produce_until_killed(addr: SocketAddr, first: u64, acked: Arc<AtomicU64>) {
+    let mut client = Client::connect(addr, Proto::H2).await;
+    let (mut tx, resp) = client.open("POST", "/inserts-stream", None).await;
+    let sender = tokio::spawn(async move {
+        if tx
+            .send_data(Bytes::from_static(b"{\"target\":\"src\"}\n"))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let mut chunk = String::with_capacity(8192);
+        for i in first..first + ROWS_PER_ROUND_MAX {
+            chunk.push_str(&format!("{{\"K\":\"key{}\",\"V\":{i}}}\n", i % 37));
+            if chunk.len() >= 4096
+                && tx
+                    .send_data(Bytes::from(std::mem::take(&mut chunk)))
+                    .await
+                    .is_err()
+            {
+                return;
+            }
+        }
+    });
+    let Ok(Ok(resp)) = tokio::time::timeout(WAIT, resp)
+        .await
+        .expect("response in time")
+    else {
+        return;
+    };
+    let mut body = resp.into_body();
+    let mut buf = Vec::new();
+    use http_body_util::BodyExt;
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Ok(d) = frame.into_data() {
+            buf.extend_from_slice(&d);
+            while let Some(pos) = buf.iter().position(|&b| b == b'\n') {
+                buf.drain(..=pos);
+                acked.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+    sender.abort();
+}
+
+async fn query_id(addr: SocketAddr) -> String {
+    let (status, body) = Client::connect(addr, Proto::H2)
+        .await
+        .ksql("SHOW QUERIES;")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body[0]["queries"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a persistent query: {body}"))
+        .to_string()
+}
+
+async fn wait_caught_up(addr: SocketAddr, id: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT * 3;
+    let mut c = Client::connect(addr, Proto::H2).await;
+    loop {
+        let (status, bytes) = c
+            .request("GET", &format!("/queries/{id}/progress"), None, b"")
+            .await;
+        let body = support::json(&bytes);
+        assert_eq!(status, StatusCode::OK, "{body}");
+        if body["caughtUp"] == true {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not caught up: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Every V in `stream` (a pull query reads to the current end).
+async fn values(addr: SocketAddr, stream: &str) -> Vec<i64> {
+    let (status, bytes) = Client::connect(addr, Proto::H2)
+        .await
+        .post(
+            "/query-stream",
+            &json!({"sql": format!("SELECT V FROM {stream};")}).to_string(),
+        )
+        .await;
+    let text = std::str::from_utf8(&bytes).expect("utf8");
+    assert_eq!(status, StatusCode::OK, "{text}");
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let row: Vec<i64> = serde_json::from_str(l).expect("a whole row");
+            row[0]
+        })
+        .collect()
+}
+
+#[test]
+fn csas_output_is_exactly_once_across_sigkill() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("dir");
+    let mut next_first = 0u64;
+    for round in 0..ROUNDS {
+        let server = ChildServer::start(dir.path());
+        let addr = server.addr;
+        let acked = Arc::new(AtomicU64::new(0));
+        runtime.block_on(async {
+            if round == 0 {
+                let mut c = Client::connect(addr, Proto::H2).await;
+                let (status, body) = c
+                    .ksql(&format!("CREATE STREAM src (k STRING KEY, v BIGINT) WITH (kafka_topic='src', value_format='JSON', partitions={SOURCE_PARTITIONS});"))
+                    .await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+                let (status, body) = c
+                    .ksql(&format!("CREATE STREAM dst WITH (PARTITIONS={SINK_PARTITIONS}) AS SELECT k, v FROM src WHERE v >= 0;"))
+                    .await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+            }
+            let producer = tokio::spawn(produce_until_killed(addr, next_first, Arc::clone(&acked)));
+            let deadline = tokio::time::Instant::now() + WAIT;
+            while acked.load(Ordering::SeqCst) < 3_000 + round * 2_000 {
+                assert!(tokio::time::Instant::now() < deadline, "ingest stalled");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            server.kill();
+            let _ = tokio::time::timeout(WAIT, producer).await;
+        });
+        next_first += ROWS_PER_ROUND_MAX;
+
+        let server = ChildServer::start(dir.path());
+        runtime.block_on(async {
+            let id = query_id(server.addr).await;
+            wait_caught_up(server.addr, &id).await;
+            let source = values(server.addr, "src").await;
+            let sink = values(server.addr, "dst").await;
+            check(&source, &sink);
+        });
+        server.kill();
+    }
+}
+
+fn check(source: &[i64], sink: &[i64]) {
+    let mut count: HashMap<i64, i32> = HashMap::new();
+    for v in source {
+        *count.entry(*v).or_default() += 1;
+    }
+    assert!(count.values().all(|&c| c == 1), "source rows are unique");
+    for v in sink {
+        *count.entry(*v).or_default() -= 1;
+    }
+    let duplicated: Vec<_> = count.iter().filter(|(_, &c)| c < 0).take(5).collect();
+    let missing: Vec<_> = count.iter().filter(|(_, &c)| c > 0).take(5).collect();
+    assert!(
+        duplicated.is_empty(),
+        "sink rows written twice: {duplicated:?}"
+    );
+    assert!(
+        missing.is_empty(),
+        "source rows missing from the sink: {missing:?}"
+    );
+    assert_eq!(source.len(), sink.len());
+}
