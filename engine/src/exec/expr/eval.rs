@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use super::arith::{self, ArithKind, ArithOp};
 use super::cast::{self, CastPlan};
 use super::compare::{self, CmpOp};
-use super::functions::EvalFn;
+use super::functions::{self, EvalFn};
 use super::like::LikePattern;
 use crate::error::EngineError;
 use crate::types::{SqlType, Value};
@@ -195,8 +195,7 @@ impl Node {
     }
 
     /// True when this node reads nothing from the row, so it can be evaluated once at
-    /// compile time. Every registered function is deterministic today; a non-deterministic
-    /// one (e.g. `RANDOM`) must opt out here.
+    /// compile time. Non-deterministic calls (`RANDOM()`, `UUID()`) opt out.
     pub(crate) fn is_constant(&self) -> bool {
         match self {
             Node::Column(_) => false,
@@ -229,7 +228,9 @@ impl Node {
                 .iter()
                 .all(|(k, v)| k.is_constant() && v.is_constant()),
             Node::MakeStruct(fields) => fields.iter().all(|(_, n)| n.is_constant()),
-            Node::Call { args, .. } => args.iter().all(Node::is_constant),
+            Node::Call { name, args, .. } => {
+                !functions::is_volatile(name, args.len()) && args.iter().all(Node::is_constant)
+            }
         }
     }
 }

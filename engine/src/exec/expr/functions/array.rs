@@ -1,0 +1,5 @@
+//! TODO family.
+
+use super::FunctionDef;
+
+pub(super) static FUNCTIONS: &[FunctionDef] = &[];
