@@ -121,11 +121,6 @@ fn sig(params: Vec<Option<SqlType>>, ret: SqlType, eval: EvalFn) -> Option<Signa
     Some(Signature { params, ret, eval })
 }
 
-/// True when an argument of type `arg` can be passed where exactly `want` is expected.
-fn accepts(arg: &ArgType, want: &SqlType) -> bool {
-    arg.as_ref().is_none_or(|t| t == want)
-}
-
 /// True when `arg` converts implicitly to `want`: equal, an untyped NULL, or a numeric
 /// widening (INT → BIGINT → DECIMAL → DOUBLE), as ksqlDB's UDF resolution allows.
 fn widens_to(arg: &ArgType, want: &SqlType) -> bool {
@@ -156,14 +151,6 @@ fn numeric_arg(arg: &ArgType) -> Option<SqlType> {
         None => Some(SqlType::Integer),
         Some(t) if t.is_numeric() => Some(t.clone()),
         Some(_) => None,
-    }
-}
-
-/// The element type of an ARRAY argument (`None` for an untyped NULL or a non-array).
-fn array_elem(arg: &ArgType) -> Option<&SqlType> {
-    match arg {
-        Some(SqlType::Array(e)) => Some(e),
-        _ => None,
     }
 }
 
