@@ -443,8 +443,14 @@ impl<'r> Compiler<'r> {
         let def = functions::lookup(name)
             .ok_or_else(|| stmt(format!("Can't find any functions with the name '{name}'")))?;
         let mut compiled = Vec::with_capacity(args.len());
-        for a in args {
-            compiled.push(self.compile(a)?);
+        for (i, a) in args.iter().enumerate() {
+            compiled.push(match time_unit(def.name, i, a) {
+                Some(unit) => Typed {
+                    node: Node::Literal(Value::String(unit.to_string())),
+                    ty: Some(SqlType::String),
+                },
+                None => self.compile(a)?,
+            });
         }
         let types: Vec<Option<SqlType>> = compiled.iter().map(|t| t.ty.clone()).collect();
         let signature = def.resolve(&types).ok_or_else(|| {
@@ -658,6 +664,29 @@ impl<'r> Compiler<'r> {
             .collect::<Result<_, _>>()?;
         Ok((nodes, ty))
     }
+}
+
+/// The unit keyword of `TIMESTAMPADD(SECONDS, 5, ts)` and its kin, which the parser
+/// leaves as a bare column name; those functions take it as a STRING.
+fn time_unit<'e>(function: &str, position: usize, arg: &'e Expr) -> Option<&'e str> {
+    const UNIT_FUNCTIONS: [&str; 6] = [
+        "DATEADD",
+        "DATESUB",
+        "TIMEADD",
+        "TIMESUB",
+        "TIMESTAMPADD",
+        "TIMESTAMPSUB",
+    ];
+    const UNITS: [&str; 5] = ["DAY", "HOUR", "MINUTE", "SECOND", "MILLISECOND"];
+    let Expr::Column {
+        qualifier: None,
+        name,
+    } = arg
+    else {
+        return None;
+    };
+    let is_unit = UNITS.contains(&name.trim_end_matches('S'));
+    (position == 0 && is_unit && UNIT_FUNCTIONS.contains(&function)).then_some(name.as_str())
 }
 
 fn boolean(node: Node) -> Typed {

@@ -18,6 +18,7 @@
 mod array;
 mod bytes;
 mod datetime;
+mod java_time;
 mod json;
 mod map;
 mod math;
