@@ -78,7 +78,11 @@ pub(crate) fn is_higher_order(name: &str) -> bool {
 }
 
 /// Compiles `TRANSFORM`, `FILTER` or `REDUCE`.
-pub(crate) fn compile(c: &mut Compiler<'_>, name: &str, args: &[Expr]) -> Result<Typed, EngineError> {
+pub(crate) fn compile(
+    c: &mut Compiler<'_>,
+    name: &str,
+    args: &[Expr],
+) -> Result<Typed, EngineError> {
     let upper = name.to_ascii_uppercase();
     let wrong = |types: &str| {
         stmt(format!(
@@ -101,7 +105,12 @@ pub(crate) fn compile(c: &mut Compiler<'_>, name: &str, args: &[Expr]) -> Result
             let key = lambda_body(c, fk, &kv)?;
             let value = lambda_body(c, fv, &kv)?;
             let ty = SqlType::Map(Box::new(typed(&key, fk)?), Box::new(typed(&value, fv)?));
-            (LambdaKind::TransformMap, None, vec![key.node, value.node], ty)
+            (
+                LambdaKind::TransformMap,
+                None,
+                vec![key.node, value.node],
+                ty,
+            )
         }
         ("FILTER", Some(t @ SqlType::Array(elem)), [_, f]) => {
             let body = predicate(c, f, &[(**elem).clone()])?;
@@ -282,7 +291,9 @@ pub(crate) fn eval<'a>(call: &'a LambdaCall, scope: Scope<'a>) -> Out<'a> {
 
 fn reduce<'a>(call: &'a LambdaCall, scope: Scope<'a>, input: &Value) -> Out<'a> {
     let Some(init) = &call.init else {
-        return Err(EngineError::Internal("REDUCE without an initial state".into()));
+        return Err(EngineError::Internal(
+            "REDUCE without an initial state".into(),
+        ));
     };
     let mut state = init.eval_in(scope)?.into_owned();
     if state.is_null() {

@@ -26,7 +26,9 @@ pub(super) static FUNCTIONS: &[FunctionDef] = &[
     def("ARRAY_INTERSECT", |a| two_arrays(a, intersect)),
     def("ARRAY_JOIN", join),
     def("ARRAY_LENGTH", |a| one_array(a, Some(T::Integer), length)),
-    def("ARRAY_MAX", |a| extreme(a, |v, _| pick(v, Ordering::Greater))),
+    def("ARRAY_MAX", |a| {
+        extreme(a, |v, _| pick(v, Ordering::Greater))
+    }),
     def("ARRAY_MIN", |a| extreme(a, |v, _| pick(v, Ordering::Less))),
     def("ARRAY_REMOVE", remove),
     def("ARRAY_SORT", sort),
@@ -154,7 +156,11 @@ fn remove(args: &[ArgType]) -> Option<Signature> {
         };
         let victim = arg(a, 1);
         Ok(Value::Array(
-            items.iter().filter(|x| !java_eq(x, victim)).cloned().collect(),
+            items
+                .iter()
+                .filter(|x| !java_eq(x, victim))
+                .cloned()
+                .collect(),
         ))
     })
 }
@@ -263,7 +269,11 @@ fn sort(args: &[ArgType]) -> Option<Signature> {
         let Some(items) = array_arg(a, 0) else {
             return Ok(Value::Null);
         };
-        let direction = if a.len() > 1 { str_arg(a, 1) } else { Some("ASC") };
+        let direction = if a.len() > 1 {
+            str_arg(a, 1)
+        } else {
+            Some("ASC")
+        };
         let descending = match direction.map(str::to_uppercase).as_deref() {
             Some("ASC" | "ASCENDING") => false,
             Some("DESC" | "DESCENDING") => true,
@@ -296,19 +306,23 @@ fn slice(args: &[ArgType]) -> Option<Signature> {
     if !widens_to(from, &T::Integer) || !widens_to(to, &T::Integer) {
         return None;
     }
-    sig(vec![None, Some(T::Integer), Some(T::Integer)], t.clone(), |a, _| {
-        let Some(items) = array_arg(a, 0) else {
-            return Ok(Value::Null);
-        };
-        let start = int_arg(a, 1).map_or(0, |f| i64::from(f) - 1);
-        let end = int_arg(a, 2).map_or(items.len() as i64, i64::from);
-        let (Ok(start), Ok(end)) = (usize::try_from(start), usize::try_from(end)) else {
-            return Ok(Value::Null);
-        };
-        Ok(items
-            .get(start..end)
-            .map_or(Value::Null, |s| Value::Array(s.to_vec())))
-    })
+    sig(
+        vec![None, Some(T::Integer), Some(T::Integer)],
+        t.clone(),
+        |a, _| {
+            let Some(items) = array_arg(a, 0) else {
+                return Ok(Value::Null);
+            };
+            let start = int_arg(a, 1).map_or(0, |f| i64::from(f) - 1);
+            let end = int_arg(a, 2).map_or(items.len() as i64, i64::from);
+            let (Ok(start), Ok(end)) = (usize::try_from(start), usize::try_from(end)) else {
+                return Ok(Value::Null);
+            };
+            Ok(items
+                .get(start..end)
+                .map_or(Value::Null, |s| Value::Array(s.to_vec())))
+        },
+    )
 }
 
 /// `GENERATE_SERIES(start, end [, step])`: INT or BIGINT, inclusive; the default step is

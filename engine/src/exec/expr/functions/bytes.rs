@@ -21,12 +21,16 @@ use SqlType as T;
 pub(super) static FUNCTIONS: &[FunctionDef] = &[
     def("BIGINT_FROM_BYTES", |a| {
         from_bytes_fn(a, T::BigInt, |v, _| {
-            number(v, 8, |b| Value::BigInt(i64::from_be_bytes(b.try_into().unwrap_or_default())))
+            number(v, 8, |b| {
+                Value::BigInt(i64::from_be_bytes(b.try_into().unwrap_or_default()))
+            })
         })
     }),
     def("DOUBLE_FROM_BYTES", |a| {
         from_bytes_fn(a, T::Double, |v, _| {
-            number(v, 8, |b| Value::Double(f64::from_be_bytes(b.try_into().unwrap_or_default())))
+            number(v, 8, |b| {
+                Value::Double(f64::from_be_bytes(b.try_into().unwrap_or_default()))
+            })
         })
     }),
     def("ENCODE", |a| {
@@ -42,7 +46,9 @@ pub(super) static FUNCTIONS: &[FunctionDef] = &[
     }),
     def("INT_FROM_BYTES", |a| {
         from_bytes_fn(a, T::Integer, |v, _| {
-            number(v, 4, |b| Value::Integer(i32::from_be_bytes(b.try_into().unwrap_or_default())))
+            number(v, 4, |b| {
+                Value::Integer(i32::from_be_bytes(b.try_into().unwrap_or_default()))
+            })
         })
     }),
     def("TO_BYTES", |a| {
@@ -85,7 +91,13 @@ fn encode_bytes(b: &[u8], enc: Encoding) -> String {
         Encoding::Utf8 => String::from_utf8_lossy(b).into_owned(),
         Encoding::Ascii => b
             .iter()
-            .map(|&x| if x.is_ascii() { char::from(x) } else { '\u{FFFD}' })
+            .map(|&x| {
+                if x.is_ascii() {
+                    char::from(x)
+                } else {
+                    '\u{FFFD}'
+                }
+            })
             .collect(),
         Encoding::Base64 => base64::engine::general_purpose::STANDARD.encode(b),
     }
@@ -96,7 +108,10 @@ fn decode_text(s: &str, enc: Encoding) -> Result<Vec<u8>, EngineError> {
     match enc {
         Encoding::Hex => decode_hex(s),
         Encoding::Utf8 => Ok(s.as_bytes().to_vec()),
-        Encoding::Ascii => Ok(s.chars().map(|c| u8::try_from(c).ok().filter(u8::is_ascii).unwrap_or(b'?')).collect()),
+        Encoding::Ascii => Ok(s
+            .chars()
+            .map(|c| u8::try_from(c).ok().filter(u8::is_ascii).unwrap_or(b'?'))
+            .collect()),
         Encoding::Base64 => base64::engine::general_purpose::STANDARD
             .decode(s)
             .map_err(|e| user_err(format!("Invalid base64 '{s}': {e}"))),
@@ -111,7 +126,7 @@ fn decode_hex(s: &str) -> Result<Vec<u8>, EngineError> {
         .map(|c| c.to_digit(16).and_then(|d| u8::try_from(d).ok()))
         .collect::<Option<_>>()
         .ok_or_else(|| user_err(format!("Illegal hexadecimal character in '{s}'")))?;
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(user_err(format!("Odd number of characters in hex '{s}'")));
     }
     Ok(digits.chunks(2).map(|p| p[0] << 4 | p[1]).collect())
@@ -120,7 +135,7 @@ fn decode_hex(s: &str) -> Result<Vec<u8>, EngineError> {
 /// `Encode.hexStrip`: drops a `0x` prefix (padding odd lengths) or an `X'…'` wrapper.
 fn hex_strip(s: &str) -> String {
     if let Some(rest) = s.strip_prefix("0x") {
-        return if s.len() % 2 != 0 {
+        return if !s.len().is_multiple_of(2) {
             format!("0{rest}")
         } else {
             rest.to_string()
@@ -227,16 +242,31 @@ mod tests {
 
     #[test]
     fn encode_matches_ksqldb_docs() {
-        assert_eq!(enc("4578616d706C6521", "hex", "ascii"), Value::String("Example!".into()));
-        assert_eq!(enc("Example!", "ascii", "hex"), Value::String("4578616d706c6521".into()));
+        assert_eq!(
+            enc("4578616d706C6521", "hex", "ascii"),
+            Value::String("Example!".into())
+        );
+        assert_eq!(
+            enc("Example!", "ascii", "hex"),
+            Value::String("4578616d706c6521".into())
+        );
         assert_eq!(enc("0x4578", "hex", "utf8"), Value::String("Ex".into()));
-        assert_eq!(enc("X'4578'", "hex", "base64"), Value::String("RXg=".into()));
-        assert_eq!(enc("RXhhbXBsZSE=", "base64", "utf8"), Value::String("Example!".into()));
+        assert_eq!(
+            enc("X'4578'", "hex", "base64"),
+            Value::String("RXg=".into())
+        );
+        assert_eq!(
+            enc("RXhhbXBsZSE=", "base64", "utf8"),
+            Value::String("Example!".into())
+        );
     }
 
     #[test]
     fn bytes_round_trip() {
-        assert_eq!(decode_text("AB01", Encoding::Hex).expect("hex"), vec![0xab, 0x01]);
+        assert_eq!(
+            decode_text("AB01", Encoding::Hex).expect("hex"),
+            vec![0xab, 0x01]
+        );
         assert_eq!(encode_bytes(&[0xab, 0x01], Encoding::Hex), "AB01");
         assert!(decode_text("ABC", Encoding::Hex).is_err());
     }

@@ -22,13 +22,22 @@ const MS_PER_DAY: i64 = 86_400_000;
 
 pub(super) static FUNCTIONS: &[FunctionDef] = &[
     def("CONVERT_TZ", |a| {
-        fixed(a, &[T::Timestamp, T::String, T::String], T::Timestamp, convert_tz)
+        fixed(
+            a,
+            &[T::Timestamp, T::String, T::String],
+            T::Timestamp,
+            convert_tz,
+        )
     }),
     def("DATEADD", |a| {
-        fixed(a, &[T::String, T::Integer, T::Date], T::Date, |v, _| add_date(v, 1))
+        fixed(a, &[T::String, T::Integer, T::Date], T::Date, |v, _| {
+            add_date(v, 1)
+        })
     }),
     def("DATESUB", |a| {
-        fixed(a, &[T::String, T::Integer, T::Date], T::Date, |v, _| add_date(v, -1))
+        fixed(a, &[T::String, T::Integer, T::Date], T::Date, |v, _| {
+            add_date(v, -1)
+        })
     }),
     def("DATETOSTRING", |a| {
         fixed(a, &[T::Integer, T::String], T::String, |v, _| {
@@ -52,7 +61,9 @@ pub(super) static FUNCTIONS: &[FunctionDef] = &[
             format_at(i64::from(*ms), p, &Zone::utc(), "time")
         })
     }),
-    def("FORMAT_TIMESTAMP", |a| timestamp_and_zone(a, T::Timestamp, format_timestamp)),
+    def("FORMAT_TIMESTAMP", |a| {
+        timestamp_and_zone(a, T::Timestamp, format_timestamp)
+    }),
     def("FROM_DAYS", |a| {
         fixed(a, &[T::Integer], T::Date, |v, _| {
             Ok(int_arg(v, 0).map_or(Value::Null, Value::Date))
@@ -63,21 +74,32 @@ pub(super) static FUNCTIONS: &[FunctionDef] = &[
             Ok(long_arg(v, 0).map_or(Value::Null, Value::Timestamp))
         })
     }),
-    def("PARSE_DATE", |a| fixed(a, &[T::String, T::String], T::Date, parse_date)),
-    def("PARSE_TIME", |a| fixed(a, &[T::String, T::String], T::Time, parse_time)),
-    def("PARSE_TIMESTAMP", |a| timestamp_and_zone(a, T::String, parse_timestamp)),
+    def("PARSE_DATE", |a| {
+        fixed(a, &[T::String, T::String], T::Date, parse_date)
+    }),
+    def("PARSE_TIME", |a| {
+        fixed(a, &[T::String, T::String], T::Time, parse_time)
+    }),
+    def("PARSE_TIMESTAMP", |a| {
+        timestamp_and_zone(a, T::String, parse_timestamp)
+    }),
     def("STRINGTODATE", |a| {
-        fixed(a, &[T::String, T::String], T::Integer, |v, _| {
-            match parse_date(v, &T::Date)? {
+        fixed(
+            a,
+            &[T::String, T::String],
+            T::Integer,
+            |v, _| match parse_date(v, &T::Date)? {
                 Value::Date(d) => Ok(Value::Integer(d)),
                 _ => Err(user_err("Failed to parse date: NULL input")),
-            }
-        })
+            },
+        )
     }),
     def("STRINGTOTIMESTAMP", |a| {
-        timestamp_and_zone(a, T::String, |v, _| match parse_timestamp(v, &T::Timestamp)? {
-            Value::Timestamp(ms) => Ok(Value::BigInt(ms)),
-            _ => Err(user_err("Failed to parse timestamp: NULL input")),
+        timestamp_and_zone(a, T::String, |v, _| {
+            match parse_timestamp(v, &T::Timestamp)? {
+                Value::Timestamp(ms) => Ok(Value::BigInt(ms)),
+                _ => Err(user_err("Failed to parse timestamp: NULL input")),
+            }
         })
         .map(|s| Signature {
             ret: T::BigInt,
@@ -85,17 +107,25 @@ pub(super) static FUNCTIONS: &[FunctionDef] = &[
         })
     }),
     def("TIMEADD", |a| {
-        fixed(a, &[T::String, T::Integer, T::Time], T::Time, |v, _| add_time(v, 1))
+        fixed(a, &[T::String, T::Integer, T::Time], T::Time, |v, _| {
+            add_time(v, 1)
+        })
     }),
     def("TIMESTAMPADD", |a| {
-        fixed(a, &[T::String, T::Integer, T::Timestamp], T::Timestamp, |v, _| {
-            add_timestamp(v, 1)
-        })
+        fixed(
+            a,
+            &[T::String, T::Integer, T::Timestamp],
+            T::Timestamp,
+            |v, _| add_timestamp(v, 1),
+        )
     }),
     def("TIMESTAMPSUB", |a| {
-        fixed(a, &[T::String, T::Integer, T::Timestamp], T::Timestamp, |v, _| {
-            add_timestamp(v, -1)
-        })
+        fixed(
+            a,
+            &[T::String, T::Integer, T::Timestamp],
+            T::Timestamp,
+            |v, _| add_timestamp(v, -1),
+        )
     }),
     def("TIMESTAMPTOSTRING", |a| {
         timestamp_and_zone(a, T::BigInt, format_timestamp).map(|s| Signature {
@@ -104,11 +134,15 @@ pub(super) static FUNCTIONS: &[FunctionDef] = &[
         })
     }),
     def("TIMESUB", |a| {
-        fixed(a, &[T::String, T::Integer, T::Time], T::Time, |v, _| add_time(v, -1))
+        fixed(a, &[T::String, T::Integer, T::Time], T::Time, |v, _| {
+            add_time(v, -1)
+        })
     }),
     def("UNIX_DATE", |a| match a {
         [] => sig(vec![], T::Integer, |_, _| {
-            Ok(Value::Integer(i32::try_from(now_ms().div_euclid(MS_PER_DAY)).unwrap_or(0)))
+            Ok(Value::Integer(
+                i32::try_from(now_ms().div_euclid(MS_PER_DAY)).unwrap_or(0),
+            ))
         }),
         _ => fixed(a, &[T::Date], T::Integer, |v, _| {
             Ok(match arg(v, 0) {
@@ -166,10 +200,11 @@ fn compile(p: &str) -> Result<Pattern, EngineError> {
 
 fn format_at(ms: i64, p: &str, zone: &Zone, what: &str) -> Result<Value, EngineError> {
     let parts = zone.parts(ms);
-    compile(p)?
-        .format(&parts)
-        .map(Value::String)
-        .map_err(|e| user_err(format!("Failed to format {what} {ms} with formatter '{p}': {e}")))
+    compile(p)?.format(&parts).map(Value::String).map_err(|e| {
+        user_err(format!(
+            "Failed to format {what} {ms} with formatter '{p}': {e}"
+        ))
+    })
 }
 
 /// `FORMAT_TIMESTAMP(ts, pattern [, zone])`, `TIMESTAMPTOSTRING(ms, pattern [, zone])`.
@@ -193,17 +228,24 @@ fn format_days(days: Option<i64>, p: Option<&str>) -> Result<Value, EngineError>
 }
 
 fn parse_failure(text: &str, p: &str, e: String) -> EngineError {
-    user_err(format!("Failed to parse '{text}' with formatter '{p}': {e}"))
+    user_err(format!(
+        "Failed to parse '{text}' with formatter '{p}': {e}"
+    ))
 }
 
 /// `PARSE_TIMESTAMP(text, pattern [, zone])`, `STRINGTOTIMESTAMP(…)`.
 fn parse_timestamp(args: &[Cow<'_, Value>], _: &SqlType) -> Result<Value, EngineError> {
-    let (Some(text), Some(p), Some(zone)) = (str_arg(args, 0), str_arg(args, 1), zone_arg(args, 2)?)
+    let (Some(text), Some(p), Some(zone)) =
+        (str_arg(args, 0), str_arg(args, 1), zone_arg(args, 2)?)
     else {
         return Ok(Value::Null);
     };
-    let parsed = compile(p)?.parse(text).map_err(|e| parse_failure(text, p, e))?;
-    let ms = parsed.epoch_ms(&zone).map_err(|e| parse_failure(text, p, e))?;
+    let parsed = compile(p)?
+        .parse(text)
+        .map_err(|e| parse_failure(text, p, e))?;
+    let ms = parsed
+        .epoch_ms(&zone)
+        .map_err(|e| parse_failure(text, p, e))?;
     Ok(Value::Timestamp(ms))
 }
 
@@ -213,7 +255,9 @@ fn parse_date(args: &[Cow<'_, Value>], _: &SqlType) -> Result<Value, EngineError
     let (Some(text), Some(p)) = (str_arg(args, 0), str_arg(args, 1)) else {
         return Ok(Value::Null);
     };
-    let parsed = compile(p)?.parse(text).map_err(|e| parse_failure(text, p, e))?;
+    let parsed = compile(p)?
+        .parse(text)
+        .map_err(|e| parse_failure(text, p, e))?;
     if parsed.ms_of_day().map_err(|e| parse_failure(text, p, e))? != 0 {
         return Err(user_err("Date format contains time field."));
     }
@@ -286,7 +330,9 @@ fn add_date(args: &[Cow<'_, Value>], sign: i64) -> Result<Value, EngineError> {
     let (Some(delta), Value::Date(d)) = (interval_ms(args, sign)?, arg(args, 2)) else {
         return Ok(Value::Null);
     };
-    let ms = i64::from(*d).saturating_mul(MS_PER_DAY).saturating_add(delta);
+    let ms = i64::from(*d)
+        .saturating_mul(MS_PER_DAY)
+        .saturating_add(delta);
     i32::try_from(ms / MS_PER_DAY)
         .map(Value::Date)
         .map_err(|_| user_err("DATEADD result out of range"))

@@ -86,7 +86,9 @@ pub(super) struct Parts {
 impl Pattern {
     pub(super) fn compile(p: &str) -> Result<Pattern, String> {
         if p.chars().count() > PATTERN_CHARS_MAX {
-            return Err(format!("pattern longer than {PATTERN_CHARS_MAX} characters"));
+            return Err(format!(
+                "pattern longer than {PATTERN_CHARS_MAX} characters"
+            ));
         }
         let chars: Vec<char> = p.chars().collect();
         let mut tokens = Vec::new();
@@ -98,7 +100,11 @@ impl Pattern {
                 i += 1;
                 loop {
                     match chars.get(i) {
-                        None => return Err(format!("Pattern ends with an incomplete string literal: {p}")),
+                        None => {
+                            return Err(format!(
+                                "Pattern ends with an incomplete string literal: {p}"
+                            ))
+                        }
                         Some('\'') if chars.get(i + 1) == Some(&'\'') => {
                             text.push('\'');
                             i += 2;
@@ -145,7 +151,8 @@ impl Pattern {
     pub(super) fn format(&self, p: &Parts) -> Result<String, String> {
         let (year, month, day) = temporal::civil_from_days(p.days);
         let ms = p.ms_of_day;
-        let (hour, minute, second, milli) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+        let (hour, minute, second, milli) =
+            (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
         let mut out = String::new();
         for t in &self.tokens {
             match t {
@@ -164,7 +171,8 @@ impl Pattern {
                             pad(&mut out, doy, n)
                         }
                         'E' => {
-                            let name = DAYS[usize::try_from((p.days + 3).rem_euclid(7)).unwrap_or(0)];
+                            let name =
+                                DAYS[usize::try_from((p.days + 3).rem_euclid(7)).unwrap_or(0)];
                             out.push_str(if n >= 4 { name } else { &name[..3] });
                         }
                         'H' => pad(&mut out, hour, n),
@@ -232,7 +240,9 @@ impl Pattern {
                         }
                         'z' | 'V' => {
                             let end = s
-                                .find(|ch: char| !(ch.is_ascii_alphanumeric() || "/_+-:".contains(ch)))
+                                .find(|ch: char| {
+                                    !(ch.is_ascii_alphanumeric() || "/_+-:".contains(ch))
+                                })
                                 .unwrap_or(s.len());
                             r.zone = Some(parse_zone(&s[..end]).ok_or_else(fail)?);
                             s = &s[end..];
@@ -270,7 +280,9 @@ impl Pattern {
                                 'M' | 'L' => r.month = Some(small(v).ok_or_else(fail)?),
                                 'd' => r.day = Some(small(v).ok_or_else(fail)?),
                                 'D' => r.day_of_year = Some(v),
-                                'H' | 'k' => r.hour = Some(if *c == 'k' && v == 24 { 0 } else { v }),
+                                'H' | 'k' => {
+                                    r.hour = Some(if *c == 'k' && v == 24 { 0 } else { v })
+                                }
                                 'h' | 'K' => r.hour12 = Some(v % 12),
                                 'm' => r.minute = Some(v),
                                 's' => r.second = Some(v),
@@ -313,7 +325,9 @@ fn pad(out: &mut String, v: i64, width: usize) {
 }
 
 fn month_name(month: u32) -> &'static str {
-    MONTHS[usize::try_from(month.saturating_sub(1)).unwrap_or(0).min(11)]
+    MONTHS[usize::try_from(month.saturating_sub(1))
+        .unwrap_or(0)
+        .min(11)]
 }
 
 /// `X`: `Z` for zero, else `+HH` (`+HHmm` when minutes), `XX` `+HHMM`, `XXX` `+HH:MM`;
@@ -430,7 +444,10 @@ impl Parsed {
     }
 
     pub(super) fn has_date(&self) -> bool {
-        self.year.is_some() || self.month.is_some() || self.day.is_some() || self.day_of_year.is_some()
+        self.year.is_some()
+            || self.month.is_some()
+            || self.day.is_some()
+            || self.day_of_year.is_some()
     }
 }
 
@@ -557,48 +574,100 @@ mod tests {
 
     fn fmt(p: &str, ms: i64, zone: &str) -> String {
         let z = parse_zone(zone).expect("zone");
-        Pattern::compile(p).expect("pattern").format(&z.parts(ms)).expect("formats")
+        Pattern::compile(p)
+            .expect("pattern")
+            .format(&z.parts(ms))
+            .expect("formats")
     }
 
     fn parse(p: &str, text: &str) -> i64 {
-        let parsed = Pattern::compile(p).expect("pattern").parse(text).expect("parses");
+        let parsed = Pattern::compile(p)
+            .expect("pattern")
+            .parse(text)
+            .expect("parses");
         parsed.epoch_ms(&Zone::utc()).expect("valid")
     }
 
     #[test]
     fn formats_like_date_time_formatter() {
         // QTT timestamp-to-string cases.
-        assert_eq!(fmt("yyyy-MM-dd HH:mm:ss", 1_526_075_913_000, "UTC"), "2018-05-11 21:58:33");
         assert_eq!(
-            fmt("yyyy-MM-dd HH:mm:ss zzz", 1_526_075_913_000, "America/Los_Angeles"),
+            fmt("yyyy-MM-dd HH:mm:ss", 1_526_075_913_000, "UTC"),
+            "2018-05-11 21:58:33"
+        );
+        assert_eq!(
+            fmt(
+                "yyyy-MM-dd HH:mm:ss zzz",
+                1_526_075_913_000,
+                "America/Los_Angeles"
+            ),
             "2018-05-11 14:58:33 PDT"
         );
         assert_eq!(
-            fmt("yyyy-MM-dd HH:mm:ss zzz", 1_526_075_913_000, "Europe/London"),
+            fmt(
+                "yyyy-MM-dd HH:mm:ss zzz",
+                1_526_075_913_000,
+                "Europe/London"
+            ),
             "2018-05-11 22:58:33 BST"
         );
-        assert_eq!(fmt("dd-MMM-yyyy", 18_993 * MS_PER_DAY, "UTC"), "01-Jan-2022");
-        assert_eq!(fmt("EEE, MMMM d, yy h:mm a", 0, "UTC"), "Thu, January 1, 70 12:00 AM");
-        assert_eq!(fmt("yyyy-MM-dd'T'HH:mm:ss.SSSXXX", 1, "+05:30"), "1970-01-01T05:30:00.001+05:30");
+        assert_eq!(
+            fmt("dd-MMM-yyyy", 18_993 * MS_PER_DAY, "UTC"),
+            "01-Jan-2022"
+        );
+        assert_eq!(
+            fmt("EEE, MMMM d, yy h:mm a", 0, "UTC"),
+            "Thu, January 1, 70 12:00 AM"
+        );
+        assert_eq!(
+            fmt("yyyy-MM-dd'T'HH:mm:ss.SSSXXX", 1, "+05:30"),
+            "1970-01-01T05:30:00.001+05:30"
+        );
         assert_eq!(fmt("X", 0, "UTC"), "Z");
         assert_eq!(fmt("''HH''", 0, "UTC"), "'00'");
     }
 
     #[test]
     fn parses_like_string_to_timestamp_parser() {
-        assert_eq!(parse("yyyy-MM-dd'T'HH:mm:ssX", "2018-05-11T21:58:33Z"), 1_526_075_913_000);
-        assert_eq!(parse("yyyy-MM-dd'T'HH:mm:ss.SX", "2019-08-27T13:31:09.2+0000"), 1_566_912_669_200);
+        assert_eq!(
+            parse("yyyy-MM-dd'T'HH:mm:ssX", "2018-05-11T21:58:33Z"),
+            1_526_075_913_000
+        );
+        assert_eq!(
+            parse("yyyy-MM-dd'T'HH:mm:ss.SX", "2019-08-27T13:31:09.2+0000"),
+            1_566_912_669_200
+        );
         assert_eq!(parse("yyyyMMdd", "20210304"), 18_690 * MS_PER_DAY);
         assert_eq!(parse("dd-MMM-yyyy", "01-jan-2022"), 18_993 * MS_PER_DAY);
         assert_eq!(parse("h:mm a", "1:30 PM"), (13 * 60 + 30) * 60_000);
-        assert!(Pattern::compile("yyyyMMdd").expect("pattern").parse("foo").is_err());
-        assert!(Pattern::compile("yyyy-MM-dd").expect("pattern").parse("2021-02-30").expect("parses").days().is_err());
+        assert!(Pattern::compile("yyyyMMdd")
+            .expect("pattern")
+            .parse("foo")
+            .is_err());
+        assert!(Pattern::compile("yyyy-MM-dd")
+            .expect("pattern")
+            .parse("2021-02-30")
+            .expect("parses")
+            .days()
+            .is_err());
     }
 
     #[test]
     fn zones() {
-        assert!(matches!(parse_zone("+05:30"), Some(Zone::Fixed { seconds: 19_800, .. })));
-        assert!(matches!(parse_zone("GMT-8"), Some(Zone::Fixed { seconds: -28_800, .. })));
+        assert!(matches!(
+            parse_zone("+05:30"),
+            Some(Zone::Fixed {
+                seconds: 19_800,
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse_zone("GMT-8"),
+            Some(Zone::Fixed {
+                seconds: -28_800,
+                ..
+            })
+        ));
         assert!(matches!(parse_zone("Asia/Kolkata"), Some(Zone::Region(_))));
         assert!(parse_zone("Mars/Olympus").is_none());
         let la = parse_zone("America/Los_Angeles").expect("zone");

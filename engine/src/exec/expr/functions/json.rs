@@ -18,8 +18,8 @@ use serde_json::Value as Json;
 
 use super::super::java_text;
 use super::{
-    any_null, arg, array_of, def, fixed, map_of, sig, str_arg, user_err,
-    usize_to_i32, widens_to, ArgType, EvalFn, FunctionDef, Signature,
+    any_null, arg, array_of, def, fixed, map_of, sig, str_arg, user_err, usize_to_i32, widens_to,
+    ArgType, EvalFn, FunctionDef, Signature,
 };
 use crate::error::EngineError;
 use crate::types::{temporal, SqlType, Value};
@@ -272,7 +272,9 @@ pub(super) fn write_json(v: &Value, out: &mut String) {
             let _ = write!(out, "{d}");
         }
         Value::String(s) => write_json_string(s, out),
-        Value::Bytes(b) => write_json_string(&base64::engine::general_purpose::STANDARD.encode(b), out),
+        Value::Bytes(b) => {
+            write_json_string(&base64::engine::general_purpose::STANDARD.encode(b), out)
+        }
         Value::Timestamp(ms) => write_json_string(&temporal::format_timestamp(*ms), out),
         Value::Date(d) => write_json_string(&temporal::format_date(*d), out),
         Value::Time(t) => write_json_string(&temporal::format_time(*t), out),
@@ -287,8 +289,10 @@ pub(super) fn write_json(v: &Value, out: &mut String) {
             out.push(']');
         }
         Value::Map(entries) => {
-            let mut sorted: Vec<(String, &Value)> =
-                entries.iter().map(|(k, v)| (java_text::value(k), v)).collect();
+            let mut sorted: Vec<(String, &Value)> = entries
+                .iter()
+                .map(|(k, v)| (java_text::value(k), v))
+                .collect();
             sorted.sort_by(|a, b| super::super::compare::java_str_cmp(&a.0, &b.0));
             sorted.dedup_by(|a, b| a.0 == b.0);
             write_object(sorted.into_iter(), out);
@@ -353,7 +357,10 @@ mod tests {
     fn to_json_string_sorts_and_formats() {
         let v = Value::Struct(vec![
             ("B".into(), Value::Double(1e7)),
-            ("A".into(), Value::Array(vec![Value::Null, Value::String("q\"".into())])),
+            (
+                "A".into(),
+                Value::Array(vec![Value::Null, Value::String("q\"".into())]),
+            ),
             ("C".into(), Value::Date(1)),
         ]);
         let mut out = String::new();

@@ -46,16 +46,24 @@ fn as_map(args: &[ArgType]) -> Option<Signature> {
     if **k != T::String {
         return None;
     }
-    sig(vec![None, None], map_of(T::String, (**v).clone()), |a, _| {
-        let (Some(keys), Some(values)) = (array_arg(a, 0), array_arg(a, 1)) else {
-            return Ok(Value::Null);
-        };
-        let mut out = Vec::with_capacity(keys.len());
-        for (i, k) in keys.iter().enumerate() {
-            put(&mut out, k.clone(), values.get(i).cloned().unwrap_or(Value::Null));
-        }
-        Ok(Value::Map(out))
-    })
+    sig(
+        vec![None, None],
+        map_of(T::String, (**v).clone()),
+        |a, _| {
+            let (Some(keys), Some(values)) = (array_arg(a, 0), array_arg(a, 1)) else {
+                return Ok(Value::Null);
+            };
+            let mut out = Vec::with_capacity(keys.len());
+            for (i, k) in keys.iter().enumerate() {
+                put(
+                    &mut out,
+                    k.clone(),
+                    values.get(i).cloned().unwrap_or(Value::Null),
+                );
+            }
+            Ok(Value::Map(out))
+        },
+    )
 }
 
 /// `MAP_UNION(a, b)`: entries of both, `b` winning; NULL only when both are NULL

@@ -10,8 +10,8 @@ use std::cmp::Ordering;
 use super::super::compare;
 use super::super::decimal::{self, DecType};
 use super::{
-    any_null, arg, bad_arg, def, f64_arg, fixed, numeric_arg, sig, str_arg, user_err,
-    widens_to, ArgType, EvalFn, FunctionDef, Signature,
+    any_null, arg, bad_arg, def, f64_arg, fixed, numeric_arg, sig, str_arg, user_err, widens_to,
+    ArgType, EvalFn, FunctionDef, Signature,
 };
 use crate::error::EngineError;
 use crate::types::{Decimal, SqlType, Value};
@@ -31,25 +31,39 @@ pub(super) static FUNCTIONS: &[FunctionDef] = &[
     def("COS", |a| double1(a, |v, _| map_f64(v, f64::cos))),
     def("COSH", |a| double1(a, |v, _| map_f64(v, f64::cosh))),
     def("COT", |a| double1(a, |v, _| map_f64(v, |x| 1.0 / x.tan()))),
-    def("DEGREES", |a| double1(a, |v, _| map_f64(v, f64::to_degrees))),
+    def("DEGREES", |a| {
+        double1(a, |v, _| map_f64(v, f64::to_degrees))
+    }),
     def("EXP", |a| double1(a, |v, _| map_f64(v, f64::exp))),
     def("FLOOR", |a| {
-        same_numeric(a, |v, _| round_toward(arg(v, 0), f64::floor, Direction::Down))
+        same_numeric(a, |v, _| {
+            round_toward(arg(v, 0), f64::floor, Direction::Down)
+        })
     }),
     def("GEO_DISTANCE", geo_distance),
-    def("GREATEST", |a| extreme(a, |v, _| pick(v, Ordering::Greater))),
+    def("GREATEST", |a| {
+        extreme(a, |v, _| pick(v, Ordering::Greater))
+    }),
     def("LEAST", |a| extreme(a, |v, _| pick(v, Ordering::Less))),
     def("LN", |a| double1(a, |v, _| map_f64(v, f64::ln))),
     def("LOG", log),
     def("PI", |a| {
-        a.is_empty()
-            .then(|| sig(vec![], T::Double, |_, _| Ok(Value::Double(std::f64::consts::PI))))?
+        a.is_empty().then(|| {
+            sig(vec![], T::Double, |_, _| {
+                Ok(Value::Double(std::f64::consts::PI))
+            })
+        })?
     }),
     def("POWER", |a| double2(a, |v, _| map_f64_2(v, f64::powf))),
-    def("RADIANS", |a| double1(a, |v, _| map_f64(v, f64::to_radians))),
+    def("RADIANS", |a| {
+        double1(a, |v, _| map_f64(v, f64::to_radians))
+    }),
     def("RANDOM", |a| {
-        a.is_empty()
-            .then(|| sig(vec![], T::Double, |_, _| Ok(Value::Double(rand::random::<f64>()))))?
+        a.is_empty().then(|| {
+            sig(vec![], T::Double, |_, _| {
+                Ok(Value::Double(rand::random::<f64>()))
+            })
+        })?
     }),
     def("ROUND", round),
     def("SIGN", sign),
@@ -263,7 +277,8 @@ fn scale_decimal(args: &[Cow<'_, Value>], ret: &SqlType, mode: Mode) -> Result<V
     let shift = i64::from(*out_scale) - at;
     let unscaled = if shift >= 0 {
         let f = u32::try_from(shift).ok().and_then(decimal::pow10);
-        f.and_then(|f| rounded.checked_mul(f)).ok_or_else(overflow)?
+        f.and_then(|f| rounded.checked_mul(f))
+            .ok_or_else(overflow)?
     } else {
         let f = u32::try_from(-shift).ok().and_then(decimal::pow10);
         f.map_or(0, |f| rounded / f)
@@ -348,8 +363,8 @@ fn extreme(args: &[ArgType], eval: EvalFn) -> Option<Signature> {
         return None;
     }
     let ty = super::super::compile::common_type(args.iter().flatten()).ok()??;
-    let orderable = ty.is_numeric()
-        || matches!(ty, T::String | T::Bytes | T::Date | T::Time | T::Timestamp);
+    let orderable =
+        ty.is_numeric() || matches!(ty, T::String | T::Bytes | T::Date | T::Time | T::Timestamp);
     if !orderable {
         return None;
     }
@@ -396,8 +411,8 @@ fn geo_distance(args: &[ArgType]) -> Option<Signature> {
         let radius = earth_radius(str_arg(a, 4))?;
         let haversin = |x: f64| (x / 2.0).sin().powi(2);
         let (d_lat, d_lon) = ((c[2] - c[0]).to_radians(), (c[3] - c[1]).to_radians());
-        let h = haversin(d_lat)
-            + haversin(d_lon) * c[0].to_radians().cos() * c[2].to_radians().cos();
+        let h =
+            haversin(d_lat) + haversin(d_lon) * c[0].to_radians().cos() * c[2].to_radians().cos();
         Ok(Value::Double(2.0 * h.sqrt().asin() * radius))
     })
 }
@@ -446,8 +461,13 @@ mod tests {
             .into_iter()
             .map(|d| Cow::Owned(Value::Double(d)))
             .collect();
-        let sig = geo_distance(&[Some(T::Double), Some(T::Double), Some(T::Double), Some(T::Double)])
-            .expect("resolves");
+        let sig = geo_distance(&[
+            Some(T::Double),
+            Some(T::Double),
+            Some(T::Double),
+            Some(T::Double),
+        ])
+        .expect("resolves");
         let Ok(Value::Double(km)) = (sig.eval)(&args, &T::Double) else {
             panic!("no distance");
         };

@@ -15,7 +15,9 @@ pub(super) static FUNCTIONS: &[FunctionDef] = &[
     def("IFNULL", |a| {
         (a.len() == 2).then(|| same_type_args(a, first_non_null))?
     }),
-    def("NULLIF", |a| (a.len() == 2).then(|| same_type_args(a, null_if))?),
+    def("NULLIF", |a| {
+        (a.len() == 2).then(|| same_type_args(a, null_if))?
+    }),
 ];
 
 /// `AS_VALUE(key)`: the value itself. In ksqlDB it marks a key column copied into the

@@ -16,8 +16,8 @@ use std::collections::HashMap;
 use regex::Regex;
 
 use super::{
-    array_of, check_bytes, check_elements, def, fixed, int_arg, str_arg, user_err, EvalFn,
-    FunctionDef, Signature, ArgType,
+    array_of, check_bytes, check_elements, def, fixed, int_arg, str_arg, user_err, ArgType, EvalFn,
+    FunctionDef, Signature,
 };
 use crate::error::EngineError;
 use crate::types::{SqlType, Value};
@@ -35,7 +35,9 @@ pub(crate) const REGEX_PROGRAM_BYTES_MAX: usize = 1 << 20;
 
 pub(super) static FUNCTIONS: &[FunctionDef] = &[
     def("REGEXP_EXTRACT", |a| with_group(a, T::String, extract)),
-    def("REGEXP_EXTRACT_ALL", |a| with_group(a, array_of(T::String), extract_all)),
+    def("REGEXP_EXTRACT_ALL", |a| {
+        with_group(a, array_of(T::String), extract_all)
+    }),
     def("REGEXP_REPLACE", |a| {
         fixed(a, &[T::String, T::String, T::String], T::String, replace)
     }),
@@ -55,7 +57,11 @@ fn compile(pattern: &str) -> Result<Regex, EngineError> {
     let r = regex::RegexBuilder::new(pattern)
         .size_limit(REGEX_PROGRAM_BYTES_MAX)
         .build()
-        .map_err(|e| user_err(format!("Invalid regular expression pattern: {pattern} ({e})")))?;
+        .map_err(|e| {
+            user_err(format!(
+                "Invalid regular expression pattern: {pattern} ({e})"
+            ))
+        })?;
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         if c.len() >= REGEX_CACHE_ENTRIES_MAX {
@@ -77,15 +83,20 @@ fn with_group(args: &[ArgType], ret: SqlType, eval: EvalFn) -> Option<Signature>
 
 /// Pattern, input and group (default 0); `None` when any is NULL or the group does not
 /// exist in the pattern.
-fn group_args<'v>(args: &'v [Cow<'_, Value>]) -> Result<Option<(Regex, &'v str, usize)>, EngineError> {
-    let group = if args.len() > 2 { int_arg(args, 2) } else { Some(0) };
+fn group_args<'v>(
+    args: &'v [Cow<'_, Value>],
+) -> Result<Option<(Regex, &'v str, usize)>, EngineError> {
+    let group = if args.len() > 2 {
+        int_arg(args, 2)
+    } else {
+        Some(0)
+    };
     let (Some(p), Some(input), Some(group)) = (str_arg(args, 0), str_arg(args, 1), group) else {
         return Ok(None);
     };
     let r = compile(p)?;
     // Java: a group above `groupCount()` is NULL; a negative one throws.
-    let group = usize::try_from(group)
-        .map_err(|_| user_err(format!("No group {group}")))?;
+    let group = usize::try_from(group).map_err(|_| user_err(format!("No group {group}")))?;
     if group >= r.captures_len() {
         return Ok(None);
     }
@@ -97,8 +108,7 @@ fn extract(args: &[Cow<'_, Value>], _: &SqlType) -> Result<Value, EngineError> {
     let Some((r, input, group)) = group_args(args)? else {
         return Ok(Value::Null);
     };
-    Ok(r
-        .captures(input)
+    Ok(r.captures(input)
         .and_then(|c| c.get(group))
         .map_or(Value::Null, |m| Value::String(m.as_str().to_string())))
 }
@@ -223,12 +233,27 @@ mod tests {
 
     #[test]
     fn regexp_functions_match_ksqldb_docs() {
-        assert_eq!(call(extract, &["e.*", "hello"]), Value::String("ello".into()));
+        assert_eq!(
+            call(extract, &["e.*", "hello"]),
+            Value::String("ello".into())
+        );
         assert_eq!(call(extract, &["x", "hello"]), Value::Null);
-        assert_eq!(call(extract_all, &["\\d+", "a1b22c333"]), strings(&["1", "22", "333"]));
-        assert_eq!(call(replace, &["foobar", "(foo)(bar)", "$2$1"]), Value::String("barfoo".into()));
-        assert_eq!(call(replace, &["a.b", "\\.", "\\$"]), Value::String("a$b".into()));
-        assert_eq!(call(split, &["a.b.c.d", "\\."]), strings(&["a", "b", "c", "d"]));
+        assert_eq!(
+            call(extract_all, &["\\d+", "a1b22c333"]),
+            strings(&["1", "22", "333"])
+        );
+        assert_eq!(
+            call(replace, &["foobar", "(foo)(bar)", "$2$1"]),
+            Value::String("barfoo".into())
+        );
+        assert_eq!(
+            call(replace, &["a.b", "\\.", "\\$"]),
+            Value::String("a$b".into())
+        );
+        assert_eq!(
+            call(split, &["a.b.c.d", "\\."]),
+            strings(&["a", "b", "c", "d"])
+        );
         assert_eq!(call(split, &["zxy", ""]), strings(&["z", "x", "y"]));
         assert_eq!(call(split, &[".a.", "\\."]), strings(&["", "a", ""]));
     }

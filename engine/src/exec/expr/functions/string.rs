@@ -8,9 +8,9 @@
 use std::borrow::Cow;
 
 use super::{
-    any_null, arg, array_of, bad_arg, bytes_arg, check_bytes, check_elements, def, fixed,
-    int_arg, map_of, sig, str_arg, string_or_null, user_err, usize_to_i32, utf16_len,
-    widens_to, ArgType, EvalFn, FunctionDef, Signature,
+    any_null, arg, array_of, bad_arg, bytes_arg, check_bytes, check_elements, def, fixed, int_arg,
+    map_of, sig, str_arg, string_or_null, user_err, usize_to_i32, utf16_len, widens_to, ArgType,
+    EvalFn, FunctionDef, Signature,
 };
 use crate::error::EngineError;
 use crate::types::{SqlType, Value};
@@ -28,16 +28,24 @@ pub(super) static FUNCTIONS: &[FunctionDef] = &[
     def("LCASE", |a| unary(a, |v, _| map1(v, str::to_lowercase))),
     def("LEN", len),
     def("LPAD", |a| pad(a, |v, _| pad_eval(v, Side::Left))),
-    def("MASK", |a| mask_fn(a, 0, |v, _| mask_eval(v, MaskSpan::All))),
+    def("MASK", |a| {
+        mask_fn(a, 0, |v, _| mask_eval(v, MaskSpan::All))
+    }),
     def("MASK_KEEP_LEFT", |a| {
         mask_fn(a, 1, |v, _| mask_eval(v, MaskSpan::KeepLeft))
     }),
     def("MASK_KEEP_RIGHT", |a| {
         mask_fn(a, 1, |v, _| mask_eval(v, MaskSpan::KeepRight))
     }),
-    def("MASK_LEFT", |a| mask_fn(a, 1, |v, _| mask_eval(v, MaskSpan::Left))),
-    def("MASK_RIGHT", |a| mask_fn(a, 1, |v, _| mask_eval(v, MaskSpan::Right))),
-    def("REPLACE", |a| fixed(a, &[T::String, T::String, T::String], T::String, replace)),
+    def("MASK_LEFT", |a| {
+        mask_fn(a, 1, |v, _| mask_eval(v, MaskSpan::Left))
+    }),
+    def("MASK_RIGHT", |a| {
+        mask_fn(a, 1, |v, _| mask_eval(v, MaskSpan::Right))
+    }),
+    def("REPLACE", |a| {
+        fixed(a, &[T::String, T::String, T::String], T::String, replace)
+    }),
     def("RPAD", |a| pad(a, |v, _| pad_eval(v, Side::Right))),
     def("SPLIT", split),
     def("SPLIT_TO_MAP", |a| {
@@ -46,7 +54,9 @@ pub(super) static FUNCTIONS: &[FunctionDef] = &[
     }),
     def("SUBSTRING", substring),
     def("TRIM", |a| {
-        unary(a, |v, _| map1(v, |s| s.trim_matches(|c| c <= ' ').to_string()))
+        unary(a, |v, _| {
+            map1(v, |s| s.trim_matches(|c| c <= ' ').to_string())
+        })
     }),
     def("UCASE", |a| unary(a, |v, _| map1(v, str::to_uppercase))),
     def("UUID", uuid),
@@ -254,7 +264,12 @@ fn instr(args: &[ArgType]) -> Option<Signature> {
         let (Some(position), Some(occurrence)) = (position, occurrence) else {
             return Ok(Value::Null);
         };
-        Ok(Value::Integer(instr_units(&utf16(s), &utf16(sub), position, occurrence)))
+        Ok(Value::Integer(instr_units(
+            &utf16(s),
+            &utf16(sub),
+            position,
+            occurrence,
+        )))
     })
 }
 
@@ -288,7 +303,11 @@ fn find_from(s: &[u16], sub: &[u16], position: i64, occurrence: i32, reversed: b
 /// `StringUtils.substring(str, start)`: a negative start counts from the end.
 fn java_substring_from(s: &[u16], start: i64) -> &[u16] {
     let len = s.len() as i64;
-    let start = if start < 0 { (len + start).max(0) } else { start };
+    let start = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
     usize::try_from(start)
         .ok()
         .and_then(|st| s.get(st..))
@@ -328,7 +347,11 @@ fn pad(args: &[ArgType], eval: EvalFn) -> Option<Signature> {
     if !widens_to(n, &T::Integer) {
         return None;
     }
-    sig(vec![Some(ty.clone()), Some(T::Integer), Some(ty.clone())], ty, eval)
+    sig(
+        vec![Some(ty.clone()), Some(T::Integer), Some(ty.clone())],
+        ty,
+        eval,
+    )
 }
 
 /// Pads to exactly `n` units, truncating longer input (`LPad.java`, `RPad.java`); NULL
@@ -401,7 +424,9 @@ fn split(args: &[ArgType]) -> Option<Signature> {
                     s.chars().map(|c| Value::String(c.to_string())).collect()
                 }
             } else {
-                s.split(d.as_str()).map(|p| Value::String(p.into())).collect()
+                s.split(d.as_str())
+                    .map(|p| Value::String(p.into()))
+                    .collect()
             };
             check_elements("SPLIT", parts.len())?;
             Ok(Value::Array(parts))

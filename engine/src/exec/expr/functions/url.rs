@@ -26,12 +26,18 @@ pub(super) static FUNCTIONS: &[FunctionDef] = &[
             Ok(string_or_null(str_arg(v, 0).map(encode_form)))
         })
     }),
-    def("URL_EXTRACT_FRAGMENT", |a| part(a, |v, _| extract(v, |u| u.fragment))),
-    def("URL_EXTRACT_HOST", |a| part(a, |v, _| extract(v, |u| u.host))),
+    def("URL_EXTRACT_FRAGMENT", |a| {
+        part(a, |v, _| extract(v, |u| u.fragment))
+    }),
+    def("URL_EXTRACT_HOST", |a| {
+        part(a, |v, _| extract(v, |u| u.host))
+    }),
     def("URL_EXTRACT_PARAMETER", |a| {
         fixed(a, &[T::String, T::String], T::String, extract_parameter)
     }),
-    def("URL_EXTRACT_PATH", |a| part(a, |v, _| extract(v, |u| u.path))),
+    def("URL_EXTRACT_PATH", |a| {
+        part(a, |v, _| extract(v, |u| u.path))
+    }),
     def("URL_EXTRACT_PORT", |a| {
         fixed(a, &[T::String], T::Integer, |v, _| {
             let Some(s) = str_arg(v, 0) else {
@@ -40,8 +46,12 @@ pub(super) static FUNCTIONS: &[FunctionDef] = &[
             Ok(parse(s)?.port.map_or(Value::Null, Value::Integer))
         })
     }),
-    def("URL_EXTRACT_PROTOCOL", |a| part(a, |v, _| extract(v, |u| u.scheme))),
-    def("URL_EXTRACT_QUERY", |a| part(a, |v, _| extract(v, |u| u.query))),
+    def("URL_EXTRACT_PROTOCOL", |a| {
+        part(a, |v, _| extract(v, |u| u.scheme))
+    }),
+    def("URL_EXTRACT_QUERY", |a| {
+        part(a, |v, _| extract(v, |u| u.query))
+    }),
 ];
 
 fn part(args: &[super::ArgType], eval: EvalFn) -> Option<super::Signature> {
@@ -83,7 +93,9 @@ fn parse(s: &str) -> Result<Uri, EngineError> {
         let scheme = &rest[..i];
         !scheme.is_empty()
             && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
     });
     let rest = match scheme_end {
         Some(i) => {
@@ -217,7 +229,10 @@ mod tests {
     #[test]
     fn form_encoding_round_trips() {
         assert_eq!(encode_form("foo bar+baz/é"), "foo+bar%2Bbaz%2F%C3%A9");
-        assert_eq!(decode_form("foo+bar%2Bbaz%2F%C3%A9").expect("decodes"), "foo bar+baz/é");
+        assert_eq!(
+            decode_form("foo+bar%2Bbaz%2F%C3%A9").expect("decodes"),
+            "foo bar+baz/é"
+        );
         assert!(decode_form("%zz").is_err());
     }
 }
