@@ -483,8 +483,11 @@ pub(super) fn parse_zone(id: &str) -> Option<Zone> {
 
 /// `ZoneOffset.of`: `+h`, `+hh`, `+hh:mm`, `+hhmm`, `+hh:mm:ss`; at most ±18:00.
 fn parse_fixed_offset(s: &str) -> Option<i32> {
+    if !s.is_ascii() {
+        return None;
+    }
     let sign = if s.starts_with('-') { -1 } else { 1 };
-    let body = &s[1..];
+    let body = s.get(1..)?;
     let parts: Vec<&str> = if body.contains(':') {
         body.split(':').collect()
     } else if body.len() > 2 {
@@ -670,6 +673,8 @@ mod tests {
         ));
         assert!(matches!(parse_zone("Asia/Kolkata"), Some(Zone::Region(_))));
         assert!(parse_zone("Mars/Olympus").is_none());
+        // Found by the property test: a multi-byte character after the sign.
+        assert!(parse_zone("+\u{1f574}").is_none());
         let la = parse_zone("America/Los_Angeles").expect("zone");
         // 2018-03-11 02:30 does not exist in Los Angeles; it moves to 03:30 PDT.
         let local = (17_601 * MS_PER_DAY) + 9_000_000;
