@@ -10,6 +10,7 @@ use super::decimal::{self, DecType};
 use super::display;
 use super::eval::{LikeSource, Node};
 use super::functions;
+use super::lambda;
 use super::like::LikePattern;
 use super::ColumnResolver;
 use crate::error::EngineError;
@@ -39,11 +40,36 @@ fn ty_text(ty: &Option<SqlType>) -> String {
 pub(crate) struct Compiler<'r> {
     resolver: &'r dyn ColumnResolver,
     depth: usize,
+    /// Lambda parameters in scope, outermost first; a bare name matching one (innermost
+    /// wins) is that parameter, not a column.
+    params: Vec<(String, SqlType)>,
 }
 
 impl<'r> Compiler<'r> {
     pub(crate) fn new(resolver: &'r dyn ColumnResolver) -> Compiler<'r> {
-        Compiler { resolver, depth: 0 }
+        Compiler {
+            resolver,
+            depth: 0,
+            params: Vec::new(),
+        }
+    }
+
+    /// Number of lambda parameters in scope.
+    pub(crate) fn param_count(&self) -> usize {
+        self.params.len()
+    }
+
+    /// Compiles a lambda body with `bound` parameters pushed onto the scope.
+    pub(crate) fn compile_in_scope(
+        &mut self,
+        bound: &[(String, SqlType)],
+        body: &Expr,
+    ) -> Result<Typed, EngineError> {
+        let before = self.params.len();
+        self.params.extend_from_slice(bound);
+        let out = self.compile(body);
+        self.params.truncate(before);
+        out
     }
 
     pub(crate) fn compile(&mut self, e: &Expr) -> Result<Typed, EngineError> {
@@ -113,15 +139,24 @@ impl<'r> Compiler<'r> {
             Expr::Array(items) => self.array(items),
             Expr::Map(entries) => self.map(entries),
             Expr::Struct(fields) => self.structure(fields),
-            Expr::Lambda { .. } => Err(EngineError::Unsupported(
-                "Lambda expressions are not supported yet.".into(),
-            )),
+            Expr::Lambda { .. } => Err(stmt(format!(
+                "A lambda ({}) is only allowed as an argument of TRANSFORM, FILTER or REDUCE.",
+                display::expr(e)
+            ))),
         }
     }
 
     /// ksqlDB's `UnknownColumnException` text (without the clause prefix, which the
     /// caller knows and this compiler does not).
     fn column(&mut self, qualifier: Option<&str>, name: &str) -> Result<Typed, EngineError> {
+        if qualifier.is_none() {
+            if let Some(i) = self.params.iter().rposition(|(p, _)| p == name) {
+                return Ok(Typed {
+                    node: Node::Param(i),
+                    ty: Some(self.params[i].1.clone()),
+                });
+            }
+        }
         match self.resolver.resolve(qualifier, name) {
             Some((index, ty)) => Ok(Typed {
                 node: Node::Column(index),
@@ -236,6 +271,7 @@ impl<'r> Compiler<'r> {
                 kind,
                 left: Box::new(l.node),
                 right: Box::new(r.node),
+                null_fails: !self.params.is_empty(),
             },
             ty: Some(ty),
         })
@@ -401,11 +437,20 @@ impl<'r> Compiler<'r> {
     }
 
     fn function(&mut self, name: &str, args: &[Expr]) -> Result<Typed, EngineError> {
+        if lambda::is_higher_order(name) {
+            return lambda::compile(self, name, args);
+        }
         let def = functions::lookup(name)
             .ok_or_else(|| stmt(format!("Can't find any functions with the name '{name}'")))?;
         let mut compiled = Vec::with_capacity(args.len());
-        for a in args {
-            compiled.push(self.compile(a)?);
+        for (i, a) in args.iter().enumerate() {
+            compiled.push(match time_unit(def.name, i, a) {
+                Some(unit) => Typed {
+                    node: Node::Literal(Value::String(unit.to_string())),
+                    ty: Some(SqlType::String),
+                },
+                None => self.compile(a)?,
+            });
         }
         let types: Vec<Option<SqlType>> = compiled.iter().map(|t| t.ty.clone()).collect();
         let signature = def.resolve(&types).ok_or_else(|| {
@@ -619,6 +664,29 @@ impl<'r> Compiler<'r> {
             .collect::<Result<_, _>>()?;
         Ok((nodes, ty))
     }
+}
+
+/// The unit keyword of `TIMESTAMPADD(SECONDS, 5, ts)` and its kin, which the parser
+/// leaves as a bare column name; those functions take it as a STRING.
+fn time_unit<'e>(function: &str, position: usize, arg: &'e Expr) -> Option<&'e str> {
+    const UNIT_FUNCTIONS: [&str; 6] = [
+        "DATEADD",
+        "DATESUB",
+        "TIMEADD",
+        "TIMESUB",
+        "TIMESTAMPADD",
+        "TIMESTAMPSUB",
+    ];
+    const UNITS: [&str; 5] = ["DAY", "HOUR", "MINUTE", "SECOND", "MILLISECOND"];
+    let Expr::Column {
+        qualifier: None,
+        name,
+    } = arg
+    else {
+        return None;
+    };
+    let is_unit = UNITS.contains(&name.trim_end_matches('S'));
+    (position == 0 && is_unit && UNIT_FUNCTIONS.contains(&function)).then_some(name.as_str())
 }
 
 fn boolean(node: Node) -> Typed {

@@ -10,7 +10,8 @@ use std::borrow::Cow;
 use super::arith::{self, ArithKind, ArithOp};
 use super::cast::{self, CastPlan};
 use super::compare::{self, CmpOp};
-use super::functions::EvalFn;
+use super::functions::{self, EvalFn};
+use super::lambda::{self, LambdaCall};
 use super::like::LikePattern;
 use crate::error::EngineError;
 use crate::types::{SqlType, Value};
@@ -21,11 +22,14 @@ pub(crate) enum Node {
     Literal(Value),
     Not(Box<Node>),
     Neg(Box<Node>),
+    /// `null_fails`: inside a lambda body a NULL operand is an error, not NULL — ksqlDB
+    /// compiles lambdas to Java that unboxes the operands, so the whole call fails.
     Arith {
         op: ArithOp,
         kind: ArithKind,
         left: Box<Node>,
         right: Box<Node>,
+        null_fails: bool,
     },
     /// A NULL operand makes a comparison FALSE, not NULL (ksqlDB's `nullCheckPrefix`);
     /// `IS [NOT] DISTINCT FROM` treats NULLs as equal to each other.
@@ -81,6 +85,18 @@ pub(crate) enum Node {
         ret: SqlType,
         args: Vec<Node>,
     },
+    /// A lambda parameter: an index into the scope's parameter stack.
+    Param(usize),
+    /// `TRANSFORM`, `FILTER` or `REDUCE` with their lambdas.
+    Lambda(Box<LambdaCall>),
+}
+
+/// What a node is evaluated against: the row, and the values of the lambda parameters in
+/// scope (outermost first; empty outside lambdas).
+#[derive(Clone, Copy)]
+pub(crate) struct Scope<'a> {
+    pub row: &'a [Value],
+    pub params: &'a [Value],
 }
 
 /// A LIKE pattern compiled once when it is a literal, else per row.
@@ -115,21 +131,33 @@ fn as_bool(v: &Value) -> Result<Option<bool>, EngineError> {
 }
 
 impl Node {
+    /// Evaluates over one row, outside any lambda.
     pub(crate) fn eval<'a>(&'a self, row: &'a [Value]) -> Out<'a> {
+        self.eval_in(Scope { row, params: &[] })
+    }
+
+    pub(crate) fn eval_in<'a>(&'a self, row: Scope<'a>) -> Out<'a> {
         match self {
-            Node::Column(i) => row.get(*i).map(Cow::Borrowed).ok_or_else(|| {
+            Node::Column(i) => row.row.get(*i).map(Cow::Borrowed).ok_or_else(|| {
                 EngineError::Internal(format!(
                     "column index {i} outside a row of {} values",
-                    row.len()
+                    row.row.len()
                 ))
             }),
+            Node::Param(i) => row.params.get(*i).map(Cow::Borrowed).ok_or_else(|| {
+                EngineError::Internal(format!(
+                    "lambda parameter {i} outside a scope of {}",
+                    row.params.len()
+                ))
+            }),
+            Node::Lambda(call) => lambda::eval(call, row),
             Node::Literal(v) => Ok(Cow::Borrowed(v)),
-            Node::Not(e) => match as_bool(e.eval(row)?.as_ref())? {
+            Node::Not(e) => match as_bool(e.eval_in(row)?.as_ref())? {
                 Some(b) => boolean(!b),
                 None => owned(Value::Null),
             },
             Node::Neg(e) => {
-                let v = e.eval(row)?;
+                let v = e.eval_in(row)?;
                 if v.is_null() {
                     return Ok(v);
                 }
@@ -140,10 +168,14 @@ impl Node {
                 kind,
                 left,
                 right,
+                null_fails,
             } => {
-                let a = left.eval(row)?;
-                let b = right.eval(row)?;
+                let a = left.eval_in(row)?;
+                let b = right.eval_in(row)?;
                 if a.is_null() || b.is_null() {
+                    if *null_fails {
+                        return Err(lambda::null_operand());
+                    }
                     return owned(Value::Null);
                 }
                 owned(arith::apply(*op, *kind, &a, &b)?)
@@ -151,18 +183,18 @@ impl Node {
             Node::Compare { op, left, right } => eval_compare(*op, left, right, row),
             Node::And(l, r) => eval_and(l, r, row),
             Node::Or(l, r) => eval_or(l, r, row),
-            Node::IsNull { expr, negated } => boolean(expr.eval(row)?.is_null() != *negated),
+            Node::IsNull { expr, negated } => boolean(expr.eval_in(row)?.is_null() != *negated),
             Node::InList { expr, list } => eval_in(expr, list, row),
             Node::Like { expr, pattern } => eval_like(expr, pattern, row),
             Node::Case { whens, otherwise } => eval_case(whens, otherwise.as_deref(), row),
-            Node::Cast { plan, expr } => cast::apply(plan, expr.eval(row)?),
+            Node::Cast { plan, expr } => cast::apply(plan, expr.eval_in(row)?),
             Node::ArrayIndex { base, index } => eval_array_index(base, index, row),
             Node::MapLookup { base, key } => eval_map_lookup(base, key, row),
             Node::Field { base, index, name } => eval_field(base, *index, name, row),
             Node::MakeArray(items) => {
                 let values = items
                     .iter()
-                    .map(|n| n.eval(row).map(Cow::into_owned))
+                    .map(|n| n.eval_in(row).map(Cow::into_owned))
                     .collect::<Result<_, _>>()?;
                 owned(Value::Array(values))
             }
@@ -170,7 +202,7 @@ impl Node {
             Node::MakeStruct(fields) => {
                 let mut out = Vec::with_capacity(fields.len());
                 for (name, n) in fields {
-                    out.push((name.clone(), n.eval(row)?.into_owned()));
+                    out.push((name.clone(), n.eval_in(row)?.into_owned()));
                 }
                 owned(Value::Struct(out))
             }
@@ -182,7 +214,7 @@ impl Node {
             } => {
                 let values = args
                     .iter()
-                    .map(|a| a.eval(row))
+                    .map(|a| a.eval_in(row))
                     .collect::<Result<Vec<_>, _>>()?;
                 // Name the function in internal errors; user-facing ones stay ksqlDB's.
                 let result = eval(&values, ret).map_err(|e| match e {
@@ -195,11 +227,11 @@ impl Node {
     }
 
     /// True when this node reads nothing from the row, so it can be evaluated once at
-    /// compile time. Every registered function is deterministic today; a non-deterministic
-    /// one (e.g. `RANDOM`) must opt out here.
+    /// compile time. Non-deterministic calls (`RANDOM()`, `UUID()`) opt out.
     pub(crate) fn is_constant(&self) -> bool {
         match self {
-            Node::Column(_) => false,
+            Node::Column(_) | Node::Param(_) => false,
+            Node::Lambda(call) => call.is_constant(),
             Node::Literal(_) => true,
             Node::Not(e) | Node::Neg(e) => e.is_constant(),
             Node::Arith { left, right, .. } | Node::Compare { left, right, .. } => {
@@ -229,14 +261,16 @@ impl Node {
                 .iter()
                 .all(|(k, v)| k.is_constant() && v.is_constant()),
             Node::MakeStruct(fields) => fields.iter().all(|(_, n)| n.is_constant()),
-            Node::Call { args, .. } => args.iter().all(Node::is_constant),
+            Node::Call { name, args, .. } => {
+                !functions::is_volatile(name, args.len()) && args.iter().all(Node::is_constant)
+            }
         }
     }
 }
 
-fn eval_compare<'a>(op: CmpOp, left: &'a Node, right: &'a Node, row: &'a [Value]) -> Out<'a> {
-    let a = left.eval(row)?;
-    let b = right.eval(row)?;
+fn eval_compare<'a>(op: CmpOp, left: &'a Node, right: &'a Node, row: Scope<'a>) -> Out<'a> {
+    let a = left.eval_in(row)?;
+    let b = right.eval_in(row)?;
     let result = match (a.is_null(), b.is_null()) {
         (false, false) => compare::holds(op, &a, &b),
         (true, true) => matches!(op, CmpOp::IsNotDistinctFrom),
@@ -247,12 +281,12 @@ fn eval_compare<'a>(op: CmpOp, left: &'a Node, right: &'a Node, row: &'a [Value]
 }
 
 /// Three-valued AND: FALSE wins over NULL; the right side is skipped after a FALSE.
-fn eval_and<'a>(l: &'a Node, r: &'a Node, row: &'a [Value]) -> Out<'a> {
-    let a = as_bool(l.eval(row)?.as_ref())?;
+fn eval_and<'a>(l: &'a Node, r: &'a Node, row: Scope<'a>) -> Out<'a> {
+    let a = as_bool(l.eval_in(row)?.as_ref())?;
     if a == Some(false) {
         return boolean(false);
     }
-    match (a, as_bool(r.eval(row)?.as_ref())?) {
+    match (a, as_bool(r.eval_in(row)?.as_ref())?) {
         (_, Some(false)) => boolean(false),
         (Some(true), Some(true)) => boolean(true),
         _ => owned(Value::Null),
@@ -260,25 +294,25 @@ fn eval_and<'a>(l: &'a Node, r: &'a Node, row: &'a [Value]) -> Out<'a> {
 }
 
 /// Three-valued OR: TRUE wins over NULL; the right side is skipped after a TRUE.
-fn eval_or<'a>(l: &'a Node, r: &'a Node, row: &'a [Value]) -> Out<'a> {
-    let a = as_bool(l.eval(row)?.as_ref())?;
+fn eval_or<'a>(l: &'a Node, r: &'a Node, row: Scope<'a>) -> Out<'a> {
+    let a = as_bool(l.eval_in(row)?.as_ref())?;
     if a == Some(true) {
         return boolean(true);
     }
-    match (a, as_bool(r.eval(row)?.as_ref())?) {
+    match (a, as_bool(r.eval_in(row)?.as_ref())?) {
         (_, Some(true)) => boolean(true),
         (Some(false), Some(false)) => boolean(false),
         _ => owned(Value::Null),
     }
 }
 
-fn eval_in<'a>(expr: &'a Node, list: &'a [Node], row: &'a [Value]) -> Out<'a> {
-    let v = expr.eval(row)?;
+fn eval_in<'a>(expr: &'a Node, list: &'a [Node], row: Scope<'a>) -> Out<'a> {
+    let v = expr.eval_in(row)?;
     if v.is_null() {
         return boolean(false);
     }
     for item in list {
-        let candidate = item.eval(row)?;
+        let candidate = item.eval_in(row)?;
         if !candidate.is_null() && compare::holds(CmpOp::Eq, &v, &candidate) {
             return boolean(true);
         }
@@ -286,14 +320,14 @@ fn eval_in<'a>(expr: &'a Node, list: &'a [Node], row: &'a [Value]) -> Out<'a> {
     boolean(false)
 }
 
-fn eval_like<'a>(expr: &'a Node, pattern: &'a LikeSource, row: &'a [Value]) -> Out<'a> {
-    let v = expr.eval(row)?;
+fn eval_like<'a>(expr: &'a Node, pattern: &'a LikeSource, row: Scope<'a>) -> Out<'a> {
+    let v = expr.eval_in(row)?;
     let Value::String(s) = v.as_ref() else {
         return owned(Value::Null);
     };
     match pattern {
         LikeSource::Static(p) => boolean(p.matches(s)),
-        LikeSource::Dynamic { pattern, escape } => match pattern.eval(row)?.as_ref() {
+        LikeSource::Dynamic { pattern, escape } => match pattern.eval_in(row)?.as_ref() {
             Value::String(p) => boolean(LikePattern::compile(p, *escape)?.matches(s)),
             _ => owned(Value::Null),
         },
@@ -303,15 +337,15 @@ fn eval_like<'a>(expr: &'a Node, pattern: &'a LikeSource, row: &'a [Value]) -> O
 fn eval_case<'a>(
     whens: &'a [(Node, Node)],
     otherwise: Option<&'a Node>,
-    row: &'a [Value],
+    row: Scope<'a>,
 ) -> Out<'a> {
     for (condition, result) in whens {
-        if as_bool(condition.eval(row)?.as_ref())? == Some(true) {
-            return result.eval(row);
+        if as_bool(condition.eval_in(row)?.as_ref())? == Some(true) {
+            return result.eval_in(row);
         }
     }
     match otherwise {
-        Some(o) => o.eval(row),
+        Some(o) => o.eval_in(row),
         None => owned(Value::Null),
     }
 }
@@ -324,9 +358,9 @@ fn project<'a>(container: Cow<'a, Value>, pick: impl Fn(&Value) -> Option<&Value
     }
 }
 
-fn eval_array_index<'a>(base: &'a Node, index: &'a Node, row: &'a [Value]) -> Out<'a> {
-    let b = base.eval(row)?;
-    let i = match index.eval(row)?.as_ref() {
+fn eval_array_index<'a>(base: &'a Node, index: &'a Node, row: Scope<'a>) -> Out<'a> {
+    let b = base.eval_in(row)?;
+    let i = match index.eval_in(row)?.as_ref() {
         Value::Integer(i) => i64::from(*i),
         Value::BigInt(i) => *i,
         _ => return owned(Value::Null),
@@ -341,9 +375,9 @@ fn eval_array_index<'a>(base: &'a Node, index: &'a Node, row: &'a [Value]) -> Ou
     })
 }
 
-fn eval_map_lookup<'a>(base: &'a Node, key: &'a Node, row: &'a [Value]) -> Out<'a> {
-    let b = base.eval(row)?;
-    let k = key.eval(row)?;
+fn eval_map_lookup<'a>(base: &'a Node, key: &'a Node, row: Scope<'a>) -> Out<'a> {
+    let b = base.eval_in(row)?;
+    let k = key.eval_in(row)?;
     if k.is_null() {
         return owned(Value::Null);
     }
@@ -356,8 +390,8 @@ fn eval_map_lookup<'a>(base: &'a Node, key: &'a Node, row: &'a [Value]) -> Out<'
     })
 }
 
-fn eval_field<'a>(base: &'a Node, index: usize, name: &'a str, row: &'a [Value]) -> Out<'a> {
-    let b = base.eval(row)?;
+fn eval_field<'a>(base: &'a Node, index: usize, name: &'a str, row: Scope<'a>) -> Out<'a> {
+    let b = base.eval_in(row)?;
     project(b, |v| match v {
         Value::Struct(fields) => cast::source_field(fields, index, name),
         _ => None,
@@ -365,11 +399,11 @@ fn eval_field<'a>(base: &'a Node, index: usize, name: &'a str, row: &'a [Value])
 }
 
 /// Later duplicate keys replace earlier ones, as a Java map's `put` does.
-fn eval_make_map<'a>(entries: &'a [(Node, Node)], row: &'a [Value]) -> Out<'a> {
+fn eval_make_map<'a>(entries: &'a [(Node, Node)], row: Scope<'a>) -> Out<'a> {
     let mut out: Vec<(Value, Value)> = Vec::with_capacity(entries.len());
     for (k, v) in entries {
-        let k = k.eval(row)?.into_owned();
-        let v = v.eval(row)?.into_owned();
+        let k = k.eval_in(row)?.into_owned();
+        let v = v.eval_in(row)?.into_owned();
         match out.iter_mut().find(|(existing, _)| existing == &k) {
             Some(slot) => slot.1 = v,
             None => out.push((k, v)),

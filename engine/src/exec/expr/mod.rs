@@ -18,7 +18,8 @@
 //! - `compare`: comparison validity and ordering.
 //! - `cast`: the CAST table and conversions.
 //! - `like`: LIKE patterns compiled to a backtracking-free matcher.
-//! - `functions`: the scalar function registry.
+//! - `functions`: the scalar function registry, one file per family.
+//! - `lambda`: `TRANSFORM`, `FILTER`, `REDUCE` and the scope of lambda parameters.
 //! - `names`: ksqlDB's default names for unaliased select expressions.
 //! - `display`, `java_text`: expression and value text as ksqlDB/Java print them.
 //!
@@ -32,7 +33,7 @@
 //! row to its processing log and yields NULL for a projection and FALSE for a filter; the
 //! caller does the same with the error.
 //!
-//! Non-goals for now: lambdas (compile to `Unsupported`), aggregate and table functions.
+//! Non-goals for now: aggregate and table functions.
 
 mod arith;
 mod cast;
@@ -43,6 +44,7 @@ mod display;
 mod eval;
 mod functions;
 mod java_text;
+mod lambda;
 mod like;
 mod names;
 
@@ -98,8 +100,7 @@ impl CompiledExpr {
 /// Compiles `expr` against the columns `resolver` knows.
 ///
 /// Errors are `EngineError::Statement` with ksqlDB's texts (unknown column, invalid
-/// comparison or arithmetic, unknown function, unsupported cast), or `Unsupported` for
-/// lambdas. A bare `NULL` has no type and is rejected; `CAST(NULL AS T)` types it.
+/// comparison or arithmetic, unknown function, unsupported cast). A bare `NULL` has no type and is rejected; `CAST(NULL AS T)` types it.
 pub fn compile(expr: &Expr, resolver: &dyn ColumnResolver) -> Result<CompiledExpr, EngineError> {
     let typed = compile::Compiler::new(resolver).compile(expr)?;
     let ty = typed.ty.ok_or_else(|| {
