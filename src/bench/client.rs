@@ -113,11 +113,11 @@ impl H2 {
 
 /// Awaits a response's headers (bounded).
 pub async fn headers(resp: PendingResponse) -> anyhow::Result<http::Response<Incoming>> {
-    Ok(tokio::time::timeout(CALL_TIMEOUT, resp)
+    tokio::time::timeout(CALL_TIMEOUT, resp)
         .await
         .context("response headers timed out")?
         .context("request task panicked")?
-        .context("request failed")?)
+        .context("request failed")
 }
 
 /// Splits a streamed response body into lines, whatever its DATA frames' boundaries.

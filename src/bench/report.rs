@@ -101,8 +101,10 @@ pub struct ProcLine {
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    // A comma goes before every digit whose distance from the end is a multiple of three.
+    let phase = digits.len() % 3;
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && i % 3 == phase {
             out.push(',');
         }
         out.push(c);
