@@ -257,11 +257,14 @@ async fn bench(args: &BenchArgs, addr: SocketAddr, pid: Option<u32>) -> anyhow::
             "ID BIGINT"
         };
         // Dropping first makes every run start from empty topics, so catch-up and the
-        // missing-row check see only this run's rows.
+        // missing-row check see only this run's rows. Two requests: statements of one request
+        // are validated together, so a CREATE with other partitions would meet the old topic.
+        control
+            .ksql(&format!("DROP STREAM IF EXISTS {name} DELETE TOPIC;"))
+            .await?;
         control
             .ksql(&format!(
-                "DROP STREAM IF EXISTS {name} DELETE TOPIC; \
-                 CREATE STREAM IF NOT EXISTS {name} ({key}, {VALUE_COLUMNS_SQL}) \
+                "CREATE STREAM IF NOT EXISTS {name} ({key}, {VALUE_COLUMNS_SQL}) \
                  WITH (kafka_topic='{name}', value_format='JSON', partitions={});",
                 args.partitions
             ))
