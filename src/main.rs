@@ -1,5 +1,7 @@
 //! The `sluice` binary: configuration, tracing, engine, server; runs until a signal.
 
+mod bench;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -22,6 +24,9 @@ enum Command {
     /// Serve the ksqlDB HTTP API (HTTP/1.1 and cleartext HTTP/2 on one port) over an
     /// embedded durable log in the data directory.
     Serve(ServeArgs),
+    /// Load a running server (or one it spawns) over HTTP/2 and report throughput, latency
+    /// and server cost.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -65,6 +70,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
 

@@ -1,0 +1,82 @@
+//! `sluice bench` end to end: a tiny run of the real binary against an in-process server,
+//! checking the JSON report's counts (every row acked, every acked row pushed once).
+
+mod support;
+
+use std::process::Command;
+
+use support::{TestServer, WAIT};
+
+fn bench(args: &[String]) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .arg("bench")
+        .args(args)
+        .output()
+        .expect("runs sluice bench");
+    assert!(
+        out.status.success(),
+        "bench failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    support::json(&out.stdout)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tiny_run_acks_and_pushes_every_row_once() {
+    let server = TestServer::start().await;
+    let args: Vec<String> = [
+        "--addr",
+        &server.addr.to_string(),
+        // The server runs in this process.
+        "--server-pid",
+        &std::process::id().to_string(),
+        "--rows",
+        "2000",
+        "--producers",
+        "1",
+        "--queries",
+        "1",
+        "--chunk-rows",
+        "100",
+        "--duration",
+        "30",
+        "--catch-up",
+        "--json",
+        "--quiet",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let report = tokio::time::timeout(WAIT * 3, tokio::task::spawn_blocking(move || bench(&args)))
+        .await
+        .expect("bench finishes in time")
+        .expect("join");
+
+    assert_eq!(report["ok"], true, "{report:#}");
+    assert_eq!(report["sent_rows"], 2000);
+    assert_eq!(report["acked_rows"], 2000);
+    assert_eq!(report["ack_latency"]["count"], 2000);
+    let consumer = &report["consumers"][0];
+    assert_eq!(consumer["rows"], 2000, "{report:#}");
+    assert_eq!(consumer["missing"], 0);
+    assert_eq!(consumer["duplicates"], 0);
+    assert_eq!(consumer["unparsed"], 0);
+    assert_eq!(report["e2e_latency"]["count"], 2000);
+    let catch_up = &report["catch_up"];
+    assert_eq!(catch_up["rows"], 2000, "{report:#}");
+    assert_eq!(catch_up["missing"], 0);
+    assert!(report["server"]["rss_bytes"].as_u64().expect("rss") > 0);
+    assert!(report["errors"].as_array().expect("errors").is_empty());
+    server.stop().await;
+}
+
+#[test]
+fn rejects_a_run_without_bounds() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["bench", "--rows", "0"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--rows"));
+}
