@@ -9,6 +9,8 @@ use sluice_engine::log::FsyncPolicy;
 use sluice_engine::{Engine, EngineConfig};
 use sluice_server::Server;
 
+mod conformance;
+
 /// Sluice: an HTTP/2 streaming ingest-and-query engine, wire-compatible with ksqlDB.
 #[derive(Debug, Parser)]
 #[command(name = "sluice", version, about)]
@@ -22,6 +24,8 @@ enum Command {
     /// Serve the ksqlDB HTTP API (HTTP/1.1 and cleartext HTTP/2 on one port) over an
     /// embedded durable log in the data directory.
     Serve(ServeArgs),
+    /// Replay ksqlDB's QTT/RQTT conformance cases against a running server.
+    Conformance(conformance::ConformanceArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -54,7 +58,7 @@ fn parse_fsync(s: &str) -> Result<FsyncPolicy, String> {
     }
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<std::process::ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -64,7 +68,8 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(args).map(|()| std::process::ExitCode::SUCCESS),
+        Command::Conformance(args) => conformance::run(args),
     }
 }
 
