@@ -8,7 +8,8 @@ use std::path::Path;
 use super::report::{CaseResult, Verdict};
 
 pub fn read(path: &Path) -> Result<BTreeSet<String>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("reading baseline {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("reading baseline {}: {e}", path.display()))?;
     Ok(text
         .lines()
         .map(str::trim)
@@ -52,9 +53,12 @@ pub fn compare(baseline: &BTreeSet<String>, results: &[CaseResult]) -> Drift {
         }
     }
     // A baselined case that vanished from the directory also stopped passing.
-    drift
-        .regressed
-        .extend(baseline.iter().filter(|n| !seen.contains(n.as_str())).cloned());
+    drift.regressed.extend(
+        baseline
+            .iter()
+            .filter(|n| !seen.contains(n.as_str()))
+            .cloned(),
+    );
     drift
 }
 
@@ -76,7 +80,11 @@ mod tests {
     #[test]
     fn regressions_and_new_passes() {
         let baseline: BTreeSet<String> = ["a", "b", "gone"].iter().map(|s| s.to_string()).collect();
-        let results = [result("a", Verdict::Pass), result("b", Verdict::Fail), result("c", Verdict::Pass)];
+        let results = [
+            result("a", Verdict::Pass),
+            result("b", Verdict::Fail),
+            result("c", Verdict::Pass),
+        ];
         let d = compare(&baseline, &results);
         assert_eq!(d.regressed, vec!["b".to_string(), "gone".to_string()]);
         assert_eq!(d.newly_passing, vec!["c".to_string()]);

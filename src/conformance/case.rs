@@ -85,7 +85,11 @@ impl Case {
             .ok_or("missing `statements`")?
             .as_array()
             .iter()
-            .map(|s| s.as_str().map(str::to_string).ok_or("a statement is not a string"))
+            .map(|s| {
+                s.as_str()
+                    .map(str::to_string)
+                    .ok_or("a statement is not a string")
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let meta = doc.get("meta").cloned().unwrap_or(Json::Null);
         let suite = if doc.get("responses").is_some()
@@ -157,8 +161,14 @@ fn parse_record(r: &Json) -> Result<Record, String> {
     let window = match r.field("window") {
         None => None,
         Some(w) => Some(Window {
-            start_ms: w.field("start").and_then(Json::as_i64).ok_or("window without start")?,
-            end_ms: w.field("end").and_then(Json::as_i64).ok_or("window without end")?,
+            start_ms: w
+                .field("start")
+                .and_then(Json::as_i64)
+                .ok_or("window without start")?,
+            end_ms: w
+                .field("end")
+                .and_then(Json::as_i64)
+                .ok_or("window without end")?,
             kind: match w.field("type").and_then(Json::as_str) {
                 Some(t) if t.eq_ignore_ascii_case("session") => WindowKind::Session,
                 _ => WindowKind::Time,
@@ -170,7 +180,10 @@ fn parse_record(r: &Json) -> Result<Record, String> {
             .iter()
             .map(|h| {
                 (
-                    h.field("KEY").and_then(Json::as_str).unwrap_or("").to_string(),
+                    h.field("KEY")
+                        .and_then(Json::as_str)
+                        .unwrap_or("")
+                        .to_string(),
                     h.field("VALUE").and_then(Json::as_str).map(str::to_string),
                 )
             })

@@ -117,7 +117,9 @@ impl HttpClient {
             .map_err(|e| e.to_string())?;
         let send = self.inner.request(req);
         match tokio::time::timeout(Duration::from_millis(REQUEST_TIMEOUT_MS), send).await {
-            Err(_) => Err(format!("{method} {path}: no response head in {REQUEST_TIMEOUT_MS} ms")),
+            Err(_) => Err(format!(
+                "{method} {path}: no response head in {REQUEST_TIMEOUT_MS} ms"
+            )),
             Ok(Err(e)) => Err(format!("{method} {path}: {e}")),
             Ok(Ok(resp)) => Ok(resp),
         }
@@ -133,13 +135,16 @@ impl HttpClient {
         let resp = self.open(method.clone(), path, content_type, body).await?;
         let status = resp.status();
         let collect = resp.into_body().collect();
-        let bytes = match tokio::time::timeout(Duration::from_millis(REQUEST_TIMEOUT_MS), collect)
-            .await
-        {
-            Err(_) => return Err(format!("{method} {path}: body not complete in {REQUEST_TIMEOUT_MS} ms")),
-            Ok(Err(e)) => return Err(format!("{method} {path}: {e}")),
-            Ok(Ok(c)) => c.to_bytes(),
-        };
+        let bytes =
+            match tokio::time::timeout(Duration::from_millis(REQUEST_TIMEOUT_MS), collect).await {
+                Err(_) => {
+                    return Err(format!(
+                        "{method} {path}: body not complete in {REQUEST_TIMEOUT_MS} ms"
+                    ))
+                }
+                Ok(Err(e)) => return Err(format!("{method} {path}: {e}")),
+                Ok(Ok(c)) => c.to_bytes(),
+            };
         Ok(Reply {
             status,
             body: String::from_utf8_lossy(&bytes).into_owned(),
@@ -152,8 +157,13 @@ impl HttpClient {
             ("ksql".into(), Json::Str(sql.to_string())),
             ("streamsProperties".into(), properties.clone()),
         ]);
-        self.call(Method::POST, "/ksql", Some("application/json"), Some(body.to_text()))
-            .await
+        self.call(
+            Method::POST,
+            "/ksql",
+            Some("application/json"),
+            Some(body.to_text()),
+        )
+        .await
     }
 
     /// `POST /ksql`, insisting on a 200 and a JSON array of entities.
@@ -186,12 +196,21 @@ impl HttpClient {
 
     pub async fn delete_topic(&self, name: &str) -> Result<(), String> {
         let reply = self
-            .call(Method::DELETE, &format!("/topics/{}", path_segment(name)), None, None)
+            .call(
+                Method::DELETE,
+                &format!("/topics/{}", path_segment(name)),
+                None,
+                None,
+            )
             .await?;
         if reply.status.is_success() || reply.status == StatusCode::NOT_FOUND {
             Ok(())
         } else {
-            Err(format!("DELETE /topics/{name} → {}: {}", reply.status, clip(&reply.body)))
+            Err(format!(
+                "DELETE /topics/{name} → {}: {}",
+                reply.status,
+                clip(&reply.body)
+            ))
         }
     }
 
@@ -202,19 +221,32 @@ impl HttpClient {
             Json::Str(name.to_string())
         );
         let reply = self
-            .call(Method::POST, "/topics", Some("application/json"), Some(body))
+            .call(
+                Method::POST,
+                "/topics",
+                Some("application/json"),
+                Some(body),
+            )
             .await?;
         match reply.status {
             s if s.is_success() || s == StatusCode::CONFLICT => Ok(true),
             StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => Ok(false),
-            s => Err(format!("creating topic {name} → {s}: {}", clip(&reply.body))),
+            s => Err(format!(
+                "creating topic {name} → {s}: {}",
+                clip(&reply.body)
+            )),
         }
     }
 
     /// End offset of each partition (`GET /topics/{name}`); `None` if the topic is unknown.
     pub async fn end_offsets(&self, name: &str) -> Result<Option<Vec<(u32, i64)>>, String> {
         let reply = self
-            .call(Method::GET, &format!("/topics/{}", path_segment(name)), None, None)
+            .call(
+                Method::GET,
+                &format!("/topics/{}", path_segment(name)),
+                None,
+                None,
+            )
             .await?;
         if reply.status == StatusCode::NOT_FOUND {
             return Ok(None);
@@ -253,7 +285,10 @@ impl HttpClient {
                         .headers
                         .iter()
                         .map(|(k, v)| {
-                            Json::Obj(vec![("key".into(), Json::Str(k.clone())), ("value".into(), b64(v))])
+                            Json::Obj(vec![
+                                ("key".into(), Json::Str(k.clone())),
+                                ("value".into(), b64(v)),
+                            ])
                         })
                         .collect();
                     o.push(("headers".into(), Json::Arr(hs)));
@@ -273,12 +308,20 @@ impl HttpClient {
         if reply.status.is_success() {
             Ok(())
         } else {
-            Err(format!("producing to {topic} → {}: {}", reply.status, clip(&reply.body)))
+            Err(format!(
+                "producing to {topic} → {}: {}",
+                reply.status,
+                clip(&reply.body)
+            ))
         }
     }
 
     /// Every record of one partition, from offset 0 to the current end.
-    pub async fn read_partition(&self, topic: &str, partition: u32) -> Result<Vec<TopicRecord>, String> {
+    pub async fn read_partition(
+        &self,
+        topic: &str,
+        partition: u32,
+    ) -> Result<Vec<TopicRecord>, String> {
         /// Records asked for per request.
         const READ_BATCH_RECORDS: usize = 1_000;
         /// Cases hold a few dozen records; more means a runaway query.
@@ -292,7 +335,11 @@ impl HttpClient {
             );
             let reply = self.call(Method::GET, &path, None, None).await?;
             if !reply.status.is_success() {
-                return Err(format!("reading {topic}/{partition} → {}: {}", reply.status, clip(&reply.body)));
+                return Err(format!(
+                    "reading {topic}/{partition} → {}: {}",
+                    reply.status,
+                    clip(&reply.body)
+                ));
             }
             let j = reply.json()?;
             let records = j.get("records").map(Json::as_array).unwrap_or(&[]);
@@ -307,7 +354,10 @@ impl HttpClient {
                     .iter()
                     .map(|h| {
                         Ok((
-                            h.field("key").and_then(Json::as_str).unwrap_or("").to_string(),
+                            h.field("key")
+                                .and_then(Json::as_str)
+                                .unwrap_or("")
+                                .to_string(),
                             unb64(h.get("value"))?,
                         ))
                     })
@@ -334,7 +384,12 @@ impl HttpClient {
     /// endpoint (404).
     pub async fn query_caught_up(&self, query_id: &str) -> Result<Option<bool>, String> {
         let reply = self
-            .call(Method::GET, &format!("/queries/{}/progress", path_segment(query_id)), None, None)
+            .call(
+                Method::GET,
+                &format!("/queries/{}/progress", path_segment(query_id)),
+                None,
+                None,
+            )
             .await?;
         if reply.status == StatusCode::NOT_FOUND {
             return Ok(None);
@@ -342,7 +397,13 @@ impl HttpClient {
         if !reply.status.is_success() {
             return Err(format!("progress of {query_id} → {}", reply.status));
         }
-        Ok(Some(reply.json()?.field("caughtUp").and_then(Json::as_bool).unwrap_or(false)))
+        Ok(Some(
+            reply
+                .json()?
+                .field("caughtUp")
+                .and_then(Json::as_bool)
+                .unwrap_or(false),
+        ))
     }
 }
 
@@ -380,7 +441,9 @@ impl LineReader {
         loop {
             if let Some(pos) = self.pending.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = self.pending.drain(..=pos).collect();
-                return Ok(Some(String::from_utf8_lossy(&line[..line.len() - 1]).into_owned()));
+                return Ok(Some(
+                    String::from_utf8_lossy(&line[..line.len() - 1]).into_owned(),
+                ));
             }
             if self.done {
                 if self.pending.is_empty() {

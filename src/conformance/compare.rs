@@ -49,7 +49,8 @@ fn decimal_eq_with_scale(expected: &str, actual: &str) -> bool {
         big_dec(t).map(|mut d| {
             if d.scale < 0 {
                 if d.digits != "0" {
-                    d.digits.push_str(&"0".repeat(d.scale.unsigned_abs() as usize));
+                    d.digits
+                        .push_str(&"0".repeat(d.scale.unsigned_abs() as usize));
                 }
                 d.scale = 0;
             }
@@ -99,8 +100,19 @@ fn describe(j: &Json) -> String {
 
 /// Compares an expected record value (or key) with the actual one under the QTT rules. `ty`
 /// is the SQL type of the actual value when the sink's schema is known.
-pub fn qtt_value(expected: &Json, actual: &Json, ty: Option<&SqlType>, path: &str) -> Result<(), String> {
-    let mismatch = || Err(format!("{path}: expected {}, got {}", describe(expected), describe(actual)));
+pub fn qtt_value(
+    expected: &Json,
+    actual: &Json,
+    ty: Option<&SqlType>,
+    path: &str,
+) -> Result<(), String> {
+    let mismatch = || {
+        Err(format!(
+            "{path}: expected {}, got {}",
+            describe(expected),
+            describe(actual)
+        ))
+    };
     match (expected, actual) {
         (Json::Null, Json::Null) => Ok(()),
         (Json::Null, _) | (_, Json::Null) => mismatch(),
@@ -199,7 +211,9 @@ pub fn qtt_value(expected: &Json, actual: &Json, ty: Option<&SqlType>, path: &st
 pub fn rest_equal(expected: &Json, actual: &Json) -> bool {
     match (expected, actual) {
         (Json::Num(e), Json::Num(a)) => decimal_eq_with_scale(e, a),
-        (Json::Arr(e), Json::Arr(a)) => e.len() == a.len() && e.iter().zip(a).all(|(x, y)| rest_equal(x, y)),
+        (Json::Arr(e), Json::Arr(a)) => {
+            e.len() == a.len() && e.iter().zip(a).all(|(x, y)| rest_equal(x, y))
+        }
         (Json::Obj(e), Json::Obj(a)) => {
             e.len() == a.len()
                 && e.iter()
@@ -219,7 +233,11 @@ pub fn partial_match(expected: &Json, actual: &Json, path: &str) -> Result<(), S
         return if rest_equal(expected, actual) {
             Ok(())
         } else {
-            Err(format!("{path}: expected {}, got {}", describe(expected), describe(actual)))
+            Err(format!(
+                "{path}: expected {}, got {}",
+                describe(expected),
+                describe(actual)
+            ))
         };
     };
     for (k, ev) in e {
@@ -252,7 +270,11 @@ pub fn drop_nested_empty(j: &Json) -> Json {
         Json::Obj(entries) => Json::Obj(
             entries
                 .iter()
-                .filter(|(_, v)| !matches!(v, Json::Null) && *v != Json::Str(String::new()) && *v != Json::Arr(Vec::new()))
+                .filter(|(_, v)| {
+                    !matches!(v, Json::Null)
+                        && *v != Json::Str(String::new())
+                        && *v != Json::Arr(Vec::new())
+                })
                 .map(|(k, v)| (k.clone(), drop_nested_empty(v)))
                 .collect(),
         ),
@@ -263,7 +285,11 @@ pub fn drop_nested_empty(j: &Json) -> Json {
 /// Compares a whole `/query` response with its expectation: the same number of lines, each
 /// line matched partially in place, and (unless `verify_order`) the `row.columns` lists
 /// compared as a multiset across the response.
-pub fn query_response(expected: &[Json], actual: &[Json], verify_order: bool) -> Result<(), String> {
+pub fn query_response(
+    expected: &[Json],
+    actual: &[Json],
+    verify_order: bool,
+) -> Result<(), String> {
     if expected.len() != actual.len() {
         return Err(format!(
             "expected {} lines, got {}: {}",
@@ -291,7 +317,10 @@ pub fn query_response(expected: &[Json], actual: &[Json], verify_order: bool) ->
         };
         partial_match(&e, &a, &format!("line {i}"))?;
     }
-    let mut unused: Vec<Option<Json>> = actual_columns.into_iter().map(|c| Some(drop_nested_empty(&c))).collect();
+    let mut unused: Vec<Option<Json>> = actual_columns
+        .into_iter()
+        .map(|c| Some(drop_nested_empty(&c)))
+        .collect();
     for e in &expected_columns {
         let e = drop_nested_empty(e);
         let hit = unused
@@ -362,7 +391,10 @@ mod tests {
 
     #[test]
     fn decimal_matches_with_its_scale() {
-        let t = Some(&SqlType::Decimal { precision: 4, scale: 2 });
+        let t = Some(&SqlType::Decimal {
+            precision: 4,
+            scale: 2,
+        });
         assert!(qtt_value(&j("1.10"), &j("1.10"), t, "$").is_ok());
         assert!(qtt_value(&j("1.10"), &j("1.1"), t, "$").is_err());
         assert!(qtt_value(&j("1"), &j("1.0"), t, "$").is_err());
@@ -373,10 +405,17 @@ mod tests {
 
     #[test]
     fn structs_compare_counts_and_names() {
-        let ty = SqlType::Struct(vec![
-            sluice_engine::types::StructField { name: "A".into(), ty: SqlType::Double },
-        ]);
-        assert!(qtt_value(&j(r#"{"a": 1.0000001}"#), &j(r#"{"A": 1.0}"#), Some(&ty), "$").is_ok());
+        let ty = SqlType::Struct(vec![sluice_engine::types::StructField {
+            name: "A".into(),
+            ty: SqlType::Double,
+        }]);
+        assert!(qtt_value(
+            &j(r#"{"a": 1.0000001}"#),
+            &j(r#"{"A": 1.0}"#),
+            Some(&ty),
+            "$"
+        )
+        .is_ok());
         assert!(qtt_value(&j(r#"{"A": 1}"#), &j(r#"{"A": 1, "B": 2}"#), Some(&ty), "$").is_err());
     }
 
@@ -399,15 +438,29 @@ mod tests {
     fn partial_match_and_starts_with() {
         let actual = j(r#"{"@type":"currentStatus","commandStatus":{"queryId":"CSAS_1"}}"#);
         assert!(partial_match(&j(r#"{"@type":"currentStatus"}"#), &actual, "$").is_ok());
-        assert!(partial_match(&j(r#"{"commandStatus":{"queryId|starts_with":"CSAS"}}"#), &actual, "$").is_ok());
-        assert!(partial_match(&j(r#"{"commandStatus":{"queryId|starts_with":"CTAS"}}"#), &actual, "$").is_err());
+        assert!(partial_match(
+            &j(r#"{"commandStatus":{"queryId|starts_with":"CSAS"}}"#),
+            &actual,
+            "$"
+        )
+        .is_ok());
+        assert!(partial_match(
+            &j(r#"{"commandStatus":{"queryId|starts_with":"CTAS"}}"#),
+            &actual,
+            "$"
+        )
+        .is_err());
         assert!(partial_match(&j(r#"{"@type":"x"}"#), &actual, "$").is_err());
     }
 
     #[test]
     fn query_rows_are_a_multiset_but_headers_are_positional() {
-        let expected = j(r#"[{"header":{"schema":"`K` STRING"}},{"row":{"columns":["a",1]}},{"row":{"columns":["b",2]}}]"#);
-        let actual = j(r#"[{"header":{"queryId":"q","schema":"`K` STRING"}},{"row":{"columns":["b",2]}},{"row":{"columns":["a",1]}}]"#);
+        let expected = j(
+            r#"[{"header":{"schema":"`K` STRING"}},{"row":{"columns":["a",1]}},{"row":{"columns":["b",2]}}]"#,
+        );
+        let actual = j(
+            r#"[{"header":{"queryId":"q","schema":"`K` STRING"}},{"row":{"columns":["b",2]}},{"row":{"columns":["a",1]}}]"#,
+        );
         assert!(query_response(expected.as_array(), actual.as_array(), false).is_ok());
         assert!(query_response(expected.as_array(), actual.as_array(), true).is_err());
         assert!(query_response(expected.as_array(), &actual.as_array()[..2], false).is_err());

@@ -244,11 +244,15 @@ impl Parser<'_> {
             Some(c) if *c == b'-' || c.is_ascii_digit() => {
                 let start = self.i;
                 while self.i < self.s.len()
-                    && matches!(self.s[self.i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+                    && matches!(
+                        self.s[self.i],
+                        b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'
+                    )
                 {
                     self.i += 1;
                 }
-                let text = std::str::from_utf8(&self.s[start..self.i]).map_err(|e| e.to_string())?;
+                let text =
+                    std::str::from_utf8(&self.s[start..self.i]).map_err(|e| e.to_string())?;
                 if text.parse::<f64>().is_err() {
                     return self.err("bad number");
                 }
@@ -299,7 +303,9 @@ impl Parser<'_> {
                             {
                                 self.i += 2;
                                 let lo = self.hex4()?;
-                                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo.wrapping_sub(0xDC00) & 0x3FF);
+                                cp = 0x10000
+                                    + ((cp - 0xD800) << 10)
+                                    + (lo.wrapping_sub(0xDC00) & 0x3FF);
                             }
                             let ch = char::from_u32(cp).unwrap_or('\u{FFFD}');
                             let mut buf = [0u8; 4];
@@ -333,7 +339,10 @@ mod tests {
     fn keeps_number_text_and_key_order() {
         let j = Json::parse(r#" {"b": 1.10, "a": [1, -2e3, null, true], "s": "x\"\u00e9"} "#)
             .expect("parses");
-        assert_eq!(j.to_text(), r#"{"b":1.10,"a":[1,-2e3,null,true],"s":"x\"é"}"#);
+        assert_eq!(
+            j.to_text(),
+            r#"{"b":1.10,"a":[1,-2e3,null,true],"s":"x\"é"}"#
+        );
     }
 
     #[test]

@@ -106,7 +106,10 @@ async fn run_async(args: ConformanceArgs) -> anyhow::Result<std::process::ExitCo
     if args.json {
         println!("{}", report::summary_json(&results));
     } else {
-        print!("{}", report::summary_text(&results, started.elapsed().as_secs_f64()));
+        print!(
+            "{}",
+            report::summary_text(&results, started.elapsed().as_secs_f64())
+        );
     }
     if let Some(path) = &args.write_baseline {
         baseline::write(path, &results).map_err(anyhow::Error::msg)?;
@@ -149,7 +152,10 @@ async fn run_one(client: &HttpClient, path: &Path, args: &ConformanceArgs) -> Op
     let case = match Case::load(path) {
         Ok(c) => c,
         Err(e) => {
-            let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
             return Some(CaseResult {
                 name,
                 file: "unreadable".into(),
@@ -160,7 +166,11 @@ async fn run_one(client: &HttpClient, path: &Path, args: &ConformanceArgs) -> Op
             });
         }
     };
-    if args.filter.as_ref().is_some_and(|f| !case.name.contains(f.as_str())) {
+    if args
+        .filter
+        .as_ref()
+        .is_some_and(|f| !case.name.contains(f.as_str()))
+    {
         return None;
     }
     let (verdict, reason) = match skip_reason(&case) {
@@ -188,7 +198,11 @@ fn skip_reason(case: &Case) -> Option<String> {
     if case.categories.iter().any(|c| c == "test_only_function") {
         return Some("needs a UDF from ksqlDB's test jars".into());
     }
-    if let Some(f) = case.meta_strings("value_formats").into_iter().find(|f| f != "JSON") {
+    if let Some(f) = case
+        .meta_strings("value_formats")
+        .into_iter()
+        .find(|f| f != "JSON")
+    {
         return Some(format!("value format {f} is not supported"));
     }
     if let Some(f) = case
@@ -198,16 +212,32 @@ fn skip_reason(case: &Case) -> Option<String> {
     {
         return Some(format!("key format {f} is not supported"));
     }
-    let needs_registry = case.doc.get("topics").map(json::Json::as_array).unwrap_or(&[]).iter().any(|t| {
-        ["keySchema", "valueSchema", "keySchemaId", "valueSchemaId", "schema"]
+    let needs_registry = case
+        .doc
+        .get("topics")
+        .map(json::Json::as_array)
+        .unwrap_or(&[])
+        .iter()
+        .any(|t| {
+            [
+                "keySchema",
+                "valueSchema",
+                "keySchemaId",
+                "valueSchemaId",
+                "schema",
+            ]
             .iter()
             .any(|k| t.field(k).is_some())
-    });
+        });
     if needs_registry {
         return Some("needs Schema Registry".into());
     }
     if case.suite == Suite::Rqtt
-        && (case.doc.get("testPullWithProtoFormat").and_then(json::Json::as_bool) == Some(true)
+        && (case
+            .doc
+            .get("testPullWithProtoFormat")
+            .and_then(json::Json::as_bool)
+            == Some(true)
             || case.categories.iter().any(|c| c == "protobuf_response"))
     {
         return Some("protobuf query responses are not supported".into());
@@ -217,7 +247,12 @@ fn skip_reason(case: &Case) -> Option<String> {
 
 /// Resets the server, then replays the case, both bounded.
 async fn run_case(client: &HttpClient, case: &Case, timeout: Duration) -> Result<(), String> {
-    match tokio::time::timeout(Duration::from_millis(RESET_TIMEOUT_MS), steps::reset(client)).await {
+    match tokio::time::timeout(
+        Duration::from_millis(RESET_TIMEOUT_MS),
+        steps::reset(client),
+    )
+    .await
+    {
         Err(_) => return Err("reset: timed out".into()),
         Ok(Err(e)) => return Err(format!("reset: {e}")),
         Ok(Ok(())) => {}

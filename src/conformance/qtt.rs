@@ -39,7 +39,10 @@ pub fn topics_to_create(case: &Case) -> Vec<(String, u32)> {
 /// `KAFKA_TOPIC` (and `PARTITIONS`) of a `CREATE STREAM|TABLE` that is not `AS SELECT`.
 pub fn declared_topic(statement: &str) -> Option<(String, Option<u32>)> {
     let upper = statement.to_ascii_uppercase();
-    if !upper.trim_start().starts_with("CREATE") || upper.contains(" AS SELECT") || upper.contains("\nAS SELECT") {
+    if !upper.trim_start().starts_with("CREATE")
+        || upper.contains(" AS SELECT")
+        || upper.contains("\nAS SELECT")
+    {
         return None;
     }
     let topic = property(statement, "KAFKA_TOPIC")?;
@@ -54,7 +57,9 @@ fn property(statement: &str, name: &str) -> Option<String> {
     while let Some(pos) = upper[from..].find(name) {
         let at = from + pos;
         from = at + name.len();
-        let before_ok = at == 0 || !upper.as_bytes()[at - 1].is_ascii_alphanumeric() && upper.as_bytes()[at - 1] != b'_';
+        let before_ok = at == 0
+            || !upper.as_bytes()[at - 1].is_ascii_alphanumeric()
+                && upper.as_bytes()[at - 1] != b'_';
         let rest = statement[from..].trim_start();
         if !before_ok || !rest.starts_with('=') {
             continue;
@@ -63,7 +68,9 @@ fn property(statement: &str, name: &str) -> Option<String> {
         if let Some(quoted) = rest.strip_prefix('\'') {
             return quoted.find('\'').map(|end| quoted[..end].to_string());
         }
-        let end = rest.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(rest.len());
+        let end = rest
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(rest.len());
         return Some(rest[..end].to_string());
     }
     None
@@ -87,9 +94,18 @@ pub async fn run(client: &HttpClient, case: &Case, deadline: Instant) -> Result<
             let message = reply
                 .json()
                 .ok()
-                .and_then(|j| j.field("message").and_then(Json::as_str).map(str::to_string))
+                .and_then(|j| {
+                    j.field("message")
+                        .and_then(Json::as_str)
+                        .map(str::to_string)
+                })
                 .unwrap_or_else(|| reply.body.clone());
-            return Err(format!("statement {} failed ({}): {}", i + 1, reply.status.as_u16(), clip(&message)));
+            return Err(format!(
+                "statement {} failed ({}): {}",
+                i + 1,
+                reply.status.as_u16(),
+                clip(&message)
+            ));
         }
         query_ids.extend(reply.json()?.as_array().iter().filter_map(query_id));
     }
@@ -130,17 +146,26 @@ async fn check_post_sources(client: &HttpClient, case: &Case) -> Result<(), Stri
         let format_name = |j: Option<&Json>| -> Option<String> {
             match j? {
                 Json::Str(s) => Some(s.to_ascii_uppercase()),
-                o => o.field("format").and_then(Json::as_str).map(str::to_ascii_uppercase),
+                o => o
+                    .field("format")
+                    .and_then(Json::as_str)
+                    .map(str::to_ascii_uppercase),
             }
         };
         if let Some(k) = format_name(e.field("keyFormat")) {
             if k != a.key_format {
-                return Err(format!("post: {name} key format is {}, expected {k}", a.key_format));
+                return Err(format!(
+                    "post: {name} key format is {}, expected {k}",
+                    a.key_format
+                ));
             }
         }
         if let Some(v) = format_name(e.field("valueFormat")) {
             if v != a.value_format {
-                return Err(format!("post: {name} value format is {}, expected {v}", a.value_format));
+                return Err(format!(
+                    "post: {name} value format is {}, expected {v}",
+                    a.value_format
+                ));
             }
         }
         if let Some(schema) = e.field("schema").and_then(Json::as_str) {
@@ -179,16 +204,31 @@ fn check_schema(name: &str, schema: &str, actual: &SourceInfo) -> Result<(), Str
         .key_columns
         .iter()
         .map(|c| (c.name.clone(), c.ty.clone(), "KEY"))
-        .chain(actual.value_columns.iter().map(|c| (c.name.clone(), c.ty.clone(), "VALUE")))
+        .chain(
+            actual
+                .value_columns
+                .iter()
+                .map(|c| (c.name.clone(), c.ty.clone(), "VALUE")),
+        )
         .collect();
     if want != got {
         let show = |cols: &[(String, sluice_engine::types::SqlType, &str)]| {
             cols.iter()
-                .map(|(n, t, k)| if *k == "KEY" { format!("{n} {t} KEY") } else { format!("{n} {t}") })
+                .map(|(n, t, k)| {
+                    if *k == "KEY" {
+                        format!("{n} {t} KEY")
+                    } else {
+                        format!("{n} {t}")
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        return Err(format!("post: {name} schema is `{}`, expected `{}`", show(&got), show(&want)));
+        return Err(format!(
+            "post: {name} schema is `{}`, expected `{}`",
+            show(&got),
+            show(&want)
+        ));
     }
     Ok(())
 }

@@ -118,9 +118,18 @@ pub fn summary_text(results: &[CaseResult], elapsed_s: f64) -> String {
     }
     let mut out = String::new();
     for (title, table) in [("source file", &by_file), ("category", &by_category)] {
-        out.push_str(&format!("\n{title:<48} {:>6} {:>6} {:>6} {:>7}\n", "pass", "fail", "skip", "rate"));
+        out.push_str(&format!(
+            "\n{title:<48} {:>6} {:>6} {:>6} {:>7}\n",
+            "pass", "fail", "skip", "rate"
+        ));
         for (k, c) in table {
-            out.push_str(&format!("{k:<48} {:>6} {:>6} {:>6} {:>7}\n", c.passed, c.failed, c.skipped, c.rate()));
+            out.push_str(&format!(
+                "{k:<48} {:>6} {:>6} {:>6} {:>7}\n",
+                c.passed,
+                c.failed,
+                c.skipped,
+                c.rate()
+            ));
         }
     }
     let c = totals(results);

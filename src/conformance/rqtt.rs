@@ -51,7 +51,11 @@ pub async fn run(client: &HttpClient, case: &Case, deadline: Instant) -> Result<
         if reply.status != StatusCode::OK {
             return match expected_error {
                 Some(e) => check_error(e, &reply, case),
-                None => Err(format!("admin statements failed ({}): {}", reply.status.as_u16(), clip(&reply.body))),
+                None => Err(format!(
+                    "admin statements failed ({}): {}",
+                    reply.status.as_u16(),
+                    clip(&reply.body)
+                )),
             };
         }
         for entity in reply.json()?.as_array() {
@@ -60,27 +64,55 @@ pub async fn run(client: &HttpClient, case: &Case, deadline: Instant) -> Result<
         }
     }
 
-    let produce_after_header = case.meta("produce_after_push_query_header").and_then(Json::as_bool) == Some(true);
+    let produce_after_header = case
+        .meta("produce_after_push_query_header")
+        .and_then(Json::as_bool)
+        == Some(true);
     let sources = steps::sources_by_topic(&topic_schema::load_sources(client).await?);
     if !produce_after_header {
-        steps::produce(client, &case.inputs, &sources, Placement::DefaultPartitioner).await?;
+        steps::produce(
+            client,
+            &case.inputs,
+            &sources,
+            Placement::DefaultPartitioner,
+        )
+        .await?;
     }
-    if case.meta("waits_for_persistent_queries").and_then(Json::as_bool) == Some(true) {
+    if case
+        .meta("waits_for_persistent_queries")
+        .and_then(Json::as_bool)
+        == Some(true)
+    {
         steps::settle(client, &query_ids, &[], deadline).await?;
     }
 
     let mut errors_seen = 0;
-    for q in case.meta("query_statements").map(Json::as_array).unwrap_or(&[]) {
+    for q in case
+        .meta("query_statements")
+        .map(Json::as_array)
+        .unwrap_or(&[])
+    {
         let index = q.field("index").and_then(Json::as_i64).unwrap_or(-1);
         let statement = usize::try_from(index)
             .ok()
             .and_then(|i| case.statements.get(i))
             .ok_or_else(|| format!("query index {index} is out of range"))?;
         let produce_inputs = produce_after_header.then_some((&case.inputs[..], &sources));
-        match run_query(client, statement, &case.properties, produce_inputs, deadline).await? {
+        match run_query(
+            client,
+            statement,
+            &case.properties,
+            produce_inputs,
+            deadline,
+        )
+        .await?
+        {
             Ok(lines) => {
                 if expected_error.is_some() {
-                    return Err(format!("expected an error, but query `{}` succeeded", clip(statement)));
+                    return Err(format!(
+                        "expected an error, but query `{}` succeeded",
+                        clip(statement)
+                    ));
                 }
                 actual.push(Actual::Query(lines));
             }
@@ -114,7 +146,10 @@ async fn run_query(
     client: &HttpClient,
     statement: &str,
     properties: &Json,
-    produce: Option<(&[super::case::Record], &std::collections::BTreeMap<String, topic_schema::SourceInfo>)>,
+    produce: Option<(
+        &[super::case::Record],
+        &std::collections::BTreeMap<String, topic_schema::SourceInfo>,
+    )>,
     deadline: Instant,
 ) -> Result<Result<Vec<Json>, Reply>, String> {
     let body = Json::Obj(vec![
@@ -122,7 +157,12 @@ async fn run_query(
         ("streamsProperties".into(), properties.clone()),
     ]);
     let resp = client
-        .open(Method::POST, "/query", Some("application/json"), Some(body.to_text()))
+        .open(
+            Method::POST,
+            "/query",
+            Some("application/json"),
+            Some(body.to_text()),
+        )
         .await?;
     let status = resp.status();
     let mut reader = LineReader::new(resp.into_body());
@@ -146,7 +186,9 @@ async fn run_query(
         if t.is_empty() {
             continue;
         }
-        lines.push(Json::parse(t).map_err(|e| format!("unparsable /query line ({e}): {}", clip(t)))?);
+        lines.push(
+            Json::parse(t).map_err(|e| format!("unparsable /query line ({e}): {}", clip(t)))?,
+        );
         if !produced {
             produced = true;
             if let Some((inputs, sources)) = produce {
@@ -168,13 +210,21 @@ async fn bounded<F: std::future::Future>(f: F, deadline: Instant) -> Result<F::O
 fn check_error(expected: &Json, reply: &Reply, case: &Case) -> Result<(), String> {
     if let Some(status) = expected.field("status").and_then(Json::as_i64) {
         if i64::from(reply.status.as_u16()) != status {
-            return Err(format!("expected status {status}, got {}: {}", reply.status.as_u16(), clip(&reply.body)));
+            return Err(format!(
+                "expected status {status}, got {}: {}",
+                reply.status.as_u16(),
+                clip(&reply.body)
+            ));
         }
     }
     let body = reply.json().ok().filter(|b| b.field("@type").is_some());
     // An unreadable error body becomes the Java client's generic error.
     let message = match &body {
-        Some(b) => b.field("message").and_then(Json::as_str).unwrap_or("").to_string(),
+        Some(b) => b
+            .field("message")
+            .and_then(Json::as_str)
+            .unwrap_or("")
+            .to_string(),
         None => format!(
             "The server returned an unexpected error: {}",
             reply.status.canonical_reason().unwrap_or("")
@@ -182,16 +232,26 @@ fn check_error(expected: &Json, reply: &Reply, case: &Case) -> Result<(), String
     };
     if let Some(want) = expected.field("message").and_then(Json::as_str) {
         if !message.contains(want) {
-            return Err(format!("error message {:?} does not contain {:?}", clip(&message), want));
+            return Err(format!(
+                "error message {:?} does not contain {:?}",
+                clip(&message),
+                want
+            ));
         }
     }
     if let Some(ty) = expected.field("type").and_then(Json::as_str) {
         let Some(b) = &body else {
-            return Err(format!("expected a {ty} error body, got: {}", clip(&reply.body)));
+            return Err(format!(
+                "expected a {ty} error body, got: {}",
+                clip(&reply.body)
+            ));
         };
         if ty.ends_with("KsqlStatementErrorMessage") {
             if b.field("@type").and_then(Json::as_str) != Some("statement_error") {
-                return Err(format!("expected a statement_error, got {}", clip(&reply.body)));
+                return Err(format!(
+                    "expected a statement_error, got {}",
+                    clip(&reply.body)
+                ));
             }
             let want_text = case
                 .meta("expected_error_statement_text")
@@ -199,9 +259,16 @@ fn check_error(expected: &Json, reply: &Reply, case: &Case) -> Result<(), String
                 .map(str::to_string)
                 .or_else(|| case.statements.last().cloned())
                 .unwrap_or_default();
-            let got_text = b.field("statementText").and_then(Json::as_str).unwrap_or("");
+            let got_text = b
+                .field("statementText")
+                .and_then(Json::as_str)
+                .unwrap_or("");
             if !got_text.contains(&want_text) {
-                return Err(format!("statementText {:?} does not contain {:?}", clip(got_text), want_text));
+                return Err(format!(
+                    "statementText {:?} does not contain {:?}",
+                    clip(got_text),
+                    want_text
+                ));
             }
         }
     }
@@ -212,7 +279,11 @@ fn check_error(expected: &Json, reply: &Reply, case: &Case) -> Result<(), String
 fn compare_responses(case: &Case, actual: &[Actual]) -> Result<(), String> {
     let expected = case.doc.get("responses").map(Json::as_array).unwrap_or(&[]);
     if actual.len() < expected.len() {
-        return Err(format!("expected {} responses, got {}", expected.len(), actual.len()));
+        return Err(format!(
+            "expected {} responses, got {}",
+            expected.len(),
+            actual.len()
+        ));
     }
     let verify_order = case
         .doc
@@ -222,17 +293,21 @@ fn compare_responses(case: &Case, actual: &[Actual]) -> Result<(), String> {
         .unwrap_or(false);
     for (i, (e, a)) in expected.iter().zip(actual).enumerate() {
         match (e.field("admin"), e.field("query"), a) {
-            (Some(want), _, Actual::Admin(got)) => {
-                compare::partial_match(want, got, "entity").map_err(|m| format!("response {i}: {m}"))?
-            }
-            (_, Some(want), Actual::Query(got)) => compare::query_response(want.as_array(), got, verify_order)
+            (Some(want), _, Actual::Admin(got)) => compare::partial_match(want, got, "entity")
                 .map_err(|m| format!("response {i}: {m}"))?,
+            (_, Some(want), Actual::Query(got)) => {
+                compare::query_response(want.as_array(), got, verify_order)
+                    .map_err(|m| format!("response {i}: {m}"))?
+            }
             _ => {
                 let got = match a {
                     Actual::Admin(_) => "an admin entity",
                     Actual::Query(_) => "a query result",
                 };
-                return Err(format!("response {i}: expected {}, got {got}", clip(&e.to_text())));
+                return Err(format!(
+                    "response {i}: expected {}, got {got}",
+                    clip(&e.to_text())
+                ));
             }
         }
     }

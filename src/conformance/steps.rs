@@ -35,14 +35,20 @@ pub async fn reset(client: &HttpClient) -> Result<(), String> {
         let mut left = 0;
         // Tables first: in the corpus, tables are more often built from streams than the
         // other way round. Failures are retried on the next pass.
-        for (show, list, kind) in [("SHOW TABLES;", "tables", "TABLE"), ("SHOW STREAMS;", "streams", "STREAM")] {
+        for (show, list, kind) in [
+            ("SHOW TABLES;", "tables", "TABLE"),
+            ("SHOW STREAMS;", "streams", "STREAM"),
+        ] {
             for entity in client.ksql_ok(show).await? {
                 for s in entity.get(list).map(Json::as_array).unwrap_or(&[]) {
                     let Some(name) = s.field("name").and_then(Json::as_str) else {
                         continue;
                     };
                     left += 1;
-                    let sql = format!("DROP {kind} IF EXISTS {} DELETE TOPIC;", topic_schema::quote_name(name));
+                    let sql = format!(
+                        "DROP {kind} IF EXISTS {} DELETE TOPIC;",
+                        topic_schema::quote_name(name)
+                    );
                     if let Err(e) = client.ksql_ok(&sql).await {
                         last_error = Some(e);
                     }
@@ -141,7 +147,12 @@ pub async fn produce(
 /// progress endpoint, waits until each expected sink holds at least its expected count and
 /// then stays still for a quiet period. Returns at the deadline either way: the comparison
 /// then reports what is missing.
-pub async fn settle(client: &HttpClient, query_ids: &[String], expected: &[Record], deadline: Instant) -> Result<(), String> {
+pub async fn settle(
+    client: &HttpClient,
+    query_ids: &[String],
+    expected: &[Record],
+    deadline: Instant,
+) -> Result<(), String> {
     let mut progress_supported = !query_ids.is_empty();
     let mut clean_passes = 0;
     while progress_supported && Instant::now() < deadline {
@@ -245,16 +256,26 @@ pub async fn check_outputs(
         let got = read_topic(client, topic).await?;
         let source = sources.get(topic);
         for (i, (w, g)) in want.iter().zip(&got).enumerate() {
-            check_record(w, g, source, check_zero_timestamps).map_err(|e| format!("{topic} record {i}: {e}"))?;
+            check_record(w, g, source, check_zero_timestamps)
+                .map_err(|e| format!("{topic} record {i}: {e}"))?;
         }
         if want.len() != got.len() {
-            return Err(format!("{topic}: expected {} records, got {}", want.len(), got.len()));
+            return Err(format!(
+                "{topic}: expected {} records, got {}",
+                want.len(),
+                got.len()
+            ));
         }
     }
     Ok(())
 }
 
-fn check_record(want: &Record, got: &TopicRecord, source: Option<&SourceInfo>, check_zero_timestamps: bool) -> Result<(), String> {
+fn check_record(
+    want: &Record,
+    got: &TopicRecord,
+    source: Option<&SourceInfo>,
+    check_zero_timestamps: bool,
+) -> Result<(), String> {
     let mut key_bytes = got.key.as_deref();
     if let Some(w) = want.window {
         let bytes = key_bytes.ok_or("expected a windowed key, got a null key")?;
@@ -298,8 +319,9 @@ fn check_record(want: &Record, got: &TopicRecord, source: Option<&SourceInfo>, c
             .map(|(k, v)| {
                 (
                     k.clone(),
-                    v.as_ref()
-                        .map(|b| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b)),
+                    v.as_ref().map(|b| {
+                        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b)
+                    }),
                 )
             })
             .collect();

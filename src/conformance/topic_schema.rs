@@ -61,7 +61,9 @@ pub fn quote_name(name: &str) -> String {
 }
 
 async fn describe(client: &HttpClient, name: &str) -> Result<SourceInfo, String> {
-    let entities = client.ksql_ok(&format!("DESCRIBE {};", quote_name(name))).await?;
+    let entities = client
+        .ksql_ok(&format!("DESCRIBE {};", quote_name(name)))
+        .await?;
     let d = entities
         .iter()
         .find_map(|e| e.field("sourceDescription"))
@@ -69,7 +71,11 @@ async fn describe(client: &HttpClient, name: &str) -> Result<SourceInfo, String>
     let mut key_columns = Vec::new();
     let mut value_columns = Vec::new();
     for f in d.field("fields").map(Json::as_array).unwrap_or(&[]) {
-        let col_name = f.field("name").and_then(Json::as_str).unwrap_or("").to_string();
+        let col_name = f
+            .field("name")
+            .and_then(Json::as_str)
+            .unwrap_or("")
+            .to_string();
         let ty = sql_type(f.field("schema").unwrap_or(&Json::Null))
             .map_err(|e| format!("DESCRIBE {name}, column {col_name}: {e}"))?;
         match f.field("type").and_then(Json::as_str) {
@@ -93,7 +99,10 @@ async fn describe(client: &HttpClient, name: &str) -> Result<SourceInfo, String>
 /// A SQL type from DESCRIBE's `schema` object (`type`, `memberSchema`, `fields`,
 /// `parameters`).
 pub fn sql_type(schema: &Json) -> Result<SqlType, String> {
-    let base = schema.field("type").and_then(Json::as_str).ok_or("schema without a type")?;
+    let base = schema
+        .field("type")
+        .and_then(Json::as_str)
+        .ok_or("schema without a type")?;
     let member = || sql_type(schema.field("memberSchema").unwrap_or(&Json::Null));
     Ok(match base.to_ascii_uppercase().as_str() {
         "BOOLEAN" => SqlType::Boolean,
@@ -107,7 +116,11 @@ pub fn sql_type(schema: &Json) -> Result<SqlType, String> {
         "TIME" => SqlType::Time,
         "DECIMAL" => {
             let p = schema.field("parameters");
-            let num = |k: &str| p.and_then(|p| p.field(k)).and_then(Json::as_i64).unwrap_or(0);
+            let num = |k: &str| {
+                p.and_then(|p| p.field(k))
+                    .and_then(Json::as_i64)
+                    .unwrap_or(0)
+            };
             SqlType::Decimal {
                 precision: u8::try_from(num("precision")).map_err(|e| e.to_string())?,
                 scale: u8::try_from(num("scale")).map_err(|e| e.to_string())?,
@@ -123,7 +136,11 @@ pub fn sql_type(schema: &Json) -> Result<SqlType, String> {
                 .iter()
                 .map(|f| {
                     Ok(StructField {
-                        name: f.field("name").and_then(Json::as_str).unwrap_or("").to_string(),
+                        name: f
+                            .field("name")
+                            .and_then(Json::as_str)
+                            .unwrap_or("")
+                            .to_string(),
                         ty: sql_type(f.field("schema").unwrap_or(&Json::Null))?,
                     })
                 })
@@ -135,7 +152,10 @@ pub fn sql_type(schema: &Json) -> Result<SqlType, String> {
 
 /// Serializes an input key as a test producer would: with the key format and column type of
 /// the source bound to the topic, or as JSON text when no source is bound.
-pub fn encode_input_key(source: Option<&SourceInfo>, key: &Json) -> Result<Option<Vec<u8>>, String> {
+pub fn encode_input_key(
+    source: Option<&SourceInfo>,
+    key: &Json,
+) -> Result<Option<Vec<u8>>, String> {
     let Some(source) = source else {
         return Ok((!key.is_null()).then(|| key.to_text().into_bytes()));
     };
@@ -149,8 +169,9 @@ pub fn encode_input_key(source: Option<&SourceInfo>, key: &Json) -> Result<Optio
         "JSON" => Ok(Some(key.to_text().into_bytes())),
         "KAFKA" => {
             let column = &source.key_columns[0];
-            let value = format::coerce_json_text(&key.to_text(), &column.ty, CoercionMode::KafkaJson)
-                .map_err(|e| format!("key {key} as {}: {e}", column.ty))?;
+            let value =
+                format::coerce_json_text(&key.to_text(), &column.ty, CoercionMode::KafkaJson)
+                    .map_err(|e| format!("key {key} as {}: {e}", column.ty))?;
             format::encode_key(KeyFormat::Kafka, &source.key_columns[..1], &[value])
                 .map(|b| b.map(|b| b.to_vec()))
                 .map_err(|e| format!("key {key}: {e}"))
@@ -180,7 +201,13 @@ pub fn split_window(bytes: &[u8], kind: WindowKind) -> Result<(&[u8], KeyWindow)
     match kind {
         WindowKind::Time if bytes.len() >= 8 => {
             let (inner, start) = bytes.split_at(bytes.len() - 8);
-            Ok((inner, KeyWindow { start_ms: long(start), end_ms: None }))
+            Ok((
+                inner,
+                KeyWindow {
+                    start_ms: long(start),
+                    end_ms: None,
+                },
+            ))
         }
         WindowKind::Session if bytes.len() >= 16 => {
             let (inner, tail) = bytes.split_at(bytes.len() - 16);
@@ -192,13 +219,19 @@ pub fn split_window(bytes: &[u8], kind: WindowKind) -> Result<(&[u8], KeyWindow)
                 },
             ))
         }
-        _ => Err(format!("a windowed key is too short ({} bytes)", bytes.len())),
+        _ => Err(format!(
+            "a windowed key is too short ({} bytes)",
+            bytes.len()
+        )),
     }
 }
 
 /// Reads an output key back: typed through the sink's key format when a source is bound,
 /// otherwise as JSON text (or a string when it is not JSON).
-pub fn decode_output_key(source: Option<&SourceInfo>, bytes: Option<&[u8]>) -> Result<Json, String> {
+pub fn decode_output_key(
+    source: Option<&SourceInfo>,
+    bytes: Option<&[u8]>,
+) -> Result<Json, String> {
     let Some(source) = source.filter(|s| !s.key_columns.is_empty()) else {
         return Ok(match bytes {
             None => Json::Null,
@@ -210,7 +243,8 @@ pub fn decode_output_key(source: Option<&SourceInfo>, bytes: Option<&[u8]>) -> R
     };
     let format = KeyFormat::parse(&source.key_format).map_err(|e| e.to_string())?;
     let mut values = Vec::new();
-    format::decode_key(format, &source.key_columns, bytes, &mut values).map_err(|e| format!("key: {e}"))?;
+    format::decode_key(format, &source.key_columns, bytes, &mut values)
+        .map_err(|e| format!("key: {e}"))?;
     Ok(match values.as_slice() {
         [one] => value_to_json(one),
         many => Json::Obj(
@@ -284,11 +318,20 @@ mod tests {
     #[test]
     fn kafka_keys_use_kafkas_serializers_by_column_type() {
         let int = source("KAFKA", SqlType::Integer);
-        assert_eq!(encode_input_key(Some(&int), &j("1")).expect("int"), Some(vec![0, 0, 0, 1]));
+        assert_eq!(
+            encode_input_key(Some(&int), &j("1")).expect("int"),
+            Some(vec![0, 0, 0, 1])
+        );
         let big = source("KAFKA", SqlType::BigInt);
-        assert_eq!(encode_input_key(Some(&big), &j("1")).expect("bigint"), Some(vec![0, 0, 0, 0, 0, 0, 0, 1]));
+        assert_eq!(
+            encode_input_key(Some(&big), &j("1")).expect("bigint"),
+            Some(vec![0, 0, 0, 0, 0, 0, 0, 1])
+        );
         let s = source("KAFKA", SqlType::String);
-        assert_eq!(encode_input_key(Some(&s), &j("\"r1\"")).expect("string"), Some(b"r1".to_vec()));
+        assert_eq!(
+            encode_input_key(Some(&s), &j("\"r1\"")).expect("string"),
+            Some(b"r1".to_vec())
+        );
         let d = source("KAFKA", SqlType::Double);
         assert_eq!(
             encode_input_key(Some(&d), &j("1.5")).expect("double"),
@@ -296,17 +339,29 @@ mod tests {
         );
         assert_eq!(encode_input_key(Some(&s), &Json::Null).expect("null"), None);
         // And back.
-        assert_eq!(decode_output_key(Some(&int), Some(&[0, 0, 0, 7])).expect("decodes"), j("7"));
+        assert_eq!(
+            decode_output_key(Some(&int), Some(&[0, 0, 0, 7])).expect("decodes"),
+            j("7")
+        );
     }
 
     #[test]
     fn json_keys_and_unbound_topics_are_json_text() {
         let js = source("JSON", SqlType::Integer);
-        assert_eq!(encode_input_key(Some(&js), &j("1")).expect("json"), Some(b"1".to_vec()));
-        assert_eq!(encode_input_key(None, &j("\"a\"")).expect("unbound"), Some(b"\"a\"".to_vec()));
+        assert_eq!(
+            encode_input_key(Some(&js), &j("1")).expect("json"),
+            Some(b"1".to_vec())
+        );
+        assert_eq!(
+            encode_input_key(None, &j("\"a\"")).expect("unbound"),
+            Some(b"\"a\"".to_vec())
+        );
         let none = source("NONE", SqlType::Integer);
         assert_eq!(encode_input_key(Some(&none), &j("1")).expect("none"), None);
-        assert_eq!(encode_input_value(&j(r#"{"V": 1.10}"#)), Some(br#"{"V":1.10}"#.to_vec()));
+        assert_eq!(
+            encode_input_value(&j(r#"{"V": 1.10}"#)),
+            Some(br#"{"V":1.10}"#.to_vec())
+        );
         assert_eq!(encode_input_value(&Json::Null), None);
     }
 
@@ -327,6 +382,12 @@ mod tests {
     fn describe_schema_objects_become_types() {
         let t = sql_type(&j(r#"{"type":"ARRAY","memberSchema":{"type":"DECIMAL","parameters":{"precision":4,"scale":2}}}"#))
             .expect("type");
-        assert_eq!(t, SqlType::Array(Box::new(SqlType::Decimal { precision: 4, scale: 2 })));
+        assert_eq!(
+            t,
+            SqlType::Array(Box::new(SqlType::Decimal {
+                precision: 4,
+                scale: 2
+            }))
+        );
     }
 }
