@@ -26,7 +26,14 @@ pub async fn reset(client: &HttpClient) -> Result<(), String> {
     for entity in client.ksql_ok("SHOW QUERIES;").await? {
         for q in entity.get("queries").map(Json::as_array).unwrap_or(&[]) {
             if let Some(id) = q.field("id").and_then(Json::as_str) {
-                client.ksql_ok(&format!("TERMINATE {id};")).await?;
+                // Ids built from quoted sink names (`CSAS_foo-too_1`) need quoting too. A
+                // failure here is reported by the drops below, which it would block.
+                let id = if id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                    id.to_string()
+                } else {
+                    topic_schema::quote_name(id)
+                };
+                let _ = client.ksql_ok(&format!("TERMINATE {id};")).await;
             }
         }
     }
