@@ -20,3 +20,6 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
 step "benches compile"
 cargo bench --workspace --no-run --locked --quiet
+
+step "conformance (QTT + RQTT against the baselines)"
+scripts/conformance.sh

@@ -11,6 +11,8 @@ use sluice_engine::log::FsyncPolicy;
 use sluice_engine::{Engine, EngineConfig};
 use sluice_server::Server;
 
+mod conformance;
+
 /// Sluice: an HTTP/2 streaming ingest-and-query engine, wire-compatible with ksqlDB.
 #[derive(Debug, Parser)]
 #[command(name = "sluice", version, about)]
@@ -27,6 +29,8 @@ enum Command {
     /// Load a running server (or one it spawns) over HTTP/2 and report throughput, latency
     /// and server cost.
     Bench(bench::BenchArgs),
+    /// Replay ksqlDB's QTT/RQTT conformance cases against a running server.
+    Conformance(conformance::ConformanceArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -59,7 +63,7 @@ fn parse_fsync(s: &str) -> Result<FsyncPolicy, String> {
     }
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<std::process::ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -69,8 +73,9 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => serve(args),
-        Command::Bench(args) => bench::run(args),
+        Command::Serve(args) => serve(args).map(|()| std::process::ExitCode::SUCCESS),
+        Command::Bench(args) => bench::run(args).map(|()| std::process::ExitCode::SUCCESS),
+        Command::Conformance(args) => conformance::run(args),
     }
 }
 
