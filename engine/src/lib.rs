@@ -6,14 +6,24 @@
 //! because those are how data is stored in the log, exactly as Kafka would store it.
 //!
 //! ```text
-//!  ingest:  Row values ─► format (key/value bytes) ─► partitioner ─► log::append ─► ack
-//!  query:   log::cursor ─► format (decode) ─► exec (filter, project, limit) ─► result rows
+//!  ingest:      row values ─► format (key/value bytes) ─► partitioner ─► log::append ─► ack
+//!  push/pull:   log::cursor ─► exec::row_decoder ─► exec::project (WHERE, SELECT) ─► rows
+//!  persistent:  log::cursor ─► row_decoder ─► project ─► format ─► sink log::append
+//!               (intent / commit journal per query: exactly-once across crashes)
 //! ```
 //!
 //! Modules:
+//! - [`engine`]: the `Engine` handle: opens the log, replays the catalog, starts queries.
+//! - [`catalog`]: sources (streams, tables) and the registry of running queries.
+//! - [`statements`]: `/ksql` statements: validate all in a sandbox, then apply.
+//! - [`exec`]: expressions and functions, ingest, query planning and execution,
+//!   persistent queries, PRINT and raw records.
+//! - [`format`]: record formats: `KAFKA`/`JSON` keys, `JSON` values, value coercion.
+//! - [`sql`]: the ksqlDB dialect: lexer, parser, AST, `Display` back to SQL.
+//! - [`log`]: the partitioned, durable, group-committed log behind the `LogStore` trait,
+//!   and the journal the catalog and persistent queries use.
 //! - [`types`]: SQL types, runtime values, schemas, temporal text forms.
-//! - [`sql`]: the ksqlDB dialect: lexer, parser, AST.
-//! - [`log`]: the partitioned, durable, group-committed log behind the `LogStore` trait.
+//! - [`clock`]: wall-clock time behind a handle tests can control.
 //! - [`error`]: the one error enum, classified for the API faces.
 //!
 //! Non-goals: sockets, HTTP, API payload shapes (those live in `protocol` and `server`).
