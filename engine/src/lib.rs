@@ -18,7 +18,7 @@
 //! - [`statements`]: `/ksql` statements: validate all in a sandbox, then apply.
 //! - [`exec`]: expressions and functions, ingest, query planning and execution,
 //!   persistent queries, PRINT and raw records.
-//! - [`format`]: record formats: `KAFKA`/`JSON` keys, `JSON` values, value coercion.
+//! - [`format`](mod@format): record formats: `KAFKA`/`JSON` keys, `JSON` values, value coercion.
 //! - [`sql`]: the ksqlDB dialect: lexer, parser, AST, `Display` back to SQL.
 //! - [`log`]: the partitioned, durable, group-committed log behind the `LogStore` trait,
 //!   and the journal the catalog and persistent queries use.
