@@ -5,17 +5,14 @@
 mod support;
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::StatusCode;
 use serde_json::json;
+use support::child::{produce_until_killed, ChildServer};
 use support::{response, Client, LineReader, Proto, WAIT};
 
 /// Kill-and-restart rounds per test run.
@@ -23,95 +20,6 @@ const ROUNDS: u64 = 4;
 /// Rows a producer may send per round before the kill lands (a bound, not a target).
 const ROWS_PER_ROUND_MAX: u64 = 1_000_000;
 const PARTITIONS: u32 = 4;
-
-struct ChildServer {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl ChildServer {
-    fn start(dir: &Path) -> ChildServer {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn sluice");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the listening line");
-        let addr = line
-            .trim()
-            .strip_prefix("sluice listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .parse()
-            .expect("address");
-        ChildServer { child, addr }
-    }
-
-    fn kill(mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reap");
-    }
-}
-
-/// Streams rows `first..` until the connection dies; returns how many were acked.
-async fn produce_until_killed(addr: SocketAddr, first: u64, acked: Arc<AtomicU64>) {
-    let mut client = Client::connect(addr, Proto::H2).await;
-    let (mut tx, resp) = client.open("POST", "/inserts-stream", None).await;
-    let sender = tokio::spawn(async move {
-        if tx
-            .send_data(Bytes::from_static(b"{\"target\":\"crash\"}\n"))
-            .await
-            .is_err()
-        {
-            return;
-        }
-        let mut chunk = String::with_capacity(8192);
-        for i in first..first + ROWS_PER_ROUND_MAX {
-            chunk.push_str(&format!(
-                "{{\"K\":\"key{}\",\"V\":{i},\"PAD\":\"{}\"}}\n",
-                i % 31,
-                "p".repeat((i % 50) as usize)
-            ));
-            if chunk.len() >= 4096
-                && tx
-                    .send_data(Bytes::from(std::mem::take(&mut chunk)))
-                    .await
-                    .is_err()
-            {
-                return;
-            }
-        }
-    });
-    let Ok(Ok(resp)) = tokio::time::timeout(WAIT, resp)
-        .await
-        .expect("response in time")
-    else {
-        return;
-    };
-    let mut body = resp.into_body();
-    let mut buf = Vec::new();
-    use http_body_util::BodyExt;
-    while let Some(Ok(frame)) = body.frame().await {
-        if let Ok(d) = frame.into_data() {
-            buf.extend_from_slice(&d);
-            while let Some(pos) = buf.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = buf.drain(..=pos).collect();
-                let ack: serde_json::Value = serde_json::from_slice(&line).expect("ack json");
-                assert_eq!(ack["status"], "ok", "{ack}");
-                let seq = ack["seq"].as_u64().expect("seq");
-                assert_eq!(seq, acked.load(Ordering::SeqCst), "acks are in seq order");
-                acked.store(seq + 1, Ordering::SeqCst);
-            }
-        }
-    }
-    sender.abort();
-}
 
 /// Reads the whole stream back from earliest with a push query (LIMIT = rows present).
 async fn read_back(addr: SocketAddr) -> Vec<(i64, i64, i64)> {
@@ -145,6 +53,16 @@ async fn read_back(addr: SocketAddr) -> Vec<(i64, i64, i64)> {
     rows
 }
 
+/// Rows of varying size (the PAD column), so records straddle read chunks and segments
+/// differently from round to round.
+fn crash_row(i: u64) -> String {
+    format!(
+        "{{\"K\":\"key{}\",\"V\":{i},\"PAD\":\"{}\"}}",
+        i % 31,
+        "p".repeat((i % 50) as usize)
+    )
+}
+
 #[test]
 fn every_acked_row_survives_sigkill() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -167,7 +85,14 @@ fn every_acked_row_survives_sigkill() {
                     .await;
                 assert_eq!(status, StatusCode::OK, "{body}");
             }
-            let producer = tokio::spawn(produce_until_killed(addr, next_first, Arc::clone(&acked)));
+            let producer = tokio::spawn(produce_until_killed(
+                addr,
+                "crash",
+                next_first,
+                ROWS_PER_ROUND_MAX,
+                crash_row,
+                Arc::clone(&acked),
+            ));
             // Let ingest run, then kill at a moment that varies per round.
             let deadline = tokio::time::Instant::now() + WAIT;
             while acked.load(Ordering::SeqCst) < 2_000 + round * 1_500 {

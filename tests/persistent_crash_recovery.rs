@@ -6,17 +6,14 @@
 mod support;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::StatusCode;
 use serde_json::json;
+use support::child::{produce_until_killed, ChildServer};
 use support::{Client, Proto, WAIT};
 
 const ROUNDS: u64 = 3;
@@ -26,85 +23,8 @@ const SOURCE_PARTITIONS: u32 = 4;
 /// Different from the source's, so one batch writes to several sink partitions.
 const SINK_PARTITIONS: u32 = 3;
 
-struct ChildServer {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl ChildServer {
-    fn start(dir: &Path) -> ChildServer {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn sluice");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the listening line");
-        let addr = line
-            .trim()
-            .strip_prefix("sluice listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .parse()
-            .expect("address");
-        ChildServer { child, addr }
-    }
-
-    fn kill(mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reap");
-    }
-}
-
-/// Streams rows `first..` into `src` until the connection dies; counts acks in `acked`.
-async fn produce_until_killed(addr: SocketAddr, first: u64, acked: Arc<AtomicU64>) {
-    let mut client = Client::connect(addr, Proto::H2).await;
-    let (mut tx, resp) = client.open("POST", "/inserts-stream", None).await;
-    let sender = tokio::spawn(async move {
-        if tx
-            .send_data(Bytes::from_static(b"{\"target\":\"src\"}\n"))
-            .await
-            .is_err()
-        {
-            return;
-        }
-        let mut chunk = String::with_capacity(8192);
-        for i in first..first + ROWS_PER_ROUND_MAX {
-            chunk.push_str(&format!("{{\"K\":\"key{}\",\"V\":{i}}}\n", i % 37));
-            if chunk.len() >= 4096
-                && tx
-                    .send_data(Bytes::from(std::mem::take(&mut chunk)))
-                    .await
-                    .is_err()
-            {
-                return;
-            }
-        }
-    });
-    let Ok(Ok(resp)) = tokio::time::timeout(WAIT, resp)
-        .await
-        .expect("response in time")
-    else {
-        return;
-    };
-    let mut body = resp.into_body();
-    let mut buf = Vec::new();
-    use http_body_util::BodyExt;
-    while let Some(Ok(frame)) = body.frame().await {
-        if let Ok(d) = frame.into_data() {
-            buf.extend_from_slice(&d);
-            while let Some(pos) = buf.iter().position(|&b| b == b'\n') {
-                buf.drain(..=pos);
-                acked.fetch_add(1, Ordering::SeqCst);
-            }
-        }
-    }
-    sender.abort();
+fn source_row(i: u64) -> String {
+    format!("{{\"K\":\"key{}\",\"V\":{i}}}", i % 37)
 }
 
 async fn query_id(addr: SocketAddr) -> String {
@@ -184,7 +104,14 @@ fn csas_output_is_exactly_once_across_sigkill() {
                     .await;
                 assert_eq!(status, StatusCode::OK, "{body}");
             }
-            let producer = tokio::spawn(produce_until_killed(addr, next_first, Arc::clone(&acked)));
+            let producer = tokio::spawn(produce_until_killed(
+                addr,
+                "src",
+                next_first,
+                ROWS_PER_ROUND_MAX,
+                source_row,
+                Arc::clone(&acked),
+            ));
             let deadline = tokio::time::Instant::now() + WAIT;
             while acked.load(Ordering::SeqCst) < 3_000 + round * 2_000 {
                 assert!(tokio::time::Instant::now() < deadline, "ingest stalled");

@@ -1,0 +1,108 @@
+//! A `sluice serve` child process, and a producer that streams rows into it until it dies:
+//! the pieces the crash tests share.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+
+use super::{Client, Proto, WAIT};
+
+/// A server in its own process, so a test can SIGKILL it mid-write.
+pub struct ChildServer {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl ChildServer {
+    /// Starts `sluice serve` on port 0 over `dir` and waits for its listening line.
+    pub fn start(dir: &Path) -> ChildServer {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn sluice");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let addr = line
+            .trim()
+            .strip_prefix("sluice listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .parse()
+            .expect("address");
+        ChildServer { child, addr }
+    }
+
+    /// SIGKILL, then reap: no chance to flush or shut down cleanly.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+    }
+}
+
+/// Streams `row(first)`, `row(first + 1)`, … (at most `rows_max`) into `target` over one
+/// HTTP/2 inserts-stream until the connection dies. Every ack must be ok and in seq order;
+/// `acked` counts them, so rows `first..first + acked` are the ones promised durable.
+pub async fn produce_until_killed(
+    addr: SocketAddr,
+    target: &'static str,
+    first: u64,
+    rows_max: u64,
+    row: fn(u64) -> String,
+    acked: Arc<AtomicU64>,
+) {
+    let mut client = Client::connect(addr, Proto::H2).await;
+    let (mut tx, resp) = client.open("POST", "/inserts-stream", None).await;
+    let sender = tokio::spawn(async move {
+        let head = format!("{{\"target\":\"{target}\"}}\n");
+        if tx.send_data(Bytes::from(head)).await.is_err() {
+            return;
+        }
+        let mut chunk = String::with_capacity(8192);
+        for i in first..first + rows_max {
+            chunk.push_str(&row(i));
+            chunk.push('\n');
+            if chunk.len() >= 4096
+                && tx
+                    .send_data(Bytes::from(std::mem::take(&mut chunk)))
+                    .await
+                    .is_err()
+            {
+                return;
+            }
+        }
+    });
+    let Ok(Ok(resp)) = tokio::time::timeout(WAIT, resp)
+        .await
+        .expect("response in time")
+    else {
+        return;
+    };
+    let mut body = resp.into_body();
+    let mut buf = Vec::new();
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Ok(d) = frame.into_data() {
+            buf.extend_from_slice(&d);
+            while let Some(pos) = buf.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = buf.drain(..=pos).collect();
+                let ack: serde_json::Value = serde_json::from_slice(&line).expect("ack json");
+                assert_eq!(ack["status"], "ok", "{ack}");
+                let seq = ack["seq"].as_u64().expect("seq");
+                assert_eq!(seq, acked.load(Ordering::SeqCst), "acks are in seq order");
+                acked.store(seq + 1, Ordering::SeqCst);
+            }
+        }
+    }
+    sender.abort();
+}
