@@ -169,7 +169,10 @@ fn struct_step(
     let mut out = Vec::with_capacity(fields.len() + target.len());
     for (name, e) in fields {
         let ty = compiler.compile(e)?.ty;
-        let existing = target.iter().find(|f| &f.name == name).map(|f| f.ty.clone());
+        let existing = target
+            .iter()
+            .find(|f| &f.name == name)
+            .map(|f| f.ty.clone());
         let ty = match (existing, ty) {
             (Some(t), item) => step(compiler, e, item.as_ref(), Some(t))?,
             (None, item) => item,
@@ -199,17 +202,14 @@ fn can_coerce(strictness: Strictness, from: &SqlType, to: &SqlType) -> Option<Sq
     use SqlType as T;
     let lax = strictness == Strictness::Lax;
     match (from, to) {
-        (T::Decimal { .. }, T::Decimal { .. })
-        | (T::Integer | T::BigInt, T::Decimal { .. }) => {
+        (T::Decimal { .. }, T::Decimal { .. }) | (T::Integer | T::BigInt, T::Decimal { .. }) => {
             Some(DecType::widen(DecType::of(from)?, DecType::of(to)?).sql_type())
         }
         (T::Integer, T::BigInt) | (T::Integer | T::BigInt | T::Decimal { .. }, T::Double) => {
             Some(to.clone())
         }
         (T::String, T::Timestamp | T::Time | T::Date | T::Bytes) => Some(to.clone()),
-        (T::Array(f), T::Array(t)) => {
-            Some(T::Array(Box::new(can_coerce(strictness, f, t)?)))
-        }
+        (T::Array(f), T::Array(t)) => Some(T::Array(Box::new(can_coerce(strictness, f, t)?))),
         (T::Map(fk, fv), T::Map(tk, tv)) => Some(T::Map(
             Box::new(can_coerce(strictness, fk, tk)?),
             Box::new(can_coerce(strictness, fv, tv)?),
@@ -226,7 +226,11 @@ fn can_coerce(strictness: Strictness, from: &SqlType, to: &SqlType) -> Option<Sq
                     ty,
                 });
             }
-            out.extend(tf.iter().filter(|t| !ff.iter().any(|f| f.name == t.name)).cloned());
+            out.extend(
+                tf.iter()
+                    .filter(|t| !ff.iter().any(|f| f.name == t.name))
+                    .cloned(),
+            );
             Some(T::Struct(out))
         }
         _ if from == to => Some(to.clone()),
@@ -241,9 +245,7 @@ fn can_coerce(strictness: Strictness, from: &SqlType, to: &SqlType) -> Option<Sq
             | T::Date,
             T::String,
         ) if lax => Some(T::String),
-        (T::String, T::Boolean | T::Integer | T::BigInt | T::Decimal { .. } | T::Double)
-            if lax =>
-        {
+        (T::String, T::Boolean | T::Integer | T::BigInt | T::Decimal { .. } | T::Double) if lax => {
             Some(to.clone())
         }
         _ => None,
@@ -338,10 +340,7 @@ mod tests {
 
     #[test]
     fn string_literals_widen_numeric_lists() {
-        let t = |s: &str, c: &SqlType| match numeric_from_text(s, c) {
-            Ok(t) => Some(t),
-            Err(_) => None,
-        };
+        let t = |s: &str, c: &SqlType| numeric_from_text(s, c).ok();
         assert_eq!(t("2147483648", &SqlType::Integer), Some(SqlType::BigInt));
         assert_eq!(t("4.000", &SqlType::BigInt), Some(dec(22, 3)));
         assert_eq!(t("1", &SqlType::Double), Some(SqlType::Double));
@@ -365,12 +364,18 @@ mod tests {
             can_coerce(Strictness::Lax, &T::Integer, &T::String),
             Some(T::String)
         );
-        assert_eq!(can_coerce(Strictness::Strict, &T::Integer, &T::String), None);
+        assert_eq!(
+            can_coerce(Strictness::Strict, &T::Integer, &T::String),
+            None
+        );
         assert_eq!(
             can_coerce(Strictness::Strict, &T::String, &T::Timestamp),
             Some(T::Timestamp)
         );
-        assert_eq!(can_coerce(Strictness::Strict, &T::BigInt, &T::Integer), None);
+        assert_eq!(
+            can_coerce(Strictness::Strict, &T::BigInt, &T::Integer),
+            None
+        );
         assert_eq!(
             can_coerce(Strictness::Strict, &dec(4, 2), &T::BigInt),
             None,
@@ -396,10 +401,7 @@ mod tests {
     #[test]
     fn structs_combine_into_the_union_of_their_fields() {
         use SqlType as T;
-        let field = |n: &str, ty: T| StructField {
-            name: n.into(),
-            ty,
-        };
+        let field = |n: &str, ty: T| StructField { name: n.into(), ty };
         let a = T::Struct(vec![field("A", T::Integer), field("B", T::Integer)]);
         let b = T::Struct(vec![field("B", T::BigInt), field("C", T::String)]);
         assert_eq!(
