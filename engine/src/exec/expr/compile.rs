@@ -5,6 +5,7 @@
 
 use super::arith::{ArithKind, ArithOp};
 use super::cast;
+use super::coerce;
 use super::compare::{self, CmpOp};
 use super::decimal::{self, DecType};
 use super::display;
@@ -15,7 +16,7 @@ use super::like::LikePattern;
 use super::ColumnResolver;
 use crate::error::EngineError;
 use crate::sql::ast::{BinaryOp, Expr, Literal, UnaryOp};
-use crate::types::{SqlType, StructField, Value};
+use crate::types::{temporal, SqlType, StructField, Value};
 
 /// Deepest expression nesting accepted. Compiling and evaluating recurse once per level;
 /// 256 is far beyond hand-written SQL and far below what exhausts a thread's stack.
@@ -119,7 +120,7 @@ impl<'r> Compiler<'r> {
                 expr,
                 list,
                 negated,
-            } => self.in_list(expr, list, *negated, e),
+            } => self.in_list(expr, list, *negated),
             Expr::Like {
                 expr,
                 pattern,
@@ -278,10 +279,37 @@ impl<'r> Compiler<'r> {
     }
 
     fn comparison(&mut self, op: CmpOp, left: &Expr, right: &Expr) -> Result<Typed, EngineError> {
-        let l = self.compile(left)?;
-        let r = self.compile(right)?;
+        let (l, r) = if is_pseudo_time(left) {
+            (self.compile(left)?, self.pseudo_time_operand(right)?)
+        } else if is_pseudo_time(right) {
+            (self.pseudo_time_operand(left)?, self.compile(right)?)
+        } else {
+            (self.compile(left)?, self.compile(right)?)
+        };
         let node = compare_nodes(op, l, r, left, right)?;
         Ok(boolean(node))
+    }
+
+    /// The other operand of a comparison with ROWTIME, WINDOWSTART or WINDOWEND: a STRING
+    /// literal there is a (possibly partial) timestamp, turned into epoch milliseconds
+    /// (ksqlDB's `StatementRewriteForMagicPseudoTimestamp`, `PartialStringToTimestampParser`).
+    fn pseudo_time_operand(&mut self, e: &Expr) -> Result<Typed, EngineError> {
+        let Expr::Literal(Literal::String(text)) = e else {
+            return self.compile(e);
+        };
+        let ms = temporal::parse_timestamp(text.trim()).ok_or_else(|| {
+            stmt(format!(
+                "Failed to parse timestamp '{text}'.\nRequired format is: \
+                 \"yyyy-MM-dd'T'HH:mm:ss.SSS\", with an optional numeric 4-digit timezone, \
+                 for example: '2020-05-26T23:59:58.000' or with tz: \
+                 '2020-05-26T23:59:58.000+0200'. A trailing 'Z' instead of tz indicates the \
+                 zero UTC offset. Partials are also supported, for example \"2020-05-26\""
+            ))
+        })?;
+        Ok(Typed {
+            node: Node::Literal(Value::BigInt(ms)),
+            ty: Some(SqlType::BigInt),
+        })
     }
 
     /// `BETWEEN` is `v >= low AND v <= high` (`SqlToJavaVisitor.visitBetweenPredicate`);
@@ -294,8 +322,14 @@ impl<'r> Compiler<'r> {
         negated: bool,
     ) -> Result<Typed, EngineError> {
         let v = self.compile(value)?;
-        let lo = self.compile(low)?;
-        let hi = self.compile(high)?;
+        let (lo, hi) = if is_pseudo_time(value) {
+            (
+                self.pseudo_time_operand(low)?,
+                self.pseudo_time_operand(high)?,
+            )
+        } else {
+            (self.compile(low)?, self.compile(high)?)
+        };
         let v2 = Typed {
             node: v.node.clone(),
             ty: v.ty.clone(),
@@ -313,27 +347,23 @@ impl<'r> Compiler<'r> {
         value: &Expr,
         list: &[Expr],
         negated: bool,
-        whole: &Expr,
     ) -> Result<Typed, EngineError> {
         let v = self.compile(value)?;
         let mut items = Vec::with_capacity(list.len());
         for item in list {
-            items.push((self.compile(item)?, item));
+            items.push(self.compile(item)?);
         }
-        let typed = std::iter::once(&v.ty)
-            .chain(items.iter().map(|(t, _)| &t.ty))
-            .flatten();
-        let target = match common_type(typed) {
-            Ok(t) => t,
-            Err((a, b)) => return Err(coercion_error(&a, &b, whole)),
-        };
+        let typed: Vec<(&Expr, Option<&SqlType>)> = std::iter::once((value, v.ty.as_ref()))
+            .chain(list.iter().zip(&items).map(|(e, t)| (e, t.ty.as_ref())))
+            .collect();
+        let target = coerce::common_type(self, &typed)?;
         let coerce_to = |t: Typed| match &target {
             Some(target) => coerce(t, target),
             None => Ok(t.node),
         };
         let expr = Box::new(coerce_to(v)?);
         let mut nodes = Vec::with_capacity(items.len());
-        for (t, _) in items {
+        for t in items {
             if t.ty.is_some() {
                 nodes.push(coerce_to(t)?);
             }
@@ -646,17 +676,13 @@ impl<'r> Compiler<'r> {
         for item in items {
             compiled.push(self.compile(item)?);
         }
-        let ty = match common_type(compiled.iter().filter_map(|t| t.ty.as_ref())) {
-            Ok(Some(t)) => t,
-            Ok(None) => return Err(all_null()),
-            Err((a, b)) => {
-                let culprit = items
-                    .iter()
-                    .zip(&compiled)
-                    .find(|(_, t)| t.ty.as_ref() == Some(&b))
-                    .map_or(&items[0], |(e, _)| e);
-                return Err(coercion_error(&a, &b, culprit));
-            }
+        let typed: Vec<(&Expr, Option<&SqlType>)> = items
+            .iter()
+            .zip(&compiled)
+            .map(|(e, t)| (e, t.ty.as_ref()))
+            .collect();
+        let Some(ty) = coerce::common_type(self, &typed)? else {
+            return Err(all_null());
         };
         let nodes = compiled
             .into_iter()
@@ -687,6 +713,12 @@ fn time_unit<'e>(function: &str, position: usize, arg: &'e Expr) -> Option<&'e s
     };
     let is_unit = UNITS.contains(&name.trim_end_matches('S'));
     (position == 0 && is_unit && UNIT_FUNCTIONS.contains(&function)).then_some(name.as_str())
+}
+
+/// ROWTIME, WINDOWSTART and WINDOWEND: BIGINT columns that compare with timestamp text.
+fn is_pseudo_time(e: &Expr) -> bool {
+    const PSEUDO_TIME_COLUMNS: [&str; 3] = ["ROWTIME", "WINDOWSTART", "WINDOWEND"];
+    matches!(e, Expr::Column { name, .. } if PSEUDO_TIME_COLUMNS.contains(&name.as_str()))
 }
 
 fn boolean(node: Node) -> Typed {
@@ -722,15 +754,6 @@ fn expect_string(t: &Typed, e: &Expr, what: &str) -> Result<(), EngineError> {
             display::expr(e)
         ))),
     }
-}
-
-/// `CoercionUtil`'s text when items cannot share a type.
-fn coercion_error(target: &SqlType, source: &SqlType, e: &Expr) -> EngineError {
-    stmt(format!(
-        "operator does not exist: {target} = {source} ({})\nHint: You might need to add \
-         explicit type casts.",
-        display::expr(e)
-    ))
 }
 
 fn literal(l: &Literal) -> Result<Typed, EngineError> {

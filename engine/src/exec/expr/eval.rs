@@ -150,7 +150,7 @@ impl Node {
                     row.params.len()
                 ))
             }),
-            Node::Lambda(call) => lambda::eval(call, row),
+            Node::Lambda(call) => null_on_failure(call.name(), lambda::eval(call, row)),
             Node::Literal(v) => Ok(Cow::Borrowed(v)),
             Node::Not(e) => match as_bool(e.eval_in(row)?.as_ref())? {
                 Some(b) => boolean(!b),
@@ -212,16 +212,17 @@ impl Node {
                 ret,
                 args,
             } => {
-                let values = args
+                let result = args
                     .iter()
                     .map(|a| a.eval_in(row))
-                    .collect::<Result<Vec<_>, _>>()?;
+                    .collect::<Result<Vec<_>, _>>()
+                    .and_then(|values| eval(&values, ret));
                 // Name the function in internal errors; user-facing ones stay ksqlDB's.
-                let result = eval(&values, ret).map_err(|e| match e {
+                let result = result.map_err(|e| match e {
                     EngineError::Internal(m) => EngineError::Internal(format!("{name}: {m}")),
                     other => other,
                 });
-                owned(result?)
+                null_on_failure(name, result.map(Cow::Owned))
             }
         }
     }
@@ -303,6 +304,21 @@ fn eval_or<'a>(l: &'a Node, r: &'a Node, row: Scope<'a>) -> Out<'a> {
         (_, Some(true)) => boolean(true),
         (Some(false), Some(false)) => boolean(false),
         _ => owned(Value::Null),
+    }
+}
+
+/// A function call that fails on this row (bad input to the function or to one of its
+/// arguments) is NULL there, and the rest of the expression goes on: ksqlDB wraps every
+/// UDF invocation in a try/catch that logs to the processing log and returns NULL
+/// (`SqlToJavaVisitor.visitFunctionCall`, `evaluateOrReturnNull`). Internal errors still
+/// propagate.
+fn null_on_failure<'a>(name: &str, result: Out<'a>) -> Out<'a> {
+    match result {
+        Err(EngineError::BadRequest(reason)) => {
+            tracing::debug!(function = name, %reason, "function call failed; yielding NULL");
+            owned(Value::Null)
+        }
+        other => other,
     }
 }
 

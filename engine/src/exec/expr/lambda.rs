@@ -55,6 +55,15 @@ pub(crate) struct LambdaCall {
 }
 
 impl LambdaCall {
+    /// The function's name, for logs.
+    pub(crate) fn name(&self) -> &'static str {
+        match self.kind {
+            LambdaKind::TransformArray | LambdaKind::TransformMap => "TRANSFORM",
+            LambdaKind::FilterArray | LambdaKind::FilterMap => "FILTER",
+            LambdaKind::ReduceArray | LambdaKind::ReduceMap => "REDUCE",
+        }
+    }
+
     /// Never folded: the bodies may read parameters of enclosing lambdas.
     pub(crate) fn is_constant(&self) -> bool {
         false

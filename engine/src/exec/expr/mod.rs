@@ -17,6 +17,7 @@
 //! - `arith`, `decimal`: `+ - * / %`, with Java integer wrapping and exact DECIMALs.
 //! - `compare`: comparison validity and ordering.
 //! - `cast`: the CAST table and conversions.
+//! - `coerce`: the common type of IN lists and ARRAY/MAP constructors.
 //! - `like`: LIKE patterns compiled to a backtracking-free matcher.
 //! - `functions`: the scalar function registry, one file per family.
 //! - `lambda`: `TRANSFORM`, `FILTER`, `REDUCE` and the scope of lambda parameters.
@@ -37,6 +38,7 @@
 
 mod arith;
 mod cast;
+mod coerce;
 mod compare;
 mod compile;
 mod decimal;

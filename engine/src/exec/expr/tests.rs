@@ -491,9 +491,117 @@ fn between_and_in() {
     };
     assert_eq!(
         compile_err(&bad),
-        "operator does not exist: INTEGER = STRING ((A IN ('a')))\nHint: You might need to \
-         add explicit type casts."
+        "invalid input syntax for type INTEGER: \"a\"."
     );
+    let bad = Expr::InList {
+        expr: Box::new(col("A")),
+        list: vec![col("B")],
+        negated: false,
+    };
+    assert_eq!(
+        compile_err(&bad),
+        "operator does not exist: INTEGER = STRING (B)\nHint: You might need to add \
+         explicit type casts."
+    );
+}
+
+/// QTT in.json: items join one common type, string literals counting as what they spell.
+#[test]
+fn in_lists_coerce_to_a_common_type() {
+    let in_list = |value: Expr, list: Vec<Expr>| Expr::InList {
+        expr: Box::new(value),
+        list,
+        negated: false,
+    };
+    // '10.000' is a DECIMAL(5, 3) next to an INTEGER column; 10 matches it by value.
+    assert_eq!(
+        eval(&in_list(col("A"), vec![s("10.000")])),
+        Value::Boolean(true)
+    );
+    // '2147483648' makes the list BIGINT rather than wrapping around.
+    assert_eq!(
+        eval(&in_list(col("A"), vec![int(1), s("2147483648")])),
+        Value::Boolean(false)
+    );
+    // Booleans are spelled as prefixes of true/yes/false/no.
+    assert_eq!(eval(&in_list(col("F"), vec![s("Y")])), Value::Boolean(true));
+    assert_eq!(
+        compile_err(&in_list(col("F"), vec![s("maybe")])),
+        "invalid input syntax for type BOOLEAN: \"maybe\"."
+    );
+    // A number joins a STRING list as its text.
+    assert_eq!(
+        eval(&in_list(col("B"), vec![int(1), s("x")])),
+        Value::Boolean(true)
+    );
+    // Constructors fold item by item: ARRAY['1', 2, 3] fits ARRAY<INTEGER>.
+    assert_eq!(
+        eval(&in_list(
+            col("ARR"),
+            vec![Expr::Array(vec![s("1"), int(2), int(3)])]
+        )),
+        Value::Boolean(true)
+    );
+    // STRUCT(X := 10) has no Y, so after widening its Y is NULL, which S's Y is not.
+    let st = |fields: Vec<(&str, Expr)>| {
+        Expr::Struct(
+            fields
+                .into_iter()
+                .map(|(n, e)| (n.to_string(), e))
+                .collect(),
+        )
+    };
+    assert_eq!(
+        eval(&in_list(col("S"), vec![st(vec![("X", int(10))])])),
+        Value::Boolean(false)
+    );
+    assert_eq!(
+        ty(&Expr::Array(vec![
+            st(vec![("X", col("A"))]),
+            st(vec![("Z", col("C")), ("X", col("C"))]),
+        ])),
+        SqlType::Array(Box::new(SqlType::Struct(vec![
+            StructField {
+                name: "Z".into(),
+                ty: SqlType::BigInt,
+            },
+            StructField {
+                name: "X".into(),
+                ty: SqlType::BigInt,
+            },
+        ])))
+    );
+}
+
+/// QTT magic-timestamp-conversion: ROWTIME compares with (partial) timestamp text.
+#[test]
+fn pseudo_time_columns_read_string_literals_as_timestamps() {
+    struct WithRowtime;
+    impl ColumnResolver for WithRowtime {
+        fn resolve(&self, _: Option<&str>, name: &str) -> Option<(usize, SqlType)> {
+            (name == "ROWTIME").then_some((0, SqlType::BigInt))
+        }
+    }
+    let ge = bin(BinaryOp::GtEq, col("ROWTIME"), s("2018"));
+    let c = compile(&ge, &WithRowtime).expect("compiles");
+    assert!(c
+        .eval_predicate(&[Value::BigInt(1_514_764_800_000)])
+        .expect("evaluates"));
+    assert!(!c
+        .eval_predicate(&[Value::BigInt(1_514_764_799_999)])
+        .expect("evaluates"));
+    let between = Expr::Between {
+        expr: Box::new(col("ROWTIME")),
+        low: Box::new(s("2018-01-01T00:00:00.001")),
+        high: Box::new(s("2018-01-01T00:00:01")),
+        negated: false,
+    };
+    let c = compile(&between, &WithRowtime).expect("compiles");
+    assert!(c
+        .eval_predicate(&[Value::BigInt(1_514_764_801_000)])
+        .expect("evaluates"));
+    let bad = bin(BinaryOp::Gt, s("soon"), col("ROWTIME"));
+    assert!(compile(&bad, &WithRowtime).is_err());
 }
 
 #[test]
@@ -743,6 +851,40 @@ fn constructors() {
          https://github.com/confluentinc/ksql/issues/4239)."
     );
     assert!(compile_err(&Expr::Array(vec![null()])).starts_with("Cannot construct an array"));
+    // A failing call inside a constructor is NULL there; the rest is kept (QTT array,
+    // "Output array with an error").
+    let arr = Expr::Array(vec![
+        int(44),
+        call("STRINGTODATE", vec![s("foo"), s("yyyyMMdd")]),
+    ]);
+    assert_eq!(ty(&arr), SqlType::Array(Box::new(SqlType::Integer)));
+    assert_eq!(
+        eval(&arr),
+        Value::Array(vec![Value::Integer(44), Value::Null])
+    );
+    // Compatible mismatching items: ARRAY[NULL, 10, '2e1', A, C] is ARRAY<DECIMAL(19, 0)>.
+    let arr = Expr::Array(vec![null(), int(10), s("2e1"), col("A"), col("C")]);
+    assert_eq!(ty(&arr), SqlType::Array(Box::new(decimal_ty(19, 0))));
+    assert_eq!(
+        eval(&arr),
+        Value::Array(vec![
+            Value::Null,
+            d(10, 0),
+            d(20, 0),
+            d(10, 0),
+            d(1 << 40, 0)
+        ])
+    );
+    // MAP(B := F, 'k' := 'no', 10 := 'true') is MAP<STRING, BOOLEAN>.
+    let map = Expr::Map(vec![
+        (col("B"), col("F")),
+        (s("k"), s("no")),
+        (int(10), s("true")),
+    ]);
+    assert_eq!(
+        ty(&map),
+        SqlType::Map(Box::new(SqlType::String), Box::new(SqlType::Boolean))
+    );
     let st = Expr::Struct(vec![("P".into(), col("A"))]);
     assert_eq!(
         eval(&st),
@@ -805,6 +947,25 @@ fn math_functions() {
     assert_eq!(eval(&call("CEIL", vec![dec("1.01")])), d(200, 2));
     assert_eq!(eval(&call("CEIL", vec![col("D")])), Value::Double(3.0));
     assert_eq!(eval(&call("FLOOR", vec![col("A")])), Value::Integer(10));
+}
+
+/// QTT greatest/least: a STRING joins DATE arguments; DECIMALs keep their own scale.
+#[test]
+fn greatest_and_least_widen() {
+    let g = call("GREATEST", vec![col("DT"), null(), s("2022-06-14")]);
+    assert_eq!(ty(&g), SqlType::Date);
+    assert_eq!(eval(&g), Value::Date(19_157));
+    let l = call(
+        "LEAST",
+        vec![col("E"), cast(dec("0.123456"), decimal_ty(7, 6))],
+    );
+    assert_eq!(ty(&l), decimal_ty(8, 6));
+    assert_eq!(eval(&l), d(123_456, 6));
+    let g = call(
+        "GREATEST",
+        vec![col("E"), cast(dec("0.123456"), decimal_ty(7, 6))],
+    );
+    assert_eq!(eval(&g), d(1001, 2));
 }
 
 #[test]
@@ -923,7 +1084,8 @@ fn lambda_arithmetic_on_null_fails_the_call() {
             lambda(&["X"], bin(BinaryOp::Add, col("X"), int(5))),
         ],
     );
-    assert!(compiled(&t).eval(&row()).is_err());
+    // The call fails, so it is NULL (ksqlDB's try/catch around every UDF call).
+    assert_eq!(eval(&t), Value::Null);
     // A comparison on NULL is just FALSE: QTT filter gives [] for [5, null].
     let f = call(
         "FILTER",

@@ -96,9 +96,18 @@ fn json_fn(args: &[ArgType], ret: SqlType, eval: EvalFn) -> Option<Signature> {
     fixed(args, &[T::String], ret, eval)
 }
 
-/// `UdfJsonMapper.parseJson`: invalid JSON is an error.
+/// `UdfJsonMapper.parseJson`: invalid JSON is an error. Like Jackson's `readTree` (whose
+/// `FAIL_ON_TRAILING_TOKENS` is off by default), only the first JSON value is read and
+/// anything after it is ignored: `{"a":1}}` is the object `{"a":1}`.
 fn parse(s: &str) -> Result<Json, EngineError> {
-    serde_json::from_str(s).map_err(|_| user_err(format!("Invalid JSON format:{s}")))
+    let invalid = || user_err(format!("Invalid JSON format:{s}"));
+    match serde_json::Deserializer::from_str(s)
+        .into_iter::<Json>()
+        .next()
+    {
+        Some(Ok(v)) => Ok(v),
+        Some(Err(_)) | None => Err(invalid()),
+    }
 }
 
 /// The first argument parsed; `None` for NULL or the empty ("missing") document.
@@ -343,6 +352,14 @@ fn write_json_string(s: &str, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trailing_text_after_the_first_json_value_is_ignored() {
+        let v = parse(r#"{"name": "cdd"}}"#).expect("the first value is complete");
+        assert_eq!(v["name"], Json::String("cdd".into()));
+        assert!(parse("{").is_err());
+        assert!(parse("").is_err());
+    }
 
     #[test]
     fn json_paths_tokenize() {

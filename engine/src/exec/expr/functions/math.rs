@@ -362,13 +362,22 @@ fn extreme(args: &[ArgType], eval: EvalFn) -> Option<Signature> {
     if args.is_empty() {
         return None;
     }
-    let ty = super::super::compile::common_type(args.iter().flatten()).ok()??;
+    let ty = super::super::coerce::strict_common_type(args.iter().flatten())?;
     let orderable =
         ty.is_numeric() || matches!(ty, T::String | T::Bytes | T::Date | T::Time | T::Timestamp);
     if !orderable {
         return None;
     }
-    sig(vec![Some(ty.clone()); args.len()], ty, eval)
+    // Java's UDF returns the winning BigDecimal as it is, with its own scale, so DECIMAL
+    // arguments are compared by value and not rescaled to the common type.
+    let params = args
+        .iter()
+        .map(|a| match a {
+            Some(T::Decimal { .. }) if matches!(ty, T::Decimal { .. }) => None,
+            _ => Some(ty.clone()),
+        })
+        .collect();
+    sig(params, ty, eval)
 }
 
 fn pick(args: &[Cow<'_, Value>], want: Ordering) -> Result<Value, EngineError> {
