@@ -220,7 +220,7 @@ fn project(
     for item in items {
         match item {
             SelectItem::Wildcard | SelectItem::QualifiedWildcard(_) => {
-                // ksqlDB's `SELECT *`: key columns first, then value columns.
+                // ksqlDB's `SELECT *`: key columns first, then value and header columns.
                 let cols = &source.schema.columns;
                 let ordered = cols
                     .iter()
@@ -229,7 +229,7 @@ fn project(
                     .chain(
                         cols.iter()
                             .enumerate()
-                            .filter(|(_, c)| c.kind == ColumnKind::Value),
+                            .filter(|(_, c)| c.kind != ColumnKind::Key),
                     );
                 for (i, c) in ordered {
                     names.push(c.name.clone());

@@ -240,13 +240,18 @@ fn expand(
         match item {
             SelectItem::Wildcard | SelectItem::QualifiedWildcard(_) => {
                 has_wildcard = true;
-                let (first, second) = match partition_by {
-                    PartitionBy::Keep => (ColumnKind::Key, ColumnKind::Value),
-                    _ => (ColumnKind::Value, ColumnKind::Key),
+                // Header columns travel with the value columns: a sink has no header
+                // columns, so they become value columns there (ksqlDB's `SELECT *` on a
+                // source with HEADERS writes them into the sink's value).
+                let (keys_first, values_first) = (true, false);
+                let order = match partition_by {
+                    PartitionBy::Keep => [keys_first, values_first],
+                    _ => [values_first, keys_first],
                 };
                 let cols = &source.schema.columns;
-                for kind in [first, second] {
-                    for (i, c) in cols.iter().enumerate().filter(|(_, c)| c.kind == kind) {
+                for want_key in order {
+                    let in_group = |c: &Column| (c.kind == ColumnKind::Key) == want_key;
+                    for (i, c) in cols.iter().enumerate().filter(|(_, c)| in_group(c)) {
                         items.push(Item {
                             name: c.name.clone(),
                             ty: c.ty.clone(),
@@ -444,7 +449,7 @@ fn sink_source(
     };
     crate::format::key::validate_key_columns(key_format, &schema.keys().collect::<Vec<_>>())?;
     check_key_format(key_format, &schema)?;
-    let timestamp_column = timestamp_column(&props, &schema)?;
+    let (timestamp_column, timestamp_format) = timestamp_column(&props, &schema)?;
     let kind = match sink.kind {
         PersistentKind::CreateTableAs => SourceKind::Table,
         _ => SourceKind::Stream,
@@ -459,6 +464,7 @@ fn sink_source(
         key_format,
         value_format,
         timestamp_column,
+        timestamp_format,
         statement_text: statement_text.to_string(),
         read_only: false,
     })

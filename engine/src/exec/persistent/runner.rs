@@ -20,6 +20,7 @@ use std::sync::Arc;
 use crate::error::{EngineError, Result};
 use crate::exec::project::{passes, project_into};
 use crate::exec::row_decoder::RowDecoder;
+use crate::exec::timestamp_extractor::TimestampExtractor;
 use crate::format::json_value::encode_value;
 use crate::format::key::encode_key;
 use crate::log::{
@@ -302,6 +303,8 @@ pub(super) struct OutputBuilder<'a> {
     query_id: &'a str,
     sink_partitions: u32,
     decoder: RowDecoder,
+    /// Converts the sink's `TIMESTAMP=` column, if it has one, into the output timestamp.
+    sink_timestamp: Option<TimestampExtractor>,
     key_columns: Vec<Column>,
     value_columns: Vec<Column>,
     keys: Vec<Value>,
@@ -320,6 +323,7 @@ impl<'a> OutputBuilder<'a> {
             query_id,
             sink_partitions: sink_partitions.max(1),
             decoder: RowDecoder::new(&plan.source),
+            sink_timestamp: TimestampExtractor::for_source(&plan.sink),
             key_columns: plan.sink.schema.keys().cloned().collect(),
             value_columns: plan.sink.schema.values().cloned().collect(),
             keys: Vec::new(),
@@ -340,6 +344,7 @@ impl<'a> OutputBuilder<'a> {
 
     fn one(&mut self, record: &StoredRecord) -> Option<(u32, Record)> {
         let row = self.decoder.decode(record)?;
+        let rowtime = RowDecoder::rowtime_of(row);
         if !passes(self.query_id, self.plan.filter.as_ref(), row) {
             return None;
         }
@@ -373,20 +378,30 @@ impl<'a> OutputBuilder<'a> {
             // partition, unlike a rotating keyless partitioner.
             None => record.partition.0 % self.sink_partitions,
         };
-        let timestamp_ms = self.timestamp().unwrap_or(record.record.timestamp_ms);
+        let timestamp_ms = match self.timestamp() {
+            None => rowtime,
+            Some(Ok(ms)) => ms,
+            Some(Err(e)) => {
+                tracing::warn!(query = %self.query_id, partition = record.partition.0,
+                    offset = record.offset.0, error = %e, "skipping row: invalid sink timestamp");
+                return None;
+            }
+        };
         Some((
             partition,
             Record {
                 key,
                 value: Some(bytes::Bytes::copy_from_slice(&self.scratch)),
                 timestamp_ms,
-                headers: Vec::new(),
+                // Kafka Streams forwards the input record's headers to what it produces.
+                headers: record.record.headers.clone(),
             },
         ))
     }
 
-    /// The sink's `TIMESTAMP=` column value, when set and not null.
-    fn timestamp(&self) -> Option<i64> {
+    /// The sink's `TIMESTAMP=` column as a timestamp, when the sink has one.
+    fn timestamp(&self) -> Option<std::result::Result<i64, String>> {
+        let extractor = self.sink_timestamp.as_ref()?;
         let value = match (
             self.plan.timestamp_key_index,
             self.plan.timestamp_value_index,
@@ -395,9 +410,6 @@ impl<'a> OutputBuilder<'a> {
             (_, Some(i)) => self.values.get(i),
             _ => None,
         }?;
-        match value {
-            Value::BigInt(ms) | Value::Timestamp(ms) => Some(*ms),
-            _ => None,
-        }
+        Some(extractor.extract(value))
     }
 }
