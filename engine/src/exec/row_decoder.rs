@@ -16,6 +16,14 @@ use crate::format::key::decode_key;
 use crate::log::StoredRecord;
 use crate::types::{Column, ColumnKind, Value};
 
+/// A decoded record.
+pub(crate) enum Decoded<'a> {
+    /// A record with a value.
+    Row(&'a [Value]),
+    /// A record with a null value: only key, header and pseudo columns are set.
+    Tombstone(&'a [Value]),
+}
+
 /// Decodes stored records into rows laid out as the planner expects: the source's columns
 /// in declaration order, then ROWTIME, ROWPARTITION, ROWOFFSET.
 pub(crate) struct RowDecoder {
@@ -75,12 +83,17 @@ impl RowDecoder {
     /// The row for `record`, or `None` when it is a tombstone or cannot be decoded (skipped
     /// and logged, as ksqlDB's processing log does, never stopping the query).
     pub(crate) fn decode(&mut self, record: &StoredRecord) -> Option<&[Value]> {
-        let value = record.record.value.as_deref();
-        // Streams skip tombstones (ksqlDB drops null values when reading a stream).
-        if is_tombstone(value) {
-            return None;
+        match self.decode_any(record)? {
+            Decoded::Row(row) => Some(row),
+            Decoded::Tombstone(_) => None,
         }
-        let value = value?;
+    }
+
+    /// Like [`decode`](Self::decode), but a tombstone (null value) comes back as a
+    /// [`Decoded::Tombstone`] row: key and header columns set, value columns null.
+    pub(crate) fn decode_any(&mut self, record: &StoredRecord) -> Option<Decoded<'_>> {
+        let value = record.record.value.as_deref();
+        let tombstone = is_tombstone(value);
         self.keys.clear();
         self.values.clear();
         let decoded = decode_key(
@@ -89,7 +102,15 @@ impl RowDecoder {
             record.record.key.as_deref(),
             &mut self.keys,
         )
-        .and_then(|()| decode_value(value, &self.value_columns, &mut self.values));
+        .and_then(|()| match value {
+            Some(value) if !tombstone => {
+                decode_value(value, &self.value_columns, &mut self.values)
+            }
+            _ => {
+                self.values.resize(self.value_columns.len(), Value::Null);
+                Ok(())
+            }
+        });
         if let Err(e) = decoded {
             tracing::warn!(
                 source = %self.source.name,
@@ -129,7 +150,11 @@ impl RowDecoder {
         self.row[base] = Value::BigInt(rowtime);
         self.row[base + 1] = Value::Integer(i32::try_from(record.partition.0).unwrap_or(i32::MAX));
         self.row[base + 2] = Value::BigInt(i64::try_from(record.offset.0).unwrap_or(i64::MAX));
-        Some(&self.row)
+        Some(if tombstone {
+            Decoded::Tombstone(&self.row)
+        } else {
+            Decoded::Row(&self.row)
+        })
     }
 }
 

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use crate::catalog::{CatalogState, Source};
 use crate::error::{EngineError, Result};
 use crate::exec::expr::{compile, ColumnAliasGenerator, ColumnResolver, CompiledExpr};
-use crate::exec::query_plan::{compile_where, Projection, SourceResolver};
+use crate::exec::query_plan::{compile_where, struct_fields, Projection, SourceResolver};
 use crate::format::{KeyFormat, ValueFormat};
 use crate::sql::ast::{Expr, Literal, Properties, Query, Relation, SelectItem, SourceKind};
 use crate::statements::create::{check_key_format, timestamp_column, WithProperties};
@@ -260,6 +260,17 @@ fn expand(
                             slot: Some(i),
                         });
                     }
+                }
+            }
+            SelectItem::StructAll(base) => {
+                for field in struct_fields(base, resolver)? {
+                    items.push(Item {
+                        name: field.name,
+                        ty: field.compiled.sql_type().clone(),
+                        projection: Projection::Expr(field.compiled),
+                        expr: Some(field.expr),
+                        slot: None,
+                    });
                 }
             }
             SelectItem::Expr { expr, alias } => {

@@ -19,7 +19,8 @@ use std::sync::Arc;
 
 use crate::error::{EngineError, Result};
 use crate::exec::project::{passes, project_into};
-use crate::exec::row_decoder::RowDecoder;
+use crate::exec::query_plan::Projection;
+use crate::exec::row_decoder::{Decoded, RowDecoder};
 use crate::exec::timestamp_extractor::TimestampExtractor;
 use crate::format::json_value::encode_value;
 use crate::format::key::encode_key;
@@ -27,7 +28,8 @@ use crate::log::{
     partition_for_key, LogStore, Offset, PartitionCursor, PartitionId, Record, StartPosition,
     StoredRecord, TopicLog, APPEND_REQUEST_BYTES_MAX,
 };
-use crate::types::{Column, Value};
+use crate::sql::ast::SourceKind;
+use crate::types::{Column, ColumnKind, Value};
 
 use super::checkpoint::{Entry, QueryJournal, Resume};
 use super::{Handle, PersistentPlan, PersistentQueries};
@@ -343,25 +345,46 @@ impl<'a> OutputBuilder<'a> {
     }
 
     fn one(&mut self, record: &StoredRecord) -> Option<(u32, Record)> {
-        let row = self.decoder.decode(record)?;
-        let rowtime = RowDecoder::rowtime_of(row);
-        if !passes(self.query_id, self.plan.filter.as_ref(), row) {
-            return None;
-        }
         self.keys.clear();
         self.values.clear();
-        project_into(
-            self.query_id,
-            &self.plan.key_projection,
-            row,
-            &mut self.keys,
-        );
-        project_into(
-            self.query_id,
-            &self.plan.value_projection,
-            row,
-            &mut self.values,
-        );
+        let is_stream = self.plan.source.kind == SourceKind::Stream;
+        let (row, tombstone) = match self.decoder.decode_any(record)? {
+            Decoded::Row(row) => (row, false),
+            // A stream forwards a null value as a null value (ksqlDB's mappers pass a null
+            // row through), unless WHERE drops it: a predicate over a null row is not true.
+            Decoded::Tombstone(row) if is_stream && self.plan.filter.is_none() => (row, true),
+            Decoded::Tombstone(_) => return None,
+        };
+        let rowtime = RowDecoder::rowtime_of(row);
+        if tombstone {
+            // Only key columns survive a null value: a sink key column that is a source
+            // key column keeps its value, any other key expression is null (QTT
+            // `null.json`, `partition-by.json` "multiple columns" cases).
+            let source_columns = &self.plan.source.schema.columns;
+            self.keys
+                .extend(self.plan.key_projection.iter().map(|p| match p {
+                    Projection::Column(i) if source_columns[*i].kind == ColumnKind::Key => {
+                        row[*i].clone()
+                    }
+                    _ => Value::Null,
+                }));
+        } else {
+            if !passes(self.query_id, self.plan.filter.as_ref(), row) {
+                return None;
+            }
+            project_into(
+                self.query_id,
+                &self.plan.key_projection,
+                row,
+                &mut self.keys,
+            );
+            project_into(
+                self.query_id,
+                &self.plan.value_projection,
+                row,
+                &mut self.values,
+            );
+        }
         let key = match encode_key(self.plan.sink.key_format, &self.key_columns, &self.keys) {
             Ok(k) => k,
             Err(e) => {
@@ -370,15 +393,21 @@ impl<'a> OutputBuilder<'a> {
                 return None;
             }
         };
-        self.scratch.clear();
-        encode_value(&self.value_columns, &self.values, &mut self.scratch);
+        let value = if tombstone {
+            None
+        } else {
+            self.scratch.clear();
+            encode_value(&self.value_columns, &self.values, &mut self.scratch);
+            Some(bytes::Bytes::copy_from_slice(&self.scratch))
+        };
         let partition = match &key {
             Some(k) => partition_for_key(k, self.sink_partitions).0,
             // Deterministic (recovery re-runs batches) and order-preserving per source
             // partition, unlike a rotating keyless partitioner.
             None => record.partition.0 % self.sink_partitions,
         };
-        let timestamp_ms = match self.timestamp() {
+        let sink_timestamp = if tombstone { None } else { self.timestamp() };
+        let timestamp_ms = match sink_timestamp {
             None => rowtime,
             Some(Ok(ms)) => ms,
             Some(Err(e)) => {
@@ -391,7 +420,7 @@ impl<'a> OutputBuilder<'a> {
             partition,
             Record {
                 key,
-                value: Some(bytes::Bytes::copy_from_slice(&self.scratch)),
+                value,
                 timestamp_ms,
                 // Kafka Streams forwards the input record's headers to what it produces.
                 headers: record.record.headers.clone(),
