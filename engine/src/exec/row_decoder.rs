@@ -103,9 +103,7 @@ impl RowDecoder {
             &mut self.keys,
         )
         .and_then(|()| match value {
-            Some(value) if !tombstone => {
-                decode_value(value, &self.value_columns, &mut self.values)
-            }
+            Some(value) if !tombstone => decode_value(value, &self.value_columns, &mut self.values),
             _ => {
                 self.values.resize(self.value_columns.len(), Value::Null);
                 Ok(())

@@ -76,7 +76,10 @@ mod tests {
     #[test]
     fn numeric_columns_are_epoch_millis() {
         let e = extractor(None);
-        assert_eq!(e.extract(&Value::BigInt(1_526_075_913_000)), Ok(1_526_075_913_000));
+        assert_eq!(
+            e.extract(&Value::BigInt(1_526_075_913_000)),
+            Ok(1_526_075_913_000)
+        );
         assert_eq!(e.extract(&Value::Timestamp(3)), Ok(3));
         assert_eq!(e.extract(&Value::BigInt(0)), Ok(0));
     }

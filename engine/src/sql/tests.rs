@@ -1082,5 +1082,6 @@ fn struct_all_is_a_select_item() {
     );
     assert_eq!(q.select[2], SelectItem::StructAll(col("V1")));
     // `->*` is not an expression: it is refused outside the select list.
-    assert!(err("SELECT * FROM INPUT WHERE v1->* = 1;").contains("'*'"));
+    let e = err("SELECT * FROM INPUT WHERE v1->* = 1;");
+    assert!(e.contains("->"), "{e}");
 }

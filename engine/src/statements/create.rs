@@ -149,7 +149,11 @@ fn check_header_type(name: &str, ty: &SqlType, constraint: &ColumnConstraint) ->
     }
     Err(EngineError::Statement(format!(
         "Invalid type for HEADER{} column `{name}`: expected {want}, got {ty}",
-        if matches!(constraint, ColumnConstraint::Headers) { "S" } else { "" }
+        if matches!(constraint, ColumnConstraint::Headers) {
+            "S"
+        } else {
+            ""
+        }
     )))
 }
 

@@ -595,4 +595,29 @@ mod tests {
             sink_schema(&state, "CREATE STREAM O AS SELECT * FROM INPUT LIMIT 1;").unwrap_err();
         assert!(err.contains("don't support LIMIT"), "{err}");
     }
+
+    #[test]
+    fn header_columns_become_sink_value_columns() {
+        let state = catalog("CREATE STREAM INPUT (K STRING KEY, H ARRAY<STRUCT<key STRING, value BYTES>> HEADERS, V BIGINT, A BYTES HEADER('a')) WITH (kafka_topic='input', value_format='JSON');");
+        assert_eq!(
+            sink_schema(&state, "CREATE STREAM O AS SELECT * FROM INPUT;").as_deref(),
+            Ok("`K` STRING KEY, `H` ARRAY<STRUCT<`KEY` STRING, `VALUE` BYTES>>, `V` BIGINT, `A` BYTES")
+        );
+    }
+
+    #[test]
+    fn struct_all_expands_into_fields() {
+        let state = catalog("CREATE STREAM INPUT (K1 INT KEY, V1 STRUCT<A INT, B STRUCT<C STRING>>) WITH (kafka_topic='input', value_format='JSON');");
+        assert_eq!(
+            sink_schema(&state, "CREATE STREAM O AS SELECT K1, V1->* FROM INPUT;").as_deref(),
+            Ok("`K1` INTEGER KEY, `A` INTEGER, `B` STRUCT<`C` STRING>")
+        );
+        assert_eq!(
+            sink_schema(&state, "CREATE STREAM O AS SELECT K1, V1->B->* FROM INPUT;").as_deref(),
+            Ok("`K1` INTEGER KEY, `C` STRING")
+        );
+        let err =
+            sink_schema(&state, "CREATE STREAM O AS SELECT K1, K1->* FROM INPUT;").unwrap_err();
+        assert!(err.contains("Expected STRUCT"), "{err}");
+    }
 }
