@@ -16,6 +16,9 @@ pub struct Source {
     pub value_format: ValueFormat,
     /// `TIMESTAMP=` column whose value becomes ROWTIME.
     pub timestamp_column: Option<String>,
+    /// `TIMESTAMP_FORMAT=`: the Java `DateTimeFormatter` pattern that parses a STRING
+    /// timestamp column.
+    pub timestamp_format: Option<String>,
     /// The CREATE statement as the user wrote it (DESCRIBE's `statement`).
     pub statement_text: String,
     /// `CREATE SOURCE ...`: inserts are refused.

@@ -7,6 +7,7 @@
 //! - `print`: PRINT: tail a topic's raw records (INTERVAL, LIMIT).
 //! - `raw_records`: produce pre-keyed records and read them back (the REST-proxy face).
 //! - `row_decoder`: record key/value bytes → the row expressions see.
+//! - `timestamp_extractor`: ROWTIME from a `TIMESTAMP=` column (sources and sinks).
 //! - `project`: WHERE and SELECT over one row (shared by push and persistent queries).
 //! - `persistent`: persistent queries (CSAS, CTAS, INSERT INTO … SELECT): plan, sink, runner.
 
@@ -19,3 +20,4 @@ pub mod query_plan;
 pub mod query_stream;
 pub mod raw_records;
 pub(crate) mod row_decoder;
+pub(crate) mod timestamp_extractor;

@@ -11,7 +11,7 @@ use crate::catalog::{CatalogState, Source};
 use crate::error::{EngineError, Result};
 use crate::exec::expr::{compile, ColumnAliasGenerator, ColumnResolver, CompiledExpr};
 use crate::log::StartPosition;
-use crate::sql::ast::{Relation, SelectItem, Statement};
+use crate::sql::ast::{Expr, Relation, SelectItem, Statement};
 use crate::sql::{self};
 use crate::types::schema::{PSEUDO_ROWOFFSET, PSEUDO_ROWPARTITION, PSEUDO_ROWTIME};
 use crate::types::{ColumnKind, SqlType};
@@ -220,7 +220,7 @@ fn project(
     for item in items {
         match item {
             SelectItem::Wildcard | SelectItem::QualifiedWildcard(_) => {
-                // ksqlDB's `SELECT *`: key columns first, then value columns.
+                // ksqlDB's `SELECT *`: key columns first, then value and header columns.
                 let cols = &source.schema.columns;
                 let ordered = cols
                     .iter()
@@ -229,12 +229,22 @@ fn project(
                     .chain(
                         cols.iter()
                             .enumerate()
-                            .filter(|(_, c)| c.kind == ColumnKind::Value),
+                            .filter(|(_, c)| c.kind != ColumnKind::Key),
                     );
                 for (i, c) in ordered {
                     names.push(c.name.clone());
                     types.push(c.ty.clone());
                     projection.push(Projection::Column(i));
+                }
+            }
+            SelectItem::StructAll(base) => {
+                for field in struct_fields(base, resolver)? {
+                    if names.contains(&field.name) {
+                        return Err(duplicate_column(&field.name, field.compiled.sql_type()));
+                    }
+                    names.push(field.name);
+                    types.push(field.compiled.sql_type().clone());
+                    projection.push(Projection::Expr(field.compiled));
                 }
             }
             SelectItem::Expr { expr, alias } => {
@@ -264,4 +274,49 @@ fn project(
         }
     }
     Ok((names, types, projection))
+}
+
+fn duplicate_column(name: &str, ty: &SqlType) -> EngineError {
+    EngineError::Statement(format!(
+        "Duplicate value columns found in schema: `{name}` {ty}"
+    ))
+}
+
+/// One column of a `s->*` select item.
+pub(crate) struct StructFieldItem {
+    /// The field's name, which names the column.
+    pub name: String,
+    /// `s->field`, to match against PARTITION BY.
+    pub expr: Expr,
+    pub compiled: CompiledExpr,
+}
+
+/// Expands `base->*` into `base->f` for each field `f` of the struct, in declaration order
+/// (ksqlDB's `StructAll` select item; QTT `select-struct-all.json`).
+pub(crate) fn struct_fields(
+    base: &Expr,
+    resolver: &dyn ColumnResolver,
+) -> Result<Vec<StructFieldItem>> {
+    let compiled = compile(base, resolver)?;
+    let SqlType::Struct(fields) = compiled.sql_type() else {
+        return Err(EngineError::Statement(format!(
+            "Expected STRUCT type for '{base}->*', but got {}",
+            compiled.sql_type()
+        )));
+    };
+    fields
+        .iter()
+        .map(|f| {
+            let expr = Expr::Dereference {
+                base: Box::new(base.clone()),
+                field: f.name.clone(),
+            };
+            let compiled = compile(&expr, resolver)?;
+            Ok(StructFieldItem {
+                name: f.name.clone(),
+                expr,
+                compiled,
+            })
+        })
+        .collect()
 }

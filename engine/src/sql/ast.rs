@@ -173,6 +173,8 @@ pub enum SelectItem {
     Wildcard,
     /// `alias.*`
     QualifiedWildcard(Ident),
+    /// `struct_expr->*`: one column per field of the struct, named after the field.
+    StructAll(Expr),
     Expr {
         expr: Expr,
         alias: Option<Ident>,

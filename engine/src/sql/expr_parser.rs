@@ -272,7 +272,8 @@ impl Parser<'_> {
                     base: Box::new(base),
                     index: Box::new(index),
                 };
-            } else if self.is_sym(Sym::Arrow) {
+            } else if self.is_sym(Sym::Arrow) && !self.is_sym_at(1, Sym::Star) {
+                // `s->*` is a select item, not an expression: the select list takes it.
                 self.chain_step(&mut chain)?;
                 self.advance();
                 let field = self.ident()?;

@@ -996,6 +996,10 @@ impl<'a> Parser<'a> {
             return Ok(SelectItem::QualifiedWildcard(qualifier));
         }
         let expr = self.expression()?;
+        if self.is_sym(Sym::Arrow) && self.is_sym_at(1, Sym::Star) {
+            self.pos += 2;
+            return Ok(SelectItem::StructAll(expr));
+        }
         let alias = if self.eat_kw("AS") || self.is_ident_at(0) {
             Some(self.ident()?)
         } else {

@@ -1069,3 +1069,19 @@ mod round_trip {
         }
     }
 }
+
+#[test]
+fn struct_all_is_a_select_item() {
+    let q = query("SELECT k1, I.`V1`->A->*, v1->* FROM INPUT I;");
+    assert_eq!(
+        q.select[1],
+        SelectItem::StructAll(Expr::Dereference {
+            base: Box::new(qcol("I", "V1")),
+            field: "A".into(),
+        })
+    );
+    assert_eq!(q.select[2], SelectItem::StructAll(col("V1")));
+    // `->*` is not an expression: it is refused outside the select list.
+    let e = err("SELECT * FROM INPUT WHERE v1->* = 1;");
+    assert!(e.contains("->"), "{e}");
+}

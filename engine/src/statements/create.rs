@@ -2,9 +2,11 @@
 
 use crate::catalog::Source;
 use crate::error::{EngineError, Result};
+use crate::exec::timestamp_extractor::TimestampExtractor;
 use crate::format::{KeyFormat, ValueFormat};
 use crate::sql::ast::{ColumnConstraint, CreateSource, Literal, Properties, SourceKind};
 use crate::types::schema::{PSEUDO_ROWOFFSET, PSEUDO_ROWPARTITION, PSEUDO_ROWTIME};
+use crate::types::sql_type::StructField;
 use crate::types::{Column, ColumnKind, Schema, SqlType};
 
 use crate::log::TOPIC_PARTITIONS_MAX;
@@ -51,7 +53,7 @@ pub fn plan_create(stmt: &CreateSource, statement_text: &str) -> Result<CreatePl
         .string("KAFKA_TOPIC")?
         .unwrap_or_else(|| stmt.name.clone());
     let partitions = props.partitions()?;
-    let timestamp_column = timestamp_column(&props, &schema)?;
+    let (timestamp_column, timestamp_format) = timestamp_column(&props, &schema)?;
     Ok(CreatePlan {
         source: Source {
             name: stmt.name.clone(),
@@ -61,6 +63,7 @@ pub fn plan_create(stmt: &CreateSource, statement_text: &str) -> Result<CreatePl
             key_format,
             value_format,
             timestamp_column,
+            timestamp_format,
             statement_text: statement_text.to_string(),
             read_only: stmt.is_source,
         },
@@ -89,6 +92,7 @@ fn build_schema(stmt: &CreateSource) -> Result<Schema> {
             )));
         }
         let kind = column_kind(stmt.kind, &element.name, &element.constraint)?;
+        check_header_type(&element.name, &element.ty, &element.constraint)?;
         let mut column = Column::new(element.name.clone(), element.ty.clone(), kind);
         if let ColumnConstraint::Header(key) = &element.constraint {
             column.header_key = Some(key.clone());
@@ -114,10 +118,43 @@ fn column_kind(kind: SourceKind, name: &str, constraint: &ColumnConstraint) -> R
         (SourceKind::Table, ColumnConstraint::Key) => Err(EngineError::Statement(format!(
             "Column `{name}` is a 'KEY' column: please use 'PRIMARY KEY' for tables.\nTables have PRIMARY KEYs, which are unique and NON NULL.\nStreams have KEYs, which have no uniqueness or NON NULL constraints."
         ))),
-        (_, ColumnConstraint::Headers | ColumnConstraint::Header(_)) => Err(EngineError::Unsupported(
-            format!("Header column `{name}` is not supported yet"),
-        )),
+        (_, ColumnConstraint::Headers | ColumnConstraint::Header(_)) => Ok(ColumnKind::Header),
     }
+}
+
+/// The type every `HEADERS` column must have: all of a record's headers, in order.
+pub(crate) fn headers_type() -> SqlType {
+    SqlType::Array(Box::new(SqlType::Struct(vec![
+        StructField {
+            name: "KEY".into(),
+            ty: SqlType::String,
+        },
+        StructField {
+            name: "VALUE".into(),
+            ty: SqlType::Bytes,
+        },
+    ])))
+}
+
+/// ksqlDB types header columns strictly: `HEADERS` is `ARRAY<STRUCT<KEY STRING, VALUE
+/// BYTES>>` and `HEADER('k')` is `BYTES` (ksqlDB docs, "Headers" under CREATE STREAM).
+fn check_header_type(name: &str, ty: &SqlType, constraint: &ColumnConstraint) -> Result<()> {
+    let want = match constraint {
+        ColumnConstraint::Headers => headers_type(),
+        ColumnConstraint::Header(_) => SqlType::Bytes,
+        _ => return Ok(()),
+    };
+    if *ty == want {
+        return Ok(());
+    }
+    Err(EngineError::Statement(format!(
+        "Invalid type for HEADER{} column `{name}`: expected {want}, got {ty}",
+        if matches!(constraint, ColumnConstraint::Headers) {
+            "S"
+        } else {
+            ""
+        }
+    )))
 }
 
 pub fn kind_word_of(kind: SourceKind) -> &'static str {
@@ -180,12 +217,15 @@ pub(crate) fn check_key_format(format: KeyFormat, schema: &Schema) -> Result<()>
     Ok(())
 }
 
+/// The `TIMESTAMP=` column and its `TIMESTAMP_FORMAT=`, validated as ksqlDB does: the
+/// column is BIGINT or TIMESTAMP, or a STRING when a format says how to parse it.
 pub(crate) fn timestamp_column(
     props: &WithProperties<'_>,
     schema: &Schema,
-) -> Result<Option<String>> {
+) -> Result<(Option<String>, Option<String>)> {
+    let format = props.string("TIMESTAMP_FORMAT")?;
     let Some(raw) = props.string("TIMESTAMP")? else {
-        return Ok(None);
+        return Ok((None, None));
     };
     let name = raw.to_uppercase();
     let column = schema.find(&name).map(|(_, c)| c).ok_or_else(|| {
@@ -193,8 +233,12 @@ pub(crate) fn timestamp_column(
             "The TIMESTAMP column set in the WITH clause does not exist in the schema: '{name}'"
         ))
     })?;
-    match column.ty {
-        SqlType::BigInt | SqlType::Timestamp => Ok(Some(name)),
+    match (&column.ty, format) {
+        (SqlType::BigInt | SqlType::Timestamp, _) => Ok((Some(name), None)),
+        (SqlType::String, Some(format)) => {
+            TimestampExtractor::check_format(&format)?;
+            Ok((Some(name), Some(format)))
+        }
         _ => Err(EngineError::Statement(format!(
             "Timestamp column, `{name}`, should be LONG(INT64), TIMESTAMP, or a String with a timestamp.format specified."
         ))),

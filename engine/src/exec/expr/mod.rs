@@ -59,6 +59,7 @@ use crate::types::{SqlType, Value};
 
 pub use compile::EXPR_DEPTH_MAX;
 pub use functions::function_names;
+pub(crate) use functions::TimestampFormat;
 pub use names::{default_column_name, ColumnAliasGenerator};
 
 /// Resolves a column reference to an index into the row slice given to `eval`, and its type.

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use crate::catalog::{CatalogState, Source};
 use crate::error::{EngineError, Result};
 use crate::exec::expr::{compile, ColumnAliasGenerator, ColumnResolver, CompiledExpr};
-use crate::exec::query_plan::{compile_where, Projection, SourceResolver};
+use crate::exec::query_plan::{compile_where, struct_fields, Projection, SourceResolver};
 use crate::format::{KeyFormat, ValueFormat};
 use crate::sql::ast::{Expr, Literal, Properties, Query, Relation, SelectItem, SourceKind};
 use crate::statements::create::{check_key_format, timestamp_column, WithProperties};
@@ -240,13 +240,18 @@ fn expand(
         match item {
             SelectItem::Wildcard | SelectItem::QualifiedWildcard(_) => {
                 has_wildcard = true;
-                let (first, second) = match partition_by {
-                    PartitionBy::Keep => (ColumnKind::Key, ColumnKind::Value),
-                    _ => (ColumnKind::Value, ColumnKind::Key),
+                // Header columns travel with the value columns: a sink has no header
+                // columns, so they become value columns there (ksqlDB's `SELECT *` on a
+                // source with HEADERS writes them into the sink's value).
+                let (keys_first, values_first) = (true, false);
+                let order = match partition_by {
+                    PartitionBy::Keep => [keys_first, values_first],
+                    _ => [values_first, keys_first],
                 };
                 let cols = &source.schema.columns;
-                for kind in [first, second] {
-                    for (i, c) in cols.iter().enumerate().filter(|(_, c)| c.kind == kind) {
+                for want_key in order {
+                    let in_group = |c: &Column| (c.kind == ColumnKind::Key) == want_key;
+                    for (i, c) in cols.iter().enumerate().filter(|(_, c)| in_group(c)) {
                         items.push(Item {
                             name: c.name.clone(),
                             ty: c.ty.clone(),
@@ -255,6 +260,17 @@ fn expand(
                             slot: Some(i),
                         });
                     }
+                }
+            }
+            SelectItem::StructAll(base) => {
+                for field in struct_fields(base, resolver)? {
+                    items.push(Item {
+                        name: field.name,
+                        ty: field.compiled.sql_type().clone(),
+                        projection: Projection::Expr(field.compiled),
+                        expr: Some(field.expr),
+                        slot: None,
+                    });
                 }
             }
             SelectItem::Expr { expr, alias } => {
@@ -444,7 +460,7 @@ fn sink_source(
     };
     crate::format::key::validate_key_columns(key_format, &schema.keys().collect::<Vec<_>>())?;
     check_key_format(key_format, &schema)?;
-    let timestamp_column = timestamp_column(&props, &schema)?;
+    let (timestamp_column, timestamp_format) = timestamp_column(&props, &schema)?;
     let kind = match sink.kind {
         PersistentKind::CreateTableAs => SourceKind::Table,
         _ => SourceKind::Stream,
@@ -459,6 +475,7 @@ fn sink_source(
         key_format,
         value_format,
         timestamp_column,
+        timestamp_format,
         statement_text: statement_text.to_string(),
         read_only: false,
     })
@@ -577,5 +594,30 @@ mod tests {
         let err =
             sink_schema(&state, "CREATE STREAM O AS SELECT * FROM INPUT LIMIT 1;").unwrap_err();
         assert!(err.contains("don't support LIMIT"), "{err}");
+    }
+
+    #[test]
+    fn header_columns_become_sink_value_columns() {
+        let state = catalog("CREATE STREAM INPUT (K STRING KEY, H ARRAY<STRUCT<key STRING, value BYTES>> HEADERS, V BIGINT, A BYTES HEADER('a')) WITH (kafka_topic='input', value_format='JSON');");
+        assert_eq!(
+            sink_schema(&state, "CREATE STREAM O AS SELECT * FROM INPUT;").as_deref(),
+            Ok("`K` STRING KEY, `H` ARRAY<STRUCT<`KEY` STRING, `VALUE` BYTES>>, `V` BIGINT, `A` BYTES")
+        );
+    }
+
+    #[test]
+    fn struct_all_expands_into_fields() {
+        let state = catalog("CREATE STREAM INPUT (K1 INT KEY, V1 STRUCT<A INT, B STRUCT<C STRING>>) WITH (kafka_topic='input', value_format='JSON');");
+        assert_eq!(
+            sink_schema(&state, "CREATE STREAM O AS SELECT K1, V1->* FROM INPUT;").as_deref(),
+            Ok("`K1` INTEGER KEY, `A` INTEGER, `B` STRUCT<`C` STRING>")
+        );
+        assert_eq!(
+            sink_schema(&state, "CREATE STREAM O AS SELECT K1, V1->B->* FROM INPUT;").as_deref(),
+            Ok("`K1` INTEGER KEY, `C` STRING")
+        );
+        let err =
+            sink_schema(&state, "CREATE STREAM O AS SELECT K1, K1->* FROM INPUT;").unwrap_err();
+        assert!(err.contains("Expected STRUCT"), "{err}");
     }
 }

@@ -19,14 +19,17 @@ use std::sync::Arc;
 
 use crate::error::{EngineError, Result};
 use crate::exec::project::{passes, project_into};
-use crate::exec::row_decoder::RowDecoder;
+use crate::exec::query_plan::Projection;
+use crate::exec::row_decoder::{Decoded, RowDecoder};
+use crate::exec::timestamp_extractor::TimestampExtractor;
 use crate::format::json_value::encode_value;
 use crate::format::key::encode_key;
 use crate::log::{
     partition_for_key, LogStore, Offset, PartitionCursor, PartitionId, Record, StartPosition,
     StoredRecord, TopicLog, APPEND_REQUEST_BYTES_MAX,
 };
-use crate::types::{Column, Value};
+use crate::sql::ast::SourceKind;
+use crate::types::{Column, ColumnKind, Value};
 
 use super::checkpoint::{Entry, QueryJournal, Resume};
 use super::{Handle, PersistentPlan, PersistentQueries};
@@ -302,6 +305,8 @@ pub(super) struct OutputBuilder<'a> {
     query_id: &'a str,
     sink_partitions: u32,
     decoder: RowDecoder,
+    /// Converts the sink's `TIMESTAMP=` column, if it has one, into the output timestamp.
+    sink_timestamp: Option<TimestampExtractor>,
     key_columns: Vec<Column>,
     value_columns: Vec<Column>,
     keys: Vec<Value>,
@@ -320,6 +325,7 @@ impl<'a> OutputBuilder<'a> {
             query_id,
             sink_partitions: sink_partitions.max(1),
             decoder: RowDecoder::new(&plan.source),
+            sink_timestamp: TimestampExtractor::for_source(&plan.sink),
             key_columns: plan.sink.schema.keys().cloned().collect(),
             value_columns: plan.sink.schema.values().cloned().collect(),
             keys: Vec::new(),
@@ -339,24 +345,46 @@ impl<'a> OutputBuilder<'a> {
     }
 
     fn one(&mut self, record: &StoredRecord) -> Option<(u32, Record)> {
-        let row = self.decoder.decode(record)?;
-        if !passes(self.query_id, self.plan.filter.as_ref(), row) {
-            return None;
-        }
         self.keys.clear();
         self.values.clear();
-        project_into(
-            self.query_id,
-            &self.plan.key_projection,
-            row,
-            &mut self.keys,
-        );
-        project_into(
-            self.query_id,
-            &self.plan.value_projection,
-            row,
-            &mut self.values,
-        );
+        let is_stream = self.plan.source.kind == SourceKind::Stream;
+        let (row, tombstone) = match self.decoder.decode_any(record)? {
+            Decoded::Row(row) => (row, false),
+            // A stream forwards a null value as a null value (ksqlDB's mappers pass a null
+            // row through), unless WHERE drops it: a predicate over a null row is not true.
+            Decoded::Tombstone(row) if is_stream && self.plan.filter.is_none() => (row, true),
+            Decoded::Tombstone(_) => return None,
+        };
+        let rowtime = RowDecoder::rowtime_of(row);
+        if tombstone {
+            // Only key columns survive a null value: a sink key column that is a source
+            // key column keeps its value, any other key expression is null (QTT
+            // `null.json`, `partition-by.json` "multiple columns" cases).
+            let source_columns = &self.plan.source.schema.columns;
+            self.keys
+                .extend(self.plan.key_projection.iter().map(|p| match p {
+                    Projection::Column(i) if source_columns[*i].kind == ColumnKind::Key => {
+                        row[*i].clone()
+                    }
+                    _ => Value::Null,
+                }));
+        } else {
+            if !passes(self.query_id, self.plan.filter.as_ref(), row) {
+                return None;
+            }
+            project_into(
+                self.query_id,
+                &self.plan.key_projection,
+                row,
+                &mut self.keys,
+            );
+            project_into(
+                self.query_id,
+                &self.plan.value_projection,
+                row,
+                &mut self.values,
+            );
+        }
         let key = match encode_key(self.plan.sink.key_format, &self.key_columns, &self.keys) {
             Ok(k) => k,
             Err(e) => {
@@ -365,28 +393,44 @@ impl<'a> OutputBuilder<'a> {
                 return None;
             }
         };
-        self.scratch.clear();
-        encode_value(&self.value_columns, &self.values, &mut self.scratch);
+        let value = if tombstone {
+            None
+        } else {
+            self.scratch.clear();
+            encode_value(&self.value_columns, &self.values, &mut self.scratch);
+            Some(bytes::Bytes::copy_from_slice(&self.scratch))
+        };
         let partition = match &key {
             Some(k) => partition_for_key(k, self.sink_partitions).0,
             // Deterministic (recovery re-runs batches) and order-preserving per source
             // partition, unlike a rotating keyless partitioner.
             None => record.partition.0 % self.sink_partitions,
         };
-        let timestamp_ms = self.timestamp().unwrap_or(record.record.timestamp_ms);
+        let sink_timestamp = if tombstone { None } else { self.timestamp() };
+        let timestamp_ms = match sink_timestamp {
+            None => rowtime,
+            Some(Ok(ms)) => ms,
+            Some(Err(e)) => {
+                tracing::warn!(query = %self.query_id, partition = record.partition.0,
+                    offset = record.offset.0, error = %e, "skipping row: invalid sink timestamp");
+                return None;
+            }
+        };
         Some((
             partition,
             Record {
                 key,
-                value: Some(bytes::Bytes::copy_from_slice(&self.scratch)),
+                value,
                 timestamp_ms,
-                headers: Vec::new(),
+                // Kafka Streams forwards the input record's headers to what it produces.
+                headers: record.record.headers.clone(),
             },
         ))
     }
 
-    /// The sink's `TIMESTAMP=` column value, when set and not null.
-    fn timestamp(&self) -> Option<i64> {
+    /// The sink's `TIMESTAMP=` column as a timestamp, when the sink has one.
+    fn timestamp(&self) -> Option<std::result::Result<i64, String>> {
+        let extractor = self.sink_timestamp.as_ref()?;
         let value = match (
             self.plan.timestamp_key_index,
             self.plan.timestamp_value_index,
@@ -395,9 +439,6 @@ impl<'a> OutputBuilder<'a> {
             (_, Some(i)) => self.values.get(i),
             _ => None,
         }?;
-        match value {
-            Value::BigInt(ms) | Value::Timestamp(ms) => Some(*ms),
-            _ => None,
-        }
+        Some(extractor.extract(value))
     }
 }

@@ -194,6 +194,26 @@ fn zone_arg(args: &[Cow<'_, Value>], i: usize) -> Result<Option<Zone>, EngineErr
     }
 }
 
+/// A compiled `TIMESTAMP_FORMAT=` pattern: parses a STRING timestamp column into epoch
+/// milliseconds, in UTC unless the text carries an offset (ksqlDB's
+/// `StringTimestampExtractor` uses `StringToTimestampParser` with the UTC default zone).
+#[derive(Debug, Clone)]
+pub(crate) struct TimestampFormat {
+    pattern: Pattern,
+}
+
+impl TimestampFormat {
+    pub(crate) fn compile(p: &str) -> Result<TimestampFormat, EngineError> {
+        Ok(TimestampFormat {
+            pattern: compile(p)?,
+        })
+    }
+
+    pub(crate) fn parse_ms(&self, text: &str) -> Result<i64, String> {
+        self.pattern.parse(text)?.epoch_ms(&Zone::utc())
+    }
+}
+
 fn compile(p: &str) -> Result<Pattern, EngineError> {
     Pattern::compile(p).map_err(|e| user_err(format!("Invalid pattern '{p}': {e}")))
 }

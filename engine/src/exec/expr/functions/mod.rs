@@ -18,6 +18,7 @@
 mod array;
 mod bytes;
 mod datetime;
+pub(crate) use datetime::TimestampFormat;
 mod java_time;
 mod json;
 mod map;
