@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use crate::catalog::Source;
 use crate::exec::query_plan::PSEUDO_COLUMN_COUNT;
-use crate::format::json_value::{decode_value, is_tombstone};
+use crate::error::Result;
+use crate::format::json_value::{decode_value, decode_value_unwrapped, is_tombstone};
 use crate::format::key::decode_key;
+use crate::format::ValueWrapping;
 use crate::log::StoredRecord;
 use crate::types::{Column, ColumnKind, Value};
 
@@ -52,21 +54,32 @@ impl RowDecoder {
     /// The row for `record`, or `None` when it is a tombstone or cannot be decoded (skipped
     /// and logged, as ksqlDB's processing log does, never stopping the query).
     pub(crate) fn decode(&mut self, record: &StoredRecord) -> Option<&[Value]> {
-        let value = record.record.value.as_deref();
-        // Streams skip tombstones (ksqlDB drops null values when reading a stream).
-        if is_tombstone(value) {
-            return None;
+        match self.decode_record(record) {
+            Decoded::Row(row) => Some(row),
+            Decoded::Tombstone(_) | Decoded::Skipped => None,
         }
-        let value = value?;
+    }
+
+    /// Decodes `record`, telling a tombstone (null value) apart from a row.
+    ///
+    /// A tombstone still has a key: persistent stream queries forward it (ksqlDB passes a
+    /// null value through a projection, so `SELECT *` copies tombstones; QTT
+    /// `project-filter.json` "project nulls"), so its key columns are decoded too.
+    pub(crate) fn decode_record(&mut self, record: &StoredRecord) -> Decoded<'_> {
+        let value = record.record.value.as_deref();
         self.keys.clear();
         self.values.clear();
-        let decoded = decode_key(
+        let key = decode_key(
             self.source.key_format,
             &self.key_columns,
             record.record.key.as_deref(),
             &mut self.keys,
-        )
-        .and_then(|()| decode_value(value, &self.value_columns, &mut self.values));
+        );
+        let tombstone = is_tombstone(value);
+        let decoded = match value {
+            Some(bytes) if !tombstone => key.and_then(|()| self.decode_value(bytes)),
+            _ => key,
+        };
         if let Err(e) = decoded {
             tracing::warn!(
                 source = %self.source.name,
@@ -75,18 +88,50 @@ impl RowDecoder {
                 error = %e,
                 "skipping record that failed to deserialize"
             );
-            return None;
+            return Decoded::Skipped;
         }
         for (slot, v) in self.key_slots.iter().zip(self.keys.drain(..)) {
             self.row[*slot] = v;
         }
-        for (slot, v) in self.value_slots.iter().zip(self.values.drain(..)) {
-            self.row[*slot] = v;
+        if tombstone {
+            for slot in &self.value_slots {
+                self.row[*slot] = Value::Null;
+            }
+        } else {
+            for (slot, v) in self.value_slots.iter().zip(self.values.drain(..)) {
+                self.row[*slot] = v;
+            }
         }
         let base = self.source.schema.columns.len();
         self.row[base] = Value::BigInt(record.record.timestamp_ms);
         self.row[base + 1] = Value::Integer(i32::try_from(record.partition.0).unwrap_or(i32::MAX));
         self.row[base + 2] = Value::BigInt(i64::try_from(record.offset.0).unwrap_or(i64::MAX));
-        Some(&self.row)
+        if tombstone {
+            Decoded::Tombstone(&self.row)
+        } else {
+            Decoded::Row(&self.row)
+        }
     }
+
+    /// The value columns of a non-null record value, in the source's value wrapping.
+    fn decode_value(&mut self, bytes: &[u8]) -> Result<()> {
+        match (self.source.value_wrapping, self.value_columns.as_slice()) {
+            (ValueWrapping::Unwrapped, [column]) => {
+                let value = decode_value_unwrapped(bytes, column)?;
+                self.values.push(value);
+                Ok(())
+            }
+            _ => decode_value(bytes, &self.value_columns, &mut self.values),
+        }
+    }
+}
+
+/// What one stored record decodes to.
+pub(crate) enum Decoded<'a> {
+    /// A row: the source's columns, then the pseudo columns.
+    Row(&'a [Value]),
+    /// A null value: key and pseudo columns set, value columns null.
+    Tombstone(&'a [Value]),
+    /// A record that failed to deserialize (logged).
+    Skipped,
 }

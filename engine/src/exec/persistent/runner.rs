@@ -19,8 +19,10 @@ use std::sync::Arc;
 
 use crate::error::{EngineError, Result};
 use crate::exec::project::{passes, project_into};
-use crate::exec::row_decoder::RowDecoder;
-use crate::format::json_value::encode_value;
+use crate::exec::query_plan::Projection;
+use crate::exec::row_decoder::{Decoded, RowDecoder};
+use crate::format::json_value::{encode_value, encode_value_unwrapped};
+use crate::format::ValueWrapping;
 use crate::format::key::encode_key;
 use crate::log::{
     partition_for_key, LogStore, Offset, PartitionCursor, PartitionId, Record, StartPosition,
@@ -339,24 +341,45 @@ impl<'a> OutputBuilder<'a> {
     }
 
     fn one(&mut self, record: &StoredRecord) -> Option<(u32, Record)> {
-        let row = self.decoder.decode(record)?;
-        if !passes(self.query_id, self.plan.filter.as_ref(), row) {
-            return None;
-        }
         self.keys.clear();
         self.values.clear();
-        project_into(
-            self.query_id,
-            &self.plan.key_projection,
-            row,
-            &mut self.keys,
-        );
-        project_into(
-            self.query_id,
-            &self.plan.value_projection,
-            row,
-            &mut self.values,
-        );
+        let tombstone = match self.decoder.decode_record(record) {
+            Decoded::Row(row) => {
+                if !passes(self.query_id, self.plan.filter.as_ref(), row) {
+                    return None;
+                }
+                project_into(
+                    self.query_id,
+                    &self.plan.key_projection,
+                    row,
+                    &mut self.keys,
+                );
+                project_into(
+                    self.query_id,
+                    &self.plan.value_projection,
+                    row,
+                    &mut self.values,
+                );
+                false
+            }
+            // ksqlDB forwards a null value through a projection but never through a WHERE
+            // (QTT `null.json`, "stream filter with null value"). Its key keeps the columns
+            // that copy a source key column; anything computed from the (absent) value is
+            // null, so `PARTITION BY NAME IS NULL` gives a null key, not TRUE (QTT
+            // `null.json`, "stream PARTITION BY IS NULL with null value").
+            Decoded::Tombstone(row) => {
+                if self.plan.filter.is_some() {
+                    return None;
+                }
+                self.keys
+                    .extend(self.plan.key_projection.iter().map(|p| match p {
+                        Projection::Column(i) => row[*i].clone(),
+                        Projection::Expr(_) => Value::Null,
+                    }));
+                true
+            }
+            Decoded::Skipped => return None,
+        };
         let key = match encode_key(self.plan.sink.key_format, &self.key_columns, &self.keys) {
             Ok(k) => k,
             Err(e) => {
@@ -365,8 +388,11 @@ impl<'a> OutputBuilder<'a> {
                 return None;
             }
         };
-        self.scratch.clear();
-        encode_value(&self.value_columns, &self.values, &mut self.scratch);
+        let value = if tombstone {
+            None
+        } else {
+            self.encode_value()
+        };
         let partition = match &key {
             Some(k) => partition_for_key(k, self.sink_partitions).0,
             // Deterministic (recovery re-runs batches) and order-preserving per source
@@ -378,11 +404,23 @@ impl<'a> OutputBuilder<'a> {
             partition,
             Record {
                 key,
-                value: Some(bytes::Bytes::copy_from_slice(&self.scratch)),
+                value,
                 timestamp_ms,
                 headers: Vec::new(),
             },
         ))
+    }
+
+    /// The record value for the projected values, in the sink's value format and wrapping.
+    /// An unwrapped null is a null value (ksqlDB's serializer writes no bytes for null).
+    fn encode_value(&mut self) -> Option<bytes::Bytes> {
+        self.scratch.clear();
+        match (self.plan.sink.value_wrapping, self.values.as_slice()) {
+            (ValueWrapping::Unwrapped, [Value::Null]) => return None,
+            (ValueWrapping::Unwrapped, [value]) => encode_value_unwrapped(value, &mut self.scratch),
+            _ => encode_value(&self.value_columns, &self.values, &mut self.scratch),
+        }
+        Some(bytes::Bytes::copy_from_slice(&self.scratch))
     }
 
     /// The sink's `TIMESTAMP=` column value, when set and not null.
