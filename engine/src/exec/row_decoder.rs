@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use crate::catalog::Source;
-use crate::exec::query_plan::PSEUDO_COLUMN_COUNT;
 use crate::error::Result;
+use crate::exec::query_plan::PSEUDO_COLUMN_COUNT;
 use crate::format::json_value::{decode_value, decode_value_unwrapped, is_tombstone};
 use crate::format::key::decode_key;
 use crate::format::ValueWrapping;

@@ -103,9 +103,10 @@ pub(crate) fn value_wrapping(
             "'WRAP_SINGLE_VALUE' is only valid for single-field value schemas".into(),
         )),
         Some(wrap) => Ok(ValueWrapping::from_wrap_single_value(wrap)),
-        None if single_column => Ok(config
-            .wrap_single_values
-            .map_or(ValueWrapping::Wrapped, ValueWrapping::from_wrap_single_value)),
+        None if single_column => Ok(config.wrap_single_values.map_or(
+            ValueWrapping::Wrapped,
+            ValueWrapping::from_wrap_single_value,
+        )),
         None => Ok(ValueWrapping::Wrapped),
     }
 }
@@ -127,8 +128,7 @@ pub(crate) fn plan_create(
     let schema = build_schema(stmt)?;
     let (key_format, value_format) = formats(&props, &schema, config)?;
     check_key_format(key_format, &schema)?;
-    let value_wrapping =
-        value_wrapping(props.boolean("WRAP_SINGLE_VALUE")?, &schema, config)?;
+    let value_wrapping = value_wrapping(props.boolean("WRAP_SINGLE_VALUE")?, &schema, config)?;
     let topic = props
         .string("KAFKA_TOPIC")?
         .unwrap_or_else(|| stmt.name.clone());
@@ -363,5 +363,116 @@ impl<'a> WithProperties<'a> {
         u32::try_from(n)
             .map(Some)
             .map_err(|_| EngineError::Statement(format!("Invalid number of partitions: {n}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::ast::Statement;
+
+    fn plan(sql: &str, props: &[(&str, &str)]) -> Result<Source> {
+        let props: HashMap<String, String> = props
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let config = PersistenceConfig::from_props(&props)?;
+        let parsed = crate::sql::parse(sql).expect("parses").remove(0);
+        let Statement::CreateSource(create) = parsed.statement else {
+            panic!("not a CREATE");
+        };
+        plan_create(&create, &parsed.text, &config).map(|p| p.source)
+    }
+
+    const WITH_JSON: &str = "kafka_topic='t', value_format='JSON'";
+
+    #[test]
+    fn wrap_single_value_from_with_or_config() {
+        let explicit = plan(
+            &format!("CREATE STREAM s (v INT) WITH ({WITH_JSON}, WRAP_SINGLE_VALUE=false);"),
+            &[],
+        )
+        .expect("valid");
+        assert_eq!(explicit.value_wrapping, ValueWrapping::Unwrapped);
+        let quoted = plan(
+            &format!("CREATE STREAM s (v INT) WITH ({WITH_JSON}, wrap_single_value='FALSE');"),
+            &[(WRAP_SINGLE_VALUES_PROPERTY, "true")],
+        )
+        .expect("valid");
+        assert_eq!(quoted.value_wrapping, ValueWrapping::Unwrapped);
+        // The config applies to a single value column only; key columns do not count.
+        let from_config = plan(
+            &format!("CREATE STREAM s (k STRING KEY, v INT) WITH ({WITH_JSON});"),
+            &[(WRAP_SINGLE_VALUES_PROPERTY, "false")],
+        )
+        .expect("valid");
+        assert_eq!(from_config.value_wrapping, ValueWrapping::Unwrapped);
+        let two = plan(
+            &format!("CREATE STREAM s (a INT, b INT) WITH ({WITH_JSON});"),
+            &[(WRAP_SINGLE_VALUES_PROPERTY, "false")],
+        )
+        .expect("valid");
+        assert_eq!(two.value_wrapping, ValueWrapping::Wrapped);
+        let default =
+            plan(&format!("CREATE STREAM s (v INT) WITH ({WITH_JSON});"), &[]).expect("valid");
+        assert_eq!(default.value_wrapping, ValueWrapping::Wrapped);
+    }
+
+    #[test]
+    fn wrap_single_value_errors_carry_ksqldb_text() {
+        let err =
+            |sql: &str, props: &[(&str, &str)]| plan(sql, props).expect_err("invalid").to_string();
+        assert_eq!(
+            err(
+                &format!(
+                    "CREATE STREAM s (a INT, b INT) WITH ({WITH_JSON}, WRAP_SINGLE_VALUE=true);"
+                ),
+                &[]
+            ),
+            "'WRAP_SINGLE_VALUE' is only valid for single-field value schemas"
+        );
+        assert_eq!(
+            err(
+                &format!("CREATE STREAM s (a INT) WITH ({WITH_JSON}, WRAP_SINGLE_VALUE=1);"),
+                &[]
+            ),
+            "Invalid value 1 for configuration WRAP_SINGLE_VALUE: Expected value to be either true or false"
+        );
+        assert_eq!(
+            err(
+                &format!("CREATE STREAM s (a INT) WITH ({WITH_JSON});"),
+                &[(WRAP_SINGLE_VALUES_PROPERTY, "no")]
+            ),
+            "Invalid value no for configuration ksql.persistence.wrap.single.values: Expected value to be either true or false"
+        );
+    }
+
+    #[test]
+    fn default_formats_come_from_config() {
+        let sql = "CREATE STREAM s (k INT KEY, v INT) WITH (kafka_topic='t');";
+        assert!(plan(sql, &[])
+            .expect_err("no value format")
+            .to_string()
+            .starts_with("Statement is missing the 'VALUE_FORMAT' property"));
+        let source = plan(
+            sql,
+            &[
+                (DEFAULT_VALUE_FORMAT_PROPERTY, "json"),
+                (DEFAULT_KEY_FORMAT_PROPERTY, "JSON"),
+            ],
+        )
+        .expect("valid");
+        assert_eq!(source.value_format, ValueFormat::Json);
+        assert_eq!(source.key_format, KeyFormat::Json);
+        // WITH wins over the config.
+        let source = plan(
+            "CREATE STREAM s (k INT KEY, v INT) WITH (kafka_topic='t', key_format='KAFKA');",
+            &[
+                (DEFAULT_VALUE_FORMAT_PROPERTY, "JSON"),
+                (DEFAULT_KEY_FORMAT_PROPERTY, "JSON"),
+            ],
+        )
+        .expect("valid");
+        assert_eq!(source.key_format, KeyFormat::Kafka);
     }
 }

@@ -22,8 +22,8 @@ use crate::exec::project::{passes, project_into};
 use crate::exec::query_plan::Projection;
 use crate::exec::row_decoder::{Decoded, RowDecoder};
 use crate::format::json_value::{encode_value, encode_value_unwrapped};
-use crate::format::ValueWrapping;
 use crate::format::key::encode_key;
+use crate::format::ValueWrapping;
 use crate::log::{
     partition_for_key, LogStore, Offset, PartitionCursor, PartitionId, Record, StartPosition,
     StoredRecord, TopicLog, APPEND_REQUEST_BYTES_MAX,
@@ -388,11 +388,7 @@ impl<'a> OutputBuilder<'a> {
                 return None;
             }
         };
-        let value = if tombstone {
-            None
-        } else {
-            self.encode_value()
-        };
+        let value = if tombstone { None } else { self.encode_value() };
         let partition = match &key {
             Some(k) => partition_for_key(k, self.sink_partitions).0,
             // Deterministic (recovery re-runs batches) and order-preserving per source
