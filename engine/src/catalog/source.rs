@@ -1,6 +1,6 @@
 //! A source: a stream or table registered in the catalog, bound to a topic.
 
-use crate::format::{KeyFormat, ValueFormat};
+use crate::format::{KeyFormat, ValueFormat, ValueWrapping};
 use crate::sql::ast::SourceKind;
 use crate::types::{ColumnKind, Schema};
 
@@ -14,6 +14,8 @@ pub struct Source {
     pub topic: String,
     pub key_format: KeyFormat,
     pub value_format: ValueFormat,
+    /// Whether the single value column is stored bare (`WRAP_SINGLE_VALUE=false`).
+    pub value_wrapping: ValueWrapping,
     /// `TIMESTAMP=` column whose value becomes ROWTIME.
     pub timestamp_column: Option<String>,
     /// `TIMESTAMP_FORMAT=`: the Java `DateTimeFormatter` pattern that parses a STRING

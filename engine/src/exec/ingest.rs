@@ -12,8 +12,9 @@ use bytes::Bytes;
 use crate::catalog::Source;
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
-use crate::format::json_value::encode_row_value;
+use crate::format::json_value::{encode_row_value, encode_value_unwrapped};
 use crate::format::key::encode_key;
+use crate::format::ValueWrapping;
 use crate::log::{partition_for_key, KeylessSpreader};
 use crate::log::{PartitionId, Record, TopicLog};
 use crate::types::{Column, ColumnKind, SqlType, Value};
@@ -26,6 +27,8 @@ pub struct Inserter {
     key_columns: Vec<Column>,
     key_indexes: Vec<usize>,
     timestamp_index: Option<usize>,
+    /// The schema index of the only value column when the source is unwrapped.
+    unwrapped_index: Option<usize>,
     scratch: Vec<u8>,
     clock: crate::clock::Clock,
 }
@@ -54,7 +57,12 @@ impl Inserter {
             .timestamp_column
             .as_deref()
             .and_then(|name| source.schema.find(name).map(|(i, _)| i));
+        let unwrapped_index = match source.value_wrapping {
+            ValueWrapping::Unwrapped => indexes(ColumnKind::Value).first().copied(),
+            ValueWrapping::Wrapped => None,
+        };
         Ok(Inserter {
+            unwrapped_index,
             spreader: KeylessSpreader::starting_at(rand::random()),
             key_columns: key_indexes.iter().map(|&i| columns[i].clone()).collect(),
             key_indexes,
@@ -89,12 +97,22 @@ impl Inserter {
             .map(|&i| values[i].clone())
             .collect();
         let key = encode_key(self.source.key_format, &self.key_columns, &key_values)?;
-        let value = match canonical_value {
-            Some(bytes) => bytes,
-            None => {
+        let value = match (self.unwrapped_index, canonical_value) {
+            // The canonical form is a wrapped object; an unwrapped source stores the bare
+            // value, and an unwrapped null is a null value (no bytes), as ksqlDB writes it.
+            (Some(i), _) => match &values[i] {
+                Value::Null => None,
+                value => {
+                    self.scratch.clear();
+                    encode_value_unwrapped(value, &mut self.scratch);
+                    Some(Bytes::copy_from_slice(&self.scratch))
+                }
+            },
+            (None, Some(bytes)) => Some(bytes),
+            (None, None) => {
                 self.scratch.clear();
                 encode_row_value(&self.source.schema, values, &mut self.scratch);
-                Bytes::copy_from_slice(&self.scratch)
+                Some(Bytes::copy_from_slice(&self.scratch))
             }
         };
         let partition = match &key {
@@ -108,7 +126,7 @@ impl Inserter {
             partition,
             Record {
                 key,
-                value: Some(value),
+                value,
                 timestamp_ms,
                 headers: Vec::new(),
             },

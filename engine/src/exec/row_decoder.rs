@@ -9,19 +9,23 @@
 use std::sync::Arc;
 
 use crate::catalog::Source;
+use crate::error::Result;
 use crate::exec::query_plan::PSEUDO_COLUMN_COUNT;
 use crate::exec::timestamp_extractor::TimestampExtractor;
-use crate::format::json_value::{decode_value, is_tombstone};
+use crate::format::json_value::{decode_value, decode_value_unwrapped, is_tombstone};
 use crate::format::key::decode_key;
+use crate::format::ValueWrapping;
 use crate::log::StoredRecord;
 use crate::types::{Column, ColumnKind, Value};
 
-/// A decoded record.
+/// What one stored record decodes to.
 pub(crate) enum Decoded<'a> {
-    /// A record with a value.
+    /// A row: the source's columns, then the pseudo columns.
     Row(&'a [Value]),
-    /// A record with a null value: only key, header and pseudo columns are set.
+    /// A null value: key and pseudo columns set, value columns null.
     Tombstone(&'a [Value]),
+    /// A record that failed to deserialize (logged).
+    Skipped,
 }
 
 /// Decodes stored records into rows laid out as the planner expects: the source's columns
@@ -83,32 +87,32 @@ impl RowDecoder {
     /// The row for `record`, or `None` when it is a tombstone or cannot be decoded (skipped
     /// and logged, as ksqlDB's processing log does, never stopping the query).
     pub(crate) fn decode(&mut self, record: &StoredRecord) -> Option<&[Value]> {
-        match self.decode_any(record)? {
+        match self.decode_record(record) {
             Decoded::Row(row) => Some(row),
-            Decoded::Tombstone(_) => None,
+            Decoded::Tombstone(_) | Decoded::Skipped => None,
         }
     }
 
-    /// Like [`decode`](Self::decode), but a tombstone (null value) comes back as a
-    /// [`Decoded::Tombstone`] row: key and header columns set, value columns null.
-    pub(crate) fn decode_any(&mut self, record: &StoredRecord) -> Option<Decoded<'_>> {
+    /// Decodes `record`, telling a tombstone (null value) apart from a row.
+    ///
+    /// A tombstone still has a key: persistent stream queries forward it (ksqlDB passes a
+    /// null value through a projection, so `SELECT *` copies tombstones; QTT
+    /// `project-filter.json` "project nulls"), so its key columns are decoded too.
+    pub(crate) fn decode_record(&mut self, record: &StoredRecord) -> Decoded<'_> {
         let value = record.record.value.as_deref();
-        let tombstone = is_tombstone(value);
         self.keys.clear();
         self.values.clear();
-        let decoded = decode_key(
+        let key = decode_key(
             self.source.key_format,
             &self.key_columns,
             record.record.key.as_deref(),
             &mut self.keys,
-        )
-        .and_then(|()| match value {
-            Some(value) if !tombstone => decode_value(value, &self.value_columns, &mut self.values),
-            _ => {
-                self.values.resize(self.value_columns.len(), Value::Null);
-                Ok(())
-            }
-        });
+        );
+        let tombstone = is_tombstone(value);
+        let decoded = match value {
+            Some(bytes) if !tombstone => key.and_then(|()| self.decode_value(bytes)),
+            _ => key,
+        };
         if let Err(e) = decoded {
             tracing::warn!(
                 source = %self.source.name,
@@ -117,13 +121,19 @@ impl RowDecoder {
                 error = %e,
                 "skipping record that failed to deserialize"
             );
-            return None;
+            return Decoded::Skipped;
         }
         for (slot, v) in self.key_slots.iter().zip(self.keys.drain(..)) {
             self.row[*slot] = v;
         }
-        for (slot, v) in self.value_slots.iter().zip(self.values.drain(..)) {
-            self.row[*slot] = v;
+        if tombstone {
+            for slot in &self.value_slots {
+                self.row[*slot] = Value::Null;
+            }
+        } else {
+            for (slot, v) in self.value_slots.iter().zip(self.values.drain(..)) {
+                self.row[*slot] = v;
+            }
         }
         for (slot, key) in &self.header_slots {
             self.row[*slot] = header_value(&record.record.headers, key.as_deref());
@@ -140,7 +150,7 @@ impl RowDecoder {
                         error = %e,
                         "skipping record without a valid timestamp"
                     );
-                    return None;
+                    return Decoded::Skipped;
                 }
             },
         };
@@ -148,11 +158,23 @@ impl RowDecoder {
         self.row[base] = Value::BigInt(rowtime);
         self.row[base + 1] = Value::Integer(i32::try_from(record.partition.0).unwrap_or(i32::MAX));
         self.row[base + 2] = Value::BigInt(i64::try_from(record.offset.0).unwrap_or(i64::MAX));
-        Some(if tombstone {
+        if tombstone {
             Decoded::Tombstone(&self.row)
         } else {
             Decoded::Row(&self.row)
-        })
+        }
+    }
+
+    /// The value columns of a non-null record value, in the source's value wrapping.
+    fn decode_value(&mut self, bytes: &[u8]) -> Result<()> {
+        match (self.source.value_wrapping, self.value_columns.as_slice()) {
+            (ValueWrapping::Unwrapped, [column]) => {
+                let value = decode_value_unwrapped(bytes, column)?;
+                self.values.push(value);
+                Ok(())
+            }
+            _ => decode_value(bytes, &self.value_columns, &mut self.values),
+        }
     }
 }
 

@@ -357,6 +357,25 @@ mod tests {
             decode_value_unwrapped(&out, &column).expect("decodes"),
             Value::BigInt(5)
         );
+        // A struct column reads its fields as a wrapped row does: exact or upper-cased.
+        let column = col(
+            "V",
+            SqlType::Struct(vec![StructField {
+                name: "A".into(),
+                ty: SqlType::Double,
+            }]),
+        );
+        assert_eq!(
+            decode_value_unwrapped(br#"{"a": 45.67}"#, &column).expect("decodes"),
+            Value::Struct(vec![("A".into(), Value::Double(45.67))])
+        );
+        let column = col("V", SqlType::Integer);
+        assert_eq!(
+            decode_value_unwrapped(b"[1]", &column)
+                .expect_err("not an int")
+                .to_string(),
+            "Failed to deserialize value: Can't convert type. sourceType: ArrayNode, requiredType: INTEGER, path: $"
+        );
     }
 
     #[test]

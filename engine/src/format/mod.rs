@@ -72,6 +72,31 @@ pub enum ValueFormat {
     Json,
 }
 
+/// How a record value with exactly one value column is laid out: ksqlDB's
+/// `WRAP_SINGLE_VALUE` property and its serde features `WRAP_SINGLES`/`UNWRAP_SINGLES`.
+///
+/// `Wrapped` is ksqlDB's default (no feature, or `WRAP_SINGLES`): the value is an object
+/// with one field. `Unwrapped` (`UNWRAP_SINGLES`) writes and reads the column's bare value,
+/// so a `V BIGINT` stream stores `42` rather than `{"V":42}`. Only a source with exactly one
+/// value column is ever `Unwrapped` (CREATE and CSAS refuse anything else).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ValueWrapping {
+    #[default]
+    Wrapped,
+    Unwrapped,
+}
+
+impl ValueWrapping {
+    /// The wrapping for `WRAP_SINGLE_VALUE=<wrap>`.
+    pub fn from_wrap_single_value(wrap: bool) -> ValueWrapping {
+        if wrap {
+            ValueWrapping::Wrapped
+        } else {
+            ValueWrapping::Unwrapped
+        }
+    }
+}
+
 fn unsupported_format(kind: &str, name: &str) -> EngineError {
     let upper = name.to_ascii_uppercase();
     if KSQLDB_FORMAT_NAMES.contains(&upper.as_str()) {

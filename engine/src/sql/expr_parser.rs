@@ -669,15 +669,25 @@ impl Parser<'_> {
                 return Err(self.error_at(&token, &format!("Unknown type: {name}")));
             }
         };
-        // `VARCHAR(10)`-style parameters are accepted and ignored, as ksqlDB does.
+        // `VARCHAR(10)`-style parameters are accepted and ignored, as ksqlDB does. Its
+        // grammar's `typeParameter` is `INTEGER_VALUE | 'STRING'`, so `VARCHAR(STRING)` is
+        // valid too (QTT `key-schemas.json`).
         if ty == SqlType::String && self.eat_sym(Sym::LParen) {
-            self.type_parameter()?;
+            self.string_type_parameter()?;
             while self.eat_sym(Sym::Comma) {
-                self.type_parameter()?;
+                self.string_type_parameter()?;
             }
             self.expect_sym(Sym::RParen)?;
         }
         Ok(ty)
+    }
+
+    /// One ignored parameter of `VARCHAR(…)`: an integer or the word `STRING`.
+    fn string_type_parameter(&mut self) -> PResult<()> {
+        if self.eat_kw("STRING") {
+            return Ok(());
+        }
+        self.type_parameter().map(|_| ())
     }
 
     fn type_parameter(&mut self) -> PResult<u64> {

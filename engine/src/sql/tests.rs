@@ -779,6 +779,12 @@ fn constructors_cast_case_postfix_and_lambdas() {
 fn types() {
     assert_eq!(parse_type("int").expect("valid"), SqlType::Integer);
     assert_eq!(parse_type("VARCHAR").expect("valid"), SqlType::String);
+    assert_eq!(parse_type("VARCHAR(10)").expect("valid"), SqlType::String);
+    assert_eq!(
+        parse_type("varchar(string)").expect("valid"),
+        SqlType::String
+    );
+    assert!(parse_type("VARCHAR(INT)").is_err());
     assert_eq!(
         parse_type("STRUCT<a STRUCT<`b` ARRAY<DATE>>, c TIME>")
             .expect("valid")

@@ -1,9 +1,11 @@
 //! CREATE STREAM / CREATE TABLE: validate the definition and build the `Source`.
 
+use std::collections::HashMap;
+
 use crate::catalog::Source;
 use crate::error::{EngineError, Result};
 use crate::exec::timestamp_extractor::TimestampExtractor;
-use crate::format::{KeyFormat, ValueFormat};
+use crate::format::{KeyFormat, ValueFormat, ValueWrapping};
 use crate::sql::ast::{ColumnConstraint, CreateSource, Literal, Properties, SourceKind};
 use crate::types::schema::{PSEUDO_ROWOFFSET, PSEUDO_ROWPARTITION, PSEUDO_ROWTIME};
 use crate::types::sql_type::StructField;
@@ -36,6 +38,81 @@ const KNOWN_PROPERTIES: &[&str] = &[
     "VALUE_SCHEMA_ID",
 ];
 
+/// Request properties (ksqlDB configs) that shape a new source when its WITH clause is
+/// silent. Only these properties are journaled with a CREATE, so a restart rebuilds the
+/// same source.
+pub(crate) const PERSISTENCE_PROPERTIES: &[&str] = &[
+    DEFAULT_KEY_FORMAT_PROPERTY,
+    DEFAULT_VALUE_FORMAT_PROPERTY,
+    WRAP_SINGLE_VALUES_PROPERTY,
+];
+
+const DEFAULT_KEY_FORMAT_PROPERTY: &str = "ksql.persistence.default.format.key";
+const DEFAULT_VALUE_FORMAT_PROPERTY: &str = "ksql.persistence.default.format.value";
+const WRAP_SINGLE_VALUES_PROPERTY: &str = "ksql.persistence.wrap.single.values";
+
+/// The `ksql.persistence.*` configs a request carries (as `streamsProperties` or SET).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PersistenceConfig {
+    /// `ksql.persistence.default.format.key`: the key format when WITH names none
+    /// (ksqlDB's default is `KAFKA`).
+    default_key_format: Option<String>,
+    /// `ksql.persistence.default.format.value`: the value format when WITH names none.
+    default_value_format: Option<String>,
+    /// `ksql.persistence.wrap.single.values`: how a single value column is laid out when
+    /// WITH has no `WRAP_SINGLE_VALUE`. Unset means wrapped.
+    wrap_single_values: Option<bool>,
+}
+
+impl PersistenceConfig {
+    pub(crate) fn from_props(props: &HashMap<String, String>) -> Result<PersistenceConfig> {
+        let wrap_single_values = match props.get(WRAP_SINGLE_VALUES_PROPERTY) {
+            None => None,
+            Some(raw) => Some(parse_config_bool(WRAP_SINGLE_VALUES_PROPERTY, raw)?),
+        };
+        Ok(PersistenceConfig {
+            default_key_format: props.get(DEFAULT_KEY_FORMAT_PROPERTY).cloned(),
+            default_value_format: props.get(DEFAULT_VALUE_FORMAT_PROPERTY).cloned(),
+            wrap_single_values,
+        })
+    }
+}
+
+/// A boolean config value as Kafka's `ConfigDef` reads one: `true`/`false`, any case.
+fn parse_config_bool(name: &str, raw: &str) -> Result<bool> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(EngineError::Statement(format!(
+            "Invalid value {raw} for configuration {name}: Expected value to be either true or false"
+        ))),
+    }
+}
+
+/// The value wrapping of a source with `schema`: the explicit `WRAP_SINGLE_VALUE`, else the
+/// `ksql.persistence.wrap.single.values` config for a single value column, else wrapped
+/// (ksqlDB's `SerdeFeaturesFactory.buildValueFeatures`).
+pub(crate) fn value_wrapping(
+    explicit: Option<bool>,
+    schema: &Schema,
+    config: &PersistenceConfig,
+) -> Result<ValueWrapping> {
+    let single_column = schema.values().count() == 1;
+    match explicit {
+        // ksqlDB first checks that the value format supports the asked-for wrapping; JSON,
+        // the only value format here, supports both, so only the column count can fail.
+        Some(_) if !single_column => Err(EngineError::Statement(
+            "'WRAP_SINGLE_VALUE' is only valid for single-field value schemas".into(),
+        )),
+        Some(wrap) => Ok(ValueWrapping::from_wrap_single_value(wrap)),
+        None if single_column => Ok(config.wrap_single_values.map_or(
+            ValueWrapping::Wrapped,
+            ValueWrapping::from_wrap_single_value,
+        )),
+        None => Ok(ValueWrapping::Wrapped),
+    }
+}
+
 /// What a CREATE statement asks for once validated.
 #[derive(Debug, Clone)]
 pub struct CreatePlan {
@@ -44,11 +121,16 @@ pub struct CreatePlan {
     pub partitions: Option<u32>,
 }
 
-pub fn plan_create(stmt: &CreateSource, statement_text: &str) -> Result<CreatePlan> {
+pub(crate) fn plan_create(
+    stmt: &CreateSource,
+    statement_text: &str,
+    config: &PersistenceConfig,
+) -> Result<CreatePlan> {
     let props = WithProperties::new(&stmt.properties)?;
     let schema = build_schema(stmt)?;
-    let (key_format, value_format) = formats(&props, &schema)?;
+    let (key_format, value_format) = formats(&props, &schema, config)?;
     check_key_format(key_format, &schema)?;
+    let value_wrapping = value_wrapping(props.boolean("WRAP_SINGLE_VALUE")?, &schema, config)?;
     let topic = props
         .string("KAFKA_TOPIC")?
         .unwrap_or_else(|| stmt.name.clone());
@@ -62,6 +144,7 @@ pub fn plan_create(stmt: &CreateSource, statement_text: &str) -> Result<CreatePl
             topic,
             key_format,
             value_format,
+            value_wrapping,
             timestamp_column,
             timestamp_format,
             statement_text: statement_text.to_string(),
@@ -161,7 +244,11 @@ pub fn kind_word_of(kind: SourceKind) -> &'static str {
     crate::catalog::source::kind_word(kind)
 }
 
-fn formats(props: &WithProperties<'_>, schema: &Schema) -> Result<(KeyFormat, ValueFormat)> {
+fn formats(
+    props: &WithProperties<'_>,
+    schema: &Schema,
+    config: &PersistenceConfig,
+) -> Result<(KeyFormat, ValueFormat)> {
     let both = props.string("FORMAT")?;
     let value = props.string("VALUE_FORMAT")?;
     let key = props.string("KEY_FORMAT")?;
@@ -170,7 +257,10 @@ fn formats(props: &WithProperties<'_>, schema: &Schema) -> Result<(KeyFormat, Va
             "Cannot supply both 'KEY_FORMAT' and 'FORMAT' properties, as 'FORMAT' sets both key and value formats.\nEither use just 'FORMAT', or use 'KEY_FORMAT' and 'VALUE_FORMAT'.".into(),
         ));
     }
-    let value_name = value.or_else(|| both.clone()).ok_or_else(|| {
+    let value_name = value
+        .or_else(|| both.clone())
+        .or_else(|| config.default_value_format.clone())
+        .ok_or_else(|| {
         EngineError::Statement(
             "Statement is missing the 'VALUE_FORMAT' property from the WITH clause.\nEither provide one or set a default via the 'ksql.persistence.default.format.value' config.".into(),
         )
@@ -179,7 +269,10 @@ fn formats(props: &WithProperties<'_>, schema: &Schema) -> Result<(KeyFormat, Va
     let key_format = match key.or(both) {
         Some(name) => KeyFormat::parse(&name)?,
         // ksqlDB's default key format is KAFKA; a keyless stream needs no key format.
-        None if has_keys => KeyFormat::Kafka,
+        None if has_keys => match &config.default_key_format {
+            Some(name) => KeyFormat::parse(name)?,
+            None => KeyFormat::Kafka,
+        },
         None => KeyFormat::None,
     };
     if key_format == KeyFormat::None && has_keys {
@@ -280,6 +373,19 @@ impl<'a> WithProperties<'a> {
         }
     }
 
+    /// A boolean property: `TRUE`/`FALSE`, or a string Kafka's `ConfigDef` reads as one.
+    pub(crate) fn boolean(&self, key: &str) -> Result<Option<bool>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Literal::Boolean(b)) => Ok(Some(*b)),
+            Some(Literal::String(s)) => parse_config_bool(key, s).map(Some),
+            Some(other) => Err(EngineError::Statement(format!(
+                "Invalid value {} for configuration {key}: Expected value to be either true or false",
+                other
+            ))),
+        }
+    }
+
     pub(crate) fn partitions(&self) -> Result<Option<u32>> {
         let n = match self.get("PARTITIONS") {
             None => return Ok(None),
@@ -301,5 +407,116 @@ impl<'a> WithProperties<'a> {
         u32::try_from(n)
             .map(Some)
             .map_err(|_| EngineError::Statement(format!("Invalid number of partitions: {n}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::ast::Statement;
+
+    fn plan(sql: &str, props: &[(&str, &str)]) -> Result<Source> {
+        let props: HashMap<String, String> = props
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let config = PersistenceConfig::from_props(&props)?;
+        let parsed = crate::sql::parse(sql).expect("parses").remove(0);
+        let Statement::CreateSource(create) = parsed.statement else {
+            panic!("not a CREATE");
+        };
+        plan_create(&create, &parsed.text, &config).map(|p| p.source)
+    }
+
+    const WITH_JSON: &str = "kafka_topic='t', value_format='JSON'";
+
+    #[test]
+    fn wrap_single_value_from_with_or_config() {
+        let explicit = plan(
+            &format!("CREATE STREAM s (v INT) WITH ({WITH_JSON}, WRAP_SINGLE_VALUE=false);"),
+            &[],
+        )
+        .expect("valid");
+        assert_eq!(explicit.value_wrapping, ValueWrapping::Unwrapped);
+        let quoted = plan(
+            &format!("CREATE STREAM s (v INT) WITH ({WITH_JSON}, wrap_single_value='FALSE');"),
+            &[(WRAP_SINGLE_VALUES_PROPERTY, "true")],
+        )
+        .expect("valid");
+        assert_eq!(quoted.value_wrapping, ValueWrapping::Unwrapped);
+        // The config applies to a single value column only; key columns do not count.
+        let from_config = plan(
+            &format!("CREATE STREAM s (k STRING KEY, v INT) WITH ({WITH_JSON});"),
+            &[(WRAP_SINGLE_VALUES_PROPERTY, "false")],
+        )
+        .expect("valid");
+        assert_eq!(from_config.value_wrapping, ValueWrapping::Unwrapped);
+        let two = plan(
+            &format!("CREATE STREAM s (a INT, b INT) WITH ({WITH_JSON});"),
+            &[(WRAP_SINGLE_VALUES_PROPERTY, "false")],
+        )
+        .expect("valid");
+        assert_eq!(two.value_wrapping, ValueWrapping::Wrapped);
+        let default =
+            plan(&format!("CREATE STREAM s (v INT) WITH ({WITH_JSON});"), &[]).expect("valid");
+        assert_eq!(default.value_wrapping, ValueWrapping::Wrapped);
+    }
+
+    #[test]
+    fn wrap_single_value_errors_carry_ksqldb_text() {
+        let err =
+            |sql: &str, props: &[(&str, &str)]| plan(sql, props).expect_err("invalid").to_string();
+        assert_eq!(
+            err(
+                &format!(
+                    "CREATE STREAM s (a INT, b INT) WITH ({WITH_JSON}, WRAP_SINGLE_VALUE=true);"
+                ),
+                &[]
+            ),
+            "'WRAP_SINGLE_VALUE' is only valid for single-field value schemas"
+        );
+        assert_eq!(
+            err(
+                &format!("CREATE STREAM s (a INT) WITH ({WITH_JSON}, WRAP_SINGLE_VALUE=1);"),
+                &[]
+            ),
+            "Invalid value 1 for configuration WRAP_SINGLE_VALUE: Expected value to be either true or false"
+        );
+        assert_eq!(
+            err(
+                &format!("CREATE STREAM s (a INT) WITH ({WITH_JSON});"),
+                &[(WRAP_SINGLE_VALUES_PROPERTY, "no")]
+            ),
+            "Invalid value no for configuration ksql.persistence.wrap.single.values: Expected value to be either true or false"
+        );
+    }
+
+    #[test]
+    fn default_formats_come_from_config() {
+        let sql = "CREATE STREAM s (k INT KEY, v INT) WITH (kafka_topic='t');";
+        assert!(plan(sql, &[])
+            .expect_err("no value format")
+            .to_string()
+            .starts_with("Statement is missing the 'VALUE_FORMAT' property"));
+        let source = plan(
+            sql,
+            &[
+                (DEFAULT_VALUE_FORMAT_PROPERTY, "json"),
+                (DEFAULT_KEY_FORMAT_PROPERTY, "JSON"),
+            ],
+        )
+        .expect("valid");
+        assert_eq!(source.value_format, ValueFormat::Json);
+        assert_eq!(source.key_format, KeyFormat::Json);
+        // WITH wins over the config.
+        let source = plan(
+            "CREATE STREAM s (k INT KEY, v INT) WITH (kafka_topic='t', key_format='KAFKA');",
+            &[
+                (DEFAULT_VALUE_FORMAT_PROPERTY, "JSON"),
+                (DEFAULT_KEY_FORMAT_PROPERTY, "JSON"),
+            ],
+        )
+        .expect("valid");
+        assert_eq!(source.key_format, KeyFormat::Kafka);
     }
 }

@@ -7,11 +7,13 @@
 //!
 //! Modules: `create` (CREATE STREAM/TABLE), `describe` (SHOW/LIST/DESCRIBE),
 //! `insert_values` (INSERT INTO … VALUES), `persistent` (CREATE … AS SELECT, INSERT INTO
-//! … SELECT, TERMINATE and EXPLAIN of persistent queries), `outcome` (results, wire-neutral).
+//! … SELECT, TERMINATE and EXPLAIN of persistent queries), `journal_entry` (catalog journal
+//! entries and the directive lines replay needs), `outcome` (results, wire-neutral).
 
 pub mod create;
 pub mod describe;
 pub mod insert_values;
+mod journal_entry;
 pub mod outcome;
 pub mod persistent;
 
@@ -136,9 +138,10 @@ impl Engine {
         for entry in entries {
             let text = std::str::from_utf8(entry)
                 .map_err(|_| EngineError::Corrupt("catalog journal entry is not UTF-8".into()))?;
-            let (query_id, text) = persistent::split_journal_entry(text);
-            sandbox.replay_query_id = query_id.map(str::to_string);
-            for parsed in sql::parse(text)? {
+            let entry = journal_entry::JournalEntry::parse(text);
+            sandbox.replay_query_id = entry.query_id.map(str::to_string);
+            sandbox.props = entry.properties;
+            for parsed in sql::parse(entry.text)? {
                 self.run_sync(&mut sandbox, &parsed, Mode::Replay)?;
             }
         }
@@ -240,7 +243,8 @@ impl Engine {
         text: &str,
         mode: Mode,
     ) -> Result<Outcome> {
-        let plan = create::plan_create(create, text)?;
+        let config = create::PersistenceConfig::from_props(&sandbox.props)?;
+        let plan = create::plan_create(create, text, &config)?;
         let source = plan.source;
         let kind_word = source.kind_word();
         let command_id = format!("{kind_word}/`{}`/create", source.name);
@@ -272,7 +276,8 @@ impl Engine {
                 let partitions = plan.partitions.unwrap_or(1);
                 self.log.create_topic(&source.topic, partitions)?;
             }
-            self.journal_append(text.as_bytes())?;
+            let entry = journal_entry::format_entry(None, &sandbox.props, text);
+            self.journal_append(entry.as_bytes())?;
         }
         let message = match source.kind {
             SourceKind::Stream => "Stream created",

@@ -16,22 +16,10 @@ use crate::exec::query_plan::QueryProperties;
 use crate::log::StartPosition;
 use crate::sql::ast::{CreateAsSelect, ExplainTarget, Properties, Query, SourceKind};
 
+use super::create::PersistenceConfig;
+use super::journal_entry::format_entry;
 use super::outcome::{Outcome, QueryDescription};
 use super::{Mode, Sandbox};
-
-/// First line of a catalog journal entry that created a persistent query.
-const QUERY_ID_LINE_PREFIX: &str = "--@query_id ";
-
-/// Splits a catalog journal entry into its recorded query id (if any) and statement text.
-pub(crate) fn split_journal_entry(entry: &str) -> (Option<&str>, &str) {
-    match entry.strip_prefix(QUERY_ID_LINE_PREFIX) {
-        Some(rest) => match rest.split_once('\n') {
-            Some((id, text)) => (Some(id.trim()), text),
-            None => (None, entry),
-        },
-        None => (None, entry),
-    }
-}
 
 /// The `n` of a query id `…_<n>`.
 fn query_number(id: &str) -> Option<u64> {
@@ -68,11 +56,13 @@ impl Engine {
             }
             return Err(EngineError::Statement(message));
         }
+        let config = PersistenceConfig::from_props(&sandbox.props)?;
         let sink = SinkSpec {
             kind,
             name: &create.name,
             properties: &create.properties,
             existing: None,
+            config: &config,
         };
         let plan = self.plan(sandbox, sink, &create.query, text)?;
         if mode != Mode::Replay {
@@ -114,6 +104,7 @@ impl Engine {
             name: target,
             properties,
             existing: Some(&existing),
+            config: &PersistenceConfig::default(),
         };
         let plan = self.plan(sandbox, sink, query, text)?;
         let command_id = format!("stream/{target}/create");
@@ -201,10 +192,7 @@ impl Engine {
         let (journal, resume) = self
             .persistent
             .create_journal(self.log.as_ref(), query, start)?;
-        let entry = format!(
-            "{QUERY_ID_LINE_PREFIX}{}\n{}",
-            query.id, plan.statement_text
-        );
+        let entry = format_entry(Some(&query.id), &sandbox.props, &plan.statement_text);
         self.journal_append(entry.as_bytes())?;
         self.persistent
             .launch(Arc::clone(&self.log), Arc::clone(query), journal, resume);
@@ -325,15 +313,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn journal_entries_carry_the_query_id() {
-        assert_eq!(
-            split_journal_entry("--@query_id CSAS_S_3\nCREATE STREAM S AS SELECT * FROM T;"),
-            (Some("CSAS_S_3"), "CREATE STREAM S AS SELECT * FROM T;")
-        );
-        assert_eq!(
-            split_journal_entry("DROP STREAM S;"),
-            (None, "DROP STREAM S;")
-        );
+    fn query_numbers() {
         assert_eq!(query_number("CSAS_MY_SINK_12"), Some(12));
         assert_eq!(query_number("INSERTQUERY_0"), Some(0));
     }

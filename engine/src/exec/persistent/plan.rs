@@ -19,7 +19,9 @@ use crate::exec::expr::{compile, ColumnAliasGenerator, ColumnResolver, CompiledE
 use crate::exec::query_plan::{compile_where, struct_fields, Projection, SourceResolver};
 use crate::format::{KeyFormat, ValueFormat};
 use crate::sql::ast::{Expr, Literal, Properties, Query, Relation, SelectItem, SourceKind};
-use crate::statements::create::{check_key_format, timestamp_column, WithProperties};
+use crate::statements::create::{
+    check_key_format, timestamp_column, value_wrapping, PersistenceConfig, WithProperties,
+};
 use crate::types::{Column, ColumnKind, Schema, SqlType};
 
 /// Which statement defines a persistent query; it decides the query id's prefix.
@@ -89,6 +91,8 @@ pub struct SinkSpec<'a> {
     pub properties: &'a Properties,
     /// The existing sink for INSERT INTO.
     pub existing: Option<&'a Arc<Source>>,
+    /// The request's `ksql.persistence.*` configs, for what WITH leaves unsaid.
+    pub(crate) config: &'a PersistenceConfig,
 }
 
 pub fn plan_persistent(
@@ -461,6 +465,9 @@ fn sink_source(
     crate::format::key::validate_key_columns(key_format, &schema.keys().collect::<Vec<_>>())?;
     check_key_format(key_format, &schema)?;
     let (timestamp_column, timestamp_format) = timestamp_column(&props, &schema)?;
+    // Not inherited from the source: like ksqlDB, a sink is wrapped unless its own WITH or
+    // the config says otherwise (QTT `json.json`, "value - anonymous - deserialize").
+    let value_wrapping = value_wrapping(props.boolean("WRAP_SINGLE_VALUE")?, &schema, sink.config)?;
     let kind = match sink.kind {
         PersistentKind::CreateTableAs => SourceKind::Table,
         _ => SourceKind::Stream,
@@ -474,6 +481,7 @@ fn sink_source(
             .unwrap_or_else(|| sink.name.to_string()),
         key_format,
         value_format,
+        value_wrapping,
         timestamp_column,
         timestamp_format,
         statement_text: statement_text.to_string(),
@@ -494,7 +502,9 @@ mod tests {
                 panic!("not a CREATE");
             };
             let create: CreateSource = create;
-            let source = plan_create(&create, &parsed.text).unwrap().source;
+            let source = plan_create(&create, &parsed.text, &PersistenceConfig::default())
+                .unwrap()
+                .source;
             state.sources.insert(source.name.clone(), Arc::new(source));
         }
         state
@@ -515,6 +525,7 @@ mod tests {
             name: &c.name,
             properties: &c.properties,
             existing: None,
+            config: &PersistenceConfig::default(),
         };
         plan_persistent(state, spec, &c.query, csas, |_| Some(1))
             .map(|p| p.sink.schema.to_schema_text(true))

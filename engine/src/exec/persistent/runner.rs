@@ -22,8 +22,9 @@ use crate::exec::project::{passes, project_into};
 use crate::exec::query_plan::Projection;
 use crate::exec::row_decoder::{Decoded, RowDecoder};
 use crate::exec::timestamp_extractor::TimestampExtractor;
-use crate::format::json_value::encode_value;
+use crate::format::json_value::{encode_value, encode_value_unwrapped};
 use crate::format::key::encode_key;
+use crate::format::ValueWrapping;
 use crate::log::{
     partition_for_key, LogStore, Offset, PartitionCursor, PartitionId, Record, StartPosition,
     StoredRecord, TopicLog, APPEND_REQUEST_BYTES_MAX,
@@ -348,12 +349,12 @@ impl<'a> OutputBuilder<'a> {
         self.keys.clear();
         self.values.clear();
         let is_stream = self.plan.source.kind == SourceKind::Stream;
-        let (row, tombstone) = match self.decoder.decode_any(record)? {
+        let (row, tombstone) = match self.decoder.decode_record(record) {
             Decoded::Row(row) => (row, false),
             // A stream forwards a null value as a null value (ksqlDB's mappers pass a null
             // row through), unless WHERE drops it: a predicate over a null row is not true.
             Decoded::Tombstone(row) if is_stream && self.plan.filter.is_none() => (row, true),
-            Decoded::Tombstone(_) => return None,
+            Decoded::Tombstone(_) | Decoded::Skipped => return None,
         };
         let rowtime = RowDecoder::rowtime_of(row);
         if tombstone {
@@ -393,13 +394,7 @@ impl<'a> OutputBuilder<'a> {
                 return None;
             }
         };
-        let value = if tombstone {
-            None
-        } else {
-            self.scratch.clear();
-            encode_value(&self.value_columns, &self.values, &mut self.scratch);
-            Some(bytes::Bytes::copy_from_slice(&self.scratch))
-        };
+        let value = if tombstone { None } else { self.encode_value() };
         let partition = match &key {
             Some(k) => partition_for_key(k, self.sink_partitions).0,
             // Deterministic (recovery re-runs batches) and order-preserving per source
@@ -426,6 +421,18 @@ impl<'a> OutputBuilder<'a> {
                 headers: record.record.headers.clone(),
             },
         ))
+    }
+
+    /// The record value for the projected values, in the sink's value format and wrapping.
+    /// An unwrapped null is a null value (ksqlDB's serializer writes no bytes for null).
+    fn encode_value(&mut self) -> Option<bytes::Bytes> {
+        self.scratch.clear();
+        match (self.plan.sink.value_wrapping, self.values.as_slice()) {
+            (ValueWrapping::Unwrapped, [Value::Null]) => return None,
+            (ValueWrapping::Unwrapped, [value]) => encode_value_unwrapped(value, &mut self.scratch),
+            _ => encode_value(&self.value_columns, &self.values, &mut self.scratch),
+        }
+        Some(bytes::Bytes::copy_from_slice(&self.scratch))
     }
 
     /// The sink's `TIMESTAMP=` column as a timestamp, when the sink has one.
