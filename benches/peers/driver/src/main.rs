@@ -46,7 +46,7 @@ struct Cli {
 enum Cmd {
     /// Redis Streams: XADD pipelines, XREAD BLOCK consumer.
     Redis(Load),
-    /// NATS JetStream: async publish acks, ordered pull consumer.
+    /// NATS JetStream: async publish acks, pull consumer without acks.
     Nats(Load),
     /// Kafka API (Tansu): acks=all producer, consumer from the start of partition 0.
     Kafka(Load),
@@ -96,7 +96,8 @@ struct FsyncArgs {
 
 #[derive(Args)]
 struct TableArgs {
-    /// `name=path` of each system's JSON report; the first is the baseline (Sluice).
+    /// `name=path` of each system's JSON report (split at the last `=`); the first is the
+    /// baseline (Sluice).
     #[arg(required = true)]
     reports: Vec<String>,
     /// The fsync probe's JSON report.
@@ -200,7 +201,9 @@ fn parse_id_ts(row: &[u8]) -> Option<(u64, u64)> {
         if n == 0 || n > 19 {
             return None;
         }
-        let v = b[..n].iter().fold(0u64, |a, &c| a * 10 + u64::from(c - b'0'));
+        let v = b[..n]
+            .iter()
+            .fold(0u64, |a, &c| a * 10 + u64::from(c - b'0'));
         Some((v, &b[n..]))
     }
     let (id, rest) = num(row.strip_prefix(b"{\"ID\":")?)?;
@@ -465,8 +468,8 @@ async fn redis_run(load: Load) -> anyhow::Result<Value> {
     check_load(&load)?;
     let client = redis::Client::open(format!("redis://{}/", load.addr))?;
     // XREAD BLOCK outlives the client's default 500 ms response timeout.
-    let config = redis::AsyncConnectionConfig::new()
-        .set_response_timeout(Some(Duration::from_secs(30)));
+    let config =
+        redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(30)));
     let mut prod = client
         .get_multiplexed_async_connection_with_config(&config)
         .await
@@ -474,7 +477,10 @@ async fn redis_run(load: Load) -> anyhow::Result<Value> {
     let mut cons = client
         .get_multiplexed_async_connection_with_config(&config)
         .await?;
-    let _: () = redis::cmd("DEL").arg(REDIS_KEY).query_async(&mut prod).await?;
+    let _: () = redis::cmd("DEL")
+        .arg(REDIS_KEY)
+        .query_async(&mut prod)
+        .await?;
     let shared = Arc::new(Shared::default());
 
     let rows_max = load.rows;
@@ -506,7 +512,11 @@ async fn redis_run(load: Load) -> anyhow::Result<Value> {
     let p = produce(&load, &shared, |rows| {
         let mut pipe = redis::pipe();
         for r in &rows {
-            pipe.cmd("XADD").arg(REDIS_KEY).arg("*").arg("r").arg(r.as_slice());
+            pipe.cmd("XADD")
+                .arg(REDIS_KEY)
+                .arg("*")
+                .arg("r")
+                .arg(r.as_slice());
         }
         let mut conn = prod.clone();
         async move {
@@ -543,14 +553,22 @@ fn xread_entries(reply: &redis::Value) -> anyhow::Result<Vec<(&[u8], &[u8])>> {
     };
     let mut out = Vec::new();
     for s in streams {
-        let V::Array(kv) = s else { bail!("XREAD: stream not an array") };
-        let Some(V::Array(entries)) = kv.get(1) else { bail!("XREAD: no entries") };
+        let V::Array(kv) = s else {
+            bail!("XREAD: stream not an array")
+        };
+        let Some(V::Array(entries)) = kv.get(1) else {
+            bail!("XREAD: no entries")
+        };
         for e in entries {
-            let V::Array(e) = e else { bail!("XREAD: entry not an array") };
+            let V::Array(e) = e else {
+                bail!("XREAD: entry not an array")
+            };
             let (Some(V::BulkString(id)), Some(V::Array(fields))) = (e.first(), e.get(1)) else {
                 bail!("XREAD: bad entry")
             };
-            let Some(V::BulkString(payload)) = fields.get(1) else { bail!("XREAD: no field") };
+            let Some(V::BulkString(payload)) = fields.get(1) else {
+                bail!("XREAD: no field")
+            };
             out.push((id.as_slice(), payload.as_slice()));
         }
     }
@@ -561,7 +579,9 @@ fn xread_entries(reply: &redis::Value) -> anyhow::Result<Vec<(&[u8], &[u8])>> {
 // NATS JetStream
 
 async fn nats_run(load: Load) -> anyhow::Result<Value> {
-    use async_nats::jetstream::{self, consumer::pull::OrderedConfig, consumer::DeliverPolicy};
+    use async_nats::jetstream::{
+        self, consumer::pull, consumer::AckPolicy, consumer::DeliverPolicy,
+    };
     check_load(&load)?;
     let client = async_nats::connect(load.addr.as_str())
         .await
@@ -581,14 +601,19 @@ async fn nats_run(load: Load) -> anyhow::Result<Value> {
         })
         .await
         .map_err(|e| anyhow!("creating the stream: {e}"))?;
+    // An ephemeral pull consumer without acks (a push query does not ack either), pulling
+    // up to 4096 messages at a time (as the Redis driver's XREAD COUNT).
     let consumer = stream
-        .create_consumer(OrderedConfig {
+        .create_consumer(pull::Config {
             deliver_policy: DeliverPolicy::All,
+            ack_policy: AckPolicy::None,
             ..Default::default()
         })
         .await
         .map_err(|e| anyhow!("creating the consumer: {e}"))?;
     let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(4096)
         .messages()
         .await
         .map_err(|e| anyhow!("consumer messages: {e}"))?;
@@ -659,7 +684,10 @@ async fn kafka_run(load: Load) -> anyhow::Result<Value> {
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let _ = admin.delete_topics(&[TOPIC], &opts).await;
     let created = admin
-        .create_topics(&[NewTopic::new(TOPIC, 1, TopicReplication::Fixed(1))], &opts)
+        .create_topics(
+            &[NewTopic::new(TOPIC, 1, TopicReplication::Fixed(1))],
+            &opts,
+        )
         .await?;
     for r in created {
         r.map_err(|(t, e)| anyhow!("creating topic {t}: {e}"))?;
@@ -757,7 +785,9 @@ async fn kafka_run(load: Load) -> anyhow::Result<Value> {
 
 fn fsync_probe(a: &FsyncArgs) -> anyhow::Result<()> {
     use std::io::Write;
-    let path = a.dir.join(format!("fsync-probe-{}.bin", std::process::id()));
+    let path = a
+        .dir
+        .join(format!("fsync-probe-{}.bin", std::process::id()));
     let mut f = std::fs::OpenOptions::new()
         .create_new(true)
         .write(true)
@@ -817,7 +847,7 @@ fn table(a: &TableArgs) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for spec in &a.reports {
         let (name, path) = spec
-            .split_once('=')
+            .rsplit_once('=')
             .ok_or_else(|| anyhow!("expected name=path, got {spec}"))?;
         let parsed = std::fs::read_to_string(path)
             .ok()
@@ -864,21 +894,33 @@ fn table(a: &TableArgs) -> anyhow::Result<()> {
         _ => "-".into(),
     };
     println!(
-        "{:<22} {:>12} {:>8} {:>10} {:>10}   {:>9} {:>9} {:>9}   {}",
+        "{:<26} {:>12} {:>8} {:>10} {:>10}   {:>9} {:>9} {:>9}   {}",
         "system", "rows/s", "MB/s", "e2e p50", "e2e p99", "S/p rows", "S/p p50", "S/p p99", "note"
     );
     for r in &rows {
         let same = std::ptr::eq(r, base);
         println!(
-            "{:<22} {:>12} {:>8} {:>10} {:>10}   {:>9} {:>9} {:>9}   {}",
+            "{:<26} {:>12} {:>8} {:>10} {:>10}   {:>9} {:>9} {:>9}   {}",
             r.name,
             r.rate.map_or("-".into(), |x| format!("{x:.0}")),
             r.mb.map_or("-".into(), |x| format!("{x:.1}")),
             fmt_us(r.p50),
             fmt_us(r.p99),
-            if same { "1.00×".into() } else { ratio(base.rate, r.rate) },
-            if same { "1.00×".into() } else { ratio(base.p50, r.p50) },
-            if same { "1.00×".into() } else { ratio(base.p99, r.p99) },
+            if same {
+                "1.00×".into()
+            } else {
+                ratio(base.rate, r.rate)
+            },
+            if same {
+                "1.00×".into()
+            } else {
+                ratio(base.p50, r.p50)
+            },
+            if same {
+                "1.00×".into()
+            } else {
+                ratio(base.p99, r.p99)
+            },
             r.note
         );
     }
@@ -910,7 +952,10 @@ mod tests {
 
     #[test]
     fn rows_are_105_bytes_and_parse() {
-        let mut g = RowGen { state: 42, row_bytes: 105 };
+        let mut g = RowGen {
+            state: 42,
+            row_bytes: 105,
+        };
         for i in 0..10_000u64 {
             let r = g.row(i * 100, i * 10_000);
             assert_eq!(r.len(), 105, "{}", String::from_utf8_lossy(&r));
