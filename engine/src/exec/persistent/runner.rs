@@ -14,11 +14,12 @@
 //! already landed (the log keeps a record-granular prefix of an unfinished append), so they
 //! are skipped and the rest appended. No duplicates, no loss.
 
+use std::ops::ControlFlow;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::error::{EngineError, Result};
-use crate::exec::project::{passes, project_into};
+use crate::exec::project::{for_each_selected_row, project_into};
 use crate::exec::row_decoder::RowDecoder;
 use crate::format::json_value::encode_value;
 use crate::format::key::encode_key;
@@ -300,13 +301,10 @@ fn chunks(records: Vec<Record>) -> Vec<Vec<Record>> {
 pub(super) struct OutputBuilder<'a> {
     plan: &'a PersistentPlan,
     query_id: &'a str,
-    sink_partitions: u32,
     decoder: RowDecoder,
-    key_columns: Vec<Column>,
-    value_columns: Vec<Column>,
-    keys: Vec<Value>,
-    values: Vec<Value>,
-    scratch: Vec<u8>,
+    /// Reused for the rows table functions build.
+    flat_rows: Vec<Value>,
+    encoder: SinkEncoder,
 }
 
 impl<'a> OutputBuilder<'a> {
@@ -318,49 +316,76 @@ impl<'a> OutputBuilder<'a> {
         OutputBuilder {
             plan,
             query_id,
-            sink_partitions: sink_partitions.max(1),
             decoder: RowDecoder::new(&plan.source),
-            key_columns: plan.sink.schema.keys().cloned().collect(),
-            value_columns: plan.sink.schema.values().cloned().collect(),
-            keys: Vec::new(),
-            values: Vec::new(),
-            scratch: Vec::new(),
+            flat_rows: Vec::new(),
+            encoder: SinkEncoder {
+                sink_partitions: sink_partitions.max(1),
+                key_columns: plan.sink.schema.keys().cloned().collect(),
+                value_columns: plan.sink.schema.values().cloned().collect(),
+                keys: Vec::new(),
+                values: Vec::new(),
+                scratch: Vec::new(),
+            },
         }
     }
 
     pub(super) fn build(&mut self, records: &[StoredRecord]) -> Vec<Vec<Record>> {
-        let mut outputs = vec![Vec::new(); self.sink_partitions as usize];
+        let mut outputs = vec![Vec::new(); self.encoder.sink_partitions as usize];
         for record in records {
-            if let Some((q, out)) = self.one(record) {
-                outputs[q as usize].push(out);
-            }
+            self.one(record, &mut outputs);
         }
         outputs
     }
 
-    fn one(&mut self, record: &StoredRecord) -> Option<(u32, Record)> {
-        let row = self.decoder.decode(record)?;
-        if !passes(self.query_id, self.plan.filter.as_ref(), row) {
-            return None;
-        }
+    /// Appends the sink records of one source record: none (filtered out, undecodable, or
+    /// no table function rows), one, or one per table function row.
+    fn one(&mut self, record: &StoredRecord, outputs: &mut [Vec<Record>]) {
+        let Some(row) = self.decoder.decode(record) else {
+            return;
+        };
+        let (plan, query_id, encoder) = (self.plan, self.query_id, &mut self.encoder);
+        let _always_continues = for_each_selected_row(
+            query_id,
+            plan.filter.as_ref(),
+            &plan.flat_map,
+            row,
+            &mut self.flat_rows,
+            |selected| {
+                if let Some((q, out)) = encoder.encode(plan, query_id, selected, record) {
+                    outputs[q as usize].push(out);
+                }
+                ControlFlow::Continue(())
+            },
+        );
+    }
+}
+
+/// Projects a selected row into the sink's key and value and encodes the sink record.
+struct SinkEncoder {
+    sink_partitions: u32,
+    key_columns: Vec<Column>,
+    value_columns: Vec<Column>,
+    keys: Vec<Value>,
+    values: Vec<Value>,
+    scratch: Vec<u8>,
+}
+
+impl SinkEncoder {
+    fn encode(
+        &mut self,
+        plan: &PersistentPlan,
+        query_id: &str,
+        row: &[Value],
+        record: &StoredRecord,
+    ) -> Option<(u32, Record)> {
         self.keys.clear();
         self.values.clear();
-        project_into(
-            self.query_id,
-            &self.plan.key_projection,
-            row,
-            &mut self.keys,
-        );
-        project_into(
-            self.query_id,
-            &self.plan.value_projection,
-            row,
-            &mut self.values,
-        );
-        let key = match encode_key(self.plan.sink.key_format, &self.key_columns, &self.keys) {
+        project_into(query_id, &plan.key_projection, row, &mut self.keys);
+        project_into(query_id, &plan.value_projection, row, &mut self.values);
+        let key = match encode_key(plan.sink.key_format, &self.key_columns, &self.keys) {
             Ok(k) => k,
             Err(e) => {
-                tracing::warn!(query = %self.query_id, partition = record.partition.0,
+                tracing::warn!(query = %query_id, partition = record.partition.0,
                     offset = record.offset.0, error = %e, "skipping row: key failed to serialize");
                 return None;
             }
@@ -373,7 +398,7 @@ impl<'a> OutputBuilder<'a> {
             // partition, unlike a rotating keyless partitioner.
             None => record.partition.0 % self.sink_partitions,
         };
-        let timestamp_ms = self.timestamp().unwrap_or(record.record.timestamp_ms);
+        let timestamp_ms = self.timestamp(plan).unwrap_or(record.record.timestamp_ms);
         Some((
             partition,
             Record {
@@ -386,11 +411,8 @@ impl<'a> OutputBuilder<'a> {
     }
 
     /// The sink's `TIMESTAMP=` column value, when set and not null.
-    fn timestamp(&self) -> Option<i64> {
-        let value = match (
-            self.plan.timestamp_key_index,
-            self.plan.timestamp_value_index,
-        ) {
+    fn timestamp(&self, plan: &PersistentPlan) -> Option<i64> {
+        let value = match (plan.timestamp_key_index, plan.timestamp_value_index) {
             (Some(i), _) => self.keys.get(i),
             (_, Some(i)) => self.values.get(i),
             _ => None,
