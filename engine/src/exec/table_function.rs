@@ -14,9 +14,9 @@
 //!  row ─► WHERE ─► flat map: row ++ [call₀[i], call₁[i], …] for i in 0..longest ─► SELECT
 //! ```
 //!
-//! Planning ([`SelectBinder`]) rewrites each call into a reference to its slot after the
+//! Planning (`SelectBinder`) rewrites each call into a reference to its slot after the
 //! source row and compiles the call's argument against the source alone; running
-//! ([`FlatMap::for_each_row`]) builds the extended rows. Push and persistent queries share
+//! (`FlatMap::for_each_row`) builds the extended rows. Push and persistent queries share
 //! both (through `exec::project`).
 
 use std::ops::ControlFlow;
