@@ -8,7 +8,9 @@
 //! - `raw_records`: produce pre-keyed records and read them back (the REST-proxy face).
 //! - `row_decoder`: record key/value bytes → the row expressions see.
 //! - `timestamp_extractor`: ROWTIME from a `TIMESTAMP=` column (sources and sinks).
-//! - `project`: WHERE and SELECT over one row (shared by push and persistent queries).
+//! - `project`: WHERE, table functions and SELECT over one row (shared by push and
+//!   persistent queries).
+//! - `table_function`: EXPLODE and CUBE_EXPLODE: planning the calls and the flat map.
 //! - `persistent`: persistent queries (CSAS, CTAS, INSERT INTO … SELECT): plan, sink, runner.
 
 pub mod expr;
@@ -20,4 +22,5 @@ pub mod query_plan;
 pub mod query_stream;
 pub mod raw_records;
 pub(crate) mod row_decoder;
+pub mod table_function;
 pub(crate) mod timestamp_extractor;

@@ -1,24 +1,34 @@
-//! WHERE and SELECT over one decoded row, with ksqlDB's error handling: a WHERE that fails
-//! to evaluate drops the row, a projection that fails yields NULL for that column. Both are
-//! logged (ksqlDB's processing log) and never stop the query.
+//! WHERE, table functions and SELECT over one decoded row, with ksqlDB's error handling: a
+//! WHERE that fails to evaluate drops the row, a table function whose argument fails drops
+//! it too, a projection that fails yields NULL for that column. All are logged (ksqlDB's
+//! processing log) and never stop the query.
+//!
+//! ```text
+//!  row ─► passes (WHERE) ─► FlatMap (0..n rows, table function values appended) ─► project_into
+//! ```
+
+use std::ops::ControlFlow;
 
 use crate::exec::expr::CompiledExpr;
 use crate::exec::query_plan::Projection;
+use crate::exec::table_function::FlatMap;
 use crate::types::Value;
 
-/// The projected row for `row`, or `None` when WHERE rejects it.
-pub(crate) fn filter_project(
+/// Calls `emit` with each row the projection reads for `row`: none when WHERE rejects it,
+/// else one per output row of the table functions (just `row` when there are none).
+/// Stops early when `emit` breaks (a LIMIT reached), and returns that.
+pub(crate) fn for_each_selected_row(
     query_id: &str,
     filter: Option<&CompiledExpr>,
-    projection: &[Projection],
+    flat_map: &FlatMap,
     row: &[Value],
-) -> Option<Vec<Value>> {
+    scratch: &mut Vec<Value>,
+    emit: impl FnMut(&[Value]) -> ControlFlow<()>,
+) -> ControlFlow<()> {
     if !passes(query_id, filter, row) {
-        return None;
+        return ControlFlow::Continue(());
     }
-    let mut result = Vec::with_capacity(projection.len());
-    project_into(query_id, projection, row, &mut result);
-    Some(result)
+    flat_map.for_each_row(query_id, row, scratch, emit)
 }
 
 /// True when `filter` is absent or evaluates to TRUE.

@@ -2,7 +2,8 @@
 //! projection once, and work out the result header (names and types).
 //!
 //! The row every expression sees is the source's columns in declaration order followed by
-//! the pseudo columns ROWTIME, ROWPARTITION and ROWOFFSET.
+//! the pseudo columns ROWTIME, ROWPARTITION and ROWOFFSET; select expressions also see one
+//! slot per table function call after those (see `exec::table_function`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use crate::catalog::{CatalogState, Source};
 use crate::error::{EngineError, Result};
 use crate::exec::expr::{compile, ColumnAliasGenerator, ColumnResolver, CompiledExpr};
+use crate::exec::table_function::{self, FlatMap, SelectBinder};
 use crate::log::StartPosition;
 use crate::sql::ast::{Expr, Relation, SelectItem, Statement};
 use crate::sql::{self};
@@ -38,7 +40,10 @@ pub struct QueryPlan {
     pub column_names: Vec<String>,
     pub column_types: Vec<SqlType>,
     pub filter: Option<CompiledExpr>,
+    /// Table functions of the SELECT list, run between WHERE and the projection.
+    pub flat_map: FlatMap,
     pub projection: Vec<Projection>,
+    /// Most output rows (after table functions) before the query ends.
     pub limit: Option<u64>,
     pub start: StartPosition,
 }
@@ -80,6 +85,11 @@ pub(crate) struct SourceResolver<'a> {
 impl SourceResolver<'_> {
     fn pseudo_base(&self) -> usize {
         self.source.schema.columns.len()
+    }
+
+    /// Length of the rows this resolver describes: columns, then pseudo columns.
+    pub(crate) fn row_len(&self) -> usize {
+        self.pseudo_base() + PSEUDO_COLUMN_COUNT
     }
 }
 
@@ -140,6 +150,11 @@ pub fn plan_query(
             ))
         }
     };
+    let source = catalog
+        .source(&name)
+        .cloned()
+        .ok_or_else(|| EngineError::Statement(format!("{name} does not exist.")))?;
+    table_function::check_query(&query, source.kind)?;
     if query.window.is_some() || !query.group_by.is_empty() || query.having.is_some() {
         return Err(EngineError::Unsupported(
             "Aggregations and windows are not supported yet in push and pull queries".into(),
@@ -150,16 +165,13 @@ pub fn plan_query(
             "PARTITION BY is not supported in push and pull queries".into(),
         ));
     }
-    let source = catalog
-        .source(&name)
-        .cloned()
-        .ok_or_else(|| EngineError::Statement(format!("{name} does not exist.")))?;
     let resolver = SourceResolver {
         source: &source,
         alias: alias.as_deref(),
     };
     let filter = compile_where(query.where_clause.as_ref(), &resolver)?;
-    let (column_names, column_types, projection) = project(&query.select, &source, &resolver)?;
+    let (column_names, column_types, projection, flat_map) =
+        project(&query.select, &source, &resolver)?;
     let kind = if query.emit.is_some() {
         QueryKind::Push
     } else {
@@ -181,6 +193,7 @@ pub fn plan_query(
         column_names,
         column_types,
         filter,
+        flat_map,
         projection,
         limit: query.limit,
         start,
@@ -205,7 +218,7 @@ pub(crate) fn compile_where(
     Ok(Some(compiled))
 }
 
-type Projected = (Vec<String>, Vec<SqlType>, Vec<Projection>);
+type Projected = (Vec<String>, Vec<SqlType>, Vec<Projection>, FlatMap);
 
 fn project(
     items: &[SelectItem],
@@ -215,6 +228,7 @@ fn project(
     let mut names = Vec::new();
     let mut types = Vec::new();
     let mut projection = Vec::new();
+    let mut binder = SelectBinder::new(resolver, resolver.row_len());
     let mut aliases =
         ColumnAliasGenerator::new(source.schema.columns.iter().map(|c| c.name.as_str()));
     for item in items {
@@ -248,7 +262,7 @@ fn project(
                 }
             }
             SelectItem::Expr { expr, alias } => {
-                let compiled = compile(expr, resolver)?;
+                let compiled = binder.compile(expr)?;
                 let name = match alias {
                     Some(a) => a.clone(),
                     None => aliases.alias_for(expr),
@@ -273,7 +287,7 @@ fn project(
             }
         }
     }
-    Ok((names, types, projection))
+    Ok((names, types, projection, binder.finish()))
 }
 
 fn duplicate_column(name: &str, ty: &SqlType) -> EngineError {

@@ -2,12 +2,14 @@
 //! record into a row, filter, project, and hand result rows to the caller in batches.
 //!
 //! ```text
-//!  cursor[p] ─► records ─► row_decoder (key + value bytes ─► values) ─► WHERE ─► SELECT ─► out
+//!  cursor[p] ─► records ─► row_decoder (key + value bytes ─► values) ─► WHERE
+//!            ─► table functions (0..n rows) ─► SELECT ─► out
 //! ```
 //!
 //! Nothing here buffers without bound: the caller asks for at most `max_rows` at a time and
 //! the log is only read as fast as the caller (paced by HTTP/2 flow control) consumes.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use tokio::sync::watch;
@@ -15,7 +17,7 @@ use tokio::sync::watch;
 use crate::catalog::RunningQuery;
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
-use crate::exec::project::filter_project;
+use crate::exec::project::{for_each_selected_row, project_into};
 use crate::exec::query_plan::{QueryKind, QueryPlan};
 use crate::exec::row_decoder::RowDecoder;
 use crate::log::{Offset, PartitionCursor, PartitionId, StoredRecord, TopicLog};
@@ -42,7 +44,10 @@ pub struct QueryStream {
     cancel: watch::Receiver<bool>,
     registration: Option<(Arc<Engine>, Arc<RunningQuery>)>,
     decoder: RowDecoder,
+    /// Output rows so far (what LIMIT counts).
     emitted: u64,
+    /// Reused for the rows table functions build.
+    flat_rows: Vec<Value>,
     records: Vec<StoredRecord>,
     next_cursor: usize,
 }
@@ -79,6 +84,7 @@ impl QueryStream {
             cancel,
             registration,
             emitted: 0,
+            flat_rows: Vec::new(),
             records: Vec::with_capacity(READ_BATCH_RECORDS_MAX),
             next_cursor: 0,
         })
@@ -193,20 +199,27 @@ impl QueryStream {
         let Some(row) = self.decoder.decode(record) else {
             return Ok(None);
         };
-        let Some(result) = filter_project(
-            &self.plan.id,
-            self.plan.filter.as_ref(),
-            &self.plan.projection,
+        let plan = &self.plan;
+        let emitted = &mut self.emitted;
+        let flow = for_each_selected_row(
+            &plan.id,
+            plan.filter.as_ref(),
+            &plan.flat_map,
             row,
-        ) else {
-            return Ok(None);
-        };
-        out.push(result);
-        self.emitted += 1;
-        if self.plan.limit.is_some_and(|l| self.emitted >= l) {
-            return Ok(Some(EndReason::LimitReached));
-        }
-        Ok(None)
+            &mut self.flat_rows,
+            |selected| {
+                let mut result = Vec::with_capacity(plan.projection.len());
+                project_into(&plan.id, &plan.projection, selected, &mut result);
+                out.push(result);
+                *emitted += 1;
+                if plan.limit.is_some_and(|l| *emitted >= l) {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            },
+        );
+        Ok(flow.is_break().then_some(EndReason::LimitReached))
     }
 }
 

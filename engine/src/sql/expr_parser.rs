@@ -775,6 +775,64 @@ pub(crate) fn expr_depth(root: &Expr) -> usize {
     max
 }
 
+/// Calls `f` on each direct child expression, mutably (for rewrites; children in the same
+/// order as [`for_each_child`]).
+pub(crate) fn for_each_child_mut(expr: &mut Expr, mut f: impl FnMut(&mut Expr)) {
+    match expr {
+        Expr::Column { .. } | Expr::Literal(_) | Expr::Star => {}
+        Expr::Unary { expr, .. } | Expr::IsNull { expr, .. } | Expr::Cast { expr, .. } => f(expr),
+        Expr::Binary { left, right, .. } | Expr::IsDistinctFrom { left, right, .. } => {
+            f(left);
+            f(right);
+        }
+        Expr::Between {
+            expr, low, high, ..
+        } => {
+            f(expr);
+            f(low);
+            f(high);
+        }
+        Expr::InList { expr, list, .. } => {
+            f(expr);
+            list.iter_mut().for_each(f);
+        }
+        Expr::Like { expr, pattern, .. } => {
+            f(expr);
+            f(pattern);
+        }
+        Expr::Case {
+            operand,
+            whens,
+            else_result,
+        } => {
+            if let Some(operand) = operand {
+                f(operand);
+            }
+            for (when, then) in whens {
+                f(when);
+                f(then);
+            }
+            if let Some(else_result) = else_result {
+                f(else_result);
+            }
+        }
+        Expr::Function { args, .. } | Expr::Array(args) => args.iter_mut().for_each(f),
+        Expr::Subscript { base, index } => {
+            f(base);
+            f(index);
+        }
+        Expr::Dereference { base, .. } => f(base),
+        Expr::Map(entries) => {
+            for (k, v) in entries {
+                f(k);
+                f(v);
+            }
+        }
+        Expr::Struct(fields) => fields.iter_mut().for_each(|(_, v)| f(v)),
+        Expr::Lambda { body, .. } => f(body),
+    }
+}
+
 /// Calls `f` on each direct child expression.
 pub(crate) fn for_each_child<'e>(expr: &'e Expr, mut f: impl FnMut(&'e Expr)) {
     match expr {

@@ -25,6 +25,7 @@ use crate::error::EngineError;
 use crate::types::SqlType;
 use parser::{Expect, Parser};
 
+pub(crate) use expr_parser::{for_each_child, for_each_child_mut};
 pub use parser::{EXPRESSION_DEPTH_MAX, EXPRESSION_TREE_DEPTH_MAX};
 
 /// One statement from a request, with the source text ksqlDB echoes as `statementText`.

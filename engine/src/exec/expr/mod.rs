@@ -34,7 +34,8 @@
 //! row to its processing log and yields NULL for a projection and FALSE for a filter; the
 //! caller does the same with the error.
 //!
-//! Non-goals for now: aggregate and table functions.
+//! Non-goals for now: aggregate functions. Table functions (EXPLODE, CUBE_EXPLODE) are not
+//! scalar: `exec::table_function` rewrites them out of select expressions before compiling.
 
 mod arith;
 mod cast;

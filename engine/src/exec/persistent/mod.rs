@@ -4,7 +4,8 @@
 //! duplicated and no lost output.
 //!
 //! ```text
-//!  cursor[p] ─► row_decoder ─► WHERE ─► key/value projection ─► encode ─► sink partition
+//!  cursor[p] ─► row_decoder ─► WHERE ─► table functions (0..n rows) ─► key/value projection
+//!     │                                                  ─► encode ─► sink partition
 //!     │                                                                   │
 //!     └─ batch: intent (query journal) ─► append outputs ─► await durable ─► commit
 //! ```

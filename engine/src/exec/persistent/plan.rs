@@ -17,6 +17,7 @@ use crate::catalog::{CatalogState, Source};
 use crate::error::{EngineError, Result};
 use crate::exec::expr::{compile, ColumnAliasGenerator, ColumnResolver, CompiledExpr};
 use crate::exec::query_plan::{compile_where, struct_fields, Projection, SourceResolver};
+use crate::exec::table_function::{self, FlatMap, SelectBinder};
 use crate::format::{KeyFormat, ValueFormat};
 use crate::sql::ast::{Expr, Literal, Properties, Query, Relation, SelectItem, SourceKind};
 use crate::statements::create::{
@@ -53,6 +54,9 @@ pub struct PersistentPlan {
     /// Partitions for the sink topic if it has to be created.
     pub sink_partitions: u32,
     pub filter: Option<CompiledExpr>,
+    /// Table functions of the SELECT list, run between WHERE and the projections. Every
+    /// output row of one input row keeps its key and ROWTIME.
+    pub flat_map: FlatMap,
     /// One per sink key column, in sink order.
     pub key_projection: Vec<Projection>,
     /// One per sink value column, in sink order.
@@ -114,6 +118,7 @@ pub fn plan_persistent(
         .source(source_name)
         .cloned()
         .ok_or_else(|| EngineError::Statement(format!("{source_name} does not exist.")))?;
+    table_function::check_query(query, source.kind)?;
     check_shape(sink.kind, &source, query)?;
     let resolver = SourceResolver {
         source: &source,
@@ -121,7 +126,7 @@ pub fn plan_persistent(
     };
     let filter = compile_where(query.where_clause.as_ref(), &resolver)?;
     let partition_by = PartitionBy::of(&query.partition_by);
-    let (items, has_wildcard) = expand(&query.select, &source, &resolver, &partition_by)?;
+    let (items, has_wildcard, flat_map) = expand(&query.select, &source, &resolver, &partition_by)?;
     let (keys, values) = classify(
         items,
         has_wildcard,
@@ -166,6 +171,7 @@ pub fn plan_persistent(
         sink: sink_source,
         sink_partitions,
         filter,
+        flat_map,
         key_projection: keys.into_iter().map(|i| i.projection).collect(),
         value_projection: values.into_iter().map(|i| i.projection).collect(),
         timestamp_key_index: timestamp.filter(|&i| i < key_count),
@@ -229,15 +235,17 @@ impl PartitionBy<'_> {
 }
 
 /// The select list as items; `*` expands to key then value columns, or (after a re-key,
-/// when the old key moves into the value) value then key columns.
+/// when the old key moves into the value) value then key columns. Also returns whether
+/// there was a `*`, and the table function calls the items read.
 fn expand(
     select: &[SelectItem],
     source: &Source,
     resolver: &SourceResolver<'_>,
     partition_by: &PartitionBy<'_>,
-) -> Result<(Vec<Item>, bool)> {
+) -> Result<(Vec<Item>, bool, FlatMap)> {
     let mut items = Vec::new();
     let mut has_wildcard = false;
+    let mut binder = SelectBinder::new(resolver, resolver.row_len());
     let mut aliases =
         ColumnAliasGenerator::new(source.schema.columns.iter().map(|c| c.name.as_str()));
     for item in select {
@@ -278,7 +286,7 @@ fn expand(
                 }
             }
             SelectItem::Expr { expr, alias } => {
-                let compiled = compile(expr, resolver)?;
+                let compiled = binder.compile(expr)?;
                 let name = match alias {
                     Some(a) => a.clone(),
                     None => aliases.alias_for(expr),
@@ -297,7 +305,7 @@ fn expand(
             }
         }
     }
-    Ok((items, has_wildcard))
+    Ok((items, has_wildcard, binder.finish()))
 }
 
 fn column_slot(expr: &Expr, resolver: &SourceResolver<'_>) -> Option<usize> {

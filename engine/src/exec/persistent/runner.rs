@@ -14,11 +14,12 @@
 //! already landed (the log keeps a record-granular prefix of an unfinished append), so they
 //! are skipped and the rest appended. No duplicates, no loss.
 
+use std::ops::ControlFlow;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::error::{EngineError, Result};
-use crate::exec::project::{passes, project_into};
+use crate::exec::project::{for_each_selected_row, project_into};
 use crate::exec::query_plan::Projection;
 use crate::exec::row_decoder::{Decoded, RowDecoder};
 use crate::exec::timestamp_extractor::TimestampExtractor;
@@ -304,15 +305,10 @@ fn chunks(records: Vec<Record>) -> Vec<Vec<Record>> {
 pub(super) struct OutputBuilder<'a> {
     plan: &'a PersistentPlan,
     query_id: &'a str,
-    sink_partitions: u32,
     decoder: RowDecoder,
-    /// Converts the sink's `TIMESTAMP=` column, if it has one, into the output timestamp.
-    sink_timestamp: Option<TimestampExtractor>,
-    key_columns: Vec<Column>,
-    value_columns: Vec<Column>,
-    keys: Vec<Value>,
-    values: Vec<Value>,
-    scratch: Vec<u8>,
+    /// Reused for the rows table functions build.
+    flat_rows: Vec<Value>,
+    encoder: SinkEncoder,
 }
 
 impl<'a> OutputBuilder<'a> {
@@ -324,92 +320,148 @@ impl<'a> OutputBuilder<'a> {
         OutputBuilder {
             plan,
             query_id,
-            sink_partitions: sink_partitions.max(1),
             decoder: RowDecoder::new(&plan.source),
-            sink_timestamp: TimestampExtractor::for_source(&plan.sink),
-            key_columns: plan.sink.schema.keys().cloned().collect(),
-            value_columns: plan.sink.schema.values().cloned().collect(),
-            keys: Vec::new(),
-            values: Vec::new(),
-            scratch: Vec::new(),
+            flat_rows: Vec::new(),
+            encoder: SinkEncoder {
+                sink_partitions: sink_partitions.max(1),
+                sink_timestamp: TimestampExtractor::for_source(&plan.sink),
+                key_columns: plan.sink.schema.keys().cloned().collect(),
+                value_columns: plan.sink.schema.values().cloned().collect(),
+                keys: Vec::new(),
+                values: Vec::new(),
+                scratch: Vec::new(),
+            },
         }
     }
 
     pub(super) fn build(&mut self, records: &[StoredRecord]) -> Vec<Vec<Record>> {
-        let mut outputs = vec![Vec::new(); self.sink_partitions as usize];
+        let mut outputs = vec![Vec::new(); self.encoder.sink_partitions as usize];
         for record in records {
-            if let Some((q, out)) = self.one(record) {
-                outputs[q as usize].push(out);
-            }
+            self.one(record, &mut outputs);
         }
         outputs
     }
 
-    fn one(&mut self, record: &StoredRecord) -> Option<(u32, Record)> {
-        self.keys.clear();
-        self.values.clear();
-        let is_stream = self.plan.source.kind == SourceKind::Stream;
-        let (row, tombstone) = match self.decoder.decode_record(record) {
-            Decoded::Row(row) => (row, false),
+    /// Appends the sink records of one source record: none (filtered out, undecodable, or
+    /// no table function rows), one, or one per table function row.
+    fn one(&mut self, record: &StoredRecord, outputs: &mut [Vec<Record>]) {
+        let (plan, query_id, encoder) = (self.plan, self.query_id, &mut self.encoder);
+        let is_stream = plan.source.kind == SourceKind::Stream;
+        let row = match self.decoder.decode_record(record) {
+            Decoded::Row(row) => row,
             // A stream forwards a null value as a null value (ksqlDB's mappers pass a null
             // row through), unless WHERE drops it: a predicate over a null row is not true.
-            Decoded::Tombstone(row) if is_stream && self.plan.filter.is_none() => (row, true),
-            Decoded::Tombstone(_) | Decoded::Skipped => return None,
+            Decoded::Tombstone(row) if is_stream && plan.filter.is_none() => {
+                if let Some((q, out)) = encoder.encode_null_value(plan, query_id, row, record) {
+                    outputs[q as usize].push(out);
+                }
+                return;
+            }
+            Decoded::Tombstone(_) | Decoded::Skipped => return,
         };
+        // Read before the flat map: rows built by table functions carry extra slots after
+        // the source row, so the pseudo columns are no longer at its end.
         let rowtime = RowDecoder::rowtime_of(row);
-        if tombstone {
-            // Only key columns survive a null value: a sink key column that is a source
-            // key column keeps its value, any other key expression is null (QTT
-            // `null.json`, `partition-by.json` "multiple columns" cases).
-            let source_columns = &self.plan.source.schema.columns;
-            self.keys
-                .extend(self.plan.key_projection.iter().map(|p| match p {
-                    Projection::Column(i) if source_columns[*i].kind == ColumnKind::Key => {
-                        row[*i].clone()
-                    }
-                    _ => Value::Null,
-                }));
-        } else {
-            if !passes(self.query_id, self.plan.filter.as_ref(), row) {
+        let _always_continues = for_each_selected_row(
+            query_id,
+            plan.filter.as_ref(),
+            &plan.flat_map,
+            row,
+            &mut self.flat_rows,
+            |selected| {
+                if let Some((q, out)) = encoder.encode(plan, query_id, selected, rowtime, record) {
+                    outputs[q as usize].push(out);
+                }
+                ControlFlow::Continue(())
+            },
+        );
+    }
+}
+
+/// Projects a selected row into the sink's key and value and encodes the sink record.
+struct SinkEncoder {
+    sink_partitions: u32,
+    /// Converts the sink's `TIMESTAMP=` column, if it has one, into the output timestamp.
+    sink_timestamp: Option<TimestampExtractor>,
+    key_columns: Vec<Column>,
+    value_columns: Vec<Column>,
+    keys: Vec<Value>,
+    values: Vec<Value>,
+    scratch: Vec<u8>,
+}
+
+impl SinkEncoder {
+    fn encode(
+        &mut self,
+        plan: &PersistentPlan,
+        query_id: &str,
+        row: &[Value],
+        rowtime: i64,
+        record: &StoredRecord,
+    ) -> Option<(u32, Record)> {
+        self.keys.clear();
+        self.values.clear();
+        project_into(query_id, &plan.key_projection, row, &mut self.keys);
+        project_into(query_id, &plan.value_projection, row, &mut self.values);
+        let value = self.encode_value(plan);
+        let timestamp_ms = match self.timestamp(plan) {
+            None => rowtime,
+            Some(Ok(ms)) => ms,
+            Some(Err(e)) => {
+                tracing::warn!(query = %query_id, partition = record.partition.0,
+                    offset = record.offset.0, error = %e, "skipping row: invalid sink timestamp");
                 return None;
             }
-            project_into(
-                self.query_id,
-                &self.plan.key_projection,
-                row,
-                &mut self.keys,
-            );
-            project_into(
-                self.query_id,
-                &self.plan.value_projection,
-                row,
-                &mut self.values,
-            );
-        }
-        let key = match encode_key(self.plan.sink.key_format, &self.key_columns, &self.keys) {
+        };
+        self.record(plan, query_id, value, timestamp_ms, record)
+    }
+
+    /// A null source value becomes a null sink value. Only key columns survive: a sink key
+    /// column that is a source key column keeps its value, any other key expression is
+    /// null (QTT `null.json`, `partition-by.json` "multiple columns" cases).
+    fn encode_null_value(
+        &mut self,
+        plan: &PersistentPlan,
+        query_id: &str,
+        row: &[Value],
+        record: &StoredRecord,
+    ) -> Option<(u32, Record)> {
+        self.keys.clear();
+        self.values.clear();
+        let source_columns = &plan.source.schema.columns;
+        self.keys
+            .extend(plan.key_projection.iter().map(|p| match p {
+                Projection::Column(i) if source_columns[*i].kind == ColumnKind::Key => {
+                    row[*i].clone()
+                }
+                _ => Value::Null,
+            }));
+        let rowtime = RowDecoder::rowtime_of(row);
+        self.record(plan, query_id, None, rowtime, record)
+    }
+
+    /// Encodes the key and places the record on its sink partition.
+    fn record(
+        &mut self,
+        plan: &PersistentPlan,
+        query_id: &str,
+        value: Option<bytes::Bytes>,
+        timestamp_ms: i64,
+        record: &StoredRecord,
+    ) -> Option<(u32, Record)> {
+        let key = match encode_key(plan.sink.key_format, &self.key_columns, &self.keys) {
             Ok(k) => k,
             Err(e) => {
-                tracing::warn!(query = %self.query_id, partition = record.partition.0,
+                tracing::warn!(query = %query_id, partition = record.partition.0,
                     offset = record.offset.0, error = %e, "skipping row: key failed to serialize");
                 return None;
             }
         };
-        let value = if tombstone { None } else { self.encode_value() };
         let partition = match &key {
             Some(k) => partition_for_key(k, self.sink_partitions).0,
             // Deterministic (recovery re-runs batches) and order-preserving per source
             // partition, unlike a rotating keyless partitioner.
             None => record.partition.0 % self.sink_partitions,
-        };
-        let sink_timestamp = if tombstone { None } else { self.timestamp() };
-        let timestamp_ms = match sink_timestamp {
-            None => rowtime,
-            Some(Ok(ms)) => ms,
-            Some(Err(e)) => {
-                tracing::warn!(query = %self.query_id, partition = record.partition.0,
-                    offset = record.offset.0, error = %e, "skipping row: invalid sink timestamp");
-                return None;
-            }
         };
         Some((
             partition,
@@ -425,9 +477,9 @@ impl<'a> OutputBuilder<'a> {
 
     /// The record value for the projected values, in the sink's value format and wrapping.
     /// An unwrapped null is a null value (ksqlDB's serializer writes no bytes for null).
-    fn encode_value(&mut self) -> Option<bytes::Bytes> {
+    fn encode_value(&mut self, plan: &PersistentPlan) -> Option<bytes::Bytes> {
         self.scratch.clear();
-        match (self.plan.sink.value_wrapping, self.values.as_slice()) {
+        match (plan.sink.value_wrapping, self.values.as_slice()) {
             (ValueWrapping::Unwrapped, [Value::Null]) => return None,
             (ValueWrapping::Unwrapped, [value]) => encode_value_unwrapped(value, &mut self.scratch),
             _ => encode_value(&self.value_columns, &self.values, &mut self.scratch),
@@ -436,12 +488,9 @@ impl<'a> OutputBuilder<'a> {
     }
 
     /// The sink's `TIMESTAMP=` column as a timestamp, when the sink has one.
-    fn timestamp(&self) -> Option<std::result::Result<i64, String>> {
+    fn timestamp(&self, plan: &PersistentPlan) -> Option<std::result::Result<i64, String>> {
         let extractor = self.sink_timestamp.as_ref()?;
-        let value = match (
-            self.plan.timestamp_key_index,
-            self.plan.timestamp_value_index,
-        ) {
+        let value = match (plan.timestamp_key_index, plan.timestamp_value_index) {
             (Some(i), _) => self.keys.get(i),
             (_, Some(i)) => self.values.get(i),
             _ => None,
