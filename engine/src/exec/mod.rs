@@ -6,6 +6,7 @@
 //! - `query_stream`: cursor → decode → filter → project → limit.
 //! - `print`: PRINT: tail a topic's raw records (INTERVAL, LIMIT).
 //! - `raw_records`: produce pre-keyed records and read them back (the REST-proxy face).
+//! - `result_rows`: a flat batch of result rows (values, or stored JSON text copied as is).
 //! - `row_decoder`: record key/value bytes → the row expressions see.
 //! - `project`: WHERE and SELECT over one row (shared by push and persistent queries).
 //! - `persistent`: persistent queries (CSAS, CTAS, INSERT INTO … SELECT): plan, sink, runner.
@@ -18,4 +19,5 @@ pub(crate) mod project;
 pub mod query_plan;
 pub mod query_stream;
 pub mod raw_records;
+pub mod result_rows;
 pub(crate) mod row_decoder;

@@ -6,21 +6,6 @@ use crate::exec::expr::CompiledExpr;
 use crate::exec::query_plan::Projection;
 use crate::types::Value;
 
-/// The projected row for `row`, or `None` when WHERE rejects it.
-pub(crate) fn filter_project(
-    query_id: &str,
-    filter: Option<&CompiledExpr>,
-    projection: &[Projection],
-    row: &[Value],
-) -> Option<Vec<Value>> {
-    if !passes(query_id, filter, row) {
-        return None;
-    }
-    let mut result = Vec::with_capacity(projection.len());
-    project_into(query_id, projection, row, &mut result);
-    Some(result)
-}
-
 /// True when `filter` is absent or evaluates to TRUE.
 pub(crate) fn passes(query_id: &str, filter: Option<&CompiledExpr>, row: &[Value]) -> bool {
     let Some(filter) = filter else {

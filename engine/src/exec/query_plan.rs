@@ -39,6 +39,9 @@ pub struct QueryPlan {
     pub column_types: Vec<SqlType>,
     pub filter: Option<CompiledExpr>,
     pub projection: Vec<Projection>,
+    /// Row slots that WHERE or a projected expression reads: these need decoded values;
+    /// columns only copied to results may stay as their stored JSON text.
+    pub slots_evaluated: Vec<usize>,
     pub limit: Option<u64>,
     pub start: StartPosition,
 }
@@ -103,6 +106,22 @@ impl ColumnResolver for SourceResolver<'_> {
     }
 }
 
+/// A resolver that remembers every slot it resolved: the columns compiled expressions read.
+struct RecordingResolver<'a> {
+    inner: &'a dyn ColumnResolver,
+    slots: std::cell::RefCell<Vec<usize>>,
+}
+
+impl ColumnResolver for RecordingResolver<'_> {
+    fn resolve(&self, qualifier: Option<&str>, name: &str) -> Option<(usize, SqlType)> {
+        let found = self.inner.resolve(qualifier, name);
+        if let Some((slot, _)) = &found {
+            self.slots.borrow_mut().push(*slot);
+        }
+        found
+    }
+}
+
 /// Number of pseudo columns appended to every source row.
 pub const PSEUDO_COLUMN_COUNT: usize = 3;
 
@@ -158,8 +177,16 @@ pub fn plan_query(
         source: &source,
         alias: alias.as_deref(),
     };
-    let filter = compile_where(query.where_clause.as_ref(), &resolver)?;
-    let (column_names, column_types, projection) = project(&query.select, &source, &resolver)?;
+    let recorder = RecordingResolver {
+        inner: &resolver,
+        slots: std::cell::RefCell::new(Vec::new()),
+    };
+    let filter = compile_where(query.where_clause.as_ref(), &recorder)?;
+    let (column_names, column_types, projection) =
+        project(&query.select, &source, &resolver, &recorder)?;
+    let mut slots_evaluated = recorder.slots.into_inner();
+    slots_evaluated.sort_unstable();
+    slots_evaluated.dedup();
     let kind = if query.emit.is_some() {
         QueryKind::Push
     } else {
@@ -182,6 +209,7 @@ pub fn plan_query(
         column_types,
         filter,
         projection,
+        slots_evaluated,
         limit: query.limit,
         start,
     })
@@ -190,7 +218,7 @@ pub fn plan_query(
 /// Compiles a WHERE clause, which must be BOOLEAN.
 pub(crate) fn compile_where(
     expr: Option<&crate::sql::ast::Expr>,
-    resolver: &SourceResolver<'_>,
+    resolver: &dyn ColumnResolver,
 ) -> Result<Option<CompiledExpr>> {
     let Some(expr) = expr else {
         return Ok(None);
@@ -207,10 +235,13 @@ pub(crate) fn compile_where(
 
 type Projected = (Vec<String>, Vec<SqlType>, Vec<Projection>);
 
+/// The output columns. Plain column references are compiled against `resolver`; other
+/// expressions against `recorder`, which notes the columns they read.
 fn project(
     items: &[SelectItem],
     source: &Source,
     resolver: &SourceResolver<'_>,
+    recorder: &RecordingResolver<'_>,
 ) -> Result<Projected> {
     let mut names = Vec::new();
     let mut types = Vec::new();
@@ -238,7 +269,16 @@ fn project(
                 }
             }
             SelectItem::Expr { expr, alias } => {
-                let compiled = compile(expr, resolver)?;
+                let plain = match expr {
+                    crate::sql::ast::Expr::Column { qualifier, name } => resolver
+                        .resolve(qualifier.as_deref(), name)
+                        .map(|(i, _)| i),
+                    _ => None,
+                };
+                let compiled = match plain {
+                    Some(_) => compile(expr, resolver)?,
+                    None => compile(expr, recorder)?,
+                };
                 let name = match alias {
                     Some(a) => a.clone(),
                     None => aliases.alias_for(expr),
@@ -251,14 +291,9 @@ fn project(
                 }
                 names.push(name);
                 types.push(compiled.sql_type().clone());
-                projection.push(match expr {
-                    crate::sql::ast::Expr::Column { qualifier, name } => {
-                        match resolver.resolve(qualifier.as_deref(), name) {
-                            Some((i, _)) => Projection::Column(i),
-                            None => Projection::Expr(compiled),
-                        }
-                    }
-                    _ => Projection::Expr(compiled),
+                projection.push(match plain {
+                    Some(i) => Projection::Column(i),
+                    None => Projection::Expr(compiled),
                 });
             }
         }

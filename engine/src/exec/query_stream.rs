@@ -15,8 +15,9 @@ use tokio::sync::watch;
 use crate::catalog::RunningQuery;
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
-use crate::exec::project::filter_project;
-use crate::exec::query_plan::{QueryKind, QueryPlan};
+use crate::exec::project::passes;
+use crate::exec::query_plan::{Projection, QueryKind, QueryPlan};
+use crate::exec::result_rows::ResultRows;
 use crate::exec::row_decoder::RowDecoder;
 use crate::log::{Offset, PartitionCursor, PartitionId, StoredRecord, TopicLog};
 use crate::types::Value;
@@ -70,8 +71,11 @@ impl QueryStream {
             engine.queries.register(Arc::clone(&running));
             (Arc::clone(engine), running)
         });
+        let decoder = RowDecoder::lazy(&plan.source, |slot| {
+            plan.slots_evaluated.binary_search(&slot).is_ok()
+        });
         Ok(QueryStream {
-            decoder: RowDecoder::new(&plan.source),
+            decoder,
             plan,
             topic,
             cursors,
@@ -92,7 +96,7 @@ impl QueryStream {
     /// `Some(reason)` when the query has ended (rows may still have been added).
     pub async fn next_rows(
         &mut self,
-        out: &mut Vec<Vec<Value>>,
+        out: &mut ResultRows,
         max_rows: usize,
     ) -> Result<Option<EndReason>> {
         let ready = self.topic.data_ready();
@@ -124,7 +128,7 @@ impl QueryStream {
     /// Reads what is available without waiting.
     fn poll_rows(
         &mut self,
-        out: &mut Vec<Vec<Value>>,
+        out: &mut ResultRows,
         max_rows: usize,
     ) -> Result<Option<EndReason>> {
         let partitions = self.cursors.len();
@@ -188,20 +192,29 @@ impl QueryStream {
     fn process(
         &mut self,
         record: &StoredRecord,
-        out: &mut Vec<Vec<Value>>,
+        out: &mut ResultRows,
     ) -> Result<Option<EndReason>> {
-        let Some(row) = self.decoder.decode(record) else {
+        let Some(row) = self.decoder.decode_lazily(record) else {
             return Ok(None);
         };
-        let Some(result) = filter_project(
-            &self.plan.id,
-            self.plan.filter.as_ref(),
-            &self.plan.projection,
-            row,
-        ) else {
+        let plan = &*self.plan;
+        if !passes(&plan.id, plan.filter.as_ref(), row.values) {
             return Ok(None);
-        };
-        out.push(result);
+        }
+        let stored = record.record.value.as_deref().unwrap_or_default();
+        for p in &plan.projection {
+            match p {
+                Projection::Column(i) => match &row.spans[*i] {
+                    Some(span) => out.push_json(&stored[span.clone()]),
+                    None => out.push_value(row.values[*i].clone()),
+                },
+                Projection::Expr(e) => out.push_value(e.eval(row.values).unwrap_or_else(|err| {
+                    tracing::warn!(query = %plan.id, error = %err, "projection failed; emitting null");
+                    Value::Null
+                })),
+            }
+        }
+        out.end_row();
         self.emitted += 1;
         if self.plan.limit.is_some_and(|l| self.emitted >= l) {
             return Ok(Some(EndReason::LimitReached));

@@ -17,9 +17,12 @@ use sonic_rs::LazyValue;
 
 use super::coerce::{self, classify, Json};
 use super::java_double::write_java_double;
-use super::json_text::{write_base64_string, write_i64, write_json_string};
+use super::json_text::{
+    exceeds_nesting_depth, write_base64_string, write_i64, write_json_string,
+    JSON_NESTING_DEPTH_MAX,
+};
 use crate::error::{EngineError, Result};
-use crate::types::{Column, ColumnKind, Schema, Value};
+use crate::types::{Column, ColumnKind, Schema, SqlType, Value};
 
 /// Appends the JSON object `{"COL":v,…}` for `values`, one per column, in order.
 ///
@@ -87,22 +90,233 @@ pub fn decode_value<C: Borrow<Column>>(
     columns: &[C],
     out: &mut Vec<Value>,
 ) -> Result<()> {
-    let lv = parse_record(bytes)?;
-    if !matches!(classify(&lv), Json::Object) {
-        return Err(EngineError::BadRequest(format!(
-            "Failed to deserialize value: expected a JSON object, got {}",
-            kind_name(&lv)
-        )));
-    }
+    let fields = ValueFields::new(columns);
+    let mut slots = vec![(None, None); fields.len()];
+    fields.scan(bytes, &mut slots)?;
     out.reserve(columns.len());
-    coerce::kafka_json_fields(
-        &lv,
-        columns.len(),
-        |i| columns[i].borrow().name.as_str(),
-        |i| &columns[i].borrow().ty,
-        |_, v| out.push(v),
-    )
-    .map_err(|e| prefix_error(e.into_error("$")))
+    for (i, slot) in slots.into_iter().enumerate() {
+        out.push(fields.coerce(i, pick(slot).as_ref())?);
+    }
+    Ok(())
+}
+
+/// A value column's field in one record: (exact-name match, upper-cased-name match). The
+/// exact one wins and a later field replaces an earlier one, as `KsqlJsonDeserializer`'s
+/// Java map lookups do. See [`pick`].
+pub(crate) type FieldSlot<'a> = (Option<LazyValue<'a>>, Option<LazyValue<'a>>);
+
+/// The field a column reads from its slot: the exact-name match, else the upper-cased one.
+pub(crate) fn pick(slot: FieldSlot<'_>) -> Option<LazyValue<'_>> {
+    slot.0.or(slot.1)
+}
+
+/// The value columns of a source, prepared once per query so each record's fields are
+/// matched to columns in one sonic-rs pass without allocating: a field name is compared by
+/// its bytes first (fields usually arrive in column order, so the column after the last
+/// match is tried first), and upper-cased only when it has lower-case or non-ASCII letters
+/// (an all-upper-case ASCII name upper-cases to itself, so its only match is the exact one).
+pub(crate) struct ValueFields {
+    names: Vec<String>,
+    types: Vec<SqlType>,
+}
+
+impl ValueFields {
+    pub(crate) fn new<C: Borrow<Column>>(columns: &[C]) -> ValueFields {
+        ValueFields {
+            names: columns.iter().map(|c| c.borrow().name.clone()).collect(),
+            types: columns.iter().map(|c| c.borrow().ty.clone()).collect(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub(crate) fn ty(&self, i: usize) -> &SqlType {
+        &self.types[i]
+    }
+
+    /// Validates `bytes` as exactly one JSON object (whitespace around it allowed) and fills
+    /// `slots` (one per column, all empty) with the fields that match each column.
+    pub(crate) fn scan<'a>(&self, bytes: &'a [u8], slots: &mut [FieldSlot<'a>]) -> Result<()> {
+        debug_assert_eq!(slots.len(), self.names.len(), "one slot per value column");
+        // sonic-rs does not validate UTF-8 of a `&str`; checking here also lets it skip its
+        // own check.
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            return Err(invalid_json("invalid UTF-8"));
+        };
+        if exceeds_nesting_depth(bytes) {
+            return Err(EngineError::BadRequest(format!(
+                "Failed to deserialize value: JSON nests deeper than {JSON_NESTING_DEPTH_MAX} levels"
+            )));
+        }
+        let open = skip_json_whitespace(bytes, 0);
+        if bytes.get(open) != Some(&b'{') {
+            // Not an object: let the general parser say what it is (or why it is invalid).
+            let lv = parse_record(bytes)?;
+            return Err(EngineError::BadRequest(format!(
+                "Failed to deserialize value: expected a JSON object, got {}",
+                kind_name(&lv)
+            )));
+        }
+        // The object iterator validates every value it skips over (strict mode), so one
+        // pass both validates and reads; only what follows the object is left to check.
+        let mut end = open + 1;
+        let mut hint = 0;
+        for entry in sonic_rs::to_object_iter(text) {
+            let (key, value) = entry.map_err(|e| invalid_json(&e.to_string()))?;
+            end = span_in(bytes, value.as_raw_str().as_bytes()).end;
+            self.assign(&key, value, &mut hint, slots);
+        }
+        let close = skip_json_whitespace(bytes, end);
+        if bytes.get(close) != Some(&b'}') || skip_json_whitespace(bytes, close + 1) != bytes.len()
+        {
+            return Err(invalid_json("trailing characters after the object"));
+        }
+        Ok(())
+    }
+
+    /// Puts one field into the slots of the columns it matches.
+    fn assign<'a>(
+        &self,
+        key: &str,
+        value: LazyValue<'a>,
+        hint: &mut usize,
+        slots: &mut [FieldSlot<'a>],
+    ) {
+        let n = self.names.len();
+        let mut exact = None;
+        for k in 0..n {
+            let i = if *hint + k >= n { *hint + k - n } else { *hint + k };
+            if self.names[i].as_bytes() == key.as_bytes() {
+                exact = Some(i);
+                *hint = if i + 1 == n { 0 } else { i + 1 };
+                break;
+            }
+        }
+        if key.bytes().any(|b| b.is_ascii_lowercase() || !b.is_ascii()) {
+            for (i, name) in self.names.iter().enumerate() {
+                if Some(i) != exact && coerce::upper_eq(key, name) {
+                    slots[i].1 = Some(value.clone());
+                }
+            }
+        }
+        if let Some(i) = exact {
+            slots[i].0 = Some(value);
+        }
+    }
+
+    /// Column `i`'s value from its field (`None`: missing, read as NULL), with ksqlDB's
+    /// error text and path.
+    pub(crate) fn coerce(&self, i: usize, field: Option<&LazyValue<'_>>) -> Result<Value> {
+        match field {
+            None => Ok(Value::Null),
+            Some(lv) => coerce::kafka_json_field(lv, &self.types[i], &self.names[i])
+                .map_err(prefix_error),
+        }
+    }
+}
+
+/// Where `part` (a sub-slice of `whole`, as sonic-rs lazy values of a borrowed input are)
+/// lies in `whole`.
+pub(crate) fn span_in(whole: &[u8], part: &[u8]) -> std::ops::Range<usize> {
+    let start = (part.as_ptr() as usize)
+        .checked_sub(whole.as_ptr() as usize)
+        .filter(|s| s + part.len() <= whole.len())
+        .expect("sonic-rs lazy values of a borrowed input are slices of that input");
+    start..start + part.len()
+}
+
+/// The index of the first byte at or after `at` that is not JSON whitespace (RFC 8259 §2).
+fn skip_json_whitespace(bytes: &[u8], mut at: usize) -> usize {
+    while at < bytes.len() && matches!(bytes[at], b' ' | b'\t' | b'\n' | b'\r') {
+        at += 1;
+    }
+    at
+}
+
+fn invalid_json(why: &str) -> EngineError {
+    EngineError::BadRequest(format!("Failed to deserialize value: Invalid JSON: {why}"))
+}
+
+/// True when `raw`, one validated JSON value stored for a column of type `ty`, is already
+/// exactly the text a query result shows for it, so results can copy it instead of
+/// coercing it to a [`Value`] and rendering that: `null`; a BOOLEAN literal; an INTEGER or
+/// BIGINT token in range (not `-0`); a STRING with nothing Jackson would escape (no `\\`,
+/// no control byte); a DOUBLE already in Java's `Double.toString` form (plain notation for
+/// `1e-3 <= |d| < 1e7`, no redundant trailing zero, at most 15 significant digits, which
+/// an f64 round-trips exactly so its shortest digits are these). Anything else answers
+/// false and takes the general path, which also reports errors.
+///
+/// True also means the general path would succeed: the record is not one to skip.
+pub fn renders_as_stored(raw: &[u8], ty: &SqlType) -> bool {
+    if raw == b"null" {
+        return true;
+    }
+    match ty {
+        SqlType::Boolean => raw == b"true" || raw == b"false",
+        SqlType::Integer => is_int_token(raw) && parse_ascii::<i32>(raw),
+        SqlType::BigInt => is_int_token(raw) && parse_ascii::<i64>(raw),
+        SqlType::String => {
+            raw.len() >= 2
+                && raw[0] == b'"'
+                && raw[raw.len() - 1] == b'"'
+                && raw[1..raw.len() - 1]
+                    .iter()
+                    .all(|&b| b >= 0x20 && b != b'\\' && b != b'"')
+        }
+        SqlType::Double => is_java_plain_double(raw),
+        _ => false,
+    }
+}
+
+/// A JSON integer token (`-?(0|[1-9][0-9]*)`, already validated) other than `-0`, which
+/// renders as `0`.
+fn is_int_token(raw: &[u8]) -> bool {
+    let digits = raw.strip_prefix(b"-").unwrap_or(raw);
+    !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) && raw != b"-0"
+}
+
+fn parse_ascii<T: std::str::FromStr>(raw: &[u8]) -> bool {
+    std::str::from_utf8(raw).is_ok_and(|s| s.parse::<T>().is_ok())
+}
+
+/// Most significant digits whose decimal text an f64 reproduces exactly (`DBL_DIG`).
+const DOUBLE_EXACT_DIGITS_MAX: usize = 15;
+
+/// True for `-?I.F` that Java's `Double.toString` prints back unchanged (see
+/// [`renders_as_stored`]).
+fn is_java_plain_double(raw: &[u8]) -> bool {
+    let unsigned = raw.strip_prefix(b"-").unwrap_or(raw);
+    let Some(dot) = unsigned.iter().position(|&b| b == b'.') else {
+        return false;
+    };
+    let (int, frac) = (&unsigned[..dot], &unsigned[dot + 1..]);
+    if int.is_empty()
+        || frac.is_empty()
+        || !int.iter().all(u8::is_ascii_digit)
+        || !frac.iter().all(u8::is_ascii_digit)
+        || (int.len() > 1 && int[0] == b'0')
+    {
+        return false;
+    }
+    if int == b"0" {
+        // 0.0 prints as itself; otherwise 1e-3 <= |d| needs a non-zero digit among the
+        // first three, and the last digit must not be a redundant zero.
+        if frac == b"0" {
+            return true;
+        }
+        let leading_zeros = frac.iter().take_while(|&&b| b == b'0').count();
+        leading_zeros <= 2
+            && frac[frac.len() - 1] != b'0'
+            && frac.len() - leading_zeros <= DOUBLE_EXACT_DIGITS_MAX
+    } else {
+        // |d| < 1e7; `.0` is how Java ends a whole number, any other trailing zero is
+        // redundant.
+        int.len() <= 7
+            && (frac == b"0" || frac[frac.len() - 1] != b'0')
+            && int.len() + frac.len() <= DOUBLE_EXACT_DIGITS_MAX
+    }
 }
 
 /// Decodes a single column's unwrapped value (`WRAP_SINGLE_VALUE=false`).
@@ -345,6 +559,55 @@ mod tests {
         assert!(is_tombstone(Some(b" null ")));
         assert!(is_tombstone(None));
         assert!(!is_tombstone(Some(b"{}")));
+    }
+
+    #[test]
+    fn stored_text_that_renders_as_is() {
+        let yes: &[(&str, SqlType)] = &[
+            ("null", SqlType::Decimal { precision: 4, scale: 2 }),
+            ("true", SqlType::Boolean),
+            ("-2147483648", SqlType::Integer),
+            ("9223372036854775807", SqlType::BigInt),
+            ("\"us-east-1 é\"", SqlType::String),
+            ("9574.74", SqlType::Double),
+            ("100.0", SqlType::Double),
+            ("-0.0", SqlType::Double),
+            ("0.001", SqlType::Double),
+            ("9999999.5", SqlType::Double),
+        ];
+        for (raw, ty) in yes {
+            assert!(renders_as_stored(raw.as_bytes(), ty), "{raw} as {ty}");
+        }
+        let no: &[(&str, SqlType)] = &[
+            ("\"true\"", SqlType::Boolean),
+            ("2147483648", SqlType::Integer),
+            ("-0", SqlType::BigInt),
+            ("1.5", SqlType::BigInt),
+            ("\"a\\u00e9\"", SqlType::String),
+            ("12", SqlType::String),
+            ("100.50", SqlType::Double),
+            ("5", SqlType::Double),
+            ("1.0E10", SqlType::Double),
+            ("10000000.0", SqlType::Double),
+            ("0.0001", SqlType::Double),
+            ("0.00", SqlType::Double),
+            ("1.2345678901234567", SqlType::Double),
+            ("17", SqlType::Timestamp),
+        ];
+        for (raw, ty) in no {
+            assert!(!renders_as_stored(raw.as_bytes(), ty), "{raw} as {ty}");
+        }
+    }
+
+    #[test]
+    fn decode_rejects_what_follows_the_object() {
+        let columns = vec![col("A", SqlType::Integer)];
+        assert!(decode(r#"{"A":1} x"#, &columns).is_err());
+        assert!(decode(r#"{"A":1}}"#, &columns).is_err());
+        assert!(decode(r#"{"A":1,}"#, &columns).is_err());
+        assert!(decode(r#" { } "#, &columns).is_ok());
+        assert!(decode(r#"{"A":1} "#, &columns).is_ok());
+        assert!(decode(r#"{"B":[1,}"#, &columns).is_err());
     }
 
     #[test]
