@@ -10,7 +10,7 @@ use crate::catalog::Source;
 use crate::exec::query_plan::PSEUDO_COLUMN_COUNT;
 use crate::error::Result;
 use crate::format::json_value::{
-    is_tombstone, pick, renders_as_stored, span_in, FieldSlot, ValueFields,
+    is_tombstone, pick, renders_as_stored, span_in, FieldSlot, FieldSpan, ValueFields,
 };
 use crate::format::key::decode_key;
 use crate::log::StoredRecord;
@@ -38,6 +38,8 @@ pub(crate) struct RowDecoder {
     spans: Vec<Option<Range<usize>>>,
     /// The field-slot buffer, kept between records (emptied, so it borrows nothing).
     spare_slots: Vec<FieldSlot<'static>>,
+    /// The fast path's per-column field spans, kept between records.
+    field_spans: Vec<FieldSpan>,
 }
 
 /// A decoded row: `values[i]`, unless `spans[i]` holds the span of slot `i`'s stored JSON
@@ -77,6 +79,7 @@ impl RowDecoder {
             row: vec![Value::Null; cols.len() + PSEUDO_COLUMN_COUNT],
             spans: vec![None; cols.len() + PSEUDO_COLUMN_COUNT],
             spare_slots: Vec::new(),
+            field_spans: Vec::new(),
             source: Arc::clone(source),
         }
     }
@@ -131,6 +134,44 @@ impl RowDecoder {
     /// Fills the value columns' row slots (or spans) from the record value, in column
     /// order, so the first field that fails is the one reported.
     fn decode_value(&mut self, value: &[u8]) -> Result<()> {
+        if std::str::from_utf8(value).is_ok() {
+            let mut spans = std::mem::take(&mut self.field_spans);
+            spans.clear();
+            spans.resize(self.fields.len(), (None, None));
+            let flat = self.fields.scan_flat(value, &mut spans);
+            let result = if flat {
+                self.decode_flat(value, &mut spans)
+            } else {
+                Ok(())
+            };
+            self.field_spans = spans;
+            if flat {
+                return result;
+            }
+        }
+        self.decode_general(value)
+    }
+
+    /// [`decode_value`](RowDecoder::decode_value) for a record the flat scanner read.
+    fn decode_flat(&mut self, value: &[u8], spans: &mut [FieldSpan]) -> Result<()> {
+        for (i, slot) in spans.iter_mut().enumerate() {
+            let row_slot = self.value_slots[i];
+            let text = slot.0.take().or(slot.1.take()).map(|span| &value[span]);
+            if let Some(raw) = text.filter(|_| !self.value_needed[i]) {
+                if renders_as_stored(raw, self.fields.ty(i)) {
+                    self.spans[row_slot] = Some(span_in(value, raw));
+                    continue;
+                }
+            }
+            self.spans[row_slot] = None;
+            self.row[row_slot] = self.fields.coerce_text(i, text)?;
+        }
+        Ok(())
+    }
+
+    /// [`decode_value`](RowDecoder::decode_value) through sonic-rs: nested values, escapes,
+    /// and invalid records (reported as such).
+    fn decode_general(&mut self, value: &[u8]) -> Result<()> {
         let mut slots: Vec<FieldSlot<'_>> = recycle(std::mem::take(&mut self.spare_slots));
         slots.resize(self.fields.len(), (None, None));
         let result = self.fields.scan(value, &mut slots).and_then(|()| {

@@ -12,6 +12,7 @@
 //! [`CoercionMode::KafkaJson`]: super::coerce::CoercionMode::KafkaJson
 
 use std::borrow::Borrow;
+use std::ops::Range;
 
 use sonic_rs::LazyValue;
 
@@ -91,9 +92,19 @@ pub fn decode_value<C: Borrow<Column>>(
     out: &mut Vec<Value>,
 ) -> Result<()> {
     let fields = ValueFields::new(columns);
+    out.reserve(columns.len());
+    if std::str::from_utf8(bytes).is_ok() {
+        let mut spans = vec![(None, None); fields.len()];
+        if fields.scan_flat(bytes, &mut spans) {
+            for (i, (exact, upper)) in spans.into_iter().enumerate() {
+                let text = exact.or(upper).map(|span| &bytes[span]);
+                out.push(fields.coerce_text(i, text)?);
+            }
+            return Ok(());
+        }
+    }
     let mut slots = vec![(None, None); fields.len()];
     fields.scan(bytes, &mut slots)?;
-    out.reserve(columns.len());
     for (i, slot) in slots.into_iter().enumerate() {
         out.push(fields.coerce(i, pick(slot).as_ref())?);
     }
@@ -177,12 +188,12 @@ impl ValueFields {
     }
 
     /// Puts one field into the slots of the columns it matches.
-    fn assign<'a>(
+    fn assign<T: Clone>(
         &self,
         key: &str,
-        value: LazyValue<'a>,
+        value: T,
         hint: &mut usize,
-        slots: &mut [FieldSlot<'a>],
+        slots: &mut [(Option<T>, Option<T>)],
     ) {
         let n = self.names.len();
         let mut exact = None;
@@ -206,6 +217,61 @@ impl ValueFields {
         }
     }
 
+    /// The fast path of [`scan`](ValueFields::scan) for the common record: a flat object of
+    /// unescaped strings, numbers and literals. Fills `spans` (one per column, all empty)
+    /// with where each column's field text lies in `bytes`, and answers true; answers false
+    /// (spans then undefined) for anything else, valid or not (nested values, escapes,
+    /// invalid JSON), which the general path then reads and reports. `bytes` must be UTF-8.
+    pub(crate) fn scan_flat(&self, bytes: &[u8], spans: &mut [FieldSpan]) -> bool {
+        debug_assert_eq!(spans.len(), self.names.len(), "one span per value column");
+        let mut at = skip_json_whitespace(bytes, 0);
+        if bytes.get(at) != Some(&b'{') {
+            return false;
+        }
+        at = skip_json_whitespace(bytes, at + 1);
+        let mut hint = 0;
+        if bytes.get(at) != Some(&b'}') {
+            loop {
+                let Some(key) = flat_string(bytes, at) else {
+                    return false;
+                };
+                at = skip_json_whitespace(bytes, key.end);
+                if bytes.get(at) != Some(&b':') {
+                    return false;
+                }
+                at = skip_json_whitespace(bytes, at + 1);
+                let Some(value) = flat_scalar(bytes, at) else {
+                    return false;
+                };
+                at = skip_json_whitespace(bytes, value.end);
+                // The key is UTF-8 (the whole input is) and lies between its quotes.
+                let Ok(name) = std::str::from_utf8(&bytes[key.start + 1..key.end - 1]) else {
+                    return false;
+                };
+                self.assign(name, value, &mut hint, spans);
+                match bytes.get(at) {
+                    Some(b',') => at = skip_json_whitespace(bytes, at + 1),
+                    Some(b'}') => break,
+                    _ => return false,
+                }
+            }
+        }
+        skip_json_whitespace(bytes, at + 1) == bytes.len()
+    }
+
+    /// Column `i`'s value from its field's text, as [`ValueFields::coerce`]; the text is one
+    /// value [`ValueFields::scan_flat`] accepted.
+    pub(crate) fn coerce_text(&self, i: usize, text: Option<&[u8]>) -> Result<Value> {
+        match text {
+            None => Ok(Value::Null),
+            Some(text) => {
+                let lv = sonic_rs::from_slice::<LazyValue<'_>>(text)
+                    .map_err(|e| invalid_json(&e.to_string()))?;
+                self.coerce(i, Some(&lv))
+            }
+        }
+    }
+
     /// Column `i`'s value from its field (`None`: missing, read as NULL), with ksqlDB's
     /// error text and path.
     pub(crate) fn coerce(&self, i: usize, field: Option<&LazyValue<'_>>) -> Result<Value> {
@@ -217,9 +283,79 @@ impl ValueFields {
     }
 }
 
+/// A value column's field in one record as spans of its text: (exact-name match,
+/// upper-cased-name match), as [`FieldSlot`].
+pub(crate) type FieldSpan = (Option<Range<usize>>, Option<Range<usize>>);
+
+/// The span of the string starting at `at` (quotes included) if it needs no unescaping: no
+/// `\\` and no control byte (which JSON forbids unescaped).
+fn flat_string(bytes: &[u8], at: usize) -> Option<Range<usize>> {
+    if bytes.get(at) != Some(&b'"') {
+        return None;
+    }
+    let len = bytes[at + 1..]
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+    let end = at + 1 + len;
+    (bytes[end] == b'"').then_some(at..end + 1)
+}
+
+/// The span of the scalar starting at `at`: an unescaped string, a number in RFC 8259's
+/// grammar, or `true`/`false`/`null`. `None` for anything else.
+fn flat_scalar(bytes: &[u8], at: usize) -> Option<Range<usize>> {
+    match *bytes.get(at)? {
+        b'"' => flat_string(bytes, at),
+        b't' => literal(bytes, at, b"true"),
+        b'f' => literal(bytes, at, b"false"),
+        b'n' => literal(bytes, at, b"null"),
+        b'-' | b'0'..=b'9' => number(bytes, at),
+        _ => None,
+    }
+}
+
+fn literal(bytes: &[u8], at: usize, text: &[u8]) -> Option<Range<usize>> {
+    let end = at + text.len();
+    (bytes.get(at..end)? == text).then_some(at..end)
+}
+
+/// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?` (RFC 8259 §6).
+fn number(bytes: &[u8], at: usize) -> Option<Range<usize>> {
+    let digits = |from: usize| -> usize {
+        from + bytes[from..].iter().take_while(|b| b.is_ascii_digit()).count()
+    };
+    let mut i = at;
+    if bytes.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    match bytes.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => i = digits(i),
+        _ => return None,
+    }
+    if bytes.get(i) == Some(&b'.') {
+        let end = digits(i + 1);
+        if end == i + 1 {
+            return None;
+        }
+        i = end;
+    }
+    if matches!(bytes.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(bytes.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let end = digits(i);
+        if end == i {
+            return None;
+        }
+        i = end;
+    }
+    Some(at..i)
+}
+
 /// Where `part` (a sub-slice of `whole`, as sonic-rs lazy values of a borrowed input are)
 /// lies in `whole`.
-pub(crate) fn span_in(whole: &[u8], part: &[u8]) -> std::ops::Range<usize> {
+pub(crate) fn span_in(whole: &[u8], part: &[u8]) -> Range<usize> {
     let start = (part.as_ptr() as usize)
         .checked_sub(whole.as_ptr() as usize)
         .filter(|s| s + part.len() <= whole.len())

@@ -284,3 +284,56 @@ proptest! {
         }
     }
 }
+
+/// A JSON object text from random tokens and whitespace, sometimes with one byte changed.
+fn object_text() -> impl Strategy<Value = String> {
+    let member = (
+        prop_oneof!["[A-Z]{1,2}", "[a-z]{1,2}", Just("A".to_owned())],
+        scalar_token(),
+        "[ \t\n]{0,2}",
+    )
+        .prop_map(|(k, v, ws)| format!("\"{k}\"{ws}:{ws}{v}{ws}"));
+    (
+        vec(member, 0..5),
+        proptest::option::of((any::<prop::sample::Index>(), any::<u8>())),
+    )
+        .prop_map(|(members, corrupt)| {
+            let mut text = format!(" {{{}}} ", members.join(","));
+            if let Some((at, byte)) = corrupt {
+                let at = at.index(text.len());
+                if text.is_char_boundary(at) && byte.is_ascii() {
+                    text.insert(at, byte as char);
+                }
+            }
+            text
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4096))]
+
+    /// The flat scanner accepts only what the general (sonic-rs) path accepts, and finds
+    /// the same field text for every column.
+    #[test]
+    fn flat_scan_agrees_with_the_general_scan(text in object_text()) {
+        let columns = vec![
+            Column::new("A", SqlType::String, ColumnKind::Value),
+            Column::new("B", SqlType::String, ColumnKind::Value),
+            Column::new("a", SqlType::String, ColumnKind::Value),
+        ];
+        let fields = super::json_value::ValueFields::new(&columns);
+        let bytes = text.as_bytes();
+        let mut spans = vec![(None, None); 3];
+        if fields.scan_flat(bytes, &mut spans) {
+            let mut slots = vec![(None, None); 3];
+            fields
+                .scan(bytes, &mut slots)
+                .map_err(|e| TestCaseError::fail(format!("{text:?}: {e}")))?;
+            for (span, slot) in spans.into_iter().zip(slots) {
+                let flat = span.0.or(span.1).map(|s| &text[s]);
+                let general = super::json_value::pick(slot).map(|lv| lv.as_raw_str().to_owned());
+                prop_assert_eq!(flat, general.as_deref(), "{:?}", text);
+            }
+        }
+    }
+}
