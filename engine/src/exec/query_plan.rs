@@ -270,9 +270,9 @@ fn project(
             }
             SelectItem::Expr { expr, alias } => {
                 let plain = match expr {
-                    crate::sql::ast::Expr::Column { qualifier, name } => resolver
-                        .resolve(qualifier.as_deref(), name)
-                        .map(|(i, _)| i),
+                    crate::sql::ast::Expr::Column { qualifier, name } => {
+                        resolver.resolve(qualifier.as_deref(), name).map(|(i, _)| i)
+                    }
                     _ => None,
                 };
                 let compiled = match plain {

@@ -126,11 +126,7 @@ impl QueryStream {
     }
 
     /// Reads what is available without waiting.
-    fn poll_rows(
-        &mut self,
-        out: &mut ResultRows,
-        max_rows: usize,
-    ) -> Result<Option<EndReason>> {
+    fn poll_rows(&mut self, out: &mut ResultRows, max_rows: usize) -> Result<Option<EndReason>> {
         let partitions = self.cursors.len();
         for _ in 0..partitions {
             let i = self.next_cursor;

@@ -7,8 +7,8 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use crate::catalog::Source;
-use crate::exec::query_plan::PSEUDO_COLUMN_COUNT;
 use crate::error::Result;
+use crate::exec::query_plan::PSEUDO_COLUMN_COUNT;
 use crate::format::json_value::{
     is_tombstone, pick, renders_as_stored, span_in, FieldSlot, FieldSpan, ValueFields,
 };

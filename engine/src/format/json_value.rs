@@ -198,7 +198,11 @@ impl ValueFields {
         let n = self.names.len();
         let mut exact = None;
         for k in 0..n {
-            let i = if *hint + k >= n { *hint + k - n } else { *hint + k };
+            let i = if *hint + k >= n {
+                *hint + k - n
+            } else {
+                *hint + k
+            };
             if self.names[i].as_bytes() == key.as_bytes() {
                 exact = Some(i);
                 *hint = if i + 1 == n { 0 } else { i + 1 };
@@ -277,8 +281,9 @@ impl ValueFields {
     pub(crate) fn coerce(&self, i: usize, field: Option<&LazyValue<'_>>) -> Result<Value> {
         match field {
             None => Ok(Value::Null),
-            Some(lv) => coerce::kafka_json_field(lv, &self.types[i], &self.names[i])
-                .map_err(prefix_error),
+            Some(lv) => {
+                coerce::kafka_json_field(lv, &self.types[i], &self.names[i]).map_err(prefix_error)
+            }
         }
     }
 }
@@ -321,7 +326,10 @@ fn literal(bytes: &[u8], at: usize, text: &[u8]) -> Option<Range<usize>> {
 /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?` (RFC 8259 §6).
 fn number(bytes: &[u8], at: usize) -> Option<Range<usize>> {
     let digits = |from: usize| -> usize {
-        from + bytes[from..].iter().take_while(|b| b.is_ascii_digit()).count()
+        from + bytes[from..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count()
     };
     let mut i = at;
     if bytes.get(i) == Some(&b'-') {
@@ -391,8 +399,9 @@ pub fn renders_as_stored(raw: &[u8], ty: &SqlType) -> bool {
     }
     match ty {
         SqlType::Boolean => raw == b"true" || raw == b"false",
-        SqlType::Integer => is_int_token(raw) && parse_ascii::<i32>(raw),
-        SqlType::BigInt => is_int_token(raw) && parse_ascii::<i64>(raw),
+        // Up to 9 (18) digits always fit an INT (BIGINT); longer tokens are parsed.
+        SqlType::Integer => is_int_token(raw) && (digits(raw) <= 9 || parse_ascii::<i32>(raw)),
+        SqlType::BigInt => is_int_token(raw) && (digits(raw) <= 18 || parse_ascii::<i64>(raw)),
         SqlType::String => {
             raw.len() >= 2
                 && raw[0] == b'"'
@@ -411,6 +420,10 @@ pub fn renders_as_stored(raw: &[u8], ty: &SqlType) -> bool {
 fn is_int_token(raw: &[u8]) -> bool {
     let digits = raw.strip_prefix(b"-").unwrap_or(raw);
     !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) && raw != b"-0"
+}
+
+fn digits(int_token: &[u8]) -> usize {
+    int_token.len() - usize::from(int_token.first() == Some(&b'-'))
 }
 
 fn parse_ascii<T: std::str::FromStr>(raw: &[u8]) -> bool {
@@ -700,7 +713,13 @@ mod tests {
     #[test]
     fn stored_text_that_renders_as_is() {
         let yes: &[(&str, SqlType)] = &[
-            ("null", SqlType::Decimal { precision: 4, scale: 2 }),
+            (
+                "null",
+                SqlType::Decimal {
+                    precision: 4,
+                    scale: 2,
+                },
+            ),
             ("true", SqlType::Boolean),
             ("-2147483648", SqlType::Integer),
             ("9223372036854775807", SqlType::BigInt),
