@@ -6,6 +6,7 @@
 //! - `query_stream`: cursor → decode → filter → project → limit.
 //! - `print`: PRINT: tail a topic's raw records (INTERVAL, LIMIT).
 //! - `raw_records`: produce pre-keyed records and read them back (the REST-proxy face).
+//! - `result_rows`: a flat batch of result rows (values, or stored JSON text copied as is).
 //! - `row_decoder`: record key/value bytes → the row expressions see.
 //! - `timestamp_extractor`: ROWTIME from a `TIMESTAMP=` column (sources and sinks).
 //! - `project`: WHERE, table functions and SELECT over one row (shared by push and
@@ -21,6 +22,7 @@ pub(crate) mod project;
 pub mod query_plan;
 pub mod query_stream;
 pub mod raw_records;
+pub mod result_rows;
 pub(crate) mod row_decoder;
 pub mod table_function;
 pub(crate) mod timestamp_extractor;

@@ -43,6 +43,9 @@ pub struct QueryPlan {
     /// Table functions of the SELECT list, run between WHERE and the projection.
     pub flat_map: FlatMap,
     pub projection: Vec<Projection>,
+    /// Row slots that WHERE, a projected expression or a table function reads: these need
+    /// decoded values; columns only copied to results may stay as their stored JSON text.
+    pub slots_evaluated: Vec<usize>,
     /// Most output rows (after table functions) before the query ends.
     pub limit: Option<u64>,
     pub start: StartPosition,
@@ -169,9 +172,16 @@ pub fn plan_query(
         source: &source,
         alias: alias.as_deref(),
     };
-    let filter = compile_where(query.where_clause.as_ref(), &resolver)?;
+    let recorder = RecordingResolver {
+        inner: &resolver,
+        slots: std::cell::RefCell::new(Vec::new()),
+    };
+    let filter = compile_where(query.where_clause.as_ref(), &recorder)?;
     let (column_names, column_types, projection, flat_map) =
-        project(&query.select, &source, &resolver)?;
+        project(&query.select, &source, &resolver, &recorder)?;
+    let mut slots_evaluated = recorder.slots.into_inner();
+    slots_evaluated.sort_unstable();
+    slots_evaluated.dedup();
     let kind = if query.emit.is_some() {
         QueryKind::Push
     } else {
@@ -195,6 +205,7 @@ pub fn plan_query(
         filter,
         flat_map,
         projection,
+        slots_evaluated,
         limit: query.limit,
         start,
     })
@@ -203,7 +214,7 @@ pub fn plan_query(
 /// Compiles a WHERE clause, which must be BOOLEAN.
 pub(crate) fn compile_where(
     expr: Option<&crate::sql::ast::Expr>,
-    resolver: &SourceResolver<'_>,
+    resolver: &dyn ColumnResolver,
 ) -> Result<Option<CompiledExpr>> {
     let Some(expr) = expr else {
         return Ok(None);
@@ -220,15 +231,35 @@ pub(crate) fn compile_where(
 
 type Projected = (Vec<String>, Vec<SqlType>, Vec<Projection>, FlatMap);
 
+/// A resolver that remembers every slot it resolved: the columns compiled expressions read.
+struct RecordingResolver<'a> {
+    inner: &'a dyn ColumnResolver,
+    slots: std::cell::RefCell<Vec<usize>>,
+}
+
+impl ColumnResolver for RecordingResolver<'_> {
+    fn resolve(&self, qualifier: Option<&str>, name: &str) -> Option<(usize, SqlType)> {
+        let found = self.inner.resolve(qualifier, name);
+        if let Some((slot, _)) = &found {
+            self.slots.borrow_mut().push(*slot);
+        }
+        found
+    }
+}
+
+/// The output columns. A plain column reference becomes a copy of its slot (no evaluation,
+/// so it may stay as stored JSON text); every other expression is compiled through
+/// `recorder`, which notes the columns it reads.
 fn project(
     items: &[SelectItem],
     source: &Source,
     resolver: &SourceResolver<'_>,
+    recorder: &RecordingResolver<'_>,
 ) -> Result<Projected> {
     let mut names = Vec::new();
     let mut types = Vec::new();
     let mut projection = Vec::new();
-    let mut binder = SelectBinder::new(resolver, resolver.row_len());
+    let mut binder = SelectBinder::new(recorder, resolver.row_len());
     let mut aliases =
         ColumnAliasGenerator::new(source.schema.columns.iter().map(|c| c.name.as_str()));
     for item in items {
@@ -252,7 +283,7 @@ fn project(
                 }
             }
             SelectItem::StructAll(base) => {
-                for field in struct_fields(base, resolver)? {
+                for field in struct_fields(base, recorder)? {
                     if names.contains(&field.name) {
                         return Err(duplicate_column(&field.name, field.compiled.sql_type()));
                     }
@@ -262,7 +293,16 @@ fn project(
                 }
             }
             SelectItem::Expr { expr, alias } => {
-                let compiled = binder.compile(expr)?;
+                let plain = match expr {
+                    crate::sql::ast::Expr::Column { qualifier, name } => {
+                        resolver.resolve(qualifier.as_deref(), name)
+                    }
+                    _ => None,
+                };
+                let compiled = match &plain {
+                    Some(_) => compile(expr, resolver)?,
+                    None => binder.compile(expr)?,
+                };
                 let name = match alias {
                     Some(a) => a.clone(),
                     None => aliases.alias_for(expr),
@@ -275,14 +315,9 @@ fn project(
                 }
                 names.push(name);
                 types.push(compiled.sql_type().clone());
-                projection.push(match expr {
-                    crate::sql::ast::Expr::Column { qualifier, name } => {
-                        match resolver.resolve(qualifier.as_deref(), name) {
-                            Some((i, _)) => Projection::Column(i),
-                            None => Projection::Expr(compiled),
-                        }
-                    }
-                    _ => Projection::Expr(compiled),
+                projection.push(match plain {
+                    Some((i, _)) => Projection::Column(i),
+                    None => Projection::Expr(compiled),
                 });
             }
         }

@@ -4,6 +4,9 @@
 //! ```text
 //!  cursor[p] ─► records ─► row_decoder (key + value bytes ─► values) ─► WHERE
 //!            ─► table functions (0..n rows) ─► SELECT ─► out
+//!
+//! Without table functions, columns only copied to the results keep their stored JSON
+//! text (spans) instead of being decoded to values and rendered again.
 //! ```
 //!
 //! Nothing here buffers without bound: the caller asks for at most `max_rows` at a time and
@@ -17,8 +20,9 @@ use tokio::sync::watch;
 use crate::catalog::RunningQuery;
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
-use crate::exec::project::{for_each_selected_row, project_into};
-use crate::exec::query_plan::{QueryKind, QueryPlan};
+use crate::exec::project::{for_each_selected_row, passes};
+use crate::exec::query_plan::{Projection, QueryKind, QueryPlan};
+use crate::exec::result_rows::ResultRows;
 use crate::exec::row_decoder::RowDecoder;
 use crate::log::{Offset, PartitionCursor, PartitionId, StoredRecord, TopicLog};
 use crate::types::Value;
@@ -75,8 +79,16 @@ impl QueryStream {
             engine.queries.register(Arc::clone(&running));
             (Arc::clone(engine), running)
         });
+        // Table functions build their rows from values, so they need every column decoded.
+        let decoder = if plan.flat_map.is_empty() {
+            RowDecoder::lazy(&plan.source, |slot| {
+                plan.slots_evaluated.binary_search(&slot).is_ok()
+            })
+        } else {
+            RowDecoder::new(&plan.source)
+        };
         Ok(QueryStream {
-            decoder: RowDecoder::new(&plan.source),
+            decoder,
             plan,
             topic,
             cursors,
@@ -98,7 +110,7 @@ impl QueryStream {
     /// `Some(reason)` when the query has ended (rows may still have been added).
     pub async fn next_rows(
         &mut self,
-        out: &mut Vec<Vec<Value>>,
+        out: &mut ResultRows,
         max_rows: usize,
     ) -> Result<Option<EndReason>> {
         let ready = self.topic.data_ready();
@@ -128,11 +140,7 @@ impl QueryStream {
     }
 
     /// Reads what is available without waiting.
-    fn poll_rows(
-        &mut self,
-        out: &mut Vec<Vec<Value>>,
-        max_rows: usize,
-    ) -> Result<Option<EndReason>> {
+    fn poll_rows(&mut self, out: &mut ResultRows, max_rows: usize) -> Result<Option<EndReason>> {
         let partitions = self.cursors.len();
         for _ in 0..partitions {
             let i = self.next_cursor;
@@ -194,12 +202,44 @@ impl QueryStream {
     fn process(
         &mut self,
         record: &StoredRecord,
-        out: &mut Vec<Vec<Value>>,
+        out: &mut ResultRows,
     ) -> Result<Option<EndReason>> {
-        let Some(row) = self.decoder.decode(record) else {
+        if !self.plan.flat_map.is_empty() {
+            return Ok(self.process_flat(record, out));
+        }
+        let Some(row) = self.decoder.decode_lazily(record) else {
             return Ok(None);
         };
-        let plan = &self.plan;
+        let plan = &*self.plan;
+        if !passes(&plan.id, plan.filter.as_ref(), row.values) {
+            return Ok(None);
+        }
+        let stored = record.record.value.as_deref().unwrap_or_default();
+        for p in &plan.projection {
+            match p {
+                Projection::Column(i) => match &row.spans[*i] {
+                    Some(span) => out.push_json(&stored[span.clone()]),
+                    None => out.push_value(row.values[*i].clone()),
+                },
+                Projection::Expr(e) => out.push_value(e.eval(row.values).unwrap_or_else(|err| {
+                    tracing::warn!(query = %plan.id, error = %err, "projection failed; emitting null");
+                    Value::Null
+                })),
+            }
+        }
+        out.end_row();
+        self.emitted += 1;
+        if self.plan.limit.is_some_and(|l| self.emitted >= l) {
+            return Ok(Some(EndReason::LimitReached));
+        }
+        Ok(None)
+    }
+
+    /// `process` for a query with table functions: 0..n output rows per record, built from
+    /// decoded values.
+    fn process_flat(&mut self, record: &StoredRecord, out: &mut ResultRows) -> Option<EndReason> {
+        let row = self.decoder.decode(record)?;
+        let plan = &*self.plan;
         let emitted = &mut self.emitted;
         let flow = for_each_selected_row(
             &plan.id,
@@ -208,9 +248,16 @@ impl QueryStream {
             row,
             &mut self.flat_rows,
             |selected| {
-                let mut result = Vec::with_capacity(plan.projection.len());
-                project_into(&plan.id, &plan.projection, selected, &mut result);
-                out.push(result);
+                for p in &plan.projection {
+                    out.push_value(match p {
+                        Projection::Column(i) => selected[*i].clone(),
+                        Projection::Expr(e) => e.eval(selected).unwrap_or_else(|err| {
+                            tracing::warn!(query = %plan.id, error = %err, "projection failed; emitting null");
+                            Value::Null
+                        }),
+                    });
+                }
+                out.end_row();
                 *emitted += 1;
                 if plan.limit.is_some_and(|l| *emitted >= l) {
                     ControlFlow::Break(())
@@ -219,7 +266,7 @@ impl QueryStream {
                 }
             },
         );
-        Ok(flow.is_break().then_some(EndReason::LimitReached))
+        flow.is_break().then_some(EndReason::LimitReached)
     }
 }
 

@@ -6,13 +6,17 @@
 //!
 //! Shared by push/pull queries (`query_stream`) and persistent queries (`persistent`).
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use crate::catalog::Source;
 use crate::error::Result;
 use crate::exec::query_plan::PSEUDO_COLUMN_COUNT;
 use crate::exec::timestamp_extractor::TimestampExtractor;
-use crate::format::json_value::{decode_value, decode_value_unwrapped, is_tombstone};
+use crate::format::json_value::{
+    decode_value_unwrapped, is_tombstone, pick, renders_as_stored, span_in, FieldSlot, FieldSpan,
+    ValueFields,
+};
 use crate::format::key::decode_key;
 use crate::format::ValueWrapping;
 use crate::log::StoredRecord;
@@ -28,24 +32,62 @@ pub(crate) enum Decoded<'a> {
     Skipped,
 }
 
+/// What decoding left in the decoder's buffers (borrows nothing, so callers can pick the
+/// view they need afterwards).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Row,
+    Tombstone,
+    Skipped,
+}
+
+/// A decoded row: `values[i]`, unless `spans[i]` holds the span of slot `i`'s stored JSON
+/// text in the record value.
+pub(crate) struct DecodedRow<'a> {
+    pub(crate) values: &'a [Value],
+    pub(crate) spans: &'a [Option<Range<usize>>],
+}
+
 /// Decodes stored records into rows laid out as the planner expects: the source's columns
 /// in declaration order, then ROWTIME, ROWPARTITION, ROWOFFSET.
+///
+/// A query that only copies a column to its results need not decode it: with
+/// [`RowDecoder::lazy`], a value column whose stored JSON text is already what results show
+/// ([`renders_as_stored`]) keeps that text's span instead of a [`Value`] (its row slot is
+/// then stale). Every field is still checked, so a record that fails to deserialize is
+/// skipped exactly as before.
 pub(crate) struct RowDecoder {
     source: Arc<Source>,
     key_columns: Vec<Column>,
     value_columns: Vec<Column>,
+    fields: ValueFields,
     key_slots: Vec<usize>,
     value_slots: Vec<usize>,
+    /// Per value column: a [`Value`] is needed (WHERE, an expression or the timestamp
+    /// extractor reads it).
+    value_needed: Vec<bool>,
     /// `(slot, Some(header key))` for `HEADER('k')`, `(slot, None)` for `HEADERS`.
     header_slots: Vec<(usize, Option<String>)>,
     timestamp: Option<TimestampExtractor>,
     keys: Vec<Value>,
-    values: Vec<Value>,
     row: Vec<Value>,
+    /// Per row slot: the span of the stored JSON text standing in for the slot's value.
+    spans: Vec<Option<Range<usize>>>,
+    /// The field-slot buffer, kept between records (emptied, so it borrows nothing).
+    spare_slots: Vec<FieldSlot<'static>>,
+    /// The fast path's per-column field spans, kept between records.
+    field_spans: Vec<FieldSpan>,
 }
 
 impl RowDecoder {
+    /// Decodes every column to a [`Value`].
     pub(crate) fn new(source: &Arc<Source>) -> RowDecoder {
+        RowDecoder::lazy(source, |_| true)
+    }
+
+    /// Decodes to a [`Value`] only the value columns for which `needed(slot)` is true (and
+    /// those whose stored text is not what results show); the rest keep their JSON text.
+    pub(crate) fn lazy(source: &Arc<Source>, needed: impl Fn(usize) -> bool) -> RowDecoder {
         let cols = &source.schema.columns;
         let slots = |kind| -> Vec<usize> {
             cols.iter()
@@ -62,16 +104,27 @@ impl RowDecoder {
             .filter(|(_, c)| c.kind == ColumnKind::Header)
             .map(|(i, c)| (i, c.header_key.clone()))
             .collect();
+        let timestamp = TimestampExtractor::for_source(source);
+        let timestamp_slot = timestamp.as_ref().map(|t| t.column());
+        let value_columns: Vec<Column> = value_slots.iter().map(|&i| cols[i].clone()).collect();
+        let value_column_refs: Vec<&Column> = value_columns.iter().collect();
         RowDecoder {
             header_slots,
-            timestamp: TimestampExtractor::for_source(source),
+            fields: ValueFields::new(&value_column_refs),
+            value_needed: value_slots
+                .iter()
+                .map(|&i| needed(i) || timestamp_slot == Some(i))
+                .collect(),
+            timestamp,
             key_columns: key_slots.iter().map(|&i| cols[i].clone()).collect(),
-            value_columns: value_slots.iter().map(|&i| cols[i].clone()).collect(),
+            value_columns,
             key_slots,
             value_slots,
             keys: Vec::new(),
-            values: Vec::new(),
             row: vec![Value::Null; cols.len() + PSEUDO_COLUMN_COUNT],
+            spans: vec![None; cols.len() + PSEUDO_COLUMN_COUNT],
+            spare_slots: Vec::new(),
+            field_spans: Vec::new(),
             source: Arc::clone(source),
         }
     }
@@ -99,9 +152,30 @@ impl RowDecoder {
     /// null value through a projection, so `SELECT *` copies tombstones; QTT
     /// `project-filter.json` "project nulls"), so its key columns are decoded too.
     pub(crate) fn decode_record(&mut self, record: &StoredRecord) -> Decoded<'_> {
+        match self.decode_into(record) {
+            Outcome::Row => Decoded::Row(&self.row),
+            Outcome::Tombstone => Decoded::Tombstone(&self.row),
+            Outcome::Skipped => Decoded::Skipped,
+        }
+    }
+
+    /// The row for `record` with spans for the columns left as JSON text (see [`lazy`]);
+    /// `None` for tombstones and records that cannot be decoded.
+    ///
+    /// [`lazy`]: RowDecoder::lazy
+    pub(crate) fn decode_lazily(&mut self, record: &StoredRecord) -> Option<DecodedRow<'_>> {
+        match self.decode_into(record) {
+            Outcome::Row => Some(DecodedRow {
+                values: &self.row,
+                spans: &self.spans,
+            }),
+            Outcome::Tombstone | Outcome::Skipped => None,
+        }
+    }
+
+    fn decode_into(&mut self, record: &StoredRecord) -> Outcome {
         let value = record.record.value.as_deref();
         self.keys.clear();
-        self.values.clear();
         let key = decode_key(
             self.source.key_format,
             &self.key_columns,
@@ -121,7 +195,7 @@ impl RowDecoder {
                 error = %e,
                 "skipping record that failed to deserialize"
             );
-            return Decoded::Skipped;
+            return Outcome::Skipped;
         }
         for (slot, v) in self.key_slots.iter().zip(self.keys.drain(..)) {
             self.row[*slot] = v;
@@ -129,10 +203,7 @@ impl RowDecoder {
         if tombstone {
             for slot in &self.value_slots {
                 self.row[*slot] = Value::Null;
-            }
-        } else {
-            for (slot, v) in self.value_slots.iter().zip(self.values.drain(..)) {
-                self.row[*slot] = v;
+                self.spans[*slot] = None;
             }
         }
         for (slot, key) in &self.header_slots {
@@ -150,7 +221,7 @@ impl RowDecoder {
                         error = %e,
                         "skipping record without a valid timestamp"
                     );
-                    return Decoded::Skipped;
+                    return Outcome::Skipped;
                 }
             },
         };
@@ -159,23 +230,91 @@ impl RowDecoder {
         self.row[base + 1] = Value::Integer(i32::try_from(record.partition.0).unwrap_or(i32::MAX));
         self.row[base + 2] = Value::BigInt(i64::try_from(record.offset.0).unwrap_or(i64::MAX));
         if tombstone {
-            Decoded::Tombstone(&self.row)
+            Outcome::Tombstone
         } else {
-            Decoded::Row(&self.row)
+            Outcome::Row
         }
     }
 
-    /// The value columns of a non-null record value, in the source's value wrapping.
-    fn decode_value(&mut self, bytes: &[u8]) -> Result<()> {
-        match (self.source.value_wrapping, self.value_columns.as_slice()) {
-            (ValueWrapping::Unwrapped, [column]) => {
-                let value = decode_value_unwrapped(bytes, column)?;
-                self.values.push(value);
-                Ok(())
-            }
-            _ => decode_value(bytes, &self.value_columns, &mut self.values),
+    /// Fills the value columns' row slots (or spans) from a non-null record value, in the
+    /// source's value wrapping, in column order so the first field that fails is the one
+    /// reported.
+    fn decode_value(&mut self, value: &[u8]) -> Result<()> {
+        if let (ValueWrapping::Unwrapped, [column]) =
+            (self.source.value_wrapping, self.value_columns.as_slice())
+        {
+            let decoded = decode_value_unwrapped(value, column)?;
+            let slot = self.value_slots[0];
+            self.row[slot] = decoded;
+            self.spans[slot] = None;
+            return Ok(());
         }
+        if std::str::from_utf8(value).is_ok() {
+            let mut spans = std::mem::take(&mut self.field_spans);
+            spans.clear();
+            spans.resize(self.fields.len(), (None, None));
+            let flat = self.fields.scan_flat(value, &mut spans);
+            let result = if flat {
+                self.decode_flat(value, &mut spans)
+            } else {
+                Ok(())
+            };
+            self.field_spans = spans;
+            if flat {
+                return result;
+            }
+        }
+        self.decode_general(value)
     }
+    /// [`decode_value`](RowDecoder::decode_value) for a record the flat scanner read.
+    fn decode_flat(&mut self, value: &[u8], spans: &mut [FieldSpan]) -> Result<()> {
+        for (i, slot) in spans.iter_mut().enumerate() {
+            let row_slot = self.value_slots[i];
+            let text = slot.0.take().or(slot.1.take()).map(|span| &value[span]);
+            if let Some(raw) = text.filter(|_| !self.value_needed[i]) {
+                if renders_as_stored(raw, self.fields.ty(i)) {
+                    self.spans[row_slot] = Some(span_in(value, raw));
+                    continue;
+                }
+            }
+            self.spans[row_slot] = None;
+            self.row[row_slot] = self.fields.coerce_text(i, text)?;
+        }
+        Ok(())
+    }
+
+    /// [`decode_value`](RowDecoder::decode_value) through sonic-rs: nested values, escapes,
+    /// and invalid records (reported as such).
+    fn decode_general(&mut self, value: &[u8]) -> Result<()> {
+        let mut slots: Vec<FieldSlot<'_>> = recycle(std::mem::take(&mut self.spare_slots));
+        slots.resize(self.fields.len(), (None, None));
+        let result = self.fields.scan(value, &mut slots).and_then(|()| {
+            for (i, slot) in slots.drain(..).enumerate() {
+                let row_slot = self.value_slots[i];
+                let field = pick(slot);
+                if let Some(lv) = field.as_ref().filter(|_| !self.value_needed[i]) {
+                    let raw = lv.as_raw_str().as_bytes();
+                    if renders_as_stored(raw, self.fields.ty(i)) {
+                        self.spans[row_slot] = Some(span_in(value, raw));
+                        continue;
+                    }
+                }
+                self.spans[row_slot] = None;
+                self.row[row_slot] = self.fields.coerce(i, field.as_ref())?;
+            }
+            Ok(())
+        });
+        slots.clear();
+        self.spare_slots = recycle(slots);
+        result
+    }
+}
+
+/// The same (empty) buffer with another lifetime: in-place collection of an empty vector
+/// keeps its allocation, so the per-record field slots cost no allocation.
+fn recycle<'b>(mut slots: Vec<FieldSlot<'_>>) -> Vec<FieldSlot<'b>> {
+    slots.clear();
+    slots.into_iter().map(|_| (None, None)).collect()
 }
 
 /// A header column's value: for `HEADER('k')` the last header named `k` (null when there is

@@ -817,6 +817,12 @@ pub(crate) fn kafka_json_fields<'n>(
     Ok(())
 }
 
+/// One field of a stored JSON record value coerced to its column's type, with the error path
+/// `$.NAME` that [`kafka_json_fields`] reports.
+pub(crate) fn kafka_json_field(lv: &LazyValue<'_>, ty: &SqlType, name: &str) -> Result<Value> {
+    coerce_kafka_json(lv, ty).map_err(|e| e.under(&format!(".{name}")).into_error("$"))
+}
+
 /// `raw.toUpperCase().equals(upper)` without allocating when `raw` is ASCII.
 pub(crate) fn upper_eq(raw: &str, upper: &str) -> bool {
     if raw.is_ascii() {

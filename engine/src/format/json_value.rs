@@ -12,14 +12,18 @@
 //! [`CoercionMode::KafkaJson`]: super::coerce::CoercionMode::KafkaJson
 
 use std::borrow::Borrow;
+use std::ops::Range;
 
 use sonic_rs::LazyValue;
 
 use super::coerce::{self, classify, Json};
 use super::java_double::write_java_double;
-use super::json_text::{write_base64_string, write_i64, write_json_string};
+use super::json_text::{
+    exceeds_nesting_depth, write_base64_string, write_i64, write_json_string,
+    JSON_NESTING_DEPTH_MAX,
+};
 use crate::error::{EngineError, Result};
-use crate::types::{Column, ColumnKind, Schema, Value};
+use crate::types::{Column, ColumnKind, Schema, SqlType, Value};
 
 /// Appends the JSON object `{"COL":v,…}` for `values`, one per column, in order.
 ///
@@ -87,22 +91,381 @@ pub fn decode_value<C: Borrow<Column>>(
     columns: &[C],
     out: &mut Vec<Value>,
 ) -> Result<()> {
-    let lv = parse_record(bytes)?;
-    if !matches!(classify(&lv), Json::Object) {
-        return Err(EngineError::BadRequest(format!(
-            "Failed to deserialize value: expected a JSON object, got {}",
-            kind_name(&lv)
-        )));
-    }
+    let fields = ValueFields::new(columns);
     out.reserve(columns.len());
-    coerce::kafka_json_fields(
-        &lv,
-        columns.len(),
-        |i| columns[i].borrow().name.as_str(),
-        |i| &columns[i].borrow().ty,
-        |_, v| out.push(v),
-    )
-    .map_err(|e| prefix_error(e.into_error("$")))
+    if std::str::from_utf8(bytes).is_ok() {
+        let mut spans = vec![(None, None); fields.len()];
+        if fields.scan_flat(bytes, &mut spans) {
+            for (i, (exact, upper)) in spans.into_iter().enumerate() {
+                let text = exact.or(upper).map(|span| &bytes[span]);
+                out.push(fields.coerce_text(i, text)?);
+            }
+            return Ok(());
+        }
+    }
+    let mut slots = vec![(None, None); fields.len()];
+    fields.scan(bytes, &mut slots)?;
+    for (i, slot) in slots.into_iter().enumerate() {
+        out.push(fields.coerce(i, pick(slot).as_ref())?);
+    }
+    Ok(())
+}
+
+/// A value column's field in one record: (exact-name match, upper-cased-name match). The
+/// exact one wins and a later field replaces an earlier one, as `KsqlJsonDeserializer`'s
+/// Java map lookups do. See [`pick`].
+pub(crate) type FieldSlot<'a> = (Option<LazyValue<'a>>, Option<LazyValue<'a>>);
+
+/// The field a column reads from its slot: the exact-name match, else the upper-cased one.
+pub(crate) fn pick(slot: FieldSlot<'_>) -> Option<LazyValue<'_>> {
+    slot.0.or(slot.1)
+}
+
+/// The value columns of a source, prepared once per query so each record's fields are
+/// matched to columns in one sonic-rs pass without allocating: a field name is compared by
+/// its bytes first (fields usually arrive in column order, so the column after the last
+/// match is tried first), and upper-cased only when it has lower-case or non-ASCII letters
+/// (an all-upper-case ASCII name upper-cases to itself, so its only match is the exact one).
+pub(crate) struct ValueFields {
+    names: Vec<String>,
+    types: Vec<SqlType>,
+}
+
+impl ValueFields {
+    pub(crate) fn new<C: Borrow<Column>>(columns: &[C]) -> ValueFields {
+        ValueFields {
+            names: columns.iter().map(|c| c.borrow().name.clone()).collect(),
+            types: columns.iter().map(|c| c.borrow().ty.clone()).collect(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub(crate) fn ty(&self, i: usize) -> &SqlType {
+        &self.types[i]
+    }
+
+    /// Validates `bytes` as exactly one JSON object (whitespace around it allowed) and fills
+    /// `slots` (one per column, all empty) with the fields that match each column.
+    pub(crate) fn scan<'a>(&self, bytes: &'a [u8], slots: &mut [FieldSlot<'a>]) -> Result<()> {
+        debug_assert_eq!(slots.len(), self.names.len(), "one slot per value column");
+        // sonic-rs does not validate UTF-8 of a `&str`; checking here also lets it skip its
+        // own check.
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            return Err(invalid_json("invalid UTF-8"));
+        };
+        if exceeds_nesting_depth(bytes) {
+            return Err(EngineError::BadRequest(format!(
+                "Failed to deserialize value: JSON nests deeper than {JSON_NESTING_DEPTH_MAX} levels"
+            )));
+        }
+        let open = skip_json_whitespace(bytes, 0);
+        if bytes.get(open) != Some(&b'{') {
+            // Not an object: let the general parser say what it is (or why it is invalid).
+            let lv = parse_record(bytes)?;
+            return Err(EngineError::BadRequest(format!(
+                "Failed to deserialize value: expected a JSON object, got {}",
+                kind_name(&lv)
+            )));
+        }
+        // The object iterator validates every value it skips over (strict mode), so one
+        // pass both validates and reads; only what follows the object is left to check.
+        let mut end = open + 1;
+        let mut hint = 0;
+        for entry in sonic_rs::to_object_iter(text) {
+            let (key, value) = entry.map_err(|e| invalid_json(&e.to_string()))?;
+            end = span_in(bytes, value.as_raw_str().as_bytes()).end;
+            self.assign(&key, value, &mut hint, slots);
+        }
+        let close = skip_json_whitespace(bytes, end);
+        if bytes.get(close) != Some(&b'}') || skip_json_whitespace(bytes, close + 1) != bytes.len()
+        {
+            return Err(invalid_json("trailing characters after the object"));
+        }
+        Ok(())
+    }
+
+    /// Puts one field into the slots of the columns it matches.
+    fn assign<T: Clone>(
+        &self,
+        key: &str,
+        value: T,
+        hint: &mut usize,
+        slots: &mut [(Option<T>, Option<T>)],
+    ) {
+        let n = self.names.len();
+        let mut exact = None;
+        for k in 0..n {
+            let i = if *hint + k >= n {
+                *hint + k - n
+            } else {
+                *hint + k
+            };
+            if self.names[i].as_bytes() == key.as_bytes() {
+                exact = Some(i);
+                *hint = if i + 1 == n { 0 } else { i + 1 };
+                break;
+            }
+        }
+        if key.bytes().any(|b| b.is_ascii_lowercase() || !b.is_ascii()) {
+            for (i, name) in self.names.iter().enumerate() {
+                if Some(i) != exact && coerce::upper_eq(key, name) {
+                    slots[i].1 = Some(value.clone());
+                }
+            }
+        }
+        if let Some(i) = exact {
+            slots[i].0 = Some(value);
+        }
+    }
+
+    /// The fast path of [`scan`](ValueFields::scan) for the common record: a flat object of
+    /// unescaped strings, numbers and literals. Fills `spans` (one per column, all empty)
+    /// with where each column's field text lies in `bytes`, and answers true; answers false
+    /// (spans then undefined) for anything else, valid or not (nested values, escapes,
+    /// invalid JSON), which the general path then reads and reports. `bytes` must be UTF-8.
+    pub(crate) fn scan_flat(&self, bytes: &[u8], spans: &mut [FieldSpan]) -> bool {
+        debug_assert_eq!(spans.len(), self.names.len(), "one span per value column");
+        let mut at = skip_json_whitespace(bytes, 0);
+        if bytes.get(at) != Some(&b'{') {
+            return false;
+        }
+        at = skip_json_whitespace(bytes, at + 1);
+        let mut hint = 0;
+        if bytes.get(at) != Some(&b'}') {
+            loop {
+                let Some(key) = flat_string(bytes, at) else {
+                    return false;
+                };
+                at = skip_json_whitespace(bytes, key.end);
+                if bytes.get(at) != Some(&b':') {
+                    return false;
+                }
+                at = skip_json_whitespace(bytes, at + 1);
+                let Some(value) = flat_scalar(bytes, at) else {
+                    return false;
+                };
+                at = skip_json_whitespace(bytes, value.end);
+                // The key is UTF-8 (the whole input is) and lies between its quotes.
+                let Ok(name) = std::str::from_utf8(&bytes[key.start + 1..key.end - 1]) else {
+                    return false;
+                };
+                self.assign(name, value, &mut hint, spans);
+                match bytes.get(at) {
+                    Some(b',') => at = skip_json_whitespace(bytes, at + 1),
+                    Some(b'}') => break,
+                    _ => return false,
+                }
+            }
+        }
+        skip_json_whitespace(bytes, at + 1) == bytes.len()
+    }
+
+    /// Column `i`'s value from its field's text, as [`ValueFields::coerce`]; the text is one
+    /// value [`ValueFields::scan_flat`] accepted.
+    pub(crate) fn coerce_text(&self, i: usize, text: Option<&[u8]>) -> Result<Value> {
+        match text {
+            None => Ok(Value::Null),
+            Some(text) => {
+                let lv = sonic_rs::from_slice::<LazyValue<'_>>(text)
+                    .map_err(|e| invalid_json(&e.to_string()))?;
+                self.coerce(i, Some(&lv))
+            }
+        }
+    }
+
+    /// Column `i`'s value from its field (`None`: missing, read as NULL), with ksqlDB's
+    /// error text and path.
+    pub(crate) fn coerce(&self, i: usize, field: Option<&LazyValue<'_>>) -> Result<Value> {
+        match field {
+            None => Ok(Value::Null),
+            Some(lv) => {
+                coerce::kafka_json_field(lv, &self.types[i], &self.names[i]).map_err(prefix_error)
+            }
+        }
+    }
+}
+
+/// A value column's field in one record as spans of its text: (exact-name match,
+/// upper-cased-name match), as [`FieldSlot`].
+pub(crate) type FieldSpan = (Option<Range<usize>>, Option<Range<usize>>);
+
+/// The span of the string starting at `at` (quotes included) if it needs no unescaping: no
+/// `\\` and no control byte (which JSON forbids unescaped).
+fn flat_string(bytes: &[u8], at: usize) -> Option<Range<usize>> {
+    if bytes.get(at) != Some(&b'"') {
+        return None;
+    }
+    let len = bytes[at + 1..]
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+    let end = at + 1 + len;
+    (bytes[end] == b'"').then_some(at..end + 1)
+}
+
+/// The span of the scalar starting at `at`: an unescaped string, a number in RFC 8259's
+/// grammar, or `true`/`false`/`null`. `None` for anything else.
+fn flat_scalar(bytes: &[u8], at: usize) -> Option<Range<usize>> {
+    match *bytes.get(at)? {
+        b'"' => flat_string(bytes, at),
+        b't' => literal(bytes, at, b"true"),
+        b'f' => literal(bytes, at, b"false"),
+        b'n' => literal(bytes, at, b"null"),
+        b'-' | b'0'..=b'9' => number(bytes, at),
+        _ => None,
+    }
+}
+
+fn literal(bytes: &[u8], at: usize, text: &[u8]) -> Option<Range<usize>> {
+    let end = at + text.len();
+    (bytes.get(at..end)? == text).then_some(at..end)
+}
+
+/// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?` (RFC 8259 §6).
+fn number(bytes: &[u8], at: usize) -> Option<Range<usize>> {
+    let digits = |from: usize| -> usize {
+        from + bytes[from..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count()
+    };
+    let mut i = at;
+    if bytes.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    match bytes.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => i = digits(i),
+        _ => return None,
+    }
+    if bytes.get(i) == Some(&b'.') {
+        let end = digits(i + 1);
+        if end == i + 1 {
+            return None;
+        }
+        i = end;
+    }
+    if matches!(bytes.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(bytes.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let end = digits(i);
+        if end == i {
+            return None;
+        }
+        i = end;
+    }
+    Some(at..i)
+}
+
+/// Where `part` (a sub-slice of `whole`, as sonic-rs lazy values of a borrowed input are)
+/// lies in `whole`.
+pub(crate) fn span_in(whole: &[u8], part: &[u8]) -> Range<usize> {
+    let start = (part.as_ptr() as usize)
+        .checked_sub(whole.as_ptr() as usize)
+        .filter(|s| s + part.len() <= whole.len())
+        .expect("sonic-rs lazy values of a borrowed input are slices of that input");
+    start..start + part.len()
+}
+
+/// The index of the first byte at or after `at` that is not JSON whitespace (RFC 8259 §2).
+fn skip_json_whitespace(bytes: &[u8], mut at: usize) -> usize {
+    while at < bytes.len() && matches!(bytes[at], b' ' | b'\t' | b'\n' | b'\r') {
+        at += 1;
+    }
+    at
+}
+
+fn invalid_json(why: &str) -> EngineError {
+    EngineError::BadRequest(format!("Failed to deserialize value: Invalid JSON: {why}"))
+}
+
+/// True when `raw`, one validated JSON value stored for a column of type `ty`, is already
+/// exactly the text a query result shows for it, so results can copy it instead of
+/// coercing it to a [`Value`] and rendering that: `null`; a BOOLEAN literal; an INTEGER or
+/// BIGINT token in range (not `-0`); a STRING with nothing Jackson would escape (no `\\`,
+/// no control byte); a DOUBLE already in Java's `Double.toString` form (plain notation for
+/// `1e-3 <= |d| < 1e7`, no redundant trailing zero, at most 15 significant digits, which
+/// an f64 round-trips exactly so its shortest digits are these). Anything else answers
+/// false and takes the general path, which also reports errors.
+///
+/// True also means the general path would succeed: the record is not one to skip.
+pub fn renders_as_stored(raw: &[u8], ty: &SqlType) -> bool {
+    if raw == b"null" {
+        return true;
+    }
+    match ty {
+        SqlType::Boolean => raw == b"true" || raw == b"false",
+        // Up to 9 (18) digits always fit an INT (BIGINT); longer tokens are parsed.
+        SqlType::Integer => is_int_token(raw) && (digits(raw) <= 9 || parse_ascii::<i32>(raw)),
+        SqlType::BigInt => is_int_token(raw) && (digits(raw) <= 18 || parse_ascii::<i64>(raw)),
+        SqlType::String => {
+            raw.len() >= 2
+                && raw[0] == b'"'
+                && raw[raw.len() - 1] == b'"'
+                && raw[1..raw.len() - 1]
+                    .iter()
+                    .all(|&b| b >= 0x20 && b != b'\\' && b != b'"')
+        }
+        SqlType::Double => is_java_plain_double(raw),
+        _ => false,
+    }
+}
+
+/// A JSON integer token (`-?(0|[1-9][0-9]*)`, already validated) other than `-0`, which
+/// renders as `0`.
+fn is_int_token(raw: &[u8]) -> bool {
+    let digits = raw.strip_prefix(b"-").unwrap_or(raw);
+    !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) && raw != b"-0"
+}
+
+fn digits(int_token: &[u8]) -> usize {
+    int_token.len() - usize::from(int_token.first() == Some(&b'-'))
+}
+
+fn parse_ascii<T: std::str::FromStr>(raw: &[u8]) -> bool {
+    std::str::from_utf8(raw).is_ok_and(|s| s.parse::<T>().is_ok())
+}
+
+/// Most significant digits whose decimal text an f64 reproduces exactly (`DBL_DIG`).
+const DOUBLE_EXACT_DIGITS_MAX: usize = 15;
+
+/// True for `-?I.F` that Java's `Double.toString` prints back unchanged (see
+/// [`renders_as_stored`]).
+fn is_java_plain_double(raw: &[u8]) -> bool {
+    let unsigned = raw.strip_prefix(b"-").unwrap_or(raw);
+    let Some(dot) = unsigned.iter().position(|&b| b == b'.') else {
+        return false;
+    };
+    let (int, frac) = (&unsigned[..dot], &unsigned[dot + 1..]);
+    if int.is_empty()
+        || frac.is_empty()
+        || !int.iter().all(u8::is_ascii_digit)
+        || !frac.iter().all(u8::is_ascii_digit)
+        || (int.len() > 1 && int[0] == b'0')
+    {
+        return false;
+    }
+    if int == b"0" {
+        // 0.0 prints as itself; otherwise 1e-3 <= |d| needs a non-zero digit among the
+        // first three, and the last digit must not be a redundant zero.
+        if frac == b"0" {
+            return true;
+        }
+        let leading_zeros = frac.iter().take_while(|&&b| b == b'0').count();
+        leading_zeros <= 2
+            && frac[frac.len() - 1] != b'0'
+            && frac.len() - leading_zeros <= DOUBLE_EXACT_DIGITS_MAX
+    } else {
+        // |d| < 1e7; `.0` is how Java ends a whole number, any other trailing zero is
+        // redundant.
+        int.len() <= 7
+            && (frac == b"0" || frac[frac.len() - 1] != b'0')
+            && int.len() + frac.len() <= DOUBLE_EXACT_DIGITS_MAX
+    }
 }
 
 /// Decodes a single column's unwrapped value (`WRAP_SINGLE_VALUE=false`).
@@ -345,6 +708,61 @@ mod tests {
         assert!(is_tombstone(Some(b" null ")));
         assert!(is_tombstone(None));
         assert!(!is_tombstone(Some(b"{}")));
+    }
+
+    #[test]
+    fn stored_text_that_renders_as_is() {
+        let yes: &[(&str, SqlType)] = &[
+            (
+                "null",
+                SqlType::Decimal {
+                    precision: 4,
+                    scale: 2,
+                },
+            ),
+            ("true", SqlType::Boolean),
+            ("-2147483648", SqlType::Integer),
+            ("9223372036854775807", SqlType::BigInt),
+            ("\"us-east-1 é\"", SqlType::String),
+            ("9574.74", SqlType::Double),
+            ("100.0", SqlType::Double),
+            ("-0.0", SqlType::Double),
+            ("0.001", SqlType::Double),
+            ("9999999.5", SqlType::Double),
+        ];
+        for (raw, ty) in yes {
+            assert!(renders_as_stored(raw.as_bytes(), ty), "{raw} as {ty}");
+        }
+        let no: &[(&str, SqlType)] = &[
+            ("\"true\"", SqlType::Boolean),
+            ("2147483648", SqlType::Integer),
+            ("-0", SqlType::BigInt),
+            ("1.5", SqlType::BigInt),
+            ("\"a\\u00e9\"", SqlType::String),
+            ("12", SqlType::String),
+            ("100.50", SqlType::Double),
+            ("5", SqlType::Double),
+            ("1.0E10", SqlType::Double),
+            ("10000000.0", SqlType::Double),
+            ("0.0001", SqlType::Double),
+            ("0.00", SqlType::Double),
+            ("1.2345678901234567", SqlType::Double),
+            ("17", SqlType::Timestamp),
+        ];
+        for (raw, ty) in no {
+            assert!(!renders_as_stored(raw.as_bytes(), ty), "{raw} as {ty}");
+        }
+    }
+
+    #[test]
+    fn decode_rejects_what_follows_the_object() {
+        let columns = vec![col("A", SqlType::Integer)];
+        assert!(decode(r#"{"A":1} x"#, &columns).is_err());
+        assert!(decode(r#"{"A":1}}"#, &columns).is_err());
+        assert!(decode(r#"{"A":1,}"#, &columns).is_err());
+        assert!(decode(r#" { } "#, &columns).is_ok());
+        assert!(decode(r#"{"A":1} "#, &columns).is_ok());
+        assert!(decode(r#"{"B":[1,}"#, &columns).is_err());
     }
 
     #[test]

@@ -222,3 +222,118 @@ fn mentions_api_only_text(ty: &SqlType) -> bool {
 fn is_upper(name: &str) -> bool {
     !name.bytes().any(|b| b.is_ascii_lowercase())
 }
+
+/// JSON tokens a producer might store for a scalar column: numbers written every which way,
+/// strings with and without escapes, literals.
+fn scalar_token() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<f64>().prop_map(|d| format!("{d}")),
+        any::<f64>().prop_map(|d| format!("{d:e}")),
+        any::<f32>().prop_map(|d| format!("{d}")),
+        (any::<i64>(), 0u32..20).prop_map(|(m, s)| {
+            let digits = m.unsigned_abs().to_string();
+            let s = (s as usize).min(digits.len().saturating_sub(1));
+            let (int, frac) = digits.split_at(digits.len() - s);
+            let sign = if m < 0 { "-" } else { "" };
+            if frac.is_empty() {
+                format!("{sign}{int}.0")
+            } else {
+                format!("{sign}{int}.{frac}")
+            }
+        }),
+        "-?(0|[1-9][0-9]{0,7})\\.[0-9]{1,17}",
+        "-?0\\.0{0,4}[0-9]{1,4}",
+        any::<i64>().prop_map(|i| i.to_string()),
+        any::<i32>().prop_map(|i| i.to_string()),
+        Just("-0".to_owned()),
+        Just("-0.0".to_owned()),
+        Just("0.0".to_owned()),
+        Just("true".to_owned()),
+        Just("false".to_owned()),
+        Just("null".to_owned()),
+        "\"[a-zé\\\\\"\\t/]{0,8}\"".prop_map(|s| s.replace('\t', "\\t")),
+        "[ -~é]{0,8}".prop_map(|s| serde_json::to_string(&s).expect("a string serializes")),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4096))]
+
+    /// Query results copy a stored field's text only when rendering its decoded value would
+    /// give the same bytes (for these scalar types stored JSON and result JSON agree).
+    #[test]
+    fn stored_text_copied_only_when_it_renders_identically(
+        token in scalar_token(),
+        ty in prop_oneof![
+            Just(SqlType::Boolean),
+            Just(SqlType::Integer),
+            Just(SqlType::BigInt),
+            Just(SqlType::Double),
+            Just(SqlType::String),
+        ],
+    ) {
+        let Ok(lv) = super::coerce::parse_json_value(token.as_bytes()) else {
+            return Ok(());
+        };
+        if super::json_value::renders_as_stored(token.as_bytes(), &ty) {
+            let value = super::coerce::coerce_json(&lv, &ty, super::CoercionMode::KafkaJson)
+                .map_err(|e| TestCaseError::fail(format!("{token} as {ty}: {e}")))?;
+            let mut rendered = Vec::new();
+            super::json_value::write_stored_json(&value, &mut rendered);
+            prop_assert_eq!(String::from_utf8_lossy(&rendered), token.as_str(), "{}", ty);
+        }
+    }
+}
+
+/// A JSON object text from random tokens and whitespace, sometimes with one byte changed.
+fn object_text() -> impl Strategy<Value = String> {
+    let member = (
+        prop_oneof!["[A-Z]{1,2}", "[a-z]{1,2}", Just("A".to_owned())],
+        scalar_token(),
+        "[ \t\n]{0,2}",
+    )
+        .prop_map(|(k, v, ws)| format!("\"{k}\"{ws}:{ws}{v}{ws}"));
+    (
+        vec(member, 0..5),
+        proptest::option::of((any::<prop::sample::Index>(), any::<u8>())),
+    )
+        .prop_map(|(members, corrupt)| {
+            let mut text = format!(" {{{}}} ", members.join(","));
+            if let Some((at, byte)) = corrupt {
+                let at = at.index(text.len());
+                if text.is_char_boundary(at) && byte.is_ascii() {
+                    text.insert(at, byte as char);
+                }
+            }
+            text
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4096))]
+
+    /// The flat scanner accepts only what the general (sonic-rs) path accepts, and finds
+    /// the same field text for every column.
+    #[test]
+    fn flat_scan_agrees_with_the_general_scan(text in object_text()) {
+        let columns = vec![
+            Column::new("A", SqlType::String, ColumnKind::Value),
+            Column::new("B", SqlType::String, ColumnKind::Value),
+            Column::new("a", SqlType::String, ColumnKind::Value),
+        ];
+        let fields = super::json_value::ValueFields::new(&columns);
+        let bytes = text.as_bytes();
+        let mut spans = vec![(None, None); 3];
+        if fields.scan_flat(bytes, &mut spans) {
+            let mut slots = vec![(None, None); 3];
+            fields
+                .scan(bytes, &mut slots)
+                .map_err(|e| TestCaseError::fail(format!("{text:?}: {e}")))?;
+            for (span, slot) in spans.into_iter().zip(slots) {
+                let flat = span.0.or(span.1).map(|s| &text[s]);
+                let general = super::json_value::pick(slot).map(|lv| lv.as_raw_str().to_owned());
+                prop_assert_eq!(flat, general.as_deref(), "{:?}", text);
+            }
+        }
+    }
+}

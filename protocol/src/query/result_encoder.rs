@@ -5,6 +5,7 @@
 //! - `application/vnd.ksql.v1+json`: `[{"header":…},\n{"row":{"columns":[…]}},\n…{"finalMessage":…}]`.
 
 use sluice_engine::exec::query_stream::EndReason;
+use sluice_engine::exec::result_rows::{CellRef, ResultRows};
 use sluice_engine::types::{SqlType, Value};
 
 use crate::media_type::ResultFormat;
@@ -83,22 +84,35 @@ impl ResultEncoder {
     }
 
     pub fn row(&self, values: &[Value], out: &mut Vec<u8>) {
+        self.row_cells(values.iter().map(CellRef::Value), out);
+    }
+
+    /// One row given as cells: values are rendered, stored JSON text is copied as it is
+    /// (the engine only leaves text that renders identically; see `ResultRows`).
+    pub fn row_cells<'a>(&self, cells: impl Iterator<Item = CellRef<'a>>, out: &mut Vec<u8>) {
         match self.format {
             ResultFormat::Delimited => {
-                write_array(values, out);
+                write_array(cells, out);
                 out.push(b'\n');
             }
             ResultFormat::JsonArray => {
                 out.push(b',');
-                write_array(values, out);
+                write_array(cells, out);
             }
             ResultFormat::KsqlV1Json => {
                 self.v1_before(out);
                 out.extend_from_slice(b"{\"row\":{\"columns\":");
-                write_array(values, out);
+                write_array(cells, out);
                 out.extend_from_slice(b"}}");
                 self.v1_after(out);
             }
+        }
+    }
+
+    /// Every row of a batch.
+    pub fn rows(&self, rows: &ResultRows, out: &mut Vec<u8>) {
+        for row in rows.rows() {
+            self.row_cells(row, out);
         }
     }
 
@@ -163,13 +177,16 @@ impl ResultEncoder {
     }
 }
 
-fn write_array(values: &[Value], out: &mut Vec<u8>) {
+fn write_array<'a>(cells: impl Iterator<Item = CellRef<'a>>, out: &mut Vec<u8>) {
     out.push(b'[');
-    for (i, v) in values.iter().enumerate() {
+    for (i, cell) in cells.enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        write_value(v, out);
+        match cell {
+            CellRef::Value(v) => write_value(v, out),
+            CellRef::Json(text) => out.extend_from_slice(text),
+        }
     }
     out.push(b']');
 }

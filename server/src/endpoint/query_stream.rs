@@ -10,6 +10,7 @@ use hyper::body::Incoming;
 use sluice_engine::exec::print::{looks_like_print, plan_print};
 use sluice_engine::exec::query_plan::{plan_query, QueryKind, QueryProperties};
 use sluice_engine::exec::query_stream::QueryStream;
+use sluice_engine::exec::result_rows::ResultRows;
 use sluice_engine::Engine;
 use sluice_protocol::error_body::{code, protocol_error, stream_error, ErrorResponse};
 use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;
@@ -135,7 +136,7 @@ async fn pump(mut stream: QueryStream, framing: Framing, tx: mpsc::Sender<Bytes>
     {
         return;
     }
-    let mut rows = Vec::with_capacity(CHUNK_ROWS_MAX);
+    let mut rows = ResultRows::new(stream.plan().projection.len(), CHUNK_ROWS_MAX);
     loop {
         rows.clear();
         let step = tokio::select! {
@@ -143,9 +144,7 @@ async fn pump(mut stream: QueryStream, framing: Framing, tx: mpsc::Sender<Bytes>
             // The client cancelled the stream or closed the connection: free the query now.
             _ = tx.closed() => return,
         };
-        for row in &rows {
-            encoder.row(row, &mut out);
-        }
+        encoder.rows(&rows, &mut out);
         let end = match step {
             Ok(end) => end,
             Err(e) => {
