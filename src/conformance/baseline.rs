@@ -10,10 +10,12 @@ use super::report::{CaseResult, Verdict};
 pub fn read(path: &Path) -> Result<BTreeSet<String>, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("reading baseline {}: {e}", path.display()))?;
+    // Case names are compared exactly: some end in a space ("… - reorder "), so lines are
+    // not trimmed; only a CR from a CRLF checkout is dropped.
     Ok(text
         .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .map(str::to_string)
         .collect())
 }
@@ -65,6 +67,22 @@ pub fn compare(baseline: &BTreeSet<String>, results: &[CaseResult]) -> Drift {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_with_trailing_spaces_survive_a_round_trip() {
+        let dir = std::env::temp_dir().join(format!("baseline-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("b.txt");
+        let results = vec![
+            result("reorder ", Verdict::Pass),
+            result("plain", Verdict::Pass),
+        ];
+        write(&path, &results).expect("write");
+        let read_back = read(&path).expect("read");
+        assert!(read_back.contains("reorder "), "{read_back:?}");
+        assert!(compare(&read_back, &results).regressed.is_empty());
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
 
     fn result(name: &str, verdict: Verdict) -> CaseResult {
         CaseResult {
