@@ -66,12 +66,12 @@ pub fn plan(
         )));
     }
     for name in &names {
-        if name == PSEUDO_ROWPARTITION || name == PSEUDO_ROWOFFSET {
-            if schema.find(name).is_none() {
-                return Err(EngineError::Statement(format!(
-                    "Inserting into column `{name}` is not allowed."
-                )));
-            }
+        // A declared column of that name is an ordinary column.
+        let pseudo = name == PSEUDO_ROWPARTITION || name == PSEUDO_ROWOFFSET;
+        if pseudo && schema.find(name).is_none() {
+            return Err(EngineError::Statement(format!(
+                "Inserting into column `{name}` is not allowed."
+            )));
         }
     }
     let mut values = vec![Value::Null; schema.columns.len()];
