@@ -269,3 +269,49 @@ async fn catalog_survives_restart() {
     );
     server.stop().await;
 }
+
+/// INSERT VALUES as ksqlDB's RQTT `insert-values` cases expect: values without a column
+/// list follow the key-first logical schema, a bare NULL fits any column, and errors
+/// carry ksqlDB's messages with the values masked in `statementText`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insert_values_order_nulls_and_masked_errors() {
+    let server = TestServer::start().await;
+    server
+        .ksql_ok(
+            "CREATE STREAM t (id INT, k STRING KEY) WITH (kafka_topic='t', value_format='JSON', partitions=1); \
+             INSERT INTO t VALUES ('key', 10); INSERT INTO t (k, id) VALUES (NULL, NULL);",
+        )
+        .await;
+    let mut c = server.h2().await;
+    let body = json!({"sql": "SELECT * FROM t;"}).to_string();
+    let (status, bytes) = c.post("/query-stream", &body).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = String::from_utf8(bytes.to_vec()).expect("utf8");
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(rows, ["[\"key\",10]", "[null,null]"], "{text}");
+
+    for (sql, message, statement_text) in [
+        (
+            "INSERT INTO t (k, id, ROWOFFSET) VALUES ('a', 1, 5);",
+            "Inserting into column `ROWOFFSET` is not allowed.",
+            "INSERT INTO `T` (`K`, `ID`, `ROWOFFSET`) VALUES ('[value]', '[value]', '[value]');",
+        ),
+        (
+            "INSERT INTO t (k, id) VALUES ('a');",
+            "Failed to prepare statement: Expected number columns and values to match: 2, 1",
+            "INSERT INTO `T` (`K`, `ID`) VALUES ('[value]');",
+        ),
+        (
+            "INSERT INTO t (k, id) VALUES (FOO.bar, 1);",
+            "Failed to prepare statement: 'FOO' is not a valid stream/table name or alias.",
+            "INSERT INTO `T` (`K`, `ID`) VALUES ('[value]', '[value]');",
+        ),
+    ] {
+        let (status, body) = c.ksql(sql).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["@type"], "statement_error", "{body}");
+        assert_eq!(body["message"], message, "{body}");
+        assert_eq!(body["statementText"], statement_text, "{body}");
+    }
+    server.stop().await;
+}

@@ -217,7 +217,26 @@ async fn partition_by_rekeys_and_same_keys_share_a_partition() {
     }
     insert(&server, "clicks", &rows).await;
     wait_caught_up(&server, &id).await;
-    let out = pull(&server, "SELECT USER, ROWPARTITION, PAGE FROM by_user;").await;
+    // A push query reads ROWPARTITION (pull queries may not, as in ksqlDB); the LIMIT ends it.
+    let (status, bytes) = server
+        .h2()
+        .await
+        .post(
+            "/query-stream",
+            &json!({
+                "sql": "SELECT USER, ROWPARTITION, PAGE FROM by_user EMIT CHANGES LIMIT 60;",
+                "properties": {"auto.offset.reset": "earliest"}
+            })
+            .to_string(),
+        )
+        .await;
+    let text = String::from_utf8(bytes.to_vec()).expect("utf8");
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let out: Vec<Json> = text
+        .lines()
+        .skip(1)
+        .map(|l| serde_json::from_str(l).expect("a row"))
+        .collect();
     assert_eq!(out.len(), 60);
     let mut partition_of: BTreeMap<String, i64> = BTreeMap::new();
     for r in &out {

@@ -171,3 +171,124 @@ async fn errors_before_the_header_are_ksqldb_bodies() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
 }
+
+/// `LIMIT 0` ends a pull query before its first row, with "Limit Reached" (RQTT
+/// `pull-queries-with-limit-clause - on stream`).
+#[tokio::test]
+async fn pull_with_limit_zero_sends_no_rows() {
+    let server = seeded().await;
+    let (status, _, text) = query(
+        &mut server.h1().await,
+        None,
+        "SELECT * FROM s LIMIT 0;",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let id = query_id(&text);
+    assert_eq!(
+        text,
+        format!(
+            "[{{\"header\":{{\"queryId\":\"{id}\",\"schema\":\"`K` STRING, `V` INTEGER\"}}}},\n\
+             {{\"finalMessage\":\"Limit Reached\"}}]"
+        )
+    );
+}
+
+/// Pull-query checks ksqlDB makes before running: no ROWPARTITION/ROWOFFSET, LIMIT an
+/// integer (non-negative), and LIMIT only while `ksql.query.pull.limit.clause.enabled`.
+#[tokio::test]
+async fn pull_query_rejections_use_ksqldb_messages() {
+    let server = seeded().await;
+    for (sql, props, message) in [
+        (
+            "SELECT k, ROWPARTITION FROM s;",
+            json!({}),
+            "Pull queries don't support the following columns in SELECT clauses: `ROWPARTITION`",
+        ),
+        (
+            "SELECT * FROM s WHERE ROWOFFSET > 1;",
+            json!({}),
+            "Pull queries don't support the following columns in WHERE clauses: `ROWOFFSET`",
+        ),
+        (
+            "SELECT * FROM s LIMIT -1;",
+            json!({}),
+            "Pull queries don't support negative integers in the LIMIT clause. See https://cnfl.io/queries for more info.",
+        ),
+        (
+            "SELECT * FROM s LIMIT 2.5;",
+            json!({}),
+            "Failed to prepare statement: Value must be integer for command: LIMIT",
+        ),
+        (
+            "SELECT * FROM s LIMIT 1;",
+            json!({"ksql.query.pull.limit.clause.enabled": false}),
+            "LIMIT clause in pull queries is currently disabled. You can enable them by setting \
+             ksql.query.pull.limit.clause.enabled=true. See https://cnfl.io/queries for more \
+             info.\nAdd EMIT CHANGES if you intended to issue a push query.",
+        ),
+    ] {
+        let (status, _, text) = query(&mut server.h1().await, None, sql, props).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{sql}: {text}");
+        let body: serde_json::Value = serde_json::from_str(&text).expect("error body");
+        assert_eq!(body["message"], message, "{sql}");
+    }
+    // Push queries may still read the pseudo columns.
+    let (status, _, text) = query(
+        &mut server.h1().await,
+        None,
+        "SELECT k, ROWPARTITION FROM s EMIT CHANGES LIMIT 1;",
+        json!({"auto.offset.reset": "earliest"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+}
+
+/// With `ksql.query.push.v2.enabled` and `latest`, a simple push query over a CSAS sink is
+/// a scalable push query (ksqlDB's `ScalablePushUtil`): its id is
+/// `SCALABLE_PUSH_QUERY_<uuid>`. Any other push query keeps its `transient_` id.
+#[tokio::test]
+async fn push_v2_gives_scalable_push_query_ids() {
+    let server = seeded().await;
+    server
+        .ksql_ok("CREATE STREAM sink AS SELECT * FROM s;")
+        .await;
+    let v2_latest = json!({"ksql.query.push.v2.enabled": true, "auto.offset.reset": "latest"});
+    for (sql, props, prefix) in [
+        (
+            "SELECT * FROM sink EMIT CHANGES LIMIT 0;",
+            v2_latest.clone(),
+            "SCALABLE_PUSH_QUERY_",
+        ),
+        (
+            "SELECT * FROM s EMIT CHANGES LIMIT 0;",
+            v2_latest.clone(),
+            "transient_S_",
+        ),
+        (
+            "SELECT ROWOFFSET FROM sink EMIT CHANGES LIMIT 0;",
+            v2_latest.clone(),
+            "transient_SINK_",
+        ),
+        (
+            "SELECT * FROM sink EMIT CHANGES LIMIT 0;",
+            json!({"ksql.query.push.v2.enabled": true, "auto.offset.reset": "earliest"}),
+            "transient_SINK_",
+        ),
+        (
+            "SELECT * FROM sink EMIT CHANGES LIMIT 0;",
+            json!({"auto.offset.reset": "latest"}),
+            "transient_SINK_",
+        ),
+    ] {
+        let (status, _, text) = query(&mut server.h1().await, None, sql, props.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        let id = query_id(&text);
+        assert!(id.starts_with(prefix), "{sql} {props}: {id}");
+        assert!(
+            text.ends_with("{\"finalMessage\":\"Limit Reached\"}]"),
+            "{text}"
+        );
+    }
+}

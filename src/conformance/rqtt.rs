@@ -22,6 +22,35 @@ use super::topic_schema;
 /// before producing (Java polls the engine; over HTTP a short delay is the nearest thing).
 const PUSH_QUERY_SETTLE_MS: u64 = 200;
 
+/// The settings ksqlDB's RQTT harness gives its test server (rqtt-format.md §3 "Server"),
+/// which the cases rely on without saying so: push queries read rows produced before
+/// them, and simple push queries run as scalable push queries. Sluice's defaults are
+/// ksqlDB's (`latest`, push v2 off), so the runner sends these as request properties, as
+/// §6 step 2 allows; a case's own `properties` override them.
+const HARNESS_PROPERTIES: [(&str, &str); 3] = [
+    ("auto.offset.reset", "earliest"),
+    ("ksql.query.push.v2.enabled", "true"),
+    ("ksql.query.pull.table.scan.enabled", "true"),
+];
+
+/// The harness settings overlaid with the case's own `properties`.
+fn request_properties(case_properties: &Json) -> Json {
+    let mut merged: Vec<(String, Json)> = HARNESS_PROPERTIES
+        .iter()
+        .filter(|(name, _)| {
+            case_properties.field(name).is_none()
+                && case_properties
+                    .field(&format!("ksql.streams.{name}"))
+                    .is_none()
+        })
+        .map(|(name, value)| ((*name).to_string(), Json::Str((*value).to_string())))
+        .collect();
+    if let Json::Obj(fields) = case_properties {
+        merged.extend(fields.iter().cloned());
+    }
+    Json::Obj(merged)
+}
+
 /// What the server answered, in the order the Java runner lists it.
 enum Actual {
     Admin(Json),
@@ -43,11 +72,12 @@ pub async fn run(client: &HttpClient, case: &Case, deadline: Instant) -> Result<
         .collect();
     steps::create_topics(client, &topics).await?;
 
+    let properties = request_properties(&case.properties);
     let mut actual = Vec::new();
     let mut query_ids = Vec::new();
     let admin_sql = case.meta("admin_sql").and_then(Json::as_str).unwrap_or("");
     if !admin_sql.trim().is_empty() {
-        let reply = client.ksql(admin_sql, &case.properties).await?;
+        let reply = client.ksql(admin_sql, &properties).await?;
         if reply.status != StatusCode::OK {
             return match expected_error {
                 Some(e) => check_error(e, &reply, case),
@@ -98,15 +128,7 @@ pub async fn run(client: &HttpClient, case: &Case, deadline: Instant) -> Result<
             .and_then(|i| case.statements.get(i))
             .ok_or_else(|| format!("query index {index} is out of range"))?;
         let produce_inputs = produce_after_header.then_some((&case.inputs[..], &sources));
-        match run_query(
-            client,
-            statement,
-            &case.properties,
-            produce_inputs,
-            deadline,
-        )
-        .await?
-        {
+        match run_query(client, statement, &properties, produce_inputs, deadline).await? {
             Ok(lines) => {
                 if expected_error.is_some() {
                     return Err(format!(

@@ -52,9 +52,52 @@ pub struct QueryPlan {
 }
 
 /// Request-level settings that change how a query runs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct QueryProperties {
     pub auto_offset_reset_earliest: Option<bool>,
+    /// `ksql.query.push.v2.enabled`: simple push queries over a CSAS/CTAS sink read from
+    /// `latest` run as scalable push queries (ksqlDB defaults it to false).
+    pub push_v2: Toggle,
+    /// `ksql.query.pull.limit.clause.enabled` (ksqlDB defaults it to true).
+    pub pull_limit_clause: Toggle,
+}
+
+/// A boolean ksqlDB setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Toggle {
+    Enabled,
+    Disabled,
+}
+
+impl Default for QueryProperties {
+    fn default() -> Self {
+        QueryProperties {
+            auto_offset_reset_earliest: None,
+            push_v2: Toggle::Disabled,
+            pull_limit_clause: Toggle::Enabled,
+        }
+    }
+}
+
+/// The property that turns scalable push queries on (ksqlDB's `KSQL_QUERY_PUSH_V2_ENABLED`).
+pub const PUSH_V2_ENABLED: &str = "ksql.query.push.v2.enabled";
+
+/// The property that allows LIMIT in pull queries.
+pub const PULL_LIMIT_CLAUSE_ENABLED: &str = "ksql.query.pull.limit.clause.enabled";
+
+/// Prefix of every scalable push query id (ksqlDB's `SCALABLE_PUSH_QUERY_<uuid>`).
+pub const SCALABLE_PUSH_QUERY_ID_PREFIX: &str = "SCALABLE_PUSH_QUERY_";
+
+/// Reads a boolean property, accepting ksqlDB's `true`/`false` in any case.
+fn toggle(props: &HashMap<String, String>, name: &str, default: Toggle) -> Result<Toggle> {
+    match props.get(name).map(|v| v.to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) if v == "true" => Ok(Toggle::Enabled),
+        Some(v) if v == "false" => Ok(Toggle::Disabled),
+        Some(v) => Err(EngineError::BadRequest(format!(
+            "Invalid value {v} for configuration {name}: Expected value to be either true or false"
+        ))),
+    }
 }
 
 impl QueryProperties {
@@ -75,6 +118,8 @@ impl QueryProperties {
         };
         Ok(QueryProperties {
             auto_offset_reset_earliest,
+            push_v2: toggle(props, PUSH_V2_ENABLED, Toggle::Disabled)?,
+            pull_limit_clause: toggle(props, PULL_LIMIT_CLAUSE_ENABLED, Toggle::Enabled)?,
         })
     }
 }
@@ -114,6 +159,58 @@ impl ColumnResolver for SourceResolver<'_> {
             _ => None,
         }
     }
+}
+
+/// Wraps a resolver and remembers which of ROWPARTITION and ROWOFFSET an expression used,
+/// for the checks that pull and scalable push queries make on them.
+struct PseudoColumnRecorder<'a> {
+    inner: &'a SourceResolver<'a>,
+    used: std::cell::RefCell<Vec<&'static str>>,
+}
+
+impl<'a> PseudoColumnRecorder<'a> {
+    fn new(inner: &'a SourceResolver<'a>) -> Self {
+        PseudoColumnRecorder {
+            inner,
+            used: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The disallowed pseudo columns seen since the last call, in first-use order.
+    fn take(&self) -> Vec<&'static str> {
+        std::mem::take(&mut *self.used.borrow_mut())
+    }
+}
+
+impl ColumnResolver for PseudoColumnRecorder<'_> {
+    fn resolve(&self, qualifier: Option<&str>, name: &str) -> Option<(usize, SqlType)> {
+        let found = self.inner.resolve(qualifier, name)?;
+        // A declared column of the same name shadows the pseudo column.
+        let base = self.inner.pseudo_base();
+        for (slot, pseudo) in [
+            (base + 1, PSEUDO_ROWPARTITION),
+            (base + 2, PSEUDO_ROWOFFSET),
+        ] {
+            let mut used = self.used.borrow_mut();
+            if found.0 == slot && !used.contains(&pseudo) {
+                used.push(pseudo);
+            }
+        }
+        Some(found)
+    }
+}
+
+/// ksqlDB's pull-query check on ROWPARTITION and ROWOFFSET, whose values a pull query
+/// cannot provide ("Pull queries don't support the following columns in … clauses").
+fn reject_pseudo_columns_in_pull(clause: &str, used: &[&str]) -> Result<()> {
+    if used.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = used.iter().map(|n| format!("`{n}`")).collect();
+    Err(EngineError::Statement(format!(
+        "Pull queries don't support the following columns in {clause} clauses: {}",
+        names.join(", ")
+    )))
 }
 
 /// Number of pseudo columns appended to every source row.
@@ -172,22 +269,51 @@ pub fn plan_query(
         source: &source,
         alias: alias.as_deref(),
     };
-    let recorder = RecordingResolver {
-        inner: &resolver,
-        slots: std::cell::RefCell::new(Vec::new()),
-    };
-    let filter = compile_where(query.where_clause.as_ref(), &recorder)?;
-    let (column_names, column_types, projection, flat_map) =
-        project(&query.select, &source, &resolver, &recorder)?;
-    let mut slots_evaluated = recorder.slots.into_inner();
-    slots_evaluated.sort_unstable();
-    slots_evaluated.dedup();
     let kind = if query.emit.is_some() {
         QueryKind::Push
     } else {
         QueryKind::Pull
     };
+    // Two layers of bookkeeping over the source: which pseudo columns the query reads
+    // (pull queries reject some), and which slots compiled expressions read (the rest may
+    // stay as stored JSON text when only copied to results).
+    let pseudo = PseudoColumnRecorder::new(&resolver);
+    let recorder = RecordingResolver {
+        inner: &pseudo,
+        slots: std::cell::RefCell::new(Vec::new()),
+    };
+    let filter = compile_where(query.where_clause.as_ref(), &recorder)?;
+    let pseudo_in_where = pseudo.take();
+    let (column_names, column_types, projection, flat_map) = project(
+        &query.select,
+        &source,
+        &pseudo,
+        &recorder,
+        resolver.row_len(),
+    )?;
+    let pseudo_in_select = pseudo.take();
+    let mut slots_evaluated = recorder.slots.into_inner();
+    slots_evaluated.sort_unstable();
+    slots_evaluated.dedup();
+    if kind == QueryKind::Pull {
+        reject_pseudo_columns_in_pull("SELECT", &pseudo_in_select)?;
+        reject_pseudo_columns_in_pull("WHERE", &pseudo_in_where)?;
+        if query.limit.is_some() && props.pull_limit_clause == Toggle::Disabled {
+            return Err(EngineError::Statement(format!(
+                "LIMIT clause in pull queries is currently disabled. You can enable them by \
+                 setting {PULL_LIMIT_CLAUSE_ENABLED}=true. See https://cnfl.io/queries for \
+                 more info.\nAdd EMIT CHANGES if you intended to issue a push query."
+            )));
+        }
+    }
+    let scalable = kind == QueryKind::Push
+        && props.push_v2 == Toggle::Enabled
+        && props.auto_offset_reset_earliest == Some(false)
+        && catalog.queries_using(&source.name).1.len() == 1
+        && pseudo_in_select.is_empty()
+        && pseudo_in_where.is_empty();
     let id = match kind {
+        QueryKind::Push if scalable => scalable_push_query_id(),
         QueryKind::Push => format!("transient_{}_{}", source.name, rand::random::<u64>() >> 1),
         QueryKind::Pull => format!("query_{now_ms}"),
     };
@@ -209,6 +335,22 @@ pub fn plan_query(
         limit: query.limit,
         start,
     })
+}
+
+/// A scalable push query's id: the prefix and a random (version 4) UUID, as ksqlDB forms it.
+fn scalable_push_query_id() -> String {
+    let bits = rand::random::<u128>();
+    // Set the version (4) and variant (10xx) bits of RFC 4122.
+    let bits = (bits & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
+    let hex = format!("{bits:032x}");
+    format!(
+        "{SCALABLE_PUSH_QUERY_ID_PREFIX}{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 /// Compiles a WHERE clause, which must be BOOLEAN.
@@ -253,13 +395,14 @@ impl ColumnResolver for RecordingResolver<'_> {
 fn project(
     items: &[SelectItem],
     source: &Source,
-    resolver: &SourceResolver<'_>,
+    resolver: &dyn ColumnResolver,
     recorder: &RecordingResolver<'_>,
+    row_len: usize,
 ) -> Result<Projected> {
     let mut names = Vec::new();
     let mut types = Vec::new();
     let mut projection = Vec::new();
-    let mut binder = SelectBinder::new(recorder, resolver.row_len());
+    let mut binder = SelectBinder::new(recorder, row_len);
     let mut aliases =
         ColumnAliasGenerator::new(source.schema.columns.iter().map(|c| c.name.as_str()));
     for item in items {

@@ -113,6 +113,11 @@ impl QueryStream {
         out: &mut ResultRows,
         max_rows: usize,
     ) -> Result<Option<EndReason>> {
+        // `LIMIT 0` ends before the first row (the per-row check below only runs after a
+        // row was emitted).
+        if self.plan.limit.is_some_and(|l| self.emitted >= l) {
+            return Ok(Some(EndReason::LimitReached));
+        }
         let ready = self.topic.data_ready();
         loop {
             if *self.cancel.borrow() {

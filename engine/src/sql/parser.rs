@@ -969,7 +969,7 @@ impl<'a> Parser<'a> {
             None
         };
         let limit = if self.eat_kw("LIMIT") {
-            Some(self.unsigned_number()?)
+            Some(self.limit_clause(emit.is_none())?)
         } else {
             None
         };
@@ -1240,6 +1240,30 @@ impl<'a> Parser<'a> {
                 ]
                 .map(Expect::Kw),
             )),
+        }
+    }
+
+    /// A query's LIMIT count. ksqlDB's grammar takes any number here and its AST builder
+    /// rejects the rest with these messages; "Failed to prepare statement: " is the prefix
+    /// ksqlDB gives errors from that stage. `pull` is whether the query has no EMIT.
+    fn limit_clause(&mut self, pull: bool) -> PResult<u64> {
+        let negative = self.is_sym(Sym::Minus);
+        match &self.peek_nth(usize::from(negative)).tok {
+            Tok::Decimal(_) | Tok::Float(_) => {
+                self.pos += 1 + usize::from(negative);
+                Err(EngineError::Statement(
+                    "Failed to prepare statement: Value must be integer for command: LIMIT".into(),
+                ))
+            }
+            Tok::Integer(_) if negative && pull => {
+                self.pos += 2;
+                Err(EngineError::Statement(
+                    "Pull queries don't support negative integers in the LIMIT clause. \
+                     See https://cnfl.io/queries for more info."
+                        .into(),
+                ))
+            }
+            _ => self.unsigned_number(),
         }
     }
 

@@ -8,8 +8,8 @@ use crate::engine::Engine;
 use crate::error::{EngineError, Result};
 use crate::exec::expr::{compile, ColumnResolver};
 use crate::exec::ingest::{coerce_to, Inserter};
-use crate::sql::ast::{Expr, Ident};
-use crate::types::schema::PSEUDO_ROWTIME;
+use crate::sql::ast::{Expr, Ident, Literal};
+use crate::types::schema::{PSEUDO_ROWOFFSET, PSEUDO_ROWPARTITION, PSEUDO_ROWTIME};
 use crate::types::{ColumnKind, SqlType, Value};
 
 /// A validated row ready to append.
@@ -36,8 +36,27 @@ pub fn plan(
 ) -> Result<PlannedRow> {
     let schema = &source.schema;
     let names: Vec<String> = match columns {
-        Some(cols) => cols.to_vec(),
-        None => schema.columns.iter().map(|c| c.name.clone()).collect(),
+        Some(cols) => {
+            // ksqlDB's AST builder checks the counts before anything is resolved.
+            if cols.len() != exprs.len() {
+                return Err(EngineError::Statement(format!(
+                    "Failed to prepare statement: Expected number columns and values to \
+                     match: {}, {}",
+                    cols.len(),
+                    exprs.len()
+                )));
+            }
+            cols.to_vec()
+        }
+        // Without a column list the values follow ksqlDB's logical schema: key columns
+        // first, then value columns, each in declaration order.
+        None => schema
+            .columns
+            .iter()
+            .filter(|c| c.kind == ColumnKind::Key)
+            .chain(schema.columns.iter().filter(|c| c.kind != ColumnKind::Key))
+            .map(|c| c.name.clone())
+            .collect(),
     };
     if names.len() != exprs.len() {
         return Err(EngineError::Statement(format!(
@@ -46,10 +65,19 @@ pub fn plan(
             exprs.len()
         )));
     }
+    for name in &names {
+        // A declared column of that name is an ordinary column.
+        let pseudo = name == PSEUDO_ROWPARTITION || name == PSEUDO_ROWOFFSET;
+        if pseudo && schema.find(name).is_none() {
+            return Err(EngineError::Statement(format!(
+                "Inserting into column `{name}` is not allowed."
+            )));
+        }
+    }
     let mut values = vec![Value::Null; schema.columns.len()];
     let mut rowtime = None;
     for (name, expr) in names.iter().zip(exprs) {
-        let value = compile(expr, &NoColumns)?.eval(&[])?;
+        let value = literal_value(expr)?;
         if name == PSEUDO_ROWTIME {
             rowtime = match coerce_to(value.clone(), &SqlType::BigInt) {
                 Some(Value::BigInt(ms)) => Some(ms),
@@ -76,6 +104,21 @@ pub fn plan(
         }
     }
     Ok(PlannedRow { values, rowtime })
+}
+
+/// Evaluates one VALUES expression. A bare NULL takes the column's type (ksqlDB accepts
+/// it, although NULL inside an expression needs a CAST); a column reference names no
+/// source here, so its qualifier (or the column itself) cannot resolve.
+fn literal_value(expr: &Expr) -> Result<Value> {
+    match expr {
+        Expr::Literal(Literal::Null) => Ok(Value::Null),
+        Expr::Column {
+            qualifier: Some(q), ..
+        } => Err(EngineError::Statement(format!(
+            "Failed to prepare statement: '{q}' is not a valid stream/table name or alias."
+        ))),
+        _ => compile(expr, &NoColumns)?.eval(&[]),
+    }
 }
 
 fn mismatch(name: &str, ty: &SqlType, value: &Value) -> EngineError {

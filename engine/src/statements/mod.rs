@@ -76,6 +76,33 @@ impl Sandbox {
     }
 }
 
+/// The `statementText` of a statement's error. ksqlDB masks the values of INSERT VALUES
+/// there (they may be sensitive): names back-quoted as resolved, one `'[value]'` per
+/// value (rqtt-format.md §5). Other statements are reported as written.
+fn error_statement_text(parsed: &ParsedStatement) -> String {
+    let Statement::InsertValues {
+        target,
+        columns,
+        values,
+    } = &parsed.statement
+    else {
+        return parsed.text.clone();
+    };
+    let quote = |name: &str| format!("`{}`", name.replace('`', "``"));
+    let column_list = match columns {
+        Some(cols) => {
+            let names: Vec<String> = cols.iter().map(|c| quote(c)).collect();
+            format!(" ({})", names.join(", "))
+        }
+        None => String::new(),
+    };
+    let masked = vec!["'[value]'"; values.len()].join(", ");
+    format!(
+        "INSERT INTO {}{column_list} VALUES ({masked});",
+        quote(target)
+    )
+}
+
 impl Engine {
     /// Runs a `/ksql` request: one or more statements.
     pub async fn execute_ksql(
@@ -104,7 +131,7 @@ impl Engine {
                 .await
                 .map_err(|error| KsqlError {
                     error,
-                    statement_text: parsed.text.clone(),
+                    statement_text: error_statement_text(parsed),
                     entities: Vec::new(),
                 })?;
         }
@@ -122,7 +149,7 @@ impl Engine {
                     self.set_catalog(live.state);
                     return Err(KsqlError {
                         error,
-                        statement_text: parsed.text.clone(),
+                        statement_text: error_statement_text(parsed),
                         entities: results,
                     });
                 }
