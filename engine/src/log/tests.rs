@@ -554,15 +554,17 @@ fn deleted_topic_ends_cursors_and_fails_appends() {
         .cursor(PartitionId(0), StartPosition::Earliest)
         .unwrap();
     let ready = topic.data_ready();
-    let waiter = rt.spawn(async move { ready.notified().await });
-    std::thread::sleep(Duration::from_millis(20)); // let the waiter register
+    // Register the waiter before the delete (no sleep, no race): `enable` puts it on the
+    // Notify's list now, so the delete's notify_waiters must wake it.
+    let waiter = ready.notified();
+    tokio::pin!(waiter);
+    waiter.as_mut().enable();
 
     log.delete_topic("doomed").unwrap();
 
     assert!(topic.is_deleted());
     rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), waiter).await })
-        .expect("waiters wake on delete")
-        .unwrap();
+        .expect("waiters wake on delete");
     let mut out = Vec::new();
     assert!(matches!(
         cursor.read(&mut out, 10),
