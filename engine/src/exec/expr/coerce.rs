@@ -11,7 +11,7 @@
 //! - Any STRING may join a TIMESTAMP, TIME, DATE or BYTES list, and the reverse.
 //! - ARRAY, MAP and STRUCT types combine element by element; STRUCTs take the union of
 //!   their fields. An `ARRAY[…]`, `MAP(…)` or `STRUCT(…)` constructor has its items folded
-//!   into the running element types one by one, so `ARRAY['3', NULL]` fits an ARRAY<BIGINT>.
+//!   into the running element types one by one, so `ARRAY['3', NULL]` fits an `ARRAY<BIGINT>`.
 //!
 //! The caller then converts every item whose type differs from the result with a cast.
 
