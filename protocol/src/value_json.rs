@@ -12,9 +12,9 @@
 //! | MAP | object; keys rendered as JSON strings |
 //! | STRUCT | object with the declared field names; null fields as `null` |
 
-use sluice_engine::format::java_double::write_java_double;
 use sluice_engine::format::json_text;
-use sluice_engine::types::{temporal, Value};
+use sluice_engine::format::json_value::{write_json_value, TemporalJson};
+use sluice_engine::types::Value;
 
 /// Appends `s` as a quoted JSON string with Jackson's escaping.
 pub fn write_json_string(s: &str, out: &mut Vec<u8>) {
@@ -23,90 +23,7 @@ pub fn write_json_string(s: &str, out: &mut Vec<u8>) {
 
 /// Appends `value` as it appears in a query result row.
 pub fn write_value(value: &Value, out: &mut Vec<u8>) {
-    match value {
-        Value::Null => out.extend_from_slice(b"null"),
-        Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Integer(i) => json_text::write_i64(i64::from(*i), out),
-        Value::BigInt(i) => json_text::write_i64(*i, out),
-        Value::Double(d) => {
-            // Jackson quotes non-finite numbers (QUOTE_NON_NUMERIC_NUMBERS, on by default).
-            if d.is_finite() {
-                write_java_double(*d, out);
-            } else {
-                out.push(b'"');
-                write_java_double(*d, out);
-                out.push(b'"');
-            }
-        }
-        Value::Decimal(d) => {
-            use std::io::Write as _;
-            write!(out, "{d}").expect("writing to a Vec never fails");
-        }
-        Value::String(s) => json_text::write_json_string(s, out),
-        Value::Bytes(b) => json_text::write_base64_string(b, out),
-        Value::Timestamp(ms) => write_quoted_ascii(&temporal::format_timestamp(*ms), out),
-        Value::Date(days) => write_quoted_ascii(&temporal::format_date(*days), out),
-        Value::Time(ms) => write_quoted_ascii(&temporal::format_time(*ms), out),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_value(item, out);
-            }
-            out.push(b']');
-        }
-        Value::Map(entries) => {
-            out.push(b'{');
-            for (i, (k, v)) in entries.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_map_key(k, out);
-                out.push(b':');
-                write_value(v, out);
-            }
-            out.push(b'}');
-        }
-        Value::Struct(fields) => {
-            out.push(b'{');
-            for (i, (name, v)) in fields.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                json_text::write_json_string(name, out);
-                out.push(b':');
-                write_value(v, out);
-            }
-            out.push(b'}');
-        }
-    }
-}
-
-/// Temporal text is plain ASCII digits and punctuation: no escaping needed.
-fn write_quoted_ascii(text: &str, out: &mut Vec<u8>) {
-    out.push(b'"');
-    out.extend_from_slice(text.as_bytes());
-    out.push(b'"');
-}
-
-/// JSON object keys must be strings: a STRING key as itself, any other key as the text of its
-/// rendering (Jackson's key serializer calls `toString`).
-fn write_map_key(key: &Value, out: &mut Vec<u8>) {
-    match key {
-        Value::String(s) => json_text::write_json_string(s, out),
-        other => {
-            let mut text = Vec::new();
-            write_value(other, &mut text);
-            let text = String::from_utf8_lossy(&text);
-            let bare = text
-                .strip_prefix('"')
-                .and_then(|t| t.strip_suffix('"'))
-                .unwrap_or(&text);
-            json_text::write_json_string(bare, out);
-        }
-    }
+    write_json_value(value, TemporalJson::IsoText, out);
 }
 
 #[cfg(test)]

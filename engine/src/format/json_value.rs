@@ -498,14 +498,43 @@ pub(crate) fn kind_name(lv: &LazyValue<'_>) -> &'static str {
     }
 }
 
+/// How TIMESTAMP, DATE and TIME are written: the one difference between a value stored in a
+/// topic (epoch numbers, as ksqlDB's JSON serializer writes them) and a value in a query
+/// result (ISO text, as ksqlDB's REST API shows them; ksqldb-api.md §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemporalJson {
+    /// Epoch milliseconds, days since the epoch, milliseconds of the day.
+    Numbers,
+    /// `2021-03-04T05:06:07.123`, `2021-03-04`, `12:34:56` / `12:34`.
+    IsoText,
+}
+
 /// Appends `value` in its stored JSON form (see the module docs).
 pub fn write_stored_json(value: &Value, out: &mut Vec<u8>) {
+    write_json_value(value, TemporalJson::Numbers, out);
+}
+
+/// Appends `value` as JSON: DOUBLE as Java prints it (non-finite values quoted, as Jackson
+/// does), DECIMAL in plain notation keeping its scale, BYTES as base64, MAP keys as strings.
+pub fn write_json_value(value: &Value, temporal: TemporalJson, out: &mut Vec<u8>) {
+    use crate::types::temporal as text;
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Value::Integer(i) => write_i64(i64::from(*i), out),
-        Value::BigInt(i) | Value::Timestamp(i) => write_i64(*i, out),
-        Value::Date(i) | Value::Time(i) => write_i64(i64::from(*i), out),
+        Value::BigInt(i) => write_i64(*i, out),
+        Value::Timestamp(ms) => match temporal {
+            TemporalJson::Numbers => write_i64(*ms, out),
+            TemporalJson::IsoText => write_quoted_ascii(&text::format_timestamp(*ms), out),
+        },
+        Value::Date(days) => match temporal {
+            TemporalJson::Numbers => write_i64(i64::from(*days), out),
+            TemporalJson::IsoText => write_quoted_ascii(&text::format_date(*days), out),
+        },
+        Value::Time(ms) => match temporal {
+            TemporalJson::Numbers => write_i64(i64::from(*ms), out),
+            TemporalJson::IsoText => write_quoted_ascii(&text::format_time(*ms), out),
+        },
         Value::Double(d) => {
             if d.is_finite() {
                 write_java_double(*d, out);
@@ -527,7 +556,7 @@ pub fn write_stored_json(value: &Value, out: &mut Vec<u8>) {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_stored_json(item, out);
+                write_json_value(item, temporal, out);
             }
             out.push(b']');
         }
@@ -537,9 +566,9 @@ pub fn write_stored_json(value: &Value, out: &mut Vec<u8>) {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_map_key(k, out);
+                write_map_key(k, temporal, out);
                 out.push(b':');
-                write_stored_json(v, out);
+                write_json_value(v, temporal, out);
             }
             out.push(b'}');
         }
@@ -551,22 +580,34 @@ pub fn write_stored_json(value: &Value, out: &mut Vec<u8>) {
                 }
                 write_json_string(name, out);
                 out.push(b':');
-                write_stored_json(v, out);
+                write_json_value(v, temporal, out);
             }
             out.push(b'}');
         }
     }
 }
 
-/// JSON object keys are strings: a STRING key as itself, any other scalar as its JSON text.
-fn write_map_key(key: &Value, out: &mut Vec<u8>) {
+/// Temporal text is plain ASCII digits and punctuation: no escaping needed.
+fn write_quoted_ascii(text: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'"');
+}
+
+/// JSON object keys must be strings: a STRING key as itself, any other key as the text of
+/// its rendering without surrounding quotes (Jackson's key serializer calls `toString`).
+fn write_map_key(key: &Value, temporal: TemporalJson, out: &mut Vec<u8>) {
     match key {
         Value::String(s) => write_json_string(s, out),
         other => {
             let mut text = Vec::new();
-            write_stored_json(other, &mut text);
+            write_json_value(other, temporal, &mut text);
             let text = String::from_utf8_lossy(&text);
-            write_json_string(text.trim_matches('"'), out);
+            let bare = text
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .unwrap_or(&text);
+            write_json_string(bare, out);
         }
     }
 }
