@@ -38,7 +38,8 @@ impl Display for IdentDisplay<'_> {
 impl Display for Literal {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
-            Literal::Null => f.write_str("NULL"),
+            // ksqlDB's ExpressionFormatter writes `null`; keywords are case-insensitive.
+            Literal::Null => f.write_str("null"),
             Literal::Boolean(b) => write!(f, "{b}"),
             Literal::Integer(i) => write!(f, "{i}"),
             Literal::Decimal(text) => f.write_str(text),
