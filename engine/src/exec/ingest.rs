@@ -30,6 +30,8 @@ pub struct Inserter {
     /// The schema index of the only value column when the source is unwrapped.
     unwrapped_index: Option<usize>,
     scratch: Vec<u8>,
+    /// The current row's key column values, in key order (reused).
+    key_values: Vec<Value>,
     clock: crate::clock::Clock,
 }
 
@@ -70,6 +72,7 @@ impl Inserter {
             topic,
             source,
             scratch: Vec::with_capacity(256),
+            key_values: Vec::new(),
             clock: engine.clock.clone(),
         })
     }
@@ -91,12 +94,11 @@ impl Inserter {
         canonical_value: Option<Bytes>,
         rowtime: Option<i64>,
     ) -> Result<(PartitionId, Record)> {
-        let key_values: Vec<Value> = self
-            .key_indexes
-            .iter()
-            .map(|&i| values[i].clone())
-            .collect();
-        let key = encode_key(self.source.key_format, &self.key_columns, &key_values)?;
+        // Reused across rows: no Vec allocation per row for the key columns.
+        self.key_values.clear();
+        self.key_values
+            .extend(self.key_indexes.iter().map(|&i| values[i].clone()));
+        let key = encode_key(self.source.key_format, &self.key_columns, &self.key_values)?;
         let value = match (self.unwrapped_index, canonical_value) {
             // The canonical form is a wrapped object; an unwrapped source stores the bare
             // value, and an unwrapped null is a null value (no bytes), as ksqlDB writes it.
