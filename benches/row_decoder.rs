@@ -1,15 +1,17 @@
-// Expected: LineSplitter ~1.5 GiB/s — one byte-at-a-time scan for `\n` (no SIMD memchr) and a
-// refcount bump per line, no copy except for lines straddling a DATA frame. decode_insert_row
-// ~2.5 M rows/s (~400 ns per ~100 B row) — a UTF-8 check and a nesting-depth scan, one
-// sonic-rs validating pass, name lookup per field, and three small allocations per row (slots,
-// values, USER/REGION strings); lower-case names and the keyed schema cost a little more for
-// identifier normalisation, not another pass.
-// Measured (short run, 2 cores shared with other builds, load avg 4–13, so ±50%):
-// LineSplitter 1.9 GiB/s (whole 64 KiB chunk and 16 KiB frames alike: carries are rare);
-// decode_insert_row 1.05 M rows/s canonical, 1.08 M lower-case names, 1.06 M keyed at load 4
-// (0.35 M at load 13); split+decode 0.73 M rows/s. Under perf, decode time goes to sonic's
-// object iterator (~21%), malloc/free of the per-row Vecs and Strings (~18%), moving the
-// LazyValue slots around, and find_column's case-insensitive name compare (`upper_eq`, ~6%).
+// Expected: LineSplitter ≥ 3 GiB/s — memchr's SIMD search for `\n` and a refcount bump per
+// line, no copy except for lines straddling a DATA frame. decode_insert_row ~1 M rows/s
+// (~1 µs per ~100 B row) — a UTF-8 check and a nesting-depth scan, one sonic-rs validating
+// pass, name lookup per field, and three small allocations per row (slots, values, USER/REGION
+// strings). canonical_check (the fast path the endpoint tries first) ≥ 5 M rows/s: one byte
+// scan, no allocation, names compared exactly.
+// Measured (2026-11-21, 2 cores shared with other builds, load avg ~7, so ±50%):
+// LineSplitter 3.7 GiB/s one chunk, 5.8 GiB/s in 16 KiB frames (was 1.9 GiB/s with a
+// byte-at-a-time scan); decode_insert_row 0.66 M rows/s canonical, 0.71 M lower-case names,
+// 0.84 M keyed; canonical_check 6.5 M rows/s; split+decode 0.66 M rows/s, split+fast path
+// 4.9 M rows/s. Under perf, decode time goes to sonic's object iterator (~21%), malloc/free
+// of the per-row Vecs and Strings (~18%), moving the LazyValue slots around, and
+// find_column's case-insensitive name compare (`upper_eq`, ~6%) — all of which the fast
+// path skips.
 //
 // Stage: `protocol/ingest/line_splitter` + `engine/format/insert_row` (the ingest path's row
 // decoder), over a 64 KiB chunk of seeded rows.
@@ -21,6 +23,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use sluice_engine::format::canonical_row::CanonicalRowCheck;
 use sluice_engine::format::insert_row::decode_insert_row;
 use sluice_protocol::ingest::line_splitter::LineSplitter;
 use sluice_protocol::limits::ROW_BYTES_MAX;
@@ -101,6 +104,28 @@ fn decode(c: &mut Criterion) {
     group.finish();
 }
 
+/// The fast path the endpoint tries first: one scan proving a plain row is its stored value.
+fn canonical_check(c: &mut Criterion) {
+    let chunk = Bytes::from(RowGen::new().chunk(CHUNK_BYTES, RowStyle::Canonical));
+    let mut lines = Vec::new();
+    split(std::slice::from_ref(&chunk), &mut lines);
+    let check = CanonicalRowCheck::new(&schema(Keying::Keyless)).expect("keyless schema");
+    assert!(
+        lines.iter().all(|l| check.accepts(l)),
+        "bench rows are plain"
+    );
+    let mut group = c.benchmark_group("row_decoder/canonical_check");
+    group.throughput(Throughput::Elements(lines.len() as u64));
+    group.bench_function("canonical", |b| {
+        b.iter(|| {
+            for line in &lines {
+                assert!(check.accepts(black_box(line)));
+            }
+        })
+    });
+    group.finish();
+}
+
 /// The whole stage as the endpoint runs it: split a 64 KiB read into lines, decode each.
 fn split_and_decode(c: &mut Criterion) {
     let chunk = Bytes::from(RowGen::new().chunk(CHUNK_BYTES, RowStyle::Canonical));
@@ -118,6 +143,16 @@ fn split_and_decode(c: &mut Criterion) {
             }
         })
     });
+    let check = CanonicalRowCheck::new(&schema).expect("keyless schema");
+    group.bench_function("canonical_64KiB_chunk_fast_path", |b| {
+        b.iter(|| {
+            lines.clear();
+            split(std::slice::from_ref(black_box(&chunk)), &mut lines);
+            for line in &lines {
+                assert!(check.accepts(line));
+            }
+        })
+    });
     group.finish();
 }
 
@@ -131,6 +166,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = line_splitter, decode, split_and_decode
+    targets = line_splitter, decode, canonical_check, split_and_decode
 }
 criterion_main!(benches);

@@ -12,6 +12,7 @@ use bytes::Bytes;
 use crate::catalog::Source;
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
+use crate::format::canonical_row::CanonicalRowCheck;
 use crate::format::json_value::{encode_row_value, encode_value_unwrapped};
 use crate::format::key::encode_key;
 use crate::format::ValueWrapping;
@@ -83,6 +84,31 @@ impl Inserter {
 
     pub fn topic(&self) -> &Arc<dyn TopicLog> {
         &self.topic
+    }
+
+    /// The ingest fast path's check for this source's rows, when a row can be stored
+    /// exactly as sent: the value is a wrapped JSON object and nothing but the value comes
+    /// from the row (no key columns, no `TIMESTAMP` column). `None` otherwise.
+    pub fn canonical_check(&self) -> Option<CanonicalRowCheck> {
+        if self.unwrapped_index.is_some() || self.timestamp_index.is_some() {
+            return None;
+        }
+        CanonicalRowCheck::new(&self.source.schema)
+    }
+
+    /// Builds the record for a line the [`CanonicalRowCheck`] accepted: its bytes are the
+    /// record value, it has no key, and its timestamp is now.
+    pub fn canonical_record(&mut self, line: Bytes) -> (PartitionId, Record) {
+        let partition = self.spreader.next_partition(self.topic.partition_count());
+        (
+            partition,
+            Record {
+                key: None,
+                value: Some(line),
+                timestamp_ms: self.clock.now_ms(),
+                headers: Vec::new(),
+            },
+        )
     }
 
     /// Builds the record for `values` (one per schema column, schema order).

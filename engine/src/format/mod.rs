@@ -1,7 +1,10 @@
 //! Record formats: how row values become Kafka key/value bytes and back.
 //!
 //! ```text
-//!  ingest:  /inserts-stream line ─► insert_row (parse, names, coerce::Api) ─► Vec<Value>
+//!  ingest:  /inserts-stream line ─► canonical_row? (plain rows: one scan, no values) ─► stored as is
+//!                                │ otherwise
+//!                                ▼
+//!           /inserts-stream line ─► insert_row (parse, names, coerce::Api) ─► Vec<Value>
 //!                                      │ value_is_canonical? store the line's bytes as is
 //!                                      ▼
 //!           key::encode_key (KAFKA | JSON | NONE)      json_value::encode_value (JSON)
@@ -12,6 +15,7 @@
 //! Modules:
 //! - [`coerce`]: JSON → [`Value`](crate::types::Value) for a SQL type, with ksqlDB's two rule
 //!   sets: the strict API coercer and the lenient `KsqlJsonDeserializer`.
+//! - [`canonical_row`]: the ingest fast path: proves a plain row is already its stored value.
 //! - [`insert_row`]: one `/inserts-stream` row: names, duplicates, keys, canonical detection.
 //! - [`json_value`]: the `JSON` value format (encode and decode a record value).
 //! - [`key`]: record keys in the `KAFKA`, `JSON` and `NONE` key formats.
@@ -23,6 +27,7 @@
 //! Non-goals: Avro, Protobuf, JSON_SR and DELIMITED; HTTP rendering of values (that is
 //! `sluice_protocol::value_json`).
 
+pub mod canonical_row;
 pub mod coerce;
 pub mod decimal_text;
 pub mod insert_row;

@@ -26,7 +26,7 @@ impl LineSplitter {
     /// `\r`). Blank lines are skipped.
     pub fn push(&mut self, chunk: Bytes, out: &mut Vec<Bytes>) -> Result<(), ProtocolError> {
         let mut start = 0;
-        while let Some(pos) = memchr(b'\n', &chunk[start..]) {
+        while let Some(pos) = memchr::memchr(b'\n', &chunk[start..]) {
             let end = start + pos;
             if self.carry.is_empty() {
                 self.check_len(end - start)?;
@@ -75,10 +75,6 @@ fn emit(mut line: Bytes, out: &mut Vec<Bytes>) {
         return;
     }
     out.push(line);
-}
-
-fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == needle)
 }
 
 #[cfg(test)]
