@@ -6,8 +6,8 @@
 // Workload: N seeded canonical rows (~100 B, as every bench generates them) through both data
 // paths of one engine in process, driving the same public APIs the server's endpoints call:
 //
-//   ingest: body cut into 16 KiB DATA frames ─► LineSplitter ─► decode_insert_row
-//           ─► Inserter::record ─► TopicLog::append (1,024 rows per batch, ≤ 16 in flight,
+//   ingest: body cut into 16 KiB DATA frames ─► LineSplitter ─► Inserter::decode_line
+//           (fast-path scan, else decode_insert_row) ─► Inserter::record_line ─► TopicLog::append (1,024 rows per batch, ≤ 16 in flight,
 //           FsyncPolicy::Never) ─► await the ticket ─► AckEncoder (JSON array)
 //   query:  SELECT * … WHERE ID >= 0 EMIT CHANGES LIMIT N from earliest: QueryStream (cursor
 //           ─► row decoder ─► WHERE ─► SELECT) ─► ResultEncoder (JSON array)
@@ -25,14 +25,12 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, ensure, Context};
 use bytes::Bytes;
-use sluice_engine::exec::ingest::Inserter;
+use sluice_engine::exec::ingest::{DecodedLine, Inserter};
 use sluice_engine::exec::query_plan::{plan_query, QueryProperties};
 use sluice_engine::exec::query_stream::{EndReason, QueryStream};
 use sluice_engine::exec::result_rows::ResultRows;
-use sluice_engine::format::insert_row::{decode_insert_row, InsertRow};
 use sluice_engine::log::{AppendTicket, FsyncPolicy, PartitionId, Record, TopicLog};
 use sluice_engine::statements::insert_target;
-use sluice_engine::types::Schema;
 use sluice_engine::{Engine, EngineConfig};
 use sluice_protocol::ingest::ack_encoder::AckEncoder;
 use sluice_protocol::ingest::line_splitter::LineSplitter;
@@ -117,7 +115,6 @@ fn rows_from_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<usiz
 fn ingest(rt: &Runtime, engine: &Arc<Engine>, body: &Bytes) -> anyhow::Result<usize> {
     let mut inserter = Inserter::new(engine, insert_target(&engine.catalog(), STREAM)?)?;
     let topic = Arc::clone(inserter.topic());
-    let source = Arc::clone(inserter.source());
     let mut splitter = LineSplitter::new(ROW_BYTES_MAX);
     let mut acks = AckEncoder::new(ResultFormat::JsonArray);
     let mut lines = Vec::new();
@@ -133,9 +130,10 @@ fn ingest(rt: &Runtime, engine: &Arc<Engine>, body: &Bytes) -> anyhow::Result<us
     // `None` is the end of the body: the splitter hands over a last unterminated line.
     for frame in frames.chain([None]) {
         stage_split(&mut splitter, frame, &mut lines)?;
+        let now_ms = inserter.now_ms();
         for line in &lines {
-            let row = stage_decode(line, &source.schema)?;
-            batch.push(stage_record(&mut inserter, row, line)?);
+            let decoded = stage_decode(&inserter, line)?;
+            batch.push(stage_record(&mut inserter, decoded, line, now_ms)?);
             if batch.len() == BATCH_ROWS {
                 let records = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
                 in_flight.push_back((stage_append(rt, &topic, records)?, next_seq, BATCH_ROWS));
@@ -225,18 +223,23 @@ fn stage_split(
     Ok(())
 }
 
-/// Ingest: one line into column values.
+/// Ingest: one line decoded as the endpoint does it (the fast path's scan for a plain row,
+/// else the full decoder into column values).
 #[inline(never)]
-fn stage_decode(line: &Bytes, schema: &Schema) -> anyhow::Result<InsertRow> {
-    Ok(decode_insert_row(line, schema)?)
+fn stage_decode(inserter: &Inserter, line: &Bytes) -> anyhow::Result<DecodedLine> {
+    Ok(inserter.decode_line(line)?)
 }
 
 /// Ingest: column values into a record (key, partition, value bytes, timestamp); freeing the
 /// decoded values is charged here too.
 #[inline(never)]
-fn stage_record(inserter: &mut Inserter, row: InsertRow, line: &Bytes) -> anyhow::Result<Record> {
-    let canonical = row.value_is_canonical.then(|| line.clone());
-    let (partition, record) = inserter.record(&row.values, canonical, None)?;
+fn stage_record(
+    inserter: &mut Inserter,
+    decoded: DecodedLine,
+    line: &Bytes,
+    now_ms: i64,
+) -> anyhow::Result<Record> {
+    let (partition, record) = inserter.record_line(decoded, line, now_ms)?;
     ensure!(partition == PARTITION, "one partition");
     Ok(record)
 }

@@ -92,9 +92,9 @@ path, rows, top = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 STAGES = [
     ("ingest", "line split", "LineSplitter::push over 16 KiB DATA frames",
      [r"callgrind::stage_split"]),
-    ("ingest", "row decode", "format::insert_row::decode_insert_row",
+    ("ingest", "row decode", "Inserter::decode_line: fast-path scan, else decode_insert_row",
      [r"callgrind::stage_decode"]),
-    ("ingest", "build record", "exec::ingest::Inserter::record, free the decoded row",
+    ("ingest", "build record", "exec::ingest::Inserter::record_line, free the decoded row",
      [r"callgrind::stage_record"]),
     ("ingest", "log append, caller", "TopicLog::append, await the ticket",
      [r"callgrind::stage_append", r"callgrind::stage_await_append"]),

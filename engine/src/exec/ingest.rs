@@ -13,12 +13,22 @@ use crate::catalog::Source;
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
 use crate::format::canonical_row::CanonicalRowCheck;
+use crate::format::insert_row::{decode_insert_row, InsertRow};
 use crate::format::json_value::{encode_row_value, encode_value_unwrapped};
 use crate::format::key::encode_key;
 use crate::format::ValueWrapping;
 use crate::log::{partition_for_key, KeylessSpreader};
 use crate::log::{PartitionId, Record, TopicLog};
 use crate::types::{Column, ColumnKind, SqlType, Value};
+
+/// One `/inserts-stream` line, decoded as far as building its record needs.
+#[derive(Debug)]
+pub enum DecodedLine {
+    /// The line is already the record value the `JSON` format would store: nothing decoded.
+    StoredAsSent,
+    /// The line's column values (and whether the line is still usable as the value).
+    Row(InsertRow),
+}
 
 /// Builds records for one source; one per producer request so state stays local.
 pub struct Inserter {
@@ -30,6 +40,8 @@ pub struct Inserter {
     timestamp_index: Option<usize>,
     /// The schema index of the only value column when the source is unwrapped.
     unwrapped_index: Option<usize>,
+    /// The fast path for rows stored exactly as sent, when this source allows one.
+    canonical: Option<CanonicalRowCheck>,
     scratch: Vec<u8>,
     /// The current row's key column values, in key order (reused).
     key_values: Vec<Value>,
@@ -64,7 +76,13 @@ impl Inserter {
             ValueWrapping::Unwrapped => indexes(ColumnKind::Value).first().copied(),
             ValueWrapping::Wrapped => None,
         };
+        // A row can be stored exactly as sent only when the value is a wrapped JSON object
+        // and nothing but the value comes from the row (no key, no `TIMESTAMP` column).
+        let canonical = (unwrapped_index.is_none() && timestamp_index.is_none())
+            .then(|| CanonicalRowCheck::new(&source.schema))
+            .flatten();
         Ok(Inserter {
+            canonical,
             unwrapped_index,
             spreader: KeylessSpreader::starting_at(rand::random()),
             key_columns: key_indexes.iter().map(|&i| columns[i].clone()).collect(),
@@ -86,29 +104,47 @@ impl Inserter {
         &self.topic
     }
 
-    /// The ingest fast path's check for this source's rows, when a row can be stored
-    /// exactly as sent: the value is a wrapped JSON object and nothing but the value comes
-    /// from the row (no key columns, no `TIMESTAMP` column). `None` otherwise.
-    pub fn canonical_check(&self) -> Option<CanonicalRowCheck> {
-        if self.unwrapped_index.is_some() || self.timestamp_index.is_some() {
-            return None;
-        }
-        CanonicalRowCheck::new(&self.source.schema)
+    /// The wall clock, as record timestamps read it.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
-    /// Builds the record for a line the [`CanonicalRowCheck`] accepted: its bytes are the
-    /// record value, it has no key, and its timestamp is now.
-    pub fn canonical_record(&mut self, line: Bytes) -> (PartitionId, Record) {
-        let partition = self.spreader.next_partition(self.topic.partition_count());
-        (
-            partition,
-            Record {
-                key: None,
-                value: Some(line),
-                timestamp_ms: self.clock.now_ms(),
-                headers: Vec::new(),
-            },
-        )
+    /// Decodes one `/inserts-stream` line. A plain row that the fast path proves is already
+    /// its stored value ([`CanonicalRowCheck`]) is not decoded at all; any other line goes
+    /// through the full decoder, which also gives ksqlDB's error for a bad one.
+    pub fn decode_line(&self, line: &Bytes) -> Result<DecodedLine> {
+        if let Some(check) = &self.canonical {
+            if check.accepts(line) {
+                return Ok(DecodedLine::StoredAsSent);
+            }
+        }
+        decode_insert_row(line, &self.source.schema).map(DecodedLine::Row)
+    }
+
+    /// Builds the record for a line [`Inserter::decode_line`] decoded. `now_ms` is when the
+    /// line arrived (callers read the clock once for all the lines of one read).
+    pub fn record_line(
+        &mut self,
+        decoded: DecodedLine,
+        line: &Bytes,
+        now_ms: i64,
+    ) -> Result<(PartitionId, Record)> {
+        match decoded {
+            DecodedLine::StoredAsSent => {
+                let partition = self.spreader.next_partition(self.topic.partition_count());
+                let record = Record {
+                    key: None,
+                    value: Some(line.clone()),
+                    timestamp_ms: now_ms,
+                    headers: Vec::new(),
+                };
+                Ok((partition, record))
+            }
+            DecodedLine::Row(row) => {
+                let canonical = row.value_is_canonical.then(|| line.clone());
+                self.record_at(&row.values, canonical, None, now_ms)
+            }
+        }
     }
 
     /// Builds the record for `values` (one per schema column, schema order).
@@ -119,6 +155,18 @@ impl Inserter {
         values: &[Value],
         canonical_value: Option<Bytes>,
         rowtime: Option<i64>,
+    ) -> Result<(PartitionId, Record)> {
+        let now_ms = self.clock.now_ms();
+        self.record_at(values, canonical_value, rowtime, now_ms)
+    }
+
+    /// [`Inserter::record`] with the wall clock already read.
+    fn record_at(
+        &mut self,
+        values: &[Value],
+        canonical_value: Option<Bytes>,
+        rowtime: Option<i64>,
+        now_ms: i64,
     ) -> Result<(PartitionId, Record)> {
         // Reused across rows: no Vec allocation per row for the key columns.
         self.key_values.clear();
@@ -149,7 +197,7 @@ impl Inserter {
         };
         let timestamp_ms = rowtime
             .or_else(|| self.timestamp_from_column(values))
-            .unwrap_or_else(|| self.clock.now_ms());
+            .unwrap_or(now_ms);
         Ok((
             partition,
             Record {

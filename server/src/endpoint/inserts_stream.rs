@@ -17,8 +17,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use hyper::body::Incoming;
 use sluice_engine::exec::ingest::Inserter;
-use sluice_engine::format::canonical_row::CanonicalRowCheck;
-use sluice_engine::format::insert_row::{decode_insert_row, INVALID_JSON_MESSAGE};
+use sluice_engine::format::insert_row::INVALID_JSON_MESSAGE;
 use sluice_engine::log::{AppendTicket, PartitionId, Record};
 use sluice_engine::statements::insert_target;
 use sluice_engine::{Engine, EngineError};
@@ -89,7 +88,6 @@ pub async fn handle(
     let (tx, response) = ResponseBody::channel();
     let (pending_tx, pending_rx) = mpsc::channel(INSERTS_PENDING_BATCHES_MAX);
     let reader = RowReader {
-        canonical: inserter.canonical_check(),
         inserter,
         splitter,
         pending_tx,
@@ -132,8 +130,6 @@ async fn read_first_line(
 /// The request half: decode rows and append them, queueing a ticket per batch.
 struct RowReader {
     inserter: Inserter,
-    /// The fast path for rows stored exactly as sent, when the target allows it.
-    canonical: Option<CanonicalRowCheck>,
     splitter: LineSplitter,
     pending_tx: mpsc::Sender<Pending>,
     next_seq: u64,
@@ -184,8 +180,10 @@ impl RowReader {
     }
 
     async fn rows(&mut self, lines: &[Bytes]) -> Flow {
+        // The lines of one read arrived together: one clock read stamps them all.
+        let now_ms = self.inserter.now_ms();
         for line in lines {
-            if let Err(e) = self.add(line) {
+            if let Err(e) = self.add(line, now_ms) {
                 if let Flow::Stop = self.flush().await {
                     return Flow::Stop;
                 }
@@ -202,16 +200,9 @@ impl RowReader {
     }
 
     /// Decodes one row and adds its record to the current batch.
-    fn add(&mut self, line: &Bytes) -> Result<(), EngineError> {
-        let (partition, record) = match &self.canonical {
-            // Plain rows: one scan of the bytes, no values built.
-            Some(check) if check.accepts(line) => self.inserter.canonical_record(line.clone()),
-            _ => {
-                let row = decode_insert_row(line, &self.inserter.source().schema)?;
-                let canonical = row.value_is_canonical.then(|| line.clone());
-                self.inserter.record(&row.values, canonical, None)?
-            }
-        };
+    fn add(&mut self, line: &Bytes, now_ms: i64) -> Result<(), EngineError> {
+        let decoded = self.inserter.decode_line(line)?;
+        let (partition, record) = self.inserter.record_line(decoded, line, now_ms)?;
         match self.batches.iter_mut().find(|(p, _)| *p == partition) {
             Some((_, records)) => records.push(record),
             None => self.batches.push((partition, vec![record])),
