@@ -20,7 +20,7 @@ use crate::format::json_value::{
 use crate::format::key::decode_key;
 use crate::format::ValueWrapping;
 use crate::log::StoredRecord;
-use crate::types::{Column, ColumnKind, Value};
+use crate::types::{Column, ColumnKind, SqlType, Value};
 
 /// What one stored record decodes to.
 pub(crate) enum Decoded<'a> {
@@ -249,20 +249,20 @@ impl RowDecoder {
             self.spans[slot] = None;
             return Ok(());
         }
-        if std::str::from_utf8(value).is_ok() {
-            let mut spans = std::mem::take(&mut self.field_spans);
-            spans.clear();
-            spans.resize(self.fields.len(), (None, None));
-            let flat = self.fields.scan_flat(value, &mut spans);
-            let result = if flat {
-                self.decode_flat(value, &mut spans)
-            } else {
-                Ok(())
-            };
-            self.field_spans = spans;
-            if flat {
-                return result;
-            }
+        // The flat scanner takes only ASCII, so it needs no UTF-8 pass first; the general
+        // path checks UTF-8 itself.
+        let mut spans = std::mem::take(&mut self.field_spans);
+        spans.clear();
+        spans.resize(self.fields.len(), (None, None));
+        let flat = self.fields.scan_flat(value, &mut spans);
+        let result = if flat {
+            self.decode_flat(value, &mut spans)
+        } else {
+            Ok(())
+        };
+        self.field_spans = spans;
+        if flat {
+            return result;
         }
         self.decode_general(value)
     }
@@ -272,7 +272,10 @@ impl RowDecoder {
             let row_slot = self.value_slots[i];
             let text = slot.0.take().or(slot.1.take()).map(|span| &value[span]);
             if let Some(raw) = text.filter(|_| !self.value_needed[i]) {
-                if renders_as_stored(raw, self.fields.ty(i)) {
+                // A flat string is plain text: it renders as stored without another look.
+                let plain_string = raw.first() == Some(&b'"');
+                let ty = self.fields.ty(i);
+                if (plain_string && *ty == SqlType::String) || renders_as_stored(raw, ty) {
                     self.spans[row_slot] = Some(span_in(value, raw));
                     continue;
                 }

@@ -17,6 +17,7 @@
 //!
 //! [`Value`]: crate::types::Value
 
+use super::json_text::plain_text_len;
 use crate::types::{ColumnKind, Schema, SqlType};
 
 /// More value columns than this and the fast path is not used (the duplicate check is a
@@ -178,70 +179,83 @@ impl<'a> Scanner<'a> {
         (self.bytes.get(self.at..end)? == word).then(|| self.at = end)
     }
 
+    /// Moves past a run of plain string text (see [`plain_text_len`]).
+    fn skip_plain_text(&mut self) {
+        self.at += plain_text_len(&self.bytes[self.at..]);
+    }
+
     /// A field name without escapes: ASCII, no control characters. Returns its bytes.
     fn plain_string(&mut self) -> Option<&'a [u8]> {
         self.expect(b'"')?;
         let start = self.at;
-        loop {
-            match self.next_byte()? {
-                b'"' => return Some(&self.bytes[start..self.at - 1]),
-                b'\\' => return None,
-                b if !(0x20..0x80).contains(&b) => return None,
-                _ => {}
-            }
-        }
+        self.skip_plain_text();
+        let end = self.at;
+        self.expect(b'"')?;
+        Some(&self.bytes[start..end])
     }
 
     /// A string value: ASCII with the simple escapes (`\u` goes to the full decoder).
     fn string_value(&mut self) -> Option<()> {
         self.expect(b'"')?;
         loop {
+            self.skip_plain_text();
             match self.next_byte()? {
                 b'"' => return Some(()),
                 b'\\' => match self.next_byte()? {
                     b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
                     _ => return None,
                 },
-                b if !(0x20..0x80).contains(&b) => return None,
-                _ => {}
+                _ => return None,
             }
         }
     }
 
-    /// A JSON number without an exponent: `-?(0|[1-9][0-9]*)(\.[0-9]+)?`. Returns its text
-    /// and whether it has a fraction.
-    fn number(&mut self) -> Option<(&'a [u8], bool)> {
-        let start = self.at;
-        if self.peek() == Some(b'-') {
+    /// A JSON number without an exponent: `-?(0|[1-9][0-9]*)(\.[0-9]+)?`. Returns its
+    /// integer value when it has no fraction and fits an `i64` (`Integral(None)` when it does
+    /// not fit), or `Fraction`.
+    fn number(&mut self) -> Option<Number> {
+        let negative = self.peek() == Some(b'-');
+        if negative {
             self.at += 1;
         }
+        let int_start = self.at;
+        // Accumulated negatively: i64::MIN has no positive counterpart.
+        let mut value: Option<i64> = Some(0);
         match self.next_byte()? {
             b'0' => {}
-            b'1'..=b'9' => self.digits(),
+            d @ b'1'..=b'9' => {
+                value = Some(-i64::from(d - b'0'));
+                while let Some(d @ b'0'..=b'9') = self.peek() {
+                    value = value
+                        .and_then(|v| v.checked_mul(10))
+                        .and_then(|v| v.checked_sub(i64::from(d - b'0')));
+                    self.at += 1;
+                }
+            }
             _ => return None,
         }
-        let int_end = self.at;
+        let int_digits = self.at - int_start;
         let fraction = self.peek() == Some(b'.');
         if fraction {
             self.at += 1;
             let digits_start = self.at;
-            self.digits();
+            while matches!(self.peek(), Some(b'0'..=b'9')) {
+                self.at += 1;
+            }
             if self.at == digits_start {
                 return None;
             }
         }
-        if matches!(self.peek(), Some(b'e' | b'E')) {
+        if matches!(self.peek(), Some(b'e' | b'E')) || int_digits > DOUBLE_INTEGER_DIGITS_MAX {
             return None;
         }
-        let text = &self.bytes[start..self.at];
-        let int_digits = int_end - start - usize::from(text[0] == b'-');
-        (int_digits <= DOUBLE_INTEGER_DIGITS_MAX).then_some((text, fraction))
-    }
-
-    fn digits(&mut self) {
-        while matches!(self.peek(), Some(b'0'..=b'9')) {
-            self.at += 1;
-        }
+        Some(if fraction {
+            Number::Fraction
+        } else if negative {
+            Number::Integral(value)
+        } else {
+            Number::Integral(value.and_then(i64::checked_neg))
+        })
     }
 
     fn value(&mut self, scalar: Scalar) -> Option<()> {
@@ -256,36 +270,30 @@ impl<'a> Scanner<'a> {
                 _ => None,
             },
             Scalar::String => self.string_value(),
-            Scalar::Integer => {
-                let (text, fraction) = self.number()?;
-                let v = parse_i64(text, fraction)?;
-                i32::try_from(v).ok().map(|_| ())
-            }
-            Scalar::BigInt => {
-                let (text, fraction) = self.number()?;
-                parse_i64(text, fraction).map(|_| ())
-            }
-            Scalar::Double => {
-                let (text, fraction) = self.number()?;
-                // Integers must fit a Long (the API coercer refuses a BigInteger); numbers
-                // with a fraction and a bounded integer part are always finite.
-                if fraction {
-                    Some(())
-                } else {
-                    parse_i64(text, fraction).map(|_| ())
-                }
-            }
+            Scalar::Integer => match self.number()? {
+                Number::Integral(Some(v)) => i32::try_from(v).ok().map(|_| ()),
+                _ => None,
+            },
+            Scalar::BigInt => match self.number()? {
+                Number::Integral(Some(_)) => Some(()),
+                _ => None,
+            },
+            // Integers must fit a Long (the API coercer refuses a BigInteger); numbers with
+            // a fraction and a bounded integer part are always finite.
+            Scalar::Double => match self.number()? {
+                Number::Integral(None) => None,
+                _ => Some(()),
+            },
         }
     }
 }
 
-/// The integer value of an integer token (`None` for a fraction or out of `i64` range).
-fn parse_i64(text: &[u8], fraction: bool) -> Option<i64> {
-    if fraction {
-        return None;
-    }
-    // The scanner admitted only ASCII sign and digits.
-    std::str::from_utf8(text).ok()?.parse().ok()
+/// A number token the fast path read.
+enum Number {
+    /// No fraction: its value, or `None` beyond `i64`.
+    Integral(Option<i64>),
+    /// A fraction (a DOUBLE's text).
+    Fraction,
 }
 
 #[cfg(test)]
@@ -353,6 +361,43 @@ mod tests {
         ] {
             assert!(!accepts(line), "{line}");
         }
+    }
+
+    #[test]
+    fn plain_text_stops_at_the_first_special_byte_wherever_it_is() {
+        for len in 0..20 {
+            for stop in [b'"', b'\\', 0x00, 0x1f, 0x7f + 1, 0xff] {
+                let mut bytes = vec![b'a'; len];
+                bytes.push(stop);
+                bytes.extend_from_slice(b"\"xyz\\ \x01abcdefgh");
+                let mut s = Scanner {
+                    bytes: &bytes,
+                    at: 0,
+                };
+                s.skip_plain_text();
+                assert_eq!(s.at, len, "len {len} stop {stop:#x}");
+            }
+            // 0x20 and 0x7f are plain: the run goes to the end.
+            let bytes = [0x20u8, 0x7f].repeat(len);
+            let mut s = Scanner {
+                bytes: &bytes,
+                at: 0,
+            };
+            s.skip_plain_text();
+            assert_eq!(s.at, bytes.len());
+        }
+    }
+
+    #[test]
+    fn numbers_at_the_edges_of_their_types() {
+        assert!(accepts(r#"{"ID":-9223372036854775808,"N":2147483647}"#));
+        assert!(!accepts(r#"{"ID":-9223372036854775809}"#));
+        assert!(!accepts(r#"{"N":-2147483649}"#));
+        assert!(accepts(r#"{"AMOUNT":9223372036854775807,"ID":0}"#));
+        assert!(!accepts(r#"{"AMOUNT":9223372036854775808}"#));
+        assert!(accepts(r#"{"AMOUNT":92233720368547758080.5}"#));
+        assert!(!accepts(r#"{"ID":-}"#));
+        assert!(!accepts(r#"{"AMOUNT":1.}"#));
     }
 
     #[test]

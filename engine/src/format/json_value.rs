@@ -19,7 +19,7 @@ use sonic_rs::LazyValue;
 use super::coerce::{self, classify, Json};
 use super::java_double::write_java_double;
 use super::json_text::{
-    exceeds_nesting_depth, write_base64_string, write_i64, write_json_string,
+    exceeds_nesting_depth, plain_text_len, write_base64_string, write_i64, write_json_string,
     JSON_NESTING_DEPTH_MAX,
 };
 use crate::error::{EngineError, Result};
@@ -177,7 +177,7 @@ impl ValueFields {
         for entry in sonic_rs::to_object_iter(text) {
             let (key, value) = entry.map_err(|e| invalid_json(&e.to_string()))?;
             end = span_in(bytes, value.as_raw_str().as_bytes()).end;
-            self.assign(&key, value, &mut hint, slots);
+            self.assign(key.as_bytes(), value, &mut hint, slots);
         }
         let close = skip_json_whitespace(bytes, end);
         if bytes.get(close) != Some(&b'}') || skip_json_whitespace(bytes, close + 1) != bytes.len()
@@ -190,7 +190,7 @@ impl ValueFields {
     /// Puts one field into the slots of the columns it matches.
     fn assign<T: Clone>(
         &self,
-        key: &str,
+        key: &[u8],
         value: T,
         hint: &mut usize,
         slots: &mut [(Option<T>, Option<T>)],
@@ -203,15 +203,17 @@ impl ValueFields {
             } else {
                 *hint + k
             };
-            if self.names[i].as_bytes() == key.as_bytes() {
+            if self.names[i].as_bytes() == key {
                 exact = Some(i);
                 *hint = if i + 1 == n { 0 } else { i + 1 };
                 break;
             }
         }
-        if key.bytes().any(|b| b.is_ascii_lowercase() || !b.is_ascii()) {
+        if key.iter().any(|b| b.is_ascii_lowercase() || !b.is_ascii()) {
+            // Keys come from UTF-8 text (sonic's, or the flat scanner's ASCII).
+            let key = String::from_utf8_lossy(key);
             for (i, name) in self.names.iter().enumerate() {
-                if Some(i) != exact && coerce::upper_eq(key, name) {
+                if Some(i) != exact && coerce::upper_eq(&key, name) {
                     slots[i].1 = Some(value.clone());
                 }
             }
@@ -225,7 +227,8 @@ impl ValueFields {
     /// unescaped strings, numbers and literals. Fills `spans` (one per column, all empty)
     /// with where each column's field text lies in `bytes`, and answers true; answers false
     /// (spans then undefined) for anything else, valid or not (nested values, escapes,
-    /// invalid JSON), which the general path then reads and reports. `bytes` must be UTF-8.
+    /// non-ASCII text, invalid JSON), which the general path then reads and reports. Bytes it
+    /// accepts are ASCII, so they need no separate UTF-8 check.
     pub(crate) fn scan_flat(&self, bytes: &[u8], spans: &mut [FieldSpan]) -> bool {
         debug_assert_eq!(spans.len(), self.names.len(), "one span per value column");
         let mut at = skip_json_whitespace(bytes, 0);
@@ -248,11 +251,8 @@ impl ValueFields {
                     return false;
                 };
                 at = skip_json_whitespace(bytes, value.end);
-                // The key is UTF-8 (the whole input is) and lies between its quotes.
-                let Ok(name) = std::str::from_utf8(&bytes[key.start + 1..key.end - 1]) else {
-                    return false;
-                };
-                self.assign(name, value, &mut hint, spans);
+                // The key lies between its quotes and is plain ASCII text.
+                self.assign(&bytes[key.start + 1..key.end - 1], value, &mut hint, spans);
                 match bytes.get(at) {
                     Some(b',') => at = skip_json_whitespace(bytes, at + 1),
                     Some(b'}') => break,
@@ -292,17 +292,15 @@ impl ValueFields {
 /// upper-cased-name match), as [`FieldSlot`].
 pub(crate) type FieldSpan = (Option<Range<usize>>, Option<Range<usize>>);
 
-/// The span of the string starting at `at` (quotes included) if it needs no unescaping: no
-/// `\\` and no control byte (which JSON forbids unescaped).
+/// The span of the string starting at `at` (quotes included) if it is plain text
+/// ([`plain_text_len`]): ASCII with no escapes and no control bytes, so its bytes are its
+/// text and it renders unchanged. Anything else is left to the general path.
 fn flat_string(bytes: &[u8], at: usize) -> Option<Range<usize>> {
     if bytes.get(at) != Some(&b'"') {
         return None;
     }
-    let len = bytes[at + 1..]
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-    let end = at + 1 + len;
-    (bytes[end] == b'"').then_some(at..end + 1)
+    let end = at + 1 + plain_text_len(&bytes[at + 1..]);
+    (bytes.get(end) == Some(&b'"')).then_some(at..end + 1)
 }
 
 /// The span of the scalar starting at `at`: an unescaped string, a number in RFC 8259's
