@@ -63,7 +63,8 @@ async fn reports_pass_fail_skip_and_the_json_summary() {
     assert_eq!(skip["skipped"], json!(true));
     assert_eq!(
         parsed.last().expect("summary line"),
-        &json!({"total": 3, "passed": 1, "failed": 1, "skipped": 1})
+        &json!({"total": 3, "passed": 1, "failed": 1, "skipped": 1,
+                "stateless_subset": {"total": 2, "passed": 1, "failed": 0, "skipped": 1}})
     );
     server.stop().await;
 }

@@ -17,6 +17,29 @@ pub enum ErrorClass {
     Internal,
 }
 
+/// The recognition exception ANTLR attaches to a syntax error it reports. ksqlDB's `/query`
+/// error text ends its cause chain with the exception's class name; ANTLR reports
+/// `extraneous input` and `missing X at` without one (it recovered in line), so those
+/// errors, and parse errors ksqlDB raises outside ANTLR, carry no cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyntaxCause {
+    /// `mismatched input 'X' expecting …`.
+    InputMismatch,
+    /// `no viable alternative at input '…'`.
+    NoViableAlternative,
+}
+
+impl SyntaxCause {
+    /// The Java class name, which is what `Throwable.toString()` gives for these
+    /// message-less exceptions and so what ksqlDB prints.
+    pub fn java_class(self) -> &'static str {
+        match self {
+            SyntaxCause::InputMismatch => "org.antlr.v4.runtime.InputMismatchException",
+            SyntaxCause::NoViableAlternative => "org.antlr.v4.runtime.NoViableAltException",
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// SQL that does not parse; `message` is ksqlDB-shaped (`line 1:8: mismatched input ...`).
@@ -25,6 +48,8 @@ pub enum EngineError {
         message: String,
         line: u32,
         column: u32,
+        /// The exception ksqlDB's ANTLR parser would attach, if any.
+        cause: Option<SyntaxCause>,
     },
     /// A statement that parses but is invalid (unknown source or column, bad WITH option...).
     #[error("{0}")]

@@ -40,4 +40,4 @@ pub mod statements;
 pub mod types;
 
 pub use engine::{Engine, EngineConfig};
-pub use error::{EngineError, ErrorClass, Result};
+pub use error::{EngineError, ErrorClass, Result, SyntaxCause};

@@ -78,18 +78,124 @@ pub fn stream_error_code(err: &EngineError) -> u32 {
 }
 
 /// The one mapping from an engine error to a streaming endpoint's response before any
-/// header was sent. Statement errors carry `statementText` as ksqlDB's do.
-pub fn stream_error(err: &EngineError, statement_text: Option<&str>) -> ErrorResponse {
+/// header was sent. Statement errors carry `statementText` as ksqlDB's do, and their
+/// `message` takes the endpoint's `style`.
+pub fn stream_error(
+    err: &EngineError,
+    statement_text: Option<&str>,
+    style: MessageStyle,
+) -> ErrorResponse {
     let code = stream_error_code(err);
-    let message = if code == code::SERVER_ERROR {
-        INTERNAL_QUERY_ERROR.to_string()
-    } else {
-        err.to_string()
+    let message = match statement_text {
+        _ if code == code::SERVER_ERROR => INTERNAL_QUERY_ERROR.to_string(),
+        Some(text) => statement_message(err, text, style),
+        None => err.to_string(),
     };
     match (err.class(), statement_text) {
         (ErrorClass::BadStatement, Some(text)) => statement_error(code, &message, text, b"[]"),
         _ => ErrorResponse::generic(code, &message),
     }
+}
+
+/// How an endpoint words a statement error's `message`. ksqlDB's resources render the same
+/// `KsqlStatementException` three ways (ksqlDB 0.28, the version the conformance cases
+/// come from).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageStyle {
+    /// `/ksql` (`KsqlResource`): `getRawMessage()`, the message alone.
+    Raw,
+    /// `/query-stream` (`ServerUtils.handleEndpointException`): `getMessage()`, which the
+    /// exception builds as the message, `"\nStatement: "` and the request's SQL.
+    WithStatement,
+    /// `/query` (`StreamedQueryResource`): `ErrorMessageUtil.buildErrorMessage(e)`, that
+    /// message followed by one `Caused by:` line per further exception in the cause chain.
+    CauseChain,
+}
+
+/// Width `ErrorMessageUtil` wraps each `Caused by:` line to (commons-lang `WordUtils.wrap`).
+pub const CAUSE_LINE_CHARS_MAX: usize = 80;
+
+/// A statement error's `message` in `style`, for a statement whose SQL is `statement_text`.
+///
+/// Only parse errors get the statement and cause chain, because only for them is the
+/// chain known: `ParseFailedException` (message and SQL) caused by ANTLR's
+/// `ParsingException` (the same message) caused by the recognition exception, if any.
+/// Other errors keep their message alone on every endpoint.
+pub fn statement_message(err: &EngineError, statement_text: &str, style: MessageStyle) -> String {
+    let EngineError::Parse { message, cause, .. } = err else {
+        return err.to_string();
+    };
+    let with_statement = format!("{message}\nStatement: {statement_text}");
+    match style {
+        MessageStyle::Raw => message.clone(),
+        MessageStyle::WithStatement => with_statement,
+        MessageStyle::CauseChain => {
+            let mut chain = vec![with_statement.as_str(), message.as_str()];
+            chain.extend(cause.map(|c| c.java_class()));
+            cause_chain(&chain)
+        }
+    }
+}
+
+/// `ErrorMessageUtil.buildErrorMessage` over the messages of an exception chain (outermost
+/// first): the first as is, then each later one that is distinct and not empty as
+/// `Caused by: …`, word-wrapped at 80 characters with `"\n\t"` between wrapped lines.
+///
+/// Duplicates are removed by exact text only. Later ksqlDB versions also drop causes the
+/// first message contains, but the 0.28 text the conformance cases expect keeps the parse
+/// message after `…\nStatement: …`, which contains it.
+pub fn cause_chain(messages: &[&str]) -> String {
+    let Some((first, causes)) = messages.split_first() else {
+        return String::new();
+    };
+    let mut out = first.to_string();
+    let mut seen = vec![*first];
+    for cause in causes {
+        if cause.is_empty() || seen.contains(cause) {
+            continue;
+        }
+        seen.push(cause);
+        out.push('\n');
+        out.push_str(&wrap_words(
+            &format!("Caused by: {cause}"),
+            CAUSE_LINE_CHARS_MAX,
+            "\n\t",
+        ));
+    }
+    out
+}
+
+/// commons-lang `WordUtils.wrap(text, width, newline, true)`: breaks at the last space
+/// that keeps a line within `width` (the space is replaced by `newline`), drops spaces at
+/// the start of a line, and cuts words longer than `width`. Widths count UTF-16 units,
+/// as Java's do.
+fn wrap_words(text: &str, width: usize, newline: &str) -> String {
+    const SPACE: u16 = b' ' as u16;
+    let units: Vec<u16> = text.encode_utf16().collect();
+    let newline: Vec<u16> = newline.encode_utf16().collect();
+    let mut out = Vec::with_capacity(units.len() + newline.len() * 2);
+    let mut offset = 0;
+    while offset < units.len() {
+        // A space may sit just past the width: the line before it still fits.
+        let window = &units[offset..(offset + width + 1).min(units.len())];
+        if window.first() == Some(&SPACE) {
+            offset += 1;
+            continue;
+        }
+        if units.len() - offset <= width {
+            break;
+        }
+        // Break at the last space (dropping it), or cut a word longer than a line.
+        let (line_len, skip) = match window.iter().rposition(|&u| u == SPACE) {
+            Some(space) => (space, 1),
+            None => (width, 0),
+        };
+        out.extend_from_slice(&units[offset..offset + line_len]);
+        out.extend_from_slice(&newline);
+        offset += line_len + skip;
+    }
+    out.extend_from_slice(&units[offset..]);
+    String::from_utf16_lossy(&out)
 }
 
 /// `statement_error` with pre-rendered `entities` JSON.
@@ -136,4 +242,76 @@ pub fn protocol_error(err: &ProtocolError) -> ErrorResponse {
         _ => code::BAD_REQUEST,
     };
     ErrorResponse::generic(code, &err.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_engine::SyntaxCause;
+
+    const ORDER_BY: &str = "line 1:24: mismatched input 'BY' expecting {';', 'EMIT', 'WHERE', \
+                            'WINDOW', 'GROUP', 'HAVING', 'LIMIT', 'PARTITION'}";
+
+    fn parse_error(cause: Option<SyntaxCause>) -> EngineError {
+        EngineError::Parse {
+            message: ORDER_BY.into(),
+            line: 1,
+            column: 24,
+            cause,
+        }
+    }
+
+    /// RQTT `pull-queries-against-streams - error on ORDER BY`, exactly.
+    #[test]
+    fn query_endpoint_parse_error_is_the_full_cause_chain() {
+        let sql = "SELECT * FROM S1 ORDER BY MYKEY DESC;";
+        let err = parse_error(Some(SyntaxCause::InputMismatch));
+        assert_eq!(
+            statement_message(&err, sql, MessageStyle::CauseChain),
+            "line 1:24: mismatched input 'BY' expecting {';', 'EMIT', 'WHERE', 'WINDOW', \
+             'GROUP', 'HAVING', 'LIMIT', 'PARTITION'}\nStatement: SELECT * FROM S1 ORDER BY \
+             MYKEY DESC;\nCaused by: line 1:24: mismatched input 'BY' expecting {';', 'EMIT', \
+             'WHERE',\n\t'WINDOW', 'GROUP', 'HAVING', 'LIMIT', 'PARTITION'}\nCaused by: \
+             org.antlr.v4.runtime.InputMismatchException"
+        );
+        assert_eq!(
+            statement_message(&err, sql, MessageStyle::WithStatement),
+            format!("{ORDER_BY}\nStatement: {sql}")
+        );
+        assert_eq!(statement_message(&err, sql, MessageStyle::Raw), ORDER_BY);
+    }
+
+    #[test]
+    fn errors_without_an_antlr_exception_end_at_the_parse_message() {
+        let err = parse_error(None);
+        let text = statement_message(&err, "X;", MessageStyle::CauseChain);
+        assert!(text.ends_with("\n\t'WINDOW', 'GROUP', 'HAVING', 'LIMIT', 'PARTITION'}"));
+        assert_eq!(text.matches("Caused by: ").count(), 1);
+        let other = EngineError::Statement("S1 does not exist.".into());
+        assert_eq!(
+            statement_message(&other, "X;", MessageStyle::CauseChain),
+            "S1 does not exist."
+        );
+    }
+
+    #[test]
+    fn cause_chain_drops_empty_and_repeated_messages() {
+        assert_eq!(cause_chain(&["a", "", "b", "a", "b"]), "a\nCaused by: b");
+        assert_eq!(cause_chain(&[]), "");
+    }
+
+    #[test]
+    fn wrap_words_follows_commons_lang() {
+        let wrap = |t: &str, w: usize| wrap_words(t, w, "|");
+        assert_eq!(wrap("short", 10), "short");
+        assert_eq!(wrap("aaa bbb ccc", 7), "aaa bbb|ccc");
+        // A space just past the width still ends the line before it.
+        assert_eq!(wrap("aaaaaaa bbb", 7), "aaaaaaa|bbb");
+        // Words longer than a line are cut; spaces at a line start are dropped.
+        assert_eq!(wrap("abcdefghij kl", 4), "abcd|efgh|ij|kl");
+        // The break is the last space in reach, so earlier ones stay at the line's end.
+        assert_eq!(wrap("ab      cd", 4), "ab  |cd");
+        // Width counts UTF-16 units, as Java does.
+        assert_eq!(wrap("\u{1F600}\u{1F600} x", 4), "\u{1F600}\u{1F600}|x");
+    }
 }

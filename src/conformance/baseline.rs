@@ -89,6 +89,7 @@ mod tests {
             name: name.into(),
             file: "f".into(),
             categories: vec![],
+            stateless: false,
             verdict,
             reason: String::new(),
             elapsed_ms: 0,

@@ -141,6 +141,24 @@ impl Case {
         base.strip_suffix(".json").unwrap_or(base)
     }
 
+    /// Whether the case is in the "stateless subset", the target of conformance issue 4:
+    /// what an engine without state stores (no aggregates, windows, joins or tables) should
+    /// pass. RQTT: the push, INSERT VALUES, scalable push and stream pull query files;
+    /// QTT: every file. In both, `meta.categories` must avoid [`STATEFUL_CATEGORIES`]. (QTT
+    /// marks windowed sinks with `meta.windowed_outputs` too, but always alongside the
+    /// `window` category, so categories alone decide for both suites.)
+    pub fn in_stateless_subset(&self) -> bool {
+        let file_in = match self.suite {
+            Suite::Qtt => true,
+            Suite::Rqtt => STATELESS_RQTT_FILES.contains(&self.file_stem()),
+        };
+        file_in
+            && !self
+                .categories
+                .iter()
+                .any(|c| STATEFUL_CATEGORIES.contains(&c.as_str()))
+    }
+
     /// Format names listed in `meta` under `key` (`value_formats`, `key_formats`).
     pub fn meta_strings(&self, key: &str) -> Vec<String> {
         self.meta(key)
@@ -151,6 +169,25 @@ impl Case {
             .collect()
     }
 }
+
+/// RQTT source files (stems) in the stateless subset: see [`Case::in_stateless_subset`].
+const STATELESS_RQTT_FILES: [&str; 4] = [
+    "push-queries",
+    "insert-values",
+    "scalable-push-queries",
+    "pull-queries-against-streams",
+];
+
+/// Case categories that need state and so keep a case out of the stateless subset.
+/// `aggregate_function` and `pull_on_table` occur in RQTT only.
+const STATEFUL_CATEGORIES: [&str; 6] = [
+    "aggregation",
+    "aggregate_function",
+    "window",
+    "join",
+    "table",
+    "pull_on_table",
+];
 
 fn parse_record(r: &Json) -> Result<Record, String> {
     let topic = r
@@ -228,6 +265,35 @@ mod tests {
         assert_eq!(out.headers, Some(vec![("h".into(), Some("IQ==".into()))]));
         assert_eq!(case.categories, vec!["window"]);
         assert_eq!(case.meta_strings("value_formats"), vec!["JSON"]);
+    }
+
+    #[test]
+    fn stateless_subset_is_by_file_for_rqtt_and_by_category_for_both() {
+        let case = |file: &str, categories: &str, rqtt: bool| {
+            let extra = if rqtt { r#", "responses": []"# } else { "" };
+            let doc = Json::parse(&format!(
+                r#"{{"name": "n", "file": "x/{file}.json", "statements": [],
+                    "meta": {{"categories": {categories}}}{extra}}}"#
+            ))
+            .expect("json");
+            Case::from_json(doc).expect("case").in_stateless_subset()
+        };
+        assert!(case("cast", r#"["projection_filter_scalar"]"#, false));
+        assert!(!case("cast", r#"["scalar_function", "table"]"#, false));
+        assert!(!case("hopping-windows", r#"["window"]"#, false));
+        assert!(case("push-queries", r#"["push_query"]"#, true));
+        assert!(case(
+            "pull-queries-against-streams",
+            r#"["pull_on_stream"]"#,
+            true
+        ));
+        assert!(!case("push-queries", r#"["push_query", "join"]"#, true));
+        assert!(!case("insert-values", r#"["pull_on_table"]"#, true));
+        assert!(!case(
+            "pull-queries-with-limit-clause",
+            r#"["pull_on_stream"]"#,
+            true
+        ));
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub struct CaseResult {
     /// ksqlDB source file stem (`cast`, `push-queries`).
     pub file: String,
     pub categories: Vec<String>,
+    /// In the stateless subset (`Case::in_stateless_subset`), which gets its own total.
+    pub stateless: bool,
     pub verdict: Verdict,
     /// One line: why it failed or was skipped; empty on a pass.
     pub reason: String,
@@ -86,27 +88,43 @@ impl Counts {
 }
 
 pub fn totals(results: &[CaseResult]) -> Counts {
+    totals_where(results, |_| true)
+}
+
+fn totals_where(results: &[CaseResult], keep: impl Fn(&CaseResult) -> bool) -> Counts {
     let mut c = Counts::default();
-    for r in results {
+    for r in results.iter().filter(|r| keep(r)) {
         c.add(r.verdict);
     }
     c
 }
 
+/// Totals over the stateless subset.
+pub fn stateless_totals(results: &[CaseResult]) -> Counts {
+    totals_where(results, |r| r.stateless)
+}
+
+/// The totals object, with the stateless subset's counts nested under `stateless_subset`.
 pub fn summary_json(results: &[CaseResult]) -> String {
-    let c = totals(results);
-    let n = |v: usize| Json::Num(v.to_string());
-    Json::Obj(vec![
-        ("total".into(), n(c.total())),
-        ("passed".into(), n(c.passed)),
-        ("failed".into(), n(c.failed)),
-        ("skipped".into(), n(c.skipped)),
-    ])
-    .to_text()
+    let counts = |c: Counts| {
+        let n = |v: usize| Json::Num(v.to_string());
+        vec![
+            ("total".into(), n(c.total())),
+            ("passed".into(), n(c.passed)),
+            ("failed".into(), n(c.failed)),
+            ("skipped".into(), n(c.skipped)),
+        ]
+    };
+    let mut fields = counts(totals(results));
+    fields.push((
+        "stateless_subset".into(),
+        Json::Obj(counts(stateless_totals(results))),
+    ));
+    Json::Obj(fields).to_text()
 }
 
 /// The human summary: one table by source file, one by category (a case counts once in
-/// each of its categories), then the totals.
+/// each of its categories), then the totals and the stateless subset's pass rate.
 pub fn summary_text(results: &[CaseResult], elapsed_s: f64) -> String {
     let mut by_file: BTreeMap<&str, Counts> = BTreeMap::new();
     let mut by_category: BTreeMap<&str, Counts> = BTreeMap::new();
@@ -141,5 +159,45 @@ pub fn summary_text(results: &[CaseResult], elapsed_s: f64) -> String {
         c.skipped,
         c.rate()
     ));
+    let s = stateless_totals(results);
+    out.push_str(&format!(
+        "stateless subset: {}/{} run ({})\n",
+        s.passed,
+        s.passed + s.failed,
+        s.rate()
+    ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(stateless: bool, verdict: Verdict) -> CaseResult {
+        CaseResult {
+            name: "n".into(),
+            file: "f".into(),
+            categories: vec![],
+            stateless,
+            verdict,
+            reason: String::new(),
+            elapsed_ms: 0,
+        }
+    }
+
+    #[test]
+    fn the_stateless_subset_has_its_own_total() {
+        let results = [
+            result(true, Verdict::Pass),
+            result(true, Verdict::Fail),
+            result(true, Verdict::Skip),
+            result(false, Verdict::Pass),
+        ];
+        assert!(summary_text(&results, 1.0).ends_with("stateless subset: 1/2 run (50.0%)\n"));
+        assert_eq!(
+            summary_json(&results),
+            r#"{"total":4,"passed":2,"failed":1,"skipped":1,"stateless_subset":{"total":3,"passed":1,"failed":1,"skipped":1}}"#
+        );
+        assert!(summary_text(&results[3..], 1.0).ends_with("stateless subset: 0/0 run (-)\n"));
+    }
 }

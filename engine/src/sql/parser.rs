@@ -10,7 +10,7 @@
 
 use super::ast::*;
 use super::lexer::{tokenize, Sym, Tok, Token};
-use crate::error::EngineError;
+use crate::error::{EngineError, SyntaxCause};
 
 /// Deepest nesting (parentheses, calls, constructors, CASE, unary operators, types) the
 /// parser accepts.
@@ -214,6 +214,10 @@ pub(crate) struct Parser<'a> {
     pub(crate) pos: usize,
     /// Current nesting depth, checked against [`EXPRESSION_DEPTH_MAX`].
     pub(crate) depth: usize,
+    /// What ANTLR would say it expected if the statement just parsed is followed by a
+    /// token that is neither `;` nor removable; set by [`Parser::query`], see
+    /// [`QueryEnd`].
+    query_follow: Option<&'static [Expect]>,
 }
 
 impl<'a> Parser<'a> {
@@ -223,6 +227,7 @@ impl<'a> Parser<'a> {
             tokens: tokenize(src),
             pos: 0,
             depth: 0,
+            query_follow: None,
         }
     }
 
@@ -344,12 +349,23 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// A parse error at `token` that ksqlDB raises outside ANTLR's error strategy.
     pub(crate) fn error_at(&self, token: &Token, message: &str) -> EngineError {
+        self.syntax_error(token, message, None)
+    }
+
+    fn syntax_error(
+        &self,
+        token: &Token,
+        message: &str,
+        cause: Option<SyntaxCause>,
+    ) -> EngineError {
         let column = token.column + 1;
         EngineError::Parse {
             message: format!("line {}:{}: {}", token.line, column, message),
             line: token.line,
             column,
+            cause,
         }
     }
 
@@ -371,26 +387,46 @@ impl<'a> Parser<'a> {
     /// The error for "the current token is not one of `expected`". Like ANTLR's single-token
     /// deletion, it says `extraneous input` when the *next* token would have fit.
     pub(crate) fn mismatch(&self, expected: &[Expect]) -> EngineError {
+        self.mismatch_reporting(expected, expected)
+    }
+
+    /// [`Parser::mismatch`] where ANTLR's `InputMismatchException` would list `reported`
+    /// rather than what fits here: ANTLR's error strategy reports the tokens that could
+    /// have come at the first optional element it skipped since it was last sure of a token
+    /// (its `nextTokensContext`), which can be more than the failing rule wanted.
+    fn mismatch_reporting(&self, expected: &[Expect], reported: &[Expect]) -> EngineError {
         let token = self.peek().clone();
-        let mut names = Vec::new();
-        for e in expected {
-            e.describe(&mut names);
-        }
-        names.dedup();
-        let set = if names.len() == 1 {
-            names.remove(0)
-        } else {
-            format!("{{{}}}", names.join(", "))
-        };
-        let extraneous =
-            token.tok != Tok::Eof && expected.iter().any(|e| self.matches_expect(1, *e));
-        let shape = if extraneous {
-            "extraneous"
-        } else {
-            "mismatched"
-        };
         let text = self.token_text(&token);
-        self.error_at(&token, &format!("{shape} input '{text}' expecting {set}"))
+        // ANTLR deletes the token (and reports it extraneous, with no exception) when the
+        // one after it is what this rule wanted.
+        if token.tok != Tok::Eof && expected.iter().any(|e| self.matches_expect(1, *e)) {
+            let set = describe_set(expected);
+            return self.syntax_error(
+                &token,
+                &format!("extraneous input '{text}' expecting {set}"),
+                None,
+            );
+        }
+        let set = describe_set(reported);
+        self.syntax_error(
+            &token,
+            &format!("mismatched input '{text}' expecting {set}"),
+            Some(SyntaxCause::InputMismatch),
+        )
+    }
+
+    /// The error when a statement is followed by something other than `;`. After ANTLR's
+    /// single-token deletion comes single-token insertion: when the token could start the
+    /// next statement, the `;` is reported missing (again with no exception).
+    fn statement_end_error(&self) -> EngineError {
+        const SEMICOLON: [Expect; 1] = [Expect::Sym(Sym::Semicolon)];
+        let token = self.peek().clone();
+        let deletable = self.matches_expect(1, SEMICOLON[0]);
+        if !deletable && STATEMENT_START.iter().any(|kw| self.is_kw(kw)) {
+            let text = self.token_text(&token);
+            return self.syntax_error(&token, &format!("missing ';' at '{text}'"), None);
+        }
+        self.mismatch_reporting(&SEMICOLON, self.query_follow.unwrap_or(&SEMICOLON))
     }
 
     /// ANTLR's `no viable alternative at input '…'`: the text from `start_pos` up to and
@@ -403,7 +439,11 @@ impl<'a> Parser<'a> {
         } else {
             self.src[start.start..token.end].to_string()
         };
-        self.error_at(&token, &format!("no viable alternative at input '{text}'"))
+        self.syntax_error(
+            &token,
+            &format!("no viable alternative at input '{text}'"),
+            Some(SyntaxCause::NoViableAlternative),
+        )
     }
 
     /// A `${name}` left in the text: the caller did not substitute it (unknown variable or
@@ -439,10 +479,11 @@ impl<'a> Parser<'a> {
                 return Ok(out);
             }
             let start = self.peek().start;
+            self.query_follow = None;
             let statement = self.statement()?;
             let end = self.peek().start;
             if !self.eat_sym(Sym::Semicolon) && !self.at_eof() {
-                return Err(self.mismatch(&[Expect::Sym(Sym::Semicolon)]));
+                return Err(self.statement_end_error());
             }
             let mut text = self.src[start..end].trim().to_string();
             text.push(';');
@@ -929,34 +970,45 @@ impl<'a> Parser<'a> {
         }
         self.pos += 1;
         let from = self.relation()?;
+        let mut end = match &from {
+            Relation::Source { alias: Some(_), .. } => QueryEnd::Alias,
+            Relation::Source { alias: None, .. } => QueryEnd::SourceName,
+            Relation::Join { .. } => QueryEnd::Expression,
+        };
         let window = if self.eat_kw("WINDOW") {
+            end = QueryEnd::Window;
             Some(self.window()?)
         } else {
             None
         };
         let where_clause = if self.eat_kw("WHERE") {
+            end = QueryEnd::Expression;
             Some(self.expression()?)
         } else {
             None
         };
         let group_by = if self.eat_kw("GROUP") {
+            end = QueryEnd::Expression;
             self.expect_kw("BY")?;
             self.expression_list()?
         } else {
             Vec::new()
         };
         let partition_by = if self.is_kw("PARTITION") && self.is_kw_at(1, "BY") {
+            end = QueryEnd::Expression;
             self.pos += 2;
             self.expression_list()?
         } else {
             Vec::new()
         };
         let having = if self.eat_kw("HAVING") {
+            end = QueryEnd::Expression;
             Some(self.expression()?)
         } else {
             None
         };
         let emit = if self.is_kw("EMIT") {
+            end = QueryEnd::Emit;
             self.pos += 1;
             if self.eat_kw("CHANGES") {
                 Some(Emit::Changes)
@@ -969,10 +1021,12 @@ impl<'a> Parser<'a> {
             None
         };
         let limit = if self.eat_kw("LIMIT") {
+            end = QueryEnd::Limit;
             Some(self.limit_clause(emit.is_none())?)
         } else {
             None
         };
+        self.query_follow = end.follow();
         Ok(Query {
             select,
             from,
@@ -1297,6 +1351,85 @@ impl<'a> Parser<'a> {
                 ),
             )),
         }
+    }
+}
+
+/// The last thing a query parsed, which decides what ANTLR reports as expected when the
+/// statement then fails to end.
+///
+/// ksqlDB's ANTLR (4.9) error strategy calls `sync` before each optional element. When
+/// the next token fits, it forgets any earlier record; when it does not but the element may
+/// be skipped, it records the parser's position unless one is recorded already. A later
+/// mismatch lists everything that could have followed the *recorded* position. So
+/// `SELECT * FROM s ORDER BY x;` (ORDER is taken as an alias) fails at `BY` with the set
+/// recorded at the skipped `WINDOW` clause: every later clause of `query`, then the `;`
+/// that ends `singleStatement`. The set is the same for pull, push and persistent queries,
+/// since `query` is the last element of each statement that holds one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum QueryEnd {
+    /// `FROM s a`: the alias was matched, so the record is made at the skipped WINDOW.
+    Alias,
+    /// `FROM s`: the record is made at the skipped alias (`(AS? sourceName)?`).
+    SourceName,
+    /// `… WINDOW TUMBLING (…)`: the window's own optional parts saw its `)`, so the
+    /// record is made at the skipped WHERE.
+    Window,
+    /// `… EMIT CHANGES`: the record is made at the skipped LIMIT.
+    Emit,
+    /// `… LIMIT n`: nothing optional follows, so only `;` is expected.
+    Limit,
+    /// A clause ending in an expression: the record is made deep inside the expression
+    /// (operators that could continue it), which this parser does not model; it reports
+    /// only the `;`.
+    Expression,
+}
+
+impl QueryEnd {
+    /// The expected set, in ANTLR's order (token type: `;` is an implicit literal token,
+    /// so first; keywords follow in the order `SqlBase.g4` defines them).
+    fn follow(self) -> Option<&'static [Expect]> {
+        const SEMI: Expect = Expect::Sym(Sym::Semicolon);
+        const EMIT: Expect = Expect::Kw("EMIT");
+        const WHERE: Expect = Expect::Kw("WHERE");
+        const WINDOW: Expect = Expect::Kw("WINDOW");
+        const GROUP: Expect = Expect::Kw("GROUP");
+        const HAVING: Expect = Expect::Kw("HAVING");
+        const LIMIT: Expect = Expect::Kw("LIMIT");
+        const PARTITION: Expect = Expect::Kw("PARTITION");
+        match self {
+            QueryEnd::Alias => Some(&[SEMI, EMIT, WHERE, WINDOW, GROUP, HAVING, LIMIT, PARTITION]),
+            // ANTLR also lists every non-reserved keyword (an alias may be one) and
+            // VARIABLE; like `Expect::Ident` elsewhere, this names the identifier tokens only.
+            QueryEnd::SourceName => Some(&[
+                SEMI,
+                EMIT,
+                Expect::Kw("AS"),
+                WHERE,
+                WINDOW,
+                GROUP,
+                HAVING,
+                LIMIT,
+                PARTITION,
+                Expect::Ident,
+            ]),
+            QueryEnd::Window => Some(&[SEMI, EMIT, WHERE, GROUP, HAVING, LIMIT, PARTITION]),
+            QueryEnd::Emit => Some(&[SEMI, LIMIT]),
+            QueryEnd::Limit | QueryEnd::Expression => None,
+        }
+    }
+}
+
+/// `X` for one expected token, `{X, Y, …}` for more, as ANTLR's `IntervalSet` prints.
+fn describe_set(expected: &[Expect]) -> String {
+    let mut names = Vec::new();
+    for e in expected {
+        e.describe(&mut names);
+    }
+    names.dedup();
+    if names.len() == 1 {
+        names.remove(0)
+    } else {
+        format!("{{{}}}", names.join(", "))
     }
 }
 

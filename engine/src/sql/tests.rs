@@ -3,6 +3,7 @@
 
 use super::ast::*;
 use super::*;
+use crate::error::SyntaxCause;
 use crate::types::{SqlType, StructField};
 
 fn one(sql: &str) -> Statement {
@@ -837,6 +838,79 @@ fn error_positions_and_shapes() {
     assert!(err("SELECT * FROM s WINDOW TUMBLING (SIZE 1 FORTNIGHT);")
         .starts_with("line 1:41: mismatched input 'FORTNIGHT' expecting {'DAY', 'HOUR',"));
     assert!(err("SELECT * FROM s WHERE a = 'open;").contains("line 1:27:"));
+}
+
+/// After a query, a token that is neither `;` nor removable is reported against what could
+/// have come at the first clause the parser skipped (ANTLR's `nextTokensContext`).
+#[test]
+fn expected_set_after_a_query_is_the_skipped_clauses() {
+    const AFTER_FROM: &str =
+        "{';', 'EMIT', 'WHERE', 'WINDOW', 'GROUP', 'HAVING', 'LIMIT', 'PARTITION'}";
+    // RQTT `pull-queries-against-streams - error on ORDER BY`: ORDER is the alias.
+    assert_eq!(
+        err("SELECT * FROM S1 ORDER BY MYKEY DESC;"),
+        format!("line 1:24: mismatched input 'BY' expecting {AFTER_FROM}")
+    );
+    // The same wherever the query sits: push, persistent, INSERT INTO, EXPLAIN.
+    for sql in [
+        "SELECT * FROM S1 ORDER BY MYKEY DESC EMIT CHANGES;",
+        "CREATE STREAM X AS SELECT * FROM S1 ORDER BY MYKEY;",
+        "CREATE TABLE X AS SELECT * FROM S1 ORDER BY MYKEY;",
+        "INSERT INTO X SELECT * FROM S1 ORDER BY MYKEY;",
+        "EXPLAIN SELECT * FROM S1 ORDER BY MYKEY;",
+    ] {
+        assert!(
+            err(sql).ends_with(&format!("mismatched input 'BY' expecting {AFTER_FROM}")),
+            "{sql}: {}",
+            err(sql)
+        );
+    }
+    assert_eq!(
+        err("SELECT * FROM s WINDOW TUMBLING (SIZE 1 SECOND) ORDER BY x;"),
+        "line 1:49: mismatched input 'ORDER' expecting \
+         {';', 'EMIT', 'WHERE', 'GROUP', 'HAVING', 'LIMIT', 'PARTITION'}"
+    );
+    assert_eq!(
+        err("SELECT * FROM s EMIT CHANGES ORDER BY x;"),
+        "line 1:30: mismatched input 'ORDER' expecting {';', 'LIMIT'}"
+    );
+    assert!(err("SELECT * FROM s BY x;").starts_with(
+        "line 1:17: mismatched input 'BY' expecting {';', 'EMIT', 'AS', 'WHERE', 'WINDOW',"
+    ));
+    // Nothing optional after LIMIT; expression-ending clauses are not modelled.
+    assert_eq!(
+        err("SELECT * FROM s LIMIT 1 ORDER BY x;"),
+        "line 1:25: mismatched input 'ORDER' expecting ';'"
+    );
+    // Single-token deletion and insertion still come first, without the set.
+    assert_eq!(
+        err("SELECT * FROM s t u;"),
+        "line 1:19: extraneous input 'u' expecting ';'"
+    );
+    assert_eq!(
+        err("SELECT * FROM s t SELECT * FROM u;"),
+        "line 1:19: missing ';' at 'SELECT'"
+    );
+}
+
+/// The ANTLR exception behind each error shape: ksqlDB's `/query` errors name it.
+#[test]
+fn syntax_errors_carry_antlr_causes() {
+    let cause = |sql: &str| match parse(sql) {
+        Err(EngineError::Parse { cause, .. }) => cause,
+        other => panic!("{sql}: {other:?}"),
+    };
+    assert_eq!(
+        cause("SELECT * FROM S1 ORDER BY MYKEY DESC;"),
+        Some(SyntaxCause::InputMismatch)
+    );
+    assert_eq!(cause("SLECTT * FROM X;"), Some(SyntaxCause::InputMismatch));
+    assert_eq!(
+        cause("SHOW STREAMZ;"),
+        Some(SyntaxCause::NoViableAlternative)
+    );
+    assert_eq!(cause("SELECT * FROM s t u;"), None);
+    assert_eq!(cause("SELECT * FROM s t SELECT * FROM u;"), None);
 }
 
 #[test]

@@ -21,7 +21,7 @@ use sluice_engine::format::insert_row::INVALID_JSON_MESSAGE;
 use sluice_engine::log::{AppendTicket, PartitionId, Record};
 use sluice_engine::statements::insert_target;
 use sluice_engine::{Engine, EngineError};
-use sluice_protocol::error_body::{code, protocol_error, stream_error};
+use sluice_protocol::error_body::{code, protocol_error, stream_error, MessageStyle};
 use sluice_protocol::ingest::ack_encoder::AckEncoder;
 use sluice_protocol::ingest::insert_request::InsertsStreamArgs;
 use sluice_protocol::ingest::line_splitter::LineSplitter;
@@ -83,7 +83,7 @@ pub async fn handle(
         .and_then(|source| Inserter::new(engine, source))
     {
         Ok(i) => i,
-        Err(e) => return error(stream_error(&e, None)),
+        Err(e) => return error(stream_error(&e, None, MessageStyle::Raw)),
     };
     let (tx, response) = ResponseBody::channel();
     let (pending_tx, pending_rx) = mpsc::channel(INSERTS_PENDING_BATCHES_MAX);

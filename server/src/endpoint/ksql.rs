@@ -4,7 +4,9 @@ use http::StatusCode;
 use hyper::body::Incoming;
 use sluice_engine::statements::{KsqlError, QUERY_ON_KSQL_ENDPOINT};
 use sluice_engine::{Engine, ErrorClass};
-use sluice_protocol::error_body::{code, protocol_error, statement_error};
+use sluice_protocol::error_body::{
+    code, protocol_error, statement_error, statement_message, MessageStyle,
+};
 use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;
 use sluice_protocol::query::query_request::string_map;
 use sluice_protocol::statement::entities::render_entities;
@@ -35,7 +37,7 @@ pub async fn handle(engine: &Engine, mut body: Incoming) -> HttpResponse {
 
 /// The one mapping from a failed `/ksql` request to ksqlDB's `statement_error`.
 fn ksql_error(e: &KsqlError) -> sluice_protocol::error_body::ErrorResponse {
-    let message = e.error.to_string();
+    let message = statement_message(&e.error, &e.statement_text, MessageStyle::Raw);
     let error_code = match e.error.class() {
         ErrorClass::Internal => code::SERVER_ERROR,
         _ if message == QUERY_ON_KSQL_ENDPOINT => code::QUERY_ENDPOINT,

@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use sluice_engine::exec::print::{PrintPlan, PrintStream};
 use sluice_engine::Engine;
-use sluice_protocol::error_body::stream_error;
+use sluice_protocol::error_body::{stream_error, MessageStyle};
 use sluice_protocol::query::print_encoder::PrintEncoder;
 use tokio::sync::mpsc;
 
@@ -30,11 +30,11 @@ pub const PRINT_IDLE_NEWLINE_MS: u64 = 1_000;
 /// Records encoded into one response chunk.
 pub const PRINT_CHUNK_RECORDS_MAX: usize = 256;
 
-pub fn respond(engine: &Arc<Engine>, plan: PrintPlan) -> HttpResponse {
+pub fn respond(engine: &Arc<Engine>, plan: PrintPlan, style: MessageStyle) -> HttpResponse {
     let sql = plan.sql.clone();
     let stream = match PrintStream::start(engine, plan) {
         Ok(s) => s,
-        Err(e) => return error(stream_error(&e, Some(&sql))),
+        Err(e) => return error(stream_error(&e, Some(&sql), style)),
     };
     let (tx, body) = ResponseBody::channel();
     tokio::spawn(pump(stream, tx));

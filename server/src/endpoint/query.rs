@@ -11,7 +11,7 @@ use std::sync::Arc;
 use http::{StatusCode, Version};
 use hyper::body::Incoming;
 use sluice_engine::Engine;
-use sluice_protocol::error_body::{protocol_error, ErrorResponse};
+use sluice_protocol::error_body::{protocol_error, ErrorResponse, MessageStyle};
 use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;
 use sluice_protocol::media_type::{negotiate_old_query, OldQueryFormat, ResultFormat};
 use sluice_protocol::query::query_request::string_map;
@@ -65,6 +65,7 @@ pub async fn handle(
         engine,
         framing,
         content_type,
+        MessageStyle::CauseChain,
         &args.ksql,
         &properties,
         &variables,

@@ -12,7 +12,9 @@ use sluice_engine::exec::query_plan::{plan_query, QueryKind, QueryProperties};
 use sluice_engine::exec::query_stream::QueryStream;
 use sluice_engine::exec::result_rows::ResultRows;
 use sluice_engine::Engine;
-use sluice_protocol::error_body::{code, protocol_error, stream_error, ErrorResponse};
+use sluice_protocol::error_body::{
+    code, protocol_error, stream_error, ErrorResponse, MessageStyle,
+};
 use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;
 use sluice_protocol::media_type::{negotiate, ResultFormat};
 use sluice_protocol::query::query_request::{string_map, QueryStreamArgs};
@@ -51,6 +53,7 @@ pub async fn handle(
         engine,
         Framing::QueryStream(format),
         format.content_type(),
+        MessageStyle::WithStatement,
         &args.sql,
         &string_map(&args.properties),
         &string_map(&args.session_variables),
@@ -67,23 +70,25 @@ pub enum Framing {
 }
 
 /// Starts `sql` (a query or PRINT) and streams its results; errors before the header are
-/// ordinary HTTP errors with ksqlDB bodies.
+/// ordinary HTTP errors with ksqlDB bodies, their messages in the calling endpoint's
+/// `style`.
 pub fn respond(
     engine: &Arc<Engine>,
     framing: Framing,
     content_type: &str,
+    style: MessageStyle,
     sql: &str,
     properties: &HashMap<String, String>,
     session_variables: &HashMap<String, String>,
 ) -> HttpResponse {
     if looks_like_print(sql) {
         match plan_print(sql, session_variables) {
-            Ok(Some(plan)) => return print::respond(engine, plan),
+            Ok(Some(plan)) => return print::respond(engine, plan, style),
             Ok(None) => {}
-            Err(e) => return error(stream_error(&e, Some(sql))),
+            Err(e) => return error(stream_error(&e, Some(sql), style)),
         }
     }
-    let stream = match start(engine, sql, properties, session_variables) {
+    let stream = match start(engine, style, sql, properties, session_variables) {
         Ok(s) => s,
         Err(resp) => return error(resp),
     };
@@ -94,11 +99,12 @@ pub fn respond(
 
 fn start(
     engine: &Arc<Engine>,
+    style: MessageStyle,
     sql: &str,
     properties: &HashMap<String, String>,
     session_variables: &HashMap<String, String>,
 ) -> Result<QueryStream, ErrorResponse> {
-    let fail = |e: sluice_engine::EngineError| stream_error(&e, Some(sql));
+    let fail = |e: sluice_engine::EngineError| stream_error(&e, Some(sql), style);
     let props = QueryProperties::from_map(properties).map_err(fail)?;
     let plan = plan_query(
         &engine.catalog(),
