@@ -156,7 +156,10 @@ async fn pump(mut stream: QueryStream, framing: Framing, tx: mpsc::Sender<Bytes>
         };
         if let Some(reason) = end {
             encoder.end(reason, &mut out);
-            let _ = tx.send(Bytes::from(out)).await;
+            // A delimited push query ends with nothing more to say: no chunk at all.
+            if !out.is_empty() {
+                let _ = tx.send(Bytes::from(out)).await;
+            }
             return;
         }
         if !out.is_empty()
