@@ -1,5 +1,6 @@
 //! The HTTP/2 (prior knowledge) client the bench drives: one TCP connection per producer and
-//! per push query, streamed request bodies, and the `/ksql` and `/close-query` calls.
+//! per push query (idle queries share a few), streamed request bodies, and the `/ksql` and
+//! `/close-query` calls.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -30,7 +31,8 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 pub type RequestBody = Channel<Bytes, Infallible>;
 pub type BodySender = Sender<Bytes, Infallible>;
 
-/// One HTTP/2 connection.
+/// One HTTP/2 connection. Clones share it: each clone can start requests concurrently.
+#[derive(Clone)]
 pub struct H2 {
     send: SendRequest<RequestBody>,
 }
@@ -170,6 +172,11 @@ impl Lines {
                 }
             }
         }
+    }
+
+    /// The body and what was read past the last line handed out (the start of the next one).
+    pub fn into_parts(self) -> (Incoming, BytesMut) {
+        (self.body, self.buf)
     }
 
     /// The first line (a query's header), bounded in time.
