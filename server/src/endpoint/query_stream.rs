@@ -136,7 +136,9 @@ async fn pump(mut stream: QueryStream, framing: Framing, tx: mpsc::Sender<Bytes>
     {
         return;
     }
-    let mut rows = ResultRows::new(stream.plan().projection.len(), CHUNK_ROWS_MAX);
+    // No room reserved: buffers grow with the first rows (a full batch of seven columns
+    // is ~100 KiB), so a query that never gets a row holds none.
+    let mut rows = ResultRows::new(stream.plan().projection.len(), 0);
     loop {
         rows.clear();
         let step = tokio::select! {
@@ -145,6 +147,11 @@ async fn pump(mut stream: QueryStream, framing: Framing, tx: mpsc::Sender<Bytes>
             _ = tx.closed() => return,
         };
         encoder.rows(&rows, &mut out);
+        if rows.len() < CHUNK_ROWS_MAX {
+            // A short batch means the query caught up and will most likely wait next: free
+            // what earlier batches grew, so an idle query costs the same after a burst.
+            rows.release();
+        }
         let end = match step {
             Ok(end) => end,
             Err(e) => {
