@@ -550,7 +550,9 @@ fn a_cursor_reads_on_exactly_after_releasing_its_buffer() {
     let topic = log.create_topic("t", 1).unwrap();
     rt.block_on(async {
         append(topic.as_ref(), 0, records(0..40)).await.unwrap();
-        let mut cursor = topic.cursor(PartitionId(0), StartPosition::Earliest).unwrap();
+        let mut cursor = topic
+            .cursor(PartitionId(0), StartPosition::Earliest)
+            .unwrap();
         let mut out = Vec::new();
         // Released in the middle of a chunk (one read covers all 40 records)…
         assert_eq!(cursor.read(&mut out, 15).unwrap(), 15);
