@@ -3,8 +3,8 @@
 //! server while it waits, and whether a node holds that many at once.
 //!
 //! ```text
-//!  RSS before ─► open N over ⌈N / 1000⌉ connections, wait for every header ─► settle 1 s
-//!  ─► RSS and CPU with only idle queries attached ─► … the normal workload …
+//!  RSS before ─► open N over ⌈N / 1000⌉ connections, wait for every header
+//!  ─► 1 s with only idle queries attached: server CPU, then RSS ─► … the normal workload …
 //!  ─► wait until every query has counted its stream's acked rows ─► RSS
 //!  ─► /close-query each (over its own connection) ─► count bodies that then ended cleanly
 //! ```
@@ -38,8 +38,8 @@ use super::stream_name;
 pub const QUERIES_PER_CONNECTION_MAX: usize = 1000;
 const _: () = assert!(QUERIES_PER_CONNECTION_MAX < H2_CONCURRENT_STREAMS_MAX as usize);
 
-/// How long the server sits with only the idle queries attached before its RSS and idle CPU
-/// are sampled: long enough for a per-second CPU figure and for tasks to settle.
+/// How long the server sits with only the idle queries attached, after the last header and
+/// before its RSS is sampled: its CPU over this time is what idle queries cost at rest.
 pub const SETTLE: Duration = Duration::from_secs(1);
 
 /// How long all the idle queries' bodies may take to end once every close was sent.
@@ -110,13 +110,14 @@ pub async fn open(
     let opened: usize = conns.iter().map(|(_, q)| q.len()).sum();
     let open_s = start.elapsed().as_secs_f64();
 
+    let opened_sample = pid.map(|p| proc_stats::sample(Some(p))).transpose()?;
+    let settle_start = Instant::now();
     tokio::time::sleep(SETTLE).await;
     let settled = pid.map(|p| proc_stats::sample(Some(p))).transpose()?;
-    let idle_cpu_percent = before.zip(settled).map(|(b, s)| {
+    let idle_cpu_percent = opened_sample.zip(settled).map(|(o, s)| {
         #[allow(clippy::cast_precision_loss)]
-        let cpu_us = s.cpu_us.saturating_sub(b.cpu_us) as f64;
-        // The CPU of opening counts too, so this is the upper bound of the idle cost.
-        cpu_us * 100.0 / (start.elapsed().as_secs_f64() * 1e6)
+        let cpu_us = s.cpu_us.saturating_sub(o.cpu_us) as f64;
+        cpu_us * 100.0 / (settle_start.elapsed().as_secs_f64() * 1e6)
     });
     let line = IdleLine {
         queries: count,

@@ -103,7 +103,7 @@ pub struct IdleLine {
     pub open_s: f64,
     /// Server RSS before opening them…
     pub server_rss_before_bytes: Option<u64>,
-    /// …once all were open and the server had sat idle for a second…
+    /// …once all were open and the server had sat with them for a second…
     pub server_rss_opened_bytes: Option<u64>,
     /// …and after the workload, with every row delivered and all still attached.
     pub server_rss_after_load_bytes: Option<u64>,
@@ -112,7 +112,8 @@ pub struct IdleLine {
     /// (after load − before) / opened: adds what the workload left in each query, and the
     /// server's own growth from the load, so it is an upper bound.
     pub server_rss_bytes_per_query_after_load: Option<f64>,
-    /// Server CPU from the first request to the RSS sample (100 = one core busy).
+    /// Server CPU over the second after the last header, with only the idle queries
+    /// attached (100 = one core busy).
     pub server_cpu_percent_while_idle: Option<f64>,
     /// Queries that counted exactly their stream's acked rows (none on the quiet stream).
     pub received_all: usize,
@@ -239,7 +240,7 @@ fn idle_lines(out: &mut String, i: &IdleLine) {
     let _ = writeln!(
         out,
         "{:<14}{}/{} open on {stream} over {} connection(s) in {:.2} s: server RSS {} = {}/query, \
-         CPU {}",
+         CPU at rest {}",
         "idle queries",
         thousands(i.opened as u64),
         thousands(i.queries as u64),
@@ -445,6 +446,37 @@ server        pid 42  RSS 50.0 MiB (peak 60.0 MiB)  CPU 12.50 s (125% of a core)
 result        ok
 ";
         assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn human_report_with_idle_queries() {
+        let mut r = sample();
+        r.idle = Some(IdleLine {
+            queries: 10_000,
+            opened: 10_000,
+            stream: IdleStream::Quiet,
+            connections: 10,
+            open_s: 1.234,
+            server_rss_before_bytes: Some(10 << 20),
+            server_rss_opened_bytes: Some(100 << 20),
+            server_rss_after_load_bytes: Some(101 << 20),
+            server_rss_bytes_per_query: Some(9_437.184),
+            server_rss_bytes_per_query_after_load: Some(9_542.0416),
+            server_cpu_percent_while_idle: Some(0.4),
+            received_all: 10_000,
+            closed: 9_999,
+            error: Some("idle query q: the body did not end after /close-query".into()),
+        });
+        let text = render_human(&r);
+        let expected = "\
+idle queries  10,000/10,000 open on a quiet stream over 10 connection(s) in 1.23 s: server RSS +90.0 MiB = 9,437 B/query, CPU at rest 0%
+              after load: 10,000 got every row, RSS +91.0 MiB = 9,542 B/query; 9,999 closed cleanly, error: idle query q: the body did not end after /close-query
+";
+        assert!(text.contains(expected), "{text}");
+        assert!(!r.idle.as_ref().expect("set").ok());
+        let v = serde_json::to_value(&r).expect("serialises");
+        assert_eq!(v["idle"]["stream"], "quiet");
+        assert_eq!(v["idle"]["closed"], 9_999);
     }
 
     #[test]
