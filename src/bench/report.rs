@@ -251,9 +251,13 @@ fn idle_lines(out: &mut String, i: &IdleLine) {
         i.server_cpu_percent_while_idle
             .map_or_else(|| "?".to_string(), |c| format!("{c:.0}%")),
     );
+    let received = match i.stream {
+        IdleStream::Written => "got every row",
+        IdleStream::Quiet => "got no row, as expected",
+    };
     let _ = writeln!(
         out,
-        "{:<14}after load: {} got every row, RSS {} = {}/query; {} closed cleanly{}",
+        "{:<14}after load: {} {received}, RSS {} = {}/query; {} closed cleanly{}",
         "",
         thousands(i.received_all as u64),
         signed_mib(i.server_rss_after_load_bytes, i.server_rss_before_bytes),
@@ -460,8 +464,8 @@ result        ok
             server_rss_before_bytes: Some(10 << 20),
             server_rss_opened_bytes: Some(100 << 20),
             server_rss_after_load_bytes: Some(101 << 20),
-            server_rss_bytes_per_query: Some(9_437.184),
-            server_rss_bytes_per_query_after_load: Some(9_542.0416),
+            server_rss_bytes_per_query: Some(9_437.18),
+            server_rss_bytes_per_query_after_load: Some(9_542.04),
             server_cpu_percent_while_idle: Some(0.4),
             received_all: 10_000,
             closed: 9_999,
@@ -470,7 +474,7 @@ result        ok
         let text = render_human(&r);
         let expected = "\
 idle queries  10,000/10,000 open on a quiet stream over 10 connection(s) in 1.23 s: server RSS +90.0 MiB = 9,437 B/query, CPU at rest 0%
-              after load: 10,000 got every row, RSS +91.0 MiB = 9,542 B/query; 9,999 closed cleanly, error: idle query q: the body did not end after /close-query
+              after load: 10,000 got no row, as expected, RSS +91.0 MiB = 9,542 B/query; 9,999 closed cleanly, error: idle query q: the body did not end after /close-query
 ";
         assert!(text.contains(expected), "{text}");
         assert!(!r.idle.as_ref().expect("set").ok());
