@@ -71,6 +71,48 @@ async fn tiny_run_acks_and_pushes_every_row_once() {
     server.stop().await;
 }
 
+/// 200 push queries on one HTTP/2 connection (more than the 100 empty DATA frames a Rust h2
+/// peer tolerates per connection) all get every row inserted after they started, and all end
+/// cleanly when closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_idle_queries_on_one_connection_get_every_row_and_close_cleanly() {
+    let server = TestServer::start().await;
+    let args: Vec<String> = [
+        "--addr",
+        &server.addr.to_string(),
+        "--server-pid",
+        &std::process::id().to_string(),
+        "--rows",
+        "500",
+        "--queries",
+        "0",
+        "--idle-queries",
+        "200",
+        "--duration",
+        "30",
+        "--json",
+        "--quiet",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let report = tokio::time::timeout(WAIT * 3, tokio::task::spawn_blocking(move || bench(&args)))
+        .await
+        .expect("bench finishes in time")
+        .expect("join");
+
+    assert_eq!(report["ok"], true, "{report:#}");
+    assert_eq!(report["acked_rows"], 500);
+    let idle = &report["idle"];
+    assert_eq!(idle["opened"], 200, "{report:#}");
+    assert_eq!(idle["connections"], 1);
+    assert_eq!(idle["received_all"], 200, "{report:#}");
+    assert_eq!(idle["closed"], 200, "{report:#}");
+    assert!(idle["server_rss_bytes_per_query"].is_number());
+    assert!(idle["error"].is_null());
+    server.stop().await;
+}
+
 #[test]
 fn rejects_a_run_without_bounds() {
     let out = Command::new(env!("CARGO_BIN_EXE_sluice"))

@@ -111,33 +111,7 @@ fn micros_since(epoch: Instant) -> u64 {
 pub async fn start(spec: ConsumerSpec, progress: Arc<Progress>) -> anyhow::Result<RunningQuery> {
     let started_us = micros_since(spec.epoch);
     let mut conn = H2::connect(spec.addr).await?;
-    let (mut tx, resp) = conn.open("/query-stream").await?;
-    let body = serde_json::json!({
-        "sql": format!("SELECT * FROM {} EMIT CHANGES;", spec.stream),
-        "properties": {"auto.offset.reset": spec.start_from.property()},
-    })
-    .to_string();
-    tx.send_data(Bytes::from(body))
-        .await
-        .map_err(|_| anyhow::anyhow!("the server stopped reading the query request"))?;
-    drop(tx);
-    let resp = headers(resp).await?;
-    if resp.status() != StatusCode::OK {
-        let status = resp.status();
-        let body = resp.into_body().collect().await?.to_bytes();
-        bail!(
-            "/query-stream answered {status}: {}",
-            String::from_utf8_lossy(&body)
-        );
-    }
-    let mut lines = Lines::new(resp.into_body());
-    let header = lines.first_line().await?;
-    let header: serde_json::Value =
-        serde_json::from_slice(&header).context("the query header is not JSON")?;
-    let query_id = header["queryId"]
-        .as_str()
-        .with_context(|| format!("no queryId in the header {header}"))?
-        .to_string();
+    let (query_id, lines) = request(&mut conn, &spec.stream, spec.start_from).await?;
     let rows = Arc::new(AtomicU64::new(0));
     let (stop, stopped) = watch::channel(false);
     let report = ConsumerReport {
@@ -172,6 +146,43 @@ pub async fn start(spec: ConsumerSpec, progress: Arc<Progress>) -> anyhow::Resul
         task,
         stop,
     })
+}
+
+/// Sends `SELECT * FROM <stream> EMIT CHANGES` over `conn` and waits for the header: returns
+/// the query id and the body's lines after the header.
+pub async fn request(
+    conn: &mut H2,
+    stream: &str,
+    start_from: StartFrom,
+) -> anyhow::Result<(String, Lines)> {
+    let (mut tx, resp) = conn.open("/query-stream").await?;
+    let body = serde_json::json!({
+        "sql": format!("SELECT * FROM {stream} EMIT CHANGES;"),
+        "properties": {"auto.offset.reset": start_from.property()},
+    })
+    .to_string();
+    tx.send_data(Bytes::from(body))
+        .await
+        .map_err(|_| anyhow::anyhow!("the server stopped reading the query request"))?;
+    drop(tx);
+    let resp = headers(resp).await?;
+    if resp.status() != StatusCode::OK {
+        let status = resp.status();
+        let body = resp.into_body().collect().await?.to_bytes();
+        bail!(
+            "/query-stream answered {status}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    let mut lines = Lines::new(resp.into_body());
+    let header = lines.first_line().await?;
+    let header: serde_json::Value =
+        serde_json::from_slice(&header).context("the query header is not JSON")?;
+    let query_id = header["queryId"]
+        .as_str()
+        .with_context(|| format!("no queryId in the header {header}"))?
+        .to_string();
+    Ok((query_id, lines))
 }
 
 async fn read_rows(

@@ -1,15 +1,17 @@
 //! `sluice bench`: an HTTP/2 load generator against a running Sluice (or one it spawns).
 //!
 //! ```text
-//!  setup: /ksql DROP + CREATE bench_<i> ─► push queries (/query-stream, from latest; wait
-//!         for each header) ─► producers (/inserts-stream, windowed, flat out or paced)
-//!         ─► final acks ─► drain push queries ─► /close-query ─► [catch-up from earliest]
-//!         ─► report (human or --json)
+//!  setup: /ksql DROP + CREATE bench_<i> ─► [idle push queries: open N, server RSS per query]
+//!         ─► push queries (/query-stream, from latest; wait for each header)
+//!         ─► producers (/inserts-stream, windowed, flat out or paced)
+//!         ─► final acks ─► drain push queries [and idle ones] ─► /close-query
+//!         ─► [catch-up from earliest] ─► report (human or --json)
 //! ```
 //!
 //! Modules, in the order data flows: `rows` (the seeded row generator), `producer`,
-//! `consumer`, `latency` (HDR histograms from scheduled send times), `proc_stats` (server
-//! RSS and CPU from /proc), `report`; `client` is the HTTP/2 plumbing under them.
+//! `consumer`, `idle` (many idle push queries on shared connections), `latency` (HDR
+//! histograms from scheduled send times), `proc_stats` (server RSS and CPU from /proc),
+//! `report`; `client` is the HTTP/2 plumbing under them.
 //!
 //! Latency is measured from each row's *scheduled* send time, which the row carries in its
 //! `TS` column (µs since the run epoch): a stall delays every row behind it and shows in the
@@ -17,6 +19,7 @@
 
 mod client;
 mod consumer;
+mod idle;
 mod latency;
 mod proc_stats;
 mod producer;
@@ -35,10 +38,11 @@ use tokio::time::Instant;
 
 use client::H2;
 use consumer::{ConsumerReport, ConsumerSpec, RunningQuery, StartFrom};
+use idle::IdleStream;
 use latency::{Latency, Schedule};
 use proc_stats::ProcSample;
 use producer::{ProducerReport, ProducerSpec};
-use report::{CatchUpLine, ConfigEcho, ConsumerLine, ProcLine, ProducerLine, Report};
+use report::{CatchUpLine, ConfigEcho, ConsumerLine, IdleLine, ProcLine, ProducerLine, Report};
 use rows::{RowGen, VALUE_COLUMNS_SQL};
 
 /// How long push queries may take to deliver the last acked rows once producing ends.
@@ -56,6 +60,8 @@ const WINDOW_ROWS_MAX: u32 = 1 << 20;
 const ROWS_MAX: u64 = 1_000_000_000;
 const PRODUCERS_MAX: usize = 256;
 const QUERIES_MAX: usize = 1_000;
+/// Twice the 10,000 push queries a Sluice node accepts, so the bench can show the refusal.
+const IDLE_QUERIES_MAX: usize = 20_000;
 const STREAMS_MAX: usize = 64;
 const ROW_BYTES_MAX: usize = 512 * 1024;
 
@@ -118,6 +124,17 @@ pub struct BenchArgs {
     /// i % streams.
     #[arg(long, default_value_t = 1)]
     queries: usize,
+
+    /// Push queries to hold open and idle besides --queries (SELECT * … EMIT CHANGES, from
+    /// latest), 1000 per HTTP/2 connection: reports the server's RSS per idle query and
+    /// checks all of them still work at the end.
+    #[arg(long, default_value_t = 0)]
+    idle_queries: usize,
+
+    /// What the idle queries read: the `written` streams (every row reaches every idle
+    /// query) or a `quiet` stream nothing writes.
+    #[arg(long, value_enum, default_value_t = IdleStream::Written)]
+    idle_stream: IdleStream,
 
     /// Stop after this many rows in total…
     #[arg(long, default_value_t = 1_000_000)]
@@ -203,6 +220,10 @@ fn validate(args: &BenchArgs) -> anyhow::Result<()> {
         args.queries <= QUERIES_MAX,
         "--queries must be at most 1000",
     )?;
+    check(
+        args.idle_queries <= IDLE_QUERIES_MAX,
+        "--idle-queries must be at most 20000",
+    )?;
     check(args.partitions >= 1, "--partitions must be at least 1")?;
     check(
         (1..=ROWS_MAX).contains(&args.rows),
@@ -250,25 +271,22 @@ fn per_s(count: u64, us: u64) -> f64 {
 async fn bench(args: &BenchArgs, addr: SocketAddr, pid: Option<u32>) -> anyhow::Result<Report> {
     let mut control = H2::connect(addr).await?;
     for i in 0..args.streams {
-        let name = stream_name(i);
         let key = if args.keyed {
             "ID BIGINT KEY"
         } else {
             "ID BIGINT"
         };
-        // Dropping first makes every run start from empty topics, so catch-up and the
-        // missing-row check see only this run's rows. Two requests: statements of one request
-        // are validated together, so a CREATE with other partitions would meet the old topic.
-        control
-            .ksql(&format!("DROP STREAM IF EXISTS {name} DELETE TOPIC;"))
-            .await?;
-        control
-            .ksql(&format!(
-                "CREATE STREAM IF NOT EXISTS {name} ({key}, {VALUE_COLUMNS_SQL}) \
-                 WITH (kafka_topic='{name}', value_format='JSON', partitions={});",
-                args.partitions
-            ))
-            .await?;
+        create_stream(&mut control, &stream_name(i), key, args.partitions).await?;
+    }
+
+    let mut idle = None;
+    if args.idle_queries > 0 {
+        if args.idle_stream == IdleStream::Quiet {
+            create_stream(&mut control, idle::QUIET_STREAM, "ID BIGINT", 1).await?;
+        }
+        let opened =
+            idle::open(addr, args.idle_queries, args.idle_stream, args.streams, pid).await?;
+        idle = Some(opened);
     }
 
     let progress = Arc::new(Progress::default());
@@ -319,10 +337,18 @@ async fn bench(args: &BenchArgs, addr: SocketAddr, pid: Option<u32>) -> anyhow::
         })
         .collect();
     drain(&queries, &acked_per_stream).await;
+    if let Some(idle) = &mut idle {
+        idle.after_load(&acked_per_stream, pid, DRAIN_TIMEOUT)
+            .await?;
+    }
     let server_after = pid.map(|p| proc_stats::sample(Some(p))).transpose()?;
     let client_after = proc_stats::sample(None).ok();
     let phase_us = micros_since(epoch).saturating_sub(produce_start_us);
     let consumer_reports = close_all(&mut control, queries).await;
+    let idle = match idle {
+        Some(idle) => Some(idle.close().await),
+        None => None,
+    };
 
     let mut catch_up = None;
     if args.catch_up {
@@ -346,11 +372,33 @@ async fn bench(args: &BenchArgs, addr: SocketAddr, pid: Option<u32>) -> anyhow::
         &producer_reports,
         &consumer_reports,
         catch_up,
+        idle,
         elapsed_us,
         phase_us,
         pid.zip(server_before.zip(server_after)),
         client_before.zip(client_after),
     ))
+}
+
+/// Drops and creates one bench stream. Dropping first makes every run start from empty
+/// topics, so catch-up and the missing-row check see only this run's rows. Two requests:
+/// statements of one request are validated together, so a CREATE with other partitions would
+/// meet the old topic.
+async fn create_stream(
+    control: &mut H2,
+    name: &str,
+    key: &str,
+    partitions: u32,
+) -> anyhow::Result<()> {
+    control
+        .ksql(&format!("DROP STREAM IF EXISTS {name} DELETE TOPIC;"))
+        .await?;
+    control
+        .ksql(&format!(
+            "CREATE STREAM IF NOT EXISTS {name} ({key}, {VALUE_COLUMNS_SQL}) \
+             WITH (kafka_topic='{name}', value_format='JSON', partitions={partitions});"
+        ))
+        .await
 }
 
 fn spawn_producers(
@@ -530,6 +578,7 @@ fn assemble(
     producers: &[ProducerReport],
     consumers: &[ConsumerReport],
     catch_up: Option<CatchUpLine>,
+    idle: Option<IdleLine>,
     elapsed_us: u64,
     phase_us: u64,
     server: Option<(u32, (ProcSample, ProcSample))>,
@@ -612,6 +661,8 @@ fn assemble(
             rows_max: args.rows,
             duration_s_max: args.duration,
             catch_up: args.catch_up,
+            idle_queries: args.idle_queries,
+            idle_stream: args.idle_stream,
         },
         sent_rows,
         acked_rows,
@@ -636,7 +687,8 @@ fn assemble(
         catch_up,
         server: server.map(|(pid, samples)| proc_line(pid, samples)),
         client: client.map(|samples| proc_line(std::process::id(), samples)),
-        ok: errors.is_empty() && !missing_or_dup,
+        ok: errors.is_empty() && !missing_or_dup && idle.as_ref().is_none_or(IdleLine::ok),
+        idle,
         errors,
     }
 }

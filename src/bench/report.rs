@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
+use super::idle::IdleStream;
 use super::latency::LatencySummary;
 
 #[derive(Debug, Clone, Serialize)]
@@ -23,6 +24,7 @@ pub struct Report {
     pub producers: Vec<ProducerLine>,
     pub consumers: Vec<ConsumerLine>,
     pub catch_up: Option<CatchUpLine>,
+    pub idle: Option<IdleLine>,
     pub server: Option<ProcLine>,
     pub client: Option<ProcLine>,
     pub errors: Vec<String>,
@@ -46,6 +48,8 @@ pub struct ConfigEcho {
     pub rows_max: u64,
     pub duration_s_max: f64,
     pub catch_up: bool,
+    pub idle_queries: usize,
+    pub idle_stream: IdleStream,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -83,6 +87,49 @@ pub struct CatchUpLine {
     pub missing: u64,
     pub duplicates: u64,
     pub server_cpu_us_per_row: Option<f64>,
+}
+
+/// What `--idle-queries` measured. Server figures need `--spawn` or `--server-pid`.
+#[derive(Debug, Clone, Serialize)]
+pub struct IdleLine {
+    /// Asked for.
+    pub queries: usize,
+    /// Whose header arrived (opening stops at the first failure).
+    pub opened: usize,
+    pub stream: IdleStream,
+    /// HTTP/2 connections carrying them.
+    pub connections: usize,
+    /// From the first request to the last header.
+    pub open_s: f64,
+    /// Server RSS before opening them…
+    pub server_rss_before_bytes: Option<u64>,
+    /// …once all were open and the server had sat with them for a second…
+    pub server_rss_opened_bytes: Option<u64>,
+    /// …and after the workload, with every row delivered and all still attached.
+    pub server_rss_after_load_bytes: Option<u64>,
+    /// (opened − before) / opened: what one idle query holds.
+    pub server_rss_bytes_per_query: Option<f64>,
+    /// (after load − before) / opened: adds what the workload left in each query, and the
+    /// server's own growth from the load, so it is an upper bound.
+    pub server_rss_bytes_per_query_after_load: Option<f64>,
+    /// Server CPU over the second after the last header, with only the idle queries
+    /// attached (100 = one core busy).
+    pub server_cpu_percent_while_idle: Option<f64>,
+    /// Queries that counted exactly their stream's acked rows (none on the quiet stream).
+    pub received_all: usize,
+    /// Queries `/close-query` closed and whose body then ended cleanly.
+    pub closed: usize,
+    pub error: Option<String>,
+}
+
+impl IdleLine {
+    /// Every query opened, got every row, and closed cleanly.
+    pub fn ok(&self) -> bool {
+        self.error.is_none()
+            && self.opened == self.queries
+            && self.received_all == self.opened
+            && self.closed == self.opened
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -166,6 +213,63 @@ fn proc_line(out: &mut String, name: &str, p: &ProcLine) {
     .expect("writing to a String cannot fail");
 }
 
+fn signed_mib(bytes: Option<u64>, base: Option<u64>) -> String {
+    match bytes.zip(base) {
+        #[allow(clippy::cast_precision_loss)]
+        Some((b, base)) => format!("{:+.1} MiB", (b as f64 - base as f64) / (1024.0 * 1024.0)),
+        None => "?".to_string(),
+    }
+}
+
+fn bytes_per_query(b: Option<f64>) -> String {
+    #[allow(clippy::cast_possible_truncation)]
+    b.map_or_else(
+        || "? B".to_string(),
+        |b| {
+            let sign = if b < 0.0 { "-" } else { "" };
+            format!("{sign}{} B", thousands(b.abs().round() as u64))
+        },
+    )
+}
+
+fn idle_lines(out: &mut String, i: &IdleLine) {
+    let stream = match i.stream {
+        IdleStream::Written => "the written stream(s)",
+        IdleStream::Quiet => "a quiet stream",
+    };
+    let _ = writeln!(
+        out,
+        "{:<14}{}/{} open on {stream} over {} connection(s) in {:.2} s: server RSS {} = {}/query, \
+         CPU at rest {}",
+        "idle queries",
+        thousands(i.opened as u64),
+        thousands(i.queries as u64),
+        i.connections,
+        i.open_s,
+        signed_mib(i.server_rss_opened_bytes, i.server_rss_before_bytes),
+        bytes_per_query(i.server_rss_bytes_per_query),
+        i.server_cpu_percent_while_idle
+            .map_or_else(|| "?".to_string(), |c| format!("{c:.0}%")),
+    );
+    let received = match i.stream {
+        IdleStream::Written => "got every row",
+        IdleStream::Quiet => "got no row, as expected",
+    };
+    let _ = writeln!(
+        out,
+        "{:<14}after load: {} {received}, RSS {} = {}/query; {} closed cleanly{}",
+        "",
+        thousands(i.received_all as u64),
+        signed_mib(i.server_rss_after_load_bytes, i.server_rss_before_bytes),
+        bytes_per_query(i.server_rss_bytes_per_query_after_load),
+        thousands(i.closed as u64),
+        i.error
+            .as_deref()
+            .map(|e| format!(", error: {e}"))
+            .unwrap_or_default()
+    );
+}
+
 /// The report for people: a few aligned lines, one per consumer.
 pub fn render_human(r: &Report) -> String {
     let mut out = String::new();
@@ -240,6 +344,9 @@ pub fn render_human(r: &Report) -> String {
                 .unwrap_or_default()
         );
     }
+    if let Some(idle) = &r.idle {
+        idle_lines(w, idle);
+    }
     if let Some(s) = &r.server {
         proc_line(w, "server", s);
     }
@@ -273,6 +380,8 @@ mod tests {
                 rows_max: 1_000_000,
                 duration_s_max: 60.0,
                 catch_up: false,
+                idle_queries: 0,
+                idle_stream: IdleStream::Written,
             },
             sent_rows: 1_000_000,
             acked_rows: 1_000_000,
@@ -302,6 +411,7 @@ mod tests {
                 error: None,
             }],
             catch_up: None,
+            idle: None,
             server: Some(ProcLine {
                 pid: 42,
                 rss_bytes: 50 * 1024 * 1024,
@@ -340,6 +450,37 @@ server        pid 42  RSS 50.0 MiB (peak 60.0 MiB)  CPU 12.50 s (125% of a core)
 result        ok
 ";
         assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn human_report_with_idle_queries() {
+        let mut r = sample();
+        r.idle = Some(IdleLine {
+            queries: 10_000,
+            opened: 10_000,
+            stream: IdleStream::Quiet,
+            connections: 10,
+            open_s: 1.234,
+            server_rss_before_bytes: Some(10 << 20),
+            server_rss_opened_bytes: Some(100 << 20),
+            server_rss_after_load_bytes: Some(101 << 20),
+            server_rss_bytes_per_query: Some(9_437.18),
+            server_rss_bytes_per_query_after_load: Some(9_542.04),
+            server_cpu_percent_while_idle: Some(0.4),
+            received_all: 10_000,
+            closed: 9_999,
+            error: Some("idle query q: the body did not end after /close-query".into()),
+        });
+        let text = render_human(&r);
+        let expected = "\
+idle queries  10,000/10,000 open on a quiet stream over 10 connection(s) in 1.23 s: server RSS +90.0 MiB = 9,437 B/query, CPU at rest 0%
+              after load: 10,000 got no row, as expected, RSS +91.0 MiB = 9,542 B/query; 9,999 closed cleanly, error: idle query q: the body did not end after /close-query
+";
+        assert!(text.contains(expected), "{text}");
+        assert!(!r.idle.as_ref().expect("set").ok());
+        let v = serde_json::to_value(&r).expect("serialises");
+        assert_eq!(v["idle"]["stream"], "quiet");
+        assert_eq!(v["idle"]["closed"], 9_999);
     }
 
     #[test]

@@ -121,7 +121,7 @@ impl PrintStream {
             next_cursor: 0,
             polled: 0,
             printed: 0,
-            scratch: Vec::with_capacity(READ_BATCH_RECORDS_MAX),
+            scratch: Vec::new(),
         })
     }
 
@@ -160,6 +160,11 @@ impl PrintStream {
             }
             if self.topic.is_deleted() {
                 return Ok(Some(EndReason::Completed));
+            }
+            // Like an idle query, an idle PRINT holds no read buffers while it waits.
+            self.scratch = Vec::new();
+            for cursor in &mut self.cursors {
+                cursor.release_buffers();
             }
             notified.await;
         }

@@ -11,6 +11,10 @@
 //!
 //! Nothing here buffers without bound: the caller asks for at most `max_rows` at a time and
 //! the log is only read as fast as the caller (paced by HTTP/2 flow control) consumes.
+//!
+//! A waiting query holds no read buffers: a node may carry 10,000 mostly idle push queries
+//! (issue 3: ≤ 16 KiB each), so the record batch and the cursors' read chunks, which a burst
+//! grows to hundreds of KiB, are freed each time the query catches up and waits.
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -52,6 +56,8 @@ pub struct QueryStream {
     emitted: u64,
     /// Reused for the rows table functions build.
     flat_rows: Vec<Value>,
+    /// The records of one read (at most `READ_BATCH_RECORDS_MAX`); empty between reads, and
+    /// without capacity while the query waits.
     records: Vec<StoredRecord>,
     next_cursor: usize,
 }
@@ -97,7 +103,7 @@ impl QueryStream {
             registration,
             emitted: 0,
             flat_rows: Vec::new(),
-            records: Vec::with_capacity(READ_BATCH_RECORDS_MAX),
+            records: Vec::new(),
             next_cursor: 0,
         })
     }
@@ -137,6 +143,7 @@ impl QueryStream {
             if self.topic.is_deleted() {
                 return Ok(Some(EndReason::Completed));
             }
+            self.release_buffers();
             tokio::select! {
                 _ = &mut notified => {}
                 _ = self.cancel.changed() => {}
@@ -164,14 +171,21 @@ impl QueryStream {
                 }
                 return Err(e);
             }
-            let records = std::mem::take(&mut self.records);
+            let mut records = std::mem::take(&mut self.records);
+            let mut ended = None;
             for record in &records {
-                if let Some(end) = self.process(record, out)? {
-                    self.records = records;
-                    return Ok(Some(end));
+                ended = self.process(record, out)?;
+                if ended.is_some() {
+                    break;
                 }
             }
+            // Results hold copies, so the records (and the read chunk they point into) can go
+            // now rather than at the next read.
+            records.clear();
             self.records = records;
+            if ended.is_some() {
+                return Ok(ended);
+            }
             if out.len() >= max_rows {
                 return Ok(None);
             }
@@ -180,6 +194,16 @@ impl QueryStream {
             return Ok(Some(EndReason::Completed));
         }
         Ok(None)
+    }
+
+    /// Frees what reading grew (the record batch, the cursors' chunks) before waiting, so an
+    /// idle query costs the same after a burst as before it.
+    fn release_buffers(&mut self) {
+        self.records = Vec::new();
+        self.flat_rows = Vec::new();
+        for cursor in &mut self.cursors {
+            cursor.release_buffers();
+        }
     }
 
     /// How many records partition `i` may still read (pull queries stop at their snapshot).

@@ -70,6 +70,13 @@ impl ResultRows {
         self.json.clear();
     }
 
+    /// Clears and frees the buffers (for a holder about to sit idle).
+    pub fn release(&mut self) {
+        self.rows = 0;
+        self.cells = Vec::new();
+        self.json = Vec::new();
+    }
+
     pub(crate) fn push_value(&mut self, value: Value) {
         self.cells.push(Cell::Value(value));
     }

@@ -218,4 +218,10 @@ impl PartitionCursor for EmbeddedCursor {
         }
         Ok(added)
     }
+
+    fn release_buffers(&mut self) {
+        // A caught-up cursor has consumed its chunk (it ends at the committed bytes of the
+        // read that filled it), so nothing is lost; at worst the next read rereads a frame.
+        self.chunk = Bytes::new();
+    }
 }

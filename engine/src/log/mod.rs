@@ -188,4 +188,7 @@ pub trait PartitionCursor: Send {
     /// Appends up to `max_records` committed records to `out` without waiting; returns how
     /// many were added (0 when caught up).
     fn read(&mut self, out: &mut Vec<StoredRecord>, max_records: usize) -> Result<usize>;
+    /// The reader is about to wait for data: drop any read-ahead it holds, so an idle cursor
+    /// costs a few words. The next `read` reads from the log again.
+    fn release_buffers(&mut self);
 }

@@ -542,6 +542,32 @@ fn a_cursor_at_the_end_wakes_after_an_append() {
 }
 
 #[test]
+fn a_cursor_reads_on_exactly_after_releasing_its_buffer() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let log =
+        EmbeddedLog::open(dir.path(), config(FsyncPolicy::Always, SEGMENT_BYTES_MAX)).unwrap();
+    let topic = log.create_topic("t", 1).unwrap();
+    rt.block_on(async {
+        append(topic.as_ref(), 0, records(0..40)).await.unwrap();
+        let mut cursor = topic
+            .cursor(PartitionId(0), StartPosition::Earliest)
+            .unwrap();
+        let mut out = Vec::new();
+        // Released in the middle of a chunk (one read covers all 40 records)…
+        assert_eq!(cursor.read(&mut out, 15).unwrap(), 15);
+        cursor.release_buffers();
+        assert_eq!(cursor.read(&mut out, 100).unwrap(), 25);
+        // …and at its end, as a caught-up query does before it waits.
+        cursor.release_buffers();
+        assert_eq!(cursor.read(&mut out, 100).unwrap(), 0);
+        append(topic.as_ref(), 0, records(40..50)).await.unwrap();
+        assert_eq!(cursor.read(&mut out, 100).unwrap(), 10);
+        assert_records(&out, 0, 0..50);
+    });
+}
+
+#[test]
 fn deleted_topic_ends_cursors_and_fails_appends() {
     let dir = tempfile::tempdir().unwrap();
     let rt = runtime();

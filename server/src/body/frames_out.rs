@@ -53,9 +53,16 @@ impl Body for ResponseBody {
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         match self.get_mut() {
             ResponseBody::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            ResponseBody::Stream(rx) => rx
-                .poll_recv(cx)
-                .map(|chunk| chunk.map(|b| Ok(Frame::data(b)))),
+            // An empty chunk would go out as an empty DATA frame without END_STREAM, which
+            // peers count as abuse: h2 (Rust) sends GOAWAY ENHANCE_YOUR_CALM after 100 of
+            // them on one connection, so a client sharing a connection among many push
+            // queries would lose it after 100 closes. Skip them; the body's end is one frame.
+            ResponseBody::Stream(rx) => loop {
+                match rx.poll_recv(cx) {
+                    Poll::Ready(Some(chunk)) if chunk.is_empty() => continue,
+                    other => return other.map(|chunk| chunk.map(|b| Ok(Frame::data(b)))),
+                }
+            },
         }
     }
 
@@ -69,5 +76,27 @@ impl Body for ResponseBody {
             ResponseBody::Full(None) => SizeHint::with_exact(0),
             ResponseBody::Stream(_) => SizeHint::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_streaming_body_sends_no_empty_data_frames() {
+        let (tx, mut body) = ResponseBody::channel();
+        for chunk in ["", "[1]\n", "", "[2]\n", ""] {
+            tx.send(Bytes::from(chunk)).await.expect("body is open");
+        }
+        drop(tx);
+        let mut frames = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let data = frame.expect("infallible").into_data().expect("data frame");
+            frames.push(data);
+        }
+        assert_eq!(frames, ["[1]\n", "[2]\n"]);
     }
 }

@@ -25,8 +25,10 @@ use super::{error, not_acceptable, print, read_error, streaming, HttpResponse};
 use crate::body::frames_in::read_to_limit;
 use crate::body::frames_out::ResponseBody;
 
-/// Concurrent push queries per server (ksqlDB's `ksql.max.push.queries` defaults to 100;
-/// Sluice's are cheap tasks, so the bound is about memory: ~16 KiB each).
+/// Concurrent push queries per server (ksqlDB's `ksql.max.push.queries` defaults to 100).
+/// Sluice's are cheap while idle, ~9 KiB of RSS each (`sluice bench --idle-queries`), so the
+/// bound is about their cost when the stream they read is written: every one of them is
+/// woken, reads and encodes each commit (~6 µs of CPU per query per commit).
 pub const PUSH_QUERIES_MAX: usize = 10_000;
 
 /// Rows encoded into one response chunk: large enough to amortise a DATA frame, small
@@ -142,7 +144,9 @@ async fn pump(mut stream: QueryStream, framing: Framing, tx: mpsc::Sender<Bytes>
     {
         return;
     }
-    let mut rows = ResultRows::new(stream.plan().projection.len(), CHUNK_ROWS_MAX);
+    // No room reserved: buffers grow with the first rows (a full batch of seven columns
+    // is ~100 KiB), so a query that never gets a row holds none.
+    let mut rows = ResultRows::new(stream.plan().projection.len(), 0);
     loop {
         rows.clear();
         let step = tokio::select! {
@@ -151,6 +155,11 @@ async fn pump(mut stream: QueryStream, framing: Framing, tx: mpsc::Sender<Bytes>
             _ = tx.closed() => return,
         };
         encoder.rows(&rows, &mut out);
+        if rows.len() < CHUNK_ROWS_MAX {
+            // A short batch means the query caught up and will most likely wait next: free
+            // what earlier batches grew, so an idle query costs the same after a burst.
+            rows.release();
+        }
         let end = match step {
             Ok(end) => end,
             Err(e) => {
@@ -162,7 +171,10 @@ async fn pump(mut stream: QueryStream, framing: Framing, tx: mpsc::Sender<Bytes>
         };
         if let Some(reason) = end {
             encoder.end(reason, &mut out);
-            let _ = tx.send(Bytes::from(out)).await;
+            // A delimited push query ends with nothing more to say: no chunk at all.
+            if !out.is_empty() {
+                let _ = tx.send(Bytes::from(out)).await;
+            }
             return;
         }
         if !out.is_empty()
