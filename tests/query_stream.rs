@@ -310,3 +310,87 @@ async fn dropping_the_stream_ends_push_queries() {
     assert_eq!(lines.rest().await, "");
     server.stop().await;
 }
+
+/// Identical push queries share each read's result rows (one reads and decodes, the rest
+/// copy), and every one still sees every row, in order, exactly once; a query that differs
+/// and one that starts later from earliest are unaffected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_push_queries_share_results_and_each_sees_every_row() {
+    const IDENTICAL: usize = 8;
+    const BATCHES: usize = 5;
+    const ROWS_PER_BATCH: usize = 20;
+    let server = TestServer::start().await;
+    server.ksql_ok(CREATE).await;
+    let mut client = server.h2().await;
+    let sql = "SELECT * FROM s EMIT CHANGES;";
+    let mut identical = Vec::new();
+    for _ in 0..IDENTICAL {
+        identical.push(
+            start_query(&mut client, query_body(sql, false), None)
+                .await
+                .1,
+        );
+    }
+    let (_, mut narrow) = start_query(
+        &mut client,
+        query_body("SELECT v FROM s EMIT CHANGES;", false),
+        None,
+    )
+    .await;
+    wait_for_queries(&server, IDENTICAL + 1).await;
+    let shared_before = server.engine.shared_batches.rows_taken();
+
+    let mut expected = Vec::new();
+    for b in 0..BATCHES {
+        let mut rows = String::new();
+        for r in 0..ROWS_PER_BATCH {
+            let v = b * ROWS_PER_BATCH + r;
+            rows.push_str(&format!("{{\"K\":\"k{}\",\"V\":{v},\"D\":{v}.5}}\n", v % 3));
+            expected.push(v);
+        }
+        insert(&server, &rows).await;
+    }
+    let total = expected.len();
+    // Rows of one key land on one partition, so per key they arrive in insert order.
+    let by_key = |vs: &[usize]| -> Vec<Vec<usize>> {
+        (0..3)
+            .map(|k| vs.iter().copied().filter(|v| v % 3 == k).collect())
+            .collect()
+    };
+    for lines in &mut identical {
+        let mut seen = Vec::new();
+        for _ in 0..total {
+            let line = lines.next_line().await.expect("row");
+            let row: serde_json::Value = serde_json::from_str(&line).expect("json");
+            let v = row[1].as_u64().expect("V") as usize;
+            assert_eq!(row[0], json!(format!("k{}", v % 3)), "{line}");
+            assert_eq!(row[2], json!(v as f64 + 0.5), "{line}");
+            seen.push(v);
+        }
+        assert_eq!(by_key(&seen), by_key(&expected));
+    }
+    let mut narrow_seen = Vec::new();
+    for _ in 0..total {
+        let line = narrow.next_line().await.expect("row");
+        let row: Vec<usize> = serde_json::from_str(&line).expect("json");
+        narrow_seen.extend(row);
+    }
+    assert_eq!(by_key(&narrow_seen), by_key(&expected));
+
+    // Only two workers serve eight identical queries, so most reads find a batch another
+    // query already made.
+    let shared = server.engine.shared_batches.rows_taken() - shared_before;
+    assert!(shared > 0, "no rows were shared");
+    assert!(shared <= ((IDENTICAL - 1) * total) as u64, "{shared}");
+
+    // A late query from earliest reads the whole topic, shared batches or not.
+    let (_, mut late) = start_query(&mut client, query_body(sql, true), None).await;
+    let mut late_seen = Vec::new();
+    for _ in 0..total {
+        let line = late.next_line().await.expect("row");
+        let row: serde_json::Value = serde_json::from_str(&line).expect("json");
+        late_seen.push(row[1].as_u64().expect("V") as usize);
+    }
+    assert_eq!(by_key(&late_seen), by_key(&expected));
+    server.stop().await;
+}

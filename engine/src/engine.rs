@@ -11,6 +11,7 @@ use crate::catalog::{CatalogState, QueryRegistry};
 use crate::clock::Clock;
 use crate::error::{EngineError, Result};
 use crate::exec::persistent::PersistentQueries;
+use crate::exec::shared_batches::SharedBatches;
 use crate::log::Journal;
 use crate::log::{EmbeddedLog, LogConfig};
 use crate::log::{FsyncPolicy, LogStore};
@@ -32,6 +33,8 @@ pub struct Engine {
     /// is validated and applied before the next starts.
     pub(crate) ddl: tokio::sync::Mutex<()>,
     pub queries: QueryRegistry,
+    /// Result batches identical push queries share.
+    pub shared_batches: SharedBatches,
     pub(crate) command_seq: AtomicU64,
     pub(crate) command_statuses: Mutex<Vec<(String, String)>>,
     pub clock: Clock,
@@ -60,6 +63,7 @@ impl Engine {
             journal: Mutex::new(journal),
             ddl: tokio::sync::Mutex::new(()),
             queries: QueryRegistry::default(),
+            shared_batches: SharedBatches::default(),
             command_seq: AtomicU64::new(0),
             command_statuses: Mutex::new(Vec::new()),
             clock: Clock::system(),

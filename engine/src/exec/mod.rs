@@ -7,6 +7,7 @@
 //! - `print`: PRINT: tail a topic's raw records (INTERVAL, LIMIT).
 //! - `raw_records`: produce pre-keyed records and read them back (the REST-proxy face).
 //! - `result_rows`: a flat batch of result rows (values, or stored JSON text copied as is).
+//! - `shared_batches`: result batches identical push queries share (read and decode once).
 //! - `row_decoder`: record key/value bytes → the row expressions see.
 //! - `timestamp_extractor`: ROWTIME from a `TIMESTAMP=` column (sources and sinks).
 //! - `project`: WHERE, table functions and SELECT over one row (shared by push and
@@ -24,5 +25,6 @@ pub mod query_stream;
 pub mod raw_records;
 pub mod result_rows;
 pub(crate) mod row_decoder;
+pub mod shared_batches;
 pub mod table_function;
 pub(crate) mod timestamp_extractor;

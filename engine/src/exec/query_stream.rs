@@ -7,6 +7,9 @@
 //!
 //! Without table functions, columns only copied to the results keep their stored JSON
 //! text (spans) instead of being decoded to values and rendered again.
+//!
+//! Identical push queries (same source and columns, no WHERE/LIMIT/expressions) share each
+//! read's result rows through `shared_batches`: one reads and decodes, the others copy.
 //! ```
 //!
 //! Nothing here buffers without bound: the caller asks for at most `max_rows` at a time and
@@ -28,6 +31,7 @@ use crate::exec::project::{for_each_selected_row, passes};
 use crate::exec::query_plan::{Projection, QueryKind, QueryPlan};
 use crate::exec::result_rows::ResultRows;
 use crate::exec::row_decoder::RowDecoder;
+use crate::exec::shared_batches::{BatchRing, SharedBatch};
 use crate::log::{Offset, PartitionCursor, PartitionId, StoredRecord, TopicLog};
 use crate::types::Value;
 
@@ -60,6 +64,8 @@ pub struct QueryStream {
     /// without capacity while the query waits.
     records: Vec<StoredRecord>,
     next_cursor: usize,
+    /// The batches this query shares with identical ones (`None`: it computes its own).
+    shared: Option<Arc<BatchRing>>,
 }
 
 impl QueryStream {
@@ -94,6 +100,7 @@ impl QueryStream {
             RowDecoder::new(&plan.source)
         };
         Ok(QueryStream {
+            shared: engine.shared_batches.join(&plan),
             decoder,
             plan,
             topic,
@@ -161,6 +168,14 @@ impl QueryStream {
             if budget == 0 {
                 continue;
             }
+            let start = self.cursors[i].position();
+            if self.take_shared(i, start, out) {
+                if out.len() >= max_rows {
+                    return Ok(None);
+                }
+                continue;
+            }
+            let first_row = out.len();
             self.records.clear();
             if let Err(e) =
                 self.cursors[i].read(&mut self.records, budget.min(READ_BATCH_RECORDS_MAX))
@@ -179,6 +194,18 @@ impl QueryStream {
                     break;
                 }
             }
+            if let (Some(ring), false) = (&self.shared, records.is_empty()) {
+                // Shared plans have no LIMIT, so the whole read was processed. A query alone
+                // in its group keeps its rows to itself (no copy).
+                if Arc::strong_count(ring) > 1 {
+                    ring.offer(SharedBatch {
+                        partition: self.cursors[i].partition(),
+                        start,
+                        end: self.cursors[i].position(),
+                        rows: out.copy_rows_from(first_row),
+                    });
+                }
+            }
             // Results hold copies, so the records (and the read chunk they point into) can go
             // now rather than at the next read.
             records.clear();
@@ -194,6 +221,22 @@ impl QueryStream {
             return Ok(Some(EndReason::Completed));
         }
         Ok(None)
+    }
+
+    /// Copies the rows an identical query already made from partition `i`'s records at
+    /// `start`, and moves past those records; false when there are none to copy.
+    fn take_shared(&mut self, i: usize, start: Offset, out: &mut ResultRows) -> bool {
+        let Some(ring) = &self.shared else {
+            return false;
+        };
+        let Some(batch) = ring.find(self.cursors[i].partition(), start) else {
+            return false;
+        };
+        out.extend_from(&batch.rows);
+        ring.note_taken(batch.rows.len());
+        self.emitted += batch.rows.len() as u64;
+        self.cursors[i].seek_to(batch.end);
+        true
     }
 
     /// Frees what reading grew (the record batch, the cursors' chunks) before waiting, so an

@@ -97,6 +97,43 @@ impl ResultRows {
         );
     }
 
+    /// Appends copies of `other`'s rows (of the same width).
+    pub fn extend_from(&mut self, other: &ResultRows) {
+        debug_assert_eq!(self.width, other.width, "rows of one width");
+        let shift = self.json.len();
+        self.json.extend_from_slice(&other.json);
+        self.cells.extend(other.cells.iter().map(|cell| match cell {
+            Cell::Value(v) => Cell::Value(v.clone()),
+            Cell::Json(r) => Cell::Json(r.start + shift..r.end + shift),
+        }));
+        self.rows += other.rows;
+    }
+
+    /// A copy of the rows from `first_row` on.
+    pub fn copy_rows_from(&self, first_row: usize) -> ResultRows {
+        let cells = &self.cells[(first_row * self.width).min(self.cells.len())..];
+        // JSON text of the copied rows starts at their first JSON cell.
+        let json_start = cells
+            .iter()
+            .find_map(|c| match c {
+                Cell::Json(r) => Some(r.start),
+                Cell::Value(_) => None,
+            })
+            .unwrap_or(self.json.len());
+        ResultRows {
+            width: self.width,
+            rows: self.rows.saturating_sub(first_row),
+            cells: cells
+                .iter()
+                .map(|cell| match cell {
+                    Cell::Value(v) => Cell::Value(v.clone()),
+                    Cell::Json(r) => Cell::Json(r.start - json_start..r.end - json_start),
+                })
+                .collect(),
+            json: self.json[json_start..].to_vec(),
+        }
+    }
+
     /// The rows, in order, each as its cells.
     pub fn rows(&self) -> impl Iterator<Item = impl Iterator<Item = CellRef<'_>>> {
         self.cells
@@ -108,5 +145,50 @@ impl ResultRows {
                     Cell::Json(r) => CellRef::Json(&self.json[r.clone()]),
                 })
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rendered(rows: &ResultRows) -> Vec<Vec<String>> {
+        rows.rows()
+            .map(|row| {
+                row.map(|cell| match cell {
+                    CellRef::Value(v) => format!("{v:?}"),
+                    CellRef::Json(j) => String::from_utf8_lossy(j).into_owned(),
+                })
+                .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn copies_of_rows_read_the_same() {
+        let mut rows = ResultRows::new(2, 4);
+        for (i, text) in ["\"a\"", "\"bb\"", "\"ccc\""].iter().enumerate() {
+            rows.push_json(text.as_bytes());
+            rows.push_value(Value::Integer(i as i32));
+            rows.end_row();
+        }
+        let tail = rows.copy_rows_from(1);
+        assert_eq!(tail.len(), 2);
+        assert_eq!(rendered(&tail), rendered(&rows)[1..].to_vec());
+        assert!(rows.copy_rows_from(3).is_empty());
+
+        let mut out = ResultRows::new(2, 4);
+        out.push_json(b"1");
+        out.push_json(b"2");
+        out.end_row();
+        out.extend_from(&tail);
+        let mut expected = vec![vec!["1".to_owned(), "2".to_owned()]];
+        expected.extend(rendered(&tail));
+        assert_eq!(rendered(&out), expected);
+        // The copy keeps the invariant that every row has one cell per column.
+        out.push_json(b"x");
+        out.push_value(Value::Null);
+        out.end_row();
+        assert_eq!(out.len(), 4);
     }
 }

@@ -219,6 +219,18 @@ impl PartitionCursor for EmbeddedCursor {
         Ok(added)
     }
 
+    fn seek_to(&mut self, offset: Offset) {
+        let first = self.partition.start_offset;
+        let end = Offset(self.partition.end_offset.load(Ordering::Acquire));
+        self.next = offset.clamp(first, end);
+        // The next read finds the segment and the index position again.
+        self.segment = None;
+        self.position = 0;
+        self.seeking = true;
+        self.chunk = Bytes::new();
+        self.chunk_start = 0;
+    }
+
     fn release_buffers(&mut self) {
         // A caught-up cursor has consumed its chunk (it ends at the committed bytes of the
         // read that filled it), so nothing is lost; at worst the next read rereads a frame.

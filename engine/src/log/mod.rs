@@ -191,4 +191,7 @@ pub trait PartitionCursor: Send {
     /// The reader is about to wait for data: drop any read-ahead it holds, so an idle cursor
     /// costs a few words. The next `read` reads from the log again.
     fn release_buffers(&mut self);
+    /// Moves the cursor to `offset` (clamped into the stored, committed range), as a Kafka
+    /// consumer's `seek` does: the next `read` starts there.
+    fn seek_to(&mut self, offset: Offset);
 }
