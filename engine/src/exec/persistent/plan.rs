@@ -59,6 +59,13 @@ pub struct PersistentPlan {
     pub flat_map: FlatMap,
     /// One per sink key column, in sink order.
     pub key_projection: Vec<Projection>,
+    /// One per sink key column: how to compute it for a source record with a null value,
+    /// where only the source key is known. `None` (the expression reads a value column)
+    /// gives NULL. ksqlDB evaluates a PARTITION BY expression over the key alone when it
+    /// references key columns only, and over the (null) value otherwise
+    /// (`PartitionByParamsFactory`, QTT `partition-by.json` "multiple columns with
+    /// expressions").
+    pub null_value_key_projection: Vec<Option<Projection>>,
     /// One per sink value column, in sink order.
     pub value_projection: Vec<Projection>,
     /// Index into the value columns of the sink's TIMESTAMP column, if set.
@@ -136,6 +143,7 @@ pub fn plan_persistent(
         sink.name,
     )?;
     check_duplicates(&keys, &values)?;
+    let null_value_key_projection = null_value_keys(&keys, &resolver);
 
     let columns: Vec<Column> = keys
         .iter()
@@ -173,6 +181,7 @@ pub fn plan_persistent(
         filter,
         flat_map,
         key_projection: keys.into_iter().map(|i| i.projection).collect(),
+        null_value_key_projection,
         value_projection: values.into_iter().map(|i| i.projection).collect(),
         timestamp_key_index: timestamp.filter(|&i| i < key_count),
         timestamp_value_index: timestamp.filter(|&i| i >= key_count).map(|i| i - key_count),
@@ -398,6 +407,38 @@ fn classify(
     }
 }
 
+/// Resolves only the source's key columns, at their slots in the full row: an expression
+/// that compiles against it can be evaluated on a record whose value is null.
+struct KeyColumnsOnly<'a> {
+    inner: &'a SourceResolver<'a>,
+}
+
+impl ColumnResolver for KeyColumnsOnly<'_> {
+    fn resolve(&self, qualifier: Option<&str>, name: &str) -> Option<(usize, SqlType)> {
+        let (i, ty) = self.inner.resolve(qualifier, name)?;
+        let column = self.inner.source.schema.columns.get(i)?;
+        (column.kind == ColumnKind::Key).then_some((i, ty))
+    }
+}
+
+/// For each sink key item, its projection over a null-value record: a plain source key
+/// column or an expression over key columns only (literals included); `None` otherwise.
+fn null_value_keys(keys: &[Item], resolver: &SourceResolver<'_>) -> Vec<Option<Projection>> {
+    let key_only = KeyColumnsOnly { inner: resolver };
+    keys.iter()
+        .map(|item| match (item.slot, &item.expr) {
+            (Some(i), _) => key_only_slot(resolver, i).map(Projection::Column),
+            (None, Some(expr)) => compile(expr, &key_only).ok().map(Projection::Expr),
+            (None, None) => None,
+        })
+        .collect()
+}
+
+fn key_only_slot(resolver: &SourceResolver<'_>, slot: usize) -> Option<usize> {
+    let column = resolver.source.schema.columns.get(slot)?;
+    (column.kind == ColumnKind::Key).then_some(slot)
+}
+
 fn key_missing(sink: &str, names: &[&str], what: &str) -> EngineError {
     let (what, list) = match names {
         [one] => (what.to_string(), (*one).to_string()),
@@ -518,8 +559,8 @@ mod tests {
         state
     }
 
-    /// The sink schema text of a CSAS, or its error message.
-    fn sink_schema(state: &CatalogState, csas: &str) -> std::result::Result<String, String> {
+    /// The plan of a CSAS, or its error message.
+    fn plan(state: &CatalogState, csas: &str) -> std::result::Result<PersistentPlan, String> {
         let parsed = crate::sql::parse(csas).unwrap().remove(0);
         let Statement::CreateAsSelect(c) = parsed.statement else {
             panic!("not a CSAS");
@@ -535,9 +576,12 @@ mod tests {
             existing: None,
             config: &PersistenceConfig::default(),
         };
-        plan_persistent(state, spec, &c.query, csas, |_| Some(1))
-            .map(|p| p.sink.schema.to_schema_text(true))
-            .map_err(|e| e.to_string())
+        plan_persistent(state, spec, &c.query, csas, |_| Some(1)).map_err(|e| e.to_string())
+    }
+
+    /// The sink schema text of a CSAS, or its error message.
+    fn sink_schema(state: &CatalogState, csas: &str) -> std::result::Result<String, String> {
+        plan(state, csas).map(|p| p.sink.schema.to_schema_text(true))
     }
 
     const INPUT: &str = "CREATE STREAM INPUT (ID INT KEY, NAME STRING) WITH (kafka_topic='input', value_format='JSON');";
@@ -638,5 +682,30 @@ mod tests {
         let err =
             sink_schema(&state, "CREATE STREAM O AS SELECT K1, K1->* FROM INPUT;").unwrap_err();
         assert!(err.contains("Expected STRUCT"), "{err}");
+    }
+
+    #[test]
+    fn null_value_keys_come_from_key_only_expressions() {
+        let state = catalog("CREATE STREAM INPUT (AGE INT KEY, NAME STRING, ID INT) WITH (kafka_topic='input', format='JSON');");
+        let plan = plan(
+            &state,
+            "CREATE STREAM O AS SELECT ABS(ID), 1, AGE + 2 AS K3, AGE, NAME FROM INPUT PARTITION BY ABS(ID), 1, AGE + 2;",
+        )
+        .unwrap();
+        let computable: Vec<bool> = plan
+            .null_value_key_projection
+            .iter()
+            .map(Option::is_some)
+            .collect();
+        assert_eq!(computable, [false, true, true]);
+        let plan = plan(
+            &state,
+            "CREATE STREAM O AS SELECT NAME, AGE AS A FROM INPUT;",
+        )
+        .unwrap();
+        assert!(matches!(
+            plan.null_value_key_projection.as_slice(),
+            [Some(Projection::Column(0))]
+        ));
     }
 }
