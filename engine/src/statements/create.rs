@@ -78,6 +78,17 @@ impl PersistenceConfig {
     }
 }
 
+impl PersistenceConfig {
+    /// The key format of a keyed source whose WITH clause names none:
+    /// `ksql.persistence.default.format.key`, else ksqlDB's default, `KAFKA`.
+    pub(crate) fn default_key_format(&self) -> Result<KeyFormat> {
+        match &self.default_key_format {
+            Some(name) => KeyFormat::parse(name),
+            None => Ok(KeyFormat::Kafka),
+        }
+    }
+}
+
 /// A boolean config value as Kafka's `ConfigDef` reads one: `true`/`false`, any case.
 fn parse_config_bool(name: &str, raw: &str) -> Result<bool> {
     match raw.trim().to_ascii_lowercase().as_str() {
@@ -269,10 +280,7 @@ fn formats(
     let key_format = match key.or(both) {
         Some(name) => KeyFormat::parse(&name)?,
         // ksqlDB's default key format is KAFKA; a keyless stream needs no key format.
-        None if has_keys => match &config.default_key_format {
-            Some(name) => KeyFormat::parse(name)?,
-            None => KeyFormat::Kafka,
-        },
+        None if has_keys => config.default_key_format()?,
         None => KeyFormat::None,
     };
     if key_format == KeyFormat::None && has_keys {

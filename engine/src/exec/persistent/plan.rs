@@ -507,8 +507,9 @@ fn sink_source(
     let key_format = match key.or(both) {
         Some(name) => KeyFormat::parse(&name)?,
         None if !has_keys => KeyFormat::None,
-        // A keyless source re-keyed by PARTITION BY gets ksqlDB's default key format.
-        None if source.key_format == KeyFormat::None => KeyFormat::Kafka,
+        // A keyless source re-keyed by PARTITION BY gets the default key format, from the
+        // config if set (QTT `none.json`, "inherited in CSAS - PARTITION BY").
+        None if source.key_format == KeyFormat::None => sink.config.default_key_format()?,
         None => source.key_format,
     };
     crate::format::key::validate_key_columns(key_format, &schema.keys().collect::<Vec<_>>())?;
@@ -687,25 +688,59 @@ mod tests {
     #[test]
     fn null_value_keys_come_from_key_only_expressions() {
         let state = catalog("CREATE STREAM INPUT (AGE INT KEY, NAME STRING, ID INT) WITH (kafka_topic='input', format='JSON');");
-        let plan = plan(
+        let rekeyed = plan(
             &state,
             "CREATE STREAM O AS SELECT ABS(ID), 1, AGE + 2 AS K3, AGE, NAME FROM INPUT PARTITION BY ABS(ID), 1, AGE + 2;",
         )
         .unwrap();
-        let computable: Vec<bool> = plan
+        let computable: Vec<bool> = rekeyed
             .null_value_key_projection
             .iter()
             .map(Option::is_some)
             .collect();
         assert_eq!(computable, [false, true, true]);
-        let plan = plan(
+        let kept = plan(
             &state,
             "CREATE STREAM O AS SELECT NAME, AGE AS A FROM INPUT;",
         )
         .unwrap();
         assert!(matches!(
-            plan.null_value_key_projection.as_slice(),
+            kept.null_value_key_projection.as_slice(),
             [Some(Projection::Column(0))]
         ));
+    }
+
+    #[test]
+    fn keyless_source_rekeyed_takes_the_configured_default_key_format() {
+        let state = catalog("CREATE STREAM INPUT (FOO INT, BAR INT) WITH (kafka_topic='input', key_format='NONE', value_format='JSON');");
+        let parsed = crate::sql::parse("CREATE STREAM O AS SELECT * FROM INPUT PARTITION BY BAR;")
+            .unwrap()
+            .remove(0);
+        let Statement::CreateAsSelect(c) = parsed.statement else {
+            panic!("not a CSAS");
+        };
+        let key_format_with = |config: &PersistenceConfig| {
+            let spec = SinkSpec {
+                kind: PersistentKind::CreateStreamAs,
+                name: &c.name,
+                properties: &c.properties,
+                existing: None,
+                config,
+            };
+            plan_persistent(&state, spec, &c.query, &parsed.text, |_| Some(1))
+                .unwrap()
+                .sink
+                .key_format
+        };
+        assert_eq!(
+            key_format_with(&PersistenceConfig::default()),
+            KeyFormat::Kafka
+        );
+        let props = [(
+            "ksql.persistence.default.format.key".to_string(),
+            "JSON".to_string(),
+        )];
+        let config = PersistenceConfig::from_props(&props.into_iter().collect()).unwrap();
+        assert_eq!(key_format_with(&config), KeyFormat::Json);
     }
 }
