@@ -21,7 +21,8 @@ use crate::exec::table_function::{self, FlatMap, SelectBinder};
 use crate::format::{KeyFormat, ValueFormat};
 use crate::sql::ast::{Expr, Literal, Properties, Query, Relation, SelectItem, SourceKind};
 use crate::statements::create::{
-    check_key_format, timestamp_column, value_wrapping, PersistenceConfig, WithProperties,
+    check_key_format, timestamp_column, value_wrapping, PersistenceConfig, QueryPlanner,
+    WithProperties,
 };
 use crate::types::{Column, ColumnKind, Schema, SqlType};
 
@@ -140,7 +141,7 @@ pub fn plan_persistent(
         &source,
         &resolver,
         &partition_by,
-        sink.name,
+        &sink,
     )?;
     check_duplicates(&keys, &values)?;
     let null_value_key_projection = null_value_keys(&keys, &resolver);
@@ -333,8 +334,9 @@ fn classify(
     source: &Source,
     resolver: &SourceResolver<'_>,
     partition_by: &PartitionBy<'_>,
-    sink_name: &str,
+    sink: &SinkSpec<'_>,
 ) -> Result<(Vec<Item>, Vec<Item>)> {
+    let sink_name = sink.name;
     match partition_by {
         PartitionBy::Null => Ok((Vec::new(), items)),
         PartitionBy::Keep => {
@@ -347,18 +349,23 @@ fn classify(
                         .is_some_and(|c| c.kind == ColumnKind::Key)
                 })
             };
-            let (keys, values): (Vec<Item>, Vec<Item>) =
+            let (mut keys, values): (Vec<Item>, Vec<Item>) =
                 items.into_iter().partition(|i| is_key_slot(i.slot));
-            let missing: Vec<&str> = source
-                .schema
-                .keys()
-                .enumerate()
-                .filter(|(k, _)| !keys.iter().any(|i| i.slot == Some(*k)))
-                .map(|(_, c)| c.name.as_str())
-                .collect();
-            // Key slots are the first columns of the source schema (keys come first).
-            if !missing.is_empty() {
-                return Err(key_missing(sink_name, &missing, "key column"));
+            if sink.config.query_planner == QueryPlanner::Old {
+                let missing: Vec<&str> = source
+                    .schema
+                    .keys()
+                    .enumerate()
+                    .filter(|(k, _)| !keys.iter().any(|i| i.slot == Some(*k)))
+                    .map(|(_, c)| c.name.as_str())
+                    .collect();
+                // Key slots are the first columns of the source schema (keys come first).
+                if !missing.is_empty() {
+                    return Err(key_missing(sink_name, &missing, "key column"));
+                }
+                // The old planner lays the sink key out as the source key; the new one
+                // keeps the projection's order.
+                keys.sort_by_key(|i| i.slot);
             }
             for (a, b) in keys.iter().zip(keys.iter().skip(1)) {
                 if a.slot == b.slot {
@@ -526,9 +533,10 @@ fn sink_source(
         name: sink.name.to_string(),
         kind,
         schema,
-        topic: props
-            .string("KAFKA_TOPIC")?
-            .unwrap_or_else(|| sink.name.to_string()),
+        topic: match props.string("KAFKA_TOPIC")? {
+            Some(topic) => topic,
+            None => default_sink_topic(sink),
+        },
         key_format,
         value_format,
         value_wrapping,
@@ -537,6 +545,13 @@ fn sink_source(
         statement_text: statement_text.to_string(),
         read_only: false,
     })
+}
+
+/// A sink's topic when WITH names none: its name, after `ksql.output.topic.name.prefix`
+/// (ksqlDB's `TopicCreateInjector`; QTT `sink-topic-naming.json`).
+fn default_sink_topic(sink: &SinkSpec<'_>) -> String {
+    let prefix = sink.config.output_topic_prefix.as_deref().unwrap_or("");
+    format!("{prefix}{}", sink.name)
 }
 
 #[cfg(test)]
@@ -562,6 +577,20 @@ mod tests {
 
     /// The plan of a CSAS, or its error message.
     fn plan(state: &CatalogState, csas: &str) -> std::result::Result<PersistentPlan, String> {
+        plan_with(state, csas, &[])
+    }
+
+    /// The plan of a CSAS run with request properties `props`, or its error message.
+    fn plan_with(
+        state: &CatalogState,
+        csas: &str,
+        props: &[(&str, &str)],
+    ) -> std::result::Result<PersistentPlan, String> {
+        let props = props
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let config = PersistenceConfig::from_props(&props).unwrap();
         let parsed = crate::sql::parse(csas).unwrap().remove(0);
         let Statement::CreateAsSelect(c) = parsed.statement else {
             panic!("not a CSAS");
@@ -575,7 +604,7 @@ mod tests {
             name: &c.name,
             properties: &c.properties,
             existing: None,
-            config: &PersistenceConfig::default(),
+            config: &config,
         };
         plan_persistent(state, spec, &c.query, csas, |_| Some(1)).map_err(|e| e.to_string())
     }
@@ -713,34 +742,55 @@ mod tests {
     #[test]
     fn keyless_source_rekeyed_takes_the_configured_default_key_format() {
         let state = catalog("CREATE STREAM INPUT (FOO INT, BAR INT) WITH (kafka_topic='input', key_format='NONE', value_format='JSON');");
-        let parsed = crate::sql::parse("CREATE STREAM O AS SELECT * FROM INPUT PARTITION BY BAR;")
-            .unwrap()
-            .remove(0);
-        let Statement::CreateAsSelect(c) = parsed.statement else {
-            panic!("not a CSAS");
-        };
-        let key_format_with = |config: &PersistenceConfig| {
-            let spec = SinkSpec {
-                kind: PersistentKind::CreateStreamAs,
-                name: &c.name,
-                properties: &c.properties,
-                existing: None,
-                config,
-            };
-            plan_persistent(&state, spec, &c.query, &parsed.text, |_| Some(1))
-                .unwrap()
-                .sink
-                .key_format
-        };
+        let csas = "CREATE STREAM O AS SELECT * FROM INPUT PARTITION BY BAR;";
+        let key_format_with =
+            |props: &[(&str, &str)]| plan_with(&state, csas, props).unwrap().sink.key_format;
+        assert_eq!(key_format_with(&[]), KeyFormat::Kafka);
         assert_eq!(
-            key_format_with(&PersistenceConfig::default()),
-            KeyFormat::Kafka
+            key_format_with(&[("ksql.persistence.default.format.key", "JSON")]),
+            KeyFormat::Json
         );
-        let props = [(
-            "ksql.persistence.default.format.key".to_string(),
-            "JSON".to_string(),
-        )];
-        let config = PersistenceConfig::from_props(&props.into_iter().collect()).unwrap();
-        assert_eq!(key_format_with(&config), KeyFormat::Json);
+    }
+
+    #[test]
+    fn planners_differ_in_sink_key_columns() {
+        let state = catalog("CREATE STREAM INPUT (ID INT KEY, AGE INT KEY, NAME STRING) WITH (kafka_topic='input', format='JSON');");
+        let schema = |sql: &str, new_planner: &str| {
+            plan_with(
+                &state,
+                sql,
+                &[("ksql.new.query.planner.enabled", new_planner)],
+            )
+            .map(|p| p.sink.schema.to_schema_text(true))
+        };
+        let reordered = "CREATE STREAM O AS SELECT AGE, ID, NAME FROM INPUT;";
+        assert_eq!(
+            schema(reordered, "false").as_deref(),
+            Ok("`ID` INTEGER KEY, `AGE` INTEGER KEY, `NAME` STRING")
+        );
+        assert_eq!(
+            schema(reordered, "true").as_deref(),
+            Ok("`AGE` INTEGER KEY, `ID` INTEGER KEY, `NAME` STRING")
+        );
+        let keyless = "CREATE STREAM O AS SELECT NAME FROM INPUT;";
+        assert!(schema(keyless, "false")
+            .unwrap_err()
+            .starts_with("Key missing from projection"));
+        assert_eq!(schema(keyless, "true").as_deref(), Ok("`NAME` STRING"));
+    }
+
+    #[test]
+    fn output_topic_prefix_applies_to_default_topic_names_only() {
+        let state = catalog(INPUT);
+        let prefix = [("ksql.output.topic.name.prefix", "some-prefix-")];
+        let topic = |sql: &str| plan_with(&state, sql, &prefix).unwrap().sink.topic.clone();
+        assert_eq!(
+            topic("CREATE STREAM O AS SELECT * FROM INPUT;"),
+            "some-prefix-O"
+        );
+        assert_eq!(
+            topic("CREATE STREAM O WITH (KAFKA_TOPIC='t') AS SELECT * FROM INPUT;"),
+            "t"
+        );
     }
 }
