@@ -45,13 +45,31 @@ pub(crate) const PERSISTENCE_PROPERTIES: &[&str] = &[
     DEFAULT_KEY_FORMAT_PROPERTY,
     DEFAULT_VALUE_FORMAT_PROPERTY,
     WRAP_SINGLE_VALUES_PROPERTY,
+    OUTPUT_TOPIC_PREFIX_PROPERTY,
+    NEW_QUERY_PLANNER_PROPERTY,
 ];
 
 const DEFAULT_KEY_FORMAT_PROPERTY: &str = "ksql.persistence.default.format.key";
 const DEFAULT_VALUE_FORMAT_PROPERTY: &str = "ksql.persistence.default.format.value";
 const WRAP_SINGLE_VALUES_PROPERTY: &str = "ksql.persistence.wrap.single.values";
+const OUTPUT_TOPIC_PREFIX_PROPERTY: &str = "ksql.output.topic.name.prefix";
+const NEW_QUERY_PLANNER_PROPERTY: &str = "ksql.new.query.planner.enabled";
 
-/// The `ksql.persistence.*` configs a request carries (as `streamsProperties` or SET).
+/// Which of ksqlDB's planners a persistent query is planned as, per
+/// `ksql.new.query.planner.enabled` (default false). The new one, still a stub in ksqlDB
+/// that takes only `SELECT … FROM stream`, differs in the sink's key columns
+/// (`EngineExecutor.planQuery`; QTT `select.json` "-- new planner" cases); that difference
+/// is all Sluice models.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum QueryPlanner {
+    /// Key columns in source key order; every source key column must be projected.
+    #[default]
+    Old,
+    /// Key columns in projection order; unprojected source key columns are dropped.
+    New,
+}
+
+/// The configs a request carries (as `streamsProperties` or SET) that shape a new source.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct PersistenceConfig {
     /// `ksql.persistence.default.format.key`: the key format when WITH names none
@@ -62,6 +80,11 @@ pub(crate) struct PersistenceConfig {
     /// `ksql.persistence.wrap.single.values`: how a single value column is laid out when
     /// WITH has no `WRAP_SINGLE_VALUE`. Unset means wrapped.
     wrap_single_values: Option<bool>,
+    /// `ksql.output.topic.name.prefix`: prepended to a CSAS/CTAS sink's topic name when
+    /// WITH names no `KAFKA_TOPIC` (ksqlDB's default is no prefix).
+    pub(crate) output_topic_prefix: Option<String>,
+    /// `ksql.new.query.planner.enabled`.
+    pub(crate) query_planner: QueryPlanner,
 }
 
 impl PersistenceConfig {
@@ -70,11 +93,28 @@ impl PersistenceConfig {
             None => None,
             Some(raw) => Some(parse_config_bool(WRAP_SINGLE_VALUES_PROPERTY, raw)?),
         };
+        let query_planner = match props.get(NEW_QUERY_PLANNER_PROPERTY) {
+            Some(raw) if parse_config_bool(NEW_QUERY_PLANNER_PROPERTY, raw)? => QueryPlanner::New,
+            _ => QueryPlanner::Old,
+        };
         Ok(PersistenceConfig {
             default_key_format: props.get(DEFAULT_KEY_FORMAT_PROPERTY).cloned(),
             default_value_format: props.get(DEFAULT_VALUE_FORMAT_PROPERTY).cloned(),
             wrap_single_values,
+            output_topic_prefix: props.get(OUTPUT_TOPIC_PREFIX_PROPERTY).cloned(),
+            query_planner,
         })
+    }
+}
+
+impl PersistenceConfig {
+    /// The key format of a keyed source whose WITH clause names none:
+    /// `ksql.persistence.default.format.key`, else ksqlDB's default, `KAFKA`.
+    pub(crate) fn default_key_format(&self) -> Result<KeyFormat> {
+        match &self.default_key_format {
+            Some(name) => KeyFormat::parse(name),
+            None => Ok(KeyFormat::Kafka),
+        }
     }
 }
 
@@ -269,10 +309,7 @@ fn formats(
     let key_format = match key.or(both) {
         Some(name) => KeyFormat::parse(&name)?,
         // ksqlDB's default key format is KAFKA; a keyless stream needs no key format.
-        None if has_keys => match &config.default_key_format {
-            Some(name) => KeyFormat::parse(name)?,
-            None => KeyFormat::Kafka,
-        },
+        None if has_keys => config.default_key_format()?,
         None => KeyFormat::None,
     };
     if key_format == KeyFormat::None && has_keys {

@@ -21,6 +21,7 @@
 
 use super::compile::{coerce, Compiler, Typed};
 use super::eval::{Node, Scope};
+use super::java_hash_map;
 use crate::error::EngineError;
 use crate::sql::ast::Expr;
 use crate::types::{SqlType, Value};
@@ -315,8 +316,9 @@ fn reduce<'a>(call: &'a LambdaCall, scope: Scope<'a>, input: &Value) -> Out<'a> 
                 state = apply(f, scope, &[state, item.clone()])?;
             }
         }
+        // Java folds over the deserialized `HashMap`, so in its iteration order.
         Value::Map(entries) => {
-            for (k, v) in entries {
+            for (k, v) in java_hash_map::iteration_order(entries) {
                 state = apply(f, scope, &[state, k.clone(), v.clone()])?;
             }
         }

@@ -21,7 +21,8 @@ use crate::exec::table_function::{self, FlatMap, SelectBinder};
 use crate::format::{KeyFormat, ValueFormat};
 use crate::sql::ast::{Expr, Literal, Properties, Query, Relation, SelectItem, SourceKind};
 use crate::statements::create::{
-    check_key_format, timestamp_column, value_wrapping, PersistenceConfig, WithProperties,
+    check_key_format, timestamp_column, value_wrapping, PersistenceConfig, QueryPlanner,
+    WithProperties,
 };
 use crate::types::{Column, ColumnKind, Schema, SqlType};
 
@@ -59,6 +60,13 @@ pub struct PersistentPlan {
     pub flat_map: FlatMap,
     /// One per sink key column, in sink order.
     pub key_projection: Vec<Projection>,
+    /// One per sink key column: how to compute it for a source record with a null value,
+    /// where only the source key is known. `None` (the expression reads a value column)
+    /// gives NULL. ksqlDB evaluates a PARTITION BY expression over the key alone when it
+    /// references key columns only, and over the (null) value otherwise
+    /// (`PartitionByParamsFactory`, QTT `partition-by.json` "multiple columns with
+    /// expressions").
+    pub null_value_key_projection: Vec<Option<Projection>>,
     /// One per sink value column, in sink order.
     pub value_projection: Vec<Projection>,
     /// Index into the value columns of the sink's TIMESTAMP column, if set.
@@ -133,9 +141,10 @@ pub fn plan_persistent(
         &source,
         &resolver,
         &partition_by,
-        sink.name,
+        &sink,
     )?;
     check_duplicates(&keys, &values)?;
+    let null_value_key_projection = null_value_keys(&keys, &resolver);
 
     let columns: Vec<Column> = keys
         .iter()
@@ -173,6 +182,7 @@ pub fn plan_persistent(
         filter,
         flat_map,
         key_projection: keys.into_iter().map(|i| i.projection).collect(),
+        null_value_key_projection,
         value_projection: values.into_iter().map(|i| i.projection).collect(),
         timestamp_key_index: timestamp.filter(|&i| i < key_count),
         timestamp_value_index: timestamp.filter(|&i| i >= key_count).map(|i| i - key_count),
@@ -324,8 +334,9 @@ fn classify(
     source: &Source,
     resolver: &SourceResolver<'_>,
     partition_by: &PartitionBy<'_>,
-    sink_name: &str,
+    sink: &SinkSpec<'_>,
 ) -> Result<(Vec<Item>, Vec<Item>)> {
+    let sink_name = sink.name;
     match partition_by {
         PartitionBy::Null => Ok((Vec::new(), items)),
         PartitionBy::Keep => {
@@ -338,18 +349,23 @@ fn classify(
                         .is_some_and(|c| c.kind == ColumnKind::Key)
                 })
             };
-            let (keys, values): (Vec<Item>, Vec<Item>) =
+            let (mut keys, values): (Vec<Item>, Vec<Item>) =
                 items.into_iter().partition(|i| is_key_slot(i.slot));
-            let missing: Vec<&str> = source
-                .schema
-                .keys()
-                .enumerate()
-                .filter(|(k, _)| !keys.iter().any(|i| i.slot == Some(*k)))
-                .map(|(_, c)| c.name.as_str())
-                .collect();
-            // Key slots are the first columns of the source schema (keys come first).
-            if !missing.is_empty() {
-                return Err(key_missing(sink_name, &missing, "key column"));
+            if sink.config.query_planner == QueryPlanner::Old {
+                let missing: Vec<&str> = source
+                    .schema
+                    .keys()
+                    .enumerate()
+                    .filter(|(k, _)| !keys.iter().any(|i| i.slot == Some(*k)))
+                    .map(|(_, c)| c.name.as_str())
+                    .collect();
+                // Key slots are the first columns of the source schema (keys come first).
+                if !missing.is_empty() {
+                    return Err(key_missing(sink_name, &missing, "key column"));
+                }
+                // The old planner lays the sink key out as the source key; the new one
+                // keeps the projection's order.
+                keys.sort_by_key(|i| i.slot);
             }
             for (a, b) in keys.iter().zip(keys.iter().skip(1)) {
                 if a.slot == b.slot {
@@ -396,6 +412,38 @@ fn classify(
             Ok((keys, items))
         }
     }
+}
+
+/// Resolves only the source's key columns, at their slots in the full row: an expression
+/// that compiles against it can be evaluated on a record whose value is null.
+struct KeyColumnsOnly<'a> {
+    inner: &'a SourceResolver<'a>,
+}
+
+impl ColumnResolver for KeyColumnsOnly<'_> {
+    fn resolve(&self, qualifier: Option<&str>, name: &str) -> Option<(usize, SqlType)> {
+        let (i, ty) = self.inner.resolve(qualifier, name)?;
+        let column = self.inner.source.schema.columns.get(i)?;
+        (column.kind == ColumnKind::Key).then_some((i, ty))
+    }
+}
+
+/// For each sink key item, its projection over a null-value record: a plain source key
+/// column or an expression over key columns only (literals included); `None` otherwise.
+fn null_value_keys(keys: &[Item], resolver: &SourceResolver<'_>) -> Vec<Option<Projection>> {
+    let key_only = KeyColumnsOnly { inner: resolver };
+    keys.iter()
+        .map(|item| match (item.slot, &item.expr) {
+            (Some(i), _) => key_only_slot(resolver, i).map(Projection::Column),
+            (None, Some(expr)) => compile(expr, &key_only).ok().map(Projection::Expr),
+            (None, None) => None,
+        })
+        .collect()
+}
+
+fn key_only_slot(resolver: &SourceResolver<'_>, slot: usize) -> Option<usize> {
+    let column = resolver.source.schema.columns.get(slot)?;
+    (column.kind == ColumnKind::Key).then_some(slot)
 }
 
 fn key_missing(sink: &str, names: &[&str], what: &str) -> EngineError {
@@ -466,8 +514,9 @@ fn sink_source(
     let key_format = match key.or(both) {
         Some(name) => KeyFormat::parse(&name)?,
         None if !has_keys => KeyFormat::None,
-        // A keyless source re-keyed by PARTITION BY gets ksqlDB's default key format.
-        None if source.key_format == KeyFormat::None => KeyFormat::Kafka,
+        // A keyless source re-keyed by PARTITION BY gets the default key format, from the
+        // config if set (QTT `none.json`, "inherited in CSAS - PARTITION BY").
+        None if source.key_format == KeyFormat::None => sink.config.default_key_format()?,
         None => source.key_format,
     };
     crate::format::key::validate_key_columns(key_format, &schema.keys().collect::<Vec<_>>())?;
@@ -484,9 +533,10 @@ fn sink_source(
         name: sink.name.to_string(),
         kind,
         schema,
-        topic: props
-            .string("KAFKA_TOPIC")?
-            .unwrap_or_else(|| sink.name.to_string()),
+        topic: match props.string("KAFKA_TOPIC")? {
+            Some(topic) => topic,
+            None => default_sink_topic(sink),
+        },
         key_format,
         value_format,
         value_wrapping,
@@ -495,6 +545,13 @@ fn sink_source(
         statement_text: statement_text.to_string(),
         read_only: false,
     })
+}
+
+/// A sink's topic when WITH names none: its name, after `ksql.output.topic.name.prefix`
+/// (ksqlDB's `TopicCreateInjector`; QTT `sink-topic-naming.json`).
+fn default_sink_topic(sink: &SinkSpec<'_>) -> String {
+    let prefix = sink.config.output_topic_prefix.as_deref().unwrap_or("");
+    format!("{prefix}{}", sink.name)
 }
 
 #[cfg(test)]
@@ -518,8 +575,22 @@ mod tests {
         state
     }
 
-    /// The sink schema text of a CSAS, or its error message.
-    fn sink_schema(state: &CatalogState, csas: &str) -> std::result::Result<String, String> {
+    /// The plan of a CSAS, or its error message.
+    fn plan(state: &CatalogState, csas: &str) -> std::result::Result<PersistentPlan, String> {
+        plan_with(state, csas, &[])
+    }
+
+    /// The plan of a CSAS run with request properties `props`, or its error message.
+    fn plan_with(
+        state: &CatalogState,
+        csas: &str,
+        props: &[(&str, &str)],
+    ) -> std::result::Result<PersistentPlan, String> {
+        let props = props
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let config = PersistenceConfig::from_props(&props).unwrap();
         let parsed = crate::sql::parse(csas).unwrap().remove(0);
         let Statement::CreateAsSelect(c) = parsed.statement else {
             panic!("not a CSAS");
@@ -533,11 +604,14 @@ mod tests {
             name: &c.name,
             properties: &c.properties,
             existing: None,
-            config: &PersistenceConfig::default(),
+            config: &config,
         };
-        plan_persistent(state, spec, &c.query, csas, |_| Some(1))
-            .map(|p| p.sink.schema.to_schema_text(true))
-            .map_err(|e| e.to_string())
+        plan_persistent(state, spec, &c.query, csas, |_| Some(1)).map_err(|e| e.to_string())
+    }
+
+    /// The sink schema text of a CSAS, or its error message.
+    fn sink_schema(state: &CatalogState, csas: &str) -> std::result::Result<String, String> {
+        plan(state, csas).map(|p| p.sink.schema.to_schema_text(true))
     }
 
     const INPUT: &str = "CREATE STREAM INPUT (ID INT KEY, NAME STRING) WITH (kafka_topic='input', value_format='JSON');";
@@ -638,5 +712,85 @@ mod tests {
         let err =
             sink_schema(&state, "CREATE STREAM O AS SELECT K1, K1->* FROM INPUT;").unwrap_err();
         assert!(err.contains("Expected STRUCT"), "{err}");
+    }
+
+    #[test]
+    fn null_value_keys_come_from_key_only_expressions() {
+        let state = catalog("CREATE STREAM INPUT (AGE INT KEY, NAME STRING, ID INT) WITH (kafka_topic='input', format='JSON');");
+        let rekeyed = plan(
+            &state,
+            "CREATE STREAM O AS SELECT ABS(ID), 1, AGE + 2 AS K3, AGE, NAME FROM INPUT PARTITION BY ABS(ID), 1, AGE + 2;",
+        )
+        .unwrap();
+        let computable: Vec<bool> = rekeyed
+            .null_value_key_projection
+            .iter()
+            .map(Option::is_some)
+            .collect();
+        assert_eq!(computable, [false, true, true]);
+        let kept = plan(
+            &state,
+            "CREATE STREAM O AS SELECT NAME, AGE AS A FROM INPUT;",
+        )
+        .unwrap();
+        assert!(matches!(
+            kept.null_value_key_projection.as_slice(),
+            [Some(Projection::Column(0))]
+        ));
+    }
+
+    #[test]
+    fn keyless_source_rekeyed_takes_the_configured_default_key_format() {
+        let state = catalog("CREATE STREAM INPUT (FOO INT, BAR INT) WITH (kafka_topic='input', key_format='NONE', value_format='JSON');");
+        let csas = "CREATE STREAM O AS SELECT * FROM INPUT PARTITION BY BAR;";
+        let key_format_with =
+            |props: &[(&str, &str)]| plan_with(&state, csas, props).unwrap().sink.key_format;
+        assert_eq!(key_format_with(&[]), KeyFormat::Kafka);
+        assert_eq!(
+            key_format_with(&[("ksql.persistence.default.format.key", "JSON")]),
+            KeyFormat::Json
+        );
+    }
+
+    #[test]
+    fn planners_differ_in_sink_key_columns() {
+        let state = catalog("CREATE STREAM INPUT (ID INT KEY, AGE INT KEY, NAME STRING) WITH (kafka_topic='input', format='JSON');");
+        let schema = |sql: &str, new_planner: &str| {
+            plan_with(
+                &state,
+                sql,
+                &[("ksql.new.query.planner.enabled", new_planner)],
+            )
+            .map(|p| p.sink.schema.to_schema_text(true))
+        };
+        let reordered = "CREATE STREAM O AS SELECT AGE, ID, NAME FROM INPUT;";
+        assert_eq!(
+            schema(reordered, "false").as_deref(),
+            Ok("`ID` INTEGER KEY, `AGE` INTEGER KEY, `NAME` STRING")
+        );
+        assert_eq!(
+            schema(reordered, "true").as_deref(),
+            Ok("`AGE` INTEGER KEY, `ID` INTEGER KEY, `NAME` STRING")
+        );
+        let keyless = "CREATE STREAM O AS SELECT NAME FROM INPUT;";
+        assert!(schema(keyless, "false")
+            .unwrap_err()
+            .starts_with("Key missing from projection"));
+        assert_eq!(schema(keyless, "true").as_deref(), Ok("`NAME` STRING"));
+    }
+
+    #[test]
+    fn output_topic_prefix_applies_to_default_topic_names_only() {
+        let state = catalog(INPUT);
+        let prefix = [("ksql.output.topic.name.prefix", "some-prefix-")];
+        let topic = |sql: &str| plan_with(&state, sql, &prefix).unwrap().sink.topic.clone();
+        assert_eq!(
+            topic("CREATE STREAM O AS SELECT * FROM INPUT;"),
+            "some-prefix-O"
+        );
+        assert_eq!(
+            topic("CREATE STREAM O WITH (KAFKA_TOPIC='t') AS SELECT * FROM INPUT;"),
+            "t"
+        );
     }
 }

@@ -20,7 +20,6 @@ use std::sync::Arc;
 
 use crate::error::{EngineError, Result};
 use crate::exec::project::{for_each_selected_row, project_into};
-use crate::exec::query_plan::Projection;
 use crate::exec::row_decoder::{Decoded, RowDecoder};
 use crate::exec::timestamp_extractor::TimestampExtractor;
 use crate::format::json_value::{encode_value, encode_value_unwrapped};
@@ -31,7 +30,7 @@ use crate::log::{
     StoredRecord, TopicLog, APPEND_REQUEST_BYTES_MAX,
 };
 use crate::sql::ast::SourceKind;
-use crate::types::{Column, ColumnKind, Value};
+use crate::types::{Column, Value};
 
 use super::checkpoint::{Entry, QueryJournal, Resume};
 use super::{Handle, PersistentPlan, PersistentQueries};
@@ -416,8 +415,8 @@ impl SinkEncoder {
         self.record(plan, query_id, value, timestamp_ms, record)
     }
 
-    /// A null source value becomes a null sink value. Only key columns survive: a sink key
-    /// column that is a source key column keeps its value, any other key expression is
+    /// A null source value becomes a null sink value. Only the source key is known: a sink
+    /// key column computed from source key columns alone keeps its value, any other is
     /// null (QTT `null.json`, `partition-by.json` "multiple columns" cases).
     fn encode_null_value(
         &mut self,
@@ -428,14 +427,12 @@ impl SinkEncoder {
     ) -> Option<(u32, Record)> {
         self.keys.clear();
         self.values.clear();
-        let source_columns = &plan.source.schema.columns;
-        self.keys
-            .extend(plan.key_projection.iter().map(|p| match p {
-                Projection::Column(i) if source_columns[*i].kind == ColumnKind::Key => {
-                    row[*i].clone()
-                }
-                _ => Value::Null,
-            }));
+        for projection in &plan.null_value_key_projection {
+            match projection {
+                Some(p) => project_into(query_id, std::slice::from_ref(p), row, &mut self.keys),
+                None => self.keys.push(Value::Null),
+            }
+        }
         let rowtime = RowDecoder::rowtime_of(row);
         self.record(plan, query_id, None, rowtime, record)
     }
