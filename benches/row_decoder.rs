@@ -25,6 +25,7 @@ use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use sluice_engine::format::canonical_row::CanonicalRowCheck;
 use sluice_engine::format::insert_row::decode_insert_row;
+use sluice_engine::format::KeyFormat;
 use sluice_protocol::ingest::line_splitter::LineSplitter;
 use sluice_protocol::limits::ROW_BYTES_MAX;
 use support::{schema, Keying, RowGen, RowStyle};
@@ -104,14 +105,22 @@ fn decode(c: &mut Criterion) {
     group.finish();
 }
 
-/// The fast path the endpoint tries first: one scan proving a plain row is its stored value.
+/// The fast path the endpoint tries first: one scan proving a plain row is its stored value
+/// (keyed: splitting off the key and copying the rest as the value).
 fn canonical_check(c: &mut Criterion) {
     let chunk = Bytes::from(RowGen::new().chunk(CHUNK_BYTES, RowStyle::Canonical));
     let mut lines = Vec::new();
     split(std::slice::from_ref(&chunk), &mut lines);
-    let check = CanonicalRowCheck::new(&schema(Keying::Keyless)).expect("keyless schema");
+    let check =
+        CanonicalRowCheck::new(&schema(Keying::Keyless), KeyFormat::Kafka).expect("keyless schema");
     assert!(
         lines.iter().all(|l| check.accepts(l)),
+        "bench rows are plain"
+    );
+    let keyed =
+        CanonicalRowCheck::new(&schema(Keying::KeyedById), KeyFormat::Kafka).expect("BIGINT key");
+    assert!(
+        lines.iter().all(|l| keyed.keyed_row(l).is_some()),
         "bench rows are plain"
     );
     let mut group = c.benchmark_group("row_decoder/canonical_check");
@@ -120,6 +129,13 @@ fn canonical_check(c: &mut Criterion) {
         b.iter(|| {
             for line in &lines {
                 assert!(check.accepts(black_box(line)));
+            }
+        })
+    });
+    group.bench_function("keyed_by_id", |b| {
+        b.iter(|| {
+            for line in &lines {
+                black_box(keyed.keyed_row(black_box(line)).expect("plain row"));
             }
         })
     });
@@ -143,7 +159,7 @@ fn split_and_decode(c: &mut Criterion) {
             }
         })
     });
-    let check = CanonicalRowCheck::new(&schema).expect("keyless schema");
+    let check = CanonicalRowCheck::new(&schema, KeyFormat::Kafka).expect("keyless schema");
     group.bench_function("canonical_64KiB_chunk_fast_path", |b| {
         b.iter(|| {
             lines.clear();
