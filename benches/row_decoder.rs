@@ -3,12 +3,15 @@
 // (~1 µs per ~100 B row) — a UTF-8 check and a nesting-depth scan, one sonic-rs validating
 // pass, name lookup per field, and three small allocations per row (slots, values, USER/REGION
 // strings). canonical_check (the fast path the endpoint tries first) ≥ 5 M rows/s: one byte
-// scan, no allocation, names compared exactly.
+// scan, no allocation, names compared exactly; keyed_by_id ≥ 4 M rows/s: the same scan, the
+// key's digits decoded, and one copy of the line without the key field.
 // Measured (2026-11-21, 2 cores shared with other builds, load avg ~7, so ±50%):
 // LineSplitter 3.7 GiB/s one chunk, 5.8 GiB/s in 16 KiB frames (was 1.9 GiB/s with a
 // byte-at-a-time scan); decode_insert_row 0.66 M rows/s canonical, 0.71 M lower-case names,
 // 0.84 M keyed; canonical_check 6.5 M rows/s; split+decode 0.66 M rows/s, split+fast path
-// 4.9 M rows/s. Under perf, decode time goes to sonic's object iterator (~21%), malloc/free
+// 4.9 M rows/s. Keyed (2026-11-22, load avg ~3): decode_insert_row keyed_by_id 1.30 M
+// rows/s, canonical_check keyed_by_id 6.5 M rows/s (canonical 8.1 M in the same run).
+// Under perf, decode time goes to sonic's object iterator (~21%), malloc/free
 // of the per-row Vecs and Strings (~18%), moving the LazyValue slots around, and
 // find_column's case-insensitive name compare (`upper_eq`, ~6%) — all of which the fast
 // path skips.
