@@ -3,12 +3,15 @@
 // (~1 µs per ~100 B row) — a UTF-8 check and a nesting-depth scan, one sonic-rs validating
 // pass, name lookup per field, and three small allocations per row (slots, values, USER/REGION
 // strings). canonical_check (the fast path the endpoint tries first) ≥ 5 M rows/s: one byte
-// scan, no allocation, names compared exactly.
+// scan, no allocation, names compared exactly; keyed_by_id ≥ 4 M rows/s: the same scan, the
+// key's digits decoded, and one copy of the line without the key field.
 // Measured (2026-11-21, 2 cores shared with other builds, load avg ~7, so ±50%):
 // LineSplitter 3.7 GiB/s one chunk, 5.8 GiB/s in 16 KiB frames (was 1.9 GiB/s with a
 // byte-at-a-time scan); decode_insert_row 0.66 M rows/s canonical, 0.71 M lower-case names,
 // 0.84 M keyed; canonical_check 6.5 M rows/s; split+decode 0.66 M rows/s, split+fast path
-// 4.9 M rows/s. Under perf, decode time goes to sonic's object iterator (~21%), malloc/free
+// 4.9 M rows/s. Keyed (2026-11-22, load avg ~3): decode_insert_row keyed_by_id 1.30 M
+// rows/s, canonical_check keyed_by_id 6.5 M rows/s (canonical 8.1 M in the same run).
+// Under perf, decode time goes to sonic's object iterator (~21%), malloc/free
 // of the per-row Vecs and Strings (~18%), moving the LazyValue slots around, and
 // find_column's case-insensitive name compare (`upper_eq`, ~6%) — all of which the fast
 // path skips.
@@ -25,6 +28,7 @@ use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use sluice_engine::format::canonical_row::CanonicalRowCheck;
 use sluice_engine::format::insert_row::decode_insert_row;
+use sluice_engine::format::KeyFormat;
 use sluice_protocol::ingest::line_splitter::LineSplitter;
 use sluice_protocol::limits::ROW_BYTES_MAX;
 use support::{schema, Keying, RowGen, RowStyle};
@@ -104,14 +108,22 @@ fn decode(c: &mut Criterion) {
     group.finish();
 }
 
-/// The fast path the endpoint tries first: one scan proving a plain row is its stored value.
+/// The fast path the endpoint tries first: one scan proving a plain row is its stored value
+/// (keyed: splitting off the key and copying the rest as the value).
 fn canonical_check(c: &mut Criterion) {
     let chunk = Bytes::from(RowGen::new().chunk(CHUNK_BYTES, RowStyle::Canonical));
     let mut lines = Vec::new();
     split(std::slice::from_ref(&chunk), &mut lines);
-    let check = CanonicalRowCheck::new(&schema(Keying::Keyless)).expect("keyless schema");
+    let check =
+        CanonicalRowCheck::new(&schema(Keying::Keyless), KeyFormat::Kafka).expect("keyless schema");
     assert!(
         lines.iter().all(|l| check.accepts(l)),
+        "bench rows are plain"
+    );
+    let keyed =
+        CanonicalRowCheck::new(&schema(Keying::KeyedById), KeyFormat::Kafka).expect("BIGINT key");
+    assert!(
+        lines.iter().all(|l| keyed.keyed_row(l).is_some()),
         "bench rows are plain"
     );
     let mut group = c.benchmark_group("row_decoder/canonical_check");
@@ -120,6 +132,13 @@ fn canonical_check(c: &mut Criterion) {
         b.iter(|| {
             for line in &lines {
                 assert!(check.accepts(black_box(line)));
+            }
+        })
+    });
+    group.bench_function("keyed_by_id", |b| {
+        b.iter(|| {
+            for line in &lines {
+                black_box(keyed.keyed_row(black_box(line)).expect("plain row"));
             }
         })
     });
@@ -143,7 +162,7 @@ fn split_and_decode(c: &mut Criterion) {
             }
         })
     });
-    let check = CanonicalRowCheck::new(&schema).expect("keyless schema");
+    let check = CanonicalRowCheck::new(&schema, KeyFormat::Kafka).expect("keyless schema");
     group.bench_function("canonical_64KiB_chunk_fast_path", |b| {
         b.iter(|| {
             lines.clear();

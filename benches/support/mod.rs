@@ -62,7 +62,8 @@ impl Rng {
 pub enum Keying {
     /// No key column: a row in stored form can be kept byte for byte (the canonical path).
     Keyless,
-    /// `ID BIGINT KEY`: the key is split out, so the value is always re-encoded.
+    /// `ID BIGINT KEY`: the key is split out. The full decoder re-encodes the value; the
+    /// fast path copies the line without the key field.
     KeyedById,
 }
 

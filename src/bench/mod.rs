@@ -99,7 +99,7 @@ pub struct BenchArgs {
     partitions: u32,
 
     /// Give the streams a BIGINT key column (ID), so rows are partitioned by key and
-    /// re-encoded; keyless rows are stored as sent (zero-copy).
+    /// stored without their key field; keyless rows are stored as sent (zero-copy).
     #[arg(long)]
     keyed: bool,
 

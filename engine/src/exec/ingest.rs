@@ -4,6 +4,9 @@
 //!  values ─► key bytes (key format) ─► partition (murmur2 of key bytes, or spread if keyless)
 //!         └► value bytes (value format; the row's own bytes when already canonical)
 //! ```
+//!
+//! Plain rows skip the values altogether ([`CanonicalRowCheck`]): a keyless one is stored as
+//! sent; a keyed one is split into its key's value and the line without the key field.
 
 use std::sync::Arc;
 
@@ -26,6 +29,9 @@ use crate::types::{Column, ColumnKind, SqlType, Value};
 pub enum DecodedLine {
     /// The line is already the record value the `JSON` format would store: nothing decoded.
     StoredAsSent,
+    /// A plain keyed row: its key column's value (not null) and the record value, which is
+    /// the line without the key field. Nothing else decoded.
+    KeyedAsSent { key: Value, value: Bytes },
     /// The line's column values (and whether the line is still usable as the value).
     Row(InsertRow),
 }
@@ -76,10 +82,11 @@ impl Inserter {
             ValueWrapping::Unwrapped => indexes(ColumnKind::Value).first().copied(),
             ValueWrapping::Wrapped => None,
         };
-        // A row can be stored exactly as sent only when the value is a wrapped JSON object
-        // and nothing but the value comes from the row (no key, no `TIMESTAMP` column).
+        // A row can be stored as sent (less its key field) only when the value is a wrapped
+        // JSON object and the record timestamp does not come from the row (no `TIMESTAMP`
+        // column).
         let canonical = (unwrapped_index.is_none() && timestamp_index.is_none())
-            .then(|| CanonicalRowCheck::new(&source.schema))
+            .then(|| CanonicalRowCheck::new(&source.schema, source.key_format))
             .flatten();
         Ok(Inserter {
             canonical,
@@ -110,12 +117,20 @@ impl Inserter {
     }
 
     /// Decodes one `/inserts-stream` line. A plain row that the fast path proves is already
-    /// its stored value ([`CanonicalRowCheck`]) is not decoded at all; any other line goes
-    /// through the full decoder, which also gives ksqlDB's error for a bad one.
+    /// its stored value ([`CanonicalRowCheck`]) is not decoded at all (a keyed one: only its
+    /// key); any other line goes through the full decoder, which also gives ksqlDB's error
+    /// for a bad one.
     pub fn decode_line(&self, line: &Bytes) -> Result<DecodedLine> {
         if let Some(check) = &self.canonical {
-            if check.accepts(line) {
-                return Ok(DecodedLine::StoredAsSent);
+            if !check.is_keyed() {
+                if check.accepts(line) {
+                    return Ok(DecodedLine::StoredAsSent);
+                }
+            } else if let Some(row) = check.keyed_row(line) {
+                return Ok(DecodedLine::KeyedAsSent {
+                    key: row.key,
+                    value: Bytes::from(row.value),
+                });
             }
         }
         decode_insert_row(line, &self.source.schema).map(DecodedLine::Row)
@@ -135,6 +150,21 @@ impl Inserter {
                 let record = Record {
                     key: None,
                     value: Some(line.clone()),
+                    timestamp_ms: now_ms,
+                    headers: Vec::new(),
+                };
+                Ok((partition, record))
+            }
+            DecodedLine::KeyedAsSent { key, value } => {
+                let key = encode_key(
+                    self.source.key_format,
+                    &self.key_columns,
+                    std::slice::from_ref(&key),
+                )?;
+                let partition = self.partition_of(key.as_ref());
+                let record = Record {
+                    key,
+                    value: Some(value),
                     timestamp_ms: now_ms,
                     headers: Vec::new(),
                 };
@@ -191,10 +221,7 @@ impl Inserter {
                 Some(Bytes::copy_from_slice(&self.scratch))
             }
         };
-        let partition = match &key {
-            Some(k) => partition_for_key(k, self.topic.partition_count()),
-            None => self.spreader.next_partition(self.topic.partition_count()),
-        };
+        let partition = self.partition_of(key.as_ref());
         let timestamp_ms = rowtime
             .or_else(|| self.timestamp_from_column(values))
             .unwrap_or(now_ms);
@@ -207,6 +234,14 @@ impl Inserter {
                 headers: Vec::new(),
             },
         ))
+    }
+
+    /// Kafka's default partitioner: murmur2 of the key bytes, or spread when there are none.
+    fn partition_of(&mut self, key: Option<&Bytes>) -> PartitionId {
+        match key {
+            Some(k) => partition_for_key(k, self.topic.partition_count()),
+            None => self.spreader.next_partition(self.topic.partition_count()),
+        }
     }
 
     fn timestamp_from_column(&self, values: &[Value]) -> Option<i64> {

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //!  ingest:  /inserts-stream line ─► canonical_row? (plain rows: one scan, no values) ─► stored as is
+//!                                │                   (keyed: key value + line minus key field)
 //!                                │ otherwise
 //!                                ▼
 //!           /inserts-stream line ─► insert_row (parse, names, coerce::Api) ─► Vec<Value>
@@ -15,7 +16,8 @@
 //! Modules:
 //! - [`coerce`]: JSON → [`Value`](crate::types::Value) for a SQL type, with ksqlDB's two rule
 //!   sets: the strict API coercer and the lenient `KsqlJsonDeserializer`.
-//! - [`canonical_row`]: the ingest fast path: proves a plain row is already its stored value.
+//! - [`canonical_row`]: the ingest fast path: proves a plain row is already its stored value
+//!   (for a keyed source, once its key field is cut out).
 //! - [`insert_row`]: one `/inserts-stream` row: names, duplicates, keys, canonical detection.
 //! - [`json_value`]: the `JSON` value format (encode and decode a record value).
 //! - [`key`]: record keys in the `KAFKA`, `JSON` and `NONE` key formats.
