@@ -275,7 +275,7 @@ impl RowDecoder {
                 // A flat string is plain text: it renders as stored without another look.
                 let plain_string = raw.first() == Some(&b'"');
                 let ty = self.fields.ty(i);
-                if (plain_string && *ty == SqlType::String) || renders_as_stored(raw, ty) {
+                if (plain_string && matches!(ty, SqlType::String)) || renders_as_stored(raw, ty) {
                     self.spans[row_slot] = Some(span_in(value, raw));
                     continue;
                 }
