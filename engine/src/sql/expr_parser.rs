@@ -59,8 +59,9 @@ fn comparison_op(tok: &Tok) -> Option<BinaryOp> {
     }
 }
 
-/// Window units a function may take as an argument (`TIMESTAMPADD(SECONDS, 5, ts)`).
-const WINDOW_UNITS: [&str; 10] = [
+/// Window units, in the order ksqlDB's grammar lists them: what a function may take as an
+/// argument (`TIMESTAMPADD(SECONDS, 5, ts)`) and what a WINDOW size expects.
+pub(super) const WINDOW_UNITS: [&str; 10] = [
     "DAY",
     "HOUR",
     "MINUTE",

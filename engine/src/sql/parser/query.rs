@@ -4,6 +4,7 @@
 use super::{Expect, PResult, Parser};
 use crate::error::EngineError;
 use crate::sql::ast::*;
+use crate::sql::expr_parser::WINDOW_UNITS;
 use crate::sql::lexer::{Sym, Tok};
 
 impl Parser<'_> {
@@ -329,21 +330,7 @@ impl Parser<'_> {
                 self.pos += 1;
                 Ok(ms)
             }
-            None => Err(self.mismatch(
-                &[
-                    "DAY",
-                    "HOUR",
-                    "MINUTE",
-                    "SECOND",
-                    "MILLISECOND",
-                    "DAYS",
-                    "HOURS",
-                    "MINUTES",
-                    "SECONDS",
-                    "MILLISECONDS",
-                ]
-                .map(Expect::Kw),
-            )),
+            None => Err(self.mismatch(&WINDOW_UNITS.map(Expect::Kw))),
         }
     }
 
