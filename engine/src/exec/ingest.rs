@@ -10,12 +10,12 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use crate::catalog::Source;
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
-use crate::format::canonical_row::CanonicalRowCheck;
+use crate::format::canonical_row::{CanonicalRowCheck, KeyedRow};
 use crate::format::insert_row::{decode_insert_row, InsertRow};
 use crate::format::json_value::{encode_row_value, encode_value_unwrapped};
 use crate::format::key::encode_key;
@@ -24,14 +24,17 @@ use crate::log::{partition_for_key, KeylessSpreader};
 use crate::log::{PartitionId, Record, TopicLog};
 use crate::types::{Column, ColumnKind, SqlType, Value};
 
+/// Bytes of the block fast-path keyed values are copied into: rows share its allocation.
+const KEYED_VALUES_BLOCK_BYTES: usize = 64 * 1024;
+
 /// One `/inserts-stream` line, decoded as far as building its record needs.
 #[derive(Debug)]
 pub enum DecodedLine {
     /// The line is already the record value the `JSON` format would store: nothing decoded.
     StoredAsSent,
-    /// A plain keyed row: its key column's value (not null) and the record value, which is
-    /// the line without the key field. Nothing else decoded.
-    KeyedAsSent { key: Value, value: Bytes },
+    /// A plain keyed row: its key column's value (not null) and where its key field lies;
+    /// the record value is the line without that field. Nothing else decoded.
+    KeyedAsSent(KeyedRow),
     /// The line's column values (and whether the line is still usable as the value).
     Row(InsertRow),
 }
@@ -48,6 +51,8 @@ pub struct Inserter {
     unwrapped_index: Option<usize>,
     /// The fast path for rows stored exactly as sent, when this source allows one.
     canonical: Option<CanonicalRowCheck>,
+    /// Where fast-path keyed values are copied, row after row (see `value_without_key`).
+    values_block: BytesMut,
     scratch: Vec<u8>,
     /// The current row's key column values, in key order (reused).
     key_values: Vec<Value>,
@@ -90,6 +95,7 @@ impl Inserter {
             .flatten();
         Ok(Inserter {
             canonical,
+            values_block: BytesMut::new(),
             unwrapped_index,
             spreader: KeylessSpreader::starting_at(rand::random()),
             key_columns: key_indexes.iter().map(|&i| columns[i].clone()).collect(),
@@ -127,10 +133,7 @@ impl Inserter {
                     return Ok(DecodedLine::StoredAsSent);
                 }
             } else if let Some(row) = check.keyed_row(line) {
-                return Ok(DecodedLine::KeyedAsSent {
-                    key: row.key,
-                    value: Bytes::from(row.value),
-                });
+                return Ok(DecodedLine::KeyedAsSent(row));
             }
         }
         decode_insert_row(line, &self.source.schema).map(DecodedLine::Row)
@@ -155,12 +158,13 @@ impl Inserter {
                 };
                 Ok((partition, record))
             }
-            DecodedLine::KeyedAsSent { key, value } => {
+            DecodedLine::KeyedAsSent(row) => {
                 let key = encode_key(
                     self.source.key_format,
                     &self.key_columns,
-                    std::slice::from_ref(&key),
+                    std::slice::from_ref(&row.key),
                 )?;
+                let value = self.value_without_key(&row, line);
                 let partition = self.partition_of(key.as_ref());
                 let record = Record {
                     key,
@@ -234,6 +238,20 @@ impl Inserter {
                 headers: Vec::new(),
             },
         ))
+    }
+
+    /// The record value of a fast-path keyed row, copied into the shared value block: one
+    /// allocation per [`KEYED_VALUES_BLOCK_BYTES`] of values instead of one per row.
+    fn value_without_key(&mut self, row: &KeyedRow, line: &[u8]) -> Bytes {
+        let [before, after] = row.value_parts(line);
+        let len = before.len() + after.len();
+        if self.values_block.capacity() - self.values_block.len() < len {
+            // Earlier values keep the old block alive until their records are written.
+            self.values_block = BytesMut::with_capacity(KEYED_VALUES_BLOCK_BYTES.max(len));
+        }
+        self.values_block.extend_from_slice(before);
+        self.values_block.extend_from_slice(after);
+        self.values_block.split().freeze()
     }
 
     /// Kafka's default partitioner: murmur2 of the key bytes, or spread when there are none.
