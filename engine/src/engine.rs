@@ -9,15 +9,13 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use crate::catalog::{CatalogState, QueryRegistry};
 use crate::clock::Clock;
+use crate::data_dir;
 use crate::error::{EngineError, Result};
 use crate::exec::persistent::PersistentQueries;
 use crate::exec::shared_batches::SharedBatches;
 use crate::log::Journal;
 use crate::log::{EmbeddedLog, LogConfig};
 use crate::log::{FsyncPolicy, LogStore};
-
-/// Catalog journal file name inside the data directory.
-const CATALOG_JOURNAL_FILE: &str = "catalog.journal";
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -56,7 +54,8 @@ impl Engine {
             ..LogConfig::default()
         };
         let log = EmbeddedLog::open(&config.data_dir, log_config)?;
-        let (journal, entries) = Journal::open(&config.data_dir.join(CATALOG_JOURNAL_FILE))?;
+        let (journal, entries) =
+            Journal::open(&config.data_dir.join(data_dir::CATALOG_JOURNAL_FILE))?;
         let engine = Arc::new(Engine {
             log,
             catalog: RwLock::new(Arc::new(CatalogState::default())),

@@ -24,12 +24,14 @@
 //!   and the journal the catalog and persistent queries use.
 //! - [`types`]: SQL types, runtime values, schemas, temporal text forms.
 //! - [`clock`]: wall-clock time behind a handle tests can control.
+//! - [`data_dir`]: the data directory's layout; client-chosen names → safe file names.
 //! - [`error`]: the one error enum, classified for the API faces.
 //!
 //! Non-goals: sockets, HTTP, API payload shapes (those live in `protocol` and `server`).
 
 pub mod catalog;
 pub mod clock;
+pub mod data_dir;
 pub mod engine;
 pub mod error;
 pub mod exec;

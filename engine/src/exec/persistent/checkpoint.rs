@@ -14,6 +14,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::data_dir;
 use crate::error::{EngineError, Result};
 use crate::log::Journal;
 
@@ -150,9 +151,14 @@ pub struct QueryJournal {
 }
 
 impl QueryJournal {
-    /// The journal file of query `id` under `data_dir`.
+    /// The journal file of query `id` under `data_dir`. Query ids embed client-chosen sink
+    /// names, so the file is named through [`data_dir::file_name_for`]: always directly
+    /// inside `<data_dir>/queries`, whatever the id.
     pub fn path(data_dir: &Path, id: &str) -> PathBuf {
-        data_dir.join("queries").join(format!("{id}.journal"))
+        let dir = data_dir.join(data_dir::QUERIES_DIR);
+        let path = data_dir::child_path(&dir, id, JOURNAL_EXTENSION);
+        migrate_legacy_name(&dir, id, &path);
+        path
     }
 
     pub fn open(path: &Path) -> Result<(QueryJournal, Resume)> {
@@ -186,6 +192,27 @@ impl QueryJournal {
             return Ok(());
         }
         journal.append(&bytes)
+    }
+}
+
+/// Extension of a query journal's file name.
+const JOURNAL_EXTENSION: &str = "journal";
+
+/// Before query journals were named through `file_name_for`, one was `<id>.journal`. A
+/// query whose id is not spelled the same escaped (a quoted sink name with a space, say)
+/// would otherwise lose its journal on upgrade and re-run from the start, so such a file is
+/// renamed once. Only a legacy name that is one plain file name is considered: an id like
+/// `../x` never had a journal inside the directory.
+fn migrate_legacy_name(dir: &Path, id: &str, path: &Path) {
+    let legacy = format!("{id}.{JOURNAL_EXTENSION}");
+    if !data_dir::is_plain_file_name(&legacy) || path.exists() {
+        return;
+    }
+    let legacy = dir.join(legacy);
+    if legacy != path && legacy.is_file() {
+        if let Err(e) = std::fs::rename(&legacy, path) {
+            tracing::warn!(query = %id, error = %e, "could not rename a legacy query journal");
+        }
     }
 }
 
