@@ -26,6 +26,7 @@
 //! - [`clock`]: wall-clock time behind a handle tests can control.
 //! - [`data_dir`]: the data directory's layout; client-chosen names → safe file names.
 //! - [`error`]: the one error enum, classified for the API faces.
+//! - [`limits`]: what one request may ask (identifier length, statements, response size).
 //!
 //! Non-goals: sockets, HTTP, API payload shapes (those live in `protocol` and `server`).
 
@@ -36,6 +37,7 @@ pub mod engine;
 pub mod error;
 pub mod exec;
 pub mod format;
+pub mod limits;
 pub mod log;
 pub mod sql;
 pub mod statements;

@@ -22,6 +22,9 @@ pub enum ProtocolError {
     /// field of the wrong type).
     #[error("{0}")]
     InvalidRecord(String),
+    /// A response that would exceed its size limit; nothing of it is sent.
+    #[error("The response would be larger than {limit_bytes} bytes; ask for less per request")]
+    ResponseTooLarge { limit_bytes: usize },
     /// A request `Content-Type` the endpoint cannot read.
     #[error("HTTP 415 Unsupported Media Type: {0}")]
     UnsupportedMediaType(String),

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use crate::catalog::{CatalogState, Source};
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
+use crate::limits::KSQL_RESPONSE_BYTES_MAX;
 use crate::sql::ast::{SourceKind, Statement, TerminateTarget};
 use crate::sql::{self, ParsedStatement};
 
@@ -126,14 +127,24 @@ impl Engine {
         let statements = parse_request(sql_text, session_variables)?;
         let _serial = self.ddl.lock().await;
         let mut sandbox = Sandbox::new((*self.catalog()).clone(), properties);
+        let mut response_bytes = 0usize;
         for parsed in &statements {
-            self.run(&mut sandbox, parsed, Mode::Validate)
+            let fail = |error| KsqlError {
+                error,
+                statement_text: error_statement_text(parsed),
+                entities: Vec::new(),
+            };
+            let outcome = self
+                .run(&mut sandbox, parsed, Mode::Validate)
                 .await
-                .map_err(|error| KsqlError {
-                    error,
-                    statement_text: error_statement_text(parsed),
-                    entities: Vec::new(),
-                })?;
+                .map_err(fail)?;
+            response_bytes += parsed.text.len() + outcome.wire_bytes_estimate();
+            if response_bytes > KSQL_RESPONSE_BYTES_MAX {
+                return Err(fail(EngineError::ResourceExhausted(format!(
+                    "The response to this request would be larger than \
+                     {KSQL_RESPONSE_BYTES_MAX} bytes; send fewer statements per request"
+                ))));
+            }
         }
         let mut live = Sandbox::new((*self.catalog()).clone(), properties);
         let mut results = Vec::with_capacity(statements.len());

@@ -106,3 +106,100 @@ pub struct StatementResult {
     pub statement_text: String,
     pub outcome: Outcome,
 }
+
+/// Bytes an entity's JSON adds beyond the strings it carries (field names, punctuation,
+/// numbers): generous, so estimates err on the large side.
+const ENTITY_OVERHEAD_BYTES: usize = 256;
+
+/// Bytes a column adds to a DESCRIBE beyond its name: its `schema` object is about this
+/// many times its type's SQL text.
+const COLUMN_SCHEMA_BYTES_PER_TYPE_CHAR: usize = 8;
+
+impl StatementResult {
+    /// About how many bytes this result's entity renders to. The `/ksql` statement loop sums
+    /// these to refuse a request whose answer would exceed
+    /// [`KSQL_RESPONSE_BYTES_MAX`](crate::limits::KSQL_RESPONSE_BYTES_MAX) before anything
+    /// runs; the renderer enforces the same bound on what it actually writes.
+    pub fn wire_bytes_estimate(&self) -> usize {
+        self.statement_text.len() + self.outcome.wire_bytes_estimate()
+    }
+}
+
+impl Outcome {
+    /// About how many bytes this outcome's entity renders to, statement text aside.
+    pub fn wire_bytes_estimate(&self) -> usize {
+        let strings = match self {
+            Outcome::Nothing => return 0,
+            Outcome::CommandStatus {
+                command_id,
+                message,
+                ..
+            } => command_id.len() + message.len(),
+            Outcome::Sources { sources, .. } => sources
+                .iter()
+                .map(|s| s.name.len() + s.topic.len() + ENTITY_OVERHEAD_BYTES)
+                .sum(),
+            Outcome::SourceDescriptions { details } => details.iter().map(detail_bytes).sum(),
+            Outcome::Topics { topics } => topics
+                .iter()
+                .map(|t| t.name.len() + 2 * t.partitions as usize + ENTITY_OVERHEAD_BYTES)
+                .sum(),
+            Outcome::Queries { queries } => queries.iter().map(query_bytes).sum(),
+            Outcome::Description { detail, .. } => detail_bytes(detail),
+            Outcome::TerminateQuery { query_id, .. } => query_id.len(),
+            Outcome::Properties { properties } => properties
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + ENTITY_OVERHEAD_BYTES)
+                .sum(),
+            Outcome::QueryDescription(d) => {
+                d.statement_text.len()
+                    + d.topology.len()
+                    + d.execution_plan.len()
+                    + columns_bytes(&d.fields)
+                    + d.sources
+                        .iter()
+                        .chain(&d.sinks)
+                        .chain(&d.sink_topics)
+                        .map(String::len)
+                        .sum::<usize>()
+            }
+        };
+        strings + ENTITY_OVERHEAD_BYTES
+    }
+}
+
+fn query_bytes(q: &QuerySummary) -> usize {
+    q.id.len()
+        + q.sql.len()
+        + q.sinks
+            .iter()
+            .chain(&q.sink_topics)
+            .map(String::len)
+            .sum::<usize>()
+        + ENTITY_OVERHEAD_BYTES
+}
+
+fn columns_bytes(columns: &[crate::types::Column]) -> usize {
+    columns
+        .iter()
+        .map(|c| {
+            c.name.len()
+                + c.ty.to_string().len() * COLUMN_SCHEMA_BYTES_PER_TYPE_CHAR
+                + ENTITY_OVERHEAD_BYTES
+        })
+        .sum()
+}
+
+fn detail_bytes(d: &SourceDetail) -> usize {
+    let s = &d.source;
+    s.name.len()
+        + s.topic.len()
+        + s.statement_text.len()
+        + columns_bytes(&s.schema.columns)
+        + d.read_queries
+            .iter()
+            .chain(&d.write_queries)
+            .map(query_bytes)
+            .sum::<usize>()
+        + 4 * ENTITY_OVERHEAD_BYTES
+}

@@ -1,7 +1,9 @@
 //! `/ksql` response entities, shaped exactly as ksqlDB's (ksqldb-api.md §6).
 
+use crate::error::ProtocolError;
 use serde_json::{json, Value as Json};
 use sluice_engine::catalog::Source;
+use sluice_engine::limits::KSQL_RESPONSE_BYTES_MAX;
 use sluice_engine::sql::ast::SourceKind;
 use sluice_engine::statements::{
     Outcome, QueryDescription, QuerySummary, SourceDetail, StatementResult,
@@ -9,9 +11,26 @@ use sluice_engine::statements::{
 use sluice_engine::types::{Column, ColumnKind, SqlType};
 
 /// Renders the results of a `/ksql` request as its JSON array.
-pub fn render_entities(results: &[StatementResult]) -> Vec<u8> {
-    let list: Vec<Json> = results.iter().filter_map(entity).collect();
-    serde_json::to_vec(&list).expect("entities always serialize")
+///
+/// Entities are rendered one at a time into the response, which may not grow past
+/// [`KSQL_RESPONSE_BYTES_MAX`]: the engine refuses requests whose estimated answer is
+/// larger, and this is the bound on what is actually written.
+pub fn render_entities(results: &[StatementResult]) -> Result<Vec<u8>, ProtocolError> {
+    let mut out = Vec::with_capacity(256);
+    out.push(b'[');
+    for entity in results.iter().filter_map(entity) {
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut out, &entity).expect("entities always serialize");
+        if out.len() > KSQL_RESPONSE_BYTES_MAX {
+            return Err(ProtocolError::ResponseTooLarge {
+                limit_bytes: KSQL_RESPONSE_BYTES_MAX,
+            });
+        }
+    }
+    out.push(b']');
+    Ok(out)
 }
 
 /// One result as its entity; `None` for statements ksqlDB answers with no entity.

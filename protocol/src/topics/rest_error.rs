@@ -61,9 +61,10 @@ pub fn from_protocol(err: &ProtocolError) -> ErrorResponse {
         ProtocolError::BodyTooLarge { .. } | ProtocolError::RowTooLarge { .. } => {
             code::PAYLOAD_TOO_LARGE
         }
-        ProtocolError::InvalidJson(_) | ProtocolError::EmptyBody | ProtocolError::TruncatedRow => {
-            code::BAD_REQUEST
-        }
+        ProtocolError::InvalidJson(_)
+        | ProtocolError::EmptyBody
+        | ProtocolError::TruncatedRow
+        | ProtocolError::ResponseTooLarge { .. } => code::BAD_REQUEST,
         ProtocolError::InvalidRecord(_) => code::INVALID_REQUEST,
         ProtocolError::UnsupportedMediaType(_) => code::UNSUPPORTED_MEDIA_TYPE,
     };

@@ -30,7 +30,10 @@ pub async fn handle(engine: &Engine, mut body: Incoming) -> HttpResponse {
         .execute_ksql_with_properties(&args.ksql, &vars, &props)
         .await
     {
-        Ok(results) => json(StatusCode::OK, render_entities(&results)),
+        Ok(results) => match render_entities(&results) {
+            Ok(body) => json(StatusCode::OK, body),
+            Err(e) => error(protocol_error(&e)),
+        },
         Err(e) => error(ksql_error(&e)),
     }
 }
@@ -43,6 +46,8 @@ fn ksql_error(e: &KsqlError) -> sluice_protocol::error_body::ErrorResponse {
         _ if message == QUERY_ON_KSQL_ENDPOINT => code::QUERY_ENDPOINT,
         _ => code::BAD_STATEMENT,
     };
-    let entities = render_entities(&e.entities);
+    // Entities of the statements applied before the failing one; if even they are too
+    // large to send, the error goes without them.
+    let entities = render_entities(&e.entities).unwrap_or_else(|_| b"[]".to_vec());
     statement_error(error_code, &message, &e.statement_text, &entities)
 }

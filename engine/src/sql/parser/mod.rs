@@ -22,6 +22,7 @@ mod syntax_error;
 use super::ast::*;
 use super::lexer::{tokenize, Sym, Tok, Token};
 use crate::error::EngineError;
+use crate::limits::{IDENTIFIER_CHARS_MAX, STATEMENTS_PER_REQUEST_MAX};
 pub(crate) use keywords::is_reserved;
 use keywords::STATEMENT_START;
 pub(crate) use syntax_error::Expect;
@@ -192,11 +193,22 @@ impl<'a> Parser<'a> {
 
     /// Parses all statements; each returned with its trimmed source text ending in `;`.
     pub(crate) fn statements(&mut self) -> PResult<Vec<(Statement, String)>> {
+        self.check_identifier_lengths()?;
         let mut out = Vec::new();
         loop {
             while self.eat_sym(Sym::Semicolon) {}
             if self.at_eof() {
                 return Ok(out);
+            }
+            if out.len() == STATEMENTS_PER_REQUEST_MAX {
+                let token = self.peek().clone();
+                return Err(self.error_at(
+                    &token,
+                    &format!(
+                        "too many statements in one request: at most \
+                         {STATEMENTS_PER_REQUEST_MAX} are accepted"
+                    ),
+                ));
             }
             let start = self.peek().start;
             self.query_follow = None;
@@ -208,6 +220,23 @@ impl<'a> Parser<'a> {
             let mut text = self.src[start..end].trim().to_string();
             text.push(';');
             out.push((statement, text));
+        }
+    }
+
+    /// Refuses any identifier longer than [`IDENTIFIER_CHARS_MAX`], before parsing.
+    pub(crate) fn check_identifier_lengths(&self) -> PResult<()> {
+        let too_long = self.tokens.iter().find(|t| match &t.tok {
+            Tok::Word(w) | Tok::DigitIdent(w) | Tok::Quoted(w) => {
+                w.len() > IDENTIFIER_CHARS_MAX && w.chars().count() > IDENTIFIER_CHARS_MAX
+            }
+            _ => false,
+        });
+        match too_long {
+            Some(token) => Err(self.error_at(
+                token,
+                &format!("identifier is longer than {IDENTIFIER_CHARS_MAX} characters"),
+            )),
+            None => Ok(()),
         }
     }
 
