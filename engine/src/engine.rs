@@ -114,6 +114,6 @@ impl Engine {
     }
 
     pub(crate) fn internal(message: impl Into<String>) -> EngineError {
-        EngineError::Internal(message.into())
+        EngineError::internal(message.into())
     }
 }

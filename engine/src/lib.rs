@@ -44,4 +44,4 @@ pub mod statements;
 pub mod types;
 
 pub use engine::{Engine, EngineConfig};
-pub use error::{EngineError, ErrorClass, Result, SyntaxCause};
+pub use error::{EngineError, ErrorClass, ErrorCode, Result, SyntaxCause, SyntaxDetail};

@@ -122,15 +122,16 @@ pub const CAUSE_LINE_CHARS_MAX: usize = 80;
 /// `ParsingException` (the same message) caused by the recognition exception, if any.
 /// Other errors keep their message alone on every endpoint.
 pub fn statement_message(err: &EngineError, statement_text: &str, style: MessageStyle) -> String {
-    let EngineError::Parse { message, cause, .. } = err else {
+    let Some(syntax) = err.syntax() else {
         return err.to_string();
     };
+    let (message, cause) = (err.message(), syntax.cause);
     let with_statement = format!("{message}\nStatement: {statement_text}");
     match style {
-        MessageStyle::Raw => message.clone(),
+        MessageStyle::Raw => message.to_string(),
         MessageStyle::WithStatement => with_statement,
         MessageStyle::CauseChain => {
-            let mut chain = vec![with_statement.as_str(), message.as_str()];
+            let mut chain = vec![with_statement.as_str(), message];
             chain.extend(cause.map(|c| c.java_class()));
             cause_chain(&chain)
         }
@@ -247,18 +248,20 @@ pub fn protocol_error(err: &ProtocolError) -> ErrorResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sluice_engine::SyntaxCause;
+    use sluice_engine::{SyntaxCause, SyntaxDetail};
 
     const ORDER_BY: &str = "line 1:24: mismatched input 'BY' expecting {';', 'EMIT', 'WHERE', \
                             'WINDOW', 'GROUP', 'HAVING', 'LIMIT', 'PARTITION'}";
 
     fn parse_error(cause: Option<SyntaxCause>) -> EngineError {
-        EngineError::Parse {
-            message: ORDER_BY.into(),
-            line: 1,
-            column: 24,
-            cause,
-        }
+        EngineError::syntax_error(
+            ORDER_BY,
+            SyntaxDetail {
+                line: 1,
+                column: 24,
+                cause,
+            },
+        )
     }
 
     /// RQTT `pull-queries-against-streams - error on ORDER BY`, exactly.
@@ -287,7 +290,7 @@ mod tests {
         let text = statement_message(&err, "X;", MessageStyle::CauseChain);
         assert!(text.ends_with("\n\t'WINDOW', 'GROUP', 'HAVING', 'LIMIT', 'PARTITION'}"));
         assert_eq!(text.matches("Caused by: ").count(), 1);
-        let other = EngineError::Statement("S1 does not exist.".into());
+        let other = EngineError::statement("S1 does not exist.");
         assert_eq!(
             statement_message(&other, "X;", MessageStyle::CauseChain),
             "S1 does not exist."

@@ -62,7 +62,7 @@ pub struct Inserter {
 impl Inserter {
     pub fn new(engine: &Engine, source: Arc<Source>) -> Result<Inserter> {
         let topic = engine.log.topic(&source.topic).ok_or_else(|| {
-            EngineError::NotFound(format!(
+            EngineError::not_found(format!(
                 "Topic '{}' of {} {} does not exist",
                 source.topic,
                 source.kind_word(),

@@ -52,7 +52,7 @@ pub fn plan_print(
     };
     let mut statements = sql::parse(&text)?;
     if statements.len() != 1 {
-        return Err(EngineError::Statement(format!(
+        return Err(EngineError::statement(format!(
             "Expected exactly one KSQL statement; found {} instead",
             statements.len()
         )));
@@ -70,7 +70,7 @@ pub fn plan_print(
     let interval = interval.unwrap_or(1);
     if interval < 1 {
         // ksqlDB's TopicStreamWriter refuses the same way (its text says "greater than one").
-        return Err(EngineError::Statement(format!(
+        return Err(EngineError::statement(format!(
             "INTERVAL must be greater than one, but was: {interval}"
         )));
     }
@@ -105,7 +105,7 @@ impl PrintStream {
     pub fn start(engine: &Engine, plan: PrintPlan) -> Result<PrintStream> {
         let topic = engine.log().topic(&plan.topic).ok_or_else(|| {
             // ksqlDB's wording when PRINT names a topic it cannot see.
-            EngineError::Statement(format!(
+            EngineError::statement(format!(
                 "Could not find topic '{}', or the KSQL user does not have permissions to list \
                  the topic. Topic names are case-sensitive.",
                 plan.topic

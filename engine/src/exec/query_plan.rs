@@ -94,7 +94,7 @@ fn toggle(props: &HashMap<String, String>, name: &str, default: Toggle) -> Resul
         None => Ok(default),
         Some(v) if v == "true" => Ok(Toggle::Enabled),
         Some(v) if v == "false" => Ok(Toggle::Disabled),
-        Some(v) => Err(EngineError::BadRequest(format!(
+        Some(v) => Err(EngineError::bad_request(format!(
             "Invalid value {v} for configuration {name}: Expected value to be either true or false"
         ))),
     }
@@ -111,7 +111,7 @@ impl QueryProperties {
             Some(v) if v == "earliest" => Some(true),
             Some(v) if v == "latest" => Some(false),
             Some(v) => {
-                return Err(EngineError::BadRequest(format!(
+                return Err(EngineError::bad_request(format!(
                     "Invalid value {v} for configuration auto.offset.reset: String must be one of: latest, earliest, none"
                 )))
             }
@@ -207,7 +207,7 @@ fn reject_pseudo_columns_in_pull(clause: &str, used: &[&str]) -> Result<()> {
         return Ok(());
     }
     let names: Vec<String> = used.iter().map(|n| format!("`{n}`")).collect();
-    Err(EngineError::Statement(format!(
+    Err(EngineError::statement(format!(
         "Pull queries don't support the following columns in {clause} clauses: {}",
         names.join(", ")
     )))
@@ -230,14 +230,14 @@ pub fn plan_query(
     };
     let mut statements = sql::parse(&text)?;
     if statements.len() != 1 {
-        return Err(EngineError::Statement(format!(
+        return Err(EngineError::statement(format!(
             "Expected exactly one KSQL statement; found {} instead",
             statements.len()
         )));
     }
     let parsed = statements.remove(0);
     let Statement::Query(query) = parsed.statement else {
-        return Err(EngineError::Statement(format!(
+        return Err(EngineError::statement(format!(
             "Not a query: {}",
             parsed.text
         )));
@@ -245,24 +245,24 @@ pub fn plan_query(
     let (name, alias) = match &query.from {
         Relation::Source { name, alias } => (name.clone(), alias.clone()),
         Relation::Join { .. } => {
-            return Err(EngineError::Unsupported(
-                "Joins are not supported yet in push and pull queries".into(),
+            return Err(EngineError::unsupported(
+                "Joins are not supported yet in push and pull queries",
             ))
         }
     };
     let source = catalog
         .source(&name)
         .cloned()
-        .ok_or_else(|| EngineError::Statement(format!("{name} does not exist.")))?;
+        .ok_or_else(|| EngineError::statement(format!("{name} does not exist.")))?;
     table_function::check_query(&query, source.kind)?;
     if query.window.is_some() || !query.group_by.is_empty() || query.having.is_some() {
-        return Err(EngineError::Unsupported(
-            "Aggregations and windows are not supported yet in push and pull queries".into(),
+        return Err(EngineError::unsupported(
+            "Aggregations and windows are not supported yet in push and pull queries",
         ));
     }
     if !query.partition_by.is_empty() {
-        return Err(EngineError::Statement(
-            "PARTITION BY is not supported in push and pull queries".into(),
+        return Err(EngineError::statement(
+            "PARTITION BY is not supported in push and pull queries",
         ));
     }
     let resolver = SourceResolver {
@@ -299,7 +299,7 @@ pub fn plan_query(
         reject_pseudo_columns_in_pull("SELECT", &pseudo_in_select)?;
         reject_pseudo_columns_in_pull("WHERE", &pseudo_in_where)?;
         if query.limit.is_some() && props.pull_limit_clause == Toggle::Disabled {
-            return Err(EngineError::Statement(format!(
+            return Err(EngineError::statement(format!(
                 "LIMIT clause in pull queries is currently disabled. You can enable them by \
                  setting {PULL_LIMIT_CLAUSE_ENABLED}=true. See https://cnfl.io/queries for \
                  more info.\nAdd EMIT CHANGES if you intended to issue a push query."
@@ -363,7 +363,7 @@ pub(crate) fn compile_where(
     };
     let compiled = compile(expr, resolver)?;
     if *compiled.sql_type() != SqlType::Boolean {
-        return Err(EngineError::Statement(format!(
+        return Err(EngineError::statement(format!(
             "Type error in WHERE expression: Should evaluate to boolean but is {} instead.",
             compiled.sql_type()
         )));
@@ -451,7 +451,7 @@ fn project(
                     None => aliases.alias_for(expr),
                 };
                 if names.contains(&name) {
-                    return Err(EngineError::Statement(format!(
+                    return Err(EngineError::statement(format!(
                         "Duplicate value columns found in schema: `{name}` {}",
                         compiled.sql_type()
                     )));
@@ -469,7 +469,7 @@ fn project(
 }
 
 fn duplicate_column(name: &str, ty: &SqlType) -> EngineError {
-    EngineError::Statement(format!(
+    EngineError::statement(format!(
         "Duplicate value columns found in schema: `{name}` {ty}"
     ))
 }
@@ -491,7 +491,7 @@ pub(crate) fn struct_fields(
 ) -> Result<Vec<StructFieldItem>> {
     let compiled = compile(base, resolver)?;
     let SqlType::Struct(fields) = compiled.sql_type() else {
-        return Err(EngineError::Statement(format!(
+        return Err(EngineError::statement(format!(
             "Expected STRUCT type for '{base}->*', but got {}",
             compiled.sql_type()
         )));

@@ -74,7 +74,7 @@ impl QueryStream {
     pub fn start(engine: &Arc<Engine>, plan: QueryPlan) -> Result<QueryStream> {
         let plan = Arc::new(plan);
         let topic = engine.log().topic(&plan.source.topic).ok_or_else(|| {
-            EngineError::NotFound(format!("Topic '{}' does not exist", plan.source.topic))
+            EngineError::not_found(format!("Topic '{}' does not exist", plan.source.topic))
         })?;
         let mut cursors = Vec::with_capacity(topic.partition_count() as usize);
         for p in 0..topic.partition_count() {

@@ -38,7 +38,7 @@ pub fn choose_partition(topic: &dyn TopicLog, record: &ProduceRecord) -> Result<
     let partitions = topic.partition_count();
     match (record.partition, &record.record.key) {
         (Some(p), _) if p < partitions => Ok(PartitionId(p)),
-        (Some(p), _) => Err(EngineError::NotFound(format!(
+        (Some(p), _) => Err(EngineError::not_found(format!(
             "Partition {p} of topic '{}' does not exist",
             topic.name()
         ))),
@@ -76,7 +76,7 @@ pub async fn produce(topic: &dyn TopicLog, records: Vec<ProduceRecord>) -> Resul
     for ticket in tickets {
         let first = ticket
             .await
-            .map_err(|_| EngineError::Internal("the partition writer stopped".into()))??;
+            .map_err(|_| EngineError::internal("the partition writer stopped"))??;
         first_offsets.push(first);
     }
     Ok(slots
@@ -98,7 +98,7 @@ pub fn read(
     limit: usize,
 ) -> Result<Vec<StoredRecord>> {
     if partition >= topic.partition_count() {
-        return Err(EngineError::NotFound(format!(
+        return Err(EngineError::not_found(format!(
             "Partition {partition} of topic '{}' does not exist",
             topic.name()
         )));

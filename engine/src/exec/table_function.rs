@@ -92,7 +92,7 @@ impl TableFunction {
 fn cube(items: &[Value]) -> Result<Vec<Value>> {
     let n = items.len();
     if n > CUBE_EXPLODE_ELEMENTS_MAX {
-        return Err(EngineError::BadRequest(format!(
+        return Err(EngineError::bad_request(format!(
             "CUBE_EXPLODE input size ({n}) exceeds the maximum of {CUBE_EXPLODE_ELEMENTS_MAX} columns. The output cardinality is 2^N rows and would exhaust server memory."
         )));
     }
@@ -261,7 +261,7 @@ impl<'r> SelectBinder<'r> {
     fn call(&self, function: TableFunction, args: &[Expr]) -> Result<TableFunctionCall> {
         if let Some(inner) = args.iter().find_map(first_table_function) {
             // ksqlDB's `Analyzer.TableFunctionVisitor` text.
-            return Err(EngineError::Statement(format!(
+            return Err(EngineError::statement(format!(
                 "Table functions cannot be nested: {}({}())",
                 function.name(),
                 inner.name()
@@ -281,7 +281,7 @@ impl<'r> SelectBinder<'r> {
             }
         }
         let shown: Vec<String> = compiled.iter().map(|c| c.sql_type().to_string()).collect();
-        Err(EngineError::Statement(format!(
+        Err(EngineError::statement(format!(
             "Function '{}' does not accept parameters ({}).",
             function.name(),
             shown.join(", ")
@@ -319,7 +319,7 @@ fn first_table_function(expr: &Expr) -> Option<TableFunction> {
 fn check_not_in_case(expr: &Expr) -> Result<()> {
     if let Expr::Case { operand: None, .. } = expr {
         if first_table_function(expr).is_some() {
-            return Err(EngineError::Statement(format!(
+            return Err(EngineError::statement(format!(
                 "Table functions cannot be used in CASE: {expr}"
             )));
         }
@@ -351,24 +351,24 @@ pub(crate) fn check_query(query: &Query, source_kind: SourceKind) -> Result<()> 
     if (in_select && aggregating)
         || elsewhere(&mut query.group_by.iter().chain(&query.having)).is_some()
     {
-        return Err(EngineError::Statement(
-            "Table functions cannot be used with aggregations.".into(),
+        return Err(EngineError::statement(
+            "Table functions cannot be used with aggregations.",
         ));
     }
     if let Some(name) = elsewhere(&mut query.where_clause.iter()) {
-        return Err(EngineError::Statement(format!(
+        return Err(EngineError::statement(format!(
             "Table functions cannot be used in WHERE: {name}"
         )));
     }
     if let Some(name) = elsewhere(&mut query.partition_by.iter()) {
-        return Err(EngineError::Statement(format!(
+        return Err(EngineError::statement(format!(
             "Table functions cannot be used in PARTITION BY: {name}"
         )));
     }
     if in_select && source_kind == SourceKind::Table {
         // ksqlDB's `LogicalPlanner` text.
-        return Err(EngineError::Statement(
-            "Table source is not supported with table functions".into(),
+        return Err(EngineError::statement(
+            "Table source is not supported with table functions",
         ));
     }
     Ok(())

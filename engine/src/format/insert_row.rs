@@ -23,12 +23,13 @@ use sonic_rs::LazyValue;
 use super::coerce::{self, classify, identifier_text, upper_eq, Json, NameSet};
 use super::json_text::{exceeds_nesting_depth, JSON_NESTING_DEPTH_MAX};
 use super::json_value::kind_name;
-use crate::error::{EngineError, Result};
+use crate::error::{EngineError, ErrorCode, Result};
 use crate::types::{ColumnKind, Schema, Value};
 
 /// ksqlDB's message for a row that does not parse (`InsertsStreamHandler`). Rows that parse
-/// but are not objects get this text plus a reason; API faces that must match ksqlDB byte for
-/// byte can send just this prefix for any error that starts with it.
+/// but are not objects get this text plus a reason. Every such error has the code
+/// [`ErrorCode::InvalidRowJson`], which faces that must match ksqlDB byte for byte answer
+/// with ksqlDB's bare text.
 pub const INVALID_JSON_MESSAGE: &str = "Invalid JSON in inserts stream";
 
 /// One decoded row.
@@ -53,14 +54,16 @@ pub fn decode_insert_row(line: &[u8], schema: &Schema) -> Result<InsertRow> {
     // sonic-rs trusts its input to be UTF-8 (it only debug-asserts), so invalid bytes must
     // be refused before it sees them: JSON text is UTF-8 by definition (RFC 8259 §8.1).
     if std::str::from_utf8(line).is_err() {
-        return Err(EngineError::BadRequest(format!(
-            "{INVALID_JSON_MESSAGE}: invalid UTF-8"
-        )));
+        return Err(EngineError::new(
+            ErrorCode::InvalidRowJson,
+            format!("{INVALID_JSON_MESSAGE}: invalid UTF-8"),
+        ));
     }
     if exceeds_nesting_depth(line) {
-        return Err(EngineError::BadRequest(format!(
-            "{INVALID_JSON_MESSAGE}: nested deeper than {JSON_NESTING_DEPTH_MAX} levels"
-        )));
+        return Err(EngineError::new(
+            ErrorCode::InvalidRowJson,
+            format!("{INVALID_JSON_MESSAGE}: nested deeper than {JSON_NESTING_DEPTH_MAX} levels"),
+        ));
     }
     let columns = &schema.columns;
     let mut canonical = !columns.iter().any(|c| c.kind == ColumnKind::Key);
@@ -88,9 +91,9 @@ pub fn decode_insert_row(line: &[u8], schema: &Schema) -> Result<InsertRow> {
             Ok(Some(i)) => {
                 if let Some((seen_raw, _)) = &slots[i] {
                     if *seen_raw != raw {
-                        name_error = Some(EngineError::BadRequest(coerce::duplicate_name_message(
-                            &columns[i].name,
-                        )));
+                        name_error = Some(EngineError::bad_request(
+                            coerce::duplicate_name_message(&columns[i].name),
+                        ));
                         continue;
                     }
                     // The same name twice: the last value wins, but the line is not canonical.
@@ -104,10 +107,10 @@ pub fn decode_insert_row(line: &[u8], schema: &Schema) -> Result<InsertRow> {
             Ok(None) => {
                 canonical = false;
                 match identifier_text(&raw) {
-                    Err(m) => name_error = Some(EngineError::BadRequest(m)),
+                    Err(m) => name_error = Some(EngineError::bad_request(m)),
                     Ok(name) => {
                         if !unknown.insert(&raw, &name) {
-                            name_error = Some(EngineError::BadRequest(
+                            name_error = Some(EngineError::bad_request(
                                 coerce::duplicate_name_message(&name),
                             ));
                         }
@@ -134,7 +137,7 @@ pub fn decode_insert_row(line: &[u8], schema: &Schema) -> Result<InsertRow> {
                 coerce::coerce_api(v, &column.ty, &mut canonical)?
             }
             _ => {
-                return Err(EngineError::BadRequest(format!(
+                return Err(EngineError::bad_request(format!(
                     "Key field must be specified: {}",
                     column.name
                 )))
@@ -161,11 +164,14 @@ pub fn decode_insert_row(line: &[u8], schema: &Schema) -> Result<InsertRow> {
 /// second parse costs nothing on good rows).
 fn not_a_row(line: &[u8]) -> EngineError {
     match sonic_rs::from_slice::<LazyValue<'_>>(line) {
-        Ok(other) => EngineError::BadRequest(format!(
-            "{INVALID_JSON_MESSAGE}: a row must be a JSON object, not {}",
-            kind_name(&other)
-        )),
-        Err(_) => EngineError::BadRequest(INVALID_JSON_MESSAGE.to_owned()),
+        Ok(other) => EngineError::new(
+            ErrorCode::InvalidRowJson,
+            format!(
+                "{INVALID_JSON_MESSAGE}: a row must be a JSON object, not {}",
+                kind_name(&other)
+            ),
+        ),
+        Err(_) => EngineError::new(ErrorCode::InvalidRowJson, INVALID_JSON_MESSAGE),
     }
 }
 
@@ -207,7 +213,7 @@ fn find_column(schema: &Schema, raw: &str) -> Result<Option<usize>> {
             .iter()
             .position(|c| c.kind != ColumnKind::Header && upper_eq(raw, &c.name)));
     }
-    let name = identifier_text(raw).map_err(EngineError::BadRequest)?;
+    let name = identifier_text(raw).map_err(EngineError::bad_request)?;
     Ok(schema
         .columns
         .iter()

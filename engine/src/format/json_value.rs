@@ -22,7 +22,7 @@ use super::json_text::{
     exceeds_nesting_depth, plain_text_len, write_base64_string, write_i64, write_json_string,
     JSON_NESTING_DEPTH_MAX,
 };
-use crate::error::{EngineError, Result};
+use crate::error::{EngineError, ErrorCode, Result};
 use crate::types::{Column, ColumnKind, Schema, SqlType, Value};
 
 /// Appends the JSON object `{"COL":v,…}` for `values`, one per column, in order.
@@ -157,7 +157,7 @@ impl ValueFields {
             return Err(invalid_json("invalid UTF-8"));
         };
         if exceeds_nesting_depth(bytes) {
-            return Err(EngineError::BadRequest(format!(
+            return Err(EngineError::bad_request(format!(
                 "Failed to deserialize value: JSON nests deeper than {JSON_NESTING_DEPTH_MAX} levels"
             )));
         }
@@ -165,7 +165,7 @@ impl ValueFields {
         if bytes.get(open) != Some(&b'{') {
             // Not an object: let the general parser say what it is (or why it is invalid).
             let lv = parse_record(bytes)?;
-            return Err(EngineError::BadRequest(format!(
+            return Err(EngineError::bad_request(format!(
                 "Failed to deserialize value: expected a JSON object, got {}",
                 kind_name(&lv)
             )));
@@ -378,7 +378,7 @@ fn skip_json_whitespace(bytes: &[u8], mut at: usize) -> usize {
 }
 
 fn invalid_json(why: &str) -> EngineError {
-    EngineError::BadRequest(format!("Failed to deserialize value: Invalid JSON: {why}"))
+    EngineError::bad_request(format!("Failed to deserialize value: Invalid JSON: {why}"))
 }
 
 /// True when `raw`, one validated JSON value stored for a column of type `ty`, is already
@@ -477,11 +477,9 @@ fn parse_record(bytes: &[u8]) -> Result<LazyValue<'_>> {
 }
 
 fn prefix_error(e: EngineError) -> EngineError {
-    match e {
-        EngineError::BadRequest(m) => {
-            EngineError::BadRequest(format!("Failed to deserialize value: {m}"))
-        }
-        other => other,
+    match e.code() {
+        ErrorCode::BadRequest => e.context("Failed to deserialize value: "),
+        _ => e,
     }
 }
 

@@ -19,7 +19,7 @@ pub fn validate_kafka_key_columns(columns: &[&Column]) -> Result<()> {
     match columns {
         [] => Ok(()),
         [column] if column.ty.is_kafka_key_primitive() => Ok(()),
-        [column] => Err(EngineError::Unsupported(format!(
+        [column] => Err(EngineError::unsupported(format!(
             "The 'KAFKA' format does not support type '{}'",
             column.ty.base_name()
         ))),
@@ -28,7 +28,7 @@ pub fn validate_kafka_key_columns(columns: &[&Column]) -> Result<()> {
                 .iter()
                 .map(|c| format!("`{}` {} KEY", c.name, c.ty))
                 .collect();
-            Err(EngineError::Unsupported(format!(
+            Err(EngineError::unsupported(format!(
                 "The 'KAFKA' format only supports a single field. Got: [{}]",
                 listed.join(", ")
             )))
@@ -45,13 +45,13 @@ pub fn serialize_kafka_key(column: &Column, value: &Value) -> Result<Option<Byte
         (SqlType::BigInt, Value::BigInt(i)) => Bytes::copy_from_slice(&i.to_be_bytes()),
         (SqlType::Double, Value::Double(d)) => Bytes::copy_from_slice(&d.to_bits().to_be_bytes()),
         (ty, _) if !ty.is_kafka_key_primitive() => {
-            return Err(EngineError::Unsupported(format!(
+            return Err(EngineError::unsupported(format!(
                 "The 'KAFKA' format does not support type '{}'",
                 ty.base_name()
             )))
         }
         (ty, v) => {
-            return Err(EngineError::Internal(format!(
+            return Err(EngineError::internal(format!(
                 "key column `{}` of type {ty} was given a mismatched value {v:?}",
                 column.name
             )))
@@ -66,7 +66,7 @@ pub fn deserialize_kafka_key(column: &Column, bytes: &[u8]) -> Result<Value> {
         if bytes.len() == want {
             Ok(())
         } else {
-            Err(EngineError::BadRequest(format!(
+            Err(EngineError::bad_request(format!(
                 "Error deserializing KAFKA message: Size of data received by {deserializer} \
                  is not {want}"
             )))
@@ -76,7 +76,7 @@ pub fn deserialize_kafka_key(column: &Column, bytes: &[u8]) -> Result<Value> {
         SqlType::String => std::str::from_utf8(bytes)
             .map(|s| Value::String(s.to_owned()))
             .map_err(|e| {
-                EngineError::BadRequest(format!(
+                EngineError::bad_request(format!(
                     "Error deserializing KAFKA message: key is not valid UTF-8: {e}"
                 ))
             }),
@@ -95,7 +95,7 @@ pub fn deserialize_kafka_key(column: &Column, bytes: &[u8]) -> Result<Value> {
             let arr: [u8; 8] = bytes.try_into().expect("length checked");
             Ok(Value::Double(f64::from_bits(u64::from_be_bytes(arr))))
         }
-        ty => Err(EngineError::Unsupported(format!(
+        ty => Err(EngineError::unsupported(format!(
             "The 'KAFKA' format does not support type '{}'",
             ty.base_name()
         ))),

@@ -15,7 +15,7 @@ use super::coerce::{self, classify, CoercionMode, Json};
 use super::json_value::{kind_name, write_stored_json};
 use super::kafka_key;
 use super::KeyFormat;
-use crate::error::{EngineError, Result};
+use crate::error::{EngineError, ErrorCode, Result};
 use crate::types::{Column, Value};
 
 /// Checks `key_columns` are allowed in `format` (ksqlDB's texts).
@@ -25,7 +25,7 @@ pub fn validate_key_columns<C: Borrow<Column>>(format: KeyFormat, key_columns: &
         KeyFormat::Kafka => kafka_key::validate_kafka_key_columns(&columns),
         KeyFormat::Json => Ok(()),
         KeyFormat::None if columns.is_empty() => Ok(()),
-        KeyFormat::None => Err(EngineError::Unsupported(format!(
+        KeyFormat::None => Err(EngineError::unsupported(format!(
             "The 'NONE' format can only be used when no columns are defined. Got: [{}]",
             columns
                 .iter()
@@ -53,7 +53,7 @@ pub fn encode_key<C: Borrow<Column>>(
     values: &[Value],
 ) -> Result<Option<Bytes>> {
     if key_columns.len() != values.len() {
-        return Err(EngineError::Internal(format!(
+        return Err(EngineError::internal(format!(
             "{} key values for {} key columns",
             values.len(),
             key_columns.len()
@@ -111,11 +111,9 @@ fn decode_json_key<C: Borrow<Column>>(
     bytes: &[u8],
     out: &mut Vec<Value>,
 ) -> Result<()> {
-    let prefix = |e: EngineError| match e {
-        EngineError::BadRequest(m) => {
-            EngineError::BadRequest(format!("Failed to deserialize key: {m}"))
-        }
-        other => other,
+    let prefix = |e: EngineError| match e.code() {
+        ErrorCode::BadRequest => e.context("Failed to deserialize key: "),
+        _ => e,
     };
     let lv = coerce::parse_json_value(bytes).map_err(prefix)?;
     match key_columns {
@@ -139,7 +137,7 @@ fn decode_json_key<C: Borrow<Column>>(
                 |_, v| out.push(v),
             )
             .map_err(|e| prefix(e.into_error("$"))),
-            _ => Err(EngineError::BadRequest(format!(
+            _ => Err(EngineError::bad_request(format!(
                 "Failed to deserialize key: expected a JSON object, got {}",
                 kind_name(&lv)
             ))),
@@ -196,7 +194,7 @@ mod tests {
         assert_eq!(round_trip(KeyFormat::None, &none, vec![]), None);
         assert_eq!(round_trip(KeyFormat::Kafka, &none, vec![]), None);
         let err = encode_key(KeyFormat::None, &single, &[Value::BigInt(1)]).expect_err("no keys");
-        assert!(matches!(err, EngineError::Unsupported(_)));
+        assert!(err.code() == crate::error::ErrorCode::Unsupported);
         let mut out = Vec::new();
         decode_key(KeyFormat::Kafka, &single, None, &mut out).expect("null key");
         assert_eq!(out, vec![Value::Null]);

@@ -107,11 +107,11 @@ impl ValueWrapping {
 fn unsupported_format(kind: &str, name: &str) -> EngineError {
     let upper = name.to_ascii_uppercase();
     if KSQLDB_FORMAT_NAMES.contains(&upper.as_str()) {
-        EngineError::Unsupported(format!(
+        EngineError::unsupported(format!(
             "The '{upper}' {kind} format is not supported by this server"
         ))
     } else {
-        EngineError::Unsupported(format!("Unknown format: {name}"))
+        EngineError::unsupported(format!("Unknown format: {name}"))
     }
 }
 
@@ -169,7 +169,7 @@ mod tests {
         assert_eq!(ValueFormat::parse("json").ok(), Some(ValueFormat::Json));
         assert_eq!(KeyFormat::Kafka.name(), "KAFKA");
         let err = ValueFormat::parse("avro").expect_err("unsupported");
-        assert!(matches!(err, EngineError::Unsupported(_)));
+        assert!(err.code() == crate::error::ErrorCode::Unsupported);
         assert_eq!(
             err.to_string(),
             "The 'AVRO' value format is not supported by this server"

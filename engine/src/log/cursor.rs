@@ -104,7 +104,7 @@ impl EmbeddedCursor {
     }
 
     fn corrupt(&self, what: String) -> EngineError {
-        EngineError::Corrupt(format!(
+        EngineError::corrupt(format!(
             "topic '{}' partition {}: {what}",
             self.topic.name, self.partition.id.0
         ))
@@ -149,7 +149,7 @@ impl PartitionCursor for EmbeddedCursor {
 
     fn read(&mut self, out: &mut Vec<StoredRecord>, max_records: usize) -> Result<usize> {
         if self.topic.deleted.load(Ordering::Acquire) {
-            return Err(EngineError::NotFound(format!(
+            return Err(EngineError::not_found(format!(
                 "topic '{}' was deleted",
                 self.topic.name
             )));

@@ -119,7 +119,7 @@ impl EmbeddedTopic {
 
     fn partition(&self, partition: PartitionId) -> Result<&Partition> {
         self.partitions.get(partition.0 as usize).ok_or_else(|| {
-            EngineError::NotFound(format!(
+            EngineError::not_found(format!(
                 "topic '{}' has no partition {} (it has {})",
                 self.state.name,
                 partition.0,
@@ -158,7 +158,7 @@ impl TopicLog for EmbeddedTopic {
     ) -> Pin<Box<dyn Future<Output = Result<AppendTicket>> + Send + '_>> {
         Box::pin(async move {
             if self.is_deleted() {
-                return Err(EngineError::NotFound(format!(
+                return Err(EngineError::not_found(format!(
                     "topic '{}' was deleted",
                     self.state.name
                 )));
@@ -186,7 +186,7 @@ impl TopicLog for EmbeddedTopic {
         start: StartPosition,
     ) -> Result<Box<dyn PartitionCursor>> {
         if self.is_deleted() {
-            return Err(EngineError::NotFound(format!(
+            return Err(EngineError::not_found(format!(
                 "topic '{}' was deleted",
                 self.state.name
             )));
@@ -220,7 +220,7 @@ impl EmbeddedLog {
     /// Opens (creating if needed) the log in `dir`, recovering every topic's partitions.
     pub fn open(dir: &Path, config: LogConfig) -> Result<Arc<EmbeddedLog>> {
         if config.segment_bytes_max == 0 || config.segment_bytes_max > SEGMENT_BYTES_LIMIT {
-            return Err(EngineError::BadRequest(format!(
+            return Err(EngineError::bad_request(format!(
                 "segment_bytes_max must be in 1..={SEGMENT_BYTES_LIMIT}, got {}",
                 config.segment_bytes_max
             )));
@@ -286,14 +286,14 @@ impl LogStore for EmbeddedLog {
     fn create_topic(&self, name: &str, partitions: u32) -> Result<Arc<dyn TopicLog>> {
         validate_topic_name(name)?;
         if partitions == 0 || partitions > TOPIC_PARTITIONS_MAX {
-            return Err(EngineError::Statement(format!(
+            return Err(EngineError::statement(format!(
                 "Invalid number of partitions {partitions} for topic '{name}': \
                  must be between 1 and {TOPIC_PARTITIONS_MAX}"
             )));
         }
         let mut topics = self.lock_topics();
         if topics.contains_key(name) {
-            return Err(EngineError::Conflict(format!(
+            return Err(EngineError::conflict(format!(
                 "Topic '{name}' already exists"
             )));
         }
@@ -317,7 +317,7 @@ impl LogStore for EmbeddedLog {
         let mut topics = self.lock_topics();
         let topic = topics
             .remove(name)
-            .ok_or_else(|| EngineError::NotFound(format!("Topic '{name}' does not exist")))?;
+            .ok_or_else(|| EngineError::not_found(format!("Topic '{name}' does not exist")))?;
         topic.mark_deleted();
         // Metadata first: once it is gone the topic stays deleted whatever happens next.
         fs::remove_file(topic.dir.join(META_FILE))?;
@@ -361,7 +361,7 @@ impl Drop for EmbeddedLog {
 
 /// Kafka's topic name rules (`org.apache.kafka.common.internals.Topic.validate`).
 pub fn validate_topic_name(name: &str) -> Result<()> {
-    let invalid = |why: String| Err(EngineError::Statement(why));
+    let invalid = |why: String| Err(EngineError::statement(why));
     if name.is_empty() {
         return invalid("Topic name is illegal, it can't be empty".to_owned());
     }
@@ -397,7 +397,7 @@ fn read_meta(dir: &Path) -> Result<Option<u32>> {
         .and_then(|rest| rest.trim_end().parse::<u32>().ok())
         .filter(|&p| p > 0 && p <= TOPIC_PARTITIONS_MAX)
         .ok_or_else(|| {
-            EngineError::Corrupt(format!(
+            EngineError::corrupt(format!(
                 "{}: bad metadata {text:?}",
                 dir.join(META_FILE).display()
             ))

@@ -73,7 +73,7 @@ impl Journal {
     /// Appends one entry and fsyncs it before returning.
     pub fn append(&mut self, entry: &[u8]) -> Result<()> {
         if entry.len() > JOURNAL_ENTRY_BYTES_MAX {
-            return Err(EngineError::BadRequest(format!(
+            return Err(EngineError::bad_request(format!(
                 "journal entry of {} bytes exceeds the limit of {JOURNAL_ENTRY_BYTES_MAX} bytes",
                 entry.len()
             )));
@@ -140,7 +140,7 @@ fn parse(bytes: &[u8], path: &Path) -> Result<(Vec<Vec<u8>>, usize)> {
             if end == bytes.len() {
                 break; // the last entry, torn
             }
-            return Err(EngineError::Corrupt(format!(
+            return Err(EngineError::corrupt(format!(
                 "{}: entry at byte {at} fails its checksum and is followed by more entries",
                 path.display()
             )));
@@ -222,6 +222,6 @@ mod tests {
         let mut flipped = full;
         flipped[ENTRY_HEADER_BYTES] ^= 1;
         std::fs::write(&path, &flipped).unwrap();
-        assert!(matches!(Journal::open(&path), Err(EngineError::Corrupt(_))));
+        assert!(Journal::open(&path).is_err_and(|e| e.code() == crate::error::ErrorCode::Corrupt));
     }
 }

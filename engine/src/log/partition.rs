@@ -134,7 +134,7 @@ impl Control {
     fn closed_error(&self) -> EngineError {
         if self.failed.load(Ordering::Acquire) {
             let failure = self.failure.lock().unwrap_or_else(|p| p.into_inner());
-            return EngineError::Io(std::io::Error::other(format!(
+            return EngineError::from(std::io::Error::other(format!(
                 "partition {} of topic '{}' failed and accepts no appends: {}",
                 self.id.0,
                 self.topic,
@@ -142,8 +142,8 @@ impl Control {
             )));
         }
         match self.state.load(Ordering::Acquire) {
-            STATE_DELETED => EngineError::NotFound(format!("topic '{}' was deleted", self.topic)),
-            _ => EngineError::Internal(format!("the log holding topic '{}' is closed", self.topic)),
+            STATE_DELETED => EngineError::not_found(format!("topic '{}' was deleted", self.topic)),
+            _ => EngineError::internal(format!("the log holding topic '{}' is closed", self.topic)),
         }
     }
 
@@ -262,8 +262,8 @@ impl Partition {
         })) {
             Ok(()) => Ok(ticket),
             Err(TrySendError::Disconnected(_)) => Err(self.control.closed_error()),
-            Err(TrySendError::Full(_)) => Err(EngineError::Internal(
-                "append queue full despite holding a permit".into(),
+            Err(TrySendError::Full(_)) => Err(EngineError::internal(
+                "append queue full despite holding a permit",
             )),
         }
     }
@@ -319,14 +319,14 @@ fn request_bytes(records: &[Record]) -> Result<usize> {
     for record in records {
         let len = record::encoded_len(record);
         if len > RECORD_BYTES_MAX {
-            return Err(EngineError::BadRequest(format!(
+            return Err(EngineError::bad_request(format!(
                 "record of {len} bytes exceeds the limit of {RECORD_BYTES_MAX} bytes"
             )));
         }
         total += len;
     }
     if total > APPEND_REQUEST_BYTES_MAX {
-        return Err(EngineError::BadRequest(format!(
+        return Err(EngineError::bad_request(format!(
             "append of {total} bytes exceeds the limit of {APPEND_REQUEST_BYTES_MAX} bytes"
         )));
     }

@@ -68,7 +68,7 @@ fn recover_sealed(dir: &Path, base: Offset, next_base: Offset) -> Result<Segment
     let (log_path, index_path) = segment::paths(dir, base);
     let file = File::open(&log_path)?;
     let len = file.metadata()?.len();
-    let corrupt = |what: String| EngineError::Corrupt(format!("{}: {what}", log_path.display()));
+    let corrupt = |what: String| EngineError::corrupt(format!("{}: {what}", log_path.display()));
 
     if len > 0 {
         match segment::record_at(&file, len, 0)? {

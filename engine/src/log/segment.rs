@@ -155,7 +155,7 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<Offset>> {
         if let Some(stem) = name.strip_suffix(".log") {
             let base = stem
                 .parse::<u64>()
-                .map_err(|_| EngineError::Corrupt(format!("unexpected segment file {name}")))?;
+                .map_err(|_| EngineError::corrupt(format!("unexpected segment file {name}")))?;
             bases.push(Offset(base));
         }
     }

@@ -580,7 +580,7 @@ impl Parser<'_> {
         let token = self.advance();
         let sign = if negative { "-" } else { "" };
         let invalid = || {
-            EngineError::Statement(format!(
+            EngineError::statement(format!(
                 "Invalid numeric literal: {sign}{text}",
                 text = token_number_text(&token.tok)
             ))
@@ -748,12 +748,12 @@ fn binary(op: BinaryOp, left: Expr, right: Expr) -> Expr {
 
 fn decimal_type(precision: u64, scale: u64) -> PResult<SqlType> {
     if precision == 0 || precision > u64::from(DECIMAL_PRECISION_MAX) {
-        return Err(EngineError::Statement(format!(
+        return Err(EngineError::statement(format!(
             "DECIMAL precision must be between 1 and {DECIMAL_PRECISION_MAX}: DECIMAL({precision}, {scale})"
         )));
     }
     if scale > precision {
-        return Err(EngineError::Statement(format!(
+        return Err(EngineError::statement(format!(
             "DECIMAL scale must not exceed precision: DECIMAL({precision}, {scale})"
         )));
     }

@@ -69,7 +69,7 @@ pub fn parse_type(text: &str) -> Result<SqlType, EngineError> {
 /// Replaces `${name}` references with variable values, as ksqlDB does before parsing.
 ///
 /// A reference in identifier or literal position must name a defined variable with a valid
-/// identifier or literal value, else `EngineError::Statement("Illegal argument at Line: L,
+/// identifier or literal value, else `EngineError::statement("Illegal argument at Line: L,
 /// Col: C.")`; inside `'…'` strings defined variables are replaced (quotes doubled) and
 /// undefined ones left as written.
 pub fn substitute_variables(

@@ -13,7 +13,7 @@ use crate::error::EngineError;
 
 /// The error for a variable reference that cannot be substituted. `column` is 1-based.
 pub(crate) fn illegal_argument(line: u32, column: u32) -> EngineError {
-    EngineError::Statement(format!("Illegal argument at Line: {line}, Col: {column}."))
+    EngineError::statement(format!("Illegal argument at Line: {line}, Col: {column}."))
 }
 
 pub(crate) fn substitute(sql: &str, vars: &HashMap<String, String>) -> Result<String, EngineError> {

@@ -123,7 +123,7 @@ fn parse_config_bool(name: &str, raw: &str) -> Result<bool> {
     match raw.trim().to_ascii_lowercase().as_str() {
         "true" => Ok(true),
         "false" => Ok(false),
-        _ => Err(EngineError::Statement(format!(
+        _ => Err(EngineError::statement(format!(
             "Invalid value {raw} for configuration {name}: Expected value to be either true or false"
         ))),
     }
@@ -141,8 +141,8 @@ pub(crate) fn value_wrapping(
     match explicit {
         // ksqlDB first checks that the value format supports the asked-for wrapping; JSON,
         // the only value format here, supports both, so only the column count can fail.
-        Some(_) if !single_column => Err(EngineError::Statement(
-            "'WRAP_SINGLE_VALUE' is only valid for single-field value schemas".into(),
+        Some(_) if !single_column => Err(EngineError::statement(
+            "'WRAP_SINGLE_VALUE' is only valid for single-field value schemas",
         )),
         Some(wrap) => Ok(ValueWrapping::from_wrap_single_value(wrap)),
         None if single_column => Ok(config.wrap_single_values.map_or(
@@ -196,20 +196,20 @@ pub(crate) fn plan_create(
 
 fn build_schema(stmt: &CreateSource) -> Result<Schema> {
     if stmt.elements.is_empty() {
-        return Err(EngineError::Statement(
-            "The statement does not define any columns.".into(),
+        return Err(EngineError::statement(
+            "The statement does not define any columns.",
         ));
     }
     let mut columns: Vec<Column> = Vec::with_capacity(stmt.elements.len());
     for element in &stmt.elements {
         if RESERVED_COLUMN_NAMES.contains(&element.name.as_str()) {
-            return Err(EngineError::Statement(format!(
+            return Err(EngineError::statement(format!(
                 "'{}' is a reserved column name. You cannot use it as a name for a column.",
                 element.name
             )));
         }
         if columns.iter().any(|c| c.name == element.name) {
-            return Err(EngineError::Statement(format!(
+            return Err(EngineError::statement(format!(
                 "Duplicate column names: `{}`",
                 element.name
             )));
@@ -223,8 +223,8 @@ fn build_schema(stmt: &CreateSource) -> Result<Schema> {
         columns.push(column);
     }
     if stmt.kind == SourceKind::Table && !columns.iter().any(|c| c.kind == ColumnKind::Key) {
-        return Err(EngineError::Statement(
-            "Tables require a PRIMARY KEY. Please define the PRIMARY KEY.".into(),
+        return Err(EngineError::statement(
+            "Tables require a PRIMARY KEY. Please define the PRIMARY KEY.",
         ));
     }
     Ok(Schema::new(columns))
@@ -235,10 +235,10 @@ fn column_kind(kind: SourceKind, name: &str, constraint: &ColumnConstraint) -> R
         (_, ColumnConstraint::None) => Ok(ColumnKind::Value),
         (SourceKind::Stream, ColumnConstraint::Key) => Ok(ColumnKind::Key),
         (SourceKind::Table, ColumnConstraint::PrimaryKey) => Ok(ColumnKind::Key),
-        (SourceKind::Stream, ColumnConstraint::PrimaryKey) => Err(EngineError::Statement(format!(
+        (SourceKind::Stream, ColumnConstraint::PrimaryKey) => Err(EngineError::statement(format!(
             "Column `{name}` is a 'PRIMARY KEY' column: please use 'KEY' for streams.\nTables have PRIMARY KEYs, which are unique and NON NULL.\nStreams have KEYs, which have no uniqueness or NON NULL constraints."
         ))),
-        (SourceKind::Table, ColumnConstraint::Key) => Err(EngineError::Statement(format!(
+        (SourceKind::Table, ColumnConstraint::Key) => Err(EngineError::statement(format!(
             "Column `{name}` is a 'KEY' column: please use 'PRIMARY KEY' for tables.\nTables have PRIMARY KEYs, which are unique and NON NULL.\nStreams have KEYs, which have no uniqueness or NON NULL constraints."
         ))),
         (_, ColumnConstraint::Headers | ColumnConstraint::Header(_)) => Ok(ColumnKind::Header),
@@ -270,7 +270,7 @@ fn check_header_type(name: &str, ty: &SqlType, constraint: &ColumnConstraint) ->
     if *ty == want {
         return Ok(());
     }
-    Err(EngineError::Statement(format!(
+    Err(EngineError::statement(format!(
         "Invalid type for HEADER{} column `{name}`: expected {want}, got {ty}",
         if matches!(constraint, ColumnConstraint::Headers) {
             "S"
@@ -293,16 +293,16 @@ fn formats(
     let value = props.string("VALUE_FORMAT")?;
     let key = props.string("KEY_FORMAT")?;
     if both.is_some() && (value.is_some() || key.is_some()) {
-        return Err(EngineError::Statement(
-            "Cannot supply both 'KEY_FORMAT' and 'FORMAT' properties, as 'FORMAT' sets both key and value formats.\nEither use just 'FORMAT', or use 'KEY_FORMAT' and 'VALUE_FORMAT'.".into(),
+        return Err(EngineError::statement(
+            "Cannot supply both 'KEY_FORMAT' and 'FORMAT' properties, as 'FORMAT' sets both key and value formats.\nEither use just 'FORMAT', or use 'KEY_FORMAT' and 'VALUE_FORMAT'.",
         ));
     }
     let value_name = value
         .or_else(|| both.clone())
         .or_else(|| config.default_value_format.clone())
         .ok_or_else(|| {
-        EngineError::Statement(
-            "Statement is missing the 'VALUE_FORMAT' property from the WITH clause.\nEither provide one or set a default via the 'ksql.persistence.default.format.value' config.".into(),
+        EngineError::statement(
+            "Statement is missing the 'VALUE_FORMAT' property from the WITH clause.\nEither provide one or set a default via the 'ksql.persistence.default.format.value' config.",
         )
     })?;
     let has_keys = schema.keys().next().is_some();
@@ -313,9 +313,8 @@ fn formats(
         None => KeyFormat::None,
     };
     if key_format == KeyFormat::None && has_keys {
-        return Err(EngineError::Statement(
-            "The 'NONE' format can only be used when no columns are defined. Got: key columns"
-                .into(),
+        return Err(EngineError::statement(
+            "The 'NONE' format can only be used when no columns are defined. Got: key columns",
         ));
     }
     Ok((key_format, ValueFormat::parse(&value_name)?))
@@ -331,14 +330,14 @@ pub(crate) fn check_key_format(format: KeyFormat, schema: &Schema) -> Result<()>
             .iter()
             .map(|c| format!("`{}` {} KEY", c.name, c.ty))
             .collect();
-        return Err(EngineError::Statement(format!(
+        return Err(EngineError::statement(format!(
             "The 'KAFKA' format only supports a single field. Got: [{}]",
             list.join(", ")
         )));
     }
     if let Some(key) = keys.first() {
         if !key.ty.is_kafka_key_primitive() {
-            return Err(EngineError::Statement(format!(
+            return Err(EngineError::statement(format!(
                 "The 'KAFKA' format does not support type '{}'",
                 key.ty.base_name()
             )));
@@ -359,7 +358,7 @@ pub(crate) fn timestamp_column(
     };
     let name = raw.to_uppercase();
     let column = schema.find(&name).map(|(_, c)| c).ok_or_else(|| {
-        EngineError::Statement(format!(
+        EngineError::statement(format!(
             "The TIMESTAMP column set in the WITH clause does not exist in the schema: '{name}'"
         ))
     })?;
@@ -369,7 +368,7 @@ pub(crate) fn timestamp_column(
             TimestampExtractor::check_format(&format)?;
             Ok((Some(name), Some(format)))
         }
-        _ => Err(EngineError::Statement(format!(
+        _ => Err(EngineError::statement(format!(
             "Timestamp column, `{name}`, should be LONG(INT64), TIMESTAMP, or a String with a timestamp.format specified."
         ))),
     }
@@ -388,7 +387,7 @@ impl<'a> WithProperties<'a> {
             .filter(|k| !KNOWN_PROPERTIES.contains(k))
             .collect();
         if !unknown.is_empty() {
-            return Err(EngineError::Statement(format!(
+            return Err(EngineError::statement(format!(
                 "Invalid config variable(s) in the WITH clause: {}",
                 unknown.join(",")
             )));
@@ -404,7 +403,7 @@ impl<'a> WithProperties<'a> {
         match self.get(key) {
             None => Ok(None),
             Some(Literal::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(EngineError::Statement(format!(
+            Some(other) => Err(EngineError::statement(format!(
                 "Invalid value for property {key}: expected a string, got {other:?}"
             ))),
         }
@@ -416,7 +415,7 @@ impl<'a> WithProperties<'a> {
             None => Ok(None),
             Some(Literal::Boolean(b)) => Ok(Some(*b)),
             Some(Literal::String(s)) => parse_config_bool(key, s).map(Some),
-            Some(other) => Err(EngineError::Statement(format!(
+            Some(other) => Err(EngineError::statement(format!(
                 "Invalid value {} for configuration {key}: Expected value to be either true or false",
                 other
             ))),
@@ -428,22 +427,22 @@ impl<'a> WithProperties<'a> {
             None => return Ok(None),
             Some(Literal::Integer(n)) => *n,
             Some(Literal::String(s)) => s.trim().parse::<i64>().map_err(|_| {
-                EngineError::Statement(format!("Invalid number of partitions: '{s}'"))
+                EngineError::statement(format!("Invalid number of partitions: '{s}'"))
             })?,
             Some(other) => {
-                return Err(EngineError::Statement(format!(
+                return Err(EngineError::statement(format!(
                     "Invalid number of partitions: {other:?}"
                 )))
             }
         };
         if n < 1 || n > i64::from(TOPIC_PARTITIONS_MAX) {
-            return Err(EngineError::Statement(format!(
+            return Err(EngineError::statement(format!(
                 "Invalid number of partitions: {n}; it must be between 1 and {TOPIC_PARTITIONS_MAX}"
             )));
         }
         u32::try_from(n)
             .map(Some)
-            .map_err(|_| EngineError::Statement(format!("Invalid number of partitions: {n}")))
+            .map_err(|_| EngineError::statement(format!("Invalid number of partitions: {n}")))
     }
 }
 

@@ -100,7 +100,7 @@ pub fn describe(
     extended: bool,
 ) -> Result<Outcome> {
     let source = state.source(name).cloned().ok_or_else(|| {
-        EngineError::Statement(format!(
+        EngineError::statement(format!(
             "Could not find STREAM/TABLE '{name}' in the Metastore"
         ))
     })?;

@@ -39,7 +39,7 @@ pub fn plan(
         Some(cols) => {
             // ksqlDB's AST builder checks the counts before anything is resolved.
             if cols.len() != exprs.len() {
-                return Err(EngineError::Statement(format!(
+                return Err(EngineError::statement(format!(
                     "Failed to prepare statement: Expected number columns and values to \
                      match: {}, {}",
                     cols.len(),
@@ -59,7 +59,7 @@ pub fn plan(
             .collect(),
     };
     if names.len() != exprs.len() {
-        return Err(EngineError::Statement(format!(
+        return Err(EngineError::statement(format!(
             "Expected a value for each column. Expected Columns: [{}]. Got [{}]",
             names.join(", "),
             exprs.len()
@@ -69,7 +69,7 @@ pub fn plan(
         // A declared column of that name is an ordinary column.
         let pseudo = name == PSEUDO_ROWPARTITION || name == PSEUDO_ROWOFFSET;
         if pseudo && schema.find(name).is_none() {
-            return Err(EngineError::Statement(format!(
+            return Err(EngineError::statement(format!(
                 "Inserting into column `{name}` is not allowed."
             )));
         }
@@ -87,7 +87,7 @@ pub fn plan(
             continue;
         }
         let (index, column) = schema.find(name).ok_or_else(|| {
-            EngineError::Statement(format!("Column name `{name}` does not exist."))
+            EngineError::statement(format!("Column name `{name}` does not exist."))
         })?;
         values[index] = coerce_to(value.clone(), &column.ty)
             .ok_or_else(|| mismatch(name, &column.ty, &value))?;
@@ -97,7 +97,7 @@ pub fn plan(
             .find(&column.name)
             .expect("key column is in its own schema");
         if values[index].is_null() && source.kind == crate::sql::ast::SourceKind::Table {
-            return Err(EngineError::Statement(format!(
+            return Err(EngineError::statement(format!(
                 "Value for primary key column(s) {} is required for tables",
                 column.name
             )));
@@ -114,7 +114,7 @@ fn literal_value(expr: &Expr) -> Result<Value> {
         Expr::Literal(Literal::Null) => Ok(Value::Null),
         Expr::Column {
             qualifier: Some(q), ..
-        } => Err(EngineError::Statement(format!(
+        } => Err(EngineError::statement(format!(
             "Failed to prepare statement: '{q}' is not a valid stream/table name or alias."
         ))),
         _ => compile(expr, &NoColumns)?.eval(&[]),
@@ -122,7 +122,7 @@ fn literal_value(expr: &Expr) -> Result<Value> {
 }
 
 fn mismatch(name: &str, ty: &SqlType, value: &Value) -> EngineError {
-    EngineError::Statement(format!(
+    EngineError::statement(format!(
         "Expected type {ty} for field {name} but got {value:?}"
     ))
 }

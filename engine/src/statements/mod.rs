@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use crate::catalog::{CatalogState, Source};
 use crate::engine::Engine;
-use crate::error::{EngineError, Result};
+use crate::error::{EngineError, ErrorCode, Result};
 use crate::limits::KSQL_RESPONSE_BYTES_MAX;
 use crate::sql::ast::{SourceKind, Statement, TerminateTarget};
 use crate::sql::{self, ParsedStatement};
@@ -140,7 +140,7 @@ impl Engine {
                 .map_err(fail)?;
             response_bytes += parsed.text.len() + outcome.wire_bytes_estimate();
             if response_bytes > KSQL_RESPONSE_BYTES_MAX {
-                return Err(fail(EngineError::ResourceExhausted(format!(
+                return Err(fail(EngineError::resource_exhausted(format!(
                     "The response to this request would be larger than \
                      {KSQL_RESPONSE_BYTES_MAX} bytes; send fewer statements per request"
                 ))));
@@ -175,7 +175,7 @@ impl Engine {
         let mut sandbox = Sandbox::new(CatalogState::default(), &HashMap::new());
         for entry in entries {
             let text = std::str::from_utf8(entry)
-                .map_err(|_| EngineError::Corrupt("catalog journal entry is not UTF-8".into()))?;
+                .map_err(|_| EngineError::corrupt("catalog journal entry is not UTF-8"))?;
             let entry = journal_entry::JournalEntry::parse(text);
             sandbox.replay_query_id = entry.query_id.map(str::to_string);
             sandbox.props = entry.properties;
@@ -264,10 +264,11 @@ impl Engine {
             Statement::DefineVariable { .. } | Statement::UndefineVariable { .. } => {
                 Ok(Outcome::Nothing)
             }
-            Statement::Query(_) | Statement::Print { .. } => {
-                Err(EngineError::BadRequest(QUERY_ON_KSQL_ENDPOINT.to_string()))
-            }
-            _ => Err(EngineError::Unsupported(format!(
+            Statement::Query(_) | Statement::Print { .. } => Err(EngineError::new(
+                ErrorCode::QueryOnStatementEndpoint,
+                QUERY_ON_KSQL_ENDPOINT,
+            )),
+            _ => Err(EngineError::unsupported(format!(
                 "Statement not supported yet: {text}"
             ))),
         };
@@ -299,7 +300,7 @@ impl Engine {
                 ));
             }
             if !create.or_replace {
-                return Err(EngineError::Statement(format!(
+                return Err(EngineError::statement(format!(
                     "Cannot add {kind_word} '{}': A {} with the same name already exists",
                     source.name,
                     existing.kind_word()
@@ -345,7 +346,7 @@ impl Engine {
                 .unwrap_or(None),
         };
         match (existing, partitions) {
-            (Some(have), Some(want)) if have != want => Err(EngineError::Statement(format!(
+            (Some(have), Some(want)) if have != want => Err(EngineError::statement(format!(
                 "A Kafka topic with the name '{}' already exists, with different partition/replica configuration than required. KSQL expects {want} partitions (topic has {have}), 1 replication factor (topic has 1).",
                 source.topic
             ))),
@@ -354,7 +355,7 @@ impl Engine {
                 sandbox.planned_topics.insert(source.topic.clone(), Some(want));
                 Ok(())
             }
-            (None, None) => Err(EngineError::Statement(format!(
+            (None, None) => Err(EngineError::statement(format!(
                 "Topic '{}' does not exist. If you want to create a new topic for the {} please re-run the statement providing the required 'PARTITIONS' configuration in the WITH clause (and optionally 'REPLICAS'). For example: CREATE {} {} (ID INT KEY, VALUE STRING) WITH (KAFKA_TOPIC='{}', PARTITIONS=2, REPLICAS=1, FORMAT='JSON');",
                 source.topic,
                 source.kind_word(),
@@ -383,12 +384,12 @@ impl Engine {
                     mode,
                 ));
             }
-            return Err(EngineError::Statement(format!(
+            return Err(EngineError::statement(format!(
                 "Source {name} does not exist."
             )));
         };
         if source.kind != kind {
-            return Err(EngineError::Statement(format!(
+            return Err(EngineError::statement(format!(
                 "Incompatible data source type is {}, but statement was DROP {}",
                 source.kind_name(),
                 match kind {
@@ -399,7 +400,7 @@ impl Engine {
         }
         let (readers, writers) = sandbox.state.queries_using(name);
         if !readers.is_empty() || !writers.is_empty() {
-            return Err(EngineError::Statement(format!(
+            return Err(EngineError::statement(format!(
                 "Cannot drop {name}.\nThe following queries read from this source: [{}].\nThe following queries write into this source: [{}].\nYou need to terminate them before dropping {name}.",
                 readers.join(", "),
                 writers.join(", ")
@@ -449,7 +450,7 @@ impl Engine {
                     .list()
                     .into_iter()
                     .find(|q| q.id.eq_ignore_ascii_case(id))
-                    .ok_or_else(|| EngineError::Statement(format!("Unknown queryId: {id}")))?;
+                    .ok_or_else(|| EngineError::statement(format!("Unknown queryId: {id}")))?;
                 let was_terminated = mode != Mode::Apply || self.queries.cancel(&found.id);
                 Ok(Outcome::TerminateQuery {
                     query_id: found.id.clone(),
@@ -504,8 +505,8 @@ fn parse_request(
     };
     let statements = sql::parse(&substituted).map_err(fail)?;
     if statements.is_empty() {
-        return Err(fail(EngineError::Statement(
-            "Expected at least one statement".into(),
+        return Err(fail(EngineError::statement(
+            "Expected at least one statement",
         )));
     }
     Ok(statements)
@@ -514,12 +515,12 @@ fn parse_request(
 /// Looks up an INSERT target the way ksqlDB reports a missing one.
 pub fn insert_target(state: &CatalogState, name: &str) -> Result<Arc<Source>> {
     let source = state.source(name).ok_or_else(|| {
-        EngineError::Statement(format!(
+        EngineError::statement(format!(
             "Cannot insert values into an unknown stream/table: {name}"
         ))
     })?;
     if source.read_only {
-        return Err(EngineError::Statement(format!(
+        return Err(EngineError::statement(format!(
             "Cannot insert values into read-only {}: {name}",
             source.kind_word()
         )));

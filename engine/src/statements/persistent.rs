@@ -50,11 +50,11 @@ impl Engine {
                 return Ok(self.command_outcome(&command_id, message, mode));
             }
             if create.or_replace {
-                return Err(EngineError::Unsupported(
-                    "CREATE OR REPLACE of a persistent query is not supported yet".into(),
+                return Err(EngineError::unsupported(
+                    "CREATE OR REPLACE of a persistent query is not supported yet",
                 ));
             }
-            return Err(EngineError::Statement(message));
+            return Err(EngineError::statement(message));
         }
         let config = PersistenceConfig::from_props(&sandbox.props)?;
         let sink = SinkSpec {
@@ -85,17 +85,17 @@ impl Engine {
         mode: Mode,
     ) -> Result<Outcome> {
         let existing = sandbox.state.source(target).cloned().ok_or_else(|| {
-            EngineError::Statement(format!(
+            EngineError::statement(format!(
                 "Cannot insert into an unknown stream/table: {target}"
             ))
         })?;
         if existing.kind == SourceKind::Table {
-            return Err(EngineError::Statement(format!(
+            return Err(EngineError::statement(format!(
                 "INSERT INTO can only be used to insert into a stream. {target} is a table."
             )));
         }
         if existing.read_only {
-            return Err(EngineError::Statement(format!(
+            return Err(EngineError::statement(format!(
                 "Cannot insert into read-only stream: {target}"
             )));
         }
@@ -236,8 +236,8 @@ impl Engine {
 
     pub(super) fn explain(&self, sandbox: &Sandbox, target: &ExplainTarget) -> Result<Outcome> {
         let ExplainTarget::Query(id) = target else {
-            return Err(EngineError::Unsupported(
-                "EXPLAIN of a statement is not supported yet; EXPLAIN a query id".into(),
+            return Err(EngineError::unsupported(
+                "EXPLAIN of a statement is not supported yet; EXPLAIN a query id",
             ));
         };
         let query = sandbox
@@ -246,7 +246,7 @@ impl Engine {
             .values()
             .find(|q| q.id.eq_ignore_ascii_case(id))
             .cloned()
-            .ok_or_else(|| EngineError::Statement(format!("Query with id:{id} does not exist")))?;
+            .ok_or_else(|| EngineError::statement(format!("Query with id:{id} does not exist")))?;
         let state = self.persistent.state(&query.id).name();
         Ok(Outcome::QueryDescription(Box::new(describe_query(
             &query, state,

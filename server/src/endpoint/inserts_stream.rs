@@ -20,7 +20,7 @@ use sluice_engine::exec::ingest::Inserter;
 use sluice_engine::format::insert_row::INVALID_JSON_MESSAGE;
 use sluice_engine::log::{AppendTicket, PartitionId, Record};
 use sluice_engine::statements::insert_target;
-use sluice_engine::{Engine, EngineError};
+use sluice_engine::{Engine, EngineError, ErrorCode};
 use sluice_protocol::error_body::{code, protocol_error, stream_error, MessageStyle};
 use sluice_protocol::ingest::ack_encoder::AckEncoder;
 use sluice_protocol::ingest::insert_request::InsertsStreamArgs;
@@ -318,12 +318,11 @@ async fn write_acks(
 /// ksqlDB sends the bare "Invalid JSON in inserts stream" for every undecodable row; the
 /// decoder's detail (not an object, too deep) goes to the log instead.
 fn error_ack_message(e: &EngineError) -> String {
-    let message = e.to_string();
-    if message.starts_with(INVALID_JSON_MESSAGE) {
-        tracing::debug!(detail = %message, "rejected inserts-stream row");
+    if e.code() == ErrorCode::InvalidRowJson {
+        tracing::debug!(detail = %e, "rejected inserts-stream row");
         return INVALID_JSON_MESSAGE.to_string();
     }
-    message
+    e.to_string()
 }
 
 async fn all_durable(tickets: Vec<AppendTicket>) -> bool {

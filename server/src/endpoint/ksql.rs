@@ -2,8 +2,8 @@
 
 use http::StatusCode;
 use hyper::body::Incoming;
-use sluice_engine::statements::{KsqlError, QUERY_ON_KSQL_ENDPOINT};
-use sluice_engine::{Engine, ErrorClass};
+use sluice_engine::statements::KsqlError;
+use sluice_engine::{Engine, ErrorClass, ErrorCode};
 use sluice_protocol::error_body::{
     code, protocol_error, statement_error, statement_message, MessageStyle,
 };
@@ -41,9 +41,9 @@ pub async fn handle(engine: &Engine, mut body: Incoming) -> HttpResponse {
 /// The one mapping from a failed `/ksql` request to ksqlDB's `statement_error`.
 fn ksql_error(e: &KsqlError) -> sluice_protocol::error_body::ErrorResponse {
     let message = statement_message(&e.error, &e.statement_text, MessageStyle::Raw);
-    let error_code = match e.error.class() {
-        ErrorClass::Internal => code::SERVER_ERROR,
-        _ if message == QUERY_ON_KSQL_ENDPOINT => code::QUERY_ENDPOINT,
+    let error_code = match e.error.code() {
+        ErrorCode::QueryOnStatementEndpoint => code::QUERY_ENDPOINT,
+        _ if e.error.class() == ErrorClass::Internal => code::SERVER_ERROR,
         _ => code::BAD_STATEMENT,
     };
     // Entities of the statements applied before the failing one; if even they are too

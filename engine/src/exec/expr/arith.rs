@@ -31,11 +31,11 @@ pub(crate) enum ArithKind {
 
 /// Java's `ArithmeticException` text for an integer divided by zero.
 fn int_division_by_zero() -> EngineError {
-    EngineError::BadRequest("/ by zero".into())
+    EngineError::bad_request("/ by zero")
 }
 
 fn operand_mismatch(kind: ArithKind, v: &Value) -> EngineError {
-    EngineError::Internal(format!("{kind:?} arithmetic got operand {v:?}"))
+    EngineError::internal(format!("{kind:?} arithmetic got operand {v:?}"))
 }
 
 /// Applies `op` to two non-null operands.
@@ -133,7 +133,7 @@ pub(crate) fn negate(v: &Value) -> Result<Value, EngineError> {
         Value::Double(d) => Value::Double(-d),
         Value::Decimal(d) => Value::Decimal(Decimal::new(-d.unscaled, d.scale)),
         other => {
-            return Err(EngineError::Internal(format!(
+            return Err(EngineError::internal(format!(
                 "unary minus on non-number {other:?}"
             )))
         }

@@ -40,7 +40,7 @@ pub(crate) struct FieldCast {
 
 /// ksqlDB's text for a pair missing from its cast table.
 pub(crate) fn unsupported(from: &SqlType, to: &SqlType) -> EngineError {
-    EngineError::Statement(format!("Cast of {from} to {to} is not supported"))
+    EngineError::statement(format!("Cast of {from} to {to} is not supported"))
 }
 
 /// Decides how to cast `from` to `to`, or fails with ksqlDB's error text.
@@ -130,7 +130,7 @@ pub(crate) fn apply<'a>(plan: &CastPlan, v: Cow<'a, Value>) -> Result<Cow<'a, Va
 }
 
 fn mismatch(v: &Value, what: &str) -> EngineError {
-    EngineError::Internal(format!("cast expected {what}, got {v:?}"))
+    EngineError::internal(format!("cast expected {what}, got {v:?}"))
 }
 
 fn array(v: &Value, elem: &CastPlan) -> Result<Value, EngineError> {
@@ -213,7 +213,7 @@ fn to_string(v: &Value) -> String {
 
 /// `NumberFormatException`-style text for unparsable input.
 fn bad_text(s: &str, to: &str) -> EngineError {
-    EngineError::BadRequest(format!("Cannot convert '{s}' to {to}"))
+    EngineError::bad_request(format!("Cannot convert '{s}' to {to}"))
 }
 
 /// `SqlBooleans.parseBoolean`: any non-empty prefix of `true` or `yes`, ignoring case, is
@@ -282,7 +282,7 @@ fn parse_double(s: &str) -> Result<f64, EngineError> {
         .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
     match t.parse::<f64>() {
         Ok(d) if looks_numeric && d.is_finite() => Ok(d),
-        _ => Err(EngineError::BadRequest(format!(
+        _ => Err(EngineError::bad_request(format!(
             "Invalid double value: {s}"
         ))),
     }
@@ -303,7 +303,7 @@ fn to_decimal(v: &Value, ty: DecType) -> Result<Value, EngineError> {
 /// Goes through the shortest text that round-trips the double (`BigDecimal.valueOf`).
 fn double_to_decimal(d: f64, ty: DecType) -> Result<Decimal, EngineError> {
     if !d.is_finite() {
-        return Err(EngineError::BadRequest(format!(
+        return Err(EngineError::bad_request(format!(
             "Cannot convert {} to {}",
             java_text::double(d),
             ty.sql_type()
@@ -328,7 +328,7 @@ fn to_date(v: &Value) -> Result<Value, EngineError> {
     let days = match v {
         Value::Date(days) => *days,
         Value::Timestamp(ms) => i32::try_from(ms.div_euclid(MS_PER_DAY))
-            .map_err(|_| EngineError::BadRequest(format!("TIMESTAMP {ms} out of DATE range")))?,
+            .map_err(|_| EngineError::bad_request(format!("TIMESTAMP {ms} out of DATE range")))?,
         Value::String(s) => temporal::parse_date(s.trim()).ok_or_else(|| bad_text(s, "DATE"))?,
         _ => return Err(mismatch(v, "STRING or TIMESTAMP")),
     };

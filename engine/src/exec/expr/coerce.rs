@@ -75,7 +75,7 @@ pub(crate) fn strict_common_type<'t>(
 
 /// `CoercionUtil`'s text when an item cannot join the list.
 pub(crate) fn clash(common: &SqlType, item: &SqlType, e: &Expr) -> EngineError {
-    EngineError::Statement(format!(
+    EngineError::statement(format!(
         "operator does not exist: {common} = {item} ({})\nHint: You might need to add \
          explicit type casts.",
         display::expr(e)
@@ -178,7 +178,7 @@ fn struct_step(
             (None, item) => item,
         };
         let ty = ty.ok_or_else(|| {
-            Misfit::Fatal(EngineError::Statement(format!(
+            Misfit::Fatal(EngineError::statement(format!(
                 "Cannot infer the type of STRUCT field '{name}' from NULL; cast the NULL \
                  to the desired type."
             )))
@@ -313,7 +313,7 @@ pub(crate) fn parse_boolean_exact(text: &str) -> Option<bool> {
 
 /// ksqlDB's text for a STRING literal that does not spell the list's type.
 fn invalid_syntax(text: &str, ty: &SqlType) -> EngineError {
-    EngineError::Statement(format!(
+    EngineError::statement(format!(
         "invalid input syntax for type {}: \"{text}\".",
         ty.base_name()
     ))

@@ -29,7 +29,7 @@ pub(crate) struct Typed {
 }
 
 fn stmt(msg: impl Into<String>) -> EngineError {
-    EngineError::Statement(msg.into())
+    EngineError::statement(msg.into())
 }
 
 /// `String.valueOf(SqlType)` in ksqlDB texts: an untyped NULL prints as `null`.

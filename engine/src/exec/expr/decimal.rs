@@ -92,17 +92,17 @@ pub(crate) fn pow10(n: u32) -> Option<i128> {
 }
 
 fn overflow(what: &str) -> EngineError {
-    EngineError::BadRequest(format!("DECIMAL overflow in {what}"))
+    EngineError::bad_request(format!("DECIMAL overflow in {what}"))
 }
 
 /// Java's `ArithmeticException` text for a result that needs rounding under `UNNECESSARY`.
 fn rounding_necessary() -> EngineError {
-    EngineError::BadRequest("Rounding necessary".into())
+    EngineError::bad_request("Rounding necessary")
 }
 
 /// Java's `BigDecimal` text for a zero divisor.
 fn division_by_zero() -> EngineError {
-    EngineError::BadRequest("Division by zero".into())
+    EngineError::bad_request("Division by zero")
 }
 
 /// Changes the scale, rounding HALF_UP (ties away from zero) when the scale drops.
@@ -145,7 +145,7 @@ pub(crate) fn fits(unscaled: i128, precision: u8) -> bool {
 
 /// `DecimalUtil.ensureMax`'s error for a value too large for a DECIMAL(p, s).
 pub(crate) fn field_overflow(d: Decimal, ty: DecType) -> EngineError {
-    EngineError::BadRequest(format!(
+    EngineError::bad_request(format!(
         "Numeric field overflow: A field with precision {} and scale {} must round to an \
          absolute value less than 10^{}. Got {}",
         ty.precision,
@@ -280,7 +280,7 @@ pub(crate) fn parse_text(s: &str) -> Option<(i128, i32)> {
 
 /// Converts parsed text to a DECIMAL(p, s), rounding HALF_UP (`DecimalUtil.cast(String)`).
 pub(crate) fn from_text(s: &str, ty: DecType) -> Result<Decimal, EngineError> {
-    let bad = || EngineError::BadRequest(format!("Cannot convert '{s}' to {}", ty.sql_type()));
+    let bad = || EngineError::bad_request(format!("Cannot convert '{s}' to {}", ty.sql_type()));
     let (unscaled, scale) = parse_text(s).ok_or_else(bad)?;
     let d = if scale < 0 {
         let f = pow10(scale.unsigned_abs()).ok_or_else(bad)?;

@@ -13,7 +13,7 @@ use super::compare::{self, CmpOp};
 use super::functions::{self, EvalFn};
 use super::lambda::{self, LambdaCall};
 use super::like::LikePattern;
-use crate::error::EngineError;
+use crate::error::{EngineError, ErrorCode};
 use crate::types::{SqlType, Value};
 
 #[derive(Debug, Clone)]
@@ -124,7 +124,7 @@ fn as_bool(v: &Value) -> Result<Option<bool>, EngineError> {
     match v {
         Value::Boolean(b) => Ok(Some(*b)),
         Value::Null => Ok(None),
-        other => Err(EngineError::Internal(format!(
+        other => Err(EngineError::internal(format!(
             "logical operator got non-boolean {other:?}"
         ))),
     }
@@ -139,13 +139,13 @@ impl Node {
     pub(crate) fn eval_in<'a>(&'a self, row: Scope<'a>) -> Out<'a> {
         match self {
             Node::Column(i) => row.row.get(*i).map(Cow::Borrowed).ok_or_else(|| {
-                EngineError::Internal(format!(
+                EngineError::internal(format!(
                     "column index {i} outside a row of {} values",
                     row.row.len()
                 ))
             }),
             Node::Param(i) => row.params.get(*i).map(Cow::Borrowed).ok_or_else(|| {
-                EngineError::Internal(format!(
+                EngineError::internal(format!(
                     "lambda parameter {i} outside a scope of {}",
                     row.params.len()
                 ))
@@ -218,9 +218,9 @@ impl Node {
                     .collect::<Result<Vec<_>, _>>()
                     .and_then(|values| eval(&values, ret));
                 // Name the function in internal errors; user-facing ones stay ksqlDB's.
-                let result = result.map_err(|e| match e {
-                    EngineError::Internal(m) => EngineError::Internal(format!("{name}: {m}")),
-                    other => other,
+                let result = result.map_err(|e| match e.code() {
+                    ErrorCode::Internal => e.context(format!("{name}: ")),
+                    _ => e,
                 });
                 null_on_failure(name, result.map(Cow::Owned))
             }
@@ -314,8 +314,8 @@ fn eval_or<'a>(l: &'a Node, r: &'a Node, row: Scope<'a>) -> Out<'a> {
 /// propagate.
 fn null_on_failure<'a>(name: &str, result: Out<'a>) -> Out<'a> {
     match result {
-        Err(EngineError::BadRequest(reason)) => {
-            tracing::debug!(function = name, %reason, "function call failed; yielding NULL");
+        Err(e) if e.code() == ErrorCode::BadRequest => {
+            tracing::debug!(function = name, reason = %e, "function call failed; yielding NULL");
             owned(Value::Null)
         }
         other => other,

@@ -72,12 +72,12 @@ impl LambdaCall {
 }
 
 fn stmt(msg: impl Into<String>) -> EngineError {
-    EngineError::Statement(msg.into())
+    EngineError::statement(msg.into())
 }
 
 /// The error for a NULL arithmetic operand inside a lambda body.
 pub(crate) fn null_operand() -> EngineError {
-    EngineError::BadRequest("NULL operand of arithmetic inside a lambda".into())
+    EngineError::bad_request("NULL operand of arithmetic inside a lambda")
 }
 
 /// True for the functions compiled here rather than through the registry.
@@ -232,7 +232,7 @@ type Out<'a> = Result<Cow<'a, Value>, EngineError>;
 
 pub(crate) fn eval<'a>(call: &'a LambdaCall, scope: Scope<'a>) -> Out<'a> {
     if scope.params.len() != call.base {
-        return Err(EngineError::Internal(format!(
+        return Err(EngineError::internal(format!(
             "lambda compiled under {} parameters evaluated under {}",
             call.base,
             scope.params.len()
@@ -285,7 +285,7 @@ pub(crate) fn eval<'a>(call: &'a LambdaCall, scope: Scope<'a>) -> Out<'a> {
                     let key = apply(body(call, 0)?, scope, &kv)?;
                     let value = non_null_value(apply(body(call, 1)?, scope, &kv)?)?;
                     if out.iter().any(|(existing, _)| existing == &key) {
-                        return Err(EngineError::BadRequest(format!(
+                        return Err(EngineError::bad_request(format!(
                             "TRANSFORM produced the duplicate map key {key:?}"
                         )));
                     }
@@ -301,9 +301,7 @@ pub(crate) fn eval<'a>(call: &'a LambdaCall, scope: Scope<'a>) -> Out<'a> {
 
 fn reduce<'a>(call: &'a LambdaCall, scope: Scope<'a>, input: &Value) -> Out<'a> {
     let Some(init) = &call.init else {
-        return Err(EngineError::Internal(
-            "REDUCE without an initial state".into(),
-        ));
+        return Err(EngineError::internal("REDUCE without an initial state"));
     };
     let mut state = init.eval_in(scope)?.into_owned();
     if state.is_null() {
@@ -330,7 +328,7 @@ fn reduce<'a>(call: &'a LambdaCall, scope: Scope<'a>, input: &Value) -> Out<'a> 
 fn body(call: &LambdaCall, i: usize) -> Result<&Node, EngineError> {
     call.bodies
         .get(i)
-        .ok_or_else(|| EngineError::Internal(format!("lambda call without body {i}")))
+        .ok_or_else(|| EngineError::internal(format!("lambda call without body {i}")))
 }
 
 /// Evaluates a body with `args` bound after the enclosing lambdas' parameters.
@@ -352,8 +350,8 @@ fn holds(v: Value) -> bool {
 /// `Collectors.toMap` rejects NULL values.
 fn non_null_value(v: Value) -> Result<Value, EngineError> {
     if v.is_null() {
-        return Err(EngineError::BadRequest(
-            "a map built by a lambda function cannot hold NULL values".into(),
+        return Err(EngineError::bad_request(
+            "a map built by a lambda function cannot hold NULL values",
         ));
     }
     Ok(v)

@@ -83,8 +83,8 @@ fn tokenize(pattern: &str, escape: Option<char>) -> Result<Vec<Token>, EngineErr
         tokens.push(token);
     }
     if escaped {
-        return Err(EngineError::BadRequest(
-            "LIKE pattern must not end with escape character".into(),
+        return Err(EngineError::bad_request(
+            "LIKE pattern must not end with escape character",
         ));
     }
     Ok(tokens)

@@ -110,10 +110,9 @@ impl CompiledExpr {
 pub fn compile(expr: &Expr, resolver: &dyn ColumnResolver) -> Result<CompiledExpr, EngineError> {
     let typed = compile::Compiler::new(resolver).compile(expr)?;
     let ty = typed.ty.ok_or_else(|| {
-        EngineError::Statement(
+        EngineError::statement(
             "Can't infer a type of null. Please explicitly cast it to a required type, \
-             e.g. CAST(null AS VARCHAR)."
-                .into(),
+             e.g. CAST(null AS VARCHAR).",
         )
     })?;
     Ok(CompiledExpr {

@@ -103,7 +103,7 @@ fn put_len(out: &mut Vec<u8>, n: usize) {
 }
 
 fn corrupt() -> EngineError {
-    EngineError::Corrupt("malformed persistent query journal entry".into())
+    EngineError::corrupt("malformed persistent query journal entry")
 }
 
 struct Reader<'a> {
@@ -217,7 +217,7 @@ fn migrate_legacy_name(dir: &Path, id: &str, path: &Path) {
 }
 
 fn closed() -> EngineError {
-    EngineError::Internal("persistent query journal was lost during compaction".into())
+    EngineError::internal("persistent query journal was lost during compaction")
 }
 
 #[cfg(test)]

@@ -132,7 +132,7 @@ impl PersistentQueries {
         let _ = std::fs::remove_file(&path);
         let (mut journal, _) = QueryJournal::open(&path)?;
         let topic = log.topic(&query.plan.source.topic).ok_or_else(|| {
-            crate::error::EngineError::NotFound(format!(
+            crate::error::EngineError::not_found(format!(
                 "Topic '{}' does not exist",
                 query.plan.source.topic
             ))

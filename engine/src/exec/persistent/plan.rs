@@ -117,15 +117,15 @@ pub fn plan_persistent(
     let (source_name, alias) = match &query.from {
         Relation::Source { name, alias } => (name, alias.as_deref()),
         Relation::Join { .. } => {
-            return Err(EngineError::Unsupported(
-                "Joins are not supported yet in persistent queries".into(),
+            return Err(EngineError::unsupported(
+                "Joins are not supported yet in persistent queries",
             ))
         }
     };
     let source = catalog
         .source(source_name)
         .cloned()
-        .ok_or_else(|| EngineError::Statement(format!("{source_name} does not exist.")))?;
+        .ok_or_else(|| EngineError::statement(format!("{source_name} does not exist.")))?;
     table_function::check_query(query, source.kind)?;
     check_shape(sink.kind, &source, query)?;
     let resolver = SourceResolver {
@@ -193,9 +193,8 @@ pub fn plan_persistent(
 /// texts where ksqlDB rejects them too.
 fn check_shape(kind: PersistentKind, source: &Source, query: &Query) -> Result<()> {
     if !query.group_by.is_empty() || query.having.is_some() || query.window.is_some() {
-        return Err(EngineError::Unsupported(
-            "Aggregations (GROUP BY, WINDOW, HAVING) are not supported yet in persistent queries"
-                .into(),
+        return Err(EngineError::unsupported(
+            "Aggregations (GROUP BY, WINDOW, HAVING) are not supported yet in persistent queries",
         ));
     }
     if query.limit.is_some() {
@@ -204,22 +203,22 @@ fn check_shape(kind: PersistentKind, source: &Source, query: &Query) -> Result<(
             PersistentKind::CreateStreamAs => "CREATE STREAM AS SELECT",
             PersistentKind::InsertInto => "INSERT INTO",
         };
-        return Err(EngineError::Statement(format!(
+        return Err(EngineError::statement(format!(
             "{what} statements don't support LIMIT clause."
         )));
     }
     match (kind, source.kind) {
-        (PersistentKind::CreateTableAs, SourceKind::Stream) => Err(EngineError::Statement(
-            "Invalid result type. Your SELECT query produces a STREAM. Please use CREATE STREAM AS SELECT statement instead.".into(),
+        (PersistentKind::CreateTableAs, SourceKind::Stream) => Err(EngineError::statement(
+            "Invalid result type. Your SELECT query produces a STREAM. Please use CREATE STREAM AS SELECT statement instead.",
         )),
         (PersistentKind::CreateStreamAs | PersistentKind::InsertInto, SourceKind::Table) => {
-            Err(EngineError::Statement(
-                "Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE AS SELECT statement instead.".into(),
+            Err(EngineError::statement(
+                "Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE AS SELECT statement instead.",
             ))
         }
         (PersistentKind::CreateTableAs, SourceKind::Table) if !query.partition_by.is_empty() => {
-            Err(EngineError::Statement(
-                "Cannot repartition a TABLE source.".into(),
+            Err(EngineError::statement(
+                "Cannot repartition a TABLE source.",
             ))
         }
         _ => Ok(()),
@@ -369,7 +368,7 @@ fn classify(
             }
             for (a, b) in keys.iter().zip(keys.iter().skip(1)) {
                 if a.slot == b.slot {
-                    return Err(EngineError::Statement(format!(
+                    return Err(EngineError::statement(format!(
                         "The projection contains a key column more than once: `{}` and `{}`.\nEach key column must only be in the projection once. If you intended to copy the key into the value, then consider using the AS_VALUE function to indicate which key reference should be copied.",
                         a.name, b.name
                     )));
@@ -451,7 +450,7 @@ fn key_missing(sink: &str, names: &[&str], what: &str) -> EngineError {
         [one] => (what.to_string(), (*one).to_string()),
         _ => (format!("{what}s"), names.join(" and ")),
     };
-    EngineError::Statement(format!(
+    EngineError::statement(format!(
         "Key missing from projection (ie, SELECT).\nThe query used to build `{sink}` must include the {what} {list} in its projection (eg, SELECT {}...).",
         names.join(", ")
     ))
@@ -461,7 +460,7 @@ fn check_duplicates(keys: &[Item], values: &[Item]) -> Result<()> {
     let all: Vec<&Item> = keys.iter().chain(values).collect();
     for (n, item) in all.iter().enumerate() {
         if all[..n].iter().any(|other| other.name == item.name) {
-            return Err(EngineError::Statement(format!(
+            return Err(EngineError::statement(format!(
                 "Duplicate value columns found in schema: `{}` {}",
                 item.name, item.ty
             )));
@@ -483,7 +482,7 @@ fn check_insert_schema(sink: &Source, result: &Schema) -> Result<()> {
     if same {
         return Ok(());
     }
-    Err(EngineError::Statement(format!(
+    Err(EngineError::statement(format!(
         "Incompatible schema between results and sink.\nResult schema is {}\nSink schema is {}",
         result.to_schema_text(true),
         sink.schema.to_schema_text(true)
@@ -502,8 +501,8 @@ fn sink_source(
     let value = props.string("VALUE_FORMAT")?;
     let key = props.string("KEY_FORMAT")?;
     if both.is_some() && (value.is_some() || key.is_some()) {
-        return Err(EngineError::Statement(
-            "Cannot supply both 'KEY_FORMAT' and 'FORMAT' properties, as 'FORMAT' sets both key and value formats.\nEither use just 'FORMAT', or use 'KEY_FORMAT' and 'VALUE_FORMAT'.".into(),
+        return Err(EngineError::statement(
+            "Cannot supply both 'KEY_FORMAT' and 'FORMAT' properties, as 'FORMAT' sets both key and value formats.\nEither use just 'FORMAT', or use 'KEY_FORMAT' and 'VALUE_FORMAT'.",
         ));
     }
     let value_format = match value.or_else(|| both.clone()) {

@@ -104,7 +104,7 @@ struct Topics {
 fn topics(log: &Arc<dyn LogStore>, plan: &PersistentPlan) -> Result<Topics> {
     let get = |name: &str| {
         log.topic(name)
-            .ok_or_else(|| EngineError::NotFound(format!("Topic '{name}' does not exist")))
+            .ok_or_else(|| EngineError::not_found(format!("Topic '{name}' does not exist")))
     };
     Ok(Topics {
         source: get(&plan.source.topic)?,
@@ -152,7 +152,7 @@ async fn run_loop(
         }
         if records.is_empty() {
             if topics.source.is_deleted() {
-                return Err(EngineError::NotFound(format!(
+                return Err(EngineError::not_found(format!(
                     "Topic '{}' was deleted",
                     plan.source.topic
                 )));
@@ -196,7 +196,7 @@ async fn recover(
         while cursor.position().0 < to {
             let want = usize::try_from(to - cursor.position().0).unwrap_or(usize::MAX);
             if cursor.read(&mut records, want)? == 0 {
-                return Err(EngineError::Corrupt(format!(
+                return Err(EngineError::corrupt(format!(
                     "query {}: source records [{from}, {to}) of partition {p} are gone",
                     handle.query.id
                 )));
@@ -274,7 +274,7 @@ async fn write_batch(
     for ticket in tickets {
         ticket
             .await
-            .map_err(|_| EngineError::Internal("sink partition writer stopped".into()))??;
+            .map_err(|_| EngineError::internal("sink partition writer stopped"))??;
     }
     journal.append(&commit)
 }

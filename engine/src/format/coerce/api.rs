@@ -19,10 +19,10 @@ pub(super) enum ApiFail {
 /// [`super::insert_row`]).
 pub(crate) fn coerce_api(lv: &LazyValue<'_>, ty: &SqlType, canonical: &mut bool) -> Result<Value> {
     api(lv, ty, canonical).map_err(|fail| match fail {
-        ApiFail::Message(m) => EngineError::BadRequest(m),
+        ApiFail::Message(m) => EngineError::bad_request(m),
         ApiFail::Mismatch => {
             let json = classify(lv);
-            EngineError::BadRequest(format!(
+            EngineError::bad_request(format!(
                 "Can't coerce a field of type {} ({}) into type {ty}",
                 java_class(&json),
                 java_to_string(lv, &json)

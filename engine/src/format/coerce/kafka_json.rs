@@ -27,7 +27,7 @@ impl KafkaJsonFail {
 
     /// The final error, rooted at `root` (`$`).
     pub(crate) fn into_error(self, root: &str) -> EngineError {
-        EngineError::BadRequest(format!("{}, path: {root}{}", self.message, self.path))
+        EngineError::bad_request(format!("{}, path: {root}{}", self.message, self.path))
     }
 }
 

@@ -77,17 +77,15 @@ pub(crate) fn parse_json_value(bytes: &[u8]) -> Result<LazyValue<'_>> {
     // sonic-rs does not validate UTF-8 itself (it only debug-asserts); stored or produced
     // bytes may be anything, so check before parsing.
     if std::str::from_utf8(bytes).is_err() {
-        return Err(EngineError::BadRequest(
-            "Invalid JSON: invalid UTF-8".into(),
-        ));
+        return Err(EngineError::bad_request("Invalid JSON: invalid UTF-8"));
     }
     if exceeds_nesting_depth(bytes) {
-        return Err(EngineError::BadRequest(format!(
+        return Err(EngineError::bad_request(format!(
             "JSON nests deeper than {JSON_NESTING_DEPTH_MAX} levels"
         )));
     }
     sonic_rs::from_slice::<LazyValue<'_>>(bytes)
-        .map_err(|e| EngineError::BadRequest(format!("Invalid JSON: {e}")))
+        .map_err(|e| EngineError::bad_request(format!("Invalid JSON: {e}")))
 }
 
 // ---------------------------------------------------------------------------------------------

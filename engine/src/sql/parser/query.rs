@@ -342,16 +342,15 @@ impl Parser<'_> {
         match &self.peek_nth(usize::from(negative)).tok {
             Tok::Decimal(_) | Tok::Float(_) => {
                 self.pos += 1 + usize::from(negative);
-                Err(EngineError::Statement(
-                    "Failed to prepare statement: Value must be integer for command: LIMIT".into(),
+                Err(EngineError::statement(
+                    "Failed to prepare statement: Value must be integer for command: LIMIT",
                 ))
             }
             Tok::Integer(_) if negative && pull => {
                 self.pos += 2;
-                Err(EngineError::Statement(
+                Err(EngineError::statement(
                     "Pull queries don't support negative integers in the LIMIT clause. \
-                     See https://cnfl.io/queries for more info."
-                        .into(),
+                     See https://cnfl.io/queries for more info.",
                 ))
             }
             _ => self.unsigned_number(),
@@ -377,7 +376,7 @@ impl Parser<'_> {
         self.pos += 1 + usize::from(negative);
         match (negative, &value_token.tok, text.parse::<u64>()) {
             (false, Tok::Integer(_), Ok(n)) => Ok(n),
-            (false, Tok::Integer(_), Err(_)) => Err(EngineError::Statement(format!(
+            (false, Tok::Integer(_), Err(_)) => Err(EngineError::statement(format!(
                 "Invalid numeric literal: {text}"
             ))),
             _ => Err(self.error_at(

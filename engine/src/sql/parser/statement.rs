@@ -388,5 +388,5 @@ impl Parser<'_> {
 }
 
 pub(super) fn connectors_unsupported() -> EngineError {
-    EngineError::Unsupported("Connectors are not supported by this server.".into())
+    EngineError::unsupported("Connectors are not supported by this server.")
 }

@@ -1,7 +1,7 @@
 //! What the parser expected, and syntax errors worded the way ANTLR words them for ksqlDB.
 
 use super::{Parser, STATEMENT_START};
-use crate::error::{EngineError, SyntaxCause};
+use crate::error::{EngineError, SyntaxCause, SyntaxDetail};
 use crate::sql::lexer::{Sym, Tok, Token};
 
 /// Something the parser wanted at a position; rendered in `expecting {…}` lists.
@@ -92,12 +92,14 @@ impl Parser<'_> {
         cause: Option<SyntaxCause>,
     ) -> EngineError {
         let column = token.column + 1;
-        EngineError::Parse {
-            message: format!("line {}:{}: {}", token.line, column, message),
-            line: token.line,
-            column,
-            cause,
-        }
+        EngineError::syntax_error(
+            format!("line {}:{}: {}", token.line, column, message),
+            SyntaxDetail {
+                line: token.line,
+                column,
+                cause,
+            },
+        )
     }
 
     pub(super) fn matches_expect(&self, n: usize, e: Expect) -> bool {

@@ -137,9 +137,9 @@ fn round_toward(v: &Value, f: fn(f64) -> f64, dir: Direction) -> Result<Value, E
                 _ => q,
             };
             // |q · unit| <= |unscaled| + unit, which fits: unscaled has at most 38 digits.
-            let unscaled = q
-                .checked_mul(unit)
-                .ok_or_else(|| EngineError::BadRequest(format!("DECIMAL overflow rounding {d}")))?;
+            let unscaled = q.checked_mul(unit).ok_or_else(|| {
+                EngineError::bad_request(format!("DECIMAL overflow rounding {d}"))
+            })?;
             Value::Decimal(Decimal::new(unscaled, d.scale))
         }
         other => other.clone(),
@@ -265,11 +265,9 @@ fn scale_decimal(args: &[Cow<'_, Value>], ret: &SqlType, mode: Mode) -> Result<V
         scale: out_scale, ..
     } = ret
     else {
-        return Err(EngineError::Internal(
-            "ROUND(DECIMAL) must return DECIMAL".into(),
-        ));
+        return Err(EngineError::internal("ROUND(DECIMAL) must return DECIMAL"));
     };
-    let overflow = || EngineError::BadRequest(format!("DECIMAL overflow rounding {d}"));
+    let overflow = || EngineError::bad_request(format!("DECIMAL overflow rounding {d}"));
     let scale = i32::from(d.scale);
     let rounded = scale_unscaled(d.unscaled, scale, places, mode);
     // `rounded` is at scale min(places, scale); bring it to the result scale.
@@ -311,7 +309,7 @@ fn scale_double(args: &[Cow<'_, Value>], mode: Mode) -> Result<Value, EngineErro
     let places = places_arg(args);
     let text = format!("{d:e}");
     let (unscaled, scale) = decimal::parse_text(&text)
-        .ok_or_else(|| EngineError::Internal(format!("unparsable double text {text}")))?;
+        .ok_or_else(|| EngineError::internal(format!("unparsable double text {text}")))?;
     let rounded = scale_unscaled(unscaled, scale, places, mode);
     let out_scale = places.min(scale);
     let out: f64 = format!("{rounded}e{}", -i64::from(out_scale))

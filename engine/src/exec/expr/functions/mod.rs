@@ -241,14 +241,14 @@ fn string_or_null(s: Option<String>) -> Value {
 }
 
 fn bad_arg(name: &str, v: &Value) -> EngineError {
-    EngineError::Internal(format!(
+    EngineError::internal(format!(
         "{name} got an argument it did not resolve for: {v:?}"
     ))
 }
 
 /// A runtime failure ksqlDB reports as a `KsqlFunctionException`.
 fn user_err(msg: impl Into<String>) -> EngineError {
-    EngineError::BadRequest(msg.into())
+    EngineError::bad_request(msg.into())
 }
 
 /// Fails when a built STRING or BYTES value would exceed [`RESULT_BYTES_MAX`].

@@ -112,6 +112,6 @@ fn function_errors() {
     };
     assert!(matches!(
         compile(&lambda, &Resolver),
-        Err(EngineError::Statement(_))
+        Err(e) if e.code() == crate::error::ErrorCode::InvalidStatement
     ));
 }
