@@ -19,8 +19,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::segment::{self, IndexEntry, Scan, ScanStop, Segment};
-use super::Offset;
 use crate::error::{EngineError, Result};
+use crate::log::Offset;
 
 /// A partition's state after recovery.
 #[derive(Debug)]

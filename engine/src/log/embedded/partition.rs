@@ -30,8 +30,9 @@ use tokio::sync::{oneshot, Notify, Semaphore};
 use super::record::{self, RECORD_BYTES_MAX};
 use super::recovery::{self, sync_dir};
 use super::segment::{self, IndexEntry, Segment, INDEX_INTERVAL_BYTES};
-use super::{AppendTicket, FsyncPolicy, LogConfig, Offset, PartitionId, Record};
+use super::LogConfig;
 use crate::error::{EngineError, Result};
+use crate::log::{AppendTicket, FsyncPolicy, Offset, PartitionId, Record};
 
 /// Most append requests queued for one partition's writer.
 ///

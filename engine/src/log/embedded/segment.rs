@@ -19,8 +19,8 @@ use std::sync::RwLock;
 use bytes::{Bytes, BytesMut};
 
 use super::record::{self, Decoded, FRAME_HEADER_BYTES};
-use super::{Offset, Record};
 use crate::error::{EngineError, Result};
+use crate::log::{Offset, Record};
 
 /// Bytes of records between two index entries.
 ///

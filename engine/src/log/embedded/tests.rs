@@ -9,7 +9,8 @@ use proptest::prelude::*;
 
 use super::record::encoded_len;
 use super::*;
-use crate::error::EngineError;
+use crate::error::{EngineError, Result};
+use crate::log::*;
 
 fn record(i: u64) -> Record {
     Record {

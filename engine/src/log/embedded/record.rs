@@ -18,7 +18,7 @@
 
 use bytes::{Buf, Bytes};
 
-use super::{Offset, Record};
+use crate::log::{Offset, Record};
 
 /// Largest frame (length field included) the log accepts, in bytes.
 ///

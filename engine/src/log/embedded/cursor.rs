@@ -27,17 +27,24 @@
 //! }
 //! ```
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::embedded::TopicState;
 use super::partition::PartitionShared;
 use super::record::{self, Decoded};
 use super::segment::Segment;
-use super::{Offset, PartitionCursor, PartitionId, StartPosition, StoredRecord};
 use crate::error::{EngineError, Result};
+use crate::log::{Offset, PartitionCursor, PartitionId, StartPosition, StoredRecord};
+
+/// What cursors share with their topic.
+#[derive(Debug)]
+pub(crate) struct TopicState {
+    pub name: String,
+    /// Set (Release) when the topic is deleted; cursors then fail with `NotFound`.
+    pub deleted: AtomicBool,
+}
 
 /// Reads one partition's committed records in offset order.
 pub(crate) struct EmbeddedCursor {

@@ -21,15 +21,16 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
-use super::cursor::EmbeddedCursor;
+use super::cursor::{EmbeddedCursor, TopicState};
 use super::partition::{Partition, StopMode};
 use super::recovery::sync_dir;
 use super::segment::SEGMENT_BYTES_LIMIT;
-use super::{
-    AppendTicket, FsyncPolicy, LogConfig, LogStore, Offset, PartitionCursor, PartitionId, Record,
+use super::LogConfig;
+use crate::error::{EngineError, Result};
+use crate::log::{
+    AppendTicket, FsyncPolicy, LogStore, Offset, PartitionCursor, PartitionId, Record,
     StartPosition, TopicInfo, TopicLog, TOPIC_PARTITIONS_MAX,
 };
-use crate::error::{EngineError, Result};
 
 /// Longest topic name, as in Kafka (`Topic.MAX_NAME_LENGTH`: 249, so that the partition
 /// directory name `<topic>-<partition>` fits a 255-byte file name).
@@ -38,14 +39,6 @@ pub const TOPIC_NAME_CHARS_MAX: usize = 249;
 /// The per-topic metadata file.
 const META_FILE: &str = "topic.meta";
 const META_TMP_FILE: &str = "topic.meta.tmp";
-
-/// What cursors share with their topic.
-#[derive(Debug)]
-pub(crate) struct TopicState {
-    pub name: String,
-    /// Set (Release) when the topic is deleted; cursors then fail with `NotFound`.
-    pub deleted: AtomicBool,
-}
 
 /// Counters of one partition's writer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

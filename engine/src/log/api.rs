@@ -1,0 +1,154 @@
+//! What every log backend provides: Kafka's data model (topics of partitions of records
+//! at offsets) and the three traits the rest of the engine reads and writes through.
+//!
+//! The embedded log (`super::embedded`) implements them over a data directory; a
+//! Kafka-backed log implements them over a cluster. Nothing above `log` knows which one
+//! it talks to. Each trait states its contract: what an ack means, what a crash leaves,
+//! what order holds.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::error::Result;
+
+/// Most partitions a topic may have.
+///
+/// Each partition has its own writer thread (and fsync stream); 256 keeps a topic's threads
+/// within what one machine schedules well. Kafka has no fixed limit, ksqlDB users rarely
+/// exceed a few dozen.
+pub const TOPIC_PARTITIONS_MAX: u32 = 256;
+
+/// Offset of a record within its partition, as in Kafka (0-based, contiguous).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Offset(pub u64);
+
+/// Partition number within a topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PartitionId(pub u32);
+
+/// A record as Kafka stores it: key and value bytes in the stream's formats, a timestamp,
+/// headers. `None` key/value mean Kafka null (a null value is a tombstone).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub key: Option<Bytes>,
+    pub value: Option<Bytes>,
+    pub timestamp_ms: i64,
+    pub headers: Vec<(String, Option<Bytes>)>,
+}
+
+/// A record read back with its position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRecord {
+    pub partition: PartitionId,
+    pub offset: Offset,
+    pub record: Record,
+}
+
+/// When a partition writer calls fsync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    /// Every batch is fsynced before its appends resolve (group commit). Durable; the default.
+    Always,
+    /// Batches resolve once written; fsync runs at most every `n` ms. A crash can lose the
+    /// last interval of acked rows.
+    IntervalMs(u64),
+    /// Never fsync explicitly (benchmarks, tests that do not crash).
+    Never,
+}
+
+/// Where a new cursor starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartPosition {
+    Earliest,
+    /// The committed end at the time the cursor is created.
+    Latest,
+    At(Offset),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicInfo {
+    pub name: String,
+    pub partitions: u32,
+}
+
+/// Resolves once an append is durable with the offset of its first record; the rest follow
+/// contiguously. Resolves with an error if the append failed: then none of its records
+/// may be acked, and (see [`TopicLog::append`]) none of them may appear later.
+pub type AppendTicket = tokio::sync::oneshot::Receiver<Result<Offset>>;
+
+/// The set of topics.
+///
+/// Contract: topic creation and deletion are durable when the call returns (a restart sees
+/// the topic, or does not), and a deleted topic's data is never served again.
+pub trait LogStore: Send + Sync {
+    /// Creates a topic; [`ErrorCode::Conflict`](crate::error::ErrorCode) if it exists,
+    /// `InvalidStatement` for a name or partition count the backend refuses.
+    fn create_topic(&self, name: &str, partitions: u32) -> Result<Arc<dyn TopicLog>>;
+    /// Deletes a topic and its data; `NotFound` if missing. Readers of the topic end.
+    fn delete_topic(&self, name: &str) -> Result<()>;
+    fn topic(&self, name: &str) -> Option<Arc<dyn TopicLog>>;
+    fn list_topics(&self) -> Vec<TopicInfo>;
+}
+
+/// One topic: N partitions, each an ordered sequence of records at contiguous offsets.
+///
+/// Contract, per partition:
+/// - **Order.** Records of one `append` call are stored contiguously, in the order given;
+///   appends from one caller are stored in call order.
+/// - **Acks mean durable.** An [`AppendTicket`] resolves `Ok` only once every record of
+///   the append survives a crash of the process and, under [`FsyncPolicy::Always`], of the
+///   machine (for Kafka: acknowledged by the in-sync replicas).
+/// - **Visibility.** A record is readable by cursors (and counted by `end_offset`) only
+///   once it is durable: readers never see a record that a crash could take back.
+/// - **A crash mid-append** leaves, of each unresolved append, a prefix of its records (possibly
+///   empty), each record whole or absent — never a torn record, never a gap, never a later
+///   record without the earlier ones. Recovery never reuses an offset that was acked.
+/// - **A failed append** (its ticket resolves `Err`) leaves none of its records readable,
+///   now or after a restart.
+pub trait TopicLog: Send + Sync {
+    fn name(&self) -> &str;
+    fn partition_count(&self) -> u32;
+    /// Queues `records` for append to `partition`. Waits (async) only when the partition's
+    /// bounded queue is full: the back-pressure that slows a producer to the disk's pace.
+    /// One call holds at most [`APPEND_REQUEST_BYTES_MAX`](super::APPEND_REQUEST_BYTES_MAX)
+    /// bytes of records.
+    fn append(
+        &self,
+        partition: PartitionId,
+        records: Vec<Record>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<AppendTicket>> + Send + '_>>;
+    /// Committed (durable, readable) end offset of a partition: the next offset to be written.
+    fn end_offset(&self, partition: PartitionId) -> Offset;
+    /// First offset still stored.
+    fn start_offset(&self, partition: PartitionId) -> Offset;
+    fn cursor(
+        &self,
+        partition: PartitionId,
+        start: StartPosition,
+    ) -> Result<Box<dyn PartitionCursor>>;
+    /// Notified after any partition's committed end advances (and when the topic is deleted).
+    fn data_ready(&self) -> Arc<tokio::sync::Notify>;
+    /// True once the topic was deleted; cursors then end.
+    fn is_deleted(&self) -> bool;
+}
+
+/// Reads one partition's committed records in offset order. Never blocks the writer.
+///
+/// Contract: `read` returns records with strictly increasing, contiguous offsets starting
+/// at `position()`, only committed ones, and never waits; a caller waits on
+/// [`TopicLog::data_ready`] and reads again.
+pub trait PartitionCursor: Send {
+    fn partition(&self) -> PartitionId;
+    /// The next offset this cursor will return.
+    fn position(&self) -> Offset;
+    /// Appends up to `max_records` committed records to `out` without waiting; returns how
+    /// many were added (0 when caught up).
+    fn read(&mut self, out: &mut Vec<StoredRecord>, max_records: usize) -> Result<usize>;
+    /// The reader is about to wait for data: drop any read-ahead it holds, so an idle cursor
+    /// costs a few words. The next `read` reads from the log again.
+    fn release_buffers(&mut self);
+    /// Moves the cursor to `offset` (clamped into the stored, committed range), as a Kafka
+    /// consumer's `seek` does: the next `read` starts there.
+    fn seek_to(&mut self, offset: Offset);
+}
