@@ -25,11 +25,11 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, ensure, Context};
 use bytes::Bytes;
-use sluice_engine::exec::ingest::{DecodedLine, Inserter};
-use sluice_engine::exec::query_plan::{plan_query, QueryProperties};
-use sluice_engine::exec::query_stream::{EndReason, QueryStream};
 use sluice_engine::exec::result_rows::ResultRows;
+use sluice_engine::ingest::inserter::{DecodedLine, Inserter};
 use sluice_engine::log::{AppendTicket, FsyncPolicy, PartitionId, Record, TopicLog};
+use sluice_engine::plan::transient::{plan_query, QueryProperties};
+use sluice_engine::query::transient::{EndReason, QueryStream};
 use sluice_engine::statements::insert_target;
 use sluice_engine::{Engine, EngineConfig};
 use sluice_protocol::ingest::ack_encoder::AckEncoder;

@@ -11,11 +11,11 @@ use crate::catalog::{CatalogState, QueryRegistry};
 use crate::clock::Clock;
 use crate::data_dir;
 use crate::error::{EngineError, Result};
-use crate::exec::persistent::PersistentQueries;
-use crate::exec::shared_batches::SharedBatches;
 use crate::log::Journal;
 use crate::log::{EmbeddedLog, LogConfig};
 use crate::log::{FsyncPolicy, LogStore};
+use crate::query::persistent::PersistentQueries;
+use crate::query::shared_batches::SharedBatches;
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {

@@ -27,7 +27,7 @@ pub struct CatalogState {
 #[derive(Debug)]
 pub struct PersistentQuery {
     pub id: String,
-    pub plan: Arc<crate::exec::persistent::PersistentPlan>,
+    pub plan: Arc<crate::query::persistent::PersistentPlan>,
 }
 
 impl PersistentQuery {

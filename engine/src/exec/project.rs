@@ -9,9 +9,9 @@
 
 use std::ops::ControlFlow;
 
-use crate::exec::expr::CompiledExpr;
-use crate::exec::query_plan::Projection;
-use crate::exec::table_function::FlatMap;
+use crate::expr::CompiledExpr;
+use crate::plan::table_function::FlatMap;
+use crate::plan::transient::Projection;
 use crate::types::Value;
 
 /// Calls `emit` with each row the projection reads for `row`: none when WHERE rejects it,

@@ -11,15 +11,15 @@ use std::sync::Arc;
 
 use crate::catalog::Source;
 use crate::error::Result;
-use crate::exec::query_plan::PSEUDO_COLUMN_COUNT;
-use crate::exec::timestamp_extractor::TimestampExtractor;
 use crate::format::json_value::{
     decode_value_unwrapped, is_tombstone, pick, renders_as_stored, span_in, FieldSlot, FieldSpan,
     ValueFields,
 };
 use crate::format::key::decode_key;
+use crate::format::timestamp_extractor::TimestampExtractor;
 use crate::format::ValueWrapping;
 use crate::log::StoredRecord;
+use crate::plan::transient::PSEUDO_COLUMN_COUNT;
 use crate::types::{Column, ColumnKind, SqlType, Value};
 
 /// What one stored record decodes to.

@@ -38,6 +38,7 @@ pub mod json_text;
 pub mod json_value;
 pub mod kafka_key;
 pub mod key;
+pub(crate) mod timestamp_extractor;
 
 #[cfg(test)]
 mod proptests;

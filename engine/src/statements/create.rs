@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use crate::catalog::Source;
 use crate::error::{EngineError, Result};
-use crate::exec::timestamp_extractor::TimestampExtractor;
+use crate::format::timestamp_extractor::TimestampExtractor;
 use crate::format::{KeyFormat, ValueFormat, ValueWrapping};
 use crate::sql::ast::{ColumnConstraint, CreateSource, Literal, Properties, SourceKind};
 use crate::types::schema::{PSEUDO_ROWOFFSET, PSEUDO_ROWPARTITION, PSEUDO_ROWTIME};

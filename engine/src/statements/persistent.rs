@@ -10,10 +10,10 @@ use std::sync::Arc;
 use crate::catalog::PersistentQuery;
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
-use crate::exec::persistent::plan::{plan_persistent, SinkSpec};
-use crate::exec::persistent::{PersistentKind, PersistentPlan};
-use crate::exec::query_plan::QueryProperties;
 use crate::log::StartPosition;
+use crate::plan::persistent::{plan_persistent, SinkSpec};
+use crate::plan::transient::QueryProperties;
+use crate::query::persistent::{PersistentKind, PersistentPlan};
 use crate::sql::ast::{CreateAsSelect, ExplainTarget, Properties, Query, SourceKind};
 
 use super::create::PersistenceConfig;

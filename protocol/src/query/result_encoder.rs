@@ -4,8 +4,8 @@
 //! - JSON array: `[{header},[row],[row]]`.
 //! - `application/vnd.ksql.v1+json`: `[{"header":…},\n{"row":{"columns":[…]}},\n…{"finalMessage":…}]`.
 
-use sluice_engine::exec::query_stream::EndReason;
 use sluice_engine::exec::result_rows::{CellRef, ResultRows};
+use sluice_engine::query::transient::EndReason;
 use sluice_engine::types::{SqlType, Value};
 
 use crate::media_type::ResultFormat;

@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use hyper::body::Incoming;
-use sluice_engine::exec::ingest::Inserter;
 use sluice_engine::format::insert_row::INVALID_JSON_MESSAGE;
+use sluice_engine::ingest::inserter::Inserter;
 use sluice_engine::log::{AppendTicket, PartitionId, Record};
 use sluice_engine::statements::insert_target;
 use sluice_engine::{Engine, EngineError, ErrorCode};

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use sluice_engine::exec::print::{PrintPlan, PrintStream};
+use sluice_engine::query::print::{PrintPlan, PrintStream};
 use sluice_engine::Engine;
 use sluice_protocol::error_body::{stream_error, MessageStyle};
 use sluice_protocol::query::print_encoder::PrintEncoder;

@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use hyper::body::Incoming;
-use sluice_engine::exec::print::{looks_like_print, plan_print};
-use sluice_engine::exec::query_plan::{plan_query, QueryKind, QueryProperties};
-use sluice_engine::exec::query_stream::QueryStream;
 use sluice_engine::exec::result_rows::ResultRows;
+use sluice_engine::plan::transient::{plan_query, QueryKind, QueryProperties};
+use sluice_engine::query::print::{looks_like_print, plan_print};
+use sluice_engine::query::transient::QueryStream;
 use sluice_engine::Engine;
 use sluice_protocol::error_body::{
     code, protocol_error, stream_error, ErrorResponse, MessageStyle,

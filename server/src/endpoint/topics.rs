@@ -14,8 +14,8 @@
 
 use http::{Method, StatusCode, Uri};
 use hyper::body::Incoming;
-use sluice_engine::exec::raw_records;
 use sluice_engine::log::{Offset, PartitionId, TopicLog};
+use sluice_engine::query::raw_records;
 use sluice_engine::Engine;
 use sluice_protocol::error_body::ErrorResponse;
 use sluice_protocol::topics::produce_request::{decode_produce, EmbeddedFormat};

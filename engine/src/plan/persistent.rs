@@ -15,10 +15,10 @@ use std::sync::Arc;
 
 use crate::catalog::{CatalogState, Source};
 use crate::error::{EngineError, Result};
-use crate::exec::expr::{compile, ColumnAliasGenerator, ColumnResolver, CompiledExpr};
-use crate::exec::query_plan::{compile_where, struct_fields, Projection, SourceResolver};
-use crate::exec::table_function::{self, FlatMap, SelectBinder};
+use crate::expr::{compile, ColumnAliasGenerator, ColumnResolver, CompiledExpr};
 use crate::format::{KeyFormat, ValueFormat};
+use crate::plan::table_function::{self, FlatMap, SelectBinder};
+use crate::plan::transient::{compile_where, struct_fields, Projection, SourceResolver};
 use crate::sql::ast::{Expr, Literal, Properties, Query, Relation, SelectItem, SourceKind};
 use crate::statements::create::{
     check_key_format, timestamp_column, value_wrapping, PersistenceConfig, QueryPlanner,

@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
-use crate::exec::query_stream::{EndReason, READ_BATCH_RECORDS_MAX};
 use crate::log::{PartitionCursor, PartitionId, StartPosition, StoredRecord, TopicLog};
+use crate::query::transient::{EndReason, READ_BATCH_RECORDS_MAX};
 use crate::sql::{self, ast::Statement};
 
 /// A parsed PRINT statement.

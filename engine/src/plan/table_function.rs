@@ -22,7 +22,7 @@
 use std::ops::ControlFlow;
 
 use crate::error::{EngineError, Result};
-use crate::exec::expr::{compile, ColumnResolver, CompiledExpr};
+use crate::expr::{compile, ColumnResolver, CompiledExpr};
 use crate::sql::ast::{Expr, Query, SelectItem, SourceKind};
 use crate::sql::{for_each_child, for_each_child_mut};
 use crate::types::{SqlType, Value};

@@ -21,9 +21,9 @@ use std::sync::Arc;
 use crate::error::{EngineError, Result};
 use crate::exec::project::{for_each_selected_row, project_into};
 use crate::exec::row_decoder::{Decoded, RowDecoder};
-use crate::exec::timestamp_extractor::TimestampExtractor;
 use crate::format::json_value::{encode_value, encode_value_unwrapped};
 use crate::format::key::encode_key;
+use crate::format::timestamp_extractor::TimestampExtractor;
 use crate::format::ValueWrapping;
 use crate::log::{
     partition_for_key, LogStore, Offset, PartitionCursor, PartitionId, Record, StartPosition,

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use crate::catalog::{CatalogState, Source};
 use crate::error::{EngineError, Result};
-use crate::exec::expr::{compile, ColumnAliasGenerator, ColumnResolver, CompiledExpr};
-use crate::exec::table_function::{self, FlatMap, SelectBinder};
+use crate::expr::{compile, ColumnAliasGenerator, ColumnResolver, CompiledExpr};
 use crate::log::StartPosition;
+use crate::plan::table_function::{self, FlatMap, SelectBinder};
 use crate::sql::ast::{Expr, Relation, SelectItem, Statement};
 use crate::sql::{self};
 use crate::types::schema::{PSEUDO_ROWOFFSET, PSEUDO_ROWPARTITION, PSEUDO_ROWTIME};

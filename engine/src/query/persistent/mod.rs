@@ -21,7 +21,6 @@
 //! "how many outputs already landed" arithmetic of recovery valid).
 
 pub mod checkpoint;
-pub mod plan;
 mod runner;
 
 use std::collections::{BTreeMap, HashMap};
@@ -36,8 +35,8 @@ use crate::engine::Engine;
 use crate::error::Result;
 use crate::log::{LogStore, PartitionId, StartPosition};
 
+pub use crate::plan::persistent::{PersistentKind, PersistentPlan};
 pub use checkpoint::{QueryJournal, Resume};
-pub use plan::{PersistentKind, PersistentPlan};
 
 /// A persistent query's progress, for tests and the conformance runner.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -23,9 +23,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::catalog::Source;
-use crate::exec::query_plan::{Projection, QueryKind, QueryPlan};
 use crate::exec::result_rows::ResultRows;
 use crate::log::{Offset, PartitionId};
+use crate::plan::transient::{Projection, QueryKind, QueryPlan};
 
 /// Batches kept per group of identical queries. Each holds at most one read's worth of rows
 /// (`READ_BATCH_RECORDS_MAX`), so a group's ring is bounded; a query further behind than

@@ -28,11 +28,11 @@ use crate::catalog::RunningQuery;
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
 use crate::exec::project::{for_each_selected_row, passes};
-use crate::exec::query_plan::{Projection, QueryKind, QueryPlan};
 use crate::exec::result_rows::ResultRows;
 use crate::exec::row_decoder::RowDecoder;
-use crate::exec::shared_batches::{BatchRing, SharedBatch};
 use crate::log::{Offset, PartitionCursor, PartitionId, StoredRecord, TopicLog};
+use crate::plan::transient::{Projection, QueryKind, QueryPlan};
+use crate::query::shared_batches::{BatchRing, SharedBatch};
 use crate::types::Value;
 
 /// Records read from one partition per turn, so one busy partition cannot starve others.

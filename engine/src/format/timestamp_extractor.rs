@@ -10,7 +10,7 @@
 
 use crate::catalog::Source;
 use crate::error::Result;
-use crate::exec::expr::TimestampFormat;
+use crate::expr::TimestampFormat;
 use crate::types::Value;
 
 /// Reads a record timestamp out of one column of a row.

@@ -1,0 +1,14 @@
+//! Running queries: transient (push and pull) queries, PRINT, persistent queries, raw
+//! records of the REST-proxy face.
+//!
+//! - `transient`: cursor → decode → filter → project → limit, in batches for a response.
+//! - `shared_batches`: result batches identical push queries share (read and decode once).
+//! - `print`: PRINT: tail a topic's raw records (INTERVAL, LIMIT).
+//! - `persistent`: persistent queries: registry, runner, checkpoints.
+//! - `raw_records`: produce pre-keyed records and read them back.
+
+pub mod persistent;
+pub mod print;
+pub mod raw_records;
+pub mod shared_batches;
+pub mod transient;
