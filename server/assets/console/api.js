@@ -81,7 +81,9 @@ export function pushQuery(sql, properties, handlers, { countOnly = false } = {})
           return;
         }
         if (queryId === null) {
-          const header = JSON.parse(lines.shift());
+          const first = lines.shift();
+          const header = JSON.parse(first);
+          if (header['@type']) streamError(first);
           queryId = header.queryId;
           handlers.onHeader?.(header);
         }
@@ -145,4 +147,9 @@ export async function metricsText() {
   } catch {
     return null;
   }
+}
+
+/** A name (source or query id) as a quoted identifier: exact case, any characters. */
+export function quote(name) {
+  return `\`${name.replaceAll('`', '``')}\``;
 }

@@ -1,9 +1,12 @@
 // A small rows/s line chart on a canvas: the last SAMPLES_MAX one-second samples, newest on
-// the right, scaled to the window's peak. The numbers it draws are also on the element
+// the right, scaled to the window's peak. Until a minute has been sampled the window is
+// what there is (at least WINDOW_MIN_S), so a new chart is not a sliver at the right edge. The numbers it draws are also on the element
 // (data-rate, data-peak, aria-label) so people with screen readers and tests read the same.
 
 /** One minute of history at one sample per second. */
 export const SAMPLES_MAX = 60;
+/** The shortest time window a chart shows. */
+const WINDOW_MIN_S = 10;
 
 const LINE = '#1d4ed8';
 const FILL = 'rgba(29, 78, 216, 0.14)';
@@ -55,7 +58,7 @@ export class RateChart {
     this.canvas.dataset.peak = String(peak);
     this.canvas.dataset.total = String(total);
     this.canvas.setAttribute('aria-label',
-      `${formatRate(this.rate)} rows/s, peak ${formatRate(peak)}, ${formatRate(total)} rows in the last minute`);
+      `${formatRate(this.rate)} rows/s, peak ${formatRate(peak)}, ${formatRate(total)} rows in the last ${SAMPLES_MAX} s`);
     this.draw(peak);
   }
 
@@ -63,7 +66,8 @@ export class RateChart {
     const { ctx, width, height } = this;
     const left = this.axes ? 44 : 1;
     const bottom = this.axes ? height - 16 : height - 1;
-    const top = this.axes ? 8 : 2;
+    const top = this.axes ? 8 : 3;
+    const span = Math.min(SAMPLES_MAX, Math.max(WINDOW_MIN_S, this.samples.length));
     ctx.clearRect(0, 0, width, height);
     const scale = niceCeiling(peak);
     if (this.axes) {
@@ -83,7 +87,7 @@ export class RateChart {
       }
       ctx.textAlign = 'left';
       ctx.textBaseline = 'alphabetic';
-      ctx.fillText(`-${SAMPLES_MAX}s`, left, height - 3);
+      ctx.fillText(`-${span}s`, left, height - 3);
       ctx.textAlign = 'right';
       ctx.fillText('now', width, height - 3);
     } else {
@@ -94,7 +98,7 @@ export class RateChart {
       ctx.stroke();
     }
     if (this.samples.length === 0) return;
-    const step = (width - left) / (SAMPLES_MAX - 1);
+    const step = (width - left) / (span - 1);
     const x0 = width - (this.samples.length - 1) * step;
     const y = (v) => bottom - (bottom - top) * (v / scale);
     ctx.beginPath();

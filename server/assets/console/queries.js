@@ -1,7 +1,7 @@
 // The "Queries" view: SHOW QUERIES every REFRESH_INTERVAL_MS while on screen, and TERMINATE
 // for any of them (persistent queries and push queries alike, as ksqlDB allows).
 
-import { ksql } from './api.js';
+import { ksql, quote } from './api.js';
 import { h, fill, showError } from './dom.js';
 
 /** How often the list is re-read while the view is shown. */
@@ -81,7 +81,7 @@ export class QueriesView {
     }
     this.confirming = null;
     try {
-      await ksql(`TERMINATE ${id};`);
+      await ksql(`TERMINATE ${quote(id)};`);
       showError(this.errorEl, null);
     } catch (err) {
       showError(this.errorEl, err);

@@ -12,7 +12,7 @@
 // many streams it can sample at once), queryIds(), stop(), and calls
 // onSample(stream, rowsPerSecond) once a second for each watched stream.
 
-import { metricsText, pushQuery } from './api.js';
+import { metricsText, pushQuery, quote } from './api.js';
 import { SAMPLES_MAX } from './chart.js';
 
 export const METRIC = 'sluice_stream_rows_in_total';
@@ -160,9 +160,4 @@ export function parseCounters(text, name, label) {
     sums.set(key, (sums.get(key) ?? 0) + value);
   }
   return sums;
-}
-
-/** A source name as a quoted identifier, so any stream name (even `select`) queries. */
-export function quote(name) {
-  return `\`${name.replaceAll('`', '``')}\``;
 }

@@ -90,7 +90,7 @@ export class LiveResult {
     this.secondCount = 0;
     this.pending = [];
     this.frame = 0;
-    this.chart = new RateChart({ width: 240, height: 34 });
+    this.chart = new RateChart({ width: 300, height: 64, axes: true });
     this.countEl = h('span', { class: 'row-count', 'data-count': 0 }, '0 rows');
     this.rateEl = h('span', { class: 'rate' }, '0 rows/s');
     this.idEl = h('span', { class: 'query-id' });
@@ -139,7 +139,7 @@ export class LiveResult {
     this.frame = 0;
     const fresh = document.createDocumentFragment();
     for (let i = this.pending.length - 1; i >= 0; i--) {
-      fresh.append(h('tr', { class: 'fresh' }, this.pending[i].map((v) => h('td', {}, cellText(v)))));
+      fresh.append(h('tr', {}, this.pending[i].map((v) => h('td', {}, cellText(v)))));
     }
     this.pending = [];
     this.tbody.prepend(fresh);

@@ -1,10 +1,10 @@
 // The "Streams & tables" view: every stream and table (SHOW STREAMS; SHOW TABLES;), a live
 // rows/s chart per stream, and the selected source's schema (DESCRIBE EXTENDED).
 
-import { ksql } from './api.js';
+import { ksql, quote } from './api.js';
 import { h, fill, showError } from './dom.js';
 import { RateChart, formatRate } from './chart.js';
-import { createRateSource, RateHistory, quote } from './rates.js';
+import { createRateSource, RateHistory } from './rates.js';
 import { describeSource } from './results.js';
 
 export class SourcesView {
@@ -169,7 +169,7 @@ export class SourcesView {
     if (isStream && this.rates?.watching(name)) {
       const [canvas, label] = this.chartFor(name, { width: 420, height: 120, axes: true }, true);
       canvas.classList.add('big');
-      chart = h('div', { class: 'big-chart' }, h('div', { class: 'hint' }, 'Rows/s, last minute  ', label), canvas);
+      chart = h('div', { class: 'big-chart' }, h('div', { class: 'hint' }, 'Rows/s  ', label), canvas);
     }
     fill(this.detail,
       h('div', { class: 'panel-head' },
