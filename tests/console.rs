@@ -103,6 +103,18 @@ async fn assets_have_their_content_types_and_unknown_ones_404() {
 
         let (status, _, _) = c.send("POST", "/console/app.js", &[], b"{}").await;
         assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+
+        // HEAD: GET's headers, no body.
+        let (_, get_headers, get_body) = c.send("GET", "/console/style.css", &[], b"").await;
+        let (status, headers, body) = c.send("HEAD", "/console/style.css", &[], b"").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.is_empty());
+        assert_eq!(headers[header::CONTENT_TYPE], "text/css; charset=utf-8");
+        assert_eq!(headers[header::ETAG], get_headers[header::ETAG]);
+        assert_eq!(
+            headers[header::CONTENT_LENGTH],
+            get_body.len().to_string().as_str()
+        );
     }
     server.stop().await;
 }

@@ -97,7 +97,7 @@ pub fn handle(method: &Method, path: &str, headers: &HeaderMap) -> Option<HttpRe
     } else {
         return None;
     };
-    Some(serve(asset, headers))
+    Some(serve(asset, method, headers))
 }
 
 fn is_read(method: &Method) -> bool {
@@ -107,7 +107,7 @@ fn is_read(method: &Method) -> bool {
 /// The asset, or 304 when the client's cached copy is this one. `no-cache` makes browsers
 /// revalidate every time, so a new binary's console is seen at once, at the cost of one
 /// small round trip per asset.
-fn serve(asset: &Asset, headers: &HeaderMap) -> HttpResponse {
+fn serve(asset: &Asset, method: &Method, headers: &HeaderMap) -> HttpResponse {
     let etag = format!("\"{:016x}\"", asset.etag_hash);
     let cached = headers
         .get(header::IF_NONE_MATCH)
@@ -123,10 +123,18 @@ fn serve(asset: &Asset, headers: &HeaderMap) -> HttpResponse {
             .body(ResponseBody::empty())
             .expect("static status and valid headers");
     }
+    // HEAD gets GET's headers and no body: hyper's HTTP/2 side would send a body's DATA
+    // frames even for HEAD, which clients reject as a protocol error.
+    let body = if method == Method::HEAD {
+        ResponseBody::empty()
+    } else {
+        ResponseBody::full(asset.bytes)
+    };
     let mut response = builder
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, asset.content_type)
-        .body(ResponseBody::full(asset.bytes))
+        .header(header::CONTENT_LENGTH, asset.bytes.len())
+        .body(body)
         .expect("static status and valid headers");
     if asset.content_type == HTML {
         response.headers_mut().insert(
