@@ -15,6 +15,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test"
 cargo test --workspace --locked
 
+step "web console end to end (headless Chromium; .ci/run installs chromium and npm ci)"
+cargo build --bin sluice --locked --quiet
+(cd tests/console && npm test)
+
 step "cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 

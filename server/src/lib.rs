@@ -16,7 +16,8 @@
 //! - `router`: method + path → endpoint.
 //! - `body`: request reading with limits; streaming response bodies.
 //! - `endpoint`: `inserts_stream`, `query_stream`, `query` (the old `/query`), `print`,
-//!   `close_query`, `ksql`, `info`, `topics` (raw records, REST Proxy v2 shapes).
+//!   `close_query`, `ksql`, `info`, `topics` (raw records, REST Proxy v2 shapes),
+//!   `console` (the web console's embedded assets, from `assets/console/`).
 //!
 //! Non-goals: TLS (put a proxy in front), authentication (a later face).
 

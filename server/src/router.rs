@@ -24,6 +24,9 @@ pub async fn route(engine: Arc<Engine>, req: Request<Incoming>) -> HttpResponse 
         .map(str::to_owned);
     let accept = accept.as_deref();
     let path = parts.uri.path();
+    if let Some(response) = endpoint::console::handle(&parts.method, path, &parts.headers) {
+        return response;
+    }
     if path == "/topics" || path.starts_with("/topics/") {
         let content_type = parts
             .headers

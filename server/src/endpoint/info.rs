@@ -1,4 +1,5 @@
-//! `GET /info`, `/healthcheck`, `/status`, and `/` (redirect to `/info`).
+//! `GET /info`, `/healthcheck`, `/status`, and `/` (redirect to `/info`; browsers get the
+//! console instead, see `console`).
 
 use http::{header, Response, StatusCode};
 use sluice_engine::Engine;

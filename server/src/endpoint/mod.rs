@@ -1,6 +1,7 @@
 //! One module per endpoint; each handler reads top to bottom as its data path.
 
 pub mod close_query;
+pub mod console;
 pub mod info;
 pub mod inserts_stream;
 pub mod ksql;
