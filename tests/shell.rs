@@ -363,6 +363,29 @@ fn scripts_run_with_f_and_e_and_stop_at_the_first_error() {
     assert!(!ok, "an unreachable server exits non-zero");
     assert!(stderr.contains("unreachable"), "{stderr}");
 
+    // Statements piped in run as a script: no prompt, and the status tells.
+    let mut piped = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["shell", &url])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs sluice shell");
+    std::io::Write::write_all(
+        &mut piped.stdin.take().expect("stdin"),
+        b"SHOW STREAMS;\nSELECT * FROM nothing;\n",
+    )
+    .expect("pipe statements");
+    let out = piped.wait_with_output().expect("sluice shell ends");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains(" TRIPS "), "{stdout}");
+    assert!(!stdout.contains(PROMPT), "{stdout}");
+    assert_eq!(stderr.trim(), "NOTHING does not exist.");
+
     let missing = dir.path().join("missing.sql").display().to_string();
     let (ok, _, stderr) = shell_batch(&["-f", &missing, &url]);
     assert!(!ok, "a missing script exits non-zero");

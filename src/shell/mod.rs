@@ -26,6 +26,7 @@ mod server;
 mod session;
 mod splitter;
 
+use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -36,7 +37,7 @@ use server::Server;
 use session::Session;
 
 /// Start an interactive SQL shell on a Sluice (or ksqlDB) server, or run statements from a
-/// file (`-f`) or the command line (`-e`) and exit.
+/// file (`-f`), the command line (`-e`) or a non-terminal stdin, and exit.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ShellArgs {
     /// The server, as `http://host:port`.
@@ -71,6 +72,8 @@ pub fn run(args: ShellArgs) -> anyhow::Result<ExitCode> {
     let script = match (&args.file, &args.execute) {
         (Some(path), _) => Some(session::read_script(path)?),
         (None, Some(text)) => Some(text.clone()),
+        // `sluice shell < setup.sql` is a script too: no prompt, and its status tells.
+        (None, None) if !std::io::stdin().is_terminal() => Some(read_stdin()?),
         (None, None) => None,
     };
     let Some(script) = script else {
@@ -87,6 +90,23 @@ pub fn run(args: ShellArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// Statements piped in, bounded like a script file.
+fn read_stdin() -> anyhow::Result<String> {
+    let mut text = String::new();
+    std::io::stdin()
+        .lock()
+        .take(session::SCRIPT_BYTES_MAX + 1)
+        .read_to_string(&mut text)
+        .context("reading statements from stdin")?;
+    if text.len() as u64 > session::SCRIPT_BYTES_MAX {
+        anyhow::bail!(
+            "more than {} bytes of statements on stdin",
+            session::SCRIPT_BYTES_MAX
+        );
+    }
+    Ok(text)
 }
 
 fn default_history_file() -> Option<PathBuf> {

@@ -2,7 +2,7 @@
 //! `Name | Name` tables between dashed lines (`SHOW`, `LIST`, `DESCRIBE`, `EXPLAIN`, command
 //! messages), query rows as `|cell|cell|` lines under a `+---+` header.
 
-use comfy_table::{ContentArrangement, LineStyle, Table, TableStyle};
+use comfy_table::{ColumnConstraint, ContentArrangement, LineStyle, Table, TableStyle};
 use serde_json::Value as Json;
 
 /// ksqlDB's entity tables: ` Name | Name ` with no outer border, a dashed line under the
@@ -21,18 +21,32 @@ const ROWS_STYLE: TableStyle = TableStyle::new()
     .content_lines(comfy_table::ContentLineStyle::new('|', '|', '|'))
     .bottom_border(LineStyle::new('+', '-', '+', '+'));
 
+/// The least room an entity table's wrapping last column gets before the other columns
+/// wrap too: enough for a few words of a query's text.
+const LAST_COLUMN_CHARS_MIN: usize = 20;
+
 /// The narrowest a streamed row's cell gets, however many columns share the terminal (the
 /// value ksqlDB's CLI uses).
 const CELL_CHARS_MIN: usize = 5;
 
-/// A `Name | Name` table (with `header`), as ksqlDB prints `SHOW STREAMS` and friends.
-pub(crate) fn entity_table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+/// A `Name | Name` table (with `header`), as ksqlDB prints `SHOW STREAMS` and friends. The
+/// last column (a query's text, a property's value) wraps so the table fits `width`
+/// columns; the others keep their content's width.
+pub(crate) fn entity_table(header: &[&str], rows: Vec<Vec<String>>, width: usize) -> String {
     let mut table = Table::new();
     table
         .load_style(ENTITY_STYLE)
-        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(u16::try_from(width).unwrap_or(u16::MAX))
         .set_header(header.to_vec())
         .add_rows(rows);
+    // Keep the other columns whole only if that leaves the last one room to be read.
+    let widths = table.column_max_content_widths();
+    let fixed = widths.len().saturating_sub(1);
+    let fixed_chars: usize = widths[..fixed].iter().map(|w| usize::from(*w) + 3).sum();
+    if fixed_chars + LAST_COLUMN_CHARS_MIN <= width {
+        table.set_constraints(std::iter::repeat_n(ColumnConstraint::ContentWidth, fixed));
+    }
     let mut text = table.to_string();
     text.push('\n');
     text
@@ -142,7 +156,7 @@ pub(crate) fn cell(value: &Json) -> String {
 
 /// The `/ksql` entities of one response, each after a blank line; with more than one, each
 /// under its statement text (ksqlDB's CLI does the same).
-pub(crate) fn entities(list: &[Json]) -> String {
+pub(crate) fn entities(list: &[Json], width: usize) -> String {
     let mut out = String::new();
     for entity in list {
         out.push('\n');
@@ -152,7 +166,7 @@ pub(crate) fn entities(list: &[Json]) -> String {
                 out.push('\n');
             }
         }
-        out.push_str(&entity_text(entity));
+        out.push_str(&entity_text(entity, width));
         for warning in entity["warnings"].as_array().into_iter().flatten() {
             if let Some(message) = warning["message"].as_str() {
                 out.push_str(&format!("WARNING: {message}\n"));
@@ -162,33 +176,35 @@ pub(crate) fn entities(list: &[Json]) -> String {
     out
 }
 
-fn entity_text(entity: &Json) -> String {
+fn entity_text(entity: &Json, width: usize) -> String {
     match entity["@type"].as_str().unwrap_or("") {
         "currentStatus" => entity_table(
             &["Message"],
             vec![vec![first_line(str_of(
                 &entity["commandStatus"]["message"],
             ))]],
+            width,
         ),
-        "streams" => source_list("Stream Name", &entity["streams"]),
-        "tables" => source_list("Table Name", &entity["tables"]),
-        "kafka_topics" => topics(&entity["topics"]),
-        "queries" => queries(&entity["queries"]),
-        "properties" => properties(entity),
-        "sourceDescription" => source_description(&entity["sourceDescription"]),
+        "streams" => source_list("Stream Name", &entity["streams"], width),
+        "tables" => source_list("Table Name", &entity["tables"], width),
+        "kafka_topics" => topics(&entity["topics"], width),
+        "queries" => queries(&entity["queries"], width),
+        "properties" => properties(entity, width),
+        "sourceDescription" => source_description(&entity["sourceDescription"], width),
         "source_descriptions" => entity["sourceDescriptions"]
             .as_array()
             .into_iter()
             .flatten()
-            .map(|d| source_description(d) + "\n")
+            .map(|d| source_description(d, width) + "\n")
             .collect(),
-        "queryDescription" => query_description(&entity["queryDescription"]),
+        "queryDescription" => query_description(&entity["queryDescription"], width),
         "terminate_query" => entity_table(
             &["Message"],
             vec![vec![format!(
                 "Terminated query {}",
                 str_of(&entity["queryId"])
             )]],
+            width,
         ),
         // An entity this shell has no layout for is still shown, whole.
         _ => serde_json::to_string_pretty(entity).unwrap_or_default() + "\n",
@@ -215,7 +231,7 @@ fn items(list: &Json) -> impl Iterator<Item = &Json> {
     list.as_array().into_iter().flatten()
 }
 
-fn source_list(name_header: &str, list: &Json) -> String {
+fn source_list(name_header: &str, list: &Json, width: usize) -> String {
     let rows = items(list)
         .map(|s| {
             vec![
@@ -236,10 +252,11 @@ fn source_list(name_header: &str, list: &Json) -> String {
             "Windowed",
         ],
         rows,
+        width,
     )
 }
 
-fn topics(list: &Json) -> String {
+fn topics(list: &Json, width: usize) -> String {
     let rows = items(list)
         .map(|t| {
             let replicas: Vec<String> = items(&t["replicaInfo"]).map(cell).collect();
@@ -250,10 +267,14 @@ fn topics(list: &Json) -> String {
             ]
         })
         .collect();
-    entity_table(&["Kafka Topic", "Partitions", "Partition Replicas"], rows)
+    entity_table(
+        &["Kafka Topic", "Partitions", "Partition Replicas"],
+        rows,
+        width,
+    )
 }
 
-fn queries(list: &Json) -> String {
+fn queries(list: &Json, width: usize) -> String {
     let rows = items(list)
         .map(|q| {
             let join = |v: &Json| items(v).map(cell).collect::<Vec<_>>().join(",");
@@ -277,12 +298,13 @@ fn queries(list: &Json) -> String {
             "Query String",
         ],
         rows,
+        width,
     );
     text.push_str("For detailed information on a Query run: EXPLAIN <Query ID>;\n");
     text
 }
 
-fn properties(entity: &Json) -> String {
+fn properties(entity: &Json, width: usize) -> String {
     let listed = |field: &str, name: &str| items(&entity[field]).any(|p| p.as_str() == Some(name));
     let mut rows: Vec<Vec<String>> = items(&entity["properties"])
         .map(|p| {
@@ -305,6 +327,7 @@ fn properties(entity: &Json) -> String {
     entity_table(
         &["Property", "Scope", "Default override", "Effective Value"],
         rows,
+        width,
     )
 }
 
@@ -330,7 +353,7 @@ fn type_text(schema: &Json) -> String {
     }
 }
 
-fn schema_table(fields: &Json, is_table: bool) -> String {
+fn schema_table(fields: &Json, is_table: bool, width: usize) -> String {
     let rows: Vec<Vec<String>> = items(fields)
         .map(|f| {
             let ty = type_text(&f["schema"]);
@@ -346,18 +369,18 @@ fn schema_table(fields: &Json, is_table: bool) -> String {
     if rows.is_empty() {
         return String::new();
     }
-    entity_table(&["Field", "Type"], rows)
+    entity_table(&["Field", "Type"], rows, width)
 }
 
 fn label(name: &str, value: impl std::fmt::Display) -> String {
     format!("{name:<20} : {value}\n")
 }
 
-fn source_description(d: &Json) -> String {
+fn source_description(d: &Json, width: usize) -> String {
     let is_table = d["type"].as_str() == Some("TABLE");
     let mut out = label("Name", str_of(&d["name"]));
     if d["extended"] != Json::Bool(true) {
-        out.push_str(&schema_table(&d["fields"], is_table));
+        out.push_str(&schema_table(&d["fields"], is_table, width));
         out.push_str(
             "For runtime statistics and query details run: DESCRIBE <Stream,Table> EXTENDED;\n",
         );
@@ -382,14 +405,14 @@ fn source_description(d: &Json) -> String {
     out.push_str(&label("Kafka topic", topic));
     out.push_str(&label("Statement", str_of(&d["statement"])));
     out.push('\n');
-    out.push_str(&schema_table(&d["fields"], is_table));
-    for (field, verb) in [("readQueries", "read"), ("writeQueries", "write")] {
+    out.push_str(&schema_table(&d["fields"], is_table, width));
+    for (field, verb) in [("readQueries", "read from"), ("writeQueries", "write to")] {
         let list: Vec<&Json> = items(&d[field]).collect();
         if list.is_empty() {
             continue;
         }
         out.push_str(&format!(
-            "\nQueries that {verb} from this {}\n-----------------------------------\n",
+            "\nQueries that {verb} this {}\n-----------------------------------\n",
             str_of(&d["type"])
         ));
         for q in list {
@@ -402,21 +425,25 @@ fn source_description(d: &Json) -> String {
         }
         out.push_str("\nFor query topology and execution plan please run: EXPLAIN <QueryId>\n");
     }
-    out.push_str("\nLocal runtime statistics\n------------------------\n");
-    out.push_str(&format!(
-        "{}\n{}\n",
-        str_of(&d["statistics"]),
-        str_of(&d["errorStats"])
-    ));
+    let stats: Vec<String> = [&d["statistics"], &d["errorStats"]]
+        .into_iter()
+        .map(str_of)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if !stats.is_empty() {
+        out.push_str("\nLocal runtime statistics\n------------------------\n");
+        out.push_str(&stats.join("\n"));
+        out.push('\n');
+    }
     out
 }
 
-fn query_description(q: &Json) -> String {
+fn query_description(q: &Json, width: usize) -> String {
     let mut out = label("ID", str_of(&q["id"]));
     out.push_str(&label("Query Type", str_of(&q["queryType"])));
     out.push_str(&label("SQL", str_of(&q["statementText"])));
     out.push('\n');
-    out.push_str(&schema_table(&q["fields"], false));
+    out.push_str(&schema_table(&q["fields"], false, width));
     for (field, title, footer) in [
         (
             "sources",
@@ -457,11 +484,14 @@ mod tests {
 
     #[test]
     fn entity_tables_look_like_ksqldb() {
-        let text = entities(&[json!({
-            "@type": "streams", "statementText": "SHOW STREAMS;", "warnings": [],
-            "streams": [{"type": "STREAM", "name": "PAGEVIEWS", "topic": "pageviews",
-                         "keyFormat": "KAFKA", "valueFormat": "JSON", "isWindowed": false}]
-        })]);
+        let text = entities(
+            &[json!({
+                "@type": "streams", "statementText": "SHOW STREAMS;", "warnings": [],
+                "streams": [{"type": "STREAM", "name": "PAGEVIEWS", "topic": "pageviews",
+                             "keyFormat": "KAFKA", "valueFormat": "JSON", "isWindowed": false}]
+            })],
+            80,
+        );
         let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
         assert_eq!(lines[0], "");
         assert_eq!(
@@ -479,12 +509,15 @@ mod tests {
 
     #[test]
     fn several_entities_are_each_under_their_statement() {
-        let text = entities(&[
-            json!({"@type": "currentStatus", "statementText": "CREATE STREAM A ...;",
+        let text = entities(
+            &[
+                json!({"@type": "currentStatus", "statementText": "CREATE STREAM A ...;",
                    "commandStatus": {"status": "SUCCESS", "message": "Stream created"}}),
-            json!({"@type": "kafka_topics", "statementText": "SHOW TOPICS;",
+                json!({"@type": "kafka_topics", "statementText": "SHOW TOPICS;",
                    "topics": [{"name": "a", "replicaInfo": [1, 1]}]}),
-        ]);
+            ],
+            80,
+        );
         assert!(text.contains("CREATE STREAM A ...;\n Message"), "{text}");
         assert!(text.contains(" Stream created"), "{text}");
         assert!(
@@ -496,14 +529,17 @@ mod tests {
 
     #[test]
     fn describe_marks_keys_and_spells_types() {
-        let text = entities(&[json!({
-            "@type": "sourceDescription", "statementText": "DESCRIBE S;",
-            "sourceDescription": {"name": "S", "type": "STREAM", "extended": false, "fields": [
-                {"name": "K", "schema": {"type": "STRING"}, "type": "KEY"},
-                {"name": "V", "schema": {"type": "ARRAY", "memberSchema": {"type": "INTEGER"}}},
-                {"name": "D", "schema": {"type": "DECIMAL",
-                                         "parameters": {"precision": 4, "scale": 2}}}]}
-        })]);
+        let text = entities(
+            &[json!({
+                "@type": "sourceDescription", "statementText": "DESCRIBE S;",
+                "sourceDescription": {"name": "S", "type": "STREAM", "extended": false, "fields": [
+                    {"name": "K", "schema": {"type": "STRING"}, "type": "KEY"},
+                    {"name": "V", "schema": {"type": "ARRAY", "memberSchema": {"type": "INTEGER"}}},
+                    {"name": "D", "schema": {"type": "DECIMAL",
+                                             "parameters": {"precision": 4, "scale": 2}}}]}
+            })],
+            80,
+        );
         assert!(text.contains("Name                 : S\n"), "{text}");
         assert!(text.contains(" K     | VARCHAR(STRING)  (key)"), "{text}");
         assert!(text.contains(" V     | ARRAY<INTEGER>"), "{text}");
@@ -512,8 +548,46 @@ mod tests {
     }
 
     #[test]
+    fn long_cells_wrap_to_the_terminal_width() {
+        let long = "SELECT ".to_string() + &"column_name, ".repeat(20) + "x FROM s;";
+        let text = entities(
+            &[
+                json!({"@type": "queries", "statementText": "SHOW QUERIES;", "queries": [
+                {"id": "CSAS_1", "queryType": "PERSISTENT", "state": "RUNNING",
+                 "sinks": ["T"], "sinkKafkaTopics": ["T"], "queryString": long}]}),
+            ],
+            90,
+        );
+        let table: Vec<&str> = text.lines().filter(|l| !l.starts_with("For ")).collect();
+        for line in &table {
+            assert!(line.chars().count() <= 90, "{line:?} in\n{text}");
+        }
+        // Only the query's text wraps; the short columns stay whole.
+        assert!(
+            table[1].starts_with(" Query ID | Query Type | Status  |"),
+            "{text}"
+        );
+        assert!(
+            table[3].starts_with(" CSAS_1   | PERSISTENT | RUNNING |"),
+            "{text}"
+        );
+        assert!(table.len() > 6, "{text}");
+        // Too narrow for that: every column wraps, and the table still fits.
+        let narrow = entities(
+            &[json!({"@type": "queries", "queries": [
+                {"id": "CSAS_1", "queryType": "PERSISTENT", "queryString": long}]})],
+            40,
+        );
+        let narrow: Vec<&str> = narrow.lines().filter(|l| !l.starts_with("For ")).collect();
+        assert!(
+            narrow.iter().all(|l| l.chars().count() <= 40),
+            "{narrow:#?}"
+        );
+    }
+
+    #[test]
     fn unknown_entities_are_shown_as_json() {
-        let text = entities(&[json!({"@type": "something_new", "x": 1})]);
+        let text = entities(&[json!({"@type": "something_new", "x": 1})], 80);
         assert!(text.contains("\"something_new\""), "{text}");
     }
 

@@ -122,7 +122,10 @@ async fn welcome(session: &mut Session) {
             )
         }
         Ok((status, _)) => format!("Server located at {url} answered {status} to GET /info"),
-        Err(e) => format!("Remote server at {url} looks to be unreachable: {e:#}"),
+        Err(e) => format!(
+            "Remote server at {url} looks to be unreachable ({}); each statement tries again.",
+            e.root_cause()
+        ),
     };
     let text = format!(
         "Sluice shell v{version}\n{server}\n\n\

@@ -52,7 +52,7 @@ impl Server {
             .trim_end_matches(']')
             .to_string();
         Ok(Server {
-            url: url.trim_end_matches('/').to_string(),
+            url: with_scheme.trim_end_matches('/').to_string(),
             host,
             port: uri.port_u16().unwrap_or(DEFAULT_PORT),
             connection: None,

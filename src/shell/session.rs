@@ -124,7 +124,8 @@ impl Session {
                     .values()
                     .map(|(name, value)| vec![name.clone(), value.clone()])
                     .collect();
-                let table = render::entity_table(&["Variable Name", "Value"], rows);
+                let table =
+                    render::entity_table(&["Variable Name", "Value"], rows, self.console.width);
                 self.console.print(&format!("\n{table}"))?;
             }
             Command::RunScript { path } => {
@@ -196,7 +197,8 @@ impl Session {
                 .and_then(|p| p["entities"].as_array())
                 .filter(|e| !e.is_empty())
             {
-                self.console.print(&render::entities(entities))?;
+                self.console
+                    .print(&render::entities(entities, self.console.width))?;
             }
             return Err(query::server_error(status, &body));
         }
@@ -214,7 +216,8 @@ impl Session {
             let message = render::cell(&failed["commandStatus"]["message"]);
             return Err(anyhow!(message));
         }
-        self.console.print(&render::entities(entities))?;
+        self.console
+            .print(&render::entities(entities, self.console.width))?;
         Ok(())
     }
 
