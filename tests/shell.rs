@@ -349,6 +349,15 @@ fn scripts_run_with_f_and_e_and_stop_at_the_first_error() {
     assert!(stdout.contains(" TRIPS "), "{stdout}");
     assert!(!stdout.contains("Partition Replicas"), "{stdout}");
     assert_eq!(stderr.trim(), "NOTHING does not exist.");
+    // A malformed shell command fails after what came before it ran.
+    let (ok, stdout, stderr) = shell_batch(&["-e", "SHOW TOPICS; SET x = 1; SHOW STREAMS;", &url]);
+    assert!(!ok, "a malformed command exits non-zero");
+    assert!(stdout.contains("Partition Replicas"), "{stdout}");
+    assert!(!stdout.contains(" TRIPS       |"), "{stdout}");
+    assert!(
+        stderr.starts_with("Syntax: SET '<property>' = '<value>';"),
+        "{stderr}"
+    );
     // Consecutive /ksql statements go in one request, which the server validates whole
     // before running any (as with ksqlDB's CLI): nothing of it runs.
     let (ok, stdout, stderr) = shell_batch(&["-e", "SHOW STREAMS; DESCRIBE nothing;", &url]);

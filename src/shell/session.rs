@@ -66,17 +66,19 @@ impl Session {
     pub(crate) async fn run_statements(&mut self, statements: &[&str]) -> anyhow::Result<Flow> {
         let mut batch: Vec<&str> = Vec::new();
         for statement in statements {
-            let command = Command::parse(statement).map_err(|usage| anyhow!(usage.0))?;
-            if command.is_ksql() {
+            let command = Command::parse(statement);
+            if command.as_ref().is_ok_and(Command::is_ksql) {
                 batch.push(statement);
                 if batch.len() == KSQL_BATCH_STATEMENTS_MAX {
                     self.ksql(&std::mem::take(&mut batch)).await?;
                 }
                 continue;
             }
+            // What came before runs first, even when this statement turns out malformed.
             if !batch.is_empty() {
                 self.ksql(&std::mem::take(&mut batch)).await?;
             }
+            let command = command.map_err(|usage| anyhow!(usage.0))?;
             if self.run_command(statement, command).await? == Flow::Exit {
                 return Ok(Flow::Exit);
             }
