@@ -12,6 +12,7 @@ use sluice_engine::{Engine, EngineConfig};
 use sluice_server::Server;
 
 mod conformance;
+mod shell;
 
 /// Sluice: an HTTP/2 streaming ingest-and-query engine, wire-compatible with ksqlDB.
 #[derive(Debug, Parser)]
@@ -31,6 +32,9 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Replay ksqlDB's QTT/RQTT conformance cases against a running server.
     Conformance(conformance::ConformanceArgs),
+    /// An interactive SQL shell on a running server, like ksqlDB's CLI; `-f`/`-e` run
+    /// statements and exit.
+    Shell(shell::ShellArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -76,6 +80,7 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
         Command::Serve(args) => serve(args).map(|()| std::process::ExitCode::SUCCESS),
         Command::Bench(args) => bench::run(args).map(|()| std::process::ExitCode::SUCCESS),
         Command::Conformance(args) => conformance::run(args),
+        Command::Shell(args) => shell::run(args),
     }
 }
 

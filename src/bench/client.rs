@@ -1,6 +1,6 @@
 //! The HTTP/2 (prior knowledge) client the bench drives: one TCP connection per producer and
 //! per push query (idle queries share a few), streamed request bodies, and the `/ksql` and
-//! `/close-query` calls.
+//! `/close-query` calls. `sluice shell` talks to its server through the same client.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use bytes::{Bytes, BytesMut};
-use http::{Request, StatusCode};
+use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming};
 use hyper::client::conn::http2::SendRequest;
@@ -100,11 +100,27 @@ impl H2 {
         Ok(H2 { send })
     }
 
+    /// Whether the connection has ended (the server closed it, or it failed): requests on it
+    /// can only fail, so a long-lived client opens a new one.
+    pub fn is_closed(&self) -> bool {
+        self.send.is_closed()
+    }
+
     /// Starts a POST whose body the caller streams through the returned sender.
     pub async fn open(&mut self, path: &str) -> anyhow::Result<(BodySender, PendingResponse)> {
+        self.open_with(Method::POST, path).await
+    }
+
+    async fn open_with(
+        &mut self,
+        method: Method,
+        path: &str,
+    ) -> anyhow::Result<(BodySender, PendingResponse)> {
         let (tx, rx) = mpsc::channel(BODY_CHUNKS_QUEUED_MAX);
         let (tx, body) = (BodySender { tx }, RequestBody { rx });
-        let req = Request::post(format!("http://localhost{path}"))
+        let req = Request::builder()
+            .method(method)
+            .uri(format!("http://localhost{path}"))
             .body(body)
             .context("building the request")?;
         self.send.ready().await.context("connection not ready")?;
@@ -118,6 +134,19 @@ impl H2 {
         tx.send_data(Bytes::from(body))
             .await
             .map_err(|_| anyhow::anyhow!("the server stopped reading {path}"))?;
+        drop(tx);
+        let resp = headers(resp).await?;
+        let status = resp.status();
+        let bytes = tokio::time::timeout(CALL_TIMEOUT, resp.into_body().collect())
+            .await
+            .context("response body timed out")??
+            .to_bytes();
+        Ok((status, bytes))
+    }
+
+    /// GETs `path` (no body) and collects the whole response.
+    pub async fn get(&mut self, path: &str) -> anyhow::Result<(StatusCode, Bytes)> {
+        let (tx, resp) = self.open_with(Method::GET, path).await?;
         drop(tx);
         let resp = headers(resp).await?;
         let status = resp.status();

@@ -17,7 +17,8 @@
 //! `TS` column (µs since the run epoch): a stall delays every row behind it and shows in the
 //! tail instead of being hidden by a producer that simply sent less (coordinated omission).
 
-mod client;
+/// Shared with `sluice shell`, which speaks to its server through the same client.
+pub(crate) mod client;
 mod consumer;
 mod idle;
 mod latency;
