@@ -188,7 +188,7 @@ fn query(rt: &Runtime, engine: &Arc<Engine>, rows: usize) -> anyhow::Result<usiz
     let mut out = Vec::with_capacity(64 * 1024);
     let plan = stream.plan();
     encoder.header(&plan.id, &plan.column_names, &plan.column_types, &mut out);
-    let mut result = ResultRows::new(plan.projection.len(), CHUNK_ROWS_MAX);
+    let mut result = ResultRows::new(plan.column_names.len(), CHUNK_ROWS_MAX);
     let mut result_bytes = out.len();
     let mut emitted = 0;
     loop {

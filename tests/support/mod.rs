@@ -259,9 +259,9 @@ impl Client {
     ) -> (StatusCode, http::HeaderMap, Bytes) {
         let (mut tx, resp) = self.open_with(method, path, headers).await;
         if !body.is_empty() {
-            tx.send_data(Bytes::copy_from_slice(body))
-                .await
-                .expect("send body");
+            // A server may answer (405, 413, …) and close the stream before it reads the
+            // body; then the send fails and the response says what happened.
+            let _ = tx.send_data(Bytes::copy_from_slice(body)).await;
         }
         drop(tx);
         let resp = response(resp).await;

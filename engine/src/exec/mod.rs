@@ -1,9 +1,31 @@
-//! Query execution: the operators a planned query runs through.
+//! Query execution: the physical pipeline a planned query runs as.
 //!
-//! - `row_decoder`: record key/value bytes → the row expressions see.
-//! - `project`: WHERE, table functions and SELECT over one row.
-//! - `result_rows`: a flat batch of result rows (values, or stored JSON text copied as is).
+//! ```text
+//!  StoredRecord ─► scan ─► filter ─► flat_map ─► limit ─► result_sink ─► ResultRows
+//!                                                     └─► record_sink ─► sink Records
+//! ```
+//!
+//! - `operator`: the `Operator` and `Terminal` traits and the `Row` that flows between them.
+//! - `pipeline`: scan → operators → terminal, one record at a time.
+//! - `scan` (with `row_decoder`): stored record → row (columns, then pseudo columns).
+//! - `filter`: WHERE.
+//! - `flat_map`: table functions (one row → 0..n rows).
+//! - `limit`: LIMIT.
+//! - `project`: how an output column is computed, with ksqlDB's NULL-on-error rule.
+//! - `result_sink`: terminal of push and pull queries → `result_rows`.
+//! - `record_sink`: terminal of persistent queries → sink records per partition.
+//!
+//! Aggregate, window and join are operators too: each a file here and a line in
+//! `plan::physical`, with its state behind the state store.
 
+pub(crate) mod filter;
+pub(crate) mod flat_map;
+pub(crate) mod limit;
+pub(crate) mod operator;
+pub(crate) mod pipeline;
 pub(crate) mod project;
+pub(crate) mod record_sink;
 pub mod result_rows;
+pub(crate) mod result_sink;
 pub(crate) mod row_decoder;
+pub(crate) mod scan;

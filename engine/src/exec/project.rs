@@ -1,48 +1,37 @@
-//! WHERE, table functions and SELECT over one decoded row, with ksqlDB's error handling: a
-//! WHERE that fails to evaluate drops the row, a table function whose argument fails drops
-//! it too, a projection that fails yields NULL for that column. All are logged (ksqlDB's
-//! processing log) and never stop the query.
+//! SELECT: one output value per projected column, with ksqlDB's error handling — a
+//! projected expression that fails to evaluate yields NULL for that column and is logged
+//! (ksqlDB's processing log); it never stops the query.
 //!
-//! ```text
-//!  row ─► passes (WHERE) ─► FlatMap (0..n rows, table function values appended) ─► project_into
-//! ```
-
-use std::ops::ControlFlow;
+//! Terminals project (`result_sink` into result rows, `record_sink` into a sink's key and
+//! value), so a plain column copied to a response can stay as its stored JSON text.
 
 use crate::expr::CompiledExpr;
-use crate::plan::table_function::FlatMap;
-use crate::plan::transient::Projection;
 use crate::types::Value;
 
-/// Calls `emit` with each row the projection reads for `row`: none when WHERE rejects it,
-/// else one per output row of the table functions (just `row` when there are none).
-/// Stops early when `emit` breaks (a LIMIT reached), and returns that.
-pub(crate) fn for_each_selected_row(
-    query_id: &str,
-    filter: Option<&CompiledExpr>,
-    flat_map: &FlatMap,
-    row: &[Value],
-    scratch: &mut Vec<Value>,
-    emit: impl FnMut(&[Value]) -> ControlFlow<()>,
-) -> ControlFlow<()> {
-    if !passes(query_id, filter, row) {
-        return ControlFlow::Continue(());
-    }
-    flat_map.for_each_row(query_id, row, scratch, emit)
+/// How one output column is computed from a row.
+#[derive(Debug, Clone)]
+pub enum Projection {
+    /// Copy row slot `index` (a plain column: no evaluation, no clone of the expression).
+    Column(usize),
+    Expr(CompiledExpr),
 }
 
-/// True when `filter` is absent or evaluates to TRUE.
-pub(crate) fn passes(query_id: &str, filter: Option<&CompiledExpr>, row: &[Value]) -> bool {
-    let Some(filter) = filter else {
-        return true;
-    };
-    match filter.eval_predicate(row) {
-        Ok(pass) => pass,
-        Err(e) => {
-            tracing::warn!(query = %query_id, error = %e, "skipping row: WHERE failed");
-            false
+impl Projection {
+    /// The column's value for `row`.
+    pub(crate) fn value(&self, query_id: &str, row: &[Value]) -> Value {
+        match self {
+            Projection::Column(i) => row[*i].clone(),
+            Projection::Expr(e) => eval_or_null(query_id, e, row),
         }
     }
+}
+
+/// `expr` over `row`, or NULL (logged) when it fails.
+pub(crate) fn eval_or_null(query_id: &str, expr: &CompiledExpr, row: &[Value]) -> Value {
+    expr.eval(row).unwrap_or_else(|err| {
+        tracing::warn!(query = %query_id, error = %err, "projection failed; emitting null");
+        Value::Null
+    })
 }
 
 /// Appends one value per projection to `out`.
@@ -52,13 +41,5 @@ pub(crate) fn project_into(
     row: &[Value],
     out: &mut Vec<Value>,
 ) {
-    for p in projection {
-        out.push(match p {
-            Projection::Column(i) => row[*i].clone(),
-            Projection::Expr(e) => e.eval(row).unwrap_or_else(|err| {
-                tracing::warn!(query = %query_id, error = %err, "projection failed; emitting null");
-                Value::Null
-            }),
-        });
-    }
+    out.extend(projection.iter().map(|p| p.value(query_id, row)));
 }

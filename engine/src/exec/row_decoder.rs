@@ -19,15 +19,15 @@ use crate::format::key::decode_key;
 use crate::format::timestamp_extractor::TimestampExtractor;
 use crate::format::ValueWrapping;
 use crate::log::StoredRecord;
-use crate::plan::transient::PSEUDO_COLUMN_COUNT;
+use crate::types::schema::PSEUDO_COLUMN_COUNT;
 use crate::types::{Column, ColumnKind, SqlType, Value};
 
 /// What one stored record decodes to.
 pub(crate) enum Decoded<'a> {
     /// A row: the source's columns, then the pseudo columns.
-    Row(&'a [Value]),
+    Row(DecodedRow<'a>),
     /// A null value: key and pseudo columns set, value columns null.
-    Tombstone(&'a [Value]),
+    Tombstone(DecodedRow<'a>),
     /// A record that failed to deserialize (logged).
     Skipped,
 }
@@ -35,7 +35,7 @@ pub(crate) enum Decoded<'a> {
 /// What decoding left in the decoder's buffers (borrows nothing, so callers can pick the
 /// view they need afterwards).
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Outcome {
+pub(crate) enum Outcome {
     Row,
     Tombstone,
     Skipped,
@@ -137,43 +137,24 @@ impl RowDecoder {
         }
     }
 
-    /// The row for `record`, or `None` when it is a tombstone or cannot be decoded (skipped
-    /// and logged, as ksqlDB's processing log does, never stopping the query).
-    pub(crate) fn decode(&mut self, record: &StoredRecord) -> Option<&[Value]> {
-        match self.decode_record(record) {
-            Decoded::Row(row) => Some(row),
-            Decoded::Tombstone(_) | Decoded::Skipped => None,
-        }
-    }
-
     /// Decodes `record`, telling a tombstone (null value) apart from a row.
     ///
     /// A tombstone still has a key: persistent stream queries forward it (ksqlDB passes a
     /// null value through a projection, so `SELECT *` copies tombstones; QTT
     /// `project-filter.json` "project nulls"), so its key columns are decoded too.
-    pub(crate) fn decode_record(&mut self, record: &StoredRecord) -> Decoded<'_> {
+    pub(crate) fn decode_record<'a>(&'a mut self, record: &StoredRecord) -> Decoded<'a> {
+        let row = |d: &'a RowDecoder| DecodedRow {
+            values: &d.row,
+            spans: &d.spans,
+        };
         match self.decode_into(record) {
-            Outcome::Row => Decoded::Row(&self.row),
-            Outcome::Tombstone => Decoded::Tombstone(&self.row),
+            Outcome::Row => Decoded::Row(row(self)),
+            Outcome::Tombstone => Decoded::Tombstone(row(self)),
             Outcome::Skipped => Decoded::Skipped,
         }
     }
 
-    /// The row for `record` with spans for the columns left as JSON text (see [`lazy`]);
-    /// `None` for tombstones and records that cannot be decoded.
-    ///
-    /// [`lazy`]: RowDecoder::lazy
-    pub(crate) fn decode_lazily(&mut self, record: &StoredRecord) -> Option<DecodedRow<'_>> {
-        match self.decode_into(record) {
-            Outcome::Row => Some(DecodedRow {
-                values: &self.row,
-                spans: &self.spans,
-            }),
-            Outcome::Tombstone | Outcome::Skipped => None,
-        }
-    }
-
-    fn decode_into(&mut self, record: &StoredRecord) -> Outcome {
+    pub(crate) fn decode_into(&mut self, record: &StoredRecord) -> Outcome {
         let value = record.record.value.as_deref();
         self.keys.clear();
         let key = decode_key(

@@ -52,6 +52,7 @@ mod java_text;
 mod lambda;
 mod like;
 mod names;
+pub(crate) mod table_function;
 
 #[cfg(test)]
 mod tests;

@@ -1,9 +1,27 @@
-//! Planning: binding a query's SQL to its sources and compiling its expressions.
+//! Planning: SQL → logical plan (names resolved, types known) → physical pipeline.
 //!
-//! - `transient`: push and pull queries.
-//! - `persistent`: persistent queries (CSAS, CTAS, INSERT INTO … SELECT) and their sinks.
-//! - `table_function`: EXPLODE and CUBE_EXPLODE calls in a SELECT list.
+//! ```text
+//!  Query AST ─► scope (names → row slots) ─► select (SELECT list → columns, table functions)
+//!            ─► transient (push/pull: results)  │
+//!            ─► persistent (CSAS/CTAS/INSERT INTO: sink key and value)  ─► logical ─► physical
+//! ```
+//!
+//! One planner for every kind of query: both kinds share FROM, WHERE and the SELECT list,
+//! and differ only in what their rows become. Aggregate, window and join plans are further
+//! nodes of the one logical tree.
+//!
+//! - `scope`: column names → row slots and types; resolvers that record what is read.
+//! - `select`: the SELECT list as output columns.
+//! - `table_function`: EXPLODE/CUBE_EXPLODE calls bound to slots after the source row.
+//! - `transient`: push and pull queries (ids, start position, pull-query checks).
+//! - `persistent`: persistent queries and their sinks (key columns, PARTITION BY).
+//! - `logical`: the plan tree.
+//! - `physical`: the plan tree → `exec` pipeline.
 
+pub mod logical;
 pub mod persistent;
+pub(crate) mod physical;
+pub(crate) mod scope;
+pub(crate) mod select;
 pub mod table_function;
 pub mod transient;

@@ -15,16 +15,21 @@ use std::sync::Arc;
 
 use crate::catalog::{CatalogState, Source};
 use crate::error::{EngineError, Result};
-use crate::expr::{compile, ColumnAliasGenerator, ColumnResolver, CompiledExpr};
+use crate::exec::project::Projection;
+use crate::exec::scan::{DecodeColumns, Tombstones};
+use crate::expr::{compile, ColumnAliasGenerator, ColumnResolver};
 use crate::format::{KeyFormat, ValueFormat};
-use crate::plan::table_function::{self, FlatMap, SelectBinder};
-use crate::plan::transient::{compile_where, struct_fields, Projection, SourceResolver};
-use crate::sql::ast::{Expr, Literal, Properties, Query, Relation, SelectItem, SourceKind};
+use crate::sql::ast::{Expr, Literal, Properties, Query, Relation, SourceKind};
 use crate::statements::create::{
     check_key_format, timestamp_column, value_wrapping, PersistenceConfig, QueryPlanner,
     WithProperties,
 };
 use crate::types::{Column, ColumnKind, Schema, SqlType};
+
+use super::logical::{LogicalPlan, OutputColumn, ScanNode};
+use super::scope::{compile_where, SourceResolver};
+use super::select::{expand_select, Duplicates, SelectScope, SelectedColumn, WildcardOrder};
+use super::table_function;
 
 /// Which statement defines a persistent query; it decides the query id's prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,25 +59,8 @@ pub struct PersistentPlan {
     pub sink: Arc<Source>,
     /// Partitions for the sink topic if it has to be created.
     pub sink_partitions: u32,
-    pub filter: Option<CompiledExpr>,
-    /// Table functions of the SELECT list, run between WHERE and the projections. Every
-    /// output row of one input row keeps its key and ROWTIME.
-    pub flat_map: FlatMap,
-    /// One per sink key column, in sink order.
-    pub key_projection: Vec<Projection>,
-    /// One per sink key column: how to compute it for a source record with a null value,
-    /// where only the source key is known. `None` (the expression reads a value column)
-    /// gives NULL. ksqlDB evaluates a PARTITION BY expression over the key alone when it
-    /// references key columns only, and over the (null) value otherwise
-    /// (`PartitionByParamsFactory`, QTT `partition-by.json` "multiple columns with
-    /// expressions").
-    pub null_value_key_projection: Vec<Option<Projection>>,
-    /// One per sink value column, in sink order.
-    pub value_projection: Vec<Projection>,
-    /// Index into the value columns of the sink's TIMESTAMP column, if set.
-    pub timestamp_value_index: Option<usize>,
-    /// Index into the key columns of the sink's TIMESTAMP column, if it is a key column.
-    pub timestamp_key_index: Option<usize>,
+    /// `Sink ─ Project ─ FlatMap? ─ Filter? ─ Scan`.
+    pub logical: LogicalPlan,
 }
 
 impl std::fmt::Debug for PersistentPlan {
@@ -83,17 +71,6 @@ impl std::fmt::Debug for PersistentPlan {
             .field("sink", &self.sink.name)
             .finish_non_exhaustive()
     }
-}
-
-/// One projected column before it is classified as key or value.
-struct Item {
-    name: String,
-    ty: SqlType,
-    projection: Projection,
-    /// The expression, to match against PARTITION BY (None for `*` columns).
-    expr: Option<Expr>,
-    /// The row slot when the item is a plain column reference.
-    slot: Option<usize>,
 }
 
 /// What the sink side of the statement asks for.
@@ -134,7 +111,18 @@ pub fn plan_persistent(
     };
     let filter = compile_where(query.where_clause.as_ref(), &resolver)?;
     let partition_by = PartitionBy::of(&query.partition_by);
-    let (items, has_wildcard, flat_map) = expand(&query.select, &source, &resolver, &partition_by)?;
+    let scope = SelectScope {
+        columns: &resolver,
+        expressions: &resolver,
+        row_len: resolver.row_len(),
+    };
+    let wildcard = match partition_by {
+        PartitionBy::Keep => WildcardOrder::KeysFirst,
+        PartitionBy::Null | PartitionBy::Exprs(_) => WildcardOrder::ValuesFirst,
+    };
+    let (items, flat_map) =
+        expand_select(&query.select, &source, &scope, wildcard, Duplicates::Allow)?;
+    let has_wildcard = items.iter().any(|i| i.from_wildcard);
     let (keys, values) = classify(
         items,
         has_wildcard,
@@ -144,7 +132,7 @@ pub fn plan_persistent(
         &sink,
     )?;
     check_duplicates(&keys, &values)?;
-    let null_value_key_projection = null_value_keys(&keys, &resolver);
+    let tombstone_key = null_value_keys(&keys, &resolver);
 
     let columns: Vec<Column> = keys
         .iter()
@@ -168,24 +156,55 @@ pub fn plan_persistent(
         Some(n) => n,
         None => source_partitions(&source.topic).unwrap_or(1),
     };
-    let key_count = keys.len();
-    let timestamp = sink_source
-        .timestamp_column
-        .as_deref()
-        .and_then(|name| sink_source.schema.find(name).map(|(i, _)| i));
+    let output = |items: Vec<SelectedColumn>, kind: ColumnKind| {
+        items.into_iter().map(move |i| OutputColumn {
+            name: i.name,
+            ty: i.ty,
+            kind,
+            projection: i.projection,
+        })
+    };
+    let mut plan = LogicalPlan::Scan(ScanNode {
+        source: Arc::clone(&source),
+        alias: alias.map(str::to_string),
+        decode: DecodeColumns::All,
+        // A stream forwards a null value as a null value (ksqlDB's mappers pass a null row
+        // through); WHERE drops it, a predicate over a null row not being true.
+        tombstones: match source.kind {
+            SourceKind::Stream => Tombstones::Forward,
+            SourceKind::Table => Tombstones::Drop,
+        },
+    });
+    if let Some(predicate) = filter {
+        plan = LogicalPlan::Filter {
+            input: Box::new(plan),
+            predicate,
+        };
+    }
+    if !flat_map.is_empty() {
+        plan = LogicalPlan::FlatMap {
+            input: Box::new(plan),
+            functions: flat_map,
+        };
+    }
+    let plan = LogicalPlan::Sink {
+        input: Box::new(LogicalPlan::Project {
+            input: Box::new(plan),
+            columns: output(keys, ColumnKind::Key)
+                .chain(output(values, ColumnKind::Value))
+                .collect(),
+            tombstone_key,
+        }),
+        sink: Arc::clone(&sink_source),
+        partitions: sink_partitions,
+    };
     Ok(PersistentPlan {
         kind: sink.kind,
         statement_text: statement_text.to_string(),
         source,
         sink: sink_source,
         sink_partitions,
-        filter,
-        flat_map,
-        key_projection: keys.into_iter().map(|i| i.projection).collect(),
-        null_value_key_projection,
-        value_projection: values.into_iter().map(|i| i.projection).collect(),
-        timestamp_key_index: timestamp.filter(|&i| i < key_count),
-        timestamp_value_index: timestamp.filter(|&i| i >= key_count).map(|i| i - key_count),
+        logical: plan,
     })
 }
 
@@ -243,80 +262,6 @@ impl PartitionBy<'_> {
     }
 }
 
-/// The select list as items; `*` expands to key then value columns, or (after a re-key,
-/// when the old key moves into the value) value then key columns. Also returns whether
-/// there was a `*`, and the table function calls the items read.
-fn expand(
-    select: &[SelectItem],
-    source: &Source,
-    resolver: &SourceResolver<'_>,
-    partition_by: &PartitionBy<'_>,
-) -> Result<(Vec<Item>, bool, FlatMap)> {
-    let mut items = Vec::new();
-    let mut has_wildcard = false;
-    let mut binder = SelectBinder::new(resolver, resolver.row_len());
-    let mut aliases =
-        ColumnAliasGenerator::new(source.schema.columns.iter().map(|c| c.name.as_str()));
-    for item in select {
-        match item {
-            SelectItem::Wildcard | SelectItem::QualifiedWildcard(_) => {
-                has_wildcard = true;
-                // Header columns travel with the value columns: a sink has no header
-                // columns, so they become value columns there (ksqlDB's `SELECT *` on a
-                // source with HEADERS writes them into the sink's value).
-                let (keys_first, values_first) = (true, false);
-                let order = match partition_by {
-                    PartitionBy::Keep => [keys_first, values_first],
-                    _ => [values_first, keys_first],
-                };
-                let cols = &source.schema.columns;
-                for want_key in order {
-                    let in_group = |c: &Column| (c.kind == ColumnKind::Key) == want_key;
-                    for (i, c) in cols.iter().enumerate().filter(|(_, c)| in_group(c)) {
-                        items.push(Item {
-                            name: c.name.clone(),
-                            ty: c.ty.clone(),
-                            projection: Projection::Column(i),
-                            expr: None,
-                            slot: Some(i),
-                        });
-                    }
-                }
-            }
-            SelectItem::StructAll(base) => {
-                for field in struct_fields(base, resolver)? {
-                    items.push(Item {
-                        name: field.name,
-                        ty: field.compiled.sql_type().clone(),
-                        projection: Projection::Expr(field.compiled),
-                        expr: Some(field.expr),
-                        slot: None,
-                    });
-                }
-            }
-            SelectItem::Expr { expr, alias } => {
-                let compiled = binder.compile(expr)?;
-                let name = match alias {
-                    Some(a) => a.clone(),
-                    None => aliases.alias_for(expr),
-                };
-                let slot = column_slot(expr, resolver);
-                items.push(Item {
-                    name,
-                    ty: compiled.sql_type().clone(),
-                    projection: match slot {
-                        Some(i) => Projection::Column(i),
-                        None => Projection::Expr(compiled),
-                    },
-                    expr: Some(expr.clone()),
-                    slot,
-                });
-            }
-        }
-    }
-    Ok((items, has_wildcard, binder.finish()))
-}
-
 fn column_slot(expr: &Expr, resolver: &SourceResolver<'_>) -> Option<usize> {
     match expr {
         Expr::Column { qualifier, name } => {
@@ -328,13 +273,13 @@ fn column_slot(expr: &Expr, resolver: &SourceResolver<'_>) -> Option<usize> {
 
 /// Splits items into (key items in sink key order, value items).
 fn classify(
-    mut items: Vec<Item>,
+    mut items: Vec<SelectedColumn>,
     has_wildcard: bool,
     source: &Source,
     resolver: &SourceResolver<'_>,
     partition_by: &PartitionBy<'_>,
     sink: &SinkSpec<'_>,
-) -> Result<(Vec<Item>, Vec<Item>)> {
+) -> Result<(Vec<SelectedColumn>, Vec<SelectedColumn>)> {
     let sink_name = sink.name;
     match partition_by {
         PartitionBy::Null => Ok((Vec::new(), items)),
@@ -348,7 +293,7 @@ fn classify(
                         .is_some_and(|c| c.kind == ColumnKind::Key)
                 })
             };
-            let (mut keys, values): (Vec<Item>, Vec<Item>) =
+            let (mut keys, values): (Vec<SelectedColumn>, Vec<SelectedColumn>) =
                 items.into_iter().partition(|i| is_key_slot(i.slot));
             if sink.config.query_planner == QueryPlanner::Old {
                 let missing: Vec<&str> = source
@@ -391,7 +336,7 @@ fn classify(
                     Some(at) => keys.push(items.remove(at)),
                     None if has_wildcard => {
                         let compiled = compile(expr, resolver)?;
-                        keys.push(Item {
+                        keys.push(SelectedColumn {
                             name: aliases.alias_for(expr),
                             ty: compiled.sql_type().clone(),
                             projection: match slot {
@@ -400,6 +345,7 @@ fn classify(
                             },
                             expr: Some(expr.clone()),
                             slot,
+                            from_wildcard: false,
                         });
                     }
                     None => {
@@ -429,7 +375,10 @@ impl ColumnResolver for KeyColumnsOnly<'_> {
 
 /// For each sink key item, its projection over a null-value record: a plain source key
 /// column or an expression over key columns only (literals included); `None` otherwise.
-fn null_value_keys(keys: &[Item], resolver: &SourceResolver<'_>) -> Vec<Option<Projection>> {
+fn null_value_keys(
+    keys: &[SelectedColumn],
+    resolver: &SourceResolver<'_>,
+) -> Vec<Option<Projection>> {
     let key_only = KeyColumnsOnly { inner: resolver };
     keys.iter()
         .map(|item| match (item.slot, &item.expr) {
@@ -456,8 +405,8 @@ fn key_missing(sink: &str, names: &[&str], what: &str) -> EngineError {
     ))
 }
 
-fn check_duplicates(keys: &[Item], values: &[Item]) -> Result<()> {
-    let all: Vec<&Item> = keys.iter().chain(values).collect();
+fn check_duplicates(keys: &[SelectedColumn], values: &[SelectedColumn]) -> Result<()> {
+    let all: Vec<&SelectedColumn> = keys.iter().chain(values).collect();
     for (n, item) in all.iter().enumerate() {
         if all[..n].iter().any(|other| other.name == item.name) {
             return Err(EngineError::statement(format!(
@@ -721,8 +670,8 @@ mod tests {
             "CREATE STREAM O AS SELECT ABS(ID), 1, AGE + 2 AS K3, AGE, NAME FROM INPUT PARTITION BY ABS(ID), 1, AGE + 2;",
         )
         .unwrap();
-        let computable: Vec<bool> = rekeyed
-            .null_value_key_projection
+        let tombstone_key = |p: &PersistentPlan| p.logical.sink_projection().unwrap().tombstone_key;
+        let computable: Vec<bool> = tombstone_key(&rekeyed)
             .iter()
             .map(Option::is_some)
             .collect();
@@ -733,7 +682,7 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(
-            kept.null_value_key_projection.as_slice(),
+            tombstone_key(&kept).as_slice(),
             [Some(Projection::Column(0))]
         ));
     }

@@ -19,185 +19,18 @@
 //! (`FlatMap::for_each_row`) builds the extended rows. Push and persistent queries share
 //! both (through `exec::project`).
 
-use std::ops::ControlFlow;
-
 use crate::error::{EngineError, Result};
+use crate::exec::flat_map::{FlatMap, TableFunctionCall};
+use crate::expr::table_function::TableFunction;
 use crate::expr::{compile, ColumnResolver, CompiledExpr};
 use crate::sql::ast::{Expr, Query, SelectItem, SourceKind};
 use crate::sql::{for_each_child, for_each_child_mut};
-use crate::types::{SqlType, Value};
-
-/// Most elements `CUBE_EXPLODE` accepts. Its output has 2^n rows, so 20 elements already
-/// give ~1M rows per input row; ksqlDB's `Cube` UDTF caps its input at the same size.
-pub const CUBE_EXPLODE_ELEMENTS_MAX: usize = 20;
+use crate::types::SqlType;
 
 /// Qualifier of the column references that replace table function calls in a rewritten
 /// select expression. No parsed identifier contains a NUL, so these never clash with (or
 /// shadow) a user's column.
 const SLOT_QUALIFIER: &str = "\0table function";
-
-/// A built-in table function.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TableFunction {
-    /// `EXPLODE(array)`: one row per element, of the element type.
-    Explode,
-    /// `CUBE_EXPLODE(array)`: one row per combination of the elements kept or NULLed.
-    CubeExplode,
-}
-
-impl TableFunction {
-    /// Every table function, for `SHOW FUNCTIONS` and name lookups.
-    pub const ALL: [TableFunction; 2] = [TableFunction::CubeExplode, TableFunction::Explode];
-
-    /// The table function called `name` (case-insensitive), if any.
-    pub fn lookup(name: &str) -> Option<TableFunction> {
-        TableFunction::ALL
-            .into_iter()
-            .find(|f| f.name().eq_ignore_ascii_case(name))
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            TableFunction::Explode => "EXPLODE",
-            TableFunction::CubeExplode => "CUBE_EXPLODE",
-        }
-    }
-
-    /// The type of each value the function produces for an argument of type `arg`, or
-    /// `None` when it does not accept that type.
-    fn result_type(self, arg: &SqlType) -> Option<SqlType> {
-        match (self, arg) {
-            (TableFunction::Explode, SqlType::Array(element)) => Some((**element).clone()),
-            (TableFunction::CubeExplode, SqlType::Array(_)) => Some(arg.clone()),
-            _ => None,
-        }
-    }
-
-    /// The values the function produces for one argument value. NULL produces none.
-    fn apply(self, arg: Value) -> Result<Vec<Value>> {
-        let Value::Array(items) = arg else {
-            return Ok(Vec::new());
-        };
-        match self {
-            TableFunction::Explode => Ok(items),
-            TableFunction::CubeExplode => cube(&items),
-        }
-    }
-}
-
-/// Every combination of `items` with each element either kept or replaced by NULL, in
-/// ksqlDB's order: combination `m` (a bit mask, the first element the most significant
-/// bit) keeps the elements whose bits are set, for `m` from 0 up. A NULL element has one
-/// choice, not two, so masks that "keep" a NULL element are duplicates and skipped.
-fn cube(items: &[Value]) -> Result<Vec<Value>> {
-    let n = items.len();
-    if n > CUBE_EXPLODE_ELEMENTS_MAX {
-        return Err(EngineError::bad_request(format!(
-            "CUBE_EXPLODE input size ({n}) exceeds the maximum of {CUBE_EXPLODE_ELEMENTS_MAX} columns. The output cardinality is 2^N rows and would exhaust server memory."
-        )));
-    }
-    let bit = |i: usize| 1u32 << (n - 1 - i);
-    let non_null = items
-        .iter()
-        .enumerate()
-        .filter(|(_, v)| !v.is_null())
-        .fold(0u32, |mask, (i, _)| mask | bit(i));
-    let mut rows = Vec::with_capacity(1 << non_null.count_ones());
-    for mask in 0u32..(1u32 << n) {
-        if mask & !non_null != 0 {
-            continue;
-        }
-        let row = items
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                if mask & bit(i) != 0 {
-                    v.clone()
-                } else {
-                    Value::Null
-                }
-            })
-            .collect();
-        rows.push(Value::Array(row));
-    }
-    Ok(rows)
-}
-
-/// One table function call of a SELECT list, compiled against the source row.
-#[derive(Debug, Clone)]
-struct TableFunctionCall {
-    function: TableFunction,
-    arg: CompiledExpr,
-    /// The type of each produced value (what the projection sees in the call's slot).
-    ty: SqlType,
-}
-
-/// The table function calls of one SELECT list, evaluated per input row. Empty for a
-/// SELECT without table functions, which then maps each input row to itself.
-#[derive(Debug, Clone, Default)]
-pub struct FlatMap {
-    calls: Vec<TableFunctionCall>,
-    /// Length of the input row; call `k`'s value goes to slot `row_len + k`.
-    row_len: usize,
-}
-
-impl FlatMap {
-    pub fn is_empty(&self) -> bool {
-        self.calls.is_empty()
-    }
-
-    /// Calls `emit` with each row the projection reads for the input `row`: `row` itself
-    /// when there are no table functions; otherwise `row` extended by one value per call,
-    /// once per output row. No rows when every call produces nothing (NULL or empty
-    /// arrays). `scratch` is reused between calls to avoid allocating per row.
-    ///
-    /// A call whose argument fails to evaluate drops the input row: ksqlDB logs it to the
-    /// processing log and emits nothing for it (QTT `table-functions.json`, "should handle
-    /// UDTF parameter evaluation that throws").
-    pub(crate) fn for_each_row(
-        &self,
-        query_id: &str,
-        row: &[Value],
-        scratch: &mut Vec<Value>,
-        mut emit: impl FnMut(&[Value]) -> ControlFlow<()>,
-    ) -> ControlFlow<()> {
-        if self.calls.is_empty() {
-            return emit(row);
-        }
-        assert_eq!(
-            row.len(),
-            self.row_len,
-            "rows have the layout the table functions were planned against"
-        );
-        let mut results = Vec::with_capacity(self.calls.len());
-        for call in &self.calls {
-            let produced = call.arg.eval(row).and_then(|arg| call.function.apply(arg));
-            match produced {
-                Ok(values) => results.push(values.into_iter()),
-                Err(e) => {
-                    tracing::warn!(query = %query_id, function = call.function.name(), error = %e,
-                        "skipping row: table function failed");
-                    return ControlFlow::Continue(());
-                }
-            }
-        }
-        let longest = results
-            .iter()
-            .map(ExactSizeIterator::len)
-            .max()
-            .unwrap_or(0);
-        scratch.clear();
-        scratch.extend_from_slice(row);
-        scratch.resize(self.row_len + results.len(), Value::Null);
-        for _ in 0..longest {
-            for (k, values) in results.iter_mut().enumerate() {
-                scratch[self.row_len + k] = values.next().unwrap_or(Value::Null);
-            }
-            emit(scratch)?;
-        }
-        ControlFlow::Continue(())
-    }
-}
 
 /// Compiles select expressions that may call table functions: each call becomes a
 /// reference to a slot after the source row, and its argument is compiled against the
@@ -377,71 +210,11 @@ pub(crate) fn check_query(query: &Query, source_kind: SourceKind) -> Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn strings(items: &[Option<&str>]) -> Value {
-        Value::Array(
-            items
-                .iter()
-                .map(|s| s.map_or(Value::Null, |s| Value::String(s.into())))
-                .collect(),
-        )
-    }
-
-    #[test]
-    fn explode_yields_elements_and_nothing_for_null_or_empty() {
-        let f = TableFunction::Explode;
-        assert_eq!(
-            f.apply(Value::Array(vec![Value::Integer(1), Value::Null]))
-                .unwrap(),
-            vec![Value::Integer(1), Value::Null]
-        );
-        assert!(f.apply(Value::Array(Vec::new())).unwrap().is_empty());
-        assert!(f.apply(Value::Null).unwrap().is_empty());
-    }
-
-    #[test]
-    fn cube_orders_combinations_like_ksqldb_and_skips_null_duplicates() {
-        let f = TableFunction::CubeExplode;
-        assert_eq!(
-            f.apply(strings(&[Some("a"), Some("b")])).unwrap(),
-            vec![
-                strings(&[None, None]),
-                strings(&[None, Some("b")]),
-                strings(&[Some("a"), None]),
-                strings(&[Some("a"), Some("b")]),
-            ]
-        );
-        assert_eq!(
-            f.apply(strings(&[Some("a"), None])).unwrap(),
-            vec![strings(&[None, None]), strings(&[Some("a"), None])]
-        );
-        assert_eq!(
-            f.apply(Value::Array(Vec::new())).unwrap(),
-            vec![Value::Array(Vec::new())]
-        );
-        assert!(f.apply(Value::Null).unwrap().is_empty());
-    }
-
-    #[test]
-    fn cube_rejects_more_than_the_element_limit() {
-        let too_many = Value::Array(vec![Value::Integer(1); CUBE_EXPLODE_ELEMENTS_MAX + 1]);
-        let err = TableFunction::CubeExplode.apply(too_many).unwrap_err();
-        assert!(err.to_string().contains("exceeds the maximum"), "{err}");
-    }
-
-    #[test]
-    fn result_types() {
-        let arr = SqlType::Array(Box::new(SqlType::BigInt));
-        assert_eq!(
-            TableFunction::Explode.result_type(&arr),
-            Some(SqlType::BigInt)
-        );
-        assert_eq!(
-            TableFunction::CubeExplode.result_type(&arr),
-            Some(arr.clone())
-        );
-        assert_eq!(TableFunction::Explode.result_type(&SqlType::BigInt), None);
-    }
+    use crate::exec::flat_map::FlatMapOperator;
+    use crate::exec::operator::{Flow, Operator, Row, RowKind};
+    use crate::log::{Offset, PartitionId, Record, StoredRecord};
+    use crate::types::Value;
+    use std::sync::Arc;
 
     /// A row of one ARRAY<INT> column per array given, plus nothing else.
     struct Arrays(usize);
@@ -469,12 +242,28 @@ mod tests {
                     .unwrap()
             })
             .collect();
-        let flat_map = binder.finish();
+        let mut flat_map = FlatMapOperator::new(Arc::from("q"), binder.finish());
+        let record = StoredRecord {
+            partition: PartitionId(0),
+            offset: Offset(0),
+            record: Record {
+                key: None,
+                value: None,
+                timestamp_ms: 0,
+                headers: Vec::new(),
+            },
+        };
+        let input = Row {
+            values: &row,
+            spans: &[],
+            record: &record,
+            rowtime: 0,
+            kind: RowKind::Row,
+        };
         let mut out = Vec::new();
-        let mut scratch = Vec::new();
-        let _ = flat_map.for_each_row("q", &row, &mut scratch, |r| {
-            out.push(compiled.iter().map(|c| c.eval(r).unwrap()).collect());
-            ControlFlow::Continue(())
+        let _ = flat_map.push(input, &mut |r| {
+            out.push(compiled.iter().map(|c| c.eval(r.values).unwrap()).collect());
+            Flow::Continue
         });
         out
     }

@@ -10,13 +10,18 @@ use std::sync::Arc;
 
 use crate::catalog::{CatalogState, Source};
 use crate::error::{EngineError, Result};
-use crate::expr::{compile, ColumnAliasGenerator, ColumnResolver, CompiledExpr};
+use crate::exec::flat_map::FlatMap;
+use crate::exec::scan::{DecodeColumns, Tombstones};
+use crate::expr::CompiledExpr;
 use crate::log::StartPosition;
-use crate::plan::table_function::{self, FlatMap, SelectBinder};
-use crate::sql::ast::{Expr, Relation, SelectItem, Statement};
+use crate::sql::ast::{Relation, Statement};
 use crate::sql::{self};
-use crate::types::schema::{PSEUDO_ROWOFFSET, PSEUDO_ROWPARTITION, PSEUDO_ROWTIME};
 use crate::types::{ColumnKind, SqlType};
+
+use super::logical::{LogicalPlan, OutputColumn, ScanNode};
+use super::scope::{compile_where, PseudoColumnRecorder, RecordingResolver, SourceResolver};
+use super::select::{expand_select, Duplicates, SelectScope, SelectedColumn, WildcardOrder};
+use super::table_function;
 
 /// Push queries keep running; pull queries read what is there and end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,13 +30,7 @@ pub enum QueryKind {
     Pull,
 }
 
-/// One output column.
-pub enum Projection {
-    /// Copy row slot `index` (a plain column: no evaluation, no clone of the expression).
-    Column(usize),
-    Expr(CompiledExpr),
-}
-
+/// A planned push or pull query.
 pub struct QueryPlan {
     pub id: String,
     pub kind: QueryKind,
@@ -39,15 +38,7 @@ pub struct QueryPlan {
     pub source: Arc<Source>,
     pub column_names: Vec<String>,
     pub column_types: Vec<SqlType>,
-    pub filter: Option<CompiledExpr>,
-    /// Table functions of the SELECT list, run between WHERE and the projection.
-    pub flat_map: FlatMap,
-    pub projection: Vec<Projection>,
-    /// Row slots that WHERE, a projected expression or a table function reads: these need
-    /// decoded values; columns only copied to results may stay as their stored JSON text.
-    pub slots_evaluated: Vec<usize>,
-    /// Most output rows (after table functions) before the query ends.
-    pub limit: Option<u64>,
+    pub logical: LogicalPlan,
     pub start: StartPosition,
 }
 
@@ -124,82 +115,6 @@ impl QueryProperties {
     }
 }
 
-/// Column slots of the row that expressions are evaluated against.
-pub(crate) struct SourceResolver<'a> {
-    pub(crate) source: &'a Source,
-    pub(crate) alias: Option<&'a str>,
-}
-
-impl SourceResolver<'_> {
-    fn pseudo_base(&self) -> usize {
-        self.source.schema.columns.len()
-    }
-
-    /// Length of the rows this resolver describes: columns, then pseudo columns.
-    pub(crate) fn row_len(&self) -> usize {
-        self.pseudo_base() + PSEUDO_COLUMN_COUNT
-    }
-}
-
-impl ColumnResolver for SourceResolver<'_> {
-    fn resolve(&self, qualifier: Option<&str>, name: &str) -> Option<(usize, SqlType)> {
-        if let Some(q) = qualifier {
-            if q != self.source.name && Some(q) != self.alias {
-                return None;
-            }
-        }
-        if let Some((i, c)) = self.source.schema.find(name) {
-            return Some((i, c.ty.clone()));
-        }
-        let base = self.pseudo_base();
-        match name {
-            PSEUDO_ROWTIME => Some((base, SqlType::BigInt)),
-            PSEUDO_ROWPARTITION => Some((base + 1, SqlType::Integer)),
-            PSEUDO_ROWOFFSET => Some((base + 2, SqlType::BigInt)),
-            _ => None,
-        }
-    }
-}
-
-/// Wraps a resolver and remembers which of ROWPARTITION and ROWOFFSET an expression used,
-/// for the checks that pull and scalable push queries make on them.
-struct PseudoColumnRecorder<'a> {
-    inner: &'a SourceResolver<'a>,
-    used: std::cell::RefCell<Vec<&'static str>>,
-}
-
-impl<'a> PseudoColumnRecorder<'a> {
-    fn new(inner: &'a SourceResolver<'a>) -> Self {
-        PseudoColumnRecorder {
-            inner,
-            used: std::cell::RefCell::new(Vec::new()),
-        }
-    }
-
-    /// The disallowed pseudo columns seen since the last call, in first-use order.
-    fn take(&self) -> Vec<&'static str> {
-        std::mem::take(&mut *self.used.borrow_mut())
-    }
-}
-
-impl ColumnResolver for PseudoColumnRecorder<'_> {
-    fn resolve(&self, qualifier: Option<&str>, name: &str) -> Option<(usize, SqlType)> {
-        let found = self.inner.resolve(qualifier, name)?;
-        // A declared column of the same name shadows the pseudo column.
-        let base = self.inner.pseudo_base();
-        for (slot, pseudo) in [
-            (base + 1, PSEUDO_ROWPARTITION),
-            (base + 2, PSEUDO_ROWOFFSET),
-        ] {
-            let mut used = self.used.borrow_mut();
-            if found.0 == slot && !used.contains(&pseudo) {
-                used.push(pseudo);
-            }
-        }
-        Some(found)
-    }
-}
-
 /// ksqlDB's pull-query check on ROWPARTITION and ROWOFFSET, whose values a pull query
 /// cannot provide ("Pull queries don't support the following columns in … clauses").
 fn reject_pseudo_columns_in_pull(clause: &str, used: &[&str]) -> Result<()> {
@@ -212,9 +127,6 @@ fn reject_pseudo_columns_in_pull(clause: &str, used: &[&str]) -> Result<()> {
         names.join(", ")
     )))
 }
-
-/// Number of pseudo columns appended to every source row.
-pub const PSEUDO_COLUMN_COUNT: usize = 3;
 
 pub fn plan_query(
     catalog: &CatalogState,
@@ -284,12 +196,17 @@ pub fn plan_query(
     };
     let filter = compile_where(query.where_clause.as_ref(), &recorder)?;
     let pseudo_in_where = pseudo.take();
-    let (column_names, column_types, projection, flat_map) = project(
+    let scope = SelectScope {
+        columns: &pseudo,
+        expressions: &recorder,
+        row_len: resolver.row_len(),
+    };
+    let (columns, flat_map) = expand_select(
         &query.select,
         &source,
-        &pseudo,
-        &recorder,
-        resolver.row_len(),
+        &scope,
+        WildcardOrder::KeysFirst,
+        Duplicates::RefuseAtOnce,
     )?;
     let pseudo_in_select = pseudo.take();
     let mut slots_evaluated = recorder.slots.into_inner();
@@ -321,6 +238,25 @@ pub fn plan_query(
         (QueryKind::Pull, _) | (QueryKind::Push, Some(true)) => StartPosition::Earliest,
         (QueryKind::Push, _) => StartPosition::Latest,
     };
+    let column_names = columns.iter().map(|c| c.name.clone()).collect();
+    let column_types = columns.iter().map(|c| c.ty.clone()).collect();
+    // Table functions build their rows from values, so they need every column decoded.
+    let decode = match flat_map.is_empty() {
+        true => DecodeColumns::Only(slots_evaluated),
+        false => DecodeColumns::All,
+    };
+    let logical = transient_plan(
+        ScanNode {
+            source: Arc::clone(&source),
+            alias,
+            decode,
+            tombstones: Tombstones::Drop,
+        },
+        filter,
+        flat_map,
+        columns,
+        query.limit,
+    );
     Ok(QueryPlan {
         id,
         kind,
@@ -328,13 +264,52 @@ pub fn plan_query(
         source,
         column_names,
         column_types,
-        filter,
-        flat_map,
-        projection,
-        slots_evaluated,
-        limit: query.limit,
+        logical,
         start,
     })
+}
+
+/// `Limit? ─ Project ─ FlatMap? ─ Filter? ─ Scan`.
+fn transient_plan(
+    scan: ScanNode,
+    filter: Option<CompiledExpr>,
+    flat_map: FlatMap,
+    columns: Vec<SelectedColumn>,
+    limit: Option<u64>,
+) -> LogicalPlan {
+    let mut plan = LogicalPlan::Scan(scan);
+    if let Some(predicate) = filter {
+        plan = LogicalPlan::Filter {
+            input: Box::new(plan),
+            predicate,
+        };
+    }
+    if !flat_map.is_empty() {
+        plan = LogicalPlan::FlatMap {
+            input: Box::new(plan),
+            functions: flat_map,
+        };
+    }
+    plan = LogicalPlan::Project {
+        input: Box::new(plan),
+        columns: columns
+            .into_iter()
+            .map(|c| OutputColumn {
+                name: c.name,
+                ty: c.ty,
+                kind: ColumnKind::Value,
+                projection: c.projection,
+            })
+            .collect(),
+        tombstone_key: Vec::new(),
+    };
+    match limit {
+        Some(rows_max) => LogicalPlan::Limit {
+            input: Box::new(plan),
+            rows_max,
+        },
+        None => plan,
+    }
 }
 
 /// A scalable push query's id: the prefix and a random (version 4) UUID, as ksqlDB forms it.
@@ -351,164 +326,4 @@ fn scalable_push_query_id() -> String {
         &hex[16..20],
         &hex[20..32]
     )
-}
-
-/// Compiles a WHERE clause, which must be BOOLEAN.
-pub(crate) fn compile_where(
-    expr: Option<&crate::sql::ast::Expr>,
-    resolver: &dyn ColumnResolver,
-) -> Result<Option<CompiledExpr>> {
-    let Some(expr) = expr else {
-        return Ok(None);
-    };
-    let compiled = compile(expr, resolver)?;
-    if *compiled.sql_type() != SqlType::Boolean {
-        return Err(EngineError::statement(format!(
-            "Type error in WHERE expression: Should evaluate to boolean but is {} instead.",
-            compiled.sql_type()
-        )));
-    }
-    Ok(Some(compiled))
-}
-
-type Projected = (Vec<String>, Vec<SqlType>, Vec<Projection>, FlatMap);
-
-/// A resolver that remembers every slot it resolved: the columns compiled expressions read.
-struct RecordingResolver<'a> {
-    inner: &'a dyn ColumnResolver,
-    slots: std::cell::RefCell<Vec<usize>>,
-}
-
-impl ColumnResolver for RecordingResolver<'_> {
-    fn resolve(&self, qualifier: Option<&str>, name: &str) -> Option<(usize, SqlType)> {
-        let found = self.inner.resolve(qualifier, name);
-        if let Some((slot, _)) = &found {
-            self.slots.borrow_mut().push(*slot);
-        }
-        found
-    }
-}
-
-/// The output columns. A plain column reference becomes a copy of its slot (no evaluation,
-/// so it may stay as stored JSON text); every other expression is compiled through
-/// `recorder`, which notes the columns it reads.
-fn project(
-    items: &[SelectItem],
-    source: &Source,
-    resolver: &dyn ColumnResolver,
-    recorder: &RecordingResolver<'_>,
-    row_len: usize,
-) -> Result<Projected> {
-    let mut names = Vec::new();
-    let mut types = Vec::new();
-    let mut projection = Vec::new();
-    let mut binder = SelectBinder::new(recorder, row_len);
-    let mut aliases =
-        ColumnAliasGenerator::new(source.schema.columns.iter().map(|c| c.name.as_str()));
-    for item in items {
-        match item {
-            SelectItem::Wildcard | SelectItem::QualifiedWildcard(_) => {
-                // ksqlDB's `SELECT *`: key columns first, then value and header columns.
-                let cols = &source.schema.columns;
-                let ordered = cols
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, c)| c.kind == ColumnKind::Key)
-                    .chain(
-                        cols.iter()
-                            .enumerate()
-                            .filter(|(_, c)| c.kind != ColumnKind::Key),
-                    );
-                for (i, c) in ordered {
-                    names.push(c.name.clone());
-                    types.push(c.ty.clone());
-                    projection.push(Projection::Column(i));
-                }
-            }
-            SelectItem::StructAll(base) => {
-                for field in struct_fields(base, recorder)? {
-                    if names.contains(&field.name) {
-                        return Err(duplicate_column(&field.name, field.compiled.sql_type()));
-                    }
-                    names.push(field.name);
-                    types.push(field.compiled.sql_type().clone());
-                    projection.push(Projection::Expr(field.compiled));
-                }
-            }
-            SelectItem::Expr { expr, alias } => {
-                let plain = match expr {
-                    crate::sql::ast::Expr::Column { qualifier, name } => {
-                        resolver.resolve(qualifier.as_deref(), name)
-                    }
-                    _ => None,
-                };
-                let compiled = match &plain {
-                    Some(_) => compile(expr, resolver)?,
-                    None => binder.compile(expr)?,
-                };
-                let name = match alias {
-                    Some(a) => a.clone(),
-                    None => aliases.alias_for(expr),
-                };
-                if names.contains(&name) {
-                    return Err(EngineError::statement(format!(
-                        "Duplicate value columns found in schema: `{name}` {}",
-                        compiled.sql_type()
-                    )));
-                }
-                names.push(name);
-                types.push(compiled.sql_type().clone());
-                projection.push(match plain {
-                    Some((i, _)) => Projection::Column(i),
-                    None => Projection::Expr(compiled),
-                });
-            }
-        }
-    }
-    Ok((names, types, projection, binder.finish()))
-}
-
-fn duplicate_column(name: &str, ty: &SqlType) -> EngineError {
-    EngineError::statement(format!(
-        "Duplicate value columns found in schema: `{name}` {ty}"
-    ))
-}
-
-/// One column of a `s->*` select item.
-pub(crate) struct StructFieldItem {
-    /// The field's name, which names the column.
-    pub name: String,
-    /// `s->field`, to match against PARTITION BY.
-    pub expr: Expr,
-    pub compiled: CompiledExpr,
-}
-
-/// Expands `base->*` into `base->f` for each field `f` of the struct, in declaration order
-/// (ksqlDB's `StructAll` select item; QTT `select-struct-all.json`).
-pub(crate) fn struct_fields(
-    base: &Expr,
-    resolver: &dyn ColumnResolver,
-) -> Result<Vec<StructFieldItem>> {
-    let compiled = compile(base, resolver)?;
-    let SqlType::Struct(fields) = compiled.sql_type() else {
-        return Err(EngineError::statement(format!(
-            "Expected STRUCT type for '{base}->*', but got {}",
-            compiled.sql_type()
-        )));
-    };
-    fields
-        .iter()
-        .map(|f| {
-            let expr = Expr::Dereference {
-                base: Box::new(base.clone()),
-                field: f.name.clone(),
-            };
-            let compiled = compile(&expr, resolver)?;
-            Ok(StructFieldItem {
-                name: f.name.clone(),
-                expr,
-                compiled,
-            })
-        })
-        .collect()
 }

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex, Weak};
 use crate::catalog::Source;
 use crate::exec::result_rows::ResultRows;
 use crate::log::{Offset, PartitionId};
-use crate::plan::transient::{Projection, QueryKind, QueryPlan};
+use crate::plan::transient::{QueryKind, QueryPlan};
 
 /// Batches kept per group of identical queries. Each holds at most one read's worth of rows
 /// (`READ_BATCH_RECORDS_MAX`), so a group's ring is bounded; a query further behind than
@@ -123,23 +123,11 @@ impl SharedBatches {
 }
 
 fn group_key(plan: &QueryPlan) -> Option<GroupKey> {
-    let shareable = plan.kind == QueryKind::Push
-        && plan.filter.is_none()
-        && plan.flat_map.is_empty()
-        && plan.limit.is_none();
-    if !shareable {
+    if plan.kind != QueryKind::Push {
         return None;
     }
-    let columns = plan
-        .projection
-        .iter()
-        .map(|p| match p {
-            Projection::Column(i) => Some(*i),
-            Projection::Expr(_) => None,
-        })
-        .collect::<Option<Vec<usize>>>()?;
     Some(GroupKey {
         source: plan.source.name.clone(),
-        columns,
+        columns: plan.logical.plain_column_slots()?,
     })
 }

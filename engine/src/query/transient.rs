@@ -19,7 +19,6 @@
 //! (issue 3: ≤ 16 KiB each), so the record batch and the cursors' read chunks, which a burst
 //! grows to hundreds of KiB, are freed each time the query catches up and waits.
 
-use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use tokio::sync::watch;
@@ -27,13 +26,14 @@ use tokio::sync::watch;
 use crate::catalog::RunningQuery;
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
-use crate::exec::project::{for_each_selected_row, passes};
+use crate::exec::operator::Flow;
+use crate::exec::pipeline::Pipeline;
 use crate::exec::result_rows::ResultRows;
-use crate::exec::row_decoder::RowDecoder;
+use crate::exec::result_sink::ResultSink;
 use crate::log::{Offset, PartitionCursor, PartitionId, StoredRecord, TopicLog};
-use crate::plan::transient::{Projection, QueryKind, QueryPlan};
+use crate::plan::physical;
+use crate::plan::transient::{QueryKind, QueryPlan};
 use crate::query::shared_batches::{BatchRing, SharedBatch};
-use crate::types::Value;
 
 /// Records read from one partition per turn, so one busy partition cannot starve others.
 pub const READ_BATCH_RECORDS_MAX: usize = 512;
@@ -55,11 +55,7 @@ pub struct QueryStream {
     stop_at: Option<Vec<Offset>>,
     cancel: watch::Receiver<bool>,
     registration: Option<(Arc<Engine>, Arc<RunningQuery>)>,
-    decoder: RowDecoder,
-    /// Output rows so far (what LIMIT counts).
-    emitted: u64,
-    /// Reused for the rows table functions build.
-    flat_rows: Vec<Value>,
+    pipeline: Pipeline<ResultSink>,
     /// The records of one read (at most `READ_BATCH_RECORDS_MAX`); empty between reads, and
     /// without capacity while the query waits.
     records: Vec<StoredRecord>,
@@ -91,25 +87,17 @@ impl QueryStream {
             engine.queries.register(Arc::clone(&running));
             (Arc::clone(engine), running)
         });
-        // Table functions build their rows from values, so they need every column decoded.
-        let decoder = if plan.flat_map.is_empty() {
-            RowDecoder::lazy(&plan.source, |slot| {
-                plan.slots_evaluated.binary_search(&slot).is_ok()
-            })
-        } else {
-            RowDecoder::new(&plan.source)
-        };
+        let query_id: Arc<str> = Arc::from(plan.id.as_str());
+        let pipeline = physical::result_pipeline(&plan.logical, &query_id);
         Ok(QueryStream {
             shared: engine.shared_batches.join(&plan),
-            decoder,
+            pipeline,
             plan,
             topic,
             cursors,
             stop_at,
             cancel,
             registration,
-            emitted: 0,
-            flat_rows: Vec::new(),
             records: Vec::new(),
             next_cursor: 0,
         })
@@ -126,9 +114,8 @@ impl QueryStream {
         out: &mut ResultRows,
         max_rows: usize,
     ) -> Result<Option<EndReason>> {
-        // `LIMIT 0` ends before the first row (the per-row check below only runs after a
-        // row was emitted).
-        if self.plan.limit.is_some_and(|l| self.emitted >= l) {
+        // `LIMIT 0` ends before the first row (the per-row check only runs after a row).
+        if self.pipeline.exhausted() {
             return Ok(Some(EndReason::LimitReached));
         }
         let ready = self.topic.data_ready();
@@ -234,7 +221,6 @@ impl QueryStream {
         };
         out.extend_from(&batch.rows);
         ring.note_taken(batch.rows.len());
-        self.emitted += batch.rows.len() as u64;
         self.cursors[i].seek_to(batch.end);
         true
     }
@@ -243,7 +229,6 @@ impl QueryStream {
     /// idle query costs the same after a burst as before it.
     fn release_buffers(&mut self) {
         self.records = Vec::new();
-        self.flat_rows = Vec::new();
         for cursor in &mut self.cursors {
             cursor.release_buffers();
         }
@@ -271,74 +256,16 @@ impl QueryStream {
         }
     }
 
+    /// Runs one record through the pipeline; `LimitReached` once LIMIT rows are out.
     fn process(
         &mut self,
         record: &StoredRecord,
         out: &mut ResultRows,
     ) -> Result<Option<EndReason>> {
-        if !self.plan.flat_map.is_empty() {
-            return Ok(self.process_flat(record, out));
-        }
-        let Some(row) = self.decoder.decode_lazily(record) else {
-            return Ok(None);
-        };
-        let plan = &*self.plan;
-        if !passes(&plan.id, plan.filter.as_ref(), row.values) {
-            return Ok(None);
-        }
-        let stored = record.record.value.as_deref().unwrap_or_default();
-        for p in &plan.projection {
-            match p {
-                Projection::Column(i) => match &row.spans[*i] {
-                    Some(span) => out.push_json(&stored[span.clone()]),
-                    None => out.push_value(row.values[*i].clone()),
-                },
-                Projection::Expr(e) => out.push_value(e.eval(row.values).unwrap_or_else(|err| {
-                    tracing::warn!(query = %plan.id, error = %err, "projection failed; emitting null");
-                    Value::Null
-                })),
-            }
-        }
-        out.end_row();
-        self.emitted += 1;
-        if self.plan.limit.is_some_and(|l| self.emitted >= l) {
-            return Ok(Some(EndReason::LimitReached));
-        }
-        Ok(None)
-    }
-
-    /// `process` for a query with table functions: 0..n output rows per record, built from
-    /// decoded values.
-    fn process_flat(&mut self, record: &StoredRecord, out: &mut ResultRows) -> Option<EndReason> {
-        let row = self.decoder.decode(record)?;
-        let plan = &*self.plan;
-        let emitted = &mut self.emitted;
-        let flow = for_each_selected_row(
-            &plan.id,
-            plan.filter.as_ref(),
-            &plan.flat_map,
-            row,
-            &mut self.flat_rows,
-            |selected| {
-                for p in &plan.projection {
-                    out.push_value(match p {
-                        Projection::Column(i) => selected[*i].clone(),
-                        Projection::Expr(e) => e.eval(selected).unwrap_or_else(|err| {
-                            tracing::warn!(query = %plan.id, error = %err, "projection failed; emitting null");
-                            Value::Null
-                        }),
-                    });
-                }
-                out.end_row();
-                *emitted += 1;
-                if plan.limit.is_some_and(|l| *emitted >= l) {
-                    ControlFlow::Break(())
-                } else {
-                    ControlFlow::Continue(())
-                }
-            },
-        );
-        flow.is_break().then_some(EndReason::LimitReached)
+        Ok(match self.pipeline.process(record, out) {
+            Flow::Continue => None,
+            Flow::Stop => Some(EndReason::LimitReached),
+        })
     }
 }
 

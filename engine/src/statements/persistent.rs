@@ -277,7 +277,7 @@ pub fn describe_query(query: &PersistentQuery, state: &str) -> QueryDescription 
         "Topologies:\n   Sub-topology: 0\n    Source: KSTREAM-SOURCE-0000000000 (topics: [{}])\n",
         plan.source.topic
     );
-    if plan.filter.is_some() {
+    if plan.logical.has_filter() {
         topology.push_str("    Processor: WHERE-FILTER\n");
     }
     topology.push_str("    Processor: PROJECT\n");

@@ -83,3 +83,7 @@ impl Schema {
 pub const PSEUDO_ROWTIME: &str = "ROWTIME";
 pub const PSEUDO_ROWPARTITION: &str = "ROWPARTITION";
 pub const PSEUDO_ROWOFFSET: &str = "ROWOFFSET";
+
+/// Number of pseudo columns every source row carries after its declared columns: ROWTIME,
+/// ROWPARTITION and ROWOFFSET, in that order.
+pub const PSEUDO_COLUMN_COUNT: usize = 3;

@@ -146,7 +146,7 @@ async fn pump(mut stream: QueryStream, framing: Framing, tx: mpsc::Sender<Bytes>
     }
     // No room reserved: buffers grow with the first rows (a full batch of seven columns
     // is ~100 KiB), so a query that never gets a row holds none.
-    let mut rows = ResultRows::new(stream.plan().projection.len(), 0);
+    let mut rows = ResultRows::new(stream.plan().column_names.len(), 0);
     loop {
         rows.clear();
         let step = tokio::select! {

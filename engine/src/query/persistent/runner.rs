@@ -14,23 +14,17 @@
 //! already landed (the log keeps a record-granular prefix of an unfinished append), so they
 //! are skipped and the rest appended. No duplicates, no loss.
 
-use std::ops::ControlFlow;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::error::{EngineError, Result};
-use crate::exec::project::{for_each_selected_row, project_into};
-use crate::exec::row_decoder::{Decoded, RowDecoder};
-use crate::format::json_value::{encode_value, encode_value_unwrapped};
-use crate::format::key::encode_key;
-use crate::format::timestamp_extractor::TimestampExtractor;
-use crate::format::ValueWrapping;
+use crate::exec::pipeline::Pipeline;
+use crate::exec::record_sink::{RecordSink, SinkRecords};
 use crate::log::{
-    partition_for_key, LogStore, Offset, PartitionCursor, PartitionId, Record, StartPosition,
-    StoredRecord, TopicLog, APPEND_REQUEST_BYTES_MAX,
+    LogStore, Offset, PartitionCursor, PartitionId, Record, StartPosition, StoredRecord, TopicLog,
+    APPEND_REQUEST_BYTES_MAX,
 };
-use crate::sql::ast::SourceKind;
-use crate::types::{Column, Value};
+use crate::plan::physical;
 
 use super::checkpoint::{Entry, QueryJournal, Resume};
 use super::{Handle, PersistentPlan, PersistentQueries};
@@ -301,197 +295,30 @@ fn chunks(records: Vec<Record>) -> Vec<Vec<Record>> {
 }
 
 /// Turns source records into sink records, grouped by sink partition, in source order.
-pub(super) struct OutputBuilder<'a> {
-    plan: &'a PersistentPlan,
-    query_id: &'a str,
-    decoder: RowDecoder,
-    /// Reused for the rows table functions build.
-    flat_rows: Vec<Value>,
-    encoder: SinkEncoder,
+pub(super) struct OutputBuilder {
+    pipeline: Pipeline<RecordSink>,
+    sink_partitions: usize,
 }
 
-impl<'a> OutputBuilder<'a> {
+impl OutputBuilder {
     pub(super) fn new(
-        plan: &'a PersistentPlan,
-        query_id: &'a str,
+        plan: &PersistentPlan,
+        query_id: &str,
         sink_partitions: u32,
-    ) -> OutputBuilder<'a> {
+    ) -> OutputBuilder {
+        let query_id: Arc<str> = Arc::from(query_id);
         OutputBuilder {
-            plan,
-            query_id,
-            decoder: RowDecoder::new(&plan.source),
-            flat_rows: Vec::new(),
-            encoder: SinkEncoder {
-                sink_partitions: sink_partitions.max(1),
-                sink_timestamp: TimestampExtractor::for_source(&plan.sink),
-                key_columns: plan.sink.schema.keys().cloned().collect(),
-                value_columns: plan.sink.schema.values().cloned().collect(),
-                keys: Vec::new(),
-                values: Vec::new(),
-                scratch: Vec::new(),
-            },
+            pipeline: physical::sink_pipeline(&plan.logical, &query_id, sink_partitions),
+            sink_partitions: sink_partitions.max(1) as usize,
         }
     }
 
-    pub(super) fn build(&mut self, records: &[StoredRecord]) -> Vec<Vec<Record>> {
-        let mut outputs = vec![Vec::new(); self.encoder.sink_partitions as usize];
+    pub(super) fn build(&mut self, records: &[StoredRecord]) -> SinkRecords {
+        let mut outputs = vec![Vec::new(); self.sink_partitions];
         for record in records {
-            self.one(record, &mut outputs);
+            // Persistent queries have no LIMIT: every record is processed.
+            let _always_continues = self.pipeline.process(record, &mut outputs);
         }
         outputs
-    }
-
-    /// Appends the sink records of one source record: none (filtered out, undecodable, or
-    /// no table function rows), one, or one per table function row.
-    fn one(&mut self, record: &StoredRecord, outputs: &mut [Vec<Record>]) {
-        let (plan, query_id, encoder) = (self.plan, self.query_id, &mut self.encoder);
-        let is_stream = plan.source.kind == SourceKind::Stream;
-        let row = match self.decoder.decode_record(record) {
-            Decoded::Row(row) => row,
-            // A stream forwards a null value as a null value (ksqlDB's mappers pass a null
-            // row through), unless WHERE drops it: a predicate over a null row is not true.
-            Decoded::Tombstone(row) if is_stream && plan.filter.is_none() => {
-                if let Some((q, out)) = encoder.encode_null_value(plan, query_id, row, record) {
-                    outputs[q as usize].push(out);
-                }
-                return;
-            }
-            Decoded::Tombstone(_) | Decoded::Skipped => return,
-        };
-        // Read before the flat map: rows built by table functions carry extra slots after
-        // the source row, so the pseudo columns are no longer at its end.
-        let rowtime = RowDecoder::rowtime_of(row);
-        let _always_continues = for_each_selected_row(
-            query_id,
-            plan.filter.as_ref(),
-            &plan.flat_map,
-            row,
-            &mut self.flat_rows,
-            |selected| {
-                if let Some((q, out)) = encoder.encode(plan, query_id, selected, rowtime, record) {
-                    outputs[q as usize].push(out);
-                }
-                ControlFlow::Continue(())
-            },
-        );
-    }
-}
-
-/// Projects a selected row into the sink's key and value and encodes the sink record.
-struct SinkEncoder {
-    sink_partitions: u32,
-    /// Converts the sink's `TIMESTAMP=` column, if it has one, into the output timestamp.
-    sink_timestamp: Option<TimestampExtractor>,
-    key_columns: Vec<Column>,
-    value_columns: Vec<Column>,
-    keys: Vec<Value>,
-    values: Vec<Value>,
-    scratch: Vec<u8>,
-}
-
-impl SinkEncoder {
-    fn encode(
-        &mut self,
-        plan: &PersistentPlan,
-        query_id: &str,
-        row: &[Value],
-        rowtime: i64,
-        record: &StoredRecord,
-    ) -> Option<(u32, Record)> {
-        self.keys.clear();
-        self.values.clear();
-        project_into(query_id, &plan.key_projection, row, &mut self.keys);
-        project_into(query_id, &plan.value_projection, row, &mut self.values);
-        let value = self.encode_value(plan);
-        let timestamp_ms = match self.timestamp(plan) {
-            None => rowtime,
-            Some(Ok(ms)) => ms,
-            Some(Err(e)) => {
-                tracing::warn!(query = %query_id, partition = record.partition.0,
-                    offset = record.offset.0, error = %e, "skipping row: invalid sink timestamp");
-                return None;
-            }
-        };
-        self.record(plan, query_id, value, timestamp_ms, record)
-    }
-
-    /// A null source value becomes a null sink value. Only the source key is known: a sink
-    /// key column computed from source key columns alone keeps its value, any other is
-    /// null (QTT `null.json`, `partition-by.json` "multiple columns" cases).
-    fn encode_null_value(
-        &mut self,
-        plan: &PersistentPlan,
-        query_id: &str,
-        row: &[Value],
-        record: &StoredRecord,
-    ) -> Option<(u32, Record)> {
-        self.keys.clear();
-        self.values.clear();
-        for projection in &plan.null_value_key_projection {
-            match projection {
-                Some(p) => project_into(query_id, std::slice::from_ref(p), row, &mut self.keys),
-                None => self.keys.push(Value::Null),
-            }
-        }
-        let rowtime = RowDecoder::rowtime_of(row);
-        self.record(plan, query_id, None, rowtime, record)
-    }
-
-    /// Encodes the key and places the record on its sink partition.
-    fn record(
-        &mut self,
-        plan: &PersistentPlan,
-        query_id: &str,
-        value: Option<bytes::Bytes>,
-        timestamp_ms: i64,
-        record: &StoredRecord,
-    ) -> Option<(u32, Record)> {
-        let key = match encode_key(plan.sink.key_format, &self.key_columns, &self.keys) {
-            Ok(k) => k,
-            Err(e) => {
-                tracing::warn!(query = %query_id, partition = record.partition.0,
-                    offset = record.offset.0, error = %e, "skipping row: key failed to serialize");
-                return None;
-            }
-        };
-        let partition = match &key {
-            Some(k) => partition_for_key(k, self.sink_partitions).0,
-            // Deterministic (recovery re-runs batches) and order-preserving per source
-            // partition, unlike a rotating keyless partitioner.
-            None => record.partition.0 % self.sink_partitions,
-        };
-        Some((
-            partition,
-            Record {
-                key,
-                value,
-                timestamp_ms,
-                // Kafka Streams forwards the input record's headers to what it produces.
-                headers: record.record.headers.clone(),
-            },
-        ))
-    }
-
-    /// The record value for the projected values, in the sink's value format and wrapping.
-    /// An unwrapped null is a null value (ksqlDB's serializer writes no bytes for null).
-    fn encode_value(&mut self, plan: &PersistentPlan) -> Option<bytes::Bytes> {
-        self.scratch.clear();
-        match (plan.sink.value_wrapping, self.values.as_slice()) {
-            (ValueWrapping::Unwrapped, [Value::Null]) => return None,
-            (ValueWrapping::Unwrapped, [value]) => encode_value_unwrapped(value, &mut self.scratch),
-            _ => encode_value(&self.value_columns, &self.values, &mut self.scratch),
-        }
-        Some(bytes::Bytes::copy_from_slice(&self.scratch))
-    }
-
-    /// The sink's `TIMESTAMP=` column as a timestamp, when the sink has one.
-    fn timestamp(&self, plan: &PersistentPlan) -> Option<std::result::Result<i64, String>> {
-        let extractor = self.sink_timestamp.as_ref()?;
-        let value = match (plan.timestamp_key_index, plan.timestamp_value_index) {
-            (Some(i), _) => self.keys.get(i),
-            (_, Some(i)) => self.values.get(i),
-            _ => None,
-        }?;
-        Some(extractor.extract(value))
     }
 }

@@ -1,0 +1,78 @@
+//! The scan: stored records of a source, decoded into the rows a pipeline's expressions
+//! were compiled against (the source's columns in declaration order, then ROWTIME,
+//! ROWPARTITION and ROWOFFSET).
+//!
+//! Reading (which partitions, how many records, where to stop) is the query driver's; the
+//! scan only decodes. A record that fails to deserialize is skipped and logged, as ksqlDB's
+//! processing log does, never stopping the query. Joins will scan several sources, one
+//! decoder each, and tag each row with the source it came from.
+
+use std::sync::Arc;
+
+use crate::catalog::Source;
+use crate::log::StoredRecord;
+
+use super::operator::{Row, RowKind};
+use super::row_decoder::{Decoded, RowDecoder};
+
+/// Which value columns the scan decodes to values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeColumns {
+    /// All of them (a step needs every value: table functions, a sink).
+    All,
+    /// Only these row slots (those a predicate or an expression reads); other columns whose
+    /// stored JSON text is what results show stay as that text.
+    Only(Vec<usize>),
+}
+
+/// What the scan does with a record whose value is null.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tombstones {
+    /// Skip it: push and pull queries show no row for it.
+    Drop,
+    /// Pass it on as a tombstone row: a persistent query over a stream forwards it (ksqlDB's
+    /// projection passes a null value through; QTT `project-filter.json` "project nulls").
+    Forward,
+}
+
+pub(crate) struct Scan {
+    decoder: RowDecoder,
+    tombstones: Tombstones,
+}
+
+impl Scan {
+    pub(crate) fn new(
+        source: &Arc<Source>,
+        decode: &DecodeColumns,
+        tombstones: Tombstones,
+    ) -> Scan {
+        let decoder = match decode {
+            DecodeColumns::All => RowDecoder::new(source),
+            DecodeColumns::Only(slots) => {
+                RowDecoder::lazy(source, |slot| slots.binary_search(&slot).is_ok())
+            }
+        };
+        Scan {
+            decoder,
+            tombstones,
+        }
+    }
+
+    /// The row `record` decodes to; `None` for a record the scan skips.
+    pub(crate) fn decode<'a>(&'a mut self, record: &'a StoredRecord) -> Option<Row<'a>> {
+        let (kind, row) = match self.decoder.decode_record(record) {
+            Decoded::Row(row) => (RowKind::Row, row),
+            Decoded::Tombstone(row) if self.tombstones == Tombstones::Forward => {
+                (RowKind::Tombstone, row)
+            }
+            Decoded::Tombstone(_) | Decoded::Skipped => return None,
+        };
+        Some(Row {
+            values: row.values,
+            spans: row.spans,
+            record,
+            rowtime: RowDecoder::rowtime_of(row.values),
+            kind,
+        })
+    }
+}

@@ -1,0 +1,102 @@
+//! The physical builder: a logical plan → a pipeline of operators.
+//!
+//! ```text
+//!  Scan ─► Scan (decoder)           Filter ─► exec::filter        FlatMap ─► exec::flat_map
+//!  Limit ─► exec::limit             Project ─► the terminal's projection
+//!  Sink ─► exec::record_sink        (no Sink) ─► exec::result_sink
+//! ```
+//!
+//! A projection maps rows one to one, so it is fused into the terminal (which can then copy
+//! stored JSON text straight into results); LIMIT, which the logical plan applies after the
+//! projection, runs just before it, which gives the same rows. A new operator is a new
+//! file in `exec` and a line here.
+
+use std::sync::Arc;
+
+use crate::exec::filter::Filter;
+use crate::exec::flat_map::FlatMapOperator;
+use crate::exec::limit::Limit;
+use crate::exec::operator::Operator;
+use crate::exec::pipeline::Pipeline;
+use crate::exec::project::Projection;
+use crate::exec::record_sink::RecordSink;
+use crate::exec::result_sink::ResultSink;
+use crate::exec::scan::Scan;
+
+use super::logical::LogicalPlan;
+
+/// The pipeline of a push or pull query: its rows become result rows.
+pub(crate) fn result_pipeline(plan: &LogicalPlan, query_id: &Arc<str>) -> Pipeline<ResultSink> {
+    let (scan, operators) = scan_and_operators(plan, query_id);
+    let projection: Vec<Projection> = plan
+        .output_columns()
+        .iter()
+        .map(|c| c.projection.clone())
+        .collect();
+    Pipeline::new(
+        scan,
+        operators,
+        ResultSink::new(Arc::clone(query_id), projection),
+    )
+}
+
+/// The pipeline of a persistent query: its rows become records of a sink topic with
+/// `sink_partitions` partitions (the topic's, which an INSERT INTO does not choose).
+pub(crate) fn sink_pipeline(
+    plan: &LogicalPlan,
+    query_id: &Arc<str>,
+    sink_partitions: u32,
+) -> Pipeline<RecordSink> {
+    let (scan, operators) = scan_and_operators(plan, query_id);
+    let Some(LogicalPlan::Sink { sink, .. }) =
+        plan.chain().find(|p| matches!(p, LogicalPlan::Sink { .. }))
+    else {
+        unreachable!("a persistent query's plan has a sink");
+    };
+    let projection = plan
+        .sink_projection()
+        .expect("a persistent query's plan has a projection");
+    Pipeline::new(
+        scan,
+        operators,
+        RecordSink::new(
+            Arc::clone(query_id),
+            Arc::clone(sink),
+            sink_partitions,
+            projection,
+        ),
+    )
+}
+
+/// The scan, and the operators between it and the terminal, bottom up.
+fn scan_and_operators(plan: &LogicalPlan, query_id: &Arc<str>) -> (Scan, Vec<Box<dyn Operator>>) {
+    let scan = plan.scan();
+    let mut operators: Vec<Box<dyn Operator>> = Vec::new();
+    let mut steps: Vec<&LogicalPlan> = plan.chain().collect();
+    steps.reverse();
+    for step in steps {
+        match step {
+            LogicalPlan::Filter { predicate, .. } => operators.push(Box::new(Filter::new(
+                Arc::clone(query_id),
+                predicate.clone(),
+            ))),
+            LogicalPlan::FlatMap { functions, .. } if !functions.is_empty() => {
+                operators.push(Box::new(FlatMapOperator::new(
+                    Arc::clone(query_id),
+                    functions.clone(),
+                )))
+            }
+            LogicalPlan::Limit { rows_max, .. } => {
+                operators.push(Box::new(Limit::new(*rows_max)));
+            }
+            LogicalPlan::Scan(_)
+            | LogicalPlan::FlatMap { .. }
+            | LogicalPlan::Project { .. }
+            | LogicalPlan::Sink { .. } => {}
+        }
+    }
+    (
+        Scan::new(&scan.source, &scan.decode, scan.tombstones),
+        operators,
+    )
+}
