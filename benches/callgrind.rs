@@ -32,11 +32,11 @@ use sluice_engine::plan::transient::{plan_query, QueryProperties};
 use sluice_engine::query::transient::{EndReason, QueryStream};
 use sluice_engine::statements::insert_target;
 use sluice_engine::{Engine, EngineConfig};
-use sluice_protocol::ingest::ack_encoder::AckEncoder;
-use sluice_protocol::ingest::line_splitter::LineSplitter;
+use sluice_protocol::framing::line_splitter::LineSplitter;
+use sluice_protocol::ksqldb::ingest::ack_encoder::AckEncoder;
+use sluice_protocol::ksqldb::media_type::ResultFormat;
+use sluice_protocol::ksqldb::query::result_encoder::ResultEncoder;
 use sluice_protocol::limits::ROW_BYTES_MAX;
-use sluice_protocol::media_type::ResultFormat;
-use sluice_protocol::query::result_encoder::ResultEncoder;
 use support::{Keying, RowGen, RowStyle, STREAM};
 use tokio::runtime::Runtime;
 
@@ -76,8 +76,9 @@ fn main() -> anyhow::Result<()> {
         data_dir: dir.path().to_path_buf(),
         fsync: FsyncPolicy::Never,
     })?;
-    rt.block_on(engine.execute_ksql(
+    rt.block_on(engine.execute(
         &support::create_stream_sql(Keying::Keyless),
+        &HashMap::new(),
         &HashMap::new(),
     ))
     .map_err(|e| anyhow!("CREATE STREAM failed: {}", e.error))?;
@@ -113,7 +114,12 @@ fn rows_from_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<usiz
 
 /// The inserts-stream path over `body`; returns the bytes of acks written.
 fn ingest(rt: &Runtime, engine: &Arc<Engine>, body: &Bytes) -> anyhow::Result<usize> {
-    let mut inserter = Inserter::new(engine, insert_target(&engine.catalog(), STREAM)?)?;
+    let internals = engine.internals();
+    let mut inserter = Inserter::new(
+        internals.log().as_ref(),
+        internals.clock().clone(),
+        insert_target(&internals.catalog(), STREAM)?,
+    )?;
     let topic = Arc::clone(inserter.topic());
     let mut splitter = LineSplitter::new(ROW_BYTES_MAX);
     let mut acks = AckEncoder::new(ResultFormat::JsonArray);
@@ -176,14 +182,20 @@ fn query(rt: &Runtime, engine: &Arc<Engine>, rows: usize) -> anyhow::Result<usiz
         auto_offset_reset_earliest: Some(true),
         ..QueryProperties::default()
     };
+    let internals = engine.internals();
     let plan = plan_query(
-        &engine.catalog(),
+        &internals.catalog(),
         &sql,
         &HashMap::new(),
         &props,
-        engine.clock.now_ms(),
+        engine.now_ms(),
     )?;
-    let mut stream = QueryStream::start(engine, plan)?;
+    let mut stream = QueryStream::start(
+        internals.log().as_ref(),
+        internals.queries(),
+        internals.shared_batches(),
+        plan,
+    )?;
     let encoder = ResultEncoder::new(ResultFormat::JsonArray, true);
     let mut out = Vec::with_capacity(64 * 1024);
     let plan = stream.plan();

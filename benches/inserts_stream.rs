@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use sluice_engine::log::FsyncPolicy;
+use sluice_engine::FsyncPolicy;
 use support::{BenchServer, Keying, RowGen, RowStyle};
 
 /// Rows per request: ~2 MB of body, enough that the per-request setup (stream open,

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use sluice_engine::log::FsyncPolicy;
+use sluice_engine::FsyncPolicy;
 use support::{BenchServer, Keying, RowGen, RowStyle};
 
 /// Rows pre-loaded and read back per query (~5 MB of stored values).

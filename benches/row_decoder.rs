@@ -29,7 +29,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use sluice_engine::format::canonical_row::CanonicalRowCheck;
 use sluice_engine::format::insert_row::decode_insert_row;
 use sluice_engine::format::KeyFormat;
-use sluice_protocol::ingest::line_splitter::LineSplitter;
+use sluice_protocol::framing::line_splitter::LineSplitter;
 use sluice_protocol::limits::ROW_BYTES_MAX;
 use support::{schema, Keying, RowGen, RowStyle};
 

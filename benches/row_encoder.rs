@@ -23,8 +23,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use sluice_engine::format::insert_row::decode_insert_row;
 use sluice_engine::format::json_value::decode_value;
 use sluice_engine::types::{Column, Value};
-use sluice_protocol::media_type::ResultFormat;
-use sluice_protocol::query::result_encoder::ResultEncoder;
+use sluice_protocol::ksqldb::media_type::ResultFormat;
+use sluice_protocol::ksqldb::query::result_encoder::ResultEncoder;
 use support::{schema, Keying, RowGen};
 
 const ROWS: usize = 1024;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use sluice_engine::log::FsyncPolicy;
+use sluice_engine::FsyncPolicy;
 use sluice_engine::{Engine, EngineConfig};
 use sluice_server::Server;
 

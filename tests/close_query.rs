@@ -53,7 +53,7 @@ async fn close_from_another_connection() {
             Some(_) => assert_eq!(rest, "{\"finalMessage\":\"Query Completed\"}]"),
         }
         let deadline = tokio::time::Instant::now() + WAIT;
-        while !server.engine.queries.is_empty() {
+        while server.engine.push_query_count() != 0 {
             assert!(tokio::time::Instant::now() < deadline);
             tokio::time::sleep(Duration::from_millis(10)).await;
         }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use http::StatusCode;
 use serde_json::{json, Value as Json};
-use sluice_engine::log::FsyncPolicy;
+use sluice_engine::FsyncPolicy;
 use support::TestServer;
 
 const EARLIEST: &str = r#"{"ksql.streams.auto.offset.reset":"earliest"}"#;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use http::StatusCode;
 use serde_json::{json, Value as Json};
-use sluice_engine::log::FsyncPolicy;
+use sluice_engine::FsyncPolicy;
 use support::{TestServer, WAIT};
 
 const EARLIEST: &str = r#"{"ksql.streams.auto.offset.reset":"earliest"}"#;
@@ -151,10 +151,10 @@ async fn csas_filters_projects_and_starts_from_earliest() {
     assert_eq!(
         server
             .engine
-            .log()
-            .topic("BIG")
+            .describe_topic("BIG")
             .expect("sink topic")
-            .partition_count(),
+            .partitions
+            .len(),
         2
     );
     server.stop().await;

@@ -51,11 +51,11 @@ async fn start_query(
 /// Waits until the engine has `n` push queries registered.
 async fn wait_for_queries(server: &TestServer, n: usize) {
     let deadline = tokio::time::Instant::now() + WAIT;
-    while server.engine.queries.len() != n {
+    while server.engine.push_query_count() != n {
         assert!(
             tokio::time::Instant::now() < deadline,
             "expected {n} queries, have {}",
-            server.engine.queries.len()
+            server.engine.push_query_count()
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -338,7 +338,7 @@ async fn identical_push_queries_share_results_and_each_sees_every_row() {
     )
     .await;
     wait_for_queries(&server, IDENTICAL + 1).await;
-    let shared_before = server.engine.shared_batches.rows_taken();
+    let shared_before = server.engine.shared_rows_taken();
 
     let mut expected = Vec::new();
     for b in 0..BATCHES {
@@ -379,7 +379,7 @@ async fn identical_push_queries_share_results_and_each_sees_every_row() {
 
     // Only two workers serve eight identical queries, so most reads find a batch another
     // query already made.
-    let shared = server.engine.shared_batches.rows_taken() - shared_before;
+    let shared = server.engine.shared_rows_taken() - shared_before;
     assert!(shared > 0, "no rows were shared");
     assert!(shared <= ((IDENTICAL - 1) * total) as u64, "{shared}");
 

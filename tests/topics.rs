@@ -6,7 +6,7 @@ mod support;
 
 use http::StatusCode;
 use serde_json::json;
-use sluice_engine::log::partition_for_key;
+use sluice_engine::codec::partition_for_key;
 use support::{Client, TestServer};
 
 const BINARY: &str = "application/vnd.kafka.binary.v2+json";

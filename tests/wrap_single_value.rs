@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use http::StatusCode;
 use serde_json::{json, Value as Json};
-use sluice_engine::log::{FsyncPolicy, Offset, PartitionId, StartPosition, StoredRecord};
+use sluice_engine::FsyncPolicy;
 use support::{TestServer, WAIT};
 
 const EARLIEST: &str = r#"{"ksql.streams.auto.offset.reset":"earliest"}"#;
@@ -38,12 +38,10 @@ async fn insert(server: &TestServer, target: &str, rows: &[Json]) {
 
 /// Every record value of a one-partition topic, as text (`None` for a null value).
 fn values(server: &TestServer, topic: &str) -> Vec<Option<String>> {
-    let topic = server.engine.log().topic(topic).expect("topic exists");
-    let mut cursor = topic
-        .cursor(PartitionId(0), StartPosition::At(Offset(0)))
-        .expect("cursor");
-    let mut records: Vec<StoredRecord> = Vec::new();
-    while cursor.read(&mut records, 100).expect("read") > 0 {}
+    let (records, _) = server
+        .engine
+        .read_records(topic, 0, Some(0), 100_000)
+        .expect("topic exists");
     records
         .iter()
         .map(|r| {
@@ -59,7 +57,7 @@ fn values(server: &TestServer, topic: &str) -> Vec<Option<String>> {
 async fn wait_for_records(server: &TestServer, topic: &str, n: usize) -> Vec<Option<String>> {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        if server.engine.log().topic(topic).is_some() {
+        if server.engine.describe_topic(topic).is_some() {
             let got = values(server, topic);
             if got.len() >= n {
                 return got;

@@ -6,46 +6,76 @@
 //! because those are how data is stored in the log, exactly as Kafka would store it.
 //!
 //! ```text
-//!  ingest:      row values ─► format (key/value bytes) ─► partitioner ─► log::append ─► ack
-//!  push/pull:   log::cursor ─► exec::row_decoder ─► exec::project (WHERE, SELECT) ─► rows
-//!  persistent:  log::cursor ─► row_decoder ─► project ─► format ─► sink log::append
-//!               (intent / commit journal per query: exactly-once across crashes)
+//!  faces ─► api (the facade) ─┬─ execute ─► statements ─► plan ─► catalog + command log
+//!                             ├─ insert_session ─► ingest (decode, key, partition) ─► log ─► acks
+//!                             ├─ start_query ─► plan ─► exec pipeline over log cursors ─► rows
+//!                             └─ topics ─► log (raw records)
+//!  persistent queries: query::persistent ─► exec pipeline ─► sink log (exactly once, checkpoints)
 //! ```
 //!
-//! Modules:
-//! - [`engine`]: the `Engine` handle: opens the log, replays the catalog, starts queries.
-//! - [`catalog`]: sources (streams, tables) and the registry of running queries.
-//! - [`statements`]: `/ksql` statements: validate all in a sandbox, then apply.
-//! - [`exec`]: expressions and functions, ingest, query planning and execution,
-//!   persistent queries, PRINT and raw records.
-//! - [`format`](mod@format): record formats: `KAFKA`/`JSON` keys, `JSON` values, value coercion.
-//! - [`sql`]: the ksqlDB dialect: lexer, parser, AST, `Display` back to SQL.
-//! - [`log`]: the partitioned, durable, group-committed log behind the `LogStore` trait,
-//!   and the journal the catalog and persistent queries use.
-//! - [`types`]: SQL types, runtime values, schemas, temporal text forms.
-//! - [`clock`]: wall-clock time behind a handle tests can control.
-//! - [`data_dir`]: the data directory's layout; client-chosen names → safe file names.
-//! - [`error`]: the one error enum, classified for the API faces.
-//! - [`limits`]: what one request may ask (identifier length, statements, response size).
+//! Modules, lowest layer first (each uses only those above it in this list):
+//! - [`error`], [`limits`], `clock`, `data_dir`, [`types`]: the vocabulary.
+//! - `sql`: the ksqlDB dialect: lexer, parser, AST, `Display` back to SQL.
+//! - `log`: the partitioned durable log: traits with their contracts (`log::api`), the
+//!   embedded backend (`log::embedded`), the partitioner.
+//! - `format`: record formats: `KAFKA`/`JSON` keys, `JSON` values, inserted rows.
+//! - `expr`: scalar expressions and functions: compile once, evaluate per row.
+//! - `catalog`: sources (streams, tables), persistent queries, the command log trait, the
+//!   registry of running push queries.
+//! - `exec`: the operators of a query pipeline (scan, filter, flat map, limit, sinks).
+//! - `plan`: SQL → logical plan → pipeline, one planner for push, pull and persistent.
+//! - `query`: running queries: push/pull drivers, PRINT, persistent queries and their
+//!   checkpoints, raw records.
+//! - `ingest`: rows → records; insert sessions with ordered durable acks.
+//! - `runtime`: the shared state (log, catalog, registries) and the backend it runs on.
+//! - `statements`: `/ksql` statements: validate all in a sandbox, then apply.
+//! - [`api`]: the facade every face and tool uses, re-exported at the crate root.
+//!
+//! Only the facade, [`error`], [`limits`] and [`types`] are public. With the `internals`
+//! feature (stage benchmarks and fuzz targets only) the other modules are public too, so
+//! each stage can be measured and fuzzed on its own.
 //!
 //! Non-goals: sockets, HTTP, API payload shapes (those live in `protocol` and `server`).
 
-pub mod catalog;
-pub mod clock;
-pub mod data_dir;
-pub mod engine;
+/// Declares modules that only the engine uses, public under the `internals` feature.
+macro_rules! internal_modules {
+    ($($name:ident),* $(,)?) => {$(
+        #[cfg(feature = "internals")]
+        #[doc(hidden)]
+        pub mod $name;
+        #[cfg(not(feature = "internals"))]
+        #[allow(dead_code, unused_imports)]
+        pub(crate) mod $name;
+    )*};
+}
+
+pub mod api;
 pub mod error;
-pub mod exec;
-pub mod expr;
-pub mod format;
-pub mod ingest;
 pub mod limits;
-pub mod log;
-pub mod plan;
-pub mod query;
-pub mod sql;
-pub mod statements;
 pub mod types;
 
-pub use engine::{Engine, EngineConfig};
+internal_modules!(
+    catalog, clock, data_dir, exec, expr, format, ingest, log, plan, query, runtime, sql,
+    statements,
+);
+
+pub use api::codec;
+pub use api::{
+    Engine, EngineConfig, PartitionRange, PrintHandle, QueryHandle, QueryOutput, QueryRequest,
+    TopicDescription,
+};
+pub use catalog::Source;
 pub use error::{EngineError, ErrorClass, ErrorCode, Result, SyntaxCause, SyntaxDetail};
+pub use exec::operator::Flow;
+pub use exec::result_rows::{CellRef, ResultRows};
+pub use ingest::session::{Ack, AckStream, InsertSession};
+pub use log::{FsyncPolicy, Offset, PartitionId, Record, StoredRecord, TopicInfo};
+pub use plan::transient::QueryKind;
+pub use query::persistent::QueryProgress;
+pub use query::raw_records::{ProduceRecord, Produced};
+pub use query::transient::EndReason;
+pub use sql::ast::SourceKind;
+pub use sql::parse_type;
+pub use statements::{
+    KsqlError, Outcome, QueryDescription, QuerySummary, QueryType, SourceDetail, StatementResult,
+};

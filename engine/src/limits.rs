@@ -24,3 +24,18 @@ pub const STATEMENTS_PER_REQUEST_MAX: usize = 1_000;
 /// a request is refused before anything runs when its answer would be larger than this.
 /// 16 MiB holds `DESCRIBE EXTENDED` of thousands of sources.
 pub const KSQL_RESPONSE_BYTES_MAX: usize = 16 * 1024 * 1024;
+
+/// Longest SQL text parsed and planned on the async worker threads; longer requests are
+/// parsed on the blocking pool.
+///
+/// Parsing is linear but not free (a 1 MiB statement list takes tens of milliseconds), and
+/// the async workers also move every client's acks and rows: a statement this short parses
+/// in microseconds, cheaper than a hop to another thread.
+pub const INLINE_PARSE_BYTES_MAX: usize = 4 * 1024;
+
+/// Concurrent push queries per node (ksqlDB's `ksql.max.push.queries` defaults to 100).
+///
+/// Sluice's are cheap while idle, ~9 KiB of RSS each (`sluice bench --idle-queries`), so the
+/// bound is about their cost when the stream they read is written: every one of them is
+/// woken, reads and encodes each commit (~6 µs of CPU per query per commit).
+pub const PUSH_QUERIES_MAX: usize = 10_000;

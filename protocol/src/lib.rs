@@ -1,36 +1,33 @@
 //! # sluice-protocol
 //!
 //! Turns bytes into engine types and back for every API face. Does no I/O: the server
-//! feeds it request bytes and writes what it returns.
+//! feeds it request bytes and writes what it returns. One folder per face, each with its
+//! request decoders, response encoders and the one mapping from engine errors to its
+//! error bodies.
 //!
 //! ```text
-//!  inserts-stream: DATA ─► ingest::line_splitter ─► insert_request (line 1) / rows ─► ingest::ack_encoder
-//!  query-stream:   body ─► query::query_request ─► (engine) ─► query::result_encoder ─► DATA
-//!  ksql:           body ─► statement::ksql_request ─► (engine) ─► statement::entities
-//!  PRINT:          (engine records) ─► query::print_encoder ─► text lines
-//!  topics:         body ─► topics::produce_request ─► (engine) ─► topics::produce_response
+//!  ksqlDB:      body ─► ksqldb::{ingest,query,statement} request ─► (engine) ─► encoders ─► body
+//!  REST proxy:  body ─► rest_proxy::produce_request ─► (engine) ─► produce_response / records
+//!  shared:      framing::line_splitter (NDJSON rows), value_json (SQL values as JSON)
 //! ```
 //!
 //! Modules:
-//! - `media_type`: `Accept` negotiation for the streaming endpoints.
-//! - `error_body`: ksqlDB error bodies and the one mapping from engine errors to them.
-//! - `ingest`, `query`, `statement`: per-endpoint request decoders and response encoders.
-//! - `value_json`: SQL values rendered as JSON the way ksqlDB's query results show them.
-//! - `topics`: the raw-record face (Confluent REST Proxy v2 shapes) and its error bodies.
-//! - `info`: `/info`, `/healthcheck`, `/status` bodies.
+//! - `ksqldb`: ksqlDB's HTTP API: inserts, queries, statements, PRINT, errors, `Accept`.
+//! - `rest_proxy`: the raw-record face in Confluent REST Proxy v2 shapes (`/topics`).
+//! - `framing`: row framings several faces share (newline-delimited rows).
+//! - `value_json`: SQL values rendered as JSON the way query results show them.
+//! - `error`: the one error type (request bytes that do not decode).
 //! - `limits`: request and row size limits.
+//!
+//! DeltaStream, KalamDB, Foundry and Roe each get a folder beside `ksqldb`.
 //!
 //! Non-goals: sockets, HTTP framing (the `server` crate), engine semantics.
 
 pub mod error;
-pub mod error_body;
-pub mod info;
-pub mod ingest;
+pub mod framing;
+pub mod ksqldb;
 pub mod limits;
-pub mod media_type;
-pub mod query;
-pub mod statement;
-pub mod topics;
+pub mod rest_proxy;
 pub mod value_json;
 
 pub use error::ProtocolError;

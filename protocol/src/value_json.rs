@@ -12,13 +12,13 @@
 //! | MAP | object; keys rendered as JSON strings |
 //! | STRUCT | object with the declared field names; null fields as `null` |
 
-use sluice_engine::format::json_text;
-use sluice_engine::format::json_value::{write_json_value, TemporalJson};
+use sluice_engine::codec;
+use sluice_engine::codec::{write_json_value, TemporalJson};
 use sluice_engine::types::Value;
 
 /// Appends `s` as a quoted JSON string with Jackson's escaping.
 pub fn write_json_string(s: &str, out: &mut Vec<u8>) {
-    json_text::write_json_string(s, out);
+    codec::write_json_string(s, out);
 }
 
 /// Appends `value` as it appears in a query result row.

@@ -23,7 +23,7 @@ impl Server {
     pub async fn bind(addr: SocketAddr, engine: Arc<Engine>) -> std::io::Result<Server> {
         let listener = TcpListener::bind(addr).await?;
         // Persistent queries replayed from the catalog resume once the server is up.
-        engine.start_persistent_queries();
+        engine.start();
         Ok(Server { listener, engine })
     }
 
@@ -52,9 +52,7 @@ impl Server {
                 _ = &mut shutdown => break,
             }
         }
-        for q in self.engine.queries.list() {
-            self.engine.queries.cancel(&q.id);
-        }
+        self.engine.close_all_queries();
         let _ = tokio::time::timeout(
             Duration::from_millis(SHUTDOWN_GRACE_MS),
             graceful.shutdown(),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use http::{header, Method, Request, StatusCode, Version};
 use hyper::body::Incoming;
 use sluice_engine::Engine;
-use sluice_protocol::error_body::{code, ErrorResponse};
+use sluice_protocol::ksqldb::errors::{code, ErrorResponse};
 
 use crate::endpoint::{self, error, HttpResponse};
 

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use super::client::{headers, Lines, H2};
 use super::latency::Latency;
 use super::rows::parse_id_ts;
-use super::Progress;
+use super::shared::Progress;
 
 /// Where a push query starts reading (ksqlDB's `auto.offset.reset`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

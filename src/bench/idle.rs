@@ -21,7 +21,6 @@ use std::time::Duration;
 use anyhow::Context;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use serde::Serialize;
 use sluice_server::connection::H2_CONCURRENT_STREAMS_MAX;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -30,7 +29,7 @@ use super::client::H2;
 use super::consumer::{self, StartFrom};
 use super::proc_stats::{self, ProcSample};
 use super::report::IdleLine;
-use super::stream_name;
+use super::shared::{stream_name, IdleStream};
 
 /// Idle queries per HTTP/2 connection: below the server's SETTINGS_MAX_CONCURRENT_STREAMS
 /// (`H2_CONCURRENT_STREAMS_MAX`, 1024), so each connection keeps room for the `/close-query`
@@ -47,17 +46,6 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The stream `quiet` idle queries read: created empty, never written.
 pub const QUIET_STREAM: &str = "bench_idle";
-
-/// Which stream the idle queries read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum IdleStream {
-    /// The streams the producers write (idle query i reads `bench_<i % streams>`): every
-    /// acked row reaches every idle query.
-    Written,
-    /// `bench_idle`, which nothing writes: the queries get no rows at all.
-    Quiet,
-}
 
 /// One idle query whose header has arrived.
 struct IdleQuery {

@@ -26,11 +26,12 @@ mod proc_stats;
 mod producer;
 mod report;
 mod rows;
+mod shared;
 
 use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,12 +40,12 @@ use tokio::time::Instant;
 
 use client::H2;
 use consumer::{ConsumerReport, ConsumerSpec, RunningQuery, StartFrom};
-use idle::IdleStream;
 use latency::{Latency, Schedule};
 use proc_stats::ProcSample;
 use producer::{ProducerReport, ProducerSpec};
 use report::{CatchUpLine, ConfigEcho, ConsumerLine, IdleLine, ProcLine, ProducerLine, Report};
 use rows::{RowGen, VALUE_COLUMNS_SQL};
+use shared::{stream_name, IdleStream, Progress};
 
 /// How long push queries may take to deliver the last acked rows once producing ends.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -163,14 +164,6 @@ pub struct BenchArgs {
     quiet: bool,
 }
 
-/// Counters the progress line reads once a second.
-#[derive(Debug, Default)]
-pub struct Progress {
-    sent_rows: AtomicU64,
-    acked_rows: AtomicU64,
-    pushed_rows: AtomicU64,
-}
-
 /// Runs the bench; the exit status is an error if the run found a problem.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     validate(&args)?;
@@ -250,10 +243,6 @@ fn validate(args: &BenchArgs) -> anyhow::Result<()> {
         args.producers >= args.streams,
         "--producers must be at least --streams (every stream needs a producer)",
     )
-}
-
-fn stream_name(i: usize) -> String {
-    format!("bench_{i}")
 }
 
 fn micros_since(epoch: Instant) -> u64 {

@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use super::client::{headers, Lines, H2};
 use super::latency::{Latency, Schedule};
 use super::rows::RowGen;
-use super::Progress;
+use super::shared::Progress;
 
 /// How long a producer waits for its last acks after its body ended.
 pub const FINAL_ACKS_TIMEOUT: Duration = Duration::from_secs(30);

@@ -5,8 +5,8 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use super::idle::IdleStream;
 use super::latency::LatencySummary;
+use super::shared::IdleStream;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {

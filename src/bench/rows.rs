@@ -179,7 +179,7 @@ mod tests {
     /// The point of the row shape: a keyless bench stream stores the rows as sent.
     #[test]
     fn rows_are_canonical_for_the_bench_stream() {
-        use sluice_engine::format::decode_insert_row;
+        use sluice_engine::codec::decode_insert_row;
         use sluice_engine::types::{Column, ColumnKind, Schema, SqlType};
         let col = |name: &str, ty| Column::new(name, ty, ColumnKind::Value);
         let schema = Schema::new(vec![

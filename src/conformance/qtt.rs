@@ -196,7 +196,7 @@ fn check_schema(name: &str, schema: &str, actual: &SourceInfo) -> Result<(), Str
         } else {
             (rest, "VALUE")
         };
-        let ty = sluice_engine::sql::parse_type(ty_text.trim())
+        let ty = sluice_engine::parse_type(ty_text.trim())
             .map_err(|e| format!("post: cannot parse type {ty_text:?}: {e}"))?;
         want.push((col, ty, kind));
     }

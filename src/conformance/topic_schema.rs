@@ -3,7 +3,7 @@
 //! producer would write them; output records are read back with the engine's own codecs.
 
 use base64::Engine as _;
-use sluice_engine::format::{self, CoercionMode, KeyFormat};
+use sluice_engine::codec::{self, CoercionMode, KeyFormat};
 use sluice_engine::types::{Column, ColumnKind, SqlType, StructField, Value};
 
 use super::case::WindowKind;
@@ -170,9 +170,9 @@ pub fn encode_input_key(
         "KAFKA" => {
             let column = &source.key_columns[0];
             let value =
-                format::coerce_json_text(&key.to_text(), &column.ty, CoercionMode::KafkaJson)
+                codec::coerce_json_text(&key.to_text(), &column.ty, CoercionMode::KafkaJson)
                     .map_err(|e| format!("key {key} as {}: {e}", column.ty))?;
-            format::encode_key(KeyFormat::Kafka, &source.key_columns[..1], &[value])
+            codec::encode_key(KeyFormat::Kafka, &source.key_columns[..1], &[value])
                 .map(|b| b.map(|b| b.to_vec()))
                 .map_err(|e| format!("key {key}: {e}"))
         }
@@ -243,7 +243,7 @@ pub fn decode_output_key(
     };
     let format = KeyFormat::parse(&source.key_format).map_err(|e| e.to_string())?;
     let mut values = Vec::new();
-    format::decode_key(format, &source.key_columns, bytes, &mut values)
+    codec::decode_key(format, &source.key_columns, bytes, &mut values)
         .map_err(|e| format!("key: {e}"))?;
     Ok(match values.as_slice() {
         [one] => value_to_json(one),
@@ -266,7 +266,7 @@ pub fn value_to_json(v: &Value) -> Json {
         Value::Boolean(b) => Json::Bool(*b),
         Value::Integer(i) => Json::Num(i.to_string()),
         Value::BigInt(i) => Json::Num(i.to_string()),
-        Value::Double(d) => Json::Num(format::java_double::java_double_string(*d)),
+        Value::Double(d) => Json::Num(codec::java_double_string(*d)),
         Value::Decimal(d) => Json::Num(d.to_string()),
         Value::String(s) => Json::Str(s.clone()),
         Value::Bytes(b) => Json::Str(base64::engine::general_purpose::STANDARD.encode(b)),

@@ -21,7 +21,7 @@ use hyper::body::Frame;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::Value as Json;
-use sluice_engine::log::FsyncPolicy;
+use sluice_engine::FsyncPolicy;
 use sluice_engine::{Engine, EngineConfig};
 use sluice_server::Server;
 use tokio::net::TcpStream;

@@ -5,12 +5,14 @@
 //! whose third statement is invalid changes nothing. Every applied CREATE/DROP is written
 //! to the durable journal first and replayed on start, as ksqlDB replays its command topic.
 
+pub mod command_log;
 pub mod queries;
 pub mod source;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+pub use command_log::{CommandLog, JournalCommandLog};
 pub use queries::{QueryRegistry, RunningQuery};
 pub use source::Source;
 

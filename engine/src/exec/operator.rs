@@ -67,7 +67,7 @@ impl<'a> Row<'a> {
 
 /// Whether a pipeline wants more rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Flow {
+pub enum Flow {
     Continue,
     /// No more rows are wanted, ever (a LIMIT was reached): the query ends.
     Stop,

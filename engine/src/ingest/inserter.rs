@@ -13,7 +13,7 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 
 use crate::catalog::Source;
-use crate::engine::Engine;
+use crate::clock::Clock;
 use crate::error::{EngineError, Result};
 use crate::format::canonical_row::{CanonicalRowCheck, KeyedRow};
 use crate::format::insert_row::{decode_insert_row, InsertRow};
@@ -21,7 +21,7 @@ use crate::format::json_value::{encode_row_value, encode_value_unwrapped};
 use crate::format::key::encode_key;
 use crate::format::ValueWrapping;
 use crate::log::{partition_for_key, KeylessSpreader};
-use crate::log::{PartitionId, Record, TopicLog};
+use crate::log::{LogStore, PartitionId, Record, TopicLog};
 use crate::types::{Column, ColumnKind, SqlType, Value};
 
 /// Bytes of the block fast-path keyed values are copied into: rows share its allocation.
@@ -60,8 +60,8 @@ pub struct Inserter {
 }
 
 impl Inserter {
-    pub fn new(engine: &Engine, source: Arc<Source>) -> Result<Inserter> {
-        let topic = engine.log.topic(&source.topic).ok_or_else(|| {
+    pub fn new(log: &dyn LogStore, clock: Clock, source: Arc<Source>) -> Result<Inserter> {
+        let topic = log.topic(&source.topic).ok_or_else(|| {
             EngineError::not_found(format!(
                 "Topic '{}' of {} {} does not exist",
                 source.topic,
@@ -105,7 +105,7 @@ impl Inserter {
             source,
             scratch: Vec::with_capacity(256),
             key_values: Vec::new(),
-            clock: engine.clock.clone(),
+            clock,
         })
     }
 

@@ -11,9 +11,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::engine::Engine;
 use crate::error::{EngineError, Result};
-use crate::log::{PartitionCursor, PartitionId, StartPosition, StoredRecord, TopicLog};
+use crate::log::{LogStore, PartitionCursor, PartitionId, StartPosition, StoredRecord, TopicLog};
 use crate::query::transient::{EndReason, READ_BATCH_RECORDS_MAX};
 use crate::sql::{self, ast::Statement};
 
@@ -102,8 +101,8 @@ pub struct PrintStream {
 }
 
 impl PrintStream {
-    pub fn start(engine: &Engine, plan: PrintPlan) -> Result<PrintStream> {
-        let topic = engine.log().topic(&plan.topic).ok_or_else(|| {
+    pub fn start(log: &dyn LogStore, plan: PrintPlan) -> Result<PrintStream> {
+        let topic = log.topic(&plan.topic).ok_or_else(|| {
             // ksqlDB's wording when PRINT names a topic it cannot see.
             EngineError::statement(format!(
                 "Could not find topic '{}', or the KSQL user does not have permissions to list \

@@ -23,17 +23,16 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use crate::catalog::RunningQuery;
-use crate::engine::Engine;
+use crate::catalog::{QueryRegistry, RunningQuery};
 use crate::error::{EngineError, Result};
 use crate::exec::operator::Flow;
 use crate::exec::pipeline::Pipeline;
 use crate::exec::result_rows::ResultRows;
 use crate::exec::result_sink::ResultSink;
-use crate::log::{Offset, PartitionCursor, PartitionId, StoredRecord, TopicLog};
+use crate::log::{LogStore, Offset, PartitionCursor, PartitionId, StoredRecord, TopicLog};
 use crate::plan::physical;
 use crate::plan::transient::{QueryKind, QueryPlan};
-use crate::query::shared_batches::{BatchRing, SharedBatch};
+use crate::query::shared_batches::{BatchRing, SharedBatch, SharedBatches};
 
 /// Records read from one partition per turn, so one busy partition cannot starve others.
 pub const READ_BATCH_RECORDS_MAX: usize = 512;
@@ -54,7 +53,7 @@ pub struct QueryStream {
     /// Pull queries stop at the end offsets seen when they started.
     stop_at: Option<Vec<Offset>>,
     cancel: watch::Receiver<bool>,
-    registration: Option<(Arc<Engine>, Arc<RunningQuery>)>,
+    registration: Option<(Arc<QueryRegistry>, Arc<RunningQuery>)>,
     pipeline: Pipeline<ResultSink>,
     /// The records of one read (at most `READ_BATCH_RECORDS_MAX`); empty between reads, and
     /// without capacity while the query waits.
@@ -67,9 +66,14 @@ pub struct QueryStream {
 impl QueryStream {
     /// Starts a planned query. Push queries are registered (SHOW QUERIES, /close-query,
     /// TERMINATE) until the stream is dropped.
-    pub fn start(engine: &Arc<Engine>, plan: QueryPlan) -> Result<QueryStream> {
+    pub fn start(
+        log: &dyn LogStore,
+        registry: &Arc<QueryRegistry>,
+        shared_batches: &SharedBatches,
+        plan: QueryPlan,
+    ) -> Result<QueryStream> {
         let plan = Arc::new(plan);
-        let topic = engine.log().topic(&plan.source.topic).ok_or_else(|| {
+        let topic = log.topic(&plan.source.topic).ok_or_else(|| {
             EngineError::not_found(format!("Topic '{}' does not exist", plan.source.topic))
         })?;
         let mut cursors = Vec::with_capacity(topic.partition_count() as usize);
@@ -84,13 +88,13 @@ impl QueryStream {
         let (running, cancel) =
             RunningQuery::new(plan.id.clone(), plan.sql.clone(), plan.source.name.clone());
         let registration = (plan.kind == QueryKind::Push).then(|| {
-            engine.queries.register(Arc::clone(&running));
-            (Arc::clone(engine), running)
+            registry.register(Arc::clone(&running));
+            (Arc::clone(registry), running)
         });
         let query_id: Arc<str> = Arc::from(plan.id.as_str());
         let pipeline = physical::result_pipeline(&plan.logical, &query_id);
         Ok(QueryStream {
-            shared: engine.shared_batches.join(&plan),
+            shared: shared_batches.join(&plan),
             pipeline,
             plan,
             topic,
@@ -271,8 +275,8 @@ impl QueryStream {
 
 impl Drop for QueryStream {
     fn drop(&mut self) {
-        if let Some((engine, running)) = self.registration.take() {
-            engine.queries.remove(&running.id);
+        if let Some((registry, running)) = self.registration.take() {
+            registry.remove(&running.id);
         }
     }
 }

@@ -3,14 +3,14 @@
 use std::sync::Arc;
 
 use crate::catalog::{CatalogState, PersistentQuery, Source};
-use crate::engine::Engine;
+use crate::runtime::Runtime;
 use crate::error::{EngineError, Result};
 use crate::sql::ast::SourceKind;
 
 use super::outcome::{Outcome, QuerySummary, QueryType, SourceDetail};
 
-pub fn list_sources(
-    engine: &Engine,
+pub(crate) fn list_sources(
+    engine: &Runtime,
     state: &CatalogState,
     kind: SourceKind,
     extended: bool,
@@ -33,13 +33,13 @@ pub fn list_sources(
     }
 }
 
-pub fn list_topics(engine: &Engine) -> Outcome {
+pub(crate) fn list_topics(engine: &Runtime) -> Outcome {
     let mut topics = engine.log.list_topics();
     topics.sort_by(|a, b| a.name.cmp(&b.name));
     Outcome::Topics { topics }
 }
 
-pub fn list_queries(engine: &Engine, state: &CatalogState) -> Outcome {
+pub(crate) fn list_queries(engine: &Runtime, state: &CatalogState) -> Outcome {
     let mut queries = persistent_queries(engine, state, |_| true);
     queries.extend(push_queries(engine, None));
     Outcome::Queries { queries }
@@ -47,7 +47,7 @@ pub fn list_queries(engine: &Engine, state: &CatalogState) -> Outcome {
 
 /// Persistent queries in the catalog that `pick` selects.
 fn persistent_queries(
-    engine: &Engine,
+    engine: &Runtime,
     state: &CatalogState,
     pick: impl Fn(&PersistentQuery) -> bool,
 ) -> Vec<QuerySummary> {
@@ -67,7 +67,7 @@ fn persistent_queries(
 }
 
 /// Push queries currently running, optionally only those reading `source`.
-fn push_queries(engine: &Engine, source: Option<&str>) -> Vec<QuerySummary> {
+fn push_queries(engine: &Runtime, source: Option<&str>) -> Vec<QuerySummary> {
     engine
         .queries
         .list()
@@ -93,8 +93,8 @@ pub fn list_properties() -> Outcome {
     }
 }
 
-pub fn describe(
-    engine: &Engine,
+pub(crate) fn describe(
+    engine: &Runtime,
     state: &CatalogState,
     name: &str,
     extended: bool,
@@ -110,7 +110,7 @@ pub fn describe(
     })
 }
 
-fn detail(engine: &Engine, state: &CatalogState, source: Arc<Source>) -> SourceDetail {
+fn detail(engine: &Runtime, state: &CatalogState, source: Arc<Source>) -> SourceDetail {
     let partitions = engine
         .log
         .topic(&source.topic)

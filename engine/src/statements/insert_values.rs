@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::catalog::Source;
-use crate::engine::Engine;
+use crate::runtime::Runtime;
 use crate::error::{EngineError, Result};
 use crate::expr::{compile, ColumnResolver};
 use crate::ingest::inserter::{coerce_to, Inserter};
@@ -28,8 +28,8 @@ impl ColumnResolver for NoColumns {
     }
 }
 
-pub fn plan(
-    _engine: &Engine,
+pub(crate) fn plan(
+    _engine: &Runtime,
     source: &Arc<Source>,
     columns: Option<&[Ident]>,
     exprs: &[Expr],
@@ -127,12 +127,12 @@ fn mismatch(name: &str, ty: &SqlType, value: &Value) -> EngineError {
     ))
 }
 
-pub async fn append(engine: &Engine, source: &Arc<Source>, row: PlannedRow) -> Result<()> {
-    let mut inserter = Inserter::new(engine, Arc::clone(source))?;
+pub(crate) async fn append(engine: &Runtime, source: &Arc<Source>, row: PlannedRow) -> Result<()> {
+    let mut inserter = Inserter::new(engine.log.as_ref(), engine.clock.clone(), Arc::clone(source))?;
     let (partition, record) = inserter.record(&row.values, None, row.rowtime)?;
     let ticket = inserter.topic().append(partition, vec![record]).await?;
     ticket
         .await
-        .map_err(|_| Engine::internal("log writer stopped before the insert was durable"))??;
+        .map_err(|_| EngineError::internal("log writer stopped before the insert was durable"))??;
     Ok(())
 }

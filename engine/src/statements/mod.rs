@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::catalog::{CatalogState, Source};
-use crate::engine::Engine;
+use crate::runtime::Runtime;
 use crate::error::{EngineError, ErrorCode, Result};
 use crate::limits::KSQL_RESPONSE_BYTES_MAX;
 use crate::sql::ast::{SourceKind, Statement, TerminateTarget};
@@ -104,27 +104,16 @@ fn error_statement_text(parsed: &ParsedStatement) -> String {
     )
 }
 
-impl Engine {
-    /// Runs a `/ksql` request: one or more statements.
-    pub async fn execute_ksql(
-        &self,
-        sql_text: &str,
-        session_variables: &HashMap<String, String>,
-    ) -> std::result::Result<Vec<StatementResult>, KsqlError> {
-        self.execute_ksql_with_properties(sql_text, session_variables, &HashMap::new())
-            .await
-    }
-
-    /// Runs a `/ksql` request with its `streamsProperties` (e.g. `auto.offset.reset` for
-    /// the persistent queries it creates). SET in the request overrides them for the
+impl Runtime {
+    /// Runs a `/ksql` request's parsed statements with its `streamsProperties` (e.g.
+    /// `auto.offset.reset` for the persistent queries it creates): validates all of them in
+    /// a sandbox, then applies them. SET in the request overrides the properties for the
     /// statements after it, as in ksqlDB.
-    pub async fn execute_ksql_with_properties(
+    pub(crate) async fn execute_statements(
         &self,
-        sql_text: &str,
-        session_variables: &HashMap<String, String>,
+        statements: Vec<ParsedStatement>,
         properties: &HashMap<String, String>,
     ) -> std::result::Result<Vec<StatementResult>, KsqlError> {
-        let statements = parse_request(sql_text, session_variables)?;
         let _serial = self.ddl.lock().await;
         let mut sandbox = Sandbox::new((*self.catalog()).clone(), properties);
         let mut response_bytes = 0usize;
@@ -489,7 +478,7 @@ impl Engine {
 pub const QUERY_ON_KSQL_ENDPOINT: &str = "The following statement types should be issued to the websocket endpoint '/query':\n\t* PRINT\n\t* SELECT";
 
 /// Splits, substitutes `${var}` and parses a request's statements.
-fn parse_request(
+pub(crate) fn parse_request(
     sql_text: &str,
     session_variables: &HashMap<String, String>,
 ) -> std::result::Result<Vec<ParsedStatement>, KsqlError> {

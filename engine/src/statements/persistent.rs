@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use crate::catalog::PersistentQuery;
-use crate::engine::Engine;
+use crate::runtime::Runtime;
 use crate::error::{EngineError, Result};
 use crate::log::StartPosition;
 use crate::plan::persistent::{plan_persistent, SinkSpec};
@@ -26,7 +26,7 @@ fn query_number(id: &str) -> Option<u64> {
     id.rsplit('_').next()?.parse().ok()
 }
 
-impl Engine {
+impl Runtime {
     pub(super) fn create_as_select(
         &self,
         sandbox: &mut Sandbox,

@@ -3,9 +3,9 @@
 use http::StatusCode;
 use hyper::body::Incoming;
 use sluice_engine::Engine;
-use sluice_protocol::error_body::{code, protocol_error, ErrorResponse};
+use sluice_protocol::ksqldb::errors::{code, protocol_error, ErrorResponse};
+use sluice_protocol::ksqldb::query::query_request::CloseQueryArgs;
 use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;
-use sluice_protocol::query::query_request::CloseQueryArgs;
 
 use super::{error, json, read_error, HttpResponse};
 use crate::body::frames_in::read_to_limit;
@@ -19,7 +19,7 @@ pub async fn handle(engine: &Engine, mut body: Incoming) -> HttpResponse {
         Ok(a) => a,
         Err(e) => return error(protocol_error(&e)),
     };
-    if engine.queries.cancel(&args.query_id) {
+    if engine.close_query(&args.query_id) {
         json(StatusCode::OK, Vec::new())
     } else {
         error(ErrorResponse::generic(

@@ -10,7 +10,7 @@
 //! table: nothing a client sends becomes a path.
 
 use http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
-use sluice_protocol::error_body::{code, ErrorResponse};
+use sluice_protocol::ksqldb::errors::{code, ErrorResponse};
 
 use super::{error, json, HttpResponse};
 use crate::body::frames_out::ResponseBody;

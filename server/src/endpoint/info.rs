@@ -3,7 +3,7 @@
 
 use http::{header, Response, StatusCode};
 use sluice_engine::Engine;
-use sluice_protocol::info;
+use sluice_protocol::ksqldb::info;
 
 use super::{json, HttpResponse};
 use crate::body::frames_out::ResponseBody;

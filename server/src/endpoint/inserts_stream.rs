@@ -2,61 +2,34 @@
 //! each sent only once its row is durable.
 //!
 //! ```text
-//!  DATA frames ─► line_splitter ─► row decoder ─► Inserter (key, partition, value bytes)
-//!      ─► per-partition batch ─► log append (group commit) ─► ticket ─┐
-//!                                                                     ▼
-//!  response ◄─ ack_encoder ◄─ ack writer: awaits tickets in seq order ◄┘
+//!  DATA frames ─► line_splitter ─► InsertSession (engine: decode, batch, append)
+//!                                        │ AckStream (engine: tickets awaited in seq order)
+//!  response ◄─ ack_encoder ◄─ acks ◄─────┘
 //! ```
 //!
-//! Reading and acking run as two tasks joined by a bounded queue of pending batches, so
-//! acks flow while rows are still arriving (full duplex on HTTP/2) and a producer that
-//! outruns the disk is slowed by back-pressure rather than buffered without bound.
+//! Reading and acking run as two tasks, joined by the engine's bounded queue of pending
+//! batches, so acks flow while rows are still arriving (full duplex on HTTP/2) and a
+//! producer that outruns the disk is slowed by back-pressure rather than buffered.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use hyper::body::Incoming;
-use sluice_engine::format::insert_row::INVALID_JSON_MESSAGE;
-use sluice_engine::ingest::inserter::Inserter;
-use sluice_engine::log::{AppendTicket, PartitionId, Record};
-use sluice_engine::statements::insert_target;
-use sluice_engine::{Engine, EngineError, ErrorCode};
-use sluice_protocol::error_body::{code, protocol_error, stream_error, MessageStyle};
-use sluice_protocol::ingest::ack_encoder::AckEncoder;
-use sluice_protocol::ingest::insert_request::InsertsStreamArgs;
-use sluice_protocol::ingest::line_splitter::LineSplitter;
+use sluice_engine::{Ack, AckStream, Engine, EngineError, ErrorCode, Flow, InsertSession};
+use sluice_protocol::framing::line_splitter::LineSplitter;
+use sluice_protocol::ksqldb::errors::{
+    insert_ack_error, protocol_error, stream_error, MessageStyle,
+};
+use sluice_protocol::ksqldb::ingest::ack_encoder::AckEncoder;
+use sluice_protocol::ksqldb::ingest::insert_request::InsertsStreamArgs;
+use sluice_protocol::ksqldb::media_type::{negotiate, ResultFormat};
 use sluice_protocol::limits::ROW_BYTES_MAX;
-use sluice_protocol::media_type::{negotiate, ResultFormat};
 use sluice_protocol::ProtocolError;
 use tokio::sync::mpsc;
 
 use super::{error, not_acceptable, read_error, streaming, HttpResponse};
 use crate::body::frames_in::{next_data, ReadError};
 use crate::body::frames_out::ResponseBody;
-
-/// Appended-but-unacked batches per request. With up to `INSERT_BATCH_ROWS_MAX` rows per
-/// batch this bounds the rows one producer has in flight; beyond it reading pauses.
-pub const INSERTS_PENDING_BATCHES_MAX: usize = 64;
-
-/// Rows gathered before they are handed to the log as one append per partition.
-pub const INSERT_BATCH_ROWS_MAX: usize = 1024;
-
-/// Message ksqlDB sends when the write itself failed.
-const INSERT_FAILED: &str = "Error in processing inserts. Check server logs for details.";
-
-/// Acks owed for a contiguous run of rows, or the error that ends the response.
-enum Pending {
-    Batch {
-        first_seq: u64,
-        rows: u64,
-        tickets: Vec<AppendTicket>,
-    },
-    Error {
-        seq: u64,
-        error_code: u32,
-        message: String,
-    },
-}
 
 pub async fn handle(
     engine: &Arc<Engine>,
@@ -79,25 +52,13 @@ pub async fn handle(
         Err(e) => return error(protocol_error(&e)),
     };
     lines.remove(0);
-    let inserter = match insert_target(&engine.catalog(), &args.target_name())
-        .and_then(|source| Inserter::new(engine, source))
-    {
-        Ok(i) => i,
+    let (session, acks) = match engine.insert_session(&args.target_name()) {
+        Ok(s) => s,
         Err(e) => return error(stream_error(&e, None, MessageStyle::Raw)),
     };
     let (tx, response) = ResponseBody::channel();
-    let (pending_tx, pending_rx) = mpsc::channel(INSERTS_PENDING_BATCHES_MAX);
-    let reader = RowReader {
-        inserter,
-        splitter,
-        pending_tx,
-        next_seq: 0,
-        batch_first_seq: 0,
-        batch_rows: 0,
-        batches: Vec::new(),
-    };
-    tokio::spawn(reader.run(lines, body));
-    tokio::spawn(write_acks(format, pending_rx, tx));
+    tokio::spawn(read_rows(session, splitter, lines, body));
+    tokio::spawn(write_acks(format, acks, tx));
     streaming(format.content_type(), response)
 }
 
@@ -127,172 +88,61 @@ async fn read_first_line(
     Ok(())
 }
 
-/// The request half: decode rows and append them, queueing a ticket per batch.
-struct RowReader {
-    inserter: Inserter,
-    splitter: LineSplitter,
-    pending_tx: mpsc::Sender<Pending>,
-    next_seq: u64,
-    batch_first_seq: u64,
-    batch_rows: u64,
-    /// Records per partition for the current batch.
-    batches: Vec<(PartitionId, Vec<Record>)>,
-}
-
-/// Whether the reader should keep going.
-enum Flow {
-    Continue,
-    Stop,
-}
-
-impl RowReader {
-    async fn run(mut self, first_lines: Vec<Bytes>, mut body: Incoming) {
-        let mut lines = first_lines;
-        loop {
-            if let Flow::Stop = self.rows(&lines).await {
+/// The request half: split the body into rows and push them into the session.
+async fn read_rows(
+    mut session: InsertSession,
+    mut splitter: LineSplitter,
+    mut lines: Vec<Bytes>,
+    mut body: Incoming,
+) {
+    loop {
+        if session.push(&lines).await == Flow::Stop {
+            return;
+        }
+        lines.clear();
+        match next_data(&mut body).await {
+            Ok(Some(chunk)) => {
+                if let Err(e) = splitter.push(chunk, &mut lines) {
+                    // Rows before the oversized one still count; then the error ends it.
+                    if session.push(&lines).await == Flow::Continue {
+                        let error = EngineError::new(ErrorCode::BadRequest, e.to_string());
+                        session.fail(error).await;
+                    }
+                    return;
+                }
+            }
+            Ok(None) => {
+                splitter.finish(&mut lines);
+                if session.push(&lines).await == Flow::Continue {
+                    session.finish().await;
+                }
                 return;
             }
-            lines.clear();
-            match next_data(&mut body).await {
-                Ok(Some(chunk)) => {
-                    if let Err(e) = self.splitter.push(chunk, &mut lines) {
-                        // Rows before the oversized one still count; then the error ends it.
-                        if let Flow::Continue = self.rows(&lines).await {
-                            self.fail(code::BAD_REQUEST, e.to_string()).await;
-                        }
-                        return;
-                    }
-                }
-                Ok(None) => {
-                    self.splitter.finish(&mut lines);
-                    if let Flow::Continue = self.rows(&lines).await {
-                        self.flush().await;
-                    }
-                    return;
-                }
-                // The client went away mid-body: a partial row is dropped, never appended.
-                Err(_) => {
-                    self.flush().await;
-                    return;
-                }
+            // The client went away mid-body: a partial row is dropped, never appended.
+            Err(_) => {
+                session.finish().await;
+                return;
             }
         }
-    }
-
-    async fn rows(&mut self, lines: &[Bytes]) -> Flow {
-        // The lines of one read arrived together: one clock read stamps them all.
-        let now_ms = self.inserter.now_ms();
-        for line in lines {
-            if let Err(e) = self.add(line, now_ms) {
-                if let Flow::Stop = self.flush().await {
-                    return Flow::Stop;
-                }
-                self.fail(code::BAD_REQUEST, error_ack_message(&e)).await;
-                return Flow::Stop;
-            }
-            if self.batch_rows as usize >= INSERT_BATCH_ROWS_MAX {
-                if let Flow::Stop = self.flush().await {
-                    return Flow::Stop;
-                }
-            }
-        }
-        self.flush().await
-    }
-
-    /// Decodes one row and adds its record to the current batch.
-    fn add(&mut self, line: &Bytes, now_ms: i64) -> Result<(), EngineError> {
-        let decoded = self.inserter.decode_line(line)?;
-        let (partition, record) = self.inserter.record_line(decoded, line, now_ms)?;
-        match self.batches.iter_mut().find(|(p, _)| *p == partition) {
-            Some((_, records)) => records.push(record),
-            None => self.batches.push((partition, vec![record])),
-        }
-        self.next_seq += 1;
-        self.batch_rows += 1;
-        Ok(())
-    }
-
-    /// Appends the current batch and queues its acks.
-    async fn flush(&mut self) -> Flow {
-        if self.batch_rows == 0 {
-            return Flow::Continue;
-        }
-        let mut tickets = Vec::with_capacity(self.batches.len());
-        for (partition, records) in self.batches.drain(..) {
-            match self.inserter.topic().append(partition, records).await {
-                Ok(t) => tickets.push(t),
-                Err(e) => {
-                    tracing::error!(error = %e, "append failed");
-                    let seq = self.batch_first_seq;
-                    self.batch_rows = 0;
-                    let _ = self
-                        .pending_tx
-                        .send(Pending::Error {
-                            seq,
-                            error_code: code::SERVER_ERROR,
-                            message: INSERT_FAILED.into(),
-                        })
-                        .await;
-                    return Flow::Stop;
-                }
-            }
-        }
-        let pending = Pending::Batch {
-            first_seq: self.batch_first_seq,
-            rows: self.batch_rows,
-            tickets,
-        };
-        self.batch_first_seq = self.next_seq;
-        self.batch_rows = 0;
-        // The ack writer is gone only when the client is: stop reading.
-        match self.pending_tx.send(pending).await {
-            Ok(()) => Flow::Continue,
-            Err(_) => Flow::Stop,
-        }
-    }
-
-    async fn fail(&mut self, error_code: u32, message: String) {
-        let _ = self
-            .pending_tx
-            .send(Pending::Error {
-                seq: self.next_seq,
-                error_code,
-                message,
-            })
-            .await;
     }
 }
 
-/// The response half: waits for each batch to be durable, in order, and acks its rows.
-async fn write_acks(
-    format: ResultFormat,
-    mut pending: mpsc::Receiver<Pending>,
-    tx: mpsc::Sender<Bytes>,
-) {
+/// The response half: one ack per durable row, in order, and the error that ends it.
+async fn write_acks(format: ResultFormat, mut acks: AckStream, tx: mpsc::Sender<Bytes>) {
     let mut encoder = AckEncoder::new(format);
     let mut out = Vec::with_capacity(4096);
-    while let Some(item) = pending.recv().await {
-        match item {
-            Pending::Batch {
-                first_seq,
-                rows,
-                tickets,
-            } => {
-                if !all_durable(tickets).await {
-                    encoder.error(first_seq, code::SERVER_ERROR, INSERT_FAILED, &mut out);
-                    encoder.finish(&mut out);
-                    let _ = tx.send(Bytes::from(out)).await;
-                    return;
-                }
+    while let Some(ack) = acks.next().await {
+        match ack {
+            Ack::Ok { first_seq, rows } => {
                 for seq in first_seq..first_seq + rows {
                     encoder.ok(seq, &mut out);
                 }
             }
-            Pending::Error {
-                seq,
-                error_code,
-                message,
-            } => {
+            Ack::Failed { seq, error } => {
+                if error.class() == sluice_engine::ErrorClass::Internal {
+                    tracing::error!(%error, "insert failed");
+                }
+                let (error_code, message) = insert_ack_error(&error);
                 encoder.error(seq, error_code, &message, &mut out);
                 encoder.finish(&mut out);
                 let _ = tx.send(Bytes::from(out)).await;
@@ -313,31 +163,4 @@ async fn write_acks(
     if !out.is_empty() {
         let _ = tx.send(Bytes::from(out)).await;
     }
-}
-
-/// ksqlDB sends the bare "Invalid JSON in inserts stream" for every undecodable row; the
-/// decoder's detail (not an object, too deep) goes to the log instead.
-fn error_ack_message(e: &EngineError) -> String {
-    if e.code() == ErrorCode::InvalidRowJson {
-        tracing::debug!(detail = %e, "rejected inserts-stream row");
-        return INVALID_JSON_MESSAGE.to_string();
-    }
-    e.to_string()
-}
-
-async fn all_durable(tickets: Vec<AppendTicket>) -> bool {
-    for ticket in tickets {
-        match ticket.await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "append failed");
-                return false;
-            }
-            Err(_) => {
-                tracing::error!("log writer stopped before the append was durable");
-                return false;
-            }
-        }
-    }
-    true
 }

@@ -2,15 +2,14 @@
 
 use http::StatusCode;
 use hyper::body::Incoming;
-use sluice_engine::statements::KsqlError;
-use sluice_engine::{Engine, ErrorClass, ErrorCode};
-use sluice_protocol::error_body::{
-    code, protocol_error, statement_error, statement_message, MessageStyle,
+use sluice_engine::{Engine, KsqlError};
+use sluice_protocol::ksqldb::errors::{
+    error_code, protocol_error, statement_error, statement_message, Endpoint, MessageStyle,
 };
+use sluice_protocol::ksqldb::query::query_request::string_map;
+use sluice_protocol::ksqldb::statement::entities::render_entities;
+use sluice_protocol::ksqldb::statement::ksql_request::KsqlArgs;
 use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;
-use sluice_protocol::query::query_request::string_map;
-use sluice_protocol::statement::entities::render_entities;
-use sluice_protocol::statement::ksql_request::KsqlArgs;
 
 use super::{error, json, read_error, HttpResponse};
 use crate::body::frames_in::read_to_limit;
@@ -26,10 +25,7 @@ pub async fn handle(engine: &Engine, mut body: Incoming) -> HttpResponse {
     };
     let vars = string_map(&args.session_variables);
     let props = string_map(&args.streams_properties);
-    match engine
-        .execute_ksql_with_properties(&args.ksql, &vars, &props)
-        .await
-    {
+    match engine.execute(&args.ksql, &vars, &props).await {
         Ok(results) => match render_entities(&results) {
             Ok(body) => json(StatusCode::OK, body),
             Err(e) => error(protocol_error(&e)),
@@ -39,13 +35,9 @@ pub async fn handle(engine: &Engine, mut body: Incoming) -> HttpResponse {
 }
 
 /// The one mapping from a failed `/ksql` request to ksqlDB's `statement_error`.
-fn ksql_error(e: &KsqlError) -> sluice_protocol::error_body::ErrorResponse {
+fn ksql_error(e: &KsqlError) -> sluice_protocol::ksqldb::errors::ErrorResponse {
     let message = statement_message(&e.error, &e.statement_text, MessageStyle::Raw);
-    let error_code = match e.error.code() {
-        ErrorCode::QueryOnStatementEndpoint => code::QUERY_ENDPOINT,
-        _ if e.error.class() == ErrorClass::Internal => code::SERVER_ERROR,
-        _ => code::BAD_STATEMENT,
-    };
+    let error_code = error_code(e.error.code(), Endpoint::Statements);
     // Entities of the statements applied before the failing one; if even they are too
     // large to send, the error goes without them.
     let entities = render_entities(&e.entities).unwrap_or_else(|_| b"[]".to_vec());

@@ -13,7 +13,7 @@ pub mod topics;
 
 use bytes::Bytes;
 use http::{header, Response, StatusCode};
-use sluice_protocol::error_body::{protocol_error, ErrorResponse};
+use sluice_protocol::ksqldb::errors::{protocol_error, ErrorResponse};
 
 use crate::body::frames_in::ReadError;
 use crate::body::frames_out::ResponseBody;
@@ -40,7 +40,7 @@ pub fn read_error(err: ReadError) -> HttpResponse {
         ReadError::TooLarge(e) => error(protocol_error(&e)),
         // Nobody is left to read it, but hyper still wants a response.
         ReadError::Disconnected => error(ErrorResponse::generic(
-            sluice_protocol::error_body::code::BAD_REQUEST,
+            sluice_protocol::ksqldb::errors::code::BAD_REQUEST,
             "The request body was cut off",
         )),
     }

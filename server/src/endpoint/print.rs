@@ -3,20 +3,17 @@
 //! same text rather than refusing it).
 //!
 //! ```text
-//!  PrintStream (engine) ─► PrintEncoder (format guess, text lines) ─► bounded channel ─► DATA
+//!  PrintHandle (engine) ─► PrintEncoder (format guess, text lines) ─► bounded channel ─► DATA
 //! ```
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use sluice_engine::query::print::{PrintPlan, PrintStream};
-use sluice_engine::Engine;
-use sluice_protocol::error_body::{stream_error, MessageStyle};
-use sluice_protocol::query::print_encoder::PrintEncoder;
+use sluice_engine::PrintHandle;
+use sluice_protocol::ksqldb::query::print_encoder::PrintEncoder;
 use tokio::sync::mpsc;
 
-use super::{error, streaming, HttpResponse};
+use super::{streaming, HttpResponse};
 use crate::body::frames_out::ResponseBody;
 
 /// Content type of PRINT output: text lines, not JSON.
@@ -30,18 +27,13 @@ pub const PRINT_IDLE_NEWLINE_MS: u64 = 1_000;
 /// Records encoded into one response chunk.
 pub const PRINT_CHUNK_RECORDS_MAX: usize = 256;
 
-pub fn respond(engine: &Arc<Engine>, plan: PrintPlan, style: MessageStyle) -> HttpResponse {
-    let sql = plan.sql.clone();
-    let stream = match PrintStream::start(engine, plan) {
-        Ok(s) => s,
-        Err(e) => return error(stream_error(&e, Some(&sql), style)),
-    };
+pub fn respond(stream: PrintHandle) -> HttpResponse {
     let (tx, body) = ResponseBody::channel();
     tokio::spawn(pump(stream, tx));
     streaming(TEXT_PLAIN, body)
 }
 
-async fn pump(mut stream: PrintStream, tx: mpsc::Sender<Bytes>) {
+async fn pump(mut stream: PrintHandle, tx: mpsc::Sender<Bytes>) {
     let mut encoder = PrintEncoder::new();
     let mut records = Vec::with_capacity(PRINT_CHUNK_RECORDS_MAX);
     let mut out = Vec::with_capacity(4096);

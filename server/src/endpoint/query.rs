@@ -11,11 +11,11 @@ use std::sync::Arc;
 use http::{StatusCode, Version};
 use hyper::body::Incoming;
 use sluice_engine::Engine;
-use sluice_protocol::error_body::{protocol_error, ErrorResponse, MessageStyle};
+use sluice_protocol::ksqldb::errors::{protocol_error, ErrorResponse, MessageStyle};
+use sluice_protocol::ksqldb::media_type::{negotiate_old_query, OldQueryFormat, ResultFormat};
+use sluice_protocol::ksqldb::query::query_request::string_map;
+use sluice_protocol::ksqldb::statement::ksql_request::KsqlArgs;
 use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;
-use sluice_protocol::media_type::{negotiate_old_query, OldQueryFormat, ResultFormat};
-use sluice_protocol::query::query_request::string_map;
-use sluice_protocol::statement::ksql_request::KsqlArgs;
 
 use super::query_stream::{respond, Framing};
 use super::{error, json, not_acceptable, read_error, HttpResponse};
@@ -70,4 +70,5 @@ pub async fn handle(
         &properties,
         &variables,
     )
+    .await
 }

@@ -3,8 +3,8 @@
 
 use http::StatusCode;
 use sluice_engine::Engine;
-use sluice_protocol::error_body::{code, ErrorResponse};
-use sluice_protocol::query::query_progress::render_query_progress;
+use sluice_protocol::ksqldb::errors::{code, ErrorResponse};
+use sluice_protocol::ksqldb::query::query_progress::render_query_progress;
 
 use super::{error, json, HttpResponse};
 

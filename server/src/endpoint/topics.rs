@@ -14,20 +14,18 @@
 
 use http::{Method, StatusCode, Uri};
 use hyper::body::Incoming;
-use sluice_engine::log::{Offset, PartitionId, TopicLog};
-use sluice_engine::query::raw_records;
-use sluice_engine::Engine;
-use sluice_protocol::error_body::ErrorResponse;
-use sluice_protocol::topics::produce_request::{decode_produce, EmbeddedFormat};
-use sluice_protocol::topics::produce_response::encode_produce_response;
-use sluice_protocol::topics::records_response::{encode_records, RecordsQuery};
-use sluice_protocol::topics::rest_error::{
+use sluice_engine::{Engine, TopicDescription};
+use sluice_protocol::ksqldb::errors::ErrorResponse;
+use sluice_protocol::rest_proxy::produce_request::{decode_produce, EmbeddedFormat};
+use sluice_protocol::rest_proxy::produce_response::encode_produce_response;
+use sluice_protocol::rest_proxy::records_response::{encode_records, RecordsQuery};
+use sluice_protocol::rest_proxy::rest_error::{
     self, code, from_engine, from_protocol, partition_not_found, topic_not_found,
 };
-use sluice_protocol::topics::topic_metadata::{
+use sluice_protocol::rest_proxy::topic_metadata::{
     encode_topic, encode_topic_list, CreateTopicRequest, PartitionRange,
 };
-use sluice_protocol::topics::{PRODUCE_BODY_BYTES_MAX, REST_V2_JSON};
+use sluice_protocol::rest_proxy::{PRODUCE_BODY_BYTES_MAX, REST_V2_JSON};
 use sluice_protocol::ProtocolError;
 
 use super::HttpResponse;
@@ -63,39 +61,34 @@ pub async fn handle(
 }
 
 fn list(engine: &Engine) -> HttpResponse {
-    let names = engine
-        .log()
-        .list_topics()
-        .into_iter()
-        .map(|t| t.name)
-        .collect();
-    ok(StatusCode::OK, encode_topic_list(names))
+    ok(StatusCode::OK, encode_topic_list(engine.topic_names()))
 }
 
 async fn create(engine: &Engine, mut body: Incoming) -> Result<HttpResponse, ErrorResponse> {
     let bytes = read_body(&mut body, CREATE_BODY_BYTES_MAX).await?;
     let request = CreateTopicRequest::decode(&bytes).map_err(|e| from_protocol(&e))?;
     let topic = engine
-        .log()
         .create_topic(&request.name, request.partitions)
         .map_err(|e| from_engine(&e))?;
-    Ok(ok(StatusCode::OK, describe_topic(topic.as_ref())))
+    Ok(ok(StatusCode::OK, describe_topic(&topic)))
 }
 
 fn describe(engine: &Engine, name: &str) -> Result<HttpResponse, ErrorResponse> {
-    let topic = engine.log().topic(name).ok_or_else(topic_not_found)?;
-    Ok(ok(StatusCode::OK, describe_topic(topic.as_ref())))
+    let topic = engine.describe_topic(name).ok_or_else(topic_not_found)?;
+    Ok(ok(StatusCode::OK, describe_topic(&topic)))
 }
 
-fn describe_topic(topic: &dyn TopicLog) -> Vec<u8> {
-    let partitions: Vec<PartitionRange> = (0..topic.partition_count())
+fn describe_topic(topic: &TopicDescription) -> Vec<u8> {
+    let partitions: Vec<PartitionRange> = topic
+        .partitions
+        .iter()
         .map(|p| PartitionRange {
-            partition: p,
-            start_offset: topic.start_offset(PartitionId(p)).0,
-            end_offset: topic.end_offset(PartitionId(p)).0,
+            partition: p.partition,
+            start_offset: p.start_offset,
+            end_offset: p.end_offset,
         })
         .collect();
-    encode_topic(topic.name(), &partitions)
+    encode_topic(&topic.name, &partitions)
 }
 
 /// Decode every record first, so a bad one rejects the whole request before anything is
@@ -107,28 +100,20 @@ async fn produce(
     mut body: Incoming,
 ) -> Result<HttpResponse, ErrorResponse> {
     let format = EmbeddedFormat::from_content_type(content_type).map_err(|e| from_protocol(&e))?;
-    let topic = engine.log().topic(name).ok_or_else(topic_not_found)?;
+    if engine.describe_topic(name).is_none() {
+        return Err(topic_not_found());
+    }
     let bytes = read_body(&mut body, PRODUCE_BODY_BYTES_MAX).await?;
-    let records =
-        decode_produce(&bytes, format, engine.clock.now_ms()).map_err(|e| from_protocol(&e))?;
-    let produced = raw_records::produce(topic.as_ref(), records)
+    let records = decode_produce(&bytes, format, engine.now_ms()).map_err(|e| from_protocol(&e))?;
+    let produced = engine
+        .produce(name, records)
         .await
         .map_err(|e| from_engine(&e))?;
     Ok(ok(StatusCode::OK, encode_produce_response(&produced)))
 }
 
 fn delete(engine: &Engine, name: &str) -> Result<HttpResponse, ErrorResponse> {
-    if engine.log().topic(name).is_none() {
-        return Err(topic_not_found());
-    }
-    engine
-        .log()
-        .delete_topic(name)
-        .map_err(|e| match e.class() {
-            // Lost a race with another delete.
-            sluice_engine::ErrorClass::NotFound => topic_not_found(),
-            _ => from_engine(&e),
-        })?;
+    engine.delete_topic(name).map_err(|e| from_engine(&e))?;
     Ok(http::Response::builder()
         .status(StatusCode::NO_CONTENT)
         .body(ResponseBody::empty())
@@ -141,18 +126,14 @@ fn read(
     partition: &str,
     query: Option<&str>,
 ) -> Result<HttpResponse, ErrorResponse> {
-    let topic = engine.log().topic(name).ok_or_else(topic_not_found)?;
-    let partition: u32 = partition.parse().map_err(|_| partition_not_found())?;
-    if partition >= topic.partition_count() {
-        return Err(partition_not_found());
+    if engine.describe_topic(name).is_none() {
+        return Err(topic_not_found());
     }
+    let partition: u32 = partition.parse().map_err(|_| partition_not_found())?;
     let query = RecordsQuery::parse(query).map_err(|e| from_protocol(&e))?;
-    let start = topic.start_offset(PartitionId(partition));
-    let end = topic.end_offset(PartitionId(partition));
-    let from = Offset(query.offset.unwrap_or(start.0)).clamp(start, end);
-    let records = raw_records::read(topic.as_ref(), partition, from, query.limit)
+    let (records, next) = engine
+        .read_records(name, partition, query.offset, query.limit)
         .map_err(|e| from_engine(&e))?;
-    let next = records.last().map_or(from.0, |r| r.offset.0 + 1);
     Ok(ok(StatusCode::OK, encode_records(&records, next)))
 }
 

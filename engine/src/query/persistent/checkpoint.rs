@@ -145,6 +145,63 @@ pub enum Resume {
     },
 }
 
+/// Where persistent queries keep their checkpoints: per query, the intent and commit
+/// entries of the exactly-once protocol in `runner`.
+///
+/// Contract: `Checkpoint::append` returns once the entry is durable; `open` then reports
+/// the last entry appended as the query's [`Resume`]. The embedded backend keeps one
+/// journal file per query ([`JournalCheckpoints`]). The protocol's recovery relies on the
+/// sink log keeping a record-exact prefix of an unfinished append (the embedded log's
+/// guarantee); a Kafka backend, whose log has transactions, commits a batch's sink records
+/// and input positions in one transaction instead.
+pub trait CheckpointStore: Send + Sync {
+    /// Opens query `id`'s checkpoint, creating an empty one if there is none.
+    fn open(&self, query_id: &str) -> Result<(Box<dyn Checkpoint>, Resume)>;
+    /// Opens query `id`'s checkpoint afresh, discarding one a query whose CREATE never
+    /// reached the command log may have left under the same id.
+    fn create(&self, query_id: &str) -> Result<Box<dyn Checkpoint>>;
+    /// Removes a terminated query's checkpoint.
+    fn remove(&self, query_id: &str);
+}
+
+/// One query's checkpoint.
+pub trait Checkpoint: Send {
+    /// Appends one entry durably.
+    fn append(&mut self, entry: &Entry) -> Result<()>;
+}
+
+/// The embedded checkpoint store: `<data dir>/queries/<escaped query id>.journal`.
+#[derive(Debug)]
+pub struct JournalCheckpoints {
+    data_dir: PathBuf,
+}
+
+impl JournalCheckpoints {
+    pub fn new(data_dir: &Path) -> JournalCheckpoints {
+        JournalCheckpoints {
+            data_dir: data_dir.to_path_buf(),
+        }
+    }
+}
+
+impl CheckpointStore for JournalCheckpoints {
+    fn open(&self, query_id: &str) -> Result<(Box<dyn Checkpoint>, Resume)> {
+        let (journal, resume) = QueryJournal::open(&QueryJournal::path(&self.data_dir, query_id))?;
+        Ok((Box::new(journal), resume))
+    }
+
+    fn create(&self, query_id: &str) -> Result<Box<dyn Checkpoint>> {
+        let path = QueryJournal::path(&self.data_dir, query_id);
+        let _ = std::fs::remove_file(&path);
+        let (journal, _) = QueryJournal::open(&path)?;
+        Ok(Box::new(journal))
+    }
+
+    fn remove(&self, query_id: &str) {
+        let _ = std::fs::remove_file(QueryJournal::path(&self.data_dir, query_id));
+    }
+}
+
 /// A query's journal file with compaction.
 pub struct QueryJournal {
     journal: Option<Journal>,
@@ -181,9 +238,12 @@ impl QueryJournal {
         ))
     }
 
+}
+
+impl Checkpoint for QueryJournal {
     /// Appends (and fsyncs) one entry; a commit past the size bound compacts the journal to
     /// just that commit.
-    pub fn append(&mut self, entry: &Entry) -> Result<()> {
+    fn append(&mut self, entry: &Entry) -> Result<()> {
         let journal = self.journal.as_mut().ok_or_else(closed)?;
         let bytes = entry.encode();
         if matches!(entry, Entry::Commit { .. }) && journal.len_bytes() > QUERY_JOURNAL_BYTES_MAX {

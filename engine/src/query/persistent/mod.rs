@@ -24,19 +24,17 @@ pub mod checkpoint;
 mod runner;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
 use crate::catalog::PersistentQuery;
-use crate::engine::Engine;
 use crate::error::Result;
 use crate::log::{LogStore, PartitionId, StartPosition};
 
 pub use crate::plan::persistent::{PersistentKind, PersistentPlan};
-pub use checkpoint::{QueryJournal, Resume};
+pub use checkpoint::{Checkpoint, CheckpointStore, JournalCheckpoints, QueryJournal, Resume};
 
 /// A persistent query's progress, for tests and the conformance runner.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,9 +80,8 @@ impl Handle {
     }
 }
 
-#[derive(Default)]
 pub struct PersistentQueries {
-    data_dir: PathBuf,
+    checkpoints: Arc<dyn CheckpointStore>,
     running: Mutex<BTreeMap<String, Arc<Handle>>>,
     sink_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Queries replayed from the catalog journal, waiting for `start`.
@@ -102,16 +99,15 @@ impl std::fmt::Debug for PersistentQueries {
 }
 
 impl PersistentQueries {
-    pub fn new(data_dir: PathBuf) -> PersistentQueries {
+    pub fn new(checkpoints: Arc<dyn CheckpointStore>) -> PersistentQueries {
         PersistentQueries {
-            data_dir,
+            checkpoints,
+            running: Mutex::default(),
+            sink_locks: Mutex::default(),
+            pending: Mutex::default(),
             ready: watch::Sender::new(false),
-            ..PersistentQueries::default()
+            started: AtomicBool::new(false),
         }
-    }
-
-    pub fn journal_path(&self, id: &str) -> PathBuf {
-        QueryJournal::path(&self.data_dir, id)
     }
 
     pub(crate) fn set_pending(&self, queries: Vec<Arc<PersistentQuery>>) {
@@ -125,11 +121,8 @@ impl PersistentQueries {
         log: &dyn LogStore,
         query: &PersistentQuery,
         start: StartPosition,
-    ) -> Result<(QueryJournal, Resume)> {
-        let path = self.journal_path(&query.id);
-        // A journal left by a query whose CREATE never reached the catalog journal.
-        let _ = std::fs::remove_file(&path);
-        let (mut journal, _) = QueryJournal::open(&path)?;
+    ) -> Result<(Box<dyn Checkpoint>, Resume)> {
+        let mut journal = self.checkpoints.create(&query.id)?;
         let topic = log.topic(&query.plan.source.topic).ok_or_else(|| {
             crate::error::EngineError::not_found(format!(
                 "Topic '{}' does not exist",
@@ -154,7 +147,7 @@ impl PersistentQueries {
         self: &Arc<Self>,
         log: Arc<dyn LogStore>,
         query: Arc<PersistentQuery>,
-        journal: QueryJournal,
+        journal: Box<dyn Checkpoint>,
         resume: Resume,
     ) {
         self.start(Arc::clone(&log));
@@ -215,7 +208,7 @@ impl PersistentQueries {
         if let Some(h) = &handle {
             h.cancel.send_replace(true);
         }
-        let _ = std::fs::remove_file(self.journal_path(id));
+        self.checkpoints.remove(id);
         handle.is_some()
     }
 
@@ -237,18 +230,11 @@ impl PersistentQueries {
     }
 }
 
-impl Engine {
-    /// Starts the persistent queries replayed from the catalog journal. Call once the async
-    /// runtime runs (the server does when it binds); calling it again does nothing.
-    pub fn start_persistent_queries(&self) {
-        self.persistent.start(Arc::clone(&self.log));
-    }
-
+impl PersistentQueries {
     /// Where a persistent query stands: its committed source positions against the
-    /// current end offsets. `None` if no such query runs.
-    pub fn query_progress(&self, id: &str) -> Option<QueryProgress> {
+    /// current end offsets of `log`. `None` if no such query runs.
+    pub fn progress(&self, log: &dyn LogStore, id: &str) -> Option<QueryProgress> {
         let handle = self
-            .persistent
             .lock_running()
             .values()
             .find(|h| h.query.id.eq_ignore_ascii_case(id))
@@ -259,7 +245,7 @@ impl Engine {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         let topic_name = &handle.query.plan.source.topic;
-        let topic = self.log.topic(topic_name);
+        let topic = log.topic(topic_name);
         let mut sources = Vec::new();
         let partitions = topic.as_ref().map_or(0, |t| t.partition_count());
         for p in 0..partitions {

@@ -26,7 +26,7 @@ use crate::log::{
 };
 use crate::plan::physical;
 
-use super::checkpoint::{Entry, QueryJournal, Resume};
+use super::checkpoint::{Checkpoint, Entry, Resume};
 use super::{Handle, PersistentPlan, PersistentQueries};
 
 /// Source records per batch, over all partitions.
@@ -48,11 +48,11 @@ pub(super) async fn open_and_recover(
     queries: &PersistentQueries,
     log: &Arc<dyn LogStore>,
     handle: &Handle,
-) -> Result<(QueryJournal, Resume)> {
-    let (mut journal, resume) = QueryJournal::open(&queries.journal_path(&handle.query.id))?;
+) -> Result<(Box<dyn Checkpoint>, Resume)> {
+    let (mut journal, resume) = queries.checkpoints.open(&handle.query.id)?;
     let positions = match resume {
         Resume::Unfinished { source, sink_end } => {
-            recover(queries, log, handle, &mut journal, &source, &sink_end).await?
+            recover(queries, log, handle, journal.as_mut(), &source, &sink_end).await?
         }
         Resume::Committed(positions) => positions,
         // The CREATE reached the catalog journal, so its first commit was written before;
@@ -67,7 +67,7 @@ pub(super) async fn run(
     queries: Arc<PersistentQueries>,
     log: Arc<dyn LogStore>,
     handle: Arc<Handle>,
-    mut journal: QueryJournal,
+    mut journal: Box<dyn Checkpoint>,
     resume: Resume,
 ) {
     let id = handle.query.id.clone();
@@ -76,10 +76,10 @@ pub(super) async fn run(
             Resume::Committed(p) => p,
             Resume::Fresh => Vec::new(),
             Resume::Unfinished { source, sink_end } => {
-                recover(&queries, &log, &handle, &mut journal, &source, &sink_end).await?
+                recover(&queries, &log, &handle, journal.as_mut(), &source, &sink_end).await?
             }
         };
-        run_loop(&queries, &log, &handle, &mut journal, positions).await
+        run_loop(&queries, &log, &handle, journal.as_mut(), positions).await
     }
     .await;
     if let Err(e) = result {
@@ -110,7 +110,7 @@ async fn run_loop(
     queries: &PersistentQueries,
     log: &Arc<dyn LogStore>,
     handle: &Handle,
-    journal: &mut QueryJournal,
+    journal: &mut dyn Checkpoint,
     mut positions: Vec<u64>,
 ) -> Result<()> {
     let plan = &handle.query.plan;
@@ -176,7 +176,7 @@ async fn recover(
     queries: &PersistentQueries,
     log: &Arc<dyn LogStore>,
     handle: &Handle,
-    journal: &mut QueryJournal,
+    journal: &mut dyn Checkpoint,
     ranges: &[(u64, u64)],
     intent_sink_end: &[u64],
 ) -> Result<Vec<u64>> {
@@ -217,7 +217,7 @@ async fn recover(
 async fn write_batch(
     queries: &PersistentQueries,
     topics: &Topics,
-    journal: &mut QueryJournal,
+    journal: &mut dyn Checkpoint,
     ranges: &[(u64, u64)],
     mut outputs: Vec<Vec<Record>>,
     recovering: Option<&[u64]>,

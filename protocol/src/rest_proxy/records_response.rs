@@ -6,8 +6,8 @@
 //!              "headers":[{"key":"h","value":"<base64>"|null}]}],"nextOffset":1}
 //! ```
 
-use sluice_engine::format::json_text::{write_base64_string, write_i64, write_json_string};
-use sluice_engine::log::StoredRecord;
+use sluice_engine::codec::{write_base64_string, write_i64, write_json_string};
+use sluice_engine::StoredRecord;
 
 use super::{READ_RECORDS_DEFAULT, READ_RECORDS_MAX};
 use crate::error::ProtocolError;
@@ -102,7 +102,7 @@ fn write_optional_base64(bytes: Option<&[u8]>, out: &mut Vec<u8>) {
 mod tests {
     use super::*;
     use bytes::Bytes;
-    use sluice_engine::log::{Offset, PartitionId, Record};
+    use sluice_engine::{Offset, PartitionId, Record};
 
     #[test]
     fn query_string() {

@@ -5,7 +5,7 @@
 //! plus a suffix.
 
 use serde::Serialize;
-use sluice_engine::{EngineError, ErrorClass};
+use sluice_engine::{EngineError, ErrorClass, ErrorCode};
 
 use crate::error::ProtocolError;
 
@@ -63,18 +63,75 @@ fn status_of(error_code: u32) -> u16 {
     u16::try_from(error_code / 100).unwrap_or(500)
 }
 
+/// Which of ksqlDB's resources answers: they give one failure different codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `/ksql` (`KsqlResource`).
+    Statements,
+    /// `/query-stream`, `/query`, `/inserts-stream`, `/close-query`.
+    Streaming,
+}
+
+/// The one mapping from an engine error code to ksqlDB's `error_code` (the HTTP status is
+/// the code / 100). Exhaustive: a new engine code does not compile until it is placed here.
+pub fn error_code(engine_code: ErrorCode, endpoint: Endpoint) -> u32 {
+    match (engine_code, endpoint) {
+        (ErrorCode::QueryOnStatementEndpoint, _) => code::QUERY_ENDPOINT,
+        (
+            ErrorCode::Syntax
+            | ErrorCode::InvalidStatement
+            | ErrorCode::NotFound
+            | ErrorCode::TopicNotFound
+            | ErrorCode::PartitionNotFound,
+            _,
+        ) => code::BAD_STATEMENT,
+        (
+            ErrorCode::BadRequest
+            | ErrorCode::InvalidRowJson
+            | ErrorCode::Conflict
+            | ErrorCode::Unsupported
+            | ErrorCode::ResourceLimit,
+            Endpoint::Statements,
+        ) => code::BAD_STATEMENT,
+        (
+            ErrorCode::BadRequest
+            | ErrorCode::InvalidRowJson
+            | ErrorCode::Conflict
+            | ErrorCode::Unsupported
+            | ErrorCode::ResourceLimit,
+            Endpoint::Streaming,
+        ) => code::BAD_REQUEST,
+        (ErrorCode::PushQueryLimit, _) => code::MAX_PUSH_QUERIES,
+        (ErrorCode::StorageFull | ErrorCode::Io | ErrorCode::Corrupt | ErrorCode::Internal, _) => {
+            code::SERVER_ERROR
+        }
+    }
+}
+
 /// Error code for an engine error on the streaming endpoints (`/query-stream`,
 /// `/inserts-stream`, `/close-query`).
 pub fn stream_error_code(err: &EngineError) -> u32 {
-    match err.class() {
-        ErrorClass::BadStatement => code::BAD_STATEMENT,
-        ErrorClass::BadRequest | ErrorClass::Conflict | ErrorClass::Unsupported => {
-            code::BAD_REQUEST
-        }
-        ErrorClass::NotFound => code::BAD_STATEMENT,
-        ErrorClass::ResourceExhausted => code::MAX_PUSH_QUERIES,
-        ErrorClass::Internal => code::SERVER_ERROR,
-    }
+    error_code(err.code(), Endpoint::Streaming)
+}
+
+/// ksqlDB's message when an inserted row could not be written.
+pub const INSERT_FAILED: &str = "Error in processing inserts. Check server logs for details.";
+
+/// ksqlDB's message for every inserted row that is not valid JSON (`InsertsStreamHandler`);
+/// the engine's detail (not an object, too deep) goes to the log instead.
+pub const INVALID_INSERT_JSON: &str = "Invalid JSON in inserts stream";
+
+/// The `error_code` and `message` of the ack that ends an inserts stream: ksqlDB's bare
+/// texts for rows that are not JSON and for writes that failed, the engine's message for
+/// every other bad row.
+pub fn insert_ack_error(err: &EngineError) -> (u32, String) {
+    let error_code = stream_error_code(err);
+    let message = match err.code() {
+        ErrorCode::InvalidRowJson => INVALID_INSERT_JSON.to_string(),
+        _ if error_code == code::SERVER_ERROR => INSERT_FAILED.to_string(),
+        _ => err.to_string(),
+    };
+    (error_code, message)
 }
 
 /// The one mapping from an engine error to a streaming endpoint's response before any

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use crate::error::ProtocolError;
-use crate::query::query_request::decode_json;
+use crate::ksqldb::query::query_request::decode_json;
 
 #[derive(Debug, Deserialize)]
 pub struct KsqlArgs {

@@ -1,7 +1,7 @@
 //! The `POST /topics/{name}` answer, sent once every record is durable (REST Proxy v2):
 //! `{"offsets":[{"partition":0,"offset":7,"error_code":null,"error":null}],"key_schema_id":null,"value_schema_id":null}`.
 
-use sluice_engine::query::raw_records::Produced;
+use sluice_engine::Produced;
 
 pub fn encode_produce_response(produced: &[Produced]) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + produced.len() * 64);
@@ -25,7 +25,7 @@ pub fn encode_produce_response(produced: &[Produced]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sluice_engine::log::{Offset, PartitionId};
+    use sluice_engine::{Offset, PartitionId};
 
     #[test]
     fn shape() {

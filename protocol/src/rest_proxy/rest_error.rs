@@ -3,10 +3,10 @@
 //! the HTTP status, optionally × 100 plus a suffix).
 
 use serde::Serialize;
-use sluice_engine::{EngineError, ErrorClass};
+use sluice_engine::{EngineError, ErrorCode};
 
 use crate::error::ProtocolError;
-use crate::error_body::ErrorResponse;
+use crate::ksqldb::errors::ErrorResponse;
 
 /// Error codes REST Proxy uses; the HTTP status is the code's first three digits.
 pub mod code {
@@ -19,6 +19,7 @@ pub mod code {
     pub const UNSUPPORTED_MEDIA_TYPE: u32 = 415;
     /// Well-formed JSON that is not a valid request (bad base64, wrong field types).
     pub const INVALID_REQUEST: u32 = 42201;
+    pub const TOO_MANY_REQUESTS: u32 = 429;
     pub const SERVER_ERROR: u32 = 500;
 }
 
@@ -71,17 +72,26 @@ pub fn from_protocol(err: &ProtocolError) -> ErrorResponse {
     rest_error(error_code, &err.to_string())
 }
 
-/// An engine error on a `/topics…` request. Not-found errors name a partition here (a
-/// missing topic is answered before the engine is asked).
+/// The one mapping from an engine error to a `/topics…` error body. Exhaustive over the
+/// engine's codes: a new code does not compile until it is placed here.
 pub fn from_engine(err: &EngineError) -> ErrorResponse {
-    match err.class() {
-        ErrorClass::NotFound => partition_not_found(),
-        ErrorClass::Conflict => rest_error(code::TOPIC_EXISTS, &err.to_string()),
-        ErrorClass::BadRequest | ErrorClass::BadStatement | ErrorClass::Unsupported => {
-            rest_error(code::INVALID_REQUEST, &err.to_string())
+    let message = err.to_string();
+    match err.code() {
+        ErrorCode::TopicNotFound => topic_not_found(),
+        ErrorCode::PartitionNotFound | ErrorCode::NotFound => partition_not_found(),
+        ErrorCode::Conflict => rest_error(code::TOPIC_EXISTS, &message),
+        ErrorCode::Syntax
+        | ErrorCode::InvalidStatement
+        | ErrorCode::QueryOnStatementEndpoint
+        | ErrorCode::BadRequest
+        | ErrorCode::InvalidRowJson
+        | ErrorCode::Unsupported => rest_error(code::INVALID_REQUEST, &message),
+        ErrorCode::PushQueryLimit | ErrorCode::ResourceLimit => {
+            rest_error(code::TOO_MANY_REQUESTS, &message)
         }
-        ErrorClass::ResourceExhausted => rest_error(429, &err.to_string()),
-        ErrorClass::Internal => rest_error(code::SERVER_ERROR, "Internal server error"),
+        ErrorCode::StorageFull | ErrorCode::Io | ErrorCode::Corrupt | ErrorCode::Internal => {
+            rest_error(code::SERVER_ERROR, "Internal server error")
+        }
     }
 }
 

@@ -2,13 +2,11 @@
 
 use crate::error::ProtocolError;
 use serde_json::{json, Value as Json};
-use sluice_engine::catalog::Source;
 use sluice_engine::limits::KSQL_RESPONSE_BYTES_MAX;
-use sluice_engine::sql::ast::SourceKind;
-use sluice_engine::statements::{
-    Outcome, QueryDescription, QuerySummary, SourceDetail, StatementResult,
-};
 use sluice_engine::types::{Column, ColumnKind, SqlType};
+use sluice_engine::Source;
+use sluice_engine::SourceKind;
+use sluice_engine::{Outcome, QueryDescription, QuerySummary, SourceDetail, StatementResult};
 
 /// Renders the results of a `/ksql` request as its JSON array.
 ///

@@ -17,9 +17,9 @@
 //! AVRO, PROTOBUF and JSON_SR candidates (which ksqlDB drops at the first record without
 //! one) are left out from the start.
 
-use sluice_engine::format::java_double::java_double_string;
-use sluice_engine::log::StoredRecord;
-use sluice_engine::types::temporal::civil_from_days;
+use sluice_engine::codec::civil_from_days;
+use sluice_engine::codec::java_double_string;
+use sluice_engine::StoredRecord;
 
 /// Kafka's `ConsumerRecord.NO_TIMESTAMP`, printed as `N/A`.
 const NO_TIMESTAMP: i64 = -1;
@@ -320,7 +320,7 @@ pub fn format_rowtime(epoch_ms: i64) -> String {
 mod tests {
     use super::*;
     use bytes::Bytes;
-    use sluice_engine::log::{Offset, PartitionId, Record};
+    use sluice_engine::{Offset, PartitionId, Record};
 
     fn rec(key: Option<&[u8]>, value: Option<&[u8]>, ts: i64, p: u32) -> StoredRecord {
         StoredRecord {

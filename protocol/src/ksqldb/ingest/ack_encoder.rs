@@ -2,7 +2,7 @@
 //!
 //! Delimited (default): one ack per line. `application/json`: one array `[{...},{...}]`.
 
-use crate::media_type::ResultFormat;
+use crate::ksqldb::media_type::ResultFormat;
 use crate::value_json::write_json_string;
 
 #[derive(Debug)]

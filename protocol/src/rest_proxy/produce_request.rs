@@ -12,9 +12,9 @@ use base64::Engine as _;
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use sluice_engine::format::json_text::compact_json;
-use sluice_engine::log::Record;
-use sluice_engine::query::raw_records::ProduceRecord;
+use sluice_engine::codec::compact_json;
+use sluice_engine::ProduceRecord;
+use sluice_engine::Record;
 
 use crate::error::ProtocolError;
 

@@ -6,7 +6,7 @@
 //! ```
 
 use serde_json::json;
-use sluice_engine::query::persistent::QueryProgress;
+use sluice_engine::QueryProgress;
 
 pub fn render_query_progress(progress: &QueryProgress) -> Vec<u8> {
     let sources: Vec<serde_json::Value> = progress

@@ -4,11 +4,11 @@
 //! - JSON array: `[{header},[row],[row]]`.
 //! - `application/vnd.ksql.v1+json`: `[{"header":…},\n{"row":{"columns":[…]}},\n…{"finalMessage":…}]`.
 
-use sluice_engine::exec::result_rows::{CellRef, ResultRows};
-use sluice_engine::query::transient::EndReason;
 use sluice_engine::types::{SqlType, Value};
+use sluice_engine::EndReason;
+use sluice_engine::{CellRef, ResultRows};
 
-use crate::media_type::ResultFormat;
+use crate::ksqldb::media_type::ResultFormat;
 use crate::value_json::{write_json_string, write_value};
 
 #[derive(Debug)]

@@ -1,0 +1,104 @@
+//! The `Engine` handle: opening, starting, and the calls every face shares.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::error::{EngineError, Result};
+use crate::ingest::inserter::Inserter;
+use crate::ingest::session::{self, AckStream, InsertSession};
+use crate::limits::INLINE_PARSE_BYTES_MAX;
+use crate::log::FsyncPolicy;
+use crate::query::persistent::QueryProgress;
+use crate::runtime::{Backend, Runtime};
+use crate::statements::{insert_target, parse_request, KsqlError, StatementResult};
+
+/// How to open an engine.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Where the embedded backend keeps topics, the catalog's command log and checkpoints.
+    pub data_dir: PathBuf,
+    pub fsync: FsyncPolicy,
+}
+
+/// A handle on the engine: the log, the catalog and the running queries.
+pub struct Engine {
+    pub(super) rt: Arc<Runtime>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Opens the engine over its data directory: recovers the log, replays the catalog.
+    pub fn open(config: EngineConfig) -> Result<Arc<Engine>> {
+        let backend = Backend::embedded(&config.data_dir, config.fsync)?;
+        Ok(Arc::new(Engine {
+            rt: Arc::new(Runtime::open(backend)?),
+        }))
+    }
+
+    /// Starts the persistent queries replayed from the catalog. Call once the async runtime
+    /// runs (a server does when it binds); calling it again does nothing.
+    pub fn start(&self) {
+        self.rt.start_persistent_queries();
+    }
+
+    /// Runs a request's statements (`/ksql`): all validated in a sandbox, then applied, with
+    /// the request's session variables and properties. Parsing a large request runs off the
+    /// async threads, so it cannot stall other clients' acks and rows.
+    pub async fn execute(
+        &self,
+        sql: &str,
+        session_variables: &HashMap<String, String>,
+        properties: &HashMap<String, String>,
+    ) -> std::result::Result<Vec<StatementResult>, KsqlError> {
+        let statements = if sql.len() <= INLINE_PARSE_BYTES_MAX {
+            parse_request(sql, session_variables)?
+        } else {
+            let (sql, vars) = (sql.to_string(), session_variables.clone());
+            tokio::task::spawn_blocking(move || parse_request(&sql, &vars))
+                .await
+                .map_err(|e| KsqlError {
+                    error: EngineError::internal(format!("statement parser failed: {e}")),
+                    statement_text: String::new(),
+                    entities: Vec::new(),
+                })??
+        };
+        self.rt.execute_statements(statements, properties).await
+    }
+
+    /// Opens an insert session into stream or table `target` (as `/inserts-stream` names
+    /// it): push rows on the session, read ordered, durable acks from the stream.
+    pub fn insert_session(&self, target: &str) -> Result<(InsertSession, AckStream)> {
+        let source = insert_target(&self.rt.catalog(), target)?;
+        let inserter = Inserter::new(self.rt.log.as_ref(), self.rt.clock.clone(), source)?;
+        Ok(session::open(inserter))
+    }
+
+    /// `/status`: every command applied since start (and replayed), with its status.
+    pub fn command_statuses(&self) -> Vec<(String, String)> {
+        self.rt.command_statuses()
+    }
+
+    /// Where persistent query `id` stands: committed source positions against end offsets.
+    /// `None` if no such query runs.
+    pub fn query_progress(&self, id: &str) -> Option<QueryProgress> {
+        self.rt.persistent.progress(self.rt.log.as_ref(), id)
+    }
+
+    /// The engine's shared state, for the per-stage benchmarks and fuzz targets only.
+    #[cfg(feature = "internals")]
+    #[doc(hidden)]
+    pub fn internals(&self) -> &Runtime {
+        &self.rt
+    }
+
+    /// The wall clock the engine stamps records with, in ms since the epoch.
+    pub fn now_ms(&self) -> i64 {
+        self.rt.clock.now_ms()
+    }
+}

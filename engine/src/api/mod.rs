@@ -1,0 +1,24 @@
+//! The engine's facade: the one small API every face (ksqlDB, REST proxy, DeltaStream,
+//! KalamDB, Foundry, Roe) and every tool (bench, conformance, shell) goes through.
+//!
+//! ```text
+//!  execute(statements)        ─► statements (validate in a sandbox, apply, command log)
+//!  insert_session(target)     ─► ingest::session (decode, batch, append) ─► ordered acks
+//!  start_query(sql)           ─► plan ─► query::transient (push/pull) | query::print
+//!  close_query(id)            ─► the running-query registry
+//!  topics: list/create/produce/read/delete ─► the log (REST-proxy face)
+//!  describe: command statuses, query progress, health
+//! ```
+//!
+//! Batching, partition grouping, append tickets, query limits and PRINT detection live
+//! behind it, so a new face is a wire format and an error mapping, never an ingest or
+//! query loop of its own.
+
+pub mod codec;
+mod engine;
+mod queries;
+mod topics;
+
+pub use engine::{Engine, EngineConfig};
+pub use queries::{PrintHandle, QueryHandle, QueryOutput, QueryRequest};
+pub use topics::{PartitionRange, TopicDescription};

@@ -1,0 +1,177 @@
+//! Queries through the facade: push and pull queries streaming result rows, and PRINT
+//! streaming raw records; closing them from any connection.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::error::{EngineError, ErrorCode, Result};
+use crate::exec::result_rows::ResultRows;
+use crate::limits::{INLINE_PARSE_BYTES_MAX, PUSH_QUERIES_MAX};
+use crate::log::StoredRecord;
+use crate::plan::transient::{plan_query, QueryKind, QueryPlan, QueryProperties};
+use crate::query::print::{looks_like_print, plan_print, PrintStream};
+use crate::query::transient::{EndReason, QueryStream};
+use crate::runtime::Runtime;
+use crate::types::SqlType;
+
+use super::engine::Engine;
+
+/// A query to start: its SQL, the request's properties and session variables.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryRequest<'a> {
+    pub sql: &'a str,
+    pub properties: &'a HashMap<String, String>,
+    pub session_variables: &'a HashMap<String, String>,
+}
+
+/// What a started query streams.
+pub enum QueryOutput {
+    /// Rows of a push or pull query.
+    Rows(QueryHandle),
+    /// Raw records of PRINT.
+    Print(PrintHandle),
+}
+
+/// A running push or pull query. Dropping it ends the query (and frees its registration).
+pub struct QueryHandle {
+    /// Boxed: a query's decode and encode state is large, and handles move around.
+    stream: Box<QueryStream>,
+}
+
+impl QueryHandle {
+    pub fn id(&self) -> &str {
+        &self.stream.plan().id
+    }
+
+    pub fn kind(&self) -> QueryKind {
+        self.stream.plan().kind
+    }
+
+    /// The statement as ksqlDB echoes it.
+    pub fn sql(&self) -> &str {
+        &self.stream.plan().sql
+    }
+
+    pub fn column_names(&self) -> &[String] {
+        &self.stream.plan().column_names
+    }
+
+    pub fn column_types(&self) -> &[SqlType] {
+        &self.stream.plan().column_types
+    }
+
+    /// An empty batch of this query's width (no room reserved: a query that never gets a
+    /// row holds no buffer).
+    pub fn new_rows(&self) -> ResultRows {
+        ResultRows::new(self.column_names().len(), 0)
+    }
+
+    /// Waits for result rows and appends up to `max_rows` of them to `out`. `Some(reason)`
+    /// once the query has ended (rows may still have been added).
+    pub async fn next_rows(
+        &mut self,
+        out: &mut ResultRows,
+        max_rows: usize,
+    ) -> Result<Option<EndReason>> {
+        self.stream.next_rows(out, max_rows).await
+    }
+}
+
+/// A running PRINT.
+pub struct PrintHandle {
+    stream: PrintStream,
+}
+
+impl PrintHandle {
+    /// The statement as written, for error bodies.
+    pub fn sql(&self) -> &str {
+        &self.stream.plan().sql
+    }
+
+    /// Waits for records and appends up to `max_records` of them to `out`. `Some(reason)`
+    /// once PRINT has ended (its LIMIT, or the topic was deleted).
+    pub async fn next_records(
+        &mut self,
+        out: &mut Vec<StoredRecord>,
+        max_records: usize,
+    ) -> Result<Option<EndReason>> {
+        self.stream.next_records(out, max_records).await
+    }
+}
+
+impl Engine {
+    /// Starts a query (`SELECT …` or `PRINT …`). A push query counts against the node's
+    /// push-query limit while its handle lives. Planning a large statement runs off the
+    /// async threads.
+    pub async fn start_query(&self, request: QueryRequest<'_>) -> Result<QueryOutput> {
+        let rt = &self.rt;
+        if looks_like_print(request.sql) {
+            if let Some(plan) = plan_print(request.sql, request.session_variables)? {
+                return Ok(QueryOutput::Print(PrintHandle {
+                    stream: PrintStream::start(rt.log.as_ref(), plan)?,
+                }));
+            }
+        }
+        let props = QueryProperties::from_map(request.properties)?;
+        let plan = if request.sql.len() <= INLINE_PARSE_BYTES_MAX {
+            plan(rt, request.sql, request.session_variables, &props)?
+        } else {
+            let (rt, sql, vars) = (
+                Arc::clone(rt),
+                request.sql.to_string(),
+                request.session_variables.clone(),
+            );
+            tokio::task::spawn_blocking(move || plan(&rt, &sql, &vars, &props))
+                .await
+                .map_err(|e| EngineError::internal(format!("query planner failed: {e}")))??
+        };
+        if plan.kind == QueryKind::Push && rt.queries.len() >= PUSH_QUERIES_MAX {
+            return Err(EngineError::new(
+                ErrorCode::PushQueryLimit,
+                "Maximum number of push queries exceeded",
+            ));
+        }
+        let stream = QueryStream::start(rt.log.as_ref(), &rt.queries, &rt.shared_batches, plan)?;
+        Ok(QueryOutput::Rows(QueryHandle {
+            stream: Box::new(stream),
+        }))
+    }
+
+    /// Ends push query `id` (`/close-query`), whichever connection runs it; false if no
+    /// such query runs.
+    pub fn close_query(&self, id: &str) -> bool {
+        self.rt.queries.cancel(id)
+    }
+
+    /// Ends every push query (the server is shutting down): their responses end cleanly.
+    pub fn close_all_queries(&self) {
+        for q in self.rt.queries.list() {
+            self.rt.queries.cancel(&q.id);
+        }
+    }
+
+    /// Push queries running now.
+    pub fn push_query_count(&self) -> usize {
+        self.rt.queries.len()
+    }
+
+    /// Result rows push queries have copied from identical queries since the start.
+    pub fn shared_rows_taken(&self) -> u64 {
+        self.rt.shared_batches.rows_taken()
+    }
+}
+
+fn plan(
+    rt: &Runtime,
+    sql: &str,
+    session_variables: &HashMap<String, String>,
+    props: &QueryProperties,
+) -> Result<QueryPlan> {
+    plan_query(
+        &rt.catalog(),
+        sql,
+        session_variables,
+        props,
+        rt.clock.now_ms(),
+    )
+}

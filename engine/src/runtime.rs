@@ -1,0 +1,148 @@
+//! The engine's shared state: the log, the catalog and its command log, and the running
+//! queries. The facade (`api`) owns one; statements and queries borrow what they need.
+//!
+//! Opening recovers the log (truncating torn tails), then replays the command log so every
+//! stream, table and persistent query that was created comes back before the first request.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use crate::catalog::{CatalogState, CommandLog, JournalCommandLog, QueryRegistry};
+use crate::clock::Clock;
+use crate::data_dir;
+use crate::error::Result;
+use crate::log::{EmbeddedLog, FsyncPolicy, LogConfig, LogStore};
+use crate::query::persistent::{CheckpointStore, JournalCheckpoints, PersistentQueries};
+use crate::query::shared_batches::SharedBatches;
+
+/// The storage an engine runs on: where records, catalog commands and persistent queries'
+/// checkpoints are kept. The embedded backend keeps all three in a data directory; a Kafka
+/// backend keeps them in topics.
+pub(crate) struct Backend {
+    pub(crate) log: Arc<dyn LogStore>,
+    pub(crate) commands: Box<dyn CommandLog>,
+    pub(crate) checkpoints: Arc<dyn CheckpointStore>,
+}
+
+impl Backend {
+    /// The embedded backend over `data_dir`.
+    pub(crate) fn embedded(data_dir: &Path, fsync: FsyncPolicy) -> Result<Backend> {
+        std::fs::create_dir_all(data_dir)?;
+        let log_config = LogConfig {
+            fsync,
+            ..LogConfig::default()
+        };
+        Ok(Backend {
+            log: EmbeddedLog::open(data_dir, log_config)?,
+            commands: Box::new(JournalCommandLog::open(
+                &data_dir.join(data_dir::CATALOG_JOURNAL_FILE),
+            )?),
+            checkpoints: Arc::new(JournalCheckpoints::new(data_dir)),
+        })
+    }
+}
+
+pub struct Runtime {
+    pub(crate) log: Arc<dyn LogStore>,
+    pub(crate) catalog: RwLock<Arc<CatalogState>>,
+    pub(crate) commands: Box<dyn CommandLog>,
+    /// Serialises `/ksql` requests the way ksqlDB's command topic does: one statement list
+    /// is validated and applied before the next starts.
+    pub(crate) ddl: tokio::sync::Mutex<()>,
+    /// Running transient (push) queries, for SHOW QUERIES, /close-query and TERMINATE.
+    pub(crate) queries: Arc<QueryRegistry>,
+    /// Result batches identical push queries share.
+    pub(crate) shared_batches: SharedBatches,
+    pub(crate) command_seq: AtomicU64,
+    pub(crate) command_statuses: Mutex<Vec<(String, String)>>,
+    pub(crate) clock: Clock,
+    /// Running persistent queries (CSAS, CTAS, INSERT INTO … SELECT).
+    pub(crate) persistent: Arc<PersistentQueries>,
+}
+
+impl Runtime {
+    /// Opens a runtime over `backend`, replaying its command log.
+    pub(crate) fn open(backend: Backend) -> Result<Runtime> {
+        let Backend {
+            log,
+            commands,
+            checkpoints,
+        } = backend;
+        let entries = commands.replay()?;
+        let runtime = Runtime {
+            log,
+            catalog: RwLock::new(Arc::new(CatalogState::default())),
+            commands,
+            ddl: tokio::sync::Mutex::new(()),
+            queries: Arc::default(),
+            shared_batches: SharedBatches::default(),
+            command_seq: AtomicU64::new(0),
+            command_statuses: Mutex::new(Vec::new()),
+            clock: Clock::system(),
+            persistent: Arc::new(PersistentQueries::new(checkpoints)),
+        };
+        runtime.replay(&entries)?;
+        Ok(runtime)
+    }
+
+    /// The current catalog snapshot.
+    pub fn catalog(&self) -> Arc<CatalogState> {
+        Arc::clone(&self.catalog.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    pub(crate) fn set_catalog(&self, state: CatalogState) {
+        *self.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(state);
+    }
+
+    pub(crate) fn next_command_seq(&self) -> u64 {
+        self.command_seq.fetch_add(1, Ordering::SeqCst)
+    }
+
+    pub(crate) fn record_command_status(&self, command_id: &str, status: &str) {
+        let mut statuses = self
+            .command_statuses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        statuses.retain(|(id, _)| id != command_id);
+        statuses.push((command_id.to_string(), status.to_string()));
+    }
+
+    /// Every command applied since start (and replayed), with its status.
+    pub(crate) fn command_statuses(&self) -> Vec<(String, String)> {
+        self.command_statuses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The log every topic lives in.
+    pub fn log(&self) -> &Arc<dyn LogStore> {
+        &self.log
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Running push queries.
+    pub fn queries(&self) -> &Arc<QueryRegistry> {
+        &self.queries
+    }
+
+    /// Result batches identical push queries share.
+    pub fn shared_batches(&self) -> &SharedBatches {
+        &self.shared_batches
+    }
+
+    /// Appends one command to the catalog's command log, durably.
+    pub(crate) fn journal_append(&self, entry: &[u8]) -> Result<()> {
+        self.commands.append(entry)
+    }
+
+    /// Starts the persistent queries replayed from the command log. Needs the async
+    /// runtime; calling it again does nothing.
+    pub(crate) fn start_persistent_queries(&self) {
+        self.persistent.start(Arc::clone(&self.log));
+    }
+}

@@ -1,0 +1,30 @@
+//! What the bench's parts share: the run's progress counters, stream names, and which
+//! stream idle queries read.
+
+use std::sync::atomic::AtomicU64;
+
+use serde::Serialize;
+
+/// Counters the progress line reads once a second.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub sent_rows: AtomicU64,
+    pub acked_rows: AtomicU64,
+    pub pushed_rows: AtomicU64,
+}
+
+/// The name of bench stream `i`.
+pub fn stream_name(i: usize) -> String {
+    format!("bench_{i}")
+}
+
+/// Which stream the idle queries read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdleStream {
+    /// The streams the producers write (idle query i reads `bench_<i % streams>`): every
+    /// acked row reaches every idle query.
+    Written,
+    /// `bench_idle`, which nothing writes: the queries get no rows at all.
+    Quiet,
+}
