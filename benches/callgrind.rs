@@ -184,7 +184,7 @@ fn query(rt: &Runtime, engine: &Arc<Engine>, rows: usize) -> anyhow::Result<usiz
     };
     let internals = engine.internals();
     let plan = plan_query(
-        &internals.catalog(),
+        internals.catalog().as_ref(),
         &sql,
         &HashMap::new(),
         &props,

@@ -168,7 +168,7 @@ fn plan(
     props: &QueryProperties,
 ) -> Result<QueryPlan> {
     plan_query(
-        &rt.catalog(),
+        rt.catalog().as_ref(),
         sql,
         session_variables,
         props,

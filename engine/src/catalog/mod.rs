@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 pub use command_log::{CommandLog, JournalCommandLog};
 pub use queries::{QueryRegistry, RunningQuery};
-pub use source::Source;
+pub use source::{Source, SourceLookup};
 
 /// One consistent view of every registered source and persistent query.
 #[derive(Debug, Clone, Default)]
@@ -60,5 +60,15 @@ impl CatalogState {
             ids(PersistentQuery::source_name),
             ids(PersistentQuery::sink_name),
         )
+    }
+}
+
+impl SourceLookup for CatalogState {
+    fn source(&self, name: &str) -> Option<&Arc<Source>> {
+        self.sources.get(name)
+    }
+
+    fn writers_of(&self, source: &str) -> usize {
+        self.queries_using(source).1.len()
     }
 }

@@ -1,5 +1,7 @@
 //! A source: a stream or table registered in the catalog, bound to a topic.
 
+use std::sync::Arc;
+
 use crate::format::{KeyFormat, ValueFormat, ValueWrapping};
 use crate::sql::ast::SourceKind;
 use crate::types::{ColumnKind, Schema};
@@ -53,4 +55,14 @@ pub fn kind_word(kind: SourceKind) -> &'static str {
         SourceKind::Stream => "stream",
         SourceKind::Table => "table",
     }
+}
+
+/// What planning a query needs to know of the catalog. The catalog implements it; the
+/// planner takes it as a trait because the catalog stores planned persistent queries, so
+/// it sits above the planner.
+pub trait SourceLookup {
+    /// The stream or table called `name`.
+    fn source(&self, name: &str) -> Option<&Arc<Source>>;
+    /// How many persistent queries write into `source`.
+    fn writers_of(&self, source: &str) -> usize;
 }

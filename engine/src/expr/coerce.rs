@@ -15,12 +15,17 @@
 //!
 //! The caller then converts every item whose type differs from the result with a cast.
 
-use super::compile::Compiler;
 use super::decimal::{self, DecType};
 use super::display;
 use crate::error::EngineError;
 use crate::sql::ast::{Expr, Literal};
 use crate::types::{SqlType, StructField};
+
+/// What coercing an expression list needs from the compiler: each expression's type. The
+/// compiler implements it; taking it as a trait keeps this module below the compiler.
+pub(crate) trait TypeOf {
+    fn type_of(&mut self, expr: &Expr) -> Result<Option<SqlType>, EngineError>;
+}
 
 /// Why an item does not fit: a type clash (reported against the outermost item, as ksqlDB
 /// does) or a STRING literal that does not spell the needed type (reported as is).
@@ -46,7 +51,7 @@ enum Strictness {
 /// The common type of `items`, each given with its compiled type (`None` for a NULL
 /// literal). `Ok(None)` when every item is NULL.
 pub(crate) fn common_type(
-    compiler: &mut Compiler<'_>,
+    compiler: &mut dyn TypeOf,
     items: &[(&Expr, Option<&SqlType>)],
 ) -> Result<Option<SqlType>, EngineError> {
     let mut common: Option<SqlType> = None;
@@ -84,7 +89,7 @@ pub(crate) fn clash(common: &SqlType, item: &SqlType, e: &Expr) -> EngineError {
 
 /// Folds one item into the running common type.
 fn step(
-    compiler: &mut Compiler<'_>,
+    compiler: &mut dyn TypeOf,
     e: &Expr,
     ty: Option<&SqlType>,
     common: Option<SqlType>,
@@ -147,13 +152,13 @@ fn rewrap(m: Misfit, outer: impl FnOnce() -> Misfit) -> Misfit {
 
 /// Folds a constructor's items into an existing element type.
 fn fold_into(
-    compiler: &mut Compiler<'_>,
+    compiler: &mut dyn TypeOf,
     start: &SqlType,
     items: &[&Expr],
 ) -> Result<SqlType, Misfit> {
     let mut common = Some(start.clone());
     for e in items {
-        let ty = compiler.compile(e)?.ty;
+        let ty = compiler.type_of(e)?;
         common = step(compiler, e, ty.as_ref(), common)?;
     }
     Ok(common.expect("the fold starts from a type and a NULL item keeps it"))
@@ -162,13 +167,13 @@ fn fold_into(
 /// `STRUCT(…)` joining a STRUCT type: the constructor's fields, then the type's other
 /// fields; a field in both takes their common type.
 fn struct_step(
-    compiler: &mut Compiler<'_>,
+    compiler: &mut dyn TypeOf,
     fields: &[(String, Expr)],
     target: &[StructField],
 ) -> Result<SqlType, Misfit> {
     let mut out = Vec::with_capacity(fields.len() + target.len());
     for (name, e) in fields {
-        let ty = compiler.compile(e)?.ty;
+        let ty = compiler.type_of(e)?;
         let existing = target
             .iter()
             .find(|f| &f.name == name)

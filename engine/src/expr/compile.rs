@@ -11,7 +11,8 @@ use super::decimal::{self, DecType};
 use super::display;
 use super::eval::{LikeSource, Node};
 use super::functions;
-use super::lambda;
+use super::lambda::{self, LambdaScope};
+use super::typed::{coerce, fold, Typed};
 use super::like::LikePattern;
 use super::ColumnResolver;
 use crate::error::EngineError;
@@ -21,12 +22,6 @@ use crate::types::{temporal, SqlType, StructField, Value};
 /// Deepest expression nesting accepted. Compiling and evaluating recurse once per level;
 /// 256 is far beyond hand-written SQL and far below what exhausts a thread's stack.
 pub const EXPR_DEPTH_MAX: usize = 256;
-
-/// A compiled subexpression and its type; `None` is the type of an untyped `NULL` literal.
-pub(crate) struct Typed {
-    pub node: Node,
-    pub ty: Option<SqlType>,
-}
 
 fn stmt(msg: impl Into<String>) -> EngineError {
     EngineError::statement(msg.into())
@@ -923,37 +918,26 @@ pub(crate) fn common_type<'t>(
     Ok(acc)
 }
 
-/// Converts a compiled value to `to`: no-op when equal, a cast otherwise. An untyped NULL
-/// becomes a typed NULL.
-pub(crate) fn coerce(t: Typed, to: &SqlType) -> Result<Node, EngineError> {
-    let Some(from) = &t.ty else {
-        return Ok(t.node);
-    };
-    if from == to {
-        return Ok(t.node);
+impl LambdaScope for Compiler<'_> {
+    fn compile(&mut self, expr: &Expr) -> Result<Typed, EngineError> {
+        Compiler::compile(self, expr)
     }
-    let plan = cast::plan(from, to)?;
-    Ok(fold(Typed {
-        node: Node::Cast {
-            plan,
-            expr: Box::new(t.node),
-        },
-        ty: Some(to.clone()),
-    })
-    .node)
+
+    fn compile_in_scope(
+        &mut self,
+        params: &[(String, SqlType)],
+        body: &Expr,
+    ) -> Result<Typed, EngineError> {
+        Compiler::compile_in_scope(self, params, body)
+    }
+
+    fn param_count(&self) -> usize {
+        Compiler::param_count(self)
+    }
 }
 
-/// Evaluates row-independent subtrees once. A subtree that fails (e.g. `1/0`) is left in
-/// place so the error surfaces per row, where ksqlDB reports it.
-fn fold(t: Typed) -> Typed {
-    if matches!(t.node, Node::Literal(_)) || !t.node.is_constant() {
-        return t;
-    }
-    match t.node.eval(&[]) {
-        Ok(v) => Typed {
-            node: Node::Literal(v.into_owned()),
-            ty: t.ty,
-        },
-        Err(_) => t,
+impl coerce::TypeOf for Compiler<'_> {
+    fn type_of(&mut self, expr: &Expr) -> Result<Option<SqlType>, EngineError> {
+        Ok(self.compile(expr)?.ty)
     }
 }

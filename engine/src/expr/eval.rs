@@ -11,7 +11,7 @@ use super::arith::{self, ArithKind, ArithOp};
 use super::cast::{self, CastPlan};
 use super::compare::{self, CmpOp};
 use super::functions::{self, EvalFn};
-use super::lambda::{self, LambdaCall};
+use super::java_hash_map;
 use super::like::LikePattern;
 use crate::error::{EngineError, ErrorCode};
 use crate::types::{SqlType, Value};
@@ -150,7 +150,7 @@ impl Node {
                     row.params.len()
                 ))
             }),
-            Node::Lambda(call) => null_on_failure(call.name(), lambda::eval(call, row)),
+            Node::Lambda(call) => null_on_failure(call.name(), eval_lambda(call, row)),
             Node::Literal(v) => Ok(Cow::Borrowed(v)),
             Node::Not(e) => match as_bool(e.eval_in(row)?.as_ref())? {
                 Some(b) => boolean(!b),
@@ -174,7 +174,7 @@ impl Node {
                 let b = right.eval_in(row)?;
                 if a.is_null() || b.is_null() {
                     if *null_fails {
-                        return Err(lambda::null_operand());
+                        return Err(null_operand());
                     }
                     return owned(Value::Null);
                 }
@@ -426,4 +426,179 @@ fn eval_make_map<'a>(entries: &'a [(Node, Node)], row: Scope<'a>) -> Out<'a> {
         }
     }
     owned(Value::Map(out))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lambdas: TRANSFORM, FILTER and REDUCE (compiled in `lambda`).
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum LambdaKind {
+    TransformArray,
+    TransformMap,
+    FilterArray,
+    FilterMap,
+    ReduceArray,
+    ReduceMap,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct LambdaCall {
+    pub(crate) kind: LambdaKind,
+    pub(crate) input: Node,
+    /// REDUCE's initial state.
+    pub(crate) init: Option<Node>,
+    /// One body per lambda argument (two for the map form of TRANSFORM).
+    pub(crate) bodies: Vec<Node>,
+    /// Parameters bound by enclosing lambdas when this call was compiled; evaluation
+    /// checks the scope it receives has exactly as many.
+    pub(crate) base: usize,
+}
+
+impl LambdaCall {
+    /// The function's name, for logs.
+    pub(crate) fn name(&self) -> &'static str {
+        match self.kind {
+            LambdaKind::TransformArray | LambdaKind::TransformMap => "TRANSFORM",
+            LambdaKind::FilterArray | LambdaKind::FilterMap => "FILTER",
+            LambdaKind::ReduceArray | LambdaKind::ReduceMap => "REDUCE",
+        }
+    }
+
+    /// Never folded: the bodies may read parameters of enclosing lambdas.
+    pub(crate) fn is_constant(&self) -> bool {
+        false
+    }
+}
+
+/// The error for a NULL arithmetic operand inside a lambda body.
+pub(crate) fn null_operand() -> EngineError {
+    EngineError::bad_request("NULL operand of arithmetic inside a lambda")
+}
+
+/// Evaluates a `TRANSFORM`, `FILTER` or `REDUCE` call (see `lambda` for how it compiles).
+pub(crate) fn eval_lambda<'a>(call: &'a LambdaCall, scope: Scope<'a>) -> Out<'a> {
+    if scope.params.len() != call.base {
+        return Err(EngineError::internal(format!(
+            "lambda compiled under {} parameters evaluated under {}",
+            call.base,
+            scope.params.len()
+        )));
+    }
+    let input = call.input.eval_in(scope)?;
+    let out = match call.kind {
+        LambdaKind::ReduceArray | LambdaKind::ReduceMap => return reduce(call, scope, &input),
+        LambdaKind::TransformArray => match input.as_ref() {
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    out.push(apply(body(call, 0)?, scope, std::slice::from_ref(item))?);
+                }
+                Value::Array(out)
+            }
+            _ => Value::Null,
+        },
+        LambdaKind::FilterArray => match input.as_ref() {
+            Value::Array(items) => {
+                let mut out = Vec::new();
+                for item in items {
+                    if holds(apply(body(call, 0)?, scope, std::slice::from_ref(item))?) {
+                        out.push(item.clone());
+                    }
+                }
+                Value::Array(out)
+            }
+            _ => Value::Null,
+        },
+        LambdaKind::FilterMap => match input.as_ref() {
+            Value::Map(entries) => {
+                let mut out = Vec::new();
+                for (k, v) in entries {
+                    let kv = [k.clone(), v.clone()];
+                    if holds(apply(body(call, 0)?, scope, &kv)?) {
+                        let [k, v] = kv;
+                        out.push((k, non_null_value(v)?));
+                    }
+                }
+                Value::Map(out)
+            }
+            _ => Value::Null,
+        },
+        LambdaKind::TransformMap => match input.as_ref() {
+            Value::Map(entries) => {
+                let mut out: Vec<(Value, Value)> = Vec::with_capacity(entries.len());
+                for (k, v) in entries {
+                    let kv = [k.clone(), v.clone()];
+                    let key = apply(body(call, 0)?, scope, &kv)?;
+                    let value = non_null_value(apply(body(call, 1)?, scope, &kv)?)?;
+                    if out.iter().any(|(existing, _)| existing == &key) {
+                        return Err(EngineError::bad_request(format!(
+                            "TRANSFORM produced the duplicate map key {key:?}"
+                        )));
+                    }
+                    out.push((key, value));
+                }
+                Value::Map(out)
+            }
+            _ => Value::Null,
+        },
+    };
+    Ok(Cow::Owned(out))
+}
+
+fn reduce<'a>(call: &'a LambdaCall, scope: Scope<'a>, input: &Value) -> Out<'a> {
+    let Some(init) = &call.init else {
+        return Err(EngineError::internal("REDUCE without an initial state"));
+    };
+    let mut state = init.eval_in(scope)?.into_owned();
+    if state.is_null() {
+        return Ok(Cow::Owned(Value::Null));
+    }
+    let f = body(call, 0)?;
+    match input {
+        Value::Array(items) => {
+            for item in items {
+                state = apply(f, scope, &[state, item.clone()])?;
+            }
+        }
+        // Java folds over the deserialized `HashMap`, so in its iteration order.
+        Value::Map(entries) => {
+            for (k, v) in java_hash_map::iteration_order(entries) {
+                state = apply(f, scope, &[state, k.clone(), v.clone()])?;
+            }
+        }
+        _ => {}
+    }
+    Ok(Cow::Owned(state))
+}
+
+fn body(call: &LambdaCall, i: usize) -> Result<&Node, EngineError> {
+    call.bodies
+        .get(i)
+        .ok_or_else(|| EngineError::internal(format!("lambda call without body {i}")))
+}
+
+/// Evaluates a body with `args` bound after the enclosing lambdas' parameters.
+fn apply(body: &Node, scope: Scope<'_>, args: &[Value]) -> Result<Value, EngineError> {
+    let mut params = Vec::with_capacity(scope.params.len() + args.len());
+    params.extend_from_slice(scope.params);
+    params.extend_from_slice(args);
+    let inner = Scope {
+        row: scope.row,
+        params: &params,
+    };
+    Ok(body.eval_in(inner)?.into_owned())
+}
+
+fn holds(v: Value) -> bool {
+    matches!(v, Value::Boolean(true))
+}
+
+/// `Collectors.toMap` rejects NULL values.
+fn non_null_value(v: Value) -> Result<Value, EngineError> {
+    if v.is_null() {
+        return Err(EngineError::bad_request(
+            "a map built by a lambda function cannot hold NULL values",
+        ));
+    }
+    Ok(v)
 }

@@ -19,65 +19,33 @@
 //! result is NULL), and the map forms build a `HashMap` through `Collectors.toMap`, which
 //! rejects NULL values and duplicate keys. Both are reproduced as errors here.
 
-use super::compile::{coerce, Compiler, Typed};
-use super::eval::{Node, Scope};
-use super::java_hash_map;
+use super::eval::{LambdaCall, LambdaKind, Node};
+use super::typed::{coerce, Typed};
 use crate::error::EngineError;
 use crate::sql::ast::Expr;
-use crate::types::{SqlType, Value};
-
-use std::borrow::Cow;
+use crate::types::SqlType;
 
 /// Most parameters all enclosing lambdas may bind at once. Nesting is already bounded by
 /// `EXPR_DEPTH_MAX`; this bounds the per-element parameter stack a row copies.
 pub(crate) const LAMBDA_PARAMS_MAX: usize = 64;
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum LambdaKind {
-    TransformArray,
-    TransformMap,
-    FilterArray,
-    FilterMap,
-    ReduceArray,
-    ReduceMap,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct LambdaCall {
-    kind: LambdaKind,
-    input: Node,
-    /// REDUCE's initial state.
-    init: Option<Node>,
-    /// One body per lambda argument (two for the map form of TRANSFORM).
-    bodies: Vec<Node>,
-    /// Parameters bound by enclosing lambdas when this call was compiled; evaluation
-    /// checks the scope it receives has exactly as many.
-    base: usize,
-}
-
-impl LambdaCall {
-    /// The function's name, for logs.
-    pub(crate) fn name(&self) -> &'static str {
-        match self.kind {
-            LambdaKind::TransformArray | LambdaKind::TransformMap => "TRANSFORM",
-            LambdaKind::FilterArray | LambdaKind::FilterMap => "FILTER",
-            LambdaKind::ReduceArray | LambdaKind::ReduceMap => "REDUCE",
-        }
-    }
-
-    /// Never folded: the bodies may read parameters of enclosing lambdas.
-    pub(crate) fn is_constant(&self) -> bool {
-        false
-    }
-}
-
 fn stmt(msg: impl Into<String>) -> EngineError {
     EngineError::statement(msg.into())
 }
 
-/// The error for a NULL arithmetic operand inside a lambda body.
-pub(crate) fn null_operand() -> EngineError {
-    EngineError::bad_request("NULL operand of arithmetic inside a lambda")
+/// What compiling a lambda needs from the expression compiler: compiling the collection and
+/// the initial state, and the body with the lambda's parameters in scope. The compiler
+/// implements it; taking it as a trait keeps this module below the compiler.
+pub(crate) trait LambdaScope {
+    fn compile(&mut self, expr: &Expr) -> Result<Typed, EngineError>;
+    /// Compiles `body` with `params` bound on top of the enclosing lambdas' parameters.
+    fn compile_in_scope(
+        &mut self,
+        params: &[(String, SqlType)],
+        body: &Expr,
+    ) -> Result<Typed, EngineError>;
+    /// Parameters bound by enclosing lambdas.
+    fn param_count(&self) -> usize;
 }
 
 /// True for the functions compiled here rather than through the registry.
@@ -89,7 +57,7 @@ pub(crate) fn is_higher_order(name: &str) -> bool {
 
 /// Compiles `TRANSFORM`, `FILTER` or `REDUCE`.
 pub(crate) fn compile(
-    c: &mut Compiler<'_>,
+    c: &mut dyn LambdaScope,
     name: &str,
     args: &[Expr],
 ) -> Result<Typed, EngineError> {
@@ -164,7 +132,7 @@ pub(crate) fn compile(
 }
 
 /// Compiles a lambda argument whose parameters have `types`.
-fn lambda_body(c: &mut Compiler<'_>, f: &Expr, types: &[SqlType]) -> Result<Typed, EngineError> {
+fn lambda_body(c: &mut dyn LambdaScope, f: &Expr, types: &[SqlType]) -> Result<Typed, EngineError> {
     let Expr::Lambda { params, body } = f else {
         return Err(stmt(format!(
             "Expected a lambda function with {} argument(s), got {}.",
@@ -197,7 +165,7 @@ fn typed(t: &Typed, f: &Expr) -> Result<SqlType, EngineError> {
     })
 }
 
-fn predicate(c: &mut Compiler<'_>, f: &Expr, types: &[SqlType]) -> Result<Node, EngineError> {
+fn predicate(c: &mut dyn LambdaScope, f: &Expr, types: &[SqlType]) -> Result<Node, EngineError> {
     let body = lambda_body(c, f, types)?;
     match &body.ty {
         None | Some(SqlType::Boolean) => Ok(body.node),
@@ -208,7 +176,7 @@ fn predicate(c: &mut Compiler<'_>, f: &Expr, types: &[SqlType]) -> Result<Node, 
     }
 }
 
-fn initial_state(c: &mut Compiler<'_>, init: &Expr) -> Result<(Node, SqlType), EngineError> {
+fn initial_state(c: &mut dyn LambdaScope, init: &Expr) -> Result<(Node, SqlType), EngineError> {
     let t = c.compile(init)?;
     let ty = t.ty.clone().ok_or_else(|| {
         stmt("Can't infer a type of null for the initial state of REDUCE. Please cast it.")
@@ -228,131 +196,3 @@ fn coerce_state(body: Typed, state: &SqlType, f: &Expr) -> Result<Node, EngineEr
     })
 }
 
-type Out<'a> = Result<Cow<'a, Value>, EngineError>;
-
-pub(crate) fn eval<'a>(call: &'a LambdaCall, scope: Scope<'a>) -> Out<'a> {
-    if scope.params.len() != call.base {
-        return Err(EngineError::internal(format!(
-            "lambda compiled under {} parameters evaluated under {}",
-            call.base,
-            scope.params.len()
-        )));
-    }
-    let input = call.input.eval_in(scope)?;
-    let out = match call.kind {
-        LambdaKind::ReduceArray | LambdaKind::ReduceMap => return reduce(call, scope, &input),
-        LambdaKind::TransformArray => match input.as_ref() {
-            Value::Array(items) => {
-                let mut out = Vec::with_capacity(items.len());
-                for item in items {
-                    out.push(apply(body(call, 0)?, scope, std::slice::from_ref(item))?);
-                }
-                Value::Array(out)
-            }
-            _ => Value::Null,
-        },
-        LambdaKind::FilterArray => match input.as_ref() {
-            Value::Array(items) => {
-                let mut out = Vec::new();
-                for item in items {
-                    if holds(apply(body(call, 0)?, scope, std::slice::from_ref(item))?) {
-                        out.push(item.clone());
-                    }
-                }
-                Value::Array(out)
-            }
-            _ => Value::Null,
-        },
-        LambdaKind::FilterMap => match input.as_ref() {
-            Value::Map(entries) => {
-                let mut out = Vec::new();
-                for (k, v) in entries {
-                    let kv = [k.clone(), v.clone()];
-                    if holds(apply(body(call, 0)?, scope, &kv)?) {
-                        let [k, v] = kv;
-                        out.push((k, non_null_value(v)?));
-                    }
-                }
-                Value::Map(out)
-            }
-            _ => Value::Null,
-        },
-        LambdaKind::TransformMap => match input.as_ref() {
-            Value::Map(entries) => {
-                let mut out: Vec<(Value, Value)> = Vec::with_capacity(entries.len());
-                for (k, v) in entries {
-                    let kv = [k.clone(), v.clone()];
-                    let key = apply(body(call, 0)?, scope, &kv)?;
-                    let value = non_null_value(apply(body(call, 1)?, scope, &kv)?)?;
-                    if out.iter().any(|(existing, _)| existing == &key) {
-                        return Err(EngineError::bad_request(format!(
-                            "TRANSFORM produced the duplicate map key {key:?}"
-                        )));
-                    }
-                    out.push((key, value));
-                }
-                Value::Map(out)
-            }
-            _ => Value::Null,
-        },
-    };
-    Ok(Cow::Owned(out))
-}
-
-fn reduce<'a>(call: &'a LambdaCall, scope: Scope<'a>, input: &Value) -> Out<'a> {
-    let Some(init) = &call.init else {
-        return Err(EngineError::internal("REDUCE without an initial state"));
-    };
-    let mut state = init.eval_in(scope)?.into_owned();
-    if state.is_null() {
-        return Ok(Cow::Owned(Value::Null));
-    }
-    let f = body(call, 0)?;
-    match input {
-        Value::Array(items) => {
-            for item in items {
-                state = apply(f, scope, &[state, item.clone()])?;
-            }
-        }
-        // Java folds over the deserialized `HashMap`, so in its iteration order.
-        Value::Map(entries) => {
-            for (k, v) in java_hash_map::iteration_order(entries) {
-                state = apply(f, scope, &[state, k.clone(), v.clone()])?;
-            }
-        }
-        _ => {}
-    }
-    Ok(Cow::Owned(state))
-}
-
-fn body(call: &LambdaCall, i: usize) -> Result<&Node, EngineError> {
-    call.bodies
-        .get(i)
-        .ok_or_else(|| EngineError::internal(format!("lambda call without body {i}")))
-}
-
-/// Evaluates a body with `args` bound after the enclosing lambdas' parameters.
-fn apply(body: &Node, scope: Scope<'_>, args: &[Value]) -> Result<Value, EngineError> {
-    let mut params = Vec::with_capacity(scope.params.len() + args.len());
-    params.extend_from_slice(scope.params);
-    params.extend_from_slice(args);
-    let inner = Scope {
-        row: scope.row,
-        params: &params,
-    };
-    Ok(body.eval_in(inner)?.into_owned())
-}
-
-fn holds(v: Value) -> bool {
-    matches!(v, Value::Boolean(true))
-}
-
-/// `Collectors.toMap` rejects NULL values.
-fn non_null_value(v: Value) -> Result<Value, EngineError> {
-    if v.is_null() {
-        return Err(EngineError::bad_request(
-            "a map built by a lambda function cannot hold NULL values",
-        ));
-    }
-    Ok(v)
-}

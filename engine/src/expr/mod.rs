@@ -53,6 +53,7 @@ mod lambda;
 mod like;
 mod names;
 pub(crate) mod table_function;
+mod typed;
 
 #[cfg(test)]
 mod tests;

@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use crate::catalog::{CatalogState, Source};
+use crate::catalog::{Source, SourceLookup};
 use crate::error::{EngineError, Result};
 use crate::exec::project::Projection;
 use crate::exec::scan::{DecodeColumns, Tombstones};
@@ -85,7 +85,7 @@ pub struct SinkSpec<'a> {
 }
 
 pub fn plan_persistent(
-    catalog: &CatalogState,
+    catalog: &dyn SourceLookup,
     sink: SinkSpec<'_>,
     query: &Query,
     statement_text: &str,
@@ -507,9 +507,24 @@ mod tests {
     use super::*;
     use crate::sql::ast::{CreateSource, Statement};
     use crate::statements::create::plan_create;
+    use std::collections::BTreeMap;
 
-    fn catalog(ddl: &str) -> CatalogState {
-        let mut state = CatalogState::default();
+    /// Sources by name: all the planner asks of a catalog.
+    #[derive(Default)]
+    struct Sources(BTreeMap<String, Arc<Source>>);
+
+    impl SourceLookup for Sources {
+        fn source(&self, name: &str) -> Option<&Arc<Source>> {
+            self.0.get(name)
+        }
+
+        fn writers_of(&self, _: &str) -> usize {
+            0
+        }
+    }
+
+    fn catalog(ddl: &str) -> Sources {
+        let mut state = Sources::default();
         for parsed in crate::sql::parse(ddl).unwrap() {
             let Statement::CreateSource(create) = parsed.statement else {
                 panic!("not a CREATE");
@@ -518,19 +533,19 @@ mod tests {
             let source = plan_create(&create, &parsed.text, &PersistenceConfig::default())
                 .unwrap()
                 .source;
-            state.sources.insert(source.name.clone(), Arc::new(source));
+            state.0.insert(source.name.clone(), Arc::new(source));
         }
         state
     }
 
     /// The plan of a CSAS, or its error message.
-    fn plan(state: &CatalogState, csas: &str) -> std::result::Result<PersistentPlan, String> {
+    fn plan(state: &Sources, csas: &str) -> std::result::Result<PersistentPlan, String> {
         plan_with(state, csas, &[])
     }
 
     /// The plan of a CSAS run with request properties `props`, or its error message.
     fn plan_with(
-        state: &CatalogState,
+        state: &Sources,
         csas: &str,
         props: &[(&str, &str)],
     ) -> std::result::Result<PersistentPlan, String> {
@@ -558,7 +573,7 @@ mod tests {
     }
 
     /// The sink schema text of a CSAS, or its error message.
-    fn sink_schema(state: &CatalogState, csas: &str) -> std::result::Result<String, String> {
+    fn sink_schema(state: &Sources, csas: &str) -> std::result::Result<String, String> {
         plan(state, csas).map(|p| p.sink.schema.to_schema_text(true))
     }
 

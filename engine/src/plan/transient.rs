@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::catalog::{CatalogState, Source};
+use crate::catalog::{Source, SourceLookup};
 use crate::error::{EngineError, Result};
 use crate::exec::flat_map::FlatMap;
 use crate::exec::scan::{DecodeColumns, Tombstones};
@@ -129,7 +129,7 @@ fn reject_pseudo_columns_in_pull(clause: &str, used: &[&str]) -> Result<()> {
 }
 
 pub fn plan_query(
-    catalog: &CatalogState,
+    catalog: &dyn SourceLookup,
     sql_text: &str,
     session_variables: &HashMap<String, String>,
     props: &QueryProperties,
@@ -226,7 +226,7 @@ pub fn plan_query(
     let scalable = kind == QueryKind::Push
         && props.push_v2 == Toggle::Enabled
         && props.auto_offset_reset_earliest == Some(false)
-        && catalog.queries_using(&source.name).1.len() == 1
+        && catalog.writers_of(&source.name) == 1
         && pseudo_in_select.is_empty()
         && pseudo_in_where.is_empty();
     let id = match kind {
