@@ -329,7 +329,7 @@ async fn push_queries_and_slow_uploads_outlive_the_idle_timeout() {
 }
 
 #[tokio::test]
-async fn at_the_cap_health_checks_are_served_and_the_rest_refused_cleanly() {
+async fn at_the_cap_health_probes_get_in_even_when_idle_sockets_hold_the_reserve() {
     let server = server_with(ConnectionLimits {
         connections_max: 3,
         health_connections_reserved: 2,
@@ -371,44 +371,76 @@ async fn at_the_cap_health_checks_are_served_and_the_rest_refused_cleanly() {
         .expect("the health-only connection closes")
         .expect("join");
 
-    // Fill the reserve with silent sockets; the next connection is closed at once.
-    let mut reserve = Vec::new();
-    for _ in 0..2 {
-        reserve.push(TcpStream::connect(server.addr).await.expect("connect"));
+    // Fill the reserve with a silent socket and one trickling a head, as an attacker
+    // would: a health probe still gets in, taking the oldest one's slot at once (not
+    // after a timeout). Refilled, the reserve gives up the trickler next.
+    let mut silent = TcpStream::connect(server.addr).await.expect("connect");
+    let mut trickling = TcpStream::connect(server.addr).await.expect("connect");
+    trickling
+        .write_all(b"GET /heal")
+        .await
+        .expect("half a head");
+    let mut refill = None;
+    for (evicted, name) in [(&mut silent, "silent"), (&mut trickling, "trickling")] {
+        let mut probe = TcpStream::connect(server.addr).await.expect("connect");
+        let started = Instant::now();
+        let health = raw_get(&mut probe, "/healthcheck").await;
+        assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+        let (got, closed_at) = read_until_closed(evicted).await;
+        assert!(got.is_empty());
+        assert!(
+            closed_at - started < Duration::from_secs(2),
+            "the {name} connection was dropped for the probe, not timed out"
+        );
+        let _ = read_until_closed(&mut probe).await;
+        refill = Some(TcpStream::connect(server.addr).await.expect("connect"));
     }
-    let mut refused = TcpStream::connect(server.addr).await.expect("connect");
-    let tried = Instant::now();
-    let (got, closed_at) = read_until_closed(&mut refused).await;
-    assert!(got.is_empty());
-    assert!(
-        closed_at - tried < Duration::from_secs(2),
-        "refused at once, not left hanging ({:?})",
-        closed_at - tried
-    );
+    drop(refill);
 
     // The accept loop still runs: once a general connection closes, a new one is served
-    // in full.
+    // in full (until the server has seen the close, it lands in the reserve: 503).
     drop(general.pop());
     let deadline = Instant::now() + WAIT;
     loop {
         let mut stream = TcpStream::connect(server.addr).await.expect("connect");
-        stream
-            .write_all(b"GET /status HTTP/1.1\r\nhost: localhost\r\n\r\n")
-            .await
-            .expect("request");
-        // Refused (closed with nothing sent) until the server has seen the close.
-        let mut buf = [0u8; 12];
-        let read = tokio::time::timeout(WAIT, stream.read(&mut buf))
-            .await
-            .expect("an answer or a close");
-        if matches!(read, Ok(12)) {
-            assert_eq!(&buf, b"HTTP/1.1 200", "served in full");
+        let status = raw_get(&mut stream, "/status").await;
+        if status.starts_with("HTTP/1.1 200") {
             break;
         }
+        assert!(status.starts_with("HTTP/1.1 503"), "{status}");
         assert!(Instant::now() < deadline, "no general slot came back");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    drop(reserve);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn past_the_cap_without_a_reserve_connections_are_closed_at_once() {
+    let server = server_with(ConnectionLimits {
+        connections_max: 1,
+        health_connections_reserved: 0,
+        ..limits(10_000, 30_000)
+    })
+    .await;
+    let mut first = TcpStream::connect(server.addr).await.expect("connect");
+    assert!(raw_get(&mut first, "/info")
+        .await
+        .starts_with("HTTP/1.1 200"));
+    for _ in 0..3 {
+        let mut refused = TcpStream::connect(server.addr).await.expect("connect");
+        let tried = Instant::now();
+        let (got, closed_at) = read_until_closed(&mut refused).await;
+        assert!(got.is_empty());
+        assert!(
+            closed_at - tried < Duration::from_secs(2),
+            "refused at once, not left hanging ({:?})",
+            closed_at - tried
+        );
+    }
+    // The one open connection is served throughout.
+    assert!(raw_get(&mut first, "/healthcheck")
+        .await
+        .starts_with("HTTP/1.1 200"));
     server.stop().await;
 }
 

@@ -39,7 +39,7 @@ use tokio::time::Instant;
 
 use crate::body::frames_out::ResponseBody;
 use crate::endpoint::{self, HttpResponse};
-use crate::limits::{Admission, AdmissionKind, ConnectionLimits};
+use crate::limits::{Admission, AdmissionKind, ConnectionLimits, Reserved};
 use crate::router::route;
 use crate::tls::{TlsConfig, ALPN_H2, ALPN_HTTP_1_1};
 
@@ -123,6 +123,7 @@ pub(crate) async fn run(stream: TcpStream, admission: Admission, shared: Arc<Sha
             }
         },
         _ = phase.wait_for(|p| *p != Phase::Serving) => return,
+        () = evicted(admission.reserved.as_deref()) => return,
     };
     let protocol = match stream.get_ref().1.alpn_protocol() {
         Some(ALPN_H2) => Protocol::H2,
@@ -219,8 +220,8 @@ where
     let service = {
         let engine = Arc::clone(&shared.engine);
         let activity = Arc::clone(&activity);
-        let kind = admission.kind;
-        service_fn(move |req| respond(Arc::clone(&engine), &activity, kind, req))
+        let reserved = admission.reserved.clone();
+        service_fn(move |req| respond(Arc::clone(&engine), &activity, reserved.as_deref(), req))
     };
     let conn = shared.builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
@@ -271,6 +272,10 @@ where
                 }
                 None => {}
             },
+            () = evicted(admission.reserved.as_deref()) => {
+                tracing::debug!("reserved connection gave its slot to a newer one; closing");
+                return;
+            }
             changed = phase.changed() => {
                 let now = match changed {
                     Ok(()) => *phase.borrow_and_update(),
@@ -290,13 +295,22 @@ where
     }
 }
 
+/// Resolves when a reserved connection's slot has gone to a newer one; never otherwise.
+async fn evicted(reserved: Option<&Reserved>) {
+    match reserved {
+        Some(reserved) => reserved.evicted().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// The service behind every request: counts it in flight until its response body ends,
-/// keeps health-only connections to health requests, and sends HEAD responses without a
-/// body on both protocols (hyper's HTTP/2 server would send the body a handler built).
+/// keeps health-only (reserved) connections to health requests, and sends HEAD responses
+/// without a body on both protocols (hyper's HTTP/2 server would send the body a handler
+/// built).
 fn respond(
     engine: Arc<Engine>,
     activity: &Arc<Activity>,
-    kind: AdmissionKind,
+    reserved: Option<&Reserved>,
     req: Request<Incoming>,
 ) -> impl Future<Output = Result<Response<TrackedBody>, Infallible>> {
     let in_flight = InFlight::start(activity);
@@ -304,9 +318,11 @@ fn respond(
     // Boxed because hyper keeps each HTTP/2 stream's task as large as this future for the
     // stream's whole life: inlined, the router's state machine (~2.3 KiB, the largest
     // endpoint's) would stay allocated by every open push query after routing.
-    let routed: Pin<Box<dyn Future<Output = HttpResponse> + Send>> = match kind {
-        AdmissionKind::Full => Box::pin(route(engine, req)),
-        AdmissionKind::HealthOnly => {
+    let routed: Pin<Box<dyn Future<Output = HttpResponse> + Send>> = match reserved {
+        None => Box::pin(route(engine, req)),
+        Some(reserved) => {
+            // A probe being answered keeps its slot; this connection ends after it.
+            reserved.mark_busy();
             activity.request_close();
             if is_health_probe(req.method(), req.uri().path()) {
                 Box::pin(route(engine, req))

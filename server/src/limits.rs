@@ -9,22 +9,31 @@
 //!
 //! Admission, decided in the accept loop without waiting:
 //! - below `connections_max`: served normally;
-//! - at `connections_max`, while fewer than `health_connections_reserved` extra connections
-//!   are open: a *health-only* connection, which serves `GET`/`HEAD` of `/healthcheck` and
-//!   `/info`, answers anything else with 503 (ksqlDB's `generic_error`, code 50300), closes
-//!   after its first request and idles out after the header-read timeout;
-//! - beyond both: closed at once, before anything is read.
+//! - at `connections_max`: a *health-only* connection from a reserved pool of
+//!   `health_connections_reserved`. It serves `GET`/`HEAD` of `/healthcheck` and `/info`,
+//!   answers anything else with 503 (ksqlDB's `generic_error`, code 50300), closes after its
+//!   first request, and idles out after the header-read timeout. When the pool is full, the
+//!   newcomer takes the slot of the oldest reserved connection that has not yet sent a
+//!   whole request head, which is dropped;
+//! - when every reserved connection is in the middle of a request (or there is no pool):
+//!   closed at once, before anything is read.
 //!
-//! Why a reserved pool rather than sorting connections by their first request: a probe
-//! from a load balancer or Kubernetes opens a fresh connection each time, so a few slots
-//! that only health requests can use keep it answered while the general slots are taken,
-//! and because those slots close after one request and idle out fast, holding them costs
-//! an attacker a steady stream of new connections instead of one burst.
+//! Why a reserved pool with eviction rather than a plain pool or sorting connections by
+//! their first request: a probe from a load balancer or Kubernetes opens a fresh connection
+//! and sends its request at once, so it becomes busy within a round trip and then leaves.
+//! A client that holds a reserved slot without completing a request (silent, or trickling
+//! bytes) is exactly what an attacker filling the pool would do, and it is the first to
+//! give its slot up: to keep probes out, an attacker would have to open
+//! `health_connections_reserved` new connections within each probe's round trip, rather
+//! than fill the pool once. The pool is small and every reserved connection is short-lived,
+//! so it cannot grow the server's descriptor use by more than a few dozen.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 /// Longest a client may take from the first byte of an HTTP/1.1 request head to its end.
 /// Real clients send a head in one packet; 10 s covers a slow mobile link many times over
@@ -145,73 +154,154 @@ pub(crate) enum AdmissionKind {
     HealthOnly,
 }
 
-/// A slot held for as long as its connection lives.
-pub(crate) struct Admission {
-    pub(crate) kind: AdmissionKind,
-    _slot: OwnedSemaphorePermit,
+/// A reserved connection as the pool sees it.
+#[derive(Default)]
+pub(crate) struct Reserved {
+    /// A whole request head has arrived: a probe being answered, never evicted.
+    busy: AtomicBool,
+    /// Its slot went to a newer connection: drop the socket now.
+    evicted: AtomicBool,
+    /// Wakes the connection when `evicted` is set.
+    wake: Notify,
 }
 
-/// Counts open connections against [`ConnectionLimits`]; both pools are semaphores, so
-/// admission never waits and a slot is returned when its connection's task ends however it
-/// ends.
+impl Reserved {
+    pub(crate) fn mark_busy(&self) {
+        self.busy.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn is_evicted(&self) -> bool {
+        self.evicted.load(Ordering::Acquire)
+    }
+
+    /// Resolves once the connection has been evicted.
+    pub(crate) async fn evicted(&self) {
+        while !self.is_evicted() {
+            self.wake.notified().await;
+        }
+    }
+}
+
+/// A slot held for as long as its connection lives; dropping it gives the slot back.
+pub(crate) struct Admission {
+    pub(crate) kind: AdmissionKind,
+    /// The reserved pool's view of this connection (`HealthOnly` only).
+    pub(crate) reserved: Option<Arc<Reserved>>,
+    _slot: Slot,
+}
+
+enum Slot {
+    /// Held, never read: dropping it returns the permit.
+    General {
+        _permit: OwnedSemaphorePermit,
+    },
+    Reserved(Arc<ReservedPool>, Arc<Reserved>),
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Slot::Reserved(pool, me) = self {
+            pool.remove(me);
+        }
+    }
+}
+
+/// The reserved connections in admission order (oldest first).
+struct ReservedPool {
+    open: Mutex<VecDeque<Arc<Reserved>>>,
+    max: usize,
+}
+
+impl ReservedPool {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Arc<Reserved>>> {
+        // The pool is a list of handles; a panic elsewhere cannot leave it half-updated.
+        self.open
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn remove(&self, me: &Arc<Reserved>) {
+        let mut open = self.lock();
+        if let Some(i) = open.iter().position(|r| Arc::ptr_eq(r, me)) {
+            open.remove(i);
+        }
+    }
+
+    /// A slot for a newcomer: a free one, or the oldest not-yet-busy connection's.
+    fn take(&self) -> Option<Arc<Reserved>> {
+        let mut open = self.lock();
+        if open.len() >= self.max {
+            let i = open.iter().position(|r| !r.busy.load(Ordering::Acquire))?;
+            let evicted = open.remove(i).expect("position is in range");
+            evicted.evicted.store(true, Ordering::Release);
+            evicted.wake.notify_one();
+        }
+        let me = Arc::new(Reserved::default());
+        open.push_back(Arc::clone(&me));
+        Some(me)
+    }
+}
+
+/// Counts open connections against [`ConnectionLimits`]. Admission never waits, and a slot
+/// is returned when its connection's task ends however it ends.
 pub(crate) struct ConnectionSlots {
     general: Arc<Semaphore>,
-    health: Arc<Semaphore>,
     general_max: usize,
-    health_max: usize,
+    reserved: Arc<ReservedPool>,
 }
 
 impl ConnectionSlots {
     pub(crate) fn new(limits: &ConnectionLimits) -> ConnectionSlots {
         let general_max = limits.connections_max.min(Semaphore::MAX_PERMITS);
-        let health_max = limits
-            .health_connections_reserved
-            .min(Semaphore::MAX_PERMITS);
         ConnectionSlots {
             general: Arc::new(Semaphore::new(general_max)),
-            health: Arc::new(Semaphore::new(health_max)),
             general_max,
-            health_max,
+            reserved: Arc::new(ReservedPool {
+                open: Mutex::new(VecDeque::new()),
+                max: limits.health_connections_reserved,
+            }),
         }
     }
 
-    /// A slot for a connection just accepted, or `None` if both pools are full.
+    /// A slot for a connection just accepted, or `None` to close it.
     pub(crate) fn admit(&self) -> Option<Admission> {
-        if let Ok(slot) = Arc::clone(&self.general).try_acquire_owned() {
+        if let Ok(permit) = Arc::clone(&self.general).try_acquire_owned() {
             return Some(Admission {
                 kind: AdmissionKind::Full,
-                _slot: slot,
+                reserved: None,
+                _slot: Slot::General { _permit: permit },
             });
         }
-        Arc::clone(&self.health)
-            .try_acquire_owned()
-            .ok()
-            .map(|slot| Admission {
-                kind: AdmissionKind::HealthOnly,
-                _slot: slot,
-            })
+        let me = self.reserved.take()?;
+        Some(Admission {
+            kind: AdmissionKind::HealthOnly,
+            reserved: Some(Arc::clone(&me)),
+            _slot: Slot::Reserved(Arc::clone(&self.reserved), me),
+        })
     }
 
-    /// Connections open now, in both pools.
+    /// Connections holding a slot now, in both pools (an evicted connection has none).
     pub(crate) fn open(&self) -> usize {
-        (self.general_max - self.general.available_permits())
-            + (self.health_max - self.health.available_permits())
+        (self.general_max - self.general.available_permits()) + self.reserved.lock().len()
     }
 
-    /// Resolves once every connection has ended and given its slot back.
+    /// Resolves once every connection has given its slot back.
     pub(crate) async fn all_closed(&self) {
         let general = u32::try_from(self.general_max).expect("MAX_PERMITS fits in u32");
-        let health = u32::try_from(self.health_max).expect("MAX_PERMITS fits in u32");
-        // The semaphores are never closed, so acquiring cannot fail; the permits go straight
-        // back so a second call (or a late connection) behaves the same.
+        // The semaphore is never closed, so acquiring cannot fail; the permits go straight
+        // back so a second call behaves the same.
         if let Ok(all) = self.general.acquire_many(general).await {
             drop(all);
         }
-        if let Ok(all) = self.health.acquire_many(health).await {
-            drop(all);
+        // Reserved connections live one request or one header-read timeout at most.
+        while !self.reserved.lock().is_empty() {
+            tokio::time::sleep(Duration::from_millis(RESERVED_DRAIN_POLL_MS)).await;
         }
     }
 }
+
+/// How often shutdown looks whether the reserved connections have gone.
+const RESERVED_DRAIN_POLL_MS: u64 = 10;
 
 #[cfg(test)]
 mod tests {
@@ -257,26 +347,64 @@ Max locked memory         8388608              8388608              bytes
     }
 
     #[tokio::test]
-    async fn admission_fills_the_general_pool_then_the_health_pool_then_refuses() {
+    async fn admission_fills_the_general_pool_then_the_reserve_then_evicts_then_refuses() {
         let slots = ConnectionSlots::new(&ConnectionLimits {
             connections_max: 2,
-            health_connections_reserved: 1,
+            health_connections_reserved: 2,
             ..ConnectionLimits::default()
         });
         let a = slots.admit().expect("first");
         let b = slots.admit().expect("second");
         assert_eq!((a.kind, b.kind), (AdmissionKind::Full, AdmissionKind::Full));
-        let c = slots.admit().expect("health slot");
-        assert_eq!(c.kind, AdmissionKind::HealthOnly);
-        assert!(slots.admit().is_none(), "both pools are full");
-        assert_eq!(slots.open(), 3);
+        let c = slots.admit().expect("reserved slot");
+        let d = slots.admit().expect("reserved slot");
+        assert_eq!(
+            (c.kind, d.kind),
+            (AdmissionKind::HealthOnly, AdmissionKind::HealthOnly)
+        );
+        let (c_ref, d_ref) = (
+            c.reserved.clone().expect("reserved"),
+            d.reserved.clone().expect("reserved"),
+        );
+        assert_eq!(slots.open(), 4);
+
+        // The reserve is full: the newcomer takes the oldest idle one's slot.
+        let e = slots.admit().expect("evicts c");
+        assert!(c_ref.is_evicted() && !d_ref.is_evicted());
+        tokio::time::timeout(Duration::from_secs(1), c_ref.evicted())
+            .await
+            .expect("c is told");
+        assert_eq!(slots.open(), 4, "c's slot went to e");
+        drop(c);
+        assert_eq!(slots.open(), 4, "c's late drop frees nothing twice");
+
+        // Busy reserved connections are kept; with all of them busy, newcomers are refused.
+        d_ref.mark_busy();
+        e.reserved.as_ref().expect("reserved").mark_busy();
+        assert!(
+            slots.admit().is_none(),
+            "every reserved connection is mid-request"
+        );
+        assert!(!d_ref.is_evicted());
+
         drop(a);
-        let d = slots.admit().expect("a general slot came back");
-        assert_eq!(d.kind, AdmissionKind::Full);
-        drop((b, c, d));
+        let f = slots.admit().expect("a general slot came back");
+        assert_eq!(f.kind, AdmissionKind::Full);
+        drop((b, d, e, f));
         tokio::time::timeout(Duration::from_secs(1), slots.all_closed())
             .await
             .expect("every slot is back");
         assert_eq!(slots.open(), 0);
+    }
+
+    #[test]
+    fn without_a_reserve_the_connection_past_the_cap_is_refused() {
+        let slots = ConnectionSlots::new(&ConnectionLimits {
+            connections_max: 1,
+            health_connections_reserved: 0,
+            ..ConnectionLimits::default()
+        });
+        let _a = slots.admit().expect("first");
+        assert!(slots.admit().is_none());
     }
 }
