@@ -1,10 +1,11 @@
 //! Connection timeouts and the connection cap, over real sockets with short limits: trickled
 //! and half-sent request heads are cut at the header-read timeout, idle HTTP/1.1 keep-alive
 //! and HTTP/2 connections at the idle timeout (and not before), while push queries and slow
-//! uploads, which keep a request in flight, are never cut; at the cap, health checks still
-//! get through on the reserved slots and everything past them is closed at once; an HTTP/2
-//! peer that stops answering PINGs loses its connection and its queries; HEAD responses
-//! carry no body on either protocol.
+//! uploads, which keep a request in flight, are never cut; at the cap, idle connections
+//! give their slots to newcomers, health checks get through on the reserved slots when
+//! every connection is busy (even with the reserve held by idle or trickling sockets), and
+//! past that newcomers are closed at once; an HTTP/2 peer that stops answering PINGs loses
+//! its connection and its queries; HEAD responses carry no body on either protocol.
 
 mod support;
 
@@ -336,13 +337,16 @@ async fn at_the_cap_health_probes_get_in_even_when_idle_sockets_hold_the_reserve
         ..limits(10_000, 30_000)
     })
     .await;
-    // Fill the general pool; a request on each proves it was admitted.
+    // Fill the general pool with busy connections: each holds a push query (idle ones
+    // would give their slots to newcomers; see idle_connections_give_way_to_newcomers).
+    server.ksql_ok(CREATE).await;
     let mut general = Vec::new();
     for _ in 0..3 {
-        let (mut send, ended) = h2_client(server.addr).await;
-        assert_eq!(h2_get(&mut send, "GET", "/info").await.0, StatusCode::OK);
-        general.push((send, ended));
+        let mut client = server.h2().await;
+        let query = start_push_query(&mut client).await;
+        general.push((client, query));
     }
+    wait_for_queries(&server, 3, WAIT).await;
 
     // A health probe still gets in, on a reserved slot, and that connection then closes.
     let mut probe = TcpStream::connect(server.addr).await.expect("connect");
@@ -397,8 +401,8 @@ async fn at_the_cap_health_probes_get_in_even_when_idle_sockets_hold_the_reserve
     }
     drop(refill);
 
-    // The accept loop still runs: once a general connection closes, a new one is served
-    // in full (until the server has seen the close, it lands in the reserve: 503).
+    // The accept loop still runs: once a busy connection closes, a new one is served in
+    // full (until the server has seen the close, it lands in the reserve: 503).
     drop(general.pop());
     let deadline = Instant::now() + WAIT;
     loop {
@@ -415,17 +419,47 @@ async fn at_the_cap_health_probes_get_in_even_when_idle_sockets_hold_the_reserve
 }
 
 #[tokio::test]
-async fn past_the_cap_without_a_reserve_connections_are_closed_at_once() {
+async fn idle_connections_give_way_to_newcomers() {
+    let server = server_with(ConnectionLimits {
+        connections_max: 2,
+        health_connections_reserved: 0,
+        ..limits(10_000, 30_000)
+    })
+    .await;
+    let (mut oldest, oldest_ended) = h2_client(server.addr).await;
+    assert_eq!(h2_get(&mut oldest, "GET", "/info").await.0, StatusCode::OK);
+    let (mut newer, _newer_ended) = h2_client(server.addr).await;
+    assert_eq!(h2_get(&mut newer, "GET", "/info").await.0, StatusCode::OK);
+    // Both idle, the cap reached: a third client is served in full, in the oldest's place.
+    let mut third = TcpStream::connect(server.addr).await.expect("connect");
+    let evicted_from = Instant::now();
+    let status = raw_get(&mut third, "/status").await;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    let ended_at = tokio::time::timeout(WAIT, oldest_ended)
+        .await
+        .expect("the oldest idle connection is closed")
+        .expect("join");
+    assert!(
+        ended_at - evicted_from < Duration::from_secs(2),
+        "closed at once, not at the idle timeout"
+    );
+    assert_eq!(h2_get(&mut newer, "GET", "/info").await.0, StatusCode::OK);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn past_busy_connections_without_a_reserve_newcomers_are_closed_at_once() {
     let server = server_with(ConnectionLimits {
         connections_max: 1,
         health_connections_reserved: 0,
         ..limits(10_000, 30_000)
     })
     .await;
-    let mut first = TcpStream::connect(server.addr).await.expect("connect");
-    assert!(raw_get(&mut first, "/info")
-        .await
-        .starts_with("HTTP/1.1 200"));
+    server.ksql_ok(CREATE).await;
+    // The only slot is held by a push query over HTTP/1.1: busy, never evicted.
+    let mut client = server.h1().await;
+    let query = start_push_query(&mut client).await;
+    wait_for_queries(&server, 1, WAIT).await;
     for _ in 0..3 {
         let mut refused = TcpStream::connect(server.addr).await.expect("connect");
         let tried = Instant::now();
@@ -437,10 +471,25 @@ async fn past_the_cap_without_a_reserve_connections_are_closed_at_once() {
             closed_at - tried
         );
     }
-    // The one open connection is served throughout.
-    assert!(raw_get(&mut first, "/healthcheck")
-        .await
-        .starts_with("HTTP/1.1 200"));
+    // The push query was untouched, and once it ends its slot serves a newcomer.
+    assert_eq!(server.engine.queries.len(), 1);
+    drop((query, client));
+    wait_for_queries(&server, 0, WAIT).await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+        stream
+            .write_all(b"GET /info HTTP/1.1\r\nhost: localhost\r\n\r\n")
+            .await
+            .expect("request");
+        let mut buf = [0u8; 12];
+        if let Ok(Ok(12)) = tokio::time::timeout(WAIT, stream.read_exact(&mut buf)).await {
+            assert_eq!(&buf, b"HTTP/1.1 200");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the slot never came back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     server.stop().await;
 }
 

@@ -7,6 +7,7 @@
 //!        ─► hyper auto (h1 | h2) ─► service: in-flight guard, health-only gate, HEAD ─► router
 //! watcher (this task): idle ≥ idle_timeout ─► graceful close (GOAWAY / no keep-alive)
 //!                      h1 head unfinished ≥ header_read_timeout ─► drop the socket
+//!                      slot evicted (idle at the cap) ─► graceful close, gone within 1 s
 //! ```
 //!
 //! Why the header-read timeout is ours rather than hyper's `header_read_timeout`: hyper
@@ -19,7 +20,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -39,7 +40,7 @@ use tokio::time::Instant;
 
 use crate::body::frames_out::ResponseBody;
 use crate::endpoint::{self, HttpResponse};
-use crate::limits::{Admission, AdmissionKind, ConnectionLimits, Reserved};
+use crate::limits::{Admission, AdmissionKind, ConnectionLimits, SlotState};
 use crate::router::route;
 use crate::tls::{TlsConfig, ALPN_H2, ALPN_HTTP_1_1};
 
@@ -66,6 +67,11 @@ const CLEARTEXT_ON_TLS_DRAIN_BYTES_MAX: usize = 64 * 1024;
 
 /// How long that drain may take: the client has its answer and is expected to close.
 const CLEARTEXT_ON_TLS_DRAIN_MS: u64 = 1_000;
+
+/// How long an evicted connection may take to close after its graceful close began: long
+/// enough for a request that raced the eviction, short enough that the slot's new owner
+/// and the evicted socket overlap only briefly.
+const EVICTED_CLOSE_MS: u64 = 1_000;
 
 /// Where the server is in its life, as every connection sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,7 +129,7 @@ pub(crate) async fn run(stream: TcpStream, admission: Admission, shared: Arc<Sha
             }
         },
         _ = phase.wait_for(|p| *p != Phase::Serving) => return,
-        () = evicted(admission.reserved.as_deref()) => return,
+        () = admission.slot.evicted() => return,
     };
     let protocol = match stream.get_ref().1.alpn_protocol() {
         Some(ALPN_H2) => Protocol::H2,
@@ -210,7 +216,7 @@ async fn serve_http<I>(io: I, protocol: Protocol, admission: Admission, shared: 
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let activity = Arc::new(Activity::default());
+    let activity = Arc::new(Activity::new(Arc::clone(&admission.slot)));
     let io = TrackedIo {
         inner: io,
         activity: Arc::clone(&activity),
@@ -220,8 +226,8 @@ where
     let service = {
         let engine = Arc::clone(&shared.engine);
         let activity = Arc::clone(&activity);
-        let reserved = admission.reserved.clone();
-        service_fn(move |req| respond(Arc::clone(&engine), &activity, reserved.as_deref(), req))
+        let kind = admission.kind;
+        service_fn(move |req| respond(Arc::clone(&engine), &activity, kind, req))
     };
     let conn = shared.builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
@@ -239,6 +245,10 @@ where
     // Set once a graceful close has begun: a second idle expiry then drops the socket, as
     // the peer has not finished closing within a whole idle period.
     let mut closing = false;
+    // After an eviction: when the socket goes, whatever the peer does.
+    let close_by = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(close_by);
+    let mut close_by_at: Option<Instant> = None;
     loop {
         let next = timers.next_expiry();
         if let Some((at, _)) = next {
@@ -272,10 +282,19 @@ where
                 }
                 None => {}
             },
-            () = evicted(admission.reserved.as_deref()) => {
-                tracing::debug!("reserved connection gave its slot to a newer one; closing");
-                return;
+            () = admission.slot.evicted(), if close_by_at.is_none() => {
+                // It was idle when chosen; a request that raced in still finishes (GOAWAY
+                // names the last stream served), but the socket goes within a second.
+                tracing::debug!("idle connection gave its slot to a newer one; closing");
+                if !closing {
+                    conn.as_mut().graceful_shutdown();
+                    closing = true;
+                }
+                let at = Instant::now() + Duration::from_millis(EVICTED_CLOSE_MS);
+                close_by.as_mut().reset(at);
+                close_by_at = Some(at);
             }
+            () = &mut close_by, if close_by_at.is_some() => return,
             changed = phase.changed() => {
                 let now = match changed {
                     Ok(()) => *phase.borrow_and_update(),
@@ -295,14 +314,6 @@ where
     }
 }
 
-/// Resolves when a reserved connection's slot has gone to a newer one; never otherwise.
-async fn evicted(reserved: Option<&Reserved>) {
-    match reserved {
-        Some(reserved) => reserved.evicted().await,
-        None => std::future::pending().await,
-    }
-}
-
 /// The service behind every request: counts it in flight until its response body ends,
 /// keeps health-only (reserved) connections to health requests, and sends HEAD responses
 /// without a body on both protocols (hyper's HTTP/2 server would send the body a handler
@@ -310,7 +321,7 @@ async fn evicted(reserved: Option<&Reserved>) {
 fn respond(
     engine: Arc<Engine>,
     activity: &Arc<Activity>,
-    reserved: Option<&Reserved>,
+    kind: AdmissionKind,
     req: Request<Incoming>,
 ) -> impl Future<Output = Result<Response<TrackedBody>, Infallible>> {
     let in_flight = InFlight::start(activity);
@@ -318,11 +329,10 @@ fn respond(
     // Boxed because hyper keeps each HTTP/2 stream's task as large as this future for the
     // stream's whole life: inlined, the router's state machine (~2.3 KiB, the largest
     // endpoint's) would stay allocated by every open push query after routing.
-    let routed: Pin<Box<dyn Future<Output = HttpResponse> + Send>> = match reserved {
-        None => Box::pin(route(engine, req)),
-        Some(reserved) => {
-            // A probe being answered keeps its slot; this connection ends after it.
-            reserved.mark_busy();
+    let routed: Pin<Box<dyn Future<Output = HttpResponse> + Send>> = match kind {
+        AdmissionKind::Full => Box::pin(route(engine, req)),
+        AdmissionKind::HealthOnly => {
+            // One request per reserved connection: it closes after this one.
             activity.request_close();
             if is_health_probe(req.method(), req.uri().path()) {
                 Box::pin(route(engine, req))
@@ -376,10 +386,10 @@ fn finish(response: HttpResponse, is_head: bool, in_flight: InFlight) -> Respons
 }
 
 /// What the watcher needs to know about a connection, updated by its IO and its requests.
-#[derive(Default)]
 struct Activity {
-    /// Requests whose response body has not ended yet.
-    in_flight: AtomicUsize,
+    /// Its slot; `slot.in_flight` counts requests whose response body has not ended yet
+    /// (the pool reads it too, to find idle connections to evict).
+    slot: Arc<SlotState>,
     /// Requests ever started, so the watcher sees one that began and ended between looks.
     requests_started: AtomicU64,
     /// HTTP/1.1 bytes arrived with no request in flight: a request head is on its way.
@@ -391,6 +401,16 @@ struct Activity {
 }
 
 impl Activity {
+    fn new(slot: Arc<SlotState>) -> Activity {
+        Activity {
+            slot,
+            requests_started: AtomicU64::new(0),
+            head_started: AtomicBool::new(false),
+            close_requested: AtomicBool::new(false),
+            changed: Notify::new(),
+        }
+    }
+
     fn request_close(&self) {
         self.close_requested.store(true, Ordering::Release);
         self.changed.notify_one();
@@ -404,7 +424,7 @@ impl InFlight {
     fn start(activity: &Arc<Activity>) -> InFlight {
         activity.head_started.store(false, Ordering::Release);
         activity.requests_started.fetch_add(1, Ordering::AcqRel);
-        if activity.in_flight.fetch_add(1, Ordering::AcqRel) == 0 {
+        if activity.slot.in_flight.fetch_add(1, Ordering::AcqRel) == 0 {
             activity.changed.notify_one();
         }
         InFlight(Arc::clone(activity))
@@ -413,7 +433,7 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+        if self.0.slot.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.0.changed.notify_one();
         }
     }
@@ -475,7 +495,7 @@ impl Timers {
 
     fn observe(&mut self, activity: &Activity, now: Instant) {
         let started = activity.requests_started.load(Ordering::Acquire);
-        if activity.in_flight.load(Ordering::Acquire) > 0 {
+        if activity.slot.in_flight.load(Ordering::Acquire) > 0 {
             self.idle_since = None;
         } else if self.idle_since.is_none() || started != self.requests_seen {
             self.idle_since = Some(now);
@@ -526,7 +546,7 @@ impl<I> TrackedIo<I> {
         if self.protocol == Protocol::H2 {
             return;
         }
-        if self.activity.in_flight.load(Ordering::Acquire) == 0
+        if self.activity.slot.in_flight.load(Ordering::Acquire) == 0
             && !self.activity.head_started.swap(true, Ordering::AcqRel)
         {
             self.activity.changed.notify_one();
@@ -607,7 +627,7 @@ mod tests {
     fn io(protocol: Protocol) -> TrackedIo<()> {
         TrackedIo {
             inner: (),
-            activity: Arc::new(Activity::default()),
+            activity: Arc::new(Activity::new(Arc::new(SlotState::default()))),
             protocol,
             preface_matched: 0,
         }
@@ -652,7 +672,7 @@ mod tests {
 
     #[test]
     fn the_earliest_timer_fires_first_and_a_busy_connection_has_no_idle_timer() {
-        let activity = Activity::default();
+        let activity = Activity::new(Arc::new(SlotState::default()));
         let mut timers = Timers::new(Duration::from_secs(120), Duration::from_secs(10));
         let t0 = Instant::now();
         timers.observe(&activity, t0);
@@ -667,11 +687,11 @@ mod tests {
             Some((t0 + Duration::from_secs(10), Expiry::HeaderRead))
         );
         activity.head_started.store(false, Ordering::Release);
-        activity.in_flight.store(1, Ordering::Release);
+        activity.slot.in_flight.store(1, Ordering::Release);
         activity.requests_started.store(1, Ordering::Release);
         timers.observe(&activity, t0);
         assert_eq!(timers.next_expiry(), None, "busy: nothing to time");
-        activity.in_flight.store(0, Ordering::Release);
+        activity.slot.in_flight.store(0, Ordering::Release);
         let t1 = t0 + Duration::from_secs(5);
         timers.observe(&activity, t1);
         assert_eq!(
@@ -683,7 +703,7 @@ mod tests {
 
     #[test]
     fn a_request_that_came_and_went_between_looks_restarts_the_idle_timer() {
-        let activity = Activity::default();
+        let activity = Activity::new(Arc::new(SlotState::default()));
         let t0 = Instant::now();
         let mut timers = Timers::new(Duration::from_secs(1), Duration::from_secs(1));
         timers.observe(&activity, t0);

@@ -9,31 +9,34 @@
 //!
 //! Admission, decided in the accept loop without waiting:
 //! - below `connections_max`: served normally;
-//! - at `connections_max`: a *health-only* connection from a reserved pool of
-//!   `health_connections_reserved`. It serves `GET`/`HEAD` of `/healthcheck` and `/info`,
-//!   answers anything else with 503 (ksqlDB's `generic_error`, code 50300), closes after its
-//!   first request, and idles out after the header-read timeout. When the pool is full, the
-//!   newcomer takes the slot of the oldest reserved connection that has not yet sent a
-//!   whole request head, which is dropped;
-//! - when every reserved connection is in the middle of a request (or there is no pool):
-//!   closed at once, before anything is read.
+//! - at `connections_max`: the newcomer takes the slot of the oldest *idle* connection,
+//!   which closes (HTTP/2 GOAWAY, or HTTP/1.1 close). Pooled clients reconnect; a flood of
+//!   idle sockets cannot keep real clients out for the length of the idle timeout;
+//! - when every general connection is busy: a *health-only* connection from a reserved
+//!   pool of `health_connections_reserved`. It serves `GET`/`HEAD` of `/healthcheck` and
+//!   `/info`, answers anything else with 503 (ksqlDB's `generic_error`, code 50300),
+//!   closes after its first request, and idles out after the header-read timeout. A full
+//!   pool gives the newcomer the slot of its oldest reserved connection that has no request
+//!   in flight;
+//! - when those are all mid-request too (or there is no pool): closed at once, before
+//!   anything is read.
 //!
-//! Why a reserved pool with eviction rather than a plain pool or sorting connections by
-//! their first request: a probe from a load balancer or Kubernetes opens a fresh connection
-//! and sends its request at once, so it becomes busy within a round trip and then leaves.
-//! A client that holds a reserved slot without completing a request (silent, or trickling
-//! bytes) is exactly what an attacker filling the pool would do, and it is the first to
-//! give its slot up: to keep probes out, an attacker would have to open
-//! `health_connections_reserved` new connections within each probe's round trip, rather
-//! than fill the pool once. The pool is small and every reserved connection is short-lived,
-//! so it cannot grow the server's descriptor use by more than a few dozen.
+//! Why eviction, and why a reserved pool: a connection that holds a slot without a request
+//! in flight (silent, trickling bytes, or pooled and unused) is what an attacker filling
+//! the server would hold, and it costs a real client nothing but a reconnect to lose it;
+//! so the cap in effect bounds *busy* connections, which cost real work to hold. Busy ones
+//! are never cut. If they do fill the cap (many long push queries, say), a probe from a
+//! load balancer or Kubernetes still gets in on a reserved slot: it sends its request at
+//! once and leaves, so keeping probes out would take a pool's worth of new connections
+//! within each probe's round trip. The pool is small and its connections short-lived, so
+//! it adds at most a few dozen descriptors.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Notify;
 
 /// Longest a client may take from the first byte of an HTTP/1.1 request head to its end.
 /// Real clients send a head in one packet; 10 s covers a slow mobile link many times over
@@ -154,22 +157,33 @@ pub(crate) enum AdmissionKind {
     HealthOnly,
 }
 
-/// A reserved connection as the pool sees it.
+/// Reserved or general connections examined, at most, to find an idle one to evict when a
+/// pool is full. Busy ones go to the back of the line, so successive admissions look at
+/// different connections; the bound keeps an admission O(1) when nearly all are busy.
+pub const EVICTION_SCAN_MAX: usize = 64;
+
+/// Dead entries a pool's admission order may hold beyond twice its live ones before it is
+/// compacted: compacting now and then keeps it O(1) per connection, amortized.
+const POOL_ORDER_SLACK: usize = 64;
+
+/// How often shutdown looks whether every connection has gone.
+const DRAIN_POLL_MS: u64 = 10;
+
+/// One admitted connection as its pool sees it, shared with the connection's task.
 #[derive(Default)]
-pub(crate) struct Reserved {
-    /// A whole request head has arrived: a probe being answered, never evicted.
-    busy: AtomicBool,
-    /// Its slot went to a newer connection: drop the socket now.
+pub(crate) struct SlotState {
+    /// Requests whose head has arrived and whose response body has not ended. A connection
+    /// with none is idle: when its pool is full, it gives its slot to a newcomer.
+    pub(crate) in_flight: AtomicUsize,
+    /// Its slot went to a newer connection: close now.
     evicted: AtomicBool,
+    /// The connection has ended; the pool drops its entry when it next passes it.
+    closed: AtomicBool,
     /// Wakes the connection when `evicted` is set.
     wake: Notify,
 }
 
-impl Reserved {
-    pub(crate) fn mark_busy(&self) {
-        self.busy.store(true, Ordering::Release);
-    }
-
+impl SlotState {
     pub(crate) fn is_evicted(&self) -> bool {
         self.evicted.load(Ordering::Acquire)
     }
@@ -185,123 +199,149 @@ impl Reserved {
 /// A slot held for as long as its connection lives; dropping it gives the slot back.
 pub(crate) struct Admission {
     pub(crate) kind: AdmissionKind,
-    /// The reserved pool's view of this connection (`HealthOnly` only).
-    pub(crate) reserved: Option<Arc<Reserved>>,
-    _slot: Slot,
+    pub(crate) slot: Arc<SlotState>,
+    _release: Release,
 }
 
-enum Slot {
-    /// Held, never read: dropping it returns the permit.
-    General {
-        _permit: OwnedSemaphorePermit,
-    },
-    Reserved(Arc<ReservedPool>, Arc<Reserved>),
+struct Release {
+    pool: Arc<Pool>,
+    slot: Arc<SlotState>,
 }
 
-impl Drop for Slot {
+impl Drop for Release {
     fn drop(&mut self) {
-        if let Slot::Reserved(pool, me) = self {
-            pool.remove(me);
-        }
+        self.pool.release(&self.slot);
     }
 }
 
-/// The reserved connections in admission order (oldest first).
-struct ReservedPool {
-    open: Mutex<VecDeque<Arc<Reserved>>>,
+/// Connections of one kind, in the order they were admitted (oldest first).
+struct Pool {
+    state: Mutex<PoolState>,
     max: usize,
 }
 
-impl ReservedPool {
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Arc<Reserved>>> {
-        // The pool is a list of handles; a panic elsewhere cannot leave it half-updated.
-        self.open
+struct PoolState {
+    order: VecDeque<Arc<SlotState>>,
+    /// Connections holding a slot: admitted, not ended, not evicted.
+    live: usize,
+}
+
+impl Pool {
+    fn new(max: usize) -> Pool {
+        Pool {
+            state: Mutex::new(PoolState {
+                order: VecDeque::new(),
+                live: 0,
+            }),
+            max,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PoolState> {
+        // Every update below is complete before it can panic, so a poisoned lock still
+        // guards consistent state.
+        self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn remove(&self, me: &Arc<Reserved>) {
-        let mut open = self.lock();
-        if let Some(i) = open.iter().position(|r| Arc::ptr_eq(r, me)) {
-            open.remove(i);
+    /// A slot: a free one, or an idle connection's, which is told to close.
+    fn admit(&self) -> Option<Arc<SlotState>> {
+        let mut state = self.lock();
+        if state.live < self.max {
+            state.live += 1;
+        } else {
+            evict_one(&mut state)?;
+        }
+        let slot = Arc::new(SlotState::default());
+        state.order.push_back(Arc::clone(&slot));
+        Some(slot)
+    }
+
+    fn release(&self, slot: &SlotState) {
+        let mut state = self.lock();
+        slot.closed.store(true, Ordering::Release);
+        // An evicted connection's slot already went to its successor.
+        if !slot.is_evicted() {
+            state.live -= 1;
+        }
+        if state.order.len() > 2 * state.live + POOL_ORDER_SLACK {
+            state
+                .order
+                .retain(|s| !s.closed.load(Ordering::Acquire) && !s.is_evicted());
         }
     }
 
-    /// A slot for a newcomer: a free one, or the oldest not-yet-busy connection's.
-    fn take(&self) -> Option<Arc<Reserved>> {
-        let mut open = self.lock();
-        if open.len() >= self.max {
-            let i = open.iter().position(|r| !r.busy.load(Ordering::Acquire))?;
-            let evicted = open.remove(i).expect("position is in range");
-            evicted.evicted.store(true, Ordering::Release);
-            evicted.wake.notify_one();
-        }
-        let me = Arc::new(Reserved::default());
-        open.push_back(Arc::clone(&me));
-        Some(me)
+    fn live(&self) -> usize {
+        self.lock().live
     }
+}
+
+/// Evicts the oldest idle connection among the first `EVICTION_SCAN_MAX` in line, moving
+/// busy ones to the back; `None` if all of those are busy.
+fn evict_one(state: &mut PoolState) -> Option<()> {
+    for _ in 0..EVICTION_SCAN_MAX.min(state.order.len()) {
+        let slot = state.order.pop_front()?;
+        if slot.closed.load(Ordering::Acquire) {
+            continue;
+        }
+        if slot.in_flight.load(Ordering::Acquire) > 0 {
+            state.order.push_back(slot);
+            continue;
+        }
+        slot.evicted.store(true, Ordering::Release);
+        slot.wake.notify_one();
+        return Some(());
+    }
+    None
 }
 
 /// Counts open connections against [`ConnectionLimits`]. Admission never waits, and a slot
 /// is returned when its connection's task ends however it ends.
 pub(crate) struct ConnectionSlots {
-    general: Arc<Semaphore>,
-    general_max: usize,
-    reserved: Arc<ReservedPool>,
+    general: Arc<Pool>,
+    reserved: Arc<Pool>,
 }
 
 impl ConnectionSlots {
     pub(crate) fn new(limits: &ConnectionLimits) -> ConnectionSlots {
-        let general_max = limits.connections_max.min(Semaphore::MAX_PERMITS);
         ConnectionSlots {
-            general: Arc::new(Semaphore::new(general_max)),
-            general_max,
-            reserved: Arc::new(ReservedPool {
-                open: Mutex::new(VecDeque::new()),
-                max: limits.health_connections_reserved,
-            }),
+            general: Arc::new(Pool::new(limits.connections_max)),
+            reserved: Arc::new(Pool::new(limits.health_connections_reserved)),
         }
     }
 
     /// A slot for a connection just accepted, or `None` to close it.
     pub(crate) fn admit(&self) -> Option<Admission> {
-        if let Ok(permit) = Arc::clone(&self.general).try_acquire_owned() {
-            return Some(Admission {
-                kind: AdmissionKind::Full,
-                reserved: None,
-                _slot: Slot::General { _permit: permit },
-            });
-        }
-        let me = self.reserved.take()?;
+        let (kind, pool) = if let Some(slot) = self.general.admit() {
+            (AdmissionKind::Full, (Arc::clone(&self.general), slot))
+        } else {
+            let slot = self.reserved.admit()?;
+            (
+                AdmissionKind::HealthOnly,
+                (Arc::clone(&self.reserved), slot),
+            )
+        };
+        let (pool, slot) = pool;
         Some(Admission {
-            kind: AdmissionKind::HealthOnly,
-            reserved: Some(Arc::clone(&me)),
-            _slot: Slot::Reserved(Arc::clone(&self.reserved), me),
+            kind,
+            slot: Arc::clone(&slot),
+            _release: Release { pool, slot },
         })
     }
 
     /// Connections holding a slot now, in both pools (an evicted connection has none).
     pub(crate) fn open(&self) -> usize {
-        (self.general_max - self.general.available_permits()) + self.reserved.lock().len()
+        self.general.live() + self.reserved.live()
     }
 
     /// Resolves once every connection has given its slot back.
     pub(crate) async fn all_closed(&self) {
-        let general = u32::try_from(self.general_max).expect("MAX_PERMITS fits in u32");
-        // The semaphore is never closed, so acquiring cannot fail; the permits go straight
-        // back so a second call behaves the same.
-        if let Ok(all) = self.general.acquire_many(general).await {
-            drop(all);
-        }
-        // Reserved connections live one request or one header-read timeout at most.
-        while !self.reserved.lock().is_empty() {
-            tokio::time::sleep(Duration::from_millis(RESERVED_DRAIN_POLL_MS)).await;
+        while self.open() > 0 {
+            tokio::time::sleep(Duration::from_millis(DRAIN_POLL_MS)).await;
         }
     }
 }
-
-/// How often shutdown looks whether the reserved connections have gone.
-const RESERVED_DRAIN_POLL_MS: u64 = 10;
 
 #[cfg(test)]
 mod tests {
@@ -346,8 +386,12 @@ Max locked memory         8388608              8388608              bytes
         assert_eq!(tiny.connections_max, 1);
     }
 
+    fn busy(admission: &Admission) {
+        admission.slot.in_flight.store(1, Ordering::Release);
+    }
+
     #[tokio::test]
-    async fn admission_fills_the_general_pool_then_the_reserve_then_evicts_then_refuses() {
+    async fn a_full_pool_evicts_its_oldest_idle_connection_then_uses_the_reserve() {
         let slots = ConnectionSlots::new(&ConnectionLimits {
             connections_max: 2,
             health_connections_reserved: 2,
@@ -356,41 +400,43 @@ Max locked memory         8388608              8388608              bytes
         let a = slots.admit().expect("first");
         let b = slots.admit().expect("second");
         assert_eq!((a.kind, b.kind), (AdmissionKind::Full, AdmissionKind::Full));
-        let c = slots.admit().expect("reserved slot");
-        let d = slots.admit().expect("reserved slot");
+
+        // Both idle: the newcomer takes the oldest one's general slot.
+        let c = slots.admit().expect("evicts a");
+        assert_eq!(c.kind, AdmissionKind::Full);
+        assert!(a.slot.is_evicted() && !b.slot.is_evicted());
+        tokio::time::timeout(Duration::from_secs(1), a.slot.evicted())
+            .await
+            .expect("a is told");
+        assert_eq!(slots.open(), 2, "a's slot went to c");
+        drop(a);
+        assert_eq!(slots.open(), 2, "a's late end frees nothing twice");
+
+        // Busy ones are kept: with every general connection busy, the reserve is used, and
+        // it too gives up idle ones first.
+        busy(&b);
+        busy(&c);
+        let d = slots.admit().expect("reserved");
+        let e = slots.admit().expect("reserved");
         assert_eq!(
-            (c.kind, d.kind),
+            (d.kind, e.kind),
             (AdmissionKind::HealthOnly, AdmissionKind::HealthOnly)
         );
-        let (c_ref, d_ref) = (
-            c.reserved.clone().expect("reserved"),
-            d.reserved.clone().expect("reserved"),
+        let f = slots.admit().expect("evicts d");
+        assert_eq!(f.kind, AdmissionKind::HealthOnly);
+        assert!(d.slot.is_evicted() && !b.slot.is_evicted() && !c.slot.is_evicted());
+        busy(&e);
+        busy(&f);
+        assert!(
+            slots.admit().is_none(),
+            "everything is mid-request: refused"
         );
         assert_eq!(slots.open(), 4);
 
-        // The reserve is full: the newcomer takes the oldest idle one's slot.
-        let e = slots.admit().expect("evicts c");
-        assert!(c_ref.is_evicted() && !d_ref.is_evicted());
-        tokio::time::timeout(Duration::from_secs(1), c_ref.evicted())
-            .await
-            .expect("c is told");
-        assert_eq!(slots.open(), 4, "c's slot went to e");
-        drop(c);
-        assert_eq!(slots.open(), 4, "c's late drop frees nothing twice");
-
-        // Busy reserved connections are kept; with all of them busy, newcomers are refused.
-        d_ref.mark_busy();
-        e.reserved.as_ref().expect("reserved").mark_busy();
-        assert!(
-            slots.admit().is_none(),
-            "every reserved connection is mid-request"
-        );
-        assert!(!d_ref.is_evicted());
-
-        drop(a);
-        let f = slots.admit().expect("a general slot came back");
-        assert_eq!(f.kind, AdmissionKind::Full);
-        drop((b, d, e, f));
+        drop(b);
+        let g = slots.admit().expect("b's slot came back");
+        assert_eq!(g.kind, AdmissionKind::Full);
+        drop((c, d, e, f, g));
         tokio::time::timeout(Duration::from_secs(1), slots.all_closed())
             .await
             .expect("every slot is back");
@@ -398,13 +444,29 @@ Max locked memory         8388608              8388608              bytes
     }
 
     #[test]
-    fn without_a_reserve_the_connection_past_the_cap_is_refused() {
+    fn without_a_reserve_a_newcomer_past_busy_connections_is_refused() {
         let slots = ConnectionSlots::new(&ConnectionLimits {
             connections_max: 1,
             health_connections_reserved: 0,
             ..ConnectionLimits::default()
         });
-        let _a = slots.admit().expect("first");
+        let a = slots.admit().expect("first");
+        busy(&a);
         assert!(slots.admit().is_none());
+    }
+
+    #[test]
+    fn churn_below_the_cap_keeps_the_admission_order_small() {
+        let slots = ConnectionSlots::new(&ConnectionLimits::default());
+        let kept: Vec<Admission> = (0..10).map(|_| slots.admit().expect("slot")).collect();
+        for _ in 0..100_000 {
+            drop(slots.admit().expect("slot"));
+        }
+        let order = slots.general.lock().order.len();
+        assert!(
+            order <= 2 * kept.len() + POOL_ORDER_SLACK + 1,
+            "{order} entries"
+        );
+        assert_eq!(slots.open(), kept.len());
     }
 }
