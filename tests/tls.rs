@@ -456,7 +456,7 @@ async fn a_client_that_never_finishes_its_handshake_is_cut() {
         let elapsed = started.elapsed();
         assert!(
             elapsed + Duration::from_millis(50) >= timeout
-                && elapsed <= timeout + Duration::from_millis(1_500),
+                && elapsed <= timeout + Duration::from_millis(3_000),
             "opening {opening:?}: closed after {elapsed:?}"
         );
     }
