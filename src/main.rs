@@ -4,12 +4,14 @@ mod bench;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sluice_engine::FsyncPolicy;
 use sluice_engine::{Engine, EngineConfig};
-use sluice_server::Server;
+use sluice_server::limits;
+use sluice_server::{ConnectionLimits, Server, ServerOptions, TlsConfig};
 
 mod conformance;
 mod shell;
@@ -24,8 +26,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the ksqlDB HTTP API (HTTP/1.1 and cleartext HTTP/2 on one port) over an
-    /// embedded durable log in the data directory.
+    /// Serve the ksqlDB HTTP API (HTTP/1.1 and HTTP/2 on one port, cleartext or TLS) over
+    /// an embedded durable log in the data directory.
     Serve(ServeArgs),
     /// Load a running server (or one it spawns) over HTTP/2 and report throughput, latency
     /// and server cost.
@@ -52,6 +54,58 @@ struct ServeArgs {
     /// rows), or `never` (benchmarks only).
     #[arg(long, env = "SLUICE_FSYNC", default_value = "always", value_parser = parse_fsync)]
     fsync: FsyncPolicy,
+
+    /// PEM file with the TLS certificate chain, leaf first. With `--tls-key` the port speaks
+    /// only TLS (ALPN `h2` and `http/1.1`); without both it speaks cleartext.
+    #[arg(long, env = "SLUICE_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// PEM file with the TLS private key (PKCS#8, PKCS#1 or SEC1) of `--tls-cert`.
+    #[arg(long, env = "SLUICE_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// Connections served at once; at the cap a few more are kept for `/healthcheck` and
+    /// `/info` (`--health-connections-reserved`) and the rest are closed on accept. Lowered
+    /// to fit half the open-file limit.
+    #[arg(long, env = "SLUICE_CONNECTIONS_MAX", default_value_t = limits::CONNECTIONS_MAX as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    connections_max: u64,
+
+    /// Extra connections, past `--connections-max`, that serve only `/healthcheck` and `/info`.
+    #[arg(long, env = "SLUICE_HEALTH_CONNECTIONS_RESERVED",
+          default_value_t = limits::HEALTH_CONNECTIONS_RESERVED as u64)]
+    health_connections_reserved: u64,
+
+    /// Milliseconds a connection may stay open with no request in flight (HTTP/1.1
+    /// keep-alive, HTTP/2 with no open stream). Push queries and uploads are never idle.
+    #[arg(long, env = "SLUICE_IDLE_TIMEOUT_MS", default_value_t = limits::IDLE_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout_ms: u64,
+
+    /// Milliseconds an HTTP/1.1 client may take from the first byte of a request head to
+    /// its end (slow or trickled headers are cut).
+    #[arg(long, env = "SLUICE_HEADER_READ_TIMEOUT_MS", default_value_t = limits::HEADER_READ_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    header_read_timeout_ms: u64,
+
+    /// Milliseconds a TLS handshake may take after the connection is accepted.
+    #[arg(long, env = "SLUICE_TLS_HANDSHAKE_TIMEOUT_MS", default_value_t = limits::TLS_HANDSHAKE_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    tls_handshake_timeout_ms: u64,
+}
+
+impl ServeArgs {
+    fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
+            idle_timeout: Duration::from_millis(self.idle_timeout_ms),
+            tls_handshake_timeout: Duration::from_millis(self.tls_handshake_timeout_ms),
+            connections_max: usize::try_from(self.connections_max).unwrap_or(usize::MAX),
+            health_connections_reserved: usize::try_from(self.health_connections_reserved)
+                .unwrap_or(usize::MAX),
+            ..ConnectionLimits::default()
+        }
+    }
 }
 
 fn parse_fsync(s: &str) -> Result<FsyncPolicy, String> {
@@ -85,6 +139,15 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // Certificate problems are found before the data directory is touched.
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsConfig::from_pem_files(cert, key)?),
+        _ => None,
+    };
+    let options = ServerOptions {
+        limits: args.connection_limits(),
+        tls,
+    };
     let engine = Engine::open(EngineConfig {
         data_dir: args.data_dir.clone(),
         fsync: args.fsync,
@@ -95,13 +158,15 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
-        let server = Server::bind(args.listen, engine)
+        let server = Server::bind_with(args.listen, engine, options)
             .await
             .with_context(|| format!("binding {}", args.listen))?;
         let addr = server.local_addr()?;
+        let scheme = if server.is_tls() { "https" } else { "http" };
         // Tests and scripts read this line to learn the port when listening on port 0.
-        println!("sluice listening on http://{addr}");
-        tracing::info!(%addr, data_dir = %args.data_dir.display(), fsync = ?args.fsync, "serving");
+        println!("sluice listening on {scheme}://{addr}");
+        tracing::info!(%addr, data_dir = %args.data_dir.display(), fsync = ?args.fsync,
+            limits = ?server.limits(), "serving");
         server.run(shutdown_signal()).await;
         anyhow::Ok(())
     })

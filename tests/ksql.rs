@@ -248,13 +248,13 @@ async fn errors_have_ksqldb_shapes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catalog_survives_restart() {
     let dir = tempfile::tempdir().expect("dir");
-    let server = TestServer::start_in(dir.path(), sluice_engine::log::FsyncPolicy::Always).await;
+    let server = TestServer::start_in(dir.path(), sluice_engine::FsyncPolicy::Always).await;
     server.ksql_ok(CREATE).await;
     server
         .ksql_ok("CREATE STREAM gone (v INT) WITH (kafka_topic='gone', value_format='JSON', partitions=1); DROP STREAM gone DELETE TOPIC;")
         .await;
     server.stop().await;
-    let server = TestServer::start_in(dir.path(), sluice_engine::log::FsyncPolicy::Always).await;
+    let server = TestServer::start_in(dir.path(), sluice_engine::FsyncPolicy::Always).await;
     let body = server.ksql_ok("SHOW STREAMS; SHOW TOPICS;").await;
     let names: Vec<&str> = body[0]["streams"]
         .as_array()

@@ -1,30 +1,38 @@
 //! # sluice-server
 //!
 //! The only crate that touches sockets. It accepts connections, speaks HTTP/1.1 and
-//! cleartext HTTP/2 on one port, routes requests, and runs each endpoint's data path
-//! between the protocol codecs and the engine.
+//! HTTP/2 on one port (cleartext, or TLS with ALPN), routes requests, and runs each
+//! endpoint's data path between the protocol codecs and the engine.
 //!
 //! ```text
-//!  listener ─► connection (hyper auto: h1 | h2c) ─► router ─► endpoint::*
+//!  listener (cap) ─► connection ([tls] ─► hyper auto: h1 | h2; timeouts) ─► router ─► endpoint::*
 //!     body::frames_in (request DATA) ─► protocol decoders ─► engine
 //!     engine ─► protocol encoders ─► body::frames_out (bounded channel ─► DATA)
 //! ```
 //!
 //! Modules:
-//! - `listener`: bind, accept loop, graceful shutdown.
-//! - `connection`: per-socket HTTP setup (windows, stream limits).
+//! - `listener`: bind, accept loop (admission against the connection cap), graceful shutdown.
+//! - `connection`: per-socket TLS handshake, HTTP setup (windows, stream limits, HTTP/2
+//!   pings), header-read and idle timeouts, health-only connections, HEAD without a body.
+//! - `limits`: the connection limits (timeouts, cap, health headroom) and their defaults.
+//! - `tls`: certificate chain and key from PEM files, rustls (ring) with ALPN h2/http/1.1.
 //! - `router`: method + path → endpoint.
 //! - `body`: request reading with limits; streaming response bodies.
 //! - `endpoint`: `inserts_stream`, `query_stream`, `query` (the old `/query`), `print`,
 //!   `close_query`, `ksql`, `info`, `topics` (raw records, REST Proxy v2 shapes),
 //!   `console` (the web console's embedded assets, from `assets/console/`).
 //!
-//! Non-goals: TLS (put a proxy in front), authentication (a later face).
+//! Non-goals: client certificates and certificate reloading (restart to rotate),
+//! authentication (a later face).
 
 pub mod body;
 pub mod connection;
 pub mod endpoint;
+pub mod limits;
 pub mod listener;
 pub mod router;
+pub mod tls;
 
-pub use listener::Server;
+pub use limits::ConnectionLimits;
+pub use listener::{Server, ServerOptions};
+pub use tls::{TlsConfig, TlsError};

@@ -1,62 +1,196 @@
 //! Binding the port and accepting connections until shutdown.
+//!
+//! The accept loop never waits on a connection: admission against the connection cap is a
+//! non-blocking slot grab ([`crate::limits`]), a refused socket is closed at once, and TLS
+//! handshakes run in each connection's own task.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::server::graceful::GracefulShutdown;
 use sluice_engine::Engine;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::time::Instant;
 
-use crate::connection;
+use crate::connection::{self, Phase, Shared};
+use crate::limits::{self, ConnectionLimits, ConnectionSlots};
+use crate::tls::TlsConfig;
 
 /// How long shutdown waits for open responses to finish after push queries are closed.
 pub const SHUTDOWN_GRACE_MS: u64 = 5_000;
 
+/// How long shutdown waits, after the grace period, for connections told to close to go.
+/// They only have to drop their sockets.
+pub const SHUTDOWN_CLOSE_MS: u64 = 1_000;
+
+/// Back-off after `accept` fails (EMFILE, ENFILE, ENOBUFS): retrying at once would spin on
+/// the same error; the wait lets connections close and free descriptors.
+pub const ACCEPT_ERROR_BACKOFF_MS: u64 = 50;
+
+/// At most one warning per this interval about refused connections, with their count: a
+/// flood must not turn into a flood of log lines.
+pub const REFUSED_LOG_INTERVAL_MS: u64 = 10_000;
+
+/// How a server listens, beyond its address.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    pub limits: ConnectionLimits,
+    /// TLS on the port (and only TLS); `None` serves cleartext.
+    pub tls: Option<TlsConfig>,
+}
+
 pub struct Server {
     listener: TcpListener,
     engine: Arc<Engine>,
+    limits: ConnectionLimits,
+    tls: Option<TlsConfig>,
 }
 
 impl Server {
+    /// A cleartext server with the default limits.
     pub async fn bind(addr: SocketAddr, engine: Arc<Engine>) -> std::io::Result<Server> {
+        Server::bind_with(addr, engine, ServerOptions::default()).await
+    }
+
+    /// Binds `addr`. The connection cap is lowered (with a warning) if it would not fit in
+    /// the process's open-file limit; [`Server::limits`] tells the value in force.
+    pub async fn bind_with(
+        addr: SocketAddr,
+        engine: Arc<Engine>,
+        options: ServerOptions,
+    ) -> std::io::Result<Server> {
+        let (limits, lowered_from) = options
+            .limits
+            .fitted_to_open_files(limits::open_files_max());
+        match lowered_from {
+            // Lowering the default is the design working; lowering what an operator asked
+            // for deserves their attention.
+            Some(limits::CONNECTIONS_MAX) => tracing::info!(
+                connections_max = limits.connections_max,
+                open_files_max = ?limits::open_files_max(),
+                "connection cap fitted to the open-file limit"
+            ),
+            Some(requested) => tracing::warn!(
+                requested,
+                connections_max = limits.connections_max,
+                open_files_max = ?limits::open_files_max(),
+                "connection cap lowered to fit the open-file limit; raise `ulimit -n` to allow more"
+            ),
+            None => {}
+        }
         let listener = TcpListener::bind(addr).await?;
         // Persistent queries replayed from the catalog resume once the server is up.
         engine.start();
-        Ok(Server { listener, engine })
+        Ok(Server {
+            listener,
+            engine,
+            limits,
+            tls: options.tls,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
     }
 
+    /// The limits in force (after fitting to the open-file limit).
+    pub fn limits(&self) -> &ConnectionLimits {
+        &self.limits
+    }
+
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
     /// Accepts connections until `shutdown` resolves, then closes push queries (their
-    /// responses end cleanly) and waits up to `SHUTDOWN_GRACE_MS` for connections to drain.
+    /// responses end cleanly), lets connections finish what is in flight for up to
+    /// `SHUTDOWN_GRACE_MS`, and drops the rest.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        let builder = connection::builder();
-        let graceful = GracefulShutdown::new();
+        let Server {
+            listener,
+            engine,
+            limits,
+            tls,
+        } = self;
+        let slots = ConnectionSlots::new(&limits);
+        let (phase, phase_rx) = watch::channel(Phase::Serving);
+        let shared = Arc::new(Shared {
+            builder: connection::builder(&limits),
+            engine: Arc::clone(&engine),
+            limits,
+            tls,
+            phase: phase_rx,
+        });
+        let mut refused = RefusedLog::new();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
-                accepted = self.listener.accept() => match accepted {
-                    Ok((stream, _)) => {
-                        connection::serve(&builder, stream, Arc::clone(&self.engine), &graceful).await;
-                    }
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => match slots.admit() {
+                        Some(admission) => {
+                            tokio::spawn(connection::run(stream, admission, Arc::clone(&shared)));
+                        }
+                        // Closing at once (not leaving it in the backlog) tells the client
+                        // now, and keeps the descriptor count under the cap.
+                        None => {
+                            drop(stream);
+                            refused.count(slots.open());
+                        }
+                    },
                     Err(e) => {
-                        // Usually EMFILE: back off briefly rather than spin.
                         tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        tokio::time::sleep(Duration::from_millis(ACCEPT_ERROR_BACKOFF_MS)).await;
                     }
                 },
                 _ = &mut shutdown => break,
             }
         }
-        self.engine.close_all_queries();
-        let _ = tokio::time::timeout(
-            Duration::from_millis(SHUTDOWN_GRACE_MS),
-            graceful.shutdown(),
-        )
-        .await;
+        // New connections are refused by the OS from here on, not queued unanswered.
+        drop(listener);
+        engine.close_all_queries();
+        phase.send_replace(Phase::Draining);
+        let drained =
+            tokio::time::timeout(Duration::from_millis(SHUTDOWN_GRACE_MS), slots.all_closed())
+                .await;
+        if drained.is_err() {
+            phase.send_replace(Phase::Closed);
+            let _ =
+                tokio::time::timeout(Duration::from_millis(SHUTDOWN_CLOSE_MS), slots.all_closed())
+                    .await;
+        }
+    }
+}
+
+/// Counts connections refused at the cap and warns about them at most once per interval.
+struct RefusedLog {
+    since_last: u64,
+    last: Option<Instant>,
+}
+
+impl RefusedLog {
+    fn new() -> RefusedLog {
+        RefusedLog {
+            since_last: 0,
+            last: None,
+        }
+    }
+
+    fn count(&mut self, open: usize) {
+        self.since_last += 1;
+        let now = Instant::now();
+        let due = self.last.is_none_or(|last| {
+            now.duration_since(last) >= Duration::from_millis(REFUSED_LOG_INTERVAL_MS)
+        });
+        if due {
+            tracing::warn!(
+                refused = self.since_last,
+                open,
+                "at the connection limit: refusing new connections"
+            );
+            self.since_last = 0;
+            self.last = Some(now);
+        }
     }
 }

@@ -23,7 +23,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::Value as Json;
 use sluice_engine::FsyncPolicy;
 use sluice_engine::{Engine, EngineConfig};
-use sluice_server::Server;
+use sluice_server::{Server, ServerOptions};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
@@ -47,14 +47,27 @@ impl TestServer {
         s
     }
 
+    /// A fresh server with the given connection limits and TLS.
+    pub async fn start_with(options: ServerOptions) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut s = TestServer::start_in_with(dir.path(), FsyncPolicy::Always, options).await;
+        s._dir = Some(dir);
+        s
+    }
+
     /// A server over an existing data directory (restarts).
     pub async fn start_in(dir: &Path, fsync: FsyncPolicy) -> TestServer {
+        TestServer::start_in_with(dir, fsync, ServerOptions::default()).await
+    }
+
+    async fn start_in_with(dir: &Path, fsync: FsyncPolicy, options: ServerOptions) -> TestServer {
         let engine = Engine::open(EngineConfig {
             data_dir: dir.to_path_buf(),
             fsync,
         })
         .expect("engine opens");
-        let server = Server::bind("127.0.0.1:0".parse().expect("addr"), Arc::clone(&engine))
+        let addr = "127.0.0.1:0".parse().expect("addr");
+        let server = Server::bind_with(addr, Arc::clone(&engine), options)
             .await
             .expect("bind");
         let addr = server.local_addr().expect("local addr");

@@ -23,6 +23,8 @@ pub mod code {
     pub const NOT_ACCEPTABLE: u32 = 40600;
     pub const PAYLOAD_TOO_LARGE: u32 = 41300;
     pub const SERVER_ERROR: u32 = 50000;
+    /// 503 × 100 with no suffix: the server is at its connection limit.
+    pub const SERVICE_UNAVAILABLE: u32 = 50300;
     pub const SHUTTING_DOWN: u32 = 50303;
 }
 
