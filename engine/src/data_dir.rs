@@ -4,6 +4,7 @@
 //!  <data dir>/catalog.journal                 the catalog's command log
 //!  <data dir>/topics/<topic>/…                 the embedded log (topic names are Kafka-legal)
 //!  <data dir>/queries/<escaped query id>.journal  persistent-query checkpoints
+//!  <data dir>/state/<escaped query id>.state/     a stateful query's state store
 //! ```
 //!
 //! Stream, table, query and topic names come from clients. Anything that turns such a name
@@ -19,6 +20,9 @@ pub const CATALOG_JOURNAL_FILE: &str = "catalog.journal";
 
 /// The directory of persistent-query journals.
 pub const QUERIES_DIR: &str = "queries";
+
+/// The directory of stateful queries' state stores (`state::StateBackend`).
+pub const STATE_DIR: &str = "state";
 
 /// Longest file name [`file_name_for`] returns, extension included.
 ///

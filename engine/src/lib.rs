@@ -18,6 +18,8 @@
 //! - `sql`: the ksqlDB dialect: lexer, parser, AST, `Display` back to SQL.
 //! - `log`: the partitioned durable log: traits with their contracts (`log::api`), the
 //!   embedded backend (`log::embedded`), the partitioner.
+//! - `state`: state stores behind the `StateStore` trait (redb on disk, a `BTreeMap` for
+//!   tests), one per stateful query, and the write-back cache operators use.
 //! - `format`: record formats: `KAFKA`/`JSON` keys, `JSON` values, inserted rows.
 //! - `expr`: scalar expressions and functions: compile once, evaluate per row.
 //! - `catalog`: sources (streams, tables), persistent queries, the command log trait, the
@@ -55,7 +57,7 @@ pub mod limits;
 pub mod types;
 
 internal_modules!(
-    catalog, clock, data_dir, exec, expr, format, ingest, log, plan, query, runtime, sql,
+    catalog, clock, data_dir, exec, expr, format, ingest, log, plan, query, runtime, sql, state,
     statements,
 );
 

@@ -1,0 +1,212 @@
+//! [`StateBackend`]: where queries' stores live, one per query.
+//!
+//! ```text
+//!  <data dir>/state/<file_name_for(query id, "state")>/            one EmbeddedStore
+//!  <data dir>/state/<file_name_for(query id, "state")>.deleting/   a destroy in progress
+//! ```
+//!
+//! Query ids embed names clients chose (`CTAS_<table>_<n>`), so a store's directory name comes
+//! only from [`file_name_for`]: one plain file name, never a path out of the data directory.
+//! Opening a query's store twice gives the same handle, so the query's task and the pull
+//! queries reading it share one store (redb locks its file against a second opener).
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
+
+use super::embedded::EmbeddedStore;
+use super::memory::MemoryStore;
+use super::StateStore;
+use crate::data_dir::{file_name_for, STATE_DIR};
+use crate::error::{EngineError, Result};
+use crate::log::FsyncPolicy;
+
+/// Extension of a store's directory name.
+const STORE_EXTENSION: &str = "state";
+
+/// Suffix a store's directory gets while [`StateBackend::destroy`] removes it, so a crash
+/// halfway through never leaves a half-deleted store under a live name.
+const DELETING_SUFFIX: &str = ".deleting";
+
+/// redb's page cache per store, in bytes (redb's own default is 1 GiB).
+///
+/// Hot keys of a running query live in its `WriteBackCache`; this cache serves pull queries'
+/// reads and holds the pages a commit rewrites. 32 MiB holds a 100k-key table whole (~5 MB
+/// on disk) and the upper levels of a multi-million-key one; dozens of queries then cost
+/// hundreds of MiB at most.
+pub const PAGE_CACHE_BYTES_DEFAULT: usize = 32 * 1024 * 1024;
+
+/// How embedded stores are opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateConfig {
+    /// When a commit reaches the disk: as for the log (`--fsync`), `Always` fsyncs every
+    /// commit, `IntervalMs` at most every so often, `Never` leaves it to the OS.
+    pub fsync: FsyncPolicy,
+    /// See [`PAGE_CACHE_BYTES_DEFAULT`].
+    pub page_cache_bytes: usize,
+}
+
+impl Default for StateConfig {
+    fn default() -> StateConfig {
+        StateConfig {
+            fsync: FsyncPolicy::Always,
+            page_cache_bytes: PAGE_CACHE_BYTES_DEFAULT,
+        }
+    }
+}
+
+/// Opens and destroys the state stores of queries.
+#[derive(Debug)]
+pub struct StateBackend {
+    kind: Kind,
+    /// Stores handed out and still referenced, by directory name.
+    open: Mutex<HashMap<String, Weak<dyn StateStore>>>,
+}
+
+#[derive(Debug)]
+enum Kind {
+    /// Stores in memory, kept for the backend's life so a query "restarted" in the same
+    /// process finds its state (tests).
+    Memory(Mutex<HashMap<String, Arc<MemoryStore>>>),
+    Embedded {
+        dir: PathBuf,
+        config: StateConfig,
+    },
+}
+
+impl StateBackend {
+    /// Stores under `<data_dir>/state/`, created if needed. Finishes destroys a crash
+    /// interrupted.
+    pub fn embedded(data_dir: &Path, config: StateConfig) -> Result<StateBackend> {
+        let dir = data_dir.join(STATE_DIR);
+        fs::create_dir_all(&dir)?;
+        for entry in fs::read_dir(&dir)? {
+            let entry = entry?;
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .ends_with(DELETING_SUFFIX)
+            {
+                tracing::info!(dir = %entry.path().display(), "finishing an interrupted state store removal");
+                fs::remove_dir_all(entry.path())?;
+            }
+        }
+        Ok(StateBackend {
+            kind: Kind::Embedded { dir, config },
+            open: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Stores in memory: nothing survives the process.
+    pub fn in_memory() -> StateBackend {
+        StateBackend {
+            kind: Kind::Memory(Mutex::new(HashMap::new())),
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The store of `query_id`, created empty if it has none, or the handle already open.
+    pub fn open(&self, query_id: &str) -> Result<Arc<dyn StateStore>> {
+        let name = file_name_for(query_id, STORE_EXTENSION);
+        let mut open = self.open.lock().expect("no panics while holding the lock");
+        if let Some(store) = open.get(&name).and_then(Weak::upgrade) {
+            return Ok(store);
+        }
+        let store: Arc<dyn StateStore> = match &self.kind {
+            Kind::Memory(stores) => stores
+                .lock()
+                .expect("no panics while holding the lock")
+                .entry(name.clone())
+                .or_default()
+                .clone(),
+            Kind::Embedded { dir, config } => {
+                Arc::new(EmbeddedStore::open(&dir.join(&name), config)?)
+            }
+        };
+        open.retain(|_, weak| weak.strong_count() > 0);
+        open.insert(name, Arc::downgrade(&store));
+        Ok(store)
+    }
+
+    /// Removes the store of `query_id` and everything in it (DROP, TERMINATE). Every
+    /// handle to it must be dropped first: a store in use is a `Conflict`. Removing a store
+    /// that does not exist is not an error.
+    pub fn destroy(&self, query_id: &str) -> Result<()> {
+        let name = file_name_for(query_id, STORE_EXTENSION);
+        let open = self.open.lock().expect("no panics while holding the lock");
+        if self.in_use(&open, &name) {
+            return Err(EngineError::conflict(format!(
+                "the state store of query {query_id} is still in use"
+            )));
+        }
+        match &self.kind {
+            Kind::Memory(stores) => {
+                stores
+                    .lock()
+                    .expect("no panics while holding the lock")
+                    .remove(&name);
+                Ok(())
+            }
+            Kind::Embedded { dir, .. } => remove_store_dir(dir, &name),
+        }
+    }
+
+    /// Removes every store whose query is not in `live_query_ids` and that nobody holds:
+    /// stores a crash left behind between a DROP's catalog entry and its `destroy`.
+    /// Returns how many it removed.
+    pub fn remove_orphans(&self, live_query_ids: &[&str]) -> Result<usize> {
+        let live: Vec<String> = live_query_ids
+            .iter()
+            .map(|id| file_name_for(id, STORE_EXTENSION))
+            .collect();
+        let open = self.open.lock().expect("no panics while holding the lock");
+        let in_use = |name: &str| self.in_use(&open, name);
+        let mut removed = 0;
+        match &self.kind {
+            Kind::Memory(stores) => {
+                let mut stores = stores.lock().expect("no panics while holding the lock");
+                let before = stores.len();
+                stores.retain(|name, _| live.contains(name) || in_use(name));
+                removed = before - stores.len();
+            }
+            Kind::Embedded { dir, .. } => {
+                let suffix = format!(".{STORE_EXTENSION}");
+                for entry in fs::read_dir(dir)? {
+                    let name = entry?.file_name().to_string_lossy().into_owned();
+                    if name.ends_with(&suffix) && !live.contains(&name) && !in_use(&name) {
+                        remove_store_dir(dir, &name)?;
+                        removed += 1;
+                    }
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
+impl StateBackend {
+    /// True when someone holds a handle to the store `name` from [`StateBackend::open`].
+    fn in_use(&self, open: &HashMap<String, Weak<dyn StateStore>>, name: &str) -> bool {
+        // The memory backend's own map holds one reference to each store.
+        let own = match self.kind {
+            Kind::Memory(_) => 1,
+            Kind::Embedded { .. } => 0,
+        };
+        open.get(name).is_some_and(|weak| weak.strong_count() > own)
+    }
+}
+
+/// Renames `dir/name` aside (durably), then deletes it: a crash leaves either the whole
+/// store or a `.deleting` directory the next open removes.
+fn remove_store_dir(dir: &Path, name: &str) -> Result<()> {
+    let path = dir.join(name);
+    if !path.exists() {
+        return Ok(());
+    }
+    let doomed = dir.join(format!("{name}{DELETING_SUFFIX}"));
+    fs::rename(&path, &doomed)?;
+    fs::File::open(dir)?.sync_all()?;
+    fs::remove_dir_all(&doomed)?;
+    Ok(())
+}
