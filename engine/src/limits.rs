@@ -24,3 +24,13 @@ pub const STATEMENTS_PER_REQUEST_MAX: usize = 1_000;
 /// a request is refused before anything runs when its answer would be larger than this.
 /// 16 MiB holds `DESCRIBE EXTENDED` of thousands of sources.
 pub const KSQL_RESPONSE_BYTES_MAX: usize = 16 * 1024 * 1024;
+
+/// Most partitions, over all topics, one node serves (`LogConfig::partitions_max` overrides it).
+///
+/// A partition costs no thread and no file descriptor of its own (writers are a fixed pool,
+/// files are opened on demand within a budget), only memory — a few KiB idle — and, when it
+/// is written, its share of the writer pool. Issue 11 asks for 10,000 partitions on one node;
+/// twice that leaves room for sinks of persistent queries while still stopping a loop of
+/// `CREATE STREAM … partitions=256` long before memory runs out (issue 9, finding 3). Kafka
+/// gives a similar order of magnitude per broker.
+pub const PARTITIONS_PER_NODE_MAX: u32 = 20_000;
