@@ -77,7 +77,7 @@ impl PoolShared {
 
     /// Wakes `core` at `at`, or sooner if it is already armed for an earlier time.
     pub fn arm(&self, core: &Arc<PartitionCore>, at: Instant) {
-        {
+        let earliest = {
             let mut state = self.lock();
             if state.stopping {
                 return;
@@ -89,11 +89,15 @@ impl PoolShared {
                 }
                 state.timers.remove(&(armed, id));
             }
+            let earliest = state.timers.first_key_value().is_none_or(|(k, _)| at < k.0);
             state.armed.insert(id, at);
             state.timers.insert((at, id), core.clone());
+            earliest
+        };
+        if earliest {
+            // A sleeping worker recomputes how long to sleep; later timers need no wake-up.
+            self.work.notify_one();
         }
-        // A sleeping worker recomputes how long to sleep.
-        self.work.notify_one();
     }
 
     /// Cancels `id`'s timer (its partition stopped).
