@@ -45,7 +45,7 @@ mod segment;
 mod tests;
 mod writer;
 
-pub use checkpoint::RECOVERY_POINT_SYNC_INTERVAL_MS;
+pub use checkpoint::{RECOVERY_POINT_SYNC_INTERVAL_MS, RECOVERY_POINT_WRITE_INTERVAL_MS};
 pub use files::{default_open_files_max, OPEN_FILES_DEFAULT_MAX, OPEN_FILES_MIN};
 pub use journal::{Journal, JOURNAL_ENTRY_BYTES_MAX};
 pub use log_store::{

@@ -386,27 +386,19 @@ impl Writer {
         self.data_ready.notify_waiters();
     }
 
-    /// Records the recovery point after an fsync (no fsync of its own; see `checkpoint`),
-    /// fsyncing the file when it is due or `sync` asks. A failure here costs nothing acked:
-    /// an older point is still a true one.
-    fn save_checkpoint(&mut self, sync: bool) {
+    /// Notes the recovery point after an fsync and writes it when due (see `checkpoint`), or
+    /// now and fsynced if `force`. A failure here costs nothing acked: an older point is
+    /// still a true one.
+    fn save_checkpoint(&mut self, force: bool) {
         let Some(active) = &self.active else {
             return;
         };
-        let point = RecoveryPoint {
+        self.checkpoint.note(RecoveryPoint {
             offset: self.next,
             base: active.base,
             position: self.active_bytes,
-        };
-        let mut result = self.checkpoint.write(point);
-        let due = self
-            .checkpoint
-            .sync_due()
-            .is_some_and(|at| Instant::now() >= at);
-        if result.is_ok() && (sync || due) {
-            result = self.checkpoint.sync();
-        }
-        match result {
+        });
+        match self.checkpoint.flush(force) {
             Ok(()) => self.checkpoint_failing = false,
             Err(error) if !self.checkpoint_failing => {
                 self.checkpoint_failing = true;
@@ -589,8 +581,8 @@ impl Writer {
                 self.sync_dirty(control);
             }
         }
-        if self.checkpoint.sync_due().is_some_and(|at| now >= at) {
-            self.save_checkpoint(true);
+        if self.checkpoint.due().is_some_and(|at| now >= at) {
+            self.save_checkpoint(false);
         }
     }
 
@@ -649,7 +641,7 @@ impl Writer {
             }
             _ => None,
         };
-        [retry, interval, self.checkpoint.sync_due()]
+        [retry, interval, self.checkpoint.due()]
             .into_iter()
             .flatten()
             .min()
