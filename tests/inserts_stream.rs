@@ -208,3 +208,63 @@ async fn ten_thousand_rows_ack_in_seq_order() {
     }
     server.stop().await;
 }
+
+/// Issue 9, finding 9: `"x\udc00y"` used to be acked and read back as `""`. A `\u` escape of
+/// half a surrogate pair is no Unicode text: refused as invalid JSON, as `/ksql` refuses it;
+/// a whole pair is a character like any other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lone_surrogate_escapes_are_invalid_json() {
+    let server = TestServer::start().await;
+    server
+        .ksql_ok(
+            "CREATE STREAM u (v STRING) WITH (kafka_topic='u', value_format='JSON', partitions=1);",
+        )
+        .await;
+    for lone in [
+        r#"{"V":"x\udc00y"}"#,
+        r#"{"V":"x\ud800"}"#,
+        r#"{"V":"\ud800\u0041"}"#,
+    ] {
+        let body = format!("{{\"target\":\"u\"}}\n{{\"V\":\"before\"}}\n{lone}\n");
+        let (status, bytes) = server
+            .h2()
+            .await
+            .request("POST", "/inserts-stream", None, body.as_bytes())
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let text = std::str::from_utf8(&bytes).expect("utf8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines[0], "{\"status\":\"ok\",\"seq\":0}");
+        assert_eq!(
+            lines[1],
+            "{\"@type\":\"InsertError\",\"status\":\"error\",\"seq\":1,\"error_code\":40000,\"message\":\"Invalid JSON in inserts stream\"}",
+            "{lone}"
+        );
+    }
+    let body = "{\"target\":\"u\"}\n{\"V\":\"smile \\ud83d\\ude00\"}\n";
+    let (status, bytes) = server
+        .h2()
+        .await
+        .request("POST", "/inserts-stream", None, body.as_bytes())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        std::str::from_utf8(&bytes).expect("utf8").trim_end(),
+        "{\"status\":\"ok\",\"seq\":0}"
+    );
+    let sql = "SELECT V FROM u EMIT CHANGES LIMIT 4;";
+    let query = serde_json::json!({"sql": sql, "properties": {"auto.offset.reset": "earliest"}})
+        .to_string();
+    let (status, bytes) = server.h2().await.post("/query-stream", &query).await;
+    assert_eq!(status, StatusCode::OK);
+    let rows: Vec<serde_json::Value> = std::str::from_utf8(&bytes)
+        .expect("utf8")
+        .lines()
+        .skip(1)
+        .map(|l| serde_json::from_str(l).expect("row"))
+        .collect();
+    let values: Vec<&str> = rows.iter().map(|r| r[0].as_str().expect("V")).collect();
+    assert_eq!(values, ["before", "before", "before", "smile \u{1f600}"]);
+    server.stop().await;
+}

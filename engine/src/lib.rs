@@ -71,7 +71,10 @@ pub use error::{EngineError, ErrorClass, ErrorCode, Result, SyntaxCause, SyntaxD
 pub use exec::operator::Flow;
 pub use exec::result_rows::{CellRef, ResultRows};
 pub use ingest::session::{Ack, AckStream, InsertSession};
-pub use log::{FsyncPolicy, Offset, PartitionId, Record, StoredRecord, TopicInfo};
+pub use log::{
+    FsyncPolicy, LogHealth, Offset, PartitionHealth, PartitionId, PartitionProblem, Record,
+    StoredRecord, TopicInfo,
+};
 pub use plan::transient::QueryKind;
 pub use query::persistent::QueryProgress;
 pub use query::raw_records::{ProduceRecord, Produced};

@@ -48,7 +48,7 @@ pub async fn route(engine: Arc<Engine>, req: Request<Incoming>) -> HttpResponse 
         (&Method::POST, "/close-query") => endpoint::close_query::handle(&engine, body).await,
         (&Method::POST, "/ksql") => endpoint::ksql::handle(&engine, body).await,
         (&Method::GET, "/info") => endpoint::info::info(),
-        (&Method::GET, "/healthcheck") => endpoint::info::healthcheck(),
+        (&Method::GET, "/healthcheck") => endpoint::info::healthcheck(&engine),
         (&Method::GET, "/status") => endpoint::info::status(&engine),
         (&Method::GET, "/") => endpoint::info::root(),
         (&Method::GET, path) if endpoint::query_progress::matches(path) => {

@@ -22,9 +22,29 @@ pub struct ChildServer {
 impl ChildServer {
     /// Starts `sluice serve` on port 0 over `dir` and waits for its listening line.
     pub fn start(dir: &Path) -> ChildServer {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sluice"));
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir)
+            .arg(dir);
+        ChildServer::spawn(command)
+    }
+
+    /// `start`, with the process's open-file limit (`RLIMIT_NOFILE`) set to `fd_limit` by
+    /// the shell that execs it.
+    pub fn start_with_fd_limit(dir: &Path, fd_limit: u32) -> ChildServer {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!(
+                "ulimit -n {fd_limit} && exec \"$0\" serve --listen 127.0.0.1:0 --data-dir \"$1\""
+            ))
+            .arg(env!("CARGO_BIN_EXE_sluice"))
+            .arg(dir);
+        ChildServer::spawn(command)
+    }
+
+    fn spawn(mut command: Command) -> ChildServer {
+        let mut child = command
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -42,6 +62,10 @@ impl ChildServer {
             .parse()
             .expect("address");
         ChildServer { child, addr }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// SIGKILL, then reap: no chance to flush or shut down cleanly.

@@ -8,7 +8,7 @@ use crate::error::{EngineError, Result};
 use crate::ingest::inserter::Inserter;
 use crate::ingest::session::{self, AckStream, InsertSession};
 use crate::limits::INLINE_PARSE_BYTES_MAX;
-use crate::log::FsyncPolicy;
+use crate::log::{FsyncPolicy, LogHealth};
 use crate::query::persistent::QueryProgress;
 use crate::runtime::{Backend, Runtime};
 use crate::statements::{insert_target, parse_request, KsqlError, StatementResult};
@@ -95,6 +95,12 @@ impl Engine {
     #[doc(hidden)]
     pub fn internals(&self) -> &Runtime {
         &self.rt
+    }
+
+    /// The log's health: partitions whose writes fail, that stopped, or that hold damaged
+    /// records. `/healthcheck` reports it.
+    pub fn health(&self) -> LogHealth {
+        self.rt.log.health()
     }
 
     /// The wall clock the engine stamps records with, in ms since the epoch.

@@ -21,7 +21,7 @@ use std::borrow::Cow;
 use sonic_rs::LazyValue;
 
 use super::coerce::{self, classify, identifier_text, upper_eq, Json, NameSet};
-use super::json_text::{exceeds_nesting_depth, JSON_NESTING_DEPTH_MAX};
+use super::json_text::{exceeds_nesting_depth, has_lone_surrogate_escape, JSON_NESTING_DEPTH_MAX};
 use super::json_value::kind_name;
 use crate::error::{EngineError, ErrorCode, Result};
 use crate::types::{ColumnKind, Schema, Value};
@@ -57,6 +57,12 @@ pub fn decode_insert_row(line: &[u8], schema: &Schema) -> Result<InsertRow> {
         return Err(EngineError::new(
             ErrorCode::InvalidRowJson,
             format!("{INVALID_JSON_MESSAGE}: invalid UTF-8"),
+        ));
+    }
+    if has_lone_surrogate_escape(line) {
+        return Err(EngineError::new(
+            ErrorCode::InvalidRowJson,
+            format!("{INVALID_JSON_MESSAGE}: a \\u escape is half of a UTF-16 surrogate pair"),
         ));
     }
     if exceeds_nesting_depth(line) {

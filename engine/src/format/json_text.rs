@@ -83,6 +83,46 @@ pub fn exceeds_nesting_depth(json: &[u8]) -> bool {
     false
 }
 
+/// True when `json` has a `\u` escape of a UTF-16 surrogate that is not half of a pair
+/// (`"x\udc00y"`, or `\ud800` not followed by `\udc00`..`\udfff`).
+///
+/// Such a string is no Unicode text: RFC 8259 §8.2 leaves its meaning undefined, serde_json
+/// (what `/ksql` parses with) refuses it, and sonic-rs validates it but then cannot decode it,
+/// which made a row store `""` where the producer sent text (issue 9, finding 9). Rows are
+/// refused as invalid JSON instead. Lines without a backslash cost one scan for it.
+pub fn has_lone_surrogate_escape(json: &[u8]) -> bool {
+    let unit_at = |at: usize| -> Option<u32> {
+        let hex = std::str::from_utf8(json.get(at..at + 4)?).ok()?;
+        u32::from_str_radix(hex, 16).ok()
+    };
+    let is_high = |u: u32| (0xD800..0xDC00).contains(&u);
+    let is_low = |u: u32| (0xDC00..0xE000).contains(&u);
+    let mut at = 0;
+    while let Some(found) = json[at..].iter().position(|&b| b == b'\\') {
+        let escape = at + found;
+        if json.get(escape + 1) != Some(&b'u') {
+            at = escape + 2; // `\\`, `\"`, `\n`…: the next byte is not an escape start
+            continue;
+        }
+        let Some(unit) = unit_at(escape + 2) else {
+            return false; // not a valid escape: the parser refuses the line anyway
+        };
+        at = escape + 6;
+        if is_low(unit) {
+            return true;
+        }
+        if is_high(unit) {
+            let paired = json.get(at..at + 2) == Some(b"\\u".as_slice())
+                && unit_at(at + 2).is_some_and(is_low);
+            if !paired {
+                return true;
+            }
+            at += 6;
+        }
+    }
+    false
+}
+
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 
 /// Appends `s` as a quoted JSON string, escaping as Jackson does: `\"`, `\\`, the short forms
@@ -183,6 +223,29 @@ pub fn write_i64(v: i64, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_lone_surrogate_escapes_only() {
+        for lone in [
+            r#"{"V":"x\udc00y"}"#,
+            r#"{"V":"\ud800"}"#,
+            r#"{"V":"\uD800\u0041"}"#,
+            r#"{"V":"\ud800\ud800\udc00"}"#,
+            r#"{"A":"ok","B":["\uDFFF"]}"#,
+        ] {
+            assert!(has_lone_surrogate_escape(lone.as_bytes()), "{lone}");
+        }
+        for fine in [
+            r#"{"V":"x"}"#,
+            r#"{"V":"\ud83d\ude00"}"#,
+            r#"{"V":"\uD83D\uDE00\u00e9"}"#,
+            r#"{"V":"\\udc00"}"#,
+            r#"{"V":"a\"\\\ud800\udc00"}"#,
+            r#"{"V":"\u12"}"#,
+        ] {
+            assert!(!has_lone_surrogate_escape(fine.as_bytes()), "{fine}");
+        }
+    }
 
     #[test]
     fn escapes_like_jackson() {

@@ -10,13 +10,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::error::Result;
+use crate::error::{ErrorCode, Result};
 
 /// Most partitions a topic may have.
 ///
-/// Each partition has its own writer thread (and fsync stream); 256 keeps a topic's threads
-/// within what one machine schedules well. Kafka has no fixed limit, ksqlDB users rarely
-/// exceed a few dozen.
+/// Partitions share a fixed pool of writer threads, so this no longer bounds threads; it
+/// keeps one statement from taking a large share of the node's partitions
+/// ([`PARTITIONS_PER_NODE_MAX`](crate::limits::PARTITIONS_PER_NODE_MAX)). Kafka has no fixed
+/// limit, ksqlDB users rarely exceed a few dozen.
 pub const TOPIC_PARTITIONS_MAX: u32 = 256;
 
 /// Offset of a record within its partition, as in Kafka (0-based, contiguous).
@@ -77,6 +78,63 @@ pub struct TopicInfo {
 /// may be acked, and (see [`TopicLog::append`]) none of them may appear later.
 pub type AppendTicket = tokio::sync::oneshot::Receiver<Result<Offset>>;
 
+/// What is wrong with one partition (see [`LogStore::health`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartitionProblem {
+    /// Writes fail (a full disk, an I/O error) and appends fail fast with `error`. Nothing
+    /// acked was lost and no failed append was kept; the partition retries by itself and
+    /// accepts appends again once a write succeeds (for a full disk: once space is freed).
+    WritesFailing { code: ErrorCode, error: String },
+    /// Appends are refused until the log is reopened: the partition could not prove its
+    /// files hold exactly the acked records (a failed fsync of records readers had already
+    /// seen, or a failed undo of a failed append). Reads still work.
+    Stopped { error: String },
+    /// Records the log had made durable fail their checks (a damaged disk or file). Offsets
+    /// `[start, end)` of each range cannot be read (a read that reaches them fails with
+    /// `Corrupt`, then continues after them); the records around them are served and the
+    /// offsets are never given to new records.
+    Damaged {
+        ranges: Vec<(Offset, Offset)>,
+        detail: String,
+    },
+    /// The partition could not be opened (its files are inconsistent beyond repair): reads
+    /// and appends fail with `error`.
+    Unavailable { error: String },
+}
+
+impl PartitionProblem {
+    /// Whether appends to the partition currently fail because of this problem.
+    pub fn blocks_writes(&self) -> bool {
+        !matches!(self, PartitionProblem::Damaged { .. })
+    }
+}
+
+/// One problem of one partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionHealth {
+    pub topic: String,
+    pub partition: PartitionId,
+    pub problem: PartitionProblem,
+}
+
+/// The log's health: every partition with a problem (a partition may appear twice, e.g.
+/// damaged and failing writes). Empty means healthy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogHealth {
+    pub problems: Vec<PartitionHealth>,
+}
+
+impl LogHealth {
+    pub fn is_healthy(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    /// True when every partition accepts appends (problems, if any, are only damage).
+    pub fn can_write(&self) -> bool {
+        self.problems.iter().all(|p| !p.problem.blocks_writes())
+    }
+}
+
 /// The set of topics.
 ///
 /// Contract: topic creation and deletion are durable when the call returns (a restart sees
@@ -89,6 +147,13 @@ pub trait LogStore: Send + Sync {
     fn delete_topic(&self, name: &str) -> Result<()>;
     fn topic(&self, name: &str) -> Option<Arc<dyn TopicLog>>;
     fn list_topics(&self) -> Vec<TopicInfo>;
+    /// What is wrong with the log now, partition by partition, for a health check to report:
+    /// writes failing (and being retried), writes stopped, damaged data, partitions that
+    /// could not be opened. Cheap (no I/O): a health endpoint may call it on every request.
+    /// A backend that cannot tell reports healthy.
+    fn health(&self) -> LogHealth {
+        LogHealth::default()
+    }
 }
 
 /// One topic: N partitions, each an ordered sequence of records at contiguous offsets.
@@ -105,7 +170,11 @@ pub trait LogStore: Send + Sync {
 ///   empty), each record whole or absent — never a torn record, never a gap, never a later
 ///   record without the earlier ones. Recovery never reuses an offset that was acked.
 /// - **A failed append** (its ticket resolves `Err`) leaves none of its records readable,
-///   now or after a restart.
+///   now or after a restart. A failure (disk full, I/O error) makes appends fail fast until
+///   the backend can write again, which it finds out by itself; [`LogStore::health`] says so
+///   meanwhile.
+/// - **Offsets are never reused**, not even when damaged data is found: the damaged offsets
+///   stay unreadable (see [`PartitionCursor`]) and new records get offsets after them.
 pub trait TopicLog: Send + Sync {
     fn name(&self) -> &str;
     fn partition_count(&self) -> u32;
@@ -137,7 +206,11 @@ pub trait TopicLog: Send + Sync {
 ///
 /// Contract: `read` returns records with strictly increasing, contiguous offsets starting
 /// at `position()`, only committed ones, and never waits; a caller waits on
-/// [`TopicLog::data_ready`] and reads again.
+/// [`TopicLog::data_ready`] and reads again. A read that reaches stored records that fail
+/// their checks returns `Corrupt` naming the damaged offsets (after returning, in earlier
+/// calls, every good record before them); the cursor then stands after the damage, so the
+/// next read continues with the records that follow it, as a Kafka consumer seeks past a
+/// corrupt batch.
 pub trait PartitionCursor: Send {
     fn partition(&self) -> PartitionId;
     /// The next offset this cursor will return.

@@ -2,7 +2,7 @@
 //! implementation that stores it in local segment files.
 //!
 //! ```text
-//!  append(partition, records) ──► bounded queue ──► partition writer thread
+//!  append(partition, records) ──► partition's bounded queue ──► writer pool (fixed threads)
 //!                                                   │ write batch to active segment
 //!                                                   │ one fsync for the whole batch (group commit)
 //!                                                   │ publish committed end offset + wake readers
@@ -17,8 +17,9 @@
 //! Modules:
 //! - `api`: records, offsets, partitions, start positions, and the three traits.
 //! - `partitioner`: Kafka's default partitioner (murmur2 of the key bytes).
-//! - `embedded`: the embedded backend — segment files with a CRC per record, a writer thread
-//!   per partition with group commit, recovery of torn tails, cursors, and the small
+//! - `embedded`: the embedded backend — segment files with a CRC per record, a fixed pool of
+//!   writer threads with group commit per partition, a file-descriptor budget, recovery that
+//!   tells torn tails from corruption, self-healing after failed writes, cursors, and the small
 //!   checksummed journal the catalog and persistent queries keep their progress in.
 
 mod api;
@@ -26,14 +27,17 @@ mod embedded;
 mod partitioner;
 
 pub use api::{
-    AppendTicket, FsyncPolicy, LogStore, Offset, PartitionCursor, PartitionId, Record,
-    StartPosition, StoredRecord, TopicInfo, TopicLog, TOPIC_PARTITIONS_MAX,
+    AppendTicket, FsyncPolicy, LogHealth, LogStore, Offset, PartitionCursor, PartitionHealth,
+    PartitionId, PartitionProblem, Record, StartPosition, StoredRecord, TopicInfo, TopicLog,
+    TOPIC_PARTITIONS_MAX,
 };
 pub use embedded::{
-    validate_topic_name, EmbeddedLog, EmbeddedTopic, Journal, LogConfig, PartitionStats,
-    APPEND_QUEUE_BYTES_MAX, APPEND_QUEUE_DEPTH_MAX, APPEND_REQUEST_BYTES_MAX,
-    COMMIT_BATCH_BYTES_MAX, COMMIT_BATCH_RECORDS_MAX, INDEX_INTERVAL_BYTES,
-    JOURNAL_ENTRY_BYTES_MAX, READ_CHUNK_BYTES, RECORD_BYTES_MAX, SEGMENT_BYTES_LIMIT,
-    SEGMENT_BYTES_MAX, TOPIC_NAME_CHARS_MAX,
+    default_open_files_max, validate_topic_name, EmbeddedLog, EmbeddedTopic, Journal, LogConfig,
+    PartitionStats, APPEND_QUEUE_BYTES_MAX, APPEND_QUEUE_DEPTH_MAX, APPEND_REQUEST_BYTES_MAX,
+    COMMIT_BATCH_BYTES_MAX, COMMIT_BATCH_RECORDS_MAX, DAMAGED_RANGES_MAX, INDEX_INTERVAL_BYTES,
+    JOURNAL_ENTRY_BYTES_MAX, OPEN_FILES_DEFAULT_MAX, OPEN_FILES_MIN, READ_CHUNK_BYTES,
+    RECORD_BYTES_MAX, RECOVERY_POINT_SYNC_INTERVAL_MS, RECOVERY_POINT_WRITE_INTERVAL_MS,
+    RETRY_BACKOFF_MAX_MS, RETRY_BACKOFF_MIN_MS, SEGMENT_BYTES_LIMIT, SEGMENT_BYTES_MAX,
+    TOPIC_NAME_CHARS_MAX, WRITER_THREADS_DEFAULT, WRITER_THREADS_MAX,
 };
 pub use partitioner::{murmur2, partition_for_key, to_positive, KeylessSpreader};

@@ -17,13 +17,15 @@ pub fn info_body() -> Vec<u8> {
     .expect("info serializes")
 }
 
-pub fn healthcheck_body(healthy: bool) -> Vec<u8> {
+/// ksqlDB's `/healthcheck` body. `storage_writable` is the log (ksqlDB's `kafka` check);
+/// `healthy` is false while any partition cannot write or holds damaged records.
+pub fn healthcheck_body(healthy: bool, storage_writable: bool) -> Vec<u8> {
     serde_json::to_vec(&json!({
         "isHealthy": healthy,
         "details": {
-            "metastore": {"isHealthy": healthy},
-            "kafka": {"isHealthy": healthy},
-            "commandRunner": {"isHealthy": healthy},
+            "metastore": {"isHealthy": true},
+            "kafka": {"isHealthy": storage_writable},
+            "commandRunner": {"isHealthy": true},
         },
         "serverState": "READY",
     }))

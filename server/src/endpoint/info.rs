@@ -12,8 +12,21 @@ pub fn info() -> HttpResponse {
     json(StatusCode::OK, info::info_body())
 }
 
-pub fn healthcheck() -> HttpResponse {
-    json(StatusCode::OK, info::healthcheck_body(true))
+/// 200 while the engine can write and holds no damaged data; 503 otherwise, as ksqlDB
+/// answers when a check fails, so load balancers stop routing writes here.
+pub fn healthcheck(engine: &Engine) -> HttpResponse {
+    let health = engine.health();
+    if !health.is_healthy() {
+        tracing::warn!(?health, "healthcheck: unhealthy");
+    }
+    let status = match health.is_healthy() {
+        true => StatusCode::OK,
+        false => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    json(
+        status,
+        info::healthcheck_body(health.is_healthy(), health.can_write()),
+    )
 }
 
 pub fn status(engine: &Engine) -> HttpResponse {

@@ -5,6 +5,12 @@
 //! no lock the writer holds for long: the segment list's read lock only when it seeks or
 //! crosses into the next segment, a segment index's read lock only when it seeks.
 //!
+//! Records that fail their checks (corruption the log made durable) are reported, not
+//! hidden: the read that reaches them returns `Corrupt` naming the damaged offsets, after
+//! earlier reads returned every good record before them; the cursor then stands after the
+//! damage (where `segment::resync` finds whole records again, or the next segment), so the
+//! next read goes on. The damage is logged at ERROR once and kept for the partition's health.
+//!
 //! It never returns a record at or past the partition's published end offset (loaded with
 //! Acquire; the writer stores it with Release after writing, fsyncing and storing the
 //! segment's committed bytes), so a half-written or not-yet-durable record is never exposed.
@@ -34,7 +40,7 @@ use bytes::Bytes;
 
 use super::partition::PartitionShared;
 use super::record::{self, Decoded};
-use super::segment::Segment;
+use super::segment::{self, DamagedRange, Segment};
 use crate::error::{EngineError, Result};
 use crate::log::{Offset, PartitionCursor, PartitionId, StartPosition, StoredRecord};
 
@@ -59,6 +65,9 @@ pub(crate) struct EmbeddedCursor {
     next: Offset,
     /// After a seek, records before `next` are skipped; afterwards that would be a bug.
     seeking: bool,
+    /// While seeking: the offset of the record at `position` as far as known (the index
+    /// entry's), so damage met on the way is skipped from the right place.
+    scan_offset: Offset,
     /// The last chunk read, covering `[chunk_start, chunk_start + chunk.len())`.
     chunk: Bytes,
     chunk_start: u64,
@@ -86,13 +95,14 @@ impl EmbeddedCursor {
             position: 0,
             next,
             seeking: true,
+            scan_offset: next,
             chunk: Bytes::new(),
             chunk_start: 0,
         }
     }
 
     /// Finds the segment holding `next` and the index position at or before it.
-    fn seek(&mut self) -> (usize, Arc<Segment>) {
+    fn seek(&mut self) -> Result<(usize, Arc<Segment>)> {
         let segments = self
             .partition
             .segments
@@ -101,13 +111,16 @@ impl EmbeddedCursor {
         let i = segments
             .partition_point(|s| s.base <= self.next)
             .saturating_sub(1);
-        let segment = segments[i].clone();
+        let Some(segment) = segments.get(i).cloned() else {
+            drop(segments);
+            return Err(self.corrupt(format!("committed offset {} has no segment", self.next.0)));
+        };
         drop(segments);
-        self.position = segment.position_for(self.next);
+        (self.position, self.scan_offset) = segment.position_for(self.next);
         self.seeking = true;
         self.chunk = Bytes::new();
         self.segment = Some((i, segment.clone()));
-        (i, segment)
+        Ok((i, segment))
     }
 
     fn corrupt(&self, what: String) -> EngineError {
@@ -117,31 +130,113 @@ impl EmbeddedCursor {
         ))
     }
 
-    /// Moves to the segment after `i`, which must start at `next`.
+    /// Moves to the segment after `i`. If it starts after `next` (or there is none though
+    /// `next` is below the end offset), the offsets in between are damaged, lost with the end
+    /// of this segment: reported once, then skipped.
     fn next_segment(&mut self, i: usize) -> Result<()> {
         let segments = self
             .partition
             .segments
             .read()
             .unwrap_or_else(|p| p.into_inner());
-        let Some(segment) = segments.get(i + 1).cloned() else {
-            drop(segments);
-            return Err(self.corrupt(format!(
-                "committed offset {} is past the last segment",
-                self.next.0
-            )));
-        };
+        let following = segments.get(i + 1).cloned();
         drop(segments);
-        if segment.base != self.next {
-            return Err(self.corrupt(format!(
-                "segment starts at offset {} but the previous one ended at {}",
-                segment.base.0, self.next.0
-            )));
+        let resume = match &following {
+            Some(segment) if segment.base < self.next => {
+                return Err(self.corrupt(format!(
+                    "segment starts at offset {} but the previous one ended at {}",
+                    segment.base.0, self.next.0
+                )));
+            }
+            Some(segment) => segment.base,
+            // The writer publishes offsets only after their segment is listed, so these
+            // offsets are in no segment: recovery found them lost.
+            None => Offset(self.partition.end_offset.load(Ordering::Acquire)),
+        };
+        let missing = (resume > self.next).then(|| DamagedRange {
+            start: self.next,
+            end: resume,
+            from_byte: self.position,
+            to_byte: self.position,
+            reason: "no segment holds these offsets".to_owned(),
+        });
+        if let Some(segment) = following {
+            self.segment = Some((i + 1, segment));
+            self.position = 0;
+            self.chunk = Bytes::new();
         }
-        self.segment = Some((i + 1, segment));
-        self.position = 0;
+        self.scan_offset = resume;
+        match missing {
+            Some(range) if self.seeking && range.end <= self.next => Ok(()),
+            Some(range) => Err(self.skip_damage(range, resume)),
+            None => Ok(()),
+        }
+    }
+
+    /// Records damage met by a read, moves past it, and returns the error this read reports.
+    fn skip_damage(&mut self, range: DamagedRange, resume: Offset) -> EngineError {
+        let what = format!(
+            "offsets {}..{} are damaged ({}, bytes {}..{} of the segment); the cursor moved \
+             past them",
+            range.start.0, range.end.0, range.reason, range.from_byte, range.to_byte
+        );
+        if self.partition.record_damage(range) {
+            tracing::error!(partition = %self.partition.name, "corrupt log: {what}");
+        }
+        self.next = self.next.max(resume);
+        self.scan_offset = resume;
+        self.seeking = false;
         self.chunk = Bytes::new();
-        Ok(())
+        self.corrupt(what)
+    }
+
+    /// The frame at `position` of `segment` fails its checks: finds where records resume and
+    /// skips there. Damage wholly before `next` (met while seeking) is skipped silently.
+    fn resync(&mut self, segment: &Segment, committed: u64, reason: String) -> Result<()> {
+        let damaged = if self.seeking {
+            self.scan_offset
+        } else {
+            self.next
+        };
+        let file = segment.file()?;
+        let floor = Offset(damaged.0 + 1);
+        let resume = segment::resync(&file, committed, self.position, committed, floor)?;
+        let (to_byte, resume_offset) = match resume {
+            Some((position, offset)) => (position, offset),
+            None => {
+                // Nothing valid follows in this segment: skip to its end.
+                let segments = self
+                    .partition
+                    .segments
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner());
+                let end = segments.iter().find(|s| s.base > segment.base).map_or(
+                    Offset(self.partition.end_offset.load(Ordering::Acquire)),
+                    |s| s.base,
+                );
+                (committed, end)
+            }
+        };
+        let range = DamagedRange {
+            start: damaged,
+            end: resume_offset,
+            from_byte: self.position,
+            to_byte,
+            reason,
+        };
+        self.position = to_byte;
+        if self.seeking && resume_offset <= self.next {
+            // Damage before the offset this cursor wants: not this reader's concern.
+            if self.partition.record_damage(range.clone()) {
+                tracing::error!(partition = %self.partition.name, first_offset = range.start.0,
+                    end_offset = range.end.0, reason = %range.reason,
+                    "corrupt log: damaged records found while seeking");
+            }
+            self.scan_offset = resume_offset;
+            self.chunk = Bytes::new();
+            return Ok(());
+        }
+        Err(self.skip_damage(range, resume_offset))
     }
 }
 
@@ -166,10 +261,13 @@ impl PartitionCursor for EmbeddedCursor {
         while added < max_records && self.next.0 < end {
             let (i, segment) = match &self.segment {
                 Some((i, segment)) => (*i, segment.clone()),
-                None => self.seek(),
+                None => self.seek()?,
             };
             let committed = segment.committed_bytes.load(Ordering::Acquire);
             if self.position >= committed {
+                if added > 0 {
+                    break; // report what comes next (possibly damage) on the next read
+                }
                 self.next_segment(i)?;
                 continue;
             }
@@ -179,7 +277,7 @@ impl PartitionCursor for EmbeddedCursor {
                 self.chunk_start = self.position;
             }
             let at = (self.position - self.chunk_start) as usize;
-            match record::decode(&self.chunk.slice(at..)) {
+            let bad = match record::decode(&self.chunk.slice(at..)) {
                 Decoded::Record {
                     offset,
                     record,
@@ -190,38 +288,55 @@ impl PartitionCursor for EmbeddedCursor {
                     }
                     if offset < self.next && self.seeking {
                         self.position += frame_bytes as u64;
+                        self.scan_offset = Offset(offset.0 + 1);
+                        continue;
+                    }
+                    if offset > self.next {
+                        // A valid record after a gap: the offsets in between are missing.
+                        let range = DamagedRange {
+                            start: self.next,
+                            end: offset,
+                            from_byte: self.position,
+                            to_byte: self.position,
+                            reason: "records missing inside the segment".to_owned(),
+                        };
+                        if added > 0 {
+                            break;
+                        }
+                        return Err(self.skip_damage(range, offset));
+                    }
+                    if offset == self.next {
+                        self.seeking = false;
+                        out.push(StoredRecord {
+                            partition: self.partition.id,
+                            offset,
+                            record,
+                        });
+                        self.next = Offset(offset.0 + 1);
+                        self.position += frame_bytes as u64;
+                        added += 1;
                         continue;
                     }
                     // Invariant: offsets come back contiguous and increasing.
-                    if offset != self.next {
-                        return Err(self.corrupt(format!(
-                            "read offset {} where {} was expected",
-                            offset.0, self.next.0
-                        )));
-                    }
-                    self.seeking = false;
-                    out.push(StoredRecord {
-                        partition: self.partition.id,
-                        offset,
-                        record,
-                    });
-                    self.next = Offset(offset.0 + 1);
-                    self.position += frame_bytes as u64;
-                    added += 1;
+                    format!(
+                        "read offset {} where {} was expected",
+                        offset.0, self.next.0
+                    )
                 }
                 Decoded::NeedMore if at > 0 => {
                     self.chunk = Bytes::new(); // the frame continues past this chunk: reread
+                    continue;
                 }
-                Decoded::NeedMore => {
-                    return Err(self.corrupt(format!(
-                        "committed bytes end inside the frame at byte {}",
-                        self.position
-                    )));
-                }
-                Decoded::Corrupt(reason) => {
-                    return Err(self.corrupt(format!("at byte {}: {reason}", self.position)));
-                }
+                Decoded::NeedMore => format!(
+                    "committed bytes end inside the frame at byte {}",
+                    self.position
+                ),
+                Decoded::Corrupt(reason) => reason,
+            };
+            if added > 0 {
+                break; // hand over the good records first; the damage is the next read's
             }
+            self.resync(&segment, committed, bad)?;
         }
         Ok(added)
     }
@@ -234,6 +349,7 @@ impl PartitionCursor for EmbeddedCursor {
         self.segment = None;
         self.position = 0;
         self.seeking = true;
+        self.scan_offset = self.next;
         self.chunk = Bytes::new();
         self.chunk_start = 0;
     }

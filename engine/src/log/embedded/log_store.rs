@@ -22,14 +22,16 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
 use super::cursor::{EmbeddedCursor, TopicState};
+use super::files::FileCache;
 use super::partition::{Partition, StopMode};
+use super::pool::{PoolShared, WriterPool, WRITER_THREADS_MAX};
 use super::recovery::sync_dir;
 use super::segment::SEGMENT_BYTES_LIMIT;
 use super::LogConfig;
 use crate::error::{EngineError, Result};
 use crate::log::{
-    AppendTicket, FsyncPolicy, LogStore, Offset, PartitionCursor, PartitionId, Record,
-    StartPosition, TopicInfo, TopicLog, TOPIC_PARTITIONS_MAX,
+    AppendTicket, FsyncPolicy, LogHealth, LogStore, Offset, PartitionCursor, PartitionHealth,
+    PartitionId, Record, StartPosition, TopicInfo, TopicLog, TOPIC_PARTITIONS_MAX,
 };
 
 /// Longest topic name, as in Kafka (`Topic.MAX_NAME_LENGTH`: 249, so that the partition
@@ -65,6 +67,8 @@ impl EmbeddedTopic {
         name: &str,
         partitions: u32,
         config: &LogConfig,
+        files: &Arc<FileCache>,
+        pool: &Arc<PoolShared>,
     ) -> Result<EmbeddedTopic> {
         let data_ready = Arc::new(Notify::new());
         let mut opened = Vec::with_capacity(partitions as usize);
@@ -77,6 +81,8 @@ impl EmbeddedTopic {
                 &partition_dir,
                 config,
                 data_ready.clone(),
+                files,
+                pool,
             )?);
         }
         Ok(EmbeddedTopic {
@@ -184,7 +190,11 @@ impl TopicLog for EmbeddedTopic {
                 self.state.name
             )));
         }
-        let shared = self.partition(partition)?.shared.clone();
+        let partition = self.partition(partition)?;
+        if let Some(error) = partition.unavailable() {
+            return Err(error);
+        }
+        let shared = partition.shared.clone();
         Ok(Box::new(EmbeddedCursor::new(
             shared,
             self.state.clone(),
@@ -207,6 +217,10 @@ pub struct EmbeddedLog {
     config: LogConfig,
     /// Held across a topic's creation or deletion (rare, and must not race each other).
     topics: Mutex<HashMap<String, Arc<EmbeddedTopic>>>,
+    /// Every partition's files, within the descriptor budget.
+    files: Arc<FileCache>,
+    /// The threads that write every partition.
+    pool: WriterPool,
 }
 
 impl EmbeddedLog {
@@ -218,9 +232,18 @@ impl EmbeddedLog {
                 config.segment_bytes_max
             )));
         }
+        if config.writer_threads == 0 || config.writer_threads > WRITER_THREADS_MAX {
+            return Err(EngineError::bad_request(format!(
+                "writer_threads must be in 1..={WRITER_THREADS_MAX}, got {}",
+                config.writer_threads
+            )));
+        }
         let topics_dir = dir.join("topics");
         fs::create_dir_all(&topics_dir)?;
+        let files = Arc::new(FileCache::new(config.open_files_max));
+        let pool = WriterPool::start(config.writer_threads)?;
         let mut topics = HashMap::new();
+        let mut partitions_total = 0u64;
         for entry in fs::read_dir(&topics_dir)? {
             let entry = entry?;
             if !entry.file_type()?.is_dir() {
@@ -236,14 +259,33 @@ impl EmbeddedLog {
                 fs::remove_dir_all(&path)?;
                 continue;
             };
-            let topic = EmbeddedTopic::open(path, &name, partitions, &config)?;
-            tracing::info!(topic = %name, partitions, "opened topic");
+            let topic =
+                EmbeddedTopic::open(path, &name, partitions, &config, &files, pool.shared())?;
+            tracing::debug!(topic = %name, partitions, "opened topic");
+            partitions_total += u64::from(partitions);
             topics.insert(name, Arc::new(topic));
         }
+        if partitions_total > u64::from(config.partitions_max) {
+            // Data is never refused; only new topics are, until some are dropped.
+            tracing::warn!(
+                partitions = partitions_total,
+                limit = config.partitions_max,
+                "the data directory holds more partitions than the node's limit"
+            );
+        }
+        tracing::info!(
+            topics = topics.len(),
+            partitions = partitions_total,
+            writer_threads = config.writer_threads,
+            open_files_max = config.open_files_max,
+            "opened the log"
+        );
         Ok(Arc::new(EmbeddedLog {
             topics_dir,
             config,
             topics: Mutex::new(topics),
+            files,
+            pool,
         }))
     }
 
@@ -254,6 +296,25 @@ impl EmbeddedLog {
 
     pub fn config(&self) -> &LogConfig {
         &self.config
+    }
+
+    /// Segment and recovery-point files the log holds open now (within
+    /// `LogConfig::open_files_max`).
+    pub fn open_files(&self) -> usize {
+        self.files.open_count()
+    }
+
+    /// Writer threads serving every partition.
+    pub fn writer_threads(&self) -> usize {
+        self.pool.threads()
+    }
+
+    /// Partitions of every topic.
+    pub fn partition_count(&self) -> u64 {
+        self.lock_topics()
+            .values()
+            .map(|t| u64::from(t.partition_count()))
+            .sum()
     }
 
     fn lock_topics(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<EmbeddedTopic>>> {
@@ -269,7 +330,19 @@ impl EmbeddedLog {
         if self.durable() {
             sync_dir(&self.topics_dir)?;
         }
-        let topic = EmbeddedTopic::open(dir.to_owned(), name, partitions, &self.config)?;
+        let topic = EmbeddedTopic::open(
+            dir.to_owned(),
+            name,
+            partitions,
+            &self.config,
+            &self.files,
+            self.pool.shared(),
+        )?;
+        // The partition directories' entries; their segment files are created (and their
+        // entries fsynced) by each partition's first write.
+        if self.durable() {
+            sync_dir(dir)?;
+        }
         write_meta(dir, partitions, self.durable())?;
         Ok(topic)
     }
@@ -289,6 +362,19 @@ impl LogStore for EmbeddedLog {
             return Err(EngineError::conflict(format!(
                 "Topic '{name}' already exists"
             )));
+        }
+        let existing: u64 = topics
+            .values()
+            .map(|t| u64::from(t.partition_count()))
+            .sum();
+        let limit = self.config.partitions_max;
+        if existing + u64::from(partitions) > u64::from(limit) {
+            return Err(EngineError::resource_exhausted(format!(
+                "Cannot create topic '{name}' with {partitions} partitions: the node has \
+                 {existing} partitions and its limit is {limit} (PARTITIONS_PER_NODE_MAX); \
+                 drop streams or tables to free partitions"
+            ))
+            .with_param("limit", limit.to_string()));
         }
         let dir = self.topics_dir.join(name);
         if dir.exists() {
@@ -329,6 +415,24 @@ impl LogStore for EmbeddedLog {
         self.embedded_topic(name).map(|t| t as Arc<dyn TopicLog>)
     }
 
+    fn health(&self) -> LogHealth {
+        let topics: Vec<Arc<EmbeddedTopic>> = self.lock_topics().values().cloned().collect();
+        let mut problems = Vec::new();
+        for topic in topics {
+            for (p, partition) in topic.partitions.iter().enumerate() {
+                for problem in partition.problems() {
+                    problems.push(PartitionHealth {
+                        topic: topic.state.name.clone(),
+                        partition: PartitionId(p as u32),
+                        problem,
+                    });
+                }
+            }
+        }
+        problems.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+        LogHealth { problems }
+    }
+
     fn list_topics(&self) -> Vec<TopicInfo> {
         let mut list: Vec<TopicInfo> = self
             .lock_topics()
@@ -344,11 +448,13 @@ impl LogStore for EmbeddedLog {
 }
 
 impl Drop for EmbeddedLog {
-    /// Stops every writer after it writes (and, per policy, syncs) what is queued.
+    /// Stops every partition after it writes (and, per policy, syncs) what is queued, then
+    /// the writer threads.
     fn drop(&mut self) {
         for topic in self.lock_topics().values() {
             topic.stop(StopMode::Flush);
         }
+        self.pool.shutdown();
     }
 }
 

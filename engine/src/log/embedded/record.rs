@@ -30,7 +30,7 @@ pub const RECORD_BYTES_MAX: usize = 8 * 1024 * 1024;
 pub(crate) const FRAME_HEADER_BYTES: usize = 8;
 
 /// A body with null key, null value and no headers: offset, timestamp, two lengths, count.
-const BODY_BYTES_MIN: usize = 8 + 8 + 4 + 4 + 4;
+pub(crate) const BODY_BYTES_MIN: usize = 8 + 8 + 4 + 4 + 4;
 
 /// The length written for a null key or value, as in Kafka's record format.
 const NULL_LEN: i32 = -1;
