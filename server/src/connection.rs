@@ -39,8 +39,8 @@ use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
 use crate::body::frames_out::ResponseBody;
-use crate::endpoint::{self, HttpResponse};
 use crate::limits::{Admission, AdmissionKind, ConnectionLimits, SlotState};
+use crate::response::{self, HttpResponse};
 use crate::router::route;
 use crate::tls::{TlsConfig, ALPN_H2, ALPN_HTTP_1_1};
 
@@ -180,7 +180,7 @@ async fn refuse_cleartext(mut stream: TcpStream, first_byte: u8) {
     .body;
     let head = format!(
         "HTTP/1.1 400 Bad Request\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-        endpoint::APPLICATION_JSON,
+        response::APPLICATION_JSON,
         body.len()
     );
     if stream.write_all(head.as_bytes()).await.is_err() || stream.write_all(&body).await.is_err() {
@@ -354,7 +354,7 @@ fn is_health_probe(method: &Method, path: &str) -> bool {
 
 /// 503 for a request on a health-only connection (ksqlDB's generic error shape).
 fn at_capacity() -> HttpResponse {
-    endpoint::error(ErrorResponse::generic(
+    response::error(ErrorResponse::generic(
         code::SERVICE_UNAVAILABLE,
         "The server is at its connection limit: only /healthcheck and /info are served on \
          this connection. Retry when other connections have closed.",

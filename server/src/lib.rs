@@ -5,7 +5,7 @@
 //! endpoint's data path between the protocol codecs and the engine.
 //!
 //! ```text
-//!  listener (cap) ─► connection ([tls] ─► hyper auto: h1 | h2; timeouts) ─► router ─► endpoint::*
+//!  listener (cap) ─► connection ([tls] ─► hyper auto: h1 | h2; timeouts) ─► router ─► faces::*
 //!     body::frames_in (request DATA) ─► protocol decoders ─► engine
 //!     engine ─► protocol encoders ─► body::frames_out (bounded channel ─► DATA)
 //! ```
@@ -16,20 +16,23 @@
 //!   pings), header-read and idle timeouts, health-only connections, HEAD without a body.
 //! - `limits`: the connection limits (timeouts, cap, health headroom) and their defaults.
 //! - `tls`: certificate chain and key from PEM files, rustls (ring) with ALPN h2/http/1.1.
-//! - `router`: method + path → endpoint.
+//! - `router`: request → face (console, REST proxy, ksqlDB).
+//! - `faces`: one folder per API face with its routes and handlers: `ksqldb`
+//!   (`inserts_stream`, `query_stream`, `query`, `print`, `close_query`, `ksql`, `info`,
+//!   `query_progress`), `rest_proxy` (`topics`), `console` (the web console's embedded
+//!   assets, from `assets/console/`).
+//! - `response`: JSON, error and streaming responses every face builds.
 //! - `body`: request reading with limits; streaming response bodies.
-//! - `endpoint`: `inserts_stream`, `query_stream`, `query` (the old `/query`), `print`,
-//!   `close_query`, `ksql`, `info`, `topics` (raw records, REST Proxy v2 shapes),
-//!   `console` (the web console's embedded assets, from `assets/console/`).
 //!
 //! Non-goals: client certificates and certificate reloading (restart to rotate),
 //! authentication (a later face).
 
 pub mod body;
 pub mod connection;
-pub mod endpoint;
+pub mod faces;
 pub mod limits;
 pub mod listener;
+pub mod response;
 pub mod router;
 pub mod tls;
 

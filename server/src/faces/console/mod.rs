@@ -12,8 +12,8 @@
 use http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
 use sluice_protocol::ksqldb::errors::{code, ErrorResponse};
 
-use super::{error, json, HttpResponse};
 use crate::body::frames_out::ResponseBody;
+use crate::response::{error, json, HttpResponse};
 
 /// Where the assets are served from; the router sends every path under it here.
 pub const ASSET_PREFIX: &str = "/console/";
@@ -38,8 +38,8 @@ macro_rules! asset {
         Asset {
             name: $name,
             content_type: $content_type,
-            bytes: include_bytes!(concat!("../../assets/console/", $name)),
-            etag_hash: fnv1a(include_bytes!(concat!("../../assets/console/", $name))),
+            bytes: include_bytes!(concat!("../../../assets/console/", $name)),
+            etag_hash: fnv1a(include_bytes!(concat!("../../../assets/console/", $name))),
         }
     };
 }

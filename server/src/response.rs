@@ -1,15 +1,4 @@
-//! One module per endpoint; each handler reads top to bottom as its data path.
-
-pub mod close_query;
-pub mod console;
-pub mod info;
-pub mod inserts_stream;
-pub mod ksql;
-pub mod print;
-pub mod query;
-pub mod query_progress;
-pub mod query_stream;
-pub mod topics;
+//! The HTTP responses every face builds: JSON bodies, error bodies, streaming bodies.
 
 use bytes::Bytes;
 use http::{header, Response, StatusCode};

@@ -18,8 +18,8 @@ use sluice_protocol::ksqldb::statement::ksql_request::KsqlArgs;
 use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;
 
 use super::query_stream::{respond, Framing};
-use super::{error, json, not_acceptable, read_error, HttpResponse};
 use crate::body::frames_in::read_to_limit;
+use crate::response::{error, json, not_acceptable, read_error, HttpResponse};
 
 /// ksqlDB's answer to the StreamedRow `/query` over HTTP/2.
 pub const HTTP2_REFUSED: &str = "The /query endpoint is not available using HTTP2";

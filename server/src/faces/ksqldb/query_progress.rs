@@ -6,7 +6,7 @@ use sluice_engine::Engine;
 use sluice_protocol::ksqldb::errors::{code, ErrorResponse};
 use sluice_protocol::ksqldb::query::query_progress::render_query_progress;
 
-use super::{error, json, HttpResponse};
+use crate::response::{error, json, HttpResponse};
 
 const PREFIX: &str = "/queries/";
 const SUFFIX: &str = "/progress";

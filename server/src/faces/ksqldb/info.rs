@@ -5,8 +5,8 @@ use http::{header, Response, StatusCode};
 use sluice_engine::Engine;
 use sluice_protocol::ksqldb::info;
 
-use super::{json, HttpResponse};
 use crate::body::frames_out::ResponseBody;
+use crate::response::{json, HttpResponse};
 
 pub fn info() -> HttpResponse {
     json(StatusCode::OK, info::info_body())

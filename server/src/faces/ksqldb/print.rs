@@ -13,8 +13,8 @@ use sluice_engine::PrintHandle;
 use sluice_protocol::ksqldb::query::print_encoder::PrintEncoder;
 use tokio::sync::mpsc;
 
-use super::{streaming, HttpResponse};
 use crate::body::frames_out::ResponseBody;
+use crate::response::{streaming, HttpResponse};
 
 /// Content type of PRINT output: text lines, not JSON.
 pub const TEXT_PLAIN: &str = "text/plain; charset=utf-8";

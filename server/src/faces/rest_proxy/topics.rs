@@ -28,9 +28,9 @@ use sluice_protocol::rest_proxy::topic_metadata::{
 use sluice_protocol::rest_proxy::{PRODUCE_BODY_BYTES_MAX, REST_V2_JSON};
 use sluice_protocol::ProtocolError;
 
-use super::HttpResponse;
 use crate::body::frames_in::{read_to_limit, ReadError};
 use crate::body::frames_out::ResponseBody;
+use crate::response::HttpResponse;
 
 /// Largest `POST /topics` (create) body: a name and a number.
 const CREATE_BODY_BYTES_MAX: usize = 64 * 1024;

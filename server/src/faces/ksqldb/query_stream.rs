@@ -15,9 +15,10 @@ use sluice_protocol::ksqldb::query::result_encoder::ResultEncoder;
 use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;
 use tokio::sync::mpsc;
 
-use super::{error, not_acceptable, print, read_error, streaming, HttpResponse};
+use super::print;
 use crate::body::frames_in::read_to_limit;
 use crate::body::frames_out::ResponseBody;
+use crate::response::{error, not_acceptable, read_error, streaming, HttpResponse};
 
 /// Rows encoded into one response chunk: large enough to amortise a DATA frame, small
 /// enough to keep end-to-end latency low when rows trickle.

@@ -7,8 +7,8 @@ use sluice_protocol::ksqldb::errors::{code, protocol_error, ErrorResponse};
 use sluice_protocol::ksqldb::query::query_request::CloseQueryArgs;
 use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;
 
-use super::{error, json, read_error, HttpResponse};
 use crate::body::frames_in::read_to_limit;
+use crate::response::{error, json, read_error, HttpResponse};
 
 pub async fn handle(engine: &Engine, mut body: Incoming) -> HttpResponse {
     let bytes = match read_to_limit(&mut body, REQUEST_BODY_BYTES_MAX).await {

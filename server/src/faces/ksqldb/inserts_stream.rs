@@ -27,9 +27,9 @@ use sluice_protocol::limits::ROW_BYTES_MAX;
 use sluice_protocol::ProtocolError;
 use tokio::sync::mpsc;
 
-use super::{error, not_acceptable, read_error, streaming, HttpResponse};
 use crate::body::frames_in::{next_data, ReadError};
 use crate::body::frames_out::ResponseBody;
+use crate::response::{error, not_acceptable, read_error, streaming, HttpResponse};
 
 pub async fn handle(
     engine: &Arc<Engine>,

@@ -11,8 +11,8 @@ use sluice_protocol::ksqldb::statement::entities::render_entities;
 use sluice_protocol::ksqldb::statement::ksql_request::KsqlArgs;
 use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;
 
-use super::{error, json, read_error, HttpResponse};
 use crate::body::frames_in::read_to_limit;
+use crate::response::{error, json, read_error, HttpResponse};
 
 pub async fn handle(engine: &Engine, mut body: Incoming) -> HttpResponse {
     let bytes = match read_to_limit(&mut body, REQUEST_BODY_BYTES_MAX).await {
