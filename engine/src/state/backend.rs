@@ -15,12 +15,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 
-use super::embedded::EmbeddedStore;
+use super::embedded::{EmbeddedStore, StateConfig};
 use super::memory::MemoryStore;
 use super::StateStore;
 use crate::data_dir::{file_name_for, STATE_DIR};
 use crate::error::{EngineError, Result};
-use crate::log::FsyncPolicy;
 
 /// Extension of a store's directory name.
 const STORE_EXTENSION: &str = "state";
@@ -29,32 +28,6 @@ const STORE_EXTENSION: &str = "state";
 /// halfway through never leaves a half-deleted store under a live name.
 const DELETING_SUFFIX: &str = ".deleting";
 
-/// redb's page cache per store, in bytes (redb's own default is 1 GiB).
-///
-/// Hot keys of a running query live in its `WriteBackCache`; this cache serves pull queries'
-/// reads and holds the pages a commit rewrites. 32 MiB holds a 100k-key table whole (~5 MB
-/// on disk) and the upper levels of a multi-million-key one; dozens of queries then cost
-/// hundreds of MiB at most.
-pub const PAGE_CACHE_BYTES_DEFAULT: usize = 32 * 1024 * 1024;
-
-/// How embedded stores are opened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StateConfig {
-    /// When a commit reaches the disk: as for the log (`--fsync`), `Always` fsyncs every
-    /// commit, `IntervalMs` at most every so often, `Never` leaves it to the OS.
-    pub fsync: FsyncPolicy,
-    /// See [`PAGE_CACHE_BYTES_DEFAULT`].
-    pub page_cache_bytes: usize,
-}
-
-impl Default for StateConfig {
-    fn default() -> StateConfig {
-        StateConfig {
-            fsync: FsyncPolicy::Always,
-            page_cache_bytes: PAGE_CACHE_BYTES_DEFAULT,
-        }
-    }
-}
 
 /// Opens and destroys the state stores of queries.
 #[derive(Debug)]

@@ -37,10 +37,37 @@ use std::time::Instant;
 use bytes::Bytes;
 use redb::{Database, Durability, ReadOnlyTable, ReadableDatabase, TableDefinition};
 
-use super::backend::StateConfig;
 use super::batch::WriteBatch;
 use super::table_key::{is_empty_range, StateTable, CHECKPOINT_KEY};
 use super::{KeyValueIter, StateRead, StateStore};
+
+/// redb's page cache per store, in bytes (redb's own default is 1 GiB).
+///
+/// Hot keys of a running query live in its `WriteBackCache`; this cache serves pull queries'
+/// reads and holds the pages a commit rewrites. 32 MiB holds a 100k-key table whole (~5 MB
+/// on disk) and the upper levels of a multi-million-key one; dozens of queries then cost
+/// hundreds of MiB at most.
+pub const PAGE_CACHE_BYTES_DEFAULT: usize = 32 * 1024 * 1024;
+
+/// How embedded stores are opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateConfig {
+    /// When a commit reaches the disk: as for the log (`--fsync`), `Always` fsyncs every
+    /// commit, `IntervalMs` at most every so often, `Never` leaves it to the OS.
+    pub fsync: FsyncPolicy,
+    /// See [`PAGE_CACHE_BYTES_DEFAULT`].
+    pub page_cache_bytes: usize,
+}
+
+impl Default for StateConfig {
+    fn default() -> StateConfig {
+        StateConfig {
+            fsync: FsyncPolicy::Always,
+            page_cache_bytes: PAGE_CACHE_BYTES_DEFAULT,
+        }
+    }
+}
+
 use crate::error::{EngineError, Result};
 use crate::log::FsyncPolicy;
 

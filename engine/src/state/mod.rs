@@ -54,9 +54,11 @@ mod table_key;
 mod tests;
 mod write_cache;
 
-pub use backend::{StateBackend, StateConfig, PAGE_CACHE_BYTES_DEFAULT};
+pub use backend::StateBackend;
 pub use batch::WriteBatch;
-pub use embedded::{EmbeddedStore, NON_DURABLE_COMMITS_MAX, STORE_FILE};
+pub use embedded::{
+    EmbeddedStore, StateConfig, NON_DURABLE_COMMITS_MAX, PAGE_CACHE_BYTES_DEFAULT, STORE_FILE,
+};
 pub use memory::MemoryStore;
 pub use table_key::{StateTable, TABLE_NAME_BYTES_MAX};
 pub use write_cache::{MergedIter, WriteBackCache, CACHE_BYTES_DEFAULT};

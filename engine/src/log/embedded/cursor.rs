@@ -38,7 +38,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::partition::PartitionShared;
+use super::shared::PartitionShared;
 use super::record::{self, Decoded};
 use super::segment::{self, DamagedRange, Segment};
 use crate::error::{EngineError, Result};

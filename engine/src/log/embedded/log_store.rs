@@ -23,7 +23,8 @@ use tokio::sync::Notify;
 
 use super::cursor::{EmbeddedCursor, TopicState};
 use super::files::FileCache;
-use super::partition::{Partition, StopMode};
+use super::partition::Partition;
+use super::shared::StopMode;
 use super::pool::{PoolShared, WriterPool, WRITER_THREADS_MAX};
 use super::recovery::sync_dir;
 use super::segment::SEGMENT_BYTES_LIMIT;

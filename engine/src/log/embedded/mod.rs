@@ -41,6 +41,7 @@ mod pool;
 mod record;
 mod recovery;
 mod segment;
+mod shared;
 #[cfg(test)]
 mod tests;
 mod writer;
@@ -51,7 +52,7 @@ pub use journal::{Journal, JOURNAL_ENTRY_BYTES_MAX};
 pub use log_store::{
     validate_topic_name, EmbeddedLog, EmbeddedTopic, PartitionStats, TOPIC_NAME_CHARS_MAX,
 };
-pub use partition::{
+pub use shared::{
     APPEND_QUEUE_BYTES_MAX, APPEND_QUEUE_DEPTH_MAX, APPEND_REQUEST_BYTES_MAX,
     COMMIT_BATCH_BYTES_MAX, COMMIT_BATCH_RECORDS_MAX, DAMAGED_RANGES_MAX,
 };

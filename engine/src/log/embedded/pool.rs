@@ -24,7 +24,6 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use super::partition::PartitionCore;
 use super::writer::WorkerBuffers;
 
 /// Writer threads a log starts unless `LogConfig::writer_threads` says otherwise.
@@ -42,6 +41,17 @@ pub const WRITER_THREADS_DEFAULT: usize = 8;
 pub const WRITER_THREADS_MAX: usize = 256;
 
 /// What the workers share.
+/// What the pool runs: a partition's queue and writer (`partition::PartitionCore`). A trait
+/// so the pool, which partitions schedule themselves on, does not depend on them.
+pub(crate) trait Job: Send + Sync {
+    /// Unique in the process: names the job's timer.
+    fn id(&self) -> u64;
+    /// A timer fired: schedule a turn unless one is coming.
+    fn wake(self: Arc<Self>);
+    /// One turn on a worker; true while the job has more to do (it stays scheduled).
+    fn run_turn(self: Arc<Self>, buffers: &mut WorkerBuffers) -> bool;
+}
+
 pub(crate) struct PoolShared {
     state: Mutex<PoolState>,
     work: Condvar,
@@ -50,9 +60,9 @@ pub(crate) struct PoolShared {
 #[derive(Default)]
 struct PoolState {
     /// Partitions with work, each at most once.
-    ready: VecDeque<Arc<PartitionCore>>,
+    ready: VecDeque<Arc<dyn Job>>,
     /// Timers by (due time, partition id); at most one per partition.
-    timers: BTreeMap<(Instant, u64), Arc<PartitionCore>>,
+    timers: BTreeMap<(Instant, u64), Arc<dyn Job>>,
     /// Each armed partition's due time, to find its timer.
     armed: HashMap<u64, Instant>,
     stopping: bool,
@@ -64,7 +74,7 @@ impl PoolShared {
     }
 
     /// Puts `core` at the back of the ready queue (its caller set its `scheduled` flag).
-    pub fn schedule(&self, core: Arc<PartitionCore>) {
+    pub fn schedule(&self, core: Arc<dyn Job>) {
         {
             let mut state = self.lock();
             if state.stopping {
@@ -76,7 +86,7 @@ impl PoolShared {
     }
 
     /// Wakes `core` at `at`, or sooner if it is already armed for an earlier time.
-    pub fn arm(&self, core: &Arc<PartitionCore>, at: Instant) {
+    pub fn arm(&self, core: &Arc<dyn Job>, at: Instant) {
         let earliest = {
             let mut state = self.lock();
             if state.stopping {
@@ -216,7 +226,7 @@ fn work(shared: &PoolShared) {
         // A partition with more work goes to the back of the line; if the line is empty this
         // worker runs it again at once, without waking another thread for it.
         while let Some(core) = current {
-            if !core.run_turn(&mut buffers) {
+            if !Arc::clone(&core).run_turn(&mut buffers) {
                 break;
             }
             current = {
@@ -244,7 +254,7 @@ fn work(shared: &PoolShared) {
 }
 
 /// Moves the timers due at `now` to `due`.
-fn take_due(state: &mut PoolState, now: Instant, due: &mut Vec<Arc<PartitionCore>>) {
+fn take_due(state: &mut PoolState, now: Instant, due: &mut Vec<Arc<dyn Job>>) {
     while let Some(entry) = state.timers.first_entry() {
         if entry.key().0 > now {
             break;

@@ -57,7 +57,7 @@ use tokio::sync::Notify;
 
 use super::checkpoint::{CheckpointWriter, RecoveryPoint};
 use super::files::FileCache;
-use super::partition::{AppendRequest, Control, PartitionShared, StopMode, COMMIT_BATCH_BYTES_MAX};
+use super::shared::{AppendRequest, Control, PartitionShared, StopMode, COMMIT_BATCH_BYTES_MAX};
 use super::record;
 use super::recovery::{Recovered, PROBE_FILE};
 use super::segment::{IndexEntry, Segment, INDEX_INTERVAL_BYTES};
