@@ -9,6 +9,9 @@ step() { printf '\n==> %s\n' "$*"; }
 step "cargo fmt --check"
 cargo fmt --all --check
 
+step "layering (no import cycles; only the engine facade above the engine)"
+python3 scripts/check_layers.py
+
 step "cargo clippy (all targets, -D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
