@@ -42,7 +42,7 @@ pub struct InsertRow {
     /// every field is exactly a value column's stored name (no quoting, case changes,
     /// duplicates or unknown fields), and every field's JSON is already in stored form (no
     /// temporal text, no DECIMAL needing a rescale, no base64 that is not canonical). When
-    /// false, encode the value with [`super::json_value::encode_row_value`].
+    /// false, encode the value with `json_value::encode_row_value`.
     pub value_is_canonical: bool,
 }
 

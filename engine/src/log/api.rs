@@ -78,7 +78,7 @@ pub struct TopicInfo {
 /// may be acked, and (see [`TopicLog::append`]) none of them may appear later.
 pub type AppendTicket = tokio::sync::oneshot::Receiver<Result<Offset>>;
 
-/// What is wrong with one partition (see [`LogStore::health`]).
+/// What is wrong with one partition (see `LogStore::health`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PartitionProblem {
     /// Writes fail (a full disk, an I/O error) and appends fail fast with `error`. Nothing

@@ -1,7 +1,12 @@
 //! The strict rules for rows sent to `/inserts-stream` (`ApiSqlValueCoercer` over
 //! `DefaultSqlValueCoercer.STRICT`), which also decide whether a row is already its stored form.
 
-use super::*;
+use sonic_rs::LazyValue;
+
+use crate::error::{EngineError, Result};
+use crate::types::{SqlType, Value};
+
+use super::java_json::*;
 use crate::format::decimal_text::{self, ParsedDecimal, Rounding};
 use crate::types::{Decimal, StructField};
 

@@ -1,6 +1,13 @@
 //! The lenient rules for JSON stored in topics, as `KsqlJsonDeserializer` reads it.
 
-use super::*;
+use std::borrow::Cow;
+
+use sonic_rs::LazyValue;
+
+use crate::error::{EngineError, Result};
+use crate::types::{SqlType, Value};
+
+use super::java_json::*;
 use crate::format::decimal_text::{self, FitError, ParsedDecimal, Rounding};
 use crate::format::json_text::compact_json;
 use crate::types::Decimal;

@@ -1,6 +1,7 @@
 //! The coercion rules' cases: API mode, KafkaJson mode, and the helpers they share.
 
 use super::*;
+use super::kafka_json::java_parse_double;
 use crate::types::{Decimal, StructField};
 
 fn dec(precision: u8, scale: u8) -> SqlType {
