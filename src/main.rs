@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use sluice_engine::FsyncPolicy;
+use sluice_engine::{parse_kafka_setting, FsyncPolicy, KafkaConfig};
 use sluice_engine::{Engine, EngineConfig};
 use sluice_server::limits;
 use sluice_server::{ConnectionLimits, Server, ServerOptions, TlsConfig};
@@ -92,6 +92,26 @@ struct ServeArgs {
     #[arg(long, env = "SLUICE_TLS_HANDSHAKE_TIMEOUT_MS", default_value_t = limits::TLS_HANDSHAKE_TIMEOUT_MS,
           value_parser = clap::value_parser!(u64).range(1..))]
     tls_handshake_timeout_ms: u64,
+
+    /// Where streams' topics live: `embedded` (the data directory) or `kafka` (a cluster;
+    /// needs --kafka-bootstrap). With `kafka`, the catalog journal and persistent queries'
+    /// checkpoints still stay in the data directory (the command topic comes later).
+    #[arg(long, env = "SLUICE_LOG", value_enum, default_value = "embedded")]
+    log: LogBackend,
+
+    /// Kafka bootstrap servers, `HOST:PORT[,HOST:PORT...]` (with --log kafka).
+    #[arg(long, env = "SLUICE_KAFKA_BOOTSTRAP")]
+    kafka_bootstrap: Option<String>,
+
+    /// ksqlDB's `ksql.service.id`: servers sharing it share a Kafka cluster's queries.
+    #[arg(long, env = "SLUICE_SERVICE_ID", default_value = sluice_engine::DEFAULT_SERVICE_ID)]
+    service_id: String,
+
+    /// A librdkafka setting for every Kafka client, `key=value` (repeatable), e.g.
+    /// `security.protocol=SASL_SSL`. Settings the log's guarantees rest on (acks,
+    /// idempotence, isolation) are refused.
+    #[arg(long = "kafka-config", value_name = "KEY=VALUE", value_parser = parse_kafka_setting)]
+    kafka_config: Vec<(String, String)>,
 }
 
 impl ServeArgs {
@@ -106,6 +126,13 @@ impl ServeArgs {
             ..ConnectionLimits::default()
         }
     }
+}
+
+/// Where the log lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogBackend {
+    Embedded,
+    Kafka,
 }
 
 fn parse_fsync(s: &str) -> Result<FsyncPolicy, String> {
@@ -148,11 +175,28 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         limits: args.connection_limits(),
         tls,
     };
-    let engine = Engine::open(EngineConfig {
+    let config = EngineConfig {
         data_dir: args.data_dir.clone(),
         fsync: args.fsync,
-    })
-    .with_context(|| format!("opening data directory {}", args.data_dir.display()))?;
+    };
+    let engine = match args.log {
+        LogBackend::Embedded => Engine::open(config)
+            .with_context(|| format!("opening data directory {}", args.data_dir.display()))?,
+        LogBackend::Kafka => {
+            let bootstrap = args.kafka_bootstrap.clone().context(
+                "--log kafka needs --kafka-bootstrap HOST:PORT (or SLUICE_KAFKA_BOOTSTRAP)",
+            )?;
+            let kafka = KafkaConfig {
+                bootstrap: bootstrap.clone(),
+                service_id: args.service_id.clone(),
+                settings: args.kafka_config.clone(),
+            };
+            tracing::info!(data_dir = %args.data_dir.display(),
+                "Kafka log: the catalog journal stays in the data directory for now");
+            Engine::open_on_kafka(config, kafka)
+                .with_context(|| format!("opening the engine on Kafka at {bootstrap}"))?
+        }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -166,7 +210,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         // Tests and scripts read this line to learn the port when listening on port 0.
         println!("sluice listening on {scheme}://{addr}");
         tracing::info!(%addr, data_dir = %args.data_dir.display(), fsync = ?args.fsync,
-            limits = ?server.limits(), "serving");
+            log = ?args.log, limits = ?server.limits(), "serving");
         server.run(shutdown_signal()).await;
         anyhow::Ok(())
     })

@@ -71,6 +71,7 @@ pub use error::{EngineError, ErrorClass, ErrorCode, Result, SyntaxCause, SyntaxD
 pub use exec::operator::Flow;
 pub use exec::result_rows::{CellRef, ResultRows};
 pub use ingest::session::{Ack, AckStream, InsertSession};
+pub use log::{parse_kafka_setting, KafkaConfig, DEFAULT_SERVICE_ID};
 pub use log::{
     FsyncPolicy, LogHealth, Offset, PartitionHealth, PartitionId, PartitionProblem, Record,
     StoredRecord, TopicInfo,

@@ -12,7 +12,7 @@ use crate::catalog::{CatalogState, CommandLog, JournalCommandLog, QueryRegistry}
 use crate::clock::Clock;
 use crate::data_dir;
 use crate::error::Result;
-use crate::log::{EmbeddedLog, FsyncPolicy, LogConfig, LogStore};
+use crate::log::{EmbeddedLog, FsyncPolicy, KafkaConfig, KafkaLog, LogConfig, LogStore};
 use crate::query::persistent::{CheckpointStore, JournalCheckpoints, PersistentQueries};
 use crate::query::shared_batches::SharedBatches;
 
@@ -40,6 +40,24 @@ impl Backend {
             )?),
             checkpoints: Arc::new(JournalCheckpoints::new(data_dir)),
         })
+    }
+
+    /// Records in `log` (the Kafka log, say); catalog commands and checkpoints in `data_dir`
+    /// (phase 1 of the Kafka backend: the command topic and checkpoints in Kafka come next).
+    pub(crate) fn with_log(data_dir: &Path, log: Arc<dyn LogStore>) -> Result<Backend> {
+        std::fs::create_dir_all(data_dir)?;
+        Ok(Backend {
+            log,
+            commands: Box::new(JournalCommandLog::open(
+                &data_dir.join(data_dir::CATALOG_JOURNAL_FILE),
+            )?),
+            checkpoints: Arc::new(JournalCheckpoints::new(data_dir)),
+        })
+    }
+
+    /// Records in topics of the Kafka cluster `kafka` names; the rest as [`Backend::with_log`].
+    pub(crate) fn kafka(data_dir: &Path, kafka: KafkaConfig) -> Result<Backend> {
+        Backend::with_log(data_dir, KafkaLog::open(kafka)?)
     }
 }
 

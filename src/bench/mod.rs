@@ -21,6 +21,7 @@
 pub(crate) mod client;
 mod consumer;
 mod idle;
+mod kafka_baseline;
 mod latency;
 mod proc_stats;
 mod producer;
@@ -82,6 +83,17 @@ pub struct BenchArgs {
     /// The spawned server's --fsync policy.
     #[arg(long, default_value = "always", requires = "spawn")]
     spawn_fsync: String,
+
+    /// Spawn the server with its log on this Kafka cluster (`--log kafka
+    /// --kafka-bootstrap BOOTSTRAP`).
+    #[arg(long, value_name = "BOOTSTRAP", requires = "spawn")]
+    spawn_kafka: Option<String>,
+
+    /// No Sluice at all: produce the same rows (--rows, --row-bytes, --partitions, --seed)
+    /// straight into this Kafka cluster with a bare rdkafka producer using the Kafka log's
+    /// settings, as the baseline Sluice's Kafka ingest is compared with.
+    #[arg(long, value_name = "BOOTSTRAP", conflicts_with = "spawn")]
+    kafka_baseline: Option<String>,
 
     /// PID of the (already running) server, to report its RSS and CPU per row.
     #[arg(long, conflicts_with = "spawn")]
@@ -171,9 +183,29 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    if let Some(bootstrap) = &args.kafka_baseline {
+        let report = runtime.block_on(kafka_baseline::run(
+            bootstrap,
+            args.partitions,
+            args.rows,
+            args.row_bytes,
+            args.seed,
+        ))?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            print!("{}", kafka_baseline::render_human(&report));
+        }
+        return Ok(());
+    }
     let report = runtime.block_on(async {
+        if let Some(bootstrap) = &args.spawn_kafka {
+            let mut names: Vec<String> = (0..args.streams).map(stream_name).collect();
+            names.push(idle::QUIET_STREAM.to_string());
+            kafka_baseline::delete_topics(bootstrap, &names).await?;
+        }
         let server = if args.spawn {
-            Some(SpawnedServer::start(&args.spawn_fsync).await?)
+            Some(SpawnedServer::start(&args.spawn_fsync, args.spawn_kafka.as_deref()).await?)
         } else {
             None
         };
@@ -733,7 +765,7 @@ struct SpawnedServer {
 }
 
 impl SpawnedServer {
-    async fn start(fsync: &str) -> anyhow::Result<SpawnedServer> {
+    async fn start(fsync: &str, kafka: Option<&str>) -> anyhow::Result<SpawnedServer> {
         let dir = tempfile::Builder::new()
             .prefix("sluice-bench-")
             .tempdir()
@@ -750,6 +782,9 @@ impl SpawnedServer {
                 "--data-dir",
             ])
             .arg(&data_dir)
+            .args(kafka.map_or_else(Vec::new, |bootstrap| {
+                vec!["--log", "kafka", "--kafka-bootstrap", bootstrap]
+            }))
             .env("RUST_LOG", "warn")
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())

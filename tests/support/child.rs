@@ -29,6 +29,16 @@ impl ChildServer {
         ChildServer::spawn(command)
     }
 
+    /// `start` with more `serve` flags (e.g. `--log kafka`).
+    pub fn start_with(dir: &Path, flags: &[&str]) -> ChildServer {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sluice"));
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir)
+            .args(flags);
+        ChildServer::spawn(command)
+    }
+
     /// `start`, with the process's open-file limit (`RLIMIT_NOFILE`) set to `fd_limit` by
     /// the shell that execs it.
     pub fn start_with_fd_limit(dir: &Path, fd_limit: u32) -> ChildServer {

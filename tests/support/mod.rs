@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod child;
+pub mod kafka;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -66,6 +67,23 @@ impl TestServer {
             fsync,
         })
         .expect("engine opens");
+        TestServer::serve(engine, options).await
+    }
+
+    /// A fresh server (fresh data directory for its catalog) over `log`, e.g. Kafka.
+    pub async fn start_with_log(log: Arc<dyn sluice_engine::log::LogStore>) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = EngineConfig {
+            data_dir: dir.path().to_path_buf(),
+            fsync: FsyncPolicy::Always,
+        };
+        let engine = Engine::open_with_log(config, log).expect("engine opens");
+        let mut s = TestServer::serve(engine, ServerOptions::default()).await;
+        s._dir = Some(dir);
+        s
+    }
+
+    async fn serve(engine: Arc<Engine>, options: ServerOptions) -> TestServer {
         let addr = "127.0.0.1:0".parse().expect("addr");
         let server = Server::bind_with(addr, Arc::clone(&engine), options)
             .await

@@ -41,6 +41,30 @@ impl Engine {
         }))
     }
 
+    /// Opens the engine with its log on a Kafka cluster; the catalog's commands and the
+    /// persistent queries' checkpoints stay in `config.data_dir` for now.
+    pub fn open_on_kafka(
+        config: EngineConfig,
+        kafka: crate::log::KafkaConfig,
+    ) -> Result<Arc<Engine>> {
+        let backend = Backend::kafka(&config.data_dir, kafka)?;
+        Ok(Arc::new(Engine {
+            rt: Arc::new(Runtime::open(backend)?),
+        }))
+    }
+
+    /// Opens the engine over `log` (tests and tools that hold the log themselves).
+    #[cfg(feature = "internals")]
+    pub fn open_with_log(
+        config: EngineConfig,
+        log: Arc<dyn crate::log::LogStore>,
+    ) -> Result<Arc<Engine>> {
+        let backend = Backend::with_log(&config.data_dir, log)?;
+        Ok(Arc::new(Engine {
+            rt: Arc::new(Runtime::open(backend)?),
+        }))
+    }
+
     /// Starts the persistent queries replayed from the catalog. Call once the async runtime
     /// runs (a server does when it binds); calling it again does nothing.
     pub fn start(&self) {

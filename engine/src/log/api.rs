@@ -216,7 +216,8 @@ pub trait PartitionCursor: Send {
     /// The next offset this cursor will return.
     fn position(&self) -> Offset;
     /// Appends up to `max_records` committed records to `out` without waiting; returns how
-    /// many were added (0 when caught up).
+    /// many were added (0 when caught up, or, on Kafka, while a fetch is still in flight:
+    /// its records then come with a `data_ready` notification, so 0 never means "gone").
     fn read(&mut self, out: &mut Vec<StoredRecord>, max_records: usize) -> Result<usize>;
     /// The reader is about to wait for data: drop any read-ahead it holds, so an idle cursor
     /// costs a few words. The next `read` reads from the log again.

@@ -11,8 +11,8 @@
 //! ```
 //!
 //! Everything above `log` uses only [`LogStore`], [`TopicLog`] and [`PartitionCursor`]
-//! (whose contracts `api` documents), so a Kafka-backed log (rdkafka) sits beside
-//! `embedded` as an equal, in a folder of its own.
+//! (whose contracts `api` documents), so the Kafka-backed log (rdkafka, `kafka`) sits
+//! beside `embedded` as an equal, in a folder of its own.
 //!
 //! Modules:
 //! - `api`: records, offsets, partitions, start positions, and the three traits.
@@ -21,9 +21,13 @@
 //!   writer threads with group commit per partition, a file-descriptor budget, recovery that
 //!   tells torn tails from corruption, self-healing after failed writes, cursors, and the small
 //!   checksummed journal the catalog and persistent queries keep their progress in.
+//! - `kafka`: the Kafka backend — topics through the Admin API, appends through one
+//!   idempotent acks=all producer, a background consumer per topic feeding bounded tail
+//!   windows that cursors read, catch-up consumers for older offsets.
 
 mod api;
 mod embedded;
+mod kafka;
 mod partitioner;
 
 pub use api::{
@@ -39,5 +43,12 @@ pub use embedded::{
     RECORD_BYTES_MAX, RECOVERY_POINT_SYNC_INTERVAL_MS, RECOVERY_POINT_WRITE_INTERVAL_MS,
     RETRY_BACKOFF_MAX_MS, RETRY_BACKOFF_MIN_MS, SEGMENT_BYTES_LIMIT, SEGMENT_BYTES_MAX,
     TOPIC_NAME_CHARS_MAX, WRITER_THREADS_DEFAULT, WRITER_THREADS_MAX,
+};
+pub use kafka::{
+    parse_setting as parse_kafka_setting, KafkaConfig, KafkaLog, KafkaTopic, ADMIN_TIMEOUT_MS,
+    APPEND_INFLIGHT_BYTES_MAX, APPEND_INFLIGHT_RECORDS_MAX, CATCH_UP_QUEUE_KBYTES,
+    CLOSE_FLUSH_TIMEOUT_MS, DEFAULT_SERVICE_ID, FETCHER_QUEUE_KBYTES, FETCH_BATCH_RECORDS_MAX,
+    FETCH_POLL_MS, FETCH_QUEUE_BACKOFF_MS, KAFKA_RECORD_BYTES_MAX, MESSAGE_TIMEOUT_MS,
+    PARTITION_TAIL_BYTES_MIN, RESERVED_SETTINGS, TOPIC_READY_TIMEOUT_MS, TOPIC_TAIL_BYTES_MAX,
 };
 pub use partitioner::{murmur2, partition_for_key, to_positive, KeylessSpreader};

@@ -170,6 +170,11 @@ async fn run_loop(
     }
 }
 
+/// How long recovery waits for an unfinished batch's source records before calling them
+/// gone, in milliseconds: a Kafka cursor's read returns nothing while its first fetch is in
+/// flight (`PartitionCursor::read`), so no records yet is not no records.
+const RECOVER_READ_WAIT_MS: u64 = 30_000;
+
 /// Re-runs an unfinished batch, skipping the outputs that already landed. Returns the
 /// source positions after it.
 async fn recover(
@@ -187,9 +192,18 @@ async fn recover(
         let mut cursor = topics
             .source
             .cursor(PartitionId(p as u32), StartPosition::At(Offset(from)))?;
+        let ready = topics.source.data_ready();
+        let deadline =
+            tokio::time::Instant::now() + std::time::Duration::from_millis(RECOVER_READ_WAIT_MS);
         while cursor.position().0 < to {
+            // Registered before the read, so data landing between the two still wakes us.
+            let notified = ready.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
             let want = usize::try_from(to - cursor.position().0).unwrap_or(usize::MAX);
-            if cursor.read(&mut records, want)? == 0 {
+            if cursor.read(&mut records, want)? == 0
+                && tokio::time::timeout_at(deadline, notified).await.is_err()
+            {
                 return Err(EngineError::corrupt(format!(
                     "query {}: source records [{from}, {to}) of partition {p} are gone",
                     handle.query.id

@@ -1,0 +1,210 @@
+//! The Kafka backend: the log's three traits over a Kafka cluster, through librdkafka
+//! (`rdkafka`). Topics are Kafka topics and records are Kafka records, byte for byte: what
+//! Sluice appends is what any Kafka client (or ksqlDB) reads, and the other way round.
+//!
+//! ```text
+//!  create/delete/list ─► admin (Admin API, metadata; waits for leaders / for deletion)
+//!  append ─► producer (one idempotent acks=all producer; ticket after every record's ack)
+//!  cluster ─► fetcher (one consumer per topic, read_committed) ─► tail window per partition
+//!                                                               └► data_ready
+//!  cursor.read ─► tail window, or a private catch-up consumer for older offsets
+//! ```
+//!
+//! Modules, one concern each:
+//! - `config`: [`KafkaConfig`] (bootstrap, service id, librdkafka settings) and the
+//!   settings each client kind needs for the log's contract.
+//! - `client`: what every librdkafka client shares (logging context, errors, blocking calls).
+//! - `admin`: topic create/delete/list/describe through the Admin API.
+//! - `producer`: appends and their tickets.
+//! - `topic`: [`KafkaTopic`], the `TopicLog`.
+//! - `shared`: what a topic's appends, fetcher and cursors share (known offsets, windows).
+//! - `tail`: one partition's bounded window of recent records.
+//! - `fetcher`: the per-topic background consumer filling the windows.
+//! - `cursor`: the `PartitionCursor`.
+//!
+//! How the contract maps onto Kafka (see `api`): an ack is Kafka's acks=all acknowledgement
+//! (every in-sync replica has the record, so it is below the high watermark and readable);
+//! readers use `read_committed`; order per partition is librdkafka's queue order, kept by
+//! idempotence across retries. Two differences until phase 2 brings transactions: a failed
+//! append may leave a prefix of its records stored (never acked), and an append's records
+//! are contiguous only while this process is the partition's only producer.
+//!
+//! Phase 2 fits here without changing the traits: the catalog's command topic is a
+//! one-partition topic read with a cursor from `Earliest` and appended to with this
+//! producer; exactly-once persistent queries get a transactional producer per query task
+//! (`transactional.id` from the service id and query id) beside this shared one; consumer
+//! groups replace `assign` in the persistent queries' source readers only.
+
+mod admin;
+mod client;
+mod config;
+mod cursor;
+mod fetcher;
+mod producer;
+mod shared;
+mod tail;
+mod topic;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use config::{
+    parse_setting, KafkaConfig, ADMIN_TIMEOUT_MS, APPEND_INFLIGHT_BYTES_MAX,
+    APPEND_INFLIGHT_RECORDS_MAX, CATCH_UP_QUEUE_KBYTES, DEFAULT_SERVICE_ID, FETCHER_QUEUE_KBYTES,
+    FETCH_QUEUE_BACKOFF_MS, MESSAGE_TIMEOUT_MS, RECORD_BYTES_MAX as KAFKA_RECORD_BYTES_MAX,
+    RESERVED_SETTINGS, TOPIC_READY_TIMEOUT_MS,
+};
+pub use fetcher::{FETCH_BATCH_RECORDS_MAX, FETCH_POLL_MS};
+pub use tail::{PARTITION_TAIL_BYTES_MIN, TOPIC_TAIL_BYTES_MAX};
+pub use topic::KafkaTopic;
+
+use self::admin::Admin;
+use self::client::off_runtime;
+use self::producer::AppendProducer;
+use crate::error::{EngineError, Result};
+use crate::log::{validate_topic_name, LogStore, TopicInfo, TopicLog, TOPIC_PARTITIONS_MAX};
+
+/// How long closing the log waits for unacknowledged appends, in milliseconds.
+///
+/// Their clients were not acked and will retry; this only avoids dropping records Kafka is
+/// about to acknowledge.
+pub const CLOSE_FLUSH_TIMEOUT_MS: u64 = 10_000;
+
+/// The Kafka log: a [`LogStore`] over a cluster.
+pub struct KafkaLog {
+    config: Arc<KafkaConfig>,
+    admin: Admin,
+    producer: Arc<AppendProducer>,
+    /// Topics this process has opened (each with its fetcher). Held across a topic's
+    /// create, open or delete, which must not race each other in this process.
+    topics: Mutex<HashMap<String, Arc<KafkaTopic>>>,
+}
+
+impl KafkaLog {
+    /// Connects to the cluster (failing if it does not answer within
+    /// [`ADMIN_TIMEOUT_MS`]) and starts the producer. Topics are opened when first used.
+    pub fn open(config: KafkaConfig) -> Result<Arc<KafkaLog>> {
+        config.validate()?;
+        let admin = Admin::new(&config)?;
+        let brokers = admin.check_reachable()?;
+        let producer = Arc::new(AppendProducer::new(&config)?);
+        tracing::info!(bootstrap = %config.bootstrap, service_id = %config.service_id, brokers,
+            "connected to Kafka");
+        Ok(Arc::new(KafkaLog {
+            config: Arc::new(config),
+            admin,
+            producer,
+            topics: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    pub fn config(&self) -> &KafkaConfig {
+        &self.config
+    }
+
+    fn lock_topics(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<KafkaTopic>>> {
+        self.topics.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The topic, opening it if the cluster has it.
+    pub fn kafka_topic(&self, name: &str) -> Result<Option<Arc<KafkaTopic>>> {
+        let mut topics = self.lock_topics();
+        if let Some(topic) = topics.get(name) {
+            return Ok(Some(topic.clone()));
+        }
+        let Some(partitions) = self.admin.partitions(name)? else {
+            return Ok(None);
+        };
+        let topic = Arc::new(KafkaTopic::open(
+            name,
+            partitions,
+            self.config.clone(),
+            self.producer.clone(),
+        )?);
+        topics.insert(name.to_owned(), topic.clone());
+        Ok(Some(topic))
+    }
+}
+
+impl LogStore for KafkaLog {
+    fn create_topic(&self, name: &str, partitions: u32) -> Result<Arc<dyn TopicLog>> {
+        validate_topic_name(name)?;
+        if partitions == 0 || partitions > TOPIC_PARTITIONS_MAX {
+            return Err(EngineError::statement(format!(
+                "Invalid number of partitions {partitions} for topic '{name}': \
+                 must be between 1 and {TOPIC_PARTITIONS_MAX}"
+            )));
+        }
+        let mut topics = self.lock_topics();
+        if topics.contains_key(name) {
+            return Err(EngineError::conflict(format!(
+                "Topic '{name}' already exists"
+            )));
+        }
+        self.admin.create(name, partitions)?;
+        let topic = Arc::new(KafkaTopic::open(
+            name,
+            partitions,
+            self.config.clone(),
+            self.producer.clone(),
+        )?);
+        tracing::info!(topic = %name, partitions, "created Kafka topic");
+        topics.insert(name.to_owned(), topic.clone());
+        Ok(topic)
+    }
+
+    fn delete_topic(&self, name: &str) -> Result<()> {
+        let mut topics = self.lock_topics();
+        self.admin.delete(name)?;
+        if let Some(topic) = topics.remove(name) {
+            topic.mark_deleted();
+        }
+        tracing::info!(topic = %name, "deleted Kafka topic");
+        Ok(())
+    }
+
+    fn topic(&self, name: &str) -> Option<Arc<dyn TopicLog>> {
+        match self.kafka_topic(name) {
+            Ok(topic) => topic.map(|t| t as Arc<dyn TopicLog>),
+            Err(error) => {
+                tracing::warn!(topic = %name, %error, "could not open a Kafka topic");
+                None
+            }
+        }
+    }
+
+    fn list_topics(&self) -> Vec<TopicInfo> {
+        match self.admin.list() {
+            Ok(list) => list,
+            Err(error) => {
+                tracing::warn!(%error, "could not list Kafka topics; listing the open ones");
+                let mut list: Vec<TopicInfo> = self
+                    .lock_topics()
+                    .values()
+                    .map(|t| TopicInfo {
+                        name: t.name().to_owned(),
+                        partitions: t.partition_count(),
+                    })
+                    .collect();
+                list.sort_by(|a, b| a.name.cmp(&b.name));
+                list
+            }
+        }
+    }
+}
+
+impl Drop for KafkaLog {
+    /// Refuses new appends, waits a bounded time for Kafka to acknowledge queued ones, and
+    /// stops every fetcher.
+    fn drop(&mut self) {
+        self.producer.close();
+        off_runtime(|| {
+            self.producer
+                .flush(Duration::from_millis(CLOSE_FLUSH_TIMEOUT_MS))
+        });
+        for topic in self.lock_topics().values() {
+            topic.close();
+        }
+    }
+}
