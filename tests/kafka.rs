@@ -16,7 +16,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{ClientConfig, TopicPartitionList};
-use sluice_engine::log::{
+use sluice_engine::api::storage::{
     KafkaConfig, KafkaLog, LogStore, Offset, PartitionCursor, PartitionId, Record, StartPosition,
     StoredRecord, TopicLog, KAFKA_RECORD_BYTES_MAX,
 };
@@ -581,8 +581,14 @@ async fn streams_on_kafka_ack_inserts_serve_push_queries_and_store_ksqldb_bytes(
         .await;
     let body = String::from_utf8_lossy(&earliest.1).to_string();
     for (key, partition) in [
-        ("u1", sluice_engine::log::partition_for_key(b"u1", 2)),
-        ("u2", sluice_engine::log::partition_for_key(b"u2", 2)),
+        (
+            "u1",
+            sluice_engine::api::storage::partition_for_key(b"u1", 2),
+        ),
+        (
+            "u2",
+            sluice_engine::api::storage::partition_for_key(b"u2", 2),
+        ),
     ] {
         assert!(
             body.contains(&format!("[\"{key}\",{},", partition.0)),

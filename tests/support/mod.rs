@@ -71,7 +71,7 @@ impl TestServer {
     }
 
     /// A fresh server (fresh data directory for its catalog) over `log`, e.g. Kafka.
-    pub async fn start_with_log(log: Arc<dyn sluice_engine::log::LogStore>) -> TestServer {
+    pub async fn start_with_log(log: Arc<dyn sluice_engine::api::storage::LogStore>) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = EngineConfig {
             data_dir: dir.path().to_path_buf(),

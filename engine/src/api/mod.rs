@@ -8,6 +8,7 @@
 //!  close_query(id)            ─► the running-query registry
 //!  topics: list/create/produce/read/delete ─► the log (REST-proxy face)
 //!  describe: command statuses, query progress, health
+//!  storage: the log contract a backend plugs in through (embedded, Kafka)
 //! ```
 //!
 //! Batching, partition grouping, append tickets, query limits and PRINT detection live
@@ -17,6 +18,7 @@
 pub mod codec;
 mod engine;
 mod queries;
+pub mod storage;
 mod topics;
 
 pub use engine::{Engine, EngineConfig};
