@@ -15,6 +15,7 @@ use crate::error::Result;
 use crate::log::{EmbeddedLog, FsyncPolicy, KafkaConfig, KafkaLog, LogConfig, LogStore};
 use crate::query::persistent::{CheckpointStore, JournalCheckpoints, PersistentQueries};
 use crate::query::shared_batches::SharedBatches;
+use crate::state::{StateBackend, StateConfig};
 
 /// The storage an engine runs on: where records, catalog commands and persistent queries'
 /// checkpoints are kept. The embedded backend keeps all three in a data directory; a Kafka
@@ -23,6 +24,8 @@ pub(crate) struct Backend {
     pub(crate) log: Arc<dyn LogStore>,
     pub(crate) commands: Box<dyn CommandLog>,
     pub(crate) checkpoints: Arc<dyn CheckpointStore>,
+    /// Persistent queries' state stores.
+    pub(crate) state: Arc<StateBackend>,
 }
 
 impl Backend {
@@ -39,6 +42,7 @@ impl Backend {
                 &data_dir.join(data_dir::CATALOG_JOURNAL_FILE),
             )?),
             checkpoints: Arc::new(JournalCheckpoints::new(data_dir)),
+            state: Arc::new(StateBackend::embedded(data_dir, StateConfig::default())?),
         })
     }
 
@@ -52,6 +56,7 @@ impl Backend {
                 &data_dir.join(data_dir::CATALOG_JOURNAL_FILE),
             )?),
             checkpoints: Arc::new(JournalCheckpoints::new(data_dir)),
+            state: Arc::new(StateBackend::embedded(data_dir, StateConfig::default())?),
         })
     }
 
@@ -86,6 +91,7 @@ impl Runtime {
             log,
             commands,
             checkpoints,
+            state,
         } = backend;
         let entries = commands.replay()?;
         let runtime = Runtime {
@@ -98,7 +104,7 @@ impl Runtime {
             command_seq: AtomicU64::new(0),
             command_statuses: Mutex::new(Vec::new()),
             clock: Clock::system(),
-            persistent: Arc::new(PersistentQueries::new(checkpoints)),
+            persistent: Arc::new(PersistentQueries::new(checkpoints, state)),
         };
         runtime.replay(&entries)?;
         Ok(runtime)

@@ -92,7 +92,7 @@ impl QueryStream {
             (Arc::clone(registry), running)
         });
         let query_id: Arc<str> = Arc::from(plan.id.as_str());
-        let pipeline = physical::result_pipeline(&plan.logical, &query_id);
+        let pipeline = physical::result_pipeline(&plan.logical, &query_id)?;
         Ok(QueryStream {
             shared: shared_batches.join(&plan),
             pipeline,
