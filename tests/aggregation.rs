@@ -105,6 +105,38 @@ async fn stream_aggregation_emits_one_update_per_row_with_having_tombstones() {
         .collect::<Vec<_>>(),
         "the third /a row fails HAVING: a tombstone, which a stream query does not show"
     );
+    // A pull query reads the table as it is now, one row per key, from the query's store.
+    let (status, bytes) = server
+        .h1()
+        .await
+        .post(
+            "/query",
+            &json!({"ksql": "SELECT page, n, total FROM per_page;"}).to_string(),
+        )
+        .await;
+    let body = support::json(&bytes);
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!([
+            {"header": {"queryId": body[0]["header"]["queryId"], "schema": "`PAGE` STRING KEY, `N` BIGINT, `TOTAL` BIGINT"}},
+            {"row": {"columns": ["/b", 1, 5]}}
+        ]),
+        "/a's last update failed HAVING: its row is deleted"
+    );
+    let (status, bytes) = server
+        .h1()
+        .await
+        .post(
+            "/query",
+            &json!({"ksql": "SELECT * FROM per_page WHERE page = '/b';"}).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        support::json(&bytes)[1]["row"]["columns"],
+        json!(["/b", 1, 5, 5.0, ["bob"]])
+    );
     let described = server.ksql_ok("DESCRIBE per_page;").await;
     let fields = described[0]["sourceDescription"]["fields"].to_string();
     assert!(fields.contains("\"PAGE\""), "{fields}");
@@ -177,6 +209,20 @@ async fn aggregation_errors_are_ksqldb_errors() {
             "Function 'SUM' does not accept parameters (STRING)",
         ),
     ];
+    let (status, body) = server
+        .h1()
+        .await
+        .post("/query", &json!({"ksql": "SELECT * FROM t;"}).to_string())
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let body = support::json(&body);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("The `T` table isn't queryable."),
+        "{body}"
+    );
     let mut c = server.h2().await;
     for (sql, want) in cases {
         let (status, body) = c.ksql(sql).await;

@@ -87,12 +87,6 @@ pub(crate) trait Operator: Send {
         false
     }
 
-    /// Commits the state changed since the last call, with `checkpoint` (the input positions
-    /// the state corresponds to), as one atomic step. Stateless operators have none.
-    fn commit_state(&mut self, _checkpoint: &bytes::Bytes) -> crate::error::Result<()> {
-        Ok(())
-    }
-
     /// The error that made the operator stop (`Flow::Stop`) mid-batch, if any: the batch
     /// must not be committed.
     fn take_error(&mut self) -> Option<crate::error::EngineError> {

@@ -42,15 +42,6 @@ impl<T: Terminal> Pipeline<T> {
         }
     }
 
-    /// Commits every stateful operator's changes with `checkpoint` (one store per query, one
-    /// stateful operator per pipeline today, so one atomic commit).
-    pub(crate) fn commit_state(&mut self, checkpoint: &bytes::Bytes) -> crate::error::Result<()> {
-        for op in &mut self.operators {
-            op.commit_state(checkpoint)?;
-        }
-        Ok(())
-    }
-
     /// The first operator error of the records processed so far (state I/O): their
     /// outputs are incomplete and must not be written.
     pub(crate) fn take_error(&mut self) -> Option<crate::error::EngineError> {

@@ -25,7 +25,8 @@ use crate::exec::project::Projection;
 use crate::exec::record_sink::RecordSink;
 use crate::exec::result_sink::ResultSink;
 use crate::exec::scan::Scan;
-use crate::state::{MemoryStore, StateStore};
+use crate::state::{MemoryStore, SharedWriteCache, WriteBackCache, CACHE_BYTES_DEFAULT};
+use std::sync::Mutex;
 
 use super::logical::LogicalPlan;
 
@@ -35,7 +36,10 @@ pub(crate) fn result_pipeline(
     query_id: &Arc<str>,
 ) -> Result<Pipeline<ResultSink>> {
     // A push query's aggregation lives as long as the query: its state in memory.
-    let state: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
+    let state: SharedWriteCache = Arc::new(Mutex::new(WriteBackCache::new(
+        Arc::new(MemoryStore::new()),
+        CACHE_BYTES_DEFAULT,
+    )));
     let (scan, operators) = scan_and_operators(plan, query_id, &state)?;
     let projection: Vec<Projection> = plan
         .output_columns()
@@ -51,12 +55,12 @@ pub(crate) fn result_pipeline(
 
 /// The pipeline of a persistent query: its rows become records of a sink topic with
 /// `sink_partitions` partitions (the topic's, which an INSERT INTO does not choose). A
-/// stateful step keeps its state in `state`, the query's store.
+/// stateful step keeps its state in `state`, the cache over the query's store.
 pub(crate) fn sink_pipeline(
     plan: &LogicalPlan,
     query_id: &Arc<str>,
     sink_partitions: u32,
-    state: &Arc<dyn StateStore>,
+    state: &SharedWriteCache,
 ) -> Result<Pipeline<RecordSink>> {
     let (scan, operators) = scan_and_operators(plan, query_id, state)?;
     let Some(LogicalPlan::Sink { sink, .. }) =
@@ -83,7 +87,7 @@ pub(crate) fn sink_pipeline(
 fn scan_and_operators(
     plan: &LogicalPlan,
     query_id: &Arc<str>,
-    state: &Arc<dyn StateStore>,
+    state: &SharedWriteCache,
 ) -> Result<(Scan, Vec<Box<dyn Operator>>)> {
     let scan = plan.scan();
     let mut operators: Vec<Box<dyn Operator>> = Vec::new();

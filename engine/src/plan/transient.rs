@@ -14,7 +14,7 @@ use crate::exec::flat_map::FlatMap;
 use crate::exec::scan::{DecodeColumns, Tombstones};
 use crate::expr::CompiledExpr;
 use crate::log::StartPosition;
-use crate::sql::ast::{Relation, Statement};
+use crate::sql::ast::{Relation, SourceKind, Statement};
 use crate::sql::{self};
 use crate::types::{ColumnKind, SqlType};
 
@@ -38,6 +38,9 @@ pub struct QueryPlan {
     pub source: Arc<Source>,
     pub column_names: Vec<String>,
     pub column_types: Vec<SqlType>,
+    /// Per column, whether ksqlDB marks it `KEY` in a `/query` header: a key column of the
+    /// table a pull query reads, copied as it is. All false otherwise.
+    pub key_columns: Vec<bool>,
     pub logical: LogicalPlan,
     pub start: StartPosition,
 }
@@ -239,6 +242,20 @@ pub fn plan_query(
         (QueryKind::Push, _) => StartPosition::Latest,
     };
     let column_names = columns.iter().map(|c| c.name.clone()).collect();
+    let key_columns = columns
+        .iter()
+        .map(|c| {
+            kind == QueryKind::Pull
+                && source.kind == SourceKind::Table
+                && c.slot.is_some_and(|i| {
+                    source
+                        .schema
+                        .columns
+                        .get(i)
+                        .is_some_and(|col| col.kind == ColumnKind::Key)
+                })
+        })
+        .collect();
     let column_types = columns.iter().map(|c| c.ty.clone()).collect();
     // Table functions build their rows from values, so they need every column decoded.
     let decode = match flat_map.is_empty() {
@@ -264,6 +281,7 @@ pub fn plan_query(
         source,
         column_names,
         column_types,
+        key_columns,
         logical,
         start,
     })

@@ -15,8 +15,8 @@
 //!
 //! State lives in the query's state store through a [`WriteBackCache`]: accumulators under
 //! the sink key's serialized bytes (table `agg`), and for a table source each source key's
-//! last contribution (table `src`). [`Operator::commit_state`] writes the batch's changes with
-//! the input positions as one atomic commit.
+//! last contribution (table `src`). The query's task commits the cache (shared with the
+//! materialized sink table) with the input positions as one atomic commit.
 
 use std::sync::Arc;
 
@@ -27,7 +27,7 @@ use crate::exec::operator::{Flow, Next, Operator, Row, RowKind};
 use crate::expr::CompiledExpr;
 use crate::format::key::encode_key;
 use crate::format::KeyFormat;
-use crate::state::{StateStore, StateTable, WriteBackCache, CACHE_BYTES_DEFAULT};
+use crate::state::{SharedWriteCache, StateTable, WriteBackCache};
 use crate::types::{Column, Value};
 
 use super::udaf::Udaf;
@@ -73,7 +73,7 @@ struct Contribution {
 pub(crate) struct Aggregate {
     query_id: Arc<str>,
     spec: AggregateSpec,
-    cache: WriteBackCache,
+    cache: SharedWriteCache,
     aggregates: StateTable,
     sources: StateTable,
     /// The first state error: the query stops (its batch is not committed).
@@ -86,12 +86,12 @@ impl Aggregate {
     pub(crate) fn new(
         query_id: Arc<str>,
         spec: AggregateSpec,
-        store: Arc<dyn StateStore>,
+        cache: SharedWriteCache,
     ) -> Result<Aggregate> {
         Ok(Aggregate {
             query_id,
             spec,
-            cache: WriteBackCache::new(store, CACHE_BYTES_DEFAULT),
+            cache,
             aggregates: StateTable::new(AGGREGATES_TABLE)?,
             sources: StateTable::new(SOURCE_ROWS_TABLE)?,
             error: None,
@@ -155,7 +155,7 @@ impl Aggregate {
     }
 
     fn load(&mut self, key: &Bytes) -> Result<Option<Vec<Value>>> {
-        match self.cache.get(&self.aggregates, key)? {
+        match lock(&self.cache).get(&self.aggregates, key)? {
             None => Ok(None),
             Some(bytes) => match decode(&mut bytes.as_ref())? {
                 Value::Array(accs) if accs.len() == self.spec.calls.len() => Ok(Some(accs)),
@@ -167,7 +167,7 @@ impl Aggregate {
     fn store(&mut self, key: &Bytes, accs: Vec<Value>) -> Result<()> {
         self.scratch.clear();
         encode(&Value::Array(accs), &mut self.scratch);
-        self.cache.put(
+        lock(&self.cache).put(
             &self.aggregates,
             key,
             Bytes::copy_from_slice(&self.scratch),
@@ -234,7 +234,7 @@ impl Aggregate {
             };
         }
         let source_key = row.record.record.key.clone().unwrap_or_default();
-        let old = match self.cache.get(&self.sources, &source_key)? {
+        let old = match lock(&self.cache).get(&self.sources, &source_key)? {
             None => None,
             Some(bytes) => Some(decode_contribution(&bytes, self.spec.calls.len())?),
         };
@@ -248,17 +248,23 @@ impl Aggregate {
                 self.scratch.clear();
                 encode(&encode_contribution(c), &mut self.scratch);
                 let bytes = Bytes::copy_from_slice(&self.scratch);
-                self.cache.put(&self.sources, &source_key, bytes)?;
+                lock(&self.cache).put(&self.sources, &source_key, bytes)?;
                 self.apply(c, false, &row, next)
             }
             None => {
                 if old.is_some() {
-                    self.cache.delete(&self.sources, &source_key)?;
+                    lock(&self.cache).delete(&self.sources, &source_key)?;
                 }
                 Ok(Flow::Continue)
             }
         }
     }
+}
+
+/// The cache, even if a panic poisoned its lock: its writes are only committed by the task
+/// that owns it, and a panicking task commits nothing.
+fn lock(cache: &SharedWriteCache) -> std::sync::MutexGuard<'_, WriteBackCache> {
+    cache.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn encode_contribution(c: &Contribution) -> Value {
@@ -302,17 +308,10 @@ impl Operator for Aggregate {
             Err(e) => {
                 tracing::error!(query = %self.query_id, error = %e, "aggregate state failed");
                 self.error = Some(e);
-                self.cache.rollback();
+                lock(&self.cache).rollback();
                 Flow::Stop
             }
         }
-    }
-
-    fn commit_state(&mut self, checkpoint: &Bytes) -> Result<()> {
-        if let Some(e) = self.error.take() {
-            return Err(e);
-        }
-        self.cache.commit(checkpoint.clone())
     }
 
     fn take_error(&mut self) -> Option<EngineError> {

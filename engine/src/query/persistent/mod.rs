@@ -24,6 +24,8 @@
 pub mod checkpoint;
 mod runner;
 
+pub use runner::MATERIALIZED_TABLE;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -141,7 +143,7 @@ impl PersistentQueries {
                 StartPosition::Latest => topic.end_offset(PartitionId(p)).0,
             })
             .collect();
-        if query.plan.logical.aggregate().is_some() {
+        if runner::keeps_state(&query.plan) {
             // The store starts at the same positions as the journal, so the two agree from
             // the first batch on (see `runner::reconcile_state`).
             let store = self.state.open(&query.id)?;
@@ -229,6 +231,21 @@ impl PersistentQueries {
             tracing::debug!(query = id, error = %e, "state store still in use; the task removes it");
         }
         handle.is_some()
+    }
+
+    /// The state store of the query that builds table `table` (CTAS); `None` when no query
+    /// builds it.
+    pub(crate) fn table_store(
+        &self,
+        catalog: &crate::catalog::CatalogState,
+        table: &str,
+    ) -> Result<Option<Arc<dyn crate::state::StateStore>>> {
+        let Some(query) = catalog.persistent.values().find(|q| {
+            q.plan.kind == PersistentKind::CreateTableAs && q.sink_name() == table
+        }) else {
+            return Ok(None);
+        };
+        Ok(Some(self.state.open(&query.id)?))
     }
 
     pub fn state(&self, id: &str) -> QueryState {

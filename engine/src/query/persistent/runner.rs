@@ -26,7 +26,11 @@ use crate::log::{
     APPEND_REQUEST_BYTES_MAX,
 };
 use crate::plan::physical;
-use crate::state::{MemoryStore, StateStore};
+use crate::sql::ast::SourceKind;
+use crate::state::{
+    MemoryStore, SharedWriteCache, StateStore, StateTable, WriteBackCache, CACHE_BYTES_DEFAULT,
+};
+use std::sync::Mutex;
 use bytes::Bytes;
 
 use super::checkpoint::{Checkpoint, Entry, Resume};
@@ -92,7 +96,7 @@ pub(super) async fn run(
             handle.failed.store(true, Ordering::SeqCst);
         }
     }
-    if cancelled && handle.query.plan.logical.aggregate().is_some() {
+    if cancelled && keeps_state(&handle.query.plan) {
         // TERMINATE: the pipeline (and its store handle) is gone now.
         if let Err(e) = queries.state.destroy(&id) {
             tracing::warn!(query = %id, error = %e, "could not remove a terminated query's state");
@@ -204,6 +208,7 @@ async fn recover(
     let starts: Vec<u64> = ranges.iter().map(|r| r.0).collect();
     let ends: Vec<u64> = ranges.iter().map(|r| r.1).collect();
     if let Some(state) = builder.state_positions(&plan.source.topic)? {
+        let state = state.unwrap_or_else(|| topic_starts(&topics));
         if state == ends {
             // The state committed after the outputs were durable: only the journal's
             // commit is missing.
@@ -322,9 +327,17 @@ fn chunks(records: Vec<Record>) -> Vec<Vec<Record>> {
 pub(super) struct OutputBuilder {
     pipeline: Pipeline<RecordSink>,
     sink_partitions: usize,
-    /// The query's state store, for stateful (aggregating) plans.
-    store: Option<Arc<dyn StateStore>>,
+    /// The query's state (aggregates, the materialized sink table), when it keeps any.
+    state: Option<SharedWriteCache>,
+    /// The sink is a table: its rows are kept in the store for pull queries.
+    materialize: Option<StateTable>,
     source_topic: String,
+}
+
+/// Whether a persistent query keeps state: it aggregates, or it builds a table (whose rows
+/// pull queries read from the store).
+pub(crate) fn keeps_state(plan: &PersistentPlan) -> bool {
+    plan.logical.aggregate().is_some() || plan.sink.kind == SourceKind::Table
 }
 
 impl OutputBuilder {
@@ -334,19 +347,23 @@ impl OutputBuilder {
         query_id: &str,
         sink_partitions: u32,
     ) -> Result<OutputBuilder> {
-        let store = match plan.logical.aggregate() {
-            Some(_) => Some(queries.state.open(query_id)?),
-            None => None,
+        let store: Arc<dyn StateStore> = match keeps_state(plan) {
+            true => queries.state.open(query_id)?,
+            false => Arc::new(MemoryStore::new()),
         };
-        let state: Arc<dyn StateStore> = match &store {
-            Some(s) => Arc::clone(s),
-            None => Arc::new(MemoryStore::new()),
-        };
+        let cache: SharedWriteCache = Arc::new(Mutex::new(WriteBackCache::new(
+            store,
+            CACHE_BYTES_DEFAULT,
+        )));
         let query_id: Arc<str> = Arc::from(query_id);
         Ok(OutputBuilder {
-            pipeline: physical::sink_pipeline(&plan.logical, &query_id, sink_partitions, &state)?,
+            pipeline: physical::sink_pipeline(&plan.logical, &query_id, sink_partitions, &cache)?,
             sink_partitions: sink_partitions.max(1) as usize,
-            store,
+            state: keeps_state(plan).then_some(cache),
+            materialize: match plan.sink.kind {
+                SourceKind::Table => Some(StateTable::new(MATERIALIZED_TABLE)?),
+                SourceKind::Stream => None,
+            },
             source_topic: plan.source.topic.clone(),
         })
     }
@@ -359,34 +376,63 @@ impl OutputBuilder {
                 break;
             }
         }
-        match self.pipeline.take_error() {
-            Some(e) => Err(e),
-            None => Ok(outputs),
+        if let Some(e) = self.pipeline.take_error() {
+            return Err(e);
         }
+        if let (Some(table), Some(cache)) = (&self.materialize, &self.state) {
+            let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+            let mut key = Vec::new();
+            for (q, records) in outputs.iter().enumerate() {
+                for r in records {
+                    let Some(k) = &r.key else { continue };
+                    key.clear();
+                    key.extend_from_slice(&(q as u32).to_be_bytes());
+                    key.extend_from_slice(k);
+                    match &r.value {
+                        Some(v) => {
+                            let mut value = Vec::with_capacity(8 + v.len());
+                            value.extend_from_slice(&r.timestamp_ms.to_le_bytes());
+                            value.extend_from_slice(v);
+                            cache.put(table, &key, Bytes::from(value))?;
+                        }
+                        None => cache.delete(table, &key)?,
+                    }
+                }
+            }
+        }
+        Ok(outputs)
     }
 
     /// Commits the state the records built so far left, as of source `positions`.
     pub(super) fn commit_state(&mut self, positions: &[u64]) -> Result<()> {
-        if self.store.is_none() {
+        let Some(cache) = &self.state else {
             return Ok(());
-        }
-        self.pipeline
-            .commit_state(&state_checkpoint(&self.source_topic, positions))
+        };
+        cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .commit(state_checkpoint(&self.source_topic, positions))
     }
 
-    /// The source positions the committed state corresponds to (stateful plans only).
-    pub(super) fn state_positions(&self, topic: &str) -> Result<Option<Vec<u64>>> {
-        let Some(store) = &self.store else {
+    /// The source positions the committed state corresponds to (stateful plans only);
+    /// `Some(None)` for a store that has never committed.
+    pub(super) fn state_positions(&self, topic: &str) -> Result<Option<Option<Vec<u64>>>> {
+        let Some(cache) = &self.state else {
             return Ok(None);
         };
+        let store = Arc::clone(cache.lock().unwrap_or_else(|e| e.into_inner()).store());
         match store.checkpoint()? {
-            None => Err(EngineError::corrupt(
-                "the query's state store has no checkpoint (was it removed?)",
-            )),
-            Some(bytes) => parse_state_checkpoint(&bytes, topic).map(Some),
+            None => Ok(Some(None)),
+            Some(bytes) => parse_state_checkpoint(&bytes, topic).map(|p| Some(Some(p))),
         }
     }
 }
+
+/// State table of a table sink's rows, for pull queries: key `[sink partition: u32 BE]
+/// [key bytes]`, value `[timestamp: i64 LE][value bytes]`; a tombstone deletes the key.
+/// Partition first, so a scan comes back partition by partition in key-byte order, as
+/// ksqlDB's scans of its per-partition stores do.
+pub const MATERIALIZED_TABLE: &str = "mat";
 
 /// A state store checkpoint: the input position of every (topic, partition) the state
 /// includes, as JSON (`{"inputs":[{"topic":…,"partition":…,"offset":…}]}`).
@@ -434,9 +480,12 @@ async fn reconcile_state(
     builder: &mut OutputBuilder,
     mut positions: Vec<u64>,
 ) -> Result<Vec<u64>> {
-    let Some(mut state) = builder.state_positions(&handle.query.plan.source.topic)? else {
+    let Some(state) = builder.state_positions(&handle.query.plan.source.topic)? else {
         return Ok(positions);
     };
+    // A store that never committed (a table query from before tables were materialized)
+    // is rebuilt from the start of the source.
+    let mut state = state.unwrap_or_else(|| topic_starts(topics));
     state.resize(positions.len(), 0);
     if state == positions {
         return Ok(positions);
@@ -451,6 +500,13 @@ async fn reconcile_state(
     catch_up(topics, handle, builder, &state, &target).await?;
     positions.clone_from(&target);
     Ok(positions)
+}
+
+/// Where every partition of the source starts.
+fn topic_starts(topics: &Topics) -> Vec<u64> {
+    (0..topics.source.partition_count())
+        .map(|p| topics.source.start_offset(PartitionId(p)).0)
+        .collect()
 }
 
 /// Feeds the source records between `from` and `to` through the pipeline, discarding its
