@@ -138,6 +138,10 @@ impl Runtime {
         let mut live = Sandbox::new((*self.catalog()).clone(), properties);
         let mut results = Vec::with_capacity(statements.len());
         for parsed in &statements {
+            // A statement that fails half way (say, after registering a CSAS's sink but
+            // before its query could start) must leave no trace in the catalog: keep the
+            // state from before it. Maps of `Arc`s, so the copy is cheap.
+            let before = live.state.clone();
             match self.run(&mut live, parsed, Mode::Apply).await {
                 Ok(Outcome::Nothing) => {}
                 Ok(outcome) => results.push(StatementResult {
@@ -146,7 +150,7 @@ impl Runtime {
                 }),
                 Err(error) => {
                     // Statements before the failing one were applied; keep their effects.
-                    self.set_catalog(live.state);
+                    self.set_catalog(before);
                     return Err(KsqlError {
                         error,
                         statement_text: error_statement_text(parsed),

@@ -26,6 +26,30 @@ fn query_number(id: &str) -> Option<u64> {
     id.rsplit('_').next()?.parse().ok()
 }
 
+/// A query whose sink topic is one of its source topics reads every record it writes and
+/// writes it again, without end, until the disk is full (issue 9, finding 6; ksqlDB#1258).
+/// Refused when the statement is run; a query already journaled is still replayed, so a
+/// data directory written before this check keeps opening.
+fn refuse_feedback_loop(plan: &PersistentPlan) -> Result<()> {
+    if plan.source.topic != plan.sink.topic {
+        return Ok(());
+    }
+    let message = if plan.source.name == plan.sink.name {
+        format!(
+            "Cannot insert into {} from itself: the query would read every row it writes, \
+             without end.",
+            plan.sink.name
+        )
+    } else {
+        format!(
+            "Cannot write {} to topic '{}': it is the topic of the query's source {}, so the \
+             query would read every row it writes, without end.",
+            plan.sink.name, plan.sink.topic, plan.source.name
+        )
+    };
+    Err(EngineError::statement(message))
+}
+
 impl Runtime {
     pub(super) fn create_as_select(
         &self,
@@ -66,6 +90,7 @@ impl Runtime {
         };
         let plan = self.plan(sandbox, sink, &create.query, text)?;
         if mode != Mode::Replay {
+            refuse_feedback_loop(&plan)?;
             self.check_topic(sandbox, &plan.sink, Some(plan.sink_partitions))?;
         }
         sandbox
@@ -107,6 +132,9 @@ impl Runtime {
             config: &PersistenceConfig::default(),
         };
         let plan = self.plan(sandbox, sink, query, text)?;
+        if mode != Mode::Replay {
+            refuse_feedback_loop(&plan)?;
+        }
         let command_id = format!("stream/{target}/create");
         self.register_query(sandbox, plan, command_id, mode)
     }
