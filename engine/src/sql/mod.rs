@@ -26,7 +26,8 @@ use crate::types::SqlType;
 use parser::{Expect, Parser};
 
 pub(crate) use expr_parser::{for_each_child, for_each_child_mut};
-pub use parser::{EXPRESSION_DEPTH_MAX, EXPRESSION_TREE_DEPTH_MAX};
+pub use parser::{EXPRESSION_DEPTH_MAX, EXPRESSION_TREE_DEPTH_MAX, STATEMENT_EXPRESSION_NODES_MAX};
+pub use variables::SUBSTITUTED_SQL_BYTES_MAX;
 
 /// One statement from a request, with the source text ksqlDB echoes as `statementText`.
 #[derive(Debug, Clone, PartialEq)]
