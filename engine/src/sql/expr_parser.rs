@@ -616,14 +616,13 @@ impl Parser<'_> {
 
     /// The grammar's `literal`: NULL, TRUE/FALSE, a string, or a number with optional `-`.
     pub(crate) fn literal(&mut self) -> PResult<Literal> {
-        let tok = self.peek().tok.clone();
-        let literal = match tok {
+        let literal = match &self.peek().tok {
             Tok::Word(w) if w.eq_ignore_ascii_case("NULL") => Literal::Null,
             Tok::Word(w) if w.eq_ignore_ascii_case("TRUE") => Literal::Boolean(true),
             Tok::Word(w) if w.eq_ignore_ascii_case("FALSE") => Literal::Boolean(false),
-            Tok::Str(s) => Literal::String(s),
+            Tok::Str(s) => Literal::String(s.clone()),
             Tok::Sym(Sym::Minus) if self.number_at(1) => {
-                self.advance();
+                self.pos += 1;
                 return self.number(true);
             }
             Tok::Integer(_) | Tok::Decimal(_) | Tok::Float(_) => return self.number(false),
@@ -640,31 +639,36 @@ impl Parser<'_> {
                 ]))
             }
         };
-        self.advance();
+        self.pos += 1;
         Ok(literal)
     }
 
+    /// The numeric token here, negated if `negative`. Text is only copied when it must be
+    /// (a sign to prepend, a decimal to keep): literals are most of a long IN list.
     fn number(&mut self, negative: bool) -> PResult<Literal> {
-        let token = self.advance();
         let sign = if negative { "-" } else { "" };
-        let invalid = || {
-            EngineError::statement(format!(
-                "Invalid numeric literal: {sign}{text}",
-                text = token_number_text(&token.tok)
-            ))
-        };
-        match &token.tok {
-            Tok::Integer(t) => format!("{sign}{t}")
-                .parse::<i64>()
-                .map(Literal::Integer)
-                .map_err(|_| invalid()),
+        let invalid =
+            |text: &str| EngineError::statement(format!("Invalid numeric literal: {sign}{text}"));
+        let literal = match &self.peek().tok {
+            Tok::Integer(t) => {
+                let parsed = if negative {
+                    format!("-{t}").parse::<i64>()
+                } else {
+                    t.parse::<i64>()
+                };
+                parsed.map(Literal::Integer).map_err(|_| invalid(t))
+            }
             Tok::Decimal(t) => Ok(Literal::Decimal(format!("{sign}{t}"))),
-            Tok::Float(t) => match format!("{sign}{t}").parse::<f64>() {
-                Ok(v) if v.is_finite() => Ok(Literal::Double(v)),
-                _ => Err(invalid()),
+            // Parsing is exact to the nearest double either side of zero, so negating
+            // after parsing is the same as parsing the negative text.
+            Tok::Float(t) => match t.parse::<f64>() {
+                Ok(v) if v.is_finite() => Ok(Literal::Double(if negative { -v } else { v })),
+                _ => Err(invalid(t)),
             },
-            _ => unreachable!("number() is only called on a numeric token"),
-        }
+            other => unreachable!("number() is only called on a numeric token, got {other:?}"),
+        };
+        self.pos += 1;
+        literal
     }
 
     // ---- types --------------------------------------------------------------------------
@@ -855,13 +859,6 @@ impl Parser<'_> {
 
 fn tree_depth_message() -> String {
     format!("expression is deeper than the maximum of {EXPRESSION_TREE_DEPTH_MAX} levels")
-}
-
-fn token_number_text(tok: &Tok) -> &str {
-    match tok {
-        Tok::Integer(t) | Tok::Decimal(t) | Tok::Float(t) => t,
-        _ => "",
-    }
 }
 
 fn decimal_type(precision: u64, scale: u64) -> PResult<SqlType> {

@@ -226,11 +226,15 @@ impl<'a> Parser<'a> {
             self.query_follow = None;
             self.expression_nodes = 0;
             let statement = self.statement()?;
-            let end = self.peek().start;
+            // The text ends with the statement's last token: a comment between it and the
+            // `;` (or the end) would otherwise swallow the `;` appended below, and the text
+            // would no longer read back as this statement alone.
+            let last = self.pos.checked_sub(1);
+            let end = self.tokens[last.expect("a statement consumes its first keyword")].end;
             if !self.eat_sym(Sym::Semicolon) && !self.at_eof() {
                 return Err(self.statement_end_error());
             }
-            let mut text = self.src[start..end].trim().to_string();
+            let mut text = self.src[start..end].to_string();
             text.push(';');
             out.push((statement, text));
         }
