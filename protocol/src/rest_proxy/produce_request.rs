@@ -89,7 +89,8 @@ pub fn decode_produce(
     format: EmbeddedFormat,
     now_ms: i64,
 ) -> Result<Vec<ProduceRecord>, ProtocolError> {
-    let parsed: Body<'_> = serde_json::from_slice(body).map_err(|e| match e.classify() {
+    let text = crate::json_body::json_text(body)?;
+    let parsed: Body<'_> = serde_json::from_str(text).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => ProtocolError::InvalidRecord(e.to_string()),
         _ => ProtocolError::InvalidJson(e.to_string()),
     })?;
@@ -194,6 +195,17 @@ mod tests {
         assert!(matches!(
             bad(b"{", EmbeddedFormat::Binary),
             ProtocolError::InvalidJson(_)
+        ));
+        // Found by the `request_bodies` fuzz target: serde_json skips an unknown field
+        // without checking its UTF-8.
+        assert!(matches!(
+            bad(b"{\"records\":[],\"x\":\"\xff\"}", EmbeddedFormat::Json),
+            ProtocolError::InvalidJson(m) if m.starts_with("invalid unicode code point")
+        ));
+        // Nor does a JSON array stand for the body object (serde's sequence form).
+        assert!(matches!(
+            bad(b"[[{\"value\":\"dg==\"}]]", EmbeddedFormat::Binary),
+            ProtocolError::InvalidJson(m) if m.starts_with("invalid type: sequence")
         ));
         assert!(matches!(
             bad(br#"{"records":[{"value":"!!"}]}"#, EmbeddedFormat::Binary),
