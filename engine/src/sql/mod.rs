@@ -7,7 +7,8 @@
 //!
 //! - [`ast`]: the statement and expression tree.
 //! - `lexer`: tokens with line/column, following `SqlBase.g4`'s lexer rules.
-//! - `parser`: statements and queries, ANTLR-shaped syntax errors, the depth limit.
+//! - `parser`: statements and queries, ANTLR-shaped syntax errors, the depth and size
+//!   limits. Every step is linear in the input (`tests/linear.rs` checks each construct).
 //! - `expr_parser`: expressions (precedence climbing) and types.
 //! - `display`: ksqlDB-style formatting of expressions.
 //! - `variables`: `${name}` substitution.
