@@ -139,3 +139,68 @@ bodies = [
     (8, b'application/vnd.ksqlapi.delimited.v1, application/json;q=0.9'),
 ]
 write("request_bodies", [bytes([sel]) + body for sel, body in bodies])
+
+# Rows, keys and log records (record_checks.rs): a selector byte picks the schema.
+row_lines = [
+    (0, b'{"A":true,"B":1,"C":9007199254740993,"D":1.5,"E":"x"}'),
+    (0, b'{"E":"caf\\u00e9","A":false,"D":-0.0,"B":-2147483648}'),
+    (0, b' { "b" : 1 , "`E`" : null } '),
+    (1, b'{"A":1.5,"B":"2020-01-01T00:00:00.000","C":[1,null,3],"D":{"k":1e3},"E":{"X":1,"y":"z"},"`e`":"lo","F":"AQI=","G":"2020-01-01","H":"10:00:00"}'),
+    (1, b'{"A":12.345,"B":1609459200000,"C":[],"D":{},"E":null}'),
+    (2, b'{"K":"key","A":1,"B":"v"}'),
+    (2, b'{"A":1,"B":"v","K":"last"}'),
+    (3, b'{"A":0.1,"K":42,"B":7}'),
+    (4, b'{"K":-1,"A":"s"}'),
+    (5, b'{"K":2.5,"A":true}'),
+    (6, b'{"K":true,"A":3,"B":"b"}'),
+    (7, b'{"K":"j","A":1E2}'),
+    (8, b'{"K1":1,"K2":"two","A":"a"}'),
+    (9, b'{"K":{"X":1},"A":["p","q"]}'),
+]
+write("row_decoder", [bytes([sel]) + line for sel, line in row_lines])
+
+key_bytes = [
+    (0, b"user-1"), (1, bytes([0, 0, 0, 42])), (2, bytes([0xff] * 8)), (3, bytes([0x3f, 0xf8, 0, 0, 0, 0, 0, 0])),
+    (4, b'"k"'), (5, b"12"), (6, b"-9007199254740993"), (7, b"1.5e3"), (8, b"true"), (9, b"123.4567"),
+    (10, b"1609459200000"), (11, b'"AQI="'), (12, b"[1,2,null]"), (13, b'{"a":1}'),
+    (14, b'{"A":1,"b":"x"}'), (15, b'{"K0":1,"K1":"s"}'), (16, b'{"K0":0.5,"K1":{"X":true},"K2":18000}'), (17, b"ignored"),
+]
+write("key_formats", [bytes([sel]) + key for sel, key in key_bytes])
+
+
+def frame(offset, key, value, ts=1700000000000, headers=()):
+    import struct, zlib
+    def nullable(b):
+        return struct.pack("<i", -1) if b is None else struct.pack("<i", len(b)) + b
+    body = struct.pack("<Qq", offset, ts) + nullable(key) + nullable(value) + struct.pack("<I", len(headers))
+    for k, v in headers:
+        body += struct.pack("<I", len(k)) + k + nullable(v)
+    return struct.pack("<II", len(body) + 4, zlib.crc32(body)) + body
+
+
+def recipe(base, trusted, records, flips=(), cut=0xFFFF):
+    out = bytes([base, trusted, len(records)])
+    for shape, key, value, headers in records:
+        out += bytes([shape])
+        if shape & 1:
+            out += bytes([len(key)]) + key
+        if shape & 2:
+            out += bytes([len(value)]) + value
+        for name, hv in headers:
+            out += bytes([len(name)]) + name + bytes([len(hv)]) + hv
+    out += bytes([len(flips)])
+    for at, xor in flips:
+        out += at.to_bytes(2, "little") + bytes([xor])
+    return out + cut.to_bytes(2, "little")
+
+
+plain = [(3, b"k%d" % i, b'{"V":%d}' % i, []) for i in range(6)]
+write("log_reader", [
+    frame(7, b"key", b'{"A":1}', headers=[(b"h", b"v"), (b"n", None)]),
+    frame(0, None, None),
+    recipe(0, 255, plain),
+    recipe(1, 255, plain, flips=[(60, 0x10)]),
+    recipe(2, 0, plain, cut=100),
+    recipe(3, 128, plain, flips=[(3, 0x01)], cut=150),
+    recipe(0, 255, [(7, b"\0\0\0\1", b"x" * 40, [(b"trace", b"abc")])] * 4, flips=[(2, 0x80)]),
+])

@@ -5,16 +5,24 @@
 
 #[path = "../fuzz/src/checks.rs"]
 mod checks;
+#[path = "../fuzz/src/record_checks.rs"]
+mod record_checks;
 
 use std::path::Path;
 
-const TARGETS: [(&str, fn(&[u8])); 6] = [
+/// A target's name and the function that checks one input.
+type Target = (&'static str, fn(&[u8]));
+
+const TARGETS: [Target; 9] = [
     ("sql_parse", checks::sql_parse),
     ("sql_expression", checks::sql_expression),
     ("sql_type", checks::sql_type),
     ("sql_variables", checks::sql_variables),
     ("line_splitter", checks::line_splitter),
     ("request_bodies", checks::request_bodies),
+    ("row_decoder", record_checks::row_decoder),
+    ("key_formats", record_checks::key_formats),
+    ("log_reader", record_checks::log_reader),
 ];
 
 /// Runs every file under `fuzz/<kind>/<target>/` through its target's checks; returns how
