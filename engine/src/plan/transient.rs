@@ -19,6 +19,7 @@ use crate::sql::{self};
 use crate::types::{ColumnKind, SqlType};
 
 use super::logical::{LogicalPlan, OutputColumn, ScanNode};
+use super::pull_where::{self, PullScans};
 use super::scope::{compile_where, PseudoColumnRecorder, RecordingResolver, SourceResolver};
 use super::select::{expand_select, Duplicates, SelectScope, SelectedColumn, WildcardOrder};
 use super::table_function;
@@ -54,6 +55,12 @@ pub struct QueryProperties {
     pub push_v2: Toggle,
     /// `ksql.query.pull.limit.clause.enabled` (ksqlDB defaults it to true).
     pub pull_limit_clause: Toggle,
+    /// `ksql.query.pull.table.scan.enabled`: pull queries over tables may scan rather than
+    /// look keys up (ksqlDB defaults it to true).
+    pub pull_table_scan: Toggle,
+    /// `ksql.query.pull.range.scan.enabled`: key ranges over STRING keys count as lookups
+    /// (ksqlDB defaults it to true).
+    pub pull_range_scan: Toggle,
 }
 
 /// A boolean ksqlDB setting.
@@ -69,6 +76,8 @@ impl Default for QueryProperties {
             auto_offset_reset_earliest: None,
             push_v2: Toggle::Disabled,
             pull_limit_clause: Toggle::Enabled,
+            pull_table_scan: Toggle::Enabled,
+            pull_range_scan: Toggle::Enabled,
         }
     }
 }
@@ -78,6 +87,10 @@ pub const PUSH_V2_ENABLED: &str = "ksql.query.push.v2.enabled";
 
 /// The property that allows LIMIT in pull queries.
 pub const PULL_LIMIT_CLAUSE_ENABLED: &str = "ksql.query.pull.limit.clause.enabled";
+/// See [`QueryProperties::pull_table_scan`].
+pub const PULL_TABLE_SCAN_ENABLED: &str = "ksql.query.pull.table.scan.enabled";
+/// See [`QueryProperties::pull_range_scan`].
+pub const PULL_RANGE_SCAN_ENABLED: &str = "ksql.query.pull.range.scan.enabled";
 
 /// Prefix of every scalable push query id (ksqlDB's `SCALABLE_PUSH_QUERY_<uuid>`).
 pub const SCALABLE_PUSH_QUERY_ID_PREFIX: &str = "SCALABLE_PUSH_QUERY_";
@@ -114,7 +127,39 @@ impl QueryProperties {
             auto_offset_reset_earliest,
             push_v2: toggle(props, PUSH_V2_ENABLED, Toggle::Disabled)?,
             pull_limit_clause: toggle(props, PULL_LIMIT_CLAUSE_ENABLED, Toggle::Enabled)?,
+            pull_table_scan: toggle(props, PULL_TABLE_SCAN_ENABLED, Toggle::Enabled)?,
+            pull_range_scan: toggle(props, PULL_RANGE_SCAN_ENABLED, Toggle::Enabled)?,
         })
+    }
+}
+
+/// A WHERE error of a pull query over a table, as ksqlDB words it.
+fn pull_where_error(e: EngineError, where_clause: Option<&crate::sql::ast::Expr>) -> EngineError {
+    let message = e.to_string();
+    if let Some(name) = message
+        .strip_prefix("Column '")
+        .and_then(|rest| rest.strip_suffix("' cannot be resolved."))
+    {
+        return EngineError::statement(format!("WHERE column '{name}' cannot be resolved."));
+    }
+    if let Some(rest) = message.strip_prefix("LIKE operands must be STRING, but ") {
+        // "<column> is <TYPE>."
+        if let Some((_, ty)) = rest.trim_end_matches('.').rsplit_once(" is ") {
+            return EngineError::statement(format!(
+                "The column type for Like condition must be VARCHAR. The column type is {ty}"
+            ));
+        }
+    }
+    if matches!(where_clause, Some(crate::sql::ast::Expr::Between { .. })) {
+        // ksqlDB rewrites BETWEEN into two comparisons before it type-checks them.
+        return EngineError::statement(format!("Invalid expression: {message}"));
+    }
+    match where_clause {
+        Some(w) => EngineError::statement(format!(
+            "Error in WHERE expression: {}\nStatement: {w}",
+            message.replacen(" Use 'IS NULL'", "\nUse 'IS NULL'", 1)
+        )),
+        None => e,
     }
 }
 
@@ -159,6 +204,11 @@ pub fn plan_query(
     };
     let (name, alias) = match &query.from {
         Relation::Source { name, alias } => (name.clone(), alias.clone()),
+        Relation::Join { .. } if query.emit.is_none() => {
+            return Err(EngineError::statement(
+                "Pull queries don't support JOIN clauses.",
+            ))
+        }
         Relation::Join { .. } => {
             return Err(EngineError::unsupported(
                 "Joins are not supported yet in push and pull queries",
@@ -197,7 +247,23 @@ pub fn plan_query(
         inner: &pseudo,
         slots: std::cell::RefCell::new(Vec::new()),
     };
-    let filter = compile_where(query.where_clause.as_ref(), &recorder)?;
+    let table_pull = kind == QueryKind::Pull && source.kind == SourceKind::Table;
+    let filter = match compile_where(query.where_clause.as_ref(), &recorder) {
+        Ok(f) => f,
+        // ksqlDB's pull query planner reports WHERE errors over tables in its own words.
+        Err(e) if table_pull => return Err(pull_where_error(e, query.where_clause.as_ref())),
+        Err(e) => return Err(e),
+    };
+    if table_pull {
+        pull_where::check(
+            &source,
+            query.where_clause.as_ref(),
+            PullScans {
+                table_scan: props.pull_table_scan == Toggle::Enabled,
+                range_scan: props.pull_range_scan == Toggle::Enabled,
+            },
+        )?;
+    }
     let pseudo_in_where = pseudo.take();
     let scope = SelectScope {
         columns: &pseudo,
