@@ -325,3 +325,43 @@ fn check(source: &[Vec<Value>], sink: &[Vec<Value>]) {
     }
     assert_eq!(seen, want, "final counts and sums per key");
 }
+
+#[tokio::test]
+async fn push_queries_aggregate_in_memory_without_needing_the_key() {
+    let server = TestServer::start().await;
+    server
+        .ksql_ok("CREATE STREAM s (k INT KEY, id INT) WITH (kafka_topic='s', value_format='JSON', partitions=1);")
+        .await;
+    insert(&server, "s", &["0, 2", "1, 2", "2, 3"]).await;
+    let body = json!({
+        "sql": "SELECT COUNT(*) AS n, SUM(id) AS total FROM s GROUP BY ABS(id) EMIT CHANGES LIMIT 3;",
+        "properties": {"auto.offset.reset": "earliest"}
+    });
+    let (status, bytes) = server
+        .h2()
+        .await
+        .post("/query-stream", &body.to_string())
+        .await;
+    let text = std::str::from_utf8(&bytes).expect("utf8");
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines[0]["columnNames"], json!(["N", "TOTAL"]));
+    assert_eq!(&lines[1..], &[json!([1, 2]), json!([2, 4]), json!([1, 3])]);
+    let (status, _) = server
+        .h2()
+        .await
+        .post(
+            "/query-stream",
+            &json!({"sql": "SELECT COUNT(*) FROM s GROUP BY id;"}).to_string(),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "pull queries do not aggregate"
+    );
+    server.stop().await;
+}

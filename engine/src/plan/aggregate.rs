@@ -33,6 +33,17 @@ use super::select::SelectedColumn;
 const KEY_PREFIX: &str = "$KEY";
 const AGG_PREFIX: &str = "$AGG";
 
+/// Who runs the aggregation: the rules on keys differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AggregateMode<'a> {
+    /// CTAS: GROUP BY is required and every grouped expression must be projected (it
+    /// becomes a key column of the sink called `sink`).
+    Persistent { sink: &'a str },
+    /// A push query: results are rows, so keys need not be projected, and without GROUP BY
+    /// every row falls in one group.
+    Push,
+}
+
 /// An aggregation, planned up to the sink (whose key format the caller decides).
 pub(crate) struct PlannedAggregate {
     pub(crate) group_by: Vec<CompiledExpr>,
@@ -42,6 +53,8 @@ pub(crate) struct PlannedAggregate {
     pub(crate) keys: Vec<SelectedColumn>,
     /// Value columns in select order, over the output row.
     pub(crate) values: Vec<SelectedColumn>,
+    /// Every select item in select order, over the output row (a push query's columns).
+    pub(crate) all: Vec<SelectedColumn>,
 }
 
 /// Whether the query aggregates: GROUP BY, HAVING or an aggregate call in the select list.
@@ -371,7 +384,7 @@ pub(crate) fn plan_aggregate(
     query: &Query,
     source: &Source,
     resolver: &SourceResolver<'_>,
-    sink_name: &str,
+    mode: AggregateMode<'_>,
     config: UdafConfig,
 ) -> Result<PlannedAggregate> {
     if query.window.is_some() {
@@ -379,7 +392,7 @@ pub(crate) fn plan_aggregate(
             "Windowed aggregations are not supported yet",
         ));
     }
-    if query.group_by.is_empty() {
+    if query.group_by.is_empty() && mode != AggregateMode::Push {
         return Err(EngineError::statement(
             "Use of aggregate function requires a GROUP BY clause.",
         ));
@@ -505,7 +518,7 @@ pub(crate) fn plan_aggregate(
         .filter(|(k, _)| k.is_none())
         .map(|(_, g)| g.to_string())
         .collect();
-    if !missing.is_empty() {
+    if let (false, AggregateMode::Persistent { sink: sink_name }) = (missing.is_empty(), mode) {
         let (what, list) = match missing.as_slice() {
             [one] => ("grouping expression".to_string(), one.clone()),
             _ => ("grouping expressions".to_string(), missing.join(" and ")),
@@ -514,6 +527,21 @@ pub(crate) fn plan_aggregate(
             "Key missing from projection (ie, SELECT).\nThe query used to build `{sink_name}` must include the {what} {list} in its projection (eg, SELECT {}...).",
             missing.join(", ")
         )));
+    }
+    let mut all = Vec::with_capacity(bound.len());
+    for (n, b) in bound.iter().enumerate() {
+        let compiled = compile(b, &output)?;
+        all.push(SelectedColumn {
+            name: names[n].clone(),
+            ty: compiled.sql_type().clone(),
+            projection: match output.resolve_plain(b) {
+                Some(slot) => Projection::Column(slot),
+                None => Projection::Expr(compiled),
+            },
+            expr: Some(items[n].0.clone()),
+            slot: None,
+            from_wildcard: false,
+        });
     }
     let key_positions: Vec<usize> = key_items.into_iter().flatten().collect();
     let mut keys = Vec::with_capacity(key_positions.len());
@@ -552,6 +580,7 @@ pub(crate) fn plan_aggregate(
         having,
         keys,
         values,
+        all,
     })
 }
 

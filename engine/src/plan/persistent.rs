@@ -27,7 +27,7 @@ use crate::statements::create::{
 };
 use crate::types::{Column, ColumnKind, Schema, SqlType};
 
-use super::aggregate::{self, PlannedAggregate};
+use super::aggregate::{self, AggregateMode, PlannedAggregate};
 use super::logical::{LogicalPlan, OutputColumn, ScanNode};
 use super::scope::{compile_where, SourceResolver};
 use super::select::{expand_select, Duplicates, SelectScope, SelectedColumn, WildcardOrder};
@@ -250,7 +250,14 @@ fn plan_aggregating(
         having,
         keys,
         values,
-    } = aggregate::plan_aggregate(query, source, resolver, sink.name, config)?;
+        all: _,
+    } = aggregate::plan_aggregate(
+        query,
+        source,
+        resolver,
+        AggregateMode::Persistent { sink: sink.name },
+        config,
+    )?;
     if table_input {
         if let Some(call) = calls.iter().find(|c| !c.udaf.undoable()) {
             return Err(EngineError::statement(format!(

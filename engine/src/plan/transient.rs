@@ -10,14 +10,17 @@ use std::sync::Arc;
 
 use crate::catalog::{Source, SourceLookup};
 use crate::error::{EngineError, Result};
+use crate::exec::aggregate::{AggregateSpec, UdafConfig};
 use crate::exec::flat_map::FlatMap;
+use crate::format::KeyFormat;
 use crate::exec::scan::{DecodeColumns, Tombstones};
 use crate::expr::CompiledExpr;
 use crate::log::StartPosition;
 use crate::sql::ast::{Relation, SourceKind, Statement};
 use crate::sql::{self};
-use crate::types::{ColumnKind, SqlType};
+use crate::types::{Column, ColumnKind, SqlType};
 
+use super::aggregate::{self, AggregateMode};
 use super::logical::{LogicalPlan, OutputColumn, ScanNode};
 use super::pull_where::{self, PullScans};
 use super::scope::{compile_where, PseudoColumnRecorder, RecordingResolver, SourceResolver};
@@ -220,10 +223,18 @@ pub fn plan_query(
         .cloned()
         .ok_or_else(|| EngineError::statement(format!("{name} does not exist.")))?;
     table_function::check_query(&query, source.kind)?;
-    if query.window.is_some() || !query.group_by.is_empty() || query.having.is_some() {
+    if query.window.is_some() {
         return Err(EngineError::unsupported(
-            "Aggregations and windows are not supported yet in push and pull queries",
+            "Windowed aggregations are not supported yet in push and pull queries",
         ));
+    }
+    if aggregate::is_aggregation(&query) {
+        if query.emit.is_none() {
+            return Err(EngineError::statement(
+                "Pull queries don't support GROUP BY clauses.",
+            ));
+        }
+        return plan_push_aggregate(&query, source, alias, parsed.text, props);
     }
     if !query.partition_by.is_empty() {
         return Err(EngineError::statement(
@@ -350,6 +361,111 @@ pub fn plan_query(
         key_columns,
         logical,
         start,
+    })
+}
+
+/// A push query with aggregates: `Limit? ─ Project ─ Aggregate ─ Filter? ─ Scan`, its state
+/// in memory for the query's life. Results are the select items in order; grouped keys need
+/// not be among them, and without GROUP BY all rows form one group (ksqlDB's push queries).
+fn plan_push_aggregate(
+    query: &crate::sql::ast::Query,
+    source: Arc<Source>,
+    alias: Option<String>,
+    sql: String,
+    props: &QueryProperties,
+) -> Result<QueryPlan> {
+    let resolver = SourceResolver {
+        source: &source,
+        alias: alias.as_deref(),
+    };
+    let filter = compile_where(query.where_clause.as_ref(), &resolver)?;
+    let planned = aggregate::plan_aggregate(
+        query,
+        &source,
+        &resolver,
+        AggregateMode::Push,
+        UdafConfig::default(),
+    )?;
+    let table_input = source.kind == SourceKind::Table;
+    if table_input {
+        if let Some(call) = planned.calls.iter().find(|c| !c.udaf.undoable()) {
+            return Err(EngineError::statement(format!(
+                "The aggregation functions {} cannot be applied to a table source, only to a stream source.",
+                call.udaf.name()
+            )));
+        }
+    }
+    // Group keys only key the in-memory state: any format that encodes every type will do.
+    let key_columns = planned
+        .group_by
+        .iter()
+        .enumerate()
+        .map(|(i, g)| Column::new(format!("KEY{i}"), g.sql_type().clone(), ColumnKind::Key))
+        .collect();
+    let spec = AggregateSpec {
+        group_by: planned.group_by,
+        key_columns,
+        key_format: KeyFormat::Json,
+        calls: planned.calls,
+        table_input,
+        table_filter: if table_input { filter.clone() } else { None },
+        having: planned.having,
+    };
+    let mut plan = LogicalPlan::Scan(ScanNode {
+        source: Arc::clone(&source),
+        alias,
+        decode: DecodeColumns::All,
+        tombstones: match table_input {
+            true => Tombstones::Forward,
+            false => Tombstones::Drop,
+        },
+    });
+    if let (Some(predicate), false) = (filter, table_input) {
+        plan = LogicalPlan::Filter {
+            input: Box::new(plan),
+            predicate,
+        };
+    }
+    let plan = LogicalPlan::Aggregate {
+        input: Box::new(plan),
+        spec,
+    };
+    let columns = planned.all;
+    let column_names = columns.iter().map(|c| c.name.clone()).collect();
+    let column_types: Vec<SqlType> = columns.iter().map(|c| c.ty.clone()).collect();
+    let key_columns = vec![false; column_types.len()];
+    let mut logical = LogicalPlan::Project {
+        input: Box::new(plan),
+        columns: columns
+            .into_iter()
+            .map(|c| OutputColumn {
+                name: c.name,
+                ty: c.ty,
+                kind: ColumnKind::Value,
+                projection: c.projection,
+            })
+            .collect(),
+        tombstone_key: Vec::new(),
+    };
+    if let Some(rows_max) = query.limit {
+        logical = LogicalPlan::Limit {
+            input: Box::new(logical),
+            rows_max,
+        };
+    }
+    Ok(QueryPlan {
+        id: format!("transient_{}_{}", source.name, rand::random::<u64>() >> 1),
+        kind: QueryKind::Push,
+        sql,
+        source,
+        column_names,
+        column_types,
+        key_columns,
+        logical,
+        start: match props.auto_offset_reset_earliest {
+            Some(true) => StartPosition::Earliest,
+            _ => StartPosition::Latest,
+        },
     })
 }
 

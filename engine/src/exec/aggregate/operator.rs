@@ -150,8 +150,8 @@ impl Aggregate {
     }
 
     fn key_bytes(&self, key: &[Value]) -> Result<Bytes> {
-        encode_key(self.spec.key_format, &self.spec.key_columns, key)?
-            .ok_or_else(|| EngineError::internal("a GROUP BY key serialized to nothing"))
+        // No key columns (a push query without GROUP BY): one group, the empty key.
+        Ok(encode_key(self.spec.key_format, &self.spec.key_columns, key)?.unwrap_or_default())
     }
 
     fn load(&mut self, key: &Bytes) -> Result<Option<Vec<Value>>> {
