@@ -152,7 +152,15 @@ impl Engine {
                 EngineError::not_found(format!("Topic '{}' does not exist", plan.source.topic))
             })?;
             let rows = match rt.persistent.table_store(&catalog, &plan.source.name)? {
-                Some(store) => materialized::from_store(&store, topic.partition_count())?,
+                Some(store) => match &plan.lookup {
+                    Some(keys) => materialized::from_store_keys(
+                        &store,
+                        topic.partition_count(),
+                        &plan.source,
+                        keys,
+                    )?,
+                    None => materialized::from_store(&store, topic.partition_count())?,
+                },
                 None if plan.source.read_only => materialized::from_topic(&topic)?,
                 None => return Err(materialized::not_queryable(&plan.source.name)),
             };

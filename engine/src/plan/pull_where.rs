@@ -16,7 +16,7 @@
 use crate::catalog::Source;
 use crate::error::{EngineError, Result};
 use crate::sql::ast::{BinaryOp, Expr, Literal};
-use crate::types::{Column, ColumnKind, SqlType};
+use crate::types::{Column, ColumnKind, SqlType, Value};
 
 /// What the request allows a pull query to do.
 #[derive(Debug, Clone, Copy)]
@@ -265,6 +265,86 @@ pub(crate) fn check(source: &Source, where_clause: Option<&Expr>, scans: PullSca
     Ok(())
 }
 
+/// The key tuples a pull query's WHERE pins every key column to (`k = literal`,
+/// `k IN (literals)` in one conjunction), for point lookups; `None` when it is not such a
+/// lookup (the query scans, with the WHERE as a filter either way).
+pub(crate) fn lookup_keys(source: &Source, where_clause: Option<&Expr>) -> Option<Vec<Vec<Value>>> {
+    let keys: Vec<&Column> = source.schema.keys().collect();
+    if keys.is_empty() {
+        return None;
+    }
+    let mut conjuncts = Vec::new();
+    split(where_clause?, BinaryOp::And, &mut conjuncts);
+    let mut per_key: Vec<Option<Vec<Value>>> = vec![None; keys.len()];
+    for c in conjuncts {
+        let (key, literals): (&Column, Vec<&Expr>) = match c {
+            Expr::Binary {
+                op: BinaryOp::Eq,
+                left,
+                right,
+            } => match (key_column(source, left), key_column(source, right)) {
+                (Some(k), None) => (k, vec![&**right]),
+                (None, Some(k)) => (k, vec![&**left]),
+                _ => continue,
+            },
+            Expr::InList {
+                expr,
+                list,
+                negated: false,
+            } => match key_column(source, expr) {
+                Some(k) => (k, list.iter().collect()),
+                None => continue,
+            },
+            _ => continue,
+        };
+        let i = keys.iter().position(|k| k.name == key.name)?;
+        if per_key[i].is_some() {
+            // Two conditions on one key: leave it to the filter.
+            return None;
+        }
+        let values = literals
+            .into_iter()
+            .map(|e| literal_as(e, &key.ty))
+            .collect::<Option<Vec<_>>>()?;
+        per_key[i] = Some(values);
+    }
+    let mut tuples: Vec<Vec<Value>> = vec![Vec::new()];
+    for values in per_key {
+        let values = values?;
+        tuples = tuples
+            .into_iter()
+            .flat_map(|t| {
+                values.iter().map(move |v| {
+                    let mut t = t.clone();
+                    t.push(v.clone());
+                    t
+                })
+            })
+            .collect();
+        if tuples.len() > LOOKUP_KEYS_MAX {
+            return None;
+        }
+    }
+    Some(tuples)
+}
+
+/// Most key tuples a pull query looks up one by one; beyond it a scan is cheaper.
+pub const LOOKUP_KEYS_MAX: usize = 10_000;
+
+/// A literal as a value of key type `ty`, when it is one exactly (no lossy conversion).
+fn literal_as(expr: &Expr, ty: &SqlType) -> Option<Value> {
+    let Expr::Literal(lit) = expr else {
+        return None;
+    };
+    match (lit, ty) {
+        (Literal::String(s), SqlType::String) => Some(Value::String(s.clone())),
+        (Literal::Boolean(b), SqlType::Boolean) => Some(Value::Boolean(*b)),
+        (Literal::Integer(i), SqlType::Integer) => i32::try_from(*i).ok().map(Value::Integer),
+        (Literal::Integer(i), SqlType::BigInt) => Some(Value::BigInt(*i)),
+        _ => None,
+    }
+}
+
 fn is_comparison(op: BinaryOp) -> bool {
     matches!(
         op,
@@ -327,6 +407,22 @@ mod tests {
         refused("SELECT * FROM T WHERE ID = V;", "A comparison must be between a key column and a resolvable expression.");
         refused("SELECT * FROM T WHERE ID >= 'a' AND ID <= 'c';", "A comparison condition on the key column cannot be combined");
         assert_eq!(outcome(&t, "SELECT * FROM T WHERE V = 1;", true), Ok(()));
+    }
+
+    #[test]
+    fn key_lookups_are_every_key_pinned_to_literals() {
+        let t = table("CREATE TABLE T (A STRING PRIMARY KEY, B BIGINT PRIMARY KEY, V INT) WITH (kafka_topic='t', format='JSON');");
+        let keys = |sql| lookup_keys(&t, Some(&where_of(sql)));
+        assert_eq!(
+            keys("SELECT * FROM T WHERE A IN ('x', 'y') AND B = 2 AND V > 0;"),
+            Some(vec![
+                vec![Value::String("x".into()), Value::BigInt(2)],
+                vec![Value::String("y".into()), Value::BigInt(2)],
+            ])
+        );
+        assert_eq!(keys("SELECT * FROM T WHERE A = 'x';"), None, "B is free: a scan");
+        assert_eq!(keys("SELECT * FROM T WHERE A = 'x' OR B = 2;"), None);
+        assert_eq!(keys("SELECT * FROM T WHERE A = 'x' AND B = 'no';"), None);
     }
 
     #[test]

@@ -45,6 +45,9 @@ pub struct QueryPlan {
     /// Per column, whether ksqlDB marks it `KEY` in a `/query` header: a key column of the
     /// table a pull query reads, copied as it is. All false otherwise.
     pub key_columns: Vec<bool>,
+    /// For a pull query over a table whose WHERE pins every key column to literals: the key
+    /// tuples to look up instead of scanning (the WHERE still filters what they find).
+    pub lookup: Option<Vec<Vec<crate::types::Value>>>,
     pub logical: LogicalPlan,
     pub start: StartPosition,
 }
@@ -265,6 +268,10 @@ pub fn plan_query(
         Err(e) if table_pull => return Err(pull_where_error(e, query.where_clause.as_ref())),
         Err(e) => return Err(e),
     };
+    let lookup = match table_pull {
+        true => pull_where::lookup_keys(&source, query.where_clause.as_ref()),
+        false => None,
+    };
     if table_pull {
         pull_where::check(
             &source,
@@ -359,6 +366,7 @@ pub fn plan_query(
         column_names,
         column_types,
         key_columns,
+        lookup,
         logical,
         start,
     })
@@ -461,6 +469,7 @@ fn plan_push_aggregate(
         column_names,
         column_types,
         key_columns,
+        lookup: None,
         logical,
         start: match props.auto_offset_reset_earliest {
             Some(true) => StartPosition::Earliest,

@@ -3,7 +3,8 @@
 //! WHERE, SELECT, LIMIT) runs over them unchanged.
 //!
 //! ```text
-//!  CTAS table    ─► its query's state store, table `mat` ([partition][key] → [ts][value])
+//!  CTAS table    ─► its query's state store, table `mat` ([partition][key] → [ts][value]):
+//!                   point reads for key lookups, a scan otherwise
 //!  SOURCE table  ─► its topic read to the end, the last record per key kept, deletes dropped
 //!       └─► one MaterializedCursor per partition, rows in key-byte order
 //! ```
@@ -19,7 +20,11 @@ use crate::error::{EngineError, Result};
 use crate::log::{
     Offset, PartitionCursor, PartitionId, Record, StartPosition, StoredRecord, TopicLog,
 };
+use crate::catalog::Source;
+use crate::format::key::encode_key;
+use crate::log::partition_for_key;
 use crate::state::{StateStore, StateTable};
+use crate::types::{Column, Value};
 
 use super::persistent::MATERIALIZED_TABLE;
 
@@ -119,6 +124,50 @@ pub(crate) fn from_store(
         cursors.push(MaterializedCursor::new(partition, rows));
     }
     Ok(cursors)
+}
+
+/// Cursors over the rows of the key tuples `keys` (a pull query's key lookups) in a CTAS
+/// query's store: one point read each, in the sink partition the key hashes to.
+pub(crate) fn from_store_keys(
+    store: &Arc<dyn StateStore>,
+    partitions: u32,
+    sink: &Source,
+    keys: &[Vec<Value>],
+) -> Result<Vec<MaterializedCursor>> {
+    let table = StateTable::new(MATERIALIZED_TABLE)?;
+    let snapshot = store.snapshot()?;
+    let key_columns: Vec<&Column> = sink.schema.keys().collect();
+    let mut rows: Vec<Vec<StoredRecord>> = vec![Vec::new(); partitions.max(1) as usize];
+    let mut seen = std::collections::HashSet::new();
+    let mut store_key = Vec::new();
+    for tuple in keys {
+        let Some(key) = encode_key(sink.key_format, &key_columns, tuple)? else {
+            continue;
+        };
+        if !seen.insert(key.clone()) {
+            continue;
+        }
+        let partition = partition_for_key(&key, partitions.max(1));
+        store_key.clear();
+        store_key.extend_from_slice(&partition.0.to_be_bytes());
+        store_key.extend_from_slice(&key);
+        let Some(value) = snapshot.get(&table, &store_key)? else {
+            continue;
+        };
+        if value.len() < 8 {
+            return Err(EngineError::corrupt("a materialized table row is truncated"));
+        }
+        let mut ts = [0u8; 8];
+        ts.copy_from_slice(&value[..8]);
+        let out = &mut rows[partition.0 as usize];
+        let n = out.len();
+        out.push(record(partition, n, key, i64::from_le_bytes(ts), value.slice(8..)));
+    }
+    Ok(rows
+        .into_iter()
+        .enumerate()
+        .map(|(p, r)| MaterializedCursor::new(PartitionId(p as u32), r))
+        .collect())
 }
 
 /// Cursors over a SOURCE table's current rows, rebuilt from its topic: the last record of
