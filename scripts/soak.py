@@ -29,7 +29,9 @@ import http.client
 import json
 import os
 import random
+import re
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -125,15 +127,17 @@ class Server:
         self.start_seconds.append(round(time.monotonic() - began, 2))
         self.epoch += 1
         deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
+        healthy_now = False
+        while time.monotonic() < deadline and not healthy_now:
             try:
                 status, _ = request(self, "GET", "/healthcheck", timeout=5)
-                if status == 200:
-                    break
+                healthy_now = status == 200
             except OSError:
                 pass
-            time.sleep(0.2)
+            if not healthy_now:
+                time.sleep(0.2)
         self.alive.set()
+        return healthy_now
 
     def _spawn(self, port):
         log_path = os.path.join(self.out_dir, f"server-{self.epoch}.log")
@@ -785,23 +789,19 @@ class Bench(threading.Thread):
 
 
 def summarize_bench(report):
-    """A few figures of a bench report, whatever its exact shape: numbers whose key says
-    rate, latency, missing or duplicates."""
-    out = {}
-
-    def walk(node, prefix):
-        if isinstance(node, dict):
-            for k, v in node.items():
-                walk(v, f"{prefix}.{k}" if prefix else k)
-        elif isinstance(node, (int, float)) and not isinstance(node, bool):
-            if any(w in prefix for w in ("rows_per_s", "p99", "missing", "duplicate", "acked")):
-                out[prefix] = node
-        elif isinstance(node, list):
-            for i, v in enumerate(node[:4]):
-                walk(v, f"{prefix}[{i}]")
-
-    walk(report, "")
-    return dict(list(out.items())[:24])
+    """The figures of a bench report the soak's summary keeps."""
+    consumers = report.get("consumers") or []
+    return {
+        "ok": report.get("ok"),
+        "acked_rows": report.get("acked_rows"),
+        "acked_rows_per_s": round(report.get("acked_rows_per_s") or 0),
+        "ack_p99_us": (report.get("ack_latency") or {}).get("p99_us"),
+        "e2e_p99_us": (report.get("e2e_latency") or {}).get("p99_us"),
+        "queries": len(consumers),
+        "missing": sum(c.get("missing") or 0 for c in consumers),
+        "duplicates": sum(c.get("duplicates") or 0 for c in consumers),
+        "server_rss_bytes": (report.get("server") or {}).get("rss_bytes"),
+    }
 
 
 class Sampler(threading.Thread):
@@ -902,18 +902,23 @@ def verify(srv, ingest, stats, reason):
     return result
 
 
+ANSI_ESCAPE = re.compile(rb"\x1b\[[0-9;]*m")
+# tracing's default line: timestamp, level, target.
+LOG_LEVEL = re.compile(rb"^\S+\s+(ERROR|WARN)\s")
+
+
 def count_log_lines(out_dir):
     counts = collections.Counter()
     for name in sorted(os.listdir(out_dir)):
         if name.startswith("server-") and name.endswith(".log"):
             with open(os.path.join(out_dir, name), "rb") as f:
                 for line in f:
+                    line = ANSI_ESCAPE.sub(b"", line)
                     if b"panicked" in line:
                         counts["panics"] += 1
-                    if b" ERROR " in line or b"ERROR" in line[:64]:
-                        counts["error_lines"] += 1
-                    if b" WARN " in line or b"WARN" in line[:64]:
-                        counts["warn_lines"] += 1
+                    level = LOG_LEVEL.match(line)
+                    if level:
+                        counts[level.group(1).decode().lower() + "_lines"] += 1
     return dict(counts)
 
 
@@ -953,7 +958,7 @@ def main():
     deadline = began + args.minutes * 60
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        srv.start()
+        stats.check("server.healthy_at_start", srv.start(), "no 200 from /healthcheck")
         log(f"server pid {srv.pid} on 127.0.0.1:{srv.port}")
         for statement in (f"CREATE STREAM {STREAM} (ID BIGINT, W INT, PAD STRING) WITH (kafka_topic='soak_rows', "
                           "value_format='JSON', partitions=4);",
@@ -986,7 +991,7 @@ def main():
                 srv.kill()
                 kills += 1 if not died else 0
                 with ingest.active:
-                    srv.start()
+                    stats.check("server.healthy_after_restart", srv.start(), "no 200 from /healthcheck")
                     log(f"restart {srv.epoch - 1}: server pid {srv.pid}, start {srv.start_seconds[-1]} s")
                     result = verify(srv, ingest, stats, f"after kill {kills}")
                     if result:
@@ -1004,17 +1009,18 @@ def main():
             # A clean stop and start must keep everything too.
             code = srv.stop()
             stats.check("server.clean_exit", code == 0, f"SIGTERM exit status {code}")
-            srv.start()
+            stats.check("server.healthy_after_restart", srv.start(), "no 200 from /healthcheck")
             result = verify(srv, ingest, stats, "after clean restart")
             if result:
                 verifications.append(result)
+    except Exception as e:  # noqa: BLE001 - still write the summary of what ran
+        stats.fail("soak.aborted", f"{type(e).__name__}: {e}")
     finally:
         stop.set()
         bench.stop_child()
         if srv.proc is not None:
             srv.stop()
         if not args.keep_data:
-            import shutil
             shutil.rmtree(data_parent, ignore_errors=True)
 
     logs = count_log_lines(args.out)
