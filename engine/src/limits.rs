@@ -33,6 +33,15 @@ pub const KSQL_RESPONSE_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// in microseconds, cheaper than a hop to another thread.
 pub const INLINE_PARSE_BYTES_MAX: usize = 4 * 1024;
 
+/// Requests longer than [`INLINE_PARSE_BYTES_MAX`] parsed and planned at once; more wait
+/// (asynchronously, holding no thread) for a turn.
+///
+/// Each takes a core for up to tens of milliseconds (a 1 MiB request at the 100,000-node
+/// expression limit), and without a bound a burst of them could take every core from the
+/// async workers that move acks and rows (issue 9, finding 5). Two keeps large requests
+/// moving on small machines.
+pub const LARGE_PARSES_MAX: usize = 2;
+
 /// Concurrent push queries per node (ksqlDB's `ksql.max.push.queries` defaults to 100).
 ///
 /// Sluice's are cheap while idle, ~9 KiB of RSS each (`sluice bench --idle-queries`), so the
