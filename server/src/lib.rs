@@ -16,7 +16,10 @@
 //!   pings), header-read and idle timeouts, health-only connections, HEAD without a body.
 //! - `limits`: the connection limits (timeouts, cap, health headroom) and their defaults.
 //! - `tls`: certificate chain and key from PEM files, rustls (ring) with ALPN h2/http/1.1.
-//! - `router`: request → face (console, REST proxy, ksqlDB).
+//! - `router`: request → face (console, REST proxy, ksqlDB), through the auth gate.
+//! - `auth`: the one principal model and the one place that decides who may do what
+//!   (Basic credentials, bearer tokens, allowed roles, task visibility).
+//! - `services`: what handlers share (the engine facade, the auth gate).
 //! - `faces`: one folder per API face with its routes and handlers: `ksqldb`
 //!   (`inserts_stream`, `query_stream`, `query`, `print`, `close_query`, `ksql`, `info`,
 //!   `query_progress`), `rest_proxy` (`topics`), `console` (the web console's embedded
@@ -24,9 +27,9 @@
 //! - `response`: JSON, error and streaming responses every face builds.
 //! - `body`: request reading with limits; streaming response bodies.
 //!
-//! Non-goals: client certificates and certificate reloading (restart to rotate),
-//! authentication (a later face).
+//! Non-goals: client certificates and certificate reloading (restart to rotate).
 
+pub mod auth;
 pub mod body;
 pub mod connection;
 pub mod faces;
@@ -34,6 +37,7 @@ pub mod limits;
 pub mod listener;
 pub mod response;
 pub mod router;
+pub mod services;
 pub mod tls;
 
 pub use limits::ConnectionLimits;

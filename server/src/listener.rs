@@ -14,8 +14,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::auth::Auth;
 use crate::connection::{self, Phase, Shared};
 use crate::limits::{self, ConnectionLimits, ConnectionSlots};
+use crate::services::Services;
 use crate::tls::TlsConfig;
 
 /// How long shutdown waits for open responses to finish after push queries are closed.
@@ -39,6 +41,8 @@ pub struct ServerOptions {
     pub limits: ConnectionLimits,
     /// TLS on the port (and only TLS); `None` serves cleartext.
     pub tls: Option<TlsConfig>,
+    /// Who may do what; the default is authentication off.
+    pub auth: Arc<Auth>,
 }
 
 pub struct Server {
@@ -46,6 +50,7 @@ pub struct Server {
     engine: Arc<Engine>,
     limits: ConnectionLimits,
     tls: Option<TlsConfig>,
+    auth: Arc<Auth>,
 }
 
 impl Server {
@@ -81,6 +86,7 @@ impl Server {
             None => {}
         }
         let listener = TcpListener::bind(addr).await?;
+        announce_auth(&options.auth, addr);
         // Persistent queries replayed from the catalog resume once the server is up.
         engine.start();
         Ok(Server {
@@ -88,6 +94,7 @@ impl Server {
             engine,
             limits,
             tls: options.tls,
+            auth: options.auth,
         })
     }
 
@@ -113,12 +120,16 @@ impl Server {
             engine,
             limits,
             tls,
+            auth,
         } = self;
         let slots = ConnectionSlots::new(&limits);
         let (phase, phase_rx) = watch::channel(Phase::Serving);
         let shared = Arc::new(Shared {
             builder: connection::builder(&limits),
-            engine: Arc::clone(&engine),
+            services: Arc::new(Services {
+                engine: Arc::clone(&engine),
+                auth,
+            }),
             limits,
             tls,
             phase: phase_rx,
@@ -160,6 +171,17 @@ impl Server {
                 tokio::time::timeout(Duration::from_millis(SHUTDOWN_CLOSE_MS), slots.all_closed())
                     .await;
         }
+    }
+}
+
+/// Says at start whether requests are authenticated: with auth off, anyone who reaches the
+/// port can do anything, which is fine on loopback and worth a warning anywhere else.
+fn announce_auth(auth: &Auth, addr: SocketAddr) {
+    if auth.is_enabled() || addr.ip().is_loopback() {
+        tracing::info!(%addr, "{}", auth.describe());
+    } else {
+        tracing::warn!(%addr, "{}, and the port is reachable beyond this machine; \
+            configure --auth-basic-file / --auth-tokens-file", auth.describe());
     }
 }
 
