@@ -132,6 +132,13 @@ struct ServeArgs {
     /// principal, others get 403.
     #[arg(long, env = "SLUICE_AUTH_ROLES", value_delimiter = ',')]
     auth_roles: Vec<String>,
+
+    /// Milliseconds a statement request (DeltaStream's `POST /v2/statements`) waits for its
+    /// result before answering 202 "still running"; the client then polls for it. 0 answers
+    /// 202 at once, always.
+    #[arg(long, env = "SLUICE_STATEMENT_WAIT_MS",
+          default_value_t = sluice_server::tasks::STATEMENT_WAIT_MS)]
+    statement_wait_ms: u64,
 }
 
 impl ServeArgs {
@@ -202,6 +209,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         limits: args.connection_limits(),
         tls,
         auth: Arc::new(auth),
+        statement_wait: Duration::from_millis(args.statement_wait_ms),
     };
     let config = EngineConfig {
         data_dir: args.data_dir.clone(),

@@ -6,15 +6,77 @@
 //! DeltaStream's tools read (terraform takes `Name` as the query id of a statement that
 //! starts one); listings become one row per item.
 
-use serde_json::Value as Json;
 use sluice_engine::types::{ColumnKind, SqlType};
-use sluice_engine::{Outcome, QuerySummary, SourceKind, StatementResult};
+use sluice_engine::{CellRef, Outcome, QuerySummary, ResultRows, SourceKind, StatementResult};
+
+use crate::value_json::write_value;
+
+/// One cell of a result table, as ksqlDB's results show it, keeping number text exact
+/// (a DECIMAL's `12.10` must not become the float `12.1`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cell {
+    Null,
+    /// A JSON string's content.
+    Text(String),
+    /// The JSON text of any other value: a number, a boolean, an array or an object.
+    Json(String),
+}
+
+impl Cell {
+    /// The cell for the JSON text of one result value.
+    pub fn from_json_text(text: &[u8]) -> Cell {
+        match text.first() {
+            None => Cell::Null,
+            Some(b'"') => match serde_json::from_slice::<String>(text) {
+                Ok(s) => Cell::Text(s),
+                Err(_) => Cell::Json(String::from_utf8_lossy(text).into_owned()),
+            },
+            Some(_) if text == b"null" => Cell::Null,
+            Some(_) => Cell::Json(String::from_utf8_lossy(text).into_owned()),
+        }
+    }
+
+    /// The cell as JSON text (for faces that show native JSON values).
+    pub fn to_json_text(&self) -> String {
+        match self {
+            Cell::Null => "null".into(),
+            Cell::Text(s) => serde_json::Value::from(s.as_str()).to_string(),
+            Cell::Json(text) => text.clone(),
+        }
+    }
+
+    /// About how many bytes the cell holds.
+    pub fn bytes(&self) -> usize {
+        match self {
+            Cell::Null => 0,
+            Cell::Text(s) | Cell::Json(s) => s.len(),
+        }
+    }
+}
+
+/// Appends query result rows as table rows.
+pub fn append_rows(rows: &ResultRows, out: &mut Vec<Vec<Cell>>) {
+    let mut text = Vec::new();
+    for row in rows.rows() {
+        out.push(
+            row.map(|cell| match cell {
+                CellRef::Json(bytes) => Cell::from_json_text(bytes),
+                CellRef::Value(value) => {
+                    text.clear();
+                    write_value(value, &mut text);
+                    Cell::from_json_text(&text)
+                }
+            })
+            .collect(),
+        );
+    }
+}
 
 /// A result table: column names and types, and rows of cells.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Table {
     pub columns: Vec<(String, SqlType)>,
-    pub rows: Vec<Vec<Json>>,
+    pub rows: Vec<Vec<Cell>>,
     /// The command's human message, if it has one.
     pub message: Option<String>,
 }
@@ -25,8 +87,12 @@ fn columns(names: &[&str], ty: &SqlType) -> Vec<(String, SqlType)> {
     names.iter().map(|n| (n.to_string(), ty.clone())).collect()
 }
 
-fn text(s: impl Into<String>) -> Json {
-    Json::String(s.into())
+fn text(s: impl Into<String>) -> Cell {
+    Cell::Text(s.into())
+}
+
+fn number(n: u32) -> Cell {
+    Cell::Json(n.to_string())
 }
 
 fn command_row(kind: &str, name: &str, command: &str, summary: &str) -> Table {
@@ -72,10 +138,10 @@ pub fn outcome_table(result: &StatementResult) -> Table {
             query_id,
             ..
         } => {
-            // ksqlDB's command ids read `stream/PAGEVIEWS/create`.
+            // ksqlDB's command ids read ``stream/`PAGEVIEWS`/create``.
             let mut pieces = command_id.splitn(3, '/');
             let kind = pieces.next().unwrap_or_default();
-            let entity = pieces.next().unwrap_or_default();
+            let entity = pieces.next().unwrap_or_default().trim_matches('`');
             let action = pieces.next().unwrap_or_default().to_ascii_uppercase();
             let kind = match kind {
                 "table" => "changelog",
@@ -109,7 +175,7 @@ pub fn outcome_table(result: &StatementResult) -> Table {
                         text(&d.source.name),
                         text(relation_kind(d.source.kind)),
                         text(&d.source.topic),
-                        Json::from(d.partitions),
+                        number(d.partitions),
                     ]
                 })
                 .collect(),
@@ -130,7 +196,7 @@ pub fn outcome_table(result: &StatementResult) -> Table {
                     vec![
                         text(&c.name),
                         text(c.ty.to_string()),
-                        Json::Bool(c.kind == ColumnKind::Key),
+                        Cell::Json((c.kind == ColumnKind::Key).to_string()),
                     ]
                 })
                 .collect(),
@@ -143,7 +209,7 @@ pub fn outcome_table(result: &StatementResult) -> Table {
             ],
             rows: topics
                 .iter()
-                .map(|t| vec![text(&t.name), Json::from(t.partitions)])
+                .map(|t| vec![text(&t.name), number(t.partitions)])
                 .collect(),
             message: None,
         },
@@ -166,5 +232,25 @@ pub fn outcome_table(result: &StatementResult) -> Table {
             message: None,
         },
         Outcome::Nothing => Table::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_keep_number_text_exact() {
+        assert_eq!(Cell::from_json_text(b"12.10"), Cell::Json("12.10".into()));
+        assert_eq!(
+            Cell::from_json_text(br#""a\"b""#),
+            Cell::Text(r#"a"b"#.into())
+        );
+        assert_eq!(Cell::from_json_text(b"null"), Cell::Null);
+        assert_eq!(
+            Cell::from_json_text(br#"[1,{"A":2}]"#),
+            Cell::Json(r#"[1,{"A":2}]"#.into())
+        );
+        assert_eq!(Cell::Text(r#"q""#.into()).to_json_text(), r#""q\"""#);
     }
 }

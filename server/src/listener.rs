@@ -18,6 +18,7 @@ use crate::auth::Auth;
 use crate::connection::{self, Phase, Shared};
 use crate::limits::{self, ConnectionLimits, ConnectionSlots};
 use crate::services::Services;
+use crate::tasks::{TaskRegistry, STATEMENT_WAIT_MS};
 use crate::tls::TlsConfig;
 
 /// How long shutdown waits for open responses to finish after push queries are closed.
@@ -36,13 +37,27 @@ pub const ACCEPT_ERROR_BACKOFF_MS: u64 = 50;
 pub const REFUSED_LOG_INTERVAL_MS: u64 = 10_000;
 
 /// How a server listens, beyond its address.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ServerOptions {
     pub limits: ConnectionLimits,
     /// TLS on the port (and only TLS); `None` serves cleartext.
     pub tls: Option<TlsConfig>,
     /// Who may do what; the default is authentication off.
     pub auth: Arc<Auth>,
+    /// How long a statement request (DeltaStream's `POST /v2/statements`) waits for its
+    /// result before answering 202 and leaving the client to poll.
+    pub statement_wait: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> ServerOptions {
+        ServerOptions {
+            limits: ConnectionLimits::default(),
+            tls: None,
+            auth: Arc::default(),
+            statement_wait: Duration::from_millis(STATEMENT_WAIT_MS),
+        }
+    }
 }
 
 pub struct Server {
@@ -51,6 +66,7 @@ pub struct Server {
     limits: ConnectionLimits,
     tls: Option<TlsConfig>,
     auth: Arc<Auth>,
+    statement_wait: Duration,
 }
 
 impl Server {
@@ -95,6 +111,7 @@ impl Server {
             limits,
             tls: options.tls,
             auth: options.auth,
+            statement_wait: options.statement_wait,
         })
     }
 
@@ -121,6 +138,7 @@ impl Server {
             limits,
             tls,
             auth,
+            statement_wait,
         } = self;
         let slots = ConnectionSlots::new(&limits);
         let (phase, phase_rx) = watch::channel(Phase::Serving);
@@ -129,6 +147,8 @@ impl Server {
             services: Arc::new(Services {
                 engine: Arc::clone(&engine),
                 auth,
+                tasks: Arc::new(TaskRegistry::default()),
+                statement_wait,
             }),
             limits,
             tls,

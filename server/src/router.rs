@@ -1,4 +1,4 @@
-//! Routes a request to its face: the web console, the REST-proxy face, or ksqlDB's; each
+//! Routes a request to its face: the web console, the REST proxy, DeltaStream, or ksqlDB; each
 //! face's non-public routes pass the auth gate first, refusals in the face's own shape.
 
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use hyper::body::Incoming;
 use sluice_protocol::ksqldb::errors::{code, ErrorResponse};
 
 use crate::auth::CredentialKind;
-use crate::faces::{console, ksqldb, rest_proxy};
+use crate::faces::{console, deltastream, ksqldb, rest_proxy};
 use crate::response::{error, HttpResponse};
 use crate::services::Services;
 
@@ -32,6 +32,9 @@ pub async fn route(services: Arc<Services>, req: Request<Incoming>) -> HttpRespo
             .and_then(|v| v.to_str().ok());
         return rest_proxy::topics::handle(engine, &parts.method, &parts.uri, content_type, body)
             .await;
+    }
+    if deltastream::claims(path) {
+        return deltastream::handle(&services, &parts, body).await;
     }
     // The console and ksqlDB's API share ksqlDB's Basic authentication: the console's pages
     // call that API with the credentials the browser asked for.

@@ -3,8 +3,9 @@
 //! ARRAY/MAP/STRUCT as JSON text), and its column type names (`VARCHAR`, `BIGINT`,
 //! `DECIMAL(p, s)`, `TIMESTAMP(3)`, `ARRAY<…>`, …), per its Go driver's type fixtures.
 
-use serde_json::Value as Json;
 use sluice_engine::types::SqlType;
+
+use crate::statement_table::Cell;
 
 /// DeltaStream's name for a column type.
 pub fn type_name(ty: &SqlType) -> String {
@@ -33,23 +34,25 @@ pub fn type_name(ty: &SqlType) -> String {
 }
 
 /// A cell (as ksqlDB's results show it) in DeltaStream's string-or-null encoding.
-pub fn cell_text(cell: &Json, ty: &SqlType) -> Option<String> {
+pub fn cell_text(cell: &Cell, ty: &SqlType) -> Option<String> {
     match cell {
-        Json::Null => None,
+        Cell::Null => None,
         // ksqlDB shows timestamps as `2007-04-30T13:10:02.047`; DeltaStream with a space.
-        Json::String(s) if *ty == SqlType::Timestamp => Some(s.replacen('T', " ", 1)),
-        Json::String(s) => Some(s.clone()),
-        Json::Bool(b) => Some(b.to_string()),
-        Json::Number(n) => Some(n.to_string()),
-        nested @ (Json::Array(_) | Json::Object(_)) => Some(nested.to_string()),
+        Cell::Text(s) if *ty == SqlType::Timestamp => Some(s.replacen('T', " ", 1)),
+        Cell::Text(s) => Some(s.clone()),
+        // Numbers, booleans, arrays, maps and structs: their JSON text, as it is.
+        Cell::Json(text) => Some(text.clone()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
     use sluice_engine::types::StructField;
+
+    fn json(text: &str) -> Cell {
+        Cell::from_json_text(text.as_bytes())
+    }
 
     #[test]
     fn names_types_like_deltastream() {
@@ -79,25 +82,33 @@ mod tests {
 
     #[test]
     fn every_cell_is_a_string_or_null() {
-        assert_eq!(cell_text(&json!(null), &SqlType::String), None);
+        assert_eq!(cell_text(&json("null"), &SqlType::String), None);
         assert_eq!(
-            cell_text(&json!(9223372036854775807i64), &SqlType::BigInt).as_deref(),
+            cell_text(&json("9223372036854775807"), &SqlType::BigInt).as_deref(),
             Some("9223372036854775807")
         );
+        let decimal = SqlType::Decimal {
+            precision: 5,
+            scale: 2,
+        };
         assert_eq!(
-            cell_text(&json!(true), &SqlType::Boolean).as_deref(),
+            cell_text(&json("123.00"), &decimal).as_deref(),
+            Some("123.00")
+        );
+        assert_eq!(
+            cell_text(&json("true"), &SqlType::Boolean).as_deref(),
             Some("true")
         );
         assert_eq!(
-            cell_text(&json!("2007-04-30T13:10:02.047"), &SqlType::Timestamp).as_deref(),
+            cell_text(&json(r#""2007-04-30T13:10:02.047""#), &SqlType::Timestamp).as_deref(),
             Some("2007-04-30 13:10:02.047")
         );
         assert_eq!(
-            cell_text(&json!({"A": [1, 2]}), &SqlType::Struct(vec![])).as_deref(),
+            cell_text(&json(r#"{"A":[1,2]}"#), &SqlType::Struct(vec![])).as_deref(),
             Some(r#"{"A":[1,2]}"#)
         );
         assert_eq!(
-            cell_text(&json!("x"), &SqlType::String).as_deref(),
+            cell_text(&json(r#""x""#), &SqlType::String).as_deref(),
             Some("x")
         );
     }

@@ -3,11 +3,12 @@
 //!
 //! - `console`: the web console, for browsers at `/` and `/console/*`.
 //! - `rest_proxy`: raw topics in Confluent REST Proxy v2 shapes, `/topics…`.
+//! - `deltastream`: DeltaStream's REST API v2, `/v2/…` (statements, polling, paging).
 //! - `ksqldb`: ksqlDB's HTTP API, every other path (and its 404s).
 //!
-//! DeltaStream (`/v2/…`), KalamDB (`/v1/…`), Foundry and Roe each become a folder here and a
-//! line in `router`.
+//! KalamDB (`/v1/…`), Foundry and Roe each become a folder here and a line in `router`.
 
 pub mod console;
+pub mod deltastream;
 pub mod ksqldb;
 pub mod rest_proxy;
