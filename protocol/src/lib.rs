@@ -18,6 +18,7 @@
 //! - `deltastream`: DeltaStream's REST API v2 (`/v2/statements`, polling, paging).
 //! - `statement_table`: a statement's outcome as a plain table (DeltaStream, Roe).
 //! - `framing`: framings several faces share (newline-delimited rows, multipart forms).
+//! - `json_body`: JSON request bodies checked as UTF-8 objects before any face decodes them.
 //! - `value_json`: SQL values rendered as JSON the way query results show them.
 //! - `statement_split`: where statements end (a `;` outside quotes and comments).
 //! - `error`: the one error type (request bytes that do not decode).
@@ -30,6 +31,7 @@
 pub mod deltastream;
 pub mod error;
 pub mod framing;
+mod json_body;
 pub mod ksqldb;
 pub mod limits;
 pub mod rest_proxy;

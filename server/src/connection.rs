@@ -39,6 +39,7 @@ use tokio::time::Instant;
 
 use crate::body::frames_out::ResponseBody;
 use crate::limits::{Admission, AdmissionKind, ConnectionLimits, SlotState};
+use crate::push_quota::PushQuota;
 use crate::response::{self, HttpResponse};
 use crate::router::route;
 use crate::services::Services;
@@ -227,7 +228,11 @@ where
         let services = Arc::clone(&shared.services);
         let activity = Arc::clone(&activity);
         let kind = admission.kind;
-        service_fn(move |req| respond(Arc::clone(&services), &activity, kind, req))
+        let push_quota = PushQuota::default();
+        service_fn(move |mut req: Request<Incoming>| {
+            req.extensions_mut().insert(push_quota.clone());
+            respond(Arc::clone(&services), &activity, kind, req)
+        })
     };
     let conn = shared.builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);

@@ -16,6 +16,7 @@
 //!   pings), header-read and idle timeouts, health-only connections, HEAD without a body.
 //! - `limits`: the connection limits (timeouts, cap, health headroom) and their defaults.
 //! - `tls`: certificate chain and key from PEM files, rustls (ring) with ALPN h2/http/1.1.
+//! - `push_quota`: push queries per connection (a slot held while a push query runs).
 //! - `router`: request → face (console, REST proxy, DeltaStream, ksqlDB), through the auth
 //!   gate.
 //! - `auth`: the one principal model and the one place that decides who may do what
@@ -37,6 +38,7 @@ pub mod connection;
 pub mod faces;
 pub mod limits;
 pub mod listener;
+pub mod push_quota;
 pub mod response;
 pub mod router;
 pub mod services;
