@@ -16,6 +16,7 @@
 //! - `ksqldb`: ksqlDB's HTTP API: inserts, queries, statements, PRINT, errors, `Accept`.
 //! - `rest_proxy`: the raw-record face in Confluent REST Proxy v2 shapes (`/topics`).
 //! - `deltastream`: DeltaStream's REST API v2 (`/v2/statements`, polling, paging).
+//! - `roe`: Roe AI's database query tasks (`/v1/database/query/…`).
 //! - `statement_table`: a statement's outcome as a plain table (DeltaStream, Roe).
 //! - `framing`: framings several faces share (newline-delimited rows, multipart forms).
 //! - `json_body`: JSON request bodies checked as UTF-8 objects before any face decodes them.
@@ -24,7 +25,7 @@
 //! - `error`: the one error type (request bytes that do not decode).
 //! - `limits`: request and row size limits.
 //!
-//! KalamDB, Foundry and Roe each get a folder beside `ksqldb`.
+//! KalamDB and Foundry each get a folder beside `ksqldb`.
 //!
 //! Non-goals: sockets, HTTP framing (the `server` crate), engine semantics.
 
@@ -35,6 +36,7 @@ mod json_body;
 pub mod ksqldb;
 pub mod limits;
 pub mod rest_proxy;
+pub mod roe;
 pub mod statement_split;
 pub mod statement_table;
 pub mod value_json;

@@ -2,17 +2,16 @@
 //! the shared task registry, bearer-token auth answering 403 as its spec does.
 //!
 //! ```text
-//!  POST /v2/statements (JSON | multipart) ─► statements::submit ─► tasks (run::run_batch
-//!       via the engine facade) ─► wait ≤ statement wait ─► respond: 200 ResultSet | 202
+//!  POST /v2/statements (JSON | multipart) ─► statements::submit ─► tasks (run_batch via
+//!       the engine facade) ─► wait ≤ statement wait ─► respond: 200 ResultSet | 202
 //!  GET  /v2/statements/{id}[?partitionID=n] ─► statements::poll ─► respond (page n)
 //!  GET  /v2/version ─► {"major","minor","patch"}
 //! ```
 //!
-//! - `statements`: submit and poll. - `run`: a batch through the facade into a task result.
+//! - `statements`: submit and poll.
 //! - `respond`: task state → ResultSet/StatementStatus pages, `{message, traceID}` errors.
 
 pub mod respond;
-pub mod run;
 pub mod statements;
 
 use std::sync::Arc;

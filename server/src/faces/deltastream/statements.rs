@@ -13,12 +13,11 @@ use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;
 use sluice_protocol::statement_split::split;
 
 use super::respond::{context_key, error, task_response};
-use super::run::run_batch;
 use crate::auth::Principal;
 use crate::body::frames_in::{read_to_limit, ReadError};
 use crate::response::{json, HttpResponse};
 use crate::services::Services;
-use crate::tasks::{is_uuid, TaskFailure, TaskOutput, TaskSpec};
+use crate::tasks::{is_uuid, run_batch, BatchStatement, TaskFailure, TaskOutput, TaskSpec};
 
 /// Most statements one request may carry: each gets its own id and retained result.
 pub const BATCH_STATEMENTS_MAX: usize = 100;
@@ -70,7 +69,7 @@ pub async fn submit(
     let submitted = if decoded.attachments.is_empty() {
         services
             .tasks
-            .submit(spec, run_batch(Arc::clone(&services.engine), mapped))
+            .submit(spec, run_batch(Arc::clone(&services.engine), batch(mapped)))
     } else {
         // Attachments name UDF jars and descriptor files, which the engine cannot use;
         // saying so beats storing files nothing reads.
@@ -145,6 +144,16 @@ fn partition_id(query: Option<&str>) -> Result<usize, String> {
             .parse::<usize>()
             .map_err(|_| format!("partitionID must be an integer >= 0, not `{v}`")),
     }
+}
+
+fn batch(mapped: Vec<Mapped>) -> Vec<BatchStatement> {
+    mapped
+        .into_iter()
+        .map(|m| match m {
+            Mapped::Engine(sql) => BatchStatement::Sql(sql),
+            Mapped::Use(_, name) => BatchStatement::Empty(format!("USE {name}")),
+        })
+        .collect()
 }
 
 /// The context to echo: the request's, with the batch's `USE` statements applied in order.

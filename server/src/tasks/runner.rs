@@ -1,40 +1,51 @@
-//! Running a DeltaStream batch through the engine facade, statement after statement, into
-//! what the task registry retains. DDL and commands go to `Engine::execute`; a query
-//! (which `execute` refuses) goes to `Engine::start_query` and is read to its end.
+//! Running statements through the engine facade into what the task registry retains, for
+//! every face whose statements become tasks (DeltaStream, Roe). DDL and commands go to
+//! `Engine::execute`; a query (which `execute` refuses) goes to `Engine::start_query` and is
+//! read to its end. A continuous (push) query is refused: it never ends, so it cannot be a
+//! retained result.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use sluice_engine::{Engine, EngineError, ErrorCode, QueryKind, QueryOutput, QueryRequest};
-use sluice_protocol::deltastream::dialect::Mapped;
+use sluice_protocol::statement_split::code_words;
 use sluice_protocol::statement_table::{append_rows, outcome_table};
 
-use crate::tasks::{OutputColumn, StatementOutput, TaskFailure, TaskOutput, TASK_RESULT_BYTES_MAX};
+use super::output::{OutputColumn, StatementOutput, TaskFailure, TaskOutput};
+use super::registry::TASK_RESULT_BYTES_MAX;
 
 /// Rows asked of a pull query per read: enough to amortise each wake-up, few enough that the
 /// result-size check runs often.
 const PULL_BATCH_ROWS: usize = 1_000;
 
-/// Runs `statements` in order; the first failure ends the batch.
+/// One statement of a batch: SQL for the engine, or a statement the face answers itself
+/// with an empty result (DeltaStream's `USE`, which only changes the echoed context).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchStatement {
+    Sql(String),
+    Empty(String),
+}
+
+/// Runs `statements` in order, timing each; the first failure ends the batch.
 pub async fn run_batch(
     engine: Arc<Engine>,
-    statements: Vec<Mapped>,
+    statements: Vec<BatchStatement>,
 ) -> Result<TaskOutput, TaskFailure> {
     let mut done = Vec::with_capacity(statements.len());
     for (index, statement) in statements.into_iter().enumerate() {
         let started = Instant::now();
         let started_ms = engine.now_ms();
-        let result = match &statement {
-            Mapped::Use(..) => Ok(StatementOutput::default()),
-            Mapped::Engine(sql) => run_statement(&engine, sql).await,
+        let (text, result) = match statement {
+            BatchStatement::Empty(text) => (text, Ok(StatementOutput::default())),
+            BatchStatement::Sql(sql) => {
+                let result = run_statement(&engine, &sql).await;
+                (sql, result)
+            }
         };
         match result {
             Ok(mut output) => {
-                output.statement = match statement {
-                    Mapped::Engine(sql) => sql,
-                    Mapped::Use(_, name) => format!("USE {name}"),
-                };
+                output.statement = text;
                 output.elapsed = started.elapsed();
                 output.started_ms = started_ms;
                 output.finished_ms = engine.now_ms();
@@ -59,7 +70,12 @@ async fn run_statement(engine: &Engine, sql: &str) -> Result<StatementOutput, En
         Ok(results) => {
             // One statement in, one result out (none for a statement with no entity).
             let Some(result) = results.last() else {
-                return Ok(StatementOutput::default());
+                // INSERT … VALUES writes one row and has no entity (nor has SET or DEFINE).
+                let is_insert = code_words(sql).next().is_some_and(|w| w == "INSERT");
+                return Ok(StatementOutput {
+                    written_rows: u64::from(is_insert),
+                    ..StatementOutput::default()
+                });
             };
             let table = outcome_table(result);
             Ok(StatementOutput {
@@ -87,19 +103,18 @@ async fn run_query(engine: &Engine, sql: &str) -> Result<StatementOutput, Engine
         properties: &none,
         session_variables: &none,
     };
-    let mut handle = match engine.start_query(request).await? {
-        QueryOutput::Rows(handle) => handle,
-        QueryOutput::Print(_) => {
-            return Err(EngineError::unsupported(
-                "PRINT streams over DeltaStream's data-plane WebSocket, which this server does not serve yet",
-            ))
-        }
-    };
+    let mut handle =
+        match engine.start_query(request).await? {
+            QueryOutput::Rows(handle) => handle,
+            QueryOutput::Print(_) => return Err(EngineError::unsupported(
+                "PRINT never ends, so its records cannot be a retained result; use /query-stream",
+            )),
+        };
     if handle.kind() == QueryKind::Push {
         // A continuous query never finishes, so it cannot be a retained result set.
         return Err(EngineError::unsupported(
-            "Continuous queries stream over DeltaStream's data-plane WebSocket, which this server \
-             does not serve yet; run a pull query (no EMIT CHANGES) instead",
+            "A continuous query (EMIT CHANGES) never ends, so it cannot be a retained result; \
+             run a pull query (no EMIT CHANGES) here, or stream it through /query-stream",
         ));
     }
     let columns = handle
