@@ -11,6 +11,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sluice_engine::{parse_kafka_setting, FsyncPolicy, KafkaConfig};
 use sluice_engine::{Engine, EngineConfig};
+use sluice_protocol::foundry::functions::FunctionRegistry;
 use sluice_server::auth::{Auth, AuthConfig};
 use sluice_server::limits;
 use sluice_server::{ConnectionLimits, Server, ServerOptions, TlsConfig};
@@ -139,6 +140,12 @@ struct ServeArgs {
     #[arg(long, env = "SLUICE_STATEMENT_WAIT_MS",
           default_value_t = sluice_server::tasks::STATEMENT_WAIT_MS)]
     statement_wait_ms: u64,
+
+    /// Foundry query functions served by `streamingExecute`: a JSON file, an array of
+    /// `{"apiName", "version", "sql", "parameters": {"name": "integer|long|double|string|…"}}`
+    /// whose SQL names parameters as `${name}`.
+    #[arg(long, env = "SLUICE_FOUNDRY_FUNCTIONS")]
+    foundry_functions: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -210,6 +217,15 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tls,
         auth: Arc::new(auth),
         statement_wait: Duration::from_millis(args.statement_wait_ms),
+        functions: Arc::new(match &args.foundry_functions {
+            None => FunctionRegistry::default(),
+            Some(path) => {
+                let text =
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                FunctionRegistry::parse(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+            }
+        }),
     };
     let config = EngineConfig {
         data_dir: args.data_dir.clone(),

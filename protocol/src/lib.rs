@@ -17,6 +17,7 @@
 //! - `rest_proxy`: the raw-record face in Confluent REST Proxy v2 shapes (`/topics`).
 //! - `deltastream`: DeltaStream's REST API v2 (`/v2/statements`, polling, paging).
 //! - `roe`: Roe AI's database query tasks (`/v1/database/query/…`).
+//! - `foundry`: Foundry's query functions over `streamingExecute` (SSE, Conjure errors).
 //! - `statement_table`: a statement's outcome as a plain table (DeltaStream, Roe).
 //! - `framing`: framings several faces share (newline-delimited rows, multipart forms).
 //! - `json_body`: JSON request bodies checked as UTF-8 objects before any face decodes them.
@@ -25,12 +26,13 @@
 //! - `error`: the one error type (request bytes that do not decode).
 //! - `limits`: request and row size limits.
 //!
-//! KalamDB and Foundry each get a folder beside `ksqldb`.
+//! KalamDB gets a folder beside `ksqldb`.
 //!
 //! Non-goals: sockets, HTTP framing (the `server` crate), engine semantics.
 
 pub mod deltastream;
 pub mod error;
+pub mod foundry;
 pub mod framing;
 mod json_body;
 pub mod ksqldb;

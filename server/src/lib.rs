@@ -17,8 +17,8 @@
 //! - `limits`: the connection limits (timeouts, cap, health headroom) and their defaults.
 //! - `tls`: certificate chain and key from PEM files, rustls (ring) with ALPN h2/http/1.1.
 //! - `push_quota`: push queries per connection (a slot held while a push query runs).
-//! - `router`: request → face (console, REST proxy, DeltaStream, Roe, ksqlDB), through the
-//!   auth gate.
+//! - `router`: request → face (console, REST proxy, DeltaStream, Roe, Foundry, ksqlDB),
+//!   through the auth gate.
 //! - `auth`: the one principal model and the one place that decides who may do what
 //!   (Basic credentials, bearer tokens, allowed roles, task visibility).
 //! - `services`: what handlers share (the engine facade, the auth gate, the task registry).
@@ -26,7 +26,8 @@
 //! - `faces`: one folder per API face with its routes and handlers: `ksqldb`
 //!   (`inserts_stream`, `query_stream`, `query`, `print`, `close_query`, `ksql`, `info`,
 //!   `query_progress`), `rest_proxy` (`topics`), `deltastream` (`statements`,
-//!   `respond`), `roe` (`query`), `console` (the web console's embedded assets, from `assets/console/`).
+//!   `respond`), `roe` (`query`), `foundry`
+//!   (`streaming_execute`), `console` (the web console's embedded assets, from `assets/console/`).
 //! - `response`: JSON, error and streaming responses every face builds.
 //! - `body`: request reading with limits; streaming response bodies.
 //!

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sluice_engine::Engine;
+use sluice_protocol::foundry::functions::FunctionRegistry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -47,6 +48,8 @@ pub struct ServerOptions {
     /// How long a statement request (DeltaStream's `POST /v2/statements`) waits for its
     /// result before answering 202 and leaving the client to poll.
     pub statement_wait: Duration,
+    /// Foundry's query functions (`streamingExecute`); none by default.
+    pub functions: Arc<FunctionRegistry>,
 }
 
 impl Default for ServerOptions {
@@ -56,6 +59,7 @@ impl Default for ServerOptions {
             tls: None,
             auth: Arc::default(),
             statement_wait: Duration::from_millis(STATEMENT_WAIT_MS),
+            functions: Arc::default(),
         }
     }
 }
@@ -67,6 +71,7 @@ pub struct Server {
     tls: Option<TlsConfig>,
     auth: Arc<Auth>,
     statement_wait: Duration,
+    functions: Arc<FunctionRegistry>,
 }
 
 impl Server {
@@ -112,6 +117,7 @@ impl Server {
             tls: options.tls,
             auth: options.auth,
             statement_wait: options.statement_wait,
+            functions: options.functions,
         })
     }
 
@@ -139,6 +145,7 @@ impl Server {
             tls,
             auth,
             statement_wait,
+            functions,
         } = self;
         let slots = ConnectionSlots::new(&limits);
         let (phase, phase_rx) = watch::channel(Phase::Serving);
@@ -149,6 +156,7 @@ impl Server {
                 auth,
                 tasks: Arc::new(TaskRegistry::default()),
                 statement_wait,
+                functions,
             }),
             limits,
             tls,

@@ -1,10 +1,11 @@
-//! What every request handler may use: the engine (through its facade), the auth gate and
-//! the statement/task registry.
+//! What every request handler may use: the engine (through its facade), the auth gate, the
+//! statement/task registry and Foundry's query functions.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use sluice_engine::Engine;
+use sluice_protocol::foundry::functions::FunctionRegistry;
 
 use crate::auth::Auth;
 use crate::tasks::TaskRegistry;
@@ -17,4 +18,6 @@ pub struct Services {
     pub tasks: Arc<TaskRegistry>,
     /// How long a statement request waits for its result before answering "still running".
     pub statement_wait: Duration,
+    /// Foundry's query functions.
+    pub functions: Arc<FunctionRegistry>,
 }
