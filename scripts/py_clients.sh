@@ -5,8 +5,9 @@
 #   scripts/py_clients.sh run       start target/debug/sluice (built by check.sh) and run each
 #                                   client script against it; exit non-zero on any failure
 #
-# Each client runs twice: against a server that answers statements at once (200) and one
-# whose --statement-wait-ms 0 makes every statement asynchronous (202, then polling).
+# DeltaStream's client runs twice: against a server that answers statements at once (200)
+# and one whose --statement-wait-ms 0 makes every statement asynchronous (202, polling);
+# Foundry's SDK runs against the first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=.venv-clients
@@ -28,9 +29,13 @@ install() {
 start_server() {
   local dir=$1
   shift
+  # Emptied here, not by the child's redirection: the child may not have run yet when the
+  # loop below first reads the file, and it must not find the previous server's address.
+  : >"$dir/stdout"
   "$SLUICE" serve --listen 127.0.0.1:0 --data-dir "$dir/data" \
-    --auth-basic-file "$dir/users" --auth-tokens-file "$dir/tokens" "$@" \
-    >"$dir/stdout" 2>"$dir/stderr" &
+    --auth-basic-file "$dir/users" --auth-tokens-file "$dir/tokens" \
+    --foundry-functions scripts/clients/foundry_functions.json "$@" \
+    >>"$dir/stdout" 2>"$dir/stderr" &
   PID=$!
   URL=""
   for _ in $(seq 1 200); do
@@ -60,6 +65,9 @@ run() {
     rm -rf "$work/data"
     start_server "$work" --statement-wait-ms "$wait_ms"
     timeout 120 "$VENV/bin/python" scripts/clients/deltastream_client.py "$URL" ci-token-1 fred:letmein
+    if [ "$wait_ms" != 0 ]; then
+      timeout 120 "$VENV/bin/python" scripts/clients/foundry_client.py "${URL#http://}" ci-token-1 fred:letmein
+    fi
     kill "$PID"
     wait "$PID" 2>/dev/null || true
     PID=""

@@ -19,6 +19,9 @@ pub struct StreamingExecuteRequest {
     pub ontology: Option<String>,
     #[serde(default)]
     pub branch: Option<String>,
+    /// Whether "the highest version" may be a pre-release.
+    #[serde(default, rename = "includePrerelease")]
+    pub include_prerelease: Option<bool>,
 }
 
 impl StreamingExecuteRequest {

@@ -171,13 +171,22 @@ impl FunctionRegistry {
         Ok(FunctionRegistry { functions })
     }
 
-    /// Function `name` at `version`, or its latest version.
-    pub fn lookup(&self, name: &str, version: Option<&str>) -> Lookup<'_> {
+    /// Function `name` at `version`, or its highest version: by default the highest
+    /// release, pre-releases too with `include_prerelease` (Foundry's `includePrerelease`).
+    pub fn lookup(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        include_prerelease: bool,
+    ) -> Lookup<'_> {
         let Some(versions) = self.functions.get(name) else {
             return Lookup::NoSuchFunction;
         };
         let found = match version {
-            None => versions.last(),
+            None => versions
+                .iter()
+                .rev()
+                .find(|f| include_prerelease || !f.version.contains('-')),
             Some(v) => versions.iter().find(|f| f.version == v),
         };
         found.map_or(Lookup::NoSuchVersion, Lookup::Found)
@@ -225,19 +234,30 @@ mod tests {
     fn finds_versions_latest_by_semver() {
         let r = registry();
         assert_eq!(r.len(), 3);
-        match r.lookup("top", None) {
+        match r.lookup("top", None, false) {
             Lookup::Found(f) => assert_eq!(f.version, "1.10.0"),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(r.lookup("top", Some("1.0.0")), Lookup::Found(_)));
-        assert_eq!(r.lookup("top", Some("9.9.9")), Lookup::NoSuchVersion);
-        assert_eq!(r.lookup("nope", None), Lookup::NoSuchFunction);
+        assert!(matches!(
+            r.lookup("top", Some("1.0.0"), false),
+            Lookup::Found(_)
+        ));
+        assert_eq!(r.lookup("top", Some("9.9.9"), false), Lookup::NoSuchVersion);
+        assert_eq!(r.lookup("nope", None, false), Lookup::NoSuchFunction);
+        let pre = FunctionRegistry::parse(
+            br#"[{"apiName":"p","version":"1.0.0","sql":"a"},{"apiName":"p","version":"2.0.0-rc1","sql":"b"}]"#,
+        )
+        .expect("valid");
+        assert!(matches!(pre.lookup("p", None, false), Lookup::Found(f) if f.version == "1.0.0"));
+        assert!(
+            matches!(pre.lookup("p", None, true), Lookup::Found(f) if f.version == "2.0.0-rc1")
+        );
     }
 
     #[test]
     fn binds_typed_literals_safely() {
         let r = registry();
-        let Lookup::Found(f) = r.lookup("top", None) else {
+        let Lookup::Found(f) = r.lookup("top", None, false) else {
             panic!("top exists")
         };
         let vars = f.bind(&map(json!({"k": "it's"}))).expect("binds");
@@ -254,7 +274,7 @@ mod tests {
             f.bind(&map(json!({"k": 5}))),
             Err(BindError::InvalidQueryParameterValue { .. })
         ));
-        let Lookup::Found(old) = r.lookup("top", Some("1.0.0")) else {
+        let Lookup::Found(old) = r.lookup("top", Some("1.0.0"), false) else {
             panic!("1.0.0 exists")
         };
         assert_eq!(old.bind(&map(json!({"n": 2}))).expect("binds")["n"], "2");

@@ -68,26 +68,28 @@ pub async fn handle(
             ))
         }
     };
-    let function = match services
-        .functions
-        .lookup(api_name, request.version.as_deref())
-    {
-        Lookup::Found(f) => f,
-        Lookup::NoSuchFunction => {
-            return conjure(with_params(
-                "NOT_FOUND",
-                "QueryNotFound",
-                json!({"queryApiName": api_name}),
-            ))
-        }
-        Lookup::NoSuchVersion => {
-            return conjure(with_params(
-                "NOT_FOUND",
-                "QueryVersionNotFound",
-                json!({"apiName": api_name, "version": request.version}),
-            ))
-        }
-    };
+    let include_prerelease = request.include_prerelease.unwrap_or(false);
+    let function =
+        match services
+            .functions
+            .lookup(api_name, request.version.as_deref(), include_prerelease)
+        {
+            Lookup::Found(f) => f,
+            Lookup::NoSuchFunction => {
+                return conjure(with_params(
+                    "NOT_FOUND",
+                    "QueryNotFound",
+                    json!({"queryApiName": api_name}),
+                ))
+            }
+            Lookup::NoSuchVersion => {
+                return conjure(with_params(
+                    "NOT_FOUND",
+                    "QueryVersionNotFound",
+                    json!({"apiName": api_name, "version": request.version}),
+                ))
+            }
+        };
     let vars = match function.bind(&request.parameters) {
         Ok(vars) => vars,
         Err(e) => return conjure(bind_error(e)),
