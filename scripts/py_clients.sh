@@ -51,7 +51,7 @@ start_server() {
 
 run() {
   if [ ! -x "$VENV/bin/python" ]; then
-    echo "py_clients.sh: $VENV is missing; run scripts/py_clients.sh install (.ci/run does)" >&2
+    echo "py_clients.sh: $VENV is missing; run scripts/py_clients.sh install (scripts/setup.sh does)" >&2
     exit 1
   fi
   cargo build --bin sluice --locked --quiet
