@@ -6,7 +6,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 use crate::catalog::{
     CatalogState, CommandLog, CommandStatus, CommandStatuses, JournalCommandLog, QueryRegistry,
