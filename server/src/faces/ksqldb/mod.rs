@@ -8,7 +8,10 @@
 //!  POST /close-query ─► close_query          POST /ksql ─► ksql (statements)
 //!  GET  /info, /healthcheck, /status, / ─► info   GET /queries/{id}/progress ─► query_progress
 //! ```
+//!
+//! `auth` renders the router's refusals (Basic authentication) in ksqlDB's shapes.
 
+pub mod auth;
 pub mod close_query;
 pub mod info;
 pub mod inserts_stream;
