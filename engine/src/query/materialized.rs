@@ -33,6 +33,10 @@ use super::persistent::MATERIALIZED_TABLE;
 /// source tables get a store of their own.
 pub const SOURCE_TABLE_RECORDS_MAX: usize = 10_000_000;
 
+/// Records read from a SOURCE table's topic per call while rebuilding it: large enough to
+/// amortise the call, small enough that the batch held at once stays a few MiB.
+const SOURCE_TABLE_READ_RECORDS_MAX: usize = 4096;
+
 /// A table's current rows of one partition, served as records with offsets 0, 1, ….
 pub(crate) struct MaterializedCursor {
     partition: PartitionId,
@@ -184,7 +188,7 @@ pub(crate) fn from_topic(topic: &Arc<dyn TopicLog>) -> Result<Vec<MaterializedCu
         while cursor.position() < end {
             records.clear();
             // The embedded log answers at once; a read that finds nothing ends the scan.
-            if cursor.read(&mut records, 4096)? == 0 {
+            if cursor.read(&mut records, SOURCE_TABLE_READ_RECORDS_MAX)? == 0 {
                 break;
             }
             budget = budget.checked_sub(records.len()).ok_or_else(|| {
