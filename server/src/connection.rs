@@ -40,6 +40,7 @@ use tokio::time::Instant;
 
 use crate::body::frames_out::ResponseBody;
 use crate::limits::{Admission, AdmissionKind, ConnectionLimits, SlotState};
+use crate::metrics::Metrics;
 use crate::response::{self, HttpResponse};
 use crate::router::route;
 use crate::tls::{TlsConfig, ALPN_H2, ALPN_HTTP_1_1};
@@ -87,6 +88,7 @@ pub(crate) enum Phase {
 pub(crate) struct Shared {
     pub(crate) builder: auto::Builder<TokioExecutor>,
     pub(crate) engine: Arc<Engine>,
+    pub(crate) metrics: Arc<Metrics>,
     pub(crate) limits: ConnectionLimits,
     pub(crate) tls: Option<TlsConfig>,
     pub(crate) phase: watch::Receiver<Phase>,
@@ -112,6 +114,7 @@ pub fn builder(limits: &ConnectionLimits) -> auto::Builder<TokioExecutor> {
 
 /// Serves one accepted socket until it closes; `admission` (its slot) is held until then.
 pub(crate) async fn run(stream: TcpStream, admission: Admission, shared: Arc<Shared>) {
+    let _counted = shared.metrics.connection();
     let _ = stream.set_nodelay(true);
     let Some(tls) = &shared.tls else {
         return serve_http(stream, Protocol::Sniffing, admission, &shared).await;
@@ -225,9 +228,13 @@ where
     };
     let service = {
         let engine = Arc::clone(&shared.engine);
+        let metrics = Arc::clone(&shared.metrics);
         let activity = Arc::clone(&activity);
         let kind = admission.kind;
-        service_fn(move |req| respond(Arc::clone(&engine), &activity, kind, req))
+        service_fn(move |req| {
+            let routes = (Arc::clone(&engine), Arc::clone(&metrics));
+            respond(routes, &activity, kind, req)
+        })
     };
     let conn = shared.builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
@@ -319,7 +326,7 @@ where
 /// without a body on both protocols (hyper's HTTP/2 server would send the body a handler
 /// built).
 fn respond(
-    engine: Arc<Engine>,
+    (engine, metrics): (Arc<Engine>, Arc<Metrics>),
     activity: &Arc<Activity>,
     kind: AdmissionKind,
     req: Request<Incoming>,
@@ -330,12 +337,12 @@ fn respond(
     // stream's whole life: inlined, the router's state machine (~2.3 KiB, the largest
     // endpoint's) would stay allocated by every open push query after routing.
     let routed: Pin<Box<dyn Future<Output = HttpResponse> + Send>> = match kind {
-        AdmissionKind::Full => Box::pin(route(engine, req)),
+        AdmissionKind::Full => Box::pin(route(engine, metrics, req)),
         AdmissionKind::HealthOnly => {
             // One request per reserved connection: it closes after this one.
             activity.request_close();
             if is_health_probe(req.method(), req.uri().path()) {
-                Box::pin(route(engine, req))
+                Box::pin(route(engine, metrics, req))
             } else {
                 Box::pin(std::future::ready(at_capacity()))
             }

@@ -6,6 +6,7 @@
 //!
 //! ```text
 //!  listener (cap) ─► connection ([tls] ─► hyper auto: h1 | h2; timeouts) ─► router ─► faces::*
+//!                                                                               └► metrics
 //!     body::frames_in (request DATA) ─► protocol decoders ─► engine
 //!     engine ─► protocol encoders ─► body::frames_out (bounded channel ─► DATA)
 //! ```
@@ -21,6 +22,8 @@
 //!   (`inserts_stream`, `query_stream`, `query`, `print`, `close_query`, `ksql`, `info`,
 //!   `query_progress`), `rest_proxy` (`topics`), `console` (the web console's embedded
 //!   assets, from `assets/console/`).
+//! - `metrics`: Prometheus metrics at `GET /metrics` (families, handles the data path
+//!   bumps, the scrape).
 //! - `response`: JSON, error and streaming responses every face builds.
 //! - `body`: request reading with limits; streaming response bodies.
 //!
@@ -32,10 +35,12 @@ pub mod connection;
 pub mod faces;
 pub mod limits;
 pub mod listener;
+pub mod metrics;
 pub mod response;
 pub mod router;
 pub mod tls;
 
 pub use limits::ConnectionLimits;
 pub use listener::{Server, ServerOptions};
+pub use metrics::Metrics;
 pub use tls::{TlsConfig, TlsError};

@@ -16,6 +16,7 @@ use tokio::time::Instant;
 
 use crate::connection::{self, Phase, Shared};
 use crate::limits::{self, ConnectionLimits, ConnectionSlots};
+use crate::metrics::Metrics;
 use crate::tls::TlsConfig;
 
 /// How long shutdown waits for open responses to finish after push queries are closed.
@@ -119,6 +120,7 @@ impl Server {
         let shared = Arc::new(Shared {
             builder: connection::builder(&limits),
             engine: Arc::clone(&engine),
+            metrics: Arc::new(Metrics::new()),
             limits,
             tls,
             phase: phase_rx,

@@ -24,6 +24,8 @@ pub struct EngineConfig {
 /// A handle on the engine: the log, the catalog and the running queries.
 pub struct Engine {
     pub(super) rt: Arc<Runtime>,
+    /// Where the catalog, checkpoints and state stores live (and the embedded log's topics).
+    pub(super) data_dir: PathBuf,
 }
 
 impl std::fmt::Debug for Engine {
@@ -38,6 +40,7 @@ impl Engine {
         let backend = Backend::embedded(&config.data_dir, config.fsync)?;
         Ok(Arc::new(Engine {
             rt: Arc::new(Runtime::open(backend)?),
+            data_dir: config.data_dir,
         }))
     }
 
@@ -50,6 +53,7 @@ impl Engine {
         let backend = Backend::kafka(&config.data_dir, kafka)?;
         Ok(Arc::new(Engine {
             rt: Arc::new(Runtime::open(backend)?),
+            data_dir: config.data_dir,
         }))
     }
 
@@ -62,6 +66,7 @@ impl Engine {
         let backend = Backend::with_log(&config.data_dir, log)?;
         Ok(Arc::new(Engine {
             rt: Arc::new(Runtime::open(backend)?),
+            data_dir: config.data_dir,
         }))
     }
 

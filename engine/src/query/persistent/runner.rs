@@ -164,9 +164,11 @@ async fn run_loop(
             .zip(ends.iter().copied())
             .collect();
         let outputs = builder.build(&records);
+        let written: usize = outputs.iter().map(Vec::len).sum();
         write_batch(queries, &topics, journal, &ranges, outputs, None).await?;
         positions = ends;
         handle.publish(&positions);
+        handle.count(records.len(), written, builder.skipped_records());
     }
 }
 
@@ -325,6 +327,11 @@ impl OutputBuilder {
             pipeline: physical::sink_pipeline(&plan.logical, &query_id, sink_partitions),
             sink_partitions: sink_partitions.max(1) as usize,
         }
+    }
+
+    /// Source records skipped so far because they failed to decode.
+    pub(super) fn skipped_records(&self) -> u64 {
+        self.pipeline.skipped_records()
     }
 
     pub(super) fn build(&mut self, records: &[StoredRecord]) -> SinkRecords {

@@ -26,6 +26,7 @@ use hyper::body::Incoming;
 use sluice_engine::Engine;
 use sluice_protocol::ksqldb::errors::{code, ErrorResponse};
 
+use crate::metrics::Metrics;
 use crate::response::{error, json, HttpResponse};
 
 /// The paths of ksqlDB's endpoints, for the 405 of a wrong method.
@@ -42,17 +43,26 @@ const ENDPOINTS: &[&str] = &[
 ];
 
 /// Serves one request of this face: routes it by method and path.
-pub async fn handle(engine: &Arc<Engine>, parts: &Parts, body: Incoming) -> HttpResponse {
+pub async fn handle(
+    engine: &Arc<Engine>,
+    metrics: &Arc<Metrics>,
+    parts: &Parts,
+    body: Incoming,
+) -> HttpResponse {
     let accept = parts
         .headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok());
     match (&parts.method, parts.uri.path()) {
         (&Method::POST, "/inserts-stream" | "/insert-stream") => {
-            inserts_stream::handle(engine, accept, body).await
+            inserts_stream::handle(engine, metrics, accept, body).await
         }
-        (&Method::POST, "/query-stream") => query_stream::handle(engine, accept, body).await,
-        (&Method::POST, "/query") => query::handle(engine, parts.version, accept, body).await,
+        (&Method::POST, "/query-stream") => {
+            query_stream::handle(engine, metrics, accept, body).await
+        }
+        (&Method::POST, "/query") => {
+            query::handle(engine, metrics, parts.version, accept, body).await
+        }
         (&Method::POST, "/close-query") => close_query::handle(engine, body).await,
         (&Method::POST, "/ksql") => ksql::handle(engine, body).await,
         (&Method::GET, "/info") => info::info(),

@@ -19,7 +19,9 @@ use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;
 
 use super::query_stream::{respond, Framing};
 use crate::body::frames_in::read_to_limit;
+use crate::metrics::Metrics;
 use crate::response::{error, json, not_acceptable, read_error, HttpResponse};
+use sluice_engine::QueryRequest;
 
 /// ksqlDB's answer to the StreamedRow `/query` over HTTP/2.
 pub const HTTP2_REFUSED: &str = "The /query endpoint is not available using HTTP2";
@@ -30,6 +32,7 @@ pub const METHOD_NOT_ALLOWED_CODE: u32 = 40500;
 
 pub async fn handle(
     engine: &Arc<Engine>,
+    metrics: &Arc<Metrics>,
     version: Version,
     accept: Option<&str>,
     mut body: Incoming,
@@ -61,14 +64,18 @@ pub async fn handle(
             ResultFormat::Delimited.content_type(),
         ),
     };
+    let request = QueryRequest {
+        sql: &args.ksql,
+        properties: &properties,
+        session_variables: &variables,
+    };
     respond(
         engine,
+        metrics,
         framing,
         content_type,
         MessageStyle::CauseChain,
-        &args.ksql,
-        &properties,
-        &variables,
+        request,
     )
     .await
 }

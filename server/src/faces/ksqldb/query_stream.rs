@@ -2,7 +2,6 @@
 //! `/close-query`, the client going away, or (pull queries) the end of the data. PRINT
 //! goes to `print` instead. The old `/query` endpoint shares this path (`respond`).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -18,6 +17,7 @@ use tokio::sync::mpsc;
 use super::print;
 use crate::body::frames_in::read_to_limit;
 use crate::body::frames_out::ResponseBody;
+use crate::metrics::{Metrics, QueryCounters};
 use crate::response::{error, not_acceptable, read_error, streaming, HttpResponse};
 
 /// Rows encoded into one response chunk: large enough to amortise a DATA frame, small
@@ -26,6 +26,7 @@ pub const CHUNK_ROWS_MAX: usize = 256;
 
 pub async fn handle(
     engine: &Arc<Engine>,
+    metrics: &Arc<Metrics>,
     accept: Option<&str>,
     mut body: Incoming,
 ) -> HttpResponse {
@@ -40,14 +41,22 @@ pub async fn handle(
         Ok(a) => a,
         Err(e) => return error(protocol_error(&e)),
     };
+    let (properties, session_variables) = (
+        string_map(&args.properties),
+        string_map(&args.session_variables),
+    );
+    let request = QueryRequest {
+        sql: &args.sql,
+        properties: &properties,
+        session_variables: &session_variables,
+    };
     respond(
         engine,
+        metrics,
         Framing::QueryStream(format),
         format.content_type(),
         MessageStyle::WithStatement,
-        &args.sql,
-        &string_map(&args.properties),
-        &string_map(&args.session_variables),
+        request,
     )
     .await
 }
@@ -66,30 +75,32 @@ pub enum Framing {
 /// `style`.
 pub async fn respond(
     engine: &Arc<Engine>,
+    metrics: &Arc<Metrics>,
     framing: Framing,
     content_type: &str,
     style: MessageStyle,
-    sql: &str,
-    properties: &HashMap<String, String>,
-    session_variables: &HashMap<String, String>,
+    request: QueryRequest<'_>,
 ) -> HttpResponse {
-    let request = QueryRequest {
-        sql,
-        properties,
-        session_variables,
-    };
+    let sql = request.sql;
     let query = match engine.start_query(request).await {
         Ok(QueryOutput::Rows(query)) => query,
         Ok(QueryOutput::Print(print)) => return print::respond(print),
         Err(e) => return error(stream_error(&e, Some(sql), style)),
     };
+    let counters = metrics.query(query.id(), query.source_name());
     let (tx, body) = ResponseBody::channel();
-    tokio::spawn(pump(query, framing, tx));
+    tokio::spawn(pump(Arc::clone(engine), query, counters, framing, tx));
     streaming(content_type, body)
 }
 
 /// Moves rows from the query to the response until the query or the client ends.
-async fn pump(mut query: QueryHandle, framing: Framing, tx: mpsc::Sender<Bytes>) {
+async fn pump(
+    engine: Arc<Engine>,
+    mut query: QueryHandle,
+    counters: QueryCounters,
+    framing: Framing,
+    tx: mpsc::Sender<Bytes>,
+) {
     let push = query.kind() == QueryKind::Push;
     let encoder = match framing {
         Framing::QueryStream(format) => ResultEncoder::new(format, push),
@@ -120,6 +131,8 @@ async fn pump(mut query: QueryHandle, framing: Framing, tx: mpsc::Sender<Bytes>)
             _ = tx.closed() => return,
         };
         encoder.rows(&rows, &mut out);
+        let record_age_ms = query.oldest_record_ms().map(|ts| engine.now_ms() - ts);
+        counters.sent(rows.len(), out.len(), record_age_ms);
         if rows.len() < CHUNK_ROWS_MAX {
             // A short batch means the query caught up and will most likely wait next: free
             // what earlier batches grew, so an idle query costs the same after a burst.
@@ -129,6 +142,7 @@ async fn pump(mut query: QueryHandle, framing: Framing, tx: mpsc::Sender<Bytes>)
             Ok(end) => end,
             Err(e) => {
                 tracing::warn!(error = %e, "push query failed");
+                counters.failed();
                 encoder.error(code::SERVER_ERROR, &e.to_string(), &mut out);
                 let _ = tx.send(Bytes::from(out)).await;
                 return;
