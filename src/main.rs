@@ -15,6 +15,7 @@ use sluice_server::{ConnectionLimits, Server, ServerOptions, TlsConfig};
 
 mod config;
 mod conformance;
+mod load;
 mod shell;
 
 /// Sluice: an HTTP/2 streaming ingest-and-query engine, wire-compatible with ksqlDB.
@@ -38,6 +39,9 @@ enum Command {
     /// An interactive SQL shell on a running server, like ksqlDB's CLI; `-f`/`-e` run
     /// statements and exit.
     Shell(shell::ShellArgs),
+    /// Bulk-load an NDJSON or CSV file into a stream through `/inserts-stream`, with a
+    /// progress bar and the rows/s acked.
+    Load(load::LoadArgs),
 }
 
 /// Every `serve` setting, documented once: each field's doc comment is its `--help`, its
@@ -182,6 +186,7 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
         Command::Bench(args) => bench::run(args).map(|()| std::process::ExitCode::SUCCESS),
         Command::Conformance(args) => conformance::run(args),
         Command::Shell(args) => shell::run(args),
+        Command::Load(args) => load::run(args),
     }
 }
 
