@@ -129,6 +129,11 @@ async fn counters_move_after_inserts_and_queries() {
         value(&after, "sluice_stream_rows_in_total{stream=\"PV\"}"),
         3.0
     );
+    // Rows a persistent query wrote count as rows into its sink stream.
+    assert_eq!(
+        value(&after, "sluice_stream_rows_in_total{stream=\"BIG\"}"),
+        2.0
+    );
     // The body as sent (the arguments line included): every byte is counted once.
     assert_eq!(
         value(&after, "sluice_stream_in_bytes_total{stream=\"PV\"}"),

@@ -28,6 +28,12 @@ impl Engine {
         self.rt.persistent.stats(self.rt.log.as_ref())
     }
 
+    /// Rows persistent queries wrote into each stream or table since the start, by name.
+    /// Never goes down, even when the queries end.
+    pub fn stream_rows_written(&self) -> Vec<(String, u64)> {
+        self.rt.persistent.rows_written_by_sink()
+    }
+
     /// Bytes on disk of the stateful queries' state stores (`<data dir>/state`).
     pub fn state_store_bytes(&self) -> u64 {
         let mut budget = STATE_STORE_SCAN_FILES_MAX;

@@ -4,7 +4,8 @@
 //! query, when it starts; the handle it returns is an `Arc` of an atomic, so every later
 //! count is one relaxed `fetch_add` on a chunk of rows, with no lock and no name lookup.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -27,8 +28,11 @@ pub(crate) struct QueryLabels {
 /// Everything the server counts itself (the engine and the process are read at scrape time).
 #[derive(Debug, Default)]
 pub struct Metrics {
-    /// Rows and request-body bytes received on `/inserts-stream`, by target stream.
-    pub(crate) stream_rows_in: Family<StreamLabels, Counter>,
+    /// Rows received on `/inserts-stream`, by target stream. A map rather than a family
+    /// because the scrape adds the rows persistent queries wrote into each stream (from the
+    /// engine) before encoding; it is locked only when a session opens and when scraped.
+    pub(crate) stream_rows_in: Mutex<BTreeMap<String, Counter>>,
+    /// Request-body bytes received on `/inserts-stream`, by target stream.
     pub(crate) stream_bytes_in: Family<StreamLabels, Counter>,
     /// Insert sessions that ended with an error ack (a bad row, a failed write).
     pub(crate) stream_insert_errors: Family<StreamLabels, Counter>,
@@ -62,7 +66,13 @@ impl Metrics {
             stream: stream.to_string(),
         };
         StreamCounters {
-            rows_in: self.stream_rows_in.get_or_create_owned(&labels),
+            rows_in: self
+                .stream_rows_in
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(labels.stream.clone())
+                .or_default()
+                .clone(),
             bytes_in: self.stream_bytes_in.get_or_create_owned(&labels),
             insert_errors: self.stream_insert_errors.get_or_create_owned(&labels),
             metrics: Arc::clone(self),

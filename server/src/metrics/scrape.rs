@@ -6,6 +6,8 @@
 //! pointer), and reading the engine here rather than keeping it registered means nothing in
 //! the data path ever waits for a scrape.
 
+use std::collections::BTreeMap;
+
 use http::{header, Response, StatusCode};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, NoLabelSet};
@@ -60,11 +62,6 @@ pub fn handle(engine: &Engine, metrics: &Metrics, accept: Option<&str>) -> HttpR
 fn registry(engine: &Engine, metrics: &Metrics) -> Registry {
     let mut r = Registry::default();
     r.register(
-        "sluice_stream_rows_in",
-        "Rows received on /inserts-stream, by target stream",
-        metrics.stream_rows_in.clone(),
-    );
-    r.register(
         "sluice_stream_in_bytes",
         "Request body bytes received on /inserts-stream, by target stream",
         metrics.stream_bytes_in.clone(),
@@ -114,7 +111,18 @@ fn registry(engine: &Engine, metrics: &Metrics) -> Registry {
         "Bytes on disk of stateful queries' state stores",
         ConstGauge::new(i64::try_from(engine.state_store_bytes()).unwrap_or(i64::MAX)),
     );
+    let mut stream_rows_in: BTreeMap<String, u64> = metrics
+        .stream_rows_in
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|(stream, rows)| (stream.clone(), rows.get()))
+        .collect();
+    for (stream, rows) in engine.stream_rows_written() {
+        *stream_rows_in.entry(stream).or_default() += rows;
+    }
     r.register_collector(Box::new(Scraped {
+        stream_rows_in,
         ack_latency: metrics.ack_latency.snapshot(),
         e2e_latency: metrics.e2e_latency.snapshot(),
         fsync_latency: engine.log_sync_latency(),
@@ -129,6 +137,8 @@ fn registry(engine: &Engine, metrics: &Metrics) -> Registry {
 /// computed now).
 #[derive(Debug)]
 struct Scraped {
+    /// Rows into each stream: `/inserts-stream`'s and persistent queries' together.
+    stream_rows_in: BTreeMap<String, u64>,
     ack_latency: HistogramSnapshot,
     e2e_latency: HistogramSnapshot,
     fsync_latency: Option<HistogramSnapshot>,
@@ -138,6 +148,16 @@ struct Scraped {
 
 impl Collector for Scraped {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let mut family = encoder.encode_descriptor(
+            "sluice_stream_rows_in",
+            "Rows written into each stream or table: received on /inserts-stream and written by persistent queries",
+            None,
+            MetricType::Counter,
+        )?;
+        for (stream, rows) in &self.stream_rows_in {
+            let labels = [("stream", stream.as_str())];
+            ConstCounter::new(*rows).encode(family.encode_family(&labels)?)?;
+        }
         histogram(
             &mut encoder,
             "sluice_insert_ack_latency_seconds",

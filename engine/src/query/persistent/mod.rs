@@ -74,6 +74,8 @@ pub(crate) struct Handle {
     records_in: AtomicU64,
     records_out: AtomicU64,
     records_skipped: AtomicU64,
+    /// Records written into its sink, shared with every query writing the same sink.
+    sink_rows: Arc<AtomicU64>,
 }
 
 impl Handle {
@@ -91,6 +93,8 @@ impl Handle {
         self.records_out
             .fetch_add(records_out as u64, Ordering::Relaxed);
         self.records_skipped.store(skipped_total, Ordering::Relaxed);
+        self.sink_rows
+            .fetch_add(records_out as u64, Ordering::Relaxed);
     }
 }
 
@@ -98,6 +102,9 @@ pub struct PersistentQueries {
     checkpoints: Arc<dyn CheckpointStore>,
     running: Mutex<BTreeMap<String, Arc<Handle>>>,
     sink_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Records persistent queries wrote into each sink since the start, by sink name; kept
+    /// after a query ends, so the counts never go down (one entry per sink ever written).
+    sink_rows: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
     /// Queries replayed from the catalog journal, waiting for `start`.
     pending: Mutex<Vec<Arc<PersistentQuery>>>,
     /// True once replayed queries have recovered; new queries wait for it before writing,
@@ -118,6 +125,7 @@ impl PersistentQueries {
             checkpoints,
             running: Mutex::default(),
             sink_locks: Mutex::default(),
+            sink_rows: Mutex::default(),
             pending: Mutex::default(),
             ready: watch::Sender::new(false),
             started: AtomicBool::new(false),
@@ -205,6 +213,13 @@ impl PersistentQueries {
     }
 
     fn register(&self, query: Arc<PersistentQuery>) -> Arc<Handle> {
+        let sink_rows = Arc::clone(
+            self.sink_rows
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(query.plan.sink.name.clone())
+                .or_default(),
+        );
         let handle = Arc::new(Handle {
             query,
             cancel: watch::Sender::new(false),
@@ -213,6 +228,7 @@ impl PersistentQueries {
             records_in: AtomicU64::new(0),
             records_out: AtomicU64::new(0),
             records_skipped: AtomicU64::new(0),
+            sink_rows,
         });
         self.lock_running()
             .insert(handle.query.id.clone(), Arc::clone(&handle));
@@ -266,6 +282,16 @@ pub struct PersistentQueryStats {
 }
 
 impl PersistentQueries {
+    /// Records written into each stream or table by persistent queries since the start.
+    pub fn rows_written_by_sink(&self) -> Vec<(String, u64)> {
+        self.sink_rows
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(sink, rows)| (sink.clone(), rows.load(Ordering::Relaxed)))
+            .collect()
+    }
+
     /// Every running query's counters, against the current end offsets of `log`.
     pub fn stats(&self, log: &dyn LogStore) -> Vec<PersistentQueryStats> {
         let handles: Vec<Arc<Handle>> = self.lock_running().values().cloned().collect();
