@@ -15,7 +15,8 @@
 //! ```
 //!
 //! Modules, lowest layer first (each uses only those above it in this list):
-//! - [`error`], [`limits`], `clock`, `data_dir`, [`types`]: the vocabulary.
+//! - [`error`], [`limits`], `clock`, `data_dir`, [`types`]: the vocabulary; `metrics`: the
+//!   lock-free latency histogram the log and the faces observe into.
 //! - `sql`: the ksqlDB dialect: lexer, parser, AST, `Display` back to SQL.
 //! - `log`: the partitioned durable log: traits with their contracts (`log::api`), the
 //!   embedded backend (`log::embedded`), the partitioner.
@@ -59,8 +60,8 @@ pub mod limits;
 pub mod types;
 
 internal_modules!(
-    catalog, clock, data_dir, exec, expr, format, ingest, log, plan, query, runtime, sql, state,
-    statements,
+    catalog, clock, data_dir, exec, metrics, expr, format, ingest, log, plan, query, runtime, sql,
+    state, statements,
 );
 
 pub use api::codec;

@@ -18,6 +18,7 @@ use tokio::time::Instant;
 use crate::auth::Auth;
 use crate::connection::{self, Phase, Shared};
 use crate::limits::{self, ConnectionLimits, ConnectionSlots};
+use crate::metrics::Metrics;
 use crate::services::Services;
 use crate::tasks::{TaskRegistry, STATEMENT_WAIT_MS};
 use crate::tls::TlsConfig;
@@ -157,6 +158,7 @@ impl Server {
                 tasks: Arc::new(TaskRegistry::default()),
                 statement_wait,
                 functions,
+                metrics: Arc::new(Metrics::new()),
             }),
             limits,
             tls,

@@ -75,6 +75,17 @@ impl QueryHandle {
         plan.kind == QueryKind::Pull && plan.source.kind == SourceKind::Table
     }
 
+    /// The stream or table the query reads.
+    pub fn source_name(&self) -> &str {
+        &self.stream.plan().source.name
+    }
+
+    /// The oldest timestamp (ms since the epoch) of the source records the last
+    /// `next_rows` read, if it read any: how far behind the rows it returned may be.
+    pub fn oldest_record_ms(&self) -> Option<i64> {
+        self.stream.oldest_record_ms()
+    }
+
     /// An empty batch of this query's width (no room reserved: a query that never gets a
     /// row holds no buffer).
     pub fn new_rows(&self) -> ResultRows {

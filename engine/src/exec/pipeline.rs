@@ -48,6 +48,11 @@ impl<T: Terminal> Pipeline<T> {
         self.operators.iter_mut().find_map(|op| op.take_error())
     }
 
+    /// Records the scan skipped so far (they failed to decode).
+    pub(crate) fn skipped_records(&self) -> u64 {
+        self.scan.skipped()
+    }
+
     /// True when the pipeline will produce nothing more (a `LIMIT` already reached).
     pub(crate) fn exhausted(&self) -> bool {
         self.operators.iter().any(|op| op.exhausted())

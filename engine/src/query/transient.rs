@@ -62,6 +62,9 @@ pub struct QueryStream {
     next_cursor: usize,
     /// The batches this query shares with identical ones (`None`: it computes its own).
     shared: Option<Arc<BatchRing>>,
+    /// The oldest timestamp of the records read by the last `next_rows` (its own reads,
+    /// not rows copied from a shared batch), for end-to-end latency metrics.
+    oldest_record_ms: Option<i64>,
 }
 
 impl QueryStream {
@@ -137,11 +140,18 @@ impl QueryStream {
             registration,
             records: Vec::new(),
             next_cursor: 0,
+            oldest_record_ms: None,
         })
     }
 
     pub fn plan(&self) -> &QueryPlan {
         &self.plan
+    }
+
+    /// The oldest record timestamp (ms since the epoch) among the records the last
+    /// `next_rows` read itself; `None` if it read none.
+    pub fn oldest_record_ms(&self) -> Option<i64> {
+        self.oldest_record_ms
     }
 
     /// Waits for result rows and appends up to `max_rows` of them to `out`. Returns
@@ -151,6 +161,7 @@ impl QueryStream {
         out: &mut ResultRows,
         max_rows: usize,
     ) -> Result<Option<EndReason>> {
+        self.oldest_record_ms = None;
         // `LIMIT 0` ends before the first row (the per-row check only runs after a row).
         if self.pipeline.exhausted() {
             return Ok(Some(EndReason::LimitReached));
@@ -211,6 +222,11 @@ impl QueryStream {
                 return Err(e);
             }
             let mut records = std::mem::take(&mut self.records);
+            // Offsets ascend and so, mostly, do timestamps: the first record is the oldest.
+            if let Some(first) = records.first() {
+                let ts = first.record.timestamp_ms;
+                self.oldest_record_ms = Some(self.oldest_record_ms.map_or(ts, |o| o.min(ts)));
+            }
             let mut ended = None;
             for record in &records {
                 ended = self.process(record, out)?;

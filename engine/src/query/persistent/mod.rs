@@ -27,7 +27,7 @@ mod runner;
 pub use runner::MATERIALIZED_TABLE;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
@@ -74,6 +74,12 @@ pub(crate) struct Handle {
     /// Source positions of the last commit, one per source partition.
     committed: Mutex<Vec<u64>>,
     failed: AtomicBool,
+    /// Counters for metrics, added to once per batch.
+    records_in: AtomicU64,
+    records_out: AtomicU64,
+    records_skipped: AtomicU64,
+    /// Records written into its sink, shared with every query writing the same sink.
+    sink_rows: Arc<AtomicU64>,
 }
 
 impl Handle {
@@ -81,6 +87,18 @@ impl Handle {
         let mut committed = self.committed.lock().unwrap_or_else(|e| e.into_inner());
         committed.clear();
         committed.extend_from_slice(positions);
+    }
+
+    /// Counts a committed batch: records read, records written, and the pipeline's running
+    /// total of records skipped.
+    fn count(&self, records_in: usize, records_out: usize, skipped_total: u64) {
+        self.records_in
+            .fetch_add(records_in as u64, Ordering::Relaxed);
+        self.records_out
+            .fetch_add(records_out as u64, Ordering::Relaxed);
+        self.records_skipped.store(skipped_total, Ordering::Relaxed);
+        self.sink_rows
+            .fetch_add(records_out as u64, Ordering::Relaxed);
     }
 }
 
@@ -90,6 +108,9 @@ pub struct PersistentQueries {
     state: Arc<StateBackend>,
     running: Mutex<BTreeMap<String, Arc<Handle>>>,
     sink_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Records persistent queries wrote into each sink since the start, by sink name; kept
+    /// after a query ends, so the counts never go down (one entry per sink ever written).
+    sink_rows: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
     /// Queries replayed from the catalog journal, waiting for `start`.
     pending: Mutex<Vec<Arc<PersistentQuery>>>,
     /// True once replayed queries have recovered; new queries wait for it before writing,
@@ -111,6 +132,7 @@ impl PersistentQueries {
             state,
             running: Mutex::default(),
             sink_locks: Mutex::default(),
+            sink_rows: Mutex::default(),
             pending: Mutex::default(),
             ready: watch::Sender::new(false),
             started: AtomicBool::new(false),
@@ -207,11 +229,22 @@ impl PersistentQueries {
     }
 
     fn register(&self, query: Arc<PersistentQuery>) -> Arc<Handle> {
+        let sink_rows = Arc::clone(
+            self.sink_rows
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(query.plan.sink.name.clone())
+                .or_default(),
+        );
         let handle = Arc::new(Handle {
             query,
             cancel: watch::Sender::new(false),
             committed: Mutex::new(Vec::new()),
             failed: AtomicBool::new(false),
+            records_in: AtomicU64::new(0),
+            records_out: AtomicU64::new(0),
+            records_skipped: AtomicU64::new(0),
+            sink_rows,
         });
         self.lock_running()
             .insert(handle.query.id.clone(), Arc::clone(&handle));
@@ -266,7 +299,62 @@ impl PersistentQueries {
     }
 }
 
+/// A running persistent query's counters, for metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersistentQueryStats {
+    pub query_id: String,
+    /// The stream or table it reads, and the one it writes.
+    pub source: String,
+    pub sink: String,
+    pub state: QueryState,
+    /// Source records read and committed since it started in this process.
+    pub records_in: u64,
+    /// Records it wrote to its sink since it started in this process.
+    pub records_out: u64,
+    /// Source records it skipped because they failed to decode (processing errors).
+    pub records_skipped: u64,
+    /// Source records not yet committed, over every source partition.
+    pub lag_records: u64,
+}
+
 impl PersistentQueries {
+    /// Records written into each stream or table by persistent queries since the start.
+    pub fn rows_written_by_sink(&self) -> Vec<(String, u64)> {
+        self.sink_rows
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(sink, rows)| (sink.clone(), rows.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    /// Every running query's counters, against the current end offsets of `log`.
+    pub fn stats(&self, log: &dyn LogStore) -> Vec<PersistentQueryStats> {
+        let handles: Vec<Arc<Handle>> = self.lock_running().values().cloned().collect();
+        handles
+            .iter()
+            .map(|h| {
+                let lag_records = self
+                    .progress(log, &h.query.id)
+                    .map_or(0, |p| p.sources.iter().map(|s| s.3.saturating_sub(s.2)).sum());
+                PersistentQueryStats {
+                    query_id: h.query.id.clone(),
+                    source: h.query.plan.source.name.clone(),
+                    sink: h.query.plan.sink.name.clone(),
+                    state: if h.failed.load(Ordering::SeqCst) {
+                        QueryState::Error
+                    } else {
+                        QueryState::Running
+                    },
+                    records_in: h.records_in.load(Ordering::Relaxed),
+                    records_out: h.records_out.load(Ordering::Relaxed),
+                    records_skipped: h.records_skipped.load(Ordering::Relaxed),
+                    lag_records,
+                }
+            })
+            .collect()
+    }
+
     /// Where a persistent query stands: its committed source positions against the
     /// current end offsets of `log`. `None` if no such query runs.
     pub fn progress(&self, log: &dyn LogStore, id: &str) -> Option<QueryProgress> {

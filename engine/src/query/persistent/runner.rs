@@ -180,9 +180,11 @@ async fn run_loop(
             .zip(ends.iter().copied())
             .collect();
         let outputs = builder.build(&records)?;
+        let written: usize = outputs.iter().map(Vec::len).sum();
         write_batch(queries, &topics, journal, &mut builder, &ranges, outputs, None).await?;
         positions = ends;
         handle.publish(&positions);
+        handle.count(records.len(), written, builder.skipped_records());
     }
 }
 
@@ -366,6 +368,11 @@ impl OutputBuilder {
             },
             source_topic: plan.source.topic.clone(),
         })
+    }
+
+    /// Source records skipped so far because they failed to decode.
+    pub(super) fn skipped_records(&self) -> u64 {
+        self.pipeline.skipped_records()
     }
 
     pub(super) fn build(&mut self, records: &[StoredRecord]) -> Result<SinkRecords> {
