@@ -41,8 +41,9 @@ impl Engine {
         }))
     }
 
-    /// Opens the engine with its log on a Kafka cluster; the catalog's commands and the
-    /// persistent queries' checkpoints stay in `config.data_dir` for now.
+    /// Opens the engine with its log and the catalog's commands (the service's command
+    /// topic) on a Kafka cluster; the persistent queries' checkpoints and this node's id
+    /// stay in `config.data_dir` for now.
     pub fn open_on_kafka(
         config: EngineConfig,
         kafka: crate::log::KafkaConfig,

@@ -63,6 +63,10 @@ pub const COMMAND_BUFFER_MAX: usize = 1024;
 /// the stop flag.
 const COMMAND_POLL_MS: u64 = 100;
 
+/// How long reading the command topic's end waits before trying again after an error, in
+/// milliseconds: a leader election takes a few 100 ms.
+const END_RETRY_MS: u64 = 100;
+
 /// Largest command appended, in bytes: the broker's default `message.max.bytes` (~1 MB)
 /// less room for the batch framing. Statement texts are far smaller (the `/ksql` request
 /// limit bounds them).
@@ -314,16 +318,7 @@ impl KafkaCommandLog {
     /// its `init_transactions` aborted what could hold the end back).
     pub fn catch_up(&self) -> Result<Vec<Vec<u8>>> {
         off_runtime(|| {
-            let (_, high) = self
-                .reader
-                .consumer
-                .fetch_watermarks(
-                    &self.reader.topic,
-                    0,
-                    Duration::from_millis(ADMIN_TIMEOUT_MS),
-                )
-                .map_err(|e| kafka_error("reading the command topic's end", e))?;
-            let end = u64::try_from(high).unwrap_or(0);
+            let end = self.end_offset()?;
             let (taken, reached) = self
                 .reader
                 .catch_up_to(end, Duration::from_millis(COMMAND_CATCH_UP_TIMEOUT_MS))?;
@@ -333,6 +328,28 @@ impl KafkaCommandLog {
             }
             Ok(taken)
         })
+    }
+
+    /// The command topic's end (high watermark). Right after the topic is created, or
+    /// while its leader moves to another broker, the cluster answers "not leader" for a
+    /// moment: retried until [`COMMAND_CATCH_UP_TIMEOUT_MS`].
+    fn end_offset(&self) -> Result<u64> {
+        let deadline = Instant::now() + Duration::from_millis(COMMAND_CATCH_UP_TIMEOUT_MS);
+        loop {
+            let fetched = self.reader.consumer.fetch_watermarks(
+                &self.reader.topic,
+                0,
+                Duration::from_millis(ADMIN_TIMEOUT_MS),
+            );
+            match fetched {
+                Ok((_, high)) => return Ok(u64::try_from(high).unwrap_or(0)),
+                Err(error) if Instant::now() < deadline => {
+                    tracing::debug!(%error, "reading the command topic's end; retrying");
+                    std::thread::sleep(Duration::from_millis(END_RETRY_MS));
+                }
+                Err(error) => return Err(kafka_error("reading the command topic's end", error)),
+            }
+        }
     }
 
     /// Commands other nodes appended that the reader has already read, without waiting.
