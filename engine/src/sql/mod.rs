@@ -7,7 +7,8 @@
 //!
 //! - [`ast`]: the statement and expression tree.
 //! - `lexer`: tokens with line/column, following `SqlBase.g4`'s lexer rules.
-//! - `parser`: statements and queries, ANTLR-shaped syntax errors, the depth limit.
+//! - `parser`: statements and queries, ANTLR-shaped syntax errors, the depth and size
+//!   limits. Every step is linear in the input (`tests/linear.rs` checks each construct).
 //! - `expr_parser`: expressions (precedence climbing) and types.
 //! - `display`: ksqlDB-style formatting of expressions.
 //! - `variables`: `${name}` substitution.
@@ -26,7 +27,8 @@ use crate::types::SqlType;
 use parser::{Expect, Parser};
 
 pub(crate) use expr_parser::{for_each_child, for_each_child_mut};
-pub use parser::{EXPRESSION_DEPTH_MAX, EXPRESSION_TREE_DEPTH_MAX};
+pub use parser::{EXPRESSION_DEPTH_MAX, EXPRESSION_TREE_DEPTH_MAX, STATEMENT_EXPRESSION_NODES_MAX};
+pub use variables::SUBSTITUTED_SQL_BYTES_MAX;
 
 /// One statement from a request, with the source text ksqlDB echoes as `statementText`.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +46,27 @@ pub fn parse(sql: &str) -> Result<Vec<ParsedStatement>, EngineError> {
         .into_iter()
         .map(|(statement, text)| ParsedStatement { statement, text })
         .collect())
+}
+
+/// Parses a request that must hold exactly one statement (`/query-stream`, `/query`,
+/// PRINT), after substituting its `${name}` session variables, as ksqlDB does.
+pub fn parse_one(
+    sql: &str,
+    session_variables: &HashMap<String, String>,
+) -> Result<ParsedStatement, EngineError> {
+    let text = if sql.contains("${") {
+        substitute_variables(sql, session_variables)?
+    } else {
+        sql.to_string()
+    };
+    let mut statements = parse(&text)?;
+    if statements.len() != 1 {
+        return Err(EngineError::statement(format!(
+            "Expected exactly one KSQL statement; found {} instead",
+            statements.len()
+        )));
+    }
+    Ok(statements.remove(0))
 }
 
 /// Parses a single expression, such as a pull query's key predicate or a test fixture.

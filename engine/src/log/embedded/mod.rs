@@ -23,6 +23,7 @@
 //! - `cursor`: a reader tailing one partition.
 //! - `journal`: a small checksummed append-only file for the catalog's commands and
 //!   persistent queries' checkpoints.
+//! - `fuzzing`: the record and segment readers on fuzzer-made bytes (`internals` only).
 //! - `tests`: end-to-end tests (append, group commit, recovery at every cut, restart, delete,
 //!   corruption, failing writes, many partitions).
 //!
@@ -34,6 +35,8 @@
 mod checkpoint;
 mod cursor;
 mod files;
+#[cfg(feature = "internals")]
+pub mod fuzzing;
 mod journal;
 mod log_store;
 mod partition;
@@ -50,7 +53,7 @@ pub use checkpoint::{RECOVERY_POINT_SYNC_INTERVAL_MS, RECOVERY_POINT_WRITE_INTER
 pub use files::{default_open_files_max, OPEN_FILES_DEFAULT_MAX, OPEN_FILES_MIN};
 pub use journal::{Journal, JOURNAL_ENTRY_BYTES_MAX};
 pub use log_store::{
-    validate_topic_name, EmbeddedLog, EmbeddedTopic, PartitionStats, TOPIC_NAME_CHARS_MAX,
+    EmbeddedLog, EmbeddedTopic, PartitionStats,
 };
 pub use shared::{
     APPEND_QUEUE_BYTES_MAX, APPEND_QUEUE_DEPTH_MAX, APPEND_REQUEST_BYTES_MAX,
