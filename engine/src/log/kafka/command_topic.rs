@@ -253,6 +253,8 @@ pub struct KafkaCommandLog {
     /// queries it owns.
     node_id: String,
     reader: Arc<Reader>,
+    /// Asks for the topic's high watermark (see `KafkaConfig::command_end_probe`).
+    end_probe: BaseConsumer<LogContext>,
     /// The transactional producer of the request writing now, between `begin_writes` and
     /// `end_writes`.
     writer: Mutex<Option<BaseProducer<CommandDelivery>>>,
@@ -286,6 +288,10 @@ impl KafkaCommandLog {
             arrivals: Arc::new(Notify::new()),
             stop: AtomicBool::new(false),
         });
+        let end_probe: BaseConsumer<LogContext> = config
+            .command_end_probe()
+            .create_with_context(LogContext)
+            .map_err(|e| kafka_error("creating the command topic's end probe", e))?;
         let thread_reader = Arc::clone(&reader);
         std::thread::Builder::new()
             .name("kafka-commands".to_owned())
@@ -294,6 +300,7 @@ impl KafkaCommandLog {
             config,
             node_id,
             reader,
+            end_probe,
             writer: Mutex::new(None),
         })
     }
@@ -330,13 +337,14 @@ impl KafkaCommandLog {
         })
     }
 
-    /// The command topic's end (high watermark). Right after the topic is created, or
+    /// The command topic's end: its high watermark, past every committed command (and
+    /// any transaction still open, which the reader then waits for). Right after the topic is created, or
     /// while its leader moves to another broker, the cluster answers "not leader" for a
     /// moment: retried until [`COMMAND_CATCH_UP_TIMEOUT_MS`].
     fn end_offset(&self) -> Result<u64> {
         let deadline = Instant::now() + Duration::from_millis(COMMAND_CATCH_UP_TIMEOUT_MS);
         loop {
-            let fetched = self.reader.consumer.fetch_watermarks(
+            let fetched = self.end_probe.fetch_watermarks(
                 &self.reader.topic,
                 0,
                 Duration::from_millis(ADMIN_TIMEOUT_MS),

@@ -230,6 +230,17 @@ impl KafkaConfig {
         config
     }
 
+    /// Reads the command topic's end only, never a record: read_uncommitted, because a
+    /// read_committed consumer's end is the last stable offset, which for a moment after
+    /// another node's commit returns still stops before that commit (the transaction's
+    /// markers are written after). Waiting for the reader to pass the high watermark
+    /// instead waits for those markers.
+    pub(super) fn command_end_probe(&self) -> ClientConfig {
+        let mut config = self.reader("commands-end", CATCH_UP_QUEUE_KBYTES);
+        config.set("isolation.level", "read_uncommitted");
+        config
+    }
+
     /// The command topic's writer: transactional under the service id, as ksqlDB's
     /// (`transactional.id` = `ksql.service.id`), so a node's writer fences every other's.
     pub(super) fn command_writer(&self) -> ClientConfig {
