@@ -26,6 +26,9 @@ step "web console end to end (headless Chromium; .ci/run installs chromium and n
 cargo build --bin sluice --locked --quiet
 (cd tests/console && npm test)
 
+step "real Python clients against the faces (scripts/py_clients.sh; setup.sh installs them)"
+scripts/py_clients.sh run
+
 step "cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 

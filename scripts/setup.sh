@@ -37,3 +37,11 @@ if ! scripts/kafka/broker.sh fetch; then
   exit 1
 fi
 
+
+# The faces' real Python client libraries (deltastream-connector, foundry-platform-sdk),
+# pinned in scripts/clients/requirements.txt, in a venv of their own (.venv-clients).
+printf '\n==> Python client libraries (scripts/py_clients.sh install)\n'
+if ! scripts/py_clients.sh install; then
+  echo "setup: FAILED: installing the Python client libraries (pip; its error is above)" >&2
+  exit 1
+fi

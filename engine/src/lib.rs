@@ -66,7 +66,7 @@ pub use api::{
     Engine, EngineConfig, PartitionRange, PrintHandle, QueryHandle, QueryOutput, QueryRequest,
     TopicDescription,
 };
-pub use catalog::Source;
+pub use catalog::{CommandStatus, Source};
 pub use error::{EngineError, ErrorClass, ErrorCode, Result, SyntaxCause, SyntaxDetail};
 pub use exec::operator::Flow;
 pub use exec::result_rows::{CellRef, ResultRows};

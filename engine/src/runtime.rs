@@ -6,9 +6,11 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
-use crate::catalog::{CatalogState, CommandLog, JournalCommandLog, QueryRegistry};
+use crate::catalog::{
+    CatalogState, CommandLog, CommandStatus, CommandStatuses, JournalCommandLog, QueryRegistry,
+};
 use crate::clock::Clock;
 use crate::data_dir;
 use crate::error::Result;
@@ -103,7 +105,9 @@ pub struct Runtime {
     /// Result batches identical push queries share.
     pub(crate) shared_batches: SharedBatches,
     pub(crate) command_seq: AtomicU64,
-    pub(crate) command_statuses: Mutex<Vec<(String, String)>>,
+    /// Orders command statuses as they are recorded (replay included).
+    status_seq: AtomicU64,
+    pub(crate) command_statuses: CommandStatuses,
     pub(crate) clock: Clock,
     /// Running persistent queries (CSAS, CTAS, INSERT INTO … SELECT).
     pub(crate) persistent: Arc<PersistentQueries>,
@@ -132,7 +136,8 @@ impl Runtime {
             queries: Arc::default(),
             shared_batches: SharedBatches::default(),
             command_seq: AtomicU64::new(0),
-            command_statuses: Mutex::new(Vec::new()),
+            status_seq: AtomicU64::new(0),
+            command_statuses: CommandStatuses::default(),
             clock: Clock::system(),
             persistent: Arc::new(PersistentQueries::new(checkpoints)),
             following: AtomicBool::new(false),
@@ -154,21 +159,20 @@ impl Runtime {
         self.command_seq.fetch_add(1, Ordering::SeqCst)
     }
 
-    pub(crate) fn record_command_status(&self, command_id: &str, status: &str) {
-        let mut statuses = self
-            .command_statuses
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        statuses.retain(|(id, _)| id != command_id);
-        statuses.push((command_id.to_string(), status.to_string()));
-    }
-
-    /// Every command applied since start (and replayed), with its status.
-    pub(crate) fn command_statuses(&self) -> Vec<(String, String)> {
-        self.command_statuses
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+    /// Records that `command_id` succeeded with `message` (and started `query_id`).
+    pub(crate) fn record_command_status(
+        &self,
+        command_id: &str,
+        message: &str,
+        query_id: Option<&str>,
+    ) {
+        let seq = self.status_seq.fetch_add(1, Ordering::Relaxed);
+        let status = CommandStatus {
+            status: "SUCCESS",
+            message: message.to_string(),
+            query_id: query_id.map(str::to_string),
+        };
+        self.command_statuses.record(command_id, seq, status);
     }
 
     /// The log every topic lives in.
