@@ -28,6 +28,17 @@ const PARTITIONS: u32 = 6;
 /// The whole ingest (kill, leader elections, the rest of the rows) must end within this.
 const INGEST_TIMEOUT: Duration = Duration::from_secs(90);
 
+/// The server, SIGKILLed when dropped, so a failing test leaves no server behind.
+struct KilledOnDrop(Option<child::ChildServer>);
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        if let Some(server) = self.0.take() {
+            server.kill();
+        }
+    }
+}
+
 fn row(i: u64) -> String {
     format!("{{\"ID\":{i},\"V\":\"row-{i}\"}}")
 }
@@ -96,7 +107,7 @@ async fn a_broker_killed_mid_ingest_loses_no_acked_row() {
         }
     };
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = child::ChildServer::start_with(
+    let server = KilledOnDrop(Some(child::ChildServer::start_with(
         dir.path(),
         &[
             "--log",
@@ -106,8 +117,9 @@ async fn a_broker_killed_mid_ingest_loses_no_acked_row() {
             "--service-id",
             "failover_",
         ],
-    );
-    let mut client = Client::connect(server.addr, Proto::H2).await;
+    )));
+    let addr = server.0.as_ref().expect("started").addr;
+    let mut client = Client::connect(addr, Proto::H2).await;
     let (status, body) = client
         .ksql(&format!(
             "CREATE STREAM fo (id BIGINT KEY, v STRING) \
@@ -118,7 +130,7 @@ async fn a_broker_killed_mid_ingest_loses_no_acked_row() {
 
     let acked = Arc::new(AtomicU64::new(0));
     let ingest = tokio::spawn(child::produce_until_killed(
-        server.addr,
+        addr,
         "FO",
         0,
         ROWS_MAX,
@@ -176,6 +188,6 @@ async fn a_broker_killed_mid_ingest_loses_no_acked_row() {
         distinct.len(),
         "idempotence: no row stored twice"
     );
-    server.kill();
+    drop(server);
     cluster.stop();
 }
