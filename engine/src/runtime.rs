@@ -17,6 +17,7 @@ use crate::error::Result;
 use crate::log::{EmbeddedLog, FsyncPolicy, KafkaConfig, KafkaLog, LogConfig, LogStore};
 use crate::query::persistent::{CheckpointStore, JournalCheckpoints, PersistentQueries};
 use crate::query::shared_batches::SharedBatches;
+use crate::state::{StateBackend, StateConfig};
 
 /// The storage an engine runs on: where records, catalog commands and persistent queries'
 /// checkpoints are kept. The embedded backend keeps all three in a data directory; a Kafka
@@ -25,6 +26,8 @@ pub(crate) struct Backend {
     pub(crate) log: Arc<dyn LogStore>,
     pub(crate) commands: Box<dyn CommandLog>,
     pub(crate) checkpoints: Arc<dyn CheckpointStore>,
+    /// Persistent queries' state stores.
+    pub(crate) state: Arc<StateBackend>,
 }
 
 impl Backend {
@@ -41,6 +44,7 @@ impl Backend {
                 &data_dir.join(data_dir::CATALOG_JOURNAL_FILE),
             )?),
             checkpoints: Arc::new(JournalCheckpoints::new(data_dir)),
+            state: Arc::new(StateBackend::embedded(data_dir, StateConfig::default())?),
         })
     }
 
@@ -54,12 +58,14 @@ impl Backend {
                 &data_dir.join(data_dir::CATALOG_JOURNAL_FILE),
             )?),
             checkpoints: Arc::new(JournalCheckpoints::new(data_dir)),
+            state: Arc::new(StateBackend::embedded(data_dir, StateConfig::default())?),
         })
     }
 
     /// Records and the catalog's commands in topics of the Kafka cluster `kafka` names
     /// (the commands in the service's command topic, shared with every node of the
-    /// service); checkpoints in `data_dir`, which also keeps this node's id.
+    /// service); checkpoints and state stores in `data_dir`, which also keeps this node's
+    /// id.
     pub(crate) fn kafka(data_dir: &Path, kafka: KafkaConfig) -> Result<Backend> {
         std::fs::create_dir_all(data_dir)?;
         let log = KafkaLog::open(kafka)?;
@@ -68,6 +74,7 @@ impl Backend {
             log,
             commands: Box::new(commands),
             checkpoints: Arc::new(JournalCheckpoints::new(data_dir)),
+            state: Arc::new(StateBackend::embedded(data_dir, StateConfig::default())?),
         })
     }
 }
@@ -126,6 +133,7 @@ impl Runtime {
             log,
             commands,
             checkpoints,
+            state,
         } = backend;
         let entries = commands.replay()?;
         let runtime = Runtime {
@@ -139,7 +147,7 @@ impl Runtime {
             status_seq: AtomicU64::new(0),
             command_statuses: CommandStatuses::default(),
             clock: Clock::system(),
-            persistent: Arc::new(PersistentQueries::new(checkpoints)),
+            persistent: Arc::new(PersistentQueries::new(checkpoints, state)),
             following: AtomicBool::new(false),
         };
         runtime.replay(&entries)?;

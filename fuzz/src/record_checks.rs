@@ -517,7 +517,8 @@ fn walk(
     read
 }
 
-/// This process's scratch segment file, rewritten with `bytes` (the scan reads a `File`).
+/// A scratch segment file holding `bytes` (the scan reads a `File`). Its name is unlinked
+/// at once: the open handle keeps the file, and nothing is left behind in the temp dir.
 fn scratch_segment(bytes: &[u8]) -> File {
     let path: PathBuf =
         std::env::temp_dir().join(format!("sluice-fuzz-segment-{}.log", std::process::id()));
@@ -528,6 +529,7 @@ fn scratch_segment(bytes: &[u8]) -> File {
         .truncate(true)
         .open(&path)
         .expect("the scratch segment opens");
+    std::fs::remove_file(&path).expect("the scratch segment's name is removed");
     file.write_all_at(bytes, 0)
         .expect("the scratch segment is written");
     file
