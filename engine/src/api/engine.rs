@@ -71,8 +71,9 @@ impl Engine {
         Ok(Engine::over(Runtime::open(backend)?, config.data_dir))
     }
 
-    /// Opens the engine with its log on a Kafka cluster; the catalog's commands and the
-    /// persistent queries' checkpoints stay in `config.data_dir` for now.
+    /// Opens the engine with its log and the catalog's commands (the service's command
+    /// topic) on a Kafka cluster; the persistent queries' checkpoints and this node's id
+    /// stay in `config.data_dir` for now.
     pub fn open_on_kafka(
         config: EngineConfig,
         kafka: crate::log::KafkaConfig,
