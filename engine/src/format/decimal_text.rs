@@ -219,6 +219,58 @@ pub fn big_decimal_to_string(text: &str) -> Option<String> {
     Some(out)
 }
 
+/// Appends `d` as Java's `BigDecimal.toString()` prints it, which is how ksqlDB's JSON
+/// serializer stores a DECIMAL (Jackson writes a `DecimalNode` with `toString` unless
+/// `WRITE_BIGDECIMAL_AS_PLAIN` is on, and Connect's `JsonConverter` does not turn it on):
+/// plain notation keeping the scale (`12.10`) while the adjusted exponent
+/// (`digits - 1 - scale`) is at least -6, else scientific (`1.2E-7`, and `0E-8` for a zero
+/// of scale 8).
+pub fn write_java_big_decimal(d: Decimal, out: &mut Vec<u8>) {
+    let mut buf = [0u8; 40];
+    let mut n = d.unscaled.unsigned_abs();
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + u8::try_from(n % 10).expect("a digit");
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let digits = &buf[at..];
+    if d.unscaled < 0 {
+        out.push(b'-');
+    }
+    let scale = usize::from(d.scale);
+    // `digits.len() - 1 - scale`, kept non-negative: adjusted >= -6.
+    if scale == 0 {
+        out.extend_from_slice(digits);
+    } else if digits.len() + 6 > scale {
+        if digits.len() > scale {
+            let (int, frac) = digits.split_at(digits.len() - scale);
+            out.extend_from_slice(int);
+            out.push(b'.');
+            out.extend_from_slice(frac);
+        } else {
+            out.extend_from_slice(b"0.");
+            out.resize(out.len() + scale - digits.len(), b'0');
+            out.extend_from_slice(digits);
+        }
+    } else {
+        out.push(digits[0]);
+        if digits.len() > 1 {
+            out.push(b'.');
+            out.extend_from_slice(&digits[1..]);
+        }
+        out.extend_from_slice(b"E-");
+        // adjusted = digits - 1 - scale < -6 here.
+        super::json_text::write_i64(
+            i64::try_from(scale + 1 - digits.len()).expect("a scale fits i64"),
+            out,
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,6 +363,37 @@ mod tests {
     fn double_digits_like_string_value_of() {
         assert_eq!(parse_double_digits(1.005), Some(p("1.005")));
         assert_eq!(parse_double_digits(0.1), Some(p("0.1")));
+    }
+
+    #[test]
+    fn java_big_decimal_text() {
+        let text = |unscaled, scale| {
+            let mut out = Vec::new();
+            write_java_big_decimal(Decimal::new(unscaled, scale), &mut out);
+            String::from_utf8(out).expect("ASCII")
+        };
+        // What `new BigDecimal(unscaled).movePointLeft(scale).toString()` prints.
+        assert_eq!(text(1210, 2), "12.10");
+        assert_eq!(text(-5, 1), "-0.5");
+        assert_eq!(text(7, 0), "7");
+        assert_eq!(text(0, 0), "0");
+        assert_eq!(text(0, 2), "0.00");
+        assert_eq!(text(1, 6), "0.000001");
+        assert_eq!(text(0, 6), "0.000000");
+        assert_eq!(text(1, 7), "1E-7");
+        assert_eq!(text(0, 7), "0E-7");
+        assert_eq!(text(0, 8), "0E-8");
+        assert_eq!(text(12, 8), "1.2E-7");
+        assert_eq!(text(-12, 9), "-1.2E-8");
+        assert_eq!(text(10, 7), "0.0000010");
+        assert_eq!(text(123_456, 10), "0.0000123456");
+        assert_eq!(text(i128::MAX, 38), "1.70141183460469231731687303715884105727");
+        for (input, want) in [("1.50", "1.50"), ("0.0000001", "1E-7"), ("-0.000000012", "-1.2E-8")] {
+            let parsed = p(input);
+            let scale = u8::try_from(parsed.scale).expect("small scale");
+            assert_eq!(text(parsed.unscaled, scale), want);
+            assert_eq!(big_decimal_to_string(input).as_deref(), Some(want));
+        }
     }
 
     #[test]

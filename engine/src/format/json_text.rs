@@ -98,7 +98,12 @@ pub fn has_lone_surrogate_escape(json: &[u8]) -> bool {
     let is_high = |u: u32| (0xD800..0xDC00).contains(&u);
     let is_low = |u: u32| (0xDC00..0xE000).contains(&u);
     let mut at = 0;
-    while let Some(found) = json[at..].iter().position(|&b| b == b'\\') {
+    // `at` can pass the end when the last byte is a backslash (`at = escape + 2`): such a
+    // line is no valid JSON, and the scan ends rather than slicing past it.
+    while let Some(found) = json
+        .get(at..)
+        .and_then(|rest| rest.iter().position(|&b| b == b'\\'))
+    {
         let escape = at + found;
         if json.get(escape + 1) != Some(&b'u') {
             at = escape + 2; // `\\`, `\"`, `\n`…: the next byte is not an escape start
@@ -127,13 +132,36 @@ const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 
 /// Appends `s` as a quoted JSON string, escaping as Jackson does: `\"`, `\\`, the short forms
 /// `\b \t \n \f \r`, and `\u00XX` (upper-case hex) for other control characters. Everything
-/// else, including non-ASCII, is copied as UTF-8.
+/// else, including non-ASCII, is copied as UTF-8 (how a query result shows text).
 pub fn write_json_string(s: &str, out: &mut Vec<u8>) {
+    write_escaped(s, Supplementary::Utf8, out);
+}
+
+/// Appends `s` as a quoted JSON string exactly as ksqlDB's JSON serializer stores it
+/// (Jackson's `UTF8JsonGenerator` under Connect's `JsonConverter`): escaped as
+/// [`write_json_string`], except that a character outside the Basic Multilingual Plane is
+/// written as its UTF-16 surrogate pair of `\uXXXX` escapes (`😀` is `\uD83D\uDE00`):
+/// the generator escapes every surrogate `char` of a Java string it meets
+/// (`_outputMultiByteChar`; jackson-core issue 223).
+pub fn write_stored_json_string(s: &str, out: &mut Vec<u8>) {
+    write_escaped(s, Supplementary::SurrogateEscapes, out);
+}
+
+/// How [`write_escaped`] writes a character above U+FFFF.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Supplementary {
+    Utf8,
+    SurrogateEscapes,
+}
+
+fn write_escaped(s: &str, supplementary: Supplementary, out: &mut Vec<u8>) {
     out.reserve(s.len() + 2);
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut run_start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
         let short = match b {
             b'"' => b'"',
             b'\\' => b'\\',
@@ -143,20 +171,42 @@ pub fn write_json_string(s: &str, out: &mut Vec<u8>) {
             0x0c => b'f',
             b'\r' => b'r',
             0x00..=0x1f => 0,
-            _ => continue,
+            // The lead byte of a four-byte sequence: a supplementary character.
+            0xf0..=0xf4 if supplementary == Supplementary::SurrogateEscapes => {
+                out.extend_from_slice(&bytes[run_start..i]);
+                let c = s[i..].chars().next().expect("a char starts at a lead byte");
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    write_unicode_escape(*unit, out);
+                }
+                i += c.len_utf8();
+                run_start = i;
+                continue;
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
         };
         out.extend_from_slice(&bytes[run_start..i]);
-        run_start = i + 1;
+        i += 1;
+        run_start = i;
         if short != 0 {
             out.extend_from_slice(&[b'\\', short]);
         } else {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX_UPPER[usize::from(b >> 4)]);
-            out.push(HEX_UPPER[usize::from(b & 0xf)]);
+            write_unicode_escape(u16::from(b), out);
         }
     }
     out.extend_from_slice(&bytes[run_start..]);
     out.push(b'"');
+}
+
+/// `\uXXXX` with upper-case hex digits, as Jackson writes it.
+fn write_unicode_escape(unit: u16, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"\\u");
+    for shift in [12, 8, 4, 0] {
+        out.push(HEX_UPPER[usize::from((unit >> shift) & 0xf)]);
+    }
 }
 
 /// A copy of valid JSON text with insignificant whitespace removed, the way a JSON library
@@ -242,6 +292,9 @@ mod tests {
             r#"{"V":"\\udc00"}"#,
             r#"{"V":"a\"\\\ud800\udc00"}"#,
             r#"{"V":"\u12"}"#,
+            // A line that ends in a backslash (no valid JSON) ends the scan, no panic.
+            r#"{"V":"x\"#,
+            "\\",
         ] {
             assert!(!has_lone_surrogate_escape(fine.as_bytes()), "{fine}");
         }
@@ -255,6 +308,19 @@ mod tests {
             std::str::from_utf8(&out).expect("utf8"),
             "\"a\\\"b\\\\c\\n\\u0001\u{7f}é/\""
         );
+    }
+
+    #[test]
+    fn stored_strings_escape_supplementary_characters_as_jackson_does() {
+        let mut out = Vec::new();
+        write_stored_json_string("a\u{1F600}é\u{10FFFF}\u{1}\"", &mut out);
+        assert_eq!(
+            std::str::from_utf8(&out).expect("utf8"),
+            "\"a\\uD83D\\uDE00é\\uDBFF\\uDFFF\\u0001\\\"\""
+        );
+        out.clear();
+        write_json_string("a\u{1F600}", &mut out);
+        assert_eq!(std::str::from_utf8(&out).expect("utf8"), "\"a\u{1F600}\"");
     }
 
     #[test]
