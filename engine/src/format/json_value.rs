@@ -13,8 +13,10 @@
 //!   as `"NAME":value` with no whitespace; a null or absent column is `null`;
 //! - BOOLEAN `true`/`false`; INTEGER and BIGINT as decimal integers (`0`, never `-0`);
 //! - DOUBLE as Java's `Double.toString` (`1.5`, `100.0`, `1.0E7`, `1.0E-4`, with the
-//!   shortest digits that round-trip, as JDK 19+ prints them); NaN and the infinities as the
-//!   strings `"NaN"`, `"Infinity"`, `"-Infinity"` (Jackson's `QUOTE_NON_NUMERIC_NUMBERS`);
+//!   shortest digits that round-trip, as JDK 19+ prints them: on JDK 17, about one
+//!   arbitrary double in a thousand prints longer, `1e23` as `9.999999999999999E22`); NaN and
+//!   the infinities as the strings `"NaN"`, `"Infinity"`, `"-Infinity"` (Jackson's
+//!   `QUOTE_NON_NUMERIC_NUMBERS`);
 //! - DECIMAL as `BigDecimal.toString` at the column's scale: `12.10`, and scientific once the
 //!   adjusted exponent is below -6 (`1.2E-7`, `0E-8`);
 //! - STRING escaped as Jackson's UTF-8 generator does: `\"`, `\\`, `\b \t \n \f \r`,
