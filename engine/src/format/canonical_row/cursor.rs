@@ -42,28 +42,33 @@ impl StrTok {
     }
 }
 
-/// A number token: where it lies, and whether it is an integer (no fraction or exponent,
-/// which is how Jackson tells an `Integer`/`Long`/`BigInteger` from a `Double`).
+/// A number token: where it lies and how it is written. An integer (no fraction or
+/// exponent) is what Jackson reads as an `Integer`/`Long`/`BigInteger`; anything else is a
+/// `Double`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct NumTok {
     pub(super) start: usize,
     pub(super) end: usize,
-    pub(super) integral: bool,
+    /// Digits before any fraction, without the sign.
+    pub(super) int_digits: usize,
+    /// Where the fraction's digits start (after the `.`); they run to `end` unless there
+    /// is an exponent.
+    pub(super) frac: Option<usize>,
+    pub(super) exponent: bool,
 }
 
 impl NumTok {
-    pub(super) fn text<'a>(&self, line: &'a [u8]) -> &'a str {
-        // The grammar admits ASCII only.
-        std::str::from_utf8(&line[self.start..self.end]).unwrap_or("")
+    pub(super) fn integral(&self) -> bool {
+        self.frac.is_none() && !self.exponent
     }
 
-    /// Digits before any fraction, without the sign.
-    pub(super) fn int_digits(&self, line: &[u8]) -> usize {
-        line[self.start..self.end]
-            .iter()
-            .skip(usize::from(line[self.start] == b'-'))
-            .take_while(|b| b.is_ascii_digit())
-            .count()
+    pub(super) fn bytes<'a>(&self, line: &'a [u8]) -> &'a [u8] {
+        &line[self.start..self.end]
+    }
+
+    /// The token as text, to parse it (the grammar admits ASCII only).
+    pub(super) fn text<'a>(&self, line: &'a [u8]) -> &'a str {
+        std::str::from_utf8(self.bytes(line)).unwrap_or("")
     }
 }
 
@@ -111,22 +116,25 @@ impl<'a> Cursor<'a> {
     pub(super) fn number(&mut self) -> Option<NumTok> {
         let start = self.at;
         self.eat(b'-');
+        let int_start = self.at;
         match self.peek()? {
             b'0' => self.at += 1,
             b'1'..=b'9' => self.digits(),
             _ => return None,
         }
-        let mut integral = true;
+        let int_digits = self.at - int_start;
+        let mut frac = None;
         if self.eat(b'.') {
-            integral = false;
             let from = self.at;
             self.digits();
             if self.at == from {
                 return None;
             }
+            frac = Some(from);
         }
+        let mut exponent = false;
         if let Some(b'e' | b'E') = self.peek() {
-            integral = false;
+            exponent = true;
             self.at += 1;
             if let Some(b'+' | b'-') = self.peek() {
                 self.at += 1;
@@ -140,7 +148,9 @@ impl<'a> Cursor<'a> {
         Some(NumTok {
             start,
             end: self.at,
-            integral,
+            int_digits,
+            frac,
+            exponent,
         })
     }
 
@@ -385,7 +395,7 @@ mod tests {
     fn numbers_follow_the_grammar() {
         let num = |s: &str| {
             let mut c = Cursor::new(s.as_bytes());
-            c.number().map(|n| (n.integral, c.at))
+            c.number().map(|n| (n.integral(), c.at))
         };
         assert_eq!(num("-0"), Some((true, 2)));
         assert_eq!(num("12.50"), Some((false, 5)));

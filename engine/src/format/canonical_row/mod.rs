@@ -59,6 +59,8 @@ pub struct RowEncoder {
     row: StructPlan,
     /// Indexes into `row` of the value columns.
     value_columns: Vec<usize>,
+    /// The bytes of the value columns' `"NAME":` prefixes together.
+    value_prefix_bytes: usize,
     /// Indexes into `row` of the key columns, and their types.
     key_columns: Vec<(usize, SqlType)>,
     /// The record value is the one value column's bare value (`WRAP_SINGLE_VALUE=false`).
@@ -111,9 +113,15 @@ impl RowEncoder {
                 c.name == name && matches!(c.ty, SqlType::BigInt | SqlType::Timestamp)
             })
         });
+        let value_prefix_bytes = value_columns
+            .iter()
+            .map(|&i| row.fields[i].prefix.len())
+            .sum();
         RowEncoder {
+            value_prefix_bytes,
             row,
-            unwrapped: wrapping == ValueWrapping::Unwrapped && value_columns.len() == 1,
+            // As the inserter does: the first (only) value column, if there is one.
+            unwrapped: wrapping == ValueWrapping::Unwrapped && !value_columns.is_empty(),
             value_columns,
             key_columns,
             timestamp,
@@ -183,13 +191,14 @@ impl RowEncoder {
             self.block.extend_from_slice(bytes);
             return Some(self.block.split().freeze());
         }
-        let len = 2 + self
-            .value_columns
-            .iter()
-            .map(|&i| self.row.fields[i].prefix.len() + self.work.bytes(line, text_of(i)).len())
-            .sum::<usize>()
-            + self.value_columns.len().saturating_sub(1);
-        reserve_block(&mut self.block, len);
+        // At most: braces, commas, names, and each column's text, which is `null` or a
+        // part of the line or of the scratch buffer (no two columns share a part).
+        let len_max = 2
+            + self.value_columns.len() * (1 + "null".len())
+            + self.value_prefix_bytes
+            + line.len()
+            + self.work.scratch.len();
+        reserve_block(&mut self.block, len_max);
         self.block.extend_from_slice(b"{");
         for (n, &i) in self.value_columns.iter().enumerate() {
             if n > 0 {
@@ -200,7 +209,6 @@ impl RowEncoder {
                 .extend_from_slice(self.work.bytes(line, text_of(i)));
         }
         self.block.extend_from_slice(b"}");
-        debug_assert_eq!(self.block.len(), len, "the value is as long as computed");
         Some(self.block.split().freeze())
     }
 }

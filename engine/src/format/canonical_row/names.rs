@@ -31,6 +31,10 @@ pub(super) enum Resolved {
 #[derive(Debug, Clone)]
 pub(super) struct NameTable {
     names: Vec<String>,
+    /// Each name in lower case when an unquoted name can spell it (ASCII, no lower-case
+    /// letters), else empty: with the name itself, the two spellings most producers use,
+    /// compared as plain bytes before the case-insensitive comparison.
+    lower: Vec<Box<[u8]>>,
     /// Open addressing over the upper-case ASCII hash of each name: name index + 1, 0 empty.
     index: Vec<u32>,
 }
@@ -49,7 +53,21 @@ impl NameTable {
                 index[at] = u32::try_from(i + 1).expect("a schema has fewer than 2^32 columns");
             }
         }
-        NameTable { names, index }
+        let lower = names
+            .iter()
+            .map(|n| {
+                let unquoted = n.is_ascii()
+                    && !n.bytes().any(|b| b.is_ascii_lowercase())
+                    && !n.starts_with(['`', '"']);
+                let lower = if unquoted { n.to_ascii_lowercase() } else { String::new() };
+                lower.into_bytes().into_boxed_slice()
+            })
+            .collect();
+        NameTable {
+            names,
+            lower,
+            index,
+        }
     }
 
     pub(super) fn len(&self) -> usize {
@@ -115,9 +133,11 @@ impl NameTable {
         decoded: &mut Vec<u8>,
     ) -> Resolved {
         if !tok.escaped && tok.ascii {
-            if let Some(name) = self.names.get(hint) {
+            if let Some(lower) = self.lower.get(hint) {
+                // A name `lower` is kept for is unquoted-spellable, so it starts with no
+                // quote and an exact or lower-case spelling denotes it.
                 let raw = tok.inner(line);
-                if upper_eq(raw, name.as_bytes()) && !matches!(raw.first(), Some(b'`' | b'"')) {
+                if !lower.is_empty() && (raw == self.names[hint].as_bytes() || raw == &**lower) {
                     return Resolved::Field(hint);
                 }
             }

@@ -18,8 +18,8 @@ use super::super::java_hash_map::{ascii_key_hash, bucket_order, string_key_hash,
 use super::super::json_text::{
     write_base64_string, write_i64, write_stored_json_string, JSON_NESTING_DEPTH_MAX,
 };
-use super::super::json_value::{is_java_plain_double, write_stored_map_key};
-use super::cursor::{decode_string, Cursor, StrTok};
+use super::super::json_value::write_stored_map_key;
+use super::cursor::{decode_string, Cursor, NumTok, StrTok};
 use super::names::{normalised_name, same_raw_name, NameTable, Resolved};
 use crate::types::{SqlType, Value};
 
@@ -296,17 +296,16 @@ impl Work {
         fits: impl Fn(i64) -> bool,
     ) -> Step<Text> {
         let num = s.number().ok_or(Fail::Mismatch)?;
-        if !num.integral {
+        if !num.integral() {
             return Err(Fail::Mismatch);
         }
-        let text = num.text(s.bytes);
-        if num.int_digits(s.bytes) > digits_safe {
-            let value: i64 = text.parse().map_err(|_| Fail::Mismatch)?;
+        if num.int_digits > digits_safe {
+            let value: i64 = num.text(s.bytes).parse().map_err(|_| Fail::Mismatch)?;
             if !fits(value) {
                 return Err(Fail::Mismatch);
             }
         }
-        if text == "-0" {
+        if num.bytes(s.bytes) == b"-0" {
             let start = self.scratch.len();
             self.scratch.push(b'0');
             return Ok(Text::Scratch(start, self.scratch.len()));
@@ -318,22 +317,22 @@ impl Work {
     /// `BigInteger`), written as `Double.toString`.
     fn double(&mut self, s: &mut Cursor<'_>) -> Step<Text> {
         let num = s.number().ok_or(Fail::Mismatch)?;
-        let text = num.text(s.bytes);
+        let bytes = num.bytes(s.bytes);
         let start = self.scratch.len();
-        if num.integral {
+        if num.integral() {
             // Up to 7 digits prints as itself plus `.0` (|d| < 10^7); `-0` is Integer 0.
-            if num.int_digits(s.bytes) <= 7 && text != "-0" {
-                self.scratch.extend_from_slice(text.as_bytes());
+            if num.int_digits <= 7 && bytes != b"-0" {
+                self.scratch.extend_from_slice(bytes);
                 self.scratch.extend_from_slice(b".0");
             } else {
-                let value: i64 = text.parse().map_err(|_| Fail::Mismatch)?;
+                let value: i64 = num.text(s.bytes).parse().map_err(|_| Fail::Mismatch)?;
                 #[allow(clippy::cast_precision_loss)] // Java's Number.doubleValue() rounds too.
                 write_java_double(value as f64, &mut self.scratch);
             }
-        } else if is_java_plain_double(text.as_bytes()) {
+        } else if plain_java_double(&num, s.bytes) {
             return Ok(Text::Line(num.start, num.end));
         } else {
-            let value = parse_f64(text);
+            let value = parse_f64(num.text(s.bytes));
             if value.is_finite() {
                 write_java_double(value, &mut self.scratch);
             } else {
@@ -359,7 +358,7 @@ impl Work {
             Some(b'-' | b'0'..=b'9') => {
                 let num = s.number().ok_or(Fail::Mismatch)?;
                 let text = num.text(s.bytes);
-                if num.integral {
+                if num.integral() {
                     (decimal_text::parse_decimal(text), Rounding::Unnecessary)
                 } else {
                     let digits = decimal_text::parse_double_digits(parse_f64(text));
@@ -677,6 +676,34 @@ impl Work {
     }
 }
 
+/// `json_value::is_java_plain_double` from what the number's scan already knows: `-?I.F` that Java's
+/// `Double.toString` prints back unchanged.
+fn plain_java_double(num: &NumTok, line: &[u8]) -> bool {
+    let Some(frac_start) = num.frac else {
+        return false;
+    };
+    if num.exponent {
+        return false;
+    }
+    let frac = &line[frac_start..num.end];
+    let int_zero = num.int_digits == 1 && line[frac_start - 2] == b'0';
+    let last_zero = frac[frac.len() - 1] == b'0';
+    if int_zero {
+        if frac == b"0" {
+            return true;
+        }
+        let leading_zeros = frac.iter().take_while(|&&b| b == b'0').count();
+        leading_zeros <= 2 && !last_zero && frac.len() - leading_zeros <= DOUBLE_EXACT_DIGITS_MAX
+    } else {
+        num.int_digits <= 7
+            && (frac == b"0" || !last_zero)
+            && num.int_digits + frac.len() <= DOUBLE_EXACT_DIGITS_MAX
+    }
+}
+
+/// Most significant digits whose decimal text an f64 reproduces exactly (`DBL_DIG`).
+const DOUBLE_EXACT_DIGITS_MAX: usize = 15;
+
 /// Moves past an opening bracket, one level deeper; refuses nesting the full decoder
 /// refuses.
 fn open(s: &mut Cursor<'_>, depth: usize) -> Step<usize> {
@@ -686,4 +713,42 @@ fn open(s: &mut Cursor<'_>, depth: usize) -> Step<usize> {
     }
     s.at += 1;
     Ok(depth)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::json_value::is_java_plain_double;
+
+    #[test]
+    fn plain_double_check_agrees_with_the_query_paths() {
+        let mut tokens = vec![
+            "0.0", "-0.0", "0.5", "0.05", "0.005", "0.0005", "0.50", "1.0", "10.0", "10.50",
+            "1234567.5", "12345678.5", "0.123456789012345", "0.1234567890123456",
+            "123456.123456789", "123456.1234567891", "1e5", "1.5e2", "-3.25", "100.0",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+        for i in 0..2000u64 {
+            let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 20;
+            let int_len = (x % 9) as usize;
+            x /= 9;
+            let frac_len = 1 + (x % 17) as usize;
+            x /= 17;
+            let digits = format!("{x:0>30}");
+            let int = if int_len == 0 { "0" } else { digits[..int_len].trim_start_matches('0') };
+            let int = if int.is_empty() { "0" } else { int };
+            tokens.push(format!("{int}.{}", &digits[10..10 + frac_len]));
+        }
+        for token in tokens {
+            let mut s = Cursor::new(token.as_bytes());
+            let num = s.number().expect("a number");
+            assert_eq!(
+                plain_java_double(&num, token.as_bytes()),
+                is_java_plain_double(token.as_bytes()),
+                "{token}"
+            );
+        }
+    }
 }
