@@ -25,7 +25,9 @@
 //! - when [`RowEncoder::encode`] answers, the full decoder accepts the line, the value bytes
 //!   are exactly the canonical encoder's for the full decoder's values, and the key values
 //!   and timestamp are the full decoder's;
-//! - when it answers `None`, the full decoder fails the line and gives its error text.
+//! - when it answers `None`, the full decoder fails the line and gives its error text
+//!   (lines over 4 GiB, far beyond any endpoint's row limit, are left to it whatever they
+//!   hold).
 //!
 //! One valid JSON row is refused by both: a string holding a lone UTF-16 surrogate escape
 //! (`"\ud800"`), which no Rust string can hold (ksqlDB would store the escape).
@@ -45,7 +47,7 @@ use super::coerce::coerce_api;
 use super::ValueWrapping;
 use crate::types::{ColumnKind, Schema, SqlType, Value};
 use cursor::Cursor;
-use values::{SlotState, StructPlan, Text, Work};
+use values::{SlotState, StructPlan, Text, Work, LINE_BYTES_MAX};
 
 /// Bytes of the block record values are copied into: rows share its allocation, one
 /// allocation per this many bytes of values instead of one per row.
@@ -59,7 +61,9 @@ pub struct RowEncoder {
     row: StructPlan,
     /// Indexes into `row` of the value columns.
     value_columns: Vec<usize>,
-    /// The bytes of the value columns' `"NAME":` prefixes together.
+    /// What goes before each value column's text in the record value: `{"A":`, `,"B":`, …
+    value_prefixes: Vec<Box<[u8]>>,
+    /// The bytes of `value_prefixes` together.
     value_prefix_bytes: usize,
     /// Indexes into `row` of the key columns, and their types.
     key_columns: Vec<(usize, SqlType)>,
@@ -113,11 +117,18 @@ impl RowEncoder {
                 c.name == name && matches!(c.ty, SqlType::BigInt | SqlType::Timestamp)
             })
         });
-        let value_prefix_bytes = value_columns
+        let value_prefixes: Vec<Box<[u8]>> = value_columns
             .iter()
-            .map(|&i| row.fields[i].prefix.len())
-            .sum();
+            .enumerate()
+            .map(|(n, &i)| {
+                let mut prefix = vec![if n == 0 { b'{' } else { b',' }];
+                prefix.extend_from_slice(&row.fields[i].prefix);
+                prefix.into_boxed_slice()
+            })
+            .collect();
+        let value_prefix_bytes = value_prefixes.iter().map(|p| p.len()).sum();
         RowEncoder {
+            value_prefixes,
             value_prefix_bytes,
             row,
             // As the inserter does: the first (only) value column, if there is one.
@@ -132,8 +143,11 @@ impl RowEncoder {
     }
 
     /// Reads one line (without its newline). `None` means the line is bad: the full decoder
-    /// says why.
+    /// says why. (And a line over 4 GiB, which no endpoint accepts, is left to it.)
     pub fn encode(&mut self, line: &[u8]) -> Option<EncodedRow<'_>> {
+        if line.len() > LINE_BYTES_MAX {
+            return None;
+        }
         self.work.clear();
         let mut s = Cursor::new(line);
         s.ws();
@@ -194,17 +208,16 @@ impl RowEncoder {
         // At most: braces, commas, names, and each column's text, which is `null` or a
         // part of the line or of the scratch buffer (no two columns share a part).
         let len_max = 2
-            + self.value_columns.len() * (1 + "null".len())
             + self.value_prefix_bytes
+            + self.value_columns.len() * "null".len()
             + line.len()
             + self.work.scratch.len();
         reserve_block(&mut self.block, len_max);
-        self.block.extend_from_slice(b"{");
-        for (n, &i) in self.value_columns.iter().enumerate() {
-            if n > 0 {
-                self.block.extend_from_slice(b",");
-            }
-            self.block.extend_from_slice(&self.row.fields[i].prefix);
+        if self.value_columns.is_empty() {
+            self.block.extend_from_slice(b"{");
+        }
+        for (prefix, &i) in self.value_prefixes.iter().zip(&self.value_columns) {
+            self.block.extend_from_slice(prefix);
             self.block
                 .extend_from_slice(self.work.bytes(line, text_of(i)));
         }
@@ -223,7 +236,7 @@ fn reserve_block(block: &mut BytesMut, len: usize) {
 
 /// A key column's value, as the full decoder coerces it: the common scalar types from
 /// their stored text, any other type from its raw JSON through the API coercer itself.
-fn key_value(ty: &SqlType, stored: &[u8], raw: (usize, usize), line: &[u8]) -> Option<Value> {
+fn key_value(ty: &SqlType, stored: &[u8], raw: (u32, u32), line: &[u8]) -> Option<Value> {
     Some(match ty {
         SqlType::Boolean => Value::Boolean(stored == b"true"),
         SqlType::Integer => Value::Integer(parse_ascii(stored)?),
@@ -240,7 +253,8 @@ fn key_value(ty: &SqlType, stored: &[u8], raw: (usize, usize), line: &[u8]) -> O
             Value::String(std::str::from_utf8(inner).ok()?.to_owned())
         }
         _ => {
-            let lv = sonic_rs::from_slice::<sonic_rs::LazyValue<'_>>(&line[raw.0..raw.1]).ok()?;
+            let raw = &line[raw.0 as usize..raw.1 as usize];
+            let lv = sonic_rs::from_slice::<sonic_rs::LazyValue<'_>>(raw).ok()?;
             coerce_api(&lv, ty).ok()?
         }
     })

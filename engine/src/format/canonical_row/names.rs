@@ -137,13 +137,20 @@ impl NameTable {
                 // A name `lower` is kept for is unquoted-spellable, so it starts with no
                 // quote and an exact or lower-case spelling denotes it.
                 let raw = tok.inner(line);
-                if !lower.is_empty() && (raw == self.names[hint].as_bytes() || raw == &**lower) {
+                if !lower.is_empty()
+                    && (bytes_eq(raw, self.names[hint].as_bytes()) || bytes_eq(raw, lower))
+                {
                     return Resolved::Field(hint);
                 }
             }
         }
         self.resolve(line, tok, decoded)
     }
+}
+
+/// `a == b`, inline: names are short, and a call to `memcmp` costs more than comparing them.
+fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// `raw` upper-cased (ASCII) equals `name`. A name with a lower-case or non-ASCII letter

@@ -41,14 +41,28 @@ pub(super) enum Fail {
 
 pub(super) type Step<T> = Result<T, Fail>;
 
+/// Longest line (and scratch buffer) the fast path reads: positions are kept as `u32`, so a
+/// value's place and a field's slot stay small (the row loop passes and writes one per
+/// field). A longer line goes to the full decoder; the endpoints' own row limit is far
+/// smaller.
+pub(super) const LINE_BYTES_MAX: usize = u32::MAX as usize;
+
 /// Where a value's stored text is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Text {
     Null,
     /// `line[start..end]`, already in stored spelling.
-    Line(usize, usize),
+    Line(u32, u32),
     /// `scratch[start..end]`.
-    Scratch(usize, usize),
+    Scratch(u32, u32),
+}
+
+impl Text {
+    /// `line[start..end]`; positions in a line of at most [`LINE_BYTES_MAX`] bytes.
+    fn line(start: usize, end: usize) -> Text {
+        debug_assert!(end <= LINE_BYTES_MAX, "the row's length was checked");
+        Text::Line(start as u32, end as u32)
+    }
 }
 
 /// How one SQL type is read and written.
@@ -139,10 +153,38 @@ impl StructPlan {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct FieldSlot {
     pub(super) state: SlotState,
-    /// The name it came under (for the same-name checks).
-    name: Option<StrTok>,
+    /// The name it came under (for the same-name checks); `end == 0` until it comes.
+    name: NameRef,
     /// Its raw JSON in the line.
-    pub(super) raw: (usize, usize),
+    pub(super) raw: (u32, u32),
+}
+
+/// Where a field's name lies in the line.
+#[derive(Debug, Clone, Copy)]
+struct NameRef {
+    start: u32,
+    end: u32,
+    escaped: bool,
+}
+
+impl NameRef {
+    fn new(tok: StrTok) -> NameRef {
+        NameRef {
+            start: tok.start as u32,
+            end: tok.end as u32,
+            escaped: tok.escaped,
+        }
+    }
+
+    fn tok(self) -> StrTok {
+        StrTok {
+            start: self.start as usize,
+            end: self.end as usize,
+            escaped: self.escaped,
+            ascii: false,
+            supplementary: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,7 +197,11 @@ pub(super) enum SlotState {
 
 const MISSING: FieldSlot = FieldSlot {
     state: SlotState::Missing,
-    name: None,
+    name: NameRef {
+        start: 0,
+        end: 0,
+        escaped: false,
+    },
     raw: (0, 0),
 };
 
@@ -199,18 +245,30 @@ impl Work {
     pub(super) fn bytes<'a>(&'a self, line: &'a [u8], text: Text) -> &'a [u8] {
         match text {
             Text::Null => b"null",
-            Text::Line(start, end) => &line[start..end],
-            Text::Scratch(start, end) => &self.scratch[start..end],
+            Text::Line(start, end) => &line[start as usize..end as usize],
+            Text::Scratch(start, end) => &self.scratch[start as usize..end as usize],
         }
+    }
+
+    /// The text from `start` to the end of the scratch buffer.
+    fn scratch_text(&self, start: usize) -> Step<Text> {
+        let end = self.scratch.len();
+        if end > LINE_BYTES_MAX {
+            return Err(Fail::Abort);
+        }
+        Ok(Text::Scratch(start as u32, end as u32))
     }
 
     /// Moves `text` to the end of the scratch buffer (where a container is being built).
     fn place(&mut self, line: &[u8], text: Text) {
         match text {
             Text::Null => self.scratch.extend_from_slice(b"null"),
-            Text::Line(start, end) => self.scratch.extend_from_slice(&line[start..end]),
+            Text::Line(start, end) => {
+                self.scratch
+                    .extend_from_slice(&line[start as usize..end as usize]);
+            }
             Text::Scratch(_, end) => {
-                debug_assert_eq!(end, self.scratch.len(), "a writer's text ends the scratch");
+                debug_assert_eq!(end as usize, self.scratch.len(), "a writer's text ends the scratch");
             }
         }
     }
@@ -233,7 +291,7 @@ impl Work {
                     b'f' => s.literal(b"false").ok_or(Fail::Abort)?,
                     _ => return Err(Fail::Mismatch),
                 }
-                Ok(Text::Line(start, s.at))
+                Ok(Text::line(start, s.at))
             }
             TypePlan::Integer => self.integer(s, 9, |v| i32::try_from(v).is_ok()),
             TypePlan::BigInt => self.integer(s, 18, |_| true),
@@ -241,21 +299,21 @@ impl Work {
             TypePlan::String => {
                 let tok = s.string().ok_or(Fail::Mismatch)?;
                 if tok.verbatim() {
-                    return Ok(Text::Line(tok.start - 1, tok.end + 1));
+                    return Ok(Text::line(tok.start - 1, tok.end + 1));
                 }
                 let start = self.scratch.len();
                 self.text.clear();
                 decode_string(s.bytes, tok, &mut self.text);
                 let text = std::str::from_utf8(&self.text).map_err(|_| Fail::Abort)?;
                 write_stored_json_string(text, &mut self.scratch);
-                Ok(Text::Scratch(start, self.scratch.len()))
+                self.scratch_text(start)
             }
             TypePlan::Bytes => {
                 let tok = s.string().ok_or(Fail::Mismatch)?;
                 let bytes = decode_base64(self.decoded(s.bytes, tok)?).ok_or(Fail::Mismatch)?;
                 let start = self.scratch.len();
                 write_base64_string(&bytes, &mut self.scratch);
-                Ok(Text::Scratch(start, self.scratch.len()))
+                self.scratch_text(start)
             }
             TypePlan::Decimal { precision, scale } => self.decimal(s, *precision, *scale),
             TypePlan::Temporal(ty) => {
@@ -271,7 +329,7 @@ impl Work {
                 };
                 let start = self.scratch.len();
                 write_i64(number, &mut self.scratch);
-                Ok(Text::Scratch(start, self.scratch.len()))
+                self.scratch_text(start)
             }
             TypePlan::Array(item) if first == b'[' => self.array(item, s, depth),
             TypePlan::Map(plan) if first == b'{' => self.map(plan, s, depth),
@@ -308,9 +366,9 @@ impl Work {
         if num.bytes(s.bytes) == b"-0" {
             let start = self.scratch.len();
             self.scratch.push(b'0');
-            return Ok(Text::Scratch(start, self.scratch.len()));
+            return self.scratch_text(start);
         }
-        Ok(Text::Line(num.start, num.end))
+        Ok(Text::line(num.start, num.end))
     }
 
     /// A DOUBLE: any number Jackson reads as an `Integer`, `Long` or `Double` (not a
@@ -330,7 +388,7 @@ impl Work {
                 write_java_double(value as f64, &mut self.scratch);
             }
         } else if plain_java_double(&num, s.bytes) {
-            return Ok(Text::Line(num.start, num.end));
+            return Ok(Text::line(num.start, num.end));
         } else {
             let value = parse_f64(num.text(s.bytes));
             if value.is_finite() {
@@ -342,7 +400,7 @@ impl Work {
                 self.scratch.push(b'"');
             }
         }
-        Ok(Text::Scratch(start, self.scratch.len()))
+        self.scratch_text(start)
     }
 
     /// A DECIMAL as `ApiSqlValueCoercer.coerceDecimal` makes it: a `Double` through
@@ -371,7 +429,7 @@ impl Work {
         let d = decimal_text::fit(parsed, precision, scale, rounding).map_err(|_| Fail::Mismatch)?;
         let start = self.scratch.len();
         write_java_big_decimal(d, &mut self.scratch);
-        Ok(Text::Scratch(start, self.scratch.len()))
+        self.scratch_text(start)
     }
 
     fn array(&mut self, item: &TypePlan, s: &mut Cursor<'_>, depth: usize) -> Step<Text> {
@@ -399,7 +457,7 @@ impl Work {
             }
         }
         self.scratch.push(b']');
-        Ok(Text::Scratch(start, self.scratch.len()))
+        self.scratch_text(start)
     }
 
     /// A MAP as `ApiSqlValueCoercer.coerceMap` builds it: every key and value coerced (a
@@ -470,7 +528,7 @@ impl Work {
         self.entries.truncate(base);
         self.scratch.truncate(start);
         self.scratch.extend_from_slice(&self.assembly);
-        Ok(Text::Scratch(start, self.scratch.len()))
+        self.scratch_text(start)
     }
 
     /// Writes the stored text of a MAP key (a JSON object key, a Java `String` coerced to
@@ -554,8 +612,8 @@ impl Work {
                 SlotState::Set(text) => {
                     let bytes = match text {
                         Text::Null => b"null".as_slice(),
-                        Text::Line(a, b) => &s.bytes[a..b],
-                        Text::Scratch(a, b) => &self.scratch[a..b],
+                        Text::Line(a, b) => &s.bytes[a as usize..b as usize],
+                        Text::Scratch(a, b) => &self.scratch[a as usize..b as usize],
                     };
                     self.assembly.extend_from_slice(bytes);
                 }
@@ -567,7 +625,7 @@ impl Work {
         self.fields.truncate(base);
         self.scratch.truncate(start);
         self.scratch.extend_from_slice(&self.assembly);
-        Ok(Text::Scratch(start, self.scratch.len()))
+        self.scratch_text(start)
     }
 
     /// Reads an object's fields into slots `base..base + plan.fields.len()` of `fields`;
@@ -602,12 +660,18 @@ impl Work {
                     }
                     Resolved::Field(i) => {
                         hint = i + 1;
-                        if let Some(earlier) = self.fields[base + i].name {
-                            if !same_raw_name(s.bytes, earlier, name, &mut self.text, &mut self.text_b)
-                            {
-                                // "Found duplicate column / struct field name".
-                                return Err(Fail::Mismatch);
-                            }
+                        let earlier = self.fields[base + i].name;
+                        if earlier.end != 0
+                            && !same_raw_name(
+                                s.bytes,
+                                earlier.tok(),
+                                name,
+                                &mut self.text,
+                                &mut self.text_b,
+                            )
+                        {
+                            // "Found duplicate column / struct field name".
+                            return Err(Fail::Mismatch);
                         }
                         let from = s.at;
                         let marks = (self.scratch.len(), self.fields.len(), self.entries.len());
@@ -625,8 +689,8 @@ impl Work {
                         };
                         self.fields[base + i] = FieldSlot {
                             state,
-                            name: Some(name),
-                            raw: (from, s.at),
+                            name: NameRef::new(name),
+                            raw: (from as u32, s.at as u32),
                         };
                     }
                 }
