@@ -45,13 +45,10 @@ pub const JSON_NESTING_DEPTH_MAX: usize = 128;
 /// True when `json` nests arrays/objects deeper than [`JSON_NESTING_DEPTH_MAX`].
 ///
 /// Cheap for the common case: nesting depth can never exceed the number of `[`/`{` bytes, so
-/// the exact, string-aware scan only runs when that count is over the limit.
+/// the exact, string-aware scan only runs when that count is over the limit (counted eight
+/// bytes at a time, and only until it is).
 pub fn exceeds_nesting_depth(json: &[u8]) -> bool {
-    if json.len() <= JSON_NESTING_DEPTH_MAX {
-        return false;
-    }
-    let openers = json.iter().filter(|&&b| b == b'[' || b == b'{').count();
-    if openers <= JSON_NESTING_DEPTH_MAX {
+    if json.len() <= JSON_NESTING_DEPTH_MAX || openers_at_most(json, JSON_NESTING_DEPTH_MAX) {
         return false;
     }
     let mut depth = 0usize;
@@ -128,6 +125,58 @@ pub fn has_lone_surrogate_escape(json: &[u8]) -> bool {
     false
 }
 
+/// True when `json` holds at most `max` `[` and `{` bytes.
+fn openers_at_most(json: &[u8], max: usize) -> bool {
+    let mut count = 0;
+    let mut words = json.chunks_exact(8);
+    for chunk in &mut words {
+        let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let openers = zero_bytes(w ^ (ONES * u64::from(b'['))) | zero_bytes(w ^ (ONES * u64::from(b'{')));
+        count += openers.count_ones() as usize;
+        if count > max {
+            return false;
+        }
+    }
+    count += words
+        .remainder()
+        .iter()
+        .filter(|&&b| b == b'[' || b == b'{')
+        .count();
+    count <= max
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `x` that is zero, and no other bit (exact: no borrow
+/// crosses bytes).
+fn zero_bytes(x: u64) -> u64 {
+    const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    !(((x & LOWS).wrapping_add(LOWS)) | x | LOWS)
+}
+
+/// True when `text` (the inside of a JSON string) holds no quote, backslash or control
+/// character: then it is its own decoded text, and Jackson writes it back unchanged
+/// (non-ASCII included). Eight bytes at a time: stored strings can be long.
+pub fn is_unescaped_text(text: &[u8]) -> bool {
+    let mut words = text.chunks_exact(8);
+    for chunk in &mut words {
+        let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        // Bytes below 0x20 (not those at 0x80 and up), quotes and backslashes. Borrows only
+        // run upwards, so any flag means some byte really matched.
+        let special = (w.wrapping_sub(ONES * 0x20) & !w & HIGHS)
+            | zero_bytes(w ^ (ONES * u64::from(b'"')))
+            | zero_bytes(w ^ (ONES * u64::from(b'\\')));
+        if special != 0 {
+            return false;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .all(|&b| b >= 0x20 && b != b'"' && b != b'\\')
+}
+
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 
 /// Appends `s` as a quoted JSON string, escaping as Jackson does: `\"`, `\\`, the short forms
@@ -160,8 +209,12 @@ fn write_escaped(s: &str, supplementary: Supplementary, out: &mut Vec<u8>) {
     let bytes = s.as_bytes();
     let mut run_start = 0;
     let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
+    loop {
+        // Plain ASCII needs no escape: skip it eight bytes at a time.
+        i += plain_text_len(&bytes[i..]);
+        let Some(&b) = bytes.get(i) else {
+            break;
+        };
         let short = match b {
             b'"' => b'"',
             b'\\' => b'\\',
@@ -183,6 +236,7 @@ fn write_escaped(s: &str, supplementary: Supplementary, out: &mut Vec<u8>) {
                 run_start = i;
                 continue;
             }
+            // Other non-ASCII bytes are copied as they are.
             _ => {
                 i += 1;
                 continue;
@@ -324,6 +378,21 @@ mod tests {
     }
 
     #[test]
+    fn unescaped_text_is_found_wherever_the_special_byte_is() {
+        for len in 0..20 {
+            let plain = "aé€😀".repeat(len);
+            assert!(is_unescaped_text(plain.as_bytes()));
+            for special in [b'"', b'\\', 0x00, 0x1f] {
+                for at in 0..=plain.len() {
+                    let mut bytes = plain.as_bytes().to_vec();
+                    bytes.insert(at, special);
+                    assert!(!is_unescaped_text(&bytes), "{len} {at} {special}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn depth_guard() {
         let deep = "[".repeat(JSON_NESTING_DEPTH_MAX + 1);
         assert!(exceeds_nesting_depth(deep.as_bytes()));
@@ -336,6 +405,12 @@ mod tests {
         // Brackets inside strings do not nest.
         let quoted = format!("[\"{}\"]", "[".repeat(500));
         assert!(!exceeds_nesting_depth(quoted.as_bytes()));
+        // The opener count is exact at every alignment.
+        for pad in 0..16 {
+            let text = format!("{}{}{}", " ".repeat(pad), "[{".repeat(64), "x".repeat(pad));
+            assert!(openers_at_most(text.as_bytes(), 128));
+            assert!(!openers_at_most(text.as_bytes(), 127));
+        }
     }
 
     #[test]

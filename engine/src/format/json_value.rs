@@ -45,9 +45,8 @@ use super::decimal_text::write_java_big_decimal;
 use super::java_double::write_java_double;
 use super::java_hash_map::{iteration_order_for, Sizing};
 use super::json_text::{
-    exceeds_nesting_depth, plain_text_len, write_base64_string, write_i64, write_json_string,
-    write_stored_json_string,
-    JSON_NESTING_DEPTH_MAX,
+    exceeds_nesting_depth, is_unescaped_text, plain_text_len, write_base64_string, write_i64,
+    write_json_string, write_stored_json_string, JSON_NESTING_DEPTH_MAX,
 };
 use crate::error::{EngineError, ErrorCode, Result};
 use crate::types::{Column, ColumnKind, Schema, SqlType, Value};
@@ -437,9 +436,7 @@ pub fn renders_as_stored(raw: &[u8], ty: &SqlType) -> bool {
             raw.len() >= 2
                 && raw[0] == b'"'
                 && raw[raw.len() - 1] == b'"'
-                && raw[1..raw.len() - 1]
-                    .iter()
-                    .all(|&b| b >= 0x20 && b != b'\\' && b != b'"')
+                && is_unescaped_text(&raw[1..raw.len() - 1])
         }
         SqlType::Double => is_java_plain_double(raw),
         _ => false,

@@ -419,8 +419,7 @@ impl Work {
                 if num.integral() {
                     (decimal_text::parse_decimal(text), Rounding::Unnecessary)
                 } else {
-                    let digits = decimal_text::parse_double_digits(parse_f64(text));
-                    (digits, Rounding::HalfUp)
+                    (decimal_text::parse_double_token(text), Rounding::HalfUp)
                 }
             }
             _ => return Err(Fail::Mismatch),

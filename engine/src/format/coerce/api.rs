@@ -125,8 +125,7 @@ pub(super) fn api_decimal(json: &Json<'_>, precision: u8, scale: u8) -> Result<V
     match json {
         // `ApiSqlValueCoercer.coerceDecimal`: `new BigDecimal(String.valueOf(d))`, HALF_UP.
         Json::Float(raw) => {
-            let parsed =
-                decimal_text::parse_double_digits(parse_f64(raw)).ok_or(ApiFail::Mismatch)?;
+            let parsed = decimal_text::parse_double_token(raw).ok_or(ApiFail::Mismatch)?;
             decimal_text::fit(parsed, precision, scale, Rounding::HalfUp)
                 .map(Value::Decimal)
                 .map_err(|_| ApiFail::Mismatch)
