@@ -45,8 +45,8 @@ pub const JSON_NESTING_DEPTH_MAX: usize = 128;
 /// True when `json` nests arrays/objects deeper than [`JSON_NESTING_DEPTH_MAX`].
 ///
 /// Cheap for the common case: nesting depth can never exceed the number of `[`/`{` bytes, so
-/// the exact, string-aware scan only runs when that count is over the limit (counted eight
-/// bytes at a time, and only until it is).
+/// the exact, string-aware scan only runs when that count is over the limit (counted with
+/// memchr, and only until it is).
 pub fn exceeds_nesting_depth(json: &[u8]) -> bool {
     if json.len() <= JSON_NESTING_DEPTH_MAX || openers_at_most(json, JSON_NESTING_DEPTH_MAX) {
         return false;
@@ -125,24 +125,10 @@ pub fn has_lone_surrogate_escape(json: &[u8]) -> bool {
     false
 }
 
-/// True when `json` holds at most `max` `[` and `{` bytes.
+/// True when `json` holds at most `max` `[` and `{` bytes (a SIMD search, stopping once it
+/// has seen more).
 fn openers_at_most(json: &[u8], max: usize) -> bool {
-    let mut count = 0;
-    let mut words = json.chunks_exact(8);
-    for chunk in &mut words {
-        let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        let openers = zero_bytes(w ^ (ONES * u64::from(b'['))) | zero_bytes(w ^ (ONES * u64::from(b'{')));
-        count += openers.count_ones() as usize;
-        if count > max {
-            return false;
-        }
-    }
-    count += words
-        .remainder()
-        .iter()
-        .filter(|&&b| b == b'[' || b == b'{')
-        .count();
-    count <= max
+    memchr::memchr2_iter(b'[', b'{', json).nth(max).is_none()
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
