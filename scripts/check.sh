@@ -28,5 +28,8 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 step "benches compile"
 cargo bench --workspace --no-run --locked --quiet
 
+step "fuzz (120 s shared by every target; skipped without nightly and cargo-fuzz)"
+scripts/fuzz.sh --total 120
+
 step "conformance (QTT + RQTT against the baselines)"
 scripts/conformance.sh

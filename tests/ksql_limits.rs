@@ -1,14 +1,16 @@
 //! `/ksql` cannot be made to answer more than it should (issue 9, finding 2): identifiers,
 //! statements per request and the size of the response are all bounded, and a request over
-//! a bound is refused with ksqlDB's `statement_error` before anything runs.
+//! a bound is refused with ksqlDB's `statement_error` before anything runs. DDL cannot
+//! grow the catalog without bound either (issue 9, finding 3).
 
 mod support;
 
 use http::StatusCode;
 use serde_json::json;
 use sluice_engine::limits::{
-    IDENTIFIER_CHARS_MAX, KSQL_RESPONSE_BYTES_MAX, STATEMENTS_PER_REQUEST_MAX,
+    IDENTIFIER_CHARS_MAX, KSQL_RESPONSE_BYTES_MAX, SOURCES_MAX, STATEMENTS_PER_REQUEST_MAX,
 };
+use sluice_engine::FsyncPolicy;
 use support::TestServer;
 
 async fn ksql(server: &TestServer, sql: &str) -> (StatusCode, serde_json::Value) {
@@ -114,5 +116,43 @@ async fn responses_are_bounded_before_anything_runs() {
     let (status, body) = ksql(&server, &"DESCRIBE EXTENDED WIDE;".repeat(10)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body.as_array().map(Vec::len), Some(10));
+    server.stop().await;
+}
+
+/// Streams that share one topic cost no partition, so only the catalog's own limit stops a
+/// loop of `CREATE STREAM`: the one past it is refused by name of the limit, and dropping a
+/// source makes room again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_catalog_holds_at_most_its_limit_of_sources() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = TestServer::start_in(dir.path(), FsyncPolicy::Never).await;
+    let create = |n: usize| {
+        format!("CREATE STREAM S{n} (V STRING) WITH (kafka_topic='shared', value_format='JSON', partitions=1);")
+    };
+    let mut made = 0;
+    while made < SOURCES_MAX {
+        let batch = (SOURCES_MAX - made).min(STATEMENTS_PER_REQUEST_MAX);
+        let sql: String = (made..made + batch).map(create).collect();
+        let (status, body) = ksql(&server, &sql).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "at {made}: {}",
+            &body.to_string()[..200]
+        );
+        made += batch;
+    }
+    let (status, body) = ksql(&server, &create(made)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["@type"], "statement_error", "{body}");
+    let message = body["message"].as_str().expect("message");
+    assert!(
+        message.contains(&format!(
+            "Cannot add more streams and tables: this node already has {SOURCES_MAX}"
+        )),
+        "{message}"
+    );
+    let (status, body) = ksql(&server, &format!("DROP STREAM S0; {}", create(made))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     server.stop().await;
 }

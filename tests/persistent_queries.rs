@@ -438,3 +438,57 @@ async fn restart_resumes_without_duplicates_or_loss() {
     assert_ne!(next, id);
     server.stop().await;
 }
+
+/// A query whose sink is one of its sources would read every row it writes, without end
+/// (issue 9, finding 6): refused up front, by name or through a shared topic, and nothing
+/// is left registered.
+#[tokio::test]
+async fn queries_that_would_feed_themselves_are_refused() {
+    let server = TestServer::start().await;
+    let (status, body) = ksql_with(
+        &server,
+        "CREATE STREAM L1 (ID INT KEY, V STRING) WITH (kafka_topic='l1', value_format='JSON', partitions=1);\
+         CREATE STREAM L1_TWIN (ID INT KEY, V STRING) WITH (kafka_topic='l1', value_format='JSON', partitions=1);",
+        EARLIEST,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let refused = [
+        (
+            "INSERT INTO L1 SELECT * FROM L1 EMIT CHANGES;",
+            "Cannot insert into L1 from itself",
+        ),
+        (
+            "INSERT INTO L1_TWIN SELECT * FROM L1 EMIT CHANGES;",
+            "it is the topic of the query's source L1",
+        ),
+        (
+            "CREATE STREAM LOOPED WITH (kafka_topic='l1') AS SELECT * FROM L1 EMIT CHANGES;",
+            "it is the topic of the query's source L1",
+        ),
+    ];
+    for (sql, says) in refused {
+        let (status, body) = ksql_with(&server, sql, EARLIEST).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{sql}: {body}");
+        assert_eq!(body["@type"], "statement_error", "{sql}: {body}");
+        assert_eq!(body["error_code"], 40001, "{sql}: {body}");
+        let message = body["message"].as_str().expect("message");
+        assert!(message.contains(says), "{sql}: {message}");
+    }
+    let (_, queries) = ksql_with(&server, "SHOW QUERIES;", "{}").await;
+    assert_eq!(queries[0]["queries"], json!([]), "{queries}");
+    let (_, streams) = ksql_with(&server, "SHOW STREAMS;", "{}").await;
+    let names: Vec<&str> = streams[0]["streams"]
+        .as_array()
+        .expect("streams")
+        .iter()
+        .map(|s| s["name"].as_str().expect("name"))
+        .collect();
+    assert!(!names.contains(&"LOOPED"), "{names:?}");
+    // A query that writes elsewhere is still fine.
+    create_query(
+        &server,
+        "CREATE STREAM L2 AS SELECT * FROM L1 EMIT CHANGES;",
+    )
+    .await;
+}

@@ -33,6 +33,15 @@ pub const KSQL_RESPONSE_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// in microseconds, cheaper than a hop to another thread.
 pub const INLINE_PARSE_BYTES_MAX: usize = 4 * 1024;
 
+/// Requests longer than [`INLINE_PARSE_BYTES_MAX`] parsed and planned at once; more wait
+/// (asynchronously, holding no thread) for a turn.
+///
+/// Each takes a core for up to tens of milliseconds (a 1 MiB request at the 100,000-node
+/// expression limit), and without a bound a burst of them could take every core from the
+/// async workers that move acks and rows (issue 9, finding 5). Two keeps large requests
+/// moving on small machines.
+pub const LARGE_PARSES_MAX: usize = 2;
+
 /// Concurrent push queries per node (ksqlDB's `ksql.max.push.queries` defaults to 100).
 ///
 /// Sluice's are cheap while idle, ~9 KiB of RSS each (`sluice bench --idle-queries`), so the
@@ -49,3 +58,19 @@ pub const PUSH_QUERIES_MAX: usize = 10_000;
 /// `CREATE STREAM … partitions=256` long before memory runs out (issue 9, finding 3). Kafka
 /// gives a similar order of magnitude per broker.
 pub const PARTITIONS_PER_NODE_MAX: u32 = 20_000;
+
+/// Most streams and tables in the catalog.
+///
+/// Sources that share a topic cost no partition, so the partition limit alone does not stop
+/// a loop of `CREATE STREAM s_<n> WITH (kafka_topic='t')`; every source is kept in memory,
+/// replayed from the command log at start and listed by `SHOW STREAMS`. ksqlDB deployments
+/// run tens to a few thousand; ten thousand leaves room while bounding start-up and listings.
+pub const SOURCES_MAX: usize = 10_000;
+
+/// Most persistent queries (CSAS, CTAS, `INSERT INTO … SELECT`) a node runs.
+///
+/// Each one is a task woken by every commit of its source, a checkpoint journal with an open
+/// file, and its sink's appends. ksqlDB runs a Kafka Streams application per query and is
+/// advised to stay in the tens to hundreds per server; a thousand keeps a runaway script from
+/// exhausting file descriptors or starving ingest.
+pub const PERSISTENT_QUERIES_MAX: usize = 1_000;

@@ -15,6 +15,7 @@
 //! - `ksqldb`: ksqlDB's HTTP API: inserts, queries, statements, PRINT, errors, `Accept`.
 //! - `rest_proxy`: the raw-record face in Confluent REST Proxy v2 shapes (`/topics`).
 //! - `framing`: row framings several faces share (newline-delimited rows).
+//! - `json_body`: JSON request bodies checked as UTF-8 objects before any face decodes them.
 //! - `value_json`: SQL values rendered as JSON the way query results show them.
 //! - `error`: the one error type (request bytes that do not decode).
 //! - `limits`: request and row size limits.
@@ -25,6 +26,7 @@
 
 pub mod error;
 pub mod framing;
+mod json_body;
 pub mod ksqldb;
 pub mod limits;
 pub mod rest_proxy;

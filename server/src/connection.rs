@@ -40,6 +40,7 @@ use tokio::time::Instant;
 
 use crate::body::frames_out::ResponseBody;
 use crate::limits::{Admission, AdmissionKind, ConnectionLimits, SlotState};
+use crate::push_quota::PushQuota;
 use crate::response::{self, HttpResponse};
 use crate::router::route;
 use crate::tls::{TlsConfig, ALPN_H2, ALPN_HTTP_1_1};
@@ -227,7 +228,11 @@ where
         let engine = Arc::clone(&shared.engine);
         let activity = Arc::clone(&activity);
         let kind = admission.kind;
-        service_fn(move |req| respond(Arc::clone(&engine), &activity, kind, req))
+        let push_quota = PushQuota::default();
+        service_fn(move |mut req: Request<Incoming>| {
+            req.extensions_mut().insert(push_quota.clone());
+            respond(Arc::clone(&engine), &activity, kind, req)
+        })
     };
     let conn = shared.builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);

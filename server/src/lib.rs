@@ -16,6 +16,7 @@
 //!   pings), header-read and idle timeouts, health-only connections, HEAD without a body.
 //! - `limits`: the connection limits (timeouts, cap, health headroom) and their defaults.
 //! - `tls`: certificate chain and key from PEM files, rustls (ring) with ALPN h2/http/1.1.
+//! - `push_quota`: push queries per connection (a slot held while a push query runs).
 //! - `router`: request → face (console, REST proxy, ksqlDB).
 //! - `faces`: one folder per API face with its routes and handlers: `ksqldb`
 //!   (`inserts_stream`, `query_stream`, `query`, `print`, `close_query`, `ksql`, `info`,
@@ -32,6 +33,7 @@ pub mod connection;
 pub mod faces;
 pub mod limits;
 pub mod listener;
+pub mod push_quota;
 pub mod response;
 pub mod router;
 pub mod tls;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::error::{EngineError, Result};
 use crate::ingest::inserter::Inserter;
 use crate::ingest::session::{self, AckStream, InsertSession};
-use crate::limits::INLINE_PARSE_BYTES_MAX;
+use crate::limits::{INLINE_PARSE_BYTES_MAX, LARGE_PARSES_MAX};
 use crate::log::{FsyncPolicy, LogHealth};
 use crate::query::persistent::QueryProgress;
 use crate::runtime::{Backend, Runtime};
@@ -24,6 +24,9 @@ pub struct EngineConfig {
 /// A handle on the engine: the log, the catalog and the running queries.
 pub struct Engine {
     pub(super) rt: Arc<Runtime>,
+    /// Turns for parsing and planning large requests off the async workers
+    /// ([`LARGE_PARSES_MAX`] at once).
+    large_parses: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -33,12 +36,35 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
+    fn over(rt: Runtime) -> Arc<Engine> {
+        Arc::new(Engine {
+            rt: Arc::new(rt),
+            large_parses: Arc::new(tokio::sync::Semaphore::new(LARGE_PARSES_MAX)),
+        })
+    }
+
+    /// Runs `work` (parsing or planning a large request) on the blocking pool, at most
+    /// [`LARGE_PARSES_MAX`] at once, so it cannot stall the async workers that move other
+    /// clients' acks and rows. `what` names the work in the error if it panics.
+    pub(super) async fn off_the_workers<T: Send + 'static>(
+        &self,
+        what: &str,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T> {
+        let _turn = self
+            .large_parses
+            .acquire()
+            .await
+            .expect("the large-parse semaphore is never closed");
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| EngineError::internal(format!("{what} failed: {e}")))
+    }
+
     /// Opens the engine over its data directory: recovers the log, replays the catalog.
     pub fn open(config: EngineConfig) -> Result<Arc<Engine>> {
         let backend = Backend::embedded(&config.data_dir, config.fsync)?;
-        Ok(Arc::new(Engine {
-            rt: Arc::new(Runtime::open(backend)?),
-        }))
+        Ok(Engine::over(Runtime::open(backend)?))
     }
 
     /// Opens the engine with its log on a Kafka cluster; the catalog's commands and the
@@ -48,9 +74,7 @@ impl Engine {
         kafka: crate::log::KafkaConfig,
     ) -> Result<Arc<Engine>> {
         let backend = Backend::kafka(&config.data_dir, kafka)?;
-        Ok(Arc::new(Engine {
-            rt: Arc::new(Runtime::open(backend)?),
-        }))
+        Ok(Engine::over(Runtime::open(backend)?))
     }
 
     /// Opens the engine over `log` (tests and tools that hold the log themselves).
@@ -60,9 +84,7 @@ impl Engine {
         log: Arc<dyn crate::log::LogStore>,
     ) -> Result<Arc<Engine>> {
         let backend = Backend::with_log(&config.data_dir, log)?;
-        Ok(Arc::new(Engine {
-            rt: Arc::new(Runtime::open(backend)?),
-        }))
+        Ok(Engine::over(Runtime::open(backend)?))
     }
 
     /// Starts the persistent queries replayed from the catalog. Call once the async runtime
@@ -84,10 +106,10 @@ impl Engine {
             parse_request(sql, session_variables)?
         } else {
             let (sql, vars) = (sql.to_string(), session_variables.clone());
-            tokio::task::spawn_blocking(move || parse_request(&sql, &vars))
+            self.off_the_workers("statement parser", move || parse_request(&sql, &vars))
                 .await
-                .map_err(|e| KsqlError {
-                    error: EngineError::internal(format!("statement parser failed: {e}")),
+                .map_err(|error| KsqlError {
+                    error,
                     statement_text: String::new(),
                     entities: Vec::new(),
                 })??

@@ -121,9 +121,8 @@ impl Engine {
                 request.sql.to_string(),
                 request.session_variables.clone(),
             );
-            tokio::task::spawn_blocking(move || plan(&rt, &sql, &vars, &props))
-                .await
-                .map_err(|e| EngineError::internal(format!("query planner failed: {e}")))??
+            self.off_the_workers("query planner", move || plan(&rt, &sql, &vars, &props))
+                .await??
         };
         if plan.kind == QueryKind::Push && rt.queries.len() >= PUSH_QUERIES_MAX {
             return Err(EngineError::new(

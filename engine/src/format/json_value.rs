@@ -135,6 +135,21 @@ pub fn decode_value<C: Borrow<Column>>(
             return Ok(());
         }
     }
+    decode_fields(&fields, bytes, out)
+}
+
+/// [`decode_value`] without its flat-scan fast path: the model the `row_decoder` fuzz target
+/// holds the fast path to.
+pub fn decode_value_general<C: Borrow<Column>>(
+    bytes: &[u8],
+    columns: &[C],
+    out: &mut Vec<Value>,
+) -> Result<()> {
+    decode_fields(&ValueFields::new(columns), bytes, out)
+}
+
+/// The general (sonic-rs) path of [`decode_value`].
+fn decode_fields(fields: &ValueFields, bytes: &[u8], out: &mut Vec<Value>) -> Result<()> {
     let mut slots = vec![(None, None); fields.len()];
     fields.scan(bytes, &mut slots)?;
     for (i, slot) in slots.into_iter().enumerate() {

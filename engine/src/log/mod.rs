@@ -30,6 +30,10 @@ mod embedded;
 mod kafka;
 mod partitioner;
 
+/// The record and segment readers for the fuzz targets.
+#[cfg(feature = "internals")]
+pub use embedded::fuzzing;
+
 pub use api::{
     AppendTicket, FsyncPolicy, LogHealth, LogStore, Offset, PartitionCursor, PartitionHealth,
     PartitionId, PartitionProblem, Record, StartPosition, StoredRecord, TopicInfo, TopicLog,

@@ -14,7 +14,9 @@
 
 use super::ast::*;
 use super::lexer::{Sym, Tok};
-use super::parser::{Expect, PResult, Parser, EXPRESSION_TREE_DEPTH_MAX};
+use super::parser::{
+    Expect, PResult, Parser, EXPRESSION_TREE_DEPTH_MAX, STATEMENT_EXPRESSION_NODES_MAX,
+};
 use crate::error::EngineError;
 use crate::types::sql_type::DECIMAL_PRECISION_MAX;
 use crate::types::{SqlType, StructField};
@@ -74,18 +76,36 @@ pub(super) const WINDOW_UNITS: [&str; 10] = [
     "MILLISECONDS",
 ];
 
+/// An expression with the depth of its tree (a leaf is 1).
+///
+/// Each construct reports the depth of what it built, so operator chains check
+/// [`EXPRESSION_TREE_DEPTH_MAX`] in constant time. Walking the subtree instead cost its whole
+/// size at every enclosing chain, once per nesting level (issue 9, finding 5).
+pub(crate) struct Built {
+    pub(crate) expr: Expr,
+    pub(crate) depth: usize,
+}
+
 impl Parser<'_> {
     /// The grammar's `expression` (a boolean expression).
     pub(crate) fn expression(&mut self) -> PResult<Expr> {
-        self.nested(|p| p.boolean(0))
+        self.expression_built().map(|built| built.expr)
     }
 
     /// The grammar's `valueExpression`: arithmetic and concatenation, no predicates.
     pub(crate) fn value_expression(&mut self) -> PResult<Expr> {
+        self.value_expression_built().map(|built| built.expr)
+    }
+
+    fn expression_built(&mut self) -> PResult<Built> {
+        self.nested(|p| p.boolean(0))
+    }
+
+    fn value_expression_built(&mut self) -> PResult<Built> {
         self.nested(|p| p.value(0))
     }
 
-    fn boolean(&mut self, min_bp: u8) -> PResult<Expr> {
+    fn boolean(&mut self, min_bp: u8) -> PResult<Built> {
         let mut left = if self.is_kw("NOT") {
             self.not_expression()?
         } else {
@@ -97,40 +117,41 @@ impl Parser<'_> {
                 break;
             }
             self.chain_step(&mut chain)?;
-            self.advance();
+            self.pos += 1;
             let right = self.boolean(bp + 1)?;
-            left = binary(op, left, right);
+            left = self.binary(op, left, right)?;
         }
         self.check_tree_depth(&left, chain)?;
         Ok(left)
     }
 
-    fn not_expression(&mut self) -> PResult<Expr> {
-        self.advance();
+    fn not_expression(&mut self) -> PResult<Built> {
+        self.pos += 1;
         let operand = self.nested(|p| p.boolean(NOT_OPERAND_BP))?;
-        Ok(Expr::Unary {
+        let expr = Expr::Unary {
             op: UnaryOp::Not,
-            expr: Box::new(operand),
-        })
+            expr: Box::new(operand.expr),
+        };
+        self.node(expr, operand.depth)
     }
 
     // The functions on the recursive descent path stay small and hand each construct to a
     // function of its own: debug builds give every temporary of a function its own stack
     // slot, so one big `match` would multiply the stack each nesting level costs.
 
-    fn predicated(&mut self) -> PResult<Expr> {
+    fn predicated(&mut self) -> PResult<Built> {
         let value = self.value(0)?;
         if let Some(op) = comparison_op(&self.peek().tok) {
-            self.advance();
+            self.pos += 1;
             let right = self.value(0)?;
-            return Ok(binary(op, value, right));
+            return self.binary(op, value, right);
         }
         let negated = self.is_kw("NOT")
             && ["BETWEEN", "IN", "LIKE"]
                 .iter()
                 .any(|k| self.is_kw_at(1, k));
         if negated {
-            self.advance();
+            self.pos += 1;
         }
         if self.eat_kw("BETWEEN") {
             self.between(value, negated)
@@ -145,45 +166,56 @@ impl Parser<'_> {
         }
     }
 
-    fn between(&mut self, value: Expr, negated: bool) -> PResult<Expr> {
+    fn between(&mut self, value: Built, negated: bool) -> PResult<Built> {
         let low = self.value(0)?;
         self.expect_kw("AND")?;
         let high = self.value(0)?;
-        Ok(Expr::Between {
-            expr: Box::new(value),
-            low: Box::new(low),
-            high: Box::new(high),
+        let depth = value.depth.max(low.depth).max(high.depth);
+        let expr = Expr::Between {
+            expr: Box::new(value.expr),
+            low: Box::new(low.expr),
+            high: Box::new(high.expr),
             negated,
-        })
+        };
+        self.node(expr, depth)
     }
 
-    fn in_list(&mut self, value: Expr, negated: bool) -> PResult<Expr> {
+    fn in_list(&mut self, value: Built, negated: bool) -> PResult<Built> {
         self.expect_sym(Sym::LParen)?;
-        let mut list = vec![self.expression()?];
-        while self.eat_sym(Sym::Comma) {
-            list.push(self.expression()?);
+        let mut depth = value.depth;
+        let mut list = Vec::new();
+        loop {
+            let item = self.expression_built()?;
+            depth = depth.max(item.depth);
+            list.push(item.expr);
+            if !self.eat_sym(Sym::Comma) {
+                break;
+            }
         }
         self.expect_sym(Sym::RParen)?;
-        Ok(Expr::InList {
-            expr: Box::new(value),
+        let expr = Expr::InList {
+            expr: Box::new(value.expr),
             list,
             negated,
-        })
+        };
+        self.node(expr, depth)
     }
 
-    fn like(&mut self, value: Expr, negated: bool) -> PResult<Expr> {
+    fn like(&mut self, value: Built, negated: bool) -> PResult<Built> {
         let pattern = self.value(0)?;
         let escape = if self.eat_kw("ESCAPE") {
             Some(self.escape_char()?)
         } else {
             None
         };
-        Ok(Expr::Like {
-            expr: Box::new(value),
-            pattern: Box::new(pattern),
+        let depth = value.depth.max(pattern.depth);
+        let expr = Expr::Like {
+            expr: Box::new(value.expr),
+            pattern: Box::new(pattern.expr),
             escape,
             negated,
-        })
+        };
+        self.node(expr, depth)
     }
 
     fn escape_char(&mut self) -> PResult<char> {
@@ -199,22 +231,25 @@ impl Parser<'_> {
         }
     }
 
-    fn is_predicate(&mut self, value: Expr) -> PResult<Expr> {
+    fn is_predicate(&mut self, value: Built) -> PResult<Built> {
         let negated = self.eat_kw("NOT");
         if self.eat_kw("NULL") {
-            return Ok(Expr::IsNull {
-                expr: Box::new(value),
+            let expr = Expr::IsNull {
+                expr: Box::new(value.expr),
                 negated,
-            });
+            };
+            return self.node(expr, value.depth);
         }
         if self.eat_kw("DISTINCT") {
             self.expect_kw("FROM")?;
             let right = self.value(0)?;
-            return Ok(Expr::IsDistinctFrom {
-                left: Box::new(value),
-                right: Box::new(right),
+            let depth = value.depth.max(right.depth);
+            let expr = Expr::IsDistinctFrom {
+                left: Box::new(value.expr),
+                right: Box::new(right.expr),
                 negated,
-            });
+            };
+            return self.node(expr, depth);
         }
         let mut expected = vec![Expect::Kw("NULL"), Expect::Kw("DISTINCT")];
         if !negated {
@@ -223,7 +258,7 @@ impl Parser<'_> {
         Err(self.mismatch(&expected))
     }
 
-    fn value(&mut self, min_bp: u8) -> PResult<Expr> {
+    fn value(&mut self, min_bp: u8) -> PResult<Built> {
         let mut left = self.unary()?;
         let mut chain = 0;
         while let Some((op, bp)) = value_op(self) {
@@ -231,26 +266,27 @@ impl Parser<'_> {
                 break;
             }
             self.chain_step(&mut chain)?;
-            self.advance();
+            self.pos += 1;
             let right = self.value(bp + 1)?;
-            left = binary(op, left, right);
+            left = self.binary(op, left, right)?;
         }
         self.check_tree_depth(&left, chain)?;
         Ok(left)
     }
 
-    fn unary(&mut self) -> PResult<Expr> {
+    fn unary(&mut self) -> PResult<Built> {
         let op = match self.peek().tok {
             Tok::Sym(Sym::Minus) if !self.number_at(1) => UnaryOp::Neg,
             Tok::Sym(Sym::Plus) => UnaryOp::Plus,
             _ => return self.postfix(),
         };
-        self.advance();
+        self.pos += 1;
         let operand = self.nested(|p| p.unary())?;
-        Ok(Expr::Unary {
+        let expr = Expr::Unary {
             op,
-            expr: Box::new(operand),
-        })
+            expr: Box::new(operand.expr),
+        };
+        self.node(expr, operand.depth)
     }
 
     fn number_at(&self, n: usize) -> bool {
@@ -260,28 +296,31 @@ impl Parser<'_> {
         )
     }
 
-    fn postfix(&mut self) -> PResult<Expr> {
+    fn postfix(&mut self) -> PResult<Built> {
         let mut base = self.primary()?;
         let mut chain = 0;
         loop {
             if self.is_sym(Sym::LBracket) {
                 self.chain_step(&mut chain)?;
-                self.advance();
-                let index = self.value_expression()?;
+                self.pos += 1;
+                let index = self.value_expression_built()?;
                 self.expect_sym(Sym::RBracket)?;
-                base = Expr::Subscript {
-                    base: Box::new(base),
-                    index: Box::new(index),
+                let depth = base.depth.max(index.depth);
+                let expr = Expr::Subscript {
+                    base: Box::new(base.expr),
+                    index: Box::new(index.expr),
                 };
+                base = self.node(expr, depth)?;
             } else if self.is_sym(Sym::Arrow) && !self.is_sym_at(1, Sym::Star) {
                 // `s->*` is a select item, not an expression: the select list takes it.
                 self.chain_step(&mut chain)?;
-                self.advance();
+                self.pos += 1;
                 let field = self.ident()?;
-                base = Expr::Dereference {
-                    base: Box::new(base),
+                let expr = Expr::Dereference {
+                    base: Box::new(base.expr),
                     field,
                 };
+                base = self.node(expr, base.depth)?;
             } else {
                 break;
             }
@@ -290,12 +329,12 @@ impl Parser<'_> {
         Ok(base)
     }
 
-    fn primary(&mut self) -> PResult<Expr> {
+    fn primary(&mut self) -> PResult<Built> {
         match &self.peek().tok {
             Tok::Integer(_) | Tok::Decimal(_) | Tok::Float(_) | Tok::Str(_) => {
-                Ok(Expr::Literal(self.literal()?))
+                self.literal_expression()
             }
-            Tok::Sym(Sym::Minus) if self.number_at(1) => Ok(Expr::Literal(self.literal()?)),
+            Tok::Sym(Sym::Minus) if self.number_at(1) => self.literal_expression(),
             Tok::Sym(Sym::LParen) => self.parenthesized(),
             Tok::Variable(_) => Err(self.unsubstituted_variable()),
             Tok::Word(_) => self.primary_word(),
@@ -304,16 +343,21 @@ impl Parser<'_> {
         }
     }
 
-    fn parenthesized(&mut self) -> PResult<Expr> {
-        self.advance();
-        let inner = self.expression()?;
+    fn literal_expression(&mut self) -> PResult<Built> {
+        let literal = self.literal()?;
+        self.leaf(Expr::Literal(literal))
+    }
+
+    fn parenthesized(&mut self) -> PResult<Built> {
+        self.pos += 1;
+        let inner = self.expression_built()?;
         self.expect_sym(Sym::RParen)?;
         Ok(inner)
     }
 
-    fn primary_word(&mut self) -> PResult<Expr> {
+    fn primary_word(&mut self) -> PResult<Built> {
         if self.is_kw("NULL") || self.is_kw("TRUE") || self.is_kw("FALSE") {
-            Ok(Expr::Literal(self.literal()?))
+            self.literal_expression()
         } else if self.is_kw("CASE") {
             self.case()
         } else if self.is_kw("CAST") {
@@ -331,103 +375,115 @@ impl Parser<'_> {
         }
     }
 
-    fn cast(&mut self) -> PResult<Expr> {
-        self.advance();
+    fn cast(&mut self) -> PResult<Built> {
+        self.pos += 1;
         self.expect_sym(Sym::LParen)?;
-        let expr = self.expression()?;
+        let operand = self.expression_built()?;
         self.expect_kw("AS")?;
         let ty = self.parse_type()?;
         self.expect_sym(Sym::RParen)?;
-        Ok(Expr::Cast {
-            expr: Box::new(expr),
+        let expr = Expr::Cast {
+            expr: Box::new(operand.expr),
             ty,
-        })
+        };
+        self.node(expr, operand.depth)
     }
 
-    fn array_constructor(&mut self) -> PResult<Expr> {
+    fn array_constructor(&mut self) -> PResult<Built> {
         self.pos += 2;
         let mut items = Vec::new();
+        let mut depth = 0;
         if !self.eat_sym(Sym::RBracket) {
             loop {
-                items.push(self.expression()?);
+                let item = self.expression_built()?;
+                depth = depth.max(item.depth);
+                items.push(item.expr);
                 if !self.eat_sym(Sym::Comma) {
                     break;
                 }
             }
             self.expect_sym(Sym::RBracket)?;
         }
-        Ok(Expr::Array(items))
+        self.node(Expr::Array(items), depth)
     }
 
-    fn map_constructor(&mut self) -> PResult<Expr> {
+    fn map_constructor(&mut self) -> PResult<Built> {
         self.pos += 2;
         let mut entries = Vec::new();
+        let mut depth = 0;
         if !self.eat_sym(Sym::RParen) {
             loop {
-                let key = self.expression()?;
+                let key = self.expression_built()?;
                 self.expect_sym(Sym::Assign)?;
-                let value = self.expression()?;
-                entries.push((key, value));
+                let value = self.expression_built()?;
+                depth = depth.max(key.depth).max(value.depth);
+                entries.push((key.expr, value.expr));
                 if !self.eat_sym(Sym::Comma) {
                     break;
                 }
             }
             self.expect_sym(Sym::RParen)?;
         }
-        Ok(Expr::Map(entries))
+        self.node(Expr::Map(entries), depth)
     }
 
-    fn struct_constructor(&mut self) -> PResult<Expr> {
+    fn struct_constructor(&mut self) -> PResult<Built> {
         self.pos += 2;
         let mut fields = Vec::new();
+        let mut depth = 0;
         if !self.eat_sym(Sym::RParen) {
             loop {
                 let name = self.ident()?;
                 self.expect_sym(Sym::Assign)?;
-                let value = self.expression()?;
-                fields.push((name, value));
+                let value = self.expression_built()?;
+                depth = depth.max(value.depth);
+                fields.push((name, value.expr));
                 if !self.eat_sym(Sym::Comma) {
                     break;
                 }
             }
             self.expect_sym(Sym::RParen)?;
         }
-        Ok(Expr::Struct(fields))
+        self.node(Expr::Struct(fields), depth)
     }
 
     /// `name`, `qualifier.name` or `name(args)`.
-    fn column_or_call(&mut self) -> PResult<Expr> {
+    fn column_or_call(&mut self) -> PResult<Built> {
         let name = self.ident()?;
         if self.eat_sym(Sym::LParen) {
-            let args = self.call_arguments()?;
-            return Ok(Expr::Function { name, args });
+            let (args, depth) = self.call_arguments()?;
+            return self.node(Expr::Function { name, args }, depth);
         }
         if self.is_sym(Sym::Dot) && self.is_ident_at(1) {
-            self.advance();
+            self.pos += 1;
             let column = self.ident()?;
-            return Ok(Expr::Column {
+            return self.leaf(Expr::Column {
                 qualifier: Some(name),
                 name: column,
             });
         }
-        Ok(Expr::Column {
+        self.leaf(Expr::Column {
             qualifier: None,
             name,
         })
     }
 
-    /// Arguments after `name(`, through the closing `)`.
-    fn call_arguments(&mut self) -> PResult<Vec<Expr>> {
+    /// Arguments after `name(`, through the closing `)`, and the depth of the deepest.
+    fn call_arguments(&mut self) -> PResult<(Vec<Expr>, usize)> {
         if self.is_sym(Sym::Star) && self.is_sym_at(1, Sym::RParen) {
             self.pos += 2;
-            return Ok(vec![Expr::Star]);
+            let star = self.leaf(Expr::Star)?;
+            return Ok((vec![star.expr], star.depth));
         }
         let mut args = Vec::new();
+        let mut depth = 0;
         if self.eat_sym(Sym::RParen) {
-            return Ok(args);
+            return Ok((args, depth));
         }
         loop {
-            args.push(self.call_argument()?);
+            let arg = self.call_argument()?;
+            depth = depth.max(arg.depth);
+            args.push(arg.expr);
             if !self.eat_sym(Sym::Comma) {
                 break;
             }
@@ -437,10 +493,10 @@ impl Parser<'_> {
             expected.extend([Expect::Sym(Sym::Plus), Expect::Sym(Sym::Minus)]);
             return Err(self.mismatch(&expected));
         }
-        Ok(args)
+        Ok((args, depth))
     }
 
-    fn call_argument(&mut self) -> PResult<Expr> {
+    fn call_argument(&mut self) -> PResult<Built> {
         if let Some(param_count) = self.lambda_params_ahead() {
             return self.lambda(param_count);
         }
@@ -449,23 +505,27 @@ impl Parser<'_> {
         let unit_arg = WINDOW_UNITS.iter().any(|u| self.is_kw(u))
             && (self.is_sym_at(1, Sym::Comma) || self.is_sym_at(1, Sym::RParen));
         if unit_arg {
-            return Ok(self.unit_argument());
+            return self.unit_argument();
         }
-        self.expression()
+        self.expression_built()
     }
 
-    fn unit_argument(&mut self) -> Expr {
+    fn unit_argument(&mut self) -> PResult<Built> {
         let name = match self.advance().tok {
             Tok::Word(w) => w.to_ascii_uppercase(),
             other => unreachable!("is_kw matched a word token, got {other:?}"),
         };
-        Expr::Column {
+        self.leaf(Expr::Column {
             qualifier: None,
             name,
-        }
+        })
     }
 
     /// If a lambda starts here, how many parameters it has: `x =>` or `(x, y) =>`.
+    ///
+    /// The look-ahead scans a run of `ident ,` after `(`; when that run is long and no
+    /// lambda follows, parsing the argument fails at its first `,`, so no token is scanned
+    /// twice this way and the parse stays linear.
     fn lambda_params_ahead(&self) -> Option<usize> {
         if self.is_ident_at(0) && self.is_sym_at(1, Sym::Lambda) {
             return Some(1);
@@ -490,7 +550,7 @@ impl Parser<'_> {
         }
     }
 
-    fn lambda(&mut self, param_count: usize) -> PResult<Expr> {
+    fn lambda(&mut self, param_count: usize) -> PResult<Built> {
         let parenthesised = self.eat_sym(Sym::LParen);
         let mut params = Vec::with_capacity(param_count);
         for i in 0..param_count {
@@ -503,32 +563,39 @@ impl Parser<'_> {
             self.expect_sym(Sym::RParen)?;
         }
         self.expect_sym(Sym::Lambda)?;
-        let body = self.expression()?;
-        Ok(Expr::Lambda {
+        let body = self.expression_built()?;
+        let expr = Expr::Lambda {
             params,
-            body: Box::new(body),
-        })
+            body: Box::new(body.expr),
+        };
+        self.node(expr, body.depth)
     }
 
-    fn case(&mut self) -> PResult<Expr> {
-        self.advance();
+    fn case(&mut self) -> PResult<Built> {
+        self.pos += 1;
+        let mut depth = 0;
         let operand = if self.is_kw("WHEN") {
             None
         } else {
-            Some(Box::new(self.value_expression()?))
+            let operand = self.value_expression_built()?;
+            depth = operand.depth;
+            Some(Box::new(operand.expr))
         };
         let mut whens = Vec::new();
         while self.eat_kw("WHEN") {
-            let condition = self.expression()?;
+            let condition = self.expression_built()?;
             self.expect_kw("THEN")?;
-            let result = self.expression()?;
-            whens.push((condition, result));
+            let result = self.expression_built()?;
+            depth = depth.max(condition.depth).max(result.depth);
+            whens.push((condition.expr, result.expr));
         }
         if whens.is_empty() {
             return Err(self.mismatch(&[Expect::Kw("WHEN")]));
         }
         let else_result = if self.eat_kw("ELSE") {
-            Some(Box::new(self.expression()?))
+            let else_result = self.expression_built()?;
+            depth = depth.max(else_result.depth);
+            Some(Box::new(else_result.expr))
         } else {
             None
         };
@@ -539,23 +606,23 @@ impl Parser<'_> {
                 Expect::Kw("END"),
             ]));
         }
-        Ok(Expr::Case {
+        let expr = Expr::Case {
             operand,
             whens,
             else_result,
-        })
+        };
+        self.node(expr, depth)
     }
 
     /// The grammar's `literal`: NULL, TRUE/FALSE, a string, or a number with optional `-`.
     pub(crate) fn literal(&mut self) -> PResult<Literal> {
-        let tok = self.peek().tok.clone();
-        let literal = match tok {
+        let literal = match &self.peek().tok {
             Tok::Word(w) if w.eq_ignore_ascii_case("NULL") => Literal::Null,
             Tok::Word(w) if w.eq_ignore_ascii_case("TRUE") => Literal::Boolean(true),
             Tok::Word(w) if w.eq_ignore_ascii_case("FALSE") => Literal::Boolean(false),
-            Tok::Str(s) => Literal::String(s),
+            Tok::Str(s) => Literal::String(s.clone()),
             Tok::Sym(Sym::Minus) if self.number_at(1) => {
-                self.advance();
+                self.pos += 1;
                 return self.number(true);
             }
             Tok::Integer(_) | Tok::Decimal(_) | Tok::Float(_) => return self.number(false),
@@ -572,72 +639,97 @@ impl Parser<'_> {
                 ]))
             }
         };
-        self.advance();
+        self.pos += 1;
         Ok(literal)
     }
 
+    /// The numeric token here, negated if `negative`. Text is only copied when it must be
+    /// (a sign to prepend, a decimal to keep): literals are most of a long IN list.
     fn number(&mut self, negative: bool) -> PResult<Literal> {
-        let token = self.advance();
         let sign = if negative { "-" } else { "" };
-        let invalid = || {
-            EngineError::statement(format!(
-                "Invalid numeric literal: {sign}{text}",
-                text = token_number_text(&token.tok)
-            ))
-        };
-        match &token.tok {
-            Tok::Integer(t) => format!("{sign}{t}")
-                .parse::<i64>()
-                .map(Literal::Integer)
-                .map_err(|_| invalid()),
+        let invalid =
+            |text: &str| EngineError::statement(format!("Invalid numeric literal: {sign}{text}"));
+        let literal = match &self.peek().tok {
+            Tok::Integer(t) => {
+                let parsed = if negative {
+                    format!("-{t}").parse::<i64>()
+                } else {
+                    t.parse::<i64>()
+                };
+                parsed.map(Literal::Integer).map_err(|_| invalid(t))
+            }
             Tok::Decimal(t) => Ok(Literal::Decimal(format!("{sign}{t}"))),
-            Tok::Float(t) => match format!("{sign}{t}").parse::<f64>() {
-                Ok(v) if v.is_finite() => Ok(Literal::Double(v)),
-                _ => Err(invalid()),
+            // Parsing is exact to the nearest double either side of zero, so negating
+            // after parsing is the same as parsing the negative text.
+            Tok::Float(t) => match t.parse::<f64>() {
+                Ok(v) if v.is_finite() => Ok(Literal::Double(if negative { -v } else { v })),
+                _ => Err(invalid(t)),
             },
-            _ => unreachable!("number() is only called on a numeric token"),
-        }
+            other => unreachable!("number() is only called on a numeric token, got {other:?}"),
+        };
+        self.pos += 1;
+        literal
     }
 
     // ---- types --------------------------------------------------------------------------
 
     /// The grammar's `type`; unquoted STRUCT field names are upper-cased.
     pub(crate) fn parse_type(&mut self) -> PResult<SqlType> {
-        let mut ty = self.nested(|p| p.type_inner())?;
+        self.type_built().map(|(ty, _)| ty)
+    }
+
+    /// A type and the depth of its tree, held to [`EXPRESSION_TREE_DEPTH_MAX`] like an
+    /// expression's: `Display` and `Drop` of a type recurse too.
+    fn type_built(&mut self) -> PResult<(SqlType, usize)> {
+        let (mut ty, mut depth) = self.nested(|p| p.type_inner())?;
         // Legacy postfix form: `INT ARRAY` is `ARRAY<INT>`. Each one nests the type deeper
         // without recursing, so the chain counts against the depth limit.
         let mut chain = 0;
         while self.is_kw("ARRAY") && !self.is_sym_at(1, Sym::Lt) {
             self.chain_step(&mut chain)?;
-            self.advance();
+            self.pos += 1;
             ty = SqlType::Array(Box::new(ty));
+            depth = self.type_depth_step(depth)?;
         }
-        Ok(ty)
+        Ok((ty, depth))
     }
 
-    fn type_inner(&mut self) -> PResult<SqlType> {
+    /// The depth of a type one level above a part `depth` deep, if within the limit.
+    fn type_depth_step(&self, depth: usize) -> PResult<usize> {
+        let depth = depth + 1;
+        if depth > EXPRESSION_TREE_DEPTH_MAX {
+            let token = self.peek().clone();
+            return Err(self.error_at(&token, &tree_depth_message()));
+        }
+        Ok(depth)
+    }
+
+    fn type_inner(&mut self) -> PResult<(SqlType, usize)> {
         let token = self.peek().clone();
         if self.is_kw("ARRAY") && self.is_sym_at(1, Sym::Lt) {
             self.pos += 2;
-            let elem = self.parse_type()?;
+            let (elem, depth) = self.type_built()?;
             self.expect_sym(Sym::Gt)?;
-            return Ok(SqlType::Array(Box::new(elem)));
+            return Ok((SqlType::Array(Box::new(elem)), self.type_depth_step(depth)?));
         }
         if self.is_kw("MAP") && self.is_sym_at(1, Sym::Lt) {
             self.pos += 2;
-            let key = self.parse_type()?;
+            let (key, key_depth) = self.type_built()?;
             self.expect_sym(Sym::Comma)?;
-            let value = self.parse_type()?;
+            let (value, value_depth) = self.type_built()?;
             self.expect_sym(Sym::Gt)?;
-            return Ok(SqlType::Map(Box::new(key), Box::new(value)));
+            let depth = self.type_depth_step(key_depth.max(value_depth))?;
+            return Ok((SqlType::Map(Box::new(key), Box::new(value)), depth));
         }
         if self.is_kw("STRUCT") && self.is_sym_at(1, Sym::Lt) {
             self.pos += 2;
             let mut fields = Vec::new();
+            let mut depth = 0;
             if !self.eat_sym(Sym::Gt) {
                 loop {
                     let name = self.ident()?;
-                    let ty = self.parse_type()?;
+                    let (ty, field_depth) = self.type_built()?;
+                    depth = depth.max(field_depth);
                     fields.push(StructField { name, ty });
                     if !self.eat_sym(Sym::Comma) {
                         break;
@@ -645,7 +737,7 @@ impl Parser<'_> {
                 }
                 self.expect_sym(Sym::Gt)?;
             }
-            return Ok(SqlType::Struct(fields));
+            return Ok((SqlType::Struct(fields), self.type_depth_step(depth)?));
         }
         if self.eat_kw("DECIMAL") {
             self.expect_sym(Sym::LParen)?;
@@ -653,7 +745,7 @@ impl Parser<'_> {
             self.expect_sym(Sym::Comma)?;
             let scale = self.type_parameter()?;
             self.expect_sym(Sym::RParen)?;
-            return decimal_type(precision, scale);
+            return Ok((decimal_type(precision, scale)?, 1));
         }
         let name = self.ident()?;
         let ty = match name.as_str() {
@@ -680,7 +772,7 @@ impl Parser<'_> {
             }
             self.expect_sym(Sym::RParen)?;
         }
-        Ok(ty)
+        Ok((ty, 1))
     }
 
     /// One ignored parameter of `VARCHAR(…)`: an integer or the word `STRING`.
@@ -695,7 +787,7 @@ impl Parser<'_> {
         let token = self.peek().clone();
         match &token.tok {
             Tok::Integer(t) => {
-                self.advance();
+                self.pos += 1;
                 t.parse::<u64>()
                     .map_err(|_| self.error_at(&token, &format!("Invalid type parameter: {t}")))
             }
@@ -703,7 +795,45 @@ impl Parser<'_> {
         }
     }
 
-    // ---- depth bookkeeping --------------------------------------------------------------
+    // ---- size and depth bookkeeping -----------------------------------------------------
+
+    /// A leaf expression (literal, column, `*`).
+    fn leaf(&mut self, expr: Expr) -> PResult<Built> {
+        self.node(expr, 0)
+    }
+
+    /// An expression whose deepest child is `children_depth` deep (0 for a leaf). Counts the
+    /// node against [`STATEMENT_EXPRESSION_NODES_MAX`] and holds every tree the parser
+    /// returns to [`EXPRESSION_TREE_DEPTH_MAX`].
+    fn node(&mut self, expr: Expr, children_depth: usize) -> PResult<Built> {
+        self.expression_nodes += 1;
+        if self.expression_nodes > STATEMENT_EXPRESSION_NODES_MAX {
+            let token = self.peek().clone();
+            return Err(self.error_at(
+                &token,
+                &format!(
+                    "statement has more than the maximum of \
+                     {STATEMENT_EXPRESSION_NODES_MAX} expression nodes"
+                ),
+            ));
+        }
+        let depth = children_depth + 1;
+        if depth > EXPRESSION_TREE_DEPTH_MAX {
+            let token = self.peek().clone();
+            return Err(self.error_at(&token, &tree_depth_message()));
+        }
+        Ok(Built { expr, depth })
+    }
+
+    fn binary(&mut self, op: BinaryOp, left: Built, right: Built) -> PResult<Built> {
+        let depth = left.depth.max(right.depth);
+        let expr = Expr::Binary {
+            op,
+            left: Box::new(left.expr),
+            right: Box::new(right.expr),
+        };
+        self.node(expr, depth)
+    }
 
     /// Counts one more operator in a left-associative chain. A chain builds a tree as deep as
     /// it is long without recursing, so its length counts against the tree depth limit.
@@ -716,10 +846,10 @@ impl Parser<'_> {
         Ok(())
     }
 
-    /// After a chain, checks the exact depth of the tree it built (its first operand may be
-    /// deep itself).
-    fn check_tree_depth(&self, expr: &Expr, chain: usize) -> PResult<()> {
-        if chain > 0 && self.depth + expr_depth(expr) > EXPRESSION_TREE_DEPTH_MAX {
+    /// After a chain, checks the depth of the tree it built (its first operand may be deep
+    /// itself) plus the nesting it sits in.
+    fn check_tree_depth(&self, built: &Built, chain: usize) -> PResult<()> {
+        if chain > 0 && self.depth + built.depth > EXPRESSION_TREE_DEPTH_MAX {
             let token = self.peek().clone();
             return Err(self.error_at(&token, &tree_depth_message()));
         }
@@ -729,21 +859,6 @@ impl Parser<'_> {
 
 fn tree_depth_message() -> String {
     format!("expression is deeper than the maximum of {EXPRESSION_TREE_DEPTH_MAX} levels")
-}
-
-fn token_number_text(tok: &Tok) -> &str {
-    match tok {
-        Tok::Integer(t) | Tok::Decimal(t) | Tok::Float(t) => t,
-        _ => "",
-    }
-}
-
-fn binary(op: BinaryOp, left: Expr, right: Expr) -> Expr {
-    Expr::Binary {
-        op,
-        left: Box::new(left),
-        right: Box::new(right),
-    }
 }
 
 fn decimal_type(precision: u64, scale: u64) -> PResult<SqlType> {
@@ -765,7 +880,8 @@ fn decimal_type(precision: u64, scale: u64) -> PResult<SqlType> {
 }
 
 /// Depth of an expression tree (a leaf is 1), computed without recursion so it is safe on
-/// any tree.
+/// any tree. The parser measures depth as it builds; tests check the two agree.
+#[cfg(test)]
 pub(crate) fn expr_depth(root: &Expr) -> usize {
     let mut max = 0;
     let mut stack = vec![(root, 1usize)];
@@ -888,5 +1004,36 @@ pub(crate) fn for_each_child<'e>(expr: &'e Expr, mut f: impl FnMut(&'e Expr)) {
         }
         Expr::Struct(fields) => fields.iter().for_each(|(_, v)| f(v)),
         Expr::Lambda { body, .. } => f(body),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The depth each construct reports is the depth of the tree it built.
+    #[test]
+    fn measured_depth_is_the_tree_depth() {
+        for text in [
+            "a",
+            "a + b * c - d",
+            "NOT a AND b OR c",
+            "a BETWEEN b + 1 AND c",
+            "a IN (1, b + (c * d), 3) OR x IS NOT NULL",
+            "a LIKE b || c ESCAPE '!'",
+            "a IS DISTINCT FROM b + c",
+            "-(-a)[1 + 2]->f->g",
+            "CASE a WHEN 1 THEN b + c ELSE CAST(d AS INT) END",
+            "TRANSFORM(xs, (k, v) => k + v * 2, SECONDS)",
+            "ARRAY[1, ARRAY[2, 3 + 4]][1]",
+            "MAP('a' := 1 + 2, 'b' := STRUCT(x := y - z))",
+            "COUNT(*) + f() + g(h(i(j)))",
+            "((a + b) + c) + (d + (e + (f + g)))",
+        ] {
+            let mut parser = Parser::new(text);
+            let built = parser.expression_built().expect(text);
+            assert!(parser.at_eof(), "{text}");
+            assert_eq!(built.depth, expr_depth(&built.expr), "{text}");
+        }
     }
 }

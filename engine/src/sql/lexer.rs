@@ -101,6 +101,31 @@ pub(crate) struct Token {
     pub(crate) column: u32,
 }
 
+/// Bytes scanned by the lexer's searches and column counting, and by variable substitution,
+/// on this thread: tests check it grows linearly with the input, which no timing can show
+/// reliably on a shared machine. Outside tests it counts nothing.
+pub(crate) mod scan_work {
+    #[cfg(test)]
+    thread_local! {
+        static BYTES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    #[cfg(test)]
+    pub(crate) fn add(bytes: usize) {
+        BYTES.with(|b| b.set(b.get() + bytes));
+    }
+
+    #[cfg(not(test))]
+    #[inline(always)]
+    pub(crate) fn add(_bytes: usize) {}
+
+    /// The count so far, resetting it.
+    #[cfg(test)]
+    pub(crate) fn take() -> usize {
+        BYTES.with(|b| b.replace(0))
+    }
+}
+
 /// Splits `src` into tokens, skipping whitespace and comments; always ends with `Tok::Eof`.
 pub(crate) fn tokenize(src: &str) -> Vec<Token> {
     Lexer::new(src).run()
@@ -113,6 +138,13 @@ struct Lexer<'a> {
     line: u32,
     /// Byte offset where the current line starts; columns are counted in chars from here.
     line_start: usize,
+    /// The last offset whose column was computed on the current line, and that column.
+    /// Tokens arrive in order, so each column is counted on from the previous one: counting
+    /// from the line start every time made one long line quadratic (issue 9, finding 5).
+    column_mark: (usize, u32),
+    /// Where a search for a bracketed comment's `*/` last came up empty: no later `/*` can
+    /// find one either, so it need not search again (`/*/*/*…` was quadratic).
+    comment_end_missing_from: Option<usize>,
     tokens: Vec<Token>,
 }
 
@@ -124,6 +156,8 @@ impl<'a> Lexer<'a> {
             pos: 0,
             line: 1,
             line_start: 0,
+            column_mark: (0, 0),
+            comment_end_missing_from: None,
             tokens: Vec::new(),
         }
     }
@@ -157,9 +191,19 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    fn column_at(&self, offset: usize) -> u32 {
-        let chars = self.src[self.line_start..offset].chars().count();
-        u32::try_from(chars).unwrap_or(u32::MAX)
+    /// The column of `offset`, which is on the current line and not before the last offset
+    /// asked about; amortised O(1) per token.
+    fn column_at(&mut self, offset: usize) -> u32 {
+        let (mut mark, mut column) = self.column_mark;
+        if mark < self.line_start {
+            (mark, column) = (self.line_start, 0);
+        }
+        debug_assert!(mark <= offset, "columns are asked for in source order");
+        scan_work::add(offset - mark);
+        let chars = self.src[mark..offset].chars().count();
+        column = column.saturating_add(u32::try_from(chars).unwrap_or(u32::MAX));
+        self.column_mark = (offset, column);
+        column
     }
 
     fn peek_at(&self, ahead: usize) -> Option<u8> {
@@ -190,12 +234,23 @@ impl<'a> Lexer<'a> {
                         }
                     }
                 }
-                (Some(b'/'), Some(b'*')) => match self.src[self.pos + 2..].find("*/") {
-                    Some(rel) => self.bump(rel + 4),
-                    // ANTLR's BRACKETED_COMMENT needs its `*/`; without it `/` and `*` are
-                    // ordinary operator tokens.
-                    None => return,
-                },
+                (Some(b'/'), Some(b'*')) => {
+                    let from = self.pos + 2;
+                    if self.comment_end_missing_from.is_some_and(|at| at <= from) {
+                        return;
+                    }
+                    let found = self.src[from..].find("*/");
+                    scan_work::add(found.map_or(self.src.len() - from, |rel| rel + 2));
+                    match found {
+                        Some(rel) => self.bump(rel + 4),
+                        // ANTLR's BRACKETED_COMMENT needs its `*/`; without it `/` and `*`
+                        // are ordinary operator tokens.
+                        None => {
+                            self.comment_end_missing_from = Some(from);
+                            return;
+                        }
+                    }
+                }
                 _ => return,
             }
         }
@@ -228,13 +283,20 @@ impl<'a> Lexer<'a> {
     }
 
     /// Reads a quoted run where the quote doubles as its own escape; `None` if unterminated.
+    ///
+    /// An unterminated quote scans to the end of the input, but that happens at most once
+    /// per quote character: it means every later run of that quote has even length, and a
+    /// run of even length (or the rest of this one) always closes a string of its own.
     fn quoted(&mut self, quote: u8) -> Option<String> {
         let mut i = self.pos + 1;
         let mut text = String::new();
         let mut run_start = i;
         loop {
             match self.bytes.get(i) {
-                None => return None,
+                None => {
+                    scan_work::add(i - self.pos);
+                    return None;
+                }
                 Some(&c) if c == quote => {
                     text.push_str(&self.src[run_start..i]);
                     if self.bytes.get(i + 1) == Some(&quote) {
@@ -242,6 +304,7 @@ impl<'a> Lexer<'a> {
                         i += 2;
                         run_start = i;
                     } else {
+                        scan_work::add(i + 1 - self.pos);
                         self.bump(i + 1 - self.pos);
                         return Some(text);
                     }

@@ -7,7 +7,8 @@
 //!
 //! - [`ast`]: the statement and expression tree.
 //! - `lexer`: tokens with line/column, following `SqlBase.g4`'s lexer rules.
-//! - `parser`: statements and queries, ANTLR-shaped syntax errors, the depth limit.
+//! - `parser`: statements and queries, ANTLR-shaped syntax errors, the depth and size
+//!   limits. Every step is linear in the input (`tests/linear.rs` checks each construct).
 //! - `expr_parser`: expressions (precedence climbing) and types.
 //! - `display`: ksqlDB-style formatting of expressions.
 //! - `variables`: `${name}` substitution.
@@ -26,7 +27,8 @@ use crate::types::SqlType;
 use parser::{Expect, Parser};
 
 pub(crate) use expr_parser::{for_each_child, for_each_child_mut};
-pub use parser::{EXPRESSION_DEPTH_MAX, EXPRESSION_TREE_DEPTH_MAX};
+pub use parser::{EXPRESSION_DEPTH_MAX, EXPRESSION_TREE_DEPTH_MAX, STATEMENT_EXPRESSION_NODES_MAX};
+pub use variables::SUBSTITUTED_SQL_BYTES_MAX;
 
 /// One statement from a request, with the source text ksqlDB echoes as `statementText`.
 #[derive(Debug, Clone, PartialEq)]

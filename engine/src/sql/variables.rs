@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use super::lexer::{tokenize, Tok};
+use super::lexer::{scan_work, tokenize, Tok};
 use crate::error::EngineError;
 
 /// The error for a variable reference that cannot be substituted. `column` is 1-based.
@@ -16,15 +16,29 @@ pub(crate) fn illegal_argument(line: u32, column: u32) -> EngineError {
     EngineError::statement(format!("Illegal argument at Line: {line}, Col: {column}."))
 }
 
+/// Longest SQL text variable substitution may produce, in bytes.
+///
+/// Substitution is the one step that can make a request's SQL larger than its body: a
+/// 500 KB variable referenced 100,000 times would ask for 50 GB. Four times the largest
+/// request body (1 MiB) leaves room for any script that uses variables as intended.
+pub const SUBSTITUTED_SQL_BYTES_MAX: usize = 4 * 1024 * 1024;
+
 pub(crate) fn substitute(sql: &str, vars: &HashMap<String, String>) -> Result<String, EngineError> {
     let mut out = String::with_capacity(sql.len());
     let mut copied_to = 0;
+    // Whether each referenced variable's value is a valid replacement, so a value is
+    // tokenized once however often it is used.
+    let mut valid: HashMap<&str, bool> = HashMap::new();
     for token in tokenize(sql) {
         match &token.tok {
             Tok::Variable(name) => {
                 let value = vars
                     .get(name)
-                    .filter(|v| is_valid_replacement(v))
+                    .filter(|v| {
+                        *valid
+                            .entry(v.as_str())
+                            .or_insert_with(|| is_valid_replacement(v))
+                    })
                     .ok_or_else(|| illegal_argument(token.line, token.column + 1))?;
                 out.push_str(&sql[copied_to..token.start]);
                 out.push_str(value);
@@ -32,37 +46,71 @@ pub(crate) fn substitute(sql: &str, vars: &HashMap<String, String>) -> Result<St
             }
             Tok::Str(_) if sql[token.start..token.end].contains("${") => {
                 out.push_str(&sql[copied_to..token.start]);
-                out.push_str(&substitute_in_string(&sql[token.start..token.end], vars));
+                substitute_in_string(&sql[token.start..token.end], vars, &mut out)?;
                 copied_to = token.end;
             }
             _ => {}
         }
+        check_length(&out)?;
     }
     out.push_str(&sql[copied_to..]);
+    check_length(&out)?;
     Ok(out)
 }
 
+fn check_length(out: &str) -> Result<(), EngineError> {
+    if out.len() > SUBSTITUTED_SQL_BYTES_MAX {
+        return Err(EngineError::statement(format!(
+            "SQL text after variable substitution is longer than the maximum of \
+             {SUBSTITUTED_SQL_BYTES_MAX} bytes"
+        )));
+    }
+    Ok(())
+}
+
 /// Replaces defined `${name}` references inside a raw `'…'` literal, doubling any `'` in
-/// the value so the literal stays one string.
-fn substitute_in_string(raw: &str, vars: &HashMap<String, String>) -> String {
-    let mut out = String::with_capacity(raw.len());
-    let mut rest = raw;
-    while let Some(at) = rest.find("${") {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + 2..];
-        match after.find('}').map(|end| (&after[..end], end)) {
-            Some((name, end)) if vars.contains_key(name) => {
-                out.push_str(&vars[name].replace('\'', "''"));
-                rest = &after[end + 1..];
-            }
+/// the value so the literal stays one string, and appends the result to `out`.
+///
+/// A name runs to the first `}` and contains no `${` (variable names are identifiers, so
+/// such a name is never defined). That keeps the pass linear: the `}` found is reused until
+/// the scan passes it, and the names looked up never overlap, so `'${${${…'` is read once
+/// rather than once per `${`.
+fn substitute_in_string(
+    raw: &str,
+    vars: &HashMap<String, String>,
+    out: &mut String,
+) -> Result<(), EngineError> {
+    let mut copied_to = 0;
+    // The first `}` at or after some earlier offset (`None`: there is none).
+    let mut close: Option<Option<usize>> = None;
+    let mut open = raw.find("${");
+    while let Some(at) = open {
+        let name_start = at + 2;
+        let next_open = raw[name_start..].find("${").map(|rel| name_start + rel);
+        scan_work::add(next_open.unwrap_or(raw.len()) - name_start);
+        let end = match close {
+            Some(cached) if cached.is_none_or(|c| c >= name_start) => cached,
             _ => {
-                out.push_str("${");
-                rest = after;
+                let found = raw[name_start..].find('}').map(|rel| name_start + rel);
+                scan_work::add(found.unwrap_or(raw.len()) - name_start);
+                close = Some(found);
+                found
             }
+        };
+        open = next_open;
+        let Some(end) = end.filter(|&end| next_open.is_none_or(|next| next > end)) else {
+            continue;
+        };
+        scan_work::add(end - name_start);
+        if let Some(value) = vars.get(&raw[name_start..end]) {
+            out.push_str(&raw[copied_to..at]);
+            out.push_str(&value.replace('\'', "''"));
+            copied_to = end + 1;
+            check_length(out)?;
         }
     }
-    out.push_str(rest);
-    out
+    out.push_str(&raw[copied_to..]);
+    Ok(())
 }
 
 /// A value may stand in for an identifier (plain or quoted) or a literal (a quoted string,

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use crate::catalog::{CatalogState, Source};
 use crate::runtime::Runtime;
 use crate::error::{EngineError, ErrorCode, Result};
-use crate::limits::KSQL_RESPONSE_BYTES_MAX;
+use crate::limits::{KSQL_RESPONSE_BYTES_MAX, SOURCES_MAX};
 use crate::sql::ast::{SourceKind, Statement, TerminateTarget};
 use crate::sql::{self, ParsedStatement};
 
@@ -80,6 +80,17 @@ impl Sandbox {
 /// The `statementText` of a statement's error. ksqlDB masks the values of INSERT VALUES
 /// there (they may be sensitive): names back-quoted as resolved, one `'[value]'` per
 /// value (rqtt-format.md §5). Other statements are reported as written.
+/// Refuses one more of something the node holds `current` of, at most `max`
+/// (named in `crate::limits`), so the client learns which limit it met.
+pub(super) fn check_count(what: &str, current: usize, max: usize) -> Result<()> {
+    if current < max {
+        return Ok(());
+    }
+    Err(EngineError::resource_exhausted(format!(
+        "Cannot add more {what}: this node already has {current}, its limit."
+    )))
+}
+
 fn error_statement_text(parsed: &ParsedStatement) -> String {
     let Statement::InsertValues {
         target,
@@ -146,6 +157,8 @@ impl Runtime {
                 }),
                 Err(error) => {
                     // Statements before the failing one were applied; keep their effects.
+                    // Each statement changes the catalog only once nothing can fail any
+                    // more, so the failing one left no trace.
                     self.set_catalog(live.state);
                     return Err(KsqlError {
                         error,
@@ -297,6 +310,9 @@ impl Runtime {
             }
         }
         if mode != Mode::Replay {
+            if !sandbox.state.sources.contains_key(&source.name) {
+                check_count("streams and tables", sandbox.state.sources.len(), SOURCES_MAX)?;
+            }
             self.check_topic(sandbox, &source, plan.partitions)?;
         }
         if mode == Mode::Apply {

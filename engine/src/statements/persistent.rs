@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::catalog::PersistentQuery;
 use crate::runtime::Runtime;
 use crate::error::{EngineError, Result};
+use crate::limits::{PERSISTENT_QUERIES_MAX, SOURCES_MAX};
 use crate::log::StartPosition;
 use crate::plan::persistent::{plan_persistent, SinkSpec};
 use crate::plan::transient::QueryProperties;
@@ -19,11 +20,35 @@ use crate::sql::ast::{CreateAsSelect, ExplainTarget, Properties, Query, SourceKi
 use super::create::PersistenceConfig;
 use super::journal_entry::format_entry;
 use super::outcome::{Outcome, QueryDescription};
-use super::{Mode, Sandbox};
+use super::{check_count, Mode, Sandbox};
 
 /// The `n` of a query id `…_<n>`.
 fn query_number(id: &str) -> Option<u64> {
     id.rsplit('_').next()?.parse().ok()
+}
+
+/// A query whose sink topic is one of its source topics reads every record it writes and
+/// writes it again, without end, until the disk is full (issue 9, finding 6; ksqlDB#1258).
+/// Refused when the statement is run; a query already journaled is still replayed, so a
+/// data directory written before this check keeps opening.
+fn refuse_feedback_loop(plan: &PersistentPlan) -> Result<()> {
+    if plan.source.topic != plan.sink.topic {
+        return Ok(());
+    }
+    let message = if plan.source.name == plan.sink.name {
+        format!(
+            "Cannot insert into {} from itself: the query would read every row it writes, \
+             without end.",
+            plan.sink.name
+        )
+    } else {
+        format!(
+            "Cannot write {} to topic '{}': it is the topic of the query's source {}, so the \
+             query would read every row it writes, without end.",
+            plan.sink.name, plan.sink.topic, plan.source.name
+        )
+    };
+    Err(EngineError::statement(message))
 }
 
 impl Runtime {
@@ -56,6 +81,9 @@ impl Runtime {
             }
             return Err(EngineError::statement(message));
         }
+        if mode != Mode::Replay {
+            check_count("streams and tables", sandbox.state.sources.len(), SOURCES_MAX)?;
+        }
         let config = PersistenceConfig::from_props(&sandbox.props)?;
         let sink = SinkSpec {
             kind,
@@ -66,13 +94,15 @@ impl Runtime {
         };
         let plan = self.plan(sandbox, sink, &create.query, text)?;
         if mode != Mode::Replay {
+            refuse_feedback_loop(&plan)?;
             self.check_topic(sandbox, &plan.sink, Some(plan.sink_partitions))?;
         }
-        sandbox
-            .state
-            .sources
-            .insert(plan.sink.name.clone(), Arc::clone(&plan.sink));
-        self.register_query(sandbox, plan, command_id, mode)
+        // The sink is registered only once its query is: a CSAS that fails to start (its
+        // topic or journal could not be created) leaves no sink behind (issue 9, finding 10).
+        let sink = Arc::clone(&plan.sink);
+        let outcome = self.register_query(sandbox, plan, command_id, mode)?;
+        sandbox.state.sources.insert(sink.name.clone(), sink);
+        Ok(outcome)
     }
 
     pub(super) fn insert_into_select(
@@ -107,6 +137,9 @@ impl Runtime {
             config: &PersistenceConfig::default(),
         };
         let plan = self.plan(sandbox, sink, query, text)?;
+        if mode != Mode::Replay {
+            refuse_feedback_loop(&plan)?;
+        }
         let command_id = format!("stream/{target}/create");
         self.register_query(sandbox, plan, command_id, mode)
     }
@@ -135,6 +168,10 @@ impl Runtime {
         command_id: String,
         mode: Mode,
     ) -> Result<Outcome> {
+        if mode != Mode::Replay {
+            let running = sandbox.state.persistent.len();
+            check_count("persistent queries", running, PERSISTENT_QUERIES_MAX)?;
+        }
         let kind = plan.kind;
         let sink_name = plan.sink.name.clone();
         // ksqlDB numbers a query with the sequence number of the command that created it.

@@ -4,10 +4,13 @@
 //! `statementText` and `entities` (ksqldb-api.md §2). The code is the HTTP status × 100
 //! plus a suffix.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 use sluice_engine::{EngineError, ErrorClass, ErrorCode};
 
 use crate::error::ProtocolError;
+use crate::limits::ERROR_TEXT_BYTES_MAX;
 
 pub const GENERIC_ERROR: &str = "generic_error";
 pub const STATEMENT_ERROR: &str = "statement_error";
@@ -51,7 +54,7 @@ impl ErrorResponse {
         let body = serde_json::to_vec(&ErrorBody {
             type_: GENERIC_ERROR,
             error_code,
-            message,
+            message: &clip_echo(message),
         })
         .expect("an error body always serializes");
         ErrorResponse {
@@ -284,8 +287,8 @@ pub fn statement_error(
     let body = serde_json::to_vec(&Body {
         type_: STATEMENT_ERROR,
         error_code: code,
-        message,
-        statement_text,
+        message: &clip_echo(message),
+        statement_text: &clip_echo(statement_text),
         entities: &entities,
     })
     .expect("an error body always serializes");
@@ -293,6 +296,23 @@ pub fn statement_error(
         status: status_of(code),
         body,
     }
+}
+
+/// `text` cut to [`ERROR_TEXT_BYTES_MAX`] at a character boundary, saying how much was left
+/// out, so an error body never grows with the size of what the client sent.
+pub fn clip_echo(text: &str) -> Cow<'_, str> {
+    if text.len() <= ERROR_TEXT_BYTES_MAX {
+        return Cow::Borrowed(text);
+    }
+    let mut end = ERROR_TEXT_BYTES_MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!(
+        "{}… ({} more bytes not shown)",
+        &text[..end],
+        text.len() - end
+    ))
 }
 
 /// A request body that failed to decode.
@@ -311,6 +331,31 @@ mod tests {
 
     const ORDER_BY: &str = "line 1:24: mismatched input 'BY' expecting {';', 'EMIT', 'WHERE', \
                             'WINDOW', 'GROUP', 'HAVING', 'LIMIT', 'PARTITION'}";
+
+    #[test]
+    fn echoed_text_is_bounded_whatever_the_client_sent() {
+        let huge = format!("SELECT '{}' FROM S;", "é".repeat(200_000));
+        let response = statement_error(40001, &huge, &huge, b"[]");
+        assert!(
+            response.body.len() < 3 * ERROR_TEXT_BYTES_MAX,
+            "{}",
+            response.body.len()
+        );
+        let body: serde_json::Value = serde_json::from_slice(&response.body).expect("JSON");
+        let text = body["statementText"].as_str().expect("text");
+        assert!(text.starts_with("SELECT 'éé"), "{}", &text[..20]);
+        assert!(
+            text.ends_with(" more bytes not shown)"),
+            "{}",
+            &text[text.len() - 40..]
+        );
+        let generic = ErrorResponse::generic(40000, &huge);
+        assert!(generic.body.len() < 2 * ERROR_TEXT_BYTES_MAX);
+        // Real statements come back whole.
+        let short = statement_error(40001, "bad", "SHOW STREAMS;", b"[]");
+        let body: serde_json::Value = serde_json::from_slice(&short.body).expect("JSON");
+        assert_eq!(body["statementText"], "SHOW STREAMS;");
+    }
 
     fn parse_error(cause: Option<SyntaxCause>) -> EngineError {
         EngineError::syntax_error(

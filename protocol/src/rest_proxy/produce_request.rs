@@ -58,8 +58,9 @@ impl EmbeddedFormat {
 
 #[derive(Deserialize)]
 struct Body<'a> {
+    /// Each a [`WireRecord`] object, read by [`object`].
     #[serde(borrow)]
-    records: Vec<WireRecord<'a>>,
+    records: Vec<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -72,8 +73,9 @@ struct WireRecord<'a> {
     partition: Option<u32>,
     #[serde(default)]
     timestamp: Option<i64>,
-    #[serde(default)]
-    headers: Vec<WireHeader>,
+    /// Each a [`WireHeader`] object, read by [`object`].
+    #[serde(default, borrow)]
+    headers: Vec<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -89,7 +91,8 @@ pub fn decode_produce(
     format: EmbeddedFormat,
     now_ms: i64,
 ) -> Result<Vec<ProduceRecord>, ProtocolError> {
-    let parsed: Body<'_> = serde_json::from_slice(body).map_err(|e| match e.classify() {
+    let text = crate::json_body::json_text(body)?;
+    let parsed: Body<'_> = serde_json::from_str(text).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => ProtocolError::InvalidRecord(e.to_string()),
         _ => ProtocolError::InvalidJson(e.to_string()),
     })?;
@@ -101,10 +104,13 @@ pub fn decode_produce(
             let at = |what: &str, e: String| {
                 ProtocolError::InvalidRecord(format!("records[{i}].{what}: {e}"))
             };
+            let r: WireRecord<'_> = object(r)
+                .map_err(|e| ProtocolError::InvalidRecord(format!("records[{i}]: {e}")))?;
             let headers = r
                 .headers
                 .into_iter()
                 .map(|h| {
+                    let h: WireHeader = object(h).map_err(|e| at("headers", e))?;
                     let value = h
                         .value
                         .map(|v| decode_base64(&v))
@@ -124,6 +130,17 @@ pub fn decode_produce(
             })
         })
         .collect()
+}
+
+/// A `T` from `raw`, which must be a JSON object: a derived struct also takes an array of
+/// its fields in order, so `[["a2V5"]]` was a record with that key (found by the
+/// `request_bodies` fuzz target); REST Proxy refuses it.
+fn object<'a, T: Deserialize<'a>>(raw: &'a RawValue) -> Result<T, String> {
+    let text = raw.get();
+    if !text.starts_with('{') {
+        return Err(format!("expected a JSON object, got {text:.40}"));
+    }
+    serde_json::from_str(text).map_err(|e| e.to_string())
 }
 
 /// The bytes of an embedded key or value; JSON null (or absent) is Kafka null.
@@ -195,6 +212,36 @@ mod tests {
             bad(b"{", EmbeddedFormat::Binary),
             ProtocolError::InvalidJson(_)
         ));
+        // Found by the `request_bodies` fuzz target: serde_json skips an unknown field
+        // without checking its UTF-8.
+        assert!(matches!(
+            bad(b"{\"records\":[],\"x\":\"\xff\"}", EmbeddedFormat::Json),
+            ProtocolError::InvalidJson(m) if m.starts_with("invalid unicode code point")
+        ));
+        // Nor does a JSON array stand for an object (serde's sequence form), for the body,
+        // a record or a header.
+        assert!(matches!(
+            bad(b"[[{\"value\":\"dg==\"}]]", EmbeddedFormat::Binary),
+            ProtocolError::InvalidJson(m) if m.starts_with("invalid type: sequence")
+        ));
+        assert_eq!(
+            bad(
+                br#"{"records":[{"value":"dg=="}, ["a2V5"]]}"#,
+                EmbeddedFormat::Binary
+            ),
+            ProtocolError::InvalidRecord(
+                r#"records[1]: expected a JSON object, got ["a2V5"]"#.into()
+            )
+        );
+        assert_eq!(
+            bad(
+                br#"{"records":[{"headers":[["h","AQI="]]}]}"#,
+                EmbeddedFormat::Binary
+            ),
+            ProtocolError::InvalidRecord(
+                r#"records[0].headers: expected a JSON object, got ["h","AQI="]"#.into()
+            )
+        );
         assert!(matches!(
             bad(br#"{"records":[{"value":"!!"}]}"#, EmbeddedFormat::Binary),
             ProtocolError::InvalidRecord(_)

@@ -48,7 +48,8 @@ fn one() -> u32 {
 
 impl CreateTopicRequest {
     pub fn decode(body: &[u8]) -> Result<CreateTopicRequest, ProtocolError> {
-        serde_json::from_slice(body).map_err(|e| match e.classify() {
+        let text = crate::json_body::json_text(body)?;
+        serde_json::from_str(text).map_err(|e| match e.classify() {
             serde_json::error::Category::Data => ProtocolError::InvalidRecord(e.to_string()),
             _ => ProtocolError::InvalidJson(e.to_string()),
         })

@@ -23,6 +23,7 @@
 //! - `cursor`: a reader tailing one partition.
 //! - `journal`: a small checksummed append-only file for the catalog's commands and
 //!   persistent queries' checkpoints.
+//! - `fuzzing`: the record and segment readers on fuzzer-made bytes (`internals` only).
 //! - `tests`: end-to-end tests (append, group commit, recovery at every cut, restart, delete,
 //!   corruption, failing writes, many partitions).
 //!
@@ -34,6 +35,8 @@
 mod checkpoint;
 mod cursor;
 mod files;
+#[cfg(feature = "internals")]
+pub mod fuzzing;
 mod journal;
 mod log_store;
 mod partition;

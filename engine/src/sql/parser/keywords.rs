@@ -92,8 +92,17 @@ pub(super) const RESERVED: &[&str] = &[
 ];
 
 /// True when `word` (any case) is a reserved keyword.
+///
+/// Asked for nearly every token, so it binary-searches [`RESERVED`], which is upper case and
+/// sorted (a test checks), comparing `word` upper-cased.
 pub(crate) fn is_reserved(word: &str) -> bool {
-    RESERVED.iter().any(|r| r.eq_ignore_ascii_case(word))
+    RESERVED
+        .binary_search_by(|reserved| {
+            reserved
+                .bytes()
+                .cmp(word.bytes().map(|b| b.to_ascii_uppercase()))
+        })
+        .is_ok()
 }
 
 /// Words that begin a statement, so `EXPLAIN <word> …` is taken as a statement.
@@ -114,3 +123,20 @@ pub(super) const STATEMENT_START: [&str; 15] = [
     "EXPLAIN",
     "ALTER",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_words_are_sorted_upper_case_and_found_in_any_case() {
+        assert!(RESERVED.windows(2).all(|pair| pair[0] < pair[1]));
+        assert!(RESERVED
+            .iter()
+            .all(|w| w.bytes().all(|b| b.is_ascii_uppercase())));
+        for word in RESERVED {
+            assert!(is_reserved(word) && is_reserved(&word.to_ascii_lowercase()));
+        }
+        assert!(!is_reserved("EMIT") && !is_reserved("selec") && !is_reserved(""));
+    }
+}

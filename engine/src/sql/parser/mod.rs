@@ -42,6 +42,14 @@ pub const EXPRESSION_DEPTH_MAX: usize = 64;
 /// `Drop`) without rejecting generated filters with a few hundred `OR` terms.
 pub const EXPRESSION_TREE_DEPTH_MAX: usize = 512;
 
+/// Most expression nodes (literals, columns, operators, calls, …) one statement may hold.
+///
+/// Bounds the memory and the planning and evaluation work one statement can ask for: the
+/// parser is linear, but a request body of 1 MiB could otherwise hold half a million nodes
+/// (`1,1,1,…` in an IN list). A generated `IN` list of ten thousand keys fits ten times
+/// over; parsing the maximum takes milliseconds (see `benches/sql_parser.rs`).
+pub const STATEMENT_EXPRESSION_NODES_MAX: usize = 100_000;
+
 pub(crate) type PResult<T> = Result<T, EngineError>;
 
 pub(crate) struct Parser<'a> {
@@ -50,6 +58,9 @@ pub(crate) struct Parser<'a> {
     pub(crate) pos: usize,
     /// Current nesting depth, checked against [`EXPRESSION_DEPTH_MAX`].
     pub(crate) depth: usize,
+    /// Expression nodes built for the current statement, checked against
+    /// [`STATEMENT_EXPRESSION_NODES_MAX`].
+    pub(crate) expression_nodes: usize,
     /// What ANTLR would say it expected if the statement just parsed is followed by a
     /// token that is neither `;` nor removable; set by [`Parser::query`], see
     /// [`query::QueryEnd`].
@@ -63,6 +74,7 @@ impl<'a> Parser<'a> {
             tokens: tokenize(src),
             pos: 0,
             depth: 0,
+            expression_nodes: 0,
             query_follow: None,
         }
     }
@@ -212,12 +224,17 @@ impl<'a> Parser<'a> {
             }
             let start = self.peek().start;
             self.query_follow = None;
+            self.expression_nodes = 0;
             let statement = self.statement()?;
-            let end = self.peek().start;
+            // The text ends with the statement's last token: a comment between it and the
+            // `;` (or the end) would otherwise swallow the `;` appended below, and the text
+            // would no longer read back as this statement alone.
+            let last = self.pos.checked_sub(1);
+            let end = self.tokens[last.expect("a statement consumes its first keyword")].end;
             if !self.eat_sym(Sym::Semicolon) && !self.at_eof() {
                 return Err(self.statement_end_error());
             }
-            let mut text = self.src[start..end].trim().to_string();
+            let mut text = self.src[start..end].to_string();
             text.push(';');
             out.push((statement, text));
         }

@@ -123,7 +123,7 @@ impl Parser<'_> {
         if self.is_sym(Sym::LParen) {
             // `(a, b)` is the list form; `(a) + 1` is an expression. Try the list form and
             // rewind if there is no top-level comma after the first element.
-            let saved = self.pos;
+            let (saved_pos, saved_nodes) = (self.pos, self.expression_nodes);
             self.pos += 1;
             let first = self.value_expression();
             if first.is_ok() && self.is_sym(Sym::Comma) {
@@ -134,7 +134,9 @@ impl Parser<'_> {
                 self.expect_sym(Sym::RParen)?;
                 return Ok(list);
             }
-            self.pos = saved;
+            // Rewinding re-parses the first element (once: the re-parse does not come
+            // back here), so its nodes must not count twice.
+            (self.pos, self.expression_nodes) = (saved_pos, saved_nodes);
         }
         let mut list = vec![self.value_expression()?];
         while self.eat_sym(Sym::Comma) {

@@ -1,7 +1,7 @@
 //! The statements other than queries: SHOW/LIST, DESCRIBE, EXPLAIN, PRINT, CREATE, INSERT,
 //! DROP and their parts (table elements, WITH properties).
 
-use super::{Expect, PResult, Parser, STATEMENT_START};
+use super::{Expect, PResult, Parser, EXPRESSION_DEPTH_MAX, STATEMENT_START};
 use crate::error::EngineError;
 use crate::sql::ast::*;
 use crate::sql::lexer::{Sym, Tok};
@@ -97,7 +97,7 @@ impl Parser<'_> {
         let is_statement = STATEMENT_START.iter().any(|kw| self.is_kw(kw))
             && !(self.is_ident_at(0) && self.ends_statement_at(1));
         if is_statement {
-            let inner = self.statement()?;
+            let inner = self.explained_statement()?;
             Ok(Statement::Explain {
                 target: ExplainTarget::Statement(Box::new(inner)),
             })
@@ -106,6 +106,22 @@ impl Parser<'_> {
                 target: ExplainTarget::Query(self.ident()?),
             })
         }
+    }
+
+    /// The statement after EXPLAIN, one nesting level deeper: `EXPLAIN EXPLAIN …` recurses,
+    /// and ten thousand of them overflowed the stack.
+    fn explained_statement(&mut self) -> PResult<Statement> {
+        if self.depth >= EXPRESSION_DEPTH_MAX {
+            let token = self.peek().clone();
+            return Err(self.error_at(
+                &token,
+                &format!("EXPLAIN nesting exceeds the maximum depth of {EXPRESSION_DEPTH_MAX}"),
+            ));
+        }
+        self.depth += 1;
+        let inner = self.statement();
+        self.depth -= 1;
+        inner
     }
 
     pub(super) fn print(&mut self) -> PResult<Statement> {

@@ -143,6 +143,23 @@ fn splits_on_top_level_semicolons_only() {
     assert!(parse("  ;; ").expect("empty is fine").is_empty());
 }
 
+/// A comment after a statement's last token is not part of its text: appending the `;` to
+/// it would put the `;` inside a `--` comment (found by the `sql_parse` fuzz target).
+#[test]
+fn statement_text_ends_at_its_last_token() {
+    let parsed = parse(
+        "SHOW STREAMS -- all of them
+;
+SHOW TOPICS /* x */ -- y",
+    )
+    .expect("valid");
+    let texts: Vec<_> = parsed.iter().map(|p| p.text.as_str()).collect();
+    assert_eq!(texts, ["SHOW STREAMS;", "SHOW TOPICS;"]);
+    for p in &parsed {
+        assert_eq!(parse(&p.text).expect("text parses alone")[0], *p);
+    }
+}
+
 #[test]
 fn deep_nesting_is_an_error_not_a_crash() {
     let deep = format!(

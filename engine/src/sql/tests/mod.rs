@@ -9,6 +9,7 @@ use crate::types::{SqlType, StructField};
 mod display;
 mod errors;
 mod expressions;
+mod linear;
 mod queries;
 mod statements;
 

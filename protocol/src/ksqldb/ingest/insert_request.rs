@@ -13,7 +13,7 @@ pub struct InsertsStreamArgs {
 
 impl InsertsStreamArgs {
     pub fn decode(line: &[u8]) -> Result<InsertsStreamArgs, ProtocolError> {
-        serde_json::from_slice(line).map_err(|e| ProtocolError::InvalidJson(e.to_string()))
+        crate::ksqldb::query::query_request::decode_json(line)
     }
 
     /// The target as a catalog name: unquoted names are upper-cased; a name in backticks or
@@ -46,5 +46,6 @@ mod tests {
             .expect("valid");
         assert_eq!(b.target_name(), "pageViews");
         assert!(InsertsStreamArgs::decode(br#"{"nope":1}"#).is_err());
+        assert!(InsertsStreamArgs::decode(b"{\"target\":\"s\",\"x\":\"\xc3\"}").is_err());
     }
 }

@@ -34,7 +34,8 @@ impl CloseQueryArgs {
 }
 
 pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ProtocolError> {
-    serde_json::from_slice(body).map_err(|e| ProtocolError::InvalidJson(e.to_string()))
+    serde_json::from_str(crate::json_body::json_text(body)?)
+        .map_err(|e| ProtocolError::InvalidJson(e.to_string()))
 }
 
 /// Property values may be JSON strings or scalars; the engine reads them as text.
@@ -63,6 +64,20 @@ mod tests {
         let props = string_map(&a.properties);
         assert_eq!(props["auto.offset.reset"], "earliest");
         assert_eq!(props["n"], "3");
+        // Invalid UTF-8 is refused even where serde_json would skip it unread.
+        let err =
+            CloseQueryArgs::decode(b"{\"queryId\":\"q\",\"x\":\"\n\xff\"}").expect_err("not UTF-8");
+        assert_eq!(
+            err.to_string(),
+            "Invalid JSON in request: invalid unicode code point at line 2 column 1"
+        );
+        // A struct's fields as an array are not a request.
+        let err = CloseQueryArgs::decode(b" [\"q\"]").expect_err("not an object");
+        assert_eq!(
+            err.to_string(),
+            "Invalid JSON in request: invalid type: sequence, expected a JSON object \
+             at line 1 column 2"
+        );
         let err = CloseQueryArgs::decode(b"{}").expect_err("missing queryId");
         assert!(err
             .to_string()

@@ -127,7 +127,9 @@ fn query_entry(q: &QuerySummary) -> Json {
         "sinks": q.sinks,
         "sinkKafkaTopics": q.sink_topics,
         "id": q.id,
-        "statusCount": {"RUNNING": 1},
+        // One node, so one instance, in the query's one state: ksqlDB counts instances
+        // per state, and a count that disagreed with `state` misled dashboards (issue 9).
+        "statusCount": {q.state: 1},
         "queryType": q.query_type.name(),
         "state": q.state,
     })
@@ -218,4 +220,26 @@ fn type_schema(ty: &SqlType) -> Json {
         out["parameters"] = json!({"precision": precision, "scale": scale});
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_engine::QueryType;
+
+    #[test]
+    fn a_query_counts_itself_in_its_own_state() {
+        for state in ["RUNNING", "ERROR"] {
+            let entry = query_entry(&QuerySummary {
+                id: "CSAS_X_1".into(),
+                sql: "CREATE STREAM X AS SELECT * FROM S;".into(),
+                sinks: vec!["X".into()],
+                sink_topics: vec!["X".into()],
+                query_type: QueryType::Persistent,
+                state,
+            });
+            assert_eq!(entry["state"], state);
+            assert_eq!(entry["statusCount"], json!({ state: 1 }));
+        }
+    }
 }

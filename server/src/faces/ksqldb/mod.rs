@@ -26,6 +26,7 @@ use hyper::body::Incoming;
 use sluice_engine::Engine;
 use sluice_protocol::ksqldb::errors::{code, ErrorResponse};
 
+use crate::push_quota::PushQuota;
 use crate::response::{error, json, HttpResponse};
 
 /// The paths of ksqlDB's endpoints, for the 405 of a wrong method.
@@ -41,6 +42,16 @@ const ENDPOINTS: &[&str] = &[
     "/status",
 ];
 
+/// The connection's push-query quota (absent only when a request did not come through a
+/// connection, which gets one of its own).
+fn push_quota(parts: &Parts) -> PushQuota {
+    parts
+        .extensions
+        .get::<PushQuota>()
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// Serves one request of this face: routes it by method and path.
 pub async fn handle(engine: &Arc<Engine>, parts: &Parts, body: Incoming) -> HttpResponse {
     let accept = parts
@@ -51,8 +62,12 @@ pub async fn handle(engine: &Arc<Engine>, parts: &Parts, body: Incoming) -> Http
         (&Method::POST, "/inserts-stream" | "/insert-stream") => {
             inserts_stream::handle(engine, accept, body).await
         }
-        (&Method::POST, "/query-stream") => query_stream::handle(engine, accept, body).await,
-        (&Method::POST, "/query") => query::handle(engine, parts.version, accept, body).await,
+        (&Method::POST, "/query-stream") => {
+            query_stream::handle(engine, push_quota(parts), accept, body).await
+        }
+        (&Method::POST, "/query") => {
+            query::handle(engine, push_quota(parts), parts.version, accept, body).await
+        }
         (&Method::POST, "/close-query") => close_query::handle(engine, body).await,
         (&Method::POST, "/ksql") => ksql::handle(engine, body).await,
         (&Method::GET, "/info") => info::info(),

@@ -17,8 +17,9 @@ use sluice_protocol::ksqldb::query::query_request::string_map;
 use sluice_protocol::ksqldb::statement::ksql_request::KsqlArgs;
 use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;
 
-use super::query_stream::{respond, Framing};
+use super::query_stream::{respond, Framing, Reply};
 use crate::body::frames_in::read_to_limit;
+use crate::push_quota::PushQuota;
 use crate::response::{error, json, not_acceptable, read_error, HttpResponse};
 
 /// ksqlDB's answer to the StreamedRow `/query` over HTTP/2.
@@ -30,6 +31,7 @@ pub const METHOD_NOT_ALLOWED_CODE: u32 = 40500;
 
 pub async fn handle(
     engine: &Arc<Engine>,
+    push_quota: PushQuota,
     version: Version,
     accept: Option<&str>,
     mut body: Incoming,
@@ -61,11 +63,15 @@ pub async fn handle(
             ResultFormat::Delimited.content_type(),
         ),
     };
-    respond(
-        engine,
+    let reply = Reply {
         framing,
         content_type,
-        MessageStyle::CauseChain,
+        style: MessageStyle::CauseChain,
+    };
+    respond(
+        engine,
+        &push_quota,
+        reply,
         &args.ksql,
         &properties,
         &variables,

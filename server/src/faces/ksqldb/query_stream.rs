@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use hyper::body::Incoming;
-use sluice_engine::{Engine, QueryHandle, QueryKind, QueryOutput, QueryRequest};
+use sluice_engine::{
+    Engine, EngineError, ErrorCode, QueryHandle, QueryKind, QueryOutput, QueryRequest,
+};
 use sluice_protocol::ksqldb::errors::{code, protocol_error, stream_error, MessageStyle};
 use sluice_protocol::ksqldb::media_type::{negotiate, ResultFormat};
 use sluice_protocol::ksqldb::query::query_request::{string_map, QueryStreamArgs};
@@ -18,6 +20,7 @@ use tokio::sync::mpsc;
 use super::print;
 use crate::body::frames_in::read_to_limit;
 use crate::body::frames_out::ResponseBody;
+use crate::push_quota::{PushQuota, PushSlot, PUSH_QUERIES_PER_CONNECTION_MAX};
 use crate::response::{error, not_acceptable, read_error, streaming, HttpResponse};
 
 /// Rows encoded into one response chunk: large enough to amortise a DATA frame, small
@@ -26,6 +29,7 @@ pub const CHUNK_ROWS_MAX: usize = 256;
 
 pub async fn handle(
     engine: &Arc<Engine>,
+    push_quota: PushQuota,
     accept: Option<&str>,
     mut body: Incoming,
 ) -> HttpResponse {
@@ -40,16 +44,28 @@ pub async fn handle(
         Ok(a) => a,
         Err(e) => return error(protocol_error(&e)),
     };
+    let reply = Reply {
+        framing: Framing::QueryStream(format),
+        content_type: format.content_type(),
+        style: MessageStyle::WithStatement,
+    };
     respond(
         engine,
-        Framing::QueryStream(format),
-        format.content_type(),
-        MessageStyle::WithStatement,
+        &push_quota,
+        reply,
         &args.sql,
         &string_map(&args.properties),
         &string_map(&args.session_variables),
     )
     .await
+}
+
+/// How the response is shaped: its rows' framing, content type and error wording.
+#[derive(Debug, Clone, Copy)]
+pub struct Reply<'a> {
+    pub framing: Framing,
+    pub content_type: &'a str,
+    pub style: MessageStyle,
 }
 
 /// How result rows are framed.
@@ -66,13 +82,17 @@ pub enum Framing {
 /// `style`.
 pub async fn respond(
     engine: &Arc<Engine>,
-    framing: Framing,
-    content_type: &str,
-    style: MessageStyle,
+    push_quota: &PushQuota,
+    reply: Reply<'_>,
     sql: &str,
     properties: &HashMap<String, String>,
     session_variables: &HashMap<String, String>,
 ) -> HttpResponse {
+    let Reply {
+        framing,
+        content_type,
+        style,
+    } = reply;
     let request = QueryRequest {
         sql,
         properties,
@@ -83,13 +103,32 @@ pub async fn respond(
         Ok(QueryOutput::Print(print)) => return print::respond(print),
         Err(e) => return error(stream_error(&e, Some(sql), style)),
     };
+    let slot = if query.kind() == QueryKind::Push {
+        let Some(slot) = push_quota.try_acquire() else {
+            let message = format!(
+                "This connection already runs {PUSH_QUERIES_PER_CONNECTION_MAX} push queries, \
+                 its limit; close one first"
+            );
+            let e = EngineError::new(ErrorCode::PushQueryLimit, message);
+            return error(stream_error(&e, None, style));
+        };
+        Some(slot)
+    } else {
+        None
+    };
     let (tx, body) = ResponseBody::channel();
-    tokio::spawn(pump(query, framing, tx));
+    tokio::spawn(pump(query, framing, tx, slot));
     streaming(content_type, body)
 }
 
-/// Moves rows from the query to the response until the query or the client ends.
-async fn pump(mut query: QueryHandle, framing: Framing, tx: mpsc::Sender<Bytes>) {
+/// Moves rows from the query to the response until the query or the client ends; the
+/// connection's push slot (`_slot`) is given back when it does.
+async fn pump(
+    mut query: QueryHandle,
+    framing: Framing,
+    tx: mpsc::Sender<Bytes>,
+    _slot: Option<PushSlot>,
+) {
     let push = query.kind() == QueryKind::Push;
     let encoder = match framing {
         Framing::QueryStream(format) => ResultEncoder::new(format, push),
