@@ -4,12 +4,15 @@ mod bench;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sluice_engine::{parse_kafka_setting, FsyncPolicy, KafkaConfig};
 use sluice_engine::{Engine, EngineConfig};
+use sluice_protocol::foundry::functions::FunctionRegistry;
+use sluice_server::auth::{Auth, AuthConfig};
 use sluice_server::limits;
 use sluice_server::{ConnectionLimits, Server, ServerOptions, TlsConfig};
 
@@ -112,6 +115,37 @@ struct ServeArgs {
     /// idempotence, isolation) are refused.
     #[arg(long = "kafka-config", value_name = "KEY=VALUE", value_parser = parse_kafka_setting)]
     kafka_config: Vec<(String, String)>,
+
+    /// Turns on HTTP Basic authentication, as ksqlDB's `authentication.method=BASIC`: a file
+    /// of `name: password[,role ...]` lines (Jetty's property-file format). ksqlDB's API,
+    /// the console and the REST proxy then answer 401 without valid credentials.
+    #[arg(long, env = "SLUICE_AUTH_BASIC_FILE")]
+    auth_basic_file: Option<PathBuf>,
+
+    /// Bearer API tokens for the DeltaStream, Roe and Foundry faces: a file of
+    /// `name: token[,role ...]` lines. Setting either auth file turns authentication on for
+    /// every face.
+    #[arg(long, env = "SLUICE_AUTH_TOKENS_FILE")]
+    auth_tokens_file: Option<PathBuf>,
+
+    /// Roles allowed to use the server once authentication is on (ksqlDB's
+    /// `authentication.roles`), comma-separated; unset or `**` admits every authenticated
+    /// principal, others get 403.
+    #[arg(long, env = "SLUICE_AUTH_ROLES", value_delimiter = ',')]
+    auth_roles: Vec<String>,
+
+    /// Milliseconds a statement request (DeltaStream's `POST /v2/statements`) waits for its
+    /// result before answering 202 "still running"; the client then polls for it. 0 answers
+    /// 202 at once, always.
+    #[arg(long, env = "SLUICE_STATEMENT_WAIT_MS",
+          default_value_t = sluice_server::tasks::STATEMENT_WAIT_MS)]
+    statement_wait_ms: u64,
+
+    /// Foundry query functions served by `streamingExecute`: a JSON file, an array of
+    /// `{"apiName", "version", "sql", "parameters": {"name": "integer|long|double|string|…"}}`
+    /// whose SQL names parameters as `${name}`.
+    #[arg(long, env = "SLUICE_FOUNDRY_FUNCTIONS")]
+    foundry_functions: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -171,9 +205,27 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         (Some(cert), Some(key)) => Some(TlsConfig::from_pem_files(cert, key)?),
         _ => None,
     };
+    let auth = Auth::load(&AuthConfig {
+        basic_credentials: args.auth_basic_file.clone(),
+        bearer_tokens: args.auth_tokens_file.clone(),
+        roles: args.auth_roles.clone(),
+        realm: None,
+    })
+    .context("loading the authentication files")?;
     let options = ServerOptions {
         limits: args.connection_limits(),
         tls,
+        auth: Arc::new(auth),
+        statement_wait: Duration::from_millis(args.statement_wait_ms),
+        functions: Arc::new(match &args.foundry_functions {
+            None => FunctionRegistry::default(),
+            Some(path) => {
+                let text =
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                FunctionRegistry::parse(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+            }
+        }),
     };
     let config = EngineConfig {
         data_dir: args.data_dir.clone(),

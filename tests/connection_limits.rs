@@ -40,7 +40,11 @@ fn limits(header_read_ms: u64, idle_ms: u64) -> ConnectionLimits {
 }
 
 async fn server_with(limits: ConnectionLimits) -> TestServer {
-    TestServer::start_with(ServerOptions { limits, tls: None }).await
+    TestServer::start_with(ServerOptions {
+        limits,
+        ..ServerOptions::default()
+    })
+    .await
 }
 
 /// Reads until the server closes the socket; returns what it sent and when it closed.

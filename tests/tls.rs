@@ -79,6 +79,7 @@ async fn tls_server(pki: &Pki, limits: ConnectionLimits) -> TestServer {
     TestServer::start_with(ServerOptions {
         limits,
         tls: Some(tls),
+        ..ServerOptions::default()
     })
     .await
 }

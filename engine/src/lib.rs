@@ -11,6 +11,7 @@
 //!                             ├─ start_query ─► plan ─► exec pipeline over log cursors ─► rows
 //!                             └─ topics ─► log (raw records)
 //!  persistent queries: query::persistent ─► exec pipeline ─► sink log (exactly once, checkpoints)
+//!                      stateful steps (GROUP BY) ─► state store, committed with the positions
 //! ```
 //!
 //! Modules, lowest layer first (each uses only those above it in this list):
@@ -24,7 +25,8 @@
 //! - `expr`: scalar expressions and functions: compile once, evaluate per row.
 //! - `catalog`: sources (streams, tables), persistent queries, the command log trait, the
 //!   registry of running push queries.
-//! - `exec`: the operators of a query pipeline (scan, filter, flat map, limit, sinks).
+//! - `exec`: the operators of a query pipeline (scan, filter, flat map, aggregate with its
+//!   functions and state, limit, sinks).
 //! - `plan`: SQL → logical plan → pipeline, one planner for push, pull and persistent.
 //! - `query`: running queries: push/pull drivers, PRINT, persistent queries and their
 //!   checkpoints, raw records.
@@ -66,7 +68,7 @@ pub use api::{
     Engine, EngineConfig, PartitionRange, PrintHandle, QueryHandle, QueryOutput, QueryRequest,
     TopicDescription,
 };
-pub use catalog::Source;
+pub use catalog::{CommandStatus, Source};
 pub use error::{EngineError, ErrorClass, ErrorCode, Result, SyntaxCause, SyntaxDetail};
 pub use exec::operator::Flow;
 pub use exec::result_rows::{CellRef, ResultRows};

@@ -6,15 +6,18 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
-use crate::catalog::{CatalogState, CommandLog, JournalCommandLog, QueryRegistry};
+use crate::catalog::{
+    CatalogState, CommandLog, CommandStatus, CommandStatuses, JournalCommandLog, QueryRegistry,
+};
 use crate::clock::Clock;
 use crate::data_dir;
 use crate::error::Result;
 use crate::log::{EmbeddedLog, FsyncPolicy, KafkaConfig, KafkaLog, LogConfig, LogStore};
 use crate::query::persistent::{CheckpointStore, JournalCheckpoints, PersistentQueries};
 use crate::query::shared_batches::SharedBatches;
+use crate::state::{StateBackend, StateConfig};
 
 /// The storage an engine runs on: where records, catalog commands and persistent queries'
 /// checkpoints are kept. The embedded backend keeps all three in a data directory; a Kafka
@@ -23,6 +26,8 @@ pub(crate) struct Backend {
     pub(crate) log: Arc<dyn LogStore>,
     pub(crate) commands: Box<dyn CommandLog>,
     pub(crate) checkpoints: Arc<dyn CheckpointStore>,
+    /// Persistent queries' state stores.
+    pub(crate) state: Arc<StateBackend>,
 }
 
 impl Backend {
@@ -39,6 +44,7 @@ impl Backend {
                 &data_dir.join(data_dir::CATALOG_JOURNAL_FILE),
             )?),
             checkpoints: Arc::new(JournalCheckpoints::new(data_dir)),
+            state: Arc::new(StateBackend::embedded(data_dir, StateConfig::default())?),
         })
     }
 
@@ -52,6 +58,7 @@ impl Backend {
                 &data_dir.join(data_dir::CATALOG_JOURNAL_FILE),
             )?),
             checkpoints: Arc::new(JournalCheckpoints::new(data_dir)),
+            state: Arc::new(StateBackend::embedded(data_dir, StateConfig::default())?),
         })
     }
 
@@ -73,7 +80,9 @@ pub struct Runtime {
     /// Result batches identical push queries share.
     pub(crate) shared_batches: SharedBatches,
     pub(crate) command_seq: AtomicU64,
-    pub(crate) command_statuses: Mutex<Vec<(String, String)>>,
+    /// Orders command statuses as they are recorded (replay included).
+    status_seq: AtomicU64,
+    pub(crate) command_statuses: CommandStatuses,
     pub(crate) clock: Clock,
     /// Running persistent queries (CSAS, CTAS, INSERT INTO … SELECT).
     pub(crate) persistent: Arc<PersistentQueries>,
@@ -86,6 +95,7 @@ impl Runtime {
             log,
             commands,
             checkpoints,
+            state,
         } = backend;
         let entries = commands.replay()?;
         let runtime = Runtime {
@@ -96,9 +106,10 @@ impl Runtime {
             queries: Arc::default(),
             shared_batches: SharedBatches::default(),
             command_seq: AtomicU64::new(0),
-            command_statuses: Mutex::new(Vec::new()),
+            status_seq: AtomicU64::new(0),
+            command_statuses: CommandStatuses::default(),
             clock: Clock::system(),
-            persistent: Arc::new(PersistentQueries::new(checkpoints)),
+            persistent: Arc::new(PersistentQueries::new(checkpoints, state)),
         };
         runtime.replay(&entries)?;
         Ok(runtime)
@@ -117,21 +128,20 @@ impl Runtime {
         self.command_seq.fetch_add(1, Ordering::SeqCst)
     }
 
-    pub(crate) fn record_command_status(&self, command_id: &str, status: &str) {
-        let mut statuses = self
-            .command_statuses
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        statuses.retain(|(id, _)| id != command_id);
-        statuses.push((command_id.to_string(), status.to_string()));
-    }
-
-    /// Every command applied since start (and replayed), with its status.
-    pub(crate) fn command_statuses(&self) -> Vec<(String, String)> {
-        self.command_statuses
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+    /// Records that `command_id` succeeded with `message` (and started `query_id`).
+    pub(crate) fn record_command_status(
+        &self,
+        command_id: &str,
+        message: &str,
+        query_id: Option<&str>,
+    ) {
+        let seq = self.status_seq.fetch_add(1, Ordering::Relaxed);
+        let status = CommandStatus {
+            status: "SUCCESS",
+            message: message.to_string(),
+            query_id: query_id.map(str::to_string),
+        };
+        self.command_statuses.record(command_id, seq, status);
     }
 
     /// The log every topic lives in.

@@ -185,6 +185,9 @@ fn expr_depth(root: &Expr) -> usize {
     max
 }
 
+/// The children of `expr`. Deliberately the fuzzer's own walk, not the parser's
+/// `for_each_child`: the depth and node bounds are checked against an independent count,
+/// so a child the parser's walk forgets cannot hide an unbounded tree from both.
 fn children<'e>(expr: &'e Expr, f: &mut impl FnMut(&'e Expr)) {
     match expr {
         Expr::Column { .. } | Expr::Literal(_) | Expr::Star => {}

@@ -336,9 +336,15 @@ pub fn log_reader(data: &[u8]) {
             (xor != 0 && (at as usize) < file_bytes.len()).then_some((at, xor))
         })
         .collect();
+    let written = file_bytes.clone();
     for &(at, xor) in &flips {
         file_bytes[at as usize] ^= xor;
     }
+    // Two flips of one byte can cancel out: damage is where the bytes now differ.
+    let flips: Vec<u64> = (0..written.len())
+        .filter(|&at| written[at] != file_bytes[at])
+        .map(|at| at as u64)
+        .collect();
     let cut = recipe.u16();
     let file_len = if cut != u16::MAX && usize::from(cut) < file_bytes.len() {
         u64::from(cut)
@@ -354,7 +360,7 @@ pub fn log_reader(data: &[u8]) {
     // Records before the first damaged byte are intact.
     let first_damage = flips
         .iter()
-        .map(|&(at, _)| at)
+        .copied()
         .chain((file_len < encoded_total(&ranges)).then_some(file_len))
         .min();
     let intact = ranges
@@ -395,7 +401,7 @@ pub fn log_reader(data: &[u8]) {
         assert_eq!(scan.stop, expected);
     } else if file_len == encoded_total(&ranges) && trusted_until == file_len {
         let hit: Vec<usize> = (0..records.len())
-            .filter(|&i| flips.iter().any(|&(at, _)| ranges[i].contains(&at)))
+            .filter(|&i| flips.iter().any(|at| ranges[i].contains(at)))
             .collect();
         if let [only] = hit[..] {
             if only + 1 < records.len() {
@@ -497,7 +503,8 @@ fn walk(
     read
 }
 
-/// This process's scratch segment file, rewritten with `bytes` (the scan reads a `File`).
+/// A scratch segment file holding `bytes` (the scan reads a `File`). Its name is unlinked
+/// at once: the open handle keeps the file, and nothing is left behind in the temp dir.
 fn scratch_segment(bytes: &[u8]) -> File {
     let path: PathBuf =
         std::env::temp_dir().join(format!("sluice-fuzz-segment-{}.log", std::process::id()));
@@ -508,6 +515,7 @@ fn scratch_segment(bytes: &[u8]) -> File {
         .truncate(true)
         .open(&path)
         .expect("the scratch segment opens");
+    std::fs::remove_file(&path).expect("the scratch segment's name is removed");
     file.write_all_at(bytes, 0)
         .expect("the scratch segment is written");
     file

@@ -25,6 +25,10 @@ pub enum ProtocolError {
     /// A response that would exceed its size limit; nothing of it is sent.
     #[error("The response would be larger than {limit_bytes} bytes; ask for less per request")]
     ResponseTooLarge { limit_bytes: usize },
+    /// A `multipart/form-data` body that does not parse (RFC 7578), or lacks a part the
+    /// endpoint needs.
+    #[error("Invalid multipart request: {0}")]
+    InvalidForm(String),
     /// A request `Content-Type` the endpoint cannot read.
     #[error("HTTP 415 Unsupported Media Type: {0}")]
     UnsupportedMediaType(String),

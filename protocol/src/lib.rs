@@ -8,28 +8,39 @@
 //! ```text
 //!  ksqlDB:      body ─► ksqldb::{ingest,query,statement} request ─► (engine) ─► encoders ─► body
 //!  REST proxy:  body ─► rest_proxy::produce_request ─► (engine) ─► produce_response / records
+//!  DeltaStream: body ─► deltastream::statement_request ─► dialect ─► (engine) ─► result_set
 //!  shared:      framing::line_splitter (NDJSON rows), value_json (SQL values as JSON)
 //! ```
 //!
 //! Modules:
 //! - `ksqldb`: ksqlDB's HTTP API: inserts, queries, statements, PRINT, errors, `Accept`.
 //! - `rest_proxy`: the raw-record face in Confluent REST Proxy v2 shapes (`/topics`).
-//! - `framing`: row framings several faces share (newline-delimited rows).
+//! - `deltastream`: DeltaStream's REST API v2 (`/v2/statements`, polling, paging).
+//! - `roe`: Roe AI's database query tasks (`/v1/database/query/…`).
+//! - `foundry`: Foundry's query functions over `streamingExecute` (SSE, Conjure errors).
+//! - `statement_table`: a statement's outcome as a plain table (DeltaStream, Roe).
+//! - `framing`: framings several faces share (newline-delimited rows, multipart forms).
 //! - `json_body`: JSON request bodies checked as UTF-8 objects before any face decodes them.
 //! - `value_json`: SQL values rendered as JSON the way query results show them.
+//! - `statement_split`: where statements end (a `;` outside quotes and comments).
 //! - `error`: the one error type (request bytes that do not decode).
 //! - `limits`: request and row size limits.
 //!
-//! DeltaStream, KalamDB, Foundry and Roe each get a folder beside `ksqldb`.
+//! KalamDB gets a folder beside `ksqldb`.
 //!
 //! Non-goals: sockets, HTTP framing (the `server` crate), engine semantics.
 
+pub mod deltastream;
 pub mod error;
+pub mod foundry;
 pub mod framing;
 mod json_body;
 pub mod ksqldb;
 pub mod limits;
 pub mod rest_proxy;
+pub mod roe;
+pub mod statement_split;
+pub mod statement_table;
 pub mod value_json;
 
 pub use error::ProtocolError;

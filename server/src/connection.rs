@@ -31,7 +31,6 @@ use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use sluice_engine::Engine;
 use sluice_protocol::ksqldb::errors::{code, ErrorResponse};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
@@ -43,6 +42,7 @@ use crate::limits::{Admission, AdmissionKind, ConnectionLimits, SlotState};
 use crate::push_quota::PushQuota;
 use crate::response::{self, HttpResponse};
 use crate::router::route;
+use crate::services::Services;
 use crate::tls::{TlsConfig, ALPN_H2, ALPN_HTTP_1_1};
 
 /// HTTP/2 stream window: large enough that one producer streaming ~100 B rows is not
@@ -87,7 +87,7 @@ pub(crate) enum Phase {
 /// What every connection of one server shares.
 pub(crate) struct Shared {
     pub(crate) builder: auto::Builder<TokioExecutor>,
-    pub(crate) engine: Arc<Engine>,
+    pub(crate) services: Arc<Services>,
     pub(crate) limits: ConnectionLimits,
     pub(crate) tls: Option<TlsConfig>,
     pub(crate) phase: watch::Receiver<Phase>,
@@ -225,13 +225,13 @@ where
         preface_matched: 0,
     };
     let service = {
-        let engine = Arc::clone(&shared.engine);
+        let services = Arc::clone(&shared.services);
         let activity = Arc::clone(&activity);
         let kind = admission.kind;
         let push_quota = PushQuota::default();
         service_fn(move |mut req: Request<Incoming>| {
             req.extensions_mut().insert(push_quota.clone());
-            respond(Arc::clone(&engine), &activity, kind, req)
+            respond(Arc::clone(&services), &activity, kind, req)
         })
     };
     let conn = shared.builder.serve_connection(TokioIo::new(io), service);
@@ -324,7 +324,7 @@ where
 /// without a body on both protocols (hyper's HTTP/2 server would send the body a handler
 /// built).
 fn respond(
-    engine: Arc<Engine>,
+    services: Arc<Services>,
     activity: &Arc<Activity>,
     kind: AdmissionKind,
     req: Request<Incoming>,
@@ -335,12 +335,12 @@ fn respond(
     // stream's whole life: inlined, the router's state machine (~2.3 KiB, the largest
     // endpoint's) would stay allocated by every open push query after routing.
     let routed: Pin<Box<dyn Future<Output = HttpResponse> + Send>> = match kind {
-        AdmissionKind::Full => Box::pin(route(engine, req)),
+        AdmissionKind::Full => Box::pin(route(services, req)),
         AdmissionKind::HealthOnly => {
             // One request per reserved connection: it closes after this one.
             activity.request_close();
             if is_health_probe(req.method(), req.uri().path()) {
-                Box::pin(route(engine, req))
+                Box::pin(route(services, req))
             } else {
                 Box::pin(std::future::ready(at_capacity()))
             }

@@ -17,17 +17,23 @@
 //! - `limits`: the connection limits (timeouts, cap, health headroom) and their defaults.
 //! - `tls`: certificate chain and key from PEM files, rustls (ring) with ALPN h2/http/1.1.
 //! - `push_quota`: push queries per connection (a slot held while a push query runs).
-//! - `router`: request → face (console, REST proxy, ksqlDB).
+//! - `router`: request → face (console, REST proxy, DeltaStream, Roe, Foundry, ksqlDB),
+//!   through the auth gate.
+//! - `auth`: the one principal model and the one place that decides who may do what
+//!   (Basic credentials, bearer tokens, allowed roles, task visibility).
+//! - `services`: what handlers share (the engine facade, the auth gate, the task registry).
+//! - `tasks`: the statement/task registry (ids, states, retained paged results, expiry).
 //! - `faces`: one folder per API face with its routes and handlers: `ksqldb`
 //!   (`inserts_stream`, `query_stream`, `query`, `print`, `close_query`, `ksql`, `info`,
-//!   `query_progress`), `rest_proxy` (`topics`), `console` (the web console's embedded
-//!   assets, from `assets/console/`).
+//!   `query_progress`), `rest_proxy` (`topics`), `deltastream` (`statements`,
+//!   `respond`), `roe` (`query`), `foundry`
+//!   (`streaming_execute`), `console` (the web console's embedded assets, from `assets/console/`).
 //! - `response`: JSON, error and streaming responses every face builds.
 //! - `body`: request reading with limits; streaming response bodies.
 //!
-//! Non-goals: client certificates and certificate reloading (restart to rotate),
-//! authentication (a later face).
+//! Non-goals: client certificates and certificate reloading (restart to rotate).
 
+pub mod auth;
 pub mod body;
 pub mod connection;
 pub mod faces;
@@ -36,6 +42,8 @@ pub mod listener;
 pub mod push_quota;
 pub mod response;
 pub mod router;
+pub mod services;
+pub mod tasks;
 pub mod tls;
 
 pub use limits::ConnectionLimits;

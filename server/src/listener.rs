@@ -10,12 +10,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sluice_engine::Engine;
+use sluice_protocol::foundry::functions::FunctionRegistry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::auth::Auth;
 use crate::connection::{self, Phase, Shared};
 use crate::limits::{self, ConnectionLimits, ConnectionSlots};
+use crate::services::Services;
+use crate::tasks::{TaskRegistry, STATEMENT_WAIT_MS};
 use crate::tls::TlsConfig;
 
 /// How long shutdown waits for open responses to finish after push queries are closed.
@@ -34,11 +38,30 @@ pub const ACCEPT_ERROR_BACKOFF_MS: u64 = 50;
 pub const REFUSED_LOG_INTERVAL_MS: u64 = 10_000;
 
 /// How a server listens, beyond its address.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ServerOptions {
     pub limits: ConnectionLimits,
     /// TLS on the port (and only TLS); `None` serves cleartext.
     pub tls: Option<TlsConfig>,
+    /// Who may do what; the default is authentication off.
+    pub auth: Arc<Auth>,
+    /// How long a statement request (DeltaStream's `POST /v2/statements`) waits for its
+    /// result before answering 202 and leaving the client to poll.
+    pub statement_wait: Duration,
+    /// Foundry's query functions (`streamingExecute`); none by default.
+    pub functions: Arc<FunctionRegistry>,
+}
+
+impl Default for ServerOptions {
+    fn default() -> ServerOptions {
+        ServerOptions {
+            limits: ConnectionLimits::default(),
+            tls: None,
+            auth: Arc::default(),
+            statement_wait: Duration::from_millis(STATEMENT_WAIT_MS),
+            functions: Arc::default(),
+        }
+    }
 }
 
 pub struct Server {
@@ -46,6 +69,9 @@ pub struct Server {
     engine: Arc<Engine>,
     limits: ConnectionLimits,
     tls: Option<TlsConfig>,
+    auth: Arc<Auth>,
+    statement_wait: Duration,
+    functions: Arc<FunctionRegistry>,
 }
 
 impl Server {
@@ -81,6 +107,7 @@ impl Server {
             None => {}
         }
         let listener = TcpListener::bind(addr).await?;
+        announce_auth(&options.auth, addr);
         // Persistent queries replayed from the catalog resume once the server is up.
         engine.start();
         Ok(Server {
@@ -88,6 +115,9 @@ impl Server {
             engine,
             limits,
             tls: options.tls,
+            auth: options.auth,
+            statement_wait: options.statement_wait,
+            functions: options.functions,
         })
     }
 
@@ -113,12 +143,21 @@ impl Server {
             engine,
             limits,
             tls,
+            auth,
+            statement_wait,
+            functions,
         } = self;
         let slots = ConnectionSlots::new(&limits);
         let (phase, phase_rx) = watch::channel(Phase::Serving);
         let shared = Arc::new(Shared {
             builder: connection::builder(&limits),
-            engine: Arc::clone(&engine),
+            services: Arc::new(Services {
+                engine: Arc::clone(&engine),
+                auth,
+                tasks: Arc::new(TaskRegistry::default()),
+                statement_wait,
+                functions,
+            }),
             limits,
             tls,
             phase: phase_rx,
@@ -160,6 +199,17 @@ impl Server {
                 tokio::time::timeout(Duration::from_millis(SHUTDOWN_CLOSE_MS), slots.all_closed())
                     .await;
         }
+    }
+}
+
+/// Says at start whether requests are authenticated: with auth off, anyone who reaches the
+/// port can do anything, which is fine on loopback and worth a warning anywhere else.
+fn announce_auth(auth: &Auth, addr: SocketAddr) {
+    if auth.is_enabled() || addr.ip().is_loopback() {
+        tracing::info!(%addr, "{}", auth.describe());
+    } else {
+        tracing::warn!(%addr, "{}, and the port is reachable beyond this machine; \
+            configure --auth-basic-file / --auth-tokens-file", auth.describe());
     }
 }
 

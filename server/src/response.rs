@@ -24,6 +24,18 @@ pub fn error(err: ErrorResponse) -> HttpResponse {
     json(status, err.body)
 }
 
+/// `response` with one more header (a value that is not a valid header is a bug).
+pub fn with_header(
+    mut response: HttpResponse,
+    name: header::HeaderName,
+    value: &str,
+) -> HttpResponse {
+    let value =
+        http::HeaderValue::from_str(value).expect("header values built here are visible ASCII");
+    response.headers_mut().insert(name, value);
+    response
+}
+
 pub fn read_error(err: ReadError) -> HttpResponse {
     match err {
         ReadError::TooLarge(e) => error(protocol_error(&e)),

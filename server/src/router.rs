@@ -1,16 +1,19 @@
-//! Routes a request to its face: the web console, the REST-proxy face, or ksqlDB's.
+//! Routes a request to its face: the web console, the REST proxy, DeltaStream, Roe,
+//! Foundry, or ksqlDB. Each face's non-public routes pass the auth gate first, and a refusal is answered
+//! in that face's own shape.
 
 use std::sync::Arc;
 
 use http::{header, Request, Version};
 use hyper::body::Incoming;
-use sluice_engine::Engine;
 use sluice_protocol::ksqldb::errors::{code, ErrorResponse};
 
-use crate::faces::{console, ksqldb, rest_proxy};
+use crate::auth::CredentialKind;
+use crate::faces::{console, deltastream, foundry, ksqldb, rest_proxy, roe};
 use crate::response::{error, HttpResponse};
+use crate::services::Services;
 
-pub async fn route(engine: Arc<Engine>, req: Request<Incoming>) -> HttpResponse {
+pub async fn route(services: Arc<Services>, req: Request<Incoming>) -> HttpResponse {
     let (parts, body) = req.into_parts();
     if parts.version == Version::HTTP_10 {
         return error(ErrorResponse::generic(
@@ -18,17 +21,37 @@ pub async fn route(engine: Arc<Engine>, req: Request<Incoming>) -> HttpResponse 
             "HTTP/1.0 is not supported; use HTTP/1.1 or HTTP/2",
         ));
     }
+    let (engine, auth) = (&services.engine, &services.auth);
     let path = parts.uri.path();
-    if let Some(response) = console::handle(&parts.method, path, &parts.headers) {
-        return response;
-    }
     if rest_proxy::claims(path) {
+        if let Err(refusal) = auth.admit(CredentialKind::Basic, &parts.headers) {
+            return rest_proxy::auth::refuse(refusal, auth.realm());
+        }
         let content_type = parts
             .headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
-        return rest_proxy::topics::handle(&engine, &parts.method, &parts.uri, content_type, body)
+        return rest_proxy::topics::handle(engine, &parts.method, &parts.uri, content_type, body)
             .await;
     }
-    ksqldb::handle(&engine, &parts, body).await
+    if deltastream::claims(path) {
+        return deltastream::handle(&services, &parts, body).await;
+    }
+    if roe::claims(path) {
+        return roe::handle(&services, &parts, body).await;
+    }
+    if foundry::claims(path) {
+        return foundry::handle(&services, &parts, body).await;
+    }
+    // The console and ksqlDB's API share ksqlDB's Basic authentication: the console's pages
+    // call that API with the credentials the browser asked for.
+    if !ksqldb::auth::is_public(&parts.method, path) {
+        if let Err(refusal) = auth.admit(CredentialKind::Basic, &parts.headers) {
+            return ksqldb::auth::refuse(refusal, auth.realm());
+        }
+    }
+    if let Some(response) = console::handle(&parts.method, path, &parts.headers) {
+        return response;
+    }
+    ksqldb::handle(engine, &parts, body).await
 }

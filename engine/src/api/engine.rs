@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::catalog::CommandStatus;
 use crate::error::{EngineError, Result};
 use crate::ingest::inserter::Inserter;
 use crate::ingest::session::{self, AckStream, InsertSession};
@@ -125,9 +126,15 @@ impl Engine {
         Ok(session::open(inserter))
     }
 
-    /// `/status`: every command applied since start (and replayed), with its status.
-    pub fn command_statuses(&self) -> Vec<(String, String)> {
-        self.rt.command_statuses()
+    /// `/status`: every command applied since start (and replayed), with its status, in
+    /// the order they ran.
+    pub fn command_statuses(&self) -> Vec<(String, CommandStatus)> {
+        self.rt.command_statuses.list()
+    }
+
+    /// `/status/{type}/{entity}/{action}`: one command's status, if it ran.
+    pub fn command_status(&self, command_id: &str) -> Option<CommandStatus> {
+        self.rt.command_statuses.get(command_id)
     }
 
     /// Where persistent query `id` stands: committed source positions against end offsets.

@@ -6,6 +6,7 @@
 //! to the durable journal first and replayed on start, as ksqlDB replays its command topic.
 
 pub mod command_log;
+pub mod command_status;
 pub mod queries;
 pub mod source;
 
@@ -13,6 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use command_log::{CommandLog, JournalCommandLog};
+pub use command_status::{CommandStatus, CommandStatuses};
 pub use queries::{QueryRegistry, RunningQuery};
 pub use source::{Source, SourceLookup};
 

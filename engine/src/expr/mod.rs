@@ -40,9 +40,9 @@
 mod arith;
 mod cast;
 mod coerce;
-mod compare;
+pub(crate) mod compare;
 mod compile;
-mod decimal;
+pub(crate) mod decimal;
 mod display;
 mod eval;
 mod functions;

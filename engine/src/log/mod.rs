@@ -17,6 +17,7 @@
 //! Modules:
 //! - `api`: records, offsets, partitions, start positions, and the three traits.
 //! - `partitioner`: Kafka's default partitioner (murmur2 of the key bytes).
+//! - `topic_name`: Kafka's topic name rules and partition bounds, shared by both backends.
 //! - `embedded`: the embedded backend — segment files with a CRC per record, a fixed pool of
 //!   writer threads with group commit per partition, a file-descriptor budget, recovery that
 //!   tells torn tails from corruption, self-healing after failed writes, cursors, and the small
@@ -29,6 +30,7 @@ mod api;
 mod embedded;
 mod kafka;
 mod partitioner;
+mod topic_name;
 
 /// The record and segment readers for the fuzz targets.
 #[cfg(feature = "internals")]
@@ -40,13 +42,13 @@ pub use api::{
     TOPIC_PARTITIONS_MAX,
 };
 pub use embedded::{
-    default_open_files_max, validate_topic_name, EmbeddedLog, EmbeddedTopic, Journal, LogConfig,
+    default_open_files_max, EmbeddedLog, EmbeddedTopic, Journal, LogConfig,
     PartitionStats, APPEND_QUEUE_BYTES_MAX, APPEND_QUEUE_DEPTH_MAX, APPEND_REQUEST_BYTES_MAX,
     COMMIT_BATCH_BYTES_MAX, COMMIT_BATCH_RECORDS_MAX, DAMAGED_RANGES_MAX, INDEX_INTERVAL_BYTES,
     JOURNAL_ENTRY_BYTES_MAX, OPEN_FILES_DEFAULT_MAX, OPEN_FILES_MIN, READ_CHUNK_BYTES,
     RECORD_BYTES_MAX, RECOVERY_POINT_SYNC_INTERVAL_MS, RECOVERY_POINT_WRITE_INTERVAL_MS,
     RETRY_BACKOFF_MAX_MS, RETRY_BACKOFF_MIN_MS, SEGMENT_BYTES_LIMIT, SEGMENT_BYTES_MAX,
-    TOPIC_NAME_CHARS_MAX, WRITER_THREADS_DEFAULT, WRITER_THREADS_MAX,
+    WRITER_THREADS_DEFAULT, WRITER_THREADS_MAX,
 };
 pub use kafka::{
     parse_setting as parse_kafka_setting, KafkaConfig, KafkaLog, KafkaTopic, ADMIN_TIMEOUT_MS,
@@ -55,4 +57,5 @@ pub use kafka::{
     FETCH_POLL_MS, FETCH_QUEUE_BACKOFF_MS, KAFKA_RECORD_BYTES_MAX, MESSAGE_TIMEOUT_MS,
     PARTITION_TAIL_BYTES_MIN, RESERVED_SETTINGS, TOPIC_READY_TIMEOUT_MS, TOPIC_TAIL_BYTES_MAX,
 };
+pub use topic_name::{validate_new_topic, validate_topic_name, TOPIC_NAME_CHARS_MAX};
 pub use partitioner::{murmur2, partition_for_key, to_positive, KeylessSpreader};

@@ -44,19 +44,7 @@ pub fn plan_print(
     sql_text: &str,
     session_variables: &HashMap<String, String>,
 ) -> Result<Option<PrintPlan>> {
-    let text = if sql_text.contains("${") {
-        sql::substitute_variables(sql_text, session_variables)?
-    } else {
-        sql_text.to_string()
-    };
-    let mut statements = sql::parse(&text)?;
-    if statements.len() != 1 {
-        return Err(EngineError::statement(format!(
-            "Expected exactly one KSQL statement; found {} instead",
-            statements.len()
-        )));
-    }
-    let parsed = statements.remove(0);
+    let parsed = sql::parse_one(sql_text, session_variables)?;
     let Statement::Print {
         topic,
         from_beginning,

@@ -32,6 +32,7 @@ use crate::exec::result_sink::ResultSink;
 use crate::log::{LogStore, Offset, PartitionCursor, PartitionId, StoredRecord, TopicLog};
 use crate::plan::physical;
 use crate::plan::transient::{QueryKind, QueryPlan};
+use crate::query::materialized::MaterializedCursor;
 use crate::query::shared_batches::{BatchRing, SharedBatch, SharedBatches};
 
 /// Records read from one partition per turn, so one busy partition cannot starve others.
@@ -76,7 +77,8 @@ impl QueryStream {
         let topic = log.topic(&plan.source.topic).ok_or_else(|| {
             EngineError::not_found(format!("Topic '{}' does not exist", plan.source.topic))
         })?;
-        let mut cursors = Vec::with_capacity(topic.partition_count() as usize);
+        let mut cursors: Vec<Box<dyn PartitionCursor>> =
+            Vec::with_capacity(topic.partition_count() as usize);
         for p in 0..topic.partition_count() {
             cursors.push(topic.cursor(PartitionId(p), plan.start)?);
         }
@@ -85,6 +87,37 @@ impl QueryStream {
                 .map(|p| topic.end_offset(PartitionId(p)))
                 .collect()
         });
+        Self::start_over(registry, shared_batches, plan, topic, cursors, stop_at)
+    }
+
+    /// Starts a pull query over a table's current rows (`materialized`), not its topic.
+    pub(crate) fn start_materialized(
+        log: &dyn LogStore,
+        registry: &Arc<QueryRegistry>,
+        shared_batches: &SharedBatches,
+        plan: QueryPlan,
+        rows: Vec<MaterializedCursor>,
+    ) -> Result<QueryStream> {
+        let plan = Arc::new(plan);
+        let topic = log.topic(&plan.source.topic).ok_or_else(|| {
+            EngineError::not_found(format!("Topic '{}' does not exist", plan.source.topic))
+        })?;
+        let stop_at = Some(rows.iter().map(MaterializedCursor::end).collect());
+        let cursors = rows
+            .into_iter()
+            .map(|c| Box::new(c) as Box<dyn PartitionCursor>)
+            .collect();
+        Self::start_over(registry, shared_batches, plan, topic, cursors, stop_at)
+    }
+
+    fn start_over(
+        registry: &Arc<QueryRegistry>,
+        shared_batches: &SharedBatches,
+        plan: Arc<QueryPlan>,
+        topic: Arc<dyn TopicLog>,
+        cursors: Vec<Box<dyn PartitionCursor>>,
+        stop_at: Option<Vec<Offset>>,
+    ) -> Result<QueryStream> {
         let (running, cancel) =
             RunningQuery::new(plan.id.clone(), plan.sql.clone(), plan.source.name.clone());
         let registration = (plan.kind == QueryKind::Push).then(|| {
@@ -92,7 +125,7 @@ impl QueryStream {
             (Arc::clone(registry), running)
         });
         let query_id: Arc<str> = Arc::from(plan.id.as_str());
-        let pipeline = physical::result_pipeline(&plan.logical, &query_id);
+        let pipeline = physical::result_pipeline(&plan.logical, &query_id)?;
         Ok(QueryStream {
             shared: shared_batches.join(&plan),
             pipeline,

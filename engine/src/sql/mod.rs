@@ -48,6 +48,27 @@ pub fn parse(sql: &str) -> Result<Vec<ParsedStatement>, EngineError> {
         .collect())
 }
 
+/// Parses a request that must hold exactly one statement (`/query-stream`, `/query`,
+/// PRINT), after substituting its `${name}` session variables, as ksqlDB does.
+pub fn parse_one(
+    sql: &str,
+    session_variables: &HashMap<String, String>,
+) -> Result<ParsedStatement, EngineError> {
+    let text = if sql.contains("${") {
+        substitute_variables(sql, session_variables)?
+    } else {
+        sql.to_string()
+    };
+    let mut statements = parse(&text)?;
+    if statements.len() != 1 {
+        return Err(EngineError::statement(format!(
+            "Expected exactly one KSQL statement; found {} instead",
+            statements.len()
+        )));
+    }
+    Ok(statements.remove(0))
+}
+
 /// Parses a single expression, such as a pull query's key predicate or a test fixture.
 pub fn parse_expression(text: &str) -> Result<ast::Expr, EngineError> {
     let mut parser = Parser::new(text);

@@ -478,7 +478,7 @@ impl Runtime {
         let command_seq = if mode == Mode::Validate {
             0
         } else {
-            self.record_command_status(command_id, "SUCCESS");
+            self.record_command_status(command_id, &message, None);
             self.next_command_seq()
         };
         Outcome::CommandStatus {

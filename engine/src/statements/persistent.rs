@@ -200,13 +200,14 @@ impl Runtime {
         if mode == Mode::Apply {
             self.apply_query(sandbox, &query)?;
         }
+        let message = format!("Created query with ID {id}");
         if mode != Mode::Validate {
-            self.record_command_status(&command_id, "SUCCESS");
+            self.record_command_status(&command_id, &message, Some(&id));
         }
         sandbox.state.persistent.insert(id.clone(), query);
         Ok(Outcome::CommandStatus {
             command_id,
-            message: format!("Created query with ID {id}"),
+            message,
             query_id: Some(id),
             command_seq,
         })

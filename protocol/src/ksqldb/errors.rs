@@ -22,6 +22,10 @@ pub mod code {
     pub const QUERY_ENDPOINT: u32 = 40002;
     pub const MAX_PUSH_QUERIES: u32 = 40003;
     pub const HTTP2_ONLY: u32 = 40004;
+    /// No credential, or a wrong one, under `authentication.method=BASIC`.
+    pub const UNAUTHORIZED: u32 = 40100;
+    /// An authenticated user without an allowed role (`authentication.roles`).
+    pub const FORBIDDEN: u32 = 40300;
     pub const NOT_FOUND: u32 = 40400;
     pub const NOT_ACCEPTABLE: u32 = 40600;
     pub const PAYLOAD_TOO_LARGE: u32 = 41300;

@@ -1,6 +1,7 @@
 //! `/info`, `/healthcheck` and `/status` bodies (ksqldb-api.md §1).
 
 use serde_json::json;
+use sluice_engine::CommandStatus;
 
 /// The ksqlDB version Sluice is wire-compatible with; clients gate features on it.
 pub const KSQL_COMPATIBLE_VERSION: &str = "0.28.2";
@@ -32,10 +33,20 @@ pub fn healthcheck_body(healthy: bool, storage_writable: bool) -> Vec<u8> {
     .expect("healthcheck serializes")
 }
 
-pub fn status_body(statuses: &[(String, String)]) -> Vec<u8> {
+pub fn status_body(statuses: &[(String, CommandStatus)]) -> Vec<u8> {
     let map: serde_json::Map<String, serde_json::Value> = statuses
         .iter()
-        .map(|(id, s)| (id.clone(), json!(s)))
+        .map(|(id, s)| (id.clone(), json!(s.status)))
         .collect();
     serde_json::to_vec(&json!({"commandStatuses": map})).expect("status serializes")
+}
+
+/// ksqlDB's `CommandStatus` for `GET /status/{type}/{entity}/{action}`.
+pub fn command_status_body(status: &CommandStatus) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "status": status.status,
+        "message": status.message,
+        "queryId": status.query_id,
+    }))
+    .expect("status serializes")
 }

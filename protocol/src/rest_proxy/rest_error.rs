@@ -11,6 +11,8 @@ use crate::ksqldb::errors::ErrorResponse;
 /// Error codes REST Proxy uses; the HTTP status is the code's first three digits.
 pub mod code {
     pub const BAD_REQUEST: u32 = 400;
+    pub const UNAUTHORIZED: u32 = 401;
+    pub const FORBIDDEN: u32 = 403;
     pub const TOPIC_NOT_FOUND: u32 = 40401;
     pub const PARTITION_NOT_FOUND: u32 = 40402;
     pub const METHOD_NOT_ALLOWED: u32 = 405;
@@ -65,6 +67,7 @@ pub fn from_protocol(err: &ProtocolError) -> ErrorResponse {
         ProtocolError::InvalidJson(_)
         | ProtocolError::EmptyBody
         | ProtocolError::TruncatedRow
+        | ProtocolError::InvalidForm(_)
         | ProtocolError::ResponseTooLarge { .. } => code::BAD_REQUEST,
         ProtocolError::InvalidRecord(_) => code::INVALID_REQUEST,
         ProtocolError::UnsupportedMediaType(_) => code::UNSUPPORTED_MEDIA_TYPE,

@@ -3,11 +3,16 @@
 //!
 //! - `console`: the web console, for browsers at `/` and `/console/*`.
 //! - `rest_proxy`: raw topics in Confluent REST Proxy v2 shapes, `/topics…`.
+//! - `deltastream`: DeltaStream's REST API v2, `/v2/…` (statements, polling, paging).
+//! - `roe`: Roe AI's database query tasks, `/v1/database/…`.
+//! - `foundry`: Foundry's query functions over `streamingExecute` (SSE), `/api/v2/…`.
 //! - `ksqldb`: ksqlDB's HTTP API, every other path (and its 404s).
 //!
-//! DeltaStream (`/v2/…`), KalamDB (`/v1/…`), Foundry and Roe each become a folder here and a
-//! line in `router`.
+//! KalamDB (`/v1/api/…`, `/v1/ws`) becomes a folder here and a line in `router`.
 
 pub mod console;
+pub mod deltastream;
+pub mod foundry;
 pub mod ksqldb;
 pub mod rest_proxy;
+pub mod roe;

@@ -410,12 +410,28 @@ pub(super) fn fit_message(e: FitError, parsed: ParsedDecimal, precision: u8, sca
     }
 }
 
-/// `BigDecimal.toPlainString()` of a parsed decimal.
+/// Trailing zeros [`plain_string`] writes out before it switches to `BigDecimal.toString()`'s
+/// scientific form. A DECIMAL holds at most 38 digits, so a number needing more is refused
+/// anyway, and spelling it out only made its error message huge: `1e2000000000` took 2 GB
+/// (found by the `key_formats` fuzz target).
+const PLAIN_ZEROS_MAX: usize = 64;
+
+/// `BigDecimal.toPlainString()` of a parsed decimal (`toString()` past [`PLAIN_ZEROS_MAX`]
+/// trailing zeros).
 pub(super) fn plain_string(p: ParsedDecimal) -> String {
     match u8::try_from(p.scale) {
         Ok(scale) => Decimal::new(p.unscaled, scale).to_string(),
         Err(_) if p.scale < 0 => {
-            let zeros = usize::try_from(-p.scale).unwrap_or(0);
+            let zeros = usize::try_from(-i64::from(p.scale)).unwrap_or(usize::MAX);
+            if zeros > PLAIN_ZEROS_MAX {
+                // Java: one digit before the point, the rest after, then the exponent.
+                let digits = p.unscaled.unsigned_abs().to_string();
+                let sign = if p.unscaled < 0 { "-" } else { "" };
+                let (first, rest) = digits.split_at(1);
+                let point = if rest.is_empty() { "" } else { "." };
+                let exponent = -i64::from(p.scale) + rest.len() as i64;
+                return format!("{sign}{first}{point}{rest}E+{exponent}");
+            }
             format!("{}{}", p.unscaled, "0".repeat(zeros))
         }
         Err(_) => format!("{}E-{}", p.unscaled, p.scale),

@@ -274,6 +274,17 @@ fn kafka_json_errors_carry_ksqldb_text() {
         "Numeric field overflow: A field with precision 4 and scale 2 must round to an \
          absolute value less than 10^2. Got 123.4, path: $"
     );
+    // A huge exponent is named in scientific form, not spelled out (that took 2 GB).
+    assert_eq!(
+        kj_err("-37e977777554", &dec(10, 3)),
+        "Numeric field overflow: A field with precision 10 and scale 3 must round to an \
+         absolute value less than 10^7. Got -3.7E+977777555, path: $"
+    );
+    assert_eq!(
+        kj_err("1e65", &dec(10, 3)),
+        "Numeric field overflow: A field with precision 10 and scale 3 must round to an \
+         absolute value less than 10^7. Got 1E+65, path: $"
+    );
     assert_eq!(
         kj_err("86400001", &SqlType::Time),
         "Time values must use number of milliseconds greater than 0 and less than 86400000., path: $"

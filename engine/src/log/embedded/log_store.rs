@@ -34,10 +34,7 @@ use crate::log::{
     AppendTicket, FsyncPolicy, LogHealth, LogStore, Offset, PartitionCursor, PartitionHealth,
     PartitionId, Record, StartPosition, TopicInfo, TopicLog, TOPIC_PARTITIONS_MAX,
 };
-
-/// Longest topic name, as in Kafka (`Topic.MAX_NAME_LENGTH`: 249, so that the partition
-/// directory name `<topic>-<partition>` fits a 255-byte file name).
-pub const TOPIC_NAME_CHARS_MAX: usize = 249;
+use crate::log::topic_name::validate_new_topic;
 
 /// The per-topic metadata file.
 const META_FILE: &str = "topic.meta";
@@ -351,13 +348,7 @@ impl EmbeddedLog {
 
 impl LogStore for EmbeddedLog {
     fn create_topic(&self, name: &str, partitions: u32) -> Result<Arc<dyn TopicLog>> {
-        validate_topic_name(name)?;
-        if partitions == 0 || partitions > TOPIC_PARTITIONS_MAX {
-            return Err(EngineError::statement(format!(
-                "Invalid number of partitions {partitions} for topic '{name}': \
-                 must be between 1 and {TOPIC_PARTITIONS_MAX}"
-            )));
-        }
+        validate_new_topic(name, partitions)?;
         let mut topics = self.lock_topics();
         if topics.contains_key(name) {
             return Err(EngineError::conflict(format!(
@@ -457,33 +448,6 @@ impl Drop for EmbeddedLog {
         }
         self.pool.shutdown();
     }
-}
-
-/// Kafka's topic name rules (`org.apache.kafka.common.internals.Topic.validate`).
-pub fn validate_topic_name(name: &str) -> Result<()> {
-    let invalid = |why: String| Err(EngineError::statement(why));
-    if name.is_empty() {
-        return invalid("Topic name is illegal, it can't be empty".to_owned());
-    }
-    if name == "." || name == ".." {
-        return invalid("Topic name cannot be \".\" or \"..\"".to_owned());
-    }
-    if name.len() > TOPIC_NAME_CHARS_MAX {
-        return invalid(format!(
-            "Topic name is illegal, it can't be longer than {TOPIC_NAME_CHARS_MAX} characters, \
-             topic name: {name}"
-        ));
-    }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
-    {
-        return invalid(format!(
-            "Topic name \"{name}\" is illegal, it contains a character other than ASCII \
-             alphanumerics, '.', '_' and '-'"
-        ));
-    }
-    Ok(())
 }
 
 fn read_meta(dir: &Path) -> Result<Option<u32>> {

@@ -53,7 +53,7 @@ pub use checkpoint::{RECOVERY_POINT_SYNC_INTERVAL_MS, RECOVERY_POINT_WRITE_INTER
 pub use files::{default_open_files_max, OPEN_FILES_DEFAULT_MAX, OPEN_FILES_MIN};
 pub use journal::{Journal, JOURNAL_ENTRY_BYTES_MAX};
 pub use log_store::{
-    validate_topic_name, EmbeddedLog, EmbeddedTopic, PartitionStats, TOPIC_NAME_CHARS_MAX,
+    EmbeddedLog, EmbeddedTopic, PartitionStats,
 };
 pub use shared::{
     APPEND_QUEUE_BYTES_MAX, APPEND_QUEUE_DEPTH_MAX, APPEND_REQUEST_BYTES_MAX,

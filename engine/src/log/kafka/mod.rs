@@ -63,7 +63,8 @@ use self::admin::Admin;
 use self::client::off_runtime;
 use self::producer::AppendProducer;
 use crate::error::{EngineError, Result};
-use crate::log::{validate_topic_name, LogStore, TopicInfo, TopicLog, TOPIC_PARTITIONS_MAX};
+use crate::log::topic_name::validate_new_topic;
+use crate::log::{LogStore, TopicInfo, TopicLog};
 
 /// How long closing the log waits for unacknowledged appends, in milliseconds.
 ///
@@ -129,13 +130,7 @@ impl KafkaLog {
 
 impl LogStore for KafkaLog {
     fn create_topic(&self, name: &str, partitions: u32) -> Result<Arc<dyn TopicLog>> {
-        validate_topic_name(name)?;
-        if partitions == 0 || partitions > TOPIC_PARTITIONS_MAX {
-            return Err(EngineError::statement(format!(
-                "Invalid number of partitions {partitions} for topic '{name}': \
-                 must be between 1 and {TOPIC_PARTITIONS_MAX}"
-            )));
-        }
+        validate_new_topic(name, partitions)?;
         let mut topics = self.lock_topics();
         if topics.contains_key(name) {
             return Err(EngineError::conflict(format!(

@@ -7,7 +7,8 @@
 //!  cursor[p] ─► row_decoder ─► WHERE ─► table functions (0..n rows) ─► key/value projection
 //!     │                                                  ─► encode ─► sink partition
 //!     │                                                                   │
-//!     └─ batch: intent (query journal) ─► append outputs ─► await durable ─► commit
+//!     └─ batch: intent (query journal) ─► append outputs ─► await durable
+//!               ─► state store commit (GROUP BY state + input positions) ─► journal commit
 //! ```
 //!
 //! Modules:
@@ -23,6 +24,8 @@
 pub mod checkpoint;
 mod runner;
 
+pub use runner::MATERIALIZED_TABLE;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -32,6 +35,7 @@ use tokio::sync::watch;
 use crate::catalog::PersistentQuery;
 use crate::error::Result;
 use crate::log::{LogStore, PartitionId, StartPosition};
+use crate::state::StateBackend;
 
 pub use crate::plan::persistent::{PersistentKind, PersistentPlan};
 pub use checkpoint::{Checkpoint, CheckpointStore, JournalCheckpoints, QueryJournal, Resume};
@@ -82,6 +86,8 @@ impl Handle {
 
 pub struct PersistentQueries {
     checkpoints: Arc<dyn CheckpointStore>,
+    /// State stores of stateful (aggregating) queries, one per query id.
+    state: Arc<StateBackend>,
     running: Mutex<BTreeMap<String, Arc<Handle>>>,
     sink_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Queries replayed from the catalog journal, waiting for `start`.
@@ -99,9 +105,10 @@ impl std::fmt::Debug for PersistentQueries {
 }
 
 impl PersistentQueries {
-    pub fn new(checkpoints: Arc<dyn CheckpointStore>) -> PersistentQueries {
+    pub fn new(checkpoints: Arc<dyn CheckpointStore>, state: Arc<StateBackend>) -> PersistentQueries {
         PersistentQueries {
             checkpoints,
+            state,
             running: Mutex::default(),
             sink_locks: Mutex::default(),
             pending: Mutex::default(),
@@ -136,6 +143,15 @@ impl PersistentQueries {
                 StartPosition::Latest => topic.end_offset(PartitionId(p)).0,
             })
             .collect();
+        if runner::keeps_state(&query.plan) {
+            // The store starts at the same positions as the journal, so the two agree from
+            // the first batch on (see `runner::reconcile_state`).
+            let store = self.state.open(&query.id)?;
+            store.clear()?;
+            let mut batch = crate::state::WriteBatch::new();
+            batch.set_checkpoint(runner::state_checkpoint(&query.plan.source.topic, &positions))?;
+            store.commit(batch)?;
+        }
         journal.append(&checkpoint::Entry::Commit {
             source: positions.clone(),
         })?;
@@ -209,7 +225,27 @@ impl PersistentQueries {
             h.cancel.send_replace(true);
         }
         self.checkpoints.remove(id);
+        // The task drops its store when it sees the cancel; it destroys the store then
+        // (`runner::run`). If it already has, this removes it.
+        if let Err(e) = self.state.destroy(id) {
+            tracing::debug!(query = id, error = %e, "state store still in use; the task removes it");
+        }
         handle.is_some()
+    }
+
+    /// The state store of the query that builds table `table` (CTAS); `None` when no query
+    /// builds it.
+    pub(crate) fn table_store(
+        &self,
+        catalog: &crate::catalog::CatalogState,
+        table: &str,
+    ) -> Result<Option<Arc<dyn crate::state::StateStore>>> {
+        let Some(query) = catalog.persistent.values().find(|q| {
+            q.plan.kind == PersistentKind::CreateTableAs && q.sink_name() == table
+        }) else {
+            return Ok(None);
+        };
+        Ok(Some(self.state.open(&query.id)?))
     }
 
     pub fn state(&self, id: &str) -> QueryState {

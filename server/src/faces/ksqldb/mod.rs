@@ -8,7 +8,10 @@
 //!  POST /close-query ─► close_query          POST /ksql ─► ksql (statements)
 //!  GET  /info, /healthcheck, /status, / ─► info   GET /queries/{id}/progress ─► query_progress
 //! ```
+//!
+//! `auth` renders the router's refusals (Basic authentication) in ksqlDB's shapes.
 
+pub mod auth;
 pub mod close_query;
 pub mod info;
 pub mod inserts_stream;
@@ -73,6 +76,9 @@ pub async fn handle(engine: &Arc<Engine>, parts: &Parts, body: Incoming) -> Http
         (&Method::GET, "/info") => info::info(),
         (&Method::GET, "/healthcheck") => info::healthcheck(engine),
         (&Method::GET, "/status") => info::status(engine),
+        (&Method::GET, path) if path.starts_with("/status/") => {
+            info::command_status(engine, &path["/status/".len()..])
+        }
         (&Method::GET, "/") => info::root(),
         (&Method::GET, path) if query_progress::matches(path) => {
             query_progress::handle(engine, path)

@@ -132,13 +132,15 @@ async fn pump(
     let push = query.kind() == QueryKind::Push;
     let encoder = match framing {
         Framing::QueryStream(format) => ResultEncoder::new(format, push),
+        Framing::OldQuery if query.is_table_pull() => ResultEncoder::old_query_table_pull(),
         Framing::OldQuery => ResultEncoder::old_query(),
     };
     let mut out = Vec::with_capacity(4096);
-    encoder.header(
+    encoder.header_with_keys(
         query.id(),
         query.column_names(),
         query.column_types(),
+        query.key_columns(),
         &mut out,
     );
     if tx

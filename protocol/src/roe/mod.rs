@@ -1,0 +1,13 @@
+//! Roe AI's database query API (`/v1/database/query/…`, other-faces.md §D): the request,
+//! the per-statement result objects with ClickHouse-style summaries and type names, the
+//! async worksheet-query, status and result bodies, and `{"detail": …}` errors.
+//!
+//! ```text
+//!  body ─► query_request ─► (engine via the server's task registry) ─► results (per statement)
+//! ```
+//!
+//! - `query_request`: `{"query", "worksheet_id"?, "use_admin"?, "organization_id"?}`.
+//! - `results`: statement results, worksheet query, status and result bodies, errors.
+
+pub mod query_request;
+pub mod results;

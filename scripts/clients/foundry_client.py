@@ -1,0 +1,92 @@
+"""Palantir's Foundry Python SDK (`foundry-platform-sdk`, unmodified) against Sluice.
+
+Usage: foundry_client.py HOST:PORT TOKEN BASIC_USER:PASSWORD
+
+Creates a stream through ksqlDB's /ksql, writes rows through /inserts-stream, then calls
+the query functions of scripts/clients/foundry_functions.json with the SDK's
+`functions.Query.streaming_execute`: a pull function's single data event with typed
+parameters, Conjure errors (QueryNotFound, QueryRuntimeError) and a wrong token. Exits non-zero on the first mismatch.
+"""
+
+import base64
+import json
+import sys
+import urllib.request
+
+import foundry_sdk
+from foundry_sdk import Config, FoundryClient, UserTokenAuth
+
+
+def ksqldb(base, basic, path, body):
+    request = urllib.request.Request(
+        f"{base}{path}",
+        data=body.encode(),
+        method="POST",
+        headers={"Authorization": "Basic " + base64.b64encode(basic.encode()).decode()},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.read().decode()
+
+
+def events(client, name, **parameters):
+    with client.functions.Query.streaming_execute(name, parameters=parameters, preview=True) as stream:
+        return [event.data for event in stream]
+
+
+def main(hostport, token, basic):
+    base = f"http://{hostport}"
+    ksqldb(
+        base,
+        basic,
+        "/ksql",
+        json.dumps(
+            {
+                "ksql": "CREATE STREAM orders (id STRING KEY, product STRING, price DOUBLE) "
+                "WITH (kafka_topic='orders', value_format='JSON', partitions=2);",
+                "streamsProperties": {},
+            }
+        ),
+    )
+    rows = [{"ID": f"o{i}", "PRODUCT": f"SKU-{i:03}", "PRICE": 10.0 * i} for i in range(1, 6)]
+    acks = ksqldb(
+        base,
+        basic,
+        "/inserts-stream",
+        json.dumps({"target": "ORDERS"}) + "\n" + "".join(json.dumps(r) + "\n" for r in rows),
+    )
+    assert acks.count('"ok"') == len(rows), acks
+
+    client = FoundryClient(auth=UserTokenAuth(token=token), hostname=hostport, config=Config(scheme="http"))
+
+    got = events(client, "ordersAbove", minPrice=25.0)
+    assert len(got) == 1 and got[0].type == "data", got
+    products = sorted(row["PRODUCT"] for row in got[0].value)
+    assert products == ["SKU-003", "SKU-004", "SKU-005"], products
+
+    got = events(client, "ordersAbove", minPrice=-1.0)
+    assert len(got[0].value) == 5, got
+
+    # A function whose query the engine refuses: Foundry's QueryRuntimeError.
+    try:
+        events(client, "broken")
+        raise AssertionError("a broken function must raise")
+    except foundry_sdk.BadRequestError as e:
+        assert "QueryRuntimeError" in str(e), e
+
+    try:
+        events(client, "noSuchFunction")
+        raise AssertionError("an unknown function must raise")
+    except foundry_sdk.NotFoundError as e:
+        assert "QueryNotFound" in str(e), e
+
+    bad = FoundryClient(auth=UserTokenAuth(token="wrong"), hostname=hostport, config=Config(scheme="http"))
+    try:
+        events(bad, "ordersAbove", minPrice=1.0)
+        raise AssertionError("a wrong token must raise")
+    except foundry_sdk.UnauthorizedError:
+        pass
+    print(f"foundry-platform-sdk: ok ({base})")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], sys.argv[3])

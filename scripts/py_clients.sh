@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The faces' real Python client libraries, run unmodified against a real server.
+#
+#   scripts/py_clients.sh install   create .venv-clients and pip-install clients/requirements.txt
+#   scripts/py_clients.sh run       start target/debug/sluice (built by check.sh) and run each
+#                                   client script against it; exit non-zero on any failure
+#
+# DeltaStream's client runs twice: against a server that answers statements at once (200)
+# and one whose --statement-wait-ms 0 makes every statement asynchronous (202, polling);
+# Foundry's SDK runs against the first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=.venv-clients
+SLUICE=target/debug/sluice
+
+install() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    # Debian's python3 needs python3-venv for ensurepip.
+    if ! python3 -m venv "$VENV" 2>/dev/null; then
+      rm -rf "$VENV"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+      python3 -m venv "$VENV"
+    fi
+  fi
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r scripts/clients/requirements.txt
+}
+
+# Starts `sluice serve` with auth files in $1 and extra flags; sets PID and URL.
+start_server() {
+  local dir=$1
+  shift
+  # Emptied here, not by the child's redirection: the child may not have run yet when the
+  # loop below first reads the file, and it must not find the previous server's address.
+  : >"$dir/stdout"
+  "$SLUICE" serve --listen 127.0.0.1:0 --data-dir "$dir/data" \
+    --auth-basic-file "$dir/users" --auth-tokens-file "$dir/tokens" \
+    --foundry-functions scripts/clients/foundry_functions.json "$@" \
+    >>"$dir/stdout" 2>"$dir/stderr" &
+  PID=$!
+  URL=""
+  for _ in $(seq 1 200); do
+    URL=$(sed -n 's/^sluice listening on \(http:\/\/[0-9.:]*\)$/\1/p' "$dir/stdout")
+    [ -n "$URL" ] && return 0
+    kill -0 "$PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "py_clients.sh: sluice did not start; its stderr:" >&2
+  cat "$dir/stderr" >&2
+  return 1
+}
+
+run() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    echo "py_clients.sh: $VENV is missing; run scripts/py_clients.sh install (scripts/setup.sh does)" >&2
+    exit 1
+  fi
+  cargo build --bin sluice --locked --quiet
+  WORK=$(mktemp -d)
+  local work=$WORK
+  PID=""
+  trap 'if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; fi; rm -rf "$WORK"' EXIT
+  printf 'ci: ci-token-1\n' >"$work/tokens"
+  printf 'fred: letmein\n' >"$work/users"
+  for wait_ms in 1000 0; do
+    rm -rf "$work/data"
+    start_server "$work" --statement-wait-ms "$wait_ms"
+    timeout 120 "$VENV/bin/python" scripts/clients/deltastream_client.py "$URL" ci-token-1 fred:letmein
+    if [ "$wait_ms" != 0 ]; then
+      timeout 120 "$VENV/bin/python" scripts/clients/foundry_client.py "${URL#http://}" ci-token-1 fred:letmein
+    fi
+    kill "$PID"
+    wait "$PID" 2>/dev/null || true
+    PID=""
+  done
+}
+
+case "${1:-}" in
+  install) install ;;
+  run) run ;;
+  *) echo "usage: $0 install|run" >&2; exit 2 ;;
+esac

@@ -1,0 +1,363 @@
+//! The one place that decides who a request acts for and whether it may: every face asks
+//! [`Auth::admit`] before it touches the engine, and [`Auth::may_see`] before it shows a
+//! task another request started.
+//!
+//! Authentication is off unless a credentials file is configured (ksqlDB's default,
+//! `authentication.method=NONE`); then every request is the anonymous principal and may do
+//! everything. Once any file is configured, every non-public route of every face needs a
+//! credential of the kind that face's clients send, and a face whose kind has no file
+//! refuses everyone: configuring auth never leaves a face open by accident.
+
+use base64::Engine as _;
+use http::{header, HeaderMap};
+
+use super::credentials::{CredentialStore, CredentialsError};
+use super::principal::{Principal, Scheme};
+
+/// Longest `Authorization` header looked at; longer ones are refused as malformed before
+/// any decoding (a Basic header for the longest sane name and password is far shorter).
+pub const AUTHORIZATION_HEADER_BYTES_MAX: usize = 8 * 1024;
+
+/// The realm ksqlDB names in `WWW-Authenticate` by default (`authentication.realm`).
+pub const DEFAULT_REALM: &str = "KsqlServer-Props";
+
+/// The role list that admits every authenticated principal, whatever its roles
+/// (ksqlDB's `authentication.roles=**`).
+pub const ANY_ROLE: &str = "**";
+
+/// What credential a face's clients send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialKind {
+    /// `Authorization: Basic base64(name:password)` (ksqlDB, its console, the REST proxy).
+    Basic,
+    /// `Authorization: Bearer <token>` (DeltaStream, Roe, Foundry).
+    Bearer,
+}
+
+/// Why a request was refused. Each face renders it in its own status and body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No credential, or one of another scheme than the face takes.
+    Missing,
+    /// An `Authorization` header of the right scheme that does not decode.
+    Malformed,
+    /// A credential nobody has.
+    Invalid,
+    /// A valid principal without a role allowed to use the server.
+    Forbidden,
+}
+
+/// How to configure authentication (all off by default).
+#[derive(Debug, Clone, Default)]
+pub struct AuthConfig {
+    /// Basic-auth users (`name: password[,role ...]`).
+    pub basic_credentials: Option<std::path::PathBuf>,
+    /// Bearer API tokens (`name: token[,role ...]`).
+    pub bearer_tokens: Option<std::path::PathBuf>,
+    /// Roles allowed to use the server (ksqlDB's `authentication.roles`); empty or `**`
+    /// admits every authenticated principal.
+    pub roles: Vec<String>,
+    /// The Basic realm (ksqlDB's `authentication.realm`); `None` is [`DEFAULT_REALM`].
+    pub realm: Option<String>,
+}
+
+/// The server's authentication and authorization state.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    basic: Option<CredentialStore>,
+    bearer: Option<CredentialStore>,
+    /// `None`: any authenticated principal is allowed.
+    roles: Option<Vec<String>>,
+    realm: String,
+}
+
+impl Default for Auth {
+    fn default() -> Auth {
+        Auth::off()
+    }
+}
+
+impl Auth {
+    /// Authentication off: every request is the anonymous principal.
+    pub fn off() -> Auth {
+        Auth {
+            basic: None,
+            bearer: None,
+            roles: None,
+            realm: DEFAULT_REALM.to_string(),
+        }
+    }
+
+    pub fn load(config: &AuthConfig) -> Result<Auth, CredentialsError> {
+        let basic = config
+            .basic_credentials
+            .as_deref()
+            .map(CredentialStore::load)
+            .transpose()?;
+        let bearer = config
+            .bearer_tokens
+            .as_deref()
+            .map(CredentialStore::load)
+            .transpose()?;
+        Ok(Auth::from_stores(
+            basic,
+            bearer,
+            &config.roles,
+            config.realm.clone(),
+        ))
+    }
+
+    /// An `Auth` over credential stores already in memory (tests, tools).
+    pub fn from_stores(
+        basic: Option<CredentialStore>,
+        bearer: Option<CredentialStore>,
+        roles: &[String],
+        realm: Option<String>,
+    ) -> Auth {
+        let roles = if roles.is_empty() || roles.iter().any(|r| r == ANY_ROLE) {
+            None
+        } else {
+            Some(roles.to_vec())
+        };
+        Auth {
+            basic,
+            bearer,
+            roles,
+            realm: realm.unwrap_or_else(|| DEFAULT_REALM.to_string()),
+        }
+    }
+
+    /// True once any credentials file is configured.
+    pub fn is_enabled(&self) -> bool {
+        self.basic.is_some() || self.bearer.is_some()
+    }
+
+    pub fn realm(&self) -> &str {
+        &self.realm
+    }
+
+    /// One line for the start-up log: what is checked, never any secret.
+    pub fn describe(&self) -> String {
+        if !self.is_enabled() {
+            return "authentication is off: every request is trusted".to_string();
+        }
+        let count = |s: &Option<CredentialStore>| s.as_ref().map_or(0, CredentialStore::len);
+        let roles = match &self.roles {
+            None => "any role".to_string(),
+            Some(r) => r.join(","),
+        };
+        format!(
+            "authentication is on: {} Basic users, {} bearer tokens; allowed roles: {roles}",
+            count(&self.basic),
+            count(&self.bearer)
+        )
+    }
+
+    /// Decides who a request acts for and whether it may use a non-public route of a face
+    /// whose clients send `kind` credentials.
+    pub fn admit(&self, kind: CredentialKind, headers: &HeaderMap) -> Result<Principal, Refusal> {
+        if !self.is_enabled() {
+            return Ok(Principal::anonymous());
+        }
+        let principal = self.authenticate(kind, headers)?;
+        self.authorize(&principal)?;
+        Ok(principal)
+    }
+
+    /// Whether `principal` may see (poll, page, cancel) a task `owner` started. With
+    /// authentication off everyone is one principal and sees everything.
+    pub fn may_see(&self, principal: &Principal, owner: &str) -> bool {
+        !self.is_enabled() || principal.name() == owner
+    }
+
+    fn authenticate(
+        &self,
+        kind: CredentialKind,
+        headers: &HeaderMap,
+    ) -> Result<Principal, Refusal> {
+        let value = match headers.get(header::AUTHORIZATION) {
+            None => return Err(Refusal::Missing),
+            Some(v) if v.len() > AUTHORIZATION_HEADER_BYTES_MAX => return Err(Refusal::Malformed),
+            Some(v) => v.to_str().map_err(|_| Refusal::Malformed)?,
+        };
+        let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+        let rest = rest.trim();
+        match kind {
+            // Auth schemes are case-insensitive (RFC 9110 §11.1).
+            CredentialKind::Basic if scheme.eq_ignore_ascii_case("basic") => {
+                let store = self.basic.as_ref().ok_or(Refusal::Invalid)?;
+                let (name, password) = decode_basic(rest)?;
+                let found = store
+                    .verify_password(&name, &password)
+                    .ok_or(Refusal::Invalid)?;
+                Ok(Principal::new(
+                    found.name.clone(),
+                    found.roles.clone(),
+                    Scheme::Basic,
+                ))
+            }
+            CredentialKind::Bearer if scheme.eq_ignore_ascii_case("bearer") => {
+                let store = self.bearer.as_ref().ok_or(Refusal::Invalid)?;
+                if rest.is_empty() {
+                    return Err(Refusal::Malformed);
+                }
+                let found = store.verify_token(rest).ok_or(Refusal::Invalid)?;
+                Ok(Principal::new(
+                    found.name.clone(),
+                    found.roles.clone(),
+                    Scheme::Bearer,
+                ))
+            }
+            _ => Err(Refusal::Missing),
+        }
+    }
+
+    fn authorize(&self, principal: &Principal) -> Result<(), Refusal> {
+        match &self.roles {
+            None => Ok(()),
+            Some(allowed) if allowed.iter().any(|r| principal.has_role(r)) => Ok(()),
+            Some(_) => Err(Refusal::Forbidden),
+        }
+    }
+}
+
+/// `base64(name:password)` → (name, password); the password may hold colons.
+fn decode_basic(encoded: &str) -> Result<(String, String), Refusal> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| Refusal::Malformed)?;
+    let text = String::from_utf8(bytes).map_err(|_| Refusal::Malformed)?;
+    let (name, password) = text.split_once(':').ok_or(Refusal::Malformed)?;
+    Ok((name.to_string(), password.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn auth(roles: &[&str]) -> Auth {
+        let basic =
+            CredentialStore::parse("fred: letmein,admin\nbarney: pw:with:colons\n").expect("valid");
+        let bearer = CredentialStore::parse("ci: tok-1,admin\n").expect("valid");
+        let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+        Auth::from_stores(Some(basic), Some(bearer), &roles, None)
+    }
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(value).expect("ascii"),
+        );
+        h
+    }
+
+    fn basic(name: &str, password: &str) -> HeaderMap {
+        let encoded =
+            base64::engine::general_purpose::STANDARD.encode(format!("{name}:{password}"));
+        headers(&format!("Basic {encoded}"))
+    }
+
+    #[test]
+    fn off_admits_everyone_as_anonymous() {
+        let p = Auth::off()
+            .admit(CredentialKind::Basic, &HeaderMap::new())
+            .expect("admitted");
+        assert_eq!(p.scheme(), Scheme::Anonymous);
+        assert!(!Auth::off().is_enabled());
+    }
+
+    #[test]
+    fn basic_checks_name_and_password() {
+        let a = auth(&[]);
+        let p = a
+            .admit(CredentialKind::Basic, &basic("fred", "letmein"))
+            .expect("fred");
+        assert_eq!((p.name(), p.scheme()), ("fred", Scheme::Basic));
+        let p = a
+            .admit(CredentialKind::Basic, &basic("barney", "pw:with:colons"))
+            .expect("colons in the password");
+        assert_eq!(p.name(), "barney");
+        assert_eq!(
+            a.admit(CredentialKind::Basic, &basic("fred", "wrong")),
+            Err(Refusal::Invalid)
+        );
+        assert_eq!(
+            a.admit(CredentialKind::Basic, &HeaderMap::new()),
+            Err(Refusal::Missing)
+        );
+        assert_eq!(
+            a.admit(CredentialKind::Basic, &headers("Bearer tok-1")),
+            Err(Refusal::Missing)
+        );
+        assert_eq!(
+            a.admit(CredentialKind::Basic, &headers("Basic %%%")),
+            Err(Refusal::Malformed)
+        );
+        assert_eq!(
+            a.admit(CredentialKind::Basic, &headers("basic Zm9vYmFy")),
+            Err(Refusal::Malformed),
+            "no colon in the decoded text"
+        );
+    }
+
+    #[test]
+    fn bearer_checks_the_token() {
+        let a = auth(&[]);
+        let p = a
+            .admit(CredentialKind::Bearer, &headers("Bearer tok-1"))
+            .expect("ci");
+        assert_eq!((p.name(), p.scheme()), ("ci", Scheme::Bearer));
+        assert_eq!(
+            a.admit(CredentialKind::Bearer, &headers("Bearer tok-2")),
+            Err(Refusal::Invalid)
+        );
+        assert_eq!(
+            a.admit(CredentialKind::Bearer, &basic("fred", "letmein")),
+            Err(Refusal::Missing)
+        );
+        assert_eq!(
+            a.admit(CredentialKind::Bearer, &headers("Bearer ")),
+            Err(Refusal::Malformed)
+        );
+    }
+
+    #[test]
+    fn roles_gate_authenticated_principals() {
+        let a = auth(&["admin"]);
+        assert!(a
+            .admit(CredentialKind::Basic, &basic("fred", "letmein"))
+            .is_ok());
+        assert_eq!(
+            a.admit(CredentialKind::Basic, &basic("barney", "pw:with:colons")),
+            Err(Refusal::Forbidden)
+        );
+        let any = auth(&["**"]);
+        assert!(any
+            .admit(CredentialKind::Basic, &basic("barney", "pw:with:colons"))
+            .is_ok());
+    }
+
+    #[test]
+    fn a_kind_without_a_file_refuses_everyone() {
+        let basic_only = Auth::from_stores(
+            Some(CredentialStore::parse("fred: letmein\n").expect("valid")),
+            None,
+            &[],
+            None,
+        );
+        assert_eq!(
+            basic_only.admit(CredentialKind::Bearer, &headers("Bearer letmein")),
+            Err(Refusal::Invalid)
+        );
+    }
+
+    #[test]
+    fn tasks_are_private_to_their_owner_once_auth_is_on() {
+        let fred = Principal::new("fred", vec![], Scheme::Basic);
+        assert!(auth(&[]).may_see(&fred, "fred"));
+        assert!(!auth(&[]).may_see(&fred, "barney"));
+        assert!(Auth::off().may_see(&Principal::anonymous(), "anyone"));
+    }
+}

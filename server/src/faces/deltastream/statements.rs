@@ -1,0 +1,191 @@
+//! `POST /v2/statements` and `GET /v2/statements/{statementID}`: a batch becomes a task in
+//! the shared registry; the response is its result if it finishes within the statement
+//! wait, else 202 and the client polls.
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use hyper::body::Incoming;
+use sluice_protocol::deltastream::dialect::{map_statement, ContextField, Mapped};
+use sluice_protocol::deltastream::result_set::statement_status;
+use sluice_protocol::deltastream::statement_request::{decode, StatementRequest};
+use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;
+use sluice_protocol::statement_split::split;
+
+use super::respond::{context_key, error, task_response};
+use crate::auth::Principal;
+use crate::body::frames_in::{read_to_limit, ReadError};
+use crate::response::{json, HttpResponse};
+use crate::services::Services;
+use crate::tasks::{is_uuid, run_batch, BatchStatement, TaskFailure, TaskOutput, TaskSpec};
+
+/// Most statements one request may carry: each gets its own id and retained result.
+pub const BATCH_STATEMENTS_MAX: usize = 100;
+
+pub async fn submit(
+    services: &Arc<Services>,
+    principal: &Principal,
+    content_type: Option<&str>,
+    mut body: Incoming,
+) -> HttpResponse {
+    let bytes = match read_to_limit(&mut body, REQUEST_BODY_BYTES_MAX).await {
+        Ok(b) => b,
+        Err(ReadError::TooLarge(e)) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(ReadError::Disconnected) => {
+            return error(StatusCode::BAD_REQUEST, "the request body was cut off")
+        }
+    };
+    let decoded = match decode(content_type, &bytes) {
+        Ok(d) => d,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    let request = decoded.request;
+    let parts = split(&request.statement);
+    let mut texts: Vec<String> = parts.statements.iter().map(|s| s.to_string()).collect();
+    if !sluice_protocol::statement_split::is_blank(parts.rest) {
+        // The last statement may omit its `;`.
+        texts.push(format!("{};", parts.rest.trim()));
+    }
+    if texts.is_empty() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "the statement field holds no statement",
+        );
+    }
+    if texts.len() > BATCH_STATEMENTS_MAX {
+        return error(
+            StatusCode::BAD_REQUEST,
+            &format!("a request may hold at most {BATCH_STATEMENTS_MAX} statements"),
+        );
+    }
+    let mapped: Vec<Mapped> = texts.iter().map(|t| map_statement(t)).collect();
+    let spec = TaskSpec {
+        owner: principal.name().to_string(),
+        sql: request.statement.clone(),
+        statement_count: mapped.len(),
+        created_ms: services.engine.now_ms(),
+        context: context(&request, &mapped),
+    };
+    let submitted = if decoded.attachments.is_empty() {
+        services
+            .tasks
+            .submit(spec, run_batch(Arc::clone(&services.engine), batch(mapped)))
+    } else {
+        // Attachments name UDF jars and descriptor files, which the engine cannot use;
+        // saying so beats storing files nothing reads.
+        services.tasks.submit(spec, async {
+            Err::<TaskOutput, _>(TaskFailure {
+                code: sluice_engine::ErrorCode::Unsupported,
+                message: "attachments (function and descriptor sources) are not supported".into(),
+                statement_index: 0,
+                completed: Vec::new(),
+            })
+        })
+    };
+    let task = match submitted {
+        Ok(task) => task,
+        Err(full) => return error(StatusCode::SERVICE_UNAVAILABLE, &full.to_string()),
+    };
+    if services.statement_wait.is_zero() {
+        // A zero wait means every statement is asynchronous: 202 at once, whatever the
+        // task's state, so clients (and tests) see the polling path every time.
+        return json(
+            StatusCode::ACCEPTED,
+            statement_status(
+                task.id(),
+                task.statement_ids(),
+                task.created_ms().div_euclid(1000),
+            ),
+        );
+    }
+    task.wait(services.statement_wait).await;
+    task_response(&task, task.id(), None, 0)
+}
+
+/// `GET /v2/statements/{id}[?partitionID=n]`.
+pub async fn poll(
+    services: &Services,
+    principal: &Principal,
+    id: &str,
+    query: Option<&str>,
+) -> HttpResponse {
+    let page = match partition_id(query) {
+        Ok(p) => p,
+        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
+    };
+    if !is_uuid(id) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            &format!("`{id}` is not a statement ID (a UUID)"),
+        );
+    }
+    let found = services
+        .tasks
+        .get(id)
+        .filter(|t| services.auth.may_see(principal, t.task.owner()));
+    match found {
+        // Another principal's statement answers as if it did not exist.
+        None => error(StatusCode::NOT_FOUND, &format!("statement {id} not found")),
+        Some(found) => task_response(&found.task, id, found.statement, page),
+    }
+}
+
+/// The `partitionID` query parameter (default 0).
+fn partition_id(query: Option<&str>) -> Result<usize, String> {
+    let value = query
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == "partitionID")
+        .map(|(_, v)| v);
+    match value {
+        None | Some("") => Ok(0),
+        Some(v) => v
+            .parse::<usize>()
+            .map_err(|_| format!("partitionID must be an integer >= 0, not `{v}`")),
+    }
+}
+
+fn batch(mapped: Vec<Mapped>) -> Vec<BatchStatement> {
+    mapped
+        .into_iter()
+        .map(|m| match m {
+            Mapped::Engine(sql) => BatchStatement::Sql(sql),
+            Mapped::Use(_, name) => BatchStatement::Empty(format!("USE {name}")),
+        })
+        .collect()
+}
+
+/// The context to echo: the request's, with the batch's `USE` statements applied in order.
+fn context(request: &StatementRequest, mapped: &[Mapped]) -> Vec<(String, String)> {
+    let mut ctx: Vec<(String, String)> = Vec::new();
+    let mut set = |key: &str, value: Option<&String>| {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            ctx.retain(|(k, _)| k != key);
+            ctx.push((key.to_string(), v.clone()));
+        }
+    };
+    // The organization is echoed only when it is the UUID the clients insist on.
+    set(
+        context_key::ORGANIZATION,
+        request.organization.as_ref().filter(|o| is_uuid(o)),
+    );
+    set(context_key::ROLE, request.role.as_ref());
+    set(context_key::DATABASE, request.database.as_ref());
+    set(context_key::SCHEMA, request.schema.as_ref());
+    set(context_key::STORE, request.store.as_ref());
+    set(context_key::COMPUTE_POOL, request.compute_pool.as_ref());
+    for m in mapped {
+        if let Mapped::Use(field, name) = m {
+            let key = match field {
+                ContextField::Database => context_key::DATABASE,
+                ContextField::Schema => context_key::SCHEMA,
+                ContextField::Store => context_key::STORE,
+                ContextField::Role => context_key::ROLE,
+                ContextField::ComputePool => context_key::COMPUTE_POOL,
+            };
+            set(key, Some(name));
+        }
+    }
+    ctx
+}

@@ -1,0 +1,71 @@
+//! The Roe face: Roe AI's database query tasks (other-faces.md §D), bearer API keys,
+//! `{"detail": …}` errors. Paths are documented with a trailing slash; both forms work.
+//!
+//! ```text
+//!  POST /v1/database/query/        ─► query::run (task, wait, one result per statement)
+//!  POST /v1/database/query/async/  ─► query::run_async (task id at once, PENDING/STARTED)
+//!  GET  /v1/database/query/{id}/status/ | result/ ─► query::read (state machine, results)
+//! ```
+
+pub mod query;
+
+use std::sync::Arc;
+
+use http::request::Parts;
+use http::{Method, StatusCode};
+use hyper::body::Incoming;
+
+use crate::auth::{CredentialKind, Refusal};
+use crate::response::HttpResponse;
+use crate::services::Services;
+use query::{error, View};
+
+const PREFIX: &str = "/v1/database/";
+
+/// True for the paths this face serves.
+pub fn claims(path: &str) -> bool {
+    path.starts_with(PREFIX)
+}
+
+/// Serves one request of this face.
+pub async fn handle(services: &Arc<Services>, parts: &Parts, body: Incoming) -> HttpResponse {
+    let principal = match services.auth.admit(CredentialKind::Bearer, &parts.headers) {
+        Ok(p) => p,
+        Err(refusal) => return refuse(refusal),
+    };
+    let path = parts.uri.path();
+    let rest = path[PREFIX.len()..].trim_end_matches('/');
+    let segments: Vec<&str> = rest.split('/').collect();
+    match (&parts.method, segments.as_slice()) {
+        (&Method::POST, ["query"]) => query::run(services, &principal, body).await,
+        (&Method::POST, ["query", "async"]) => query::run_async(services, &principal, body).await,
+        (&Method::GET, ["query", id, "status"]) => {
+            query::read(services, &principal, id, View::Status)
+        }
+        (&Method::GET, ["query", id, "result"]) => {
+            query::read(services, &principal, id, View::Result)
+        }
+        (_, ["query"] | ["query", "async"] | ["query", _, "status" | "result"]) => error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &format!("Method \"{}\" not allowed.", parts.method),
+        ),
+        _ => error(StatusCode::NOT_FOUND, "Not found."),
+    }
+}
+
+/// Roe answers as Django REST framework does: 401 without a valid key, 403 without rights.
+fn refuse(refusal: Refusal) -> HttpResponse {
+    match refusal {
+        Refusal::Missing => error(
+            StatusCode::UNAUTHORIZED,
+            "Authentication credentials were not provided.",
+        ),
+        Refusal::Malformed | Refusal::Invalid => {
+            error(StatusCode::UNAUTHORIZED, "Invalid API key.")
+        }
+        Refusal::Forbidden => error(
+            StatusCode::FORBIDDEN,
+            "You do not have permission to perform this action.",
+        ),
+    }
+}

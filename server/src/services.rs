@@ -1,0 +1,23 @@
+//! What every request handler may use: the engine (through its facade), the auth gate, the
+//! statement/task registry and Foundry's query functions.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sluice_engine::Engine;
+use sluice_protocol::foundry::functions::FunctionRegistry;
+
+use crate::auth::Auth;
+use crate::tasks::TaskRegistry;
+
+/// The shared state behind every connection.
+#[derive(Debug)]
+pub struct Services {
+    pub engine: Arc<Engine>,
+    pub auth: Arc<Auth>,
+    pub tasks: Arc<TaskRegistry>,
+    /// How long a statement request waits for its result before answering "still running".
+    pub statement_wait: Duration,
+    /// Foundry's query functions.
+    pub functions: Arc<FunctionRegistry>,
+}
