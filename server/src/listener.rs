@@ -157,6 +157,7 @@ impl Server {
                 tasks: Arc::new(TaskRegistry::default()),
                 statement_wait,
                 functions,
+                kalamdb: Arc::default(),
             }),
             limits,
             tls,

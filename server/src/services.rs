@@ -1,5 +1,5 @@
 //! What every request handler may use: the engine (through its facade), the auth gate, the
-//! statement/task registry and Foundry's query functions.
+//! statement/task registry, Foundry's query functions and the KalamDB face's state.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +8,7 @@ use sluice_engine::Engine;
 use sluice_protocol::foundry::functions::FunctionRegistry;
 
 use crate::auth::Auth;
+use crate::faces::kalamdb::KalamState;
 use crate::tasks::TaskRegistry;
 
 /// The shared state behind every connection.
@@ -20,4 +21,6 @@ pub struct Services {
     pub statement_wait: Duration,
     /// Foundry's query functions.
     pub functions: Arc<FunctionRegistry>,
+    /// The KalamDB face's namespaces.
+    pub kalamdb: Arc<KalamState>,
 }
