@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use http::StatusCode;
 use serde_json::{json, Value as Json};
-use sluice_server::auth::{Auth, CredentialStore};
+use sluice_server::auth::{Auth, AuthConfig, CredentialStore, JwtKeys};
 use sluice_server::ServerOptions;
 use support::{json as parse, Client, Proto, TestServer};
 
@@ -209,4 +209,217 @@ async fn sql_refuses_missing_and_wrong_credentials() {
         "INVALID_CREDENTIALS",
     );
     server.stop().await;
+}
+
+async fn auth_call(
+    client: &mut Client,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &Json,
+) -> (StatusCode, http::HeaderMap, Json) {
+    let mut all = vec![("content-type", "application/json")];
+    all.extend_from_slice(headers);
+    let payload = if method == "GET" {
+        Vec::new()
+    } else {
+        body.to_string().into_bytes()
+    };
+    let (status, headers, bytes) = client.send(method, path, &all, &payload).await;
+    let json = if bytes.is_empty() {
+        Json::Null
+    } else {
+        parse(&bytes)
+    };
+    (status, headers, json)
+}
+
+fn cookies(headers: &http::HeaderMap) -> Vec<String> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().expect("ascii").to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn setup_login_refresh_me_logout_and_jwt_on_sql() {
+    let server = TestServer::start_with(ServerOptions {
+        auth: Arc::new(Auth::off().with_jwt(JwtKeys::random())),
+        ..ServerOptions::default()
+    })
+    .await;
+    let mut client = Client::connect(server.addr, Proto::H1).await;
+    let null = Json::Null;
+    let admin = json!({"user": "admin", "password": "AdminPass123!"});
+
+    let (status, _, body) = auth_call(&mut client, "GET", "/v1/api/auth/status", &[], &null).await;
+    assert_eq!(
+        (status, &body["needs_setup"]),
+        (StatusCode::OK, &json!(true))
+    );
+    let (status, _, body) = auth_call(&mut client, "POST", "/v1/api/auth/login", &[], &admin).await;
+    assert_eq!(status, StatusCode::PRECONDITION_REQUIRED, "{body}");
+    assert_eq!(body["error"], "setup_required");
+
+    let setup =
+        json!({"user": "admin", "password": "AdminPass123!", "root_password": "RootPass123!"});
+    let (status, _, body) = auth_call(&mut client, "POST", "/v1/api/auth/setup", &[], &setup).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, body) = auth_call(&mut client, "POST", "/v1/api/auth/setup", &[], &setup).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (_, _, body) = auth_call(&mut client, "GET", "/v1/api/auth/status", &[], &null).await;
+    assert_eq!(body["needs_setup"], false);
+
+    let wrong = json!({"user": "admin", "password": "nope"});
+    let (status, _, body) = auth_call(&mut client, "POST", "/v1/api/auth/login", &[], &wrong).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"], "unauthorized");
+
+    let (status, headers, login) =
+        auth_call(&mut client, "POST", "/v1/api/auth/login", &[], &admin).await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    assert_eq!(login["user"]["role"], "dba");
+    assert_eq!(login["admin_ui_access"], true);
+    let access = login["access_token"].as_str().expect("access").to_string();
+    let refresh = login["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_string();
+    let set = cookies(&headers);
+    assert!(set
+        .iter()
+        .any(|c| c.starts_with(&format!("kalamdb_auth={access};"))
+            && c.contains("HttpOnly")
+            && c.contains("SameSite=Strict")
+            && c.contains("Path=/")));
+    assert!(set
+        .iter()
+        .any(|c| c.starts_with(&format!("kalamdb_refresh={refresh};"))));
+
+    // /sql: the access token as Bearer or cookie; no token, Basic, a refresh token or a
+    // forged one are refused in KalamDB's 401 envelope.
+    let statement = json!({"sql": "CREATE NAMESPACE app"}).to_string();
+    let bearer = format!("Bearer {access}");
+    let (status, _, bytes) = client
+        .send(
+            "POST",
+            "/v1/api/sql",
+            &[("authorization", &bearer)],
+            statement.as_bytes(),
+        )
+        .await;
+    let body = parse(&bytes);
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["results"][0]["as_user"], "admin");
+    let cookie = format!("kalamdb_auth={access}");
+    let show = json!({"sql": "SHOW NAMESPACES"}).to_string();
+    let (status, _, bytes) = client
+        .send(
+            "POST",
+            "/v1/api/sql",
+            &[("cookie", &cookie)],
+            show.as_bytes(),
+        )
+        .await;
+    assert_eq!(parse(&bytes)["results"][0]["rows"], json!([["app"]]));
+    assert_eq!(status, StatusCode::OK);
+    // One signature character changed (mid-signature, so no padding bits are involved).
+    let at = access.len() - 10;
+    let swapped = if &access[at..=at] == "A" { "B" } else { "A" };
+    let forged = format!("Bearer {}{swapped}{}", &access[..at], &access[at + 1..]);
+    let refresh_as_access = format!("Bearer {refresh}");
+    let refusals: [(&[(&str, &str)], &str); 4] = [
+        (&[], "MISSING_AUTHORIZATION"),
+        (
+            &[("authorization", "Basic YWRtaW46QWRtaW5QYXNzMTIzIQ==")],
+            "INVALID_CREDENTIALS",
+        ),
+        (
+            &[("authorization", &refresh_as_access)],
+            "INVALID_CREDENTIALS",
+        ),
+        (&[("authorization", &forged)], "INVALID_CREDENTIALS"),
+    ];
+    for (headers, code) in refusals {
+        let (status, _, bytes) = client
+            .send("POST", "/v1/api/sql", headers, show.as_bytes())
+            .await;
+        expect_error(status, &parse(&bytes), StatusCode::UNAUTHORIZED, code);
+    }
+
+    // me: the access token; refresh: only a refresh token, answering a new working pair.
+    let (status, _, me) = auth_call(
+        &mut client,
+        "GET",
+        "/v1/api/auth/me",
+        &[("authorization", &bearer)],
+        &null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!((&me["id"], &me["role"]), (&json!("u_admin"), &json!("dba")));
+    let (status, _, _) = auth_call(&mut client, "GET", "/v1/api/auth/me", &[], &null).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, body) = auth_call(
+        &mut client,
+        "POST",
+        "/v1/api/auth/refresh",
+        &[("authorization", &bearer)],
+        &null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["message"], "Refresh endpoint requires a refresh token");
+    let refresh_cookie = format!("kalamdb_refresh={refresh}");
+    let (status, headers, pair) = auth_call(
+        &mut client,
+        "POST",
+        "/v1/api/auth/refresh",
+        &[("cookie", &refresh_cookie)],
+        &null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{pair}");
+    assert_eq!(cookies(&headers).len(), 2, "both cookies reset");
+    let new_access = format!("Bearer {}", pair["access_token"].as_str().expect("access"));
+    let (status, _, _) = auth_call(
+        &mut client,
+        "GET",
+        "/v1/api/auth/me",
+        &[("authorization", &new_access)],
+        &null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, headers, body) =
+        auth_call(&mut client, "POST", "/v1/api/auth/logout", &[], &null).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["message"], "Logged out successfully");
+    let cleared = cookies(&headers);
+    assert!(cleared
+        .iter()
+        .any(|c| c.starts_with("kalamdb_auth=;") && c.contains("Max-Age=0")));
+    assert!(cleared
+        .iter()
+        .any(|c| c.starts_with("kalamdb_refresh=;") && c.contains("Max-Age=0")));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_jwt_secret_file_turns_auth_on_and_must_be_long_enough() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("jwt-secret");
+    std::fs::write(&path, "too short\n").expect("write");
+    let config = AuthConfig {
+        jwt_secret: Some(path.clone()),
+        ..AuthConfig::default()
+    };
+    let err = Auth::load(&config).expect_err("9 bytes is too short for HS256");
+    assert!(err.to_string().contains("at least 32 bytes"), "{err}");
+    std::fs::write(&path, "0123456789abcdef0123456789abcdef\n").expect("write");
+    let auth = Auth::load(&config).expect("32 bytes");
+    assert!(auth.is_enabled());
+    assert!(auth.jwt().is_some());
 }

@@ -10,7 +10,9 @@
 //! - `dialect`: KalamDB's spellings (namespaces, `CREATE … TABLE`, `TEXT`) mapped onto the
 //!   ksqlDB dialect the engine runs.
 //! - `envelope`: the success and error envelopes, `data_type` names, error codes.
+//! - `auth_body`: setup/login requests, login/refresh/me responses, auth-route errors.
 
+pub mod auth_body;
 pub mod dialect;
 pub mod envelope;
 pub mod sql_request;

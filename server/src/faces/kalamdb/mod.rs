@@ -5,11 +5,14 @@
 //!  POST /v1/api/sql            ─► sql::run (params bound, namespaces mapped, one result
 //!                                  per statement, `took`)
 //!  GET  /health, /v1/api/healthcheck ─► health
+//!  /v1/api/auth/{setup,status,login,refresh,logout,me} ─► auth (HS256 JWT pair, cookies)
 //! ```
 //!
 //! - `state`: what the face keeps beside the engine (its namespaces).
 //! - `sql`: the SQL endpoint.
+//! - `auth`: setup, status, login, refresh (rotation), logout, me; JWTs and cookies.
 
+pub mod auth;
 pub mod sql;
 pub mod state;
 
@@ -41,9 +44,15 @@ pub async fn handle(services: &Arc<Services>, parts: &Parts, body: Incoming) -> 
         (&Method::GET, HEALTH_PATH | "/v1/api/healthcheck") => {
             json(StatusCode::OK, health_body(env!("CARGO_PKG_VERSION")))
         }
+        (&Method::GET, "/v1/api/auth/status") => auth::status(services),
+        (&Method::POST, "/v1/api/auth/setup") => auth::setup(services, body).await,
+        (&Method::POST, "/v1/api/auth/login") => auth::login(services, body).await,
+        (&Method::POST, "/v1/api/auth/refresh") => auth::refresh(services, &parts.headers),
+        (&Method::POST, "/v1/api/auth/logout") => auth::logout(),
+        (&Method::GET, "/v1/api/auth/me") => auth::me(services, &parts.headers),
         (&Method::POST, "/v1/api/sql") => {
             let started = std::time::Instant::now();
-            let principal = match services.auth.admit(CredentialKind::Bearer, &parts.headers) {
+            let principal = match services.auth.admit(CredentialKind::Jwt, &parts.headers) {
                 Ok(p) => p,
                 Err(refusal) => return refuse(refusal, started),
             };
@@ -64,7 +73,7 @@ pub async fn handle(services: &Arc<Services>, parts: &Parts, body: Incoming) -> 
     }
 }
 
-/// KalamDB answers a missing or bad token on `/sql` with 401 in its SQL error envelope
+/// KalamDB answers a missing or bad token on `/sql` (JWT only: Basic is refused) with 401 in its SQL error envelope
 /// (`MISSING_AUTHORIZATION` "Authentication required", `INVALID_CREDENTIALS`), and a role
 /// that may not with 403 `INSUFFICIENT_PERMISSIONS`.
 pub fn refuse(refusal: Refusal, started: std::time::Instant) -> HttpResponse {
