@@ -3,12 +3,15 @@
 // machine, where timings are not). The figures and how to read them are in
 // benches/README.md, "Where the time per row goes (callgrind)".
 //
-// Workload: N seeded canonical rows (~100 B, as every bench generates them) through both data
-// paths of one engine in process, driving the same public APIs the server's endpoints call:
+// Workload: N seeded rows of one `--row-shape` (default `mixed`: the realistic mix `sluice
+// bench` sends by default; `exact` is the old workload of ~105 B rows already in stored form;
+// the generator is `sluice bench`'s own, src/bench/rows.rs) through both data paths of one
+// engine in process, driving the same public APIs the server's endpoints call:
 //
 //   ingest: body cut into 16 KiB DATA frames ─► LineSplitter ─► Inserter::decode_line
-//           (fast-path scan, else decode_insert_row) ─► Inserter::record_line ─► TopicLog::append (1,024 rows per batch, ≤ 16 in flight,
-//           FsyncPolicy::Never) ─► await the ticket ─► AckEncoder (JSON array)
+//           (the one-pass fast path, else decode_insert_row) ─► Inserter::record_line
+//           ─► TopicLog::append (1,024 rows per batch, ≤ 16 in flight, FsyncPolicy::Never)
+//           ─► await the ticket ─► AckEncoder (JSON array)
 //   query:  SELECT * … WHERE ID >= 0 EMIT CHANGES LIMIT N from earliest: QueryStream (cursor
 //           ─► row decoder ─► WHERE ─► SELECT) ─► ResultEncoder (JSON array)
 //
@@ -20,11 +23,18 @@
 
 mod support;
 
+/// `sluice bench`'s row generator, shared so both measure the same rows (the driver uses
+/// only part of it).
+#[allow(dead_code)]
+#[path = "../src/bench/rows.rs"]
+mod rows;
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use anyhow::{anyhow, ensure, Context};
 use bytes::Bytes;
+use rows::{RowGen, RowShape};
 use sluice_engine::exec::result_rows::ResultRows;
 use sluice_engine::ingest::inserter::{DecodedLine, Inserter};
 use sluice_engine::log::{AppendTicket, FsyncPolicy, PartitionId, Record, TopicLog};
@@ -37,7 +47,7 @@ use sluice_protocol::ksqldb::ingest::ack_encoder::AckEncoder;
 use sluice_protocol::ksqldb::media_type::ResultFormat;
 use sluice_protocol::ksqldb::query::result_encoder::ResultEncoder;
 use sluice_protocol::limits::ROW_BYTES_MAX;
-use support::{Keying, RowGen, RowStyle, STREAM};
+use support::STREAM;
 use tokio::runtime::Runtime;
 
 /// Rows per run unless `--rows` says otherwise: enough that one-off costs (opening the
@@ -61,11 +71,14 @@ const BATCHES_IN_FLIGHT_MAX: usize = 16;
 /// Result rows asked for per `next_rows` call, as the query-stream endpoint asks.
 const CHUNK_ROWS_MAX: usize = 256;
 
+/// The generator's seed (any fixed value: runs must send the same rows).
+const SEED: u64 = 1;
+
 /// The one partition of the generated stream (`create_stream_sql` asks for one).
 const PARTITION: PartitionId = PartitionId(0);
 
 fn main() -> anyhow::Result<()> {
-    let rows = rows_from_args(std::env::args().skip(1))?;
+    let (rows, shape) = args(std::env::args().skip(1))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -76,40 +89,55 @@ fn main() -> anyhow::Result<()> {
         data_dir: dir.path().to_path_buf(),
         fsync: FsyncPolicy::Never,
     })?;
-    rt.block_on(engine.execute(
-        &support::create_stream_sql(Keying::Keyless),
-        &HashMap::new(),
-        &HashMap::new(),
-    ))
-    .map_err(|e| anyhow!("CREATE STREAM failed: {}", e.error))?;
-    let body = Bytes::from(RowGen::new().lines(rows, RowStyle::Canonical));
+    let create = format!(
+        "CREATE STREAM {STREAM} (ID BIGINT, {}) WITH (kafka_topic='bench_rows', \
+         value_format='JSON', partitions=1);",
+        shape.value_columns_sql()
+    );
+    rt.block_on(engine.execute(&create, &HashMap::new(), &HashMap::new()))
+        .map_err(|e| anyhow!("CREATE STREAM failed: {}", e.error))?;
+    let mut gen = RowGen::new(SEED, shape, None);
+    let mut body = Vec::with_capacity(rows * 256);
+    for id in 0..rows as u64 {
+        gen.write_row(id, id * 10, &mut body);
+    }
+    let body = Bytes::from(body);
 
     let ack_bytes = ingest(&rt, &engine, &body)?;
     let result_bytes = query(&rt, &engine, rows)?;
     println!(
-        "callgrind driver: {rows} rows, {} B of rows in, {ack_bytes} B of acks, \
+        "callgrind driver: {rows} {} rows, {} B of rows in, {ack_bytes} B of acks, \
          {result_bytes} B of JSON results out",
+        shape.name(),
         body.len()
     );
     Ok(())
 }
 
-/// `--rows N`, or the smoke size under `cargo bench` (`--bench`). Other arguments (a
-/// criterion filter passed to every bench binary) are ignored.
-fn rows_from_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<usize> {
+/// `--rows N` (or the smoke size under `cargo bench`, which passes `--bench`) and
+/// `--row-shape NAME`. Other arguments (a criterion filter passed to every bench binary)
+/// are ignored.
+fn args(mut args: impl Iterator<Item = String>) -> anyhow::Result<(usize, RowShape)> {
+    use clap::ValueEnum as _;
     let mut rows = ROWS_DEFAULT;
+    let mut shape = RowShape::Mixed;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--rows" => {
                 let n = args.next().context("--rows needs a number")?;
                 rows = n.parse().with_context(|| format!("--rows {n}"))?;
             }
+            "--row-shape" => {
+                let name = args.next().context("--row-shape needs a shape")?;
+                shape =
+                    RowShape::from_str(&name, false).map_err(|e| anyhow!("--row-shape: {e}"))?;
+            }
             "--bench" => rows = SMOKE_ROWS,
             _ => {}
         }
     }
     ensure!(rows > 0, "--rows must be positive");
-    Ok(rows)
+    Ok((rows, shape))
 }
 
 /// The inserts-stream path over `body`; returns the bytes of acks written.
@@ -138,7 +166,7 @@ fn ingest(rt: &Runtime, engine: &Arc<Engine>, body: &Bytes) -> anyhow::Result<us
         stage_split(&mut splitter, frame, &mut lines)?;
         let now_ms = inserter.now_ms();
         for line in &lines {
-            let decoded = stage_decode(&inserter, line)?;
+            let decoded = stage_decode(&mut inserter, line)?;
             batch.push(stage_record(&mut inserter, decoded, line, now_ms)?);
             if batch.len() == BATCH_ROWS {
                 let records = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
@@ -235,15 +263,15 @@ fn stage_split(
     Ok(())
 }
 
-/// Ingest: one line decoded as the endpoint does it (the fast path's scan for a plain row,
-/// else the full decoder into column values).
+/// Ingest: one line decoded as the endpoint does it (the one-pass fast path to the stored
+/// record value and key, else the full decoder into column values).
 #[inline(never)]
-fn stage_decode(inserter: &Inserter, line: &Bytes) -> anyhow::Result<DecodedLine> {
+fn stage_decode(inserter: &mut Inserter, line: &Bytes) -> anyhow::Result<DecodedLine> {
     Ok(inserter.decode_line(line)?)
 }
 
-/// Ingest: column values into a record (key, partition, value bytes, timestamp); freeing the
-/// decoded values is charged here too.
+/// Ingest: a decoded line into a record (partition, timestamp; for the full decoder's
+/// values, also the key and value bytes).
 #[inline(never)]
 fn stage_record(
     inserter: &mut Inserter,

@@ -3,9 +3,11 @@
 # counted by valgrind's callgrind, so the figures repeat exactly on a busy shared machine
 # (timings do not). The tables and how to read them are in benches/README.md.
 #
-#   benches/callgrind.sh [--rows N] [--top K] [--out FILE]
+#   benches/callgrind.sh [--rows N] [--row-shape SHAPE] [--top K] [--out FILE]
 #
-# --rows  rows through each path (default 200000: 40–60 s under callgrind on 2 vCPUs)
+# --rows       rows through each path (default 200000: 40–60 s under callgrind on 2 vCPUs)
+# --row-shape  the rows: `sluice bench --row-shape`'s shapes (default mixed; `exact` is the
+#              old workload of ~105 B rows already in stored form)
 # --top   functions in the self-cost table (default 15)
 # --out   where to keep callgrind's profile (default target/callgrind/callgrind.out), for
 #         callgrind_annotate or kcachegrind afterwards
@@ -16,7 +18,7 @@
 #    release profile's `debug = "line-tables-only"`: optimised code with symbols and line
 #    tables, in the normal target/release, so it rebuilds nothing `cargo bench` built.
 # 2. Runs it under callgrind, collecting only inside the driver's `stage_*` functions and
-#    the log's writer thread (`Writer::run`), so setup (generating rows, opening the
+#    the log's writer pool threads (`pool::work`), so setup (generating rows, opening the
 #    engine) is not counted and the collected total is the data path's.
 # 3. Reads the profile and prints three tables: inclusive instructions per row for each
 #    stage, self (exclusive) instructions per row by kind of work (JSON scanning,
@@ -36,11 +38,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROWS=200000
+SHAPE=mixed
 TOP=15
 OUT=target/callgrind/callgrind.out
 while [ $# -gt 0 ]; do
   case "$1" in
     --rows) ROWS="$2"; shift 2 ;;
+    --row-shape) SHAPE="$2"; shift 2 ;;
     --top) TOP="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
     -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
@@ -69,45 +73,45 @@ for line in sys.stdin:
 
 mkdir -p "$(dirname "$OUT")"
 log="$OUT.log"
-echo "==> running $ROWS rows under callgrind (profile: $OUT)" >&2
+echo "==> running $ROWS $SHAPE rows under callgrind (profile: $OUT)" >&2
 if ! valgrind --tool=callgrind --callgrind-out-file="$OUT" --log-file="$log" \
     --collect-atstart=no \
     --toggle-collect='callgrind::stage_*' \
-    --toggle-collect='sluice_engine::log::partition::Writer::run' \
-    "$driver" --rows "$ROWS" >&2; then
+    --toggle-collect='sluice_engine::log::embedded::pool::work' \
+    "$driver" --rows "$ROWS" --row-shape "$SHAPE" >&2; then
   cat "$log" >&2
   exit 1
 fi
 
 echo "==> per-row figures" >&2
-python3 - "$OUT" "$ROWS" "$TOP" <<'PY'
+python3 - "$OUT" "$ROWS" "$TOP" "$SHAPE" <<'PY'
 import re
 import sys
 from collections import defaultdict
 
-path, rows, top = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+path, rows, top, shape = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 
 # (path, stage, what runs, function-name patterns): a stage costs the inclusive cost of the
 # functions its patterns name (see cost_of).
 STAGES = [
     ("ingest", "line split", "LineSplitter::push over 16 KiB DATA frames",
      [r"callgrind::stage_split"]),
-    ("ingest", "row decode", "Inserter::decode_line: fast-path scan, else decode_insert_row",
+    ("ingest", "row decode", "Inserter::decode_line: the one-pass fast path to value and key bytes",
      [r"callgrind::stage_decode"]),
-    ("ingest", "build record", "exec::ingest::Inserter::record_line, free the decoded row",
+    ("ingest", "build record", "Inserter::record_line: partition, timestamp",
      [r"callgrind::stage_record"]),
     ("ingest", "log append, caller", "TopicLog::append, await the ticket",
      [r"callgrind::stage_append", r"callgrind::stage_await_append"]),
-    ("ingest", "log append, writer thread", "log::partition::Writer: encode, CRC32, write(2)",
-     [r"sluice_engine::log::partition::Writer::run"]),
+    ("ingest", "log append, writer thread", "log::embedded::pool worker: encode, CRC32, write(2)",
+     [r"sluice_engine::log::embedded::pool::work"]),
     ("ingest", "ack encode", "ingest::ack_encoder::AckEncoder::ok (JSON array)",
      [r"callgrind::stage_ack"]),
     ("query", "log read", "log::cursor (PartitionCursor::read: chunk reads, CRC, slices)",
-     [r"<sluice_engine::log::cursor::\w+ as sluice_engine::log::PartitionCursor>::read"]),
-    ("query", "record decode", "exec::row_decoder (RowDecoder::decode_into)",
-     [r"sluice_engine::exec::row_decoder::RowDecoder::decode_into"]),
-    ("query", "filter (WHERE)", "exec::project::passes: WHERE ID >= 0",
-     [r"sluice_engine::exec::project::passes"]),
+     [r"<sluice_engine::log::(embedded::)?cursor::\w+ as sluice_engine::log::(api::)?PartitionCursor>::read"]),
+    ("query", "record decode", "exec::row_decoder (RowDecoder::decode_record)",
+     [r"sluice_engine::exec::row_decoder::RowDecoder::decode_(into|record)"]),
+    ("query", "filter (WHERE)", "exec::filter::passes: WHERE ID >= 0",
+     [r"sluice_engine::exec::filter::passes"]),
     ("query", "project (SELECT) and stream", "QueryStream::next_rows minus the three above",
      None),
     ("query", "result encode", "query::result_encoder::ResultEncoder::rows (JSON array)",
@@ -200,7 +204,7 @@ totals = defaultdict(int)
 for data_path, stage, _, _ in STAGES:
     totals[data_path] += costs[stage] or 0
 
-print(f"Instructions per row by stage ({rows} rows, callgrind Ir, inclusive)\n")
+print(f"Instructions per row by stage ({rows} {shape} rows, callgrind Ir, inclusive)\n")
 print("| path | stage | what runs | instructions/row | share of path |")
 print("|---|---|---|---:|---:|")
 for data_path, stage, what, _ in STAGES:

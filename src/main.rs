@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use sluice_engine::{parse_kafka_setting, FsyncPolicy, KafkaConfig};
 use sluice_engine::{Engine, EngineConfig};
 use sluice_protocol::foundry::functions::FunctionRegistry;
@@ -16,7 +16,9 @@ use sluice_server::auth::{Auth, AuthConfig};
 use sluice_server::limits;
 use sluice_server::{ConnectionLimits, Server, ServerOptions, TlsConfig};
 
+mod config;
 mod conformance;
+mod load;
 mod shell;
 
 /// Sluice: an HTTP/2 streaming ingest-and-query engine, wire-compatible with ksqlDB.
@@ -40,10 +42,24 @@ enum Command {
     /// An interactive SQL shell on a running server, like ksqlDB's CLI; `-f`/`-e` run
     /// statements and exit.
     Shell(shell::ShellArgs),
+    /// Bulk-load an NDJSON or CSV file into a stream through `/inserts-stream`, with a
+    /// progress bar and the rows/s acked.
+    Load(load::LoadArgs),
 }
 
+/// Every `serve` setting, documented once: each field's doc comment is its `--help`, its
+/// line in `docs/configuration.md`, and (by its long name) its key in a `--config` file.
 #[derive(Debug, clap::Args)]
 struct ServeArgs {
+    /// A TOML file of settings (keys are these flags' names); flags and `SLUICE_*` variables
+    /// override it.
+    #[arg(long, env = "SLUICE_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Print the effective settings (as a `--config` file, each with its source) and exit.
+    #[arg(long)]
+    print_config: bool,
+
     /// Address to listen on. Port 0 picks a free port (printed on start).
     #[arg(long, env = "SLUICE_LISTEN", default_value = "127.0.0.1:8088")]
     listen: SocketAddr,
@@ -194,12 +210,21 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
-    match cli.command {
+    let parsed = config::parse::<Cli>(std::env::args_os().collect())?;
+    match parsed.cli.command {
+        Command::Serve(args) if args.print_config => {
+            let serve = parsed.serve.expect("serve matches are kept for serve");
+            print!(
+                "{}",
+                config::print_config(&Cli::command(), &serve, &parsed.sources)
+            );
+            Ok(std::process::ExitCode::SUCCESS)
+        }
         Command::Serve(args) => serve(args).map(|()| std::process::ExitCode::SUCCESS),
         Command::Bench(args) => bench::run(args).map(|()| std::process::ExitCode::SUCCESS),
         Command::Conformance(args) => conformance::run(args),
         Command::Shell(args) => shell::run(args),
+        Command::Load(args) => load::run(args),
     }
 }
 
@@ -292,4 +317,30 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/configuration.md is rendered from the flags; `SLUICE_BLESS=1` rewrites it.
+    #[test]
+    fn configuration_doc_matches_the_flags() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/configuration.md");
+        let rendered = config::reference_doc(&Cli::command());
+        if std::env::var_os("SLUICE_BLESS").is_some() {
+            std::fs::write(&path, &rendered).expect("write docs/configuration.md");
+        }
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            current == rendered,
+            "docs/configuration.md differs from the flags in src/main.rs: \
+             run `SLUICE_BLESS=1 cargo test --bin sluice config` and commit it"
+        );
+    }
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
 }

@@ -131,7 +131,7 @@ async fn client_names_never_leave_the_data_dir() {
         let top = relative.components().next().expect("a component");
         let top = top.as_os_str().to_string_lossy();
         assert!(
-            ["catalog.journal", "topics", "queries"].contains(&top.as_ref()),
+            ["catalog.journal", "topics", "queries", "state"].contains(&top.as_ref()),
             "unexpected path in the data dir: {relative:?}"
         );
     }

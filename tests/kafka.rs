@@ -739,3 +739,187 @@ async fn sluice_serve_with_log_kafka_runs_statements_inserts_and_queries() {
     assert_eq!(stored[0].1.as_deref(), Some(&br#"{"V":"seven"}"#[..]));
     server.kill();
 }
+
+/// A `sluice serve` child that is SIGKILLed when dropped, so a failing test leaves no
+/// server behind (holding the test's output pipe open).
+struct Node(Option<support::child::ChildServer>);
+
+impl Node {
+    fn addr(&self) -> std::net::SocketAddr {
+        self.0.as_ref().expect("running").addr
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(server) = self.0.take() {
+            server.kill();
+        }
+    }
+}
+
+/// `sluice serve --log kafka` as one node of service `service_id`, over `dir`.
+fn kafka_node(broker: &kafka::Broker, dir: &std::path::Path, service_id: &str) -> Node {
+    Node(Some(support::child::ChildServer::start_with(
+        dir,
+        &[
+            "--log",
+            "kafka",
+            "--kafka-bootstrap",
+            &broker.bootstrap,
+            "--service-id",
+            service_id,
+            "--kafka-config",
+            "linger.ms=1",
+        ],
+    )))
+}
+
+/// Runs `sql` on the node and returns the response body, asserting 200.
+async fn node_ksql(client: &mut support::Client, sql: &str) -> String {
+    let (status, body) = client.ksql(sql).await;
+    assert_eq!(status, http::StatusCode::OK, "{sql}: {body}");
+    body.to_string()
+}
+
+/// Inserts rows through `/inserts-stream` until the node knows `target` (its follower
+/// applied the CREATE another node ran), at most `WAIT`.
+async fn insert_when_known(client: &mut support::Client, target: &str, rows: &str) -> String {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (status, body) = client
+            .post(
+                "/inserts-stream",
+                &format!("{{\"target\":\"{target}\"}}\n{rows}"),
+            )
+            .await;
+        let body = String::from_utf8_lossy(&body).into_owned();
+        if status == http::StatusCode::OK {
+            return body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{target} never became known: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_the_catalog_through_the_command_topic() {
+    let Some(broker) = kafka::shared() else {
+        return;
+    };
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let node_a = kafka_node(broker, dir_a.path(), "nodes_");
+    let node_b = kafka_node(broker, dir_b.path(), "nodes_");
+    let mut a = support::Client::connect(node_a.addr(), support::Proto::H2).await;
+    let mut b = support::Client::connect(node_b.addr(), support::Proto::H2).await;
+
+    // Created through A: B lists and describes it.
+    node_ksql(
+        &mut a,
+        "CREATE STREAM nodes_s (id INT KEY, v STRING) \
+         WITH (kafka_topic='e2e-nodes', value_format='JSON', partitions=2);",
+    )
+    .await;
+    let streams = node_ksql(&mut b, "SHOW STREAMS;").await;
+    assert!(streams.contains("\"NODES_S\""), "{streams}");
+    assert!(streams.contains("e2e-nodes"), "{streams}");
+    let described = node_ksql(&mut b, "DESCRIBE nodes_s;").await;
+    assert!(described.contains("\"V\""), "{described}");
+    // The command topic is the service's own: SHOW TOPICS leaves it out, as ksqlDB does.
+    let topics = node_ksql(&mut b, "SHOW TOPICS;").await;
+    assert!(!topics.contains("_command_topic"), "{topics}");
+    assert!(topics.contains("e2e-nodes"), "{topics}");
+
+    // Rows inserted through A reach a push query on B.
+    let (mut tx, response) = b.open("POST", "/query-stream", None).await;
+    tx.send_data(Bytes::from_static(
+        br#"{"sql":"SELECT id, v FROM nodes_s EMIT CHANGES LIMIT 3;","properties":{}}"#,
+    ))
+    .await
+    .unwrap();
+    drop(tx);
+    let mut lines = LineReader::new(support::response(response).await.into_body());
+    let header = lines.next_line().await.expect("header");
+    assert!(header.contains("\"queryId\""), "{header}");
+    let acks = insert_when_known(
+        &mut a,
+        "NODES_S",
+        "{\"ID\":1,\"V\":\"one\"}\n{\"ID\":2,\"V\":\"two\"}\n{\"ID\":3,\"V\":\"three\"}\n",
+    )
+    .await;
+    assert_eq!(acks.lines().count(), 3, "{acks}");
+    let mut rows = Vec::new();
+    for _ in 0..3 {
+        let line = tokio::time::timeout(WAIT, lines.next_line())
+            .await
+            .expect("a row within WAIT")
+            .expect("a row");
+        rows.push(line);
+    }
+    rows.sort();
+    assert_eq!(rows, ["[1,\"one\"]", "[2,\"two\"]", "[3,\"three\"]"]);
+
+    // Created through B, known to A without A running a statement: its follower applied it.
+    node_ksql(
+        &mut b,
+        "CREATE STREAM nodes_t (id INT KEY, v STRING) \
+         WITH (kafka_topic='e2e-nodes-t', value_format='JSON', partitions=1);",
+    )
+    .await;
+    let acks = insert_when_known(&mut a, "NODES_T", "{\"ID\":9,\"V\":\"nine\"}\n").await;
+    assert_eq!(acks, "{\"status\":\"ok\",\"seq\":0}\n");
+
+    // Dropped through B: A sees it gone.
+    node_ksql(&mut b, "DROP STREAM nodes_s;").await;
+    let streams = node_ksql(&mut a, "SHOW STREAMS;").await;
+    assert!(!streams.contains("\"NODES_S\""), "{streams}");
+    assert!(streams.contains("\"NODES_T\""), "{streams}");
+    let (status, body) = a.ksql("DESCRIBE nodes_s;").await;
+    assert_eq!(status, http::StatusCode::BAD_REQUEST, "{body}");
+
+    // The same name created on both nodes at once: the command topic orders them, exactly
+    // one wins, and both nodes agree on its columns.
+    // Each on a topic of its own, so only the names collide.
+    let create = |column: &'static str| {
+        format!(
+            "CREATE STREAM nodes_race (id INT KEY, {column} STRING) \
+             WITH (kafka_topic='e2e-nodes-race-{column}', value_format='JSON', partitions=1);"
+        )
+    };
+    let (sql_a, sql_b) = (create("from_a"), create("from_b"));
+    let ((status_a, _), (status_b, _)) = tokio::join!(a.ksql(&sql_a), b.ksql(&sql_b));
+    assert!(
+        [status_a, status_b]
+            .iter()
+            .filter(|s| **s == http::StatusCode::OK)
+            .count()
+            == 1,
+        "exactly one CREATE wins: {status_a} {status_b}"
+    );
+    let on_a = node_ksql(&mut a, "DESCRIBE nodes_race;").await;
+    let on_b = node_ksql(&mut b, "DESCRIBE nodes_race;").await;
+    let winner = if on_a.contains("FROM_A") {
+        "FROM_A"
+    } else {
+        "FROM_B"
+    };
+    assert!(
+        on_a.contains(winner) && on_b.contains(winner),
+        "{on_a}\n{on_b}"
+    );
+
+    // A restarted node replays the command topic.
+    drop(node_a);
+    let node_a = kafka_node(broker, dir_a.path(), "nodes_");
+    let mut a = support::Client::connect(node_a.addr(), support::Proto::H2).await;
+    let streams = node_ksql(&mut a, "SHOW STREAMS;").await;
+    assert!(
+        streams.contains("\"NODES_T\"") && !streams.contains("\"NODES_S\""),
+        "{streams}"
+    );
+    drop(node_a);
+    drop(node_b);
+}

@@ -193,7 +193,7 @@ if want sluice; then
     unavailable sluice "the server did not start (see sluice.log)"
   else
     timeout --kill-after=10 "$RUN_CAP" "$SLUICE" bench --addr "$addr" --server-pid "$pid" \
-      --producers 1 --streams 1 --partitions 1 --queries 1 --row-bytes 105 \
+      --producers 1 --streams 1 --partitions 1 --queries 1 --row-shape lower --row-bytes 105 \
       --window 16384 --chunk-rows 256 --rows "$ROWS" --duration "$DURATION" --json --quiet \
       > "$WORK/sluice.json" 2> "$WORK/sluice.bench.log" || say "sluice: bench exited non-zero"
   fi

@@ -11,10 +11,12 @@
 //!                             ├─ start_query ─► plan ─► exec pipeline over log cursors ─► rows
 //!                             └─ topics ─► log (raw records)
 //!  persistent queries: query::persistent ─► exec pipeline ─► sink log (exactly once, checkpoints)
+//!                      stateful steps (GROUP BY) ─► state store, committed with the positions
 //! ```
 //!
 //! Modules, lowest layer first (each uses only those above it in this list):
-//! - [`error`], [`limits`], `clock`, `data_dir`, [`types`]: the vocabulary.
+//! - [`error`], [`limits`], `clock`, `data_dir`, [`types`]: the vocabulary; `metrics`: the
+//!   lock-free latency histogram the log and the faces observe into.
 //! - `sql`: the ksqlDB dialect: lexer, parser, AST, `Display` back to SQL.
 //! - `log`: the partitioned durable log: traits with their contracts (`log::api`), the
 //!   embedded backend (`log::embedded`), the partitioner.
@@ -24,7 +26,8 @@
 //! - `expr`: scalar expressions and functions: compile once, evaluate per row.
 //! - `catalog`: sources (streams, tables), persistent queries, the command log trait, the
 //!   registry of running push queries.
-//! - `exec`: the operators of a query pipeline (scan, filter, flat map, limit, sinks).
+//! - `exec`: the operators of a query pipeline (scan, filter, flat map, aggregate with its
+//!   functions and state, limit, sinks).
 //! - `plan`: SQL → logical plan → pipeline, one planner for push, pull and persistent.
 //! - `query`: running queries: push/pull drivers, PRINT, persistent queries and their
 //!   checkpoints, raw records.
@@ -57,8 +60,8 @@ pub mod limits;
 pub mod types;
 
 internal_modules!(
-    catalog, clock, data_dir, exec, expr, format, ingest, log, plan, query, runtime, sql, state,
-    statements,
+    catalog, clock, data_dir, exec, metrics, expr, format, ingest, log, plan, query, runtime, sql,
+    state, statements,
 );
 
 pub use api::codec;

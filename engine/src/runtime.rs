@@ -5,7 +5,7 @@
 //! stream, table and persistent query that was created comes back before the first request.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::catalog::{
@@ -17,6 +17,7 @@ use crate::error::Result;
 use crate::log::{EmbeddedLog, FsyncPolicy, KafkaConfig, KafkaLog, LogConfig, LogStore};
 use crate::query::persistent::{CheckpointStore, JournalCheckpoints, PersistentQueries};
 use crate::query::shared_batches::SharedBatches;
+use crate::state::{StateBackend, StateConfig};
 
 /// The storage an engine runs on: where records, catalog commands and persistent queries'
 /// checkpoints are kept. The embedded backend keeps all three in a data directory; a Kafka
@@ -25,6 +26,8 @@ pub(crate) struct Backend {
     pub(crate) log: Arc<dyn LogStore>,
     pub(crate) commands: Box<dyn CommandLog>,
     pub(crate) checkpoints: Arc<dyn CheckpointStore>,
+    /// Persistent queries' state stores.
+    pub(crate) state: Arc<StateBackend>,
 }
 
 impl Backend {
@@ -41,11 +44,12 @@ impl Backend {
                 &data_dir.join(data_dir::CATALOG_JOURNAL_FILE),
             )?),
             checkpoints: Arc::new(JournalCheckpoints::new(data_dir)),
+            state: Arc::new(StateBackend::embedded(data_dir, StateConfig::default())?),
         })
     }
 
-    /// Records in `log` (the Kafka log, say); catalog commands and checkpoints in `data_dir`
-    /// (phase 1 of the Kafka backend: the command topic and checkpoints in Kafka come next).
+    /// Records in `log`; catalog commands and checkpoints in `data_dir` (tests and tools
+    /// that hold a log themselves, and the Kafka log with one node's own catalog).
     pub(crate) fn with_log(data_dir: &Path, log: Arc<dyn LogStore>) -> Result<Backend> {
         std::fs::create_dir_all(data_dir)?;
         Ok(Backend {
@@ -54,13 +58,46 @@ impl Backend {
                 &data_dir.join(data_dir::CATALOG_JOURNAL_FILE),
             )?),
             checkpoints: Arc::new(JournalCheckpoints::new(data_dir)),
+            state: Arc::new(StateBackend::embedded(data_dir, StateConfig::default())?),
         })
     }
 
-    /// Records in topics of the Kafka cluster `kafka` names; the rest as [`Backend::with_log`].
+    /// Records and the catalog's commands in topics of the Kafka cluster `kafka` names
+    /// (the commands in the service's command topic, shared with every node of the
+    /// service); checkpoints and state stores in `data_dir`, which also keeps this node's
+    /// id.
     pub(crate) fn kafka(data_dir: &Path, kafka: KafkaConfig) -> Result<Backend> {
-        Backend::with_log(data_dir, KafkaLog::open(kafka)?)
+        std::fs::create_dir_all(data_dir)?;
+        let log = KafkaLog::open(kafka)?;
+        let commands = log.open_command_log(node_id(data_dir)?)?;
+        Ok(Backend {
+            log,
+            commands: Box::new(commands),
+            checkpoints: Arc::new(JournalCheckpoints::new(data_dir)),
+            state: Arc::new(StateBackend::embedded(data_dir, StateConfig::default())?),
+        })
     }
+}
+
+/// The file in a node's data directory holding its id.
+const NODE_ID_FILE: &str = "node_id";
+
+/// This node's id, made at its first start and kept in its data directory: the nodes of a
+/// service tell their commands (and the persistent queries each runs) apart by it, also
+/// across restarts.
+fn node_id(data_dir: &Path) -> Result<String> {
+    let path = data_dir.join(NODE_ID_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => return Ok(id.trim().to_owned()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e.into()),
+    }
+    let id = format!("node-{:016x}", rand::random::<u64>());
+    let temporary = data_dir.join(format!("{NODE_ID_FILE}.tmp"));
+    std::fs::write(&temporary, &id)?;
+    std::fs::rename(&temporary, &path)?;
+    Ok(id)
 }
 
 pub struct Runtime {
@@ -81,7 +118,13 @@ pub struct Runtime {
     pub(crate) clock: Clock,
     /// Running persistent queries (CSAS, CTAS, INSERT INTO … SELECT).
     pub(crate) persistent: Arc<PersistentQueries>,
+    /// Whether the follower of other nodes' commands was started.
+    following: AtomicBool,
 }
+
+/// How long the follower sleeps without news before checking the runtime still exists,
+/// in milliseconds.
+const FOLLOW_IDLE_MS: u64 = 1_000;
 
 impl Runtime {
     /// Opens a runtime over `backend`, replaying its command log.
@@ -90,6 +133,7 @@ impl Runtime {
             log,
             commands,
             checkpoints,
+            state,
         } = backend;
         let entries = commands.replay()?;
         let runtime = Runtime {
@@ -103,7 +147,8 @@ impl Runtime {
             status_seq: AtomicU64::new(0),
             command_statuses: CommandStatuses::default(),
             clock: Clock::system(),
-            persistent: Arc::new(PersistentQueries::new(checkpoints)),
+            persistent: Arc::new(PersistentQueries::new(checkpoints, state)),
+            following: AtomicBool::new(false),
         };
         runtime.replay(&entries)?;
         Ok(runtime)
@@ -162,9 +207,40 @@ impl Runtime {
         self.commands.append(entry)
     }
 
-    /// Starts the persistent queries replayed from the command log. Needs the async
-    /// runtime; calling it again does nothing.
-    pub(crate) fn start_persistent_queries(&self) {
+    /// Starts the persistent queries replayed from the command log, and following the
+    /// commands other nodes append. Needs the async runtime; calling it again does nothing.
+    pub(crate) fn start_persistent_queries(self: &Arc<Self>) {
         self.persistent.start(Arc::clone(&self.log));
+        if !self.following.swap(true, Ordering::SeqCst) {
+            self.start_following();
+        }
+    }
+
+    /// The follower: applies other nodes' commands as they arrive, between requests (it
+    /// takes the `/ksql` lock), so a statement run on any node takes effect here in the
+    /// command log's order. Ends when the runtime is dropped.
+    fn start_following(self: &Arc<Self>) {
+        let Some(arrivals) = self.commands.arrivals() else {
+            return;
+        };
+        let runtime = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                // The timeout only bounds how long a dropped runtime keeps this task.
+                let _ = tokio::time::timeout(
+                    std::time::Duration::from_millis(FOLLOW_IDLE_MS),
+                    arrivals.notified(),
+                )
+                .await;
+                let Some(runtime) = runtime.upgrade() else {
+                    return;
+                };
+                let _serial = runtime.ddl.lock().await;
+                let arrived = runtime.commands.arrived();
+                if !arrived.is_empty() {
+                    runtime.apply_followed(&arrived);
+                }
+            }
+        });
     }
 }

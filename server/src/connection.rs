@@ -113,6 +113,7 @@ pub fn builder(limits: &ConnectionLimits) -> auto::Builder<TokioExecutor> {
 
 /// Serves one accepted socket until it closes; `admission` (its slot) is held until then.
 pub(crate) async fn run(stream: TcpStream, admission: Admission, shared: Arc<Shared>) {
+    let _counted = shared.services.metrics.connection();
     let _ = stream.set_nodelay(true);
     let Some(tls) = &shared.tls else {
         return serve_http(stream, Protocol::Sniffing, admission, &shared).await;

@@ -6,6 +6,7 @@
 //!
 //! ```text
 //!  listener (cap) ─► connection ([tls] ─► hyper auto: h1 | h2; timeouts) ─► router ─► faces::*
+//!                                                                               └► metrics
 //!     body::frames_in (request DATA) ─► protocol decoders ─► engine
 //!     engine ─► protocol encoders ─► body::frames_out (bounded channel ─► DATA)
 //! ```
@@ -28,6 +29,8 @@
 //!   `query_progress`), `rest_proxy` (`topics`), `deltastream` (`statements`,
 //!   `respond`), `roe` (`query`), `foundry`
 //!   (`streaming_execute`), `console` (the web console's embedded assets, from `assets/console/`).
+//! - `metrics`: Prometheus metrics at `GET /metrics` (families, handles the data path
+//!   bumps, the scrape).
 //! - `response`: JSON, error and streaming responses every face builds.
 //! - `body`: request reading with limits; streaming response bodies.
 //!
@@ -39,6 +42,7 @@ pub mod connection;
 pub mod faces;
 pub mod limits;
 pub mod listener;
+pub mod metrics;
 pub mod push_quota;
 pub mod response;
 pub mod router;
@@ -48,4 +52,5 @@ pub mod tls;
 
 pub use limits::ConnectionLimits;
 pub use listener::{Server, ServerOptions};
+pub use metrics::Metrics;
 pub use tls::{TlsConfig, TlsError};

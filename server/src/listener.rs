@@ -18,6 +18,7 @@ use tokio::time::Instant;
 use crate::auth::Auth;
 use crate::connection::{self, Phase, Shared};
 use crate::limits::{self, ConnectionLimits, ConnectionSlots};
+use crate::metrics::Metrics;
 use crate::services::Services;
 use crate::tasks::{TaskRegistry, STATEMENT_WAIT_MS};
 use crate::tls::TlsConfig;
@@ -158,6 +159,7 @@ impl Server {
                 statement_wait,
                 functions,
                 kalamdb: Arc::default(),
+                metrics: Arc::new(Metrics::new()),
             }),
             limits,
             tls,

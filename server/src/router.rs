@@ -1,15 +1,16 @@
-//! Routes a request to its face: the web console, the REST proxy, DeltaStream, Roe,
-//! Foundry, KalamDB, or ksqlDB. Each face's non-public routes pass the auth gate first, and a refusal is answered
+//! Routes a request to `/metrics` or to its face: the web console, the REST proxy,
+//! DeltaStream, Roe, Foundry, KalamDB, or ksqlDB. Each face's non-public routes pass the auth gate first, and a refusal is answered
 //! in that face's own shape.
 
 use std::sync::Arc;
 
-use http::{header, Request, Version};
+use http::{header, Method, Request, Version};
 use hyper::body::Incoming;
 use sluice_protocol::ksqldb::errors::{code, ErrorResponse};
 
 use crate::auth::CredentialKind;
 use crate::faces::{console, deltastream, foundry, kalamdb, ksqldb, rest_proxy, roe};
+use crate::metrics::scrape;
 use crate::response::{error, HttpResponse};
 use crate::services::Services;
 
@@ -53,8 +54,16 @@ pub async fn route(services: Arc<Services>, req: Request<Incoming>) -> HttpRespo
             return ksqldb::auth::refuse(refusal, auth.realm());
         }
     }
+    // Metrics name streams and queries, so with auth on they need ksqlDB's credentials too.
+    if path == "/metrics" && parts.method == Method::GET {
+        let accept = parts
+            .headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok());
+        return scrape::handle(engine, &services.metrics, accept);
+    }
     if let Some(response) = console::handle(&parts.method, path, &parts.headers) {
         return response;
     }
-    ksqldb::handle(engine, &parts, body).await
+    ksqldb::handle(engine, &services.metrics, &parts, body).await
 }

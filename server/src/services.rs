@@ -1,5 +1,6 @@
 //! What every request handler may use: the engine (through its facade), the auth gate, the
-//! statement/task registry, Foundry's query functions and the KalamDB face's state.
+//! statement/task registry, Foundry's query functions, the metrics and the KalamDB face's
+//! state.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use sluice_protocol::foundry::functions::FunctionRegistry;
 
 use crate::auth::Auth;
 use crate::faces::kalamdb::KalamState;
+use crate::metrics::Metrics;
 use crate::tasks::TaskRegistry;
 
 /// The shared state behind every connection.
@@ -23,4 +25,6 @@ pub struct Services {
     pub functions: Arc<FunctionRegistry>,
     /// The KalamDB face's namespaces.
     pub kalamdb: Arc<KalamState>,
+    /// What `/metrics` reports; the data path's handles bump it.
+    pub metrics: Arc<Metrics>,
 }

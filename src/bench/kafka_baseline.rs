@@ -24,7 +24,7 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, ClientContext};
 
-use super::rows::RowGen;
+use super::rows::{RowGen, RowShape};
 
 /// The topic the baseline writes (recreated each run).
 pub const BASELINE_TOPIC: &str = "bench_kafka_baseline";
@@ -117,12 +117,14 @@ async fn recreate_topic(bootstrap: &str, partitions: u32) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// Produces `rows` rows of `row_bytes` (seeded like the HTTP producers) and measures.
+/// Produces `rows` rows of `shape`, padded to `row_bytes` if given (seeded like the HTTP
+/// producers), and measures.
 pub async fn run(
     bootstrap: &str,
     partitions: u32,
     rows: u64,
-    row_bytes: usize,
+    shape: RowShape,
+    row_bytes: Option<usize>,
     seed: u64,
 ) -> anyhow::Result<BaselineReport> {
     recreate_topic(bootstrap, partitions).await?;
@@ -157,8 +159,8 @@ pub async fn run(
     let sender = Arc::clone(&producer);
     let (started, bytes) =
         tokio::task::spawn_blocking(move || -> anyhow::Result<(Instant, u64)> {
-            let mut generator = RowGen::new(seed, row_bytes);
-            let mut row = Vec::with_capacity(row_bytes + 1);
+            let mut generator = RowGen::new(seed, shape, row_bytes);
+            let mut row = Vec::new();
             let mut bytes = 0u64;
             let started = Instant::now();
             for id in 0..rows {

@@ -45,7 +45,7 @@ use latency::{Latency, Schedule};
 use proc_stats::ProcSample;
 use producer::{ProducerReport, ProducerSpec};
 use report::{CatchUpLine, ConfigEcho, ConsumerLine, IdleLine, ProcLine, ProducerLine, Report};
-use rows::{RowGen, VALUE_COLUMNS_SQL};
+use rows::{RowGen, RowShape};
 use shared::{stream_name, IdleStream, Progress};
 
 /// How long push queries may take to deliver the last acked rows once producing ends.
@@ -89,11 +89,16 @@ pub struct BenchArgs {
     #[arg(long, value_name = "BOOTSTRAP", requires = "spawn")]
     spawn_kafka: Option<String>,
 
-    /// No Sluice at all: produce the same rows (--rows, --row-bytes, --partitions, --seed)
+    /// No Sluice at all: produce the same rows (--rows, --row-shape, --row-bytes, --partitions, --seed)
     /// straight into this Kafka cluster with a bare rdkafka producer using the Kafka log's
     /// settings, as the baseline Sluice's Kafka ingest is compared with.
     #[arg(long, value_name = "BOOTSTRAP", conflicts_with = "spawn")]
     kafka_baseline: Option<String>,
+
+    /// Spawn this `sluice` executable instead of this one (`PATH serve …`): the same load
+    /// generator against another build, for A/B comparisons.
+    #[arg(long, requires = "spawn")]
+    server_exe: Option<PathBuf>,
 
     /// PID of the (already running) server, to report its RSS and CPU per row.
     #[arg(long, conflicts_with = "spawn")]
@@ -113,14 +118,22 @@ pub struct BenchArgs {
     partitions: u32,
 
     /// Give the streams a BIGINT key column (ID), so rows are partitioned by key and
-    /// stored without their key field; keyless rows are stored as sent (zero-copy).
+    /// stored without their key field.
     #[arg(long)]
     keyed: bool,
 
-    /// Bytes per row (without its newline): rows are padded to this size; the natural row
-    /// is 95–105 B.
-    #[arg(long, default_value_t = 105)]
-    row_bytes: usize,
+    /// The rows producers send: `mixed` (the default: lower-case names, shuffled fields,
+    /// omitted nullables, nested columns and a few 1 KiB and 4 KiB rows), one of those alone
+    /// (`lower`, `shuffled`, `sparse`, `nested`, `wide1k`, `wide4k`), or `exact` (the stream's
+    /// upper-case names in column order, values already as stored: the old default). The
+    /// streams get the columns the shape uses.
+    #[arg(long, value_enum, default_value_t = RowShape::Mixed)]
+    row_shape: RowShape,
+
+    /// Pad each row (without its newline) to at least this many bytes with a PAD column;
+    /// by default `exact` rows are padded to 105 B and other shapes keep their own sizes.
+    #[arg(long)]
+    row_bytes: Option<usize>,
 
     /// Most rows a producer has sent and not yet seen acked.
     #[arg(long, default_value_t = 16_384)]
@@ -188,6 +201,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             bootstrap,
             args.partitions,
             args.rows,
+            args.row_shape,
             args.row_bytes,
             args.seed,
         ))?;
@@ -205,7 +219,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             kafka_baseline::delete_topics(bootstrap, &names).await?;
         }
         let server = if args.spawn {
-            Some(SpawnedServer::start(&args.spawn_fsync, args.spawn_kafka.as_deref()).await?)
+            Some(
+                SpawnedServer::start(
+                    &args.spawn_fsync,
+                    args.spawn_kafka.as_deref(),
+                    args.server_exe.as_deref(),
+                )
+                .await?,
+            )
         } else {
             None
         };
@@ -260,7 +281,7 @@ fn validate(args: &BenchArgs) -> anyhow::Result<()> {
         "--duration must be > 0",
     )?;
     check(
-        args.row_bytes <= ROW_BYTES_MAX,
+        args.row_bytes.unwrap_or(0) <= ROW_BYTES_MAX,
         "--row-bytes must be at most 512 KiB",
     )?;
     check(
@@ -298,13 +319,22 @@ async fn bench(args: &BenchArgs, addr: SocketAddr, pid: Option<u32>) -> anyhow::
         } else {
             "ID BIGINT"
         };
-        create_stream(&mut control, &stream_name(i), key, args.partitions).await?;
+        let columns = args.row_shape.value_columns_sql();
+        create_stream(
+            &mut control,
+            &stream_name(i),
+            key,
+            &columns,
+            args.partitions,
+        )
+        .await?;
     }
 
     let mut idle = None;
     if args.idle_queries > 0 {
         if args.idle_stream == IdleStream::Quiet {
-            create_stream(&mut control, idle::QUIET_STREAM, "ID BIGINT", 1).await?;
+            let columns = args.row_shape.value_columns_sql();
+            create_stream(&mut control, idle::QUIET_STREAM, "ID BIGINT", &columns, 1).await?;
         }
         let opened =
             idle::open(addr, args.idle_queries, args.idle_stream, args.streams, pid).await?;
@@ -410,6 +440,7 @@ async fn create_stream(
     control: &mut H2,
     name: &str,
     key: &str,
+    columns: &str,
     partitions: u32,
 ) -> anyhow::Result<()> {
     control
@@ -417,7 +448,7 @@ async fn create_stream(
         .await?;
     control
         .ksql(&format!(
-            "CREATE STREAM IF NOT EXISTS {name} ({key}, {VALUE_COLUMNS_SQL}) \
+            "CREATE STREAM IF NOT EXISTS {name} ({key}, {columns}) \
              WITH (kafka_topic='{name}', value_format='JSON', partitions={partitions});"
         ))
         .await
@@ -457,7 +488,11 @@ fn spawn_producers(
                 window_rows: args.window,
                 chunk_rows: args.chunk_rows.min(args.window),
                 schedule,
-                gen: RowGen::new(args.seed.wrapping_add(i as u64), args.row_bytes),
+                gen: RowGen::new(
+                    args.seed.wrapping_add(i as u64),
+                    args.row_shape,
+                    args.row_bytes,
+                ),
                 epoch,
                 start_us,
                 deadline,
@@ -675,6 +710,7 @@ fn assemble(
             streams: args.streams,
             partitions: args.partitions,
             keyed: args.keyed,
+            row_shape: args.row_shape,
             row_bytes: args.row_bytes,
             window_rows: args.window,
             chunk_rows: args.chunk_rows,
@@ -765,12 +801,20 @@ struct SpawnedServer {
 }
 
 impl SpawnedServer {
-    async fn start(fsync: &str, kafka: Option<&str>) -> anyhow::Result<SpawnedServer> {
+    /// Starts `exe` (this executable when `None`) as `serve`.
+    async fn start(
+        fsync: &str,
+        kafka: Option<&str>,
+        exe: Option<&std::path::Path>,
+    ) -> anyhow::Result<SpawnedServer> {
         let dir = tempfile::Builder::new()
             .prefix("sluice-bench-")
             .tempdir()
             .context("creating a temporary data directory")?;
-        let exe = std::env::current_exe().context("finding this executable")?;
+        let exe = match exe {
+            Some(path) => path.to_path_buf(),
+            None => std::env::current_exe().context("finding this executable")?,
+        };
         let data_dir: PathBuf = dir.path().to_path_buf();
         let mut child = std::process::Command::new(exe)
             .args([

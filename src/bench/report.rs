@@ -6,6 +6,7 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use super::latency::LatencySummary;
+use super::rows::RowShape;
 use super::shared::IdleStream;
 
 #[derive(Debug, Clone, Serialize)]
@@ -39,7 +40,9 @@ pub struct ConfigEcho {
     pub streams: usize,
     pub partitions: u32,
     pub keyed: bool,
-    pub row_bytes: usize,
+    pub row_shape: RowShape,
+    /// `--row-bytes`, if given.
+    pub row_bytes: Option<usize>,
     pub window_rows: u32,
     pub chunk_rows: u32,
     /// Total target rate, or `None` for flat out.
@@ -282,12 +285,13 @@ pub fn render_human(r: &Report) -> String {
     let _ = writeln!(
         w,
         "sluice bench against {}: {} producer(s) → {} stream(s) × {} partition(s){}, \
-         {} push quer{}, {pace}, window {} rows",
+         {} rows, {} push quer{}, {pace}, window {} rows",
         c.addr,
         c.producers,
         c.streams,
         c.partitions,
         if c.keyed { " keyed" } else { "" },
+        c.row_shape.name(),
         c.queries,
         if c.queries == 1 { "y" } else { "ies" },
         thousands(u64::from(c.window_rows)),
@@ -372,7 +376,8 @@ mod tests {
                 streams: 1,
                 partitions: 1,
                 keyed: false,
-                row_bytes: 105,
+                row_shape: RowShape::Mixed,
+                row_bytes: None,
                 window_rows: 10_000,
                 chunk_rows: 256,
                 rate_rows_per_s: None,
@@ -441,7 +446,7 @@ mod tests {
     fn human_report() {
         let text = render_human(&sample());
         let expected = "\
-sluice bench against 127.0.0.1:8088: 1 producer(s) → 1 stream(s) × 1 partition(s), 1 push query, flat out, window 10,000 rows
+sluice bench against 127.0.0.1:8088: 1 producer(s) → 1 stream(s) × 1 partition(s), mixed rows, 1 push query, flat out, window 10,000 rows
 ingest        1,000,000 rows sent, 1,000,000 acked in 10.00 s: 100,000 rows/s, 10.50 MB/s (rows 105 B)
 ack latency   p50 850 µs  p99 2.50 ms  p99.9 12.35 ms  max 1.50 s  (1,000,000 rows)
 e2e latency   (none)

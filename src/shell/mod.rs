@@ -22,7 +22,7 @@ mod console;
 mod query;
 mod render;
 mod repl;
-mod server;
+pub(crate) mod server;
 mod session;
 mod splitter;
 

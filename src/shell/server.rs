@@ -64,7 +64,7 @@ impl Server {
     }
 
     /// The open connection, or a new one if there is none or it has closed.
-    async fn connection(&mut self) -> anyhow::Result<H2> {
+    pub(crate) async fn connection(&mut self) -> anyhow::Result<H2> {
         if let Some(h2) = &self.connection {
             if !h2.is_closed() {
                 return Ok(h2.clone());

@@ -134,6 +134,19 @@ impl Broker {
         })
     }
 
+    /// SIGKILLs broker `n` (1-based) of a cluster and waits until it is gone.
+    pub fn kill_broker(&self, n: u32) {
+        let status = Command::new(script())
+            .args(["kill", "--dir"])
+            .arg(&self.dir)
+            .args(["--broker", &n.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .status()
+            .expect("run scripts/kafka/broker.sh kill");
+        assert!(status.success(), "broker.sh kill --broker {n}: {status}");
+    }
+
     pub fn stop(&mut self) {
         if self.stopped {
             return;

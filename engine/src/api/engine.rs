@@ -28,6 +28,8 @@ pub struct Engine {
     /// Turns for parsing and planning large requests off the async workers
     /// ([`LARGE_PARSES_MAX`] at once).
     large_parses: Arc<tokio::sync::Semaphore>,
+    /// Where the catalog, checkpoints and state stores live (and the embedded log's topics).
+    pub(super) data_dir: PathBuf,
 }
 
 impl std::fmt::Debug for Engine {
@@ -37,10 +39,11 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
-    fn over(rt: Runtime) -> Arc<Engine> {
+    fn over(rt: Runtime, data_dir: PathBuf) -> Arc<Engine> {
         Arc::new(Engine {
             rt: Arc::new(rt),
             large_parses: Arc::new(tokio::sync::Semaphore::new(LARGE_PARSES_MAX)),
+            data_dir,
         })
     }
 
@@ -65,17 +68,18 @@ impl Engine {
     /// Opens the engine over its data directory: recovers the log, replays the catalog.
     pub fn open(config: EngineConfig) -> Result<Arc<Engine>> {
         let backend = Backend::embedded(&config.data_dir, config.fsync)?;
-        Ok(Engine::over(Runtime::open(backend)?))
+        Ok(Engine::over(Runtime::open(backend)?, config.data_dir))
     }
 
-    /// Opens the engine with its log on a Kafka cluster; the catalog's commands and the
-    /// persistent queries' checkpoints stay in `config.data_dir` for now.
+    /// Opens the engine with its log and the catalog's commands (the service's command
+    /// topic) on a Kafka cluster; the persistent queries' checkpoints and this node's id
+    /// stay in `config.data_dir` for now.
     pub fn open_on_kafka(
         config: EngineConfig,
         kafka: crate::log::KafkaConfig,
     ) -> Result<Arc<Engine>> {
         let backend = Backend::kafka(&config.data_dir, kafka)?;
-        Ok(Engine::over(Runtime::open(backend)?))
+        Ok(Engine::over(Runtime::open(backend)?, config.data_dir))
     }
 
     /// Opens the engine over `log` (tests and tools that hold the log themselves).
@@ -85,7 +89,7 @@ impl Engine {
         log: Arc<dyn crate::log::LogStore>,
     ) -> Result<Arc<Engine>> {
         let backend = Backend::with_log(&config.data_dir, log)?;
-        Ok(Engine::over(Runtime::open(backend)?))
+        Ok(Engine::over(Runtime::open(backend)?, config.data_dir))
     }
 
     /// Starts the persistent queries replayed from the catalog. Call once the async runtime

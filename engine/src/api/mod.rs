@@ -8,6 +8,7 @@
 //!  close_query(id)            ─► the running-query registry
 //!  topics: list/create/produce/read/delete ─► the log (REST-proxy face)
 //!  describe: command statuses, query progress, health
+//!  metrics: fsync latency, persistent queries' counters and lag, state store size
 //!  storage: the log contract a backend plugs in through (embedded, Kafka)
 //! ```
 //!
@@ -17,6 +18,7 @@
 
 pub mod codec;
 mod engine;
+pub mod metrics;
 mod queries;
 pub mod storage;
 mod topics;

@@ -9,9 +9,11 @@ use crate::exec::result_rows::ResultRows;
 use crate::limits::{INLINE_PARSE_BYTES_MAX, PUSH_QUERIES_MAX};
 use crate::log::StoredRecord;
 use crate::plan::transient::{plan_query, QueryKind, QueryPlan, QueryProperties};
+use crate::query::materialized;
 use crate::query::print::{looks_like_print, plan_print, PrintStream};
 use crate::query::transient::{EndReason, QueryStream};
 use crate::runtime::Runtime;
+use crate::sql::ast::SourceKind;
 use crate::types::SqlType;
 
 use super::engine::Engine;
@@ -58,6 +60,30 @@ impl QueryHandle {
 
     pub fn column_types(&self) -> &[SqlType] {
         &self.stream.plan().column_types
+    }
+
+    /// Per column, whether it is a key column of the table a pull query reads (ksqlDB marks
+    /// those `KEY` in a `/query` header).
+    pub fn key_columns(&self) -> &[bool] {
+        &self.stream.plan().key_columns
+    }
+
+    /// A pull query over a table: it reads the table's current rows, and ksqlDB's `/query`
+    /// answer has `KEY` markers and no final message.
+    pub fn is_table_pull(&self) -> bool {
+        let plan = self.stream.plan();
+        plan.kind == QueryKind::Pull && plan.source.kind == SourceKind::Table
+    }
+
+    /// The stream or table the query reads.
+    pub fn source_name(&self) -> &str {
+        &self.stream.plan().source.name
+    }
+
+    /// The oldest timestamp (ms since the epoch) of the source records the last
+    /// `next_rows` read, if it read any: how far behind the rows it returned may be.
+    pub fn oldest_record_ms(&self) -> Option<i64> {
+        self.stream.oldest_record_ms()
     }
 
     /// An empty batch of this query's width (no room reserved: a query that never gets a
@@ -130,7 +156,35 @@ impl Engine {
                 "Maximum number of push queries exceeded",
             ));
         }
-        let stream = QueryStream::start(rt.log.as_ref(), &rt.queries, &rt.shared_batches, plan)?;
+        let stream = if plan.kind == QueryKind::Pull && plan.source.kind == SourceKind::Table {
+            // A pull query reads a table's current rows, not its changelog.
+            let catalog = rt.catalog();
+            let topic = rt.log.topic(&plan.source.topic).ok_or_else(|| {
+                EngineError::not_found(format!("Topic '{}' does not exist", plan.source.topic))
+            })?;
+            let rows = match rt.persistent.table_store(&catalog, &plan.source.name)? {
+                Some(store) => match &plan.lookup {
+                    Some(keys) => materialized::from_store_keys(
+                        &store,
+                        topic.partition_count(),
+                        &plan.source,
+                        keys,
+                    )?,
+                    None => materialized::from_store(&store, topic.partition_count())?,
+                },
+                None if plan.source.read_only => materialized::from_topic(&topic)?,
+                None => return Err(materialized::not_queryable(&plan.source.name)),
+            };
+            QueryStream::start_materialized(
+                rt.log.as_ref(),
+                &rt.queries,
+                &rt.shared_batches,
+                plan,
+                rows,
+            )?
+        } else {
+            QueryStream::start(rt.log.as_ref(), &rt.queries, &rt.shared_batches, plan)?
+        };
         Ok(QueryOutput::Rows(QueryHandle {
             stream: Box::new(stream),
         }))

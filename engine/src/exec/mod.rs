@@ -8,6 +8,7 @@
 //! - `operator`: the `Operator` and `Terminal` traits and the `Row` that flows between them.
 //! - `pipeline`: scan → operators → terminal, one record at a time.
 //! - `scan` (with `row_decoder`): stored record → row (columns, then pseudo columns).
+//! - `aggregate`: GROUP BY, aggregate functions and HAVING, with state in the state store.
 //! - `filter`: WHERE.
 //! - `flat_map`: table functions (one row → 0..n rows).
 //! - `limit`: LIMIT.
@@ -18,6 +19,7 @@
 //! Aggregate, window and join are operators too: each a file here and a line in
 //! `plan::physical`, with its state behind the state store.
 
+pub mod aggregate;
 pub(crate) mod filter;
 pub(crate) mod flat_map;
 pub(crate) mod limit;

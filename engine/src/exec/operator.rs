@@ -86,6 +86,12 @@ pub(crate) trait Operator: Send {
     fn exhausted(&self) -> bool {
         false
     }
+
+    /// The error that made the operator stop (`Flow::Stop`) mid-batch, if any: the batch
+    /// must not be committed.
+    fn take_error(&mut self) -> Option<crate::error::EngineError> {
+        None
+    }
 }
 
 /// The end of a pipeline: turns rows into the pipeline's output.

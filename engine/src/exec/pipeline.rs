@@ -42,6 +42,17 @@ impl<T: Terminal> Pipeline<T> {
         }
     }
 
+    /// The first operator error of the records processed so far (state I/O): their
+    /// outputs are incomplete and must not be written.
+    pub(crate) fn take_error(&mut self) -> Option<crate::error::EngineError> {
+        self.operators.iter_mut().find_map(|op| op.take_error())
+    }
+
+    /// Records the scan skipped so far (they failed to decode).
+    pub(crate) fn skipped_records(&self) -> u64 {
+        self.scan.skipped()
+    }
+
     /// True when the pipeline will produce nothing more (a `LIMIT` already reached).
     pub(crate) fn exhausted(&self) -> bool {
         self.operators.iter().any(|op| op.exhausted())

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::operator::{Row, Terminal};
+use super::operator::{Row, RowKind, Terminal};
 use super::project::{eval_or_null, Projection};
 use super::result_rows::ResultRows;
 
@@ -27,6 +27,10 @@ impl Terminal for ResultSink {
     type Output = ResultRows;
 
     fn accept(&mut self, row: Row<'_>, out: &mut ResultRows) {
+        if row.kind == RowKind::Tombstone {
+            // An aggregate's group that stopped passing HAVING: results carry no deletes.
+            return;
+        }
         for p in &self.projection {
             match p {
                 Projection::Column(i) => match row.stored_text(*i) {

@@ -38,6 +38,8 @@ pub enum Tombstones {
 pub(crate) struct Scan {
     decoder: RowDecoder,
     tombstones: Tombstones,
+    /// Records skipped because they failed to decode (ksqlDB's processing-log errors).
+    skipped: u64,
 }
 
 impl Scan {
@@ -55,7 +57,13 @@ impl Scan {
         Scan {
             decoder,
             tombstones,
+            skipped: 0,
         }
+    }
+
+    /// Records skipped so far because they failed to decode.
+    pub(crate) fn skipped(&self) -> u64 {
+        self.skipped
     }
 
     /// The row `record` decodes to; `None` for a record the scan skips.
@@ -65,7 +73,11 @@ impl Scan {
             Decoded::Tombstone(row) if self.tombstones == Tombstones::Forward => {
                 (RowKind::Tombstone, row)
             }
-            Decoded::Tombstone(_) | Decoded::Skipped => return None,
+            Decoded::Tombstone(_) => return None,
+            Decoded::Skipped => {
+                self.skipped += 1;
+                return None;
+            }
         };
         Some(Row {
             values: row.values,

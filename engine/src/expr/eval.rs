@@ -11,7 +11,7 @@ use super::arith::{self, ArithKind, ArithOp};
 use super::cast::{self, CastPlan};
 use super::compare::{self, CmpOp};
 use super::functions::{self, EvalFn};
-use super::java_hash_map;
+use crate::format::java_hash_map;
 use super::like::LikePattern;
 use crate::error::{EngineError, ErrorCode};
 use crate::types::{SqlType, Value};

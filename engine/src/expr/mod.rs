@@ -23,7 +23,6 @@
 //! - `lambda`: `TRANSFORM`, `FILTER`, `REDUCE` and the scope of lambda parameters.
 //! - `names`: ksqlDB's default names for unaliased select expressions.
 //! - `display`, `java_text`: expression and value text as ksqlDB/Java print them.
-//! - `java_hash_map`: the iteration order of a `java.util.HashMap` (REDUCE over a map).
 //!
 //! Semantics are ksqlDB's, including where they differ from textbook SQL: a comparison
 //! with a NULL operand is FALSE, not NULL (so `NOT (x = 1)` is TRUE for a NULL `x`), and
@@ -41,13 +40,12 @@
 mod arith;
 mod cast;
 mod coerce;
-mod compare;
+pub(crate) mod compare;
 mod compile;
-mod decimal;
+pub(crate) mod decimal;
 mod display;
 mod eval;
 mod functions;
-mod java_hash_map;
 mod java_text;
 mod lambda;
 mod like;

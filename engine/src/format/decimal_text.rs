@@ -154,11 +154,38 @@ pub fn fit(
 /// The digits of a double as Java's `String.valueOf(double)` would give them, parsed as a
 /// decimal: ksqlDB's API coercer builds `new BigDecimal(String.valueOf(d))` before rounding.
 pub fn parse_double_digits(value: f64) -> Option<ParsedDecimal> {
+    use std::io::Write as _;
     if !value.is_finite() {
         return None;
     }
-    // `{:e}` has the same shortest round-trip digits Java prints.
-    parse_decimal(&format!("{value:e}"))
+    // `{:e}` has the same shortest round-trip digits Java prints; at most 17 digits, a
+    // sign, a point and `e-324` fit the buffer.
+    let mut buf = [0u8; 32];
+    let mut at = &mut buf[..];
+    write!(at, "{value:e}").ok()?;
+    let len = 32 - at.len();
+    parse_decimal(std::str::from_utf8(&buf[..len]).ok()?)
+}
+
+/// Significant digits up to which a decimal's text survives a trip through a double
+/// (`DBL_DIG`): two such texts of different values never read as the same double.
+const DOUBLE_EXACT_DIGITS_MAX: usize = 15;
+
+/// [`parse_double_digits`] of the double a JSON float token reads as: what ksqlDB's API
+/// coercer makes of a `Double` for a DECIMAL. A token without an exponent and with at most
+/// [`DOUBLE_EXACT_DIGITS_MAX`] significant digits is its double's shortest digits, value
+/// for value, so it is parsed as it stands (no float formatting on the common path).
+pub fn parse_double_token(raw: &str) -> Option<ParsedDecimal> {
+    let significant = raw
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .skip_while(|&b| b == b'0')
+        .count();
+    if significant <= DOUBLE_EXACT_DIGITS_MAX && !raw.contains(['e', 'E']) {
+        return parse_decimal(raw);
+    }
+    // A JSON number always parses; overflow gives ±inf, which is no decimal.
+    parse_double_digits(raw.parse::<f64>().ok()?)
 }
 
 /// `BigDecimal.toString()` of a JSON number's text: plain when the scale is non-negative and
@@ -217,6 +244,58 @@ pub fn big_decimal_to_string(text: &str) -> Option<String> {
         out.push_str(&adjusted.to_string());
     }
     Some(out)
+}
+
+/// Appends `d` as Java's `BigDecimal.toString()` prints it, which is how ksqlDB's JSON
+/// serializer stores a DECIMAL (Jackson writes a `DecimalNode` with `toString` unless
+/// `WRITE_BIGDECIMAL_AS_PLAIN` is on, and Connect's `JsonConverter` does not turn it on):
+/// plain notation keeping the scale (`12.10`) while the adjusted exponent
+/// (`digits - 1 - scale`) is at least -6, else scientific (`1.2E-7`, and `0E-8` for a zero
+/// of scale 8).
+pub fn write_java_big_decimal(d: Decimal, out: &mut Vec<u8>) {
+    let mut buf = [0u8; 40];
+    let mut n = d.unscaled.unsigned_abs();
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + u8::try_from(n % 10).expect("a digit");
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let digits = &buf[at..];
+    if d.unscaled < 0 {
+        out.push(b'-');
+    }
+    let scale = usize::from(d.scale);
+    // `digits.len() - 1 - scale`, kept non-negative: adjusted >= -6.
+    if scale == 0 {
+        out.extend_from_slice(digits);
+    } else if digits.len() + 6 > scale {
+        if digits.len() > scale {
+            let (int, frac) = digits.split_at(digits.len() - scale);
+            out.extend_from_slice(int);
+            out.push(b'.');
+            out.extend_from_slice(frac);
+        } else {
+            out.extend_from_slice(b"0.");
+            out.resize(out.len() + scale - digits.len(), b'0');
+            out.extend_from_slice(digits);
+        }
+    } else {
+        out.push(digits[0]);
+        if digits.len() > 1 {
+            out.push(b'.');
+            out.extend_from_slice(&digits[1..]);
+        }
+        out.extend_from_slice(b"E-");
+        // adjusted = digits - 1 - scale < -6 here.
+        super::json_text::write_i64(
+            i64::try_from(scale + 1 - digits.len()).expect("a scale fits i64"),
+            out,
+        );
+    }
 }
 
 #[cfg(test)]
@@ -311,6 +390,68 @@ mod tests {
     fn double_digits_like_string_value_of() {
         assert_eq!(parse_double_digits(1.005), Some(p("1.005")));
         assert_eq!(parse_double_digits(0.1), Some(p("0.1")));
+        assert_eq!(parse_double_digits(-1.5e-300), Some(p("-1.5e-300")));
+        assert_eq!(parse_double_digits(f64::MAX), Some(p("1.7976931348623157e308")));
+    }
+
+    #[test]
+    fn double_tokens_read_as_their_doubles_digits() {
+        // The same value as the round trip through a double, whichever way it is read.
+        let same = |token: &str| {
+            let direct = parse_double_token(token).map(|d| fit(d, 38, 20, Rounding::HalfUp));
+            let via_double = parse_double_digits(token.parse::<f64>().expect("a number"))
+                .map(|d| fit(d, 38, 20, Rounding::HalfUp));
+            assert_eq!(direct, via_double, "{token}");
+        };
+        for token in [
+            "19.99", "0.1", "-0.0", "123456789012345.0", "0.000123456789012345", "1.005",
+            "1234567890123456.5", "0.1234567890123456789", "1e400", "1.5e-3", "99.90",
+        ] {
+            same(token);
+        }
+        for i in 0..5000u64 {
+            let x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let digits = (x % 17) as usize + 1;
+            let point = (x >> 8) as usize % (digits + 1);
+            let text = format!("{:017}", (x >> 16) % 100_000_000_000_000_000);
+            let text = &text[17 - digits..];
+            let int = text[..point].trim_start_matches('0');
+            let int = if int.is_empty() { "0" } else { int };
+            let frac = if point == digits { "0" } else { &text[point..] };
+            same(&format!("{int}.{frac}"));
+        }
+        assert_eq!(parse_double_token("1e400"), None);
+    }
+
+    #[test]
+    fn java_big_decimal_text() {
+        let text = |unscaled, scale| {
+            let mut out = Vec::new();
+            write_java_big_decimal(Decimal::new(unscaled, scale), &mut out);
+            String::from_utf8(out).expect("ASCII")
+        };
+        // What `new BigDecimal(unscaled).movePointLeft(scale).toString()` prints.
+        assert_eq!(text(1210, 2), "12.10");
+        assert_eq!(text(-5, 1), "-0.5");
+        assert_eq!(text(7, 0), "7");
+        assert_eq!(text(0, 0), "0");
+        assert_eq!(text(0, 2), "0.00");
+        assert_eq!(text(1, 6), "0.000001");
+        assert_eq!(text(0, 6), "0.000000");
+        assert_eq!(text(1, 7), "1E-7");
+        assert_eq!(text(0, 7), "0E-7");
+        assert_eq!(text(0, 8), "0E-8");
+        assert_eq!(text(12, 8), "1.2E-7");
+        assert_eq!(text(-12, 9), "-1.2E-8");
+        assert_eq!(text(10, 7), "0.0000010");
+        assert_eq!(text(123_456, 10), "0.0000123456");
+        assert_eq!(text(i128::MAX, 38), "1.70141183460469231731687303715884105727");
+        for (input, want) in [("1.50", "1.50"), ("0.0000001", "1E-7"), ("-0.000000012", "-1.2E-8")] {
+            let parsed = p(input);
+            let scale = u8::try_from(parsed.scale).expect("small scale");
+            assert_eq!(text(parsed.unscaled, scale), want);
+            assert_eq!(big_decimal_to_string(input).as_deref(), Some(want));
+        }
     }
 
     #[test]

@@ -11,8 +11,8 @@
 //!    (including `ROWTIME`) are ignored;
 //! 4. every present value goes through the API coercer ([`CoercionMode::Api`]).
 //!
-//! It also tells the ingest path whether the line itself can be stored as the record value
-//! ([`InsertRow::value_is_canonical`]), which saves re-encoding most rows.
+//! The ingest path runs it only for rows the fast path ([`super::canonical_row`]) leaves to
+//! it: rows that end in an error, whose text it gives.
 //!
 //! [`CoercionMode::Api`]: super::coerce::CoercionMode::Api
 
@@ -21,6 +21,7 @@ use std::borrow::Cow;
 use sonic_rs::LazyValue;
 
 use super::coerce::{self, classify, identifier_text, upper_eq, Json, NameSet};
+use super::canonical_row::StrictJsonError;
 use super::json_text::{exceeds_nesting_depth, has_lone_surrogate_escape, JSON_NESTING_DEPTH_MAX};
 use super::json_value::kind_name;
 use crate::error::{EngineError, ErrorCode, Result};
@@ -37,13 +38,11 @@ pub const INVALID_JSON_MESSAGE: &str = "Invalid JSON in inserts stream";
 pub struct InsertRow {
     /// One value per schema column, in schema order (header columns are null).
     pub values: Vec<Value>,
-    /// True when the input line, byte for byte, is a valid stored `JSON` record value with
-    /// the same meaning as re-encoding `values` would give: the schema has no key columns,
-    /// every field is exactly a value column's stored name (no quoting, case changes,
-    /// duplicates or unknown fields), and every field's JSON is already in stored form (no
-    /// temporal text, no DECIMAL needing a rescale, no base64 that is not canonical). When
-    /// false, encode the value with `json_value::encode_row_value`.
-    pub value_is_canonical: bool,
+}
+
+/// The error text for a row whose string holds half a UTF-16 surrogate pair.
+fn lone_surrogate_message() -> String {
+    format!("{INVALID_JSON_MESSAGE}: a \\u escape is half of a UTF-16 surrogate pair")
 }
 
 /// A field found for a column: the raw name it came under, and its JSON value.
@@ -62,7 +61,7 @@ pub fn decode_insert_row(line: &[u8], schema: &Schema) -> Result<InsertRow> {
     if has_lone_surrogate_escape(line) {
         return Err(EngineError::new(
             ErrorCode::InvalidRowJson,
-            format!("{INVALID_JSON_MESSAGE}: a \\u escape is half of a UTF-16 surrogate pair"),
+            lone_surrogate_message(),
         ));
     }
     if exceeds_nesting_depth(line) {
@@ -72,7 +71,6 @@ pub fn decode_insert_row(line: &[u8], schema: &Schema) -> Result<InsertRow> {
         ));
     }
     let columns = &schema.columns;
-    let mut canonical = !columns.iter().any(|c| c.kind == ColumnKind::Key);
     let mut slots: Vec<Slot<'_>> = vec![None; columns.len()];
     // Normalised names of fields that are not columns, only to find duplicates among them.
     let mut unknown = NameSet::default();
@@ -102,16 +100,11 @@ pub fn decode_insert_row(line: &[u8], schema: &Schema) -> Result<InsertRow> {
                         ));
                         continue;
                     }
-                    // The same name twice: the last value wins, but the line is not canonical.
-                    canonical = false;
-                }
-                if columns[i].kind != ColumnKind::Value || *raw != *columns[i].name {
-                    canonical = false;
+                    // The same name twice: the last value wins.
                 }
                 slots[i] = Some((raw, value));
             }
             Ok(None) => {
-                canonical = false;
                 match identifier_text(&raw) {
                     Err(m) => name_error = Some(EngineError::bad_request(m)),
                     Ok(name) => {
@@ -128,6 +121,18 @@ pub fn decode_insert_row(line: &[u8], schema: &Schema) -> Result<InsertRow> {
     if !ends_cleanly(line, parsed_to) {
         return Err(not_a_row(line));
     }
+    // sonic-rs skips over string values without decoding them, so it lets a bad `\u`
+    // escape or a lone UTF-16 surrogate through, and reads such a string as "" later. Jackson
+    // refuses the first; the second no Rust string can hold. Both are refused here.
+    if let Some(reason) = super::canonical_row::strict_json_error(line) {
+        return Err(EngineError::new(
+            ErrorCode::InvalidRowJson,
+            match reason {
+                StrictJsonError::Invalid => INVALID_JSON_MESSAGE.to_owned(),
+                StrictJsonError::LoneSurrogate => lone_surrogate_message(),
+            },
+        ));
+    }
     if let Some(e) = name_error {
         return Err(e);
     }
@@ -140,7 +145,7 @@ pub fn decode_insert_row(line: &[u8], schema: &Schema) -> Result<InsertRow> {
         }
         let value = match &slots[i] {
             Some((_, v)) if !matches!(classify(v), Json::Null) => {
-                coerce::coerce_api(v, &column.ty, &mut canonical)?
+                coerce::coerce_api(v, &column.ty)?
             }
             _ => {
                 return Err(EngineError::bad_request(format!(
@@ -156,13 +161,10 @@ pub fn decode_insert_row(line: &[u8], schema: &Schema) -> Result<InsertRow> {
             continue;
         }
         if let Some((_, v)) = &slots[i] {
-            values[i] = coerce::coerce_api(v, &column.ty, &mut canonical)?;
+            values[i] = coerce::coerce_api(v, &column.ty)?;
         }
     }
-    Ok(InsertRow {
-        values,
-        value_is_canonical: canonical,
-    })
+    Ok(InsertRow { values })
 }
 
 /// The error for a line that is not a JSON object: ksqlDB's exact text when it is not JSON at
@@ -275,7 +277,6 @@ mod tests {
                 Value::Integer(2)
             ]
         );
-        assert!(!row.value_is_canonical);
         // An unquoted `lower` is upper-cased and matches nothing.
         let row = decode(r#"{"K":"a","lower":2}"#, &keyed()).expect("decodes");
         assert_eq!(row.values[2], Value::Null);
@@ -342,6 +343,16 @@ mod tests {
             );
         }
         assert!(decode(" {\"K\":\"a\"} \r", &keyed()).is_ok());
+        // sonic-rs lets these through; Jackson refuses the bad escape, and no Rust string
+        // holds a lone surrogate.
+        assert_eq!(
+            err(r#"{"K":"a\u]0009"}"#, &keyed()),
+            "Invalid JSON in inserts stream"
+        );
+        assert_eq!(
+            err(r#"{"K":"a","x":"\ud800"}"#, &keyed()),
+            "Invalid JSON in inserts stream: a \\u escape is half of a UTF-16 surrogate pair"
+        );
         assert_eq!(err(" { } ", &keyed()), "Key field must be specified: K");
         assert_eq!(
             err("\"x\"", &keyed()),
@@ -353,41 +364,35 @@ mod tests {
     }
 
     #[test]
-    fn canonical_detection() {
-        let canonical = |line: &str| decode(line, &stream()).expect("decodes").value_is_canonical;
-        assert!(canonical(r#"{"ID":1,"NAME":"a","AMOUNT":12.50}"#));
-        assert!(canonical(
-            r#"{"ID":1,"NAME":"a\n","AMOUNT":null,"TS":null}"#
-        ));
-        assert!(canonical("{}"));
-        assert!(!canonical(r#"{"id":1}"#));
-        assert!(!canonical(r#"{"ID":1,"EXTRA":1}"#));
-        assert!(!canonical(r#"{"ID":1,"ID":1}"#));
-        assert!(!canonical(r#"{"AMOUNT":12.5}"#));
-        assert!(!canonical(r#"{"AMOUNT":12.505}"#));
-        assert!(!canonical(r#"{"AMOUNT":"12.50"}"#));
-        assert!(!canonical(r#"{"AMOUNT":12}"#));
-        assert!(!canonical(r#"{"AMOUNT":1.25e1}"#));
-        assert!(!canonical(r#"{"TS":"2021-03-04T05:06:07.123"}"#));
-        // Any key column in the schema means the value is not the line.
-        assert!(
-            !decode(r#"{"K":"a","V":1}"#, &keyed())
-                .expect("ok")
-                .value_is_canonical
+    fn numbers_before_whitespace_inside_values_coerce() {
+        // sonic-rs's raw text of `1` in `[1 ,2]` is `1 `.
+        let nested = Schema::new(vec![Column::new(
+            "S",
+            SqlType::Struct(vec![
+                StructField {
+                    name: "A".into(),
+                    ty: SqlType::Integer,
+                },
+                StructField {
+                    name: "B".into(),
+                    ty: SqlType::Array(Box::new(SqlType::Double)),
+                },
+            ]),
+            ColumnKind::Value,
+        )]);
+        let row = decode(r#"{"s":{"a":1 ,"b":[2.5 , -1e18
+ ]}}"#, &nested)
+        .expect("decodes");
+        assert_eq!(
+            row.values[0],
+            Value::Struct(vec![
+                ("A".into(), Value::Integer(1)),
+                (
+                    "B".into(),
+                    Value::Array(vec![Value::Double(2.5), Value::Double(-1e18)])
+                ),
+            ])
         );
-        // A canonical row's line decodes (as a stored value) to the same values.
-        let line = r#"{"ID":1,"NAME":"a","AMOUNT":12.50}"#;
-        let row = decode(line, &stream()).expect("decodes");
-        let mut stored = Vec::new();
-        let value_columns: Vec<&Column> = stream_columns();
-        super::super::json_value::decode_value(line.as_bytes(), &value_columns, &mut stored)
-            .expect("stored form");
-        assert_eq!(stored, row.values);
-    }
-
-    fn stream_columns() -> Vec<&'static Column> {
-        let schema: &'static Schema = Box::leak(Box::new(stream()));
-        schema.columns.iter().collect()
     }
 
     #[test]

@@ -45,13 +45,10 @@ pub const JSON_NESTING_DEPTH_MAX: usize = 128;
 /// True when `json` nests arrays/objects deeper than [`JSON_NESTING_DEPTH_MAX`].
 ///
 /// Cheap for the common case: nesting depth can never exceed the number of `[`/`{` bytes, so
-/// the exact, string-aware scan only runs when that count is over the limit.
+/// the exact, string-aware scan only runs when that count is over the limit (counted with
+/// memchr, and only until it is).
 pub fn exceeds_nesting_depth(json: &[u8]) -> bool {
-    if json.len() <= JSON_NESTING_DEPTH_MAX {
-        return false;
-    }
-    let openers = json.iter().filter(|&&b| b == b'[' || b == b'{').count();
-    if openers <= JSON_NESTING_DEPTH_MAX {
+    if json.len() <= JSON_NESTING_DEPTH_MAX || openers_at_most(json, JSON_NESTING_DEPTH_MAX) {
         return false;
     }
     let mut depth = 0usize;
@@ -124,17 +121,82 @@ pub fn has_lone_surrogate_escape(json: &[u8]) -> bool {
     false
 }
 
+/// True when `json` holds at most `max` `[` and `{` bytes (a SIMD search, stopping once it
+/// has seen more).
+fn openers_at_most(json: &[u8], max: usize) -> bool {
+    memchr::memchr2_iter(b'[', b'{', json).nth(max).is_none()
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `x` that is zero, and no other bit (exact: no borrow
+/// crosses bytes).
+fn zero_bytes(x: u64) -> u64 {
+    const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    !(((x & LOWS).wrapping_add(LOWS)) | x | LOWS)
+}
+
+/// True when `text` (the inside of a JSON string) holds no quote, backslash or control
+/// character: then it is its own decoded text, and Jackson writes it back unchanged
+/// (non-ASCII included). Eight bytes at a time: stored strings can be long.
+pub fn is_unescaped_text(text: &[u8]) -> bool {
+    let mut words = text.chunks_exact(8);
+    for chunk in &mut words {
+        let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        // Bytes below 0x20 (not those at 0x80 and up), quotes and backslashes. Borrows only
+        // run upwards, so any flag means some byte really matched.
+        let special = (w.wrapping_sub(ONES * 0x20) & !w & HIGHS)
+            | zero_bytes(w ^ (ONES * u64::from(b'"')))
+            | zero_bytes(w ^ (ONES * u64::from(b'\\')));
+        if special != 0 {
+            return false;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .all(|&b| b >= 0x20 && b != b'"' && b != b'\\')
+}
+
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 
 /// Appends `s` as a quoted JSON string, escaping as Jackson does: `\"`, `\\`, the short forms
 /// `\b \t \n \f \r`, and `\u00XX` (upper-case hex) for other control characters. Everything
-/// else, including non-ASCII, is copied as UTF-8.
+/// else, including non-ASCII, is copied as UTF-8 (how a query result shows text).
 pub fn write_json_string(s: &str, out: &mut Vec<u8>) {
+    write_escaped(s, Supplementary::Utf8, out);
+}
+
+/// Appends `s` as a quoted JSON string exactly as ksqlDB's JSON serializer stores it
+/// (Jackson's `UTF8JsonGenerator` under Connect's `JsonConverter`): escaped as
+/// [`write_json_string`], except that a character outside the Basic Multilingual Plane is
+/// written as its UTF-16 surrogate pair of `\uXXXX` escapes (`😀` is `\uD83D\uDE00`):
+/// the generator escapes every surrogate `char` of a Java string it meets
+/// (`_outputMultiByteChar`; jackson-core issue 223).
+pub fn write_stored_json_string(s: &str, out: &mut Vec<u8>) {
+    write_escaped(s, Supplementary::SurrogateEscapes, out);
+}
+
+/// How [`write_escaped`] writes a character above U+FFFF.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Supplementary {
+    Utf8,
+    SurrogateEscapes,
+}
+
+fn write_escaped(s: &str, supplementary: Supplementary, out: &mut Vec<u8>) {
     out.reserve(s.len() + 2);
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut run_start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    let mut i = 0;
+    loop {
+        // Plain ASCII needs no escape: skip it eight bytes at a time.
+        i += plain_text_len(&bytes[i..]);
+        let Some(&b) = bytes.get(i) else {
+            break;
+        };
         let short = match b {
             b'"' => b'"',
             b'\\' => b'\\',
@@ -144,20 +206,43 @@ pub fn write_json_string(s: &str, out: &mut Vec<u8>) {
             0x0c => b'f',
             b'\r' => b'r',
             0x00..=0x1f => 0,
-            _ => continue,
+            // The lead byte of a four-byte sequence: a supplementary character.
+            0xf0..=0xf4 if supplementary == Supplementary::SurrogateEscapes => {
+                out.extend_from_slice(&bytes[run_start..i]);
+                let c = s[i..].chars().next().expect("a char starts at a lead byte");
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    write_unicode_escape(*unit, out);
+                }
+                i += c.len_utf8();
+                run_start = i;
+                continue;
+            }
+            // Other non-ASCII bytes are copied as they are.
+            _ => {
+                i += 1;
+                continue;
+            }
         };
         out.extend_from_slice(&bytes[run_start..i]);
-        run_start = i + 1;
+        i += 1;
+        run_start = i;
         if short != 0 {
             out.extend_from_slice(&[b'\\', short]);
         } else {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX_UPPER[usize::from(b >> 4)]);
-            out.push(HEX_UPPER[usize::from(b & 0xf)]);
+            write_unicode_escape(u16::from(b), out);
         }
     }
     out.extend_from_slice(&bytes[run_start..]);
     out.push(b'"');
+}
+
+/// `\uXXXX` with upper-case hex digits, as Jackson writes it.
+fn write_unicode_escape(unit: u16, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"\\u");
+    for shift in [12, 8, 4, 0] {
+        out.push(HEX_UPPER[usize::from((unit >> shift) & 0xf)]);
+    }
 }
 
 /// A copy of valid JSON text with insignificant whitespace removed, the way a JSON library
@@ -263,6 +348,34 @@ mod tests {
     }
 
     #[test]
+    fn stored_strings_escape_supplementary_characters_as_jackson_does() {
+        let mut out = Vec::new();
+        write_stored_json_string("a\u{1F600}é\u{10FFFF}\u{1}\"", &mut out);
+        assert_eq!(
+            std::str::from_utf8(&out).expect("utf8"),
+            "\"a\\uD83D\\uDE00é\\uDBFF\\uDFFF\\u0001\\\"\""
+        );
+        out.clear();
+        write_json_string("a\u{1F600}", &mut out);
+        assert_eq!(std::str::from_utf8(&out).expect("utf8"), "\"a\u{1F600}\"");
+    }
+
+    #[test]
+    fn unescaped_text_is_found_wherever_the_special_byte_is() {
+        for len in 0..20 {
+            let plain = "aé€😀".repeat(len);
+            assert!(is_unescaped_text(plain.as_bytes()));
+            for special in [b'"', b'\\', 0x00, 0x1f] {
+                for at in 0..=plain.len() {
+                    let mut bytes = plain.as_bytes().to_vec();
+                    bytes.insert(at, special);
+                    assert!(!is_unescaped_text(&bytes), "{len} {at} {special}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn depth_guard() {
         let deep = "[".repeat(JSON_NESTING_DEPTH_MAX + 1);
         assert!(exceeds_nesting_depth(deep.as_bytes()));
@@ -275,6 +388,12 @@ mod tests {
         // Brackets inside strings do not nest.
         let quoted = format!("[\"{}\"]", "[".repeat(500));
         assert!(!exceeds_nesting_depth(quoted.as_bytes()));
+        // The opener count is exact at every alignment.
+        for pad in 0..16 {
+            let text = format!("{}{}{}", " ".repeat(pad), "[{".repeat(64), "x".repeat(pad));
+            assert!(openers_at_most(text.as_bytes(), 128));
+            assert!(!openers_at_most(text.as_bytes(), 127));
+        }
     }
 
     #[test]

@@ -1,10 +1,34 @@
 //! The `JSON` value format: a record value is a JSON object with one field per value column.
 //!
-//! Encoding writes what ksqlDB's JSON serializer (Kafka Connect's `JsonConverter` with
-//! `decimal.format=NUMERIC`) writes: column names as keys, TIMESTAMP/DATE/TIME as numbers
-//! (epoch ms, days, ms of day), DECIMAL as a plain number keeping its scale, DOUBLE as Java
-//! prints it (non-finite values as the strings `"NaN"`, `"Infinity"`, `"-Infinity"`, Jackson's
-//! default), BYTES as base64, nested types recursively (struct fields by declared name).
+//! # Stored bytes: ksqlDB's, byte for byte
+//!
+//! Encoding writes exactly the bytes ksqlDB would have written, because the Kafka backend
+//! exposes them to other clients. ksqlDB serializes a row with Kafka Connect's
+//! `JsonConverter` (`schemas.enable=false`, `decimal.format=NUMERIC`;
+//! `KsqlJsonSerdeFactory`) over a Connect `Struct`, and Jackson's `ObjectMapper` writes the
+//! resulting tree with its default features. That fixes the *canonical* form of a record
+//! value, which every ingest path ([`encode_row_value`], and the fast path
+//! [`super::canonical_row`]) must produce:
+//! - an object with the value columns in schema order (key and header columns left out), each
+//!   as `"NAME":value` with no whitespace; a null or absent column is `null`;
+//! - BOOLEAN `true`/`false`; INTEGER and BIGINT as decimal integers (`0`, never `-0`);
+//! - DOUBLE as Java's `Double.toString` (`1.5`, `100.0`, `1.0E7`, `1.0E-4`, with the
+//!   shortest digits that round-trip, as JDK 19+ prints them: on JDK 17, about one
+//!   arbitrary double in a thousand prints longer, `1e23` as `9.999999999999999E22`); NaN and
+//!   the infinities as the strings `"NaN"`, `"Infinity"`, `"-Infinity"` (Jackson's
+//!   `QUOTE_NON_NUMERIC_NUMBERS`);
+//! - DECIMAL as `BigDecimal.toString` at the column's scale: `12.10`, and scientific once the
+//!   adjusted exponent is below -6 (`1.2E-7`, `0E-8`);
+//! - STRING escaped as Jackson's UTF-8 generator does: `\"`, `\\`, `\b \t \n \f \r`,
+//!   `\u00XX` (upper-case hex) for other control characters, `\uXXXX\uXXXX` for characters
+//!   above U+FFFF, and everything else (`/`, DEL, other non-ASCII) as UTF-8;
+//! - BYTES as padded standard base64; TIMESTAMP, DATE and TIME as epoch milliseconds, days
+//!   since the epoch and milliseconds of the day;
+//! - ARRAY elements in order; STRUCT fields in declared order under their declared names,
+//!   absent ones `null`; MAP entries in the iteration order of the Java `HashMap` ksqlDB
+//!   holds them in (an inserted row's: `new HashMap<>()`, see [`super::java_hash_map`]);
+//! - with `WRAP_SINGLE_VALUE=false`, the one value column's bare value, and no value at all
+//!   (a tombstone) when it is null.
 //!
 //! Decoding reads as `KsqlJsonDeserializer` does ([`CoercionMode::KafkaJson`]): fields match
 //! a column exactly or upper-cased, missing fields are null, unknown fields are ignored.
@@ -17,10 +41,12 @@ use std::ops::Range;
 use sonic_rs::LazyValue;
 
 use super::coerce::{self, classify, Json};
+use super::decimal_text::write_java_big_decimal;
 use super::java_double::write_java_double;
+use super::java_hash_map::{iteration_order_for, Sizing};
 use super::json_text::{
-    exceeds_nesting_depth, plain_text_len, write_base64_string, write_i64, write_json_string,
-    JSON_NESTING_DEPTH_MAX,
+    exceeds_nesting_depth, is_unescaped_text, plain_text_len, write_base64_string, write_i64,
+    write_json_string, write_stored_json_string, JSON_NESTING_DEPTH_MAX,
 };
 use crate::error::{EngineError, ErrorCode, Result};
 use crate::types::{Column, ColumnKind, Schema, SqlType, Value};
@@ -35,7 +61,7 @@ pub fn encode_value<C: Borrow<Column>>(columns: &[C], values: &[Value], out: &mu
         if i > 0 {
             out.push(b',');
         }
-        write_json_string(&column.borrow().name, out);
+        write_stored_json_string(&column.borrow().name, out);
         out.push(b':');
         write_stored_json(value, out);
     }
@@ -60,9 +86,9 @@ pub fn encode_row_value(schema: &Schema, row: &[Value], out: &mut Vec<u8>) {
             out.push(b',');
         }
         first = false;
-        write_json_string(&column.name, out);
+        write_stored_json_string(&column.name, out);
         out.push(b':');
-        write_stored_json(value, out);
+        write_json(value, Flavor::Inserted, out);
     }
     out.push(b'}');
 }
@@ -70,6 +96,12 @@ pub fn encode_row_value(schema: &Schema, row: &[Value], out: &mut Vec<u8>) {
 /// Appends a single column's value unwrapped (`WRAP_SINGLE_VALUE=false`): the bare JSON value.
 pub fn encode_value_unwrapped(value: &Value, out: &mut Vec<u8>) {
     write_stored_json(value, out);
+}
+
+/// [`encode_value_unwrapped`] for an inserted row (maps in `new HashMap<>()` order, as
+/// [`encode_row_value`] writes them).
+pub fn encode_row_value_unwrapped(value: &Value, out: &mut Vec<u8>) {
+    write_json(value, Flavor::Inserted, out);
 }
 
 /// True when a record value is a tombstone: no bytes, or the JSON text `null` (which
@@ -419,9 +451,7 @@ pub fn renders_as_stored(raw: &[u8], ty: &SqlType) -> bool {
             raw.len() >= 2
                 && raw[0] == b'"'
                 && raw[raw.len() - 1] == b'"'
-                && raw[1..raw.len() - 1]
-                    .iter()
-                    .all(|&b| b >= 0x20 && b != b'\\' && b != b'"')
+                && is_unescaped_text(&raw[1..raw.len() - 1])
         }
         SqlType::Double => is_java_plain_double(raw),
         _ => false,
@@ -448,7 +478,7 @@ const DOUBLE_EXACT_DIGITS_MAX: usize = 15;
 
 /// True for `-?I.F` that Java's `Double.toString` prints back unchanged (see
 /// [`renders_as_stored`]).
-fn is_java_plain_double(raw: &[u8]) -> bool {
+pub(crate) fn is_java_plain_double(raw: &[u8]) -> bool {
     let unsigned = raw.strip_prefix(b"-").unwrap_or(raw);
     let Some(dot) = unsigned.iter().position(|&b| b == b'.') else {
         return false;
@@ -509,9 +539,10 @@ pub(crate) fn kind_name(lv: &LazyValue<'_>) -> &'static str {
     }
 }
 
-/// How TIMESTAMP, DATE and TIME are written: the one difference between a value stored in a
+/// How TIMESTAMP, DATE and TIME are written: the difference between a value stored in a
 /// topic (epoch numbers, as ksqlDB's JSON serializer writes them) and a value in a query
-/// result (ISO text, as ksqlDB's REST API shows them; ksqldb-api.md §7).
+/// result (ISO text, as ksqlDB's REST API shows them; ksqldb-api.md §7). `Numbers` also
+/// spells the rest as the serializer does (see [`Flavor::Stored`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TemporalJson {
     /// Epoch milliseconds, days since the epoch, milliseconds of the day.
@@ -520,32 +551,67 @@ pub enum TemporalJson {
     IsoText,
 }
 
+/// Which of ksqlDB's JSON writers a value is spelled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flavor {
+    /// A query result, as ksqlDB's REST API renders it: temporal types as ISO text, DECIMAL
+    /// in plain notation, text as UTF-8.
+    Rendered,
+    /// A record value or key in a topic, as ksqlDB's JSON serializer writes it (the module
+    /// docs): temporal types as numbers, DECIMAL as `BigDecimal.toString`, characters above
+    /// U+FFFF as escaped surrogate pairs, MAP entries in the order the value holds them.
+    Stored,
+    /// [`Flavor::Stored`] for a row sent to `/inserts-stream` (or `INSERT … VALUES`), whose
+    /// every MAP ksqlDB's coercer rebuilt as a `new HashMap<>()`: entries in that map's
+    /// iteration order ([`super::java_hash_map`]).
+    Inserted,
+}
+
+impl Flavor {
+    fn stored(self) -> bool {
+        self != Flavor::Rendered
+    }
+
+    fn string(self, s: &str, out: &mut Vec<u8>) {
+        if self.stored() {
+            write_stored_json_string(s, out);
+        } else {
+            write_json_string(s, out);
+        }
+    }
+}
+
 /// Appends `value` in its stored JSON form (see the module docs).
 pub fn write_stored_json(value: &Value, out: &mut Vec<u8>) {
-    write_json_value(value, TemporalJson::Numbers, out);
+    write_json(value, Flavor::Stored, out);
 }
 
 /// Appends `value` as JSON: DOUBLE as Java prints it (non-finite values quoted, as Jackson
-/// does), DECIMAL in plain notation keeping its scale, BYTES as base64, MAP keys as strings.
+/// does), BYTES as base64, MAP keys as strings; with `TemporalJson::IsoText` as a query
+/// result shows it (DECIMAL in plain notation keeping its scale), with
+/// `TemporalJson::Numbers` as the JSON format stores it ([`write_stored_json`]).
 pub fn write_json_value(value: &Value, temporal: TemporalJson, out: &mut Vec<u8>) {
+    let flavor = match temporal {
+        TemporalJson::Numbers => Flavor::Stored,
+        TemporalJson::IsoText => Flavor::Rendered,
+    };
+    write_json(value, flavor, out);
+}
+
+fn write_json(value: &Value, flavor: Flavor, out: &mut Vec<u8>) {
     use crate::types::temporal as text;
+    let iso = !flavor.stored();
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Value::Integer(i) => write_i64(i64::from(*i), out),
         Value::BigInt(i) => write_i64(*i, out),
-        Value::Timestamp(ms) => match temporal {
-            TemporalJson::Numbers => write_i64(*ms, out),
-            TemporalJson::IsoText => write_quoted_ascii(&text::format_timestamp(*ms), out),
-        },
-        Value::Date(days) => match temporal {
-            TemporalJson::Numbers => write_i64(i64::from(*days), out),
-            TemporalJson::IsoText => write_quoted_ascii(&text::format_date(*days), out),
-        },
-        Value::Time(ms) => match temporal {
-            TemporalJson::Numbers => write_i64(i64::from(*ms), out),
-            TemporalJson::IsoText => write_quoted_ascii(&text::format_time(*ms), out),
-        },
+        Value::Timestamp(ms) if iso => write_quoted_ascii(&text::format_timestamp(*ms), out),
+        Value::Timestamp(ms) => write_i64(*ms, out),
+        Value::Date(days) if iso => write_quoted_ascii(&text::format_date(*days), out),
+        Value::Date(days) => write_i64(i64::from(*days), out),
+        Value::Time(ms) if iso => write_quoted_ascii(&text::format_time(*ms), out),
+        Value::Time(ms) => write_i64(i64::from(*ms), out),
         Value::Double(d) => {
             if d.is_finite() {
                 write_java_double(*d, out);
@@ -555,11 +621,12 @@ pub fn write_json_value(value: &Value, temporal: TemporalJson, out: &mut Vec<u8>
                 out.push(b'"');
             }
         }
-        Value::Decimal(d) => {
+        Value::Decimal(d) if iso => {
             use std::io::Write as _;
             write!(out, "{d}").expect("writing to a Vec never fails");
         }
-        Value::String(s) => write_json_string(s, out),
+        Value::Decimal(d) => write_java_big_decimal(*d, out),
+        Value::String(s) => flavor.string(s, out),
         Value::Bytes(b) => write_base64_string(b, out),
         Value::Array(items) => {
             out.push(b'[');
@@ -567,19 +634,23 @@ pub fn write_json_value(value: &Value, temporal: TemporalJson, out: &mut Vec<u8>
                 if i > 0 {
                     out.push(b',');
                 }
-                write_json_value(item, temporal, out);
+                write_json(item, flavor, out);
             }
             out.push(b']');
         }
         Value::Map(entries) => {
+            let ordered = match flavor {
+                Flavor::Inserted => iteration_order_for(entries, Sizing::Default),
+                Flavor::Rendered | Flavor::Stored => entries.iter().collect(),
+            };
             out.push(b'{');
-            for (i, (k, v)) in entries.iter().enumerate() {
+            for (i, (k, v)) in ordered.into_iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_map_key(k, temporal, out);
+                write_map_key(k, flavor, out);
                 out.push(b':');
-                write_json_value(v, temporal, out);
+                write_json(v, flavor, out);
             }
             out.push(b'}');
         }
@@ -589,9 +660,9 @@ pub fn write_json_value(value: &Value, temporal: TemporalJson, out: &mut Vec<u8>
                 if i > 0 {
                     out.push(b',');
                 }
-                write_json_string(name, out);
+                flavor.string(name, out);
                 out.push(b':');
-                write_json_value(v, temporal, out);
+                write_json(v, flavor, out);
             }
             out.push(b'}');
         }
@@ -607,20 +678,26 @@ fn write_quoted_ascii(text: &str, out: &mut Vec<u8>) {
 
 /// JSON object keys must be strings: a STRING key as itself, any other key as the text of
 /// its rendering without surrounding quotes (Jackson's key serializer calls `toString`).
-fn write_map_key(key: &Value, temporal: TemporalJson, out: &mut Vec<u8>) {
+fn write_map_key(key: &Value, flavor: Flavor, out: &mut Vec<u8>) {
     match key {
-        Value::String(s) => write_json_string(s, out),
+        Value::String(s) => flavor.string(s, out),
         other => {
             let mut text = Vec::new();
-            write_json_value(other, temporal, &mut text);
+            write_json(other, flavor, &mut text);
             let text = String::from_utf8_lossy(&text);
             let bare = text
                 .strip_prefix('"')
                 .and_then(|t| t.strip_suffix('"'))
                 .unwrap_or(&text);
-            write_json_string(bare, out);
+            flavor.string(bare, out);
         }
     }
+}
+
+/// Appends the stored map key for `key` (see [`write_stored_json`]): the text the fast path
+/// writes for a MAP key that is not a STRING.
+pub(crate) fn write_stored_map_key(key: &Value, out: &mut Vec<u8>) {
+    write_map_key(key, Flavor::Stored, out);
 }
 
 #[cfg(test)]
@@ -708,6 +785,146 @@ mod tests {
             matches!(&back[10], Value::Array(a) if matches!(a[1], Value::Double(d) if d.is_nan()))
         );
         assert_eq!(back[11..], values[11..]);
+    }
+
+    /// The bytes ksqlDB's JSON serializer writes, as Kafka Connect 3.4.0's `JsonConverter`
+    /// (`schemas.enable=false`, `decimal.format=NUMERIC`, as `KsqlJsonSerdeFactory`
+    /// configures it) printed them on JDK 17 for the Connect values ksqlDB's API coercer
+    /// builds (maps in a `new HashMap<>()`); the program is scripts/ksqldb_json_golden.
+    /// Two doubles are left out: JDK 17 prints `1e23` as `9.999999999999999E22` and `8.41e21`
+    /// as `8.409999999999999E21`, JDK 19+ (and Sluice) the shortest `1.0E23` and `8.41E21`.
+    #[test]
+    fn stored_bytes_are_ksqldbs() {
+        let stored = |column: Column, value: Value| {
+            let mut out = Vec::new();
+            encode_row_value(&Schema::new(vec![column]), &[value], &mut out);
+            String::from_utf8(out).expect("UTF-8")
+        };
+        let doubles: &[(f64, &str)] = &[
+            (1.5, "1.5"),
+            (1000.0, "1000.0"),
+            (12_345_678.0, "1.2345678E7"),
+            (1.0E-4, "1.0E-4"),
+            (-0.0, "-0.0"),
+            (0.0, "0.0"),
+            (f64::NAN, "\"NaN\""),
+            (f64::INFINITY, "\"Infinity\""),
+            (f64::NEG_INFINITY, "\"-Infinity\""),
+            (i64::MAX as f64, "9.223372036854776E18"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (2e-3, "0.002"),
+            (1_234_567.0, "1234567.0"),
+            (1e7, "1.0E7"),
+            (0.001, "0.001"),
+            (5e-324, "4.9E-324"),
+            (f64::MAX, "1.7976931348623157E308"),
+            (2.0E22, "2.0E22"),
+            (1.0E22, "1.0E22"),
+            (5.0E-3, "0.005"),
+        ];
+        for &(d, want) in doubles {
+            assert_eq!(
+                stored(col("D", SqlType::Double), Value::Double(d)),
+                format!("{{\"D\":{want}}}")
+            );
+        }
+        let decimals: &[(i128, u8, &str)] = &[
+            (1210, 2, "12.10"),
+            (0, 8, "0E-8"),
+            (12, 8, "1.2E-7"),
+            (1, 6, "0.000001"),
+            (0, 6, "0.000000"),
+            (1, 7, "1E-7"),
+            (-12, 9, "-1.2E-8"),
+            (10, 7, "0.0000010"),
+            (123_456, 10, "0.0000123456"),
+            (7, 0, "7"),
+            (0, 2, "0.00"),
+        ];
+        for &(unscaled, scale, want) in decimals {
+            let ty = SqlType::Decimal {
+                precision: 38,
+                scale,
+            };
+            let value = Value::Decimal(Decimal::new(unscaled, scale));
+            assert_eq!(stored(col("X", ty), value), format!("{{\"X\":{want}}}"));
+        }
+        assert_eq!(
+            stored(
+                col("S", SqlType::String),
+                Value::String("a\"b\\c\n\t\r\u{8}\u{c}\u{1}\u{1f}\u{7f}/é中😀\u{2028}".into())
+            ),
+            "{\"S\":\"a\\\"b\\\\c\\n\\t\\r\\b\\f\\u0001\\u001F\u{7f}/é中\\uD83D\\uDE00\u{2028}\"}"
+        );
+        let map = |keys: &[&str]| {
+            let entries = keys
+                .iter()
+                .map(|k| (Value::String((*k).into()), Value::Integer(1)))
+                .collect();
+            stored(
+                col(
+                    "M",
+                    SqlType::Map(Box::new(SqlType::String), Box::new(SqlType::Integer)),
+                ),
+                Value::Map(entries),
+            )
+        };
+        assert_eq!(map(&["c", "b", "a"]), r#"{"M":{"a":1,"b":1,"c":1}}"#);
+        assert_eq!(
+            map(&["q", "l", "k", "j", "i", "h", "g", "f", "e", "d", "c", "b", "a"]),
+            r#"{"M":{"a":1,"b":1,"c":1,"d":1,"e":1,"f":1,"g":1,"h":1,"i":1,"j":1,"k":1,"l":1,"q":1}}"#
+        );
+        assert_eq!(
+            map(&["yes, thanks", "nope", "sure, yeah"]),
+            r#"{"M":{"yes, thanks":1,"nope":1,"sure, yeah":1}}"#
+        );
+        assert_eq!(map(&["Aa", "BB", "x"]), r#"{"M":{"Aa":1,"BB":1,"x":1}}"#);
+        assert_eq!(
+            map(&["é", "😀", "z", "plan", "ref", "locale"]),
+            r#"{"M":{"ref":1,"\uD83D\uDE00":1,"é":1,"z":1,"locale":1,"plan":1}}"#
+        );
+        let device = SqlType::Struct(vec![
+            StructField {
+                name: "OS".into(),
+                ty: SqlType::String,
+            },
+            StructField {
+                name: "lower".into(),
+                ty: SqlType::Integer,
+            },
+        ]);
+        let schema = Schema::new(vec![
+            Column::new("K", SqlType::String, ColumnKind::Key),
+            col("DEVICE", device),
+            col("B", SqlType::Bytes),
+            col("TS", SqlType::Timestamp),
+            col("DT", SqlType::Date),
+            col("TM", SqlType::Time),
+            col("A", SqlType::Array(Box::new(SqlType::BigInt))),
+            col("N", SqlType::Boolean),
+        ]);
+        let mut out = Vec::new();
+        encode_row_value(
+            &schema,
+            &[
+                Value::String("key".into()),
+                Value::Struct(vec![
+                    ("OS".into(), Value::String("ios".into())),
+                    ("lower".into(), Value::Null),
+                ]),
+                Value::Bytes(vec![1, 2, 3, 4]),
+                Value::Timestamp(1_614_834_367_123),
+                Value::Date(18_690),
+                Value::Time(45_296_789),
+                Value::Array(vec![Value::BigInt(1), Value::Null, Value::BigInt(-3)]),
+                Value::Null,
+            ],
+            &mut out,
+        );
+        assert_eq!(
+            String::from_utf8(out).expect("UTF-8"),
+            r#"{"DEVICE":{"OS":"ios","lower":null},"B":"AQIDBA==","TS":1614834367123,"DT":18690,"TM":45296789,"A":[1,null,-3],"N":null}"#
+        );
     }
 
     #[test]

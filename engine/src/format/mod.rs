@@ -1,30 +1,34 @@
 //! Record formats: how row values become Kafka key/value bytes and back.
 //!
 //! ```text
-//!  ingest:  /inserts-stream line ─► canonical_row? (plain rows: one scan, no values) ─► stored as is
-//!                                │                   (keyed: key value + line minus key field)
-//!                                │ otherwise
+//!  ingest:  /inserts-stream line ─► canonical_row (one pass: names, API coercion, stored
+//!                                │   spelling; no values) ─► record value + key values
+//!                                │ a line it leaves (an error, or a rare valid row)
 //!                                ▼
 //!           /inserts-stream line ─► insert_row (parse, names, coerce::Api) ─► Vec<Value>
-//!                                      │ value_is_canonical? store the line's bytes as is
-//!                                      ▼
+//!                                      ─► json_value::encode_row_value (the same bytes)
 //!           key::encode_key (KAFKA | JSON | NONE)      json_value::encode_value (JSON)
 //!  query:   key::decode_key ◄─ record key bytes         json_value::decode_value ◄─ value bytes
 //!                                                          (coerce::KafkaJson rules)
 //! ```
 //!
+//! Every path stores ksqlDB's own bytes; [`json_value`] says exactly what they are.
+//!
 //! Modules:
 //! - [`coerce`]: JSON → [`Value`](crate::types::Value) for a SQL type, with ksqlDB's two rule
 //!   sets: the strict API coercer and the lenient `KsqlJsonDeserializer`.
-//! - [`canonical_row`]: the ingest fast path: proves a plain row is already its stored value
-//!   (for a keyed source, once its key field is cut out).
-//! - [`insert_row`]: one `/inserts-stream` row: names, duplicates, keys, canonical detection.
-//! - [`json_value`]: the `JSON` value format (encode and decode a record value).
+//! - [`canonical_row`]: the ingest fast path: an `/inserts-stream` line straight to its
+//!   stored record value (and key values), for every valid row.
+//! - [`insert_row`]: one `/inserts-stream` row into values: names, duplicates, keys, and the
+//!   error text for a bad row.
+//! - [`json_value`]: the `JSON` value format (encode and decode a record value), and what
+//!   ksqlDB's stored bytes are.
 //! - [`key`]: record keys in the `KAFKA`, `JSON` and `NONE` key formats.
 //! - [`kafka_key`]: Kafka's primitive serializers (`KAFKA` format) for one key column.
 //! - [`java_double`]: DOUBLE text exactly as Java's `Double.toString`.
 //! - [`decimal_text`]: DECIMAL parsing, rescaling and `BigDecimal.toString`.
 //! - [`json_text`]: JSON string escaping and the nesting-depth guard.
+//! - `java_hash_map`: the iteration order of a `java.util.HashMap` (stored MAPs, REDUCE).
 //!
 //! Non-goals: Avro, Protobuf, JSON_SR and DELIMITED; HTTP rendering of values (that is
 //! `sluice_protocol::value_json`).
@@ -34,6 +38,7 @@ pub mod coerce;
 pub mod decimal_text;
 pub mod insert_row;
 pub mod java_double;
+pub(crate) mod java_hash_map;
 pub mod json_text;
 pub mod json_value;
 pub mod kafka_key;

@@ -1,42 +1,47 @@
-//! Ingest: turning a row of column values into a Kafka record on the right partition.
+//! Ingest: turning a row into a Kafka record on the right partition.
 //!
 //! ```text
-//!  values ─► key bytes (key format) ─► partition (murmur2 of key bytes, or spread if keyless)
-//!         └► value bytes (value format; the row's own bytes when already canonical)
+//!  line ─► canonical_row::RowEncoder (one pass) ─► value bytes + key values ─┐
+//!     └─ left to the full decoder (bad rows: their error) ─► values ─► encode ─┤
+//!                                                                          ▼
+//!         key bytes (key format) ─► partition (murmur2 of key bytes, or spread if keyless)
 //! ```
 //!
-//! Plain rows skip the values altogether ([`CanonicalRowCheck`]): a keyless one is stored as
-//! sent; a keyed one is split into its key's value and the line without the key field.
+//! Every path stores the record value ksqlDB would have written (see
+//! [`crate::format::json_value`]).
 
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use crate::catalog::Source;
 use crate::clock::Clock;
 use crate::error::{EngineError, Result};
-use crate::format::canonical_row::{CanonicalRowCheck, KeyedRow};
+use crate::format::canonical_row::RowEncoder;
 use crate::format::insert_row::{decode_insert_row, InsertRow};
-use crate::format::json_value::{encode_row_value, encode_value_unwrapped};
+use crate::format::json_value::{encode_row_value, encode_row_value_unwrapped};
 use crate::format::key::encode_key;
 use crate::format::ValueWrapping;
 use crate::log::{partition_for_key, KeylessSpreader};
 use crate::log::{LogStore, PartitionId, Record, TopicLog};
 use crate::types::{Column, ColumnKind, SqlType, Value};
 
-/// Bytes of the block fast-path keyed values are copied into: rows share its allocation.
-const KEYED_VALUES_BLOCK_BYTES: usize = 64 * 1024;
-
 /// One `/inserts-stream` line, decoded as far as building its record needs.
 #[derive(Debug)]
 pub enum DecodedLine {
-    /// The line is already the record value the `JSON` format would store: nothing decoded.
-    StoredAsSent,
-    /// A plain keyed row: its key column's value (not null) and where its key field lies;
-    /// the record value is the line without that field. Nothing else decoded.
-    KeyedAsSent(KeyedRow),
-    /// The line's column values (and whether the line is still usable as the value).
+    /// The fast path's record: value and key bytes built from the line in one pass.
+    Encoded(EncodedLine),
+    /// The full decoder's column values (a line the fast path left to it that is valid).
     Row(InsertRow),
+}
+
+/// A record built by the fast path, less its partition and timestamp.
+#[derive(Debug)]
+pub struct EncodedLine {
+    key: Option<Bytes>,
+    value: Option<Bytes>,
+    /// From the source's TIMESTAMP column, when the row gives one.
+    timestamp_ms: Option<i64>,
 }
 
 /// Builds records for one source; one per producer request so state stays local.
@@ -49,10 +54,8 @@ pub struct Inserter {
     timestamp_index: Option<usize>,
     /// The schema index of the only value column when the source is unwrapped.
     unwrapped_index: Option<usize>,
-    /// The fast path for rows stored exactly as sent, when this source allows one.
-    canonical: Option<CanonicalRowCheck>,
-    /// Where fast-path keyed values are copied, row after row (see `value_without_key`).
-    values_block: BytesMut,
+    /// The fast path: every valid line's record in one pass.
+    encoder: RowEncoder,
     scratch: Vec<u8>,
     /// The current row's key column values, in key order (reused).
     key_values: Vec<Value>,
@@ -87,15 +90,13 @@ impl Inserter {
             ValueWrapping::Unwrapped => indexes(ColumnKind::Value).first().copied(),
             ValueWrapping::Wrapped => None,
         };
-        // A row can be stored as sent (less its key field) only when the value is a wrapped
-        // JSON object and the record timestamp does not come from the row (no `TIMESTAMP`
-        // column).
-        let canonical = (unwrapped_index.is_none() && timestamp_index.is_none())
-            .then(|| CanonicalRowCheck::new(&source.schema, source.key_format))
-            .flatten();
+        let encoder = RowEncoder::new(
+            &source.schema,
+            source.value_wrapping,
+            source.timestamp_column.as_deref(),
+        );
         Ok(Inserter {
-            canonical,
-            values_block: BytesMut::new(),
+            encoder,
             unwrapped_index,
             spreader: KeylessSpreader::starting_at(rand::random()),
             key_columns: key_indexes.iter().map(|&i| columns[i].clone()).collect(),
@@ -122,68 +123,50 @@ impl Inserter {
         self.clock.now_ms()
     }
 
-    /// Decodes one `/inserts-stream` line. A plain row that the fast path proves is already
-    /// its stored value ([`CanonicalRowCheck`]) is not decoded at all (a keyed one: only its
-    /// key); any other line goes through the full decoder, which also gives ksqlDB's error
-    /// for a bad one.
-    pub fn decode_line(&self, line: &Bytes) -> Result<DecodedLine> {
-        if let Some(check) = &self.canonical {
-            if !check.is_keyed() {
-                if check.accepts(line) {
-                    return Ok(DecodedLine::StoredAsSent);
-                }
-            } else if let Some(row) = check.keyed_row(line) {
-                return Ok(DecodedLine::KeyedAsSent(row));
-            }
+    /// Decodes one `/inserts-stream` line. Every valid line but the rarest takes the fast
+    /// path ([`RowEncoder`]): its record value and key are built in one pass, without
+    /// column values; any other line goes through the full decoder, which also gives
+    /// ksqlDB's error for a bad one.
+    pub fn decode_line(&mut self, line: &Bytes) -> Result<DecodedLine> {
+        if let Some(row) = self.encoder.encode(line) {
+            let key = encode_key(self.source.key_format, &self.key_columns, row.keys)?;
+            return Ok(DecodedLine::Encoded(EncodedLine {
+                key,
+                value: row.value,
+                timestamp_ms: row.timestamp_ms,
+            }));
         }
         decode_insert_row(line, &self.source.schema).map(DecodedLine::Row)
     }
 
     /// Builds the record for a line [`Inserter::decode_line`] decoded. `now_ms` is when the
-    /// line arrived (callers read the clock once for all the lines of one read).
+    /// line arrived (callers read the clock once for all the lines of one read). `_line`,
+    /// the line itself, is no longer read (every record value is built by `decode_line`);
+    /// it stays so callers need not change.
     pub fn record_line(
         &mut self,
         decoded: DecodedLine,
-        line: &Bytes,
+        _line: &Bytes,
         now_ms: i64,
     ) -> Result<(PartitionId, Record)> {
         match decoded {
-            DecodedLine::StoredAsSent => {
-                let partition = self.spreader.next_partition(self.topic.partition_count());
+            DecodedLine::Encoded(encoded) => {
+                let partition = self.partition_of(encoded.key.as_ref());
                 let record = Record {
-                    key: None,
-                    value: Some(line.clone()),
-                    timestamp_ms: now_ms,
+                    key: encoded.key,
+                    value: encoded.value,
+                    timestamp_ms: encoded.timestamp_ms.unwrap_or(now_ms),
                     headers: Vec::new(),
                 };
                 Ok((partition, record))
             }
-            DecodedLine::KeyedAsSent(row) => {
-                let key = encode_key(
-                    self.source.key_format,
-                    &self.key_columns,
-                    std::slice::from_ref(&row.key),
-                )?;
-                let value = self.value_without_key(&row, line);
-                let partition = self.partition_of(key.as_ref());
-                let record = Record {
-                    key,
-                    value: Some(value),
-                    timestamp_ms: now_ms,
-                    headers: Vec::new(),
-                };
-                Ok((partition, record))
-            }
-            DecodedLine::Row(row) => {
-                let canonical = row.value_is_canonical.then(|| line.clone());
-                self.record_at(&row.values, canonical, None, now_ms)
-            }
+            DecodedLine::Row(row) => self.record_at(&row.values, None, None, now_ms),
         }
     }
 
     /// Builds the record for `values` (one per schema column, schema order).
-    /// `canonical_value` is the row's own JSON when it is already the stored form, which
-    /// saves a re-encode (the zero-copy path). `rowtime` overrides the timestamp.
+    /// `canonical_value` is the row's stored value when the caller already has it, which
+    /// saves a re-encode. `rowtime` overrides the timestamp.
     pub fn record(
         &mut self,
         values: &[Value],
@@ -214,7 +197,7 @@ impl Inserter {
                 Value::Null => None,
                 value => {
                     self.scratch.clear();
-                    encode_value_unwrapped(value, &mut self.scratch);
+                    encode_row_value_unwrapped(value, &mut self.scratch);
                     Some(Bytes::copy_from_slice(&self.scratch))
                 }
             },
@@ -238,20 +221,6 @@ impl Inserter {
                 headers: Vec::new(),
             },
         ))
-    }
-
-    /// The record value of a fast-path keyed row, copied into the shared value block: one
-    /// allocation per [`KEYED_VALUES_BLOCK_BYTES`] of values instead of one per row.
-    fn value_without_key(&mut self, row: &KeyedRow, line: &[u8]) -> Bytes {
-        let [before, after] = row.value_parts(line);
-        let len = before.len() + after.len();
-        if self.values_block.capacity() - self.values_block.len() < len {
-            // Earlier values keep the old block alive until their records are written.
-            self.values_block = BytesMut::with_capacity(KEYED_VALUES_BLOCK_BYTES.max(len));
-        }
-        self.values_block.extend_from_slice(before);
-        self.values_block.extend_from_slice(after);
-        self.values_block.split().freeze()
     }
 
     /// Kafka's default partitioner: murmur2 of the key bytes, or spread when there are none.

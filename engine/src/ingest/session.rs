@@ -11,6 +11,8 @@
 //! back-pressure rather than buffered without bound. Every face that ingests rows
 //! (ksqlDB's `/inserts-stream`, others' insert APIs) uses this; none batches by itself.
 
+use std::time::Instant;
+
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
@@ -30,8 +32,13 @@ pub const INSERT_BATCH_ROWS_MAX: usize = 1024;
 /// What the session says about a run of rows.
 #[derive(Debug)]
 pub enum Ack {
-    /// Rows `first_seq .. first_seq + rows` are durable.
-    Ok { first_seq: u64, rows: u64 },
+    /// Rows `first_seq .. first_seq + rows` are durable. `received_at` is when the first
+    /// of them reached the session (what ack-latency metrics measure from).
+    Ok {
+        first_seq: u64,
+        rows: u64,
+        received_at: Instant,
+    },
     /// The row `seq` failed (a bad row, or a write that failed): the session ends here,
     /// and no row from `seq` on was stored.
     Failed { seq: u64, error: EngineError },
@@ -42,6 +49,7 @@ enum Pending {
     Batch {
         first_seq: u64,
         rows: u64,
+        received_at: Instant,
         tickets: Vec<AppendTicket>,
     },
     Failed {
@@ -57,6 +65,8 @@ pub struct InsertSession {
     next_seq: u64,
     batch_first_seq: u64,
     batch_rows: u64,
+    /// When the current batch's first row arrived.
+    batch_received_at: Instant,
     /// Records per partition for the current batch.
     batches: Vec<(PartitionId, Vec<Record>)>,
 }
@@ -76,6 +86,7 @@ pub(crate) fn open(inserter: Inserter) -> (InsertSession, AckStream) {
             next_seq: 0,
             batch_first_seq: 0,
             batch_rows: 0,
+            batch_received_at: Instant::now(),
             batches: Vec::new(),
         },
         AckStream { pending: rx },
@@ -86,9 +97,13 @@ impl InsertSession {
     /// Decodes and appends `lines` (one row each, without newlines). `Stop` once the session
     /// has ended: a row failed (its error is the last ack) or nobody reads the acks.
     pub async fn push(&mut self, lines: &[Bytes]) -> Flow {
-        // The lines of one read arrived together: one clock read stamps them all.
+        // The lines of one read arrived together: one clock read (each clock) stamps them all.
         let now_ms = self.inserter.now_ms();
+        let received_at = Instant::now();
         for line in lines {
+            if self.batch_rows == 0 {
+                self.batch_received_at = received_at;
+            }
             if let Err(error) = self.add(line, now_ms) {
                 if self.flush().await == Flow::Stop {
                     return Flow::Stop;
@@ -156,6 +171,7 @@ impl InsertSession {
         let pending = Pending::Batch {
             first_seq: self.batch_first_seq,
             rows: self.batch_rows,
+            received_at: self.batch_received_at,
             tickets,
         };
         self.batch_first_seq = self.next_seq;
@@ -180,9 +196,14 @@ impl AckStream {
             Pending::Batch {
                 first_seq,
                 rows,
+                received_at,
                 tickets,
             } => Some(match all_durable(tickets).await {
-                Ok(()) => Ack::Ok { first_seq, rows },
+                Ok(()) => Ack::Ok {
+                    first_seq,
+                    rows,
+                    received_at,
+                },
                 Err(error) => {
                     // Nothing after a failed batch is acked.
                     self.pending.close();

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::error::{ErrorCode, Result};
+use crate::metrics::HistogramSnapshot;
 
 /// Most partitions a topic may have.
 ///
@@ -153,6 +154,11 @@ pub trait LogStore: Send + Sync {
     /// A backend that cannot tell reports healthy.
     fn health(&self) -> LogHealth {
         LogHealth::default()
+    }
+    /// How long the backend's own fsyncs took, for metrics; `None` if it does none (Kafka's
+    /// brokers sync, not this process). Counts never go down.
+    fn sync_latency(&self) -> Option<HistogramSnapshot> {
+        None
     }
 }
 

@@ -4,6 +4,7 @@
 //! ```text
 //!  push/pull:   Limit? ─ Project ─ FlatMap? ─ Filter? ─ Scan
 //!  persistent:  Sink ─ Project (key + value columns) ─ FlatMap? ─ Filter? ─ Scan
+//!  aggregating: Sink ─ Project ─ Aggregate (GROUP BY, HAVING) ─ FlatMap? ─ Filter? ─ Scan
 //! ```
 //!
 //! One planner builds it for every kind of query (`transient`, `persistent`), the physical
@@ -14,6 +15,7 @@
 use std::sync::Arc;
 
 use crate::catalog::Source;
+use crate::exec::aggregate::AggregateSpec;
 use crate::exec::flat_map::FlatMap;
 use crate::exec::project::Projection;
 use crate::exec::record_sink::SinkProjection;
@@ -42,6 +44,12 @@ pub enum LogicalPlan {
         columns: Vec<OutputColumn>,
         /// For persistent queries over streams: each key column's value for a tombstone.
         tombstone_key: Vec<Option<Projection>>,
+    },
+    /// GROUP BY with its aggregate calls (and HAVING): rows become
+    /// `[group key values…, aggregate results…]`.
+    Aggregate {
+        input: Box<LogicalPlan>,
+        spec: AggregateSpec,
     },
     /// LIMIT.
     Limit {
@@ -84,6 +92,7 @@ impl LogicalPlan {
             | LogicalPlan::FlatMap { input, .. }
             | LogicalPlan::Project { input, .. }
             | LogicalPlan::Limit { input, .. }
+            | LogicalPlan::Aggregate { input, .. }
             | LogicalPlan::Sink { input, .. } => Some(input),
         }
     }
@@ -104,6 +113,14 @@ impl LogicalPlan {
     /// The source the query reads.
     pub fn source(&self) -> &Arc<Source> {
         &self.scan().source
+    }
+
+    /// The aggregation, if the query has one.
+    pub fn aggregate(&self) -> Option<&AggregateSpec> {
+        self.chain().find_map(|p| match p {
+            LogicalPlan::Aggregate { spec, .. } => Some(spec),
+            _ => None,
+        })
     }
 
     pub fn has_filter(&self) -> bool {

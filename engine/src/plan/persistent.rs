@@ -14,6 +14,7 @@
 use std::sync::Arc;
 
 use crate::catalog::{Source, SourceLookup};
+use crate::exec::aggregate::{AggregateSpec, UdafConfig};
 use crate::error::{EngineError, Result};
 use crate::exec::project::Projection;
 use crate::exec::scan::{DecodeColumns, Tombstones};
@@ -26,6 +27,7 @@ use crate::statements::create::{
 };
 use crate::types::{Column, ColumnKind, Schema, SqlType};
 
+use super::aggregate::{self, AggregateMode, PlannedAggregate};
 use super::logical::{LogicalPlan, OutputColumn, ScanNode};
 use super::scope::{compile_where, SourceResolver};
 use super::select::{expand_select, Duplicates, SelectScope, SelectedColumn, WildcardOrder};
@@ -110,6 +112,17 @@ pub fn plan_persistent(
         alias,
     };
     let filter = compile_where(query.where_clause.as_ref(), &resolver)?;
+    if aggregate::is_aggregation(query) {
+        return plan_aggregating(
+            sink,
+            &source,
+            &resolver,
+            filter,
+            query,
+            statement_text,
+            source_partitions,
+        );
+    }
     let partition_by = PartitionBy::of(&query.partition_by);
     let scope = SelectScope {
         columns: &resolver,
@@ -208,12 +221,144 @@ pub fn plan_persistent(
     })
 }
 
+/// Plans `SELECT … GROUP BY …`: `Sink ─ Project ─ Aggregate ─ Filter? ─ Scan`. Over a table
+/// the WHERE runs inside the aggregate, where a row that fails it withdraws its key's earlier
+/// contribution.
+fn plan_aggregating(
+    sink: SinkSpec<'_>,
+    source: &Arc<Source>,
+    resolver: &SourceResolver<'_>,
+    filter: Option<crate::expr::CompiledExpr>,
+    query: &Query,
+    statement_text: &str,
+    source_partitions: impl Fn(&str) -> Option<u32>,
+) -> Result<PersistentPlan> {
+    let config = UdafConfig {
+        collect_list_limit: sink
+            .config
+            .collect_list_limit
+            .unwrap_or(UdafConfig::default().collect_list_limit),
+        collect_set_limit: sink
+            .config
+            .collect_set_limit
+            .unwrap_or(UdafConfig::default().collect_set_limit),
+    };
+    let table_input = source.kind == SourceKind::Table;
+    let PlannedAggregate {
+        group_by,
+        calls,
+        having,
+        keys,
+        values,
+        all: _,
+    } = aggregate::plan_aggregate(
+        query,
+        source,
+        resolver,
+        AggregateMode::Persistent { sink: sink.name },
+        config,
+    )?;
+    if table_input {
+        if let Some(call) = calls.iter().find(|c| !c.udaf.undoable()) {
+            return Err(EngineError::statement(format!(
+                "The aggregation functions {} cannot be applied to a table source, only to a stream source.",
+                call.udaf.name()
+            )));
+        }
+    }
+    check_duplicates(&keys, &values)?;
+    let schema = Schema::new(
+        keys.iter()
+            .map(|i| Column::new(i.name.clone(), i.ty.clone(), ColumnKind::Key))
+            .chain(
+                values
+                    .iter()
+                    .map(|i| Column::new(i.name.clone(), i.ty.clone(), ColumnKind::Value)),
+            )
+            .collect(),
+    );
+    let sink_source = match sink.existing {
+        Some(existing) => {
+            check_insert_schema(existing, &schema)?;
+            Arc::clone(existing)
+        }
+        None => Arc::new(sink_source(&sink, source, schema, statement_text)?),
+    };
+    let props = WithProperties::new(sink.properties)?;
+    let sink_partitions = match props.partitions()? {
+        Some(n) => n,
+        None => source_partitions(&source.topic).unwrap_or(1),
+    };
+    let spec = AggregateSpec {
+        group_by,
+        key_columns: sink_source.schema.keys().cloned().collect(),
+        key_format: sink_source.key_format,
+        calls,
+        table_input,
+        table_filter: if table_input { filter.clone() } else { None },
+        having,
+    };
+    let mut plan = LogicalPlan::Scan(ScanNode {
+        source: Arc::clone(source),
+        alias: resolver.alias.map(str::to_string),
+        decode: DecodeColumns::All,
+        // A table's deletes withdraw rows from their groups; a stream's null values are
+        // dropped by the aggregate.
+        tombstones: Tombstones::Forward,
+    });
+    if let (Some(predicate), false) = (filter, table_input) {
+        plan = LogicalPlan::Filter {
+            input: Box::new(plan),
+            predicate,
+        };
+    }
+    let plan = LogicalPlan::Aggregate {
+        input: Box::new(plan),
+        spec,
+    };
+    let tombstone_key = (0..keys.len()).map(|i| Some(Projection::Column(i))).collect();
+    let column = |i: SelectedColumn, kind: ColumnKind| OutputColumn {
+        name: i.name,
+        ty: i.ty,
+        kind,
+        projection: i.projection,
+    };
+    let columns = keys
+        .into_iter()
+        .map(|i| column(i, ColumnKind::Key))
+        .chain(values.into_iter().map(|i| column(i, ColumnKind::Value)))
+        .collect();
+    let plan = LogicalPlan::Sink {
+        input: Box::new(LogicalPlan::Project {
+            input: Box::new(plan),
+            columns,
+            tombstone_key,
+        }),
+        sink: Arc::clone(&sink_source),
+        partitions: sink_partitions,
+    };
+    Ok(PersistentPlan {
+        kind: sink.kind,
+        statement_text: statement_text.to_string(),
+        source: Arc::clone(source),
+        sink: sink_source,
+        sink_partitions,
+        logical: plan,
+    })
+}
+
 /// Rejects the query shapes this engine cannot run as persistent queries, with ksqlDB's
 /// texts where ksqlDB rejects them too.
 fn check_shape(kind: PersistentKind, source: &Source, query: &Query) -> Result<()> {
-    if !query.group_by.is_empty() || query.having.is_some() || query.window.is_some() {
+    let aggregating = aggregate::is_aggregation(query);
+    if query.window.is_some() {
         return Err(EngineError::unsupported(
-            "Aggregations (GROUP BY, WINDOW, HAVING) are not supported yet in persistent queries",
+            "Windowed aggregations are not supported yet in persistent queries",
+        ));
+    }
+    if aggregating && !query.partition_by.is_empty() {
+        return Err(EngineError::statement(
+            "PARTITION BY is not supported on aggregations: the GROUP BY sets the key.",
         ));
     }
     if query.limit.is_some() {
@@ -226,7 +371,12 @@ fn check_shape(kind: PersistentKind, source: &Source, query: &Query) -> Result<(
             "{what} statements don't support LIMIT clause."
         )));
     }
-    match (kind, source.kind) {
+    let produces = if aggregating {
+        SourceKind::Table
+    } else {
+        source.kind
+    };
+    match (kind, produces) {
         (PersistentKind::CreateTableAs, SourceKind::Stream) => Err(EngineError::statement(
             "Invalid result type. Your SELECT query produces a STREAM. Please use CREATE STREAM AS SELECT statement instead.",
         )),
@@ -235,7 +385,9 @@ fn check_shape(kind: PersistentKind, source: &Source, query: &Query) -> Result<(
                 "Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE AS SELECT statement instead.",
             ))
         }
-        (PersistentKind::CreateTableAs, SourceKind::Table) if !query.partition_by.is_empty() => {
+        (PersistentKind::CreateTableAs, SourceKind::Table)
+            if !query.partition_by.is_empty() && !aggregating =>
+        {
             Err(EngineError::statement(
                 "Cannot repartition a TABLE source.",
             ))

@@ -3,6 +3,7 @@
 //! ```text
 //!  Scan ─► Scan (decoder)           Filter ─► exec::filter        FlatMap ─► exec::flat_map
 //!  Limit ─► exec::limit             Project ─► the terminal's projection
+//!  Aggregate ─► exec::aggregate (state in the query's store)
 //!  Sink ─► exec::record_sink        (no Sink) ─► exec::result_sink
 //! ```
 //!
@@ -13,6 +14,8 @@
 
 use std::sync::Arc;
 
+use crate::error::Result;
+use crate::exec::aggregate::operator::Aggregate;
 use crate::exec::filter::Filter;
 use crate::exec::flat_map::FlatMapOperator;
 use crate::exec::limit::Limit;
@@ -22,32 +25,44 @@ use crate::exec::project::Projection;
 use crate::exec::record_sink::RecordSink;
 use crate::exec::result_sink::ResultSink;
 use crate::exec::scan::Scan;
+use crate::state::{MemoryStore, SharedWriteCache, WriteBackCache, CACHE_BYTES_DEFAULT};
+use std::sync::Mutex;
 
 use super::logical::LogicalPlan;
 
 /// The pipeline of a push or pull query: its rows become result rows.
-pub(crate) fn result_pipeline(plan: &LogicalPlan, query_id: &Arc<str>) -> Pipeline<ResultSink> {
-    let (scan, operators) = scan_and_operators(plan, query_id);
+pub(crate) fn result_pipeline(
+    plan: &LogicalPlan,
+    query_id: &Arc<str>,
+) -> Result<Pipeline<ResultSink>> {
+    // A push query's aggregation lives as long as the query: its state in memory.
+    let state: SharedWriteCache = Arc::new(Mutex::new(WriteBackCache::new(
+        Arc::new(MemoryStore::new()),
+        CACHE_BYTES_DEFAULT,
+    )));
+    let (scan, operators) = scan_and_operators(plan, query_id, &state)?;
     let projection: Vec<Projection> = plan
         .output_columns()
         .iter()
         .map(|c| c.projection.clone())
         .collect();
-    Pipeline::new(
+    Ok(Pipeline::new(
         scan,
         operators,
         ResultSink::new(Arc::clone(query_id), projection),
-    )
+    ))
 }
 
 /// The pipeline of a persistent query: its rows become records of a sink topic with
-/// `sink_partitions` partitions (the topic's, which an INSERT INTO does not choose).
+/// `sink_partitions` partitions (the topic's, which an INSERT INTO does not choose). A
+/// stateful step keeps its state in `state`, the cache over the query's store.
 pub(crate) fn sink_pipeline(
     plan: &LogicalPlan,
     query_id: &Arc<str>,
     sink_partitions: u32,
-) -> Pipeline<RecordSink> {
-    let (scan, operators) = scan_and_operators(plan, query_id);
+    state: &SharedWriteCache,
+) -> Result<Pipeline<RecordSink>> {
+    let (scan, operators) = scan_and_operators(plan, query_id, state)?;
     let Some(LogicalPlan::Sink { sink, .. }) =
         plan.chain().find(|p| matches!(p, LogicalPlan::Sink { .. }))
     else {
@@ -56,7 +71,7 @@ pub(crate) fn sink_pipeline(
     let projection = plan
         .sink_projection()
         .expect("a persistent query's plan has a projection");
-    Pipeline::new(
+    Ok(Pipeline::new(
         scan,
         operators,
         RecordSink::new(
@@ -65,11 +80,15 @@ pub(crate) fn sink_pipeline(
             sink_partitions,
             projection,
         ),
-    )
+    ))
 }
 
 /// The scan, and the operators between it and the terminal, bottom up.
-fn scan_and_operators(plan: &LogicalPlan, query_id: &Arc<str>) -> (Scan, Vec<Box<dyn Operator>>) {
+fn scan_and_operators(
+    plan: &LogicalPlan,
+    query_id: &Arc<str>,
+    state: &SharedWriteCache,
+) -> Result<(Scan, Vec<Box<dyn Operator>>)> {
     let scan = plan.scan();
     let mut operators: Vec<Box<dyn Operator>> = Vec::new();
     let mut steps: Vec<&LogicalPlan> = plan.chain().collect();
@@ -89,14 +108,19 @@ fn scan_and_operators(plan: &LogicalPlan, query_id: &Arc<str>) -> (Scan, Vec<Box
             LogicalPlan::Limit { rows_max, .. } => {
                 operators.push(Box::new(Limit::new(*rows_max)));
             }
+            LogicalPlan::Aggregate { spec, .. } => operators.push(Box::new(Aggregate::new(
+                Arc::clone(query_id),
+                spec.clone(),
+                Arc::clone(state),
+            )?)),
             LogicalPlan::Scan(_)
             | LogicalPlan::FlatMap { .. }
             | LogicalPlan::Project { .. }
             | LogicalPlan::Sink { .. } => {}
         }
     }
-    (
+    Ok((
         Scan::new(&scan.source, &scan.decode, scan.tombstones),
         operators,
-    )
+    ))
 }

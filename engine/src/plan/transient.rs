@@ -10,15 +10,19 @@ use std::sync::Arc;
 
 use crate::catalog::{Source, SourceLookup};
 use crate::error::{EngineError, Result};
+use crate::exec::aggregate::{AggregateSpec, UdafConfig};
 use crate::exec::flat_map::FlatMap;
+use crate::format::KeyFormat;
 use crate::exec::scan::{DecodeColumns, Tombstones};
 use crate::expr::CompiledExpr;
 use crate::log::StartPosition;
-use crate::sql::ast::{Relation, Statement};
+use crate::sql::ast::{Relation, SourceKind, Statement};
 use crate::sql::{self};
-use crate::types::{ColumnKind, SqlType};
+use crate::types::{Column, ColumnKind, SqlType};
 
+use super::aggregate::{self, AggregateMode};
 use super::logical::{LogicalPlan, OutputColumn, ScanNode};
+use super::pull_where::{self, PullScans};
 use super::scope::{compile_where, PseudoColumnRecorder, RecordingResolver, SourceResolver};
 use super::select::{expand_select, Duplicates, SelectScope, SelectedColumn, WildcardOrder};
 use super::table_function;
@@ -38,6 +42,12 @@ pub struct QueryPlan {
     pub source: Arc<Source>,
     pub column_names: Vec<String>,
     pub column_types: Vec<SqlType>,
+    /// Per column, whether ksqlDB marks it `KEY` in a `/query` header: a key column of the
+    /// table a pull query reads, copied as it is. All false otherwise.
+    pub key_columns: Vec<bool>,
+    /// For a pull query over a table whose WHERE pins every key column to literals: the key
+    /// tuples to look up instead of scanning (the WHERE still filters what they find).
+    pub lookup: Option<Vec<Vec<crate::types::Value>>>,
     pub logical: LogicalPlan,
     pub start: StartPosition,
 }
@@ -51,6 +61,12 @@ pub struct QueryProperties {
     pub push_v2: Toggle,
     /// `ksql.query.pull.limit.clause.enabled` (ksqlDB defaults it to true).
     pub pull_limit_clause: Toggle,
+    /// `ksql.query.pull.table.scan.enabled`: pull queries over tables may scan rather than
+    /// look keys up (ksqlDB defaults it to true).
+    pub pull_table_scan: Toggle,
+    /// `ksql.query.pull.range.scan.enabled`: key ranges over STRING keys count as lookups
+    /// (ksqlDB defaults it to true).
+    pub pull_range_scan: Toggle,
 }
 
 /// A boolean ksqlDB setting.
@@ -66,6 +82,8 @@ impl Default for QueryProperties {
             auto_offset_reset_earliest: None,
             push_v2: Toggle::Disabled,
             pull_limit_clause: Toggle::Enabled,
+            pull_table_scan: Toggle::Enabled,
+            pull_range_scan: Toggle::Enabled,
         }
     }
 }
@@ -75,6 +93,10 @@ pub const PUSH_V2_ENABLED: &str = "ksql.query.push.v2.enabled";
 
 /// The property that allows LIMIT in pull queries.
 pub const PULL_LIMIT_CLAUSE_ENABLED: &str = "ksql.query.pull.limit.clause.enabled";
+/// See [`QueryProperties::pull_table_scan`].
+pub const PULL_TABLE_SCAN_ENABLED: &str = "ksql.query.pull.table.scan.enabled";
+/// See [`QueryProperties::pull_range_scan`].
+pub const PULL_RANGE_SCAN_ENABLED: &str = "ksql.query.pull.range.scan.enabled";
 
 /// Prefix of every scalable push query id (ksqlDB's `SCALABLE_PUSH_QUERY_<uuid>`).
 pub const SCALABLE_PUSH_QUERY_ID_PREFIX: &str = "SCALABLE_PUSH_QUERY_";
@@ -111,7 +133,39 @@ impl QueryProperties {
             auto_offset_reset_earliest,
             push_v2: toggle(props, PUSH_V2_ENABLED, Toggle::Disabled)?,
             pull_limit_clause: toggle(props, PULL_LIMIT_CLAUSE_ENABLED, Toggle::Enabled)?,
+            pull_table_scan: toggle(props, PULL_TABLE_SCAN_ENABLED, Toggle::Enabled)?,
+            pull_range_scan: toggle(props, PULL_RANGE_SCAN_ENABLED, Toggle::Enabled)?,
         })
+    }
+}
+
+/// A WHERE error of a pull query over a table, as ksqlDB words it.
+fn pull_where_error(e: EngineError, where_clause: Option<&crate::sql::ast::Expr>) -> EngineError {
+    let message = e.to_string();
+    if let Some(name) = message
+        .strip_prefix("Column '")
+        .and_then(|rest| rest.strip_suffix("' cannot be resolved."))
+    {
+        return EngineError::statement(format!("WHERE column '{name}' cannot be resolved."));
+    }
+    if let Some(rest) = message.strip_prefix("LIKE operands must be STRING, but ") {
+        // "<column> is <TYPE>."
+        if let Some((_, ty)) = rest.trim_end_matches('.').rsplit_once(" is ") {
+            return EngineError::statement(format!(
+                "The column type for Like condition must be VARCHAR. The column type is {ty}"
+            ));
+        }
+    }
+    if matches!(where_clause, Some(crate::sql::ast::Expr::Between { .. })) {
+        // ksqlDB rewrites BETWEEN into two comparisons before it type-checks them.
+        return EngineError::statement(format!("Invalid expression: {message}"));
+    }
+    match where_clause {
+        Some(w) => EngineError::statement(format!(
+            "Error in WHERE expression: {}\nStatement: {w}",
+            message.replacen(" Use 'IS NULL'", "\nUse 'IS NULL'", 1)
+        )),
+        None => e,
     }
 }
 
@@ -144,6 +198,11 @@ pub fn plan_query(
     };
     let (name, alias) = match &query.from {
         Relation::Source { name, alias } => (name.clone(), alias.clone()),
+        Relation::Join { .. } if query.emit.is_none() => {
+            return Err(EngineError::statement(
+                "Pull queries don't support JOIN clauses.",
+            ))
+        }
         Relation::Join { .. } => {
             return Err(EngineError::unsupported(
                 "Joins are not supported yet in push and pull queries",
@@ -155,10 +214,18 @@ pub fn plan_query(
         .cloned()
         .ok_or_else(|| EngineError::statement(format!("{name} does not exist.")))?;
     table_function::check_query(&query, source.kind)?;
-    if query.window.is_some() || !query.group_by.is_empty() || query.having.is_some() {
+    if query.window.is_some() {
         return Err(EngineError::unsupported(
-            "Aggregations and windows are not supported yet in push and pull queries",
+            "Windowed aggregations are not supported yet in push and pull queries",
         ));
+    }
+    if aggregate::is_aggregation(&query) {
+        if query.emit.is_none() {
+            return Err(EngineError::statement(
+                "Pull queries don't support GROUP BY clauses.",
+            ));
+        }
+        return plan_push_aggregate(&query, source, alias, parsed.text, props);
     }
     if !query.partition_by.is_empty() {
         return Err(EngineError::statement(
@@ -182,7 +249,27 @@ pub fn plan_query(
         inner: &pseudo,
         slots: std::cell::RefCell::new(Vec::new()),
     };
-    let filter = compile_where(query.where_clause.as_ref(), &recorder)?;
+    let table_pull = kind == QueryKind::Pull && source.kind == SourceKind::Table;
+    let filter = match compile_where(query.where_clause.as_ref(), &recorder) {
+        Ok(f) => f,
+        // ksqlDB's pull query planner reports WHERE errors over tables in its own words.
+        Err(e) if table_pull => return Err(pull_where_error(e, query.where_clause.as_ref())),
+        Err(e) => return Err(e),
+    };
+    let lookup = match table_pull {
+        true => pull_where::lookup_keys(&source, query.where_clause.as_ref()),
+        false => None,
+    };
+    if table_pull {
+        pull_where::check(
+            &source,
+            query.where_clause.as_ref(),
+            PullScans {
+                table_scan: props.pull_table_scan == Toggle::Enabled,
+                range_scan: props.pull_range_scan == Toggle::Enabled,
+            },
+        )?;
+    }
     let pseudo_in_where = pseudo.take();
     let scope = SelectScope {
         columns: &pseudo,
@@ -227,6 +314,20 @@ pub fn plan_query(
         (QueryKind::Push, _) => StartPosition::Latest,
     };
     let column_names = columns.iter().map(|c| c.name.clone()).collect();
+    let key_columns = columns
+        .iter()
+        .map(|c| {
+            kind == QueryKind::Pull
+                && source.kind == SourceKind::Table
+                && c.slot.is_some_and(|i| {
+                    source
+                        .schema
+                        .columns
+                        .get(i)
+                        .is_some_and(|col| col.kind == ColumnKind::Key)
+                })
+        })
+        .collect();
     let column_types = columns.iter().map(|c| c.ty.clone()).collect();
     // Table functions build their rows from values, so they need every column decoded.
     let decode = match flat_map.is_empty() {
@@ -252,8 +353,116 @@ pub fn plan_query(
         source,
         column_names,
         column_types,
+        key_columns,
+        lookup,
         logical,
         start,
+    })
+}
+
+/// A push query with aggregates: `Limit? ─ Project ─ Aggregate ─ Filter? ─ Scan`, its state
+/// in memory for the query's life. Results are the select items in order; grouped keys need
+/// not be among them, and without GROUP BY all rows form one group (ksqlDB's push queries).
+fn plan_push_aggregate(
+    query: &crate::sql::ast::Query,
+    source: Arc<Source>,
+    alias: Option<String>,
+    sql: String,
+    props: &QueryProperties,
+) -> Result<QueryPlan> {
+    let resolver = SourceResolver {
+        source: &source,
+        alias: alias.as_deref(),
+    };
+    let filter = compile_where(query.where_clause.as_ref(), &resolver)?;
+    let planned = aggregate::plan_aggregate(
+        query,
+        &source,
+        &resolver,
+        AggregateMode::Push,
+        UdafConfig::default(),
+    )?;
+    let table_input = source.kind == SourceKind::Table;
+    if table_input {
+        if let Some(call) = planned.calls.iter().find(|c| !c.udaf.undoable()) {
+            return Err(EngineError::statement(format!(
+                "The aggregation functions {} cannot be applied to a table source, only to a stream source.",
+                call.udaf.name()
+            )));
+        }
+    }
+    // Group keys only key the in-memory state: any format that encodes every type will do.
+    let key_columns = planned
+        .group_by
+        .iter()
+        .enumerate()
+        .map(|(i, g)| Column::new(format!("KEY{i}"), g.sql_type().clone(), ColumnKind::Key))
+        .collect();
+    let spec = AggregateSpec {
+        group_by: planned.group_by,
+        key_columns,
+        key_format: KeyFormat::Json,
+        calls: planned.calls,
+        table_input,
+        table_filter: if table_input { filter.clone() } else { None },
+        having: planned.having,
+    };
+    let mut plan = LogicalPlan::Scan(ScanNode {
+        source: Arc::clone(&source),
+        alias,
+        decode: DecodeColumns::All,
+        tombstones: match table_input {
+            true => Tombstones::Forward,
+            false => Tombstones::Drop,
+        },
+    });
+    if let (Some(predicate), false) = (filter, table_input) {
+        plan = LogicalPlan::Filter {
+            input: Box::new(plan),
+            predicate,
+        };
+    }
+    let plan = LogicalPlan::Aggregate {
+        input: Box::new(plan),
+        spec,
+    };
+    let columns = planned.all;
+    let column_names = columns.iter().map(|c| c.name.clone()).collect();
+    let column_types: Vec<SqlType> = columns.iter().map(|c| c.ty.clone()).collect();
+    let key_columns = vec![false; column_types.len()];
+    let mut logical = LogicalPlan::Project {
+        input: Box::new(plan),
+        columns: columns
+            .into_iter()
+            .map(|c| OutputColumn {
+                name: c.name,
+                ty: c.ty,
+                kind: ColumnKind::Value,
+                projection: c.projection,
+            })
+            .collect(),
+        tombstone_key: Vec::new(),
+    };
+    if let Some(rows_max) = query.limit {
+        logical = LogicalPlan::Limit {
+            input: Box::new(logical),
+            rows_max,
+        };
+    }
+    Ok(QueryPlan {
+        id: format!("transient_{}_{}", source.name, rand::random::<u64>() >> 1),
+        kind: QueryKind::Push,
+        sql,
+        source,
+        column_names,
+        column_types,
+        key_columns,
+        lookup: None,
+        logical,
+        start: match props.auto_offset_reset_earliest {
+            Some(true) => StartPosition::Earliest,
+            _ => StartPosition::Latest,
+        },
     })
 }
 

@@ -2,11 +2,14 @@
 //! records of the REST-proxy face.
 //!
 //! - `transient`: cursor → decode → filter → project → limit, in batches for a response.
+//! - `materialized`: a table's current rows (its store, or its compacted topic) for pull
+//!   queries.
 //! - `shared_batches`: result batches identical push queries share (read and decode once).
 //! - `print`: PRINT: tail a topic's raw records (INTERVAL, LIMIT).
 //! - `persistent`: persistent queries: registry, runner, checkpoints.
 //! - `raw_records`: produce pre-keyed records and read them back.
 
+pub(crate) mod materialized;
 pub mod persistent;
 pub mod print;
 pub mod raw_records;

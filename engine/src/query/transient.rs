@@ -32,6 +32,7 @@ use crate::exec::result_sink::ResultSink;
 use crate::log::{LogStore, Offset, PartitionCursor, PartitionId, StoredRecord, TopicLog};
 use crate::plan::physical;
 use crate::plan::transient::{QueryKind, QueryPlan};
+use crate::query::materialized::MaterializedCursor;
 use crate::query::shared_batches::{BatchRing, SharedBatch, SharedBatches};
 
 /// Records read from one partition per turn, so one busy partition cannot starve others.
@@ -61,6 +62,9 @@ pub struct QueryStream {
     next_cursor: usize,
     /// The batches this query shares with identical ones (`None`: it computes its own).
     shared: Option<Arc<BatchRing>>,
+    /// The oldest timestamp of the records read by the last `next_rows` (its own reads,
+    /// not rows copied from a shared batch), for end-to-end latency metrics.
+    oldest_record_ms: Option<i64>,
 }
 
 impl QueryStream {
@@ -76,7 +80,8 @@ impl QueryStream {
         let topic = log.topic(&plan.source.topic).ok_or_else(|| {
             EngineError::not_found(format!("Topic '{}' does not exist", plan.source.topic))
         })?;
-        let mut cursors = Vec::with_capacity(topic.partition_count() as usize);
+        let mut cursors: Vec<Box<dyn PartitionCursor>> =
+            Vec::with_capacity(topic.partition_count() as usize);
         for p in 0..topic.partition_count() {
             cursors.push(topic.cursor(PartitionId(p), plan.start)?);
         }
@@ -85,6 +90,37 @@ impl QueryStream {
                 .map(|p| topic.end_offset(PartitionId(p)))
                 .collect()
         });
+        Self::start_over(registry, shared_batches, plan, topic, cursors, stop_at)
+    }
+
+    /// Starts a pull query over a table's current rows (`materialized`), not its topic.
+    pub(crate) fn start_materialized(
+        log: &dyn LogStore,
+        registry: &Arc<QueryRegistry>,
+        shared_batches: &SharedBatches,
+        plan: QueryPlan,
+        rows: Vec<MaterializedCursor>,
+    ) -> Result<QueryStream> {
+        let plan = Arc::new(plan);
+        let topic = log.topic(&plan.source.topic).ok_or_else(|| {
+            EngineError::not_found(format!("Topic '{}' does not exist", plan.source.topic))
+        })?;
+        let stop_at = Some(rows.iter().map(MaterializedCursor::end).collect());
+        let cursors = rows
+            .into_iter()
+            .map(|c| Box::new(c) as Box<dyn PartitionCursor>)
+            .collect();
+        Self::start_over(registry, shared_batches, plan, topic, cursors, stop_at)
+    }
+
+    fn start_over(
+        registry: &Arc<QueryRegistry>,
+        shared_batches: &SharedBatches,
+        plan: Arc<QueryPlan>,
+        topic: Arc<dyn TopicLog>,
+        cursors: Vec<Box<dyn PartitionCursor>>,
+        stop_at: Option<Vec<Offset>>,
+    ) -> Result<QueryStream> {
         let (running, cancel) =
             RunningQuery::new(plan.id.clone(), plan.sql.clone(), plan.source.name.clone());
         let registration = (plan.kind == QueryKind::Push).then(|| {
@@ -92,7 +128,7 @@ impl QueryStream {
             (Arc::clone(registry), running)
         });
         let query_id: Arc<str> = Arc::from(plan.id.as_str());
-        let pipeline = physical::result_pipeline(&plan.logical, &query_id);
+        let pipeline = physical::result_pipeline(&plan.logical, &query_id)?;
         Ok(QueryStream {
             shared: shared_batches.join(&plan),
             pipeline,
@@ -104,11 +140,18 @@ impl QueryStream {
             registration,
             records: Vec::new(),
             next_cursor: 0,
+            oldest_record_ms: None,
         })
     }
 
     pub fn plan(&self) -> &QueryPlan {
         &self.plan
+    }
+
+    /// The oldest record timestamp (ms since the epoch) among the records the last
+    /// `next_rows` read itself; `None` if it read none.
+    pub fn oldest_record_ms(&self) -> Option<i64> {
+        self.oldest_record_ms
     }
 
     /// Waits for result rows and appends up to `max_rows` of them to `out`. Returns
@@ -118,6 +161,7 @@ impl QueryStream {
         out: &mut ResultRows,
         max_rows: usize,
     ) -> Result<Option<EndReason>> {
+        self.oldest_record_ms = None;
         // `LIMIT 0` ends before the first row (the per-row check only runs after a row).
         if self.pipeline.exhausted() {
             return Ok(Some(EndReason::LimitReached));
@@ -178,6 +222,11 @@ impl QueryStream {
                 return Err(e);
             }
             let mut records = std::mem::take(&mut self.records);
+            // Offsets ascend and so, mostly, do timestamps: the first record is the oldest.
+            if let Some(first) = records.first() {
+                let ts = first.record.timestamp_ms;
+                self.oldest_record_ms = Some(self.oldest_record_ms.map_or(ts, |o| o.min(ts)));
+            }
             let mut ended = None;
             for record in &records {
                 ended = self.process(record, out)?;

@@ -63,6 +63,10 @@ pub use memory::MemoryStore;
 pub use table_key::{StateTable, TABLE_NAME_BYTES_MAX};
 pub use write_cache::{MergedIter, WriteBackCache, CACHE_BYTES_DEFAULT};
 
+/// One query's write-back cache, shared by the steps of its task that write state (the
+/// aggregate, the materialized sink table) so their changes commit as one batch.
+pub type SharedWriteCache = std::sync::Arc<std::sync::Mutex<WriteBackCache>>;
+
 /// Longest key, in bytes.
 ///
 /// A serialized ksqlDB key is a few columns; 32 KiB leaves room for a window's start/end

@@ -85,6 +85,10 @@ pub(crate) struct PersistenceConfig {
     pub(crate) output_topic_prefix: Option<String>,
     /// `ksql.new.query.planner.enabled`.
     pub(crate) query_planner: QueryPlanner,
+    /// `ksql.functions.collect_list.limit` and `ksql.functions.collect_set.limit`: entries
+    /// COLLECT_LIST / COLLECT_SET keep per group (ksqlDB's default is 1000).
+    pub(crate) collect_list_limit: Option<usize>,
+    pub(crate) collect_set_limit: Option<usize>,
 }
 
 impl PersistenceConfig {
@@ -103,7 +107,21 @@ impl PersistenceConfig {
             wrap_single_values,
             output_topic_prefix: props.get(OUTPUT_TOPIC_PREFIX_PROPERTY).cloned(),
             query_planner,
+            collect_list_limit: parse_limit(props, "ksql.functions.collect_list.limit")?,
+            collect_set_limit: parse_limit(props, "ksql.functions.collect_set.limit")?,
         })
+    }
+}
+
+/// A non-negative integer config, if set.
+fn parse_limit(props: &HashMap<String, String>, name: &str) -> Result<Option<usize>> {
+    match props.get(name) {
+        None => Ok(None),
+        Some(raw) => raw.trim().parse::<usize>().map(Some).map_err(|_| {
+            EngineError::statement(format!(
+                "Invalid value {raw} for configuration {name}: Not a number of type INT"
+            ))
+        }),
     }
 }
 

@@ -2,6 +2,7 @@
 //! lines that replay needs to rebuild exactly what the statement built.
 //!
 //! ```text
+//!  --@owner node-5f3a…                         the node that runs the query (Kafka)
 //!  --@query_id CSAS_OUT_3                      the id the persistent query was given
 //!  --@set ksql.persistence.wrap.single.values=false
 //!  CREATE STREAM OUT AS SELECT * FROM IN;
@@ -19,6 +20,10 @@ use super::create::PERSISTENCE_PROPERTIES;
 /// First line of an entry that created a persistent query.
 const QUERY_ID_LINE_PREFIX: &str = "--@query_id ";
 
+/// The node that created (and runs) the entry's persistent query, when the command log is
+/// shared by several nodes.
+const OWNER_LINE_PREFIX: &str = "--@owner ";
+
 /// A request property in effect when the statement ran.
 const SET_LINE_PREFIX: &str = "--@set ";
 
@@ -27,6 +32,8 @@ const SET_LINE_PREFIX: &str = "--@set ";
 pub(crate) struct JournalEntry<'a> {
     /// The id the statement's persistent query was given, if it created one.
     pub(crate) query_id: Option<&'a str>,
+    /// The node running that query, if the command log names one.
+    pub(crate) owner: Option<&'a str>,
     /// Request properties to apply while replaying the statement.
     pub(crate) properties: HashMap<String, String>,
     /// The statement text.
@@ -43,6 +50,8 @@ impl<'a> JournalEntry<'a> {
         while let Some((line, rest)) = parsed.text.split_once('\n') {
             if let Some(id) = line.strip_prefix(QUERY_ID_LINE_PREFIX) {
                 parsed.query_id = Some(id.trim());
+            } else if let Some(owner) = line.strip_prefix(OWNER_LINE_PREFIX) {
+                parsed.owner = Some(owner.trim());
             } else if let Some(set) = line.strip_prefix(SET_LINE_PREFIX) {
                 if let Some((name, value)) = set.split_once('=') {
                     parsed
@@ -85,6 +94,11 @@ pub(crate) fn format_entry(
     entry
 }
 
+/// `entry` with a first line naming the node that owns its persistent query.
+pub(crate) fn with_owner(owner: &str, entry: String) -> String {
+    format!("{OWNER_LINE_PREFIX}{owner}\n{entry}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +128,19 @@ mod tests {
                 "false".to_string()
             )])
         );
+    }
+
+    #[test]
+    fn the_owner_line_round_trips_before_the_others() {
+        let entry = with_owner(
+            "node-1",
+            format_entry(Some("CSAS_S_3"), &HashMap::new(), "CREATE STREAM S AS SELECT * FROM T;"),
+        );
+        let parsed = JournalEntry::parse(&entry);
+        assert_eq!(parsed.owner, Some("node-1"));
+        assert_eq!(parsed.query_id, Some("CSAS_S_3"));
+        assert_eq!(parsed.text, "CREATE STREAM S AS SELECT * FROM T;");
+        assert_eq!(JournalEntry::parse("DROP STREAM S;").owner, None);
     }
 
     #[test]

@@ -64,6 +64,10 @@ pub(crate) struct Sandbox {
     props: HashMap<String, String>,
     /// While replaying: the query id the journal recorded for the entry being replayed.
     replay_query_id: Option<String>,
+    /// While replaying: the node that wrote the entry, when the command log names one.
+    replay_owner: Option<String>,
+    /// Replayed persistent queries another node owns (runs).
+    foreign_queries: std::collections::BTreeSet<String>,
 }
 
 impl Sandbox {
@@ -73,6 +77,8 @@ impl Sandbox {
             planned_topics: BTreeMap::new(),
             props: props.clone(),
             replay_query_id: None,
+            replay_owner: None,
+            foreign_queries: std::collections::BTreeSet::new(),
         }
     }
 }
@@ -126,6 +132,26 @@ impl Runtime {
         properties: &HashMap<String, String>,
     ) -> std::result::Result<Vec<StatementResult>, KsqlError> {
         let _serial = self.ddl.lock().await;
+        let fail_first = |error| KsqlError {
+            error,
+            statement_text: statements
+                .first()
+                .map(error_statement_text)
+                .unwrap_or_default(),
+            entities: Vec::new(),
+        };
+        // A request that may append takes the command log's writer turn first (other nodes
+        // cannot append meanwhile), then every request applies what other nodes appended
+        // before it, so it is validated against the catalog in the command log's order.
+        let _turn = if statements.iter().any(|s| may_append(&s.statement)) {
+            Some(WriteTurn::begin(self).map_err(fail_first)?)
+        } else {
+            None
+        };
+        let foreign = self.commands.catch_up().map_err(fail_first)?;
+        if !foreign.is_empty() {
+            self.apply_followed(&foreign);
+        }
         let mut sandbox = Sandbox::new((*self.catalog()).clone(), properties);
         let mut response_bytes = 0usize;
         for parsed in &statements {
@@ -176,18 +202,50 @@ impl Runtime {
     pub(crate) fn replay(&self, entries: &[Vec<u8>]) -> Result<()> {
         let mut sandbox = Sandbox::new(CatalogState::default(), &HashMap::new());
         for entry in entries {
-            let text = std::str::from_utf8(entry)
-                .map_err(|_| EngineError::corrupt("catalog journal entry is not UTF-8"))?;
-            let entry = journal_entry::JournalEntry::parse(text);
-            sandbox.replay_query_id = entry.query_id.map(str::to_string);
-            sandbox.props = entry.properties;
-            for parsed in sql::parse(entry.text)? {
-                self.run_sync(&mut sandbox, &parsed, Mode::Replay)?;
-            }
+            self.replay_entry(&mut sandbox, entry)?;
         }
-        self.after_replay(&sandbox.state);
+        self.after_replay(&sandbox);
         self.set_catalog(sandbox.state);
         Ok(())
+    }
+
+    fn replay_entry(&self, sandbox: &mut Sandbox, entry: &[u8]) -> Result<()> {
+        let text = std::str::from_utf8(entry)
+            .map_err(|_| EngineError::corrupt("catalog journal entry is not UTF-8"))?;
+        let entry = journal_entry::JournalEntry::parse(text);
+        sandbox.replay_query_id = entry.query_id.map(str::to_string);
+        sandbox.replay_owner = entry.owner.map(str::to_string);
+        sandbox.props = entry.properties;
+        for parsed in sql::parse(entry.text)? {
+            self.run_sync(sandbox, &parsed, Mode::Replay)?;
+        }
+        Ok(())
+    }
+
+    /// Applies commands other nodes appended to the command log, in its order, as replay
+    /// does. A command that fails here failed on every node (they all apply the same
+    /// commands to the same catalog), so it is skipped with a warning. Persistent queries
+    /// run on the node that created them: the ones created elsewhere join the catalog
+    /// only, and a TERMINATE stops the query if it runs here.
+    pub(crate) fn apply_followed(&self, entries: &[Vec<u8>]) {
+        let before = self.catalog();
+        let mut sandbox = Sandbox::new((*before).clone(), &HashMap::new());
+        for entry in entries {
+            let kept = sandbox.state.clone();
+            if let Err(error) = self.replay_entry(&mut sandbox, entry) {
+                tracing::warn!(%error, command = %String::from_utf8_lossy(entry),
+                    "a command from another node failed here too; skipped");
+                sandbox.state = kept;
+            }
+        }
+        for id in before.persistent.keys() {
+            if !sandbox.state.persistent.contains_key(id) {
+                self.persistent.terminate(id);
+            }
+        }
+        self.keep_query_ids_above(&sandbox.state);
+        tracing::debug!(commands = entries.len(), "applied commands from other nodes");
+        self.set_catalog(sandbox.state);
     }
 
     /// Runs one statement; only an applied INSERT needs to wait (for durability).
@@ -487,6 +545,37 @@ impl Runtime {
             query_id: None,
             command_seq,
         }
+    }
+}
+
+/// Whether running `statement` may append to the command log (and so needs the writer's
+/// turn). Reads, SET and INSERT VALUES never do.
+fn may_append(statement: &Statement) -> bool {
+    matches!(
+        statement,
+        Statement::CreateSource(_)
+            | Statement::CreateAsSelect(_)
+            | Statement::InsertIntoSelect { .. }
+            | Statement::DropSource { .. }
+            | Statement::Terminate { .. }
+    )
+}
+
+/// The command log's writer turn, held for one request; ends when dropped.
+struct WriteTurn<'a> {
+    runtime: &'a Runtime,
+}
+
+impl<'a> WriteTurn<'a> {
+    fn begin(runtime: &'a Runtime) -> Result<WriteTurn<'a>> {
+        runtime.commands.begin_writes()?;
+        Ok(WriteTurn { runtime })
+    }
+}
+
+impl Drop for WriteTurn<'_> {
+    fn drop(&mut self) {
+        self.runtime.commands.end_writes();
     }
 }
 

@@ -18,7 +18,7 @@ use crate::query::persistent::{PersistentKind, PersistentPlan};
 use crate::sql::ast::{CreateAsSelect, ExplainTarget, Properties, Query, SourceKind};
 
 use super::create::PersistenceConfig;
-use super::journal_entry::format_entry;
+use super::journal_entry::{format_entry, with_owner};
 use super::outcome::{Outcome, QueryDescription};
 use super::{check_count, Mode, Sandbox};
 
@@ -200,6 +200,12 @@ impl Runtime {
         if mode == Mode::Apply {
             self.apply_query(sandbox, &query)?;
         }
+        if mode == Mode::Replay {
+            let owner = sandbox.replay_owner.as_deref();
+            if owner.is_some() && owner != self.commands.node_id() {
+                sandbox.foreign_queries.insert(id.clone());
+            }
+        }
         let message = format!("Created query with ID {id}");
         if mode != Mode::Validate {
             self.record_command_status(&command_id, &message, Some(&id));
@@ -230,7 +236,10 @@ impl Runtime {
         let (journal, resume) = self
             .persistent
             .create_journal(self.log.as_ref(), query, start)?;
-        let entry = format_entry(Some(&query.id), &sandbox.props, &plan.statement_text);
+        let mut entry = format_entry(Some(&query.id), &sandbox.props, &plan.statement_text);
+        if let Some(node) = self.commands.node_id() {
+            entry = with_owner(node, entry);
+        }
         self.journal_append(entry.as_bytes())?;
         self.persistent
             .launch(Arc::clone(&self.log), Arc::clone(query), journal, resume);
@@ -291,9 +300,24 @@ impl Runtime {
         ))))
     }
 
-    /// After replaying the catalog journal: hand the replayed queries to the registry (they
-    /// start with the server) and keep new query ids above every replayed one.
-    pub(super) fn after_replay(&self, state: &crate::catalog::CatalogState) {
+    /// After replaying the catalog journal: hand the replayed queries this node runs to
+    /// the registry (they start with the server) and keep new query ids above every
+    /// replayed one.
+    pub(super) fn after_replay(&self, sandbox: &Sandbox) {
+        self.keep_query_ids_above(&sandbox.state);
+        self.persistent.set_pending(
+            sandbox
+                .state
+                .persistent
+                .values()
+                .filter(|q| !sandbox.foreign_queries.contains(&q.id))
+                .cloned()
+                .collect(),
+        );
+    }
+
+    /// Keeps the ids of queries created from now on above every id in `state`.
+    pub(super) fn keep_query_ids_above(&self, state: &crate::catalog::CatalogState) {
         let max = state
             .persistent
             .keys()
@@ -303,8 +327,6 @@ impl Runtime {
             self.command_seq
                 .fetch_max(max + 1, std::sync::atomic::Ordering::SeqCst);
         }
-        self.persistent
-            .set_pending(state.persistent.values().cloned().collect());
     }
 }
 

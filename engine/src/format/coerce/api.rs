@@ -1,5 +1,5 @@
 //! The strict rules for rows sent to `/inserts-stream` (`ApiSqlValueCoercer` over
-//! `DefaultSqlValueCoercer.STRICT`), which also decide whether a row is already its stored form.
+//! `DefaultSqlValueCoercer.STRICT`).
 
 use sonic_rs::LazyValue;
 
@@ -7,8 +7,8 @@ use crate::error::{EngineError, Result};
 use crate::types::{SqlType, Value};
 
 use super::java_json::*;
-use crate::format::decimal_text::{self, ParsedDecimal, Rounding};
-use crate::types::{Decimal, StructField};
+use crate::format::decimal_text::{self, Rounding};
+use crate::types::StructField;
 
 /// Why an API coercion failed.
 pub(super) enum ApiFail {
@@ -19,11 +19,9 @@ pub(super) enum ApiFail {
     Message(String),
 }
 
-/// Coerces a top-level field under the API rules; `canonical` is cleared when the value's
-/// JSON is not already what the `JSON` value format would store for it (see
-/// [`super::insert_row`]).
-pub(crate) fn coerce_api(lv: &LazyValue<'_>, ty: &SqlType, canonical: &mut bool) -> Result<Value> {
-    api(lv, ty, canonical).map_err(|fail| match fail {
+/// Coerces a top-level field under the API rules.
+pub(crate) fn coerce_api(lv: &LazyValue<'_>, ty: &SqlType) -> Result<Value> {
+    api(lv, ty).map_err(|fail| match fail {
         ApiFail::Message(m) => EngineError::bad_request(m),
         ApiFail::Mismatch => {
             let json = classify(lv);
@@ -36,11 +34,7 @@ pub(crate) fn coerce_api(lv: &LazyValue<'_>, ty: &SqlType, canonical: &mut bool)
     })
 }
 
-pub(super) fn api(
-    lv: &LazyValue<'_>,
-    ty: &SqlType,
-    canonical: &mut bool,
-) -> Result<Value, ApiFail> {
+pub(super) fn api(lv: &LazyValue<'_>, ty: &SqlType) -> Result<Value, ApiFail> {
     let json = classify(lv);
     if let Json::Null = json {
         return Ok(Value::Null);
@@ -73,42 +67,23 @@ pub(super) fn api(
                 JavaInt::Long(l) => Ok(Value::Double(l as f64)),
                 JavaInt::BigInteger => Err(ApiFail::Mismatch),
             },
-            Json::Float(raw) => {
-                let d = parse_f64(raw);
-                if !d.is_finite() {
-                    *canonical = false;
-                }
-                Ok(Value::Double(d))
-            }
+            Json::Float(raw) => Ok(Value::Double(parse_f64(raw))),
             _ => Err(ApiFail::Mismatch),
         },
-        SqlType::Decimal { precision, scale } => api_decimal(&json, *precision, *scale, canonical),
+        SqlType::Decimal { precision, scale } => api_decimal(&json, *precision, *scale),
         SqlType::String => match json {
             Json::String(s) => Ok(Value::String(s.into_owned())),
             _ => Err(ApiFail::Mismatch),
         },
         SqlType::Bytes => match json {
-            Json::String(s) => {
-                let bytes = decode_base64(&s).ok_or(ApiFail::Mismatch)?;
-                // Stored form is padded standard base64 without escapes; anything else is
-                // re-encoded so topics hold exactly what ksqlDB would write.
-                let raw_len = lv.as_raw_str().len();
-                if raw_len != s.len() + 2
-                    || s.len() != base64::encoded_len(bytes.len(), true).unwrap_or(0)
-                {
-                    *canonical = false;
-                }
-                Ok(Value::Bytes(bytes))
-            }
+            Json::String(s) => decode_base64(&s)
+                .map(Value::Bytes)
+                .ok_or(ApiFail::Mismatch),
             _ => Err(ApiFail::Mismatch),
         },
         SqlType::Timestamp | SqlType::Date | SqlType::Time => match json {
-            Json::String(s) => {
-                // Stored as numbers, so text is never the stored form.
-                *canonical = false;
-                // `DefaultSqlValueCoercer.parser` trims before parsing.
-                parse_temporal_text(s.trim(), ty).ok_or(ApiFail::Mismatch)
-            }
+            // `DefaultSqlValueCoercer.parser` trims before parsing.
+            Json::String(s) => parse_temporal_text(s.trim(), ty).ok_or(ApiFail::Mismatch),
             _ => Err(ApiFail::Mismatch),
         },
         SqlType::Array(item) => {
@@ -119,7 +94,7 @@ pub(super) fn api(
             let mut out = Vec::new();
             for elem in iter {
                 let elem = elem.map_err(|_| ApiFail::Mismatch)?;
-                out.push(api(&elem, item, canonical)?);
+                out.push(api(&elem, item)?);
             }
             Ok(Value::Array(out))
         }
@@ -127,19 +102,13 @@ pub(super) fn api(
             if !matches!(json, Json::Object) {
                 return Err(ApiFail::Mismatch);
             }
-            if **key_ty != SqlType::String {
-                // The JSON value format only stores STRING keys as themselves.
-                *canonical = false;
-            }
             let iter = lv.clone().into_object_iter().ok_or(ApiFail::Mismatch)?;
             let mut entries = MapBuilder::default();
             for entry in iter {
                 let (k, v) = entry.map_err(|_| ApiFail::Mismatch)?;
                 let key = api_from_string(&k, key_ty)?;
-                let value = api(&v, value_ty, canonical)?;
-                if entries.insert(key, value) {
-                    *canonical = false;
-                }
+                let value = api(&v, value_ty)?;
+                entries.insert(key, value);
             }
             Ok(Value::Map(entries.finish()))
         }
@@ -147,42 +116,29 @@ pub(super) fn api(
             if !matches!(json, Json::Object) {
                 return Err(ApiFail::Mismatch);
             }
-            api_struct(lv, fields, canonical)
+            api_struct(lv, fields)
         }
     }
 }
 
-pub(super) fn api_decimal(
-    json: &Json<'_>,
-    precision: u8,
-    scale: u8,
-    canonical: &mut bool,
-) -> Result<Value, ApiFail> {
+pub(super) fn api_decimal(json: &Json<'_>, precision: u8, scale: u8) -> Result<Value, ApiFail> {
     match json {
         // `ApiSqlValueCoercer.coerceDecimal`: `new BigDecimal(String.valueOf(d))`, HALF_UP.
         Json::Float(raw) => {
-            let parsed =
-                decimal_text::parse_double_digits(parse_f64(raw)).ok_or(ApiFail::Mismatch)?;
-            let d = decimal_text::fit(parsed, precision, scale, Rounding::HalfUp)
-                .map_err(|_| ApiFail::Mismatch)?;
-            if !is_stored_decimal_text(raw, d) {
-                *canonical = false;
-            }
-            Ok(Value::Decimal(d))
+            let parsed = decimal_text::parse_double_token(raw).ok_or(ApiFail::Mismatch)?;
+            decimal_text::fit(parsed, precision, scale, Rounding::HalfUp)
+                .map(Value::Decimal)
+                .map_err(|_| ApiFail::Mismatch)
         }
         // Integer/Long go through `DecimalUtil.ensureFit`: exact or fail.
         Json::Int(raw) => {
             let parsed = decimal_text::parse_decimal(raw).ok_or(ApiFail::Mismatch)?;
-            let d = decimal_text::fit(parsed, precision, scale, Rounding::Unnecessary)
-                .map_err(|_| ApiFail::Mismatch)?;
-            if scale != 0 {
-                *canonical = false;
-            }
-            Ok(Value::Decimal(d))
+            decimal_text::fit(parsed, precision, scale, Rounding::Unnecessary)
+                .map(Value::Decimal)
+                .map_err(|_| ApiFail::Mismatch)
         }
         // `new BigDecimal(text).setScale(scale, HALF_UP)`: no trimming.
         Json::String(s) => {
-            *canonical = false;
             let parsed = decimal_text::parse_decimal(s).ok_or(ApiFail::Mismatch)?;
             decimal_text::fit(parsed, precision, scale, Rounding::HalfUp)
                 .map(Value::Decimal)
@@ -190,21 +146,6 @@ pub(super) fn api_decimal(
         }
         _ => Err(ApiFail::Mismatch),
     }
-}
-
-/// True when `raw` is exactly the plain text the `JSON` value format writes for `d`: no
-/// exponent and exactly `scale` fractional digits, with the same value.
-pub(super) fn is_stored_decimal_text(raw: &str, d: Decimal) -> bool {
-    if raw.bytes().any(|b| b == b'e' || b == b'E') {
-        return false;
-    }
-    let frac_len = raw.split_once('.').map_or(0, |(_, f)| f.len());
-    frac_len == usize::from(d.scale)
-        && decimal_text::parse_decimal(raw)
-            == Some(ParsedDecimal {
-                unscaled: d.unscaled,
-                scale: i32::from(d.scale),
-            })
 }
 
 /// API coercion of a JSON object key (always a Java `String`) to a MAP key type.
@@ -224,11 +165,7 @@ pub(super) fn api_from_string(s: &str, ty: &SqlType) -> Result<Value, ApiFail> {
     }
 }
 
-pub(super) fn api_struct(
-    lv: &LazyValue<'_>,
-    fields: &[StructField],
-    canonical: &mut bool,
-) -> Result<Value, ApiFail> {
+pub(super) fn api_struct(lv: &LazyValue<'_>, fields: &[StructField]) -> Result<Value, ApiFail> {
     let iter = lv.clone().into_object_iter().ok_or(ApiFail::Mismatch)?;
     let mut slots: Vec<Option<LazyValue<'_>>> = vec![None; fields.len()];
     let mut seen = NameSet::default();
@@ -239,20 +176,15 @@ pub(super) fn api_struct(
         if !seen.insert(&raw_name, &name) {
             return Err(ApiFail::Message(duplicate_name_message(&name)));
         }
-        match fields.iter().position(|f| f.name == *name) {
-            Some(i) => {
-                if raw_name != fields[i].name {
-                    *canonical = false;
-                }
-                slots[i] = Some(v);
-            }
-            None => *canonical = false,
+        // A field the struct does not have is ignored, as ksqlDB does.
+        if let Some(i) = fields.iter().position(|f| f.name == *name) {
+            slots[i] = Some(v);
         }
     }
     let mut out = Vec::with_capacity(fields.len());
     for (field, slot) in fields.iter().zip(slots) {
         let value = match slot {
-            Some(v) => api(&v, &field.ty, canonical)?,
+            Some(v) => api(&v, &field.ty)?,
             None => Value::Null,
         };
         out.push((field.name.clone(), value));

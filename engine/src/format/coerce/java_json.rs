@@ -54,7 +54,11 @@ pub(crate) enum Json<'v> {
 }
 
 pub(crate) fn classify<'v>(lv: &'v LazyValue<'_>) -> Json<'v> {
-    let raw = lv.as_raw_str();
+    // sonic-rs's raw text of a value inside an object or array can end with the whitespace
+    // before the next `,`: `{"a":1 ,…}` gives `1 `, which would not parse as a number.
+    let raw = lv
+        .as_raw_str()
+        .trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r'));
     match raw.as_bytes().first() {
         Some(b'n') | None => Json::Null,
         Some(b't') => Json::Bool(true),
@@ -121,7 +125,7 @@ pub(super) fn java_to_string(lv: &LazyValue<'_>, json: &Json<'_>) -> String {
     }
 }
 
-pub(super) fn parse_f64(raw: &str) -> f64 {
+pub(crate) fn parse_f64(raw: &str) -> f64 {
     // A validated JSON number always parses; overflow gives ±inf as Jackson's Double does.
     raw.parse::<f64>().unwrap_or(f64::NAN)
 }
@@ -241,7 +245,7 @@ pub(super) fn map_key_text(key: &Value) -> String {
     format!("{key:?}")
 }
 
-pub(super) fn decode_base64(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
     // Java's `Base64.getDecoder()` accepts missing padding; so do we.
     base64::engine::general_purpose::GeneralPurpose::new(
         &base64::alphabet::STANDARD,
@@ -252,7 +256,7 @@ pub(super) fn decode_base64(text: &str) -> Option<Vec<u8>> {
     .ok()
 }
 
-pub(super) fn parse_temporal_text(text: &str, ty: &SqlType) -> Option<Value> {
+pub(crate) fn parse_temporal_text(text: &str, ty: &SqlType) -> Option<Value> {
     match ty {
         SqlType::Timestamp => temporal::parse_timestamp(text).map(Value::Timestamp),
         SqlType::Date => temporal::parse_date(text).map(Value::Date),

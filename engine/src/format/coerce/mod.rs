@@ -30,7 +30,8 @@ use crate::error::Result;
 use crate::types::{SqlType, Value};
 pub(crate) use api::coerce_api;
 pub(crate) use java_json::{
-    classify, duplicate_name_message, identifier_text, parse_json_value, Json, NameSet,
+    classify, decode_base64, duplicate_name_message, identifier_text, parse_f64,
+    parse_json_value, parse_temporal_text, Json, NameSet,
 };
 use kafka_json::coerce_kafka_json;
 pub(crate) use kafka_json::{kafka_json_field, kafka_json_fields, upper_eq};
@@ -47,12 +48,15 @@ pub enum CoercionMode {
 /// Coerces one JSON value to `ty` under `mode`.
 pub fn coerce_json(json: &LazyValue<'_>, ty: &SqlType, mode: CoercionMode) -> Result<Value> {
     match mode {
-        CoercionMode::Api => {
-            let mut canonical = true;
-            coerce_api(json, ty, &mut canonical)
-        }
+        CoercionMode::Api => coerce_api(json, ty),
         CoercionMode::KafkaJson => coerce_kafka_json(json, ty).map_err(|e| e.into_error("$")),
     }
+}
+
+/// A JSON object key (a Java `String`) coerced to a MAP key type under the API rules;
+/// `None` where ksqlDB fails the row.
+pub(crate) fn api_map_key(key: &str, ty: &SqlType) -> Option<Value> {
+    api::api_from_string(key, ty).ok()
 }
 
 /// Parses `text` as one JSON value and coerces it to `ty` under `mode`.

@@ -30,6 +30,7 @@ use super::recovery::sync_dir;
 use super::segment::SEGMENT_BYTES_LIMIT;
 use super::LogConfig;
 use crate::error::{EngineError, Result};
+use crate::metrics::HistogramSnapshot;
 use crate::log::{
     AppendTicket, FsyncPolicy, LogHealth, LogStore, Offset, PartitionCursor, PartitionHealth,
     PartitionId, Record, StartPosition, TopicInfo, TopicLog, TOPIC_PARTITIONS_MAX,
@@ -405,6 +406,10 @@ impl LogStore for EmbeddedLog {
 
     fn topic(&self, name: &str) -> Option<Arc<dyn TopicLog>> {
         self.embedded_topic(name).map(|t| t as Arc<dyn TopicLog>)
+    }
+
+    fn sync_latency(&self) -> Option<HistogramSnapshot> {
+        Some(self.pool.shared().sync_latency.snapshot())
     }
 
     fn health(&self) -> LogHealth {

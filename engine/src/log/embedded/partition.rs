@@ -210,6 +210,7 @@ impl Partition {
             end_offset: AtomicU64::new(recovered.end.0),
             segments: RwLock::new(recovered.segments.clone()),
             stats: Stats::default(),
+            sync_latency: pool.sync_latency.clone(),
             damage: Mutex::new(DamageLog::default()),
         });
         for range in recovered.damage.iter().cloned() {

@@ -25,6 +25,7 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use super::writer::WorkerBuffers;
+use crate::metrics::LatencyHistogram;
 
 /// Writer threads a log starts unless `LogConfig::writer_threads` says otherwise.
 ///
@@ -55,6 +56,9 @@ pub(crate) trait Job: Send + Sync {
 pub(crate) struct PoolShared {
     state: Mutex<PoolState>,
     work: Condvar,
+    /// How long segment fsyncs take, for `/metrics`. Every partition's writer observes into
+    /// it: one fsync per commit batch, so the atomic adds are rare next to the syscall.
+    pub sync_latency: Arc<LatencyHistogram>,
 }
 
 #[derive(Default)]
@@ -131,6 +135,7 @@ impl WriterPool {
         let shared = Arc::new(PoolShared {
             state: Mutex::new(PoolState::default()),
             work: Condvar::new(),
+            sync_latency: Arc::default(),
         });
         let pool = WriterPool {
             shared: shared.clone(),

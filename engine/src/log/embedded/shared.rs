@@ -12,6 +12,7 @@ use tokio::sync::{oneshot, Semaphore};
 use super::segment::{DamagedRange, Segment};
 use crate::error::{EngineError, ErrorCode, Result};
 use crate::log::{Offset, PartitionId, PartitionProblem, Record};
+use crate::metrics::LatencyHistogram;
 
 /// Most append requests queued for one partition.
 ///
@@ -87,6 +88,9 @@ pub(crate) struct PartitionShared {
     /// First offset stored (no retention yet, so the first segment's base).
     pub start_offset: Offset,
     pub stats: Stats,
+    /// Fsync latency, one histogram for the whole log (the pool's): partitions of a dropped
+    /// topic leave their observations behind, so the counts never go down.
+    pub sync_latency: Arc<LatencyHistogram>,
     /// Damage found by recovery or by readers.
     pub(super) damage: Mutex<DamageLog>,
 }

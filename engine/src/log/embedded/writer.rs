@@ -366,7 +366,10 @@ impl Writer {
             self.faults.syncs -= 1;
             return Err(std::io::Error::from_raw_os_error(5)); // EIO
         }
-        file.sync_data()
+        let started = Instant::now();
+        let synced = file.sync_data();
+        self.shared.sync_latency.observe(started.elapsed());
+        synced
     }
 
     fn synced(&mut self) {

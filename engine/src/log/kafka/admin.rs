@@ -83,13 +83,13 @@ impl Admin {
         Ok((partitions > 0).then_some(partitions))
     }
 
-    /// Every topic but Kafka's own internal ones (`__consumer_offsets`, …), sorted by name.
+    /// Every topic but Kafka's and ksqlDB services' internal ones, sorted by name.
     pub fn list(&self) -> Result<Vec<TopicInfo>> {
         let metadata = self.metadata(None)?;
         let mut topics: Vec<TopicInfo> = metadata
             .topics()
             .iter()
-            .filter(|t| !t.name().starts_with("__") && t.error().is_none())
+            .filter(|t| !is_hidden(t.name()) && t.error().is_none())
             .map(|t| TopicInfo {
                 name: t.name().to_owned(),
                 partitions: t.partitions().len() as u32,
@@ -126,6 +126,41 @@ impl Admin {
                         KafkaError::AdminOp(code),
                     ),
                 });
+            }
+        }
+        self.wait_for_leaders(name, partitions)
+    }
+
+    /// Creates one of the service's internal topics (the command topic) unless it exists:
+    /// `replicas` copies, the given topic configs. Several nodes starting at once may race
+    /// to create it; the losers find it there.
+    pub fn ensure_internal(
+        &self,
+        name: &str,
+        partitions: u32,
+        replicas: i32,
+        configs: &[(&str, &str)],
+    ) -> Result<()> {
+        if self.partitions(name)?.is_some() {
+            return Ok(());
+        }
+        let count = i32::try_from(partitions).expect("internal topics have few partitions");
+        let mut topic = NewTopic::new(name, count, TopicReplication::Fixed(replicas));
+        for (key, value) in configs {
+            topic = topic.set(key, value);
+        }
+        let results =
+            off_runtime(|| block_on(self.client.create_topics([&topic], &Admin::options())))
+                .map_err(|e| kafka_error(&format!("creating topic '{name}'"), e))?;
+        for result in results {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((_, code)) => {
+                    return Err(kafka_error(
+                        &format!("creating topic '{name}'"),
+                        KafkaError::AdminOp(code),
+                    ))
+                }
             }
         }
         self.wait_for_leaders(name, partitions)
@@ -190,6 +225,15 @@ impl Admin {
         Ok(())
     }
 }
+
+/// Topics SHOW TOPICS leaves out, as ksqlDB does: Kafka's own (`__consumer_offsets`,
+/// `__transaction_state`) and ksqlDB services' internal ones (command topics).
+fn is_hidden(name: &str) -> bool {
+    name.starts_with("__") || name.starts_with(INTERNAL_TOPIC_PREFIX)
+}
+
+/// ksqlDB's prefix of a service's internal topics (`_confluent-ksql-<service id>…`).
+pub(super) const INTERNAL_TOPIC_PREFIX: &str = "_confluent-ksql-";
 
 /// Wakes the thread blocked in [`block_on`].
 struct ThreadWaker(std::thread::Thread);

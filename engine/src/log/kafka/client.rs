@@ -52,6 +52,12 @@ impl ClientContext for LogContext {
     }
 
     fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        // The command topic's reader asks for end-of-partition events; librdkafka reports
+        // each one here too, and reaching the end is no error.
+        if error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF) {
+            tracing::trace!("librdkafka: {reason}");
+            return;
+        }
         tracing::warn!(%error, "librdkafka: {reason}");
     }
 }

@@ -22,6 +22,8 @@ pub const DEFAULT_SERVICE_ID: &str = "default_";
 /// [`APPEND_INFLIGHT_BYTES_MAX`]) and sizes librdkafka's queue above that, so a send never
 /// meets a full queue halfway through an append. `enable.auto.commit`: the log's consumers
 /// only read; committing offsets is the persistent queries' business (phase 2).
+/// `transactional.id`: the command topic's writer is transactional under the service id,
+/// and the append producer must not be.
 pub const RESERVED_SETTINGS: &[&str] = &[
     "acks",
     "request.required.acks",
@@ -31,6 +33,7 @@ pub const RESERVED_SETTINGS: &[&str] = &[
     "queue.buffering.max.kbytes",
     "enable.auto.commit",
     "group.id",
+    "transactional.id",
 ];
 
 /// Most records appended but not yet acknowledged by Kafka, over all topics.
@@ -214,6 +217,43 @@ impl KafkaConfig {
             "fetch.queue.backoff.ms",
             &FETCH_QUEUE_BACKOFF_MS.to_string(),
         );
+        config
+    }
+}
+
+impl KafkaConfig {
+    /// The command topic's reader: the whole topic, committed commands only, with an
+    /// end-of-partition event so a node knows when it has read everything.
+    pub(super) fn command_reader(&self) -> ClientConfig {
+        let mut config = self.reader("commands", CATCH_UP_QUEUE_KBYTES);
+        config.set("enable.partition.eof", "true");
+        config
+    }
+
+    /// Reads the command topic's end only, never a record: read_uncommitted, because a
+    /// read_committed consumer's end is the last stable offset, which for a moment after
+    /// another node's commit returns still stops before that commit (the transaction's
+    /// markers are written after). Waiting for the reader to pass the high watermark
+    /// instead waits for those markers.
+    pub(super) fn command_end_probe(&self) -> ClientConfig {
+        let mut config = self.reader("commands-end", CATCH_UP_QUEUE_KBYTES);
+        config.set("isolation.level", "read_uncommitted");
+        config
+    }
+
+    /// The command topic's writer: transactional under the service id, as ksqlDB's
+    /// (`transactional.id` = `ksql.service.id`), so a node's writer fences every other's.
+    pub(super) fn command_writer(&self) -> ClientConfig {
+        let mut config = self.base("commands");
+        config
+            .set("transactional.id", &self.service_id)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set(
+                "transaction.timeout.ms",
+                super::command_topic::COMMAND_TRANSACTION_TIMEOUT_MS.to_string(),
+            )
+            .set("linger.ms", "0");
         config
     }
 }

@@ -21,6 +21,8 @@
 //! - `tail`: one partition's bounded window of recent records.
 //! - `fetcher`: the per-topic background consumer filling the windows.
 //! - `cursor`: the `PartitionCursor`.
+//! - `command_topic`: the catalog's command log in the service's command topic, its
+//!   writers ordered by a shared `transactional.id`.
 //!
 //! How the contract maps onto Kafka (see `api`): an ack is Kafka's acks=all acknowledgement
 //! (every in-sync replica has the record, so it is below the high watermark and readable);
@@ -29,14 +31,14 @@
 //! append may leave a prefix of its records stored (never acked), and an append's records
 //! are contiguous only while this process is the partition's only producer.
 //!
-//! Phase 2 fits here without changing the traits: the catalog's command topic is a
-//! one-partition topic read with a cursor from `Earliest` and appended to with this
-//! producer; exactly-once persistent queries get a transactional producer per query task
+//! The catalog's command topic has its own reader and writer (`command_topic`), not this
+//! log's: its writes are transactions, fenced between nodes. Still to come: exactly-once persistent queries get a transactional producer per query task
 //! (`transactional.id` from the service id and query id) beside this shared one; consumer
 //! groups replace `assign` in the persistent queries' source readers only.
 
 mod admin;
 mod client;
+mod command_topic;
 mod config;
 mod cursor;
 mod fetcher;
@@ -49,6 +51,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub use command_topic::{
+    command_topic_name, KafkaCommandLog, COMMAND_BUFFER_MAX, COMMAND_CATCH_UP_TIMEOUT_MS,
+    COMMAND_TRANSACTION_TIMEOUT_MS,
+};
 pub use config::{
     parse_setting, KafkaConfig, ADMIN_TIMEOUT_MS, APPEND_INFLIGHT_BYTES_MAX,
     APPEND_INFLIGHT_RECORDS_MAX, CATCH_UP_QUEUE_KBYTES, DEFAULT_SERVICE_ID, FETCHER_QUEUE_KBYTES,
@@ -72,11 +78,17 @@ use crate::log::{LogStore, TopicInfo, TopicLog};
 /// about to acknowledge.
 pub const CLOSE_FLUSH_TIMEOUT_MS: u64 = 10_000;
 
+/// Most copies of the command topic, in brokers: ksqlDB's production advice (three
+/// replicas, two in sync) where the cluster has the brokers for it, fewer on a smaller one.
+pub const COMMAND_TOPIC_REPLICAS_MAX: usize = 3;
+
 /// The Kafka log: a [`LogStore`] over a cluster.
 pub struct KafkaLog {
     config: Arc<KafkaConfig>,
     admin: Admin,
     producer: Arc<AppendProducer>,
+    /// Brokers the cluster had when the log opened.
+    brokers: usize,
     /// Topics this process has opened (each with its fetcher). Held across a topic's
     /// create, open or delete, which must not race each other in this process.
     topics: Mutex<HashMap<String, Arc<KafkaTopic>>>,
@@ -96,12 +108,34 @@ impl KafkaLog {
             config: Arc::new(config),
             admin,
             producer,
+            brokers,
             topics: Mutex::new(HashMap::new()),
         }))
     }
 
     pub fn config(&self) -> &KafkaConfig {
         &self.config
+    }
+
+    /// The service's command log: creates the command topic if the service has none yet
+    /// (one partition, kept forever, replicated on up to [`COMMAND_TOPIC_REPLICAS_MAX`]
+    /// brokers) and starts reading it from its first command.
+    pub fn open_command_log(&self, node_id: String) -> Result<KafkaCommandLog> {
+        let topic = command_topic_name(&self.config.service_id);
+        let replicas = self.brokers.clamp(1, COMMAND_TOPIC_REPLICAS_MAX);
+        let in_sync = if replicas >= 3 { "2" } else { "1" };
+        self.admin.ensure_internal(
+            &topic,
+            1,
+            i32::try_from(replicas).expect("at most COMMAND_TOPIC_REPLICAS_MAX"),
+            &[
+                ("retention.ms", "-1"),
+                ("cleanup.policy", "delete"),
+                ("min.insync.replicas", in_sync),
+            ],
+        )?;
+        tracing::info!(%topic, replicas, %node_id, "reading the command topic");
+        KafkaCommandLog::open(self.config.clone(), node_id)
     }
 
     fn lock_topics(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<KafkaTopic>>> {

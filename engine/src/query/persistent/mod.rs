@@ -7,7 +7,8 @@
 //!  cursor[p] ─► row_decoder ─► WHERE ─► table functions (0..n rows) ─► key/value projection
 //!     │                                                  ─► encode ─► sink partition
 //!     │                                                                   │
-//!     └─ batch: intent (query journal) ─► append outputs ─► await durable ─► commit
+//!     └─ batch: intent (query journal) ─► append outputs ─► await durable
+//!               ─► state store commit (GROUP BY state + input positions) ─► journal commit
 //! ```
 //!
 //! Modules:
@@ -23,8 +24,10 @@
 pub mod checkpoint;
 mod runner;
 
+pub use runner::MATERIALIZED_TABLE;
+
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
@@ -32,6 +35,7 @@ use tokio::sync::watch;
 use crate::catalog::PersistentQuery;
 use crate::error::Result;
 use crate::log::{LogStore, PartitionId, StartPosition};
+use crate::state::StateBackend;
 
 pub use crate::plan::persistent::{PersistentKind, PersistentPlan};
 pub use checkpoint::{Checkpoint, CheckpointStore, JournalCheckpoints, QueryJournal, Resume};
@@ -70,6 +74,12 @@ pub(crate) struct Handle {
     /// Source positions of the last commit, one per source partition.
     committed: Mutex<Vec<u64>>,
     failed: AtomicBool,
+    /// Counters for metrics, added to once per batch.
+    records_in: AtomicU64,
+    records_out: AtomicU64,
+    records_skipped: AtomicU64,
+    /// Records written into its sink, shared with every query writing the same sink.
+    sink_rows: Arc<AtomicU64>,
 }
 
 impl Handle {
@@ -78,12 +88,29 @@ impl Handle {
         committed.clear();
         committed.extend_from_slice(positions);
     }
+
+    /// Counts a committed batch: records read, records written, and the pipeline's running
+    /// total of records skipped.
+    fn count(&self, records_in: usize, records_out: usize, skipped_total: u64) {
+        self.records_in
+            .fetch_add(records_in as u64, Ordering::Relaxed);
+        self.records_out
+            .fetch_add(records_out as u64, Ordering::Relaxed);
+        self.records_skipped.store(skipped_total, Ordering::Relaxed);
+        self.sink_rows
+            .fetch_add(records_out as u64, Ordering::Relaxed);
+    }
 }
 
 pub struct PersistentQueries {
     checkpoints: Arc<dyn CheckpointStore>,
+    /// State stores of stateful (aggregating) queries, one per query id.
+    state: Arc<StateBackend>,
     running: Mutex<BTreeMap<String, Arc<Handle>>>,
     sink_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Records persistent queries wrote into each sink since the start, by sink name; kept
+    /// after a query ends, so the counts never go down (one entry per sink ever written).
+    sink_rows: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
     /// Queries replayed from the catalog journal, waiting for `start`.
     pending: Mutex<Vec<Arc<PersistentQuery>>>,
     /// True once replayed queries have recovered; new queries wait for it before writing,
@@ -99,11 +126,13 @@ impl std::fmt::Debug for PersistentQueries {
 }
 
 impl PersistentQueries {
-    pub fn new(checkpoints: Arc<dyn CheckpointStore>) -> PersistentQueries {
+    pub fn new(checkpoints: Arc<dyn CheckpointStore>, state: Arc<StateBackend>) -> PersistentQueries {
         PersistentQueries {
             checkpoints,
+            state,
             running: Mutex::default(),
             sink_locks: Mutex::default(),
+            sink_rows: Mutex::default(),
             pending: Mutex::default(),
             ready: watch::Sender::new(false),
             started: AtomicBool::new(false),
@@ -136,6 +165,15 @@ impl PersistentQueries {
                 StartPosition::Latest => topic.end_offset(PartitionId(p)).0,
             })
             .collect();
+        if runner::keeps_state(&query.plan) {
+            // The store starts at the same positions as the journal, so the two agree from
+            // the first batch on (see `runner::reconcile_state`).
+            let store = self.state.open(&query.id)?;
+            store.clear()?;
+            let mut batch = crate::state::WriteBatch::new();
+            batch.set_checkpoint(runner::state_checkpoint(&query.plan.source.topic, &positions))?;
+            store.commit(batch)?;
+        }
         journal.append(&checkpoint::Entry::Commit {
             source: positions.clone(),
         })?;
@@ -191,11 +229,22 @@ impl PersistentQueries {
     }
 
     fn register(&self, query: Arc<PersistentQuery>) -> Arc<Handle> {
+        let sink_rows = Arc::clone(
+            self.sink_rows
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(query.plan.sink.name.clone())
+                .or_default(),
+        );
         let handle = Arc::new(Handle {
             query,
             cancel: watch::Sender::new(false),
             committed: Mutex::new(Vec::new()),
             failed: AtomicBool::new(false),
+            records_in: AtomicU64::new(0),
+            records_out: AtomicU64::new(0),
+            records_skipped: AtomicU64::new(0),
+            sink_rows,
         });
         self.lock_running()
             .insert(handle.query.id.clone(), Arc::clone(&handle));
@@ -209,7 +258,27 @@ impl PersistentQueries {
             h.cancel.send_replace(true);
         }
         self.checkpoints.remove(id);
+        // The task drops its store when it sees the cancel; it destroys the store then
+        // (`runner::run`). If it already has, this removes it.
+        if let Err(e) = self.state.destroy(id) {
+            tracing::debug!(query = id, error = %e, "state store still in use; the task removes it");
+        }
         handle.is_some()
+    }
+
+    /// The state store of the query that builds table `table` (CTAS); `None` when no query
+    /// builds it.
+    pub(crate) fn table_store(
+        &self,
+        catalog: &crate::catalog::CatalogState,
+        table: &str,
+    ) -> Result<Option<Arc<dyn crate::state::StateStore>>> {
+        let Some(query) = catalog.persistent.values().find(|q| {
+            q.plan.kind == PersistentKind::CreateTableAs && q.sink_name() == table
+        }) else {
+            return Ok(None);
+        };
+        Ok(Some(self.state.open(&query.id)?))
     }
 
     pub fn state(&self, id: &str) -> QueryState {
@@ -230,7 +299,62 @@ impl PersistentQueries {
     }
 }
 
+/// A running persistent query's counters, for metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersistentQueryStats {
+    pub query_id: String,
+    /// The stream or table it reads, and the one it writes.
+    pub source: String,
+    pub sink: String,
+    pub state: QueryState,
+    /// Source records read and committed since it started in this process.
+    pub records_in: u64,
+    /// Records it wrote to its sink since it started in this process.
+    pub records_out: u64,
+    /// Source records it skipped because they failed to decode (processing errors).
+    pub records_skipped: u64,
+    /// Source records not yet committed, over every source partition.
+    pub lag_records: u64,
+}
+
 impl PersistentQueries {
+    /// Records written into each stream or table by persistent queries since the start.
+    pub fn rows_written_by_sink(&self) -> Vec<(String, u64)> {
+        self.sink_rows
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(sink, rows)| (sink.clone(), rows.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    /// Every running query's counters, against the current end offsets of `log`.
+    pub fn stats(&self, log: &dyn LogStore) -> Vec<PersistentQueryStats> {
+        let handles: Vec<Arc<Handle>> = self.lock_running().values().cloned().collect();
+        handles
+            .iter()
+            .map(|h| {
+                let lag_records = self
+                    .progress(log, &h.query.id)
+                    .map_or(0, |p| p.sources.iter().map(|s| s.3.saturating_sub(s.2)).sum());
+                PersistentQueryStats {
+                    query_id: h.query.id.clone(),
+                    source: h.query.plan.source.name.clone(),
+                    sink: h.query.plan.sink.name.clone(),
+                    state: if h.failed.load(Ordering::SeqCst) {
+                        QueryState::Error
+                    } else {
+                        QueryState::Running
+                    },
+                    records_in: h.records_in.load(Ordering::Relaxed),
+                    records_out: h.records_out.load(Ordering::Relaxed),
+                    records_skipped: h.records_skipped.load(Ordering::Relaxed),
+                    lag_records,
+                }
+            })
+            .collect()
+    }
+
     /// Where a persistent query stands: its committed source positions against the
     /// current end offsets of `log`. `None` if no such query runs.
     pub fn progress(&self, log: &dyn LogStore, id: &str) -> Option<QueryProgress> {

@@ -18,6 +18,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::error::{EngineError, Result};
+use crate::exec::operator::Flow;
 use crate::exec::pipeline::Pipeline;
 use crate::exec::record_sink::{RecordSink, SinkRecords};
 use crate::log::{
@@ -25,6 +26,12 @@ use crate::log::{
     APPEND_REQUEST_BYTES_MAX,
 };
 use crate::plan::physical;
+use crate::sql::ast::SourceKind;
+use crate::state::{
+    MemoryStore, SharedWriteCache, StateStore, StateTable, WriteBackCache, CACHE_BYTES_DEFAULT,
+};
+use std::sync::Mutex;
+use bytes::Bytes;
 
 use super::checkpoint::{Checkpoint, Entry, Resume};
 use super::{Handle, PersistentPlan, PersistentQueries};
@@ -82,10 +89,17 @@ pub(super) async fn run(
         run_loop(&queries, &log, &handle, journal.as_mut(), positions).await
     }
     .await;
+    let cancelled = *handle.cancel.borrow();
     if let Err(e) = result {
-        if !*handle.cancel.borrow() {
+        if !cancelled {
             tracing::error!(query = %id, error = %e, "persistent query stopped");
             handle.failed.store(true, Ordering::SeqCst);
+        }
+    }
+    if cancelled && keeps_state(&handle.query.plan) {
+        // TERMINATE: the pipeline (and its store handle) is gone now.
+        if let Err(e) = queries.state.destroy(&id) {
+            tracing::warn!(query = %id, error = %e, "could not remove a terminated query's state");
         }
     }
 }
@@ -117,6 +131,9 @@ async fn run_loop(
     let topics = topics(log, plan)?;
     let partitions = topics.source.partition_count() as usize;
     positions.resize(partitions, 0);
+    let mut builder = OutputBuilder::new(queries, plan, &handle.query.id, topics.sink.partition_count())?;
+    let positions = reconcile_state(&topics, handle, journal, &mut builder, positions).await?;
+    let mut positions = positions;
     handle.publish(&positions);
     let mut cursors: Vec<Box<dyn PartitionCursor>> = (0..partitions)
         .map(|p| {
@@ -126,7 +143,6 @@ async fn run_loop(
             )
         })
         .collect::<Result<_>>()?;
-    let mut builder = OutputBuilder::new(plan, &handle.query.id, topics.sink.partition_count());
     let mut records = Vec::with_capacity(BATCH_RECORDS_MAX);
     let ready = topics.source.data_ready();
     let mut cancel = handle.cancel.subscribe();
@@ -163,10 +179,12 @@ async fn run_loop(
             .copied()
             .zip(ends.iter().copied())
             .collect();
-        let outputs = builder.build(&records);
-        write_batch(queries, &topics, journal, &ranges, outputs, None).await?;
+        let outputs = builder.build(&records)?;
+        let written: usize = outputs.iter().map(Vec::len).sum();
+        write_batch(queries, &topics, journal, &mut builder, &ranges, outputs, None).await?;
         positions = ends;
         handle.publish(&positions);
+        handle.count(records.len(), written, builder.skipped_records());
     }
 }
 
@@ -187,37 +205,30 @@ async fn recover(
 ) -> Result<Vec<u64>> {
     let plan = &handle.query.plan;
     let topics = topics(log, plan)?;
-    let mut records = Vec::new();
-    for (p, &(from, to)) in ranges.iter().enumerate() {
-        let mut cursor = topics
-            .source
-            .cursor(PartitionId(p as u32), StartPosition::At(Offset(from)))?;
-        let ready = topics.source.data_ready();
-        let deadline =
-            tokio::time::Instant::now() + std::time::Duration::from_millis(RECOVER_READ_WAIT_MS);
-        while cursor.position().0 < to {
-            // Registered before the read, so data landing between the two still wakes us.
-            let notified = ready.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let want = usize::try_from(to - cursor.position().0).unwrap_or(usize::MAX);
-            if cursor.read(&mut records, want)? == 0
-                && tokio::time::timeout_at(deadline, notified).await.is_err()
-            {
-                return Err(EngineError::corrupt(format!(
-                    "query {}: source records [{from}, {to}) of partition {p} are gone",
-                    handle.query.id
-                )));
-            }
+    let mut builder =
+        OutputBuilder::new(queries, plan, &handle.query.id, topics.sink.partition_count())?;
+    let starts: Vec<u64> = ranges.iter().map(|r| r.0).collect();
+    let ends: Vec<u64> = ranges.iter().map(|r| r.1).collect();
+    if let Some(state) = builder.state_positions(&plan.source.topic)? {
+        let state = state.unwrap_or_else(|| topic_starts(&topics));
+        if state == ends {
+            // The state committed after the outputs were durable: only the journal's
+            // commit is missing.
+            journal.append(&Entry::Commit { source: ends.clone() })?;
+            return Ok(ends);
+        }
+        if state != starts {
+            catch_up(&topics, handle, &mut builder, &state, &starts).await?;
         }
     }
-    let mut builder = OutputBuilder::new(plan, &handle.query.id, topics.sink.partition_count());
-    let outputs = builder.build(&records);
+    let records = read_ranges(&topics, handle, ranges).await?;
+    let outputs = builder.build(&records)?;
     tracing::info!(query = %handle.query.id, records = records.len(), "re-running an unfinished batch");
     write_batch(
         queries,
         &topics,
         journal,
+        &mut builder,
         ranges,
         outputs,
         Some(intent_sink_end),
@@ -232,10 +243,12 @@ async fn write_batch(
     queries: &PersistentQueries,
     topics: &Topics,
     journal: &mut dyn Checkpoint,
+    builder: &mut OutputBuilder,
     ranges: &[(u64, u64)],
     mut outputs: Vec<Vec<Record>>,
     recovering: Option<&[u64]>,
 ) -> Result<()> {
+    let ends: Vec<u64> = ranges.iter().map(|r| r.1).collect();
     let lock = queries.sink_lock(topics.sink.name());
     let _only_batch_in_flight_for_this_sink = lock.lock().await;
     let commit = Entry::Commit {
@@ -261,7 +274,8 @@ async fn write_batch(
         }
         None => {
             if outputs.iter().all(Vec::is_empty) {
-                // Nothing to write: only the new positions need recording.
+                // Nothing to write: only the new positions (and state) need recording.
+                builder.commit_state(&ends)?;
                 return journal.append(&commit);
             }
             let sink_end = (0..topics.sink.partition_count())
@@ -284,6 +298,9 @@ async fn write_batch(
             .await
             .map_err(|_| EngineError::internal("sink partition writer stopped"))??;
     }
+    // State after outputs, journal last: a crash between any two leaves a state recovery
+    // can tell apart (`recover`, `reconcile_state`).
+    builder.commit_state(&ends)?;
     journal.append(&commit)
 }
 
@@ -312,27 +329,245 @@ fn chunks(records: Vec<Record>) -> Vec<Vec<Record>> {
 pub(super) struct OutputBuilder {
     pipeline: Pipeline<RecordSink>,
     sink_partitions: usize,
+    /// The query's state (aggregates, the materialized sink table), when it keeps any.
+    state: Option<SharedWriteCache>,
+    /// The sink is a table: its rows are kept in the store for pull queries.
+    materialize: Option<StateTable>,
+    source_topic: String,
+}
+
+/// Whether a persistent query keeps state: it aggregates, or it builds a table (whose rows
+/// pull queries read from the store).
+pub(crate) fn keeps_state(plan: &PersistentPlan) -> bool {
+    plan.logical.aggregate().is_some() || plan.sink.kind == SourceKind::Table
 }
 
 impl OutputBuilder {
     pub(super) fn new(
+        queries: &PersistentQueries,
         plan: &PersistentPlan,
         query_id: &str,
         sink_partitions: u32,
-    ) -> OutputBuilder {
+    ) -> Result<OutputBuilder> {
+        let store: Arc<dyn StateStore> = match keeps_state(plan) {
+            true => queries.state.open(query_id)?,
+            false => Arc::new(MemoryStore::new()),
+        };
+        let cache: SharedWriteCache = Arc::new(Mutex::new(WriteBackCache::new(
+            store,
+            CACHE_BYTES_DEFAULT,
+        )));
         let query_id: Arc<str> = Arc::from(query_id);
-        OutputBuilder {
-            pipeline: physical::sink_pipeline(&plan.logical, &query_id, sink_partitions),
+        Ok(OutputBuilder {
+            pipeline: physical::sink_pipeline(&plan.logical, &query_id, sink_partitions, &cache)?,
             sink_partitions: sink_partitions.max(1) as usize,
-        }
+            state: keeps_state(plan).then_some(cache),
+            materialize: match plan.sink.kind {
+                SourceKind::Table => Some(StateTable::new(MATERIALIZED_TABLE)?),
+                SourceKind::Stream => None,
+            },
+            source_topic: plan.source.topic.clone(),
+        })
     }
 
-    pub(super) fn build(&mut self, records: &[StoredRecord]) -> SinkRecords {
+    /// Source records skipped so far because they failed to decode.
+    pub(super) fn skipped_records(&self) -> u64 {
+        self.pipeline.skipped_records()
+    }
+
+    pub(super) fn build(&mut self, records: &[StoredRecord]) -> Result<SinkRecords> {
         let mut outputs = vec![Vec::new(); self.sink_partitions];
         for record in records {
-            // Persistent queries have no LIMIT: every record is processed.
-            let _always_continues = self.pipeline.process(record, &mut outputs);
+            // Persistent queries have no LIMIT: only a state error stops the pipeline.
+            if self.pipeline.process(record, &mut outputs) == Flow::Stop {
+                break;
+            }
         }
-        outputs
+        if let Some(e) = self.pipeline.take_error() {
+            return Err(e);
+        }
+        if let (Some(table), Some(cache)) = (&self.materialize, &self.state) {
+            let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+            let mut key = Vec::new();
+            for (q, records) in outputs.iter().enumerate() {
+                for r in records {
+                    let Some(k) = &r.key else { continue };
+                    key.clear();
+                    key.extend_from_slice(&(q as u32).to_be_bytes());
+                    key.extend_from_slice(k);
+                    match &r.value {
+                        Some(v) => {
+                            let mut value = Vec::with_capacity(8 + v.len());
+                            value.extend_from_slice(&r.timestamp_ms.to_le_bytes());
+                            value.extend_from_slice(v);
+                            cache.put(table, &key, Bytes::from(value))?;
+                        }
+                        None => cache.delete(table, &key)?,
+                    }
+                }
+            }
+        }
+        Ok(outputs)
     }
+
+    /// Commits the state the records built so far left, as of source `positions`.
+    pub(super) fn commit_state(&mut self, positions: &[u64]) -> Result<()> {
+        let Some(cache) = &self.state else {
+            return Ok(());
+        };
+        cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .commit(state_checkpoint(&self.source_topic, positions))
+    }
+
+    /// The source positions the committed state corresponds to (stateful plans only);
+    /// `Some(None)` for a store that has never committed.
+    pub(super) fn state_positions(&self, topic: &str) -> Result<Option<Option<Vec<u64>>>> {
+        let Some(cache) = &self.state else {
+            return Ok(None);
+        };
+        let store = Arc::clone(cache.lock().unwrap_or_else(|e| e.into_inner()).store());
+        match store.checkpoint()? {
+            None => Ok(Some(None)),
+            Some(bytes) => parse_state_checkpoint(&bytes, topic).map(|p| Some(Some(p))),
+        }
+    }
+}
+
+/// State table of a table sink's rows, for pull queries: key `[sink partition: u32 BE]
+/// [key bytes]`, value `[timestamp: i64 LE][value bytes]`; a tombstone deletes the key.
+/// Partition first, so a scan comes back partition by partition in key-byte order, as
+/// ksqlDB's scans of its per-partition stores do.
+pub const MATERIALIZED_TABLE: &str = "mat";
+
+/// A state store checkpoint: the input position of every (topic, partition) the state
+/// includes, as JSON (`{"inputs":[{"topic":…,"partition":…,"offset":…}]}`).
+pub(super) fn state_checkpoint(topic: &str, positions: &[u64]) -> Bytes {
+    let inputs: Vec<serde_json::Value> = positions
+        .iter()
+        .enumerate()
+        .map(|(p, o)| serde_json::json!({"topic": topic, "partition": p, "offset": o}))
+        .collect();
+    Bytes::from(serde_json::json!({ "inputs": inputs }).to_string())
+}
+
+/// The positions of `topic`'s partitions in a checkpoint from [`state_checkpoint`].
+fn parse_state_checkpoint(bytes: &[u8], topic: &str) -> Result<Vec<u64>> {
+    let bad = || EngineError::corrupt("a state store checkpoint does not parse");
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| bad())?;
+    let inputs = value.get("inputs").and_then(|i| i.as_array()).ok_or_else(bad)?;
+    let mut positions = Vec::new();
+    for input in inputs {
+        if input.get("topic").and_then(|t| t.as_str()) != Some(topic) {
+            continue;
+        }
+        let p = input.get("partition").and_then(|p| p.as_u64()).ok_or_else(bad)?;
+        let o = input.get("offset").and_then(|o| o.as_u64()).ok_or_else(bad)?;
+        let p = usize::try_from(p).map_err(|_| bad())?;
+        if positions.len() <= p {
+            positions.resize(p + 1, 0);
+        }
+        positions[p] = o;
+    }
+    Ok(positions)
+}
+
+/// Brings a stateful query's store to where its journal says the query is.
+///
+/// The store commits after a batch's outputs are durable and before the journal's commit, so
+/// at a restart the store is at the journal's position or, if the crash came between the
+/// two, one batch ahead of it (an empty batch, whose commit is only positions: take them).
+/// A store behind the journal (it was restored from an older copy) is rebuilt by re-reading
+/// the source from the store's position without writing outputs again.
+async fn reconcile_state(
+    topics: &Topics,
+    handle: &Handle,
+    journal: &mut dyn Checkpoint,
+    builder: &mut OutputBuilder,
+    mut positions: Vec<u64>,
+) -> Result<Vec<u64>> {
+    let Some(state) = builder.state_positions(&handle.query.plan.source.topic)? else {
+        return Ok(positions);
+    };
+    // A store that never committed (a table query from before tables were materialized)
+    // is rebuilt from the start of the source.
+    let mut state = state.unwrap_or_else(|| topic_starts(topics));
+    state.resize(positions.len(), 0);
+    if state == positions {
+        return Ok(positions);
+    }
+    if state.iter().zip(&positions).all(|(s, p)| s >= p) {
+        journal.append(&Entry::Commit {
+            source: state.clone(),
+        })?;
+        return Ok(state);
+    }
+    let target = positions.clone();
+    catch_up(topics, handle, builder, &state, &target).await?;
+    positions.clone_from(&target);
+    Ok(positions)
+}
+
+/// Where every partition of the source starts.
+fn topic_starts(topics: &Topics) -> Vec<u64> {
+    (0..topics.source.partition_count())
+        .map(|p| topics.source.start_offset(PartitionId(p)).0)
+        .collect()
+}
+
+/// Feeds the source records between `from` and `to` through the pipeline, discarding its
+/// outputs (they are in the sink already), and commits the state at `to`.
+async fn catch_up(
+    topics: &Topics,
+    handle: &Handle,
+    builder: &mut OutputBuilder,
+    from: &[u64],
+    to: &[u64],
+) -> Result<()> {
+    let ranges: Vec<(u64, u64)> = from
+        .iter()
+        .zip(to)
+        .map(|(&f, &t)| (f.min(t), t))
+        .collect();
+    tracing::info!(query = %handle.query.id, "rebuilding state behind the query's journal");
+    let records = read_ranges(topics, handle, &ranges).await?;
+    let _already_in_the_sink = builder.build(&records)?;
+    builder.commit_state(to)
+}
+
+/// The source records of `ranges` (per partition `[from, to)`), partition by partition.
+async fn read_ranges(
+    topics: &Topics,
+    handle: &Handle,
+    ranges: &[(u64, u64)],
+) -> Result<Vec<StoredRecord>> {
+    let mut records = Vec::new();
+    for (p, &(from, to)) in ranges.iter().enumerate() {
+        if from >= to {
+            continue;
+        }
+        let mut cursor = topics
+            .source
+            .cursor(PartitionId(p as u32), StartPosition::At(Offset(from)))?;
+        let ready = topics.source.data_ready();
+        let deadline =
+            tokio::time::Instant::now() + std::time::Duration::from_millis(RECOVER_READ_WAIT_MS);
+        while cursor.position().0 < to {
+            // Registered before the read, so data landing between the two still wakes us.
+            let notified = ready.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let want = usize::try_from(to - cursor.position().0).unwrap_or(usize::MAX);
+            if cursor.read(&mut records, want)? == 0
+                && tokio::time::timeout_at(deadline, notified).await.is_err()
+            {
+                return Err(EngineError::corrupt(format!(
+                    "query {}: source records [{from}, {to}) of partition {p} are gone",
+                    handle.query.id
+                )));
+            }
+        }
+    }
+    Ok(records)
 }

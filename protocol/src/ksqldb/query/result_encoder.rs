@@ -40,7 +40,29 @@ impl ResultEncoder {
         }
     }
 
+    /// For the old `/query` endpoint, a pull query over a table: ksqlDB ends it with no
+    /// final message (rqtt-format.md §2).
+    pub fn old_query_table_pull() -> ResultEncoder {
+        ResultEncoder {
+            format: ResultFormat::KsqlV1Json,
+            final_message: false,
+        }
+    }
+
     pub fn header(&self, query_id: &str, names: &[String], types: &[SqlType], out: &mut Vec<u8>) {
+        self.header_with_keys(query_id, names, types, &[], out);
+    }
+
+    /// The header, with the columns `keys` flags marked `KEY` in a `/query` schema (a pull
+    /// query over a table); other framings have no such marker.
+    pub fn header_with_keys(
+        &self,
+        query_id: &str,
+        names: &[String],
+        types: &[SqlType],
+        keys: &[bool],
+        out: &mut Vec<u8>,
+    ) {
         match self.format {
             ResultFormat::Delimited | ResultFormat::JsonArray => {
                 if self.format == ResultFormat::JsonArray {
@@ -74,7 +96,11 @@ impl ResultEncoder {
                 let schema: Vec<String> = names
                     .iter()
                     .zip(types)
-                    .map(|(n, t)| format!("`{n}` {t}"))
+                    .enumerate()
+                    .map(|(i, (n, t))| match keys.get(i) {
+                        Some(true) => format!("`{n}` {t} KEY"),
+                        _ => format!("`{n}` {t}"),
+                    })
                     .collect();
                 write_json_string(&schema.join(", "), out);
                 out.extend_from_slice(b"}}");

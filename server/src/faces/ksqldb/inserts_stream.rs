@@ -29,10 +29,12 @@ use tokio::sync::mpsc;
 
 use crate::body::frames_in::{next_data, ReadError};
 use crate::body::frames_out::ResponseBody;
+use crate::metrics::{Metrics, StreamCounters};
 use crate::response::{error, not_acceptable, read_error, streaming, HttpResponse};
 
 pub async fn handle(
     engine: &Arc<Engine>,
+    metrics: &Arc<Metrics>,
     accept: Option<&str>,
     mut body: Incoming,
 ) -> HttpResponse {
@@ -41,24 +43,27 @@ pub async fn handle(
     };
     let mut splitter = LineSplitter::new(ROW_BYTES_MAX);
     let mut lines = Vec::new();
-    if let Err(e) = read_first_line(&mut body, &mut splitter, &mut lines).await {
-        return match e {
-            FirstLineError::Read(e) => read_error(e),
-            FirstLineError::Protocol(e) => error(protocol_error(&e)),
-        };
-    }
+    let first_read_bytes = match read_first_line(&mut body, &mut splitter, &mut lines).await {
+        Ok(bytes) => bytes,
+        Err(FirstLineError::Read(e)) => return read_error(e),
+        Err(FirstLineError::Protocol(e)) => return error(protocol_error(&e)),
+    };
     let args = match InsertsStreamArgs::decode(&lines[0]) {
         Ok(a) => a,
         Err(e) => return error(protocol_error(&e)),
     };
     lines.remove(0);
-    let (session, acks) = match engine.insert_session(&args.target_name()) {
+    let target = args.target_name();
+    let (session, acks) = match engine.insert_session(&target) {
         Ok(s) => s,
         Err(e) => return error(stream_error(&e, None, MessageStyle::Raw)),
     };
+    let counters = metrics.stream(&target);
+    // The first read's bytes: the arguments line and any rows that came with it.
+    counters.received(lines.len(), first_read_bytes);
     let (tx, response) = ResponseBody::channel();
-    tokio::spawn(read_rows(session, splitter, lines, body));
-    tokio::spawn(write_acks(format, acks, tx));
+    tokio::spawn(read_rows(session, counters.clone(), splitter, lines, body));
+    tokio::spawn(write_acks(format, acks, counters, tx));
     streaming(format.content_type(), response)
 }
 
@@ -67,16 +72,21 @@ enum FirstLineError {
     Protocol(ProtocolError),
 }
 
+/// Reads until the arguments line is whole; returns the body bytes read.
 async fn read_first_line(
     body: &mut Incoming,
     splitter: &mut LineSplitter,
     lines: &mut Vec<Bytes>,
-) -> Result<(), FirstLineError> {
+) -> Result<usize, FirstLineError> {
+    let mut read = 0;
     while lines.is_empty() {
         match next_data(body).await.map_err(FirstLineError::Read)? {
-            Some(chunk) => splitter
-                .push(chunk, lines)
-                .map_err(FirstLineError::Protocol)?,
+            Some(chunk) => {
+                read += chunk.len();
+                splitter
+                    .push(chunk, lines)
+                    .map_err(FirstLineError::Protocol)?
+            }
             None => {
                 splitter.finish(lines);
                 if lines.is_empty() {
@@ -85,12 +95,13 @@ async fn read_first_line(
             }
         }
     }
-    Ok(())
+    Ok(read)
 }
 
 /// The request half: split the body into rows and push them into the session.
 async fn read_rows(
     mut session: InsertSession,
+    counters: StreamCounters,
     mut splitter: LineSplitter,
     mut lines: Vec<Bytes>,
     mut body: Incoming,
@@ -102,7 +113,10 @@ async fn read_rows(
         lines.clear();
         match next_data(&mut body).await {
             Ok(Some(chunk)) => {
-                if let Err(e) = splitter.push(chunk, &mut lines) {
+                let bytes = chunk.len();
+                let pushed = splitter.push(chunk, &mut lines);
+                counters.received(lines.len(), bytes);
+                if let Err(e) = pushed {
                     // Rows before the oversized one still count; then the error ends it.
                     if session.push(&lines).await == Flow::Continue {
                         let error = EngineError::new(ErrorCode::BadRequest, e.to_string());
@@ -113,6 +127,7 @@ async fn read_rows(
             }
             Ok(None) => {
                 splitter.finish(&mut lines);
+                counters.received(lines.len(), 0);
                 if session.push(&lines).await == Flow::Continue {
                     session.finish().await;
                 }
@@ -128,17 +143,28 @@ async fn read_rows(
 }
 
 /// The response half: one ack per durable row, in order, and the error that ends it.
-async fn write_acks(format: ResultFormat, mut acks: AckStream, tx: mpsc::Sender<Bytes>) {
+async fn write_acks(
+    format: ResultFormat,
+    mut acks: AckStream,
+    counters: StreamCounters,
+    tx: mpsc::Sender<Bytes>,
+) {
     let mut encoder = AckEncoder::new(format);
     let mut out = Vec::with_capacity(4096);
     while let Some(ack) = acks.next().await {
         match ack {
-            Ack::Ok { first_seq, rows } => {
+            Ack::Ok {
+                first_seq,
+                rows,
+                received_at,
+            } => {
                 for seq in first_seq..first_seq + rows {
                     encoder.ok(seq, &mut out);
                 }
+                counters.acked(received_at.elapsed());
             }
             Ack::Failed { seq, error } => {
+                counters.failed();
                 if error.class() == sluice_engine::ErrorClass::Internal {
                     tracing::error!(%error, "insert failed");
                 }

@@ -29,6 +29,7 @@ use hyper::body::Incoming;
 use sluice_engine::Engine;
 use sluice_protocol::ksqldb::errors::{code, ErrorResponse};
 
+use crate::metrics::Metrics;
 use crate::push_quota::PushQuota;
 use crate::response::{error, json, HttpResponse};
 
@@ -56,20 +57,26 @@ fn push_quota(parts: &Parts) -> PushQuota {
 }
 
 /// Serves one request of this face: routes it by method and path.
-pub async fn handle(engine: &Arc<Engine>, parts: &Parts, body: Incoming) -> HttpResponse {
+pub async fn handle(
+    engine: &Arc<Engine>,
+    metrics: &Arc<Metrics>,
+    parts: &Parts,
+    body: Incoming,
+) -> HttpResponse {
     let accept = parts
         .headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok());
     match (&parts.method, parts.uri.path()) {
         (&Method::POST, "/inserts-stream" | "/insert-stream") => {
-            inserts_stream::handle(engine, accept, body).await
+            inserts_stream::handle(engine, metrics, accept, body).await
         }
         (&Method::POST, "/query-stream") => {
-            query_stream::handle(engine, push_quota(parts), accept, body).await
+            query_stream::handle(engine, metrics, push_quota(parts), accept, body).await
         }
         (&Method::POST, "/query") => {
-            query::handle(engine, push_quota(parts), parts.version, accept, body).await
+            let quota = push_quota(parts);
+            query::handle(engine, metrics, quota, parts.version, accept, body).await
         }
         (&Method::POST, "/close-query") => close_query::handle(engine, body).await,
         (&Method::POST, "/ksql") => ksql::handle(engine, body).await,

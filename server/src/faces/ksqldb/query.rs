@@ -19,6 +19,7 @@ use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;
 
 use super::query_stream::{respond, Framing, Reply};
 use crate::body::frames_in::read_to_limit;
+use crate::metrics::Metrics;
 use crate::push_quota::PushQuota;
 use crate::response::{error, json, not_acceptable, read_error, HttpResponse};
 
@@ -31,6 +32,7 @@ pub const METHOD_NOT_ALLOWED_CODE: u32 = 40500;
 
 pub async fn handle(
     engine: &Arc<Engine>,
+    metrics: &Arc<Metrics>,
     push_quota: PushQuota,
     version: Version,
     accept: Option<&str>,
@@ -70,7 +72,7 @@ pub async fn handle(
     };
     respond(
         engine,
-        &push_quota,
+        (metrics, &push_quota),
         reply,
         &args.ksql,
         &properties,

@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use super::print;
 use crate::body::frames_in::read_to_limit;
 use crate::body::frames_out::ResponseBody;
+use crate::metrics::{Metrics, QueryCounters};
 use crate::push_quota::{PushQuota, PushSlot, PUSH_QUERIES_PER_CONNECTION_MAX};
 use crate::response::{error, not_acceptable, read_error, streaming, HttpResponse};
 
@@ -29,6 +30,7 @@ pub const CHUNK_ROWS_MAX: usize = 256;
 
 pub async fn handle(
     engine: &Arc<Engine>,
+    metrics: &Arc<Metrics>,
     push_quota: PushQuota,
     accept: Option<&str>,
     mut body: Incoming,
@@ -51,7 +53,7 @@ pub async fn handle(
     };
     respond(
         engine,
-        &push_quota,
+        (metrics, &push_quota),
         reply,
         &args.sql,
         &string_map(&args.properties),
@@ -82,7 +84,7 @@ pub enum Framing {
 /// `style`.
 pub async fn respond(
     engine: &Arc<Engine>,
-    push_quota: &PushQuota,
+    (metrics, push_quota): (&Arc<Metrics>, &PushQuota),
     reply: Reply<'_>,
     sql: &str,
     properties: &HashMap<String, String>,
@@ -116,78 +118,101 @@ pub async fn respond(
     } else {
         None
     };
+    let counters = metrics.query(query.id(), query.source_name());
     let (tx, body) = ResponseBody::channel();
-    tokio::spawn(pump(query, framing, tx, slot));
+    let task = Pump {
+        engine: Arc::clone(engine),
+        counters,
+        framing,
+        _slot: slot,
+    };
+    tokio::spawn(task.run(query, tx));
     streaming(content_type, body)
 }
 
-/// Moves rows from the query to the response until the query or the client ends; the
-/// connection's push slot (`_slot`) is given back when it does.
-async fn pump(
-    mut query: QueryHandle,
+/// What moves one query's rows to its response.
+struct Pump {
+    engine: Arc<Engine>,
+    counters: QueryCounters,
     framing: Framing,
-    tx: mpsc::Sender<Bytes>,
+    /// The connection's push slot, given back when the pump ends.
     _slot: Option<PushSlot>,
-) {
-    let push = query.kind() == QueryKind::Push;
-    let encoder = match framing {
-        Framing::QueryStream(format) => ResultEncoder::new(format, push),
-        Framing::OldQuery => ResultEncoder::old_query(),
-    };
-    let mut out = Vec::with_capacity(4096);
-    encoder.header(
-        query.id(),
-        query.column_names(),
-        query.column_types(),
-        &mut out,
-    );
-    if tx
-        .send(Bytes::from(std::mem::take(&mut out)))
-        .await
-        .is_err()
-    {
-        return;
-    }
-    // No room reserved: buffers grow with the first rows (a full batch of seven columns
-    // is ~100 KiB), so a query that never gets a row holds none.
-    let mut rows = query.new_rows();
-    loop {
-        rows.clear();
-        let step = tokio::select! {
-            step = query.next_rows(&mut rows, CHUNK_ROWS_MAX) => step,
-            // The client cancelled the stream or closed the connection: free the query now.
-            _ = tx.closed() => return,
+}
+
+impl Pump {
+    /// Moves rows from the query to the response until the query or the client ends.
+    async fn run(self, mut query: QueryHandle, tx: mpsc::Sender<Bytes>) {
+        let Pump {
+            engine,
+            counters,
+            framing,
+            _slot,
+        } = self;
+        let push = query.kind() == QueryKind::Push;
+        let encoder = match framing {
+            Framing::QueryStream(format) => ResultEncoder::new(format, push),
+            Framing::OldQuery if query.is_table_pull() => ResultEncoder::old_query_table_pull(),
+            Framing::OldQuery => ResultEncoder::old_query(),
         };
-        encoder.rows(&rows, &mut out);
-        if rows.len() < CHUNK_ROWS_MAX {
-            // A short batch means the query caught up and will most likely wait next: free
-            // what earlier batches grew, so an idle query costs the same after a burst.
-            rows.release();
-        }
-        let end = match step {
-            Ok(end) => end,
-            Err(e) => {
-                tracing::warn!(error = %e, "push query failed");
-                encoder.error(code::SERVER_ERROR, &e.to_string(), &mut out);
-                let _ = tx.send(Bytes::from(out)).await;
-                return;
-            }
-        };
-        if let Some(reason) = end {
-            encoder.end(reason, &mut out);
-            // A delimited push query ends with nothing more to say: no chunk at all.
-            if !out.is_empty() {
-                let _ = tx.send(Bytes::from(out)).await;
-            }
-            return;
-        }
-        if !out.is_empty()
-            && tx
-                .send(Bytes::from(std::mem::take(&mut out)))
-                .await
-                .is_err()
+        let mut out = Vec::with_capacity(4096);
+        encoder.header_with_keys(
+            query.id(),
+            query.column_names(),
+            query.column_types(),
+            query.key_columns(),
+            &mut out,
+        );
+        if tx
+            .send(Bytes::from(std::mem::take(&mut out)))
+            .await
+            .is_err()
         {
             return;
+        }
+        // No room reserved: buffers grow with the first rows (a full batch of seven columns
+        // is ~100 KiB), so a query that never gets a row holds none.
+        let mut rows = query.new_rows();
+        loop {
+            rows.clear();
+            let step = tokio::select! {
+                step = query.next_rows(&mut rows, CHUNK_ROWS_MAX) => step,
+                // The client cancelled the stream or closed the connection: free the query now.
+                _ = tx.closed() => return,
+            };
+            encoder.rows(&rows, &mut out);
+            let record_age_ms = query.oldest_record_ms().map(|ts| engine.now_ms() - ts);
+            counters.sent(rows.len(), out.len(), record_age_ms);
+            if rows.len() < CHUNK_ROWS_MAX {
+                // A short batch means the query caught up and will most likely wait next: free
+                // what earlier batches grew, so an idle query costs the same after a burst.
+                rows.release();
+            }
+            let end = match step {
+                Ok(end) => end,
+                Err(e) => {
+                    tracing::warn!(error = %e, "push query failed");
+                    counters.failed();
+                    encoder.error(code::SERVER_ERROR, &e.to_string(), &mut out);
+                    let _ = tx.send(Bytes::from(out)).await;
+                    return;
+                }
+            };
+            if let Some(reason) = end {
+                encoder.end(reason, &mut out);
+                // A delimited push query ends with nothing more to say: no chunk at all.
+                if !out.is_empty() {
+                    let _ = tx.send(Bytes::from(out)).await;
+                }
+                return;
+            }
+            if !out.is_empty()
+                && tx
+                    .send(Bytes::from(std::mem::take(&mut out)))
+                    .await
+                    .is_err()
+            {
+                return;
+            }
         }
     }
 }

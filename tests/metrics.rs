@@ -1,0 +1,263 @@
+//! `GET /metrics` over real HTTP/1.1 and HTTP/2: the counters move after inserts, a push
+//! query and a persistent query, in both exposition formats.
+
+mod support;
+
+use std::collections::HashMap;
+
+use http::StatusCode;
+use support::TestServer;
+
+/// Reads a scrape into `name{labels} -> value` (labels as written, sorted by the encoder).
+fn parse(text: &str) -> HashMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            Some((series.to_string(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+async fn scrape(server: &TestServer, accept: Option<&str>) -> (String, String) {
+    let (status, headers, body) = server
+        .h1()
+        .await
+        .send(
+            "GET",
+            "/metrics",
+            &accept
+                .map(|a| ("accept", a))
+                .into_iter()
+                .collect::<Vec<_>>(),
+            b"",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let content_type = headers["content-type"].to_str().expect("ascii").to_string();
+    (
+        content_type,
+        String::from_utf8(body.to_vec()).expect("utf-8"),
+    )
+}
+
+fn value(metrics: &HashMap<String, f64>, series: &str) -> f64 {
+    *metrics
+        .get(series)
+        .unwrap_or_else(|| panic!("no series {series} in {metrics:#?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counters_move_after_inserts_and_queries() {
+    let server = TestServer::start().await;
+    server
+        .ksql_ok(
+            "CREATE STREAM pv (k STRING KEY, v INT) WITH (kafka_topic='pv', value_format='JSON', partitions=2);
+             CREATE STREAM big AS SELECT k, v FROM pv WHERE v > 1 EMIT CHANGES;",
+        )
+        .await;
+
+    let (content_type, before) = scrape(&server, None).await;
+    assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
+    let before = parse(&before);
+    assert_eq!(
+        before.get("sluice_stream_rows_in_total{stream=\"PV\"}"),
+        None
+    );
+    // This scrape's own connection is open while it is served.
+    assert!(value(&before, "sluice_connections_open") >= 1.0);
+    assert!(value(&before, "process_resident_memory_bytes") > 0.0);
+    assert!(value(&before, "process_threads") >= 1.0);
+    assert!(value(&before, "process_open_fds") >= 3.0);
+    assert_eq!(value(&before, "sluice_push_queries_open"), 0.0);
+    assert_eq!(value(&before, "sluice_state_store_bytes"), 0.0);
+
+    // A push query from the start of the stream, waiting for three rows.
+    let mut h2 = server.h2().await;
+    let (query_tx, query) = h2.open("POST", "/query-stream", None).await;
+    let mut query_tx = query_tx;
+    query_tx
+        .send_data(bytes::Bytes::from_static(
+            br#"{"sql":"SELECT k, v FROM pv EMIT CHANGES LIMIT 3;","properties":{"auto.offset.reset":"earliest"}}"#,
+        ))
+        .await
+        .expect("query sent");
+    drop(query_tx);
+    let query = support::response(query).await;
+    assert_eq!(query.status(), StatusCode::OK);
+    let mut rows = support::LineReader::new(query.into_body());
+    let header = rows.next_line().await.expect("query header");
+    let query_id = support::json(header.as_bytes())["queryId"]
+        .as_str()
+        .expect("query id")
+        .to_string();
+
+    let (_, during) = scrape(&server, None).await;
+    let during = parse(&during);
+    assert_eq!(value(&during, "sluice_push_queries_open"), 1.0);
+
+    let body = "{\"target\":\"pv\"}\n{\"k\":\"a\",\"v\":1}\n{\"k\":\"b\",\"v\":2}\n{\"k\":\"c\",\"v\":3}\n";
+    let (status, acks) = h2.post("/inserts-stream", body).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        String::from_utf8_lossy(&acks).lines().count(),
+        3,
+        "{acks:?}"
+    );
+    // The three rows reach the query, which then ends at its LIMIT.
+    let rest = tokio::time::timeout(support::WAIT, rows.rest())
+        .await
+        .expect("query ends");
+    assert_eq!(rest.lines().count(), 3, "{rest}");
+
+    // The persistent query has processed its source (the scrape reads its lag).
+    let deadline = tokio::time::Instant::now() + support::WAIT;
+    let after = loop {
+        let (_, text) = scrape(&server, None).await;
+        let m = parse(&text);
+        let done = m
+            .iter()
+            .any(|(k, v)| k.starts_with("sluice_persistent_query_rows_in_total{") && *v == 3.0);
+        if done || tokio::time::Instant::now() > deadline {
+            break (text, m);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let (text, after) = after;
+
+    assert_eq!(
+        value(&after, "sluice_stream_rows_in_total{stream=\"PV\"}"),
+        3.0
+    );
+    // Rows a persistent query wrote count as rows into its sink stream.
+    assert_eq!(
+        value(&after, "sluice_stream_rows_in_total{stream=\"BIG\"}"),
+        2.0
+    );
+    // The body as sent (the arguments line included): every byte is counted once.
+    assert_eq!(
+        value(&after, "sluice_stream_in_bytes_total{stream=\"PV\"}"),
+        body.len() as f64
+    );
+    assert_eq!(
+        value(&after, "sluice_stream_insert_errors_total{stream=\"PV\"}"),
+        0.0
+    );
+    assert_eq!(
+        value(&after, "sluice_stream_rows_out_total{stream=\"PV\"}"),
+        3.0
+    );
+    assert!(value(&after, "sluice_stream_out_bytes_total{stream=\"PV\"}") > 0.0);
+    // The query ended: its own series went with it.
+    assert!(
+        !text.contains(&query_id),
+        "series of ended query {query_id} left behind:\n{text}"
+    );
+    assert_eq!(value(&after, "sluice_push_queries_open"), 0.0);
+
+    // One ack batch (the three rows came in one read) and one fsync at least per partition
+    // written (group commit).
+    let acks = value(&after, "sluice_insert_ack_latency_seconds_count");
+    assert!(acks >= 1.0, "{acks}");
+    assert_eq!(
+        value(
+            &after,
+            "sluice_insert_ack_latency_seconds_bucket{le=\"+Inf\"}"
+        ),
+        acks
+    );
+    assert!(value(&after, "sluice_insert_ack_latency_seconds_sum") > 0.0);
+    assert!(value(&after, "sluice_log_fsync_latency_seconds_count") >= 2.0);
+    assert!(value(&after, "sluice_push_query_e2e_latency_seconds_count") >= 1.0);
+
+    let persistent = "{query_id=\"CSAS_BIG_1\",source=\"PV\",sink=\"BIG\"}";
+    assert_eq!(
+        value(
+            &after,
+            &format!("sluice_persistent_query_rows_in_total{persistent}")
+        ),
+        3.0,
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            &after,
+            &format!("sluice_persistent_query_rows_out_total{persistent}")
+        ),
+        2.0
+    );
+    assert_eq!(
+        value(
+            &after,
+            &format!("sluice_persistent_query_lag_records{persistent}")
+        ),
+        0.0
+    );
+    assert_eq!(
+        value(
+            &after,
+            &format!("sluice_persistent_query_errors_total{persistent}")
+        ),
+        0.0
+    );
+    assert_eq!(
+        value(
+            &after,
+            &format!("sluice_persistent_query_failed{persistent}")
+        ),
+        0.0
+    );
+
+    // A bad row: the session ends with an error ack, counted for its stream.
+    let (status, _) = h2
+        .post(
+            "/inserts-stream",
+            "{\"target\":\"pv\"}\n{\"v\":\"not a number\"}\n",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, text) = scrape(&server, None).await;
+    assert_eq!(
+        value(
+            &parse(&text),
+            "sluice_stream_insert_errors_total{stream=\"PV\"}"
+        ),
+        1.0
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openmetrics_on_request_and_over_http2() {
+    let server = TestServer::start().await;
+    let (content_type, text) =
+        scrape(&server, Some("application/openmetrics-text; version=1.0.0")).await;
+    assert_eq!(
+        content_type,
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    assert!(text.contains("# TYPE sluice_log_fsync_latency_seconds histogram"));
+
+    let (status, body) = server
+        .h2()
+        .await
+        .request("GET", "/metrics", None, b"")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let text = String::from_utf8(body.to_vec()).expect("utf-8");
+    assert!(
+        text.contains("# TYPE sluice_connections_open gauge"),
+        "{text}"
+    );
+    assert!(!text.contains("# EOF"));
+
+    // Only GET: other methods fall through to ksqlDB's 404.
+    let (status, _) = server
+        .h2()
+        .await
+        .request("POST", "/metrics", None, b"")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    server.stop().await;
+}
