@@ -143,6 +143,10 @@ struct ServeArgs {
     /// every face.
     #[arg(long, env = "SLUICE_AUTH_TOKENS_FILE")]
     auth_tokens_file: Option<PathBuf>,
+    /// The HS256 secret (a file of at least 32 bytes) the KalamDB face signs its login
+    /// JWTs with. Setting it turns authentication on for every face.
+    #[arg(long, env = "SLUICE_AUTH_JWT_SECRET_FILE")]
+    auth_jwt_secret_file: Option<PathBuf>,
 
     /// Roles allowed to use the server once authentication is on (ksqlDB's
     /// `authentication.roles`), comma-separated; unset or `**` admits every authenticated
@@ -235,6 +239,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         bearer_tokens: args.auth_tokens_file.clone(),
         roles: args.auth_roles.clone(),
         realm: None,
+        jwt_secret: args.auth_jwt_secret_file.clone(),
     })
     .context("loading the authentication files")?;
     let options = ServerOptions {

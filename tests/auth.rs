@@ -34,6 +34,7 @@ async fn server(roles: &[&str]) -> (TestServer, tempfile::TempDir) {
         bearer_tokens: Some(tokens),
         roles: roles.iter().map(|r| r.to_string()).collect(),
         realm: None,
+        jwt_secret: None,
     })
     .expect("auth files load");
     let server = TestServer::start_with(ServerOptions {

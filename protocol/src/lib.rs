@@ -9,6 +9,7 @@
 //!  ksqlDB:      body ─► ksqldb::{ingest,query,statement} request ─► (engine) ─► encoders ─► body
 //!  REST proxy:  body ─► rest_proxy::produce_request ─► (engine) ─► produce_response / records
 //!  DeltaStream: body ─► deltastream::statement_request ─► dialect ─► (engine) ─► result_set
+//!  KalamDB:     body ─► kalamdb::sql_request ($n bound) ─► dialect ─► (engine) ─► envelope
 //!  shared:      framing::line_splitter (NDJSON rows), value_json (SQL values as JSON)
 //! ```
 //!
@@ -18,6 +19,7 @@
 //! - `deltastream`: DeltaStream's REST API v2 (`/v2/statements`, polling, paging).
 //! - `roe`: Roe AI's database query tasks (`/v1/database/query/…`).
 //! - `foundry`: Foundry's query functions over `streamingExecute` (SSE, Conjure errors).
+//! - `kalamdb`: KalamDB's SQL API (`/v1/api/sql`, `$n` parameters, namespaces, envelopes).
 //! - `statement_table`: a statement's outcome as a plain table (DeltaStream, Roe).
 //! - `framing`: framings several faces share (newline-delimited rows, multipart forms).
 //! - `json_body`: JSON request bodies checked as UTF-8 objects before any face decodes them.
@@ -26,7 +28,6 @@
 //! - `error`: the one error type (request bytes that do not decode).
 //! - `limits`: request and row size limits.
 //!
-//! KalamDB gets a folder beside `ksqldb`.
 //!
 //! Non-goals: sockets, HTTP framing (the `server` crate), engine semantics.
 
@@ -35,6 +36,7 @@ pub mod error;
 pub mod foundry;
 pub mod framing;
 mod json_body;
+pub mod kalamdb;
 pub mod ksqldb;
 pub mod limits;
 pub mod rest_proxy;

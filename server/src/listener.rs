@@ -158,6 +158,7 @@ impl Server {
                 tasks: Arc::new(TaskRegistry::default()),
                 statement_wait,
                 functions,
+                kalamdb: Arc::default(),
                 metrics: Arc::new(Metrics::new()),
             }),
             limits,

@@ -1,5 +1,5 @@
 //! Routes a request to `/metrics` or to its face: the web console, the REST proxy,
-//! DeltaStream, Roe, Foundry, or ksqlDB. Each face's non-public routes pass the auth gate first, and a refusal is answered
+//! DeltaStream, Roe, Foundry, KalamDB, or ksqlDB. Each face's non-public routes pass the auth gate first, and a refusal is answered
 //! in that face's own shape.
 
 use std::sync::Arc;
@@ -9,7 +9,7 @@ use hyper::body::Incoming;
 use sluice_protocol::ksqldb::errors::{code, ErrorResponse};
 
 use crate::auth::CredentialKind;
-use crate::faces::{console, deltastream, foundry, ksqldb, rest_proxy, roe};
+use crate::faces::{console, deltastream, foundry, kalamdb, ksqldb, rest_proxy, roe};
 use crate::metrics::scrape;
 use crate::response::{error, HttpResponse};
 use crate::services::Services;
@@ -43,6 +43,9 @@ pub async fn route(services: Arc<Services>, req: Request<Incoming>) -> HttpRespo
     }
     if foundry::claims(path) {
         return foundry::handle(&services, &parts, body).await;
+    }
+    if kalamdb::claims(path) {
+        return kalamdb::handle(&services, &parts, body).await;
     }
     // The console and ksqlDB's API share ksqlDB's Basic authentication: the console's pages
     // call that API with the credentials the browser asked for.

@@ -1,5 +1,6 @@
 //! What every request handler may use: the engine (through its facade), the auth gate, the
-//! statement/task registry, Foundry's query functions and the metrics.
+//! statement/task registry, Foundry's query functions, the metrics and the KalamDB face's
+//! state.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use sluice_engine::Engine;
 use sluice_protocol::foundry::functions::FunctionRegistry;
 
 use crate::auth::Auth;
+use crate::faces::kalamdb::KalamState;
 use crate::metrics::Metrics;
 use crate::tasks::TaskRegistry;
 
@@ -21,6 +23,8 @@ pub struct Services {
     pub statement_wait: Duration,
     /// Foundry's query functions.
     pub functions: Arc<FunctionRegistry>,
+    /// The KalamDB face's namespaces.
+    pub kalamdb: Arc<KalamState>,
     /// What `/metrics` reports; the data path's handles bump it.
     pub metrics: Arc<Metrics>,
 }

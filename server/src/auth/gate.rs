@@ -12,7 +12,15 @@ use base64::Engine as _;
 use http::{header, HeaderMap};
 
 use super::credentials::{CredentialStore, CredentialsError};
+use super::jwt::{JwtKeys, TokenType};
 use super::principal::{Principal, Scheme};
+use super::users::UserStore;
+
+/// The cookie KalamDB keeps its access token in (`kalamdb-auth`).
+pub const ACCESS_COOKIE: &str = "kalamdb_auth";
+
+/// The cookie KalamDB keeps its refresh token in.
+pub const REFRESH_COOKIE: &str = "kalamdb_refresh";
 
 /// Longest `Authorization` header looked at; longer ones are refused as malformed before
 /// any decoding (a Basic header for the longest sane name and password is far shorter).
@@ -32,6 +40,8 @@ pub enum CredentialKind {
     Basic,
     /// `Authorization: Bearer <token>` (DeltaStream, Roe, Foundry).
     Bearer,
+    /// A KalamDB access JWT, as `Authorization: Bearer <jwt>` or the `kalamdb_auth` cookie.
+    Jwt,
 }
 
 /// Why a request was refused. Each face renders it in its own status and body.
@@ -59,6 +69,9 @@ pub struct AuthConfig {
     pub roles: Vec<String>,
     /// The Basic realm (ksqlDB's `authentication.realm`); `None` is [`DEFAULT_REALM`].
     pub realm: Option<String>,
+    /// The HS256 secret KalamDB's JWTs are signed with (at least 32 bytes); setting it
+    /// turns authentication on.
+    pub jwt_secret: Option<std::path::PathBuf>,
 }
 
 /// The server's authentication and authorization state.
@@ -66,6 +79,10 @@ pub struct AuthConfig {
 pub struct Auth {
     basic: Option<CredentialStore>,
     bearer: Option<CredentialStore>,
+    /// KalamDB's JWT keys; `None` while JWTs are not configured.
+    jwt: Option<JwtKeys>,
+    /// The users that log in for a JWT (KalamDB's setup and login).
+    users: std::sync::Arc<UserStore>,
     /// `None`: any authenticated principal is allowed.
     roles: Option<Vec<String>>,
     realm: String,
@@ -83,6 +100,8 @@ impl Auth {
         Auth {
             basic: None,
             bearer: None,
+            jwt: None,
+            users: std::sync::Arc::default(),
             roles: None,
             realm: DEFAULT_REALM.to_string(),
         }
@@ -99,12 +118,40 @@ impl Auth {
             .as_deref()
             .map(CredentialStore::load)
             .transpose()?;
-        Ok(Auth::from_stores(
-            basic,
-            bearer,
-            &config.roles,
-            config.realm.clone(),
-        ))
+        let auth = Auth::from_stores(basic, bearer, &config.roles, config.realm.clone());
+        let Some(path) = &config.jwt_secret else {
+            return Ok(auth);
+        };
+        let shown = path.display().to_string();
+        let secret = std::fs::read(path).map_err(|source| CredentialsError::Io {
+            path: shown.clone(),
+            source,
+        })?;
+        let keys = JwtKeys::new(secret.trim_ascii()).ok_or(CredentialsError::Invalid {
+            path: shown,
+            line: 1,
+            reason: format!(
+                "an HS256 secret has at least {} bytes",
+                super::jwt::JWT_SECRET_BYTES_MIN
+            ),
+        })?;
+        Ok(auth.with_jwt(keys))
+    }
+
+    /// This `Auth` with KalamDB's JWTs signed and checked with `keys` (turns auth on).
+    pub fn with_jwt(mut self, keys: JwtKeys) -> Auth {
+        self.jwt = Some(keys);
+        self
+    }
+
+    /// The JWT keys, once configured.
+    pub fn jwt(&self) -> Option<&JwtKeys> {
+        self.jwt.as_ref()
+    }
+
+    /// The users that log in for a JWT.
+    pub fn users(&self) -> &UserStore {
+        &self.users
     }
 
     /// An `Auth` over credential stores already in memory (tests, tools).
@@ -122,6 +169,8 @@ impl Auth {
         Auth {
             basic,
             bearer,
+            jwt: None,
+            users: std::sync::Arc::default(),
             roles,
             realm: realm.unwrap_or_else(|| DEFAULT_REALM.to_string()),
         }
@@ -129,7 +178,7 @@ impl Auth {
 
     /// True once any credentials file is configured.
     pub fn is_enabled(&self) -> bool {
-        self.basic.is_some() || self.bearer.is_some()
+        self.basic.is_some() || self.bearer.is_some() || self.jwt.is_some()
     }
 
     pub fn realm(&self) -> &str {
@@ -147,9 +196,10 @@ impl Auth {
             Some(r) => r.join(","),
         };
         format!(
-            "authentication is on: {} Basic users, {} bearer tokens; allowed roles: {roles}",
+            "authentication is on: {} Basic users, {} bearer tokens, KalamDB JWTs {}; allowed roles: {roles}",
             count(&self.basic),
-            count(&self.bearer)
+            count(&self.bearer),
+            if self.jwt.is_some() { "on" } else { "off" }
         )
     }
 
@@ -175,6 +225,10 @@ impl Auth {
         kind: CredentialKind,
         headers: &HeaderMap,
     ) -> Result<Principal, Refusal> {
+        if kind == CredentialKind::Jwt {
+            let token = bearer_or_cookie(headers, ACCESS_COOKIE)?;
+            return self.verify_jwt(&token, TokenType::Access);
+        }
         let value = match headers.get(header::AUTHORIZATION) {
             None => return Err(Refusal::Missing),
             Some(v) if v.len() > AUTHORIZATION_HEADER_BYTES_MAX => return Err(Refusal::Malformed),
@@ -212,6 +266,27 @@ impl Auth {
         }
     }
 
+    /// The user a JWT principal named `name` acts for.
+    pub fn verify_jwt_user(&self, name: &str) -> Option<super::users::User> {
+        self.users.by_name(name)
+    }
+
+    /// The principal of a KalamDB token of type `want`, if it is valid and its user still
+    /// exists with the role the token names (KalamDB refuses a token whose user's role
+    /// changed, and a refresh token used as an access token).
+    pub fn verify_jwt(&self, token: &str, want: TokenType) -> Result<Principal, Refusal> {
+        let keys = self.jwt.as_ref().ok_or(Refusal::Invalid)?;
+        let claims = keys.verify(token).map_err(|_| Refusal::Invalid)?;
+        if claims.token_type.unwrap_or(TokenType::Access) != want {
+            return Err(Refusal::Invalid);
+        }
+        let user = self.users.by_id(&claims.sub).ok_or(Refusal::Invalid)?;
+        if claims.role.as_deref() != Some(user.role.as_str()) {
+            return Err(Refusal::Invalid);
+        }
+        Ok(Principal::new(user.name, vec![user.role], Scheme::Jwt))
+    }
+
     fn authorize(&self, principal: &Principal) -> Result<(), Refusal> {
         match &self.roles {
             None => Ok(()),
@@ -219,6 +294,41 @@ impl Auth {
             Some(_) => Err(Refusal::Forbidden),
         }
     }
+}
+
+/// The token of `Authorization: Bearer <token>`, else of the cookie `cookie`.
+pub fn bearer_or_cookie(headers: &HeaderMap, cookie: &str) -> Result<String, Refusal> {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        if value.len() > AUTHORIZATION_HEADER_BYTES_MAX {
+            return Err(Refusal::Malformed);
+        }
+        let value = value.to_str().map_err(|_| Refusal::Malformed)?;
+        let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            // KalamDB's SQL endpoint takes JWTs only: Basic is refused, not tried.
+            return Err(Refusal::Invalid);
+        }
+        let token = rest.trim();
+        return if token.is_empty() {
+            Err(Refusal::Malformed)
+        } else {
+            Ok(token.to_string())
+        };
+    }
+    cookie_value(headers, cookie).ok_or(Refusal::Missing)
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers (RFC 6265 §5.4).
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter(|v| v.len() <= AUTHORIZATION_HEADER_BYTES_MAX)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, v)| *n == name && !v.is_empty())
+        .map(|(_, v)| v.to_string())
 }
 
 /// `base64(name:password)` → (name, password); the password may hold colons.

@@ -9,6 +9,8 @@ pub enum Scheme {
     Basic,
     /// An opaque bearer token from the token file (DeltaStream, Roe, Foundry API tokens).
     Bearer,
+    /// A KalamDB JWT issued by its login.
+    Jwt,
 }
 
 /// An authenticated caller: a name, its roles, and how it got them.

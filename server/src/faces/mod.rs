@@ -6,13 +6,13 @@
 //! - `deltastream`: DeltaStream's REST API v2, `/v2/…` (statements, polling, paging).
 //! - `roe`: Roe AI's database query tasks, `/v1/database/…`.
 //! - `foundry`: Foundry's query functions over `streamingExecute` (SSE), `/api/v2/…`.
+//! - `kalamdb`: KalamDB's SQL API and health, `/v1/api/…`, `/health`.
 //! - `ksqldb`: ksqlDB's HTTP API, every other path (and its 404s).
-//!
-//! KalamDB (`/v1/api/…`, `/v1/ws`) becomes a folder here and a line in `router`.
 
 pub mod console;
 pub mod deltastream;
 pub mod foundry;
+pub mod kalamdb;
 pub mod ksqldb;
 pub mod rest_proxy;
 pub mod roe;

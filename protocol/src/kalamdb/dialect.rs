@@ -1,0 +1,478 @@
+//! KalamDB's SQL spellings mapped onto the ksqlDB dialect the engine runs
+//! (KalamDB `docs/reference/sql.md`).
+//!
+//! | KalamDB | engine |
+//! |---|---|
+//! | namespace `ns`, table `ns.t` | source named `` `ns.t` `` (verbatim, lower-case): one catalog, the namespace is the name's first part |
+//! | unqualified `t` with `namespace_id` (or after `USE ns`) | `` `ns.t` `` |
+//! | `CREATE [USER\|SHARED] TABLE ns.t (…)` | `CREATE TABLE `ns.t` (…) WITH (kafka_topic='ns.t', value_format='JSON', partitions=1)` |
+//! | `CREATE STREAM TABLE` / `WITH (TYPE='STREAM')` | `CREATE STREAM …` (an append-only stream; `PRIMARY KEY` becomes `KEY`) |
+//! | `TEXT`, `VARCHAR`, `JSON` / `INT`, `SMALLINT` / `FLOAT` / `DATETIME` | `STRING` / `INTEGER` / `DOUBLE` / `TIMESTAMP` |
+//! | `CREATE NAMESPACE`, `DROP NAMESPACE`, `SHOW NAMESPACES`, `USE ns` | answered by the face |
+//!
+//! Table names are rewritten only where a statement names a source (after `FROM`, `INTO`,
+//! `JOIN`, `TABLE`, `STREAM`, `DESCRIBE`), so `alias.column` stays a column reference.
+
+use crate::statement_split::code_words;
+
+/// What one KalamDB statement becomes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mapped {
+    /// A statement for the engine, in its dialect.
+    Engine(String),
+    CreateNamespace {
+        name: String,
+        if_not_exists: bool,
+    },
+    DropNamespace {
+        name: String,
+        if_exists: bool,
+    },
+    ShowNamespaces,
+    /// `USE ns`: later statements of the request resolve unqualified names in `ns`.
+    Use(String),
+    /// A KalamDB statement the engine cannot run, with the reason.
+    Unsupported(String),
+}
+
+/// Longest namespace name (KalamDB identifiers are short names; the limit keeps a source
+/// name, which also names its topic, well inside the log's topic-name limit).
+pub const NAMESPACE_NAME_CHARS_MAX: usize = 64;
+
+/// Keywords after which a statement names a source.
+const SOURCE_KEYWORDS: &[&str] = &["FROM", "INTO", "JOIN", "TABLE", "STREAM", "DESCRIBE"];
+
+/// Words that may sit between a source keyword and the name (`IF NOT EXISTS`).
+const NAME_PREFIX_WORDS: &[&str] = &["IF", "NOT", "EXISTS", "EXTENDED"];
+
+/// KalamDB column types and the engine's.
+const TYPE_NAMES: &[(&str, &str)] = &[
+    ("TEXT", "STRING"),
+    ("VARCHAR", "STRING"),
+    ("JSON", "STRING"),
+    ("INT", "INTEGER"),
+    ("SMALLINT", "INTEGER"),
+    ("FLOAT", "DOUBLE"),
+    ("DATETIME", "TIMESTAMP"),
+];
+
+/// Maps one statement; `namespace` resolves unqualified source names.
+pub fn map_statement(statement: &str, namespace: Option<&str>) -> Mapped {
+    let words: Vec<String> = code_words(statement).take(4).collect();
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    match words.as_slice() {
+        ["CREATE", "NAMESPACE", ..] | ["DROP", "NAMESPACE", ..] => namespace_ddl(statement),
+        ["SHOW", "NAMESPACES", ..] => Mapped::ShowNamespaces,
+        ["USE", ..] => match name_after(statement, 1) {
+            Some(name) if valid_namespace(&name) => Mapped::Use(name),
+            _ => Mapped::Unsupported("USE takes one namespace name".into()),
+        },
+        ["CREATE", "USER" | "SHARED" | "STREAM" | "TABLE", ..] if words.contains(&"TABLE") => {
+            create_table(statement, namespace)
+        }
+        _ => Mapped::Engine(qualify(&tokens(statement), namespace)),
+    }
+}
+
+/// True for a namespace name KalamDB accepts: a letter or `_`, then letters, digits, `_`.
+pub fn valid_namespace(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= NAMESPACE_NAME_CHARS_MAX
+}
+
+/// The engine's name of table `table` in namespace `namespace`.
+pub fn source_name(namespace: &str, table: &str) -> String {
+    format!(
+        "{}.{}",
+        namespace.to_ascii_lowercase(),
+        table.to_ascii_lowercase()
+    )
+}
+
+fn namespace_ddl(statement: &str) -> Mapped {
+    let words: Vec<String> = code_words(statement).collect();
+    let create = words[0] == "CREATE";
+    let guarded = words.get(2).is_some_and(|w| w == "IF");
+    let skip = if !guarded {
+        2
+    } else if create {
+        5
+    } else {
+        4
+    };
+    let Some(name) = name_after(statement, skip) else {
+        return Mapped::Unsupported("a namespace statement names one namespace".into());
+    };
+    if !valid_namespace(&name) {
+        return Mapped::Unsupported(format!("'{name}' is not a valid namespace name"));
+    }
+    if create {
+        Mapped::CreateNamespace {
+            name,
+            if_not_exists: guarded,
+        }
+    } else {
+        Mapped::DropNamespace {
+            name,
+            if_exists: guarded,
+        }
+    }
+}
+
+/// The `skip`th word-token after the first (0 = the first word), lower-cased, if it is a
+/// bare name.
+fn name_after(statement: &str, skip: usize) -> Option<String> {
+    let toks = tokens(statement);
+    let mut words = toks.iter().filter(|t| t.kind != Kind::Space);
+    let tok = words.nth(skip)?;
+    let rest: Vec<&Token> = words.collect();
+    let trailing_ok = rest
+        .iter()
+        .all(|t| t.text == ";" || t.text.eq_ignore_ascii_case("CASCADE"));
+    (tok.kind == Kind::Word && trailing_ok).then(|| tok.text.to_ascii_lowercase())
+}
+
+fn create_table(statement: &str, namespace: Option<&str>) -> Mapped {
+    let toks = tokens(statement);
+    let upper = |t: &Token| t.text.to_ascii_uppercase();
+    if toks.iter().any(|t| upper(t) == "DEFAULT") {
+        return Mapped::Unsupported(
+            "column DEFAULT values are not supported; give every column a value".into(),
+        );
+    }
+    // Everything after the column list's closing parenthesis is KalamDB's WITH options.
+    let Some(open) = toks.iter().position(|t| t.text == "(") else {
+        return Mapped::Unsupported("CREATE TABLE needs a column list".into());
+    };
+    let mut depth = 0;
+    let mut close = None;
+    for (i, t) in toks.iter().enumerate().skip(open) {
+        match t.text.as_str() {
+            "(" => depth += 1,
+            ")" => {
+                depth -= 1;
+                if depth == 0 {
+                    close = Some(i);
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let Some(close) = close else {
+        return Mapped::Unsupported("the column list is not closed".into());
+    };
+    let options: String = toks[close + 1..].iter().map(|t| t.text.as_str()).collect();
+    let options = options.to_ascii_uppercase().replace(' ', "");
+    let is_stream =
+        toks[..open].iter().any(|t| upper(t) == "STREAM") || options.contains("TYPE='STREAM'");
+    let head = qualify(&toks[..open], namespace);
+    let Some(name) = created_name(&toks[..open], namespace) else {
+        return Mapped::Unsupported("CREATE TABLE names its table".into());
+    };
+    // `CREATE USER TABLE` → `CREATE TABLE`; `CREATE STREAM TABLE` → `CREATE STREAM`.
+    let head = head.trim_start();
+    let after_create = head["CREATE".len()..].trim_start();
+    let first = after_create
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    let rest = match first.as_str() {
+        "USER" | "SHARED" | "STREAM" => after_create[first.len()..].trim_start(),
+        _ => after_create,
+    };
+    let rest = match rest.get(.."TABLE".len()) {
+        Some(word) if word.eq_ignore_ascii_case("TABLE") => rest["TABLE".len()..].trim_start(),
+        _ => rest,
+    };
+    let kind = if is_stream { "STREAM" } else { "TABLE" };
+    let mut columns = String::new();
+    let body = &toks[open..=close];
+    let mut i = 0;
+    while i < body.len() {
+        let t = &body[i];
+        let up = upper(t);
+        let next_word = body[i + 1..].iter().find(|t| t.kind != Kind::Space);
+        if up == "NOT" && next_word.is_some_and(|n| n.text.eq_ignore_ascii_case("NULL")) {
+            // ksqlDB columns are nullable; KalamDB's NOT NULL is a check the engine lacks.
+            i = body[i + 1..]
+                .iter()
+                .position(|t| t.text.eq_ignore_ascii_case("NULL"))
+                .map_or(body.len(), |p| i + 2 + p);
+            continue;
+        }
+        if up == "PRIMARY" && is_stream {
+            // A stream has a KEY, not a PRIMARY KEY.
+            i = body[i + 1..]
+                .iter()
+                .position(|t| t.text.eq_ignore_ascii_case("KEY"))
+                .map_or(body.len(), |p| i + 1 + p);
+            continue;
+        }
+        match TYPE_NAMES.iter().find(|(k, _)| *k == up) {
+            Some((_, engine)) if t.kind == Kind::Word => columns.push_str(engine),
+            _ => columns.push_str(&t.text),
+        }
+        i += 1;
+    }
+    let topic = name.replace('\'', "''");
+    Mapped::Engine(format!(
+        "CREATE {kind} {} {columns} WITH (kafka_topic='{topic}', value_format='JSON', partitions=1);",
+        rest.trim_end()
+    ))
+}
+
+/// The source name a CREATE statement's head names, as the engine will store it.
+fn created_name(head: &[Token], namespace: Option<&str>) -> Option<String> {
+    let words: Vec<&Token> = head.iter().filter(|t| t.kind != Kind::Space).collect();
+    let at = words
+        .iter()
+        .rposition(|t| t.kind == Kind::Word || t.kind == Kind::Quoted)?;
+    let (name, _) = source_at(&words, at, namespace)?;
+    Some(name)
+}
+
+/// Reads a (possibly qualified) name whose last part is `words[end]`: (engine name, the
+/// index of its first part).
+fn source_at(words: &[&Token], end: usize, namespace: Option<&str>) -> Option<(String, usize)> {
+    let last = words[end];
+    if end >= 2 && words[end - 1].text == "." && words[end - 2].kind == Kind::Word {
+        return Some((source_name(&words[end - 2].text, &bare(last)), end - 2));
+    }
+    match namespace {
+        Some(ns) if last.kind == Kind::Word => Some((source_name(ns, &last.text), end)),
+        _ => Some((last.text.clone(), end)),
+    }
+}
+
+fn bare(t: &Token) -> String {
+    match t.kind {
+        Kind::Quoted => t.text[1..t.text.len().saturating_sub(1)].to_string(),
+        _ => t.text.clone(),
+    }
+}
+
+/// Rewrites source names: `ns.t` → `` `ns.t` ``, and with a namespace, `t` → `` `ns.t` ``.
+fn qualify(toks: &[Token], namespace: Option<&str>) -> String {
+    let mut out = String::new();
+    let mut expect_name = false;
+    let mut i = 0;
+    while i < toks.len() {
+        let t = &toks[i];
+        if t.kind == Kind::Space {
+            out.push_str(&t.text);
+            i += 1;
+            continue;
+        }
+        let up = t.text.to_ascii_uppercase();
+        // `CREATE STREAM TABLE name`: the name follows the last source keyword.
+        let prefix =
+            NAME_PREFIX_WORDS.contains(&up.as_str()) || SOURCE_KEYWORDS.contains(&up.as_str());
+        if expect_name && t.kind == Kind::Word && prefix {
+            out.push_str(&t.text);
+            i += 1;
+            continue;
+        }
+        if expect_name && t.kind == Kind::Word {
+            expect_name = false;
+            // `ns . t` (spaces allowed around the dot, as SQL allows).
+            let next = next_solid(toks, i + 1);
+            let after = next.and_then(|n| next_solid(toks, n + 1));
+            if let (Some(dot), Some(table)) = (next, after) {
+                if toks[dot].text == "." && matches!(toks[table].kind, Kind::Word | Kind::Quoted) {
+                    let name = source_name(&t.text, &bare(&toks[table]));
+                    out.push_str(&quote(&name));
+                    i = table + 1;
+                    continue;
+                }
+            }
+            match namespace {
+                Some(ns) if !is_keyword_after_source(&up) => {
+                    out.push_str(&quote(&source_name(ns, &t.text)))
+                }
+                _ => out.push_str(&t.text),
+            }
+            i += 1;
+            continue;
+        }
+        expect_name = t.kind == Kind::Word && SOURCE_KEYWORDS.contains(&up.as_str());
+        out.push_str(&t.text);
+        i += 1;
+    }
+    out
+}
+
+/// Words that may follow a source keyword but are not a name (`INSERT INTO … VALUES`,
+/// `DESCRIBE STREAMS`, `SHOW TABLES`).
+fn is_keyword_after_source(up: &str) -> bool {
+    matches!(
+        up,
+        "VALUES" | "SELECT" | "STREAMS" | "TABLES" | "FUNCTIONS" | "AS"
+    )
+}
+
+fn next_solid(toks: &[Token], from: usize) -> Option<usize> {
+    (from..toks.len()).find(|&i| toks[i].kind != Kind::Space)
+}
+
+fn quote(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Word,
+    Quoted,
+    Space,
+    Symbol,
+}
+
+#[derive(Debug, Clone)]
+struct Token {
+    kind: Kind,
+    text: String,
+}
+
+/// Splits SQL into words, quoted runs, whitespace/comments and single symbols, keeping
+/// every byte so that the tokens concatenate back to the input.
+fn tokens(sql: &str) -> Vec<Token> {
+    let chars: Vec<char> = sql.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let start = i;
+        let c = chars[i];
+        let kind = if c.is_alphanumeric() || c == '_' || c == '$' {
+            while i < chars.len()
+                && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '$')
+            {
+                i += 1;
+            }
+            Kind::Word
+        } else if matches!(c, '\'' | '"' | '`') {
+            i += 1;
+            while i < chars.len() {
+                if chars[i] == c {
+                    if chars.get(i + 1) == Some(&c) {
+                        i += 2;
+                        continue;
+                    }
+                    break;
+                }
+                i += 1;
+            }
+            i = (i + 1).min(chars.len());
+            Kind::Quoted
+        } else if c == '-' && chars.get(i + 1) == Some(&'-') {
+            while i < chars.len() && chars[i] != '\n' {
+                i += 1;
+            }
+            Kind::Space
+        } else if c.is_whitespace() {
+            while i < chars.len() && chars[i].is_whitespace() {
+                i += 1;
+            }
+            Kind::Space
+        } else {
+            i += 1;
+            Kind::Symbol
+        };
+        out.push(Token {
+            kind,
+            text: chars[start..i].iter().collect(),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine(sql: &str, ns: Option<&str>) -> String {
+        match map_statement(sql, ns) {
+            Mapped::Engine(s) => s,
+            other => panic!("{sql}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn qualified_names_become_one_verbatim_source_name() {
+        assert_eq!(
+            engine("SELECT n.body FROM App.Notes n WHERE n.id = 1;", None),
+            "SELECT n.body FROM `app.notes` n WHERE n.id = 1;"
+        );
+        assert_eq!(
+            engine("INSERT INTO app.notes (id, body) VALUES (1, 'a.b');", None),
+            "INSERT INTO `app.notes` (id, body) VALUES (1, 'a.b');"
+        );
+        assert_eq!(
+            engine("SELECT * FROM notes;", Some("app")),
+            "SELECT * FROM `app.notes`;"
+        );
+        assert_eq!(
+            engine("SELECT * FROM pageviews;", None),
+            "SELECT * FROM pageviews;"
+        );
+        assert_eq!(engine("SHOW TABLES;", Some("app")), "SHOW TABLES;");
+    }
+
+    #[test]
+    fn create_table_maps_kinds_types_and_options() {
+        assert_eq!(
+            engine(
+                "CREATE USER TABLE IF NOT EXISTS app.notes (id BIGINT PRIMARY KEY, body TEXT NOT NULL) WITH (TYPE='USER')",
+                None
+            ),
+            "CREATE TABLE IF NOT EXISTS `app.notes` (id BIGINT PRIMARY KEY, body STRING ) \
+             WITH (kafka_topic='app.notes', value_format='JSON', partitions=1);"
+        );
+        assert_eq!(
+            engine(
+                "CREATE TABLE events (id BIGINT PRIMARY KEY, n INT) WITH (TYPE='STREAM', TTL_SECONDS=10);",
+                Some("app")
+            ),
+            "CREATE STREAM `app.events` (id BIGINT KEY, n INTEGER) \
+             WITH (kafka_topic='app.events', value_format='JSON', partitions=1);"
+        );
+        assert!(matches!(
+            map_statement(
+                "CREATE TABLE a.b (id BIGINT PRIMARY KEY DEFAULT SNOWFLAKE_ID())",
+                None
+            ),
+            Mapped::Unsupported(_)
+        ));
+    }
+
+    #[test]
+    fn namespace_statements_are_the_faces() {
+        assert_eq!(
+            map_statement("CREATE NAMESPACE IF NOT EXISTS App;", None),
+            Mapped::CreateNamespace {
+                name: "app".into(),
+                if_not_exists: true
+            }
+        );
+        assert_eq!(
+            map_statement("DROP NAMESPACE app CASCADE", None),
+            Mapped::DropNamespace {
+                name: "app".into(),
+                if_exists: false
+            }
+        );
+        assert_eq!(
+            map_statement("SHOW NAMESPACES", None),
+            Mapped::ShowNamespaces
+        );
+        assert_eq!(map_statement("USE app;", None), Mapped::Use("app".into()));
+        assert!(matches!(
+            map_statement("CREATE NAMESPACE `../x`", None),
+            Mapped::Unsupported(_)
+        ));
+    }
+}

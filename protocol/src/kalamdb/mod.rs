@@ -1,0 +1,18 @@
+//! KalamDB's HTTP API (`/v1/api/sql`, `/health`, other-faces.md §C), as its 0.4/0.5 line
+//! (the one the `kalam-client` crate speaks) puts it on the wire.
+//!
+//! ```text
+//!  body ─► sql_request (sql, $n params bound as literals) ─► dialect (namespaces, DDL)
+//!       ─► (engine via the server's statement runner) ─► envelope (results | error, took)
+//! ```
+//!
+//! - `sql_request`: `{"sql", "params"?, "namespace_id"?}` and `$n` parameter binding.
+//! - `dialect`: KalamDB's spellings (namespaces, `CREATE … TABLE`, `TEXT`) mapped onto the
+//!   ksqlDB dialect the engine runs.
+//! - `envelope`: the success and error envelopes, `data_type` names, error codes.
+//! - `auth_body`: setup/login requests, login/refresh/me responses, auth-route errors.
+
+pub mod auth_body;
+pub mod dialect;
+pub mod envelope;
+pub mod sql_request;

@@ -1,0 +1,282 @@
+//! `POST /v1/api/sql`: KalamDB statements, `$n` parameters bound as literals, namespaces
+//! mapped onto the engine's catalog, one result per statement, timed in `took`. The first
+//! failing statement answers the whole request with KalamDB's error envelope.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::{header, HeaderMap, StatusCode};
+use hyper::body::Incoming;
+use sluice_engine::types::SqlType;
+use sluice_engine::ErrorCode;
+use sluice_protocol::kalamdb::dialect::{map_statement, Mapped};
+use sluice_protocol::kalamdb::envelope::{
+    code, error_body, success_body, took_ms, QueryResult, SchemaField,
+};
+use sluice_protocol::kalamdb::sql_request::{bind_params, SqlRequest};
+use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;
+use sluice_protocol::statement_split::{is_blank, split};
+use sluice_protocol::statement_table::Cell;
+
+use crate::auth::Principal;
+use crate::body::frames_in::{read_to_limit, ReadError};
+use crate::response::{json, HttpResponse};
+use crate::services::Services;
+use crate::tasks::{run_batch, BatchStatement, StatementOutput};
+
+/// How long one request waits for its statements. KalamDB's SQL endpoint has no documented
+/// limit; five minutes outlasts any pull query a client runs synchronously without holding
+/// a connection forever.
+pub const SQL_WAIT_MS: u64 = 5 * 60 * 1000;
+
+/// Most statements one request may carry.
+pub const SQL_STATEMENTS_MAX: usize = 100;
+
+/// A failure in KalamDB's terms.
+struct Failure {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl Failure {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Failure {
+        Failure {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Runs one request's statements and answers its envelope.
+pub async fn run(
+    services: &Arc<Services>,
+    principal: &Principal,
+    headers: &HeaderMap,
+    body: Incoming,
+    started: Instant,
+) -> HttpResponse {
+    match results(services, headers, body).await {
+        Ok(results) => json(
+            StatusCode::OK,
+            success_body(&results, principal.name(), took_ms(started.elapsed())),
+        ),
+        Err(f) => json(
+            f.status,
+            error_body(f.code, &f.message, took_ms(started.elapsed())),
+        ),
+    }
+}
+
+async fn results(
+    services: &Arc<Services>,
+    headers: &HeaderMap,
+    mut body: Incoming,
+) -> Result<Vec<QueryResult>, Failure> {
+    let bad = |message: String| Failure::new(StatusCode::BAD_REQUEST, code::INVALID_INPUT, message);
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.starts_with("multipart/") {
+        return Err(bad(
+            "multipart requests (FILE uploads) are not supported by this server; send JSON".into(),
+        ));
+    }
+    let bytes = read_to_limit(&mut body, REQUEST_BODY_BYTES_MAX)
+        .await
+        .map_err(|e| match e {
+            ReadError::TooLarge(e) => bad(e.to_string()),
+            ReadError::Disconnected => bad("the request body was cut off".into()),
+        })?;
+    let request = SqlRequest::decode(&bytes).map_err(|e| bad(e.to_string()))?;
+    let statements = statements(&request.sql)?;
+    let params = request.params.unwrap_or_default();
+    if !params.is_empty() && statements.len() > 1 {
+        return Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            code::PARAMS_WITH_BATCH,
+            "parameters cannot be used with a batch of statements",
+        ));
+    }
+    let mut namespace = request.namespace_id.map(|n| n.to_ascii_lowercase());
+    let mut results = Vec::with_capacity(statements.len());
+    for statement in statements {
+        let bound = bind_params(&statement, &params).map_err(|e| {
+            Failure::new(
+                StatusCode::BAD_REQUEST,
+                code::INVALID_PARAMETER,
+                e.to_string(),
+            )
+        })?;
+        let result = match map_statement(&bound, namespace.as_deref()) {
+            Mapped::Engine(sql) => run_engine(services, sql).await?,
+            Mapped::CreateNamespace {
+                name,
+                if_not_exists,
+            } => {
+                services
+                    .kalamdb
+                    .create_namespace(&name, if_not_exists)
+                    .map_err(execution)?;
+                message(format!("Namespace '{name}' created"))
+            }
+            Mapped::DropNamespace { name, if_exists } => {
+                services
+                    .kalamdb
+                    .drop_namespace(&name, if_exists)
+                    .map_err(execution)?;
+                message(format!("Namespace '{name}' dropped"))
+            }
+            Mapped::ShowNamespaces => {
+                let rows: Vec<Vec<Cell>> = services
+                    .kalamdb
+                    .namespaces()
+                    .into_iter()
+                    .map(|n| vec![Cell::Text(n)])
+                    .collect();
+                QueryResult {
+                    schema: vec![SchemaField {
+                        name: "namespace_id".into(),
+                        ty: SqlType::String,
+                    }],
+                    row_count: rows.len() as u64,
+                    rows,
+                    message: None,
+                }
+            }
+            Mapped::Use(name) => {
+                if !services.kalamdb.has_namespace(&name) {
+                    return Err(execution(format!("Namespace '{name}' does not exist")));
+                }
+                let result = message(format!("Using namespace '{name}'"));
+                namespace = Some(name);
+                result
+            }
+            Mapped::Unsupported(reason) => {
+                return Err(Failure::new(
+                    StatusCode::BAD_REQUEST,
+                    code::INVALID_SQL,
+                    reason,
+                ))
+            }
+        };
+        results.push(result);
+    }
+    Ok(results)
+}
+
+/// The request's statements (each with its `;`), or KalamDB's empty/limit errors.
+fn statements(sql: &str) -> Result<Vec<String>, Failure> {
+    let parts = split(sql);
+    let mut out: Vec<String> = parts.statements.iter().map(|s| s.to_string()).collect();
+    if !is_blank(parts.rest) {
+        out.push(format!("{};", parts.rest.trim()));
+    }
+    if out.is_empty() {
+        return Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            code::EMPTY_SQL,
+            "SQL query cannot be empty",
+        ));
+    }
+    if out.len() > SQL_STATEMENTS_MAX {
+        return Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            code::INVALID_INPUT,
+            format!("at most {SQL_STATEMENTS_MAX} statements per request"),
+        ));
+    }
+    Ok(out)
+}
+
+fn message(text: String) -> QueryResult {
+    QueryResult {
+        message: Some(text),
+        ..QueryResult::default()
+    }
+}
+
+fn execution(e: impl ToString) -> Failure {
+    Failure::new(
+        StatusCode::BAD_REQUEST,
+        code::SQL_EXECUTION_ERROR,
+        e.to_string(),
+    )
+}
+
+/// Runs one engine statement through the shared statement runner.
+async fn run_engine(services: &Arc<Services>, sql: String) -> Result<QueryResult, Failure> {
+    let batch = run_batch(Arc::clone(&services.engine), vec![BatchStatement::Sql(sql)]);
+    let outcome = tokio::time::timeout(Duration::from_millis(SQL_WAIT_MS), batch)
+        .await
+        .map_err(|_| {
+            Failure::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                code::SQL_EXECUTION_ERROR,
+                format!("the statement did not finish within {SQL_WAIT_MS} ms"),
+            )
+        })?;
+    match outcome {
+        Ok(output) => Ok(output
+            .statements
+            .last()
+            .map(query_result)
+            .unwrap_or_default()),
+        Err(f) => {
+            let (status, code) = error_code(f.code, &f.message);
+            Err(Failure::new(status, code, f.message))
+        }
+    }
+}
+
+fn query_result(out: &StatementOutput) -> QueryResult {
+    let row_count = if out.rows.is_empty() {
+        out.written_rows
+    } else {
+        out.rows.len() as u64
+    };
+    QueryResult {
+        schema: out
+            .columns
+            .iter()
+            .map(|c| SchemaField {
+                name: c.name.clone(),
+                ty: c.ty.clone(),
+            })
+            .collect(),
+        rows: out.rows.clone(),
+        row_count,
+        message: out.message.clone(),
+    }
+}
+
+/// The one mapping from the engine's classified errors to KalamDB's codes and statuses
+/// (its handlers answer statement errors with 400, internal faults with 500).
+///
+/// The engine reports an unknown source as ksqlDB does, a statement error worded
+/// "`name` does not exist."; KalamDB names that `TABLE_NOT_FOUND`.
+fn error_code(code: ErrorCode, message: &str) -> (StatusCode, &'static str) {
+    match code {
+        ErrorCode::InvalidStatement if message.ends_with(" does not exist.") => {
+            (StatusCode::BAD_REQUEST, code::TABLE_NOT_FOUND)
+        }
+        ErrorCode::Syntax | ErrorCode::InvalidStatement => {
+            (StatusCode::BAD_REQUEST, code::INVALID_SQL)
+        }
+        ErrorCode::NotFound | ErrorCode::TopicNotFound | ErrorCode::PartitionNotFound => {
+            (StatusCode::BAD_REQUEST, code::TABLE_NOT_FOUND)
+        }
+        ErrorCode::QueryOnStatementEndpoint
+        | ErrorCode::BadRequest
+        | ErrorCode::InvalidRowJson
+        | ErrorCode::Conflict
+        | ErrorCode::Unsupported
+        | ErrorCode::PushQueryLimit
+        | ErrorCode::ResourceLimit => (StatusCode::BAD_REQUEST, code::SQL_EXECUTION_ERROR),
+        ErrorCode::StorageFull | ErrorCode::Io | ErrorCode::Corrupt | ErrorCode::Internal => {
+            (StatusCode::INTERNAL_SERVER_ERROR, code::INTERNAL_ERROR)
+        }
+    }
+}

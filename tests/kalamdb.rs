@@ -1,0 +1,425 @@
+//! KalamDB's SQL API against a real server, call for call as its docs' curl examples and
+//! the `kalam-client` crate make them: `/health`, `/v1/api/sql` with namespaces, `$n`
+//! parameters, one result per statement with native JSON cells and `took`, KalamDB's error
+//! codes, and a table written through ksqlDB's face read through KalamDB's.
+
+mod support;
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use serde_json::{json, Value as Json};
+use sluice_server::auth::{Auth, AuthConfig, CredentialStore, JwtKeys};
+use sluice_server::ServerOptions;
+use support::{json as parse, Client, Proto, TestServer};
+
+async fn sql(client: &mut Client, body: &Json) -> (StatusCode, Json) {
+    let (status, _, bytes) = client
+        .send(
+            "POST",
+            "/v1/api/sql",
+            &[("content-type", "application/json")],
+            body.to_string().as_bytes(),
+        )
+        .await;
+    (status, parse(&bytes))
+}
+
+/// Asserts a KalamDB error envelope with `code` and returns its message.
+fn expect_error(status: StatusCode, body: &Json, want: StatusCode, code: &str) -> String {
+    assert_eq!(status, want, "{body}");
+    assert_eq!(body["status"], "error", "{body}");
+    assert_eq!(body["results"], json!([]), "{body}");
+    assert!(body["took"].is_f64() || body["took"].is_u64(), "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert_eq!(body["error"]["details"], Json::Null, "{body}");
+    body["error"]["message"]
+        .as_str()
+        .expect("message")
+        .to_string()
+}
+
+#[tokio::test]
+async fn health_answers_kalamdb_shape() {
+    let server = TestServer::start().await;
+    let mut client = Client::connect(server.addr, Proto::H1).await;
+    for path in ["/health", "/v1/api/healthcheck"] {
+        let (status, _, bytes) = client.send("GET", path, &[], b"").await;
+        assert_eq!(status, StatusCode::OK);
+        let body = parse(&bytes);
+        assert_eq!(body["status"], "healthy");
+        assert_eq!(body["api_version"], "v1");
+        assert!(body["version"].is_string());
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn namespaces_tables_params_and_results() {
+    let server = TestServer::start().await;
+    let mut client = Client::connect(server.addr, Proto::H2).await;
+    let (status, body) = sql(
+        &mut client,
+        &json!({"sql": "CREATE NAMESPACE app; CREATE STREAM TABLE app.notes (id BIGINT PRIMARY KEY, body TEXT NOT NULL, score DOUBLE) WITH (TTL_SECONDS=60); SHOW NAMESPACES"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "success");
+    let results = body["results"].as_array().expect("results");
+    assert_eq!(results.len(), 3, "one result per statement: {body}");
+    assert_eq!(results[0]["message"], "Namespace 'app' created");
+    assert_eq!(results[0]["as_user"], "anonymous");
+    assert_eq!(results[0]["row_count"], 0);
+    assert!(results[0].get("rows").is_none() && results[0].get("schema").is_none());
+    assert_eq!(results[2]["rows"], json!([["app"]]));
+    assert!(body["took"].as_f64().expect("took") >= 0.0);
+
+    for (id, text, score) in [(1, "it's a note", 1.5), (2, "second", 2.0)] {
+        let (status, body) = sql(
+            &mut client,
+            &json!({"sql": "INSERT INTO notes (id, body, score) VALUES ($1, $2, $3)",
+                    "params": [id, text, score], "namespace_id": "app"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["results"][0]["row_count"], 1, "{body}");
+    }
+    let (status, body) = sql(
+        &mut client,
+        &json!({"sql": "SELECT id, body, score FROM app.notes WHERE id = $1", "params": [1]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let result = &body["results"][0];
+    assert_eq!(
+        result["schema"],
+        json!([{"name":"ID","data_type":"BigInt","index":0},
+               {"name":"BODY","data_type":"Text","index":1},
+               {"name":"SCORE","data_type":"Double","index":2}])
+    );
+    assert_eq!(
+        result["rows"],
+        json!([[1, "it's a note", 1.5]]),
+        "native JSON cells"
+    );
+    assert_eq!(result["row_count"], 1);
+
+    // The same stream through ksqlDB's face: written there, read here.
+    let (status, written) = client
+        .ksql("INSERT INTO `app.notes` (id, body, score) VALUES (3, 'from ksql', 0.5);")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{written}");
+    let (status, body) = sql(
+        &mut client,
+        &json!({"sql": "USE app; SELECT body FROM notes WHERE id = 3"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["results"][1]["rows"], json!([["from ksql"]]), "{body}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn errors_in_kalamdb_envelope() {
+    let server = TestServer::start().await;
+    let mut client = Client::connect(server.addr, Proto::H1).await;
+    let cases: &[(Json, StatusCode, &str)] = &[
+        (
+            json!({"sql": "SELEC 1"}),
+            StatusCode::BAD_REQUEST,
+            "INVALID_SQL",
+        ),
+        (
+            json!({"sql": "  ;  "}),
+            StatusCode::BAD_REQUEST,
+            "EMPTY_SQL",
+        ),
+        (
+            json!({"sql": "SELECT 1 FROM a; SELECT 2 FROM b", "params": [1]}),
+            StatusCode::BAD_REQUEST,
+            "PARAMS_WITH_BATCH",
+        ),
+        (
+            json!({"sql": "SELECT * FROM app.t WHERE id = $2", "params": [1]}),
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETER",
+        ),
+        (
+            json!({"sql": "SELECT * FROM app.missing"}),
+            StatusCode::BAD_REQUEST,
+            "TABLE_NOT_FOUND",
+        ),
+        (
+            json!({"sql": "DROP NAMESPACE nowhere"}),
+            StatusCode::BAD_REQUEST,
+            "SQL_EXECUTION_ERROR",
+        ),
+        (
+            json!({"query": "SELECT 1"}),
+            StatusCode::BAD_REQUEST,
+            "INVALID_INPUT",
+        ),
+    ];
+    for (body, want, code) in cases {
+        let (status, answer) = sql(&mut client, body).await;
+        expect_error(status, &answer, *want, code);
+    }
+    let (status, _, bytes) = client.send("GET", "/v1/api/sql", &[], b"").await;
+    expect_error(
+        status,
+        &parse(&bytes),
+        StatusCode::METHOD_NOT_ALLOWED,
+        "INVALID_INPUT",
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn sql_refuses_missing_and_wrong_credentials() {
+    let tokens = CredentialStore::parse("ci: tok-1\n").expect("valid");
+    let server = TestServer::start_with(ServerOptions {
+        auth: Arc::new(Auth::from_stores(None, Some(tokens), &[], None)),
+        ..ServerOptions::default()
+    })
+    .await;
+    let mut client = Client::connect(server.addr, Proto::H1).await;
+    let body = json!({"sql": "SHOW NAMESPACES"}).to_string();
+    let (status, _, bytes) = client
+        .send("POST", "/v1/api/sql", &[], body.as_bytes())
+        .await;
+    let message = expect_error(
+        status,
+        &parse(&bytes),
+        StatusCode::UNAUTHORIZED,
+        "MISSING_AUTHORIZATION",
+    );
+    assert_eq!(message, "Authentication required");
+    let (status, _, bytes) = client
+        .send(
+            "POST",
+            "/v1/api/sql",
+            &[("authorization", "Bearer nope")],
+            body.as_bytes(),
+        )
+        .await;
+    expect_error(
+        status,
+        &parse(&bytes),
+        StatusCode::UNAUTHORIZED,
+        "INVALID_CREDENTIALS",
+    );
+    server.stop().await;
+}
+
+async fn auth_call(
+    client: &mut Client,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &Json,
+) -> (StatusCode, http::HeaderMap, Json) {
+    let mut all = vec![("content-type", "application/json")];
+    all.extend_from_slice(headers);
+    let payload = if method == "GET" {
+        Vec::new()
+    } else {
+        body.to_string().into_bytes()
+    };
+    let (status, headers, bytes) = client.send(method, path, &all, &payload).await;
+    let json = if bytes.is_empty() {
+        Json::Null
+    } else {
+        parse(&bytes)
+    };
+    (status, headers, json)
+}
+
+fn cookies(headers: &http::HeaderMap) -> Vec<String> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().expect("ascii").to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn setup_login_refresh_me_logout_and_jwt_on_sql() {
+    let server = TestServer::start_with(ServerOptions {
+        auth: Arc::new(Auth::off().with_jwt(JwtKeys::random())),
+        ..ServerOptions::default()
+    })
+    .await;
+    let mut client = Client::connect(server.addr, Proto::H1).await;
+    let null = Json::Null;
+    let admin = json!({"user": "admin", "password": "AdminPass123!"});
+
+    let (status, _, body) = auth_call(&mut client, "GET", "/v1/api/auth/status", &[], &null).await;
+    assert_eq!(
+        (status, &body["needs_setup"]),
+        (StatusCode::OK, &json!(true))
+    );
+    let (status, _, body) = auth_call(&mut client, "POST", "/v1/api/auth/login", &[], &admin).await;
+    assert_eq!(status, StatusCode::PRECONDITION_REQUIRED, "{body}");
+    assert_eq!(body["error"], "setup_required");
+
+    let setup =
+        json!({"user": "admin", "password": "AdminPass123!", "root_password": "RootPass123!"});
+    let (status, _, body) = auth_call(&mut client, "POST", "/v1/api/auth/setup", &[], &setup).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, body) = auth_call(&mut client, "POST", "/v1/api/auth/setup", &[], &setup).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (_, _, body) = auth_call(&mut client, "GET", "/v1/api/auth/status", &[], &null).await;
+    assert_eq!(body["needs_setup"], false);
+
+    let wrong = json!({"user": "admin", "password": "nope"});
+    let (status, _, body) = auth_call(&mut client, "POST", "/v1/api/auth/login", &[], &wrong).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"], "unauthorized");
+
+    let (status, headers, login) =
+        auth_call(&mut client, "POST", "/v1/api/auth/login", &[], &admin).await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    assert_eq!(login["user"]["role"], "dba");
+    assert_eq!(login["admin_ui_access"], true);
+    let access = login["access_token"].as_str().expect("access").to_string();
+    let refresh = login["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_string();
+    let set = cookies(&headers);
+    assert!(set
+        .iter()
+        .any(|c| c.starts_with(&format!("kalamdb_auth={access};"))
+            && c.contains("HttpOnly")
+            && c.contains("SameSite=Strict")
+            && c.contains("Path=/")));
+    assert!(set
+        .iter()
+        .any(|c| c.starts_with(&format!("kalamdb_refresh={refresh};"))));
+
+    // /sql: the access token as Bearer or cookie; no token, Basic, a refresh token or a
+    // forged one are refused in KalamDB's 401 envelope.
+    let statement = json!({"sql": "CREATE NAMESPACE app"}).to_string();
+    let bearer = format!("Bearer {access}");
+    let (status, _, bytes) = client
+        .send(
+            "POST",
+            "/v1/api/sql",
+            &[("authorization", &bearer)],
+            statement.as_bytes(),
+        )
+        .await;
+    let body = parse(&bytes);
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["results"][0]["as_user"], "admin");
+    let cookie = format!("kalamdb_auth={access}");
+    let show = json!({"sql": "SHOW NAMESPACES"}).to_string();
+    let (status, _, bytes) = client
+        .send(
+            "POST",
+            "/v1/api/sql",
+            &[("cookie", &cookie)],
+            show.as_bytes(),
+        )
+        .await;
+    assert_eq!(parse(&bytes)["results"][0]["rows"], json!([["app"]]));
+    assert_eq!(status, StatusCode::OK);
+    // One signature character changed (mid-signature, so no padding bits are involved).
+    let at = access.len() - 10;
+    let swapped = if &access[at..=at] == "A" { "B" } else { "A" };
+    let forged = format!("Bearer {}{swapped}{}", &access[..at], &access[at + 1..]);
+    let refresh_as_access = format!("Bearer {refresh}");
+    let refusals: [(&[(&str, &str)], &str); 4] = [
+        (&[], "MISSING_AUTHORIZATION"),
+        (
+            &[("authorization", "Basic YWRtaW46QWRtaW5QYXNzMTIzIQ==")],
+            "INVALID_CREDENTIALS",
+        ),
+        (
+            &[("authorization", &refresh_as_access)],
+            "INVALID_CREDENTIALS",
+        ),
+        (&[("authorization", &forged)], "INVALID_CREDENTIALS"),
+    ];
+    for (headers, code) in refusals {
+        let (status, _, bytes) = client
+            .send("POST", "/v1/api/sql", headers, show.as_bytes())
+            .await;
+        expect_error(status, &parse(&bytes), StatusCode::UNAUTHORIZED, code);
+    }
+
+    // me: the access token; refresh: only a refresh token, answering a new working pair.
+    let (status, _, me) = auth_call(
+        &mut client,
+        "GET",
+        "/v1/api/auth/me",
+        &[("authorization", &bearer)],
+        &null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!((&me["id"], &me["role"]), (&json!("u_admin"), &json!("dba")));
+    let (status, _, _) = auth_call(&mut client, "GET", "/v1/api/auth/me", &[], &null).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, body) = auth_call(
+        &mut client,
+        "POST",
+        "/v1/api/auth/refresh",
+        &[("authorization", &bearer)],
+        &null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["message"], "Refresh endpoint requires a refresh token");
+    let refresh_cookie = format!("kalamdb_refresh={refresh}");
+    let (status, headers, pair) = auth_call(
+        &mut client,
+        "POST",
+        "/v1/api/auth/refresh",
+        &[("cookie", &refresh_cookie)],
+        &null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{pair}");
+    assert_eq!(cookies(&headers).len(), 2, "both cookies reset");
+    let new_access = format!("Bearer {}", pair["access_token"].as_str().expect("access"));
+    let (status, _, _) = auth_call(
+        &mut client,
+        "GET",
+        "/v1/api/auth/me",
+        &[("authorization", &new_access)],
+        &null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, headers, body) =
+        auth_call(&mut client, "POST", "/v1/api/auth/logout", &[], &null).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["message"], "Logged out successfully");
+    let cleared = cookies(&headers);
+    assert!(cleared
+        .iter()
+        .any(|c| c.starts_with("kalamdb_auth=;") && c.contains("Max-Age=0")));
+    assert!(cleared
+        .iter()
+        .any(|c| c.starts_with("kalamdb_refresh=;") && c.contains("Max-Age=0")));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_jwt_secret_file_turns_auth_on_and_must_be_long_enough() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("jwt-secret");
+    std::fs::write(&path, "too short\n").expect("write");
+    let config = AuthConfig {
+        jwt_secret: Some(path.clone()),
+        ..AuthConfig::default()
+    };
+    let err = Auth::load(&config).expect_err("9 bytes is too short for HS256");
+    assert!(err.to_string().contains("at least 32 bytes"), "{err}");
+    std::fs::write(&path, "0123456789abcdef0123456789abcdef\n").expect("write");
+    let auth = Auth::load(&config).expect("32 bytes");
+    assert!(auth.is_enabled());
+    assert!(auth.jwt().is_some());
+}
