@@ -542,7 +542,7 @@ pub(crate) fn kind_name(lv: &LazyValue<'_>) -> &'static str {
 /// How TIMESTAMP, DATE and TIME are written: the difference between a value stored in a
 /// topic (epoch numbers, as ksqlDB's JSON serializer writes them) and a value in a query
 /// result (ISO text, as ksqlDB's REST API shows them; ksqldb-api.md §7). `Numbers` also
-/// spells the rest as the serializer does (see [`Flavor::Stored`]).
+/// spells the rest as the serializer does (see `Flavor::Stored`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TemporalJson {
     /// Epoch milliseconds, days since the epoch, milliseconds of the day.
@@ -589,7 +589,7 @@ pub fn write_stored_json(value: &Value, out: &mut Vec<u8>) {
 /// Appends `value` as JSON: DOUBLE as Java prints it (non-finite values quoted, as Jackson
 /// does), BYTES as base64, MAP keys as strings; with `TemporalJson::IsoText` as a query
 /// result shows it (DECIMAL in plain notation keeping its scale), with
-/// `TemporalJson::Numbers` as the JSON format stores it ([`write_stored_json`]).
+/// `TemporalJson::Numbers` as the JSON format stores it (`write_stored_json`).
 pub fn write_json_value(value: &Value, temporal: TemporalJson, out: &mut Vec<u8>) {
     let flavor = match temporal {
         TemporalJson::Numbers => Flavor::Stored,

@@ -186,7 +186,7 @@ pub trait TopicLog: Send + Sync {
     fn partition_count(&self) -> u32;
     /// Queues `records` for append to `partition`. Waits (async) only when the partition's
     /// bounded queue is full: the back-pressure that slows a producer to the disk's pace.
-    /// One call holds at most [`APPEND_REQUEST_BYTES_MAX`](super::APPEND_REQUEST_BYTES_MAX)
+    /// One call holds at most `APPEND_REQUEST_BYTES_MAX`
     /// bytes of records.
     fn append(
         &self,

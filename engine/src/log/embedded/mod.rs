@@ -78,9 +78,9 @@ pub const SEGMENT_BYTES_MAX: u64 = 1024 * 1024 * 1024;
 pub struct LogConfig {
     pub fsync: FsyncPolicy,
     /// Roll to a new segment once the active one would exceed this many bytes (a single
-    /// larger append still gets a segment of its own). At most [`SEGMENT_BYTES_LIMIT`].
+    /// larger append still gets a segment of its own). At most `SEGMENT_BYTES_LIMIT`.
     pub segment_bytes_max: u64,
-    /// Threads that write every partition, in `1..=`[`WRITER_THREADS_MAX`].
+    /// Threads that write every partition, in `1..=WRITER_THREADS_MAX`.
     pub writer_threads: usize,
     /// Segment and recovery-point files kept open at most (see `files`).
     pub open_files_max: usize,

@@ -96,7 +96,7 @@ pub struct KafkaLog {
 
 impl KafkaLog {
     /// Connects to the cluster (failing if it does not answer within
-    /// [`ADMIN_TIMEOUT_MS`]) and starts the producer. Topics are opened when first used.
+    /// `ADMIN_TIMEOUT_MS`) and starts the producer. Topics are opened when first used.
     pub fn open(config: KafkaConfig) -> Result<Arc<KafkaLog>> {
         config.validate()?;
         let admin = Admin::new(&config)?;
@@ -118,7 +118,7 @@ impl KafkaLog {
     }
 
     /// The service's command log: creates the command topic if the service has none yet
-    /// (one partition, kept forever, replicated on up to [`COMMAND_TOPIC_REPLICAS_MAX`]
+    /// (one partition, kept forever, replicated on up to `COMMAND_TOPIC_REPLICAS_MAX`
     /// brokers) and starts reading it from its first command.
     pub fn open_command_log(&self, node_id: String) -> Result<KafkaCommandLog> {
         let topic = command_topic_name(&self.config.service_id);
