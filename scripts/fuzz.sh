@@ -6,9 +6,9 @@
 #   scripts/fuzz.sh [SECONDS_PER_TARGET]    default 60
 #   scripts/fuzz.sh --total SECONDS         the budget shared evenly by every target
 #
-# Needs a nightly toolchain (`cargo +nightly`) and cargo-fuzz. Neither is installed here: a
-# toolchain download fails on machines without internet, so a machine that lacks either
-# prints a loud SKIP and exits 0 rather than failing the gate.
+# Needs a nightly toolchain (`cargo +nightly`) and cargo-fuzz, which this project's machines
+# have. A machine that lacks either prints a loud SKIP and exits 0 rather than failing the
+# gate: installing a toolchain needs a download these machines may not be allowed.
 #
 # Environment: SLUICE_FUZZ_TARGETS (space-separated subset), SLUICE_FUZZ_SANITIZER
 # (default none: the code under test is safe Rust, and without ASan a target runs about
