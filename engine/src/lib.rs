@@ -19,13 +19,14 @@
 //!   lock-free latency histogram the log and the faces observe into.
 //! - `sql`: the ksqlDB dialect: lexer, parser, AST, `Display` back to SQL.
 //! - `log`: the partitioned durable log: traits with their contracts (`log::api`), the
-//!   embedded backend (`log::embedded`), the partitioner.
+//!   embedded backend (`log::embedded`), the Kafka backend with its command topic
+//!   (`log::kafka`), the partitioner and the topic-name rules both backends share.
 //! - `state`: state stores behind the `StateStore` trait (redb on disk, a `BTreeMap` for
 //!   tests), one per stateful query, and the write-back cache operators use.
 //! - `format`: record formats: `KAFKA`/`JSON` keys, `JSON` values, inserted rows.
 //! - `expr`: scalar expressions and functions: compile once, evaluate per row.
-//! - `catalog`: sources (streams, tables), persistent queries, the command log trait, the
-//!   registry of running push queries.
+//! - `catalog`: sources (streams, tables), persistent queries, the command log trait,
+//!   command statuses, the registry of running push queries.
 //! - `exec`: the operators of a query pipeline (scan, filter, flat map, aggregate with its
 //!   functions and state, limit, sinks).
 //! - `plan`: SQL → logical plan → pipeline, one planner for push, pull and persistent.
@@ -34,7 +35,8 @@
 //! - `ingest`: rows → records; insert sessions with ordered durable acks.
 //! - `runtime`: the shared state (log, catalog, registries) and the backend it runs on.
 //! - `statements`: `/ksql` statements: validate all in a sandbox, then apply.
-//! - [`api`]: the facade every face and tool uses, re-exported at the crate root.
+//! - [`api`]: the facade every face and tool uses, re-exported at the crate root;
+//!   `api::storage` is the log contract a backend plugs in through.
 //!
 //! Only the facade, [`error`], [`limits`] and [`types`] are public. With the `internals`
 //! feature (stage benchmarks and fuzz targets only) the other modules are public too, so
