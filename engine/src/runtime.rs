@@ -24,7 +24,7 @@ use crate::state::{StateBackend, StateConfig};
 /// backend keeps them in topics.
 pub(crate) struct Backend {
     pub(crate) log: Arc<dyn LogStore>,
-    pub(crate) commands: Box<dyn CommandLog>,
+    pub(crate) commands: Arc<dyn CommandLog>,
     pub(crate) checkpoints: Arc<dyn CheckpointStore>,
     /// Persistent queries' state stores.
     pub(crate) state: Arc<StateBackend>,
@@ -40,7 +40,7 @@ impl Backend {
         };
         Ok(Backend {
             log: EmbeddedLog::open(data_dir, log_config)?,
-            commands: Box::new(JournalCommandLog::open(
+            commands: Arc::new(JournalCommandLog::open(
                 &data_dir.join(data_dir::CATALOG_JOURNAL_FILE),
             )?),
             checkpoints: Arc::new(JournalCheckpoints::new(data_dir)),
@@ -54,7 +54,7 @@ impl Backend {
         std::fs::create_dir_all(data_dir)?;
         Ok(Backend {
             log,
-            commands: Box::new(JournalCommandLog::open(
+            commands: Arc::new(JournalCommandLog::open(
                 &data_dir.join(data_dir::CATALOG_JOURNAL_FILE),
             )?),
             checkpoints: Arc::new(JournalCheckpoints::new(data_dir)),
@@ -72,7 +72,7 @@ impl Backend {
         let commands = log.open_command_log(node_id(data_dir)?)?;
         Ok(Backend {
             log,
-            commands: Box::new(commands),
+            commands: Arc::new(commands),
             checkpoints: Arc::new(JournalCheckpoints::new(data_dir)),
             state: Arc::new(StateBackend::embedded(data_dir, StateConfig::default())?),
         })
@@ -103,7 +103,7 @@ fn node_id(data_dir: &Path) -> Result<String> {
 pub struct Runtime {
     pub(crate) log: Arc<dyn LogStore>,
     pub(crate) catalog: RwLock<Arc<CatalogState>>,
-    pub(crate) commands: Box<dyn CommandLog>,
+    pub(crate) commands: Arc<dyn CommandLog>,
     /// Serialises `/ksql` requests the way ksqlDB's command topic does: one statement list
     /// is validated and applied before the next starts.
     pub(crate) ddl: tokio::sync::Mutex<()>,

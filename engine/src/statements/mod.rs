@@ -143,12 +143,18 @@ impl Runtime {
         // A request that may append takes the command log's writer turn first (other nodes
         // cannot append meanwhile), then every request applies what other nodes appended
         // before it, so it is validated against the catalog in the command log's order.
+        // Both can wait on the network (Kafka: a transactional producer's fencing, reading
+        // the command topic to its end), so they run on the blocking pool, never on the
+        // async workers that move other clients' acks and rows.
         let _turn = if statements.iter().any(|s| may_append(&s.statement)) {
-            Some(WriteTurn::begin(self).map_err(fail_first)?)
+            Some(WriteTurn::begin(self).await.map_err(fail_first)?)
         } else {
             None
         };
-        let foreign = self.commands.catch_up().map_err(fail_first)?;
+        let commands = Arc::clone(&self.commands);
+        let foreign = off_the_workers(move || commands.catch_up())
+            .await
+            .map_err(fail_first)?;
         if !foreign.is_empty() {
             self.apply_followed(&foreign);
         }
@@ -567,10 +573,20 @@ struct WriteTurn<'a> {
 }
 
 impl<'a> WriteTurn<'a> {
-    fn begin(runtime: &'a Runtime) -> Result<WriteTurn<'a>> {
-        runtime.commands.begin_writes()?;
+    async fn begin(runtime: &'a Runtime) -> Result<WriteTurn<'a>> {
+        let commands = Arc::clone(&runtime.commands);
+        off_the_workers(move || commands.begin_writes()).await?;
         Ok(WriteTurn { runtime })
     }
+}
+
+/// Runs a command-log call that may block on I/O on the blocking pool.
+async fn off_the_workers<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| EngineError::internal(format!("a command log call failed: {e}")))?
 }
 
 impl Drop for WriteTurn<'_> {
