@@ -21,6 +21,8 @@
 //!   stored record value (and key values), for every valid row.
 //! - [`insert_row`]: one `/inserts-stream` row into values: names, duplicates, keys, and the
 //!   error text for a bad row.
+//! - `json_write`: the JSON writers (stored bytes as ksqlDB's serializer writes them, or
+//!   rendered as its REST API shows them), used by the value and key formats.
 //! - [`json_value`]: the `JSON` value format (encode and decode a record value), and what
 //!   ksqlDB's stored bytes are.
 //! - [`key`]: record keys in the `KAFKA`, `JSON` and `NONE` key formats.
@@ -41,6 +43,7 @@ pub mod java_double;
 pub(crate) mod java_hash_map;
 pub mod json_text;
 pub mod json_value;
+pub mod json_write;
 pub mod kafka_key;
 pub mod key;
 pub(crate) mod timestamp_extractor;
