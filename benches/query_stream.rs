@@ -32,7 +32,7 @@ fn query_stream(c: &mut Criterion) {
             .ksql_ok(&support::create_stream_sql(Keying::Keyless))
             .await;
         let mut client = server.h2().await;
-        let rows = Bytes::from(RowGen::new().lines(ROWS as usize, RowStyle::Canonical));
+        let rows = Bytes::from(RowGen::new().lines(ROWS as usize, RowStyle::Producer));
         client.insert_rows(&rows, ROWS).await;
         (server, client)
     });

@@ -84,6 +84,12 @@ fn decode(c: &mut Criterion) {
             Keying::Keyless,
         ),
         ("keyed_by_id", RowStyle::Canonical, Keying::KeyedById),
+        ("producer", RowStyle::Producer, Keying::Keyless),
+        (
+            "producer_keyed_by_id",
+            RowStyle::Producer,
+            Keying::KeyedById,
+        ),
     ];
     for (name, style, keying) in cases {
         let chunk = Bytes::from(RowGen::new().chunk(CHUNK_BYTES, style));
@@ -114,6 +120,12 @@ fn fast_path(c: &mut Criterion) {
             Keying::Keyless,
         ),
         ("keyed_by_id", RowStyle::Canonical, Keying::KeyedById),
+        ("producer", RowStyle::Producer, Keying::Keyless),
+        (
+            "producer_keyed_by_id",
+            RowStyle::Producer,
+            Keying::KeyedById,
+        ),
     ];
     for (name, style, keying) in cases {
         let chunk = Bytes::from(RowGen::new().chunk(CHUNK_BYTES, style));
@@ -138,7 +150,7 @@ fn fast_path(c: &mut Criterion) {
 
 /// The whole stage as the endpoint runs it: split a 64 KiB read into lines, decode each.
 fn split_and_decode(c: &mut Criterion) {
-    let chunk = Bytes::from(RowGen::new().chunk(CHUNK_BYTES, RowStyle::Canonical));
+    let chunk = Bytes::from(RowGen::new().chunk(CHUNK_BYTES, RowStyle::Producer));
     let schema = schema(Keying::Keyless);
     let rows = support::count_lines(&chunk);
     let mut group = c.benchmark_group("row_decoder/split_and_decode");

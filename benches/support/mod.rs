@@ -74,6 +74,11 @@ pub enum RowStyle {
     Canonical,
     /// Lower-case names (`"id"`): normalised like identifiers, then re-encoded.
     LowerCaseNames,
+    /// What real producers send: each row's names in lower, upper or capitalised case,
+    /// its fields in a shuffled order, and the nullable `OK` missing from one row in four.
+    /// The headline benches use this, so no figure rests on a fast path only the
+    /// generator's own rows take.
+    Producer,
 }
 
 /// Stream name used by the end-to-end benches.
@@ -148,24 +153,43 @@ impl RowGen {
         let cents = self.rng.below(1_000_000);
         let ok = self.rng.below(8) != 0;
         let ts = 1_700_000_000_000 + id;
-        let names: [&str; 6] = match style {
-            RowStyle::Canonical => ["ID", "TS", "USER", "REGION", "AMOUNT", "OK"],
-            RowStyle::LowerCaseNames => ["id", "ts", "user", "region", "amount", "ok"],
+        let values = [
+            id.to_string(),
+            ts.to_string(),
+            format!("\"user_{user:06}\""),
+            format!("\"{region}\""),
+            format!("{}.{:02}", cents / 100, cents % 100),
+            ok.to_string(),
+        ];
+        const UPPER: [&str; 6] = ["ID", "TS", "USER", "REGION", "AMOUNT", "OK"];
+        const LOWER: [&str; 6] = ["id", "ts", "user", "region", "amount", "ok"];
+        const CAPITALISED: [&str; 6] = ["Id", "Ts", "User", "Region", "Amount", "Ok"];
+        let mut order = [0usize, 1, 2, 3, 4, 5];
+        let (names, fields) = match style {
+            RowStyle::Canonical => (UPPER, 6),
+            RowStyle::LowerCaseNames => (LOWER, 6),
+            RowStyle::Producer => {
+                // Fisher-Yates over the field order, from the seeded generator.
+                for i in (1..order.len()).rev() {
+                    order.swap(i, self.rng.below(i as u64 + 1) as usize);
+                }
+                let names = [UPPER, LOWER, CAPITALISED][self.rng.below(3) as usize];
+                let missing_ok = self.rng.below(4) == 0;
+                if missing_ok {
+                    let at = order.iter().position(|&f| f == 5).expect("OK is a field");
+                    order[at..].rotate_left(1);
+                }
+                (names, if missing_ok { 5 } else { 6 })
+            }
         };
-        write!(
-            out,
-            "{{\"{}\":{id},\"{}\":{ts},\"{}\":\"user_{user:06}\",\"{}\":\"{region}\",\
-             \"{}\":{}.{:02},\"{}\":{ok}}}",
-            names[0],
-            names[1],
-            names[2],
-            names[3],
-            names[4],
-            cents / 100,
-            cents % 100,
-            names[5],
-        )
-        .expect("writing to a Vec cannot fail");
+        out.push(b'{');
+        for (n, &f) in order[..fields].iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            write!(out, "\"{}\":{}", names[f], values[f]).expect("writing to a Vec cannot fail");
+        }
+        out.push(b'}');
     }
 
     /// `n` rows, one per `\n`-terminated line.
