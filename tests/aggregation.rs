@@ -6,13 +6,13 @@ mod support;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
 use http::StatusCode;
 use serde_json::{json, Value};
-use support::child::{produce_until_killed, ChildServer};
+use support::child::{kill_after_acks, produce_until_killed, ChildServer};
 use support::{Client, Proto, TestServer, WAIT};
 
 async fn wait_caught_up(addr: SocketAddr) {
@@ -279,13 +279,7 @@ fn aggregation_is_exactly_once_across_sigkill() {
                 source_row,
                 Arc::clone(&acked),
             ));
-            let deadline = tokio::time::Instant::now() + WAIT;
-            while acked.load(Ordering::SeqCst) < 2_000 + round * 1_000 {
-                assert!(tokio::time::Instant::now() < deadline, "ingest stalled");
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            server.kill();
-            let _ = tokio::time::timeout(WAIT, producer).await;
+            kill_after_acks(server, producer, &acked, 2_000 + round * 1_000).await;
         });
         next_first += ROWS_PER_ROUND_MAX;
 

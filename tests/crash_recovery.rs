@@ -8,12 +8,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use http::StatusCode;
 use serde_json::json;
-use support::child::{produce_until_killed, ChildServer};
-use support::{response, Client, LineReader, Proto, WAIT};
+use support::child::{kill_after_acks, produce_until_killed, ChildServer};
+use support::{response, Client, LineReader, Proto};
 
 /// Kill-and-restart rounds per test run.
 const ROUNDS: u64 = 4;
@@ -95,13 +94,7 @@ fn every_acked_row_survives_sigkill() {
                 Arc::clone(&acked),
             ));
             // Let ingest run, then kill at a moment that varies per round.
-            let deadline = tokio::time::Instant::now() + WAIT;
-            while acked.load(Ordering::SeqCst) < 2_000 + round * 1_500 {
-                assert!(tokio::time::Instant::now() < deadline, "ingest stalled");
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            server.kill();
-            let _ = tokio::time::timeout(WAIT, producer).await;
+            kill_after_acks(server, producer, &acked, 2_000 + round * 1_500).await;
         });
         let n = acked.load(Ordering::SeqCst);
         acked_ranges.push(next_first..next_first + n);

@@ -116,6 +116,10 @@ pub async fn produce_until_killed(
                 return;
             }
         }
+        // The last partial chunk too: every row up to `rows_max` is offered.
+        if !chunk.is_empty() {
+            let _ = tx.send_data(Bytes::from(chunk)).await;
+        }
     });
     let Ok(Ok(resp)) = tokio::time::timeout(WAIT, resp)
         .await
@@ -139,4 +143,21 @@ pub async fn produce_until_killed(
         }
     }
     sender.abort();
+}
+
+/// Lets ingest run until `acked` reaches `kill_at`, then SIGKILLs `server` and waits (up to
+/// [`WAIT`]) for `producer` to see its connection die. Fails the test if ingest stalls.
+pub async fn kill_after_acks(
+    server: ChildServer,
+    producer: tokio::task::JoinHandle<()>,
+    acked: &AtomicU64,
+    kill_at: u64,
+) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while acked.load(Ordering::SeqCst) < kill_at {
+        assert!(tokio::time::Instant::now() < deadline, "ingest stalled");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    server.kill();
+    let _ = tokio::time::timeout(WAIT, producer).await;
 }
