@@ -156,7 +156,7 @@ fn split_and_decode(c: &mut Criterion) {
     let mut group = c.benchmark_group("row_decoder/split_and_decode");
     group.throughput(Throughput::Elements(rows));
     let mut lines = Vec::with_capacity(rows as usize);
-    group.bench_function("canonical_64KiB_chunk", |b| {
+    group.bench_function("producer_64KiB_chunk", |b| {
         b.iter(|| {
             lines.clear();
             split(std::slice::from_ref(black_box(&chunk)), &mut lines);
@@ -166,7 +166,7 @@ fn split_and_decode(c: &mut Criterion) {
         })
     });
     let mut encoder = RowEncoder::new(&schema, ValueWrapping::Wrapped, None);
-    group.bench_function("canonical_64KiB_chunk_fast_path", |b| {
+    group.bench_function("producer_64KiB_chunk_fast_path", |b| {
         b.iter(|| {
             lines.clear();
             split(std::slice::from_ref(black_box(&chunk)), &mut lines);
