@@ -339,7 +339,11 @@ pub fn plan_query(
             source: Arc::clone(&source),
             alias,
             decode,
-            tombstones: Tombstones::Drop,
+            // A push query on a table streams its deletes too (shown by formats that can).
+            tombstones: match (kind, source.kind) {
+                (QueryKind::Push, SourceKind::Table) => Tombstones::Forward,
+                _ => Tombstones::Drop,
+            },
         },
         filter,
         flat_map,
