@@ -189,7 +189,7 @@ pub fn plan_query(
     props: &QueryProperties,
     now_ms: i64,
 ) -> Result<QueryPlan> {
-    let parsed = sql::parse_one(sql_text, session_variables)?;
+    let parsed = sql::parse_one(sql_text, session_variables, &catalog.custom_types())?;
     let Statement::Query(query) = parsed.statement else {
         return Err(EngineError::statement(format!(
             "Not a query: {}",
