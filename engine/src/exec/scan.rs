@@ -85,6 +85,7 @@ impl Scan {
             record,
             rowtime: RowDecoder::rowtime_of(row.values),
             kind,
+            window: row.window,
         })
     }
 }

@@ -21,7 +21,7 @@ pub(crate) struct SourceResolver<'a> {
 
 impl SourceResolver<'_> {
     pub(crate) fn pseudo_base(&self) -> usize {
-        self.source.schema.columns.len()
+        crate::exec::row_decoder::pseudo_base(self.source)
     }
 
     /// Length of the rows this resolver describes: columns, then pseudo columns.
@@ -41,6 +41,15 @@ impl ColumnResolver for SourceResolver<'_> {
             return Some((i, c.ty.clone()));
         }
         let base = self.pseudo_base();
+        if self.source.window.is_some() {
+            // A windowed source's rows carry its key's window before the pseudo columns.
+            let bounds = self.source.schema.columns.len();
+            match name {
+                "WINDOWSTART" => return Some((bounds, SqlType::BigInt)),
+                "WINDOWEND" => return Some((bounds + 1, SqlType::BigInt)),
+                _ => {}
+            }
+        }
         match name {
             PSEUDO_ROWTIME => Some((base, SqlType::BigInt)),
             PSEUDO_ROWPARTITION => Some((base + 1, SqlType::Integer)),

@@ -214,9 +214,9 @@ pub fn plan_query(
         .cloned()
         .ok_or_else(|| EngineError::statement(format!("{name} does not exist.")))?;
     table_function::check_query(&query, source.kind)?;
-    if query.window.is_some() {
-        return Err(EngineError::unsupported(
-            "Windowed aggregations are not supported yet in push and pull queries",
+    if query.window.is_some() && query.emit.is_none() {
+        return Err(EngineError::statement(
+            "Pull queries don't support WINDOW clauses.",
         ));
     }
     if aggregate::is_aggregation(&query) {
@@ -280,7 +280,7 @@ pub fn plan_query(
         &query.select,
         &source,
         &scope,
-        WildcardOrder::KeysFirst,
+        WildcardOrder::KeysThenWindowBounds,
         Duplicates::RefuseAtOnce,
     )?;
     let pseudo_in_select = pseudo.take();
@@ -406,6 +406,7 @@ fn plan_push_aggregate(
         table_input,
         table_filter: if table_input { filter.clone() } else { None },
         having: planned.having,
+        window: planned.window.map(Box::new),
     };
     let mut plan = LogicalPlan::Scan(ScanNode {
         source: Arc::clone(&source),
@@ -424,7 +425,7 @@ fn plan_push_aggregate(
     }
     let plan = LogicalPlan::Aggregate {
         input: Box::new(plan),
-        spec,
+        spec: Box::new(spec),
     };
     let columns = planned.all;
     let column_names = columns.iter().map(|c| c.name.clone()).collect();
