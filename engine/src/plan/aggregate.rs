@@ -497,6 +497,19 @@ pub(crate) fn plan_aggregate(
     let having = match &query.having {
         None => None,
         Some(h) => {
+            let mut bound = None;
+            visit(h, &mut |e| {
+                if let Expr::Column { name, .. } = e {
+                    if name == "WINDOWSTART" || name == "WINDOWEND" {
+                        bound.get_or_insert_with(|| name.clone());
+                    }
+                }
+            });
+            if let Some(bound) = bound {
+                return Err(EngineError::statement(format!(
+                    "Window bounds column {bound} can only be used in the SELECT clause of windowed aggregations and can not be passed to aggregate functions."
+                )));
+            }
             let b = binder.bind(h)?;
             let missing = ungrouped_columns(&b);
             if !missing.is_empty() {
