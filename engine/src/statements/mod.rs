@@ -23,7 +23,7 @@ use std::sync::Arc;
 use crate::catalog::{CatalogState, Source};
 use crate::runtime::Runtime;
 use crate::error::{EngineError, ErrorCode, Result};
-use crate::limits::{KSQL_RESPONSE_BYTES_MAX, SOURCES_MAX};
+use crate::limits::KSQL_RESPONSE_BYTES_MAX;
 use crate::sql::ast::{SourceKind, Statement, TerminateTarget};
 use crate::sql::{self, ParsedStatement};
 
@@ -375,7 +375,11 @@ impl Runtime {
         }
         if mode != Mode::Replay {
             if !sandbox.state.sources.contains_key(&source.name) {
-                check_count("streams and tables", sandbox.state.sources.len(), SOURCES_MAX)?;
+                check_count(
+                    "streams and tables",
+                    sandbox.state.sources.len(),
+                    self.limits.sources_max,
+                )?;
             }
             self.check_topic(sandbox, &source, plan.partitions)?;
         }
