@@ -992,6 +992,42 @@ mod tests {
         f.result(&acc)
     }
 
+    /// Merging two sessions' accumulators gives what one accumulator over both sessions'
+    /// rows gives (order-insensitive functions; "latest" prefers the later session).
+    #[test]
+    fn merge_equals_one_pass_over_both_sessions() {
+        let int = |i: i32| Value::Integer(i);
+        let d = |f: f64| Value::Double(f);
+        let cases: Vec<(Udaf, Vec<Value>, Vec<Value>)> = vec![
+            (udaf("COUNT", &[SqlType::Integer], &[None]), vec![int(1), Value::Null], vec![int(2)]),
+            (udaf("SUM", &[SqlType::Integer], &[None]), vec![int(1), int(5)], vec![int(2)]),
+            (udaf("AVG", &[SqlType::Double], &[None]), vec![d(1.0)], vec![d(2.0), d(6.0)]),
+            (udaf("MAX", &[SqlType::Integer], &[None]), vec![int(7)], vec![int(3)]),
+            (udaf("STDDEV_POP", &[SqlType::Double], &[None]), vec![d(1.0), d(4.0)], vec![d(9.0)]),
+            (udaf("COLLECT_LIST", &[SqlType::Integer], &[None]), vec![int(1)], vec![int(2)]),
+            (udaf("LATEST_BY_OFFSET", &[SqlType::Integer], &[None]), vec![int(1)], vec![int(2)]),
+            (udaf("EARLIEST_BY_OFFSET", &[SqlType::Integer], &[None]), vec![int(1)], vec![int(2)]),
+        ];
+        for (f, older, newer) in cases {
+            let fold = |rows: &[Value]| {
+                let mut acc = f.init();
+                for r in rows {
+                    f.add(&mut acc, std::slice::from_ref(r)).unwrap();
+                }
+                acc
+            };
+            let mut merged = f.init();
+            f.merge(&mut merged, &fold(&older)).unwrap();
+            f.merge(&mut merged, &fold(&newer)).unwrap();
+            let all: Vec<Value> = older.iter().chain(&newer).cloned().collect();
+            let want = f.result(&fold(&all));
+            match (f.result(&merged), want) {
+                (Value::Double(a), Value::Double(b)) => assert!((a - b).abs() < 1e-9, "{}", f.name()),
+                (got, want) => assert_eq!(got, want, "{}", f.name()),
+            }
+        }
+    }
+
     #[test]
     fn results_follow_ksqldb() {
         let int = |i: i32| Value::Integer(i);

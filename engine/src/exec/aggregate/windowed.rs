@@ -62,6 +62,10 @@ pub(crate) struct WindowedAggregate {
     meta: StateTable,
     /// The stream time as committed or updated since; `None` until read from the store.
     stream_time_ms: Option<i64>,
+    /// The earliest due time in the due index (`i64::MAX`: none); `None` until the index is
+    /// read. Records before it skip the index scan, whose merge with the cache's dirty keys
+    /// would otherwise cost a sort per record.
+    next_due_ms: Option<i64>,
     bounds: Vec<WindowBounds>,
     scratch: Vec<u8>,
     row: Vec<Value>,
@@ -90,6 +94,7 @@ impl WindowedAggregate {
             due: StateTable::new(WINDOWS_DUE_TABLE)?,
             meta: StateTable::new(WINDOW_META_TABLE)?,
             stream_time_ms: None,
+            next_due_ms: None,
             bounds: Vec::new(),
             scratch: Vec::new(),
             row: Vec::new(),
@@ -182,6 +187,10 @@ impl WindowedAggregate {
         );
         let bytes = Bytes::copy_from_slice(&self.scratch);
         let due_key = new.then(|| self.due_key(w, windowed_key));
+        if new {
+            let due = self.due_time(w);
+            self.next_due_ms = self.next_due_ms.map(|d| d.min(due));
+        }
         let mut cache = lock(&self.inner.cache);
         cache.put(&self.windows, windowed_key, bytes)?;
         if let Some(due_key) = due_key {
@@ -388,6 +397,9 @@ impl WindowedAggregate {
         // Due keys extend their time with the window's key: everything before the next
         // millisecond is due.
         let before = sortable(stream_time_ms.saturating_add(1));
+        if self.next_due_ms.is_some_and(|d| d > stream_time_ms) {
+            return Ok(Flow::Continue);
+        }
         loop {
             let due: Vec<Bytes> = {
                 let mut cache = lock(&self.inner.cache);
@@ -401,6 +413,7 @@ impl WindowedAggregate {
                     .collect::<Result<_>>()?
             };
             if due.is_empty() {
+                self.next_due_ms = Some(self.first_due()?);
                 return Ok(Flow::Continue);
             }
             for due_key in due {
@@ -430,6 +443,24 @@ impl WindowedAggregate {
                     }
                 }
             }
+        }
+    }
+
+    /// The earliest due time in the index, `i64::MAX` when it is empty.
+    fn first_due(&mut self) -> Result<i64> {
+        let mut cache = lock(&self.inner.cache);
+        let mut iter = cache.range(
+            &self.due,
+            std::ops::Bound::Unbounded,
+            std::ops::Bound::Unbounded,
+        )?;
+        match iter.next().transpose()? {
+            None => Ok(i64::MAX),
+            Some((key, _)) if key.len() >= 8 => {
+                let bits = u64::from_be_bytes(key[..8].try_into().expect("an 8-byte slice"));
+                Ok((bits ^ (1 << 63)) as i64)
+            }
+            Some(_) => Err(EngineError::corrupt("a window due key without its time")),
         }
     }
 
@@ -468,6 +499,7 @@ impl Operator for WindowedAggregate {
                 tracing::error!(query = %self.inner.query_id, error = %e, "windowed aggregate state failed");
                 self.inner.error = Some(e);
                 self.stream_time_ms = None;
+                self.next_due_ms = None;
                 lock(&self.inner.cache).rollback();
                 Flow::Stop
             }
