@@ -281,6 +281,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         roles: args.auth_roles.clone(),
         realm: None,
         jwt_secret: args.auth_jwt_secret_file.clone(),
+        users_file: Some(args.data_dir.join(sluice_server::auth::USERS_FILE)),
     })
     .context("loading the authentication files")?;
     let options = ServerOptions {

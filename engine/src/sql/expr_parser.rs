@@ -18,8 +18,7 @@ use super::parser::{
     Expect, PResult, Parser, EXPRESSION_TREE_DEPTH_MAX, STATEMENT_EXPRESSION_NODES_MAX,
 };
 use crate::error::EngineError;
-use crate::types::sql_type::DECIMAL_PRECISION_MAX;
-use crate::types::{SqlType, StructField};
+
 
 /// Binding power of a binary operator inside `booleanExpression` (`OR`, `AND`).
 fn boolean_op(p: &Parser<'_>) -> Option<(BinaryOp, u8)> {

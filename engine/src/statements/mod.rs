@@ -533,7 +533,7 @@ impl Runtime {
                     .list()
                     .into_iter()
                     .find(|q| q.id.eq_ignore_ascii_case(id))
-                    .ok_or_else(|| EngineError::statement(format!("Unknown queryId: {id}")))?;
+                    .ok_or_else(|| EngineError::not_found(format!("Unknown queryId: {id}")))?;
                 let was_terminated = mode != Mode::Apply || self.queries.cancel(&found.id);
                 Ok(Outcome::TerminateQuery {
                     query_id: found.id.clone(),
