@@ -54,10 +54,14 @@ impl Cell {
     }
 }
 
-/// Appends query result rows as table rows.
+/// Appends query result rows as table rows; tombstone rows (deletes a push query over a
+/// table shows in ksqlDB's own format) have no place in a table and are left out.
 pub fn append_rows(rows: &ResultRows, out: &mut Vec<Vec<Cell>>) {
     let mut text = Vec::new();
-    for row in rows.rows() {
+    for (i, row) in rows.rows().enumerate() {
+        if rows.is_tombstone(i) {
+            continue;
+        }
         out.push(
             row.map(|cell| match cell {
                 CellRef::Json(bytes) => Cell::from_json_text(bytes),

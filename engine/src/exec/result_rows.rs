@@ -17,6 +17,9 @@ pub struct ResultRows {
     cells: Vec<Cell>,
     /// The JSON text of every [`Cell::Json`], back to back.
     json: Vec<u8>,
+    /// Indexes of the rows that are tombstones (a table's deleted key: key columns set,
+    /// value columns null), ascending. Rare, so kept apart from the rows.
+    tombstones: Vec<usize>,
 }
 
 #[derive(Debug)]
@@ -41,6 +44,7 @@ impl ResultRows {
             rows: 0,
             cells: Vec::with_capacity(width * rows_max),
             json: Vec::new(),
+            tombstones: Vec::new(),
         }
     }
 
@@ -68,6 +72,7 @@ impl ResultRows {
         self.rows = 0;
         self.cells.clear();
         self.json.clear();
+        self.tombstones.clear();
     }
 
     /// Clears and frees the buffers (for a holder about to sit idle).
@@ -75,6 +80,7 @@ impl ResultRows {
         self.rows = 0;
         self.cells = Vec::new();
         self.json = Vec::new();
+        self.tombstones = Vec::new();
     }
 
     pub(crate) fn push_value(&mut self, value: Value) {
@@ -97,6 +103,17 @@ impl ResultRows {
         );
     }
 
+    /// Closes the row whose cells were just pushed, as a tombstone.
+    pub(crate) fn end_tombstone_row(&mut self) {
+        self.tombstones.push(self.rows);
+        self.end_row();
+    }
+
+    /// Whether row `row` is a tombstone.
+    pub fn is_tombstone(&self, row: usize) -> bool {
+        self.tombstones.binary_search(&row).is_ok()
+    }
+
     /// Appends copies of `other`'s rows (of the same width).
     pub fn extend_from(&mut self, other: &ResultRows) {
         debug_assert_eq!(self.width, other.width, "rows of one width");
@@ -106,6 +123,9 @@ impl ResultRows {
             Cell::Value(v) => Cell::Value(v.clone()),
             Cell::Json(r) => Cell::Json(r.start + shift..r.end + shift),
         }));
+        let first = self.rows;
+        self.tombstones
+            .extend(other.tombstones.iter().map(|&r| r + first));
         self.rows += other.rows;
     }
 
@@ -131,6 +151,12 @@ impl ResultRows {
                 })
                 .collect(),
             json: self.json[json_start..].to_vec(),
+            tombstones: self
+                .tombstones
+                .iter()
+                .filter(|&&r| r >= first_row)
+                .map(|&r| r - first_row)
+                .collect(),
         }
     }
 

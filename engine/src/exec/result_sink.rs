@@ -12,13 +12,29 @@ use super::result_rows::ResultRows;
 pub(crate) struct ResultSink {
     query_id: Arc<str>,
     projection: Vec<Projection>,
+    tombstones: TombstoneRows,
+}
+
+/// Whether tombstone rows become result rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TombstoneRows {
+    /// A push query over a table shows a deleted key as a tombstone row (ksqlDB's
+    /// `"tombstone": true`; RQTT `push-queries.json` "table with tombstones").
+    Show,
+    /// An aggregate's group that stopped passing HAVING: results carry no deletes.
+    Drop,
 }
 
 impl ResultSink {
-    pub(crate) fn new(query_id: Arc<str>, projection: Vec<Projection>) -> ResultSink {
+    pub(crate) fn new(
+        query_id: Arc<str>,
+        projection: Vec<Projection>,
+        tombstones: TombstoneRows,
+    ) -> ResultSink {
         ResultSink {
             query_id,
             projection,
+            tombstones,
         }
     }
 }
@@ -27,8 +43,7 @@ impl Terminal for ResultSink {
     type Output = ResultRows;
 
     fn accept(&mut self, row: Row<'_>, out: &mut ResultRows) {
-        if row.kind == RowKind::Tombstone {
-            // An aggregate's group that stopped passing HAVING: results carry no deletes.
+        if row.kind == RowKind::Tombstone && self.tombstones == TombstoneRows::Drop {
             return;
         }
         for p in &self.projection {
@@ -40,6 +55,9 @@ impl Terminal for ResultSink {
                 Projection::Expr(e) => out.push_value(eval_or_null(&self.query_id, e, row.values)),
             }
         }
-        out.end_row();
+        match row.kind {
+            RowKind::Tombstone => out.end_tombstone_row(),
+            RowKind::Row => out.end_row(),
+        }
     }
 }

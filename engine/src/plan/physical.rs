@@ -24,7 +24,7 @@ use crate::exec::operator::Operator;
 use crate::exec::pipeline::Pipeline;
 use crate::exec::project::Projection;
 use crate::exec::record_sink::RecordSink;
-use crate::exec::result_sink::ResultSink;
+use crate::exec::result_sink::{ResultSink, TombstoneRows};
 use crate::exec::scan::Scan;
 use crate::state::{MemoryStore, SharedWriteCache, WriteBackCache, CACHE_BYTES_DEFAULT};
 use std::sync::Mutex;
@@ -47,10 +47,19 @@ pub(crate) fn result_pipeline(
         .iter()
         .map(|c| c.projection.clone())
         .collect();
+    // Tombstones reach the results only from a scan that forwards them (a push query over
+    // a table); an aggregate's own deletes stay out.
+    let tombstones = match plan
+        .chain()
+        .any(|p| matches!(p, LogicalPlan::Aggregate { .. }))
+    {
+        true => TombstoneRows::Drop,
+        false => TombstoneRows::Show,
+    };
     Ok(Pipeline::new(
         scan,
         operators,
-        ResultSink::new(Arc::clone(query_id), projection),
+        ResultSink::new(Arc::clone(query_id), projection, tombstones),
     ))
 }
 

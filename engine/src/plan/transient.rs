@@ -346,7 +346,13 @@ pub fn plan_query(
             source: Arc::clone(&source),
             alias,
             decode,
-            tombstones: Tombstones::Drop,
+            // A push query over a table shows deletes as tombstone rows. With a WHERE it
+            // does not: whether a delete passes depends on the row it deletes, which the
+            // scan does not have.
+            tombstones: match (kind, source.kind, &filter, flat_map.is_empty()) {
+                (QueryKind::Push, SourceKind::Table, None, true) => Tombstones::Forward,
+                _ => Tombstones::Drop,
+            },
         },
         filter,
         flat_map,

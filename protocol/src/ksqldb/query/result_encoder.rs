@@ -135,10 +135,20 @@ impl ResultEncoder {
         }
     }
 
-    /// Every row of a batch.
+    /// Every row of a batch. A tombstone row (a deleted key of a table a push query reads)
+    /// is `{"row":{"columns":[…],"tombstone":true}}` in the v1 format (ksqlDB's
+    /// `StreamedRow`); the other formats have no way to say so and leave it out.
     pub fn rows(&self, rows: &ResultRows, out: &mut Vec<u8>) {
-        for row in rows.rows() {
-            self.row_cells(row, out);
+        for (i, row) in rows.rows().enumerate() {
+            if !rows.is_tombstone(i) {
+                self.row_cells(row, out);
+            } else if self.format == ResultFormat::KsqlV1Json {
+                self.v1_before(out);
+                out.extend_from_slice(b"{\"row\":{\"columns\":");
+                write_array(row, out);
+                out.extend_from_slice(b",\"tombstone\":true}}");
+                self.v1_after(out);
+            }
         }
     }
 
