@@ -73,6 +73,7 @@ fn windowed_count(c: &mut Criterion) {
                         tokio::time::sleep(Duration::from_millis(2)).await;
                     }
                     total += start.elapsed();
+                    server.ksql_ok(&format!("TERMINATE {id};")).await;
                     server
                         .ksql_ok(&format!("DROP TABLE {sink} DELETE TOPIC;"))
                         .await;

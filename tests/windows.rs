@@ -298,6 +298,26 @@ async fn push_query_shows_window_bounds_and_windowed_errors_are_ksqldbs() {
         .ksql("CREATE TABLE bad AS SELECT k, COUNT(*) FROM s WINDOW HOPPING (SIZE 1 SECOND, ADVANCE BY 2 SECONDS) GROUP BY k;")
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = server
+        .h1()
+        .await
+        .ksql("CREATE TABLE bad AS SELECT k, COUNT(*) FROM s GROUP BY k EMIT FINAL;")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        body["message"],
+        "EMIT FINAL is only supported for windowed aggregations."
+    );
+    let (status, body) = server
+        .h1()
+        .await
+        .ksql("CREATE TABLE bad AS SELECT k, COUNT(*) FROM s WINDOW TUMBLING (SIZE 1 SECOND) WHERE WINDOWSTART > 0 GROUP BY k;")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        body["message"],
+        "Error in WHERE expression: Unknown column WINDOWSTART."
+    );
     server.stop().await;
 }
 
