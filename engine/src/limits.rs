@@ -75,6 +75,12 @@ pub const SOURCES_MAX: usize = 10_000;
 /// exhausting file descriptors or starving ingest.
 pub const PERSISTENT_QUERIES_MAX: usize = 1_000;
 
+/// Most custom types (`CREATE TYPE`) in the catalog.
+///
+/// Each is kept in memory, copied into every request's parser and listed by `SHOW TYPES`;
+/// schemas use tens. A thousand bounds a loop of `CREATE TYPE` long before it costs.
+pub const CUSTOM_TYPES_MAX: usize = 1_000;
+
 /// The node-wide limits an operator may change (`sluice serve --sources-max` and friends);
 /// each defaults to its constant above, which says why it has that value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -54,14 +54,10 @@ impl Cell {
     }
 }
 
-/// Appends query result rows as table rows; tombstone rows (deletes a push query over a
-/// table shows in ksqlDB's own format) have no place in a table and are left out.
+/// Appends query result rows as table rows.
 pub fn append_rows(rows: &ResultRows, out: &mut Vec<Vec<Cell>>) {
     let mut text = Vec::new();
-    for (i, row) in rows.rows().enumerate() {
-        if rows.is_tombstone(i) {
-            continue;
-        }
+    for row in rows.rows() {
         out.push(
             row.map(|cell| match cell {
                 CellRef::Json(bytes) => Cell::from_json_text(bytes),
@@ -233,6 +229,14 @@ pub fn outcome_table(result: &StatementResult) -> Table {
                 text(&description.statement_text),
                 text(description.state.to_ascii_lowercase()),
             ]],
+            message: None,
+        },
+        Outcome::Types { types } => Table {
+            columns: columns(&["Type Name", "Schema"], &SqlType::String),
+            rows: types
+                .iter()
+                .map(|(name, ty)| vec![text(name), text(ty.to_string())])
+                .collect(),
             message: None,
         },
         Outcome::Nothing => Table::default(),

@@ -118,17 +118,20 @@ impl Engine {
         session_variables: &HashMap<String, String>,
         properties: &HashMap<String, String>,
     ) -> std::result::Result<Vec<StatementResult>, KsqlError> {
+        let types = self.rt.catalog().types.clone();
         let statements = if sql.len() <= INLINE_PARSE_BYTES_MAX {
-            parse_request(sql, session_variables)?
+            parse_request(sql, session_variables, types)?
         } else {
             let (sql, vars) = (sql.to_string(), session_variables.clone());
-            self.off_the_workers("statement parser", move || parse_request(&sql, &vars))
-                .await
-                .map_err(|error| KsqlError {
-                    error,
-                    statement_text: String::new(),
-                    entities: Vec::new(),
-                })??
+            self.off_the_workers("statement parser", move || {
+                parse_request(&sql, &vars, types)
+            })
+            .await
+            .map_err(|error| KsqlError {
+                error,
+                statement_text: String::new(),
+                entities: Vec::new(),
+            })??
         };
         self.rt.execute_statements(statements, properties).await
     }

@@ -2,6 +2,10 @@
 //!
 //! A plain column the scan kept as stored JSON text is copied as that text (no decode,
 //! no re-render); every other column is a value.
+//!
+//! A push query on a table passes its source's deletes on as tombstone rows: the selected
+//! columns that are plain columns keep their value (only the key has one), every
+//! computed column is null — ksqlDB's tombstone row, with its key and nulls.
 
 use std::sync::Arc;
 
@@ -12,30 +16,32 @@ use super::result_rows::ResultRows;
 pub(crate) struct ResultSink {
     query_id: Arc<str>,
     projection: Vec<Projection>,
-    tombstones: TombstoneRows,
-}
-
-/// Whether tombstone rows become result rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TombstoneRows {
-    /// A push query over a table shows a deleted key as a tombstone row (ksqlDB's
-    /// `"tombstone": true`; RQTT `push-queries.json` "table with tombstones").
-    Show,
-    /// An aggregate's group that stopped passing HAVING: results carry no deletes.
-    Drop,
+    /// Whether tombstones become tombstone rows (a push query on a table) or are dropped
+    /// (an aggregate's group that stopped passing HAVING).
+    tombstone_rows: bool,
 }
 
 impl ResultSink {
     pub(crate) fn new(
         query_id: Arc<str>,
         projection: Vec<Projection>,
-        tombstones: TombstoneRows,
+        tombstone_rows: bool,
     ) -> ResultSink {
         ResultSink {
             query_id,
             projection,
-            tombstones,
+            tombstone_rows,
         }
+    }
+
+    fn tombstone(&self, row: Row<'_>, out: &mut ResultRows) {
+        for p in &self.projection {
+            out.push_value(match p {
+                Projection::Column(i) => row.values[*i].clone(),
+                Projection::Expr(_) => crate::types::Value::Null,
+            });
+        }
+        out.end_tombstone_row();
     }
 }
 
@@ -43,7 +49,10 @@ impl Terminal for ResultSink {
     type Output = ResultRows;
 
     fn accept(&mut self, row: Row<'_>, out: &mut ResultRows) {
-        if row.kind == RowKind::Tombstone && self.tombstones == TombstoneRows::Drop {
+        if row.kind == RowKind::Tombstone {
+            if self.tombstone_rows {
+                self.tombstone(row, out);
+            }
             return;
         }
         for p in &self.projection {
@@ -55,9 +64,6 @@ impl Terminal for ResultSink {
                 Projection::Expr(e) => out.push_value(eval_or_null(&self.query_id, e, row.values)),
             }
         }
-        match row.kind {
-            RowKind::Tombstone => out.end_tombstone_row(),
-            RowKind::Row => out.end_row(),
-        }
+        out.end_row();
     }
 }

@@ -195,7 +195,7 @@ pub fn plan_query(
     props: &QueryProperties,
     now_ms: i64,
 ) -> Result<QueryPlan> {
-    let parsed = sql::parse_one(sql_text, session_variables)?;
+    let parsed = sql::parse_one(sql_text, session_variables, &catalog.custom_types())?;
     let Statement::Query(query) = parsed.statement else {
         return Err(EngineError::statement(format!(
             "Not a query: {}",
@@ -346,11 +346,9 @@ pub fn plan_query(
             source: Arc::clone(&source),
             alias,
             decode,
-            // A push query over a table shows deletes as tombstone rows. With a WHERE it
-            // does not: whether a delete passes depends on the row it deletes, which the
-            // scan does not have.
-            tombstones: match (kind, source.kind, &filter, flat_map.is_empty()) {
-                (QueryKind::Push, SourceKind::Table, None, true) => Tombstones::Forward,
+            // A push query on a table streams its deletes too (shown by formats that can).
+            tombstones: match (kind, source.kind) {
+                (QueryKind::Push, SourceKind::Table) => Tombstones::Forward,
                 _ => Tombstones::Drop,
             },
         },
