@@ -461,3 +461,52 @@ async fn setup_survives_a_restart() {
     assert_eq!(login["user"]["role"], "dba");
     server.kill();
 }
+
+/// A KalamDB (user) table is a keyed table: a row written twice under one key reads back
+/// once, with its last value, and a SELECT reads it though no query materializes it (the
+/// table's topic is compacted on read, as for a ksqlDB SOURCE table).
+#[tokio::test]
+async fn user_tables_read_back_their_latest_row_per_key() {
+    let server = TestServer::start().await;
+    let mut client = Client::connect(server.addr, Proto::H1).await;
+    let (status, body) = sql(
+        &mut client,
+        &json!({"sql": "CREATE NAMESPACE app; CREATE TABLE app.messages (id BIGINT PRIMARY KEY, author TEXT, body TEXT)"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for (id, body_text) in [(1, "first"), (2, "other"), (1, "edited")] {
+        let (status, body) = sql(
+            &mut client,
+            &json!({"sql": "INSERT INTO messages (id, author, body) VALUES ($1, $2, $3)",
+                    "params": [id, "alice", body_text], "namespace_id": "app"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, body) = sql(
+        &mut client,
+        &json!({"sql": "SELECT id, body FROM app.messages WHERE id = $1", "params": [1]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["results"][0]["rows"], json!([[1, "edited"]]), "{body}");
+    let (status, body) = sql(
+        &mut client,
+        &json!({"sql": "SELECT id, body FROM app.messages"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut rows = body["results"][0]["rows"].as_array().expect("rows").clone();
+    rows.sort_by_key(|r| r[0].as_i64());
+    assert_eq!(rows, [json!([1, "edited"]), json!([2, "other"])], "{body}");
+    // ksqlDB's face keeps ksqlDB's answer: the table is not materialized by any query.
+    let (status, _) = client
+        .post(
+            "/query-stream",
+            &json!({"sql": "SELECT * FROM `app.messages` WHERE id = 1;"}).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    server.stop().await;
+}
