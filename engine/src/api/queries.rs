@@ -172,7 +172,7 @@ impl Engine {
                     )?,
                     None => materialized::from_store(&store, topic.partition_count())?,
                 },
-                None if plan.source.read_only => materialized::from_topic(&topic)?,
+                None if plan.source.read_only => materialized::from_topic(&topic).await?,
                 None => return Err(materialized::not_queryable(&plan.source.name)),
             };
             QueryStream::start_materialized(
