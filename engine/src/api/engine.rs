@@ -83,7 +83,7 @@ impl Engine {
     }
 
     /// Opens the engine over `log` (tests and tools that hold the log themselves).
-    #[cfg(feature = "internals")]
+    #[cfg(any(test, feature = "internals"))]
     pub fn open_with_log(
         config: EngineConfig,
         log: Arc<dyn crate::log::LogStore>,
