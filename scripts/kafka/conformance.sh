@@ -61,9 +61,19 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# As the Kafka tests do (tests/support/kafka.rs): a machine that cannot run the broker (no
+# Java, no jars) skips loudly, except under CI, where that is a failure.
 bootstrap="$(scripts/kafka/broker.sh start --dir "$work/kafka" --port 0 --owner-pid $$ \
-    | sed -n 's/^bootstrap=//p')"
-[[ -n "$bootstrap" ]] || { echo "conformance on Kafka: no broker" >&2; exit 1; }
+    | sed -n 's/^bootstrap=//p')" || true
+if [[ -z "$bootstrap" ]]; then
+    if [[ -n "${CI:-}" ]]; then
+        echo "conformance on Kafka: CI must run it, but no Kafka broker could be started" >&2
+        exit 1
+    fi
+    echo "!!!!! SKIPPING conformance on Kafka: no real Kafka broker on this machine." \
+        "Install Java 17 and Maven and run scripts/kafka/broker.sh fetch. !!!!!" >&2
+    exit 0
+fi
 
 "$bin" serve --listen 127.0.0.1:0 --data-dir "$work/data" --log kafka \
     --kafka-bootstrap "$bootstrap" --service-id conformance_ --kafka-config linger.ms=1 \
