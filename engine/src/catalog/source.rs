@@ -65,4 +65,8 @@ pub trait SourceLookup {
     fn source(&self, name: &str) -> Option<&Arc<Source>>;
     /// How many persistent queries write into `source`.
     fn writers_of(&self, source: &str) -> usize;
+    /// The custom types (`CREATE TYPE`) a query's type names may refer to.
+    fn custom_types(&self) -> crate::sql::TypeRegistry {
+        crate::sql::TypeRegistry::new()
+    }
 }

@@ -157,6 +157,7 @@ fn insert_with_fault(fault: Fault) -> (BTreeSet<u64>, u64, BTreeSet<u64>) {
     let config = EngineConfig {
         data_dir: dir.path().to_path_buf(),
         fsync: FsyncPolicy::Always,
+        limits: Default::default(),
     };
     let engine = Engine::open_with_log(config, log).expect("engine opens");
     rt.block_on(async {

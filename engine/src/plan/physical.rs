@@ -24,7 +24,8 @@ use crate::exec::pipeline::Pipeline;
 use crate::exec::project::Projection;
 use crate::exec::record_sink::RecordSink;
 use crate::exec::result_sink::ResultSink;
-use crate::exec::scan::Scan;
+use crate::exec::scan::{Scan, Tombstones};
+use crate::sql::ast::SourceKind;
 use crate::state::{MemoryStore, SharedWriteCache, WriteBackCache, CACHE_BYTES_DEFAULT};
 use std::sync::Mutex;
 
@@ -46,10 +47,15 @@ pub(crate) fn result_pipeline(
         .iter()
         .map(|c| c.projection.clone())
         .collect();
+    // Tombstones reach the terminal only from a table's scan, and then (no aggregate in
+    // between) they are the table's deletes.
+    let tombstone_rows = !plan
+        .chain()
+        .any(|p| matches!(p, LogicalPlan::Aggregate { .. }));
     Ok(Pipeline::new(
         scan,
         operators,
-        ResultSink::new(Arc::clone(query_id), projection),
+        ResultSink::new(Arc::clone(query_id), projection, tombstone_rows),
     ))
 }
 
@@ -90,6 +96,9 @@ fn scan_and_operators(
     state: &SharedWriteCache,
 ) -> Result<(Scan, Vec<Box<dyn Operator>>)> {
     let scan = plan.scan();
+    // A table's tombstone is the delete of its key: it passes a WHERE as the delete of a
+    // row that may have passed. A stream's null-value record never does.
+    let deletes_pass = scan.source.kind == SourceKind::Table && scan.tombstones == Tombstones::Forward;
     let mut operators: Vec<Box<dyn Operator>> = Vec::new();
     let mut steps: Vec<&LogicalPlan> = plan.chain().collect();
     steps.reverse();
@@ -98,6 +107,7 @@ fn scan_and_operators(
             LogicalPlan::Filter { predicate, .. } => operators.push(Box::new(Filter::new(
                 Arc::clone(query_id),
                 predicate.clone(),
+                deletes_pass,
             ))),
             LogicalPlan::FlatMap { functions, .. } if !functions.is_empty() => {
                 operators.push(Box::new(FlatMapOperator::new(

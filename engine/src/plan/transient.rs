@@ -189,7 +189,7 @@ pub fn plan_query(
     props: &QueryProperties,
     now_ms: i64,
 ) -> Result<QueryPlan> {
-    let parsed = sql::parse_one(sql_text, session_variables)?;
+    let parsed = sql::parse_one(sql_text, session_variables, &catalog.custom_types())?;
     let Statement::Query(query) = parsed.statement else {
         return Err(EngineError::statement(format!(
             "Not a query: {}",
@@ -339,7 +339,11 @@ pub fn plan_query(
             source: Arc::clone(&source),
             alias,
             decode,
-            tombstones: Tombstones::Drop,
+            // A push query on a table streams its deletes too (shown by formats that can).
+            tombstones: match (kind, source.kind) {
+                (QueryKind::Push, SourceKind::Table) => Tombstones::Forward,
+                _ => Tombstones::Drop,
+            },
         },
         filter,
         flat_map,

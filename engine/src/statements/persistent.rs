@@ -10,7 +10,6 @@ use std::sync::Arc;
 use crate::catalog::PersistentQuery;
 use crate::runtime::Runtime;
 use crate::error::{EngineError, Result};
-use crate::limits::{PERSISTENT_QUERIES_MAX, SOURCES_MAX};
 use crate::log::StartPosition;
 use crate::plan::persistent::{plan_persistent, SinkSpec};
 use crate::plan::transient::QueryProperties;
@@ -82,7 +81,11 @@ impl Runtime {
             return Err(EngineError::statement(message));
         }
         if mode != Mode::Replay {
-            check_count("streams and tables", sandbox.state.sources.len(), SOURCES_MAX)?;
+            check_count(
+                "streams and tables",
+                sandbox.state.sources.len(),
+                self.limits.sources_max,
+            )?;
         }
         let config = PersistenceConfig::from_props(&sandbox.props)?;
         let sink = SinkSpec {
@@ -170,7 +173,11 @@ impl Runtime {
     ) -> Result<Outcome> {
         if mode != Mode::Replay {
             let running = sandbox.state.persistent.len();
-            check_count("persistent queries", running, PERSISTENT_QUERIES_MAX)?;
+            check_count(
+                "persistent queries",
+                running,
+                self.limits.persistent_queries_max,
+            )?;
         }
         let kind = plan.kind;
         let sink_name = plan.sink.name.clone();

@@ -98,6 +98,13 @@ pub fn entity(result: &StatementResult) -> Option<Json> {
             json!({"@type": "properties", "statementText": text, "properties": list,
                    "overwrittenProperties": [], "defaultProperties": []})
         }
+        Outcome::Types { types } => {
+            let map: serde_json::Map<String, Json> = types
+                .iter()
+                .map(|(name, ty)| (name.clone(), type_schema(ty)))
+                .collect();
+            json!({"@type": "type_list", "statementText": text, "types": map})
+        }
         Outcome::QueryDescription(d) => json!({
             "@type": "queryDescription",
             "statementText": text,
