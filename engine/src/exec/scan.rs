@@ -94,6 +94,7 @@ impl Scan {
             record,
             rowtime: RowDecoder::rowtime_of(row.values),
             kind,
+            window: row.window,
         })
     }
 }

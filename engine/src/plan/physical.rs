@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use crate::error::Result;
 use crate::exec::aggregate::operator::Aggregate;
+use crate::exec::aggregate::windowed::WindowedAggregate;
 use crate::exec::filter::Filter;
 use crate::exec::flat_map::FlatMapOperator;
 use crate::exec::limit::Limit;
@@ -118,9 +119,16 @@ fn scan_and_operators(
             LogicalPlan::Limit { rows_max, .. } => {
                 operators.push(Box::new(Limit::new(*rows_max)));
             }
+            LogicalPlan::Aggregate { spec, .. } if spec.window.is_some() => {
+                operators.push(Box::new(WindowedAggregate::new(
+                    Arc::clone(query_id),
+                    (**spec).clone(),
+                    Arc::clone(state),
+                )?))
+            }
             LogicalPlan::Aggregate { spec, .. } => operators.push(Box::new(Aggregate::new(
                 Arc::clone(query_id),
-                spec.clone(),
+                (**spec).clone(),
                 Arc::clone(state),
             )?)),
             LogicalPlan::Scan(_)

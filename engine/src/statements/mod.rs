@@ -376,7 +376,7 @@ impl Runtime {
                 ));
             }
             if !create.or_replace {
-                return Err(EngineError::statement(format!(
+                return Err(EngineError::conflict(format!(
                     "Cannot add {kind_word} '{}': A {} with the same name already exists",
                     source.name,
                     existing.kind_word()
@@ -467,7 +467,7 @@ impl Runtime {
                     mode,
                 ));
             }
-            return Err(EngineError::statement(format!(
+            return Err(EngineError::not_found(format!(
                 "Source {name} does not exist."
             )));
         };

@@ -78,7 +78,7 @@ impl Runtime {
                     "CREATE OR REPLACE of a persistent query is not supported yet",
                 ));
             }
-            return Err(EngineError::statement(message));
+            return Err(EngineError::conflict(message));
         }
         if mode != Mode::Replay {
             check_count(
@@ -303,7 +303,7 @@ impl Runtime {
             .values()
             .find(|q| q.id.eq_ignore_ascii_case(id))
             .cloned()
-            .ok_or_else(|| EngineError::statement(format!("Query with id:{id} does not exist")))?;
+            .ok_or_else(|| EngineError::not_found(format!("Query with id:{id} does not exist")))?;
         let state = self.persistent.state(&query.id).name();
         Ok(Outcome::QueryDescription(Box::new(describe_query(
             &query, state,

@@ -28,7 +28,7 @@ impl Runtime {
             if if_not_exists {
                 return Ok(self.command_outcome(&command_id, message, mode));
             }
-            return Err(EngineError::statement(message));
+            return Err(EngineError::conflict(message));
         }
         if mode != Mode::Replay {
             check_count("custom types", sandbox.state.types.len(), CUSTOM_TYPES_MAX)?;
@@ -58,7 +58,7 @@ impl Runtime {
             if if_exists {
                 return Ok(self.command_outcome(&command_id, message, mode));
             }
-            return Err(EngineError::statement(message));
+            return Err(EngineError::not_found(message));
         }
         if mode == Mode::Apply {
             self.journal_append(format!("DROP TYPE `{name}`;").as_bytes())?;
