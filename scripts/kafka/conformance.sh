@@ -9,7 +9,7 @@
 #
 # The Kafka baselines hold the embedded baselines' cases less those that cannot pass on
 # Kafka (docs/kafka-conformance.md says which and why); a case in an embedded baseline
-# but not here is a Kafka gap, not a regression. A full run takes ~7 minutes on 2 cores
+# but not here is a Kafka gap, not a regression. A full run takes ~8 minutes on 2 cores
 # (every DDL statement is a command topic transaction, every case creates and deletes
 # real topics); CI runs a quarter of the cases.
 # Environment: SLUICE_CONFORMANCE_DIR (cases, default ../shared/conformance), SLUICE_BIN
