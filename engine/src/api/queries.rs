@@ -174,7 +174,7 @@ impl Engine {
                     None => materialized::from_store(&store, topic.partition_count())?,
                 },
                 None if plan.source.read_only || table_from_topic => {
-                    materialized::from_topic(&topic)?
+                    materialized::from_topic(&topic).await?
                 }
                 None => return Err(materialized::not_queryable(&plan.source.name)),
             };

@@ -490,11 +490,20 @@ impl Runtime {
             )));
         }
         if mode == Mode::Apply {
-            let text = format!("DROP {} `{name}`;", source.kind_name());
+            // DELETE TOPIC is kept in the command so other nodes sharing the log let go of
+            // the topic this node deletes (replay never deletes anything itself).
+            let text = format!(
+                "DROP {} `{name}`{};",
+                source.kind_name(),
+                if delete_topic { " DELETE TOPIC" } else { "" }
+            );
             self.journal_append(text.as_bytes())?;
             if delete_topic && self.log.topic(&source.topic).is_some() {
                 self.log.delete_topic(&source.topic)?;
             }
+        }
+        if mode == Mode::Replay && delete_topic {
+            self.log.forget_deleted_topic(&source.topic);
         }
         sandbox.state.sources.remove(name);
         if delete_topic {
