@@ -36,6 +36,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::time::Instant;
 
 use case::{Case, Suite};
@@ -94,6 +95,17 @@ pub fn run(args: ConformanceArgs) -> anyhow::Result<std::process::ExitCode> {
     runtime.block_on(run_async(args))
 }
 
+/// A bar on stderr counting cases run, with the passes so far and an ETA: a full run takes
+/// minutes. Hidden when stderr is not a terminal (CI logs get only the case lines).
+fn progress_bar(cases: usize) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(cases as u64), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} cases, {msg} ({elapsed}, eta {eta})")
+            .expect("the template is valid"),
+    );
+    bar
+}
+
 async fn run_async(args: ConformanceArgs) -> anyhow::Result<std::process::ExitCode> {
     let paths = case_files(&args.dir)?;
     let client = HttpClient::new(&args.server);
@@ -103,6 +115,7 @@ async fn run_async(args: ConformanceArgs) -> anyhow::Result<std::process::ExitCo
     // Cases left out by --every or --filter: the baseline is not checked for them.
     let mut left_out = std::collections::BTreeSet::new();
     let every = args.every.unwrap_or(1) as usize;
+    let progress = progress_bar(paths.len().div_ceil(every));
     for (i, path) in paths.into_iter().enumerate() {
         if i % every != 0 {
             if let Ok(case) = Case::load(&path) {
@@ -118,13 +131,23 @@ async fn run_async(args: ConformanceArgs) -> anyhow::Result<std::process::ExitCo
             }
         };
         path_of.insert(result.name.clone(), path);
-        if args.json {
-            println!("{}", report::case_json(&result));
-        } else {
-            println!("{}", report::case_line(&result));
-        }
+        // Above the bar, which stays at the bottom of the terminal.
+        progress.suspend(|| {
+            if args.json {
+                println!("{}", report::case_json(&result));
+            } else {
+                println!("{}", report::case_line(&result));
+            }
+        });
         results.push(result);
+        progress.inc(1);
+        let passed = results
+            .iter()
+            .filter(|r| r.verdict == Verdict::Pass)
+            .count();
+        progress.set_message(format!("{passed} passed"));
     }
+    progress.finish_and_clear();
     if args.json {
         println!("{}", report::summary_json(&results));
     } else {
