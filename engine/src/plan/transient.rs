@@ -103,7 +103,8 @@ pub const PULL_TABLE_SCAN_ENABLED: &str = "ksql.query.pull.table.scan.enabled";
 /// See [`QueryProperties::pull_range_scan`].
 pub const PULL_RANGE_SCAN_ENABLED: &str = "ksql.query.pull.range.scan.enabled";
 
-/// Sluice's own property (ksqlDB has none): see [`QueryProperties::pull_table_from_topic`].
+/// Sluice's own property (ksqlDB has none): a pull query over a table no query materializes
+/// reads its rows from its topic instead of failing as "not queryable".
 pub const PULL_TABLE_FROM_TOPIC: &str = "sluice.query.pull.table.from.topic";
 
 /// Prefix of every scalable push query id (ksqlDB's `SCALABLE_PUSH_QUERY_<uuid>`).
