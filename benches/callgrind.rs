@@ -88,6 +88,7 @@ fn main() -> anyhow::Result<()> {
     let engine = Engine::open(EngineConfig {
         data_dir: dir.path().to_path_buf(),
         fsync: FsyncPolicy::Never,
+        limits: Default::default(),
     })?;
     let create = format!(
         "CREATE STREAM {STREAM} (ID BIGINT, {}) WITH (kafka_topic='bench_rows', \

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
+use sluice_engine::limits::{self as engine_limits, EngineLimits};
 use sluice_engine::{parse_kafka_setting, FsyncPolicy, KafkaConfig};
 use sluice_engine::{Engine, EngineConfig};
 use sluice_protocol::foundry::functions::FunctionRegistry;
@@ -112,6 +113,34 @@ struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1..))]
     tls_handshake_timeout_ms: u64,
 
+    /// Streams and tables the catalog may hold; a `CREATE` past it is refused.
+    #[arg(long, env = "SLUICE_SOURCES_MAX", default_value_t = engine_limits::SOURCES_MAX as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    sources_max: u64,
+
+    /// Persistent queries (CSAS, CTAS, INSERT INTO … SELECT) the node runs; more are refused.
+    #[arg(long, env = "SLUICE_PERSISTENT_QUERIES_MAX",
+          default_value_t = engine_limits::PERSISTENT_QUERIES_MAX as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    persistent_queries_max: u64,
+
+    /// Push queries the node runs at once, over all connections; more are refused.
+    #[arg(long, env = "SLUICE_PUSH_QUERIES_MAX", default_value_t = engine_limits::PUSH_QUERIES_MAX as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    push_queries_max: u64,
+
+    /// Push queries one connection may run at once (so one client cannot take them all).
+    #[arg(long, env = "SLUICE_PUSH_QUERIES_PER_CONNECTION_MAX",
+          default_value_t = sluice_server::push_quota::PUSH_QUERIES_PER_CONNECTION_MAX as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    push_queries_per_connection_max: u64,
+
+    /// Partitions, over all topics, the embedded log serves; a `CREATE` that would pass it
+    /// is refused.
+    #[arg(long, env = "SLUICE_PARTITIONS_MAX", default_value_t = engine_limits::PARTITIONS_PER_NODE_MAX,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    partitions_max: u32,
+
     /// Where streams' topics live: `embedded` (the data directory) or `kafka` (a cluster;
     /// needs --kafka-bootstrap). With `kafka`, the catalog journal and persistent queries'
     /// checkpoints still stay in the data directory (the command topic comes later).
@@ -177,7 +206,19 @@ impl ServeArgs {
             connections_max: usize::try_from(self.connections_max).unwrap_or(usize::MAX),
             health_connections_reserved: usize::try_from(self.health_connections_reserved)
                 .unwrap_or(usize::MAX),
+            push_queries_per_connection_max: usize::try_from(self.push_queries_per_connection_max)
+                .unwrap_or(usize::MAX),
             ..ConnectionLimits::default()
+        }
+    }
+
+    fn engine_limits(&self) -> EngineLimits {
+        let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        EngineLimits {
+            sources_max: size(self.sources_max),
+            persistent_queries_max: size(self.persistent_queries_max),
+            push_queries_max: size(self.push_queries_max),
+            partitions_per_node_max: self.partitions_max,
         }
     }
 }
@@ -260,6 +301,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = EngineConfig {
         data_dir: args.data_dir.clone(),
         fsync: args.fsync,
+        limits: args.engine_limits(),
     };
     let engine = match args.log {
         LogBackend::Embedded => Engine::open(config)

@@ -134,9 +134,8 @@ async fn ddl_over_json_and_multipart_with_sql_states_and_context() {
     // The same statement again: still 200, the error in sqlState and message.
     let (status, body) = statement(&mut client, CREATE).await;
     assert_eq!(status, StatusCode::OK);
-    // The engine classes a duplicate as an invalid statement (ksqlDB's 40001), which
-    // DeltaStream's codes call a SQL error.
-    assert_eq!(body["sqlState"], "42601", "{body}");
+    // DeltaStream's own code for a relation that exists already.
+    assert_eq!(body["sqlState"], "42P017", "{body}");
     assert!(body["message"]
         .as_str()
         .expect("message")
@@ -145,8 +144,9 @@ async fn ddl_over_json_and_multipart_with_sql_states_and_context() {
 
     let (_, body) = statement(&mut client, "SELEC 1;").await;
     assert_eq!(body["sqlState"], "42601");
+    // An unknown relation: DeltaStream's "invalid relation".
     let (_, body) = statement(&mut client, "DROP STREAM nosuch;").await;
-    assert_eq!(body["sqlState"], "42601", "{body}");
+    assert_eq!(body["sqlState"], "3D020", "{body}");
     assert!(body["message"]
         .as_str()
         .expect("message")

@@ -265,6 +265,7 @@ impl BenchServer {
         let engine = Engine::open(EngineConfig {
             data_dir: dir.path().to_path_buf(),
             fsync,
+            limits: Default::default(),
         })
         .expect("engine opens");
         let server = Server::bind("127.0.0.1:0".parse().expect("addr"), Arc::clone(&engine))

@@ -49,7 +49,7 @@ pub const LARGE_PARSES_MAX: usize = 2;
 /// woken, reads and encodes each commit (~6 µs of CPU per query per commit).
 pub const PUSH_QUERIES_MAX: usize = 10_000;
 
-/// Most partitions, over all topics, one node serves (`LogConfig::partitions_max` overrides it).
+/// Most partitions, over all topics, one node serves ([`EngineLimits`] overrides it).
 ///
 /// A partition costs no thread and no file descriptor of its own (writers are a fixed pool,
 /// files are opened on demand within a budget), only memory — a few KiB idle — and, when it
@@ -74,3 +74,34 @@ pub const SOURCES_MAX: usize = 10_000;
 /// advised to stay in the tens to hundreds per server; a thousand keeps a runaway script from
 /// exhausting file descriptors or starving ingest.
 pub const PERSISTENT_QUERIES_MAX: usize = 1_000;
+
+/// Most custom types (`CREATE TYPE`) in the catalog.
+///
+/// Each is kept in memory, copied into every request's parser and listed by `SHOW TYPES`;
+/// schemas use tens. A thousand bounds a loop of `CREATE TYPE` long before it costs.
+pub const CUSTOM_TYPES_MAX: usize = 1_000;
+
+/// The node-wide limits an operator may change (`sluice serve --sources-max` and friends);
+/// each defaults to its constant above, which says why it has that value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineLimits {
+    /// [`SOURCES_MAX`].
+    pub sources_max: usize,
+    /// [`PERSISTENT_QUERIES_MAX`].
+    pub persistent_queries_max: usize,
+    /// [`PUSH_QUERIES_MAX`].
+    pub push_queries_max: usize,
+    /// [`PARTITIONS_PER_NODE_MAX`] (the embedded log's; a Kafka cluster has its own).
+    pub partitions_per_node_max: u32,
+}
+
+impl Default for EngineLimits {
+    fn default() -> Self {
+        EngineLimits {
+            sources_max: SOURCES_MAX,
+            persistent_queries_max: PERSISTENT_QUERIES_MAX,
+            push_queries_max: PUSH_QUERIES_MAX,
+            partitions_per_node_max: PARTITIONS_PER_NODE_MAX,
+        }
+    }
+}

@@ -14,6 +14,7 @@ use crate::catalog::{
 use crate::clock::Clock;
 use crate::data_dir;
 use crate::error::Result;
+use crate::limits::EngineLimits;
 use crate::log::{EmbeddedLog, FsyncPolicy, KafkaConfig, KafkaLog, LogConfig, LogStore};
 use crate::query::persistent::{CheckpointStore, JournalCheckpoints, PersistentQueries};
 use crate::query::shared_batches::SharedBatches;
@@ -32,10 +33,15 @@ pub(crate) struct Backend {
 
 impl Backend {
     /// The embedded backend over `data_dir`.
-    pub(crate) fn embedded(data_dir: &Path, fsync: FsyncPolicy) -> Result<Backend> {
+    pub(crate) fn embedded(
+        data_dir: &Path,
+        fsync: FsyncPolicy,
+        limits: &EngineLimits,
+    ) -> Result<Backend> {
         std::fs::create_dir_all(data_dir)?;
         let log_config = LogConfig {
             fsync,
+            partitions_max: limits.partitions_per_node_max,
             ..LogConfig::default()
         };
         Ok(Backend {
@@ -120,6 +126,8 @@ pub struct Runtime {
     pub(crate) persistent: Arc<PersistentQueries>,
     /// Whether the follower of other nodes' commands was started.
     following: AtomicBool,
+    /// Node-wide limits statements and queries run into.
+    pub(crate) limits: EngineLimits,
 }
 
 /// How long the follower sleeps without news before checking the runtime still exists,
@@ -128,7 +136,7 @@ const FOLLOW_IDLE_MS: u64 = 1_000;
 
 impl Runtime {
     /// Opens a runtime over `backend`, replaying its command log.
-    pub(crate) fn open(backend: Backend) -> Result<Runtime> {
+    pub(crate) fn open(backend: Backend, limits: EngineLimits) -> Result<Runtime> {
         let Backend {
             log,
             commands,
@@ -149,6 +157,7 @@ impl Runtime {
             clock: Clock::system(),
             persistent: Arc::new(PersistentQueries::new(checkpoints, state)),
             following: AtomicBool::new(false),
+            limits,
         };
         runtime.replay(&entries)?;
         Ok(runtime)

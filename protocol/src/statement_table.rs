@@ -231,6 +231,14 @@ pub fn outcome_table(result: &StatementResult) -> Table {
             ]],
             message: None,
         },
+        Outcome::Types { types } => Table {
+            columns: columns(&["Type Name", "Schema"], &SqlType::String),
+            rows: types
+                .iter()
+                .map(|(name, ty)| vec![text(name), text(ty.to_string())])
+                .collect(),
+            message: None,
+        },
         Outcome::Nothing => Table::default(),
     }
 }

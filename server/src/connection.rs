@@ -229,7 +229,7 @@ where
         let services = Arc::clone(&shared.services);
         let activity = Arc::clone(&activity);
         let kind = admission.kind;
-        let push_quota = PushQuota::default();
+        let push_quota = PushQuota::new(shared.limits.push_queries_per_connection_max);
         service_fn(move |mut req: Request<Incoming>| {
             req.extensions_mut().insert(push_quota.clone());
             respond(Arc::clone(&services), &activity, kind, req)

@@ -90,6 +90,8 @@ pub struct ConnectionLimits {
     pub health_connections_reserved: usize,
     pub h2_keep_alive_interval: Duration,
     pub h2_keep_alive_timeout: Duration,
+    /// [`PUSH_QUERIES_PER_CONNECTION_MAX`](crate::push_quota::PUSH_QUERIES_PER_CONNECTION_MAX).
+    pub push_queries_per_connection_max: usize,
 }
 
 impl Default for ConnectionLimits {
@@ -102,6 +104,7 @@ impl Default for ConnectionLimits {
             health_connections_reserved: HEALTH_CONNECTIONS_RESERVED,
             h2_keep_alive_interval: Duration::from_millis(H2_KEEP_ALIVE_INTERVAL_MS),
             h2_keep_alive_timeout: Duration::from_millis(H2_KEEP_ALIVE_TIMEOUT_MS),
+            push_queries_per_connection_max: crate::push_quota::PUSH_QUERIES_PER_CONNECTION_MAX,
         }
     }
 }

@@ -15,17 +15,38 @@ use std::sync::Arc;
 pub const PUSH_QUERIES_PER_CONNECTION_MAX: usize = 1_000;
 
 /// A connection's count of running push queries, shared by its requests.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct PushQuota {
     running: Arc<AtomicUsize>,
+    max: usize,
+}
+
+impl Default for PushQuota {
+    fn default() -> Self {
+        PushQuota::new(PUSH_QUERIES_PER_CONNECTION_MAX)
+    }
 }
 
 impl PushQuota {
+    /// A connection's quota of `max` push queries at once.
+    pub fn new(max: usize) -> PushQuota {
+        PushQuota {
+            running: Arc::default(),
+            max,
+        }
+    }
+
+    /// The most push queries the connection may run at once.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
     /// A slot, or `None` when the connection already runs its limit.
     pub fn try_acquire(&self) -> Option<PushSlot> {
+        let max = self.max;
         self.running
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < PUSH_QUERIES_PER_CONNECTION_MAX).then_some(n + 1)
+                (n < max).then_some(n + 1)
             })
             .ok()?;
         Some(PushSlot {
@@ -59,5 +80,14 @@ mod tests {
         assert!(quota.try_acquire().is_none());
         slots.pop();
         assert!(quota.try_acquire().is_some());
+    }
+
+    #[test]
+    fn a_configured_quota_runs_out_at_its_own_limit() {
+        let quota = PushQuota::new(2);
+        let _a = quota.try_acquire().expect("first");
+        let _b = quota.try_acquire().expect("second");
+        assert!(quota.try_acquire().is_none());
+        assert_eq!(quota.max(), 2);
     }
 }

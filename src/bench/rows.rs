@@ -549,6 +549,7 @@ mod tests {
         let engine = Engine::open(EngineConfig {
             data_dir: dir.path().to_path_buf(),
             fsync: FsyncPolicy::Never,
+            limits: Default::default(),
         })
         .expect("engine opens");
         let rt = tokio::runtime::Builder::new_current_thread()

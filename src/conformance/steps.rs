@@ -21,7 +21,8 @@ const QUIET_PERIOD_MS: u64 = 300;
 const DROP_PASSES_MAX: usize = 6;
 
 /// Brings the server back to empty through public endpoints: terminate every persistent
-/// query, drop every stream and table with its topic, delete the remaining topics.
+/// query, drop every stream and table with its topic, delete the remaining topics and
+/// drop every custom type (ksqlDB's test driver starts each case with a fresh metastore).
 pub async fn reset(client: &HttpClient) -> Result<(), String> {
     for entity in client.ksql_ok("SHOW QUERIES;").await? {
         for q in entity.get("queries").map(Json::as_array).unwrap_or(&[]) {
@@ -73,6 +74,15 @@ pub async fn reset(client: &HttpClient) -> Result<(), String> {
     if let Some(topics) = client.list_topics().await? {
         for t in topics.iter().filter(|t| !t.starts_with('_')) {
             client.delete_topic(t).await?;
+        }
+    }
+    for entity in client.ksql_ok("SHOW TYPES;").await? {
+        let Some(Json::Obj(types)) = entity.get("types") else {
+            continue;
+        };
+        for (name, _) in types {
+            let sql = format!("DROP TYPE IF EXISTS {};", topic_schema::quote_name(name));
+            client.ksql_ok(&sql).await?;
         }
     }
     Ok(())

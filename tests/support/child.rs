@@ -85,6 +85,15 @@ impl ChildServer {
     }
 }
 
+impl Drop for ChildServer {
+    /// A test that fails before it kills its server must not leave it running (holding the
+    /// test harness's output open): kill and reap it. After `kill` these fail, harmlessly.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Streams `row(first)`, `row(first + 1)`, … (at most `rows_max`) into `target` over one
 /// HTTP/2 inserts-stream until the connection dies. Every ack must be ok and in seq order;
 /// `acked` counts them, so rows `first..first + acked` are the ones promised durable.

@@ -65,6 +65,7 @@ impl TestServer {
         let engine = Engine::open(EngineConfig {
             data_dir: dir.to_path_buf(),
             fsync,
+            limits: Default::default(),
         })
         .expect("engine opens");
         TestServer::serve(engine, options).await
@@ -76,6 +77,7 @@ impl TestServer {
         let config = EngineConfig {
             data_dir: dir.path().to_path_buf(),
             fsync: FsyncPolicy::Always,
+            limits: Default::default(),
         };
         let engine = Engine::open_with_log(config, log).expect("engine opens");
         let mut s = TestServer::serve(engine, ServerOptions::default()).await;

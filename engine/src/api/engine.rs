@@ -8,7 +8,7 @@ use crate::catalog::CommandStatus;
 use crate::error::{EngineError, Result};
 use crate::ingest::inserter::Inserter;
 use crate::ingest::session::{self, AckStream, InsertSession};
-use crate::limits::{INLINE_PARSE_BYTES_MAX, LARGE_PARSES_MAX};
+use crate::limits::{EngineLimits, INLINE_PARSE_BYTES_MAX, LARGE_PARSES_MAX};
 use crate::log::{FsyncPolicy, LogHealth};
 use crate::query::persistent::QueryProgress;
 use crate::runtime::{Backend, Runtime};
@@ -20,6 +20,8 @@ pub struct EngineConfig {
     /// Where the embedded backend keeps topics, the catalog's command log and checkpoints.
     pub data_dir: PathBuf,
     pub fsync: FsyncPolicy,
+    /// Node-wide limits on sources, queries and partitions.
+    pub limits: EngineLimits,
 }
 
 /// A handle on the engine: the log, the catalog and the running queries.
@@ -67,8 +69,11 @@ impl Engine {
 
     /// Opens the engine over its data directory: recovers the log, replays the catalog.
     pub fn open(config: EngineConfig) -> Result<Arc<Engine>> {
-        let backend = Backend::embedded(&config.data_dir, config.fsync)?;
-        Ok(Engine::over(Runtime::open(backend)?, config.data_dir))
+        let backend = Backend::embedded(&config.data_dir, config.fsync, &config.limits)?;
+        Ok(Engine::over(
+            Runtime::open(backend, config.limits)?,
+            config.data_dir,
+        ))
     }
 
     /// Opens the engine with its log and the catalog's commands (the service's command
@@ -79,17 +84,23 @@ impl Engine {
         kafka: crate::log::KafkaConfig,
     ) -> Result<Arc<Engine>> {
         let backend = Backend::kafka(&config.data_dir, kafka)?;
-        Ok(Engine::over(Runtime::open(backend)?, config.data_dir))
+        Ok(Engine::over(
+            Runtime::open(backend, config.limits)?,
+            config.data_dir,
+        ))
     }
 
     /// Opens the engine over `log` (tests and tools that hold the log themselves).
-    #[cfg(feature = "internals")]
+    #[cfg(any(test, feature = "internals"))]
     pub fn open_with_log(
         config: EngineConfig,
         log: Arc<dyn crate::log::LogStore>,
     ) -> Result<Arc<Engine>> {
         let backend = Backend::with_log(&config.data_dir, log)?;
-        Ok(Engine::over(Runtime::open(backend)?, config.data_dir))
+        Ok(Engine::over(
+            Runtime::open(backend, config.limits)?,
+            config.data_dir,
+        ))
     }
 
     /// Starts the persistent queries replayed from the catalog. Call once the async runtime
@@ -107,17 +118,20 @@ impl Engine {
         session_variables: &HashMap<String, String>,
         properties: &HashMap<String, String>,
     ) -> std::result::Result<Vec<StatementResult>, KsqlError> {
+        let types = self.rt.catalog().types.clone();
         let statements = if sql.len() <= INLINE_PARSE_BYTES_MAX {
-            parse_request(sql, session_variables)?
+            parse_request(sql, session_variables, types)?
         } else {
             let (sql, vars) = (sql.to_string(), session_variables.clone());
-            self.off_the_workers("statement parser", move || parse_request(&sql, &vars))
-                .await
-                .map_err(|error| KsqlError {
-                    error,
-                    statement_text: String::new(),
-                    entities: Vec::new(),
-                })??
+            self.off_the_workers("statement parser", move || {
+                parse_request(&sql, &vars, types)
+            })
+            .await
+            .map_err(|error| KsqlError {
+                error,
+                statement_text: String::new(),
+                entities: Vec::new(),
+            })??
         };
         self.rt.execute_statements(statements, properties).await
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::error::{EngineError, ErrorCode, Result};
 use crate::exec::result_rows::ResultRows;
-use crate::limits::{INLINE_PARSE_BYTES_MAX, PUSH_QUERIES_MAX};
+use crate::limits::INLINE_PARSE_BYTES_MAX;
 use crate::log::StoredRecord;
 use crate::plan::transient::{plan_query, QueryKind, QueryPlan, QueryProperties};
 use crate::query::materialized;
@@ -150,7 +150,7 @@ impl Engine {
             self.off_the_workers("query planner", move || plan(&rt, &sql, &vars, &props))
                 .await??
         };
-        if plan.kind == QueryKind::Push && rt.queries.len() >= PUSH_QUERIES_MAX {
+        if plan.kind == QueryKind::Push && rt.queries.len() >= rt.limits.push_queries_max {
             return Err(EngineError::new(
                 ErrorCode::PushQueryLimit,
                 "Maximum number of push queries exceeded",

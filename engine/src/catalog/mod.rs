@@ -25,6 +25,8 @@ pub struct CatalogState {
     /// Persistent queries by id: part of the catalog because DROP must refuse to remove a
     /// source they read or write, also within one request's sandbox.
     pub persistent: BTreeMap<String, Arc<PersistentQuery>>,
+    /// Custom types by name (`CREATE TYPE`), resolved when statements are parsed.
+    pub types: crate::sql::TypeRegistry,
 }
 
 /// A persistent query (CSAS, CTAS, INSERT INTO … SELECT) as the catalog knows it.
@@ -72,5 +74,9 @@ impl SourceLookup for CatalogState {
 
     fn writers_of(&self, source: &str) -> usize {
         self.queries_using(source).1.len()
+    }
+
+    fn custom_types(&self) -> crate::sql::TypeRegistry {
+        self.types.clone()
     }
 }

@@ -27,6 +27,41 @@ pub struct Source {
     pub statement_text: String,
     /// `CREATE SOURCE ...`: inserts are refused.
     pub read_only: bool,
+    /// A windowed table or stream: its keys carry a window (a windowed aggregate's sink, or
+    /// `WITH (WINDOW_TYPE=…)`).
+    pub window: Option<SourceWindow>,
+}
+
+/// ksqlDB's window types, as DESCRIBE and `WINDOW_TYPE` name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowType {
+    Tumbling,
+    Hopping,
+    Session,
+}
+
+impl WindowType {
+    pub fn name(self) -> &'static str {
+        match self {
+            WindowType::Tumbling => "TUMBLING",
+            WindowType::Hopping => "HOPPING",
+            WindowType::Session => "SESSION",
+        }
+    }
+
+    pub fn key_kind(self) -> crate::format::window_key::WindowKeyKind {
+        match self {
+            WindowType::Session => crate::format::window_key::WindowKeyKind::Session,
+            _ => crate::format::window_key::WindowKeyKind::Time,
+        }
+    }
+}
+
+/// A windowed source's window: its type and, for time windows, its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceWindow {
+    pub kind: WindowType,
+    pub size_ms: Option<u64>,
 }
 
 impl Source {
@@ -65,4 +100,8 @@ pub trait SourceLookup {
     fn source(&self, name: &str) -> Option<&Arc<Source>>;
     /// How many persistent queries write into `source`.
     fn writers_of(&self, source: &str) -> usize;
+    /// The custom types (`CREATE TYPE`) a query's type names may refer to.
+    fn custom_types(&self) -> crate::sql::TypeRegistry {
+        crate::sql::TypeRegistry::new()
+    }
 }

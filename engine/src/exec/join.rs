@@ -234,6 +234,7 @@ impl JoinStage {
                 record: row.record,
                 rowtime: e.rowtime,
                 kind: if e.tombstone { RowKind::Tombstone } else { RowKind::Row },
+                window: row.window,
             };
             if next(out) == Flow::Stop {
                 return Flow::Stop;

@@ -40,6 +40,17 @@ pub(crate) struct Row<'a> {
     /// ROWTIME: the record's timestamp, or its source's `TIMESTAMP` column.
     pub(crate) rowtime: i64,
     pub(crate) kind: RowKind,
+    /// The window a windowed aggregate's row belongs to: its sink key carries it, and
+    /// WINDOWSTART / WINDOWEND read it. `None` for every unwindowed row.
+    pub(crate) window: Option<WindowBounds>,
+}
+
+/// A window's bounds in epoch milliseconds: `[start, end)` for time windows; for session
+/// windows both are record timestamps, `end` inclusive (ksqlDB's WINDOWSTART/WINDOWEND).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowBounds {
+    pub start_ms: i64,
+    pub end_ms: i64,
 }
 
 impl<'a> Row<'a> {
@@ -61,6 +72,7 @@ impl<'a> Row<'a> {
             record: self.record,
             rowtime: self.rowtime,
             kind: self.kind,
+            window: self.window,
         }
     }
 }

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use crate::catalog::Source;
 use crate::format::json_value::{encode_value, encode_value_unwrapped};
 use crate::format::key::encode_key;
+use crate::format::window_key::append_window;
 use crate::format::timestamp_extractor::TimestampExtractor;
 use crate::format::ValueWrapping;
 use crate::log::{partition_for_key, Record};
@@ -136,8 +137,19 @@ impl RecordSink {
                 return None;
             }
         };
+        // A windowed sink's key is the inner key and the row's window; Kafka Streams'
+        // `WindowedStreamPartitioner` places it by the inner key alone.
+        let inner_len = key.as_ref().map(Bytes::len);
+        let key = match (key, row.window, self.sink.window) {
+            (key, Some(w), Some(sink_window)) => {
+                let mut bytes = key.map(|k| k.to_vec()).unwrap_or_default();
+                append_window(sink_window.kind.key_kind(), w.start_ms, w.end_ms, &mut bytes);
+                Some(Bytes::from(bytes))
+            }
+            (key, _, _) => key,
+        };
         let partition = match &key {
-            Some(k) => partition_for_key(k, self.partitions).0,
+            Some(k) => partition_for_key(&k[..inner_len.unwrap_or(0)], self.partitions).0,
             // Deterministic (recovery re-runs batches) and order-preserving per source
             // partition, unlike a rotating keyless partitioner.
             None => row.record.partition.0 % self.partitions,

@@ -4,6 +4,11 @@
 //! columns whose stored text is already what query results show
 //! ([`renders_as_stored`](crate::format::json_value::renders_as_stored)). `protocol`'s
 //! result encoder writes text cells as they are and renders value cells.
+//!
+//! A push query on a table also yields **tombstone rows** (a key deleted): its key columns
+//! and nulls. Only encoders that can say "deleted" show them (ksqlDB's v1+json
+//! `"tombstone":true`), through [`ResultRows::rows_with_tombstones`]; [`ResultRows::rows`]
+//! leaves them out, so a face without deletes never mistakes one for a row of nulls.
 
 use std::ops::Range;
 
@@ -17,6 +22,8 @@ pub struct ResultRows {
     cells: Vec<Cell>,
     /// The JSON text of every [`Cell::Json`], back to back.
     json: Vec<u8>,
+    /// Indexes of the rows that are tombstones, ascending (empty for most batches).
+    tombstones: Vec<usize>,
 }
 
 #[derive(Debug)]
@@ -41,6 +48,7 @@ impl ResultRows {
             rows: 0,
             cells: Vec::with_capacity(width * rows_max),
             json: Vec::new(),
+            tombstones: Vec::new(),
         }
     }
 
@@ -68,6 +76,7 @@ impl ResultRows {
         self.rows = 0;
         self.cells.clear();
         self.json.clear();
+        self.tombstones.clear();
     }
 
     /// Clears and frees the buffers (for a holder about to sit idle).
@@ -75,6 +84,7 @@ impl ResultRows {
         self.rows = 0;
         self.cells = Vec::new();
         self.json = Vec::new();
+        self.tombstones = Vec::new();
     }
 
     pub(crate) fn push_value(&mut self, value: Value) {
@@ -97,6 +107,12 @@ impl ResultRows {
         );
     }
 
+    /// Closes the row just pushed as a tombstone: its key columns, nulls elsewhere.
+    pub(crate) fn end_tombstone_row(&mut self) {
+        self.tombstones.push(self.rows);
+        self.end_row();
+    }
+
     /// Appends copies of `other`'s rows (of the same width).
     pub fn extend_from(&mut self, other: &ResultRows) {
         debug_assert_eq!(self.width, other.width, "rows of one width");
@@ -106,6 +122,9 @@ impl ResultRows {
             Cell::Value(v) => Cell::Value(v.clone()),
             Cell::Json(r) => Cell::Json(r.start + shift..r.end + shift),
         }));
+        let first = self.rows;
+        self.tombstones
+            .extend(other.tombstones.iter().map(|&row| first + row));
         self.rows += other.rows;
     }
 
@@ -131,19 +150,38 @@ impl ResultRows {
                 })
                 .collect(),
             json: self.json[json_start..].to_vec(),
+            tombstones: self
+                .tombstones
+                .iter()
+                .filter(|&&row| row >= first_row)
+                .map(|&row| row - first_row)
+                .collect(),
         }
     }
 
-    /// The rows, in order, each as its cells.
+    /// The rows, in order, each as its cells; tombstone rows left out.
     pub fn rows(&self) -> impl Iterator<Item = impl Iterator<Item = CellRef<'_>>> {
+        self.rows_with_tombstones()
+            .filter(|(tombstone, _)| !tombstone)
+            .map(|(_, cells)| cells)
+    }
+
+    /// Every row, in order, with whether it is a tombstone, each as its cells.
+    pub fn rows_with_tombstones(
+        &self,
+    ) -> impl Iterator<Item = (bool, impl Iterator<Item = CellRef<'_>>)> {
+        let mut tombstones = self.tombstones.iter().peekable();
         self.cells
             .chunks(self.width.max(1))
             .take(self.rows)
-            .map(move |row| {
-                row.iter().map(move |cell| match cell {
+            .enumerate()
+            .map(move |(i, row)| {
+                let tombstone = tombstones.next_if_eq(&&i).is_some();
+                let cells = row.iter().map(move |cell| match cell {
                     Cell::Value(v) => CellRef::Value(v),
                     Cell::Json(r) => CellRef::Json(&self.json[r.clone()]),
-                })
+                });
+                (tombstone, cells)
             })
     }
 }
@@ -190,5 +228,34 @@ mod tests {
         out.push_value(Value::Null);
         out.end_row();
         assert_eq!(out.len(), 4);
+    }
+
+    #[test]
+    fn tombstones_are_kept_apart_and_survive_copies() {
+        let mut rows = ResultRows::new(1, 4);
+        for i in 0..4 {
+            rows.push_value(Value::Integer(i));
+            if i % 2 == 1 {
+                rows.end_tombstone_row();
+            } else {
+                rows.end_row();
+            }
+        }
+        let flags = |r: &ResultRows| -> Vec<bool> {
+            r.rows_with_tombstones().map(|(t, _)| t).collect()
+        };
+        assert_eq!(flags(&rows), [false, true, false, true]);
+        assert_eq!(rendered(&rows), [["Integer(0)"], ["Integer(2)"]]);
+        let tail = rows.copy_rows_from(1);
+        assert_eq!(flags(&tail), [true, false, true]);
+        let mut joined = ResultRows::new(1, 8);
+        joined.extend_from(&tail);
+        joined.extend_from(&rows);
+        assert_eq!(
+            flags(&joined),
+            [true, false, true, false, true, false, true]
+        );
+        joined.clear();
+        assert_eq!(flags(&joined), Vec::<bool>::new());
     }
 }

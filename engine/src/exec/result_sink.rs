@@ -2,6 +2,10 @@
 //!
 //! A plain column the scan kept as stored JSON text is copied as that text (no decode,
 //! no re-render); every other column is a value.
+//!
+//! A push query on a table passes its source's deletes on as tombstone rows: the selected
+//! columns that are plain columns keep their value (only the key has one), every
+//! computed column is null — ksqlDB's tombstone row, with its key and nulls.
 
 use std::sync::Arc;
 
@@ -12,14 +16,32 @@ use super::result_rows::ResultRows;
 pub(crate) struct ResultSink {
     query_id: Arc<str>,
     projection: Vec<Projection>,
+    /// Whether tombstones become tombstone rows (a push query on a table) or are dropped
+    /// (an aggregate's group that stopped passing HAVING).
+    tombstone_rows: bool,
 }
 
 impl ResultSink {
-    pub(crate) fn new(query_id: Arc<str>, projection: Vec<Projection>) -> ResultSink {
+    pub(crate) fn new(
+        query_id: Arc<str>,
+        projection: Vec<Projection>,
+        tombstone_rows: bool,
+    ) -> ResultSink {
         ResultSink {
             query_id,
             projection,
+            tombstone_rows,
         }
+    }
+
+    fn tombstone(&self, row: Row<'_>, out: &mut ResultRows) {
+        for p in &self.projection {
+            out.push_value(match p {
+                Projection::Column(i) => row.values[*i].clone(),
+                Projection::Expr(_) => crate::types::Value::Null,
+            });
+        }
+        out.end_tombstone_row();
     }
 }
 
@@ -28,7 +50,9 @@ impl Terminal for ResultSink {
 
     fn accept(&mut self, row: Row<'_>, out: &mut ResultRows) {
         if row.kind == RowKind::Tombstone {
-            // An aggregate's group that stopped passing HAVING: results carry no deletes.
+            if self.tombstone_rows {
+                self.tombstone(row, out);
+            }
             return;
         }
         for p in &self.projection {

@@ -1,5 +1,7 @@
 //! Decoding a stored record into the row every expression sees: the source's columns in
 //! declaration order, then the pseudo columns ROWTIME, ROWPARTITION and ROWOFFSET.
+//! A windowed source's rows have WINDOWSTART and WINDOWEND (from the key's window) between
+//! its columns and the pseudo columns, so ROWTIME stays third from the end.
 //!
 //! Header columns (`HEADERS`, `HEADER('k')`) come from the record's headers, and ROWTIME
 //! from the source's `TIMESTAMP=` column when it has one (see `timestamp_extractor`).
@@ -15,12 +17,28 @@ use crate::format::json_value::{
     decode_value_unwrapped, is_tombstone, pick, renders_as_stored, span_in, FieldSlot, FieldSpan,
     ValueFields,
 };
+use crate::exec::operator::WindowBounds;
 use crate::format::key::decode_key;
+use crate::format::window_key::split_window;
 use crate::format::timestamp_extractor::TimestampExtractor;
 use crate::format::ValueWrapping;
 use crate::log::StoredRecord;
 use crate::types::schema::PSEUDO_COLUMN_COUNT;
 use crate::types::{Column, ColumnKind, SqlType, Value};
+
+/// WINDOWSTART and WINDOWEND: the slots a windowed source's rows have before ROWTIME.
+pub(crate) const WINDOW_BOUND_COLUMNS: usize = 2;
+
+/// Where a source's pseudo columns start in its rows: after its columns and, for a
+/// windowed source, WINDOWSTART and WINDOWEND.
+pub(crate) fn pseudo_base(source: &Source) -> usize {
+    source.schema.columns.len()
+        + if source.window.is_some() {
+            WINDOW_BOUND_COLUMNS
+        } else {
+            0
+        }
+}
 
 /// What one stored record decodes to.
 pub(crate) enum Decoded<'a> {
@@ -46,6 +64,8 @@ pub(crate) enum Outcome {
 pub(crate) struct DecodedRow<'a> {
     pub(crate) values: &'a [Value],
     pub(crate) spans: &'a [Option<Range<usize>>],
+    /// The key's window, for a windowed source.
+    pub(crate) window: Option<WindowBounds>,
 }
 
 /// Decodes stored records into rows laid out as the planner expects: the source's columns
@@ -77,6 +97,8 @@ pub(crate) struct RowDecoder {
     spare_slots: Vec<FieldSlot<'static>>,
     /// The fast path's per-column field spans, kept between records.
     field_spans: Vec<FieldSpan>,
+    /// The last record's window (windowed sources).
+    window: Option<WindowBounds>,
 }
 
 impl RowDecoder {
@@ -121,10 +143,11 @@ impl RowDecoder {
             key_slots,
             value_slots,
             keys: Vec::new(),
-            row: vec![Value::Null; cols.len() + PSEUDO_COLUMN_COUNT],
-            spans: vec![None; cols.len() + PSEUDO_COLUMN_COUNT],
+            row: vec![Value::Null; pseudo_base(source) + PSEUDO_COLUMN_COUNT],
+            spans: vec![None; pseudo_base(source) + PSEUDO_COLUMN_COUNT],
             spare_slots: Vec::new(),
             field_spans: Vec::new(),
+            window: None,
             source: Arc::clone(source),
         }
     }
@@ -146,6 +169,7 @@ impl RowDecoder {
         let row = |d: &'a RowDecoder| DecodedRow {
             values: &d.row,
             spans: &d.spans,
+            window: d.window,
         };
         match self.decode_into(record) {
             Outcome::Row => Decoded::Row(row(self)),
@@ -157,12 +181,15 @@ impl RowDecoder {
     pub(crate) fn decode_into(&mut self, record: &StoredRecord) -> Outcome {
         let value = record.record.value.as_deref();
         self.keys.clear();
-        let key = decode_key(
-            self.source.key_format,
-            &self.key_columns,
-            record.record.key.as_deref(),
-            &mut self.keys,
-        );
+        let key = match self.split_window(record.record.key.as_deref()) {
+            Ok(inner) => decode_key(
+                self.source.key_format,
+                &self.key_columns,
+                inner,
+                &mut self.keys,
+            ),
+            Err(e) => Err(e),
+        };
         let tombstone = is_tombstone(value);
         let decoded = match value {
             Some(bytes) if !tombstone => key.and_then(|()| self.decode_value(bytes)),
@@ -206,7 +233,12 @@ impl RowDecoder {
                 }
             },
         };
-        let base = self.source.schema.columns.len();
+        let mut base = self.source.schema.columns.len();
+        if let Some(w) = self.window {
+            self.row[base] = Value::BigInt(w.start_ms);
+            self.row[base + 1] = Value::BigInt(w.end_ms);
+            base += WINDOW_BOUND_COLUMNS;
+        }
         self.row[base] = Value::BigInt(rowtime);
         self.row[base + 1] = Value::Integer(i32::try_from(record.partition.0).unwrap_or(i32::MAX));
         self.row[base + 2] = Value::BigInt(i64::try_from(record.offset.0).unwrap_or(i64::MAX));
@@ -215,6 +247,22 @@ impl RowDecoder {
         } else {
             Outcome::Row
         }
+    }
+
+    /// A windowed source's key without its window, which it keeps in `self.window`
+    /// (a time window ends its size after its start).
+    fn split_window<'k>(&mut self, key: Option<&'k [u8]>) -> Result<Option<&'k [u8]>> {
+        self.window = None;
+        let (Some(source_window), Some(bytes)) = (self.source.window, key) else {
+            return Ok(key);
+        };
+        let (inner, start_ms, end_ms) = split_window(source_window.kind.key_kind(), bytes)?;
+        let size_ms = source_window.size_ms.map_or(0, |s| s as i64);
+        self.window = Some(WindowBounds {
+            start_ms,
+            end_ms: end_ms.unwrap_or(start_ms.saturating_add(size_ms)),
+        });
+        Ok(Some(inner))
     }
 
     /// Fills the value columns' row slots (or spans) from a non-null record value, in the

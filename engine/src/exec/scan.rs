@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::catalog::Source;
 use crate::log::StoredRecord;
+use crate::sql::ast::SourceKind;
 
 use super::operator::{Row, RowKind};
 use super::row_decoder::{Decoded, RowDecoder};
@@ -38,6 +39,9 @@ pub enum Tombstones {
 pub(crate) struct Scan {
     decoder: RowDecoder,
     tombstones: Tombstones,
+    /// A table's record without a key updates no row: skipped, as ksqlDB's table source
+    /// skips it ("invalid as key is null").
+    key_required: bool,
     /// Records skipped because they failed to decode (ksqlDB's processing-log errors).
     skipped: u64,
 }
@@ -57,6 +61,7 @@ impl Scan {
         Scan {
             decoder,
             tombstones,
+            key_required: source.kind == SourceKind::Table,
             skipped: 0,
         }
     }
@@ -68,6 +73,10 @@ impl Scan {
 
     /// The row `record` decodes to; `None` for a record the scan skips.
     pub(crate) fn decode<'a>(&'a mut self, record: &'a StoredRecord) -> Option<Row<'a>> {
+        if self.key_required && record.record.key.is_none() {
+            self.skipped += 1;
+            return None;
+        }
         let (kind, row) = match self.decoder.decode_record(record) {
             Decoded::Row(row) => (RowKind::Row, row),
             Decoded::Tombstone(row) if self.tombstones == Tombstones::Forward => {
@@ -85,6 +94,7 @@ impl Scan {
             record,
             rowtime: RowDecoder::rowtime_of(row.values),
             kind,
+            window: row.window,
         })
     }
 }

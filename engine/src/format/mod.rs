@@ -30,6 +30,7 @@
 //! - [`java_double`]: DOUBLE text exactly as Java's `Double.toString`.
 //! - [`decimal_text`]: DECIMAL parsing, rescaling and `BigDecimal.toString`.
 //! - [`json_text`]: JSON string escaping and the nesting-depth guard.
+//! - [`window_key`]: windowed keys (time and session windows) as Kafka Streams writes them.
 //! - `java_hash_map`: the iteration order of a `java.util.HashMap` (stored MAPs, REDUCE).
 //!
 //! Non-goals: Avro, Protobuf, JSON_SR and DELIMITED; HTTP rendering of values (that is
@@ -47,6 +48,7 @@ pub mod json_write;
 pub mod kafka_key;
 pub mod key;
 pub(crate) mod timestamp_extractor;
+pub mod window_key;
 
 #[cfg(test)]
 mod proptests;

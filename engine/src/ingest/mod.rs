@@ -5,3 +5,6 @@
 
 pub mod inserter;
 pub mod session;
+
+#[cfg(test)]
+mod session_tests;

@@ -18,10 +18,10 @@ use std::collections::BTreeSet;
 
 use crate::catalog::Source;
 use crate::error::{EngineError, Result};
-use crate::exec::aggregate::{is_aggregate, AggregateCall, Udaf, UdafConfig};
+use crate::exec::aggregate::{is_aggregate, AggregateCall, EmitMode, Udaf, UdafConfig, WindowSpec};
 use crate::exec::project::Projection;
 use crate::expr::{compile, ColumnAliasGenerator, ColumnResolver, CompiledExpr};
-use crate::sql::ast::{Expr, Query, SelectItem};
+use crate::sql::ast::{Emit, Expr, Query, SelectItem, SourceKind};
 use crate::types::SqlType;
 
 use super::scope::SourceResolver;
@@ -32,6 +32,9 @@ use super::select::SelectedColumn;
 /// only one that knows them.
 const KEY_PREFIX: &str = "$KEY";
 const AGG_PREFIX: &str = "$AGG";
+/// The windowed aggregate's WINDOWSTART and WINDOWEND, after the aggregate results.
+const WINDOW_START: &str = "$WINDOWSTART";
+const WINDOW_END: &str = "$WINDOWEND";
 
 /// Who runs the aggregation: the rules on keys differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +58,8 @@ pub(crate) struct PlannedAggregate {
     pub(crate) values: Vec<SelectedColumn>,
     /// Every select item in select order, over the output row (a push query's columns).
     pub(crate) all: Vec<SelectedColumn>,
+    /// WINDOW, planned.
+    pub(crate) window: Option<WindowSpec>,
 }
 
 /// Whether the query aggregates: GROUP BY, HAVING or an aggregate call in the select list.
@@ -248,6 +253,7 @@ fn bx(e: &Expr, f: &mut dyn FnMut(&Expr) -> Result<Option<Expr>>) -> Result<Box<
 struct OutputResolver<'a> {
     key_types: &'a [SqlType],
     call_types: &'a [SqlType],
+    windowed: bool,
 }
 
 impl ColumnResolver for OutputResolver<'_> {
@@ -259,6 +265,12 @@ impl ColumnResolver for OutputResolver<'_> {
             let i: usize = i.parse().ok()?;
             return self.key_types.get(i).map(|t| (i, t.clone()));
         }
+        let bounds = self.key_types.len() + self.call_types.len();
+        match name {
+            WINDOW_START if self.windowed => return Some((bounds, SqlType::BigInt)),
+            WINDOW_END if self.windowed => return Some((bounds + 1, SqlType::BigInt)),
+            _ => {}
+        }
         let j: usize = name.strip_prefix(AGG_PREFIX)?.parse().ok()?;
         self.call_types
             .get(j)
@@ -266,10 +278,15 @@ impl ColumnResolver for OutputResolver<'_> {
     }
 }
 
+/// The rewritten name of grouped expression or call `i`; `usize::MAX` names `prefix` alone.
 fn synthetic(prefix: &str, i: usize) -> Expr {
     Expr::Column {
         qualifier: None,
-        name: format!("{prefix}{i}"),
+        name: if i == usize::MAX {
+            prefix.to_string()
+        } else {
+            format!("{prefix}{i}")
+        },
     }
 }
 
@@ -282,6 +299,8 @@ struct Binder<'a> {
     call_exprs: Vec<Expr>,
     calls: Vec<AggregateCall>,
     config: UdafConfig,
+    /// WINDOWSTART and WINDOWEND name the output row's window bounds.
+    windowed: bool,
 }
 
 impl Binder<'_> {
@@ -343,6 +362,13 @@ impl Binder<'_> {
     /// `expr` with grouped expressions and aggregate calls replaced by output slots.
     fn bind(&mut self, expr: &Expr) -> Result<Expr> {
         rewrite(expr, &mut |e| {
+            if let (true, Expr::Column { name, .. }) = (self.windowed, e) {
+                match name.as_str() {
+                    "WINDOWSTART" => return Ok(Some(synthetic(WINDOW_START, usize::MAX))),
+                    "WINDOWEND" => return Ok(Some(synthetic(WINDOW_END, usize::MAX))),
+                    _ => {}
+                }
+            }
             if let Some(i) = self.group_index(e) {
                 return Ok(Some(synthetic(KEY_PREFIX, i)));
             }
@@ -387,11 +413,22 @@ pub(crate) fn plan_aggregate(
     mode: AggregateMode<'_>,
     config: UdafConfig,
 ) -> Result<PlannedAggregate> {
-    if query.window.is_some() {
-        return Err(EngineError::unsupported(
-            "Windowed aggregations are not supported yet",
-        ));
-    }
+    let window = match &query.window {
+        None => None,
+        Some(w) => {
+            if source.kind == SourceKind::Table {
+                // ksqlDB's `AggregateNode`: windows apply to streams only.
+                return Err(EngineError::statement(
+                    "Windowing not supported for table aggregations.",
+                ));
+            }
+            let emit = match query.emit {
+                Some(Emit::Final) => EmitMode::Final,
+                _ => EmitMode::Changes,
+            };
+            Some(WindowSpec::plan(w, emit)?)
+        }
+    };
     if query.group_by.is_empty() && mode != AggregateMode::Push {
         return Err(EngineError::statement(
             "Use of aggregate function requires a GROUP BY clause.",
@@ -409,6 +446,7 @@ pub(crate) fn plan_aggregate(
         call_exprs: Vec::new(),
         calls: Vec::new(),
         config,
+        windowed: window.is_some(),
     };
     binder.group_slots = query.group_by.iter().map(|g| binder.slot_of(g)).collect();
 
@@ -459,6 +497,19 @@ pub(crate) fn plan_aggregate(
     let having = match &query.having {
         None => None,
         Some(h) => {
+            let mut bound = None;
+            visit(h, &mut |e| {
+                if let Expr::Column { name, .. } = e {
+                    if name == "WINDOWSTART" || name == "WINDOWEND" {
+                        bound.get_or_insert_with(|| name.clone());
+                    }
+                }
+            });
+            if let Some(bound) = bound {
+                return Err(EngineError::statement(format!(
+                    "Window bounds column {bound} can only be used in the SELECT clause of windowed aggregations and can not be passed to aggregate functions."
+                )));
+            }
             let b = binder.bind(h)?;
             let missing = ungrouped_columns(&b);
             if !missing.is_empty() {
@@ -486,6 +537,7 @@ pub(crate) fn plan_aggregate(
     let output = OutputResolver {
         key_types: &key_types,
         call_types: &call_types,
+        windowed: window.is_some(),
     };
     let having = match having {
         None => None,
@@ -581,6 +633,7 @@ pub(crate) fn plan_aggregate(
         keys,
         values,
         all,
+        window,
     })
 }
 

@@ -57,7 +57,8 @@ pub enum LogicalPlan {
     /// `[group key values…, aggregate results…]`.
     Aggregate {
         input: Box<LogicalPlan>,
-        spec: AggregateSpec,
+        /// Boxed: the spec is the largest node by far.
+        spec: Box<AggregateSpec>,
     },
     /// LIMIT.
     Limit {
@@ -128,7 +129,7 @@ impl LogicalPlan {
     /// The aggregation, if the query has one.
     pub fn aggregate(&self) -> Option<&AggregateSpec> {
         self.chain().find_map(|p| match p {
-            LogicalPlan::Aggregate { spec, .. } => Some(spec),
+            LogicalPlan::Aggregate { spec, .. } => Some(&**spec),
             _ => None,
         })
     }

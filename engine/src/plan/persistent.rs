@@ -13,6 +13,7 @@
 
 use std::sync::Arc;
 
+use crate::catalog::source::SourceWindow;
 use crate::catalog::{Source, SourceLookup};
 use crate::exec::aggregate::{AggregateSpec, UdafConfig};
 use crate::error::{EngineError, Result};
@@ -165,7 +166,12 @@ pub fn plan_persistent(
             check_insert_schema(existing, &schema)?;
             Arc::clone(existing)
         }
-        None => Arc::new(sink_source(&sink, &source, schema, statement_text)?),
+        None => {
+            // Rows of a windowed source keep their window: so do the sink's keys.
+            let mut created = sink_source(&sink, &source, schema, statement_text)?;
+            created.window = source.window;
+            Arc::new(created)
+        }
     };
     let props = WithProperties::new(sink.properties)?;
     let sink_partitions = match props.partitions()? {
@@ -255,6 +261,7 @@ fn plan_aggregating(
         keys,
         values,
         all: _,
+        window,
     } = aggregate::plan_aggregate(
         query,
         source,
@@ -286,7 +293,14 @@ fn plan_aggregating(
             check_insert_schema(existing, &schema)?;
             Arc::clone(existing)
         }
-        None => Arc::new(sink_source(&sink, source, schema, statement_text)?),
+        None => {
+            let mut created = sink_source(&sink, source, schema, statement_text)?;
+            created.window = window.map(|w| SourceWindow {
+                kind: w.window_type(),
+                size_ms: w.size_ms(),
+            });
+            Arc::new(created)
+        }
     };
     let props = WithProperties::new(sink.properties)?;
     let sink_partitions = match props.partitions()? {
@@ -301,6 +315,7 @@ fn plan_aggregating(
         table_input,
         table_filter: if table_input { filter.clone() } else { None },
         having,
+        window: window.map(Box::new),
     };
     let mut plan = LogicalPlan::Scan(ScanNode {
         source: Arc::clone(source),
@@ -318,7 +333,7 @@ fn plan_aggregating(
     }
     let plan = LogicalPlan::Aggregate {
         input: Box::new(plan),
-        spec,
+        spec: Box::new(spec),
     };
     let tombstone_key = (0..keys.len()).map(|i| Some(Projection::Column(i))).collect();
     let column = |i: SelectedColumn, kind: ColumnKind| OutputColumn {
@@ -356,11 +371,6 @@ fn plan_aggregating(
 /// texts where ksqlDB rejects them too.
 fn check_shape(kind: PersistentKind, source: &Source, query: &Query) -> Result<()> {
     let aggregating = aggregate::is_aggregation(query);
-    if query.window.is_some() {
-        return Err(EngineError::unsupported(
-            "Windowed aggregations are not supported yet in persistent queries",
-        ));
-    }
     if aggregating && !query.partition_by.is_empty() {
         return Err(EngineError::statement(
             "PARTITION BY is not supported on aggregations: the GROUP BY sets the key.",
@@ -649,6 +659,7 @@ pub(super) fn sink_source(
         timestamp_format,
         statement_text: statement_text.to_string(),
         read_only: false,
+        window: None,
     })
 }
 

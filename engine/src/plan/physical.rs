@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use crate::error::Result;
 use crate::exec::aggregate::operator::Aggregate;
+use crate::exec::aggregate::windowed::WindowedAggregate;
 use crate::exec::filter::Filter;
 use crate::exec::flat_map::FlatMapOperator;
 use crate::exec::limit::Limit;
@@ -26,7 +27,8 @@ use crate::exec::pipeline::{JoinFront, Pipeline};
 use crate::exec::project::Projection;
 use crate::exec::record_sink::RecordSink;
 use crate::exec::result_sink::ResultSink;
-use crate::exec::scan::Scan;
+use crate::exec::scan::{Scan, Tombstones};
+use crate::sql::ast::SourceKind;
 use crate::state::{MemoryStore, SharedWriteCache, WriteBackCache, CACHE_BYTES_DEFAULT};
 use std::sync::Mutex;
 
@@ -48,6 +50,11 @@ pub(crate) fn result_pipeline(
         .iter()
         .map(|c| c.projection.clone())
         .collect();
+    // Tombstones reach the terminal only from a table's scan (or a table-table join), and
+    // then (no aggregate in between) they are the table's deletes.
+    let tombstone_rows = !plan
+        .chain()
+        .any(|p| matches!(p, LogicalPlan::Aggregate { .. }));
     with_join(
         plan,
         query_id,
@@ -55,7 +62,7 @@ pub(crate) fn result_pipeline(
         Pipeline::new(
             scan,
             operators,
-            ResultSink::new(Arc::clone(query_id), projection),
+            ResultSink::new(Arc::clone(query_id), projection, tombstone_rows),
         ),
     )
 }
@@ -117,6 +124,9 @@ fn scan_and_operators(
     state: &SharedWriteCache,
 ) -> Result<(Scan, Vec<Box<dyn Operator>>)> {
     let scan = plan.scan();
+    // A table's tombstone is the delete of its key: it passes a WHERE as the delete of a
+    // row that may have passed. A stream's null-value record never does.
+    let deletes_pass = scan.source.kind == SourceKind::Table && scan.tombstones == Tombstones::Forward;
     let mut operators: Vec<Box<dyn Operator>> = Vec::new();
     let mut steps: Vec<&LogicalPlan> = plan.chain().collect();
     steps.reverse();
@@ -125,6 +135,7 @@ fn scan_and_operators(
             LogicalPlan::Filter { predicate, .. } => operators.push(Box::new(Filter::new(
                 Arc::clone(query_id),
                 predicate.clone(),
+                deletes_pass,
             ))),
             LogicalPlan::FlatMap { functions, .. } if !functions.is_empty() => {
                 operators.push(Box::new(FlatMapOperator::new(
@@ -135,9 +146,16 @@ fn scan_and_operators(
             LogicalPlan::Limit { rows_max, .. } => {
                 operators.push(Box::new(Limit::new(*rows_max)));
             }
+            LogicalPlan::Aggregate { spec, .. } if spec.window.is_some() => {
+                operators.push(Box::new(WindowedAggregate::new(
+                    Arc::clone(query_id),
+                    (**spec).clone(),
+                    Arc::clone(state),
+                )?))
+            }
             LogicalPlan::Aggregate { spec, .. } => operators.push(Box::new(Aggregate::new(
                 Arc::clone(query_id),
-                spec.clone(),
+                (**spec).clone(),
                 Arc::clone(state),
             )?)),
             LogicalPlan::Scan(_)

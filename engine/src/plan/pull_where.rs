@@ -214,6 +214,11 @@ pub(crate) fn check(source: &Source, where_clause: Option<&Expr>, scans: PullSca
                                 key_text(key)
                             )));
                         }
+                        if source.window.is_some() {
+                            // ksqlDB serves key ranges from non-windowed stores only: over a
+                            // windowed table a key range is a table scan.
+                            return Err(err("Query requires table scan to be enabled"));
+                        }
                         bound[i].1 = false;
                         range_on_non_string |= key.ty != SqlType::String;
                     }

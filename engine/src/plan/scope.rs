@@ -21,7 +21,7 @@ pub(crate) struct SourceResolver<'a> {
 
 impl SourceResolver<'_> {
     pub(crate) fn pseudo_base(&self) -> usize {
-        self.source.schema.columns.len()
+        crate::exec::row_decoder::pseudo_base(self.source)
     }
 
     /// Length of the rows this resolver describes: columns, then pseudo columns.
@@ -41,6 +41,15 @@ impl ColumnResolver for SourceResolver<'_> {
             return Some((i, c.ty.clone()));
         }
         let base = self.pseudo_base();
+        if self.source.window.is_some() {
+            // A windowed source's rows carry its key's window before the pseudo columns.
+            let bounds = self.source.schema.columns.len();
+            match name {
+                "WINDOWSTART" => return Some((bounds, SqlType::BigInt)),
+                "WINDOWEND" => return Some((bounds + 1, SqlType::BigInt)),
+                _ => {}
+            }
+        }
         match name {
             PSEUDO_ROWTIME => Some((base, SqlType::BigInt)),
             PSEUDO_ROWPARTITION => Some((base + 1, SqlType::Integer)),
@@ -113,7 +122,21 @@ pub(crate) fn compile_where(
     let Some(expr) = expr else {
         return Ok(None);
     };
-    let compiled = compile(expr, resolver)?;
+    let compiled = match compile(expr, resolver) {
+        Ok(c) => c,
+        Err(e) => {
+            // Window bounds exist only in a windowed source's rows, not in the rows a
+            // windowed aggregation reads (ksqlDB's `FilterTypeValidator` text).
+            for bound in ["WINDOWSTART", "WINDOWEND"] {
+                if resolver.resolve(None, bound).is_none() && mentions_column(expr, bound) {
+                    return Err(EngineError::statement(format!(
+                        "Error in WHERE expression: Unknown column {bound}."
+                    )));
+                }
+            }
+            return Err(e);
+        }
+    };
     if *compiled.sql_type() != SqlType::Boolean {
         return Err(EngineError::statement(format!(
             "Type error in WHERE expression: Should evaluate to boolean but is {} instead.",
@@ -121,4 +144,11 @@ pub(crate) fn compile_where(
         )));
     }
     Ok(Some(compiled))
+}
+
+/// Whether `expr` reads a column called `name` (as text: enough for an error message).
+fn mentions_column(expr: &crate::sql::ast::Expr, name: &str) -> bool {
+    let text = expr.to_string().to_ascii_uppercase();
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .any(|word| word == name)
 }

@@ -37,6 +37,9 @@ pub(crate) enum WildcardOrder {
     /// Value and header columns first, then the key columns (a re-keyed persistent query,
     /// whose old key moves into the value).
     ValuesFirst,
+    /// Key columns, a windowed source's WINDOWSTART and WINDOWEND, then value and header
+    /// columns (push and pull queries; a persistent query keeps the window in its key).
+    KeysThenWindowBounds,
 }
 
 /// How select items resolve names.
@@ -57,6 +60,25 @@ pub(crate) enum Duplicates {
     RefuseAtOnce,
     /// Later, by the caller (persistent queries check once key and value columns are known).
     Allow,
+}
+
+/// WINDOWSTART and WINDOWEND of a windowed source, as `*` lists them: the row slots
+/// after its columns.
+fn push_window_bounds(source: &Source, columns: &mut Vec<SelectedColumn>) {
+    if source.window.is_none() {
+        return;
+    }
+    let first = source.schema.columns.len();
+    for (i, name) in ["WINDOWSTART", "WINDOWEND"].into_iter().enumerate() {
+        columns.push(SelectedColumn {
+            name: name.to_string(),
+            ty: SqlType::BigInt,
+            projection: Projection::Column(first + i),
+            expr: None,
+            slot: Some(first + i),
+            from_wildcard: true,
+        });
+    }
 }
 
 /// Expands `select` into columns, with the table functions it calls.
@@ -82,8 +104,11 @@ pub(crate) fn expand_select(
             SelectItem::Wildcard | SelectItem::QualifiedWildcard(_) => {
                 // Header columns travel with the value columns: a sink has no header
                 // columns, so they become value columns there.
-                let keys_first = wildcard == WildcardOrder::KeysFirst;
+                let keys_first = wildcard != WildcardOrder::ValuesFirst;
                 for want_key in [keys_first, !keys_first] {
+                    if !want_key && wildcard == WildcardOrder::KeysThenWindowBounds {
+                        push_window_bounds(source, &mut columns);
+                    }
                     let cols = source.schema.columns.iter().enumerate();
                     for (i, c) in cols.filter(|(_, c)| (c.kind == ColumnKind::Key) == want_key) {
                         columns.push(SelectedColumn {

@@ -259,6 +259,7 @@ mod tests {
             record: &record,
             rowtime: 0,
             kind: RowKind::Row,
+            window: None,
         };
         let mut out = Vec::new();
         let _ = flat_map.push(input, &mut |r| {

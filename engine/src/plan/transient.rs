@@ -142,10 +142,16 @@ impl QueryProperties {
 /// A WHERE error of a pull query over a table, as ksqlDB words it.
 fn pull_where_error(e: EngineError, where_clause: Option<&crate::sql::ast::Expr>) -> EngineError {
     let message = e.to_string();
-    if let Some(name) = message
+    let unresolved = message
         .strip_prefix("Column '")
         .and_then(|rest| rest.strip_suffix("' cannot be resolved."))
-    {
+        .or_else(|| {
+            // A window bound over a non-windowed table (`scope::compile_where`).
+            message
+                .strip_prefix("Error in WHERE expression: Unknown column ")
+                .and_then(|rest| rest.strip_suffix('.'))
+        });
+    if let Some(name) = unresolved {
         return EngineError::statement(format!("WHERE column '{name}' cannot be resolved."));
     }
     if let Some(rest) = message.strip_prefix("LIKE operands must be STRING, but ") {
@@ -189,7 +195,7 @@ pub fn plan_query(
     props: &QueryProperties,
     now_ms: i64,
 ) -> Result<QueryPlan> {
-    let parsed = sql::parse_one(sql_text, session_variables)?;
+    let parsed = sql::parse_one(sql_text, session_variables, &catalog.custom_types())?;
     let Statement::Query(query) = parsed.statement else {
         return Err(EngineError::statement(format!(
             "Not a query: {}",
@@ -239,9 +245,9 @@ pub fn plan_query(
         .cloned()
         .ok_or_else(|| EngineError::statement(format!("{name} does not exist.")))?;
     table_function::check_query(&query, source.kind)?;
-    if query.window.is_some() {
-        return Err(EngineError::unsupported(
-            "Windowed aggregations are not supported yet in push and pull queries",
+    if query.window.is_some() && query.emit.is_none() {
+        return Err(EngineError::statement(
+            "Pull queries don't support WINDOW clauses. See https://cnfl.io/queries for more info.\nAdd EMIT CHANGES if you intended to issue a push query.",
         ));
     }
     if aggregate::is_aggregation(&query) {
@@ -305,7 +311,7 @@ pub fn plan_query(
         &query.select,
         &source,
         &scope,
-        WildcardOrder::KeysFirst,
+        WildcardOrder::KeysThenWindowBounds,
         Duplicates::RefuseAtOnce,
     )?;
     let pseudo_in_select = pseudo.take();
@@ -345,11 +351,12 @@ pub fn plan_query(
             kind == QueryKind::Pull
                 && source.kind == SourceKind::Table
                 && c.slot.is_some_and(|i| {
-                    source
-                        .schema
-                        .columns
-                        .get(i)
-                        .is_some_and(|col| col.kind == ColumnKind::Key)
+                    let columns = &source.schema.columns;
+                    match columns.get(i) {
+                        Some(col) => col.kind == ColumnKind::Key,
+                        // A windowed table's WINDOWSTART and WINDOWEND are part of its key.
+                        None => source.window.is_some() && i < columns.len() + 2,
+                    }
                 })
         })
         .collect();
@@ -364,7 +371,11 @@ pub fn plan_query(
             source: Arc::clone(&source),
             alias,
             decode,
-            tombstones: Tombstones::Drop,
+            // A push query on a table streams its deletes too (shown by formats that can).
+            tombstones: match (kind, source.kind) {
+                (QueryKind::Push, SourceKind::Table) => Tombstones::Forward,
+                _ => Tombstones::Drop,
+            },
         },
         filter,
         flat_map,
@@ -431,6 +442,7 @@ fn plan_push_aggregate(
         table_input,
         table_filter: if table_input { filter.clone() } else { None },
         having: planned.having,
+        window: planned.window.map(Box::new),
     };
     let mut plan = LogicalPlan::Scan(ScanNode {
         source: Arc::clone(&source),
@@ -449,7 +461,7 @@ fn plan_push_aggregate(
     }
     let plan = LogicalPlan::Aggregate {
         input: Box::new(plan),
-        spec,
+        spec: Box::new(spec),
     };
     let columns = planned.all;
     let column_names = columns.iter().map(|c| c.name.clone()).collect();

@@ -155,6 +155,32 @@ pub(crate) fn from_store_keys(
         store_key.clear();
         store_key.extend_from_slice(&partition.0.to_be_bytes());
         store_key.extend_from_slice(&key);
+        if let Some(window) = sink.window {
+            // A windowed table keeps one row per window of the key: every stored key that
+            // is this key and a window (longer keys with this prefix are other keys).
+            let windowed_len = store_key.len() + window.kind.key_kind().suffix_bytes();
+            let out = &mut rows[partition.0 as usize];
+            for entry in snapshot.prefix(&table, &store_key)? {
+                let (stored, value) = entry?;
+                if stored.len() != windowed_len {
+                    continue;
+                }
+                if value.len() < 8 {
+                    return Err(EngineError::corrupt("a materialized table row is truncated"));
+                }
+                let mut ts = [0u8; 8];
+                ts.copy_from_slice(&value[..8]);
+                let n = out.len();
+                out.push(record(
+                    partition,
+                    n,
+                    stored.slice(4..),
+                    i64::from_le_bytes(ts),
+                    value.slice(8..),
+                ));
+            }
+            continue;
+        }
         let Some(value) = snapshot.get(&table, &store_key)? else {
             continue;
         };

@@ -44,7 +44,8 @@ pub fn plan_print(
     sql_text: &str,
     session_variables: &HashMap<String, String>,
 ) -> Result<Option<PrintPlan>> {
-    let parsed = sql::parse_one(sql_text, session_variables)?;
+    // PRINT names a topic and no type.
+    let parsed = sql::parse_one(sql_text, session_variables, &sql::TypeRegistry::new())?;
     let Statement::Print {
         topic,
         from_beginning,

@@ -9,6 +9,11 @@ use crate::types::SqlType;
 /// A normalised identifier (upper-cased unless it was quoted with backticks or `"`).
 pub type Ident = String;
 
+/// Custom types by name (`CREATE TYPE ADDRESS AS STRUCT<…>`): what a type name that is
+/// not built in may refer to. The parser resolves such names, so the AST holds only
+/// built-in types.
+pub type TypeRegistry = std::collections::BTreeMap<String, SqlType>;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Statement {
     /// `CREATE [OR REPLACE] [SOURCE] STREAM|TABLE [IF NOT EXISTS] name (elements) WITH (...)`

@@ -758,9 +758,11 @@ impl Parser<'_> {
             "TIMESTAMP" => SqlType::Timestamp,
             "DATE" => SqlType::Date,
             "TIME" => SqlType::Time,
-            _ => {
-                return Err(self.error_at(&token, &format!("Unknown type: {name}")));
-            }
+            _ => match self.types.get(&name) {
+                // Checked against the depth limit when it was created.
+                Some(custom) => return Ok((custom.clone(), type_depth(custom))),
+                None => return Err(self.error_at(&token, &format!("Unknown type: {name}"))),
+            },
         };
         // `VARCHAR(10)`-style parameters are accepted and ignored, as ksqlDB does. Its
         // grammar's `typeParameter` is `INTEGER_VALUE | 'STRING'`, so `VARCHAR(STRING)` is
@@ -1007,6 +1009,16 @@ pub(crate) fn for_each_child<'e>(expr: &'e Expr, mut f: impl FnMut(&'e Expr)) {
     }
 }
 
+/// How deep a type's tree is (a built-in scalar is 1), as [`Parser::type_built`] counts.
+fn type_depth(ty: &SqlType) -> usize {
+    1 + match ty {
+        SqlType::Array(elem) => type_depth(elem),
+        SqlType::Map(key, value) => type_depth(key).max(type_depth(value)),
+        SqlType::Struct(fields) => fields.iter().map(|f| type_depth(&f.ty)).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1037,3 +1049,4 @@ mod tests {
         }
     }
 }
+

@@ -27,6 +27,7 @@ use crate::types::SqlType;
 use parser::{Expect, Parser};
 
 pub(crate) use expr_parser::{for_each_child, for_each_child_mut};
+pub use ast::TypeRegistry;
 pub use parser::{EXPRESSION_DEPTH_MAX, EXPRESSION_TREE_DEPTH_MAX, STATEMENT_EXPRESSION_NODES_MAX};
 pub use variables::SUBSTITUTED_SQL_BYTES_MAX;
 
@@ -41,7 +42,15 @@ pub struct ParsedStatement {
 /// Splits `sql` on top-level `;` (not inside strings, quoted identifiers or comments) and
 /// parses each statement. Fails on the first error, with positions relative to `sql`.
 pub fn parse(sql: &str) -> Result<Vec<ParsedStatement>, EngineError> {
-    let statements = Parser::new(sql).statements()?;
+    parse_with_types(sql, TypeRegistry::new())
+}
+
+/// [`parse`], with `types` (and the types the statements create) resolvable by name.
+pub fn parse_with_types(
+    sql: &str,
+    types: TypeRegistry,
+) -> Result<Vec<ParsedStatement>, EngineError> {
+    let statements = Parser::with_types(sql, types).statements()?;
     Ok(statements
         .into_iter()
         .map(|(statement, text)| ParsedStatement { statement, text })
@@ -53,13 +62,14 @@ pub fn parse(sql: &str) -> Result<Vec<ParsedStatement>, EngineError> {
 pub fn parse_one(
     sql: &str,
     session_variables: &HashMap<String, String>,
+    types: &TypeRegistry,
 ) -> Result<ParsedStatement, EngineError> {
     let text = if sql.contains("${") {
         substitute_variables(sql, session_variables)?
     } else {
         sql.to_string()
     };
-    let mut statements = parse(&text)?;
+    let mut statements = parse_with_types(&text, types.clone())?;
     if statements.len() != 1 {
         return Err(EngineError::statement(format!(
             "Expected exactly one KSQL statement; found {} instead",

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use crate::catalog::source::{SourceWindow, WindowType};
 use crate::catalog::Source;
 use crate::error::{EngineError, Result};
 use crate::format::timestamp_extractor::TimestampExtractor;
@@ -36,6 +37,8 @@ const KNOWN_PROPERTIES: &[&str] = &[
     "RETENTION_MS",
     "KEY_SCHEMA_ID",
     "VALUE_SCHEMA_ID",
+    "WINDOW_TYPE",
+    "WINDOW_SIZE",
 ];
 
 /// Request properties (ksqlDB configs) that shape a new source when its WITH clause is
@@ -194,6 +197,7 @@ pub(crate) fn plan_create(
         .unwrap_or_else(|| stmt.name.clone());
     let partitions = props.partitions()?;
     let (timestamp_column, timestamp_format) = timestamp_column(&props, &schema)?;
+    let window = source_window(&props)?;
     Ok(CreatePlan {
         source: Source {
             name: stmt.name.clone(),
@@ -207,6 +211,7 @@ pub(crate) fn plan_create(
             timestamp_format,
             statement_text: statement_text.to_string(),
             read_only: stmt.is_source,
+            window,
         },
         partitions,
     })
@@ -389,6 +394,74 @@ pub(crate) fn timestamp_column(
         _ => Err(EngineError::statement(format!(
             "Timestamp column, `{name}`, should be LONG(INT64), TIMESTAMP, or a String with a timestamp.format specified."
         ))),
+    }
+}
+
+/// `WINDOW_TYPE` and `WINDOW_SIZE`: a source over a windowed topic (ksqlDB's
+/// `CreateSourceProperties`). Time windows need their size to know each window's end.
+fn source_window(props: &WithProperties<'_>) -> Result<Option<SourceWindow>> {
+    let size = props.string("WINDOW_SIZE")?;
+    let Some(kind) = props.string("WINDOW_TYPE")? else {
+        return match size {
+            None => Ok(None),
+            Some(_) => Err(EngineError::statement(
+                "'WINDOW_SIZE' should not be set without 'WINDOW_TYPE'.",
+            )),
+        };
+    };
+    let kind = match kind.trim().to_ascii_uppercase().as_str() {
+        "TUMBLING" => WindowType::Tumbling,
+        "HOPPING" => WindowType::Hopping,
+        "SESSION" => WindowType::Session,
+        _ => {
+            return Err(EngineError::statement(format!(
+                "Invalid value {kind} for property WINDOW_TYPE: String must be one of: SESSION, HOPPING, TUMBLING"
+            )))
+        }
+    };
+    let size_ms = match (kind, size) {
+        (WindowType::Session, None) => None,
+        (WindowType::Session, Some(_)) => {
+            return Err(EngineError::statement(
+                "'WINDOW_SIZE' should not be set for SESSION windows.",
+            ))
+        }
+        (_, None) => {
+            return Err(EngineError::statement(format!(
+                "{} windows require 'WINDOW_SIZE' to be provided in the WITH clause. For example: 'WINDOW_SIZE'='10 SECONDS'",
+                kind.name()
+            )))
+        }
+        (_, Some(text)) => Some(parse_window_size(&text)?),
+    };
+    Ok(Some(SourceWindow { kind, size_ms }))
+}
+
+/// `'<n> <unit>'` (`'10 SECONDS'`) in milliseconds.
+fn parse_window_size(text: &str) -> Result<u64> {
+    let bad = || {
+        EngineError::statement(format!(
+            "Invalid value {text} for property WINDOW_SIZE: Expected something like '10 SECONDS'"
+        ))
+    };
+    let mut parts = text.split_whitespace();
+    let (Some(n), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    let n: u64 = n.parse().map_err(|_| bad())?;
+    let unit = unit.to_ascii_uppercase();
+    let unit = unit.strip_suffix('S').unwrap_or(&unit);
+    let unit_ms: u64 = match unit {
+        "MILLISECOND" => 1,
+        "SECOND" => 1_000,
+        "MINUTE" => 60_000,
+        "HOUR" => 3_600_000,
+        "DAY" => 86_400_000,
+        _ => return Err(bad()),
+    };
+    match n.checked_mul(unit_ms) {
+        Some(ms) if ms > 0 => Ok(ms),
+        _ => Err(bad()),
     }
 }
 

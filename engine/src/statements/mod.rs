@@ -16,6 +16,7 @@ pub mod insert_values;
 mod journal_entry;
 pub mod outcome;
 pub mod persistent;
+mod types;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -23,7 +24,7 @@ use std::sync::Arc;
 use crate::catalog::{CatalogState, Source};
 use crate::runtime::Runtime;
 use crate::error::{EngineError, ErrorCode, Result};
-use crate::limits::{KSQL_RESPONSE_BYTES_MAX, SOURCES_MAX};
+use crate::limits::KSQL_RESPONSE_BYTES_MAX;
 use crate::sql::ast::{SourceKind, Statement, TerminateTarget};
 use crate::sql::{self, ParsedStatement};
 
@@ -222,7 +223,7 @@ impl Runtime {
         sandbox.replay_query_id = entry.query_id.map(str::to_string);
         sandbox.replay_owner = entry.owner.map(str::to_string);
         sandbox.props = entry.properties;
-        for parsed in sql::parse(entry.text)? {
+        for parsed in sql::parse_with_types(entry.text, sandbox.state.types.clone())? {
             self.run_sync(sandbox, &parsed, Mode::Replay)?;
         }
         Ok(())
@@ -319,6 +320,15 @@ impl Runtime {
                 describe::describe(self, &sandbox.state, name, *extended)
             }
             Statement::Terminate { target } => self.terminate(sandbox, target, mode),
+            Statement::CreateType {
+                name,
+                ty,
+                if_not_exists,
+            } => self.create_type(sandbox, name, ty, *if_not_exists, mode),
+            Statement::DropType { name, if_exists } => {
+                self.drop_type(sandbox, name, *if_exists, mode)
+            }
+            Statement::ListTypes => Ok(types::list_types(&sandbox.state)),
             Statement::SetProperty { name, value } => {
                 sandbox.props.insert(name.clone(), value.clone());
                 Ok(Outcome::Nothing)
@@ -366,7 +376,7 @@ impl Runtime {
                 ));
             }
             if !create.or_replace {
-                return Err(EngineError::statement(format!(
+                return Err(EngineError::conflict(format!(
                     "Cannot add {kind_word} '{}': A {} with the same name already exists",
                     source.name,
                     existing.kind_word()
@@ -375,7 +385,11 @@ impl Runtime {
         }
         if mode != Mode::Replay {
             if !sandbox.state.sources.contains_key(&source.name) {
-                check_count("streams and tables", sandbox.state.sources.len(), SOURCES_MAX)?;
+                check_count(
+                    "streams and tables",
+                    sandbox.state.sources.len(),
+                    self.limits.sources_max,
+                )?;
             }
             self.check_topic(sandbox, &source, plan.partitions)?;
         }
@@ -453,7 +467,7 @@ impl Runtime {
                     mode,
                 ));
             }
-            return Err(EngineError::statement(format!(
+            return Err(EngineError::not_found(format!(
                 "Source {name} does not exist."
             )));
         };
@@ -564,6 +578,8 @@ fn may_append(statement: &Statement) -> bool {
             | Statement::InsertIntoSelect { .. }
             | Statement::DropSource { .. }
             | Statement::Terminate { .. }
+            | Statement::CreateType { .. }
+            | Statement::DropType { .. }
     )
 }
 
@@ -602,6 +618,7 @@ pub const QUERY_ON_KSQL_ENDPOINT: &str = "The following statement types should b
 pub(crate) fn parse_request(
     sql_text: &str,
     session_variables: &HashMap<String, String>,
+    types: sql::TypeRegistry,
 ) -> std::result::Result<Vec<ParsedStatement>, KsqlError> {
     let fail = |error: EngineError| KsqlError {
         error,
@@ -613,7 +630,7 @@ pub(crate) fn parse_request(
     } else {
         sql_text.to_string()
     };
-    let statements = sql::parse(&substituted).map_err(fail)?;
+    let statements = sql::parse_with_types(&substituted, types).map_err(fail)?;
     if statements.is_empty() {
         return Err(fail(EngineError::statement(
             "Expected at least one statement",

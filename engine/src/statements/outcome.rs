@@ -80,6 +80,10 @@ pub enum Outcome {
     },
     /// EXPLAIN of a persistent query: ksqlDB's `queryDescription`.
     QueryDescription(Box<QueryDescription>),
+    /// SHOW TYPES: the custom types by name.
+    Types {
+        types: Vec<(String, crate::types::SqlType)>,
+    },
     /// INSERT VALUES, SET, UNSET, DEFINE, UNDEFINE: no entity in the response.
     Nothing,
 }
@@ -150,6 +154,10 @@ impl Outcome {
             Outcome::Properties { properties } => properties
                 .iter()
                 .map(|(k, v)| k.len() + v.len() + ENTITY_OVERHEAD_BYTES)
+                .sum(),
+            Outcome::Types { types } => types
+                .iter()
+                .map(|(name, ty)| name.len() + ty.to_string().len() * 4 + ENTITY_OVERHEAD_BYTES)
                 .sum(),
             Outcome::QueryDescription(d) => {
                 d.statement_text.len()

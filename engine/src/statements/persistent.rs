@@ -10,7 +10,6 @@ use std::sync::Arc;
 use crate::catalog::PersistentQuery;
 use crate::runtime::Runtime;
 use crate::error::{EngineError, Result};
-use crate::limits::{PERSISTENT_QUERIES_MAX, SOURCES_MAX};
 use crate::log::StartPosition;
 use crate::plan::persistent::{plan_persistent, SinkSpec};
 use crate::plan::transient::QueryProperties;
@@ -79,10 +78,14 @@ impl Runtime {
                     "CREATE OR REPLACE of a persistent query is not supported yet",
                 ));
             }
-            return Err(EngineError::statement(message));
+            return Err(EngineError::conflict(message));
         }
         if mode != Mode::Replay {
-            check_count("streams and tables", sandbox.state.sources.len(), SOURCES_MAX)?;
+            check_count(
+                "streams and tables",
+                sandbox.state.sources.len(),
+                self.limits.sources_max,
+            )?;
         }
         let config = PersistenceConfig::from_props(&sandbox.props)?;
         let sink = SinkSpec {
@@ -178,7 +181,11 @@ impl Runtime {
     ) -> Result<Outcome> {
         if mode != Mode::Replay {
             let running = sandbox.state.persistent.len();
-            check_count("persistent queries", running, PERSISTENT_QUERIES_MAX)?;
+            check_count(
+                "persistent queries",
+                running,
+                self.limits.persistent_queries_max,
+            )?;
         }
         let kind = plan.kind;
         let sink_name = plan.sink.name.clone();
@@ -301,7 +308,7 @@ impl Runtime {
             .values()
             .find(|q| q.id.eq_ignore_ascii_case(id))
             .cloned()
-            .ok_or_else(|| EngineError::statement(format!("Query with id:{id} does not exist")))?;
+            .ok_or_else(|| EngineError::not_found(format!("Query with id:{id} does not exist")))?;
         let state = self.persistent.state(&query.id).name();
         Ok(Outcome::QueryDescription(Box::new(describe_query(
             &query, state,

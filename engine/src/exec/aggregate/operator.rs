@@ -31,6 +31,7 @@ use crate::state::{SharedWriteCache, StateTable, WriteBackCache};
 use crate::types::{Column, Value};
 
 use super::udaf::Udaf;
+use super::window::WindowSpec;
 use super::value_codec::{decode, encode};
 
 /// State table of accumulators, by serialized group key.
@@ -62,24 +63,28 @@ pub struct AggregateSpec {
     pub table_filter: Option<CompiledExpr>,
     /// HAVING, over the output row.
     pub having: Option<CompiledExpr>,
+    /// WINDOW: rows aggregate per window, and output rows end in WINDOWSTART, WINDOWEND.
+    /// Boxed: most aggregates have none, and the plan node stays small.
+    pub window: Option<Box<WindowSpec>>,
 }
 
 /// What one source row contributes: its group key and each call's arguments.
-struct Contribution {
-    key: Vec<Value>,
-    args: Vec<Vec<Value>>,
+pub(super) struct Contribution {
+    pub(super) key: Vec<Value>,
+    pub(super) args: Vec<Vec<Value>>,
 }
 
 pub(crate) struct Aggregate {
-    query_id: Arc<str>,
-    spec: AggregateSpec,
-    cache: SharedWriteCache,
+    pub(super) query_id: Arc<str>,
+    pub(super) spec: AggregateSpec,
+    pub(super) cache: SharedWriteCache,
     aggregates: StateTable,
     sources: StateTable,
     /// The first state error: the query stops (its batch is not committed).
-    error: Option<EngineError>,
+    pub(super) error: Option<EngineError>,
     scratch: Vec<u8>,
-    out: Vec<Value>,
+    /// The last output row [`Aggregate::output`] built.
+    pub(super) out: Vec<Value>,
 }
 
 impl Aggregate {
@@ -102,7 +107,7 @@ impl Aggregate {
 
     /// The row's contribution; `None` when it contributes nothing (a tombstone, filtered
     /// out, or a null in its group key).
-    fn contribution(&self, row: &Row<'_>) -> Option<Contribution> {
+    pub(super) fn contribution(&self, row: &Row<'_>) -> Option<Contribution> {
         if row.kind == RowKind::Tombstone {
             return None;
         }
@@ -149,7 +154,7 @@ impl Aggregate {
         Some(Contribution { key, args })
     }
 
-    fn key_bytes(&self, key: &[Value]) -> Result<Bytes> {
+    pub(super) fn key_bytes(&self, key: &[Value]) -> Result<Bytes> {
         // No key columns (a push query without GROUP BY): one group, the empty key.
         Ok(encode_key(self.spec.key_format, &self.spec.key_columns, key)?.unwrap_or_default())
     }
@@ -175,7 +180,7 @@ impl Aggregate {
     }
 
     /// The output row for `key` and `accs` into `self.out`; whether HAVING passes.
-    fn output(&mut self, key: &[Value], accs: &[Value]) -> bool {
+    pub(super) fn output(&mut self, key: &[Value], accs: &[Value]) -> bool {
         self.out.clear();
         self.out.extend(key.iter().cloned());
         for (call, acc) in self.spec.calls.iter().zip(accs) {
@@ -263,7 +268,7 @@ impl Aggregate {
 
 /// The cache, even if a panic poisoned its lock: its writes are only committed by the task
 /// that owns it, and a panicking task commits nothing.
-fn lock(cache: &SharedWriteCache) -> std::sync::MutexGuard<'_, WriteBackCache> {
+pub(super) fn lock(cache: &SharedWriteCache) -> std::sync::MutexGuard<'_, WriteBackCache> {
     cache.lock().unwrap_or_else(|e| e.into_inner())
 }
 

@@ -636,6 +636,150 @@ impl Udaf {
         Ok(())
     }
 
+    /// Folds `other` (the accumulator of an earlier session window) into `acc`, as ksqlDB's
+    /// UDAF `merge` does when a record bridges two session windows. `acc` holds the older
+    /// session when both are merged in time order, so "latest" prefers `other`.
+    pub fn merge(&self, acc: &mut Value, other: &Value) -> Result<()> {
+        match &self.kind {
+            Kind::Count { .. } => bump(acc, as_count(other)),
+            Kind::Sum | Kind::SumList => {
+                if !other.is_null() {
+                    *acc = plus(acc, other, &self.result, false)?;
+                }
+            }
+            Kind::Avg => {
+                if let Value::Array(o) = other {
+                    if o.len() == 2 {
+                        let parts = items(acc);
+                        if parts.len() != 2 {
+                            *parts = vec![Value::Double(0.0), Value::BigInt(0)];
+                        }
+                        parts[0] = Value::Double(as_double(&parts[0]) + as_double(&o[0]));
+                        bump(&mut parts[1], as_count(&o[1]));
+                    }
+                }
+            }
+            Kind::Min | Kind::Max => self.add(acc, std::slice::from_ref(other))?,
+            Kind::CountDistinct | Kind::CollectSet { .. } | Kind::CollectList { .. } => {
+                if let Value::Array(o) = other {
+                    for v in o {
+                        self.add(acc, std::slice::from_ref(v))?;
+                    }
+                }
+            }
+            Kind::ByOffset { latest, n, .. } => {
+                let Value::Array(o) = other else {
+                    return Ok(());
+                };
+                match n {
+                    None => {
+                        let other_seen = matches!(o.first(), Some(Value::Boolean(true)));
+                        let seen = matches!(acc, Value::Array(a) if matches!(a.first(), Some(Value::Boolean(true))));
+                        if other_seen && (*latest || !seen) {
+                            *acc = other.clone();
+                        }
+                    }
+                    Some(n) => {
+                        let slots = items(acc);
+                        slots.extend(o.iter().cloned());
+                        if *latest {
+                            let extra = slots.len().saturating_sub(*n);
+                            slots.drain(..extra);
+                        } else {
+                            slots.truncate(*n);
+                        }
+                    }
+                }
+            }
+            Kind::TopK { k, .. } => {
+                let Value::Array(o) = other else {
+                    return Ok(());
+                };
+                let sort_of = |v: &Value| -> Value {
+                    match v {
+                        Value::Struct(f) => f[0].1.clone(),
+                        other => other.clone(),
+                    }
+                };
+                let list = items(acc);
+                for entry in o {
+                    let x = sort_of(entry);
+                    if matches!(self.kind, Kind::TopK { distinct: true, .. })
+                        && list.iter().any(|v| equals(&sort_of(v), &x))
+                    {
+                        continue;
+                    }
+                    let at = list
+                        .iter()
+                        .position(|v| order(&sort_of(v), &x) == Some(Ordering::Less))
+                        .unwrap_or(list.len());
+                    if at < *k {
+                        list.insert(at, entry.clone());
+                        list.truncate(*k);
+                    }
+                }
+            }
+            Kind::Histogram { limit } => {
+                if let Value::Map(o) = other {
+                    let map = entries(acc);
+                    for (key, count) in o {
+                        match map.iter().position(|(k2, _)| equals(k2, key)) {
+                            Some(at) => bump(&mut map[at].1, as_count(count)),
+                            None if map.len() < *limit => map.push((key.clone(), count.clone())),
+                            None => {}
+                        }
+                    }
+                }
+            }
+            Kind::Attr => {
+                if let Value::Map(o) = other {
+                    let map = entries(acc);
+                    for (key, count) in o {
+                        match map.iter_mut().find(|(k2, _)| same(k2, key)) {
+                            Some((_, c)) => bump(c, as_count(count)),
+                            None => map.push((key.clone(), count.clone())),
+                        }
+                    }
+                }
+            }
+            Kind::Variance { .. } => {
+                // Chan et al.'s pairwise combination of two (count, mean, M2) triples.
+                let Value::Array(o) = other else {
+                    return Ok(());
+                };
+                if o.len() != 3 {
+                    return Ok(());
+                }
+                let p = items(acc);
+                if p.len() != 3 {
+                    *p = vec![Value::BigInt(0), Value::Double(0.0), Value::Double(0.0)];
+                }
+                let (na, ma, m2a) = (as_count(&p[0]) as f64, as_double(&p[1]), as_double(&p[2]));
+                let (nb, mb, m2b) = (as_count(&o[0]) as f64, as_double(&o[1]), as_double(&o[2]));
+                let n = na + nb;
+                if n > 0.0 {
+                    let delta = mb - ma;
+                    p[0] = Value::BigInt(n as i64);
+                    p[1] = Value::Double(ma + delta * nb / n);
+                    p[2] = Value::Double(m2a + m2b + delta * delta * na * nb / n);
+                }
+            }
+            Kind::Correlation => {
+                let Value::Array(o) = other else {
+                    return Ok(());
+                };
+                let p = items(acc);
+                if p.len() != 6 {
+                    *p = vec![Value::Double(0.0); 6];
+                }
+                for (slot, d) in p.iter_mut().zip(o) {
+                    *slot = Value::Double(as_double(slot) + as_double(d));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// What the function shows for `acc`.
     pub fn result(&self, acc: &Value) -> Value {
         match &self.kind {
@@ -846,6 +990,42 @@ mod tests {
             f.add(&mut acc, std::slice::from_ref(r)).unwrap();
         }
         f.result(&acc)
+    }
+
+    /// Merging two sessions' accumulators gives what one accumulator over both sessions'
+    /// rows gives (order-insensitive functions; "latest" prefers the later session).
+    #[test]
+    fn merge_equals_one_pass_over_both_sessions() {
+        let int = |i: i32| Value::Integer(i);
+        let d = |f: f64| Value::Double(f);
+        let cases: Vec<(Udaf, Vec<Value>, Vec<Value>)> = vec![
+            (udaf("COUNT", &[SqlType::Integer], &[None]), vec![int(1), Value::Null], vec![int(2)]),
+            (udaf("SUM", &[SqlType::Integer], &[None]), vec![int(1), int(5)], vec![int(2)]),
+            (udaf("AVG", &[SqlType::Double], &[None]), vec![d(1.0)], vec![d(2.0), d(6.0)]),
+            (udaf("MAX", &[SqlType::Integer], &[None]), vec![int(7)], vec![int(3)]),
+            (udaf("STDDEV_POP", &[SqlType::Double], &[None]), vec![d(1.0), d(4.0)], vec![d(9.0)]),
+            (udaf("COLLECT_LIST", &[SqlType::Integer], &[None]), vec![int(1)], vec![int(2)]),
+            (udaf("LATEST_BY_OFFSET", &[SqlType::Integer], &[None]), vec![int(1)], vec![int(2)]),
+            (udaf("EARLIEST_BY_OFFSET", &[SqlType::Integer], &[None]), vec![int(1)], vec![int(2)]),
+        ];
+        for (f, older, newer) in cases {
+            let fold = |rows: &[Value]| {
+                let mut acc = f.init();
+                for r in rows {
+                    f.add(&mut acc, std::slice::from_ref(r)).unwrap();
+                }
+                acc
+            };
+            let mut merged = f.init();
+            f.merge(&mut merged, &fold(&older)).unwrap();
+            f.merge(&mut merged, &fold(&newer)).unwrap();
+            let all: Vec<Value> = older.iter().chain(&newer).cloned().collect();
+            let want = f.result(&fold(&all));
+            match (f.result(&merged), want) {
+                (Value::Double(a), Value::Double(b)) => assert!((a - b).abs() < 1e-9, "{}", f.name()),
+                (got, want) => assert_eq!(got, want, "{}", f.name()),
+            }
+        }
     }
 
     #[test]

@@ -65,6 +65,10 @@ pub(crate) struct Parser<'a> {
     /// token that is neither `;` nor removable; set by [`Parser::query`], see
     /// [`query::QueryEnd`].
     query_follow: Option<&'static [Expect]>,
+    /// Custom types (`CREATE TYPE`) a type name may refer to: the catalog's when parsing
+    /// began, plus those the request itself creates before the reference, minus those it
+    /// drops — as ksqlDB, which parses each statement after running the one before.
+    pub(crate) types: TypeRegistry,
 }
 
 impl<'a> Parser<'a> {
@@ -76,6 +80,15 @@ impl<'a> Parser<'a> {
             depth: 0,
             expression_nodes: 0,
             query_follow: None,
+            types: TypeRegistry::new(),
+        }
+    }
+
+    /// A parser whose type names may refer to `types` too.
+    pub(crate) fn with_types(src: &'a str, types: TypeRegistry) -> Self {
+        Parser {
+            types,
+            ..Parser::new(src)
         }
     }
 
@@ -236,7 +249,23 @@ impl<'a> Parser<'a> {
             }
             let mut text = self.src[start..end].to_string();
             text.push(';');
+            self.scope_types(&statement);
             out.push((statement, text));
+        }
+    }
+
+    /// Makes a type the statement creates visible to the statements after it (one that
+    /// exists already stays as it is: running the statement reports that), and forgets
+    /// one it drops.
+    fn scope_types(&mut self, statement: &Statement) {
+        match statement {
+            Statement::CreateType { name, ty, .. } => {
+                self.types.entry(name.clone()).or_insert_with(|| ty.clone());
+            }
+            Statement::DropType { name, .. } => {
+                self.types.remove(name);
+            }
+            _ => {}
         }
     }
 

@@ -135,11 +135,26 @@ impl ResultEncoder {
         }
     }
 
-    /// Every row of a batch.
+    /// Every row of a batch. Tombstone rows (a push query on a table passing a delete on)
+    /// are shown only in the v1+json format, as ksqlDB does: `"tombstone":true`; the
+    /// delimited and JSON-array formats cannot mark one, and ksqlDB drops them there.
     pub fn rows(&self, rows: &ResultRows, out: &mut Vec<u8>) {
-        for row in rows.rows() {
-            self.row_cells(row, out);
+        for (tombstone, row) in rows.rows_with_tombstones() {
+            match (tombstone, self.format) {
+                (false, _) => self.row_cells(row, out),
+                (true, ResultFormat::KsqlV1Json) => self.tombstone_cells(row, out),
+                (true, _) => {}
+            }
         }
+    }
+
+    /// A v1+json tombstone row: the key's columns, nulls, and `"tombstone":true`.
+    fn tombstone_cells<'a>(&self, cells: impl Iterator<Item = CellRef<'a>>, out: &mut Vec<u8>) {
+        self.v1_before(out);
+        out.extend_from_slice(b"{\"row\":{\"columns\":");
+        write_array(cells, out);
+        out.extend_from_slice(b",\"tombstone\":true}}");
+        self.v1_after(out);
     }
 
     /// Closes the response after the last row.

@@ -98,6 +98,13 @@ pub fn entity(result: &StatementResult) -> Option<Json> {
             json!({"@type": "properties", "statementText": text, "properties": list,
                    "overwrittenProperties": [], "defaultProperties": []})
         }
+        Outcome::Types { types } => {
+            let map: serde_json::Map<String, Json> = types
+                .iter()
+                .map(|(name, ty)| (name.clone(), type_schema(ty)))
+                .collect();
+            json!({"@type": "type_list", "statementText": text, "types": map})
+        }
         Outcome::QueryDescription(d) => json!({
             "@type": "queryDescription",
             "statementText": text,
@@ -117,7 +124,7 @@ fn source_summary(s: &Source) -> Json {
         "topic": s.topic,
         "keyFormat": s.key_format.name(),
         "valueFormat": s.value_format.name(),
-        "isWindowed": false,
+        "isWindowed": s.window.is_some(),
     })
 }
 
@@ -177,7 +184,7 @@ fn source_description(d: &SourceDetail, extended: bool) -> Json {
     let (partitions, replication) = if extended { (d.partitions, 1) } else { (0, 0) };
     json!({
         "name": s.name,
-        "windowType": null,
+        "windowType": s.window.map(|w| w.kind.name()),
         "readQueries": d.read_queries.iter().map(query_entry).collect::<Vec<_>>(),
         "writeQueries": d.write_queries.iter().map(query_entry).collect::<Vec<_>>(),
         "fields": fields,

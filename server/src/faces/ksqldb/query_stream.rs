@@ -21,7 +21,7 @@ use super::print;
 use crate::body::frames_in::read_to_limit;
 use crate::body::frames_out::ResponseBody;
 use crate::metrics::{Metrics, QueryCounters};
-use crate::push_quota::{PushQuota, PushSlot, PUSH_QUERIES_PER_CONNECTION_MAX};
+use crate::push_quota::{PushQuota, PushSlot};
 use crate::response::{error, not_acceptable, read_error, streaming, HttpResponse};
 
 /// Rows encoded into one response chunk: large enough to amortise a DATA frame, small
@@ -108,8 +108,8 @@ pub async fn respond(
     let slot = if query.kind() == QueryKind::Push {
         let Some(slot) = push_quota.try_acquire() else {
             let message = format!(
-                "This connection already runs {PUSH_QUERIES_PER_CONNECTION_MAX} push queries, \
-                 its limit; close one first"
+                "This connection already runs {} push queries, its limit; close one first",
+                push_quota.max()
             );
             let e = EngineError::new(ErrorCode::PushQueryLimit, message);
             return error(stream_error(&e, None, style));
