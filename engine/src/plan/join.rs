@@ -321,6 +321,11 @@ pub(crate) fn plan_from(catalog: &dyn SourceLookup, from: &Relation) -> Result<P
             }
             if left_kind == SourceKind::Table && !left_slot.is_some_and(|s| viable.contains(&s)) {
                 foreign_key = true;
+                if leaves[..i + 2].iter().any(|l| l.source.window.is_some()) {
+                    return Err(EngineError::statement(
+                        "Foreign-key table-table joins are not supported on windowed tables.",
+                    ));
+                }
                 if matches!(join_type, JoinType::Right | JoinType::Full) {
                     return Err(EngineError::statement(format!(
                         "Invalid join type: {} joins are not supported for foreign-key table-table joins. Got {left_name} {} {}.",
