@@ -40,3 +40,6 @@ scripts/fuzz.sh --total 120
 
 step "conformance (QTT + RQTT against the baselines)"
 scripts/conformance.sh
+
+step "conformance on Kafka (every 4th case, on a real broker, against the Kafka baselines)"
+scripts/kafka/conformance.sh --every 4

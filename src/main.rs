@@ -281,6 +281,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         roles: args.auth_roles.clone(),
         realm: None,
         jwt_secret: args.auth_jwt_secret_file.clone(),
+        users_file: Some(args.data_dir.join(sluice_server::auth::USERS_FILE)),
     })
     .context("loading the authentication files")?;
     let options = ServerOptions {
@@ -316,7 +317,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 settings: args.kafka_config.clone(),
             };
             tracing::info!(data_dir = %args.data_dir.display(),
-                "Kafka log: the catalog journal stays in the data directory for now");
+                "Kafka log: the catalog is in the command topic; the data directory keeps \
+                 the node id and persistent queries' checkpoints");
             Engine::open_on_kafka(config, kafka)
                 .with_context(|| format!("opening the engine on Kafka at {bootstrap}"))?
         }

@@ -35,6 +35,7 @@ async fn server(roles: &[&str]) -> (TestServer, tempfile::TempDir) {
         roles: roles.iter().map(|r| r.to_string()).collect(),
         realm: None,
         jwt_secret: None,
+        users_file: None,
     })
     .expect("auth files load");
     let server = TestServer::start_with(ServerOptions {

@@ -101,3 +101,35 @@ async fn a_baselined_case_that_fails_fails_the_run() {
     assert_eq!(code, 1, "{lines:?}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sample_checks_only_the_baselined_cases_it_runs() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let baseline = dir.path().join("baseline.txt");
+    // Both listed; the second does not pass.
+    std::fs::write(
+        &baseline,
+        "tiny - a stream is created with its declared schema\n\
+         tiny - an expected error that never comes\n",
+    )
+    .expect("write baseline");
+    let baseline = baseline.to_str().expect("utf-8 path");
+
+    // Case files in name order: qtt_pass, qtt_skip, rqtt_fail. Every 3rd runs qtt_pass only.
+    let (code, lines) =
+        run_runner(&server, &["--every", "3", "--json", "--baseline", baseline]).await;
+    assert_eq!(code, 0, "the failing case was not in the sample: {lines:?}");
+    let summary: Json = serde_json::from_str(lines.last().expect("summary")).expect("JSON");
+    assert_eq!(summary["total"], json!(1), "{summary}");
+    assert_eq!(summary["passed"], json!(1), "{summary}");
+
+    // Every 2nd runs qtt_pass and rqtt_fail: the baselined failure is caught.
+    let (code, lines) = run_runner(&server, &["--every", "2", "--baseline", baseline]).await;
+    assert_eq!(code, 1, "{lines:?}");
+
+    // 0 is refused.
+    let (code, _) = run_runner(&server, &["--every", "0"]).await;
+    assert_eq!(code, 2);
+    server.stop().await;
+}

@@ -923,3 +923,137 @@ async fn two_nodes_share_the_catalog_through_the_command_topic() {
     drop(node_a);
     drop(node_b);
 }
+
+/// Polls `GET path` on the node until it answers `want`, at most `WAIT`; returns the body.
+async fn get_until(client: &mut support::Client, path: &str, want: http::StatusCode) -> String {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (status, body) = client.request("GET", path, None, b"").await;
+        let body = String::from_utf8_lossy(&body).into_owned();
+        if status == want {
+            return body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "GET {path} never answered {want}: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Runs `sql` on the node until its response body satisfies `done`, at most `WAIT`.
+async fn ksql_until(
+    client: &mut support::Client,
+    sql: &str,
+    done: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let body = node_ksql(client, sql).await;
+        if done(&body) {
+            return body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{sql} never gave the expected answer: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drop_with_delete_topic_on_one_node_is_seen_by_the_other() {
+    let Some(broker) = kafka::shared() else {
+        return;
+    };
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let node_a = kafka_node(broker, dir_a.path(), "drops_");
+    let node_b = kafka_node(broker, dir_b.path(), "drops_");
+    let mut a = support::Client::connect(node_a.addr(), support::Proto::H2).await;
+    let mut b = support::Client::connect(node_b.addr(), support::Proto::H2).await;
+
+    node_ksql(
+        &mut a,
+        "CREATE STREAM drops_s (id INT KEY, v STRING) \
+         WITH (kafka_topic='e2e-drops', value_format='JSON', partitions=2);",
+    )
+    .await;
+    let acks = insert_when_known(
+        &mut a,
+        "DROPS_S",
+        "{\"ID\":1,\"V\":\"one\"}\n{\"ID\":2,\"V\":\"two\"}\n",
+    )
+    .await;
+    assert_eq!(acks.lines().count(), 2, "{acks}");
+
+    // B uses the topic: a push query from the start, and its raw records.
+    ksql_until(&mut b, "SHOW STREAMS;", |s| s.contains("\"DROPS_S\"")).await;
+    let (mut tx, response) = b.open("POST", "/query-stream", None).await;
+    tx.send_data(Bytes::from_static(
+        br#"{"sql":"SELECT id, v FROM drops_s EMIT CHANGES;","properties":{"auto.offset.reset":"earliest"}}"#,
+    ))
+    .await
+    .unwrap();
+    drop(tx);
+    let mut lines = LineReader::new(support::response(response).await.into_body());
+    let header = lines.next_line().await.expect("header");
+    assert!(header.contains("\"queryId\""), "{header}");
+    let mut rows = Vec::new();
+    for _ in 0..2 {
+        let line = tokio::time::timeout(WAIT, lines.next_line())
+            .await
+            .expect("a row within WAIT")
+            .expect("a row");
+        rows.push(line);
+    }
+    rows.sort();
+    assert_eq!(rows, ["[1,\"one\"]", "[2,\"two\"]"]);
+    let described = get_until(&mut b, "/topics/e2e-drops", http::StatusCode::OK).await;
+    assert!(described.contains("\"partition\":1"), "{described}");
+
+    // Dropped with its topic through A.
+    node_ksql(&mut a, "DROP STREAM drops_s DELETE TOPIC;").await;
+
+    // B: the source, the topic and the push query over it are gone.
+    ksql_until(&mut b, "SHOW STREAMS;", |s| !s.contains("\"DROPS_S\"")).await;
+    let ended = tokio::time::timeout(WAIT, async {
+        while let Some(line) = lines.next_line().await {
+            assert!(!line.starts_with('['), "a row after the drop: {line}");
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "B's push query did not end after the drop");
+    get_until(&mut b, "/topics/e2e-drops", http::StatusCode::NOT_FOUND).await;
+    let topics = node_ksql(&mut b, "SHOW TOPICS;").await;
+    assert!(!topics.contains("e2e-drops"), "{topics}");
+
+    // The name and the topic are free again, on B as on A: a new stream over a new,
+    // one-partition topic of the same name holds only the new row, read on both nodes.
+    node_ksql(
+        &mut b,
+        "CREATE STREAM drops_s (id INT KEY, w INT) \
+         WITH (kafka_topic='e2e-drops', value_format='JSON', partitions=1);",
+    )
+    .await;
+    let acks = insert_when_known(&mut b, "DROPS_S", "{\"ID\":3,\"W\":3}\n").await;
+    assert_eq!(acks, "{\"status\":\"ok\",\"seq\":0}\n");
+    for client in [&mut a, &mut b] {
+        let described = get_until(client, "/topics/e2e-drops", http::StatusCode::OK).await;
+        assert!(
+            described
+                .contains("\"partitions\":[{\"partition\":0,\"startOffset\":0,\"endOffset\":1}]"),
+            "{described}"
+        );
+        let records = get_until(
+            client,
+            "/topics/e2e-drops/partitions/0/records?offset=0",
+            http::StatusCode::OK,
+        )
+        .await;
+        assert_eq!(records.matches("\"offset\":").count(), 1, "{records}");
+    }
+    let streams = ksql_until(&mut a, "DESCRIBE drops_s;", |s| s.contains("\"W\"")).await;
+    assert!(!streams.contains("\"V\""), "{streams}");
+    drop(node_a);
+    drop(node_b);
+}

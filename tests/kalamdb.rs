@@ -423,3 +423,90 @@ async fn the_jwt_secret_file_turns_auth_on_and_must_be_long_enough() {
     assert!(auth.is_enabled());
     assert!(auth.jwt().is_some());
 }
+
+/// First-run setup is kept in the data directory: after a `kill -9` and restart the server
+/// does not ask for setup again (whoever reached the port first would make themselves
+/// root), refuses a second setup, and the admin still logs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_survives_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let secret = dir.path().join("jwt-secret");
+    std::fs::write(&secret, "0123456789abcdef0123456789abcdef\n").expect("write");
+    let data = dir.path().join("data");
+    let secret_flag = secret.to_str().expect("utf8 path");
+    let flags = ["--auth-jwt-secret-file", secret_flag];
+    let null = Json::Null;
+    let admin = json!({"user": "admin", "password": "AdminPass123!"});
+    let setup =
+        json!({"user": "admin", "password": "AdminPass123!", "root_password": "RootPass123!"});
+
+    let server = support::child::ChildServer::start_with(&data, &flags);
+    let mut client = Client::connect(server.addr, Proto::H1).await;
+    let (status, _, body) = auth_call(&mut client, "POST", "/v1/api/auth/setup", &[], &setup).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    server.kill();
+
+    let server = support::child::ChildServer::start_with(&data, &flags);
+    let mut client = Client::connect(server.addr, Proto::H1).await;
+    let (_, _, body) = auth_call(&mut client, "GET", "/v1/api/auth/status", &[], &null).await;
+    assert_eq!(body["needs_setup"], false, "{body}");
+    let mallory =
+        json!({"user": "mallory", "password": "Mallory123!", "root_password": "Mallory123!"});
+    let (status, _, body) =
+        auth_call(&mut client, "POST", "/v1/api/auth/setup", &[], &mallory).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, _, login) =
+        auth_call(&mut client, "POST", "/v1/api/auth/login", &[], &admin).await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    assert_eq!(login["user"]["role"], "dba");
+    server.kill();
+}
+
+/// A KalamDB (user) table is a keyed table: a row written twice under one key reads back
+/// once, with its last value, and a SELECT reads it though no query materializes it (the
+/// table's topic is compacted on read, as for a ksqlDB SOURCE table).
+#[tokio::test]
+async fn user_tables_read_back_their_latest_row_per_key() {
+    let server = TestServer::start().await;
+    let mut client = Client::connect(server.addr, Proto::H1).await;
+    let (status, body) = sql(
+        &mut client,
+        &json!({"sql": "CREATE NAMESPACE app; CREATE TABLE app.messages (id BIGINT PRIMARY KEY, author TEXT, body TEXT)"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for (id, body_text) in [(1, "first"), (2, "other"), (1, "edited")] {
+        let (status, body) = sql(
+            &mut client,
+            &json!({"sql": "INSERT INTO messages (id, author, body) VALUES ($1, $2, $3)",
+                    "params": [id, "alice", body_text], "namespace_id": "app"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, body) = sql(
+        &mut client,
+        &json!({"sql": "SELECT id, body FROM app.messages WHERE id = $1", "params": [1]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["results"][0]["rows"], json!([[1, "edited"]]), "{body}");
+    let (status, body) = sql(
+        &mut client,
+        &json!({"sql": "SELECT id, body FROM app.messages"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut rows = body["results"][0]["rows"].as_array().expect("rows").clone();
+    rows.sort_by_key(|r| r[0].as_i64());
+    assert_eq!(rows, [json!([1, "edited"]), json!([2, "other"])], "{body}");
+    // ksqlDB's face keeps ksqlDB's answer: the table is not materialized by any query.
+    let (status, _) = client
+        .post(
+            "/query-stream",
+            &json!({"sql": "SELECT * FROM `app.messages` WHERE id = 1;"}).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    server.stop().await;
+}

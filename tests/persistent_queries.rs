@@ -485,3 +485,39 @@ async fn queries_that_would_feed_themselves_are_refused() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn terminating_a_query_over_a_quoted_sink_name_survives_a_restart() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server = TestServer::start_in(dir.path(), FsyncPolicy::Always).await;
+    server
+        .ksql_ok("CREATE STREAM src (id INT KEY, v INT) WITH (kafka_topic='src', value_format='JSON', partitions=1);")
+        .await;
+    let id = create_query(
+        &server,
+        "CREATE STREAM `odd-sink` AS SELECT id, v FROM src;",
+    )
+    .await;
+    // The id holds the sink's '-': not a plain identifier.
+    assert!(id.contains("odd-sink"), "{id}");
+    server
+        .ksql_ok(&format!(
+            "TERMINATE `{id}`; DROP STREAM `odd-sink` DELETE TOPIC;"
+        ))
+        .await;
+    server.stop().await;
+
+    // The catalog journal replays: every command it holds parses again.
+    let server = TestServer::start_in(dir.path(), FsyncPolicy::Always).await;
+    let body = server.ksql_ok("SHOW QUERIES;").await;
+    assert_eq!(body[0]["queries"], json!([]));
+    let body = server.ksql_ok("SHOW STREAMS;").await;
+    let names: Vec<&str> = body[0]["streams"]
+        .as_array()
+        .expect("streams")
+        .iter()
+        .map(|s| s["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["SRC"]);
+    server.stop().await;
+}

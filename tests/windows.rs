@@ -298,6 +298,26 @@ async fn push_query_shows_window_bounds_and_windowed_errors_are_ksqldbs() {
         .ksql("CREATE TABLE bad AS SELECT k, COUNT(*) FROM s WINDOW HOPPING (SIZE 1 SECOND, ADVANCE BY 2 SECONDS) GROUP BY k;")
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = server
+        .h1()
+        .await
+        .ksql("CREATE TABLE bad AS SELECT k, COUNT(*) FROM s GROUP BY k EMIT FINAL;")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        body["message"],
+        "EMIT FINAL is only supported for windowed aggregations."
+    );
+    let (status, body) = server
+        .h1()
+        .await
+        .ksql("CREATE TABLE bad AS SELECT k, COUNT(*) FROM s WINDOW TUMBLING (SIZE 1 SECOND) WHERE WINDOWSTART > 0 GROUP BY k;")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        body["message"],
+        "Error in WHERE expression: Unknown column WINDOWSTART."
+    );
     server.stop().await;
 }
 
@@ -412,4 +432,37 @@ fn check_finals(source: &[(String, i64)], sink: &[WindowedRecord]) {
         got, want,
         "one final result per closed window, with its full count"
     );
+}
+
+#[tokio::test]
+async fn push_query_over_a_windowed_table_shows_window_bounds_and_tombstones() {
+    let server = TestServer::start().await;
+    server.ksql_ok(SOURCE).await;
+    server
+        .ksql_ok("CREATE TABLE pos AS SELECT k, SUM(v) AS total FROM s WINDOW TUMBLING (SIZE 1 SECOND) GROUP BY k HAVING SUM(v) > 0;")
+        .await;
+    insert(&server, &[(1, "a", 10), (2, "a", -20), (3, "a", 21)]).await;
+    wait_caught_up(server.addr).await;
+    let body = json!({
+        "ksql": "SELECT * FROM pos EMIT CHANGES LIMIT 3;",
+        "streamsProperties": {"auto.offset.reset": "earliest"}
+    });
+    let (status, bytes) =
+        tokio::time::timeout(WAIT, server.h1().await.post("/query", &body.to_string()))
+            .await
+            .expect("the push query ends at its LIMIT");
+    let got = support::json(&bytes);
+    assert_eq!(status, StatusCode::OK, "{got}");
+    assert_eq!(
+        got[0]["header"]["schema"],
+        "`K` STRING, `WINDOWSTART` BIGINT, `WINDOWEND` BIGINT, `TOTAL` BIGINT"
+    );
+    assert_eq!(got[1], json!({"row": {"columns": ["a", 0, 1000, 10]}}));
+    // The second update fails HAVING: the table deletes the window's row.
+    assert_eq!(
+        got[2],
+        json!({"row": {"columns": ["a", 0, 1000, null], "tombstone": true}})
+    );
+    assert_eq!(got[3], json!({"row": {"columns": ["a", 0, 1000, 11]}}));
+    server.stop().await;
 }

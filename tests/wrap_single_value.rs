@@ -37,10 +37,11 @@ async fn insert(server: &TestServer, target: &str, rows: &[Json]) {
 }
 
 /// Every record value of a one-partition topic, as text (`None` for a null value).
-fn values(server: &TestServer, topic: &str) -> Vec<Option<String>> {
+async fn values(server: &TestServer, topic: &str) -> Vec<Option<String>> {
     let (records, _) = server
         .engine
         .read_records(topic, 0, Some(0), 100_000)
+        .await
         .expect("topic exists");
     records
         .iter()
@@ -58,7 +59,7 @@ async fn wait_for_records(server: &TestServer, topic: &str, n: usize) -> Vec<Opt
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         if server.engine.describe_topic(topic).is_some() {
-            let got = values(server, topic);
+            let got = values(server, topic).await;
             if got.len() >= n {
                 return got;
             }
@@ -94,7 +95,10 @@ async fn unwrapped_values_are_stored_bare_and_sinks_choose_their_own_wrapping() 
         .await;
     insert(&server, "input", &[json!({"V": 5}), json!({"V": null})]).await;
     // A null single value is a null record value, not the text `null`.
-    assert_eq!(values(&server, "input"), vec![Some("5".to_string()), None]);
+    assert_eq!(
+        values(&server, "input").await,
+        vec![Some("5".to_string()), None]
+    );
     // Queries read the bare value; the tombstone is no row.
     assert_eq!(
         pull(&server, "SELECT * FROM input;").await,
@@ -180,14 +184,17 @@ async fn request_properties_set_defaults_that_survive_a_restart() {
     let body = server.ksql_ok("DESCRIBE src;").await;
     assert_eq!(body[0]["sourceDescription"]["valueFormat"], "JSON");
     insert(&server, "src", &[json!({"K": "a", "FOO": "bar"})]).await;
-    assert_eq!(values(&server, "src"), vec![Some(r#""bar""#.to_string())]);
+    assert_eq!(
+        values(&server, "src").await,
+        vec![Some(r#""bar""#.to_string())]
+    );
     server.stop().await;
 
     // Replay has no request properties: the journal kept them with the CREATE.
     let server = TestServer::start_in(dir.path(), FsyncPolicy::Always).await;
     insert(&server, "src", &[json!({"K": "b", "FOO": "baz"})]).await;
     assert_eq!(
-        values(&server, "src"),
+        values(&server, "src").await,
         vec![Some(r#""bar""#.to_string()), Some(r#""baz""#.to_string())]
     );
     assert_eq!(

@@ -1,17 +1,40 @@
 #!/usr/bin/env bash
 # Replays ksqlDB's QTT and RQTT cases against `sluice serve --log kafka` on a real broker
-# (scripts/kafka/broker.sh, started here and stopped on exit), and reports each suite's pass
-# count against the embedded backend's baselines (conformance/baseline-*.txt).
+# (scripts/kafka/broker.sh, started here and stopped on exit), and fails when a case listed
+# in the Kafka backend's own baselines (conformance/baseline-kafka-*.txt) stops passing.
 #
-#   scripts/kafka/conformance.sh            check against the embedded baselines
+#   scripts/kafka/conformance.sh                  every case, against the Kafka baselines
+#   scripts/kafka/conformance.sh --every N        every Nth case only (CI: a fixed sample)
+#   scripts/kafka/conformance.sh --write-baseline regenerate the Kafka baselines (all cases)
 #
-# Not a CI step: every DDL statement on Kafka takes the command topic's writer turn (a new
-# transactional producer, init_transactions) and creates real topics, so a full run takes
-# far longer than the embedded one. Run it by hand after changing the Kafka backend.
+# The Kafka baselines hold the embedded baselines' cases less those that cannot pass on
+# Kafka (docs/kafka-conformance.md says which and why); a case in an embedded baseline
+# but not here is a Kafka gap, not a regression. A full run takes ~8 minutes on 2 cores
+# (every DDL statement is a command topic transaction, every case creates and deletes
+# real topics); CI runs a quarter of the cases.
 # Environment: SLUICE_CONFORMANCE_DIR (cases, default ../shared/conformance), SLUICE_BIN
 # (a sluice binary to use instead of building target/debug/sluice).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+
+mode="--baseline"
+every=()
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --write-baseline) mode="--write-baseline" ;;
+        --every)
+            [[ $# -ge 2 ]] || { echo "conformance on Kafka: --every needs a number" >&2; exit 2; }
+            every=(--every "$2")
+            shift
+            ;;
+        *) echo "conformance on Kafka: unknown argument $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+if [[ "$mode" == "--write-baseline" && ${#every[@]} -gt 0 ]]; then
+    echo "conformance on Kafka: --write-baseline runs every case; drop --every" >&2
+    exit 2
+fi
 
 cases_root="${SLUICE_CONFORMANCE_DIR:-../shared/conformance}"
 if [[ ! -d "$cases_root/qtt/cases" && ! -d "$cases_root/rqtt/cases" ]]; then
@@ -38,9 +61,19 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# As the Kafka tests do (tests/support/kafka.rs): a machine that cannot run the broker (no
+# Java, no jars) skips loudly, except under CI, where that is a failure.
 bootstrap="$(scripts/kafka/broker.sh start --dir "$work/kafka" --port 0 --owner-pid $$ \
-    | sed -n 's/^bootstrap=//p')"
-[[ -n "$bootstrap" ]] || { echo "conformance on Kafka: no broker" >&2; exit 1; }
+    | sed -n 's/^bootstrap=//p')" || true
+if [[ -z "$bootstrap" ]]; then
+    if [[ -n "${CI:-}" ]]; then
+        echo "conformance on Kafka: CI must run it, but no Kafka broker could be started" >&2
+        exit 1
+    fi
+    echo "!!!!! SKIPPING conformance on Kafka: no real Kafka broker on this machine." \
+        "Install Java 17 and Maven and run scripts/kafka/broker.sh fetch. !!!!!" >&2
+    exit 0
+fi
 
 "$bin" serve --listen 127.0.0.1:0 --data-dir "$work/data" --log kafka \
     --kafka-bootstrap "$bootstrap" --service-id conformance_ --kafka-config linger.ms=1 \
@@ -65,8 +98,8 @@ for suite in qtt rqtt; do
     dir="$cases_root/$suite/cases"
     [[ -d "$dir" ]] || continue
     printf '\n==> conformance on Kafka: %s (%s)\n' "$suite" "$dir"
-    if ! "$bin" conformance --server "$url" --baseline "conformance/baseline-$suite.txt" "$dir" \
-        >"$work/$suite.txt"; then
+    if ! "$bin" conformance --server "$url" "$mode" "conformance/baseline-kafka-$suite.txt" \
+        ${every[@]+"${every[@]}"} "$dir" >"$work/$suite.txt"; then
         status=1
     fi
     grep -v '^PASS \|^SKIP ' "$work/$suite.txt" | tail -n 80 || true

@@ -8,7 +8,7 @@ use crate::error::{EngineError, ErrorCode, Result};
 use crate::exec::result_rows::ResultRows;
 use crate::limits::INLINE_PARSE_BYTES_MAX;
 use crate::log::StoredRecord;
-use crate::plan::transient::{plan_query, QueryKind, QueryPlan, QueryProperties};
+use crate::plan::transient::{plan_query, QueryKind, QueryPlan, QueryProperties, Toggle};
 use crate::query::materialized;
 use crate::query::print::{looks_like_print, plan_print, PrintStream};
 use crate::query::transient::{EndReason, QueryStream};
@@ -139,6 +139,7 @@ impl Engine {
             }
         }
         let props = QueryProperties::from_map(request.properties)?;
+        let table_from_topic = props.pull_table_from_topic == Toggle::Enabled;
         let plan = if request.sql.len() <= INLINE_PARSE_BYTES_MAX {
             plan(rt, request.sql, request.session_variables, &props)?
         } else {
@@ -172,7 +173,9 @@ impl Engine {
                     )?,
                     None => materialized::from_store(&store, topic.partition_count())?,
                 },
-                None if plan.source.read_only => materialized::from_topic(&topic)?,
+                None if plan.source.read_only || table_from_topic => {
+                    materialized::from_topic(&topic).await?
+                }
                 None => return Err(materialized::not_queryable(&plan.source.name)),
             };
             QueryStream::start_materialized(

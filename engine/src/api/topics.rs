@@ -64,7 +64,7 @@ impl Engine {
     /// Up to `limit` records of `partition` from `offset` (its start when `None`), clamped into
     /// the stored range as a Kafka consumer seeking out of range would be, and the offset
     /// after the last one returned.
-    pub fn read_records(
+    pub async fn read_records(
         &self,
         topic: &str,
         partition: u32,
@@ -84,7 +84,7 @@ impl Engine {
         let start = topic.start_offset(PartitionId(partition));
         let end = topic.end_offset(PartitionId(partition));
         let from = Offset(offset.unwrap_or(start.0)).clamp(start, end);
-        let records = raw_records::read(topic.as_ref(), partition, from, limit)?;
+        let records = raw_records::read(topic.as_ref(), partition, from, limit).await?;
         let next = records.last().map_or(from.0, |r| r.offset.0 + 1);
         Ok((records, next))
     }

@@ -148,6 +148,11 @@ pub trait LogStore: Send + Sync {
     fn delete_topic(&self, name: &str) -> Result<()>;
     fn topic(&self, name: &str) -> Option<Arc<dyn TopicLog>>;
     fn list_topics(&self) -> Vec<TopicInfo>;
+    /// Another process sharing the log deleted topic `name` (a `DROP … DELETE TOPIC` run on
+    /// another node): this process lets go of the topic as if it had deleted it itself, so
+    /// its readers end and the name can be created again. Nothing to do for a log only this
+    /// process writes.
+    fn forget_deleted_topic(&self, _name: &str) {}
     /// What is wrong with the log now, partition by partition, for a health check to report:
     /// writes failing (and being retried), writes stopped, damaged data, partitions that
     /// could not be opened. Cheap (no I/O): a health endpoint may call it on every request.

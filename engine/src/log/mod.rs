@@ -17,6 +17,7 @@
 //! Modules:
 //! - `api`: records, offsets, partitions, start positions, and the three traits.
 //! - `partitioner`: Kafka's default partitioner (murmur2 of the key bytes).
+//! - `read_to`: reading a partition up to a known end, waiting for records in flight.
 //! - `topic_name`: Kafka's topic name rules and partition bounds, shared by both backends.
 //! - `embedded`: the embedded backend — segment files with a CRC per record, a fixed pool of
 //!   writer threads with group commit per partition, a file-descriptor budget, recovery that
@@ -30,6 +31,7 @@ mod api;
 mod embedded;
 mod kafka;
 mod partitioner;
+mod read_to;
 mod topic_name;
 
 /// The record and segment readers for the fuzz targets.
@@ -59,5 +61,6 @@ pub use kafka::{
     FETCH_POLL_MS, FETCH_QUEUE_BACKOFF_MS, KAFKA_RECORD_BYTES_MAX, MESSAGE_TIMEOUT_MS,
     PARTITION_TAIL_BYTES_MIN, RESERVED_SETTINGS, TOPIC_READY_TIMEOUT_MS, TOPIC_TAIL_BYTES_MAX,
 };
+pub use read_to::{read_to, READ_TO_END_WAIT_MS};
 pub use topic_name::{validate_new_topic, validate_topic_name, TOPIC_NAME_CHARS_MAX};
 pub use partitioner::{murmur2, partition_for_key, to_positive, KeylessSpreader};

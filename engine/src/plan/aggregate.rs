@@ -414,6 +414,12 @@ pub(crate) fn plan_aggregate(
     config: UdafConfig,
 ) -> Result<PlannedAggregate> {
     let window = match &query.window {
+        // ksqlDB's analyzer: suppression needs windows that close.
+        None if query.emit == Some(Emit::Final) => {
+            return Err(EngineError::statement(
+                "EMIT FINAL is only supported for windowed aggregations.",
+            ))
+        }
         None => None,
         Some(w) => {
             if source.kind == SourceKind::Table {

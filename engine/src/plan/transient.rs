@@ -67,6 +67,10 @@ pub struct QueryProperties {
     /// `ksql.query.pull.range.scan.enabled`: key ranges over STRING keys count as lookups
     /// (ksqlDB defaults it to true).
     pub pull_range_scan: Toggle,
+    /// [`PULL_TABLE_FROM_TOPIC`]: a pull query over a table no query materializes reads the
+    /// table's current rows from its topic, as for a SOURCE table, instead of ksqlDB's "isn't
+    /// queryable" error (faces whose tables are always readable turn it on).
+    pub pull_table_from_topic: Toggle,
 }
 
 /// A boolean ksqlDB setting.
@@ -84,6 +88,7 @@ impl Default for QueryProperties {
             pull_limit_clause: Toggle::Enabled,
             pull_table_scan: Toggle::Enabled,
             pull_range_scan: Toggle::Enabled,
+            pull_table_from_topic: Toggle::Disabled,
         }
     }
 }
@@ -97,6 +102,9 @@ pub const PULL_LIMIT_CLAUSE_ENABLED: &str = "ksql.query.pull.limit.clause.enable
 pub const PULL_TABLE_SCAN_ENABLED: &str = "ksql.query.pull.table.scan.enabled";
 /// See [`QueryProperties::pull_range_scan`].
 pub const PULL_RANGE_SCAN_ENABLED: &str = "ksql.query.pull.range.scan.enabled";
+
+/// Sluice's own property (ksqlDB has none): see [`QueryProperties::pull_table_from_topic`].
+pub const PULL_TABLE_FROM_TOPIC: &str = "sluice.query.pull.table.from.topic";
 
 /// Prefix of every scalable push query id (ksqlDB's `SCALABLE_PUSH_QUERY_<uuid>`).
 pub const SCALABLE_PUSH_QUERY_ID_PREFIX: &str = "SCALABLE_PUSH_QUERY_";
@@ -135,6 +143,7 @@ impl QueryProperties {
             pull_limit_clause: toggle(props, PULL_LIMIT_CLAUSE_ENABLED, Toggle::Enabled)?,
             pull_table_scan: toggle(props, PULL_TABLE_SCAN_ENABLED, Toggle::Enabled)?,
             pull_range_scan: toggle(props, PULL_RANGE_SCAN_ENABLED, Toggle::Enabled)?,
+            pull_table_from_topic: toggle(props, PULL_TABLE_FROM_TOPIC, Toggle::Disabled)?,
         })
     }
 }

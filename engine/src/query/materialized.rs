@@ -18,7 +18,7 @@ use bytes::Bytes;
 
 use crate::error::{EngineError, Result};
 use crate::log::{
-    Offset, PartitionCursor, PartitionId, Record, StartPosition, StoredRecord, TopicLog,
+    read_to, Offset, PartitionCursor, PartitionId, Record, StartPosition, StoredRecord, TopicLog,
 };
 use crate::catalog::Source;
 use crate::format::key::encode_key;
@@ -202,7 +202,7 @@ pub(crate) fn from_store_keys(
 
 /// Cursors over a SOURCE table's current rows, rebuilt from its topic: the last record of
 /// each key, keys whose last record is a tombstone left out.
-pub(crate) fn from_topic(topic: &Arc<dyn TopicLog>) -> Result<Vec<MaterializedCursor>> {
+pub(crate) async fn from_topic(topic: &Arc<dyn TopicLog>) -> Result<Vec<MaterializedCursor>> {
     let mut cursors = Vec::new();
     let mut budget = SOURCE_TABLE_RECORDS_MAX;
     for p in 0..topic.partition_count() {
@@ -213,10 +213,18 @@ pub(crate) fn from_topic(topic: &Arc<dyn TopicLog>) -> Result<Vec<MaterializedCu
         let mut records = Vec::new();
         while cursor.position() < end {
             records.clear();
-            // The embedded log answers at once; a read that finds nothing ends the scan.
-            if cursor.read(&mut records, SOURCE_TABLE_READ_RECORDS_MAX)? == 0 {
-                break;
-            }
+            // Waits for records a Kafka fetch has in flight; gives up (with the rows read so
+            // far) only if the end is not reached within the bounded wait.
+            let reached = read_to(
+                topic.as_ref(),
+                cursor.as_mut(),
+                end,
+                &mut records,
+                SOURCE_TABLE_READ_RECORDS_MAX,
+            )
+            .await?;
+            // Not reached with room left: the wait ran out (or the topic went); stop here.
+            let stalled = !reached && records.len() < SOURCE_TABLE_READ_RECORDS_MAX;
             budget = budget.checked_sub(records.len()).ok_or_else(|| {
                 EngineError::statement(format!(
                     "The table's topic holds more than {SOURCE_TABLE_RECORDS_MAX} records; pull queries over it are refused."
@@ -226,6 +234,9 @@ pub(crate) fn from_topic(topic: &Arc<dyn TopicLog>) -> Result<Vec<MaterializedCu
                 let Some(key) = r.record.key else { continue };
                 let row = r.record.value.map(|v| (r.record.timestamp_ms, v));
                 latest.insert(key, row);
+            }
+            if stalled {
+                break;
             }
         }
         let mut rows = Vec::new();

@@ -3,15 +3,15 @@
 //!
 //! ```text
 //!  produce: records ─► partition (explicit | murmur2(key) | spread) ─► log append per partition ─► offsets
-//!  read:    cursor(partition, offset) ─► up to `limit` committed records, without waiting
+//!  read:    cursor(partition, offset) ─► up to `limit` committed records, up to the end it had
 //! ```
 
 use std::sync::LazyLock;
 
 use crate::error::{EngineError, Result};
 use crate::log::{
-    partition_for_key, KeylessSpreader, Offset, PartitionId, Record, StartPosition, StoredRecord,
-    TopicLog,
+    partition_for_key, read_to, KeylessSpreader, Offset, PartitionId, Record, StartPosition,
+    StoredRecord, TopicLog,
 };
 
 /// Spreads keyless raw records over partitions. One for the process, so single-record
@@ -90,8 +90,10 @@ pub async fn produce(topic: &dyn TopicLog, records: Vec<ProduceRecord>) -> Resul
 }
 
 /// Up to `limit` committed records of `partition` from `offset` (clamped into the stored
-/// range, as a Kafka consumer seeking out of range would be), without waiting.
-pub fn read(
+/// range, as a Kafka consumer seeking out of range would be): every record stored up to the
+/// end the partition had when the read began, waiting (bounded) only for records a Kafka
+/// fetch still has in flight, never for new ones.
+pub async fn read(
     topic: &dyn TopicLog,
     partition: u32,
     offset: Offset,
@@ -103,13 +105,9 @@ pub fn read(
             topic.name()
         )));
     }
+    let end = topic.end_offset(PartitionId(partition));
     let mut cursor = topic.cursor(PartitionId(partition), StartPosition::At(offset))?;
     let mut out = Vec::with_capacity(limit.min(1024));
-    while out.len() < limit {
-        let wanted = limit - out.len();
-        if cursor.read(&mut out, wanted)? == 0 {
-            break;
-        }
-    }
+    read_to(topic, cursor.as_mut(), end, &mut out, limit).await?;
     Ok(out)
 }

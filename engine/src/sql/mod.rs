@@ -9,7 +9,8 @@
 //! - `lexer`: tokens with line/column, following `SqlBase.g4`'s lexer rules.
 //! - `parser`: statements and queries, ANTLR-shaped syntax errors, the depth and size
 //!   limits. Every step is linear in the input (`tests/linear.rs` checks each construct).
-//! - `expr_parser`: expressions (precedence climbing) and types.
+//! - `expr_parser`: expressions (precedence climbing).
+//! - `type_parser`: types, custom type names included.
 //! - `display`: ksqlDB-style formatting of expressions.
 //! - `variables`: `${name}` substitution.
 
@@ -18,6 +19,7 @@ mod display;
 mod expr_parser;
 mod lexer;
 mod parser;
+mod type_parser;
 mod variables;
 
 use std::collections::HashMap;

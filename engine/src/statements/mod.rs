@@ -490,11 +490,20 @@ impl Runtime {
             )));
         }
         if mode == Mode::Apply {
-            let text = format!("DROP {} `{name}`;", source.kind_name());
+            // DELETE TOPIC is kept in the command so other nodes sharing the log let go of
+            // the topic this node deletes (replay never deletes anything itself).
+            let text = format!(
+                "DROP {} `{name}`{};",
+                source.kind_name(),
+                if delete_topic { " DELETE TOPIC" } else { "" }
+            );
             self.journal_append(text.as_bytes())?;
             if delete_topic && self.log.topic(&source.topic).is_some() {
                 self.log.delete_topic(&source.topic)?;
             }
+        }
+        if mode == Mode::Replay && delete_topic {
+            self.log.forget_deleted_topic(&source.topic);
         }
         sandbox.state.sources.remove(name);
         if delete_topic {
@@ -533,7 +542,7 @@ impl Runtime {
                     .list()
                     .into_iter()
                     .find(|q| q.id.eq_ignore_ascii_case(id))
-                    .ok_or_else(|| EngineError::statement(format!("Unknown queryId: {id}")))?;
+                    .ok_or_else(|| EngineError::not_found(format!("Unknown queryId: {id}")))?;
                 let was_terminated = mode != Mode::Apply || self.queries.cancel(&found.id);
                 Ok(Outcome::TerminateQuery {
                     query_id: found.id.clone(),

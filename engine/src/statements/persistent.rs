@@ -268,7 +268,10 @@ impl Runtime {
         mode: Mode,
     ) -> Result<Outcome> {
         if mode == Mode::Apply {
-            self.journal_append(format!("TERMINATE {id};").as_bytes())?;
+            // Back-quoted: an id built from a quoted sink name (`CSAS_foo-too_1`) is not a
+            // plain identifier, and a command that does not parse would stop every replay.
+            let quoted = format!("`{}`", id.replace('`', "``"));
+            self.journal_append(format!("TERMINATE {quoted};").as_bytes())?;
             self.persistent.terminate(id);
         }
         sandbox.state.persistent.remove(id);

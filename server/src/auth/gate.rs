@@ -72,6 +72,9 @@ pub struct AuthConfig {
     /// The HS256 secret KalamDB's JWTs are signed with (at least 32 bytes); setting it
     /// turns authentication on.
     pub jwt_secret: Option<std::path::PathBuf>,
+    /// Where the users that log in for JWTs are kept (the data directory's
+    /// [`USERS_FILE`](super::users::USERS_FILE)); `None` keeps them in memory only.
+    pub users_file: Option<std::path::PathBuf>,
 }
 
 /// The server's authentication and authorization state.
@@ -135,7 +138,15 @@ impl Auth {
                 super::jwt::JWT_SECRET_BYTES_MIN
             ),
         })?;
-        Ok(auth.with_jwt(keys))
+        let mut auth = auth.with_jwt(keys);
+        if let Some(file) = &config.users_file {
+            let users = UserStore::open(file.clone()).map_err(|source| CredentialsError::Io {
+                path: file.display().to_string(),
+                source,
+            })?;
+            auth.users = std::sync::Arc::new(users);
+        }
+        Ok(auth)
     }
 
     /// This `Auth` with KalamDB's JWTs signed and checked with `keys` (turns auth on).

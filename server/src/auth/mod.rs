@@ -36,5 +36,6 @@ pub use jwt::{
 };
 pub use principal::{Principal, Scheme, ANONYMOUS_NAME};
 pub use users::{
-    SetupError, User, UserStore, PASSWORD_CHARS_MAX, PASSWORD_HASH_ROUNDS, USER_NAME_CHARS_MAX,
+    SetupError, User, UserStore, PASSWORD_CHARS_MAX, PASSWORD_HASH_ROUNDS, USERS_FILE,
+    USER_NAME_CHARS_MAX,
 };

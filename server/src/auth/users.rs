@@ -1,12 +1,23 @@
 //! The users that log in with a password and receive JWTs (KalamDB's face): the `root`
 //! system user and the users first-run setup creates. Passwords are kept only as salted
 //! PBKDF2-HMAC-SHA256 hashes.
+//!
+//! The users are kept in a file of the data directory (`USERS_FILE`), written before setup
+//! answers: were they only in memory, a restart would put the server back into "needs
+//! setup", and whoever reached the port first would make themselves root.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use base64::Engine as _;
 use ring::pbkdf2;
+use serde::{Deserialize, Serialize};
+
+/// The file in the data directory that holds the login users (JSON, hashes only).
+pub const USERS_FILE: &str = "kalamdb-users.json";
 
 /// PBKDF2 rounds per password check: slow enough to make guessing a stolen hash costly,
 /// fast enough for a login (OWASP's 2023 figure for PBKDF2-HMAC-SHA256 is 600,000; logins
@@ -46,6 +57,22 @@ pub enum SetupError {
     AlreadySetUp,
     #[error("{0}")]
     Invalid(String),
+    /// The users could not be written down; setup did not happen.
+    #[error("could not save the users: {0}")]
+    Storage(String),
+}
+
+/// One user as the users file holds it.
+#[derive(Debug, Serialize, Deserialize)]
+struct UserRecord {
+    id: String,
+    name: String,
+    role: String,
+    email: Option<String>,
+    created_ms: i64,
+    /// Base64 of the 16-byte salt and the 32-byte PBKDF2 hash.
+    salt: String,
+    hash: String,
 }
 
 /// The user store.
@@ -53,9 +80,29 @@ pub enum SetupError {
 pub struct UserStore {
     /// By user name.
     users: Mutex<BTreeMap<String, User>>,
+    /// Where the users are kept; `None` keeps them in memory only (tests).
+    file: Option<PathBuf>,
 }
 
 impl UserStore {
+    /// The store kept in `file`, with the users it already holds.
+    pub fn open(file: PathBuf) -> std::io::Result<UserStore> {
+        let users = match std::fs::read(&file) {
+            Ok(bytes) => parse_users(&bytes).map_err(|reason| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{}: {reason}", file.display()),
+                )
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(e) => return Err(e),
+        };
+        Ok(UserStore {
+            users: Mutex::new(users),
+            file: Some(file),
+        })
+    }
+
     /// True until first-run setup has created a login user.
     pub fn needs_setup(&self) -> bool {
         self.lock().is_empty()
@@ -81,11 +128,20 @@ impl UserStore {
         if !users.is_empty() {
             return Err(SetupError::AlreadySetUp);
         }
-        users.insert(
-            ROOT_USER.into(),
+        let mut created = BTreeMap::new();
+        created.insert(
+            ROOT_USER.to_string(),
             user(ROOT_USER, root_password, ROLE_SYSTEM, None, now_ms),
         );
-        users.insert(name.into(), user(name, password, ROLE_DBA, email, now_ms));
+        created.insert(
+            name.to_string(),
+            user(name, password, ROLE_DBA, email, now_ms),
+        );
+        // Written down before anyone can log in with them: after a restart they are there.
+        if let Some(file) = &self.file {
+            save_users(file, &created).map_err(|e| SetupError::Storage(e.to_string()))?;
+        }
+        *users = created;
         Ok(())
     }
 
@@ -123,6 +179,71 @@ impl UserStore {
             .lock()
             .expect("user store lock is never poisoned")
     }
+}
+
+/// Writes `users` to `file` durably: a new file synced, renamed over the old, and the
+/// directory synced, so a crash leaves the old file or the new, never half of one.
+fn save_users(file: &Path, users: &BTreeMap<String, User>) -> std::io::Result<()> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let records: Vec<UserRecord> = users
+        .values()
+        .map(|u| UserRecord {
+            id: u.id.clone(),
+            name: u.name.clone(),
+            role: u.role.clone(),
+            email: u.email.clone(),
+            created_ms: u.created_ms,
+            salt: b64.encode(u.salt),
+            hash: b64.encode(u.hash),
+        })
+        .collect();
+    let json = serde_json::to_vec_pretty(&records).map_err(std::io::Error::other)?;
+    let dir = file.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = file.with_extension("json.tmp");
+    {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut out = options.open(&tmp)?;
+        out.write_all(&json)?;
+        out.sync_all()?;
+    }
+    std::fs::rename(&tmp, file)?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// The users of a users file.
+fn parse_users(bytes: &[u8]) -> Result<BTreeMap<String, User>, String> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let records: Vec<UserRecord> = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    let mut users = BTreeMap::new();
+    for r in records {
+        let salt = b64
+            .decode(&r.salt)
+            .ok()
+            .and_then(|v| <[u8; 16]>::try_from(v).ok())
+            .ok_or_else(|| format!("user {}: a bad salt", r.name))?;
+        let hash = b64
+            .decode(&r.hash)
+            .ok()
+            .and_then(|v| <[u8; 32]>::try_from(v).ok())
+            .ok_or_else(|| format!("user {}: a bad hash", r.name))?;
+        users.insert(
+            r.name.clone(),
+            User {
+                id: r.id,
+                name: r.name,
+                role: r.role,
+                email: r.email,
+                created_ms: r.created_ms,
+                salt,
+                hash,
+            },
+        );
+    }
+    Ok(users)
 }
 
 fn rounds() -> NonZeroU32 {
@@ -188,5 +309,30 @@ mod tests {
         assert!(store.verify("admin", "wrong").is_none());
         assert!(store.verify("nobody", "AdminPass123!").is_none());
         assert_eq!(store.by_id(&admin.id), Some(admin));
+    }
+
+    #[test]
+    fn the_users_file_keeps_setup_across_a_reopen() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join(USERS_FILE);
+        let store = UserStore::open(file.clone()).expect("opens without a file");
+        assert!(store.needs_setup());
+        store
+            .setup("admin", "AdminPass123!", "RootPass123!", None, 7)
+            .expect("first setup");
+        drop(store);
+        let reopened = UserStore::open(file.clone()).expect("reopens");
+        assert!(!reopened.needs_setup());
+        assert_eq!(
+            reopened.setup("mallory", "x", "y", None, 8),
+            Err(SetupError::AlreadySetUp)
+        );
+        let admin = reopened.verify("admin", "AdminPass123!").expect("password");
+        assert_eq!((admin.role.as_str(), admin.created_ms), (ROLE_DBA, 7));
+        assert!(reopened.verify("root", "wrong").is_none());
+        let text = std::fs::read_to_string(&file).expect("file");
+        assert!(!text.contains("AdminPass123!"), "only hashes are stored");
+        std::fs::write(&file, b"[{").expect("damage it");
+        assert!(UserStore::open(file).is_err(), "a damaged file is an error");
     }
 }

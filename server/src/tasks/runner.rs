@@ -32,6 +32,16 @@ pub async fn run_batch(
     engine: Arc<Engine>,
     statements: Vec<BatchStatement>,
 ) -> Result<TaskOutput, TaskFailure> {
+    run_batch_with(engine, statements, HashMap::new()).await
+}
+
+/// [`run_batch`], with request `properties` for every statement and query (ksqlDB's
+/// `streamsProperties` / `properties`).
+pub async fn run_batch_with(
+    engine: Arc<Engine>,
+    statements: Vec<BatchStatement>,
+    properties: HashMap<String, String>,
+) -> Result<TaskOutput, TaskFailure> {
     let mut done = Vec::with_capacity(statements.len());
     for (index, statement) in statements.into_iter().enumerate() {
         let started = Instant::now();
@@ -39,7 +49,7 @@ pub async fn run_batch(
         let (text, result) = match statement {
             BatchStatement::Empty(text) => (text, Ok(StatementOutput::default())),
             BatchStatement::Sql(sql) => {
-                let result = run_statement(&engine, &sql).await;
+                let result = run_statement(&engine, &sql, &properties).await;
                 (sql, result)
             }
         };
@@ -64,9 +74,13 @@ pub async fn run_batch(
     Ok(TaskOutput { statements: done })
 }
 
-async fn run_statement(engine: &Engine, sql: &str) -> Result<StatementOutput, EngineError> {
+async fn run_statement(
+    engine: &Engine,
+    sql: &str,
+    properties: &HashMap<String, String>,
+) -> Result<StatementOutput, EngineError> {
     let none = HashMap::new();
-    match engine.execute(sql, &none, &none).await {
+    match engine.execute(sql, &none, properties).await {
         Ok(results) => {
             // One statement in, one result out (none for a statement with no entity).
             let Some(result) = results.last() else {
@@ -90,17 +104,21 @@ async fn run_statement(engine: &Engine, sql: &str) -> Result<StatementOutput, En
             })
         }
         Err(e) if e.error.code() == ErrorCode::QueryOnStatementEndpoint => {
-            run_query(engine, sql).await
+            run_query(engine, sql, properties).await
         }
         Err(e) => Err(e.error),
     }
 }
 
-async fn run_query(engine: &Engine, sql: &str) -> Result<StatementOutput, EngineError> {
+async fn run_query(
+    engine: &Engine,
+    sql: &str,
+    properties: &HashMap<String, String>,
+) -> Result<StatementOutput, EngineError> {
     let none = HashMap::new();
     let request = QueryRequest {
         sql,
-        properties: &none,
+        properties,
         session_variables: &none,
     };
     let mut handle =

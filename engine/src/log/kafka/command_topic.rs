@@ -5,17 +5,20 @@
 //! ```text
 //!  reader thread: consumer (read_committed, from offset 0) ─► buffer ─► catch_up / arrived
 //!                                                                └► arrivals (Notify)
-//!  a request that writes: begin_writes (fresh transactional producer, init_transactions:
-//!  fences every other node's writer) ─► catch_up to the end ─► validate, apply, append
-//!  (one transaction per command) ─► end_writes
+//!  a request that writes: begin_writes (the node's transactional producer; the first turn
+//!  creates it and its init_transactions fences every other node's writer) ─► catch_up to
+//!  the end ─► validate, apply, append (one transaction per command; fenced meanwhile:
+//!  init afresh, append again if nothing arrived) ─► end_writes
 //! ```
 //!
 //! Ordering between nodes is ksqlDB's (`DistributingExecutor`): every node's writer uses the
 //! same `transactional.id` (the service id), so a writer's `init_transactions` aborts any
-//! transaction another node has open and fences that node's producer. After it, the writer
-//! reads the topic to its end, so it validates against every command committed before it,
-//! and no other node can commit until it is done: a commit that fails means another node
-//! took the turn, and the statement is refused (nothing of it is in the topic).
+//! transaction another node has open and fences that node's producer. A node keeps its
+//! producer from turn to turn; each turn reads the topic to its end, so it validates against
+//! every command committed before it, and its commit succeeds only if no other node took
+//! the turn since its producer's `init_transactions`. A commit that fails means another
+//! node did: the node initializes a fresh producer and appends again if no command arrived
+//! meanwhile, else refuses the statement (nothing of it is in the topic).
 //!
 //! The commands a node appended itself are applied by the request that appended them; the
 //! reader skips them by offset (`applied_to`), so a node applies every command once.
@@ -66,6 +69,10 @@ const COMMAND_POLL_MS: u64 = 100;
 /// How long reading the command topic's end waits before trying again after an error, in
 /// milliseconds: a leader election takes a few 100 ms.
 const END_RETRY_MS: u64 = 100;
+
+/// How long one poll for the command's delivery report waits, in milliseconds: the report
+/// comes within a broker round trip; a short slice returns soon after it.
+const COMMAND_DELIVERY_POLL_MS: u64 = 1;
 
 /// Largest command appended, in bytes: the broker's default `message.max.bytes` (~1 MB)
 /// less room for the batch framing. Statement texts are far smaller (the `/ksql` request
@@ -126,17 +133,16 @@ impl Reader {
                         .expect("Kafka offsets of stored records are not negative");
                     let payload = message.payload().unwrap_or_default().to_vec();
                     let mut state = self.lock();
-                    assert!(
-                        offset >= state.position,
-                        "command topic offsets go forward: {offset} after {}",
-                        state.position
-                    );
-                    state.position = offset + 1;
-                    if offset >= state.applied_to {
-                        state.buffered.push_back((offset, payload));
-                        self.arrivals.notify_one();
+                    // Below the position only after this node's own commit moved it there
+                    // (`note_own_commit`): its own command, already applied.
+                    if offset >= state.position {
+                        state.position = offset + 1;
+                        if offset >= state.applied_to {
+                            state.buffered.push_back((offset, payload));
+                            self.arrivals.notify_one();
+                        }
+                        self.changed.notify_all();
                     }
-                    self.changed.notify_all();
                 }
                 Some(Err(KafkaError::PartitionEOF(_))) => {
                     // At the end: the position is past any transaction markers there too.
@@ -179,6 +185,57 @@ impl Reader {
             }
         }
         taken
+    }
+
+    /// Whether commands this node has not applied are waiting, once the reader has read
+    /// up to `end`; takes none. `Err` if the reader failed or did not get there within
+    /// `timeout` (the caller cannot tell, so it must assume there are).
+    fn foreign_pending(&self, end: u64, timeout: Duration) -> Result<bool> {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.lock();
+        loop {
+            if let Some(why) = &state.failed {
+                return Err(EngineError::internal(format!(
+                    "the command topic '{}' can no longer be read: {why}",
+                    self.topic
+                )));
+            }
+            let applied_to = state.applied_to;
+            if state.buffered.iter().any(|(offset, _)| *offset >= applied_to) {
+                return Ok(true);
+            }
+            if state.position >= end {
+                return Ok(false);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(EngineError::internal(format!(
+                    "the command topic '{}' was not read to its end ({end}) in {} ms",
+                    self.topic,
+                    timeout.as_millis()
+                )));
+            }
+            state = self
+                .changed
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// This node committed a one-command transaction at `offset`: the command counts as
+    /// applied, and the reader's position moves past it and its commit marker.
+    ///
+    /// The marker is the very next offset: while this node's producer holds the service's
+    /// `transactional.id` unfenced (its commit succeeded) no other producer writes to the
+    /// topic, and another node's `init_transactions` waits until the coordinator wrote the
+    /// marker. Moving the position there spares the next catch-up waiting for the reader
+    /// to fetch past the marker (a fetch round, `fetch.wait.max.ms`).
+    fn note_own_commit(&self, offset: u64) {
+        let mut state = self.lock();
+        state.applied_to = state.applied_to.max(offset + 1);
+        state.position = state.position.max(offset + 2);
+        self.changed.notify_all();
     }
 
     /// Waits until the reader has read up to `end`, taking commands as they come (so a
@@ -368,10 +425,29 @@ impl KafkaCommandLog {
         taken
     }
 
-    /// Takes the writer's turn: a fresh producer under the service's `transactional.id`,
-    /// whose `init_transactions` fences every other node's writer. The caller then catches
-    /// up and appends.
+    /// Takes the writer's turn. The first turn creates the node's transactional producer
+    /// under the service's `transactional.id`, whose `init_transactions` fences every other
+    /// node's writer; later turns reuse it while it works (a fresh producer costs a
+    /// coordinator round trip and, while it connects, librdkafka's 500 ms PID retry). The
+    /// caller then catches up and appends.
+    ///
+    /// Reuse keeps the ordering: a commit by this producer succeeds only if no other node
+    /// ran `init_transactions` since this one did, and another node commits only after its
+    /// own `init_transactions`; so a successful commit follows every other node's command,
+    /// all of which the catch-up after this call read. A reused producer that another node
+    /// fenced meanwhile fails its commit; `append` then takes the turn afresh and tries once
+    /// more if no command arrived in between.
     pub fn begin_writes(&self) -> Result<()> {
+        let mut writer = self.lock_writer();
+        if writer.is_none() {
+            *writer = Some(self.new_writer()?);
+        }
+        Ok(())
+    }
+
+    /// A producer under the service's `transactional.id`, its transactions initialized
+    /// (which fences every other node's writer and aborts any transaction it left open).
+    fn new_writer(&self) -> Result<BaseProducer<CommandDelivery>> {
         let producer: BaseProducer<CommandDelivery> = self
             .config
             .command_writer()
@@ -379,25 +455,25 @@ impl KafkaCommandLog {
             .map_err(|e| kafka_error("creating the command topic's producer", e))?;
         off_runtime(|| producer.init_transactions(Duration::from_millis(ADMIN_TIMEOUT_MS)))
             .map_err(|e| kafka_error("starting a command topic transaction", e))?;
-        let previous = self.lock_writer().replace(producer);
-        if let Some(previous) = previous {
-            close_off_thread(previous);
-        }
-        Ok(())
+        Ok(producer)
     }
 
-    /// Ends the writer's turn (the producer closes on its own thread).
-    pub fn end_writes(&self) {
-        if let Some(producer) = self.lock_writer().take() {
-            close_off_thread(producer);
-        }
-    }
+    /// Ends the writer's turn. The producer stays for the next turn (see `begin_writes`);
+    /// it holds no open transaction between turns.
+    pub fn end_writes(&self) {}
 
     fn lock_writer(&self) -> MutexGuard<'_, Option<BaseProducer<CommandDelivery>>> {
         self.writer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Appends one command in a transaction of its own, and counts it as applied here.
+    ///
+    /// If the commit fails (another node fenced this node's producer since its last
+    /// `init_transactions`), the producer is replaced by a fresh one, whose initialization
+    /// fences the others again; if the command topic then holds no command this node has
+    /// not applied, nothing can have changed what the command was validated against, and
+    /// it is appended once more. Otherwise the statement is refused (nothing of it is in
+    /// the topic) and the commands that arrived are applied by the next request.
     pub fn append(&self, command: &[u8]) -> Result<()> {
         if command.len() > COMMAND_BYTES_MAX {
             return Err(EngineError::bad_request(format!(
@@ -410,19 +486,39 @@ impl KafkaCommandLog {
         let producer = writer.as_ref().ok_or_else(|| {
             EngineError::internal("a catalog command was appended outside a writer's turn")
         })?;
-        let offset = off_runtime(|| self.append_in_transaction(producer, command));
-        let offset = match offset {
+        let first = off_runtime(|| self.append_in_transaction(producer, command));
+        let offset = match first {
             Ok(offset) => offset,
             Err(error) => {
+                tracing::debug!(%error, topic = %self.reader.topic,
+                    "a command's transaction failed; taking the writer's turn afresh");
                 // Fenced, or the transaction failed: this producer is done.
                 if let Some(producer) = writer.take() {
                     close_off_thread(producer);
                 }
-                return Err(error);
+                let fresh = self.new_writer()?;
+                let end = off_runtime(|| self.end_offset())?;
+                let pending = off_runtime(|| {
+                    self.reader
+                        .foreign_pending(end, Duration::from_millis(COMMAND_CATCH_UP_TIMEOUT_MS))
+                });
+                let producer = writer.insert(fresh);
+                match pending {
+                    Ok(false) => off_runtime(|| self.append_in_transaction(producer, command))
+                        .inspect_err(|_| {
+                            if let Some(producer) = writer.take() {
+                                close_off_thread(producer);
+                            }
+                        })?,
+                    Ok(true) => return Err(error),
+                    Err(why) => {
+                        tracing::warn!(error = %why, "could not tell whether another node wrote");
+                        return Err(error);
+                    }
+                }
             }
         };
-        let mut state = self.reader.lock();
-        state.applied_to = state.applied_to.max(offset + 1);
+        self.reader.note_own_commit(offset);
         Ok(())
     }
 
@@ -454,6 +550,13 @@ impl KafkaCommandLog {
             let _ = producer.abort_transaction(timeout);
             return Err(conflict(error));
         }
+        // Wait for the record's delivery here, polling in short slices: the commit would
+        // otherwise flush through rdkafka's `BaseProducer::flush`, whose poll runs out its
+        // 100 ms slice even after the delivery report came, on every command.
+        let deadline = Instant::now() + timeout;
+        while producer.in_flight_count() > 0 && Instant::now() < deadline {
+            producer.poll(Duration::from_millis(COMMAND_DELIVERY_POLL_MS));
+        }
         if let Err(error) = producer.commit_transaction(timeout) {
             let _ = producer.abort_transaction(timeout);
             return Err(conflict(error));
@@ -477,10 +580,13 @@ impl KafkaCommandLog {
 }
 
 impl Drop for KafkaCommandLog {
-    /// Stops the reader thread; it closes its consumer on its own, within a poll.
+    /// Stops the reader thread; it closes its consumer on its own, within a poll. The
+    /// writer's producer closes on a thread of its own (librdkafka's close blocks).
     fn drop(&mut self) {
         self.reader.stop.store(true, Ordering::Release);
         self.reader.changed.notify_all();
-        self.end_writes();
+        if let Some(producer) = self.lock_writer().take() {
+            close_off_thread(producer);
+        }
     }
 }

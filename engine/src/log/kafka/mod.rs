@@ -142,11 +142,16 @@ impl KafkaLog {
         self.topics.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The topic, opening it if the cluster has it.
+    /// The topic, opening it if the cluster has it. A handle whose topic was deleted (by
+    /// this process, or found gone) is not served again: the cluster is asked afresh, since
+    /// a topic of the same name may have been created since.
     pub fn kafka_topic(&self, name: &str) -> Result<Option<Arc<KafkaTopic>>> {
         let mut topics = self.lock_topics();
         if let Some(topic) = topics.get(name) {
-            return Ok(Some(topic.clone()));
+            if !topic.is_deleted() {
+                return Ok(Some(topic.clone()));
+            }
+            topics.remove(name);
         }
         let Some(partitions) = self.admin.partitions(name)? else {
             return Ok(None);
@@ -166,10 +171,18 @@ impl LogStore for KafkaLog {
     fn create_topic(&self, name: &str, partitions: u32) -> Result<Arc<dyn TopicLog>> {
         validate_new_topic(name, partitions)?;
         let mut topics = self.lock_topics();
-        if topics.contains_key(name) {
-            return Err(EngineError::conflict(format!(
-                "Topic '{name}' already exists"
-            )));
+        if let Some(open) = topics.get(name) {
+            // The handle may outlive its topic: deleted by another node or by any Kafka
+            // client (`kafka-topics --delete`). The cluster says which.
+            if !open.is_deleted() && self.admin.partitions(name)?.is_some() {
+                return Err(EngineError::conflict(format!(
+                    "Topic '{name}' already exists"
+                )));
+            }
+            tracing::info!(topic = %name, "the topic was deleted elsewhere; letting go of it");
+            if let Some(stale) = topics.remove(name) {
+                stale.mark_deleted();
+            }
         }
         self.admin.create(name, partitions)?;
         let topic = Arc::new(KafkaTopic::open(
@@ -191,6 +204,13 @@ impl LogStore for KafkaLog {
         }
         tracing::info!(topic = %name, "deleted Kafka topic");
         Ok(())
+    }
+
+    fn forget_deleted_topic(&self, name: &str) {
+        if let Some(topic) = self.lock_topics().remove(name) {
+            topic.mark_deleted();
+            tracing::info!(topic = %name, "another node deleted the topic; its readers here end");
+        }
     }
 
     fn topic(&self, name: &str) -> Option<Arc<dyn TopicLog>> {

@@ -22,14 +22,16 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use tokio::sync::{oneshot, Semaphore};
 
-use super::client::{kafka_error, LogContext};
+use super::client::{kafka_error, off_runtime, LogContext};
 use super::config::{
-    KafkaConfig, APPEND_INFLIGHT_BYTES_MAX, APPEND_INFLIGHT_RECORDS_MAX, RECORD_BYTES_MAX,
+    KafkaConfig, ADMIN_TIMEOUT_MS, APPEND_INFLIGHT_BYTES_MAX, APPEND_INFLIGHT_RECORDS_MAX,
+    RECORD_BYTES_MAX, TOPIC_READY_TIMEOUT_MS,
 };
 use super::shared::TopicShared;
 use crate::error::{EngineError, Result};
@@ -127,6 +129,9 @@ impl PendingAppend {
         let _ = reply.send(outcome);
     }
 }
+
+/// How often `refresh_topic` asks again while the cluster's answer lags, in milliseconds.
+const METADATA_RETRY_MS: u64 = 50;
 
 /// The log's one producer.
 pub(super) struct AppendProducer {
@@ -242,6 +247,37 @@ impl AppendProducer {
             }
         }
         Ok(ticket)
+    }
+
+    /// Makes the producer's view of `topic` current: until librdkafka's next periodic
+    /// refresh, a producer that saw a topic deleted fails every record sent to a new topic of
+    /// the same name at once ("Unknown topic"). Asks the cluster until it shows the topic
+    /// with `partitions` partitions, at most `TOPIC_READY_TIMEOUT_MS`.
+    pub fn refresh_topic(&self, topic: &str, partitions: u32) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_millis(TOPIC_READY_TIMEOUT_MS);
+        loop {
+            let metadata = off_runtime(|| {
+                self.producer
+                    .client()
+                    .fetch_metadata(Some(topic), Duration::from_millis(ADMIN_TIMEOUT_MS))
+            })
+            .map_err(|e| kafka_error(&format!("reading the metadata of topic '{topic}'"), e))?;
+            let known = metadata.topics().iter().any(|t| {
+                t.name() == topic
+                    && t.error().is_none()
+                    && t.partitions().len() as u32 == partitions
+            });
+            if known {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(EngineError::internal(format!(
+                    "the producer did not see topic '{topic}' with {partitions} partitions \
+                     within {TOPIC_READY_TIMEOUT_MS} ms"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(METADATA_RETRY_MS));
+        }
     }
 
     /// Waits for what is queued to be acknowledged (or to fail), up to `timeout`.

@@ -44,6 +44,7 @@ impl KafkaTopic {
         config: Arc<KafkaConfig>,
         producer: Arc<AppendProducer>,
     ) -> Result<KafkaTopic> {
+        producer.refresh_topic(name, partitions)?;
         let consumer = Arc::new(Fetcher::consumer(&config)?);
         let (starts, ends) = watermarks(&consumer, name, partitions, TOPIC_READY_TIMEOUT_MS)?;
         let shared = Arc::new(TopicShared {

@@ -85,6 +85,14 @@ pub async fn setup(services: &Services, request: Incoming) -> HttpResponse {
         Err(e @ SetupError::Invalid(_)) => {
             auth_error(StatusCode::BAD_REQUEST, "bad_request", &e.to_string())
         }
+        Err(e @ SetupError::Storage(_)) => {
+            tracing::error!(error = %e, "first-run setup failed");
+            auth_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "The users could not be saved; setup did not happen",
+            )
+        }
     }
 }
 

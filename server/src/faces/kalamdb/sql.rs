@@ -2,13 +2,14 @@
 //! mapped onto the engine's catalog, one result per statement, timed in `took`. The first
 //! failing statement answers the whole request with KalamDB's error envelope.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::{header, HeaderMap, StatusCode};
 use hyper::body::Incoming;
 use sluice_engine::types::SqlType;
-use sluice_engine::ErrorCode;
+use sluice_engine::{ErrorCode, PULL_TABLE_FROM_TOPIC};
 use sluice_protocol::kalamdb::dialect::{map_statement, Mapped};
 use sluice_protocol::kalamdb::envelope::{
     code, error_body, success_body, took_ms, QueryResult, SchemaField,
@@ -22,7 +23,7 @@ use crate::auth::Principal;
 use crate::body::frames_in::{read_to_limit, ReadError};
 use crate::response::{json, HttpResponse};
 use crate::services::Services;
-use crate::tasks::{run_batch, BatchStatement, StatementOutput};
+use crate::tasks::{run_batch_with, BatchStatement, StatementOutput};
 
 /// How long one request waits for its statements. KalamDB's SQL endpoint has no documented
 /// limit; five minutes outlasts any pull query a client runs synchronously without holding
@@ -208,7 +209,13 @@ fn execution(e: impl ToString) -> Failure {
 
 /// Runs one engine statement through the shared statement runner.
 async fn run_engine(services: &Arc<Services>, sql: String) -> Result<QueryResult, Failure> {
-    let batch = run_batch(Arc::clone(&services.engine), vec![BatchStatement::Sql(sql)]);
+    // A KalamDB table is always readable: one no query materializes is read from its topic.
+    let properties = HashMap::from([(PULL_TABLE_FROM_TOPIC.to_string(), "true".to_string())]);
+    let batch = run_batch_with(
+        Arc::clone(&services.engine),
+        vec![BatchStatement::Sql(sql)],
+        properties,
+    );
     let outcome = tokio::time::timeout(Duration::from_millis(SQL_WAIT_MS), batch)
         .await
         .map_err(|_| {

@@ -50,7 +50,7 @@ pub async fn handle(
         (&Method::POST, ["topics", name]) => produce(engine, name, content_type, body).await,
         (&Method::DELETE, ["topics", name]) => delete(engine, name),
         (&Method::GET, ["topics", name, "partitions", partition, "records"]) => {
-            read(engine, name, partition, uri.query())
+            read(engine, name, partition, uri.query()).await
         }
         (_, ["topics"] | ["topics", _] | ["topics", _, "partitions", _, "records"]) => Err(
             rest_error::rest_error(code::METHOD_NOT_ALLOWED, "HTTP 405 Method Not Allowed"),
@@ -120,7 +120,7 @@ fn delete(engine: &Engine, name: &str) -> Result<HttpResponse, ErrorResponse> {
         .expect("static response is valid"))
 }
 
-fn read(
+async fn read(
     engine: &Engine,
     name: &str,
     partition: &str,
@@ -133,6 +133,7 @@ fn read(
     let query = RecordsQuery::parse(query).map_err(|e| from_protocol(&e))?;
     let (records, next) = engine
         .read_records(name, partition, query.offset, query.limit)
+        .await
         .map_err(|e| from_engine(&e))?;
     Ok(ok(StatusCode::OK, encode_records(&records, next)))
 }
