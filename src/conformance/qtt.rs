@@ -110,7 +110,15 @@ pub async fn run(client: &HttpClient, case: &Case, deadline: Instant) -> Result<
         query_ids.extend(reply.json()?.as_array().iter().filter_map(query_id));
     }
     let sources = steps::sources_by_topic(&topic_schema::load_sources(client).await?);
-    steps::produce(client, &case.inputs, &sources, Placement::PartitionZero).await?;
+    steps::produce_in_order(
+        client,
+        &case.inputs,
+        &sources,
+        Placement::PartitionZero,
+        &query_ids,
+        deadline,
+    )
+    .await?;
     steps::settle(client, &query_ids, &case.outputs, deadline).await?;
     // With no inputs the data came from INSERT VALUES, whose timestamps are wall-clock:
     // an expected 0 then means "don't check" (qtt-format.md §3).

@@ -100,11 +100,13 @@ pub async fn run(client: &HttpClient, case: &Case, deadline: Instant) -> Result<
         == Some(true);
     let sources = steps::sources_by_topic(&topic_schema::load_sources(client).await?);
     if !produce_after_header {
-        steps::produce(
+        steps::produce_in_order(
             client,
             &case.inputs,
             &sources,
             Placement::DefaultPartitioner,
+            &query_ids,
+            deadline,
         )
         .await?;
     }

@@ -160,6 +160,38 @@ pub async fn produce(
     Ok(())
 }
 
+/// Produces `inputs` as ksqlDB's test driver feeds them: when they go to more than one
+/// topic and persistent queries run, each run of records to one topic is produced and
+/// then every query is let catch up before the next run, so a query reading several
+/// topics (a join) takes records in the file's order, as `TopologyTestDriver` processes
+/// each piped record before the next. One topic, or no query: all at once.
+pub async fn produce_in_order(
+    client: &HttpClient,
+    inputs: &[Record],
+    sources: &BTreeMap<String, SourceInfo>,
+    placement: Placement,
+    query_ids: &[String],
+    deadline: Instant,
+) -> Result<(), String> {
+    let first = inputs.first().map(|r| r.topic.as_str());
+    let several_topics = inputs.iter().any(|r| Some(r.topic.as_str()) != first);
+    if query_ids.is_empty() || !several_topics {
+        return produce(client, inputs, sources, placement).await;
+    }
+    let mut start = 0;
+    while start < inputs.len() {
+        let topic = &inputs[start].topic;
+        let end = inputs[start..]
+            .iter()
+            .position(|r| r.topic != *topic)
+            .map_or(inputs.len(), |n| start + n);
+        produce(client, &inputs[start..end], sources, placement).await?;
+        settle(client, query_ids, &[], deadline).await?;
+        start = end;
+    }
+    Ok(())
+}
+
 /// Waits until every persistent query has consumed everything in its sources. Without the
 /// progress endpoint, waits until each expected sink holds at least its expected count and
 /// then stays still for a quiet period. Returns at the deadline either way: the comparison

@@ -9,6 +9,8 @@
 //! - `pipeline`: scan → operators → terminal, one record at a time.
 //! - `scan` (with `row_decoder`): stored record → row (columns, then pseudo columns).
 //! - `aggregate`: GROUP BY, aggregate functions and HAVING, with state in the state store.
+//! - `join`: stream-table, table-table (primary and foreign key) and windowed stream-stream
+//!   joins, with their state in the state store.
 //! - `filter`: WHERE.
 //! - `flat_map`: table functions (one row → 0..n rows).
 //! - `limit`: LIMIT.
@@ -22,6 +24,7 @@
 pub mod aggregate;
 pub(crate) mod filter;
 pub(crate) mod flat_map;
+pub mod join;
 pub(crate) mod limit;
 pub(crate) mod operator;
 pub(crate) mod pipeline;

@@ -10,34 +10,73 @@
 
 use crate::log::StoredRecord;
 
+use super::join::JoinStage;
 use super::operator::{Flow, Operator, Row, Terminal};
 use super::scan::Scan;
 
 pub(crate) struct Pipeline<T: Terminal> {
     scan: Scan,
+    /// A join's other sources and the join itself; `scan` decodes its first source.
+    join: Option<JoinFront>,
     operators: Vec<Box<dyn Operator>>,
     terminal: T,
+}
+
+/// The front of a join pipeline: one scan per further source, then the join.
+pub(crate) struct JoinFront {
+    /// Scans of sources 1.. (source 0 is the pipeline's scan).
+    pub(crate) scans: Vec<Scan>,
+    pub(crate) stage: JoinStage,
 }
 
 impl<T: Terminal> Pipeline<T> {
     pub(crate) fn new(scan: Scan, operators: Vec<Box<dyn Operator>>, terminal: T) -> Self {
         Pipeline {
             scan,
+            join: None,
             operators,
             terminal,
         }
     }
 
-    /// Runs one record through the pipeline, adding what it produces to `out`. `Stop` once
-    /// the pipeline wants no more records.
-    pub(crate) fn process(&mut self, record: &StoredRecord, out: &mut T::Output) -> Flow {
+    /// The pipeline of a join: `scan` reads source 0, `front` the others and joins them.
+    pub(crate) fn with_join(mut self, front: JoinFront) -> Self {
+        self.join = Some(front);
+        self
+    }
+
+    /// Runs one record of source `source` (0 unless the pipeline joins several) through
+    /// the pipeline, adding what it produces to `out`. `Stop` once the pipeline wants no
+    /// more records.
+    pub(crate) fn process_from(
+        &mut self,
+        source: usize,
+        record: &StoredRecord,
+        out: &mut T::Output,
+    ) -> Flow {
         let Pipeline {
             scan,
+            join,
             operators,
             terminal,
         } = self;
+        let Some(JoinFront { scans, stage }) = join else {
+            return match scan.decode(record) {
+                Some(row) => push_through(operators, terminal, row, out),
+                None => Flow::Continue,
+            };
+        };
+        let scan = match source {
+            0 => scan,
+            n => match scans.get_mut(n - 1) {
+                Some(s) => s,
+                None => return Flow::Continue,
+            },
+        };
         match scan.decode(record) {
-            Some(row) => push_through(operators, terminal, row, out),
+            Some(row) => stage.push(source, row, &mut |row| {
+                push_through(operators, terminal, row, out)
+            }),
             None => Flow::Continue,
         }
     }
@@ -45,12 +84,19 @@ impl<T: Terminal> Pipeline<T> {
     /// The first operator error of the records processed so far (state I/O): their
     /// outputs are incomplete and must not be written.
     pub(crate) fn take_error(&mut self) -> Option<crate::error::EngineError> {
+        if let Some(e) = self.join.as_mut().and_then(|j| j.stage.take_error()) {
+            return Some(e);
+        }
         self.operators.iter_mut().find_map(|op| op.take_error())
     }
 
-    /// Records the scan skipped so far (they failed to decode).
+    /// Records the scans skipped so far (they failed to decode).
     pub(crate) fn skipped_records(&self) -> u64 {
         self.scan.skipped()
+            + self
+                .join
+                .as_ref()
+                .map_or(0, |j| j.scans.iter().map(Scan::skipped).sum())
     }
 
     /// True when the pipeline will produce nothing more (a `LIMIT` already reached).

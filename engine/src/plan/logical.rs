@@ -5,6 +5,7 @@
 //!  push/pull:   Limit? ─ Project ─ FlatMap? ─ Filter? ─ Scan
 //!  persistent:  Sink ─ Project (key + value columns) ─ FlatMap? ─ Filter? ─ Scan
 //!  aggregating: Sink ─ Project ─ Aggregate (GROUP BY, HAVING) ─ FlatMap? ─ Filter? ─ Scan
+//!  joining:     Sink ─ Project ─ Filter? ─ Join (one scan per source)
 //! ```
 //!
 //! One planner builds it for every kind of query (`transient`, `persistent`), the physical
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use crate::catalog::Source;
 use crate::exec::aggregate::AggregateSpec;
 use crate::exec::flat_map::FlatMap;
+use crate::exec::join::JoinSpec;
 use crate::exec::project::Projection;
 use crate::exec::record_sink::SinkProjection;
 use crate::exec::scan::{DecodeColumns, Tombstones};
@@ -28,6 +30,12 @@ use crate::types::{ColumnKind, SqlType};
 pub enum LogicalPlan {
     /// The records of a source, decoded into rows.
     Scan(ScanNode),
+    /// Rows of several sources joined (`FROM a JOIN b …`): a leaf like `Scan`, reading one
+    /// scan per source.
+    Join {
+        leaves: Vec<ScanNode>,
+        spec: JoinSpec,
+    },
     /// WHERE.
     Filter {
         input: Box<LogicalPlan>,
@@ -88,7 +96,7 @@ impl LogicalPlan {
     /// The step this one reads from; `None` for a scan.
     pub fn input(&self) -> Option<&LogicalPlan> {
         match self {
-            LogicalPlan::Scan(_) => None,
+            LogicalPlan::Scan(_) | LogicalPlan::Join { .. } => None,
             LogicalPlan::Filter { input, .. }
             | LogicalPlan::FlatMap { input, .. }
             | LogicalPlan::Project { input, .. }
@@ -107,6 +115,8 @@ impl LogicalPlan {
     pub fn scan(&self) -> &ScanNode {
         match self.chain().last() {
             Some(LogicalPlan::Scan(scan)) => scan,
+            // The first source of a join stands for the query where one source is asked for.
+            Some(LogicalPlan::Join { leaves, .. }) => &leaves[0],
             _ => unreachable!("every plan chain ends in a scan"),
         }
     }
@@ -120,6 +130,14 @@ impl LogicalPlan {
     pub fn aggregate(&self) -> Option<&AggregateSpec> {
         self.chain().find_map(|p| match p {
             LogicalPlan::Aggregate { spec, .. } => Some(&**spec),
+            _ => None,
+        })
+    }
+
+    /// The join, if the query reads one: its scans and spec.
+    pub fn join(&self) -> Option<(&[ScanNode], &JoinSpec)> {
+        self.chain().find_map(|p| match p {
+            LogicalPlan::Join { leaves, spec } => Some((leaves.as_slice(), spec)),
             _ => None,
         })
     }

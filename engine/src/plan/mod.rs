@@ -15,12 +15,14 @@
 //! - `table_function`: EXPLODE/CUBE_EXPLODE calls bound to slots after the source row.
 //! - `transient`: push and pull queries (ids, start position, pull-query checks).
 //! - `persistent`: persistent queries and their sinks (key columns, PARTITION BY).
+//! - `join`: FROM with JOINs: sources laid out in one row, join nodes, the result key.
 //! - `aggregate`: GROUP BY: key columns, aggregate calls, the projection over their output.
 //! - `pull_where`: ksqlDB's checks on a pull query's WHERE over a table (key lookups).
 //! - `logical`: the plan tree.
 //! - `physical`: the plan tree → `exec` pipeline.
 
 pub(crate) mod aggregate;
+pub(crate) mod join;
 pub mod logical;
 pub(crate) mod pull_where;
 pub mod persistent;

@@ -58,6 +58,8 @@ pub struct PersistentPlan {
     pub kind: PersistentKind,
     pub statement_text: String,
     pub source: Arc<Source>,
+    /// Every source the query reads, `source` first (several for a join).
+    pub sources: Vec<Arc<Source>>,
     /// The sink as it is (INSERT INTO) or will be registered (CSAS/CTAS).
     pub sink: Arc<Source>,
     /// Partitions for the sink topic if it has to be created.
@@ -96,9 +98,10 @@ pub fn plan_persistent(
 ) -> Result<PersistentPlan> {
     let (source_name, alias) = match &query.from {
         Relation::Source { name, alias } => (name, alias.as_deref()),
+        // Joins are planned by `plan::join::plan_join_persistent` (the caller dispatches).
         Relation::Join { .. } => {
-            return Err(EngineError::unsupported(
-                "Joins are not supported yet in persistent queries",
+            return Err(EngineError::internal(
+                "a join reached the single-source persistent planner",
             ))
         }
     };
@@ -220,6 +223,7 @@ pub fn plan_persistent(
     Ok(PersistentPlan {
         kind: sink.kind,
         statement_text: statement_text.to_string(),
+        sources: vec![Arc::clone(&source)],
         source,
         sink: sink_source,
         sink_partitions,
@@ -356,6 +360,7 @@ fn plan_aggregating(
         kind: sink.kind,
         statement_text: statement_text.to_string(),
         source: Arc::clone(source),
+        sources: vec![Arc::clone(source)],
         sink: sink_source,
         sink_partitions,
         logical: plan,
@@ -567,7 +572,7 @@ fn key_missing(sink: &str, names: &[&str], what: &str) -> EngineError {
     ))
 }
 
-fn check_duplicates(keys: &[SelectedColumn], values: &[SelectedColumn]) -> Result<()> {
+pub(super) fn check_duplicates(keys: &[SelectedColumn], values: &[SelectedColumn]) -> Result<()> {
     let all: Vec<&SelectedColumn> = keys.iter().chain(values).collect();
     for (n, item) in all.iter().enumerate() {
         if all[..n].iter().any(|other| other.name == item.name) {
@@ -582,7 +587,7 @@ fn check_duplicates(keys: &[SelectedColumn], values: &[SelectedColumn]) -> Resul
 
 /// INSERT INTO needs the result schema to equal the sink's (ksqlDB's
 /// `InsertIntoValidator` text).
-fn check_insert_schema(sink: &Source, result: &Schema) -> Result<()> {
+pub(super) fn check_insert_schema(sink: &Source, result: &Schema) -> Result<()> {
     let same = sink.schema.columns.len() == result.columns.len()
         && sink
             .schema
@@ -601,7 +606,7 @@ fn check_insert_schema(sink: &Source, result: &Schema) -> Result<()> {
 }
 
 /// The CSAS/CTAS sink: topic and formats from WITH, defaulting to the source's.
-fn sink_source(
+pub(super) fn sink_source(
     sink: &SinkSpec<'_>,
     source: &Source,
     schema: Schema,

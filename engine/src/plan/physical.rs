@@ -4,6 +4,7 @@
 //!  Scan ─► Scan (decoder)           Filter ─► exec::filter        FlatMap ─► exec::flat_map
 //!  Limit ─► exec::limit             Project ─► the terminal's projection
 //!  Aggregate ─► exec::aggregate (state in the query's store)
+//!  Join ─► one Scan per source + exec::join (state in the query's store)
 //!  Sink ─► exec::record_sink        (no Sink) ─► exec::result_sink
 //! ```
 //!
@@ -21,7 +22,8 @@ use crate::exec::filter::Filter;
 use crate::exec::flat_map::FlatMapOperator;
 use crate::exec::limit::Limit;
 use crate::exec::operator::Operator;
-use crate::exec::pipeline::Pipeline;
+use crate::exec::join::JoinStage;
+use crate::exec::pipeline::{JoinFront, Pipeline};
 use crate::exec::project::Projection;
 use crate::exec::record_sink::RecordSink;
 use crate::exec::result_sink::ResultSink;
@@ -48,16 +50,21 @@ pub(crate) fn result_pipeline(
         .iter()
         .map(|c| c.projection.clone())
         .collect();
-    // Tombstones reach the terminal only from a table's scan, and then (no aggregate in
-    // between) they are the table's deletes.
+    // Tombstones reach the terminal only from a table's scan (or a table-table join), and
+    // then (no aggregate in between) they are the table's deletes.
     let tombstone_rows = !plan
         .chain()
         .any(|p| matches!(p, LogicalPlan::Aggregate { .. }));
-    Ok(Pipeline::new(
-        scan,
-        operators,
-        ResultSink::new(Arc::clone(query_id), projection, tombstone_rows),
-    ))
+    with_join(
+        plan,
+        query_id,
+        &state,
+        Pipeline::new(
+            scan,
+            operators,
+            ResultSink::new(Arc::clone(query_id), projection, tombstone_rows),
+        ),
+    )
 }
 
 /// The pipeline of a persistent query: its rows become records of a sink topic with
@@ -78,7 +85,7 @@ pub(crate) fn sink_pipeline(
     let projection = plan
         .sink_projection()
         .expect("a persistent query's plan has a projection");
-    Ok(Pipeline::new(
+    let pipeline = Pipeline::new(
         scan,
         operators,
         RecordSink::new(
@@ -87,7 +94,27 @@ pub(crate) fn sink_pipeline(
             sink_partitions,
             projection,
         ),
-    ))
+    );
+    with_join(plan, query_id, state, pipeline)
+}
+
+/// Adds a join plan's other scans and its join stage (state in `state`) to `pipeline`.
+fn with_join<T: crate::exec::operator::Terminal>(
+    plan: &LogicalPlan,
+    query_id: &Arc<str>,
+    state: &SharedWriteCache,
+    pipeline: Pipeline<T>,
+) -> Result<Pipeline<T>> {
+    let Some((leaves, spec)) = plan.join() else {
+        return Ok(pipeline);
+    };
+    let scans = leaves
+        .iter()
+        .skip(1)
+        .map(|l| Scan::new(&l.source, &l.decode, l.tombstones))
+        .collect();
+    let stage = JoinStage::new(Arc::clone(query_id), spec.clone(), Arc::clone(state))?;
+    Ok(pipeline.with_join(JoinFront { scans, stage }))
 }
 
 /// The scan, and the operators between it and the terminal, bottom up.
@@ -132,6 +159,7 @@ fn scan_and_operators(
                 Arc::clone(state),
             )?)),
             LogicalPlan::Scan(_)
+            | LogicalPlan::Join { .. }
             | LogicalPlan::FlatMap { .. }
             | LogicalPlan::Project { .. }
             | LogicalPlan::Sink { .. } => {}

@@ -215,14 +215,39 @@ pub fn plan_query(
     let (name, alias) = match &query.from {
         Relation::Source { name, alias } => (name.clone(), alias.clone()),
         Relation::Join { .. } if query.emit.is_none() => {
-            return Err(EngineError::statement(
-                "Pull queries don't support JOIN clauses.",
-            ))
+            // Over a stream ksqlDB adds how to ask for a push query instead.
+            let over_stream = first_source(&query.from)
+                .and_then(|name| catalog.source(name))
+                .is_some_and(|s| s.kind == SourceKind::Stream);
+            return Err(EngineError::statement(if over_stream {
+                "Pull queries don't support JOIN clauses. See https://cnfl.io/queries for more info.\nAdd EMIT CHANGES if you intended to issue a push query."
+            } else {
+                "Pull queries don't support JOIN clauses."
+            }));
         }
         Relation::Join { .. } => {
-            return Err(EngineError::unsupported(
-                "Joins are not supported yet in push and pull queries",
-            ))
+            let join = super::join::plan_join_push(catalog, &query)?;
+            let start = match props.auto_offset_reset_earliest {
+                Some(true) => StartPosition::Earliest,
+                _ => StartPosition::Latest,
+            };
+            let key_columns = vec![false; join.column_names.len()];
+            return Ok(QueryPlan {
+                id: format!(
+                    "transient_{}_{}",
+                    join.first.name,
+                    rand::random::<u64>() >> 1
+                ),
+                kind: QueryKind::Push,
+                sql: parsed.text,
+                source: join.first,
+                column_names: join.column_names,
+                column_types: join.column_types,
+                key_columns,
+                lookup: None,
+                logical: join.logical,
+                start,
+            });
         }
     };
     let source = catalog
@@ -545,4 +570,12 @@ fn scalable_push_query_id() -> String {
         &hex[16..20],
         &hex[20..32]
     )
+}
+
+/// The left-most source of a FROM clause.
+fn first_source(relation: &Relation) -> Option<&str> {
+    match relation {
+        Relation::Source { name, .. } => Some(name),
+        Relation::Join { left, .. } => first_source(left),
+    }
 }

@@ -50,7 +50,11 @@ pub enum EndReason {
 pub struct QueryStream {
     plan: Arc<QueryPlan>,
     topic: Arc<dyn TopicLog>,
+    /// A join's other source topics (the first is `topic`).
+    other_topics: Vec<Arc<dyn TopicLog>>,
     cursors: Vec<Box<dyn PartitionCursor>>,
+    /// Per cursor, the source it reads (0 unless the query joins several).
+    cursor_sources: Vec<usize>,
     /// Pull queries stop at the end offsets seen when they started.
     stop_at: Option<Vec<Offset>>,
     cancel: watch::Receiver<bool>,
@@ -90,7 +94,28 @@ impl QueryStream {
                 .map(|p| topic.end_offset(PartitionId(p)))
                 .collect()
         });
-        Self::start_over(registry, shared_batches, plan, topic, cursors, stop_at)
+        let mut cursor_sources = vec![0; cursors.len()];
+        let mut other_topics = Vec::new();
+        // A join (push queries only) reads every source's partitions.
+        if let Some((leaves, _)) = plan.logical.join() {
+            for (n, leaf) in leaves.iter().enumerate().skip(1) {
+                let other = log.topic(&leaf.source.topic).ok_or_else(|| {
+                    EngineError::not_found(format!(
+                        "Topic '{}' does not exist",
+                        leaf.source.topic
+                    ))
+                })?;
+                for p in 0..other.partition_count() {
+                    cursors.push(other.cursor(PartitionId(p), plan.start)?);
+                    cursor_sources.push(n);
+                }
+                other_topics.push(other);
+            }
+        }
+        let mut stream = Self::start_over(registry, shared_batches, plan, topic, cursors, stop_at)?;
+        stream.cursor_sources = cursor_sources;
+        stream.other_topics = other_topics;
+        Ok(stream)
     }
 
     /// Starts a pull query over a table's current rows (`materialized`), not its topic.
@@ -134,6 +159,8 @@ impl QueryStream {
             pipeline,
             plan,
             topic,
+            other_topics: Vec::new(),
+            cursor_sources: Vec::new(),
             cursors,
             stop_at,
             cancel,
@@ -166,16 +193,20 @@ impl QueryStream {
         if self.pipeline.exhausted() {
             return Ok(Some(EndReason::LimitReached));
         }
-        let ready = self.topic.data_ready();
+        let readies: Vec<Arc<tokio::sync::Notify>> = std::iter::once(&self.topic)
+            .chain(&self.other_topics)
+            .map(|t| t.data_ready())
+            .collect();
         loop {
             if *self.cancel.borrow() {
                 return Ok(Some(EndReason::Completed));
             }
             // Register interest before reading so an append landing between our read and
             // our wait still wakes us (no lost wake-up).
-            let notified = ready.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
+            let mut notified: Vec<_> = readies.iter().map(|r| Box::pin(r.notified())).collect();
+            for n in notified.iter_mut() {
+                n.as_mut().enable();
+            }
             if let Some(end) = self.poll_rows(out, max_rows)? {
                 return Ok(Some(end));
             }
@@ -186,8 +217,17 @@ impl QueryStream {
                 return Ok(Some(EndReason::Completed));
             }
             self.release_buffers();
+            // Any source's append wakes the query (a join reads several topics).
+            let any_ready = std::future::poll_fn(|cx| {
+                for n in notified.iter_mut() {
+                    if std::future::Future::poll(n.as_mut(), cx).is_ready() {
+                        return std::task::Poll::Ready(());
+                    }
+                }
+                std::task::Poll::Pending
+            });
             tokio::select! {
-                _ = &mut notified => {}
+                _ = any_ready => {}
                 _ = self.cancel.changed() => {}
             }
         }
@@ -228,8 +268,9 @@ impl QueryStream {
                 self.oldest_record_ms = Some(self.oldest_record_ms.map_or(ts, |o| o.min(ts)));
             }
             let mut ended = None;
+            let source = self.cursor_sources.get(i).copied().unwrap_or(0);
             for record in &records {
-                ended = self.process(record, out)?;
+                ended = self.process(source, record, out)?;
                 if ended.is_some() {
                     break;
                 }
@@ -312,10 +353,11 @@ impl QueryStream {
     /// Runs one record through the pipeline; `LimitReached` once LIMIT rows are out.
     fn process(
         &mut self,
+        source: usize,
         record: &StoredRecord,
         out: &mut ResultRows,
     ) -> Result<Option<EndReason>> {
-        Ok(match self.pipeline.process(record, out) {
+        Ok(match self.pipeline.process_from(source, record, out) {
             Flow::Continue => None,
             Flow::Stop => Some(EndReason::LimitReached),
         })

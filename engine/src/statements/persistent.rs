@@ -154,12 +154,20 @@ impl Runtime {
         query: &Query,
         text: &str,
     ) -> Result<PersistentPlan> {
-        plan_persistent(&sandbox.state, sink, query, text, |topic| {
-            match sandbox.planned_topics.get(topic) {
-                Some(planned) => *planned,
-                None => self.log.topic(topic).map(|t| t.partition_count()),
-            }
-        })
+        let partitions = |topic: &str| match sandbox.planned_topics.get(topic) {
+            Some(planned) => *planned,
+            None => self.log.topic(topic).map(|t| t.partition_count()),
+        };
+        if crate::plan::join::is_join(query) {
+            return crate::plan::join::plan_join_persistent(
+                &sandbox.state,
+                sink,
+                query,
+                text,
+                partitions,
+            );
+        }
+        plan_persistent(&sandbox.state, sink, query, text, partitions)
     }
 
     /// Gives the planned query its id, registers it in the sandbox and, when applying,

@@ -152,26 +152,30 @@ impl PersistentQueries {
         start: StartPosition,
     ) -> Result<(Box<dyn Checkpoint>, Resume)> {
         let mut journal = self.checkpoints.create(&query.id)?;
-        let topic = log.topic(&query.plan.source.topic).ok_or_else(|| {
-            crate::error::EngineError::not_found(format!(
-                "Topic '{}' does not exist",
-                query.plan.source.topic
-            ))
-        })?;
-        let positions: Vec<u64> = (0..topic.partition_count())
-            .map(|p| match start {
+        // Flat over the sources: every partition of the first, then of the next (joins).
+        let mut positions: Vec<u64> = Vec::new();
+        let mut layout = Vec::new();
+        for source in &query.plan.sources {
+            let topic = log.topic(&source.topic).ok_or_else(|| {
+                crate::error::EngineError::not_found(format!(
+                    "Topic '{}' does not exist",
+                    source.topic
+                ))
+            })?;
+            layout.push((source.topic.clone(), topic.partition_count()));
+            positions.extend((0..topic.partition_count()).map(|p| match start {
                 StartPosition::Earliest => topic.start_offset(PartitionId(p)).0,
                 StartPosition::At(o) => o.0,
                 StartPosition::Latest => topic.end_offset(PartitionId(p)).0,
-            })
-            .collect();
+            }));
+        }
         if runner::keeps_state(&query.plan) {
             // The store starts at the same positions as the journal, so the two agree from
             // the first batch on (see `runner::reconcile_state`).
             let store = self.state.open(&query.id)?;
             store.clear()?;
             let mut batch = crate::state::WriteBatch::new();
-            batch.set_checkpoint(runner::state_checkpoint(&query.plan.source.topic, &positions))?;
+            batch.set_checkpoint(runner::state_checkpoint(&layout, &positions))?;
             store.commit(batch)?;
         }
         journal.append(&checkpoint::Entry::Commit {
@@ -368,17 +372,19 @@ impl PersistentQueries {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let topic_name = &handle.query.plan.source.topic;
-        let topic = log.topic(topic_name);
         let mut sources = Vec::new();
-        let partitions = topic.as_ref().map_or(0, |t| t.partition_count());
-        for p in 0..partitions {
-            let end = topic.as_ref().map_or(0, |t| t.end_offset(PartitionId(p)).0);
-            let position = committed.get(p as usize).copied().unwrap_or(0);
-            sources.push((topic_name.clone(), p, position, end));
+        for source in &handle.query.plan.sources {
+            let topic_name = &source.topic;
+            let topic = log.topic(topic_name);
+            let partitions = topic.as_ref().map_or(0, |t| t.partition_count());
+            for p in 0..partitions {
+                let end = topic.as_ref().map_or(0, |t| t.end_offset(PartitionId(p)).0);
+                let position = committed.get(sources.len()).copied().unwrap_or(0);
+                sources.push((topic_name.clone(), p, position, end));
+            }
         }
         // Not caught up until the task has published its first positions.
-        let caught_up = committed.len() == partitions as usize
+        let caught_up = committed.len() == sources.len()
             && sources.iter().all(|(_, _, pos, end)| pos >= end);
         Some(QueryProgress {
             query_id: handle.query.id.clone(),

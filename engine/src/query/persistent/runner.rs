@@ -104,9 +104,38 @@ pub(super) async fn run(
     }
 }
 
+/// The topics a query reads and writes. Positions (journal, state checkpoint, progress)
+/// are one flat list: every partition of source 0, then of source 1, and so on.
 struct Topics {
-    source: Arc<dyn TopicLog>,
+    sources: Vec<Arc<dyn TopicLog>>,
     sink: Arc<dyn TopicLog>,
+}
+
+impl Topics {
+    /// Source partitions over all sources.
+    fn partitions(&self) -> usize {
+        self.sources
+            .iter()
+            .map(|t| t.partition_count() as usize)
+            .sum()
+    }
+
+    /// `(source, partition)` of each flat position, in order.
+    fn flat(&self) -> Vec<(usize, u32)> {
+        self.sources
+            .iter()
+            .enumerate()
+            .flat_map(|(s, t)| (0..t.partition_count()).map(move |p| (s, p)))
+            .collect()
+    }
+
+    /// Each source topic's name and partition count, in source order.
+    fn layout(&self) -> Vec<(String, u32)> {
+        self.sources
+            .iter()
+            .map(|t| (t.name().to_string(), t.partition_count()))
+            .collect()
+    }
 }
 
 fn topics(log: &Arc<dyn LogStore>, plan: &PersistentPlan) -> Result<Topics> {
@@ -115,9 +144,50 @@ fn topics(log: &Arc<dyn LogStore>, plan: &PersistentPlan) -> Result<Topics> {
             .ok_or_else(|| EngineError::not_found(format!("Topic '{name}' does not exist")))
     };
     Ok(Topics {
-        source: get(&plan.source.topic)?,
+        sources: plan
+            .sources
+            .iter()
+            .map(|s| get(&s.topic))
+            .collect::<Result<_>>()?,
         sink: get(&plan.sink.topic)?,
     })
+}
+
+/// One batch's records in the order the pipeline takes them, with the source each came
+/// from (`origins`, empty when the query reads one source).
+///
+/// One source: partition by partition, as read. Several (a join): merged by record
+/// timestamp, each partition's records staying in offset order, the earliest head first
+/// and ties to the earlier source, as a Kafka Streams task picks the next record from its
+/// partition group; so a join sees its inputs in the order ksqlDB's would.
+fn assemble(runs: Vec<(usize, Vec<StoredRecord>)>, single_source: bool) -> (Vec<StoredRecord>, Vec<usize>) {
+    if single_source {
+        return (runs.into_iter().flat_map(|(_, r)| r).collect(), Vec::new());
+    }
+    let total = runs.iter().map(|(_, r)| r.len()).sum();
+    let mut records = Vec::with_capacity(total);
+    let mut origins = Vec::with_capacity(total);
+    let mut heads: Vec<(usize, std::iter::Peekable<std::vec::IntoIter<StoredRecord>>)> = runs
+        .into_iter()
+        .map(|(s, r)| (s, r.into_iter().peekable()))
+        .collect();
+    loop {
+        let mut best: Option<(usize, i64)> = None;
+        for (i, (_, run)) in heads.iter_mut().enumerate() {
+            if let Some(r) = run.peek() {
+                if best.is_none_or(|(_, ts)| r.record.timestamp_ms < ts) {
+                    best = Some((i, r.record.timestamp_ms));
+                }
+            }
+        }
+        let Some((i, _)) = best else { break };
+        let (source, run) = &mut heads[i];
+        if let Some(r) = run.next() {
+            records.push(r);
+            origins.push(*source);
+        }
+    }
+    (records, origins)
 }
 
 async fn run_loop(
@@ -129,22 +199,29 @@ async fn run_loop(
 ) -> Result<()> {
     let plan = &handle.query.plan;
     let topics = topics(log, plan)?;
-    let partitions = topics.source.partition_count() as usize;
+    let partitions = topics.partitions();
     positions.resize(partitions, 0);
-    let mut builder = OutputBuilder::new(queries, plan, &handle.query.id, topics.sink.partition_count())?;
+    let mut builder = OutputBuilder::new(
+        queries,
+        plan,
+        &handle.query.id,
+        topics.sink.partition_count(),
+        topics.layout(),
+    )?;
     let positions = reconcile_state(&topics, handle, journal, &mut builder, positions).await?;
     let mut positions = positions;
     handle.publish(&positions);
-    let mut cursors: Vec<Box<dyn PartitionCursor>> = (0..partitions)
-        .map(|p| {
-            topics.source.cursor(
-                PartitionId(p as u32),
-                StartPosition::At(Offset(positions[p])),
-            )
+    let flat = topics.flat();
+    let mut cursors: Vec<Box<dyn PartitionCursor>> = flat
+        .iter()
+        .enumerate()
+        .map(|(i, &(s, p))| {
+            topics.sources[s].cursor(PartitionId(p), StartPosition::At(Offset(positions[i])))
         })
         .collect::<Result<_>>()?;
-    let mut records = Vec::with_capacity(BATCH_RECORDS_MAX);
-    let ready = topics.source.data_ready();
+    let single_source = topics.sources.len() == 1;
+    let readies: Vec<Arc<tokio::sync::Notify>> =
+        topics.sources.iter().map(|t| t.data_ready()).collect();
     let mut cancel = handle.cancel.subscribe();
     loop {
         if *cancel.borrow() {
@@ -152,34 +229,47 @@ async fn run_loop(
         }
         // Register interest before reading so an append between the read and the wait
         // still wakes us.
-        let notified = ready.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        records.clear();
-        for cursor in cursors.iter_mut() {
-            let room = BATCH_RECORDS_MAX - records.len();
-            cursor.read(&mut records, room.min(PARTITION_READ_RECORDS_MAX))?;
+        let mut notified: Vec<_> = readies.iter().map(|r| Box::pin(r.notified())).collect();
+        for n in notified.iter_mut() {
+            n.as_mut().enable();
         }
-        if records.is_empty() {
-            if topics.source.is_deleted() {
+        let mut runs = Vec::with_capacity(cursors.len());
+        let mut read = 0;
+        for (i, cursor) in cursors.iter_mut().enumerate() {
+            let room = BATCH_RECORDS_MAX - read;
+            let mut run = Vec::new();
+            read += cursor.read(&mut run, room.min(PARTITION_READ_RECORDS_MAX))?;
+            runs.push((flat[i].0, run));
+        }
+        if read == 0 {
+            if let Some(gone) = topics.sources.iter().find(|t| t.is_deleted()) {
                 return Err(EngineError::not_found(format!(
                     "Topic '{}' was deleted",
-                    plan.source.topic
+                    gone.name()
                 )));
             }
+            let any_ready = std::future::poll_fn(|cx| {
+                for n in notified.iter_mut() {
+                    if std::future::Future::poll(n.as_mut(), cx).is_ready() {
+                        return std::task::Poll::Ready(());
+                    }
+                }
+                std::task::Poll::Pending
+            });
             tokio::select! {
-                _ = &mut notified => {}
+                _ = any_ready => {}
                 _ = cancel.changed() => {}
             }
             continue;
         }
+        let (records, origins) = assemble(runs, single_source);
         let ends: Vec<u64> = cursors.iter().map(|c| c.position().0).collect();
         let ranges: Vec<(u64, u64)> = positions
             .iter()
             .copied()
             .zip(ends.iter().copied())
             .collect();
-        let outputs = builder.build(&records)?;
+        let outputs = builder.build(&records, &origins)?;
         let written: usize = outputs.iter().map(Vec::len).sum();
         write_batch(queries, &topics, journal, &mut builder, &ranges, outputs, None).await?;
         positions = ends;
@@ -205,11 +295,16 @@ async fn recover(
 ) -> Result<Vec<u64>> {
     let plan = &handle.query.plan;
     let topics = topics(log, plan)?;
-    let mut builder =
-        OutputBuilder::new(queries, plan, &handle.query.id, topics.sink.partition_count())?;
+    let mut builder = OutputBuilder::new(
+        queries,
+        plan,
+        &handle.query.id,
+        topics.sink.partition_count(),
+        topics.layout(),
+    )?;
     let starts: Vec<u64> = ranges.iter().map(|r| r.0).collect();
     let ends: Vec<u64> = ranges.iter().map(|r| r.1).collect();
-    if let Some(state) = builder.state_positions(&plan.source.topic)? {
+    if let Some(state) = builder.state_positions()? {
         let state = state.unwrap_or_else(|| topic_starts(&topics));
         if state == ends {
             // The state committed after the outputs were durable: only the journal's
@@ -221,8 +316,8 @@ async fn recover(
             catch_up(&topics, handle, &mut builder, &state, &starts).await?;
         }
     }
-    let records = read_ranges(&topics, handle, ranges).await?;
-    let outputs = builder.build(&records)?;
+    let (records, origins) = read_ranges(&topics, handle, ranges).await?;
+    let outputs = builder.build(&records, &origins)?;
     tracing::info!(query = %handle.query.id, records = records.len(), "re-running an unfinished batch");
     write_batch(
         queries,
@@ -333,13 +428,16 @@ pub(super) struct OutputBuilder {
     state: Option<SharedWriteCache>,
     /// The sink is a table: its rows are kept in the store for pull queries.
     materialize: Option<StateTable>,
-    source_topic: String,
+    /// Each source topic and its partition count: what the flat positions stand for.
+    layout: Vec<(String, u32)>,
 }
 
 /// Whether a persistent query keeps state: it aggregates, or it builds a table (whose rows
 /// pull queries read from the store).
 pub(crate) fn keeps_state(plan: &PersistentPlan) -> bool {
-    plan.logical.aggregate().is_some() || plan.sink.kind == SourceKind::Table
+    plan.logical.aggregate().is_some()
+        || plan.logical.join().is_some()
+        || plan.sink.kind == SourceKind::Table
 }
 
 impl OutputBuilder {
@@ -348,6 +446,7 @@ impl OutputBuilder {
         plan: &PersistentPlan,
         query_id: &str,
         sink_partitions: u32,
+        layout: Vec<(String, u32)>,
     ) -> Result<OutputBuilder> {
         let store: Arc<dyn StateStore> = match keeps_state(plan) {
             true => queries.state.open(query_id)?,
@@ -366,7 +465,7 @@ impl OutputBuilder {
                 SourceKind::Table => Some(StateTable::new(MATERIALIZED_TABLE)?),
                 SourceKind::Stream => None,
             },
-            source_topic: plan.source.topic.clone(),
+            layout,
         })
     }
 
@@ -375,11 +474,17 @@ impl OutputBuilder {
         self.pipeline.skipped_records()
     }
 
-    pub(super) fn build(&mut self, records: &[StoredRecord]) -> Result<SinkRecords> {
+    /// `origins[i]` is the source `records[i]` came from (empty: all from source 0).
+    pub(super) fn build(
+        &mut self,
+        records: &[StoredRecord],
+        origins: &[usize],
+    ) -> Result<SinkRecords> {
         let mut outputs = vec![Vec::new(); self.sink_partitions];
-        for record in records {
+        for (i, record) in records.iter().enumerate() {
+            let source = origins.get(i).copied().unwrap_or(0);
             // Persistent queries have no LIMIT: only a state error stops the pipeline.
-            if self.pipeline.process(record, &mut outputs) == Flow::Stop {
+            if self.pipeline.process_from(source, record, &mut outputs) == Flow::Stop {
                 break;
             }
         }
@@ -418,19 +523,19 @@ impl OutputBuilder {
         cache
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .commit(state_checkpoint(&self.source_topic, positions))
+            .commit(state_checkpoint(&self.layout, positions))
     }
 
     /// The source positions the committed state corresponds to (stateful plans only);
     /// `Some(None)` for a store that has never committed.
-    pub(super) fn state_positions(&self, topic: &str) -> Result<Option<Option<Vec<u64>>>> {
+    pub(super) fn state_positions(&self) -> Result<Option<Option<Vec<u64>>>> {
         let Some(cache) = &self.state else {
             return Ok(None);
         };
         let store = Arc::clone(cache.lock().unwrap_or_else(|e| e.into_inner()).store());
         match store.checkpoint()? {
             None => Ok(Some(None)),
-            Some(bytes) => parse_state_checkpoint(&bytes, topic).map(|p| Some(Some(p))),
+            Some(bytes) => parse_state_checkpoint(&bytes, &self.layout).map(|p| Some(Some(p))),
         }
     }
 }
@@ -442,35 +547,43 @@ impl OutputBuilder {
 pub const MATERIALIZED_TABLE: &str = "mat";
 
 /// A state store checkpoint: the input position of every (topic, partition) the state
-/// includes, as JSON (`{"inputs":[{"topic":…,"partition":…,"offset":…}]}`).
-pub(super) fn state_checkpoint(topic: &str, positions: &[u64]) -> Bytes {
-    let inputs: Vec<serde_json::Value> = positions
-        .iter()
-        .enumerate()
-        .map(|(p, o)| serde_json::json!({"topic": topic, "partition": p, "offset": o}))
-        .collect();
+/// includes, as JSON (`{"inputs":[{"topic":…,"partition":…,"offset":…}]}`). `positions`
+/// is flat over `layout` (each source topic and its partition count, in source order).
+pub(super) fn state_checkpoint(layout: &[(String, u32)], positions: &[u64]) -> Bytes {
+    let mut flat = positions.iter();
+    let mut inputs: Vec<serde_json::Value> = Vec::new();
+    for (topic, partitions) in layout {
+        for p in 0..*partitions {
+            let Some(o) = flat.next() else { break };
+            inputs.push(serde_json::json!({"topic": topic, "partition": p, "offset": o}));
+        }
+    }
     Bytes::from(serde_json::json!({ "inputs": inputs }).to_string())
 }
 
-/// The positions of `topic`'s partitions in a checkpoint from [`state_checkpoint`].
-fn parse_state_checkpoint(bytes: &[u8], topic: &str) -> Result<Vec<u64>> {
+/// The flat positions over `layout` in a checkpoint from [`state_checkpoint`].
+fn parse_state_checkpoint(bytes: &[u8], layout: &[(String, u32)]) -> Result<Vec<u64>> {
     let bad = || EngineError::corrupt("a state store checkpoint does not parse");
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| bad())?;
     let inputs = value.get("inputs").and_then(|i| i.as_array()).ok_or_else(bad)?;
-    let mut positions = Vec::new();
-    for input in inputs {
-        if input.get("topic").and_then(|t| t.as_str()) != Some(topic) {
-            continue;
+    let mut flat = Vec::new();
+    for (topic, partitions) in layout {
+        let mut positions = vec![0u64; *partitions as usize];
+        for input in inputs {
+            if input.get("topic").and_then(|t| t.as_str()) != Some(topic.as_str()) {
+                continue;
+            }
+            let p = input.get("partition").and_then(|p| p.as_u64()).ok_or_else(bad)?;
+            let o = input.get("offset").and_then(|o| o.as_u64()).ok_or_else(bad)?;
+            let p = usize::try_from(p).map_err(|_| bad())?;
+            if positions.len() <= p {
+                positions.resize(p + 1, 0);
+            }
+            positions[p] = o;
         }
-        let p = input.get("partition").and_then(|p| p.as_u64()).ok_or_else(bad)?;
-        let o = input.get("offset").and_then(|o| o.as_u64()).ok_or_else(bad)?;
-        let p = usize::try_from(p).map_err(|_| bad())?;
-        if positions.len() <= p {
-            positions.resize(p + 1, 0);
-        }
-        positions[p] = o;
+        flat.extend(positions);
     }
-    Ok(positions)
+    Ok(flat)
 }
 
 /// Brings a stateful query's store to where its journal says the query is.
@@ -487,7 +600,7 @@ async fn reconcile_state(
     builder: &mut OutputBuilder,
     mut positions: Vec<u64>,
 ) -> Result<Vec<u64>> {
-    let Some(state) = builder.state_positions(&handle.query.plan.source.topic)? else {
+    let Some(state) = builder.state_positions()? else {
         return Ok(positions);
     };
     // A store that never committed (a table query from before tables were materialized)
@@ -509,10 +622,12 @@ async fn reconcile_state(
     Ok(positions)
 }
 
-/// Where every partition of the source starts.
+/// Where every partition of every source starts.
 fn topic_starts(topics: &Topics) -> Vec<u64> {
-    (0..topics.source.partition_count())
-        .map(|p| topics.source.start_offset(PartitionId(p)).0)
+    topics
+        .flat()
+        .into_iter()
+        .map(|(s, p)| topics.sources[s].start_offset(PartitionId(p)).0)
         .collect()
 }
 
@@ -531,26 +646,30 @@ async fn catch_up(
         .map(|(&f, &t)| (f.min(t), t))
         .collect();
     tracing::info!(query = %handle.query.id, "rebuilding state behind the query's journal");
-    let records = read_ranges(topics, handle, &ranges).await?;
-    let _already_in_the_sink = builder.build(&records)?;
+    let (records, origins) = read_ranges(topics, handle, &ranges).await?;
+    let _already_in_the_sink = builder.build(&records, &origins)?;
     builder.commit_state(to)
 }
 
-/// The source records of `ranges` (per partition `[from, to)`), partition by partition.
+/// The source records of `ranges` (per flat partition `[from, to)`), in the order
+/// [`assemble`] gives a batch, with their sources.
 async fn read_ranges(
     topics: &Topics,
     handle: &Handle,
     ranges: &[(u64, u64)],
-) -> Result<Vec<StoredRecord>> {
-    let mut records = Vec::new();
-    for (p, &(from, to)) in ranges.iter().enumerate() {
+) -> Result<(Vec<StoredRecord>, Vec<usize>)> {
+    let flat = topics.flat();
+    let mut runs = Vec::new();
+    for (i, &(from, to)) in ranges.iter().enumerate() {
+        let Some(&(s, p)) = flat.get(i) else { break };
+        let mut records = Vec::new();
         if from >= to {
+            runs.push((s, records));
             continue;
         }
-        let mut cursor = topics
-            .source
-            .cursor(PartitionId(p as u32), StartPosition::At(Offset(from)))?;
-        let ready = topics.source.data_ready();
+        let source = &topics.sources[s];
+        let mut cursor = source.cursor(PartitionId(p), StartPosition::At(Offset(from)))?;
+        let ready = source.data_ready();
         let deadline =
             tokio::time::Instant::now() + std::time::Duration::from_millis(RECOVER_READ_WAIT_MS);
         while cursor.position().0 < to {
@@ -563,11 +682,13 @@ async fn read_ranges(
                 && tokio::time::timeout_at(deadline, notified).await.is_err()
             {
                 return Err(EngineError::corrupt(format!(
-                    "query {}: source records [{from}, {to}) of partition {p} are gone",
-                    handle.query.id
+                    "query {}: source records [{from}, {to}) of partition {p} of {} are gone",
+                    handle.query.id,
+                    source.name()
                 )));
             }
         }
+        runs.push((s, records));
     }
-    Ok(records)
+    Ok(assemble(runs, topics.sources.len() == 1))
 }
