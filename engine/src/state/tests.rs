@@ -595,6 +595,9 @@ enum Op {
     /// Drops the uncommitted batch (the query failed before committing).
     Abandon,
     Reopen,
+    /// Reads every table through the cache (its dirty keys merged over the store), after
+    /// however many writes since the last scan or commit.
+    Scan,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -605,6 +608,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => proptest::option::of(any::<u8>()).prop_map(Op::Commit),
         1 => Just(Op::Abandon),
         1 => Just(Op::Reopen),
+        3 => Just(Op::Scan),
     ]
 }
 
@@ -717,8 +721,9 @@ fn run_model(mut h: Harness, ops: &[Op], through_cache: bool) {
                 store = h.reopen(store);
                 cache = WriteBackCache::new(store.clone(), 4096);
             }
+            Op::Scan => {}
         }
-        if through_cache {
+        if through_cache && matches!(op, Op::Scan) {
             // The cache's own view: committed state with the pending writes over it.
             let mut view = committed.0.clone();
             for (t, k, v) in &pending {

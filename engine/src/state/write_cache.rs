@@ -21,7 +21,7 @@
 //!
 //! One writer: the cache is owned by the query's task (`&mut self`), not shared.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::iter::Peekable;
 use std::ops::Bound;
 use std::sync::Arc;
@@ -60,8 +60,12 @@ pub struct WriteBackCache {
     /// sorted set: an ordered insert per newly dirty key cost ~30 cache misses (measured:
     /// it tripled the per-row cost); the batch sorts once per commit instead.
     dirty: Vec<Bytes>,
-    /// `dirty` is sorted (for range merges); cleared by every push.
-    dirty_sorted: bool,
+    /// The dirty keys in key order, for range merges: built by the first range since the
+    /// last commit and kept up to date from then on. Sorting the list per range instead
+    /// made a batch quadratic in its writes for a task that scans after every write (a
+    /// stream-stream join probing its window buffer: 16k records took minutes); a task that
+    /// never scans (a GROUP BY) never builds it and keeps the list's cheap pushes.
+    ordered: Option<BTreeSet<Bytes>>,
     /// Cost of all entries, by `entry_bytes`.
     bytes: usize,
     /// Cost of the dirty entries.
@@ -95,7 +99,7 @@ impl WriteBackCache {
             store,
             entries: HashMap::new(),
             dirty: Vec::new(),
-            dirty_sorted: true,
+            ordered: None,
             bytes: 0,
             dirty_bytes: 0,
             bytes_max,
@@ -157,14 +161,13 @@ impl WriteBackCache {
         let new_bytes = entry_bytes(&self.scratch, value.as_ref());
         entry.value = value;
         entry.referenced = true;
+        let was_dirty = std::mem::replace(&mut entry.dirty, true);
         self.bytes = self.bytes + new_bytes - old_bytes;
-        if entry.dirty {
+        if was_dirty {
             self.dirty_bytes = self.dirty_bytes + new_bytes - old_bytes;
         } else {
-            entry.dirty = true;
             self.dirty_bytes += new_bytes;
-            self.dirty.push(Bytes::copy_from_slice(&self.scratch));
-            self.dirty_sorted = false;
+            self.mark_dirty(Bytes::copy_from_slice(&self.scratch));
         }
         Ok(())
     }
@@ -192,21 +195,19 @@ impl WriteBackCache {
             self.bytes = self.bytes + new_bytes - old_bytes;
             entry.value = value;
             entry.referenced = true;
-            if entry.dirty {
+            let was_dirty = std::mem::replace(&mut entry.dirty, true);
+            if was_dirty {
                 self.dirty_bytes = self.dirty_bytes + new_bytes - old_bytes;
             } else {
-                entry.dirty = true;
                 self.dirty_bytes += new_bytes;
-                self.dirty.push(Bytes::copy_from_slice(&self.scratch));
-                self.dirty_sorted = false;
+                self.mark_dirty(Bytes::copy_from_slice(&self.scratch));
             }
             return;
         }
         let store_key = Bytes::copy_from_slice(&self.scratch);
         self.bytes += new_bytes;
         self.dirty_bytes += new_bytes;
-        self.dirty.push(store_key.clone());
-        self.dirty_sorted = false;
+        self.mark_dirty(store_key.clone());
         self.entries.insert(
             store_key,
             Entry {
@@ -215,6 +216,14 @@ impl WriteBackCache {
                 referenced: true,
             },
         );
+    }
+
+    /// Records a newly dirty store key (each key once until the next commit).
+    fn mark_dirty(&mut self, store_key: Bytes) {
+        if let Some(ordered) = &mut self.ordered {
+            ordered.insert(store_key.clone());
+        }
+        self.dirty.push(store_key);
     }
 
     /// What the cache holds, in bytes (keys, values, per-entry overhead): for metrics.
@@ -249,7 +258,7 @@ impl WriteBackCache {
             entry.dirty = false;
             batch.push_checked(store_key, entry.value.clone());
         }
-        self.dirty_sorted = true;
+        self.ordered = None;
         self.dirty_bytes = 0;
         if let Err(e) = self.store.commit(batch) {
             // Whether the batch landed is unknown: keep nothing that could disagree with
@@ -270,7 +279,7 @@ impl WriteBackCache {
                 self.bytes -= entry_bytes(&store_key, entry.value.as_ref());
             }
         }
-        self.dirty_sorted = true;
+        self.ordered = None;
         self.dirty_bytes = 0;
     }
 
@@ -303,8 +312,8 @@ impl WriteBackCache {
     }
 
     /// Keys of `table` within `from`..`to` as this task sees them (committed state with its
-    /// uncommitted writes over it), in key order. Sorts the dirty list first if keys were
-    /// added since the last range: O(dirty keys), cheap when only a few were added.
+    /// uncommitted writes over it), in key order. The first range since a commit orders the
+    /// dirty keys (O(d log d)); later ones find theirs in O(log d).
     pub fn range(
         &mut self,
         table: &StateTable,
@@ -330,29 +339,21 @@ impl WriteBackCache {
         from: Bound<Vec<u8>>,
         to: Bound<Vec<u8>>,
     ) -> MergedIter<'_> {
-        if !self.dirty_sorted {
-            self.dirty.sort_unstable();
-            self.dirty_sorted = true;
-        }
+        let dirty = &self.dirty;
+        let ordered = self
+            .ordered
+            .get_or_insert_with(|| dirty.iter().cloned().collect());
         let (from, to) = (from.as_ref().map(|b| &b[..]), to.as_ref().map(|b| &b[..]));
-        let dirty: &[Bytes] = if is_empty_range(from, to) {
-            &[]
+        let empty: &[u8] = &[];
+        // `BTreeSet::range` panics on a reversed range; an empty one stands in for it.
+        let bounds = if is_empty_range(from, to) {
+            (Bound::Included(empty), Bound::Excluded(empty))
         } else {
-            let start = match from {
-                Bound::Included(k) => self.dirty.partition_point(|d| &d[..] < k),
-                Bound::Excluded(k) => self.dirty.partition_point(|d| &d[..] <= k),
-                Bound::Unbounded => 0,
-            };
-            let end = match to {
-                Bound::Included(k) => self.dirty.partition_point(|d| &d[..] <= k),
-                Bound::Excluded(k) => self.dirty.partition_point(|d| &d[..] < k),
-                Bound::Unbounded => self.dirty.len(),
-            };
-            &self.dirty[start..end.max(start)]
+            (from, to)
         };
         MergedIter {
             committed: committed.peekable(),
-            dirty: dirty.iter().peekable(),
+            dirty: ordered.range::<[u8], _>(bounds).peekable(),
             entries: &self.entries,
             prefix_len: table.prefix().len(),
         }
@@ -363,7 +364,7 @@ impl WriteBackCache {
 /// replaces (or, if deleted, hides) the committed key.
 pub struct MergedIter<'a> {
     committed: Peekable<KeyValueIter>,
-    dirty: Peekable<std::slice::Iter<'a, Bytes>>,
+    dirty: Peekable<std::collections::btree_set::Range<'a, Bytes>>,
     entries: &'a HashMap<Bytes, Entry>,
     prefix_len: usize,
 }
