@@ -75,28 +75,20 @@ fn stream_table_join(c: &mut Criterion) {
                     n += 1;
                     let sink = format!("J{n}");
                     let start = Instant::now();
-                    ksql_earliest(
-                        &server,
-                        &format!(
+                    server
+                        .ksql_earliest(&format!(
                             "CREATE STREAM {sink} AS SELECT s.REGION, s.ID, s.USER, s.AMOUNT, \
                              r.NAME, r.ZONE FROM {STREAM} s LEFT JOIN REGIONS r \
                              ON s.REGION = r.REGION;"
-                        ),
-                    )
-                    .await;
-                    let id = format!("CSAS_{sink}_{}", query_number(&server, &sink).await);
-                    loop {
-                        let progress = server.engine.query_progress(&id).expect("query runs");
-                        if progress.caught_up {
-                            break;
-                        }
-                        assert!(start.elapsed() < CATCH_UP_MAX, "{id} did not catch up");
-                        tokio::time::sleep(Duration::from_millis(2)).await;
-                    }
-                    total += start.elapsed();
-                    server
-                        .ksql_ok(&format!("DROP STREAM {sink} DELETE TOPIC;"))
+                        ))
                         .await;
+                    let id = server.query_id(&format!("CSAS_{sink}_")).await;
+                    let records = ROWS + REGIONS.len() as u64;
+                    server
+                        .wait_caught_up(&id, records, start, CATCH_UP_MAX)
+                        .await;
+                    total += start.elapsed();
+                    server.drop_query_and_sink(&id, "STREAM", &sink).await;
                 }
                 total
             })
@@ -104,36 +96,6 @@ fn stream_table_join(c: &mut Criterion) {
     });
     group.finish();
     rt.block_on(server.stop());
-}
-
-/// Runs `sql` with `auto.offset.reset=earliest`, so the query reads the pre-loaded rows.
-async fn ksql_earliest(server: &BenchServer, sql: &str) {
-    let body = serde_json::json!({
-        "ksql": sql,
-        "streamsProperties": {"auto.offset.reset": "earliest"}
-    })
-    .to_string();
-    let (status, bytes) = server.h2().await.request("/ksql", None, body.into()).await;
-    assert!(
-        status.is_success(),
-        "{sql} failed: {}",
-        String::from_utf8_lossy(&bytes)
-    );
-}
-
-/// The number in the id of the query writing `sink`, from SHOW QUERIES.
-async fn query_number(server: &BenchServer, sink: &str) -> String {
-    let body = serde_json::json!({"ksql": "SHOW QUERIES;", "streamsProperties": {}}).to_string();
-    let (_, bytes) = server.h2().await.request("/ksql", None, body.into()).await;
-    let reply: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
-    let prefix = format!("CSAS_{sink}_");
-    reply[0]["queries"]
-        .as_array()
-        .expect("queries")
-        .iter()
-        .filter_map(|q| q["id"].as_str())
-        .find_map(|id| id.strip_prefix(&prefix).map(str::to_string))
-        .expect("the CSAS runs")
 }
 
 criterion_group!(benches, stream_table_join);

@@ -67,31 +67,16 @@ fn windowed_count(c: &mut Criterion) {
                         n += 1;
                         let sink = format!("W{n}");
                         let start = Instant::now();
-                        create_from_earliest(
-                            &server,
-                            &format!(
-                                "CREATE TABLE {sink} AS SELECT {key}, COUNT(*) AS N FROM {STREAM} \
-                             WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY {key};"
-                            ),
-                        )
-                        .await;
-                        let id = format!("CTAS_{sink}_{}", query_number(&server, &sink).await);
-                        loop {
-                            let progress = server.engine.query_progress(&id).expect("query runs");
-                            if progress.caught_up {
-                                // Caught up at the end of every row, not at an empty start.
-                                let read: u64 = progress.sources.iter().map(|s| s.2).sum();
-                                assert_eq!(read, ROWS, "{id} read every row");
-                                break;
-                            }
-                            assert!(start.elapsed() < CATCH_UP_MAX, "{id} did not catch up");
-                            tokio::time::sleep(Duration::from_millis(2)).await;
-                        }
-                        total += start.elapsed();
-                        server.ksql_ok(&format!("TERMINATE {id};")).await;
                         server
-                            .ksql_ok(&format!("DROP TABLE {sink} DELETE TOPIC;"))
+                            .ksql_earliest(&format!(
+                                "CREATE TABLE {sink} AS SELECT {key}, COUNT(*) AS N FROM {STREAM} \
+                                 WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY {key};"
+                            ))
                             .await;
+                        let id = server.query_id(&format!("CTAS_{sink}_")).await;
+                        server.wait_caught_up(&id, ROWS, start, CATCH_UP_MAX).await;
+                        total += start.elapsed();
+                        server.drop_query_and_sink(&id, "TABLE", &sink).await;
                     }
                     total
                 })
@@ -100,36 +85,6 @@ fn windowed_count(c: &mut Criterion) {
     }
     group.finish();
     rt.block_on(server.stop());
-}
-
-/// Runs a CTAS that reads its source from the first row (`auto.offset.reset=earliest`).
-async fn create_from_earliest(server: &BenchServer, sql: &str) {
-    let body = serde_json::json!({
-        "ksql": sql,
-        "streamsProperties": {"auto.offset.reset": "earliest"}
-    })
-    .to_string();
-    let (status, bytes) = server.h2().await.request("/ksql", None, body.into()).await;
-    assert!(
-        status.is_success(),
-        "{sql}: {}",
-        String::from_utf8_lossy(&bytes)
-    );
-}
-
-/// The number in the id of the query writing `sink`, from SHOW QUERIES.
-async fn query_number(server: &BenchServer, sink: &str) -> String {
-    let body = serde_json::json!({"ksql": "SHOW QUERIES;", "streamsProperties": {}}).to_string();
-    let (_, bytes) = server.h2().await.request("/ksql", None, body.into()).await;
-    let reply: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
-    let prefix = format!("CTAS_{sink}_");
-    reply[0]["queries"]
-        .as_array()
-        .expect("queries")
-        .iter()
-        .filter_map(|q| q["id"].as_str())
-        .find_map(|id| id.strip_prefix(&prefix).map(str::to_string))
-        .expect("the CTAS runs")
 }
 
 criterion_group!(benches, windowed_count);

@@ -9,7 +9,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Request, StatusCode};
@@ -308,6 +308,63 @@ impl BenchServer {
             "{sql} failed: {}",
             String::from_utf8_lossy(&bytes)
         );
+    }
+
+    /// Runs one `/ksql` statement with `auto.offset.reset=earliest` (a persistent query
+    /// then reads the rows already loaded) and asserts it succeeds.
+    pub async fn ksql_earliest(&self, sql: &str) {
+        let body = serde_json::json!({
+            "ksql": sql,
+            "streamsProperties": {"auto.offset.reset": "earliest"}
+        })
+        .to_string();
+        let (status, bytes) = self.h2().await.request("/ksql", None, body.into()).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{sql} failed: {}",
+            String::from_utf8_lossy(&bytes)
+        );
+    }
+
+    /// The id of the running persistent query whose id starts with `prefix` (`CTAS_T_`),
+    /// from `SHOW QUERIES`.
+    pub async fn query_id(&self, prefix: &str) -> String {
+        let body =
+            serde_json::json!({"ksql": "SHOW QUERIES;", "streamsProperties": {}}).to_string();
+        let (_, bytes) = self.h2().await.request("/ksql", None, body.into()).await;
+        let reply: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
+        reply[0]["queries"]
+            .as_array()
+            .expect("queries")
+            .iter()
+            .filter_map(|q| q["id"].as_str())
+            .find(|id| id.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no query {prefix}… runs"))
+            .to_string()
+    }
+
+    /// Waits until query `id` has caught up, asserting it then read `records` source
+    /// records in all (so it caught up at the end of the data, not at an empty start).
+    /// Panics past `bound`, measured from `start`.
+    pub async fn wait_caught_up(&self, id: &str, records: u64, start: Instant, bound: Duration) {
+        loop {
+            let progress = self.engine.query_progress(id).expect("query runs");
+            if progress.caught_up {
+                let read: u64 = progress.sources.iter().map(|s| s.2).sum();
+                assert_eq!(read, records, "{id} read every record");
+                return;
+            }
+            assert!(start.elapsed() < bound, "{id} did not catch up");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    /// Terminates query `id` and drops its sink (`STREAM` or `TABLE`) with its topic.
+    pub async fn drop_query_and_sink(&self, id: &str, kind: &str, sink: &str) {
+        self.ksql_ok(&format!("TERMINATE {id};")).await;
+        self.ksql_ok(&format!("DROP {kind} {sink} DELETE TOPIC;"))
+            .await;
     }
 }
 
