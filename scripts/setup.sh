@@ -45,3 +45,14 @@ if ! scripts/py_clients.sh install; then
   echo "setup: FAILED: installing the Python client libraries (pip; its error is above)" >&2
   exit 1
 fi
+
+# The gate's short fuzz run (scripts/fuzz.sh) needs cargo-fuzz on a nightly toolchain. A
+# machine with a nightly but no cargo-fuzz gets it from the crates registry (a few minutes'
+# build, once); without a nightly, fuzz.sh says loudly that it skips.
+if cargo +nightly --version >/dev/null 2>&1 && ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+  printf '\n==> cargo-fuzz (cargo install --locked cargo-fuzz)\n'
+  if ! cargo install --locked --quiet cargo-fuzz; then
+    echo "setup: FAILED: installing cargo-fuzz (cargo install; its error is above)" >&2
+    exit 1
+  fi
+fi
