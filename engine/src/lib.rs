@@ -28,7 +28,8 @@
 //! - `catalog`: sources (streams, tables), persistent queries, the command log trait,
 //!   command statuses, the registry of running push queries.
 //! - `exec`: the operators of a query pipeline (scan, filter, flat map, aggregate with its
-//!   functions and state, limit, sinks).
+//!   functions, windows and state, joins over their state-store tables and window buffers,
+//!   limit, sinks).
 //! - `plan`: SQL → logical plan → pipeline, one planner for push, pull and persistent.
 //! - `query`: running queries: push/pull drivers, PRINT, persistent queries and their
 //!   checkpoints, raw records.
