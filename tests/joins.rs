@@ -187,6 +187,84 @@ async fn stream_stream_join_matches_within_the_window() {
 }
 
 #[tokio::test]
+async fn aggregation_over_a_stream_table_join_is_a_queryable_table() {
+    let server = TestServer::start().await;
+    run_in_order(
+        &server,
+        &[
+            "CREATE STREAM orders (id BIGINT KEY, user_id INT, qty INT) WITH (kafka_topic='orders', value_format='JSON', partitions=2);",
+            "CREATE TABLE users (id INT PRIMARY KEY, region STRING) WITH (kafka_topic='users', value_format='JSON', partitions=1);",
+            // Joined on a value column (the stream is re-keyed), filtered after the join,
+            // then grouped by a column of the table side.
+            "CREATE TABLE per_region AS SELECT u.region, COUNT(*) AS n, SUM(qty) AS total FROM orders o JOIN users u ON o.user_id = u.id WHERE qty > 0 GROUP BY u.region;",
+            "INSERT INTO users (id, region) VALUES (1, 'eu');",
+            "INSERT INTO users (id, region) VALUES (2, 'us');",
+            "INSERT INTO orders (id, user_id, qty) VALUES (10, 1, 2);",
+            "INSERT INTO orders (id, user_id, qty) VALUES (11, 2, 5);",
+            "INSERT INTO orders (id, user_id, qty) VALUES (12, 1, 3);",
+            "INSERT INTO orders (id, user_id, qty) VALUES (13, 1, 0);",
+            "INSERT INTO orders (id, user_id, qty) VALUES (14, 3, 9);",
+        ],
+    )
+    .await;
+    let mut c = server.h1().await;
+    for (region, want) in [("eu", json!(["eu", 2, 5])), ("us", json!(["us", 1, 5]))] {
+        let sql = format!("SELECT * FROM per_region WHERE region = '{region}';");
+        let (status, bytes) = c.post("/query", &json!({ "ksql": sql }).to_string()).await;
+        let body = support::json(&bytes);
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body[1]["row"]["columns"], want, "{sql}: {body}");
+    }
+    let (status, body) = c
+        .ksql("CREATE STREAM bad AS SELECT u.region, COUNT(*) FROM orders o JOIN users u ON o.user_id = u.id GROUP BY u.region;")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Your SELECT query produces a TABLE"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn partition_by_over_a_stream_stream_join_rekeys_the_result() {
+    let server = TestServer::start().await;
+    run_in_order(
+        &server,
+        &[
+            "CREATE STREAM l (k STRING KEY, b STRING) WITH (kafka_topic='l', value_format='JSON', partitions=1);",
+            "CREATE STREAM r (k STRING KEY, d STRING) WITH (kafka_topic='r', value_format='JSON', partitions=1);",
+            "CREATE STREAM lr AS SELECT l.b, l.k, r.k FROM l JOIN r WITHIN 10 SECONDS ON l.k = r.k PARTITION BY l.b;",
+            "INSERT INTO l (k, b, ROWTIME) VALUES ('a', 'x', 1000);",
+            "INSERT INTO r (k, d, ROWTIME) VALUES ('a', 'y', 2000);",
+        ],
+    )
+    .await;
+    let (status, body) = server.h1().await.ksql("DESCRIBE lr;").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let fields: Vec<(String, String)> = body[0]["sourceDescription"]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .map(|f| {
+            let name = f["name"].as_str().unwrap_or_default().to_string();
+            let kind = f["type"].as_str().unwrap_or("VALUE").to_string();
+            (name, kind)
+        })
+        .collect();
+    assert_eq!(
+        fields,
+        [("B", "KEY"), ("L_K", "VALUE"), ("R_K", "VALUE")]
+            .map(|(n, k)| (n.to_string(), k.to_string())),
+        "the PARTITION BY column is the key: {body}"
+    );
+    let got = rows(server.addr, "SELECT * FROM lr;").await;
+    assert_eq!(got, vec![json!(["x", "a", "a"])]);
+}
+
+#[tokio::test]
 async fn refused_joins_get_ksqldb_errors() {
     let server = TestServer::start().await;
     for sql in [

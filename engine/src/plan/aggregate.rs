@@ -47,6 +47,41 @@ pub(crate) enum AggregateMode<'a> {
     Push,
 }
 
+/// What an aggregation reads: one source, or the rows of a join.
+pub(crate) struct AggregateInput<'a> {
+    /// A table's rows are changes (each aggregate's undo); a stream's are facts.
+    pub(crate) kind: SourceKind,
+    pub(crate) resolver: &'a dyn ColumnResolver,
+    /// What `*` stands for, in order.
+    pub(crate) star: Vec<Expr>,
+    /// Column names a generated alias must not take.
+    pub(crate) taken: Vec<String>,
+    /// The name of an unaliased select item, where the input names it (a join prefixes a
+    /// column several sources have); otherwise the alias generator's.
+    pub(crate) item_name: &'a dyn Fn(&Expr) -> Option<String>,
+}
+
+impl<'a> AggregateInput<'a> {
+    /// One source's columns, resolved by `resolver`.
+    pub(crate) fn source(source: &Source, resolver: &'a SourceResolver<'a>) -> AggregateInput<'a> {
+        AggregateInput {
+            kind: source.kind,
+            resolver,
+            star: source
+                .schema
+                .columns
+                .iter()
+                .map(|c| Expr::Column {
+                    qualifier: None,
+                    name: c.name.clone(),
+                })
+                .collect(),
+            taken: source.schema.columns.iter().map(|c| c.name.clone()).collect(),
+            item_name: &|_| None,
+        }
+    }
+}
+
 /// An aggregation, planned up to the sink (whose key format the caller decides).
 pub(crate) struct PlannedAggregate {
     pub(crate) group_by: Vec<CompiledExpr>,
@@ -292,7 +327,7 @@ fn synthetic(prefix: &str, i: usize) -> Expr {
 
 /// The planner's state while it walks the select list and HAVING.
 struct Binder<'a> {
-    resolver: &'a SourceResolver<'a>,
+    resolver: &'a dyn ColumnResolver,
     group_by: &'a [Expr],
     /// Slot of each GROUP BY expression that is a plain column.
     group_slots: Vec<Option<usize>>,
@@ -408,8 +443,7 @@ fn ungrouped_columns(expr: &Expr) -> BTreeSet<String> {
 
 pub(crate) fn plan_aggregate(
     query: &Query,
-    source: &Source,
-    resolver: &SourceResolver<'_>,
+    input: &AggregateInput<'_>,
     mode: AggregateMode<'_>,
     config: UdafConfig,
 ) -> Result<PlannedAggregate> {
@@ -422,7 +456,7 @@ pub(crate) fn plan_aggregate(
         }
         None => None,
         Some(w) => {
-            if source.kind == SourceKind::Table {
+            if input.kind == SourceKind::Table {
                 // ksqlDB's `AggregateNode`: windows apply to streams only.
                 return Err(EngineError::statement(
                     "Windowing not supported for table aggregations.",
@@ -440,6 +474,7 @@ pub(crate) fn plan_aggregate(
             "Use of aggregate function requires a GROUP BY clause.",
         ));
     }
+    let resolver = input.resolver;
     let group_by = query
         .group_by
         .iter()
@@ -461,15 +496,7 @@ pub(crate) fn plan_aggregate(
     for item in &query.select {
         match item {
             SelectItem::Wildcard | SelectItem::QualifiedWildcard(_) => {
-                for c in &source.schema.columns {
-                    items.push((
-                        Expr::Column {
-                            qualifier: None,
-                            name: c.name.clone(),
-                        },
-                        None,
-                    ));
-                }
+                items.extend(input.star.iter().map(|e| (e.clone(), None)));
             }
             SelectItem::StructAll(_) => {
                 return Err(EngineError::unsupported(
@@ -479,11 +506,14 @@ pub(crate) fn plan_aggregate(
             SelectItem::Expr { expr, alias } => items.push((expr.clone(), alias.clone())),
         }
     }
-    let mut aliases =
-        ColumnAliasGenerator::new(source.schema.columns.iter().map(|c| c.name.as_str()));
+    let mut aliases = ColumnAliasGenerator::new(input.taken.iter().map(String::as_str));
     let names: Vec<String> = items
         .iter()
-        .map(|(e, a)| a.clone().unwrap_or_else(|| aliases.alias_for(e)))
+        .map(|(e, a)| {
+            a.clone()
+                .or_else(|| (input.item_name)(e))
+                .unwrap_or_else(|| aliases.alias_for(e))
+        })
         .collect();
 
     let mut bound = Vec::with_capacity(items.len());

@@ -27,7 +27,7 @@ use crate::error::{EngineError, Result};
 use crate::exec::join::{JoinNodeSpec, JoinSpec, JoinWindow};
 use crate::exec::project::Projection;
 use crate::exec::scan::{DecodeColumns, Tombstones};
-use crate::expr::{compile, ColumnAliasGenerator, ColumnResolver};
+use crate::expr::{compile, ColumnAliasGenerator, ColumnResolver, CompiledExpr};
 use crate::sql::ast::{BinaryOp, Expr, JoinType, Query, Relation, SelectItem, SourceKind};
 use crate::types::schema::{
     PSEUDO_COLUMN_COUNT, PSEUDO_ROWOFFSET, PSEUDO_ROWPARTITION, PSEUDO_ROWTIME,
@@ -35,8 +35,10 @@ use crate::types::schema::{
 use crate::types::{Column, ColumnKind, Schema, SqlType};
 
 use super::logical::{LogicalPlan, OutputColumn, ScanNode};
+use super::aggregate::AggregateInput;
 use super::persistent::{
-    check_duplicates, check_insert_schema, sink_source, PersistentKind, PersistentPlan, SinkSpec,
+    check_duplicates, check_insert_schema, key_missing, plan_aggregate_into_sink, sink_source,
+    AggregatedInput, PersistentKind, PersistentPlan, SinkSpec,
 };
 use super::select::{duplicate_column, struct_fields, SelectedColumn};
 use crate::statements::create::WithProperties;
@@ -219,6 +221,9 @@ pub(crate) fn plan_from(catalog: &dyn SourceLookup, from: &Relation) -> Result<P
     let row_len = base + 2;
     let mut nodes: Vec<JoinNodeSpec> = Vec::new();
     let mut viable: Vec<usize> = leaves[0].key_slots();
+    // Key columns of the left side's key: a join on one column of a wider primary key is a
+    // foreign-key join (only a join on the whole key is a primary-key join).
+    let mut left_key_width = viable.len();
     // Non-column expressions equal to the current key (`ABS(S2.ID)`): a later join on one
     // of them needs no re-keying either.
     let mut key_texts: Vec<String> = Vec::new();
@@ -319,7 +324,8 @@ pub(crate) fn plan_from(catalog: &dyn SourceLookup, from: &Relation) -> Result<P
                     "Cannot repartition a TABLE source. If this is a join, make sure that the criteria uses the TABLE's key column {key} instead of {right_expr}"
                 )));
             }
-            if left_kind == SourceKind::Table && !left_slot.is_some_and(|s| viable.contains(&s)) {
+            let whole_left_key = left_key_width == 1 && left_slot.is_some_and(|s| viable.contains(&s));
+            if left_kind == SourceKind::Table && !whole_left_key {
                 foreign_key = true;
                 if leaves[..i + 2].iter().any(|l| l.source.window.is_some()) {
                     return Err(EngineError::statement(
@@ -343,9 +349,11 @@ pub(crate) fn plan_from(catalog: &dyn SourceLookup, from: &Relation) -> Result<P
         if foreign_key {
             // Keyed by the left table's key: nothing changes.
         } else if join_type == JoinType::Full {
+            left_key_width = 1;
             viable.clear();
             key_texts.clear();
         } else {
+            left_key_width = 1;
             if rekeys_left {
                 viable.clear();
                 key_texts.clear();
@@ -422,7 +430,41 @@ fn slot_type(leaves: &[JoinLeaf], slot: usize) -> SqlType {
 }
 
 /// Expands the SELECT list over the joined row.
-fn expand(query: &Query, join: &PlannedJoin) -> Result<Vec<SelectedColumn>> {
+/// The output name of the unaliased select item `q.name`: a name only one source has stays
+/// bare; a shared one is prefixed with its source's qualifier.
+fn qualified_column_name(join: &PlannedJoin, q: &str, name: &str) -> String {
+    let holders = join
+        .leaves
+        .iter()
+        .filter(|l| l.resolve_local(name).is_some())
+        .count();
+    if holders == 1 {
+        return name.to_string();
+    }
+    let prefix = join
+        .leaves
+        .iter()
+        .find(|l| l.answers_to(q))
+        .map_or(q, |l| l.qualifier());
+    format!("{prefix}_{name}")
+}
+
+/// How `*` lays out a join leaf's columns.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum WildcardLayout {
+    /// Key and value columns in schema order (the join's own result).
+    Schema,
+    /// Value columns, then `ROWTIME`, `ROWPARTITION`, `ROWOFFSET`, then key columns: the
+    /// value schema of ksqlDB's join result, which a `PARTITION BY` after the join selects
+    /// from (so the system columns show up in the sink's value, as in ksqlDB).
+    JoinValue,
+}
+
+fn expand(
+    query: &Query,
+    join: &PlannedJoin,
+    layout: WildcardLayout,
+) -> Result<Vec<SelectedColumn>> {
     let resolver = join.resolver();
     let mut seed: Vec<String> = Vec::new();
     for leaf in &join.leaves {
@@ -434,16 +476,35 @@ fn expand(query: &Query, join: &PlannedJoin) -> Result<Vec<SelectedColumn>> {
     let mut aliases = ColumnAliasGenerator::new(seed.iter().map(String::as_str));
     let mut items = Vec::new();
     let wildcard = |leaf: &JoinLeaf, items: &mut Vec<SelectedColumn>| {
-        for (i, c) in leaf.source.schema.columns.iter().enumerate() {
-            if matches!(c.kind, ColumnKind::Key | ColumnKind::Value) {
-                items.push(SelectedColumn {
-                    name: format!("{}_{}", leaf.qualifier(), c.name),
-                    ty: c.ty.clone(),
-                    projection: Projection::Column(leaf.base + i),
-                    expr: None,
-                    slot: Some(leaf.base + i),
-                    from_wildcard: true,
-                });
+        let column = |name: &str, ty: SqlType, slot: usize| SelectedColumn {
+            name: format!("{}_{}", leaf.qualifier(), name),
+            ty,
+            projection: Projection::Column(slot),
+            expr: None,
+            slot: Some(slot),
+            from_wildcard: true,
+        };
+        let columns = leaf.source.schema.columns.iter().enumerate();
+        match layout {
+            WildcardLayout::Schema => items.extend(
+                columns
+                    .filter(|(_, c)| matches!(c.kind, ColumnKind::Key | ColumnKind::Value))
+                    .map(|(i, c)| column(&c.name, c.ty.clone(), leaf.base + i)),
+            ),
+            WildcardLayout::JoinValue => {
+                let of_kind = |kind: ColumnKind| {
+                    columns
+                        .clone()
+                        .filter(move |(_, c)| c.kind == kind)
+                        .map(|(i, c)| column(&c.name, c.ty.clone(), leaf.base + i))
+                };
+                items.extend(of_kind(ColumnKind::Value));
+                for name in [PSEUDO_ROWTIME, PSEUDO_ROWPARTITION, PSEUDO_ROWOFFSET] {
+                    if let Some((slot, ty)) = leaf.resolve_local(name) {
+                        items.push(column(name, ty, slot));
+                    }
+                }
+                items.extend(of_kind(ColumnKind::Key));
             }
         }
     };
@@ -480,22 +541,7 @@ fn expand(query: &Query, join: &PlannedJoin) -> Result<Vec<SelectedColumn>> {
                 let name = match (alias, expr) {
                     (Some(a), _) => a.clone(),
                     (None, Expr::Column { qualifier: Some(q), name }) => {
-                        // A name only one source has stays bare; a shared one is prefixed.
-                        let holders = join
-                            .leaves
-                            .iter()
-                            .filter(|l| l.resolve_local(name).is_some())
-                            .count();
-                        if holders == 1 {
-                            name.clone()
-                        } else {
-                            let prefix = join
-                                .leaves
-                                .iter()
-                                .find(|l| l.answers_to(q))
-                                .map_or(q.as_str(), |l| l.qualifier());
-                            format!("{prefix}_{name}")
-                        }
+                        qualified_column_name(join, q, name)
                     }
                     (None, _) => aliases.alias_for(expr),
                 };
@@ -524,14 +570,10 @@ pub(crate) fn plan_join_persistent(
     statement_text: &str,
     source_partitions: impl Fn(&str) -> Option<u32>,
 ) -> Result<PersistentPlan> {
-    if query.window.is_some() || !query.group_by.is_empty() || query.having.is_some() {
-        return Err(EngineError::unsupported(
-            "Aggregations over joins are not supported yet in persistent queries",
-        ));
-    }
-    if !query.partition_by.is_empty() {
-        return Err(EngineError::unsupported(
-            "PARTITION BY over joins is not supported yet in persistent queries",
+    let aggregating = super::aggregate::is_aggregation(query);
+    if aggregating && !query.partition_by.is_empty() {
+        return Err(EngineError::statement(
+            "PARTITION BY is not supported on aggregations: the GROUP BY sets the key.",
         ));
     }
     if query.limit.is_some() {
@@ -545,6 +587,9 @@ pub(crate) fn plan_join_persistent(
         )));
     }
     let mut join = plan_from(catalog, &query.from)?;
+    if aggregating {
+        return plan_join_aggregation(join, sink, query, statement_text, source_partitions);
+    }
     match (sink.kind, join.kind) {
         (PersistentKind::CreateTableAs, SourceKind::Stream) => {
             return Err(EngineError::statement(
@@ -562,7 +607,20 @@ pub(crate) fn plan_join_persistent(
         Some(w) => super::scope::compile_where(Some(w), &join.resolver())?,
         None => None,
     };
-    let items = expand(query, &join)?;
+    if !query.partition_by.is_empty() && join.kind == SourceKind::Table {
+        return Err(EngineError::unsupported(
+            "PARTITION BY over a table-table join is not supported yet in persistent queries",
+        ));
+    }
+    if !query.partition_by.is_empty() {
+        let items = expand(query, &join, WildcardLayout::JoinValue)?;
+        let (keys, values) = partition_keys(query, &join, items, sink.name)?;
+        // The key comes from the PARTITION BY expressions, not the join key: an outer
+        // row's missing side stays NULL.
+        join.spec.key_slots.clear();
+        return finish_persistent(sink, join, filter, keys, values, statement_text, source_partitions);
+    }
+    let items = expand(query, &join, WildcardLayout::Schema)?;
     let is_key = |i: &SelectedColumn| {
         i.slot.is_some_and(|s| {
             join.viable.contains(&s) || (join.viable.is_empty() && s == join.spec.rowkey_slot)
@@ -588,7 +646,18 @@ pub(crate) fn plan_join_persistent(
             },
         );
     }
-    let Some(at) = items.iter().position(is_key) else {
+    // A key column named in the projection wins; among those `*` brought in, the leftmost
+    // source's (ksqlDB keys `SELECT r.*, l.*` by the left source's key).
+    let named = items.iter().position(|i| is_key(i) && !i.from_wildcard);
+    let starred = || {
+        items
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| is_key(i) && i.from_wildcard)
+            .min_by_key(|(_, i)| i.slot)
+            .map(|(at, _)| at)
+    };
+    let Some(at) = named.or_else(starred) else {
         let hint = match (&join.synthetic, join.spec.nodes.last()) {
             (Some(_), _) | (None, None) => SYNTHETIC_KEY.to_string(),
             (None, Some(_)) => join
@@ -639,6 +708,20 @@ pub(crate) fn plan_join_persistent(
         join.spec.key_slots = key.slot.into_iter().collect();
         vec![key]
     };
+    finish_persistent(sink, join, filter, keys, values, statement_text, source_partitions)
+}
+
+/// The sink schema, scans and `Sink ─ Project ─ Filter? ─ Join` plan of a persistent join
+/// whose key (`keys`) and value (`values`) columns are chosen.
+fn finish_persistent(
+    sink: SinkSpec<'_>,
+    mut join: PlannedJoin,
+    filter: Option<CompiledExpr>,
+    keys: Vec<SelectedColumn>,
+    values: Vec<SelectedColumn>,
+    statement_text: &str,
+    source_partitions: impl Fn(&str) -> Option<u32>,
+) -> Result<PersistentPlan> {
     check_duplicates(&keys, &values)?;
     for (n, v) in values.iter().enumerate() {
         if values[..n].iter().any(|o| o.name == v.name) {
@@ -668,20 +751,7 @@ pub(crate) fn plan_join_persistent(
         Some(n) => n,
         None => source_partitions(&first.topic).unwrap_or(1),
     };
-    let scans = join
-        .leaves
-        .iter()
-        .map(|l| ScanNode {
-            source: Arc::clone(&l.source),
-            alias: l.alias.clone(),
-            decode: DecodeColumns::All,
-            // A table's deletes change the join; a stream's null values join nothing.
-            tombstones: match l.source.kind {
-                SourceKind::Table => Tombstones::Forward,
-                SourceKind::Stream => Tombstones::Drop,
-            },
-        })
-        .collect();
+    let scans = scans(&join);
     let table_result = join.kind == SourceKind::Table;
     if table_result {
         join.spec.table_filter = filter.clone();
@@ -731,6 +801,144 @@ pub(crate) fn plan_join_persistent(
     })
 }
 
+/// Splits a join's projection by `PARTITION BY`: each partitioning expression's item (by
+/// column or by expression) becomes a key column, in PARTITION BY order; with `*` an
+/// expression not projected is keyed under a generated name, otherwise it is an error, as
+/// for a single source. `PARTITION BY NULL` keys nothing.
+fn partition_keys(
+    query: &Query,
+    join: &PlannedJoin,
+    mut items: Vec<SelectedColumn>,
+    sink_name: &str,
+) -> Result<(Vec<SelectedColumn>, Vec<SelectedColumn>)> {
+    use crate::sql::ast::Literal;
+    if let [Expr::Literal(Literal::Null)] = query.partition_by.as_slice() {
+        return Ok((Vec::new(), items));
+    }
+    let resolver = join.resolver();
+    let has_wildcard = items.iter().any(|i| i.from_wildcard);
+    let taken: Vec<String> = items.iter().map(|i| i.name.clone()).collect();
+    let mut aliases = ColumnAliasGenerator::new(taken.iter().map(String::as_str));
+    let mut keys = Vec::with_capacity(query.partition_by.len());
+    for expr in &query.partition_by {
+        let slot = plain_slot(expr, &resolver);
+        let found = items.iter().position(|i| match (&i.expr, slot) {
+            (_, Some(s)) if i.slot == Some(s) => true,
+            (Some(e), _) => e == expr,
+            (None, _) => false,
+        });
+        match found {
+            Some(at) => keys.push(items.remove(at)),
+            None if has_wildcard => {
+                let compiled = compile(expr, &resolver)?;
+                keys.push(SelectedColumn {
+                    name: aliases.alias_for(expr),
+                    ty: compiled.sql_type().clone(),
+                    projection: match slot {
+                        Some(s) => Projection::Column(s),
+                        None => Projection::Expr(compiled),
+                    },
+                    expr: Some(expr.clone()),
+                    slot,
+                    from_wildcard: false,
+                });
+            }
+            None => {
+                let text = expr.to_string();
+                return Err(key_missing(sink_name, &[&text], "partitioning expression"));
+            }
+        }
+    }
+    Ok((keys, items))
+}
+
+/// The scans of a join's leaves.
+fn scans(join: &PlannedJoin) -> Vec<ScanNode> {
+    join.leaves
+        .iter()
+        .map(|l| ScanNode {
+            source: Arc::clone(&l.source),
+            alias: l.alias.clone(),
+            decode: DecodeColumns::All,
+            // A table's deletes change the join; a stream's null values join nothing.
+            tombstones: match l.source.kind {
+                SourceKind::Table => Tombstones::Forward,
+                SourceKind::Stream => Tombstones::Drop,
+            },
+        })
+        .collect()
+}
+
+/// Plans `CREATE TABLE … AS SELECT … FROM a JOIN b … [WINDOW …] GROUP BY …`: the join's
+/// rows (a stream) aggregated, `Sink ─ Project ─ Aggregate ─ Filter? ─ Join`, as ksqlDB
+/// aggregates a join's result. The join and the aggregate keep their state in the query's
+/// one store, so exactly-once holds as for each alone.
+fn plan_join_aggregation(
+    join: PlannedJoin,
+    sink: SinkSpec<'_>,
+    query: &Query,
+    statement_text: &str,
+    source_partitions: impl Fn(&str) -> Option<u32>,
+) -> Result<PersistentPlan> {
+    if join.kind == SourceKind::Table {
+        return Err(EngineError::unsupported(
+            "Aggregations over table-table joins are not supported yet in persistent queries",
+        ));
+    }
+    if sink.kind != PersistentKind::CreateTableAs {
+        return Err(EngineError::statement(
+            "Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE AS SELECT statement instead.",
+        ));
+    }
+    let resolver = join.resolver();
+    let filter = super::scope::compile_where(query.where_clause.as_ref(), &resolver)?;
+    let mut star = Vec::new();
+    let mut taken = Vec::new();
+    for leaf in &join.leaves {
+        for c in &leaf.source.schema.columns {
+            taken.push(c.name.clone());
+            taken.push(format!("{}_{}", leaf.qualifier(), c.name));
+            if matches!(c.kind, ColumnKind::Key | ColumnKind::Value) {
+                star.push(Expr::Column {
+                    qualifier: Some(leaf.qualifier().to_string()),
+                    name: c.name.clone(),
+                });
+            }
+        }
+    }
+    let item_name = |e: &Expr| match e {
+        Expr::Column {
+            qualifier: Some(q),
+            name,
+        } => Some(qualified_column_name(&join, q, name)),
+        _ => None,
+    };
+    let input = AggregateInput {
+        kind: SourceKind::Stream,
+        resolver: &resolver,
+        star,
+        taken,
+        item_name: &item_name,
+    };
+    let plan = LogicalPlan::Join {
+        leaves: scans(&join),
+        spec: join.spec.clone(),
+    };
+    let sources = join.leaves.iter().map(|l| Arc::clone(&l.source)).collect();
+    plan_aggregate_into_sink(
+        AggregatedInput {
+            input,
+            plan,
+            filter,
+            sources,
+        },
+        sink,
+        query,
+        statement_text,
+        source_partitions,
+    )
+}
+
 /// A push query over a join: its plan (`Limit? ─ Project ─ Filter? ─ Join`, state in
 /// memory for the query's life) and its result columns, in SELECT order.
 pub(crate) struct PushJoin {
@@ -757,7 +965,7 @@ pub(crate) fn plan_join_push(catalog: &dyn SourceLookup, query: &Query) -> Resul
         Some(w) => super::scope::compile_where(Some(w), &join.resolver())?,
         None => None,
     };
-    let items = expand(query, &join)?;
+    let items = expand(query, &join, WildcardLayout::Schema)?;
     for (n, v) in items.iter().enumerate() {
         if items[..n].iter().any(|o| o.name == v.name) {
             return Err(duplicate_column(&v.name, &v.ty));

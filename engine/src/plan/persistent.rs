@@ -28,7 +28,7 @@ use crate::statements::create::{
 };
 use crate::types::{Column, ColumnKind, Schema, SqlType};
 
-use super::aggregate::{self, AggregateMode, PlannedAggregate};
+use super::aggregate::{self, AggregateInput, AggregateMode, PlannedAggregate};
 use super::logical::{LogicalPlan, OutputColumn, ScanNode};
 use super::scope::{compile_where, SourceResolver};
 use super::select::{expand_select, Duplicates, SelectScope, SelectedColumn, WildcardOrder};
@@ -243,6 +243,52 @@ fn plan_aggregating(
     statement_text: &str,
     source_partitions: impl Fn(&str) -> Option<u32>,
 ) -> Result<PersistentPlan> {
+    let scan = LogicalPlan::Scan(ScanNode {
+        source: Arc::clone(source),
+        alias: resolver.alias.map(str::to_string),
+        decode: DecodeColumns::All,
+        // A table's deletes withdraw rows from their groups; a stream's null values are
+        // dropped by the aggregate.
+        tombstones: Tombstones::Forward,
+    });
+    plan_aggregate_into_sink(
+        AggregatedInput {
+            input: AggregateInput::source(source, resolver),
+            plan: scan,
+            filter,
+            sources: vec![Arc::clone(source)],
+        },
+        sink,
+        query,
+        statement_text,
+        source_partitions,
+    )
+}
+
+/// The rows an aggregation reads: its input's plan (a scan, or a join) with the WHERE not
+/// yet applied, and the sources under it (the first names the sink's defaults).
+pub(super) struct AggregatedInput<'a> {
+    pub(super) input: AggregateInput<'a>,
+    pub(super) plan: LogicalPlan,
+    pub(super) filter: Option<crate::expr::CompiledExpr>,
+    pub(super) sources: Vec<Arc<Source>>,
+}
+
+/// `Sink ─ Project ─ Aggregate ─ Filter? ─ input`: the aggregation of `from` into the sink.
+pub(super) fn plan_aggregate_into_sink(
+    from: AggregatedInput<'_>,
+    sink: SinkSpec<'_>,
+    query: &Query,
+    statement_text: &str,
+    source_partitions: impl Fn(&str) -> Option<u32>,
+) -> Result<PersistentPlan> {
+    let AggregatedInput {
+        input,
+        plan: input_plan,
+        filter,
+        sources,
+    } = from;
+    let source = &sources[0];
     let config = UdafConfig {
         collect_list_limit: sink
             .config
@@ -253,7 +299,7 @@ fn plan_aggregating(
             .collect_set_limit
             .unwrap_or(UdafConfig::default().collect_set_limit),
     };
-    let table_input = source.kind == SourceKind::Table;
+    let table_input = input.kind == SourceKind::Table;
     let PlannedAggregate {
         group_by,
         calls,
@@ -264,8 +310,7 @@ fn plan_aggregating(
         window,
     } = aggregate::plan_aggregate(
         query,
-        source,
-        resolver,
+        &input,
         AggregateMode::Persistent { sink: sink.name },
         config,
     )?;
@@ -317,14 +362,7 @@ fn plan_aggregating(
         having,
         window: window.map(Box::new),
     };
-    let mut plan = LogicalPlan::Scan(ScanNode {
-        source: Arc::clone(source),
-        alias: resolver.alias.map(str::to_string),
-        decode: DecodeColumns::All,
-        // A table's deletes withdraw rows from their groups; a stream's null values are
-        // dropped by the aggregate.
-        tombstones: Tombstones::Forward,
-    });
+    let mut plan = input_plan;
     if let (Some(predicate), false) = (filter, table_input) {
         plan = LogicalPlan::Filter {
             input: Box::new(plan),
@@ -360,7 +398,7 @@ fn plan_aggregating(
         kind: sink.kind,
         statement_text: statement_text.to_string(),
         source: Arc::clone(source),
-        sources: vec![Arc::clone(source)],
+        sources,
         sink: sink_source,
         sink_partitions,
         logical: plan,
@@ -561,7 +599,7 @@ fn key_only_slot(resolver: &SourceResolver<'_>, slot: usize) -> Option<usize> {
     (column.kind == ColumnKind::Key).then_some(slot)
 }
 
-fn key_missing(sink: &str, names: &[&str], what: &str) -> EngineError {
+pub(super) fn key_missing(sink: &str, names: &[&str], what: &str) -> EngineError {
     let (what, list) = match names {
         [one] => (what.to_string(), (*one).to_string()),
         _ => (format!("{what}s"), names.join(" and ")),

@@ -423,8 +423,7 @@ fn plan_push_aggregate(
     let filter = compile_where(query.where_clause.as_ref(), &resolver)?;
     let planned = aggregate::plan_aggregate(
         query,
-        &source,
-        &resolver,
+        &aggregate::AggregateInput::source(&source, &resolver),
         AggregateMode::Push,
         UdafConfig::default(),
     )?;
