@@ -215,6 +215,33 @@ async fn aggregation_over_a_stream_table_join_is_a_queryable_table() {
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body[1]["row"]["columns"], want, "{sql}: {body}");
     }
+    // The same aggregation as a push query, from the earliest rows, in memory.
+    let (status, bytes) = Client::connect(server.addr, Proto::H2)
+        .await
+        .post(
+            "/query-stream",
+            &json!({
+                "sql": "SELECT u.region, COUNT(*) AS n FROM orders o JOIN users u ON o.user_id = u.id WHERE qty > 0 GROUP BY u.region EMIT CHANGES LIMIT 3;",
+                "properties": {"auto.offset.reset": "earliest"}
+            })
+            .to_string(),
+        )
+        .await;
+    let text = std::str::from_utf8(&bytes).expect("utf8");
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let mut last: BTreeMap<String, i64> = BTreeMap::new();
+    for line in text.lines().skip(1) {
+        let row: Value = serde_json::from_str(line).expect("a whole row");
+        last.insert(
+            row[0].as_str().expect("region").into(),
+            row[1].as_i64().expect("n"),
+        );
+    }
+    assert_eq!(
+        last,
+        BTreeMap::from([("eu".to_string(), 2), ("us".to_string(), 1)]),
+        "{text}"
+    );
     let (status, body) = c
         .ksql("CREATE STREAM bad AS SELECT u.region, COUNT(*) FROM orders o JOIN users u ON o.user_id = u.id GROUP BY u.region;")
         .await;
