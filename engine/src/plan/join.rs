@@ -37,7 +37,7 @@ use crate::types::{Column, ColumnKind, Schema, SqlType};
 use super::logical::{LogicalPlan, OutputColumn, ScanNode};
 use super::aggregate::AggregateInput;
 use super::persistent::{
-    check_duplicates, check_insert_schema, key_missing, plan_aggregate_into_sink, sink_source,
+    check_duplicates, check_insert_schema, partition_by_keys, plan_aggregate_into_sink, sink_source,
     AggregatedInput, PersistentKind, PersistentPlan, SinkSpec,
 };
 use super::select::{duplicate_column, struct_fields, SelectedColumn};
@@ -808,48 +808,23 @@ fn finish_persistent(
 fn partition_keys(
     query: &Query,
     join: &PlannedJoin,
-    mut items: Vec<SelectedColumn>,
+    items: Vec<SelectedColumn>,
     sink_name: &str,
 ) -> Result<(Vec<SelectedColumn>, Vec<SelectedColumn>)> {
     use crate::sql::ast::Literal;
     if let [Expr::Literal(Literal::Null)] = query.partition_by.as_slice() {
         return Ok((Vec::new(), items));
     }
-    let resolver = join.resolver();
     let has_wildcard = items.iter().any(|i| i.from_wildcard);
     let taken: Vec<String> = items.iter().map(|i| i.name.clone()).collect();
-    let mut aliases = ColumnAliasGenerator::new(taken.iter().map(String::as_str));
-    let mut keys = Vec::with_capacity(query.partition_by.len());
-    for expr in &query.partition_by {
-        let slot = plain_slot(expr, &resolver);
-        let found = items.iter().position(|i| match (&i.expr, slot) {
-            (_, Some(s)) if i.slot == Some(s) => true,
-            (Some(e), _) => e == expr,
-            (None, _) => false,
-        });
-        match found {
-            Some(at) => keys.push(items.remove(at)),
-            None if has_wildcard => {
-                let compiled = compile(expr, &resolver)?;
-                keys.push(SelectedColumn {
-                    name: aliases.alias_for(expr),
-                    ty: compiled.sql_type().clone(),
-                    projection: match slot {
-                        Some(s) => Projection::Column(s),
-                        None => Projection::Expr(compiled),
-                    },
-                    expr: Some(expr.clone()),
-                    slot,
-                    from_wildcard: false,
-                });
-            }
-            None => {
-                let text = expr.to_string();
-                return Err(key_missing(sink_name, &[&text], "partitioning expression"));
-            }
-        }
-    }
-    Ok((keys, items))
+    partition_by_keys(
+        &query.partition_by,
+        items,
+        has_wildcard,
+        &join.resolver(),
+        taken.iter().map(String::as_str),
+        sink_name,
+    )
 }
 
 /// The scans of a join's leaves.
