@@ -1,6 +1,7 @@
 //! The `sluice` binary: configuration, tracing, engine, server; runs until a signal.
 
 mod bench;
+mod nexmark;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
