@@ -24,3 +24,6 @@
 
 pub mod generator;
 pub mod queries;
+mod run;
+
+pub use run::{run, NexmarkArgs};
