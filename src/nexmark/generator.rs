@@ -21,8 +21,9 @@
 //!   column padding people, auctions and bids to about 200, 500 and 100 bytes.
 //!
 //! What differs: the random source (splitmix64 instead of `java.util.Random`, so the same
-//! seed does not give Java's exact values), and the bid channel's URL, which is a fixed
-//! shape rather than the reference's random URL table.
+//! seed does not give Java's exact values), and the bid's URL, drawn per bid rather than
+//! from the reference's cached table of channel URLs (same shape: three directories, a
+//! `channel_id` parameter on most non-hot channels).
 
 /// Events per cycle of the mix, and each kind's share of it (the reference's proportions).
 pub const PROPORTION_DENOMINATOR: u64 = 50;
@@ -377,18 +378,27 @@ fn next_bid(rng: &mut Rng, n: u64, timestamp: i64) -> Bid {
         next_base0_person_id(rng, n)
     } + FIRST_PERSON_ID;
     let price = next_price(rng);
+    // The reference's channels and URLs: a hot channel (half the bids) has a plain URL
+    // three directories deep; another channel's URL carries its id, except 1 in 10.
+    let dirs = format!(
+        "https://www.nexmark.com/{}/{}/{}/item.htm?query=1",
+        rng.word(5),
+        rng.word(5),
+        rng.word(5)
+    );
     let (channel, url) = if rng.below(2) > 0 {
-        let hot = HOT_CHANNELS[rng.index(HOT_CHANNELS.len())];
         (
-            hot.to_string(),
-            format!("https://www.nexmark.com/{hot}/item.htm?query=1"),
+            HOT_CHANNELS[rng.index(HOT_CHANNELS.len())].to_string(),
+            dirs,
         )
     } else {
         let c = rng.below(CHANNELS);
-        (
-            format!("channel-{c}"),
-            format!("https://www.nexmark.com/channel-{c}/item.htm?query=1&channel_id={c}"),
-        )
+        let url = if rng.below(10) > 0 {
+            format!("{dirs}&channel_id={c}")
+        } else {
+            dirs
+        };
+        (format!("channel-{c}"), url)
     };
     let extra = rng.extra(32 + channel.len() + url.len(), BID_BYTES_AVG);
     Bid {
@@ -449,6 +459,13 @@ impl Rng {
         let len = 3 + self.below(max_len - 3);
         let s = self.exact_string(len);
         s.trim().to_string()
+    }
+
+    /// `len` lower-case letters (URL path segments).
+    fn word(&mut self, len: u64) -> String {
+        (0..len)
+            .map(|_| char::from(b'a' + u8::try_from(self.below(26)).expect("below 26")))
+            .collect()
     }
 
     fn exact_string(&mut self, len: u64) -> String {
