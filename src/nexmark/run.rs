@@ -4,9 +4,10 @@
 //!
 //! ```text
 //!  /ksql: drop earlier nexmark objects, CREATE PERSON/AUCTION/BID, CREATE the query (CSAS)
-//!  ─► push query on the sink (SELECT ROWTIME …, from earliest; wait for its header)
-//!  ─► three producers (bench::producer), one per source stream, paced or flat out
-//!  ─► all acked ─► poll /queries/{id}/progress until caught up ─► sink quiet ─► report
+//!  ─► [paced: push query on the sink (SELECT ROWTIME …, from earliest)]
+//!  ─► producers (bench::producer): PERSON, AUCTION, and --bid-producers for BID,
+//!      paced or flat out ─► all acked ─► poll /queries/{id}/progress until caught up
+//!  ─► [paced: sink quiet] ─► report
 //! ```
 //!
 //! Sustained events/s is the run's events over the time from the first send until the query
@@ -47,6 +48,7 @@ const FLAT_OUT_EVENT_RATE: f64 = 1_000_000.0;
 /// Bounds on a run, so a typo cannot start an endless one.
 const EVENTS_MAX: u64 = 1_000_000_000;
 const PARTITIONS_MAX: u32 = 64;
+const BID_PRODUCERS_MAX: u32 = 64;
 /// How long the query may take to catch up after the last ack.
 const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(600);
 /// A sink is done once its push query has delivered nothing new for this long after the
@@ -96,6 +98,11 @@ pub struct NexmarkArgs {
     #[arg(long, default_value_t = 1)]
     partitions: u32,
 
+    /// Producers (HTTP/2 connections) writing the BID stream, which gets 46 of every 50
+    /// events; PERSON and AUCTION get one each.
+    #[arg(long, default_value_t = 2)]
+    bid_producers: u32,
+
     /// Seed of the generator.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -127,7 +134,8 @@ pub struct NexmarkReport {
     /// From the first send until the query had read every event.
     pub caught_up_s: f64,
     pub sustained_events_per_s: f64,
-    pub sink_rows: u64,
+    /// Rows the sink's push query delivered (paced runs only).
+    pub sink_rows: Option<u64>,
     pub ack_latency: Option<LatencySummary>,
     /// Paced runs only.
     pub e2e_latency: Option<LatencySummary>,
@@ -135,6 +143,8 @@ pub struct NexmarkReport {
     pub server_cpu_percent: Option<f64>,
     pub server_rss_bytes: Option<u64>,
     pub server_rss_peak_bytes: Option<u64>,
+    /// This process (the generator and its HTTP/2 client), which shares the machine.
+    pub client_cpu_us_per_event: Option<f64>,
     pub errors: Vec<String>,
 }
 
@@ -186,13 +196,16 @@ fn validate(args: &NexmarkArgs) -> anyhow::Result<()> {
     if args.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
         bail!("--rate must be > 0");
     }
+    if !(1..=BID_PRODUCERS_MAX).contains(&args.bid_producers) {
+        bail!("--bid-producers must be 1..=64");
+    }
     if args.window == 0 || args.chunk_rows == 0 {
         bail!("--window and --chunk-rows must be at least 1");
     }
     Ok(())
 }
 
-/// The events of one kind, as one producer's rows: row `k` is the `k`-th event of the kind.
+/// The events of one kind, as one producer's rows: row id `k` is the `k`-th event of the kind.
 struct EventRows {
     config: GeneratorConfig,
     kind: EventKind,
@@ -237,7 +250,12 @@ async fn nexmark(
         .await?;
     let query_id = create_query(&mut control, query).await?;
 
-    let sink = SinkReader::start(addr, query.sink, args.rate.is_some()).await?;
+    // Only a paced run reads the sink: flat out, its push query would cost the server (and
+    // this client, on the same 2 cores) more than some queries do, and time nothing.
+    let sink = match args.rate {
+        Some(_) => Some(SinkReader::start(addr, query.sink).await?),
+        None => None,
+    };
     let epoch = Instant::now();
     let base_time_us = wall_clock_us();
     let config = GeneratorConfig {
@@ -246,32 +264,44 @@ async fn nexmark(
         base_time_ms: i64::try_from(base_time_us / 1000).context("the clock is past 2262")?,
     };
     let server_before = pid.map(|p| proc_stats::sample(Some(p))).transpose()?;
+    let client_before = proc_stats::sample(None).ok();
     let start_us = micros_since(epoch);
     let progress = Arc::new(Progress::default());
-    let producers: Vec<_> = EventKind::ALL
+    // (kind, lane, lanes): lane `l` of a kind's `lanes` producers sends its events k with
+    // k % lanes == l, as row ids k = seq * lanes + l.
+    let lanes: Vec<(EventKind, u64, u64)> = EventKind::ALL
+        .iter()
+        .flat_map(|kind| {
+            let n = match kind {
+                EventKind::Bid => u64::from(args.bid_producers),
+                EventKind::Person | EventKind::Auction => 1,
+            };
+            (0..n).map(move |lane| (*kind, lane, n))
+        })
+        .collect();
+    let producers: Vec<_> = lanes
         .iter()
         .enumerate()
-        .map(|(i, kind)| {
+        .map(|(i, &(kind, lane, stride))| {
+            let events_of_kind = kind.count_in(args.events);
             #[allow(clippy::cast_precision_loss)]
             let schedule = args.rate.map_or(Schedule::FlatOut, |rate| Schedule::Paced {
                 rows_per_s: rate * kind.proportion() as f64
-                    / generator::PROPORTION_DENOMINATOR as f64,
+                    / generator::PROPORTION_DENOMINATOR as f64
+                    / stride as f64,
             });
             let spec = ProducerSpec {
                 index: i,
                 addr,
-                stream: queries::source_stream(*kind).to_string(),
+                stream: queries::source_stream(kind).to_string(),
                 stream_index: i,
-                lane: 0,
-                stride: 1,
-                rows_max: kind.count_in(args.events),
+                lane,
+                stride,
+                rows_max: events_of_kind / stride + u64::from(lane < events_of_kind % stride),
                 window_rows: args.window,
                 chunk_rows: args.chunk_rows.min(args.window),
                 schedule,
-                gen: Box::new(EventRows {
-                    config,
-                    kind: *kind,
-                }),
+                gen: Box::new(EventRows { config, kind }),
                 epoch,
                 start_us,
                 deadline: epoch + PRODUCE_DURATION_MAX,
@@ -299,8 +329,15 @@ async fn nexmark(
     wait_caught_up(&mut control, &query_id).await?;
     let caught_up_us = micros_since(epoch);
     let server_after = pid.map(|p| proc_stats::sample(Some(p))).transpose()?;
-    let (sink_rows, e2e_latency, sink_error) = sink.finish(&mut control).await;
-    errors.extend(sink_error);
+    let client_after = proc_stats::sample(None).ok();
+    let (sink_rows, e2e_latency) = match sink {
+        Some(sink) => {
+            let (rows, latency, error) = sink.finish(&mut control).await;
+            errors.extend(error);
+            (Some(rows), latency)
+        }
+        None => (None, None),
+    };
 
     let ingest_us = last_ack_us.saturating_sub(start_us);
     let caught_up_span_us = caught_up_us.saturating_sub(start_us);
@@ -331,6 +368,9 @@ async fn nexmark(
         server_cpu_percent: cpu.map(|c| c.1),
         server_rss_bytes: server_after.map(|s| s.rss_bytes),
         server_rss_peak_bytes: server_after.map(|s| s.rss_peak_bytes),
+        client_cpu_us_per_event: client_before
+            .zip(client_after)
+            .map(|(b, a)| a.cpu_us.saturating_sub(b.cpu_us) as f64 / acked_events.max(1) as f64),
         errors,
     })
 }
@@ -425,7 +465,7 @@ struct SinkReader {
 }
 
 impl SinkReader {
-    async fn start(addr: SocketAddr, sink: &str, timed: bool) -> anyhow::Result<SinkReader> {
+    async fn start(addr: SocketAddr, sink: &str) -> anyhow::Result<SinkReader> {
         let mut conn = H2::connect(addr).await?;
         let (mut tx, resp) = conn.open("/query-stream").await?;
         let body = serde_json::json!({
@@ -454,7 +494,7 @@ impl SinkReader {
             .to_string();
         let rows = Arc::new(AtomicU64::new(0));
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(read_sink(lines, Arc::clone(&rows), timed, stopped, conn));
+        let task = tokio::spawn(read_sink(lines, Arc::clone(&rows), stopped, conn));
         Ok(SinkReader {
             query_id,
             rows,
@@ -494,11 +534,10 @@ impl SinkReader {
 async fn read_sink(
     mut lines: Lines,
     rows: Arc<AtomicU64>,
-    timed: bool,
     mut stopped: watch::Receiver<bool>,
     _conn: H2,
 ) -> (Option<Latency>, Option<String>) {
-    let mut latency = timed.then(Latency::new);
+    let mut latency = Some(Latency::new());
     loop {
         let mut bad = None;
         let mut n = 0;
@@ -552,10 +591,11 @@ fn render_human(r: &NexmarkReport) -> String {
     );
     let _ = writeln!(
         out,
-        "  sustained   caught up after {:.3} s: {:.0} events/s; sink rows {}",
+        "  sustained   caught up after {:.3} s: {:.0} events/s{}",
         r.caught_up_s,
         r.sustained_events_per_s,
-        thousands(r.sink_rows)
+        r.sink_rows
+            .map_or(String::new(), |n| format!("; sink rows {}", thousands(n)))
     );
     let lat = |name: &str, l: Option<&LatencySummary>, out: &mut String| {
         if let Some(l) = l {
@@ -583,6 +623,12 @@ fn render_human(r: &NexmarkReport) -> String {
             "  server      {cpu:.2} µs CPU/event ({pct:.0}% of a core), RSS {} MiB (peak {} MiB)",
             rss >> 20,
             peak >> 20
+        );
+    }
+    if let Some(cpu) = r.client_cpu_us_per_event {
+        let _ = writeln!(
+            out,
+            "  client      {cpu:.2} µs CPU/event (generator and HTTP/2)"
         );
     }
     for e in &r.errors {
