@@ -257,7 +257,13 @@ pub fn event(config: &GeneratorConfig, n: u64) -> Event {
 /// The last person created by event `n` (0-based, before adding `FIRST_PERSON_ID`).
 pub fn last_base0_person_id(n: u64) -> u64 {
     let epoch = n / PROPORTION_DENOMINATOR;
-    let offset = (n % PROPORTION_DENOMINATOR).min(PERSON_PROPORTION - 1);
+    let offset = n % PROPORTION_DENOMINATOR;
+    // An auction or a bid: the cycle's last person.
+    let offset = if offset >= PERSON_PROPORTION {
+        PERSON_PROPORTION - 1
+    } else {
+        offset
+    };
     epoch * PERSON_PROPORTION + offset
 }
 
@@ -591,7 +597,7 @@ mod tests {
             bytes += row.len();
             bids += 1;
             if let Event::Bid(b) = e {
-                hot += usize::from((b.auction - FIRST_AUCTION_ID) % HOT_GROUP == 0);
+                hot += usize::from((b.auction - FIRST_AUCTION_ID).is_multiple_of(HOT_GROUP));
             }
         }
         // Half the bids go to a hot auction (plus the few others whose id is a multiple).
