@@ -307,6 +307,37 @@ fn java_double(d: f64) -> Value {
     serde_json::from_str(&text).expect("a JSON number")
 }
 
+/// Every bid on a category-10 auction, with the auction's columns: a plain inner join.
+fn q20(events: &[Event]) -> Vec<Value> {
+    let auctions: HashMap<u64, &Auction> = auctions(events)
+        .filter(|a| a.category == 10)
+        .map(|a| (a.id, a))
+        .collect();
+    bids(events)
+        .filter_map(|b| {
+            let a = auctions.get(&b.auction)?;
+            Some(json!([
+                b.auction,
+                b.bidder,
+                b.price,
+                b.channel,
+                b.url,
+                b.date_time,
+                b.extra,
+                a.item_name,
+                a.description,
+                a.initial_bid,
+                a.reserve,
+                a.date_time,
+                a.expires,
+                a.seller,
+                a.category,
+                a.extra
+            ]))
+        })
+        .collect()
+}
+
 /// The `channel_id` URL parameter, as `REGEXP_EXTRACT('(&|^)channel_id=([^&]*)', url, 2)`.
 fn channel_id_param(url: &str) -> Option<&str> {
     let at = if url.starts_with("channel_id=") {
@@ -401,6 +432,13 @@ async fn every_query_matches_the_reference_on_a_seeded_run() {
             q17(&events),
         ),
         (
+            "q20",
+            "SELECT AUCTION, BIDDER, PRICE, CHANNEL, URL, BID_DATETIME, BID_EXTRA, ITEMNAME, \
+             DESCRIPTION, INITIALBID, RESERVE, AUCTION_DATETIME, EXPIRES, SELLER, CATEGORY, \
+             AUCTION_EXTRA FROM NEXMARK_Q20;",
+            q20(&events),
+        ),
+        (
             "q21",
             "SELECT AUCTION, BIDDER, PRICE, CHANNEL, CHANNEL_ID FROM NEXMARK_Q21;",
             q21(&events),
@@ -439,4 +477,65 @@ async fn every_query_matches_the_reference_on_a_seeded_run() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// `sluice nexmark` end to end: a small paced q0 run of the real binary against an
+/// in-process server, then a flat-out q3 run on the same server (which drops the first run's
+/// streams and query): every event acked, every bid reaches q0's sink and is timed once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sluice_nexmark_reports_every_event_and_sink_row() {
+    let server = TestServer::start().await;
+    let run = |extra: &[&str]| {
+        let mut args: Vec<String> = [
+            "nexmark",
+            "--addr",
+            &server.addr.to_string(),
+            "--server-pid",
+            &std::process::id().to_string(),
+            "--events",
+            "2000",
+            "--json",
+        ]
+        .iter()
+        .chain(extra)
+        .map(|s| s.to_string())
+        .collect();
+        async move {
+            let out = tokio::time::timeout(
+                WAIT * 3,
+                tokio::task::spawn_blocking(move || {
+                    std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+                        .args(args.drain(..))
+                        .output()
+                        .expect("runs sluice nexmark")
+                }),
+            )
+            .await
+            .expect("sluice nexmark finishes in time")
+            .expect("join");
+            assert!(
+                out.status.success(),
+                "sluice nexmark failed: {}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            support::json(&out.stdout)
+        }
+    };
+
+    let bids = EventKind::Bid.count_in(2000);
+    let paced = run(&["--query", "q0", "--rate", "20000"]).await;
+    assert_eq!(paced["query"], "q0", "{paced:#}");
+    assert_eq!(paced["acked_events"], 2000, "{paced:#}");
+    assert_eq!(paced["sink_rows"], bids, "{paced:#}");
+    assert_eq!(paced["e2e_latency"]["count"], bids, "{paced:#}");
+    assert!(paced["server_cpu_us_per_event"].as_f64().expect("cpu") > 0.0);
+    assert!(paced["errors"].as_array().expect("errors").is_empty());
+
+    let flat_out = run(&["--query", "q3", "--bid-producers", "3"]).await;
+    assert_eq!(flat_out["acked_events"], 2000, "{flat_out:#}");
+    assert!(flat_out["sustained_events_per_s"].as_f64().expect("rate") > 0.0);
+    assert!(flat_out["e2e_latency"].is_null(), "flat out times nothing");
+    assert!(flat_out["errors"].as_array().expect("errors").is_empty());
+    server.stop().await;
 }
