@@ -480,8 +480,9 @@ async fn every_query_matches_the_reference_on_a_seeded_run() {
 }
 
 /// `sluice nexmark` end to end: a small paced q0 run of the real binary against an
-/// in-process server, then a flat-out q3 run on the same server (which drops the first run's
-/// streams and query): every event acked, every bid reaches q0's sink and is timed once.
+/// in-process server, then flat-out q3 and q8 runs on the same server (each drops the earlier
+/// run's streams and queries): every event acked, every bid reaches q0's sink and is timed
+/// once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sluice_nexmark_reports_every_event_and_sink_row() {
     let server = TestServer::start().await;
@@ -537,5 +538,13 @@ async fn sluice_nexmark_reports_every_event_and_sink_row() {
     assert!(flat_out["sustained_events_per_s"].as_f64().expect("rate") > 0.0);
     assert!(flat_out["e2e_latency"].is_null(), "flat out times nothing");
     assert!(flat_out["errors"].as_array().expect("errors").is_empty());
+
+    // q8 is two persistent queries (a join, then a GROUP BY over it): both are waited for.
+    // Twice: the second run drops the first's intermediate stream too.
+    for _ in 0..2 {
+        let two = run(&["--query", "q8"]).await;
+        assert_eq!(two["acked_events"], 2000, "{two:#}");
+        assert!(two["errors"].as_array().expect("errors").is_empty());
+    }
     server.stop().await;
 }

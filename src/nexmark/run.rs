@@ -248,7 +248,7 @@ async fn nexmark(
     control
         .ksql(&queries::create_sources_sql(args.partitions))
         .await?;
-    let query_id = create_query(&mut control, query).await?;
+    let query_ids = create_query(&mut control, query).await?;
 
     // Only a paced run reads the sink: flat out, its push query would cost the server (and
     // this client, on the same 2 cores) more than some queries do, and time nothing.
@@ -326,7 +326,10 @@ async fn nexmark(
     if acked_events != args.events {
         errors.push(format!("{} events acked of {}", acked_events, args.events));
     }
-    wait_caught_up(&mut control, &query_id).await?;
+    // A query of two statements (q8) has caught up when its last one has, after the first.
+    for id in &query_ids {
+        wait_caught_up(&mut control, id).await?;
+    }
     let caught_up_us = micros_since(epoch);
     let server_after = pid.map(|p| proc_stats::sample(Some(p))).transpose()?;
     let client_after = proc_stats::sample(None).ok();
@@ -375,33 +378,31 @@ async fn nexmark(
     })
 }
 
-/// Terminates earlier Nexmark queries and drops their sinks and the source streams, so a
-/// run on a long-lived server starts from empty streams.
+/// Terminates earlier Nexmark queries and drops their sinks (every `NEXMARK_*` stream and
+/// table) and the source streams, so a run on a long-lived server starts from empty streams.
 async fn drop_earlier_runs(control: &mut H2) -> anyhow::Result<()> {
-    let (status, body) = control
-        .post(
-            "/ksql",
-            serde_json::json!({"ksql": "SHOW QUERIES;", "streamsProperties": {}}).to_string(),
-        )
-        .await?;
-    if status != StatusCode::OK {
-        bail!("SHOW QUERIES failed ({status})");
-    }
-    let body: serde_json::Value = serde_json::from_slice(&body).context("SHOW QUERIES")?;
-    let ids: Vec<String> = body[0]["queries"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|q| q["id"].as_str())
-        .filter(|id| id.contains("NEXMARK_"))
-        .map(str::to_string)
-        .collect();
-    for id in ids {
+    let listed = ksql_json(control, "SHOW QUERIES; SHOW STREAMS; SHOW TABLES;").await?;
+    let names = |i: usize, list: &str, field: &str| -> Vec<String> {
+        listed[i][list]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|q| q[field].as_str())
+            .filter(|name| name.to_ascii_uppercase().contains("NEXMARK_"))
+            .map(str::to_string)
+            .collect()
+    };
+    for id in names(0, "queries", "id") {
         control.ksql(&format!("TERMINATE {id};")).await?;
     }
-    for q in queries::QUERIES {
+    for stream in names(1, "streams", "name") {
         control
-            .ksql(&format!("DROP STREAM IF EXISTS {} DELETE TOPIC;", q.sink))
+            .ksql(&format!("DROP STREAM IF EXISTS {stream} DELETE TOPIC;"))
+            .await?;
+    }
+    for table in names(2, "tables", "name") {
+        control
+            .ksql(&format!("DROP TABLE IF EXISTS {table} DELETE TOPIC;"))
             .await?;
     }
     for kind in EventKind::ALL {
@@ -415,8 +416,21 @@ async fn drop_earlier_runs(control: &mut H2) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates the persistent query and returns its id.
-async fn create_query(control: &mut H2, query: &Query) -> anyhow::Result<String> {
+/// Runs `/ksql` statements and returns the response's JSON array.
+async fn ksql_json(control: &mut H2, sql: &str) -> anyhow::Result<serde_json::Value> {
+    let body = serde_json::json!({"ksql": sql, "streamsProperties": {}});
+    let (status, bytes) = control.post("/ksql", body.to_string()).await?;
+    if status != StatusCode::OK {
+        bail!(
+            "{sql} failed ({status}): {}",
+            String::from_utf8_lossy(&bytes)
+        );
+    }
+    serde_json::from_slice(&bytes).with_context(|| format!("the response to {sql}"))
+}
+
+/// Creates the query's persistent queries and returns their ids, in statement order.
+async fn create_query(control: &mut H2, query: &Query) -> anyhow::Result<Vec<String>> {
     let body = serde_json::json!({
         "ksql": query.sql,
         "streamsProperties": {"auto.offset.reset": "earliest"},
@@ -427,10 +441,17 @@ async fn create_query(control: &mut H2, query: &Query) -> anyhow::Result<String>
         bail!("{} failed ({status}): {text}", query.name);
     }
     let body: serde_json::Value = serde_json::from_slice(&bytes).context("the CSAS response")?;
-    body[0]["commandStatus"]["queryId"]
-        .as_str()
+    let ids: Vec<String> = body
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|status| status["commandStatus"]["queryId"].as_str())
         .map(str::to_string)
-        .with_context(|| format!("no query id in {text}"))
+        .collect();
+    if ids.is_empty() {
+        bail!("no query id in {text}");
+    }
+    Ok(ids)
 }
 
 async fn wait_caught_up(control: &mut H2, query_id: &str) -> anyhow::Result<()> {
