@@ -257,15 +257,15 @@ async fn nexmark(
         None => None,
     };
     let epoch = Instant::now();
-    let base_time_us = wall_clock_us();
+    let server_before = pid.map(|p| proc_stats::sample(Some(p))).transpose()?;
+    let client_before = proc_stats::sample(None).ok();
+    // Event 0's event time is the wall clock at its scheduled send time.
+    let start_us = micros_since(epoch);
     let config = GeneratorConfig {
         seed: args.seed,
         events_per_s: args.rate.unwrap_or(FLAT_OUT_EVENT_RATE),
-        base_time_ms: i64::try_from(base_time_us / 1000).context("the clock is past 2262")?,
+        base_time_ms: i64::try_from(wall_clock_us() / 1000).context("the clock is past 2262")?,
     };
-    let server_before = pid.map(|p| proc_stats::sample(Some(p))).transpose()?;
-    let client_before = proc_stats::sample(None).ok();
-    let start_us = micros_since(epoch);
     let progress = Arc::new(Progress::default());
     // (kind, lane, lanes): lane `l` of a kind's `lanes` producers sends its events k with
     // k % lanes == l, as row ids k = seq * lanes + l.
