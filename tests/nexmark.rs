@@ -173,6 +173,35 @@ fn auctions(events: &[Event]) -> impl Iterator<Item = &Auction> {
     })
 }
 
+/// Each auction's highest bid among those from its start to its expiry, averaged per
+/// category (a category's auctions without such a bid do not count).
+fn q4(events: &[Event]) -> Vec<Value> {
+    let auctions: HashMap<u64, &Auction> = auctions(events).map(|a| (a.id, a)).collect();
+    let mut finals: HashMap<u64, u64> = HashMap::new();
+    for b in bids(events) {
+        if let Some(a) = auctions.get(&b.auction) {
+            if (a.date_time..=a.expires).contains(&b.date_time) {
+                let f = finals.entry(a.id).or_default();
+                *f = (*f).max(b.price);
+            }
+        }
+    }
+    let mut per_category: HashMap<u64, (u64, u64)> = HashMap::new();
+    for (id, price) in finals {
+        let (sum, n) = per_category.entry(auctions[&id].category).or_default();
+        *sum += price;
+        *n += 1;
+    }
+    per_category
+        .into_iter()
+        .map(|(category, (sum, n))| {
+            #[allow(clippy::cast_precision_loss)]
+            let avg = java_double(sum as f64 / n as f64);
+            json!([category, avg])
+        })
+        .collect()
+}
+
 /// People with the auctions they opened in the 10 s tumbling window they joined in, one
 /// row per (person, window) with the number of such auctions.
 fn q8(events: &[Event]) -> Vec<Value> {
@@ -414,6 +443,7 @@ async fn every_query_matches_the_reference_on_a_seeded_run() {
         ("q1", "SELECT AUCTION, BIDDER, PRICE, DATETIME, EXTRA FROM NEXMARK_Q1;", q1(&events)),
         ("q2", "SELECT AUCTION, PRICE FROM NEXMARK_Q2;", q2(&events)),
         ("q3", "SELECT SELLER, NAME, CITY, STATE, ID FROM NEXMARK_Q3;", q3(&events)),
+        ("q4", "SELECT CATEGORY, AVG_FINAL FROM NEXMARK_Q4;", q4(&events)),
         ("q8", "SELECT ID, NAME, STARTTIME, AUCTIONS FROM NEXMARK_Q8;", q8(&events)),
         (
             "q11",
