@@ -17,9 +17,13 @@
 //! - q9, q18, q19: `ROW_NUMBER() OVER (PARTITION BY … ORDER BY …)` top-N; ksqlDB has no
 //!   window functions;
 //! - q10 writes files to a filesystem sink (no SQL sink of that kind in ksqlDB);
-//! - q12, q15, q16 use processing time (`PROCTIME()`) or `COUNT(DISTINCT …) FILTER`
-//!   forms (q15/q16's twelve distinct counts) that ksqlDB's `COUNT_DISTINCT` covers only
-//!   partly; q13 joins a bounded side input (a file).
+//! - q12 windows by processing time (`PROCTIME()`); ksqlDB windows by `ROWTIME` only;
+//! - q13 joins a bounded side input read from a file.
+//!
+//! Expressible but not written yet: q15 and q16, whose `COUNT(DISTINCT …) FILTER (WHERE …)`
+//! columns become `COUNT_DISTINCT(CASE WHEN … THEN bidder END)` (ksqlDB documents its
+//! `COUNT_DISTINCT` as approximate, a HyperLogLog, so their reference check would need
+//! ksqlDB's error bound rather than equality).
 
 /// A Nexmark query as Sluice runs it.
 #[derive(Debug, Clone, Copy)]
