@@ -14,7 +14,7 @@ mod generator;
 #[path = "../src/nexmark/queries.rs"]
 mod queries;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -274,6 +274,35 @@ fn q14(events: &[Event]) -> Vec<Value> {
         .collect()
 }
 
+/// Bids, distinct bidders and distinct auctions per UTC day, overall and per price rank.
+fn q15(events: &[Event]) -> Vec<Value> {
+    #[derive(Default)]
+    struct Day {
+        bids: [u64; 4],
+        bidders: [HashSet<u64>; 4],
+        auctions: [HashSet<u64>; 4],
+    }
+    let mut days: HashMap<String, Day> = HashMap::new();
+    for b in bids(events) {
+        let d = days.entry(utc_date(b.date_time)).or_default();
+        let rank = 1 + usize::from(b.price >= 10_000) + usize::from(b.price >= 1_000_000);
+        for i in [0, rank] {
+            d.bids[i] += 1;
+            d.bidders[i].insert(b.bidder);
+            d.auctions[i].insert(b.auction);
+        }
+    }
+    days.into_iter()
+        .map(|(day, d)| {
+            let mut row = vec![json!(day)];
+            row.extend(d.bids.iter().map(|n| json!(n)));
+            row.extend(d.bidders.iter().map(|s| json!(s.len())));
+            row.extend(d.auctions.iter().map(|s| json!(s.len())));
+            Value::Array(row)
+        })
+        .collect()
+}
+
 /// The UTC date of `ms` since the epoch, `yyyy-MM-dd` (Howard Hinnant's civil_from_days).
 fn utc_date(ms: i64) -> String {
     let z = ms.div_euclid(86_400_000) + 719_468;
@@ -454,6 +483,13 @@ async fn every_query_matches_the_reference_on_a_seeded_run() {
             "q14",
             "SELECT AUCTION, BIDDER, PRICE, BIDTIMETYPE, DATETIME, EXTRA, C_COUNTS FROM NEXMARK_Q14;",
             q14(&events),
+        ),
+        (
+            "q15",
+            "SELECT DAY, TOTAL_BIDS, RANK1_BIDS, RANK2_BIDS, RANK3_BIDS, TOTAL_BIDDERS, \
+             RANK1_BIDDERS, RANK2_BIDDERS, RANK3_BIDDERS, TOTAL_AUCTIONS, RANK1_AUCTIONS, \
+             RANK2_AUCTIONS, RANK3_AUCTIONS FROM NEXMARK_Q15;",
+            q15(&events),
         ),
         (
             "q17",
