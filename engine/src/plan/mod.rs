@@ -15,7 +15,9 @@
 //! - `table_function`: EXPLODE/CUBE_EXPLODE calls bound to slots after the source row.
 //! - `transient`: push and pull queries (ids, start position, pull-query checks).
 //! - `persistent`: persistent queries and their sinks (key columns, PARTITION BY).
-//! - `join`: FROM with JOINs: sources laid out in one row, join nodes, the result key.
+//! - `join`: FROM with JOINs: sources laid out in one row, join nodes, the result key;
+//!   persistent joins (aggregated, re-partitioned or not) in `join/`, push joins in
+//!   `join/push.rs`.
 //! - `aggregate`: GROUP BY: key columns, aggregate calls, the projection over their output.
 //! - `pull_where`: ksqlDB's checks on a pull query's WHERE over a table (key lookups).
 //! - `logical`: the plan tree.

@@ -226,7 +226,7 @@ pub fn plan_query(
             }));
         }
         Relation::Join { .. } => {
-            let join = super::join::plan_join_push(catalog, &query)?;
+            let join = super::join::push::plan_join_push(catalog, &query)?;
             let start = match props.auto_offset_reset_earliest {
                 Some(true) => StartPosition::Earliest,
                 _ => StartPosition::Latest,
