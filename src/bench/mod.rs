@@ -25,6 +25,7 @@ mod kafka_baseline;
 mod latency;
 mod proc_stats;
 mod producer;
+mod pull;
 mod report;
 mod rows;
 mod shared;
@@ -187,11 +188,18 @@ pub struct BenchArgs {
     /// No progress lines on stderr.
     #[arg(long)]
     quiet: bool,
+
+    /// Pull-query mode (`--pull-queries`): key lookups on a materialized table instead.
+    #[command(flatten)]
+    pull: pull::PullArgs,
 }
 
 /// Runs the bench; the exit status is an error if the run found a problem.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     validate(&args)?;
+    if args.pull.enabled() {
+        return pull::run(&args);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
