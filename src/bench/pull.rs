@@ -255,7 +255,11 @@ fn expected_hashes(
         gen.write_row(key, ts, &mut line);
         line.pop();
         let row = shape.expected_row(key, &line)?;
-        hashes.push(shape.row_hash(row).expect("an expected row has every column"));
+        hashes.push(
+            shape
+                .row_hash(row)
+                .expect("an expected row has every column"),
+        );
     }
     Ok(hashes)
 }
@@ -412,7 +416,9 @@ async fn bench(args: &BenchArgs, addr: SocketAddr, pid: Option<u32>) -> anyhow::
         elapsed_s: outcome.elapsed_us as f64 / 1e6,
         queries_per_s: per_s(outcome.ok, outcome.elapsed_us),
         latency: outcome.latency.summary(),
-        server: pid.zip(server_before.zip(server_after)).map(|(p, s)| proc_line(p, s)),
+        server: pid
+            .zip(server_before.zip(server_after))
+            .map(|(p, s)| proc_line(p, s)),
         client: client_before
             .zip(client_after)
             .map(|s| proc_line(std::process::id(), s)),
@@ -476,7 +482,9 @@ async fn create_table(control: &mut H2, shape: &TableShape) -> anyhow::Result<St
 async fn wait_caught_up(control: &mut H2, query_id: &str, rows: u64) -> anyhow::Result<()> {
     let deadline = Instant::now() + CATCH_UP_TIMEOUT;
     loop {
-        let (status, bytes) = control.get(&format!("/queries/{query_id}/progress")).await?;
+        let (status, bytes) = control
+            .get(&format!("/queries/{query_id}/progress"))
+            .await?;
         if status != StatusCode::OK {
             bail!(
                 "progress of {query_id}: {status} {}",
@@ -523,8 +531,12 @@ async fn probe_header(control: &mut H2, shape: &TableShape) -> anyhow::Result<Ve
         );
     }
     let header = body.split(|&b| b == b'\n').next().unwrap_or_default();
-    let parsed: Value = serde_json::from_slice(header)
-        .with_context(|| format!("the header is not JSON: {}", String::from_utf8_lossy(header)))?;
+    let parsed: Value = serde_json::from_slice(header).with_context(|| {
+        format!(
+            "the header is not JSON: {}",
+            String::from_utf8_lossy(header)
+        )
+    })?;
     let names: Vec<&str> = parsed["columnNames"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
@@ -882,7 +894,10 @@ mod tests {
         let answer = format!("{header}\n{row}\n");
         let check = |status, body: &str| check_answer(&s, TAIL, status, body.as_bytes(), expected);
         assert_eq!(check(StatusCode::OK, &answer), Verdict::Ok);
-        assert_eq!(check(StatusCode::OK, &format!("{header}\n")), Verdict::NoRow);
+        assert_eq!(
+            check(StatusCode::OK, &format!("{header}\n")),
+            Verdict::NoRow
+        );
         assert!(matches!(
             check(StatusCode::OK, &format!("{header}\n{row}\n{row}\n")),
             Verdict::WrongRow(_)
@@ -913,8 +928,7 @@ mod tests {
     fn the_replay_matches_what_the_loader_sends() {
         // The loader's rows, as `producer` writes them: ID seq, TS start + due(seq).
         let s = TableShape::for_rows(RowShape::Mixed);
-        let hashes =
-            expected_hashes(&s, 5, RowShape::Mixed, None, 200, 1_000).expect("replayed");
+        let hashes = expected_hashes(&s, 5, RowShape::Mixed, None, 200, 1_000).expect("replayed");
         let (mut gen, schedule) = loader_rows(5, RowShape::Mixed, None);
         for (key, hash) in hashes.iter().enumerate() {
             let key = key as u64;
@@ -946,6 +960,9 @@ mod tests {
         assert_eq!((a.ok, a.empty, a.failed, a.wrong_rows), (1, 3, 1, 1));
         assert_eq!(a.examples.len(), 3, "{:?}", a.examples);
         assert!(a.examples[1].len() < ERROR_EXAMPLE_BYTES_MAX + 40);
-        assert!(a.examples.iter().any(|e| e.starts_with("wrong row (key 5)")));
+        assert!(a
+            .examples
+            .iter()
+            .any(|e| e.starts_with("wrong row (key 5)")));
     }
 }
