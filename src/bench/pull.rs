@@ -362,13 +362,13 @@ async fn bench(args: &BenchArgs, addr: SocketAddr, pid: Option<u32>) -> anyhow::
     };
     let outcome = run_lookups(addr, pull, args.seed, &lookup).await;
     ticker.abort();
-    let server_after = pid.map(|p| proc_stats::sample(Some(p))).transpose()?;
+    let server_after = pid.and_then(|p| proc_stats::sample(Some(p)).ok());
     let client_after = proc_stats::sample(None).ok();
-    let outcome = outcome?;
-
+    // Cleaned up whatever the lookups did, so a rerun against the same server starts over.
     if let Err(e) = drop_table(&mut control, &query_id).await {
         tracing::warn!(error = %e, "dropping the bench table failed");
     }
+    let outcome = outcome?;
 
     let answered = outcome.ok + outcome.wrong_rows + outcome.empty + outcome.failed;
     let proc_line = |pid: u32, (before, after): (ProcSample, ProcSample)| {
