@@ -7,9 +7,8 @@ use std::process::Command;
 
 use support::{TestServer, WAIT};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pull_queries_get_their_rows_without_errors() {
-    let server = TestServer::start().await;
+/// Runs `sluice bench --pull-queries` on `endpoint` against `server` and returns its report.
+async fn pull_bench(server: &TestServer, endpoint: &str) -> serde_json::Value {
     let args: Vec<String> = [
         "bench",
         "--addr",
@@ -26,6 +25,8 @@ async fn pull_queries_get_their_rows_without_errors() {
         "4",
         "--pull-duration",
         "1",
+        "--pull-endpoint",
+        endpoint,
         "--json",
         "--quiet",
     ]
@@ -48,23 +49,34 @@ async fn pull_queries_get_their_rows_without_errors() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let report = support::json(&out.stdout);
+    support::json(&out.stdout)
+}
 
-    assert_eq!(report["ok"], true, "{report:#}");
-    assert_eq!(report["loaded_rows"], 500, "{report:#}");
-    let ok = report["queries_ok"].as_u64().expect("a count");
-    assert!(ok > 0, "{report:#}");
-    assert_eq!(report["wrong_rows"], 0, "{report:#}");
-    assert_eq!(report["empty_answers"], 0, "{report:#}");
-    assert_eq!(report["failed"], 0, "{report:#}");
-    assert_eq!(report["latency"]["count"], ok, "{report:#}");
-    assert!(report["errors"].as_array().expect("errors").is_empty());
-    assert!(report["server"]["cpu_us_per_query"].is_number());
-    // The run cleans up after itself: the table and its stream are gone.
-    let tables = server.ksql_ok("SHOW TABLES;").await.to_string();
-    assert!(!tables.contains("BENCH_PULL"), "{tables}");
-    let queries = server.ksql_ok("SHOW QUERIES;").await.to_string();
-    assert!(!queries.contains("CTAS_BENCH_PULL"), "{queries}");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_queries_get_their_rows_without_errors() {
+    let server = TestServer::start().await;
+    // The second run finds the first one's leftovers gone and sets up again.
+    for (endpoint, path) in [("query-stream", "/query-stream"), ("query", "/query")] {
+        let report = pull_bench(&server, endpoint).await;
+        assert_eq!(report["ok"], true, "{report:#}");
+        assert_eq!(report["config"]["endpoint"], path, "{report:#}");
+        assert_eq!(report["loaded_rows"], 500, "{report:#}");
+        let ok = report["queries_ok"].as_u64().expect("a count");
+        assert!(ok > 0, "{report:#}");
+        assert_eq!(report["wrong_rows"], 0, "{report:#}");
+        assert_eq!(report["empty_answers"], 0, "{report:#}");
+        assert_eq!(report["failed"], 0, "{report:#}");
+        assert_eq!(report["latency"]["count"], ok, "{report:#}");
+        assert!(report["errors"].as_array().expect("errors").is_empty());
+        assert!(report["server"]["cpu_us_per_query"].is_number());
+        // The run cleans up after itself: the table, its query and its stream are gone.
+        let tables = server.ksql_ok("SHOW TABLES;").await.to_string();
+        assert!(!tables.contains("BENCH_PULL"), "{tables}");
+        let queries = server.ksql_ok("SHOW QUERIES;").await.to_string();
+        assert!(!queries.contains("CTAS_BENCH_PULL"), "{queries}");
+        let streams = server.ksql_ok("SHOW STREAMS;").await.to_string();
+        assert!(!streams.contains("BENCH_PULL_SRC"), "{streams}");
+    }
     server.stop().await;
 }
 

@@ -8,6 +8,7 @@
 //!            from earliest ─► GET /queries/{id}/progress until every loaded row is read
 //!            (meanwhile the generator is replayed: every key's expected row, hashed)
 //!  run:   connections × in-flight workers, each: pick a random key ─► POST /query-stream
+//!         (or /query with `--pull-endpoint query`)
 //!         ─► status 200, the table's header, exactly that key's row ─► HDR latency
 //!  end:   TERMINATE + DROP ─► report (human or --json)
 //! ```
@@ -93,6 +94,55 @@ pub struct PullArgs {
     /// a closed loop when absent.
     #[arg(long, requires = "pull_queries")]
     pull_rate: Option<f64>,
+
+    /// The endpoint the lookups go to: `query-stream` (ksqlDB's v2 API) or the old `query`.
+    #[arg(long, value_enum, default_value_t = PullEndpoint::QueryStream, requires = "pull_queries")]
+    pull_endpoint: PullEndpoint,
+}
+
+/// Where lookups are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PullEndpoint {
+    /// `POST /query-stream` with `{"sql": …}`, delimited rows (the default media type).
+    QueryStream,
+    /// `POST /query` with `{"ksql": …}`. Over HTTP/2 ksqlDB refuses this endpoint's
+    /// StreamedRow array (405), so the request asks for the delimited type, which ksqlDB
+    /// (and Sluice) serve as `/query-stream` would.
+    Query,
+}
+
+/// The delimited media type (ksqldb-api.md §6), the only one `/query` serves over HTTP/2.
+const DELIMITED_MEDIA_TYPE: &str = "application/vnd.ksqlapi.delimited.v1";
+
+impl PullEndpoint {
+    fn path(self) -> &'static str {
+        match self {
+            PullEndpoint::QueryStream => "/query-stream",
+            PullEndpoint::Query => "/query",
+        }
+    }
+
+    fn accept(self) -> Option<&'static str> {
+        match self {
+            PullEndpoint::QueryStream => None,
+            PullEndpoint::Query => Some(DELIMITED_MEDIA_TYPE),
+        }
+    }
+
+    /// The request body looking up `key`.
+    fn body(self, key: u64) -> String {
+        let sql = format!("SELECT * FROM {TABLE} WHERE ID = {key};");
+        match self {
+            PullEndpoint::QueryStream => format!("{{\"sql\":\"{sql}\",\"properties\":{{}}}}"),
+            PullEndpoint::Query => format!("{{\"ksql\":\"{sql}\",\"streamsProperties\":{{}}}}"),
+        }
+    }
+
+    /// Sends the lookup of `key` on `conn` and collects the answer.
+    async fn lookup(self, conn: &mut H2, key: u64) -> anyhow::Result<(StatusCode, bytes::Bytes)> {
+        conn.post_accepting(self.path(), self.accept(), self.body(key))
+            .await
+    }
 }
 
 impl PullArgs {
@@ -342,7 +392,7 @@ async fn bench(args: &BenchArgs, addr: SocketAddr, pid: Option<u32>) -> anyhow::
     wait_caught_up(&mut control, &query_id, pull.pull_keys).await?;
     let ctas_catch_up_s = ctas_start.elapsed().as_secs_f64();
     let expected = Arc::new(replay.await.context("replaying the generator")??);
-    let header_tail = probe_header(&mut control, &shape).await?;
+    let header_tail = probe_header(&mut control, pull.pull_endpoint, &shape).await?;
     if !args.quiet {
         eprintln!(
             "bench pull: {query_id} caught up in {ctas_catch_up_s:.2} s; looking up for {} s",
@@ -399,7 +449,7 @@ async fn bench(args: &BenchArgs, addr: SocketAddr, pid: Option<u32>) -> anyhow::
             in_flight_per_connection: pull.pull_in_flight,
             rate_queries_per_s: pull.pull_rate,
             duration_s_max: pull.pull_duration,
-            endpoint: "/query-stream".to_string(),
+            endpoint: pull.pull_endpoint.path().to_string(),
             table: TABLE.to_string(),
             row_shape: args.row_shape,
             partitions: args.partitions,
@@ -516,14 +566,14 @@ async fn drop_table(control: &mut H2, query_id: &str) -> anyhow::Result<()> {
         .await
 }
 
-fn lookup_body(key: u64) -> String {
-    format!("{{\"sql\":\"SELECT * FROM {TABLE} WHERE ID = {key};\",\"properties\":{{}}}}")
-}
-
 /// One lookup to learn the answer's header: checks its column names are the table's and
 /// returns what follows the query id (`,"columnNames":…`), which every answer then repeats.
-async fn probe_header(control: &mut H2, shape: &TableShape) -> anyhow::Result<Vec<u8>> {
-    let (status, body) = control.post("/query-stream", lookup_body(0)).await?;
+async fn probe_header(
+    control: &mut H2,
+    endpoint: PullEndpoint,
+    shape: &TableShape,
+) -> anyhow::Result<Vec<u8>> {
+    let (status, body) = endpoint.lookup(control, 0).await?;
     if status != StatusCode::OK {
         bail!(
             "the first lookup answered {status}: {}",
@@ -587,7 +637,7 @@ enum Verdict {
     Failed(String),
 }
 
-/// Checks one `/query-stream` answer: status 200, the table's header, then exactly the row
+/// Checks one delimited answer: status 200, the table's header, then exactly the row
 /// whose hash is `expected`.
 fn check_answer(
     shape: &TableShape,
@@ -687,6 +737,7 @@ impl Outcome {
 /// One worker's part of the load.
 struct WorkerSpec {
     conn: H2,
+    endpoint: PullEndpoint,
     /// Its own key sequence.
     seed: u64,
     epoch: Instant,
@@ -725,6 +776,7 @@ async fn run_lookups(
         });
         let spec = WorkerSpec {
             conn: conns[w % conns.len()].clone(),
+            endpoint: pull.pull_endpoint,
             seed: seed ^ (w as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
             epoch,
             deadline,
@@ -773,7 +825,7 @@ async fn worker(
         tokio::time::sleep_until(due).await;
         sent += 1;
         let key = splitmix(&mut rng) % keys;
-        let answer = spec.conn.post("/query-stream", lookup_body(key)).await;
+        let answer = spec.endpoint.lookup(&mut spec.conn, key).await;
         let now_us = micros_since(spec.epoch);
         out.latency.record(due_us, now_us);
         out.elapsed_us = now_us;
