@@ -1,6 +1,7 @@
 //! The `sluice` binary: configuration, tracing, engine, server; runs until a signal.
 
 mod bench;
+mod nexmark;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -46,6 +47,9 @@ enum Command {
     /// Bulk-load an NDJSON or CSV file into a stream through `/inserts-stream`, with a
     /// progress bar and the rows/s acked.
     Load(load::LoadArgs),
+    /// Run a Nexmark query (q0–q4, q8, q11, q14, q15, q17, q20–q22) fed by the Nexmark generator over HTTP/2 and report
+    /// events/s sustained, e2e latency and server CPU per event.
+    Nexmark(nexmark::NexmarkArgs),
 }
 
 /// Every `serve` setting, documented once: each field's doc comment is its `--help`, its
@@ -266,6 +270,7 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
         Command::Conformance(args) => conformance::run(args),
         Command::Shell(args) => shell::run(args),
         Command::Load(args) => load::run(args),
+        Command::Nexmark(args) => nexmark::run(args).map(|()| std::process::ExitCode::SUCCESS),
     }
 }
 

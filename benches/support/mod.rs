@@ -431,8 +431,13 @@ impl H2Client {
     /// lines) in [`SEND_CHUNK_BYTES`] chunks, reading acks while sending (full duplex).
     /// Returns the number of acks; panics unless every row was acked.
     pub async fn insert_rows(&mut self, rows: &Bytes, row_count: u64) -> u64 {
+        self.insert_rows_into(STREAM, rows, row_count).await
+    }
+
+    /// [`H2Client::insert_rows`] into the stream `target`.
+    pub async fn insert_rows_into(&mut self, target: &str, rows: &Bytes, row_count: u64) -> u64 {
         let (mut tx, resp) = self.open("/inserts-stream", None).await;
-        tx.send_data(Bytes::from(format!("{{\"target\":\"{STREAM}\"}}\n")))
+        tx.send_data(Bytes::from(format!("{{\"target\":\"{target}\"}}\n")))
             .await
             .expect("send target");
         let rows = rows.clone();

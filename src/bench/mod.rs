@@ -22,13 +22,15 @@ pub(crate) mod client;
 mod consumer;
 mod idle;
 mod kafka_baseline;
-mod latency;
-mod proc_stats;
-mod producer;
+// `sluice nexmark` drives its runs with the same producers, latency accounting, process
+// samples and spawned server.
+pub(crate) mod latency;
+pub(crate) mod proc_stats;
+pub(crate) mod producer;
 mod pull;
-mod report;
-mod rows;
-mod shared;
+pub(crate) mod report;
+pub(crate) mod rows;
+pub(crate) mod shared;
 
 use std::io::BufRead;
 use std::net::SocketAddr;
@@ -496,11 +498,11 @@ fn spawn_producers(
                 window_rows: args.window,
                 chunk_rows: args.chunk_rows.min(args.window),
                 schedule,
-                gen: RowGen::new(
+                gen: Box::new(RowGen::new(
                     args.seed.wrapping_add(i as u64),
                     args.row_shape,
                     args.row_bytes,
-                ),
+                )),
                 epoch,
                 start_us,
                 deadline,
@@ -801,16 +803,16 @@ async fn print_progress(
 }
 
 /// A `sluice serve` child over a temporary data directory, killed when dropped.
-struct SpawnedServer {
+pub(crate) struct SpawnedServer {
     child: std::process::Child,
-    addr: SocketAddr,
-    pid: u32,
+    pub(crate) addr: SocketAddr,
+    pub(crate) pid: u32,
     _dir: tempfile::TempDir,
 }
 
 impl SpawnedServer {
     /// Starts `exe` (this executable when `None`) as `serve`.
-    async fn start(
+    pub(crate) async fn start(
         fsync: &str,
         kafka: Option<&str>,
         exe: Option<&std::path::Path>,

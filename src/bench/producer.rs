@@ -22,7 +22,7 @@ use tokio::time::Instant;
 
 use super::client::{headers, Lines, H2};
 use super::latency::{Latency, Schedule};
-use super::rows::RowGen;
+use super::rows::RowSource;
 use super::shared::Progress;
 
 /// How long a producer waits for its last acks after its body ended.
@@ -44,7 +44,7 @@ pub struct ProducerSpec {
     pub window_rows: u32,
     pub chunk_rows: u32,
     pub schedule: Schedule,
-    pub gen: RowGen,
+    pub gen: Box<dyn RowSource>,
     /// Rows' times are µs since `epoch`; the schedule starts at `start_us`.
     pub epoch: Instant,
     pub start_us: u64,

@@ -354,7 +354,7 @@ async fn bench(args: &BenchArgs, addr: SocketAddr, pid: Option<u32>) -> anyhow::
         window_rows: LOAD_WINDOW_ROWS,
         chunk_rows: LOAD_CHUNK_ROWS,
         schedule,
-        gen,
+        gen: Box::new(gen),
         epoch,
         start_us: load_start_us,
         deadline: Instant::now() + LOAD_TIMEOUT,

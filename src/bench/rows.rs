@@ -143,6 +143,19 @@ enum Drawn {
     Wide(usize),
 }
 
+/// What a producer sends: row `id`, scheduled at `ts_us` (µs since the run epoch), appended
+/// with its newline. `RowGen` writes the bench's rows; `sluice nexmark` writes Nexmark events
+/// through the same producer.
+pub trait RowSource: Send {
+    fn write_row(&mut self, id: u64, ts_us: u64, out: &mut Vec<u8>);
+}
+
+impl RowSource for RowGen {
+    fn write_row(&mut self, id: u64, ts_us: u64, out: &mut Vec<u8>) {
+        RowGen::write_row(self, id, ts_us, out);
+    }
+}
+
 /// Generates rows deterministically from a seed: the same seed, ids and times give the same
 /// bytes, so two runs send identical data.
 #[derive(Debug, Clone)]

@@ -37,7 +37,7 @@ use crate::types::{Column, ColumnKind, Schema, SqlType};
 use super::logical::{LogicalPlan, OutputColumn, ScanNode};
 use super::aggregate::AggregateInput;
 use super::persistent::{
-    check_duplicates, check_insert_schema, key_missing, plan_aggregate_into_sink, sink_source,
+    check_duplicates, check_insert_schema, partition_by_keys, plan_aggregate_into_sink, sink_source,
     AggregatedInput, PersistentKind, PersistentPlan, SinkSpec,
 };
 use super::select::{duplicate_column, struct_fields, SelectedColumn};
@@ -808,48 +808,23 @@ fn finish_persistent(
 fn partition_keys(
     query: &Query,
     join: &PlannedJoin,
-    mut items: Vec<SelectedColumn>,
+    items: Vec<SelectedColumn>,
     sink_name: &str,
 ) -> Result<(Vec<SelectedColumn>, Vec<SelectedColumn>)> {
     use crate::sql::ast::Literal;
     if let [Expr::Literal(Literal::Null)] = query.partition_by.as_slice() {
         return Ok((Vec::new(), items));
     }
-    let resolver = join.resolver();
     let has_wildcard = items.iter().any(|i| i.from_wildcard);
     let taken: Vec<String> = items.iter().map(|i| i.name.clone()).collect();
-    let mut aliases = ColumnAliasGenerator::new(taken.iter().map(String::as_str));
-    let mut keys = Vec::with_capacity(query.partition_by.len());
-    for expr in &query.partition_by {
-        let slot = plain_slot(expr, &resolver);
-        let found = items.iter().position(|i| match (&i.expr, slot) {
-            (_, Some(s)) if i.slot == Some(s) => true,
-            (Some(e), _) => e == expr,
-            (None, _) => false,
-        });
-        match found {
-            Some(at) => keys.push(items.remove(at)),
-            None if has_wildcard => {
-                let compiled = compile(expr, &resolver)?;
-                keys.push(SelectedColumn {
-                    name: aliases.alias_for(expr),
-                    ty: compiled.sql_type().clone(),
-                    projection: match slot {
-                        Some(s) => Projection::Column(s),
-                        None => Projection::Expr(compiled),
-                    },
-                    expr: Some(expr.clone()),
-                    slot,
-                    from_wildcard: false,
-                });
-            }
-            None => {
-                let text = expr.to_string();
-                return Err(key_missing(sink_name, &[&text], "partitioning expression"));
-            }
-        }
-    }
-    Ok((keys, items))
+    partition_by_keys(
+        &query.partition_by,
+        items,
+        has_wildcard,
+        &join.resolver(),
+        taken.iter().map(String::as_str),
+        sink_name,
+    )
 }
 
 /// The scans of a join's leaves.
@@ -867,6 +842,48 @@ fn scans(join: &PlannedJoin) -> Vec<ScanNode> {
             },
         })
         .collect()
+}
+
+/// A join's rows as an aggregation's input: `*` is every source's key and value columns,
+/// qualified; names are the join's.
+fn aggregate_input<'a>(
+    join: &PlannedJoin,
+    resolver: &'a dyn ColumnResolver,
+    item_name: &'a dyn Fn(&Expr) -> Option<String>,
+) -> AggregateInput<'a> {
+    let mut star = Vec::new();
+    let mut taken = Vec::new();
+    for leaf in &join.leaves {
+        for c in &leaf.source.schema.columns {
+            taken.push(c.name.clone());
+            taken.push(format!("{}_{}", leaf.qualifier(), c.name));
+            if matches!(c.kind, ColumnKind::Key | ColumnKind::Value) {
+                star.push(Expr::Column {
+                    qualifier: Some(leaf.qualifier().to_string()),
+                    name: c.name.clone(),
+                });
+            }
+        }
+    }
+    AggregateInput {
+        kind: SourceKind::Stream,
+        resolver,
+        star,
+        taken,
+        item_name,
+    }
+}
+
+/// How an aggregation over a join names the unaliased item `e`, when it is a qualified
+/// column ([`qualified_column_name`]).
+fn join_item_name(join: &PlannedJoin, e: &Expr) -> Option<String> {
+    match e {
+        Expr::Column {
+            qualifier: Some(q),
+            name,
+        } => Some(qualified_column_name(join, q, name)),
+        _ => None,
+    }
 }
 
 /// Plans `CREATE TABLE … AS SELECT … FROM a JOIN b … [WINDOW …] GROUP BY …`: the join's
@@ -892,34 +909,8 @@ fn plan_join_aggregation(
     }
     let resolver = join.resolver();
     let filter = super::scope::compile_where(query.where_clause.as_ref(), &resolver)?;
-    let mut star = Vec::new();
-    let mut taken = Vec::new();
-    for leaf in &join.leaves {
-        for c in &leaf.source.schema.columns {
-            taken.push(c.name.clone());
-            taken.push(format!("{}_{}", leaf.qualifier(), c.name));
-            if matches!(c.kind, ColumnKind::Key | ColumnKind::Value) {
-                star.push(Expr::Column {
-                    qualifier: Some(leaf.qualifier().to_string()),
-                    name: c.name.clone(),
-                });
-            }
-        }
-    }
-    let item_name = |e: &Expr| match e {
-        Expr::Column {
-            qualifier: Some(q),
-            name,
-        } => Some(qualified_column_name(&join, q, name)),
-        _ => None,
-    };
-    let input = AggregateInput {
-        kind: SourceKind::Stream,
-        resolver: &resolver,
-        star,
-        taken,
-        item_name: &item_name,
-    };
+    let item_name = |e: &Expr| join_item_name(&join, e);
+    let input = aggregate_input(&join, &resolver, &item_name);
     let plan = LogicalPlan::Join {
         leaves: scans(&join),
         spec: join.spec.clone(),
@@ -950,17 +941,15 @@ pub(crate) struct PushJoin {
 
 /// Plans `SELECT … FROM a JOIN b … EMIT CHANGES`.
 pub(crate) fn plan_join_push(catalog: &dyn SourceLookup, query: &Query) -> Result<PushJoin> {
-    if query.window.is_some() || !query.group_by.is_empty() || query.having.is_some() {
-        return Err(EngineError::unsupported(
-            "Aggregations over joins are not supported yet in push queries",
-        ));
-    }
     if !query.partition_by.is_empty() {
         return Err(EngineError::statement(
             "PARTITION BY is not supported in push and pull queries",
         ));
     }
     let mut join = plan_from(catalog, &query.from)?;
+    if super::aggregate::is_aggregation(query) {
+        return plan_join_push_aggregation(join, query);
+    }
     let filter = match &query.where_clause {
         Some(w) => super::scope::compile_where(Some(w), &join.resolver())?,
         None => None,
@@ -981,21 +970,8 @@ pub(crate) fn plan_join_push(catalog: &dyn SourceLookup, query: &Query) -> Resul
     if table_result {
         join.spec.table_filter = filter.clone();
     }
-    let scans = join
-        .leaves
-        .iter()
-        .map(|l| ScanNode {
-            source: Arc::clone(&l.source),
-            alias: l.alias.clone(),
-            decode: DecodeColumns::All,
-            tombstones: match l.source.kind {
-                SourceKind::Table => Tombstones::Forward,
-                SourceKind::Stream => Tombstones::Drop,
-            },
-        })
-        .collect();
     let mut plan = LogicalPlan::Join {
-        leaves: scans,
+        leaves: scans(&join),
         spec: join.spec.clone(),
     };
     if let (Some(predicate), false) = (filter, table_result) {
@@ -1027,6 +1003,32 @@ pub(crate) fn plan_join_push(catalog: &dyn SourceLookup, query: &Query) -> Resul
     }
     Ok(PushJoin {
         logical: plan,
+        first: Arc::clone(&join.leaves[0].source),
+        column_names,
+        column_types,
+    })
+}
+
+/// `SELECT … FROM a JOIN b … GROUP BY … EMIT CHANGES`: the join's rows (a stream)
+/// aggregated in memory for the query's life.
+fn plan_join_push_aggregation(join: PlannedJoin, query: &Query) -> Result<PushJoin> {
+    if join.kind == SourceKind::Table {
+        return Err(EngineError::unsupported(
+            "Aggregations over table-table joins are not supported yet in push queries",
+        ));
+    }
+    let resolver = join.resolver();
+    let filter = super::scope::compile_where(query.where_clause.as_ref(), &resolver)?;
+    let item_name = |e: &Expr| join_item_name(&join, e);
+    let input = aggregate_input(&join, &resolver, &item_name);
+    let plan = LogicalPlan::Join {
+        leaves: scans(&join),
+        spec: join.spec.clone(),
+    };
+    let (logical, column_names, column_types) =
+        super::transient::push_aggregate(query, &input, plan, filter)?;
+    Ok(PushJoin {
+        logical,
         first: Arc::clone(&join.leaves[0].source),
         column_names,
         column_types,

@@ -467,18 +467,9 @@ impl PartitionBy<'_> {
     }
 }
 
-fn column_slot(expr: &Expr, resolver: &SourceResolver<'_>) -> Option<usize> {
-    match expr {
-        Expr::Column { qualifier, name } => {
-            resolver.resolve(qualifier.as_deref(), name).map(|(i, _)| i)
-        }
-        _ => None,
-    }
-}
-
 /// Splits items into (key items in sink key order, value items).
 fn classify(
-    mut items: Vec<SelectedColumn>,
+    items: Vec<SelectedColumn>,
     has_wildcard: bool,
     source: &Source,
     resolver: &SourceResolver<'_>,
@@ -526,42 +517,66 @@ fn classify(
             }
             Ok((keys, values))
         }
-        PartitionBy::Exprs(exprs) => {
-            let mut keys = Vec::with_capacity(exprs.len());
-            let mut aliases =
-                ColumnAliasGenerator::new(source.schema.columns.iter().map(|c| c.name.as_str()));
-            for expr in exprs.iter() {
-                let slot = column_slot(expr, resolver);
-                let found = items.iter().position(|i| match (&i.expr, slot) {
-                    (_, Some(s)) if i.slot == Some(s) => true,
-                    (Some(e), _) => e == expr,
-                    (None, _) => false,
-                });
-                match found {
-                    Some(at) => keys.push(items.remove(at)),
-                    None if has_wildcard => {
-                        let compiled = compile(expr, resolver)?;
-                        keys.push(SelectedColumn {
-                            name: aliases.alias_for(expr),
-                            ty: compiled.sql_type().clone(),
-                            projection: match slot {
-                                Some(i) => Projection::Column(i),
-                                None => Projection::Expr(compiled),
-                            },
-                            expr: Some(expr.clone()),
-                            slot,
-                            from_wildcard: false,
-                        });
-                    }
-                    None => {
-                        let text = expr.to_string();
-                        return Err(key_missing(sink_name, &[&text], "partitioning expression"));
-                    }
-                }
+        PartitionBy::Exprs(exprs) => partition_by_keys(
+            exprs,
+            items,
+            has_wildcard,
+            resolver,
+            source.schema.columns.iter().map(|c| c.name.as_str()),
+            sink_name,
+        ),
+    }
+}
+
+/// Splits `items` by `PARTITION BY exprs`: each expression's item (the same column, or the
+/// same expression) becomes a key column, in PARTITION BY order; with `*` in the projection
+/// an expression not projected is keyed under a generated name (not one of `taken`),
+/// otherwise it is ksqlDB's "Key missing from projection" error.
+pub(super) fn partition_by_keys<'n>(
+    exprs: &[Expr],
+    mut items: Vec<SelectedColumn>,
+    has_wildcard: bool,
+    resolver: &dyn ColumnResolver,
+    taken: impl Iterator<Item = &'n str>,
+    sink_name: &str,
+) -> Result<(Vec<SelectedColumn>, Vec<SelectedColumn>)> {
+    let mut keys = Vec::with_capacity(exprs.len());
+    let mut aliases = ColumnAliasGenerator::new(taken);
+    for expr in exprs {
+        let slot = match expr {
+            Expr::Column { qualifier, name } => {
+                resolver.resolve(qualifier.as_deref(), name).map(|(i, _)| i)
             }
-            Ok((keys, items))
+            _ => None,
+        };
+        let found = items.iter().position(|i| match (&i.expr, slot) {
+            (_, Some(s)) if i.slot == Some(s) => true,
+            (Some(e), _) => e == expr,
+            (None, _) => false,
+        });
+        match found {
+            Some(at) => keys.push(items.remove(at)),
+            None if has_wildcard => {
+                let compiled = compile(expr, resolver)?;
+                keys.push(SelectedColumn {
+                    name: aliases.alias_for(expr),
+                    ty: compiled.sql_type().clone(),
+                    projection: match slot {
+                        Some(i) => Projection::Column(i),
+                        None => Projection::Expr(compiled),
+                    },
+                    expr: Some(expr.clone()),
+                    slot,
+                    from_wildcard: false,
+                });
+            }
+            None => {
+                let text = expr.to_string();
+                return Err(key_missing(sink_name, &[&text], "partitioning expression"));
+            }
         }
     }
+    Ok((keys, items))
 }
 
 /// Resolves only the source's key columns, at their slots in the full row: an expression

@@ -421,13 +421,52 @@ fn plan_push_aggregate(
         alias: alias.as_deref(),
     };
     let filter = compile_where(query.where_clause.as_ref(), &resolver)?;
+    let scan = LogicalPlan::Scan(ScanNode {
+        source: Arc::clone(&source),
+        alias: alias.clone(),
+        decode: DecodeColumns::All,
+        tombstones: match source.kind {
+            SourceKind::Table => Tombstones::Forward,
+            SourceKind::Stream => Tombstones::Drop,
+        },
+    });
+    let input = aggregate::AggregateInput::source(&source, &resolver);
+    let (logical, column_names, column_types) = push_aggregate(query, &input, scan, filter)?;
+    let key_columns = vec![false; column_types.len()];
+    Ok(QueryPlan {
+        id: format!("transient_{}_{}", source.name, rand::random::<u64>() >> 1),
+        kind: QueryKind::Push,
+        sql,
+        source,
+        column_names,
+        column_types,
+        key_columns,
+        lookup: None,
+        logical,
+        start: match props.auto_offset_reset_earliest {
+            Some(true) => StartPosition::Earliest,
+            _ => StartPosition::Latest,
+        },
+    })
+}
+
+/// `Limit? ─ Project ─ Aggregate ─ Filter? ─ input` for a push query over `input` (a scan or
+/// a join, the WHERE not yet applied), with the result's column names and types. Over a
+/// table the WHERE runs inside the aggregate, where a failing row withdraws its group's
+/// earlier contribution.
+pub(super) fn push_aggregate(
+    query: &crate::sql::ast::Query,
+    input: &aggregate::AggregateInput<'_>,
+    input_plan: LogicalPlan,
+    filter: Option<CompiledExpr>,
+) -> Result<(LogicalPlan, Vec<String>, Vec<SqlType>)> {
     let planned = aggregate::plan_aggregate(
         query,
-        &aggregate::AggregateInput::source(&source, &resolver),
+        input,
         AggregateMode::Push,
         UdafConfig::default(),
     )?;
-    let table_input = source.kind == SourceKind::Table;
+    let table_input = input.kind == SourceKind::Table;
     if table_input {
         if let Some(call) = planned.calls.iter().find(|c| !c.udaf.undoable()) {
             return Err(EngineError::statement(format!(
@@ -453,15 +492,7 @@ fn plan_push_aggregate(
         having: planned.having,
         window: planned.window.map(Box::new),
     };
-    let mut plan = LogicalPlan::Scan(ScanNode {
-        source: Arc::clone(&source),
-        alias,
-        decode: DecodeColumns::All,
-        tombstones: match table_input {
-            true => Tombstones::Forward,
-            false => Tombstones::Drop,
-        },
-    });
+    let mut plan = input_plan;
     if let (Some(predicate), false) = (filter, table_input) {
         plan = LogicalPlan::Filter {
             input: Box::new(plan),
@@ -475,7 +506,6 @@ fn plan_push_aggregate(
     let columns = planned.all;
     let column_names = columns.iter().map(|c| c.name.clone()).collect();
     let column_types: Vec<SqlType> = columns.iter().map(|c| c.ty.clone()).collect();
-    let key_columns = vec![false; column_types.len()];
     let mut logical = LogicalPlan::Project {
         input: Box::new(plan),
         columns: columns
@@ -495,21 +525,7 @@ fn plan_push_aggregate(
             rows_max,
         };
     }
-    Ok(QueryPlan {
-        id: format!("transient_{}_{}", source.name, rand::random::<u64>() >> 1),
-        kind: QueryKind::Push,
-        sql,
-        source,
-        column_names,
-        column_types,
-        key_columns,
-        lookup: None,
-        logical,
-        start: match props.auto_offset_reset_earliest {
-            Some(true) => StartPosition::Earliest,
-            _ => StartPosition::Latest,
-        },
-    })
+    Ok((logical, column_names, column_types))
 }
 
 /// `Limit? ─ Project ─ FlatMap? ─ Filter? ─ Scan`.

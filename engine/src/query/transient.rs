@@ -114,6 +114,10 @@ impl QueryStream {
         }
         let mut stream = Self::start_over(registry, shared_batches, plan, topic, cursors, stop_at)?;
         stream.cursor_sources = cursor_sources;
+        if !other_topics.is_empty() {
+            // A join's reads are merged across sources (`poll_join_rows`), not shared.
+            stream.shared = None;
+        }
         stream.other_topics = other_topics;
         Ok(stream)
     }
@@ -235,6 +239,9 @@ impl QueryStream {
 
     /// Reads what is available without waiting.
     fn poll_rows(&mut self, out: &mut ResultRows, max_rows: usize) -> Result<Option<EndReason>> {
+        if !self.other_topics.is_empty() {
+            return self.poll_join_rows(out);
+        }
         let partitions = self.cursors.len();
         for _ in 0..partitions {
             let i = self.next_cursor;
@@ -329,6 +336,46 @@ impl QueryStream {
     }
 
     /// How many records partition `i` may still read (pull queries stop at their snapshot).
+    /// A join's read: what every source's partitions have, merged by record timestamp (each
+    /// partition's records in offset order, ties to the earlier source), as a Kafka Streams
+    /// task picks records and as a persistent join does. Round-robin over partitions would,
+    /// from the earliest offsets, run a whole stream partition before the older table rows
+    /// it should have met.
+    fn poll_join_rows(&mut self, out: &mut ResultRows) -> Result<Option<EndReason>> {
+        use std::cmp::Reverse;
+        let mut runs = Vec::with_capacity(self.cursors.len());
+        for i in 0..self.cursors.len() {
+            let mut run = Vec::new();
+            let budget = self.read_budget(i).min(READ_BATCH_RECORDS_MAX);
+            if budget > 0 {
+                if let Err(e) = self.cursors[i].read(&mut run, budget) {
+                    if self.topic.is_deleted() || self.other_topics.iter().any(|t| t.is_deleted()) {
+                        return Ok(Some(EndReason::Completed));
+                    }
+                    return Err(e);
+                }
+            }
+            runs.push(run.into_iter().peekable());
+        }
+        let mut order: std::collections::BinaryHeap<Reverse<(i64, usize)>> = runs
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, run)| run.peek().map(|r| Reverse((r.record.timestamp_ms, i))))
+            .collect();
+        while let Some(Reverse((ts, i))) = order.pop() {
+            let Some(record) = runs[i].next() else { continue };
+            self.oldest_record_ms = Some(self.oldest_record_ms.map_or(ts, |o| o.min(ts)));
+            let source = self.cursor_sources.get(i).copied().unwrap_or(0);
+            if let Some(end) = self.process(source, &record, out)? {
+                return Ok(Some(end));
+            }
+            if let Some(next) = runs[i].peek() {
+                order.push(Reverse((next.record.timestamp_ms, i)));
+            }
+        }
+        Ok(None)
+    }
+
     fn read_budget(&self, i: usize) -> usize {
         match &self.stop_at {
             None => READ_BATCH_RECORDS_MAX,
