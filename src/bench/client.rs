@@ -108,21 +108,24 @@ impl H2 {
 
     /// Starts a POST whose body the caller streams through the returned sender.
     pub async fn open(&mut self, path: &str) -> anyhow::Result<(BodySender, PendingResponse)> {
-        self.open_with(Method::POST, path).await
+        self.open_with(Method::POST, path, None).await
     }
 
     async fn open_with(
         &mut self,
         method: Method,
         path: &str,
+        accept: Option<&str>,
     ) -> anyhow::Result<(BodySender, PendingResponse)> {
         let (tx, rx) = mpsc::channel(BODY_CHUNKS_QUEUED_MAX);
         let (tx, body) = (BodySender { tx }, RequestBody { rx });
-        let req = Request::builder()
+        let mut req = Request::builder()
             .method(method)
-            .uri(format!("http://localhost{path}"))
-            .body(body)
-            .context("building the request")?;
+            .uri(format!("http://localhost{path}"));
+        if let Some(accept) = accept {
+            req = req.header(http::header::ACCEPT, accept);
+        }
+        let req = req.body(body).context("building the request")?;
         self.send.ready().await.context("connection not ready")?;
         let fut = self.send.send_request(req);
         Ok((tx, tokio::spawn(fut)))
@@ -130,7 +133,18 @@ impl H2 {
 
     /// POSTs a whole body and collects the whole response.
     pub async fn post(&mut self, path: &str, body: String) -> anyhow::Result<(StatusCode, Bytes)> {
-        let (mut tx, resp) = self.open(path).await?;
+        self.post_accepting(path, None, body).await
+    }
+
+    /// POSTs a whole body asking for the `accept` media type (the server's default when
+    /// `None`) and collects the whole response.
+    pub async fn post_accepting(
+        &mut self,
+        path: &str,
+        accept: Option<&str>,
+        body: String,
+    ) -> anyhow::Result<(StatusCode, Bytes)> {
+        let (mut tx, resp) = self.open_with(Method::POST, path, accept).await?;
         tx.send_data(Bytes::from(body))
             .await
             .map_err(|_| anyhow::anyhow!("the server stopped reading {path}"))?;
@@ -146,7 +160,7 @@ impl H2 {
 
     /// GETs `path` (no body) and collects the whole response.
     pub async fn get(&mut self, path: &str) -> anyhow::Result<(StatusCode, Bytes)> {
-        let (tx, resp) = self.open_with(Method::GET, path).await?;
+        let (tx, resp) = self.open_with(Method::GET, path, None).await?;
         drop(tx);
         let resp = headers(resp).await?;
         let status = resp.status();

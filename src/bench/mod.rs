@@ -27,6 +27,7 @@ mod kafka_baseline;
 pub(crate) mod latency;
 pub(crate) mod proc_stats;
 pub(crate) mod producer;
+mod pull;
 pub(crate) mod report;
 pub(crate) mod rows;
 pub(crate) mod shared;
@@ -189,11 +190,18 @@ pub struct BenchArgs {
     /// No progress lines on stderr.
     #[arg(long)]
     quiet: bool,
+
+    /// Pull-query mode (`--pull-queries`): key lookups on a materialized table instead.
+    #[command(flatten)]
+    pull: pull::PullArgs,
 }
 
 /// Runs the bench; the exit status is an error if the run found a problem.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     validate(&args)?;
+    if args.pull.enabled() {
+        return pull::run(&args);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -147,6 +147,68 @@ pub struct ProcLine {
     pub cpu_us_per_row: f64,
 }
 
+/// What `--pull-queries` measured: setup, then key lookups on the materialized table.
+#[derive(Debug, Clone, Serialize)]
+pub struct PullReport {
+    pub config: PullConfigEcho,
+    /// Rows loaded into the source stream (one per key) and acked.
+    pub loaded_rows: u64,
+    pub load_s: f64,
+    pub load_rows_per_s: f64,
+    /// From the CTAS statement to its progress reporting every loaded row read.
+    pub ctas_catch_up_s: f64,
+    /// Lookups answered with status 200 and exactly the key's row.
+    pub queries_ok: u64,
+    /// Answered with a row that is not the key's (or not a row, or more than one).
+    pub wrong_rows: u64,
+    /// Answered 200 with no row for a key the table holds.
+    pub empty_answers: u64,
+    /// Another status, or the request failed.
+    pub failed: u64,
+    /// From the first lookup to the last answer.
+    pub elapsed_s: f64,
+    /// `queries_ok` per second of `elapsed_s`.
+    pub queries_per_s: f64,
+    /// From each lookup's send (closed loop) or scheduled send (`--pull-rate`) to its whole
+    /// answer, over every lookup answered.
+    pub latency: Option<LatencySummary>,
+    pub server: Option<PullProcLine>,
+    pub client: Option<PullProcLine>,
+    /// One example of each kind of error.
+    pub errors: Vec<String>,
+    /// Every lookup answered with its row, and setup went through.
+    pub ok: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PullConfigEcho {
+    pub addr: String,
+    pub keys: u64,
+    pub connections: usize,
+    pub in_flight_per_connection: usize,
+    /// Total target rate, or `None` for a closed loop (each worker sends when answered).
+    pub rate_queries_per_s: Option<f64>,
+    pub duration_s_max: f64,
+    pub endpoint: String,
+    pub table: String,
+    pub row_shape: RowShape,
+    pub partitions: u32,
+    pub seed: u64,
+}
+
+/// A process's cost over the lookup phase.
+#[derive(Debug, Clone, Serialize)]
+pub struct PullProcLine {
+    pub pid: u32,
+    pub rss_bytes: u64,
+    pub rss_peak_bytes: u64,
+    pub cpu_s: f64,
+    /// 100 = one core busy.
+    pub cpu_percent: f64,
+    /// CPU time over the lookups answered (ok or not).
+    pub cpu_us_per_query: f64,
+}
+
 /// `1234567` → `1,234,567`.
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -356,6 +418,88 @@ pub fn render_human(r: &Report) -> String {
     }
     if let Some(s) = &r.client {
         proc_line(w, "client", s);
+    }
+    for e in &r.errors {
+        let _ = writeln!(w, "{:<14}{e}", "error");
+    }
+    let _ = writeln!(w, "{:<14}{}", "result", if r.ok { "ok" } else { "FAILED" });
+    out
+}
+
+fn pull_proc_line(out: &mut String, name: &str, p: &PullProcLine) {
+    let _ = writeln!(
+        out,
+        "{name:<14}pid {}  RSS {} (peak {})  CPU {:.2} s ({:.0}% of a core) = {:.2} µs/query",
+        p.pid,
+        mib(p.rss_bytes),
+        mib(p.rss_peak_bytes),
+        p.cpu_s,
+        p.cpu_percent,
+        p.cpu_us_per_query
+    );
+}
+
+/// The `--pull-queries` report for people.
+pub fn render_pull_human(r: &PullReport) -> String {
+    let mut out = String::new();
+    let c = &r.config;
+    let pace = match c.rate_queries_per_s {
+        Some(q) => format!("paced at {} queries/s", rate(q)),
+        None => "closed loop".to_string(),
+    };
+    let w = &mut out;
+    let _ = writeln!(
+        w,
+        "sluice bench --pull-queries against {}: {} keys in {} ({} rows, {} partition(s)), \
+         {} connection(s) × {} in flight on {}, {pace}, {:.0} s",
+        c.addr,
+        thousands(c.keys),
+        c.table,
+        c.row_shape.name(),
+        c.partitions,
+        c.connections,
+        c.in_flight_per_connection,
+        c.endpoint,
+        c.duration_s_max,
+    );
+    let _ = writeln!(
+        w,
+        "{:<14}{} rows loaded in {:.2} s ({} rows/s); the CTAS caught up {:.2} s later",
+        "setup",
+        thousands(r.loaded_rows),
+        r.load_s,
+        rate(r.load_rows_per_s),
+        r.ctas_catch_up_s,
+    );
+    let _ = writeln!(
+        w,
+        "{:<14}{} answered with their row in {:.2} s: {} queries/s; wrong row {}, no row {}, \
+         failed {}",
+        "pull queries",
+        thousands(r.queries_ok),
+        r.elapsed_s,
+        rate(r.queries_per_s),
+        thousands(r.wrong_rows),
+        thousands(r.empty_answers),
+        thousands(r.failed),
+    );
+    if let Some(l) = &r.latency {
+        let _ = writeln!(
+            w,
+            "{:<14}p50 {}  p99 {}  p99.9 {}  max {}  ({} queries)",
+            "latency",
+            duration_us(l.p50_us),
+            duration_us(l.p99_us),
+            duration_us(l.p999_us),
+            duration_us(l.max_us),
+            thousands(l.count)
+        );
+    }
+    if let Some(s) = &r.server {
+        pull_proc_line(w, "server", s);
+    }
+    if let Some(s) = &r.client {
+        pull_proc_line(w, "client", s);
     }
     for e in &r.errors {
         let _ = writeln!(w, "{:<14}{e}", "error");
