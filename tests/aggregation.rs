@@ -8,40 +8,14 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use std::time::Duration;
 
 use http::StatusCode;
 use serde_json::{json, Value};
 use support::child::{kill_after_acks, produce_until_killed, ChildServer};
-use support::{Client, Proto, TestServer, WAIT};
+use support::{Client, Proto, TestServer};
 
 async fn wait_caught_up(addr: SocketAddr) {
-    let deadline = tokio::time::Instant::now() + WAIT * 3;
-    let mut c = Client::connect(addr, Proto::H2).await;
-    loop {
-        let (status, body) = c.ksql("SHOW QUERIES;").await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let ids: Vec<String> = body[0]["queries"]
-            .as_array()
-            .expect("queries")
-            .iter()
-            .map(|q| q["id"].as_str().expect("id").to_string())
-            .collect();
-        let mut all = true;
-        for id in &ids {
-            let (status, bytes) = c
-                .request("GET", &format!("/queries/{id}/progress"), None, b"")
-                .await;
-            let p = support::json(&bytes);
-            assert_eq!(status, StatusCode::OK, "{p}");
-            all &= p["caughtUp"] == true;
-        }
-        if all {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "not caught up");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    support::wait_all_caught_up(addr, 0).await;
 }
 
 /// Every row of `stream` (a query that reads to the current end), as JSON arrays.

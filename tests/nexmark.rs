@@ -16,7 +16,6 @@ mod queries;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use generator::{Auction, Bid, Event, EventKind, GeneratorConfig, Person};
 use http::StatusCode;
@@ -35,33 +34,7 @@ const CONFIG: GeneratorConfig = GeneratorConfig {
 
 /// Waits until every persistent query has read its inputs to their ends.
 async fn wait_caught_up(addr: SocketAddr) {
-    let deadline = tokio::time::Instant::now() + WAIT * 3;
-    let mut c = Client::connect(addr, Proto::H2).await;
-    loop {
-        let (status, body) = c.ksql("SHOW QUERIES;").await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let ids: Vec<String> = body[0]["queries"]
-            .as_array()
-            .expect("queries")
-            .iter()
-            .map(|q| q["id"].as_str().expect("id").to_string())
-            .collect();
-        assert!(ids.len() >= queries::QUERIES.len(), "{body}");
-        let mut all = true;
-        for id in &ids {
-            let (status, bytes) = c
-                .request("GET", &format!("/queries/{id}/progress"), None, b"")
-                .await;
-            let p = support::json(&bytes);
-            assert_eq!(status, StatusCode::OK, "{p}");
-            all &= p["caughtUp"] == true;
-        }
-        if all {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "not caught up");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    support::wait_all_caught_up(addr, queries::QUERIES.len()).await;
 }
 
 /// Every row of a stream, read to its current end, sorted (the sink's order across

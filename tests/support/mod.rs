@@ -396,3 +396,36 @@ pub fn json(bytes: &[u8]) -> Json {
     serde_json::from_slice(bytes)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
 }
+
+/// Waits (up to 3 × [`WAIT`]) until every persistent query on the server at `addr` reports
+/// `caughtUp` on `/queries/{id}/progress`, and at least `queries_min` of them run.
+#[allow(dead_code)]
+pub async fn wait_all_caught_up(addr: std::net::SocketAddr, queries_min: usize) {
+    let deadline = tokio::time::Instant::now() + WAIT * 3;
+    let mut c = Client::connect(addr, Proto::H2).await;
+    loop {
+        let (status, body) = c.ksql("SHOW QUERIES;").await;
+        assert_eq!(status, http::StatusCode::OK, "{body}");
+        let ids: Vec<String> = body[0]["queries"]
+            .as_array()
+            .expect("queries")
+            .iter()
+            .map(|q| q["id"].as_str().expect("id").to_string())
+            .collect();
+        assert!(ids.len() >= queries_min, "{body}");
+        let mut all = true;
+        for id in &ids {
+            let (status, bytes) = c
+                .request("GET", &format!("/queries/{id}/progress"), None, b"")
+                .await;
+            let p = json(&bytes);
+            assert_eq!(status, http::StatusCode::OK, "{p}");
+            all &= p["caughtUp"] == true;
+        }
+        if all {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not caught up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
