@@ -151,16 +151,7 @@ pub fn plan_persistent(
     check_duplicates(&keys, &values)?;
     let tombstone_key = null_value_keys(&keys, &resolver);
 
-    let columns: Vec<Column> = keys
-        .iter()
-        .map(|i| Column::new(i.name.clone(), i.ty.clone(), ColumnKind::Key))
-        .chain(
-            values
-                .iter()
-                .map(|i| Column::new(i.name.clone(), i.ty.clone(), ColumnKind::Value)),
-        )
-        .collect();
-    let schema = Schema::new(columns);
+    let schema = sink_schema(&keys, &values);
     let sink_source = match sink.existing {
         Some(existing) => {
             check_insert_schema(existing, &schema)?;
@@ -177,14 +168,6 @@ pub fn plan_persistent(
     let sink_partitions = match props.partitions()? {
         Some(n) => n,
         None => source_partitions(&source.topic).unwrap_or(1),
-    };
-    let output = |items: Vec<SelectedColumn>, kind: ColumnKind| {
-        items.into_iter().map(move |i| OutputColumn {
-            name: i.name,
-            ty: i.ty,
-            kind,
-            projection: i.projection,
-        })
     };
     let mut plan = LogicalPlan::Scan(ScanNode {
         source: Arc::clone(&source),
@@ -209,17 +192,7 @@ pub fn plan_persistent(
             functions: flat_map,
         };
     }
-    let plan = LogicalPlan::Sink {
-        input: Box::new(LogicalPlan::Project {
-            input: Box::new(plan),
-            columns: output(keys, ColumnKind::Key)
-                .chain(output(values, ColumnKind::Value))
-                .collect(),
-            tombstone_key,
-        }),
-        sink: Arc::clone(&sink_source),
-        partitions: sink_partitions,
-    };
+    let plan = sink_plan(plan, keys, values, tombstone_key, &sink_source, sink_partitions);
     Ok(PersistentPlan {
         kind: sink.kind,
         statement_text: statement_text.to_string(),
@@ -323,16 +296,7 @@ pub(super) fn plan_aggregate_into_sink(
         }
     }
     check_duplicates(&keys, &values)?;
-    let schema = Schema::new(
-        keys.iter()
-            .map(|i| Column::new(i.name.clone(), i.ty.clone(), ColumnKind::Key))
-            .chain(
-                values
-                    .iter()
-                    .map(|i| Column::new(i.name.clone(), i.ty.clone(), ColumnKind::Value)),
-            )
-            .collect(),
-    );
+    let schema = sink_schema(&keys, &values);
     let sink_source = match sink.existing {
         Some(existing) => {
             check_insert_schema(existing, &schema)?;
@@ -374,6 +338,38 @@ pub(super) fn plan_aggregate_into_sink(
         spec: Box::new(spec),
     };
     let tombstone_key = (0..keys.len()).map(|i| Some(Projection::Column(i))).collect();
+    let plan = sink_plan(plan, keys, values, tombstone_key, &sink_source, sink_partitions);
+    Ok(PersistentPlan {
+        kind: sink.kind,
+        statement_text: statement_text.to_string(),
+        source: Arc::clone(source),
+        sources,
+        sink: sink_source,
+        sink_partitions,
+        logical: plan,
+    })
+}
+
+/// The sink's schema: the key items as key columns, then the value items as value columns.
+pub(super) fn sink_schema(keys: &[SelectedColumn], values: &[SelectedColumn]) -> Schema {
+    let column = |i: &SelectedColumn, kind| Column::new(i.name.clone(), i.ty.clone(), kind);
+    Schema::new(
+        keys.iter()
+            .map(|i| column(i, ColumnKind::Key))
+            .chain(values.iter().map(|i| column(i, ColumnKind::Value)))
+            .collect(),
+    )
+}
+
+/// `Sink ─ Project ─ input`: the key items, then the value items, written to `sink`.
+pub(super) fn sink_plan(
+    input: LogicalPlan,
+    keys: Vec<SelectedColumn>,
+    values: Vec<SelectedColumn>,
+    tombstone_key: Vec<Option<Projection>>,
+    sink: &Arc<Source>,
+    partitions: u32,
+) -> LogicalPlan {
     let column = |i: SelectedColumn, kind: ColumnKind| OutputColumn {
         name: i.name,
         ty: i.ty,
@@ -385,24 +381,15 @@ pub(super) fn plan_aggregate_into_sink(
         .map(|i| column(i, ColumnKind::Key))
         .chain(values.into_iter().map(|i| column(i, ColumnKind::Value)))
         .collect();
-    let plan = LogicalPlan::Sink {
+    LogicalPlan::Sink {
         input: Box::new(LogicalPlan::Project {
-            input: Box::new(plan),
+            input: Box::new(input),
             columns,
             tombstone_key,
         }),
-        sink: Arc::clone(&sink_source),
-        partitions: sink_partitions,
-    };
-    Ok(PersistentPlan {
-        kind: sink.kind,
-        statement_text: statement_text.to_string(),
-        source: Arc::clone(source),
-        sources,
-        sink: sink_source,
-        sink_partitions,
-        logical: plan,
-    })
+        sink: Arc::clone(sink),
+        partitions,
+    }
 }
 
 /// Rejects the query shapes this engine cannot run as persistent queries, with ksqlDB's

@@ -32,13 +32,13 @@ use crate::sql::ast::{BinaryOp, Expr, JoinType, Query, Relation, SelectItem, Sou
 use crate::types::schema::{
     PSEUDO_COLUMN_COUNT, PSEUDO_ROWOFFSET, PSEUDO_ROWPARTITION, PSEUDO_ROWTIME,
 };
-use crate::types::{Column, ColumnKind, Schema, SqlType};
+use crate::types::{ColumnKind, SqlType};
 
-use super::logical::{LogicalPlan, OutputColumn, ScanNode};
+use super::logical::{LogicalPlan, ScanNode};
 use super::aggregate::AggregateInput;
 use super::persistent::{
-    check_duplicates, check_insert_schema, partition_by_keys, plan_aggregate_into_sink, sink_source,
-    AggregatedInput, PersistentKind, PersistentPlan, SinkSpec,
+    check_duplicates, check_insert_schema, partition_by_keys, plan_aggregate_into_sink, sink_plan,
+    sink_schema, sink_source, AggregatedInput, PersistentKind, PersistentPlan, SinkSpec,
 };
 use super::select::{duplicate_column, struct_fields, SelectedColumn};
 use crate::statements::create::WithProperties;
@@ -728,16 +728,7 @@ fn finish_persistent(
             return Err(duplicate_column(&v.name, &v.ty));
         }
     }
-    let schema = Schema::new(
-        keys.iter()
-            .map(|i| Column::new(i.name.clone(), i.ty.clone(), ColumnKind::Key))
-            .chain(
-                values
-                    .iter()
-                    .map(|i| Column::new(i.name.clone(), i.ty.clone(), ColumnKind::Value)),
-            )
-            .collect(),
-    );
+    let schema = sink_schema(&keys, &values);
     let first = Arc::clone(&join.leaves[0].source);
     let sink_source = match sink.existing {
         Some(existing) => {
@@ -770,26 +761,7 @@ fn finish_persistent(
         .iter()
         .map(|k| Some(k.projection.clone()))
         .collect();
-    let column = |i: SelectedColumn, kind: ColumnKind| OutputColumn {
-        name: i.name,
-        ty: i.ty,
-        kind,
-        projection: i.projection,
-    };
-    let columns = keys
-        .into_iter()
-        .map(|i| column(i, ColumnKind::Key))
-        .chain(values.into_iter().map(|i| column(i, ColumnKind::Value)))
-        .collect();
-    let plan = LogicalPlan::Sink {
-        input: Box::new(LogicalPlan::Project {
-            input: Box::new(plan),
-            columns,
-            tombstone_key,
-        }),
-        sink: Arc::clone(&sink_source),
-        partitions: sink_partitions,
-    };
+    let plan = sink_plan(plan, keys, values, tombstone_key, &sink_source, sink_partitions);
     Ok(PersistentPlan {
         kind: sink.kind,
         statement_text: statement_text.to_string(),
