@@ -12,7 +12,9 @@
 //!
 //! The state is one `Value::Bytes` blob, so the state store copies it instead of decoding
 //! a value per element: a tag byte, then either the sorted hashes (little-endian u64s) or
-//! the registers. Hashes are SipHash-1-3 with fixed keys over the value's state-store
+//! the sketch: its count of empty registers and its sum of 2^-register (kept up to date as
+//! registers rise, since the operator asks for the count after every row and a pass over
+//! the registers per ask cost ~40 µs), then the registers. Hashes are SipHash-1-3 with fixed keys over the value's state-store
 //! encoding: stable across restarts and versions, as persisted state needs.
 
 use std::hash::Hasher;
@@ -25,7 +27,7 @@ use crate::types::Value;
 /// Register-index bits of the sketch: 2^12 registers.
 pub const PRECISION: u32 = 12;
 const REGISTERS: usize = 1 << PRECISION;
-/// The most bytes one group's COUNT_DISTINCT state holds (plus its tag byte).
+/// The most bytes one group's COUNT_DISTINCT state holds (plus a 13-byte header).
 pub const STATE_BYTES: usize = REGISTERS;
 /// Distinct hashes kept exactly before switching to the sketch: as many as fit in the
 /// sketch's size, so switching never grows the state.
@@ -33,6 +35,9 @@ pub const EXACT_MAX: usize = STATE_BYTES / 8;
 
 const TAG_EXACT: u8 = 0;
 const TAG_SKETCH: u8 = 1;
+/// The sketch's header after the tag: empty registers (u32), sum of 2^-register (f64).
+const SKETCH_HEADER: usize = 4 + 8;
+const SKETCH_LEN: usize = 1 + SKETCH_HEADER + REGISTERS;
 const HASH_KEYS: (u64, u64) = (0x736c_7569_6365_2d63, 0x6f75_6e74_2d64_7374);
 
 /// The accumulator of a group with no values.
@@ -57,8 +62,8 @@ pub fn merge(acc: &mut Value, other: &Value) {
         }
         Some(State::Sketch(registers)) => {
             to_sketch(mine);
-            for (r, o) in mine[1..].iter_mut().zip(registers) {
-                *r = (*r).max(*o);
+            for (i, &rank) in registers.iter().enumerate() {
+                raise(mine, i, rank);
             }
         }
         None => {}
@@ -68,14 +73,18 @@ pub fn merge(acc: &mut Value, other: &Value) {
 /// The distinct count (an estimate once the group holds a sketch).
 pub fn count(acc: &Value) -> i64 {
     match State::of(acc) {
-        Some(State::Exact(hashes)) => hashes.count() as i64,
-        Some(State::Sketch(registers)) => estimate(registers),
+        Some(State::Exact(hashes)) => hashes.len() as i64,
+        Some(State::Sketch(_)) => match acc {
+            Value::Bytes(b) => estimate(b),
+            _ => 0,
+        },
         None => 0,
     }
 }
 
 enum State<'a> {
-    Exact(Box<dyn Iterator<Item = u64> + 'a>),
+    Exact(Box<dyn ExactSizeIterator<Item = u64> + 'a>),
+    /// The registers.
     Sketch(&'a [u8]),
 }
 
@@ -84,8 +93,8 @@ impl<'a> State<'a> {
         match acc {
             Value::Bytes(b) => match b.split_first() {
                 Some((&TAG_EXACT, rest)) => Some(State::Exact(Box::new(hashes(rest)))),
-                Some((&TAG_SKETCH, rest)) if rest.len() == REGISTERS => {
-                    Some(State::Sketch(rest))
+                Some((&TAG_SKETCH, _)) if b.len() == SKETCH_LEN => {
+                    Some(State::Sketch(&b[1 + SKETCH_HEADER..]))
                 }
                 _ => None,
             },
@@ -105,7 +114,7 @@ fn sorted_unique(hashes: impl Iterator<Item = u64>) -> Vec<u64> {
     all
 }
 
-fn hashes(exact: &[u8]) -> impl Iterator<Item = u64> + '_ {
+fn hashes(exact: &[u8]) -> impl ExactSizeIterator<Item = u64> + '_ {
     exact
         .chunks_exact(8)
         .map(|c| u64::from_le_bytes(c.try_into().expect("8-byte chunk")))
@@ -115,7 +124,7 @@ fn hashes(exact: &[u8]) -> impl Iterator<Item = u64> + '_ {
 fn blob(acc: &mut Value) -> &mut Vec<u8> {
     let valid = matches!(acc, Value::Bytes(b)
         if matches!(b.first(), Some(&TAG_EXACT)) && (b.len() - 1) % 8 == 0
-            || matches!(b.first(), Some(&TAG_SKETCH)) && b.len() == REGISTERS + 1);
+            || matches!(b.first(), Some(&TAG_SKETCH)) && b.len() == SKETCH_LEN);
     if !valid {
         let mut fresh = vec![TAG_EXACT];
         if let Value::Array(values) = acc {
@@ -133,7 +142,7 @@ fn blob(acc: &mut Value) -> &mut Vec<u8> {
 
 fn add_hash(blob: &mut Vec<u8>, hash: u64) {
     if blob[0] == TAG_SKETCH {
-        observe(&mut blob[1..], hash);
+        observe(blob, hash);
         return;
     }
     let count = (blob.len() - 1) / 8;
@@ -149,7 +158,7 @@ fn add_hash(blob: &mut Vec<u8>, hash: u64) {
     }
     if count == EXACT_MAX {
         to_sketch(blob);
-        observe(&mut blob[1..], hash);
+        observe(blob, hash);
         return;
     }
     let pos = 1 + lo * 8;
@@ -160,36 +169,62 @@ fn to_sketch(blob: &mut Vec<u8>) {
     if blob[0] == TAG_SKETCH {
         return;
     }
-    let mut registers = vec![0u8; REGISTERS];
-    for h in hashes(&blob[1..]) {
-        observe(&mut registers, h);
-    }
+    let exact: Vec<u64> = hashes(&blob[1..]).collect();
     blob.clear();
     blob.push(TAG_SKETCH);
-    blob.extend_from_slice(&registers);
+    blob.extend_from_slice(&(REGISTERS as u32).to_le_bytes());
+    blob.extend_from_slice(&(REGISTERS as f64).to_le_bytes());
+    blob.resize(SKETCH_LEN, 0);
+    for h in exact {
+        observe(blob, h);
+    }
 }
 
 /// The register is the hash's top bits; its rank the position of the first 1 bit after
 /// them.
-fn observe(registers: &mut [u8], hash: u64) {
+fn observe(sketch: &mut [u8], hash: u64) {
     let index = (hash >> (64 - PRECISION)) as usize;
     let rest = (hash << PRECISION) | (1 << (PRECISION - 1));
-    let rank = rest.leading_zeros() as u8 + 1;
-    if registers[index] < rank {
-        registers[index] = rank;
+    raise(sketch, index, rest.leading_zeros() as u8 + 1);
+}
+
+/// Raises register `index` of `sketch` (a whole sketch blob) to `rank`, keeping the
+/// header's empty count and sum in step.
+fn raise(sketch: &mut [u8], index: usize, rank: u8) {
+    let at = 1 + SKETCH_HEADER + index;
+    let old = sketch[at];
+    if old >= rank {
+        return;
     }
+    sketch[at] = rank;
+    let (zeros, sum) = header(sketch);
+    let zeros = zeros - u32::from(old == 0);
+    // Exact: powers of two down to 2^-53 added to a sum of at most 2^12 lose nothing above
+    // 2^-40, and a register reaches 40 with odds of 2^-40.
+    let sum = sum - pow2_neg(old) + pow2_neg(rank);
+    sketch[1..5].copy_from_slice(&zeros.to_le_bytes());
+    sketch[5..13].copy_from_slice(&sum.to_le_bytes());
+}
+
+fn pow2_neg(rank: u8) -> f64 {
+    f64::from_bits((1023 - u64::from(rank)) << 52)
+}
+
+fn header(sketch: &[u8]) -> (u32, f64) {
+    let zeros = u32::from_le_bytes(sketch[1..5].try_into().expect("4 bytes"));
+    let sum = f64::from_le_bytes(sketch[5..13].try_into().expect("8 bytes"));
+    (zeros, sum)
 }
 
 /// HyperLogLog's estimate with linear counting for small cardinalities (Flajolet et al.);
 /// a 64-bit hash needs no large-range correction at these sizes.
-fn estimate(registers: &[u8]) -> i64 {
-    let m = registers.len() as f64;
+fn estimate(sketch: &[u8]) -> i64 {
+    let m = REGISTERS as f64;
     let alpha = 0.7213 / (1.0 + 1.079 / m);
-    let sum: f64 = registers.iter().map(|&r| 2f64.powi(-i32::from(r))).sum();
+    let (zeros, sum) = header(sketch);
     let raw = alpha * m * m / sum;
-    let zeros = registers.iter().filter(|&&r| r == 0).count();
     let est = if raw <= 2.5 * m && zeros > 0 {
-        m * (m / zeros as f64).ln()
+        m * (m / f64::from(zeros)).ln()
     } else {
         raw
     };
@@ -240,7 +275,13 @@ mod tests {
                 add(&mut acc, &Value::String(format!("bidder-{i}")));
             }
             let Value::Bytes(b) = &acc else { panic!("bytes") };
-            assert_eq!(b.len(), STATE_BYTES + 1);
+            assert_eq!(b.len(), SKETCH_LEN);
+            assert_eq!(b.len(), STATE_BYTES + 13);
+            // The running header equals a pass over the registers.
+            let registers = &b[1 + SKETCH_HEADER..];
+            let zeros = registers.iter().filter(|&&r| r == 0).count() as u32;
+            let sum: f64 = registers.iter().map(|&r| 2f64.powi(-i32::from(r))).sum();
+            assert_eq!(header(b), (zeros, sum));
             let est = count(&acc) as f64;
             let error = (est - n as f64).abs() / n as f64;
             // 4 standard errors of a 2^12-register sketch.
