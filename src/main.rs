@@ -303,6 +303,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
             }
         }),
+        kalamdb_topics: sluice_server::faces::kalamdb::TopicOptions {
+            offsets_file: Some(
+                args.data_dir
+                    .join(sluice_server::faces::kalamdb::consumer_groups::OFFSETS_FILE),
+            ),
+            ..Default::default()
+        },
     };
     let config = EngineConfig {
         data_dir: args.data_dir.clone(),
