@@ -25,7 +25,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use sluice_protocol::kalamdb::topics::Start;
+use sluice_protocol::kalamdb::topic_statement::Start;
 
 /// The file in the data directory that holds the committed offsets (JSON).
 pub const OFFSETS_FILE: &str = "kalamdb-topic-offsets.json";

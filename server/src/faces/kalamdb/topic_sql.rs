@@ -18,9 +18,9 @@ use std::collections::HashMap;
 use sluice_engine::types::{ColumnKind, SqlType};
 use sluice_engine::{Outcome, SourceKind, StatementResult};
 use sluice_protocol::kalamdb::envelope::{QueryResult, SchemaField};
+use sluice_protocol::kalamdb::topic_statement::{ChangeOp, Route, TopicStatement};
 use sluice_protocol::kalamdb::topics::{
-    changes_stream_name, changes_stream_sql, is_route_of, route_sql, ChangeOp, Route, SourceColumn,
-    TopicStatement,
+    changes_stream_name, changes_stream_sql, is_route_of, route_sql, SourceColumn,
 };
 use sluice_protocol::statement_table::Cell;
 

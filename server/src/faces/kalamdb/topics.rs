@@ -14,9 +14,9 @@ use http::{HeaderMap, StatusCode};
 use hyper::body::Incoming;
 use sluice_engine::{EngineError, ErrorCode, StoredRecord};
 use sluice_protocol::kalamdb::envelope::code as sql_code;
+use sluice_protocol::kalamdb::topic_statement::{valid_topic_name, ChangeOp, Start};
 use sluice_protocol::kalamdb::topics::{
-    ack_body, code, consume_body, topic_error_body, valid_topic_name, AckRequest, ChangeOp,
-    ConsumeRequest, Message, Start,
+    ack_body, code, consume_body, topic_error_body, AckRequest, ConsumeRequest, Message,
 };
 use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;
 
