@@ -543,7 +543,7 @@ async fn bad_topic_requests_get_the_topic_error_envelope() {
         status,
         &parse(&bytes),
         StatusCode::METHOD_NOT_ALLOWED,
-        "BAD_REQUEST",
+        "METHOD_NOT_ALLOWED",
     );
     // An empty topic: nothing to consume, nothing more to come yet.
     let (status, body) = post(

@@ -41,6 +41,9 @@ pub const GROUP_PARTITIONS_MAX: usize = 10_000;
 
 /// Most unacked claims one (topic, group, partition) holds at once: a consumer that never
 /// acks is refused new ranges after this many, instead of growing the claim list forever.
+/// It bounds the redeliver queue too: every offset between the committed one and the
+/// cursor is in exactly one claim or queued range, and adjacent queued ranges are merged,
+/// so two queued ranges are always separated by a claim: at most one more than the claims.
 pub const CLAIMS_PER_PARTITION_MAX: usize = 1_000;
 
 /// Largest offsets file read at start (a file written under [`GROUP_PARTITIONS_MAX`] is a
@@ -125,9 +128,26 @@ impl PartitionState {
         let (expired, live): (Vec<Claim>, Vec<Claim>) =
             self.claims.iter().partition(|c| c.expires_ms <= now_ms);
         self.claims = live;
+        if expired.is_empty() {
+            return;
+        }
         for c in expired {
             self.redeliver.insert(c.from, c.to);
         }
+        // Adjacent ranges become one, so the queue holds at most one more range than there
+        // are live claims between them.
+        let mut merged: BTreeMap<u64, u64> = BTreeMap::new();
+        for (from, to) in std::mem::take(&mut self.redeliver) {
+            match merged.last_key_value() {
+                Some((&start, &end)) if end == from => {
+                    merged.insert(start, to);
+                }
+                _ => {
+                    merged.insert(from, to);
+                }
+            }
+        }
+        self.redeliver = merged;
         self.trim();
     }
 
@@ -457,10 +477,13 @@ mod tests {
             range(g.claim(&k, Start::Earliest, ALL, 10, 120).expect("c")),
             (8, 10)
         );
-        // Both claims expire; a small limit splits the redelivery.
+        // Both claims expire and merge into one range; a small limit splits it again.
         let split = g.claim(&k, Start::Earliest, ALL, 1, 1_000).expect("c");
         assert_eq!(range(split), (2, 3));
         assert!(split.more_redeliveries);
+        let rest = g.claim(&k, Start::Earliest, ALL, 10, 1_000).expect("c");
+        assert_eq!(range(rest), (3, 10), "(2, 4), (4, 8) and (8, 10) merged");
+        assert!(!rest.more_redeliveries);
     }
 
     #[test]

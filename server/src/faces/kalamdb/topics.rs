@@ -219,21 +219,16 @@ pub async fn ack_endpoint(
     }
 }
 
-/// The topic endpoints' answer to other methods and unknown topic paths.
+/// The topic endpoints' answer to other methods (405) and unknown topic paths (404).
 pub fn no_route(method: &http::Method, path: &str) -> HttpResponse {
-    let (kind, message) = if path == CONSUME_PATH || path == ACK_PATH {
-        (
-            FailureKind::BadRequest,
-            format!("method {method} is not allowed here; POST"),
-        )
-    } else {
-        (FailureKind::NotFound, format!("no route {path}"))
-    };
-    let mut response = TopicFailure::new(kind, message).response();
-    if kind == FailureKind::BadRequest {
-        *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    if path == CONSUME_PATH || path == ACK_PATH {
+        let message = format!("method {method} is not allowed here; POST");
+        return json(
+            StatusCode::METHOD_NOT_ALLOWED,
+            topic_error_body(&message, code::METHOD_NOT_ALLOWED),
+        );
     }
-    response
+    TopicFailure::new(FailureKind::NotFound, format!("no route {path}")).response()
 }
 
 /// The consume endpoint's path.
