@@ -453,6 +453,12 @@ async fn sql_consume_ack_and_unsupported_forms() {
             "shop.big",
         ),
         (
+            "DROP TOPIC shop.orders",
+            StatusCode::BAD_REQUEST,
+            "SQL_EXECUTION_ERROR",
+            "holds the rows of 'shop.orders'",
+        ),
+        (
             "CONSUME FROM shop.big GROUP g",
             StatusCode::BAD_REQUEST,
             "INVALID_SQL",
@@ -557,6 +563,61 @@ async fn bad_topic_requests_get_the_topic_error_envelope() {
     assert_eq!(
         body,
         json!({"messages": [], "next_offset": 0, "has_more": false})
+    );
+    server.stop().await;
+}
+
+/// Consumers of one group polling at once never get the same offset (no claim expires
+/// here), and together they get every message exactly once. The source is a STREAM table,
+/// which a route reads directly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_consumers_of_one_group_get_disjoint_ranges() {
+    let server = TestServer::start().await;
+    let mut client = Client::connect(server.addr, Proto::H2).await;
+    sql_ok(
+        &mut client,
+        None,
+        "CREATE NAMESPACE app; CREATE STREAM TABLE app.clicks (id BIGINT PRIMARY KEY, page TEXT); \
+         CREATE TOPIC app.ev; ALTER TOPIC app.ev ADD SOURCE app.clicks ON INSERT",
+    )
+    .await;
+    let inserts: Vec<String> = (0..12)
+        .map(|i| format!("INSERT INTO app.clicks (id, page) VALUES ({i}, 'p{i}')"))
+        .collect();
+    sql_ok(&mut client, None, &inserts.join("; ")).await;
+    wait_for_messages(&mut client, None, "app.ev", 12).await;
+
+    let consumers = (0..4).map(|_| {
+        let addr = server.addr;
+        tokio::spawn(async move {
+            let mut client = Client::connect(addr, Proto::H2).await;
+            let request = json!({"topic_id": "app.ev", "group_id": "shared", "start": "Earliest", "limit": 2});
+            let mut got = Vec::new();
+            loop {
+                let (status, body) = post(&mut client, CONSUME, None, &request).await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+                let batch = offsets(&body);
+                if batch.is_empty() {
+                    return got;
+                }
+                assert_eq!(
+                    payload(&body["messages"][0])["_table"],
+                    "app.clicks",
+                    "{body}"
+                );
+                got.extend(batch);
+            }
+        })
+    });
+    let mut all = Vec::new();
+    for consumer in consumers {
+        all.extend(consumer.await.expect("consumer"));
+    }
+    all.sort_unstable();
+    assert_eq!(
+        all,
+        (0..12).collect::<Vec<u64>>(),
+        "each offset to exactly one consumer"
     );
     server.stop().await;
 }

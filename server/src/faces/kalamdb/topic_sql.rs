@@ -180,6 +180,27 @@ async fn drop_topic(
             ))
         };
     }
+    // A table's or stream's own topic is not the face's to drop: that would delete the
+    // source's rows under it. Tables first, so the message names the table rather than its
+    // changes stream.
+    let sources = execute(services, "SHOW TABLES; SHOW STREAMS;").await?;
+    let owner = sources
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            Outcome::Sources { sources, .. } => Some(sources),
+            _ => None,
+        })
+        .flatten()
+        .find(|s| s.topic == topic && !is_route_of(&s.name, topic));
+    if let Some(owner) = owner {
+        return Err(TopicFailure::new(
+            FailureKind::BadRequest,
+            format!(
+                "Topic '{topic}' holds the rows of '{}'; drop that table or stream instead",
+                owner.name
+            ),
+        ));
+    }
     let listed = execute(services, "SHOW QUERIES;").await?;
     for result in listed {
         let Outcome::Queries { queries } = result.outcome else {
