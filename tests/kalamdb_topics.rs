@@ -415,6 +415,30 @@ async fn sql_consume_ack_and_unsupported_forms() {
     .await;
     assert_eq!(acked["acknowledged_offset"], 0);
 
+    // A text key: the message key is the key's text, not its JSON.
+    sql_ok(
+        &mut client,
+        None,
+        "CREATE TABLE shop.customers (name TEXT PRIMARY KEY, tier TEXT); CREATE TOPIC shop.vip; \
+         ALTER TOPIC shop.vip ADD SOURCE shop.customers ON INSERT; \
+         INSERT INTO shop.customers (name, tier) VALUES ('ann', 'gold')",
+    )
+    .await;
+    wait_for_messages(&mut client, None, "shop.vip", 1).await;
+    let (status, body) = post(
+        &mut client,
+        CONSUME,
+        None,
+        &json!({"topic_id": "shop.vip", "group_id": "crm", "start": "Earliest"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["messages"][0]["key"], "ann", "{body}");
+    assert_eq!(
+        payload(&body["messages"][0]),
+        json!({"name": "ann", "tier": "gold", "_table": "shop.customers"})
+    );
+
     let cases: &[(&str, StatusCode, &str, &str)] = &[
         (
             "CLEAR TOPIC shop.big",

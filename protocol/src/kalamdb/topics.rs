@@ -115,10 +115,21 @@ pub struct Message<'a> {
     pub offset: u64,
     /// The payload's JSON bytes (sent as base64).
     pub payload: &'a [u8],
-    /// The message key as text (the row's key in the topic), if it has one.
-    pub key: Option<&'a str>,
+    /// The message key as text (see [`key_text`]), if it has one.
+    pub key: Option<std::borrow::Cow<'a, str>>,
     pub timestamp_ms: i64,
     pub op: ChangeOp,
+}
+
+/// A record key as a message key: routes key their messages by the row's key in JSON, so
+/// a string key (`"d1"`) becomes its text (`d1`), as KalamDB's string message ids are,
+/// and a number stays as written (`1`). Bytes that are not UTF-8 have no text key.
+pub fn key_text(key: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
+    let text = std::str::from_utf8(key).ok()?;
+    match serde_json::from_str::<Json>(text) {
+        Ok(Json::String(s)) => Some(s.into()),
+        _ => Some(text.into()),
+    }
 }
 
 /// The consume response: `{"messages":[…],"next_offset":n,"has_more":b}`.
@@ -135,8 +146,8 @@ pub fn consume_body(messages: &[Message<'_>], next_offset: u64, has_more: bool) 
                 "timestamp_ms": m.timestamp_ms,
                 "op": m.op.wire_name(),
             });
-            if let Some(key) = m.key {
-                out["key"] = key.into();
+            if let Some(key) = &m.key {
+                out["key"] = key.as_ref().into();
             }
             out
         })
@@ -349,7 +360,7 @@ mod tests {
             partition_id: 0,
             offset: 3,
             payload: br#"{"id":1}"#,
-            key: Some("1"),
+            key: key_text(b"1"),
             timestamp_ms: 9,
             op: ChangeOp::Insert,
         };
@@ -360,6 +371,9 @@ mod tests {
                 "payload":"eyJpZCI6MX0=","key":"1","timestamp_ms":9,"op":"Insert"}],
                 "next_offset":4,"has_more":false})
         );
+        assert_eq!(key_text(br#""d1""#).as_deref(), Some("d1"));
+        assert_eq!(key_text(b"{\"a\":1}").as_deref(), Some("{\"a\":1}"));
+        assert_eq!(key_text(&[0xff]), None);
         let ack: Json = serde_json::from_slice(&ack_body(1)).expect("json");
         assert_eq!(ack, json!({"success": true, "acknowledged_offset": 1}));
         let err: Json =

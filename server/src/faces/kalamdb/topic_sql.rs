@@ -243,7 +243,7 @@ fn messages_result(consumed: &super::topics::Consumed) -> QueryResult {
                 Cell::Text(m.topic_id.to_string()),
                 Cell::Json(m.partition_id.to_string()),
                 Cell::Json(m.offset.to_string()),
-                m.key.map_or(Cell::Null, |k| Cell::Text(k.to_string())),
+                m.key.map_or(Cell::Null, |k| Cell::Text(k.into_owned())),
                 Cell::Text(m.op.wire_name().to_string()),
                 Cell::Json(m.timestamp_ms.to_string()),
                 Cell::Json(payload),

@@ -16,7 +16,7 @@ use sluice_engine::{EngineError, ErrorCode, StoredRecord};
 use sluice_protocol::kalamdb::envelope::code as sql_code;
 use sluice_protocol::kalamdb::topic_statement::{valid_topic_name, ChangeOp, Start};
 use sluice_protocol::kalamdb::topics::{
-    ack_body, code, consume_body, topic_error_body, AckRequest, ConsumeRequest, Message,
+    ack_body, code, consume_body, key_text, topic_error_body, AckRequest, ConsumeRequest, Message,
 };
 use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;
 
@@ -147,11 +147,7 @@ impl Consumed {
                 partition_id: self.partition,
                 offset: r.offset.0,
                 payload: r.record.value.as_deref().unwrap_or(b"null"),
-                key: r
-                    .record
-                    .key
-                    .as_deref()
-                    .and_then(|k| std::str::from_utf8(k).ok()),
+                key: r.record.key.as_deref().and_then(key_text),
                 timestamp_ms: r.record.timestamp_ms,
                 op: if r.record.value.is_some() {
                     ChangeOp::Insert
