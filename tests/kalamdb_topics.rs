@@ -303,7 +303,11 @@ async fn committed_offsets_survive_a_restart() {
     );
     server.kill();
 
-    let server = support::child::ChildServer::start(dir.path());
+    // Restarted with a short visibility timeout (the operator's flag).
+    let server = support::child::ChildServer::start_with(
+        dir.path(),
+        &["--kalamdb-visibility-timeout-ms", "300"],
+    );
     let mut client = Client::connect(server.addr, Proto::H1).await;
     let (status, body) = post(&mut client, CONSUME, None, &request).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -320,6 +324,10 @@ async fn committed_offsets_survive_a_restart() {
         json!({"topic_id": "app.ev", "group_id": "durable", "partition_id": 0, "upto_offset": 0});
     let (_, body) = post(&mut client, ACK, None, &lower).await;
     assert_eq!(body, json!({"success": true, "acknowledged_offset": 1}));
+    // Offset 2 was never acked: once the flag's 300 ms pass it is delivered again.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, body) = post(&mut client, CONSUME, None, &request).await;
+    assert_eq!(offsets(&body), [2], "redelivered after 300 ms: {body}");
     // The route survived the restart too: a new row still reaches the topic.
     sql_ok(
         &mut client,
