@@ -199,6 +199,12 @@ struct ServeArgs {
     /// whose SQL names parameters as `${name}`.
     #[arg(long, env = "SLUICE_FOUNDRY_FUNCTIONS")]
     foundry_functions: Option<PathBuf>,
+
+    /// Milliseconds a KalamDB consumer keeps a consumed range before it is redelivered to
+    /// its group unless acked (KalamDB's `topics.visibility_timeout_secs`, 10 s).
+    #[arg(long, env = "SLUICE_KALAMDB_VISIBILITY_TIMEOUT_MS",
+          default_value_t = sluice_server::faces::kalamdb::consumer_groups::VISIBILITY_TIMEOUT_MS_DEFAULT)]
+    kalamdb_visibility_timeout_ms: u64,
 }
 
 impl ServeArgs {
@@ -308,6 +314,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
             }
         }),
+        kalamdb_topics: sluice_server::faces::kalamdb::TopicOptions {
+            offsets_file: Some(
+                args.data_dir
+                    .join(sluice_server::faces::kalamdb::consumer_groups::OFFSETS_FILE),
+            ),
+            visibility_timeout: Duration::from_millis(args.kalamdb_visibility_timeout_ms),
+        },
     };
     let config = EngineConfig {
         data_dir: args.data_dir.clone(),

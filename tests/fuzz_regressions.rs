@@ -5,6 +5,8 @@
 
 #[path = "../fuzz/src/checks.rs"]
 mod checks;
+#[path = "../fuzz/src/kalamdb_checks.rs"]
+mod kalamdb_checks;
 #[path = "../fuzz/src/record_checks.rs"]
 mod record_checks;
 
@@ -13,7 +15,7 @@ use std::path::Path;
 /// A target's name and the function that checks one input.
 type Target = (&'static str, fn(&[u8]));
 
-const TARGETS: [Target; 9] = [
+const TARGETS: [Target; 10] = [
     ("sql_parse", checks::sql_parse),
     ("sql_expression", checks::sql_expression),
     ("sql_type", checks::sql_type),
@@ -23,6 +25,7 @@ const TARGETS: [Target; 9] = [
     ("row_decoder", record_checks::row_decoder),
     ("key_formats", record_checks::key_formats),
     ("log_reader", record_checks::log_reader),
+    ("kalamdb_topics", kalamdb_checks::kalamdb_topics),
 ];
 
 /// Runs every file under `fuzz/<kind>/<target>/` through its target's checks; returns how

@@ -11,8 +11,14 @@
 //!   ksqlDB dialect the engine runs.
 //! - `envelope`: the success and error envelopes, `data_type` names, error codes.
 //! - `auth_body`: setup/login requests, login/refresh/me responses, auth-route errors.
+//! - `topic_statement`: the topic statements (`CREATE/DROP/CLEAR/ALTER TOPIC`, `CONSUME`,
+//!   `ACK`) parsed for the face to run.
+//! - `topics`: the consume/ack bodies, the topic error envelope, and the persistent query a
+//!   route becomes.
 
 pub mod auth_body;
 pub mod dialect;
 pub mod envelope;
 pub mod sql_request;
+pub mod topic_statement;
+pub mod topics;
