@@ -311,6 +311,43 @@ async fn dropping_the_stream_ends_push_queries() {
     server.stop().await;
 }
 
+/// A selective push query whose filter drops whole reads (more records arrive at once than
+/// one read takes) still reaches the matching row behind them, with no further insert to
+/// wake it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_selective_push_query_reads_past_reads_its_filter_drops() {
+    const ROWS: usize = 5_000;
+    let server = TestServer::start().await;
+    server
+        .ksql_ok("CREATE STREAM one (v INT) WITH (kafka_topic='one', value_format='JSON', partitions=1);")
+        .await;
+    let mut client = server.h2().await;
+    let (_, mut lines) = start_query(
+        &mut client,
+        query_body("SELECT v FROM one WHERE v = -1 EMIT CHANGES;", false),
+        None,
+    )
+    .await;
+    wait_for_queries(&server, 1).await;
+    let mut rows = String::from("{\"target\":\"one\"}\n");
+    for v in 0..ROWS {
+        rows.push_str(&format!("{{\"V\":{v}}}\n"));
+    }
+    rows.push_str("{\"V\":-1}\n");
+    let (status, body) = server
+        .h2()
+        .await
+        .request("POST", "/inserts-stream", None, rows.as_bytes())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let line = tokio::time::timeout(WAIT, lines.next_line())
+        .await
+        .expect("the matching row arrives without another insert")
+        .expect("row");
+    assert_eq!(line, "[-1]");
+    server.stop().await;
+}
+
 /// Push queries with different WHERE clauses and projections on one stream share each
 /// read's decoded records (one reads and decodes every column, each runs its own filter and
 /// projection), and each still sees exactly its rows, in order per key; a LIMIT query ends

@@ -8,9 +8,10 @@
 //!  query B (WHERE x = 2): cursor[p] @ 100 ─► ring hit (p, 100) ─► B's pipeline over the rows; B skips to 150
 //! ```
 //!
-//! The same lock-step argument as `shared_batches` (whose identical-results sharing is
-//! tried first): queries woken by one commit ask for the same `(partition, offset)`, the
-//! first does the reading and decoding, the rest reuse it. Decoded rows are the scan's
+//! Queries woken by one commit ask for the same `(partition, offset)`: the first does the
+//! reading and decoding, the rest reuse it. A query that fell behind or read a different
+//! span uses any kept batch that holds its next offset, from that offset on, so queries
+//! that drift apart fall back into step instead of each reading for itself. Decoded rows are the scan's
 //! output, before any operator, so every operator (filters, table functions, projections,
 //! LIMIT) still runs per query: nothing query-specific is shared. A member that decodes
 //! for the group decodes every column (each query's own scan decodes only what it reads),
@@ -27,10 +28,10 @@ use crate::catalog::Source;
 use crate::exec::scan::{DecodedRecord, Tombstones};
 use crate::log::{Offset, PartitionId, StoredRecord};
 
-/// Decoded batches kept per group. Each holds at most one read's records
-/// (`READ_BATCH_RECORDS_MAX`), so a group's ring is bounded; a query further behind than
-/// this decodes for itself.
-pub const DECODED_BATCHES_PER_GROUP_MAX: usize = 8;
+/// Decoded records kept per group, over all its batches (the oldest batches go first). A
+/// query further behind than this decodes for itself. Commits under a steady load hold a
+/// few records each, so the bound is in records, not batches.
+pub const DECODED_RECORDS_PER_GROUP_MAX: usize = 8_192;
 
 /// Partition `partition`'s records `[start, end)` and what the scan made of each (`None`:
 /// the scan skipped it).
@@ -47,34 +48,40 @@ pub(crate) struct DecodedBatch {
 #[derive(Debug)]
 pub struct DecodeRing {
     source: Arc<Source>,
-    batches: Mutex<VecDeque<Arc<DecodedBatch>>>,
+    /// The batches, oldest first, and how many records they hold together.
+    batches: Mutex<(VecDeque<Arc<DecodedBatch>>, usize)>,
     /// The engine-wide count of records members took decoded instead of decoding.
     records_taken: Arc<AtomicU64>,
 }
 
 impl DecodeRing {
-    /// The batch that starts at `start` in `partition`, if a member decoded it recently.
-    pub(crate) fn find(&self, partition: PartitionId, start: Offset) -> Option<Arc<DecodedBatch>> {
+    /// A batch of `partition` that holds offset `at`, if a member decoded one recently.
+    pub(crate) fn find(&self, partition: PartitionId, at: Offset) -> Option<Arc<DecodedBatch>> {
         let batches = self.batches.lock().unwrap_or_else(|e| e.into_inner());
         let found = batches
+            .0
             .iter()
             .rev()
-            .find(|b| b.partition == partition && b.start == start)
+            .find(|b| b.partition == partition && b.start <= at && at < b.end)
             .cloned();
         if let Some(batch) = &found {
-            self.records_taken
-                .fetch_add(batch.records.len() as u64, Ordering::Relaxed);
+            let taken = batch.end.0 - at.0;
+            self.records_taken.fetch_add(taken, Ordering::Relaxed);
         }
         found
     }
 
-    /// Leaves a batch for the other members (the oldest goes when the ring is full).
+    /// Leaves a batch for the other members (the oldest go when the ring is full).
     pub(crate) fn offer(&self, batch: Arc<DecodedBatch>) {
-        let mut batches = self.batches.lock().unwrap_or_else(|e| e.into_inner());
-        if batches.len() == DECODED_BATCHES_PER_GROUP_MAX {
-            batches.pop_front();
-        }
+        let mut guard = self.batches.lock().unwrap_or_else(|e| e.into_inner());
+        let (batches, records) = &mut *guard;
+        *records += batch.records.len();
         batches.push_back(batch);
+        while *records > DECODED_RECORDS_PER_GROUP_MAX && batches.len() > 1 {
+            if let Some(old) = batches.pop_front() {
+                *records -= old.records.len();
+            }
+        }
     }
 }
 
@@ -109,7 +116,7 @@ impl SharedDecodes {
         }
         let ring = Arc::new(DecodeRing {
             source: Arc::clone(source),
-            batches: Mutex::new(VecDeque::new()),
+            batches: Mutex::new((VecDeque::new(), 0)),
             records_taken: Arc::clone(&self.records_taken),
         });
         groups.insert(key, Arc::downgrade(&ring));

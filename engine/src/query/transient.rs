@@ -51,6 +51,15 @@ pub enum EndReason {
     Completed,
 }
 
+/// What one partition's turn in `poll_rows` came to.
+enum Polled {
+    Ended(EndReason),
+    /// `max_rows` are out; the caller takes them before more are read.
+    OutputFull,
+    /// It read what there was (up to its budget).
+    Read,
+}
+
 pub struct QueryStream {
     plan: Arc<QueryPlan>,
     topic: Arc<dyn TopicLog>,
@@ -76,6 +85,9 @@ pub struct QueryStream {
     /// A scan that decodes every column, made the first time this query decodes a batch
     /// for its group.
     group_scan: Option<Scan>,
+    /// A poll stopped before the end of what was committed (a read filled its budget, or
+    /// the output filled up): poll again rather than wait for an append.
+    more: bool,
     /// The oldest timestamp of the records read by the last `next_rows` (its own reads,
     /// not rows copied from a shared batch), for end-to-end latency metrics.
     oldest_record_ms: Option<i64>,
@@ -178,6 +190,7 @@ impl QueryStream {
             shared: shared_batches.join(&plan),
             decodes,
             group_scan: None,
+            more: false,
             pipeline,
             plan,
             topic,
@@ -238,6 +251,12 @@ impl QueryStream {
             if self.topic.is_deleted() {
                 return Ok(Some(EndReason::Completed));
             }
+            if std::mem::take(&mut self.more) {
+                // Records are waiting (a selective WHERE can drop a whole read): read on,
+                // letting other tasks run between reads.
+                tokio::task::yield_now().await;
+                continue;
+            }
             self.release_buffers();
             // Any source's append wakes the query (a join reads several topics).
             let any_ready = std::future::poll_fn(|cx| {
@@ -264,39 +283,62 @@ impl QueryStream {
         for _ in 0..partitions {
             let i = self.next_cursor;
             self.next_cursor = (self.next_cursor + 1) % partitions;
+            match self.poll_partition(i, out, max_rows)? {
+                Polled::Ended(end) => return Ok(Some(end)),
+                Polled::OutputFull => return Ok(None),
+                Polled::Read => {}
+            }
+        }
+        if self.pull_done() {
+            return Ok(Some(EndReason::Completed));
+        }
+        Ok(None)
+    }
+
+    /// Reads partition `i` once: batches other queries left (identical results, then
+    /// decoded records) for as long as there are some at its position, then one read of its
+    /// own, so it has seen everything committed before this poll began (an append after
+    /// that wakes it). A read that filled its budget may have left records behind: `more`
+    /// tells `next_rows` to poll again instead of waiting for an append that may never come.
+    fn poll_partition(&mut self, i: usize, out: &mut ResultRows, max_rows: usize) -> Result<Polled> {
+        loop {
             let budget = self.read_budget(i);
             if budget == 0 {
-                continue;
+                return Ok(Polled::Read);
             }
             let start = self.cursors[i].position();
             if self.take_shared(i, start, out) {
                 if out.len() >= max_rows {
-                    return Ok(None);
+                    self.more = true;
+                    return Ok(Polled::OutputFull);
                 }
                 continue;
             }
             let first_row = out.len();
             if let Some(ended) = self.take_decoded(i, start, out) {
                 self.offer_results(i, start, first_row, out);
-                if ended.is_some() {
-                    return Ok(ended);
+                if let Some(end) = ended {
+                    return Ok(Polled::Ended(end));
                 }
                 if out.len() >= max_rows {
-                    return Ok(None);
+                    self.more = true;
+                    return Ok(Polled::OutputFull);
                 }
                 continue;
             }
+            let limit = budget.min(READ_BATCH_RECORDS_MAX);
             self.records.clear();
-            if let Err(e) =
-                self.cursors[i].read(&mut self.records, budget.min(READ_BATCH_RECORDS_MAX))
-            {
+            if let Err(e) = self.cursors[i].read(&mut self.records, limit) {
                 // A dropped topic ends its queries cleanly, as TERMINATE would.
                 if self.topic.is_deleted() {
-                    return Ok(Some(EndReason::Completed));
+                    return Ok(Polled::Ended(EndReason::Completed));
                 }
                 return Err(e);
             }
             let mut records = std::mem::take(&mut self.records);
+            if records.len() == limit {
+                self.more = true;
+            }
             // Offsets ascend and so, mostly, do timestamps: the first record is the oldest.
             if let Some(first) = records.first() {
                 let ts = first.record.timestamp_ms;
@@ -307,7 +349,7 @@ impl QueryStream {
             if let Some(ring) = self.decode_group() {
                 if !records.is_empty() {
                     let batch = self.decode_batch(i, start, std::mem::take(&mut records));
-                    ended = self.run_decoded(&batch, out);
+                    ended = self.run_decoded(&batch, 0, out);
                     ring.offer(Arc::new(batch));
                 }
             } else {
@@ -325,17 +367,14 @@ impl QueryStream {
             // now rather than at the next read.
             records.clear();
             self.records = records;
-            if ended.is_some() {
-                return Ok(ended);
+            if let Some(end) = ended {
+                return Ok(Polled::Ended(end));
             }
             if out.len() >= max_rows {
-                return Ok(None);
+                return Ok(Polled::OutputFull);
             }
+            return Ok(Polled::Read);
         }
-        if self.pull_done() {
-            return Ok(Some(EndReason::Completed));
-        }
-        Ok(None)
     }
 
     /// Copies the rows an identical query already made from partition `i`'s records at
@@ -378,7 +417,7 @@ impl QueryStream {
             .cloned()
     }
 
-    /// Runs the records another query of the group decoded at partition `i`'s `start`
+    /// Runs the records another query of the group decoded from partition `i`'s `start` on
     /// through this query's operators and moves past them: `None` when there are none,
     /// else whether LIMIT ended the query.
     fn take_decoded(
@@ -389,11 +428,13 @@ impl QueryStream {
     ) -> Option<Option<EndReason>> {
         let ring = self.decode_group()?;
         let batch = ring.find(self.cursors[i].partition(), start)?;
-        if let Some(first) = batch.records.first() {
+        // Offsets ascend in a batch but may have gaps (Kafka's transaction markers).
+        let skip = batch.records.partition_point(|r| r.offset < start);
+        if let Some(first) = batch.records.get(skip) {
             let ts = first.record.timestamp_ms;
             self.oldest_record_ms = Some(self.oldest_record_ms.map_or(ts, |o| o.min(ts)));
         }
-        let ended = self.run_decoded(&batch, out);
+        let ended = self.run_decoded(&batch, skip, out);
         self.cursors[i].seek_to(batch.end);
         Some(ended)
     }
@@ -414,9 +455,16 @@ impl QueryStream {
         }
     }
 
-    /// This query's operators over a decoded batch; `LimitReached` once LIMIT rows are out.
-    fn run_decoded(&mut self, batch: &DecodedBatch, out: &mut ResultRows) -> Option<EndReason> {
-        for (record, row) in batch.records.iter().zip(&batch.rows) {
+    /// This query's operators over a decoded batch from its `skip`-th record on;
+    /// `LimitReached` once LIMIT rows are out.
+    fn run_decoded(
+        &mut self,
+        batch: &DecodedBatch,
+        skip: usize,
+        out: &mut ResultRows,
+    ) -> Option<EndReason> {
+        let rows = batch.records.iter().zip(&batch.rows).skip(skip);
+        for (record, row) in rows {
             let Some(row) = row else { continue };
             if let Flow::Stop = self.pipeline.process_row(row.row(record), out) {
                 return Some(EndReason::LimitReached);
