@@ -11,8 +11,11 @@
 //!   ksqlDB dialect the engine runs.
 //! - `envelope`: the success and error envelopes, `data_type` names, error codes.
 //! - `auth_body`: setup/login requests, login/refresh/me responses, auth-route errors.
+//! - `live`: live queries over `/v1/ws`: client messages, the live `SELECT` shape, `_seq`,
+//!   and the server's frames (auth, ack, initial batches, changes, errors).
 
 pub mod auth_body;
 pub mod dialect;
 pub mod envelope;
+pub mod live;
 pub mod sql_request;
