@@ -6,15 +6,22 @@
 //!                                  per statement, `took`)
 //!  GET  /health, /v1/api/healthcheck ─► health
 //!  /v1/api/auth/{setup,status,login,refresh,logout,me} ─► auth (HS256 JWT pair, cookies)
+//!  GET  /v1/ws                 ─► ws (upgrade, auth, session) ─► live (one task per
+//!                                  subscription: snapshot batches, then changes)
 //! ```
 //!
 //! - `state`: what the face keeps beside the engine (its namespaces).
 //! - `sql`: the SQL endpoint.
 //! - `auth`: setup, status, login, refresh (rotation), logout, me; JWTs and cookies.
+//! - `ws`: the WebSocket: upgrade with header auth, message auth, the session's reader
+//!   and writer, pings, limits.
+//! - `live`: one live query: the push query, key → row for old values, `_seq`, batches.
 
 pub mod auth;
+pub mod live;
 pub mod sql;
 pub mod state;
+pub mod ws;
 
 use std::sync::Arc;
 
