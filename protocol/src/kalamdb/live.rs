@@ -49,10 +49,11 @@ pub const SEQ_COLUMN: &str = "_seq";
 pub const SEQ_PARTITION_BITS: u32 = 10;
 
 /// The `_seq` of the change at `offset` of `partition`: ordered like the offsets within a
-/// partition, and the same after a restart because offsets are durable.
+/// partition, and the same after a restart because offsets are durable. Offsets count from
+/// one here so that no row has `_seq` 0, which clients may take for "none".
 pub fn seq_of(partition: u32, offset: u64) -> i64 {
     let partition = i64::from(partition) & ((1 << SEQ_PARTITION_BITS) - 1);
-    ((offset as i64) << SEQ_PARTITION_BITS) | partition
+    ((offset.saturating_add(1) as i64) << SEQ_PARTITION_BITS) | partition
 }
 
 /// A message from the client.
@@ -466,6 +467,7 @@ mod tests {
     #[test]
     fn seq_orders_like_offsets_and_keeps_the_partition() {
         assert!(seq_of(0, 1) > seq_of(0, 0));
+        assert!(seq_of(0, 0) > 0, "no row has _seq 0");
         assert!(seq_of(0, 2) > seq_of(3, 1));
         assert_eq!(seq_of(3, 7) & ((1 << SEQ_PARTITION_BITS) - 1), 3);
     }
