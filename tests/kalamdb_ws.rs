@@ -554,3 +554,131 @@ async fn unsubscribe_stops_changes_and_filters_turn_into_deletes() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn oversized_messages_and_silent_clients_are_closed() {
+    let (server, token) = server_with_notes().await;
+    let mut ws = connect(&server, Some(&token)).await.expect("upgraded");
+    next_json(&mut ws).await.expect("auth_success");
+    let big = format!(
+        "{{\"type\":\"ping\",\"pad\":\"{}\"}}",
+        "x".repeat(1024 * 1024)
+    );
+    ws.send(Message::Text(big.into())).await.expect("sent");
+    let e = next_json(&mut ws).await.expect("error frame");
+    assert_eq!(
+        (&e["type"], &e["code"]),
+        (&json!("error"), &json!("MESSAGE_TOO_LARGE")),
+        "{e}"
+    );
+    assert_eq!(
+        next_json(&mut ws).await,
+        None,
+        "closed after MESSAGE_TOO_LARGE"
+    );
+
+    // No token on the upgrade and no `authenticate` within 3 s: auth_error, then closed.
+    let mut quiet = connect(&server, None).await.expect("upgraded");
+    let started = std::time::Instant::now();
+    let e = next_json(&mut quiet).await.expect("auth_error");
+    assert_eq!(
+        (&e["type"], &e["message"]),
+        (&json!("auth_error"), &json!("Authentication timeout"))
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(2_900) && waited < Duration::from_secs(6),
+        "{waited:?}"
+    );
+    assert_eq!(next_json(&mut quiet).await, None);
+    server.stop().await;
+}
+
+/// A WebSocket holds its connection slot (no newcomer past the cap, no idle eviction) until
+/// it closes; with authentication off it is the anonymous principal at once.
+#[tokio::test]
+async fn a_websocket_holds_its_connection_slot_until_it_closes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start_with(ServerOptions {
+        limits: sluice_server::ConnectionLimits {
+            connections_max: 1,
+            health_connections_reserved: 0,
+            idle_timeout: Duration::from_millis(300),
+            ..sluice_server::ConnectionLimits::default()
+        },
+        ..ServerOptions::default()
+    })
+    .await;
+    let mut ws = connect(&server, None).await.expect("upgraded");
+    let hello = next_json(&mut ws).await.expect("auth_success");
+    assert_eq!(
+        (&hello["type"], &hello["user"], &hello["role"]),
+        (
+            &json!("auth_success"),
+            &json!("anonymous"),
+            &json!("anonymous")
+        )
+    );
+    // Past the idle timeout the socket still serves.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    subscribe(&mut ws, "s", "SELECT * FROM app.none", json!({})).await;
+    assert_eq!(
+        next_json(&mut ws).await.expect("error")["code"],
+        "NOT_FOUND"
+    );
+    let mut refused = TcpStream::connect(server.addr).await.expect("connect");
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(WAIT, refused.read(&mut buf))
+        .await
+        .expect("closed in time");
+    assert!(
+        matches!(n, Ok(0) | Err(_)),
+        "a newcomer past the cap is closed: {n:?}"
+    );
+
+    ws.close(None).await.expect("closed");
+    drop(ws);
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+        stream
+            .write_all(b"GET /info HTTP/1.1\r\nhost: localhost\r\n\r\n")
+            .await
+            .expect("request");
+        let mut head = [0u8; 12];
+        if let Ok(Ok(12)) = tokio::time::timeout(WAIT, stream.read_exact(&mut head)).await {
+            assert_eq!(&head, b"HTTP/1.1 200");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slot never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_closes_websockets_with_going_away() {
+    let (server, token) = server_with_notes().await;
+    let mut ws = connect(&server, Some(&token)).await.expect("upgraded");
+    next_json(&mut ws).await.expect("auth_success");
+    let stopping = tokio::spawn(server.stop());
+    let close = loop {
+        match tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("a frame in time")
+        {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    let code = close.expect("a close code").code;
+    assert_eq!(u16::from(code), 1001);
+    tokio::time::timeout(WAIT, stopping)
+        .await
+        .expect("stopped in time")
+        .expect("join");
+}
