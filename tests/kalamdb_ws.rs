@@ -682,3 +682,50 @@ async fn shutdown_closes_websockets_with_going_away() {
         .expect("stopped in time")
         .expect("join");
 }
+
+/// A KalamDB STREAM table (an append-only engine stream): every row is an insert, rows of
+/// the same key included, in the initial load and after it.
+#[tokio::test]
+async fn stream_tables_load_every_row_then_insert() {
+    let (server, token) = server_with_notes().await;
+    sql(
+        &server,
+        &token,
+        "CREATE STREAM TABLE app.events (id TEXT PRIMARY KEY, kind TEXT); INSERT INTO app.events (id, kind) VALUES ('e1', 'open'); INSERT INTO app.events (id, kind) VALUES ('e1', 'close')",
+    )
+    .await;
+    let mut ws = connect(&server, Some(&token)).await.expect("upgraded");
+    next_json(&mut ws).await.expect("auth_success");
+    subscribe(
+        &mut ws,
+        "ev",
+        "SELECT kind FROM app.events WHERE id = 'e1'",
+        json!({}),
+    )
+    .await;
+    let (_, rows, _) = initial_load(&mut ws, "ev").await;
+    assert_eq!(rows, [json!({"KIND": "open"}), json!({"KIND": "close"})]);
+    sql(
+        &server,
+        &token,
+        "INSERT INTO app.events (id, kind) VALUES ('e1', 'open')",
+    )
+    .await;
+    sql(
+        &server,
+        &token,
+        "INSERT INTO app.events (id, kind) VALUES ('e2', 'other')",
+    )
+    .await;
+    let c = next_json(&mut ws).await.expect("change");
+    assert_eq!(
+        (&c["change_type"], &c["rows"]),
+        (&json!("insert"), &json!([{"KIND": "open"}]))
+    );
+    let quiet = tokio::time::timeout(Duration::from_millis(300), ws.next()).await;
+    assert!(
+        !matches!(quiet, Ok(Some(Ok(Message::Text(_))))),
+        "e2 is filtered out: {quiet:?}"
+    );
+    server.stop().await;
+}

@@ -82,6 +82,7 @@ pub(crate) struct Subscription {
 }
 
 /// Why a subscription failed, in KalamDB's codes.
+#[derive(Debug)]
 struct Failure {
     code: &'static str,
     message: String,
@@ -620,4 +621,123 @@ async fn send(out: &mpsc::Sender<Outbound>, text: String) -> Result<(), Failure>
 
 fn gone() -> Failure {
     failure(code::SUBSCRIPTION_FAILED, "the connection is gone")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, body: &str, seq: i64) -> Event {
+        let mut r = Row::new();
+        r.insert("ID".into(), Json::from(id));
+        r.insert("BODY".into(), Json::from(body));
+        r.insert(SEQ_COLUMN.into(), Json::from(seq));
+        Event::Row {
+            key: format!("[\"{id}\"]"),
+            partition: 0,
+            offset: u64::try_from(seq >> SEQ_PARTITION_BITS).expect("positive") - 1,
+            seq,
+            matched: true,
+            row: r,
+        }
+    }
+
+    fn kind(change: &Option<Change>) -> Option<ChangeType> {
+        change.as_ref().map(|c| c.kind)
+    }
+
+    #[test]
+    fn a_table_turns_rows_into_inserts_updates_and_deletes_with_old_values() {
+        let mut t = LiveTable::new(true, 1);
+        let (s0, s1, s2) = (seq_of(0, 0), seq_of(0, 1), seq_of(0, 2));
+        let c = t.apply(row("a", "x", s0)).ok().flatten();
+        assert_eq!(kind(&c), Some(ChangeType::Insert));
+        // A repeat of a row already applied (same or older seq) changes nothing.
+        assert!(t.apply(row("a", "x", s0)).ok().flatten().is_none());
+        let c = t.apply(row("a", "y", s1)).ok().flatten().expect("update");
+        assert_eq!(c.kind, ChangeType::Update);
+        let old = c.old.expect("old values");
+        assert_eq!(
+            (&old["BODY"], &old[SEQ_COLUMN]),
+            (&Json::from("x"), &Json::from(s1))
+        );
+        // The tombstone right after offset 1 is offset 2: the delete's `_seq`.
+        let c = t
+            .apply(Event::Tombstone {
+                key: "[\"a\"]".into(),
+            })
+            .ok()
+            .flatten()
+            .expect("delete");
+        assert_eq!(c.kind, ChangeType::Delete);
+        let old = c.old.expect("old values");
+        assert_eq!(
+            (&old["BODY"], &old[SEQ_COLUMN]),
+            (&Json::from("y"), &Json::from(s2))
+        );
+        assert!(c.row.is_none());
+        // A tombstone for a key never seen says nothing.
+        let none = t.apply(Event::Tombstone {
+            key: "[\"b\"]".into(),
+        });
+        assert!(none.ok().flatten().is_none());
+        assert!(t.snapshot().is_empty());
+    }
+
+    #[test]
+    fn a_row_leaving_the_filter_is_a_delete_and_a_stream_only_inserts() {
+        let mut t = LiveTable::new(true, 1);
+        t.fold(row("a", "x", seq_of(0, 0))).expect("folded");
+        let Event::Row { key, row: r, .. } = row("a", "done", seq_of(0, 1)) else {
+            unreachable!("row() makes rows")
+        };
+        let left = Event::Row {
+            key,
+            partition: 0,
+            offset: 1,
+            seq: seq_of(0, 1),
+            matched: false,
+            row: r,
+        };
+        let c = t.apply(left).ok().flatten().expect("delete");
+        assert_eq!(c.kind, ChangeType::Delete);
+        assert_eq!(c.old.expect("old")["BODY"], Json::from("x"));
+
+        let mut s = LiveTable::new(false, 1);
+        for i in 0..3 {
+            s.fold(row("k", "same key", seq_of(0, i)))
+                .ok()
+                .expect("folded");
+        }
+        assert_eq!(
+            s.snapshot().len(),
+            3,
+            "a stream keeps every row, keys repeat"
+        );
+        let c = s.apply(row("k", "again", seq_of(0, 3))).ok().flatten();
+        assert_eq!(kind(&c), Some(ChangeType::Insert));
+    }
+
+    #[test]
+    fn initial_rows_follow_from_then_last_rows() {
+        let rows: Vec<(i64, Row)> = (1..=5).map(|s| (s, Row::new())).collect();
+        let seqs = |o: SubscriptionOptions| -> Vec<i64> {
+            initial_rows(rows.clone(), &o)
+                .iter()
+                .map(|(s, _)| *s)
+                .collect()
+        };
+        let from = SubscriptionOptions {
+            from: Some(3),
+            last_rows: Some(1),
+            ..SubscriptionOptions::default()
+        };
+        assert_eq!(seqs(from), [4, 5], "from wins over last_rows");
+        let last = SubscriptionOptions {
+            last_rows: Some(2),
+            ..SubscriptionOptions::default()
+        };
+        assert_eq!(seqs(last), [4, 5]);
+        assert_eq!(seqs(SubscriptionOptions::default()).len(), 5);
+    }
 }
