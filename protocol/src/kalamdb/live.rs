@@ -175,7 +175,10 @@ impl LiveSql {
                 return Err(format!("{word} is not supported in a live query"));
             }
         }
-        let (source, filter) = match find("WHERE") {
+        let after_from = words
+            .iter()
+            .find(|(at, w)| *at > from && w.eq_ignore_ascii_case("WHERE"));
+        let (source, filter) = match after_from {
             Some(&(at, _)) => (&sql[from + 4..at], Some(sql[at + 5..].trim().to_string())),
             None => (&sql[from + 4..], None),
         };
@@ -192,8 +195,8 @@ impl LiveSql {
     }
 }
 
-/// Byte offsets and text of the words outside quotes and parentheses; errors on a `;`, or
-/// on quotes or parentheses that do not close.
+/// Byte offsets and text of the words outside quotes and parentheses; errors on a `;`, a
+/// comment, or quotes or parentheses that do not close.
 fn top_level_words(sql: &str) -> Result<Vec<(usize, &str)>, String> {
     let bytes = sql.as_bytes();
     let (mut words, mut depth, mut i) = (Vec::new(), 0usize, 0);
@@ -210,6 +213,13 @@ fn top_level_words(sql: &str) -> Result<Vec<(usize, &str)>, String> {
             b'(' => depth += 1,
             b')' => depth = depth.checked_sub(1).ok_or("unbalanced parentheses")?,
             b';' => return Err("a live query is one statement".into()),
+            // A comment could swallow the rest of the line the server embeds the filter in.
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                return Err("comments are not allowed in a live query".into())
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                return Err("comments are not allowed in a live query".into())
+            }
             c if c.is_ascii_alphabetic() || c == b'_' => {
                 let start = i;
                 while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
@@ -432,9 +442,45 @@ mod tests {
             "SELECT count(*) FROM app.notes",
             "SELECT * FROM app.notes WHERE",
             "SELECT * FROM app.notes WHERE body = 'open",
+            "SELECT * FROM app.notes WHERE id = 1 --(\n) AS M FROM other EMIT CHANGES --(",
+            "SELECT * FROM app.notes WHERE id = 1 /* x */",
+            "SELECT * WHERE x FROM app.notes",
         ] {
             assert!(LiveSql::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    proptest::proptest! {
+        /// Any text built from SQL's troublesome pieces: parsing never panics, and a filter
+        /// that parsed stays in its place when the server embeds it (as the fuzz target
+        /// `kalamdb_live` checks on arbitrary bytes).
+        #[test]
+        fn a_parsed_filter_cannot_escape_its_place(
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                "SELECT", "*", "FROM", "app.notes", "WHERE", "id", "=", "'", "\"", "`", "(",
+                ")", ";", "-", "--", "/*", "*/", ",", " ", "\n", "AND", "x", "é", "ORDER",
+            ]), 0..24)
+        ) {
+            let sql = pieces.concat();
+            if let Ok(q) = LiveSql::parse(&sql) {
+                if let Some(filter) = q.filter {
+                    for embedded in [filter.clone(), format!("({filter})")] {
+                        let again = LiveSql::parse(&format!("SELECT * FROM x.y WHERE {embedded}"));
+                        proptest::prop_assert_eq!(
+                            again.ok().and_then(|q| q.filter),
+                            Some(embedded)
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_where_before_from_is_not_the_filter() {
+        // No panic, and the source is still the name after FROM.
+        let q = LiveSql::parse("SELECT WHERE FROM app.notes").expect("a column named WHERE");
+        assert_eq!((q.table.as_str(), q.filter), ("notes", None));
     }
 
     #[test]
