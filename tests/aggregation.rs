@@ -6,12 +6,10 @@ mod support;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
 
 use http::StatusCode;
 use serde_json::{json, Value};
-use support::child::{kill_after_acks, produce_until_killed, ChildServer};
+use support::child::{crash_rounds, CrashScenario};
 use support::{Client, Proto, TestServer};
 
 async fn wait_caught_up(addr: SocketAddr) {
@@ -208,8 +206,6 @@ async fn aggregation_errors_are_ksqldb_errors() {
 }
 
 const ROUNDS: u64 = 3;
-/// Rows a producer may send per round before the kill lands (a bound, not a target).
-const ROWS_PER_ROUND_MAX: u64 = 1_000_000;
 const SOURCE_PARTITIONS: u32 = 4;
 const KEYS: u64 = 37;
 
@@ -222,50 +218,23 @@ fn source_row(i: u64) -> String {
 /// the sum of the key's source values: its state equals a clean run's.
 #[test]
 fn aggregation_is_exactly_once_across_sigkill() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let dir = tempfile::tempdir().expect("dir");
-    let mut next_first = 0u64;
-    for round in 0..ROUNDS {
-        let server = ChildServer::start(dir.path());
-        let addr = server.addr;
-        let acked = Arc::new(AtomicU64::new(0));
-        runtime.block_on(async {
-            if round == 0 {
-                let mut c = Client::connect(addr, Proto::H2).await;
-                for sql in [
-                    format!("CREATE STREAM src (k STRING KEY, v BIGINT) WITH (kafka_topic='src', value_format='JSON', partitions={SOURCE_PARTITIONS});"),
-                    "CREATE TABLE agg AS SELECT k, COUNT(*) AS n, SUM(v) AS total FROM src GROUP BY k;".to_string(),
-                    "CREATE STREAM agg_log (k STRING KEY, n BIGINT, total BIGINT) WITH (kafka_topic='AGG', value_format='JSON');".to_string(),
-                ] {
-                    let (status, body) = c.ksql(&sql).await;
-                    assert_eq!(status, StatusCode::OK, "{body}");
-                }
-            }
-            let producer = tokio::spawn(produce_until_killed(
-                addr,
-                "src",
-                next_first,
-                ROWS_PER_ROUND_MAX,
-                source_row,
-                Arc::clone(&acked),
-            ));
-            kill_after_acks(server, producer, &acked, 2_000 + round * 1_000).await;
-        });
-        next_first += ROWS_PER_ROUND_MAX;
-
-        let server = ChildServer::start(dir.path());
-        runtime.block_on(async {
-            wait_caught_up(server.addr).await;
-            let source = rows(server.addr, "SELECT k, v FROM src;").await;
-            let sink = rows(server.addr, "SELECT k, n, total FROM agg_log;").await;
-            check(&source, &sink);
-        });
-        server.kill();
-    }
+    let scenario = CrashScenario {
+        setup: vec![
+            format!("CREATE STREAM src (k STRING KEY, v BIGINT) WITH (kafka_topic='src', value_format='JSON', partitions={SOURCE_PARTITIONS});"),
+            "CREATE TABLE agg AS SELECT k, COUNT(*) AS n, SUM(v) AS total FROM src GROUP BY k;".to_string(),
+            "CREATE STREAM agg_log (k STRING KEY, n BIGINT, total BIGINT) WITH (kafka_topic='AGG', value_format='JSON');".to_string(),
+        ],
+        settle_after_setup: false,
+        stream: "src",
+        row: source_row,
+        kill_at: |round| 2_000 + round * 1_000,
+    };
+    crash_rounds(&scenario, ROUNDS, |addr| async move {
+        wait_caught_up(addr).await;
+        let source = rows(addr, "SELECT k, v FROM src;").await;
+        let sink = rows(addr, "SELECT k, n, total FROM agg_log;").await;
+        check(&source, &sink);
+    });
 }
 
 fn check(source: &[Vec<Value>], sink: &[Vec<Value>]) {

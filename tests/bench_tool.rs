@@ -71,6 +71,63 @@ async fn tiny_run_acks_and_pushes_every_row_once() {
     server.stop().await;
 }
 
+/// `--query-filter distinct`: five push queries with different WHERE clauses split two
+/// streams' rows (the k-th of a stream's queries gets `ID % n = k`), and together they see
+/// every acked row exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distinct_query_filters_split_the_rows_between_the_queries() {
+    let server = TestServer::start().await;
+    let args: Vec<String> = [
+        "--addr",
+        &server.addr.to_string(),
+        "--rows",
+        "3000",
+        "--producers",
+        "2",
+        "--streams",
+        "2",
+        "--queries",
+        "5",
+        "--query-filter",
+        "distinct",
+        "--chunk-rows",
+        "100",
+        "--duration",
+        "30",
+        "--json",
+        "--quiet",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let report = tokio::time::timeout(WAIT * 3, tokio::task::spawn_blocking(move || bench(&args)))
+        .await
+        .expect("bench finishes in time")
+        .expect("join");
+
+    assert_eq!(report["ok"], true, "{report:#}");
+    assert_eq!(report["acked_rows"], 3000);
+    assert_eq!(report["config"]["query_filter"], "distinct");
+    let consumers = report["consumers"].as_array().expect("consumers");
+    assert_eq!(consumers.len(), 5);
+    let mut total = 0;
+    for c in consumers {
+        assert_eq!(c["missing"], 0, "{c}");
+        assert_eq!(c["duplicates"], 0, "{c}");
+        assert_eq!(c["unacked_seen"], 0, "{c}");
+        let rows = c["rows"].as_u64().expect("rows");
+        // Neither every row (no filter) nor none (a filter that selects nothing).
+        assert!(rows > 0 && rows < 1500, "{c}");
+        total += rows;
+    }
+    assert_eq!(
+        total, 3000,
+        "each acked row reached exactly one query: {report:#}"
+    );
+    assert_eq!(report["e2e_latency"]["count"], 3000);
+    server.stop().await;
+}
+
 /// 200 push queries on one HTTP/2 connection (more than the 100 empty DATA frames a Rust h2
 /// peer tolerates per connection) all get every row inserted after they started, and all end
 /// cleanly when closed.

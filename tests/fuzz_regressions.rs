@@ -5,6 +5,8 @@
 
 #[path = "../fuzz/src/checks.rs"]
 mod checks;
+#[path = "../fuzz/src/kalamdb_checks.rs"]
+mod kalamdb_checks;
 #[path = "../fuzz/src/record_checks.rs"]
 mod record_checks;
 
@@ -13,17 +15,18 @@ use std::path::Path;
 /// A target's name and the function that checks one input.
 type Target = (&'static str, fn(&[u8]));
 
-const TARGETS: [Target; 10] = [
+const TARGETS: [Target; 11] = [
     ("sql_parse", checks::sql_parse),
     ("sql_expression", checks::sql_expression),
     ("sql_type", checks::sql_type),
     ("sql_variables", checks::sql_variables),
     ("line_splitter", checks::line_splitter),
     ("request_bodies", checks::request_bodies),
-    ("kalamdb_live", checks::kalamdb_live),
     ("row_decoder", record_checks::row_decoder),
     ("key_formats", record_checks::key_formats),
     ("log_reader", record_checks::log_reader),
+    ("kalamdb_topics", kalamdb_checks::kalamdb_topics),
+    ("kalamdb_live", kalamdb_checks::kalamdb_live),
 ];
 
 /// Runs every file under `fuzz/<kind>/<target>/` through its target's checks; returns how

@@ -7,12 +7,10 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
 
 use http::StatusCode;
 use serde_json::{json, Value};
-use support::child::{kill_after_acks, produce_until_killed, ChildServer};
+use support::child::{crash_rounds, CrashScenario};
 use support::{Client, Proto, TestServer};
 
 async fn wait_caught_up(addr: SocketAddr) {
@@ -311,7 +309,6 @@ async fn refused_joins_get_ksqldb_errors() {
 }
 
 const ROUNDS: u64 = 3;
-const ROWS_PER_ROUND_MAX: u64 = 200_000;
 const KEYS: u64 = 13;
 
 fn left_row(i: u64) -> String {
@@ -323,74 +320,46 @@ fn left_row(i: u64) -> String {
 /// none repeated.
 #[test]
 fn stream_stream_join_is_exactly_once_across_sigkill() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let dir = tempfile::tempdir().expect("dir");
-    let mut next_first = 0u64;
-    for round in 0..ROUNDS {
-        let server = ChildServer::start(dir.path());
-        let addr = server.addr;
-        let acked = Arc::new(AtomicU64::new(0));
-        runtime.block_on(async {
-            if round == 0 {
-                let mut c = Client::connect(addr, Proto::H2).await;
-                let mut statements = vec![
-                    "CREATE STREAM l (k STRING KEY, v BIGINT) WITH (kafka_topic='l', value_format='JSON', partitions=2);".to_string(),
-                    "CREATE STREAM r (k STRING KEY, w BIGINT) WITH (kafka_topic='r', value_format='JSON', partitions=2);".to_string(),
-                ];
-                // The query reads from the latest offsets (ksqlDB's default): create it first.
-                statements.push("CREATE STREAM lr AS SELECT l.k, v, w FROM l JOIN r WITHIN 1 HOURS ON l.k = r.k;".to_string());
-                for key in 0..KEYS {
-                    statements.push(format!("INSERT INTO r (k, w) VALUES ('key{key}', {key});"));
-                }
-                for sql in statements {
-                    let (status, body) = c.ksql(&sql).await;
-                    assert_eq!(status, StatusCode::OK, "{sql}: {body}");
-                }
-                wait_caught_up(addr).await;
-            }
-            let producer = tokio::spawn(produce_until_killed(
-                addr,
-                "l",
-                next_first,
-                ROWS_PER_ROUND_MAX,
-                left_row,
-                Arc::clone(&acked),
-            ));
-            kill_after_acks(server, producer, &acked, 2_000 + round * 1_000).await;
-        });
-        next_first += ROWS_PER_ROUND_MAX;
-
-        let server = ChildServer::start(dir.path());
-        runtime.block_on(async {
-            wait_caught_up(server.addr).await;
-            let source = rows(server.addr, "SELECT v FROM l;").await;
-            let sink = rows(server.addr, "SELECT l_k, v, w FROM lr;").await;
-            let mut seen: BTreeMap<i64, usize> = BTreeMap::new();
-            for row in &sink {
-                let v = row[1].as_i64().expect("v");
-                let key = row[0].as_str().expect("k");
-                assert_eq!(
-                    key,
-                    format!("key{}", v as u64 % KEYS),
-                    "joined with its key's right row"
-                );
-                assert_eq!(row[2].as_i64(), Some((v as u64 % KEYS) as i64));
-                *seen.entry(v).or_default() += 1;
-            }
-            let repeated: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
-            assert!(repeated.is_empty(), "results repeated: {repeated:?}");
-            let want: Vec<i64> = source.iter().map(|r| r[0].as_i64().expect("v")).collect();
-            assert_eq!(seen.len(), want.len(), "one result per left row");
-            for v in want {
-                assert!(seen.contains_key(&v), "left row {v} has no result");
-            }
-        });
-        server.kill();
+    let mut setup = vec![
+        "CREATE STREAM l (k STRING KEY, v BIGINT) WITH (kafka_topic='l', value_format='JSON', partitions=2);".to_string(),
+        "CREATE STREAM r (k STRING KEY, w BIGINT) WITH (kafka_topic='r', value_format='JSON', partitions=2);".to_string(),
+        // The query reads from the latest offsets (ksqlDB's default): create it first.
+        "CREATE STREAM lr AS SELECT l.k, v, w FROM l JOIN r WITHIN 1 HOURS ON l.k = r.k;".to_string(),
+    ];
+    for key in 0..KEYS {
+        setup.push(format!("INSERT INTO r (k, w) VALUES ('key{key}', {key});"));
     }
+    let scenario = CrashScenario {
+        setup,
+        settle_after_setup: true,
+        stream: "l",
+        row: left_row,
+        kill_at: |round| 2_000 + round * 1_000,
+    };
+    crash_rounds(&scenario, ROUNDS, |addr| async move {
+        wait_caught_up(addr).await;
+        let source = rows(addr, "SELECT v FROM l;").await;
+        let sink = rows(addr, "SELECT l_k, v, w FROM lr;").await;
+        let mut seen: BTreeMap<i64, usize> = BTreeMap::new();
+        for row in &sink {
+            let v = row[1].as_i64().expect("v");
+            let key = row[0].as_str().expect("k");
+            assert_eq!(
+                key,
+                format!("key{}", v as u64 % KEYS),
+                "joined with its key's right row"
+            );
+            assert_eq!(row[2].as_i64(), Some((v as u64 % KEYS) as i64));
+            *seen.entry(v).or_default() += 1;
+        }
+        let repeated: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(repeated.is_empty(), "results repeated: {repeated:?}");
+        let want: Vec<i64> = source.iter().map(|r| r[0].as_i64().expect("v")).collect();
+        assert_eq!(seen.len(), want.len(), "one result per left row");
+        for v in want {
+            assert!(seen.contains_key(&v), "left row {v} has no result");
+        }
+    });
 }
 
 /// The region a key of the crash tests' table maps to.
@@ -404,75 +373,47 @@ fn region_of(key: u64) -> String {
 /// the outputs and positions as one.
 #[test]
 fn aggregation_over_a_join_is_exactly_once_across_sigkill() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let dir = tempfile::tempdir().expect("dir");
-    let mut next_first = 0u64;
-    for round in 0..ROUNDS {
-        let server = ChildServer::start(dir.path());
-        let addr = server.addr;
-        let acked = Arc::new(AtomicU64::new(0));
-        runtime.block_on(async {
-            if round == 0 {
-                let mut c = Client::connect(addr, Proto::H2).await;
-                let mut statements = vec![
-                    "CREATE STREAM l (k STRING KEY, v BIGINT) WITH (kafka_topic='l', value_format='JSON', partitions=2);".to_string(),
-                    "CREATE TABLE r (k STRING PRIMARY KEY, region STRING) WITH (kafka_topic='r', value_format='JSON', partitions=1);".to_string(),
-                    "CREATE TABLE per_region AS SELECT r.region, COUNT(*) AS n, SUM(v) AS total FROM l JOIN r ON l.k = r.k GROUP BY r.region;".to_string(),
-                    "CREATE STREAM per_region_log (region STRING KEY, n BIGINT, total BIGINT) WITH (kafka_topic='PER_REGION', value_format='JSON');".to_string(),
-                ];
-                for key in 0..KEYS {
-                    statements.push(format!(
-                        "INSERT INTO r (k, region) VALUES ('key{key}', '{}');",
-                        region_of(key)
-                    ));
-                }
-                for sql in statements {
-                    let (status, body) = c.ksql(&sql).await;
-                    assert_eq!(status, StatusCode::OK, "{sql}: {body}");
-                }
-                wait_caught_up(addr).await;
-            }
-            let producer = tokio::spawn(produce_until_killed(
-                addr,
-                "l",
-                next_first,
-                ROWS_PER_ROUND_MAX,
-                left_row,
-                Arc::clone(&acked),
-            ));
-            kill_after_acks(server, producer, &acked, 2_000 + round * 1_000).await;
-        });
-        next_first += ROWS_PER_ROUND_MAX;
-
-        let server = ChildServer::start(dir.path());
-        runtime.block_on(async {
-            wait_caught_up(server.addr).await;
-            let mut want: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-            for row in rows(server.addr, "SELECT v FROM l;").await {
-                let v = row[0].as_i64().expect("v");
-                let e = want.entry(region_of(v as u64 % KEYS)).or_default();
-                e.0 += 1;
-                e.1 += v;
-            }
-            let mut seen: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-            for row in rows(server.addr, "SELECT region, n, total FROM per_region_log;").await {
-                let region = row[0].as_str().expect("region").to_string();
-                let n = row[1].as_i64().expect("n");
-                let e = seen.entry(region.clone()).or_default();
-                assert_eq!(
-                    n,
-                    e.0 + 1,
-                    "{region}: update {n} after {} (lost or repeated)",
-                    e.0
-                );
-                *e = (n, row[2].as_i64().expect("total"));
-            }
-            assert_eq!(seen, want, "final counts and sums per region");
-        });
-        server.kill();
+    let mut setup = vec![
+        "CREATE STREAM l (k STRING KEY, v BIGINT) WITH (kafka_topic='l', value_format='JSON', partitions=2);".to_string(),
+        "CREATE TABLE r (k STRING PRIMARY KEY, region STRING) WITH (kafka_topic='r', value_format='JSON', partitions=1);".to_string(),
+        "CREATE TABLE per_region AS SELECT r.region, COUNT(*) AS n, SUM(v) AS total FROM l JOIN r ON l.k = r.k GROUP BY r.region;".to_string(),
+        "CREATE STREAM per_region_log (region STRING KEY, n BIGINT, total BIGINT) WITH (kafka_topic='PER_REGION', value_format='JSON');".to_string(),
+    ];
+    for key in 0..KEYS {
+        setup.push(format!(
+            "INSERT INTO r (k, region) VALUES ('key{key}', '{}');",
+            region_of(key)
+        ));
     }
+    let scenario = CrashScenario {
+        setup,
+        settle_after_setup: true,
+        stream: "l",
+        row: left_row,
+        kill_at: |round| 2_000 + round * 1_000,
+    };
+    crash_rounds(&scenario, ROUNDS, |addr| async move {
+        wait_caught_up(addr).await;
+        let mut want: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        for row in rows(addr, "SELECT v FROM l;").await {
+            let v = row[0].as_i64().expect("v");
+            let e = want.entry(region_of(v as u64 % KEYS)).or_default();
+            e.0 += 1;
+            e.1 += v;
+        }
+        let mut seen: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        for row in rows(addr, "SELECT region, n, total FROM per_region_log;").await {
+            let region = row[0].as_str().expect("region").to_string();
+            let n = row[1].as_i64().expect("n");
+            let e = seen.entry(region.clone()).or_default();
+            assert_eq!(
+                n,
+                e.0 + 1,
+                "{region}: update {n} after {} (lost or repeated)",
+                e.0
+            );
+            *e = (n, row[2].as_i64().expect("total"));
+        }
+        assert_eq!(seen, want, "final counts and sums per region");
+    });
 }

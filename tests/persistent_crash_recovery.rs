@@ -7,56 +7,19 @@ mod support;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
-use std::time::Duration;
 
 use http::StatusCode;
 use serde_json::json;
-use support::child::{kill_after_acks, produce_until_killed, ChildServer};
-use support::{Client, Proto, WAIT};
+use support::child::{crash_rounds, CrashScenario};
+use support::{Client, Proto};
 
 const ROUNDS: u64 = 3;
-/// Rows a producer may send per round before the kill lands (a bound, not a target).
-const ROWS_PER_ROUND_MAX: u64 = 1_000_000;
 const SOURCE_PARTITIONS: u32 = 4;
 /// Different from the source's, so one batch writes to several sink partitions.
 const SINK_PARTITIONS: u32 = 3;
 
 fn source_row(i: u64) -> String {
     format!("{{\"K\":\"key{}\",\"V\":{i}}}", i % 37)
-}
-
-async fn query_id(addr: SocketAddr) -> String {
-    let (status, body) = Client::connect(addr, Proto::H2)
-        .await
-        .ksql("SHOW QUERIES;")
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body[0]["queries"][0]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("a persistent query: {body}"))
-        .to_string()
-}
-
-async fn wait_caught_up(addr: SocketAddr, id: &str) {
-    let deadline = tokio::time::Instant::now() + WAIT * 3;
-    let mut c = Client::connect(addr, Proto::H2).await;
-    loop {
-        let (status, bytes) = c
-            .request("GET", &format!("/queries/{id}/progress"), None, b"")
-            .await;
-        let body = support::json(&bytes);
-        assert_eq!(status, StatusCode::OK, "{body}");
-        if body["caughtUp"] == true {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not caught up: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Every V in `stream` (a pull query reads to the current end).
@@ -81,51 +44,22 @@ async fn values(addr: SocketAddr, stream: &str) -> Vec<i64> {
 
 #[test]
 fn csas_output_is_exactly_once_across_sigkill() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let dir = tempfile::tempdir().expect("dir");
-    let mut next_first = 0u64;
-    for round in 0..ROUNDS {
-        let server = ChildServer::start(dir.path());
-        let addr = server.addr;
-        let acked = Arc::new(AtomicU64::new(0));
-        runtime.block_on(async {
-            if round == 0 {
-                let mut c = Client::connect(addr, Proto::H2).await;
-                let (status, body) = c
-                    .ksql(&format!("CREATE STREAM src (k STRING KEY, v BIGINT) WITH (kafka_topic='src', value_format='JSON', partitions={SOURCE_PARTITIONS});"))
-                    .await;
-                assert_eq!(status, StatusCode::OK, "{body}");
-                let (status, body) = c
-                    .ksql(&format!("CREATE STREAM dst WITH (PARTITIONS={SINK_PARTITIONS}) AS SELECT k, v FROM src WHERE v >= 0;"))
-                    .await;
-                assert_eq!(status, StatusCode::OK, "{body}");
-            }
-            let producer = tokio::spawn(produce_until_killed(
-                addr,
-                "src",
-                next_first,
-                ROWS_PER_ROUND_MAX,
-                source_row,
-                Arc::clone(&acked),
-            ));
-            kill_after_acks(server, producer, &acked, 3_000 + round * 2_000).await;
-        });
-        next_first += ROWS_PER_ROUND_MAX;
-
-        let server = ChildServer::start(dir.path());
-        runtime.block_on(async {
-            let id = query_id(server.addr).await;
-            wait_caught_up(server.addr, &id).await;
-            let source = values(server.addr, "src").await;
-            let sink = values(server.addr, "dst").await;
-            check(&source, &sink);
-        });
-        server.kill();
-    }
+    let scenario = CrashScenario {
+        setup: vec![
+            format!("CREATE STREAM src (k STRING KEY, v BIGINT) WITH (kafka_topic='src', value_format='JSON', partitions={SOURCE_PARTITIONS});"),
+            format!("CREATE STREAM dst WITH (PARTITIONS={SINK_PARTITIONS}) AS SELECT k, v FROM src WHERE v >= 0;"),
+        ],
+        settle_after_setup: false,
+        stream: "src",
+        row: source_row,
+        kill_at: |round| 3_000 + round * 2_000,
+    };
+    crash_rounds(&scenario, ROUNDS, |addr| async move {
+        support::wait_all_caught_up(addr, 1).await;
+        let source = values(addr, "src").await;
+        let sink = values(addr, "dst").await;
+        check(&source, &sink);
+    });
 }
 
 fn check(source: &[i64], sink: &[i64]) {

@@ -311,6 +311,94 @@ async fn dropping_the_stream_ends_push_queries() {
     server.stop().await;
 }
 
+/// Push queries with different WHERE clauses and projections on one stream share each
+/// read's decoded records (one reads and decodes every column, each runs its own filter and
+/// projection), and each still sees exactly its rows, in order per key; a LIMIT query ends
+/// after its rows without disturbing the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn different_push_queries_share_decoding_and_each_sees_its_rows() {
+    const QUERIES: usize = 12;
+    const BATCHES: usize = 5;
+    const ROWS_PER_BATCH: usize = 24;
+    let server = TestServer::start().await;
+    server.ksql_ok(CREATE).await;
+    let mut client = server.h2().await;
+    let mut queries = Vec::new();
+    for j in 0..QUERIES {
+        // Half project the stored columns, half compute: both kinds run over shared rows.
+        let sql = if j % 2 == 0 {
+            format!("SELECT k, v FROM s WHERE v % {QUERIES} = {j} EMIT CHANGES;")
+        } else {
+            format!("SELECT k, v, v * 2 AS w, d FROM s WHERE v % {QUERIES} = {j} EMIT CHANGES;")
+        };
+        queries.push(
+            start_query(&mut client, query_body(&sql, false), None)
+                .await
+                .1,
+        );
+    }
+    let (_, limited) = start_query(
+        &mut client,
+        query_body(
+            "SELECT v FROM s WHERE v % 2 = 1 EMIT CHANGES LIMIT 3;",
+            false,
+        ),
+        None,
+    )
+    .await;
+    wait_for_queries(&server, QUERIES + 1).await;
+    let decoded_before = server.engine.shared_records_decoded();
+
+    let mut expected = Vec::new();
+    for b in 0..BATCHES {
+        let mut rows = String::new();
+        for r in 0..ROWS_PER_BATCH {
+            let v = b * ROWS_PER_BATCH + r;
+            rows.push_str(&format!("{{\"K\":\"k{}\",\"V\":{v},\"D\":{v}.5}}\n", v % 3));
+            expected.push(v);
+        }
+        insert(&server, &rows).await;
+    }
+    let by_key = |vs: &[usize]| -> Vec<Vec<usize>> {
+        (0..3)
+            .map(|k| vs.iter().copied().filter(|v| v % 3 == k).collect())
+            .collect()
+    };
+    for (j, lines) in queries.iter_mut().enumerate() {
+        let want: Vec<usize> = expected
+            .iter()
+            .copied()
+            .filter(|v| v % QUERIES == j)
+            .collect();
+        let mut seen = Vec::new();
+        for _ in 0..want.len() {
+            let line = lines.next_line().await.expect("row");
+            let row: serde_json::Value = serde_json::from_str(&line).expect("json");
+            let v = row[1].as_u64().expect("V") as usize;
+            assert_eq!(row[0], json!(format!("k{}", v % 3)), "query {j}: {line}");
+            if j % 2 == 1 {
+                assert_eq!(row[2], json!(v * 2), "query {j}: {line}");
+                assert_eq!(row[3], json!(v as f64 + 0.5), "query {j}: {line}");
+            }
+            seen.push(v);
+        }
+        assert_eq!(by_key(&seen), by_key(&want), "query {j}");
+    }
+    let limited = limited.rest().await;
+    let limited: Vec<usize> = limited
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Vec<usize>>(l).ok())
+        .map(|row| row[0])
+        .collect();
+    assert_eq!(limited.len(), 3, "{limited:?}");
+    assert!(limited.iter().all(|v| v % 2 == 1), "{limited:?}");
+
+    let decoded = server.engine.shared_records_decoded() - decoded_before;
+    assert!(decoded > 0, "no query took decoded records from another");
+    assert!(decoded <= (QUERIES * expected.len()) as u64, "{decoded}");
+    server.stop().await;
+}
+
 /// Identical push queries share each read's result rows (one reads and decodes, the rest
 /// copy), and every one still sees every row, in order, exactly once; a query that differs
 /// and one that starts later from earliest are unaffected.

@@ -7,14 +7,11 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
-use std::time::Duration;
 
 use base64::Engine as _;
 use http::StatusCode;
 use serde_json::{json, Value};
-use support::child::{kill_after_acks, produce_until_killed, ChildServer};
+use support::child::{crash_rounds, CrashScenario};
 use support::{Client, Proto, TestServer, WAIT};
 
 /// One record of a windowed sink topic: inner key, window start, session end (sessions
@@ -75,27 +72,7 @@ async fn windowed_records(addr: SocketAddr, topic: &str, session: bool) -> Vec<W
 
 /// Waits until every persistent query has read its input to the end.
 async fn wait_caught_up(addr: SocketAddr) {
-    let deadline = tokio::time::Instant::now() + WAIT * 3;
-    let mut c = Client::connect(addr, Proto::H2).await;
-    loop {
-        let (status, body) = c.ksql("SHOW QUERIES;").await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let mut all = true;
-        for q in body[0]["queries"].as_array().expect("queries") {
-            let id = q["id"].as_str().expect("id");
-            let (status, bytes) = c
-                .request("GET", &format!("/queries/{id}/progress"), None, b"")
-                .await;
-            let p = support::json(&bytes);
-            assert_eq!(status, StatusCode::OK, "{p}");
-            all &= p["caughtUp"] == true;
-        }
-        if all {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "not caught up");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    support::wait_all_caught_up(addr, 0).await;
 }
 
 /// Inserts `(rowtime, key, value)` rows into stream `s` (columns `K`, `V`).
@@ -322,8 +299,6 @@ async fn push_query_shows_window_bounds_and_windowed_errors_are_ksqldbs() {
 }
 
 const KEYS: u64 = 7;
-/// Rows a producer may send per round before the kill lands (a bound, not a target).
-const ROWS_PER_ROUND_MAX: u64 = 1_000_000;
 const ROUNDS: u64 = 3;
 /// Window size of the crash test: rows are 1 ms apart, so each window holds 50 rows.
 const CRASH_WINDOW_MS: i64 = 50;
@@ -337,50 +312,23 @@ fn crash_row(i: u64) -> String {
 /// window still open: state, stream time and output stayed in step.
 #[test]
 fn emit_final_results_are_exactly_once_across_sigkill() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let dir = tempfile::tempdir().expect("dir");
-    let mut next_first = 0u64;
-    for round in 0..ROUNDS {
-        let server = ChildServer::start(dir.path());
-        let addr = server.addr;
-        let acked = Arc::new(AtomicU64::new(0));
-        runtime.block_on(async {
-            if round == 0 {
-                let mut c = Client::connect(addr, Proto::H2).await;
-                for sql in [
-                    // One partition: stream time is per query, so rows arrive in time order.
-                    "CREATE STREAM src (k STRING KEY, t BIGINT) WITH (kafka_topic='src', value_format='JSON', partitions=1, timestamp='T');".to_string(),
-                    format!("CREATE TABLE fin AS SELECT k, COUNT(*) AS n FROM src WINDOW TUMBLING (SIZE {CRASH_WINDOW_MS} MILLISECONDS, GRACE PERIOD 0 MILLISECONDS) GROUP BY k EMIT FINAL;"),
-                ] {
-                    let (status, body) = c.ksql(&sql).await;
-                    assert_eq!(status, StatusCode::OK, "{body}");
-                }
-            }
-            let producer = tokio::spawn(produce_until_killed(
-                addr,
-                "src",
-                next_first,
-                ROWS_PER_ROUND_MAX,
-                crash_row,
-                Arc::clone(&acked),
-            ));
-            kill_after_acks(server, producer, &acked, 2_000 + round * 1_000).await;
-        });
-        next_first += ROWS_PER_ROUND_MAX;
-
-        let server = ChildServer::start(dir.path());
-        runtime.block_on(async {
-            wait_caught_up(server.addr).await;
-            let source = source_rows(server.addr).await;
-            let sink = windowed_records(server.addr, "FIN", false).await;
-            check_finals(&source, &sink);
-        });
-        server.kill();
-    }
+    let scenario = CrashScenario {
+        setup: vec![
+            // One partition: stream time is per query, so rows arrive in time order.
+            "CREATE STREAM src (k STRING KEY, t BIGINT) WITH (kafka_topic='src', value_format='JSON', partitions=1, timestamp='T');".to_string(),
+            format!("CREATE TABLE fin AS SELECT k, COUNT(*) AS n FROM src WINDOW TUMBLING (SIZE {CRASH_WINDOW_MS} MILLISECONDS, GRACE PERIOD 0 MILLISECONDS) GROUP BY k EMIT FINAL;"),
+        ],
+        settle_after_setup: false,
+        stream: "src",
+        row: crash_row,
+        kill_at: |round| 2_000 + round * 1_000,
+    };
+    crash_rounds(&scenario, ROUNDS, |addr| async move {
+        wait_caught_up(addr).await;
+        let source = source_rows(addr).await;
+        let sink = windowed_records(addr, "FIN", false).await;
+        check_finals(&source, &sink);
+    });
 }
 
 async fn source_rows(addr: SocketAddr) -> Vec<(String, i64)> {

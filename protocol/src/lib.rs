@@ -10,6 +10,7 @@
 //!  REST proxy:  body ─► rest_proxy::produce_request ─► (engine) ─► produce_response / records
 //!  DeltaStream: body ─► deltastream::statement_request ─► dialect ─► (engine) ─► result_set
 //!  KalamDB:     body ─► kalamdb::sql_request ($n bound) ─► dialect ─► (engine) ─► envelope
+//!               consume/ack body ─► kalamdb::topics ─► (server: groups, engine) ─► topics bodies
 //!  shared:      framing::line_splitter (NDJSON rows), value_json (SQL values as JSON)
 //! ```
 //!
@@ -19,7 +20,8 @@
 //! - `deltastream`: DeltaStream's REST API v2 (`/v2/statements`, polling, paging).
 //! - `roe`: Roe AI's database query tasks (`/v1/database/query/…`).
 //! - `foundry`: Foundry's query functions over `streamingExecute` (SSE, Conjure errors).
-//! - `kalamdb`: KalamDB's SQL API (`/v1/api/sql`, `$n` parameters, namespaces, envelopes).
+//! - `kalamdb`: KalamDB's SQL API (`/v1/api/sql`, `$n` parameters, namespaces, envelopes)
+//!   and its topics (topic statements, consume/ack bodies, route SQL).
 //! - `statement_table`: a statement's outcome as a plain table (DeltaStream, Roe).
 //! - `framing`: framings several faces share (newline-delimited rows, multipart forms).
 //! - `json_body`: JSON request bodies checked as UTF-8 objects before any face decodes them.

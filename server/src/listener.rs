@@ -17,6 +17,7 @@ use tokio::time::Instant;
 
 use crate::auth::Auth;
 use crate::connection::{self, Phase, Shared};
+use crate::faces::kalamdb::{ConsumerGroups, TopicOptions};
 use crate::limits::{self, ConnectionLimits, ConnectionSlots};
 use crate::metrics::Metrics;
 use crate::services::Services;
@@ -51,6 +52,9 @@ pub struct ServerOptions {
     pub statement_wait: Duration,
     /// Foundry's query functions (`streamingExecute`); none by default.
     pub functions: Arc<FunctionRegistry>,
+    /// KalamDB topics: the visibility timeout of consumed ranges, where committed offsets
+    /// are kept.
+    pub kalamdb_topics: TopicOptions,
 }
 
 impl Default for ServerOptions {
@@ -61,6 +65,7 @@ impl Default for ServerOptions {
             auth: Arc::default(),
             statement_wait: Duration::from_millis(STATEMENT_WAIT_MS),
             functions: Arc::default(),
+            kalamdb_topics: TopicOptions::default(),
         }
     }
 }
@@ -73,6 +78,7 @@ pub struct Server {
     auth: Arc<Auth>,
     statement_wait: Duration,
     functions: Arc<FunctionRegistry>,
+    kalamdb_topics: Arc<ConsumerGroups>,
 }
 
 impl Server {
@@ -107,6 +113,7 @@ impl Server {
             ),
             None => {}
         }
+        let kalamdb_topics = Arc::new(ConsumerGroups::open(&options.kalamdb_topics)?);
         let listener = TcpListener::bind(addr).await?;
         announce_auth(&options.auth, addr);
         // Persistent queries replayed from the catalog resume once the server is up.
@@ -119,6 +126,7 @@ impl Server {
             auth: options.auth,
             statement_wait: options.statement_wait,
             functions: options.functions,
+            kalamdb_topics,
         })
     }
 
@@ -147,6 +155,7 @@ impl Server {
             auth,
             statement_wait,
             functions,
+            kalamdb_topics,
         } = self;
         let slots = ConnectionSlots::new(&limits);
         let (phase, phase_rx) = watch::channel(Phase::Serving);
@@ -159,6 +168,7 @@ impl Server {
                 statement_wait,
                 functions,
                 kalamdb: Arc::default(),
+                kalamdb_topics,
                 metrics: Arc::new(Metrics::new()),
             }),
             limits,

@@ -9,7 +9,7 @@ use sluice_engine::Engine;
 use sluice_protocol::foundry::functions::FunctionRegistry;
 
 use crate::auth::Auth;
-use crate::faces::kalamdb::KalamState;
+use crate::faces::kalamdb::{ConsumerGroups, KalamState};
 use crate::metrics::Metrics;
 use crate::tasks::TaskRegistry;
 
@@ -25,6 +25,8 @@ pub struct Services {
     pub functions: Arc<FunctionRegistry>,
     /// The KalamDB face's namespaces.
     pub kalamdb: Arc<KalamState>,
+    /// The KalamDB face's consumer groups (committed offsets, claims).
+    pub kalamdb_topics: Arc<ConsumerGroups>,
     /// What `/metrics` reports; the data path's handles bump it.
     pub metrics: Arc<Metrics>,
 }

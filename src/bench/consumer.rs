@@ -44,6 +44,22 @@ pub struct ConsumerSpec {
     pub stream_index: usize,
     pub start_from: StartFrom,
     pub epoch: Instant,
+    /// `Some`: only the stream's rows this slice selects (`WHERE ID % n = k`).
+    pub slice: Option<IdSlice>,
+}
+
+/// The rows `WHERE ID % modulus = remainder` selects: with `--query-filter distinct`, the
+/// queries on one stream split its rows, each with its own WHERE clause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdSlice {
+    pub modulus: u64,
+    pub remainder: u64,
+}
+
+impl IdSlice {
+    pub fn contains(self, id: u64) -> bool {
+        id % self.modulus == self.remainder
+    }
 }
 
 /// A push query whose header has arrived: it is registered and sees every later row.
@@ -55,12 +71,14 @@ pub struct RunningQuery {
     pub task: JoinHandle<ConsumerReport>,
     /// Tells the reader to stop if closing the query did not end its body.
     pub stop: watch::Sender<bool>,
+    pub slice: Option<IdSlice>,
 }
 
 #[derive(Debug)]
 pub struct ConsumerReport {
     pub index: usize,
     pub stream_index: usize,
+    pub slice: Option<IdSlice>,
     pub started_us: u64,
     pub rows: u64,
     pub bytes: u64,
@@ -111,12 +129,13 @@ fn micros_since(epoch: Instant) -> u64 {
 pub async fn start(spec: ConsumerSpec, progress: Arc<Progress>) -> anyhow::Result<RunningQuery> {
     let started_us = micros_since(spec.epoch);
     let mut conn = H2::connect(spec.addr).await?;
-    let (query_id, lines) = request(&mut conn, &spec.stream, spec.start_from).await?;
+    let (query_id, lines) = request(&mut conn, &spec.stream, spec.start_from, spec.slice).await?;
     let rows = Arc::new(AtomicU64::new(0));
     let (stop, stopped) = watch::channel(false);
     let report = ConsumerReport {
         index: spec.index,
         stream_index: spec.stream_index,
+        slice: spec.slice,
         started_us,
         rows: 0,
         bytes: 0,
@@ -145,19 +164,24 @@ pub async fn start(spec: ConsumerSpec, progress: Arc<Progress>) -> anyhow::Resul
         rows,
         task,
         stop,
+        slice: spec.slice,
     })
 }
 
-/// Sends `SELECT * FROM <stream> EMIT CHANGES` over `conn` and waits for the header: returns
-/// the query id and the body's lines after the header.
+/// Sends `SELECT * FROM <stream> [WHERE ID % n = k] EMIT CHANGES` over `conn` and waits for
+/// the header: returns the query id and the body's lines after the header.
 pub async fn request(
     conn: &mut H2,
     stream: &str,
     start_from: StartFrom,
+    slice: Option<IdSlice>,
 ) -> anyhow::Result<(String, Lines)> {
     let (mut tx, resp) = conn.open("/query-stream").await?;
+    let filter = slice.map_or(String::new(), |s| {
+        format!(" WHERE ID % {} = {}", s.modulus, s.remainder)
+    });
     let body = serde_json::json!({
-        "sql": format!("SELECT * FROM {stream} EMIT CHANGES;"),
+        "sql": format!("SELECT * FROM {stream}{filter} EMIT CHANGES;"),
         "properties": {"auto.offset.reset": start_from.property()},
     })
     .to_string();

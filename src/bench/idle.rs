@@ -146,7 +146,7 @@ async fn open_on(
             IdleStream::Quiet => None,
         };
         let name = stream_index.map_or_else(|| QUIET_STREAM.to_string(), stream_name);
-        match consumer::request(&mut conn, &name, StartFrom::Latest).await {
+        match consumer::request(&mut conn, &name, StartFrom::Latest, None).await {
             Ok((query_id, lines)) => {
                 let (body, rest) = lines.into_parts();
                 let rows = Arc::new(AtomicU64::new(0));

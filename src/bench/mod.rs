@@ -43,13 +43,13 @@ use anyhow::{bail, Context};
 use tokio::time::Instant;
 
 use client::H2;
-use consumer::{ConsumerReport, ConsumerSpec, RunningQuery, StartFrom};
+use consumer::{ConsumerReport, ConsumerSpec, IdSlice, RunningQuery, StartFrom};
 use latency::{Latency, Schedule};
 use proc_stats::ProcSample;
 use producer::{ProducerReport, ProducerSpec};
 use report::{CatchUpLine, ConfigEcho, ConsumerLine, IdleLine, ProcLine, ProducerLine, Report};
 use rows::{RowGen, RowShape};
-use shared::{stream_name, IdleStream, Progress};
+use shared::{stream_name, IdleStream, Progress, QueryFilter};
 
 /// How long push queries may take to deliver the last acked rows once producing ends.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -154,6 +154,12 @@ pub struct BenchArgs {
     /// i % streams.
     #[arg(long, default_value_t = 1)]
     queries: usize,
+
+    /// What the push queries select: `none` (every row to every query) or `distinct` (the
+    /// k-th of a stream's n queries has `WHERE ID % n = k`: different queries that split
+    /// the rows; every acked row must reach exactly one of them).
+    #[arg(long, value_enum, default_value_t = QueryFilter::None)]
+    query_filter: QueryFilter,
 
     /// Push queries to hold open and idle besides --queries (SELECT * … EMIT CHANGES, from
     /// latest), 1000 per HTTP/2 connection: reports the server's RSS per idle query and
@@ -362,6 +368,7 @@ async fn bench(args: &BenchArgs, addr: SocketAddr, pid: Option<u32>) -> anyhow::
             stream_index: q % args.streams,
             start_from: StartFrom::Latest,
             epoch,
+            slice: slice_of(args, q),
         };
         queries.push(consumer::start(spec, Arc::clone(&progress)).await?);
     }
@@ -398,7 +405,7 @@ async fn bench(args: &BenchArgs, addr: SocketAddr, pid: Option<u32>) -> anyhow::
                 .sum()
         })
         .collect();
-    drain(&queries, &acked_per_stream).await;
+    drain(&queries, &producer_reports).await;
     if let Some(idle) = &mut idle {
         idle.after_load(&acked_per_stream, pid, DRAIN_TIMEOUT)
             .await?;
@@ -512,13 +519,39 @@ fn spawn_producers(
         .collect()
 }
 
-/// Waits until every push query has seen its stream's acked rows, or `DRAIN_TIMEOUT`.
-async fn drain(queries: &[RunningQuery], acked_per_stream: &[u64]) {
+/// The rows query `q` selects with `--query-filter distinct` (`None`: all of its stream's).
+fn slice_of(args: &BenchArgs, q: usize) -> Option<IdSlice> {
+    if args.query_filter == QueryFilter::None {
+        return None;
+    }
+    let stream = q % args.streams;
+    // Queries on `stream` are stream, stream + streams, …
+    let on_stream = (args.queries - stream).div_ceil(args.streams) as u64;
+    Some(IdSlice {
+        modulus: on_stream,
+        remainder: (q / args.streams) as u64,
+    })
+}
+
+/// The acked ids of `stream_index`'s producers that `slice` selects.
+fn acked_ids<'a>(
+    producers: &'a [ProducerReport],
+    stream_index: usize,
+    slice: Option<IdSlice>,
+) -> impl Iterator<Item = u64> + 'a {
+    producers
+        .iter()
+        .filter(move |p| p.stream_index == stream_index)
+        .flat_map(|p| (0..p.acked_rows).map(move |seq| seq * p.stride + p.lane))
+        .filter(move |id| slice.is_none_or(|s| s.contains(*id)))
+}
+
+/// Waits until every push query has seen the acked rows it selects, or `DRAIN_TIMEOUT`.
+async fn drain(queries: &[RunningQuery], producers: &[ProducerReport]) {
     let deadline = Instant::now() + DRAIN_TIMEOUT;
     for q in queries {
-        while q.rows.load(Ordering::Relaxed) < acked_per_stream[q.stream_index]
-            && Instant::now() < deadline
-        {
+        let want = acked_ids(producers, q.stream_index, q.slice).count() as u64;
+        while q.rows.load(Ordering::Relaxed) < want && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
@@ -569,6 +602,7 @@ async fn run_catch_up(
             stream_index: s,
             start_from: StartFrom::Earliest,
             epoch,
+            slice: None,
         };
         queries.push(consumer::start(spec, Arc::clone(progress)).await?);
     }
@@ -617,18 +651,14 @@ struct SeenCheck {
     unacked_seen: u64,
 }
 
-/// Compares what a consumer saw with what its stream's producers had acked.
+/// Compares what a consumer saw with what its stream's producers had acked (of the rows
+/// its WHERE selects).
 fn check_seen(consumer: &ConsumerReport, producers: &[ProducerReport]) -> SeenCheck {
     let mut missing = 0;
     let mut acked = 0;
-    for p in producers
-        .iter()
-        .filter(|p| p.stream_index == consumer.stream_index)
-    {
-        acked += p.acked_rows;
-        missing += (0..p.acked_rows)
-            .filter(|seq| !consumer.seen.contains(seq * p.stride + p.lane))
-            .count() as u64;
+    for id in acked_ids(producers, consumer.stream_index, consumer.slice) {
+        acked += 1;
+        missing += u64::from(!consumer.seen.contains(id));
     }
     let unique_seen = consumer.rows - consumer.duplicates;
     SeenCheck {
@@ -726,6 +756,7 @@ fn assemble(
             chunk_rows: args.chunk_rows,
             rate_rows_per_s: args.rate,
             queries: args.queries,
+            query_filter: args.query_filter,
             rows_max: args.rows,
             duration_s_max: args.duration,
             catch_up: args.catch_up,

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::latency::LatencySummary;
 use super::rows::RowShape;
-use super::shared::IdleStream;
+use super::shared::{IdleStream, QueryFilter};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -48,6 +48,7 @@ pub struct ConfigEcho {
     /// Total target rate, or `None` for flat out.
     pub rate_rows_per_s: Option<f64>,
     pub queries: usize,
+    pub query_filter: QueryFilter,
     pub rows_max: u64,
     pub duration_s_max: f64,
     pub catch_up: bool,
@@ -526,6 +527,7 @@ mod tests {
                 chunk_rows: 256,
                 rate_rows_per_s: None,
                 queries: 1,
+                query_filter: QueryFilter::None,
                 rows_max: 1_000_000,
                 duration_s_max: 60.0,
                 catch_up: false,

@@ -18,6 +18,18 @@ pub fn stream_name(i: usize) -> String {
     format!("bench_{i}")
 }
 
+/// What the `--queries` push queries select.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueryFilter {
+    /// `SELECT *` with no WHERE: every query sees every row of its stream.
+    None,
+    /// A different WHERE per query: the k-th of a stream's n queries selects
+    /// `WHERE ID % n = k`, so they split the stream's rows (dashboards with different
+    /// filters, not copies of one).
+    Distinct,
+}
+
 /// Which stream the idle queries read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -62,7 +62,7 @@ const PRODUCE_DURATION_MAX: Duration = Duration::from_secs(3_600);
 /// Run one Nexmark query and report events/s, e2e latency and server CPU per event.
 #[derive(Debug, Clone, clap::Args)]
 pub struct NexmarkArgs {
-    /// The query: q0–q4, q8, q11, q14, q15, q17 or q20–q22 (see
+    /// The query: q0–q4, q8, q11, q14–q17 or q20–q22 (see
     /// src/nexmark/queries.rs).
     #[arg(long)]
     query: String,

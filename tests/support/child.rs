@@ -170,3 +170,67 @@ pub async fn kill_after_acks(
     server.kill();
     let _ = tokio::time::timeout(WAIT, producer).await;
 }
+
+/// One SIGKILL scenario of a persistent query: what the first start sets up, and what a
+/// producer streams until the kill.
+pub struct CrashScenario {
+    /// Statements run once, on the first start; each must answer 200.
+    pub setup: Vec<String>,
+    /// Wait for every query to catch up after `setup` (when it also inserted rows the
+    /// queries must have read before the producer starts).
+    pub settle_after_setup: bool,
+    /// The stream the producer writes, and its rows by number.
+    pub stream: &'static str,
+    pub row: fn(u64) -> String,
+    /// Acks to wait for before the SIGKILL of round `r`.
+    pub kill_at: fn(u64) -> u64,
+}
+
+/// Rows a producer may send per round before the kill lands (a bound, not a target).
+pub const CRASH_ROWS_PER_ROUND_MAX: u64 = 1_000_000;
+
+/// Runs `rounds` rounds over one data directory: start a child server, set up (first round
+/// only), stream rows until a SIGKILL after `kill_at(round)` acks, start again and run
+/// `check` against the restarted server. Each round's rows continue where the numbering
+/// left off (`round * CRASH_ROWS_PER_ROUND_MAX`), so rows of different rounds never clash.
+pub fn crash_rounds<F, Fut>(scenario: &CrashScenario, rounds: u64, check: F)
+where
+    F: Fn(SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("dir");
+    for round in 0..rounds {
+        let server = ChildServer::start(dir.path());
+        let addr = server.addr;
+        let acked = Arc::new(AtomicU64::new(0));
+        runtime.block_on(async {
+            if round == 0 {
+                let mut c = Client::connect(addr, Proto::H2).await;
+                for sql in &scenario.setup {
+                    let (status, body) = c.ksql(sql).await;
+                    assert_eq!(status, http::StatusCode::OK, "{sql}: {body}");
+                }
+                if scenario.settle_after_setup {
+                    super::wait_all_caught_up(addr, 0).await;
+                }
+            }
+            let producer = tokio::spawn(produce_until_killed(
+                addr,
+                scenario.stream,
+                round * CRASH_ROWS_PER_ROUND_MAX,
+                CRASH_ROWS_PER_ROUND_MAX,
+                scenario.row,
+                Arc::clone(&acked),
+            ));
+            kill_after_acks(server, producer, &acked, (scenario.kill_at)(round)).await;
+        });
+        let server = ChildServer::start(dir.path());
+        runtime.block_on(check(server.addr));
+        server.kill();
+    }
+}

@@ -215,6 +215,12 @@ impl Engine {
     pub fn shared_rows_taken(&self) -> u64 {
         self.rt.shared_batches.rows_taken()
     }
+
+    /// Records push queries have taken decoded from another query on the same source
+    /// (different plans) since the start.
+    pub fn shared_records_decoded(&self) -> u64 {
+        self.rt.shared_batches.decodes().records_taken()
+    }
 }
 
 fn plan(

@@ -81,6 +81,18 @@ impl<T: Terminal> Pipeline<T> {
         }
     }
 
+    /// Runs one already-decoded row of source 0 through the operators (no join): the rows of
+    /// a decoded batch another query shared (`query::shared_decode`).
+    pub(crate) fn process_row(&mut self, row: Row<'_>, out: &mut T::Output) -> Flow {
+        debug_assert!(self.join.is_none(), "a join decodes its own sources");
+        push_through(&mut self.operators, &mut self.terminal, row, out)
+    }
+
+    /// The scan of source 0.
+    pub(crate) fn scan(&self) -> &Scan {
+        &self.scan
+    }
+
     /// The first operator error of the records processed so far (state I/O): their
     /// outputs are incomplete and must not be written.
     pub(crate) fn take_error(&mut self) -> Option<crate::error::EngineError> {

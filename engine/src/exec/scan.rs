@@ -7,13 +7,15 @@
 //! processing log does, never stopping the query. Joins will scan several sources, one
 //! decoder each, and tag each row with the source it came from.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use crate::catalog::Source;
 use crate::log::StoredRecord;
 use crate::sql::ast::SourceKind;
+use crate::types::Value;
 
-use super::operator::{Row, RowKind};
+use super::operator::{Row, RowKind, WindowBounds};
 use super::row_decoder::{Decoded, RowDecoder};
 
 /// Which value columns the scan decodes to values.
@@ -34,6 +36,30 @@ pub enum Tombstones {
     /// Pass it on as a tombstone row: a persistent query over a stream forwards it (ksqlDB's
     /// projection passes a null value through; QTT `project-filter.json` "project nulls").
     Forward,
+}
+
+/// One record's scan output, owned.
+#[derive(Debug)]
+pub(crate) struct DecodedRecord {
+    pub(crate) values: Vec<Value>,
+    pub(crate) spans: Vec<Option<Range<usize>>>,
+    pub(crate) rowtime: i64,
+    pub(crate) kind: RowKind,
+    pub(crate) window: Option<WindowBounds>,
+}
+
+impl DecodedRecord {
+    /// The scan row of `record`, whose decoding this is.
+    pub(crate) fn row<'a>(&'a self, record: &'a StoredRecord) -> Row<'a> {
+        Row {
+            values: &self.values,
+            spans: &self.spans,
+            record,
+            rowtime: self.rowtime,
+            kind: self.kind,
+            window: self.window,
+        }
+    }
 }
 
 pub(crate) struct Scan {
@@ -69,6 +95,28 @@ impl Scan {
     /// Records skipped so far because they failed to decode.
     pub(crate) fn skipped(&self) -> u64 {
         self.skipped
+    }
+
+    /// What the scan does with tombstones.
+    pub(crate) fn tombstones(&self) -> Tombstones {
+        self.tombstones
+    }
+
+    /// A scan of `source` that decodes every column and treats tombstones as this one does:
+    /// its rows serve any plan over the source (`query::shared_decode`).
+    pub(crate) fn decoding_all(&self, source: &Arc<Source>) -> Scan {
+        Scan::new(source, &DecodeColumns::All, self.tombstones)
+    }
+
+    /// [`Scan::decode`], owned: kept beyond the next record (shared decoded batches).
+    pub(crate) fn decode_owned(&mut self, record: &StoredRecord) -> Option<DecodedRecord> {
+        self.decode(record).map(|row| DecodedRecord {
+            values: row.values.to_vec(),
+            spans: row.spans.to_vec(),
+            rowtime: row.rowtime,
+            kind: row.kind,
+            window: row.window,
+        })
     }
 
     /// The row `record` decodes to; `None` for a record the scan skips.

@@ -5,6 +5,8 @@
 //! - `materialized`: a table's current rows (its store, or its compacted topic) for pull
 //!   queries.
 //! - `shared_batches`: result batches identical push queries share (read and decode once).
+//! - `shared_decode`: decoded records push queries with different plans on one source
+//!   share (decode once, filter and project per query).
 //! - `print`: PRINT: tail a topic's raw records (INTERVAL, LIMIT).
 //! - `persistent`: persistent queries: registry, runner, checkpoints.
 //! - `raw_records`: produce pre-keyed records and read them back.
@@ -14,4 +16,5 @@ pub mod persistent;
 pub mod print;
 pub mod raw_records;
 pub mod shared_batches;
+pub mod shared_decode;
 pub mod transient;

@@ -26,6 +26,7 @@ use crate::catalog::Source;
 use crate::exec::result_rows::ResultRows;
 use crate::log::{Offset, PartitionId};
 use crate::plan::transient::{QueryKind, QueryPlan};
+use crate::query::shared_decode::SharedDecodes;
 
 /// Batches kept per group of identical queries. Each holds at most one read's worth of rows
 /// (`READ_BATCH_RECORDS_MAX`), so a group's ring is bounded; a query further behind than
@@ -89,6 +90,8 @@ struct GroupKey {
 pub struct SharedBatches {
     groups: Mutex<HashMap<GroupKey, Weak<BatchRing>>>,
     rows_taken: Arc<AtomicU64>,
+    /// The other way push queries share work: decoded records, for plans that differ.
+    decodes: SharedDecodes,
 }
 
 impl SharedBatches {
@@ -119,6 +122,11 @@ impl SharedBatches {
     /// Result rows push queries have copied from identical queries since the start.
     pub fn rows_taken(&self) -> u64 {
         self.rows_taken.load(Ordering::Relaxed)
+    }
+
+    /// The groups of push queries sharing decoded records.
+    pub fn decodes(&self) -> &SharedDecodes {
+        &self.decodes
     }
 }
 

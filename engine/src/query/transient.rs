@@ -10,6 +10,8 @@
 //!
 //! Identical push queries (same source and columns, no WHERE/LIMIT/expressions) share each
 //! read's result rows through `shared_batches`: one reads and decodes, the others copy.
+//! Other push queries on one source share each read's decoded records through
+//! `shared_decode`: one reads and decodes, each runs its own operators over the rows.
 //! ```
 //!
 //! Nothing here buffers without bound: the caller asks for at most `max_rows` at a time and
@@ -34,6 +36,8 @@ use crate::plan::physical;
 use crate::plan::transient::{QueryKind, QueryPlan};
 use crate::query::materialized::MaterializedCursor;
 use crate::query::shared_batches::{BatchRing, SharedBatch, SharedBatches};
+use crate::query::shared_decode::{DecodeRing, DecodedBatch};
+use crate::exec::scan::Scan;
 
 /// Records read from one partition per turn, so one busy partition cannot starve others.
 pub const READ_BATCH_RECORDS_MAX: usize = 512;
@@ -66,6 +70,12 @@ pub struct QueryStream {
     next_cursor: usize,
     /// The batches this query shares with identical ones (`None`: it computes its own).
     shared: Option<Arc<BatchRing>>,
+    /// The decoded records this push query shares with the others on its source (`None`:
+    /// pull queries and joins decode for themselves).
+    decodes: Option<Arc<DecodeRing>>,
+    /// A scan that decodes every column, made the first time this query decodes a batch
+    /// for its group.
+    group_scan: Option<Scan>,
     /// The oldest timestamp of the records read by the last `next_rows` (its own reads,
     /// not rows copied from a shared batch), for end-to-end latency metrics.
     oldest_record_ms: Option<i64>,
@@ -117,6 +127,7 @@ impl QueryStream {
         if !other_topics.is_empty() {
             // A join's reads are merged across sources (`poll_join_rows`), not shared.
             stream.shared = None;
+            stream.decodes = None;
         }
         stream.other_topics = other_topics;
         Ok(stream)
@@ -158,8 +169,15 @@ impl QueryStream {
         });
         let query_id: Arc<str> = Arc::from(plan.id.as_str());
         let pipeline = physical::result_pipeline(&plan.logical, &query_id)?;
+        let decodes = (plan.kind == QueryKind::Push && plan.logical.join().is_none()).then(|| {
+            shared_batches
+                .decodes()
+                .join(&plan.source, pipeline.scan().tombstones())
+        });
         Ok(QueryStream {
             shared: shared_batches.join(&plan),
+            decodes,
+            group_scan: None,
             pipeline,
             plan,
             topic,
@@ -258,6 +276,16 @@ impl QueryStream {
                 continue;
             }
             let first_row = out.len();
+            if let Some(ended) = self.take_decoded(i, start, out) {
+                self.offer_results(i, start, first_row, out);
+                if ended.is_some() {
+                    return Ok(ended);
+                }
+                if out.len() >= max_rows {
+                    return Ok(None);
+                }
+                continue;
+            }
             self.records.clear();
             if let Err(e) =
                 self.cursors[i].read(&mut self.records, budget.min(READ_BATCH_RECORDS_MAX))
@@ -276,23 +304,22 @@ impl QueryStream {
             }
             let mut ended = None;
             let source = self.cursor_sources.get(i).copied().unwrap_or(0);
-            for record in &records {
-                ended = self.process(source, record, out)?;
-                if ended.is_some() {
-                    break;
+            if let Some(ring) = self.decode_group() {
+                if !records.is_empty() {
+                    let batch = self.decode_batch(i, start, std::mem::take(&mut records));
+                    ended = self.run_decoded(&batch, out);
+                    ring.offer(Arc::new(batch));
+                }
+            } else {
+                for record in &records {
+                    ended = self.process(source, record, out)?;
+                    if ended.is_some() {
+                        break;
+                    }
                 }
             }
-            if let (Some(ring), false) = (&self.shared, records.is_empty()) {
-                // Shared plans have no LIMIT, so the whole read was processed. A query alone
-                // in its group keeps its rows to itself (no copy).
-                if Arc::strong_count(ring) > 1 {
-                    ring.offer(SharedBatch {
-                        partition: self.cursors[i].partition(),
-                        start,
-                        end: self.cursors[i].position(),
-                        rows: out.copy_rows_from(first_row),
-                    });
-                }
+            if self.cursors[i].position() != start {
+                self.offer_results(i, start, first_row, out);
             }
             // Results hold copies, so the records (and the read chunk they point into) can go
             // now rather than at the next read.
@@ -324,6 +351,78 @@ impl QueryStream {
         ring.note_taken(batch.rows.len());
         self.cursors[i].seek_to(batch.end);
         true
+    }
+
+    /// Leaves the rows partition `i`'s records from `start` gave (from `first_row` of `out`)
+    /// for identical queries. Shared plans have no LIMIT, so the whole read was processed;
+    /// a query alone in its group keeps its rows to itself (no copy).
+    fn offer_results(&self, i: usize, start: Offset, first_row: usize, out: &ResultRows) {
+        if let Some(ring) = &self.shared {
+            if Arc::strong_count(ring) > 1 {
+                ring.offer(SharedBatch {
+                    partition: self.cursors[i].partition(),
+                    start,
+                    end: self.cursors[i].position(),
+                    rows: out.copy_rows_from(first_row),
+                });
+            }
+        }
+    }
+
+    /// The decode group, when another query is in it (alone, a query decodes only what its
+    /// own plan reads).
+    fn decode_group(&self) -> Option<Arc<DecodeRing>> {
+        self.decodes
+            .as_ref()
+            .filter(|ring| Arc::strong_count(ring) > 1)
+            .cloned()
+    }
+
+    /// Runs the records another query of the group decoded at partition `i`'s `start`
+    /// through this query's operators and moves past them: `None` when there are none,
+    /// else whether LIMIT ended the query.
+    fn take_decoded(
+        &mut self,
+        i: usize,
+        start: Offset,
+        out: &mut ResultRows,
+    ) -> Option<Option<EndReason>> {
+        let ring = self.decode_group()?;
+        let batch = ring.find(self.cursors[i].partition(), start)?;
+        if let Some(first) = batch.records.first() {
+            let ts = first.record.timestamp_ms;
+            self.oldest_record_ms = Some(self.oldest_record_ms.map_or(ts, |o| o.min(ts)));
+        }
+        let ended = self.run_decoded(&batch, out);
+        self.cursors[i].seek_to(batch.end);
+        Some(ended)
+    }
+
+    /// Decodes every column of `records` (partition `i`'s, read from `start`) for the group.
+    fn decode_batch(&mut self, i: usize, start: Offset, records: Vec<StoredRecord>) -> DecodedBatch {
+        let scan = match &mut self.group_scan {
+            Some(scan) => scan,
+            slot => slot.insert(self.pipeline.scan().decoding_all(&self.plan.source)),
+        };
+        let rows = records.iter().map(|r| scan.decode_owned(r)).collect();
+        DecodedBatch {
+            partition: self.cursors[i].partition(),
+            start,
+            end: self.cursors[i].position(),
+            records,
+            rows,
+        }
+    }
+
+    /// This query's operators over a decoded batch; `LimitReached` once LIMIT rows are out.
+    fn run_decoded(&mut self, batch: &DecodedBatch, out: &mut ResultRows) -> Option<EndReason> {
+        for (record, row) in batch.records.iter().zip(&batch.rows) {
+            let Some(row) = row else { continue };
+            if let Flow::Stop = self.pipeline.process_row(row.row(record), out) {
+                return Some(EndReason::LimitReached);
+            }
+        }
+        None
     }
 
     /// Frees what reading grew (the record batch, the cursors' chunks) before waiting, so an

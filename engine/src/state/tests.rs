@@ -381,6 +381,13 @@ fn readers_never_see_part_of_a_commit() {
             .collect();
         for n in 1..=COMMITS {
             put_all(n);
+            // The readers above keep a shared snapshot warm; a read that starts after the
+            // commit returned must still see that commit.
+            assert_eq!(
+                store.get(&t, b"k0000").unwrap(),
+                Some(Bytes::from(n.to_string())),
+                "{name}: a read after commit {n} saw an older one"
+            );
         }
         done.store(true, Ordering::Relaxed);
         for reader in readers {

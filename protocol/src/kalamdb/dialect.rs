@@ -9,10 +9,12 @@
 //! | `CREATE STREAM TABLE` / `WITH (TYPE='STREAM')` | `CREATE STREAM …` (an append-only stream; `PRIMARY KEY` becomes `KEY`) |
 //! | `TEXT`, `VARCHAR`, `JSON` / `INT`, `SMALLINT` / `FLOAT` / `DATETIME` | `STRING` / `INTEGER` / `DOUBLE` / `TIMESTAMP` |
 //! | `CREATE NAMESPACE`, `DROP NAMESPACE`, `SHOW NAMESPACES`, `USE ns` | answered by the face |
+//! | `CREATE/DROP/CLEAR/ALTER TOPIC`, `CONSUME`, `ACK` | answered by the face (`topic_statement`) |
 //!
 //! Table names are rewritten only where a statement names a source (after `FROM`, `INTO`,
 //! `JOIN`, `TABLE`, `STREAM`, `DESCRIBE`), so `alias.column` stays a column reference.
 
+use super::topic_statement::{parse_statement as parse_topic_statement, TopicStatement};
 use crate::statement_split::code_words;
 
 /// What one KalamDB statement becomes.
@@ -31,6 +33,8 @@ pub enum Mapped {
     ShowNamespaces,
     /// `USE ns`: later statements of the request resolve unqualified names in `ns`.
     Use(String),
+    /// A topic or consumer-group statement (`topics`), answered by the face.
+    Topic(TopicStatement),
     /// A KalamDB statement the engine cannot run, with the reason.
     Unsupported(String),
 }
@@ -58,6 +62,9 @@ const TYPE_NAMES: &[(&str, &str)] = &[
 
 /// Maps one statement; `namespace` resolves unqualified source names.
 pub fn map_statement(statement: &str, namespace: Option<&str>) -> Mapped {
+    if let Some(topic) = parse_topic_statement(statement, namespace) {
+        return topic.map_or_else(Mapped::Unsupported, Mapped::Topic);
+    }
     let words: Vec<String> = code_words(statement).take(4).collect();
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
     match words.as_slice() {
@@ -474,5 +481,25 @@ mod tests {
             map_statement("CREATE NAMESPACE `../x`", None),
             Mapped::Unsupported(_)
         ));
+    }
+
+    #[test]
+    fn topic_statements_are_the_faces() {
+        assert_eq!(
+            map_statement("CREATE TOPIC events PARTITIONS 2;", Some("app")),
+            Mapped::Topic(TopicStatement::Create {
+                topic: "app.events".into(),
+                partitions: 2
+            })
+        );
+        assert!(matches!(
+            map_statement("ACK app.events UPTO OFFSET 1", None),
+            Mapped::Unsupported(reason) if reason.contains("GROUP")
+        ));
+        // A table named like a topic keyword is still a table.
+        assert_eq!(
+            engine("SELECT * FROM app.consume;", None),
+            "SELECT * FROM `app.consume`;"
+        );
     }
 }

@@ -13,9 +13,15 @@
 //! - `auth_body`: setup/login requests, login/refresh/me responses, auth-route errors.
 //! - `live`: live queries over `/v1/ws`: client messages, the live `SELECT` shape, `_seq`,
 //!   and the server's frames (auth, ack, initial batches, changes, errors).
+//! - `topic_statement`: the topic statements (`CREATE/DROP/CLEAR/ALTER TOPIC`, `CONSUME`,
+//!   `ACK`) parsed for the face to run.
+//! - `topics`: the consume/ack bodies, the topic error envelope, and the persistent query a
+//!   route becomes.
 
 pub mod auth_body;
 pub mod dialect;
 pub mod envelope;
 pub mod live;
 pub mod sql_request;
+pub mod topic_statement;
+pub mod topics;

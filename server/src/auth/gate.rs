@@ -33,6 +33,17 @@ pub const DEFAULT_REALM: &str = "KsqlServer-Props";
 /// (ksqlDB's `authentication.roles=**`).
 pub const ANY_ROLE: &str = "**";
 
+/// KalamDB's roles that may use topics: create and route them, consume and ack (its topic
+/// handlers admit `service`, `dba` and `system`; a `user` is refused with 403).
+pub const TOPIC_ROLES: &[&str] = &["service", "dba", "system"];
+
+/// Something only some principals may do, beyond being admitted to a face.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// KalamDB topics: topic statements, consume, ack ([`TOPIC_ROLES`]).
+    KalamTopics,
+}
+
 /// What credential a face's clients send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CredentialKind {
@@ -223,6 +234,17 @@ impl Auth {
         let principal = self.authenticate(kind, headers)?;
         self.authorize(&principal)?;
         Ok(principal)
+    }
+
+    /// Whether an admitted `principal` may do `action`. With authentication off everyone is
+    /// one principal and may do everything.
+    pub fn permits(&self, principal: &Principal, action: Action) -> bool {
+        if !self.is_enabled() {
+            return true;
+        }
+        match action {
+            Action::KalamTopics => TOPIC_ROLES.iter().any(|r| principal.has_role(r)),
+        }
     }
 
     /// Whether `principal` may see (poll, page, cancel) a task `owner` started. With
@@ -483,6 +505,16 @@ mod tests {
             basic_only.admit(CredentialKind::Bearer, &headers("Bearer letmein")),
             Err(Refusal::Invalid)
         );
+    }
+
+    #[test]
+    fn topics_need_a_topic_role_once_auth_is_on() {
+        let service = Principal::new("svc", vec!["service".into()], Scheme::Jwt);
+        let user = Principal::new("alice", vec!["user".into()], Scheme::Jwt);
+        let on = auth(&[]);
+        assert!(on.permits(&service, Action::KalamTopics));
+        assert!(!on.permits(&user, Action::KalamTopics));
+        assert!(Auth::off().permits(&Principal::anonymous(), Action::KalamTopics));
     }
 
     #[test]

@@ -12,8 +12,8 @@
 //! - `credentials`: credential files in ksqlDB's (Jetty's) `name: secret[,role ...]` format.
 //! - `jwt`: KalamDB's HS256 tokens (claims, access/refresh, lifetimes).
 //! - `users`: password users that log in for a JWT (first-run setup, root, DBA).
-//! - `gate`: [`Auth`], which authenticates a request, checks its roles, and decides who may
-//!   see a task another request started.
+//! - `gate`: [`Auth`], which authenticates a request, checks its roles, decides who may
+//!   see a task another request started, and which roles may do what ([`Action`]).
 //!
 //! Non-goals: external JWT issuers, TLS client certificates.
 
@@ -27,8 +27,9 @@ pub use credentials::{
     Credential, CredentialStore, CredentialsError, CREDENTIALS_FILE_BYTES_MAX, CREDENTIALS_MAX,
 };
 pub use gate::{
-    bearer_or_cookie, cookie_value, Auth, AuthConfig, CredentialKind, Refusal, ACCESS_COOKIE,
-    ANY_ROLE, AUTHORIZATION_HEADER_BYTES_MAX, DEFAULT_REALM, REFRESH_COOKIE,
+    bearer_or_cookie, cookie_value, Action, Auth, AuthConfig, CredentialKind, Refusal,
+    ACCESS_COOKIE, ANY_ROLE, AUTHORIZATION_HEADER_BYTES_MAX, DEFAULT_REALM, REFRESH_COOKIE,
+    TOPIC_ROLES,
 };
 pub use jwt::{
     Claims, JwtError, JwtKeys, TokenType, ACCESS_TOKEN_LIFETIME_SECS, JWT_SECRET_BYTES_MIN,
@@ -36,6 +37,6 @@ pub use jwt::{
 };
 pub use principal::{Principal, Scheme, ANONYMOUS_NAME};
 pub use users::{
-    SetupError, User, UserStore, PASSWORD_CHARS_MAX, PASSWORD_HASH_ROUNDS, USERS_FILE,
+    SetupError, User, UserStore, PASSWORD_CHARS_MAX, PASSWORD_HASH_ROUNDS, ROLES, USERS_FILE,
     USER_NAME_CHARS_MAX,
 };

@@ -37,6 +37,9 @@ pub const ROOT_USER: &str = "root";
 pub const ROLE_SYSTEM: &str = "system";
 pub const ROLE_DBA: &str = "dba";
 
+/// Every role a user may have (KalamDB's `Role`, lower-case).
+pub const ROLES: &[&str] = &["anonymous", "user", "service", ROLE_DBA, ROLE_SYSTEM];
+
 /// One user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -143,6 +146,39 @@ impl UserStore {
         }
         *users = created;
         Ok(())
+    }
+
+    /// Creates user `name` with `role` (one of [`ROLES`]), written down before it answers;
+    /// setup must have happened (the first users are root and the DBA).
+    pub fn create_user(
+        &self,
+        name: &str,
+        password: &str,
+        role: &str,
+        now_ms: i64,
+    ) -> Result<User, SetupError> {
+        check(name, password)?;
+        if !ROLES.contains(&role) {
+            return Err(SetupError::Invalid(format!(
+                "role is one of {}, not '{role}'",
+                ROLES.join(", ")
+            )));
+        }
+        let mut users = self.lock();
+        if users.is_empty() {
+            return Err(SetupError::Invalid("the server is not set up yet".into()));
+        }
+        if users.contains_key(name) {
+            return Err(SetupError::Invalid(format!("user '{name}' already exists")));
+        }
+        let mut all = users.clone();
+        let created = user(name, password, role, None, now_ms);
+        all.insert(name.to_string(), created.clone());
+        if let Some(file) = &self.file {
+            save_users(file, &all).map_err(|e| SetupError::Storage(e.to_string()))?;
+        }
+        *users = all;
+        Ok(created)
     }
 
     /// The user if `password` is theirs.
@@ -309,6 +345,18 @@ mod tests {
         assert!(store.verify("admin", "wrong").is_none());
         assert!(store.verify("nobody", "AdminPass123!").is_none());
         assert_eq!(store.by_id(&admin.id), Some(admin));
+        let svc = store
+            .create_user("svc", "Service123!", "service", 1)
+            .expect("created");
+        assert_eq!(store.verify("svc", "Service123!"), Some(svc));
+        assert!(
+            store.create_user("svc", "x", "service", 1).is_err(),
+            "exists"
+        );
+        assert!(
+            store.create_user("eve", "x", "god", 1).is_err(),
+            "no such role"
+        );
     }
 
     #[test]

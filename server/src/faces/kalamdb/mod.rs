@@ -8,6 +8,8 @@
 //!  /v1/api/auth/{setup,status,login,refresh,logout,me} ─► auth (HS256 JWT pair, cookies)
 //!  GET  /v1/ws                 ─► ws (upgrade, auth, session) ─► live (one task per
 //!                                  subscription: snapshot batches, then changes)
+//!  POST /v1/api/topics/{consume,ack} ─► topics ─► consumer_groups (claims, durable offsets)
+//!  topic statements of /v1/api/sql ─► topic_sql (topics, routes as persistent queries)
 //! ```
 //!
 //! - `state`: what the face keeps beside the engine (its namespaces).
@@ -16,11 +18,18 @@
 //! - `ws`: the WebSocket: upgrade with header auth, message auth, the session's reader
 //!   and writer, pings, limits.
 //! - `live`: one live query: the push query, key → row for old values, `_seq`, batches.
+//! - `topics`: the consume and ack endpoints, and the consume/ack both they and SQL run.
+//! - `topic_sql`: `CREATE/DROP/CLEAR/ALTER TOPIC`, `CONSUME`, `ACK` on the engine.
+//! - `consumer_groups`: committed offsets (durable), cursors, claims with a visibility
+//!   timeout.
 
 pub mod auth;
+pub mod consumer_groups;
 pub mod live;
 pub mod sql;
 pub mod state;
+pub mod topic_sql;
+pub mod topics;
 pub mod ws;
 
 use std::sync::Arc;
@@ -34,6 +43,7 @@ use crate::auth::{CredentialKind, Refusal};
 use crate::response::{json, HttpResponse};
 use crate::services::Services;
 
+pub use consumer_groups::{ConsumerGroups, TopicOptions};
 pub use state::KalamState;
 
 const API_PREFIX: &str = "/v1/api/";
@@ -57,6 +67,13 @@ pub async fn handle(services: &Arc<Services>, parts: &Parts, body: Incoming) -> 
         (&Method::POST, "/v1/api/auth/refresh") => auth::refresh(services, &parts.headers),
         (&Method::POST, "/v1/api/auth/logout") => auth::logout(),
         (&Method::GET, "/v1/api/auth/me") => auth::me(services, &parts.headers),
+        (&Method::POST, topics::CONSUME_PATH) => {
+            topics::consume_endpoint(services, &parts.headers, body).await
+        }
+        (&Method::POST, topics::ACK_PATH) => {
+            topics::ack_endpoint(services, &parts.headers, body).await
+        }
+        (method, _) if path.starts_with(topics::TOPICS_PREFIX) => topics::no_route(method, path),
         (&Method::POST, "/v1/api/sql") => {
             let started = std::time::Instant::now();
             let principal = match services.auth.admit(CredentialKind::Jwt, &parts.headers) {

@@ -58,7 +58,7 @@ pub async fn run(
     body: Incoming,
     started: Instant,
 ) -> HttpResponse {
-    match results(services, headers, body).await {
+    match results(services, principal, headers, body).await {
         Ok(results) => json(
             StatusCode::OK,
             success_body(&results, principal.name(), took_ms(started.elapsed())),
@@ -72,6 +72,7 @@ pub async fn run(
 
 async fn results(
     services: &Arc<Services>,
+    principal: &Principal,
     headers: &HeaderMap,
     mut body: Incoming,
 ) -> Result<Vec<QueryResult>, Failure> {
@@ -155,6 +156,12 @@ async fn results(
                 namespace = Some(name);
                 result
             }
+            Mapped::Topic(statement) => super::topic_sql::run(services, principal, statement)
+                .await
+                .map_err(|f| {
+                    let (status, code) = f.sql_status();
+                    Failure::new(status, code, f.message)
+                })?,
             Mapped::Unsupported(reason) => {
                 return Err(Failure::new(
                     StatusCode::BAD_REQUEST,

@@ -1,0 +1,125 @@
+//! What the `kalamdb_topics` fuzz target asserts: KalamDB's topic statements and the
+//! consume/ack bodies never panic, stay inside their limits, and what decodes once
+//! re-encodes to the same value (statements print back to SQL that parses to the same
+//! statement).
+//!
+//! And what `kalamdb_live` asserts: `/v1/ws` client messages and live-query SQL never
+//! panic, and a parsed filter stays in its place when the server embeds it.
+
+use sluice_protocol::kalamdb::topic_statement::{
+    parse_statement, valid_topic_name, Start, TopicStatement, CONSUME_LIMIT_MAX,
+    GROUP_NAME_CHARS_MAX, ROUTE_FILTER_BYTES_MAX,
+};
+use sluice_protocol::kalamdb::topics::{AckRequest, ConsumeRequest};
+
+/// The first byte picks the decoder: a topic statement, a consume body, an ack body.
+pub fn kalamdb_topics(data: &[u8]) {
+    let [selector, body @ ..] = data else {
+        return;
+    };
+    match selector % 3 {
+        0 => statement(&String::from_utf8_lossy(body)),
+        1 => consume_request(body),
+        _ => ack_request(body),
+    }
+}
+
+fn statement(sql: &str) {
+    let Some(Ok(parsed)) = parse_statement(sql, None) else {
+        return;
+    };
+    match &parsed {
+        TopicStatement::Create { topic, .. }
+        | TopicStatement::Drop { topic, .. }
+        | TopicStatement::Clear { topic } => assert!(valid_topic_name(topic), "{topic}"),
+        TopicStatement::AddSource(route) => {
+            assert!(valid_topic_name(&route.topic) && valid_topic_name(&route.table));
+            if let Some(filter) = &route.filter {
+                assert!(filter.len() <= ROUTE_FILTER_BYTES_MAX && !filter.contains(';'));
+            }
+        }
+        TopicStatement::Consume { limit, group, .. } => {
+            assert!((1..=CONSUME_LIMIT_MAX).contains(limit));
+            assert!(group
+                .as_ref()
+                .is_none_or(|g| g.chars().count() <= GROUP_NAME_CHARS_MAX));
+        }
+        TopicStatement::Ack { group, .. } => {
+            assert!(group.chars().count() <= GROUP_NAME_CHARS_MAX)
+        }
+    }
+    let printed = parsed.to_string();
+    assert_eq!(
+        parse_statement(&printed, None),
+        Some(Ok(parsed)),
+        "{sql:?} printed as {printed:?}"
+    );
+}
+
+fn consume_request(body: &[u8]) {
+    let Ok(request) = ConsumeRequest::decode(body) else {
+        return;
+    };
+    assert!((1..=CONSUME_LIMIT_MAX).contains(&request.limit));
+    let start = match request.start {
+        Start::Latest => serde_json::json!("Latest"),
+        Start::Earliest => serde_json::json!("Earliest"),
+        Start::Offset(o) => serde_json::json!({"Offset": o}),
+    };
+    let again = serde_json::json!({
+        "topic_id": request.topic_id,
+        "group_id": request.group_id,
+        "start": start,
+        "limit": request.limit,
+        "partition_id": request.partition_id,
+    });
+    let decoded = ConsumeRequest::decode(again.to_string().as_bytes()).expect("re-encoded");
+    assert_eq!(decoded, request);
+}
+
+fn ack_request(body: &[u8]) {
+    let Ok(request) = AckRequest::decode(body) else {
+        return;
+    };
+    let again = serde_json::json!({
+        "topic_id": request.topic_id,
+        "group_id": request.group_id,
+        "partition_id": request.partition_id,
+        "upto_offset": request.upto_offset,
+    });
+    let decoded = AckRequest::decode(again.to_string().as_bytes()).expect("re-encoded");
+    assert_eq!(decoded, request);
+}
+
+// ---- KalamDB live-query messages ---------------------------------------------------------
+
+/// `/v1/ws` client messages (selector byte even) or a live query's SQL (odd). A parsed live
+/// query's filter is embedded by the server in SQL of its own, so it must stay in its place:
+/// put back after `WHERE`, and in parentheses, it parses to the same filter.
+pub fn kalamdb_live(data: &[u8]) {
+    use sluice_protocol::kalamdb::live::{ClientMessage, LiveSql};
+    let [selector, body @ ..] = data else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(body) else {
+        return;
+    };
+    if selector % 2 == 0 {
+        if let Ok(ClientMessage::Subscribe { subscription }) = ClientMessage::decode(text) {
+            let _ = LiveSql::parse(&subscription.sql);
+            let _ = subscription.options.batch_rows();
+        }
+        return;
+    }
+    let Ok(query) = LiveSql::parse(text) else {
+        return;
+    };
+    let Some(filter) = query.filter else {
+        return;
+    };
+    for embedded in [filter.clone(), format!("({filter})")] {
+        let again = LiveSql::parse(&format!("SELECT * FROM x.y WHERE {embedded}"))
+            .expect("a filter that parsed once parses again");
+        assert_eq!(again.filter.as_deref(), Some(embedded.as_str()));
+    }
+}
