@@ -15,7 +15,7 @@ use std::path::Path;
 /// A target's name and the function that checks one input.
 type Target = (&'static str, fn(&[u8]));
 
-const TARGETS: [Target; 10] = [
+const TARGETS: [Target; 11] = [
     ("sql_parse", checks::sql_parse),
     ("sql_expression", checks::sql_expression),
     ("sql_type", checks::sql_type),
@@ -26,6 +26,7 @@ const TARGETS: [Target; 10] = [
     ("key_formats", record_checks::key_formats),
     ("log_reader", record_checks::log_reader),
     ("kalamdb_topics", kalamdb_checks::kalamdb_topics),
+    ("kalamdb_live", kalamdb_checks::kalamdb_live),
 ];
 
 /// Runs every file under `fuzz/<kind>/<target>/` through its target's checks; returns how

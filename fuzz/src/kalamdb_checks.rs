@@ -2,6 +2,9 @@
 //! consume/ack bodies never panic, stay inside their limits, and what decodes once
 //! re-encodes to the same value (statements print back to SQL that parses to the same
 //! statement).
+//!
+//! And what `kalamdb_live` asserts: `/v1/ws` client messages and live-query SQL never
+//! panic, and a parsed filter stays in its place when the server embeds it.
 
 use sluice_protocol::kalamdb::topic_statement::{
     parse_statement, valid_topic_name, Start, TopicStatement, CONSUME_LIMIT_MAX,
@@ -86,4 +89,37 @@ fn ack_request(body: &[u8]) {
     });
     let decoded = AckRequest::decode(again.to_string().as_bytes()).expect("re-encoded");
     assert_eq!(decoded, request);
+}
+
+// ---- KalamDB live-query messages ---------------------------------------------------------
+
+/// `/v1/ws` client messages (selector byte even) or a live query's SQL (odd). A parsed live
+/// query's filter is embedded by the server in SQL of its own, so it must stay in its place:
+/// put back after `WHERE`, and in parentheses, it parses to the same filter.
+pub fn kalamdb_live(data: &[u8]) {
+    use sluice_protocol::kalamdb::live::{ClientMessage, LiveSql};
+    let [selector, body @ ..] = data else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(body) else {
+        return;
+    };
+    if selector % 2 == 0 {
+        if let Ok(ClientMessage::Subscribe { subscription }) = ClientMessage::decode(text) {
+            let _ = LiveSql::parse(&subscription.sql);
+            let _ = subscription.options.batch_rows();
+        }
+        return;
+    }
+    let Ok(query) = LiveSql::parse(text) else {
+        return;
+    };
+    let Some(filter) = query.filter else {
+        return;
+    };
+    for embedded in [filter.clone(), format!("({filter})")] {
+        let again = LiveSql::parse(&format!("SELECT * FROM x.y WHERE {embedded}"))
+            .expect("a filter that parsed once parses again");
+        assert_eq!(again.filter.as_deref(), Some(embedded.as_str()));
+    }
 }

@@ -230,13 +230,24 @@ where
         let activity = Arc::clone(&activity);
         let kind = admission.kind;
         let push_quota = PushQuota::new(shared.limits.push_queries_per_connection_max);
+        let upgrades = UpgradeHooks {
+            activity: Arc::clone(&activity),
+            phase: shared.phase.clone(),
+        };
         service_fn(move |mut req: Request<Incoming>| {
             req.extensions_mut().insert(push_quota.clone());
+            req.extensions_mut().insert(upgrades.clone());
             respond(Arc::clone(&services), &activity, kind, req)
         })
     };
-    let conn = shared.builder.serve_connection(TokioIo::new(io), service);
-    tokio::pin!(conn);
+    // With upgrades: KalamDB's `/v1/ws` takes the socket over after its 101 response.
+    // Boxed rather than pinned on the stack so it can be dropped before waiting on an
+    // upgraded socket: its response bodies count as in flight until it is.
+    let mut conn = Box::pin(
+        shared
+            .builder
+            .serve_connection_with_upgrades(TokioIo::new(io), service),
+    );
 
     // A health-only connection closes after one request, so before it the only thing to
     // wait for is that request's head: idling longer would let it hold a reserved slot.
@@ -265,7 +276,7 @@ where
                 if let Err(e) = ended {
                     tracing::debug!(error = %e, "connection ended with an error");
                 }
-                return;
+                break;
             }
             () = activity.changed.notified() => {
                 timers.observe(&activity, Instant::now());
@@ -315,6 +326,65 @@ where
                     Phase::Draining => {}
                     Phase::Closed => return,
                 }
+            }
+        }
+    }
+    // An upgraded socket outlives hyper's part of the connection: its slot stays taken
+    // until the task serving it lets go.
+    drop(conn);
+    wait_upgraded(&activity, &mut phase).await;
+}
+
+/// Waits while an upgraded socket's task holds the connection ([`UpgradedConnection`]),
+/// unless the server's grace period ends first.
+async fn wait_upgraded(activity: &Activity, phase: &mut watch::Receiver<Phase>) {
+    while activity.slot.in_flight.load(Ordering::Acquire) > 0 {
+        tokio::select! {
+            () = activity.changed.notified() => {}
+            changed = phase.changed() => {
+                if changed.is_err() || *phase.borrow_and_update() == Phase::Closed {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// In every request's extensions: lets a handler that takes the socket over (an HTTP/1.1
+/// upgrade) keep the connection counted, so the connection cap and idle eviction see it.
+#[derive(Clone)]
+pub(crate) struct UpgradeHooks {
+    activity: Arc<Activity>,
+    phase: watch::Receiver<Phase>,
+}
+
+impl UpgradeHooks {
+    /// Call while the upgrading request is still in flight, and keep the result for as
+    /// long as the upgraded socket is served.
+    pub(crate) fn hold(&self) -> UpgradedConnection {
+        UpgradedConnection {
+            _in_flight: InFlight::start(&self.activity),
+            phase: self.phase.clone(),
+        }
+    }
+}
+
+/// An upgraded socket's claim on its connection: counted in flight (never evicted as idle,
+/// its slot held) until dropped.
+pub(crate) struct UpgradedConnection {
+    _in_flight: InFlight,
+    phase: watch::Receiver<Phase>,
+}
+
+impl UpgradedConnection {
+    /// Resolves once the server drains: the upgraded socket should close then.
+    pub(crate) async fn draining(&mut self) {
+        loop {
+            if *self.phase.borrow_and_update() != Phase::Serving {
+                return;
+            }
+            if self.phase.changed().await.is_err() {
+                return;
             }
         }
     }

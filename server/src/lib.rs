@@ -14,7 +14,8 @@
 //! Modules:
 //! - `listener`: bind, accept loop (admission against the connection cap), graceful shutdown.
 //! - `connection`: per-socket TLS handshake, HTTP setup (windows, stream limits, HTTP/2
-//!   pings), header-read and idle timeouts, health-only connections, HEAD without a body.
+//!   pings), header-read and idle timeouts, health-only connections, HEAD without a body,
+//!   HTTP/1.1 upgrades (an upgraded socket keeps its slot until its task ends).
 //! - `limits`: the connection limits (timeouts, cap, health headroom) and their defaults.
 //! - `tls`: certificate chain and key from PEM files, rustls (ring) with ALPN h2/http/1.1.
 //! - `push_quota`: push queries per connection (a slot held while a push query runs).
@@ -28,7 +29,7 @@
 //!   (`inserts_stream`, `query_stream`, `query`, `print`, `close_query`, `ksql`, `info`,
 //!   `query_progress`), `rest_proxy` (`topics`), `deltastream` (`statements`,
 //!   `respond`), `roe` (`query`), `foundry`
-//!   (`streaming_execute`), `console` (the web console's embedded assets, from `assets/console/`).
+//!   (`streaming_execute`), `kalamdb` (`sql`, `auth`, `ws` and `live` for `/v1/ws`), `console` (the web console's embedded assets, from `assets/console/`).
 //! - `metrics`: Prometheus metrics at `GET /metrics` (families, handles the data path
 //!   bumps, the scrape).
 //! - `response`: JSON, error and streaming responses every face builds.

@@ -44,6 +44,9 @@ pub async fn route(services: Arc<Services>, req: Request<Incoming>) -> HttpRespo
     if foundry::claims(path) {
         return foundry::handle(&services, &parts, body).await;
     }
+    if path == kalamdb::ws::WS_PATH {
+        return kalamdb::ws::handle(&services, parts).await;
+    }
     if kalamdb::claims(path) {
         return kalamdb::handle(&services, &parts, body).await;
     }

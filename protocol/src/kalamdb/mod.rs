@@ -11,6 +11,8 @@
 //!   ksqlDB dialect the engine runs.
 //! - `envelope`: the success and error envelopes, `data_type` names, error codes.
 //! - `auth_body`: setup/login requests, login/refresh/me responses, auth-route errors.
+//! - `live`: live queries over `/v1/ws`: client messages, the live `SELECT` shape, `_seq`,
+//!   and the server's frames (auth, ack, initial batches, changes, errors).
 //! - `topic_statement`: the topic statements (`CREATE/DROP/CLEAR/ALTER TOPIC`, `CONSUME`,
 //!   `ACK`) parsed for the face to run.
 //! - `topics`: the consume/ack bodies, the topic error envelope, and the persistent query a
@@ -19,6 +21,7 @@
 pub mod auth_body;
 pub mod dialect;
 pub mod envelope;
+pub mod live;
 pub mod sql_request;
 pub mod topic_statement;
 pub mod topics;

@@ -299,6 +299,17 @@ impl Auth {
         }
     }
 
+    /// Who a KalamDB access token carried in a message (not a header) acts for, with the
+    /// same checks as [`Auth::admit`]: the WebSocket's `authenticate` message.
+    pub fn admit_token(&self, token: &str) -> Result<Principal, Refusal> {
+        if !self.is_enabled() {
+            return Ok(Principal::anonymous());
+        }
+        let principal = self.verify_jwt(token, TokenType::Access)?;
+        self.authorize(&principal)?;
+        Ok(principal)
+    }
+
     /// The user a JWT principal named `name` acts for.
     pub fn verify_jwt_user(&self, name: &str) -> Option<super::users::User> {
         self.users.by_name(name)

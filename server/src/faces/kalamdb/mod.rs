@@ -6,6 +6,8 @@
 //!                                  per statement, `took`)
 //!  GET  /health, /v1/api/healthcheck ─► health
 //!  /v1/api/auth/{setup,status,login,refresh,logout,me} ─► auth (HS256 JWT pair, cookies)
+//!  GET  /v1/ws                 ─► ws (upgrade, auth, session) ─► live (one task per
+//!                                  subscription: snapshot batches, then changes)
 //!  POST /v1/api/topics/{consume,ack} ─► topics ─► consumer_groups (claims, durable offsets)
 //!  topic statements of /v1/api/sql ─► topic_sql (topics, routes as persistent queries)
 //! ```
@@ -13,6 +15,9 @@
 //! - `state`: what the face keeps beside the engine (its namespaces).
 //! - `sql`: the SQL endpoint.
 //! - `auth`: setup, status, login, refresh (rotation), logout, me; JWTs and cookies.
+//! - `ws`: the WebSocket: upgrade with header auth, message auth, the session's reader
+//!   and writer, pings, limits.
+//! - `live`: one live query: the push query, key → row for old values, `_seq`, batches.
 //! - `topics`: the consume and ack endpoints, and the consume/ack both they and SQL run.
 //! - `topic_sql`: `CREATE/DROP/CLEAR/ALTER TOPIC`, `CONSUME`, `ACK` on the engine.
 //! - `consumer_groups`: committed offsets (durable), cursors, claims with a visibility
@@ -20,10 +25,12 @@
 
 pub mod auth;
 pub mod consumer_groups;
+pub mod live;
 pub mod sql;
 pub mod state;
 pub mod topic_sql;
 pub mod topics;
+pub mod ws;
 
 use std::sync::Arc;
 

@@ -1,0 +1,185 @@
+//! KalamDB live-query fan-out: N WebSocket subscribers to one table while a writer inserts
+//! rows at a paced rate; reports end-to-end latency (each row's INSERT call to its
+//! `change` frame at a subscriber) and rows delivered / expected.
+//!
+//! Expected on the 2-core development VM (release build, writer and subscribers on the same
+//! cores): every row delivered; p50 ~1 ms and p99 ~3 ms at the small defaults
+//! (20 subscribers × 100 rows/s × 3 s); p50 ~8 ms, p99 ~120 ms at 200 × 1,000 rows/s.
+//! Measured runs are in benches/README.md.
+//!
+//! Not a criterion bench: fan-out latency is a distribution over one paced run, not a
+//! per-iteration time. Sized by environment variables so `cargo bench` stays a short smoke
+//! run: `SLUICE_FANOUT_SUBSCRIBERS` (20), `SLUICE_FANOUT_RATE` rows/s (100),
+//! `SLUICE_FANOUT_SECS` (3).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use serde_json::{json, Value as Json};
+use sluice_engine::{Engine, EngineConfig, FsyncPolicy};
+use sluice_server::{Server, ServerOptions};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How long subscribers wait for stragglers after the last row was written.
+const DRAIN_SECS: u64 = 5;
+
+/// Highest latency the histograms track (µs): a minute, far past the drain time; an
+/// auto-sized histogram would clamp `saturating_record` at its initial 2 ms.
+const LATENCY_US_MAX: u64 = 60_000_000;
+
+fn setting(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_micros() as u64
+}
+
+async fn next_text(ws: &mut Ws) -> Option<Json> {
+    loop {
+        match ws.next().await? {
+            Ok(Message::Text(t)) => return serde_json::from_str(t.as_str()).ok(),
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(_) => continue,
+        }
+    }
+}
+
+/// Opens a subscriber and waits until its initial load is `ready`.
+async fn subscribe(addr: std::net::SocketAddr, id: usize) -> Ws {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/v1/ws"))
+        .await
+        .expect("upgraded");
+    let hello = next_text(&mut ws).await.expect("auth_success");
+    assert_eq!(hello["type"], "auth_success", "{hello}");
+    let subscribe = json!({"type": "subscribe", "subscription":
+        {"id": format!("s{id}"), "sql": "SELECT id, body FROM bench.t"}});
+    ws.send(Message::Text(subscribe.to_string().into()))
+        .await
+        .expect("sent");
+    loop {
+        let frame = next_text(&mut ws).await.expect("initial load");
+        if frame["type"] == "initial_data_batch" && frame["batch_control"]["status"] == "ready" {
+            return ws;
+        }
+        assert_ne!(frame["type"], "error", "{frame}");
+    }
+}
+
+/// Counts rows and records their latency until `expected` arrived or `until`.
+async fn receive(mut ws: Ws, expected: u64, until: Instant) -> (u64, Histogram<u64>) {
+    let mut latency = Histogram::<u64>::new_with_bounds(1, LATENCY_US_MAX, 3).expect("histogram");
+    let mut delivered = 0;
+    while delivered < expected {
+        let Ok(Some(frame)) = tokio::time::timeout_at(until, next_text(&mut ws)).await else {
+            break;
+        };
+        if frame["type"] != "change" {
+            continue;
+        }
+        let received = now_us();
+        for row in frame["rows"].as_array().into_iter().flatten() {
+            let Some(scheduled) = row["BODY"].as_str().and_then(|s| s.parse::<u64>().ok()) else {
+                panic!("a row without its scheduled time: {row}");
+            };
+            latency.saturating_record(received.saturating_sub(scheduled));
+            delivered += 1;
+        }
+    }
+    (delivered, latency)
+}
+
+fn main() {
+    let subscribers = setting("SLUICE_FANOUT_SUBSCRIBERS", 20) as usize;
+    let rate = setting("SLUICE_FANOUT_RATE", 100).max(1);
+    let secs = setting("SLUICE_FANOUT_SECS", 3);
+    let rows = rate * secs;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async move {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let engine = Engine::open(EngineConfig {
+            data_dir: dir.path().to_path_buf(),
+            fsync: FsyncPolicy::Always,
+            limits: Default::default(),
+        })
+        .expect("engine");
+        let server = Server::bind_with("127.0.0.1:0".parse().expect("addr"), Arc::clone(&engine), ServerOptions::default())
+            .await
+            .expect("bind");
+        let addr = server.local_addr().expect("addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(server.run(async move {
+            let _ = stopped.await;
+        }));
+        let none = HashMap::new();
+        engine
+            .execute(
+                "CREATE TABLE `bench.t` (ID STRING PRIMARY KEY, BODY STRING) WITH (kafka_topic='bench.t', value_format='JSON', partitions=1);",
+                &none,
+                &none,
+            )
+            .await
+            .expect("table");
+
+        let mut ready = Vec::with_capacity(subscribers);
+        for id in 0..subscribers {
+            ready.push(subscribe(addr, id).await);
+        }
+        let until = Instant::now() + Duration::from_secs(secs + DRAIN_SECS);
+        let receivers: Vec<_> = ready
+            .into_iter()
+            .map(|ws| tokio::spawn(receive(ws, rows, until)))
+            .collect();
+
+        // Paced writer: row i is due at start + i/rate; its body is the wall time of its
+        // INSERT call, so latency covers the write (durable append) and the fan-out. A
+        // writer that cannot keep the pace shows as "written in" longer than the run.
+        let start = Instant::now();
+        for i in 0..rows {
+            let due = Duration::from_micros(i * 1_000_000 / rate);
+            tokio::time::sleep_until(start + due).await;
+            let sql = format!(
+                "INSERT INTO `bench.t` (ID, BODY) VALUES ('k{i}', '{}');",
+                now_us()
+            );
+            engine.execute(&sql, &none, &none).await.expect("insert");
+        }
+        let write_secs = start.elapsed().as_secs_f64();
+
+        let mut all = Histogram::<u64>::new_with_bounds(1, LATENCY_US_MAX, 3).expect("histogram");
+        let mut delivered = 0;
+        for r in receivers {
+            let (n, h) = r.await.expect("receiver");
+            delivered += n;
+            all.add(h).expect("same bounds");
+        }
+        let expected = rows * subscribers as u64;
+        let ms = |us: u64| us as f64 / 1000.0;
+        println!(
+            "kalamdb_fanout: {subscribers} subscribers, {rate} rows/s for {secs} s (written in {write_secs:.2} s): \
+             delivered {delivered}/{expected}, e2e p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            ms(all.value_at_quantile(0.5)),
+            ms(all.value_at_quantile(0.99)),
+            ms(all.max()),
+        );
+        let _ = stop.send(());
+        let _ = serving.await;
+    });
+}

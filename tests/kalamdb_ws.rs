@@ -1,0 +1,731 @@
+//! KalamDB's live queries (`GET /v1/ws`) against a real server: KalamDB's own Rust SDK
+//! (`kalam-client` 0.5, unmodified) for what it does — header auth, batched snapshots it
+//! pulls with `next_batch`, insert/update/delete changes with old values — and a plain
+//! WebSocket client for what the SDK never sends: message auth, subscribe before auth,
+//! binary frames, bad SQL, resume with `from`, unsubscribe.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http::StatusCode;
+use kalam_client::{ChangeEvent, KalamLinkClient, SubscriptionConfig, SubscriptionOptions};
+use serde_json::{json, Value as Json};
+use sluice_engine::{ProduceRecord, Record};
+use sluice_server::auth::{Auth, CredentialStore, JwtKeys};
+use sluice_server::ServerOptions;
+use support::{json as parse, Client, Proto, TestServer, WAIT};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// ksqlDB's Basic user, for writing through ksqlDB's face beside KalamDB's JWTs.
+const KSQL_BASIC: &str = "ksql:secret";
+
+/// A server with KalamDB logins (JWT) and a ksqlDB Basic user, set up with an admin; the
+/// admin's access token, and `app.notes` (TEXT key) created.
+async fn server_with_notes() -> (TestServer, String) {
+    let basic = CredentialStore::parse("ksql: secret\n").expect("valid credentials");
+    let auth = Auth::from_stores(Some(basic), None, &[], None).with_jwt(JwtKeys::random());
+    let server = TestServer::start_with(ServerOptions {
+        auth: Arc::new(auth),
+        ..ServerOptions::default()
+    })
+    .await;
+    let mut client = Client::connect(server.addr, Proto::H1).await;
+    let admin = json!({"user": "admin", "password": "AdminPass123!"});
+    let setup =
+        json!({"user": "admin", "password": "AdminPass123!", "root_password": "RootPass123!"});
+    let (status, _, _) = post_json(&mut client, "/v1/api/auth/setup", &setup, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, login) = post_json(&mut client, "/v1/api/auth/login", &admin, None).await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    let token = login["access_token"].as_str().expect("token").to_string();
+    sql(
+        &server,
+        &token,
+        "CREATE NAMESPACE app; CREATE TABLE app.notes (id TEXT PRIMARY KEY, body TEXT NOT NULL) WITH (TYPE='USER')",
+    )
+    .await;
+    (server, token)
+}
+
+async fn post_json(
+    client: &mut Client,
+    path: &str,
+    body: &Json,
+    token: Option<&str>,
+) -> (StatusCode, http::HeaderMap, Json) {
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("content-type", "application/json")];
+    if let Some(b) = &bearer {
+        headers.push(("authorization", b.as_str()));
+    }
+    let (status, headers, bytes) = client
+        .send("POST", path, &headers, body.to_string().as_bytes())
+        .await;
+    (status, headers, parse(&bytes))
+}
+
+/// Runs KalamDB SQL as `token` and asserts it succeeded.
+async fn sql(server: &TestServer, token: &str, statements: &str) {
+    let mut client = Client::connect(server.addr, Proto::H1).await;
+    let body = json!({ "sql": statements });
+    let (status, _, answer) = post_json(&mut client, "/v1/api/sql", &body, Some(token)).await;
+    assert_eq!(status, StatusCode::OK, "{statements}: {answer}");
+    assert_eq!(answer["status"], "success", "{answer}");
+}
+
+async fn insert(server: &TestServer, token: &str, id: &str, body: &str) {
+    sql(
+        server,
+        token,
+        &format!("INSERT INTO app.notes (id, body) VALUES ('{id}', '{body}')"),
+    )
+    .await;
+}
+
+/// Deletes a key the way ksqlDB tables delete: a tombstone record on the table's topic.
+async fn delete(server: &TestServer, id: &str) {
+    let record = Record {
+        key: Some(Bytes::from(id.to_string())),
+        value: None,
+        timestamp_ms: server.engine.now_ms(),
+        headers: Vec::new(),
+    };
+    let produced = server
+        .engine
+        .produce(
+            "app.notes",
+            vec![ProduceRecord {
+                partition: Some(0),
+                record,
+            }],
+        )
+        .await
+        .expect("tombstone produced");
+    assert_eq!(produced.len(), 1);
+}
+
+/// Opens `/v1/ws`, with `Authorization: Bearer` when a token is given.
+async fn connect(server: &TestServer, token: Option<&str>) -> Result<Ws, WsError> {
+    let mut request = format!("ws://{}/v1/ws", server.addr)
+        .into_client_request()
+        .expect("request");
+    if let Some(t) = token {
+        let value = format!("Bearer {t}").parse().expect("header");
+        request.headers_mut().insert("authorization", value);
+    }
+    tokio_tungstenite::connect_async(request)
+        .await
+        .map(|(ws, _)| ws)
+}
+
+/// The next JSON text frame (pings skipped), or `None` once the server closed.
+async fn next_json(ws: &mut Ws) -> Option<Json> {
+    loop {
+        let frame = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("a frame in time");
+        match frame {
+            Some(Ok(Message::Text(text))) => return Some(parse(text.as_bytes())),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+            Some(Ok(other)) => panic!("unexpected frame {other:?}"),
+        }
+    }
+}
+
+async fn send(ws: &mut Ws, message: Json) {
+    ws.send(Message::Text(message.to_string().into()))
+        .await
+        .expect("sent");
+}
+
+async fn subscribe(ws: &mut Ws, id: &str, sql: &str, options: Json) {
+    let subscription = json!({"id": id, "sql": sql, "options": options});
+    send(
+        ws,
+        json!({"type": "subscribe", "subscription": subscription}),
+    )
+    .await;
+}
+
+/// A subscription's ack and initial rows (asking for every further batch), with the
+/// statuses of the batches in order.
+async fn initial_load(ws: &mut Ws, id: &str) -> (Json, Vec<Json>, Vec<String>) {
+    let ack = next_json(ws).await.expect("ack");
+    assert_eq!(ack["type"], "subscription_ack", "{ack}");
+    assert_eq!(ack["subscription_id"], id);
+    let (mut rows, mut statuses) = (Vec::new(), Vec::new());
+    loop {
+        let batch = next_json(ws).await.expect("batch");
+        assert_eq!(batch["type"], "initial_data_batch", "{batch}");
+        rows.extend(batch["rows"].as_array().expect("rows").iter().cloned());
+        statuses.push(
+            batch["batch_control"]["status"]
+                .as_str()
+                .expect("status")
+                .to_string(),
+        );
+        if batch["batch_control"]["has_more"] == false {
+            return (ack, rows, statuses);
+        }
+        send(ws, json!({"type": "next_batch", "subscription_id": id})).await;
+    }
+}
+
+async fn next_event(live: &mut kalam_client::SubscriptionManager) -> ChangeEvent {
+    tokio::time::timeout(WAIT, live.next())
+        .await
+        .expect("an event in time")
+        .expect("stream open")
+        .expect("no error")
+}
+
+/// The SDK, untouched: header auth, a snapshot of five rows in three batches it pulls
+/// itself, then an insert, an update (with the old row), a delete (with the old row), and
+/// a row inserted through ksqlDB's `/inserts-stream`.
+#[tokio::test]
+async fn kalam_client_gets_batched_snapshot_then_insert_update_delete() {
+    let (server, token) = server_with_notes().await;
+    for (id, body) in [
+        ("n1", "one"),
+        ("n2", "two"),
+        ("n3", "three"),
+        ("n4", "four"),
+        ("n5", "five"),
+    ] {
+        insert(&server, &token, id, body).await;
+    }
+    let client = KalamLinkClient::builder()
+        .base_url(format!("http://{}", server.addr))
+        .jwt_token(token.clone())
+        .build()
+        .expect("client");
+    let config = SubscriptionConfig {
+        options: Some(SubscriptionOptions::new().with_batch_size(2)),
+        ..SubscriptionConfig::new("notes", "SELECT id, body, _seq FROM app.notes")
+    };
+    let mut live = tokio::time::timeout(WAIT, client.live_events_with_config(config))
+        .await
+        .expect("subscribed in time")
+        .expect("subscribed");
+    let cell = |row: &std::collections::HashMap<String, kalam_client::KalamCellValue>, k: &str| {
+        row.get(k).map(|v| v.inner().clone()).unwrap_or(Json::Null)
+    };
+
+    let (mut snapshot, mut statuses, mut seqs) = (Vec::new(), Vec::new(), Vec::new());
+    while statuses.last().map(String::as_str) != Some("Ready") {
+        match next_event(&mut live).await {
+            ChangeEvent::Ack {
+                total_rows, schema, ..
+            } => {
+                assert_eq!(total_rows, 5);
+                let names: Vec<&str> = schema.iter().map(|f| f.name.as_str()).collect();
+                assert_eq!(names, ["ID", "BODY", "_seq"]);
+            }
+            ChangeEvent::InitialDataBatch {
+                rows,
+                batch_control,
+                ..
+            } => {
+                statuses.push(format!("{:?}", batch_control.status));
+                for row in rows {
+                    snapshot.push((cell(&row, "ID"), cell(&row, "BODY")));
+                    seqs.push(cell(&row, "_seq").as_i64().expect("_seq is a number"));
+                }
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(statuses, ["Loading", "LoadingBatch", "Ready"]);
+    let want: Vec<(Json, Json)> = [
+        ("n1", "one"),
+        ("n2", "two"),
+        ("n3", "three"),
+        ("n4", "four"),
+        ("n5", "five"),
+    ]
+    .iter()
+    .map(|(i, b)| (json!(i), json!(b)))
+    .collect();
+    assert_eq!(snapshot, want);
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "_seq ascends: {seqs:?}"
+    );
+
+    insert(&server, &token, "n6", "six").await;
+    match next_event(&mut live).await {
+        ChangeEvent::Insert { rows, .. } => {
+            assert_eq!(rows.len(), 1);
+            assert_eq!(
+                (cell(&rows[0], "ID"), cell(&rows[0], "BODY")),
+                (json!("n6"), json!("six"))
+            );
+            assert!(cell(&rows[0], "_seq").as_i64().expect("seq") > seqs[4]);
+        }
+        other => panic!("expected an insert, got {other:?}"),
+    }
+    insert(&server, &token, "n1", "one, edited").await;
+    match next_event(&mut live).await {
+        ChangeEvent::Update { rows, old_rows, .. } => {
+            assert_eq!(cell(&rows[0], "BODY"), json!("one, edited"));
+            assert_eq!(cell(&old_rows[0], "BODY"), json!("one"));
+            // The old values carry the change's `_seq` (the SDK drops rows at or below its
+            // resume point), the new row the same.
+            assert_eq!(cell(&old_rows[0], "_seq"), cell(&rows[0], "_seq"));
+            assert!(cell(&rows[0], "_seq").as_i64().expect("seq") > seqs[4]);
+        }
+        other => panic!("expected an update, got {other:?}"),
+    }
+    delete(&server, "n2").await;
+    match next_event(&mut live).await {
+        ChangeEvent::Delete { old_rows, .. } => {
+            assert_eq!(
+                (cell(&old_rows[0], "ID"), cell(&old_rows[0], "BODY")),
+                (json!("n2"), json!("two"))
+            );
+            assert!(cell(&old_rows[0], "_seq").as_i64().expect("seq") > seqs[4]);
+        }
+        other => panic!("expected a delete, got {other:?}"),
+    }
+
+    // A row written through ksqlDB's face arrives as a KalamDB change.
+    let mut ksql = Client::connect(server.addr, Proto::H2).await;
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(KSQL_BASIC)
+    );
+    let body = "{\"target\":\"`app.notes`\"}\n{\"ID\":\"k1\",\"BODY\":\"from ksqlDB\"}\n";
+    let (status, _, acks) = ksql
+        .send(
+            "POST",
+            "/inserts-stream",
+            &[("authorization", basic.as_str())],
+            body.as_bytes(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&acks));
+    assert!(
+        String::from_utf8_lossy(&acks).contains("\"status\":\"ok\""),
+        "{acks:?}"
+    );
+    match next_event(&mut live).await {
+        ChangeEvent::Insert { rows, .. } => {
+            assert_eq!(
+                (cell(&rows[0], "ID"), cell(&rows[0], "BODY")),
+                (json!("k1"), json!("from ksqlDB"))
+            );
+        }
+        other => panic!("expected an insert, got {other:?}"),
+    }
+    client.disconnect().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn header_auth_sends_auth_success_first_and_a_bad_token_is_401() {
+    let (server, token) = server_with_notes().await;
+    let mut ws = connect(&server, Some(&token)).await.expect("upgraded");
+    let first = next_json(&mut ws).await.expect("first frame");
+    assert_eq!(first["type"], "auth_success", "{first}");
+    assert_eq!(first["role"], "dba");
+    assert!(
+        first["user"].as_str().is_some_and(|u| !u.is_empty()),
+        "{first}"
+    );
+    assert_eq!(
+        first["protocol"],
+        json!({"serialization": "json", "compression": "none"})
+    );
+
+    match connect(&server, Some("not.a.jwt")).await {
+        Err(WsError::Http(response)) => assert_eq!(response.status(), StatusCode::UNAUTHORIZED),
+        other => panic!("expected 401, got {other:?}"),
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn message_auth_after_subscribe_before_auth_is_refused() {
+    let (server, token) = server_with_notes().await;
+    let mut ws = connect(&server, None).await.expect("upgraded");
+    subscribe(&mut ws, "early", "SELECT * FROM app.notes", json!({})).await;
+    let refused = next_json(&mut ws).await.expect("error");
+    assert_eq!(
+        (
+            &refused["type"],
+            &refused["code"],
+            &refused["subscription_id"]
+        ),
+        (&json!("error"), &json!("AUTH_REQUIRED"), &json!("early"))
+    );
+    send(
+        &mut ws,
+        json!({"type": "authenticate", "method": "jwt", "token": token,
+               "protocol": {"serialization": "json", "compression": "none"}}),
+    )
+    .await;
+    let ok = next_json(&mut ws).await.expect("auth answer");
+    assert_eq!(
+        (&ok["type"], &ok["role"]),
+        (&json!("auth_success"), &json!("dba"))
+    );
+    insert(&server, &token, "n1", "one").await;
+    subscribe(&mut ws, "s1", "SELECT * FROM app.notes", json!({})).await;
+    let (ack, rows, statuses) = initial_load(&mut ws, "s1").await;
+    assert_eq!(ack["total_rows"], 1);
+    let names: Vec<&Json> = ack["schema"]
+        .as_array()
+        .expect("schema")
+        .iter()
+        .map(|f| &f["name"])
+        .collect();
+    assert_eq!(names, [&json!("ID"), &json!("BODY"), &json!("_seq")]);
+    assert_eq!(ack["schema"][0]["data_type"], "Text");
+    assert_eq!(
+        (rows[0]["ID"].clone(), rows[0]["BODY"].clone()),
+        (json!("n1"), json!("one"))
+    );
+    assert_eq!(statuses, ["ready"]);
+
+    // A bad token in the message: auth_error, then the server closes.
+    let mut bad = connect(&server, None).await.expect("upgraded");
+    send(
+        &mut bad,
+        json!({"type": "authenticate", "method": "jwt", "token": "nope"}),
+    )
+    .await;
+    let answer = next_json(&mut bad).await.expect("auth_error");
+    assert_eq!(answer["type"], "auth_error", "{answer}");
+    assert_eq!(next_json(&mut bad).await, None, "closed after auth_error");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn bad_sql_unknown_tables_and_binary_frames_get_error_frames() {
+    let (server, token) = server_with_notes().await;
+    let mut ws = connect(&server, Some(&token)).await.expect("upgraded");
+    assert_eq!(
+        next_json(&mut ws).await.expect("auth")["type"],
+        "auth_success"
+    );
+    for (id, sql, code) in [
+        ("bad", "SELEC * FROM app.notes", "INVALID_SQL"),
+        ("noqual", "SELECT * FROM notes", "INVALID_SQL"),
+        ("col", "SELECT nope FROM app.notes", "INVALID_SQL"),
+        (
+            "where",
+            "SELECT * FROM app.notes WHERE body = ",
+            "INVALID_SQL",
+        ),
+        ("missing", "SELECT * FROM app.nothing", "NOT_FOUND"),
+    ] {
+        subscribe(&mut ws, id, sql, json!({})).await;
+        let e = next_json(&mut ws).await.expect("error frame");
+        assert_eq!(
+            (&e["type"], &e["subscription_id"], &e["code"]),
+            (&json!("error"), &json!(id), &json!(code)),
+            "{sql}: {e}"
+        );
+        assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "{e}");
+    }
+    ws.send(Message::Binary(vec![1, 2, 3].into()))
+        .await
+        .expect("sent");
+    let e = next_json(&mut ws).await.expect("error frame");
+    assert_eq!(
+        (&e["code"], &e["subscription_id"]),
+        (&json!("UNSUPPORTED_DATA"), &json!("protocol"))
+    );
+    // The connection still serves subscriptions.
+    subscribe(&mut ws, "ok", "SELECT id FROM app.notes", json!({})).await;
+    let (ack, rows, _) = initial_load(&mut ws, "ok").await;
+    assert_eq!((ack["total_rows"].clone(), rows.len()), (json!(0), 0));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn resume_with_from_after_reconnect_delivers_only_newer_rows() {
+    let (server, token) = server_with_notes().await;
+    insert(&server, &token, "n1", "first").await;
+    let mut ws = connect(&server, Some(&token)).await.expect("upgraded");
+    next_json(&mut ws).await.expect("auth_success");
+    subscribe(
+        &mut ws,
+        "s1",
+        "SELECT id, body, _seq FROM app.notes",
+        json!({}),
+    )
+    .await;
+    let (_, rows, _) = initial_load(&mut ws, "s1").await;
+    assert_eq!(rows.len(), 1);
+    insert(&server, &token, "n2", "second").await;
+    let change = next_json(&mut ws).await.expect("change");
+    assert_eq!(
+        (&change["change_type"], &change["rows"][0]["ID"]),
+        (&json!("insert"), &json!("n2"))
+    );
+    let last_seq = change["rows"][0]["_seq"].as_i64().expect("_seq");
+    drop(ws);
+
+    insert(&server, &token, "n3", "third").await;
+    let mut ws = connect(&server, Some(&token))
+        .await
+        .expect("upgraded again");
+    next_json(&mut ws).await.expect("auth_success");
+    subscribe(
+        &mut ws,
+        "s1",
+        "SELECT id, body, _seq FROM app.notes",
+        json!({"from": last_seq}),
+    )
+    .await;
+    let (ack, rows, _) = initial_load(&mut ws, "s1").await;
+    assert_eq!(ack["total_rows"], 1);
+    assert_eq!(
+        (rows[0]["ID"].clone(), rows[0]["BODY"].clone()),
+        (json!("n3"), json!("third"))
+    );
+    assert!(rows[0]["_seq"].as_i64().expect("_seq") > last_seq);
+    // `last_rows` is the other way to start late: the newest rows only.
+    subscribe(
+        &mut ws,
+        "s2",
+        "SELECT id FROM app.notes",
+        json!({"last_rows": 2}),
+    )
+    .await;
+    let (_, rows, _) = initial_load(&mut ws, "s2").await;
+    assert_eq!(rows, [json!({"ID": "n2"}), json!({"ID": "n3"})]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn unsubscribe_stops_changes_and_filters_turn_into_deletes() {
+    let (server, token) = server_with_notes().await;
+    let mut ws = connect(&server, Some(&token)).await.expect("upgraded");
+    next_json(&mut ws).await.expect("auth_success");
+    subscribe(&mut ws, "all", "SELECT id, body FROM app.notes", json!({})).await;
+    initial_load(&mut ws, "all").await;
+    subscribe(
+        &mut ws,
+        "open",
+        "SELECT id FROM app.notes WHERE body <> 'done'",
+        json!({}),
+    )
+    .await;
+    initial_load(&mut ws, "open").await;
+    send(
+        &mut ws,
+        json!({"type": "unsubscribe", "subscription_id": "all"}),
+    )
+    .await;
+    send(&mut ws, json!({"type": "ping"})).await;
+
+    insert(&server, &token, "t1", "todo").await;
+    let c = next_json(&mut ws).await.expect("change");
+    assert_eq!(
+        (&c["subscription_id"], &c["change_type"], &c["rows"]),
+        (&json!("open"), &json!("insert"), &json!([{"ID": "t1"}]))
+    );
+    // The row leaves the filter: a delete carrying the row as it was.
+    insert(&server, &token, "t1", "done").await;
+    let c = next_json(&mut ws).await.expect("change");
+    assert_eq!(
+        (&c["subscription_id"], &c["change_type"], &c["old_values"]),
+        (&json!("open"), &json!("delete"), &json!([{"ID": "t1"}]))
+    );
+    assert!(c.get("rows").is_none(), "{c}");
+    // Nothing for the unsubscribed query arrived in between, nor after.
+    let quiet = tokio::time::timeout(Duration::from_millis(300), ws.next()).await;
+    assert!(
+        !matches!(quiet, Ok(Some(Ok(Message::Text(_))))),
+        "no more frames: {quiet:?}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn oversized_messages_and_silent_clients_are_closed() {
+    let (server, token) = server_with_notes().await;
+    let mut ws = connect(&server, Some(&token)).await.expect("upgraded");
+    next_json(&mut ws).await.expect("auth_success");
+    let big = format!(
+        "{{\"type\":\"ping\",\"pad\":\"{}\"}}",
+        "x".repeat(1024 * 1024)
+    );
+    ws.send(Message::Text(big.into())).await.expect("sent");
+    let e = next_json(&mut ws).await.expect("error frame");
+    assert_eq!(
+        (&e["type"], &e["code"]),
+        (&json!("error"), &json!("MESSAGE_TOO_LARGE")),
+        "{e}"
+    );
+    assert_eq!(
+        next_json(&mut ws).await,
+        None,
+        "closed after MESSAGE_TOO_LARGE"
+    );
+
+    // No token on the upgrade and no `authenticate` within 3 s: auth_error, then closed.
+    let mut quiet = connect(&server, None).await.expect("upgraded");
+    let started = std::time::Instant::now();
+    let e = next_json(&mut quiet).await.expect("auth_error");
+    assert_eq!(
+        (&e["type"], &e["message"]),
+        (&json!("auth_error"), &json!("Authentication timeout"))
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(2_900) && waited < Duration::from_secs(6),
+        "{waited:?}"
+    );
+    assert_eq!(next_json(&mut quiet).await, None);
+    server.stop().await;
+}
+
+/// A WebSocket holds its connection slot (no newcomer past the cap, no idle eviction) until
+/// it closes; with authentication off it is the anonymous principal at once.
+#[tokio::test]
+async fn a_websocket_holds_its_connection_slot_until_it_closes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start_with(ServerOptions {
+        limits: sluice_server::ConnectionLimits {
+            connections_max: 1,
+            health_connections_reserved: 0,
+            idle_timeout: Duration::from_millis(300),
+            ..sluice_server::ConnectionLimits::default()
+        },
+        ..ServerOptions::default()
+    })
+    .await;
+    let mut ws = connect(&server, None).await.expect("upgraded");
+    let hello = next_json(&mut ws).await.expect("auth_success");
+    assert_eq!(
+        (&hello["type"], &hello["user"], &hello["role"]),
+        (
+            &json!("auth_success"),
+            &json!("anonymous"),
+            &json!("anonymous")
+        )
+    );
+    // Past the idle timeout the socket still serves.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    subscribe(&mut ws, "s", "SELECT * FROM app.none", json!({})).await;
+    assert_eq!(
+        next_json(&mut ws).await.expect("error")["code"],
+        "NOT_FOUND"
+    );
+    let mut refused = TcpStream::connect(server.addr).await.expect("connect");
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(WAIT, refused.read(&mut buf))
+        .await
+        .expect("closed in time");
+    assert!(
+        matches!(n, Ok(0) | Err(_)),
+        "a newcomer past the cap is closed: {n:?}"
+    );
+
+    ws.close(None).await.expect("closed");
+    drop(ws);
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+        stream
+            .write_all(b"GET /info HTTP/1.1\r\nhost: localhost\r\n\r\n")
+            .await
+            .expect("request");
+        let mut head = [0u8; 12];
+        if let Ok(Ok(12)) = tokio::time::timeout(WAIT, stream.read_exact(&mut head)).await {
+            assert_eq!(&head, b"HTTP/1.1 200");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slot never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_closes_websockets_with_going_away() {
+    let (server, token) = server_with_notes().await;
+    let mut ws = connect(&server, Some(&token)).await.expect("upgraded");
+    next_json(&mut ws).await.expect("auth_success");
+    let stopping = tokio::spawn(server.stop());
+    let close = loop {
+        match tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("a frame in time")
+        {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    let code = close.expect("a close code").code;
+    assert_eq!(u16::from(code), 1001);
+    tokio::time::timeout(WAIT, stopping)
+        .await
+        .expect("stopped in time")
+        .expect("join");
+}
+
+/// A KalamDB STREAM table (an append-only engine stream): every row is an insert, rows of
+/// the same key included, in the initial load and after it.
+#[tokio::test]
+async fn stream_tables_load_every_row_then_insert() {
+    let (server, token) = server_with_notes().await;
+    sql(
+        &server,
+        &token,
+        "CREATE STREAM TABLE app.events (id TEXT PRIMARY KEY, kind TEXT); INSERT INTO app.events (id, kind) VALUES ('e1', 'open'); INSERT INTO app.events (id, kind) VALUES ('e1', 'close')",
+    )
+    .await;
+    let mut ws = connect(&server, Some(&token)).await.expect("upgraded");
+    next_json(&mut ws).await.expect("auth_success");
+    subscribe(
+        &mut ws,
+        "ev",
+        "SELECT kind FROM app.events WHERE id = 'e1'",
+        json!({}),
+    )
+    .await;
+    let (_, rows, _) = initial_load(&mut ws, "ev").await;
+    assert_eq!(rows, [json!({"KIND": "open"}), json!({"KIND": "close"})]);
+    sql(
+        &server,
+        &token,
+        "INSERT INTO app.events (id, kind) VALUES ('e1', 'open')",
+    )
+    .await;
+    sql(
+        &server,
+        &token,
+        "INSERT INTO app.events (id, kind) VALUES ('e2', 'other')",
+    )
+    .await;
+    let c = next_json(&mut ws).await.expect("change");
+    assert_eq!(
+        (&c["change_type"], &c["rows"]),
+        (&json!("insert"), &json!([{"KIND": "open"}]))
+    );
+    let quiet = tokio::time::timeout(Duration::from_millis(300), ws.next()).await;
+    assert!(
+        !matches!(quiet, Ok(Some(Ok(Message::Text(_))))),
+        "e2 is filtered out: {quiet:?}"
+    );
+    server.stop().await;
+}
