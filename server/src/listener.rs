@@ -169,6 +169,7 @@ impl Server {
                 functions,
                 kalamdb: Arc::default(),
                 kalamdb_topics,
+                deltastream_sources: Arc::default(),
                 metrics: Arc::new(Metrics::new()),
             }),
             limits,
