@@ -1,7 +1,8 @@
 //! Per-face ports (`--kalamdb-listen`, `--deltastream-listen`, `--foundry-listen`,
 //! `--roe-listen`): a server with extra face listeners on port 0 serves each face on its own
 //! port with the main port's auth, answers any other face's path there with the port's face's
-//! own 404 body, serves `/healthcheck` everywhere, and keeps every face on the main port.
+//! own 404 body, serves `/healthcheck` everywhere, speaks the main port's TLS, and keeps
+//! every face on the main port.
 
 mod support;
 
@@ -12,7 +13,7 @@ use http::StatusCode;
 use serde_json::{json, Value as Json};
 use sluice_engine::{Engine, EngineConfig, FsyncPolicy};
 use sluice_server::auth::{Auth, CredentialStore};
-use sluice_server::{Face, Server, ServerOptions};
+use sluice_server::{Face, Server, ServerOptions, TlsConfig};
 use support::{json as parse, Client, Proto};
 use tokio::sync::oneshot;
 
@@ -37,6 +38,10 @@ impl Ports {
 }
 
 async fn start(faces: &[Face]) -> Ports {
+    start_with_tls(faces, None).await
+}
+
+async fn start_with_tls(faces: &[Face], tls: Option<TlsConfig>) -> Ports {
     let dir = tempfile::tempdir().expect("temp dir");
     let engine = Engine::open(EngineConfig {
         data_dir: dir.path().to_path_buf(),
@@ -49,6 +54,7 @@ async fn start(faces: &[Face]) -> Ports {
     let options = ServerOptions {
         auth: Arc::new(Auth::from_stores(None, Some(tokens), &[], None)),
         face_listens: faces.iter().map(|f| (*f, any_port)).collect(),
+        tls,
         ..ServerOptions::default()
     };
     let server = Server::bind_with(any_port, engine, options)
@@ -211,6 +217,53 @@ async fn foundrys_port_answers_its_conjure_404() {
     )
     .await;
     assert_ne!(body["errorName"], "Default:NotFound", "{status} {body}");
+    let _ = ports.stop.send(());
+    let _ = ports.task.await;
+}
+
+#[tokio::test]
+async fn a_face_port_speaks_the_main_ports_tls() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls::crypto::ring;
+    use tokio_rustls::rustls::pki_types::ServerName;
+    use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .expect("params")
+        .self_signed(&key)
+        .expect("cert");
+    let (chain, key_file) = (dir.path().join("chain.pem"), dir.path().join("key.pem"));
+    std::fs::write(&chain, cert.pem()).expect("write");
+    std::fs::write(&key_file, key.serialize_pem()).expect("write");
+    let tls = TlsConfig::from_pem_files(&chain, &key_file).expect("tls config");
+    let ports = start_with_tls(&[Face::Roe], Some(tls)).await;
+
+    let mut roots = RootCertStore::empty();
+    roots.add(cert.der().clone()).expect("trust it");
+    #[allow(deprecated)] // ring has no post-quantum key exchange; fine for a test client
+    let provider = ring::default_provider();
+    let config = ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(ports.of(Face::Roe))
+        .await
+        .expect("connect");
+    let mut stream = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").expect("name"), tcp)
+        .await
+        .expect("the face port completes the main port's TLS handshake");
+    stream
+        .write_all(b"GET /v1/nosuch HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.ok();
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    assert!(answer.ends_with(r#"{"detail":"Not found."}"#), "{answer}");
     let _ = ports.stop.send(());
     let _ = ports.task.await;
 }
