@@ -219,12 +219,14 @@ impl Server {
             ports.push((face_listener, shared_for(Some(face))));
         }
         let mut refused = RefusedLog::new();
+        let mut first_polled = 0;
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
-                (port, accepted) = accept_any(&ports) => match accepted {
+                (port, accepted) = accept_any(&ports, first_polled) => match accepted {
                     Ok(stream) => match slots.admit() {
                         Some(admission) => {
+                            first_polled = port + 1;
                             let shared = Arc::clone(&ports[port].1);
                             tokio::spawn(connection::run(stream, admission, shared));
                         }
@@ -262,10 +264,16 @@ impl Server {
 
 /// The next connection accepted on any of `ports`, with the index of its port. Polling
 /// every listener in one future keeps one accept loop (one cap, one shutdown) for all.
-async fn accept_any(ports: &[(TcpListener, Arc<Shared>)]) -> (usize, std::io::Result<TcpStream>) {
+/// Polling starts at `first` (the port after the last one served), so a flood on one port
+/// cannot starve the others' accepts.
+async fn accept_any(
+    ports: &[(TcpListener, Arc<Shared>)],
+    first: usize,
+) -> (usize, std::io::Result<TcpStream>) {
     poll_fn(|cx| {
-        for (i, (listener, _)) in ports.iter().enumerate() {
-            if let Poll::Ready(accepted) = listener.poll_accept(cx) {
+        for offset in 0..ports.len() {
+            let i = (first + offset) % ports.len();
+            if let Poll::Ready(accepted) = ports[i].0.poll_accept(cx) {
                 return Poll::Ready((i, accepted.map(|(stream, _)| stream)));
             }
         }

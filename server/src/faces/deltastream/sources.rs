@@ -7,7 +7,7 @@
 //! kept so that what a client uploads, it can fetch back, as DeltaStream's tools do.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use bytes::Bytes;
 use http::{header, Response, StatusCode};
@@ -43,7 +43,8 @@ pub struct SourceError {
 /// The kept files, bounded by [`SOURCES_MAX`] and [`SOURCE_BYTES_TOTAL_MAX`].
 #[derive(Debug, Default)]
 pub struct SourceStore {
-    files: Mutex<HashMap<SourceKey, Arc<[u8]>>>,
+    /// `Bytes`, so a download shares the kept file instead of copying it.
+    files: Mutex<HashMap<SourceKey, Bytes>>,
 }
 
 impl SourceStore {
@@ -73,7 +74,7 @@ impl SourceStore {
                 ),
             });
         }
-        files.insert(key, Arc::from(bytes));
+        files.insert(key, Bytes::copy_from_slice(bytes));
         Ok(())
     }
 
@@ -95,7 +96,7 @@ impl SourceStore {
         }
     }
 
-    fn get(&self, kind: SourceKind, organization: &str, name: &str) -> Option<Arc<[u8]>> {
+    fn get(&self, kind: SourceKind, organization: &str, name: &str) -> Option<Bytes> {
         let files = self.files.lock().expect("no code panics holding this lock");
         files
             .get(&(kind, organization.to_string(), name.to_string()))
@@ -132,7 +133,7 @@ pub fn download(store: &SourceStore, rest: &str) -> HttpResponse {
         Some(bytes) => Response::builder()
             .status(StatusCode::OK)
             .header(header::CONTENT_TYPE, OCTET_STREAM)
-            .body(ResponseBody::full(Bytes::copy_from_slice(&bytes)))
+            .body(ResponseBody::full(bytes))
             .expect("static status and header are valid"),
         None => error(
             StatusCode::NOT_FOUND,
