@@ -16,7 +16,7 @@ use sluice_engine::{Engine, EngineConfig};
 use sluice_protocol::foundry::functions::FunctionRegistry;
 use sluice_server::auth::{Auth, AuthConfig};
 use sluice_server::limits;
-use sluice_server::{ConnectionLimits, Server, ServerOptions, TlsConfig};
+use sluice_server::{ConnectionLimits, Face, Server, ServerOptions, TlsConfig};
 
 mod config;
 mod conformance;
@@ -35,7 +35,8 @@ struct Cli {
 enum Command {
     /// Serve the ksqlDB HTTP API (HTTP/1.1 and HTTP/2 on one port, cleartext or TLS) over
     /// an embedded durable log in the data directory.
-    Serve(ServeArgs),
+    // Boxed: the settings are the largest variant by far, and are parsed once.
+    Serve(Box<ServeArgs>),
     /// Load a running server (or one it spawns) over HTTP/2 and report throughput, latency
     /// and server cost.
     Bench(bench::BenchArgs),
@@ -68,6 +69,27 @@ struct ServeArgs {
     /// Address to listen on. Port 0 picks a free port (printed on start).
     #[arg(long, env = "SLUICE_LISTEN", default_value = "127.0.0.1:8088")]
     listen: SocketAddr,
+
+    /// Also serve KalamDB's API (only it, and `/healthcheck`) on this address, for clients
+    /// that expect KalamDB's own port (8080; 2900 in KalamDB 0.8). Same engine, auth,
+    /// limits and TLS as `--listen`, which keeps serving every face. Port 0 picks one.
+    #[arg(long, env = "SLUICE_KALAMDB_LISTEN", value_name = "ADDR")]
+    kalamdb_listen: Option<SocketAddr>,
+
+    /// Also serve DeltaStream's API (`/v2/…` only, and `/healthcheck`) on this address, as
+    /// `--kalamdb-listen` does for KalamDB.
+    #[arg(long, env = "SLUICE_DELTASTREAM_LISTEN", value_name = "ADDR")]
+    deltastream_listen: Option<SocketAddr>,
+
+    /// Also serve Foundry's API (`/api/v2/…` only, and `/healthcheck`) on this address, as
+    /// `--kalamdb-listen` does for KalamDB.
+    #[arg(long, env = "SLUICE_FOUNDRY_LISTEN", value_name = "ADDR")]
+    foundry_listen: Option<SocketAddr>,
+
+    /// Also serve Roe's API (`/v1/database/…`, `/v1/tables/…` only, and `/healthcheck`) on
+    /// this address, as `--kalamdb-listen` does for KalamDB.
+    #[arg(long, env = "SLUICE_ROE_LISTEN", value_name = "ADDR")]
+    roe_listen: Option<SocketAddr>,
 
     /// Directory holding the log segments and the catalog journal. Created if missing.
     #[arg(long, env = "SLUICE_DATA_DIR", default_value = "./sluice-data")]
@@ -208,6 +230,19 @@ struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// The per-face ports asked for, each with its face.
+    fn face_listens(&self) -> Vec<(Face, SocketAddr)> {
+        [
+            (Face::KalamDb, self.kalamdb_listen),
+            (Face::DeltaStream, self.deltastream_listen),
+            (Face::Foundry, self.foundry_listen),
+            (Face::Roe, self.roe_listen),
+        ]
+        .into_iter()
+        .filter_map(|(face, addr)| Some((face, addr?)))
+        .collect()
+    }
+
     fn connection_limits(&self) -> ConnectionLimits {
         ConnectionLimits {
             header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
@@ -276,7 +311,7 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             );
             Ok(std::process::ExitCode::SUCCESS)
         }
-        Command::Serve(args) => serve(args).map(|()| std::process::ExitCode::SUCCESS),
+        Command::Serve(args) => serve(*args).map(|()| std::process::ExitCode::SUCCESS),
         Command::Bench(args) => bench::run(args).map(|()| std::process::ExitCode::SUCCESS),
         Command::Conformance(args) => conformance::run(args),
         Command::Shell(args) => shell::run(args),
@@ -314,6 +349,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
             }
         }),
+        face_listens: args.face_listens(),
         kalamdb_topics: sluice_server::faces::kalamdb::TopicOptions {
             offsets_file: Some(
                 args.data_dir
@@ -358,6 +394,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let scheme = if server.is_tls() { "https" } else { "http" };
         // Tests and scripts read this line to learn the port when listening on port 0.
         println!("sluice listening on {scheme}://{addr}");
+        for (face, face_addr) in server.face_addrs()? {
+            println!("sluice {face} listening on {scheme}://{face_addr}");
+        }
         tracing::info!(%addr, data_dir = %args.data_dir.display(), fsync = ?args.fsync,
             log = ?args.log, limits = ?server.limits(), "serving");
         server.run(shutdown_signal()).await;

@@ -17,8 +17,9 @@
 //! Modules:
 //! - `ksqldb`: ksqlDB's HTTP API: inserts, queries, statements, PRINT, errors, `Accept`.
 //! - `rest_proxy`: the raw-record face in Confluent REST Proxy v2 shapes (`/topics`).
-//! - `deltastream`: DeltaStream's REST API v2 (`/v2/statements`, polling, paging).
-//! - `roe`: Roe AI's database query tasks (`/v1/database/query/…`).
+//! - `deltastream`: DeltaStream's REST API v2 (`/v2/statements`, polling, paging, the
+//!   function/descriptor sources `/v2/download` serves).
+//! - `roe`: Roe AI's database query tasks (`/v1/database/query/…`, `/v1/tables/query/…`).
 //! - `foundry`: Foundry's query functions over `streamingExecute` (SSE, Conjure errors).
 //! - `kalamdb`: KalamDB's SQL API (`/v1/api/sql`, `$n` parameters, namespaces, envelopes)
 //!   and its topics (topic statements, consume/ack bodies, route SQL).

@@ -3,8 +3,10 @@
 Usage: deltastream_client.py BASE_URL TOKEN BASIC_USER:PASSWORD
 
 Runs DDL, a USE whose context the client carries into later requests, a query whose rows
-were written through ksqlDB's /inserts-stream and span several result pages, a SQL error
-and a bad token, asserting what the client returns. Exits non-zero on the first mismatch.
+were written through ksqlDB's /inserts-stream and span several result pages, a function
+source uploaded with exec_with_files and fetched back through the generated API's
+download_resource (GET /v2/download/...), a SQL error and a bad token, asserting what the
+client returns. Exits non-zero on the first mismatch.
 
 Quirks of the client worked around here, never in the server (other-faces.md §A(d)):
 APIConnection.from_dsn drops the port, so the connection is built directly; ResultsetRows
@@ -14,7 +16,9 @@ drops None cells, so the rows here have no NULLs.
 import asyncio
 import base64
 import json
+import os
 import sys
+import tempfile
 import urllib.request
 from decimal import Decimal
 
@@ -22,6 +26,7 @@ from deltastream.api.conn import APIConnection
 from deltastream.api.error import AuthenticationError, SQLError, SqlState
 
 ROWS = 2345  # more than two result pages of 1,000
+ORGANIZATION_ID = "5a1ce000-0000-4000-8000-000000000001"  # Sluice's one organization
 
 
 def connect(base, token):
@@ -85,6 +90,26 @@ async def main(base, token, basic):
     # BIGINT cells come back as Decimal, VARCHAR as str (the client's own casting).
     assert sorted(int(r[1]) for r in got) == list(range(ROWS))
     assert all(isinstance(r[1], Decimal) and r[0] == f"p{int(r[1])}" for r in got)
+
+    # Upload: the client's own multipart attachments. Download: its generated API's
+    # download call. The plain download_resource raises "Unsupported content type:
+    # application/octet-stream" on any server that answers as DeltaStream's spec says (the
+    # generated client only decodes JSON and text), so its _without_preload_content form,
+    # which hands back the raw response, is the call that works.
+    jar = b"PK\x03\x04 jar bytes from deltastream-connector \xff\x00"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "udfs.jar")
+        with open(path, "wb") as f:
+            f.write(jar)
+        await conn.exec_with_files(
+            "CREATE FUNCTION_SOURCE \"udfs\" WITH ('file' = 'udfs.jar');", [path]
+        )
+    response = conn.statement_handler.api.download_resource_without_preload_content(
+        "function_source", ORGANIZATION_ID, "udfs"
+    )
+    assert response.status == 200, response.status
+    downloaded = response.read()
+    assert downloaded == jar, downloaded
 
     try:
         await conn.exec("SELEC 1;")

@@ -38,10 +38,10 @@ use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
 use crate::body::frames_out::ResponseBody;
+use crate::face_port::{route, Face};
 use crate::limits::{Admission, AdmissionKind, ConnectionLimits, SlotState};
 use crate::push_quota::PushQuota;
 use crate::response::{self, HttpResponse};
-use crate::router::route;
 use crate::services::Services;
 use crate::tls::{TlsConfig, ALPN_H2, ALPN_HTTP_1_1};
 
@@ -88,6 +88,8 @@ pub(crate) enum Phase {
 pub(crate) struct Shared {
     pub(crate) builder: auto::Builder<TokioExecutor>,
     pub(crate) services: Arc<Services>,
+    /// The one face this port serves, or `None` on the main port (every face).
+    pub(crate) face: Option<Face>,
     pub(crate) limits: ConnectionLimits,
     pub(crate) tls: Option<TlsConfig>,
     pub(crate) phase: watch::Receiver<Phase>,
@@ -229,6 +231,7 @@ where
         let services = Arc::clone(&shared.services);
         let activity = Arc::clone(&activity);
         let kind = admission.kind;
+        let face = shared.face;
         let push_quota = PushQuota::new(shared.limits.push_queries_per_connection_max);
         let upgrades = UpgradeHooks {
             activity: Arc::clone(&activity),
@@ -237,7 +240,7 @@ where
         service_fn(move |mut req: Request<Incoming>| {
             req.extensions_mut().insert(push_quota.clone());
             req.extensions_mut().insert(upgrades.clone());
-            respond(Arc::clone(&services), &activity, kind, req)
+            respond(Arc::clone(&services), face, &activity, kind, req)
         })
     };
     // With upgrades: KalamDB's `/v1/ws` takes the socket over after its 101 response.
@@ -396,6 +399,7 @@ impl UpgradedConnection {
 /// built).
 fn respond(
     services: Arc<Services>,
+    face: Option<Face>,
     activity: &Arc<Activity>,
     kind: AdmissionKind,
     req: Request<Incoming>,
@@ -406,12 +410,12 @@ fn respond(
     // stream's whole life: inlined, the router's state machine (~2.3 KiB, the largest
     // endpoint's) would stay allocated by every open push query after routing.
     let routed: Pin<Box<dyn Future<Output = HttpResponse> + Send>> = match kind {
-        AdmissionKind::Full => Box::pin(route(services, req)),
+        AdmissionKind::Full => Box::pin(route(face, services, req)),
         AdmissionKind::HealthOnly => {
             // One request per reserved connection: it closes after this one.
             activity.request_close();
             if is_health_probe(req.method(), req.uri().path()) {
-                Box::pin(route(services, req))
+                Box::pin(route(face, services, req))
             } else {
                 Box::pin(std::future::ready(at_capacity()))
             }

@@ -19,6 +19,8 @@
 //! - `limits`: the connection limits (timeouts, cap, health headroom) and their defaults.
 //! - `tls`: certificate chain and key from PEM files, rustls (ring) with ALPN h2/http/1.1.
 //! - `push_quota`: push queries per connection (a slot held while a push query runs).
+//! - `face_port`: a face's own extra port (`--kalamdb-listen`, …): that face's routes and
+//!   the health check, every other path the face's own 404.
 //! - `router`: request → face (console, REST proxy, DeltaStream, Roe, Foundry, ksqlDB),
 //!   through the auth gate.
 //! - `auth`: the one principal model and the one place that decides who may do what
@@ -28,8 +30,9 @@
 //! - `faces`: one folder per API face with its routes and handlers: `ksqldb`
 //!   (`inserts_stream`, `query_stream`, `query`, `print`, `close_query`, `ksql`, `info`,
 //!   `query_progress`), `rest_proxy` (`topics`), `deltastream` (`statements`,
-//!   `respond`), `roe` (`query`), `foundry`
-//!   (`streaming_execute`), `kalamdb` (`sql`, `auth`, `ws` and `live` for `/v1/ws`), `console` (the web console's embedded assets, from `assets/console/`).
+//!   `respond`, `sources`), `roe` (`query`, `tables`), `foundry` (`streaming_execute`),
+//!   `kalamdb` (`sql`, `auth`, topics, `ws` and `live` for `/v1/ws`), `console` (the web
+//!   console's embedded assets, from `assets/console/`).
 //! - `metrics`: Prometheus metrics at `GET /metrics` (families, handles the data path
 //!   bumps, the scrape).
 //! - `response`: JSON, error and streaming responses every face builds.
@@ -40,6 +43,7 @@
 pub mod auth;
 pub mod body;
 pub mod connection;
+pub mod face_port;
 pub mod faces;
 pub mod limits;
 pub mod listener;
@@ -51,6 +55,7 @@ pub mod services;
 pub mod tasks;
 pub mod tls;
 
+pub use face_port::Face;
 pub use limits::ConnectionLimits;
 pub use listener::{Server, ServerOptions};
 pub use metrics::Metrics;

@@ -1,22 +1,27 @@
-//! Binding the port and accepting connections until shutdown.
+//! Binding the port (and any per-face ports) and accepting connections until shutdown.
+//!
+//! Every port shares one set of services, one connection cap and one shutdown; a face port
+//! differs only in routing ([`crate::face_port`]).
 //!
 //! The accept loop never waits on a connection: admission against the connection cap is a
 //! non-blocking slot grab ([`crate::limits`]), a refused socket is closed at once, and TLS
 //! handshakes run in each connection's own task.
 
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use sluice_engine::Engine;
 use sluice_protocol::foundry::functions::FunctionRegistry;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::auth::Auth;
 use crate::connection::{self, Phase, Shared};
+use crate::face_port::Face;
 use crate::faces::kalamdb::{ConsumerGroups, TopicOptions};
 use crate::limits::{self, ConnectionLimits, ConnectionSlots};
 use crate::metrics::Metrics;
@@ -55,6 +60,9 @@ pub struct ServerOptions {
     /// KalamDB topics: the visibility timeout of consumed ranges, where committed offsets
     /// are kept.
     pub kalamdb_topics: TopicOptions,
+    /// Extra ports, each serving one face (and the health check); none by default, when
+    /// every face is on the main port only.
+    pub face_listens: Vec<(Face, SocketAddr)>,
 }
 
 impl Default for ServerOptions {
@@ -66,12 +74,14 @@ impl Default for ServerOptions {
             statement_wait: Duration::from_millis(STATEMENT_WAIT_MS),
             functions: Arc::default(),
             kalamdb_topics: TopicOptions::default(),
+            face_listens: Vec::new(),
         }
     }
 }
 
 pub struct Server {
     listener: TcpListener,
+    face_listeners: Vec<(Face, TcpListener)>,
     engine: Arc<Engine>,
     limits: ConnectionLimits,
     tls: Option<TlsConfig>,
@@ -115,11 +125,24 @@ impl Server {
         }
         let kalamdb_topics = Arc::new(ConsumerGroups::open(&options.kalamdb_topics)?);
         let listener = TcpListener::bind(addr).await?;
+        let mut face_listeners = Vec::with_capacity(options.face_listens.len());
+        for (face, face_addr) in &options.face_listens {
+            // Named in the error: the caller's context names only the main address.
+            let bound = TcpListener::bind(face_addr).await.map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("binding the {face} port {face_addr}: {e}"),
+                )
+            })?;
+            face_listeners.push((*face, bound));
+            announce_auth(&options.auth, *face_addr);
+        }
         announce_auth(&options.auth, addr);
         // Persistent queries replayed from the catalog resume once the server is up.
         engine.start();
         Ok(Server {
             listener,
+            face_listeners,
             engine,
             limits,
             tls: options.tls,
@@ -132,6 +155,14 @@ impl Server {
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Each face port's face and bound address (its port is known here when 0 was asked).
+    pub fn face_addrs(&self) -> std::io::Result<Vec<(Face, SocketAddr)>> {
+        self.face_listeners
+            .iter()
+            .map(|(face, l)| Ok((*face, l.local_addr()?)))
+            .collect()
     }
 
     /// The limits in force (after fitting to the open-file limit).
@@ -149,6 +180,7 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let Server {
             listener,
+            face_listeners,
             engine,
             limits,
             tls,
@@ -159,30 +191,44 @@ impl Server {
         } = self;
         let slots = ConnectionSlots::new(&limits);
         let (phase, phase_rx) = watch::channel(Phase::Serving);
-        let shared = Arc::new(Shared {
-            builder: connection::builder(&limits),
-            services: Arc::new(Services {
-                engine: Arc::clone(&engine),
-                auth,
-                tasks: Arc::new(TaskRegistry::default()),
-                statement_wait,
-                functions,
-                kalamdb: Arc::default(),
-                kalamdb_topics,
-                metrics: Arc::new(Metrics::new()),
-            }),
-            limits,
-            tls,
-            phase: phase_rx,
+        let services = Arc::new(Services {
+            engine: Arc::clone(&engine),
+            auth,
+            tasks: Arc::new(TaskRegistry::default()),
+            statement_wait,
+            functions,
+            kalamdb: Arc::default(),
+            kalamdb_topics,
+            deltastream_sources: Arc::default(),
+            metrics: Arc::new(Metrics::new()),
         });
+        // One `Shared` per port: the same services, limits, TLS and phase; only the face
+        // filter differs.
+        let shared_for = |face: Option<Face>| {
+            Arc::new(Shared {
+                builder: connection::builder(&limits),
+                services: Arc::clone(&services),
+                face,
+                limits: limits.clone(),
+                tls: tls.clone(),
+                phase: phase_rx.clone(),
+            })
+        };
+        let mut ports: Vec<(TcpListener, Arc<Shared>)> = vec![(listener, shared_for(None))];
+        for (face, face_listener) in face_listeners {
+            ports.push((face_listener, shared_for(Some(face))));
+        }
         let mut refused = RefusedLog::new();
+        let mut first_polled = 0;
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => match slots.admit() {
+                (port, accepted) = accept_any(&ports, first_polled) => match accepted {
+                    Ok(stream) => match slots.admit() {
                         Some(admission) => {
-                            tokio::spawn(connection::run(stream, admission, Arc::clone(&shared)));
+                            first_polled = port + 1;
+                            let shared = Arc::clone(&ports[port].1);
+                            tokio::spawn(connection::run(stream, admission, shared));
                         }
                         // Closing at once (not leaving it in the backlog) tells the client
                         // now, and keeps the descriptor count under the cap.
@@ -199,8 +245,9 @@ impl Server {
                 _ = &mut shutdown => break,
             }
         }
-        // New connections are refused by the OS from here on, not queued unanswered.
-        drop(listener);
+        drop(ports);
+        // New connections are refused by the OS from here on (the listeners went with
+        // `ports`), not queued unanswered.
         engine.close_all_queries();
         phase.send_replace(Phase::Draining);
         let drained =
@@ -213,6 +260,26 @@ impl Server {
                     .await;
         }
     }
+}
+
+/// The next connection accepted on any of `ports`, with the index of its port. Polling
+/// every listener in one future keeps one accept loop (one cap, one shutdown) for all.
+/// Polling starts at `first` (the port after the last one served), so a flood on one port
+/// cannot starve the others' accepts.
+async fn accept_any(
+    ports: &[(TcpListener, Arc<Shared>)],
+    first: usize,
+) -> (usize, std::io::Result<TcpStream>) {
+    poll_fn(|cx| {
+        for offset in 0..ports.len() {
+            let i = (first + offset) % ports.len();
+            if let Poll::Ready(accepted) = ports[i].0.poll_accept(cx) {
+                return Poll::Ready((i, accepted.map(|(stream, _)| stream)));
+            }
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 /// Says at start whether requests are authenticated: with auth off, anyone who reaches the

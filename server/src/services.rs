@@ -9,6 +9,7 @@ use sluice_engine::Engine;
 use sluice_protocol::foundry::functions::FunctionRegistry;
 
 use crate::auth::Auth;
+use crate::faces::deltastream::sources::SourceStore;
 use crate::faces::kalamdb::{ConsumerGroups, KalamState};
 use crate::metrics::Metrics;
 use crate::tasks::TaskRegistry;
@@ -27,6 +28,8 @@ pub struct Services {
     pub kalamdb: Arc<KalamState>,
     /// The KalamDB face's consumer groups (committed offsets, claims).
     pub kalamdb_topics: Arc<ConsumerGroups>,
+    /// DeltaStream's attached files (function and descriptor sources) for `/v2/download`.
+    pub deltastream_sources: Arc<SourceStore>,
     /// What `/metrics` reports; the data path's handles bump it.
     pub metrics: Arc<Metrics>,
 }

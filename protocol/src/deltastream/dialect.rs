@@ -9,6 +9,7 @@
 //! | `CREATE CHANGELOG …` | `CREATE TABLE …` |
 //! | `WITH ('topic'=…, 'value.format'=…, 'key.format'=…, 'topic.partitions'=…, 'topic.replicas'=…)` | `kafka_topic`, `value_format`, `key_format`, `partitions`, `replicas` |
 //! | `USE DATABASE\|SCHEMA\|STORE\|ROLE\|COMPUTE_POOL name` | no statement: the session context the response echoes |
+//! | `CREATE FUNCTION_SOURCE\|DESCRIPTOR_SOURCE name WITH ('file' = 'f', …)` / `DROP …` | no statement: the attached file is kept (or dropped) for `/v2/download` |
 //!
 //! Everything else goes to the engine as written.
 
@@ -31,6 +32,60 @@ pub enum Mapped {
     Engine(String),
     /// `USE …`: changes the echoed context, runs nothing.
     Use(ContextField, String),
+    /// `CREATE FUNCTION_SOURCE|DESCRIPTOR_SOURCE name WITH ('file' = 'f', …)`: keeps the
+    /// request's attachment `file` under `name`; the engine runs nothing.
+    CreateSource {
+        kind: SourceKind,
+        name: String,
+        file: String,
+    },
+    /// `DROP FUNCTION_SOURCE|DESCRIPTOR_SOURCE name`.
+    DropSource { kind: SourceKind, name: String },
+    /// A statement of this face that cannot be run as written; the text says why.
+    Invalid(String),
+}
+
+/// The kinds of attached file DeltaStream keeps and `/v2/download/{resourceType}/…` serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SourceKind {
+    /// A UDF's jar (`CREATE FUNCTION_SOURCE`).
+    Function,
+    /// A protobuf descriptor set (`CREATE DESCRIPTOR_SOURCE`).
+    Descriptor,
+}
+
+impl SourceKind {
+    /// The `resourceType` path segment of `/v2/download` (DeltaStream's spec enum).
+    pub fn resource_type(self) -> &'static str {
+        match self {
+            SourceKind::Function => "function_source",
+            SourceKind::Descriptor => "descriptor_source",
+        }
+    }
+
+    pub fn from_resource_type(segment: &str) -> Option<SourceKind> {
+        match segment {
+            "function_source" => Some(SourceKind::Function),
+            "descriptor_source" => Some(SourceKind::Descriptor),
+            _ => None,
+        }
+    }
+
+    fn from_keyword(word: &str) -> Option<SourceKind> {
+        match word {
+            "FUNCTION_SOURCE" => Some(SourceKind::Function),
+            "DESCRIPTOR_SOURCE" => Some(SourceKind::Descriptor),
+            _ => None,
+        }
+    }
+
+    /// The object type, as the DDL result row's `Type` names it.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            SourceKind::Function => "function_source",
+            SourceKind::Descriptor => "descriptor_source",
+        }
+    }
 }
 
 /// WITH-option names DeltaStream uses, and ksqlDB's for the same thing.
@@ -75,6 +130,10 @@ pub fn map_statement(statement: &str) -> Mapped {
                 "TERMINATE",
             ));
         }
+        ["CREATE" | "DROP", kind, ..] if SourceKind::from_keyword(kind).is_some() => {
+            let kind = SourceKind::from_keyword(kind).expect("checked by the guard");
+            return map_source(statement, words[0] == "CREATE", kind);
+        }
         ["CREATE", "CHANGELOG", _] => {
             let rewritten =
                 replace_first_word_pair(statement, "CREATE", "CHANGELOG", "CREATE TABLE");
@@ -97,17 +156,118 @@ fn context_field(word: &str) -> Option<ContextField> {
     }
 }
 
-/// The name after `USE <FIELD>`: a quoted identifier keeps its case, a bare one is
-/// lower-cased (DeltaStream's identifier rule).
-fn use_target(statement: &str) -> Option<String> {
+/// `CREATE|DROP FUNCTION_SOURCE|DESCRIPTOR_SOURCE name [WITH (…)]`.
+fn map_source(statement: &str, create: bool, kind: SourceKind) -> Mapped {
     let text = statement.trim().trim_end_matches(';').trim();
+    let Some(rest) = after_two_words(text) else {
+        return Mapped::Invalid(format!("{} needs a name", kind.type_name()));
+    };
+    let rest = rest.trim_start();
+    // The name ends where the WITH clause (or the statement) starts.
+    let name_end = if let Some(quoted) = rest.strip_prefix('"') {
+        quoted.find('"').map_or(rest.len(), |i| i + 2)
+    } else {
+        rest.find(|c: char| c.is_whitespace() || c == '(')
+            .unwrap_or(rest.len())
+    };
+    let Some(name) = identifier(&rest[..name_end]) else {
+        return Mapped::Invalid(format!("`{}` is not a name", rest[..name_end].trim()));
+    };
+    if !create {
+        return match rest[name_end..].trim() {
+            "" => Mapped::DropSource { kind, name },
+            extra => Mapped::Invalid(format!("unexpected `{extra}` after the name")),
+        };
+    }
+    match with_option(&rest[name_end..], "file") {
+        Some(file) => Mapped::CreateSource { kind, name, file },
+        None => Mapped::Invalid(format!(
+            "CREATE {} needs WITH ('file' = '<attachment name>')",
+            kind.type_name().to_ascii_uppercase()
+        )),
+    }
+}
+
+/// `text` after its first two whitespace-separated words.
+fn after_two_words(text: &str) -> Option<&str> {
     let mut rest = text;
     for _ in 0..2 {
         rest = rest.trim_start();
         let end = rest.find(char::is_whitespace)?;
         rest = &rest[end..];
     }
-    let name = rest.trim();
+    Some(rest)
+}
+
+/// The single-quoted value of the quoted WITH key `key` (`'key' = 'value'`, any case).
+fn with_option(clause: &str, key: &str) -> Option<String> {
+    let literals = quoted_literals(clause);
+    literals.windows(2).find_map(|pair| {
+        let (k, v) = (&pair[0], &pair[1]);
+        let between = clause.get(k.end..v.start)?.trim();
+        (k.value.eq_ignore_ascii_case(key) && between == "=").then(|| v.value.clone())
+    })
+}
+
+/// One single-quoted string: its value (`''` unescaped) and the byte span of its quotes.
+struct Literal {
+    value: String,
+    start: usize,
+    end: usize,
+}
+
+/// The single-quoted strings of `text`, in order; an unterminated one ends the list.
+fn quoted_literals(text: &str) -> Vec<Literal> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\'' {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut value = String::new();
+        i += 1;
+        let mut from = i;
+        let mut closed = false;
+        while i < bytes.len() {
+            if bytes[i] == b'\'' {
+                value.push_str(&text[from..i]);
+                if bytes.get(i + 1) == Some(&b'\'') {
+                    value.push('\'');
+                    i += 2;
+                    from = i;
+                    continue;
+                }
+                closed = true;
+                break;
+            }
+            i += 1;
+        }
+        if !closed {
+            break;
+        }
+        i += 1;
+        out.push(Literal {
+            value,
+            start,
+            end: i,
+        });
+    }
+    out
+}
+
+/// The name after `USE <FIELD>`.
+fn use_target(statement: &str) -> Option<String> {
+    let text = statement.trim().trim_end_matches(';').trim();
+    identifier(after_two_words(text)?)
+}
+
+/// A name: a quoted identifier keeps its case, a bare one is lower-cased (DeltaStream's
+/// identifier rule).
+fn identifier(text: &str) -> Option<String> {
+    let name = text.trim();
     if let Some(quoted) = name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
         return (!quoted.is_empty()).then(|| quoted.replace("\"\"", "\""));
     }
@@ -250,5 +410,46 @@ mod tests {
             map_statement("USE DATABASE a b;"),
             Mapped::Engine(_)
         ));
+    }
+
+    #[test]
+    fn sources_name_their_attachment() {
+        assert_eq!(
+            map_statement(
+                "CREATE FUNCTION_SOURCE \"Udfs\" WITH ('file' = 'my.jar', 'description'='x');"
+            ),
+            Mapped::CreateSource {
+                kind: SourceKind::Function,
+                name: "Udfs".into(),
+                file: "my.jar".into()
+            }
+        );
+        assert_eq!(
+            map_statement("create descriptor_source pb with ('FILE'='a''b.desc')"),
+            Mapped::CreateSource {
+                kind: SourceKind::Descriptor,
+                name: "pb".into(),
+                file: "a'b.desc".into()
+            }
+        );
+        assert_eq!(
+            map_statement("DROP FUNCTION_SOURCE udfs;"),
+            Mapped::DropSource {
+                kind: SourceKind::Function,
+                name: "udfs".into()
+            }
+        );
+        assert!(matches!(
+            map_statement("CREATE FUNCTION_SOURCE f WITH ('language'='java');"),
+            Mapped::Invalid(_)
+        ));
+        assert!(matches!(
+            map_statement("CREATE FUNCTION_SOURCE WITH ('file'='x.jar"),
+            Mapped::Invalid(_)
+        ));
+        assert_eq!(
+            SourceKind::from_resource_type(SourceKind::Descriptor.resource_type()),
+            Some(SourceKind::Descriptor)
+        );
     }
 }

@@ -36,12 +36,20 @@ pub struct StatementParameters {
     pub session_id: Option<String>,
 }
 
-/// A decoded request: the statement request and the names of its attachments.
+/// A decoded request: the statement request and its attachments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodedRequest {
     pub request: StatementRequest,
-    /// File names of the `attachments` parts.
-    pub attachments: Vec<String>,
+    /// The `attachments` parts, in order.
+    pub attachments: Vec<Attachment>,
+}
+
+/// One attached file: what `CREATE FUNCTION_SOURCE … WITH ('file' = name)` refers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// The part's `filename` (`attachment` when it gives none).
+    pub filename: String,
+    pub bytes: Vec<u8>,
 }
 
 /// Decodes a request body of `content_type` (JSON, or multipart form data).
@@ -56,7 +64,10 @@ pub fn decode(content_type: Option<&str>, body: &[u8]) -> Result<DecodedRequest,
             let attachments = parts
                 .iter()
                 .filter(|p| p.name == "attachments")
-                .map(|p| p.filename.clone().unwrap_or_else(|| "attachment".into()))
+                .map(|p| Attachment {
+                    filename: p.filename.clone().unwrap_or_else(|| "attachment".into()),
+                    bytes: p.body.to_vec(),
+                })
                 .collect();
             Ok(DecodedRequest {
                 request: decode_json(request.body)?,
@@ -102,7 +113,9 @@ mod tests {
             multi.request.parameters.and_then(|p| p.timezone).as_deref(),
             Some("UTC")
         );
-        assert_eq!(multi.attachments, ["u.jar"]);
+        assert_eq!(multi.attachments.len(), 1);
+        assert_eq!(multi.attachments[0].filename, "u.jar");
+        assert_eq!(multi.attachments[0].bytes, b"PK");
         // No content type at all: read as JSON, like the spec's default.
         assert_eq!(decode(None, json).expect("json").request, plain.request);
     }

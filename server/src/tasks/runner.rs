@@ -20,11 +20,18 @@ use super::registry::TASK_RESULT_BYTES_MAX;
 const PULL_BATCH_ROWS: usize = 1_000;
 
 /// One statement of a batch: SQL for the engine, or a statement the face answers itself
-/// with an empty result (DeltaStream's `USE`, which only changes the echoed context).
+/// with an empty result (DeltaStream's `USE`, which only changes the echoed context) or
+/// with a failure it found before the batch ran (the face's own statements), which ends
+/// the batch at its place as an engine error would.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BatchStatement {
     Sql(String),
     Empty(String),
+    Failed {
+        text: String,
+        code: ErrorCode,
+        message: String,
+    },
 }
 
 /// Runs `statements` in order, timing each; the first failure ends the batch.
@@ -48,6 +55,14 @@ pub async fn run_batch_with(
         let started_ms = engine.now_ms();
         let (text, result) = match statement {
             BatchStatement::Empty(text) => (text, Ok(StatementOutput::default())),
+            BatchStatement::Failed { code, message, .. } => {
+                return Err(TaskFailure {
+                    code,
+                    message,
+                    statement_index: index,
+                    completed: done,
+                })
+            }
             BatchStatement::Sql(sql) => {
                 let result = run_statement(&engine, &sql, &properties).await;
                 (sql, result)

@@ -6,12 +6,15 @@
 //!       the engine facade) ─► wait ≤ statement wait ─► respond: 200 ResultSet | 202
 //!  GET  /v2/statements/{id}[?partitionID=n] ─► statements::poll ─► respond (page n)
 //!  GET  /v2/version ─► {"major","minor","patch"}
+//!  GET  /v2/download/{resourceType}/{organizationID}/{name} ─► sources::download (bytes)
 //! ```
 //!
 //! - `statements`: submit and poll.
 //! - `respond`: task state → ResultSet/StatementStatus pages, `{message, traceID}` errors.
+//! - `sources`: attached files (`CREATE FUNCTION_SOURCE|DESCRIPTOR_SOURCE`), the download.
 
 pub mod respond;
+pub mod sources;
 pub mod statements;
 
 use std::sync::Arc;
@@ -53,6 +56,9 @@ pub async fn handle(services: &Arc<Services>, parts: &Parts, body: Incoming) -> 
         (&Method::GET, "version") => {
             let (major, minor, patch) = crate_version();
             json(StatusCode::OK, version(major, minor, patch))
+        }
+        (&Method::GET, rest) if rest.starts_with("download/") => {
+            sources::download(&services.deltastream_sources, &rest["download/".len()..])
         }
         (&Method::GET, rest) if rest.starts_with("statements/") => {
             let id = &rest["statements/".len()..];

@@ -8,16 +8,18 @@ use http::StatusCode;
 use hyper::body::Incoming;
 use sluice_protocol::deltastream::dialect::{map_statement, ContextField, Mapped};
 use sluice_protocol::deltastream::result_set::statement_status;
-use sluice_protocol::deltastream::statement_request::{decode, StatementRequest};
+use sluice_protocol::deltastream::statement_request::{decode, Attachment, StatementRequest};
 use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;
 use sluice_protocol::statement_split::split;
 
-use super::respond::{context_key, error, task_response};
+use super::respond::{context_key, error, task_response, ORGANIZATION_ID};
+use super::sources::{SourceError, SourceStore};
 use crate::auth::Principal;
 use crate::body::frames_in::{read_to_limit, ReadError};
 use crate::response::{json, HttpResponse};
 use crate::services::Services;
-use crate::tasks::{is_uuid, run_batch, BatchStatement, TaskFailure, TaskOutput, TaskSpec};
+use crate::tasks::{is_uuid, run_batch, BatchStatement, TaskSpec};
+use sluice_engine::ErrorCode;
 
 /// Most statements one request may carry: each gets its own id and retained result.
 pub const BATCH_STATEMENTS_MAX: usize = 100;
@@ -66,22 +68,18 @@ pub async fn submit(
         created_ms: services.engine.now_ms(),
         context: context(&request, &mapped),
     };
-    let submitted = if decoded.attachments.is_empty() {
-        services
-            .tasks
-            .submit(spec, run_batch(Arc::clone(&services.engine), batch(mapped)))
-    } else {
-        // Attachments name UDF jars and descriptor files, which the engine cannot use;
-        // saying so beats storing files nothing reads.
-        services.tasks.submit(spec, async {
-            Err::<TaskOutput, _>(TaskFailure {
-                code: sluice_engine::ErrorCode::Unsupported,
-                message: "attachments (function and descriptor sources) are not supported".into(),
-                statement_index: 0,
-                completed: Vec::new(),
-            })
-        })
-    };
+    // Sources are kept (or dropped) now, before the batch runs: the attachments are in
+    // this request, and the engine has no part in them.
+    let organization = organization_id(&request);
+    let statements = batch(
+        mapped,
+        &decoded.attachments,
+        &services.deltastream_sources,
+        &organization,
+    );
+    let submitted = services
+        .tasks
+        .submit(spec, run_batch(Arc::clone(&services.engine), statements));
     let task = match submitted {
         Ok(task) => task,
         Err(full) => return error(StatusCode::SERVICE_UNAVAILABLE, &full.to_string()),
@@ -146,14 +144,62 @@ fn partition_id(query: Option<&str>) -> Result<usize, String> {
     }
 }
 
-fn batch(mapped: Vec<Mapped>) -> Vec<BatchStatement> {
+fn batch(
+    mapped: Vec<Mapped>,
+    attachments: &[Attachment],
+    sources: &SourceStore,
+    organization: &str,
+) -> Vec<BatchStatement> {
+    let failed = |text: String, e: SourceError| BatchStatement::Failed {
+        text,
+        code: e.code,
+        message: e.message,
+    };
     mapped
         .into_iter()
         .map(|m| match m {
             Mapped::Engine(sql) => BatchStatement::Sql(sql),
             Mapped::Use(_, name) => BatchStatement::Empty(format!("USE {name}")),
+            Mapped::CreateSource { kind, name, file } => {
+                let text = format!("CREATE {} {name}", kind.type_name());
+                let Some(attachment) = attachments.iter().find(|a| a.filename == file) else {
+                    return failed(
+                        text,
+                        SourceError {
+                            code: ErrorCode::BadRequest,
+                            message: format!("no attachment named `{file}` in the request"),
+                        },
+                    );
+                };
+                match sources.create(kind, organization, &name, &attachment.bytes) {
+                    Ok(()) => BatchStatement::Empty(text),
+                    Err(e) => failed(text, e),
+                }
+            }
+            Mapped::DropSource { kind, name } => {
+                let text = format!("DROP {} {name}", kind.type_name());
+                match sources.drop_source(kind, organization, &name) {
+                    Ok(()) => BatchStatement::Empty(text),
+                    Err(e) => failed(text, e),
+                }
+            }
+            Mapped::Invalid(message) => BatchStatement::Failed {
+                text: message.clone(),
+                code: ErrorCode::InvalidStatement,
+                message,
+            },
         })
         .collect()
+}
+
+/// The organization a request acts in: the one it names if that is a UUID, else Sluice's
+/// one organization (the id `metadata.context` echoes and `/v2/download` paths carry).
+pub fn organization_id(request: &StatementRequest) -> String {
+    request
+        .organization
+        .clone()
+        .filter(|o| is_uuid(o))
+        .unwrap_or_else(|| ORGANIZATION_ID.to_string())
 }
 
 /// The context to echo: the request's, with the batch's `USE` statements applied in order.

@@ -176,7 +176,7 @@ pub fn read(services: &Services, principal: &Principal, id: &str, view: View) ->
 }
 
 /// Roe's task states (Celery's names).
-fn status_name(state: &TaskState) -> &'static str {
+pub fn status_name(state: &TaskState) -> &'static str {
     match state {
         TaskState::Pending => "PENDING",
         TaskState::Running => "STARTED",
