@@ -1,0 +1,322 @@
+//! Several `sluice serve --log kafka` nodes of one service id on one cluster: the catalog
+//! shared through the command topic, and what one node does seen by the others.
+
+use super::*;
+
+/// A `sluice serve` child that is SIGKILLed when dropped, so a failing test leaves no
+/// server behind (holding the test's output pipe open).
+struct Node(Option<support::child::ChildServer>);
+
+impl Node {
+    fn addr(&self) -> std::net::SocketAddr {
+        self.0.as_ref().expect("running").addr
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(server) = self.0.take() {
+            server.kill();
+        }
+    }
+}
+
+/// `sluice serve --log kafka` as one node of service `service_id`, over `dir`.
+fn kafka_node(broker: &kafka::Broker, dir: &std::path::Path, service_id: &str) -> Node {
+    Node(Some(support::child::ChildServer::start_with(
+        dir,
+        &[
+            "--log",
+            "kafka",
+            "--kafka-bootstrap",
+            &broker.bootstrap,
+            "--service-id",
+            service_id,
+            "--kafka-config",
+            "linger.ms=1",
+        ],
+    )))
+}
+
+/// Runs `sql` on the node and returns the response body, asserting 200.
+async fn node_ksql(client: &mut support::Client, sql: &str) -> String {
+    let (status, body) = client.ksql(sql).await;
+    assert_eq!(status, http::StatusCode::OK, "{sql}: {body}");
+    body.to_string()
+}
+
+/// Inserts rows through `/inserts-stream` until the node knows `target` (its follower
+/// applied the CREATE another node ran), at most `WAIT`.
+async fn insert_when_known(client: &mut support::Client, target: &str, rows: &str) -> String {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (status, body) = client
+            .post(
+                "/inserts-stream",
+                &format!("{{\"target\":\"{target}\"}}\n{rows}"),
+            )
+            .await;
+        let body = String::from_utf8_lossy(&body).into_owned();
+        if status == http::StatusCode::OK {
+            return body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{target} never became known: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_the_catalog_through_the_command_topic() {
+    let Some(broker) = kafka::shared() else {
+        return;
+    };
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let node_a = kafka_node(broker, dir_a.path(), "nodes_");
+    let node_b = kafka_node(broker, dir_b.path(), "nodes_");
+    let mut a = support::Client::connect(node_a.addr(), support::Proto::H2).await;
+    let mut b = support::Client::connect(node_b.addr(), support::Proto::H2).await;
+
+    // Created through A: B lists and describes it.
+    node_ksql(
+        &mut a,
+        "CREATE STREAM nodes_s (id INT KEY, v STRING) \
+         WITH (kafka_topic='e2e-nodes', value_format='JSON', partitions=2);",
+    )
+    .await;
+    let streams = node_ksql(&mut b, "SHOW STREAMS;").await;
+    assert!(streams.contains("\"NODES_S\""), "{streams}");
+    assert!(streams.contains("e2e-nodes"), "{streams}");
+    let described = node_ksql(&mut b, "DESCRIBE nodes_s;").await;
+    assert!(described.contains("\"V\""), "{described}");
+    // The command topic is the service's own: SHOW TOPICS leaves it out, as ksqlDB does.
+    let topics = node_ksql(&mut b, "SHOW TOPICS;").await;
+    assert!(!topics.contains("_command_topic"), "{topics}");
+    assert!(topics.contains("e2e-nodes"), "{topics}");
+
+    // Rows inserted through A reach a push query on B.
+    let (mut tx, response) = b.open("POST", "/query-stream", None).await;
+    tx.send_data(Bytes::from_static(
+        br#"{"sql":"SELECT id, v FROM nodes_s EMIT CHANGES LIMIT 3;","properties":{}}"#,
+    ))
+    .await
+    .unwrap();
+    drop(tx);
+    let mut lines = LineReader::new(support::response(response).await.into_body());
+    let header = lines.next_line().await.expect("header");
+    assert!(header.contains("\"queryId\""), "{header}");
+    let acks = insert_when_known(
+        &mut a,
+        "NODES_S",
+        "{\"ID\":1,\"V\":\"one\"}\n{\"ID\":2,\"V\":\"two\"}\n{\"ID\":3,\"V\":\"three\"}\n",
+    )
+    .await;
+    assert_eq!(acks.lines().count(), 3, "{acks}");
+    let mut rows = Vec::new();
+    for _ in 0..3 {
+        let line = tokio::time::timeout(WAIT, lines.next_line())
+            .await
+            .expect("a row within WAIT")
+            .expect("a row");
+        rows.push(line);
+    }
+    rows.sort();
+    assert_eq!(rows, ["[1,\"one\"]", "[2,\"two\"]", "[3,\"three\"]"]);
+
+    // Created through B, known to A without A running a statement: its follower applied it.
+    node_ksql(
+        &mut b,
+        "CREATE STREAM nodes_t (id INT KEY, v STRING) \
+         WITH (kafka_topic='e2e-nodes-t', value_format='JSON', partitions=1);",
+    )
+    .await;
+    let acks = insert_when_known(&mut a, "NODES_T", "{\"ID\":9,\"V\":\"nine\"}\n").await;
+    assert_eq!(acks, "{\"status\":\"ok\",\"seq\":0}\n");
+
+    // Dropped through B: A sees it gone.
+    node_ksql(&mut b, "DROP STREAM nodes_s;").await;
+    let streams = node_ksql(&mut a, "SHOW STREAMS;").await;
+    assert!(!streams.contains("\"NODES_S\""), "{streams}");
+    assert!(streams.contains("\"NODES_T\""), "{streams}");
+    let (status, body) = a.ksql("DESCRIBE nodes_s;").await;
+    assert_eq!(status, http::StatusCode::BAD_REQUEST, "{body}");
+
+    // The same name created on both nodes at once: the command topic orders them, exactly
+    // one wins, and both nodes agree on its columns.
+    // Each on a topic of its own, so only the names collide.
+    let create = |column: &'static str| {
+        format!(
+            "CREATE STREAM nodes_race (id INT KEY, {column} STRING) \
+             WITH (kafka_topic='e2e-nodes-race-{column}', value_format='JSON', partitions=1);"
+        )
+    };
+    let (sql_a, sql_b) = (create("from_a"), create("from_b"));
+    let ((status_a, _), (status_b, _)) = tokio::join!(a.ksql(&sql_a), b.ksql(&sql_b));
+    assert!(
+        [status_a, status_b]
+            .iter()
+            .filter(|s| **s == http::StatusCode::OK)
+            .count()
+            == 1,
+        "exactly one CREATE wins: {status_a} {status_b}"
+    );
+    let on_a = node_ksql(&mut a, "DESCRIBE nodes_race;").await;
+    let on_b = node_ksql(&mut b, "DESCRIBE nodes_race;").await;
+    let winner = if on_a.contains("FROM_A") {
+        "FROM_A"
+    } else {
+        "FROM_B"
+    };
+    assert!(
+        on_a.contains(winner) && on_b.contains(winner),
+        "{on_a}\n{on_b}"
+    );
+
+    // A restarted node replays the command topic.
+    drop(node_a);
+    let node_a = kafka_node(broker, dir_a.path(), "nodes_");
+    let mut a = support::Client::connect(node_a.addr(), support::Proto::H2).await;
+    let streams = node_ksql(&mut a, "SHOW STREAMS;").await;
+    assert!(
+        streams.contains("\"NODES_T\"") && !streams.contains("\"NODES_S\""),
+        "{streams}"
+    );
+    drop(node_a);
+    drop(node_b);
+}
+
+/// Polls `GET path` on the node until it answers `want`, at most `WAIT`; returns the body.
+async fn get_until(client: &mut support::Client, path: &str, want: http::StatusCode) -> String {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (status, body) = client.request("GET", path, None, b"").await;
+        let body = String::from_utf8_lossy(&body).into_owned();
+        if status == want {
+            return body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "GET {path} never answered {want}: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Runs `sql` on the node until its response body satisfies `done`, at most `WAIT`.
+async fn ksql_until(
+    client: &mut support::Client,
+    sql: &str,
+    done: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let body = node_ksql(client, sql).await;
+        if done(&body) {
+            return body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{sql} never gave the expected answer: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drop_with_delete_topic_on_one_node_is_seen_by_the_other() {
+    let Some(broker) = kafka::shared() else {
+        return;
+    };
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let node_a = kafka_node(broker, dir_a.path(), "drops_");
+    let node_b = kafka_node(broker, dir_b.path(), "drops_");
+    let mut a = support::Client::connect(node_a.addr(), support::Proto::H2).await;
+    let mut b = support::Client::connect(node_b.addr(), support::Proto::H2).await;
+
+    node_ksql(
+        &mut a,
+        "CREATE STREAM drops_s (id INT KEY, v STRING) \
+         WITH (kafka_topic='e2e-drops', value_format='JSON', partitions=2);",
+    )
+    .await;
+    let acks = insert_when_known(
+        &mut a,
+        "DROPS_S",
+        "{\"ID\":1,\"V\":\"one\"}\n{\"ID\":2,\"V\":\"two\"}\n",
+    )
+    .await;
+    assert_eq!(acks.lines().count(), 2, "{acks}");
+
+    // B uses the topic: a push query from the start, and its raw records.
+    ksql_until(&mut b, "SHOW STREAMS;", |s| s.contains("\"DROPS_S\"")).await;
+    let (mut tx, response) = b.open("POST", "/query-stream", None).await;
+    tx.send_data(Bytes::from_static(
+        br#"{"sql":"SELECT id, v FROM drops_s EMIT CHANGES;","properties":{"auto.offset.reset":"earliest"}}"#,
+    ))
+    .await
+    .unwrap();
+    drop(tx);
+    let mut lines = LineReader::new(support::response(response).await.into_body());
+    let header = lines.next_line().await.expect("header");
+    assert!(header.contains("\"queryId\""), "{header}");
+    let mut rows = Vec::new();
+    for _ in 0..2 {
+        let line = tokio::time::timeout(WAIT, lines.next_line())
+            .await
+            .expect("a row within WAIT")
+            .expect("a row");
+        rows.push(line);
+    }
+    rows.sort();
+    assert_eq!(rows, ["[1,\"one\"]", "[2,\"two\"]"]);
+    let described = get_until(&mut b, "/topics/e2e-drops", http::StatusCode::OK).await;
+    assert!(described.contains("\"partition\":1"), "{described}");
+
+    // Dropped with its topic through A.
+    node_ksql(&mut a, "DROP STREAM drops_s DELETE TOPIC;").await;
+
+    // B: the source, the topic and the push query over it are gone.
+    ksql_until(&mut b, "SHOW STREAMS;", |s| !s.contains("\"DROPS_S\"")).await;
+    let ended = tokio::time::timeout(WAIT, async {
+        while let Some(line) = lines.next_line().await {
+            assert!(!line.starts_with('['), "a row after the drop: {line}");
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "B's push query did not end after the drop");
+    get_until(&mut b, "/topics/e2e-drops", http::StatusCode::NOT_FOUND).await;
+    let topics = node_ksql(&mut b, "SHOW TOPICS;").await;
+    assert!(!topics.contains("e2e-drops"), "{topics}");
+
+    // The name and the topic are free again, on B as on A: a new stream over a new,
+    // one-partition topic of the same name holds only the new row, read on both nodes.
+    node_ksql(
+        &mut b,
+        "CREATE STREAM drops_s (id INT KEY, w INT) \
+         WITH (kafka_topic='e2e-drops', value_format='JSON', partitions=1);",
+    )
+    .await;
+    let acks = insert_when_known(&mut b, "DROPS_S", "{\"ID\":3,\"W\":3}\n").await;
+    assert_eq!(acks, "{\"status\":\"ok\",\"seq\":0}\n");
+    for client in [&mut a, &mut b] {
+        let described = get_until(client, "/topics/e2e-drops", http::StatusCode::OK).await;
+        assert!(
+            described
+                .contains("\"partitions\":[{\"partition\":0,\"startOffset\":0,\"endOffset\":1}]"),
+            "{described}"
+        );
+        let records = get_until(
+            client,
+            "/topics/e2e-drops/partitions/0/records?offset=0",
+            http::StatusCode::OK,
+        )
+        .await;
+        assert_eq!(records.matches("\"offset\":").count(), 1, "{records}");
+    }
+    let streams = ksql_until(&mut a, "DESCRIBE drops_s;", |s| s.contains("\"W\"")).await;
+    assert!(!streams.contains("\"V\""), "{streams}");
+    drop(node_a);
+    drop(node_b);
+}
