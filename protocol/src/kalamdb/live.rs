@@ -521,9 +521,13 @@ mod tests {
     #[test]
     fn changes_carry_rows_and_old_values_by_kind() {
         let row: Row = serde_json::from_str(r#"{"ID":1,"_seq":1024}"#).expect("row");
-        let insert: Json =
-            serde_json::from_str(&change("s", ChangeType::Insert, &[row.clone()], &[]))
-                .expect("json");
+        let insert: Json = serde_json::from_str(&change(
+            "s",
+            ChangeType::Insert,
+            std::slice::from_ref(&row),
+            &[],
+        ))
+        .expect("json");
         assert_eq!(insert["rows"][0]["ID"], 1);
         assert!(insert.get("old_values").is_none());
         let delete: Json =
