@@ -802,6 +802,13 @@ mod tests {
             panic!("a route");
         };
         assert_eq!(route.filter.as_deref(), Some("a >= 1 AND b = 'it''s'"));
+        // Inside a string, `;` and `--` are data: kept, and re-quoted when printed.
+        let TopicStatement::AddSource(route) =
+            parse("ALTER TOPIC a.b ADD SOURCE a.c ON INSERT WHERE b = 'x;--y'")
+        else {
+            panic!("a route");
+        };
+        assert_eq!(route.filter.as_deref(), Some("b = 'x;--y'"));
         for bad in [
             "ALTER TOPIC a.b ADD SOURCE a.c ON INSERT WHERE (x = 1; DROP STREAM s)",
             "ALTER TOPIC a.b ADD SOURCE a.c ON INSERT WHERE x = 1)",
