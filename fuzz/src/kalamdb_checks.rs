@@ -131,15 +131,19 @@ pub fn kalamdb_live(data: &[u8]) {
     }
 }
 
-/// `sql` without its single-quoted string literals (`''` is a quote inside one); an
-/// unclosed literal runs to the end.
+/// `sql` with each single-quoted string literal (`''` is a quote inside one) replaced by a
+/// space, so text on either side of a literal never runs together; an unclosed literal
+/// runs to the end.
 fn outside_strings(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len());
     let mut chars = sql.chars().peekable();
     let mut quoted = false;
     while let Some(c) = chars.next() {
         match (quoted, c) {
-            (false, '\'') => quoted = true,
+            (false, '\'') => {
+                quoted = true;
+                out.push(' ');
+            }
             (true, '\'') if chars.peek() == Some(&'\'') => {
                 chars.next();
             }

@@ -189,7 +189,9 @@ struct Tok {
 }
 
 /// Words, numbers, `'…'` strings (quotes removed, `''` unescaped) and single symbols;
-/// whitespace and `--` comments dropped.
+/// whitespace, `--` and `/* … */` comments dropped (as the engine's lexer drops them, so a
+/// filter's tokens are the ones the route's query will see). An unclosed `/*` is kept as a
+/// symbol, which the parser refuses.
 fn lex(sql: &str) -> Vec<Tok> {
     let bytes = sql.as_bytes();
     let mut out = Vec::new();
@@ -202,6 +204,14 @@ fn lex(sql: &str) -> Vec<Tok> {
         } else if b == b'-' && bytes.get(i + 1) == Some(&b'-') {
             while i < bytes.len() && bytes[i] != b'\n' {
                 i += 1;
+            }
+        } else if b == b'/' && bytes.get(i + 1) == Some(&b'*') {
+            match sql[i + 2..].find("*/") {
+                Some(close) => i += 2 + close + 2,
+                None => {
+                    out.push(tok(Kind::Symbol, "/*", start, start + 2));
+                    break;
+                }
             }
         } else if b.is_ascii_alphabetic() || b == b'_' {
             while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
@@ -465,7 +475,7 @@ impl Parser<'_> {
             if symbol(";") && depth == 0 {
                 break;
             }
-            if symbol(";") || symbol("'") {
+            if symbol(";") || symbol("'") || symbol("/*") {
                 return Err(format!("a route's WHERE cannot hold {}", t.text));
             }
             if symbol("(") {
@@ -476,7 +486,11 @@ impl Parser<'_> {
                     .checked_sub(1)
                     .ok_or("unbalanced parentheses in WHERE")?;
             }
-            if prev_end.is_some_and(|end| end < t.at) {
+            // One space where the statement had space or a comment, and wherever two tokens
+            // would otherwise spell a comment opener (`-` `-`, `/` `*`) in the route's query.
+            let opens_comment = (text.ends_with('-') && t.text.starts_with('-'))
+                || (text.ends_with('/') && t.text.starts_with('*'));
+            if prev_end.is_some_and(|end| end < t.at) || opens_comment {
                 text.push(' ');
             }
             match t.kind {
@@ -809,11 +823,19 @@ mod tests {
             panic!("a route");
         };
         assert_eq!(route.filter.as_deref(), Some("b = 'x;--y'"));
+        // Block comments are dropped like `--` ones; `/` then `*` never becomes `/*`.
+        let TopicStatement::AddSource(route) = parse(
+            "ALTER TOPIC a.b ADD SOURCE a.c ON INSERT WHERE a /* x; */ > 1 AND b * 2 > a/ *c",
+        ) else {
+            panic!("a route");
+        };
+        assert_eq!(route.filter.as_deref(), Some("a > 1 AND b * 2 > a/ *c"));
         for bad in [
             "ALTER TOPIC a.b ADD SOURCE a.c ON INSERT WHERE (x = 1; DROP STREAM s)",
             "ALTER TOPIC a.b ADD SOURCE a.c ON INSERT WHERE x = 1)",
             "ALTER TOPIC a.b ADD SOURCE a.c ON INSERT WHERE (x = 1",
             "ALTER TOPIC a.b ADD SOURCE a.c ON INSERT WHERE x = 'open",
+            "ALTER TOPIC a.b ADD SOURCE a.c ON INSERT WHERE x = 1 /* open",
             "ALTER TOPIC a.b ADD SOURCE a.c ON INSERT WHERE WITH (payload='key')",
         ] {
             assert!(matches!(parse_statement(bad, None), Some(Err(_))), "{bad}");
