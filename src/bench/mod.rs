@@ -413,6 +413,9 @@ async fn bench(args: &BenchArgs, addr: SocketAddr, pid: Option<u32>) -> anyhow::
     let server_after = pid.map(|p| proc_stats::sample(Some(p))).transpose()?;
     let client_after = proc_stats::sample(None).ok();
     let phase_us = micros_since(epoch).saturating_sub(produce_start_us);
+    // The server closes connections idle for two minutes (`IDLE_TIMEOUT_MS`), and the
+    // control connection sat idle while rows were produced: a fresh one for the rest.
+    let mut control = H2::connect(addr).await?;
     let consumer_reports = close_all(&mut control, queries).await;
     let idle = match idle {
         Some(idle) => Some(idle.close().await),

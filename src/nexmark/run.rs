@@ -326,6 +326,9 @@ async fn nexmark(
     if acked_events != args.events {
         errors.push(format!("{} events acked of {}", acked_events, args.events));
     }
+    // The server closes connections idle for two minutes (`IDLE_TIMEOUT_MS`), and the
+    // control connection sat idle while events were produced: a fresh one for the rest.
+    let mut control = H2::connect(addr).await?;
     // A query of two statements (q8) has caught up when its last one has, after the first.
     for id in &query_ids {
         wait_caught_up(&mut control, id).await?;
