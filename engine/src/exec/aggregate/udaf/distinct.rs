@@ -241,11 +241,20 @@ fn hash_of(x: &Value) -> u64 {
         }
         _ => x,
     };
-    let mut bytes = Vec::with_capacity(32);
-    value_codec::encode(x, &mut bytes);
-    let mut h = SipHasher13::new_with_keys(HASH_KEYS.0, HASH_KEYS.1);
-    h.write(&bytes);
-    h.finish()
+    // One encoding buffer per thread: this runs for every row of every COUNT_DISTINCT
+    // (it keeps the largest value seen, which the row-size limit bounds).
+    ENCODED.with(|bytes| {
+        let mut bytes = bytes.borrow_mut();
+        bytes.clear();
+        value_codec::encode(x, &mut bytes);
+        let mut h = SipHasher13::new_with_keys(HASH_KEYS.0, HASH_KEYS.1);
+        h.write(&bytes);
+        h.finish()
+    })
+}
+
+thread_local! {
+    static ENCODED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 #[cfg(test)]
