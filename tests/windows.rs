@@ -25,19 +25,34 @@ struct WindowedRecord {
     timestamp: i64,
 }
 
-/// Every record of partition 0 of `topic`, keys split as Kafka Streams lays them out.
+/// Every record of partition 0 of `topic`, keys split as Kafka Streams lays them out. Reads
+/// page after page: the endpoint returns at most a page's worth per request (its
+/// `READ_RECORDS_MAX`), and a crash test's sink grows past one page.
 async fn windowed_records(addr: SocketAddr, topic: &str, session: bool) -> Vec<WindowedRecord> {
     let mut c = Client::connect(addr, Proto::H2).await;
-    let (status, bytes) = c
-        .request(
-            "GET",
-            &format!("/topics/{topic}/partitions/0/records?offset=0&limit=100000"),
-            None,
-            b"",
-        )
-        .await;
-    let body = support::json(&bytes);
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut out = Vec::new();
+    let mut offset = 0;
+    loop {
+        let (status, bytes) = c
+            .request(
+                "GET",
+                &format!("/topics/{topic}/partitions/0/records?offset={offset}&limit=100000"),
+                None,
+                b"",
+            )
+            .await;
+        let body = support::json(&bytes);
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let page = body["records"].as_array().expect("records");
+        if page.is_empty() {
+            return out;
+        }
+        out.extend(page.iter().map(|r| windowed_record(r, session)));
+        offset = body["nextOffset"].as_u64().expect("nextOffset");
+    }
+}
+
+fn windowed_record(r: &Value, session: bool) -> WindowedRecord {
     let b64 = |v: &Value| {
         v.as_str().map(|s| {
             base64::engine::general_purpose::STANDARD
@@ -45,29 +60,22 @@ async fn windowed_records(addr: SocketAddr, topic: &str, session: bool) -> Vec<W
                 .expect("base64")
         })
     };
-    body["records"]
-        .as_array()
-        .expect("records")
-        .iter()
-        .map(|r| {
-            let key = b64(&r["key"]).expect("a windowed key");
-            let long = |b: &[u8]| i64::from_be_bytes(b.try_into().expect("8 bytes"));
-            let (inner, start, end) = if session {
-                let n = key.len() - 16;
-                (&key[..n], long(&key[n + 8..]), Some(long(&key[n..n + 8])))
-            } else {
-                let n = key.len() - 8;
-                (&key[..n], long(&key[n..]), None)
-            };
-            WindowedRecord {
-                key: String::from_utf8(inner.to_vec()).expect("a STRING key"),
-                start,
-                end,
-                value: b64(&r["value"]).map(|v| serde_json::from_slice(&v).expect("JSON value")),
-                timestamp: r["timestamp"].as_i64().expect("timestamp"),
-            }
-        })
-        .collect()
+    let key = b64(&r["key"]).expect("a windowed key");
+    let long = |b: &[u8]| i64::from_be_bytes(b.try_into().expect("8 bytes"));
+    let (inner, start, end) = if session {
+        let n = key.len() - 16;
+        (&key[..n], long(&key[n + 8..]), Some(long(&key[n..n + 8])))
+    } else {
+        let n = key.len() - 8;
+        (&key[..n], long(&key[n..]), None)
+    };
+    WindowedRecord {
+        key: String::from_utf8(inner.to_vec()).expect("a STRING key"),
+        start,
+        end,
+        value: b64(&r["value"]).map(|v| serde_json::from_slice(&v).expect("JSON value")),
+        timestamp: r["timestamp"].as_i64().expect("timestamp"),
+    }
 }
 
 /// Waits until every persistent query has read its input to the end.
