@@ -105,10 +105,23 @@ impl HttpClient {
         content_type: Option<&str>,
         body: Option<String>,
     ) -> Result<http::Response<Incoming>, String> {
+        self.open_accepting(method, path, "application/json", content_type, body)
+            .await
+    }
+
+    /// [`HttpClient::open`] with another `Accept` header (the protobuf query mode's).
+    pub async fn open_accepting(
+        &self,
+        method: Method,
+        path: &str,
+        accept: &str,
+        content_type: Option<&str>,
+        body: Option<String>,
+    ) -> Result<http::Response<Incoming>, String> {
         let mut req = Request::builder()
             .method(method.clone())
             .uri(format!("{}{}", self.base, path))
-            .header("Accept", "application/json");
+            .header("Accept", accept);
         if let Some(ct) = content_type {
             req = req.header("Content-Type", ct);
         }

@@ -2,9 +2,12 @@
 //! topic records (qtt-format.md §4) and the REST runner's partial matching for HTTP
 //! responses (rqtt-format.md §4). Each function returns the first difference as a sentence.
 
+use base64::Engine as _;
 use sluice_engine::types::SqlType;
 
 use super::json::Json;
+use super::proto_schema::ProtoSchema;
+use super::proto_text;
 
 /// DOUBLE values match within this distance (`ExpectedRecordComparator`).
 pub const DOUBLE_TOLERANCE: f64 = 1e-6;
@@ -345,6 +348,74 @@ pub fn query_response(
     Ok(())
 }
 
+/// Compares a protobuf-mode `/query-stream` response with a `queryProto` expectation
+/// (rqtt-format.md §4 "Protobuf responses"): the same number of lines; headers (so the exact
+/// `protoSchema`) and final messages matched in place; each actual row decoded with the
+/// header's schema and printed as Java's `TextFormat`, and the sorted printed rows equal to
+/// the sorted expected ones.
+pub fn query_proto_response(expected: &[Json], actual: &[Json]) -> Result<(), String> {
+    if expected.len() != actual.len() {
+        return Err(format!(
+            "expected {} lines, got {}: {}",
+            expected.len(),
+            actual.len(),
+            super::client::clip(&Json::Arr(actual.to_vec()).to_text())
+        ));
+    }
+    // The schema is parsed at the first row, so a response without rows needs none.
+    let mut schema_text = None;
+    let mut schema = None;
+    let mut expected_rows = Vec::new();
+    let mut actual_rows = Vec::new();
+    for (i, (e, a)) in expected.iter().zip(actual).enumerate() {
+        let Some(want) = e.field("row") else {
+            partial_match(e, a, &format!("line {i}"))?;
+            if let Some(text) = proto_schema_text(a) {
+                schema_text = Some(text);
+                schema = None;
+            }
+            continue;
+        };
+        let want = want
+            .as_str()
+            .ok_or_else(|| format!("line {i}: an expected protobuf row is not a string"))?;
+        expected_rows.push(want.to_string());
+        if schema.is_none() {
+            let text = schema_text
+                .ok_or_else(|| format!("line {i}: a row before any header with a protoSchema"))?;
+            schema = Some(ProtoSchema::parse(text).map_err(|m| format!("line {i}: {m}"))?);
+        }
+        let schema = schema.as_ref().expect("parsed just above when absent");
+        actual_rows.push(proto_row_text(schema, a).map_err(|m| format!("line {i}: {m}"))?);
+    }
+    expected_rows.sort();
+    actual_rows.sort();
+    if expected_rows != actual_rows {
+        return Err(format!(
+            "protobuf rows differ: expected {:?}, got {:?}",
+            expected_rows, actual_rows
+        ));
+    }
+    Ok(())
+}
+
+fn proto_schema_text(line: &Json) -> Option<&str> {
+    line.field("header")?.field("protoSchema")?.as_str()
+}
+
+/// `{"row":{"protobufBytes":"<base64>"}}` decoded and printed.
+fn proto_row_text(schema: &ProtoSchema, line: &Json) -> Result<String, String> {
+    let encoded = line
+        .field("row")
+        .and_then(|r| r.field("protobufBytes"))
+        .and_then(Json::as_str)
+        .ok_or_else(|| format!("expected a protobuf row, got {}", describe(line)))?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|e| format!("protobufBytes is not base64: {e}"))?;
+    proto_text::row_text(schema, &bytes)
+}
+
 /// Splits `{"row":{"columns":[…],…}}` into the line without `columns` and the columns.
 fn take_columns(line: &Json) -> (Json, Option<Json>) {
     let Json::Obj(entries) = line else {
@@ -381,6 +452,74 @@ mod tests {
 
     fn j(s: &str) -> Json {
         Json::parse(s).expect("test json")
+    }
+
+    const RIDER_SCHEMA: &str = "syntax = \"proto3\";\n\nmessage ConnectDefault1 {\n  string PROFILEID = 1;\n  double LATITUDE = 2;\n  double LONGITUDE = 3;\n}\n";
+
+    /// `{"row":{"protobufBytes":…}}` for one row of the RQTT "on stream" case.
+    fn rider_line(id: &str, la: f64, lo: f64) -> Json {
+        let mut bytes = vec![0x0a, u8::try_from(id.len()).expect("short id")];
+        bytes.extend_from_slice(id.as_bytes());
+        bytes.push(0x11);
+        bytes.extend_from_slice(&la.to_le_bytes());
+        bytes.push(0x19);
+        bytes.extend_from_slice(&lo.to_le_bytes());
+        let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+        j(&format!(r#"{{"row":{{"protobufBytes":"{b64}"}}}}"#))
+    }
+
+    fn proto_header(schema: &str) -> Json {
+        Json::Obj(vec![(
+            "header".into(),
+            Json::Obj(vec![
+                ("queryId".into(), Json::Str("transient_1".into())),
+                ("schema".into(), Json::Str("`PROFILEID` STRING".into())),
+                ("protoSchema".into(), Json::Str(schema.into())),
+            ]),
+        )])
+    }
+
+    #[test]
+    fn protobuf_responses_compare_printed_rows_as_a_sorted_list() {
+        let expected = vec![
+            Json::Obj(vec![(
+                "header".into(),
+                Json::Obj(vec![("protoSchema".into(), Json::Str(RIDER_SCHEMA.into()))]),
+            )]),
+            j(r#"{"row":"PROFILEID: \"which\"\nLATITUDE: 37.7877\nLONGITUDE: -122.4205\n"}"#),
+            j(r#"{"row":"PROFILEID: \"there\"\nLATITUDE: 37.3903\nLONGITUDE: -122.0643\n"}"#),
+            j(r#"{"finalMessage":"Limit Reached"}"#),
+        ];
+        let actual = vec![
+            proto_header(RIDER_SCHEMA),
+            rider_line("there", 37.3903, -122.0643),
+            rider_line("which", 37.7877, -122.4205),
+            j(r#"{"finalMessage":"Limit Reached"}"#),
+        ];
+        assert_eq!(query_proto_response(&expected, &actual), Ok(()));
+
+        let mut wrong_row = actual.clone();
+        wrong_row[1] = rider_line("there", 37.3903, -122.0644);
+        let err = query_proto_response(&expected, &wrong_row).expect_err("row differs");
+        assert!(err.contains("-122.0644"), "{err}");
+
+        let mut wrong_final = actual.clone();
+        wrong_final[3] = j(r#"{"finalMessage":"Query Completed"}"#);
+        assert!(query_proto_response(&expected, &wrong_final).is_err());
+
+        let mut wrong_schema = actual.clone();
+        wrong_schema[0] =
+            proto_header(&RIDER_SCHEMA.replace("  double LONGITUDE", "double LONGITUDE"));
+        let err = query_proto_response(&expected, &wrong_schema).expect_err("schema differs");
+        assert!(err.contains("line 0"), "{err}");
+
+        let err = query_proto_response(&expected, &actual[..3]).expect_err("a line short");
+        assert!(err.contains("expected 4 lines, got 3"), "{err}");
+
+        let mut not_base64 = actual.clone();
+        not_base64[2] = j(r#"{"row":{"protobufBytes":"!!"}}"#);
+        let err = query_proto_response(&expected, &not_base64).expect_err("bad base64");
+        assert!(err.contains("line 2") && err.contains("base64"), "{err}");
     }
 
     #[test]

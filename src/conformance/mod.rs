@@ -12,20 +12,23 @@
 //! Modules: `json` (a JSON tree keeping number text), `case` (the neutral case format),
 //! `client` (HTTP/1.1 to the server), `topic_schema` (source bound to a topic, record
 //! serde), `steps` (reset, topics, produce, settle, outputs), `compare` (ksqlDB's
-//! comparison rules), `qtt`, `rqtt`, `report`, `baseline`.
+//! comparison rules), `proto_schema` (the `.proto` subset of a protobuf query header),
+//! `proto_text` (a protobuf row decoded and printed as Java's `TextFormat`), `qtt`, `rqtt`,
+//! `report`, `baseline`.
 //!
 //! Skipped by design, and reported as SKIP rather than FAIL:
 //! - `enabled: false` cases;
 //! - category `test_only_function`: UDFs that only ksqlDB's test jars define;
 //! - value formats other than JSON, key formats other than KAFKA/JSON/NONE, and anything
-//!   that needs Schema Registry (`topics` entries carrying schemas or schema ids);
-//! - RQTT protobuf responses (`testPullWithProtoFormat`, category `protobuf_response`).
+//!   that needs Schema Registry (`topics` entries carrying schemas or schema ids).
 
 mod baseline;
 mod case;
 mod client;
 mod compare;
 mod json;
+mod proto_schema;
+mod proto_text;
 mod qtt;
 mod report;
 mod rqtt;
@@ -311,16 +314,6 @@ fn skip_reason(case: &Case) -> Option<String> {
         });
     if needs_registry {
         return Some("needs Schema Registry".into());
-    }
-    if case.suite == Suite::Rqtt
-        && (case
-            .doc
-            .get("testPullWithProtoFormat")
-            .and_then(json::Json::as_bool)
-            == Some(true)
-            || case.categories.iter().any(|c| c == "protobuf_response"))
-    {
-        return Some("protobuf query responses are not supported".into());
     }
     None
 }

@@ -55,7 +55,15 @@ fn request_properties(case_properties: &Json) -> Json {
 enum Actual {
     Admin(Json),
     Query(Vec<Json>),
+    /// A protobuf-mode `/query-stream` reply (`testPullWithProtoFormat`).
+    QueryProto(Vec<Json>),
 }
+
+/// The media type of ksqlDB's protobuf query responses (rqtt-format.md §3 step 8).
+const PROTOBUF_MEDIA_TYPE: &str = "application/vnd.ksql.v1+protobuf";
+
+/// Longest protobuf-mode reply read, so a runaway server cannot exhaust memory.
+const PROTO_REPLY_BYTES_MAX: usize = 64 << 20;
 
 pub async fn run(client: &HttpClient, case: &Case, deadline: Instant) -> Result<(), String> {
     let expected_error = case.doc.field("expectedError");
@@ -119,16 +127,7 @@ pub async fn run(client: &HttpClient, case: &Case, deadline: Instant) -> Result<
     }
 
     let mut errors_seen = 0;
-    for q in case
-        .meta("query_statements")
-        .map(Json::as_array)
-        .unwrap_or(&[])
-    {
-        let index = q.field("index").and_then(Json::as_i64).unwrap_or(-1);
-        let statement = usize::try_from(index)
-            .ok()
-            .and_then(|i| case.statements.get(i))
-            .ok_or_else(|| format!("query index {index} is out of range"))?;
+    for statement in query_statements(case)? {
         let produce_inputs = produce_after_header.then_some((&case.inputs[..], &sources));
         match run_query(client, statement, &properties, produce_inputs, deadline).await? {
             Ok(lines) => {
@@ -159,9 +158,92 @@ pub async fn run(client: &HttpClient, case: &Case, deadline: Instant) -> Result<
     if expected_error.is_some() && errors_seen == 0 {
         return Err("expected an error, but every statement succeeded".into());
     }
+    if case
+        .doc
+        .get("testPullWithProtoFormat")
+        .and_then(Json::as_bool)
+        == Some(true)
+    {
+        for statement in query_statements(case)? {
+            // Java drops errors in this mode silently: a failed query adds no response.
+            if let Some(lines) = run_proto_query(client, statement, &properties, deadline).await? {
+                actual.push(Actual::QueryProto(lines));
+            }
+        }
+    }
 
     steps::check_outputs(client, &case.outputs, &sources, true).await?;
     compare_responses(case, &actual)
+}
+
+/// The case's query statements, in order (`meta.query_statements` indexes `statements`).
+fn query_statements(case: &Case) -> Result<Vec<&String>, String> {
+    case.meta("query_statements")
+        .map(Json::as_array)
+        .unwrap_or(&[])
+        .iter()
+        .map(|q| {
+            let index = q.field("index").and_then(Json::as_i64).unwrap_or(-1);
+            usize::try_from(index)
+                .ok()
+                .and_then(|i| case.statements.get(i))
+                .ok_or_else(|| format!("query index {index} is out of range"))
+        })
+        .collect()
+}
+
+/// Sends one query to `POST /query-stream` in protobuf mode, as `RestTestExecutor` does
+/// (rqtt-format.md §3 step 8), and reads the reply to its end. `None` is a non-200 answer.
+/// The reply is one JSON array of lines (header with `protoSchema`, rows with
+/// `protobufBytes`, maybe a final message), parsed whole so that line breaks and separators
+/// may fall anywhere.
+async fn run_proto_query(
+    client: &HttpClient,
+    statement: &str,
+    properties: &Json,
+    deadline: Instant,
+) -> Result<Option<Vec<Json>>, String> {
+    let body = Json::Obj(vec![
+        ("sql".into(), Json::Str(statement.to_string())),
+        ("properties".into(), properties.clone()),
+        ("sessionVariables".into(), Json::Obj(Vec::new())),
+        ("requestProperties".into(), Json::Obj(Vec::new())),
+    ]);
+    let resp = client
+        .open_accepting(
+            Method::POST,
+            "/query-stream",
+            PROTOBUF_MEDIA_TYPE,
+            Some("application/json"),
+            Some(body.to_text()),
+        )
+        .await?;
+    let status = resp.status();
+    let mut reader = LineReader::new(resp.into_body());
+    let mut text = String::new();
+    while let Some(line) = bounded(reader.next_line(), deadline).await?? {
+        text.push_str(&line);
+        text.push('\n');
+        if text.len() > PROTO_REPLY_BYTES_MAX {
+            return Err(format!(
+                "the protobuf /query-stream reply is longer than {PROTO_REPLY_BYTES_MAX} bytes"
+            ));
+        }
+    }
+    if status != StatusCode::OK {
+        return Ok(None);
+    }
+    match Json::parse(&text) {
+        Ok(Json::Arr(lines)) => Ok(Some(lines)),
+        Ok(_) => Err(format!(
+            "the protobuf /query-stream reply is not a JSON array: {}",
+            clip(&text)
+        )),
+        Err(e) => Err(format!(
+            "unparsable protobuf /query-stream reply ({e}): {}",
+            clip(&text)
+        )),
+    }
 }
 
 /// Sends one query to `POST /query` and reads it to its end. `Ok(Err(reply))` is a non-200
@@ -316,17 +398,23 @@ fn compare_responses(case: &Case, actual: &[Actual]) -> Result<(), String> {
         .and_then(Json::as_bool)
         .unwrap_or(false);
     for (i, (e, a)) in expected.iter().zip(actual).enumerate() {
-        match (e.field("admin"), e.field("query"), a) {
-            (Some(want), _, Actual::Admin(got)) => compare::partial_match(want, got, "entity")
+        let want_proto = e.field("queryProto");
+        match (e.field("admin"), e.field("query"), want_proto, a) {
+            (Some(want), _, _, Actual::Admin(got)) => compare::partial_match(want, got, "entity")
                 .map_err(|m| format!("response {i}: {m}"))?,
-            (_, Some(want), Actual::Query(got)) => {
+            (_, Some(want), _, Actual::Query(got)) => {
                 compare::query_response(want.as_array(), got, verify_order)
+                    .map_err(|m| format!("response {i}: {m}"))?
+            }
+            (_, _, Some(want), Actual::QueryProto(got)) => {
+                compare::query_proto_response(want.as_array(), got)
                     .map_err(|m| format!("response {i}: {m}"))?
             }
             _ => {
                 let got = match a {
                     Actual::Admin(_) => "an admin entity",
                     Actual::Query(_) => "a query result",
+                    Actual::QueryProto(_) => "a protobuf query result",
                 };
                 return Err(format!(
                     "response {i}: expected {}, got {got}",
