@@ -101,9 +101,6 @@ async fn assets_have_their_content_types_and_unknown_ones_404() {
             assert_eq!(error["error_code"], 40400, "{path}");
         }
 
-        let (status, _, _) = c.send("POST", "/console/app.js", &[], b"{}").await;
-        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
-
         // HEAD: GET's headers, no body.
         let (_, get_headers, get_body) = c.send("GET", "/console/style.css", &[], b"").await;
         let (status, headers, body) = c.send("HEAD", "/console/style.css", &[], b"").await;
@@ -115,6 +112,11 @@ async fn assets_have_their_content_types_and_unknown_ones_404() {
             headers[header::CONTENT_LENGTH],
             get_body.len().to_string().as_str()
         );
+
+        // Last on this connection: a refused request's unread body may end an HTTP/1.1
+        // connection (the server does not drain what it will not use), so nothing follows.
+        let (status, _, _) = c.send("POST", "/console/app.js", &[], b"{}").await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     }
     server.stop().await;
 }

@@ -167,6 +167,25 @@ async fn earliest_with_limit_ends_cleanly_in_all_formats() {
         text.ends_with("\",\"schema\":\"`V` INTEGER, `D` DOUBLE\"}},\n{\"row\":{\"columns\":[1,1.5]}},\n{\"row\":{\"columns\":[2,1.0E10]}},\n{\"finalMessage\":\"Limit Reached\"}]"),
         "{text}"
     );
+
+    // A pull over a stream: ksqlDB runs it as a push query that stops at the end of the
+    // data, so in the v1 format it ends with a final message too (a table pull does not).
+    let (status, bytes) = server
+        .h2()
+        .await
+        .request(
+            "POST",
+            "/query-stream",
+            Some("application/vnd.ksql.v1+json"),
+            query_body("SELECT v FROM s;", false).as_bytes(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let text = std::str::from_utf8(&bytes).expect("utf8");
+    assert!(
+        text.ends_with("{\"row\":{\"columns\":[3]}},\n{\"finalMessage\":\"Query Completed\"}]"),
+        "{text}"
+    );
     server.stop().await;
 }
 

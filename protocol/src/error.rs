@@ -29,6 +29,10 @@ pub enum ProtocolError {
     /// endpoint needs.
     #[error("Invalid multipart request: {0}")]
     InvalidForm(String),
+    /// A result the requested response format cannot represent (the PROTOBUF format and
+    /// an ARRAY of ARRAYs, say); refused before anything is streamed.
+    #[error("{0}")]
+    UnsupportedInFormat(String),
     /// A request `Content-Type` the endpoint cannot read.
     #[error("HTTP 415 Unsupported Media Type: {0}")]
     UnsupportedMediaType(String),

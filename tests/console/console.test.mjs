@@ -11,17 +11,13 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import http2 from 'node:http2';
-import { fileURLToPath } from 'node:url';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const REPO = path.resolve(HERE, '../..');
-const SLUICE = process.env.SLUICE_BIN
-  ?? path.join(process.env.CARGO_TARGET_DIR ?? path.join(REPO, 'target'), 'debug', 'sluice');
+import { requireSluice, startServer, stopServer } from './sluice_server.mjs';
+
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 /** Upper bound on any one wait, so a broken console fails the test instead of hanging it. */
 const WAIT_MS = 15_000;
@@ -36,7 +32,7 @@ try {
 } catch (err) {
   throw new Error(`playwright-core is missing: run \`npm ci\` in tests/console (${err.message})`);
 }
-if (!existsSync(SLUICE)) throw new Error(`${SLUICE} is missing: run \`cargo build --bin sluice\` first`);
+requireSluice();
 if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
 
 const temp = mkdtempSync(path.join(tmpdir(), 'sluice-console-'));
@@ -52,7 +48,7 @@ const problems = []; // page errors, failed requests, requests off this server
 let expectingBadRequests = false;
 
 before(async () => {
-  server = await startServer();
+  server = await startServer(path.join(temp, 'data'), WAIT_MS);
   context = await chromium.launchPersistentContext(path.join(temp, 'profile'), {
     executablePath: CHROMIUM,
     headless: true,
@@ -84,7 +80,7 @@ before(async () => {
 
 after(async () => {
   await context?.close();
-  if (server) await stopServer(server);
+  if (server) await stopServer(server, WAIT_MS);
   rmSync(temp, { recursive: true, force: true });
 });
 
@@ -269,36 +265,6 @@ function cell(text) {
 async function schemaOf(p) {
   return p.locator('#source-detail .schema table tbody tr')
     .evaluateAll((trs) => trs.map((tr) => [...tr.cells].map((td) => td.textContent)));
-}
-
-/** Starts `sluice serve` on 127.0.0.1:0 and reads the address it prints. */
-async function startServer() {
-  const child = spawn(SLUICE, ['serve', '--listen', '127.0.0.1:0', '--data-dir', path.join(temp, 'data')], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
-  });
-  let log = '';
-  child.stderr.on('data', (d) => { log += d; });
-  const base = await new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`sluice did not say where it listens:\n${out}${log}`)), WAIT_MS);
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /sluice listening on (http:\/\/\S+)/.exec(out);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`sluice exited (${code}):\n${out}${log}`)); });
-  });
-  return { child, base, log: () => log };
-}
-
-async function stopServer({ child }) {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), WAIT_MS);
-  await exited;
-  clearTimeout(timer);
 }
 
 /** `POST /ksql` from node, for checks the browser does not make. */

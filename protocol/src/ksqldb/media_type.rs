@@ -5,6 +5,9 @@ pub const DELIMITED: &str = "application/vnd.ksqlapi.delimited.v1";
 pub const JSON: &str = "application/json";
 /// The old `/query` StreamedRow format, sent by the Java client from 0.28 on.
 pub const KSQL_V1_JSON: &str = "application/vnd.ksql.v1+json";
+/// The StreamedRow format with each row a protobuf message (`protobufBytes`) and the
+/// header carrying the message's `.proto` text (`protoSchema`).
+pub const KSQL_V1_PROTOBUF: &str = "application/vnd.ksql.v1+protobuf";
 
 /// How `/query-stream` results (and inserts-stream acks) are framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,6 +15,7 @@ pub enum ResultFormat {
     Delimited,
     JsonArray,
     KsqlV1Json,
+    KsqlV1Protobuf,
 }
 
 impl ResultFormat {
@@ -20,6 +24,7 @@ impl ResultFormat {
             ResultFormat::Delimited => DELIMITED,
             ResultFormat::JsonArray => JSON,
             ResultFormat::KsqlV1Json => KSQL_V1_JSON,
+            ResultFormat::KsqlV1Protobuf => KSQL_V1_PROTOBUF,
         }
     }
 }
@@ -44,6 +49,7 @@ pub fn negotiate(accept: Option<&str>, allow_v1: bool) -> Option<ResultFormat> {
             DELIMITED | "*/*" | "application/*" => return Some(ResultFormat::Delimited),
             JSON => return Some(ResultFormat::JsonArray),
             KSQL_V1_JSON if allow_v1 => return Some(ResultFormat::KsqlV1Json),
+            KSQL_V1_PROTOBUF if allow_v1 => return Some(ResultFormat::KsqlV1Protobuf),
             _ => {}
         }
     }
@@ -58,6 +64,9 @@ pub enum OldQueryFormat {
     StreamedRows { content_type: &'static str },
     /// `application/vnd.ksqlapi.delimited.v1`: served as `/query-stream` would.
     Delimited,
+    /// `application/vnd.ksql.v1+protobuf`: ksqlDB serves it with `/query-stream`'s writer
+    /// (on HTTP/1.1 and HTTP/2 alike), so it is served as `/query-stream` would.
+    Protobuf,
 }
 
 /// `Accept` on `/query`. A missing Accept or `*/*` gets the StreamedRow array, which is
@@ -78,6 +87,7 @@ pub fn negotiate_old_query(accept: Option<&str>) -> Option<OldQueryFormat> {
             KSQL_V1_JSON | "*/*" | "application/*" => return rows(KSQL_V1_JSON),
             JSON => return rows(JSON),
             DELIMITED => return Some(OldQueryFormat::Delimited),
+            KSQL_V1_PROTOBUF => return Some(OldQueryFormat::Protobuf),
             _ => {}
         }
     }
@@ -101,6 +111,11 @@ mod tests {
             Some(ResultFormat::KsqlV1Json)
         );
         assert_eq!(negotiate(Some("application/vnd.ksql.v1+json"), false), None);
+        assert_eq!(
+            negotiate(Some("application/vnd.ksql.v1+protobuf"), true),
+            Some(ResultFormat::KsqlV1Protobuf)
+        );
+        assert_eq!(negotiate(Some(KSQL_V1_PROTOBUF), false), None);
         assert_eq!(negotiate(Some("text/html"), true), None);
     }
 
@@ -112,6 +127,10 @@ mod tests {
         assert_eq!(
             negotiate_old_query(Some(DELIMITED)),
             Some(OldQueryFormat::Delimited)
+        );
+        assert_eq!(
+            negotiate_old_query(Some(KSQL_V1_PROTOBUF)),
+            Some(OldQueryFormat::Protobuf)
         );
         assert_eq!(negotiate_old_query(Some("text/html")), None);
     }

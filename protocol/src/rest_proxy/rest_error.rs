@@ -68,7 +68,8 @@ pub fn from_protocol(err: &ProtocolError) -> ErrorResponse {
         | ProtocolError::EmptyBody
         | ProtocolError::TruncatedRow
         | ProtocolError::InvalidForm(_)
-        | ProtocolError::ResponseTooLarge { .. } => code::BAD_REQUEST,
+        | ProtocolError::ResponseTooLarge { .. }
+        | ProtocolError::UnsupportedInFormat(_) => code::BAD_REQUEST,
         ProtocolError::InvalidRecord(_) => code::INVALID_REQUEST,
         ProtocolError::UnsupportedMediaType(_) => code::UNSUPPORTED_MEDIA_TYPE,
     };

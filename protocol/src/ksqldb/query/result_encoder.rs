@@ -3,13 +3,17 @@
 //! - Delimited: header object line, then one JSON array line per row.
 //! - JSON array: `[{header},[row],[row]]`.
 //! - `application/vnd.ksql.v1+json`: `[{"header":…},\n{"row":{"columns":[…]}},\n…{"finalMessage":…}]`.
+//! - `application/vnd.ksql.v1+protobuf`: the same array, the header with a `protoSchema`
+//!   and each row `{"row":{"protobufBytes":"<base64>"}}` (see `protobuf_rows`).
 
 use sluice_engine::types::{SqlType, Value};
 use sluice_engine::EndReason;
 use sluice_engine::{CellRef, ResultRows};
 
+use super::protobuf_rows::ProtoRows;
 use crate::ksqldb::media_type::ResultFormat;
 use crate::value_json::{write_json_string, write_value};
+use sluice_engine::codec::write_base64_string;
 
 #[derive(Debug)]
 pub struct ResultEncoder {
@@ -20,14 +24,27 @@ pub struct ResultEncoder {
     /// ksqlDB's unbuffered writer does). Pull responses on `/query-stream` have no final
     /// message, so they put the separator before each element instead.
     final_message: bool,
+    /// The message rows are encoded as, in the protobuf format.
+    proto: Option<ProtoRows>,
 }
 
 impl ResultEncoder {
-    /// For `/query-stream`: only push queries end with a final message.
-    pub fn new(format: ResultFormat, push: bool) -> ResultEncoder {
+    /// For `/query-stream`: every query but a pull over a table ends with a final message
+    /// (ksqlDB runs a pull over a stream as a push query that stops at the end).
+    pub fn new(format: ResultFormat, final_message: bool) -> ResultEncoder {
         ResultEncoder {
             format,
-            final_message: push,
+            final_message,
+            proto: None,
+        }
+    }
+
+    /// For `/query-stream` (and `/query`) in the protobuf format: rows encoded as `proto`.
+    pub fn protobuf(proto: ProtoRows, final_message: bool) -> ResultEncoder {
+        ResultEncoder {
+            format: ResultFormat::KsqlV1Protobuf,
+            final_message,
+            proto: Some(proto),
         }
     }
 
@@ -37,6 +54,7 @@ impl ResultEncoder {
         ResultEncoder {
             format: ResultFormat::KsqlV1Json,
             final_message: true,
+            proto: None,
         }
     }
 
@@ -46,6 +64,7 @@ impl ResultEncoder {
         ResultEncoder {
             format: ResultFormat::KsqlV1Json,
             final_message: false,
+            proto: None,
         }
     }
 
@@ -89,7 +108,7 @@ impl ResultEncoder {
                     out.push(b'\n');
                 }
             }
-            ResultFormat::KsqlV1Json => {
+            ResultFormat::KsqlV1Json | ResultFormat::KsqlV1Protobuf => {
                 out.extend_from_slice(b"[{\"header\":{\"queryId\":");
                 write_json_string(query_id, out);
                 out.extend_from_slice(b",\"schema\":");
@@ -103,6 +122,10 @@ impl ResultEncoder {
                     })
                     .collect();
                 write_json_string(&schema.join(", "), out);
+                if let Some(proto) = &self.proto {
+                    out.extend_from_slice(b",\"protoSchema\":");
+                    write_json_string(proto.schema(), out);
+                }
                 out.extend_from_slice(b"}}");
                 self.v1_after(out);
             }
@@ -132,6 +155,18 @@ impl ResultEncoder {
                 out.extend_from_slice(b"}}");
                 self.v1_after(out);
             }
+            ResultFormat::KsqlV1Protobuf => {
+                let Some(proto) = &self.proto else {
+                    return;
+                };
+                let mut message = Vec::with_capacity(64);
+                proto.encode_row(cells, &mut message);
+                self.v1_before(out);
+                out.extend_from_slice(b"{\"row\":{\"protobufBytes\":");
+                write_base64_string(&message, out);
+                out.extend_from_slice(b"}}");
+                self.v1_after(out);
+            }
         }
     }
 
@@ -142,7 +177,10 @@ impl ResultEncoder {
         for (tombstone, row) in rows.rows_with_tombstones() {
             match (tombstone, self.format) {
                 (false, _) => self.row_cells(row, out),
-                (true, ResultFormat::KsqlV1Json) => self.tombstone_cells(row, out),
+                // ksqlDB writes a tombstone's key columns as JSON in either v1 format.
+                (true, ResultFormat::KsqlV1Json | ResultFormat::KsqlV1Protobuf) => {
+                    self.tombstone_cells(row, out)
+                }
                 (true, _) => {}
             }
         }
@@ -162,7 +200,7 @@ impl ResultEncoder {
         match self.format {
             ResultFormat::Delimited => {}
             ResultFormat::JsonArray => out.push(b']'),
-            ResultFormat::KsqlV1Json => {
+            ResultFormat::KsqlV1Json | ResultFormat::KsqlV1Protobuf => {
                 if self.final_message {
                     out.extend_from_slice(match reason {
                         EndReason::LimitReached => {
@@ -196,7 +234,7 @@ impl ResultEncoder {
                 out.extend_from_slice(&obj);
                 out.push(b']');
             }
-            ResultFormat::KsqlV1Json => {
+            ResultFormat::KsqlV1Json | ResultFormat::KsqlV1Protobuf => {
                 self.v1_before(out);
                 out.extend_from_slice(b"{\"errorMessage\":");
                 out.extend_from_slice(&obj);
@@ -280,6 +318,22 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).expect("utf8"),
             "[{\"header\":{\"queryId\":\"query_1\",\"schema\":\"`V` INTEGER\"}},\n{\"row\":{\"columns\":[1]}},\n{\"finalMessage\":\"Query Completed\"}]"
+        );
+    }
+
+    #[test]
+    fn protobuf_rows_are_base64_messages_under_a_header_with_the_schema() {
+        let names = ["V".to_string()];
+        let types = [SqlType::Integer];
+        let proto = ProtoRows::new(&names, &types).expect("representable");
+        let enc = ResultEncoder::protobuf(proto, false);
+        let mut out = Vec::new();
+        enc.header("q", &names, &types, &mut out);
+        enc.row(&[Value::Integer(150)], &mut out);
+        enc.end(EndReason::Completed, &mut out);
+        assert_eq!(
+            String::from_utf8(out).expect("utf8"),
+            "[{\"header\":{\"queryId\":\"q\",\"schema\":\"`V` INTEGER\",\"protoSchema\":\"syntax = \\\"proto3\\\";\\n\\nmessage ConnectDefault1 {\\n  int32 V = 1;\\n}\\n\"}},\n{\"row\":{\"protobufBytes\":\"CJYB\"}}]"
         );
     }
 

@@ -2,7 +2,7 @@
 //! the StreamedRow array over HTTP/1.1, or like `/query-stream` for the delimited type.
 //!
 //! ```text
-//!  Accept ─► StreamedRows (HTTP/1.1 only) | Delimited ─► body (ksql, streamsProperties)
+//!  Accept ─► StreamedRows (HTTP/1.1 only) | Delimited | Protobuf ─► body (ksql, streamsProperties)
 //!        ─► query_stream::respond (query or PRINT) ─► chunks
 //! ```
 
@@ -63,6 +63,10 @@ pub async fn handle(
         OldQueryFormat::Delimited => (
             Framing::QueryStream(ResultFormat::Delimited),
             ResultFormat::Delimited.content_type(),
+        ),
+        OldQueryFormat::Protobuf => (
+            Framing::QueryStream(ResultFormat::KsqlV1Protobuf),
+            ResultFormat::KsqlV1Protobuf.content_type(),
         ),
     };
     let reply = Reply {

@@ -12,6 +12,7 @@ use sluice_engine::{
 };
 use sluice_protocol::ksqldb::errors::{code, protocol_error, stream_error, MessageStyle};
 use sluice_protocol::ksqldb::media_type::{negotiate, ResultFormat};
+use sluice_protocol::ksqldb::query::protobuf_rows::ProtoRows;
 use sluice_protocol::ksqldb::query::query_request::{string_map, QueryStreamArgs};
 use sluice_protocol::ksqldb::query::result_encoder::ResultEncoder;
 use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;
@@ -105,6 +106,17 @@ pub async fn respond(
         Ok(QueryOutput::Print(print)) => return print::respond(print),
         Err(e) => return error(stream_error(&e, Some(sql), style)),
     };
+    // The protobuf format's message is fixed by the columns: a result it cannot carry is
+    // refused before anything is streamed.
+    let proto = match framing {
+        Framing::QueryStream(ResultFormat::KsqlV1Protobuf) => {
+            match ProtoRows::new(query.column_names(), query.column_types()) {
+                Ok(p) => Some(p),
+                Err(e) => return error(protocol_error(&e)),
+            }
+        }
+        _ => None,
+    };
     let slot = if query.kind() == QueryKind::Push {
         let Some(slot) = push_quota.try_acquire() else {
             let message = format!(
@@ -124,6 +136,7 @@ pub async fn respond(
         engine: Arc::clone(engine),
         counters,
         framing,
+        proto,
         _slot: slot,
     };
     tokio::spawn(task.run(query, tx));
@@ -135,6 +148,8 @@ struct Pump {
     engine: Arc<Engine>,
     counters: QueryCounters,
     framing: Framing,
+    /// The rows' message in the protobuf format.
+    proto: Option<ProtoRows>,
     /// The connection's push slot, given back when the pump ends.
     _slot: Option<PushSlot>,
 }
@@ -146,13 +161,19 @@ impl Pump {
             engine,
             counters,
             framing,
+            proto,
             _slot,
         } = self;
-        let push = query.kind() == QueryKind::Push;
-        let encoder = match framing {
-            Framing::QueryStream(format) => ResultEncoder::new(format, push),
-            Framing::OldQuery if query.is_table_pull() => ResultEncoder::old_query_table_pull(),
-            Framing::OldQuery => ResultEncoder::old_query(),
+        // ksqlDB runs a pull over a stream as a push query that stops at the end of the
+        // data, so it too ends with a final message; only a pull over a table does not.
+        let final_message = !query.is_table_pull();
+        let encoder = match (framing, proto) {
+            (Framing::QueryStream(_), Some(proto)) => ResultEncoder::protobuf(proto, final_message),
+            (Framing::QueryStream(format), None) => ResultEncoder::new(format, final_message),
+            (Framing::OldQuery, _) if query.is_table_pull() => {
+                ResultEncoder::old_query_table_pull()
+            }
+            (Framing::OldQuery, _) => ResultEncoder::old_query(),
         };
         let mut out = Vec::with_capacity(4096);
         encoder.header_with_keys(
