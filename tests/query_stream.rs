@@ -455,6 +455,48 @@ async fn different_push_queries_share_decoding_and_each_sees_its_rows() {
     server.stop().await;
 }
 
+/// The decoded records a group shares go once every member has read them: queries that
+/// keep up leave only the last commits held, not a window of everything recent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_decoding_lets_go_of_what_every_query_read() {
+    const BATCHES: usize = 20;
+    const ROWS_PER_BATCH: usize = 25;
+    let server = TestServer::start().await;
+    server.ksql_ok(CREATE).await;
+    let mut client = server.h2().await;
+    let mut queries = Vec::new();
+    for j in 0..2 {
+        let sql = format!("SELECT v FROM s WHERE v % 2 = {j} EMIT CHANGES;");
+        queries.push(
+            start_query(&mut client, query_body(&sql, false), None)
+                .await
+                .1,
+        );
+    }
+    wait_for_queries(&server, 2).await;
+    for b in 0..BATCHES {
+        let rows: String = (0..ROWS_PER_BATCH)
+            .map(|r| format!("{{\"K\":\"k\",\"V\":{}}}\n", b * ROWS_PER_BATCH + r))
+            .collect();
+        insert(&server, &rows).await;
+        // Both queries read the whole batch before the next one is written.
+        for (j, lines) in queries.iter_mut().enumerate() {
+            let batch = b * ROWS_PER_BATCH..(b + 1) * ROWS_PER_BATCH;
+            for v in batch.filter(|v| v % 2 == j) {
+                let line = lines.next_line().await.expect("row");
+                assert_eq!(line, format!("[{v}]"), "query {j}");
+            }
+        }
+    }
+    let held = server.engine.shared_records_held();
+    assert!(
+        held <= 2 * ROWS_PER_BATCH,
+        "{held} decoded records held after every query read all {} rows",
+        BATCHES * ROWS_PER_BATCH
+    );
+    server.stop().await;
+}
+
 /// Identical push queries share each read's result rows (one reads and decodes, the rest
 /// copy), and every one still sees every row, in order, exactly once; a query that differs
 /// and one that starts later from earliest are unaffected.

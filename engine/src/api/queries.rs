@@ -221,6 +221,11 @@ impl Engine {
     pub fn shared_records_decoded(&self) -> u64 {
         self.rt.shared_batches.decodes().records_taken()
     }
+
+    /// Decoded records push queries' groups hold for members that have not read them yet.
+    pub fn shared_records_held(&self) -> usize {
+        self.rt.shared_batches.decodes().records_held()
+    }
 }
 
 fn plan(

@@ -19,6 +19,10 @@
 //!
 //! Groups are keyed by source and by what the scan does with tombstones: the only scan
 //! settings that differ between push queries on one source.
+//!
+//! Each member publishes its next offset per partition; a batch goes once every member is
+//! past it (or the group is full), so keeping up costs no memory and falling behind costs
+//! at most [`DECODED_RECORDS_PER_GROUP_MAX`] records.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,10 +32,14 @@ use crate::catalog::Source;
 use crate::exec::scan::{DecodedRecord, Tombstones};
 use crate::log::{Offset, PartitionId, StoredRecord};
 
-/// Decoded records kept per group, over all its batches (the oldest batches go first). A
-/// query further behind than this decodes for itself. Commits under a steady load hold a
-/// few records each, so the bound is in records, not batches.
-pub const DECODED_RECORDS_PER_GROUP_MAX: usize = 8_192;
+/// Decoded records a group may keep, over all its batches. A batch goes as soon as every
+/// member has read past it, so a group whose members keep up holds only the last few
+/// commits; this bounds what members that fall behind (a stalled client, a pause of the
+/// process) pin. It is sized for half a second at 50,000 rows/s: a query behind by more
+/// decodes for itself, and when one did, a hundred did, each paying the decoding the
+/// group exists to share, which kept them all behind (measured: 100 push queries with
+/// distinct filters at 50,000 rows/s never recovered from a 0.5 s pause with 8,192).
+pub const DECODED_RECORDS_PER_GROUP_MAX: usize = 32_768;
 
 /// Partition `partition`'s records `[start, end)` and what the scan made of each (`None`:
 /// the scan skipped it).
@@ -50,8 +58,41 @@ pub struct DecodeRing {
     source: Arc<Source>,
     /// The batches, oldest first, and how many records they hold together.
     batches: Mutex<(VecDeque<Arc<DecodedBatch>>, usize)>,
+    /// Where each member is, so batches every member has passed can go.
+    members: Mutex<Vec<Weak<MemberPositions>>>,
     /// The engine-wide count of records members took decoded instead of decoding.
     records_taken: Arc<AtomicU64>,
+}
+
+/// A member's next offset in each partition it reads.
+#[derive(Debug)]
+pub(crate) struct MemberPositions {
+    partitions: Vec<PartitionId>,
+    next: Vec<AtomicU64>,
+}
+
+impl MemberPositions {
+    /// Records that the member's next offset in `partition` is `next`.
+    pub(crate) fn advance(&self, partition: PartitionId, next: Offset) {
+        if let Some(i) = self.partitions.iter().position(|p| *p == partition) {
+            self.next[i].store(next.0, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the member has read past `batch` (or does not read its partition).
+    fn passed(&self, batch: &DecodedBatch) -> bool {
+        self.partitions
+            .iter()
+            .position(|p| *p == batch.partition)
+            .is_none_or(|i| self.next[i].load(Ordering::Relaxed) >= batch.end.0)
+    }
+}
+
+/// A push query's place in its group: the shared ring, and its positions in it.
+#[derive(Debug, Clone)]
+pub(crate) struct DecodeMember {
+    pub(crate) ring: Arc<DecodeRing>,
+    pub(crate) positions: Arc<MemberPositions>,
 }
 
 impl DecodeRing {
@@ -71,17 +112,33 @@ impl DecodeRing {
         found
     }
 
-    /// Leaves a batch for the other members (the oldest go when the ring is full).
+    /// Leaves a batch for the other members. Batches every member has read past go, and
+    /// the oldest go when the ring is full.
     pub(crate) fn offer(&self, batch: Arc<DecodedBatch>) {
+        let members: Vec<Arc<MemberPositions>> = {
+            let mut members = self.members.lock().unwrap_or_else(|e| e.into_inner());
+            members.retain(|m| m.strong_count() > 0);
+            members.iter().filter_map(Weak::upgrade).collect()
+        };
         let mut guard = self.batches.lock().unwrap_or_else(|e| e.into_inner());
         let (batches, records) = &mut *guard;
         *records += batch.records.len();
         batches.push_back(batch);
-        while *records > DECODED_RECORDS_PER_GROUP_MAX && batches.len() > 1 {
+        while batches.len() > 1 {
+            let Some(oldest) = batches.front() else { break };
+            let full = *records > DECODED_RECORDS_PER_GROUP_MAX;
+            if !full && !members.iter().all(|m| m.passed(oldest)) {
+                break;
+            }
             if let Some(old) = batches.pop_front() {
                 *records -= old.records.len();
             }
         }
+    }
+
+    /// Decoded records the group holds now.
+    pub fn records_held(&self) -> usize {
+        self.batches.lock().unwrap_or_else(|e| e.into_inner()).1
     }
 }
 
@@ -99,9 +156,27 @@ pub struct SharedDecodes {
 }
 
 impl SharedDecodes {
-    /// The ring a push query on `source` whose scan treats tombstones as `tombstones`
-    /// shares decoded records through.
-    pub(crate) fn join(&self, source: &Arc<Source>, tombstones: Tombstones) -> Arc<DecodeRing> {
+    /// Joins the group of push queries on `source` whose scans treat tombstones as
+    /// `tombstones`, as a member starting at `start` (its next offset per partition).
+    pub(crate) fn join(
+        &self,
+        source: &Arc<Source>,
+        tombstones: Tombstones,
+        start: &[(PartitionId, Offset)],
+    ) -> DecodeMember {
+        let ring = self.ring(source, tombstones);
+        let positions = Arc::new(MemberPositions {
+            partitions: start.iter().map(|(p, _)| *p).collect(),
+            next: start.iter().map(|(_, o)| AtomicU64::new(o.0)).collect(),
+        });
+        ring.members
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::downgrade(&positions));
+        DecodeMember { ring, positions }
+    }
+
+    fn ring(&self, source: &Arc<Source>, tombstones: Tombstones) -> Arc<DecodeRing> {
         let key = GroupKey {
             source: source.name.clone(),
             forward_tombstones: tombstones == Tombstones::Forward,
@@ -117,10 +192,21 @@ impl SharedDecodes {
         let ring = Arc::new(DecodeRing {
             source: Arc::clone(source),
             batches: Mutex::new((VecDeque::new(), 0)),
+            members: Mutex::new(Vec::new()),
             records_taken: Arc::clone(&self.records_taken),
         });
         groups.insert(key, Arc::downgrade(&ring));
         ring
+    }
+
+    /// Decoded records the groups hold now, together.
+    pub fn records_held(&self) -> usize {
+        let groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+        groups
+            .values()
+            .filter_map(Weak::upgrade)
+            .map(|ring| ring.records_held())
+            .sum()
     }
 
     /// Records push queries have taken decoded from another query since the start.

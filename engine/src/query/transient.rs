@@ -36,7 +36,7 @@ use crate::plan::physical;
 use crate::plan::transient::{QueryKind, QueryPlan};
 use crate::query::materialized::MaterializedCursor;
 use crate::query::shared_batches::{BatchRing, SharedBatch, SharedBatches};
-use crate::query::shared_decode::{DecodeRing, DecodedBatch};
+use crate::query::shared_decode::{DecodeMember, DecodeRing, DecodedBatch};
 use crate::exec::scan::Scan;
 
 /// Records read from one partition per turn, so one busy partition cannot starve others.
@@ -81,7 +81,7 @@ pub struct QueryStream {
     shared: Option<Arc<BatchRing>>,
     /// The decoded records this push query shares with the others on its source (`None`:
     /// pull queries and joins decode for themselves).
-    decodes: Option<Arc<DecodeRing>>,
+    decodes: Option<DecodeMember>,
     /// A scan that decodes every column, made the first time this query decodes a batch
     /// for its group.
     group_scan: Option<Scan>,
@@ -182,9 +182,10 @@ impl QueryStream {
         let query_id: Arc<str> = Arc::from(plan.id.as_str());
         let pipeline = physical::result_pipeline(&plan.logical, &query_id)?;
         let decodes = (plan.kind == QueryKind::Push && plan.logical.join().is_none()).then(|| {
+            let start: Vec<_> = cursors.iter().map(|c| (c.partition(), c.position())).collect();
             shared_batches
                 .decodes()
-                .join(&plan.source, pipeline.scan().tombstones())
+                .join(&plan.source, pipeline.scan().tombstones(), &start)
         });
         Ok(QueryStream {
             shared: shared_batches.join(&plan),
@@ -283,7 +284,14 @@ impl QueryStream {
         for _ in 0..partitions {
             let i = self.next_cursor;
             self.next_cursor = (self.next_cursor + 1) % partitions;
-            match self.poll_partition(i, out, max_rows)? {
+            let polled = self.poll_partition(i, out, max_rows)?;
+            if let Some(member) = &self.decodes {
+                // Batches the group holds for this query can go once it has read past them.
+                member
+                    .positions
+                    .advance(self.cursors[i].partition(), self.cursors[i].position());
+            }
+            match polled {
                 Polled::Ended(end) => return Ok(Some(end)),
                 Polled::OutputFull => return Ok(None),
                 Polled::Read => {}
@@ -413,6 +421,7 @@ impl QueryStream {
     fn decode_group(&self) -> Option<Arc<DecodeRing>> {
         self.decodes
             .as_ref()
+            .map(|member| &member.ring)
             .filter(|ring| Arc::strong_count(ring) > 1)
             .cloned()
     }
