@@ -40,6 +40,14 @@ impl Operator for Filter {
             false => Flow::Continue,
         }
     }
+
+    fn equality_probe(&self) -> Option<crate::expr::EqualityProbe> {
+        // Deletes pass whatever the predicate says: every row would be a candidate.
+        match self.deletes_pass {
+            true => None,
+            false => self.predicate.equality_probe(),
+        }
+    }
 }
 
 /// True when `predicate` evaluates to TRUE over `row`.

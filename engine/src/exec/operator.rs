@@ -104,6 +104,12 @@ pub(crate) trait Operator: Send {
     fn take_error(&mut self) -> Option<crate::error::EngineError> {
         None
     }
+
+    /// For a filter: an `E = literal` every row it passes satisfies (see
+    /// `expr::equality_probe`), so a driver may hand it only the rows in that bucket.
+    fn equality_probe(&self) -> Option<crate::expr::EqualityProbe> {
+        None
+    }
 }
 
 /// The end of a pipeline: turns rows into the pipeline's output.

@@ -88,6 +88,15 @@ impl<T: Terminal> Pipeline<T> {
         push_through(&mut self.operators, &mut self.terminal, row, out)
     }
 
+    /// The `E = literal` of a filter that sees the scan's rows first (no join), if any:
+    /// rows outside its bucket would not get past the first operator.
+    pub(crate) fn equality_probe(&self) -> Option<crate::expr::EqualityProbe> {
+        match &self.join {
+            Some(_) => None,
+            None => self.operators.first()?.equality_probe(),
+        }
+    }
+
     /// The scan of source 0.
     pub(crate) fn scan(&self) -> &Scan {
         &self.scan

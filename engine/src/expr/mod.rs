@@ -16,6 +16,7 @@
 //! - `eval`: the `Node` tree and per-row evaluation.
 //! - `arith`, `decimal`: `+ - * / %`, with Java integer wrapping and exact DECIMALs.
 //! - `compare`: comparison validity and ordering.
+//! - `equality_probe`: a WHERE's `E = literal`, for bucketing rows among push queries.
 //! - `cast`: the CAST table and conversions.
 //! - `coerce`: the common type of IN lists and ARRAY/MAP constructors.
 //! - `like`: LIKE patterns compiled to a backtracking-free matcher.
@@ -44,6 +45,7 @@ pub(crate) mod compare;
 mod compile;
 pub(crate) mod decimal;
 mod display;
+mod equality_probe;
 mod eval;
 mod functions;
 mod java_text;
@@ -61,6 +63,7 @@ use crate::sql::ast::Expr;
 use crate::types::{SqlType, Value};
 
 pub use compile::EXPR_DEPTH_MAX;
+pub(crate) use equality_probe::{Bucket, EqualityProbe, IndexKey};
 pub use functions::function_names;
 pub(crate) use functions::TimestampFormat;
 pub use names::{default_column_name, ColumnAliasGenerator};
@@ -100,6 +103,11 @@ impl CompiledExpr {
     /// True when the expression reads no column (it was folded to a constant).
     pub fn is_constant(&self) -> bool {
         self.node.is_constant()
+    }
+
+    /// The predicate's `E = literal`, if it has one rows can be bucketed by.
+    pub(crate) fn equality_probe(&self) -> Option<EqualityProbe> {
+        EqualityProbe::of(&self.node)
     }
 }
 

@@ -20,6 +20,12 @@
 //! Groups are keyed by source and by what the scan does with tombstones: the only scan
 //! settings that differ between push queries on one source.
 //!
+//! A member whose WHERE starts with `E = literal` (`expr::equality_probe`) does not run
+//! its filter over every row of a batch: the batch buckets its rows by `E` once, for the
+//! first member that asks, and each member reads its literal's bucket (plus the rows no
+//! bucket could place). A hundred queries splitting a stream by key cost one evaluation of
+//! `E` per row, not a hundred.
+//!
 //! Each member publishes its next offset per partition; a batch goes once every member is
 //! past it (or the group is full), so keeping up costs no memory and falling behind costs
 //! at most [`DECODED_RECORDS_PER_GROUP_MAX`] records.
@@ -30,6 +36,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use crate::catalog::Source;
 use crate::exec::scan::{DecodedRecord, Tombstones};
+use crate::expr::{Bucket, EqualityProbe, IndexKey};
 use crate::log::{Offset, PartitionId, StoredRecord};
 
 /// Decoded records a group may keep, over all its batches. A batch goes as soon as every
@@ -41,6 +48,10 @@ use crate::log::{Offset, PartitionId, StoredRecord};
 /// distinct filters at 50,000 rows/s never recovered from a 0.5 s pause with 8,192).
 pub const DECODED_RECORDS_PER_GROUP_MAX: usize = 32_768;
 
+/// Distinct `E`s a batch keeps its rows bucketed by; a member whose `E` finds no room
+/// runs its filter over every row, as without buckets.
+pub const BUCKETINGS_PER_BATCH_MAX: usize = 8;
+
 /// Partition `partition`'s records `[start, end)` and what the scan made of each (`None`:
 /// the scan skipped it).
 #[derive(Debug)]
@@ -50,6 +61,85 @@ pub(crate) struct DecodedBatch {
     pub(crate) end: Offset,
     pub(crate) records: Vec<StoredRecord>,
     pub(crate) rows: Vec<Option<DecodedRecord>>,
+    /// The rows bucketed by each `E` a member asked for (the first to ask builds it).
+    pub(crate) bucketings: Mutex<Vec<(String, Arc<Bucketing>)>>,
+}
+
+impl DecodedBatch {
+    pub(crate) fn new(
+        partition: PartitionId,
+        (start, end): (Offset, Offset),
+        records: Vec<StoredRecord>,
+        rows: Vec<Option<DecodedRecord>>,
+    ) -> DecodedBatch {
+        DecodedBatch {
+            partition,
+            start,
+            end,
+            records,
+            rows,
+            bucketings: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The rows bucketed by `probe`'s `E`, built on first use; `None` when the batch holds
+    /// as many bucketings as it may.
+    pub(crate) fn bucketing(&self, probe: &EqualityProbe) -> Option<Arc<Bucketing>> {
+        let mut all = self.bucketings.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, b)) = all.iter().find(|(key, _)| *key == probe.expr_key) {
+            return Some(Arc::clone(b));
+        }
+        if all.len() >= BUCKETINGS_PER_BATCH_MAX {
+            return None;
+        }
+        let built = Arc::new(Bucketing::build(&self.rows, probe));
+        all.push((probe.expr_key.clone(), Arc::clone(&built)));
+        Some(built)
+    }
+}
+
+/// A batch's row numbers by the value of one `E`, ascending in each list.
+#[derive(Debug, Default)]
+pub(crate) struct Bucketing {
+    buckets: HashMap<IndexKey, Vec<u32>>,
+    /// Rows every member's filter must see (see `expr::equality_probe`).
+    everyone: Vec<u32>,
+}
+
+impl Bucketing {
+    fn build(rows: &[Option<DecodedRecord>], probe: &EqualityProbe) -> Bucketing {
+        let mut b = Bucketing::default();
+        for (i, row) in rows.iter().enumerate() {
+            let Some(row) = row else { continue };
+            let n = u32::try_from(i).unwrap_or(u32::MAX);
+            match probe.bucket(&row.values) {
+                Bucket::Key(key) => b.buckets.entry(key).or_default().push(n),
+                Bucket::Everyone => b.everyone.push(n),
+                Bucket::Nobody => {}
+            }
+        }
+        b
+    }
+
+    /// The rows a member whose literal is `key` must see, in batch order.
+    pub(crate) fn rows_for(&self, key: &IndexKey) -> Vec<usize> {
+        let mine = self.buckets.get(key).map_or(&[][..], Vec::as_slice);
+        let (mut a, mut b) = (mine.iter().peekable(), self.everyone.iter().peekable());
+        let mut out = Vec::with_capacity(mine.len() + self.everyone.len());
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(&&x), Some(&&y)) if x <= y => a.next(),
+                (Some(_), Some(_)) => b.next(),
+                (Some(_), None) => a.next(),
+                (None, Some(_)) => b.next(),
+                (None, None) => break,
+            };
+            if let Some(&n) = next {
+                out.push(n as usize);
+            }
+        }
+        out
+    }
 }
 
 /// The decoded batches of one group, newest last.
@@ -212,5 +302,21 @@ impl SharedDecodes {
     /// Records push queries have taken decoded from another query since the start.
     pub fn records_taken(&self) -> u64 {
         self.records_taken.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_members_rows_are_its_bucket_and_everyones_in_batch_order() {
+        let mut b = Bucketing::default();
+        b.buckets.insert(IndexKey::Int(1), vec![0, 4, 9]);
+        b.buckets.insert(IndexKey::Int(2), vec![1, 2]);
+        b.everyone = vec![3, 5, 10];
+        assert_eq!(b.rows_for(&IndexKey::Int(1)), [0, 3, 4, 5, 9, 10]);
+        assert_eq!(b.rows_for(&IndexKey::Int(2)), [1, 2, 3, 5, 10]);
+        assert_eq!(b.rows_for(&IndexKey::Int(3)), [3, 5, 10]);
     }
 }

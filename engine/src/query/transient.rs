@@ -82,6 +82,8 @@ pub struct QueryStream {
     /// The decoded records this push query shares with the others on its source (`None`:
     /// pull queries and joins decode for themselves).
     decodes: Option<DecodeMember>,
+    /// The `E = literal` of this query's WHERE, when shared batches can be bucketed by it.
+    probe: Option<crate::expr::EqualityProbe>,
     /// A scan that decodes every column, made the first time this query decodes a batch
     /// for its group.
     group_scan: Option<Scan>,
@@ -187,9 +189,11 @@ impl QueryStream {
                 .decodes()
                 .join(&plan.source, pipeline.scan().tombstones(), &start)
         });
+        let probe = decodes.as_ref().and(pipeline.equality_probe());
         Ok(QueryStream {
             shared: shared_batches.join(&plan),
             decodes,
+            probe,
             group_scan: None,
             more: false,
             pipeline,
@@ -455,13 +459,8 @@ impl QueryStream {
             slot => slot.insert(self.pipeline.scan().decoding_all(&self.plan.source)),
         };
         let rows = records.iter().map(|r| scan.decode_owned(r)).collect();
-        DecodedBatch {
-            partition: self.cursors[i].partition(),
-            start,
-            end: self.cursors[i].position(),
-            records,
-            rows,
-        }
+        let span = (start, self.cursors[i].position());
+        DecodedBatch::new(self.cursors[i].partition(), span, records, rows)
     }
 
     /// This query's operators over a decoded batch from its `skip`-th record on;
@@ -472,6 +471,20 @@ impl QueryStream {
         skip: usize,
         out: &mut ResultRows,
     ) -> Option<EndReason> {
+        // With an `E = literal` filter first, only the literal's bucket can pass it.
+        if let Some(bucketing) = self.probe.as_ref().and_then(|p| batch.bucketing(p)) {
+            let key = self.probe.as_ref().map(|p| &p.key)?;
+            for n in bucketing.rows_for(key).into_iter().filter(|n| *n >= skip) {
+                let (Some(record), Some(Some(row))) = (batch.records.get(n), batch.rows.get(n))
+                else {
+                    continue;
+                };
+                if let Flow::Stop = self.pipeline.process_row(row.row(record), out) {
+                    return Some(EndReason::LimitReached);
+                }
+            }
+            return None;
+        }
         let rows = batch.records.iter().zip(&batch.rows).skip(skip);
         for (record, row) in rows {
             let Some(row) = row else { continue };

@@ -9,6 +9,7 @@ use crate::types::{Decimal, StructField};
 
 mod case_cast_access;
 mod compile;
+mod equality_probe;
 mod functions;
 mod lambdas;
 mod never_panic;
