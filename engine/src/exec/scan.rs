@@ -110,12 +110,16 @@ impl Scan {
 
     /// [`Scan::decode`], owned: kept beyond the next record (shared decoded batches).
     pub(crate) fn decode_owned(&mut self, record: &StoredRecord) -> Option<DecodedRecord> {
-        self.decode(record).map(|row| DecodedRecord {
-            values: row.values.to_vec(),
-            spans: row.spans.to_vec(),
-            rowtime: row.rowtime,
-            kind: row.kind,
-            window: row.window,
+        let (spans, rowtime, kind, window) = {
+            let row = self.decode(record)?;
+            (row.spans.to_vec(), row.rowtime, row.kind, row.window)
+        };
+        Some(DecodedRecord {
+            values: self.decoder.take_row(),
+            spans,
+            rowtime,
+            kind,
+            window,
         })
     }
 
