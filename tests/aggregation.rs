@@ -116,6 +116,46 @@ async fn stream_aggregation_emits_one_update_per_row_with_having_tombstones() {
     server.stop().await;
 }
 
+/// A group's result is stamped with the newest timestamp among its records, as Kafka
+/// Streams' aggregations stamp max(record, previous result): a late record updates the
+/// group without moving its time back.
+#[tokio::test]
+async fn aggregate_results_carry_the_newest_timestamp_of_their_group() {
+    let server = TestServer::start().await;
+    server
+        .ksql_ok("CREATE STREAM ev (k STRING KEY, v INT) WITH (kafka_topic='ev', value_format='JSON', partitions=1);")
+        .await;
+    server
+        .ksql_ok("CREATE TABLE per_k AS SELECT k, COUNT(*) AS n FROM ev GROUP BY k;")
+        .await;
+    for (ts, k) in [(100, "a"), (50, "a"), (70, "b"), (120, "a"), (60, "a")] {
+        server
+            .ksql_ok(&format!(
+                "INSERT INTO ev (ROWTIME, k, v) VALUES ({ts}, '{k}', 1);"
+            ))
+            .await;
+    }
+    server
+        .ksql_ok("CREATE STREAM per_k_log (k STRING KEY, n BIGINT) WITH (kafka_topic='PER_K', value_format='JSON');")
+        .await;
+    wait_caught_up(server.addr).await;
+    let got = rows(server.addr, "SELECT k, n, ROWTIME FROM per_k_log;").await;
+    assert_eq!(
+        got,
+        [
+            json!(["a", 1, 100]),
+            json!(["a", 2, 100]),
+            json!(["b", 1, 70]),
+            json!(["a", 3, 120]),
+            json!(["a", 4, 120]),
+        ]
+        .into_iter()
+        .map(|v| v.as_array().cloned().expect("array"))
+        .collect::<Vec<_>>()
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn table_aggregation_undoes_replaced_and_deleted_rows() {
     let server = TestServer::start().await;

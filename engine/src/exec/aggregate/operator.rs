@@ -159,17 +159,26 @@ impl Aggregate {
         Ok(encode_key(self.spec.key_format, &self.spec.key_columns, key)?.unwrap_or_default())
     }
 
-    fn load(&mut self, key: &Bytes) -> Result<Option<Vec<Value>>> {
+    /// A group's accumulators and the timestamp of its last result (`None` in state written
+    /// before results carried one).
+    fn load(&mut self, key: &Bytes) -> Result<Option<(Vec<Value>, Option<i64>)>> {
+        let calls = self.spec.calls.len();
         match lock(&self.cache).get(&self.aggregates, key)? {
             None => Ok(None),
             Some(bytes) => match decode(&mut bytes.as_ref())? {
-                Value::Array(accs) if accs.len() == self.spec.calls.len() => Ok(Some(accs)),
+                Value::Array(accs) if accs.len() == calls => Ok(Some((accs, None))),
+                Value::Array(mut accs) if accs.len() == calls + 1 => match accs.pop() {
+                    Some(Value::BigInt(ts)) => Ok(Some((accs, Some(ts)))),
+                    _ => Err(EngineError::corrupt("an aggregate's timestamp is not a BIGINT")),
+                },
                 _ => Err(EngineError::corrupt("an aggregate's state has the wrong shape")),
             },
         }
     }
 
-    fn store(&mut self, key: &Bytes, accs: Vec<Value>) -> Result<()> {
+    /// Stores a group's accumulators with its result's timestamp after them.
+    fn store(&mut self, key: &Bytes, mut accs: Vec<Value>, timestamp_ms: i64) -> Result<()> {
+        accs.push(Value::BigInt(timestamp_ms));
         self.scratch.clear();
         encode(&Value::Array(accs), &mut self.scratch);
         lock(&self.cache).put(
@@ -204,12 +213,19 @@ impl Aggregate {
         next: &mut Next<'_>,
     ) -> Result<Flow> {
         let key = self.key_bytes(&contribution.key)?;
-        let (mut accs, passed_before) = match self.load(&key)? {
-            Some(accs) => {
+        // A result is as new as the newest record in it (Kafka Streams' aggregations stamp
+        // max(record, previous result)), so a late record does not move a group back in time.
+        let (mut accs, passed_before, timestamp_ms) = match self.load(&key)? {
+            Some((accs, before_ms)) => {
                 let passed = self.output(&contribution.key, &accs);
-                (accs, passed)
+                let ts = before_ms.map_or(row.rowtime, |b| b.max(row.rowtime));
+                (accs, passed, ts)
             }
-            None => (self.spec.calls.iter().map(|c| c.udaf.init()).collect(), false),
+            None => (
+                self.spec.calls.iter().map(|c| c.udaf.init()).collect(),
+                false,
+                row.rowtime,
+            ),
         };
         for ((call, acc), args) in self.spec.calls.iter().zip(&mut accs).zip(&contribution.args) {
             if undo {
@@ -219,7 +235,7 @@ impl Aggregate {
             }
         }
         let passes = self.output(&contribution.key, &accs);
-        self.store(&key, accs)?;
+        self.store(&key, accs, timestamp_ms)?;
         let kind = match (passes, passed_before) {
             (true, _) => RowKind::Row,
             (false, true) => RowKind::Tombstone,
@@ -227,6 +243,7 @@ impl Aggregate {
         };
         let mut emitted = row.with_values(&self.out);
         emitted.kind = kind;
+        emitted.rowtime = timestamp_ms;
         Ok(next(emitted))
     }
 
