@@ -510,3 +510,120 @@ async fn user_tables_read_back_their_latest_row_per_key() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     server.stop().await;
 }
+
+/// `CREATE/ALTER/DROP USER` in SQL (smoke scenario 2's first step): a DBA makes users who
+/// then log in; a plain user may not manage users and a DBA may not grant `system`; a
+/// changed password replaces the old; a dropped user's tokens stop working at once.
+#[tokio::test]
+async fn users_are_managed_in_sql_by_dbas() {
+    let server = TestServer::start_with(ServerOptions {
+        auth: Arc::new(Auth::off().with_jwt(JwtKeys::random())),
+        ..ServerOptions::default()
+    })
+    .await;
+    let mut client = Client::connect(server.addr, Proto::H1).await;
+    let setup =
+        json!({"user": "admin", "password": "AdminPass123!", "root_password": "RootPass123!"});
+    let (status, _, body) = auth_call(&mut client, "POST", "/v1/api/auth/setup", &[], &setup).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let login = |user: &'static str, password: &'static str| {
+        let addr = server.addr;
+        async move {
+            let mut c = Client::connect(addr, Proto::H1).await;
+            let body = json!({"user": user, "password": password});
+            let (status, _, login) =
+                auth_call(&mut c, "POST", "/v1/api/auth/login", &[], &body).await;
+            (status, login["access_token"].as_str().map(str::to_string))
+        }
+    };
+    let as_user = |token: String, statement: &str| {
+        let addr = server.addr;
+        let statement = statement.to_string();
+        async move {
+            let mut c = Client::connect(addr, Proto::H1).await;
+            let bearer = format!("Bearer {token}");
+            let headers = [("authorization", bearer.as_str())];
+            let (status, _, body) = auth_call(
+                &mut c,
+                "POST",
+                "/v1/api/sql",
+                &headers,
+                &json!({ "sql": statement }),
+            )
+            .await;
+            (status, body)
+        }
+    };
+    let admin = login("admin", "AdminPass123!")
+        .await
+        .1
+        .expect("admin token");
+
+    let (status, body) = as_user(
+        admin.clone(),
+        "CREATE USER 'alice' WITH PASSWORD 'Secret123!' ROLE user; CREATE USER bob WITH PASSWORD 'Secret123!' ROLE viewer EMAIL 'bob@example.com';",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["results"].as_array().map(Vec::len), Some(2), "{body}");
+    let (status, alice) = login("alice", "Secret123!").await;
+    assert_eq!(status, StatusCode::OK);
+    let alice = alice.expect("alice's token");
+    assert_eq!(login("bob", "Secret123!").await.0, StatusCode::OK);
+
+    // A plain user cannot manage users; a DBA cannot grant `system`.
+    let (status, body) = as_user(
+        alice.clone(),
+        "CREATE USER eve WITH PASSWORD 'Eve12345!' ROLE dba",
+    )
+    .await;
+    expect_error(status, &body, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+    let (status, body) = as_user(admin.clone(), "ALTER USER bob SET ROLE system").await;
+    expect_error(status, &body, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+    let (status, body) = as_user(
+        admin.clone(),
+        "CREATE USER 'alice' WITH PASSWORD 'x' ROLE user",
+    )
+    .await;
+    let message = expect_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "SQL_EXECUTION_ERROR",
+    );
+    assert!(message.contains("already exists"), "{message}");
+
+    // A new password replaces the old one.
+    let (status, body) = as_user(admin.clone(), "ALTER USER bob SET PASSWORD 'N3wSecret!'").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(login("bob", "Secret123!").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(login("bob", "N3wSecret!").await.0, StatusCode::OK);
+
+    // Dropped: the token alice holds is refused, and so is her password.
+    let (status, body) = as_user(admin.clone(), "DROP USER 'alice'").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = as_user(alice, "SELECT 1 AS one FROM ignored").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(
+        login("alice", "Secret123!").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, body) = as_user(admin.clone(), "DROP USER alice").await;
+    let message = expect_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "SQL_EXECUTION_ERROR",
+    );
+    assert!(message.contains("does not exist"), "{message}");
+    let (status, body) = as_user(admin.clone(), "DROP USER IF EXISTS alice").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = as_user(admin, "DROP USER root").await;
+    expect_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "SQL_EXECUTION_ERROR",
+    );
+    server.stop().await;
+}

@@ -10,11 +10,13 @@
 //! | `TEXT`, `VARCHAR`, `JSON` / `INT`, `SMALLINT` / `FLOAT` / `DATETIME` | `STRING` / `INTEGER` / `DOUBLE` / `TIMESTAMP` |
 //! | `CREATE NAMESPACE`, `DROP NAMESPACE`, `SHOW NAMESPACES`, `USE ns` | answered by the face |
 //! | `CREATE/DROP/CLEAR/ALTER TOPIC`, `CONSUME`, `ACK` | answered by the face (`topic_statement`) |
+//! | `CREATE/ALTER/DROP USER` | answered by the face (`user_statement`) |
 //!
 //! Table names are rewritten only where a statement names a source (after `FROM`, `INTO`,
 //! `JOIN`, `TABLE`, `STREAM`, `DESCRIBE`), so `alias.column` stays a column reference.
 
 use super::topic_statement::{parse_statement as parse_topic_statement, TopicStatement};
+use super::user_statement::{parse_user_statement, UserStatement};
 use crate::statement_split::code_words;
 
 /// What one KalamDB statement becomes.
@@ -35,6 +37,8 @@ pub enum Mapped {
     Use(String),
     /// A topic or consumer-group statement (`topics`), answered by the face.
     Topic(TopicStatement),
+    /// `CREATE/ALTER/DROP USER`, answered by the face from its user store.
+    User(UserStatement),
     /// A KalamDB statement the engine cannot run, with the reason.
     Unsupported(String),
 }
@@ -64,6 +68,9 @@ const TYPE_NAMES: &[(&str, &str)] = &[
 pub fn map_statement(statement: &str, namespace: Option<&str>) -> Mapped {
     if let Some(topic) = parse_topic_statement(statement, namespace) {
         return topic.map_or_else(Mapped::Unsupported, Mapped::Topic);
+    }
+    if let Some(user) = parse_user_statement(statement) {
+        return user.map_or_else(Mapped::Unsupported, Mapped::User);
     }
     let words: Vec<String> = code_words(statement).take(4).collect();
     let words: Vec<&str> = words.iter().map(String::as_str).collect();

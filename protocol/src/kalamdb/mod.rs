@@ -17,6 +17,7 @@
 //!   `ACK`) parsed for the face to run.
 //! - `topics`: the consume/ack bodies, the topic error envelope, and the persistent query a
 //!   route becomes.
+//! - `user_statement`: `CREATE/ALTER/DROP USER`, parsed for the face to run on its users.
 
 pub mod auth_body;
 pub mod dialect;
@@ -25,3 +26,4 @@ pub mod live;
 pub mod sql_request;
 pub mod topic_statement;
 pub mod topics;
+pub mod user_statement;

@@ -37,11 +37,16 @@ pub const ANY_ROLE: &str = "**";
 /// handlers admit `service`, `dba` and `system`; a `user` is refused with 403).
 pub const TOPIC_ROLES: &[&str] = &["service", "dba", "system"];
 
+/// KalamDB's roles that may create, change and drop users.
+pub const USER_ADMIN_ROLES: &[&str] = &["dba", "system"];
+
 /// Something only some principals may do, beyond being admitted to a face.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     /// KalamDB topics: topic statements, consume, ack ([`TOPIC_ROLES`]).
     KalamTopics,
+    /// KalamDB's `CREATE/ALTER/DROP USER` ([`USER_ADMIN_ROLES`]).
+    ManageUsers,
 }
 
 /// What credential a face's clients send.
@@ -244,6 +249,7 @@ impl Auth {
         }
         match action {
             Action::KalamTopics => TOPIC_ROLES.iter().any(|r| principal.has_role(r)),
+            Action::ManageUsers => USER_ADMIN_ROLES.iter().any(|r| principal.has_role(r)),
         }
     }
 

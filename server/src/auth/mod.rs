@@ -29,7 +29,7 @@ pub use credentials::{
 pub use gate::{
     bearer_or_cookie, cookie_value, Action, Auth, AuthConfig, CredentialKind, Refusal,
     ACCESS_COOKIE, ANY_ROLE, AUTHORIZATION_HEADER_BYTES_MAX, DEFAULT_REALM, REFRESH_COOKIE,
-    TOPIC_ROLES,
+    TOPIC_ROLES, USER_ADMIN_ROLES,
 };
 pub use jwt::{
     Claims, JwtError, JwtKeys, TokenType, ACCESS_TOKEN_LIFETIME_SECS, JWT_SECRET_BYTES_MIN,
@@ -37,6 +37,6 @@ pub use jwt::{
 };
 pub use principal::{Principal, Scheme, ANONYMOUS_NAME};
 pub use users::{
-    SetupError, User, UserStore, PASSWORD_CHARS_MAX, PASSWORD_HASH_ROUNDS, ROLES, USERS_FILE,
-    USER_NAME_CHARS_MAX,
+    SetupError, User, UserStore, UserUpdate, PASSWORD_CHARS_MAX, PASSWORD_HASH_ROUNDS, ROLES,
+    ROLE_SYSTEM, USERS_FILE, USER_NAME_CHARS_MAX,
 };

@@ -63,6 +63,16 @@ pub enum SetupError {
     /// The users could not be written down; setup did not happen.
     #[error("could not save the users: {0}")]
     Storage(String),
+    #[error("User '{0}' does not exist")]
+    NotFound(String),
+}
+
+/// What [`UserStore::alter_user`] changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserUpdate<'a> {
+    Password(&'a str),
+    Role(&'a str),
+    Email(&'a str),
 }
 
 /// One user as the users file holds it.
@@ -157,13 +167,20 @@ impl UserStore {
         role: &str,
         now_ms: i64,
     ) -> Result<User, SetupError> {
+        self.create_user_with_email(name, password, role, None, now_ms)
+    }
+
+    /// [`UserStore::create_user`] with an email address.
+    pub fn create_user_with_email(
+        &self,
+        name: &str,
+        password: &str,
+        role: &str,
+        email: Option<String>,
+        now_ms: i64,
+    ) -> Result<User, SetupError> {
         check(name, password)?;
-        if !ROLES.contains(&role) {
-            return Err(SetupError::Invalid(format!(
-                "role is one of {}, not '{role}'",
-                ROLES.join(", ")
-            )));
-        }
+        check_role(role)?;
         let mut users = self.lock();
         if users.is_empty() {
             return Err(SetupError::Invalid("the server is not set up yet".into()));
@@ -172,13 +189,72 @@ impl UserStore {
             return Err(SetupError::Invalid(format!("user '{name}' already exists")));
         }
         let mut all = users.clone();
-        let created = user(name, password, role, None, now_ms);
+        let created = user(name, password, role, email, now_ms);
         all.insert(name.to_string(), created.clone());
         if let Some(file) = &self.file {
             save_users(file, &all).map_err(|e| SetupError::Storage(e.to_string()))?;
         }
         *users = all;
         Ok(created)
+    }
+
+    /// Changes user `name` (written down before it answers). Root keeps its role: it is
+    /// the one system user setup made.
+    pub fn alter_user(&self, name: &str, update: UserUpdate<'_>) -> Result<User, SetupError> {
+        let mut users = self.lock();
+        let old = users
+            .get(name)
+            .cloned()
+            .ok_or_else(|| SetupError::NotFound(name.to_string()))?;
+        let changed = match update {
+            UserUpdate::Password(password) => {
+                check(name, password)?;
+                User {
+                    id: old.id.clone(),
+                    ..user(name, password, &old.role, old.email.clone(), old.created_ms)
+                }
+            }
+            UserUpdate::Role(role) => {
+                check_role(role)?;
+                if name == ROOT_USER && role != ROLE_SYSTEM {
+                    return Err(SetupError::Invalid("root's role cannot change".into()));
+                }
+                User {
+                    role: role.to_string(),
+                    ..old
+                }
+            }
+            UserUpdate::Email(email) => User {
+                email: Some(email.to_string()),
+                ..old
+            },
+        };
+        let mut all = users.clone();
+        all.insert(name.to_string(), changed.clone());
+        if let Some(file) = &self.file {
+            save_users(file, &all).map_err(|e| SetupError::Storage(e.to_string()))?;
+        }
+        *users = all;
+        Ok(changed)
+    }
+
+    /// Removes user `name`: their tokens stop working at once. False if there was none.
+    /// Root cannot be dropped.
+    pub fn drop_user(&self, name: &str) -> Result<bool, SetupError> {
+        if name == ROOT_USER {
+            return Err(SetupError::Invalid("root cannot be dropped".into()));
+        }
+        let mut users = self.lock();
+        if !users.contains_key(name) {
+            return Ok(false);
+        }
+        let mut all = users.clone();
+        all.remove(name);
+        if let Some(file) = &self.file {
+            save_users(file, &all).map_err(|e| SetupError::Storage(e.to_string()))?;
+        }
+        *users = all;
+        Ok(true)
     }
 
     /// The user if `password` is theirs.
@@ -286,6 +362,16 @@ fn rounds() -> NonZeroU32 {
     NonZeroU32::new(PASSWORD_HASH_ROUNDS).expect("a non-zero constant")
 }
 
+fn check_role(role: &str) -> Result<(), SetupError> {
+    if ROLES.contains(&role) {
+        return Ok(());
+    }
+    Err(SetupError::Invalid(format!(
+        "role is one of {}, not '{role}'",
+        ROLES.join(", ")
+    )))
+}
+
 fn check(name: &str, password: &str) -> Result<(), SetupError> {
     if name.is_empty() || name.chars().count() > USER_NAME_CHARS_MAX {
         return Err(SetupError::Invalid(format!(
@@ -382,5 +468,39 @@ mod tests {
         assert!(!text.contains("AdminPass123!"), "only hashes are stored");
         std::fs::write(&file, b"[{").expect("damage it");
         assert!(UserStore::open(file).is_err(), "a damaged file is an error");
+    }
+
+    #[test]
+    fn altered_and_dropped_users_stay_so_across_a_reopen() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join(USERS_FILE);
+        let store = UserStore::open(file.clone()).expect("opens");
+        store
+            .setup("admin", "AdminPass123!", "RootPass123!", None, 1)
+            .expect("setup");
+        store.create_user("a", "OldPass1!", "user", 2).expect("a");
+        store.create_user("b", "Pass1234!", "user", 2).expect("b");
+        let id = store.by_name("a").expect("a").id;
+        store
+            .alter_user("a", UserUpdate::Password("NewPass1!"))
+            .expect("password");
+        store
+            .alter_user("a", UserUpdate::Role("service"))
+            .expect("role");
+        assert!(store.drop_user("b").expect("dropped"));
+        assert!(!store.drop_user("b").expect("already gone"));
+        assert_eq!(
+            store.alter_user("b", UserUpdate::Email("b@x")),
+            Err(SetupError::NotFound("b".into()))
+        );
+        assert!(store.alter_user("a", UserUpdate::Role("god")).is_err());
+        assert!(store.alter_user("root", UserUpdate::Role("dba")).is_err());
+        assert!(store.drop_user("root").is_err());
+        drop(store);
+        let reopened = UserStore::open(file).expect("reopens");
+        assert!(reopened.verify("a", "OldPass1!").is_none());
+        let a = reopened.verify("a", "NewPass1!").expect("new password");
+        assert_eq!((a.id.as_str(), a.role.as_str()), (id.as_str(), "service"));
+        assert!(reopened.by_name("b").is_none());
     }
 }

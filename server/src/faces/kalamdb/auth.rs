@@ -82,7 +82,8 @@ pub async fn setup(services: &Services, request: Incoming) -> HttpResponse {
             "conflict",
             "The server has already been set up",
         ),
-        Err(e @ SetupError::Invalid(_)) => {
+        // Setup names no existing user: NotFound cannot come from it.
+        Err(e @ (SetupError::Invalid(_) | SetupError::NotFound(_))) => {
             auth_error(StatusCode::BAD_REQUEST, "bad_request", &e.to_string())
         }
         Err(e @ SetupError::Storage(_)) => {

@@ -15,11 +15,12 @@ use sluice_protocol::kalamdb::envelope::{
     code, error_body, success_body, took_ms, QueryResult, SchemaField,
 };
 use sluice_protocol::kalamdb::sql_request::{bind_params, SqlRequest};
+use sluice_protocol::kalamdb::user_statement::{UserChange, UserStatement};
 use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;
 use sluice_protocol::statement_split::{is_blank, split};
 use sluice_protocol::statement_table::Cell;
 
-use crate::auth::Principal;
+use crate::auth::{Action, Principal, SetupError, UserUpdate, ROLE_SYSTEM};
 use crate::body::frames_in::{read_to_limit, ReadError};
 use crate::response::{json, HttpResponse};
 use crate::services::Services;
@@ -156,6 +157,7 @@ async fn results(
                 namespace = Some(name);
                 result
             }
+            Mapped::User(statement) => run_user_statement(services, principal, statement)?,
             Mapped::Topic(statement) => super::topic_sql::run(services, principal, statement)
                 .await
                 .map_err(|f| {
@@ -173,6 +175,72 @@ async fn results(
         results.push(result);
     }
     Ok(results)
+}
+
+/// `CREATE/ALTER/DROP USER` on the user store, for DBAs and system users only. Only a
+/// system user may make or change another into one (a DBA cannot raise anyone above
+/// itself), and users are named as they log in.
+fn run_user_statement(
+    services: &Services,
+    principal: &Principal,
+    statement: UserStatement,
+) -> Result<QueryResult, Failure> {
+    let denied = |message: &str| {
+        Failure::new(
+            StatusCode::FORBIDDEN,
+            code::PERMISSION_DENIED,
+            message.to_string(),
+        )
+    };
+    if !services.auth.permits(principal, Action::ManageUsers) {
+        return Err(denied("only dba and system users may manage users"));
+    }
+    let raises_to_system = matches!(
+        &statement,
+        UserStatement::Create { role, .. } | UserStatement::Alter { change: UserChange::Role(role), .. }
+            if role == ROLE_SYSTEM
+    );
+    if raises_to_system && services.auth.is_enabled() && !principal.has_role(ROLE_SYSTEM) {
+        return Err(denied("only a system user may grant the system role"));
+    }
+    let users = services.auth.users();
+    let done = match statement {
+        UserStatement::Create {
+            name,
+            password,
+            role,
+            email,
+        } => users
+            .create_user_with_email(&name, &password, &role, email, services.engine.now_ms())
+            .map(|_| format!("User '{name}' created")),
+        UserStatement::Alter { name, change } => {
+            let update = match &change {
+                UserChange::Password(p) => UserUpdate::Password(p),
+                UserChange::Role(r) => UserUpdate::Role(r),
+                UserChange::Email(e) => UserUpdate::Email(e),
+            };
+            users
+                .alter_user(&name, update)
+                .map(|_| format!("User '{name}' altered"))
+        }
+        UserStatement::Drop { name, if_exists } => match users.drop_user(&name) {
+            Ok(true) => Ok(format!("User '{name}' dropped")),
+            Ok(false) if if_exists => Ok(format!("User '{name}' does not exist")),
+            Ok(false) => Err(SetupError::NotFound(name)),
+            Err(e) => Err(e),
+        },
+    };
+    done.map(message).map_err(|e| match e {
+        SetupError::Storage(_) => {
+            tracing::error!(error = %e, "a user statement could not be saved");
+            Failure::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                code::INTERNAL_ERROR,
+                "the users could not be saved; nothing changed",
+            )
+        }
+        other => execution(other),
+    })
 }
 
 /// The request's statements (each with its `;`), or KalamDB's empty/limit errors.
