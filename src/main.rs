@@ -350,6 +350,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }
         }),
         face_listens: args.face_listens(),
+        kalamdb_namespaces_file: Some(
+            args.data_dir
+                .join(sluice_server::faces::kalamdb::NAMESPACES_FILE),
+        ),
         kalamdb_topics: sluice_server::faces::kalamdb::TopicOptions {
             offsets_file: Some(
                 args.data_dir

@@ -627,3 +627,34 @@ async fn users_are_managed_in_sql_by_dbas() {
     );
     server.stop().await;
 }
+
+/// A namespace a client was told exists survives a `kill -9` and restart: it is written to
+/// the data directory before `CREATE NAMESPACE` answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespaces_survive_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = support::child::ChildServer::start(dir.path());
+    let mut client = Client::connect(server.addr, Proto::H1).await;
+    let (status, body) = sql(
+        &mut client,
+        &json!({"sql": "CREATE NAMESPACE app; CREATE NAMESPACE gone; DROP NAMESPACE gone;"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    server.kill();
+
+    let server = support::child::ChildServer::start(dir.path());
+    let mut client = Client::connect(server.addr, Proto::H1).await;
+    let (status, body) = sql(&mut client, &json!({"sql": "SHOW NAMESPACES; USE app;"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["results"][0]["rows"], json!([["app"]]), "{body}");
+    let (status, body) = sql(&mut client, &json!({"sql": "CREATE NAMESPACE app"})).await;
+    let message = expect_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "SQL_EXECUTION_ERROR",
+    );
+    assert!(message.contains("already exists"), "{message}");
+    server.kill();
+}

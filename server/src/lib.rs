@@ -33,6 +33,7 @@
 //!   `respond`, `sources`), `roe` (`query`, `tables`), `foundry` (`streaming_execute`),
 //!   `kalamdb` (`sql`, `auth`, topics, `ws` and `live` for `/v1/ws`), `console` (the web
 //!   console's embedded assets, from `assets/console/`).
+//! - `durable_file`: small state files of the data directory, replaced whole and durably.
 //! - `metrics`: Prometheus metrics at `GET /metrics` (families, handles the data path
 //!   bumps, the scrape).
 //! - `response`: JSON, error and streaming responses every face builds.
@@ -43,6 +44,7 @@
 pub mod auth;
 pub mod body;
 pub mod connection;
+pub mod durable_file;
 pub mod face_port;
 pub mod faces;
 pub mod limits;

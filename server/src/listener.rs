@@ -9,6 +9,7 @@
 
 use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -22,7 +23,7 @@ use tokio::time::Instant;
 use crate::auth::Auth;
 use crate::connection::{self, Phase, Shared};
 use crate::face_port::Face;
-use crate::faces::kalamdb::{ConsumerGroups, TopicOptions};
+use crate::faces::kalamdb::{ConsumerGroups, KalamState, TopicOptions};
 use crate::limits::{self, ConnectionLimits, ConnectionSlots};
 use crate::metrics::Metrics;
 use crate::services::Services;
@@ -60,6 +61,8 @@ pub struct ServerOptions {
     /// KalamDB topics: the visibility timeout of consumed ranges, where committed offsets
     /// are kept.
     pub kalamdb_topics: TopicOptions,
+    /// Where the KalamDB face keeps its namespaces; `None` keeps them in memory only.
+    pub kalamdb_namespaces_file: Option<PathBuf>,
     /// Extra ports, each serving one face (and the health check); none by default, when
     /// every face is on the main port only.
     pub face_listens: Vec<(Face, SocketAddr)>,
@@ -74,6 +77,7 @@ impl Default for ServerOptions {
             statement_wait: Duration::from_millis(STATEMENT_WAIT_MS),
             functions: Arc::default(),
             kalamdb_topics: TopicOptions::default(),
+            kalamdb_namespaces_file: None,
             face_listens: Vec::new(),
         }
     }
@@ -88,6 +92,7 @@ pub struct Server {
     auth: Arc<Auth>,
     statement_wait: Duration,
     functions: Arc<FunctionRegistry>,
+    kalamdb: Arc<KalamState>,
     kalamdb_topics: Arc<ConsumerGroups>,
 }
 
@@ -124,6 +129,7 @@ impl Server {
             None => {}
         }
         let kalamdb_topics = Arc::new(ConsumerGroups::open(&options.kalamdb_topics)?);
+        let kalamdb = Arc::new(KalamState::open(options.kalamdb_namespaces_file.clone())?);
         let listener = TcpListener::bind(addr).await?;
         let mut face_listeners = Vec::with_capacity(options.face_listens.len());
         for (face, face_addr) in &options.face_listens {
@@ -149,6 +155,7 @@ impl Server {
             auth: options.auth,
             statement_wait: options.statement_wait,
             functions: options.functions,
+            kalamdb,
             kalamdb_topics,
         })
     }
@@ -187,6 +194,7 @@ impl Server {
             auth,
             statement_wait,
             functions,
+            kalamdb,
             kalamdb_topics,
         } = self;
         let slots = ConnectionSlots::new(&limits);
@@ -197,7 +205,7 @@ impl Server {
             tasks: Arc::new(TaskRegistry::default()),
             statement_wait,
             functions,
-            kalamdb: Arc::default(),
+            kalamdb,
             kalamdb_topics,
             deltastream_sources: Arc::default(),
             metrics: Arc::new(Metrics::new()),

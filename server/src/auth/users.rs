@@ -7,7 +7,6 @@
 //! setup", and whoever reached the port first would make themselves root.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -310,20 +309,7 @@ fn save_users(file: &Path, users: &BTreeMap<String, User>) -> std::io::Result<()
         })
         .collect();
     let json = serde_json::to_vec_pretty(&records).map_err(std::io::Error::other)?;
-    let dir = file.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = file.with_extension("json.tmp");
-    {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut out = options.open(&tmp)?;
-        out.write_all(&json)?;
-        out.sync_all()?;
-    }
-    std::fs::rename(&tmp, file)?;
-    std::fs::File::open(dir)?.sync_all()
+    crate::durable_file::replace(file, &json, crate::durable_file::Access::OwnerOnly)
 }
 
 /// The users of a users file.

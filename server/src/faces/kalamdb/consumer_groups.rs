@@ -19,7 +19,6 @@
 //! become paths.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -399,16 +398,7 @@ fn read_offsets(file: &Path) -> std::io::Result<Vec<OffsetRecord>> {
 /// synced, so a crash leaves the old offsets or the new, never half of either.
 fn write_offsets(file: &Path, records: &[OffsetRecord]) -> std::io::Result<()> {
     let json = serde_json::to_vec_pretty(records).map_err(std::io::Error::other)?;
-    let dir = file.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = file.with_extension("json.tmp");
-    {
-        let mut out = std::fs::File::create(&tmp)?;
-        out.write_all(&json)?;
-        out.sync_all()?;
-    }
-    std::fs::rename(&tmp, file)?;
-    std::fs::File::open(dir)?.sync_all()
+    crate::durable_file::replace(file, &json, crate::durable_file::Access::Default)
 }
 
 #[cfg(test)]

@@ -44,7 +44,7 @@ use crate::response::{json, HttpResponse};
 use crate::services::Services;
 
 pub use consumer_groups::{ConsumerGroups, TopicOptions};
-pub use state::KalamState;
+pub use state::{KalamState, NAMESPACES_FILE};
 
 const API_PREFIX: &str = "/v1/api/";
 const HEALTH_PATH: &str = "/health";
