@@ -259,10 +259,12 @@ impl SharedDecodes {
             partitions: start.iter().map(|(p, _)| *p).collect(),
             next: start.iter().map(|(_, o)| AtomicU64::new(o.0)).collect(),
         });
-        ring.members
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(Arc::downgrade(&positions));
+        let mut members = ring.members.lock().unwrap_or_else(|e| e.into_inner());
+        // Members that left are dropped here too, not only when a batch is offered: a
+        // source nobody writes to must not collect one entry per push query ever started.
+        members.retain(|m| m.strong_count() > 0);
+        members.push(Arc::downgrade(&positions));
+        drop(members);
         DecodeMember { ring, positions }
     }
 
