@@ -658,3 +658,70 @@ async fn namespaces_survive_a_restart() {
     assert!(message.contains("already exists"), "{message}");
     server.kill();
 }
+
+/// Column `DEFAULT`s (smoke scenario 2's table): an insert that leaves `id` out gets a new
+/// `SNOWFLAKE_ID()` each time, `CURRENT_USER()` the caller, a literal its value; a column
+/// given keeps its value; an unsupported default is refused; defaults survive a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn column_defaults_fill_the_columns_an_insert_leaves_out() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = support::child::ChildServer::start(dir.path());
+    let mut client = Client::connect(server.addr, Proto::H1).await;
+    let (status, body) = sql(
+        &mut client,
+        &json!({"sql": "CREATE NAMESPACE app; CREATE TABLE app.notes (id BIGINT PRIMARY KEY DEFAULT SNOWFLAKE_ID(), body TEXT NOT NULL, who TEXT DEFAULT CURRENT_USER(), n INT DEFAULT 7) WITH (TYPE='USER');"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for note in ["hi", "there"] {
+        let (status, body) = sql(
+            &mut client,
+            &json!({"sql": "INSERT INTO app.notes (body) VALUES ($1)", "params": [note]}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["results"][0]["row_count"], 1, "{body}");
+    }
+    server.kill();
+
+    // After a restart the table still has its defaults.
+    let server = support::child::ChildServer::start(dir.path());
+    let mut client = Client::connect(server.addr, Proto::H1).await;
+    let (status, body) = sql(
+        &mut client,
+        &json!({"sql": "INSERT INTO app.notes (id, body, n) VALUES (1, 'given', 0)"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = sql(
+        &mut client,
+        &json!({"sql": "SELECT id, body, who, n FROM app.notes"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let rows = body["results"][0]["rows"].as_array().expect("rows").clone();
+    assert_eq!(rows.len(), 3, "{body}");
+    let mut ids: Vec<i64> = rows.iter().map(|r| r[0].as_i64().expect("id")).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "every insert got its own id: {body}");
+    for row in &rows {
+        match row[1].as_str() {
+            Some("given") => assert_eq!((row[0].clone(), row[3].clone()), (json!(1), json!(0))),
+            Some("hi" | "there") => {
+                assert!(row[0].as_i64().expect("id") > 1 << 22, "{row}");
+                assert_eq!(row[3], 7, "{row}");
+            }
+            other => panic!("unexpected row {other:?}: {body}"),
+        }
+        assert_eq!(row[2], "anonymous", "{row}");
+    }
+    let (status, body) = sql(
+        &mut client,
+        &json!({"sql": "CREATE TABLE app.bad (id BIGINT PRIMARY KEY DEFAULT RANDOM())"}),
+    )
+    .await;
+    let message = expect_error(status, &body, StatusCode::BAD_REQUEST, "INVALID_SQL");
+    assert!(message.contains("DEFAULT RANDOM()"), "{message}");
+    server.kill();
+}

@@ -15,6 +15,7 @@
 //! Table names are rewritten only where a statement names a source (after `FROM`, `INTO`,
 //! `JOIN`, `TABLE`, `STREAM`, `DESCRIBE`), so `alias.column` stays a column reference.
 
+use super::column_defaults::{take_defaults, ColumnDefault};
 use super::topic_statement::{parse_statement as parse_topic_statement, TopicStatement};
 use super::user_statement::{parse_user_statement, UserStatement};
 use crate::statement_split::code_words;
@@ -24,6 +25,13 @@ use crate::statement_split::code_words;
 pub enum Mapped {
     /// A statement for the engine, in its dialect.
     Engine(String),
+    /// `CREATE … TABLE`: the engine's statement, the table's engine name, and the column
+    /// defaults the face keeps for it (`column_defaults`; none replaces earlier ones).
+    CreateTable {
+        sql: String,
+        table: String,
+        defaults: Vec<ColumnDefault>,
+    },
     CreateNamespace {
         name: String,
         if_not_exists: bool,
@@ -153,11 +161,6 @@ fn name_after(statement: &str, skip: usize) -> Option<String> {
 fn create_table(statement: &str, namespace: Option<&str>) -> Mapped {
     let toks = tokens(statement);
     let upper = |t: &Token| t.text.to_ascii_uppercase();
-    if toks.iter().any(|t| upper(t) == "DEFAULT") {
-        return Mapped::Unsupported(
-            "column DEFAULT values are not supported; give every column a value".into(),
-        );
-    }
     // Everything after the column list's closing parenthesis is KalamDB's WITH options.
     let Some(open) = toks.iter().position(|t| t.text == "(") else {
         return Mapped::Unsupported("CREATE TABLE needs a column list".into());
@@ -206,7 +209,11 @@ fn create_table(statement: &str, namespace: Option<&str>) -> Mapped {
     };
     let kind = if is_stream { "STREAM" } else { "TABLE" };
     let mut columns = String::new();
-    let body = &toks[open..=close];
+    let (body, defaults) = match take_defaults(&toks[open..=close]) {
+        Ok(taken) => taken,
+        Err(reason) => return Mapped::Unsupported(reason),
+    };
+    let body = body.as_slice();
     let mut i = 0;
     while i < body.len() {
         let t = &body[i];
@@ -235,10 +242,14 @@ fn create_table(statement: &str, namespace: Option<&str>) -> Mapped {
         i += 1;
     }
     let topic = name.replace('\'', "''");
-    Mapped::Engine(format!(
-        "CREATE {kind} {} {columns} WITH (kafka_topic='{topic}', value_format='JSON', partitions=1);",
-        rest.trim_end()
-    ))
+    Mapped::CreateTable {
+        sql: format!(
+            "CREATE {kind} {} {columns} WITH (kafka_topic='{topic}', value_format='JSON', partitions=1);",
+            rest.trim_end()
+        ),
+        table: name,
+        defaults,
+    }
 }
 
 /// The source name a CREATE statement's head names, as the engine will store it.
@@ -264,9 +275,16 @@ fn source_at(words: &[&Token], end: usize, namespace: Option<&str>) -> Option<(S
     }
 }
 
-fn bare(t: &Token) -> String {
+/// A name token without its quotes. An unterminated quoted run (the input ended inside
+/// it) has no closing quote to drop.
+pub(super) fn bare(t: &Token) -> String {
     match t.kind {
-        Kind::Quoted => t.text[1..t.text.len().saturating_sub(1)].to_string(),
+        Kind::Quoted => {
+            // The opening quote is one ASCII byte: slicing after it is on a char boundary.
+            let quote = t.text.chars().next().unwrap_or('"');
+            let inner = t.text.get(1..).unwrap_or("");
+            inner.strip_suffix(quote).unwrap_or(inner).to_string()
+        }
         _ => t.text.clone(),
     }
 }
@@ -339,7 +357,7 @@ fn quote(name: &str) -> String {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Word,
     Quoted,
     Space,
@@ -347,14 +365,14 @@ enum Kind {
 }
 
 #[derive(Debug, Clone)]
-struct Token {
-    kind: Kind,
-    text: String,
+pub(super) struct Token {
+    pub(super) kind: Kind,
+    pub(super) text: String,
 }
 
 /// Splits SQL into words, quoted runs, whitespace/comments and single symbols, keeping
 /// every byte so that the tokens concatenate back to the input.
-fn tokens(sql: &str) -> Vec<Token> {
+pub(super) fn tokens(sql: &str) -> Vec<Token> {
     let chars: Vec<char> = sql.chars().collect();
     let mut out = Vec::new();
     let mut i = 0;
@@ -410,7 +428,7 @@ mod tests {
 
     fn engine(sql: &str, ns: Option<&str>) -> String {
         match map_statement(sql, ns) {
-            Mapped::Engine(s) => s,
+            Mapped::Engine(s) | Mapped::CreateTable { sql: s, .. } => s,
             other => panic!("{sql}: {other:?}"),
         }
     }
@@ -456,11 +474,24 @@ mod tests {
         );
         assert!(matches!(
             map_statement(
-                "CREATE TABLE a.b (id BIGINT PRIMARY KEY DEFAULT SNOWFLAKE_ID())",
+                "CREATE TABLE a.b (id BIGINT PRIMARY KEY DEFAULT RANDOM())",
                 None
             ),
             Mapped::Unsupported(_)
         ));
+    }
+
+    #[test]
+    fn unterminated_quoted_names_do_not_panic() {
+        for sql in [
+            "SELECT * FROM a.'",
+            "SELECT * FROM a.'é",
+            "INSERT INTO a.\"",
+            "CREATE TABLE '",
+        ] {
+            let _ = map_statement(sql, Some("ns"));
+        }
+        assert_eq!(engine("SELECT * FROM a.'é", None), "SELECT * FROM `a.é`");
     }
 
     #[test]

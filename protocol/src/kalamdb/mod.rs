@@ -9,6 +9,7 @@
 //! - `sql_request`: `{"sql", "params"?, "namespace_id"?}` and `$n` parameter binding.
 //! - `dialect`: KalamDB's spellings (namespaces, `CREATE … TABLE`, `TEXT`) mapped onto the
 //!   ksqlDB dialect the engine runs.
+//! - `column_defaults`: column `DEFAULT`s, kept by the face and added to `INSERT`s.
 //! - `envelope`: the success and error envelopes, `data_type` names, error codes.
 //! - `auth_body`: setup/login requests, login/refresh/me responses, auth-route errors.
 //! - `live`: live queries over `/v1/ws`: client messages, the live `SELECT` shape, `_seq`,
@@ -20,6 +21,7 @@
 //! - `user_statement`: `CREATE/ALTER/DROP USER`, parsed for the face to run on its users.
 
 pub mod auth_body;
+pub mod column_defaults;
 pub mod dialect;
 pub mod envelope;
 pub mod live;

@@ -12,8 +12,9 @@
 //!  topic statements of /v1/api/sql ─► topic_sql (topics, routes as persistent queries)
 //! ```
 //!
-//! - `state`: what the face keeps beside the engine (its namespaces).
-//! - `sql`: the SQL endpoint.
+//! - `state`: what the face keeps beside the engine (namespaces, column defaults), durably.
+//! - `sql`: the SQL endpoint (user statements included).
+//! - `defaults`: the values of column defaults an insert leaves out.
 //! - `auth`: setup, status, login, refresh (rotation), logout, me; JWTs and cookies.
 //! - `ws`: the WebSocket: upgrade with header auth, message auth, the session's reader
 //!   and writer, pings, limits.
@@ -25,6 +26,7 @@
 
 pub mod auth;
 pub mod consumer_groups;
+pub mod defaults;
 pub mod live;
 pub mod sql;
 pub mod state;

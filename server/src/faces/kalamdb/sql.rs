@@ -10,6 +10,7 @@ use http::{header, HeaderMap, StatusCode};
 use hyper::body::Incoming;
 use sluice_engine::types::SqlType;
 use sluice_engine::{ErrorCode, PULL_TABLE_FROM_TOPIC};
+use sluice_protocol::kalamdb::column_defaults::with_defaults;
 use sluice_protocol::kalamdb::dialect::{map_statement, Mapped};
 use sluice_protocol::kalamdb::envelope::{
     code, error_body, success_body, took_ms, QueryResult, SchemaField,
@@ -113,8 +114,26 @@ async fn results(
                 e.to_string(),
             )
         })?;
+        // An insert gets the columns with defaults it leaves out (`column_defaults`).
+        let now_ms = services.engine.now_ms();
+        let state = &services.kalamdb;
+        let bound = with_defaults(
+            &bound,
+            namespace.as_deref(),
+            &|table| state.defaults(table),
+            &mut |d| super::defaults::render(d, state, principal.name(), now_ms),
+        );
         let result = match map_statement(&bound, namespace.as_deref()) {
             Mapped::Engine(sql) => run_engine(services, sql).await?,
+            Mapped::CreateTable {
+                sql,
+                table,
+                defaults,
+            } => {
+                let result = run_engine(services, sql).await?;
+                state.set_defaults(&table, defaults).map_err(execution)?;
+                result
+            }
             Mapped::CreateNamespace {
                 name,
                 if_not_exists,

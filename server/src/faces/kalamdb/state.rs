@@ -1,26 +1,52 @@
-//! What the KalamDB face keeps beside the engine: its namespaces. The engine's catalog is
-//! flat; a KalamDB table `ns.t` is the source `` `ns.t` `` (see the protocol's `dialect`),
-//! and the namespace itself is a name this face remembers, in a file of the data directory
-//! ([`NAMESPACES_FILE`]) written before a namespace statement answers: a namespace a client
-//! was told exists still exists after a restart.
+//! What the KalamDB face keeps beside the engine: its namespaces and its tables' column
+//! defaults. The engine's catalog is flat; a KalamDB table `ns.t` is the source `` `ns.t` ``
+//! (see the protocol's `dialect`), the namespace itself is a name this face remembers, and
+//! a column `DEFAULT` is a value the face adds to inserts (`column_defaults`). Both are kept
+//! in a file of the data directory ([`NAMESPACES_FILE`]) written before the statement
+//! answers: what a client was told exists still exists after a restart.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use sluice_protocol::kalamdb::column_defaults::ColumnDefault;
 
 /// Most namespaces the face keeps: KalamDB has no documented cap; this bounds the set a
 /// client can grow while staying far above any real deployment's count.
 pub const NAMESPACES_MAX: usize = 10_000;
 
-/// The file in the data directory that holds the namespaces (a JSON array of names).
+/// Most tables with column defaults the face keeps (a bound like [`NAMESPACES_MAX`]).
+pub const TABLES_WITH_DEFAULTS_MAX: usize = 100_000;
+
+/// The file in the data directory that holds the namespaces and the column defaults.
 pub const NAMESPACES_FILE: &str = "kalamdb-namespaces.json";
+
+/// Where `SNOWFLAKE_ID()` counts its milliseconds from (2024-01-01T00:00:00Z), so its 41
+/// bits of time last until 2093.
+pub const SNOWFLAKE_EPOCH_MS: i64 = 1_704_067_200_000;
+
+/// Bits of a snowflake id below its milliseconds (a sequence within one millisecond).
+const SNOWFLAKE_SEQUENCE_BITS: u32 = 22;
 
 /// The face's state, shared by every request.
 #[derive(Debug, Default)]
 pub struct KalamState {
-    namespaces: Mutex<BTreeSet<String>>,
-    /// Where the namespaces are kept; `None` keeps them in memory only (tests).
+    saved: Mutex<Saved>,
+    /// Where `saved` is kept; `None` keeps it in memory only (tests).
     file: Option<PathBuf>,
+    /// The last `SNOWFLAKE_ID()` handed out: ids only grow.
+    last_snowflake: AtomicI64,
+}
+
+/// What the file holds.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+struct Saved {
+    namespaces: BTreeSet<String>,
+    /// By table (engine name).
+    #[serde(default)]
+    defaults: BTreeMap<String, Vec<ColumnDefault>>,
 }
 
 /// Why a namespace statement failed.
@@ -45,91 +71,132 @@ impl std::fmt::Display for NamespaceError {
 }
 
 impl KalamState {
-    /// The state kept in `file` (none yet is an empty set); `None` keeps it in memory.
+    /// The state kept in `file` (none yet is an empty state); `None` keeps it in memory.
     pub fn open(file: Option<PathBuf>) -> std::io::Result<KalamState> {
-        let namespaces = match &file {
-            None => BTreeSet::new(),
-            Some(path) => read_namespaces(path)?,
+        let saved = match &file {
+            None => Saved::default(),
+            Some(path) => read_saved(path)?,
         };
         Ok(KalamState {
-            namespaces: Mutex::new(namespaces),
+            saved: Mutex::new(saved),
             file,
+            last_snowflake: AtomicI64::new(0),
         })
     }
 
     pub fn create_namespace(&self, name: &str, if_not_exists: bool) -> Result<(), NamespaceError> {
-        let mut set = self
-            .namespaces
-            .lock()
-            .expect("namespace set lock is never poisoned");
-        if set.contains(name) {
+        let mut saved = self.lock();
+        if saved.namespaces.contains(name) {
             return if if_not_exists {
                 Ok(())
             } else {
                 Err(NamespaceError::Exists(name.into()))
             };
         }
-        if set.len() >= NAMESPACES_MAX {
+        if saved.namespaces.len() >= NAMESPACES_MAX {
             return Err(NamespaceError::TooMany);
         }
-        let mut changed = set.clone();
-        changed.insert(name.to_string());
+        let mut changed = saved.clone();
+        changed.namespaces.insert(name.to_string());
         self.save(&changed)?;
-        *set = changed;
+        *saved = changed;
         Ok(())
     }
 
     pub fn drop_namespace(&self, name: &str, if_exists: bool) -> Result<(), NamespaceError> {
-        let mut set = self
-            .namespaces
-            .lock()
-            .expect("namespace set lock is never poisoned");
-        if !set.contains(name) {
+        let mut saved = self.lock();
+        if !saved.namespaces.contains(name) {
             return match if_exists {
                 true => Ok(()),
                 false => Err(NamespaceError::NotFound(name.into())),
             };
         }
-        let mut changed = set.clone();
-        changed.remove(name);
+        let mut changed = saved.clone();
+        changed.namespaces.remove(name);
         self.save(&changed)?;
-        *set = changed;
+        *saved = changed;
         Ok(())
     }
 
-    /// Writes `namespaces` down before they take effect.
-    fn save(&self, namespaces: &BTreeSet<String>) -> Result<(), NamespaceError> {
-        let Some(file) = &self.file else {
-            return Ok(());
-        };
-        let json =
-            serde_json::to_vec(namespaces).map_err(|e| NamespaceError::Storage(e.to_string()))?;
-        crate::durable_file::replace(file, &json, crate::durable_file::Access::Default)
-            .map_err(|e| NamespaceError::Storage(e.to_string()))
-    }
-
     pub fn namespaces(&self) -> Vec<String> {
-        let set = self
-            .namespaces
-            .lock()
-            .expect("namespace set lock is never poisoned");
-        set.iter().cloned().collect()
+        self.lock().namespaces.iter().cloned().collect()
     }
 
     pub fn has_namespace(&self, name: &str) -> bool {
-        let set = self
-            .namespaces
-            .lock()
-            .expect("namespace set lock is never poisoned");
-        set.contains(name)
+        self.lock().namespaces.contains(name)
+    }
+
+    /// Records table `table`'s column defaults (none forgets earlier ones: a table made
+    /// again under a name gets its new definition's).
+    pub fn set_defaults(
+        &self,
+        table: &str,
+        defaults: Vec<ColumnDefault>,
+    ) -> Result<(), NamespaceError> {
+        let mut saved = self.lock();
+        if defaults.is_empty() && !saved.defaults.contains_key(table) {
+            return Ok(());
+        }
+        if !defaults.is_empty()
+            && !saved.defaults.contains_key(table)
+            && saved.defaults.len() >= TABLES_WITH_DEFAULTS_MAX
+        {
+            return Err(NamespaceError::TooMany);
+        }
+        let mut changed = saved.clone();
+        match defaults.is_empty() {
+            true => changed.defaults.remove(table),
+            false => changed.defaults.insert(table.to_string(), defaults),
+        };
+        self.save(&changed)?;
+        *saved = changed;
+        Ok(())
+    }
+
+    /// Table `table`'s column defaults, if it has any.
+    pub fn defaults(&self, table: &str) -> Option<Vec<ColumnDefault>> {
+        self.lock().defaults.get(table).cloned()
+    }
+
+    /// A new `SNOWFLAKE_ID()` at `now_ms`: milliseconds since [`SNOWFLAKE_EPOCH_MS`] above
+    /// a sequence, greater than every id this process handed out before.
+    pub fn next_snowflake(&self, now_ms: i64) -> i64 {
+        let at = now_ms.saturating_sub(SNOWFLAKE_EPOCH_MS).max(0) << SNOWFLAKE_SEQUENCE_BITS;
+        let mut last = self.last_snowflake.load(Ordering::Relaxed);
+        loop {
+            let next = at.max(last + 1);
+            match self.last_snowflake.compare_exchange_weak(
+                last,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return next,
+                Err(seen) => last = seen,
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Saved> {
+        self.saved.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes `saved` down before it takes effect.
+    fn save(&self, saved: &Saved) -> Result<(), NamespaceError> {
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        let json = serde_json::to_vec(saved).map_err(|e| NamespaceError::Storage(e.to_string()))?;
+        crate::durable_file::replace(file, &json, crate::durable_file::Access::Default)
+            .map_err(|e| NamespaceError::Storage(e.to_string()))
     }
 }
 
-/// The namespaces a namespaces file holds; a missing file holds none.
-fn read_namespaces(file: &Path) -> std::io::Result<BTreeSet<String>> {
+/// What a state file holds; a missing file holds nothing.
+fn read_saved(file: &Path) -> std::io::Result<Saved> {
     let bytes = match std::fs::read(file) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeSet::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Saved::default()),
         Err(e) => return Err(e),
     };
     let bad = |reason: String| {
@@ -138,11 +205,11 @@ fn read_namespaces(file: &Path) -> std::io::Result<BTreeSet<String>> {
             format!("{}: {reason}", file.display()),
         )
     };
-    let names: BTreeSet<String> = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
-    if names.len() > NAMESPACES_MAX {
-        return Err(bad(format!("more than {NAMESPACES_MAX} namespaces")));
+    let saved: Saved = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+    if saved.namespaces.len() > NAMESPACES_MAX || saved.defaults.len() > TABLES_WITH_DEFAULTS_MAX {
+        return Err(bad("more namespaces or tables than the face keeps".into()));
     }
-    Ok(names)
+    Ok(saved)
 }
 
 #[cfg(test)]
@@ -157,9 +224,23 @@ mod tests {
         state.create_namespace("app", false).expect("app");
         state.create_namespace("tmp", false).expect("tmp");
         state.drop_namespace("tmp", false).expect("drop");
+        let default = ColumnDefault {
+            column: "ID".into(),
+            ty: "BIGINT".into(),
+            value: sluice_protocol::kalamdb::column_defaults::DefaultValue::SnowflakeId,
+        };
+        state
+            .set_defaults("app.t", vec![default.clone()])
+            .expect("defaults");
+        state
+            .set_defaults("app.u", vec![default.clone()])
+            .expect("defaults");
+        state.set_defaults("app.u", Vec::new()).expect("forgotten");
         drop(state);
         let reopened = KalamState::open(Some(file.clone())).expect("reopens");
         assert_eq!(reopened.namespaces(), ["app"]);
+        assert_eq!(reopened.defaults("app.t"), Some(vec![default]));
+        assert_eq!(reopened.defaults("app.u"), None);
         assert_eq!(
             reopened.create_namespace("app", false),
             Err(NamespaceError::Exists("app".into()))
