@@ -16,6 +16,8 @@
 //! `JOIN`, `TABLE`, `STREAM`, `DESCRIBE`), so `alias.column` stays a column reference.
 
 use super::column_defaults::{take_defaults, ColumnDefault};
+pub use super::sql_tokens::source_name;
+use super::sql_tokens::{bare, tokens, Kind, Token};
 use super::topic_statement::{parse_statement as parse_topic_statement, TopicStatement};
 use super::user_statement::{parse_user_statement, UserStatement};
 use crate::statement_split::code_words;
@@ -104,15 +106,6 @@ pub fn valid_namespace(name: &str) -> bool {
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
         && name.len() <= NAMESPACE_NAME_CHARS_MAX
-}
-
-/// The engine's name of table `table` in namespace `namespace`.
-pub fn source_name(namespace: &str, table: &str) -> String {
-    format!(
-        "{}.{}",
-        namespace.to_ascii_lowercase(),
-        table.to_ascii_lowercase()
-    )
 }
 
 fn namespace_ddl(statement: &str) -> Mapped {
@@ -275,20 +268,6 @@ fn source_at(words: &[&Token], end: usize, namespace: Option<&str>) -> Option<(S
     }
 }
 
-/// A name token without its quotes. An unterminated quoted run (the input ended inside
-/// it) has no closing quote to drop.
-pub(super) fn bare(t: &Token) -> String {
-    match t.kind {
-        Kind::Quoted => {
-            // The opening quote is one ASCII byte: slicing after it is on a char boundary.
-            let quote = t.text.chars().next().unwrap_or('"');
-            let inner = t.text.get(1..).unwrap_or("");
-            inner.strip_suffix(quote).unwrap_or(inner).to_string()
-        }
-        _ => t.text.clone(),
-    }
-}
-
 /// Rewrites source names: `ns.t` → `` `ns.t` ``, and with a namespace, `t` → `` `ns.t` ``.
 fn qualify(toks: &[Token], namespace: Option<&str>) -> String {
     let mut out = String::new();
@@ -354,72 +333,6 @@ fn next_solid(toks: &[Token], from: usize) -> Option<usize> {
 
 fn quote(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Kind {
-    Word,
-    Quoted,
-    Space,
-    Symbol,
-}
-
-#[derive(Debug, Clone)]
-pub(super) struct Token {
-    pub(super) kind: Kind,
-    pub(super) text: String,
-}
-
-/// Splits SQL into words, quoted runs, whitespace/comments and single symbols, keeping
-/// every byte so that the tokens concatenate back to the input.
-pub(super) fn tokens(sql: &str) -> Vec<Token> {
-    let chars: Vec<char> = sql.chars().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let start = i;
-        let c = chars[i];
-        let kind = if c.is_alphanumeric() || c == '_' || c == '$' {
-            while i < chars.len()
-                && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '$')
-            {
-                i += 1;
-            }
-            Kind::Word
-        } else if matches!(c, '\'' | '"' | '`') {
-            i += 1;
-            while i < chars.len() {
-                if chars[i] == c {
-                    if chars.get(i + 1) == Some(&c) {
-                        i += 2;
-                        continue;
-                    }
-                    break;
-                }
-                i += 1;
-            }
-            i = (i + 1).min(chars.len());
-            Kind::Quoted
-        } else if c == '-' && chars.get(i + 1) == Some(&'-') {
-            while i < chars.len() && chars[i] != '\n' {
-                i += 1;
-            }
-            Kind::Space
-        } else if c.is_whitespace() {
-            while i < chars.len() && chars[i].is_whitespace() {
-                i += 1;
-            }
-            Kind::Space
-        } else {
-            i += 1;
-            Kind::Symbol
-        };
-        out.push(Token {
-            kind,
-            text: chars[start..i].iter().collect(),
-        });
-    }
-    out
 }
 
 #[cfg(test)]
@@ -539,5 +452,135 @@ mod tests {
             engine("SELECT * FROM app.consume;", None),
             "SELECT * FROM `app.consume`;"
         );
+    }
+
+    /// Column defaults through the mapping (`column_defaults`): what CREATE TABLE hands the
+    /// face, and inserts given the columns they leave out.
+    mod column_defaults_cases {
+        use super::super::*;
+        use crate::kalamdb::column_defaults::{with_defaults, DefaultValue};
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Whatever a client sends, mapping a statement and adding defaults to it neither
+            /// panics nor loses the statement's text when nothing applies.
+            #[test]
+            fn any_statement_maps_without_panicking(
+                head in prop::sample::select(vec!["INSERT INTO ", "CREATE TABLE ", "CREATE USER TABLE "]),
+                rest in "[ -~é']{0,60}",
+            ) {
+                let sql = format!("{head}{rest}");
+                let _ = map_statement(&sql, Some("ns"));
+                let all = |_: &str| {
+                    Some(vec![ColumnDefault {
+                        column: "ID".into(),
+                        ty: "BIGINT".into(),
+                        value: DefaultValue::Literal("1".into()),
+                    }])
+                };
+                let _ = with_defaults(&sql, Some("ns"), &all, &mut |_| "1".into());
+                let none = |_: &str| None;
+                prop_assert_eq!(with_defaults(&sql, None, &none, &mut |_| "1".into()), sql);
+            }
+        }
+
+        fn created(sql: &str) -> (String, Vec<ColumnDefault>) {
+            match map_statement(sql, None) {
+                Mapped::CreateTable { sql, defaults, .. } => (sql, defaults),
+                other => panic!("{sql}: {other:?}"),
+            }
+        }
+
+        #[test]
+        fn create_table_hands_its_defaults_to_the_face() {
+            let (sql, defaults) = created(
+                "CREATE TABLE app.notes (id BIGINT PRIMARY KEY DEFAULT SNOWFLAKE_ID(), body TEXT NOT NULL, \
+                 who TEXT DEFAULT CURRENT_USER(), n INT DEFAULT -1, tag TEXT DEFAULT 'it''s', at TIMESTAMP DEFAULT NOW()) WITH (TYPE='USER')",
+            );
+            assert_eq!(
+                sql,
+                "CREATE TABLE `app.notes` (id BIGINT PRIMARY KEY, body STRING , who STRING, n INTEGER, \
+                 tag STRING, at TIMESTAMP) WITH (kafka_topic='app.notes', value_format='JSON', partitions=1);"
+            );
+            let got: Vec<(&str, &str, &DefaultValue)> = defaults
+                .iter()
+                .map(|d| (d.column.as_str(), d.ty.as_str(), &d.value))
+                .collect();
+            assert_eq!(
+                got,
+                [
+                    ("ID", "BIGINT", &DefaultValue::SnowflakeId),
+                    ("WHO", "TEXT", &DefaultValue::CurrentUser),
+                    ("N", "INT", &DefaultValue::Literal("-1".into())),
+                    ("TAG", "TEXT", &DefaultValue::Literal("'it''s'".into())),
+                    ("AT", "TIMESTAMP", &DefaultValue::Now),
+                ]
+            );
+        }
+
+        #[test]
+        fn unsupported_defaults_are_refused() {
+            assert!(matches!(
+                map_statement("CREATE TABLE a.b (id BIGINT PRIMARY KEY DEFAULT RANDOM())", None),
+                Mapped::Unsupported(m) if m.contains("DEFAULT RANDOM()")
+            ));
+        }
+
+        #[test]
+        fn inserts_get_the_columns_they_leave_out() {
+            let defaults = |table: &str| {
+                (table == "app.notes").then(|| {
+                    vec![
+                        ColumnDefault {
+                            column: "ID".into(),
+                            ty: "BIGINT".into(),
+                            value: DefaultValue::SnowflakeId,
+                        },
+                        ColumnDefault {
+                            column: "WHO".into(),
+                            ty: "TEXT".into(),
+                            value: DefaultValue::CurrentUser,
+                        },
+                    ]
+                })
+            };
+            let mut n = 0;
+            let mut value = |d: &ColumnDefault| {
+                n += 1;
+                match d.value {
+                    DefaultValue::SnowflakeId => format!("{n}"),
+                    _ => "'alice'".into(),
+                }
+            };
+            assert_eq!(
+                with_defaults(
+                    "INSERT INTO app.notes (body) VALUES ('hi');",
+                    None,
+                    &defaults,
+                    &mut value
+                ),
+                "INSERT INTO app.notes (body, `ID`, `WHO`) VALUES ('hi', 1, 'alice');"
+            );
+            assert_eq!(
+                with_defaults(
+                    "insert into notes (ID, body) values (5, 'x')",
+                    Some("app"),
+                    &defaults,
+                    &mut value
+                ),
+                "insert into notes (ID, body, `WHO`) values (5, 'x', 'alice')",
+                "a column given keeps its value"
+            );
+            for untouched in [
+                "INSERT INTO other.t (a) VALUES (1)",
+                "INSERT INTO app.notes VALUES (1, 'x', 'y')",
+                "SELECT * FROM app.notes",
+            ] {
+                assert_eq!(
+                    with_defaults(untouched, None, &defaults, &mut value),
+                    untouched
+                );
+            }
+        }
     }
 }

@@ -10,6 +10,7 @@
 //! - `dialect`: KalamDB's spellings (namespaces, `CREATE … TABLE`, `TEXT`) mapped onto the
 //!   ksqlDB dialect the engine runs.
 //! - `column_defaults`: column `DEFAULT`s, kept by the face and added to `INSERT`s.
+//! - `sql_tokens`: the SQL tokens `dialect` and `column_defaults` rewrite statements with.
 //! - `envelope`: the success and error envelopes, `data_type` names, error codes.
 //! - `auth_body`: setup/login requests, login/refresh/me responses, auth-route errors.
 //! - `live`: live queries over `/v1/ws`: client messages, the live `SELECT` shape, `_seq`,
@@ -26,6 +27,7 @@ pub mod dialect;
 pub mod envelope;
 pub mod live;
 pub mod sql_request;
+pub mod sql_tokens;
 pub mod topic_statement;
 pub mod topics;
 pub mod user_statement;
