@@ -405,6 +405,11 @@ mod tests {
             let _ = map_statement(sql, Some("ns"));
         }
         assert_eq!(engine("SELECT * FROM a.'é", None), "SELECT * FROM `a.é`");
+        // A doubled quote inside a quoted name is one quote of the name, quoted once again.
+        assert_eq!(
+            engine("SELECT * FROM a.`b``c`", None),
+            "SELECT * FROM `a.b``c`"
+        );
     }
 
     #[test]

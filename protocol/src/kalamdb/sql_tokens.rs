@@ -11,18 +11,31 @@ pub fn source_name(namespace: &str, table: &str) -> String {
     )
 }
 
-/// A name token without its quotes. An unterminated quoted run (the input ended inside
-/// it) has no closing quote to drop.
+/// A name token without its quotes, doubled quotes inside made single. An unterminated
+/// quoted run (the input ended inside it) has no closing quote to drop.
 pub(crate) fn bare(t: &Token) -> String {
     match t.kind {
-        Kind::Quoted => {
+        Kind::Quoted => quoted_text(t).unwrap_or_else(|| {
             // The opening quote is one ASCII byte: slicing after it is on a char boundary.
-            let quote = t.text.chars().next().unwrap_or('"');
-            let inner = t.text.get(1..).unwrap_or("");
-            inner.strip_suffix(quote).unwrap_or(inner).to_string()
-        }
+            t.text.get(1..).unwrap_or("").to_string()
+        }),
         _ => t.text.clone(),
     }
+}
+
+/// The text of a quoted run (`'it''s'` → `it's`), or `None` when the input ended inside it
+/// (no closing quote, or only an escaped one).
+pub(crate) fn quoted_text(t: &Token) -> Option<String> {
+    let quote = t.text.chars().next()?;
+    let inner = t.text.get(1..)?;
+    // The run ends at a quote that is not half of a doubled one: an odd run of quotes.
+    let closing = inner.chars().rev().take_while(|c| *c == quote).count();
+    if t.kind != Kind::Quoted || closing % 2 == 0 {
+        return None;
+    }
+    let body = &inner[..inner.len() - quote.len_utf8()];
+    let doubled: String = [quote, quote].iter().collect();
+    Some(body.replace(&doubled, &quote.to_string()))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -37,6 +37,8 @@ pub enum UserChange {
     Email(String),
 }
 
+use super::sql_tokens::{quoted_text, tokens, Kind};
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Token {
     Word(String),
@@ -227,52 +229,23 @@ impl Cursor<'_> {
     }
 }
 
-/// Words (anything up to whitespace, a quote or `;`), `'…'` with `''` for a quote, `"…"`
-/// with `""`; a trailing `;` ends the statement.
+/// The statement's tokens (`sql_tokens`): words and symbols as words, quoted runs as their
+/// text; a trailing `;` ends the statement, any other is a second statement.
 fn tokenize(sql: &str) -> Result<Vec<Token>, String> {
-    let mut tokens = Vec::new();
-    let mut chars = sql
-        .trim()
-        .trim_end_matches(';')
-        .trim_end()
-        .chars()
-        .peekable();
-    while let Some(&c) = chars.peek() {
-        if c.is_whitespace() {
-            chars.next();
-        } else if c == '\'' || c == '"' {
-            chars.next();
-            let mut text = String::new();
-            loop {
-                match chars.next() {
-                    None => return Err("unterminated quoted text".into()),
-                    Some(q) if q == c => {
-                        if chars.peek() == Some(&c) {
-                            chars.next();
-                            text.push(c);
-                        } else {
-                            break;
-                        }
-                    }
-                    Some(other) => text.push(other),
-                }
+    let toks = tokens(sql.trim().trim_end_matches(';'));
+    let mut out = Vec::with_capacity(toks.len());
+    for t in toks.iter().filter(|t| t.kind != Kind::Space) {
+        match t.kind {
+            Kind::Quoted => {
+                out.push(Token::Quoted(
+                    quoted_text(t).ok_or("unterminated quoted text")?,
+                ));
             }
-            tokens.push(Token::Quoted(text));
-        } else if c == ';' {
-            return Err("one statement at a time".into());
-        } else {
-            let mut word = String::new();
-            while let Some(&w) = chars.peek() {
-                if w.is_whitespace() || w == '\'' || w == '"' || w == ';' {
-                    break;
-                }
-                word.push(w);
-                chars.next();
-            }
-            tokens.push(Token::Word(word));
+            _ if t.text == ";" => return Err("one statement at a time".into()),
+            _ => out.push(Token::Word(t.text.clone())),
         }
     }
-    Ok(tokens)
+    Ok(out)
 }
 
 #[cfg(test)]
