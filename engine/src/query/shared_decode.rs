@@ -121,24 +121,20 @@ impl Bucketing {
         b
     }
 
-    /// The rows a member whose literal is `key` must see, in batch order.
-    pub(crate) fn rows_for(&self, key: &IndexKey) -> Vec<usize> {
+    /// The rows a member whose literal is `key` must see, in batch order: its bucket and
+    /// the rows every member sees, merged without a buffer (this runs per member per batch).
+    pub(crate) fn rows_for<'a>(&'a self, key: &IndexKey) -> impl Iterator<Item = usize> + 'a {
         let mine = self.buckets.get(key).map_or(&[][..], Vec::as_slice);
         let (mut a, mut b) = (mine.iter().peekable(), self.everyone.iter().peekable());
-        let mut out = Vec::with_capacity(mine.len() + self.everyone.len());
-        loop {
+        std::iter::from_fn(move || {
             let next = match (a.peek(), b.peek()) {
                 (Some(&&x), Some(&&y)) if x <= y => a.next(),
                 (Some(_), Some(_)) => b.next(),
                 (Some(_), None) => a.next(),
-                (None, Some(_)) => b.next(),
-                (None, None) => break,
+                (None, _) => b.next(),
             };
-            if let Some(&n) = next {
-                out.push(n as usize);
-            }
-        }
-        out
+            next.map(|&n| n as usize)
+        })
     }
 }
 
@@ -205,11 +201,9 @@ impl DecodeRing {
     /// Leaves a batch for the other members. Batches every member has read past go, and
     /// the oldest go when the ring is full.
     pub(crate) fn offer(&self, batch: Arc<DecodedBatch>) {
-        let members: Vec<Arc<MemberPositions>> = {
-            let mut members = self.members.lock().unwrap_or_else(|e| e.into_inner());
-            members.retain(|m| m.strong_count() > 0);
-            members.iter().filter_map(Weak::upgrade).collect()
-        };
+        // Lock order: members, then batches (`join` takes only members, `find` only batches).
+        let mut members = self.members.lock().unwrap_or_else(|e| e.into_inner());
+        members.retain(|m| m.strong_count() > 0);
         let mut guard = self.batches.lock().unwrap_or_else(|e| e.into_inner());
         let (batches, records) = &mut *guard;
         *records += batch.records.len();
@@ -217,7 +211,8 @@ impl DecodeRing {
         while batches.len() > 1 {
             let Some(oldest) = batches.front() else { break };
             let full = *records > DECODED_RECORDS_PER_GROUP_MAX;
-            if !full && !members.iter().all(|m| m.passed(oldest)) {
+            let passed = |m: &Weak<MemberPositions>| m.upgrade().is_none_or(|m| m.passed(oldest));
+            if !full && !members.iter().all(passed) {
                 break;
             }
             if let Some(old) = batches.pop_front() {
@@ -317,8 +312,9 @@ mod tests {
         b.buckets.insert(IndexKey::Int(1), vec![0, 4, 9]);
         b.buckets.insert(IndexKey::Int(2), vec![1, 2]);
         b.everyone = vec![3, 5, 10];
-        assert_eq!(b.rows_for(&IndexKey::Int(1)), [0, 3, 4, 5, 9, 10]);
-        assert_eq!(b.rows_for(&IndexKey::Int(2)), [1, 2, 3, 5, 10]);
-        assert_eq!(b.rows_for(&IndexKey::Int(3)), [3, 5, 10]);
+        let rows = |k| b.rows_for(&IndexKey::Int(k)).collect::<Vec<_>>();
+        assert_eq!(rows(1), [0, 3, 4, 5, 9, 10]);
+        assert_eq!(rows(2), [1, 2, 3, 5, 10]);
+        assert_eq!(rows(3), [3, 5, 10]);
     }
 }

@@ -474,7 +474,7 @@ impl QueryStream {
         // With an `E = literal` filter first, only the literal's bucket can pass it.
         if let Some(bucketing) = self.probe.as_ref().and_then(|p| batch.bucketing(p)) {
             let key = self.probe.as_ref().map(|p| &p.key)?;
-            for n in bucketing.rows_for(key).into_iter().filter(|n| *n >= skip) {
+            for n in bucketing.rows_for(key).filter(|n| *n >= skip) {
                 let (Some(record), Some(Some(row))) = (batch.records.get(n), batch.rows.get(n))
                 else {
                     continue;

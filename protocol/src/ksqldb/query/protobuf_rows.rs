@@ -324,10 +324,14 @@ fn put_delimited(tag: u32, out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) 
     put_key(tag, LENGTH_DELIMITED, out);
     let start = out.len();
     write(out);
-    let len = (out.len() - start) as u64;
-    let mut prefix = Vec::with_capacity(10);
-    put_varint(len, &mut prefix);
-    out.splice(start..start, prefix);
+    let (mut prefix, mut n, mut len) = ([0u8; 10], 0, (out.len() - start) as u64);
+    while len >= 0x80 {
+        prefix[n] = (len as u8) | 0x80;
+        len >>= 7;
+        n += 1;
+    }
+    prefix[n] = len as u8;
+    out.splice(start..start, prefix[..=n].iter().copied());
 }
 
 fn put_bytes(tag: u32, bytes: &[u8], out: &mut Vec<u8>) {

@@ -26,6 +26,8 @@ pub struct ResultEncoder {
     final_message: bool,
     /// The message rows are encoded as, in the protobuf format.
     proto: Option<ProtoRows>,
+    /// One row's message before it goes out in base64, reused row after row.
+    scratch: std::cell::RefCell<Vec<u8>>,
 }
 
 impl ResultEncoder {
@@ -36,6 +38,7 @@ impl ResultEncoder {
             format,
             final_message,
             proto: None,
+            scratch: Default::default(),
         }
     }
 
@@ -45,6 +48,7 @@ impl ResultEncoder {
             format: ResultFormat::KsqlV1Protobuf,
             final_message,
             proto: Some(proto),
+            scratch: Default::default(),
         }
     }
 
@@ -55,6 +59,7 @@ impl ResultEncoder {
             format: ResultFormat::KsqlV1Json,
             final_message: true,
             proto: None,
+            scratch: Default::default(),
         }
     }
 
@@ -65,6 +70,7 @@ impl ResultEncoder {
             format: ResultFormat::KsqlV1Json,
             final_message: false,
             proto: None,
+            scratch: Default::default(),
         }
     }
 
@@ -159,7 +165,8 @@ impl ResultEncoder {
                 let Some(proto) = &self.proto else {
                     return;
                 };
-                let mut message = Vec::with_capacity(64);
+                let mut message = self.scratch.borrow_mut();
+                message.clear();
                 proto.encode_row(cells, &mut message);
                 self.v1_before(out);
                 out.extend_from_slice(b"{\"row\":{\"protobufBytes\":");
