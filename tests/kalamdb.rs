@@ -742,3 +742,207 @@ async fn column_defaults_fill_the_columns_an_insert_leaves_out() {
     );
     server.kill();
 }
+
+/// Logs `user` in and returns their access token.
+async fn token(addr: std::net::SocketAddr, user: &str, password: &str) -> String {
+    let mut c = Client::connect(addr, Proto::H1).await;
+    let body = json!({"user": user, "password": password});
+    let (status, _, login) = auth_call(&mut c, "POST", "/v1/api/auth/login", &[], &body).await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    login["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_string()
+}
+
+/// `/v1/api/sql` with a bearer token.
+async fn sql_as(addr: std::net::SocketAddr, token: &str, body: Json) -> (StatusCode, Json) {
+    let mut c = Client::connect(addr, Proto::H1).await;
+    let bearer = format!("Bearer {token}");
+    let (status, _, body) = auth_call(
+        &mut c,
+        "POST",
+        "/v1/api/sql",
+        &[("authorization", &bearer)],
+        &body,
+    )
+    .await;
+    (status, body)
+}
+
+/// other-faces.md §C(c) scenario 2: a USER table shows each user only their own rows, even
+/// when two users pick the same key, and statements that would reach past that are refused.
+#[tokio::test]
+async fn user_tables_keep_each_users_rows_apart() {
+    let server = TestServer::start_with(ServerOptions {
+        auth: Arc::new(Auth::off().with_jwt(JwtKeys::random())),
+        ..ServerOptions::default()
+    })
+    .await;
+    let addr = server.addr;
+    let mut client = Client::connect(addr, Proto::H1).await;
+    let setup =
+        json!({"user": "admin", "password": "AdminPass123!", "root_password": "RootPass123!"});
+    let (status, _, body) = auth_call(&mut client, "POST", "/v1/api/auth/setup", &[], &setup).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let admin = token(addr, "admin", "AdminPass123!").await;
+    let (status, body) = sql_as(
+        addr,
+        &admin,
+        json!({"sql": "CREATE NAMESPACE app; \
+            CREATE USER 'alice' WITH PASSWORD 'Secret123!' ROLE user; \
+            CREATE USER 'bob' WITH PASSWORD 'Secret123!' ROLE user; \
+            CREATE TABLE app.notes (id BIGINT PRIMARY KEY DEFAULT SNOWFLAKE_ID(), body TEXT NOT NULL) WITH (TYPE='USER'); \
+            CREATE USER TABLE app.docs (id TEXT PRIMARY KEY, body TEXT); \
+            CREATE TABLE app.config (k TEXT PRIMARY KEY, v TEXT)"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["results"].as_array().map(Vec::len), Some(6), "{body}");
+    let alice = token(addr, "alice", "Secret123!").await;
+    let bob = token(addr, "bob", "Secret123!").await;
+
+    let (status, body) = sql_as(
+        addr,
+        &alice,
+        json!({"sql": "INSERT INTO app.notes (body) VALUES ($1)", "params": ["hi"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["results"][0]["row_count"], 1, "{body}");
+    assert_eq!(body["results"][0]["as_user"], "alice", "{body}");
+
+    let select = json!({"sql": "SELECT * FROM app.notes"});
+    let (status, body) = sql_as(addr, &bob, select.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["results"][0]["row_count"], 0, "bob sees none: {body}");
+    let (status, body) = sql_as(addr, &alice, select).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["results"][0]["row_count"], 1, "{body}");
+    assert_eq!(body["results"][0]["rows"][0][1], "hi", "{body}");
+    let names: Vec<&str> = body["results"][0]["schema"]
+        .as_array()
+        .expect("schema")
+        .iter()
+        .map(|f| f["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(
+        names,
+        ["ID", "BODY"],
+        "the owner column stays hidden: {body}"
+    );
+
+    // The same key from two users is two rows.
+    for (who, text) in [(&alice, "alice's"), (&bob, "bob's")] {
+        let (status, body) = sql_as(
+            addr,
+            who,
+            json!({"sql": "INSERT INTO app.docs (id, body) VALUES ('d1', $1)", "params": [text]}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    for (who, text) in [(&alice, "alice's"), (&bob, "bob's")] {
+        let (status, body) = sql_as(
+            addr,
+            who,
+            json!({"sql": "SELECT body FROM app.docs WHERE id = 'd1'"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["results"][0]["rows"], json!([[text]]), "{body}");
+    }
+
+    // What would reach other users' rows is refused, and nothing leaks through comments.
+    for statement in [
+        "INSERT INTO app.notes (`_user`, body) VALUES ('alice', 'forged')",
+        "SELECT * FROM app.notes WHERE id > 0) OR (1 = 1",
+        "CREATE STREAM leak AS SELECT * FROM app.notes",
+        "SELECT * FROM app.notes n JOIN app.docs d ON n.body = d.body",
+    ] {
+        let (status, body) = sql_as(addr, &bob, json!({ "sql": statement })).await;
+        expect_error(status, &body, StatusCode::BAD_REQUEST, "INVALID_SQL");
+    }
+    let (status, body) = sql_as(
+        addr,
+        &bob,
+        json!({"sql": "SELECT * FROM app.notes /* WHERE */ /* LIMIT */"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["results"][0]["row_count"], 0, "{body}");
+
+    // A SHARED table is everyone's; DESCRIBE of a USER table does not show the owner.
+    let (status, body) = sql_as(
+        addr,
+        &alice,
+        json!({"sql": "INSERT INTO app.config (k, v) VALUES ('theme', 'dark')"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = sql_as(addr, &bob, json!({"sql": "SELECT v FROM app.config"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["results"][0]["rows"], json!([["dark"]]), "{body}");
+    let (status, body) = sql_as(addr, &admin, json!({"sql": "DESCRIBE app.notes"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["results"][0]["rows"],
+        json!([["ID", "BIGINT", true], ["BODY", "STRING", false]]),
+        "{body}"
+    );
+    // Even an administrator reads a USER table as themselves...
+    let (status, body) = sql_as(addr, &admin, json!({"sql": "SELECT * FROM app.notes"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["results"][0]["row_count"], 0, "{body}");
+    // ...unless acting for a user: a DBA may, a plain user only for themselves.
+    let (status, body) = sql_as(
+        addr,
+        &admin,
+        json!({"sql": "EXECUTE AS USER 'alice' (INSERT INTO app.notes (body) VALUES ('for alice'))"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = sql_as(
+        addr,
+        &admin,
+        json!({"sql": "EXECUTE AS USER 'alice' (SELECT body FROM app.notes);"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut bodies: Vec<String> = body["results"][0]["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r[0].as_str().expect("body").to_string())
+        .collect();
+    bodies.sort();
+    assert_eq!(bodies, ["for alice", "hi"], "{body}");
+    let (status, body) = sql_as(
+        addr,
+        &alice,
+        json!({"sql": "EXECUTE AS USER 'bob' (SELECT * FROM app.notes)"}),
+    )
+    .await;
+    expect_error(status, &body, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+    let (status, body) = sql_as(
+        addr,
+        &alice,
+        json!({"sql": "EXECUTE AS USER 'alice' (SELECT * FROM app.notes)"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["results"][0]["row_count"], 2, "{body}");
+    let (status, body) = sql_as(
+        addr,
+        &admin,
+        json!({"sql": "EXECUTE AS USER 'nobody' (SELECT * FROM app.notes)"}),
+    )
+    .await;
+    expect_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "SQL_EXECUTION_ERROR",
+    );
+    server.stop().await;
+}

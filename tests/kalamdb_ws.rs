@@ -92,10 +92,12 @@ async fn insert(server: &TestServer, token: &str, id: &str, body: &str) {
     .await;
 }
 
-/// Deletes a key the way ksqlDB tables delete: a tombstone record on the table's topic.
-async fn delete(server: &TestServer, id: &str) {
+/// Deletes `owner`'s row `id` the way ksqlDB tables delete: a tombstone record on the
+/// table's topic, under the USER table's JSON key (the owner, then the table's own key).
+async fn delete(server: &TestServer, owner: &str, id: &str) {
+    let key = json!({"_user": owner, "ID": id}).to_string();
     let record = Record {
-        key: Some(Bytes::from(id.to_string())),
+        key: Some(Bytes::from(key)),
         value: None,
         timestamp_ms: server.engine.now_ms(),
         headers: Vec::new(),
@@ -287,7 +289,7 @@ async fn kalam_client_gets_batched_snapshot_then_insert_update_delete() {
         }
         other => panic!("expected an update, got {other:?}"),
     }
-    delete(&server, "n2").await;
+    delete(&server, "admin", "n2").await;
     match next_event(&mut live).await {
         ChangeEvent::Delete { old_rows, .. } => {
             assert_eq!(
@@ -305,7 +307,10 @@ async fn kalam_client_gets_batched_snapshot_then_insert_update_delete() {
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(KSQL_BASIC)
     );
-    let body = "{\"target\":\"`app.notes`\"}\n{\"ID\":\"k1\",\"BODY\":\"from ksqlDB\"}\n";
+    // Only the owner's rows reach the live query: a row of another user's does not.
+    let body = "{\"target\":\"`app.notes`\"}\n\
+                {\"`_user`\":\"someone else\",\"ID\":\"k0\",\"BODY\":\"not admin's\"}\n\
+                {\"`_user`\":\"admin\",\"ID\":\"k1\",\"BODY\":\"from ksqlDB\"}\n";
     let (status, _, acks) = ksql
         .send(
             "POST",
@@ -726,6 +731,57 @@ async fn stream_tables_load_every_row_then_insert() {
     assert!(
         !matches!(quiet, Ok(Some(Ok(Message::Text(_))))),
         "e2 is filtered out: {quiet:?}"
+    );
+    server.stop().await;
+}
+
+/// A live query on a USER table shows its subscriber's rows only, snapshot and changes
+/// alike; a SHARED table cannot be subscribed to (KalamDB serves USER and STREAM tables).
+#[tokio::test]
+async fn a_user_tables_live_query_sees_its_subscribers_rows_only() {
+    let (server, admin) = server_with_notes().await;
+    sql(
+        &server,
+        &admin,
+        "CREATE USER 'alice' WITH PASSWORD 'Secret123!' ROLE user; \
+         CREATE TABLE app.config (k TEXT PRIMARY KEY, v TEXT)",
+    )
+    .await;
+    let mut client = Client::connect(server.addr, Proto::H1).await;
+    let login = json!({"user": "alice", "password": "Secret123!"});
+    let (status, _, body) = post_json(&mut client, "/v1/api/auth/login", &login, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let alice = body["access_token"].as_str().expect("token").to_string();
+    insert(&server, &admin, "n1", "by admin").await;
+    insert(&server, &alice, "n1", "by alice").await;
+
+    let mut ws = connect(&server, Some(&alice)).await.expect("upgraded");
+    next_json(&mut ws).await.expect("auth_success");
+    subscribe(&mut ws, "mine", "SELECT * FROM app.notes", json!({})).await;
+    let (ack, rows, _) = initial_load(&mut ws, "mine").await;
+    let names: Vec<&str> = ack["schema"]
+        .as_array()
+        .expect("schema")
+        .iter()
+        .map(|f| f["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["ID", "BODY", "_seq"], "no owner column: {ack}");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["BODY"], "by alice", "{rows:?}");
+
+    // The administrator's change is not alice's; her own is.
+    insert(&server, &admin, "n2", "by admin too").await;
+    insert(&server, &alice, "n2", "by alice too").await;
+    let change = next_json(&mut ws).await.expect("change");
+    assert_eq!(change["change_type"], "insert", "{change}");
+    assert_eq!(change["rows"][0]["BODY"], "by alice too", "{change}");
+
+    subscribe(&mut ws, "shared", "SELECT * FROM app.config", json!({})).await;
+    let e = next_json(&mut ws).await.expect("error frame");
+    assert_eq!(
+        (&e["type"], &e["subscription_id"], &e["code"]),
+        (&json!("error"), &json!("shared"), &json!("UNSUPPORTED")),
+        "{e}"
     );
     server.stop().await;
 }

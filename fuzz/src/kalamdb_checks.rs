@@ -4,7 +4,8 @@
 //! statement).
 //!
 //! And what `kalamdb_live` asserts: `/v1/ws` client messages and live-query SQL never
-//! panic, and a parsed filter stays in its place when the server embeds it.
+//! panic, a parsed filter stays in its place when the server embeds it, and USER-table
+//! scoping never panics and never lets a read or write of the table through unscoped.
 
 use sluice_protocol::kalamdb::topic_statement::{
     parse_statement, valid_topic_name, Start, TopicStatement, CONSUME_LIMIT_MAX,
@@ -103,6 +104,26 @@ fn ack_request(body: &[u8]) {
 /// `/v1/ws` client messages (selector byte even) or a live query's SQL (odd). A parsed live
 /// query's filter is embedded by the server in SQL of its own, so it must stay in its place:
 /// put back after `WHERE`, and in parentheses, it parses to the same filter.
+/// USER-table scoping never panics, and a statement it lets through that names the USER
+/// table carries the owner's predicate or value (`user_scope`'s property test checks
+/// where the predicate lands).
+fn user_scope(sql: &str) {
+    use sluice_protocol::kalamdb::user_scope::{execute_as, scope_statement};
+    let _ = execute_as(sql);
+    let is_notes = |t: &str| t == "app.notes";
+    if let Ok(scoped) = scope_statement(sql, &is_notes, "alice") {
+        if scoped.user_table
+            && !scoped
+                .sql
+                .trim_start()
+                .get(..4)
+                .is_some_and(|w| w.eq_ignore_ascii_case("DESC") || w.eq_ignore_ascii_case("DROP"))
+        {
+            assert!(scoped.sql.contains("'alice'"), "{sql} → {}", scoped.sql);
+        }
+    }
+}
+
 pub fn kalamdb_live(data: &[u8]) {
     use sluice_protocol::kalamdb::live::{ClientMessage, LiveSql};
     let [selector, body @ ..] = data else {
@@ -111,7 +132,11 @@ pub fn kalamdb_live(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(body) else {
         return;
     };
-    if selector % 2 == 0 {
+    if selector % 3 == 2 {
+        user_scope(text);
+        return;
+    }
+    if selector % 3 == 0 {
         if let Ok(ClientMessage::Subscribe { subscription }) = ClientMessage::decode(text) {
             let _ = LiveSql::parse(&subscription.sql);
             let _ = subscription.options.batch_rows();

@@ -15,7 +15,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::sql_tokens::{bare, source_name, tokens, Kind, Token};
+use super::sql_tokens::{bare, matching, source_name, tokens, Kind, Token};
 
 /// Most defaults one table may declare (one per column at most; a bound on what a
 /// statement can make the face keep).
@@ -270,22 +270,4 @@ pub fn with_defaults(
         out.push_str(&t.text);
     }
     out
-}
-
-/// The `)` matching the `(` at `open`.
-fn matching(toks: &[Token], open: usize) -> Option<usize> {
-    let mut depth = 0usize;
-    for (i, t) in toks.iter().enumerate().skip(open) {
-        match t.text.as_str() {
-            "(" => depth += 1,
-            ")" => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(i);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
 }

@@ -15,10 +15,13 @@
 //! Table names are rewritten only where a statement names a source (after `FROM`, `INTO`,
 //! `JOIN`, `TABLE`, `STREAM`, `DESCRIBE`), so `alias.column` stays a column reference.
 
+use serde::{Deserialize, Serialize};
+
 use super::column_defaults::{take_defaults, ColumnDefault};
 pub use super::sql_tokens::source_name;
 use super::sql_tokens::{bare, tokens, Kind, Token};
 use super::topic_statement::{parse_statement as parse_topic_statement, TopicStatement};
+use super::user_scope::{owner_column_definition, OWNER_COLUMN};
 use super::user_statement::{parse_user_statement, UserStatement};
 use crate::statement_split::code_words;
 
@@ -27,11 +30,12 @@ use crate::statement_split::code_words;
 pub enum Mapped {
     /// A statement for the engine, in its dialect.
     Engine(String),
-    /// `CREATE … TABLE`: the engine's statement, the table's engine name, and the column
-    /// defaults the face keeps for it (`column_defaults`; none replaces earlier ones).
+    /// `CREATE … TABLE`: the engine's statement, the table's engine name, its kind, and the
+    /// column defaults the face keeps for it (`column_defaults`; none replaces earlier ones).
     CreateTable {
         sql: String,
         table: String,
+        kind: TableKind,
         defaults: Vec<ColumnDefault>,
     },
     CreateNamespace {
@@ -51,6 +55,19 @@ pub enum Mapped {
     User(UserStatement),
     /// A KalamDB statement the engine cannot run, with the reason.
     Unsupported(String),
+}
+
+/// KalamDB's application table types (`WITH (TYPE=…)` or the `CREATE USER|SHARED|STREAM
+/// TABLE` prefix; without either, SHARED, as KalamDB's parser defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TableKind {
+    /// Rows belong to the user who wrote them (`user_scope`).
+    User,
+    /// One set of rows for everyone.
+    Shared,
+    /// An append-only stream.
+    Stream,
 }
 
 /// Longest namespace name (KalamDB identifiers are short names; the limit keeps a source
@@ -178,8 +195,16 @@ fn create_table(statement: &str, namespace: Option<&str>) -> Mapped {
     };
     let options: String = toks[close + 1..].iter().map(|t| t.text.as_str()).collect();
     let options = options.to_ascii_uppercase().replace(' ', "");
-    let is_stream =
-        toks[..open].iter().any(|t| upper(t) == "STREAM") || options.contains("TYPE='STREAM'");
+    let prefixed = |word: &str| toks[..open].iter().any(|t| upper(t) == word);
+    let typed = |name: &str| options.contains(&format!("TYPE='{name}'"));
+    let table_kind = if prefixed("STREAM") || typed("STREAM") {
+        TableKind::Stream
+    } else if prefixed("USER") || typed("USER") {
+        TableKind::User
+    } else {
+        TableKind::Shared
+    };
+    let is_stream = table_kind == TableKind::Stream;
     let head = qualify(&toks[..open], namespace);
     let Some(name) = created_name(&toks[..open], namespace) else {
         return Mapped::Unsupported("CREATE TABLE names its table".into());
@@ -207,6 +232,14 @@ fn create_table(statement: &str, namespace: Option<&str>) -> Mapped {
         Err(reason) => return Mapped::Unsupported(reason),
     };
     let body = body.as_slice();
+    let names_owner = body.iter().any(|t| {
+        matches!(t.kind, Kind::Word | Kind::Quoted) && bare(t).eq_ignore_ascii_case(OWNER_COLUMN)
+    });
+    if table_kind == TableKind::User && names_owner {
+        return Mapped::Unsupported(format!(
+            "'{OWNER_COLUMN}' is reserved in a USER table: it holds each row's owner"
+        ));
+    }
     let mut i = 0;
     while i < body.len() {
         let t = &body[i];
@@ -232,15 +265,25 @@ fn create_table(statement: &str, namespace: Option<&str>) -> Mapped {
             Some((_, engine)) if t.kind == Kind::Word => columns.push_str(engine),
             _ => columns.push_str(&t.text),
         }
+        if i == 0 && table_kind == TableKind::User {
+            // The owner leads the key; a key of two columns needs a JSON key.
+            columns.push_str(&owner_column_definition());
+            columns.push_str(", ");
+        }
         i += 1;
     }
     let topic = name.replace('\'', "''");
+    let key_format = match table_kind {
+        TableKind::User => ", key_format='JSON'",
+        TableKind::Shared | TableKind::Stream => "",
+    };
     Mapped::CreateTable {
         sql: format!(
-            "CREATE {kind} {} {columns} WITH (kafka_topic='{topic}', value_format='JSON', partitions=1);",
+            "CREATE {kind} {} {columns} WITH (kafka_topic='{topic}', value_format='JSON'{key_format}, partitions=1);",
             rest.trim_end()
         ),
         table: name,
+        kind: table_kind,
         defaults,
     }
 }
@@ -374,9 +417,38 @@ mod tests {
                 "CREATE USER TABLE IF NOT EXISTS app.notes (id BIGINT PRIMARY KEY, body TEXT NOT NULL) WITH (TYPE='USER')",
                 None
             ),
-            "CREATE TABLE IF NOT EXISTS `app.notes` (id BIGINT PRIMARY KEY, body STRING ) \
-             WITH (kafka_topic='app.notes', value_format='JSON', partitions=1);"
+            "CREATE TABLE IF NOT EXISTS `app.notes` (`_user` STRING PRIMARY KEY, id BIGINT PRIMARY KEY, body STRING ) \
+             WITH (kafka_topic='app.notes', value_format='JSON', key_format='JSON', partitions=1);"
         );
+        assert_eq!(
+            engine("CREATE TABLE app.config (k TEXT PRIMARY KEY, v TEXT)", None),
+            "CREATE TABLE `app.config` (k STRING PRIMARY KEY, v STRING) \
+             WITH (kafka_topic='app.config', value_format='JSON', partitions=1);"
+        );
+        let kind = |sql: &str| match map_statement(sql, None) {
+            Mapped::CreateTable { kind, .. } => kind,
+            other => panic!("{sql}: {other:?}"),
+        };
+        assert_eq!(
+            kind("CREATE TABLE a.t (id INT PRIMARY KEY)"),
+            TableKind::Shared
+        );
+        assert_eq!(
+            kind("CREATE USER TABLE a.t (id INT PRIMARY KEY)"),
+            TableKind::User
+        );
+        assert_eq!(
+            kind("CREATE TABLE a.t (id INT PRIMARY KEY) WITH (TYPE = 'USER')"),
+            TableKind::User
+        );
+        assert_eq!(kind("CREATE STREAM TABLE a.t (id INT)"), TableKind::Stream);
+        assert!(matches!(
+            map_statement(
+                "CREATE USER TABLE a.t (`_USER` TEXT, id INT PRIMARY KEY)",
+                None
+            ),
+            Mapped::Unsupported(_)
+        ));
         assert_eq!(
             engine(
                 "CREATE TABLE events (id BIGINT PRIMARY KEY, n INT) WITH (TYPE='STREAM', TTL_SECONDS=10);",
@@ -504,8 +576,9 @@ mod tests {
             );
             assert_eq!(
                 sql,
-                "CREATE TABLE `app.notes` (id BIGINT PRIMARY KEY, body STRING , who STRING, n INTEGER, \
-                 tag STRING, at TIMESTAMP) WITH (kafka_topic='app.notes', value_format='JSON', partitions=1);"
+                "CREATE TABLE `app.notes` (`_user` STRING PRIMARY KEY, id BIGINT PRIMARY KEY, body STRING , \
+                 who STRING, n INTEGER, tag STRING, at TIMESTAMP) \
+                 WITH (kafka_topic='app.notes', value_format='JSON', key_format='JSON', partitions=1);"
             );
             let got: Vec<(&str, &str, &DefaultValue)> = defaults
                 .iter()

@@ -20,6 +20,8 @@
 //! - `topics`: the consume/ack bodies, the topic error envelope, and the persistent query a
 //!   route becomes.
 //! - `user_statement`: `CREATE/ALTER/DROP USER`, parsed for the face to run on its users.
+//! - `user_scope`: USER tables: the hidden owner column, and each statement scoped to the
+//!   signed-in user's rows (or refused when it cannot be).
 
 pub mod auth_body;
 pub mod column_defaults;
@@ -30,4 +32,5 @@ pub mod sql_request;
 pub mod sql_tokens;
 pub mod topic_statement;
 pub mod topics;
+pub mod user_scope;
 pub mod user_statement;

@@ -38,6 +38,24 @@ pub(crate) fn quoted_text(t: &Token) -> Option<String> {
     Some(body.replace(&doubled, &quote.to_string()))
 }
 
+/// The `)` matching the `(` at `open`.
+pub(crate) fn matching(toks: &[Token], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, t) in toks.iter().enumerate().skip(open) {
+        match t.text.as_str() {
+            "(" => depth += 1,
+            ")" => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
     Word,
@@ -50,6 +68,17 @@ pub(crate) enum Kind {
 pub(crate) struct Token {
     pub(crate) kind: Kind,
     pub(crate) text: String,
+}
+
+/// Where the block comment opening at `at` ends (after its `*/`), if one opens there and
+/// closes.
+fn block_comment_end(chars: &[char], at: usize) -> Option<usize> {
+    if chars.get(at) != Some(&'/') || chars.get(at + 1) != Some(&'*') {
+        return None;
+    }
+    (at + 2..chars.len().saturating_sub(1))
+        .find(|&j| chars[j] == '*' && chars[j + 1] == '/')
+        .map(|j| j + 2)
 }
 
 /// Splits SQL into words, quoted runs, whitespace/comments and single symbols, keeping
@@ -86,6 +115,11 @@ pub(crate) fn tokens(sql: &str) -> Vec<Token> {
             while i < chars.len() && chars[i] != '\n' {
                 i += 1;
             }
+            Kind::Space
+        } else if let Some(end) = block_comment_end(&chars, i) {
+            // As the engine reads it: a `/* … */` with its `*/` is a comment; without one,
+            // `/` and `*` are operators.
+            i = end;
             Kind::Space
         } else if c.is_whitespace() {
             while i < chars.len() && chars[i].is_whitespace() {

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::{json, Value as Json};
 
 use super::topic_statement::{clamp_limit, group_name, ChangeOp, PayloadMode, Route, Start};
+use super::user_scope::OWNER_COLUMN;
 use crate::error::ProtocolError;
 
 /// `POST /v1/api/topics/consume` (what `kalam-client`'s consumer sends).
@@ -117,18 +118,39 @@ pub struct Message<'a> {
     pub payload: &'a [u8],
     /// The message key as text (see [`key_text`]), if it has one.
     pub key: Option<std::borrow::Cow<'a, str>>,
+    /// The row's owner, for a message routed from a USER table (see [`key_text`]).
+    pub user: Option<String>,
     pub timestamp_ms: i64,
     pub op: ChangeOp,
 }
 
-/// A record key as a message key: routes key their messages by the row's key in JSON, so
-/// a string key (`"d1"`) becomes its text (`d1`), as KalamDB's string message ids are,
-/// and a number stays as written (`1`). Bytes that are not UTF-8 have no text key.
-pub fn key_text(key: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
-    let text = std::str::from_utf8(key).ok()?;
+/// A record key as a message key and the row's owner: routes key their messages by the
+/// row's key in JSON, so a string key (`"d1"`) becomes its text (`d1`), as KalamDB's string
+/// message ids are, and a number stays as written (`1`). A USER table's key is an object
+/// that leads with its owner (`{"_user":"alice","ID":1}`): the owner becomes the message's
+/// `user` and the rest its key, as KalamDB's messages carry them. Bytes that are not UTF-8
+/// have no text key.
+pub fn key_text(key: &[u8]) -> (Option<std::borrow::Cow<'_, str>>, Option<String>) {
+    let Ok(text) = std::str::from_utf8(key) else {
+        return (None, None);
+    };
     match serde_json::from_str::<Json>(text) {
-        Ok(Json::String(s)) => Some(s.into()),
-        _ => Some(text.into()),
+        Ok(Json::String(s)) => (Some(s.into()), None),
+        Ok(Json::Object(mut fields)) => match fields.shift_remove(OWNER_COLUMN) {
+            Some(Json::String(user)) => {
+                let key = match fields.len() {
+                    1 => match fields.into_iter().next().map(|(_, v)| v) {
+                        Some(Json::String(s)) => s,
+                        Some(other) => other.to_string(),
+                        None => String::new(),
+                    },
+                    _ => Json::Object(fields).to_string(),
+                };
+                (Some(key.into()), Some(user))
+            }
+            _ => (Some(text.into()), None),
+        },
+        _ => (Some(text.into()), None),
     }
 }
 
@@ -148,6 +170,9 @@ pub fn consume_body(messages: &[Message<'_>], next_offset: u64, has_more: bool) 
             });
             if let Some(key) = &m.key {
                 out["key"] = key.as_ref().into();
+            }
+            if let Some(user) = &m.user {
+                out["user"] = user.as_str().into();
             }
             out
         })
@@ -253,7 +278,8 @@ pub fn route_sql(route: &Route, reads: &str, partitions: u32, columns: &[SourceC
         .map(|c| ident(&c.name))
         .collect();
     for c in columns {
-        let wanted = c.is_key || route.payload != PayloadMode::Key;
+        // A USER table's owner stays in the key only: the message carries it as `user`.
+        let wanted = (c.is_key || route.payload != PayloadMode::Key) && c.name != OWNER_COLUMN;
         if !wanted {
             continue;
         }
@@ -360,7 +386,8 @@ mod tests {
             partition_id: 0,
             offset: 3,
             payload: br#"{"id":1}"#,
-            key: key_text(b"1"),
+            key: key_text(b"1").0,
+            user: None,
             timestamp_ms: 9,
             op: ChangeOp::Insert,
         };
@@ -371,9 +398,26 @@ mod tests {
                 "payload":"eyJpZCI6MX0=","key":"1","timestamp_ms":9,"op":"Insert"}],
                 "next_offset":4,"has_more":false})
         );
-        assert_eq!(key_text(br#""d1""#).as_deref(), Some("d1"));
-        assert_eq!(key_text(b"{\"a\":1}").as_deref(), Some("{\"a\":1}"));
-        assert_eq!(key_text(&[0xff]), None);
+        let text = |key: &[u8]| {
+            let (key, user) = key_text(key);
+            (key.map(|k| k.into_owned()), user)
+        };
+        assert_eq!(text(br#""d1""#), (Some("d1".into()), None));
+        assert_eq!(text(b"{\"a\":1}"), (Some("{\"a\":1}".into()), None));
+        assert_eq!(text(&[0xff]), (None, None));
+        // A USER table's key: its owner is the message's user, the rest its key.
+        assert_eq!(
+            text(br#"{"_user":"alice","ID":1}"#),
+            (Some("1".into()), Some("alice".into()))
+        );
+        assert_eq!(
+            text(br#"{"_user":"bob","ID":"d1"}"#),
+            (Some("d1".into()), Some("bob".into()))
+        );
+        assert_eq!(
+            text(br#"{"_user":"bob","A":1,"B":2}"#),
+            (Some(r#"{"A":1,"B":2}"#.into()), Some("bob".into()))
+        );
         let ack: Json = serde_json::from_slice(&ack_body(1)).expect("json");
         assert_eq!(ack, json!({"success": true, "acknowledged_offset": 1}));
         let err: Json =

@@ -14,7 +14,7 @@ use http::{header, HeaderMap};
 use super::credentials::{CredentialStore, CredentialsError};
 use super::jwt::{JwtKeys, TokenType};
 use super::principal::{Principal, Scheme};
-use super::users::UserStore;
+use super::users::{UserStore, ROLES};
 
 /// The cookie KalamDB keeps its access token in (`kalamdb-auth`).
 pub const ACCESS_COOKIE: &str = "kalamdb_auth";
@@ -250,6 +250,22 @@ impl Auth {
         match action {
             Action::KalamTopics => TOPIC_ROLES.iter().any(|r| principal.has_role(r)),
             Action::ManageUsers => USER_ADMIN_ROLES.iter().any(|r| principal.has_role(r)),
+        }
+    }
+
+    /// Whether `principal` may act as user `target`, whose role is `target_role` (KalamDB's
+    /// `EXECUTE AS`): as themselves always; for another user only from the service role up,
+    /// and never for a role above their own (a DBA for DBAs, services and users; a service
+    /// for services and users). With authentication off, anyone may act as anyone.
+    pub fn may_act_as(&self, principal: &Principal, target: &str, target_role: &str) -> bool {
+        if !self.is_enabled() || principal.name() == target {
+            return true;
+        }
+        let rank = |role: &str| ROLES.iter().position(|r| *r == role);
+        let own = principal.roles().iter().filter_map(|r| rank(r)).max();
+        match (own, rank("service"), rank(target_role)) {
+            (Some(own), Some(service), Some(target)) => own >= service && target <= own,
+            _ => false,
         }
     }
 

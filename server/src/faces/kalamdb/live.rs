@@ -30,13 +30,14 @@ use sluice_engine::types::SqlType;
 use sluice_engine::{
     EngineError, ErrorCode, Outcome, QueryHandle, QueryOutput, QueryRequest, Source, SourceKind,
 };
-use sluice_protocol::kalamdb::dialect::source_name;
+use sluice_protocol::kalamdb::dialect::{source_name, TableKind};
 use sluice_protocol::kalamdb::envelope::SchemaField;
 use sluice_protocol::kalamdb::live::{
     change, code, error, initial_data_batch, json_rows, seq_of, subscription_ack, BatchControl,
     BatchStatus, ChangeType, LiveSql, Projection, Row, SubscriptionOptions, SEQ_COLUMN,
     SEQ_PARTITION_BITS,
 };
+use sluice_protocol::kalamdb::user_scope::OWNER_COLUMN;
 use tokio::sync::mpsc;
 
 use crate::auth::Principal;
@@ -127,12 +128,22 @@ async fn serve(
         ));
     }
     let name = source_name(&sql.namespace, &sql.table);
+    // KalamDB serves live queries on USER and STREAM tables; a USER table's live query
+    // sees its subscriber's rows only.
+    let kind = services.kalamdb.table_kind(&name);
+    if kind == Some(TableKind::Shared) {
+        return Err(failure(
+            code::UNSUPPORTED,
+            format!("'{name}' is a SHARED table: live queries subscribe to USER and STREAM tables"),
+        ));
+    }
+    let owner = (kind == Some(TableKind::User)).then(|| sub.principal.name());
     let source = describe(services, &name).await?;
     let ends = services
         .engine
         .describe_topic(&source.topic)
         .ok_or_else(|| failure(code::NOT_FOUND, format!("Table '{name}' has no topic")))?;
-    let mut query = start(services, &name, sql.filter.as_deref()).await?;
+    let mut query = start(services, &name, sql.filter.as_deref(), owner).await?;
     let layout = Layout::new(&query, &source, &sql.projection)?;
     let mut table = LiveTable::new(source.kind == SourceKind::Table, ends.partitions.len());
     let total: u64 = ends
@@ -165,17 +176,23 @@ fn quote(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
 
-/// The push query over the whole changelog, with each row's place and the filter's verdict.
+/// The push query over the whole changelog (of `owner`'s rows, for a USER table), with each
+/// row's place and the filter's verdict. A row never changes owner (the owner leads its
+/// key), so the owner is a WHERE: no row leaves a subscriber's view by it.
 async fn start(
     services: &Services,
     name: &str,
     filter: Option<&str>,
+    owner: Option<&str>,
 ) -> Result<QueryHandle, Failure> {
     let matched = filter
         .map(|f| format!(", ({f}) AS {MATCH_COLUMN}"))
         .unwrap_or_default();
+    let owned = owner
+        .map(|o| format!(" WHERE `{OWNER_COLUMN}` = '{}'", o.replace('\'', "''")))
+        .unwrap_or_default();
     let sql = format!(
-        "SELECT *, ROWPARTITION, ROWOFFSET{matched} FROM {} EMIT CHANGES;",
+        "SELECT *, ROWPARTITION, ROWOFFSET{matched} FROM {}{owned} EMIT CHANGES;",
         quote(name)
     );
     let properties = HashMap::from([("auto.offset.reset".to_string(), "earliest".to_string())]);
@@ -243,6 +260,7 @@ impl Layout {
                 .columns
                 .iter()
                 .map(|c| c.name.clone())
+                .filter(|c| c != OWNER_COLUMN)
                 .chain([SEQ_COLUMN.to_string()])
                 .collect(),
             Projection::Columns(c) => c.clone(),
@@ -258,7 +276,7 @@ impl Layout {
                 columns.push((name, None));
                 continue;
             }
-            let Some(i) = find(&name) else {
+            let Some(i) = find(&name).filter(|_| name != OWNER_COLUMN) else {
                 return Err(failure(
                     code::INVALID_SQL,
                     format!("Column '{name}' does not exist in the table"),

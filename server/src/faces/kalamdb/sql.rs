@@ -11,11 +11,14 @@ use hyper::body::Incoming;
 use sluice_engine::types::SqlType;
 use sluice_engine::{ErrorCode, PULL_TABLE_FROM_TOPIC};
 use sluice_protocol::kalamdb::column_defaults::with_defaults;
-use sluice_protocol::kalamdb::dialect::{map_statement, Mapped};
+use sluice_protocol::kalamdb::dialect::{map_statement, Mapped, TableKind};
 use sluice_protocol::kalamdb::envelope::{
     code, error_body, success_body, took_ms, QueryResult, SchemaField,
 };
 use sluice_protocol::kalamdb::sql_request::{bind_params, SqlRequest};
+use sluice_protocol::kalamdb::user_scope::{
+    dropped_table, execute_as, scope_statement, OWNER_COLUMN,
+};
 use sluice_protocol::kalamdb::user_statement::{UserChange, UserStatement};
 use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;
 use sluice_protocol::statement_split::{is_blank, split};
@@ -114,6 +117,7 @@ async fn results(
                 e.to_string(),
             )
         })?;
+        let (acting, bound) = acting_user(services, principal, bound)?;
         // An insert gets the columns with defaults it leaves out (`column_defaults`).
         let now_ms = services.engine.now_ms();
         let state = &services.kalamdb;
@@ -121,19 +125,16 @@ async fn results(
             &bound,
             namespace.as_deref(),
             &|table| state.defaults(table),
-            &mut |d| super::defaults::render(d, state, principal.name(), now_ms),
+            &mut |d| super::defaults::render(d, state, &acting, now_ms),
         );
         let result = match map_statement(&bound, namespace.as_deref()) {
-            Mapped::Engine(sql) => run_engine(services, sql).await?,
+            Mapped::Engine(sql) => run_as_user(services, &acting, &sql).await?,
             Mapped::CreateTable {
                 sql,
                 table,
+                kind,
                 defaults,
-            } => {
-                let result = run_engine(services, sql).await?;
-                state.set_defaults(&table, defaults).map_err(execution)?;
-                result
-            }
+            } => create_table(services, sql, &table, kind, defaults).await?,
             Mapped::CreateNamespace {
                 name,
                 if_not_exists,
@@ -194,6 +195,111 @@ async fn results(
         results.push(result);
     }
     Ok(results)
+}
+
+/// Who a statement runs as, and the statement: the caller, or for `EXECUTE AS USER 'u'
+/// (…)` the user `u` and the wrapped statement, when the caller may act for `u`
+/// ([`crate::auth::Auth::may_act_as`]; `PERMISSION_DENIED` otherwise).
+fn acting_user(
+    services: &Services,
+    principal: &Principal,
+    statement: String,
+) -> Result<(String, String), Failure> {
+    let Some(wrapped) = execute_as(&statement) else {
+        return Ok((principal.name().to_string(), statement));
+    };
+    let (target, inner) = wrapped
+        .map_err(|reason| Failure::new(StatusCode::BAD_REQUEST, code::INVALID_SQL, reason))?;
+    let auth = &services.auth;
+    let user = auth
+        .users()
+        .by_name(&target)
+        .or_else(|| auth.users().by_id(&target));
+    let (name, role) = match user {
+        Some(u) => (u.name, u.role),
+        None if !auth.is_enabled() => (target.clone(), String::new()),
+        None => {
+            return Err(execution(format!("User '{target}' does not exist")));
+        }
+    };
+    if !auth.may_act_as(principal, &name, &role) {
+        return Err(Failure::new(
+            StatusCode::FORBIDDEN,
+            code::PERMISSION_DENIED,
+            format!("'{}' may not act as '{name}'", principal.name()),
+        ));
+    }
+    Ok((name, inner))
+}
+
+/// An engine statement as user `acting`: scoped to their rows of the USER tables it names
+/// (`user_scope`), with the owner column left out of what it answers.
+async fn run_as_user(
+    services: &Arc<Services>,
+    acting: &str,
+    sql: &str,
+) -> Result<QueryResult, Failure> {
+    let state = &services.kalamdb;
+    let scoped = scope_statement(sql, &|t| state.is_user_table(t), acting)
+        .map_err(|reason| Failure::new(StatusCode::BAD_REQUEST, code::INVALID_SQL, reason))?;
+    let mut result = run_engine(services, scoped.sql).await?;
+    if let Some(table) = dropped_table(sql) {
+        state.forget_table(&table).map_err(execution)?;
+    }
+    if scoped.user_table {
+        hide_owner(&mut result);
+    }
+    Ok(result)
+}
+
+/// Drops the owner column from a result's columns and rows, and its line from a
+/// description (a cell naming it).
+fn hide_owner(result: &mut QueryResult) {
+    if let Some(at) = result.schema.iter().position(|f| f.name == OWNER_COLUMN) {
+        result.schema.remove(at);
+        for row in &mut result.rows {
+            if at < row.len() {
+                row.remove(at);
+            }
+        }
+        return;
+    }
+    let names_owner =
+        |row: &Vec<Cell>| matches!(row.first(), Some(Cell::Text(t)) if t == OWNER_COLUMN);
+    let before = result.rows.len();
+    result.rows.retain(|row| !names_owner(row));
+    if result.rows.len() != before {
+        result.row_count = result.rows.len() as u64;
+    }
+}
+
+/// `CREATE … TABLE`: the engine's table, then its kind and defaults. A USER table is
+/// noted as one before the engine makes it, so no crash in between leaves its rows open
+/// to everyone; a failed create forgets a kind it noted.
+async fn create_table(
+    services: &Arc<Services>,
+    sql: String,
+    table: &str,
+    kind: TableKind,
+    defaults: Vec<sluice_protocol::kalamdb::column_defaults::ColumnDefault>,
+) -> Result<QueryResult, Failure> {
+    let state = &services.kalamdb;
+    let known = state.table_kind(table);
+    if kind == TableKind::User {
+        state.note_table_kind(table, kind).map_err(execution)?;
+    }
+    let result = match run_engine(services, sql).await {
+        Ok(result) => result,
+        Err(f) => {
+            if known.is_none() {
+                state.forget_kind(table).map_err(execution)?;
+            }
+            return Err(f);
+        }
+    };
+    state.note_table_kind(table, kind).map_err(execution)?;
+    state.set_defaults(table, defaults).map_err(execution)?;
+    Ok(result)
 }
 
 /// `CREATE/ALTER/DROP USER` on the user store, for DBAs and system users only. Only a

@@ -1,5 +1,5 @@
-//! What the KalamDB face keeps beside the engine: its namespaces and its tables' column
-//! defaults. The engine's catalog is flat; a KalamDB table `ns.t` is the source `` `ns.t` ``
+//! What the KalamDB face keeps beside the engine: its namespaces, its tables' kinds (which
+//! tables are USER tables, `user_scope`) and their column defaults. The engine's catalog is flat; a KalamDB table `ns.t` is the source `` `ns.t` ``
 //! (see the protocol's `dialect`), the namespace itself is a name this face remembers, and
 //! a column `DEFAULT` is a value the face adds to inserts (`column_defaults`). Both are kept
 //! in a file of the data directory ([`NAMESPACES_FILE`]) written before the statement
@@ -12,6 +12,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use sluice_protocol::kalamdb::column_defaults::ColumnDefault;
+use sluice_protocol::kalamdb::dialect::TableKind;
 
 /// Most namespaces the face keeps: KalamDB has no documented cap; this bounds the set a
 /// client can grow while staying far above any real deployment's count.
@@ -19,6 +20,9 @@ pub const NAMESPACES_MAX: usize = 10_000;
 
 /// Most tables with column defaults the face keeps (a bound like [`NAMESPACES_MAX`]).
 pub const TABLES_WITH_DEFAULTS_MAX: usize = 100_000;
+
+/// Most tables whose kind the face keeps (a bound like [`NAMESPACES_MAX`]).
+pub const TABLES_WITH_KINDS_MAX: usize = 100_000;
 
 /// The file in the data directory that holds the namespaces and the column defaults.
 pub const NAMESPACES_FILE: &str = "kalamdb-namespaces.json";
@@ -47,6 +51,10 @@ struct Saved {
     /// By table (engine name).
     #[serde(default)]
     defaults: BTreeMap<String, Vec<ColumnDefault>>,
+    /// By table (engine name). Tables made before kinds were kept have none: they are read
+    /// as everyone's, as they always were.
+    #[serde(default)]
+    kinds: BTreeMap<String, TableKind>,
 }
 
 /// Why a namespace statement failed.
@@ -153,6 +161,61 @@ impl KalamState {
         Ok(())
     }
 
+    /// Records that table `table` is of `kind`. A USER table stays one until it is dropped
+    /// ([`KalamState::forget_table`]): `CREATE TABLE IF NOT EXISTS` of the same name with
+    /// another type must not open its rows to everyone.
+    pub fn note_table_kind(&self, table: &str, kind: TableKind) -> Result<(), NamespaceError> {
+        let mut saved = self.lock();
+        match saved.kinds.get(table) {
+            Some(&known) if known == kind || known == TableKind::User => return Ok(()),
+            None if saved.kinds.len() >= TABLES_WITH_KINDS_MAX => {
+                return Err(NamespaceError::TooMany)
+            }
+            _ => {}
+        }
+        let mut changed = saved.clone();
+        changed.kinds.insert(table.to_string(), kind);
+        self.save(&changed)?;
+        *saved = changed;
+        Ok(())
+    }
+
+    /// Forgets what the face kept of table `table` (its kind and defaults): it was dropped.
+    pub fn forget_table(&self, table: &str) -> Result<(), NamespaceError> {
+        self.forget(table, true)
+    }
+
+    /// Forgets table `table`'s kind only: the create that noted it failed.
+    pub fn forget_kind(&self, table: &str) -> Result<(), NamespaceError> {
+        self.forget(table, false)
+    }
+
+    fn forget(&self, table: &str, defaults_too: bool) -> Result<(), NamespaceError> {
+        let mut saved = self.lock();
+        let has_defaults = defaults_too && saved.defaults.contains_key(table);
+        if !saved.kinds.contains_key(table) && !has_defaults {
+            return Ok(());
+        }
+        let mut changed = saved.clone();
+        changed.kinds.remove(table);
+        if defaults_too {
+            changed.defaults.remove(table);
+        }
+        self.save(&changed)?;
+        *saved = changed;
+        Ok(())
+    }
+
+    /// Table `table`'s kind, if the face made it.
+    pub fn table_kind(&self, table: &str) -> Option<TableKind> {
+        self.lock().kinds.get(table).copied()
+    }
+
+    /// True when `table` is a USER table: each user sees only their own rows.
+    pub fn is_user_table(&self, table: &str) -> bool {
+        self.table_kind(table) == Some(TableKind::User)
+    }
+
     /// Table `table`'s column defaults, if it has any.
     pub fn defaults(&self, table: &str) -> Option<Vec<ColumnDefault>> {
         self.lock().defaults.get(table).cloned()
@@ -250,5 +313,33 @@ mod tests {
             KalamState::open(Some(file)).is_err(),
             "a damaged file is an error"
         );
+    }
+
+    #[test]
+    fn a_user_table_stays_one_until_dropped_and_across_a_reopen() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join(NAMESPACES_FILE);
+        let state = KalamState::open(Some(file.clone())).expect("opens");
+        state
+            .note_table_kind("app.notes", TableKind::User)
+            .expect("user");
+        state
+            .note_table_kind("app.config", TableKind::Shared)
+            .expect("shared");
+        // CREATE TABLE IF NOT EXISTS with another type does not open a USER table's rows.
+        state
+            .note_table_kind("app.notes", TableKind::Shared)
+            .expect("kept");
+        drop(state);
+        let reopened = KalamState::open(Some(file)).expect("reopens");
+        assert!(reopened.is_user_table("app.notes"));
+        assert!(!reopened.is_user_table("app.config"));
+        assert_eq!(reopened.table_kind("app.config"), Some(TableKind::Shared));
+        reopened.forget_table("app.notes").expect("dropped");
+        assert_eq!(reopened.table_kind("app.notes"), None);
+        reopened
+            .note_table_kind("app.notes", TableKind::Shared)
+            .expect("made again");
+        assert!(!reopened.is_user_table("app.notes"));
     }
 }

@@ -142,18 +142,22 @@ impl Consumed {
     pub fn messages(&self) -> Vec<Message<'_>> {
         self.records
             .iter()
-            .map(|r| Message {
-                topic_id: &self.topic,
-                partition_id: self.partition,
-                offset: r.offset.0,
-                payload: r.record.value.as_deref().unwrap_or(b"null"),
-                key: r.record.key.as_deref().and_then(key_text),
-                timestamp_ms: r.record.timestamp_ms,
-                op: if r.record.value.is_some() {
-                    ChangeOp::Insert
-                } else {
-                    ChangeOp::Delete
-                },
+            .map(|r| {
+                let (key, user) = r.record.key.as_deref().map_or((None, None), key_text);
+                Message {
+                    topic_id: &self.topic,
+                    partition_id: self.partition,
+                    offset: r.offset.0,
+                    payload: r.record.value.as_deref().unwrap_or(b"null"),
+                    key,
+                    user,
+                    timestamp_ms: r.record.timestamp_ms,
+                    op: if r.record.value.is_some() {
+                        ChangeOp::Insert
+                    } else {
+                        ChangeOp::Delete
+                    },
+                }
             })
             .collect()
     }
