@@ -946,3 +946,149 @@ async fn user_tables_keep_each_users_rows_apart() {
     );
     server.stop().await;
 }
+
+/// A `multipart/form-data` body of text fields and files (`(name, filename, type, bytes)`).
+fn form(fields: &[(&str, &str)], files: &[(&str, &str, &str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "sluice-test-boundary-7f3a";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                .as_bytes(),
+        );
+    }
+    for (name, filename, ty, bytes) in files {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\nContent-Type: {ty}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// other-faces.md §C(c) scenario 5: a FILE cell from a multipart upload, read back as its
+/// object and downloaded byte for byte by its owner only; a missing part is `MISSING_FILE`.
+#[tokio::test]
+async fn file_columns_take_uploads_and_serve_them_back() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = TestServer::start_with(ServerOptions {
+        auth: Arc::new(Auth::off().with_jwt(JwtKeys::random())),
+        kalamdb_namespaces_file: Some(
+            dir.path()
+                .join(sluice_server::faces::kalamdb::NAMESPACES_FILE),
+        ),
+        ..ServerOptions::default()
+    })
+    .await;
+    let addr = server.addr;
+    let mut client = Client::connect(addr, Proto::H1).await;
+    let setup =
+        json!({"user": "admin", "password": "AdminPass123!", "root_password": "RootPass123!"});
+    let (status, _, body) = auth_call(&mut client, "POST", "/v1/api/auth/setup", &[], &setup).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let admin = token(addr, "admin", "AdminPass123!").await;
+    let (status, body) = sql_as(
+        addr,
+        &admin,
+        json!({"sql": "CREATE NAMESPACE app; \
+            CREATE USER 'alice' WITH PASSWORD 'Secret123!' ROLE user; \
+            CREATE USER 'bob' WITH PASSWORD 'Secret123!' ROLE user; \
+            CREATE TABLE app.docs (id TEXT PRIMARY KEY, f FILE) WITH (TYPE='USER')"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let alice = token(addr, "alice", "Secret123!").await;
+    let bob = token(addr, "bob", "Secret123!").await;
+
+    let pdf: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    let (content_type, payload) = form(
+        &[(
+            "sql",
+            "INSERT INTO app.docs (id, f) VALUES ('d1', FILE('c'))",
+        )],
+        &[("file:c", "contract.pdf", "application/pdf", &pdf)],
+    );
+    let post = |token: String, content_type: String, payload: Vec<u8>| async move {
+        let mut c = Client::connect(addr, Proto::H2).await;
+        let bearer = format!("Bearer {token}");
+        let headers = [
+            ("authorization", bearer.as_str()),
+            ("content-type", content_type.as_str()),
+        ];
+        let (status, _, bytes) = c.send("POST", "/v1/api/sql", &headers, &payload).await;
+        (status, parse(&bytes))
+    };
+    let (status, body) = post(alice.clone(), content_type.clone(), payload.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["results"][0]["row_count"], 1, "{body}");
+
+    let (status, body) = sql_as(addr, &alice, json!({"sql": "SELECT f FROM app.docs"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["results"][0]["schema"][0]["data_type"], "File",
+        "{body}"
+    );
+    let cell = body["results"][0]["rows"][0][0].clone();
+    assert_eq!(cell["name"], "contract.pdf", "{body}");
+    assert_eq!(cell["mime"], "application/pdf", "{body}");
+    assert_eq!(cell["size"], 70_000, "{body}");
+    assert_eq!(cell["sha256"].as_str().map(str::len), Some(64), "{body}");
+    let path = format!(
+        "/v1/files/app/docs/{}/{}",
+        cell["sub"].as_str().expect("sub"),
+        cell["id"].as_str().expect("id")
+    );
+
+    let get = |token: String, path: String| async move {
+        let mut c = Client::connect(addr, Proto::H1).await;
+        let bearer = format!("Bearer {token}");
+        c.send("GET", &path, &[("authorization", bearer.as_str())], b"")
+            .await
+    };
+    let (status, headers, bytes) = get(alice.clone(), path.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(bytes.as_ref(), pdf.as_slice(), "the exact bytes");
+    assert_eq!(headers["content-type"], "application/pdf");
+    assert!(headers["content-disposition"]
+        .to_str()
+        .expect("ascii")
+        .starts_with("inline"));
+    // Bob has no such file of his own, and may not read alice's.
+    let (status, _, bytes) = get(bob.clone(), path.clone()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(parse(&bytes)["error"]["code"], "FILE_NOT_FOUND");
+    let (status, _, _) = get(bob.clone(), format!("{path}?user_id=alice")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, bytes) = get(admin.clone(), format!("{path}?user_id=alice")).await;
+    assert_eq!((status, bytes.len()), (StatusCode::OK, pdf.len()));
+    for hostile in [
+        "/v1/files/app/docs/f0001/..%2F..%2Fx",
+        "/v1/files/app/../../etc/passwd",
+    ] {
+        let (status, _, _) = get(alice.clone(), hostile.to_string()).await;
+        assert!(status.is_client_error(), "{hostile}: {status}");
+    }
+
+    // A placeholder without its part, and a part without its placeholder.
+    let (content_type, payload) = form(
+        &[(
+            "sql",
+            "INSERT INTO app.docs (id, f) VALUES ('d2', FILE('c'))",
+        )],
+        &[],
+    );
+    let (status, body) = post(alice.clone(), content_type, payload).await;
+    expect_error(status, &body, StatusCode::BAD_REQUEST, "MISSING_FILE");
+    let (content_type, payload) = form(
+        &[("sql", "INSERT INTO app.docs (id) VALUES ('d3')")],
+        &[("file:c", "x.txt", "text/plain", b"x")],
+    );
+    let (status, body) = post(alice, content_type, payload).await;
+    expect_error(status, &body, StatusCode::BAD_REQUEST, "EXTRA_FILE");
+    server.stop().await;
+}

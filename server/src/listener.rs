@@ -23,6 +23,7 @@ use tokio::time::Instant;
 use crate::auth::Auth;
 use crate::connection::{self, Phase, Shared};
 use crate::face_port::Face;
+use crate::faces::kalamdb::file_store::{FileStore, FILES_DIR};
 use crate::faces::kalamdb::{ConsumerGroups, KalamState, TopicOptions};
 use crate::limits::{self, ConnectionLimits, ConnectionSlots};
 use crate::metrics::Metrics;
@@ -94,6 +95,7 @@ pub struct Server {
     functions: Arc<FunctionRegistry>,
     kalamdb: Arc<KalamState>,
     kalamdb_topics: Arc<ConsumerGroups>,
+    kalamdb_files: Arc<FileStore>,
 }
 
 impl Server {
@@ -130,6 +132,13 @@ impl Server {
         }
         let kalamdb_topics = Arc::new(ConsumerGroups::open(&options.kalamdb_topics)?);
         let kalamdb = Arc::new(KalamState::open(options.kalamdb_namespaces_file.clone())?);
+        // Uploaded files live beside the face's state, in the data directory.
+        let files_dir = options
+            .kalamdb_namespaces_file
+            .as_ref()
+            .and_then(|f| f.parent())
+            .map(|dir| dir.join(FILES_DIR));
+        let kalamdb_files = Arc::new(FileStore::new(files_dir));
         let listener = TcpListener::bind(addr).await?;
         let mut face_listeners = Vec::with_capacity(options.face_listens.len());
         for (face, face_addr) in &options.face_listens {
@@ -157,6 +166,7 @@ impl Server {
             functions: options.functions,
             kalamdb,
             kalamdb_topics,
+            kalamdb_files,
         })
     }
 
@@ -196,6 +206,7 @@ impl Server {
             functions,
             kalamdb,
             kalamdb_topics,
+            kalamdb_files,
         } = self;
         let slots = ConnectionSlots::new(&limits);
         let (phase, phase_rx) = watch::channel(Phase::Serving);
@@ -207,6 +218,7 @@ impl Server {
             functions,
             kalamdb,
             kalamdb_topics,
+            kalamdb_files,
             deltastream_sources: Arc::default(),
             metrics: Arc::new(Metrics::new()),
         });

@@ -8,6 +8,7 @@
 //! | `CREATE [USER\|SHARED] TABLE ns.t (…)` | `CREATE TABLE `ns.t` (…) WITH (kafka_topic='ns.t', value_format='JSON', partitions=1)` |
 //! | `CREATE STREAM TABLE` / `WITH (TYPE='STREAM')` | `CREATE STREAM …` (an append-only stream; `PRIMARY KEY` becomes `KEY`) |
 //! | `TEXT`, `VARCHAR`, `JSON` / `INT`, `SMALLINT` / `FLOAT` / `DATETIME` | `STRING` / `INTEGER` / `DOUBLE` / `TIMESTAMP` |
+//! | `FILE` | the STRUCT of a file's cell (`files`) |
 //! | `CREATE NAMESPACE`, `DROP NAMESPACE`, `SHOW NAMESPACES`, `USE ns` | answered by the face |
 //! | `CREATE/DROP/CLEAR/ALTER TOPIC`, `CONSUME`, `ACK` | answered by the face (`topic_statement`) |
 //! | `CREATE/ALTER/DROP USER` | answered by the face (`user_statement`) |
@@ -18,6 +19,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::column_defaults::{take_defaults, ColumnDefault};
+use super::files::FILE_COLUMN_TYPE;
 pub use super::sql_tokens::source_name;
 use super::sql_tokens::{bare, tokens, Kind, Token};
 use super::topic_statement::{parse_statement as parse_topic_statement, TopicStatement};
@@ -89,6 +91,7 @@ const TYPE_NAMES: &[(&str, &str)] = &[
     ("SMALLINT", "INTEGER"),
     ("FLOAT", "DOUBLE"),
     ("DATETIME", "TIMESTAMP"),
+    ("FILE", FILE_COLUMN_TYPE),
 ];
 
 /// Maps one statement; `namespace` resolves unqualified source names.
@@ -261,8 +264,15 @@ fn create_table(statement: &str, namespace: Option<&str>) -> Mapped {
                 .map_or(body.len(), |p| i + 1 + p);
             continue;
         }
+        // A type name follows its column's name: a word right after `(` or `,` is a name,
+        // even one spelled like a type (`json TEXT`).
+        let type_position = body[..i]
+            .iter()
+            .rev()
+            .find(|t| t.kind != Kind::Space)
+            .is_some_and(|prev| prev.text != "(" && prev.text != ",");
         match TYPE_NAMES.iter().find(|(k, _)| *k == up) {
-            Some((_, engine)) if t.kind == Kind::Word => columns.push_str(engine),
+            Some((_, engine)) if t.kind == Kind::Word && type_position => columns.push_str(engine),
             _ => columns.push_str(&t.text),
         }
         if i == 0 && table_kind == TableKind::User {
@@ -442,6 +452,14 @@ mod tests {
             TableKind::User
         );
         assert_eq!(kind("CREATE STREAM TABLE a.t (id INT)"), TableKind::Stream);
+        // A column named like a type keeps its name; FILE is a file cell's STRUCT.
+        assert_eq!(
+            engine("CREATE TABLE a.docs (json TEXT PRIMARY KEY, f FILE)", None),
+            format!(
+                "CREATE TABLE `a.docs` (json STRING PRIMARY KEY, f {FILE_COLUMN_TYPE}) \
+                 WITH (kafka_topic='a.docs', value_format='JSON', partitions=1);"
+            )
+        );
         assert!(matches!(
             map_statement(
                 "CREATE USER TABLE a.t (`_USER` TEXT, id INT PRIMARY KEY)",

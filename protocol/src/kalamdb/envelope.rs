@@ -29,6 +29,12 @@ pub mod code {
     pub const TOKEN_EXPIRED: &str = "TOKEN_EXPIRED";
     pub const INSUFFICIENT_PERMISSIONS: &str = "INSUFFICIENT_PERMISSIONS";
     pub const REMOTE_ACCESS_DENIED: &str = "REMOTE_ACCESS_DENIED";
+    pub const FILE_TOO_LARGE: &str = "FILE_TOO_LARGE";
+    pub const TOO_MANY_FILES: &str = "TOO_MANY_FILES";
+    pub const MISSING_FILE: &str = "MISSING_FILE";
+    pub const EXTRA_FILE: &str = "EXTRA_FILE";
+    pub const FILE_NOT_FOUND: &str = "FILE_NOT_FOUND";
+    pub const INVALID_MIME_TYPE: &str = "INVALID_MIME_TYPE";
 }
 
 /// One schema field of a result.
@@ -63,6 +69,7 @@ pub fn data_type(ty: &SqlType) -> Json {
         SqlType::Timestamp => "Timestamp".into(),
         SqlType::Date => "Date".into(),
         SqlType::Time => "Time".into(),
+        SqlType::Struct(_) if super::files::is_file_type(ty) => "File".into(),
         // KalamDB has no collection types; it keeps nested values as JSON.
         SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_) => "Json".into(),
     }

@@ -12,6 +12,8 @@
 //! - `column_defaults`: column `DEFAULT`s, kept by the face and added to `INSERT`s.
 //! - `sql_tokens`: the SQL tokens `dialect` and `column_defaults` rewrite statements with.
 //! - `envelope`: the success and error envelopes, `data_type` names, error codes.
+//! - `files`: FILE columns: the cell an upload becomes, `FILE('name')` placeholders, the
+//!   download path's parts and the upload limits.
 //! - `auth_body`: setup/login requests, login/refresh/me responses, auth-route errors.
 //! - `live`: live queries over `/v1/ws`: client messages, the live `SELECT` shape, `_seq`,
 //!   and the server's frames (auth, ack, initial batches, changes, errors).
@@ -27,6 +29,7 @@ pub mod auth_body;
 pub mod column_defaults;
 pub mod dialect;
 pub mod envelope;
+pub mod files;
 pub mod live;
 pub mod sql_request;
 pub mod sql_tokens;

@@ -9,12 +9,16 @@
 //!  GET  /v1/ws                 ─► ws (upgrade, auth, session) ─► live (one task per
 //!                                  subscription: snapshot batches, then changes)
 //!  POST /v1/api/topics/{consume,ack} ─► topics ─► consumer_groups (claims, durable offsets)
+//!  GET  /v1/files/{ns}/{table}/{sub}/{id} ─► files (FILE cells' bytes; uploads come in
+//!                                  multipart /v1/api/sql)
 //!  topic statements of /v1/api/sql ─► topic_sql (topics, routes as persistent queries)
 //! ```
 //!
 //! - `state`: what the face keeps beside the engine (namespaces, column defaults), durably.
 //! - `sql`: the SQL endpoint (user statements included).
 //! - `defaults`: the values of column defaults an insert leaves out.
+//! - `file_store`: uploaded files on disk: stored before the INSERT naming them runs.
+//! - `files`: the download route for them.
 //! - `auth`: setup, status, login, refresh (rotation), logout, me; JWTs and cookies.
 //! - `ws`: the WebSocket: upgrade with header auth, message auth, the session's reader
 //!   and writer, pings, limits.
@@ -27,6 +31,8 @@
 pub mod auth;
 pub mod consumer_groups;
 pub mod defaults;
+pub mod file_store;
+pub mod files;
 pub mod live;
 pub mod sql;
 pub mod state;
@@ -53,7 +59,7 @@ const HEALTH_PATH: &str = "/health";
 
 /// True for the paths this face serves.
 pub fn claims(path: &str) -> bool {
-    path == HEALTH_PATH || path.starts_with(API_PREFIX)
+    path == HEALTH_PATH || path.starts_with(API_PREFIX) || path.starts_with(files::FILES_PREFIX)
 }
 
 /// Serves one request of this face.
@@ -76,6 +82,12 @@ pub async fn handle(services: &Arc<Services>, parts: &Parts, body: Incoming) -> 
             topics::ack_endpoint(services, &parts.headers, body).await
         }
         (method, _) if path.starts_with(topics::TOPICS_PREFIX) => topics::no_route(method, path),
+        (&Method::GET, _) if path.starts_with(files::FILES_PREFIX) => {
+            match services.auth.admit(CredentialKind::Jwt, &parts.headers) {
+                Ok(principal) => files::download(services, &principal, parts).await,
+                Err(refusal) => refuse(refusal, std::time::Instant::now()),
+            }
+        }
         (&Method::POST, "/v1/api/sql") => {
             let started = std::time::Instant::now();
             let principal = match services.auth.admit(CredentialKind::Jwt, &parts.headers) {

@@ -6,14 +6,20 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use http::{header, HeaderMap, StatusCode};
 use hyper::body::Incoming;
 use sluice_engine::types::SqlType;
 use sluice_engine::{ErrorCode, PULL_TABLE_FROM_TOPIC};
+use sluice_protocol::framing::multipart::{form_boundary, parse_form};
 use sluice_protocol::kalamdb::column_defaults::with_defaults;
 use sluice_protocol::kalamdb::dialect::{map_statement, Mapped, TableKind};
 use sluice_protocol::kalamdb::envelope::{
     code, error_body, success_body, took_ms, QueryResult, SchemaField,
+};
+use sluice_protocol::kalamdb::files::{
+    insert_target, placeholder_names, sql_form, with_files, FileError, FormError, Upload,
+    MULTIPART_BODY_BYTES_MAX,
 };
 use sluice_protocol::kalamdb::sql_request::{bind_params, SqlRequest};
 use sluice_protocol::kalamdb::user_scope::{
@@ -24,6 +30,7 @@ use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;
 use sluice_protocol::statement_split::{is_blank, split};
 use sluice_protocol::statement_table::Cell;
 
+use super::file_store::FileStore;
 use crate::auth::{Action, Principal, SetupError, UserUpdate, ROLE_SYSTEM};
 use crate::body::frames_in::{read_to_limit, ReadError};
 use crate::response::{json, HttpResponse};
@@ -86,18 +93,31 @@ async fn results(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if content_type.starts_with("multipart/") {
+    let boundary = form_boundary(content_type);
+    if boundary.is_none() && content_type.starts_with("multipart/") {
         return Err(bad(
-            "multipart requests (FILE uploads) are not supported by this server; send JSON".into(),
+            "a multipart request is multipart/form-data with a boundary".into(),
         ));
     }
-    let bytes = read_to_limit(&mut body, REQUEST_BODY_BYTES_MAX)
-        .await
-        .map_err(|e| match e {
-            ReadError::TooLarge(e) => bad(e.to_string()),
-            ReadError::Disconnected => bad("the request body was cut off".into()),
-        })?;
-    let request = SqlRequest::decode(&bytes).map_err(|e| bad(e.to_string()))?;
+    let limit = match boundary {
+        Some(_) => MULTIPART_BODY_BYTES_MAX,
+        None => REQUEST_BODY_BYTES_MAX,
+    };
+    let bytes = read_to_limit(&mut body, limit).await.map_err(|e| match e {
+        ReadError::TooLarge(e) => bad(e.to_string()),
+        ReadError::Disconnected => bad("the request body was cut off".into()),
+    })?;
+    let form;
+    let (request, uploads) = match &boundary {
+        Some(boundary) => {
+            form = parse_form(&bytes, boundary).map_err(|e| bad(e.to_string()))?;
+            sql_form(&form).map_err(form_failure)?
+        }
+        None => (
+            SqlRequest::decode(&bytes).map_err(|e| bad(e.to_string()))?,
+            Vec::new(),
+        ),
+    };
     let statements = statements(&request.sql)?;
     let params = request.params.unwrap_or_default();
     if !params.is_empty() && statements.len() > 1 {
@@ -106,6 +126,9 @@ async fn results(
             code::PARAMS_WITH_BATCH,
             "parameters cannot be used with a batch of statements",
         ));
+    }
+    if !uploads.is_empty() && statements.len() > 1 {
+        return Err(bad("files are uploaded with exactly one statement".into()));
     }
     let mut namespace = request.namespace_id.map(|n| n.to_ascii_lowercase());
     let mut results = Vec::with_capacity(statements.len());
@@ -118,83 +141,208 @@ async fn results(
             )
         })?;
         let (acting, bound) = acting_user(services, principal, bound)?;
-        // An insert gets the columns with defaults it leaves out (`column_defaults`).
-        let now_ms = services.engine.now_ms();
-        let state = &services.kalamdb;
-        let bound = with_defaults(
-            &bound,
-            namespace.as_deref(),
-            &|table| state.defaults(table),
-            &mut |d| super::defaults::render(d, state, &acting, now_ms),
-        );
-        let result = match map_statement(&bound, namespace.as_deref()) {
-            Mapped::Engine(sql) => run_as_user(services, &acting, &sql).await?,
-            Mapped::CreateTable {
-                sql,
-                table,
-                kind,
-                defaults,
-            } => create_table(services, sql, &table, kind, defaults).await?,
-            Mapped::CreateNamespace {
-                name,
-                if_not_exists,
-            } => {
-                services
-                    .kalamdb
-                    .create_namespace(&name, if_not_exists)
-                    .map_err(execution)?;
-                message(format!("Namespace '{name}' created"))
-            }
-            Mapped::DropNamespace { name, if_exists } => {
-                services
-                    .kalamdb
-                    .drop_namespace(&name, if_exists)
-                    .map_err(execution)?;
-                message(format!("Namespace '{name}' dropped"))
-            }
-            Mapped::ShowNamespaces => {
-                let rows: Vec<Vec<Cell>> = services
-                    .kalamdb
-                    .namespaces()
-                    .into_iter()
-                    .map(|n| vec![Cell::Text(n)])
-                    .collect();
-                QueryResult {
-                    schema: vec![SchemaField {
-                        name: "namespace_id".into(),
-                        ty: SqlType::String,
-                    }],
-                    row_count: rows.len() as u64,
-                    rows,
-                    message: None,
-                }
-            }
-            Mapped::Use(name) => {
-                if !services.kalamdb.has_namespace(&name) {
-                    return Err(execution(format!("Namespace '{name}' does not exist")));
-                }
-                let result = message(format!("Using namespace '{name}'"));
-                namespace = Some(name);
-                result
-            }
-            Mapped::User(statement) => run_user_statement(services, principal, statement)?,
-            Mapped::Topic(statement) => super::topic_sql::run(services, principal, statement)
-                .await
-                .map_err(|f| {
-                    let (status, code) = f.sql_status();
-                    Failure::new(status, code, f.message)
-                })?,
-            Mapped::Unsupported(reason) => {
-                return Err(Failure::new(
-                    StatusCode::BAD_REQUEST,
-                    code::INVALID_SQL,
-                    reason,
-                ))
-            }
-        };
-        results.push(result);
+        let files = (&bytes, uploads.as_slice());
+        let (bound, stored) =
+            attach_files(services, &acting, namespace.as_deref(), bound, files).await?;
+        let result = run_statement(services, principal, &acting, &mut namespace, bound).await;
+        if result.is_err() {
+            FileStore::remove(&stored);
+        }
+        results.push(result?);
     }
     Ok(results)
+}
+
+/// One statement (files attached, parameters bound) as user `acting`; `USE` moves
+/// `namespace` for the statements after it.
+async fn run_statement(
+    services: &Arc<Services>,
+    principal: &Principal,
+    acting: &str,
+    namespace: &mut Option<String>,
+    bound: String,
+) -> Result<QueryResult, Failure> {
+    // An insert gets the columns with defaults it leaves out (`column_defaults`).
+    let now_ms = services.engine.now_ms();
+    let state = &services.kalamdb;
+    let bound = with_defaults(
+        &bound,
+        namespace.as_deref(),
+        &|table| state.defaults(table),
+        &mut |d| super::defaults::render(d, state, acting, now_ms),
+    );
+    let result = match map_statement(&bound, namespace.as_deref()) {
+        Mapped::Engine(sql) => run_as_user(services, acting, &sql).await?,
+        Mapped::CreateTable {
+            sql,
+            table,
+            kind,
+            defaults,
+        } => create_table(services, sql, &table, kind, defaults).await?,
+        Mapped::CreateNamespace {
+            name,
+            if_not_exists,
+        } => {
+            services
+                .kalamdb
+                .create_namespace(&name, if_not_exists)
+                .map_err(execution)?;
+            message(format!("Namespace '{name}' created"))
+        }
+        Mapped::DropNamespace { name, if_exists } => {
+            services
+                .kalamdb
+                .drop_namespace(&name, if_exists)
+                .map_err(execution)?;
+            message(format!("Namespace '{name}' dropped"))
+        }
+        Mapped::ShowNamespaces => {
+            let rows: Vec<Vec<Cell>> = services
+                .kalamdb
+                .namespaces()
+                .into_iter()
+                .map(|n| vec![Cell::Text(n)])
+                .collect();
+            QueryResult {
+                schema: vec![SchemaField {
+                    name: "namespace_id".into(),
+                    ty: SqlType::String,
+                }],
+                row_count: rows.len() as u64,
+                rows,
+                message: None,
+            }
+        }
+        Mapped::Use(name) => {
+            if !services.kalamdb.has_namespace(&name) {
+                return Err(execution(format!("Namespace '{name}' does not exist")));
+            }
+            let result = message(format!("Using namespace '{name}'"));
+            *namespace = Some(name);
+            result
+        }
+        Mapped::User(statement) => run_user_statement(services, principal, statement)?,
+        Mapped::Topic(statement) => super::topic_sql::run(services, principal, statement)
+            .await
+            .map_err(|f| {
+                let (status, code) = f.sql_status();
+                Failure::new(status, code, f.message)
+            })?,
+        Mapped::Unsupported(reason) => {
+            return Err(Failure::new(
+                StatusCode::BAD_REQUEST,
+                code::INVALID_SQL,
+                reason,
+            ))
+        }
+    };
+    Ok(result)
+}
+
+/// The statement with its `FILE('name')` placeholders replaced by the cells of the files
+/// uploaded for them, stored first (for a USER table, as `acting`'s); and the paths
+/// written, for removal if the statement fails.
+async fn attach_files(
+    services: &Services,
+    acting: &str,
+    namespace: Option<&str>,
+    statement: String,
+    (body, uploads): (&Bytes, &[Upload<'_>]),
+) -> Result<(String, Vec<std::path::PathBuf>), Failure> {
+    // Only a statement that could hold a placeholder is worth tokenizing.
+    let may_name_files = statement
+        .as_bytes()
+        .windows(4)
+        .any(|w| w.eq_ignore_ascii_case(b"FILE"));
+    let names = match may_name_files {
+        true => placeholder_names(&statement),
+        false => Vec::new(),
+    };
+    if names.is_empty() && uploads.is_empty() {
+        return Ok((statement, Vec::new()));
+    }
+    let file_error = |e: FileError| {
+        let code = match e {
+            FileError::Missing(_) => code::MISSING_FILE,
+            FileError::Extra(_) => code::EXTRA_FILE,
+        };
+        Failure::new(StatusCode::BAD_REQUEST, code, e.to_string())
+    };
+    if let Some(name) = names
+        .iter()
+        .find(|n| !uploads.iter().any(|u| &u.name == *n))
+    {
+        return Err(file_error(FileError::Missing(name.clone())));
+    }
+    if let Some(u) = uploads.iter().find(|u| !names.contains(&u.name)) {
+        return Err(file_error(FileError::Extra(u.name.clone())));
+    }
+    let Some(table) = insert_target(&statement, namespace) else {
+        return Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            code::INVALID_INPUT,
+            "FILE('…') goes in the VALUES of an INSERT",
+        ));
+    };
+    let owner = services.kalamdb.is_user_table(&table).then_some(acting);
+    let now_ms = services.engine.now_ms();
+    let mut files = Vec::with_capacity(uploads.len());
+    let mut written = Vec::with_capacity(2 * uploads.len());
+    for upload in uploads {
+        let id = services.kalamdb.next_snowflake(now_ms);
+        // Writing and fsyncing up to FILE_BYTES_MAX must not hold a runtime worker: the
+        // blocking pool does it, on a zero-copy slice of the request body.
+        let store = Arc::clone(&services.kalamdb_files);
+        let (table, owner) = (table.clone(), owner.map(str::to_string));
+        let (name, filename, mime) = (
+            upload.name.clone(),
+            upload.filename.clone(),
+            upload.mime.clone(),
+        );
+        let bytes = body.slice_ref(upload.bytes);
+        let stored = tokio::task::spawn_blocking(move || {
+            let upload = Upload {
+                name,
+                filename,
+                mime,
+                bytes: &bytes[..],
+            };
+            store.store(&table, owner.as_deref(), &upload, id, now_ms)
+        })
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        match stored {
+            Ok((file, paths)) => {
+                files.push((upload.name.clone(), file));
+                written.extend(paths);
+            }
+            Err(e) => {
+                FileStore::remove(&written);
+                return Err(execution(format!(
+                    "file '{}' was not stored: {e}",
+                    upload.name
+                )));
+            }
+        }
+    }
+    match with_files(&statement, &files) {
+        Ok(sql) => Ok((sql, written)),
+        Err(e) => {
+            FileStore::remove(&written);
+            Err(file_error(e))
+        }
+    }
+}
+
+/// A refused upload form in KalamDB's codes.
+fn form_failure(e: FormError) -> Failure {
+    let code = match &e {
+        FormError::Invalid(_) => code::INVALID_INPUT,
+        FormError::TooLarge(_) => code::FILE_TOO_LARGE,
+        FormError::TooMany => code::TOO_MANY_FILES,
+        FormError::InvalidMime(_) => code::INVALID_MIME_TYPE,
+    };
+    Failure::new(StatusCode::BAD_REQUEST, code, e.to_string())
 }
 
 /// Who a statement runs as, and the statement: the caller, or for `EXECUTE AS USER 'u'
