@@ -15,6 +15,7 @@
 //! - `plan`: bind the SELECT, derive the sink schema (key columns, PARTITION BY), compile.
 //! - `checkpoint`: the per-query journal (intent and commit entries, compaction).
 //! - `runner`: the task: read a batch, build outputs, write them exactly once; recovery.
+//! - `restart_tests`: what a restarted engine shows of its replayed queries.
 //!
 //! The registry here (`PersistentQueries`) owns the running tasks: their cancel signals,
 //! their committed positions (for `Engine::query_progress`), and one lock per sink topic so
@@ -22,6 +23,8 @@
 //! "how many outputs already landed" arithmetic of recovery valid).
 
 pub mod checkpoint;
+#[cfg(test)]
+mod restart_tests;
 mod runner;
 
 pub use runner::MATERIALIZED_TABLE;
@@ -210,11 +213,13 @@ impl PersistentQueries {
             return;
         }
         let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        // Registered before this returns: a query SHOW QUERIES lists (from the catalog) has
+        // a progress to report from the first request, not yet caught up while it recovers.
+        let handles: Vec<Arc<Handle>> = pending.into_iter().map(|q| self.register(q)).collect();
         let queries = Arc::clone(self);
         tokio::spawn(async move {
-            let mut opened = Vec::with_capacity(pending.len());
-            for query in pending {
-                let handle = queries.register(query);
+            let mut opened = Vec::with_capacity(handles.len());
+            for handle in handles {
                 match runner::open_and_recover(&queries, &log, &handle).await {
                     Ok(journal) => opened.push((handle, journal)),
                     Err(e) => {
