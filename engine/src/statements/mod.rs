@@ -250,6 +250,12 @@ impl Runtime {
                 self.persistent.terminate(id);
             }
         }
+        // Queries another node created run where their lease is, maybe here.
+        for (id, query) in &sandbox.state.persistent {
+            if !before.persistent.contains_key(id) {
+                self.persistent.adopt(Arc::clone(query));
+            }
+        }
         self.keep_query_ids_above(&sandbox.state);
         tracing::debug!(commands = entries.len(), "applied commands from other nodes");
         self.set_catalog(sandbox.state);
