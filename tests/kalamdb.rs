@@ -883,6 +883,32 @@ async fn user_tables_keep_each_users_rows_apart() {
     let (status, body) = sql_as(addr, &bob, json!({"sql": "SELECT v FROM app.config"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["results"][0]["rows"], json!([["dark"]]), "{body}");
+    // KalamDB's RBAC: a `user` drops no table and makes no SHARED table, but may make its
+    // own USER table; a DBA drops.
+    for statement in [
+        "DROP TABLE app.config",
+        "DROP TABLE app.notes",
+        "CREATE TABLE app.mine (k TEXT PRIMARY KEY, v TEXT)",
+        "CREATE SHARED TABLE app.mine (k TEXT PRIMARY KEY, v TEXT)",
+    ] {
+        let (status, body) = sql_as(addr, &bob, json!({ "sql": statement })).await;
+        expect_error(status, &body, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+    }
+    let (status, body) = sql_as(addr, &bob, json!({"sql": "SELECT v FROM app.config"})).await;
+    assert_eq!(
+        body["results"][0]["rows"],
+        json!([["dark"]]),
+        "still there: {status} {body}"
+    );
+    let (status, body) = sql_as(
+        addr,
+        &bob,
+        json!({"sql": "CREATE USER TABLE app.bobs (k TEXT PRIMARY KEY, v TEXT)"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = sql_as(addr, &admin, json!({"sql": "DROP TABLE app.bobs"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = sql_as(addr, &admin, json!({"sql": "DESCRIBE app.notes"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(

@@ -40,6 +40,12 @@ pub const TOPIC_ROLES: &[&str] = &["service", "dba", "system"];
 /// KalamDB's roles that may create, change and drop users.
 pub const USER_ADMIN_ROLES: &[&str] = &["dba", "system"];
 
+/// KalamDB's roles that may drop tables (its RBAC: DML only for `user` and `service`).
+pub const TABLE_DROP_ROLES: &[&str] = &["dba", "system"];
+
+/// KalamDB's roles that may create SHARED tables (a `user` makes USER and STREAM tables).
+pub const SHARED_TABLE_ROLES: &[&str] = &["service", "dba", "system"];
+
 /// Something only some principals may do, beyond being admitted to a face.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -47,6 +53,10 @@ pub enum Action {
     KalamTopics,
     /// KalamDB's `CREATE/ALTER/DROP USER` ([`USER_ADMIN_ROLES`]).
     ManageUsers,
+    /// KalamDB's `DROP TABLE` ([`TABLE_DROP_ROLES`]).
+    DropTable,
+    /// KalamDB's `CREATE TABLE` of a SHARED table ([`SHARED_TABLE_ROLES`]).
+    CreateSharedTable,
 }
 
 /// What credential a face's clients send.
@@ -250,6 +260,8 @@ impl Auth {
         match action {
             Action::KalamTopics => TOPIC_ROLES.iter().any(|r| principal.has_role(r)),
             Action::ManageUsers => USER_ADMIN_ROLES.iter().any(|r| principal.has_role(r)),
+            Action::DropTable => TABLE_DROP_ROLES.iter().any(|r| principal.has_role(r)),
+            Action::CreateSharedTable => SHARED_TABLE_ROLES.iter().any(|r| principal.has_role(r)),
         }
     }
 

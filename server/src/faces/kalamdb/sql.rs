@@ -172,13 +172,28 @@ async fn run_statement(
         &mut |d| super::defaults::render(d, state, acting, now_ms),
     );
     let result = match map_statement(&bound, namespace.as_deref()) {
-        Mapped::Engine(sql) => run_as_user(services, acting, &sql).await?,
+        Mapped::Engine(sql) => {
+            if dropped_table(&sql).is_some() {
+                require(services, principal, Action::DropTable, "drop tables")?;
+            }
+            run_as_user(services, acting, &sql).await?
+        }
         Mapped::CreateTable {
             sql,
             table,
             kind,
             defaults,
-        } => create_table(services, sql, &table, kind, defaults).await?,
+        } => {
+            if kind == TableKind::Shared {
+                require(
+                    services,
+                    principal,
+                    Action::CreateSharedTable,
+                    "create SHARED tables",
+                )?;
+            }
+            create_table(services, sql, &table, kind, defaults).await?
+        }
         Mapped::CreateNamespace {
             name,
             if_not_exists,
@@ -378,6 +393,26 @@ fn acting_user(
         ));
     }
     Ok((name, inner))
+}
+
+/// Refuses what KalamDB's RBAC keeps from `principal`'s role: 403 `PERMISSION_DENIED`.
+fn require(
+    services: &Services,
+    principal: &Principal,
+    action: Action,
+    what: &str,
+) -> Result<(), Failure> {
+    if services.auth.permits(principal, action) {
+        return Ok(());
+    }
+    Err(Failure::new(
+        StatusCode::FORBIDDEN,
+        code::PERMISSION_DENIED,
+        format!(
+            "'{}' may not {what}: its role does not allow it",
+            principal.name()
+        ),
+    ))
 }
 
 /// An engine statement as user `acting`: scoped to their rows of the USER tables it names
