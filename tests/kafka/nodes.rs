@@ -517,19 +517,39 @@ async fn persistent_queries_move_to_the_surviving_node_with_no_output_lost_or_re
     }
 }
 
-/// Records stored in `topic` (written without transactions, so one offset per record).
+/// Committed records in `topic`, as a read_committed consumer reads them to the end
+/// (offsets overcount: each transaction leaves a marker).
 fn stored_records(bootstrap: &str, topic: &str, partitions: u32) -> u64 {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", "plain-test-consumer")
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
+        .set("enable.partition.eof", "true")
         .create()
         .expect("consumer");
-    (0..partitions)
-        .map(|p| {
-            let (low, high) = consumer
-                .fetch_watermarks(topic, p as i32, Duration::from_secs(10))
-                .expect("watermarks");
-            (high - low) as u64
-        })
-        .sum()
+    let mut assignment = TopicPartitionList::new();
+    for p in 0..partitions {
+        assignment
+            .add_partition_offset(topic, p as i32, rdkafka::Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&assignment).expect("assign");
+    let deadline = std::time::Instant::now() + WAIT;
+    let (mut records, mut ended) = (0u64, std::collections::BTreeSet::new());
+    while ended.len() < partitions as usize {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{topic} not read to its end"
+        );
+        match consumer.poll(Duration::from_millis(100)) {
+            None => {}
+            Some(Ok(_)) => records += 1,
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
+                ended.insert(p);
+            }
+            Some(Err(e)) => panic!("consume: {e}"),
+        }
+    }
+    records
 }
