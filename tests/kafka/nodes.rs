@@ -432,6 +432,27 @@ async fn persistent_queries_move_to_the_surviving_node_with_no_output_lost_or_re
     };
     let survivor = 1 - victim;
 
+    // A pull query answers the same on both nodes: the node running the query reads its
+    // store, the other the table's topic.
+    let expected_rows: Vec<u64> = (0..300).filter(|i| i % 7 == 3).collect();
+    let expected = format!(
+        "[3,{},{}]",
+        expected_rows.len(),
+        expected_rows.iter().sum::<u64>()
+    );
+    for client in clients.iter_mut() {
+        let (status, body) = client
+            .post(
+                "/query-stream",
+                r#"{"sql":"SELECT id, n, total FROM fo_counts WHERE id = 3;","properties":{}}"#,
+            )
+            .await;
+        let body = String::from_utf8_lossy(&body).into_owned();
+        assert_eq!(status, http::StatusCode::OK, "{body}");
+        let rows: Vec<&str> = body.lines().skip(1).collect();
+        assert_eq!(rows, [expected.as_str()], "{body}");
+    }
+
     // SIGKILL it while rows keep coming through the survivor; its queries resume there.
     let mut writer = support::Client::connect(addr(&nodes, survivor), support::Proto::H2).await;
     let ingest = tokio::spawn(async move {

@@ -410,19 +410,24 @@ impl PersistentQueries {
         handle.is_some()
     }
 
-    /// The state store of the query that builds table `table` (CTAS); `None` when no query
-    /// builds it.
+    /// Where a pull query reads table `table` (CTAS) from: the state store of the query
+    /// that builds it, or, when that query runs on another node of the service (leases),
+    /// the table's topic, which that node keeps current (this node's store of it is stale
+    /// or empty). `None` when no query builds it.
     pub(crate) fn table_store(
         &self,
         catalog: &crate::catalog::CatalogState,
         table: &str,
-    ) -> Result<Option<Arc<dyn crate::state::StateStore>>> {
+    ) -> Result<Option<TableRows>> {
         let Some(query) = catalog.persistent.values().find(|q| {
             q.plan.kind == PersistentKind::CreateTableAs && q.sink_name() == table
         }) else {
             return Ok(None);
         };
-        Ok(Some(self.state.open(&query.id)?))
+        if self.leases.is_some() && !self.lock_running().contains_key(&query.id) {
+            return Ok(Some(TableRows::Topic));
+        }
+        Ok(Some(TableRows::Store(self.state.open(&query.id)?)))
     }
 
     pub fn state(&self, id: &str) -> QueryState {
@@ -446,6 +451,14 @@ impl PersistentQueries {
 /// How long the lease follower waits without news before checking the registry still
 /// exists, in milliseconds.
 const LEASE_FOLLOW_IDLE_MS: u64 = 1_000;
+
+/// Where a pull query reads a table built by a persistent query.
+pub(crate) enum TableRows {
+    /// The query's state store, on the node that runs it.
+    Store(Arc<dyn crate::state::StateStore>),
+    /// The table's topic: the query runs on another node of the service.
+    Topic,
+}
 
 /// A running persistent query's counters, for metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
