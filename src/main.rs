@@ -169,8 +169,8 @@ struct ServeArgs {
 
     /// Where streams' topics live: `embedded` (the data directory) or `kafka` (a cluster;
     /// needs --kafka-bootstrap). With `kafka`, the catalog lives in the service's command
-    /// topic and persistent queries' checkpoints in its checkpoint topic; each query runs
-    /// on one node of the service and moves when that node dies.
+    /// topic and persistent queries' checkpoints in its checkpoint topic; the data
+    /// directory keeps the node's id and the state stores of the queries it runs.
     #[arg(long, env = "SLUICE_LOG", value_enum, default_value = "embedded")]
     log: LogBackend,
 
