@@ -374,6 +374,7 @@ async fn persistent_queries_move_to_the_surviving_node_with_no_output_lost_or_re
     let Some(broker) = kafka::shared() else {
         return;
     };
+    let _alone = BROKER_LOAD.write().await;
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut nodes = [
         Some(kafka_node(broker, dir_a.path(), "failover_")),
