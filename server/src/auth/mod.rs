@@ -29,7 +29,7 @@ pub use credentials::{
 pub use gate::{
     bearer_or_cookie, cookie_value, Action, Auth, AuthConfig, CredentialKind, Refusal,
     ACCESS_COOKIE, ANY_ROLE, AUTHORIZATION_HEADER_BYTES_MAX, DEFAULT_REALM, REFRESH_COOKIE,
-    TOPIC_ROLES, USER_ADMIN_ROLES,
+    SHARED_TABLE_ROLES, TABLE_DROP_ROLES, TOPIC_ROLES, USER_ADMIN_ROLES,
 };
 pub use jwt::{
     Claims, JwtError, JwtKeys, TokenType, ACCESS_TOKEN_LIFETIME_SECS, JWT_SECRET_BYTES_MIN,
