@@ -288,6 +288,14 @@ offsets.topic.num.partitions=5
 transaction.state.log.num.partitions=5
 share.coordinator.state.topic.num.partitions=5
 
+# No time-based retention: tests and ksqlDB's conformance cases write records stamped long
+# ago (the cases start at timestamp 0, the log-contract tests in 2023), and Kafka's default
+# retention (7 days, by record timestamp) deletes them, active segment and all, at the first
+# retention check 30 s after start: a topic's start offset then jumps to its end and a read
+# of its history finds nothing. A test broker keeps what it is given, as ksqlDB's test driver
+# does.
+log.retention.ms=-1
+
 # Failover in seconds: a broker killed by a test is fenced (and dropped from every ISR) after
 # 4 s without heartbeats instead of 9 s.
 broker.heartbeat.interval.ms=500

@@ -81,7 +81,18 @@ async fn read_n(
         if cursor.read(&mut out, want).expect("read") == 0 {
             tokio::time::timeout_at(deadline, notified)
                 .await
-                .unwrap_or_else(|_| panic!("only {} of {n} records arrived", out.len()));
+                .unwrap_or_else(|_| {
+                    let p = cursor.partition();
+                    panic!(
+                        "only {} of {n} records arrived (cursor at {:?}, partition {} holds \
+                         {:?}..{:?})",
+                        out.len(),
+                        cursor.position(),
+                        p.0,
+                        topic.start_offset(p),
+                        topic.end_offset(p)
+                    )
+                });
         }
     }
     out
