@@ -168,8 +168,9 @@ struct ServeArgs {
     partitions_max: u32,
 
     /// Where streams' topics live: `embedded` (the data directory) or `kafka` (a cluster;
-    /// needs --kafka-bootstrap). With `kafka`, the catalog journal and persistent queries'
-    /// checkpoints still stay in the data directory (the command topic comes later).
+    /// needs --kafka-bootstrap). With `kafka`, the catalog lives in the service's command
+    /// topic and persistent queries' checkpoints in its checkpoint topic; the data
+    /// directory keeps the node's id and the state stores of the queries it runs.
     #[arg(long, env = "SLUICE_LOG", value_enum, default_value = "embedded")]
     log: LogBackend,
 

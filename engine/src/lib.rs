@@ -19,8 +19,9 @@
 //!   lock-free latency histogram the log and the faces observe into.
 //! - `sql`: the ksqlDB dialect: lexer, parser, AST, `Display` back to SQL.
 //! - `log`: the partitioned durable log: traits with their contracts (`log::api`), the
-//!   embedded backend (`log::embedded`), the Kafka backend with its command topic
-//!   (`log::kafka`), the partitioner and the topic-name rules both backends share.
+//!   embedded backend (`log::embedded`), the Kafka backend with its command topic,
+//!   checkpoint topic and query leases (`log::kafka`), the partitioner and the topic-name
+//!   rules both backends share.
 //! - `state`: state stores behind the `StateStore` trait (redb on disk, a `BTreeMap` for
 //!   tests), one per stateful query, and the write-back cache operators use.
 //! - `format`: record formats: `KAFKA`/`JSON` keys, `JSON` values, inserted rows.
@@ -32,7 +33,8 @@
 //!   limit, sinks).
 //! - `plan`: SQL → logical plan → pipeline, one planner for push, pull and persistent.
 //! - `query`: running queries: push/pull drivers, PRINT, persistent queries and their
-//!   checkpoints, raw records.
+//!   checkpoints (in the data directory, or in Kafka with leases saying which node runs
+//!   which query), raw records.
 //! - `ingest`: rows → records; insert sessions with ordered durable acks.
 //! - `runtime`: the shared state (log, catalog, registries) and the backend it runs on.
 //! - `statements`: `/ksql` statements: validate all in a sandbox, then apply.

@@ -16,7 +16,9 @@ use crate::data_dir;
 use crate::error::Result;
 use crate::limits::EngineLimits;
 use crate::log::{EmbeddedLog, FsyncPolicy, KafkaConfig, KafkaLog, LogConfig, LogStore};
-use crate::query::persistent::{CheckpointStore, JournalCheckpoints, PersistentQueries};
+use crate::query::persistent::{
+    CheckpointStore, JournalCheckpoints, KafkaCheckpoints, PersistentQueries, QueryLeases,
+};
 use crate::query::shared_batches::SharedBatches;
 use crate::state::{StateBackend, StateConfig};
 
@@ -29,6 +31,8 @@ pub(crate) struct Backend {
     pub(crate) checkpoints: Arc<dyn CheckpointStore>,
     /// Persistent queries' state stores.
     pub(crate) state: Arc<StateBackend>,
+    /// Which persistent queries this node runs, when nodes share a service; `None`: all.
+    pub(crate) leases: Option<Arc<dyn QueryLeases>>,
 }
 
 impl Backend {
@@ -51,6 +55,7 @@ impl Backend {
             )?),
             checkpoints: Arc::new(JournalCheckpoints::new(data_dir)),
             state: Arc::new(StateBackend::embedded(data_dir, StateConfig::default())?),
+            leases: None,
         })
     }
 
@@ -65,22 +70,26 @@ impl Backend {
             )?),
             checkpoints: Arc::new(JournalCheckpoints::new(data_dir)),
             state: Arc::new(StateBackend::embedded(data_dir, StateConfig::default())?),
+            leases: None,
         })
     }
 
-    /// Records and the catalog's commands in topics of the Kafka cluster `kafka` names
-    /// (the commands in the service's command topic, shared with every node of the
-    /// service); checkpoints and state stores in `data_dir`, which also keeps this node's
-    /// id.
+    /// Records, the catalog's commands and persistent queries' checkpoints in topics of
+    /// the Kafka cluster `kafka` names, shared with every node of the service (the command
+    /// topic, the checkpoint topic); each persistent query runs on the node holding its
+    /// lease in the service's lease group. State stores in `data_dir` (a node taking a
+    /// query over rebuilds its state from the sources), which also keeps this node's id.
     pub(crate) fn kafka(data_dir: &Path, kafka: KafkaConfig) -> Result<Backend> {
         std::fs::create_dir_all(data_dir)?;
         let log = KafkaLog::open(kafka)?;
         let commands = log.open_command_log(node_id(data_dir)?)?;
+        let (checkpoints, leases) = log.open_query_leases()?;
         Ok(Backend {
             log,
             commands: Arc::new(commands),
-            checkpoints: Arc::new(JournalCheckpoints::new(data_dir)),
+            checkpoints: Arc::new(KafkaCheckpoints::new(checkpoints)),
             state: Arc::new(StateBackend::embedded(data_dir, StateConfig::default())?),
+            leases: Some(Arc::new(leases)),
         })
     }
 }
@@ -142,6 +151,7 @@ impl Runtime {
             commands,
             checkpoints,
             state,
+            leases,
         } = backend;
         let entries = commands.replay()?;
         let runtime = Runtime {
@@ -155,7 +165,7 @@ impl Runtime {
             status_seq: AtomicU64::new(0),
             command_statuses: CommandStatuses::default(),
             clock: Clock::system(),
-            persistent: Arc::new(PersistentQueries::new(checkpoints, state)),
+            persistent: Arc::new(PersistentQueries::new(checkpoints, state, leases)),
             following: AtomicBool::new(false),
             limits,
         };

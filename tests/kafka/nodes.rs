@@ -320,3 +320,258 @@ async fn drop_with_delete_topic_on_one_node_is_seen_by_the_other() {
     drop(node_a);
     drop(node_b);
 }
+
+/// The id of the query a CREATE … AS SELECT response started.
+fn created_query_id(body: &str) -> String {
+    let value: serde_json::Value = serde_json::from_str(body).expect("json");
+    value[0]["commandStatus"]["queryId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no queryId in {body}"))
+        .to_owned()
+}
+
+/// Whether the node runs query `id` and has caught up with its sources.
+async fn runs_caught_up(client: &mut support::Client, id: &str) -> bool {
+    let (status, body) = client
+        .request("GET", &format!("/queries/{id}/progress"), None, b"")
+        .await;
+    status == http::StatusCode::OK && String::from_utf8_lossy(&body).contains("\"caughtUp\":true")
+}
+
+/// The value of every record of `topic` (two partitions) as JSON, read until `n` arrived.
+fn sink_values(
+    bootstrap: &str,
+    topic: &str,
+    n: usize,
+) -> Vec<(Option<Vec<u8>>, serde_json::Value)> {
+    plain_consume(bootstrap, topic, 2, n)
+        .into_iter()
+        .map(|(key, value, _, _)| {
+            let value = value.expect("no tombstones in this sink");
+            (key, serde_json::from_slice(&value).expect("a JSON value"))
+        })
+        .collect()
+}
+
+/// Inserts rows `range` (`ID` = i % 7, `V` = i) through `client`, all acked.
+async fn insert_range(client: &mut support::Client, range: std::ops::Range<u64>) {
+    let mut body = String::from("{\"target\":\"FO_SRC\"}\n");
+    for i in range.clone() {
+        body.push_str(&format!("{{\"ID\":{},\"V\":{i}}}\n", i % 7));
+    }
+    let (status, acks) = client.post("/inserts-stream", &body).await;
+    let acks = String::from_utf8_lossy(&acks);
+    assert_eq!(status, http::StatusCode::OK, "{acks}");
+    assert_eq!(
+        acks.matches("\"status\":\"ok\"").count(),
+        range.count(),
+        "{acks}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn persistent_queries_move_to_the_surviving_node_with_no_output_lost_or_repeated() {
+    let Some(broker) = kafka::shared() else {
+        return;
+    };
+    let _alone = BROKER_LOAD.write().await;
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut nodes = [
+        Some(kafka_node(broker, dir_a.path(), "failover_")),
+        Some(kafka_node(broker, dir_b.path(), "failover_")),
+    ];
+    let addr = |nodes: &[Option<Node>; 2], i: usize| nodes[i].as_ref().expect("running").addr();
+    let mut a = support::Client::connect(addr(&nodes, 0), support::Proto::H2).await;
+    node_ksql(
+        &mut a,
+        "CREATE STREAM fo_src (id BIGINT KEY, v BIGINT) \
+         WITH (kafka_topic='e2e-fo-src', value_format='JSON', partitions=2);",
+    )
+    .await;
+    // A stateless query and a stateful one, both reading from the first row on.
+    let projected = created_query_id(
+        &node_ksql(
+            &mut a,
+            "CREATE STREAM fo_out WITH (kafka_topic='e2e-fo-out', partitions=2) AS \
+             SELECT id, v, v * 2 AS w FROM fo_src EMIT CHANGES;",
+        )
+        .await,
+    );
+    let counted = created_query_id(
+        &node_ksql(
+            &mut a,
+            "CREATE TABLE fo_counts WITH (kafka_topic='e2e-fo-counts', partitions=2) AS \
+             SELECT id, COUNT(*) AS n, SUM(v) AS total FROM fo_src GROUP BY id EMIT CHANGES;",
+        )
+        .await,
+    );
+    insert_range(&mut a, 0..300).await;
+    sink_values(&broker.bootstrap, "e2e-fo-out", 300);
+
+    // The node running the stateful query (each query runs on exactly one node).
+    let mut clients = [
+        a,
+        support::Client::connect(addr(&nodes, 1), support::Proto::H2).await,
+    ];
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let victim = loop {
+        let mut runners = Vec::new();
+        for (i, client) in clients.iter_mut().enumerate() {
+            if runs_caught_up(client, &counted).await {
+                runners.push(i);
+            }
+        }
+        if let [one] = runners[..] {
+            break one;
+        }
+        assert!(runners.len() < 2, "both nodes run {counted}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no node caught up with {counted}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let survivor = 1 - victim;
+
+    // A pull query answers the same on both nodes: the node running the query reads its
+    // store, the other the table's topic.
+    let expected_rows: Vec<u64> = (0..300).filter(|i| i % 7 == 3).collect();
+    let expected = format!(
+        "[3,{},{}]",
+        expected_rows.len(),
+        expected_rows.iter().sum::<u64>()
+    );
+    for client in clients.iter_mut() {
+        let (status, body) = client
+            .post(
+                "/query-stream",
+                r#"{"sql":"SELECT id, n, total FROM fo_counts WHERE id = 3;","properties":{}}"#,
+            )
+            .await;
+        let body = String::from_utf8_lossy(&body).into_owned();
+        assert_eq!(status, http::StatusCode::OK, "{body}");
+        let rows: Vec<&str> = body.lines().skip(1).collect();
+        assert_eq!(rows, [expected.as_str()], "{body}");
+    }
+
+    // SIGKILL it while rows keep coming through the survivor; its queries resume there.
+    let mut writer = support::Client::connect(addr(&nodes, survivor), support::Proto::H2).await;
+    let ingest = tokio::spawn(async move {
+        for chunk in 0..10u64 {
+            insert_range(&mut writer, 300 + chunk * 100..400 + chunk * 100).await;
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    nodes[victim]
+        .take()
+        .expect("running")
+        .0
+        .take()
+        .expect("running")
+        .kill();
+    let killed = std::time::Instant::now();
+    ingest.await.expect("the survivor acked every row");
+    let total = 1300u64;
+
+    let mut survivor_client =
+        support::Client::connect(addr(&nodes, survivor), support::Proto::H2).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    for id in [&projected, &counted] {
+        while !runs_caught_up(&mut survivor_client, id).await {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the survivor never took {id} over"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    eprintln!(
+        "the survivor caught up {:?} after the SIGKILL",
+        killed.elapsed()
+    );
+
+    // Every input row once in the stream sink.
+    let out = sink_values(&broker.bootstrap, "e2e-fo-out", total as usize);
+    let mut seen: Vec<u64> = out
+        .iter()
+        .map(|(_, v)| v["V"].as_u64().expect("V"))
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        (0..total).collect::<Vec<_>>(),
+        "lost or repeated stream outputs"
+    );
+    assert!(out
+        .iter()
+        .all(|(_, v)| v["W"].as_u64() == Some(2 * v["V"].as_u64().unwrap())));
+
+    // One table update per input row, and each key's last update is a clean run's.
+    let counts = sink_values(&broker.bootstrap, "e2e-fo-counts", total as usize);
+    let mut last: std::collections::BTreeMap<Vec<u8>, serde_json::Value> = Default::default();
+    for (key, value) in &counts {
+        last.insert(key.clone().expect("keyed"), value.clone());
+    }
+    assert_eq!(last.len(), 7, "{last:?}");
+    for (key, value) in &last {
+        // A BIGINT key in the KAFKA format: eight bytes, big-endian.
+        let id = u64::from_be_bytes(key.as_slice().try_into().expect("an 8-byte key"));
+        let rows: Vec<u64> = (0..total).filter(|i| i % 7 == id).collect();
+        assert_eq!(
+            value["N"].as_u64(),
+            Some(rows.len() as u64),
+            "key {id}: {value}"
+        );
+        assert_eq!(
+            value["TOTAL"].as_u64(),
+            Some(rows.iter().sum::<u64>()),
+            "key {id}: {value}"
+        );
+    }
+    // Nothing beyond those: a repeated batch would show as extra records.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for topic in ["e2e-fo-out", "e2e-fo-counts"] {
+        assert_eq!(
+            stored_records(&broker.bootstrap, topic, 2),
+            total,
+            "{topic}"
+        );
+    }
+}
+
+/// Committed records in `topic`, as a read_committed consumer reads them to the end
+/// (offsets overcount: each transaction leaves a marker).
+fn stored_records(bootstrap: &str, topic: &str, partitions: u32) -> u64 {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "plain-test-consumer")
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
+        .set("enable.partition.eof", "true")
+        .create()
+        .expect("consumer");
+    let mut assignment = TopicPartitionList::new();
+    for p in 0..partitions {
+        assignment
+            .add_partition_offset(topic, p as i32, rdkafka::Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&assignment).expect("assign");
+    let deadline = std::time::Instant::now() + WAIT;
+    let (mut records, mut ended) = (0u64, std::collections::BTreeSet::new());
+    while ended.len() < partitions as usize {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{topic} not read to its end"
+        );
+        match consumer.poll(Duration::from_millis(100)) {
+            None => {}
+            Some(Ok(_)) => records += 1,
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
+                ended.insert(p);
+            }
+            Some(Err(e)) => panic!("consume: {e}"),
+        }
+    }
+    records
+}

@@ -10,6 +10,7 @@ use crate::limits::INLINE_PARSE_BYTES_MAX;
 use crate::log::StoredRecord;
 use crate::plan::transient::{plan_query, QueryKind, QueryPlan, QueryProperties, Toggle};
 use crate::query::materialized;
+use crate::query::persistent::TableRows;
 use crate::query::print::{looks_like_print, plan_print, PrintStream};
 use crate::query::transient::{EndReason, QueryStream};
 use crate::runtime::Runtime;
@@ -164,7 +165,8 @@ impl Engine {
                 EngineError::not_found(format!("Topic '{}' does not exist", plan.source.topic))
             })?;
             let rows = match rt.persistent.table_store(&catalog, &plan.source.name)? {
-                Some(store) => match &plan.lookup {
+                Some(TableRows::Topic) => materialized::from_topic(&topic).await?,
+                Some(TableRows::Store(store)) => match &plan.lookup {
                     Some(keys) => materialized::from_store_keys(
                         &store,
                         topic.partition_count(),

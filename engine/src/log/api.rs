@@ -211,6 +211,12 @@ pub trait TopicLog: Send + Sync {
     fn data_ready(&self) -> Arc<tokio::sync::Notify>;
     /// True once the topic was deleted; cursors then end.
     fn is_deleted(&self) -> bool;
+    /// Brings [`TopicLog::end_offset`] up to what the log holds now, including records
+    /// other processes wrote: a backend that learns them from a background reader (Kafka)
+    /// asks the cluster. The embedded log's ends are always current.
+    fn refresh_ends(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Reads one partition's committed records in offset order. Never blocks the writer.

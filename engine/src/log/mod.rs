@@ -25,7 +25,8 @@
 //!   checksummed journal the catalog and persistent queries keep their progress in.
 //! - `kafka`: the Kafka backend — topics through the Admin API, appends through one
 //!   idempotent acks=all producer, a background consumer per topic feeding bounded tail
-//!   windows that cursors read, catch-up consumers for older offsets.
+//!   windows that cursors read, catch-up consumers for older offsets; persistent queries'
+//!   checkpoint topic and the consumer group that leases each query to one node.
 
 mod api;
 mod embedded;
@@ -53,6 +54,9 @@ pub use embedded::{
     WRITER_THREADS_DEFAULT, WRITER_THREADS_MAX,
 };
 pub use kafka::{
+    checkpoint_topic_name, lease_topic_name, CheckpointTopic, CheckpointWriter, GroupLeases,
+    LeaseBusy, CHECKPOINT_PARTITIONS, CHECKPOINT_READ_TIMEOUT_MS,
+    CHECKPOINT_TRANSACTION_TIMEOUT_MS, LEASE_REVOKE_WAIT_MS, LEASE_SESSION_TIMEOUT_MS,
     command_topic_name, parse_setting as parse_kafka_setting, KafkaCommandLog, KafkaConfig,
     KafkaLog, KafkaTopic, ADMIN_TIMEOUT_MS, COMMAND_BUFFER_MAX, COMMAND_CATCH_UP_TIMEOUT_MS,
     COMMAND_TOPIC_REPLICAS_MAX, COMMAND_TRANSACTION_TIMEOUT_MS,

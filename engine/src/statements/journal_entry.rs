@@ -20,8 +20,8 @@ use super::create::PERSISTENCE_PROPERTIES;
 /// First line of an entry that created a persistent query.
 const QUERY_ID_LINE_PREFIX: &str = "--@query_id ";
 
-/// The node that created (and runs) the entry's persistent query, when the command log is
-/// shared by several nodes.
+/// The node that created the entry's persistent query, when the command log is shared by
+/// several nodes (where the query runs is its lease's business; see `query::persistent`).
 const OWNER_LINE_PREFIX: &str = "--@owner ";
 
 /// A request property in effect when the statement ran.

@@ -232,8 +232,9 @@ impl Runtime {
     /// Applies commands other nodes appended to the command log, in its order, as replay
     /// does. A command that fails here failed on every node (they all apply the same
     /// commands to the same catalog), so it is skipped with a warning. Persistent queries
-    /// run on the node that created them: the ones created elsewhere join the catalog
-    /// only, and a TERMINATE stops the query if it runs here.
+    /// created elsewhere join the catalog, and run here if this node holds their lease
+    /// (with leases; else they run on the node that created them); a TERMINATE stops the
+    /// query if it runs here.
     pub(crate) fn apply_followed(&self, entries: &[Vec<u8>]) {
         let before = self.catalog();
         let mut sandbox = Sandbox::new((*before).clone(), &HashMap::new());
@@ -248,6 +249,12 @@ impl Runtime {
         for id in before.persistent.keys() {
             if !sandbox.state.persistent.contains_key(id) {
                 self.persistent.terminate(id);
+            }
+        }
+        // Queries another node created run where their lease is, maybe here.
+        for (id, query) in &sandbox.state.persistent {
+            if !before.persistent.contains_key(id) {
+                self.persistent.adopt(Arc::clone(query));
             }
         }
         self.keep_query_ids_above(&sandbox.state);

@@ -328,7 +328,7 @@ impl Runtime {
                 .state
                 .persistent
                 .values()
-                .filter(|q| !sandbox.foreign_queries.contains(&q.id))
+                .filter(|q| self.persistent.leased() || !sandbox.foreign_queries.contains(&q.id))
                 .cloned()
                 .collect(),
         );

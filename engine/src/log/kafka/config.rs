@@ -258,6 +258,46 @@ impl KafkaConfig {
     }
 }
 
+impl KafkaConfig {
+    /// A persistent query's checkpoint writer: transactional under `<service id>-<task>`,
+    /// so the node that takes the task over fences the one it took it from.
+    pub(super) fn checkpoint_writer(&self, task: &str) -> ClientConfig {
+        let mut config = self.base("checkpoints");
+        config
+            .set("transactional.id", format!("{}-{task}", self.service_id))
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set(
+                "transaction.timeout.ms",
+                super::checkpoint_topic::CHECKPOINT_TRANSACTION_TIMEOUT_MS.to_string(),
+            )
+            .set("linger.ms", "0");
+        config
+    }
+
+    /// A member of the group `group` that holds the leases of the service's persistent
+    /// queries: it only joins and heartbeats (the lease topic holds no records), and a dead
+    /// member's leases move after [`LEASE_SESSION_TIMEOUT_MS`].
+    pub(super) fn lease_member(&self, group: &str) -> ClientConfig {
+        let mut config = self.base("leases");
+        config
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("isolation.level", "read_committed")
+            .set("partition.assignment.strategy", "cooperative-sticky")
+            .set("session.timeout.ms", LEASE_SESSION_TIMEOUT_MS.to_string())
+            .set("heartbeat.interval.ms", (LEASE_SESSION_TIMEOUT_MS / 4).to_string());
+        config
+    }
+}
+
+/// How long a node may go silent before the persistent queries it runs move to another
+/// node, in milliseconds (the lease group's `session.timeout.ms`): long enough for a busy
+/// node's heartbeats to get through, short enough that a dead node's queries resume soon.
+/// The broker's default `group.min.session.timeout.ms` (6 s) is the floor.
+pub const LEASE_SESSION_TIMEOUT_MS: u64 = 8_000;
+
 /// Sets `key` unless the user set it.
 fn set_default(config: &mut ClientConfig, user: &[(String, String)], key: &str, value: &str) {
     if !user.iter().any(|(k, _)| k == key) {

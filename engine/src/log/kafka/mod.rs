@@ -23,6 +23,9 @@
 //! - `cursor`: the `PartitionCursor`.
 //! - `command_topic`: the catalog's command log in the service's command topic, its
 //!   writers ordered by a shared `transactional.id`.
+//! - `checkpoint_topic`: persistent queries' checkpoints in the service's checkpoint topic,
+//!   each query's writer transactional under its own id (a new holder fences the old).
+//! - `leases`: which node runs which persistent query, through a consumer group.
 //!
 //! How the contract maps onto Kafka (see `api`): an ack is Kafka's acks=all acknowledgement
 //! (every in-sync replica has the record, so it is below the high watermark and readable);
@@ -32,16 +35,18 @@
 //! are contiguous only while this process is the partition's only producer.
 //!
 //! The catalog's command topic has its own reader and writer (`command_topic`), not this
-//! log's: its writes are transactions, fenced between nodes. Still to come: exactly-once persistent queries get a transactional producer per query task
-//! (`transactional.id` from the service id and query id) beside this shared one; consumer
-//! groups replace `assign` in the persistent queries' source readers only.
+//! log's: its writes are transactions, fenced between nodes. Persistent queries keep their
+//! checkpoints in the checkpoint topic and run where the lease group puts them
+//! (`checkpoint_topic`, `leases`); their sink records still go through the shared producer.
 
 mod admin;
+mod checkpoint_topic;
 mod client;
 mod command_topic;
 mod config;
 mod cursor;
 mod fetcher;
+mod leases;
 mod producer;
 mod shared;
 mod tail;
@@ -51,6 +56,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub use checkpoint_topic::{
+    checkpoint_topic_name, CheckpointTopic, CheckpointWriter, CHECKPOINT_PARTITIONS,
+    CHECKPOINT_READ_TIMEOUT_MS, CHECKPOINT_TRANSACTION_TIMEOUT_MS,
+};
 pub use command_topic::{
     command_topic_name, KafkaCommandLog, COMMAND_BUFFER_MAX, COMMAND_CATCH_UP_TIMEOUT_MS,
     COMMAND_TRANSACTION_TIMEOUT_MS,
@@ -59,8 +68,9 @@ pub use config::{
     parse_setting, KafkaConfig, ADMIN_TIMEOUT_MS, APPEND_INFLIGHT_BYTES_MAX,
     APPEND_INFLIGHT_RECORDS_MAX, CATCH_UP_QUEUE_KBYTES, DEFAULT_SERVICE_ID, FETCHER_QUEUE_KBYTES,
     FETCH_QUEUE_BACKOFF_MS, MESSAGE_TIMEOUT_MS, RECORD_BYTES_MAX as KAFKA_RECORD_BYTES_MAX,
-    RESERVED_SETTINGS, TOPIC_READY_TIMEOUT_MS,
+    LEASE_SESSION_TIMEOUT_MS, RESERVED_SETTINGS, TOPIC_READY_TIMEOUT_MS,
 };
+pub use leases::{lease_topic_name, GroupLeases, LeaseBusy, LEASE_REVOKE_WAIT_MS};
 pub use fetcher::{FETCH_BATCH_RECORDS_MAX, FETCH_POLL_MS};
 pub use tail::{PARTITION_TAIL_BYTES_MIN, TOPIC_TAIL_BYTES_MAX};
 pub use topic::KafkaTopic;
@@ -136,6 +146,37 @@ impl KafkaLog {
         )?;
         tracing::info!(%topic, replicas, %node_id, "reading the command topic");
         KafkaCommandLog::open(self.config.clone(), node_id)
+    }
+
+    /// The service's persistent-query checkpoints and this node's membership in its lease
+    /// group: creates the checkpoint topic (compacted) and the lease topic (empty) if the
+    /// service has none yet, each with [`CHECKPOINT_PARTITIONS`] partitions.
+    pub fn open_query_leases(&self) -> Result<(CheckpointTopic, GroupLeases)> {
+        let replicas = self.brokers.clamp(1, COMMAND_TOPIC_REPLICAS_MAX);
+        let in_sync = if replicas >= 3 { "2" } else { "1" };
+        let replicas = i32::try_from(replicas).expect("at most COMMAND_TOPIC_REPLICAS_MAX");
+        let checkpoints = CheckpointTopic::new(self.config.as_ref().clone());
+        self.admin.ensure_internal(
+            checkpoints.name(),
+            CHECKPOINT_PARTITIONS,
+            replicas,
+            &[
+                ("cleanup.policy", "compact"),
+                ("min.insync.replicas", in_sync),
+                // Compacted often: a node taking a query over reads its partition from the
+                // start.
+                ("segment.ms", "600000"),
+                ("min.cleanable.dirty.ratio", "0.1"),
+            ],
+        )?;
+        self.admin.ensure_internal(
+            &lease_topic_name(&self.config.service_id),
+            CHECKPOINT_PARTITIONS,
+            replicas,
+            &[("min.insync.replicas", in_sync)],
+        )?;
+        let leases = GroupLeases::join(&self.config)?;
+        Ok((checkpoints, leases))
     }
 
     fn lock_topics(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<KafkaTopic>>> {

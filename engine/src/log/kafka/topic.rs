@@ -221,4 +221,11 @@ impl TopicLog for KafkaTopic {
     fn is_deleted(&self) -> bool {
         self.shared.deleted.load(Ordering::Acquire)
     }
+
+    fn refresh_ends(&self) -> Result<()> {
+        let consumer = self.consumer.as_ref().expect("dropped only with the topic");
+        let (starts, ends) = watermarks(consumer, &self.shared.name, self.partition_count(), 0)?;
+        self.shared.refresh(&starts, &ends);
+        Ok(())
+    }
 }

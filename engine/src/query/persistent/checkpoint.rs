@@ -168,6 +168,12 @@ pub trait CheckpointStore: Send + Sync {
 pub trait Checkpoint: Send {
     /// Appends one entry durably.
     fn append(&mut self, entry: &Entry) -> Result<()>;
+    /// The positions of the query's first commit, where its state starts, when the store
+    /// keeps them: a node taking a query over from another rebuilds its state from there.
+    /// `None`: the state store was created with the journal (`create_journal`), here.
+    fn origin(&self) -> Option<Vec<u64>> {
+        None
+    }
 }
 
 /// The embedded checkpoint store: `<data dir>/queries/<escaped query id>.journal`.

@@ -14,6 +14,8 @@
 //! Modules:
 //! - `plan`: bind the SELECT, derive the sink schema (key columns, PARTITION BY), compile.
 //! - `checkpoint`: the per-query journal (intent and commit entries, compaction).
+//! - `kafka`: the journal in the Kafka checkpoint topic, and the leases that say which
+//!   node of a service runs which query.
 //! - `runner`: the task: read a batch, build outputs, write them exactly once; recovery.
 //! - `restart_tests`: what a restarted engine shows of its replayed queries.
 //!
@@ -23,6 +25,7 @@
 //! "how many outputs already landed" arithmetic of recovery valid).
 
 pub mod checkpoint;
+mod kafka;
 #[cfg(test)]
 mod restart_tests;
 mod runner;
@@ -42,6 +45,7 @@ use crate::state::StateBackend;
 
 pub use crate::plan::persistent::{PersistentKind, PersistentPlan};
 pub use checkpoint::{Checkpoint, CheckpointStore, JournalCheckpoints, QueryJournal, Resume};
+pub use kafka::{KafkaCheckpoints, QueryLeases};
 
 /// A persistent query's progress, for tests and the conformance runner.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +78,9 @@ impl QueryState {
 pub(crate) struct Handle {
     query: Arc<PersistentQuery>,
     cancel: watch::Sender<bool>,
+    /// Set by TERMINATE before the cancel: the task then removes the query's state. A query
+    /// stopped because its lease moved keeps it.
+    terminated: AtomicBool,
     /// Source positions of the last commit, one per source partition.
     committed: Mutex<Vec<u64>>,
     failed: AtomicBool,
@@ -116,6 +123,15 @@ pub struct PersistentQueries {
     sink_rows: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
     /// Queries replayed from the catalog journal, waiting for `start`.
     pending: Mutex<Vec<Arc<PersistentQuery>>>,
+    /// With several nodes sharing a service (Kafka): which queries run here. `None`: every
+    /// query of the catalog runs on this node (embedded), or on the node that created it.
+    leases: Option<Arc<dyn QueryLeases>>,
+    /// With leases: every persistent query of the catalog, each running here while this
+    /// node holds its lease.
+    known: Mutex<BTreeMap<String, Arc<PersistentQuery>>>,
+    /// The log the queries read and write, once `start` ran (for queries whose lease
+    /// arrives later).
+    log: std::sync::OnceLock<Arc<dyn LogStore>>,
     /// True once replayed queries have recovered; new queries wait for it before writing,
     /// so no query appends to a sink whose unfinished batch another query must still count.
     ready: watch::Sender<bool>,
@@ -129,10 +145,17 @@ impl std::fmt::Debug for PersistentQueries {
 }
 
 impl PersistentQueries {
-    pub fn new(checkpoints: Arc<dyn CheckpointStore>, state: Arc<StateBackend>) -> PersistentQueries {
+    pub fn new(
+        checkpoints: Arc<dyn CheckpointStore>,
+        state: Arc<StateBackend>,
+        leases: Option<Arc<dyn QueryLeases>>,
+    ) -> PersistentQueries {
         PersistentQueries {
             checkpoints,
             state,
+            leases,
+            known: Mutex::default(),
+            log: std::sync::OnceLock::new(),
             running: Mutex::default(),
             sink_locks: Mutex::default(),
             sink_rows: Mutex::default(),
@@ -140,6 +163,12 @@ impl PersistentQueries {
             ready: watch::Sender::new(false),
             started: AtomicBool::new(false),
         }
+    }
+
+    /// Whether queries run where their lease is (so every node knows every query), rather
+    /// than on the node that created them.
+    pub(crate) fn leased(&self) -> bool {
+        self.leases.is_some()
     }
 
     pub(crate) fn set_pending(&self, queries: Vec<Arc<PersistentQuery>>) {
@@ -196,6 +225,12 @@ impl PersistentQueries {
         resume: Resume,
     ) {
         self.start(Arc::clone(&log));
+        if self.leases.is_some() {
+            // It runs where its lease is, which opens its journal afresh there.
+            drop(journal);
+            self.adopt(query);
+            return;
+        }
         let handle = self.register(query);
         let queries = Arc::clone(self);
         tokio::spawn(async move {
@@ -213,6 +248,15 @@ impl PersistentQueries {
             return;
         }
         let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        if let Some(leases) = &self.leases {
+            let _ = self.log.set(Arc::clone(&log));
+            self.lock_known()
+                .extend(pending.into_iter().map(|q| (q.id.clone(), q)));
+            // Each query recovers where its lease is; no node-wide recovery to wait for.
+            self.ready.send_replace(true);
+            self.follow_leases(leases.changes());
+            return;
+        }
         // Registered before this returns: a query SHOW QUERIES lists (from the catalog) has
         // a progress to report from the first request, not yet caught up while it recovers.
         let handles: Vec<Arc<Handle>> = pending.into_iter().map(|q| self.register(q)).collect();
@@ -237,6 +281,94 @@ impl PersistentQueries {
         });
     }
 
+    /// A query of the catalog created by a statement or by another node (leases only): it
+    /// runs here if and while this node holds its lease.
+    pub(crate) fn adopt(self: &Arc<Self>, query: Arc<PersistentQuery>) {
+        if self.leases.is_none() {
+            return;
+        }
+        self.lock_known().insert(query.id.clone(), query);
+        self.reconcile();
+    }
+
+    /// Reconciles the queries running here with the leases held, now and after every
+    /// change of them. Ends when the registry is dropped.
+    fn follow_leases(self: &Arc<Self>, mut changes: watch::Receiver<u64>) {
+        let queries = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let Some(this) = queries.upgrade() else {
+                    return;
+                };
+                this.reconcile();
+                drop(this);
+                // The timeout only bounds how long a dropped registry keeps this task.
+                let changed = tokio::time::timeout(
+                    std::time::Duration::from_millis(LEASE_FOLLOW_IDLE_MS),
+                    changes.changed(),
+                )
+                .await;
+                if let Ok(Err(_)) = changed {
+                    return;
+                }
+            }
+        });
+    }
+
+    /// Starts the known queries whose lease this node holds and does not run yet, and stops
+    /// the running ones whose lease moved away.
+    fn reconcile(self: &Arc<Self>) {
+        let (Some(leases), Some(log)) = (&self.leases, self.log.get()) else {
+            return;
+        };
+        let known: Vec<Arc<PersistentQuery>> = self.lock_known().values().cloned().collect();
+        for query in known {
+            let holds = leases.holds(&query.id);
+            let running = self.lock_running().get(&query.id).cloned();
+            match (holds, running) {
+                (true, None) => self.activate(leases, log, query),
+                (false, Some(handle)) => {
+                    tracing::info!(query = %query.id, "its lease moved to another node; stopping it here");
+                    self.lock_running().remove(&query.id);
+                    handle.cancel.send_replace(true);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Runs `query` here under its lease: fences its last holder, recovers, runs.
+    fn activate(
+        self: &Arc<Self>,
+        leases: &Arc<dyn QueryLeases>,
+        log: &Arc<dyn LogStore>,
+        query: Arc<PersistentQuery>,
+    ) {
+        tracing::info!(query = %query.id, "this node holds the query's lease; running it");
+        let busy = leases.busy(&query.id);
+        let handle = self.register(query);
+        let queries = Arc::clone(self);
+        let log = Arc::clone(log);
+        tokio::spawn(async move {
+            let _revoke_waits_for_this = busy;
+            match runner::open_and_recover(&queries, &log, &handle).await {
+                Ok((journal, resume)) => {
+                    runner::run(Arc::clone(&queries), log, Arc::clone(&handle), journal, resume)
+                        .await
+                }
+                Err(e) if !*handle.cancel.borrow() => {
+                    tracing::error!(query = %handle.query.id, error = %e, "persistent query failed to recover");
+                    handle.failed.store(true, Ordering::SeqCst);
+                }
+                Err(_) => {}
+            }
+        });
+    }
+
+    fn lock_known(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<PersistentQuery>>> {
+        self.known.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn register(&self, query: Arc<PersistentQuery>) -> Arc<Handle> {
         let sink_rows = Arc::clone(
             self.sink_rows
@@ -248,6 +380,7 @@ impl PersistentQueries {
         let handle = Arc::new(Handle {
             query,
             cancel: watch::Sender::new(false),
+            terminated: AtomicBool::new(false),
             committed: Mutex::new(Vec::new()),
             failed: AtomicBool::new(false),
             records_in: AtomicU64::new(0),
@@ -262,8 +395,10 @@ impl PersistentQueries {
 
     /// Stops a query and forgets it (TERMINATE). Its journal is removed.
     pub(crate) fn terminate(&self, id: &str) -> bool {
+        self.lock_known().remove(id);
         let handle = self.lock_running().remove(id);
         if let Some(h) = &handle {
+            h.terminated.store(true, Ordering::SeqCst);
             h.cancel.send_replace(true);
         }
         self.checkpoints.remove(id);
@@ -275,19 +410,24 @@ impl PersistentQueries {
         handle.is_some()
     }
 
-    /// The state store of the query that builds table `table` (CTAS); `None` when no query
-    /// builds it.
+    /// Where a pull query reads table `table` (CTAS) from: the state store of the query
+    /// that builds it, or, when that query runs on another node of the service (leases),
+    /// the table's topic, which that node keeps current (this node's store of it is stale
+    /// or empty). `None` when no query builds it.
     pub(crate) fn table_store(
         &self,
         catalog: &crate::catalog::CatalogState,
         table: &str,
-    ) -> Result<Option<Arc<dyn crate::state::StateStore>>> {
+    ) -> Result<Option<TableRows>> {
         let Some(query) = catalog.persistent.values().find(|q| {
             q.plan.kind == PersistentKind::CreateTableAs && q.sink_name() == table
         }) else {
             return Ok(None);
         };
-        Ok(Some(self.state.open(&query.id)?))
+        if self.leases.is_some() && !self.lock_running().contains_key(&query.id) {
+            return Ok(Some(TableRows::Topic));
+        }
+        Ok(Some(TableRows::Store(self.state.open(&query.id)?)))
     }
 
     pub fn state(&self, id: &str) -> QueryState {
@@ -306,6 +446,18 @@ impl PersistentQueries {
         // Single inserts and removes: a panic cannot leave the map half-updated.
         self.running.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// How long the lease follower waits without news before checking the registry still
+/// exists, in milliseconds.
+const LEASE_FOLLOW_IDLE_MS: u64 = 1_000;
+
+/// Where a pull query reads a table built by a persistent query.
+pub(crate) enum TableRows {
+    /// The query's state store, on the node that runs it.
+    Store(Arc<dyn crate::state::StateStore>),
+    /// The table's topic: the query runs on another node of the service.
+    Topic,
 }
 
 /// A running persistent query's counters, for metrics.
@@ -371,14 +523,27 @@ impl PersistentQueries {
             .lock_running()
             .values()
             .find(|h| h.query.id.eq_ignore_ascii_case(id))
-            .cloned()?;
-        let committed = handle
-            .committed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+            .cloned();
+        // A query another node of the service runs: known here, with no positions to tell.
+        let (query, committed) = match handle {
+            Some(handle) => {
+                let committed = handle
+                    .committed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
+                (Arc::clone(&handle.query), committed)
+            }
+            None => (
+                self.lock_known()
+                    .values()
+                    .find(|q| q.id.eq_ignore_ascii_case(id))
+                    .cloned()?,
+                Vec::new(),
+            ),
+        };
         let mut sources = Vec::new();
-        for source in &handle.query.plan.sources {
+        for source in &query.plan.sources {
             let topic_name = &source.topic;
             let topic = log.topic(topic_name);
             let partitions = topic.as_ref().map_or(0, |t| t.partition_count());
@@ -392,7 +557,7 @@ impl PersistentQueries {
         let caught_up = committed.len() == sources.len()
             && sources.iter().all(|(_, _, pos, end)| pos >= end);
         Some(QueryProgress {
-            query_id: handle.query.id.clone(),
+            query_id: query.id.clone(),
             caught_up,
             sources,
         })

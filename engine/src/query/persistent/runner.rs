@@ -101,8 +101,9 @@ pub(super) async fn run(
             handle.failed.store(true, Ordering::SeqCst);
         }
     }
-    if cancelled && keeps_state(&handle.query.plan) {
-        // TERMINATE: the pipeline (and its store handle) is gone now.
+    if handle.terminated.load(Ordering::SeqCst) && keeps_state(&handle.query.plan) {
+        // TERMINATE: the pipeline (and its store handle) is gone now. (A query whose lease
+        // moved to another node keeps its store: it catches up from there if it returns.)
         if let Err(e) = queries.state.destroy(&id) {
             tracing::warn!(query = %id, error = %e, "could not remove a terminated query's state");
         }
@@ -337,7 +338,9 @@ async fn recover(
     let starts: Vec<u64> = ranges.iter().map(|r| r.0).collect();
     let ends: Vec<u64> = ranges.iter().map(|r| r.1).collect();
     if let Some(state) = builder.state_positions()? {
-        let state = state.unwrap_or_else(|| topic_starts(&topics));
+        let state = state
+            .or_else(|| journal.origin())
+            .unwrap_or_else(|| topic_starts(&topics));
         if state == ends {
             // The state committed after the outputs were durable: only the journal's
             // commit is missing.
@@ -383,6 +386,9 @@ async fn write_batch(
     };
     match recovering {
         Some(intent_end) => {
+            // The ends as the log holds them now: on Kafka the batch may have been written
+            // by another node, which this node's view of the sink has not seen yet.
+            topics.sink.refresh_ends()?;
             for (q, out) in outputs.iter_mut().enumerate() {
                 let now = topics.sink.end_offset(PartitionId(q as u32)).0;
                 let before = intent_end.get(q).copied().unwrap_or(now);
@@ -635,9 +641,12 @@ async fn reconcile_state(
     let Some(state) = builder.state_positions()? else {
         return Ok(positions);
     };
-    // A store that never committed (a table query from before tables were materialized)
-    // is rebuilt from the start of the source.
-    let mut state = state.unwrap_or_else(|| topic_starts(topics));
+    // A store that never committed is rebuilt from the query's origin where the journal
+    // keeps it (this node took the query over from another), else from the start of the
+    // source (a table query from before tables were materialized).
+    let mut state = state
+        .or_else(|| journal.origin())
+        .unwrap_or_else(|| topic_starts(topics));
     state.resize(positions.len(), 0);
     if state == positions {
         return Ok(positions);
@@ -664,7 +673,9 @@ fn topic_starts(topics: &Topics) -> Vec<u64> {
 }
 
 /// Feeds the source records between `from` and `to` through the pipeline, discarding its
-/// outputs (they are in the sink already), and commits the state at `to`.
+/// outputs (they are in the sink already), and commits the state at `to`. Reads in steps
+/// of at most [`BATCH_RECORDS_MAX`] records, committing the state after each, so a long
+/// rebuild (a node taking a query over from its origin) holds one batch at a time.
 async fn catch_up(
     topics: &Topics,
     handle: &Handle,
@@ -672,14 +683,20 @@ async fn catch_up(
     from: &[u64],
     to: &[u64],
 ) -> Result<()> {
-    let ranges: Vec<(u64, u64)> = from
-        .iter()
-        .zip(to)
-        .map(|(&f, &t)| (f.min(t), t))
-        .collect();
+    let mut at: Vec<u64> = from.iter().zip(to).map(|(&f, &t)| f.min(t)).collect();
+    let step = (BATCH_RECORDS_MAX / to.len().max(1)).max(1) as u64;
     tracing::info!(query = %handle.query.id, "rebuilding state behind the query's journal");
-    let (records, origins) = read_ranges(topics, handle, &ranges).await?;
-    let _already_in_the_sink = builder.build(&records, &origins)?;
+    while at.as_slice() != to {
+        let ranges: Vec<(u64, u64)> = at
+            .iter()
+            .zip(to)
+            .map(|(&a, &t)| (a, t.min(a.saturating_add(step))))
+            .collect();
+        let (records, origins) = read_ranges(topics, handle, &ranges).await?;
+        let _already_in_the_sink = builder.build(&records, &origins)?;
+        at = ranges.iter().map(|r| r.1).collect();
+        builder.commit_state(&at)?;
+    }
     builder.commit_state(to)
 }
 
