@@ -23,6 +23,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset as KafkaOffset, TopicPartitionList};
 
+use super::transaction::send_in_transaction;
 use super::admin::INTERNAL_TOPIC_PREFIX;
 use super::client::{close_off_thread, kafka_error, off_runtime, LogContext};
 use super::config::{KafkaConfig, ADMIN_TIMEOUT_MS, CATCH_UP_QUEUE_KBYTES};
@@ -44,8 +45,6 @@ pub const CHECKPOINT_READ_TIMEOUT_MS: u64 = 30_000;
 /// How long one poll of a checkpoint read waits, in milliseconds.
 const READ_POLL_MS: u64 = 50;
 
-/// How long one poll for a checkpoint record's delivery waits, in milliseconds.
-const DELIVERY_POLL_MS: u64 = 1;
 
 /// The checkpoint topic of `service_id`.
 pub fn checkpoint_topic_name(service_id: &str) -> String {
@@ -225,31 +224,15 @@ fn write_transaction(
     records: &[(&[u8], Option<&[u8]>)],
 ) -> Result<()> {
     let partition = i32::try_from(partition).expect("few checkpoint partitions");
-    let timeout = Duration::from_millis(ADMIN_TIMEOUT_MS);
-    let failed = |what: &str, e: KafkaError| kafka_error(&format!("checkpoint {what}"), e);
-    producer
-        .begin_transaction()
-        .map_err(|e| failed("transaction", e))?;
-    for (key, value) in records {
-        let mut record = BaseRecord::<[u8], [u8]>::to(topic)
+    let records = records.iter().map(|(key, value)| {
+        let record = BaseRecord::<[u8], [u8]>::to(topic)
             .partition(partition)
             .key(*key);
-        if let Some(value) = value {
-            record = record.payload(*value);
+        match value {
+            Some(value) => record.payload(*value),
+            None => record,
         }
-        if let Err((e, _)) = producer.send(record) {
-            let _ = producer.abort_transaction(timeout);
-            return Err(failed("send", e));
-        }
-    }
-    // Delivery first, in short polls (the commit's own flush polls in 100 ms slices).
-    let deadline = Instant::now() + timeout;
-    while producer.in_flight_count() > 0 && Instant::now() < deadline {
-        producer.poll(Duration::from_millis(DELIVERY_POLL_MS));
-    }
-    if let Err(e) = producer.commit_transaction(timeout) {
-        let _ = producer.abort_transaction(timeout);
-        return Err(failed("commit", e));
-    }
-    Ok(())
+    });
+    send_in_transaction(producer, records)
+        .map_err(|e| kafka_error(&format!("checkpoint {}", e.step), e.error))
 }

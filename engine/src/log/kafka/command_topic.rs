@@ -35,6 +35,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, Prod
 use rdkafka::{ClientContext, Offset as KafkaOffset, TopicPartitionList};
 use tokio::sync::Notify;
 
+use super::transaction::send_in_transaction;
 use super::admin::INTERNAL_TOPIC_PREFIX;
 use super::client::{close_off_thread, kafka_error, off_runtime, LogContext};
 use super::config::{KafkaConfig, ADMIN_TIMEOUT_MS};
@@ -70,9 +71,6 @@ const COMMAND_POLL_MS: u64 = 100;
 /// milliseconds: a leader election takes a few 100 ms.
 const END_RETRY_MS: u64 = 100;
 
-/// How long one poll for the command's delivery report waits, in milliseconds: the report
-/// comes within a broker round trip; a short slice returns soon after it.
-const COMMAND_DELIVERY_POLL_MS: u64 = 1;
 
 /// Largest command appended, in bytes: the broker's default `message.max.bytes` (~1 MB)
 /// less room for the batch framing. Statement texts are far smaller (the `/ksql` request
@@ -527,7 +525,6 @@ impl KafkaCommandLog {
         producer: &BaseProducer<CommandDelivery>,
         command: &[u8],
     ) -> Result<u64> {
-        let timeout = Duration::from_millis(ADMIN_TIMEOUT_MS);
         let conflict = |error: KafkaError| {
             EngineError::conflict(format!(
                 "Could not write the statement to the command topic '{}' ({error}): another \
@@ -541,26 +538,11 @@ impl KafkaCommandLog {
             .last
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = None;
-        producer.begin_transaction().map_err(conflict)?;
         let record = BaseRecord::to(&self.reader.topic)
             .partition(0)
             .key(self.node_id.as_bytes())
             .payload(command);
-        if let Err((error, _)) = producer.send(record) {
-            let _ = producer.abort_transaction(timeout);
-            return Err(conflict(error));
-        }
-        // Wait for the record's delivery here, polling in short slices: the commit would
-        // otherwise flush through rdkafka's `BaseProducer::flush`, whose poll runs out its
-        // 100 ms slice even after the delivery report came, on every command.
-        let deadline = Instant::now() + timeout;
-        while producer.in_flight_count() > 0 && Instant::now() < deadline {
-            producer.poll(Duration::from_millis(COMMAND_DELIVERY_POLL_MS));
-        }
-        if let Err(error) = producer.commit_transaction(timeout) {
-            let _ = producer.abort_transaction(timeout);
-            return Err(conflict(error));
-        }
+        send_in_transaction(producer, [record]).map_err(|e| conflict(e.error))?;
         let delivered = producer
             .context()
             .last

@@ -26,6 +26,8 @@
 //! - `checkpoint_topic`: persistent queries' checkpoints in the service's checkpoint topic,
 //!   each query's writer transactional under its own id (a new holder fences the old).
 //! - `leases`: which node runs which persistent query, through a consumer group.
+//! - `transaction`: one transaction of a transactional producer (the command and
+//!   checkpoint topics' writes).
 //!
 //! How the contract maps onto Kafka (see `api`): an ack is Kafka's acks=all acknowledgement
 //! (every in-sync replica has the record, so it is below the high watermark and readable);
@@ -50,6 +52,7 @@ mod leases;
 mod producer;
 mod shared;
 mod tail;
+mod transaction;
 mod topic;
 
 use std::collections::HashMap;
