@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::column_defaults::{take_defaults, ColumnDefault};
 use super::files::FILE_COLUMN_TYPE;
 pub use super::sql_tokens::source_name;
-use super::sql_tokens::{bare, tokens, Kind, Token};
+use super::sql_tokens::{bare, matching, tokens, Kind, Token};
 use super::topic_statement::{parse_statement as parse_topic_statement, TopicStatement};
 use super::user_scope::{owner_column_definition, OWNER_COLUMN};
 use super::user_statement::{parse_user_statement, UserStatement};
@@ -178,21 +178,7 @@ fn create_table(statement: &str, namespace: Option<&str>) -> Mapped {
     let Some(open) = toks.iter().position(|t| t.text == "(") else {
         return Mapped::Unsupported("CREATE TABLE needs a column list".into());
     };
-    let mut depth = 0;
-    let mut close = None;
-    for (i, t) in toks.iter().enumerate().skip(open) {
-        match t.text.as_str() {
-            "(" => depth += 1,
-            ")" => {
-                depth -= 1;
-                if depth == 0 {
-                    close = Some(i);
-                    break;
-                }
-            }
-            _ => {}
-        }
-    }
+    let close = matching(&toks, open);
     let Some(close) = close else {
         return Mapped::Unsupported("the column list is not closed".into());
     };
