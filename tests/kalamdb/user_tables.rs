@@ -59,7 +59,7 @@ async fn user_tables_keep_each_users_rows_apart() {
         ServerOptions::default(),
         "CREATE TABLE app.notes (id BIGINT PRIMARY KEY DEFAULT SNOWFLAKE_ID(), body TEXT NOT NULL) WITH (TYPE='USER'); \
          CREATE USER TABLE app.docs (id TEXT PRIMARY KEY, body TEXT); \
-         CREATE TABLE app.config (k TEXT PRIMARY KEY, v TEXT)",
+         CREATE TABLE app.config (k TEXT PRIMARY KEY, v TEXT) WITH (ACCESS_LEVEL='PUBLIC')",
     )
     .await;
 
@@ -133,10 +133,12 @@ async fn user_tables_keep_each_users_rows_apart() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["results"][0]["row_count"], 0, "{body}");
 
-    // A SHARED table is everyone's; DESCRIBE of a USER table does not show the owner.
+    // A PUBLIC SHARED table is everyone's to read (see
+    // `shared_tables_follow_their_access_level`); DESCRIBE of a USER table does not show
+    // the owner.
     let (status, body) = sql_as(
         addr,
-        &alice,
+        &admin,
         json!({"sql": "INSERT INTO app.config (k, v) VALUES ('theme', 'dark')"}),
     )
     .await;
@@ -366,5 +368,132 @@ async fn file_columns_take_uploads_and_serve_them_back() {
     );
     let (status, body) = post(alice, content_type, payload).await;
     expect_error(status, &body, StatusCode::BAD_REQUEST, "EXTRA_FILE");
+    server.stop().await;
+}
+
+/// KalamDB's SHARED-table access levels: a `PUBLIC` table is read by every user and written
+/// by services and up, a `PRIVATE` one (the default) is for services and up only, a `DBA`
+/// one for DBAs and up; only services and up change a level.
+#[tokio::test]
+async fn shared_tables_follow_their_access_level() {
+    let AliceAndBob {
+        server,
+        addr,
+        admin,
+        alice,
+        ..
+    } = alice_and_bob(
+        ServerOptions::default(),
+        "CREATE USER 'svc' WITH PASSWORD 'Secret123!' ROLE service; \
+         CREATE TABLE app.prices (sym TEXT PRIMARY KEY, px DOUBLE) \
+             WITH (TYPE='SHARED', ACCESS_LEVEL='PUBLIC'); \
+         CREATE SHARED TABLE app.secrets (k TEXT PRIMARY KEY, v TEXT); \
+         CREATE TABLE app.vault (k TEXT PRIMARY KEY, v TEXT) WITH (TYPE='SHARED', ACCESS_LEVEL='dba'); \
+         CREATE USER TABLE app.notes (id TEXT PRIMARY KEY, body TEXT)",
+    )
+    .await;
+    let svc = token(addr, "svc", "Secret123!").await;
+    let run = |token: &String, sql: &str| {
+        let (token, sql) = (token.clone(), sql.to_string());
+        async move { sql_as(addr, &token, json!({ "sql": sql })).await }
+    };
+    let ok = |(status, body): (StatusCode, Json)| {
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    };
+    let denied = |(status, body): (StatusCode, Json), text: &str| {
+        expect_error_containing(
+            status,
+            &body,
+            StatusCode::FORBIDDEN,
+            "PERMISSION_DENIED",
+            text,
+        );
+    };
+    ok(run(
+        &admin,
+        "INSERT INTO app.prices (sym, px) VALUES ('ACME', 12.5)",
+    )
+    .await);
+    ok(run(
+        &admin,
+        "INSERT INTO app.secrets (k, v) VALUES ('key', 'hunter2')",
+    )
+    .await);
+    ok(run(&admin, "INSERT INTO app.vault (k, v) VALUES ('root', 'x')").await);
+
+    // A user reads the public table and nothing else, and writes none of them.
+    let body = ok(run(&alice, "SELECT * FROM app.prices").await);
+    assert_eq!(body["results"][0]["row_count"], 1, "{body}");
+    denied(
+        run(
+            &alice,
+            "INSERT INTO app.prices (sym, px) VALUES ('EVIL', 0)",
+        )
+        .await,
+        "write the public SHARED table 'app.prices'",
+    );
+    denied(
+        run(&alice, "SELECT * FROM app.secrets").await,
+        "read the private SHARED table 'app.secrets'",
+    );
+    denied(
+        run(&alice, "SELECT v FROM app.secrets WHERE k = 'key'").await,
+        "app.secrets",
+    );
+    // Not by copying it into a table of their own either.
+    denied(
+        run(
+            &alice,
+            "INSERT INTO app.notes SELECT k AS id, v AS body FROM app.secrets",
+        )
+        .await,
+        "app.secrets",
+    );
+    // Nor by acting as someone: a service acting as Alice has Alice's reach.
+    denied(
+        run(&svc, "EXECUTE AS USER 'alice' (SELECT * FROM app.secrets)").await,
+        "app.secrets",
+    );
+
+    // A service reads and writes the private table, but not the DBA one.
+    let body = ok(run(&svc, "SELECT * FROM app.secrets").await);
+    assert_eq!(body["results"][0]["rows"][0][1], "hunter2", "{body}");
+    ok(run(
+        &svc,
+        "INSERT INTO app.prices (sym, px) VALUES ('INIT', 1.0)",
+    )
+    .await);
+    denied(
+        run(&svc, "SELECT * FROM app.vault").await,
+        "read the dba SHARED table 'app.vault'",
+    );
+    let body = ok(run(&admin, "SELECT * FROM app.vault").await);
+    assert_eq!(body["results"][0]["row_count"], 1, "{body}");
+
+    // Levels change only by services and up, and only on SHARED tables.
+    denied(
+        run(&alice, "ALTER TABLE app.secrets SET ACCESS LEVEL public").await,
+        "change access levels",
+    );
+    ok(run(&svc, "ALTER TABLE app.secrets SET ACCESS LEVEL public").await);
+    let body = ok(run(&alice, "SELECT * FROM app.secrets").await);
+    assert_eq!(body["results"][0]["row_count"], 1, "{body}");
+    let (status, body) = run(&admin, "ALTER TABLE app.notes SET ACCESS LEVEL public").await;
+    expect_error_containing(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "SQL_EXECUTION_ERROR",
+        "not a SHARED table",
+    );
+    let (status, body) = run(&admin, "ALTER TABLE app.prices SET ACCESS LEVEL everyone").await;
+    expect_error_containing(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "INVALID_SQL",
+        "not an access level",
+    );
     server.stop().await;
 }
