@@ -20,8 +20,9 @@ use serde::{Deserialize, Serialize};
 
 use super::column_defaults::{take_defaults, ColumnDefault};
 use super::files::FILE_COLUMN_TYPE;
+use super::shared_access::{access_level_option, set_access_level, AccessLevel};
 pub use super::sql_tokens::source_name;
-use super::sql_tokens::{bare, tokens, Kind, Token};
+use super::sql_tokens::{bare, matching, tokens, Kind, Token};
 use super::topic_statement::{parse_statement as parse_topic_statement, TopicStatement};
 use super::user_scope::{owner_column_definition, OWNER_COLUMN};
 use super::user_statement::{parse_user_statement, UserStatement};
@@ -39,6 +40,14 @@ pub enum Mapped {
         table: String,
         kind: TableKind,
         defaults: Vec<ColumnDefault>,
+        /// A SHARED table's access level (`ACCESS_LEVEL`, else KalamDB's default); `None`
+        /// for USER and STREAM tables.
+        access: Option<AccessLevel>,
+    },
+    /// `ALTER TABLE t SET ACCESS LEVEL level` of a SHARED table (engine name).
+    SetAccessLevel {
+        table: String,
+        level: AccessLevel,
     },
     CreateNamespace {
         name: String,
@@ -114,6 +123,14 @@ pub fn map_statement(statement: &str, namespace: Option<&str>) -> Mapped {
         ["CREATE", "USER" | "SHARED" | "STREAM" | "TABLE", ..] if words.contains(&"TABLE") => {
             create_table(statement, namespace)
         }
+        ["ALTER", "TABLE", ..] => {
+            let sql = qualify(&tokens(statement), namespace);
+            match set_access_level(&sql) {
+                Some(Ok((table, level))) => Mapped::SetAccessLevel { table, level },
+                Some(Err(reason)) => Mapped::Unsupported(reason),
+                None => Mapped::Engine(sql),
+            }
+        }
         _ => Mapped::Engine(qualify(&tokens(statement), namespace)),
     }
 }
@@ -178,21 +195,7 @@ fn create_table(statement: &str, namespace: Option<&str>) -> Mapped {
     let Some(open) = toks.iter().position(|t| t.text == "(") else {
         return Mapped::Unsupported("CREATE TABLE needs a column list".into());
     };
-    let mut depth = 0;
-    let mut close = None;
-    for (i, t) in toks.iter().enumerate().skip(open) {
-        match t.text.as_str() {
-            "(" => depth += 1,
-            ")" => {
-                depth -= 1;
-                if depth == 0 {
-                    close = Some(i);
-                    break;
-                }
-            }
-            _ => {}
-        }
-    }
+    let close = matching(&toks, open);
     let Some(close) = close else {
         return Mapped::Unsupported("the column list is not closed".into());
     };
@@ -206,6 +209,10 @@ fn create_table(statement: &str, namespace: Option<&str>) -> Mapped {
         TableKind::User
     } else {
         TableKind::Shared
+    };
+    let access = match access_level_option(&options) {
+        Ok(level) => (table_kind == TableKind::Shared).then(|| level.unwrap_or_default()),
+        Err(reason) => return Mapped::Unsupported(reason),
     };
     let is_stream = table_kind == TableKind::Stream;
     let head = qualify(&toks[..open], namespace);
@@ -295,6 +302,7 @@ fn create_table(statement: &str, namespace: Option<&str>) -> Mapped {
         table: name,
         kind: table_kind,
         defaults,
+        access,
     }
 }
 
@@ -452,6 +460,37 @@ mod tests {
             TableKind::User
         );
         assert_eq!(kind("CREATE STREAM TABLE a.t (id INT)"), TableKind::Stream);
+        // A SHARED table has an access level, PRIVATE unless the options say otherwise.
+        let access = |sql: &str| match map_statement(sql, None) {
+            Mapped::CreateTable { access, .. } => access,
+            other => panic!("{sql}: {other:?}"),
+        };
+        assert_eq!(
+            access("CREATE TABLE a.t (id INT PRIMARY KEY)"),
+            Some(AccessLevel::Private)
+        );
+        assert_eq!(
+            access("CREATE TABLE a.t (id INT PRIMARY KEY) WITH (TYPE='SHARED', ACCESS_LEVEL = 'public')"),
+            Some(AccessLevel::Public)
+        );
+        assert_eq!(access("CREATE USER TABLE a.t (id INT PRIMARY KEY)"), None);
+        assert!(matches!(
+            map_statement(
+                "CREATE TABLE a.t (id INT PRIMARY KEY) WITH (ACCESS_LEVEL='x')",
+                None
+            ),
+            Mapped::Unsupported(_)
+        ));
+        assert_eq!(
+            map_statement(
+                "ALTER TABLE Config SET ACCESS LEVEL restricted",
+                Some("app")
+            ),
+            Mapped::SetAccessLevel {
+                table: "app.config".into(),
+                level: AccessLevel::Restricted
+            }
+        );
         // A column named like a type keeps its name; FILE is a file cell's STRUCT.
         assert_eq!(
             engine("CREATE TABLE a.docs (json TEXT PRIMARY KEY, f FILE)", None),

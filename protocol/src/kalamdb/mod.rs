@@ -22,6 +22,8 @@
 //! - `topics`: the consume/ack bodies, the topic error envelope, and the persistent query a
 //!   route becomes.
 //! - `user_statement`: `CREATE/ALTER/DROP USER`, parsed for the face to run on its users.
+//! - `shared_access`: SHARED tables' access levels, and which SHARED tables a statement
+//!   reads and writes.
 //! - `user_scope`: USER tables: the hidden owner column, and each statement scoped to the
 //!   signed-in user's rows (or refused when it cannot be).
 
@@ -31,6 +33,7 @@ pub mod dialect;
 pub mod envelope;
 pub mod files;
 pub mod live;
+pub mod shared_access;
 pub mod sql_request;
 pub mod sql_tokens;
 pub mod topic_statement;

@@ -10,6 +10,7 @@
 
 use base64::Engine as _;
 use http::{header, HeaderMap};
+use sluice_protocol::kalamdb::shared_access::AccessLevel;
 
 use super::credentials::{CredentialStore, CredentialsError};
 use super::jwt::{JwtKeys, TokenType};
@@ -46,6 +47,9 @@ pub const TABLE_DROP_ROLES: &[&str] = &["dba", "system"];
 /// KalamDB's roles that may create SHARED tables (a `user` makes USER and STREAM tables).
 pub const SHARED_TABLE_ROLES: &[&str] = &["service", "dba", "system"];
 
+/// KalamDB's roles that may read and write a SHARED table of the `DBA` access level.
+pub const DBA_TABLE_ROLES: &[&str] = &["dba", "system"];
+
 /// Something only some principals may do, beyond being admitted to a face.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -57,6 +61,14 @@ pub enum Action {
     DropTable,
     /// KalamDB's `CREATE TABLE` of a SHARED table ([`SHARED_TABLE_ROLES`]).
     CreateSharedTable,
+    /// Reading a KalamDB SHARED table of this access level: `PUBLIC` by everyone signed
+    /// in, `DBA` by [`DBA_TABLE_ROLES`], the others by [`SHARED_TABLE_ROLES`].
+    ReadSharedTable(AccessLevel),
+    /// Writing a KalamDB SHARED table of this access level: `DBA` by [`DBA_TABLE_ROLES`],
+    /// the others (`PUBLIC` too: a `user` only reads those) by [`SHARED_TABLE_ROLES`].
+    WriteSharedTable(AccessLevel),
+    /// KalamDB's `ALTER TABLE … SET ACCESS LEVEL` ([`SHARED_TABLE_ROLES`]).
+    SetAccessLevel,
 }
 
 /// What credential a face's clients send.
@@ -261,7 +273,17 @@ impl Auth {
             Action::KalamTopics => TOPIC_ROLES.iter().any(|r| principal.has_role(r)),
             Action::ManageUsers => USER_ADMIN_ROLES.iter().any(|r| principal.has_role(r)),
             Action::DropTable => TABLE_DROP_ROLES.iter().any(|r| principal.has_role(r)),
-            Action::CreateSharedTable => SHARED_TABLE_ROLES.iter().any(|r| principal.has_role(r)),
+            Action::CreateSharedTable | Action::SetAccessLevel => {
+                SHARED_TABLE_ROLES.iter().any(|r| principal.has_role(r))
+            }
+            Action::ReadSharedTable(AccessLevel::Public) => true,
+            Action::ReadSharedTable(AccessLevel::Dba)
+            | Action::WriteSharedTable(AccessLevel::Dba) => {
+                DBA_TABLE_ROLES.iter().any(|r| principal.has_role(r))
+            }
+            Action::ReadSharedTable(_) | Action::WriteSharedTable(_) => {
+                SHARED_TABLE_ROLES.iter().any(|r| principal.has_role(r))
+            }
         }
     }
 

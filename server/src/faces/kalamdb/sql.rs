@@ -21,6 +21,7 @@ use sluice_protocol::kalamdb::files::{
     insert_target, placeholder_names, sql_form, with_files, FileError, FormError, Upload,
     MULTIPART_BODY_BYTES_MAX,
 };
+use sluice_protocol::kalamdb::shared_access::{shared_uses, AccessLevel, Use};
 use sluice_protocol::kalamdb::sql_request::{bind_params, SqlRequest};
 use sluice_protocol::kalamdb::user_scope::{
     dropped_table, execute_as, scope_statement, OWNER_COLUMN,
@@ -143,7 +144,7 @@ async fn results(
         let (acting, bound) = acting_user(services, principal, bound)?;
         let files = (&bytes, uploads.as_slice());
         let (bound, stored) =
-            attach_files(services, &acting, namespace.as_deref(), bound, files).await?;
+            attach_files(services, acting.name(), namespace.as_deref(), bound, files).await?;
         let result = run_statement(services, principal, &acting, &mut namespace, bound).await;
         if result.is_err() {
             FileStore::remove(&stored);
@@ -153,15 +154,16 @@ async fn results(
     Ok(results)
 }
 
-/// One statement (files attached, parameters bound) as user `acting`; `USE` moves
-/// `namespace` for the statements after it.
+/// One statement (files attached, parameters bound) as user `acting` (the caller, or whom
+/// they act as); `USE` moves `namespace` for the statements after it.
 async fn run_statement(
     services: &Arc<Services>,
     principal: &Principal,
-    acting: &str,
+    acting_principal: &Principal,
     namespace: &mut Option<String>,
     bound: String,
 ) -> Result<QueryResult, Failure> {
+    let acting = acting_principal.name();
     // An insert gets the columns with defaults it leaves out (`column_defaults`).
     let now_ms = services.engine.now_ms();
     let state = &services.kalamdb;
@@ -176,13 +178,33 @@ async fn run_statement(
             if dropped_table(&sql).is_some() {
                 require(services, principal, Action::DropTable, "drop tables")?;
             }
+            check_shared_access(services, &[principal, acting_principal], &sql)?;
             run_as_user(services, acting, &sql).await?
+        }
+        Mapped::SetAccessLevel { table, level } => {
+            require(
+                services,
+                principal,
+                Action::SetAccessLevel,
+                "change access levels",
+            )?;
+            if state.access_level(&table).is_none() {
+                return Err(execution(format!(
+                    "'{table}' is not a SHARED table: only SHARED tables have access levels"
+                )));
+            }
+            state.set_access_level(&table, level).map_err(execution)?;
+            message(format!(
+                "Table '{table}' access level set to {}",
+                level.name()
+            ))
         }
         Mapped::CreateTable {
             sql,
             table,
             kind,
             defaults,
+            access,
         } => {
             if kind == TableKind::Shared {
                 require(
@@ -192,7 +214,7 @@ async fn run_statement(
                     "create SHARED tables",
                 )?;
             }
-            create_table(services, sql, &table, kind, defaults).await?
+            create_table(services, sql, &table, kind, defaults, access).await?
         }
         Mapped::CreateNamespace {
             name,
@@ -367,9 +389,9 @@ fn acting_user(
     services: &Services,
     principal: &Principal,
     statement: String,
-) -> Result<(String, String), Failure> {
+) -> Result<(Principal, String), Failure> {
     let Some(wrapped) = execute_as(&statement) else {
-        return Ok((principal.name().to_string(), statement));
+        return Ok((principal.clone(), statement));
     };
     let (target, inner) = wrapped
         .map_err(|reason| Failure::new(StatusCode::BAD_REQUEST, code::INVALID_SQL, reason))?;
@@ -392,7 +414,34 @@ fn acting_user(
             format!("'{}' may not act as '{name}'", principal.name()),
         ));
     }
-    Ok((name, inner))
+    let roles = if role.is_empty() {
+        Vec::new()
+    } else {
+        vec![role]
+    };
+    Ok((Principal::new(name, roles, principal.scheme()), inner))
+}
+
+/// Refuses a statement that reads or writes a SHARED table beyond what its access level
+/// allows any of `principals` (the caller, and whom they act as): 403 `PERMISSION_DENIED`.
+fn check_shared_access(
+    services: &Services,
+    principals: &[&Principal],
+    sql: &str,
+) -> Result<(), Failure> {
+    let state = &services.kalamdb;
+    for (table, usage) in shared_uses(sql, &|t| state.access_level(t).is_some()) {
+        let level = state.access_level(&table).unwrap_or_default();
+        let (action, verb) = match usage {
+            Use::Read => (Action::ReadSharedTable(level), "read"),
+            Use::Write => (Action::WriteSharedTable(level), "write"),
+        };
+        let what = format!("{verb} the {} SHARED table '{table}'", level.name());
+        for principal in principals {
+            require(services, principal, action, &what)?;
+        }
+    }
+    Ok(())
 }
 
 /// Refuses what KalamDB's RBAC keeps from `principal`'s role: 403 `PERMISSION_DENIED`.
@@ -465,6 +514,7 @@ async fn create_table(
     table: &str,
     kind: TableKind,
     defaults: Vec<sluice_protocol::kalamdb::column_defaults::ColumnDefault>,
+    access: Option<AccessLevel>,
 ) -> Result<QueryResult, Failure> {
     let state = &services.kalamdb;
     let known = state.table_kind(table);
@@ -481,6 +531,10 @@ async fn create_table(
         }
     };
     state.note_table_kind(table, kind).map_err(execution)?;
+    if let (None, Some(level)) = (known, access) {
+        // `IF NOT EXISTS` of a table that is there changes nothing, its level neither.
+        state.set_access_level(table, level).map_err(execution)?;
+    }
     state.set_defaults(table, defaults).map_err(execution)?;
     Ok(result)
 }

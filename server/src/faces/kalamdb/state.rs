@@ -13,6 +13,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 use sluice_protocol::kalamdb::column_defaults::ColumnDefault;
 use sluice_protocol::kalamdb::dialect::TableKind;
+use sluice_protocol::kalamdb::shared_access::AccessLevel;
 
 /// Most namespaces the face keeps: KalamDB has no documented cap; this bounds the set a
 /// client can grow while staying far above any real deployment's count.
@@ -55,6 +56,9 @@ struct Saved {
     /// as everyone's, as they always were.
     #[serde(default)]
     kinds: BTreeMap<String, TableKind>,
+    /// By SHARED table (engine name): its access level when not KalamDB's default.
+    #[serde(default)]
+    access: BTreeMap<String, AccessLevel>,
 }
 
 /// Why a namespace statement failed.
@@ -198,6 +202,7 @@ impl KalamState {
         }
         let mut changed = saved.clone();
         changed.kinds.remove(table);
+        changed.access.remove(table);
         if defaults_too {
             changed.defaults.remove(table);
         }
@@ -209,6 +214,30 @@ impl KalamState {
     /// Table `table`'s kind, if the face made it.
     pub fn table_kind(&self, table: &str) -> Option<TableKind> {
         self.lock().kinds.get(table).copied()
+    }
+
+    /// Records SHARED table `table`'s access level.
+    pub fn set_access_level(&self, table: &str, level: AccessLevel) -> Result<(), NamespaceError> {
+        let mut saved = self.lock();
+        let mut changed = saved.clone();
+        if level == AccessLevel::default() {
+            changed.access.remove(table);
+        } else {
+            changed.access.insert(table.to_string(), level);
+        }
+        if changed.access == saved.access {
+            return Ok(());
+        }
+        self.save(&changed)?;
+        *saved = changed;
+        Ok(())
+    }
+
+    /// Table `table`'s access level if it is a SHARED table the face made.
+    pub fn access_level(&self, table: &str) -> Option<AccessLevel> {
+        let saved = self.lock();
+        (saved.kinds.get(table) == Some(&TableKind::Shared))
+            .then(|| saved.access.get(table).copied().unwrap_or_default())
     }
 
     /// True when `table` is a USER table: each user sees only their own rows.
