@@ -153,7 +153,7 @@ impl KafkaLog {
 
     /// The service's persistent-query checkpoints and this node's membership in its lease
     /// group: creates the checkpoint topic (compacted) and the lease topic (empty) if the
-    /// service has none yet, each with [`CHECKPOINT_PARTITIONS`] partitions.
+    /// service has none yet, each with `CHECKPOINT_PARTITIONS` partitions.
     pub fn open_query_leases(&self) -> Result<(CheckpointTopic, GroupLeases)> {
         let replicas = self.brokers.clamp(1, COMMAND_TOPIC_REPLICAS_MAX);
         let in_sync = if replicas >= 3 { "2" } else { "1" };
