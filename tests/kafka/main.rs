@@ -314,6 +314,111 @@ async fn a_cursor_at_the_end_wakes_after_an_append() {
     assert_eq!(cursor.position(), Offset(5));
 }
 
+/// Reads until the cursor is at `end`, as a caught-up check does; the records read are
+/// returned.
+async fn read_to(
+    topic: &dyn TopicLog,
+    cursor: &mut dyn PartitionCursor,
+    end: Offset,
+) -> Vec<StoredRecord> {
+    let ready = topic.data_ready();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut out = Vec::new();
+    while cursor.position() < end {
+        let notified = ready.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if cursor.read(&mut out, 100).expect("read") == 0 && cursor.position() < end {
+            tokio::time::timeout_at(deadline, notified)
+                .await
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "stuck at {:?} of {end:?} after {} records",
+                        cursor.position(),
+                        out.len()
+                    )
+                });
+        }
+    }
+    out
+}
+
+/// A topic written in transactions (as ksqlDB's exactly-once queries and any transactional
+/// producer write) holds a marker after each transaction and may hold aborted batches: no
+/// record for a read_committed reader, yet offsets. A reader from history and one at the
+/// live end both step over them to the partition's end, or a query over such a topic
+/// would never be caught up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_step_over_transaction_markers_to_the_end() {
+    let Some(broker) = kafka::shared() else {
+        return;
+    };
+    let _shared = BROKER_LOAD.read().await;
+    let log = open_log(broker);
+    let topic = log
+        .create_topic("contract-transactions", 1)
+        .expect("create");
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &broker.bootstrap)
+        .set("transactional.id", "contract-transactions-writer")
+        .create()
+        .expect("producer");
+    let timeout = Duration::from_secs(20);
+    producer.init_transactions(timeout).expect("init");
+    let transaction = |from: u64, to: u64, commit: bool| {
+        let producer = producer.clone();
+        async move {
+            producer.begin_transaction().expect("begin");
+            for i in from..to {
+                let value = format!("{{\"N\":{i}}}");
+                producer
+                    .send(
+                        FutureRecord::<(), _>::to("contract-transactions").payload(&value),
+                        timeout,
+                    )
+                    .await
+                    .expect("sent");
+            }
+            if commit {
+                producer.commit_transaction(timeout).expect("commit");
+            } else {
+                producer.abort_transaction(timeout).expect("abort");
+            }
+        }
+    };
+    // Offsets: 0..3 records, 3 marker; 4..6 aborted, 6 marker; 7 record, 8 marker.
+    transaction(0, 3, true).await;
+    transaction(3, 5, false).await;
+    transaction(5, 6, true).await;
+
+    // A new reader learns the end from the cluster and reads history to it.
+    let mut history = topic
+        .cursor(PartitionId(0), StartPosition::Earliest)
+        .expect("cursor");
+    let end = topic.end_offset(PartitionId(0));
+    assert_eq!(end, Offset(9), "three records, two aborted, three markers");
+    let read = read_to(topic.as_ref(), history.as_mut(), end).await;
+    let values: Vec<_> = read.iter().map(|r| r.record.value.clone()).collect();
+    assert_eq!(
+        values,
+        ["{\"N\":0}", "{\"N\":1}", "{\"N\":2}", "{\"N\":5}"]
+            .map(|v| Some(Bytes::from(v)))
+            .to_vec(),
+        "committed records only"
+    );
+    assert_eq!(history.position(), end);
+
+    // A reader at the live end (served from the fetcher's window) gets there too.
+    let mut live = topic
+        .cursor(PartitionId(0), StartPosition::Latest)
+        .expect("cursor");
+    transaction(6, 8, true).await;
+    let read = read_to(topic.as_ref(), live.as_mut(), Offset(12)).await;
+    assert_eq!(read.len(), 2, "{read:?}");
+    assert_eq!(live.position(), Offset(12));
+    assert_eq!(topic.end_offset(PartitionId(0)), Offset(12));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_log_on_the_same_cluster_sees_topics_and_reads_history_then_new_records() {
     let Some(broker) = kafka::shared() else {

@@ -62,7 +62,7 @@ impl KafkaCursor {
         }
     }
 
-    fn start_catch_up(&mut self) -> Result<&BaseConsumer<LogContext>> {
+    fn start_catch_up(&mut self) -> Result<()> {
         let mut consumer: BaseConsumer<LogContext> = self
             .shared
             .config
@@ -83,7 +83,8 @@ impl KafkaCursor {
             .assign(&assignment)
             .map_err(|e| kafka_error("assigning a partition", e))?;
         self.shared.catch_up_started();
-        Ok(self.catch_up.insert(consumer))
+        self.catch_up = Some(consumer);
+        Ok(())
     }
 
     fn end_catch_up(&mut self) {
@@ -107,12 +108,16 @@ impl KafkaCursor {
                 self.end_catch_up();
                 return Ok(true);
             }
-            let consumer = match &self.catch_up {
-                Some(consumer) => consumer,
-                None => self.start_catch_up()?,
-            };
+            if self.catch_up.is_none() {
+                self.start_catch_up()?;
+            }
+            let consumer = self.catch_up.as_ref().expect("started above");
             match consumer.poll(Duration::ZERO) {
-                None => return Ok(false),
+                None => match position(consumer, &self.shared.name, self.partition) {
+                    // Past offsets that hold no record for this reader: go on from there.
+                    Some(at) if at > self.next.0 => self.next = Offset(at),
+                    _ => return Ok(false),
+                },
                 Some(Ok(message)) => {
                     let stored = to_stored(&message);
                     if stored.offset < self.next {
@@ -206,5 +211,18 @@ impl Drop for KafkaCursor {
     fn drop(&mut self) {
         self.end_catch_up();
         self.shared.reader_closed();
+    }
+}
+
+/// `consumer`'s position in `partition` of `topic`. A read_committed consumer steps over
+/// offsets that hold no record for it (each transaction's commit or abort marker, aborted
+/// batches) without returning anything, so its position can be past the last record it
+/// returned; see `fetcher::skip_to_positions`.
+fn position(consumer: &BaseConsumer<LogContext>, topic: &str, partition: PartitionId) -> Option<u64> {
+    let positions = consumer.position().ok()?;
+    let elem = positions.find_partition(topic, partition.0 as i32)?;
+    match elem.offset() {
+        KafkaOffset::Offset(at) => u64::try_from(at).ok(),
+        _ => None,
     }
 }

@@ -107,6 +107,36 @@ fn resume(consumer: &BaseConsumer<LogContext>, shared: &TopicShared) -> Result<(
         .map_err(|e| kafka_error("assigning partitions", e))
 }
 
+/// Moves each partition's window end up to the consumer's position where that is past the
+/// last record read, and returns whether any moved. A read_committed consumer steps over
+/// offsets that hold no record for it (each transaction's commit or abort marker, aborted
+/// batches) without returning anything; its position is past them. Without this, readers
+/// of a topic written in transactions (ksqlDB's exactly-once queries, any transactional
+/// producer) would stop one offset short of the partition's end and never be caught up.
+fn skip_to_positions(consumer: &BaseConsumer<LogContext>, shared: &TopicShared) -> bool {
+    let Ok(positions) = consumer.position() else {
+        return false;
+    };
+    let mut moved = false;
+    for elem in positions.elements_for_topic(&shared.name) {
+        let (Ok(p), KafkaOffset::Offset(at)) = (usize::try_from(elem.partition()), elem.offset())
+        else {
+            continue;
+        };
+        let (Some(tail), Ok(at)) = (shared.tails.get(p), u64::try_from(at)) else {
+            continue;
+        };
+        let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
+        if at > tail.next {
+            tail.skip_to(at);
+            drop(tail);
+            shared.fetched(PartitionId(p as u32), Offset(at));
+            moved = true;
+        }
+    }
+    moved
+}
+
 /// The fetcher thread. It fetches only while the topic has cursors: a topic that is only
 /// written (ingest with no push query) costs no consumer traffic and no copies.
 fn run(consumer: &BaseConsumer<LogContext>, shared: &TopicShared, stop: &AtomicBool) {
@@ -136,10 +166,14 @@ fn run(consumer: &BaseConsumer<LogContext>, shared: &TopicShared, stop: &AtomicB
         }
         let mut moved = 0;
         let mut failed = false;
+        let mut drained = false;
         let mut timeout = poll;
         while moved < FETCH_BATCH_RECORDS_MAX {
             match consumer.poll(timeout) {
-                None => break,
+                None => {
+                    drained = true;
+                    break;
+                }
                 Some(Ok(message)) => {
                     let stored = to_stored(&message);
                     let p = stored.partition.0 as usize;
@@ -159,7 +193,8 @@ fn run(consumer: &BaseConsumer<LogContext>, shared: &TopicShared, stop: &AtomicB
             }
             timeout = Duration::ZERO;
         }
-        if moved > 0 || shared.has_catch_up_cursors() {
+        let skipped = fetching && drained && skip_to_positions(consumer, shared);
+        if moved > 0 || skipped || shared.has_catch_up_cursors() {
             shared.data_ready.notify_waiters();
         }
         if failed {

@@ -53,6 +53,12 @@ impl Tail {
         self.next = at;
     }
 
+    /// The fetcher's consumer is at `at` with no record between the last one read and it
+    /// (a transaction's commit or abort marker, an aborted batch): the window ends there.
+    pub fn skip_to(&mut self, at: u64) {
+        self.next = self.next.max(at);
+    }
+
     pub fn push(&mut self, stored: StoredRecord) {
         // Invariant: the fetcher reads a partition in offset order.
         debug_assert!(stored.offset.0 >= self.next, "fetched offsets go forward");
