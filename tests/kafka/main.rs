@@ -343,6 +343,74 @@ async fn read_to(
     out
 }
 
+/// A plain transactional producer writing `{"N":i}` values to one topic, as ksqlDB's
+/// exactly-once queries write their outputs.
+struct TransactionalWriter {
+    producer: FutureProducer,
+    topic: String,
+}
+
+impl TransactionalWriter {
+    fn new(broker: &kafka::Broker, topic: &str) -> TransactionalWriter {
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", &broker.bootstrap)
+            .set("transactional.id", format!("{topic}-writer"))
+            .create()
+            .expect("producer");
+        producer
+            .init_transactions(Duration::from_secs(20))
+            .expect("init");
+        TransactionalWriter {
+            producer,
+            topic: topic.to_owned(),
+        }
+    }
+
+    /// Waits until partition 0's last stable offset is `end`: a commit returns once the
+    /// transaction coordinator decided, and the markers reach the partitions just after.
+    fn wait_for_markers(&self, broker: &kafka::Broker, end: i64) {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &broker.bootstrap)
+            .set("group.id", format!("{}-probe", self.topic))
+            .set("isolation.level", "read_committed")
+            .create()
+            .expect("consumer");
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let marks = consumer.fetch_watermarks(&self.topic, 0, Duration::from_secs(5));
+            if matches!(marks, Ok((_, high)) if high >= end) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the markers never landed: {marks:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Writes the values `range` in one transaction, committed or aborted.
+    async fn transaction(&self, range: std::ops::Range<u64>, commit: bool) {
+        let timeout = Duration::from_secs(20);
+        self.producer.begin_transaction().expect("begin");
+        for i in range {
+            let value = format!("{{\"N\":{i}}}");
+            self.producer
+                .send(
+                    FutureRecord::<(), _>::to(&self.topic).payload(&value),
+                    timeout,
+                )
+                .await
+                .expect("sent");
+        }
+        if commit {
+            self.producer.commit_transaction(timeout).expect("commit");
+        } else {
+            self.producer.abort_transaction(timeout).expect("abort");
+        }
+    }
+}
+
 /// A topic written in transactions (as ksqlDB's exactly-once queries and any transactional
 /// producer write) holds a marker after each transaction and may hold aborted batches: no
 /// record for a read_committed reader, yet offsets. A reader from history and one at the
@@ -358,38 +426,13 @@ async fn readers_step_over_transaction_markers_to_the_end() {
     let topic = log
         .create_topic("contract-transactions", 1)
         .expect("create");
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", &broker.bootstrap)
-        .set("transactional.id", "contract-transactions-writer")
-        .create()
-        .expect("producer");
-    let timeout = Duration::from_secs(20);
-    producer.init_transactions(timeout).expect("init");
-    let transaction = |from: u64, to: u64, commit: bool| {
-        let producer = producer.clone();
-        async move {
-            producer.begin_transaction().expect("begin");
-            for i in from..to {
-                let value = format!("{{\"N\":{i}}}");
-                producer
-                    .send(
-                        FutureRecord::<(), _>::to("contract-transactions").payload(&value),
-                        timeout,
-                    )
-                    .await
-                    .expect("sent");
-            }
-            if commit {
-                producer.commit_transaction(timeout).expect("commit");
-            } else {
-                producer.abort_transaction(timeout).expect("abort");
-            }
-        }
-    };
     // Offsets: 0..3 records, 3 marker; 4..6 aborted, 6 marker; 7 record, 8 marker.
-    transaction(0, 3, true).await;
-    transaction(3, 5, false).await;
-    transaction(5, 6, true).await;
+    let writer = TransactionalWriter::new(broker, "contract-transactions");
+    writer.transaction(0..3, true).await;
+    writer.transaction(3..5, false).await;
+    writer.transaction(5..6, true).await;
+
+    writer.wait_for_markers(broker, 9);
 
     // A new reader learns the end from the cluster and reads history to it.
     let mut history = topic
@@ -412,11 +455,85 @@ async fn readers_step_over_transaction_markers_to_the_end() {
     let mut live = topic
         .cursor(PartitionId(0), StartPosition::Latest)
         .expect("cursor");
-    transaction(6, 8, true).await;
+    writer.transaction(6..8, true).await;
     let read = read_to(topic.as_ref(), live.as_mut(), Offset(12)).await;
     assert_eq!(read.len(), 2, "{read:?}");
     assert_eq!(live.position(), Offset(12));
     assert_eq!(topic.end_offset(PartitionId(0)), Offset(12));
+}
+
+/// A persistent query over a topic a transactional producer wrote (a ksqlDB exactly-once
+/// query's output, say) reads its committed rows only and reports caught up, though the
+/// topic ends with a transaction marker rather than a row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_over_a_topic_written_in_transactions_catches_up() {
+    let Some(broker) = kafka::shared() else {
+        return;
+    };
+    let _shared = BROKER_LOAD.read().await;
+    let log = open_log(broker);
+    drop(log.create_topic("e2e-transactional", 1).expect("create"));
+    let writer = TransactionalWriter::new(broker, "e2e-transactional");
+    writer.transaction(0..3, true).await;
+    writer.transaction(3..5, false).await;
+    writer.transaction(5..6, true).await;
+    // The topic ends with a marker before the query starts, so it cannot be caught up
+    // by an end read before that marker landed.
+    writer.wait_for_markers(broker, 9);
+
+    let server = TestServer::start_with_log(log).await;
+    server
+        .ksql_ok(
+            "CREATE STREAM txn_src (n BIGINT) \
+             WITH (kafka_topic='e2e-transactional', value_format='JSON');",
+        )
+        .await;
+    let csas = serde_json::json!({
+        "ksql": "CREATE STREAM txn_out WITH (kafka_topic='e2e-transactional-out') AS \
+                 SELECT n FROM txn_src EMIT CHANGES;",
+        "streamsProperties": {"auto.offset.reset": "earliest"}
+    });
+    let (status, body) = server.h2().await.post("/ksql", &csas.to_string()).await;
+    let body = String::from_utf8_lossy(&body).to_string();
+    assert_eq!(status, http::StatusCode::OK, "{body}");
+    let id = nodes::created_query_id(&body);
+    // Caught up at the partition's end, past the final marker (offset 8).
+    let mut client = server.h2().await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (status, body) = client
+            .request("GET", &format!("/queries/{id}/progress"), None, b"")
+            .await;
+        let body = String::from_utf8_lossy(&body).to_string();
+        assert_eq!(status, http::StatusCode::OK, "{body}");
+        let progress: serde_json::Value = serde_json::from_str(&body).expect("json");
+        if progress["caughtUp"] == true {
+            assert_eq!(progress["sources"][0]["endOffset"], 9, "{body}");
+            assert_eq!(progress["sources"][0]["position"], 9, "{body}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{id} never caught up with a topic ending in a transaction marker: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, body) = server
+        .h2()
+        .await
+        .post(
+            "/query-stream",
+            r#"{"sql":"SELECT n FROM txn_out EMIT CHANGES LIMIT 4;","properties":{"auto.offset.reset":"earliest"}}"#,
+        )
+        .await;
+    assert_eq!(status, http::StatusCode::OK);
+    let body = String::from_utf8_lossy(&body).to_string();
+    let rows: Vec<&str> = body.lines().skip(1).collect();
+    assert_eq!(
+        rows,
+        ["[0]", "[1]", "[2]", "[5]"],
+        "committed rows only: {body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

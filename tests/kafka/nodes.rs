@@ -322,7 +322,7 @@ async fn drop_with_delete_topic_on_one_node_is_seen_by_the_other() {
 }
 
 /// The id of the query a CREATE … AS SELECT response started.
-fn created_query_id(body: &str) -> String {
+pub(crate) fn created_query_id(body: &str) -> String {
     let value: serde_json::Value = serde_json::from_str(body).expect("json");
     value[0]["commandStatus"]["queryId"]
         .as_str()

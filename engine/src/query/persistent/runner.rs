@@ -223,7 +223,6 @@ async fn run_loop(
     )?;
     let positions = reconcile_state(&topics, handle, journal, &mut builder, positions).await?;
     let mut positions = positions;
-    handle.publish(&positions);
     let flat = topics.flat();
     let mut cursors: Vec<Box<dyn PartitionCursor>> = flat
         .iter()
@@ -232,6 +231,10 @@ async fn run_loop(
             topics.sources[s].cursor(PartitionId(p), StartPosition::At(Offset(positions[i])))
         })
         .collect::<Result<_>>()?;
+    // Published once the cursors are open: opening them brings a backend's known ends up
+    // to date (Kafka: records other clients wrote while nobody here read the topic), and
+    // progress compares positions with those ends.
+    handle.publish(&positions);
     let single_source = topics.sources.len() == 1;
     let readies: Vec<Arc<tokio::sync::Notify>> =
         topics.sources.iter().map(|t| t.data_ready()).collect();
