@@ -171,6 +171,9 @@ async fn run_async(args: ConformanceArgs) -> anyhow::Result<std::process::ExitCo
         for name in &drift.regressed {
             eprintln!("REGRESSION (baselined, not passing): {name}");
         }
+        for name in &drift.newly_passing {
+            eprintln!("NEW PASS (not baselined yet): {name}");
+        }
         if !drift.newly_passing.is_empty() {
             eprintln!(
                 "{} passing cases are not in {} yet (regenerate with --write-baseline)",
