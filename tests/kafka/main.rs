@@ -368,7 +368,7 @@ impl TransactionalWriter {
 
     /// Waits until partition 0's last stable offset is `end`: a commit returns once the
     /// transaction coordinator decided, and the markers reach the partitions just after.
-    fn wait_for_markers(&self, broker: &kafka::Broker, end: i64) {
+    async fn wait_for_markers(&self, broker: &kafka::Broker, end: i64) {
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", &broker.bootstrap)
             .set("group.id", format!("{}-probe", self.topic))
@@ -377,7 +377,10 @@ impl TransactionalWriter {
             .expect("consumer");
         let deadline = std::time::Instant::now() + WAIT;
         loop {
-            let marks = consumer.fetch_watermarks(&self.topic, 0, Duration::from_secs(5));
+            // A blocking network call: tell the runtime, so the worker's tasks move.
+            let marks = tokio::task::block_in_place(|| {
+                consumer.fetch_watermarks(&self.topic, 0, Duration::from_secs(5))
+            });
             if matches!(marks, Ok((_, high)) if high >= end) {
                 return;
             }
@@ -385,7 +388,7 @@ impl TransactionalWriter {
                 std::time::Instant::now() < deadline,
                 "the markers never landed: {marks:?}"
             );
-            std::thread::sleep(Duration::from_millis(50));
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
@@ -432,7 +435,7 @@ async fn readers_step_over_transaction_markers_to_the_end() {
     writer.transaction(3..5, false).await;
     writer.transaction(5..6, true).await;
 
-    writer.wait_for_markers(broker, 9);
+    writer.wait_for_markers(broker, 9).await;
 
     // A new reader learns the end from the cluster and reads history to it.
     let mut history = topic
@@ -479,7 +482,7 @@ async fn a_query_over_a_topic_written_in_transactions_catches_up() {
     writer.transaction(5..6, true).await;
     // The topic ends with a marker before the query starts, so it cannot be caught up
     // by an end read before that marker landed.
-    writer.wait_for_markers(broker, 9);
+    writer.wait_for_markers(broker, 9).await;
 
     let server = TestServer::start_with_log(log).await;
     server
