@@ -76,11 +76,14 @@ pub enum Use {
 /// Statements that only read whatever they name.
 const READ_ONLY_STATEMENTS: &[&str] = &["SELECT", "DESCRIBE", "SHOW", "LIST", "EXPLAIN", "PRINT"];
 
-/// Each SHARED table `sql` names (engine names, lower case; `is_shared` tells them) with how
-/// it uses it: the target of an `INSERT`, `UPDATE`, `DELETE`, `ALTER` or `DROP` is
+/// Each SHARED table `sql` names (engine names, lower case; `level_of` gives a SHARED
+/// table's access level, `None` for any other name) with its level and how `sql` uses it: the target of an `INSERT`, `UPDATE`, `DELETE`, `ALTER` or `DROP` is
 /// written, every other mention read. `sql` is one engine statement whose names the dialect
 /// has qualified and quoted.
-pub fn shared_uses(sql: &str, is_shared: &dyn Fn(&str) -> bool) -> Vec<(String, Use)> {
+pub fn shared_uses(
+    sql: &str,
+    level_of: &dyn Fn(&str) -> Option<AccessLevel>,
+) -> Vec<(String, AccessLevel, Use)> {
     let toks = tokens(sql);
     let solid: Vec<&Token> = toks.iter().filter(|t| t.kind != Kind::Space).collect();
     let first = solid.first().map(|t| t.text.to_ascii_uppercase());
@@ -99,12 +102,12 @@ pub fn shared_uses(sql: &str, is_shared: &dyn Fn(&str) -> bool) -> Vec<(String, 
             continue; // not a name: a string
         }
         let name = bare(t).to_lowercase();
-        if !is_shared(&name) {
+        let Some(level) = level_of(&name) else {
             continue;
-        }
+        };
         let target = writes && !target_seen && i < select_at;
         target_seen |= target;
-        uses.push((name, if target { Use::Write } else { Use::Read }));
+        uses.push((name, level, if target { Use::Write } else { Use::Read }));
     }
     uses
 }
@@ -145,8 +148,8 @@ pub fn set_access_level(sql: &str) -> Option<Result<(String, AccessLevel), Strin
 mod tests {
     use super::*;
 
-    fn shared(name: &str) -> bool {
-        name == "app.config" || name == "app.prices"
+    fn shared(name: &str) -> Option<AccessLevel> {
+        (name == "app.config" || name == "app.prices").then_some(AccessLevel::Private)
     }
 
     #[test]
@@ -169,7 +172,12 @@ mod tests {
 
     #[test]
     fn the_target_is_written_and_every_other_mention_read() {
-        let uses = |sql: &str| shared_uses(sql, &shared);
+        let uses = |sql: &str| -> Vec<(String, Use)> {
+            shared_uses(sql, &shared)
+                .into_iter()
+                .map(|(name, _, usage)| (name, usage))
+                .collect()
+        };
         assert_eq!(
             uses("SELECT * FROM `app.config` WHERE k = 'a'"),
             vec![("app.config".into(), Use::Read)]

@@ -430,8 +430,7 @@ fn check_shared_access(
     sql: &str,
 ) -> Result<(), Failure> {
     let state = &services.kalamdb;
-    for (table, usage) in shared_uses(sql, &|t| state.access_level(t).is_some()) {
-        let level = state.access_level(&table).unwrap_or_default();
+    for (table, level, usage) in shared_uses(sql, &|t| state.access_level(t)) {
         let (action, verb) = match usage {
             Use::Read => (Action::ReadSharedTable(level), "read"),
             Use::Write => (Action::WriteSharedTable(level), "write"),
