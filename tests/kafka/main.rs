@@ -76,22 +76,50 @@ async fn read_n(
     cursor: &mut dyn PartitionCursor,
     n: usize,
 ) -> Vec<StoredRecord> {
+    read_until(topic, cursor, Until::Records(n)).await
+}
+
+/// Where [`read_until`] stops.
+#[derive(Debug, Clone, Copy)]
+enum Until {
+    /// After this many records.
+    Records(usize),
+    /// Once the cursor reached this offset (transaction markers take offsets but are no
+    /// records, so a count cannot say when a transactional topic is read to its end).
+    Position(Offset),
+}
+
+/// Reads from `cursor` until `until`, waiting on the topic's data signal between reads;
+/// panics after [`WAIT`] with where the cursor and the partition stand.
+async fn read_until(
+    topic: &dyn TopicLog,
+    cursor: &mut dyn PartitionCursor,
+    until: Until,
+) -> Vec<StoredRecord> {
     let ready = topic.data_ready();
     let deadline = tokio::time::Instant::now() + WAIT;
     let mut out = Vec::new();
-    while out.len() < n {
+    let done = |out: &Vec<StoredRecord>, cursor: &dyn PartitionCursor| match until {
+        Until::Records(n) => out.len() >= n,
+        Until::Position(end) => cursor.position() >= end,
+    };
+    while !done(&out, cursor) {
         let notified = ready.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let want = (n - out.len()).min(37);
-        if cursor.read(&mut out, want).expect("read") == 0 {
+        // Odd-sized reads for a count, so batches straddle the fetcher's.
+        let want = match until {
+            Until::Records(n) => (n - out.len()).min(37),
+            Until::Position(_) => 100,
+        };
+        if cursor.read(&mut out, want).expect("read") == 0 && !done(&out, cursor) {
             tokio::time::timeout_at(deadline, notified)
                 .await
                 .unwrap_or_else(|_| {
                     let p = cursor.partition();
                     panic!(
-                        "only {} of {n} records arrived (cursor at {:?}, partition {} holds \
-                         {:?}..{:?})",
+                        "read {} records, waiting for {until:?} (cursor at {:?}, partition {} \
+                         holds {:?}..{:?})",
                         out.len(),
                         cursor.position(),
                         p.0,
@@ -321,26 +349,7 @@ async fn read_to(
     cursor: &mut dyn PartitionCursor,
     end: Offset,
 ) -> Vec<StoredRecord> {
-    let ready = topic.data_ready();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let mut out = Vec::new();
-    while cursor.position() < end {
-        let notified = ready.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        if cursor.read(&mut out, 100).expect("read") == 0 && cursor.position() < end {
-            tokio::time::timeout_at(deadline, notified)
-                .await
-                .unwrap_or_else(|_| {
-                    panic!(
-                        "stuck at {:?} of {end:?} after {} records",
-                        cursor.position(),
-                        out.len()
-                    )
-                });
-        }
-    }
-    out
+    read_until(topic, cursor, Until::Position(end)).await
 }
 
 /// A plain transactional producer writing `{"N":i}` values to one topic, as ksqlDB's

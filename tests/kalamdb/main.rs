@@ -119,3 +119,22 @@ async fn sql_as(addr: std::net::SocketAddr, token: &str, body: Json) -> (StatusC
     .await;
     (status, body)
 }
+
+/// [`sql_as`], answered 200; the body.
+async fn sql_ok(addr: std::net::SocketAddr, token: &str, body: Json) -> Json {
+    let (status, body) = sql_as(addr, token, body).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+/// [`sql_as`], refused with `want` and KalamDB's error `code`; the error's message.
+async fn sql_refused(
+    addr: std::net::SocketAddr,
+    token: &str,
+    body: Json,
+    want: StatusCode,
+    code: &str,
+) -> String {
+    let (status, body) = sql_as(addr, token, body).await;
+    expect_error(status, &body, want, code)
+}

@@ -28,8 +28,7 @@ async fn alice_and_bob(options: ServerOptions, tables: &str) -> AliceAndBob {
     let people = "CREATE NAMESPACE app; \
         CREATE USER 'alice' WITH PASSWORD 'Secret123!' ROLE user; \
         CREATE USER 'bob' WITH PASSWORD 'Secret123!' ROLE user";
-    let (status, body) = sql_as(addr, &admin, json!({"sql": format!("{people}; {tables}")})).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = sql_ok(addr, &admin, json!({"sql": format!("{people}; {tables}")})).await;
     let statements = 3 + tables.split(';').filter(|s| !s.trim().is_empty()).count();
     assert_eq!(
         body["results"].as_array().map(Vec::len),
@@ -63,22 +62,19 @@ async fn user_tables_keep_each_users_rows_apart() {
     )
     .await;
 
-    let (status, body) = sql_as(
+    let body = sql_ok(
         addr,
         &alice,
         json!({"sql": "INSERT INTO app.notes (body) VALUES ($1)", "params": ["hi"]}),
     )
     .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["results"][0]["row_count"], 1, "{body}");
     assert_eq!(body["results"][0]["as_user"], "alice", "{body}");
 
     let select = json!({"sql": "SELECT * FROM app.notes"});
-    let (status, body) = sql_as(addr, &bob, select.clone()).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = sql_ok(addr, &bob, select.clone()).await;
     assert_eq!(body["results"][0]["row_count"], 0, "bob sees none: {body}");
-    let (status, body) = sql_as(addr, &alice, select).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = sql_ok(addr, &alice, select).await;
     assert_eq!(body["results"][0]["row_count"], 1, "{body}");
     assert_eq!(body["results"][0]["rows"][0][1], "hi", "{body}");
     let names: Vec<&str> = body["results"][0]["schema"]
@@ -95,22 +91,20 @@ async fn user_tables_keep_each_users_rows_apart() {
 
     // The same key from two users is two rows.
     for (who, text) in [(&alice, "alice's"), (&bob, "bob's")] {
-        let (status, body) = sql_as(
+        sql_ok(
             addr,
             who,
             json!({"sql": "INSERT INTO app.docs (id, body) VALUES ('d1', $1)", "params": [text]}),
         )
         .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
     }
     for (who, text) in [(&alice, "alice's"), (&bob, "bob's")] {
-        let (status, body) = sql_as(
+        let body = sql_ok(
             addr,
             who,
             json!({"sql": "SELECT body FROM app.docs WHERE id = 'd1'"}),
         )
         .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["results"][0]["rows"], json!([[text]]), "{body}");
     }
 
@@ -121,30 +115,33 @@ async fn user_tables_keep_each_users_rows_apart() {
         "CREATE STREAM leak AS SELECT * FROM app.notes",
         "SELECT * FROM app.notes n JOIN app.docs d ON n.body = d.body",
     ] {
-        let (status, body) = sql_as(addr, &bob, json!({ "sql": statement })).await;
-        expect_error(status, &body, StatusCode::BAD_REQUEST, "INVALID_SQL");
+        sql_refused(
+            addr,
+            &bob,
+            json!({ "sql": statement }),
+            StatusCode::BAD_REQUEST,
+            "INVALID_SQL",
+        )
+        .await;
     }
-    let (status, body) = sql_as(
+    let body = sql_ok(
         addr,
         &bob,
         json!({"sql": "SELECT * FROM app.notes /* WHERE */ /* LIMIT */"}),
     )
     .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["results"][0]["row_count"], 0, "{body}");
 
     // A PUBLIC SHARED table is everyone's to read (see
     // `shared_tables_follow_their_access_level`); DESCRIBE of a USER table does not show
     // the owner.
-    let (status, body) = sql_as(
+    sql_ok(
         addr,
         &admin,
         json!({"sql": "INSERT INTO app.config (k, v) VALUES ('theme', 'dark')"}),
     )
     .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = sql_as(addr, &bob, json!({"sql": "SELECT v FROM app.config"})).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = sql_ok(addr, &bob, json!({"sql": "SELECT v FROM app.config"})).await;
     assert_eq!(body["results"][0]["rows"], json!([["dark"]]), "{body}");
     // KalamDB's RBAC: a `user` drops no table and makes no SHARED table, but may make its
     // own USER table; a DBA drops.
@@ -154,8 +151,14 @@ async fn user_tables_keep_each_users_rows_apart() {
         "CREATE TABLE app.mine (k TEXT PRIMARY KEY, v TEXT)",
         "CREATE SHARED TABLE app.mine (k TEXT PRIMARY KEY, v TEXT)",
     ] {
-        let (status, body) = sql_as(addr, &bob, json!({ "sql": statement })).await;
-        expect_error(status, &body, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
+        sql_refused(
+            addr,
+            &bob,
+            json!({ "sql": statement }),
+            StatusCode::FORBIDDEN,
+            "PERMISSION_DENIED",
+        )
+        .await;
     }
     let (status, body) = sql_as(addr, &bob, json!({"sql": "SELECT v FROM app.config"})).await;
     assert_eq!(
@@ -163,41 +166,34 @@ async fn user_tables_keep_each_users_rows_apart() {
         json!([["dark"]]),
         "still there: {status} {body}"
     );
-    let (status, body) = sql_as(
+    sql_ok(
         addr,
         &bob,
         json!({"sql": "CREATE USER TABLE app.bobs (k TEXT PRIMARY KEY, v TEXT)"}),
     )
     .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = sql_as(addr, &admin, json!({"sql": "DROP TABLE app.bobs"})).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = sql_as(addr, &admin, json!({"sql": "DESCRIBE app.notes"})).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    sql_ok(addr, &admin, json!({"sql": "DROP TABLE app.bobs"})).await;
+    let body = sql_ok(addr, &admin, json!({"sql": "DESCRIBE app.notes"})).await;
     assert_eq!(
         body["results"][0]["rows"],
         json!([["ID", "BIGINT", true], ["BODY", "STRING", false]]),
         "{body}"
     );
     // Even an administrator reads a USER table as themselves...
-    let (status, body) = sql_as(addr, &admin, json!({"sql": "SELECT * FROM app.notes"})).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = sql_ok(addr, &admin, json!({"sql": "SELECT * FROM app.notes"})).await;
     assert_eq!(body["results"][0]["row_count"], 0, "{body}");
     // ...unless acting for a user: a DBA may, a plain user only for themselves.
-    let (status, body) = sql_as(
+    sql_ok(
         addr,
         &admin,
         json!({"sql": "EXECUTE AS USER 'alice' (INSERT INTO app.notes (body) VALUES ('for alice'))"}),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = sql_as(
+    ).await;
+    let body = sql_ok(
         addr,
         &admin,
         json!({"sql": "EXECUTE AS USER 'alice' (SELECT body FROM app.notes);"}),
     )
     .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     let mut bodies: Vec<String> = body["results"][0]["rows"]
         .as_array()
         .expect("rows")
@@ -206,33 +202,29 @@ async fn user_tables_keep_each_users_rows_apart() {
         .collect();
     bodies.sort();
     assert_eq!(bodies, ["for alice", "hi"], "{body}");
-    let (status, body) = sql_as(
+    sql_refused(
         addr,
         &alice,
         json!({"sql": "EXECUTE AS USER 'bob' (SELECT * FROM app.notes)"}),
+        StatusCode::FORBIDDEN,
+        "PERMISSION_DENIED",
     )
     .await;
-    expect_error(status, &body, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
-    let (status, body) = sql_as(
+    let body = sql_ok(
         addr,
         &alice,
         json!({"sql": "EXECUTE AS USER 'alice' (SELECT * FROM app.notes)"}),
     )
     .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["results"][0]["row_count"], 2, "{body}");
-    let (status, body) = sql_as(
+    sql_refused(
         addr,
         &admin,
         json!({"sql": "EXECUTE AS USER 'nobody' (SELECT * FROM app.notes)"}),
-    )
-    .await;
-    expect_error(
-        status,
-        &body,
         StatusCode::BAD_REQUEST,
         "SQL_EXECUTION_ERROR",
-    );
+    )
+    .await;
     server.stop().await;
 }
 
@@ -305,8 +297,7 @@ async fn file_columns_take_uploads_and_serve_them_back() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["results"][0]["row_count"], 1, "{body}");
 
-    let (status, body) = sql_as(addr, &alice, json!({"sql": "SELECT f FROM app.docs"})).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = sql_ok(addr, &alice, json!({"sql": "SELECT f FROM app.docs"})).await;
     assert_eq!(
         body["results"][0]["schema"][0]["data_type"], "File",
         "{body}"
