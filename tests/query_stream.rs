@@ -657,3 +657,102 @@ async fn identical_push_queries_share_results_and_each_sees_every_row() {
     assert_eq!(by_key(&late_seen), by_key(&expected));
     server.stop().await;
 }
+
+/// The DATA frames of a `/query-stream` answer to `sql`, and its `content-length` header.
+async fn answer_frames(
+    server: &TestServer,
+    proto: support::Proto,
+    sql: &str,
+) -> (Vec<bytes::Bytes>, Option<String>) {
+    use http_body_util::BodyExt;
+    let mut client = Client::connect(server.addr, proto).await;
+    let (mut tx, resp) = client.open("POST", "/query-stream", None).await;
+    tx.send_data(query_body(sql, false).into())
+        .await
+        .expect("send");
+    drop(tx);
+    let resp = response(resp).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let length = resp
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .map(|v| v.to_str().expect("ascii").to_string());
+    let mut body = resp.into_body();
+    let mut frames = Vec::new();
+    while let Some(frame) = tokio::time::timeout(WAIT, body.frame())
+        .await
+        .expect("frame in time")
+    {
+        if let Ok(data) = frame.expect("frame").into_data() {
+            frames.push(data);
+        }
+    }
+    (frames, length)
+}
+
+/// A key lookup's answer is one body (one DATA frame on HTTP/2, a sized body on HTTP/1.1);
+/// an answer larger than the inline limit streams in several frames and loses nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_answers_are_one_frame_until_they_are_large() {
+    let server = TestServer::start().await;
+    server
+        .ksql_ok("CREATE STREAM docs (id INT KEY, body STRING) WITH (kafka_topic='docs', value_format='JSON', partitions=1);")
+        .await;
+    server
+        .ksql_ok("CREATE TABLE latest AS SELECT id, LATEST_BY_OFFSET(body) AS body FROM docs GROUP BY id;")
+        .await;
+    let rows = 600;
+    let text = |i: usize| format!("{i:04}").repeat(250);
+    let mut body = String::from("{\"target\":\"docs\"}\n");
+    for i in 0..rows {
+        body.push_str(&json!({"ID": i, "BODY": text(i)}).to_string());
+        body.push('\n');
+    }
+    let (status, acks) = server
+        .h2()
+        .await
+        .request("POST", "/inserts-stream", None, body.as_bytes())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!String::from_utf8_lossy(&acks).contains("error"));
+    support::wait_all_caught_up(server.addr, 1).await;
+
+    let lookup = "SELECT * FROM latest WHERE id = 7;";
+    let (frames, _) = answer_frames(&server, support::Proto::H2, lookup).await;
+    assert_eq!(frames.len(), 1, "{frames:?}");
+    let answer = std::str::from_utf8(&frames[0]).expect("utf8");
+    let lines: Vec<&str> = answer.lines().collect();
+    assert_eq!(lines.len(), 2, "{answer}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(lines[1]).expect("row"),
+        json!([7, text(7)])
+    );
+    let (frames, length) = answer_frames(&server, support::Proto::H1, lookup).await;
+    let whole: usize = frames.iter().map(|f| f.len()).sum();
+    assert_eq!(length, Some(whole.to_string()), "a sized HTTP/1.1 body");
+
+    // 600 rows of 1 KiB: more than `PULL_ANSWER_INLINE_BYTES_MAX`, so it streams.
+    let (frames, length) =
+        answer_frames(&server, support::Proto::H2, "SELECT * FROM latest;").await;
+    assert!(
+        frames.len() > 1,
+        "streamed, not one {} B frame",
+        frames[0].len()
+    );
+    assert_eq!(length, None);
+    let whole: Vec<u8> = frames.concat();
+    let mut ids: Vec<i64> = std::str::from_utf8(&whole)
+        .expect("utf8")
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let row: serde_json::Value = serde_json::from_str(l).expect("a whole row");
+            let id = row[0].as_i64().expect("id");
+            assert_eq!(row[1], json!(text(id as usize)));
+            id
+        })
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..rows as i64).collect::<Vec<_>>());
+    server.stop().await;
+}

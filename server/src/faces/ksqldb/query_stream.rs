@@ -4,11 +4,13 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::body::Incoming;
 use sluice_engine::{
-    Engine, EngineError, ErrorCode, QueryHandle, QueryKind, QueryOutput, QueryRequest,
+    EndReason, Engine, EngineError, ErrorCode, QueryHandle, QueryKind, QueryOutput, QueryRequest,
+    ResultRows,
 };
 use sluice_protocol::ksqldb::errors::{code, protocol_error, stream_error, MessageStyle};
 use sluice_protocol::ksqldb::media_type::{negotiate, ResultFormat};
@@ -101,7 +103,7 @@ pub async fn respond(
         properties,
         session_variables,
     };
-    let query = match engine.start_query(request).await {
+    let mut query = match engine.start_query(request).await {
         Ok(QueryOutput::Rows(query)) => query,
         Ok(QueryOutput::Print(print)) => return print::respond(print),
         Err(e) => return error(stream_error(&e, Some(sql), style)),
@@ -131,39 +133,54 @@ pub async fn respond(
         None
     };
     let counters = metrics.query(query.id(), query.source_name());
+    let mut pump = Pump::start(Arc::clone(engine), counters, framing, proto, slot, &query);
+    if query.kind() == QueryKind::Pull && pump.collect(&mut query).await == Step::Ended {
+        return streaming(content_type, ResponseBody::full(pump.out));
+    }
     let (tx, body) = ResponseBody::channel();
-    let task = Pump {
-        engine: Arc::clone(engine),
-        counters,
-        framing,
-        proto,
-        _slot: slot,
-    };
-    tokio::spawn(task.run(query, tx));
+    tokio::spawn(pump.run(query, tx));
     streaming(content_type, body)
+}
+
+/// A pull query's answer up to this size is built in the handler and sent as one body
+/// (one DATA frame ending the stream on HTTP/2, a `Content-Length` body on HTTP/1.1): a
+/// key lookup then needs no task, channel or hand-off between tasks, which cost more than
+/// the lookup. A larger answer streams the rest as a push query's does.
+pub const PULL_ANSWER_INLINE_BYTES_MAX: usize = 256 * 1024;
+
+/// How long a pull query's answer is collected before what there is starts streaming, so a
+/// slow scan still answers its header and first rows at once.
+pub const PULL_ANSWER_INLINE_WAIT: Duration = Duration::from_millis(50);
+
+/// Whether a query has more to give after a batch of its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    More,
+    Ended,
 }
 
 /// What moves one query's rows to its response.
 struct Pump {
     engine: Arc<Engine>,
     counters: QueryCounters,
-    framing: Framing,
-    /// The rows' message in the protobuf format.
-    proto: Option<ProtoRows>,
+    encoder: ResultEncoder,
+    /// Encoded bytes not yet sent: the header, then rows.
+    out: Vec<u8>,
+    rows: ResultRows,
     /// The connection's push slot, given back when the pump ends.
     _slot: Option<PushSlot>,
 }
 
 impl Pump {
-    /// Moves rows from the query to the response until the query or the client ends.
-    async fn run(self, mut query: QueryHandle, tx: mpsc::Sender<Bytes>) {
-        let Pump {
-            engine,
-            counters,
-            framing,
-            proto,
-            _slot,
-        } = self;
+    /// A pump for `query` with its header encoded.
+    fn start(
+        engine: Arc<Engine>,
+        counters: QueryCounters,
+        framing: Framing,
+        proto: Option<ProtoRows>,
+        slot: Option<PushSlot>,
+        query: &QueryHandle,
+    ) -> Pump {
         // ksqlDB runs a pull over a stream as a push query that stops at the end of the
         // data, so it too ends with a final message; only a pull over a table does not.
         let final_message = !query.is_table_pull();
@@ -183,56 +200,98 @@ impl Pump {
             query.key_columns(),
             &mut out,
         );
+        Pump {
+            engine,
+            counters,
+            encoder,
+            out,
+            // No room reserved: buffers grow with the first rows (a full batch of seven
+            // columns is ~100 KiB), so a query that never gets a row holds none.
+            rows: query.new_rows(),
+            _slot: slot,
+        }
+    }
+
+    /// Collects a pull query's rows into `out` until it ends, `out` passes
+    /// [`PULL_ANSWER_INLINE_BYTES_MAX`] or [`PULL_ANSWER_INLINE_WAIT`] has passed.
+    async fn collect(&mut self, query: &mut QueryHandle) -> Step {
+        let deadline = tokio::time::Instant::now() + PULL_ANSWER_INLINE_WAIT;
+        while self.out.len() <= PULL_ANSWER_INLINE_BYTES_MAX {
+            self.rows.clear();
+            // `next_rows` only waits where it holds no rows it read, so giving up on it at
+            // the deadline loses nothing: `run` asks again.
+            let next = query.next_rows(&mut self.rows, CHUNK_ROWS_MAX);
+            let Ok(step) = tokio::time::timeout_at(deadline, next).await else {
+                return Step::More;
+            };
+            if self.encode(query, step) == Step::Ended {
+                return Step::Ended;
+            }
+        }
+        Step::More
+    }
+
+    /// Moves rows from the query to the response until the query or the client ends.
+    async fn run(mut self, mut query: QueryHandle, tx: mpsc::Sender<Bytes>) {
         if tx
-            .send(Bytes::from(std::mem::take(&mut out)))
+            .send(Bytes::from(std::mem::take(&mut self.out)))
             .await
             .is_err()
         {
             return;
         }
-        // No room reserved: buffers grow with the first rows (a full batch of seven columns
-        // is ~100 KiB), so a query that never gets a row holds none.
-        let mut rows = query.new_rows();
         loop {
-            rows.clear();
+            self.rows.clear();
             let step = tokio::select! {
-                step = query.next_rows(&mut rows, CHUNK_ROWS_MAX) => step,
+                step = query.next_rows(&mut self.rows, CHUNK_ROWS_MAX) => step,
                 // The client cancelled the stream or closed the connection: free the query now.
                 _ = tx.closed() => return,
             };
-            encoder.rows(&rows, &mut out);
-            let record_age_ms = query.oldest_record_ms().map(|ts| engine.now_ms() - ts);
-            counters.sent(rows.len(), out.len(), record_age_ms);
-            if rows.len() < CHUNK_ROWS_MAX {
-                // A short batch means the query caught up and will most likely wait next: free
-                // what earlier batches grew, so an idle query costs the same after a burst.
-                rows.release();
-            }
-            let end = match step {
-                Ok(end) => end,
-                Err(e) => {
-                    tracing::warn!(error = %e, "push query failed");
-                    counters.failed();
-                    encoder.error(code::SERVER_ERROR, &e.to_string(), &mut out);
-                    let _ = tx.send(Bytes::from(out)).await;
-                    return;
-                }
-            };
-            if let Some(reason) = end {
-                encoder.end(reason, &mut out);
-                // A delimited push query ends with nothing more to say: no chunk at all.
-                if !out.is_empty() {
-                    let _ = tx.send(Bytes::from(out)).await;
-                }
-                return;
-            }
-            if !out.is_empty()
+            let step = self.encode(&query, step);
+            // A delimited push query ends with nothing more to say: no chunk at all.
+            if !self.out.is_empty()
                 && tx
-                    .send(Bytes::from(std::mem::take(&mut out)))
+                    .send(Bytes::from(std::mem::take(&mut self.out)))
                     .await
                     .is_err()
             {
                 return;
+            }
+            if step == Step::Ended {
+                return;
+            }
+        }
+    }
+
+    /// Encodes the rows one `next_rows` call gave, and the query's end or error, onto
+    /// `out`.
+    fn encode(
+        &mut self,
+        query: &QueryHandle,
+        step: Result<Option<EndReason>, EngineError>,
+    ) -> Step {
+        let before = self.out.len();
+        self.encoder.rows(&self.rows, &mut self.out);
+        let record_age_ms = query.oldest_record_ms().map(|ts| self.engine.now_ms() - ts);
+        self.counters
+            .sent(self.rows.len(), self.out.len() - before, record_age_ms);
+        if self.rows.len() < CHUNK_ROWS_MAX {
+            // A short batch means the query caught up and will most likely wait next: free
+            // what earlier batches grew, so an idle query costs the same after a burst.
+            self.rows.release();
+        }
+        match step {
+            Ok(None) => Step::More,
+            Ok(Some(reason)) => {
+                self.encoder.end(reason, &mut self.out);
+                Step::Ended
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "push query failed");
+                self.counters.failed();
+                self.encoder
+                    .error(code::SERVER_ERROR, &e.to_string(), &mut self.out);
+                Step::Ended
             }
         }
     }
