@@ -10,12 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use http::StatusCode;
 use kalam_client::{ChangeEvent, KalamLinkClient, SubscriptionConfig, SubscriptionOptions};
 use serde_json::{json, Value as Json};
-use sluice_engine::{ProduceRecord, Record};
 use sluice_server::auth::{Auth, CredentialStore, JwtKeys};
 use sluice_server::ServerOptions;
 use support::{json as parse, Client, Proto, TestServer, WAIT};
@@ -90,30 +88,6 @@ async fn insert(server: &TestServer, token: &str, id: &str, body: &str) {
         &format!("INSERT INTO app.notes (id, body) VALUES ('{id}', '{body}')"),
     )
     .await;
-}
-
-/// Deletes `owner`'s row `id` the way ksqlDB tables delete: a tombstone record on the
-/// table's topic, under the USER table's JSON key (the owner, then the table's own key).
-async fn delete(server: &TestServer, owner: &str, id: &str) {
-    let key = json!({"_user": owner, "ID": id}).to_string();
-    let record = Record {
-        key: Some(Bytes::from(key)),
-        value: None,
-        timestamp_ms: server.engine.now_ms(),
-        headers: Vec::new(),
-    };
-    let produced = server
-        .engine
-        .produce(
-            "app.notes",
-            vec![ProduceRecord {
-                partition: Some(0),
-                record,
-            }],
-        )
-        .await
-        .expect("tombstone produced");
-    assert_eq!(produced.len(), 1);
 }
 
 /// Opens `/v1/ws`, with `Authorization: Bearer` when a token is given.
@@ -277,7 +251,12 @@ async fn kalam_client_gets_batched_snapshot_then_insert_update_delete() {
         }
         other => panic!("expected an insert, got {other:?}"),
     }
-    insert(&server, &token, "n1", "one, edited").await;
+    sql(
+        &server,
+        &token,
+        "UPDATE app.notes SET body = 'one, edited' WHERE id = 'n1'",
+    )
+    .await;
     match next_event(&mut live).await {
         ChangeEvent::Update { rows, old_rows, .. } => {
             assert_eq!(cell(&rows[0], "BODY"), json!("one, edited"));
@@ -289,7 +268,7 @@ async fn kalam_client_gets_batched_snapshot_then_insert_update_delete() {
         }
         other => panic!("expected an update, got {other:?}"),
     }
-    delete(&server, "admin", "n2").await;
+    sql(&server, &token, "DELETE FROM app.notes WHERE body = 'two'").await;
     match next_event(&mut live).await {
         ChangeEvent::Delete { old_rows, .. } => {
             assert_eq!(

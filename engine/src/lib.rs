@@ -72,7 +72,7 @@ internal_modules!(
 pub use api::codec;
 pub use api::{
     Engine, EngineConfig, PartitionRange, PrintHandle, QueryHandle, QueryOutput, QueryRequest,
-    TopicDescription,
+    RowChange, TopicDescription,
 };
 pub use catalog::{CommandStatus, Source};
 pub use error::{EngineError, ErrorClass, ErrorCode, Result, SyntaxCause, SyntaxDetail};

@@ -105,3 +105,8 @@ impl Default for EngineLimits {
         }
     }
 }
+
+/// Most rows one [`crate::Engine::change_rows`] (a face's UPDATE or DELETE) changes: it
+/// reads every matching row into memory before it writes any, so a statement over a larger
+/// part of a table is refused, nothing written, rather than held.
+pub const ROW_CHANGES_MAX: usize = 100_000;

@@ -424,6 +424,15 @@ async fn shared_tables_follow_their_access_level() {
         .await,
         "write the public SHARED table 'app.prices'",
     );
+    for change in [
+        "UPDATE app.prices SET px = 0 WHERE sym = 'ACME'",
+        "DELETE FROM app.prices",
+    ] {
+        denied(
+            run(&alice, change).await,
+            "write the public SHARED table 'app.prices'",
+        );
+    }
     denied(
         run(&alice, "SELECT * FROM app.secrets").await,
         "read the private SHARED table 'app.secrets'",
@@ -455,6 +464,10 @@ async fn shared_tables_follow_their_access_level() {
         "INSERT INTO app.prices (sym, px) VALUES ('INIT', 1.0)",
     )
     .await);
+    let body = ok(run(&svc, "UPDATE app.prices SET px = px * 2 WHERE sym = 'ACME'").await);
+    assert_eq!(body["results"][0]["message"], "Updated 1 row(s)", "{body}");
+    let body = ok(run(&alice, "SELECT px FROM app.prices WHERE sym = 'ACME'").await);
+    assert_eq!(body["results"][0]["rows"], json!([[25.0]]), "{body}");
     denied(
         run(&svc, "SELECT * FROM app.vault").await,
         "read the dba SHARED table 'app.vault'",
@@ -486,5 +499,114 @@ async fn shared_tables_follow_their_access_level() {
         "INVALID_SQL",
         "not an access level",
     );
+    server.stop().await;
+}
+
+/// KalamDB's UPDATE and DELETE: values may read the row, the WHERE picks any rows, and in a
+/// USER table each user changes only their own rows, even under a key another user has.
+#[tokio::test]
+async fn update_and_delete_change_only_the_callers_rows() {
+    let AliceAndBob {
+        server,
+        addr,
+        alice,
+        bob,
+        ..
+    } = alice_and_bob(
+        ServerOptions::default(),
+        "CREATE USER TABLE app.cart (id BIGINT PRIMARY KEY, item TEXT, quantity INT); \
+         CREATE STREAM TABLE app.clicks (id BIGINT PRIMARY KEY, page TEXT)",
+    )
+    .await;
+    let sql = |sql: &str| json!({ "sql": sql });
+    for (who, values) in [
+        (&alice, "(1, 'apple', 1), (2, 'pear', 5)"),
+        (&bob, "(1, 'plum', 9)"),
+    ] {
+        for row in values.split("), (") {
+            let row = row.trim_matches(|c| c == '(' || c == ')');
+            let insert = format!("INSERT INTO app.cart (id, item, quantity) VALUES ({row})");
+            sql_ok(addr, who, sql(&insert)).await;
+        }
+    }
+    let cart = |who: &String| {
+        let who = who.clone();
+        async move {
+            let body = sql_ok(
+                addr,
+                &who,
+                json!({"sql": "SELECT id, item, quantity FROM app.cart"}),
+            )
+            .await;
+            let mut rows = body["results"][0]["rows"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            rows.sort_by_key(|r| r[0].as_i64());
+            Json::Array(rows)
+        }
+    };
+
+    let body = sql_ok(
+        addr,
+        &alice,
+        sql("UPDATE app.cart SET quantity = quantity + 1, item = 'green apple' WHERE id = 1"),
+    )
+    .await;
+    assert_eq!(body["results"][0]["row_count"], 1, "{body}");
+    assert_eq!(body["results"][0]["message"], "Updated 1 row(s)", "{body}");
+    assert_eq!(
+        cart(&alice).await,
+        json!([[1, "green apple", 2], [2, "pear", 5]])
+    );
+    assert_eq!(
+        cart(&bob).await,
+        json!([[1, "plum", 9]]),
+        "bob's id 1 is his own"
+    );
+
+    // Any condition picks the rows; Bob's quantity 9 is not Alice's to delete.
+    let body = sql_ok(
+        addr,
+        &alice,
+        sql("DELETE FROM app.cart WHERE quantity > 3;"),
+    )
+    .await;
+    assert_eq!(body["results"][0]["message"], "Deleted 1 row(s)", "{body}");
+    assert_eq!(cart(&alice).await, json!([[1, "green apple", 2]]));
+    assert_eq!(cart(&bob).await, json!([[1, "plum", 9]]));
+    let body = sql_ok(
+        addr,
+        &alice,
+        sql("UPDATE app.cart SET quantity = 0 WHERE id = 42"),
+    )
+    .await;
+    assert_eq!(body["results"][0]["row_count"], 0, "{body}");
+    let body = sql_ok(addr, &bob, sql("DELETE FROM app.cart")).await;
+    assert_eq!(body["results"][0]["row_count"], 1, "{body}");
+    assert_eq!(cart(&bob).await, json!([]));
+    assert_eq!(cart(&alice).await, json!([[1, "green apple", 2]]));
+
+    // A key is not updated, the owner least of all; unknown columns, bad shapes and
+    // append-only STREAM tables are refused.
+    for bad in [
+        "UPDATE app.cart SET id = 5 WHERE id = 1",
+        "UPDATE app.cart SET \"_user\" = 'bob'",
+        "UPDATE app.cart SET _user = 'bob'",
+        "UPDATE app.cart SET nope = 1",
+        "UPDATE app.cart quantity = 1",
+        "DELETE FROM app.cart WHERE",
+        "DELETE FROM app.clicks WHERE id = 1",
+    ] {
+        sql_refused(
+            addr,
+            &alice,
+            sql(bad),
+            StatusCode::BAD_REQUEST,
+            "INVALID_SQL",
+        )
+        .await;
+    }
+    assert_eq!(cart(&alice).await, json!([[1, "green apple", 2]]));
     server.stop().await;
 }

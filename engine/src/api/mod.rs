@@ -6,6 +6,7 @@
 //!  insert_session(target)     ─► ingest::session (decode, batch, append) ─► ordered acks
 //!  start_query(sql)           ─► plan ─► query::transient (push/pull) | query::print
 //!  close_query(id)            ─► the running-query registry
+//!  change_rows(select, change) ─► a pull query's rows ─► tombstones | rewritten rows (faces' UPDATE/DELETE)
 //!  topics: list/create/produce/read/delete ─► the log (REST-proxy face)
 //!  describe: command statuses, query progress, health
 //!  metrics: fsync latency, persistent queries' counters and lag, state store size
@@ -20,9 +21,11 @@ pub mod codec;
 mod engine;
 pub mod metrics;
 mod queries;
+mod row_changes;
 pub mod storage;
 mod topics;
 
 pub use engine::{Engine, EngineConfig};
 pub use queries::{PrintHandle, QueryHandle, QueryOutput, QueryRequest};
+pub use row_changes::RowChange;
 pub use topics::{PartitionRange, TopicDescription};

@@ -76,6 +76,11 @@ impl QueryHandle {
         plan.kind == QueryKind::Pull && plan.source.kind == SourceKind::Table
     }
 
+    /// The source the query reads.
+    pub(crate) fn source(&self) -> &Arc<crate::catalog::Source> {
+        &self.stream.plan().source
+    }
+
     /// The stream or table the query reads.
     pub fn source_name(&self) -> &str {
         &self.stream.plan().source.name

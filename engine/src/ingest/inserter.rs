@@ -177,6 +177,23 @@ impl Inserter {
         self.record_at(values, canonical_value, rowtime, now_ms)
     }
 
+    /// The tombstone that deletes the row with `values`' key (one value per schema column,
+    /// schema order; only the key columns are read): the key, no value, stamped now.
+    pub fn tombstone(&mut self, values: &[Value]) -> Result<(PartitionId, Record)> {
+        self.key_values.clear();
+        self.key_values
+            .extend(self.key_indexes.iter().map(|&i| values[i].clone()));
+        let key = encode_key(self.source.key_format, &self.key_columns, &self.key_values)?;
+        let partition = self.partition_of(key.as_ref());
+        let record = Record {
+            key,
+            value: None,
+            timestamp_ms: self.clock.now_ms(),
+            headers: Vec::new(),
+        };
+        Ok((partition, record))
+    }
+
     /// [`Inserter::record`] with the wall clock already read.
     fn record_at(
         &mut self,

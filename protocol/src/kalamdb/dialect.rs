@@ -86,7 +86,9 @@ pub enum TableKind {
 pub const NAMESPACE_NAME_CHARS_MAX: usize = 64;
 
 /// Keywords after which a statement names a source.
-const SOURCE_KEYWORDS: &[&str] = &["FROM", "INTO", "JOIN", "TABLE", "STREAM", "DESCRIBE"];
+const SOURCE_KEYWORDS: &[&str] = &[
+    "FROM", "INTO", "JOIN", "TABLE", "STREAM", "DESCRIBE", "UPDATE",
+];
 
 /// Words that may sit between a source keyword and the name (`IF NOT EXISTS`).
 const NAME_PREFIX_WORDS: &[&str] = &["IF", "NOT", "EXISTS", "EXTENDED"];

@@ -10,6 +10,7 @@
 //! - `dialect`: KalamDB's spellings (namespaces, `CREATE … TABLE`, `TEXT`) mapped onto the
 //!   ksqlDB dialect the engine runs.
 //! - `column_defaults`: column `DEFAULT`s, kept by the face and added to `INSERT`s.
+//! - `dml`: `UPDATE` and `DELETE` as the pull query whose rows they change.
 //! - `sql_tokens`: the SQL tokens `dialect` and `column_defaults` rewrite statements with.
 //! - `envelope`: the success and error envelopes, `data_type` names, error codes.
 //! - `files`: FILE columns: the cell an upload becomes, `FILE('name')` placeholders, the
@@ -30,6 +31,7 @@
 pub mod auth_body;
 pub mod column_defaults;
 pub mod dialect;
+pub mod dml;
 pub mod envelope;
 pub mod files;
 pub mod live;

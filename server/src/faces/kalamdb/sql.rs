@@ -10,10 +10,11 @@ use bytes::Bytes;
 use http::{header, HeaderMap, StatusCode};
 use hyper::body::Incoming;
 use sluice_engine::types::SqlType;
-use sluice_engine::{ErrorCode, PULL_TABLE_FROM_TOPIC};
+use sluice_engine::{ErrorCode, RowChange, PULL_TABLE_FROM_TOPIC};
 use sluice_protocol::framing::multipart::{form_boundary, parse_form};
 use sluice_protocol::kalamdb::column_defaults::with_defaults;
 use sluice_protocol::kalamdb::dialect::{map_statement, Mapped, TableKind};
+use sluice_protocol::kalamdb::dml::{parse_dml, Dml, DmlChange};
 use sluice_protocol::kalamdb::envelope::{
     code, error_body, success_body, took_ms, QueryResult, SchemaField,
 };
@@ -179,7 +180,15 @@ async fn run_statement(
                 require(services, principal, Action::DropTable, "drop tables")?;
             }
             check_shared_access(services, &[principal, acting_principal], &sql)?;
-            run_as_user(services, acting, &sql).await?
+            match parse_dml(&sql) {
+                Some(dml) => {
+                    let dml = dml.map_err(|reason| {
+                        Failure::new(StatusCode::BAD_REQUEST, code::INVALID_SQL, reason)
+                    })?;
+                    change_rows(services, acting, dml).await?
+                }
+                None => run_as_user(services, acting, &sql).await?,
+            }
         }
         Mapped::SetAccessLevel { table, level } => {
             require(
@@ -481,6 +490,43 @@ async fn run_as_user(
         hide_owner(&mut result);
     }
     Ok(result)
+}
+
+/// `UPDATE` or `DELETE` as user `acting`: the rows its query finds (only theirs, in a USER
+/// table) are rewritten or deleted by the engine; KalamDB's count and message.
+async fn change_rows(
+    services: &Arc<Services>,
+    acting: &str,
+    dml: Dml,
+) -> Result<QueryResult, Failure> {
+    let state = &services.kalamdb;
+    let scoped = scope_statement(&dml.select, &|t| state.is_user_table(t), acting)
+        .map_err(|reason| Failure::new(StatusCode::BAD_REQUEST, code::INVALID_SQL, reason))?;
+    let change = match &dml.change {
+        DmlChange::Delete => RowChange::Delete,
+        DmlChange::Update { columns } => RowChange::Update { columns },
+    };
+    let changed = tokio::time::timeout(
+        Duration::from_millis(SQL_WAIT_MS),
+        services.engine.change_rows(&scoped.sql, change),
+    )
+    .await
+    .map_err(|_| {
+        Failure::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            code::SQL_EXECUTION_ERROR,
+            format!("the statement did not finish within {SQL_WAIT_MS} ms"),
+        )
+    })?
+    .map_err(|e| {
+        let (status, code) = error_code(e.code(), e.message());
+        Failure::new(status, code, e.message())
+    })?;
+    Ok(QueryResult {
+        row_count: changed,
+        message: Some(dml.message(changed)),
+        ..QueryResult::default()
+    })
 }
 
 /// Drops the owner column from a result's columns and rows, and its line from a
