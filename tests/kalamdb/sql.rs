@@ -288,3 +288,63 @@ async fn column_defaults_fill_the_columns_an_insert_leaves_out() {
     );
     server.kill();
 }
+
+/// `ORDER BY` (names, positions, expressions, columns not selected, NULLS), `LIMIT` and
+/// `OFFSET`, as KalamDB's DataFusion answers them.
+#[tokio::test]
+async fn selects_order_and_page_their_rows() {
+    let server = TestServer::start().await;
+    let mut client = Client::connect(server.addr, Proto::H1).await;
+    let setup = "CREATE NAMESPACE chat; \
+        CREATE TABLE chat.m (id BIGINT PRIMARY KEY, room TEXT, body TEXT, ts BIGINT); \
+        INSERT INTO chat.m (id, room, body, ts) VALUES (1, 'a', 'Hello', 30); \
+        INSERT INTO chat.m (id, room, body, ts) VALUES (2, 'a', 'again', 10); \
+        INSERT INTO chat.m (id, room, body, ts) VALUES (3, 'b', 'zed', 20); \
+        INSERT INTO chat.m (id, room, body) VALUES (4, 'a', 'no time')";
+    let (status, body) = sql(&mut client, &json!({ "sql": setup })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let cases: &[(&str, Json)] = &[
+        (
+            "SELECT id, ts FROM chat.m ORDER BY ts DESC",
+            json!([[4, null], [1, 30], [3, 20], [2, 10]]),
+        ),
+        (
+            "SELECT id FROM chat.m ORDER BY ts NULLS FIRST LIMIT 2",
+            json!([[4], [2]]),
+        ),
+        (
+            "SELECT id, body FROM chat.m WHERE room = 'a' ORDER BY LCASE(body) LIMIT 2 OFFSET 1",
+            json!([[1, "Hello"], [4, "no time"]]),
+        ),
+        (
+            "SELECT room, id AS n FROM chat.m ORDER BY 1 DESC, n;",
+            json!([["b", 3], ["a", 1], ["a", 2], ["a", 4]]),
+        ),
+        (
+            "SELECT id FROM chat.m ORDER BY id LIMIT 1 OFFSET 3",
+            json!([[4]]),
+        ),
+    ];
+    for (statement, want) in cases {
+        let (status, body) = sql(&mut client, &json!({ "sql": statement })).await;
+        assert_eq!(status, StatusCode::OK, "{statement}: {body}");
+        let result = &body["results"][0];
+        assert_eq!(&result["rows"], want, "{statement}: {body}");
+        assert_eq!(result["row_count"], want.as_array().map_or(0, Vec::len));
+        let columns = result["schema"].as_array().map_or(0, Vec::len);
+        assert_eq!(
+            columns,
+            want[0].as_array().map_or(0, Vec::len),
+            "no hidden column shows"
+        );
+    }
+    for bad in [
+        "SELECT id FROM chat.m ORDER BY 3",
+        "SELECT id FROM chat.m ORDER BY nope",
+        "SELECT id FROM chat.m ORDER BY id LIMIT many",
+    ] {
+        let (status, body) = sql(&mut client, &json!({ "sql": bad })).await;
+        expect_error(status, &body, StatusCode::BAD_REQUEST, "INVALID_SQL");
+    }
+    server.stop().await;
+}

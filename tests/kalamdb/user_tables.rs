@@ -70,6 +70,7 @@ async fn user_tables_keep_each_users_rows_apart() {
     .await;
     assert_eq!(body["results"][0]["row_count"], 1, "{body}");
     assert_eq!(body["results"][0]["as_user"], "alice", "{body}");
+    assert_eq!(body["results"][0]["message"], "Inserted 1 row(s)", "{body}");
 
     let select = json!({"sql": "SELECT * FROM app.notes"});
     let body = sql_ok(addr, &bob, select.clone()).await;

@@ -11,6 +11,7 @@
 //!   ksqlDB dialect the engine runs.
 //! - `column_defaults`: column `DEFAULT`s, kept by the face and added to `INSERT`s.
 //! - `dml`: `UPDATE` and `DELETE` as the pull query whose rows they change.
+//! - `order_by`: `ORDER BY` and `OFFSET` in SELECTs, split off for the face to apply.
 //! - `sql_tokens`: the SQL tokens `dialect` and `column_defaults` rewrite statements with.
 //! - `envelope`: the success and error envelopes, `data_type` names, error codes.
 //! - `files`: FILE columns: the cell an upload becomes, `FILE('name')` placeholders, the
@@ -35,6 +36,7 @@ pub mod dml;
 pub mod envelope;
 pub mod files;
 pub mod live;
+pub mod order_by;
 pub mod shared_access;
 pub mod sql_request;
 pub mod sql_tokens;

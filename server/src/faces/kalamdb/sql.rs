@@ -22,6 +22,9 @@ use sluice_protocol::kalamdb::files::{
     insert_target, placeholder_names, sql_form, with_files, FileError, FormError, Upload,
     MULTIPART_BODY_BYTES_MAX,
 };
+use sluice_protocol::kalamdb::order_by::{
+    hidden_alias, page, sort_rows, split_order, with_hidden_columns, OrderBy, Ordered,
+};
 use sluice_protocol::kalamdb::shared_access::{shared_uses, AccessLevel, Use};
 use sluice_protocol::kalamdb::sql_request::{bind_params, SqlRequest};
 use sluice_protocol::kalamdb::user_scope::{
@@ -187,7 +190,22 @@ async fn run_statement(
                     })?;
                     change_rows(services, acting, dml).await?
                 }
-                None => run_as_user(services, acting, &sql).await?,
+                None => match split_order(&sql) {
+                    Some(ordered) => {
+                        let ordered = ordered.map_err(|reason| {
+                            Failure::new(StatusCode::BAD_REQUEST, code::INVALID_SQL, reason)
+                        })?;
+                        run_ordered(services, acting, ordered).await?
+                    }
+                    None => {
+                        let mut result = run_as_user(services, acting, &sql).await?;
+                        if result.message.is_none() && starts_with_word(&sql, "INSERT") {
+                            // KalamDB's words for a write's count.
+                            result.message = Some(format!("Inserted {} row(s)", result.row_count));
+                        }
+                        result
+                    }
+                },
             }
         }
         Mapped::SetAccessLevel { table, level } => {
@@ -527,6 +545,101 @@ async fn change_rows(
         message: Some(dml.message(changed)),
         ..QueryResult::default()
     })
+}
+
+/// Whether `sql`'s first word is `word` (any case).
+fn starts_with_word(sql: &str, word: &str) -> bool {
+    sql.trim_start()
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .next()
+        .is_some_and(|w| w.eq_ignore_ascii_case(word))
+}
+
+/// A SELECT with `ORDER BY` or `OFFSET` as user `acting`: the engine runs it without them
+/// (order keys that are not result columns computed as hidden columns), the face sorts,
+/// pages and drops the hidden columns.
+async fn run_ordered(
+    services: &Arc<Services>,
+    acting: &str,
+    ordered: Ordered,
+) -> Result<QueryResult, Failure> {
+    let invalid = |reason: String| Failure::new(StatusCode::BAD_REQUEST, code::INVALID_SQL, reason);
+    let keys = &ordered.keys;
+    let mut hidden: Vec<(String, String)> = Vec::new();
+    let mut from_hidden: Vec<Option<usize>> = vec![None; keys.len()];
+    let mut hide = |i: usize, text: &str, hidden: &mut Vec<(String, String)>| {
+        from_hidden[i] = Some(hidden.len());
+        hidden.push((hidden_alias(i), text.to_string()));
+    };
+    for (i, key) in keys.iter().enumerate() {
+        if let OrderBy::Expression(text) = &key.by {
+            hide(i, text, &mut hidden);
+        }
+    }
+    let mut result = run_as_user(
+        services,
+        acting,
+        &with_hidden_columns(&ordered.sql, &hidden),
+    )
+    .await?;
+    // A name the result does not show (a column not selected) is computed too.
+    let shown = |result: &QueryResult, name: &str, hidden: usize| {
+        let visible = result.schema.len().saturating_sub(hidden);
+        result.schema[..visible].iter().position(|f| f.name == name)
+    };
+    let missing: Vec<(usize, String)> = keys
+        .iter()
+        .enumerate()
+        .filter_map(|(i, key)| match &key.by {
+            OrderBy::Name { name, text } if shown(&result, name, hidden.len()).is_none() => {
+                Some((i, text.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    if !missing.is_empty() {
+        for (i, text) in &missing {
+            hide(*i, text, &mut hidden);
+        }
+        result = run_as_user(
+            services,
+            acting,
+            &with_hidden_columns(&ordered.sql, &hidden),
+        )
+        .await?;
+    }
+    let visible = result.schema.len().saturating_sub(hidden.len());
+    let mut columns = Vec::with_capacity(keys.len());
+    for (i, key) in keys.iter().enumerate() {
+        let column = match (&key.by, from_hidden[i]) {
+            (_, Some(h)) => visible + h,
+            (OrderBy::Position(p), None) if *p <= visible => p - 1,
+            (OrderBy::Position(p), None) => {
+                return Err(invalid(format!(
+                    "ORDER BY {p}: the result has {visible} columns"
+                )))
+            }
+            (OrderBy::Name { name, .. }, None) => shown(&result, name, hidden.len())
+                .ok_or_else(|| invalid(format!("ORDER BY column '{name}' cannot be resolved")))?,
+            (OrderBy::Expression(text), None) => {
+                return Err(invalid(format!("ORDER BY {text} was not computed")))
+            }
+        };
+        columns.push((column, key));
+    }
+    sort_rows(&mut result.rows, &columns);
+    let mut rows = page(
+        std::mem::take(&mut result.rows),
+        ordered.offset,
+        ordered.limit,
+    );
+    for row in &mut rows {
+        row.truncate(visible);
+    }
+    result.schema.truncate(visible);
+    result.row_count = rows.len() as u64;
+    result.rows = rows;
+    Ok(result)
 }
 
 /// Drops the owner column from a result's columns and rows, and its line from a
