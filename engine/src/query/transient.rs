@@ -189,7 +189,8 @@ impl QueryStream {
                 .decodes()
                 .join(&plan.source, pipeline.scan().tombstones(), &start)
         });
-        let probe = decodes.as_ref().and(pipeline.equality_probe());
+        // Only a member of a decode group reads by probe; a pull query never builds one.
+        let probe = decodes.as_ref().and_then(|_| pipeline.equality_probe());
         Ok(QueryStream {
             shared: shared_batches.join(&plan),
             decodes,

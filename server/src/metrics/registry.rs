@@ -79,23 +79,30 @@ impl Metrics {
         }
     }
 
-    /// The counters of one transient query `query_id` reading `stream`; its per-query
-    /// series are removed when the returned handle drops.
-    pub fn query(self: &Arc<Self>, query_id: &str, stream: &str) -> QueryCounters {
+    /// The counters of one transient query `query_id` reading `stream`; a push query's
+    /// per-query series are removed when the returned handle drops. A pull query counts into
+    /// its stream's series only: it ends within a scrape interval, so a series of its own
+    /// would never be seen, and making and removing one was a share of a key lookup's cost.
+    pub fn query(self: &Arc<Self>, query_id: &str, stream: &str, push: bool) -> QueryCounters {
         let stream_labels = StreamLabels {
             stream: stream.to_string(),
         };
-        let labels = QueryLabels {
-            query_id: query_id.to_string(),
-            stream: stream.to_string(),
-        };
+        let own = push.then(|| {
+            let labels = QueryLabels {
+                query_id: query_id.to_string(),
+                stream: stream.to_string(),
+            };
+            OwnSeries {
+                rows_out: self.query_rows_out.get_or_create_owned(&labels),
+                bytes_out: self.query_bytes_out.get_or_create_owned(&labels),
+                labels,
+            }
+        });
         QueryCounters {
             stream_rows_out: self.stream_rows_out.get_or_create_owned(&stream_labels),
             stream_bytes_out: self.stream_bytes_out.get_or_create_owned(&stream_labels),
-            rows_out: self.query_rows_out.get_or_create_owned(&labels),
-            bytes_out: self.query_bytes_out.get_or_create_owned(&labels),
+            own,
             metrics: Arc::clone(self),
-            labels,
         }
     }
 
@@ -138,9 +145,15 @@ impl StreamCounters {
 pub struct QueryCounters {
     stream_rows_out: Counter,
     stream_bytes_out: Counter,
+    /// A push query's own series.
+    own: Option<OwnSeries>,
+    metrics: Arc<Metrics>,
+}
+
+/// A push query's `query_id`-labelled series.
+struct OwnSeries {
     rows_out: Counter,
     bytes_out: Counter,
-    metrics: Arc<Metrics>,
     labels: QueryLabels,
 }
 
@@ -149,7 +162,9 @@ impl QueryCounters {
     /// records for it) the age of the oldest record behind it.
     pub fn sent(&self, rows: usize, bytes: usize, record_age_ms: Option<i64>) {
         if rows > 0 {
-            self.rows_out.inc_by(rows as u64);
+            if let Some(own) = &self.own {
+                own.rows_out.inc_by(rows as u64);
+            }
             self.stream_rows_out.inc_by(rows as u64);
             if let Some(age_ms) = record_age_ms {
                 // A record stamped in the future (another host's clock) counts as no delay.
@@ -157,7 +172,9 @@ impl QueryCounters {
                 self.metrics.e2e_latency.observe_us(age_us);
             }
         }
-        self.bytes_out.inc_by(bytes as u64);
+        if let Some(own) = &self.own {
+            own.bytes_out.inc_by(bytes as u64);
+        }
         self.stream_bytes_out.inc_by(bytes as u64);
     }
 
@@ -168,8 +185,10 @@ impl QueryCounters {
 
 impl Drop for QueryCounters {
     fn drop(&mut self) {
-        self.metrics.query_rows_out.remove(&self.labels);
-        self.metrics.query_bytes_out.remove(&self.labels);
+        if let Some(own) = &self.own {
+            self.metrics.query_rows_out.remove(&own.labels);
+            self.metrics.query_bytes_out.remove(&own.labels);
+        }
     }
 }
 

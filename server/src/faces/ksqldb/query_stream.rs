@@ -132,7 +132,11 @@ pub async fn respond(
     } else {
         None
     };
-    let counters = metrics.query(query.id(), query.source_name());
+    let counters = metrics.query(
+        query.id(),
+        query.source_name(),
+        query.kind() == QueryKind::Push,
+    );
     let mut pump = Pump::start(Arc::clone(engine), counters, framing, proto, slot, &query);
     if query.kind() == QueryKind::Pull && pump.collect(&mut query).await == Step::Ended {
         return streaming(content_type, ResponseBody::full(pump.out));
