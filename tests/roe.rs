@@ -124,6 +124,34 @@ async fn sync_run_answers_one_result_per_statement() {
     assert_eq!(results[1]["row_count"], 2);
     assert_ne!(results[0]["query_id"], results[1]["query_id"]);
 
+    // Roe's SQL is a database's: a SELECT may aggregate (smoke scenario 2's `count(*)`),
+    // one row per group over the rows there are; LIMIT counts groups.
+    let (status, body) = call(
+        &mut client,
+        "POST",
+        "/v1/database/query/",
+        KEY,
+        &json!({"query": "SELECT count(*) FROM files; \
+            SELECT file_size % 2 AS parity, COUNT(*) AS n, SUM(file_size) AS total FROM files GROUP BY file_size % 2; \
+            SELECT COUNT(*) AS n FROM files GROUP BY name LIMIT 2"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body[0]["result_rows"], json!([["3"]]), "{body}");
+    let mut groups = body[1]["result_rows"].as_array().expect("matrix").clone();
+    groups.sort_by_key(|g| g[0].as_str().map(String::from));
+    assert_eq!(
+        groups,
+        [json!(["0", "2", "2"]), json!(["1", "1", "1"])],
+        "{body}"
+    );
+    assert_eq!(
+        body[1]["column_names"],
+        json!(["PARITY", "N", "TOTAL"]),
+        "{body}"
+    );
+    assert_eq!(body[2]["row_count"], 2, "{body}");
+
     // DML counts what it wrote.
     let (status, body) = call(
         &mut client,

@@ -84,7 +84,7 @@ pub use log::{
     FsyncPolicy, LogHealth, Offset, PartitionHealth, PartitionId, PartitionProblem, Record,
     StoredRecord, TopicInfo,
 };
-pub use plan::transient::{QueryKind, PULL_TABLE_FROM_TOPIC};
+pub use plan::transient::{QueryKind, PULL_AGGREGATES, PULL_TABLE_FROM_TOPIC};
 pub use query::persistent::QueryProgress;
 pub use query::raw_records::{ProduceRecord, Produced};
 pub use query::transient::EndReason;

@@ -110,3 +110,8 @@ impl Default for EngineLimits {
 /// reads every matching row into memory before it writes any, so a statement over a larger
 /// part of a table is refused, nothing written, rather than held.
 pub const ROW_CHANGES_MAX: usize = 100_000;
+
+/// Most groups a pull query over an aggregate (where a face allows one) answers: its groups
+/// are held in memory until the aggregate has read everything, so a larger answer is
+/// refused rather than held.
+pub const PULL_GROUPS_MAX: usize = 100_000;

@@ -338,7 +338,26 @@ async fn selects_order_and_page_their_rows() {
             "no hidden column shows"
         );
     }
+    // Aggregates over the table's current rows: a row moved to another group counts there.
+    let (status, body) = sql(
+        &mut client,
+        &json!({"sql": "UPDATE chat.m SET room = 'b' WHERE id = 4"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for (statement, want) in [
+        ("SELECT COUNT(*) AS n FROM chat.m", json!([[4]])),
+        (
+            "SELECT room, COUNT(*) AS n, MAX(ts) AS last FROM chat.m GROUP BY room ORDER BY room",
+            json!([["a", 2, 30], ["b", 2, 20]]),
+        ),
+    ] {
+        let (status, body) = sql(&mut client, &json!({ "sql": statement })).await;
+        assert_eq!(status, StatusCode::OK, "{statement}: {body}");
+        assert_eq!(body["results"][0]["rows"], want, "{statement}: {body}");
+    }
     for bad in [
+        "SELECT room FROM chat.m GROUP BY room HAVING COUNT(*) > 1",
         "SELECT id FROM chat.m ORDER BY 3",
         "SELECT id FROM chat.m ORDER BY nope",
         "SELECT id FROM chat.m ORDER BY id LIMIT many",

@@ -9,6 +9,7 @@ use crate::exec::result_rows::ResultRows;
 use crate::limits::INLINE_PARSE_BYTES_MAX;
 use crate::log::StoredRecord;
 use crate::plan::transient::{plan_query, QueryKind, QueryPlan, QueryProperties, Toggle};
+use crate::query::group_fold::GroupFold;
 use crate::query::materialized;
 use crate::query::persistent::TableRows;
 use crate::query::print::{looks_like_print, plan_print, PrintStream};
@@ -39,6 +40,8 @@ pub enum QueryOutput {
 pub struct QueryHandle {
     /// Boxed: a query's decode and encode state is large, and handles move around.
     stream: Box<QueryStream>,
+    /// A pull query over an aggregate: its changes folded into one row per group.
+    groups: Option<GroupFold>,
 }
 
 impl QueryHandle {
@@ -55,18 +58,26 @@ impl QueryHandle {
         &self.stream.plan().sql
     }
 
+    /// The result's columns (a pull aggregate's hidden group key left out).
+    fn shown(&self) -> usize {
+        match &self.groups {
+            Some(g) => g.visible(),
+            None => self.stream.plan().column_names.len(),
+        }
+    }
+
     pub fn column_names(&self) -> &[String] {
-        &self.stream.plan().column_names
+        &self.stream.plan().column_names[..self.shown()]
     }
 
     pub fn column_types(&self) -> &[SqlType] {
-        &self.stream.plan().column_types
+        &self.stream.plan().column_types[..self.shown()]
     }
 
     /// Per column, whether it is a key column of the table a pull query reads (ksqlDB marks
     /// those `KEY` in a `/query` header).
     pub fn key_columns(&self) -> &[bool] {
-        &self.stream.plan().key_columns
+        &self.stream.plan().key_columns[..self.shown()]
     }
 
     /// A pull query over a table: it reads the table's current rows, and ksqlDB's `/query`
@@ -105,7 +116,10 @@ impl QueryHandle {
         out: &mut ResultRows,
         max_rows: usize,
     ) -> Result<Option<EndReason>> {
-        self.stream.next_rows(out, max_rows).await
+        match &mut self.groups {
+            Some(groups) => groups.next_rows(&mut self.stream, out, max_rows).await,
+            None => self.stream.next_rows(out, max_rows).await,
+        }
     }
 }
 
@@ -195,8 +209,13 @@ impl Engine {
         } else {
             QueryStream::start(rt.log.as_ref(), &rt.queries, &rt.shared_batches, plan)?
         };
+        let groups = stream
+            .plan()
+            .pull_groups
+            .map(|g| GroupFold::new(g, stream.plan().column_names.len()));
         Ok(QueryOutput::Rows(QueryHandle {
             stream: Box::new(stream),
+            groups,
         }))
     }
 

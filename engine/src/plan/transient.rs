@@ -50,6 +50,19 @@ pub struct QueryPlan {
     pub lookup: Option<Vec<Vec<crate::types::Value>>>,
     pub logical: LogicalPlan,
     pub start: StartPosition,
+    /// A pull query over an aggregate ([`PULL_AGGREGATES`]): how its changes fold into one
+    /// final row per group.
+    pub pull_groups: Option<PullGroups>,
+}
+
+/// How a pull query over an aggregate runs: as the push aggregate over everything there
+/// is, whose last row per group is the answer. Its trailing `hidden` result columns are the
+/// group's key (the GROUP BY expressions), which the answer does not show; its LIMIT
+/// applies to the groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PullGroups {
+    pub hidden: usize,
+    pub limit: Option<u64>,
 }
 
 /// Request-level settings that change how a query runs.
@@ -71,6 +84,10 @@ pub struct QueryProperties {
     /// table's current rows from its topic, as for a SOURCE table, instead of ksqlDB's "isn't
     /// queryable" error (faces whose tables are always readable turn it on).
     pub pull_table_from_topic: Toggle,
+    /// [`PULL_AGGREGATES`]: a pull query may aggregate (`SELECT COUNT(*) FROM t`), answering
+    /// one row per group over the rows there are, instead of ksqlDB's "Pull queries don't
+    /// support GROUP BY clauses" (faces whose SQL is a database's turn it on).
+    pub pull_aggregates: Toggle,
 }
 
 /// A boolean ksqlDB setting.
@@ -89,6 +106,7 @@ impl Default for QueryProperties {
             pull_table_scan: Toggle::Enabled,
             pull_range_scan: Toggle::Enabled,
             pull_table_from_topic: Toggle::Disabled,
+            pull_aggregates: Toggle::Disabled,
         }
     }
 }
@@ -106,6 +124,9 @@ pub const PULL_RANGE_SCAN_ENABLED: &str = "ksql.query.pull.range.scan.enabled";
 /// Sluice's own property (ksqlDB has none): a pull query over a table no query materializes
 /// reads its rows from its topic instead of failing as "not queryable".
 pub const PULL_TABLE_FROM_TOPIC: &str = "sluice.query.pull.table.from.topic";
+
+/// Sluice's own property (ksqlDB has none): see [`QueryProperties::pull_aggregates`].
+pub const PULL_AGGREGATES: &str = "sluice.query.pull.aggregates";
 
 /// Prefix of every scalable push query id (ksqlDB's `SCALABLE_PUSH_QUERY_<uuid>`).
 pub const SCALABLE_PUSH_QUERY_ID_PREFIX: &str = "SCALABLE_PUSH_QUERY_";
@@ -145,6 +166,7 @@ impl QueryProperties {
             pull_table_scan: toggle(props, PULL_TABLE_SCAN_ENABLED, Toggle::Enabled)?,
             pull_range_scan: toggle(props, PULL_RANGE_SCAN_ENABLED, Toggle::Enabled)?,
             pull_table_from_topic: toggle(props, PULL_TABLE_FROM_TOPIC, Toggle::Disabled)?,
+            pull_aggregates: toggle(props, PULL_AGGREGATES, Toggle::Disabled)?,
         })
     }
 }
@@ -247,6 +269,7 @@ pub fn plan_query(
                 lookup: None,
                 logical: join.logical,
                 start,
+                pull_groups: None,
             });
         }
     };
@@ -262,6 +285,9 @@ pub fn plan_query(
     }
     if aggregate::is_aggregation(&query) {
         if query.emit.is_none() {
+            if props.pull_aggregates == Toggle::Enabled {
+                return plan_pull_aggregate(&query, source, alias, parsed.text, props, now_ms);
+            }
             return Err(EngineError::statement(
                 "Pull queries don't support GROUP BY clauses.",
             ));
@@ -403,8 +429,61 @@ pub fn plan_query(
         lookup,
         logical,
         start,
+        pull_groups: None,
     })
 }
+
+/// A pull query with aggregates ([`PULL_AGGREGATES`]): the push aggregate over the source
+/// from its start to its current end, with each GROUP BY expression as a hidden trailing
+/// column so the runner can keep the last row of each group ([`PullGroups`]).
+fn plan_pull_aggregate(
+    query: &crate::sql::ast::Query,
+    source: Arc<Source>,
+    alias: Option<String>,
+    sql: String,
+    props: &QueryProperties,
+    now_ms: i64,
+) -> Result<QueryPlan> {
+    if query.having.is_some() {
+        // A group that stops passing HAVING leaves no trace in the push aggregate's rows
+        // (its tombstone is dropped), so its last row would be answered wrongly.
+        return Err(EngineError::statement(
+            "Pull queries over aggregates do not support HAVING clauses.",
+        ));
+    }
+    let mut grouped = query.clone();
+    grouped.limit = None;
+    for (i, expr) in query.group_by.iter().enumerate() {
+        grouped.select.push(crate::sql::ast::SelectItem::Expr {
+            expr: expr.clone(),
+            alias: Some(format!("{PULL_GROUP_COLUMN_PREFIX}{i}")),
+        });
+    }
+    // A pull over a table reads its current rows, each key once, as a stream of rows: the
+    // aggregate needs no undo, so every aggregate applies (MAX too, which a table's
+    // changelog cannot take back).
+    let rows = match source.kind {
+        SourceKind::Table => Arc::new(Source {
+            kind: SourceKind::Stream,
+            ..(*source).clone()
+        }),
+        SourceKind::Stream => Arc::clone(&source),
+    };
+    let mut plan = plan_push_aggregate(&grouped, rows, alias, sql, props)?;
+    // The table itself, so the query reads its current rows rather than its changelog.
+    plan.source = source;
+    plan.kind = QueryKind::Pull;
+    plan.start = StartPosition::Earliest;
+    plan.id = format!("query_{now_ms}");
+    plan.pull_groups = Some(PullGroups {
+        hidden: query.group_by.len(),
+        limit: query.limit,
+    });
+    Ok(plan)
+}
+
+/// Names of a pull aggregate's hidden group columns (a number follows).
+const PULL_GROUP_COLUMN_PREFIX: &str = "__SLUICE_GROUP_";
 
 /// A push query with aggregates: `Limit? ─ Project ─ Aggregate ─ Filter? ─ Scan`, its state
 /// in memory for the query's life. Results are the select items in order; grouped keys need
@@ -447,6 +526,7 @@ fn plan_push_aggregate(
             Some(true) => StartPosition::Earliest,
             _ => StartPosition::Latest,
         },
+        pull_groups: None,
     })
 }
 

@@ -2,6 +2,7 @@
 //! records of the REST-proxy face.
 //!
 //! - `transient`: cursor → decode → filter → project → limit, in batches for a response.
+//! - `group_fold`: a pull query over an aggregate: the last row of each group.
 //! - `materialized`: a table's current rows (its store, or its compacted topic) for pull
 //!   queries.
 //! - `shared_batches`: result batches identical push queries share (read and decode once).
@@ -11,6 +12,7 @@
 //! - `persistent`: persistent queries: registry, runner, checkpoints.
 //! - `raw_records`: produce pre-keyed records and read them back.
 
+pub(crate) mod group_fold;
 pub(crate) mod materialized;
 pub mod persistent;
 pub mod print;

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http::{header, HeaderMap, StatusCode};
 use hyper::body::Incoming;
 use sluice_engine::types::SqlType;
-use sluice_engine::{ErrorCode, RowChange, PULL_TABLE_FROM_TOPIC};
+use sluice_engine::{ErrorCode, RowChange, PULL_AGGREGATES, PULL_TABLE_FROM_TOPIC};
 use sluice_protocol::framing::multipart::{form_boundary, parse_form};
 use sluice_protocol::kalamdb::column_defaults::with_defaults;
 use sluice_protocol::kalamdb::dialect::{map_statement, Mapped, TableKind};
@@ -805,7 +805,11 @@ fn execution(e: impl ToString) -> Failure {
 /// Runs one engine statement through the shared statement runner.
 async fn run_engine(services: &Arc<Services>, sql: String) -> Result<QueryResult, Failure> {
     // A KalamDB table is always readable: one no query materializes is read from its topic.
-    let properties = HashMap::from([(PULL_TABLE_FROM_TOPIC.to_string(), "true".to_string())]);
+    // KalamDB's SQL is a database's: a SELECT may aggregate (`SELECT COUNT(*) FROM t`).
+    let properties = HashMap::from([
+        (PULL_TABLE_FROM_TOPIC.to_string(), "true".to_string()),
+        (PULL_AGGREGATES.to_string(), "true".to_string()),
+    ]);
     let batch = run_batch_with(
         Arc::clone(&services.engine),
         vec![BatchStatement::Sql(sql)],

@@ -19,7 +19,7 @@ use crate::body::frames_in::{read_to_limit, ReadError};
 use crate::response::{json, HttpResponse};
 use crate::services::Services;
 use crate::tasks::{
-    is_uuid, run_batch, BatchStatement, StatementOutput, Task, TaskSpec, TaskState,
+    is_uuid, run_batch_with, BatchStatement, StatementOutput, Task, TaskSpec, TaskState,
 };
 
 /// How long the sync call waits for its statements. Roe's sync endpoint has no documented
@@ -74,7 +74,14 @@ async fn submit(
     };
     let task = services
         .tasks
-        .submit(spec, run_batch(Arc::clone(&services.engine), statements))
+        .submit(
+            spec,
+            run_batch_with(
+                Arc::clone(&services.engine),
+                statements,
+                super::statement_properties(),
+            ),
+        )
         .map_err(|full| error(StatusCode::SERVICE_UNAVAILABLE, &full.to_string()))?;
     Ok((task, request))
 }

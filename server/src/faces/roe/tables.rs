@@ -20,7 +20,7 @@ use crate::auth::Principal;
 use crate::body::frames_in::{read_to_limit, ReadError};
 use crate::response::{json, HttpResponse};
 use crate::services::Services;
-use crate::tasks::{is_uuid, run_batch, BatchStatement, TaskSpec, TaskState};
+use crate::tasks::{is_uuid, run_batch_with, BatchStatement, TaskSpec, TaskState};
 
 /// The task-context key that marks a table query and carries its row limit: the registry
 /// is shared with other routes, and only table queries answer here.
@@ -64,10 +64,14 @@ pub async fn submit(
         context: vec![(LIMIT_KEY.to_string(), request.limit().to_string())],
     };
     let statements = vec![BatchStatement::Sql(sql.clone())];
-    let task = match services
-        .tasks
-        .submit(spec, run_batch(Arc::clone(&services.engine), statements))
-    {
+    let task = match services.tasks.submit(
+        spec,
+        run_batch_with(
+            Arc::clone(&services.engine),
+            statements,
+            super::statement_properties(),
+        ),
+    ) {
         Ok(task) => task,
         Err(full) => return error(StatusCode::SERVICE_UNAVAILABLE, &full.to_string()),
     };
