@@ -133,7 +133,8 @@ async fn sync_run_answers_one_result_per_statement() {
         KEY,
         &json!({"query": "SELECT count(*) FROM files; \
             SELECT file_size % 2 AS parity, COUNT(*) AS n, SUM(file_size) AS total FROM files GROUP BY file_size % 2; \
-            SELECT COUNT(*) AS n FROM files GROUP BY name LIMIT 2"}),
+            SELECT COUNT(*) AS n FROM files GROUP BY name LIMIT 2; \
+            SELECT file_size % 2 AS parity FROM files GROUP BY file_size % 2 HAVING COUNT(*) < 2"}),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -151,6 +152,8 @@ async fn sync_run_answers_one_result_per_statement() {
         "{body}"
     );
     assert_eq!(body[2]["row_count"], 2, "{body}");
+    // Parity 0 passed HAVING at its first file and stopped at its second.
+    assert_eq!(body[3]["result_rows"], json!([["1"]]), "{body}");
 
     // DML counts what it wrote.
     let (status, body) = call(

@@ -34,10 +34,13 @@ use std::sync::Mutex;
 
 use super::logical::LogicalPlan;
 
-/// The pipeline of a push or pull query: its rows become result rows.
+/// The pipeline of a push or pull query: its rows become result rows. `group_deletes`: an
+/// aggregate's groups that stop passing HAVING come out as tombstone rows (a pull query
+/// over an aggregate folds them away) instead of being dropped.
 pub(crate) fn result_pipeline(
     plan: &LogicalPlan,
     query_id: &Arc<str>,
+    group_deletes: bool,
 ) -> Result<Pipeline<ResultSink>> {
     // A push query's aggregation lives as long as the query: its state in memory.
     let state: SharedWriteCache = Arc::new(Mutex::new(WriteBackCache::new(
@@ -52,9 +55,10 @@ pub(crate) fn result_pipeline(
         .collect();
     // Tombstones reach the terminal only from a table's scan (or a table-table join), and
     // then (no aggregate in between) they are the table's deletes.
-    let tombstone_rows = !plan
-        .chain()
-        .any(|p| matches!(p, LogicalPlan::Aggregate { .. }));
+    let tombstone_rows = group_deletes
+        || !plan
+            .chain()
+            .any(|p| matches!(p, LogicalPlan::Aggregate { .. }));
     with_join(
         plan,
         query_id,

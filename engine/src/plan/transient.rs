@@ -444,13 +444,6 @@ fn plan_pull_aggregate(
     props: &QueryProperties,
     now_ms: i64,
 ) -> Result<QueryPlan> {
-    if query.having.is_some() {
-        // A group that stops passing HAVING leaves no trace in the push aggregate's rows
-        // (its tombstone is dropped), so its last row would be answered wrongly.
-        return Err(EngineError::statement(
-            "Pull queries over aggregates do not support HAVING clauses.",
-        ));
-    }
     let mut grouped = query.clone();
     grouped.limit = None;
     for (i, expr) in query.group_by.iter().enumerate() {

@@ -34,11 +34,14 @@ pub(crate) struct GroupFold {
     /// The visible columns (the aggregate's result without the hidden group key).
     visible: usize,
     index: HashMap<Vec<u8>, usize>,
-    rows: Vec<Vec<Held>>,
+    /// Each group's last row, first-seen order; `None` once HAVING dropped it.
+    rows: Vec<Option<Vec<Held>>>,
     /// The aggregate's end, once it has read everything.
     end: Option<EndReason>,
-    /// The next group to hand out.
+    /// The next group to look at.
     next: usize,
+    /// Groups handed out.
+    given: usize,
 }
 
 impl GroupFold {
@@ -50,6 +53,7 @@ impl GroupFold {
             rows: Vec::new(),
             end: None,
             next: 0,
+            given: 0,
         }
     }
 
@@ -83,29 +87,31 @@ impl GroupFold {
             .groups
             .limit
             .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
-        let total = self.rows.len().min(limit);
-        while self.next < total && out.len() < max_rows {
-            for cell in &self.rows[self.next] {
-                match cell {
-                    Held::Value(v) => out.push_value(v.clone()),
-                    Held::Json(text) => out.push_json(text),
+        while self.next < self.rows.len() && self.given < limit && out.len() < max_rows {
+            if let Some(row) = &self.rows[self.next] {
+                for cell in row {
+                    match cell {
+                        Held::Value(v) => out.push_value(v.clone()),
+                        Held::Json(text) => out.push_json(text),
+                    }
                 }
+                out.end_row();
+                self.given += 1;
             }
-            out.end_row();
             self.next += 1;
         }
-        if self.next < total {
+        let left = self.rows[self.next..].iter().any(Option::is_some);
+        if self.given >= limit && left {
+            return Ok(Some(EndReason::LimitReached));
+        }
+        if left {
             return Ok(None);
         }
-        Ok(Some(if self.rows.len() > limit {
-            EndReason::LimitReached
-        } else {
-            EndReason::Completed
-        }))
+        Ok(Some(EndReason::Completed))
     }
 
     fn fold(&mut self, batch: &ResultRows) -> Result<()> {
-        for row in batch.rows() {
+        for (tombstone, row) in batch.rows_with_tombstones() {
             let cells: Vec<CellRef<'_>> = row.collect();
             let (shown, group) = cells.split_at(self.visible);
             let mut key = Vec::new();
@@ -126,8 +132,16 @@ impl GroupFold {
                     CellRef::Json(text) => Held::Json(text.to_vec()),
                 })
                 .collect();
+            if tombstone {
+                // The group stopped passing HAVING: it is not in the answer (unless a later
+                // row brings it back).
+                if let Some(&i) = self.index.get(&key) {
+                    self.rows[i] = None;
+                }
+                continue;
+            }
             match self.index.get(&key) {
-                Some(&i) => self.rows[i] = held,
+                Some(&i) => self.rows[i] = Some(held),
                 None => {
                     if self.rows.len() >= PULL_GROUPS_MAX {
                         return Err(EngineError::resource_exhausted(format!(
@@ -136,7 +150,7 @@ impl GroupFold {
                         )));
                     }
                     self.index.insert(key, self.rows.len());
-                    self.rows.push(held);
+                    self.rows.push(Some(held));
                 }
             }
         }

@@ -182,7 +182,8 @@ impl QueryStream {
             (Arc::clone(registry), running)
         });
         let query_id: Arc<str> = Arc::from(plan.id.as_str());
-        let pipeline = physical::result_pipeline(&plan.logical, &query_id)?;
+        let pipeline =
+            physical::result_pipeline(&plan.logical, &query_id, plan.pull_groups.is_some())?;
         let decodes = (plan.kind == QueryKind::Push && plan.logical.join().is_none()).then(|| {
             let start: Vec<_> = cursors.iter().map(|c| (c.partition(), c.position())).collect();
             shared_batches
