@@ -122,6 +122,13 @@ async fn sync_run_answers_one_result_per_statement() {
     assert!(first["end_timestamp"].as_f64() >= first["start_timestamp"].as_f64());
     assert!(first["start_timestamp"].as_f64().expect("secs") > 1.6e9);
     assert_eq!(results[1]["row_count"], 2);
+    // It read all three files to answer two.
+    assert_eq!(results[1]["summary"]["read_rows"], 3);
+    assert_eq!(results[1]["summary"]["total_rows_to_read"], 3);
+    assert!(
+        results[1]["summary"]["read_bytes"].as_u64()
+            > results[1]["summary"]["result_bytes"].as_u64()
+    );
     assert_ne!(results[0]["query_id"], results[1]["query_id"]);
 
     // Roe's SQL is a database's: a SELECT may aggregate (smoke scenario 2's `count(*)`),
@@ -139,6 +146,7 @@ async fn sync_run_answers_one_result_per_statement() {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body[0]["result_rows"], json!([["3"]]), "{body}");
+    assert_eq!(body[0]["summary"]["read_rows"], 3, "rows scanned: {body}");
     let mut groups = body[1]["result_rows"].as_array().expect("matrix").clone();
     groups.sort_by_key(|g| g[0].as_str().map(String::from));
     assert_eq!(

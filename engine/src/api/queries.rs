@@ -92,6 +92,11 @@ impl QueryHandle {
         &self.stream.plan().source
     }
 
+    /// The source records the query has read so far, and their key and value bytes.
+    pub fn scanned(&self) -> (u64, u64) {
+        self.stream.scanned()
+    }
+
     /// The stream or table the query reads.
     pub fn source_name(&self) -> &str {
         &self.stream.plan().source.name

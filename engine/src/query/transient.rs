@@ -93,6 +93,8 @@ pub struct QueryStream {
     /// The oldest timestamp of the records read by the last `next_rows` (its own reads,
     /// not rows copied from a shared batch), for end-to-end latency metrics.
     oldest_record_ms: Option<i64>,
+    /// Records this query has run through its pipeline, and their key and value bytes.
+    scanned: (u64, u64),
 }
 
 impl QueryStream {
@@ -210,11 +212,18 @@ impl QueryStream {
             records: Vec::new(),
             next_cursor: 0,
             oldest_record_ms: None,
+            scanned: (0, 0),
         })
     }
 
     pub fn plan(&self) -> &QueryPlan {
         &self.plan
+    }
+
+    /// Records read through the pipeline so far, and their key and value bytes (what a
+    /// database reports as rows and bytes read).
+    pub fn scanned(&self) -> (u64, u64) {
+        self.scanned
     }
 
     /// The oldest record timestamp (ms since the epoch) among the records the last
@@ -575,6 +584,10 @@ impl QueryStream {
         record: &StoredRecord,
         out: &mut ResultRows,
     ) -> Result<Option<EndReason>> {
+        let r = &record.record;
+        let bytes = r.key.as_ref().map_or(0, |k| k.len()) + r.value.as_ref().map_or(0, |v| v.len());
+        self.scanned.0 += 1;
+        self.scanned.1 += bytes as u64;
         Ok(match self.pipeline.process_from(source, record, out) {
             Flow::Continue => None,
             Flow::Stop => Some(EndReason::LimitReached),

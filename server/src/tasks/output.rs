@@ -30,6 +30,9 @@ pub struct StatementOutput {
     pub message: Option<String>,
     /// Rows the statement wrote (INSERT VALUES), for the faces that report it.
     pub written_rows: u64,
+    /// A query's source records read, and their key and value bytes; `None` for a
+    /// statement that reads no records.
+    pub scanned: Option<(u64, u64)>,
     /// Wall time the statement took.
     pub elapsed: Duration,
     /// When it started and ended, ms since the epoch.

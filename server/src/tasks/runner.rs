@@ -184,6 +184,7 @@ async fn run_query(
             ));
         }
         if end.is_some() {
+            output.scanned = Some(handle.scanned());
             return Ok(output);
         }
     }

@@ -208,18 +208,18 @@ fn statement_results(task: &Task, outputs: &[StatementOutput]) -> Vec<StatementR
                 .collect();
             let result_bytes: usize = out.rows.iter().flatten().map(|c| c.bytes()).sum();
             let result_rows = rows.len() as u64;
+            // A query reports the source records it read; any other statement the rows it
+            // answers with (what it looked at to build them).
+            let (read_rows, read_bytes) = out.scanned.unwrap_or((result_rows, result_bytes as u64));
             StatementResult {
                 query_id: query_id.clone(),
                 query: out.statement.clone(),
                 summary: Summary {
-                    // The engine does not count the rows a query scans yet; what it read
-                    // and returned are the same rows for the unfiltered scans Roe's
-                    // examples run, and the result's own counts are what is known.
-                    read_rows: result_rows,
-                    read_bytes: result_bytes as u64,
+                    read_rows,
+                    read_bytes,
                     written_rows: out.written_rows,
                     written_bytes: 0,
-                    total_rows_to_read: result_rows,
+                    total_rows_to_read: read_rows,
                     result_rows,
                     result_bytes: result_bytes as u64,
                     elapsed_ns: u64::try_from(out.elapsed.as_nanos()).unwrap_or(u64::MAX),
