@@ -9,6 +9,7 @@
 //!  faces ─► api (the facade) ─┬─ execute ─► statements ─► plan ─► catalog + command log
 //!                             ├─ insert_session ─► ingest (decode, key, partition) ─► log ─► acks
 //!                             ├─ start_query ─► plan ─► exec pipeline over log cursors ─► rows
+//!                             ├─ change_rows ─► a pull query's rows ─► tombstones | rewritten rows
 //!                             └─ topics ─► log (raw records)
 //!  persistent queries: query::persistent ─► exec pipeline ─► sink log (exactly once, checkpoints)
 //!                      stateful steps (GROUP BY) ─► state store, committed with the positions
@@ -32,9 +33,9 @@
 //!   functions, windows and state, joins over their state-store tables and window buffers,
 //!   limit, sinks).
 //! - `plan`: SQL → logical plan → pipeline, one planner for push, pull and persistent.
-//! - `query`: running queries: push/pull drivers, PRINT, persistent queries and their
-//!   checkpoints (in the data directory, or in Kafka with leases saying which node runs
-//!   which query), raw records.
+//! - `query`: running queries: push/pull drivers (a pull aggregate's groups folded), PRINT,
+//!   persistent queries and their checkpoints (in the data directory, or in Kafka with
+//!   leases saying which node runs which query), raw records.
 //! - `ingest`: rows → records; insert sessions with ordered durable acks.
 //! - `runtime`: the shared state (log, catalog, registries) and the backend it runs on.
 //! - `statements`: `/ksql` statements: validate all in a sandbox, then apply.

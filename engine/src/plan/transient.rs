@@ -125,7 +125,9 @@ pub const PULL_RANGE_SCAN_ENABLED: &str = "ksql.query.pull.range.scan.enabled";
 /// reads its rows from its topic instead of failing as "not queryable".
 pub const PULL_TABLE_FROM_TOPIC: &str = "sluice.query.pull.table.from.topic";
 
-/// Sluice's own property (ksqlDB has none): see [`QueryProperties::pull_aggregates`].
+/// Sluice's own property (ksqlDB has none): a pull query may aggregate (`SELECT COUNT(*)
+/// FROM t`), answering one row per group over the rows there are, instead of ksqlDB's "Pull
+/// queries don't support GROUP BY clauses" (faces whose SQL is a database's turn it on).
 pub const PULL_AGGREGATES: &str = "sluice.query.pull.aggregates";
 
 /// Prefix of every scalable push query id (ksqlDB's `SCALABLE_PUSH_QUERY_<uuid>`).

@@ -98,13 +98,3 @@ fn refuse(refusal: Refusal) -> HttpResponse {
         ),
     }
 }
-
-/// The properties every Roe statement runs with: Roe's SQL is a database's, so a pull query
-/// may aggregate (`SELECT count(*) FROM big`, its smoke scenario 2) rather than get
-/// ksqlDB's "Pull queries don't support GROUP BY clauses".
-fn statement_properties() -> std::collections::HashMap<String, String> {
-    std::collections::HashMap::from([(
-        sluice_engine::PULL_AGGREGATES.to_string(),
-        "true".to_string(),
-    )])
-}

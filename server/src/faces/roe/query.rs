@@ -79,7 +79,7 @@ async fn submit(
             run_batch_with(
                 Arc::clone(&services.engine),
                 statements,
-                super::statement_properties(),
+                statement_properties(),
             ),
         )
         .map_err(|full| error(StatusCode::SERVICE_UNAVAILABLE, &full.to_string()))?;
@@ -234,4 +234,14 @@ fn statement_results(task: &Task, outputs: &[StatementOutput]) -> Vec<StatementR
             }
         })
         .collect()
+}
+
+/// The properties every Roe statement runs with: Roe's SQL is a database's, so a pull query
+/// may aggregate (`SELECT count(*) FROM big`, its smoke scenario 2) rather than get
+/// ksqlDB's "Pull queries don't support GROUP BY clauses".
+pub(super) fn statement_properties() -> std::collections::HashMap<String, String> {
+    std::collections::HashMap::from([(
+        sluice_engine::PULL_AGGREGATES.to_string(),
+        "true".to_string(),
+    )])
 }

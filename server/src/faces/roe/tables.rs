@@ -15,7 +15,7 @@ use sluice_protocol::roe::table_query::{
 };
 use sluice_protocol::statement_split::{is_blank, split};
 
-use super::query::{error, status_name};
+use super::query::{error, statement_properties, status_name};
 use crate::auth::Principal;
 use crate::body::frames_in::{read_to_limit, ReadError};
 use crate::response::{json, HttpResponse};
@@ -69,7 +69,7 @@ pub async fn submit(
         run_batch_with(
             Arc::clone(&services.engine),
             statements,
-            super::statement_properties(),
+            statement_properties(),
         ),
     ) {
         Ok(task) => task,
