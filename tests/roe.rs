@@ -141,7 +141,8 @@ async fn sync_run_answers_one_result_per_statement() {
         &json!({"query": "SELECT count(*) FROM files; \
             SELECT file_size % 2 AS parity, COUNT(*) AS n, SUM(file_size) AS total FROM files GROUP BY file_size % 2; \
             SELECT COUNT(*) AS n FROM files GROUP BY name LIMIT 2; \
-            SELECT file_size % 2 AS parity FROM files GROUP BY file_size % 2 HAVING COUNT(*) < 2"}),
+            SELECT file_size % 2 AS parity FROM files GROUP BY file_size % 2 HAVING COUNT(*) < 2; \
+            SELECT count(*), SUM(file_size) FROM files WHERE file_size > 100"}),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -162,6 +163,8 @@ async fn sync_run_answers_one_result_per_statement() {
     assert_eq!(body[2]["row_count"], 2, "{body}");
     // Parity 0 passed HAVING at its first file and stopped at its second.
     assert_eq!(body[3]["result_rows"], json!([["1"]]), "{body}");
+    // Over no rows, as ClickHouse answers (and ksqlDB's SUM starts): one row, 0 and 0.
+    assert_eq!(body[4]["result_rows"], json!([["0", "0"]]), "{body}");
 
     // DML counts what it wrote.
     let (status, body) = call(

@@ -348,6 +348,10 @@ async fn selects_order_and_page_their_rows() {
     for (statement, want) in [
         ("SELECT COUNT(*) AS n FROM chat.m", json!([[4]])),
         (
+            "SELECT COUNT(*) AS n, MAX(ts) AS last FROM chat.m WHERE room = 'nobody'",
+            json!([[0, null]]),
+        ),
+        (
             "SELECT room, COUNT(*) AS n, MAX(ts) AS last FROM chat.m GROUP BY room ORDER BY room",
             json!([["a", 2, 30], ["b", 2, 20]]),
         ),

@@ -105,6 +105,13 @@ pub(crate) trait Operator: Send {
         None
     }
 
+    /// At the end of a pull query's input: rows the operator owes only then (a global
+    /// aggregate over no rows answers one row, as SQL does). Nothing by default; push and
+    /// persistent queries never end their input, so never call it.
+    fn finish(&mut self, _next: &mut Next<'_>) -> Flow {
+        Flow::Continue
+    }
+
     /// For a filter: an `E = literal` every row it passes satisfies (see
     /// `expr::equality_probe`), so a driver may hand it only the rows in that bucket.
     fn equality_probe(&self) -> Option<crate::expr::EqualityProbe> {

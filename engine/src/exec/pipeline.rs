@@ -88,6 +88,24 @@ impl<T: Terminal> Pipeline<T> {
         push_through(&mut self.operators, &mut self.terminal, row, out)
     }
 
+    /// Ends a pull query's input: each operator in turn passes on the rows it owes only at
+    /// the end ([`Operator::finish`]) through the operators after it.
+    pub(crate) fn finish(&mut self, out: &mut T::Output) -> Flow {
+        let Pipeline {
+            operators,
+            terminal,
+            ..
+        } = self;
+        for i in 0..operators.len() {
+            let (head, rest) = operators.split_at_mut(i + 1);
+            let flow = head[i].finish(&mut |row| push_through(rest, terminal, row, out));
+            if flow == Flow::Stop {
+                return Flow::Stop;
+            }
+        }
+        Flow::Continue
+    }
+
     /// The `E = literal` of a filter that sees the scan's rows first (no join), if any:
     /// rows outside its bucket would not get past the first operator.
     pub(crate) fn equality_probe(&self) -> Option<crate::expr::EqualityProbe> {

@@ -78,6 +78,11 @@ impl GroupFold {
                 let end = stream.next_rows(&mut batch, FOLD_READ_ROWS).await?;
                 self.fold(&batch)?;
                 if let Some(end) = end {
+                    // What the aggregate owes at the end: a global one over no rows
+                    // answers its empty group (`COUNT(*)` 0).
+                    batch.clear();
+                    stream.finish(&mut batch)?;
+                    self.fold(&batch)?;
                     self.end = Some(end);
                     break;
                 }

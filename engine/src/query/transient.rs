@@ -220,6 +220,16 @@ impl QueryStream {
         &self.plan
     }
 
+    /// Ends the query's input: the rows its operators owe only at the end (a global
+    /// aggregate over no rows) go to `out`. For pull queries over aggregates.
+    pub(crate) fn finish(&mut self, out: &mut ResultRows) -> Result<()> {
+        self.pipeline.finish(out);
+        match self.pipeline.take_error() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
     /// Records read through the pipeline so far, and their key and value bytes (what a
     /// database reports as rows and bytes read).
     pub fn scanned(&self) -> (u64, u64) {

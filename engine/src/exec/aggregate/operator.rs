@@ -339,4 +339,44 @@ impl Operator for Aggregate {
     fn take_error(&mut self) -> Option<EngineError> {
         self.error.take()
     }
+
+    /// A global aggregate (no GROUP BY, no window) that saw no row answers the result of
+    /// its empty group (`COUNT(*)` 0, most others null), if it passes HAVING.
+    fn finish(&mut self, next: &mut Next<'_>) -> Flow {
+        if self.error.is_some() || !self.spec.group_by.is_empty() || self.spec.window.is_some() {
+            return Flow::Continue;
+        }
+        let seen = self.key_bytes(&[]).and_then(|key| self.load(&key));
+        match seen {
+            Ok(Some(_)) => return Flow::Continue,
+            Ok(None) => {}
+            Err(e) => {
+                self.error = Some(e);
+                return Flow::Stop;
+            }
+        }
+        let accs: Vec<Value> = self.spec.calls.iter().map(|c| c.udaf.init()).collect();
+        if !self.output(&[], &accs) {
+            return Flow::Continue;
+        }
+        // No record is behind this row: an empty one stands in (no key, no value, time 0).
+        let record = crate::log::StoredRecord {
+            partition: crate::log::PartitionId(0),
+            offset: crate::log::Offset(0),
+            record: crate::log::Record {
+                key: None,
+                value: None,
+                timestamp_ms: 0,
+                headers: Vec::new(),
+            },
+        };
+        next(Row {
+            values: &self.out,
+            spans: &[],
+            record: &record,
+            rowtime: 0,
+            kind: RowKind::Row,
+            window: None,
+        })
+    }
 }
