@@ -120,6 +120,8 @@ struct Layout<'a> {
     source: &'a Source,
     /// Per schema column: the result column it is read from.
     from: Vec<usize>,
+    /// The first result column holding a set value (the row's own columns come before).
+    first_set: usize,
 }
 
 impl<'a> Layout<'a> {
@@ -127,13 +129,14 @@ impl<'a> Layout<'a> {
         let columns = &source.schema.columns;
         let own = |name: &str| names.iter().position(|n| n == name);
         let mut from = Vec::with_capacity(columns.len());
+        let mut first_set = names.len();
         for column in columns {
             from.push(own(&column.name).ok_or_else(|| {
                 EngineError::internal(format!("the row query lost column {}", column.name))
             })?);
         }
         if let RowChange::Update { columns: set } = change {
-            let first_set = names.len().checked_sub(set.len()).ok_or_else(|| {
+            first_set = names.len().checked_sub(set.len()).ok_or_else(|| {
                 EngineError::internal("the row query has fewer columns than values to set")
             })?;
             for (n, name) in set.iter().enumerate() {
@@ -153,7 +156,11 @@ impl<'a> Layout<'a> {
                 from[i] = first_set + n;
             }
         }
-        Ok(Layout { source, from })
+        Ok(Layout {
+            source,
+            from,
+            first_set,
+        })
     }
 
     /// Each found row as values in schema order, with the set values in place.
@@ -173,12 +180,16 @@ impl<'a> Layout<'a> {
                         coerce_json_text(text, &column.ty, CoercionMode::KafkaJson)?
                     }
                 };
-                let value = coerce_to(value.clone(), &column.ty).ok_or_else(|| {
-                    EngineError::statement(format!(
-                        "Expected type {} for column {} but got {value:?}",
-                        column.ty, column.name
-                    ))
-                })?;
+                // A stored value has its column's type already; a set one is coerced to it.
+                let value = match at >= self.first_set {
+                    false => value,
+                    true => coerce_to(value.clone(), &column.ty).ok_or_else(|| {
+                        EngineError::statement(format!(
+                            "Expected type {} for column {} but got {value:?}",
+                            column.ty, column.name
+                        ))
+                    })?,
+                };
                 values.push(value);
             }
             out.push(values);

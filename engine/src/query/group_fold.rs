@@ -11,6 +11,7 @@
 //! Bounded: at most [`PULL_GROUPS_MAX`] groups are held; a larger answer is refused.
 
 use std::collections::HashMap;
+use std::io::Write as _;
 
 use crate::error::{EngineError, Result};
 use crate::exec::result_rows::{CellRef, ResultRows};
@@ -122,7 +123,10 @@ impl GroupFold {
             let mut key = Vec::new();
             for cell in group {
                 match cell {
-                    CellRef::Value(v) => key.extend_from_slice(format!("v{v:?}").as_bytes()),
+                    CellRef::Value(v) => {
+                        // Written straight into the key: no String per row.
+                        let _ = write!(key, "v{v:?}");
+                    }
                     CellRef::Json(text) => {
                         key.push(b'j');
                         key.extend_from_slice(text);

@@ -22,7 +22,7 @@ use super::column_defaults::{take_defaults, ColumnDefault};
 use super::files::FILE_COLUMN_TYPE;
 use super::shared_access::{access_level_option, set_access_level, AccessLevel};
 pub use super::sql_tokens::source_name;
-use super::sql_tokens::{bare, matching, tokens, Kind, Token};
+use super::sql_tokens::{bare, matching, next_solid, tokens, Kind, Token};
 use super::topic_statement::{parse_statement as parse_topic_statement, TopicStatement};
 use super::user_scope::{owner_column_definition, OWNER_COLUMN};
 use super::user_statement::{parse_user_statement, UserStatement};
@@ -388,10 +388,6 @@ fn is_keyword_after_source(up: &str) -> bool {
         up,
         "VALUES" | "SELECT" | "STREAMS" | "TABLES" | "FUNCTIONS" | "AS"
     )
-}
-
-fn next_solid(toks: &[Token], from: usize) -> Option<usize> {
-    (from..toks.len()).find(|&i| toks[i].kind != Kind::Space)
 }
 
 fn quote(name: &str) -> String {

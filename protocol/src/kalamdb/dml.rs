@@ -12,7 +12,9 @@
 //! tombstone, or the row with the set columns replaced, for each row it finds. A SET value
 //! is any expression over the row (`SET n = n + 1`), as in KalamDB.
 
-use super::sql_tokens::{bare, tokens, Kind, Token};
+use super::sql_tokens::{
+    engine_ident, is_word, joined_text, next_solid, statement_end, tokens, Kind, Token,
+};
 
 /// An `UPDATE` or `DELETE`, ready for the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,15 +66,6 @@ pub fn parse_dml(sql: &str) -> Option<Result<Dml, String>> {
     }
 }
 
-/// Index of the next non-space token at or after `from`.
-fn solid_at(toks: &[Token], from: usize) -> Option<usize> {
-    (from..toks.len()).find(|&i| toks[i].kind != Kind::Space)
-}
-
-fn is_word(t: &Token, word: &str) -> bool {
-    t.kind == Kind::Word && t.text.eq_ignore_ascii_case(word)
-}
-
 /// The table name at `at` (a word, or a quoted name: not a string) and the index after it.
 fn table_at(toks: &[Token], at: Option<usize>) -> Option<(String, usize)> {
     let at = at?;
@@ -88,14 +81,9 @@ fn table_at(toks: &[Token], at: Option<usize>) -> Option<(String, usize)> {
 /// The statement's end from `from`: nothing, or `WHERE <condition>`, then an optional `;`.
 /// The condition's text, if any.
 fn where_tail(toks: &[Token], from: usize) -> Result<Option<String>, String> {
-    let mut end = toks.len();
-    // A trailing `;` (and what surrounds it) is the statement's end, not the condition's.
-    if let Some(last) = (0..toks.len()).rev().find(|&i| toks[i].kind != Kind::Space) {
-        if toks[last].text == ";" {
-            end = last;
-        }
-    }
-    let Some(at) = solid_at(&toks[..end], from) else {
+    // A trailing `;` is the statement's end, not the condition's.
+    let end = statement_end(toks);
+    let Some(at) = next_solid(&toks[..end], from) else {
         return Ok(None);
     };
     if !is_word(&toks[at], "WHERE") {
@@ -104,19 +92,11 @@ fn where_tail(toks: &[Token], from: usize) -> Result<Option<String>, String> {
             toks[at].text
         ));
     }
-    let condition = concat(&toks[at + 1..end]);
+    let condition = joined_text(&toks[at + 1..end]);
     if condition.is_empty() {
         return Err("WHERE needs a condition".into());
     }
     Ok(Some(condition))
-}
-
-fn concat(toks: &[Token]) -> String {
-    toks.iter()
-        .map(|t| t.text.as_str())
-        .collect::<String>()
-        .trim()
-        .to_string()
 }
 
 fn select(table: &str, extra: &str, condition: Option<String>) -> String {
@@ -127,9 +107,9 @@ fn select(table: &str, extra: &str, condition: Option<String>) -> String {
 /// `DELETE FROM t [WHERE c]`.
 fn delete(toks: &[Token]) -> Result<Dml, String> {
     const SHAPE: &str = "DELETE takes FROM <table> [WHERE <condition>]";
-    let delete = solid_at(toks, 0).ok_or(SHAPE)?;
-    let from = solid_at(toks, delete + 1).filter(|&i| is_word(&toks[i], "FROM"));
-    let (table, after) = table_at(toks, from.and_then(|f| solid_at(toks, f + 1))).ok_or(SHAPE)?;
+    let delete = next_solid(toks, 0).ok_or(SHAPE)?;
+    let from = next_solid(toks, delete + 1).filter(|&i| is_word(&toks[i], "FROM"));
+    let (table, after) = table_at(toks, from.and_then(|f| next_solid(toks, f + 1))).ok_or(SHAPE)?;
     let condition = where_tail(toks, after)?;
     Ok(Dml {
         select: select(&table, "", condition),
@@ -140,22 +120,18 @@ fn delete(toks: &[Token]) -> Result<Dml, String> {
 /// `UPDATE t SET a = e [, b = e …] [WHERE c]`.
 fn update(toks: &[Token]) -> Result<Dml, String> {
     const SHAPE: &str = "UPDATE takes <table> SET <column> = <value>[, …] [WHERE <condition>]";
-    let update = solid_at(toks, 0).ok_or(SHAPE)?;
-    let (table, after) = table_at(toks, solid_at(toks, update + 1)).ok_or(SHAPE)?;
-    let set = solid_at(toks, after)
+    let update = next_solid(toks, 0).ok_or(SHAPE)?;
+    let (table, after) = table_at(toks, next_solid(toks, update + 1)).ok_or(SHAPE)?;
+    let set = next_solid(toks, after)
         .filter(|&i| is_word(&toks[i], "SET"))
         .ok_or(SHAPE)?;
     let mut columns: Vec<String> = Vec::new();
     let mut values = String::new();
     let mut i = set + 1;
     loop {
-        let at = solid_at(toks, i).ok_or(SHAPE)?;
-        let column = match toks[at].kind {
-            Kind::Word => toks[at].text.to_ascii_uppercase(),
-            Kind::Quoted if !toks[at].text.starts_with('\'') => bare(&toks[at]),
-            _ => return Err(SHAPE.into()),
-        };
-        let eq = solid_at(toks, at + 1)
+        let at = next_solid(toks, i).ok_or(SHAPE)?;
+        let column = engine_ident(&toks[at]).ok_or(SHAPE)?;
+        let eq = next_solid(toks, at + 1)
             .filter(|&e| toks[e].text == "=")
             .ok_or(SHAPE)?;
         // The value runs to a `,` or WHERE outside parentheses, or the statement's end.
@@ -172,7 +148,7 @@ fn update(toks: &[Token]) -> Result<Dml, String> {
             }
             end += 1;
         }
-        let value = concat(&toks[eq + 1..end]);
+        let value = joined_text(&toks[eq + 1..end]);
         if value.is_empty() {
             return Err(format!("SET {column} needs a value"));
         }

@@ -13,7 +13,9 @@
 
 use std::cmp::Ordering;
 
-use super::sql_tokens::{bare, tokens, Kind, Token};
+use super::sql_tokens::{
+    engine_ident, is_word, joined_text, statement_end, tokens, top_level, Kind, Token,
+};
 use crate::statement_table::Cell;
 
 /// A SELECT whose ordering and paging the face applies.
@@ -52,39 +54,12 @@ pub fn hidden_alias(i: usize) -> String {
     format!("__ORDER_{i}")
 }
 
-/// Top-level indexes of the solid tokens of `toks` (outside parentheses).
-fn top_level(toks: &[Token]) -> Vec<usize> {
-    let mut depth = 0usize;
-    let mut out = Vec::new();
-    for (i, t) in toks.iter().enumerate() {
-        match t.text.as_str() {
-            "(" => depth += 1,
-            ")" => depth = depth.saturating_sub(1),
-            _ if depth == 0 && t.kind != Kind::Space => out.push(i),
-            _ => {}
-        }
-    }
-    out
-}
-
-fn is_word(t: &Token, word: &str) -> bool {
-    t.kind == Kind::Word && t.text.eq_ignore_ascii_case(word)
-}
-
-fn concat(toks: &[Token]) -> String {
-    toks.iter()
-        .map(|t| t.text.as_str())
-        .collect::<String>()
-        .trim()
-        .to_string()
-}
-
 /// `sql` split into the SELECT the engine runs and the ordering the face applies; `None`
 /// for anything but a SELECT with a top-level `ORDER BY` or `OFFSET` (a `LIMIT` alone stays
 /// with the engine), `Err` for a malformed one.
 pub fn split_order(sql: &str) -> Option<Result<Ordered, String>> {
     let toks = tokens(sql);
-    let top = top_level(&toks);
+    let top = top_level(&toks, 0);
     let first = *top.first()?;
     if !is_word(&toks[first], "SELECT") {
         return None;
@@ -100,15 +75,10 @@ pub fn split_order(sql: &str) -> Option<Result<Ordered, String>> {
     let limit_at = top.iter().position(|&i| is_word(&toks[i], "LIMIT"));
     // The clauses the face takes start at the first of them.
     let cut = [order, limit_at, offset_at].into_iter().flatten().min()?;
-    let mut end = toks.len();
-    if let Some(&last) = top.last() {
-        if toks[last].text == ";" {
-            end = last;
-        }
-    }
+    let end = statement_end(&toks);
     Some(
         parse_tail(&toks, &top, cut, end).map(|(keys, limit, offset)| Ordered {
-            sql: format!("{};", concat(&toks[..top[cut]])),
+            sql: format!("{};", joined_text(&toks[..top[cut]])),
             keys,
             limit,
             offset,
@@ -206,25 +176,22 @@ fn order_key(term: &[Token]) -> Result<OrderKey, String> {
         return Err("ORDER BY needs a column or expression in each term".into());
     };
     let expr = &term[first..=last];
-    let text = concat(expr);
+    let text = joined_text(expr);
     let names: Vec<&Token> = expr.iter().filter(|t| t.kind != Kind::Space).collect();
-    let is_name =
-        |t: &Token| t.kind == Kind::Word || (t.kind == Kind::Quoted && !t.text.starts_with('\''));
-    let by = match names.as_slice() {
-        [t] if t.kind == Kind::Word && t.text.bytes().all(|b| b.is_ascii_digit()) => {
+    // A column, maybe qualified (`m.ts`): the result names it without the qualifier.
+    let column = match names.as_slice() {
+        [t] => engine_ident(t),
+        [_, dot, t] if dot.text == "." => engine_ident(t),
+        _ => None,
+    };
+    let by = match (names.as_slice(), column) {
+        ([t], _) if t.kind == Kind::Word && t.text.bytes().all(|b| b.is_ascii_digit()) => {
             match t.text.parse::<usize>() {
                 Ok(p) if p >= 1 => OrderBy::Position(p),
                 _ => return Err(format!("ORDER BY position {} is not a column", t.text)),
             }
         }
-        [t] if is_name(t) => OrderBy::Name {
-            name: engine_name(t),
-            text,
-        },
-        [_, dot, t] if dot.text == "." && is_name(t) => OrderBy::Name {
-            name: engine_name(t),
-            text,
-        },
+        (_, Some(name)) => OrderBy::Name { name, text },
         _ => OrderBy::Expression(text),
     };
     Ok(OrderKey {
@@ -234,18 +201,11 @@ fn order_key(term: &[Token]) -> Result<OrderKey, String> {
     })
 }
 
-fn engine_name(t: &Token) -> String {
-    match t.kind {
-        Kind::Quoted => bare(t),
-        _ => t.text.to_ascii_uppercase(),
-    }
-}
-
 /// `sql` (a SELECT, as in [`Ordered::sql`]) with one more result column per `(alias,
 /// expression)`, after the select list.
 pub fn with_hidden_columns(sql: &str, hidden: &[(String, String)]) -> String {
     let toks = tokens(sql);
-    let top = top_level(&toks);
+    let top = top_level(&toks, 0);
     let Some(from) = top.iter().copied().find(|&i| is_word(&toks[i], "FROM")) else {
         return sql.to_string();
     };
@@ -253,7 +213,11 @@ pub fn with_hidden_columns(sql: &str, hidden: &[(String, String)]) -> String {
         .iter()
         .map(|(alias, expr)| format!(", ({expr}) AS `{alias}`"))
         .collect();
-    format!("{}{extra} {}", concat(&toks[..from]), concat(&toks[from..]))
+    format!(
+        "{}{extra} {}",
+        joined_text(&toks[..from]),
+        joined_text(&toks[from..])
+    )
 }
 
 /// Sorts `rows` (stable) by `keys`, each a column index with its direction.

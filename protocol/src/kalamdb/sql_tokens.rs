@@ -38,6 +38,61 @@ pub(crate) fn quoted_text(t: &Token) -> Option<String> {
     Some(body.replace(&doubled, &quote.to_string()))
 }
 
+/// Index of the next token at or after `from` that is not whitespace or a comment.
+pub(crate) fn next_solid(toks: &[Token], from: usize) -> Option<usize> {
+    (from..toks.len()).find(|&i| toks[i].kind != Kind::Space)
+}
+
+/// Indexes of the solid tokens from `from` on that sit outside parentheses (an opening
+/// `(` at the top level included).
+pub(crate) fn top_level(toks: &[Token], from: usize) -> Vec<usize> {
+    let mut depth = 0usize;
+    let mut out = Vec::new();
+    for (i, t) in toks.iter().enumerate().skip(from) {
+        if depth == 0 && t.kind != Kind::Space {
+            out.push(i);
+        }
+        match t.text.as_str() {
+            "(" => depth += 1,
+            ")" => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Whether `t` is the keyword `word` (any case).
+pub(crate) fn is_word(t: &Token, word: &str) -> bool {
+    t.kind == Kind::Word && t.text.eq_ignore_ascii_case(word)
+}
+
+/// The tokens' text put back together, trimmed.
+pub(crate) fn joined_text(toks: &[Token]) -> String {
+    toks.iter()
+        .map(|t| t.text.as_str())
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// Where the statement's own text ends: before a trailing `;`, else at the end.
+pub(crate) fn statement_end(toks: &[Token]) -> usize {
+    match (0..toks.len()).rev().find(|&i| toks[i].kind != Kind::Space) {
+        Some(last) if toks[last].text == ";" => last,
+        _ => toks.len(),
+    }
+}
+
+/// A column name as the engine names it: an unquoted name upper-cased, a quoted one as
+/// written; `None` for anything else (a string, a symbol).
+pub(crate) fn engine_ident(t: &Token) -> Option<String> {
+    match t.kind {
+        Kind::Word => Some(t.text.to_ascii_uppercase()),
+        Kind::Quoted if !t.text.starts_with('\'') => Some(bare(t)),
+        _ => None,
+    }
+}
+
 /// The `)` matching the `(` at `open`.
 pub(crate) fn matching(toks: &[Token], open: usize) -> Option<usize> {
     let mut depth = 0usize;

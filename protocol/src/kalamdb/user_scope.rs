@@ -18,7 +18,7 @@
 //! cannot scope must not read other users' rows, so it fails closed. A reference is any
 //! quoted token naming a USER table, wherever it stands, not only where a source name goes.
 
-use super::sql_tokens::{bare, matching, tokens, Kind, Token};
+use super::sql_tokens::{bare, matching, tokens, top_level, Kind, Token};
 
 /// The hidden column holding a row's owner; the first part of a USER table's key. KalamDB
 /// reserves `_`-names for its system columns, so no user column can be called this.
@@ -212,24 +212,6 @@ fn names_user_table(t: &Token, is_user_table: &dyn Fn(&str) -> bool) -> bool {
 
 fn upper(t: &Token) -> String {
     t.text.to_ascii_uppercase()
-}
-
-/// Solid tokens of `toks` from `from` that are not inside parentheses (an opening
-/// parenthesis itself is).
-fn top_level(toks: &[Token], from: usize) -> Vec<usize> {
-    let mut depth = 0usize;
-    let mut out = Vec::new();
-    for (i, t) in toks.iter().enumerate().skip(from) {
-        if depth == 0 && t.kind != Kind::Space {
-            out.push(i);
-        }
-        match t.text.as_str() {
-            "(" => depth += 1,
-            ")" => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    out
 }
 
 /// `SELECT … FROM <source> [[AS] alias] [WINDOW …] [WHERE c] …` with the owner's predicate

@@ -183,30 +183,7 @@ async fn run_statement(
                 require(services, principal, Action::DropTable, "drop tables")?;
             }
             check_shared_access(services, &[principal, acting_principal], &sql)?;
-            match parse_dml(&sql) {
-                Some(dml) => {
-                    let dml = dml.map_err(|reason| {
-                        Failure::new(StatusCode::BAD_REQUEST, code::INVALID_SQL, reason)
-                    })?;
-                    change_rows(services, acting, dml).await?
-                }
-                None => match split_order(&sql) {
-                    Some(ordered) => {
-                        let ordered = ordered.map_err(|reason| {
-                            Failure::new(StatusCode::BAD_REQUEST, code::INVALID_SQL, reason)
-                        })?;
-                        run_ordered(services, acting, ordered).await?
-                    }
-                    None => {
-                        let mut result = run_as_user(services, acting, &sql).await?;
-                        if result.message.is_none() && starts_with_word(&sql, "INSERT") {
-                            // KalamDB's words for a write's count.
-                            result.message = Some(format!("Inserted {} row(s)", result.row_count));
-                        }
-                        result
-                    }
-                },
-            }
+            run_engine_statement(services, acting, &sql).await?
         }
         Mapped::SetAccessLevel { table, level } => {
             require(
@@ -420,8 +397,7 @@ fn acting_user(
     let Some(wrapped) = execute_as(&statement) else {
         return Ok((principal.clone(), statement));
     };
-    let (target, inner) = wrapped
-        .map_err(|reason| Failure::new(StatusCode::BAD_REQUEST, code::INVALID_SQL, reason))?;
+    let (target, inner) = wrapped.map_err(invalid_sql)?;
     let auth = &services.auth;
     let user = auth
         .users()
@@ -498,8 +474,7 @@ async fn run_as_user(
     sql: &str,
 ) -> Result<QueryResult, Failure> {
     let state = &services.kalamdb;
-    let scoped = scope_statement(sql, &|t| state.is_user_table(t), acting)
-        .map_err(|reason| Failure::new(StatusCode::BAD_REQUEST, code::INVALID_SQL, reason))?;
+    let scoped = scope_statement(sql, &|t| state.is_user_table(t), acting).map_err(invalid_sql)?;
     let mut result = run_engine(services, scoped.sql).await?;
     if let Some(table) = dropped_table(sql) {
         state.forget_table(&table).map_err(execution)?;
@@ -510,6 +485,40 @@ async fn run_as_user(
     Ok(result)
 }
 
+/// An engine statement as user `acting`: `UPDATE`/`DELETE` and ordered SELECTs, which the
+/// engine's SQL has not, through the face's own paths; anything else as it is.
+async fn run_engine_statement(
+    services: &Arc<Services>,
+    acting: &str,
+    sql: &str,
+) -> Result<QueryResult, Failure> {
+    if let Some(dml) = parse_dml(sql) {
+        return change_rows(services, acting, dml.map_err(invalid_sql)?).await;
+    }
+    if let Some(ordered) = split_order(sql) {
+        return run_ordered(services, acting, ordered.map_err(invalid_sql)?).await;
+    }
+    run_as_user(services, acting, sql).await
+}
+
+/// KalamDB's answer to a statement it cannot parse or scope.
+fn invalid_sql(reason: String) -> Failure {
+    Failure::new(StatusCode::BAD_REQUEST, code::INVALID_SQL, reason)
+}
+
+/// `work` within [`SQL_WAIT_MS`], else KalamDB's timeout failure.
+async fn within_wait<T>(work: impl std::future::Future<Output = T>) -> Result<T, Failure> {
+    tokio::time::timeout(Duration::from_millis(SQL_WAIT_MS), work)
+        .await
+        .map_err(|_| {
+            Failure::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                code::SQL_EXECUTION_ERROR,
+                format!("the statement did not finish within {SQL_WAIT_MS} ms"),
+            )
+        })
+}
+
 /// `UPDATE` or `DELETE` as user `acting`: the rows its query finds (only theirs, in a USER
 /// table) are rewritten or deleted by the engine; KalamDB's count and message.
 async fn change_rows(
@@ -518,41 +527,23 @@ async fn change_rows(
     dml: Dml,
 ) -> Result<QueryResult, Failure> {
     let state = &services.kalamdb;
-    let scoped = scope_statement(&dml.select, &|t| state.is_user_table(t), acting)
-        .map_err(|reason| Failure::new(StatusCode::BAD_REQUEST, code::INVALID_SQL, reason))?;
+    let scoped =
+        scope_statement(&dml.select, &|t| state.is_user_table(t), acting).map_err(invalid_sql)?;
     let change = match &dml.change {
         DmlChange::Delete => RowChange::Delete,
         DmlChange::Update { columns } => RowChange::Update { columns },
     };
-    let changed = tokio::time::timeout(
-        Duration::from_millis(SQL_WAIT_MS),
-        services.engine.change_rows(&scoped.sql, change),
-    )
-    .await
-    .map_err(|_| {
-        Failure::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            code::SQL_EXECUTION_ERROR,
-            format!("the statement did not finish within {SQL_WAIT_MS} ms"),
-        )
-    })?
-    .map_err(|e| {
-        let (status, code) = error_code(e.code(), e.message());
-        Failure::new(status, code, e.message())
-    })?;
+    let changed = within_wait(services.engine.change_rows(&scoped.sql, change))
+        .await?
+        .map_err(|e| {
+            let (status, code) = error_code(e.code(), e.message());
+            Failure::new(status, code, e.message())
+        })?;
     Ok(QueryResult {
         row_count: changed,
         message: Some(dml.message(changed)),
         ..QueryResult::default()
     })
-}
-
-/// Whether `sql`'s first word is `word` (any case).
-fn starts_with_word(sql: &str, word: &str) -> bool {
-    sql.trim_start()
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .next()
-        .is_some_and(|w| w.eq_ignore_ascii_case(word))
 }
 
 /// A SELECT with `ORDER BY` or `OFFSET` as user `acting`: the engine runs it without them
@@ -563,7 +554,6 @@ async fn run_ordered(
     acting: &str,
     ordered: Ordered,
 ) -> Result<QueryResult, Failure> {
-    let invalid = |reason: String| Failure::new(StatusCode::BAD_REQUEST, code::INVALID_SQL, reason);
     let keys = &ordered.keys;
     let mut hidden: Vec<(String, String)> = Vec::new();
     let mut from_hidden: Vec<Option<usize>> = vec![None; keys.len()];
@@ -615,14 +605,17 @@ async fn run_ordered(
             (_, Some(h)) => visible + h,
             (OrderBy::Position(p), None) if *p <= visible => p - 1,
             (OrderBy::Position(p), None) => {
-                return Err(invalid(format!(
+                return Err(invalid_sql(format!(
                     "ORDER BY {p}: the result has {visible} columns"
                 )))
             }
-            (OrderBy::Name { name, .. }, None) => shown(&result, name, hidden.len())
-                .ok_or_else(|| invalid(format!("ORDER BY column '{name}' cannot be resolved")))?,
+            (OrderBy::Name { name, .. }, None) => {
+                shown(&result, name, hidden.len()).ok_or_else(|| {
+                    invalid_sql(format!("ORDER BY column '{name}' cannot be resolved"))
+                })?
+            }
             (OrderBy::Expression(text), None) => {
-                return Err(invalid(format!("ORDER BY {text} was not computed")))
+                return Err(invalid_sql(format!("ORDER BY {text} was not computed")))
             }
         };
         columns.push((column, key));
@@ -815,15 +808,7 @@ async fn run_engine(services: &Arc<Services>, sql: String) -> Result<QueryResult
         vec![BatchStatement::Sql(sql)],
         properties,
     );
-    let outcome = tokio::time::timeout(Duration::from_millis(SQL_WAIT_MS), batch)
-        .await
-        .map_err(|_| {
-            Failure::new(
-                StatusCode::GATEWAY_TIMEOUT,
-                code::SQL_EXECUTION_ERROR,
-                format!("the statement did not finish within {SQL_WAIT_MS} ms"),
-            )
-        })?;
+    let outcome = within_wait(batch).await?;
     match outcome {
         Ok(output) => Ok(output
             .statements
@@ -854,7 +839,10 @@ fn query_result(out: &StatementOutput) -> QueryResult {
             .collect(),
         rows: out.rows.clone(),
         row_count,
-        message: out.message.clone(),
+        // An INSERT answers KalamDB's words for its count.
+        message: out.message.clone().or_else(|| {
+            (out.written_rows > 0).then(|| format!("Inserted {} row(s)", out.written_rows))
+        }),
     }
 }
 
