@@ -434,8 +434,9 @@ fn invalid_json(why: &str) -> EngineError {
 /// BIGINT token in range (not `-0`); a STRING with nothing Jackson would escape (no `\\`,
 /// no control byte); a DOUBLE already in Java's `Double.toString` form (plain notation for
 /// `1e-3 <= |d| < 1e7`, no redundant trailing zero, at most 15 significant digits, which
-/// an f64 round-trips exactly so its shortest digits are these). Anything else answers
-/// false and takes the general path, which also reports errors.
+/// an f64 round-trips exactly so its shortest digits are these); a STRUCT, ARRAY or MAP in
+/// compact canonical form whose every part is one of these (`nested_text`). Anything else
+/// answers false and takes the general path, which also reports errors.
 ///
 /// True also means the general path would succeed: the record is not one to skip.
 pub fn renders_as_stored(raw: &[u8], ty: &SqlType) -> bool {
@@ -454,6 +455,9 @@ pub fn renders_as_stored(raw: &[u8], ty: &SqlType) -> bool {
                 && is_unescaped_text(&raw[1..raw.len() - 1])
         }
         SqlType::Double => is_java_plain_double(raw),
+        SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_) => {
+            super::nested_text::nested_renders_as_stored(raw, ty)
+        }
         _ => false,
     }
 }

@@ -27,6 +27,8 @@
 //!   ksqlDB's stored bytes are.
 //! - [`key`]: record keys in the `KAFKA`, `JSON` and `NONE` key formats.
 //! - [`kafka_key`]: Kafka's primitive serializers (`KAFKA` format) for one key column.
+//! - `nested_text`: whether a stored STRUCT, ARRAY or MAP text is already its result
+//!   rendering (so results copy it, as they do plain scalars).
 //! - [`java_double`]: DOUBLE text exactly as Java's `Double.toString`.
 //! - [`decimal_text`]: DECIMAL parsing, rescaling and `BigDecimal.toString`.
 //! - [`json_text`]: JSON string escaping and the nesting-depth guard.
@@ -47,6 +49,7 @@ pub mod json_value;
 pub mod json_write;
 pub mod kafka_key;
 pub mod key;
+mod nested_text;
 pub(crate) mod timestamp_extractor;
 pub mod window_key;
 

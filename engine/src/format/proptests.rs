@@ -310,6 +310,98 @@ proptest! {
     }
 }
 
+/// JSON text shaped like `ty` (so most of it could render as stored), with the slips a
+/// producer makes: scalar tokens of any kind, a space after a comma, struct fields swapped,
+/// missing or in lower case, repeated map keys.
+fn text_for(ty: &SqlType) -> BoxedStrategy<String> {
+    match ty {
+        SqlType::Array(item) => (vec(text_for(item), 0..4), "[ ]{0,1}")
+            .prop_map(|(items, ws)| format!("[{}]", items.join(&format!(",{ws}"))))
+            .boxed(),
+        SqlType::Map(_, value) => vec((prop_oneof![Just("A"), Just("B"), Just("a")], text_for(value)), 0..4)
+            .prop_map(|m| {
+                let members: Vec<String> =
+                    m.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                format!("{{{}}}", members.join(","))
+            })
+            .boxed(),
+        SqlType::Struct(fields) => {
+            let values: Vec<BoxedStrategy<String>> = fields.iter().map(|f| text_for(&f.ty)).collect();
+            let names: Vec<String> = fields.iter().map(|f| f.name.clone()).collect();
+            (values, 0u8..8)
+                .prop_map(move |(values, slip)| {
+                    let mut members: Vec<String> = names
+                        .iter()
+                        .zip(&values)
+                        .map(|(k, v)| match slip {
+                            1 => format!("\"{}\":{v}", k.to_lowercase()),
+                            _ => format!("\"{k}\":{v}"),
+                        })
+                        .collect();
+                    match slip {
+                        2 => members.reverse(),
+                        3 => drop(members.pop()),
+                        _ => {}
+                    }
+                    format!("{{{}}}", members.join(","))
+                })
+                .boxed()
+        }
+        _ => scalar_token().boxed(),
+    }
+}
+
+/// Nested types over the scalars whose text can render as stored.
+fn nested_type() -> impl Strategy<Value = SqlType> {
+    let scalar = prop_oneof![
+        Just(SqlType::Boolean),
+        Just(SqlType::Integer),
+        Just(SqlType::BigInt),
+        Just(SqlType::Double),
+        Just(SqlType::String),
+    ];
+    scalar.prop_recursive(3, 8, 2, |inner| {
+        let field = |name: &str, ty| StructField {
+            name: name.to_owned(),
+            ty,
+        };
+        prop_oneof![
+            inner.clone().prop_map(|t| SqlType::Array(Box::new(t))),
+            inner
+                .clone()
+                .prop_map(|t| SqlType::Map(Box::new(SqlType::String), Box::new(t))),
+            (inner.clone(), inner)
+                .prop_map(move |(a, b)| SqlType::Struct(vec![field("A", a), field("B", b)])),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4096))]
+
+    /// The nested half of the rule above: a STRUCT, ARRAY or MAP text is copied only when
+    /// its decoded value renders to the same bytes.
+    #[test]
+    fn nested_text_copied_only_when_it_renders_identically(
+        (ty, text) in nested_type().prop_flat_map(|ty| (Just(ty.clone()), text_for(&ty))),
+    ) {
+        let Ok(lv) = super::coerce::parse_json_value(text.as_bytes()) else {
+            return Ok(());
+        };
+        if super::json_value::renders_as_stored(text.as_bytes(), &ty) {
+            let value = super::coerce::coerce_json(&lv, &ty, super::CoercionMode::KafkaJson)
+                .map_err(|e| TestCaseError::fail(format!("{text} as {ty}: {e}")))?;
+            let mut rendered = Vec::new();
+            super::json_value::write_json_value(
+                &value,
+                super::json_value::TemporalJson::IsoText,
+                &mut rendered,
+            );
+            prop_assert_eq!(String::from_utf8_lossy(&rendered), text.as_str(), "{}", ty);
+        }
+    }
+}
+
 /// A JSON object text from random tokens and whitespace, sometimes with one byte changed.
 fn object_text() -> impl Strategy<Value = String> {
     let member = (
