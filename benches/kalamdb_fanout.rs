@@ -28,7 +28,8 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// How long subscribers wait for stragglers after the last row was written.
+/// How long a subscriber waits for its next frame before it stops (once rows stop coming:
+/// the stragglers' time after the last row was written, however long writing took).
 const DRAIN_SECS: u64 = 5;
 
 /// Highest latency the histograms track (µs): a minute, far past the drain time; an
@@ -80,14 +81,30 @@ async fn subscribe(addr: std::net::SocketAddr, id: usize) -> Ws {
     }
 }
 
-/// Counts rows and records their latency until `expected` arrived or `until`.
-async fn receive(mut ws: Ws, expected: u64, until: Instant) -> (u64, Histogram<u64>) {
+/// What one subscriber saw.
+struct Received {
+    delivered: u64,
+    latency: Histogram<u64>,
+    /// The server dropped the subscription (an `error` frame: it fell too far behind).
+    dropped: bool,
+}
+
+/// Counts rows and records their latency until `expected` arrived, an `error` frame, or
+/// [`DRAIN_SECS`] without a frame (or `until`).
+async fn receive(mut ws: Ws, expected: u64, until: Instant) -> Received {
     let mut latency = Histogram::<u64>::new_with_bounds(1, LATENCY_US_MAX, 3).expect("histogram");
     let mut delivered = 0;
+    let mut dropped = false;
     while delivered < expected {
-        let Ok(Some(frame)) = tokio::time::timeout_at(until, next_text(&mut ws)).await else {
+        let idle = Instant::now() + Duration::from_secs(DRAIN_SECS);
+        let Ok(Some(frame)) = tokio::time::timeout_at(idle.min(until), next_text(&mut ws)).await
+        else {
             break;
         };
+        if frame["type"] == "error" {
+            dropped = true;
+            break;
+        }
         if frame["type"] != "change" {
             continue;
         }
@@ -100,7 +117,11 @@ async fn receive(mut ws: Ws, expected: u64, until: Instant) -> (u64, Histogram<u
             delivered += 1;
         }
     }
-    (delivered, latency)
+    Received {
+        delivered,
+        latency,
+        dropped,
+    }
 }
 
 fn main() {
@@ -142,39 +163,61 @@ fn main() {
         for id in 0..subscribers {
             ready.push(subscribe(addr, id).await);
         }
-        let until = Instant::now() + Duration::from_secs(secs + DRAIN_SECS);
+        // A backstop only: receivers stop when rows stop coming.
+        let until = Instant::now() + Duration::from_secs(10 * secs + DRAIN_SECS);
         let receivers: Vec<_> = ready
             .into_iter()
             .map(|ws| tokio::spawn(receive(ws, rows, until)))
             .collect();
 
-        // Paced writer: row i is due at start + i/rate; its body is the wall time of its
-        // INSERT call, so latency covers the write (durable append) and the fan-out. A
-        // writer that cannot keep the pace shows as "written in" longer than the run.
+        // Paced writer: row i is due at start + i/rate. Each tick the rows due by then go
+        // to an insert session (`/inserts-stream`'s path) together, so rows written in the
+        // same moment share an append and its fsync, as concurrent producers' rows do. A
+        // row's body is the wall time it was handed to the engine, so latency covers the
+        // write (durable append) and the fan-out. A writer that cannot keep the pace shows
+        // as "written in" longer than the run.
+        let (mut session, mut acks) = engine.insert_session("bench.t").expect("insert session");
+        let acked = tokio::spawn(async move {
+            let mut n = 0u64;
+            while let Some(ack) = acks.next().await {
+                match ack {
+                    sluice_engine::Ack::Ok { rows, .. } => n += rows,
+                    other => panic!("a row failed: {other:?}"),
+                }
+            }
+            n
+        });
         let start = Instant::now();
-        for i in 0..rows {
-            let due = Duration::from_micros(i * 1_000_000 / rate);
+        let mut next = 0u64;
+        while next < rows {
+            let due = Duration::from_micros(next * 1_000_000 / rate);
             tokio::time::sleep_until(start + due).await;
-            let sql = format!(
-                "INSERT INTO `bench.t` (ID, BODY) VALUES ('k{i}', '{}');",
-                now_us()
-            );
-            engine.execute(&sql, &none, &none).await.expect("insert");
+            let elapsed = start.elapsed().as_micros() as u64;
+            let until = (elapsed * rate / 1_000_000 + 1).min(rows);
+            let sent_us = now_us();
+            let lines: Vec<bytes::Bytes> = (next..until)
+                .map(|i| format!(r#"{{"ID":"k{i}","BODY":"{sent_us}"}}"#).into())
+                .collect();
+            next = until;
+            assert_eq!(session.push(&lines).await, sluice_engine::Flow::Continue);
         }
+        session.finish().await;
+        assert_eq!(acked.await.expect("acks"), rows, "every row acked");
         let write_secs = start.elapsed().as_secs_f64();
 
         let mut all = Histogram::<u64>::new_with_bounds(1, LATENCY_US_MAX, 3).expect("histogram");
-        let mut delivered = 0;
+        let (mut delivered, mut dropped) = (0, 0);
         for r in receivers {
-            let (n, h) = r.await.expect("receiver");
-            delivered += n;
-            all.add(h).expect("same bounds");
+            let received = r.await.expect("receiver");
+            delivered += received.delivered;
+            dropped += usize::from(received.dropped);
+            all.add(received.latency).expect("same bounds");
         }
         let expected = rows * subscribers as u64;
         let ms = |us: u64| us as f64 / 1000.0;
         println!(
             "kalamdb_fanout: {subscribers} subscribers, {rate} rows/s for {secs} s (written in {write_secs:.2} s): \
-             delivered {delivered}/{expected}, e2e p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+             delivered {delivered}/{expected} ({dropped} subscribers dropped for falling behind), e2e p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
             ms(all.value_at_quantile(0.5)),
             ms(all.value_at_quantile(0.99)),
             ms(all.max()),

@@ -219,6 +219,7 @@ impl Server {
             kalamdb,
             kalamdb_topics,
             kalamdb_files,
+            kalamdb_live: Arc::default(),
             deltastream_sources: Arc::default(),
             metrics: Arc::new(Metrics::new()),
         });

@@ -11,6 +11,7 @@ use sluice_protocol::foundry::functions::FunctionRegistry;
 use crate::auth::Auth;
 use crate::faces::deltastream::sources::SourceStore;
 use crate::faces::kalamdb::file_store::FileStore;
+use crate::faces::kalamdb::live_hub::LiveHubs;
 use crate::faces::kalamdb::{ConsumerGroups, KalamState};
 use crate::metrics::Metrics;
 use crate::tasks::TaskRegistry;
@@ -31,6 +32,8 @@ pub struct Services {
     pub kalamdb_topics: Arc<ConsumerGroups>,
     /// The KalamDB face's uploaded files (FILE cells' bytes).
     pub kalamdb_files: Arc<FileStore>,
+    /// The KalamDB face's live-query hubs (one feed per distinct live query).
+    pub kalamdb_live: Arc<LiveHubs>,
     /// DeltaStream's attached files (function and descriptor sources) for `/v2/download`.
     pub deltastream_sources: Arc<SourceStore>,
     /// What `/metrics` reports; the data path's handles bump it.

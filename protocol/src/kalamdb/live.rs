@@ -387,23 +387,97 @@ pub fn initial_data_batch(id: &str, rows: &[Row], control: &BatchControl) -> Str
 
 /// `change`: inserts carry `rows`, deletes `old_values`, updates both (in the same order).
 pub fn change(id: &str, kind: ChangeType, rows: &[Row], old_values: &[Row]) -> String {
-    let mut out = Map::new();
-    out.insert("type".into(), "change".into());
-    out.insert("subscription_id".into(), id.into());
-    let name = match kind {
-        ChangeType::Insert => "insert",
-        ChangeType::Update => "update",
-        ChangeType::Delete => "delete",
-    };
-    out.insert("change_type".into(), name.into());
-    if kind != ChangeType::Delete {
-        out.insert("rows".into(), json!(rows));
-    }
-    if kind != ChangeType::Insert {
-        out.insert("old_values".into(), json!(old_values));
-    }
-    Json::Object(out).to_string()
+    ChangeFrame::new(kind, rows, old_values).for_subscription(id)
 }
+
+/// A `change` frame encoded once for every subscription that shares it: all but the
+/// `subscription_id`, which [`ChangeFrame::for_subscription`] puts in (a copy of the rest,
+/// no second encoding). Frames of one kind also merge into one message
+/// ([`ChangeFrame::merged`]): a subscriber that is behind catches up in fewer, larger
+/// messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeFrame {
+    kind: ChangeType,
+    /// The `rows` and `old_values` arrays' elements, comma-separated, without brackets.
+    rows: String,
+    old_values: String,
+}
+
+impl ChangeFrame {
+    pub fn new(kind: ChangeType, rows: &[Row], old_values: &[Row]) -> ChangeFrame {
+        let inner = |rows: &[Row]| {
+            let text = json!(rows).to_string();
+            text[1..text.len() - 1].to_owned()
+        };
+        ChangeFrame {
+            kind,
+            rows: inner(rows),
+            old_values: inner(old_values),
+        }
+    }
+
+    pub fn kind(&self) -> ChangeType {
+        self.kind
+    }
+
+    /// About how many bytes the frame adds to a message.
+    pub fn bytes(&self) -> usize {
+        self.rows.len() + self.old_values.len() + 1
+    }
+
+    /// The frame for subscription `id`.
+    pub fn for_subscription(&self, id: &str) -> String {
+        ChangeFrame::merged(id, std::slice::from_ref(self))
+    }
+
+    /// One `change` message for subscription `id` carrying `frames` (of the first one's
+    /// kind; the caller groups them) in order.
+    pub fn merged<F: std::borrow::Borrow<ChangeFrame>>(id: &str, frames: &[F]) -> String {
+        let Some(first) = frames.first() else {
+            return String::new();
+        };
+        let kind = first.borrow().kind;
+        let name = match kind {
+            ChangeType::Insert => "insert",
+            ChangeType::Update => "update",
+            ChangeType::Delete => "delete",
+        };
+        let bytes: usize = frames.iter().map(|f| f.borrow().bytes()).sum();
+        let mut out = String::with_capacity(CHANGE_HEAD.len() + id.len() + bytes + 64);
+        out.push_str(CHANGE_HEAD);
+        out.push_str(&Json::from(id).to_string());
+        out.push_str(r#","change_type":""#);
+        out.push_str(name);
+        out.push('"');
+        let mut array = |key: &str, part: fn(&ChangeFrame) -> &str| {
+            out.push_str(&format!(r#","{key}":["#));
+            let mut first = true;
+            for text in frames
+                .iter()
+                .map(|f| part(f.borrow()))
+                .filter(|t| !t.is_empty())
+            {
+                if !first {
+                    out.push(',');
+                }
+                out.push_str(text);
+                first = false;
+            }
+            out.push(']');
+        };
+        if kind != ChangeType::Delete {
+            array("rows", |f| &f.rows);
+        }
+        if kind != ChangeType::Insert {
+            array("old_values", |f| &f.old_values);
+        }
+        out.push('}');
+        out
+    }
+}
+
+/// A `change` frame's start, up to its subscription id.
+const CHANGE_HEAD: &str = r#"{"type":"change","subscription_id":"#;
 
 /// `error`; `subscription_id` may be a synthetic one (`"protocol"`, `"subscribe"`).
 pub fn error(subscription_id: &str, code: &str, message: &str) -> String {
@@ -534,5 +608,40 @@ mod tests {
             serde_json::from_str(&change("s", ChangeType::Delete, &[], &[row])).expect("json");
         assert!(delete.get("rows").is_none());
         assert_eq!(delete["old_values"][0]["_seq"], 1024);
+    }
+
+    #[test]
+    fn one_change_frame_serves_every_subscription() {
+        let row: Row = serde_json::from_str(r#"{"ID":1,"_seq":1024}"#).expect("row");
+        let frame = ChangeFrame::new(
+            ChangeType::Update,
+            std::slice::from_ref(&row),
+            std::slice::from_ref(&row),
+        );
+        for id in ["a", "sub \"2\" \\ é"] {
+            let parsed: Json = serde_json::from_str(&frame.for_subscription(id)).expect("json");
+            assert_eq!(parsed["type"], "change");
+            assert_eq!(parsed["subscription_id"], id);
+            assert_eq!(parsed["change_type"], "update");
+            assert_eq!(parsed["rows"][0]["ID"], 1);
+            assert_eq!(parsed["old_values"][0]["_seq"], 1024);
+        }
+        let other: Row = serde_json::from_str(r#"{"ID":2,"_seq":2048}"#).expect("row");
+        let next = ChangeFrame::new(
+            ChangeType::Update,
+            std::slice::from_ref(&other),
+            std::slice::from_ref(&other),
+        );
+        let merged: Json =
+            serde_json::from_str(&ChangeFrame::merged("m", &[&frame, &next])).expect("json");
+        assert_eq!(
+            merged["rows"],
+            json!([{"ID": 1, "_seq": 1024}, {"ID": 2, "_seq": 2048}])
+        );
+        assert_eq!(merged["old_values"][1]["_seq"], 2048);
+        let empty = ChangeFrame::new(ChangeType::Insert, &[], &[]);
+        let merged: Json =
+            serde_json::from_str(&ChangeFrame::merged("m", &[&empty, &empty])).expect("json");
+        assert_eq!(merged["rows"], json!([]));
     }
 }

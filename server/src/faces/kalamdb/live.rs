@@ -2,63 +2,34 @@
 //! its changes as insert / update / delete, each with the row's `_seq`.
 //!
 //! ```text
-//!  subscribe ─► DESCRIBE `ns.t` (keys, topic) ─► end offsets of the topic now
-//!    ─► push query from earliest: SELECT *, ROWPARTITION, ROWOFFSET[, (filter)] … EMIT CHANGES
-//!    ─► fold rows into key → (_seq, row) until those end offsets ─► ack + initial batches
-//!    ─► each later row: insert (new key) | update (old row from the map) | delete (tombstone,
-//!       or the row no longer matches the filter) ─► change frames on the bounded queue
+//!  subscribe ─► may the principal read it? (system tables: dba; no SHARED tables)
+//!    ─► live_hub: join the feed of this query (table, columns, filter, owner)
+//!    ─► snapshot ─► ack + initial batches (one per `next_batch`)
+//!    ─► the hub's change frames, each with this subscription's id ─► the bounded queue
 //! ```
 //!
-//! Why one push query from the earliest offset rather than a pull for the snapshot and a
-//! push for changes: the push rows carry their partition and offset, so every row, in the
-//! snapshot or not, gets its durable `_seq`, and the snapshot and the changes meet at one
-//! exact point with nothing lost or repeated between them.
-//!
-//! Why the face keeps key → row: the engine's changelog carries a key's new value (or a
-//! tombstone) but not its old one, which KalamDB's `update` and `delete` must carry in
-//! `old_values`; the map is that old value, bounded by [`LIVE_ROWS_MAX`].
-//!
-//! The filter is evaluated by the engine as a column, not as a WHERE: a row that stops
-//! matching must become a `delete`, which a WHERE would hide.
+//! The feed itself (push query, snapshot, key → row for old values) is `live_feed`; the
+//! sharing of one feed by every subscription to the same query is `live_hub`.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
-use serde_json::Value as Json;
-use sluice_engine::types::SqlType;
-use sluice_engine::{
-    EngineError, ErrorCode, Outcome, QueryHandle, QueryOutput, QueryRequest, Source, SourceKind,
-};
 use sluice_protocol::kalamdb::dialect::{source_name, TableKind};
 use sluice_protocol::kalamdb::envelope::SchemaField;
 use sluice_protocol::kalamdb::live::{
-    change, code, error, initial_data_batch, json_rows, seq_of, subscription_ack, BatchControl,
-    BatchStatus, ChangeType, LiveSql, Projection, Row, SubscriptionOptions, SEQ_COLUMN,
-    SEQ_PARTITION_BITS,
+    code, error, initial_data_batch, subscription_ack, BatchControl, BatchStatus, ChangeFrame,
+    LiveSql, Row, SubscriptionOptions,
 };
-use sluice_protocol::kalamdb::user_scope::OWNER_COLUMN;
-use tokio::sync::mpsc;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::{broadcast, mpsc};
 
+use super::live_feed::{ended, failure, Failure};
+use super::live_hub::{Joined, LIVE_HUB_FRAMES_MAX};
 use crate::auth::Principal;
 use crate::services::Services;
 
-/// Most rows one live query keeps (key → current row, or a stream's newest rows): the
-/// memory a subscription may hold. KalamDB pages its snapshots from storage; this face
-/// rebuilds them from the log, so it refuses tables past this size instead of growing.
-pub const LIVE_ROWS_MAX: usize = 100_000;
-
-/// Rows taken from the push query per read: one engine batch, small enough that a change
-/// frame stays far below the client's message limit.
-pub const ROWS_PER_READ_MAX: usize = 256;
-
-/// How long catching up may see no row before the snapshot is taken as complete: records
-/// the query skips (undecodable values, compaction gaps) would otherwise never let the
-/// row count reach the end offsets.
-pub const CATCH_UP_QUIET_MS: u64 = 1_000;
-
-/// The engine's alias for the filter column (no KalamDB column starts with `SLUICE_`).
-const MATCH_COLUMN: &str = "SLUICE_LIVE_MATCH";
+/// Largest `change` message a subscriber's waiting frames are merged into (a single frame
+/// may be larger: it is sent whole).
+pub const CHANGE_MESSAGE_BYTES_MAX: usize = 256 * 1024;
 
 /// A frame for the connection's writer.
 #[derive(Debug)]
@@ -80,20 +51,6 @@ pub(crate) struct Subscription {
     pub sql: LiveSql,
     pub options: SubscriptionOptions,
     pub principal: Principal,
-}
-
-/// Why a subscription failed, in KalamDB's codes.
-#[derive(Debug)]
-struct Failure {
-    code: &'static str,
-    message: String,
-}
-
-fn failure(code: &'static str, message: impl Into<String>) -> Failure {
-    Failure {
-        code,
-        message: message.into(),
-    }
 }
 
 /// Runs a subscription until its client unsubscribes (the task is aborted), the
@@ -138,401 +95,82 @@ async fn serve(
         ));
     }
     let owner = (kind == Some(TableKind::User)).then(|| sub.principal.name());
-    let source = describe(services, &name).await?;
-    let ends = services
-        .engine
-        .describe_topic(&source.topic)
-        .ok_or_else(|| failure(code::NOT_FOUND, format!("Table '{name}' has no topic")))?;
-    let mut query = start(services, &name, sql.filter.as_deref(), owner).await?;
-    let layout = Layout::new(&query, &source, &sql.projection)?;
-    let mut table = LiveTable::new(source.kind == SourceKind::Table, ends.partitions.len());
-    let total: u64 = ends
-        .partitions
-        .iter()
-        .map(|p| p.end_offset.saturating_sub(p.start_offset))
-        .sum();
-    catch_up(&mut query, &layout, &mut table, total).await?;
-
-    let rows = initial_rows(table.snapshot(), &sub.options);
-    send_initial(sub, &layout, rows, out, &mut control).await?;
-    stream_changes(sub, &mut query, &layout, &mut table, out, &mut control).await
+    let Joined {
+        schema,
+        snapshot,
+        mut changes,
+        stopped,
+    } = services
+        .kalamdb_live
+        .join(&services.engine, sql, owner)
+        .await?;
+    let rows = initial_rows(snapshot, &sub.options);
+    send_initial(sub, &schema, rows, out, &mut control).await?;
+    follow(sub, &mut changes, &stopped, out, &mut control).await
 }
 
-async fn describe(services: &Services, name: &str) -> Result<Arc<Source>, Failure> {
-    let none = HashMap::new();
-    let not_found = || failure(code::NOT_FOUND, format!("Table '{name}' does not exist"));
-    let results = services
-        .engine
-        .execute(&format!("DESCRIBE {};", quote(name)), &none, &none)
-        .await
-        .map_err(|_| not_found())?;
-    match results.into_iter().next().map(|r| r.outcome) {
-        Some(Outcome::Description { detail, .. }) => Ok(detail.source),
-        _ => Err(not_found()),
-    }
-}
-
-fn quote(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
-}
-
-/// The push query over the whole changelog (of `owner`'s rows, for a USER table), with each
-/// row's place and the filter's verdict. A row never changes owner (the owner leads its
-/// key), so the owner is a WHERE: no row leaves a subscriber's view by it.
-async fn start(
-    services: &Services,
-    name: &str,
-    filter: Option<&str>,
-    owner: Option<&str>,
-) -> Result<QueryHandle, Failure> {
-    let matched = filter
-        .map(|f| format!(", ({f}) AS {MATCH_COLUMN}"))
-        .unwrap_or_default();
-    let owned = owner
-        .map(|o| format!(" WHERE `{OWNER_COLUMN}` = '{}'", o.replace('\'', "''")))
-        .unwrap_or_default();
-    let sql = format!(
-        "SELECT *, ROWPARTITION, ROWOFFSET{matched} FROM {}{owned} EMIT CHANGES;",
-        quote(name)
-    );
-    let properties = HashMap::from([("auto.offset.reset".to_string(), "earliest".to_string())]);
-    let none = HashMap::new();
-    let output = services
-        .engine
-        .start_query(QueryRequest {
-            sql: &sql,
-            properties: &properties,
-            session_variables: &none,
-        })
-        .await
-        .map_err(|e| engine_failure(&e))?;
-    match output {
-        QueryOutput::Rows(q) => Ok(q),
-        QueryOutput::Print(_) => Err(failure(code::INVALID_SQL, "not a SELECT")),
-    }
-}
-
-/// The one mapping from the engine's classified errors to KalamDB's live-query codes.
-fn engine_failure(e: &EngineError) -> Failure {
-    let code = match e.code() {
-        ErrorCode::Syntax | ErrorCode::InvalidStatement | ErrorCode::BadRequest => {
-            code::INVALID_SQL
-        }
-        ErrorCode::NotFound | ErrorCode::TopicNotFound | ErrorCode::PartitionNotFound => {
-            code::NOT_FOUND
-        }
-        ErrorCode::PushQueryLimit | ErrorCode::ResourceLimit => code::SUBSCRIPTION_LIMIT_EXCEEDED,
-        ErrorCode::Unsupported => code::UNSUPPORTED,
-        ErrorCode::QueryOnStatementEndpoint
-        | ErrorCode::InvalidRowJson
-        | ErrorCode::Conflict
-        | ErrorCode::StorageFull
-        | ErrorCode::Io
-        | ErrorCode::Corrupt
-        | ErrorCode::Internal => code::SUBSCRIPTION_FAILED,
-    };
-    failure(code, e.message())
-}
-
-/// Where the parts of a live row sit in the push query's columns.
-struct Layout {
-    /// The client's columns: a query column, or `_seq`.
-    columns: Vec<(String, Option<usize>)>,
-    schema: Vec<SchemaField>,
-    keys: Vec<usize>,
-    partition: usize,
-    offset: usize,
-    matched: Option<usize>,
-}
-
-impl Layout {
-    fn new(
-        query: &QueryHandle,
-        source: &Source,
-        projection: &Projection,
-    ) -> Result<Layout, Failure> {
-        let names = query.column_names();
-        let find = |name: &str| names.iter().position(|n| n == name);
-        let internal = || failure(code::SUBSCRIPTION_FAILED, "the live query lost a column");
-        let wanted: Vec<String> = match projection {
-            Projection::All => source
-                .schema
-                .columns
-                .iter()
-                .map(|c| c.name.clone())
-                .filter(|c| c != OWNER_COLUMN)
-                .chain([SEQ_COLUMN.to_string()])
-                .collect(),
-            Projection::Columns(c) => c.clone(),
-        };
-        let mut columns = Vec::with_capacity(wanted.len());
-        let mut schema = Vec::with_capacity(wanted.len());
-        for name in wanted {
-            if name == SEQ_COLUMN {
-                schema.push(SchemaField {
-                    name: name.clone(),
-                    ty: SqlType::BigInt,
-                });
-                columns.push((name, None));
-                continue;
-            }
-            let Some(i) = find(&name).filter(|_| name != OWNER_COLUMN) else {
-                return Err(failure(
-                    code::INVALID_SQL,
-                    format!("Column '{name}' does not exist in the table"),
-                ));
-            };
-            schema.push(SchemaField {
-                name: name.clone(),
-                ty: query.column_types()[i].clone(),
-            });
-            columns.push((name, Some(i)));
-        }
-        let keys = source
-            .schema
-            .keys()
-            .map(|k| find(&k.name).ok_or_else(internal))
-            .collect::<Result<_, _>>()?;
-        Ok(Layout {
-            columns,
-            schema,
-            keys,
-            partition: find("ROWPARTITION").ok_or_else(internal)?,
-            offset: find("ROWOFFSET").ok_or_else(internal)?,
-            matched: find(MATCH_COLUMN),
-        })
-    }
-
-    /// A push query row in live terms.
-    fn event(&self, tombstone: bool, cells: &[Json]) -> Event {
-        let key_cells: Vec<&Json> = self.keys.iter().map(|&i| &cells[i]).collect();
-        let key = serde_json::to_string(&key_cells).expect("JSON values serialize");
-        if tombstone {
-            return Event::Tombstone { key };
-        }
-        let partition = cells[self.partition].as_u64().unwrap_or(0);
-        let offset = cells[self.offset].as_u64().unwrap_or(0);
-        let partition = u32::try_from(partition).unwrap_or(u32::MAX);
-        let seq = seq_of(partition, offset);
-        let row: Row = self
-            .columns
-            .iter()
-            .map(|(name, slot)| {
-                let value = match slot {
-                    Some(i) => cells[*i].clone(),
-                    None => Json::from(seq),
-                };
-                (name.clone(), value)
-            })
-            .collect();
-        let matched = self.matched.is_none_or(|i| cells[i] == Json::Bool(true));
-        Event::Row {
-            key,
-            partition,
-            offset,
-            seq,
-            matched,
-            row,
-        }
-    }
-}
-
-enum Event {
-    Tombstone {
-        key: String,
-    },
-    Row {
-        key: String,
-        partition: u32,
-        offset: u64,
-        seq: i64,
-        matched: bool,
-        row: Row,
-    },
-}
-
-/// A change for the client: the new row and the old one, as its kind has them.
-struct Change {
-    kind: ChangeType,
-    row: Option<Row>,
-    old: Option<Row>,
-}
-
-/// What a live query knows of its table: key → (`_seq`, row) for a table; a stream's
-/// newest rows for its initial load (a stream has no updates, so nothing after that).
-struct LiveTable {
-    keyed: bool,
-    /// The topic's partitions: with one, every tombstone's partition is known.
-    partitions: usize,
-    rows: HashMap<String, (i64, Row)>,
-    stream_rows: VecDeque<(i64, Row)>,
-    /// Per partition, the offset after the last record seen. A tombstone row carries no
-    /// offset; the query reads every record (the filter is a column, not a WHERE), so a
-    /// tombstone sits at its partition's next offset, which gives the delete its `_seq`.
-    next_offset: HashMap<u32, u64>,
-}
-
-/// `old_values` carry the change's `_seq`, not the old row's: KalamDB's SDK drops rows at
-/// or below its resume point, and an old row's own `_seq` always is.
-fn stamp(mut row: Row, seq: i64) -> Row {
-    if let Some(v) = row.get_mut(SEQ_COLUMN) {
-        *v = Json::from(seq);
-    }
-    row
-}
-
-impl LiveTable {
-    fn new(keyed: bool, partitions: usize) -> LiveTable {
-        LiveTable {
-            keyed,
-            partitions,
-            rows: HashMap::new(),
-            stream_rows: VecDeque::new(),
-            next_offset: HashMap::new(),
-        }
-    }
-
-    /// The `_seq` of a tombstone for a key whose row had `old_seq` (one key, one partition).
-    fn tombstone_seq(&mut self, old_seq: Option<i64>) -> Option<i64> {
-        let partition = match (self.partitions, old_seq) {
-            (1, _) => 0,
-            (_, Some(seq)) => (seq & ((1 << SEQ_PARTITION_BITS) - 1)) as u32,
-            (_, None) => return None,
-        };
-        let next = self.next_offset.entry(partition).or_insert(0);
-        let seq = seq_of(partition, *next);
-        *next += 1;
-        Some(seq)
-    }
-
-    /// Applies a row while catching up: a stream keeps its newest rows.
-    fn fold(&mut self, event: Event) -> Result<(), Failure> {
-        match (self.keyed, event) {
-            (
-                false,
-                Event::Row {
-                    seq, matched, row, ..
-                },
-            ) => {
-                if matched {
-                    if self.stream_rows.len() == LIVE_ROWS_MAX {
-                        self.stream_rows.pop_front();
-                    }
-                    self.stream_rows.push_back((seq, row));
-                }
-                Ok(())
-            }
-            (_, event) => self.apply(event).map(drop),
-        }
-    }
-
-    /// Applies a live row and says what changed for the client, if anything.
-    fn apply(&mut self, event: Event) -> Result<Option<Change>, Failure> {
-        let deleted = |old: Row| Change {
-            kind: ChangeType::Delete,
-            row: None,
-            old: Some(old),
-        };
-        if let Event::Row {
-            partition, offset, ..
-        } = &event
-        {
-            self.next_offset.insert(*partition, offset + 1);
-        }
-        match event {
-            Event::Tombstone { key } => {
-                let old = self.rows.remove(&key);
-                let seq = self.tombstone_seq(old.as_ref().map(|(s, _)| *s));
-                Ok(old.zip(seq).map(|((_, row), seq)| deleted(stamp(row, seq))))
-            }
-            Event::Row {
-                matched: false,
-                key,
-                seq,
-                ..
-            } => Ok(self
-                .rows
-                .remove(&key)
-                .map(|(_, old)| deleted(stamp(old, seq)))),
-            Event::Row { row, .. } if !self.keyed => Ok(Some(Change {
-                kind: ChangeType::Insert,
-                row: Some(row),
-                old: None,
-            })),
-            Event::Row { key, seq, row, .. } => {
-                if let Some((old_seq, old)) = self.rows.get_mut(&key) {
-                    // Ordered per key (one key, one partition); an older seq is a repeat.
-                    if *old_seq >= seq {
-                        return Ok(None);
-                    }
-                    *old_seq = seq;
-                    let old = std::mem::replace(old, row.clone());
-                    return Ok(Some(Change {
-                        kind: ChangeType::Update,
-                        row: Some(row),
-                        old: Some(stamp(old, seq)),
-                    }));
-                }
-                if self.rows.len() >= LIVE_ROWS_MAX {
-                    return Err(failure(
-                        code::SUBSCRIPTION_FAILED,
-                        format!("the table has more than {LIVE_ROWS_MAX} rows, the most a live query follows"),
-                    ));
-                }
-                self.rows.insert(key, (seq, row.clone()));
-                Ok(Some(Change {
-                    kind: ChangeType::Insert,
-                    row: Some(row),
-                    old: None,
-                }))
-            }
-        }
-    }
-
-    /// The current rows, oldest `_seq` first.
-    fn snapshot(&self) -> Vec<(i64, Row)> {
-        if !self.keyed {
-            return self.stream_rows.iter().cloned().collect();
-        }
-        let ordered: BTreeMap<i64, &Row> = self.rows.values().map(|(s, r)| (*s, r)).collect();
-        ordered.into_iter().map(|(s, r)| (s, r.clone())).collect()
-    }
-}
-
-/// Reads the changelog up to where it ended when the subscription began.
-async fn catch_up(
-    query: &mut QueryHandle,
-    layout: &Layout,
-    table: &mut LiveTable,
-    records: u64,
+/// Sends the hub's change frames, each run of one kind waiting in the ring merged into one
+/// message (up to [`CHANGE_MESSAGE_BYTES_MAX`]): a subscriber that fell behind catches up
+/// in fewer frames.
+async fn follow(
+    sub: &Subscription,
+    changes: &mut broadcast::Receiver<Arc<ChangeFrame>>,
+    stopped: &Mutex<Option<Failure>>,
+    out: &mpsc::Sender<Outbound>,
+    control: &mut mpsc::Receiver<Control>,
 ) -> Result<(), Failure> {
-    let mut batch = query.new_rows();
-    let mut seen = 0u64;
-    while seen < records {
-        let wait = Duration::from_millis(CATCH_UP_QUIET_MS);
-        let step = match tokio::time::timeout(wait, query.next_rows(&mut batch, ROWS_PER_READ_MAX))
-            .await
-        {
-            Err(_) => break,
-            Ok(step) => step.map_err(|e| engine_failure(&e))?,
+    let lagged = || {
+        failure(
+            code::SUBSCRIPTION_FAILED,
+            format!(
+                "the subscription fell more than {LIVE_HUB_FRAMES_MAX} change frames behind its \
+                 table; subscribe again from the last _seq received"
+            ),
+        )
+    };
+    let mut next: Option<Arc<ChangeFrame>> = None;
+    loop {
+        let first = match next.take() {
+            Some(frame) => frame,
+            None => {
+                let received = tokio::select! {
+                    frame = changes.recv() => frame,
+                    // A `next_batch` after `ready` has nothing to send; a closed channel
+                    // means the connection is gone.
+                    msg = control.recv() => match msg {
+                        Some(Control::NextBatch) => continue,
+                        None => return Ok(()),
+                    },
+                };
+                match received {
+                    Ok(frame) => frame,
+                    Err(RecvError::Lagged(_)) => return Err(lagged()),
+                    Err(RecvError::Closed) => {
+                        let why = stopped.lock().expect("hub stop lock").clone();
+                        return Err(why.unwrap_or_else(ended));
+                    }
+                }
+            }
         };
-        for (tombstone, cells) in json_rows(&batch) {
-            seen += 1;
-            table.fold(layout.event(tombstone, &cells))?;
+        let mut bytes = first.bytes();
+        let mut run = vec![first];
+        while bytes < CHANGE_MESSAGE_BYTES_MAX {
+            match changes.try_recv() {
+                Ok(frame) if frame.kind() == run[0].kind() => {
+                    bytes += frame.bytes();
+                    run.push(frame);
+                }
+                Ok(frame) => {
+                    next = Some(frame);
+                    break;
+                }
+                Err(TryRecvError::Lagged(_)) => return Err(lagged()),
+                // Closed is seen by the next `recv`, after this run is sent.
+                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+            }
         }
-        batch.clear();
-        if step.is_some() {
-            return Err(ended());
-        }
+        send(out, ChangeFrame::merged(&sub.id, &run)).await?;
     }
-    Ok(())
-}
-
-fn ended() -> Failure {
-    failure(
-        code::SUBSCRIPTION_FAILED,
-        "the live query ended: its table was dropped or the server is stopping",
-    )
 }
 
 /// The rows of the initial load: after `from`, else the newest `last_rows`, else all.
@@ -549,7 +187,7 @@ fn initial_rows(mut rows: Vec<(i64, Row)>, options: &SubscriptionOptions) -> Vec
 /// The ack, then one batch now and one per `next_batch` until the last (`ready`).
 async fn send_initial(
     sub: &Subscription,
-    layout: &Layout,
+    schema: &[SchemaField],
     rows: Vec<(i64, Row)>,
     out: &mpsc::Sender<Outbound>,
     control: &mut mpsc::Receiver<Control>,
@@ -566,11 +204,7 @@ async fn send_initial(
         status: BatchStatus::Loading,
         last_seq_id: None,
     };
-    send(
-        out,
-        subscription_ack(&sub.id, rows.len(), &ack, &layout.schema),
-    )
-    .await?;
+    send(out, subscription_ack(&sub.id, rows.len(), &ack, schema)).await?;
     for (i, batch) in batches.iter().enumerate() {
         if i > 0 && control.recv().await.is_none() {
             return Err(gone());
@@ -592,47 +226,9 @@ async fn send_initial(
     Ok(())
 }
 
-/// Changes as the push query yields them; a run of one kind is one frame.
-async fn stream_changes(
-    sub: &Subscription,
-    query: &mut QueryHandle,
-    layout: &Layout,
-    table: &mut LiveTable,
-    out: &mpsc::Sender<Outbound>,
-    control: &mut mpsc::Receiver<Control>,
-) -> Result<(), Failure> {
-    let mut batch = query.new_rows();
-    loop {
-        let step = tokio::select! {
-            step = query.next_rows(&mut batch, ROWS_PER_READ_MAX) => step,
-            // A `next_batch` after `ready` has nothing to send; a closed channel means
-            // the connection is gone.
-            msg = control.recv() => match msg {
-                Some(Control::NextBatch) => continue,
-                None => return Ok(()),
-            },
-        };
-        let end = step.map_err(|e| engine_failure(&e))?;
-        let mut changes = Vec::new();
-        for (tombstone, cells) in json_rows(&batch) {
-            if let Some(c) = table.apply(layout.event(tombstone, &cells))? {
-                changes.push(c);
-            }
-        }
-        batch.clear();
-        for run in changes.chunk_by(|a, b| a.kind == b.kind) {
-            let rows: Vec<Row> = run.iter().filter_map(|c| c.row.clone()).collect();
-            let old: Vec<Row> = run.iter().filter_map(|c| c.old.clone()).collect();
-            send(out, change(&sub.id, run[0].kind, &rows, &old)).await?;
-        }
-        if end.is_some() {
-            return Err(ended());
-        }
-    }
-}
-
-/// Queues a frame, waiting while the client is slow: the queue is bounded, and this query
-/// simply stops reading the log meanwhile.
+/// Queues a frame, waiting while the client is slow: the connection's queue is bounded
+/// (meanwhile the subscription's hub goes on, and the subscription reads its frames later,
+/// up to the hub's ring).
 async fn send(out: &mpsc::Sender<Outbound>, text: String) -> Result<(), Failure> {
     out.send(Outbound::Text(text)).await.map_err(|_| gone())
 }
@@ -644,95 +240,6 @@ fn gone() -> Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn row(id: &str, body: &str, seq: i64) -> Event {
-        let mut r = Row::new();
-        r.insert("ID".into(), Json::from(id));
-        r.insert("BODY".into(), Json::from(body));
-        r.insert(SEQ_COLUMN.into(), Json::from(seq));
-        Event::Row {
-            key: format!("[\"{id}\"]"),
-            partition: 0,
-            offset: u64::try_from(seq >> SEQ_PARTITION_BITS).expect("positive") - 1,
-            seq,
-            matched: true,
-            row: r,
-        }
-    }
-
-    fn kind(change: &Option<Change>) -> Option<ChangeType> {
-        change.as_ref().map(|c| c.kind)
-    }
-
-    #[test]
-    fn a_table_turns_rows_into_inserts_updates_and_deletes_with_old_values() {
-        let mut t = LiveTable::new(true, 1);
-        let (s0, s1, s2) = (seq_of(0, 0), seq_of(0, 1), seq_of(0, 2));
-        let c = t.apply(row("a", "x", s0)).ok().flatten();
-        assert_eq!(kind(&c), Some(ChangeType::Insert));
-        // A repeat of a row already applied (same or older seq) changes nothing.
-        assert!(t.apply(row("a", "x", s0)).ok().flatten().is_none());
-        let c = t.apply(row("a", "y", s1)).ok().flatten().expect("update");
-        assert_eq!(c.kind, ChangeType::Update);
-        let old = c.old.expect("old values");
-        assert_eq!(
-            (&old["BODY"], &old[SEQ_COLUMN]),
-            (&Json::from("x"), &Json::from(s1))
-        );
-        // The tombstone right after offset 1 is offset 2: the delete's `_seq`.
-        let c = t
-            .apply(Event::Tombstone {
-                key: "[\"a\"]".into(),
-            })
-            .ok()
-            .flatten()
-            .expect("delete");
-        assert_eq!(c.kind, ChangeType::Delete);
-        let old = c.old.expect("old values");
-        assert_eq!(
-            (&old["BODY"], &old[SEQ_COLUMN]),
-            (&Json::from("y"), &Json::from(s2))
-        );
-        assert!(c.row.is_none());
-        // A tombstone for a key never seen says nothing.
-        let none = t.apply(Event::Tombstone {
-            key: "[\"b\"]".into(),
-        });
-        assert!(none.ok().flatten().is_none());
-        assert!(t.snapshot().is_empty());
-    }
-
-    #[test]
-    fn a_row_leaving_the_filter_is_a_delete_and_a_stream_only_inserts() {
-        let mut t = LiveTable::new(true, 1);
-        t.fold(row("a", "x", seq_of(0, 0))).expect("folded");
-        let Event::Row { key, row: r, .. } = row("a", "done", seq_of(0, 1)) else {
-            unreachable!("row() makes rows")
-        };
-        let left = Event::Row {
-            key,
-            partition: 0,
-            offset: 1,
-            seq: seq_of(0, 1),
-            matched: false,
-            row: r,
-        };
-        let c = t.apply(left).ok().flatten().expect("delete");
-        assert_eq!(c.kind, ChangeType::Delete);
-        assert_eq!(c.old.expect("old")["BODY"], Json::from("x"));
-
-        let mut s = LiveTable::new(false, 1);
-        for i in 0..3 {
-            assert!(s.fold(row("k", "same key", seq_of(0, i))).is_ok(), "folded");
-        }
-        assert_eq!(
-            s.snapshot().len(),
-            3,
-            "a stream keeps every row, keys repeat"
-        );
-        let c = s.apply(row("k", "again", seq_of(0, 3))).ok().flatten();
-        assert_eq!(kind(&c), Some(ChangeType::Insert));
-    }
 
     #[test]
     fn initial_rows_follow_from_then_last_rows() {

@@ -8,6 +8,8 @@
 //!  /v1/api/auth/{setup,status,login,refresh,logout,me} ─► auth (HS256 JWT pair, cookies)
 //!  GET  /v1/ws                 ─► ws (upgrade, auth, session) ─► live (one task per
 //!                                  subscription: snapshot batches, then changes)
+//!                                  ─► live_hub (one feed per distinct live query)
+//!                                  ─► live_feed (push query ─► inserts/updates/deletes)
 //!  POST /v1/api/topics/{consume,ack} ─► topics ─► consumer_groups (claims, durable offsets)
 //!  GET  /v1/files/{ns}/{table}/{sub}/{id} ─► files (FILE cells' bytes; uploads come in
 //!                                  multipart /v1/api/sql)
@@ -22,7 +24,12 @@
 //! - `auth`: setup, status, login, refresh (rotation), logout, me; JWTs and cookies.
 //! - `ws`: the WebSocket: upgrade with header auth, message auth, the session's reader
 //!   and writer, pings, limits.
-//! - `live`: one live query: the push query, key → row for old values, `_seq`, batches.
+//! - `live`: one subscription: who may follow the table, its initial batches, then its
+//!   hub's change frames with its id.
+//! - `live_hub`: one feed per distinct live query, shared by all its subscriptions (a
+//!   bounded ring of change frames encoded once).
+//! - `live_feed`: a live query's feed: the push query from earliest, key → row for old
+//!   values, `_seq`, rows into inserts, updates and deletes.
 //! - `topics`: the consume and ack endpoints, and the consume/ack both they and SQL run.
 //! - `topic_sql`: `CREATE/DROP/CLEAR/ALTER TOPIC`, `CONSUME`, `ACK` on the engine.
 //! - `consumer_groups`: committed offsets (durable), cursors, claims with a visibility
@@ -34,6 +41,8 @@ pub mod defaults;
 pub mod file_store;
 pub mod files;
 pub mod live;
+pub mod live_feed;
+pub mod live_hub;
 pub mod sql;
 pub mod state;
 pub mod topic_sql;

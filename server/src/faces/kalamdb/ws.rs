@@ -4,8 +4,9 @@
 //!  upgrade: Bearer header? ─ bad ─► 401 (KalamDB's SQL error envelope)
 //!                          └ good / none ─► 101 ─► session (this connection's task)
 //!  session: reader ─► authenticate | subscribe | next_batch | unsubscribe | ping
-//!           subscribe ─► live::run (one task per subscription) ─┐
-//!           writer ◄─ bounded queue of frames ◄─────────────────┘ (+ a ping every 5 s)
+//!           subscribe ─► live::run (one task per subscription, fed by a live_hub) ─┐
+//!           writer ◄─ bounded queue of frames ◄────────────────────────────────────┘
+//!                     (+ a ping every 5 s)
 //! ```
 //!
 //! A header token is checked before the 101, and `auth_success` is then the first frame,
@@ -14,7 +15,9 @@
 //! anonymous principal, as on `/v1/api/sql`, and `auth_success` comes first too.
 //!
 //! A slow client fills its connection's queue ([`OUTBOUND_FRAMES_MAX`]); its subscriptions
-//! then wait to queue and stop reading the log, so neither the engine nor memory feels it.
+//! then wait to queue while their hubs go on (`live_hub`): one that falls a whole ring
+//! behind is ended with `SUBSCRIPTION_FAILED`, so neither the engine, memory nor the other
+//! subscribers feel it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
