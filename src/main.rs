@@ -48,7 +48,7 @@ enum Command {
     /// Bulk-load an NDJSON or CSV file into a stream through `/inserts-stream`, with a
     /// progress bar and the rows/s acked.
     Load(load::LoadArgs),
-    /// Run a Nexmark query (q0–q4, q8, q11, q14–q17, q20–q22) fed by the Nexmark generator over HTTP/2 and report
+    /// Run a Nexmark query (q0–q4, q8, q11, q13–q17, q20–q22) fed by the Nexmark generator over HTTP/2 and report
     /// events/s sustained, e2e latency and server CPU per event.
     Nexmark(nexmark::NexmarkArgs),
 }

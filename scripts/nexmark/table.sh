@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.."
 EVENTS="${1:-2000000}"
 EVENTS_PACED="${2:-1000000}"
 RATE="${3:-100000}"
-FLAT_QUERIES="q0 q1 q2 q3 q4 q8 q11 q14 q15 q16 q17 q20 q21 q22"
+FLAT_QUERIES="q0 q1 q2 q3 q4 q8 q11 q13 q14 q15 q16 q17 q20 q21 q22"
 PACED_QUERIES="q0 q1 q2 q3 q14 q17"
 OUT="$(mktemp -d -t sluice-nexmark-XXXXXX)"
 

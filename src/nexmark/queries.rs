@@ -17,8 +17,12 @@
 //! - q9, q18, q19: `ROW_NUMBER() OVER (PARTITION BY … ORDER BY …)` top-N; ksqlDB has no
 //!   window functions;
 //! - q10 writes files to a filesystem sink (no SQL sink of that kind in ksqlDB);
-//! - q12 windows by processing time (`PROCTIME()`); ksqlDB windows by `ROWTIME` only;
-//! - q13 joins a bounded side input read from a file.
+//! - q12 windows by processing time (`PROCTIME()`); ksqlDB windows by `ROWTIME` only.
+//!
+//! q13's bounded side input (a file in the reference) is the table `NEXMARK_SIDE_INPUT`,
+//! [`SIDE_INPUT_ROWS`] rows `(key, value) = (v, 'v')` as RisingWave's q13 fills it, loaded
+//! through `/inserts-stream` before the query starts; the reference's lookup `FOR
+//! SYSTEM_TIME AS OF PROCTIME()` is a stream-table join.
 //!
 //! ksqlDB documents its `COUNT_DISTINCT` as approximate (a HyperLogLog);
 //! Sluice's is exact for a group's first 512 distinct values and a HyperLogLog estimate
@@ -112,6 +116,18 @@ pub const QUERIES: &[Query] = &[
         sink: "NEXMARK_Q11",
         sql: "CREATE TABLE nexmark_q11 AS SELECT bidder, COUNT(*) AS bid_count \
               FROM bid WINDOW SESSION (10 SECONDS) GROUP BY bidder EMIT CHANGES;",
+    },
+    Query {
+        name: "q13",
+        about: "bounded side input join: each bid with the side input's value for auction % 10000",
+        sink: "NEXMARK_Q13",
+        // ksqlDB requires the join key in the projection: the side input's KEY, which the
+        // ON clause makes equal to the reference's MOD(auction, 10000).
+        sql: "CREATE STREAM nexmark_q13 AS SELECT S.`KEY` AS `KEY`, B.auction AS auction, \
+              B.bidder AS bidder, B.price AS price, B.dateTime AS dateTime, \
+              S.`VALUE` AS `VALUE` \
+              FROM bid B JOIN nexmark_side_input S ON B.auction % 10000 = S.`KEY` \
+              EMIT CHANGES;",
     },
     Query {
         name: "q14",
@@ -242,10 +258,36 @@ pub fn find(name: &str) -> Option<&'static Query> {
     QUERIES.iter().find(|q| q.name.eq_ignore_ascii_case(name))
 }
 
-/// The statements creating the three source streams with `partitions` partitions each.
+/// Rows of q13's side input (the reference's side input file has one per MOD(auction,
+/// 10000) value).
+pub const SIDE_INPUT_ROWS: u64 = 10_000;
+
+/// The table q13's side input is loaded into.
+pub const SIDE_INPUT: &str = "NEXMARK_SIDE_INPUT";
+
+/// The `/inserts-stream` body loading the side input: its target line, then one row per key.
+pub fn side_input_body() -> String {
+    let mut body = format!("{{\"target\":\"{SIDE_INPUT}\"}}\n");
+    for v in 0..SIDE_INPUT_ROWS {
+        body.push_str(&format!(
+            "{{\"KEY\":{v},\"VALUE\":\"{v}\",\"DATETIME\":0}}\n"
+        ));
+    }
+    body
+}
+
+/// The statements creating the three source streams with `partitions` partitions each,
+/// and q13's side-input table (as many partitions: q13's join repartitions the bids by
+/// `auction % 10000` into as many). The side input's rows are stamped with event time 0
+/// (its `dateTime`): they hold from before any event, so a join that takes its inputs in
+/// timestamp order sees the whole side input before the first bid, as the reference's
+/// lookup of a preloaded file does.
 pub fn create_sources_sql(partitions: u32) -> String {
     format!(
-        "CREATE STREAM person (id BIGINT KEY, name STRING, emailAddress STRING, \
+        "CREATE TABLE {SIDE_INPUT} (`KEY` BIGINT PRIMARY KEY, `VALUE` STRING, \
+         dateTime BIGINT) WITH (kafka_topic='nexmark_side_input', value_format='JSON', \
+         partitions={partitions}, timestamp='dateTime'); \
+         CREATE STREAM person (id BIGINT KEY, name STRING, emailAddress STRING, \
          creditCard STRING, city STRING, state STRING, dateTime BIGINT, extra STRING) \
          WITH (kafka_topic='person', value_format='JSON', partitions={partitions}, \
          timestamp='dateTime'); \
