@@ -270,12 +270,14 @@ impl ValueFields {
         }
     }
 
-    /// The fast path of [`scan`](ValueFields::scan) for the common record: a flat object of
-    /// unescaped strings, numbers and literals. Fills `spans` (one per column, all empty)
+    /// The fast path of [`scan`](ValueFields::scan) for the common record: an object of
+    /// unescaped ASCII strings, numbers and literals, also nested in arrays and objects (up
+    /// to [`JSON_NESTING_DEPTH_MAX`] levels). Fills `spans` (one per column, all empty)
     /// with where each column's field text lies in `bytes`, and answers true; answers false
-    /// (spans then undefined) for anything else, valid or not (nested values, escapes,
-    /// non-ASCII text, invalid JSON), which the general path then reads and reports. Bytes it
-    /// accepts are ASCII, so they need no separate UTF-8 check.
+    /// (spans then undefined) for anything else, valid or not (escapes, non-ASCII text,
+    /// deeper nesting, invalid JSON), which the general path then reads and reports. Bytes
+    /// it accepts are ASCII, so they need no separate UTF-8 check; a nested field's text is
+    /// valid JSON, which its column's coercion reads on its own when it needs a value.
     pub(crate) fn scan_flat(&self, bytes: &[u8], spans: &mut [FieldSpan]) -> bool {
         debug_assert_eq!(spans.len(), self.names.len(), "one span per value column");
         let mut at = skip_json_whitespace(bytes, 0);
@@ -294,7 +296,7 @@ impl ValueFields {
                     return false;
                 }
                 at = skip_json_whitespace(bytes, at + 1);
-                let Some(value) = flat_scalar(bytes, at) else {
+                let Some(value) = flat_value(bytes, at, 1) else {
                     return false;
                 };
                 at = skip_json_whitespace(bytes, value.end);
@@ -348,6 +350,42 @@ fn flat_string(bytes: &[u8], at: usize) -> Option<Range<usize>> {
     }
     let end = at + 1 + plain_text_len(&bytes[at + 1..]);
     (bytes.get(end) == Some(&b'"')).then_some(at..end + 1)
+}
+
+/// The span of the value starting at `at` inside a container at nesting level `level` (the
+/// record object is level 1): a scalar ([`flat_scalar`]), or an array or object of such
+/// values, whitespace allowed, at most [`JSON_NESTING_DEPTH_MAX`] levels deep. The
+/// recursion follows the nesting, which that bound keeps shallow.
+fn flat_value(bytes: &[u8], at: usize, level: usize) -> Option<Range<usize>> {
+    let (close, object) = match *bytes.get(at)? {
+        b'{' => (b'}', true),
+        b'[' => (b']', false),
+        _ => return flat_scalar(bytes, at),
+    };
+    if level >= JSON_NESTING_DEPTH_MAX {
+        return None;
+    }
+    let mut i = skip_json_whitespace(bytes, at + 1);
+    if bytes.get(i) == Some(&close) {
+        return Some(at..i + 1);
+    }
+    loop {
+        if object {
+            let key = flat_string(bytes, i)?;
+            i = skip_json_whitespace(bytes, key.end);
+            if bytes.get(i) != Some(&b':') {
+                return None;
+            }
+            i = skip_json_whitespace(bytes, i + 1);
+        }
+        let value = flat_value(bytes, i, level + 1)?;
+        i = skip_json_whitespace(bytes, value.end);
+        match *bytes.get(i)? {
+            b',' => i = skip_json_whitespace(bytes, i + 1),
+            b if b == close => return Some(at..i + 1),
+            _ => return None,
+        }
+    }
 }
 
 /// The span of the scalar starting at `at`: an unescaped string, a number in RFC 8259's
@@ -863,6 +901,36 @@ mod tests {
         for (raw, ty) in no {
             assert!(!renders_as_stored(raw.as_bytes(), ty), "{raw} as {ty}");
         }
+    }
+
+    #[test]
+    fn the_flat_scan_takes_nested_values_to_the_depth_limit() {
+        let columns = vec![
+            col("A", SqlType::Array(Box::new(SqlType::Integer))),
+            col("B", SqlType::Integer),
+        ];
+        let fields = ValueFields::new(&columns);
+        let scan = |text: &str| fields.scan_flat(text.as_bytes(), &mut vec![(None, None); 2]);
+        assert!(scan(r#"{"a": [1, [2], {"x": [ ]}], "B": 3}"#));
+        assert!(!scan(r#"{"A": [1,], "B": 3}"#), "a trailing comma");
+        assert!(!scan(r#"{"A": {x: 1}}"#), "an unquoted key");
+        assert!(!scan(r#"{"A": ["é"]}"#), "non-ASCII is the general path's");
+        // The record is level 1: a value may open JSON_NESTING_DEPTH_MAX - 1 more.
+        let deep = |levels: usize| {
+            format!(r#"{{"B":{}1{}}}"#, "[".repeat(levels), "]".repeat(levels))
+        };
+        assert!(scan(&deep(JSON_NESTING_DEPTH_MAX - 1)));
+        assert!(!scan(&deep(JSON_NESTING_DEPTH_MAX)));
+        let err = decode(&deep(JSON_NESTING_DEPTH_MAX), &columns).expect_err("too deep");
+        assert!(err.message().contains("nests deeper"), "{err}");
+        // A nested field reads the same through the flat scan and the general path.
+        let mut flat = Vec::new();
+        decode_value(br#"{"A": [1, 2], "b": 3}"#, &columns, &mut flat).expect("flat");
+        let mut general = Vec::new();
+        decode_value_general(br#"{"A": [1, 2], "b": 3}"#, &columns, &mut general)
+            .expect("general");
+        assert_eq!(flat, general);
+        assert_eq!(flat[0], Value::Array(vec![Value::Integer(1), Value::Integer(2)]));
     }
 
     #[test]

@@ -402,11 +402,31 @@ proptest! {
     }
 }
 
-/// A JSON object text from random tokens and whitespace, sometimes with one byte changed.
+/// A JSON value: a scalar token, or arrays and objects of them with whitespace around.
+fn json_token() -> impl Strategy<Value = String> {
+    scalar_token().prop_recursive(3, 12, 3, |inner| {
+        prop_oneof![
+            (vec(inner.clone(), 0..3), "[ \n]{0,1}").prop_map(|(items, ws)| format!(
+                "[{ws}{}{ws}]",
+                items.join(&format!("{ws},{ws}"))
+            )),
+            (vec(("[a-zA-Z]{1,2}", inner), 0..3), "[ ]{0,1}").prop_map(|(members, ws)| {
+                let members: Vec<String> = members
+                    .iter()
+                    .map(|(k, v)| format!("\"{k}\"{ws}:{ws}{v}"))
+                    .collect();
+                format!("{{{ws}{}}}", members.join(","))
+            }),
+        ]
+    })
+}
+
+/// A JSON object text from random tokens (nested ones too) and whitespace, sometimes with
+/// one byte changed.
 fn object_text() -> impl Strategy<Value = String> {
     let member = (
         prop_oneof!["[A-Z]{1,2}", "[a-z]{1,2}", Just("A".to_owned())],
-        scalar_token(),
+        json_token(),
         "[ \t\n]{0,2}",
     )
         .prop_map(|(k, v, ws)| format!("\"{k}\"{ws}:{ws}{v}{ws}"));
