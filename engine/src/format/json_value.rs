@@ -318,6 +318,9 @@ impl ValueFields {
         match text {
             None => Ok(Value::Null),
             Some(text) => {
+                if let Some(value) = plain_scalar(text, &self.types[i]) {
+                    return Ok(value);
+                }
                 let lv = sonic_rs::from_slice::<LazyValue<'_>>(text)
                     .map_err(|e| invalid_json(&e.to_string()))?;
                 self.coerce(i, Some(&lv))
@@ -334,6 +337,28 @@ impl ValueFields {
                 coerce::kafka_json_field(lv, &self.types[i], &self.names[i]).map_err(prefix_error)
             }
         }
+    }
+}
+
+/// The value of a flat-scanned scalar token (`text`: a plain ASCII string, a number in
+/// JSON's grammar, or a literal) for the common column types, without a parser: what
+/// [`coerce_kafka_json`](coerce) makes of the same token. `None` for anything it would
+/// do more with (a number outside the type's range wraps, a string read as a number, …),
+/// which then takes that path.
+fn plain_scalar(text: &[u8], ty: &SqlType) -> Option<Value> {
+    let number = || std::str::from_utf8(text).ok().filter(|_| matches!(text.first(), Some(b'-' | b'0'..=b'9')));
+    let integer = || number().filter(|t| t.bytes().skip(1).all(|b| b.is_ascii_digit()));
+    match (text, ty) {
+        (b"null", _) => Some(Value::Null),
+        (b"true", SqlType::Boolean) => Some(Value::Boolean(true)),
+        (b"false", SqlType::Boolean) => Some(Value::Boolean(false)),
+        (_, SqlType::Integer) => integer()?.parse().ok().map(Value::Integer),
+        (_, SqlType::BigInt) => integer()?.parse().ok().map(Value::BigInt),
+        (_, SqlType::Double) => number().map(|t| Value::Double(coerce::parse_f64(t))),
+        ([b'"', inner @ .., b'"'], SqlType::String) => {
+            std::str::from_utf8(inner).ok().map(|s| Value::String(s.to_owned()))
+        }
+        _ => None,
     }
 }
 
@@ -931,6 +956,36 @@ mod tests {
             .expect("general");
         assert_eq!(flat, general);
         assert_eq!(flat[0], Value::Array(vec![Value::Integer(1), Value::Integer(2)]));
+    }
+
+    #[test]
+    fn plain_scalars_read_as_the_coercion_reads_them() {
+        let tokens = [
+            "null", "true", "false", "0", "-0", "7", "-12", "2147483647", "2147483648",
+            "-2147483649", "9223372036854775807", "9223372036854775808", "1.5", "-0.0", "1e3",
+            "1E-2", "1e400", "\"abc\"", "\"12\"", "\"\"", "\"true\"",
+        ];
+        let types = [
+            SqlType::Boolean,
+            SqlType::Integer,
+            SqlType::BigInt,
+            SqlType::Double,
+            SqlType::String,
+        ];
+        let mut fast = 0;
+        for ty in &types {
+            let fields = ValueFields::new(&[col("A", ty.clone())]);
+            for token in tokens {
+                let Some(value) = plain_scalar(token.as_bytes(), ty) else {
+                    continue;
+                };
+                fast += 1;
+                let lv = coerce::parse_json_value(token.as_bytes()).expect("valid");
+                let general = fields.coerce(0, Some(&lv)).expect("the general path reads it");
+                assert_eq!(value, general, "{token} as {ty}");
+            }
+        }
+        assert!(fast > 30, "most of these take the fast path: {fast}");
     }
 
     #[test]
