@@ -2,7 +2,7 @@
 //!
 //! A cell is either a [`Value`] or the stored JSON text of a column copied verbatim, for
 //! columns whose stored text is already what query results show
-//! ([`renders_as_stored`](crate::format::json_value::renders_as_stored)). `protocol`'s
+//! ([`renders_as_stored`](crate::format::stored_text::renders_as_stored)). `protocol`'s
 //! result encoder writes text cells as they are and renders value cells.
 //!
 //! A push query on a table also yields **tombstone rows** (a key deleted): its key columns

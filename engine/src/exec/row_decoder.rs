@@ -14,9 +14,11 @@ use std::sync::Arc;
 use crate::catalog::Source;
 use crate::error::Result;
 use crate::format::json_value::{
-    decode_value_unwrapped, is_tombstone, pick, renders_as_stored, span_in, FieldSlot, FieldSpan,
+    decode_value_unwrapped, is_tombstone, pick, span_in, FieldSlot,
     ValueFields,
 };
+use crate::format::flat_scan::FieldSpan;
+use crate::format::stored_text::renders_as_stored;
 use crate::exec::operator::WindowBounds;
 use crate::format::key::decode_key;
 use crate::format::window_key::split_window;

@@ -25,10 +25,12 @@
 //!   rendered as its REST API shows them), used by the value and key formats.
 //! - [`json_value`]: the `JSON` value format (encode and decode a record value), and what
 //!   ksqlDB's stored bytes are.
+//! - `flat_scan`: the decoders' fast path over a record value (field spans and plain
+//!   scalar tokens without a parser).
+//! - [`stored_text`]: whether a stored value's JSON text already is its result rendering,
+//!   scalars and STRUCT/ARRAY/MAP alike (so results copy it).
 //! - [`key`]: record keys in the `KAFKA`, `JSON` and `NONE` key formats.
 //! - [`kafka_key`]: Kafka's primitive serializers (`KAFKA` format) for one key column.
-//! - `nested_text`: whether a stored STRUCT, ARRAY or MAP text is already its result
-//!   rendering (so results copy it, as they do plain scalars).
 //! - [`java_double`]: DOUBLE text exactly as Java's `Double.toString`.
 //! - [`decimal_text`]: DECIMAL parsing, rescaling and `BigDecimal.toString`.
 //! - [`json_text`]: JSON string escaping and the nesting-depth guard.
@@ -41,6 +43,7 @@
 pub mod canonical_row;
 pub mod coerce;
 pub mod decimal_text;
+pub(crate) mod flat_scan;
 pub mod insert_row;
 pub mod java_double;
 pub(crate) mod java_hash_map;
@@ -49,7 +52,7 @@ pub mod json_value;
 pub mod json_write;
 pub mod kafka_key;
 pub mod key;
-mod nested_text;
+pub mod stored_text;
 pub(crate) mod timestamp_extractor;
 pub mod window_key;
 

@@ -277,6 +277,26 @@ fn scalar_token() -> impl Strategy<Value = String> {
     ]
 }
 
+/// When results would copy `text` (stored for a column of type `ty`) as it is, rendering
+/// its coerced value gives exactly `text`. Text that is not JSON is not a stored value.
+fn copied_text_renders_identically(text: &str, ty: &SqlType) -> Result<(), TestCaseError> {
+    let Ok(lv) = super::coerce::parse_json_value(text.as_bytes()) else {
+        return Ok(());
+    };
+    if super::stored_text::renders_as_stored(text.as_bytes(), ty) {
+        let value = super::coerce::coerce_json(&lv, ty, super::CoercionMode::KafkaJson)
+            .map_err(|e| TestCaseError::fail(format!("{text} as {ty}: {e}")))?;
+        let mut rendered = Vec::new();
+        super::json_value::write_json_value(
+            &value,
+            super::json_value::TemporalJson::IsoText,
+            &mut rendered,
+        );
+        prop_assert_eq!(String::from_utf8_lossy(&rendered), text, "{}", ty);
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(4096))]
 
@@ -293,20 +313,7 @@ proptest! {
             Just(SqlType::String),
         ],
     ) {
-        let Ok(lv) = super::coerce::parse_json_value(token.as_bytes()) else {
-            return Ok(());
-        };
-        if super::json_value::renders_as_stored(token.as_bytes(), &ty) {
-            let value = super::coerce::coerce_json(&lv, &ty, super::CoercionMode::KafkaJson)
-                .map_err(|e| TestCaseError::fail(format!("{token} as {ty}: {e}")))?;
-            let mut rendered = Vec::new();
-            super::json_value::write_json_value(
-                &value,
-                super::json_value::TemporalJson::IsoText,
-                &mut rendered,
-            );
-            prop_assert_eq!(String::from_utf8_lossy(&rendered), token.as_str(), "{}", ty);
-        }
+        copied_text_renders_identically(&token, &ty)?;
     }
 }
 
@@ -385,20 +392,7 @@ proptest! {
     fn nested_text_copied_only_when_it_renders_identically(
         (ty, text) in nested_type().prop_flat_map(|ty| (Just(ty.clone()), text_for(&ty))),
     ) {
-        let Ok(lv) = super::coerce::parse_json_value(text.as_bytes()) else {
-            return Ok(());
-        };
-        if super::json_value::renders_as_stored(text.as_bytes(), &ty) {
-            let value = super::coerce::coerce_json(&lv, &ty, super::CoercionMode::KafkaJson)
-                .map_err(|e| TestCaseError::fail(format!("{text} as {ty}: {e}")))?;
-            let mut rendered = Vec::new();
-            super::json_value::write_json_value(
-                &value,
-                super::json_value::TemporalJson::IsoText,
-                &mut rendered,
-            );
-            prop_assert_eq!(String::from_utf8_lossy(&rendered), text.as_str(), "{}", ty);
-        }
+        copied_text_renders_identically(&text, &ty)?;
     }
 }
 

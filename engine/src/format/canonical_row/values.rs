@@ -739,7 +739,7 @@ impl Work {
     }
 }
 
-/// `json_value::is_java_plain_double` from what the number's scan already knows: `-?I.F` that Java's
+/// `stored_text::is_java_plain_double` from what the number's scan already knows: `-?I.F` that Java's
 /// `Double.toString` prints back unchanged.
 fn plain_java_double(num: &NumTok, line: &[u8]) -> bool {
     let Some(frac_start) = num.frac else {
@@ -781,7 +781,7 @@ fn open(s: &mut Cursor<'_>, depth: usize) -> Step<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::json_value::is_java_plain_double;
+    use crate::format::stored_text::is_java_plain_double;
 
     #[test]
     fn plain_double_check_agrees_with_the_query_paths() {

@@ -1,7 +1,7 @@
-//! Whether a stored STRUCT, ARRAY or MAP value's JSON text is already what a query result
-//! shows for it, so results can copy the text instead of building a nested
-//! [`Value`](crate::types::Value) and rendering it back (the nested half of
-//! [`renders_as_stored`](super::json_value::renders_as_stored)).
+//! Whether a stored JSON value's text is already what a query result shows for it, so
+//! results can copy the text instead of coercing it to a [`Value`](crate::types::Value)
+//! and rendering that back: the scalar rules ([`renders_as_stored`]) and the nested ones
+//! (STRUCT, ARRAY, MAP).
 //!
 //! Rows ingested through Sluice are stored in ksqlDB's canonical form (struct fields as
 //! declared and all present, no whitespace), which is also how a result renders them, so
@@ -9,20 +9,106 @@
 //! whitespace, struct fields in another case or order or missing, a repeated map key, an
 //! escape. Those answer no and take the general path, which renders the coerced value.
 //!
-//! The walk follows the column's type, not the data, so its depth is the type's: hostile
-//! nesting cannot make it recurse further than the schema does.
+//! The nested walk follows the column's type, not the data, so its depth is the type's:
+//! hostile nesting cannot make it recurse further than the schema does.
 
 use super::json_text::is_unescaped_text;
-use super::json_value::renders_as_stored;
 use crate::types::{SqlType, StructField};
 
 /// Map keys compared pairwise for duplicates; a larger map takes the general path (a
 /// repeated key collapses to one entry there, so its text is not the result's).
 const MAP_ENTRIES_CHECKED_MAX: usize = 32;
 
+/// True when `raw`, one validated JSON value stored for a column of type `ty`, is already
+/// exactly the text a query result shows for it, so results can copy it instead of
+/// coercing it to a [`Value`] and rendering that: `null`; a BOOLEAN literal; an INTEGER or
+/// BIGINT token in range (not `-0`); a STRING with nothing Jackson would escape (no `\\`,
+/// no control byte); a DOUBLE already in Java's `Double.toString` form (plain notation for
+/// `1e-3 <= |d| < 1e7`, no redundant trailing zero, at most 15 significant digits, which
+/// an f64 round-trips exactly so its shortest digits are these); a STRUCT, ARRAY or MAP in
+/// compact canonical form whose every part is one of these (see below). Anything else
+/// answers false and takes the general path, which also reports errors.
+///
+/// True also means the general path would succeed: the record is not one to skip.
+pub fn renders_as_stored(raw: &[u8], ty: &SqlType) -> bool {
+    if raw == b"null" {
+        return true;
+    }
+    match ty {
+        SqlType::Boolean => raw == b"true" || raw == b"false",
+        // Up to 9 (18) digits always fit an INT (BIGINT); longer tokens are parsed.
+        SqlType::Integer => is_int_token(raw) && (digits(raw) <= 9 || parse_ascii::<i32>(raw)),
+        SqlType::BigInt => is_int_token(raw) && (digits(raw) <= 18 || parse_ascii::<i64>(raw)),
+        SqlType::String => {
+            raw.len() >= 2
+                && raw[0] == b'"'
+                && raw[raw.len() - 1] == b'"'
+                && is_unescaped_text(&raw[1..raw.len() - 1])
+        }
+        SqlType::Double => is_java_plain_double(raw),
+        SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_) => {
+            nested_renders_as_stored(raw, ty)
+        }
+        _ => false,
+    }
+}
+
+/// A JSON integer token (`-?(0|[1-9][0-9]*)`, already validated) other than `-0`, which
+/// renders as `0`.
+fn is_int_token(raw: &[u8]) -> bool {
+    let digits = raw.strip_prefix(b"-").unwrap_or(raw);
+    !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) && raw != b"-0"
+}
+
+fn digits(int_token: &[u8]) -> usize {
+    int_token.len() - usize::from(int_token.first() == Some(&b'-'))
+}
+
+fn parse_ascii<T: std::str::FromStr>(raw: &[u8]) -> bool {
+    std::str::from_utf8(raw).is_ok_and(|s| s.parse::<T>().is_ok())
+}
+
+/// Most significant digits whose decimal text an f64 reproduces exactly (`DBL_DIG`).
+const DOUBLE_EXACT_DIGITS_MAX: usize = 15;
+
+/// True for `-?I.F` that Java's `Double.toString` prints back unchanged (see
+/// [`renders_as_stored`]).
+pub(crate) fn is_java_plain_double(raw: &[u8]) -> bool {
+    let unsigned = raw.strip_prefix(b"-").unwrap_or(raw);
+    let Some(dot) = unsigned.iter().position(|&b| b == b'.') else {
+        return false;
+    };
+    let (int, frac) = (&unsigned[..dot], &unsigned[dot + 1..]);
+    if int.is_empty()
+        || frac.is_empty()
+        || !int.iter().all(u8::is_ascii_digit)
+        || !frac.iter().all(u8::is_ascii_digit)
+        || (int.len() > 1 && int[0] == b'0')
+    {
+        return false;
+    }
+    if int == b"0" {
+        // 0.0 prints as itself; otherwise 1e-3 <= |d| needs a non-zero digit among the
+        // first three, and the last digit must not be a redundant zero.
+        if frac == b"0" {
+            return true;
+        }
+        let leading_zeros = frac.iter().take_while(|&&b| b == b'0').count();
+        leading_zeros <= 2
+            && frac[frac.len() - 1] != b'0'
+            && frac.len() - leading_zeros <= DOUBLE_EXACT_DIGITS_MAX
+    } else {
+        // |d| < 1e7; `.0` is how Java ends a whole number, any other trailing zero is
+        // redundant.
+        int.len() <= 7
+            && (frac == b"0" || frac[frac.len() - 1] != b'0')
+            && int.len() + frac.len() <= DOUBLE_EXACT_DIGITS_MAX
+    }
+}
+
 /// True when `raw`, one stored JSON value of the nested type `ty`, renders as itself.
 /// False for any other type.
-pub(super) fn nested_renders_as_stored(raw: &[u8], ty: &SqlType) -> bool {
+fn nested_renders_as_stored(raw: &[u8], ty: &SqlType) -> bool {
     value_end(raw, 0, ty) == Some(raw.len())
 }
 
@@ -83,14 +169,17 @@ fn map_end(bytes: &[u8], at: usize, value: &SqlType) -> Option<usize> {
     if bytes.get(at) == Some(&b'}') {
         return Some(at + 1);
     }
-    let mut keys: Vec<&[u8]> = Vec::new();
+    // The keys seen so far, on the stack: this runs per stored map per row.
+    let mut keys: [&[u8]; MAP_ENTRIES_CHECKED_MAX] = [&[]; MAP_ENTRIES_CHECKED_MAX];
+    let mut seen = 0;
     loop {
         let key_end = string_end(bytes, at)?;
         let key = &bytes[at..key_end];
-        if keys.len() == MAP_ENTRIES_CHECKED_MAX || keys.contains(&key) {
+        if seen == MAP_ENTRIES_CHECKED_MAX || keys[..seen].contains(&key) {
             return None;
         }
-        keys.push(key);
+        keys[seen] = key;
+        seen += 1;
         at = value_end(bytes, expect(bytes, key_end, b':')?, value)?;
         match bytes.get(at)? {
             b',' => at += 1,
@@ -126,6 +215,50 @@ fn expect(bytes: &[u8], at: usize, byte: u8) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_text_that_renders_as_is() {
+        let yes: &[(&str, SqlType)] = &[
+            (
+                "null",
+                SqlType::Decimal {
+                    precision: 4,
+                    scale: 2,
+                },
+            ),
+            ("true", SqlType::Boolean),
+            ("-2147483648", SqlType::Integer),
+            ("9223372036854775807", SqlType::BigInt),
+            ("\"us-east-1 é\"", SqlType::String),
+            ("9574.74", SqlType::Double),
+            ("100.0", SqlType::Double),
+            ("-0.0", SqlType::Double),
+            ("0.001", SqlType::Double),
+            ("9999999.5", SqlType::Double),
+        ];
+        for (raw, ty) in yes {
+            assert!(renders_as_stored(raw.as_bytes(), ty), "{raw} as {ty}");
+        }
+        let no: &[(&str, SqlType)] = &[
+            ("\"true\"", SqlType::Boolean),
+            ("2147483648", SqlType::Integer),
+            ("-0", SqlType::BigInt),
+            ("1.5", SqlType::BigInt),
+            ("\"a\\u00e9\"", SqlType::String),
+            ("12", SqlType::String),
+            ("100.50", SqlType::Double),
+            ("5", SqlType::Double),
+            ("1.0E10", SqlType::Double),
+            ("10000000.0", SqlType::Double),
+            ("0.0001", SqlType::Double),
+            ("0.00", SqlType::Double),
+            ("1.2345678901234567", SqlType::Double),
+            ("17", SqlType::Timestamp),
+        ];
+        for (raw, ty) in no {
+            assert!(!renders_as_stored(raw.as_bytes(), ty), "{raw} as {ty}");
+        }
+    }
 
     fn field(name: &str, ty: SqlType) -> StructField {
         StructField {
