@@ -124,6 +124,15 @@ async fn receive(mut ws: Ws, expected: u64, until: Instant) -> Received {
     }
 }
 
+/// Row `i` as producers write it: lower-case names (ksqlDB matches them to `ID` and
+/// `BODY`), in either order; `BODY` carries the time it was sent.
+fn producer_row(i: u64, sent_us: u64) -> String {
+    match i % 2 {
+        0 => format!(r#"{{"id":"k{i}","body":"{sent_us}"}}"#),
+        _ => format!(r#"{{"body":"{sent_us}","id":"k{i}"}}"#),
+    }
+}
+
 fn main() {
     let subscribers = setting("SLUICE_FANOUT_SUBSCRIBERS", 20) as usize;
     let rate = setting("SLUICE_FANOUT_RATE", 100).max(1);
@@ -196,7 +205,7 @@ fn main() {
             let until = (elapsed * rate / 1_000_000 + 1).min(rows);
             let sent_us = now_us();
             let lines: Vec<bytes::Bytes> = (next..until)
-                .map(|i| format!(r#"{{"ID":"k{i}","BODY":"{sent_us}"}}"#).into())
+                .map(|i| producer_row(i, sent_us).into())
                 .collect();
             next = until;
             assert_eq!(session.push(&lines).await, sluice_engine::Flow::Continue);

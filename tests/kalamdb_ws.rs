@@ -765,6 +765,17 @@ async fn a_user_tables_live_query_sees_its_subscribers_rows_only() {
     server.stop().await;
 }
 
+/// The live query the fan-out tests share.
+const NOTES: &str = "SELECT id, body FROM app.notes";
+
+/// A WebSocket with a header token, past its `auth_success`.
+async fn signed_in(server: &TestServer, token: &str) -> Ws {
+    let mut ws = connect(server, Some(token)).await.expect("upgraded");
+    let hello = next_json(&mut ws).await.expect("auth_success");
+    assert_eq!(hello["type"], "auth_success", "{hello}");
+    ws
+}
+
 /// The ids of a subscription's snapshot rows and insert changes, read until `want` ids
 /// arrived (or nothing more comes).
 async fn ids_until(ws: &mut Ws, id: &str, want: usize) -> Vec<String> {
@@ -805,16 +816,9 @@ async fn subscribers_joining_while_rows_arrive_each_see_every_row_once() {
     };
     let mut subscribers = Vec::new();
     for s in 0..SUBSCRIBERS {
-        let mut ws = connect(&server, Some(&token)).await.expect("upgraded");
-        next_json(&mut ws).await.expect("auth_success");
+        let mut ws = signed_in(&server, &token).await;
         let id = format!("s{s}");
-        subscribe(
-            &mut ws,
-            &id,
-            "SELECT id, body FROM app.notes",
-            json!({"batch_size": 7}),
-        )
-        .await;
+        subscribe(&mut ws, &id, NOTES, json!({"batch_size": 7})).await;
         subscribers.push(tokio::spawn(
             async move { ids_until(&mut ws, &id, ROWS).await },
         ));
@@ -837,25 +841,11 @@ async fn subscribers_joining_while_rows_arrive_each_see_every_row_once() {
 async fn a_subscriber_that_stops_reading_holds_nobody_up() {
     const ROWS: usize = 120;
     let (server, token) = server_with_notes().await;
-    let mut slow = connect(&server, Some(&token)).await.expect("upgraded");
-    next_json(&mut slow).await.expect("auth_success");
-    subscribe(
-        &mut slow,
-        "slow",
-        "SELECT id, body FROM app.notes",
-        json!({}),
-    )
-    .await;
+    let mut slow = signed_in(&server, &token).await;
+    subscribe(&mut slow, "slow", NOTES, json!({})).await;
     initial_load(&mut slow, "slow").await;
-    let mut quick = connect(&server, Some(&token)).await.expect("upgraded");
-    next_json(&mut quick).await.expect("auth_success");
-    subscribe(
-        &mut quick,
-        "quick",
-        "SELECT id, body FROM app.notes",
-        json!({}),
-    )
-    .await;
+    let mut quick = signed_in(&server, &token).await;
+    subscribe(&mut quick, "quick", NOTES, json!({})).await;
     initial_load(&mut quick, "quick").await;
 
     // 120 rows of 64 KiB: more than the slow client's socket buffers and queue hold.

@@ -45,7 +45,7 @@ use super::json_write::{write_json, Flavor};
 pub(crate) use super::json_write::write_stored_map_key;
 pub use super::json_write::{write_json_value, write_stored_json, TemporalJson};
 use super::json_text::{
-    exceeds_nesting_depth, is_unescaped_text, plain_text_len, write_stored_json_string,
+    exceeds_nesting_depth, write_stored_json_string,
     JSON_NESTING_DEPTH_MAX,
 };
 use crate::error::{EngineError, ErrorCode, Result};

@@ -427,12 +427,12 @@ impl ChangeFrame {
 
     /// The frame for subscription `id`.
     pub fn for_subscription(&self, id: &str) -> String {
-        ChangeFrame::merged(id, std::slice::from_ref(self))
+        ChangeFrame::merged(&QuotedId::new(id), std::slice::from_ref(self))
     }
 
     /// One `change` message for subscription `id` carrying `frames` (of the first one's
     /// kind; the caller groups them) in order.
-    pub fn merged<F: std::borrow::Borrow<ChangeFrame>>(id: &str, frames: &[F]) -> String {
+    pub fn merged<F: std::borrow::Borrow<ChangeFrame>>(id: &QuotedId, frames: &[F]) -> String {
         let Some(first) = frames.first() else {
             return String::new();
         };
@@ -443,14 +443,16 @@ impl ChangeFrame {
             ChangeType::Delete => "delete",
         };
         let bytes: usize = frames.iter().map(|f| f.borrow().bytes()).sum();
-        let mut out = String::with_capacity(CHANGE_HEAD.len() + id.len() + bytes + 64);
+        let mut out = String::with_capacity(CHANGE_HEAD.len() + id.0.len() + bytes + 64);
         out.push_str(CHANGE_HEAD);
-        out.push_str(&Json::from(id).to_string());
+        out.push_str(&id.0);
         out.push_str(r#","change_type":""#);
         out.push_str(name);
         out.push('"');
         let mut array = |key: &str, part: fn(&ChangeFrame) -> &str| {
-            out.push_str(&format!(r#","{key}":["#));
+            out.push_str(",\"");
+            out.push_str(key);
+            out.push_str("\":[");
             let mut first = true;
             for text in frames
                 .iter()
@@ -473,6 +475,17 @@ impl ChangeFrame {
         }
         out.push('}');
         out
+    }
+}
+
+/// A subscription id as the JSON string a frame carries: escaped once per subscription,
+/// not once per message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotedId(String);
+
+impl QuotedId {
+    pub fn new(id: &str) -> QuotedId {
+        QuotedId(Json::from(id).to_string())
     }
 }
 
@@ -633,7 +646,8 @@ mod tests {
             std::slice::from_ref(&other),
         );
         let merged: Json =
-            serde_json::from_str(&ChangeFrame::merged("m", &[&frame, &next])).expect("json");
+            serde_json::from_str(&ChangeFrame::merged(&QuotedId::new("m"), &[&frame, &next]))
+                .expect("json");
         assert_eq!(
             merged["rows"],
             json!([{"ID": 1, "_seq": 1024}, {"ID": 2, "_seq": 2048}])
@@ -641,7 +655,8 @@ mod tests {
         assert_eq!(merged["old_values"][1]["_seq"], 2048);
         let empty = ChangeFrame::new(ChangeType::Insert, &[], &[]);
         let merged: Json =
-            serde_json::from_str(&ChangeFrame::merged("m", &[&empty, &empty])).expect("json");
+            serde_json::from_str(&ChangeFrame::merged(&QuotedId::new("m"), &[&empty, &empty]))
+                .expect("json");
         assert_eq!(merged["rows"], json!([]));
     }
 }

@@ -17,7 +17,7 @@ use sluice_protocol::kalamdb::dialect::{source_name, TableKind};
 use sluice_protocol::kalamdb::envelope::SchemaField;
 use sluice_protocol::kalamdb::live::{
     code, error, initial_data_batch, subscription_ack, BatchControl, BatchStatus, ChangeFrame,
-    LiveSql, Row, SubscriptionOptions,
+    LiveSql, QuotedId, Row, SubscriptionOptions,
 };
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, mpsc};
@@ -128,6 +128,7 @@ async fn follow(
             ),
         )
     };
+    let id = QuotedId::new(&sub.id);
     let mut next: Option<Arc<ChangeFrame>> = None;
     loop {
         let first = match next.take() {
@@ -169,7 +170,7 @@ async fn follow(
                 Err(TryRecvError::Empty | TryRecvError::Closed) => break,
             }
         }
-        send(out, ChangeFrame::merged(&sub.id, &run)).await?;
+        send(out, ChangeFrame::merged(&id, &run)).await?;
     }
 }
 

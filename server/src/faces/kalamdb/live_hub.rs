@@ -197,7 +197,7 @@ async fn run(
                 }));
             }
             changes = feed.next_changes() => match changes {
-                Ok(changes) => publish(&frames, &changes),
+                Ok(changes) => publish(&frames, changes),
                 Err(f) => break f,
             },
             _ = idle.tick() => {
@@ -218,11 +218,20 @@ async fn run(
 }
 
 /// Each run of one kind of change is one frame, encoded once for every follower.
-fn publish(frames: &broadcast::Sender<Arc<ChangeFrame>>, changes: &[Change]) {
-    for run in changes.chunk_by(|a, b| a.kind == b.kind) {
-        let rows: Vec<Row> = run.iter().filter_map(|c| c.row.clone()).collect();
-        let old: Vec<Row> = run.iter().filter_map(|c| c.old.clone()).collect();
+fn publish(frames: &broadcast::Sender<Arc<ChangeFrame>>, changes: Vec<Change>) {
+    let mut changes = changes.into_iter().peekable();
+    while let Some(first) = changes.next() {
+        let kind = first.kind;
+        let (mut rows, mut old) = (Vec::new(), Vec::new());
+        let mut take = |c: Change| {
+            rows.extend(c.row);
+            old.extend(c.old);
+        };
+        take(first);
+        while let Some(c) = changes.next_if(|c| c.kind == kind) {
+            take(c);
+        }
         // No follower (between the last one leaving and the idle check) drops the frame.
-        let _ = frames.send(Arc::new(ChangeFrame::new(run[0].kind, &rows, &old)));
+        let _ = frames.send(Arc::new(ChangeFrame::new(kind, &rows, &old)));
     }
 }
