@@ -29,15 +29,23 @@ use support::{BenchServer, RowGen, RowStyle, STREAM};
 /// 1-minute windows.
 const ROWS: u64 = 200_000;
 
+/// Rows of the second stream, for issue 10's GROUP BY target (100k distinct keys): each
+/// key then comes 10 times, so the state is a steady 100k groups, not one per row.
+const ROWS_100K_KEYS: u64 = 1_000_000;
+
+/// The second stream's name.
+const STREAM_100K_KEYS: &str = "BENCH_KEYS";
+
 /// Bound on one iteration's wait for the query to catch up.
 const CATCH_UP_MAX: Duration = Duration::from_secs(120);
 
-/// The bench stream with `TS` as the row time, so the windows follow the generated times.
-fn create_stream_sql() -> String {
+/// A bench stream with `TS` as the row time, so the windows follow the generated times.
+fn create_stream_sql(name: &str) -> String {
     format!(
-        "CREATE STREAM {STREAM} (ID BIGINT, TS BIGINT, USER STRING, REGION STRING, \
-         AMOUNT DOUBLE, OK BOOLEAN) WITH (kafka_topic='bench_rows', value_format='JSON', \
-         partitions=1, timestamp='TS');"
+        "CREATE STREAM {name} (ID BIGINT, TS BIGINT, USER STRING, REGION STRING, \
+         AMOUNT DOUBLE, OK BOOLEAN) WITH (kafka_topic='{}', value_format='JSON', \
+         partitions=1, timestamp='TS');",
+        name.to_ascii_lowercase()
     )
 }
 
@@ -45,27 +53,59 @@ fn windowed_count(c: &mut Criterion) {
     let rt = support::runtime();
     let server = rt.block_on(async {
         let server = BenchServer::start(FsyncPolicy::Never).await;
-        server.ksql_ok(&create_stream_sql()).await;
+        server.ksql_ok(&create_stream_sql(STREAM)).await;
+        server.ksql_ok(&create_stream_sql(STREAM_100K_KEYS)).await;
         let mut client = server.h2().await;
         let rows = Bytes::from(RowGen::new().lines(ROWS as usize, RowStyle::Producer));
         client.insert_rows(&rows, ROWS).await;
+        let mut gen = RowGen::new();
+        for _ in 0..ROWS_100K_KEYS / ROWS {
+            let rows = Bytes::from(gen.lines(ROWS as usize, RowStyle::Producer));
+            client.insert_rows_into(STREAM_100K_KEYS, &rows, ROWS).await;
+        }
         server
     });
     let mut group = c.benchmark_group("windowed_aggregate");
     group.sample_size(10);
-    group.throughput(Throughput::Elements(ROWS));
     let mut n = 0u64;
     // Per user: ~180k distinct keys in the 200k rows, so nearly every row opens a window
     // (state growth dominates). Per region: 8 keys, so the per-row pipeline dominates.
     let tumbling = "COUNT(*) AS N FROM {STREAM} WINDOW TUMBLING (SIZE 1 MINUTE)";
+    // And over 100k keys (`ID % 100000`, IDs are sequential), 1M rows: issue 10's target.
     let plain = "COUNT(*) AS N, SUM(AMOUNT) AS TOTAL FROM {STREAM}";
-    for (name, key, body) in [
-        ("tumbling_1min_count_per_user", "USER", tumbling),
-        ("tumbling_1min_count_per_region", "REGION", tumbling),
-        ("group_by_count_sum_per_user", "USER", plain),
-        ("group_by_count_sum_per_region", "REGION", plain),
+    for (name, key, body, stream, rows) in [
+        (
+            "tumbling_1min_count_per_user",
+            "USER",
+            tumbling,
+            STREAM,
+            ROWS,
+        ),
+        (
+            "tumbling_1min_count_per_region",
+            "REGION",
+            tumbling,
+            STREAM,
+            ROWS,
+        ),
+        ("group_by_count_sum_per_user", "USER", plain, STREAM, ROWS),
+        (
+            "group_by_count_sum_per_region",
+            "REGION",
+            plain,
+            STREAM,
+            ROWS,
+        ),
+        (
+            "group_by_count_sum_100k_keys_1m_rows",
+            "ID % 100000",
+            plain,
+            STREAM_100K_KEYS,
+            ROWS_100K_KEYS,
+        ),
     ] {
-        let body = body.replace("{STREAM}", STREAM);
+        let body = body.replace("{STREAM}", stream);
+        group.throughput(Throughput::Elements(rows));
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 rt.block_on(async {
@@ -80,7 +120,7 @@ fn windowed_count(c: &mut Criterion) {
                             ))
                             .await;
                         let id = server.query_id(&format!("CTAS_{sink}_")).await;
-                        server.wait_caught_up(&id, ROWS, start, CATCH_UP_MAX).await;
+                        server.wait_caught_up(&id, rows, start, CATCH_UP_MAX).await;
                         total += start.elapsed();
                         server.drop_query_and_sink(&id, "TABLE", &sink).await;
                     }

@@ -24,6 +24,11 @@ use sluice_server::Server;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
+/// The allocator the `sluice` binary ships with (src/main.rs), so in-process benches
+/// measure the allocation costs a server has, not glibc malloc's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The one seed every bench uses.
 pub const SEED: u64 = 0x5EED_51CE;
 

@@ -81,7 +81,9 @@ pub(crate) struct Handle {
     /// Set by TERMINATE before the cancel: the task then removes the query's state. A query
     /// stopped because its lease moved keeps it.
     terminated: AtomicBool,
-    /// Source positions of the last commit, one per source partition.
+    /// Source positions of the last commit, one per source partition: for a stateful
+    /// query, the last commit of its state (which may trail the journal), so a caller
+    /// that sees it caught up reads every row from the store.
     committed: Mutex<Vec<u64>>,
     failed: AtomicBool,
     /// Counters for metrics, added to once per batch.
