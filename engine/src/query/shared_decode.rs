@@ -29,6 +29,11 @@
 //! Each member publishes its next offset per partition; a batch goes once every member is
 //! past it (or the group is full), so keeping up costs no memory and falling behind costs
 //! at most [`DECODED_RECORDS_PER_GROUP_MAX`] records.
+//!
+//! A member about to decode claims its `(partition, offset)` first; one that asks for a
+//! claimed span while the claimer decodes (on the other worker thread) yields and asks
+//! again instead of decoding the same records a second time. Without claims, 100 push
+//! queries at 100,000 rows/s decoded each record 1.6 times.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -142,12 +147,49 @@ impl Bucketing {
 #[derive(Debug)]
 pub struct DecodeRing {
     source: Arc<Source>,
-    /// The batches, oldest first, and how many records they hold together.
-    batches: Mutex<(VecDeque<Arc<DecodedBatch>>, usize)>,
+    /// The batches, and the spans members are decoding now.
+    held: Mutex<Held>,
     /// Where each member is, so batches every member has passed can go.
     members: Mutex<Vec<Weak<MemberPositions>>>,
     /// The engine-wide count of records members took decoded instead of decoding.
     records_taken: Arc<AtomicU64>,
+}
+
+/// What a group holds, under one lock so a member's lookup sees a span either decoded or
+/// claimed, never neither while a claimer moves it from one to the other.
+#[derive(Debug, Default)]
+struct Held {
+    /// The batches, oldest first, and how many records they hold together.
+    batches: VecDeque<Arc<DecodedBatch>>,
+    records: usize,
+    /// `(partition, first offset)` of each span a member is reading and decoding now.
+    claims: Vec<(PartitionId, Offset)>,
+}
+
+/// What a member finds at its next offset.
+pub(crate) enum Lookup {
+    /// A batch that holds the offset.
+    Decoded(Arc<DecodedBatch>),
+    /// Another member is decoding from this offset now: ask again after a yield.
+    Claimed,
+    /// Nobody has: this member decodes, and offers the batch before dropping the claim.
+    Mine(Claim),
+}
+
+/// A member's claim on decoding a span; dropping it (after the offer, or on an error or an
+/// empty read) lets the others look again.
+pub(crate) struct Claim {
+    ring: Arc<DecodeRing>,
+    span: (PartitionId, Offset),
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let mut held = self.ring.lock_held();
+        if let Some(at) = held.claims.iter().position(|c| *c == self.span) {
+            held.claims.swap_remove(at);
+        }
+    }
 }
 
 /// A member's next offset in each partition it reads.
@@ -182,30 +224,46 @@ pub(crate) struct DecodeMember {
 }
 
 impl DecodeRing {
-    /// A batch of `partition` that holds offset `at`, if a member decoded one recently.
-    pub(crate) fn find(&self, partition: PartitionId, at: Offset) -> Option<Arc<DecodedBatch>> {
-        let batches = self.batches.lock().unwrap_or_else(|e| e.into_inner());
-        let found = batches
-            .0
+    fn lock_held(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A batch of `partition` that holds offset `at`, if a member decoded one recently;
+    /// else whether another member is decoding from `at` now, or the claim to do it.
+    pub(crate) fn lookup(self: &Arc<Self>, partition: PartitionId, at: Offset) -> Lookup {
+        let mut held = self.lock_held();
+        let found = held
+            .batches
             .iter()
             .rev()
             .find(|b| b.partition == partition && b.start <= at && at < b.end)
             .cloned();
-        if let Some(batch) = &found {
+        if let Some(batch) = found {
             let taken = batch.end.0 - at.0;
             self.records_taken.fetch_add(taken, Ordering::Relaxed);
+            return Lookup::Decoded(batch);
         }
-        found
+        let span = (partition, at);
+        if held.claims.contains(&span) {
+            return Lookup::Claimed;
+        }
+        held.claims.push(span);
+        Lookup::Mine(Claim {
+            ring: Arc::clone(self),
+            span,
+        })
     }
 
     /// Leaves a batch for the other members. Batches every member has read past go, and
     /// the oldest go when the ring is full.
     pub(crate) fn offer(&self, batch: Arc<DecodedBatch>) {
-        // Lock order: members, then batches (`join` takes only members, `find` only batches).
+        // Lock order: members, then held (`join` takes only members, `lookup` only held).
         let mut members = self.members.lock().unwrap_or_else(|e| e.into_inner());
         members.retain(|m| m.strong_count() > 0);
-        let mut guard = self.batches.lock().unwrap_or_else(|e| e.into_inner());
-        let (batches, records) = &mut *guard;
+        let mut guard = self.lock_held();
+        let Held {
+            batches, records, ..
+        } = &mut *guard;
         *records += batch.records.len();
         batches.push_back(batch);
         while batches.len() > 1 {
@@ -223,7 +281,7 @@ impl DecodeRing {
 
     /// Decoded records the group holds now.
     pub fn records_held(&self) -> usize {
-        self.batches.lock().unwrap_or_else(|e| e.into_inner()).1
+        self.lock_held().records
     }
 }
 
@@ -278,7 +336,7 @@ impl SharedDecodes {
         }
         let ring = Arc::new(DecodeRing {
             source: Arc::clone(source),
-            batches: Mutex::new((VecDeque::new(), 0)),
+            held: Mutex::new(Held::default()),
             members: Mutex::new(Vec::new()),
             records_taken: Arc::clone(&self.records_taken),
         });
@@ -305,6 +363,66 @@ impl SharedDecodes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::{KeyFormat, ValueFormat, ValueWrapping};
+    use crate::sql::ast::SourceKind;
+    use crate::types::Schema;
+
+    fn ring() -> Arc<DecodeRing> {
+        let source = Arc::new(Source {
+            name: "S".to_string(),
+            kind: SourceKind::Stream,
+            schema: Schema::new(Vec::new()),
+            topic: "s".to_string(),
+            key_format: KeyFormat::Kafka,
+            value_format: ValueFormat::Json,
+            value_wrapping: ValueWrapping::Wrapped,
+            timestamp_column: None,
+            timestamp_format: None,
+            statement_text: String::new(),
+            read_only: false,
+            window: None,
+        });
+        let decodes = SharedDecodes::default();
+        decodes
+            .join(&source, Tombstones::Drop, &[(PartitionId(0), Offset(0))])
+            .ring
+    }
+
+    fn batch(start: u64, end: u64) -> Arc<DecodedBatch> {
+        let span = (Offset(start), Offset(end));
+        Arc::new(DecodedBatch::new(PartitionId(0), span, Vec::new(), Vec::new()))
+    }
+
+    /// Two members woken by one commit on the two worker threads: the second waits for
+    /// the first's batch instead of decoding the same records.
+    #[test]
+    fn a_span_being_decoded_is_claimed_until_its_batch_is_offered() {
+        let ring = ring();
+        let p = PartitionId(0);
+        let Lookup::Mine(claim) = ring.lookup(p, Offset(100)) else {
+            panic!("the first member decodes")
+        };
+        assert!(matches!(ring.lookup(p, Offset(100)), Lookup::Claimed));
+        // Another span (a member behind the others) is not held up by it.
+        assert!(matches!(ring.lookup(p, Offset(40)), Lookup::Mine(_)));
+        ring.offer(batch(100, 150));
+        drop(claim);
+        match ring.lookup(p, Offset(120)) {
+            Lookup::Decoded(b) => assert_eq!((b.start, b.end), (Offset(100), Offset(150))),
+            _ => panic!("the offered batch serves the others"),
+        }
+    }
+
+    /// A claimer whose read failed or found nothing lets go: the next member decodes.
+    #[test]
+    fn a_claim_dropped_without_a_batch_lets_the_next_member_decode() {
+        let ring = ring();
+        let p = PartitionId(0);
+        let claim = ring.lookup(p, Offset(7));
+        assert!(matches!(claim, Lookup::Mine(_)));
+        drop(claim);
+        assert!(matches!(ring.lookup(p, Offset(7)), Lookup::Mine(_)));
+    }
 
     #[test]
     fn a_members_rows_are_its_bucket_and_everyones_in_batch_order() {

@@ -36,7 +36,7 @@ use crate::plan::physical;
 use crate::plan::transient::{QueryKind, QueryPlan};
 use crate::query::materialized::MaterializedCursor;
 use crate::query::shared_batches::{BatchRing, SharedBatch, SharedBatches};
-use crate::query::shared_decode::{DecodeMember, DecodeRing, DecodedBatch};
+use crate::query::shared_decode::{Claim, DecodeMember, DecodeRing, DecodedBatch, Lookup};
 use crate::exec::scan::Scan;
 
 /// Records read from one partition per turn, so one busy partition cannot starve others.
@@ -49,6 +49,16 @@ pub enum EndReason {
     LimitReached,
     /// A pull query read everything, or the query was closed or its topic deleted.
     Completed,
+}
+
+/// What a query's decode group has for its next offset.
+enum FromGroup {
+    /// Rows taken from a batch another member decoded; `Some` when LIMIT ended the query.
+    Taken(Option<EndReason>),
+    /// Another member is decoding them now.
+    Claimed,
+    /// Nobody has: read and decode them (holding the group's claim, if in a group).
+    Decode(Option<Claim>),
 }
 
 /// What one partition's turn in `poll_rows` came to.
@@ -348,17 +358,27 @@ impl QueryStream {
                 continue;
             }
             let first_row = out.len();
-            if let Some(ended) = self.take_decoded(i, start, out) {
-                self.offer_results(i, start, first_row, out);
-                if let Some(end) = ended {
-                    return Ok(Polled::Ended(end));
+            let _claim = match self.take_decoded(i, start, out) {
+                FromGroup::Taken(ended) => {
+                    self.offer_results(i, start, first_row, out);
+                    if let Some(end) = ended {
+                        return Ok(Polled::Ended(end));
+                    }
+                    if out.len() >= max_rows {
+                        self.more = true;
+                        return Ok(Polled::OutputFull);
+                    }
+                    continue;
                 }
-                if out.len() >= max_rows {
+                // Another member is decoding these records now: take them from it on the
+                // next pass rather than decode them twice.
+                FromGroup::Claimed => {
                     self.more = true;
-                    return Ok(Polled::OutputFull);
+                    return Ok(Polled::Read);
                 }
-                continue;
-            }
+                // Held until the batch is offered (or the read fails or finds nothing).
+                FromGroup::Decode(claim) => claim,
+            };
             let limit = budget.min(READ_BATCH_RECORDS_MAX);
             self.records.clear();
             if let Err(e) = self.cursors[i].read(&mut self.records, limit) {
@@ -452,16 +472,18 @@ impl QueryStream {
     }
 
     /// Runs the records another query of the group decoded from partition `i`'s `start` on
-    /// through this query's operators and moves past them: `None` when there are none,
-    /// else whether LIMIT ended the query.
-    fn take_decoded(
-        &mut self,
-        i: usize,
-        start: Offset,
-        out: &mut ResultRows,
-    ) -> Option<Option<EndReason>> {
-        let ring = self.decode_group()?;
-        let batch = ring.find(self.cursors[i].partition(), start)?;
+    /// through this query's operators and moves past them (`Taken`, with whether LIMIT
+    /// ended the query); else whether another member is decoding them now, or this one's
+    /// claim to (none outside a group).
+    fn take_decoded(&mut self, i: usize, start: Offset, out: &mut ResultRows) -> FromGroup {
+        let Some(ring) = self.decode_group() else {
+            return FromGroup::Decode(None);
+        };
+        let batch = match ring.lookup(self.cursors[i].partition(), start) {
+            Lookup::Decoded(batch) => batch,
+            Lookup::Claimed => return FromGroup::Claimed,
+            Lookup::Mine(claim) => return FromGroup::Decode(Some(claim)),
+        };
         // Offsets ascend in a batch but may have gaps (Kafka's transaction markers).
         let skip = batch.records.partition_point(|r| r.offset < start);
         if let Some(first) = batch.records.get(skip) {
@@ -470,7 +492,7 @@ impl QueryStream {
         }
         let ended = self.run_decoded(&batch, skip, out);
         self.cursors[i].seek_to(batch.end);
-        Some(ended)
+        FromGroup::Taken(ended)
     }
 
     /// Decodes every column of `records` (partition `i`'s, read from `start`) for the group.
