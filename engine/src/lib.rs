@@ -13,6 +13,7 @@
 //!                             └─ topics ─► log (raw records)
 //!  persistent queries: query::persistent ─► exec pipeline ─► sink log (exactly once, checkpoints)
 //!                      stateful steps (GROUP BY) ─► state store, committed with the positions
+//!                      (at most once a second while busy; a restart replays the tail)
 //! ```
 //!
 //! Modules, lowest layer first (each uses only those above it in this list):
