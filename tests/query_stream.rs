@@ -756,3 +756,51 @@ async fn pull_answers_are_one_frame_until_they_are_large() {
     assert_eq!(ids, (0..rows as i64).collect::<Vec<_>>());
     server.stop().await;
 }
+
+/// A scalable push query (`ksql.query.push.v2.enabled`, `latest`, over a CSAS sink) skips
+/// what ksqlDB's scalable push consumer skips: a record without a key of a source that has
+/// key columns, and a tombstone. A plain push query on the same sink shows the keyless
+/// row (RQTT "scalable-push-queries - non-windowed stream with nulls" and its push twin).
+#[tokio::test]
+async fn scalable_push_queries_skip_keyless_records_plain_ones_show_them() {
+    let server = TestServer::start().await;
+    server
+        .ksql_ok(
+            "CREATE STREAM i (k INT KEY, id INT) WITH (kafka_topic='i', value_format='JSON', partitions=1); \
+             CREATE STREAM o AS SELECT * FROM i;",
+        )
+        .await;
+    let mut started = Vec::new();
+    for v2 in [true, false] {
+        let mut client = server.h2().await;
+        let props = json!({"ksql.query.push.v2.enabled": v2, "auto.offset.reset": "latest"});
+        let body = json!({"sql": "SELECT * FROM o EMIT CHANGES LIMIT 2;", "properties": props});
+        let (header, lines) = start_query(&mut client, body.to_string(), None).await;
+        let id = serde_json::from_str::<serde_json::Value>(&header).expect("header")["queryId"]
+            .as_str()
+            .expect("queryId")
+            .to_string();
+        assert_eq!(id.starts_with("SCALABLE_PUSH_QUERY_"), v2, "{id}");
+        started.push((v2, lines, client));
+    }
+    wait_for_queries(&server, 2).await;
+    server
+        .ksql_ok(
+            "INSERT INTO i (id) VALUES (110); INSERT INTO i (k, id) VALUES (11, 111); \
+             INSERT INTO i (k, id) VALUES (12, 112);",
+        )
+        .await;
+    for (v2, lines, _client) in started {
+        let rows: Vec<serde_json::Value> = lines
+            .rest()
+            .await
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("row"))
+            .collect();
+        let want = match v2 {
+            true => [json!([11, 111]), json!([12, 112])],
+            false => [json!([null, 110]), json!([11, 111])],
+        };
+        assert_eq!(rows, want, "scalable: {v2}");
+    }
+}

@@ -29,13 +29,17 @@ pub enum DecodeColumns {
 }
 
 /// What the scan does with a record whose value is null.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Tombstones {
     /// Skip it: push and pull queries show no row for it.
     Drop,
     /// Pass it on as a tombstone row: a persistent query over a stream forwards it (ksqlDB's
     /// projection passes a null value through; QTT `project-filter.json` "project nulls").
     Forward,
+    /// Skip it, and a record without a key of a source that has key columns too: what a
+    /// scalable push query sees (ksqlDB's `ScalablePushConsumer` handles neither; RQTT
+    /// "scalable-push-queries - non-windowed stream with nulls").
+    DropWithNullKeys,
 }
 
 /// One record's scan output, owned.
@@ -66,7 +70,7 @@ pub(crate) struct Scan {
     decoder: RowDecoder,
     tombstones: Tombstones,
     /// A table's record without a key updates no row: skipped, as ksqlDB's table source
-    /// skips it ("invalid as key is null").
+    /// skips it ("invalid as key is null"); so does a scalable push query's.
     key_required: bool,
     /// Records skipped because they failed to decode (ksqlDB's processing-log errors).
     skipped: u64,
@@ -84,10 +88,12 @@ impl Scan {
                 RowDecoder::lazy(source, |slot| slots.binary_search(&slot).is_ok())
             }
         };
+        let has_key = source.schema.keys().next().is_some();
         Scan {
             decoder,
             tombstones,
-            key_required: source.kind == SourceKind::Table,
+            key_required: source.kind == SourceKind::Table
+                || (tombstones == Tombstones::DropWithNullKeys && has_key),
             skipped: 0,
         }
     }

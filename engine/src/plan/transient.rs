@@ -411,6 +411,7 @@ pub fn plan_query(
             decode,
             // A push query on a table streams its deletes too (shown by formats that can).
             tombstones: match (kind, source.kind) {
+                _ if scalable => Tombstones::DropWithNullKeys,
                 (QueryKind::Push, SourceKind::Table) => Tombstones::Forward,
                 _ => Tombstones::Drop,
             },

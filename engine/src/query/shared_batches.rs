@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use crate::catalog::Source;
 use crate::exec::result_rows::ResultRows;
+use crate::exec::scan::Tombstones;
 use crate::log::{Offset, PartitionId};
 use crate::plan::transient::{QueryKind, QueryPlan};
 use crate::query::shared_decode::SharedDecodes;
@@ -83,6 +84,8 @@ impl BatchRing {
 struct GroupKey {
     source: String,
     columns: Vec<usize>,
+    /// What the scan skips: a scalable push query skips keyless records the others show.
+    tombstones: Tombstones,
 }
 
 /// The groups of identical push queries; a group lives as long as one of its members.
@@ -137,5 +140,6 @@ fn group_key(plan: &QueryPlan) -> Option<GroupKey> {
     Some(GroupKey {
         source: plan.source.name.clone(),
         columns: plan.logical.plain_column_slots()?,
+        tombstones: plan.logical.scan().tombstones,
     })
 }

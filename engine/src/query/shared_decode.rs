@@ -17,8 +17,8 @@
 //! for the group decodes every column (each query's own scan decodes only what it reads),
 //! so the group's rows serve every member's plan.
 //!
-//! Groups are keyed by source and by what the scan does with tombstones: the only scan
-//! settings that differ between push queries on one source.
+//! Groups are keyed by source and by what the scan skips (tombstones, keyless records):
+//! the only scan settings that differ between push queries on one source.
 //!
 //! A member whose WHERE starts with `E = literal` (`expr::equality_probe`) does not run
 //! its filter over every row of a batch: the batch buckets its rows by `E` once, for the
@@ -288,7 +288,7 @@ impl DecodeRing {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct GroupKey {
     source: String,
-    forward_tombstones: bool,
+    tombstones: Tombstones,
 }
 
 /// The groups of push queries on one source; a group lives as long as one of its members.
@@ -324,7 +324,7 @@ impl SharedDecodes {
     fn ring(&self, source: &Arc<Source>, tombstones: Tombstones) -> Arc<DecodeRing> {
         let key = GroupKey {
             source: source.name.clone(),
-            forward_tombstones: tombstones == Tombstones::Forward,
+            tombstones,
         };
         let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
         groups.retain(|_, ring| ring.strong_count() > 0);
