@@ -209,17 +209,7 @@ fn number(bytes: &[u8], at: usize) -> Option<Range<usize>> {
 mod tests {
     use super::*;
     use crate::format::json_value::{decode_value, decode_value_general};
-    use crate::types::{Column, ColumnKind};
-
-    fn col(name: &str, ty: SqlType) -> Column {
-        Column::new(name, ty, ColumnKind::Value)
-    }
-
-    fn decode(json: &str, columns: &[Column]) -> Result<Vec<Value>> {
-        let mut out = Vec::new();
-        decode_value(json.as_bytes(), columns, &mut out)?;
-        Ok(out)
-    }
+    use crate::format::json_value::tests::{col, decode};
 
     #[test]
     fn the_flat_scan_takes_nested_values_to_the_depth_limit() {

@@ -332,11 +332,12 @@ pub(crate) fn kind_name(lv: &LazyValue<'_>) -> &'static str {
     }
 }
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::types::{Decimal, SqlType, StructField};
 
-    fn col(name: &str, ty: SqlType) -> Column {
+    /// A value column (also for `flat_scan`'s tests).
+    pub(in crate::format) fn col(name: &str, ty: SqlType) -> Column {
         Column::new(name, ty, ColumnKind::Value)
     }
 
@@ -346,7 +347,8 @@ mod tests {
         String::from_utf8(out).expect("utf8")
     }
 
-    fn decode(json: &str, columns: &[Column]) -> Result<Vec<Value>> {
+    /// `json` decoded against `columns` (also for `flat_scan`'s tests).
+    pub(in crate::format) fn decode(json: &str, columns: &[Column]) -> Result<Vec<Value>> {
         let mut out = Vec::new();
         decode_value(json.as_bytes(), columns, &mut out)?;
         Ok(out)

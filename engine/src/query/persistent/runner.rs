@@ -73,6 +73,8 @@ pub const PARTITION_READ_RECORDS_MAX: usize = 512;
 /// late; and a restart replays up to this much input. ksqlDB's exactly-once commit
 /// interval is 100 ms, its default otherwise 2 s.
 pub const STATE_COMMIT_INTERVAL_MS: u64 = 1_000;
+const STATE_COMMIT_INTERVAL: std::time::Duration =
+    std::time::Duration::from_millis(STATE_COMMIT_INTERVAL_MS);
 
 /// How long a persistent query lets records gather after a batch that took every record
 /// there was, in milliseconds, before it reads the next one.
@@ -390,9 +392,8 @@ impl DeferredState {
     }
 
     fn decide(&self, builder: &OutputBuilder) -> StateCommit {
-        let interval = std::time::Duration::from_millis(STATE_COMMIT_INTERVAL_MS);
         let stateless = builder.state.is_none();
-        match stateless || builder.state_due() || self.last_commit.elapsed() >= interval {
+        match stateless || builder.state_due() || self.last_commit.elapsed() >= STATE_COMMIT_INTERVAL {
             true => StateCommit::Now,
             false => StateCommit::Deferred,
         }
@@ -408,9 +409,8 @@ impl DeferredState {
         if !self.pending {
             return None;
         }
-        let interval = std::time::Duration::from_millis(STATE_COMMIT_INTERVAL_MS);
         let gap = builder.last_state_commit * STATE_COMMIT_COST_FACTOR;
-        Some(self.last_commit + gap.min(interval))
+        Some(self.last_commit + gap.min(STATE_COMMIT_INTERVAL))
     }
 
     fn batch_written(&mut self, commit: StateCommit, handle: &Handle, positions: &[u64]) {
