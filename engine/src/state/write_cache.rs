@@ -87,6 +87,37 @@ impl std::fmt::Debug for WriteBackCache {
     }
 }
 
+/// What [`change_entry`] did to an entry, for the cache's totals.
+struct EntryChange {
+    old_bytes: usize,
+    new_bytes: usize,
+    was_dirty: bool,
+}
+
+/// Sets `entry` (of `store_key` in `table`) to what `f` makes of its value, marking it
+/// dirty; an invalid new value leaves it as it was.
+fn change_entry(
+    entry: &mut Entry,
+    table: &StateTable,
+    store_key: &[u8],
+    f: impl FnOnce(Option<&Bytes>) -> Option<Bytes>,
+) -> Result<EntryChange> {
+    let value = f(entry.value.as_ref());
+    if let Some(value) = &value {
+        check_value(table, value)?;
+    }
+    let old_bytes = entry_bytes(store_key, entry.value.as_ref());
+    let new_bytes = entry_bytes(store_key, value.as_ref());
+    entry.value = value;
+    entry.referenced = true;
+    let was_dirty = std::mem::replace(&mut entry.dirty, true);
+    Ok(EntryChange {
+        old_bytes,
+        new_bytes,
+        was_dirty,
+    })
+}
+
 fn entry_bytes(store_key: &[u8], value: Option<&Bytes>) -> usize {
     store_key.len() + value.map_or(0, Bytes::len) + ENTRY_OVERHEAD_BYTES
 }
@@ -145,31 +176,31 @@ impl WriteBackCache {
     ) -> Result<()> {
         check_key(table, key)?;
         table.store_key_into(key, &mut self.scratch);
-        if !self.entries.contains_key(&self.scratch[..]) {
-            // A miss: load the committed value first (rare once the hot set is cached).
-            self.get(table, key)?;
+        if let Some(entry) = self.entries.get_mut(&self.scratch[..]) {
+            let change = change_entry(entry, table, &self.scratch, f)?;
+            self.account(change);
+            return Ok(());
         }
+        // A miss: load the committed value first (rare once the hot set is cached).
+        self.get(table, key)?;
         let entry = self
             .entries
             .get_mut(&self.scratch[..])
-            .expect("the entry was cached or just loaded");
-        let value = f(entry.value.as_ref());
-        if let Some(value) = &value {
-            check_value(table, value)?;
-        }
-        let old_bytes = entry_bytes(&self.scratch, entry.value.as_ref());
-        let new_bytes = entry_bytes(&self.scratch, value.as_ref());
-        entry.value = value;
-        entry.referenced = true;
-        let was_dirty = std::mem::replace(&mut entry.dirty, true);
-        self.bytes = self.bytes + new_bytes - old_bytes;
-        if was_dirty {
-            self.dirty_bytes = self.dirty_bytes + new_bytes - old_bytes;
+            .expect("the entry was just loaded");
+        let change = change_entry(entry, table, &self.scratch, f)?;
+        self.account(change);
+        Ok(())
+    }
+
+    /// Counts an entry's [`change_entry`] in the cache's totals and dirty list.
+    fn account(&mut self, change: EntryChange) {
+        self.bytes = self.bytes + change.new_bytes - change.old_bytes;
+        if change.was_dirty {
+            self.dirty_bytes = self.dirty_bytes + change.new_bytes - change.old_bytes;
         } else {
-            self.dirty_bytes += new_bytes;
+            self.dirty_bytes += change.new_bytes;
             self.mark_dirty(Bytes::copy_from_slice(&self.scratch));
         }
-        Ok(())
     }
 
     /// Sets `key` in `table` to `value` (committed by the next [`WriteBackCache::commit`]).

@@ -32,7 +32,7 @@ use crate::types::{Column, Value};
 
 use super::udaf::Udaf;
 use super::window::WindowSpec;
-use super::value_codec::{decode, encode};
+use super::value_codec::{decode, encode, encode_array};
 
 /// State table of accumulators, by serialized group key.
 pub const AGGREGATES_TABLE: &str = "agg";
@@ -159,33 +159,12 @@ impl Aggregate {
         Ok(encode_key(self.spec.key_format, &self.spec.key_columns, key)?.unwrap_or_default())
     }
 
-    /// A group's accumulators and the timestamp of its last result (`None` in state written
-    /// before results carried one).
+    /// A group's accumulators and the timestamp of its last result, if it has any.
     fn load(&mut self, key: &Bytes) -> Result<Option<(Vec<Value>, Option<i64>)>> {
-        let calls = self.spec.calls.len();
-        match lock(&self.cache).get(&self.aggregates, key)? {
-            None => Ok(None),
-            Some(bytes) => match decode(&mut bytes.as_ref())? {
-                Value::Array(accs) if accs.len() == calls => Ok(Some((accs, None))),
-                Value::Array(mut accs) if accs.len() == calls + 1 => match accs.pop() {
-                    Some(Value::BigInt(ts)) => Ok(Some((accs, Some(ts)))),
-                    _ => Err(EngineError::corrupt("an aggregate's timestamp is not a BIGINT")),
-                },
-                _ => Err(EngineError::corrupt("an aggregate's state has the wrong shape")),
-            },
-        }
-    }
-
-    /// Stores a group's accumulators with its result's timestamp after them.
-    fn store(&mut self, key: &Bytes, mut accs: Vec<Value>, timestamp_ms: i64) -> Result<()> {
-        accs.push(Value::BigInt(timestamp_ms));
-        self.scratch.clear();
-        encode(&Value::Array(accs), &mut self.scratch);
-        lock(&self.cache).put(
-            &self.aggregates,
-            key,
-            Bytes::copy_from_slice(&self.scratch),
-        )
+        let stored = lock(&self.cache).get(&self.aggregates, key)?;
+        stored
+            .map(|bytes| decode_accumulators(&bytes, self.spec.calls.len()))
+            .transpose()
     }
 
     /// The output row for `key` and `accs` into `self.out`; whether HAVING passes.
@@ -205,6 +184,10 @@ impl Aggregate {
     }
 
     /// Applies `contribution` to its group (undoing it when `undo`) and emits the change.
+    ///
+    /// The group's state is read, changed and written back in one probe of the cache
+    /// ([`WriteBackCache::update`]): with 100k groups each probe is a cache miss or more,
+    /// and a read then a write paid two.
     fn apply(
         &mut self,
         contribution: &Contribution,
@@ -213,29 +196,38 @@ impl Aggregate {
         next: &mut Next<'_>,
     ) -> Result<Flow> {
         let key = self.key_bytes(&contribution.key)?;
-        // A result is as new as the newest record in it (Kafka Streams' aggregations stamp
-        // max(record, previous result)), so a late record does not move a group back in time.
-        let (mut accs, passed_before, timestamp_ms) = match self.load(&key)? {
-            Some((accs, before_ms)) => {
-                let passed = self.output(&contribution.key, &accs);
-                let ts = before_ms.map_or(row.rowtime, |b| b.max(row.rowtime));
-                (accs, passed, ts)
+        let calls = &self.spec.calls;
+        // Only HAVING can turn a group's row into a tombstone, which needs to know whether
+        // the group's last row passed: keep the accumulators from before only then.
+        let having = self.spec.having.is_some();
+        let scratch = &mut self.scratch;
+        let mut step = None;
+        lock(&self.cache).update(&self.aggregates, &key, |stored| {
+            let changed = change_group(calls, stored, contribution, undo, having, row.rowtime)
+                .map(|change| {
+                    scratch.clear();
+                    encode_accumulators(&change.accs, change.timestamp_ms, scratch);
+                    (change, Bytes::copy_from_slice(scratch))
+                });
+            match changed {
+                Ok((change, bytes)) => {
+                    step = Some(Ok(change));
+                    Some(bytes)
+                }
+                Err(e) => {
+                    // The batch fails and the cache rolls back: keep the value as it was.
+                    step = Some(Err(e));
+                    stored.cloned()
+                }
             }
-            None => (
-                self.spec.calls.iter().map(|c| c.udaf.init()).collect(),
-                false,
-                row.rowtime,
-            ),
+        })?;
+        let change = step
+            .ok_or_else(|| EngineError::internal("the state cache skipped an aggregate update"))??;
+        let passed_before = match &change.before {
+            Some(before) => self.output(&contribution.key, before),
+            None => false,
         };
-        for ((call, acc), args) in self.spec.calls.iter().zip(&mut accs).zip(&contribution.args) {
-            if undo {
-                call.udaf.undo(acc, args)?;
-            } else {
-                call.udaf.add(acc, args)?;
-            }
-        }
-        let passes = self.output(&contribution.key, &accs);
-        self.store(&key, accs, timestamp_ms)?;
+        let passes = self.output(&contribution.key, &change.accs);
         let kind = match (passes, passed_before) {
             (true, _) => RowKind::Row,
             (false, true) => RowKind::Tombstone,
@@ -243,7 +235,7 @@ impl Aggregate {
         };
         let mut emitted = row.with_values(&self.out);
         emitted.kind = kind;
-        emitted.rowtime = timestamp_ms;
+        emitted.rowtime = change.timestamp_ms;
         Ok(next(emitted))
     }
 
@@ -287,6 +279,64 @@ impl Aggregate {
 /// that owns it, and a panicking task commits nothing.
 pub(super) fn lock(cache: &SharedWriteCache) -> std::sync::MutexGuard<'_, WriteBackCache> {
     cache.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A group's state after one contribution.
+struct GroupChange {
+    accs: Vec<Value>,
+    /// The accumulators before it, kept only for HAVING and only if the group existed.
+    before: Option<Vec<Value>>,
+    /// The result's timestamp: as new as the newest record in it (Kafka Streams'
+    /// aggregations stamp max(record, previous result)), so a late record does not move a
+    /// group back in time.
+    timestamp_ms: i64,
+}
+
+/// Adds (or, when `undo`, removes) `contribution` to the group stored as `stored` (`None`:
+/// a new group, from each call's initial value).
+fn change_group(
+    calls: &[AggregateCall],
+    stored: Option<&Bytes>,
+    contribution: &Contribution,
+    undo: bool,
+    having: bool,
+    rowtime: i64,
+) -> Result<GroupChange> {
+    let (mut accs, before_ms) = match stored {
+        Some(bytes) => decode_accumulators(bytes, calls.len())?,
+        None => (calls.iter().map(|c| c.udaf.init()).collect(), None),
+    };
+    let before = (having && stored.is_some()).then(|| accs.clone());
+    for ((call, acc), args) in calls.iter().zip(&mut accs).zip(&contribution.args) {
+        if undo {
+            call.udaf.undo(acc, args)?;
+        } else {
+            call.udaf.add(acc, args)?;
+        }
+    }
+    Ok(GroupChange {
+        accs,
+        before,
+        timestamp_ms: before_ms.map_or(rowtime, |b| b.max(rowtime)),
+    })
+}
+
+/// A group's accumulators and its last result's timestamp (`None` in state written before
+/// results carried one), from their stored bytes.
+fn decode_accumulators(bytes: &[u8], calls: usize) -> Result<(Vec<Value>, Option<i64>)> {
+    match decode(&mut &*bytes)? {
+        Value::Array(accs) if accs.len() == calls => Ok((accs, None)),
+        Value::Array(mut accs) if accs.len() == calls + 1 => match accs.pop() {
+            Some(Value::BigInt(ts)) => Ok((accs, Some(ts))),
+            _ => Err(EngineError::corrupt("an aggregate's timestamp is not a BIGINT")),
+        },
+        _ => Err(EngineError::corrupt("an aggregate's state has the wrong shape")),
+    }
+}
+
+/// The stored form of a group: its accumulators with its result's timestamp after them.
+fn encode_accumulators(accs: &[Value], timestamp_ms: i64, out: &mut Vec<u8>) {
+    encode_array(&[accs, &[Value::BigInt(timestamp_ms)]], out);
 }
 
 fn encode_contribution(c: &Contribution) -> Value {

@@ -98,6 +98,17 @@ pub(crate) fn encode(value: &Value, out: &mut Vec<u8>) {
     }
 }
 
+/// Appends the encoding of an ARRAY of the items of `parts` in turn, as [`encode`] of the
+/// `Value::Array` of them would, without building it: an aggregate stores its accumulators
+/// and a timestamp this way once per row.
+pub(crate) fn encode_array(parts: &[&[Value]], out: &mut Vec<u8>) {
+    out.push(ARRAY);
+    len(parts.iter().map(|p| p.len()).sum(), out);
+    for item in parts.iter().copied().flatten() {
+        encode(item, out);
+    }
+}
+
 fn len(n: usize, out: &mut Vec<u8>) {
     // State values are bounded by `state::VALUE_BYTES_MAX` (8 MiB), far below u32::MAX.
     let n = u32::try_from(n).expect("a state value is far smaller than 4 GiB");
@@ -232,6 +243,17 @@ mod tests {
         let mut again = Vec::new();
         encode(&back, &mut again);
         assert_eq!(out, again);
+    }
+
+    #[test]
+    fn an_array_encodes_the_same_built_or_not() {
+        let items = vec![Value::BigInt(3), Value::Null, Value::String("x".into())];
+        let mut built = Vec::new();
+        encode(&Value::Array(items.clone()), &mut built);
+        let mut streamed = Vec::new();
+        encode_array(&[&items[..1], &items[1..]], &mut streamed);
+        assert_eq!(built, streamed);
+        assert_eq!(decode(&mut streamed.as_slice()).unwrap(), Value::Array(items));
     }
 
     #[test]
