@@ -455,6 +455,77 @@ async fn different_push_queries_share_decoding_and_each_sees_its_rows() {
     server.stop().await;
 }
 
+/// A shared decode decodes only the columns its members read as values; a member that
+/// joins reading one more (D, in its WHERE and an expression) must not be served rows
+/// decoded without it, and the members before it keep seeing their rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_query_reading_more_columns_joins_a_decode_group_correctly() {
+    const NARROW: usize = 4;
+    let server = TestServer::start().await;
+    server.ksql_ok(CREATE).await;
+    let mut client = server.h2().await;
+    let mut narrow = Vec::new();
+    for j in 0..NARROW {
+        let sql = format!("SELECT * FROM s WHERE v % {NARROW} = {j} EMIT CHANGES;");
+        narrow.push(
+            start_query(&mut client, query_body(&sql, false), None)
+                .await
+                .1,
+        );
+    }
+    wait_for_queries(&server, NARROW).await;
+    let rows = |from: usize, to: usize| -> String {
+        (from..to)
+            .map(|v| format!("{{\"K\":\"k{v}\",\"V\":{v},\"D\":{v}.5}}\n"))
+            .collect()
+    };
+    // Each narrow query's next rows (two partitions: in order within each, so compare
+    // sorted), checking every row's D against its V.
+    async fn narrow_rows(lines: &mut LineReader, want: Vec<usize>, j: usize) {
+        let mut seen = Vec::new();
+        for _ in 0..want.len() {
+            let line = lines.next_line().await.expect("row");
+            let row: serde_json::Value = serde_json::from_str(&line).expect("json");
+            let v = row[1].as_u64().expect("V") as usize;
+            assert_eq!(row[0], json!(format!("k{v}")), "query {j}: {line}");
+            assert_eq!(row[2], json!(v as f64 + 0.5), "query {j}: {line}");
+            seen.push(v);
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, want, "query {j}");
+    }
+    insert(&server, &rows(0, 40)).await;
+    // Read the first rows, so the group's batches of them are decoded (without D).
+    for (j, lines) in narrow.iter_mut().enumerate() {
+        narrow_rows(lines, (0..40).filter(|v| v % NARROW == j).collect(), j).await;
+    }
+    let (_, mut wide) = start_query(
+        &mut client,
+        query_body(
+            "SELECT v, d * 2 AS dd FROM s WHERE d > 50.0 EMIT CHANGES;",
+            false,
+        ),
+        None,
+    )
+    .await;
+    wait_for_queries(&server, NARROW + 1).await;
+    insert(&server, &rows(40, 100)).await;
+    let mut seen = Vec::new();
+    for _ in 50..100 {
+        let line = wide.next_line().await.expect("row");
+        let row: serde_json::Value = serde_json::from_str(&line).expect("json");
+        let v = row[0].as_u64().expect("V") as usize;
+        assert_eq!(row[1], json!((v as f64 + 0.5) * 2.0), "{line}");
+        seen.push(v);
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, (50..100).collect::<Vec<_>>());
+    for (j, lines) in narrow.iter_mut().enumerate() {
+        narrow_rows(lines, (40..100).filter(|v| v % NARROW == j).collect(), j).await;
+    }
+    server.stop().await;
+}
+
 /// Push queries whose WHERE is `E = literal` read only their literal's rows of a shared
 /// batch (rows bucketed by `E` once), and still see exactly what their filter passes: string
 /// keys, an AND, a DOUBLE column against an integer literal (no bucket: every filter

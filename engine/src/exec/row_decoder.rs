@@ -183,7 +183,10 @@ impl RowDecoder {
     /// The values of the row just decoded, moved out (a fresh row of NULLs takes their
     /// place): what keeping a decoded row costs, without cloning each of its strings.
     pub(crate) fn take_row(&mut self) -> Vec<Value> {
-        let fresh = vec![Value::Null; self.row.len()];
+        // Not `vec![Value::Null; n]`: that clones the NULL n times through `Value::clone`,
+        // which showed as 5% of a shared decode's time.
+        let mut fresh = Vec::with_capacity(self.row.len());
+        fresh.resize_with(self.row.len(), || Value::Null);
         std::mem::replace(&mut self.row, fresh)
     }
 

@@ -28,6 +28,21 @@ pub enum DecodeColumns {
     Only(Vec<usize>),
 }
 
+impl DecodeColumns {
+    /// The columns either decodes: a scan decoding them serves both plans.
+    pub(crate) fn union(&self, other: &DecodeColumns) -> DecodeColumns {
+        match (self, other) {
+            (DecodeColumns::Only(a), DecodeColumns::Only(b)) => {
+                let mut slots: Vec<usize> = a.iter().chain(b).copied().collect();
+                slots.sort_unstable();
+                slots.dedup();
+                DecodeColumns::Only(slots)
+            }
+            _ => DecodeColumns::All,
+        }
+    }
+}
+
 /// What the scan does with a record whose value is null.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Tombstones {
@@ -108,10 +123,10 @@ impl Scan {
         self.tombstones
     }
 
-    /// A scan of `source` that decodes every column and treats tombstones as this one does:
-    /// its rows serve any plan over the source (`query::shared_decode`).
-    pub(crate) fn decoding_all(&self, source: &Arc<Source>) -> Scan {
-        Scan::new(source, &DecodeColumns::All, self.tombstones)
+    /// A scan of `source` that decodes `decode` and treats tombstones as this one does: its
+    /// rows serve every plan whose columns `decode` covers (`query::shared_decode`).
+    pub(crate) fn decoding(&self, source: &Arc<Source>, decode: &DecodeColumns) -> Scan {
+        Scan::new(source, decode, self.tombstones)
     }
 
     /// [`Scan::decode`], owned: kept beyond the next record (shared decoded batches).

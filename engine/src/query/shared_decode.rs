@@ -14,8 +14,13 @@
 //! that drift apart fall back into step instead of each reading for itself. Decoded rows are the scan's
 //! output, before any operator, so every operator (filters, table functions, projections,
 //! LIMIT) still runs per query: nothing query-specific is shared. A member that decodes
-//! for the group decodes every column (each query's own scan decodes only what it reads),
-//! so the group's rows serve every member's plan.
+//! for the group decodes the columns any member's plan reads as values (the union of
+//! their scans' columns; the others stay as their stored text where that is what results
+//! show, as in a query's own scan), so the group's rows serve every member's plan.
+//! Decoding every column instead cost 100 dashboards splitting a stream by key a full
+//! decode of each row (strings copied, nested values parsed) that only one of them used.
+//! The union only grows while the group lives; a batch decoded before a member that reads
+//! more joined does not serve that member (it decodes the span again, for everyone).
 //!
 //! Groups are keyed by source and by what the scan skips (tombstones, keyless records):
 //! the only scan settings that differ between push queries on one source.
@@ -40,7 +45,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::catalog::Source;
-use crate::exec::scan::{DecodedRecord, Tombstones};
+use crate::exec::scan::{DecodeColumns, DecodedRecord, Tombstones};
 use crate::expr::{Bucket, EqualityProbe, IndexKey};
 use crate::log::{Offset, PartitionId, StoredRecord};
 
@@ -66,6 +71,9 @@ pub(crate) struct DecodedBatch {
     pub(crate) end: Offset,
     pub(crate) records: Vec<StoredRecord>,
     pub(crate) rows: Vec<Option<DecodedRecord>>,
+    /// The group's [`Needs`] generation whose columns the rows were decoded with: the batch
+    /// serves members that joined by then.
+    pub(crate) generation: u64,
     /// The rows bucketed by each `E` a member asked for (the first to ask builds it).
     pub(crate) bucketings: Mutex<Vec<(String, Arc<Bucketing>)>>,
 }
@@ -76,6 +84,7 @@ impl DecodedBatch {
         (start, end): (Offset, Offset),
         records: Vec<StoredRecord>,
         rows: Vec<Option<DecodedRecord>>,
+        generation: u64,
     ) -> DecodedBatch {
         DecodedBatch {
             partition,
@@ -83,6 +92,7 @@ impl DecodedBatch {
             end,
             records,
             rows,
+            generation,
             bucketings: Mutex::new(Vec::new()),
         }
     }
@@ -151,6 +161,8 @@ pub struct DecodeRing {
     held: Mutex<Held>,
     /// Where each member is, so batches every member has passed can go.
     members: Mutex<Vec<Weak<MemberPositions>>>,
+    /// The columns the group's batches decode.
+    needs: Mutex<Needs>,
     /// The engine-wide count of records members took decoded instead of decoding.
     records_taken: Arc<AtomicU64>,
 }
@@ -164,6 +176,14 @@ struct Held {
     records: usize,
     /// `(partition, first offset)` of each span a member is reading and decoding now.
     claims: Vec<(PartitionId, Offset)>,
+}
+
+/// The value columns a group's batches decode: what any member that joined reads.
+#[derive(Debug)]
+struct Needs {
+    columns: DecodeColumns,
+    /// Bumped each time a member that reads more widens `columns`.
+    generation: u64,
 }
 
 /// What a member finds at its next offset.
@@ -221,6 +241,9 @@ impl MemberPositions {
 pub(crate) struct DecodeMember {
     pub(crate) ring: Arc<DecodeRing>,
     pub(crate) positions: Arc<MemberPositions>,
+    /// The group's [`Needs`] generation once this member's columns were in it: batches of
+    /// an older one may lack a column its plan reads.
+    pub(crate) generation: u64,
 }
 
 impl DecodeRing {
@@ -228,15 +251,44 @@ impl DecodeRing {
         self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A batch of `partition` that holds offset `at`, if a member decoded one recently;
-    /// else whether another member is decoding from `at` now, or the claim to do it.
-    pub(crate) fn lookup(self: &Arc<Self>, partition: PartitionId, at: Offset) -> Lookup {
+    fn lock_needs(&self) -> std::sync::MutexGuard<'_, Needs> {
+        self.needs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds `columns` to what the group's batches decode; the generation that has them.
+    fn need(&self, columns: &DecodeColumns) -> u64 {
+        let mut needs = self.lock_needs();
+        let union = needs.columns.union(columns);
+        if union != needs.columns {
+            needs.columns = union;
+            needs.generation += 1;
+        }
+        needs.generation
+    }
+
+    /// The columns a member decoding for the group decodes now, and their generation.
+    pub(crate) fn decode_columns(&self) -> (DecodeColumns, u64) {
+        let needs = self.lock_needs();
+        (needs.columns.clone(), needs.generation)
+    }
+
+    /// A batch of `partition` that holds offset `at` and was decoded with the columns of
+    /// `generation` or later, if a member decoded one recently; else whether another member
+    /// is decoding from `at` now, or the claim to do it.
+    pub(crate) fn lookup(
+        self: &Arc<Self>,
+        partition: PartitionId,
+        at: Offset,
+        generation: u64,
+    ) -> Lookup {
         let mut held = self.lock_held();
         let found = held
             .batches
             .iter()
             .rev()
-            .find(|b| b.partition == partition && b.start <= at && at < b.end)
+            .find(|b| {
+                b.partition == partition && b.start <= at && at < b.end && b.generation >= generation
+            })
             .cloned();
         if let Some(batch) = found {
             let taken = batch.end.0 - at.0;
@@ -300,14 +352,17 @@ pub struct SharedDecodes {
 
 impl SharedDecodes {
     /// Joins the group of push queries on `source` whose scans treat tombstones as
-    /// `tombstones`, as a member starting at `start` (its next offset per partition).
+    /// `tombstones`, as a member starting at `start` (its next offset per partition) whose
+    /// plan reads `columns` as values.
     pub(crate) fn join(
         &self,
         source: &Arc<Source>,
         tombstones: Tombstones,
         start: &[(PartitionId, Offset)],
+        columns: &DecodeColumns,
     ) -> DecodeMember {
         let ring = self.ring(source, tombstones);
+        let generation = ring.need(columns);
         let positions = Arc::new(MemberPositions {
             partitions: start.iter().map(|(p, _)| *p).collect(),
             next: start.iter().map(|(_, o)| AtomicU64::new(o.0)).collect(),
@@ -318,7 +373,11 @@ impl SharedDecodes {
         members.retain(|m| m.strong_count() > 0);
         members.push(Arc::downgrade(&positions));
         drop(members);
-        DecodeMember { ring, positions }
+        DecodeMember {
+            ring,
+            positions,
+            generation,
+        }
     }
 
     fn ring(&self, source: &Arc<Source>, tombstones: Tombstones) -> Arc<DecodeRing> {
@@ -338,6 +397,10 @@ impl SharedDecodes {
             source: Arc::clone(source),
             held: Mutex::new(Held::default()),
             members: Mutex::new(Vec::new()),
+            needs: Mutex::new(Needs {
+                columns: DecodeColumns::Only(Vec::new()),
+                generation: 0,
+            }),
             records_taken: Arc::clone(&self.records_taken),
         });
         groups.insert(key, Arc::downgrade(&ring));
@@ -367,8 +430,8 @@ mod tests {
     use crate::sql::ast::SourceKind;
     use crate::types::Schema;
 
-    fn ring() -> Arc<DecodeRing> {
-        let source = Arc::new(Source {
+    fn source() -> Arc<Source> {
+        Arc::new(Source {
             name: "S".to_string(),
             kind: SourceKind::Stream,
             schema: Schema::new(Vec::new()),
@@ -381,16 +444,25 @@ mod tests {
             statement_text: String::new(),
             read_only: false,
             window: None,
-        });
+        })
+    }
+
+    fn ring() -> Arc<DecodeRing> {
+        let source = source();
         let decodes = SharedDecodes::default();
         decodes
-            .join(&source, Tombstones::Drop, &[(PartitionId(0), Offset(0))])
+            .join(
+                &source,
+                Tombstones::Drop,
+                &[(PartitionId(0), Offset(0))],
+                &DecodeColumns::Only(vec![0]),
+            )
             .ring
     }
 
     fn batch(start: u64, end: u64) -> Arc<DecodedBatch> {
         let span = (Offset(start), Offset(end));
-        Arc::new(DecodedBatch::new(PartitionId(0), span, Vec::new(), Vec::new()))
+        Arc::new(DecodedBatch::new(PartitionId(0), span, Vec::new(), Vec::new(), 1))
     }
 
     /// Two members woken by one commit on the two worker threads: the second waits for
@@ -399,18 +471,51 @@ mod tests {
     fn a_span_being_decoded_is_claimed_until_its_batch_is_offered() {
         let ring = ring();
         let p = PartitionId(0);
-        let Lookup::Mine(claim) = ring.lookup(p, Offset(100)) else {
+        let Lookup::Mine(claim) = ring.lookup(p, Offset(100), 1) else {
             panic!("the first member decodes")
         };
-        assert!(matches!(ring.lookup(p, Offset(100)), Lookup::Claimed));
+        assert!(matches!(ring.lookup(p, Offset(100), 1), Lookup::Claimed));
         // Another span (a member behind the others) is not held up by it.
-        assert!(matches!(ring.lookup(p, Offset(40)), Lookup::Mine(_)));
+        assert!(matches!(ring.lookup(p, Offset(40), 1), Lookup::Mine(_)));
         ring.offer(batch(100, 150));
         drop(claim);
-        match ring.lookup(p, Offset(120)) {
+        match ring.lookup(p, Offset(120), 1) {
             Lookup::Decoded(b) => assert_eq!((b.start, b.end), (Offset(100), Offset(150))),
             _ => panic!("the offered batch serves the others"),
         }
+    }
+
+    /// A member whose plan reads a column the group did not decode yet widens what the
+    /// group decodes, and does not take batches decoded before it joined; the members
+    /// before it still do, and every member takes the batches decoded after.
+    #[test]
+    fn a_member_reading_more_columns_skips_batches_decoded_without_them() {
+        let (source, decodes) = (source(), SharedDecodes::default());
+        let start = [(PartitionId(0), Offset(0))];
+        let first = decodes.join(&source, Tombstones::Drop, &start, &DecodeColumns::Only(vec![2]));
+        let narrow = |b: (u64, u64), generation| {
+            Arc::new(DecodedBatch::new(PartitionId(0), (Offset(b.0), Offset(b.1)), Vec::new(), Vec::new(), generation))
+        };
+        assert_eq!(first.ring.decode_columns(), (DecodeColumns::Only(vec![2]), first.generation));
+        first.ring.offer(narrow((0, 10), first.generation));
+        // The same columns again, or fewer: nothing changes.
+        let same = decodes.join(&source, Tombstones::Drop, &start, &DecodeColumns::Only(vec![2]));
+        assert_eq!(same.generation, first.generation);
+        let wider = decodes.join(&source, Tombstones::Drop, &start, &DecodeColumns::Only(vec![0, 2]));
+        assert!(wider.generation > first.generation);
+        assert_eq!(wider.ring.decode_columns(), (DecodeColumns::Only(vec![0, 2]), wider.generation));
+        let p = PartitionId(0);
+        assert!(matches!(first.ring.lookup(p, Offset(3), first.generation), Lookup::Decoded(_)));
+        assert!(matches!(wider.ring.lookup(p, Offset(3), wider.generation), Lookup::Mine(_)));
+        wider.ring.offer(narrow((3, 10), wider.generation));
+        for member in [&first, &wider] {
+            match member.ring.lookup(p, Offset(5), member.generation) {
+                Lookup::Decoded(b) => assert_eq!(b.generation, wider.generation),
+                _ => panic!("the wider batch serves every member"),
+            }
+        }
+        let all = decodes.join(&source, Tombstones::Drop, &start, &DecodeColumns::All);
+        assert_eq!(all.ring.decode_columns().0, DecodeColumns::All);
     }
 
     /// A claimer whose read failed or found nothing lets go: the next member decodes.
@@ -418,10 +523,10 @@ mod tests {
     fn a_claim_dropped_without_a_batch_lets_the_next_member_decode() {
         let ring = ring();
         let p = PartitionId(0);
-        let claim = ring.lookup(p, Offset(7));
+        let claim = ring.lookup(p, Offset(7), 1);
         assert!(matches!(claim, Lookup::Mine(_)));
         drop(claim);
-        assert!(matches!(ring.lookup(p, Offset(7)), Lookup::Mine(_)));
+        assert!(matches!(ring.lookup(p, Offset(7), 1), Lookup::Mine(_)));
     }
 
     #[test]

@@ -94,9 +94,10 @@ pub struct QueryStream {
     decodes: Option<DecodeMember>,
     /// The `E = literal` of this query's WHERE, when shared batches can be bucketed by it.
     probe: Option<crate::expr::EqualityProbe>,
-    /// A scan that decodes every column, made the first time this query decodes a batch
-    /// for its group.
-    group_scan: Option<Scan>,
+    /// A scan that decodes the columns its group's members read, with their generation
+    /// (`shared_decode`), made when this query first decodes a batch for its group and
+    /// again when a member that reads more joined.
+    group_scan: Option<(Scan, u64)>,
     /// A poll stopped before the end of what was committed (a read filled its budget, or
     /// the output filled up): poll again rather than wait for an append.
     more: bool,
@@ -200,7 +201,12 @@ impl QueryStream {
             let start: Vec<_> = cursors.iter().map(|c| (c.partition(), c.position())).collect();
             shared_batches
                 .decodes()
-                .join(&plan.source, pipeline.scan().tombstones(), &start)
+                .join(
+                    &plan.source,
+                    pipeline.scan().tombstones(),
+                    &start,
+                    &plan.logical.scan().decode,
+                )
         });
         // Only a member of a decode group reads by probe; a pull query never builds one.
         let probe = decodes.as_ref().and_then(|_| pipeline.equality_probe());
@@ -401,7 +407,7 @@ impl QueryStream {
             let source = self.cursor_sources.get(i).copied().unwrap_or(0);
             if let Some(ring) = self.decode_group() {
                 if !records.is_empty() {
-                    let batch = self.decode_batch(i, start, std::mem::take(&mut records));
+                    let batch = self.decode_batch(&ring, i, start, std::mem::take(&mut records));
                     ended = self.run_decoded(&batch, 0, out);
                     ring.offer(Arc::new(batch));
                 }
@@ -479,7 +485,8 @@ impl QueryStream {
         let Some(ring) = self.decode_group() else {
             return FromGroup::Decode(None);
         };
-        let batch = match ring.lookup(self.cursors[i].partition(), start) {
+        let generation = self.decodes.as_ref().map_or(0, |member| member.generation);
+        let batch = match ring.lookup(self.cursors[i].partition(), start, generation) {
             Lookup::Decoded(batch) => batch,
             Lookup::Claimed => return FromGroup::Claimed,
             Lookup::Mine(claim) => return FromGroup::Decode(Some(claim)),
@@ -495,15 +502,26 @@ impl QueryStream {
         FromGroup::Taken(ended)
     }
 
-    /// Decodes every column of `records` (partition `i`'s, read from `start`) for the group.
-    fn decode_batch(&mut self, i: usize, start: Offset, records: Vec<StoredRecord>) -> DecodedBatch {
+    /// Decodes what `ring`'s members read of `records` (partition `i`'s, read from `start`)
+    /// for the group.
+    fn decode_batch(
+        &mut self,
+        ring: &DecodeRing,
+        i: usize,
+        start: Offset,
+        records: Vec<StoredRecord>,
+    ) -> DecodedBatch {
+        let (columns, generation) = ring.decode_columns();
         let scan = match &mut self.group_scan {
-            Some(scan) => scan,
-            slot => slot.insert(self.pipeline.scan().decoding_all(&self.plan.source)),
+            Some((scan, built)) if *built == generation => scan,
+            slot => {
+                let scan = self.pipeline.scan().decoding(&self.plan.source, &columns);
+                &mut slot.insert((scan, generation)).0
+            }
         };
         let rows = records.iter().map(|r| scan.decode_owned(r)).collect();
         let span = (start, self.cursors[i].position());
-        DecodedBatch::new(self.cursors[i].partition(), span, records, rows)
+        DecodedBatch::new(self.cursors[i].partition(), span, records, rows, generation)
     }
 
     /// This query's operators over a decoded batch from its `skip`-th record on;
