@@ -368,8 +368,8 @@ async fn a_selective_push_query_reads_past_reads_its_filter_drops() {
 }
 
 /// Push queries with different WHERE clauses and projections on one stream share each
-/// read's decoded records (one reads and decodes every column, each runs its own filter and
-/// projection), and each still sees exactly its rows, in order per key; a LIMIT query ends
+/// read's decoded records (one reads and decodes what any of them reads, each runs its own
+/// filter and projection), and each still sees exactly its rows, in order per key; a LIMIT query ends
 /// after its rows without disturbing the others.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn different_push_queries_share_decoding_and_each_sees_its_rows() {

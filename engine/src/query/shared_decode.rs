@@ -3,8 +3,8 @@
 //! only run their own filter and projection N times.
 //!
 //! ```text
-//!  query A (WHERE x = 1): cursor[p] @ 100 ─► read, decode every column ─► rows ─┬─► A's pipeline
-//!                                                                               └─► ring: (p, 100..150, rows)
+//!  query A (WHERE x = 1): cursor[p] @ 100 ─► read, decode the group's columns ─► rows ─┬─► A's pipeline
+//!                                                                                    └─► ring: (p, 100..150, rows)
 //!  query B (WHERE x = 2): cursor[p] @ 100 ─► ring hit (p, 100) ─► B's pipeline over the rows; B skips to 150
 //! ```
 //!
