@@ -26,7 +26,7 @@ step "node end to end: the web console (headless Chromium) and protobufjs readin
 cargo build --bin sluice --locked --quiet
 (cd tests/console && npm test)
 
-step "real Python clients against the faces (scripts/py_clients.sh; setup.sh installs them)"
+step "real Python clients against the faces, and third-party ksqlDB clients (scripts/py_clients.sh; setup.sh installs them)"
 scripts/py_clients.sh run
 
 step "cargo doc"

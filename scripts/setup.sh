@@ -39,7 +39,9 @@ fi
 
 
 # The faces' real Python client libraries (deltastream-connector, foundry-platform-sdk),
-# pinned in scripts/clients/requirements.txt, in a venv of their own (.venv-clients).
+# pinned in scripts/clients/requirements.txt, in a venv of their own (.venv-clients), and
+# the third-party ksqlDB clients (ksqldb, ksql-python-ng) in scripts/clients/
+# ksqldb-requirements.txt (.venv-ksqldb-clients).
 printf '\n==> Python client libraries (scripts/py_clients.sh install)\n'
 if ! scripts/py_clients.sh install; then
   echo "setup: FAILED: installing the Python client libraries (pip; its error is above)" >&2

@@ -310,6 +310,19 @@ async fn errors_before_the_header() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(support::json(&bytes)["error_code"], 40001);
+
+    let body = json!({
+        "sql": "SELECT * FROM s EMIT CHANGES;",
+        "properties": {"sluice.query.result.frames": "some"},
+    });
+    let (status, bytes) = c.post("/query-stream", &body.to_string()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let body = support::json(&bytes);
+    assert_eq!(body["error_code"], 40000, "{body}");
+    assert!(body["message"]
+        .as_str()
+        .expect("m")
+        .contains("expected row or batch"));
     server.stop().await;
 }
 
@@ -735,12 +748,21 @@ async fn answer_frames(
     proto: support::Proto,
     sql: &str,
 ) -> (Vec<bytes::Bytes>, Option<String>) {
+    answer_frames_with(server, proto, sql, json!({})).await
+}
+
+/// [`answer_frames`] with query `properties`.
+async fn answer_frames_with(
+    server: &TestServer,
+    proto: support::Proto,
+    sql: &str,
+    properties: serde_json::Value,
+) -> (Vec<bytes::Bytes>, Option<String>) {
     use http_body_util::BodyExt;
     let mut client = Client::connect(server.addr, proto).await;
     let (mut tx, resp) = client.open("POST", "/query-stream", None).await;
-    tx.send_data(query_body(sql, false).into())
-        .await
-        .expect("send");
+    let body = json!({"sql": sql, "properties": properties}).to_string();
+    tx.send_data(body.into()).await.expect("send");
     drop(tx);
     let resp = response(resp).await;
     assert_eq!(resp.status(), StatusCode::OK);
@@ -761,10 +783,11 @@ async fn answer_frames(
     (frames, length)
 }
 
-/// A key lookup's answer is one body (one DATA frame on HTTP/2, a sized body on HTTP/1.1);
-/// an answer larger than the inline limit streams in several frames and loses nothing.
+/// A key lookup's answer is one body (on HTTP/2 its header and its row each a DATA frame,
+/// as ksqlDB writes them, a sized body on HTTP/1.1); an answer larger than the inline limit
+/// streams and loses nothing, a row per frame.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pull_answers_are_one_frame_until_they_are_large() {
+async fn pull_answers_are_one_body_a_row_per_frame_until_they_are_large() {
     let server = TestServer::start().await;
     server
         .ksql_ok("CREATE STREAM docs (id INT KEY, body STRING) WITH (kafka_topic='docs', value_format='JSON', partitions=1);")
@@ -790,10 +813,17 @@ async fn pull_answers_are_one_frame_until_they_are_large() {
 
     let lookup = "SELECT * FROM latest WHERE id = 7;";
     let (frames, _) = answer_frames(&server, support::Proto::H2, lookup).await;
-    assert_eq!(frames.len(), 1, "{frames:?}");
-    let answer = std::str::from_utf8(&frames[0]).expect("utf8");
-    let lines: Vec<&str> = answer.lines().collect();
-    assert_eq!(lines.len(), 2, "{answer}");
+    assert_eq!(frames.len(), 2, "{frames:?}");
+    let lines: Vec<&str> = frames
+        .iter()
+        .map(|f| std::str::from_utf8(f).expect("utf8"))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.ends_with('\n') && l.matches('\n').count() == 1),
+        "{lines:?}"
+    );
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(lines[1]).expect("row"),
         json!([7, text(7)])
@@ -801,15 +831,24 @@ async fn pull_answers_are_one_frame_until_they_are_large() {
     let (frames, length) = answer_frames(&server, support::Proto::H1, lookup).await;
     let whole: usize = frames.iter().map(|f| f.len()).sum();
     assert_eq!(length, Some(whole.to_string()), "a sized HTTP/1.1 body");
+    // `sluice.query.result.frames=batch`: the whole answer in one frame.
+    let batch = json!({"sluice.query.result.frames": "batch"});
+    let (frames, _) = answer_frames_with(&server, support::Proto::H2, lookup, batch).await;
+    assert_eq!(frames.len(), 1, "{frames:?}");
+    assert_eq!(
+        std::str::from_utf8(&frames[0])
+            .expect("utf8")
+            .lines()
+            .count(),
+        2
+    );
 
     // 600 rows of 1 KiB: more than `PULL_ANSWER_INLINE_BYTES_MAX`, so it streams.
     let (frames, length) =
         answer_frames(&server, support::Proto::H2, "SELECT * FROM latest;").await;
-    assert!(
-        frames.len() > 1,
-        "streamed, not one {} B frame",
-        frames[0].len()
-    );
+    // (Then an empty frame ends the stream: the rows streamed.)
+    let lines = frames.iter().filter(|f| !f.is_empty()).count();
+    assert_eq!(lines, rows + 1, "the header, then a frame per row");
     assert_eq!(length, None);
     let whole: Vec<u8> = frames.concat();
     let mut ids: Vec<i64> = std::str::from_utf8(&whole)

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use super::client::{headers, Lines, H2};
 use super::latency::Latency;
 use super::rows::parse_id_ts;
-use super::shared::Progress;
+use super::shared::{Progress, ResultFrames};
 
 /// Where a push query starts reading (ksqlDB's `auto.offset.reset`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +46,7 @@ pub struct ConsumerSpec {
     pub epoch: Instant,
     /// `Some`: only the stream's rows this slice selects (`WHERE ID % n = k`).
     pub slice: Option<IdSlice>,
+    pub frames: ResultFrames,
 }
 
 /// The rows `WHERE ID % modulus = remainder` selects: with `--query-filter distinct`, the
@@ -129,7 +130,8 @@ fn micros_since(epoch: Instant) -> u64 {
 pub async fn start(spec: ConsumerSpec, progress: Arc<Progress>) -> anyhow::Result<RunningQuery> {
     let started_us = micros_since(spec.epoch);
     let mut conn = H2::connect(spec.addr).await?;
-    let (query_id, lines) = request(&mut conn, &spec.stream, spec.start_from, spec.slice).await?;
+    let target = (spec.stream.as_str(), spec.frames);
+    let (query_id, lines) = request(&mut conn, target, spec.start_from, spec.slice).await?;
     let rows = Arc::new(AtomicU64::new(0));
     let (stop, stopped) = watch::channel(false);
     let report = ConsumerReport {
@@ -172,7 +174,7 @@ pub async fn start(spec: ConsumerSpec, progress: Arc<Progress>) -> anyhow::Resul
 /// the header: returns the query id and the body's lines after the header.
 pub async fn request(
     conn: &mut H2,
-    stream: &str,
+    (stream, frames): (&str, ResultFrames),
     start_from: StartFrom,
     slice: Option<IdSlice>,
 ) -> anyhow::Result<(String, Lines)> {
@@ -182,7 +184,10 @@ pub async fn request(
     });
     let body = serde_json::json!({
         "sql": format!("SELECT * FROM {stream}{filter} EMIT CHANGES;"),
-        "properties": {"auto.offset.reset": start_from.property()},
+        "properties": {
+            "auto.offset.reset": start_from.property(),
+            "sluice.query.result.frames": frames.property(),
+        },
     })
     .to_string();
     tx.send_data(Bytes::from(body))

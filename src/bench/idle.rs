@@ -29,7 +29,7 @@ use super::client::H2;
 use super::consumer::{self, StartFrom};
 use super::proc_stats::{self, ProcSample};
 use super::report::IdleLine;
-use super::shared::{stream_name, IdleStream};
+use super::shared::{stream_name, IdleStream, ResultFrames};
 
 /// Idle queries per HTTP/2 connection: below the server's SETTINGS_MAX_CONCURRENT_STREAMS
 /// (`H2_CONCURRENT_STREAMS_MAX`, 1024), so each connection keeps room for the `/close-query`
@@ -146,7 +146,14 @@ async fn open_on(
             IdleStream::Quiet => None,
         };
         let name = stream_index.map_or_else(|| QUIET_STREAM.to_string(), stream_name);
-        match consumer::request(&mut conn, &name, StartFrom::Latest, None).await {
+        match consumer::request(
+            &mut conn,
+            (&name, ResultFrames::Row),
+            StartFrom::Latest,
+            None,
+        )
+        .await
+        {
             Ok((query_id, lines)) => {
                 let (body, rest) = lines.into_parts();
                 let rows = Arc::new(AtomicU64::new(0));

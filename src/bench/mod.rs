@@ -49,7 +49,7 @@ use proc_stats::ProcSample;
 use producer::{ProducerReport, ProducerSpec};
 use report::{CatchUpLine, ConfigEcho, ConsumerLine, IdleLine, ProcLine, ProducerLine, Report};
 use rows::{RowGen, RowShape};
-use shared::{stream_name, IdleStream, Progress, QueryFilter};
+use shared::{stream_name, IdleStream, Progress, QueryFilter, ResultFrames};
 
 /// How long push queries may take to deliver the last acked rows once producing ends.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -160,6 +160,12 @@ pub struct BenchArgs {
     /// the rows; every acked row must reach exactly one of them).
     #[arg(long, value_enum, default_value_t = QueryFilter::None)]
     query_filter: QueryFilter,
+
+    /// How the push queries ask the server to frame their answers
+    /// (`sluice.query.result.frames`): `row` (the server's default and ksqlDB's, an HTTP/2
+    /// DATA frame per row) or `batch` (up to 256 rows per frame).
+    #[arg(long, value_enum, default_value_t = ResultFrames::Row)]
+    result_frames: ResultFrames,
 
     /// Push queries to hold open and idle besides --queries (SELECT * … EMIT CHANGES, from
     /// latest), 1000 per HTTP/2 connection: reports the server's RSS per idle query and
@@ -369,6 +375,7 @@ async fn bench(args: &BenchArgs, addr: SocketAddr, pid: Option<u32>) -> anyhow::
             start_from: StartFrom::Latest,
             epoch,
             slice: slice_of(args, q),
+            frames: args.result_frames,
         };
         queries.push(consumer::start(spec, Arc::clone(&progress)).await?);
     }
@@ -427,7 +434,7 @@ async fn bench(args: &BenchArgs, addr: SocketAddr, pid: Option<u32>) -> anyhow::
         catch_up = Some(
             run_catch_up(
                 &mut control,
-                addr,
+                (addr, args.result_frames),
                 epoch,
                 pid,
                 &progress,
@@ -587,7 +594,7 @@ async fn close_all(control: &mut H2, queries: Vec<RunningQuery>) -> Vec<Consumer
 /// Reads every stream from earliest with a new push query and times how fast they finish.
 async fn run_catch_up(
     control: &mut H2,
-    addr: SocketAddr,
+    (addr, frames): (SocketAddr, ResultFrames),
     epoch: Instant,
     pid: Option<u32>,
     progress: &Arc<Progress>,
@@ -606,6 +613,7 @@ async fn run_catch_up(
             start_from: StartFrom::Earliest,
             epoch,
             slice: None,
+            frames,
         };
         queries.push(consumer::start(spec, Arc::clone(progress)).await?);
     }
@@ -760,6 +768,7 @@ fn assemble(
             rate_rows_per_s: args.rate,
             queries: args.queries,
             query_filter: args.query_filter,
+            result_frames: args.result_frames,
             rows_max: args.rows,
             duration_s_max: args.duration,
             catch_up: args.catch_up,

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::latency::LatencySummary;
 use super::rows::RowShape;
-use super::shared::{IdleStream, QueryFilter};
+use super::shared::{IdleStream, QueryFilter, ResultFrames};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -49,6 +49,7 @@ pub struct ConfigEcho {
     pub rate_rows_per_s: Option<f64>,
     pub queries: usize,
     pub query_filter: QueryFilter,
+    pub result_frames: ResultFrames,
     pub rows_max: u64,
     pub duration_s_max: f64,
     pub catch_up: bool,
@@ -528,6 +529,7 @@ mod tests {
                 rate_rows_per_s: None,
                 queries: 1,
                 query_filter: QueryFilter::None,
+                result_frames: ResultFrames::Row,
                 rows_max: 1_000_000,
                 duration_s_max: 60.0,
                 catch_up: false,

@@ -30,6 +30,26 @@ pub enum QueryFilter {
     Distinct,
 }
 
+/// How the server frames the push queries' answers (its `sluice.query.result.frames`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResultFrames {
+    /// The server's default and ksqlDB's: an HTTP/2 DATA frame per row.
+    Row,
+    /// Up to 256 rows per DATA frame, for clients that read lines.
+    Batch,
+}
+
+impl ResultFrames {
+    /// The property's value.
+    pub fn property(self) -> &'static str {
+        match self {
+            ResultFrames::Row => "row",
+            ResultFrames::Batch => "batch",
+        }
+    }
+}
+
 /// Which stream the idle queries read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]

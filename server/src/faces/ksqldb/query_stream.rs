@@ -27,9 +27,54 @@ use crate::metrics::{Metrics, QueryCounters};
 use crate::push_quota::{PushQuota, PushSlot};
 use crate::response::{error, not_acceptable, read_error, streaming, HttpResponse};
 
-/// Rows encoded into one response chunk: large enough to amortise a DATA frame, small
-/// enough to keep end-to-end latency low when rows trickle.
+/// Rows encoded into one response chunk: large enough to amortise the hand-over to the
+/// connection, small enough to keep end-to-end latency low when rows trickle.
 pub const CHUNK_ROWS_MAX: usize = 256;
+
+/// Sluice's own query property (ksqlDB has none): how a query's answer is framed. `row`, the
+/// default, is ksqlDB's: the header and each row in a DATA frame of their own, which some
+/// clients rely on (npm's `ksqldb-client` parses each frame as one JSON document); `batch`
+/// sends up to [`CHUNK_ROWS_MAX`] rows per frame, for clients that read lines, at less
+/// cost per row (benches/README.md, "Result frames").
+pub const RESULT_FRAMES_PROPERTY: &str = "sluice.query.result.frames";
+
+/// How an answer's rows go out ([`RESULT_FRAMES_PROPERTY`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ResultFrames {
+    Row,
+    Batch,
+}
+
+impl ResultFrames {
+    fn from_properties(properties: &HashMap<String, String>) -> Result<ResultFrames, EngineError> {
+        let Some(value) = properties.get(RESULT_FRAMES_PROPERTY) else {
+            return Ok(ResultFrames::Row);
+        };
+        match value.to_ascii_lowercase().as_str() {
+            "row" => Ok(ResultFrames::Row),
+            "batch" => Ok(ResultFrames::Batch),
+            _ => Err(EngineError::bad_request(format!(
+                "Invalid value {value} for property {RESULT_FRAMES_PROPERTY}: expected row or batch"
+            ))),
+        }
+    }
+
+    /// `body`, a whole answer, framed so.
+    fn full(self, body: Vec<u8>) -> ResponseBody {
+        match self {
+            ResultFrames::Row => ResponseBody::full_by_line(body),
+            ResultFrames::Batch => ResponseBody::full(body),
+        }
+    }
+
+    /// A streamed answer's body framed so, and the sender that feeds it.
+    fn channel(self) -> (mpsc::Sender<Bytes>, ResponseBody) {
+        match self {
+            ResultFrames::Row => ResponseBody::channel_by_line(),
+            ResultFrames::Batch => ResponseBody::channel(),
+        }
+    }
+}
 
 pub async fn handle(
     engine: &Arc<Engine>,
@@ -98,6 +143,10 @@ pub async fn respond(
         content_type,
         style,
     } = reply;
+    let frames = match ResultFrames::from_properties(properties) {
+        Ok(frames) => frames,
+        Err(e) => return error(stream_error(&e, Some(sql), style)),
+    };
     let request = QueryRequest {
         sql,
         properties,
@@ -139,17 +188,18 @@ pub async fn respond(
     );
     let mut pump = Pump::start(Arc::clone(engine), counters, framing, proto, slot, &query);
     if query.kind() == QueryKind::Pull && pump.collect(&mut query).await == Step::Ended {
-        return streaming(content_type, ResponseBody::full(pump.out));
+        return streaming(content_type, frames.full(pump.out));
     }
-    let (tx, body) = ResponseBody::channel();
+    let (tx, body) = frames.channel();
     tokio::spawn(pump.run(query, tx));
     streaming(content_type, body)
 }
 
 /// A pull query's answer up to this size is built in the handler and sent as one body
-/// (one DATA frame ending the stream on HTTP/2, a `Content-Length` body on HTTP/1.1): a
-/// key lookup then needs no task, channel or hand-off between tasks, which cost more than
-/// the lookup. A larger answer streams the rest as a push query's does.
+/// (on HTTP/2 a DATA frame per line, as ksqlDB writes them, the last ending the stream; a
+/// `Content-Length` body on HTTP/1.1): a key lookup then needs no task, channel or
+/// hand-off between tasks, which cost more than the lookup. A larger answer streams the
+/// rest as a push query's does.
 pub const PULL_ANSWER_INLINE_BYTES_MAX: usize = 256 * 1024;
 
 /// How long a pull query's answer is collected before what there is starts streaming, so a
