@@ -22,7 +22,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test"
 cargo test --workspace --locked
 
-step "node end to end: the web console (headless Chromium) and protobufjs reading PROTOBUF rows (.ci/run installs chromium and npm ci)"
+step "node end to end: the web console (headless Chromium), protobufjs reading PROTOBUF rows and npm's ksqldb-client (.ci/run installs chromium and npm ci)"
 cargo build --bin sluice --locked --quiet
 (cd tests/console && npm test)
 
