@@ -10,6 +10,7 @@ use anyhow::{bail, Context};
 use bytes::Bytes;
 use http::StatusCode;
 use http_body_util::BodyExt;
+use sluice_server::faces::ksqldb::query_stream::RESULT_FRAMES_PROPERTY;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -186,7 +187,7 @@ pub async fn request(
         "sql": format!("SELECT * FROM {stream}{filter} EMIT CHANGES;"),
         "properties": {
             "auto.offset.reset": start_from.property(),
-            "sluice.query.result.frames": frames.property(),
+            RESULT_FRAMES_PROPERTY: frames.property(),
         },
     })
     .to_string();

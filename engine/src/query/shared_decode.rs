@@ -266,6 +266,11 @@ impl DecodeRing {
         needs.generation
     }
 
+    /// The generation of the columns the group decodes now.
+    pub(crate) fn generation(&self) -> u64 {
+        self.lock_needs().generation
+    }
+
     /// The columns a member decoding for the group decodes now, and their generation.
     pub(crate) fn decode_columns(&self) -> (DecodeColumns, u64) {
         let needs = self.lock_needs();

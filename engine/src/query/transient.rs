@@ -511,12 +511,14 @@ impl QueryStream {
         start: Offset,
         records: Vec<StoredRecord>,
     ) -> DecodedBatch {
-        let (columns, generation) = ring.decode_columns();
-        let scan = match &mut self.group_scan {
-            Some((scan, built)) if *built == generation => scan,
+        // The scan is rebuilt only when a member that reads more joined; the batch carries
+        // the generation of the columns the scan decodes.
+        let (scan, generation) = match &mut self.group_scan {
+            Some((scan, built)) if *built == ring.generation() => (scan, *built),
             slot => {
+                let (columns, generation) = ring.decode_columns();
                 let scan = self.pipeline.scan().decoding(&self.plan.source, &columns);
-                &mut slot.insert((scan, generation)).0
+                (&mut slot.insert((scan, generation)).0, generation)
             }
         };
         let rows = records.iter().map(|r| scan.decode_owned(r)).collect();
