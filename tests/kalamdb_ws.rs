@@ -715,7 +715,8 @@ async fn stream_tables_load_every_row_then_insert() {
 }
 
 /// A live query on a USER table shows its subscriber's rows only, snapshot and changes
-/// alike; a SHARED table cannot be subscribed to (KalamDB serves USER and STREAM tables).
+/// alike, and so does one on a STREAM table (KalamDB's STREAM rows are user-scoped); a
+/// SHARED table cannot be subscribed to (KalamDB serves USER and STREAM tables).
 #[tokio::test]
 async fn a_user_tables_live_query_sees_its_subscribers_rows_only() {
     let (server, admin) = server_with_notes().await;
@@ -723,7 +724,9 @@ async fn a_user_tables_live_query_sees_its_subscribers_rows_only() {
         &server,
         &admin,
         "CREATE USER 'alice' WITH PASSWORD 'Secret123!' ROLE user; \
-         CREATE TABLE app.config (k TEXT PRIMARY KEY, v TEXT)",
+         CREATE TABLE app.config (k TEXT PRIMARY KEY, v TEXT); \
+         CREATE TABLE app.typing (id TEXT PRIMARY KEY, what TEXT) WITH (TYPE='STREAM', TTL_SECONDS=60); \
+         INSERT INTO app.typing (id, what) VALUES ('t1', 'admin types')",
     )
     .await;
     let mut client = Client::connect(server.addr, Proto::H1).await;
@@ -754,6 +757,40 @@ async fn a_user_tables_live_query_sees_its_subscribers_rows_only() {
     let change = next_json(&mut ws).await.expect("change");
     assert_eq!(change["change_type"], "insert", "{change}");
     assert_eq!(change["rows"][0]["BODY"], "by alice too", "{change}");
+
+    subscribe(&mut ws, "typing", "SELECT * FROM app.typing", json!({})).await;
+    let (ack, rows, _) = initial_load(&mut ws, "typing").await;
+    assert!(
+        rows.is_empty(),
+        "the admin's events are not alice's: {rows:?}"
+    );
+    let names: Vec<&str> = ack["schema"]
+        .as_array()
+        .expect("schema")
+        .iter()
+        .map(|f| f["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["ID", "WHAT", "_seq"], "no owner column: {ack}");
+    let typing = "INSERT INTO app.typing (id, what) VALUES ('t1', $1)";
+    for (who, what) in [(&admin, "admin again"), (&alice, "alice types")] {
+        let mut client = Client::connect(server.addr, Proto::H1).await;
+        let body = json!({"sql": typing, "params": [what]});
+        let (status, _, answer) = post_json(&mut client, "/v1/api/sql", &body, Some(who)).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    let change = next_json(&mut ws).await.expect("change");
+    assert_eq!(
+        (&change["subscription_id"], &change["change_type"]),
+        (&json!("typing"), &json!("insert")),
+        "{change}"
+    );
+    let row = &change["rows"][0];
+    assert_eq!(
+        (&row["ID"], &row["WHAT"]),
+        (&json!("t1"), &json!("alice types")),
+        "{change}"
+    );
+    assert!(row.get("_user").is_none(), "{change}");
 
     subscribe(&mut ws, "shared", "SELECT * FROM app.config", json!({})).await;
     let e = next_json(&mut ws).await.expect("error frame");

@@ -67,9 +67,14 @@ async fn namespaces_tables_params_and_results() {
     );
     assert_eq!(result["row_count"], 1);
 
-    // The same stream through ksqlDB's face: written there, read here.
+    // The same stream through ksqlDB's face: written there, read here. A STREAM table's
+    // rows are per user: ksqlDB's face sees the owner column and must name one; a row
+    // written for nobody is nobody's to read.
     let (status, written) = client
-        .ksql("INSERT INTO `app.notes` (id, body, score) VALUES (3, 'from ksql', 0.5);")
+        .ksql(
+            "INSERT INTO `app.notes` (`_user`, id, body, score) VALUES ('anonymous', 3, 'from ksql', 0.5); \
+             INSERT INTO `app.notes` (id, body, score) VALUES (3, 'no owner', 0.5);",
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{written}");
     let (status, body) = sql(

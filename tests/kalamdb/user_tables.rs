@@ -503,6 +503,95 @@ async fn shared_tables_follow_their_access_level() {
     server.stop().await;
 }
 
+/// KalamDB's STREAM rows are user-scoped ("a stream is not automatically a shared
+/// broadcast channel"): each user reads only the events they wrote, under any key, and a
+/// later `CREATE TABLE IF NOT EXISTS` of another type does not open them.
+#[tokio::test]
+async fn stream_tables_keep_each_users_rows_apart() {
+    let AliceAndBob {
+        server,
+        addr,
+        admin,
+        alice,
+        bob,
+    } = alice_and_bob(
+        ServerOptions::default(),
+        "CREATE TABLE app.typing (id TEXT PRIMARY KEY, what TEXT) WITH (TYPE='STREAM', TTL_SECONDS=60); \
+         CREATE STREAM TABLE app.presence (state TEXT) WITH (TTL_SECONDS=60)",
+    )
+    .await;
+    let events = |who: &String, sql: &'static str| {
+        let who = who.clone();
+        async move {
+            let body = sql_ok(addr, &who, json!({ "sql": sql })).await;
+            let result = &body["results"][0];
+            let names: Vec<String> = result["schema"]
+                .as_array()
+                .expect("schema")
+                .iter()
+                .map(|f| f["name"].as_str().expect("name").to_string())
+                .collect();
+            assert!(!names.iter().any(|n| n == "_user"), "owner shown: {body}");
+            Json::Array(result["rows"].as_array().cloned().unwrap_or_default())
+        }
+    };
+    for (who, what) in [(&alice, "a1"), (&bob, "b1"), (&alice, "a2")] {
+        let insert =
+            json!({"sql": "INSERT INTO app.typing (id, what) VALUES ('t1', $1)", "params": [what]});
+        let body = sql_ok(addr, who, insert).await;
+        assert_eq!(body["results"][0]["row_count"], 1, "{body}");
+        let insert =
+            json!({"sql": "INSERT INTO app.presence (state) VALUES ($1)", "params": [what]});
+        sql_ok(addr, who, insert).await;
+    }
+    let typing = "SELECT id, what FROM app.typing";
+    assert_eq!(
+        events(&alice, typing).await,
+        json!([["t1", "a1"], ["t1", "a2"]])
+    );
+    assert_eq!(events(&bob, typing).await, json!([["t1", "b1"]]));
+    assert_eq!(events(&admin, typing).await, json!([]), "not the admin's");
+    let presence = "SELECT * FROM app.presence";
+    assert_eq!(events(&alice, presence).await, json!([["a1"], ["a2"]]));
+    assert_eq!(events(&bob, presence).await, json!([["b1"]]));
+    let body = sql_ok(addr, &bob, json!({"sql": "DESCRIBE app.typing"})).await;
+    assert_eq!(
+        body["results"][0]["rows"],
+        json!([["ID", "STRING", true], ["WHAT", "STRING", false]]),
+        "owner hidden: {body}"
+    );
+
+    sql_ok(
+        addr,
+        &admin,
+        json!({"sql": "CREATE TABLE IF NOT EXISTS app.typing (id TEXT PRIMARY KEY, what TEXT) WITH (TYPE='SHARED')"}),
+    )
+    .await;
+    assert_eq!(events(&bob, typing).await, json!([["t1", "b1"]]));
+    // A condition on the owner cannot widen a user's view, nor can an insert forge one.
+    assert_eq!(
+        events(
+            &bob,
+            "SELECT id, what FROM app.typing WHERE `_user` = 'alice' OR 1 = 1"
+        )
+        .await,
+        json!([["t1", "b1"]])
+    );
+    sql_refused(
+        addr,
+        &bob,
+        json!({"sql": "INSERT INTO app.typing (`_user`, id, what) VALUES ('alice', 't9', 'forged')"}),
+        StatusCode::BAD_REQUEST,
+        "INVALID_SQL",
+    )
+    .await;
+    assert_eq!(
+        events(&alice, typing).await,
+        json!([["t1", "a1"], ["t1", "a2"]])
+    );
+    server.stop().await;
+}
+
 /// KalamDB's UPDATE and DELETE: values may read the row, the WHERE picks any rows, and in a
 /// USER table each user changes only their own rows, even under a key another user has.
 #[tokio::test]

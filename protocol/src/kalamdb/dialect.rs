@@ -6,7 +6,7 @@
 //! | namespace `ns`, table `ns.t` | source named `` `ns.t` `` (verbatim, lower-case): one catalog, the namespace is the name's first part |
 //! | unqualified `t` with `namespace_id` (or after `USE ns`) | `` `ns.t` `` |
 //! | `CREATE [USER\|SHARED] TABLE ns.t (…)` | `CREATE TABLE `ns.t` (…) WITH (kafka_topic='ns.t', value_format='JSON', partitions=1)` |
-//! | `CREATE STREAM TABLE` / `WITH (TYPE='STREAM')` | `CREATE STREAM …` (an append-only stream; `PRIMARY KEY` becomes `KEY`) |
+//! | `CREATE STREAM TABLE` / `WITH (TYPE='STREAM')` | `CREATE STREAM …` (an append-only stream; `PRIMARY KEY` becomes `KEY`), per user like a USER table |
 //! | `TEXT`, `VARCHAR`, `JSON` / `INT`, `SMALLINT` / `FLOAT` / `DATETIME` | `STRING` / `INTEGER` / `DOUBLE` / `TIMESTAMP` |
 //! | `FILE` | the STRUCT of a file's cell (`files`) |
 //! | `CREATE NAMESPACE`, `DROP NAMESPACE`, `SHOW NAMESPACES`, `USE ns` | answered by the face |
@@ -77,8 +77,17 @@ pub enum TableKind {
     User,
     /// One set of rows for everyone.
     Shared,
-    /// An append-only stream.
+    /// An append-only stream whose rows, like a USER table's, belong to the user who wrote
+    /// them: KalamDB's STREAM rows are user-scoped, not a broadcast channel.
     Stream,
+}
+
+impl TableKind {
+    /// True when each user reads and writes only their own rows (`user_scope`): USER and
+    /// STREAM tables.
+    pub fn is_per_user(self) -> bool {
+        matches!(self, TableKind::User | TableKind::Stream)
+    }
 }
 
 /// Longest namespace name (KalamDB identifiers are short names; the limit keeps a source
@@ -247,9 +256,9 @@ fn create_table(statement: &str, namespace: Option<&str>) -> Mapped {
     let names_owner = body.iter().any(|t| {
         matches!(t.kind, Kind::Word | Kind::Quoted) && bare(t).eq_ignore_ascii_case(OWNER_COLUMN)
     });
-    if table_kind == TableKind::User && names_owner {
+    if table_kind.is_per_user() && names_owner {
         return Mapped::Unsupported(format!(
-            "'{OWNER_COLUMN}' is reserved in a USER table: it holds each row's owner"
+            "'{OWNER_COLUMN}' is reserved in a USER or STREAM table: it holds each row's owner"
         ));
     }
     let mut i = 0;
@@ -284,17 +293,17 @@ fn create_table(statement: &str, namespace: Option<&str>) -> Mapped {
             Some((_, engine)) if t.kind == Kind::Word && type_position => columns.push_str(engine),
             _ => columns.push_str(&t.text),
         }
-        if i == 0 && table_kind == TableKind::User {
+        if i == 0 && table_kind.is_per_user() {
             // The owner leads the key; a key of two columns needs a JSON key.
-            columns.push_str(&owner_column_definition());
+            columns.push_str(&owner_column_definition(is_stream));
             columns.push_str(", ");
         }
         i += 1;
     }
     let topic = name.replace('\'', "''");
     let key_format = match table_kind {
-        TableKind::User => ", key_format='JSON'",
-        TableKind::Shared | TableKind::Stream => "",
+        TableKind::User | TableKind::Stream => ", key_format='JSON'",
+        TableKind::Shared => "",
     };
     Mapped::CreateTable {
         sql: format!(
@@ -509,9 +518,16 @@ mod tests {
                 "CREATE TABLE events (id BIGINT PRIMARY KEY, n INT) WITH (TYPE='STREAM', TTL_SECONDS=10);",
                 Some("app")
             ),
-            "CREATE STREAM `app.events` (id BIGINT KEY, n INTEGER) \
-             WITH (kafka_topic='app.events', value_format='JSON', partitions=1);"
+            "CREATE STREAM `app.events` (`_user` STRING KEY, id BIGINT KEY, n INTEGER) \
+             WITH (kafka_topic='app.events', value_format='JSON', key_format='JSON', partitions=1);"
         );
+        assert!(matches!(
+            map_statement(
+                "CREATE STREAM TABLE a.t (id INT PRIMARY KEY, _user TEXT)",
+                None
+            ),
+            Mapped::Unsupported(_)
+        ));
         assert!(matches!(
             map_statement(
                 "CREATE TABLE a.b (id BIGINT PRIMARY KEY DEFAULT RANDOM())",

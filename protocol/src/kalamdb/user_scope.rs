@@ -1,9 +1,12 @@
-//! USER tables: every row belongs to the user who wrote it, and each user reads and writes
-//! only their own rows (KalamDB's per-user tables, other-faces.md §C(b)).
+//! USER and STREAM tables: every row belongs to the user who wrote it, and each user reads
+//! and writes only their own rows (KalamDB's per-user tables, other-faces.md §C(b); its
+//! STREAM rows are user-scoped too). "USER table" below means either.
 //!
 //! ```text
 //!  CREATE TABLE ns.t (id …) WITH (TYPE='USER')
 //!      ─► CREATE TABLE `ns.t` (`_user` STRING PRIMARY KEY, id …) WITH (…, key_format='JSON')
+//!  CREATE TABLE ns.s (id …) WITH (TYPE='STREAM')
+//!      ─► CREATE STREAM `ns.s` (`_user` STRING KEY, id …) WITH (…, key_format='JSON')
 //!  INSERT INTO `ns.t` (cols) VALUES (…)  ─► INSERT INTO `ns.t` (`_user`, cols) VALUES ('alice', …)
 //!  SELECT … FROM `ns.t` [a] [WHERE c] …  ─► SELECT … FROM `ns.t` [a] WHERE (c) AND [a.]`_user` = 'alice' …
 //!  DESCRIBE / DROP TABLE                 ─► unchanged (the face hides `_user` in what it answers)
@@ -24,9 +27,11 @@ use super::sql_tokens::{bare, matching, tokens, top_level, Kind, Token};
 /// reserves `_`-names for its system columns, so no user column can be called this.
 pub const OWNER_COLUMN: &str = "_user";
 
-/// The owner column as a USER table's engine statement declares it, before its own columns.
-pub fn owner_column_definition() -> String {
-    format!("`{OWNER_COLUMN}` STRING PRIMARY KEY")
+/// The owner column as a USER table's (or, `in_stream`, a STREAM table's) engine statement
+/// declares it, before its own columns.
+pub fn owner_column_definition(in_stream: bool) -> String {
+    let key = if in_stream { "KEY" } else { "PRIMARY KEY" };
+    format!("`{OWNER_COLUMN}` STRING {key}")
 }
 
 /// A statement made safe for one user.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use http::request::Parts;
 use http::{header, HeaderValue, StatusCode};
-use sluice_protocol::kalamdb::dialect::{source_name, valid_namespace, TableKind};
+use sluice_protocol::kalamdb::dialect::{source_name, valid_namespace};
 use sluice_protocol::kalamdb::envelope::{code, error_body};
 use sluice_protocol::kalamdb::files::{valid_file_id, valid_subfolder};
 
@@ -55,7 +55,7 @@ async fn serve(
     }
     let table = source_name(ns, table);
     let owner = match services.kalamdb.table_kind(&table) {
-        Some(TableKind::User) => Some(owner_for(services, principal, parts)?),
+        Some(kind) if kind.is_per_user() => Some(owner_for(services, principal, parts)?),
         _ => None,
     };
     // Reading up to FILE_BYTES_MAX from disk is the blocking pool's work.

@@ -85,8 +85,8 @@ async fn serve(
         ));
     }
     let name = source_name(&sql.namespace, &sql.table);
-    // KalamDB serves live queries on USER and STREAM tables; a USER table's live query
-    // sees its subscriber's rows only.
+    // KalamDB serves live queries on USER and STREAM tables; each sees its subscriber's
+    // rows only.
     let kind = services.kalamdb.table_kind(&name);
     if kind == Some(TableKind::Shared) {
         return Err(failure(
@@ -94,7 +94,9 @@ async fn serve(
             format!("'{name}' is a SHARED table: live queries subscribe to USER and STREAM tables"),
         ));
     }
-    let owner = (kind == Some(TableKind::User)).then(|| sub.principal.name());
+    let owner = kind
+        .is_some_and(TableKind::is_per_user)
+        .then(|| sub.principal.name());
     let Joined {
         schema,
         snapshot,

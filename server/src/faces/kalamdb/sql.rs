@@ -656,7 +656,7 @@ fn hide_owner(result: &mut QueryResult) {
     }
 }
 
-/// `CREATE … TABLE`: the engine's table, then its kind and defaults. A USER table is
+/// `CREATE … TABLE`: the engine's table, then its kind and defaults. A USER or STREAM table is
 /// noted as one before the engine makes it, so no crash in between leaves its rows open
 /// to everyone; a failed create forgets a kind it noted.
 async fn create_table(
@@ -669,7 +669,7 @@ async fn create_table(
 ) -> Result<QueryResult, Failure> {
     let state = &services.kalamdb;
     let known = state.table_kind(table);
-    if kind == TableKind::User {
+    if kind.is_per_user() {
         state.note_table_kind(table, kind).map_err(execution)?;
     }
     let result = match run_engine(services, sql).await {

@@ -165,13 +165,13 @@ impl KalamState {
         Ok(())
     }
 
-    /// Records that table `table` is of `kind`. A USER table stays one until it is dropped
-    /// ([`KalamState::forget_table`]): `CREATE TABLE IF NOT EXISTS` of the same name with
-    /// another type must not open its rows to everyone.
+    /// Records that table `table` is of `kind`. A per-user (USER or STREAM) table stays one
+    /// until it is dropped ([`KalamState::forget_table`]): `CREATE TABLE IF NOT EXISTS` of
+    /// the same name with another type must not open its rows to everyone.
     pub fn note_table_kind(&self, table: &str, kind: TableKind) -> Result<(), NamespaceError> {
         let mut saved = self.lock();
         match saved.kinds.get(table) {
-            Some(&known) if known == kind || known == TableKind::User => return Ok(()),
+            Some(&known) if known == kind || known.is_per_user() => return Ok(()),
             None if saved.kinds.len() >= TABLES_WITH_KINDS_MAX => {
                 return Err(NamespaceError::TooMany)
             }
@@ -240,9 +240,9 @@ impl KalamState {
             .then(|| saved.access.get(table).copied().unwrap_or_default())
     }
 
-    /// True when `table` is a USER table: each user sees only their own rows.
+    /// True when `table` is a USER or STREAM table: each user sees only their own rows.
     pub fn is_user_table(&self, table: &str) -> bool {
-        self.table_kind(table) == Some(TableKind::User)
+        self.table_kind(table).is_some_and(TableKind::is_per_user)
     }
 
     /// Table `table`'s column defaults, if it has any.
