@@ -758,11 +758,35 @@ async fn a_user_tables_live_query_sees_its_subscribers_rows_only() {
     assert_eq!(change["change_type"], "insert", "{change}");
     assert_eq!(change["rows"][0]["BODY"], "by alice too", "{change}");
 
+    // An event of alice's that outlived the TTL (stamped two minutes ago through ksqlDB's
+    // face, which may set ROWTIME) is not in her snapshot either.
+    let stamped = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64
+        - 120_000;
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(KSQL_BASIC)
+    );
+    let expired = format!(
+        "INSERT INTO `app.typing` (ROWTIME, `_user`, id, what) VALUES ({stamped}, 'alice', 't0', 'expired');"
+    );
+    let (status, _, written) = Client::connect(server.addr, Proto::H1)
+        .await
+        .send(
+            "POST",
+            "/ksql",
+            &[("authorization", basic.as_str())],
+            json!({ "ksql": expired }).to_string().as_bytes(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{written:?}");
     subscribe(&mut ws, "typing", "SELECT * FROM app.typing", json!({})).await;
     let (ack, rows, _) = initial_load(&mut ws, "typing").await;
     assert!(
         rows.is_empty(),
-        "the admin's events are not alice's: {rows:?}"
+        "neither the admin's events nor expired ones: {rows:?}"
     );
     let names: Vec<&str> = ack["schema"]
         .as_array()

@@ -108,9 +108,14 @@ fn ack_request(body: &[u8]) {
 /// table carries the owner's predicate or value (`user_scope`'s property test checks
 /// where the predicate lands).
 fn user_scope(sql: &str) {
-    use sluice_protocol::kalamdb::user_scope::{execute_as, scope_statement};
+    use sluice_protocol::kalamdb::user_scope::{execute_as, scope_statement, PerUserTable};
     let _ = execute_as(sql);
-    let is_notes = |t: &str| t == "app.notes";
+    // A STREAM table with a TTL: its SELECTs carry the TTL's bound too.
+    let is_notes = |t: &str| {
+        (t == "app.notes").then_some(PerUserTable {
+            visible_since_ms: Some(1000),
+        })
+    };
     if let Ok(scoped) = scope_statement(sql, &is_notes, "alice") {
         if scoped.user_table
             && !scoped
@@ -120,6 +125,14 @@ fn user_scope(sql: &str) {
                 .is_some_and(|w| w.eq_ignore_ascii_case("DESC") || w.eq_ignore_ascii_case("DROP"))
         {
             assert!(scoped.sql.contains("'alice'"), "{sql} → {}", scoped.sql);
+            let select = scoped.sql.trim_start().get(..6);
+            if select.is_some_and(|w| w.eq_ignore_ascii_case("SELECT")) {
+                assert!(
+                    scoped.sql.contains("ROWTIME >= 1000"),
+                    "{sql} → {}",
+                    scoped.sql
+                );
+            }
         }
     }
 }

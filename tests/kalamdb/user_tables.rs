@@ -3,7 +3,8 @@
 use super::*;
 
 /// A server with JWT auth after KalamDB's first-run setup: an admin, the users `alice` and
-/// `bob` (role `user`), the namespace `app`, and then `tables` run by the admin.
+/// `bob` (role `user`), the namespace `app`, and then `tables` run by the admin. ksqlDB's
+/// face takes HTTP Basic [`KSQL_BASIC`].
 struct AliceAndBob {
     server: TestServer,
     addr: std::net::SocketAddr,
@@ -12,9 +13,20 @@ struct AliceAndBob {
     bob: String,
 }
 
+/// ksqlDB's Basic credentials in [`alice_and_bob`]'s server, encoded for the header.
+const KSQL_BASIC: &str = "Basic a3NxbDpzZWNyZXQ=";
+
 async fn alice_and_bob(options: ServerOptions, tables: &str) -> AliceAndBob {
     let server = TestServer::start_with(ServerOptions {
-        auth: Arc::new(Auth::off().with_jwt(JwtKeys::random())),
+        auth: Arc::new(
+            Auth::from_stores(
+                Some(CredentialStore::parse("ksql: secret\n").expect("credentials")),
+                None,
+                &[],
+                None,
+            )
+            .with_jwt(JwtKeys::random()),
+        ),
         ..options
     })
     .await;
@@ -505,7 +517,8 @@ async fn shared_tables_follow_their_access_level() {
 
 /// KalamDB's STREAM rows are user-scoped ("a stream is not automatically a shared
 /// broadcast channel"): each user reads only the events they wrote, under any key, and a
-/// later `CREATE TABLE IF NOT EXISTS` of another type does not open them.
+/// later `CREATE TABLE IF NOT EXISTS` of another type does not open them. Rows older than
+/// the table's `TTL_SECONDS` are gone from reads.
 #[tokio::test]
 async fn stream_tables_keep_each_users_rows_apart() {
     let AliceAndBob {
@@ -544,6 +557,27 @@ async fn stream_tables_keep_each_users_rows_apart() {
             json!({"sql": "INSERT INTO app.presence (state) VALUES ($1)", "params": [what]});
         sql_ok(addr, who, insert).await;
     }
+    // An event stamped two minutes ago (written through ksqlDB's face, which may set
+    // ROWTIME) has outlived the 60 s TTL; one stamped now has not.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let expired = format!(
+        "INSERT INTO `app.typing` (ROWTIME, `_user`, id, what) VALUES ({0}, 'alice', 't0', 'expired'); \
+         INSERT INTO `app.typing` (ROWTIME, `_user`, id, what) VALUES ({0}, 'bob', 't0', 'expired');",
+        now_ms - 120_000
+    );
+    let (status, _, written) = Client::connect(addr, Proto::H1)
+        .await
+        .send(
+            "POST",
+            "/ksql",
+            &[("authorization", KSQL_BASIC)],
+            json!({ "ksql": expired }).to_string().as_bytes(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{written:?}");
     let typing = "SELECT id, what FROM app.typing";
     assert_eq!(
         events(&alice, typing).await,

@@ -43,6 +43,8 @@ pub enum Mapped {
         /// A SHARED table's access level (`ACCESS_LEVEL`, else KalamDB's default); `None`
         /// for USER and STREAM tables.
         access: Option<AccessLevel>,
+        /// A STREAM table's `TTL_SECONDS`: how long its rows stay visible.
+        ttl_seconds: Option<u64>,
     },
     /// `ALTER TABLE t SET ACCESS LEVEL level` of a SHARED table (engine name).
     SetAccessLevel {
@@ -89,6 +91,10 @@ impl TableKind {
         matches!(self, TableKind::User | TableKind::Stream)
     }
 }
+
+/// Longest `TTL_SECONDS` a STREAM table may name (ten years): its rows' age is compared in
+/// milliseconds, far from overflow at this bound, and a longer life is no TTL at all.
+pub const STREAM_TTL_SECONDS_MAX: u64 = 10 * 365 * 24 * 60 * 60;
 
 /// Longest namespace name (KalamDB identifiers are short names; the limit keeps a source
 /// name, which also names its topic, well inside the log's topic-name limit).
@@ -226,6 +232,13 @@ fn create_table(statement: &str, namespace: Option<&str>) -> Mapped {
         Err(reason) => return Mapped::Unsupported(reason),
     };
     let is_stream = table_kind == TableKind::Stream;
+    let ttl_seconds = match ttl_option(&options) {
+        Ok(Some(_)) if !is_stream => {
+            return Mapped::Unsupported("TTL_SECONDS applies to STREAM tables only".into())
+        }
+        Ok(ttl) => ttl,
+        Err(reason) => return Mapped::Unsupported(reason),
+    };
     let head = qualify(&toks[..open], namespace);
     let Some(name) = created_name(&toks[..open], namespace) else {
         return Mapped::Unsupported("CREATE TABLE names its table".into());
@@ -314,6 +327,26 @@ fn create_table(statement: &str, namespace: Option<&str>) -> Mapped {
         kind: table_kind,
         defaults,
         access,
+        ttl_seconds,
+    }
+}
+
+/// `TTL_SECONDS=n` in a CREATE TABLE's options (upper-cased, blanks removed), if named.
+fn ttl_option(options: &str) -> Result<Option<u64>, String> {
+    let Some(at) = options.find("TTL_SECONDS=") else {
+        return Ok(None);
+    };
+    let value: String = options[at + "TTL_SECONDS=".len()..]
+        .chars()
+        .take_while(|c| *c != ',' && *c != ')')
+        .collect();
+    let value = value.trim_matches('\'');
+    match value.parse::<u64>() {
+        Ok(ttl) if (1..=STREAM_TTL_SECONDS_MAX).contains(&ttl) => Ok(Some(ttl)),
+        _ => Err(format!(
+            "TTL_SECONDS is a whole number of seconds from 1 to {STREAM_TTL_SECONDS_MAX}, \
+             not '{value}'"
+        )),
     }
 }
 
@@ -528,6 +561,30 @@ mod tests {
             ),
             Mapped::Unsupported(_)
         ));
+        let ttl = |sql: &str| match map_statement(sql, Some("a")) {
+            Mapped::CreateTable { ttl_seconds, .. } => Ok(ttl_seconds),
+            Mapped::Unsupported(reason) => Err(reason),
+            other => panic!("{sql}: {other:?}"),
+        };
+        assert_eq!(
+            ttl("CREATE TABLE e (id INT) WITH (TYPE = 'STREAM', ttl_seconds = 30)"),
+            Ok(Some(30))
+        );
+        assert_eq!(
+            ttl("CREATE STREAM TABLE e (id INT) WITH (TTL_SECONDS='5')"),
+            Ok(Some(5))
+        );
+        assert_eq!(ttl("CREATE STREAM TABLE e (id INT)"), Ok(None));
+        for bad in [
+            "CREATE STREAM TABLE e (id INT) WITH (TTL_SECONDS=0)",
+            "CREATE STREAM TABLE e (id INT) WITH (TTL_SECONDS=-1)",
+            "CREATE STREAM TABLE e (id INT) WITH (TTL_SECONDS=soon)",
+            "CREATE STREAM TABLE e (id INT) WITH (TTL_SECONDS=99999999999999999999)",
+            "CREATE USER TABLE e (id INT PRIMARY KEY) WITH (TTL_SECONDS=5)",
+            "CREATE TABLE e (id INT PRIMARY KEY) WITH (TTL_SECONDS=5)",
+        ] {
+            assert!(ttl(bad).is_err(), "{bad}");
+        }
         assert!(matches!(
             map_statement(
                 "CREATE TABLE a.b (id BIGINT PRIMARY KEY DEFAULT RANDOM())",

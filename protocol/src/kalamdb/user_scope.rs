@@ -34,6 +34,14 @@ pub fn owner_column_definition(in_stream: bool) -> String {
     format!("`{OWNER_COLUMN}` STRING {key}")
 }
 
+/// What limits a per-user table's reads besides its owner.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PerUserTable {
+    /// A STREAM table with `TTL_SECONDS`: rows stamped (ROWTIME, ms) before this have
+    /// outlived it and are not read.
+    pub visible_since_ms: Option<i64>,
+}
+
 /// A statement made safe for one user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scoped {
@@ -75,16 +83,18 @@ const AFTER_SOURCE_WORDS: &[&str] = &[
 ];
 
 /// `sql` (one engine statement, names already qualified by the dialect) scoped to `owner`'s
-/// rows of every USER table it names; `is_user_table` tells a USER table by engine name.
-/// `Err` says why a statement naming a USER table cannot be scoped.
+/// rows of every USER table it names; `per_user` tells a USER table by engine name, and
+/// what else limits its reads. `Err` says why a statement naming a USER table cannot be
+/// scoped.
 pub fn scope_statement(
     sql: &str,
-    is_user_table: &dyn Fn(&str) -> bool,
+    per_user: &dyn Fn(&str) -> Option<PerUserTable>,
     owner: &str,
 ) -> Result<Scoped, String> {
     let toks = tokens(sql);
+    let is_user_table = |name: &str| per_user(name).is_some();
     let refs: Vec<usize> = (0..toks.len())
-        .filter(|&i| names_user_table(&toks[i], is_user_table))
+        .filter(|&i| names_user_table(&toks[i], &is_user_table))
         .collect();
     let Some(&first_ref) = refs.first() else {
         return Ok(Scoped {
@@ -106,7 +116,10 @@ pub fn scope_statement(
     let word = |n: usize| solid.get(n).map(|&i| upper(&toks[i]));
     let scoped = match word(0).as_deref() {
         Some("DESCRIBE") | Some("DROP") => Some(sql.to_string()),
-        Some("SELECT") if refs.len() == 1 => scope_select(&toks, first_ref, owner),
+        Some("SELECT") if refs.len() == 1 => {
+            let limits = per_user(&table.to_lowercase()).unwrap_or_default();
+            scope_select(&toks, first_ref, owner, limits)
+        }
         Some("INSERT") if refs.len() == 1 && solid.get(2) == Some(&first_ref) => {
             scope_insert(&toks, first_ref, owner)?
         }
@@ -220,8 +233,13 @@ fn upper(t: &Token) -> String {
 }
 
 /// `SELECT … FROM <source> [[AS] alias] [WINDOW …] [WHERE c] …` with the owner's predicate
-/// added; `None` unless the one source is the FROM's and nothing is joined.
-fn scope_select(toks: &[Token], source: usize, owner: &str) -> Option<String> {
+/// (and a TTL's) added; `None` unless the one source is the FROM's and nothing is joined.
+fn scope_select(
+    toks: &[Token],
+    source: usize,
+    owner: &str,
+    limits: PerUserTable,
+) -> Option<String> {
     let top = top_level(toks, 0);
     let from_at = top.iter().position(|&i| upper(&toks[i]) == "FROM")?;
     if top.get(from_at + 1) != Some(&source) {
@@ -244,11 +262,18 @@ fn scope_select(toks: &[Token], source: usize, owner: &str) -> Option<String> {
                 && !AFTER_SOURCE_WORDS.contains(&upper(&toks[i]).as_str())
         })
         .map(|&i| toks[i].text.clone());
-    let column = match &alias {
-        Some(a) => format!("{a}.`{OWNER_COLUMN}`"),
-        None => format!("`{OWNER_COLUMN}`"),
+    let qualified = |column: &str| match &alias {
+        Some(a) => format!("{a}.{column}"),
+        None => column.to_string(),
     };
-    let predicate = format!("{column} = {}", literal(owner));
+    let mut predicate = format!(
+        "{} = {}",
+        qualified(&format!("`{OWNER_COLUMN}`")),
+        literal(owner)
+    );
+    if let Some(since) = limits.visible_since_ms {
+        predicate.push_str(&format!(" AND {} >= {since}", qualified("ROWTIME")));
+    }
     let is_end = |i: usize| toks[i].text == ";" || CLAUSE_WORDS.contains(&upper(&toks[i]).as_str());
     let text = |range: &[Token]| range.iter().map(|t| t.text.as_str()).collect::<String>();
     if let Some(&where_at) = after.iter().find(|&&i| upper(&toks[i]) == "WHERE") {
@@ -375,8 +400,16 @@ fn literal(text: &str) -> String {
 mod tests {
     use super::*;
 
-    fn notes(name: &str) -> bool {
-        name == "app.notes"
+    /// `app.notes` is a USER table, `app.typing` a STREAM table whose TTL hides rows
+    /// stamped before 1000.
+    fn notes(name: &str) -> Option<PerUserTable> {
+        match name {
+            "app.notes" => Some(PerUserTable::default()),
+            "app.typing" => Some(PerUserTable {
+                visible_since_ms: Some(1000),
+            }),
+            _ => None,
+        }
     }
 
     fn scoped(sql: &str) -> Result<Scoped, String> {
@@ -398,6 +431,24 @@ mod tests {
                 sql: sql.into(),
                 user_table: false
             })
+        );
+    }
+
+    #[test]
+    fn a_stream_tables_ttl_hides_older_rows_as_its_owner_predicate_does() {
+        assert_eq!(
+            ok("SELECT * FROM `app.typing`"),
+            "SELECT * FROM `app.typing` WHERE `_user` = 'alice' AND ROWTIME >= 1000"
+        );
+        assert_eq!(
+            ok("SELECT t.id FROM `app.typing` t WHERE t.id = 1 OR 1 = 1 LIMIT 2"),
+            "SELECT t.id FROM `app.typing` t WHERE (t.id = 1 OR 1 = 1) AND t.`_user` = 'alice' \
+             AND t.ROWTIME >= 1000 LIMIT 2"
+        );
+        // An insert is not limited by the TTL: the row it writes is new.
+        assert_eq!(
+            ok("INSERT INTO `app.typing` (id) VALUES (1)"),
+            "INSERT INTO `app.typing` (`_user`, id) VALUES ('alice', 1)"
         );
     }
 

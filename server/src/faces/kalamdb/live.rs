@@ -104,7 +104,7 @@ async fn serve(
         stopped,
     } = services
         .kalamdb_live
-        .join(&services.engine, sql, owner)
+        .join(&services.engine, sql, owner, services.kalamdb.ttl_ms(&name))
         .await?;
     let rows = initial_rows(snapshot, &sub.options);
     send_initial(sub, &schema, rows, out, &mut control).await?;

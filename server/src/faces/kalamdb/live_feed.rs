@@ -3,7 +3,7 @@
 //!
 //! ```text
 //!  open: DESCRIBE `ns.t` (keys, topic) ─► end offsets of the topic now
-//!    ─► push query from earliest: SELECT *, ROWPARTITION, ROWOFFSET[, (filter)] … EMIT CHANGES
+//!    ─► push query from earliest: SELECT *, ROWTIME, ROWPARTITION, ROWOFFSET[, (filter)] … EMIT CHANGES
 //!    ─► fold rows into key → (_seq, row) until those end offsets (the snapshot)
 //!  next_changes: each later row ─► insert (new key) | update (old row from the map) |
 //!       delete (tombstone, or the row no longer matches the filter)
@@ -102,7 +102,7 @@ async fn start(
         .map(|o| format!(" WHERE `{OWNER_COLUMN}` = '{}'", o.replace('\'', "''")))
         .unwrap_or_default();
     let sql = format!(
-        "SELECT *, ROWPARTITION, ROWOFFSET{matched} FROM {}{owned} EMIT CHANGES;",
+        "SELECT *, ROWTIME, ROWPARTITION, ROWOFFSET{matched} FROM {}{owned} EMIT CHANGES;",
         quote(name)
     );
     let properties = HashMap::from([("auto.offset.reset".to_string(), "earliest".to_string())]);
@@ -149,6 +149,7 @@ pub(super) struct Layout {
     columns: Vec<(String, Option<usize>)>,
     pub(super) schema: Vec<SchemaField>,
     keys: Vec<usize>,
+    rowtime: usize,
     partition: usize,
     offset: usize,
     matched: Option<usize>,
@@ -206,6 +207,7 @@ impl Layout {
             columns,
             schema,
             keys,
+            rowtime: find("ROWTIME").ok_or_else(internal)?,
             partition: find("ROWPARTITION").ok_or_else(internal)?,
             offset: find("ROWOFFSET").ok_or_else(internal)?,
             matched: find(MATCH_COLUMN),
@@ -221,6 +223,7 @@ impl Layout {
         }
         let partition = cells[self.partition].as_u64().unwrap_or(0);
         let offset = cells[self.offset].as_u64().unwrap_or(0);
+        let rowtime = cells[self.rowtime].as_i64().unwrap_or(0);
         let partition = u32::try_from(partition).unwrap_or(u32::MAX);
         let seq = seq_of(partition, offset);
         let row: Row = self
@@ -240,6 +243,7 @@ impl Layout {
             partition,
             offset,
             seq,
+            rowtime,
             matched,
             row,
         }
@@ -255,6 +259,8 @@ enum Event {
         partition: u32,
         offset: u64,
         seq: i64,
+        /// The record's timestamp (ms): a STREAM table's TTL counts from it.
+        rowtime: i64,
         matched: bool,
         row: Row,
     },
@@ -274,7 +280,8 @@ struct LiveTable {
     /// The topic's partitions: with one, every tombstone's partition is known.
     partitions: usize,
     rows: HashMap<String, (i64, Row)>,
-    stream_rows: VecDeque<(i64, Row)>,
+    /// A stream's newest rows: `_seq`, ROWTIME, the row.
+    stream_rows: VecDeque<(i64, i64, Row)>,
     /// Per partition, the offset after the last record seen. A tombstone row carries no
     /// offset; the query reads every record (the filter is a column, not a WHERE), so a
     /// tombstone sits at its partition's next offset, which gives the delete its `_seq`.
@@ -320,14 +327,18 @@ impl LiveTable {
             (
                 false,
                 Event::Row {
-                    seq, matched, row, ..
+                    seq,
+                    rowtime,
+                    matched,
+                    row,
+                    ..
                 },
             ) => {
                 if matched {
                     if self.stream_rows.len() == LIVE_ROWS_MAX {
                         self.stream_rows.pop_front();
                     }
-                    self.stream_rows.push_back((seq, row));
+                    self.stream_rows.push_back((seq, rowtime, row));
                 }
                 Ok(())
             }
@@ -398,10 +409,17 @@ impl LiveTable {
         }
     }
 
-    /// The current rows, oldest `_seq` first.
-    fn snapshot(&self) -> Vec<(i64, Row)> {
+    /// The current rows, oldest `_seq` first; of a stream, those stamped at or after
+    /// `visible_since_ms` (its TTL), when given.
+    fn snapshot(&self, visible_since_ms: Option<i64>) -> Vec<(i64, Row)> {
         if !self.keyed {
-            return self.stream_rows.iter().cloned().collect();
+            let since = visible_since_ms.unwrap_or(i64::MIN);
+            return self
+                .stream_rows
+                .iter()
+                .filter(|(_, rowtime, _)| *rowtime >= since)
+                .map(|(seq, _, row)| (*seq, row.clone()))
+                .collect();
         }
         let ordered: BTreeMap<i64, &Row> = self.rows.values().map(|(s, r)| (*s, r)).collect();
         ordered.into_iter().map(|(s, r)| (s, r.clone())).collect()
@@ -483,9 +501,9 @@ impl Feed {
         })
     }
 
-    /// The current rows, oldest `_seq` first.
-    pub(super) fn snapshot(&self) -> Vec<(i64, Row)> {
-        self.table.snapshot()
+    /// The current rows, oldest `_seq` first (see [`LiveTable::snapshot`]).
+    pub(super) fn snapshot(&self, visible_since_ms: Option<i64>) -> Vec<(i64, Row)> {
+        self.table.snapshot(visible_since_ms)
     }
 
     /// The changes of the next rows the push query yields (none, when they change nothing
@@ -524,6 +542,7 @@ mod tests {
             partition: 0,
             offset: u64::try_from(seq >> SEQ_PARTITION_BITS).expect("positive") - 1,
             seq,
+            rowtime: seq,
             matched: true,
             row: r,
         }
@@ -568,7 +587,7 @@ mod tests {
             key: "[\"b\"]".into(),
         });
         assert!(none.ok().flatten().is_none());
-        assert!(t.snapshot().is_empty());
+        assert!(t.snapshot(None).is_empty());
     }
 
     #[test]
@@ -583,6 +602,7 @@ mod tests {
             partition: 0,
             offset: 1,
             seq: seq_of(0, 1),
+            rowtime: 0,
             matched: false,
             row: r,
         };
@@ -595,10 +615,17 @@ mod tests {
             assert!(s.fold(row("k", "same key", seq_of(0, i))).is_ok(), "folded");
         }
         assert_eq!(
-            s.snapshot().len(),
+            s.snapshot(None).len(),
             3,
             "a stream keeps every row, keys repeat"
         );
+        // Rows stamped before a TTL's bound are not in a snapshot (`row` stamps the seq).
+        let kept: Vec<i64> = s
+            .snapshot(Some(seq_of(0, 1)))
+            .iter()
+            .map(|(seq, _)| *seq)
+            .collect();
+        assert_eq!(kept, [seq_of(0, 1), seq_of(0, 2)]);
         let c = s.apply(row("k", "again", seq_of(0, 3))).ok().flatten();
         assert_eq!(kind(&c), Some(ChangeType::Insert));
     }

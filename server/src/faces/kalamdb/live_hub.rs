@@ -73,20 +73,27 @@ pub(super) struct Joined {
 }
 
 impl LiveHubs {
-    /// Joins the hub of this live query (over `owner`'s rows only, for a USER table),
-    /// starting it if none runs.
+    /// Joins the hub of this live query (over `owner`'s rows only, for a USER or STREAM
+    /// table; a snapshot without the rows older than `ttl_ms`, for a STREAM table with a
+    /// TTL), starting it if none runs.
     pub(super) async fn join(
         self: &Arc<Self>,
         engine: &Arc<Engine>,
         sql: &LiveSql,
         owner: Option<&str>,
+        ttl_ms: Option<i64>,
     ) -> Result<Joined, Failure> {
         let key = format!(
-            "{}\n{}\n{:?}\n{:?}\n{:?}",
-            sql.namespace, sql.table, sql.projection, sql.filter, owner
+            "{}\n{}\n{:?}\n{:?}\n{:?}\n{:?}",
+            sql.namespace, sql.table, sql.projection, sql.filter, owner, ttl_ms
         );
+        let followed = Followed {
+            sql: sql.clone(),
+            owner: owner.map(str::to_owned),
+            ttl_ms,
+        };
         for _ in 0..JOIN_ATTEMPTS_MAX {
-            let hub = self.hub_for(&key, engine, sql, owner);
+            let hub = self.hub_for(&key, engine, &followed);
             let (reply, answer) = oneshot::channel();
             if hub.joins.send(reply).await.is_err() {
                 self.forget(&key, hub.id);
@@ -104,13 +111,7 @@ impl LiveHubs {
         ))
     }
 
-    fn hub_for(
-        self: &Arc<Self>,
-        key: &str,
-        engine: &Arc<Engine>,
-        sql: &LiveSql,
-        owner: Option<&str>,
-    ) -> Hub {
+    fn hub_for(self: &Arc<Self>, key: &str, engine: &Arc<Engine>, followed: &Followed) -> Hub {
         let mut hubs = self.hubs.lock().expect("hub registry lock");
         if let Some(hub) = hubs.get(key).filter(|h| !h.joins.is_closed()) {
             return hub.clone();
@@ -126,8 +127,7 @@ impl LiveHubs {
             Arc::clone(engine),
             key.to_owned(),
             id,
-            sql.clone(),
-            owner.map(str::to_owned),
+            followed.clone(),
             queue,
         ));
         hub
@@ -159,6 +159,14 @@ impl LiveHubs {
     }
 }
 
+/// What a hub follows: the live query, whose rows, and how long rows stay visible.
+#[derive(Clone)]
+struct Followed {
+    sql: LiveSql,
+    owner: Option<String>,
+    ttl_ms: Option<i64>,
+}
+
 /// A hub's task: opens the feed, then answers joins and fans its changes out until nobody
 /// follows it or the feed ends.
 async fn run(
@@ -166,10 +174,10 @@ async fn run(
     engine: Arc<Engine>,
     key: String,
     id: u64,
-    sql: LiveSql,
-    owner: Option<String>,
+    followed: Followed,
     mut joins: mpsc::Receiver<Join>,
 ) {
+    let Followed { sql, owner, ttl_ms } = followed;
     let mut feed = match Feed::open(&engine, &sql, owner.as_deref()).await {
         Ok(feed) => feed,
         Err(f) => {
@@ -191,7 +199,7 @@ async fn run(
             Some(join) = joins.recv() => {
                 let _ = join.send(Ok(Joined {
                     schema: feed.layout.schema.clone(),
-                    snapshot: feed.snapshot(),
+                    snapshot: feed.snapshot(ttl_ms.map(|ttl| engine.now_ms().saturating_sub(ttl))),
                     changes: frames.subscribe(),
                     stopped: Arc::clone(&stopped),
                 }));

@@ -209,6 +209,7 @@ async fn run_statement(
             kind,
             defaults,
             access,
+            ttl_seconds,
         } => {
             if kind == TableKind::Shared {
                 require(
@@ -218,7 +219,13 @@ async fn run_statement(
                     "create SHARED tables",
                 )?;
             }
-            create_table(services, sql, &table, kind, defaults, access).await?
+            let kept = KeptOfTable {
+                kind,
+                defaults,
+                access,
+                ttl_seconds,
+            };
+            create_table(services, sql, &table, kept).await?
         }
         Mapped::CreateNamespace {
             name,
@@ -474,7 +481,9 @@ async fn run_as_user(
     sql: &str,
 ) -> Result<QueryResult, Failure> {
     let state = &services.kalamdb;
-    let scoped = scope_statement(sql, &|t| state.is_user_table(t), acting).map_err(invalid_sql)?;
+    let now_ms = services.engine.now_ms();
+    let per_user = |t: &str| state.per_user_table(t, now_ms);
+    let scoped = scope_statement(sql, &per_user, acting).map_err(invalid_sql)?;
     let mut result = run_engine(services, scoped.sql).await?;
     if let Some(table) = dropped_table(sql) {
         state.forget_table(&table).map_err(execution)?;
@@ -527,8 +536,9 @@ async fn change_rows(
     dml: Dml,
 ) -> Result<QueryResult, Failure> {
     let state = &services.kalamdb;
-    let scoped =
-        scope_statement(&dml.select, &|t| state.is_user_table(t), acting).map_err(invalid_sql)?;
+    let now_ms = services.engine.now_ms();
+    let per_user = |t: &str| state.per_user_table(t, now_ms);
+    let scoped = scope_statement(&dml.select, &per_user, acting).map_err(invalid_sql)?;
     let change = match &dml.change {
         DmlChange::Delete => RowChange::Delete,
         DmlChange::Update { columns } => RowChange::Update { columns },
@@ -656,6 +666,14 @@ fn hide_owner(result: &mut QueryResult) {
     }
 }
 
+/// What the face keeps of a table it creates, beside the engine's source.
+struct KeptOfTable {
+    kind: TableKind,
+    defaults: Vec<sluice_protocol::kalamdb::column_defaults::ColumnDefault>,
+    access: Option<AccessLevel>,
+    ttl_seconds: Option<u64>,
+}
+
 /// `CREATE … TABLE`: the engine's table, then its kind and defaults. A USER or STREAM table is
 /// noted as one before the engine makes it, so no crash in between leaves its rows open
 /// to everyone; a failed create forgets a kind it noted.
@@ -663,10 +681,14 @@ async fn create_table(
     services: &Arc<Services>,
     sql: String,
     table: &str,
-    kind: TableKind,
-    defaults: Vec<sluice_protocol::kalamdb::column_defaults::ColumnDefault>,
-    access: Option<AccessLevel>,
+    kept: KeptOfTable,
 ) -> Result<QueryResult, Failure> {
+    let KeptOfTable {
+        kind,
+        defaults,
+        access,
+        ttl_seconds,
+    } = kept;
     let state = &services.kalamdb;
     let known = state.table_kind(table);
     if kind.is_per_user() {
@@ -685,6 +707,9 @@ async fn create_table(
     if let (None, Some(level)) = (known, access) {
         // `IF NOT EXISTS` of a table that is there changes nothing, its level neither.
         state.set_access_level(table, level).map_err(execution)?;
+    }
+    if known.is_none() {
+        state.set_ttl(table, ttl_seconds).map_err(execution)?;
     }
     state.set_defaults(table, defaults).map_err(execution)?;
     Ok(result)

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use sluice_protocol::kalamdb::column_defaults::ColumnDefault;
 use sluice_protocol::kalamdb::dialect::TableKind;
 use sluice_protocol::kalamdb::shared_access::AccessLevel;
+use sluice_protocol::kalamdb::user_scope::PerUserTable;
 
 /// Most namespaces the face keeps: KalamDB has no documented cap; this bounds the set a
 /// client can grow while staying far above any real deployment's count.
@@ -45,6 +46,12 @@ pub struct KalamState {
     last_snowflake: AtomicI64,
 }
 
+/// A table's TTL in milliseconds (the dialect bounds `TTL_SECONDS` far below overflow).
+fn ttl_ms(saved: &Saved, table: &str) -> Option<i64> {
+    let seconds = *saved.ttl_seconds.get(table)?;
+    Some(i64::try_from(seconds.saturating_mul(1000)).unwrap_or(i64::MAX))
+}
+
 /// What the file holds.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct Saved {
@@ -59,6 +66,9 @@ struct Saved {
     /// By SHARED table (engine name): its access level when not KalamDB's default.
     #[serde(default)]
     access: BTreeMap<String, AccessLevel>,
+    /// By STREAM table (engine name): its `TTL_SECONDS`, if it named one.
+    #[serde(default)]
+    ttl_seconds: BTreeMap<String, u64>,
 }
 
 /// Why a namespace statement failed.
@@ -197,12 +207,16 @@ impl KalamState {
     fn forget(&self, table: &str, defaults_too: bool) -> Result<(), NamespaceError> {
         let mut saved = self.lock();
         let has_defaults = defaults_too && saved.defaults.contains_key(table);
-        if !saved.kinds.contains_key(table) && !has_defaults {
+        if !saved.kinds.contains_key(table)
+            && !has_defaults
+            && !saved.ttl_seconds.contains_key(table)
+        {
             return Ok(());
         }
         let mut changed = saved.clone();
         changed.kinds.remove(table);
         changed.access.remove(table);
+        changed.ttl_seconds.remove(table);
         if defaults_too {
             changed.defaults.remove(table);
         }
@@ -243,6 +257,38 @@ impl KalamState {
     /// True when `table` is a USER or STREAM table: each user sees only their own rows.
     pub fn is_user_table(&self, table: &str) -> bool {
         self.table_kind(table).is_some_and(TableKind::is_per_user)
+    }
+
+    /// What limits reads of `table` at `now_ms` if it is a USER or STREAM table: its owner,
+    /// and for a STREAM table with a TTL, the rows it still shows.
+    pub fn per_user_table(&self, table: &str, now_ms: i64) -> Option<PerUserTable> {
+        let saved = self.lock();
+        if !saved.kinds.get(table).is_some_and(|k| k.is_per_user()) {
+            return None;
+        }
+        let visible_since_ms = ttl_ms(&saved, table).map(|ttl| now_ms.saturating_sub(ttl));
+        Some(PerUserTable { visible_since_ms })
+    }
+
+    /// STREAM table `table`'s `TTL_SECONDS` in milliseconds, if it named one.
+    pub fn ttl_ms(&self, table: &str) -> Option<i64> {
+        ttl_ms(&self.lock(), table)
+    }
+
+    /// Records STREAM table `table`'s `TTL_SECONDS` (`None`: its rows stay).
+    pub fn set_ttl(&self, table: &str, ttl_seconds: Option<u64>) -> Result<(), NamespaceError> {
+        let mut saved = self.lock();
+        if saved.ttl_seconds.get(table).copied() == ttl_seconds {
+            return Ok(());
+        }
+        let mut changed = saved.clone();
+        match ttl_seconds {
+            Some(ttl) => changed.ttl_seconds.insert(table.to_string(), ttl),
+            None => changed.ttl_seconds.remove(table),
+        };
+        self.save(&changed)?;
+        *saved = changed;
+        Ok(())
     }
 
     /// Table `table`'s column defaults, if it has any.
