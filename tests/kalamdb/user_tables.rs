@@ -266,7 +266,8 @@ fn form(fields: &[(&str, &str)], files: &[(&str, &str, &str, &[u8])]) -> (String
 }
 
 /// other-faces.md §C(c) scenario 5: a FILE cell from a multipart upload, read back as its
-/// object and downloaded byte for byte by its owner only; a missing part is `MISSING_FILE`.
+/// object and downloaded byte for byte by its owner only; a missing part is `MISSING_FILE`;
+/// dropping the table removes its files.
 #[tokio::test]
 async fn file_columns_take_uploads_and_serve_them_back() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -370,8 +371,19 @@ async fn file_columns_take_uploads_and_serve_them_back() {
         &[("sql", "INSERT INTO app.docs (id) VALUES ('d3')")],
         &[("file:c", "x.txt", "text/plain", b"x")],
     );
-    let (status, body) = post(alice, content_type, payload).await;
+    let (status, body) = post(alice.clone(), content_type, payload).await;
     expect_error(status, &body, StatusCode::BAD_REQUEST, "EXTRA_FILE");
+
+    // A dropped table's files go with it: a table made again under its name has none.
+    sql_ok(
+        addr,
+        &admin,
+        json!({"sql": "DROP TABLE app.docs; CREATE TABLE app.docs (id TEXT PRIMARY KEY, f FILE) WITH (TYPE='USER')"}),
+    )
+    .await;
+    let (status, _, bytes) = get(alice, path).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(parse(&bytes)["error"]["code"], "FILE_NOT_FOUND");
     server.stop().await;
 }
 

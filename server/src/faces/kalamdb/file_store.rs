@@ -49,6 +49,15 @@ impl FileStore {
     /// The folder of `table`'s files for `owner` (a USER table's row owner), if the table's
     /// name can be a path part.
     fn folder(&self, table: &str, owner: Option<&str>) -> std::io::Result<PathBuf> {
+        let owner = match owner {
+            Some(user) => format!("u-{}", hex(user.as_bytes())),
+            None => "shared".to_string(),
+        };
+        Ok(self.table_folder(table)?.join(owner))
+    }
+
+    /// The folder of all of `table`'s files, if the table's name can be a path part.
+    fn table_folder(&self, table: &str) -> std::io::Result<PathBuf> {
         let root = self.root.as_ref().ok_or_else(|| {
             std::io::Error::other("this server keeps no files (it has no data directory)")
         })?;
@@ -63,11 +72,19 @@ impl FileStore {
                 "files can be kept only for tables named ns.table in [a-z0-9_]; not '{table}'"
             )));
         }
-        let owner = match owner {
-            Some(user) => format!("u-{}", hex(user.as_bytes())),
-            None => "shared".to_string(),
+        Ok(root.join(table))
+    }
+
+    /// Removes every file of `table` (it was dropped). A table whose name cannot be a path
+    /// part has none; one without files is fine.
+    pub fn remove_table(&self, table: &str) -> std::io::Result<()> {
+        let Ok(dir) = self.table_folder(table) else {
+            return Ok(());
         };
-        Ok(root.join(table).join(owner))
+        match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
     }
 
     /// Stores `upload` as file `id` of `table` (for `owner`'s row of a USER table), durably,
@@ -185,5 +202,35 @@ mod tests {
             .load("app.docs", Some("alice"), &file.sub, "42")
             .expect("read")
             .is_none());
+    }
+
+    #[test]
+    fn a_dropped_tables_files_go_and_only_its_own() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = FileStore::new(Some(dir.path().to_path_buf()));
+        let upload = Upload {
+            name: "c".into(),
+            filename: "c.txt".into(),
+            mime: "text/plain".into(),
+            bytes: b"hello",
+        };
+        let mut kept = Vec::new();
+        for (table, owner) in [
+            ("app.docs", Some("alice")),
+            ("app.docs", None),
+            ("app.docs2", None),
+        ] {
+            let (file, _) = store.store(table, owner, &upload, 7, 0).expect("stored");
+            kept.push((table, owner, file.sub));
+        }
+        store.remove_table("app.docs").expect("removed");
+        for (table, owner, sub) in &kept {
+            let there = store.load(table, *owner, sub, "7").expect("read").is_some();
+            assert_eq!(there, *table == "app.docs2", "{table} {owner:?}");
+        }
+        // Again, and a name that is no table's folder: nothing to do, nothing outside.
+        store.remove_table("app.docs").expect("nothing left");
+        store.remove_table("../etc").expect("not a table name");
+        assert!(dir.path().join("app.docs2").exists());
     }
 }

@@ -487,6 +487,12 @@ async fn run_as_user(
     let mut result = run_engine(services, scoped.sql).await?;
     if let Some(table) = dropped_table(sql) {
         state.forget_table(&table).map_err(execution)?;
+        // Its uploaded files go with it; removing a folder tree is the blocking pool's work.
+        let files = Arc::clone(&services.kalamdb_files);
+        let removed = tokio::task::spawn_blocking(move || files.remove_table(&table)).await;
+        if let Err(e) = removed.unwrap_or_else(|e| Err(std::io::Error::other(e))) {
+            tracing::warn!(error = %e, "a dropped table's files were not all removed");
+        }
     }
     if scoped.user_table {
         hide_owner(&mut result);
