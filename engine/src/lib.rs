@@ -2,8 +2,9 @@
 //!
 //! The engine owns everything below the wire: the catalog of streams and queries, the
 //! ksqlDB SQL dialect, the partitioned durable log, record formats, and query execution.
-//! It knows no HTTP. It does know the *record* formats (`JSON` values, `KAFKA` keys),
-//! because those are how data is stored in the log, exactly as Kafka would store it.
+//! It knows no HTTP. It does know the *record* formats (`JSON` values; `KAFKA`, `JSON` and
+//! `DELIMITED` keys), because those are how data is stored in the log, exactly as Kafka
+//! would store it.
 //!
 //! ```text
 //!  faces ─► api (the facade) ─┬─ execute ─► statements ─► plan ─► catalog + command log
@@ -26,7 +27,7 @@
 //!   rules both backends share.
 //! - `state`: state stores behind the `StateStore` trait (redb on disk, a `BTreeMap` for
 //!   tests), one per stateful query, and the write-back cache operators use.
-//! - `format`: record formats: `KAFKA`/`JSON` keys, `JSON` values, inserted rows.
+//! - `format`: record formats: `KAFKA`/`JSON`/`DELIMITED` keys, `JSON` values, inserted rows.
 //! - `expr`: scalar expressions and functions: compile once, evaluate per row.
 //! - `catalog`: sources (streams, tables), persistent queries, the command log trait,
 //!   command statuses, the registry of running push queries.

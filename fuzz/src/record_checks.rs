@@ -26,9 +26,9 @@ use sluice_engine::types::{Column, ColumnKind, Schema, Value};
 // ---- row decoder ----------------------------------------------------------------------------
 
 /// The schemas rows are decoded against: `(key format, [(name, type, is key)])`. They cover
-/// keyless and keyed rows (each key type, in `KAFKA` and `JSON`, and two keys), and the
-/// columns whose stored spelling differs most from what producers send (DECIMAL, temporal,
-/// nested, BYTES, quoted lower-case names).
+/// keyless and keyed rows (each key type, in `KAFKA` and `JSON`, two keys, and three in
+/// `DELIMITED`), and the columns whose stored spelling differs most from what producers
+/// send (DECIMAL, temporal, nested, BYTES, quoted lower-case names).
 const ROW_SCHEMAS: &[(KeyFormat, &[ColumnSpec])] = &[
     (
         KeyFormat::Kafka,
@@ -95,6 +95,15 @@ const ROW_SCHEMAS: &[(KeyFormat, &[ColumnSpec])] = &[
         &[
             ("K1", "INTEGER", true),
             ("K2", "STRING", true),
+            ("A", "STRING", false),
+        ],
+    ),
+    (
+        KeyFormat::Delimited,
+        &[
+            ("K1", "INTEGER", true),
+            ("K2", "STRING", true),
+            ("K3", "DECIMAL(4, 2)", true),
             ("A", "STRING", false),
         ],
     ),

@@ -19,7 +19,7 @@
 //! Skipped by design, and reported as SKIP rather than FAIL:
 //! - `enabled: false` cases;
 //! - category `test_only_function`: UDFs that only ksqlDB's test jars define;
-//! - value formats other than JSON, key formats other than KAFKA/JSON/NONE, and anything
+//! - value formats other than JSON, key formats other than KAFKA/JSON/NONE/DELIMITED, and anything
 //!   that needs Schema Registry (`topics` entries carrying schemas or schema ids).
 
 mod baseline;
@@ -294,7 +294,7 @@ fn skip_reason(case: &Case) -> Option<String> {
     if let Some(f) = case
         .meta_strings("key_formats")
         .into_iter()
-        .find(|f| !matches!(f.as_str(), "KAFKA" | "JSON" | "NONE"))
+        .find(|f| !matches!(f.as_str(), "KAFKA" | "JSON" | "NONE" | "DELIMITED"))
     {
         return Some(format!("key format {f} is not supported"));
     }

@@ -167,6 +167,11 @@ pub fn encode_input_key(
         // ksqlDB's JSON serializer receives the key as given: a bare value for one column,
         // an object for several.
         "JSON" => Ok(Some(key.to_text().into_bytes())),
+        // ksqlDB's test driver writes and reads DELIMITED keys as their text.
+        "DELIMITED" => Ok(Some(match key {
+            Json::Str(text) => text.clone().into_bytes(),
+            other => other.to_text().into_bytes(),
+        })),
         "KAFKA" => {
             let column = &source.key_columns[0];
             let value =
@@ -242,6 +247,13 @@ pub fn decode_output_key(
         });
     };
     let format = KeyFormat::parse(&source.key_format).map_err(|e| e.to_string())?;
+    if format == KeyFormat::Delimited {
+        // As ksqlDB's test driver shows them: the line's text.
+        return Ok(match bytes {
+            None => Json::Null,
+            Some(b) => Json::Str(String::from_utf8_lossy(b).into_owned()),
+        });
+    }
     let mut values = Vec::new();
     codec::decode_key(format, &source.key_columns, bytes, &mut values)
         .map_err(|e| format!("key: {e}"))?;

@@ -1,8 +1,9 @@
-//! Record keys in the `KAFKA`, `JSON` and `NONE` key formats.
+//! Record keys in the `KAFKA`, `JSON`, `DELIMITED` and `NONE` key formats.
 //!
 //! * `KAFKA`: one primitive key column in Kafka's serializer layout ([`super::kafka_key`]).
 //! * `JSON`: one key column is written as the bare JSON value (`"abc"`, `1`), as ksqlDB does
 //!   for single-column JSON keys; several are written as an object `{"K1":…,"K2":…}`.
+//! * `DELIMITED`: the key columns as one comma-separated line ([`super::delimited_key`]).
 //! * `NONE`: no key bytes at all (streams without key columns).
 //!
 //! A null key (every key value null, or no key columns) has no bytes: `None`.
@@ -13,6 +14,7 @@ use bytes::Bytes;
 
 use super::coerce::{self, classify, CoercionMode, Json};
 use super::json_value::{kind_name, write_stored_json};
+use super::delimited_key;
 use super::kafka_key;
 use super::KeyFormat;
 use crate::error::{EngineError, ErrorCode, Result};
@@ -24,6 +26,7 @@ pub fn validate_key_columns<C: Borrow<Column>>(format: KeyFormat, key_columns: &
     match format {
         KeyFormat::Kafka => kafka_key::validate_kafka_key_columns(&columns),
         KeyFormat::Json => Ok(()),
+        KeyFormat::Delimited => delimited_key::validate_delimited_key_columns(&columns),
         KeyFormat::None if columns.is_empty() => Ok(()),
         KeyFormat::None => Err(EngineError::unsupported(format!(
             "The 'NONE' format can only be used when no columns are defined. Got: [{}]",
@@ -78,6 +81,10 @@ pub fn encode_key<C: Borrow<Column>>(
             }
             Ok(Some(Bytes::from(out)))
         }
+        KeyFormat::Delimited => {
+            let columns: Vec<&Column> = key_columns.iter().map(Borrow::borrow).collect();
+            delimited_key::serialize_delimited_key(&columns, values)
+        }
     }
 }
 
@@ -103,6 +110,10 @@ pub fn decode_key<C: Borrow<Column>>(
             Ok(())
         }
         KeyFormat::Json => decode_json_key(key_columns, bytes, out),
+        KeyFormat::Delimited => {
+            let columns: Vec<&Column> = key_columns.iter().map(Borrow::borrow).collect();
+            delimited_key::deserialize_delimited_key(&columns, bytes, out)
+        }
     }
 }
 

@@ -29,20 +29,22 @@
 //!   scalar tokens without a parser).
 //! - [`stored_text`]: whether a stored value's JSON text already is its result rendering,
 //!   scalars and STRUCT/ARRAY/MAP alike (so results copy it).
-//! - [`key`]: record keys in the `KAFKA`, `JSON` and `NONE` key formats.
+//! - [`key`]: record keys in the `KAFKA`, `JSON`, `DELIMITED` and `NONE` key formats.
 //! - [`kafka_key`]: Kafka's primitive serializers (`KAFKA` format) for one key column.
+//! - [`delimited_key`]: key columns as one comma-separated line (`DELIMITED` format).
 //! - [`java_double`]: DOUBLE text exactly as Java's `Double.toString`.
 //! - [`decimal_text`]: DECIMAL parsing, rescaling and `BigDecimal.toString`.
 //! - [`json_text`]: JSON string escaping and the nesting-depth guard.
 //! - [`window_key`]: windowed keys (time and session windows) as Kafka Streams writes them.
 //! - `java_hash_map`: the iteration order of a `java.util.HashMap` (stored MAPs, REDUCE).
 //!
-//! Non-goals: Avro, Protobuf, JSON_SR and DELIMITED; HTTP rendering of values (that is
+//! Non-goals: Avro, Protobuf, JSON_SR and DELIMITED values; HTTP rendering of values (that is
 //! `sluice_protocol::value_json`).
 
 pub mod canonical_row;
 pub mod coerce;
 pub mod decimal_text;
+pub mod delimited_key;
 pub(crate) mod flat_scan;
 pub mod insert_row;
 pub mod java_double;
@@ -87,6 +89,8 @@ pub enum KeyFormat {
     Json,
     /// No key at all: the stream has no key columns.
     None,
+    /// The key columns as one comma-separated line of text (`delimited_key`).
+    Delimited,
 }
 
 /// The `VALUE_FORMAT` of a stream or table.
@@ -141,6 +145,8 @@ impl KeyFormat {
             Ok(KeyFormat::Json)
         } else if name.eq_ignore_ascii_case("NONE") {
             Ok(KeyFormat::None)
+        } else if name.eq_ignore_ascii_case("DELIMITED") {
+            Ok(KeyFormat::Delimited)
         } else {
             Err(unsupported_format("key", name))
         }
@@ -152,6 +158,7 @@ impl KeyFormat {
             KeyFormat::Kafka => "KAFKA",
             KeyFormat::Json => "JSON",
             KeyFormat::None => "NONE",
+            KeyFormat::Delimited => "DELIMITED",
         }
     }
 }
@@ -183,6 +190,10 @@ mod tests {
         assert_eq!(KeyFormat::parse("kafka").ok(), Some(KeyFormat::Kafka));
         assert_eq!(KeyFormat::parse("Json").ok(), Some(KeyFormat::Json));
         assert_eq!(KeyFormat::parse("NONE").ok(), Some(KeyFormat::None));
+        assert_eq!(
+            KeyFormat::parse("delimited").ok(),
+            Some(KeyFormat::Delimited)
+        );
         assert_eq!(ValueFormat::parse("json").ok(), Some(ValueFormat::Json));
         assert_eq!(KeyFormat::Kafka.name(), "KAFKA");
         let err = ValueFormat::parse("avro").expect_err("unsupported");

@@ -344,6 +344,11 @@ fn formats(
 }
 
 pub(crate) fn check_key_format(format: KeyFormat, schema: &Schema) -> Result<()> {
+    if format == KeyFormat::Delimited {
+        let keys: Vec<&Column> = schema.keys().collect();
+        return crate::format::delimited_key::validate_delimited_key_columns(&keys)
+            .map_err(|e| EngineError::statement(e.message()));
+    }
     if format != KeyFormat::Kafka {
         return Ok(());
     }

@@ -1,0 +1,368 @@
+//! The `DELIMITED` key format: the key columns as one line of comma-separated values, as
+//! ksqlDB's `KsqlDelimitedSerializer` writes them through Commons CSV (`CSVFormat.DEFAULT`,
+//! minimal quoting) and its deserializer reads them back.
+//!
+//! | SQL type | text |
+//! |---|---|
+//! | STRING | the string; quoted (`"a,b"`, `""` for a quote) when Commons CSV would quote it |
+//! | INTEGER, BIGINT, BOOLEAN | decimal digits, `true`/`false` |
+//! | DOUBLE | Java's `Double.toString` |
+//! | DECIMAL | Java's `BigDecimal.toString` |
+//! | TIMESTAMP, DATE, TIME | epoch milliseconds, epoch days, milliseconds of the day |
+//! | BYTES | base64 |
+//! | null | an empty field |
+//!
+//! Why this format matters beyond ksqlDB's tests: it is how a key written as plain text by
+//! any producer (`kafka-console-producer`, a script) is read as a number. Only the default
+//! delimiter (`,`) is supported; ARRAY, MAP and STRUCT keys are refused as ksqlDB refuses
+//! them.
+
+use base64::Engine as _;
+use bytes::Bytes;
+
+use super::decimal_text::{fit, parse_decimal, write_java_big_decimal, Rounding};
+use super::java_double::java_double_string;
+use crate::error::{EngineError, Result};
+use crate::types::{Column, SqlType, Value};
+
+/// The field delimiter (ksqlDB's default `KEY_DELIMITER`).
+const DELIMITER: u8 = b',';
+const QUOTE: u8 = b'"';
+
+/// Checks the key columns can use the `DELIMITED` format: primitive types only (ksqlDB's
+/// text).
+pub fn validate_delimited_key_columns(columns: &[&Column]) -> Result<()> {
+    match columns.iter().find(|c| !is_primitive(&c.ty)) {
+        Some(c) => Err(EngineError::unsupported(format!(
+            "The 'DELIMITED' format does not support type '{}'",
+            c.ty.base_name()
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn is_primitive(ty: &SqlType) -> bool {
+    !matches!(
+        ty,
+        SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_)
+    )
+}
+
+/// Serializes the key values (one per column) as one delimited line; `None` when every
+/// value is null (no key).
+pub fn serialize_delimited_key(columns: &[&Column], values: &[Value]) -> Result<Option<Bytes>> {
+    validate_delimited_key_columns(columns)?;
+    if values.iter().all(Value::is_null) {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(16 * values.len());
+    for (i, (column, value)) in columns.iter().zip(values).enumerate() {
+        if i > 0 {
+            out.push(DELIMITER);
+        }
+        let Some(text) = field_text(column, value)? else {
+            continue;
+        };
+        write_field(&text, i == 0, &mut out);
+    }
+    Ok(Some(Bytes::from(out)))
+}
+
+/// One value's text, before quoting; `None` for null.
+fn field_text(column: &Column, value: &Value) -> Result<Option<String>> {
+    let text = match value {
+        Value::Null => return Ok(None),
+        Value::Boolean(b) => b.to_string(),
+        Value::Integer(i) => i.to_string(),
+        Value::BigInt(i) | Value::Timestamp(i) => i.to_string(),
+        Value::Date(d) => d.to_string(),
+        Value::Time(t) => t.to_string(),
+        Value::Double(d) => java_double_string(*d),
+        Value::Decimal(d) => {
+            let mut out = Vec::new();
+            write_java_big_decimal(*d, &mut out);
+            String::from_utf8(out).expect("decimal digits are ASCII")
+        }
+        Value::String(s) => s.clone(),
+        Value::Bytes(b) => base64::engine::general_purpose::STANDARD.encode(b),
+        Value::Array(_) | Value::Map(_) | Value::Struct(_) => {
+            return Err(EngineError::unsupported(format!(
+                "The 'DELIMITED' format does not support type '{}'",
+                column.ty.base_name()
+            )))
+        }
+    };
+    Ok(Some(text))
+}
+
+/// Writes one field as Commons CSV's minimal quoting does: quoted when it is empty and
+/// first on the line, starts with a character up to `#`, holds a delimiter, quote or line
+/// break, or ends in a space or control character.
+fn write_field(text: &str, first: bool, out: &mut Vec<u8>) {
+    let bytes = text.as_bytes();
+    let quote = match (bytes.first(), bytes.last()) {
+        (None, _) => first,
+        (Some(&c), Some(&last)) => {
+            c <= b'#'
+                || last <= b' '
+                || bytes
+                    .iter()
+                    .any(|&b| matches!(b, b'\n' | b'\r' | QUOTE | DELIMITER))
+        }
+        (Some(_), None) => false,
+    };
+    if !quote {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    out.push(QUOTE);
+    for &b in bytes {
+        if b == QUOTE {
+            out.push(QUOTE);
+        }
+        out.push(b);
+    }
+    out.push(QUOTE);
+}
+
+/// Deserializes a delimited key line, pushing one value per column onto `out`.
+pub fn deserialize_delimited_key(
+    columns: &[&Column],
+    bytes: &[u8],
+    out: &mut Vec<Value>,
+) -> Result<()> {
+    validate_delimited_key_columns(columns)?;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| bad_key(format!("the key is not valid UTF-8: {e}")))?;
+    let fields = split_line(text)?;
+    if fields.len() != columns.len() {
+        return Err(bad_key(format!(
+            "Column count mismatch on deserialization. expected: {}, got: {}",
+            columns.len(),
+            fields.len()
+        )));
+    }
+    for (column, field) in columns.iter().zip(fields) {
+        out.push(parse_field(column, &field)?);
+    }
+    Ok(())
+}
+
+fn bad_key(message: String) -> EngineError {
+    EngineError::bad_request(format!("Failed to deserialize key: {message}"))
+}
+
+/// The fields of one CSV line (Commons CSV's default format: `"` quotes, `""` inside
+/// quotes is one quote).
+fn split_line(text: &str) -> Result<Vec<String>> {
+    let mut fields = Vec::new();
+    let mut chars = text.chars().peekable();
+    loop {
+        let mut field = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next() {
+                    Some('"') if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        field.push('"');
+                    }
+                    Some('"') => break,
+                    Some(c) => field.push(c),
+                    None => return Err(bad_key("a quoted field is not closed".into())),
+                }
+            }
+            match chars.next() {
+                None => {
+                    fields.push(field);
+                    return Ok(fields);
+                }
+                Some(',') => fields.push(field),
+                Some(c) => {
+                    return Err(bad_key(format!(
+                        "invalid character '{c}' after a quoted field"
+                    )))
+                }
+            }
+            continue;
+        }
+        loop {
+            match chars.next() {
+                None => {
+                    fields.push(field);
+                    return Ok(fields);
+                }
+                Some(',') => break,
+                Some(c) => field.push(c),
+            }
+        }
+        fields.push(field);
+    }
+}
+
+/// One field as its column's type: an empty field is null, as ksqlDB reads it.
+fn parse_field(column: &Column, field: &str) -> Result<Value> {
+    if field.is_empty() {
+        return Ok(Value::Null);
+    }
+    let invalid = || {
+        bad_key(format!(
+            "'{field}' is not a valid {} for key column `{}`",
+            column.ty, column.name
+        ))
+    };
+    let value = match &column.ty {
+        SqlType::Boolean => Value::Boolean(field.eq_ignore_ascii_case("true")),
+        SqlType::Integer => Value::Integer(field.parse().map_err(|_| invalid())?),
+        SqlType::BigInt => Value::BigInt(field.parse().map_err(|_| invalid())?),
+        SqlType::Timestamp => Value::Timestamp(field.parse().map_err(|_| invalid())?),
+        SqlType::Date => Value::Date(field.parse().map_err(|_| invalid())?),
+        SqlType::Time => Value::Time(field.parse().map_err(|_| invalid())?),
+        SqlType::Double => Value::Double(field.trim().parse().map_err(|_| invalid())?),
+        SqlType::Decimal { precision, scale } => {
+            let parsed = parse_decimal(field).ok_or_else(invalid)?;
+            Value::Decimal(
+                fit(parsed, *precision, *scale, Rounding::Unnecessary).map_err(|_| invalid())?,
+            )
+        }
+        SqlType::String => Value::String(field.to_string()),
+        SqlType::Bytes => Value::Bytes(
+            base64::engine::general_purpose::STANDARD
+                .decode(field)
+                .map_err(|_| invalid())?,
+        ),
+        SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_) => {
+            return Err(EngineError::unsupported(format!(
+                "The 'DELIMITED' format does not support type '{}'",
+                column.ty.base_name()
+            )))
+        }
+    };
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{ColumnKind, Decimal};
+
+    fn key(name: &str, ty: SqlType) -> Column {
+        Column::new(name, ty, ColumnKind::Key)
+    }
+
+    fn text(columns: &[Column], values: Vec<Value>) -> Option<String> {
+        let refs: Vec<&Column> = columns.iter().collect();
+        let bytes = serialize_delimited_key(&refs, &values).expect("serializes")?;
+        let mut back = Vec::new();
+        deserialize_delimited_key(&refs, &bytes, &mut back).expect("deserializes");
+        let expected: Vec<Value> = values
+            .into_iter()
+            .map(|v| match v {
+                Value::String(s) if s.is_empty() => Value::Null,
+                v => v,
+            })
+            .collect();
+        assert_eq!(back, expected, "round trip");
+        Some(String::from_utf8(bytes.to_vec()).expect("utf-8"))
+    }
+
+    #[test]
+    fn each_type_is_written_as_ksqldb_writes_it() {
+        let cases: Vec<(SqlType, Value, &str)> = vec![
+            (SqlType::Integer, Value::Integer(10), "10"),
+            (SqlType::BigInt, Value::BigInt(-9_000_000_000), "-9000000000"),
+            (SqlType::Boolean, Value::Boolean(true), "true"),
+            (SqlType::Double, Value::Double(1.5), "1.5"),
+            (SqlType::Double, Value::Double(1e10), "1.0E10"),
+            (
+                SqlType::Decimal {
+                    precision: 4,
+                    scale: 2,
+                },
+                Value::Decimal(Decimal::new(1230, 2)),
+                "12.30",
+            ),
+            (SqlType::String, Value::String("abc".into()), "abc"),
+            (SqlType::Timestamp, Value::Timestamp(1_600_000_000_000), "1600000000000"),
+            (SqlType::Date, Value::Date(18_000), "18000"),
+            (SqlType::Time, Value::Time(3_600_000), "3600000"),
+            (SqlType::Bytes, Value::Bytes(vec![0, 1, 255]), "AAH/"),
+        ];
+        for (ty, value, want) in cases {
+            assert_eq!(
+                text(&[key("K", ty.clone())], vec![value]).as_deref(),
+                Some(want),
+                "{ty}"
+            );
+        }
+    }
+
+    #[test]
+    fn strings_are_quoted_where_commons_csv_quotes_them() {
+        let k = [key("K", SqlType::String)];
+        for (value, want) in [
+            ("a,b", "\"a,b\""),
+            ("say \"hi\"", "\"say \"\"hi\"\"\""),
+            ("line\nbreak", "\"line\nbreak\""),
+            ("#tag", "\"#tag\""),
+            (" lead", "\" lead\""),
+            ("trail ", "\"trail \""),
+            ("mid space", "mid space"),
+            ("", "\"\""),
+        ] {
+            assert_eq!(
+                text(&k, vec![Value::String(value.into())]).as_deref(),
+                Some(want),
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn several_columns_share_a_line_and_nulls_are_empty_fields() {
+        let cols = [
+            key("A", SqlType::Integer),
+            key("B", SqlType::String),
+            key("C", SqlType::BigInt),
+        ];
+        assert_eq!(
+            text(
+                &cols,
+                vec![Value::Integer(1), Value::String("x,y".into()), Value::BigInt(3)]
+            )
+            .as_deref(),
+            Some("1,\"x,y\",3")
+        );
+        assert_eq!(
+            text(&cols, vec![Value::Null, Value::String("x".into()), Value::Null]).as_deref(),
+            Some(",x,")
+        );
+        assert_eq!(text(&cols, vec![Value::Null, Value::Null, Value::Null]), None);
+    }
+
+    #[test]
+    fn bad_lines_and_types_are_refused_with_reasons() {
+        let int = key("K", SqlType::Integer);
+        let two = [&int, &int];
+        for (columns, line, says) in [
+            (&[&int][..], "abc", "not a valid INTEGER"),
+            (&[&int][..], "1,2", "Column count mismatch"),
+            (&two[..], "1", "Column count mismatch"),
+            (&[&int][..], "\"1", "not closed"),
+            (&[&int][..], "\"1\"x", "after a quoted field"),
+            (&[&int][..], "99999999999", "not a valid INTEGER"),
+        ] {
+            let mut out = Vec::new();
+            let err = deserialize_delimited_key(columns, line.as_bytes(), &mut out)
+                .expect_err(line)
+                .to_string();
+            assert!(err.contains(says), "{line}: {err}");
+        }
+        let array = key("K", SqlType::Array(Box::new(SqlType::Integer)));
+        let err = validate_delimited_key_columns(&[&array]).expect_err("no arrays");
+        assert_eq!(
+            err.to_string(),
+            "The 'DELIMITED' format does not support type 'ARRAY'"
+        );
+    }
+}
