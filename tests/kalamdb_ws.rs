@@ -741,13 +741,11 @@ async fn a_user_tables_live_query_sees_its_subscribers_rows_only() {
     next_json(&mut ws).await.expect("auth_success");
     subscribe(&mut ws, "mine", "SELECT * FROM app.notes", json!({})).await;
     let (ack, rows, _) = initial_load(&mut ws, "mine").await;
-    let names: Vec<&str> = ack["schema"]
-        .as_array()
-        .expect("schema")
-        .iter()
-        .map(|f| f["name"].as_str().expect("name"))
-        .collect();
-    assert_eq!(names, ["ID", "BODY", "_seq"], "no owner column: {ack}");
+    assert_eq!(
+        schema_names(&ack),
+        ["ID", "BODY", "_seq"],
+        "no owner column: {ack}"
+    );
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0]["BODY"], "by alice", "{rows:?}");
 
@@ -788,13 +786,11 @@ async fn a_user_tables_live_query_sees_its_subscribers_rows_only() {
         rows.is_empty(),
         "neither the admin's events nor expired ones: {rows:?}"
     );
-    let names: Vec<&str> = ack["schema"]
-        .as_array()
-        .expect("schema")
-        .iter()
-        .map(|f| f["name"].as_str().expect("name"))
-        .collect();
-    assert_eq!(names, ["ID", "WHAT", "_seq"], "no owner column: {ack}");
+    assert_eq!(
+        schema_names(&ack),
+        ["ID", "WHAT", "_seq"],
+        "no owner column: {ack}"
+    );
     let typing = "INSERT INTO app.typing (id, what) VALUES ('t1', $1)";
     for (who, what) in [(&admin, "admin again"), (&alice, "alice types")] {
         let mut client = Client::connect(server.addr, Proto::H1).await;
@@ -824,6 +820,16 @@ async fn a_user_tables_live_query_sees_its_subscribers_rows_only() {
         "{e}"
     );
     server.stop().await;
+}
+
+/// The column names of a `subscription_ack`'s schema.
+fn schema_names(ack: &Json) -> Vec<&str> {
+    ack["schema"]
+        .as_array()
+        .expect("schema")
+        .iter()
+        .map(|f| f["name"].as_str().expect("name"))
+        .collect()
 }
 
 /// The live query the fan-out tests share.

@@ -22,7 +22,7 @@ use super::column_defaults::{take_defaults, ColumnDefault};
 use super::files::FILE_COLUMN_TYPE;
 use super::shared_access::{access_level_option, set_access_level, AccessLevel};
 pub use super::sql_tokens::source_name;
-use super::sql_tokens::{bare, matching, next_solid, tokens, Kind, Token};
+use super::sql_tokens::{bare, matching, next_solid, tokens, with_option, Kind, Token};
 use super::topic_statement::{parse_statement as parse_topic_statement, TopicStatement};
 use super::user_scope::{owner_column_definition, OWNER_COLUMN};
 use super::user_statement::{parse_user_statement, UserStatement};
@@ -333,13 +333,9 @@ fn create_table(statement: &str, namespace: Option<&str>) -> Mapped {
 
 /// `TTL_SECONDS=n` in a CREATE TABLE's options (upper-cased, blanks removed), if named.
 fn ttl_option(options: &str) -> Result<Option<u64>, String> {
-    let Some(at) = options.find("TTL_SECONDS=") else {
+    let Some(value) = with_option(options, "TTL_SECONDS") else {
         return Ok(None);
     };
-    let value: String = options[at + "TTL_SECONDS=".len()..]
-        .chars()
-        .take_while(|c| *c != ',' && *c != ')')
-        .collect();
     let value = value.trim_matches('\'');
     match value.parse::<u64>() {
         Ok(ttl) if (1..=STREAM_TTL_SECONDS_MAX).contains(&ttl) => Ok(Some(ttl)),

@@ -53,13 +53,9 @@ impl AccessLevel {
 /// The `ACCESS_LEVEL` of a `CREATE TABLE`'s `WITH` options (upper-cased, blanks removed):
 /// `Ok(None)` when they name none, `Err` for a level KalamDB does not have.
 pub fn access_level_option(options: &str) -> Result<Option<AccessLevel>, String> {
-    let Some(at) = options.find("ACCESS_LEVEL=") else {
+    let Some(value) = super::sql_tokens::with_option(options, "ACCESS_LEVEL") else {
         return Ok(None);
     };
-    let value: String = options[at + "ACCESS_LEVEL=".len()..]
-        .chars()
-        .take_while(|c| *c != ',' && *c != ')')
-        .collect();
     AccessLevel::parse(&value).map(Some).ok_or_else(|| {
         format!("'{value}' is not an access level: PUBLIC, PRIVATE, RESTRICTED or DBA")
     })

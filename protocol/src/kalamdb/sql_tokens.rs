@@ -3,6 +3,19 @@
 //! engine's name for a namespaced table. Shared by `dialect` and `column_defaults`.
 
 /// The engine's name of table `table` in namespace `namespace`.
+/// The value of option `name` in a `CREATE TABLE`'s `WITH` options (upper-cased, blanks
+/// removed): the text after `NAME=` up to the next `,` or `)`.
+pub(crate) fn with_option(options: &str, name: &str) -> Option<String> {
+    let key = format!("{name}=");
+    let at = options.find(&key)?;
+    Some(
+        options[at + key.len()..]
+            .chars()
+            .take_while(|c| *c != ',' && *c != ')')
+            .collect(),
+    )
+}
+
 pub fn source_name(namespace: &str, table: &str) -> String {
     format!(
         "{}.{}",
