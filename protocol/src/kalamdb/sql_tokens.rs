@@ -2,7 +2,6 @@
 //! kept byte for byte so a statement can be rewritten and put back together, and the
 //! engine's name for a namespaced table. Shared by `dialect` and `column_defaults`.
 
-/// The engine's name of table `table` in namespace `namespace`.
 /// The value of option `name` in a `CREATE TABLE`'s `WITH` options (upper-cased, blanks
 /// removed): the text after `NAME=` up to the next `,` or `)`.
 pub(crate) fn with_option(options: &str, name: &str) -> Option<String> {
@@ -16,6 +15,7 @@ pub(crate) fn with_option(options: &str, name: &str) -> Option<String> {
     )
 }
 
+/// The engine's name of table `table` in namespace `namespace`.
 pub fn source_name(namespace: &str, table: &str) -> String {
     format!(
         "{}.{}",
