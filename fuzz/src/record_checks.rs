@@ -251,10 +251,18 @@ const KEY_SCHEMAS: &[(KeyFormat, &[&str])] = &[
     (KeyFormat::Json, &["INTEGER", "STRING"]),
     (KeyFormat::Json, &["DOUBLE", "STRUCT<X BOOLEAN>", "DATE"]),
     (KeyFormat::None, &[]),
+    (KeyFormat::Delimited, &["STRING"]),
+    (KeyFormat::Delimited, &["DOUBLE"]),
+    (KeyFormat::Delimited, &["DECIMAL(10, 3)", "BYTES"]),
+    (
+        KeyFormat::Delimited,
+        &["INTEGER", "STRING", "BOOLEAN", "TIMESTAMP"],
+    ),
 ];
 
-/// Record key bytes in the `KAFKA`, `JSON` and `NONE` formats (`decode_key`, `encode_key`)
-/// and Kafka's partitioner over them. Input: a selector byte, then the key bytes.
+/// Record key bytes in the `KAFKA`, `JSON`, `DELIMITED` and `NONE` formats (`decode_key`,
+/// `encode_key`) and Kafka's partitioner over them. Input: a selector byte, then the key
+/// bytes.
 ///
 /// Whatever decodes re-encodes to bytes that decode to the same values and re-encode to the
 /// same bytes; a `KAFKA` key re-encodes to exactly the bytes read (a DOUBLE's NaN payload
