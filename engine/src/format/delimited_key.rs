@@ -7,10 +7,14 @@
 //! | STRING | the string; quoted (`"a,b"`, `""` for a quote) when Commons CSV would quote it |
 //! | INTEGER, BIGINT, BOOLEAN | decimal digits, `true`/`false` |
 //! | DOUBLE | Java's `Double.toString` |
-//! | DECIMAL | Java's `BigDecimal.toString` |
+//! | DECIMAL | Java's `BigDecimal.toPlainString` (never scientific) |
 //! | TIMESTAMP, DATE, TIME | epoch milliseconds, epoch days, milliseconds of the day |
 //! | BYTES | base64 |
 //! | null | an empty field |
+//!
+//! Reading takes the first record of the text, as Commons CSV parses it: empty lines before
+//! it are skipped, a line break outside quotes (a producer's trailing `\r\n`) ends it, and
+//! text with no record at all is an error (ksqlDB's "No fields in record").
 //!
 //! Why this format matters beyond ksqlDB's tests: it is how a key written as plain text by
 //! any producer (`kafka-console-producer`, a script) is read as a number. Only the default
@@ -20,7 +24,7 @@
 use base64::Engine as _;
 use bytes::Bytes;
 
-use super::decimal_text::{fit, parse_decimal, write_java_big_decimal, Rounding};
+use super::decimal_text::{fit, parse_decimal, Rounding};
 use super::java_double::java_double_string;
 use crate::error::{EngineError, Result};
 use crate::types::{Column, SqlType, Value};
@@ -78,11 +82,8 @@ fn field_text(column: &Column, value: &Value) -> Result<Option<String>> {
         Value::Date(d) => d.to_string(),
         Value::Time(t) => t.to_string(),
         Value::Double(d) => java_double_string(*d),
-        Value::Decimal(d) => {
-            let mut out = Vec::new();
-            write_java_big_decimal(*d, &mut out);
-            String::from_utf8(out).expect("decimal digits are ASCII")
-        }
+        // ksqlDB: "Avoid scientific notation" (`toPlainString`), which Display is.
+        Value::Decimal(d) => d.to_string(),
         Value::String(s) => s.clone(),
         Value::Bytes(b) => base64::engine::general_purpose::STANDARD.encode(b),
         Value::Array(_) | Value::Map(_) | Value::Struct(_) => {
@@ -137,9 +138,9 @@ pub fn deserialize_delimited_key(
     let fields = split_line(text)?;
     if fields.len() != columns.len() {
         return Err(bad_key(format!(
-            "Column count mismatch on deserialization. expected: {}, got: {}",
-            columns.len(),
-            fields.len()
+            "Unexpected field count, csvFields:{} schemaFields:{}",
+            fields.len(),
+            columns.len()
         )));
     }
     for (column, field) in columns.iter().zip(fields) {
@@ -152,9 +153,13 @@ fn bad_key(message: String) -> EngineError {
     EngineError::bad_request(format!("Failed to deserialize key: {message}"))
 }
 
-/// The fields of one CSV line (Commons CSV's default format: `"` quotes, `""` inside
-/// quotes is one quote).
+/// The fields of the first CSV record in `text` (Commons CSV's default format: `"` quotes,
+/// `""` inside quotes is one quote, a line break outside quotes ends the record).
 fn split_line(text: &str) -> Result<Vec<String>> {
+    let text = text.trim_start_matches(['\r', '\n']);
+    if text.is_empty() {
+        return Err(bad_key("No fields in record".into()));
+    }
     let mut fields = Vec::new();
     let mut chars = text.chars().peekable();
     loop {
@@ -173,7 +178,7 @@ fn split_line(text: &str) -> Result<Vec<String>> {
                 }
             }
             match chars.next() {
-                None => {
+                None | Some('\r' | '\n') => {
                     fields.push(field);
                     return Ok(fields);
                 }
@@ -188,7 +193,7 @@ fn split_line(text: &str) -> Result<Vec<String>> {
         }
         loop {
             match chars.next() {
-                None => {
+                None | Some('\r' | '\n') => {
                     fields.push(field);
                     return Ok(fields);
                 }
@@ -282,6 +287,14 @@ mod tests {
                 Value::Decimal(Decimal::new(1230, 2)),
                 "12.30",
             ),
+            (
+                SqlType::Decimal {
+                    precision: 10,
+                    scale: 8,
+                },
+                Value::Decimal(Decimal::new(12, 8)),
+                "0.00000012",
+            ),
             (SqlType::String, Value::String("abc".into()), "abc"),
             (SqlType::Timestamp, Value::Timestamp(1_600_000_000_000), "1600000000000"),
             (SqlType::Date, Value::Date(18_000), "18000"),
@@ -341,16 +354,38 @@ mod tests {
     }
 
     #[test]
+    fn a_trailing_line_break_ends_the_record() {
+        let cols = [key("A", SqlType::BigInt), key("B", SqlType::String)];
+        let refs: Vec<&Column> = cols.iter().collect();
+        for line in [
+            "1511897796092,item_1\r\n",
+            "1511897796092,item_1\n",
+            "1511897796092,\"item_1\"\r\nrest",
+            "\r\n\n1511897796092,item_1",
+        ] {
+            let mut out = Vec::new();
+            deserialize_delimited_key(&refs, line.as_bytes(), &mut out).expect(line);
+            assert_eq!(
+                out,
+                [Value::BigInt(1_511_897_796_092), Value::String("item_1".into())],
+                "{line:?}"
+            );
+        }
+    }
+
+    #[test]
     fn bad_lines_and_types_are_refused_with_reasons() {
         let int = key("K", SqlType::Integer);
         let two = [&int, &int];
         for (columns, line, says) in [
             (&[&int][..], "abc", "not a valid INTEGER"),
-            (&[&int][..], "1,2", "Column count mismatch"),
-            (&two[..], "1", "Column count mismatch"),
+            (&[&int][..], "1,2", "Unexpected field count, csvFields:2 schemaFields:1"),
+            (&two[..], "1", "Unexpected field count, csvFields:1 schemaFields:2"),
             (&[&int][..], "\"1", "not closed"),
             (&[&int][..], "\"1\"x", "after a quoted field"),
             (&[&int][..], "99999999999", "not a valid INTEGER"),
+            (&[&int][..], "", "No fields in record"),
+            (&[&int][..], "\r\n", "No fields in record"),
         ] {
             let mut out = Vec::new();
             let err = deserialize_delimited_key(columns, line.as_bytes(), &mut out)
