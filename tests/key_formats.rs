@@ -150,6 +150,24 @@ async fn delimited_keys_are_read_written_and_checked_as_ksqldb_does() {
     assert!(relayed[0].contains("key: 2.5,"), "{relayed:?}");
     assert!(relayed[1].contains("key: 2.75,"), "{relayed:?}");
 
+    // KEY_DELIMITER splits the key's fields (and decides what is quoted).
+    let (status, body) = client
+        .ksql(
+            "CREATE STREAM PIPED (A INT KEY, B STRING KEY, V INT) WITH (kafka_topic='piped', \
+             partitions=1, key_format='DELIMITED', key_delimiter='|', value_format='JSON');",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, acks) = client
+        .post(
+            "/inserts-stream",
+            "{\"target\":\"PIPED\"}\n{\"A\":7,\"B\":\"x,y\",\"V\":1}\n",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{acks:?}");
+    let piped = printed(&server, "piped", 1).await;
+    assert!(piped[0].contains("key: 7|x,y, value"), "{piped:?}");
+
     // What the format cannot hold is refused in ksqlDB's words; DELIMITED values are not
     // supported here.
     for (sql, says) in [
@@ -160,6 +178,14 @@ async fn delimited_keys_are_read_written_and_checked_as_ksqldb_does() {
         (
             "CREATE STREAM BAD (K INT KEY, V INT) WITH (kafka_topic='bad', partitions=1, format='DELIMITED');",
             "The 'DELIMITED' value format is not supported by this server",
+        ),
+        (
+            "CREATE STREAM BAD (K INT KEY, V INT) WITH (kafka_topic='bad', partitions=1, key_format='DELIMITED', key_delimiter='||', value_format='JSON');",
+            "Invalid delimiter value: '||'",
+        ),
+        (
+            "CREATE STREAM BAD (K INT KEY, V INT) WITH (kafka_topic='bad', partitions=1, key_delimiter='|', value_format='JSON');",
+            "KEY_DELIMITER applies to the DELIMITED key format only",
         ),
     ] {
         let (status, body) = client.ksql(sql).await;

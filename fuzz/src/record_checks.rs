@@ -99,7 +99,7 @@ const ROW_SCHEMAS: &[(KeyFormat, &[ColumnSpec])] = &[
         ],
     ),
     (
-        KeyFormat::Delimited,
+        KeyFormat::Delimited(b','),
         &[
             ("K1", "INTEGER", true),
             ("K2", "STRING", true),
@@ -251,11 +251,11 @@ const KEY_SCHEMAS: &[(KeyFormat, &[&str])] = &[
     (KeyFormat::Json, &["INTEGER", "STRING"]),
     (KeyFormat::Json, &["DOUBLE", "STRUCT<X BOOLEAN>", "DATE"]),
     (KeyFormat::None, &[]),
-    (KeyFormat::Delimited, &["STRING"]),
-    (KeyFormat::Delimited, &["DOUBLE"]),
-    (KeyFormat::Delimited, &["DECIMAL(10, 3)", "BYTES"]),
+    (KeyFormat::Delimited(b','), &["STRING"]),
+    (KeyFormat::Delimited(b','), &["DOUBLE"]),
+    (KeyFormat::Delimited(b'|'), &["DECIMAL(10, 3)", "BYTES"]),
     (
-        KeyFormat::Delimited,
+        KeyFormat::Delimited(b' '),
         &["INTEGER", "STRING", "BOOLEAN", "TIMESTAMP"],
     ),
 ];

@@ -247,7 +247,7 @@ pub fn decode_output_key(
         });
     };
     let format = KeyFormat::parse(&source.key_format).map_err(|e| e.to_string())?;
-    if format == KeyFormat::Delimited {
+    if matches!(format, KeyFormat::Delimited(_)) {
         // As ksqlDB's test driver shows them: the line's text.
         return Ok(match bytes {
             None => Json::Null,

@@ -17,9 +17,9 @@
 //! text with no record at all is an error (ksqlDB's "No fields in record").
 //!
 //! Why this format matters beyond ksqlDB's tests: it is how a key written as plain text by
-//! any producer (`kafka-console-producer`, a script) is read as a number. Only the default
-//! delimiter (`,`) is supported; ARRAY, MAP and STRUCT keys are refused as ksqlDB refuses
-//! them.
+//! any producer (`kafka-console-producer`, a script) is read as a number. The delimiter is
+//! `,` unless the source's `KEY_DELIMITER` names another ([`parse_delimiter`]); ARRAY, MAP
+//! and STRUCT keys are refused as ksqlDB refuses them.
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -29,9 +29,28 @@ use super::java_double::java_double_string;
 use crate::error::{EngineError, Result};
 use crate::types::{Column, SqlType, Value};
 
-/// The field delimiter (ksqlDB's default `KEY_DELIMITER`).
-const DELIMITER: u8 = b',';
+/// The field delimiter when `KEY_DELIMITER` names none (ksqlDB's default).
+pub const DEFAULT_DELIMITER: u8 = b',';
 const QUOTE: u8 = b'"';
+
+/// A `KEY_DELIMITER` value as ksqlDB reads it: one character, or `TAB` or `SPACE`. Only
+/// ASCII characters other than the quote and line breaks can delimit here.
+pub fn parse_delimiter(value: &str) -> Result<u8> {
+    let delimiter = match value {
+        v if v.eq_ignore_ascii_case("TAB") => b'\t',
+        v if v.eq_ignore_ascii_case("SPACE") => b' ',
+        v => match v.as_bytes() {
+            [b] if b.is_ascii() && !matches!(b, b'"' | b'\r' | b'\n') => *b,
+            _ => {
+                return Err(EngineError::statement(format!(
+                    "Invalid delimiter value: '{value}'. Delimiter must be a single \
+                     character or TAB,SPACE\nExample valid value: ';'"
+                )))
+            }
+        },
+    };
+    Ok(delimiter)
+}
 
 /// Checks the key columns can use the `DELIMITED` format: primitive types only (ksqlDB's
 /// text).
@@ -54,7 +73,11 @@ fn is_primitive(ty: &SqlType) -> bool {
 
 /// Serializes the key values (one per column) as one delimited line; `None` when every
 /// value is null (no key).
-pub fn serialize_delimited_key(columns: &[&Column], values: &[Value]) -> Result<Option<Bytes>> {
+pub fn serialize_delimited_key(
+    columns: &[&Column],
+    values: &[Value],
+    delimiter: u8,
+) -> Result<Option<Bytes>> {
     validate_delimited_key_columns(columns)?;
     if values.iter().all(Value::is_null) {
         return Ok(None);
@@ -62,12 +85,12 @@ pub fn serialize_delimited_key(columns: &[&Column], values: &[Value]) -> Result<
     let mut out = Vec::with_capacity(16 * values.len());
     for (i, (column, value)) in columns.iter().zip(values).enumerate() {
         if i > 0 {
-            out.push(DELIMITER);
+            out.push(delimiter);
         }
         let Some(text) = field_text(column, value)? else {
             continue;
         };
-        write_field(&text, i == 0, &mut out);
+        write_field(&text, i == 0, delimiter, &mut out);
     }
     Ok(Some(Bytes::from(out)))
 }
@@ -99,7 +122,7 @@ fn field_text(column: &Column, value: &Value) -> Result<Option<String>> {
 /// Writes one field as Commons CSV's minimal quoting does: quoted when it is empty and
 /// first on the line, starts with a character up to `#`, holds a delimiter, quote or line
 /// break, or ends in a space or control character.
-fn write_field(text: &str, first: bool, out: &mut Vec<u8>) {
+fn write_field(text: &str, first: bool, delimiter: u8, out: &mut Vec<u8>) {
     let bytes = text.as_bytes();
     let quote = match (bytes.first(), bytes.last()) {
         (None, _) => first,
@@ -108,7 +131,7 @@ fn write_field(text: &str, first: bool, out: &mut Vec<u8>) {
                 || last <= b' '
                 || bytes
                     .iter()
-                    .any(|&b| matches!(b, b'\n' | b'\r' | QUOTE | DELIMITER))
+                    .any(|&b| b == delimiter || matches!(b, b'\n' | b'\r' | QUOTE))
         }
         (Some(_), None) => false,
     };
@@ -130,12 +153,13 @@ fn write_field(text: &str, first: bool, out: &mut Vec<u8>) {
 pub fn deserialize_delimited_key(
     columns: &[&Column],
     bytes: &[u8],
+    delimiter: u8,
     out: &mut Vec<Value>,
 ) -> Result<()> {
     validate_delimited_key_columns(columns)?;
     let text = std::str::from_utf8(bytes)
         .map_err(|e| bad_key(format!("the key is not valid UTF-8: {e}")))?;
-    let fields = split_line(text)?;
+    let fields = split_line(text, char::from(delimiter))?;
     if fields.len() != columns.len() {
         return Err(bad_key(format!(
             "Unexpected field count, csvFields:{} schemaFields:{}",
@@ -155,7 +179,7 @@ fn bad_key(message: String) -> EngineError {
 
 /// The fields of the first CSV record in `text` (Commons CSV's default format: `"` quotes,
 /// `""` inside quotes is one quote, a line break outside quotes ends the record).
-fn split_line(text: &str) -> Result<Vec<String>> {
+fn split_line(text: &str, delimiter: char) -> Result<Vec<String>> {
     let text = text.trim_start_matches(['\r', '\n']);
     if text.is_empty() {
         return Err(bad_key("No fields in record".into()));
@@ -182,7 +206,7 @@ fn split_line(text: &str) -> Result<Vec<String>> {
                     fields.push(field);
                     return Ok(fields);
                 }
-                Some(',') => fields.push(field),
+                Some(c) if c == delimiter => fields.push(field),
                 Some(c) => {
                     return Err(bad_key(format!(
                         "invalid character '{c}' after a quoted field"
@@ -197,7 +221,7 @@ fn split_line(text: &str) -> Result<Vec<String>> {
                     fields.push(field);
                     return Ok(fields);
                 }
-                Some(',') => break,
+                Some(c) if c == delimiter => break,
                 Some(c) => field.push(c),
             }
         }
@@ -257,9 +281,9 @@ mod tests {
 
     fn text(columns: &[Column], values: Vec<Value>) -> Option<String> {
         let refs: Vec<&Column> = columns.iter().collect();
-        let bytes = serialize_delimited_key(&refs, &values).expect("serializes")?;
+        let bytes = serialize_delimited_key(&refs, &values, b',').expect("serializes")?;
         let mut back = Vec::new();
-        deserialize_delimited_key(&refs, &bytes, &mut back).expect("deserializes");
+        deserialize_delimited_key(&refs, &bytes, b',', &mut back).expect("deserializes");
         let expected: Vec<Value> = values
             .into_iter()
             .map(|v| match v {
@@ -354,6 +378,27 @@ mod tests {
     }
 
     #[test]
+    fn another_delimiter_splits_and_quotes_by_itself() {
+        let cols = [key("A", SqlType::Integer), key("B", SqlType::String)];
+        let refs: Vec<&Column> = cols.iter().collect();
+        let values = [Value::Integer(1), Value::String("x,y|z".into())];
+        let bytes = serialize_delimited_key(&refs, &values, b'|')
+            .expect("serializes")
+            .expect("a key");
+        assert_eq!(&bytes[..], b"1|\"x,y|z\"");
+        let mut back = Vec::new();
+        deserialize_delimited_key(&refs, b"2|a,b", b'|', &mut back).expect("deserializes");
+        assert_eq!(back, [Value::Integer(2), Value::String("a,b".into())]);
+        assert_eq!(parse_delimiter("|").ok(), Some(b'|'));
+        assert_eq!(parse_delimiter("tab").ok(), Some(b'\t'));
+        assert_eq!(parse_delimiter("SPACE").ok(), Some(b' '));
+        for bad in ["", "ab", "\"", "\n", "é"] {
+            let err = parse_delimiter(bad).expect_err(bad).to_string();
+            assert!(err.starts_with("Invalid delimiter value"), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
     fn a_trailing_line_break_ends_the_record() {
         let cols = [key("A", SqlType::BigInt), key("B", SqlType::String)];
         let refs: Vec<&Column> = cols.iter().collect();
@@ -364,7 +409,7 @@ mod tests {
             "\r\n\n1511897796092,item_1",
         ] {
             let mut out = Vec::new();
-            deserialize_delimited_key(&refs, line.as_bytes(), &mut out).expect(line);
+            deserialize_delimited_key(&refs, line.as_bytes(), b',', &mut out).expect(line);
             assert_eq!(
                 out,
                 [Value::BigInt(1_511_897_796_092), Value::String("item_1".into())],
@@ -388,7 +433,7 @@ mod tests {
             (&[&int][..], "\r\n", "No fields in record"),
         ] {
             let mut out = Vec::new();
-            let err = deserialize_delimited_key(columns, line.as_bytes(), &mut out)
+            let err = deserialize_delimited_key(columns, line.as_bytes(), b',', &mut out)
                 .expect_err(line)
                 .to_string();
             assert!(err.contains(says), "{line}: {err}");

@@ -26,7 +26,7 @@ pub fn validate_key_columns<C: Borrow<Column>>(format: KeyFormat, key_columns: &
     match format {
         KeyFormat::Kafka => kafka_key::validate_kafka_key_columns(&columns),
         KeyFormat::Json => Ok(()),
-        KeyFormat::Delimited => delimited_key::validate_delimited_key_columns(&columns),
+        KeyFormat::Delimited(_) => delimited_key::validate_delimited_key_columns(&columns),
         KeyFormat::None if columns.is_empty() => Ok(()),
         KeyFormat::None => Err(EngineError::unsupported(format!(
             "The 'NONE' format can only be used when no columns are defined. Got: [{}]",
@@ -81,9 +81,9 @@ pub fn encode_key<C: Borrow<Column>>(
             }
             Ok(Some(Bytes::from(out)))
         }
-        KeyFormat::Delimited => {
+        KeyFormat::Delimited(delimiter) => {
             let columns: Vec<&Column> = key_columns.iter().map(Borrow::borrow).collect();
-            delimited_key::serialize_delimited_key(&columns, values)
+            delimited_key::serialize_delimited_key(&columns, values, delimiter)
         }
     }
 }
@@ -110,9 +110,9 @@ pub fn decode_key<C: Borrow<Column>>(
             Ok(())
         }
         KeyFormat::Json => decode_json_key(key_columns, bytes, out),
-        KeyFormat::Delimited => {
+        KeyFormat::Delimited(delimiter) => {
             let columns: Vec<&Column> = key_columns.iter().map(Borrow::borrow).collect();
-            delimited_key::deserialize_delimited_key(&columns, bytes, out)
+            delimited_key::deserialize_delimited_key(&columns, bytes, delimiter, out)
         }
     }
 }

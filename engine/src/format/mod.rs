@@ -89,8 +89,9 @@ pub enum KeyFormat {
     Json,
     /// No key at all: the stream has no key columns.
     None,
-    /// The key columns as one comma-separated line of text (`delimited_key`).
-    Delimited,
+    /// The key columns as one line of text, fields split by this delimiter (`,` unless
+    /// `KEY_DELIMITER` says otherwise; `delimited_key`).
+    Delimited(u8),
 }
 
 /// The `VALUE_FORMAT` of a stream or table.
@@ -146,7 +147,7 @@ impl KeyFormat {
         } else if name.eq_ignore_ascii_case("NONE") {
             Ok(KeyFormat::None)
         } else if name.eq_ignore_ascii_case("DELIMITED") {
-            Ok(KeyFormat::Delimited)
+            Ok(KeyFormat::Delimited(delimited_key::DEFAULT_DELIMITER))
         } else {
             Err(unsupported_format("key", name))
         }
@@ -158,7 +159,7 @@ impl KeyFormat {
             KeyFormat::Kafka => "KAFKA",
             KeyFormat::Json => "JSON",
             KeyFormat::None => "NONE",
-            KeyFormat::Delimited => "DELIMITED",
+            KeyFormat::Delimited(_) => "DELIMITED",
         }
     }
 }
@@ -192,7 +193,7 @@ mod tests {
         assert_eq!(KeyFormat::parse("NONE").ok(), Some(KeyFormat::None));
         assert_eq!(
             KeyFormat::parse("delimited").ok(),
-            Some(KeyFormat::Delimited)
+            Some(KeyFormat::Delimited(b','))
         );
         assert_eq!(ValueFormat::parse("json").ok(), Some(ValueFormat::Json));
         assert_eq!(KeyFormat::Kafka.name(), "KAFKA");

@@ -156,11 +156,15 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 
     #[test]
-    fn delimited_key_round_trips((columns, values) in delimited_key_columns()) {
-        let bytes = encode_key(KeyFormat::Delimited, &columns, &values)
+    fn delimited_key_round_trips(
+        (columns, values) in delimited_key_columns(),
+        delimiter in prop::sample::select(vec![b',', b'|', b'\t', b' ', b';']),
+    ) {
+        let format = KeyFormat::Delimited(delimiter);
+        let bytes = encode_key(format, &columns, &values)
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         let mut back = Vec::new();
-        decode_key(KeyFormat::Delimited, &columns, bytes.as_deref(), &mut back)
+        decode_key(format, &columns, bytes.as_deref(), &mut back)
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(bytes.is_none(), values.iter().all(Value::is_null));
         prop_assert_eq!(back, values);

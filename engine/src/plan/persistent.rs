@@ -23,7 +23,8 @@ use crate::expr::{compile, ColumnAliasGenerator, ColumnResolver};
 use crate::format::{KeyFormat, ValueFormat};
 use crate::sql::ast::{Expr, Literal, Properties, Query, Relation, SourceKind};
 use crate::statements::create::{
-    check_key_format, timestamp_column, value_wrapping, PersistenceConfig, QueryPlanner,
+    check_key_format, timestamp_column, value_wrapping, with_key_delimiter, PersistenceConfig,
+    QueryPlanner,
     WithProperties,
 };
 use crate::types::{Column, ColumnKind, Schema, SqlType};
@@ -674,6 +675,7 @@ pub(super) fn sink_source(
         None if source.key_format == KeyFormat::None => sink.config.default_key_format()?,
         None => source.key_format,
     };
+    let key_format = with_key_delimiter(key_format, &props)?;
     crate::format::key::validate_key_columns(key_format, &schema.keys().collect::<Vec<_>>())?;
     check_key_format(key_format, &schema)?;
     let (timestamp_column, timestamp_format) = timestamp_column(&props, &schema)?;

@@ -28,6 +28,7 @@ const KNOWN_PROPERTIES: &[&str] = &[
     "KAFKA_TOPIC",
     "VALUE_FORMAT",
     "KEY_FORMAT",
+    "KEY_DELIMITER",
     "FORMAT",
     "PARTITIONS",
     "REPLICAS",
@@ -340,11 +341,33 @@ fn formats(
             "The 'NONE' format can only be used when no columns are defined. Got: key columns",
         ));
     }
-    Ok((key_format, ValueFormat::parse(&value_name)?))
+    Ok((
+        with_key_delimiter(key_format, props)?,
+        ValueFormat::parse(&value_name)?,
+    ))
+}
+
+/// `key_format` with the WITH clause's `KEY_DELIMITER`, which only a `DELIMITED` key has.
+pub(crate) fn with_key_delimiter(
+    key_format: KeyFormat,
+    props: &WithProperties<'_>,
+) -> Result<KeyFormat> {
+    let Some(value) = props.string("KEY_DELIMITER")? else {
+        return Ok(key_format);
+    };
+    match key_format {
+        KeyFormat::Delimited(_) => Ok(KeyFormat::Delimited(
+            crate::format::delimited_key::parse_delimiter(&value)?,
+        )),
+        other => Err(EngineError::statement(format!(
+            "KEY_DELIMITER applies to the DELIMITED key format only; the key format is {}",
+            other.name()
+        ))),
+    }
 }
 
 pub(crate) fn check_key_format(format: KeyFormat, schema: &Schema) -> Result<()> {
-    if format == KeyFormat::Delimited {
+    if matches!(format, KeyFormat::Delimited(_)) {
         let keys: Vec<&Column> = schema.keys().collect();
         return crate::format::delimited_key::validate_delimited_key_columns(&keys)
             .map_err(|e| EngineError::statement(e.message()));
