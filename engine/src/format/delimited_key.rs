@@ -21,11 +21,13 @@
 //! `,` unless the source's `KEY_DELIMITER` names another ([`parse_delimiter`]); ARRAY, MAP
 //! and STRUCT keys are refused as ksqlDB refuses them.
 
+use std::borrow::{Borrow, Cow};
+
 use base64::Engine as _;
 use bytes::Bytes;
 
 use super::decimal_text::{fit, parse_decimal, Rounding};
-use super::java_double::java_double_string;
+use super::java_double::write_java_double;
 use crate::error::{EngineError, Result};
 use crate::types::{Column, SqlType, Value};
 
@@ -54,12 +56,9 @@ pub fn parse_delimiter(value: &str) -> Result<u8> {
 
 /// Checks the key columns can use the `DELIMITED` format: primitive types only (ksqlDB's
 /// text).
-pub fn validate_delimited_key_columns(columns: &[&Column]) -> Result<()> {
-    match columns.iter().find(|c| !is_primitive(&c.ty)) {
-        Some(c) => Err(EngineError::unsupported(format!(
-            "The 'DELIMITED' format does not support type '{}'",
-            c.ty.base_name()
-        ))),
+pub fn validate_delimited_key_columns<C: Borrow<Column>>(columns: &[C]) -> Result<()> {
+    match columns.iter().map(Borrow::borrow).find(|c| !is_primitive(&c.ty)) {
+        Some(c) => Err(unsupported(c)),
         None => Ok(()),
     }
 }
@@ -71,10 +70,17 @@ fn is_primitive(ty: &SqlType) -> bool {
     )
 }
 
+fn unsupported(column: &Column) -> EngineError {
+    EngineError::unsupported(format!(
+        "The 'DELIMITED' format does not support type '{}'",
+        column.ty.base_name()
+    ))
+}
+
 /// Serializes the key values (one per column) as one delimited line; `None` when every
 /// value is null (no key).
-pub fn serialize_delimited_key(
-    columns: &[&Column],
+pub fn serialize_delimited_key<C: Borrow<Column>>(
+    columns: &[C],
     values: &[Value],
     delimiter: u8,
 ) -> Result<Option<Bytes>> {
@@ -83,49 +89,54 @@ pub fn serialize_delimited_key(
         return Ok(None);
     }
     let mut out = Vec::with_capacity(16 * values.len());
+    // A value's text before quoting; one buffer for the whole key.
+    let mut text = Vec::new();
     for (i, (column, value)) in columns.iter().zip(values).enumerate() {
         if i > 0 {
             out.push(delimiter);
         }
-        let Some(text) = field_text(column, value)? else {
-            continue;
+        let field: &[u8] = match value {
+            Value::Null => continue,
+            Value::String(s) => s.as_bytes(),
+            other => {
+                text.clear();
+                write_text(column.borrow(), other, &mut text)?;
+                &text
+            }
         };
-        write_field(&text, i == 0, delimiter, &mut out);
+        write_field(field, i == 0, delimiter, &mut out);
     }
     Ok(Some(Bytes::from(out)))
 }
 
-/// One value's text, before quoting; `None` for null.
-fn field_text(column: &Column, value: &Value) -> Result<Option<String>> {
-    let text = match value {
-        Value::Null => return Ok(None),
-        Value::Boolean(b) => b.to_string(),
-        Value::Integer(i) => i.to_string(),
-        Value::BigInt(i) | Value::Timestamp(i) => i.to_string(),
-        Value::Date(d) => d.to_string(),
-        Value::Time(t) => t.to_string(),
-        Value::Double(d) => java_double_string(*d),
-        // ksqlDB: "Avoid scientific notation" (`toPlainString`), which Display is.
-        Value::Decimal(d) => d.to_string(),
-        Value::String(s) => s.clone(),
-        Value::Bytes(b) => base64::engine::general_purpose::STANDARD.encode(b),
-        Value::Array(_) | Value::Map(_) | Value::Struct(_) => {
-            return Err(EngineError::unsupported(format!(
-                "The 'DELIMITED' format does not support type '{}'",
-                column.ty.base_name()
-            )))
+/// A non-string, non-null value's text, before quoting.
+fn write_text(column: &Column, value: &Value, out: &mut Vec<u8>) -> Result<()> {
+    use std::io::Write as _;
+    let written = match value {
+        Value::Boolean(b) => write!(out, "{b}"),
+        Value::Integer(i) | Value::Date(i) | Value::Time(i) => write!(out, "{i}"),
+        Value::BigInt(i) | Value::Timestamp(i) => write!(out, "{i}"),
+        Value::Double(d) => {
+            write_java_double(*d, out);
+            Ok(())
         }
+        // ksqlDB: "Avoid scientific notation" (`toPlainString`), which Display is.
+        Value::Decimal(d) => write!(out, "{d}"),
+        Value::Bytes(b) => {
+            out.extend_from_slice(base64::engine::general_purpose::STANDARD.encode(b).as_bytes());
+            Ok(())
+        }
+        Value::Null | Value::String(_) => Ok(()),
+        Value::Array(_) | Value::Map(_) | Value::Struct(_) => return Err(unsupported(column)),
     };
-    Ok(Some(text))
+    written.map_err(|e| EngineError::internal(format!("writing to memory failed: {e}")))
 }
 
 /// Writes one field as Commons CSV's minimal quoting does: quoted when it is empty and
 /// first on the line, starts with a character up to `#`, holds a delimiter, quote or line
 /// break, or ends in a space or control character.
-fn write_field(text: &str, first: bool, delimiter: u8, out: &mut Vec<u8>) {
-    let bytes = text.as_bytes();
+fn write_field(bytes: &[u8], first: bool, delimiter: u8, out: &mut Vec<u8>) {
     let quote = match (bytes.first(), bytes.last()) {
-        (None, _) => first,
         (Some(&c), Some(&last)) => {
             c <= b'#'
                 || last <= b' '
@@ -133,7 +144,7 @@ fn write_field(text: &str, first: bool, delimiter: u8, out: &mut Vec<u8>) {
                     .iter()
                     .any(|&b| b == delimiter || matches!(b, b'\n' | b'\r' | QUOTE))
         }
-        (Some(_), None) => false,
+        _ => first,
     };
     if !quote {
         out.extend_from_slice(bytes);
@@ -150,8 +161,8 @@ fn write_field(text: &str, first: bool, delimiter: u8, out: &mut Vec<u8>) {
 }
 
 /// Deserializes a delimited key line, pushing one value per column onto `out`.
-pub fn deserialize_delimited_key(
-    columns: &[&Column],
+pub fn deserialize_delimited_key<C: Borrow<Column>>(
+    columns: &[C],
     bytes: &[u8],
     delimiter: u8,
     out: &mut Vec<Value>,
@@ -159,7 +170,7 @@ pub fn deserialize_delimited_key(
     validate_delimited_key_columns(columns)?;
     let text = std::str::from_utf8(bytes)
         .map_err(|e| bad_key(format!("the key is not valid UTF-8: {e}")))?;
-    let fields = split_line(text, char::from(delimiter))?;
+    let fields = split_line(text, delimiter)?;
     if fields.len() != columns.len() {
         return Err(bad_key(format!(
             "Unexpected field count, csvFields:{} schemaFields:{}",
@@ -168,7 +179,7 @@ pub fn deserialize_delimited_key(
         )));
     }
     for (column, field) in columns.iter().zip(fields) {
-        out.push(parse_field(column, &field)?);
+        out.push(parse_field(column.borrow(), &field)?);
     }
     Ok(())
 }
@@ -178,54 +189,57 @@ fn bad_key(message: String) -> EngineError {
 }
 
 /// The fields of the first CSV record in `text` (Commons CSV's default format: `"` quotes,
-/// `""` inside quotes is one quote, a line break outside quotes ends the record).
-fn split_line(text: &str, delimiter: char) -> Result<Vec<String>> {
+/// `""` inside quotes is one quote, a line break outside quotes ends the record). Unquoted
+/// fields borrow from `text`. The delimiter, quote and line breaks are ASCII, so scanning
+/// bytes never splits a character.
+fn split_line(text: &str, delimiter: u8) -> Result<Vec<Cow<'_, str>>> {
     let text = text.trim_start_matches(['\r', '\n']);
     if text.is_empty() {
         return Err(bad_key("No fields in record".into()));
     }
+    let bytes = text.as_bytes();
+    let ends_record = |b: u8| matches!(b, b'\r' | b'\n');
     let mut fields = Vec::new();
-    let mut chars = text.chars().peekable();
+    let mut at = 0;
     loop {
-        let mut field = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
+        if bytes.get(at) == Some(&QUOTE) {
+            let mut field = String::new();
+            let mut from = at + 1;
             loop {
-                match chars.next() {
-                    Some('"') if chars.peek() == Some(&'"') => {
-                        chars.next();
-                        field.push('"');
-                    }
-                    Some('"') => break,
-                    Some(c) => field.push(c),
-                    None => return Err(bad_key("a quoted field is not closed".into())),
+                let Some(q) = bytes[from..].iter().position(|&b| b == QUOTE) else {
+                    return Err(bad_key("a quoted field is not closed".into()));
+                };
+                field.push_str(&text[from..from + q]);
+                at = from + q + 1;
+                if bytes.get(at) != Some(&QUOTE) {
+                    break;
                 }
+                field.push('"');
+                from = at + 1;
             }
-            match chars.next() {
-                None | Some('\r' | '\n') => {
-                    fields.push(field);
-                    return Ok(fields);
-                }
-                Some(c) if c == delimiter => fields.push(field),
-                Some(c) => {
+            fields.push(Cow::Owned(field));
+            match bytes.get(at) {
+                None => return Ok(fields),
+                Some(&b) if ends_record(b) => return Ok(fields),
+                Some(&b) if b == delimiter => at += 1,
+                Some(_) => {
+                    let c = text[at..].chars().next().unwrap_or_default();
                     return Err(bad_key(format!(
                         "invalid character '{c}' after a quoted field"
-                    )))
+                    )));
                 }
             }
             continue;
         }
-        loop {
-            match chars.next() {
-                None | Some('\r' | '\n') => {
-                    fields.push(field);
-                    return Ok(fields);
-                }
-                Some(c) if c == delimiter => break,
-                Some(c) => field.push(c),
-            }
+        let end = bytes[at..]
+            .iter()
+            .position(|&b| b == delimiter || ends_record(b))
+            .map_or(bytes.len(), |n| at + n);
+        fields.push(Cow::Borrowed(&text[at..end]));
+        match bytes.get(end) {
+            Some(&b) if b == delimiter => at = end + 1,
+            _ => return Ok(fields),
         }
-        fields.push(field);
     }
 }
 

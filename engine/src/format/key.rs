@@ -82,8 +82,7 @@ pub fn encode_key<C: Borrow<Column>>(
             Ok(Some(Bytes::from(out)))
         }
         KeyFormat::Delimited(delimiter) => {
-            let columns: Vec<&Column> = key_columns.iter().map(Borrow::borrow).collect();
-            delimited_key::serialize_delimited_key(&columns, values, delimiter)
+            delimited_key::serialize_delimited_key(key_columns, values, delimiter)
         }
     }
 }
@@ -111,8 +110,7 @@ pub fn decode_key<C: Borrow<Column>>(
         }
         KeyFormat::Json => decode_json_key(key_columns, bytes, out),
         KeyFormat::Delimited(delimiter) => {
-            let columns: Vec<&Column> = key_columns.iter().map(Borrow::borrow).collect();
-            delimited_key::deserialize_delimited_key(&columns, bytes, delimiter, out)
+            delimited_key::deserialize_delimited_key(key_columns, bytes, delimiter, out)
         }
     }
 }
