@@ -30,6 +30,30 @@ async fn produce(server: &TestServer, topic: &str, records: &[(&str, &str)]) {
     assert_eq!(status, StatusCode::OK, "{body:?}");
 }
 
+/// Runs `create` and inserts `rows` (JSON objects) into `target` through `/inserts-stream`,
+/// each acked.
+async fn create_and_insert(
+    client: &mut support::Client,
+    create: &str,
+    target: &str,
+    rows: &[&str],
+) {
+    let (status, body) = client.ksql(create).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = std::iter::once(json!({ "target": target }).to_string())
+        .chain(rows.iter().map(|r| r.to_string()))
+        .map(|line| line + "\n")
+        .collect::<String>();
+    let (status, acks) = client.post("/inserts-stream", &body).await;
+    assert_eq!(status, StatusCode::OK, "{acks:?}");
+    let acked = String::from_utf8_lossy(&acks);
+    assert_eq!(
+        acked.matches("\"status\":\"ok\"").count(),
+        rows.len(),
+        "{acked}"
+    );
+}
+
 /// A push query from the earliest offset, read until `limit` rows: each row's columns.
 async fn rows(server: &TestServer, sql: &str) -> Vec<Json> {
     let body = json!({"sql": sql, "properties": {"auto.offset.reset": "earliest"}});
@@ -106,22 +130,14 @@ async fn delimited_keys_are_read_written_and_checked_as_ksqldb_does() {
     );
 
     // Several key columns are one line; a value holding the delimiter is quoted.
-    let (status, body) = client
-        .ksql(
-            "CREATE STREAM PAIRS (A INT KEY, B STRING KEY, V INT) \
-             WITH (kafka_topic='pairs', partitions=1, key_format='DELIMITED', value_format='JSON');",
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, acks) = client
-        .post(
-            "/inserts-stream",
-            "{\"target\":\"PAIRS\"}\n{\"a\":1,\"b\":\"x,y\",\"v\":3}\n{\"A\":2,\"B\":\" lead\",\"V\":4}\n",
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{acks:?}");
-    let acked = String::from_utf8_lossy(&acks);
-    assert_eq!(acked.matches("\"status\":\"ok\"").count(), 2, "{acked}");
+    create_and_insert(
+        &mut client,
+        "CREATE STREAM PAIRS (A INT KEY, B STRING KEY, V INT) \
+         WITH (kafka_topic='pairs', partitions=1, key_format='DELIMITED', value_format='JSON');",
+        "PAIRS",
+        &[r#"{"a":1,"b":"x,y","v":3}"#, r#"{"A":2,"B":" lead","V":4}"#],
+    )
+    .await;
     let printed_pairs = printed(&server, "pairs", 2).await;
     assert!(
         printed_pairs[0].contains(r#"key: 1,"x,y", value: {"V":3}"#),
@@ -151,20 +167,14 @@ async fn delimited_keys_are_read_written_and_checked_as_ksqldb_does() {
     assert!(relayed[1].contains("key: 2.75,"), "{relayed:?}");
 
     // KEY_DELIMITER splits the key's fields (and decides what is quoted).
-    let (status, body) = client
-        .ksql(
-            "CREATE STREAM PIPED (A INT KEY, B STRING KEY, V INT) WITH (kafka_topic='piped', \
-             partitions=1, key_format='DELIMITED', key_delimiter='|', value_format='JSON');",
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, acks) = client
-        .post(
-            "/inserts-stream",
-            "{\"target\":\"PIPED\"}\n{\"A\":7,\"B\":\"x,y\",\"V\":1}\n",
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{acks:?}");
+    create_and_insert(
+        &mut client,
+        "CREATE STREAM PIPED (A INT KEY, B STRING KEY, V INT) WITH (kafka_topic='piped', \
+         partitions=1, key_format='DELIMITED', key_delimiter='|', value_format='JSON');",
+        "PIPED",
+        &[r#"{"A":7,"B":"x,y","V":1}"#],
+    )
+    .await;
     let piped = printed(&server, "piped", 1).await;
     assert!(piped[0].contains("key: 7|x,y, value"), "{piped:?}");
 

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //!  open: DESCRIBE `ns.t` (keys, topic) ─► end offsets of the topic now
-//!    ─► push query from earliest: SELECT *, ROWTIME, ROWPARTITION, ROWOFFSET[, (filter)] … EMIT CHANGES
+//!    ─► push query from earliest: SELECT *[, ROWTIME], ROWPARTITION, ROWOFFSET[, (filter)] … EMIT CHANGES
+//!       (ROWTIME for a stream, whose snapshot a TTL trims)
 //!    ─► fold rows into key → (_seq, row) until those end offsets (the snapshot)
 //!  next_changes: each later row ─► insert (new key) | update (old row from the map) |
 //!       delete (tombstone, or the row no longer matches the filter)
@@ -94,7 +95,9 @@ async fn start(
     name: &str,
     filter: Option<&str>,
     owner: Option<&str>,
+    rowtime: bool,
 ) -> Result<QueryHandle, Failure> {
+    let rowtime = if rowtime { ", ROWTIME" } else { "" };
     let matched = filter
         .map(|f| format!(", ({f}) AS {MATCH_COLUMN}"))
         .unwrap_or_default();
@@ -102,7 +105,7 @@ async fn start(
         .map(|o| format!(" WHERE `{OWNER_COLUMN}` = '{}'", o.replace('\'', "''")))
         .unwrap_or_default();
     let sql = format!(
-        "SELECT *, ROWTIME, ROWPARTITION, ROWOFFSET{matched} FROM {}{owned} EMIT CHANGES;",
+        "SELECT *{rowtime}, ROWPARTITION, ROWOFFSET{matched} FROM {}{owned} EMIT CHANGES;",
         quote(name)
     );
     let properties = HashMap::from([("auto.offset.reset".to_string(), "earliest".to_string())]);
@@ -149,7 +152,8 @@ pub(super) struct Layout {
     columns: Vec<(String, Option<usize>)>,
     pub(super) schema: Vec<SchemaField>,
     keys: Vec<usize>,
-    rowtime: usize,
+    /// Only a stream's feed reads ROWTIME (its rows are kept for a TTL-trimmed snapshot).
+    rowtime: Option<usize>,
     partition: usize,
     offset: usize,
     matched: Option<usize>,
@@ -207,7 +211,7 @@ impl Layout {
             columns,
             schema,
             keys,
-            rowtime: find("ROWTIME").ok_or_else(internal)?,
+            rowtime: find("ROWTIME"),
             partition: find("ROWPARTITION").ok_or_else(internal)?,
             offset: find("ROWOFFSET").ok_or_else(internal)?,
             matched: find(MATCH_COLUMN),
@@ -223,7 +227,7 @@ impl Layout {
         }
         let partition = cells[self.partition].as_u64().unwrap_or(0);
         let offset = cells[self.offset].as_u64().unwrap_or(0);
-        let rowtime = cells[self.rowtime].as_i64().unwrap_or(0);
+        let rowtime = self.rowtime.and_then(|i| cells[i].as_i64()).unwrap_or(0);
         let partition = u32::try_from(partition).unwrap_or(u32::MAX);
         let seq = seq_of(partition, offset);
         let row: Row = self
@@ -483,9 +487,10 @@ impl Feed {
         let ends = engine
             .describe_topic(&source.topic)
             .ok_or_else(|| failure(code::NOT_FOUND, format!("Table '{name}' has no topic")))?;
-        let mut query = start(engine, &name, sql.filter.as_deref(), owner).await?;
+        let keyed = source.kind == SourceKind::Table;
+        let mut query = start(engine, &name, sql.filter.as_deref(), owner, !keyed).await?;
         let layout = Layout::new(&query, &source, &sql.projection)?;
-        let mut table = LiveTable::new(source.kind == SourceKind::Table, ends.partitions.len());
+        let mut table = LiveTable::new(keyed, ends.partitions.len());
         let total: u64 = ends
             .partitions
             .iter()
