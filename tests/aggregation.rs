@@ -342,3 +342,111 @@ async fn push_queries_aggregate_in_memory_without_needing_the_key() {
     );
     server.stop().await;
 }
+
+/// `sluice_pull_plans_reused_total` from `/metrics`.
+async fn pull_plans_reused(server: &TestServer) -> u64 {
+    let (status, _, body) = server.h1().await.send("GET", "/metrics", &[], b"").await;
+    assert_eq!(status, StatusCode::OK);
+    let text = String::from_utf8_lossy(&body);
+    text.lines()
+        .find_map(|l| l.strip_prefix("sluice_pull_plans_reused_total "))
+        .unwrap_or_else(|| panic!("no pull plan counter in {text}"))
+        .parse()
+        .expect("a count")
+}
+
+#[tokio::test]
+async fn key_lookups_of_one_shape_reuse_a_plan_and_answer_their_own_keys() {
+    let server = TestServer::start().await;
+    server
+        .ksql_ok("CREATE STREAM orders (id BIGINT KEY, item STRING, qty INT) WITH (kafka_topic='orders', value_format='JSON', partitions=2);")
+        .await;
+    server
+        .ksql_ok("CREATE TABLE latest AS SELECT id, LATEST_BY_OFFSET(item) AS item, SUM(qty) AS qty FROM orders GROUP BY id;")
+        .await;
+    insert(
+        &server,
+        "orders",
+        &[
+            "1, 'a', 1",
+            "2, 'b''s', 2",
+            "3, 'c', 3",
+            "4, 'd', 4",
+            "2, 'e', 5",
+        ],
+    )
+    .await;
+    wait_caught_up(server.addr).await;
+    let reused = pull_plans_reused(&server).await;
+    let expected = [(1, "a", 1), (2, "e", 7), (3, "c", 3), (4, "d", 4)];
+    for (id, item, qty) in expected {
+        assert_eq!(
+            rows(
+                server.addr,
+                &format!("SELECT * FROM latest WHERE id = {id};")
+            )
+            .await,
+            vec![vec![json!(id), json!(item), json!(qty)]],
+            "id {id}"
+        );
+    }
+    // A key with no row, and a list of keys in one statement of a shape of its own.
+    assert!(rows(server.addr, "SELECT * FROM latest WHERE id = 99;")
+        .await
+        .is_empty());
+    for (list, want) in [
+        ("(4, 1, 99)", vec!["a", "d"]),
+        ("(2, 3, 98)", vec!["c", "e"]),
+    ] {
+        let got = rows(
+            server.addr,
+            &format!("SELECT item FROM latest WHERE id IN {list};"),
+        )
+        .await;
+        let mut got: Vec<&str> = got.iter().map(|r| r[0].as_str().expect("item")).collect();
+        got.sort_unstable();
+        assert_eq!(got, want, "{list}");
+    }
+    // Four lookups after the first of their shape, and the second list.
+    assert_eq!(pull_plans_reused(&server).await - reused, 5);
+
+    // The table made again under its name with other columns: the same shape answers
+    // from the new table, not from the plan kept for the old one.
+    server.ksql_ok("TERMINATE ALL;").await;
+    server.ksql_ok("DROP TABLE latest;").await;
+    server
+        .ksql_ok("CREATE TABLE latest AS SELECT id, COUNT(*) AS n FROM orders GROUP BY id;")
+        .await;
+    // A persistent query starts at the end of its source (ksqlDB's default).
+    insert(&server, "orders", &["2, 'f', 6", "2, 'g', 7"]).await;
+    wait_caught_up(server.addr).await;
+    assert_eq!(
+        rows(server.addr, "SELECT * FROM latest WHERE id = 2;").await,
+        vec![vec![json!(2), json!(2)]]
+    );
+}
+
+#[tokio::test]
+async fn key_lookups_of_a_table_read_from_its_topic_answer_their_own_keys() {
+    // A SOURCE table's rows are read from its topic, not looked up: a second lookup of the
+    // same shape must still filter them by its own key.
+    let server = TestServer::start().await;
+    server
+        .ksql_ok("CREATE STREAM users_in (id BIGINT KEY, name STRING) WITH (kafka_topic='users', value_format='JSON', partitions=1);")
+        .await;
+    server
+        .ksql_ok("CREATE SOURCE TABLE users (id BIGINT PRIMARY KEY, name STRING) WITH (kafka_topic='users', value_format='JSON');")
+        .await;
+    insert(&server, "users_in", &["1, 'ann'", "2, 'bob'", "3, 'cat'"]).await;
+    for (id, name) in [(1, "ann"), (2, "bob"), (3, "cat"), (2, "bob")] {
+        assert_eq!(
+            rows(
+                server.addr,
+                &format!("SELECT * FROM users WHERE id = {id};")
+            )
+            .await,
+            vec![vec![json!(id), json!(name)]],
+            "id {id}"
+        );
+    }
+}

@@ -16,6 +16,7 @@ use crate::data_dir;
 use crate::error::Result;
 use crate::limits::EngineLimits;
 use crate::log::{EmbeddedLog, FsyncPolicy, KafkaConfig, KafkaLog, LogConfig, LogStore};
+use crate::plan::pull_cache::PullPlanCache;
 use crate::query::persistent::{
     CheckpointStore, JournalCheckpoints, KafkaCheckpoints, PersistentQueries, QueryLeases,
 };
@@ -137,6 +138,8 @@ pub struct Runtime {
     following: AtomicBool,
     /// Node-wide limits statements and queries run into.
     pub(crate) limits: EngineLimits,
+    /// Key lookups' plans by statement shape.
+    pub(crate) pull_plans: PullPlanCache,
 }
 
 /// How long the follower sleeps without news before checking the runtime still exists,
@@ -168,6 +171,7 @@ impl Runtime {
             persistent: Arc::new(PersistentQueries::new(checkpoints, state, leases)),
             following: AtomicBool::new(false),
             limits,
+            pull_plans: PullPlanCache::default(),
         };
         runtime.replay(&entries)?;
         Ok(runtime)

@@ -165,13 +165,14 @@ impl Engine {
         }
         let props = QueryProperties::from_map(request.properties)?;
         let table_from_topic = props.pull_table_from_topic == Toggle::Enabled;
-        let plan = if request.sql.len() <= INLINE_PARSE_BYTES_MAX {
+        let mut plan = if request.sql.len() <= INLINE_PARSE_BYTES_MAX {
             plan(rt, request.sql, request.session_variables, &props)?
         } else {
-            let (rt, sql, vars) = (
+            let (rt, sql, vars, props) = (
                 Arc::clone(rt),
                 request.sql.to_string(),
                 request.session_variables.clone(),
+                props.clone(),
             );
             self.off_the_workers("query planner", move || plan(&rt, &sql, &vars, &props))
                 .await??
@@ -189,7 +190,6 @@ impl Engine {
                 EngineError::not_found(format!("Topic '{}' does not exist", plan.source.topic))
             })?;
             let rows = match rt.persistent.table_store(&catalog, &plan.source.name)? {
-                Some(TableRows::Topic) => materialized::from_topic(&topic).await?,
                 Some(TableRows::Store(store)) => match &plan.lookup {
                     Some(keys) => materialized::from_store_keys(
                         &store,
@@ -199,10 +199,25 @@ impl Engine {
                     )?,
                     None => materialized::from_store(&store, topic.partition_count())?,
                 },
-                None if plan.source.read_only || table_from_topic => {
+                readable => {
+                    let from_topic = matches!(readable, Some(TableRows::Topic))
+                        || plan.source.read_only
+                        || table_from_topic;
+                    if !from_topic {
+                        return Err(materialized::not_queryable(&plan.source.name));
+                    }
+                    if plan.filter_in_lookup {
+                        // All of the topic is read: the rows need the WHERE after all.
+                        plan = plan_query(
+                            catalog.as_ref(),
+                            request.sql,
+                            request.session_variables,
+                            &props,
+                            rt.clock.now_ms(),
+                        )?;
+                    }
                     materialized::from_topic(&topic).await?
                 }
-                None => return Err(materialized::not_queryable(&plan.source.name)),
             };
             QueryStream::start_materialized(
                 rt.log.as_ref(),
@@ -247,6 +262,12 @@ impl Engine {
         self.rt.shared_batches.rows_taken()
     }
 
+    /// Pull queries planned from the kept plan of an earlier statement of the same shape
+    /// (a key lookup with other keys) since the start.
+    pub fn pull_plans_reused(&self) -> u64 {
+        self.rt.pull_plans.hits()
+    }
+
     /// Records push queries have taken decoded from another query on the same source
     /// (different plans) since the start.
     pub fn shared_records_decoded(&self) -> u64 {
@@ -265,8 +286,8 @@ fn plan(
     session_variables: &HashMap<String, String>,
     props: &QueryProperties,
 ) -> Result<QueryPlan> {
-    plan_query(
-        rt.catalog().as_ref(),
+    rt.pull_plans.plan(
+        &rt.catalog(),
         sql,
         session_variables,
         props,

@@ -20,12 +20,14 @@
 //!   `join/push.rs`.
 //! - `aggregate`: GROUP BY: key columns, aggregate calls, the projection over their output.
 //! - `pull_where`: ksqlDB's checks on a pull query's WHERE over a table (key lookups).
+//! - `pull_cache`: key lookups' plans kept by statement shape (literals taken out).
 //! - `logical`: the plan tree.
 //! - `physical`: the plan tree → `exec` pipeline.
 
 pub(crate) mod aggregate;
 pub(crate) mod join;
 pub mod logical;
+pub(crate) mod pull_cache;
 pub(crate) mod pull_where;
 pub mod persistent;
 pub(crate) mod physical;

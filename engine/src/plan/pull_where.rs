@@ -313,9 +313,14 @@ pub(crate) fn lookup_keys(source: &Source, where_clause: Option<&Expr>) -> Optio
             .collect::<Option<Vec<_>>>()?;
         per_key[i] = Some(values);
     }
+    key_tuples(per_key.into_iter().collect::<Option<Vec<_>>>()?)
+}
+
+/// Every combination of one value per key column (`per_key` in key order), the first key
+/// varying slowest; `None` beyond [`LOOKUP_KEYS_MAX`] tuples.
+pub(crate) fn key_tuples(per_key: Vec<Vec<Value>>) -> Option<Vec<Vec<Value>>> {
     let mut tuples: Vec<Vec<Value>> = vec![Vec::new()];
     for values in per_key {
-        let values = values?;
         tuples = tuples
             .into_iter()
             .flat_map(|t| {
@@ -336,11 +341,61 @@ pub(crate) fn lookup_keys(source: &Source, where_clause: Option<&Expr>) -> Optio
 /// Most key tuples a pull query looks up one by one; beyond it a scan is cheaper.
 pub const LOOKUP_KEYS_MAX: usize = 10_000;
 
+/// A WHERE that is nothing but key bindings, each key column once (`k = literal`,
+/// `k IN (literals)`, joined by AND): per literal in source order, the index of the key
+/// column it binds and the literal. `None` for any other WHERE, where the rows a lookup
+/// finds still need the WHERE as a filter.
+pub(crate) fn exact_key_bindings<'a>(
+    source: &Source,
+    where_clause: &'a Expr,
+) -> Option<Vec<(usize, &'a Literal)>> {
+    let keys: Vec<&Column> = source.schema.keys().collect();
+    let mut conjuncts = Vec::new();
+    split(where_clause, BinaryOp::And, &mut conjuncts);
+    let mut bound = vec![false; keys.len()];
+    let mut out = Vec::new();
+    for c in conjuncts {
+        let (key, literals): (&Column, Vec<&Expr>) = match c {
+            Expr::Binary {
+                op: BinaryOp::Eq,
+                left,
+                right,
+            } => match (key_column(source, left), key_column(source, right)) {
+                (Some(k), None) => (k, vec![&**right]),
+                (None, Some(k)) => (k, vec![&**left]),
+                _ => return None,
+            },
+            Expr::InList {
+                expr,
+                list,
+                negated: false,
+            } => (key_column(source, expr)?, list.iter().collect()),
+            _ => return None,
+        };
+        let i = keys.iter().position(|k| k.name == key.name)?;
+        if std::mem::replace(&mut bound[i], true) {
+            return None;
+        }
+        for e in literals {
+            let Expr::Literal(lit) = e else {
+                return None;
+            };
+            out.push((i, lit));
+        }
+    }
+    bound.iter().all(|b| *b).then_some(out)
+}
+
 /// A literal as a value of key type `ty`, when it is one exactly (no lossy conversion).
 fn literal_as(expr: &Expr, ty: &SqlType) -> Option<Value> {
     let Expr::Literal(lit) = expr else {
         return None;
     };
+    literal_value_as(lit, ty)
+}
+
+/// [`literal_as`] for a literal on its own.
+pub(crate) fn literal_value_as(lit: &Literal, ty: &SqlType) -> Option<Value> {
     match (lit, ty) {
         (Literal::String(s), SqlType::String) => Some(Value::String(s.clone())),
         (Literal::Boolean(b), SqlType::Boolean) => Some(Value::Boolean(*b)),

@@ -35,24 +35,30 @@ pub enum QueryKind {
 }
 
 /// A planned push or pull query.
+#[derive(Clone)]
 pub struct QueryPlan {
     pub id: String,
     pub kind: QueryKind,
     pub sql: String,
     pub source: Arc<Source>,
-    pub column_names: Vec<String>,
-    pub column_types: Vec<SqlType>,
+    /// Shared (as the plan is): a kept plan (`pull_cache`) is cloned for every lookup.
+    pub column_names: Arc<[String]>,
+    pub column_types: Arc<[SqlType]>,
     /// Per column, whether ksqlDB marks it `KEY` in a `/query` header: a key column of the
     /// table a pull query reads, copied as it is. All false otherwise.
-    pub key_columns: Vec<bool>,
+    pub key_columns: Arc<[bool]>,
     /// For a pull query over a table whose WHERE pins every key column to literals: the key
     /// tuples to look up instead of scanning (the WHERE still filters what they find).
     pub lookup: Option<Vec<Vec<crate::types::Value>>>,
-    pub logical: LogicalPlan,
+    pub logical: Arc<LogicalPlan>,
     pub start: StartPosition,
     /// A pull query over an aggregate ([`PULL_AGGREGATES`]): how its changes fold into one
     /// final row per group.
     pub pull_groups: Option<PullGroups>,
+    /// The plan has no WHERE filter because looking up [`QueryPlan::lookup`]'s keys finds
+    /// exactly the rows the WHERE keeps (a kept plan, `pull_cache`): rows read any other way
+    /// (a table's topic) need the query planned with its filter.
+    pub filter_in_lookup: bool,
 }
 
 /// How a pull query over an aggregate runs: as the push aggregate over everything there
@@ -66,7 +72,7 @@ pub struct PullGroups {
 }
 
 /// Request-level settings that change how a query runs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueryProperties {
     pub auto_offset_reset_earliest: Option<bool>,
     /// `ksql.query.push.v2.enabled`: simple push queries over a CSAS/CTAS sink read from
@@ -230,10 +236,20 @@ pub fn plan_query(
     now_ms: i64,
 ) -> Result<QueryPlan> {
     let parsed = sql::parse_one(sql_text, session_variables, &catalog.custom_types())?;
-    let Statement::Query(query) = parsed.statement else {
+    plan_statement(catalog, &parsed.statement, parsed.text, props, now_ms)
+}
+
+/// [`plan_query`] for a statement already parsed; `text` is the statement as echoed.
+pub fn plan_statement(
+    catalog: &dyn SourceLookup,
+    statement: &Statement,
+    text: String,
+    props: &QueryProperties,
+    now_ms: i64,
+) -> Result<QueryPlan> {
+    let Statement::Query(query) = statement else {
         return Err(EngineError::statement(format!(
-            "Not a query: {}",
-            parsed.text
+            "Not a query: {text}"
         )));
     };
     let (name, alias) = match &query.from {
@@ -250,7 +266,7 @@ pub fn plan_query(
             }));
         }
         Relation::Join { .. } => {
-            let join = super::join::push::plan_join_push(catalog, &query)?;
+            let join = super::join::push::plan_join_push(catalog, query)?;
             let start = match props.auto_offset_reset_earliest {
                 Some(true) => StartPosition::Earliest,
                 _ => StartPosition::Latest,
@@ -263,15 +279,16 @@ pub fn plan_query(
                     rand::random::<u64>() >> 1
                 ),
                 kind: QueryKind::Push,
-                sql: parsed.text,
+                sql: text,
                 source: join.first,
-                column_names: join.column_names,
-                column_types: join.column_types,
-                key_columns,
+                column_names: join.column_names.into(),
+                column_types: join.column_types.into(),
+                key_columns: key_columns.into(),
                 lookup: None,
-                logical: join.logical,
+                logical: join.logical.into(),
                 start,
                 pull_groups: None,
+                filter_in_lookup: false,
             });
         }
     };
@@ -279,22 +296,22 @@ pub fn plan_query(
         .source(&name)
         .cloned()
         .ok_or_else(|| EngineError::statement(format!("{name} does not exist.")))?;
-    table_function::check_query(&query, source.kind)?;
+    table_function::check_query(query, source.kind)?;
     if query.window.is_some() && query.emit.is_none() {
         return Err(EngineError::statement(
             "Pull queries don't support WINDOW clauses. See https://cnfl.io/queries for more info.\nAdd EMIT CHANGES if you intended to issue a push query.",
         ));
     }
-    if aggregate::is_aggregation(&query) {
+    if aggregate::is_aggregation(query) {
         if query.emit.is_none() {
             if props.pull_aggregates == Toggle::Enabled {
-                return plan_pull_aggregate(&query, source, alias, parsed.text, props, now_ms);
+                return plan_pull_aggregate(query, source, alias, text, props, now_ms);
             }
             return Err(EngineError::statement(
                 "Pull queries don't support GROUP BY clauses.",
             ));
         }
-        return plan_push_aggregate(&query, source, alias, parsed.text, props);
+        return plan_push_aggregate(query, source, alias, text, props);
     }
     if !query.partition_by.is_empty() {
         return Err(EngineError::statement(
@@ -424,15 +441,16 @@ pub fn plan_query(
     Ok(QueryPlan {
         id,
         kind,
-        sql: parsed.text,
+        sql: text,
         source,
         column_names,
         column_types,
         key_columns,
         lookup,
-        logical,
+        logical: logical.into(),
         start,
         pull_groups: None,
+        filter_in_lookup: false,
     })
 }
 
@@ -513,16 +531,17 @@ fn plan_push_aggregate(
         kind: QueryKind::Push,
         sql,
         source,
-        column_names,
-        column_types,
-        key_columns,
+        column_names: column_names.into(),
+        column_types: column_types.into(),
+        key_columns: key_columns.into(),
         lookup: None,
-        logical,
+        logical: logical.into(),
         start: match props.auto_offset_reset_earliest {
             Some(true) => StartPosition::Earliest,
             _ => StartPosition::Latest,
         },
         pull_groups: None,
+        filter_in_lookup: false,
     })
 }
 

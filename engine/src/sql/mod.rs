@@ -13,12 +13,14 @@
 //! - `type_parser`: types, custom type names included.
 //! - `display`: ksqlDB-style formatting of expressions.
 //! - `variables`: `${name}` substitution.
+//! - [`shape`]: a statement with its literals taken out, the key of cached pull plans.
 
 pub mod ast;
 mod display;
 mod expr_parser;
 mod lexer;
 mod parser;
+pub mod shape;
 mod type_parser;
 mod variables;
 

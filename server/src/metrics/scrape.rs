@@ -107,6 +107,11 @@ fn registry(engine: &Engine, metrics: &Metrics) -> Registry {
         ConstGauge::new(engine.push_query_count() as i64),
     );
     r.register(
+        "sluice_pull_plans_reused",
+        "Pull queries (key lookups) planned from the kept plan of an earlier statement of the same shape",
+        ConstCounter::new(engine.pull_plans_reused()),
+    );
+    r.register(
         "sluice_state_store_bytes",
         "Bytes on disk of stateful queries' state stores",
         ConstGauge::new(i64::try_from(engine.state_store_bytes()).unwrap_or(i64::MAX)),
