@@ -282,25 +282,8 @@ pub(crate) fn lookup_keys(source: &Source, where_clause: Option<&Expr>) -> Optio
     split(where_clause?, BinaryOp::And, &mut conjuncts);
     let mut per_key: Vec<Option<Vec<Value>>> = vec![None; keys.len()];
     for c in conjuncts {
-        let (key, literals): (&Column, Vec<&Expr>) = match c {
-            Expr::Binary {
-                op: BinaryOp::Eq,
-                left,
-                right,
-            } => match (key_column(source, left), key_column(source, right)) {
-                (Some(k), None) => (k, vec![&**right]),
-                (None, Some(k)) => (k, vec![&**left]),
-                _ => continue,
-            },
-            Expr::InList {
-                expr,
-                list,
-                negated: false,
-            } => match key_column(source, expr) {
-                Some(k) => (k, list.iter().collect()),
-                None => continue,
-            },
-            _ => continue,
+        let Some((key, literals)) = key_binding(source, c) else {
+            continue;
         };
         let i = keys.iter().position(|k| k.name == key.name)?;
         if per_key[i].is_some() {
@@ -314,6 +297,28 @@ pub(crate) fn lookup_keys(source: &Source, where_clause: Option<&Expr>) -> Optio
         per_key[i] = Some(values);
     }
     key_tuples(per_key.into_iter().collect::<Option<Vec<_>>>()?)
+}
+
+/// The key column a conjunct binds and the expressions it binds it to: `k = e` (or
+/// `e = k`, `e` naming no key column) and `k IN (e, …)`.
+fn key_binding<'a, 'e>(source: &'a Source, conjunct: &'e Expr) -> Option<(&'a Column, Vec<&'e Expr>)> {
+    match conjunct {
+        Expr::Binary {
+            op: BinaryOp::Eq,
+            left,
+            right,
+        } => match (key_column(source, left), key_column(source, right)) {
+            (Some(k), None) => Some((k, vec![&**right])),
+            (None, Some(k)) => Some((k, vec![&**left])),
+            _ => None,
+        },
+        Expr::InList {
+            expr,
+            list,
+            negated: false,
+        } => Some((key_column(source, expr)?, list.iter().collect())),
+        _ => None,
+    }
 }
 
 /// Every combination of one value per key column (`per_key` in key order), the first key
@@ -355,23 +360,7 @@ pub(crate) fn exact_key_bindings<'a>(
     let mut bound = vec![false; keys.len()];
     let mut out = Vec::new();
     for c in conjuncts {
-        let (key, literals): (&Column, Vec<&Expr>) = match c {
-            Expr::Binary {
-                op: BinaryOp::Eq,
-                left,
-                right,
-            } => match (key_column(source, left), key_column(source, right)) {
-                (Some(k), None) => (k, vec![&**right]),
-                (None, Some(k)) => (k, vec![&**left]),
-                _ => return None,
-            },
-            Expr::InList {
-                expr,
-                list,
-                negated: false,
-            } => (key_column(source, expr)?, list.iter().collect()),
-            _ => return None,
-        };
+        let (key, literals) = key_binding(source, c)?;
         let i = keys.iter().position(|k| k.name == key.name)?;
         if std::mem::replace(&mut bound[i], true) {
             return None;
