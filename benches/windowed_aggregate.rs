@@ -12,7 +12,8 @@
 // machine, busier: a full test run and two builds beside it). 2026-12-06, with state
 // commits deferred to once a second and mimalloc: per user 138 k, per region 450 k, and
 // `group_by_count_sum_100k_keys_1m_rows` (issue 10's 100k keys) 285 k rows/s (149 k with
-// a state commit per batch); benches/README.md, "GROUP BY".
+// a state commit per batch); 2026-12-07, with the state cache's keys inline and only the
+// read columns decoded: 405 k (benches/README.md, "GROUP BY").
 //
 // Stage: `engine/exec/aggregate/windowed` end to end inside the engine: a CTAS with
 // `WINDOW TUMBLING (SIZE 1 MINUTE)` started over ROWS pre-loaded producer rows (mixed-case

@@ -24,7 +24,6 @@ use crate::expr::{compile, ColumnAliasGenerator, ColumnResolver, CompiledExpr};
 use crate::sql::ast::{Emit, Expr, Query, SelectItem, SourceKind};
 use crate::types::SqlType;
 
-use super::scope::SourceResolver;
 use super::select::SelectedColumn;
 
 /// Prefix of the names the rewrite gives grouped expressions and aggregate calls; `$` can
@@ -63,7 +62,7 @@ pub(crate) struct AggregateInput<'a> {
 
 impl<'a> AggregateInput<'a> {
     /// One source's columns, resolved by `resolver`.
-    pub(crate) fn source(source: &Source, resolver: &'a SourceResolver<'a>) -> AggregateInput<'a> {
+    pub(crate) fn source(source: &Source, resolver: &'a dyn ColumnResolver) -> AggregateInput<'a> {
         AggregateInput {
             kind: source.kind,
             resolver,

@@ -121,6 +121,20 @@ impl LogicalPlan {
         }
     }
 
+    /// The scan at the bottom of a single-source chain; `None` over a join.
+    pub(crate) fn scan_mut(&mut self) -> Option<&mut ScanNode> {
+        match self {
+            LogicalPlan::Scan(scan) => Some(scan),
+            LogicalPlan::Join { .. } => None,
+            LogicalPlan::Filter { input, .. }
+            | LogicalPlan::FlatMap { input, .. }
+            | LogicalPlan::Project { input, .. }
+            | LogicalPlan::Limit { input, .. }
+            | LogicalPlan::Aggregate { input, .. }
+            | LogicalPlan::Sink { input, .. } => input.scan_mut(),
+        }
+    }
+
     /// The source the query reads.
     pub fn source(&self) -> &Arc<Source> {
         &self.scan().source

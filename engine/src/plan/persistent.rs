@@ -31,7 +31,7 @@ use crate::types::{Column, ColumnKind, Schema, SqlType};
 
 use super::aggregate::{self, AggregateInput, AggregateMode, PlannedAggregate};
 use super::logical::{LogicalPlan, OutputColumn, ScanNode};
-use super::scope::{compile_where, SourceResolver};
+use super::scope::{compile_where, RecordingResolver, SourceResolver};
 use super::select::{expand_select, Duplicates, SelectScope, SelectedColumn, WildcardOrder};
 use super::table_function;
 
@@ -116,18 +116,10 @@ pub fn plan_persistent(
         source: &source,
         alias,
     };
-    let filter = compile_where(query.where_clause.as_ref(), &resolver)?;
     if aggregate::is_aggregation(query) {
-        return plan_aggregating(
-            sink,
-            &source,
-            &resolver,
-            filter,
-            query,
-            statement_text,
-            source_partitions,
-        );
+        return plan_aggregating(sink, &source, &resolver, query, statement_text, source_partitions);
     }
+    let filter = compile_where(query.where_clause.as_ref(), &resolver)?;
     let partition_by = PartitionBy::of(&query.partition_by);
     let scope = SelectScope {
         columns: &resolver,
@@ -208,15 +200,23 @@ pub fn plan_persistent(
 /// Plans `SELECT … GROUP BY …`: `Sink ─ Project ─ Aggregate ─ Filter? ─ Scan`. Over a table
 /// the WHERE runs inside the aggregate, where a row that fails it withdraws its key's earlier
 /// contribution.
+///
+/// The scan decodes only the columns WHERE, GROUP BY and the aggregate calls read: the
+/// aggregate's output is computed from those alone, and a producer's row has more (with
+/// 100k groups, decoding the rest was ~5% of a GROUP BY's time).
 fn plan_aggregating(
     sink: SinkSpec<'_>,
     source: &Arc<Source>,
     resolver: &SourceResolver<'_>,
-    filter: Option<crate::expr::CompiledExpr>,
     query: &Query,
     statement_text: &str,
     source_partitions: impl Fn(&str) -> Option<u32>,
 ) -> Result<PersistentPlan> {
+    let recorder = RecordingResolver {
+        inner: resolver,
+        slots: std::cell::RefCell::new(Vec::new()),
+    };
+    let filter = compile_where(query.where_clause.as_ref(), &recorder)?;
     let scan = LogicalPlan::Scan(ScanNode {
         source: Arc::clone(source),
         alias: resolver.alias.map(str::to_string),
@@ -225,9 +225,9 @@ fn plan_aggregating(
         // dropped by the aggregate.
         tombstones: Tombstones::Forward,
     });
-    plan_aggregate_into_sink(
+    let mut plan = plan_aggregate_into_sink(
         AggregatedInput {
-            input: AggregateInput::source(source, resolver),
+            input: AggregateInput::source(source, &recorder),
             plan: scan,
             filter,
             sources: vec![Arc::clone(source)],
@@ -236,7 +236,14 @@ fn plan_aggregating(
         query,
         statement_text,
         source_partitions,
-    )
+    )?;
+    let mut slots = recorder.slots.into_inner();
+    slots.sort_unstable();
+    slots.dedup();
+    if let Some(scan) = plan.logical.scan_mut() {
+        scan.decode = DecodeColumns::Only(slots);
+    }
+    Ok(plan)
 }
 
 /// The rows an aggregation reads: its input's plan (a scan, or a join) with the WHERE not
@@ -964,6 +971,33 @@ mod tests {
         assert_eq!(
             topic("CREATE STREAM O WITH (KAFKA_TOPIC='t') AS SELECT * FROM INPUT;"),
             "t"
+        );
+    }
+
+    #[test]
+    fn aggregations_decode_only_the_columns_they_read() {
+        let state = catalog(
+            "CREATE STREAM S (K STRING KEY, A INT, B STRING, C DOUBLE, D BIGINT) WITH (kafka_topic='s', value_format='JSON');
+             CREATE TABLE T (K STRING PRIMARY KEY, A INT, B STRING, C DOUBLE) WITH (kafka_topic='t', value_format='JSON');",
+        );
+        let decode = |csas: &str| plan(&state, csas).unwrap().logical.scan().decode.clone();
+        // Slots: K 0, A 1, B 2, C 3, D 4, then ROWTIME.
+        assert_eq!(
+            decode("CREATE TABLE X AS SELECT B, COUNT(*), SUM(C) FROM S WHERE A > 0 GROUP BY B;"),
+            DecodeColumns::Only(vec![1, 2, 3])
+        );
+        assert_eq!(
+            decode("CREATE TABLE X AS SELECT D % 10 AS G, MAX(ROWTIME) FROM S GROUP BY D % 10;"),
+            DecodeColumns::Only(vec![4, 5])
+        );
+        assert_eq!(
+            decode("CREATE TABLE X AS SELECT B, SUM(A) FROM T WHERE C > 1 GROUP BY B;"),
+            DecodeColumns::Only(vec![1, 2, 3])
+        );
+        // A projection without aggregates still decodes every column for its sink.
+        assert_eq!(
+            decode("CREATE STREAM X AS SELECT K, A FROM S;"),
+            DecodeColumns::All
         );
     }
 }

@@ -513,7 +513,12 @@ fn plan_push_aggregate(
         source: &source,
         alias: alias.as_deref(),
     };
-    let filter = compile_where(query.where_clause.as_ref(), &resolver)?;
+    // The scan decodes only what WHERE, GROUP BY and the aggregate calls read.
+    let recorder = RecordingResolver {
+        inner: &resolver,
+        slots: std::cell::RefCell::new(Vec::new()),
+    };
+    let filter = compile_where(query.where_clause.as_ref(), &recorder)?;
     let scan = LogicalPlan::Scan(ScanNode {
         source: Arc::clone(&source),
         alias: alias.clone(),
@@ -523,8 +528,14 @@ fn plan_push_aggregate(
             SourceKind::Stream => Tombstones::Drop,
         },
     });
-    let input = aggregate::AggregateInput::source(&source, &resolver);
-    let (logical, column_names, column_types) = push_aggregate(query, &input, scan, filter)?;
+    let input = aggregate::AggregateInput::source(&source, &recorder);
+    let (mut logical, column_names, column_types) = push_aggregate(query, &input, scan, filter)?;
+    let mut slots = recorder.slots.into_inner();
+    slots.sort_unstable();
+    slots.dedup();
+    if let Some(scan) = logical.scan_mut() {
+        scan.decode = DecodeColumns::Only(slots);
+    }
     let key_columns = vec![false; column_types.len()];
     Ok(QueryPlan {
         id: format!("transient_{}_{}", source.name, rand::random::<u64>() >> 1),
@@ -687,5 +698,52 @@ fn first_source(relation: &Relation) -> Option<&str> {
     match relation {
         Relation::Source { name, .. } => Some(name),
         Relation::Join { left, .. } => first_source(left),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::CatalogState;
+    use crate::statements::create::{plan_create, PersistenceConfig};
+
+    fn catalog(ddl: &str) -> CatalogState {
+        let mut state = CatalogState::default();
+        for parsed in sql::parse(ddl).expect("DDL parses") {
+            let Statement::CreateSource(create) = parsed.statement else {
+                panic!("not a CREATE");
+            };
+            let source = plan_create(&create, &parsed.text, &PersistenceConfig::default())
+                .expect("DDL plans")
+                .source;
+            state.sources.insert(source.name.clone(), Arc::new(source));
+        }
+        state
+    }
+
+    #[test]
+    fn push_aggregates_decode_only_the_columns_they_read() {
+        let state = catalog(
+            "CREATE STREAM S (K STRING KEY, A INT, B STRING, C DOUBLE, D BIGINT) WITH (kafka_topic='s', value_format='JSON');",
+        );
+        let decode = |sql: &str| {
+            let plan = plan_query(&state, sql, &HashMap::new(), &QueryProperties::default(), 0)
+                .expect("plans");
+            plan.logical.scan().decode.clone()
+        };
+        // Slots: K 0, A 1, B 2, C 3, D 4.
+        assert_eq!(
+            decode("SELECT B, COUNT(*), SUM(C) FROM S WHERE A > 0 GROUP BY B EMIT CHANGES;"),
+            DecodeColumns::Only(vec![1, 2, 3])
+        );
+        assert_eq!(
+            decode("SELECT COUNT(*) FROM S EMIT CHANGES;"),
+            DecodeColumns::Only(vec![])
+        );
+        // Without aggregates: what expressions read; a column only copied stays as text.
+        assert_eq!(
+            decode("SELECT D + 1 AS E, B FROM S EMIT CHANGES;"),
+            DecodeColumns::Only(vec![4])
+        );
     }
 }
