@@ -31,11 +31,17 @@ use crate::response::{error, not_acceptable, read_error, streaming, HttpResponse
 /// connection, small enough to keep end-to-end latency low when rows trickle.
 pub const CHUNK_ROWS_MAX: usize = 256;
 
-/// Sluice's own query property (ksqlDB has none): how a query's answer is framed. `row`, the
-/// default, is ksqlDB's: the header and each row in a DATA frame of their own, which some
-/// clients rely on (npm's `ksqldb-client` parses each frame as one JSON document); `batch`
-/// sends up to [`CHUNK_ROWS_MAX`] rows per frame, for clients that read lines, at less
-/// cost per row (benches/README.md, "Result frames").
+/// Sluice's own query property (ksqlDB has none): how a query's answer is framed. `row` is
+/// ksqlDB's: the header and each row in a DATA frame of their own, which clients of push
+/// queries rely on (npm's `ksqldb-client` parses each frame of a streamed query as one
+/// JSON document); `batch` sends up to [`CHUNK_ROWS_MAX`] rows per frame, at less cost per
+/// row (benches/README.md, "Result frames").
+///
+/// Without the property a push query's rows go a frame each and a pull query's answer in
+/// batches. A pull answer is read to its end by every client (npm's client too), and a
+/// large one as thousands of tiny frames trips the HTTP/2 flood guard of h2 ≥ 0.4.20, the
+/// library under Rust clients (hyper, reqwest): it closes the connection with
+/// `ENHANCE_YOUR_CALM` once ~10k frames under 256 bytes wait unread.
 pub const RESULT_FRAMES_PROPERTY: &str = "sluice.query.result.frames";
 
 /// How an answer's rows go out ([`RESULT_FRAMES_PROPERTY`]).
@@ -46,13 +52,16 @@ enum ResultFrames {
 }
 
 impl ResultFrames {
-    fn from_properties(properties: &HashMap<String, String>) -> Result<ResultFrames, EngineError> {
+    /// The framing a request asks for, if it names one.
+    fn from_properties(
+        properties: &HashMap<String, String>,
+    ) -> Result<Option<ResultFrames>, EngineError> {
         let Some(value) = properties.get(RESULT_FRAMES_PROPERTY) else {
-            return Ok(ResultFrames::Row);
+            return Ok(None);
         };
         match value.to_ascii_lowercase().as_str() {
-            "row" => Ok(ResultFrames::Row),
-            "batch" => Ok(ResultFrames::Batch),
+            "row" => Ok(Some(ResultFrames::Row)),
+            "batch" => Ok(Some(ResultFrames::Batch)),
             _ => Err(EngineError::bad_request(format!(
                 "Invalid value {value} for property {RESULT_FRAMES_PROPERTY}: expected row or batch"
             ))),
@@ -186,6 +195,10 @@ pub async fn respond(
         query.source_name(),
         query.kind() == QueryKind::Push,
     );
+    let frames = frames.unwrap_or(match query.kind() {
+        QueryKind::Push => ResultFrames::Row,
+        QueryKind::Pull => ResultFrames::Batch,
+    });
     let mut pump = Pump::start(Arc::clone(engine), counters, framing, proto, slot, &query);
     if query.kind() == QueryKind::Pull && pump.collect(&mut query).await == Step::Ended {
         return streaming(content_type, frames.full(pump.out));
