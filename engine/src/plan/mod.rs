@@ -35,3 +35,22 @@ pub(crate) mod scope;
 pub(crate) mod select;
 pub mod table_function;
 pub mod transient;
+
+/// A catalog of the sources `ddl`'s CREATE statements declare, for planner tests.
+#[cfg(test)]
+pub(crate) fn test_catalog(ddl: &str) -> crate::catalog::CatalogState {
+    use crate::statements::create::{plan_create, PersistenceConfig};
+    let mut state = crate::catalog::CatalogState::default();
+    for parsed in crate::sql::parse(ddl).expect("DDL parses") {
+        let crate::sql::ast::Statement::CreateSource(create) = parsed.statement else {
+            panic!("not a CREATE");
+        };
+        let source = plan_create(&create, &parsed.text, &PersistenceConfig::default())
+            .expect("DDL plans")
+            .source;
+        state
+            .sources
+            .insert(source.name.clone(), std::sync::Arc::new(source));
+    }
+    state
+}

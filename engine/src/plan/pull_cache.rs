@@ -237,7 +237,6 @@ fn without_filter(plan: LogicalPlan) -> Option<LogicalPlan> {
 mod tests {
     use super::super::transient::{plan_query, Toggle};
     use super::*;
-    use crate::statements::create::{plan_create, PersistenceConfig};
     use proptest::prelude::*;
 
     const DDL: &str = "
@@ -248,17 +247,7 @@ mod tests {
         CREATE STREAM S (ID BIGINT KEY, V STRING) WITH (kafka_topic='s', value_format='JSON');";
 
     fn catalog(ddl: &str) -> Arc<CatalogState> {
-        let mut state = CatalogState::default();
-        for parsed in sql::parse(ddl).expect("DDL parses") {
-            let Statement::CreateSource(create) = parsed.statement else {
-                panic!("not a CREATE");
-            };
-            let source = plan_create(&create, &parsed.text, &PersistenceConfig::default())
-                .expect("DDL plans")
-                .source;
-            state.sources.insert(source.name.clone(), Arc::new(source));
-        }
-        Arc::new(state)
+        Arc::new(super::super::test_catalog(ddl))
     }
 
     fn props() -> QueryProperties {

@@ -703,27 +703,12 @@ fn first_source(relation: &Relation) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_catalog;
     use super::*;
-    use crate::catalog::CatalogState;
-    use crate::statements::create::{plan_create, PersistenceConfig};
-
-    fn catalog(ddl: &str) -> CatalogState {
-        let mut state = CatalogState::default();
-        for parsed in sql::parse(ddl).expect("DDL parses") {
-            let Statement::CreateSource(create) = parsed.statement else {
-                panic!("not a CREATE");
-            };
-            let source = plan_create(&create, &parsed.text, &PersistenceConfig::default())
-                .expect("DDL plans")
-                .source;
-            state.sources.insert(source.name.clone(), Arc::new(source));
-        }
-        state
-    }
 
     #[test]
     fn push_aggregates_decode_only_the_columns_they_read() {
-        let state = catalog(
+        let state = test_catalog(
             "CREATE STREAM S (K STRING KEY, A INT, B STRING, C DOUBLE, D BIGINT) WITH (kafka_topic='s', value_format='JSON');",
         );
         let decode = |sql: &str| {
