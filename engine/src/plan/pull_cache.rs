@@ -18,10 +18,13 @@
 //! would keep, so the kept plan needs no filter. A literal that does not convert to its key
 //! column's type exactly (a string for a BIGINT key, an INT key's value out of range) is
 //! planned the long way, which reports what ksqlDB reports. Plans belong to one catalog
-//! snapshot (any DDL makes a new one) and one set of request properties.
+//! snapshot (any DDL makes a new one) and one set of request properties. A plan from here
+//! says so (`QueryPlan::filter_in_lookup`): rows read any other way than by key lookup (a
+//! table read from its topic) need the query planned again, with its filter.
 //!
-//! Planning a key lookup cost about a third of the server's CPU per lookup (parse, scope,
-//! compile, select list); a hit costs the lexer and a clone.
+//! Planning was 13% of the server's CPU per key lookup (parse, scope, compile, select
+//! list; benches/README.md, "Pull queries"); a hit costs the lexer and a clone of shared
+//! parts.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
