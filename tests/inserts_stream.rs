@@ -11,8 +11,12 @@ const CREATE: &str = "CREATE STREAM s (k STRING KEY, v INT) WITH (kafka_topic='s
 
 async fn read_all_rows(server: &TestServer, limit: u64) -> Vec<serde_json::Value> {
     let sql = format!("SELECT * FROM s EMIT CHANGES LIMIT {limit};");
-    let body = serde_json::json!({"sql": sql, "properties": {"auto.offset.reset": "earliest"}})
-        .to_string();
+    // Up to 10k rows of backlog: batched frames, as a Rust client reading a large backlog
+    // wants them (README, "sluice.query.result.frames"); a frame per row can trip h2's
+    // flood guard when this reader falls behind.
+    let properties =
+        serde_json::json!({"auto.offset.reset": "earliest", "sluice.query.result.frames": "batch"});
+    let body = serde_json::json!({"sql": sql, "properties": properties}).to_string();
     let (status, bytes) = server.h2().await.post("/query-stream", &body).await;
     assert_eq!(status, StatusCode::OK);
     let text = String::from_utf8(bytes.to_vec()).expect("utf8");

@@ -353,7 +353,7 @@ impl LineReader {
                     let rest = self.buf.split();
                     return Some(String::from_utf8(rest.to_vec()).expect("utf8"));
                 }
-                Some(Err(e)) => panic!("body error: {e}"),
+                Some(Err(e)) => panic!("body error: {e:?}"),
                 Some(Ok(f)) => {
                     if let Ok(d) = f.into_data() {
                         self.buf.extend_from_slice(&d);
