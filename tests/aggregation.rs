@@ -449,4 +449,29 @@ async fn key_lookups_of_a_table_read_from_its_topic_answer_their_own_keys() {
             "id {id}"
         );
     }
+    // The table kept from the last queries catches up with what was written since: an
+    // update of 2, a new 4, and both seen by lookups, a scan and a non-key WHERE.
+    insert(&server, "users_in", &["2, 'bea'", "4, 'dan'"]).await;
+    for (id, name) in [(2, "bea"), (4, "dan"), (1, "ann")] {
+        assert_eq!(
+            rows(
+                server.addr,
+                &format!("SELECT * FROM users WHERE id = {id};")
+            )
+            .await,
+            vec![vec![json!(id), json!(name)]],
+            "id {id} after the update"
+        );
+    }
+    let mut all = rows(server.addr, "SELECT * FROM users;").await;
+    all.sort_by_key(|r| r[0].as_i64());
+    assert_eq!(
+        all,
+        [(1, "ann"), (2, "bea"), (3, "cat"), (4, "dan")]
+            .map(|(id, name)| vec![json!(id), json!(name)])
+    );
+    assert_eq!(
+        rows(server.addr, "SELECT id FROM users WHERE name = 'bob';").await,
+        Vec::<Vec<serde_json::Value>>::new()
+    );
 }

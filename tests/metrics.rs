@@ -71,6 +71,7 @@ async fn counters_move_after_inserts_and_queries() {
     assert!(value(&before, "process_open_fds") >= 3.0);
     assert_eq!(value(&before, "sluice_push_queries_open"), 0.0);
     assert_eq!(value(&before, "sluice_state_store_bytes"), 0.0);
+    assert_eq!(value(&before, "sluice_table_views_bytes"), 0.0);
 
     // A push query from the start of the stream, waiting for three rows.
     let mut h2 = server.h2().await;
@@ -207,6 +208,23 @@ async fn counters_move_after_inserts_and_queries() {
         ),
         0.0
     );
+
+    // A pull query over a SOURCE table keeps its rows (three keys) in memory.
+    server
+        .ksql_ok("CREATE SOURCE TABLE pv_now (k STRING PRIMARY KEY, v INT) WITH (kafka_topic='pv', value_format='JSON');")
+        .await;
+    let (status, answer) = h2
+        .post("/query-stream", r#"{"sql":"SELECT * FROM pv_now;"}"#)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        String::from_utf8_lossy(&answer).lines().count(),
+        4,
+        "{answer:?}"
+    );
+    let (_, text) = scrape(&server, None).await;
+    let held = value(&parse(&text), "sluice_table_views_bytes");
+    assert!(held > 3.0 * 10.0, "{held}");
 
     // A bad row: the session ends with an error ack, counted for its stream.
     let (status, _) = h2

@@ -17,6 +17,7 @@ use crate::error::Result;
 use crate::limits::EngineLimits;
 use crate::log::{EmbeddedLog, FsyncPolicy, KafkaConfig, KafkaLog, LogConfig, LogStore};
 use crate::plan::pull_cache::PullPlanCache;
+use crate::query::table_view::TableViews;
 use crate::query::persistent::{
     CheckpointStore, JournalCheckpoints, KafkaCheckpoints, PersistentQueries, QueryLeases,
 };
@@ -140,6 +141,8 @@ pub struct Runtime {
     pub(crate) limits: EngineLimits,
     /// Key lookups' plans by statement shape.
     pub(crate) pull_plans: PullPlanCache,
+    /// Tables read from their topic, kept caught up by the pull queries that read them.
+    pub(crate) table_views: TableViews,
 }
 
 /// How long the follower sleeps without news before checking the runtime still exists,
@@ -172,6 +175,7 @@ impl Runtime {
             following: AtomicBool::new(false),
             limits,
             pull_plans: PullPlanCache::default(),
+            table_views: TableViews::default(),
         };
         runtime.replay(&entries)?;
         Ok(runtime)

@@ -13,6 +13,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use serde_json::Value as Json;
 use sluice_engine::sql::ast::{Expr, Relation, SelectItem, Statement, TableElement};
+use sluice_engine::sql::shape::statement_shape;
 use sluice_engine::sql::{
     parse, parse_expression, parse_type, substitute_variables, EXPRESSION_DEPTH_MAX,
     SUBSTITUTED_SQL_BYTES_MAX,
@@ -30,14 +31,24 @@ use sluice_protocol::rest_proxy::READ_RECORDS_MAX;
 
 // ---- SQL ------------------------------------------------------------------------------
 
-/// `sluice_engine::sql::parse`: statements, splitting, and the round trips below.
+/// `sluice_engine::sql::parse`: statements, splitting, statement shapes, and the round
+/// trips below.
 pub fn sql_parse(data: &[u8]) {
     let Ok(sql) = std::str::from_utf8(data) else {
         return;
     };
+    let shape = statement_shape(sql);
     let Ok(statements) = parse(sql) else {
         return;
     };
+    // A kept pull plan is found by shape and answers with the shape's text, so the shape of
+    // one statement must carry the parser's text, and that text must have the same shape.
+    if let (Some(shape), [parsed]) = (&shape, statements.as_slice()) {
+        assert_eq!(shape.text, parsed.text, "shape text of {sql:?}");
+        let again = statement_shape(&parsed.text).expect("the text keeps its literals");
+        assert_eq!(again.signature, shape.signature, "signature of {sql:?}");
+        assert_eq!(again.literals, shape.literals, "literals of {sql:?}");
+    }
     for parsed in &statements {
         // The text ksqlDB echoes for a statement is itself that statement.
         let again = parse(&parsed.text)

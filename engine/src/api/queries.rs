@@ -206,8 +206,12 @@ impl Engine {
                     if !from_topic {
                         return Err(materialized::not_queryable(&plan.source.name));
                     }
-                    if plan.filter_in_lookup {
-                        // All of the topic is read: the rows need the WHERE after all.
+                    let read = rt
+                        .table_views
+                        .rows(&plan.source, &topic, plan.lookup.as_deref())
+                        .await?;
+                    if plan.filter_in_lookup && !read.exact_lookup {
+                        // Every row came: the rows need the WHERE after all.
                         plan = plan_query(
                             catalog.as_ref(),
                             request.sql,
@@ -216,7 +220,7 @@ impl Engine {
                             rt.clock.now_ms(),
                         )?;
                     }
-                    materialized::from_topic(&topic).await?
+                    read.cursors
                 }
             };
             QueryStream::start_materialized(
@@ -266,6 +270,11 @@ impl Engine {
     /// (a key lookup with other keys) since the start.
     pub fn pull_plans_reused(&self) -> u64 {
         self.rt.pull_plans.hits()
+    }
+
+    /// Bytes of the rows kept for tables read from their topic (`query::table_view`).
+    pub fn table_views_bytes(&self) -> usize {
+        self.rt.table_views.held_bytes()
     }
 
     /// Records push queries have taken decoded from another query on the same source

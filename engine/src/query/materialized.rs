@@ -5,21 +5,18 @@
 //! ```text
 //!  CTAS table    ─► its query's state store, table `mat` ([partition][key] → [ts][value]):
 //!                   point reads for key lookups, a scan otherwise
-//!  SOURCE table  ─► its topic read to the end, the last record per key kept, deletes dropped
+//!  SOURCE table  ─► its view (`table_view`): the topic's latest row per key, caught up
 //!       └─► one MaterializedCursor per partition, rows in key-byte order
 //! ```
 //!
 //! A plain `CREATE TABLE` is not materialized, so pull queries refuse it (ksqlDB's text).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 use crate::error::{EngineError, Result};
-use crate::log::{
-    read_to, Offset, PartitionCursor, PartitionId, Record, StartPosition, StoredRecord, TopicLog,
-};
+use crate::log::{Offset, PartitionCursor, PartitionId, Record, StoredRecord};
 use crate::catalog::Source;
 use crate::format::key::encode_key;
 use crate::log::partition_for_key;
@@ -27,15 +24,6 @@ use crate::state::{StateStore, StateTable};
 use crate::types::{Column, Value};
 
 use super::persistent::MATERIALIZED_TABLE;
-
-/// Rows a pull query over a SOURCE table reads from its topic before giving up: the table
-/// is rebuilt in memory per query, so the bound keeps one query's memory in check until
-/// source tables get a store of their own.
-pub const SOURCE_TABLE_RECORDS_MAX: usize = 10_000_000;
-
-/// Records read from a SOURCE table's topic per call while rebuilding it: large enough to
-/// amortise the call, small enough that the batch held at once stays a few MiB.
-const SOURCE_TABLE_READ_RECORDS_MAX: usize = 4096;
 
 /// A table's current rows of one partition, served as records with offsets 0, 1, ….
 pub(crate) struct MaterializedCursor {
@@ -51,6 +39,16 @@ impl MaterializedCursor {
             rows,
             position: 0,
         }
+    }
+
+    /// A cursor over `rows` (key, timestamp, value), in the order given.
+    pub(crate) fn from_rows(partition: PartitionId, rows: Vec<(Bytes, i64, Bytes)>) -> MaterializedCursor {
+        let rows = rows
+            .into_iter()
+            .enumerate()
+            .map(|(n, (key, ts, value))| record(partition, n, key, ts, value))
+            .collect();
+        MaterializedCursor::new(partition, rows)
     }
 
     /// How many rows it serves: where a pull query stops.
@@ -198,57 +196,6 @@ pub(crate) fn from_store_keys(
         .enumerate()
         .map(|(p, r)| MaterializedCursor::new(PartitionId(p as u32), r))
         .collect())
-}
-
-/// Cursors over a SOURCE table's current rows, rebuilt from its topic: the last record of
-/// each key, keys whose last record is a tombstone left out.
-pub(crate) async fn from_topic(topic: &Arc<dyn TopicLog>) -> Result<Vec<MaterializedCursor>> {
-    let mut cursors = Vec::new();
-    let mut budget = SOURCE_TABLE_RECORDS_MAX;
-    for p in 0..topic.partition_count() {
-        let partition = PartitionId(p);
-        let end = topic.end_offset(partition);
-        let mut cursor = topic.cursor(partition, StartPosition::Earliest)?;
-        let mut latest: BTreeMap<Bytes, Option<(i64, Bytes)>> = BTreeMap::new();
-        let mut records = Vec::new();
-        while cursor.position() < end {
-            records.clear();
-            // Waits for records a Kafka fetch has in flight; gives up (with the rows read so
-            // far) only if the end is not reached within the bounded wait.
-            let reached = read_to(
-                topic.as_ref(),
-                cursor.as_mut(),
-                end,
-                &mut records,
-                SOURCE_TABLE_READ_RECORDS_MAX,
-            )
-            .await?;
-            // Not reached with room left: the wait ran out (or the topic went); stop here.
-            let stalled = !reached && records.len() < SOURCE_TABLE_READ_RECORDS_MAX;
-            budget = budget.checked_sub(records.len()).ok_or_else(|| {
-                EngineError::statement(format!(
-                    "The table's topic holds more than {SOURCE_TABLE_RECORDS_MAX} records; pull queries over it are refused."
-                ))
-            })?;
-            for r in records.drain(..) {
-                let Some(key) = r.record.key else { continue };
-                let row = r.record.value.map(|v| (r.record.timestamp_ms, v));
-                latest.insert(key, row);
-            }
-            if stalled {
-                break;
-            }
-        }
-        let mut rows = Vec::new();
-        for (key, row) in latest {
-            if let Some((ts, value)) = row {
-                let n = rows.len();
-                rows.push(record(partition, n, key, ts, value));
-            }
-        }
-        cursors.push(MaterializedCursor::new(partition, rows));
-    }
-    Ok(cursors)
 }
 
 /// ksqlDB's error for a pull query over a table nothing materializes.

@@ -3,8 +3,9 @@
 //!
 //! - `transient`: cursor → decode → filter → project → limit, in batches for a response.
 //! - `group_fold`: a pull query over an aggregate: the last row of each group.
-//! - `materialized`: a table's current rows (its store, or its compacted topic) for pull
-//!   queries.
+//! - `materialized`: a table's current rows (its store, or its view) for pull queries.
+//! - `table_view`: tables read from their topic, kept as the latest row per key and caught
+//!   up by each pull query.
 //! - `shared_batches`: result batches identical push queries share (read and decode once).
 //! - `shared_decode`: decoded records push queries with different plans on one source
 //!   share (decode once, filter and project per query).
@@ -19,4 +20,5 @@ pub mod print;
 pub mod raw_records;
 pub mod shared_batches;
 pub mod shared_decode;
+pub(crate) mod table_view;
 pub mod transient;

@@ -112,6 +112,11 @@ fn registry(engine: &Engine, metrics: &Metrics) -> Registry {
         ConstCounter::new(engine.pull_plans_reused()),
     );
     r.register(
+        "sluice_table_views_bytes",
+        "Bytes of the rows kept for tables read from their topic (SOURCE tables, face tables)",
+        ConstGauge::new(i64::try_from(engine.table_views_bytes()).unwrap_or(i64::MAX)),
+    );
+    r.register(
         "sluice_state_store_bytes",
         "Bytes on disk of stateful queries' state stores",
         ConstGauge::new(i64::try_from(engine.state_store_bytes()).unwrap_or(i64::MAX)),
