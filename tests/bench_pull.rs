@@ -7,8 +7,9 @@ use std::process::Command;
 
 use support::{TestServer, WAIT};
 
-/// Runs `sluice bench --pull-queries` on `endpoint` against `server` and returns its report.
-async fn pull_bench(server: &TestServer, endpoint: &str) -> serde_json::Value {
+/// Runs `sluice bench --pull-queries` on `endpoint` over a `table` (`ctas` or `source`)
+/// against `server` and returns its report.
+async fn pull_bench(server: &TestServer, endpoint: &str, table: &str) -> serde_json::Value {
     let args: Vec<String> = [
         "bench",
         "--addr",
@@ -27,6 +28,8 @@ async fn pull_bench(server: &TestServer, endpoint: &str) -> serde_json::Value {
         "1",
         "--pull-endpoint",
         endpoint,
+        "--pull-table",
+        table,
         "--json",
         "--quiet",
     ]
@@ -55,11 +58,16 @@ async fn pull_bench(server: &TestServer, endpoint: &str) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pull_queries_get_their_rows_without_errors() {
     let server = TestServer::start().await;
-    // The second run finds the first one's leftovers gone and sets up again.
-    for (endpoint, path) in [("query-stream", "/query-stream"), ("query", "/query")] {
-        let report = pull_bench(&server, endpoint).await;
+    // Each run finds the last one's leftovers gone and sets up again.
+    for (endpoint, path, table) in [
+        ("query-stream", "/query-stream", "ctas"),
+        ("query", "/query", "ctas"),
+        ("query-stream", "/query-stream", "source"),
+    ] {
+        let report = pull_bench(&server, endpoint, table).await;
         assert_eq!(report["ok"], true, "{report:#}");
         assert_eq!(report["config"]["endpoint"], path, "{report:#}");
+        assert_eq!(report["config"]["table_kind"], table, "{report:#}");
         assert_eq!(report["loaded_rows"], 500, "{report:#}");
         let ok = report["queries_ok"].as_u64().expect("a count");
         assert!(ok > 0, "{report:#}");

@@ -157,7 +157,8 @@ pub struct PullReport {
     pub loaded_rows: u64,
     pub load_s: f64,
     pub load_rows_per_s: f64,
-    /// From the CTAS statement to its progress reporting every loaded row read.
+    /// From the CTAS statement to its progress reporting every loaded row read (with a
+    /// source table, which has no query to wait for: its CREATE's round trip).
     pub ctas_catch_up_s: f64,
     /// Lookups answered with status 200 and exactly the key's row.
     pub queries_ok: u64,
@@ -193,6 +194,8 @@ pub struct PullConfigEcho {
     pub duration_s_max: f64,
     pub endpoint: String,
     pub table: String,
+    /// `ctas` or `source` (`--pull-table`).
+    pub table_kind: String,
     pub row_shape: RowShape,
     pub partitions: u32,
     pub seed: u64,
@@ -452,11 +455,12 @@ pub fn render_pull_human(r: &PullReport) -> String {
     let w = &mut out;
     let _ = writeln!(
         w,
-        "sluice bench --pull-queries against {}: {} keys in {} ({} rows, {} partition(s)), \
+        "sluice bench --pull-queries against {}: {} keys in {} ({}, {} rows, {} partition(s)), \
          {} connection(s) × {} in flight on {}, {pace}, {:.0} s",
         c.addr,
         thousands(c.keys),
         c.table,
+        c.table_kind,
         c.row_shape.name(),
         c.partitions,
         c.connections,
@@ -464,9 +468,14 @@ pub fn render_pull_human(r: &PullReport) -> String {
         c.endpoint,
         c.duration_s_max,
     );
+    let table_ready = if c.table_kind == "source" {
+        "the source table was created"
+    } else {
+        "the CTAS caught up"
+    };
     let _ = writeln!(
         w,
-        "{:<14}{} rows loaded in {:.2} s ({} rows/s); the CTAS caught up {:.2} s later",
+        "{:<14}{} rows loaded in {:.2} s ({} rows/s); {table_ready} {:.2} s later",
         "setup",
         thousands(r.loaded_rows),
         r.load_s,

@@ -4,13 +4,17 @@
 //! ```text
 //!  setup: /ksql DROP + CREATE STREAM bench_pull_src (ID BIGINT KEY, <the row shape's columns>)
 //!         ─► producer (/inserts-stream): one row per key 0..keys from the bench's generator
-//!         ─► CTAS bench_pull: LATEST_BY_OFFSET of each column, COUNT(*), GROUP BY ID,
-//!            from earliest ─► GET /queries/{id}/progress until every loaded row is read
+//!         ─► --pull-table ctas (default): CTAS bench_pull: LATEST_BY_OFFSET of each column,
+//!            COUNT(*), GROUP BY ID, from earliest ─► GET /queries/{id}/progress until every
+//!            loaded row is read
+//!            --pull-table source: CREATE SOURCE TABLE bench_pull (ID BIGINT PRIMARY KEY,
+//!            <the stream's value columns>) over the stream's topic: no query, nothing to
+//!            wait for (every row the loader had acked is durable and readable)
 //!            (meanwhile the generator is replayed: every key's expected row, hashed)
 //!  run:   connections × in-flight workers, each: pick a random key ─► POST /query-stream
 //!         (or /query with `--pull-endpoint query`)
 //!         ─► status 200, the table's header, exactly that key's row ─► HDR latency
-//!  end:   TERMINATE + DROP ─► report (human or --json)
+//!  end:   TERMINATE (ctas) + DROP ─► report (human or --json)
 //! ```
 //!
 //! Workers run a closed loop (each sends its next lookup when its last is answered) or, with
@@ -69,8 +73,9 @@ const ERROR_EXAMPLE_BYTES_MAX: usize = 300;
 /// The `--pull-*` options.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PullArgs {
-    /// Instead of ingest: load --pull-keys rows into a stream, materialize them in a CTAS
-    /// table (`bench_pull`, keyed by ID) and run key lookups on it over `/query-stream`.
+    /// Instead of ingest: load --pull-keys rows into a stream, make a table of them
+    /// (`bench_pull`, keyed by ID; see --pull-table) and run key lookups on it over
+    /// `/query-stream`.
     #[arg(long)]
     pull_queries: bool,
 
@@ -98,6 +103,32 @@ pub struct PullArgs {
     /// The endpoint the lookups go to: `query-stream` (ksqlDB's v2 API) or the old `query`.
     #[arg(long, value_enum, default_value_t = PullEndpoint::QueryStream, requires = "pull_queries")]
     pull_endpoint: PullEndpoint,
+
+    /// The table the lookups read: `ctas` (a CTAS over the stream, materialized by its
+    /// query) or `source` (a SOURCE table over the stream's topic, read from the topic).
+    #[arg(long, value_enum, default_value_t = PullTable::Ctas, requires = "pull_queries")]
+    pull_table: PullTable,
+}
+
+/// What kind of table `bench_pull` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PullTable {
+    /// `CREATE TABLE bench_pull AS SELECT ID, LATEST_BY_OFFSET(…) …, COUNT(*) AS UPDATES
+    /// FROM bench_pull_src GROUP BY ID`: a persistent query materializes it.
+    Ctas,
+    /// `CREATE SOURCE TABLE bench_pull (ID BIGINT PRIMARY KEY, <the stream's value
+    /// columns>)` over the stream's topic: no query, each row as loaded.
+    Source,
+}
+
+impl PullTable {
+    /// The name `--pull-table` takes.
+    fn name(self) -> &'static str {
+        match self {
+            PullTable::Ctas => "ctas",
+            PullTable::Source => "source",
+        }
+    }
 }
 
 /// Where lookups are sent.
@@ -203,56 +234,240 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The table's columns after its key `ID`, as `SELECT *` returns them.
+/// The table's columns, its key `ID` first, as `SELECT *` returns them.
 #[derive(Debug, Clone)]
 struct TableShape {
-    /// (name, SQL type) of each column, the key first.
-    columns: Vec<(&'static str, &'static str)>,
+    kind: PullTable,
+    columns: Vec<Column>,
+}
+
+#[derive(Debug, Clone)]
+struct Column {
+    name: String,
+    /// As the CREATE statement spells it.
+    sql_type: String,
+    /// How its values compare.
+    ty: ColumnType,
+}
+
+impl Column {
+    fn new(name: &str, sql_type: &str) -> Column {
+        Column {
+            name: name.to_string(),
+            sql_type: sql_type.to_string(),
+            ty: ColumnType::parse(sql_type),
+        }
+    }
+}
+
+/// What comparing a column's values needs to know of its type.
+#[derive(Debug, Clone, PartialEq)]
+enum ColumnType {
+    /// DOUBLE or DECIMAL: compared as a float (a producer's `1234` is the server's `1234.0`,
+    /// a producer's `20.5` a DECIMAL(10, 2)'s `20.50`).
+    Number,
+    /// The fields (name, type) in the schema's order and spelling.
+    Struct(Vec<(String, ColumnType)>),
+    Array(Box<ColumnType>),
+    /// A map's values (its keys are strings; their order is no part of the value).
+    Map(Box<ColumnType>),
+    /// Compared as is.
+    Other,
+}
+
+impl ColumnType {
+    fn parse(sql_type: &str) -> ColumnType {
+        let ty = sql_type.trim();
+        let inner = |prefix: &str| {
+            ty.strip_prefix(prefix)
+                .and_then(|t| t.trim_start().strip_prefix('<'))
+                .and_then(|t| t.strip_suffix('>'))
+        };
+        if ty == "DOUBLE" || ty.starts_with("DECIMAL") {
+            ColumnType::Number
+        } else if let Some(fields) = inner("STRUCT") {
+            ColumnType::Struct(
+                split_top_level(fields)
+                    .map(|field| {
+                        let (name, ty) = field.split_once(' ').unwrap_or((field, ""));
+                        (name.to_string(), ColumnType::parse(ty))
+                    })
+                    .collect(),
+            )
+        } else if let Some(element) = inner("ARRAY") {
+            ColumnType::Array(Box::new(ColumnType::parse(element)))
+        } else if let Some(entry) = inner("MAP") {
+            let value = split_top_level(entry).nth(1).unwrap_or_default();
+            ColumnType::Map(Box::new(ColumnType::parse(value)))
+        } else {
+            ColumnType::Other
+        }
+    }
+
+    /// A value of this type in its canonical form (`None` if it is not one): numbers as
+    /// floats and maps' keys sorted, at any depth (a struct's fields keep their order).
+    fn canonical(&self, value: &mut Value) -> Option<()> {
+        if value.is_null() {
+            return Some(());
+        }
+        match self {
+            ColumnType::Number => *value = Value::from(value.as_f64()?),
+            ColumnType::Struct(fields) => {
+                let object = value.as_object_mut()?;
+                for (name, ty) in fields {
+                    if let Some(v) = object.get_mut(name) {
+                        ty.canonical(v)?;
+                    }
+                }
+            }
+            ColumnType::Array(element) => {
+                for v in value.as_array_mut()? {
+                    element.canonical(v)?;
+                }
+            }
+            ColumnType::Map(entry) => {
+                let map = value.as_object_mut()?;
+                map.sort_keys();
+                for v in map.values_mut() {
+                    entry.canonical(v)?;
+                }
+            }
+            ColumnType::Other => {}
+        }
+        Some(())
+    }
+
+    /// What the table holds for a loaded JSON value: a struct's fields named as the schema
+    /// names them, in its order (matched case-insensitively, null where left out).
+    fn expected(&self, loaded: &Value) -> Value {
+        match (self, loaded) {
+            (ColumnType::Struct(fields), Value::Object(object)) => Value::Object(
+                fields
+                    .iter()
+                    .map(|(name, ty)| (name.clone(), ty.expected(&field_of(object, name))))
+                    .collect(),
+            ),
+            (ColumnType::Array(element), Value::Array(values)) => {
+                Value::Array(values.iter().map(|v| element.expected(v)).collect())
+            }
+            (ColumnType::Map(entry), Value::Object(object)) => Value::Object(
+                object
+                    .iter()
+                    .map(|(k, v)| (k.clone(), entry.expected(v)))
+                    .collect(),
+            ),
+            _ => loaded.clone(),
+        }
+    }
+}
+
+/// The field of a JSON object named `name`, matched case-insensitively (null if absent).
+fn field_of(object: &serde_json::Map<String, Value>, name: &str) -> Value {
+    object
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map_or(Value::Null, |(_, v)| v.clone())
+}
+
+/// Splits a column list (`A T, B STRUCT<X U, Y V>, C DECIMAL(10, 2)`) at the commas outside
+/// `<…>` and `(…)`, trimmed.
+fn split_top_level(list: &str) -> impl Iterator<Item = &str> {
+    let mut depth = 0i32;
+    let mut parts = Vec::new();
+    let mut from = 0;
+    for (i, c) in list.char_indices() {
+        match c {
+            '<' | '(' => depth += 1,
+            '>' | ')' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&list[from..i]);
+                from = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&list[from..]);
+    parts.into_iter().map(str::trim).filter(|p| !p.is_empty())
 }
 
 impl TableShape {
-    /// The base columns every row shape has, the row's message where the shape has one
-    /// (so a few answers are KiBs, as with real events), and how many rows the key had.
-    fn for_rows(shape: RowShape) -> TableShape {
+    fn for_rows(kind: PullTable, shape: RowShape) -> TableShape {
+        let columns = match kind {
+            PullTable::Ctas => Self::ctas_columns(shape),
+            PullTable::Source => Self::source_columns(shape),
+        };
+        TableShape { kind, columns }
+    }
+
+    /// The CTAS's: the base columns every row shape has, the row's message where the shape
+    /// has one (so a few answers are KiBs, as with real events), and how many rows the key
+    /// had.
+    fn ctas_columns(shape: RowShape) -> Vec<Column> {
         let mut columns = vec![
-            ("ID", "BIGINT"),
-            ("TS", "BIGINT"),
-            ("USER", "STRING"),
-            ("REGION", "STRING"),
-            ("AMOUNT", "DOUBLE"),
-            ("OK", "BOOLEAN"),
+            Column::new("ID", "BIGINT"),
+            Column::new("TS", "BIGINT"),
+            Column::new("USER", "STRING"),
+            Column::new("REGION", "STRING"),
+            Column::new("AMOUNT", "DOUBLE"),
+            Column::new("OK", "BOOLEAN"),
         ];
         if shape.value_columns_sql().contains("MESSAGE STRING") {
-            columns.push(("MESSAGE", "STRING"));
+            columns.push(Column::new("MESSAGE", "STRING"));
         }
-        columns.push(("UPDATES", "BIGINT"));
-        TableShape { columns }
+        columns.push(Column::new("UPDATES", "BIGINT"));
+        columns
     }
 
-    fn ctas_sql(&self) -> String {
-        let values: Vec<String> = self.columns[1..]
-            .iter()
-            .map(|&(name, _)| match name {
-                "UPDATES" => "COUNT(*) AS UPDATES".to_string(),
-                _ => format!("LATEST_BY_OFFSET({name}) AS {name}"),
-            })
-            .collect();
-        format!(
-            "CREATE TABLE {TABLE} AS SELECT ID, {} FROM {SOURCE_STREAM} GROUP BY ID EMIT CHANGES;",
-            values.join(", ")
-        )
+    /// The source table's: the stream's key and every value column, typed as the stream
+    /// declares them.
+    fn source_columns(shape: RowShape) -> Vec<Column> {
+        let mut columns = vec![Column::new("ID", "BIGINT")];
+        columns.extend(split_top_level(&shape.value_columns_sql()).map(|column| {
+            let (name, sql_type) = column.split_once(' ').unwrap_or((column, ""));
+            Column::new(name, sql_type.trim())
+        }));
+        columns
     }
 
-    /// The canonical hash of a row: its values as JSON, DOUBLE columns as floats (a
-    /// producer's `1234` and the server's `1234.0` are the same amount).
+    /// The statement creating the table from the stream (or its topic).
+    fn create_sql(&self) -> String {
+        let values = self.columns[1..].iter();
+        match self.kind {
+            PullTable::Ctas => {
+                let values: Vec<String> = values
+                    .map(|c| match c.name.as_str() {
+                        "UPDATES" => "COUNT(*) AS UPDATES".to_string(),
+                        name => format!("LATEST_BY_OFFSET({name}) AS {name}"),
+                    })
+                    .collect();
+                format!(
+                    "CREATE TABLE {TABLE} AS SELECT ID, {} FROM {SOURCE_STREAM} GROUP BY ID \
+                     EMIT CHANGES;",
+                    values.join(", ")
+                )
+            }
+            PullTable::Source => {
+                let values: Vec<String> = values
+                    .map(|c| format!("{} {}", c.name, c.sql_type))
+                    .collect();
+                // The stream's topic is named as the stream (`super::create_stream`).
+                format!(
+                    "CREATE SOURCE TABLE {TABLE} (ID BIGINT PRIMARY KEY, {}) \
+                     WITH (kafka_topic='{SOURCE_STREAM}', value_format='JSON');",
+                    values.join(", ")
+                )
+            }
+        }
+    }
+
+    /// The canonical hash of a row: its values as JSON, DOUBLE and DECIMAL values as floats
+    /// (a producer's `1234` and the server's `1234.0` are the same amount).
     fn row_hash(&self, mut values: Vec<Value>) -> Option<u64> {
         if values.len() != self.columns.len() {
             return None;
         }
-        for (v, &(_, sql_type)) in values.iter_mut().zip(&self.columns) {
-            if sql_type == "DOUBLE" && !v.is_null() {
-                *v = Value::from(v.as_f64()?);
-            }
+        for (v, column) in values.iter_mut().zip(&self.columns) {
+            column.ty.canonical(v)?;
         }
         let bytes = serde_json::to_vec(&values).expect("JSON values serialise");
         let mut h = DefaultHasher::new();
@@ -261,29 +476,24 @@ impl TableShape {
     }
 
     /// The row the table should hold for a generated source row: the row's value of each
-    /// column (matched case-insensitively, null where the row leaves it out), one update.
+    /// column (matched case-insensitively, null where the row leaves it out), and for the
+    /// CTAS one update.
     fn expected_row(&self, id: u64, generated: &[u8]) -> anyhow::Result<Vec<Value>> {
         let fields: serde_json::Map<String, Value> =
             serde_json::from_slice(generated).context("a generated row is not a JSON object")?;
-        let field = |name: &str| {
-            fields
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map_or(Value::Null, |(_, v)| v.clone())
-        };
         Ok(self
             .columns
             .iter()
-            .map(|&(name, _)| match name {
+            .map(|c| match c.name.as_str() {
                 "ID" => Value::from(id),
-                "UPDATES" => Value::from(1u64),
-                _ => field(name),
+                "UPDATES" if self.kind == PullTable::Ctas => Value::from(1u64),
+                name => c.ty.expected(&field_of(&fields, name)),
             })
             .collect())
     }
 
-    fn names(&self) -> Vec<&'static str> {
-        self.columns.iter().map(|&(n, _)| n).collect()
+    fn names(&self) -> Vec<&str> {
+        self.columns.iter().map(|c| c.name.as_str()).collect()
     }
 }
 
@@ -327,7 +537,7 @@ fn loader_rows(seed: u64, row_shape: RowShape, row_bytes: Option<usize>) -> (Row
 
 async fn bench(args: &BenchArgs, addr: SocketAddr, pid: Option<u32>) -> anyhow::Result<PullReport> {
     let pull = &args.pull;
-    let shape = TableShape::for_rows(args.row_shape);
+    let shape = TableShape::for_rows(pull.pull_table, args.row_shape);
     let mut control = H2::connect(addr).await?;
     drop_leftovers(&mut control).await?;
     let columns = args.row_shape.value_columns_sql();
@@ -373,13 +583,14 @@ async fn bench(args: &BenchArgs, addr: SocketAddr, pid: Option<u32>) -> anyhow::
     let load_us = loaded.last_ack_us.saturating_sub(load_start_us);
     if !args.quiet {
         eprintln!(
-            "bench pull: {} rows loaded in {:.2} s; materializing {TABLE}",
+            "bench pull: {} rows loaded in {:.2} s; creating {TABLE} ({})",
             report::thousands(loaded.acked_rows),
-            load_us as f64 / 1e6
+            load_us as f64 / 1e6,
+            pull.pull_table.name()
         );
     }
 
-    let ctas_start = Instant::now();
+    let table_start = Instant::now();
     let replay = {
         let (shape, seed, row_shape, row_bytes) =
             (shape.clone(), args.seed, args.row_shape, args.row_bytes);
@@ -388,14 +599,21 @@ async fn bench(args: &BenchArgs, addr: SocketAddr, pid: Option<u32>) -> anyhow::
             expected_hashes(&shape, seed, row_shape, row_bytes, keys, load_start_us)
         })
     };
+    // A source table has no query: the rows the loader had acked are readable already.
     let query_id = create_table(&mut control, &shape).await?;
-    wait_caught_up(&mut control, &query_id, pull.pull_keys).await?;
-    let ctas_catch_up_s = ctas_start.elapsed().as_secs_f64();
+    if let Some(query_id) = &query_id {
+        wait_caught_up(&mut control, query_id, pull.pull_keys).await?;
+    }
+    let ctas_catch_up_s = table_start.elapsed().as_secs_f64();
     let expected = Arc::new(replay.await.context("replaying the generator")??);
     let header_tail = probe_header(&mut control, pull.pull_endpoint, &shape).await?;
     if !args.quiet {
         eprintln!(
-            "bench pull: {query_id} caught up in {ctas_catch_up_s:.2} s; looking up for {} s",
+            "bench pull: {} in {ctas_catch_up_s:.2} s; looking up for {} s",
+            match &query_id {
+                Some(id) => format!("{id} caught up"),
+                None => format!("source table {TABLE} created"),
+            },
             pull.pull_duration
         );
     }
@@ -415,7 +633,7 @@ async fn bench(args: &BenchArgs, addr: SocketAddr, pid: Option<u32>) -> anyhow::
     let server_after = pid.and_then(|p| proc_stats::sample(Some(p)).ok());
     let client_after = proc_stats::sample(None).ok();
     // Cleaned up whatever the lookups did, so a rerun against the same server starts over.
-    if let Err(e) = drop_table(&mut control, &query_id).await {
+    if let Err(e) = drop_table(&mut control, query_id.as_deref()).await {
         tracing::warn!(error = %e, "dropping the bench table failed");
     }
     let outcome = outcome?;
@@ -451,6 +669,7 @@ async fn bench(args: &BenchArgs, addr: SocketAddr, pid: Option<u32>) -> anyhow::
             duration_s_max: pull.pull_duration,
             endpoint: pull.pull_endpoint.path().to_string(),
             table: TABLE.to_string(),
+            table_kind: pull.pull_table.name().to_string(),
             row_shape: args.row_shape,
             partitions: args.partitions,
             seed: args.seed,
@@ -507,23 +726,36 @@ async fn drop_leftovers(control: &mut H2) -> anyhow::Result<()> {
     for id in ids {
         control.ksql(&format!("TERMINATE {id};")).await?;
     }
-    control
+    if control
         .ksql(&format!("DROP TABLE IF EXISTS {TABLE} DELETE TOPIC;"))
         .await
+        .is_err()
+    {
+        // A source table left by `--pull-table source`, whose topic ksqlDB may refuse to
+        // delete with it: the stream's topic, which the stream's drop then deletes.
+        control
+            .ksql(&format!("DROP TABLE IF EXISTS {TABLE};"))
+            .await?;
+    }
+    Ok(())
 }
 
-/// Creates the table from earliest (it reads the rows already loaded); returns its query id.
-async fn create_table(control: &mut H2, shape: &TableShape) -> anyhow::Result<String> {
-    let sql = shape.ctas_sql();
+/// Creates the table from earliest (it reads the rows already loaded); returns the CTAS's
+/// query id (`None` for a source table, which has no query).
+async fn create_table(control: &mut H2, shape: &TableShape) -> anyhow::Result<Option<String>> {
+    let sql = shape.create_sql();
     let reply = ksql_reply(
         control,
         &sql,
         serde_json::json!({"auto.offset.reset": "earliest"}),
     )
     .await?;
+    if shape.kind == PullTable::Source {
+        return Ok(None);
+    }
     reply[0]["commandStatus"]["queryId"]
         .as_str()
-        .map(str::to_string)
+        .map(|id| Some(id.to_string()))
         .with_context(|| format!("{sql}: no query id in {reply}"))
 }
 
@@ -556,11 +788,18 @@ async fn wait_caught_up(control: &mut H2, query_id: &str, rows: u64) -> anyhow::
     }
 }
 
-async fn drop_table(control: &mut H2, query_id: &str) -> anyhow::Result<()> {
-    control.ksql(&format!("TERMINATE {query_id};")).await?;
-    control
-        .ksql(&format!("DROP TABLE {TABLE} DELETE TOPIC;"))
-        .await?;
+/// Drops the table (a CTAS's query first, and its topic with it; a source table's topic is
+/// the stream's), then the stream and its topic.
+async fn drop_table(control: &mut H2, query_id: Option<&str>) -> anyhow::Result<()> {
+    match query_id {
+        Some(query_id) => {
+            control.ksql(&format!("TERMINATE {query_id};")).await?;
+            control
+                .ksql(&format!("DROP TABLE {TABLE} DELETE TOPIC;"))
+                .await?;
+        }
+        None => control.ksql(&format!("DROP TABLE {TABLE};")).await?,
+    }
     control
         .ksql(&format!("DROP STREAM {SOURCE_STREAM} DELETE TOPIC;"))
         .await

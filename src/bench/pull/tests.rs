@@ -5,7 +5,7 @@ use super::*;
 const TAIL: &[u8] = b",\"columnNames\":[\"ID\"],\"columnTypes\":[\"BIGINT\"]}";
 
 fn shape() -> TableShape {
-    TableShape::for_rows(RowShape::Lower)
+    TableShape::for_rows(PullTable::Ctas, RowShape::Lower)
 }
 
 fn hash_of(shape: &TableShape, row: &str) -> u64 {
@@ -15,7 +15,7 @@ fn hash_of(shape: &TableShape, row: &str) -> u64 {
 
 #[test]
 fn the_ctas_names_every_column() {
-    let sql = TableShape::for_rows(RowShape::Mixed).ctas_sql();
+    let sql = TableShape::for_rows(PullTable::Ctas, RowShape::Mixed).create_sql();
     assert_eq!(
         sql,
         "CREATE TABLE bench_pull AS SELECT ID, LATEST_BY_OFFSET(TS) AS TS, \
@@ -24,7 +24,130 @@ fn the_ctas_names_every_column() {
          LATEST_BY_OFFSET(MESSAGE) AS MESSAGE, COUNT(*) AS UPDATES \
          FROM bench_pull_src GROUP BY ID EMIT CHANGES;"
     );
-    assert!(!shape().ctas_sql().contains("MESSAGE"));
+    assert!(!shape().create_sql().contains("MESSAGE"));
+}
+
+#[test]
+fn the_source_table_reads_the_streams_topic_with_its_columns() {
+    assert_eq!(
+        TableShape::for_rows(PullTable::Source, RowShape::Lower).create_sql(),
+        "CREATE SOURCE TABLE bench_pull (ID BIGINT PRIMARY KEY, TS BIGINT, USER STRING, \
+         REGION STRING, AMOUNT DOUBLE, OK BOOLEAN, PAD STRING) \
+         WITH (kafka_topic='bench_pull_src', value_format='JSON');"
+    );
+    // Every shape's stream columns, nested types and all, as the stream declares them.
+    for row_shape in [
+        RowShape::Exact,
+        RowShape::Sparse,
+        RowShape::Nested,
+        RowShape::Mixed,
+    ] {
+        let s = TableShape::for_rows(PullTable::Source, row_shape);
+        assert_eq!(
+            s.create_sql(),
+            format!(
+                "CREATE SOURCE TABLE bench_pull (ID BIGINT PRIMARY KEY, {}) \
+                 WITH (kafka_topic='bench_pull_src', value_format='JSON');",
+                row_shape.value_columns_sql()
+            )
+        );
+        assert!(!s.names().contains(&"UPDATES"));
+    }
+    let s = TableShape::for_rows(PullTable::Source, RowShape::Mixed);
+    assert_eq!(
+        s.names(),
+        [
+            "ID",
+            "TS",
+            "USER",
+            "REGION",
+            "AMOUNT",
+            "OK",
+            "PAD",
+            "COUPON",
+            "REFERRER",
+            "DISCOUNT",
+            "CAMPAIGN",
+            "DEVICE",
+            "TAGS",
+            "ATTRS",
+            "PRICE",
+            "USER_AGENT",
+            "MESSAGE"
+        ]
+    );
+    let device = &s.columns[s
+        .names()
+        .iter()
+        .position(|&n| n == "DEVICE")
+        .expect("DEVICE")];
+    assert_eq!(
+        device.sql_type,
+        "STRUCT<OS STRING, VERSION STRING, MODEL STRING>"
+    );
+    assert_eq!(
+        device.ty,
+        ColumnType::Struct(vec![
+            ("OS".into(), ColumnType::Other),
+            ("VERSION".into(), ColumnType::Other),
+            ("MODEL".into(), ColumnType::Other),
+        ])
+    );
+    let price = &s.columns[s.names().iter().position(|&n| n == "PRICE").expect("PRICE")];
+    assert_eq!(
+        (price.sql_type.as_str(), &price.ty),
+        ("DECIMAL(10, 2)", &ColumnType::Number)
+    );
+}
+
+#[test]
+fn source_rows_are_the_loaded_rows() {
+    let s = TableShape::for_rows(PullTable::Source, RowShape::Nested);
+    let row = s
+        .expected_row(
+            7,
+            br#"{"id":7,"ts":99,"user":"user_000001","amount":1234,"ok":true,
+                "device":{"os":"ios","version":"17.2","model":"iPhone15,2"},
+                "tags":["new","vip"],"attrs":{"plan":"pro","ref":"email"},"price":20.5}"#,
+        )
+        .expect("a row");
+    let expected = s.row_hash(row).expect("full");
+    // The server names struct fields as the schema does, prints DOUBLE 1234 as 1234.0 and
+    // DECIMAL(10, 2) 20.5 as 20.50; left-out columns are null; no COUNT column.
+    let answer = |price: &str, os: &str| {
+        format!(
+            r#"[7,99,"user_000001",null,1234.0,true,null,
+               {{"{os}":"ios","VERSION":"17.2","MODEL":"iPhone15,2"}},
+               ["new","vip"],{{"plan":"pro","ref":"email"}},{price}]"#
+        )
+    };
+    assert_eq!(hash_of(&s, &answer("20.50", "OS")), expected);
+    // A map's entries in another order are the same map (the server sorts them).
+    assert_eq!(
+        hash_of(
+            &s,
+            &answer("20.50", "OS").replace(
+                r#"{"plan":"pro","ref":"email"}"#,
+                r#"{"ref":"email","plan":"pro"}"#
+            )
+        ),
+        expected
+    );
+    assert_ne!(hash_of(&s, &answer("20.51", "OS")), expected);
+    assert_ne!(hash_of(&s, &answer("20.50", "os")), expected);
+    assert_ne!(
+        hash_of(&s, &answer("20.50", "OS").replace("vip", "new")),
+        expected
+    );
+    // A CTAS-shaped answer (an UPDATES count after the columns) is not the row.
+    let with_count = format!("{},1]", answer("20.50", "OS").trim_end_matches(']'));
+    let values: Vec<Value> = serde_json::from_str(&with_count).expect("JSON");
+    assert!(s.row_hash(values).is_none());
+    // A DECIMAL printed as a string is not the number.
+    assert_ne!(
+        s.row_hash(serde_json::from_str(&answer("\"20.50\"", "OS")).expect("JSON")),
+        Some(expected)
+    );
 }
 
 #[test]
@@ -95,23 +218,26 @@ fn answers_are_checked_whole() {
 #[test]
 fn the_replay_matches_what_the_loader_sends() {
     // The loader's rows, as `producer` writes them: ID seq, TS start + due(seq).
-    let s = TableShape::for_rows(RowShape::Mixed);
-    let hashes = expected_hashes(&s, 5, RowShape::Mixed, None, 200, 1_000).expect("replayed");
-    let (mut gen, schedule) = loader_rows(5, RowShape::Mixed, None);
-    for (key, hash) in hashes.iter().enumerate() {
-        let key = key as u64;
-        let mut line = Vec::new();
-        gen.write_row(key, 1_000 + schedule.due_us(key).expect("paced"), &mut line);
-        line.pop();
-        let row = s.expected_row(key, &line).expect("row");
-        assert_eq!(row[0], Value::from(key));
-        assert_eq!(row[1], Value::from(1_000u64));
-        assert_eq!(s.row_hash(row), Some(*hash));
+    for kind in [PullTable::Ctas, PullTable::Source] {
+        let s = TableShape::for_rows(kind, RowShape::Mixed);
+        let hashes = expected_hashes(&s, 5, RowShape::Mixed, None, 200, 1_000).expect("replayed");
+        let (mut gen, schedule) = loader_rows(5, RowShape::Mixed, None);
+        for (key, hash) in hashes.iter().enumerate() {
+            let key = key as u64;
+            let mut line = Vec::new();
+            gen.write_row(key, 1_000 + schedule.due_us(key).expect("paced"), &mut line);
+            line.pop();
+            let row = s.expected_row(key, &line).expect("row");
+            assert_eq!(row[0], Value::from(key));
+            assert_eq!(row[1], Value::from(1_000u64));
+            assert_eq!(row.len(), s.columns.len());
+            assert_eq!(s.row_hash(row), Some(*hash));
+        }
+        assert_eq!(hashes.len(), 200);
+        // Different keys' rows differ.
+        let distinct: std::collections::HashSet<_> = hashes.iter().collect();
+        assert_eq!(distinct.len(), 200);
     }
-    assert_eq!(hashes.len(), 200);
-    // Different keys' rows differ.
-    let distinct: std::collections::HashSet<_> = hashes.iter().collect();
-    assert_eq!(distinct.len(), 200);
 }
 
 #[test]
