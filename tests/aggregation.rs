@@ -426,6 +426,21 @@ async fn key_lookups_of_one_shape_reuse_a_plan_and_answer_their_own_keys() {
     );
 }
 
+/// Asserts that a key lookup on `users` answers each `(id, name)`, in turn.
+async fn assert_user_lookups(server: &TestServer, expected: &[(i64, &str)]) {
+    for &(id, name) in expected {
+        assert_eq!(
+            rows(
+                server.addr,
+                &format!("SELECT * FROM users WHERE id = {id};")
+            )
+            .await,
+            vec![vec![json!(id), json!(name)]],
+            "id {id}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn key_lookups_of_a_table_read_from_its_topic_answer_their_own_keys() {
     // A SOURCE table's rows are read from its topic, not looked up: a second lookup of the
@@ -438,31 +453,11 @@ async fn key_lookups_of_a_table_read_from_its_topic_answer_their_own_keys() {
         .ksql_ok("CREATE SOURCE TABLE users (id BIGINT PRIMARY KEY, name STRING) WITH (kafka_topic='users', value_format='JSON');")
         .await;
     insert(&server, "users_in", &["1, 'ann'", "2, 'bob'", "3, 'cat'"]).await;
-    for (id, name) in [(1, "ann"), (2, "bob"), (3, "cat"), (2, "bob")] {
-        assert_eq!(
-            rows(
-                server.addr,
-                &format!("SELECT * FROM users WHERE id = {id};")
-            )
-            .await,
-            vec![vec![json!(id), json!(name)]],
-            "id {id}"
-        );
-    }
+    assert_user_lookups(&server, &[(1, "ann"), (2, "bob"), (3, "cat"), (2, "bob")]).await;
     // The table kept from the last queries catches up with what was written since: an
     // update of 2, a new 4, and both seen by lookups, a scan and a non-key WHERE.
     insert(&server, "users_in", &["2, 'bea'", "4, 'dan'"]).await;
-    for (id, name) in [(2, "bea"), (4, "dan"), (1, "ann")] {
-        assert_eq!(
-            rows(
-                server.addr,
-                &format!("SELECT * FROM users WHERE id = {id};")
-            )
-            .await,
-            vec![vec![json!(id), json!(name)]],
-            "id {id} after the update"
-        );
-    }
+    assert_user_lookups(&server, &[(2, "bea"), (4, "dan"), (1, "ann")]).await;
     let mut all = rows(server.addr, "SELECT * FROM users;").await;
     all.sort_by_key(|r| r[0].as_i64());
     assert_eq!(

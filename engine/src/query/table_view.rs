@@ -501,13 +501,24 @@ mod tests {
     const DDL: &str = "CREATE SOURCE TABLE t (id STRING PRIMARY KEY, v INT) \
         WITH (kafka_topic='t', value_format='JSON', partitions=2);";
 
-    #[test]
-    fn a_view_serves_the_latest_row_per_key_and_catches_up_with_later_records() {
+    /// Table `T` over a new topic `t` of two partitions in a new log, and no views yet (the
+    /// directory and log are returned to keep them alive).
+    fn table_t() -> (
+        tempfile::TempDir,
+        Arc<EmbeddedLog>,
+        Arc<dyn TopicLog>,
+        Source,
+        TableViews,
+    ) {
         let dir = tempfile::tempdir().expect("dir");
         let log = EmbeddedLog::open(dir.path(), LogConfig::default()).expect("log");
         let topic = log.create_topic("t", 2).expect("topic");
-        let table = source(DDL, "T");
-        let views = TableViews::default();
+        (dir, log, topic, source(DDL, "T"), TableViews::default())
+    }
+
+    #[test]
+    fn a_view_serves_the_latest_row_per_key_and_catches_up_with_later_records() {
+        let (_dir, _log, topic, table, views) = table_t();
         runtime().block_on(async {
             append(topic.as_ref(), 0, vec![record("a", Some("{\"V\":1}")), record("b", Some("{\"V\":2}"))]).await;
             append(topic.as_ref(), 1, vec![record("c", Some("{\"V\":3}"))]).await;
@@ -547,11 +558,7 @@ mod tests {
 
     #[test]
     fn a_view_reads_a_partition_longer_than_one_read() {
-        let dir = tempfile::tempdir().expect("dir");
-        let log = EmbeddedLog::open(dir.path(), LogConfig::default()).expect("log");
-        let topic = log.create_topic("t", 2).expect("topic");
-        let table = source(DDL, "T");
-        let views = TableViews::default();
+        let (_dir, _log, topic, table, views) = table_t();
         let keys = 2 * CATCH_UP_READ_RECORDS_MAX + 5;
         runtime().block_on(async {
             let records = (0..keys)

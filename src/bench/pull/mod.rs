@@ -31,6 +31,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use http::StatusCode;
 use serde_json::Value;
+use sluice_engine::types::SqlType;
 use tokio::time::Instant;
 
 use super::client::H2;
@@ -238,24 +239,23 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
 #[derive(Debug, Clone)]
 struct TableShape {
     kind: PullTable,
+    /// The loaded rows' shape (a source table declares the stream's columns).
+    row_shape: RowShape,
     columns: Vec<Column>,
 }
 
 #[derive(Debug, Clone)]
 struct Column {
     name: String,
-    /// As the CREATE statement spells it.
-    sql_type: String,
     /// How its values compare.
     ty: ColumnType,
 }
 
 impl Column {
-    fn new(name: &str, sql_type: &str) -> Column {
+    fn new(name: &str, ty: ColumnType) -> Column {
         Column {
             name: name.to_string(),
-            sql_type: sql_type.to_string(),
-            ty: ColumnType::parse(sql_type),
+            ty,
         }
     }
 }
@@ -276,31 +276,18 @@ enum ColumnType {
 }
 
 impl ColumnType {
-    fn parse(sql_type: &str) -> ColumnType {
-        let ty = sql_type.trim();
-        let inner = |prefix: &str| {
-            ty.strip_prefix(prefix)
-                .and_then(|t| t.trim_start().strip_prefix('<'))
-                .and_then(|t| t.strip_suffix('>'))
-        };
-        if ty == "DOUBLE" || ty.starts_with("DECIMAL") {
-            ColumnType::Number
-        } else if let Some(fields) = inner("STRUCT") {
-            ColumnType::Struct(
-                split_top_level(fields)
-                    .map(|field| {
-                        let (name, ty) = field.split_once(' ').unwrap_or((field, ""));
-                        (name.to_string(), ColumnType::parse(ty))
-                    })
+    fn of(ty: &SqlType) -> ColumnType {
+        match ty {
+            SqlType::Double | SqlType::Decimal { .. } => ColumnType::Number,
+            SqlType::Struct(fields) => ColumnType::Struct(
+                fields
+                    .iter()
+                    .map(|f| (f.name.clone(), ColumnType::of(&f.ty)))
                     .collect(),
-            )
-        } else if let Some(element) = inner("ARRAY") {
-            ColumnType::Array(Box::new(ColumnType::parse(element)))
-        } else if let Some(entry) = inner("MAP") {
-            let value = split_top_level(entry).nth(1).unwrap_or_default();
-            ColumnType::Map(Box::new(ColumnType::parse(value)))
-        } else {
-            ColumnType::Other
+            ),
+            SqlType::Array(element) => ColumnType::Array(Box::new(ColumnType::of(element))),
+            SqlType::Map(_, value) => ColumnType::Map(Box::new(ColumnType::of(value))),
+            _ => ColumnType::Other,
         }
     }
 
@@ -369,34 +356,17 @@ fn field_of(object: &serde_json::Map<String, Value>, name: &str) -> Value {
         .map_or(Value::Null, |(_, v)| v.clone())
 }
 
-/// Splits a column list (`A T, B STRUCT<X U, Y V>, C DECIMAL(10, 2)`) at the commas outside
-/// `<…>` and `(…)`, trimmed.
-fn split_top_level(list: &str) -> impl Iterator<Item = &str> {
-    let mut depth = 0i32;
-    let mut parts = Vec::new();
-    let mut from = 0;
-    for (i, c) in list.char_indices() {
-        match c {
-            '<' | '(' => depth += 1,
-            '>' | ')' => depth -= 1,
-            ',' if depth == 0 => {
-                parts.push(&list[from..i]);
-                from = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&list[from..]);
-    parts.into_iter().map(str::trim).filter(|p| !p.is_empty())
-}
-
 impl TableShape {
     fn for_rows(kind: PullTable, shape: RowShape) -> TableShape {
         let columns = match kind {
             PullTable::Ctas => Self::ctas_columns(shape),
             PullTable::Source => Self::source_columns(shape),
         };
-        TableShape { kind, columns }
+        TableShape {
+            kind,
+            row_shape: shape,
+            columns,
+        }
     }
 
     /// The CTAS's: the base columns every row shape has, the row's message where the shape
@@ -404,28 +374,34 @@ impl TableShape {
     /// had.
     fn ctas_columns(shape: RowShape) -> Vec<Column> {
         let mut columns = vec![
-            Column::new("ID", "BIGINT"),
-            Column::new("TS", "BIGINT"),
-            Column::new("USER", "STRING"),
-            Column::new("REGION", "STRING"),
-            Column::new("AMOUNT", "DOUBLE"),
-            Column::new("OK", "BOOLEAN"),
+            Column::new("ID", ColumnType::Other),
+            Column::new("TS", ColumnType::Other),
+            Column::new("USER", ColumnType::Other),
+            Column::new("REGION", ColumnType::Other),
+            Column::new("AMOUNT", ColumnType::Number),
+            Column::new("OK", ColumnType::Other),
         ];
         if shape.value_columns_sql().contains("MESSAGE STRING") {
-            columns.push(Column::new("MESSAGE", "STRING"));
+            columns.push(Column::new("MESSAGE", ColumnType::Other));
         }
-        columns.push(Column::new("UPDATES", "BIGINT"));
+        columns.push(Column::new("UPDATES", ColumnType::Other));
         columns
     }
 
     /// The source table's: the stream's key and every value column, typed as the stream
     /// declares them.
     fn source_columns(shape: RowShape) -> Vec<Column> {
-        let mut columns = vec![Column::new("ID", "BIGINT")];
-        columns.extend(split_top_level(&shape.value_columns_sql()).map(|column| {
-            let (name, sql_type) = column.split_once(' ').unwrap_or((column, ""));
-            Column::new(name, sql_type.trim())
-        }));
+        // A column list is a STRUCT's field list: the engine's type parser reads it.
+        let list = format!("STRUCT<{}>", shape.value_columns_sql());
+        let Ok(SqlType::Struct(fields)) = sluice_engine::parse_type(&list) else {
+            unreachable!("the bench's column lists are valid SQL: {list}");
+        };
+        let mut columns = vec![Column::new("ID", ColumnType::Other)];
+        columns.extend(
+            fields
+                .iter()
+                .map(|f| Column::new(&f.name, ColumnType::of(&f.ty))),
+        );
         columns
     }
 
@@ -447,14 +423,11 @@ impl TableShape {
                 )
             }
             PullTable::Source => {
-                let values: Vec<String> = values
-                    .map(|c| format!("{} {}", c.name, c.sql_type))
-                    .collect();
                 // The stream's topic is named as the stream (`super::create_stream`).
                 format!(
                     "CREATE SOURCE TABLE {TABLE} (ID BIGINT PRIMARY KEY, {}) \
                      WITH (kafka_topic='{SOURCE_STREAM}', value_format='JSON');",
-                    values.join(", ")
+                    self.row_shape.value_columns_sql()
                 )
             }
         }
