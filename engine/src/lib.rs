@@ -37,7 +37,8 @@
 //! - `plan`: SQL → logical plan → pipeline, one planner for push, pull and persistent.
 //! - `query`: running queries: push/pull drivers (a pull aggregate's groups folded), PRINT,
 //!   persistent queries and their checkpoints (in the data directory, or in Kafka with
-//!   leases saying which node runs which query), raw records.
+//!   leases saying which node runs which query), the in-memory views of tables read from
+//!   their topic, raw records.
 //! - `ingest`: rows → records; insert sessions with ordered durable acks.
 //! - `runtime`: the shared state (log, catalog, registries) and the backend it runs on.
 //! - `statements`: `/ksql` statements: validate all in a sandbox, then apply.
