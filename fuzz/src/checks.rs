@@ -42,11 +42,13 @@ pub fn sql_parse(data: &[u8]) {
         return;
     };
     // A kept pull plan is found by shape and answers with the shape's text, so the shape of
-    // one statement must carry the parser's text, and that text must have the same shape.
+    // one statement must carry the parser's text, and that text the same literals. (Not
+    // the same signature: the text ends in one `;` whatever the request had, and `X` and
+    // `X;` are two shapes, each with its own kept plan.)
     if let (Some(shape), [parsed]) = (&shape, statements.as_slice()) {
         assert_eq!(shape.text, parsed.text, "shape text of {sql:?}");
         let again = statement_shape(&parsed.text).expect("the text keeps its literals");
-        assert_eq!(again.signature, shape.signature, "signature of {sql:?}");
+        assert_eq!(again.text, parsed.text, "text of {sql:?}");
         assert_eq!(again.literals, shape.literals, "literals of {sql:?}");
     }
     for parsed in &statements {
