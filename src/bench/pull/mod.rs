@@ -41,11 +41,8 @@ use super::shared::Progress;
 use super::{micros_since, per_s, BenchArgs, SpawnedServer};
 #[cfg(test)]
 use table_shape::ColumnType;
-use table_shape::TableShape;
+use table_shape::{PullTable, TableShape, SOURCE_STREAM, TABLE};
 
-/// The stream the rows go to and the table the lookups read.
-const SOURCE_STREAM: &str = "bench_pull_src";
-const TABLE: &str = "bench_pull";
 /// `CTAS_<TABLE>_<n>`: how the table's query id starts (ksqlDB upper-cases the name).
 const QUERY_ID_PREFIX: &str = "CTAS_BENCH_PULL_";
 
@@ -109,27 +106,6 @@ pub struct PullArgs {
     /// query) or `source` (a SOURCE table over the stream's topic, read from the topic).
     #[arg(long, value_enum, default_value_t = PullTable::Ctas, requires = "pull_queries")]
     pull_table: PullTable,
-}
-
-/// What kind of table `bench_pull` is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum PullTable {
-    /// `CREATE TABLE bench_pull AS SELECT ID, LATEST_BY_OFFSET(…) …, COUNT(*) AS UPDATES
-    /// FROM bench_pull_src GROUP BY ID`: a persistent query materializes it.
-    Ctas,
-    /// `CREATE SOURCE TABLE bench_pull (ID BIGINT PRIMARY KEY, <the stream's value
-    /// columns>)` over the stream's topic: no query, each row as loaded.
-    Source,
-}
-
-impl PullTable {
-    /// The name `--pull-table` takes.
-    fn name(self) -> &'static str {
-        match self {
-            PullTable::Ctas => "ctas",
-            PullTable::Source => "source",
-        }
-    }
 }
 
 /// Where lookups are sent.

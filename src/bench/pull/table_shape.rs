@@ -11,7 +11,31 @@ use serde_json::Value;
 use sluice_engine::types::SqlType;
 
 use super::super::rows::RowShape;
-use super::{PullTable, SOURCE_STREAM, TABLE};
+
+/// The stream the rows go to and the table the lookups read.
+pub(super) const SOURCE_STREAM: &str = "bench_pull_src";
+pub(super) const TABLE: &str = "bench_pull";
+
+/// What kind of table `bench_pull` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PullTable {
+    /// `CREATE TABLE bench_pull AS SELECT ID, LATEST_BY_OFFSET(…) …, COUNT(*) AS UPDATES
+    /// FROM bench_pull_src GROUP BY ID`: a persistent query materializes it.
+    Ctas,
+    /// `CREATE SOURCE TABLE bench_pull (ID BIGINT PRIMARY KEY, <the stream's value
+    /// columns>)` over the stream's topic: no query, each row as loaded.
+    Source,
+}
+
+impl PullTable {
+    /// The name `--pull-table` takes.
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            PullTable::Ctas => "ctas",
+            PullTable::Source => "source",
+        }
+    }
+}
 
 /// The table's columns, its key `ID` first, as `SELECT *` returns them.
 #[derive(Debug, Clone)]
