@@ -3,36 +3,11 @@
 use super::*;
 use crate::sql::ast::Statement;
 use crate::statements::create::{plan_create, PersistenceConfig};
-use std::collections::BTreeMap;
+use crate::catalog::CatalogState;
+use crate::plan::test_catalog as catalog;
 
-#[derive(Default)]
-struct Sources(BTreeMap<String, Arc<Source>>);
 
-impl SourceLookup for Sources {
-    fn source(&self, name: &str) -> Option<&Arc<Source>> {
-        self.0.get(name)
-    }
-
-    fn writers_of(&self, _: &str) -> usize {
-        0
-    }
-}
-
-fn catalog(ddl: &str) -> Sources {
-    let mut state = Sources::default();
-    for parsed in crate::sql::parse(ddl).unwrap() {
-        let Statement::CreateSource(create) = parsed.statement else {
-            panic!("not a CREATE");
-        };
-        let source = plan_create(&create, &parsed.text, &PersistenceConfig::default())
-            .unwrap()
-            .source;
-        state.0.insert(source.name.clone(), Arc::new(source));
-    }
-    state
-}
-
-fn schema(state: &Sources, sql: &str) -> std::result::Result<String, String> {
+fn schema(state: &CatalogState, sql: &str) -> std::result::Result<String, String> {
     let config = PersistenceConfig::default();
     let parsed = crate::sql::parse(sql).unwrap().remove(0);
     let Statement::CreateAsSelect(c) = parsed.statement else {

@@ -3,45 +3,18 @@
 use super::*;
 use crate::sql::ast::{CreateSource, Statement};
 use crate::statements::create::plan_create;
-use std::collections::BTreeMap;
+use crate::catalog::CatalogState;
+use crate::plan::test_catalog as catalog;
 
-/// Sources by name: all the planner asks of a catalog.
-#[derive(Default)]
-struct Sources(BTreeMap<String, Arc<Source>>);
-
-impl SourceLookup for Sources {
-    fn source(&self, name: &str) -> Option<&Arc<Source>> {
-        self.0.get(name)
-    }
-
-    fn writers_of(&self, _: &str) -> usize {
-        0
-    }
-}
-
-fn catalog(ddl: &str) -> Sources {
-    let mut state = Sources::default();
-    for parsed in crate::sql::parse(ddl).unwrap() {
-        let Statement::CreateSource(create) = parsed.statement else {
-            panic!("not a CREATE");
-        };
-        let create: CreateSource = create;
-        let source = plan_create(&create, &parsed.text, &PersistenceConfig::default())
-            .unwrap()
-            .source;
-        state.0.insert(source.name.clone(), Arc::new(source));
-    }
-    state
-}
 
 /// The plan of a CSAS, or its error message.
-fn plan(state: &Sources, csas: &str) -> std::result::Result<PersistentPlan, String> {
+fn plan(state: &CatalogState, csas: &str) -> std::result::Result<PersistentPlan, String> {
     plan_with(state, csas, &[])
 }
 
 /// The plan of a CSAS run with request properties `props`, or its error message.
 fn plan_with(
-    state: &Sources,
+    state: &CatalogState,
     csas: &str,
     props: &[(&str, &str)],
 ) -> std::result::Result<PersistentPlan, String> {
@@ -69,7 +42,7 @@ fn plan_with(
 }
 
 /// The sink schema text of a CSAS, or its error message.
-fn sink_schema(state: &Sources, csas: &str) -> std::result::Result<String, String> {
+fn sink_schema(state: &CatalogState, csas: &str) -> std::result::Result<String, String> {
     plan(state, csas).map(|p| p.sink.schema.to_schema_text(true))
 }
 
