@@ -6,7 +6,6 @@ use crate::statements::create::{plan_create, PersistenceConfig};
 use crate::catalog::CatalogState;
 use crate::plan::test_catalog as catalog;
 
-
 fn schema(state: &CatalogState, sql: &str) -> std::result::Result<String, String> {
     let config = PersistenceConfig::default();
     let parsed = crate::sql::parse(sql).unwrap().remove(0);

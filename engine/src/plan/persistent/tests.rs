@@ -6,7 +6,6 @@ use crate::statements::create::plan_create;
 use crate::catalog::CatalogState;
 use crate::plan::test_catalog as catalog;
 
-
 /// The plan of a CSAS, or its error message.
 fn plan(state: &CatalogState, csas: &str) -> std::result::Result<PersistentPlan, String> {
     plan_with(state, csas, &[])
