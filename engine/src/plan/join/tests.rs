@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::sql::ast::Statement;
-use crate::statements::create::{plan_create, PersistenceConfig};
+use crate::statements::create::PersistenceConfig;
 use crate::catalog::CatalogState;
 use crate::plan::test_catalog as catalog;
 

@@ -1,8 +1,7 @@
 //! The persistent planner's unit tests: sink keys, schemas, topics and decoded columns.
 
 use super::*;
-use crate::sql::ast::{CreateSource, Statement};
-use crate::statements::create::plan_create;
+use crate::sql::ast::Statement;
 use crate::catalog::CatalogState;
 use crate::plan::test_catalog as catalog;
 
