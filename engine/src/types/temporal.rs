@@ -68,6 +68,11 @@ fn num(s: &str) -> Option<u32> {
 /// Parses `yyyy-MM-dd`, or the partials `yyyy` and `yyyy-MM` (completed to the first day),
 /// as ksqlDB's `SqlTimeTypes.parseDate` does via `PartialStringToTimestampParser.completeDate`.
 pub fn parse_date(s: &str) -> Option<i32> {
+    // ISO-8601 text is ASCII; anything else is no date or time (and byte positions below
+    // could fall inside a character).
+    if !s.is_ascii() {
+        return None;
+    }
     let mut parts = s.splitn(3, '-');
     let y = parts.next().filter(|p| p.len() == 4).and_then(num)?;
     let m = match parts.next() {
@@ -97,6 +102,11 @@ fn days_in_month(y: i64, m: u32) -> u32 {
 
 /// Parses `HH:mm[:ss[.S…]]` into milliseconds of the day.
 pub fn parse_time(s: &str) -> Option<i32> {
+    // ISO-8601 text is ASCII; anything else is no date or time (and byte positions below
+    // could fall inside a character).
+    if !s.is_ascii() {
+        return None;
+    }
     let (hms, frac) = match s.split_once('.') {
         Some((a, b)) => (a, Some(b)),
         None => (s, None),
@@ -128,6 +138,11 @@ pub fn parse_time(s: &str) -> Option<i32> {
 /// `±HH[:mm]`/`±HHmm` offset (UTC when absent), or a bare (possibly partial) date at midnight
 /// UTC, as ksqlDB's `PartialStringToTimestampParser` accepts.
 pub fn parse_timestamp(s: &str) -> Option<i64> {
+    // ISO-8601 text is ASCII; anything else is no date or time (and byte positions below
+    // could fall inside a character).
+    if !s.is_ascii() {
+        return None;
+    }
     let (date, rest) = match s.split_once('T') {
         Some((d, r)) => (d, Some(r)),
         None => (s, None),
@@ -169,6 +184,14 @@ fn split_zone(s: &str) -> Option<(&str, i64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_ascii_text_is_no_timestamp() {
+        // A 4-byte zone offset that is not 4 characters split inside a character (fuzz).
+        assert_eq!(parse_timestamp("2020-01-01T00:00-0\u{1eb}X"), None);
+        assert_eq!(parse_date("2020-0\u{1eb}"), None);
+        assert_eq!(parse_time("10:0\u{1eb}"), None);
+    }
 
     #[test]
     fn round_trips() {
