@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use http::StatusCode;
+use kalam_client::consumer::{AutoOffsetReset, TopicOp};
 use serde_json::{json, Value as Json};
 use sluice_server::auth::{Auth, JwtKeys};
 use sluice_server::faces::kalamdb::TopicOptions;
@@ -349,6 +350,7 @@ async fn sql_consume_ack_and_unsupported_forms() {
         &mut client,
         None,
         "CREATE NAMESPACE shop; CREATE TABLE shop.orders (id BIGINT PRIMARY KEY, total DOUBLE); \
+         CREATE STREAM TABLE shop.visits (id BIGINT PRIMARY KEY, page TEXT); \
          CREATE TOPIC shop.big PARTITIONS 1; \
          ALTER TOPIC shop.big ADD SOURCE shop.orders ON INSERT WHERE total > 10 WITH (payload='key')",
     )
@@ -455,10 +457,10 @@ async fn sql_consume_ack_and_unsupported_forms() {
             "CLEAR TOPIC is not supported",
         ),
         (
-            "ALTER TOPIC shop.big ADD SOURCE shop.orders ON UPDATE",
+            "ALTER TOPIC shop.big ADD SOURCE shop.visits ON UPDATE",
             StatusCode::BAD_REQUEST,
             "SQL_EXECUTION_ERROR",
-            "ON UPDATE is not supported",
+            "is a STREAM table: its rows are only inserted",
         ),
         (
             "CONSUME FROM shop.missing GROUP 'g'",
@@ -597,6 +599,169 @@ async fn bad_topic_requests_get_the_topic_error_envelope() {
         json!({"messages": [], "next_offset": 0, "has_more": false})
     );
     server.stop().await;
+}
+
+/// Routes of each kind into one topic, as KalamDB's `test_topic_consume_mixed_operations`
+/// drives them: each message carries the statement that made it (`op`), an update its new
+/// row, a delete the row it deleted; a route's WHERE sees those rows; a route only
+/// forwards its own kind; and the kind stays out of the payload.
+#[tokio::test]
+async fn insert_update_and_delete_routes_forward_their_own_changes() {
+    let server = TestServer::start().await;
+    let mut client = Client::connect(server.addr, Proto::H1).await;
+    sql_ok(
+        &mut client,
+        None,
+        "CREATE NAMESPACE app; \
+         CREATE TABLE app.docs (id INT PRIMARY KEY, data TEXT, version INT); \
+         CREATE TOPIC app.docs_events PARTITIONS 1; \
+         ALTER TOPIC app.docs_events ADD SOURCE app.docs ON INSERT; \
+         ALTER TOPIC app.docs_events ADD SOURCE app.docs ON UPDATE WHERE version < 10; \
+         ALTER TOPIC app.docs_events ADD SOURCE app.docs ON DELETE",
+    )
+    .await;
+    // Each statement waits for the last one's message, so the topic's order is theirs.
+    let steps = [
+        "INSERT INTO app.docs (id, data, version) VALUES (1, 'initial', 1)",
+        "UPDATE app.docs SET data = 'updated', version = 2 WHERE id = 1",
+        "INSERT INTO app.docs (id, data, version) VALUES (2, 'second', 1)",
+        "DELETE FROM app.docs WHERE id = 1",
+        "UPDATE app.docs SET version = 2 WHERE id = 2",
+        // Filtered out by the update route's WHERE (the new row's version).
+        "UPDATE app.docs SET version = 50 WHERE id = 2",
+        "INSERT INTO app.docs (id, data, version) VALUES (3, 'third', 1)",
+    ];
+    let mut expected = 0;
+    for (i, step) in steps.iter().enumerate() {
+        sql_ok(&mut client, None, step).await;
+        if i != 5 {
+            expected += 1;
+            wait_for_messages(&mut client, None, "app.docs_events", expected).await;
+        }
+    }
+    let (status, body) = post(
+        &mut client,
+        CONSUME,
+        None,
+        &json!({"topic_id": "app.docs_events", "group_id": "audit", "start": "Earliest", "limit": 20}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let messages = body["messages"].as_array().expect("messages");
+    let seen: Vec<(String, String, Json)> = messages
+        .iter()
+        .map(|m| {
+            (
+                m["op"].as_str().expect("op").to_string(),
+                m["key"].as_str().expect("key").to_string(),
+                payload(m),
+            )
+        })
+        .collect();
+    let row = |id: i64, data: &str, version: i64| json!({"id": id, "data": data, "version": version, "_table": "app.docs"});
+    assert_eq!(
+        seen,
+        [
+            ("Insert".into(), "1".into(), row(1, "initial", 1)),
+            ("Update".into(), "1".into(), row(1, "updated", 2)),
+            ("Insert".into(), "2".into(), row(2, "second", 1)),
+            ("Delete".into(), "1".into(), row(1, "updated", 2)),
+            ("Update".into(), "2".into(), row(2, "second", 2)),
+            ("Insert".into(), "3".into(), row(3, "third", 1)),
+        ],
+        "{body}"
+    );
+    // The table itself is unchanged by the routes: row 1 deleted, row 2 updated twice.
+    let body = sql_ok(&mut client, None, "SELECT id, version FROM app.docs").await;
+    let mut rows = body["results"][0]["rows"].as_array().expect("rows").clone();
+    rows.sort_by_key(|r| r[0].as_i64());
+    assert_eq!(rows, [json!([2, 50]), json!([3, 1])], "{body}");
+}
+
+/// KalamDB's own consumer (`kalam-client`'s `TopicConsumer`, unmodified) reads routed
+/// changes with their kinds and payloads, commits what it processed, and a later consumer
+/// of the group resumes after the commit.
+#[tokio::test]
+async fn kalam_client_consumer_reads_each_kind_of_change() {
+    let server = TestServer::start().await;
+    let mut client = Client::connect(server.addr, Proto::H1).await;
+    sql_ok(
+        &mut client,
+        None,
+        "CREATE NAMESPACE app; CREATE TABLE app.tasks (id BIGINT PRIMARY KEY, state TEXT); \
+         CREATE TOPIC app.task_events; \
+         ALTER TOPIC app.task_events ADD SOURCE app.tasks ON INSERT; \
+         ALTER TOPIC app.task_events ADD SOURCE app.tasks ON UPDATE; \
+         ALTER TOPIC app.task_events ADD SOURCE app.tasks ON DELETE WITH (payload='key')",
+    )
+    .await;
+    let steps = [
+        "INSERT INTO app.tasks (id, state) VALUES (7, 'new')",
+        "UPDATE app.tasks SET state = 'done' WHERE id = 7",
+        "DELETE FROM app.tasks WHERE id = 7",
+        "INSERT INTO app.tasks (id, state) VALUES (8, 'new')",
+    ];
+    for (i, step) in steps.iter().enumerate() {
+        sql_ok(&mut client, None, step).await;
+        wait_for_messages(&mut client, None, "app.task_events", i + 1).await;
+    }
+    let sdk = kalam_client::KalamLinkClient::builder()
+        .base_url(format!("http://{}", server.addr))
+        .build()
+        .expect("client");
+    let consumer = |reset| {
+        sdk.consumer()
+            .topic("app.task_events")
+            .group_id("workers")
+            .auto_offset_reset(reset)
+            .max_poll_records(10)
+            .build()
+            .expect("consumer")
+    };
+    let mut first = consumer(AutoOffsetReset::Earliest);
+    let records = first.poll().await.expect("poll");
+    let seen: Vec<(TopicOp, Json)> = records
+        .iter()
+        .map(|r| {
+            let payload = serde_json::from_slice(&r.payload).expect("payload is JSON");
+            (r.op, payload)
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                TopicOp::Insert,
+                json!({"id": 7, "state": "new", "_table": "app.tasks"})
+            ),
+            (
+                TopicOp::Update,
+                json!({"id": 7, "state": "done", "_table": "app.tasks"})
+            ),
+            (TopicOp::Delete, json!({"id": 7})),
+            (
+                TopicOp::Insert,
+                json!({"id": 8, "state": "new", "_table": "app.tasks"})
+            ),
+        ]
+    );
+    for record in &records {
+        first.mark_processed(record);
+    }
+    let committed = first.commit_sync().await.expect("commit");
+    assert_eq!(committed.acknowledged_offset, 3);
+
+    sql_ok(
+        &mut client,
+        None,
+        "UPDATE app.tasks SET state = 'running' WHERE id = 8",
+    )
+    .await;
+    wait_for_messages(&mut client, None, "app.task_events", 5).await;
+    let mut second = consumer(AutoOffsetReset::Earliest);
+    let records = second.poll().await.expect("poll");
+    let ops: Vec<(u64, TopicOp)> = records.iter().map(|r| (r.offset, r.op)).collect();
+    assert_eq!(ops, [(4, TopicOp::Update)], "resumes after the commit");
 }
 
 /// Consumers of one group polling at once never get the same offset (no claim expires

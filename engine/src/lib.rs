@@ -11,6 +11,8 @@
 //!                             ├─ insert_session ─► ingest (decode, key, partition) ─► log ─► acks
 //!                             ├─ start_query ─► plan ─► exec pipeline over log cursors ─► rows
 //!                             ├─ change_rows ─► a pull query's rows ─► tombstones | rewritten rows
+//!                             │    (headers say which change; a stream with HEADER('sluice.change')
+//!                             │     reads the table's topic as its change log, deletes included)
 //!                             └─ topics ─► log (raw records)
 //!  persistent queries: query::persistent ─► exec pipeline ─► sink log (exactly once, checkpoints)
 //!                      stateful steps (GROUP BY) ─► state store, committed with the positions
@@ -82,6 +84,7 @@ pub use catalog::{CommandStatus, Source};
 pub use error::{EngineError, ErrorClass, ErrorCode, Result, SyntaxCause, SyntaxDetail};
 pub use exec::operator::Flow;
 pub use exec::result_rows::{CellRef, ResultRows};
+pub use exec::scan::{BEFORE_HEADER, CHANGE_HEADER};
 pub use ingest::session::{Ack, AckStream, InsertSession};
 pub use log::{parse_kafka_setting, KafkaConfig, DEFAULT_SERVICE_ID};
 pub use log::{

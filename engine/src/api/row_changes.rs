@@ -4,8 +4,10 @@
 //! ```text
 //!  change_rows(SELECT *[, set exprs] FROM table WHERE …, change)
 //!     ─► the pull query's rows (the table's current rows, at most ROW_CHANGES_MAX)
-//!     ─► per row: Delete → a tombstone under its key
+//!     ─► per row: Delete → a tombstone under its key (headers: sluice.change=delete,
+//!                          sluice.before=the deleted row's value)
 //!                 Update → the whole row again, set columns replaced, under its key
+//!                          (header: sluice.change=update)
 //!     ─► appended per partition, durable before the count is returned
 //! ```
 //!
@@ -17,9 +19,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use crate::catalog::Source;
 use crate::error::{EngineError, Result};
 use crate::exec::result_rows::{CellRef, ResultRows};
+use crate::exec::scan::{BEFORE_HEADER, CHANGE_HEADER};
 use crate::format::coerce::{coerce_json_text, CoercionMode};
 use crate::ingest::inserter::{coerce_to, Inserter};
 use crate::limits::ROW_CHANGES_MAX;
@@ -96,8 +101,12 @@ impl Engine {
         let mut batches: HashMap<PartitionId, Vec<Record>> = HashMap::new();
         for values in rows {
             let (partition, record) = match change {
-                RowChange::Delete => inserter.tombstone(&values)?,
-                RowChange::Update { .. } => inserter.record(&values, None, None)?,
+                RowChange::Delete => deletion(&mut inserter, &values)?,
+                RowChange::Update { .. } => {
+                    let (partition, mut record) = inserter.record(&values, None, None)?;
+                    record.headers.push(change_header("update"));
+                    (partition, record)
+                }
             };
             batches.entry(partition).or_default().push(record);
         }
@@ -112,6 +121,27 @@ impl Engine {
         }
         Ok(found.len() as u64)
     }
+}
+
+/// The tombstone deleting `values`' row, carrying what a reader of the table's changes
+/// needs: that it is a delete, and the row it deleted (its value, in the table's format).
+fn deletion(inserter: &mut Inserter, values: &[Value]) -> Result<(PartitionId, Record)> {
+    let (_, row) = inserter.record(values, None, None)?;
+    let (partition, mut tombstone) = inserter.tombstone(values)?;
+    tombstone.headers.push(change_header("delete"));
+    if let Some(before) = row.value {
+        tombstone
+            .headers
+            .push((BEFORE_HEADER.to_string(), Some(before)));
+    }
+    Ok((partition, tombstone))
+}
+
+fn change_header(kind: &'static str) -> (String, Option<Bytes>) {
+    (
+        CHANGE_HEADER.to_string(),
+        Some(Bytes::from_static(kind.as_bytes())),
+    )
 }
 
 /// Where each schema column's value sits in the query's result, and which result column

@@ -168,12 +168,22 @@ impl RowDecoder {
     /// null value through a projection, so `SELECT *` copies tombstones; QTT
     /// `project-filter.json` "project nulls"), so its key columns are decoded too.
     pub(crate) fn decode_record<'a>(&'a mut self, record: &StoredRecord) -> Decoded<'a> {
+        self.decode_record_as(record, record.record.value.as_deref())
+    }
+
+    /// Decodes `record` as though its value were `value`: a deleted row's before-image
+    /// (see `scan::Tombstones::Changes`) decodes with the tombstone's key, headers and place.
+    pub(crate) fn decode_record_as<'a>(
+        &'a mut self,
+        record: &StoredRecord,
+        value: Option<&[u8]>,
+    ) -> Decoded<'a> {
         let row = |d: &'a RowDecoder| DecodedRow {
             values: &d.row,
             spans: &d.spans,
             window: d.window,
         };
-        match self.decode_into(record) {
+        match self.decode_into(record, value) {
             Outcome::Row => Decoded::Row(row(self)),
             Outcome::Tombstone => Decoded::Tombstone(row(self)),
             Outcome::Skipped => Decoded::Skipped,
@@ -190,8 +200,7 @@ impl RowDecoder {
         std::mem::replace(&mut self.row, fresh)
     }
 
-    pub(crate) fn decode_into(&mut self, record: &StoredRecord) -> Outcome {
-        let value = record.record.value.as_deref();
+    fn decode_into(&mut self, record: &StoredRecord, value: Option<&[u8]>) -> Outcome {
         self.keys.clear();
         let key = match self.split_window(record.record.key.as_deref()) {
             Ok(inner) => decode_key(

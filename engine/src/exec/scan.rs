@@ -55,7 +55,20 @@ pub enum Tombstones {
     /// scalable push query sees (ksqlDB's `ScalablePushConsumer` handles neither; RQTT
     /// "scalable-push-queries - non-windowed stream with nulls").
     DropWithNullKeys,
+    /// A stream read as a table's change log (it declares a `HEADER('sluice.change')`
+    /// column, [`CHANGE_HEADER`]): a tombstone that carries the deleted row in its
+    /// [`BEFORE_HEADER`] is that row (so a route of deletes can show what was deleted);
+    /// any other tombstone is skipped, as a stream's push query skips it.
+    Changes,
 }
+
+/// The header a row change written by `Engine::change_rows` carries: `update` or `delete`.
+/// A record without it is an insert (or an upsert written by a face without UPDATE).
+pub const CHANGE_HEADER: &str = "sluice.change";
+
+/// The header a delete's tombstone carries: the deleted row's value, in its source's value
+/// format, as it stood when it was deleted.
+pub const BEFORE_HEADER: &str = "sluice.before";
 
 /// One record's scan output, owned.
 #[derive(Debug)]
@@ -83,6 +96,11 @@ impl DecodedRecord {
 
 pub(crate) struct Scan {
     decoder: RowDecoder,
+    /// For [`Tombstones::Changes`]: decodes a deleted row's before-image, every column
+    /// (no spans: a span would point into the header, not the record's value).
+    before: Option<RowDecoder>,
+    /// Whether the last row came from `before` (whose row `decode_owned` then takes).
+    last_from_before: bool,
     tombstones: Tombstones,
     /// A table's record without a key updates no row: skipped, as ksqlDB's table source
     /// skips it ("invalid as key is null"); so does a scalable push query's.
@@ -106,6 +124,8 @@ impl Scan {
         let has_key = source.schema.keys().next().is_some();
         Scan {
             decoder,
+            before: (tombstones == Tombstones::Changes).then(|| RowDecoder::new(source)),
+            last_from_before: false,
             tombstones,
             key_required: source.kind == SourceKind::Table
                 || (tombstones == Tombstones::DropWithNullKeys && has_key),
@@ -135,8 +155,12 @@ impl Scan {
             let row = self.decode(record)?;
             (row.spans.to_vec(), row.rowtime, row.kind, row.window)
         };
+        let decoder = match (self.last_from_before, self.before.as_mut()) {
+            (true, Some(before)) => before,
+            _ => &mut self.decoder,
+        };
         Some(DecodedRecord {
-            values: self.decoder.take_row(),
+            values: decoder.take_row(),
             spans,
             rowtime,
             kind,
@@ -150,7 +174,20 @@ impl Scan {
             self.skipped += 1;
             return None;
         }
-        let (kind, row) = match self.decoder.decode_record(record) {
+        self.last_from_before = false;
+        let before = match self.tombstones {
+            Tombstones::Changes if record.record.value.is_none() => {
+                let image = header(record, BEFORE_HEADER)?;
+                self.last_from_before = true;
+                self.before.as_mut().map(|d| (d, image))
+            }
+            _ => None,
+        };
+        let decoded = match before {
+            Some((decoder, image)) => decoder.decode_record_as(record, Some(image)),
+            None => self.decoder.decode_record(record),
+        };
+        let (kind, row) = match decoded {
             Decoded::Row(row) => (RowKind::Row, row),
             Decoded::Tombstone(row) if self.tombstones == Tombstones::Forward => {
                 (RowKind::Tombstone, row)
@@ -169,5 +206,106 @@ impl Scan {
             kind,
             window: row.window,
         })
+    }
+}
+
+/// The last value of header `key` on `record`, when it has one.
+fn header<'a>(record: &'a StoredRecord, key: &str) -> Option<&'a [u8]> {
+    record
+        .record
+        .headers
+        .iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .and_then(|(_, v)| v.as_deref())
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::format::{KeyFormat, ValueFormat, ValueWrapping};
+    use crate::log::{Offset, PartitionId, Record};
+    use crate::types::{Column, ColumnKind, Schema, SqlType};
+
+    /// `C (ID BIGINT KEY, BODY STRING, K BYTES HEADER('sluice.change'))`, JSON values.
+    fn changes_source() -> Arc<Source> {
+        let mut header = Column::new("K", SqlType::Bytes, ColumnKind::Header);
+        header.header_key = Some(CHANGE_HEADER.to_string());
+        Arc::new(Source {
+            name: "C".to_string(),
+            kind: SourceKind::Stream,
+            schema: Schema::new(vec![
+                Column::new("ID", SqlType::BigInt, ColumnKind::Key),
+                Column::new("BODY", SqlType::String, ColumnKind::Value),
+                header,
+            ]),
+            topic: "t".to_string(),
+            key_format: KeyFormat::Kafka,
+            value_format: ValueFormat::Json,
+            value_wrapping: ValueWrapping::Wrapped,
+            timestamp_column: None,
+            timestamp_format: None,
+            statement_text: String::new(),
+            read_only: false,
+            window: None,
+        })
+    }
+
+    fn record(value: Option<&'static str>, headers: &[(&str, &'static str)]) -> StoredRecord {
+        StoredRecord {
+            partition: PartitionId(0),
+            offset: Offset(5),
+            record: Record {
+                key: Some(Bytes::copy_from_slice(&7i64.to_be_bytes())),
+                value: value.map(|v| Bytes::from_static(v.as_bytes())),
+                timestamp_ms: 1,
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), Some(Bytes::from_static(v.as_bytes()))))
+                    .collect(),
+            },
+        }
+    }
+
+    /// (kind, ID, BODY, change header) of what the scan makes of `record`.
+    fn scanned(scan: &mut Scan, record: &StoredRecord) -> Option<(RowKind, Vec<Value>)> {
+        let row = scan.decode(record)?;
+        Some((row.kind, row.values[..3].to_vec()))
+    }
+
+    #[test]
+    fn a_change_log_stream_reads_a_delete_as_the_row_it_deleted() {
+        let source = changes_source();
+        let mut scan = Scan::new(&source, &DecodeColumns::Only(vec![]), Tombstones::Changes);
+        let header = |s: &str| Value::Bytes(s.as_bytes().to_vec());
+        let delete = record(
+            None,
+            &[(CHANGE_HEADER, "delete"), (BEFORE_HEADER, r#"{"BODY":"gone"}"#)],
+        );
+        assert_eq!(
+            scanned(&mut scan, &delete),
+            Some((
+                RowKind::Row,
+                vec![Value::BigInt(7), Value::String("gone".into()), header("delete")]
+            ))
+        );
+        let owned = scan.decode_owned(&delete).expect("kept");
+        assert_eq!(owned.values[1], Value::String("gone".into()));
+        assert!(owned.spans.iter().all(Option::is_none), "no span into the header");
+        // A row after a delete decodes from its own value again.
+        let update = record(Some(r#"{"BODY":"new"}"#), &[(CHANGE_HEADER, "update")]);
+        let (kind, values) = scanned(&mut scan, &update).expect("a row");
+        assert_eq!((kind, &values[0], &values[2]), (RowKind::Row, &Value::BigInt(7), &header("update")));
+        assert_eq!(scan.decode_owned(&update).expect("kept").kind, RowKind::Row);
+        // A tombstone without the deleted row (another writer's) is skipped, as a stream's.
+        assert_eq!(scanned(&mut scan, &record(None, &[])), None);
+        // Without the header column's opt-in, a stream's persistent scan forwards it.
+        let mut plain = Scan::new(&source, &DecodeColumns::All, Tombstones::Forward);
+        assert_eq!(
+            scanned(&mut plain, &delete).map(|(kind, _)| kind),
+            Some(RowKind::Tombstone)
+        );
     }
 }

@@ -12,9 +12,12 @@
 //! reads the table's topic as a stream of changes and writes each row (whole, or its key
 //! columns) as JSON, with `_table`, into the topic.
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
+use sluice_engine::CHANGE_HEADER;
 
 use super::topic_statement::{clamp_limit, group_name, ChangeOp, PayloadMode, Route, Start};
 use super::user_scope::OWNER_COLUMN;
@@ -115,13 +118,42 @@ pub struct Message<'a> {
     pub partition_id: u32,
     pub offset: u64,
     /// The payload's JSON bytes (sent as base64).
-    pub payload: &'a [u8],
+    pub payload: Cow<'a, [u8]>,
     /// The message key as text (see [`key_text`]), if it has one.
     pub key: Option<std::borrow::Cow<'a, str>>,
     /// The row's owner, for a message routed from a USER table (see [`key_text`]).
     pub user: Option<String>,
     pub timestamp_ms: i64,
     pub op: ChangeOp,
+}
+
+/// A stored route message as its payload and kind: a route writes [`OP_FIELD`] last in
+/// its value (`…,"_sluice_op":"update"}`), which is taken out here. Any other value (a
+/// record some other writer put in the topic, or a route's of an earlier version) is an
+/// `Insert`, and a null value (a tombstone) a `Delete` with a JSON `null` payload.
+pub fn split_op(value: Option<&[u8]>) -> (Cow<'_, [u8]>, ChangeOp) {
+    /// `"_sluice_op":"<kind>"}` per kind ([`OP_FIELD`]; the test ties them together).
+    const SUFFIXES: [(&str, ChangeOp); 3] = [
+        ("\"_sluice_op\":\"insert\"}", ChangeOp::Insert),
+        ("\"_sluice_op\":\"update\"}", ChangeOp::Update),
+        ("\"_sluice_op\":\"delete\"}", ChangeOp::Delete),
+    ];
+    let Some(value) = value else {
+        return (Cow::Borrowed(b"null"), ChangeOp::Delete);
+    };
+    for (suffix, op) in SUFFIXES {
+        let Some(head) = value.strip_suffix(suffix.as_bytes()) else {
+            continue;
+        };
+        let mut payload = match head {
+            [rest @ .., b','] => rest.to_vec(),
+            [rest @ .., b'{'] => [rest, b"{"].concat(),
+            _ => continue,
+        };
+        payload.push(b'}');
+        return (Cow::Owned(payload), op);
+    }
+    (Cow::Borrowed(value), ChangeOp::Insert)
 }
 
 /// A record key as a message key and the row's owner: routes key their messages by the
@@ -164,7 +196,7 @@ pub fn consume_body(messages: &[Message<'_>], next_offset: u64, has_more: bool) 
                 "topic_id": m.topic_id,
                 "partition_id": m.partition_id,
                 "offset": m.offset,
-                "payload": b64.encode(m.payload),
+                "payload": b64.encode(&m.payload),
                 "timestamp_ms": m.timestamp_ms,
                 "op": m.op.wire_name(),
             });
@@ -218,10 +250,21 @@ pub struct SourceColumn {
 }
 
 /// The engine name of the stream that reads table `table`'s topic as a stream of changes
-/// (one per table, shared by every route from it).
+/// (one per table, shared by every route from it). Named apart from the `__changes`
+/// streams of earlier versions, which had no change column.
 pub fn changes_stream_name(table: &str) -> String {
-    format!("{table}__changes")
+    format!("{table}__row_changes")
 }
+
+/// The changes stream's column holding a write's kind: the engine's change header
+/// (`sluice.change`: `update` or `delete`; absent for an insert). No KalamDB column
+/// starts with `SLUICE_`.
+pub const CHANGE_COLUMN: &str = "SLUICE_CHANGE";
+
+/// The field a route writes last in each message's value, naming the change it forwards;
+/// the consume endpoints take it out again and answer it as the message's `op`
+/// ([`split_op`]).
+pub const OP_FIELD: &str = "_sluice_op";
 
 /// The engine name of a route's persistent query sink: one per (topic, table, op), so
 /// adding the same route twice is refused by the engine as an existing stream.
@@ -242,7 +285,9 @@ pub fn is_route_of(stream: &str, topic: &str) -> bool {
 }
 
 /// `CREATE STREAM IF NOT EXISTS` over table `table`'s topic: every write of the table is a
-/// row of this stream (a table's topic is its changelog).
+/// row of this stream (a table's topic is its changelog), with its kind in
+/// [`CHANGE_COLUMN`]; declaring that header makes the engine read a delete as the row it
+/// deleted (the engine's `Tombstones::Changes`).
 pub fn changes_stream_sql(
     table: &str,
     topic: &str,
@@ -258,9 +303,11 @@ pub fn changes_stream_sql(
         })
         .collect();
     format!(
-        "CREATE STREAM IF NOT EXISTS {} ({}) WITH (kafka_topic={}, key_format={}, value_format={});",
+        "CREATE STREAM IF NOT EXISTS {} ({}, {} BYTES HEADER({})) WITH (kafka_topic={}, key_format={}, value_format={});",
         ident(&changes_stream_name(table)),
         columns.join(", "),
+        ident(CHANGE_COLUMN),
+        literal(CHANGE_HEADER),
         literal(topic),
         literal(key_format),
         literal(value_format),
@@ -268,10 +315,20 @@ pub fn changes_stream_sql(
 }
 
 /// The route's persistent query: reads `reads` (the table's changes stream, or the stream
-/// itself), keeps rows matching the filter, and writes each as a JSON object with
-/// lower-case column names (KalamDB's spelling) into the topic, keyed by the row's key in
-/// JSON (so a consumer sees the key as text).
-pub fn route_sql(route: &Route, reads: &str, partitions: u32, columns: &[SourceColumn]) -> String {
+/// itself), keeps the writes of the route's kind that match the filter, and writes each as
+/// a JSON object with lower-case column names (KalamDB's spelling) into the topic, keyed by
+/// the row's key in JSON (so a consumer sees the key as text). A delete's row is the row
+/// it deleted. The value ends in [`OP_FIELD`], the kind, which consumers do not see.
+///
+/// `changes` says whether `reads` has the [`CHANGE_COLUMN`] (a table's changes stream); a
+/// stream's rows are all inserts.
+pub fn route_sql(
+    route: &Route,
+    reads: &str,
+    changes: bool,
+    partitions: u32,
+    columns: &[SourceColumn],
+) -> String {
     let mut items: Vec<String> = columns
         .iter()
         .filter(|c| c.is_key)
@@ -296,11 +353,26 @@ pub fn route_sql(route: &Route, reads: &str, partitions: u32, columns: &[SourceC
     if route.payload != PayloadMode::Key {
         items.push(format!("{} AS `_table`", literal(&route.table)));
     }
-    let filter = route
-        .filter
-        .as_ref()
-        .map(|f| format!(" WHERE {f}"))
-        .unwrap_or_default();
+    items.push(format!(
+        "{} AS {}",
+        literal(route.op.sql_name()),
+        ident(OP_FIELD)
+    ));
+    let kind = changes.then(|| {
+        let column = ident(CHANGE_COLUMN);
+        match route.op {
+            ChangeOp::Insert => format!("{column} IS NULL"),
+            op => format!("FROM_BYTES({column}, 'utf8') = {}", literal(op.sql_name())),
+        }
+    });
+    let conditions: Vec<String> = kind
+        .into_iter()
+        .chain(route.filter.as_ref().map(|f| format!("({f})")))
+        .collect();
+    let filter = match conditions.is_empty() {
+        true => String::new(),
+        false => format!(" WHERE {}", conditions.join(" AND ")),
+    };
     format!(
         "CREATE STREAM {} WITH (kafka_topic={}, key_format='JSON', value_format='JSON', partitions={partitions}) AS SELECT {} FROM {}{filter} EMIT CHANGES;",
         ident(&route_stream_name(route)),
@@ -385,7 +457,7 @@ mod tests {
             topic_id: "app.ev",
             partition_id: 0,
             offset: 3,
-            payload: br#"{"id":1}"#,
+            payload: Cow::Borrowed(br#"{"id":1}"#),
             key: key_text(b"1").0,
             user: None,
             timestamp_ms: 9,
@@ -441,32 +513,75 @@ mod tests {
         ];
         assert_eq!(
             changes_stream_sql("app.notes", "app.notes", "KAFKA", "JSON", &columns),
-            "CREATE STREAM IF NOT EXISTS `app.notes__changes` (`ID` BIGINT KEY, `BODY` STRING) \
+            "CREATE STREAM IF NOT EXISTS `app.notes__row_changes` (`ID` BIGINT KEY, `BODY` STRING, \
+             `SLUICE_CHANGE` BYTES HEADER('sluice.change')) \
              WITH (kafka_topic='app.notes', key_format='KAFKA', value_format='JSON');"
         );
         let mut route = Route {
             topic: "app.ev".into(),
             table: "app.notes".into(),
             op: ChangeOp::Insert,
-            filter: Some("BODY <> 'x'".into()),
+            filter: Some("BODY <> 'x' OR ID = 1".into()),
             payload: PayloadMode::Full,
         };
         assert_eq!(
-            route_sql(&route, "app.notes__changes", 2, &columns),
+            route_sql(&route, "app.notes__row_changes", true, 2, &columns),
             "CREATE STREAM `app.ev__route__app.notes__insert` WITH (kafka_topic='app.ev', \
              key_format='JSON', value_format='JSON', partitions=2) AS SELECT `ID`, \
-             AS_VALUE(`ID`) AS `id`, `BODY` AS `body`, 'app.notes' AS `_table` \
-             FROM `app.notes__changes` WHERE BODY <> 'x' EMIT CHANGES;"
+             AS_VALUE(`ID`) AS `id`, `BODY` AS `body`, 'app.notes' AS `_table`, \
+             'insert' AS `_sluice_op` FROM `app.notes__row_changes` \
+             WHERE `SLUICE_CHANGE` IS NULL AND (BODY <> 'x' OR ID = 1) EMIT CHANGES;"
         );
         route.payload = PayloadMode::Key;
         route.filter = None;
+        route.op = ChangeOp::Delete;
         assert_eq!(
-            route_sql(&route, "app.notes__changes", 1, &columns),
+            route_sql(&route, "app.notes__row_changes", true, 1, &columns),
+            "CREATE STREAM `app.ev__route__app.notes__delete` WITH (kafka_topic='app.ev', \
+             key_format='JSON', value_format='JSON', partitions=1) AS SELECT `ID`, \
+             AS_VALUE(`ID`) AS `id`, 'delete' AS `_sluice_op` FROM `app.notes__row_changes` \
+             WHERE FROM_BYTES(`SLUICE_CHANGE`, 'utf8') = 'delete' EMIT CHANGES;"
+        );
+        route.op = ChangeOp::Insert;
+        assert_eq!(
+            route_sql(&route, "app.events", false, 1, &columns),
             "CREATE STREAM `app.ev__route__app.notes__insert` WITH (kafka_topic='app.ev', \
              key_format='JSON', value_format='JSON', partitions=1) AS SELECT `ID`, \
-             AS_VALUE(`ID`) AS `id` FROM `app.notes__changes` EMIT CHANGES;"
+             AS_VALUE(`ID`) AS `id`, 'insert' AS `_sluice_op` FROM `app.events` EMIT CHANGES;"
         );
         assert!(is_route_of("app.ev__route__app.notes__insert", "app.ev"));
         assert!(!is_route_of("app.events__route__x", "app.ev"));
+    }
+
+    #[test]
+    fn a_route_message_names_its_change_and_the_payload_hides_it() {
+        let split = |v: &'static [u8]| {
+            let (payload, op) = split_op(Some(v));
+            (String::from_utf8(payload.into_owned()).expect("utf8"), op)
+        };
+        for op in [ChangeOp::Insert, ChangeOp::Update, ChangeOp::Delete] {
+            let value = json!({"id": 1, "_table": "app.t", OP_FIELD: op.sql_name()});
+            let text = serde_json::to_string(&value).expect("json");
+            let bytes: &'static [u8] = Box::leak(text.into_bytes().into_boxed_slice());
+            let (payload, got) = split(bytes);
+            assert_eq!(got, op);
+            let payload: Json = serde_json::from_str(&payload).expect("payload is JSON");
+            assert_eq!(payload, json!({"id": 1, "_table": "app.t"}));
+        }
+        assert_eq!(
+            split(br#"{"_sluice_op":"update"}"#),
+            ("{}".to_string(), ChangeOp::Update)
+        );
+        // Another writer's record is an insert, as it is; a tombstone a delete.
+        assert_eq!(
+            split(br#"{"id":1,"x":"_sluice_op\":\"update\"}"}"#).1,
+            ChangeOp::Insert
+        );
+        assert_eq!(
+            split(br#"{"id":2}"#),
+            (r#"{"id":2}"#.to_string(), ChangeOp::Insert)
+        );
+        let (payload, op) = split_op(None);
+        assert_eq!((&*payload, op), (&b"null"[..], ChangeOp::Delete));
     }
 }

@@ -18,7 +18,7 @@ use crate::catalog::{Source, SourceLookup};
 use crate::exec::aggregate::{AggregateSpec, UdafConfig};
 use crate::error::{EngineError, Result};
 use crate::exec::project::Projection;
-use crate::exec::scan::{DecodeColumns, Tombstones};
+use crate::exec::scan::{DecodeColumns, Tombstones, CHANGE_HEADER};
 use crate::expr::{compile, ColumnAliasGenerator, ColumnResolver};
 use crate::format::{KeyFormat, ValueFormat};
 use crate::sql::ast::{Expr, Literal, Properties, Query, Relation, SourceKind};
@@ -169,6 +169,7 @@ pub fn plan_persistent(
         // A stream forwards a null value as a null value (ksqlDB's mappers pass a null row
         // through); WHERE drops it, a predicate over a null row not being true.
         tombstones: match source.kind {
+            SourceKind::Stream if reads_changes(&source) => Tombstones::Changes,
             SourceKind::Stream => Tombstones::Forward,
             SourceKind::Table => Tombstones::Drop,
         },
@@ -194,6 +195,14 @@ pub fn plan_persistent(
         sink: sink_source,
         sink_partitions,
         logical: plan,
+    })
+}
+
+/// A stream that declares a `HEADER('sluice.change')` column reads its topic as a table's
+/// change log: deletes written with their before-image are rows (`Tombstones::Changes`).
+fn reads_changes(source: &Source) -> bool {
+    source.schema.columns.iter().any(|c| {
+        c.kind == ColumnKind::Header && c.header_key.as_deref() == Some(CHANGE_HEADER)
     })
 }
 

@@ -3,7 +3,7 @@
 //! | KalamDB | engine |
 //! |---|---|
 //! | `CREATE TOPIC t PARTITIONS n` | a raw topic `t` with `n` partitions (`Engine::create_topic`) |
-//! | `ALTER TOPIC t ADD SOURCE tbl ON INSERT …` | a stream over `tbl`'s topic (its changes), and a persistent query from it into `t` |
+//! | `ALTER TOPIC t ADD SOURCE tbl ON INSERT\|UPDATE\|DELETE …` | a stream over `tbl`'s topic (its changes, each with its kind), and a persistent query from it into `t` keeping that kind |
 //! | `DROP TOPIC t` | its routes' queries terminated and their streams dropped, the topic deleted, its groups forgotten |
 //! | `CLEAR TOPIC t` | unsupported: the log cannot truncate a topic |
 //! | `CONSUME`, `ACK` | the same consume and ack as the topic endpoints (`topics`) |
@@ -85,16 +85,6 @@ pub async fn run(
 
 /// A route: the table's changes stream (once per table), then the route's query.
 async fn add_source(services: &Services, route: &Route) -> Result<QueryResult, TopicFailure> {
-    if route.op != ChangeOp::Insert {
-        return Err(TopicFailure::new(
-            FailureKind::Unsupported,
-            format!(
-                "ON {} is not supported: the engine's tables record each write as an upsert \
-                 or a tombstone, so only ON INSERT (every row written) can be routed",
-                route.op.wire_name().to_ascii_uppercase()
-            ),
-        ));
-    }
     let partitions = services
         .engine
         .describe_topic(&route.topic)
@@ -135,7 +125,20 @@ async fn add_source(services: &Services, route: &Route) -> Result<QueryResult, T
             is_key: c.kind == ColumnKind::Key,
         })
         .collect();
+    let changes = source.kind == SourceKind::Table;
     let reads = match source.kind {
+        // A STREAM table's rows are only ever inserted.
+        SourceKind::Stream if route.op != ChangeOp::Insert => {
+            return Err(TopicFailure::new(
+                FailureKind::BadRequest,
+                format!(
+                    "'{}' is a STREAM table: its rows are only inserted, so it has no {} \
+                     to route; use ON INSERT",
+                    route.table,
+                    route.op.wire_name().to_ascii_uppercase()
+                ),
+            ));
+        }
         SourceKind::Stream => route.table.clone(),
         SourceKind::Table => {
             let sql = changes_stream_sql(
@@ -150,7 +153,8 @@ async fn add_source(services: &Services, route: &Route) -> Result<QueryResult, T
         }
     };
     let partitions = u32::try_from(partitions).expect("a topic has at most 256 partitions");
-    let created = execute(services, &route_sql(route, &reads, partitions, &columns)).await?;
+    let sql = route_sql(route, &reads, changes, partitions, &columns);
+    let created = execute(services, &sql).await?;
     let query_id = created.into_iter().find_map(|r| match r.outcome {
         Outcome::CommandStatus { query_id, .. } => query_id,
         _ => None,
@@ -238,7 +242,7 @@ fn messages_result(consumed: &super::topics::Consumed) -> QueryResult {
         .messages()
         .into_iter()
         .map(|m| {
-            let payload = String::from_utf8_lossy(m.payload).into_owned();
+            let payload = String::from_utf8_lossy(&m.payload).into_owned();
             vec![
                 Cell::Text(m.topic_id.to_string()),
                 Cell::Json(m.partition_id.to_string()),

@@ -14,9 +14,10 @@ use http::{HeaderMap, StatusCode};
 use hyper::body::Incoming;
 use sluice_engine::{EngineError, ErrorCode, StoredRecord};
 use sluice_protocol::kalamdb::envelope::code as sql_code;
-use sluice_protocol::kalamdb::topic_statement::{valid_topic_name, ChangeOp, Start};
+use sluice_protocol::kalamdb::topic_statement::{valid_topic_name, Start};
 use sluice_protocol::kalamdb::topics::{
-    ack_body, code, consume_body, key_text, topic_error_body, AckRequest, ConsumeRequest, Message,
+    ack_body, code, consume_body, key_text, split_op, topic_error_body, AckRequest, ConsumeRequest,
+    Message,
 };
 use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;
 
@@ -137,26 +138,24 @@ pub struct Consumed {
 }
 
 impl Consumed {
-    /// The records as KalamDB messages; a tombstone (null value) is a `Delete` with a JSON
-    /// `null` payload, every other record an `Insert` (routes forward inserts only).
+    /// The records as KalamDB messages, each with the change its route forwarded
+    /// (`split_op`: a route names it in the value; another writer's record is an `Insert`,
+    /// a tombstone a `Delete` with a JSON `null` payload).
     pub fn messages(&self) -> Vec<Message<'_>> {
         self.records
             .iter()
             .map(|r| {
                 let (key, user) = r.record.key.as_deref().map_or((None, None), key_text);
+                let (payload, op) = split_op(r.record.value.as_deref());
                 Message {
                     topic_id: &self.topic,
                     partition_id: self.partition,
                     offset: r.offset.0,
-                    payload: r.record.value.as_deref().unwrap_or(b"null"),
+                    payload,
                     key,
                     user,
                     timestamp_ms: r.record.timestamp_ms,
-                    op: if r.record.value.is_some() {
-                        ChangeOp::Insert
-                    } else {
-                        ChangeOp::Delete
-                    },
+                    op,
                 }
             })
             .collect()
