@@ -315,3 +315,52 @@ async fn insert_values_order_nulls_and_masked_errors() {
     }
     server.stop().await;
 }
+
+/// `RETENTION_MS` reaches the topic a statement creates (its `topic.meta` in the data
+/// directory), a table's topic is compacted (retention deletes none of its rows), and a
+/// value that is no retention is a statement error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_ms_becomes_the_new_topics_retention() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = TestServer::start_in(dir.path(), sluice_engine::FsyncPolicy::Always).await;
+    server
+        .ksql_ok(
+            "CREATE STREAM clicks (id BIGINT KEY, page STRING) WITH (kafka_topic='clicks', \
+             value_format='JSON', partitions=1, retention_ms=3600000); \
+             CREATE STREAM forever (id BIGINT) WITH (kafka_topic='forever', value_format='JSON', \
+             partitions=1, RETENTION_MS=-1); \
+             CREATE TABLE pages (id BIGINT PRIMARY KEY, title STRING) WITH (kafka_topic='pages', \
+             value_format='JSON', partitions=1, retention_ms=1000); \
+             CREATE STREAM home WITH (RETENTION_MS=60000) AS SELECT * FROM clicks \
+             WHERE page = 'home' EMIT CHANGES;",
+        )
+        .await;
+    let meta = |topic: &str| {
+        std::fs::read_to_string(dir.path().join("topics").join(topic).join("topic.meta"))
+            .expect("topic.meta")
+    };
+    assert_eq!(meta("clicks"), "partitions=1\nretention.ms=3600000\n");
+    assert_eq!(meta("forever"), "partitions=1\n");
+    assert_eq!(
+        meta("pages"),
+        "partitions=1\nretention.ms=1000\ncleanup.policy=compact\n"
+    );
+    assert_eq!(meta("HOME"), "partitions=1\nretention.ms=60000\n");
+    for bad in ["0", "-5", "'week'"] {
+        let sql = format!(
+            "CREATE STREAM bad (id BIGINT) WITH (kafka_topic='bad', value_format='JSON', \
+             partitions=1, retention_ms={bad});"
+        );
+        let (status, body) = server.h2().await.ksql(&sql).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert_eq!(body["@type"], "statement_error", "{body}");
+        assert_eq!(body["error_code"], 40001, "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("RETENTION_MS")),
+            "{body}"
+        );
+    }
+    server.stop().await;
+}

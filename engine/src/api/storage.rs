@@ -8,6 +8,6 @@
 
 pub use crate::log::{
     partition_for_key, AppendTicket, EmbeddedLog, KafkaConfig, KafkaLog, LogConfig, LogStore,
-    Offset, PartitionCursor, PartitionId, Record, StartPosition, StoredRecord, TopicLog,
-    KAFKA_RECORD_BYTES_MAX, RECORD_BYTES_MAX,
+    Offset, PartitionCursor, PartitionId, Record, StartPosition, StoredRecord, TopicConfig,
+    TopicLog, KAFKA_RECORD_BYTES_MAX, RECORD_BYTES_MAX,
 };

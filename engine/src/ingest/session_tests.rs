@@ -41,8 +41,13 @@ struct FaultyTopic {
 const FAULTY_PARTITION: PartitionId = PartitionId(1);
 
 impl LogStore for FaultyLog {
-    fn create_topic(&self, name: &str, partitions: u32) -> Result<Arc<dyn TopicLog>> {
-        self.inner.create_topic(name, partitions)
+    fn create_topic_with(
+        &self,
+        name: &str,
+        partitions: u32,
+        config: TopicConfig,
+    ) -> Result<Arc<dyn TopicLog>> {
+        self.inner.create_topic_with(name, partitions, config)
     }
     fn delete_topic(&self, name: &str) -> Result<()> {
         self.inner.delete_topic(name)

@@ -68,6 +68,19 @@ pub enum StartPosition {
     At(Offset),
 }
 
+/// How a new topic keeps its records (Kafka's topic configs that Sluice honours).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TopicConfig {
+    /// Kafka's `retention.ms`: records older than this may be deleted, a whole segment at a
+    /// time once its newest record is that old. `None` keeps every record (the default:
+    /// Sluice never deletes data nobody asked it to).
+    pub retention_ms: Option<u64>,
+    /// Kafka's `cleanup.policy=compact` (what ksqlDB gives a table's topic): the latest
+    /// record per key is kept whatever the retention. The embedded log does not compact:
+    /// it keeps every record of such a topic.
+    pub compacted: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicInfo {
     pub name: String,
@@ -143,7 +156,18 @@ impl LogHealth {
 pub trait LogStore: Send + Sync {
     /// Creates a topic; [`ErrorCode::Conflict`](crate::error::ErrorCode) if it exists,
     /// `InvalidStatement` for a name or partition count the backend refuses.
-    fn create_topic(&self, name: &str, partitions: u32) -> Result<Arc<dyn TopicLog>>;
+    /// The topic keeps every record ([`TopicConfig::default`]).
+    fn create_topic(&self, name: &str, partitions: u32) -> Result<Arc<dyn TopicLog>> {
+        self.create_topic_with(name, partitions, TopicConfig::default())
+    }
+    /// [`LogStore::create_topic`] with `config`. Retention is the topic's from then on, as
+    /// a Kafka topic's configs are: readers behind its first stored offset move up to it.
+    fn create_topic_with(
+        &self,
+        name: &str,
+        partitions: u32,
+        config: TopicConfig,
+    ) -> Result<Arc<dyn TopicLog>>;
     /// Deletes a topic and its data; `NotFound` if missing. Readers of the topic end.
     fn delete_topic(&self, name: &str) -> Result<()>;
     fn topic(&self, name: &str) -> Option<Arc<dyn TopicLog>>;

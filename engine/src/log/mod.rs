@@ -41,7 +41,8 @@ pub use embedded::fuzzing;
 
 pub use api::{
     AppendTicket, FsyncPolicy, LogHealth, LogStore, Offset, PartitionCursor, PartitionHealth,
-    PartitionId, PartitionProblem, Record, StartPosition, StoredRecord, TopicInfo, TopicLog,
+    PartitionId, PartitionProblem, Record, StartPosition, StoredRecord, TopicConfig, TopicInfo,
+    TopicLog,
     TOPIC_PARTITIONS_MAX,
 };
 pub use embedded::{
@@ -50,7 +51,8 @@ pub use embedded::{
     COMMIT_BATCH_BYTES_MAX, COMMIT_BATCH_RECORDS_MAX, DAMAGED_RANGES_MAX, INDEX_INTERVAL_BYTES,
     JOURNAL_ENTRY_BYTES_MAX, OPEN_FILES_DEFAULT_MAX, OPEN_FILES_MIN, READ_CHUNK_BYTES,
     RECORD_BYTES_MAX, RECOVERY_POINT_SYNC_INTERVAL_MS, RECOVERY_POINT_WRITE_INTERVAL_MS,
-    RETRY_BACKOFF_MAX_MS, RETRY_BACKOFF_MIN_MS, SEGMENT_BYTES_LIMIT, SEGMENT_BYTES_MAX,
+    RETENTION_CHECK_INTERVAL_MS, RETRY_BACKOFF_MAX_MS, RETRY_BACKOFF_MIN_MS, SEGMENT_BYTES_LIMIT,
+    SEGMENT_BYTES_MAX,
     WRITER_THREADS_DEFAULT, WRITER_THREADS_MAX,
 };
 pub use kafka::{

@@ -12,7 +12,7 @@ use crate::types::schema::{PSEUDO_ROWOFFSET, PSEUDO_ROWPARTITION, PSEUDO_ROWTIME
 use crate::types::sql_type::StructField;
 use crate::types::{Column, ColumnKind, Schema, SqlType};
 
-use crate::log::TOPIC_PARTITIONS_MAX;
+use crate::log::{TopicConfig, TOPIC_PARTITIONS_MAX};
 
 /// Names ksqlDB reserves for pseudo and window columns.
 const RESERVED_COLUMN_NAMES: &[&str] = &[
@@ -181,6 +181,8 @@ pub struct CreatePlan {
     pub source: Source,
     /// Partitions requested with PARTITIONS=, if any.
     pub partitions: Option<u32>,
+    /// The configs of the topic, if the statement creates it.
+    pub topic: TopicConfig,
 }
 
 pub(crate) fn plan_create(
@@ -197,6 +199,7 @@ pub(crate) fn plan_create(
         .string("KAFKA_TOPIC")?
         .unwrap_or_else(|| stmt.name.clone());
     let partitions = props.partitions()?;
+    let topic_config = props.topic_config(stmt.kind)?;
     let (timestamp_column, timestamp_format) = timestamp_column(&props, &schema)?;
     let window = source_window(&props)?;
     Ok(CreatePlan {
@@ -215,6 +218,7 @@ pub(crate) fn plan_create(
             window,
         },
         partitions,
+        topic: topic_config,
     })
 }
 
@@ -539,6 +543,27 @@ impl<'a> WithProperties<'a> {
                 other
             ))),
         }
+    }
+
+    /// The configs of a topic this statement creates: `RETENTION_MS` (ksqlDB passes it to
+    /// the new topic as `retention.ms`; `-1` keeps records forever), and a table's topic is
+    /// compacted, as ksqlDB creates tables' topics (retention then deletes nothing).
+    pub(crate) fn topic_config(&self, kind: SourceKind) -> Result<TopicConfig> {
+        let retention_ms = match self.get("RETENTION_MS") {
+            None => None,
+            Some(Literal::Integer(-1)) => None,
+            Some(Literal::Integer(ms)) if *ms > 0 => Some(*ms as u64),
+            Some(other) => {
+                return Err(EngineError::statement(format!(
+                    "Invalid value {other} for property RETENTION_MS: expected a number of \
+                     milliseconds greater than 0, or -1 to keep records forever"
+                )))
+            }
+        };
+        Ok(TopicConfig {
+            retention_ms,
+            compacted: kind == SourceKind::Table,
+        })
     }
 
     pub(crate) fn partitions(&self) -> Result<Option<u32>> {

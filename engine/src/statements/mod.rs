@@ -403,7 +403,8 @@ impl Runtime {
         if mode == Mode::Apply {
             if self.log.topic(&source.topic).is_none() {
                 let partitions = plan.partitions.unwrap_or(1);
-                self.log.create_topic(&source.topic, partitions)?;
+                self.log
+                    .create_topic_with(&source.topic, partitions, plan.topic)?;
             }
             let entry = journal_entry::format_entry(None, &sandbox.props, text);
             self.journal_append(entry.as_bytes())?;

@@ -238,7 +238,7 @@ impl Runtime {
         let plan = &query.plan;
         if self.log.topic(&plan.sink.topic).is_none() {
             self.log
-                .create_topic(&plan.sink.topic, plan.sink_partitions)?;
+                .create_topic_with(&plan.sink.topic, plan.sink_partitions, plan.sink_topic)?;
         }
         let props = QueryProperties::from_map(&sandbox.props)?;
         // ksql.streams.auto.offset.reset defaults to latest for persistent queries too.

@@ -318,9 +318,14 @@ fn create_table(statement: &str, namespace: Option<&str>) -> Mapped {
         TableKind::User | TableKind::Stream => ", key_format='JSON'",
         TableKind::Shared => "",
     };
+    // A STREAM table's rows past their TTL are never shown again: its topic keeps them
+    // that long (RETENTION_MS), so the log frees them instead of growing for ever.
+    let retention = ttl_seconds
+        .map(|ttl| format!(", retention_ms={}", ttl.saturating_mul(1000)))
+        .unwrap_or_default();
     Mapped::CreateTable {
         sql: format!(
-            "CREATE {kind} {} {columns} WITH (kafka_topic='{topic}', value_format='JSON'{key_format}, partitions=1);",
+            "CREATE {kind} {} {columns} WITH (kafka_topic='{topic}', value_format='JSON'{key_format}, partitions=1{retention});",
             rest.trim_end()
         ),
         table: name,
@@ -548,7 +553,8 @@ mod tests {
                 Some("app")
             ),
             "CREATE STREAM `app.events` (`_user` STRING KEY, id BIGINT KEY, n INTEGER) \
-             WITH (kafka_topic='app.events', value_format='JSON', key_format='JSON', partitions=1);"
+             WITH (kafka_topic='app.events', value_format='JSON', key_format='JSON', partitions=1, \
+             retention_ms=10000);"
         );
         assert!(matches!(
             map_statement(

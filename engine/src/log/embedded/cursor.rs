@@ -81,7 +81,7 @@ impl EmbeddedCursor {
         topic: Arc<TopicState>,
         start: StartPosition,
     ) -> EmbeddedCursor {
-        let first = partition.start_offset;
+        let first = partition.start();
         let end = Offset(partition.end_offset.load(Ordering::Acquire));
         let next = match start {
             StartPosition::Earliest => first,
@@ -130,16 +130,24 @@ impl EmbeddedCursor {
         ))
     }
 
-    /// Moves to the segment after `i`. If it starts after `next` (or there is none though
-    /// `next` is below the end offset), the offsets in between are damaged, lost with the end
-    /// of this segment: reported once, then skipped.
+    /// Moves to the segment after the current one (number `i` when it was found). If it
+    /// starts after `next` (or there is none though `next` is below the end offset), the
+    /// offsets in between are damaged, lost with the end of this segment: reported once,
+    /// then skipped.
     fn next_segment(&mut self, i: usize) -> Result<()> {
         let segments = self
             .partition
             .segments
             .read()
             .unwrap_or_else(|p| p.into_inner());
-        let following = segments.get(i + 1).cloned();
+        // Found by base, not by number: retention may have removed segments before it.
+        let following = match &self.segment {
+            Some((_, current)) => {
+                let after = segments.partition_point(|s| s.base <= current.base);
+                segments.get(after).cloned()
+            }
+            None => segments.get(i + 1).cloned(),
+        };
         drop(segments);
         let resume = match &following {
             Some(segment) if segment.base < self.next => {
@@ -256,6 +264,56 @@ impl PartitionCursor for EmbeddedCursor {
                 self.topic.name
             )));
         }
+        self.skip_expired();
+        let before = out.len();
+        match self.read_stored(out, max_records) {
+            // The segment being read expired meanwhile (its file is gone): what it held is
+            // no longer stored, so the read goes on from the first offset that is.
+            Err(_) if self.skip_expired() => {
+                let room = max_records.saturating_sub(out.len() - before);
+                self.read_stored(out, room)?;
+                Ok(out.len() - before)
+            }
+            other => other,
+        }
+    }
+
+    fn seek_to(&mut self, offset: Offset) {
+        let first = self.partition.start();
+        let end = Offset(self.partition.end_offset.load(Ordering::Acquire));
+        self.next = offset.clamp(first, end);
+        // The next read finds the segment and the index position again.
+        self.segment = None;
+        self.position = 0;
+        self.seeking = true;
+        self.scan_offset = self.next;
+        self.chunk = Bytes::new();
+        self.chunk_start = 0;
+    }
+
+    fn release_buffers(&mut self) {
+        // A caught-up cursor has consumed its chunk (it ends at the committed bytes of the
+        // read that filled it), so nothing is lost; at worst the next read rereads a frame.
+        self.chunk = Bytes::new();
+    }
+}
+
+impl EmbeddedCursor {
+    /// Moves a cursor left behind the partition's start (retention deleted what it was
+    /// about to read) up to the start; whether it moved.
+    fn skip_expired(&mut self) -> bool {
+        let first = self.partition.start();
+        if self.next >= first {
+            return false;
+        }
+        tracing::debug!(partition = %self.partition.name, from = self.next.0, to = first.0,
+            "records expired before this cursor read them; skipping to the first stored");
+        self.seek_to(first);
+        true
+    }
+
+    /// [`PartitionCursor::read`] from where the cursor stands.
+    fn read_stored(&mut self, out: &mut Vec<StoredRecord>, max_records: usize) -> Result<usize> {
         let end = self.partition.end_offset.load(Ordering::Acquire);
         let mut added = 0;
         while added < max_records && self.next.0 < end {
@@ -339,24 +397,5 @@ impl PartitionCursor for EmbeddedCursor {
             self.resync(&segment, committed, bad)?;
         }
         Ok(added)
-    }
-
-    fn seek_to(&mut self, offset: Offset) {
-        let first = self.partition.start_offset;
-        let end = Offset(self.partition.end_offset.load(Ordering::Acquire));
-        self.next = offset.clamp(first, end);
-        // The next read finds the segment and the index position again.
-        self.segment = None;
-        self.position = 0;
-        self.seeking = true;
-        self.scan_offset = self.next;
-        self.chunk = Bytes::new();
-        self.chunk_start = 0;
-    }
-
-    fn release_buffers(&mut self) {
-        // A caught-up cursor has consumed its chunk (it ends at the committed bytes of the
-        // read that filled it), so nothing is lost; at worst the next read rereads a frame.
-        self.chunk = Bytes::new();
     }
 }

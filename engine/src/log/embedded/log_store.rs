@@ -23,7 +23,7 @@ use tokio::sync::Notify;
 
 use super::cursor::{EmbeddedCursor, TopicState};
 use super::files::FileCache;
-use super::partition::Partition;
+use super::partition::{Partition, TopicOf};
 use super::shared::StopMode;
 use super::pool::{PoolShared, WriterPool, WRITER_THREADS_MAX};
 use super::recovery::sync_dir;
@@ -33,7 +33,7 @@ use crate::error::{EngineError, Result};
 use crate::metrics::HistogramSnapshot;
 use crate::log::{
     AppendTicket, FsyncPolicy, LogHealth, LogStore, Offset, PartitionCursor, PartitionHealth,
-    PartitionId, Record, StartPosition, TopicInfo, TopicLog, TOPIC_PARTITIONS_MAX,
+    PartitionId, Record, StartPosition, TopicConfig, TopicInfo, TopicLog, TOPIC_PARTITIONS_MAX,
 };
 use crate::log::topic_name::validate_new_topic;
 
@@ -64,18 +64,23 @@ impl EmbeddedTopic {
     fn open(
         dir: PathBuf,
         name: &str,
-        partitions: u32,
+        meta: TopicMeta,
         config: &LogConfig,
         files: &Arc<FileCache>,
         pool: &Arc<PoolShared>,
     ) -> Result<EmbeddedTopic> {
+        let TopicMeta { partitions, config: topic_config } = meta;
         let data_ready = Arc::new(Notify::new());
         let mut opened = Vec::with_capacity(partitions as usize);
         for p in 0..partitions {
             let partition_dir = dir.join(p.to_string());
             fs::create_dir_all(&partition_dir)?;
-            opened.push(Partition::open(
+            let of = TopicOf {
                 name,
+                config: topic_config,
+            };
+            opened.push(Partition::open(
+                of,
                 PartitionId(p),
                 &partition_dir,
                 config,
@@ -175,7 +180,7 @@ impl TopicLog for EmbeddedTopic {
     /// `Offset(0)` for a partition the topic does not have.
     fn start_offset(&self, partition: PartitionId) -> Offset {
         self.partition(partition)
-            .map_or(Offset(0), |p| p.shared.start_offset)
+            .map_or(Offset(0), |p| p.shared.start())
     }
 
     fn cursor(
@@ -252,14 +257,14 @@ impl EmbeddedLog {
             let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
                 continue;
             };
-            let Some(partitions) = read_meta(&path)? else {
+            let Some(meta) = read_meta(&path)? else {
                 tracing::warn!(topic = %name, "removing a topic directory without metadata \
                     (an interrupted create or delete)");
                 fs::remove_dir_all(&path)?;
                 continue;
             };
-            let topic =
-                EmbeddedTopic::open(path, &name, partitions, &config, &files, pool.shared())?;
+            let partitions = meta.partitions;
+            let topic = EmbeddedTopic::open(path, &name, meta, &config, &files, pool.shared())?;
             tracing::debug!(topic = %name, partitions, "opened topic");
             partitions_total += u64::from(partitions);
             topics.insert(name, Arc::new(topic));
@@ -324,7 +329,7 @@ impl EmbeddedLog {
         self.config.fsync != FsyncPolicy::Never
     }
 
-    fn create_on_disk(&self, dir: &Path, name: &str, partitions: u32) -> Result<EmbeddedTopic> {
+    fn create_on_disk(&self, dir: &Path, name: &str, meta: TopicMeta) -> Result<EmbeddedTopic> {
         fs::create_dir(dir)?;
         if self.durable() {
             sync_dir(&self.topics_dir)?;
@@ -332,7 +337,7 @@ impl EmbeddedLog {
         let topic = EmbeddedTopic::open(
             dir.to_owned(),
             name,
-            partitions,
+            meta,
             &self.config,
             &self.files,
             self.pool.shared(),
@@ -342,13 +347,18 @@ impl EmbeddedLog {
         if self.durable() {
             sync_dir(dir)?;
         }
-        write_meta(dir, partitions, self.durable())?;
+        write_meta(dir, meta, self.durable())?;
         Ok(topic)
     }
 }
 
 impl LogStore for EmbeddedLog {
-    fn create_topic(&self, name: &str, partitions: u32) -> Result<Arc<dyn TopicLog>> {
+    fn create_topic_with(
+        &self,
+        name: &str,
+        partitions: u32,
+        config: TopicConfig,
+    ) -> Result<Arc<dyn TopicLog>> {
         validate_new_topic(name, partitions)?;
         let mut topics = self.lock_topics();
         if topics.contains_key(name) {
@@ -373,14 +383,15 @@ impl LogStore for EmbeddedLog {
         if dir.exists() {
             fs::remove_dir_all(&dir)?; // leftovers of a failed create
         }
-        let topic = match self.create_on_disk(&dir, name, partitions) {
+        let meta = TopicMeta { partitions, config };
+        let topic = match self.create_on_disk(&dir, name, meta) {
             Ok(topic) => Arc::new(topic),
             Err(e) => {
                 let _ = fs::remove_dir_all(&dir);
                 return Err(e);
             }
         };
-        tracing::info!(topic = %name, partitions, "created topic");
+        tracing::info!(topic = %name, partitions, retention_ms = ?config.retention_ms, "created topic");
         topics.insert(name.to_owned(), topic.clone());
         Ok(topic)
     }
@@ -455,29 +466,63 @@ impl Drop for EmbeddedLog {
     }
 }
 
-fn read_meta(dir: &Path) -> Result<Option<u32>> {
+/// What `topic.meta` holds: the partition count, then the topic's configs, one
+/// `key=value` line each (`retention.ms`, `cleanup.policy=compact`). A file from before configs existed has only
+/// its first line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TopicMeta {
+    partitions: u32,
+    config: TopicConfig,
+}
+
+fn read_meta(dir: &Path) -> Result<Option<TopicMeta>> {
     let text = match fs::read_to_string(dir.join(META_FILE)) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    let partitions = text
-        .strip_prefix("partitions=")
-        .and_then(|rest| rest.trim_end().parse::<u32>().ok())
-        .filter(|&p| p > 0 && p <= TOPIC_PARTITIONS_MAX)
-        .ok_or_else(|| {
-            EngineError::corrupt(format!(
-                "{}: bad metadata {text:?}",
-                dir.join(META_FILE).display()
-            ))
-        })?;
-    Ok(Some(partitions))
+    parse_meta(&text).map(Some).ok_or_else(|| {
+        EngineError::corrupt(format!(
+            "{}: bad metadata {text:?}",
+            dir.join(META_FILE).display()
+        ))
+    })
+}
+
+fn parse_meta(text: &str) -> Option<TopicMeta> {
+    let mut lines = text.lines();
+    let partitions = lines
+        .next()?
+        .strip_prefix("partitions=")?
+        .parse::<u32>()
+        .ok()
+        .filter(|&p| p > 0 && p <= TOPIC_PARTITIONS_MAX)?;
+    let mut config = TopicConfig::default();
+    for line in lines {
+        match line.split_once('=')? {
+            ("retention.ms", ms) => config.retention_ms = Some(ms.parse().ok()?),
+            ("cleanup.policy", "compact") => config.compacted = true,
+            _ => return None,
+        }
+    }
+    Some(TopicMeta { partitions, config })
+}
+
+fn format_meta(meta: TopicMeta) -> String {
+    let mut text = format!("partitions={}\n", meta.partitions);
+    if let Some(ms) = meta.config.retention_ms {
+        text.push_str(&format!("retention.ms={ms}\n"));
+    }
+    if meta.config.compacted {
+        text.push_str("cleanup.policy=compact\n");
+    }
+    text
 }
 
 /// Writes `topic.meta` atomically: temp file, fsync, rename, fsync the directory.
-fn write_meta(dir: &Path, partitions: u32, durable: bool) -> Result<()> {
+fn write_meta(dir: &Path, meta: TopicMeta, durable: bool) -> Result<()> {
     let tmp = dir.join(META_TMP_FILE);
-    fs::write(&tmp, format!("partitions={partitions}\n"))?;
+    fs::write(&tmp, format_meta(meta))?;
     if durable {
         fs::File::open(&tmp)?.sync_all()?;
     }

@@ -1,7 +1,7 @@
 //! The embedded log backend: topics stored in a local data directory.
 //!
 //! ```text
-//!  <dir>/topics/<topic>/topic.meta                  "partitions=N\n", written durably last
+//!  <dir>/topics/<topic>/topic.meta                  "partitions=N\n" + configs, written durably last
 //!  <dir>/topics/<topic>/<partition>/<base>.log       segments: length crc offset timestamp key value headers
 //!  <dir>/topics/<topic>/<partition>/<base>.index     sparse offset index (written when sealed)
 //!  <dir>/topics/<topic>/<partition>/recovery-point   last position known fsynced
@@ -14,6 +14,7 @@
 //! - `pool`: the fixed pool of writer threads every partition's turns run on, and timers.
 //! - `writer`: a partition's turn: group commit, segment rolls, undoing a failed write,
 //!   retrying after a failure (a full disk).
+//! - `retention`: a topic's `retention.ms`: expired segments deleted, oldest first.
 //! - `record`: the on-disk record framing with a CRC per record.
 //! - `segment`: one segment file plus its sparse offset index; scanning and resyncing past
 //!   damage.
@@ -43,6 +44,7 @@ mod partition;
 mod pool;
 mod record;
 mod recovery;
+mod retention;
 mod segment;
 mod shared;
 #[cfg(test)]
@@ -61,6 +63,7 @@ pub use shared::{
 };
 pub use pool::{WRITER_THREADS_DEFAULT, WRITER_THREADS_MAX};
 pub use record::RECORD_BYTES_MAX;
+pub use retention::RETENTION_CHECK_INTERVAL_MS;
 pub use segment::{INDEX_INTERVAL_BYTES, READ_CHUNK_BYTES, SEGMENT_BYTES_LIMIT};
 pub use writer::{RETRY_BACKOFF_MAX_MS, RETRY_BACKOFF_MIN_MS};
 
@@ -87,6 +90,8 @@ pub struct LogConfig {
     /// Partitions the node serves at most, over all topics: creating a topic past it fails
     /// with `ResourceLimit`.
     pub partitions_max: u32,
+    /// How often a partition of a topic with retention looks for expired segments.
+    pub retention_check_interval_ms: u64,
 }
 
 impl Default for LogConfig {
@@ -97,6 +102,7 @@ impl Default for LogConfig {
             writer_threads: WRITER_THREADS_DEFAULT,
             open_files_max: default_open_files_max(),
             partitions_max: PARTITIONS_PER_NODE_MAX,
+            retention_check_interval_ms: RETENTION_CHECK_INTERVAL_MS,
         }
     }
 }

@@ -28,7 +28,9 @@ use super::shared::*;
 use super::writer::{WorkerBuffers, Writer};
 use super::LogConfig;
 use crate::error::{EngineError, ErrorCode, Result};
-use crate::log::{AppendTicket, FsyncPolicy, Offset, PartitionId, PartitionProblem, Record};
+use crate::log::{
+    AppendTicket, FsyncPolicy, Offset, PartitionId, PartitionProblem, Record, TopicConfig,
+};
 
 /// Queue capacity kept after a burst drains; a larger one is given back.
 const QUEUE_CAPACITY_IDLE: usize = 64;
@@ -169,12 +171,19 @@ pub(crate) struct Partition {
     core: Arc<PartitionCore>,
 }
 
+/// The topic a partition belongs to: its name and its configs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TopicOf<'a> {
+    pub name: &'a str,
+    pub config: TopicConfig,
+}
+
 impl Partition {
     /// Recovers the partition in `dir`. A partition whose files recovery refuses as corrupt
     /// opens unavailable (its reads and appends fail, health says why) rather than failing
     /// the whole log.
     pub fn open(
-        topic: &str,
+        of: TopicOf<'_>,
         id: PartitionId,
         dir: &Path,
         config: &LogConfig,
@@ -182,6 +191,10 @@ impl Partition {
         files: &Arc<FileCache>,
         pool: &Arc<PoolShared>,
     ) -> Result<Partition> {
+        let TopicOf {
+            name: topic,
+            config: topic_config,
+        } = of;
         let durable = config.fsync != FsyncPolicy::Never;
         let name = format!("{topic}/{}", id.0);
         let control = Control::new(topic, id);
@@ -206,7 +219,7 @@ impl Partition {
         let shared = Arc::new(PartitionShared {
             id,
             name,
-            start_offset,
+            start_offset: AtomicU64::new(start_offset.0),
             end_offset: AtomicU64::new(recovered.end.0),
             segments: RwLock::new(recovered.segments.clone()),
             stats: Stats::default(),
@@ -222,6 +235,7 @@ impl Partition {
             data_ready,
             files.clone(),
             config,
+            topic_config,
             &recovered,
         );
         static NEXT_ID: AtomicU64 = AtomicU64::new(0);
@@ -239,6 +253,15 @@ impl Partition {
             #[cfg(test)]
             commit_gate: Mutex::new(()),
         });
+        if topic_config.retention_ms.is_some() && !topic_config.compacted {
+            // Retention is checked on the writer's timer, which otherwise only a write arms:
+            // a partition nobody writes to still expires its old segments.
+            let first_check = core.lock_writer().wake_at();
+            if let Some(at) = first_check {
+                let job: Arc<dyn Job> = core.clone();
+                pool.arm(&job, at);
+            }
+        }
         Ok(Partition { shared, core })
     }
 

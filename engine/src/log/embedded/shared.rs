@@ -85,8 +85,11 @@ pub(crate) struct PartitionShared {
     pub segments: RwLock<Vec<Arc<Segment>>>,
     /// Next offset to be written; everything below it is committed. Release/Acquire.
     pub end_offset: AtomicU64,
-    /// First offset stored (no retention yet, so the first segment's base).
-    pub start_offset: Offset,
+    /// First offset stored: the first segment's base. Only moves up, when retention
+    /// deletes the oldest segments (`writer`); it moves before their files go, so a reader
+    /// that finds itself behind it skips to it rather than reading a deleted file.
+    /// Release/Acquire.
+    pub start_offset: AtomicU64,
     pub stats: Stats,
     /// Fsync latency, one histogram for the whole log (the pool's): partitions of a dropped
     /// topic leave their observations behind, so the counts never go down.
@@ -103,6 +106,11 @@ pub(super) struct DamageLog {
 }
 
 impl PartitionShared {
+    /// The first offset stored now.
+    pub fn start(&self) -> Offset {
+        Offset(self.start_offset.load(Ordering::Acquire))
+    }
+
     /// Remembers a damaged range; false if it was known already (so it is logged once).
     pub fn record_damage(&self, range: DamagedRange) -> bool {
         let mut log = self.damage.lock().unwrap_or_else(|p| p.into_inner());

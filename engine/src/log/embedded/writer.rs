@@ -60,10 +60,11 @@ use super::files::FileCache;
 use super::shared::{AppendRequest, Control, PartitionShared, StopMode, COMMIT_BATCH_BYTES_MAX};
 use super::record;
 use super::recovery::{Recovered, PROBE_FILE};
+use super::retention::Retention;
 use super::segment::{IndexEntry, Segment, INDEX_INTERVAL_BYTES};
 use super::LogConfig;
 use crate::error::{EngineError, ErrorCode};
-use crate::log::{FsyncPolicy, Offset};
+use crate::log::{FsyncPolicy, Offset, TopicConfig};
 
 /// First wait after a failed write before appends are tried again, in milliseconds.
 ///
@@ -143,8 +144,12 @@ pub(crate) struct Writer {
     files: Arc<FileCache>,
     fsync: FsyncPolicy,
     segment_bytes_max: u64,
+    /// The topic's `retention.ms`, if it has one (see `retention`).
+    retention: Option<Retention>,
     /// Where appends go; `None` until the first write, or when recovery asked for a new one.
     active: Option<Arc<Segment>>,
+    /// When the active segment began taking appends (this process's first write to it).
+    active_since: Instant,
     /// Bytes published in the active segment (the next write position).
     active_bytes: u64,
     /// Record bytes written since the last index entry.
@@ -175,6 +180,7 @@ impl Writer {
         data_ready: Arc<Notify>,
         files: Arc<FileCache>,
         config: &LogConfig,
+        topic_config: TopicConfig,
         recovered: &Recovered,
     ) -> Writer {
         let active = if recovered.new_segment {
@@ -193,7 +199,12 @@ impl Writer {
             files,
             fsync: config.fsync,
             segment_bytes_max: config.segment_bytes_max,
+            retention: topic_config
+                .retention_ms
+                .filter(|_| !topic_config.compacted)
+                .map(|ms| Retention::new(ms, config.retention_check_interval_ms)),
             active,
+            active_since: Instant::now(),
             active_bytes,
             since_index: recovered.active_bytes_since_index,
             next: recovered.end,
@@ -262,10 +273,17 @@ impl Writer {
         None
     }
 
-    /// Whether a request of `bytes` must go to a new segment.
+    /// Whether a request of `bytes` must go to a new segment: none is active, the request
+    /// does not fit, or the active one is older than the retention (so that it can expire).
     fn needs_segment(&self, bytes: u64) -> bool {
+        let aged = || {
+            self.retention
+                .as_ref()
+                .is_some_and(|r| self.active_since.elapsed() >= r.keep)
+        };
         self.active.is_none()
-            || (self.active_bytes > 0 && self.active_bytes + bytes > self.segment_bytes_max)
+            || (self.active_bytes > 0
+                && (self.active_bytes + bytes > self.segment_bytes_max || aged()))
     }
 
     /// How many requests from the front of `batch` fit in the active segment (at least one:
@@ -461,6 +479,7 @@ impl Writer {
             .unwrap_or_else(|p| p.into_inner())
             .push(segment.clone());
         self.active = Some(segment);
+        self.active_since = Instant::now();
         self.active_bytes = 0;
         self.since_index = 0;
         if durable {
@@ -587,6 +606,10 @@ impl Writer {
         if self.checkpoint.due().is_some_and(|at| now >= at) {
             self.save_checkpoint(false);
         }
+        let durable = self.durable();
+        if let Some(retention) = self.retention.as_mut().filter(|r| r.due(now)) {
+            retention.apply(&self.shared, durable);
+        }
     }
 
     /// Fsyncs unsynced, already-acked data (`IntervalMs`); a failure stops the partition.
@@ -644,7 +667,8 @@ impl Writer {
             }
             _ => None,
         };
-        [retry, interval, self.checkpoint.due()]
+        let retention = self.retention.as_ref().map(|r| r.next_check);
+        [retry, interval, self.checkpoint.due(), retention]
             .into_iter()
             .flatten()
             .min()

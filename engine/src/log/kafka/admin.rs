@@ -21,7 +21,7 @@ use super::client::kafka_error;
 use super::client::off_runtime;
 use super::config::{KafkaConfig, ADMIN_TIMEOUT_MS, TOPIC_READY_TIMEOUT_MS};
 use crate::error::{EngineError, Result};
-use crate::log::TopicInfo;
+use crate::log::{TopicConfig, TopicInfo};
 
 /// How often a create or delete re-reads metadata while waiting for it to take effect.
 const METADATA_RETRY_MS: u64 = 50;
@@ -100,11 +100,20 @@ impl Admin {
     }
 
     /// Creates the topic with the cluster's default replication factor (as ksqlDB does when
-    /// no REPLICAS is given), then waits until every partition has a leader: a producer or
-    /// consumer started before that would see a topic without partitions.
-    pub fn create(&self, name: &str, partitions: u32) -> Result<()> {
+    /// no REPLICAS is given), compacted for a table's topic and with `config`'s
+    /// `retention.ms` if it has one (else the broker's default, as ksqlDB leaves it), then
+    /// waits until every partition has a leader: a
+    /// producer or consumer started before that would see a topic without partitions.
+    pub fn create(&self, name: &str, partitions: u32, config: TopicConfig) -> Result<()> {
         let count = i32::try_from(partitions).expect("partitions <= TOPIC_PARTITIONS_MAX");
-        let topic = NewTopic::new(name, count, TopicReplication::Fixed(-1));
+        let retention = config.retention_ms.map(|ms| ms.to_string());
+        let mut topic = NewTopic::new(name, count, TopicReplication::Fixed(-1));
+        if config.compacted {
+            topic = topic.set("cleanup.policy", "compact");
+        }
+        if let Some(ms) = &retention {
+            topic = topic.set("retention.ms", ms);
+        }
         let results =
             off_runtime(|| block_on(self.client.create_topics([&topic], &Admin::options())))
                 .map_err(|e| kafka_error(&format!("creating topic '{name}'"), e))?;

@@ -83,7 +83,7 @@ use self::client::off_runtime;
 use self::producer::AppendProducer;
 use crate::error::{EngineError, Result};
 use crate::log::topic_name::validate_new_topic;
-use crate::log::{LogStore, TopicInfo, TopicLog};
+use crate::log::{LogStore, TopicConfig, TopicInfo, TopicLog};
 
 /// How long closing the log waits for unacknowledged appends, in milliseconds.
 ///
@@ -212,7 +212,12 @@ impl KafkaLog {
 }
 
 impl LogStore for KafkaLog {
-    fn create_topic(&self, name: &str, partitions: u32) -> Result<Arc<dyn TopicLog>> {
+    fn create_topic_with(
+        &self,
+        name: &str,
+        partitions: u32,
+        config: TopicConfig,
+    ) -> Result<Arc<dyn TopicLog>> {
         validate_new_topic(name, partitions)?;
         let mut topics = self.lock_topics();
         if let Some(open) = topics.get(name) {
@@ -228,7 +233,7 @@ impl LogStore for KafkaLog {
                 stale.mark_deleted();
             }
         }
-        self.admin.create(name, partitions)?;
+        self.admin.create(name, partitions, config)?;
         let topic = Arc::new(KafkaTopic::open(
             name,
             partitions,

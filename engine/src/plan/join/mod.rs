@@ -767,6 +767,7 @@ fn finish_persistent(
         statement_text: statement_text.to_string(),
         source: first,
         sources: join.leaves.iter().map(|l| Arc::clone(&l.source)).collect(),
+        sink_topic: props.topic_config(sink_source.kind)?,
         sink: sink_source,
         sink_partitions,
         logical: plan,

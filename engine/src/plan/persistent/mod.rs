@@ -21,6 +21,7 @@ use crate::exec::project::Projection;
 use crate::exec::scan::{DecodeColumns, Tombstones, CHANGE_HEADER};
 use crate::expr::{compile, ColumnAliasGenerator, ColumnResolver};
 use crate::format::{KeyFormat, ValueFormat};
+use crate::log::TopicConfig;
 use crate::sql::ast::{Expr, Literal, Properties, Query, Relation, SourceKind};
 use crate::statements::create::{
     check_key_format, timestamp_column, value_wrapping, with_key_delimiter, PersistenceConfig,
@@ -65,6 +66,9 @@ pub struct PersistentPlan {
     pub sink: Arc<Source>,
     /// Partitions for the sink topic if it has to be created.
     pub sink_partitions: u32,
+    /// The sink topic's configs if it has to be created (`RETENTION_MS`; a table's is
+    /// compacted).
+    pub sink_topic: TopicConfig,
     /// `Sink ─ Project ─ FlatMap? ─ Filter? ─ Scan`.
     pub logical: LogicalPlan,
 }
@@ -192,6 +196,7 @@ pub fn plan_persistent(
         statement_text: statement_text.to_string(),
         sources: vec![Arc::clone(&source)],
         source,
+        sink_topic: props.topic_config(sink_source.kind)?,
         sink: sink_source,
         sink_partitions,
         logical: plan,
@@ -361,6 +366,7 @@ pub(super) fn plan_aggregate_into_sink(
         statement_text: statement_text.to_string(),
         source: Arc::clone(source),
         sources,
+        sink_topic: props.topic_config(sink_source.kind)?,
         sink: sink_source,
         sink_partitions,
         logical: plan,

@@ -13,6 +13,7 @@ use crate::error::{EngineError, Result};
 use crate::log::*;
 
 mod damage;
+mod retention;
 
 fn record(i: u64) -> Record {
     Record {
