@@ -83,6 +83,26 @@ impl Source {
             .iter()
             .any(|c| c.kind == ColumnKind::Key)
     }
+
+    /// A stream `name` over topic `t` with `schema`, KAFKA keys and JSON values: what unit
+    /// tests below the planner scan.
+    #[cfg(test)]
+    pub(crate) fn test_stream(name: &str, schema: Schema) -> Source {
+        Source {
+            name: name.to_string(),
+            kind: SourceKind::Stream,
+            schema,
+            topic: "t".to_string(),
+            key_format: KeyFormat::Kafka,
+            value_format: ValueFormat::Json,
+            value_wrapping: ValueWrapping::Wrapped,
+            timestamp_column: None,
+            timestamp_format: None,
+            statement_text: String::new(),
+            read_only: false,
+            window: None,
+        }
+    }
 }
 
 pub fn kind_word(kind: SourceKind) -> &'static str {

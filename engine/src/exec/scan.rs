@@ -225,7 +225,6 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::format::{KeyFormat, ValueFormat, ValueWrapping};
     use crate::log::{Offset, PartitionId, Record};
     use crate::types::{Column, ColumnKind, Schema, SqlType};
 
@@ -233,24 +232,14 @@ mod tests {
     fn changes_source() -> Arc<Source> {
         let mut header = Column::new("K", SqlType::Bytes, ColumnKind::Header);
         header.header_key = Some(CHANGE_HEADER.to_string());
-        Arc::new(Source {
-            name: "C".to_string(),
-            kind: SourceKind::Stream,
-            schema: Schema::new(vec![
+        Arc::new(Source::test_stream(
+            "C",
+            Schema::new(vec![
                 Column::new("ID", SqlType::BigInt, ColumnKind::Key),
                 Column::new("BODY", SqlType::String, ColumnKind::Value),
                 header,
             ]),
-            topic: "t".to_string(),
-            key_format: KeyFormat::Kafka,
-            value_format: ValueFormat::Json,
-            value_wrapping: ValueWrapping::Wrapped,
-            timestamp_column: None,
-            timestamp_format: None,
-            statement_text: String::new(),
-            read_only: false,
-            window: None,
-        })
+        ))
     }
 
     fn record(value: Option<&'static str>, headers: &[(&str, &'static str)]) -> StoredRecord {

@@ -431,25 +431,10 @@ impl SharedDecodes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::{KeyFormat, ValueFormat, ValueWrapping};
-    use crate::sql::ast::SourceKind;
     use crate::types::Schema;
 
     fn source() -> Arc<Source> {
-        Arc::new(Source {
-            name: "S".to_string(),
-            kind: SourceKind::Stream,
-            schema: Schema::new(Vec::new()),
-            topic: "s".to_string(),
-            key_format: KeyFormat::Kafka,
-            value_format: ValueFormat::Json,
-            value_wrapping: ValueWrapping::Wrapped,
-            timestamp_column: None,
-            timestamp_format: None,
-            statement_text: String::new(),
-            read_only: false,
-            window: None,
-        })
+        Arc::new(Source::test_stream("S", Schema::new(Vec::new())))
     }
 
     fn ring() -> Arc<DecodeRing> {
