@@ -93,6 +93,28 @@ pub struct OutputColumn {
 }
 
 impl LogicalPlan {
+    /// This plan with its rows kept only where `predicate` holds; unchanged without one.
+    pub fn filtered(self, predicate: Option<CompiledExpr>) -> LogicalPlan {
+        match predicate {
+            Some(predicate) => LogicalPlan::Filter {
+                input: Box::new(self),
+                predicate,
+            },
+            None => self,
+        }
+    }
+
+    /// This plan with each row expanded by the table `functions`; unchanged without any.
+    pub fn flat_mapped(self, functions: FlatMap) -> LogicalPlan {
+        match functions.is_empty() {
+            true => self,
+            false => LogicalPlan::FlatMap {
+                input: Box::new(self),
+                functions,
+            },
+        }
+    }
+
     /// The step this one reads from; `None` for a scan.
     pub fn input(&self) -> Option<&LogicalPlan> {
         match self {

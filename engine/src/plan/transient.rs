@@ -598,13 +598,8 @@ pub(super) fn push_aggregate(
         having: planned.having,
         window: planned.window.map(Box::new),
     };
-    let mut plan = input_plan;
-    if let (Some(predicate), false) = (filter, table_input) {
-        plan = LogicalPlan::Filter {
-            input: Box::new(plan),
-            predicate,
-        };
-    }
+    // A table's WHERE is the aggregate's own (it withdraws rows), a stream's a filter.
+    let plan = input_plan.filtered(filter.filter(|_| !table_input));
     let plan = LogicalPlan::Aggregate {
         input: Box::new(plan),
         spec: Box::new(spec),
@@ -643,18 +638,7 @@ fn transient_plan(
     limit: Option<u64>,
 ) -> LogicalPlan {
     let mut plan = LogicalPlan::Scan(scan);
-    if let Some(predicate) = filter {
-        plan = LogicalPlan::Filter {
-            input: Box::new(plan),
-            predicate,
-        };
-    }
-    if !flat_map.is_empty() {
-        plan = LogicalPlan::FlatMap {
-            input: Box::new(plan),
-            functions: flat_map,
-        };
-    }
+    plan = plan.filtered(filter).flat_mapped(flat_map);
     plan = LogicalPlan::Project {
         input: Box::new(plan),
         columns: columns

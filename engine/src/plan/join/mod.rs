@@ -37,11 +37,10 @@ use crate::types::{ColumnKind, SqlType};
 use super::logical::{LogicalPlan, ScanNode};
 use super::aggregate::AggregateInput;
 use super::persistent::{
-    check_duplicates, check_insert_schema, partition_by_keys, plan_aggregate_into_sink, sink_plan,
-    sink_schema, sink_source, AggregatedInput, PersistentKind, PersistentPlan, SinkSpec,
+    check_duplicates, partition_by_keys, plan_aggregate_into_sink, resolve_sink, sink_plan,
+    sink_schema, sink_topic, AggregatedInput, PersistentKind, PersistentPlan, SinkSpec,
 };
 use super::select::{duplicate_column, struct_fields, SelectedColumn};
-use crate::statements::create::WithProperties;
 
 /// Name of the synthetic key column of a join keyed by neither side's column.
 const SYNTHETIC_KEY: &str = "ROWKEY";
@@ -730,18 +729,9 @@ fn finish_persistent(
     }
     let schema = sink_schema(&keys, &values);
     let first = Arc::clone(&join.leaves[0].source);
-    let sink_source = match sink.existing {
-        Some(existing) => {
-            check_insert_schema(existing, &schema)?;
-            Arc::clone(existing)
-        }
-        None => Arc::new(sink_source(&sink, &first, schema, statement_text)?),
-    };
-    let props = WithProperties::new(sink.properties)?;
-    let sink_partitions = match props.partitions()? {
-        Some(n) => n,
-        None => source_partitions(&first.topic).unwrap_or(1),
-    };
+    let sink_source = resolve_sink(&sink, &first, schema, statement_text, None)?;
+    let (sink_partitions, sink_topic) =
+        sink_topic(&sink, &sink_source, &first, &source_partitions)?;
     let scans = scans(&join);
     let table_result = join.kind == SourceKind::Table;
     if table_result {
@@ -751,12 +741,7 @@ fn finish_persistent(
         leaves: scans,
         spec: join.spec.clone(),
     };
-    if let (Some(predicate), false) = (filter, table_result) {
-        plan = LogicalPlan::Filter {
-            input: Box::new(plan),
-            predicate,
-        };
-    }
+    plan = plan.filtered(filter.filter(|_| !table_result));
     let tombstone_key = keys
         .iter()
         .map(|k| Some(k.projection.clone()))
@@ -767,7 +752,7 @@ fn finish_persistent(
         statement_text: statement_text.to_string(),
         source: first,
         sources: join.leaves.iter().map(|l| Arc::clone(&l.source)).collect(),
-        sink_topic: props.topic_config(sink_source.kind)?,
+        sink_topic,
         sink: sink_source,
         sink_partitions,
         logical: plan,

@@ -56,12 +56,7 @@ pub(crate) fn plan_join_push(catalog: &dyn SourceLookup, query: &Query) -> Resul
         leaves: scans(&join),
         spec: join.spec.clone(),
     };
-    if let (Some(predicate), false) = (filter, table_result) {
-        plan = LogicalPlan::Filter {
-            input: Box::new(plan),
-            predicate,
-        };
-    }
+    plan = plan.filtered(filter.filter(|_| !table_result));
     let column_names = items.iter().map(|i| i.name.clone()).collect();
     let column_types = items.iter().map(|i| i.ty.clone()).collect();
     plan = LogicalPlan::Project {

@@ -149,23 +149,10 @@ pub fn plan_persistent(
     let tombstone_key = null_value_keys(&keys, &resolver);
 
     let schema = sink_schema(&keys, &values);
-    let sink_source = match sink.existing {
-        Some(existing) => {
-            check_insert_schema(existing, &schema)?;
-            Arc::clone(existing)
-        }
-        None => {
-            // Rows of a windowed source keep their window: so do the sink's keys.
-            let mut created = sink_source(&sink, &source, schema, statement_text)?;
-            created.window = source.window;
-            Arc::new(created)
-        }
-    };
-    let props = WithProperties::new(sink.properties)?;
-    let sink_partitions = match props.partitions()? {
-        Some(n) => n,
-        None => source_partitions(&source.topic).unwrap_or(1),
-    };
+    // Rows of a windowed source keep their window: so do the sink's keys.
+    let sink_source = resolve_sink(&sink, &source, schema, statement_text, source.window)?;
+    let (sink_partitions, sink_topic) =
+        sink_topic(&sink, &sink_source, &source, &source_partitions)?;
     let mut plan = LogicalPlan::Scan(ScanNode {
         source: Arc::clone(&source),
         alias: alias.map(str::to_string),
@@ -178,25 +165,14 @@ pub fn plan_persistent(
             SourceKind::Table => Tombstones::Drop,
         },
     });
-    if let Some(predicate) = filter {
-        plan = LogicalPlan::Filter {
-            input: Box::new(plan),
-            predicate,
-        };
-    }
-    if !flat_map.is_empty() {
-        plan = LogicalPlan::FlatMap {
-            input: Box::new(plan),
-            functions: flat_map,
-        };
-    }
+    plan = plan.filtered(filter).flat_mapped(flat_map);
     let plan = sink_plan(plan, keys, values, tombstone_key, &sink_source, sink_partitions);
     Ok(PersistentPlan {
         kind: sink.kind,
         statement_text: statement_text.to_string(),
         sources: vec![Arc::clone(&source)],
         source,
-        sink_topic: props.topic_config(sink_source.kind)?,
+        sink_topic,
         sink: sink_source,
         sink_partitions,
         logical: plan,
@@ -319,25 +295,13 @@ pub(super) fn plan_aggregate_into_sink(
     }
     check_duplicates(&keys, &values)?;
     let schema = sink_schema(&keys, &values);
-    let sink_source = match sink.existing {
-        Some(existing) => {
-            check_insert_schema(existing, &schema)?;
-            Arc::clone(existing)
-        }
-        None => {
-            let mut created = sink_source(&sink, source, schema, statement_text)?;
-            created.window = window.map(|w| SourceWindow {
-                kind: w.window_type(),
-                size_ms: w.size_ms(),
-            });
-            Arc::new(created)
-        }
-    };
-    let props = WithProperties::new(sink.properties)?;
-    let sink_partitions = match props.partitions()? {
-        Some(n) => n,
-        None => source_partitions(&source.topic).unwrap_or(1),
-    };
+    let sink_window = window.map(|w| SourceWindow {
+        kind: w.window_type(),
+        size_ms: w.size_ms(),
+    });
+    let sink_source = resolve_sink(&sink, source, schema, statement_text, sink_window)?;
+    let (sink_partitions, sink_topic) =
+        sink_topic(&sink, &sink_source, source, &source_partitions)?;
     let spec = AggregateSpec {
         group_by,
         key_columns: sink_source.schema.keys().cloned().collect(),
@@ -348,13 +312,8 @@ pub(super) fn plan_aggregate_into_sink(
         having,
         window: window.map(Box::new),
     };
-    let mut plan = input_plan;
-    if let (Some(predicate), false) = (filter, table_input) {
-        plan = LogicalPlan::Filter {
-            input: Box::new(plan),
-            predicate,
-        };
-    }
+    // A table's WHERE is the aggregate's own (it withdraws rows), a stream's a filter.
+    let plan = input_plan.filtered(filter.filter(|_| !table_input));
     let plan = LogicalPlan::Aggregate {
         input: Box::new(plan),
         spec: Box::new(spec),
@@ -366,7 +325,7 @@ pub(super) fn plan_aggregate_into_sink(
         statement_text: statement_text.to_string(),
         source: Arc::clone(source),
         sources,
-        sink_topic: props.topic_config(sink_source.kind)?,
+        sink_topic,
         sink: sink_source,
         sink_partitions,
         logical: plan,
@@ -666,6 +625,42 @@ pub(super) fn check_insert_schema(sink: &Source, result: &Schema) -> Result<()> 
         result.to_schema_text(true),
         sink.schema.to_schema_text(true)
     )))
+}
+
+/// The sink a persistent query writes: the existing one for INSERT INTO (its schema
+/// checked against the result's), else a new one from the statement's WITH
+/// ([`sink_source`]) whose keys carry `window`.
+pub(super) fn resolve_sink(
+    sink: &SinkSpec<'_>,
+    source: &Source,
+    schema: Schema,
+    statement_text: &str,
+    window: Option<SourceWindow>,
+) -> Result<Arc<Source>> {
+    if let Some(existing) = sink.existing {
+        check_insert_schema(existing, &schema)?;
+        return Ok(Arc::clone(existing));
+    }
+    let mut created = sink_source(sink, source, schema, statement_text)?;
+    created.window = window;
+    Ok(Arc::new(created))
+}
+
+/// The partitions and configs of the sink's topic, for when it has to be created: WITH's
+/// `PARTITIONS` (else as many as `source`'s topic has) and `RETENTION_MS`; a table's topic
+/// is compacted.
+pub(super) fn sink_topic(
+    sink: &SinkSpec<'_>,
+    sink_source: &Source,
+    source: &Source,
+    source_partitions: &impl Fn(&str) -> Option<u32>,
+) -> Result<(u32, TopicConfig)> {
+    let props = WithProperties::new(sink.properties)?;
+    let partitions = match props.partitions()? {
+        Some(n) => n,
+        None => source_partitions(&source.topic).unwrap_or(1),
+    };
+    Ok((partitions, props.topic_config(sink_source.kind)?))
 }
 
 /// The CSAS/CTAS sink: topic and formats from WITH, defaulting to the source's.
