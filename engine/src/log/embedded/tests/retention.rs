@@ -153,3 +153,34 @@ fn topics_without_retention_and_compacted_topics_keep_every_record() {
         "partitions=1\nretention.ms=50\ncleanup.policy=compact\n"
     );
 }
+
+/// A partition nobody writes to after a restart still expires its old segments: the
+/// writer's timer is armed when the partition opens, not only by a write.
+#[test]
+fn an_idle_partition_expires_its_segments_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let log = EmbeddedLog::open(dir.path(), retention_config()).unwrap();
+    let topic = log.create_topic_with("t", 1, retained(200)).unwrap();
+    rt.block_on(async {
+        for i in 0..40 {
+            append(topic.as_ref(), 0, records(i..i + 1)).await.unwrap();
+        }
+    });
+    drop(topic);
+    drop(log);
+    let last_base = segment_files(&dir.path().join("topics/t/0"))
+        .last()
+        .and_then(|p| p.file_stem()?.to_str()?.parse::<u64>().ok())
+        .expect("a segment");
+    assert!(last_base > 0, "the test needs sealed segments");
+    std::thread::sleep(Duration::from_millis(300));
+    let log = EmbeddedLog::open(dir.path(), retention_config()).unwrap();
+    let topic = log.topic("t").unwrap();
+    wait_for_start(topic.as_ref(), Offset(last_base));
+    assert_records(
+        &read_partition(topic.as_ref(), 0, StartPosition::Earliest),
+        0,
+        last_base..40,
+    );
+}
