@@ -269,3 +269,66 @@ async fn errors_before_the_stream_are_conjure_envelopes() {
         assert_eq!(body["errorName"], "Default:Unauthorized");
     }
 }
+
+/// `execute` (what the SDK's `functions.Query.execute` calls): a pull function's whole
+/// result as `{"value": […]}`; a push function refused (it never ends); the same errors
+/// as `streamingExecute`, in the same envelope.
+#[tokio::test]
+async fn execute_answers_the_whole_result_as_one_value() {
+    let server = server().await;
+    insert(&server, &[("u1", "p1", 5), ("u2", "p2", 50)]).await;
+    let mut client = Client::connect(server.addr, Proto::H2).await;
+    let execute = |name: &str| format!("/api/v2/functions/queries/{name}/execute");
+    let headers = [
+        ("authorization", TOKEN),
+        ("content-type", "application/json"),
+        ("accept", "application/json"),
+    ];
+    let (status, response_headers, bytes) = client
+        .send(
+            "POST",
+            &execute("pagesAbove"),
+            &headers,
+            br#"{"parameters":{"min":1,"skip":"p9"},"latestVersionResolution":"SEMANTIC_VERSION"}"#,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&bytes)
+    );
+    assert_eq!(response_headers["content-type"], "application/json");
+    let body = parse(&bytes);
+    let mut pages: Vec<&str> = body["value"]
+        .as_array()
+        .expect("the rows")
+        .iter()
+        .map(|r| r["PAGEID"].as_str().expect("PAGEID"))
+        .collect();
+    pages.sort();
+    assert_eq!(pages, ["p1", "p2"], "{body}");
+    assert_eq!(body.as_object().map(|o| o.len()), Some(1), "{body}");
+
+    let cases: [(&str, &[u8], u16, &str); 3] = [
+        (
+            "liveViews",
+            br#"{"parameters":{"user":"u1"}}"#,
+            400,
+            "QueryRuntimeError",
+        ),
+        ("broken", br#"{"parameters":{}}"#, 400, "QueryRuntimeError"),
+        ("nosuch", br#"{"parameters":{}}"#, 404, "QueryNotFound"),
+    ];
+    for (name, request, status, error_name) in cases {
+        let (got, _, bytes) = client.send("POST", &execute(name), &headers, request).await;
+        let body = parse(&bytes);
+        assert_eq!(got.as_u16(), status, "{name}: {body}");
+        assert_eq!(body["errorName"], error_name, "{name}: {body}");
+    }
+    let (status, _, bytes) = client
+        .send("POST", &execute("pagesAbove"), &[], b"{}")
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(parse(&bytes)["errorName"], "Default:Unauthorized");
+}

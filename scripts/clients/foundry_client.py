@@ -4,8 +4,9 @@ Usage: foundry_client.py HOST:PORT TOKEN BASIC_USER:PASSWORD
 
 Creates a stream through ksqlDB's /ksql, writes rows through /inserts-stream, then calls
 the query functions of scripts/clients/foundry_functions.json with the SDK's
-`functions.Query.streaming_execute`: a pull function's single data event with typed
-parameters, Conjure errors (QueryNotFound, QueryRuntimeError) and a wrong token. Exits non-zero on the first mismatch.
+`functions.Query.streaming_execute` (a pull function's single data event with typed
+parameters, Conjure errors (QueryNotFound, QueryRuntimeError) and a wrong token) and
+`functions.Query.execute` (the whole result as one value). Exits non-zero on the first mismatch.
 """
 
 import base64
@@ -65,6 +66,16 @@ def main(hostport, token, basic):
 
     got = events(client, "ordersAbove", minPrice=-1.0)
     assert len(got[0].value) == 5, got
+
+    # The non-streaming call: the whole result as the response's value.
+    result = client.functions.Query.execute("ordersAbove", parameters={"minPrice": 25.0})
+    products = sorted(row["PRODUCT"] for row in result.value)
+    assert products == ["SKU-003", "SKU-004", "SKU-005"], result
+    try:
+        client.functions.Query.execute("noSuchFunction", parameters={})
+        raise AssertionError("an unknown function must raise")
+    except foundry_sdk.NotFoundError as e:
+        assert "QueryNotFound" in str(e), e
 
     # A function whose query the engine refuses: Foundry's QueryRuntimeError.
     try:

@@ -1,4 +1,5 @@
-//! Foundry's `streamingExecute` wire shapes: Server-Sent Events whose `data:` lines hold a
+//! Foundry's `execute` and `streamingExecute` wire shapes: `ExecuteQueryResponse`
+//! (`{"value":…}`), Server-Sent Events whose `data:` lines hold a
 //! `StreamingExecuteQueryResponse` (`{"type":"data","value":…}` or
 //! `{"type":"error",errorCode,errorName,errorInstanceId,errorDescription?,parameters}`), the
 //! request body, and the Conjure error envelope of errors before the stream starts.
@@ -96,7 +97,23 @@ fn sse_event(json: &str) -> Vec<u8> {
 
 /// A data event whose value is a batch of rows, each an object of column → value.
 pub fn rows_event(columns: &[String], rows: &[Vec<Cell>]) -> Vec<u8> {
-    let mut json = String::from(r#"{"type":"data","value":["#);
+    let mut json = String::from(r#"{"type":"data","value":"#);
+    push_rows(&mut json, columns, rows);
+    json.push('}');
+    sse_event(&json)
+}
+
+/// `ExecuteQueryResponse`: `{"value": […]}`, the rows as [`rows_event`] has them.
+pub fn execute_response(columns: &[String], rows: &[Vec<Cell>]) -> Vec<u8> {
+    let mut json = String::from(r#"{"value":"#);
+    push_rows(&mut json, columns, rows);
+    json.push('}');
+    json.into_bytes()
+}
+
+/// `rows` as a JSON array of objects of column → value (numbers as their exact text).
+fn push_rows(json: &mut String, columns: &[String], rows: &[Vec<Cell>]) {
+    json.push('[');
     for (i, row) in rows.iter().enumerate() {
         if i > 0 {
             json.push(',');
@@ -112,8 +129,7 @@ pub fn rows_event(columns: &[String], rows: &[Vec<Cell>]) -> Vec<u8> {
         }
         json.push('}');
     }
-    json.push_str("]}");
-    sse_event(&json)
+    json.push(']');
 }
 
 #[cfg(test)]
@@ -142,6 +158,12 @@ mod tests {
             json!({"type":"data","value":[{"A":"x\ny","B":1.50},{"A":null,"B":true}]})
         );
         assert!(text.contains("1.50"), "number text kept exact");
+        let response: Json = serde_json::from_slice(&execute_response(
+            &["A".into()],
+            &[vec![Cell::Json("2".into())]],
+        ))
+        .expect("json");
+        assert_eq!(response, json!({"value": [{"A": 2}]}));
         let error = ConjureError {
             code: "INVALID_ARGUMENT",
             name: "QueryRuntimeError",

@@ -1,12 +1,16 @@
-//! The Foundry face: Foundry's Functions API `streamingExecute` over Server-Sent Events
-//! (other-faces.md §B) for the query functions in `--foundry-functions`, bearer tokens,
-//! Conjure error envelopes.
+//! The Foundry face: Foundry's Functions API `execute` and `streamingExecute` over
+//! Server-Sent Events (other-faces.md §B) for the query functions in
+//! `--foundry-functions`, bearer tokens, Conjure error envelopes.
 //!
 //! ```text
 //!  POST /api/v2/functions/queries/{queryApiName}/streamingExecute[?preview=true]
-//!     ─► streaming_execute (lookup, bind, engine facade) ─► SSE data events … [error event]
+//!     ─► call (lookup, bind, engine facade) ─► streaming_execute ─► SSE data events … [error event]
+//!  POST /api/v2/functions/queries/{queryApiName}/execute
+//!     ─► call ─► execute (the pull query to its end) ─► {"value": [rows…]}
 //! ```
 
+pub mod call;
+pub mod execute;
 pub mod streaming_execute;
 
 use std::sync::Arc;
@@ -35,18 +39,50 @@ pub fn conjure(e: ConjureError) -> HttpResponse {
     json(status, e.envelope())
 }
 
+/// The operations on a query function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operation {
+    Execute,
+    StreamingExecute,
+}
+
+impl Operation {
+    /// The Conjure name of the error for a principal without the grant.
+    fn permission_denied(self) -> &'static str {
+        match self {
+            Operation::Execute => "ExecuteQueryPermissionDenied",
+            Operation::StreamingExecute => "StreamingExecuteQueryPermissionDenied",
+        }
+    }
+}
+
+/// `/api/v2/functions/queries/{queryApiName}/{operation}`, if `path` is one.
+fn operation(path: &str) -> Option<(&str, Operation)> {
+    let rest = path.strip_prefix(PREFIX)?;
+    let (name, op) = rest.split_once('/')?;
+    let op = match op {
+        "execute" => Operation::Execute,
+        "streamingExecute" => Operation::StreamingExecute,
+        _ => return None,
+    };
+    (!name.is_empty()).then_some((name, op))
+}
+
 /// Serves one request of this face.
 pub async fn handle(services: &Arc<Services>, parts: &Parts, body: Incoming) -> HttpResponse {
     let path = parts.uri.path();
-    let api_name = path
-        .strip_prefix(PREFIX)
-        .and_then(|rest| rest.strip_suffix("/streamingExecute"))
-        .filter(|name| !name.is_empty() && !name.contains('/'));
+    let called = operation(path);
     if let Err(refusal) = services.auth.admit(CredentialKind::Bearer, &parts.headers) {
-        return refuse(refusal, api_name.unwrap_or_default());
+        let (name, op) = called.unwrap_or(("", Operation::StreamingExecute));
+        return refuse(refusal, name, op);
     }
-    match (&parts.method, api_name) {
-        (&Method::POST, Some(name)) => streaming_execute::handle(services, parts, name, body).await,
+    match (&parts.method, called) {
+        (&Method::POST, Some((name, Operation::StreamingExecute))) => {
+            streaming_execute::handle(services, parts, name, body).await
+        }
+        (&Method::POST, Some((name, Operation::Execute))) => execute::handle(services, name, body)
+            .await
+            .unwrap_or_else(conjure),
         (_, Some(_)) => conjure(ConjureError {
             code: "INVALID_ARGUMENT",
             name: "Default:MethodNotAllowed",
@@ -65,15 +101,16 @@ pub async fn handle(services: &Arc<Services>, parts: &Parts, body: Incoming) -> 
 }
 
 /// Foundry's answers to a refused token: 401 `Default:Unauthorized` without a valid one,
-/// 403 `StreamingExecuteQueryPermissionDenied` for a principal without the grant.
-fn refuse(refusal: Refusal, api_name: &str) -> HttpResponse {
+/// 403 `ExecuteQueryPermissionDenied` / `StreamingExecuteQueryPermissionDenied` for a
+/// principal without the grant.
+fn refuse(refusal: Refusal, api_name: &str, op: Operation) -> HttpResponse {
     let (code, name, parameters) = match refusal {
         Refusal::Missing | Refusal::Malformed | Refusal::Invalid => {
             ("UNAUTHORIZED", "Default:Unauthorized", json!({}))
         }
         Refusal::Forbidden => (
             "PERMISSION_DENIED",
-            "StreamingExecuteQueryPermissionDenied",
+            op.permission_denied(),
             json!({"queryApiName": api_name}),
         ),
     };

@@ -1,36 +1,27 @@
-//! `POST /api/v2/functions/queries/{queryApiName}/streamingExecute`: look the function up,
-//! bind its parameters, start its query through the engine facade, and stream its rows as
-//! SSE `data:` events (one event for a pull query's whole result, one per batch for a push
-//! query); an engine error mid-stream is the last event.
+//! `POST /api/v2/functions/queries/{queryApiName}/streamingExecute`: start the function's
+//! query (`call`), and stream its rows as SSE `data:` events (one event for a pull query's
+//! whole result, one per batch for a push query); an engine error mid-stream is the last
+//! event.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::request::Parts;
 use hyper::body::Incoming;
-use serde_json::json;
-use sluice_engine::{EngineError, QueryHandle, QueryKind, QueryOutput, QueryRequest};
-use sluice_protocol::foundry::events::{rows_event, ConjureError, StreamingExecuteRequest};
-use sluice_protocol::foundry::functions::{BindError, Lookup};
-use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;
+use sluice_engine::{QueryHandle, QueryKind};
+use sluice_protocol::foundry::events::rows_event;
 use sluice_protocol::statement_table::{append_rows, Cell};
 use tokio::sync::mpsc;
 
+use super::call::{self, PULL_RESULT_BYTES_MAX};
 use super::conjure;
-use crate::body::frames_in::{read_to_limit, ReadError};
 use crate::body::frames_out::ResponseBody;
 use crate::push_quota::{PushQuota, PushSlot};
 use crate::response::{streaming, HttpResponse};
 use crate::services::Services;
-use crate::tasks::new_task_id;
 
 /// Rows per `data:` event of a push query: a batch as the engine hands it over.
 pub const EVENT_ROWS_MAX: usize = 256;
-
-/// Most bytes of cells a pull query's single event may carry; past it the stream ends with
-/// an error event instead of buffering without bound.
-pub const PULL_RESULT_BYTES_MAX: usize = 32 * 1024 * 1024;
 
 /// SSE's media type (the Python SDK refuses any other).
 const EVENT_STREAM: &str = "text/event-stream";
@@ -39,78 +30,11 @@ pub async fn handle(
     services: &Arc<Services>,
     parts: &Parts,
     api_name: &str,
-    mut body: Incoming,
+    body: Incoming,
 ) -> HttpResponse {
-    let bytes = match read_to_limit(&mut body, REQUEST_BODY_BYTES_MAX).await {
-        Ok(b) => b,
-        Err(ReadError::TooLarge(e)) => {
-            return conjure(error(
-                "INVALID_ARGUMENT",
-                "Default:InvalidArgument",
-                e.to_string(),
-            ))
-        }
-        Err(ReadError::Disconnected) => {
-            return conjure(error(
-                "INVALID_ARGUMENT",
-                "Default:InvalidArgument",
-                "the request body was cut off".into(),
-            ))
-        }
-    };
-    let request = match StreamingExecuteRequest::decode(&bytes) {
-        Ok(r) => r,
-        Err(e) => {
-            return conjure(error(
-                "INVALID_ARGUMENT",
-                "Default:InvalidArgument",
-                e.to_string(),
-            ))
-        }
-    };
-    let include_prerelease = request.include_prerelease.unwrap_or(false);
-    let function =
-        match services
-            .functions
-            .lookup(api_name, request.version.as_deref(), include_prerelease)
-        {
-            Lookup::Found(f) => f,
-            Lookup::NoSuchFunction => {
-                return conjure(with_params(
-                    "NOT_FOUND",
-                    "QueryNotFound",
-                    json!({"queryApiName": api_name}),
-                ))
-            }
-            Lookup::NoSuchVersion => {
-                return conjure(with_params(
-                    "NOT_FOUND",
-                    "QueryVersionNotFound",
-                    json!({"apiName": api_name, "version": request.version}),
-                ))
-            }
-        };
-    let vars = match function.bind(&request.parameters) {
-        Ok(vars) => vars,
-        Err(e) => return conjure(bind_error(e)),
-    };
-    let none = HashMap::new();
-    let query = match services
-        .engine
-        .start_query(QueryRequest {
-            sql: &function.sql,
-            properties: &none,
-            session_variables: &vars,
-        })
-        .await
-    {
-        Ok(QueryOutput::Rows(q)) => q,
-        Ok(QueryOutput::Print(_)) => {
-            return conjure(runtime_error(&EngineError::unsupported(
-                "a query function may not be a PRINT",
-            )))
-        }
-        Err(e) => return conjure(runtime_error(&e)),
+    let query = match call::start(services, api_name, body).await {
+        Ok(query) => query,
+        Err(e) => return conjure(e),
     };
     let slot = if query.kind() == QueryKind::Push {
         let quota = parts
@@ -121,7 +45,7 @@ pub async fn handle(
         match quota.try_acquire() {
             Some(slot) => Some(slot),
             None => {
-                return conjure(error(
+                return conjure(call::error(
                     "INVALID_ARGUMENT",
                     "QueryRuntimeError",
                     "this connection runs as many push queries as it may".into(),
@@ -134,65 +58,6 @@ pub async fn handle(
     let (tx, body) = ResponseBody::channel();
     tokio::spawn(pump(query, tx, slot));
     streaming(EVENT_STREAM, body)
-}
-
-fn error(code: &'static str, name: &'static str, description: String) -> ConjureError {
-    ConjureError {
-        code,
-        name,
-        instance_id: new_task_id(),
-        parameters: json!({"message": description}),
-        description: Some(description),
-    }
-}
-
-fn with_params(
-    code: &'static str,
-    name: &'static str,
-    parameters: serde_json::Value,
-) -> ConjureError {
-    ConjureError {
-        code,
-        name,
-        instance_id: new_task_id(),
-        description: None,
-        parameters,
-    }
-}
-
-/// Foundry's errors for parameters that do not fit the function.
-fn bind_error(e: BindError) -> ConjureError {
-    match e {
-        BindError::MissingParameter(missing) => with_params(
-            "INVALID_ARGUMENT",
-            "MissingParameter",
-            json!({"parameters": missing}),
-        ),
-        BindError::UnknownParameter { unknown, expected } => with_params(
-            "INVALID_ARGUMENT",
-            "UnknownParameter",
-            json!({"unknownParameters": unknown, "expectedParameters": expected}),
-        ),
-        BindError::InvalidQueryParameterValue {
-            parameter_id,
-            data_type,
-            value,
-        } => with_params(
-            "INVALID_ARGUMENT",
-            "InvalidQueryParameterValue",
-            json!({"parameterDataType": {"type": data_type.name()}, "parameterId": parameter_id,
-                   "parameterValue": value}),
-        ),
-    }
-}
-
-/// An engine error while running a function: Foundry's `QueryRuntimeError`.
-fn runtime_error(e: &EngineError) -> ConjureError {
-    error(
-        "INVALID_ARGUMENT",
-        "QueryRuntimeError",
-        e.message().to_string(),
-    )
 }
 
 async fn pump(mut query: QueryHandle, tx: mpsc::Sender<Bytes>, _slot: Option<PushSlot>) {
@@ -215,15 +80,8 @@ async fn pump(mut query: QueryHandle, tx: mpsc::Sender<Bytes>, _slot: Option<Pus
             .map(Cell::bytes)
             .sum::<usize>();
         let event = match &step {
-            Err(e) => Some(runtime_error(e).event()),
-            Ok(_) if !push && bytes > PULL_RESULT_BYTES_MAX => Some(
-                error(
-                    "INVALID_ARGUMENT",
-                    "QueryMemoryExceededLimit",
-                    format!("the result is larger than {PULL_RESULT_BYTES_MAX} bytes"),
-                )
-                .event(),
-            ),
+            Err(e) => Some(call::runtime_error(e).event()),
+            Ok(_) if !push && bytes > PULL_RESULT_BYTES_MAX => Some(call::too_large().event()),
             // A push query's batch goes out as it comes; a pull query's whole result is
             // one event, once it has ended.
             Ok(end) if (push && !rows.is_empty()) || (!push && end.is_some()) => {
