@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use hyper::body::Incoming;
 use serde_json::json;
-use sluice_engine::{EngineError, QueryHandle, QueryOutput, QueryRequest};
+use sluice_engine::{EngineError, QueryHandle, QueryOutput, QueryRequest, ResultRows};
 use sluice_protocol::foundry::events::{ConjureError, StreamingExecuteRequest};
 use sluice_protocol::foundry::functions::{BindError, Lookup};
 use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;
+use sluice_protocol::statement_table::{append_rows, Cell};
 
 use crate::body::frames_in::{read_to_limit, ReadError};
 use crate::services::Services;
@@ -147,4 +148,12 @@ pub fn too_large() -> ConjureError {
         "QueryMemoryExceededLimit",
         format!("the result is larger than {PULL_RESULT_BYTES_MAX} bytes"),
     )
+}
+
+/// Appends `batch`'s rows to `rows` as cells; returns the bytes of the cells it added (what
+/// a pull result counts against [`PULL_RESULT_BYTES_MAX`]).
+pub fn append_batch(batch: &ResultRows, rows: &mut Vec<Vec<Cell>>) -> usize {
+    let before = rows.len();
+    append_rows(batch, rows);
+    rows[before..].iter().flatten().map(Cell::bytes).sum()
 }

@@ -9,7 +9,7 @@ use http::StatusCode;
 use hyper::body::Incoming;
 use sluice_engine::QueryKind;
 use sluice_protocol::foundry::events::{execute_response, ConjureError};
-use sluice_protocol::statement_table::{append_rows, Cell};
+use sluice_protocol::statement_table::Cell;
 
 use super::call::{self, PULL_RESULT_BYTES_MAX};
 use crate::response::{json, HttpResponse};
@@ -44,13 +44,7 @@ pub async fn handle(
             .next_rows(&mut batch, ROWS_PER_READ)
             .await
             .map_err(|e| call::runtime_error(&e))?;
-        let before = rows.len();
-        append_rows(&batch, &mut rows);
-        bytes += rows[before..]
-            .iter()
-            .flatten()
-            .map(Cell::bytes)
-            .sum::<usize>();
+        bytes += call::append_batch(&batch, &mut rows);
         if bytes > PULL_RESULT_BYTES_MAX {
             return Err(call::too_large());
         }

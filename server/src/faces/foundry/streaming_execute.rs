@@ -10,7 +10,7 @@ use http::request::Parts;
 use hyper::body::Incoming;
 use sluice_engine::{QueryHandle, QueryKind};
 use sluice_protocol::foundry::events::rows_event;
-use sluice_protocol::statement_table::{append_rows, Cell};
+use sluice_protocol::statement_table::Cell;
 use tokio::sync::mpsc;
 
 use super::call::{self, PULL_RESULT_BYTES_MAX};
@@ -72,13 +72,7 @@ async fn pump(mut query: QueryHandle, tx: mpsc::Sender<Bytes>, _slot: Option<Pus
             step = query.next_rows(&mut batch, EVENT_ROWS_MAX) => step,
             _ = tx.closed() => return,
         };
-        let before = rows.len();
-        append_rows(&batch, &mut rows);
-        bytes += rows[before..]
-            .iter()
-            .flatten()
-            .map(Cell::bytes)
-            .sum::<usize>();
+        bytes += call::append_batch(&batch, &mut rows);
         let event = match &step {
             Err(e) => Some(call::runtime_error(e).event()),
             Ok(_) if !push && bytes > PULL_RESULT_BYTES_MAX => Some(call::too_large().event()),
