@@ -1,28 +1,50 @@
 //! What the `kalamdb_topics` fuzz target asserts: KalamDB's topic statements and the
 //! consume/ack bodies never panic, stay inside their limits, and what decodes once
 //! re-encodes to the same value (statements print back to SQL that parses to the same
-//! statement).
+//! statement); a stored message's change kind is taken out of its value exactly (the
+//! value is the payload with the kind's field appended, or untouched).
 //!
 //! And what `kalamdb_live` asserts: `/v1/ws` client messages and live-query SQL never
 //! panic, a parsed filter stays in its place when the server embeds it, and USER-table
 //! scoping never panics and never lets a read or write of the table through unscoped.
 
+use sluice_protocol::kalamdb::topic_statement::ChangeOp;
 use sluice_protocol::kalamdb::topic_statement::{
     parse_statement, valid_topic_name, Start, TopicStatement, CONSUME_LIMIT_MAX,
     GROUP_NAME_CHARS_MAX, ROUTE_FILTER_BYTES_MAX,
 };
-use sluice_protocol::kalamdb::topics::{AckRequest, ConsumeRequest};
+use sluice_protocol::kalamdb::topics::{split_op, AckRequest, ConsumeRequest, OP_FIELD};
 
-/// The first byte picks the decoder: a topic statement, a consume body, an ack body.
+/// The first byte picks the decoder: a topic statement, a consume body, an ack body, a
+/// stored message's value.
 pub fn kalamdb_topics(data: &[u8]) {
     let [selector, body @ ..] = data else {
         return;
     };
-    match selector % 3 {
+    match selector % 4 {
         0 => statement(&String::from_utf8_lossy(body)),
         1 => consume_request(body),
-        _ => ack_request(body),
+        2 => ack_request(body),
+        _ => message(body),
     }
+}
+
+/// `split_op` either leaves a value as it is (an insert) or takes off exactly the field a
+/// route appended: putting it back gives the stored bytes.
+fn message(value: &[u8]) {
+    let (payload, op) = split_op(Some(value));
+    if payload.as_ref() == value {
+        assert_eq!(op, ChangeOp::Insert);
+        return;
+    }
+    let open = payload.len() - 1;
+    assert_eq!(payload.last(), Some(&b'}'), "{payload:?}");
+    let mut rebuilt = payload[..open].to_vec();
+    if payload.as_ref() != b"{}" {
+        rebuilt.push(b',');
+    }
+    rebuilt.extend_from_slice(format!("\"{OP_FIELD}\":\"{}\"}}", op.sql_name()).as_bytes());
+    assert_eq!(rebuilt, value);
 }
 
 fn statement(sql: &str) {

@@ -145,9 +145,10 @@ pub fn split_op(value: Option<&[u8]>) -> (Cow<'_, [u8]>, ChangeOp) {
         let Some(head) = value.strip_suffix(suffix.as_bytes()) else {
             continue;
         };
+        // What a route writes: fields then `,` + the kind, or the kind alone in `{…}`.
         let mut payload = match head {
-            [rest @ .., b','] => rest.to_vec(),
-            [rest @ .., b'{'] => [rest, b"{"].concat(),
+            [b'{'] => b"{".to_vec(),
+            [rest @ .., b','] if rest != b"{" => rest.to_vec(),
             _ => continue,
         };
         payload.push(b'}');
@@ -572,6 +573,13 @@ mod tests {
             split(br#"{"_sluice_op":"update"}"#),
             ("{}".to_string(), ChangeOp::Update)
         );
+        // Not what a route writes: left as it is.
+        for odd in [
+            &br#"{,"_sluice_op":"update"}"#[..],
+            br#"x{"_sluice_op":"update"}"#,
+        ] {
+            assert_eq!(split_op(Some(odd)), (Cow::Borrowed(odd), ChangeOp::Insert));
+        }
         // Another writer's record is an insert, as it is; a tombstone a delete.
         assert_eq!(
             split(br#"{"id":1,"x":"_sluice_op\":\"update\"}"}"#).1,
