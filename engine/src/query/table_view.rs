@@ -236,6 +236,11 @@ impl TableViews {
         source: &Source,
         topic: &Arc<dyn TopicLog>,
     ) -> Result<()> {
+        // The ends the log holds now: on Kafka the topic may be written by another node
+        // (a CTAS running there), which this node's background reader may not have seen
+        // yet; a query must answer what was committed before it started (one watermark
+        // read per partition; nothing on the embedded log).
+        topic.refresh_ends()?;
         let mut records = Vec::new();
         let mut key_values = Vec::new();
         for p in 0..topic.partition_count() {
