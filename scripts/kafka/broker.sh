@@ -527,9 +527,14 @@ cmd_start() {
       voters+="${voters:+,}$n@127.0.0.1:${cports[$((n - 1))]}"
       bootstrap+="${bootstrap:+,}127.0.0.1:${ports[$((n - 1))]}"
     done
-    # A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (as Uuid prints).
-    local cluster_id
-    cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+    # A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (as Uuid prints),
+    # never starting with '-' (Kafka's Uuid.randomUuid() redraws those too): the storage
+    # tool would read such an id as a flag ("--cluster-id/-t: expected one argument"), which
+    # failed 1 start in 64.
+    local cluster_id=""
+    until [ -n "$cluster_id" ] && [ "${cluster_id:0:1}" != "-" ]; do
+      cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+    done
     for ((n = 1; n <= BROKERS; n++)); do
       write_broker_config "$n" "${ports[$((n - 1))]}" "${cports[$((n - 1))]}" "$voters"
     done
