@@ -30,13 +30,15 @@
 //! - `faces`: one folder per API face with its routes and handlers: `ksqldb`
 //!   (`inserts_stream`, `query_stream`, `query`, `print`, `close_query`, `ksql`, `info`,
 //!   `query_progress`), `rest_proxy` (`topics`), `deltastream` (`statements`,
-//!   `respond`, `sources`), `roe` (`query`, `tables`), `foundry` (`streaming_execute`),
+//!   `respond`, `sources`), `roe` (`query`, `tables`), `foundry` (`call`, `streaming_execute`,
+//!   `execute`, `executions`, `metadata`),
 //!   `kalamdb` (`sql`, `auth`, topics, `ws` and `live` for `/v1/ws`), `console` (the web
 //!   console's embedded assets, from `assets/console/`).
 //! - `durable_file`: small state files of the data directory, replaced whole and durably.
 //! - `metrics`: Prometheus metrics at `GET /metrics` (families, handles the data path
 //!   bumps, the scrape).
 //! - `response`: JSON, error and streaming responses every face builds.
+//! - `query_string`: a URI's path segments and query values, percent-decoded.
 //! - `body`: request reading with limits; streaming response bodies.
 //!
 //! Non-goals: client certificates and certificate reloading (restart to rotate).
@@ -51,6 +53,7 @@ pub mod limits;
 pub mod listener;
 pub mod metrics;
 pub mod push_quota;
+pub mod query_string;
 pub mod response;
 pub mod router;
 pub mod services;

@@ -16,6 +16,7 @@ use sluice_protocol::deltastream::dialect::SourceKind;
 
 use super::respond::error;
 use crate::body::frames_out::ResponseBody;
+use crate::query_string::path_segment;
 use crate::response::HttpResponse;
 use crate::tasks::is_uuid;
 
@@ -128,7 +129,7 @@ pub fn download(store: &SourceStore, rest: &str) -> HttpResponse {
             &format!("`{organization}` is not an organization ID (a UUID)"),
         );
     }
-    let name = percent_decoded(name);
+    let name = path_segment(name);
     match store.get(kind, organization, &name) {
         Some(bytes) => Response::builder()
             .status(StatusCode::OK)
@@ -140,31 +141,6 @@ pub fn download(store: &SourceStore, rest: &str) -> HttpResponse {
             &format!("{} {name} not found", kind.type_name()),
         ),
     }
-}
-
-/// A path segment with its `%XX` escapes decoded (a quoted source name may hold spaces);
-/// an escape that is not valid UTF-8 is kept as written.
-fn percent_decoded(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).unwrap_or_else(|_| segment.to_string())
 }
 
 #[cfg(test)]
@@ -193,12 +169,5 @@ mod tests {
             .expect("dropped");
         let gone = store.drop_source(SourceKind::Function, ORG, "f");
         assert_eq!(gone.expect_err("gone").code, ErrorCode::NotFound);
-    }
-
-    #[test]
-    fn names_are_percent_decoded() {
-        assert_eq!(percent_decoded("my%20udfs"), "my udfs");
-        assert_eq!(percent_decoded("100%"), "100%");
-        assert_eq!(percent_decoded("%ff"), "%ff");
     }
 }

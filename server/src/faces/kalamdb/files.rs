@@ -11,6 +11,7 @@ use sluice_protocol::kalamdb::files::{valid_file_id, valid_subfolder};
 
 use crate::auth::Principal;
 use crate::body::frames_out::ResponseBody;
+use crate::query_string::query_value;
 use crate::response::{json, HttpResponse};
 use crate::services::Services;
 
@@ -88,16 +89,9 @@ async fn serve(
 
 /// Whose files of a USER table the caller reads: their own, or `?user_id=`'s.
 fn owner_for(services: &Services, principal: &Principal, parts: &Parts) -> Result<String, Refused> {
-    let wanted = parts
-        .uri
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("user_id="));
-    let Some(wanted) = wanted else {
+    let Some(wanted) = query_value(parts.uri.query(), "user_id") else {
         return Ok(principal.name().to_string());
     };
-    let wanted = percent_decode(wanted);
     let users = services.auth.users();
     let user = users.by_name(&wanted).or_else(|| users.by_id(&wanted));
     let (name, role) = match user {
@@ -119,39 +113,4 @@ fn owner_for(services: &Services, principal: &Principal, parts: &Parts) -> Resul
         ));
     }
     Ok(name)
-}
-
-/// `%XX` escapes and `+` of a query value decoded (invalid escapes kept as they are).
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex_at = |j: usize| bytes.get(j).and_then(|b| (*b as char).to_digit(16));
-        match (bytes[i], hex_at(i + 1), hex_at(i + 2)) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (b'+', ..) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (b, ..) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_values_are_percent_decoded() {
-        assert_eq!(percent_decode("o%27hara+x%2"), "o'hara x%2");
-    }
 }
