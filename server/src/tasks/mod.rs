@@ -1,11 +1,13 @@
 //! The statement/task registry every face shares: DeltaStream's statement ids (200 vs 202
-//! and polling, paged results), Roe's async query tasks, command statuses.
+//! and polling, paged results), Roe's async query tasks, Foundry's async executions
+//! (which can be canceled), command statuses.
 //!
 //! ```text
 //!  face ─► registry::TaskRegistry::submit(owner, work) ─► Task (id, state) ─► tokio task
 //!     work: runner::run_batch (statements through the engine facade) ─► output::TaskOutput
 //!           | TaskFailure
-//!  face ─► get(id) ─► Task::wait(budget) ─► Pending | Running | Succeeded | Failed
+//!  face ─► get(id) ─► Task::wait(budget) ─► Pending | Running | Succeeded | Failed | Canceled
+//!  face ─► get(id) ─► Task::cancel (aborts the work)
 //! ```
 //!
 //! - `registry`: the tasks, their states, expiry and memory bounds.

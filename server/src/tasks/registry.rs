@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use sluice_engine::ErrorCode;
 use tokio::sync::watch;
+use tokio::task::AbortHandle;
 
 use super::id::new_task_id;
 use super::output::{TaskFailure, TaskOutput};
@@ -58,6 +59,9 @@ pub struct TaskSpec {
     /// Session context the face echoes on every read of the task (DeltaStream's
     /// `metadata.context`), as name/value pairs.
     pub context: Vec<(String, String)>,
+    /// The face that submitted it, for a face whose ids name only its own tasks (Foundry's
+    /// executions); empty for the statement faces, which share theirs.
+    pub origin: &'static str,
 }
 
 /// Where a task stands.
@@ -68,11 +72,13 @@ pub enum TaskState {
     Running,
     Succeeded(Arc<TaskOutput>),
     Failed(Arc<TaskFailure>),
+    /// Ended by [`Task::cancel`] before it finished.
+    Canceled,
 }
 
 impl TaskState {
     pub fn is_finished(&self) -> bool {
-        matches!(self, TaskState::Succeeded(_) | TaskState::Failed(_))
+        !matches!(self, TaskState::Pending | TaskState::Running)
     }
 }
 
@@ -92,8 +98,18 @@ pub struct Task {
     /// One id per statement of a multi-statement batch (DeltaStream's `statementIDs`); each
     /// resolves to this task and that statement. Empty for a single statement.
     statement_ids: Vec<String>,
+    origin: &'static str,
     state: watch::Sender<TaskState>,
     finished: Mutex<Option<(Instant, i64)>>,
+    cancel: Mutex<CancelControl>,
+}
+
+/// What [`Task::cancel`] needs: the running work's abort handle once it has one, and
+/// whether a cancel came before it did.
+#[derive(Debug, Default)]
+struct CancelControl {
+    work: Option<AbortHandle>,
+    requested: bool,
 }
 
 impl Task {
@@ -122,6 +138,41 @@ impl Task {
 
     pub fn statement_ids(&self) -> &[String] {
         &self.statement_ids
+    }
+
+    /// The face that submitted it ([`TaskSpec::origin`]).
+    pub fn origin(&self) -> &'static str {
+        self.origin
+    }
+
+    /// Stops the task's work if it has not finished: its state becomes
+    /// [`TaskState::Canceled`] (and what the work held, e.g. a running query, is dropped).
+    /// False if it had already finished.
+    pub fn cancel(&self) -> bool {
+        if self.state.borrow().is_finished() {
+            return false;
+        }
+        let mut control = self
+            .cancel
+            .lock()
+            .expect("task lock is never held across a panic");
+        control.requested = true;
+        if let Some(work) = &control.work {
+            work.abort();
+        }
+        true
+    }
+
+    /// Records the running work's abort handle; aborts it at once if a cancel came first.
+    fn started(&self, work: AbortHandle) {
+        let mut control = self
+            .cancel
+            .lock()
+            .expect("task lock is never held across a panic");
+        if control.requested {
+            work.abort();
+        }
+        control.work = Some(work);
     }
 
     pub fn state(&self) -> TaskState {
@@ -167,7 +218,7 @@ impl Task {
                 .iter()
                 .map(|s| s.retained_bytes_estimate())
                 .sum(),
-            TaskState::Pending | TaskState::Running => 0,
+            TaskState::Pending | TaskState::Running | TaskState::Canceled => 0,
         }
     }
 }
@@ -232,8 +283,10 @@ impl TaskRegistry {
                 created_ms: spec.created_ms,
                 context: spec.context,
                 statement_ids,
+                origin: spec.origin,
                 state: watch::Sender::new(TaskState::Pending),
                 finished: Mutex::new(None),
+                cancel: Mutex::new(CancelControl::default()),
             });
             for (index, sid) in task.statement_ids.iter().enumerate() {
                 inner
@@ -247,10 +300,13 @@ impl TaskRegistry {
         tokio::spawn(async move {
             running.state.send_replace(TaskState::Running);
             // The work runs in a task of its own so that a panic in it fails this task
-            // instead of leaving it running forever.
-            let state = match tokio::spawn(work).await {
+            // instead of leaving it running forever, and so that it can be aborted.
+            let work = tokio::spawn(work);
+            running.started(work.abort_handle());
+            let state = match work.await {
                 Ok(Ok(output)) => TaskState::Succeeded(Arc::new(output)),
                 Ok(Err(failure)) => TaskState::Failed(Arc::new(failure)),
+                Err(e) if e.is_cancelled() => TaskState::Canceled,
                 Err(e) => TaskState::Failed(Arc::new(TaskFailure {
                     code: ErrorCode::Internal,
                     message: format!("the statement's task failed: {e}"),
@@ -376,6 +432,7 @@ mod tests {
             statement_count,
             created_ms,
             context: vec![("databaseName".into(), "db".into())],
+            origin: "",
         }
     }
 
@@ -410,6 +467,33 @@ mod tests {
         assert_eq!(found.task.context()[0].1, "db");
         assert!(found.task.finished_ms().is_some());
         assert!(registry.get("nope").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_canceled_task_stops_its_work() {
+        let registry = Arc::new(TaskRegistry::default());
+        let (dropped_tx, dropped_rx) = tokio::sync::oneshot::channel::<()>();
+        let task = registry
+            .submit(spec("a", 1, 0), async move {
+                // Held by the work: dropped when the work is aborted.
+                let _guard = dropped_tx;
+                std::future::pending::<()>().await;
+                Ok(output(0))
+            })
+            .expect("room");
+        assert!(task.cancel(), "running: canceled");
+        assert!(matches!(
+            task.wait(Duration::from_secs(5)).await,
+            TaskState::Canceled
+        ));
+        assert!(dropped_rx.await.is_err(), "the work was dropped");
+        assert!(!task.cancel(), "already finished");
+        let done = registry
+            .submit(spec("a", 1, 0), async { Ok(output(1)) })
+            .expect("room");
+        assert!(done.wait(Duration::from_secs(5)).await.is_finished());
+        assert!(!done.cancel(), "a finished task stays as it ended");
+        assert!(matches!(done.state(), TaskState::Succeeded(_)));
     }
 
     #[tokio::test]

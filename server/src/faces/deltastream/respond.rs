@@ -56,6 +56,7 @@ pub fn task_response(
                 None => base(sql_state::SUCCESSFUL_COMPLETION, None).respond(),
             }
         }
+        TaskState::Canceled => base(CANCELLED, Some("the statement was canceled")).respond(),
         TaskState::Failed(failure) => {
             let index = statement.unwrap_or(failure.statement_index);
             if let Some(out) = failure.completed.get(index) {
@@ -73,7 +74,8 @@ pub fn task_response(
     }
 }
 
-/// Class 57: the statement was cancelled (here: never run, after an earlier one failed).
+/// Class 57: the statement was cancelled (never run after an earlier one failed, or its
+/// task canceled).
 const CANCELLED: &str = "57000";
 
 /// The fields of a `ResultSet` that do not depend on the rows.

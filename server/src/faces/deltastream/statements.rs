@@ -67,6 +67,7 @@ pub async fn submit(
         statement_count: mapped.len(),
         created_ms: services.engine.now_ms(),
         context: context(&request, &mapped),
+        ..TaskSpec::default()
     };
     // Sources are kept (or dropped) now, before the batch runs: the attachments are in
     // this request, and the engine has no part in them.

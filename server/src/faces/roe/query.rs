@@ -70,7 +70,7 @@ async fn submit(
         sql: request.query.clone(),
         statement_count: statements.len(),
         created_ms: services.engine.now_ms(),
-        context: Vec::new(),
+        ..TaskSpec::default()
     };
     let task = services
         .tasks
@@ -98,6 +98,7 @@ pub async fn run(services: &Arc<Services>, principal: &Principal, body: Incoming
             results_body(&statement_results(&task, &output.statements)),
         ),
         TaskState::Failed(failure) => error(StatusCode::BAD_REQUEST, &failure.message),
+        TaskState::Canceled => error(StatusCode::BAD_REQUEST, "the query was canceled"),
         TaskState::Pending | TaskState::Running => error(
             StatusCode::GATEWAY_TIMEOUT,
             &format!(
@@ -172,7 +173,7 @@ pub fn read(services: &Services, principal: &Principal, id: &str, view: View) ->
             let results = match &state {
                 TaskState::Succeeded(out) => statement_results(task, &out.statements),
                 TaskState::Failed(f) => statement_results(task, &f.completed),
-                TaskState::Pending | TaskState::Running => Vec::new(),
+                TaskState::Pending | TaskState::Running | TaskState::Canceled => Vec::new(),
             };
             json(
                 StatusCode::OK,
@@ -189,6 +190,7 @@ pub fn status_name(state: &TaskState) -> &'static str {
         TaskState::Running => "STARTED",
         TaskState::Succeeded(_) => "SUCCESS",
         TaskState::Failed(_) => "FAILURE",
+        TaskState::Canceled => "REVOKED",
     }
 }
 

@@ -62,6 +62,7 @@ pub async fn submit(
         statement_count: 1,
         created_ms: services.engine.now_ms(),
         context: vec![(LIMIT_KEY.to_string(), request.limit().to_string())],
+        ..TaskSpec::default()
     };
     let statements = vec![BatchStatement::Sql(sql.clone())];
     let task = match services.tasks.submit(
@@ -129,7 +130,7 @@ pub fn result(services: &Services, principal: &Principal, id: &str) -> HttpRespo
     let (output, error_text) = match &state {
         TaskState::Succeeded(out) => (out.statements.last(), None),
         TaskState::Failed(f) => (None, Some(f.message.as_str())),
-        TaskState::Pending | TaskState::Running => (None, None),
+        TaskState::Pending | TaskState::Running | TaskState::Canceled => (None, None),
     };
     let result = match output {
         Some(out) => TableResult {
