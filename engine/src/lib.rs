@@ -78,7 +78,7 @@ internal_modules!(
 pub use api::codec;
 pub use api::{
     Engine, EngineConfig, PartitionRange, PrintHandle, QueryHandle, QueryOutput, QueryRequest,
-    RowChange, TopicDescription,
+    QueryShape, RowChange, TopicDescription,
 };
 pub use catalog::{CommandStatus, Source};
 pub use error::{EngineError, ErrorClass, ErrorCode, Result, SyntaxCause, SyntaxDetail};

@@ -26,6 +26,6 @@ pub mod storage;
 mod topics;
 
 pub use engine::{Engine, EngineConfig};
-pub use queries::{PrintHandle, QueryHandle, QueryOutput, QueryRequest};
+pub use queries::{PrintHandle, QueryHandle, QueryOutput, QueryRequest, QueryShape};
 pub use row_changes::RowChange;
 pub use topics::{PartitionRange, TopicDescription};

@@ -36,6 +36,14 @@ pub enum QueryOutput {
     Print(PrintHandle),
 }
 
+/// A query's kind and result columns, as [`Engine::describe_query`] plans them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryShape {
+    pub kind: QueryKind,
+    pub column_names: Vec<String>,
+    pub column_types: Vec<SqlType>,
+}
+
 /// A running push or pull query. Dropping it ends the query (and frees its registration).
 pub struct QueryHandle {
     /// Boxed: a query's decode and encode state is large, and handles move around.
@@ -241,6 +249,23 @@ impl Engine {
             stream: Box::new(stream),
             groups,
         }))
+    }
+
+    /// What `request` would answer without running it: its kind and its result's columns
+    /// (a face describing a saved query, e.g. Foundry's query metadata). Plans only; a
+    /// PRINT has no columns and is refused.
+    pub fn describe_query(&self, request: QueryRequest<'_>) -> Result<QueryShape> {
+        if looks_like_print(request.sql) {
+            return Err(EngineError::unsupported("a PRINT has no result columns"));
+        }
+        let props = QueryProperties::from_map(request.properties)?;
+        let plan = plan(&self.rt, request.sql, request.session_variables, &props)?;
+        let shown = plan.column_names.len() - plan.pull_groups.map_or(0, |g| g.hidden);
+        Ok(QueryShape {
+            kind: plan.kind,
+            column_names: plan.column_names[..shown].to_vec(),
+            column_types: plan.column_types[..shown].to_vec(),
+        })
     }
 
     /// Ends push query `id` (`/close-query`), whichever connection runs it; false if no
