@@ -78,9 +78,9 @@ run() {
     start_server "$work" --auth-basic-file "$work/users" --auth-tokens-file "$work/tokens" \
       --foundry-functions scripts/clients/foundry_functions.json --statement-wait-ms "$wait_ms"
     timeout 120 "$VENV/bin/python" scripts/clients/deltastream_client.py "$URL" ci-token-1 fred:letmein
-    if [ "$wait_ms" != 0 ]; then
-      timeout 120 "$VENV/bin/python" scripts/clients/foundry_client.py "${URL#http://}" ci-token-1 fred:letmein
-    fi
+    # Both waits: executeAsync answers `completed` with one, `submitted` (then polled)
+    # with none.
+    timeout 120 "$VENV/bin/python" scripts/clients/foundry_client.py "${URL#http://}" ci-token-1 fred:letmein
     kill "$PID"
     wait "$PID" 2>/dev/null || true
     PID=""

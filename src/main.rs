@@ -210,14 +210,15 @@ struct ServeArgs {
     #[arg(long, env = "SLUICE_AUTH_ROLES", value_delimiter = ',')]
     auth_roles: Vec<String>,
 
-    /// Milliseconds a statement request (DeltaStream's `POST /v2/statements`) waits for its
-    /// result before answering 202 "still running"; the client then polls for it. 0 answers
-    /// 202 at once, always.
+    /// Milliseconds a statement request (DeltaStream's `POST /v2/statements`, Foundry's
+    /// `executeAsync`) waits for its result before answering 202 "still running" (Foundry:
+    /// `submitted`); the client then polls for it. 0 answers that at once, always.
     #[arg(long, env = "SLUICE_STATEMENT_WAIT_MS",
           default_value_t = sluice_server::tasks::STATEMENT_WAIT_MS)]
     statement_wait_ms: u64,
 
-    /// Foundry query functions served by `streamingExecute`: a JSON file, an array of
+    /// Foundry query functions served by the Functions API (`streamingExecute`, `execute`,
+    /// `executeAsync`, metadata): a JSON file, an array of
     /// `{"apiName", "version", "sql", "parameters": {"name": "integer|long|double|string|…"}}`
     /// whose SQL names parameters as `${name}`.
     #[arg(long, env = "SLUICE_FOUNDRY_FUNCTIONS")]

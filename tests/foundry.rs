@@ -1,7 +1,8 @@
 //! Foundry's `streamingExecute` against a real server: query functions from a registry,
 //! typed parameters, SSE data events for a pull function (one event) and a push function
 //! (an event per batch while rows are inserted through ksqlDB's `/inserts-stream`), and
-//! Conjure errors before the stream. The real Python SDK (`foundry-platform-sdk`) runs
+//! Conjure errors before the stream; `execute`, `executeAsync` and its executions, and the
+//! functions' metadata. The real Python SDK (`foundry-platform-sdk`) runs
 //! against the same face in `scripts/clients/foundry_client.py`.
 
 mod support;
@@ -31,12 +32,17 @@ const FUNCTIONS: &str = r#"[
 ]"#;
 
 async fn server() -> TestServer {
+    server_with(ServerOptions::default()).await
+}
+
+/// A server with the functions and tokens, other options from `options`.
+async fn server_with(options: ServerOptions) -> TestServer {
     let tokens = CredentialStore::parse("app: foundry-token\n").expect("valid");
     let users = CredentialStore::parse("admin: pw\n").expect("valid");
     let server = TestServer::start_with(ServerOptions {
         auth: Arc::new(Auth::from_stores(Some(users), Some(tokens), &[], None)),
         functions: Arc::new(FunctionRegistry::parse(FUNCTIONS.as_bytes()).expect("functions")),
-        ..ServerOptions::default()
+        ..options
     })
     .await;
     let mut client = Client::connect(server.addr, Proto::H2).await;
@@ -331,4 +337,338 @@ async fn execute_answers_the_whole_result_as_one_value() {
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(parse(&bytes)["errorName"], "Default:Unauthorized");
+}
+
+const JSON_HEADERS: [(&str, &str); 3] = [
+    ("authorization", TOKEN),
+    ("content-type", "application/json"),
+    ("accept", "application/json"),
+];
+
+/// `GET path` with the token: the status and the JSON body.
+async fn get(client: &mut Client, path: String) -> (StatusCode, Json) {
+    let (status, _, bytes) = client.send("GET", &path, &JSON_HEADERS, b"").await;
+    (status, parse(&bytes))
+}
+
+/// The functions' metadata (`functions.Query`): parameters and the output type planned
+/// from the SQL, by name and version, by rid, in a batch by rid.
+#[tokio::test]
+async fn metadata_describes_parameters_and_output() {
+    let server = server().await;
+    let mut client = Client::connect(server.addr, Proto::H2).await;
+    let base = "/api/v2/functions/queries";
+    let (status, latest) = get(&mut client, format!("{base}/pagesAbove")).await;
+    assert_eq!(status, StatusCode::OK, "{latest}");
+    assert_eq!(latest["apiName"], "pagesAbove");
+    assert_eq!(latest["version"], "2.0.0");
+    assert_eq!(
+        latest["parameters"],
+        json!({"min": {"dataType": {"type": "long"}, "required": true},
+               "skip": {"dataType": {"type": "string"}, "required": true}})
+    );
+    assert_eq!(
+        latest["output"],
+        json!({"type": "array", "subType": {"type": "struct", "fields": [
+            {"name": "PAGEID", "fieldType": {"type": "string"}}]}})
+    );
+    let rid = latest["rid"].as_str().expect("rid").to_string();
+    assert!(
+        rid.starts_with("ri.function-registry.main.function."),
+        "{rid}"
+    );
+
+    let (status, old) = get(&mut client, format!("{base}/pagesAbove?version=1.0.0")).await;
+    assert_eq!(status, StatusCode::OK, "{old}");
+    assert_eq!(old["version"], "1.0.0");
+    assert_eq!(old["rid"], rid.as_str(), "one rid for every version");
+    assert_eq!(
+        old["output"]["subType"]["fields"][1],
+        json!({"name": "VIEWTIME", "fieldType": {"type": "long"}})
+    );
+
+    let (status, by_rid) = get(&mut client, format!("{base}/getByRid?rid={rid}")).await;
+    assert_eq!(status, StatusCode::OK, "{by_rid}");
+    assert_eq!(by_rid, latest);
+
+    let batch = json!([{"rid": rid, "version": "1.0.0"}, {"rid": "ri.function-registry.main.function.nope"}]);
+    let (status, _, bytes) = client
+        .send(
+            "POST",
+            &format!("{base}/getByRidBatch"),
+            &JSON_HEADERS,
+            batch.to_string().as_bytes(),
+        )
+        .await;
+    let found = parse(&bytes);
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["data"].as_array().map(Vec::len), Some(1), "{found}");
+    assert_eq!(found["data"][0], old);
+
+    // A function whose SQL does not plan is still described; its output says why.
+    let (status, broken) = get(&mut client, format!("{base}/broken")).await;
+    assert_eq!(status, StatusCode::OK, "{broken}");
+    assert_eq!(broken["output"]["type"], "unsupported");
+    assert!(broken["output"]["params"]["reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("NOSUCH")));
+
+    for (path, error_name) in [
+        (format!("{base}/nosuch"), "QueryNotFound"),
+        (
+            format!("{base}/pagesAbove?version=9.9.9"),
+            "QueryVersionNotFound",
+        ),
+        (format!("{base}/getByRid?rid=ri.x"), "QueryNotFound"),
+    ] {
+        let (status, body) = get(&mut client, path.clone()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+        assert_eq!(body["errorName"], error_name, "{path}");
+    }
+    let (status, body) = get(&mut client, format!("{base}/getByRid")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _, bytes) = client
+        .send("POST", &format!("{base}/pagesAbove"), &JSON_HEADERS, b"{}")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(parse(&bytes)["errorName"], "Default:MethodNotAllowed");
+    let (status, _, _) = client
+        .send("GET", &format!("{base}/pagesAbove"), &[], b"")
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// `executeAsync`: `completed` with the rows when the query ends within the statement
+/// wait; with no wait (`--statement-wait-ms 0`), `submitted`, then `getResult` gives
+/// `succeeded` with the same rows.
+/// Execution ids are this face's own and unknown ones are `ExecutionNotFound`; `cancel`
+/// answers the id and leaves a finished execution as it ended.
+#[tokio::test]
+async fn execute_async_completes_or_is_polled() {
+    for wait_ms in [1_000, 0] {
+        let server = server_with(ServerOptions {
+            statement_wait: std::time::Duration::from_millis(wait_ms),
+            ..ServerOptions::default()
+        })
+        .await;
+        insert(&server, &[("u1", "p1", 5), ("u2", "p2", 50)]).await;
+        let mut client = Client::connect(server.addr, Proto::H2).await;
+        let (status, _, bytes) = client
+            .send(
+                "POST",
+                "/api/v2/functions/queries/pagesAbove/executeAsync",
+                &JSON_HEADERS,
+                br#"{"parameters":{"min":10},"version":"1.0.0"}"#,
+            )
+            .await;
+        let started = parse(&bytes);
+        assert_eq!(status, StatusCode::OK, "{started}");
+        let expected = json!([{"PAGEID": "p2", "VIEWTIME": 50}]);
+        if wait_ms > 0 {
+            assert_eq!(started, json!({"type": "completed", "value": expected}));
+            continue;
+        }
+        assert_eq!(started["type"], "submitted", "{started}");
+        let id = started["executionId"].as_str().expect("an execution id");
+        let executions = "/api/v2/functions/executions";
+        let (status, _, bytes) = client
+            .send(
+                "POST",
+                &format!("{executions}/{id}/getResult"),
+                &JSON_HEADERS,
+                br#"{"timeout":30}"#,
+            )
+            .await;
+        let result = parse(&bytes);
+        assert_eq!(status, StatusCode::OK, "{result}");
+        assert_eq!(result, json!({"type": "succeeded", "value": expected}));
+        let (status, _, bytes) = client
+            .send(
+                "POST",
+                &format!("{executions}/{id}/cancel"),
+                &JSON_HEADERS,
+                b"{}",
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(parse(&bytes), json!({"id": id}));
+        let (_, _, bytes) = client
+            .send(
+                "POST",
+                &format!("{executions}/{id}/getResult"),
+                &JSON_HEADERS,
+                b"",
+            )
+            .await;
+        assert_eq!(
+            parse(&bytes)["type"],
+            "succeeded",
+            "canceling a finished one"
+        );
+
+        // Canceled at once: the execution ends canceled, or had already succeeded.
+        let (_, _, bytes) = client
+            .send(
+                "POST",
+                "/api/v2/functions/queries/pagesAbove/executeAsync",
+                &JSON_HEADERS,
+                br#"{"parameters":{"min":10},"version":"1.0.0"}"#,
+            )
+            .await;
+        let other = parse(&bytes)["executionId"]
+            .as_str()
+            .expect("submitted")
+            .to_string();
+        client
+            .send(
+                "POST",
+                &format!("{executions}/{other}/cancel"),
+                &JSON_HEADERS,
+                b"",
+            )
+            .await;
+        let (status, _, bytes) = client
+            .send(
+                "POST",
+                &format!("{executions}/{other}/getResult"),
+                &JSON_HEADERS,
+                br#"{"timeout":30}"#,
+            )
+            .await;
+        let ended = parse(&bytes);
+        match status {
+            StatusCode::OK => assert_eq!(ended["type"], "succeeded", "{ended}"),
+            StatusCode::BAD_REQUEST => {
+                assert_eq!(ended["errorName"], "AsyncQueryCanceled", "{ended}");
+                assert_eq!(ended["parameters"]["functionVersion"], "1.0.0", "{ended}");
+            }
+            other => panic!("{other}: {ended}"),
+        }
+        for op in ["getResult", "cancel"] {
+            let (status, _, bytes) = client
+                .send(
+                    "POST",
+                    &format!("{executions}/00000000-0000-4000-8000-000000000000/{op}"),
+                    &JSON_HEADERS,
+                    b"{}",
+                )
+                .await;
+            assert_eq!(status, StatusCode::NOT_FOUND);
+            assert_eq!(parse(&bytes)["errorName"], "ExecutionNotFound");
+        }
+        let (status, _, _) = client
+            .send("POST", &format!("{executions}/{id}/getResult"), &[], b"")
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let server = server().await;
+    let mut client = Client::connect(server.addr, Proto::H2).await;
+    let (status, _, bytes) = client
+        .send(
+            "POST",
+            "/api/v2/functions/queries/liveViews/executeAsync",
+            &JSON_HEADERS,
+            br#"{"parameters":{"user":"u1"}}"#,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a push function never ends"
+    );
+    assert_eq!(parse(&bytes)["errorName"], "QueryRuntimeError");
+}
+
+/// `streamingExecuteEvents` answers as `streamingExecute` does.
+#[tokio::test]
+async fn streaming_execute_events_is_streaming_execute() {
+    let server = server().await;
+    insert(&server, &[("u1", "p1", 5), ("u2", "p2", 50)]).await;
+    let mut client = Client::connect(server.addr, Proto::H1).await;
+    let (status, headers, body) = client
+        .send(
+            "POST",
+            "/api/v2/functions/queries/pagesAbove/streamingExecuteEvents",
+            &HEADERS,
+            br#"{"parameters":{"min":10},"version":"1.0.0"}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "text/event-stream");
+    assert_eq!(
+        events(&body),
+        [json!({"type": "data", "value": [{"PAGEID": "p2", "VIEWTIME": 50}]})]
+    );
+}
+
+/// A token without an allowed role: 403 with each operation's own permission error.
+#[tokio::test]
+async fn a_principal_without_the_role_gets_the_operations_permission_error() {
+    let tokens = CredentialStore::parse("app: foundry-token, reader\n").expect("valid");
+    let server = TestServer::start_with(ServerOptions {
+        auth: Arc::new(Auth::from_stores(
+            None,
+            Some(tokens),
+            &["analyst".to_string()],
+            None,
+        )),
+        functions: Arc::new(FunctionRegistry::parse(FUNCTIONS.as_bytes()).expect("functions")),
+        ..ServerOptions::default()
+    })
+    .await;
+    let mut client = Client::connect(server.addr, Proto::H2).await;
+    let queries = "/api/v2/functions/queries";
+    let executions = "/api/v2/functions/executions";
+    let cases = [
+        (
+            "GET",
+            format!("{queries}/pagesAbove"),
+            "Default:PermissionDenied",
+            json!({"queryApiName": "pagesAbove"}),
+        ),
+        (
+            "GET",
+            format!("{queries}/getByRid?rid=r"),
+            "GetByRidPermissionDenied",
+            json!({}),
+        ),
+        (
+            "POST",
+            format!("{queries}/pagesAbove/execute"),
+            "ExecuteQueryPermissionDenied",
+            json!({"queryApiName": "pagesAbove"}),
+        ),
+        (
+            "POST",
+            format!("{queries}/pagesAbove/executeAsync"),
+            "ExecuteAsyncQueryPermissionDenied",
+            json!({"queryApiName": "pagesAbove"}),
+        ),
+        (
+            "POST",
+            format!("{queries}/pagesAbove/streamingExecuteEvents"),
+            "StreamingExecuteEventsQueryPermissionDenied",
+            json!({"queryApiName": "pagesAbove"}),
+        ),
+        (
+            "POST",
+            format!("{executions}/e1/getResult"),
+            "GetResultExecutionPermissionDenied",
+            json!({"executionId": "e1"}),
+        ),
+        (
+            "POST",
+            format!("{executions}/e1/cancel"),
+            "CancelExecutionPermissionDenied",
+            json!({"executionId": "e1"}),
+        ),
+    ];
+    for (method, path, error_name, parameters) in cases {
+        let (status, _, bytes) = client.send(method, &path, &JSON_HEADERS, b"{}").await;
+        let body = parse(&bytes);
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+        assert_eq!(body["errorCode"], "PERMISSION_DENIED", "{path}");
+        assert_eq!(body["errorName"], error_name, "{path}");
+        assert_eq!(body["parameters"], parameters, "{path}");
+    }
 }

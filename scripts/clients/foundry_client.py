@@ -6,7 +6,9 @@ Creates a stream through ksqlDB's /ksql, writes rows through /inserts-stream, th
 the query functions of scripts/clients/foundry_functions.json with the SDK's
 `functions.Query.streaming_execute` (a pull function's single data event with typed
 parameters, Conjure errors (QueryNotFound, QueryRuntimeError) and a wrong token) and
-`functions.Query.execute` (the whole result as one value). Exits non-zero on the first mismatch.
+`functions.Query.execute` (the whole result as one value), `execute_async` with
+`functions.Execution.get_result`, `streaming_execute_events`, and the functions' metadata
+(`Query.get`, `get_by_rid`, `get_by_rid_batch`). Exits non-zero on the first mismatch.
 """
 
 import base64
@@ -76,6 +78,35 @@ def main(hostport, token, basic):
         raise AssertionError("an unknown function must raise")
     except foundry_sdk.NotFoundError as e:
         assert "QueryNotFound" in str(e), e
+
+    # Async: completed at once (the server waits a little), or submitted and polled.
+    started = client.functions.Query.execute_async("ordersAbove", parameters={"minPrice": 25.0})
+    if started.type == "submitted":
+        polled = client.functions.Execution.get_result(started.execution_id, timeout=30)
+        assert polled.type == "succeeded", polled
+        value = polled.value
+    else:
+        assert started.type == "completed", started
+        value = started.value
+    assert sorted(row["PRODUCT"] for row in value) == ["SKU-003", "SKU-004", "SKU-005"], value
+
+    with client.functions.Query.streaming_execute_events(
+        "ordersAbove", parameters={"minPrice": 45.0}, preview=True
+    ) as stream:
+        got = [event.data for event in stream]
+    assert [row["PRODUCT"] for row in got[0].value] == ["SKU-005"], got
+
+    # Metadata: typed parameters, the output planned from the SQL, the rid.
+    query = client.functions.Query.get("ordersAbove", preview=True)
+    assert query.api_name == "ordersAbove" and query.version == "1.0.0", query
+    assert query.parameters["minPrice"].data_type.type == "double", query
+    assert query.output.type == "array", query
+    fields = {f.name: f.field_type.type for f in query.output.sub_type.fields}
+    assert fields == {"PRODUCT": "string", "PRICE": "double"}, fields
+    by_rid = client.functions.Query.get_by_rid(rid=query.rid, preview=True)
+    assert by_rid == query, by_rid
+    batch = client.functions.Query.get_by_rid_batch([{"rid": query.rid}], preview=True)
+    assert [q.api_name for q in batch.data] == ["ordersAbove"], batch
 
     # A function whose query the engine refuses: Foundry's QueryRuntimeError.
     try:

@@ -14,14 +14,12 @@ use std::sync::Arc;
 use http::{Request, StatusCode};
 use hyper::body::Incoming;
 use serde_json::json;
-use sluice_protocol::foundry::events::ConjureError;
 use sluice_protocol::kalamdb::envelope::{code, error_body};
 
 use crate::faces::{deltastream, foundry, kalamdb, roe};
 use crate::response::{json as json_response, HttpResponse};
 use crate::router;
 use crate::services::Services;
-use crate::tasks::new_task_id;
 
 /// ksqlDB's health check, served on every face port too: load balancers probe a port, and
 /// the answer says the engine behind it is up.
@@ -68,13 +66,11 @@ impl Face {
                 StatusCode::NOT_FOUND,
                 &format!("path not found: {path}"),
             ),
-            Face::Foundry => foundry::conjure(ConjureError {
-                code: "NOT_FOUND",
-                name: "Default:NotFound",
-                instance_id: new_task_id(),
-                description: None,
-                parameters: json!({ "path": path }),
-            }),
+            Face::Foundry => foundry::conjure(foundry::call::with_params(
+                "NOT_FOUND",
+                "Default:NotFound",
+                json!({ "path": path }),
+            )),
             Face::Roe => roe::query::error(StatusCode::NOT_FOUND, "Not found."),
         }
     }

@@ -23,11 +23,21 @@ pub struct StreamingExecuteRequest {
     /// Whether "the highest version" may be a pre-release.
     #[serde(default, rename = "includePrerelease")]
     pub include_prerelease: Option<bool>,
+    /// `SEMANTIC_VERSION` (the default) or `PUBLISH_TIME`.
+    #[serde(default, rename = "latestVersionResolution")]
+    pub latest_version_resolution: Option<String>,
 }
 
 impl StreamingExecuteRequest {
     pub fn decode(bytes: &[u8]) -> Result<StreamingExecuteRequest, ProtocolError> {
         serde_json::from_slice(bytes).map_err(|e| ProtocolError::InvalidJson(e.to_string()))
+    }
+
+    /// Whether the highest version may be a pre-release: as asked, else Foundry's default
+    /// (`false`, except with `latestVersionResolution` = `PUBLISH_TIME`).
+    pub fn include_prerelease(&self) -> bool {
+        self.include_prerelease
+            .unwrap_or_else(|| self.latest_version_resolution.as_deref() == Some("PUBLISH_TIME"))
     }
 }
 
@@ -40,7 +50,8 @@ pub struct ConjureError {
     pub name: &'static str,
     pub instance_id: String,
     pub description: Option<String>,
-    pub parameters: Json,
+    /// Boxed: the rest of the error is small, and it travels in `Result`s.
+    pub parameters: Box<Json>,
 }
 
 impl ConjureError {
@@ -105,7 +116,71 @@ pub fn rows_event(columns: &[String], rows: &[Vec<Cell>]) -> Vec<u8> {
 
 /// `ExecuteQueryResponse`: `{"value": […]}`, the rows as [`rows_event`] has them.
 pub fn execute_response(columns: &[String], rows: &[Vec<Cell>]) -> Vec<u8> {
-    let mut json = String::from(r#"{"value":"#);
+    value_response(None, columns, rows)
+}
+
+/// Longest `getResult` may hold its request open waiting for the execution (Foundry clamps
+/// `timeout` to 280 s).
+pub const GET_RESULT_WAIT_MAX_S: u64 = 280;
+
+/// `GetResultExecutionRequest`: `{"timeout": seconds?}`; an empty body is no timeout.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+pub struct GetResultRequest {
+    #[serde(default)]
+    pub timeout: Option<i64>,
+}
+
+impl GetResultRequest {
+    pub fn decode(bytes: &[u8]) -> Result<GetResultRequest, ProtocolError> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(GetResultRequest::default());
+        }
+        serde_json::from_slice(bytes).map_err(|e| ProtocolError::InvalidJson(e.to_string()))
+    }
+
+    /// How long to wait, in seconds: 0 by default, at most [`GET_RESULT_WAIT_MAX_S`].
+    pub fn wait_s(&self) -> u64 {
+        self.timeout
+            .map_or(0, |t| u64::try_from(t).unwrap_or(0))
+            .min(GET_RESULT_WAIT_MAX_S)
+    }
+}
+
+/// What `executeAsync` and `getResult` answer about an execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecutionAnswer<'a> {
+    /// `executeAsync`: `{"type":"submitted","executionId":…}`.
+    Submitted(&'a str),
+    /// `getResult` before the end: `{"type":"running"}`.
+    Running,
+}
+
+impl ExecutionAnswer<'_> {
+    pub fn encode(self) -> Vec<u8> {
+        match self {
+            ExecutionAnswer::Submitted(id) => json!({"type": "submitted", "executionId": id}),
+            ExecutionAnswer::Running => json!({"type": "running"}),
+        }
+        .to_string()
+        .into_bytes()
+    }
+}
+
+/// An execution's rows: `executeAsync`'s `{"type":"completed","value":[…]}` when the query
+/// ended before the answer, `getResult`'s `{"type":"succeeded","value":[…]}` later.
+pub fn execution_result(kind: &str, columns: &[String], rows: &[Vec<Cell>]) -> Vec<u8> {
+    value_response(Some(kind), columns, rows)
+}
+
+/// `{["type":kind,]"value":[rows…]}`.
+fn value_response(kind: Option<&str>, columns: &[String], rows: &[Vec<Cell>]) -> Vec<u8> {
+    let mut json = String::from("{");
+    if let Some(kind) = kind {
+        json.push_str(r#""type":"#);
+        json.push_str(&Json::from(kind).to_string());
+        json.push(',');
+    }
+    json.push_str(r#""value":"#);
     push_rows(&mut json, columns, rows);
     json.push('}');
     json.into_bytes()
@@ -164,12 +239,36 @@ mod tests {
         ))
         .expect("json");
         assert_eq!(response, json!({"value": [{"A": 2}]}));
+        let done: Json = serde_json::from_slice(&execution_result(
+            "succeeded",
+            &["A".into()],
+            &[vec![Cell::Text("x".into())]],
+        ))
+        .expect("json");
+        assert_eq!(done, json!({"type": "succeeded", "value": [{"A": "x"}]}));
+        let submitted: Json =
+            serde_json::from_slice(&ExecutionAnswer::Submitted("e1").encode()).expect("json");
+        assert_eq!(submitted, json!({"type": "submitted", "executionId": "e1"}));
+        assert_eq!(GetResultRequest::decode(b"").expect("empty").wait_s(), 0);
+        assert_eq!(
+            GetResultRequest::decode(br#"{"timeout":900}"#)
+                .expect("valid")
+                .wait_s(),
+            GET_RESULT_WAIT_MAX_S
+        );
+        assert_eq!(
+            GetResultRequest::decode(br#"{"timeout":-3}"#)
+                .expect("valid")
+                .wait_s(),
+            0
+        );
+        assert!(GetResultRequest::decode(b"{").is_err());
         let error = ConjureError {
             code: "INVALID_ARGUMENT",
             name: "QueryRuntimeError",
             instance_id: "i".into(),
             description: Some("boom".into()),
-            parameters: json!({}),
+            parameters: Box::new(json!({})),
         };
         let text = String::from_utf8(error.event()).expect("utf8");
         let json: Json = serde_json::from_str(&text[6..]).expect("json");

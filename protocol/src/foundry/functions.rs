@@ -67,9 +67,31 @@ pub struct QueryFunction {
     pub version: String,
     #[serde(rename = "displayName", default)]
     pub display_name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
     pub sql: String,
     #[serde(default)]
     pub parameters: BTreeMap<String, DataType>,
+}
+
+impl QueryFunction {
+    /// Session variables that fill every parameter with a neutral value of its type: what
+    /// planning the SQL needs to learn its result columns (Foundry's `output`) without a
+    /// caller's values.
+    pub fn placeholder_vars(&self) -> HashMap<String, String> {
+        self.parameters
+            .iter()
+            .map(|(name, ty)| {
+                let literal = match ty {
+                    DataType::Integer | DataType::Long => "1",
+                    DataType::Double | DataType::Float => "1.0",
+                    DataType::String => "''",
+                    DataType::Boolean => "true",
+                };
+                (name.clone(), literal.to_string())
+            })
+            .collect()
+    }
 }
 
 /// Why a request's parameters do not fit its function (Foundry's error names).
@@ -192,6 +214,19 @@ impl FunctionRegistry {
         found.map_or(Lookup::NoSuchVersion, Lookup::Found)
     }
 
+    /// Function `rid` (see [`function_rid`]) at `version` or its highest, as [`Self::lookup`].
+    pub fn lookup_rid(
+        &self,
+        rid: &str,
+        version: Option<&str>,
+        include_prerelease: bool,
+    ) -> Lookup<'_> {
+        match self.functions.keys().find(|name| function_rid(name) == rid) {
+            Some(name) => self.lookup(name, version, include_prerelease),
+            None => Lookup::NoSuchFunction,
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.functions.values().map(Vec::len).sum()
     }
@@ -199,6 +234,29 @@ impl FunctionRegistry {
     pub fn is_empty(&self) -> bool {
         self.functions.is_empty()
     }
+}
+
+/// A function's resource id, `ri.function-registry.main.function.<uuid>` as Foundry writes
+/// them, the same for every version of the function. The uuid is derived from the api name
+/// (two FNV-1a hashes, in the form of a version-8 UUID), so a rid stays the same across
+/// restarts and nodes without storing one.
+pub fn function_rid(api_name: &str) -> String {
+    let hash = |seed: u64| {
+        api_name.bytes().fold(seed, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+    };
+    let (hi, lo) = (hash(0xcbf2_9ce4_8422_2325), hash(0x6c62_272e_07bb_0142));
+    let hi = (hi & !0xf000) | 0x8000; // version 8: "custom"
+    let lo = (lo & !(0b11 << 62)) | (0b10 << 62); // RFC 4122 variant
+    format!(
+        "ri.function-registry.main.function.{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        hi >> 32,
+        (hi >> 16) & 0xffff,
+        hi & 0xffff,
+        lo >> 48,
+        lo & 0xffff_ffff_ffff
+    )
 }
 
 /// `1.2.3` (with an optional `-pre` suffix, ordered before the release) as a sort key.
@@ -286,6 +344,35 @@ mod tests {
             old.bind(&map(json!({"n": 3_000_000_000i64}))).is_err(),
             "beyond int32"
         );
+    }
+
+    #[test]
+    fn rids_are_stable_and_resolve() {
+        let r = registry();
+        let rid = function_rid("top");
+        assert_eq!(rid, function_rid("top"));
+        assert_ne!(rid, function_rid("tops"));
+        let uuid = rid
+            .strip_prefix("ri.function-registry.main.function.")
+            .expect("prefix");
+        let groups: Vec<usize> = uuid.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12]);
+        assert!(uuid.chars().all(|c| c == '-' || c.is_ascii_hexdigit()));
+        assert!(
+            matches!(r.lookup_rid(&rid, None, false), Lookup::Found(f) if f.version == "1.10.0")
+        );
+        assert!(
+            matches!(r.lookup_rid(&rid, Some("1.0.0"), false), Lookup::Found(f) if f.version == "1.0.0")
+        );
+        assert_eq!(
+            r.lookup_rid(&rid, Some("7.0.0"), false),
+            Lookup::NoSuchVersion
+        );
+        assert_eq!(r.lookup_rid("ri.x", None, false), Lookup::NoSuchFunction);
+        let Lookup::Found(f) = r.lookup("top", Some("1.0.0"), false) else {
+            panic!("1.0.0 exists")
+        };
+        assert_eq!(f.placeholder_vars()["n"], "1");
     }
 
     #[test]

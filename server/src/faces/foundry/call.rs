@@ -1,15 +1,15 @@
-//! What `execute` and `streamingExecute` share: the request body, the function's lookup
-//! and parameter binding, and its query started through the engine facade; with the
-//! Conjure errors of each step.
+//! What the operations on a query function share: the request body, the function's
+//! lookup and parameter binding, its query started through the engine facade, a pull
+//! query's rows collected to its end; with the Conjure errors of each step.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use hyper::body::Incoming;
 use serde_json::json;
-use sluice_engine::{EngineError, QueryHandle, QueryOutput, QueryRequest, ResultRows};
+use sluice_engine::{EngineError, QueryHandle, QueryKind, QueryOutput, QueryRequest, ResultRows};
 use sluice_protocol::foundry::events::{ConjureError, StreamingExecuteRequest};
-use sluice_protocol::foundry::functions::{BindError, Lookup};
+use sluice_protocol::foundry::functions::{BindError, Lookup, QueryFunction};
 use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;
 use sluice_protocol::statement_table::{append_rows, Cell};
 
@@ -22,47 +22,40 @@ use crate::tasks::new_task_id;
 /// buffering without bound.
 pub const PULL_RESULT_BYTES_MAX: usize = 32 * 1024 * 1024;
 
+/// Rows read from the engine per step of [`collect`].
+const ROWS_PER_READ: usize = 1024;
+
 /// Reads the request (`ExecuteQueryRequest` or `StreamingExecuteQueryRequest`, which share
 /// their fields), finds function `api_name` in the registry, binds its parameters and
 /// starts its query.
 pub async fn start(
     services: &Arc<Services>,
     api_name: &str,
-    mut body: Incoming,
+    body: Incoming,
 ) -> Result<QueryHandle, ConjureError> {
-    let bytes = read_to_limit(&mut body, REQUEST_BODY_BYTES_MAX)
+    start_function(services, api_name, body)
         .await
-        .map_err(|e| {
-            let description = match e {
-                ReadError::TooLarge(e) => e.to_string(),
-                ReadError::Disconnected => "the request body was cut off".into(),
-            };
-            error("INVALID_ARGUMENT", "Default:InvalidArgument", description)
-        })?;
+        .map(|(query, _)| query)
+}
+
+/// [`start`], also giving the function (and version) the request resolved to.
+pub async fn start_function<'a>(
+    services: &'a Arc<Services>,
+    api_name: &str,
+    mut body: Incoming,
+) -> Result<(QueryHandle, &'a QueryFunction), ConjureError> {
+    let bytes = read_body(&mut body).await?;
     let request = StreamingExecuteRequest::decode(&bytes)
         .map_err(|e| error("INVALID_ARGUMENT", "Default:InvalidArgument", e.to_string()))?;
-    let include_prerelease = request.include_prerelease.unwrap_or(false);
-    let function =
-        match services
-            .functions
-            .lookup(api_name, request.version.as_deref(), include_prerelease)
-        {
-            Lookup::Found(f) => f,
-            Lookup::NoSuchFunction => {
-                return Err(with_params(
-                    "NOT_FOUND",
-                    "QueryNotFound",
-                    json!({"queryApiName": api_name}),
-                ))
-            }
-            Lookup::NoSuchVersion => {
-                return Err(with_params(
-                    "NOT_FOUND",
-                    "QueryVersionNotFound",
-                    json!({"apiName": api_name, "version": request.version}),
-                ))
-            }
-        };
+    let function = find(
+        services.functions.lookup(
+            api_name,
+            request.version.as_deref(),
+            request.include_prerelease(),
+        ),
+        api_name,
+        request.version.as_deref(),
+    )?;
     let vars = function.bind(&request.parameters).map_err(bind_error)?;
     let none = HashMap::new();
     let output = services
@@ -75,10 +68,86 @@ pub async fn start(
         .await
         .map_err(|e| runtime_error(&e))?;
     match output {
-        QueryOutput::Rows(q) => Ok(q),
+        QueryOutput::Rows(q) => Ok((q, function)),
         QueryOutput::Print(_) => Err(runtime_error(&EngineError::unsupported(
             "a query function may not be a PRINT",
         ))),
+    }
+}
+
+/// A request body, up to [`REQUEST_BODY_BYTES_MAX`].
+pub async fn read_body(body: &mut Incoming) -> Result<bytes::Bytes, ConjureError> {
+    read_to_limit(body, REQUEST_BODY_BYTES_MAX)
+        .await
+        .map_err(|e| {
+            let description = match e {
+                ReadError::TooLarge(e) => e.to_string(),
+                ReadError::Disconnected => "the request body was cut off".into(),
+            };
+            error("INVALID_ARGUMENT", "Default:InvalidArgument", description)
+        })
+}
+
+/// The function a lookup found, or Foundry's `QueryNotFound` / `QueryVersionNotFound`
+/// naming what was asked.
+pub fn find<'a>(
+    found: Lookup<'a>,
+    asked: &str,
+    version: Option<&str>,
+) -> Result<&'a QueryFunction, ConjureError> {
+    match found {
+        Lookup::Found(f) => Ok(f),
+        Lookup::NoSuchFunction => Err(with_params(
+            "NOT_FOUND",
+            "QueryNotFound",
+            json!({"queryApiName": asked}),
+        )),
+        Lookup::NoSuchVersion => Err(with_params(
+            "NOT_FOUND",
+            "QueryVersionNotFound",
+            json!({"apiName": asked, "version": version}),
+        )),
+    }
+}
+
+/// Refuses a push query where the operation needs the query to end (`execute`,
+/// `executeAsync`): a push query's rows are for `streamingExecute`.
+pub fn refuse_push(query: &QueryHandle, api_name: &str) -> Result<(), ConjureError> {
+    if query.kind() != QueryKind::Push {
+        return Ok(());
+    }
+    Err(error(
+        "INVALID_ARGUMENT",
+        "QueryRuntimeError",
+        format!(
+            "query function '{api_name}' streams its rows (a push query never ends): \
+             call streamingExecute"
+        ),
+    ))
+}
+
+/// A pull query's result columns and rows, read to its end, within
+/// [`PULL_RESULT_BYTES_MAX`].
+pub async fn collect(
+    mut query: QueryHandle,
+) -> Result<(Vec<String>, Vec<Vec<Cell>>), ConjureError> {
+    let columns = query.column_names().to_vec();
+    let mut batch = query.new_rows();
+    let mut rows: Vec<Vec<Cell>> = Vec::new();
+    let mut bytes = 0;
+    loop {
+        batch.clear();
+        let end = query
+            .next_rows(&mut batch, ROWS_PER_READ)
+            .await
+            .map_err(|e| runtime_error(&e))?;
+        bytes += append_batch(&batch, &mut rows);
+        if bytes > PULL_RESULT_BYTES_MAX {
+            return Err(too_large());
+        }
+        if end.is_some() {
+            return Ok((columns, rows));
+        }
     }
 }
 
@@ -87,12 +156,12 @@ pub fn error(code: &'static str, name: &'static str, description: String) -> Con
         code,
         name,
         instance_id: new_task_id(),
-        parameters: json!({"message": description}),
+        parameters: Box::new(json!({"message": description})),
         description: Some(description),
     }
 }
 
-fn with_params(
+pub fn with_params(
     code: &'static str,
     name: &'static str,
     parameters: serde_json::Value,
@@ -102,7 +171,7 @@ fn with_params(
         name,
         instance_id: new_task_id(),
         description: None,
-        parameters,
+        parameters: Box::new(parameters),
     }
 }
 
