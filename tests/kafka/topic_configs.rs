@@ -1,4 +1,5 @@
-//! A topic's configs as the broker holds them: what `LogStore::create_topic_with` asked for.
+//! A topic's configs as the broker holds them (what `LogStore::create_topic_with` asked
+//! for), and its records deleted through the broker (`LogStore::delete_records`).
 
 use sluice_engine::api::storage::TopicConfig;
 
@@ -60,4 +61,34 @@ async fn topic_configs_reach_the_broker() {
     assert_eq!(configs[1].1, "compact");
     assert_eq!(configs[2].1, "delete", "the broker's default policy");
     assert_ne!(configs[2].0, "3600000");
+}
+
+/// `delete_records` moves every partition's start to its end on the broker (Kafka's
+/// `DeleteRecords`): a reader from the earliest offset gets only records appended after,
+/// at the offsets that follow, and another node sees the same start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_records_moves_the_start_to_the_end() {
+    let Some(broker) = kafka::shared() else {
+        return;
+    };
+    let _shared = BROKER_LOAD.read().await;
+    let log = open_log(broker);
+    let topic = log.create_topic("contract-cleared", 2).expect("create");
+    append(topic.as_ref(), 0, records(0..5)).await;
+    append(topic.as_ref(), 1, records(0..2)).await;
+    log.delete_records("contract-cleared")
+        .expect("delete records");
+    assert_eq!(topic.start_offset(PartitionId(0)), Offset(5));
+    assert_eq!(topic.start_offset(PartitionId(1)), Offset(2));
+    append(topic.as_ref(), 0, records(5..7)).await;
+    let read = read_from(topic.as_ref(), 0, StartPosition::Earliest, 2).await;
+    assert_records(&read, 0, 5..7);
+    let other = open_log(broker);
+    let seen = other.topic("contract-cleared").expect("the topic");
+    seen.refresh_ends().expect("ends");
+    assert_eq!(seen.start_offset(PartitionId(1)), Offset(2));
+    let missing = log
+        .delete_records("contract-nope")
+        .expect_err("no such topic");
+    assert_eq!(missing.code(), ErrorCode::NotFound);
 }

@@ -1,5 +1,5 @@
 //! Raw topics through the facade, for the REST-proxy face (`/topics`): list, create,
-//! describe, produce pre-keyed records, read records back, delete.
+//! describe, produce pre-keyed records, read records back, delete records, delete.
 
 use crate::error::{EngineError, ErrorCode, Result};
 use crate::log::{Offset, PartitionId, StoredRecord, TopicLog};
@@ -59,6 +59,24 @@ impl Engine {
             ErrorCode::NotFound => topic_not_found(name),
             _ => e,
         })
+    }
+
+    /// Deletes every record the topic holds now (Kafka's `DeleteRecords` to the ends): its
+    /// partitions' start offsets move to their ends, offsets are never reused, and the topic
+    /// stays (KalamDB's `CLEAR TOPIC`). Durable when it returns; the file or cluster I/O
+    /// runs off the async workers.
+    pub async fn delete_records(&self, name: &str) -> Result<TopicDescription> {
+        self.topic(name)?;
+        let log = std::sync::Arc::clone(&self.rt.log);
+        let owned = name.to_string();
+        tokio::task::spawn_blocking(move || log.delete_records(&owned))
+            .await
+            .map_err(|e| EngineError::internal(format!("deleting records failed: {e}")))?
+            .map_err(|e| match e.code() {
+                ErrorCode::NotFound => topic_not_found(name),
+                _ => e,
+            })?;
+        Ok(describe(self.topic(name)?.as_ref()))
     }
 
     /// Up to `limit` records of `partition` from `offset` (its start when `None`), clamped into

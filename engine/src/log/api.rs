@@ -170,6 +170,15 @@ pub trait LogStore: Send + Sync {
     ) -> Result<Arc<dyn TopicLog>>;
     /// Deletes a topic and its data; `NotFound` if missing. Readers of the topic end.
     fn delete_topic(&self, name: &str) -> Result<()>;
+    /// Deletes every record topic `name` holds now, as Kafka's `DeleteRecords` up to each
+    /// partition's end: each partition's start offset moves to its end, readers behind it
+    /// skip to it, offsets are never reused, and the topic and its config stay. Durable
+    /// when it returns. `NotFound` if the topic is missing. Blocks on file or cluster I/O.
+    fn delete_records(&self, name: &str) -> Result<()> {
+        Err(crate::error::EngineError::unsupported(format!(
+            "this log cannot delete the records of topic '{name}'"
+        )))
+    }
     fn topic(&self, name: &str) -> Option<Arc<dyn TopicLog>>;
     fn list_topics(&self) -> Vec<TopicInfo>;
     /// Another process sharing the log deleted topic `name` (a `DROP … DELETE TOPIC` run on

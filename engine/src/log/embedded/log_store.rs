@@ -415,6 +415,17 @@ impl LogStore for EmbeddedLog {
         Ok(())
     }
 
+    fn delete_records(&self, name: &str) -> Result<()> {
+        let topic = self
+            .embedded_topic(name)
+            .ok_or_else(|| EngineError::not_found(format!("Topic '{name}' does not exist")))?;
+        for partition in &topic.partitions {
+            partition.delete_records()?;
+        }
+        tracing::info!(topic = %name, "deleted every record of the topic");
+        Ok(())
+    }
+
     fn topic(&self, name: &str) -> Option<Arc<dyn TopicLog>> {
         self.embedded_topic(name).map(|t| t as Arc<dyn TopicLog>)
     }

@@ -342,6 +342,13 @@ impl Partition {
         }
     }
 
+    /// Deletes every record the partition stores now (see `Writer::delete_records`);
+    /// waits for a turn in progress, and appends queued meanwhile go after. Blocks on file
+    /// I/O. Returns the new start offset.
+    pub fn delete_records(&self) -> Result<Offset> {
+        self.core.lock_writer().delete_records(&self.core.control)
+    }
+
     /// What is wrong with the partition now (empty: nothing).
     pub fn problems(&self) -> Vec<PartitionProblem> {
         let mut problems = Vec::new();

@@ -60,53 +60,74 @@ impl Retention {
         let Some(cutoff) = SystemTime::now().checked_sub(self.keep) else {
             return 0;
         };
-        let expired = {
-            let segments = shared.segments.read().unwrap_or_else(|p| p.into_inner());
-            let sealed = segments.len().saturating_sub(1);
-            let n = segments[..sealed]
-                .iter()
-                .take_while(|s| last_written(s).is_some_and(|at| at <= cutoff))
-                .count();
-            if n == 0 {
-                return 0;
-            }
-            // Readers learn the new start before anything they could be reading goes.
-            shared
-                .start_offset
-                .fetch_max(segments[n].base.0, Ordering::AcqRel);
-            n
-        };
-        let removed: Vec<Arc<Segment>> = shared
-            .segments
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain(..expired)
-            .collect();
-        let mut dir = None;
-        for segment in &removed {
-            segment.close_file();
-            for path in [&segment.log_path, &segment.index_path] {
-                match std::fs::remove_file(path) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => tracing::warn!(partition = %shared.name, path = %path.display(),
-                        error = %e, "an expired segment file could not be removed"),
-                }
-            }
-            dir = segment.log_path.parent().map(|d| d.to_owned());
+        let removed = drop_front(
+            shared,
+            |sealed| {
+                sealed
+                    .iter()
+                    .take_while(|s| last_written(s).is_some_and(|at| at <= cutoff))
+                    .count()
+            },
+            durable,
+        );
+        if removed > 0 {
+            tracing::info!(partition = %shared.name, segments = removed,
+                start_offset = shared.start().0, "deleted segments past their retention");
         }
-        if let (true, Some(dir)) = (durable, dir) {
-            // The removals survive a crash; if not, recovery finds the old segments again
-            // and the next check removes them.
-            if let Err(e) = std::fs::File::open(&dir).and_then(|d| d.sync_all()) {
-                tracing::warn!(partition = %shared.name, error = %e,
-                    "fsync after removing expired segments failed");
-            }
-        }
-        tracing::info!(partition = %shared.name, segments = removed.len(),
-            start_offset = shared.start().0, "deleted segments past their retention");
-        removed.len()
+        removed
     }
+}
+
+/// Deletes the first `count(sealed)` of `shared`'s sealed segments (never the last segment,
+/// where appends go): the start offset moves past them first, then they leave the list and
+/// their files go. Returns how many went. Retention's expiry and `DeleteRecords` (every
+/// sealed segment, after a roll) both end here.
+pub(crate) fn drop_front(
+    shared: &PartitionShared,
+    count: impl FnOnce(&[Arc<Segment>]) -> usize,
+    durable: bool,
+) -> usize {
+    let doomed = {
+        let segments = shared.segments.read().unwrap_or_else(|p| p.into_inner());
+        let sealed = segments.len().saturating_sub(1);
+        let n = count(&segments[..sealed]).min(sealed);
+        if n == 0 {
+            return 0;
+        }
+        // Readers learn the new start before anything they could be reading goes.
+        shared
+            .start_offset
+            .fetch_max(segments[n].base.0, Ordering::AcqRel);
+        n
+    };
+    let removed: Vec<Arc<Segment>> = shared
+        .segments
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .drain(..doomed)
+        .collect();
+    let mut dir = None;
+    for segment in &removed {
+        segment.close_file();
+        for path in [&segment.log_path, &segment.index_path] {
+            match std::fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!(partition = %shared.name, path = %path.display(),
+                    error = %e, "a deleted segment's file could not be removed"),
+            }
+        }
+        dir = segment.log_path.parent().map(|d| d.to_owned());
+    }
+    if let (true, Some(dir)) = (durable, dir) {
+        // The removals survive a crash; if not, recovery finds the old segments again and
+        // the next check (or a repeated delete) removes them.
+        if let Err(e) = std::fs::File::open(&dir).and_then(|d| d.sync_all()) {
+            tracing::warn!(partition = %shared.name, error = %e,
+                "fsync after removing segments failed");
+        }
+    }
+    removed.len()
 }
 
 /// When `segment`'s file was last written, if the file can be read.

@@ -60,7 +60,7 @@ use super::files::FileCache;
 use super::shared::{AppendRequest, Control, PartitionShared, StopMode, COMMIT_BATCH_BYTES_MAX};
 use super::record;
 use super::recovery::{Recovered, PROBE_FILE};
-use super::retention::Retention;
+use super::retention::{drop_front, Retention};
 use super::segment::{IndexEntry, Segment, INDEX_INTERVAL_BYTES};
 use super::LogConfig;
 use crate::error::{EngineError, ErrorCode};
@@ -587,6 +587,32 @@ impl Writer {
             control.set_healthy();
             tracing::info!(partition = %self.shared.name, "partition writes work again");
         }
+    }
+
+    /// Deletes every record stored now, as Kafka's `DeleteRecords` to the end does: the
+    /// active segment rolls if it holds records (or recovery left the last segment sealed),
+    /// so every stored record is in a sealed segment, and those go (`retention::drop_front`).
+    /// The start offset becomes the end; offsets are never reused. Returns the new start.
+    pub fn delete_records(&mut self, control: &Control) -> crate::error::Result<Offset> {
+        if let Some(error) = self.refusal(control) {
+            return Err(error);
+        }
+        let stored = !self
+            .shared
+            .segments
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty();
+        if self.active_bytes > 0 || (self.active.is_none() && stored) {
+            if let Err(e) = self.roll() {
+                self.failed(WriteError::Roll(e), control);
+                return Err(control.failure_error());
+            }
+        }
+        let removed = drop_front(&self.shared, <[_]>::len, self.durable());
+        tracing::info!(partition = %self.shared.name, segments = removed,
+            start_offset = self.next.0, "deleted every stored record");
+        Ok(self.next)
     }
 
     /// Timers: a retry probe, an interval fsync, a recovery-point fsync, whichever is due.

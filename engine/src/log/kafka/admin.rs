@@ -1,5 +1,5 @@
-//! Topics on the cluster: create, delete, list and describe through Kafka's Admin API and
-//! metadata requests.
+//! Topics on the cluster: create, delete, delete records, list and describe through Kafka's
+//! Admin API and metadata requests.
 //!
 //! The `LogStore` trait is synchronous (topic DDL is rare and ordered by the catalog), while
 //! librdkafka's admin calls are futures its own polling thread resolves, and its metadata
@@ -16,6 +16,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::error::KafkaError;
 use rdkafka::metadata::Metadata;
 use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{Offset as KafkaOffset, TopicPartitionList};
 
 use super::client::kafka_error;
 use super::client::off_runtime;
@@ -200,6 +201,35 @@ impl Admin {
             }
             std::thread::sleep(Duration::from_millis(METADATA_RETRY_MS));
         }
+    }
+
+    /// Deletes every record of `name`'s `partitions` (Kafka's `DeleteRecords` to each
+    /// partition's high watermark): the brokers move the log start offsets to the ends.
+    pub fn delete_records(&self, name: &str, partitions: u32) -> Result<()> {
+        let mut offsets = TopicPartitionList::new();
+        for p in 0..partitions {
+            let p = i32::try_from(p).map_err(|_| {
+                EngineError::internal(format!("topic '{name}' has too many partitions"))
+            })?;
+            offsets
+                .add_partition_offset(name, p, KafkaOffset::End)
+                .map_err(|e| kafka_error(&format!("deleting the records of '{name}'"), e))?;
+        }
+        let result =
+            off_runtime(|| block_on(self.client.delete_records(&offsets, &Admin::options())))
+                .map_err(|e| kafka_error(&format!("deleting the records of '{name}'"), e))?;
+        for element in result.elements() {
+            if let Err(e) = element.error() {
+                return Err(kafka_error(
+                    &format!(
+                        "deleting the records of '{name}' partition {}",
+                        element.partition()
+                    ),
+                    e,
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Deletes the topic and waits until metadata no longer shows it, so a CREATE of the

@@ -255,6 +255,17 @@ impl LogStore for KafkaLog {
         Ok(())
     }
 
+    fn delete_records(&self, name: &str) -> Result<()> {
+        let topic = self
+            .kafka_topic(name)?
+            .ok_or_else(|| EngineError::not_found(format!("Topic '{name}' does not exist")))?;
+        self.admin.delete_records(name, topic.partition_count())?;
+        // The new start offsets, for this node's readers and pull queries.
+        topic.refresh_ends()?;
+        tracing::info!(topic = %name, "deleted every record of the Kafka topic");
+        Ok(())
+    }
+
     fn forget_deleted_topic(&self, name: &str) {
         if let Some(topic) = self.lock_topics().remove(name) {
             topic.mark_deleted();

@@ -13,6 +13,7 @@ use crate::error::{EngineError, Result};
 use crate::log::*;
 
 mod damage;
+mod delete_records;
 mod retention;
 
 fn record(i: u64) -> Record {
