@@ -2,7 +2,7 @@
 //! docs' smoke scenario 4 and the `kalam-client` consumer call them: `CREATE TOPIC`,
 //! `ALTER TOPIC … ADD SOURCE`, `POST /v1/api/topics/consume` and `/ack` with roles, claims
 //! redelivered after the visibility timeout, committed offsets across a restart, the SQL
-//! `CONSUME`/`ACK` forms, and the topic error envelope.
+//! `CONSUME`/`ACK` forms, `CLEAR TOPIC`, and the topic error envelope.
 
 mod support;
 
@@ -451,10 +451,16 @@ async fn sql_consume_ack_and_unsupported_forms() {
 
     let cases: &[(&str, StatusCode, &str, &str)] = &[
         (
-            "CLEAR TOPIC shop.big",
+            "CLEAR TOPIC shop.orders",
             StatusCode::BAD_REQUEST,
             "SQL_EXECUTION_ERROR",
-            "CLEAR TOPIC is not supported",
+            "holds the rows of 'shop.orders'",
+        ),
+        (
+            "CLEAR TOPIC shop.missing",
+            StatusCode::BAD_REQUEST,
+            "TABLE_NOT_FOUND",
+            "Topic 'shop.missing' does not exist",
         ),
         (
             "ALTER TOPIC shop.big ADD SOURCE shop.visits ON UPDATE",
@@ -816,5 +822,105 @@ async fn concurrent_consumers_of_one_group_get_disjoint_ranges() {
         (0..12).collect::<Vec<u64>>(),
         "each offset to exactly one consumer"
     );
+    server.stop().await;
+}
+
+/// `CLEAR TOPIC` (DBA and system only): every message goes and the topic's groups are
+/// forgotten, as KalamDB's cleanup job deletes messages and offsets; the topic, its route
+/// and its offsets carry on, across a restart too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clear_topic_deletes_messages_and_forgets_groups() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = support::child::ChildServer::start(dir.path());
+    let mut client = Client::connect(server.addr, Proto::H1).await;
+    sql_ok(
+        &mut client,
+        None,
+        "CREATE NAMESPACE app; CREATE TABLE app.notes (id BIGINT PRIMARY KEY, body TEXT); \
+         CREATE TOPIC app.ev PARTITIONS 1; ALTER TOPIC app.ev ADD SOURCE app.notes ON INSERT; \
+         INSERT INTO app.notes (id, body) VALUES (1, 'a'); \
+         INSERT INTO app.notes (id, body) VALUES (2, 'b'); \
+         INSERT INTO app.notes (id, body) VALUES (3, 'c')",
+    )
+    .await;
+    wait_for_messages(&mut client, None, "app.ev", 3).await;
+    let request = json!({"topic_id": "app.ev", "group_id": "g", "start": "Earliest", "limit": 2});
+    let (_, body) = post(&mut client, CONSUME, None, &request).await;
+    assert_eq!(offsets(&body), [0, 1], "{body}");
+    let ack = json!({"topic_id": "app.ev", "group_id": "g", "partition_id": 0, "upto_offset": 1});
+    post(&mut client, ACK, None, &ack).await;
+
+    let body = sql_ok(&mut client, None, "CLEAR TOPIC app.ev").await;
+    assert_eq!(
+        body["results"][0]["message"], "Topic 'app.ev' cleared",
+        "{body}"
+    );
+    let body = sql_ok(
+        &mut client,
+        None,
+        "CONSUME FROM app.ev FROM EARLIEST LIMIT 10",
+    )
+    .await;
+    assert_eq!(
+        body["results"][0]["row_count"], 0,
+        "no message left: {body}"
+    );
+    // The route still feeds the topic; offsets carry on after the cleared ones.
+    sql_ok(
+        &mut client,
+        None,
+        "INSERT INTO app.notes (id, body) VALUES (4, 'd')",
+    )
+    .await;
+    wait_for_messages(&mut client, None, "app.ev", 1).await;
+    // The group was forgotten: it starts over where its request says, at the new start.
+    let (status, body) = post(&mut client, CONSUME, None, &request).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(offsets(&body), [3], "{body}");
+    assert_eq!(
+        payload(&body["messages"][0]),
+        json!({"id": 4, "body": "d", "_table": "app.notes"})
+    );
+    server.kill();
+
+    // After a restart the cleared messages stay gone.
+    let server = support::child::ChildServer::start(dir.path());
+    let mut client = Client::connect(server.addr, Proto::H1).await;
+    let body = sql_ok(
+        &mut client,
+        None,
+        "CONSUME FROM app.ev FROM EARLIEST LIMIT 10",
+    )
+    .await;
+    assert_eq!(body["results"][0]["rows"][0][2], 3, "{body}");
+    assert_eq!(body["results"][0]["row_count"], 1, "{body}");
+    server.kill();
+}
+
+/// Only DBA and system users may clear a topic (KalamDB's handler checks it); a service
+/// user, who may consume and manage topics, may not.
+#[tokio::test]
+async fn clear_topic_needs_dba_or_system() {
+    let auth = Auth::off().with_jwt(JwtKeys::random());
+    let users = auth.users();
+    users
+        .setup("admin", "AdminPass123!", "RootPass123!", None, 0)
+        .expect("setup");
+    users
+        .create_user("svc", "Service123!", "service", 0)
+        .expect("service user");
+    let server = TestServer::start_with(ServerOptions {
+        auth: Arc::new(auth),
+        ..ServerOptions::default()
+    })
+    .await;
+    let mut client = Client::connect(server.addr, Proto::H2).await;
+    let admin = login(&mut client, "admin", "AdminPass123!").await;
+    let svc = login(&mut client, "svc", "Service123!").await;
+    sql_ok(&mut client, Some(&svc), "CREATE TOPIC app.ev PARTITIONS 1").await;
+    let (status, body) = sql(&mut client, Some(&svc), "CLEAR TOPIC app.ev").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "PERMISSION_DENIED", "{body}");
+    sql_ok(&mut client, Some(&admin), "CLEAR TOPIC app.ev").await;
     server.stop().await;
 }

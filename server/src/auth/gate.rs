@@ -38,6 +38,9 @@ pub const ANY_ROLE: &str = "**";
 /// handlers admit `service`, `dba` and `system`; a `user` is refused with 403).
 pub const TOPIC_ROLES: &[&str] = &["service", "dba", "system"];
 
+/// KalamDB's roles that may `CLEAR TOPIC` (its handler's check: DBA or System).
+pub const TOPIC_CLEAR_ROLES: &[&str] = &["dba", "system"];
+
 /// KalamDB's roles that may create, change and drop users.
 pub const USER_ADMIN_ROLES: &[&str] = &["dba", "system"];
 
@@ -55,6 +58,8 @@ pub const DBA_TABLE_ROLES: &[&str] = &["dba", "system"];
 pub enum Action {
     /// KalamDB topics: topic statements, consume, ack ([`TOPIC_ROLES`]).
     KalamTopics,
+    /// KalamDB's `CLEAR TOPIC` ([`TOPIC_CLEAR_ROLES`]).
+    ClearTopic,
     /// KalamDB's `CREATE/ALTER/DROP USER` ([`USER_ADMIN_ROLES`]).
     ManageUsers,
     /// KalamDB's `DROP TABLE` ([`TABLE_DROP_ROLES`]).
@@ -271,6 +276,7 @@ impl Auth {
         }
         match action {
             Action::KalamTopics => TOPIC_ROLES.iter().any(|r| principal.has_role(r)),
+            Action::ClearTopic => TOPIC_CLEAR_ROLES.iter().any(|r| principal.has_role(r)),
             Action::ManageUsers => USER_ADMIN_ROLES.iter().any(|r| principal.has_role(r)),
             Action::DropTable => TABLE_DROP_ROLES.iter().any(|r| principal.has_role(r)),
             Action::CreateSharedTable | Action::SetAccessLevel => {
@@ -570,6 +576,9 @@ mod tests {
         let on = auth(&[]);
         assert!(on.permits(&service, Action::KalamTopics));
         assert!(!on.permits(&user, Action::KalamTopics));
+        assert!(!on.permits(&service, Action::ClearTopic));
+        let dba = Principal::new("root", vec!["dba".into()], Scheme::Jwt);
+        assert!(on.permits(&dba, Action::ClearTopic));
         assert!(Auth::off().permits(&Principal::anonymous(), Action::KalamTopics));
     }
 

@@ -5,7 +5,7 @@
 //! | `CREATE TOPIC t PARTITIONS n` | a raw topic `t` with `n` partitions (`Engine::create_topic`) |
 //! | `ALTER TOPIC t ADD SOURCE tbl ON INSERT\|UPDATE\|DELETE …` | a stream over `tbl`'s topic (its changes, each with its kind), and a persistent query from it into `t` keeping that kind |
 //! | `DROP TOPIC t` | its routes' queries terminated and their streams dropped, the topic deleted, its groups forgotten |
-//! | `CLEAR TOPIC t` | unsupported: the log cannot truncate a topic |
+//! | `CLEAR TOPIC t` | every message deleted (`Engine::delete_records`: the offsets carry on), its groups forgotten; DBA and system only |
 //! | `CONSUME`, `ACK` | the same consume and ack as the topic endpoints (`topics`) |
 //!
 //! Why a route is a persistent query: it then sees every write to the table, from any face
@@ -25,7 +25,7 @@ use sluice_protocol::kalamdb::topics::{
 use sluice_protocol::statement_table::Cell;
 
 use super::topics::{ack, consume, permit, FailureKind, TopicFailure};
-use crate::auth::Principal;
+use crate::auth::{Action, Principal};
 use crate::services::Services;
 
 /// Runs one topic statement for `principal`.
@@ -41,13 +41,7 @@ pub async fn run(
             Ok(message(format!("Topic '{topic}' created")))
         }
         TopicStatement::Drop { topic, if_exists } => drop_topic(services, &topic, if_exists).await,
-        TopicStatement::Clear { topic } => Err(TopicFailure::new(
-            FailureKind::Unsupported,
-            format!(
-                "CLEAR TOPIC is not supported: the log cannot truncate topic '{topic}'; \
-                 DROP TOPIC and CREATE TOPIC it again"
-            ),
-        )),
+        TopicStatement::Clear { topic } => clear_topic(services, principal, &topic).await,
         TopicStatement::AddSource(route) => add_source(services, &route).await,
         TopicStatement::Consume {
             topic,
@@ -184,27 +178,7 @@ async fn drop_topic(
             ))
         };
     }
-    // A table's or stream's own topic is not the face's to drop: that would delete the
-    // source's rows under it. Tables first, so the message names the table rather than its
-    // changes stream.
-    let sources = execute(services, "SHOW TABLES; SHOW STREAMS;").await?;
-    let owner = sources
-        .iter()
-        .filter_map(|r| match &r.outcome {
-            Outcome::Sources { sources, .. } => Some(sources),
-            _ => None,
-        })
-        .flatten()
-        .find(|s| s.topic == topic && !is_route_of(&s.name, topic));
-    if let Some(owner) = owner {
-        return Err(TopicFailure::new(
-            FailureKind::BadRequest,
-            format!(
-                "Topic '{topic}' holds the rows of '{}'; drop that table or stream instead",
-                owner.name
-            ),
-        ));
-    }
+    refuse_source_topic(services, topic, "drop that table or stream instead").await?;
     let listed = execute(services, "SHOW QUERIES;").await?;
     for result in listed {
         let Outcome::Queries { queries } = result.outcome else {
@@ -225,6 +199,62 @@ async fn drop_topic(
     services.engine.delete_topic(topic)?;
     services.kalamdb_topics.forget_topic(topic)?;
     Ok(message(format!("Topic '{topic}' dropped")))
+}
+
+/// `CLEAR TOPIC`: every message of the topic deleted and its consumer groups forgotten
+/// (KalamDB's cleanup job deletes the messages and the groups' offsets). Offsets carry on
+/// from where they were, as Kafka's do after `DeleteRecords`; a group then starts at the
+/// topic's new start or end, as its `start` says.
+async fn clear_topic(
+    services: &Services,
+    principal: &Principal,
+    topic: &str,
+) -> Result<QueryResult, TopicFailure> {
+    if !services.auth.permits(principal, Action::ClearTopic) {
+        return Err(TopicFailure::new(
+            FailureKind::Forbidden,
+            "CLEAR TOPIC requires DBA or System role",
+        ));
+    }
+    if services.engine.describe_topic(topic).is_none() {
+        return Err(TopicFailure::new(
+            FailureKind::NotFound,
+            format!("Topic '{topic}' does not exist"),
+        ));
+    }
+    refuse_source_topic(services, topic, "it is not a topic to clear").await?;
+    services.engine.delete_records(topic).await?;
+    services.kalamdb_topics.forget_topic(topic)?;
+    Ok(message(format!("Topic '{topic}' cleared")))
+}
+
+/// A table's or stream's own topic is not the face's to drop or clear: that would delete
+/// the source's rows under it. Tables first, so the message names the table rather than its
+/// changes stream.
+async fn refuse_source_topic(
+    services: &Services,
+    topic: &str,
+    advice: &str,
+) -> Result<(), TopicFailure> {
+    let sources = execute(services, "SHOW TABLES; SHOW STREAMS;").await?;
+    let owner = sources
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            Outcome::Sources { sources, .. } => Some(sources),
+            _ => None,
+        })
+        .flatten()
+        .find(|s| s.topic == topic && !is_route_of(&s.name, topic));
+    match owner {
+        Some(owner) => Err(TopicFailure::new(
+            FailureKind::BadRequest,
+            format!(
+                "Topic '{topic}' holds the rows of '{}'; {advice}",
+                owner.name
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 async fn execute(services: &Services, sql: &str) -> Result<Vec<StatementResult>, TopicFailure> {
