@@ -10,7 +10,9 @@
 //! Not a criterion bench: fan-out latency is a distribution over one paced run, not a
 //! per-iteration time. Sized by environment variables so `cargo bench` stays a short smoke
 //! run: `SLUICE_FANOUT_SUBSCRIBERS` (20), `SLUICE_FANOUT_RATE` rows/s (100),
-//! `SLUICE_FANOUT_SECS` (3).
+//! `SLUICE_FANOUT_SECS` (3). Subscribers take KalamDB's default protocol (JSON, frames of
+//! 512 bytes and more gzip'd), as the SDK does; `SLUICE_FANOUT_COMPRESSION=none` asks for
+//! plain frames.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -50,10 +52,18 @@ fn now_us() -> u64 {
         .as_micros() as u64
 }
 
+/// The next JSON message: a text frame, or a binary one holding gzip'd JSON (what the
+/// default protocol sends for frames of 512 bytes and more, and the SDK inflates).
 async fn next_text(ws: &mut Ws) -> Option<Json> {
     loop {
         match ws.next().await? {
             Ok(Message::Text(t)) => return serde_json::from_str(t.as_str()).ok(),
+            Ok(Message::Binary(gz)) => {
+                let mut json = Vec::new();
+                std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut json)
+                    .ok()?;
+                return serde_json::from_slice(&json).ok();
+            }
             Ok(Message::Close(_)) | Err(_) => return None,
             Ok(_) => continue,
         }
@@ -62,7 +72,11 @@ async fn next_text(ws: &mut Ws) -> Option<Json> {
 
 /// Opens a subscriber and waits until its initial load is `ready`.
 async fn subscribe(addr: std::net::SocketAddr, id: usize) -> Ws {
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/v1/ws"))
+    let query = match std::env::var("SLUICE_FANOUT_COMPRESSION").as_deref() {
+        Ok("none") => "?compression=none",
+        _ => "",
+    };
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/v1/ws{query}"))
         .await
         .expect("upgraded");
     let hello = next_text(&mut ws).await.expect("auth_success");

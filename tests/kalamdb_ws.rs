@@ -6,7 +6,6 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -14,125 +13,11 @@ use futures_util::{SinkExt, StreamExt};
 use http::StatusCode;
 use kalam_client::{ChangeEvent, KalamLinkClient, SubscriptionConfig, SubscriptionOptions};
 use serde_json::{json, Value as Json};
-use sluice_server::auth::{Auth, CredentialStore, JwtKeys};
 use sluice_server::ServerOptions;
-use support::{json as parse, Client, Proto, TestServer, WAIT};
+use support::kalam_ws::*;
+use support::{Client, Proto, TestServer, WAIT};
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// ksqlDB's Basic user, for writing through ksqlDB's face beside KalamDB's JWTs.
-const KSQL_BASIC: &str = "ksql:secret";
-
-/// A server with KalamDB logins (JWT) and a ksqlDB Basic user, set up with an admin; the
-/// admin's access token, and `app.notes` (TEXT key) created.
-async fn server_with_notes() -> (TestServer, String) {
-    let basic = CredentialStore::parse("ksql: secret\n").expect("valid credentials");
-    let auth = Auth::from_stores(Some(basic), None, &[], None).with_jwt(JwtKeys::random());
-    let server = TestServer::start_with(ServerOptions {
-        auth: Arc::new(auth),
-        ..ServerOptions::default()
-    })
-    .await;
-    let mut client = Client::connect(server.addr, Proto::H1).await;
-    let admin = json!({"user": "admin", "password": "AdminPass123!"});
-    let setup =
-        json!({"user": "admin", "password": "AdminPass123!", "root_password": "RootPass123!"});
-    let (status, _, _) = post_json(&mut client, "/v1/api/auth/setup", &setup, None).await;
-    assert_eq!(status, StatusCode::OK);
-    let (status, _, login) = post_json(&mut client, "/v1/api/auth/login", &admin, None).await;
-    assert_eq!(status, StatusCode::OK, "{login}");
-    let token = login["access_token"].as_str().expect("token").to_string();
-    sql(
-        &server,
-        &token,
-        "CREATE NAMESPACE app; CREATE TABLE app.notes (id TEXT PRIMARY KEY, body TEXT NOT NULL) WITH (TYPE='USER')",
-    )
-    .await;
-    (server, token)
-}
-
-async fn post_json(
-    client: &mut Client,
-    path: &str,
-    body: &Json,
-    token: Option<&str>,
-) -> (StatusCode, http::HeaderMap, Json) {
-    let bearer = token.map(|t| format!("Bearer {t}"));
-    let mut headers = vec![("content-type", "application/json")];
-    if let Some(b) = &bearer {
-        headers.push(("authorization", b.as_str()));
-    }
-    let (status, headers, bytes) = client
-        .send("POST", path, &headers, body.to_string().as_bytes())
-        .await;
-    (status, headers, parse(&bytes))
-}
-
-/// Runs KalamDB SQL as `token` and asserts it succeeded.
-async fn sql(server: &TestServer, token: &str, statements: &str) {
-    let mut client = Client::connect(server.addr, Proto::H1).await;
-    let body = json!({ "sql": statements });
-    let (status, _, answer) = post_json(&mut client, "/v1/api/sql", &body, Some(token)).await;
-    assert_eq!(status, StatusCode::OK, "{statements}: {answer}");
-    assert_eq!(answer["status"], "success", "{answer}");
-}
-
-async fn insert(server: &TestServer, token: &str, id: &str, body: &str) {
-    sql(
-        server,
-        token,
-        &format!("INSERT INTO app.notes (id, body) VALUES ('{id}', '{body}')"),
-    )
-    .await;
-}
-
-/// Opens `/v1/ws`, with `Authorization: Bearer` when a token is given.
-async fn connect(server: &TestServer, token: Option<&str>) -> Result<Ws, WsError> {
-    let mut request = format!("ws://{}/v1/ws", server.addr)
-        .into_client_request()
-        .expect("request");
-    if let Some(t) = token {
-        let value = format!("Bearer {t}").parse().expect("header");
-        request.headers_mut().insert("authorization", value);
-    }
-    tokio_tungstenite::connect_async(request)
-        .await
-        .map(|(ws, _)| ws)
-}
-
-/// The next JSON text frame (pings skipped), or `None` once the server closed.
-async fn next_json(ws: &mut Ws) -> Option<Json> {
-    loop {
-        let frame = tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("a frame in time");
-        match frame {
-            Some(Ok(Message::Text(text))) => return Some(parse(text.as_bytes())),
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
-            Some(Ok(other)) => panic!("unexpected frame {other:?}"),
-        }
-    }
-}
-
-async fn send(ws: &mut Ws, message: Json) {
-    ws.send(Message::Text(message.to_string().into()))
-        .await
-        .expect("sent");
-}
-
-async fn subscribe(ws: &mut Ws, id: &str, sql: &str, options: Json) {
-    let subscription = json!({"id": id, "sql": sql, "options": options});
-    send(
-        ws,
-        json!({"type": "subscribe", "subscription": subscription}),
-    )
-    .await;
-}
 
 /// A subscription's ack and initial rows (asking for every further batch), with the
 /// statuses of the batches in order.
@@ -156,14 +41,6 @@ async fn initial_load(ws: &mut Ws, id: &str) -> (Json, Vec<Json>, Vec<String>) {
         }
         send(ws, json!({"type": "next_batch", "subscription_id": id})).await;
     }
-}
-
-async fn next_event(live: &mut kalam_client::SubscriptionManager) -> ChangeEvent {
-    tokio::time::timeout(WAIT, live.next())
-        .await
-        .expect("an event in time")
-        .expect("stream open")
-        .expect("no error")
 }
 
 /// The SDK, untouched: header auth, a snapshot of five rows in three batches it pulls
@@ -329,7 +206,8 @@ async fn header_auth_sends_auth_success_first_and_a_bad_token_is_401() {
     );
     assert_eq!(
         first["protocol"],
-        json!({"serialization": "json", "compression": "none"})
+        json!({"serialization": "json", "compression": "gzip"}),
+        "KalamDB's default"
     );
 
     match connect(&server, Some("not.a.jwt")).await {

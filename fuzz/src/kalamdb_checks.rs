@@ -164,6 +164,9 @@ pub fn kalamdb_live(data: &[u8]) {
     let [selector, body @ ..] = data else {
         return;
     };
+    if selector % 3 == 0 {
+        msgpack_client_message(body);
+    }
     let Ok(text) = std::str::from_utf8(body) else {
         return;
     };
@@ -189,6 +192,35 @@ pub fn kalamdb_live(data: &[u8]) {
             .expect("a filter that parsed once parses again");
         assert_eq!(again.filter.as_deref(), Some(embedded.as_str()));
     }
+}
+
+/// A binary `/v1/ws` message under MessagePack: whatever the bytes, decoding never panics;
+/// what decodes is JSON the text path reads, and the server's own MessagePack frame of that
+/// JSON decodes back to it (numbers exactly, -0.0 included).
+fn msgpack_client_message(bytes: &[u8]) {
+    use sluice_protocol::kalamdb::live::ClientMessage;
+    use sluice_protocol::kalamdb::wire::{Compression, Frame, Serialization, WireProtocol};
+    let msgpack = WireProtocol {
+        serialization: Serialization::Msgpack,
+        compression: Compression::None,
+    };
+    let Ok(json) = msgpack.decode_binary(bytes) else {
+        return;
+    };
+    if ClientMessage::decode(&json).is_err()
+        && serde_json::from_str::<serde_json::Value>(&json).is_err()
+    {
+        // Deeper than serde_json's nesting limit: the session refuses it as it refuses
+        // such text; the server's own messages never nest that deep.
+        return;
+    }
+    let Frame::Binary(frame) = msgpack.encode(json.clone()) else {
+        panic!("MessagePack frames are binary");
+    };
+    let again = msgpack
+        .decode_binary(&frame)
+        .expect("our own frame decodes");
+    assert_eq!(again, json, "a MessagePack round trip changed the message");
 }
 
 /// `sql` with each single-quoted string literal (`''` is a quote inside one) replaced by a

@@ -6,6 +6,7 @@
 
 pub mod child;
 pub mod kafka;
+pub mod kalam_ws;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

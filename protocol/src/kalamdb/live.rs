@@ -16,6 +16,7 @@ use serde_json::{json, Map, Value as Json};
 use sluice_engine::{CellRef, ResultRows};
 
 use super::envelope::{cell_json, data_type, SchemaField};
+use super::wire::WireProtocol;
 use crate::statement_table::Cell;
 use crate::value_json::write_value;
 
@@ -67,6 +68,9 @@ pub enum ClientMessage {
         method: Option<String>,
         #[serde(default)]
         token: Option<String>,
+        /// Absent: JSON with gzip (KalamDB's default).
+        #[serde(default)]
+        protocol: WireProtocol,
     },
     Subscribe {
         subscription: SubscriptionRequest,
@@ -352,11 +356,10 @@ pub enum ChangeType {
     Delete,
 }
 
-/// `auth_success`: always JSON, never compressed (the only protocol this server speaks).
-pub fn auth_success(user: &str, role: &str) -> String {
-    json!({"type": "auth_success", "user": user, "role": role,
-           "protocol": {"serialization": "json", "compression": "none"}})
-    .to_string()
+/// `auth_success`, naming the protocol the frames after it use; itself always JSON text.
+pub fn auth_success(user: &str, role: &str, protocol: &WireProtocol) -> String {
+    json!({"type": "auth_success", "user": user, "role": role, "protocol": protocol.json()})
+        .to_string()
 }
 
 pub fn auth_error(message: &str) -> String {
@@ -580,8 +583,18 @@ mod tests {
             m,
             ClientMessage::Authenticate {
                 method: Some("jwt".into()),
-                token: Some("t".into())
+                token: Some("t".into()),
+                protocol: WireProtocol {
+                    serialization: super::super::wire::Serialization::Json,
+                    compression: super::super::wire::Compression::None,
+                },
             }
+        );
+        let m = ClientMessage::decode(r#"{"type":"authenticate","method":"jwt","token":"t"}"#)
+            .expect("decodes");
+        assert!(
+            matches!(m, ClientMessage::Authenticate { protocol, .. } if protocol == WireProtocol::default()),
+            "no protocol: JSON with gzip"
         );
         let m = ClientMessage::decode(
             r#"{"type":"subscribe","subscription":{"id":"s1","sql":"SELECT * FROM a.b","options":{"batch_size":5,"from_seq_id":"42"}}}"#,

@@ -19,6 +19,8 @@
 //! - `auth_body`: setup/login requests, login/refresh/me responses, auth-route errors.
 //! - `live`: live queries over `/v1/ws`: client messages, the live `SELECT` shape, `_seq`,
 //!   and the server's frames (auth, ack, initial batches, changes, errors).
+//! - `wire`: the serialization and compression a `/v1/ws` client negotiated (JSON or
+//!   MessagePack, gzip for large frames), frame encoding and MessagePack client messages.
 //! - `topic_statement`: the topic statements (`CREATE/DROP/CLEAR/ALTER TOPIC`, `CONSUME`,
 //!   `ACK`) parsed for the face to run.
 //! - `topics`: the consume/ack bodies, the topic error envelope, and the persistent query a
@@ -44,3 +46,4 @@ pub mod topic_statement;
 pub mod topics;
 pub mod user_scope;
 pub mod user_statement;
+pub mod wire;

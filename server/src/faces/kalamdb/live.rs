@@ -19,6 +19,7 @@ use sluice_protocol::kalamdb::live::{
     code, error, initial_data_batch, subscription_ack, BatchControl, BatchStatus, ChangeFrame,
     LiveSql, QuotedId, Row, SubscriptionOptions,
 };
+use sluice_protocol::kalamdb::wire::WireProtocol;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, mpsc};
 
@@ -34,7 +35,11 @@ pub const CHANGE_MESSAGE_BYTES_MAX: usize = 256 * 1024;
 /// A frame for the connection's writer.
 #[derive(Debug)]
 pub(crate) enum Outbound {
+    /// A server message's JSON; the writer encodes it in the negotiated protocol.
     Text(String),
+    /// From here on, frames use this protocol (sent right after `auth_success`, which is
+    /// always JSON text).
+    Protocol(WireProtocol),
     /// Close with a WebSocket close code (RFC 6455 §7.4.1) and a reason.
     Close(u16, String),
 }

@@ -10,7 +10,10 @@
 //! ```
 //!
 //! A header token is checked before the 101, and `auth_success` is then the first frame,
-//! unprompted (what `kalam-client` 0.5 expects). Without a header the client has
+//! unprompted (what `kalam-client` 0.5 expects); the upgrade's query string chooses the
+//! protocol (`serialization=msgpack`, `compression=none`), else the `authenticate` message
+//! does; JSON with gzip'd large frames by default (`sluice_protocol::kalamdb::wire`). The
+//! writer encodes each frame once it knows the protocol. Without a header the client has
 //! [`AUTH_TIMEOUT_MS`] to send `authenticate`. With authentication off everyone is the
 //! anonymous principal, as on `/v1/api/sql`, and `auth_success` comes first too.
 //!
@@ -33,6 +36,7 @@ use sluice_protocol::kalamdb::live::{
     auth_error, auth_success, code, error, ClientMessage, LiveSql, SubscriptionRequest,
     SUBSCRIPTION_ID_CHARS_MAX,
 };
+use sluice_protocol::kalamdb::wire::{Frame, Serialization, WireProtocol};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -109,10 +113,11 @@ pub async fn handle(services: &Arc<Services>, mut parts: Parts) -> HttpResponse 
         .extensions
         .get::<UpgradeHooks>()
         .map(UpgradeHooks::hold);
+    let protocol = WireProtocol::from_query(parts.uri.query());
     let services = Arc::clone(services);
     tokio::spawn(async move {
         match on_upgrade.await {
-            Ok(upgraded) => serve(services, upgraded, principal, hold).await,
+            Ok(upgraded) => serve(services, upgraded, principal, protocol, hold).await,
             Err(e) => tracing::debug!(error = %e, "WebSocket upgrade did not complete"),
         }
     });
@@ -153,6 +158,9 @@ fn accept_key(headers: &HeaderMap) -> Option<String> {
 struct Session {
     services: Arc<Services>,
     principal: Option<Principal>,
+    /// What frames use once authenticated: the upgrade's query string's, replaced by the
+    /// `authenticate` message's.
+    protocol: WireProtocol,
     out: mpsc::Sender<Outbound>,
     subscriptions: HashMap<String, Running>,
 }
@@ -179,6 +187,7 @@ async fn serve(
     services: Arc<Services>,
     upgraded: Upgraded,
     principal: Option<Principal>,
+    protocol: WireProtocol,
     mut hold: Option<UpgradedConnection>,
 ) {
     let config = WebSocketConfig::default()
@@ -192,12 +201,12 @@ async fn serve(
     let mut session = Session {
         services,
         principal,
+        protocol,
         out,
         subscriptions: HashMap::new(),
     };
-    if let Some(p) = &session.principal {
-        let first = session.auth_success(p);
-        let _ = session.out.send(Outbound::Text(first)).await;
+    if let Some(p) = session.principal.clone() {
+        session.authenticated(&p).await;
     }
     let auth_deadline = Instant::now() + Duration::from_millis(AUTH_TIMEOUT_MS);
     let mut last_heard = Instant::now();
@@ -212,11 +221,7 @@ async fn serve(
                     None | Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed)) => break None,
                     Some(Ok(Message::Close(_))) => break None,
                     Some(Ok(Message::Text(text))) => session.on_text(text.as_str()).await,
-                    Some(Ok(Message::Binary(_))) => {
-                        session.error("protocol", code::UNSUPPORTED_DATA,
-                            "binary frames are not accepted; send JSON text").await;
-                        Next::Continue
-                    }
+                    Some(Ok(Message::Binary(bytes))) => session.on_binary(&bytes).await,
                     // Pings are answered by the WebSocket layer; a pong only proves life.
                     Some(Ok(_)) => Next::Continue,
                     Some(Err(WsError::Capacity(e))) => {
@@ -275,10 +280,22 @@ where
 {
     let mut ping = tokio::time::interval(Duration::from_millis(PING_INTERVAL_MS));
     ping.tick().await;
+    // JSON text until the session says what was negotiated.
+    let mut protocol: Option<WireProtocol> = None;
     loop {
         let message = tokio::select! {
             frame = queued.recv() => match frame {
-                Some(Outbound::Text(text)) => Message::Text(text.into()),
+                Some(Outbound::Text(text)) => match protocol {
+                    None => Message::Text(text.into()),
+                    Some(p) => match p.encode(text) {
+                        Frame::Text(text) => Message::Text(text.into()),
+                        Frame::Binary(bytes) => Message::Binary(bytes.into()),
+                    },
+                },
+                Some(Outbound::Protocol(negotiated)) => {
+                    protocol = Some(negotiated);
+                    continue;
+                }
                 Some(Outbound::Close(code, reason)) => {
                     let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
                     let _ = sink.send(Message::Close(Some(frame))).await;
@@ -298,6 +315,13 @@ where
 }
 
 impl Session {
+    /// `auth_success` (JSON text), then the protocol for the writer.
+    async fn authenticated(&self, principal: &Principal) {
+        let text = self.auth_success(principal);
+        let _ = self.out.send(Outbound::Text(text)).await;
+        let _ = self.out.send(Outbound::Protocol(self.protocol)).await;
+    }
+
     fn auth_success(&self, principal: &Principal) -> String {
         // KalamDB's `user` is the user's id; the anonymous principal has no user record.
         let user = self
@@ -309,7 +333,7 @@ impl Session {
             .roles()
             .first()
             .map_or("anonymous", String::as_str);
-        auth_success(&user, role)
+        auth_success(&user, role, &self.protocol)
     }
 
     async fn error(&self, subscription_id: &str, code: &str, message: &str) {
@@ -317,6 +341,26 @@ impl Session {
             .out
             .send(Outbound::Text(error(subscription_id, code, message)))
             .await;
+    }
+
+    /// A binary frame: a MessagePack message once that was negotiated, else refused
+    /// (KalamDB's `UNSUPPORTED_DATA`; the socket stays open).
+    async fn on_binary(&mut self, bytes: &[u8]) -> Next {
+        let negotiated = self.principal.is_some().then_some(self.protocol);
+        match negotiated.map(|p| p.decode_binary(bytes)) {
+            Some(Ok(text)) => self.on_text(&text).await,
+            Some(Err(e)) if self.protocol.serialization == Serialization::Msgpack => {
+                // As a JSON client's unreadable text: KalamDB closes the socket.
+                self.error("protocol", code::PROTOCOL, &e).await;
+                Next::Close(CloseCode::Invalid, "invalid message")
+            }
+            _ => {
+                let message = "binary frames are not accepted; send JSON text";
+                self.error("protocol", code::UNSUPPORTED_DATA, message)
+                    .await;
+                Next::Continue
+            }
+        }
     }
 
     async fn on_text(&mut self, text: &str) -> Next {
@@ -329,7 +373,14 @@ impl Session {
             }
         };
         match message {
-            ClientMessage::Authenticate { method, token } => self.authenticate(method, token).await,
+            ClientMessage::Authenticate {
+                method,
+                token,
+                protocol,
+            } => {
+                self.protocol = protocol;
+                self.authenticate(method, token).await
+            }
             ClientMessage::Subscribe { subscription } => {
                 self.subscribe(subscription).await;
                 Next::Continue
@@ -368,9 +419,8 @@ impl Session {
         };
         match result {
             Ok(principal) => {
-                let text = self.auth_success(&principal);
+                self.authenticated(&principal).await;
                 self.principal = Some(principal);
-                let _ = self.out.send(Outbound::Text(text)).await;
                 Next::Continue
             }
             Err((frame, reason)) => {
