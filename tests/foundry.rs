@@ -617,53 +617,26 @@ async fn a_principal_without_the_role_gets_the_operations_permission_error() {
     })
     .await;
     let mut client = Client::connect(server.addr, Proto::H2).await;
-    let queries = "/api/v2/functions/queries";
-    let executions = "/api/v2/functions/executions";
+    // method, path under /api/v2/functions/, the operation's error, what its parameters name
     let cases = [
-        (
-            "GET",
-            format!("{queries}/pagesAbove"),
-            "Default:PermissionDenied",
-            json!({"queryApiName": "pagesAbove"}),
-        ),
-        (
-            "GET",
-            format!("{queries}/getByRid?rid=r"),
-            "GetByRidPermissionDenied",
-            json!({}),
-        ),
-        (
-            "POST",
-            format!("{queries}/pagesAbove/execute"),
-            "ExecuteQueryPermissionDenied",
-            json!({"queryApiName": "pagesAbove"}),
-        ),
-        (
-            "POST",
-            format!("{queries}/pagesAbove/executeAsync"),
-            "ExecuteAsyncQueryPermissionDenied",
-            json!({"queryApiName": "pagesAbove"}),
-        ),
-        (
-            "POST",
-            format!("{queries}/pagesAbove/streamingExecuteEvents"),
-            "StreamingExecuteEventsQueryPermissionDenied",
-            json!({"queryApiName": "pagesAbove"}),
-        ),
-        (
-            "POST",
-            format!("{executions}/e1/getResult"),
-            "GetResultExecutionPermissionDenied",
-            json!({"executionId": "e1"}),
-        ),
-        (
-            "POST",
-            format!("{executions}/e1/cancel"),
-            "CancelExecutionPermissionDenied",
-            json!({"executionId": "e1"}),
-        ),
+        "GET queries/pagesAbove Default:PermissionDenied query",
+        "GET queries/getByRid?rid=r GetByRidPermissionDenied -",
+        "POST queries/pagesAbove/execute ExecuteQueryPermissionDenied query",
+        "POST queries/pagesAbove/executeAsync ExecuteAsyncQueryPermissionDenied query",
+        "POST queries/pagesAbove/streamingExecuteEvents StreamingExecuteEventsQueryPermissionDenied query",
+        "POST executions/e1/getResult GetResultExecutionPermissionDenied execution",
+        "POST executions/e1/cancel CancelExecutionPermissionDenied execution",
     ];
-    for (method, path, error_name, parameters) in cases {
+    for case in cases {
+        let [method, path, error_name, names] = case.split(' ').collect::<Vec<_>>()[..] else {
+            panic!("four words: {case}")
+        };
+        let path = format!("/api/v2/functions/{path}");
+        let parameters = match names {
+            "query" => json!({"queryApiName": "pagesAbove"}),
+            "execution" => json!({"executionId": "e1"}),
+            _ => json!({}),
+        };
         let (status, _, bytes) = client.send(method, &path, &JSON_HEADERS, b"{}").await;
         let body = parse(&bytes);
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");

@@ -118,10 +118,9 @@ async fn wait_for_messages(client: &mut Client, token: Option<&str>, topic: &str
     }
 }
 
-/// Smoke scenario 4: a topic fed by a table, consumed and acked by a service user, refused
-/// to a plain user, and a claim nobody acks redelivered after the visibility timeout.
-#[tokio::test]
-async fn smoke_scenario_topic_consume_ack_roles_and_redelivery() {
+/// KalamDB logins: `admin` (dba, from the first-run setup), `svc` (service) and `alice`
+/// (user), with the passwords the tests log in with.
+fn kalam_users() -> Auth {
     let auth = Auth::off().with_jwt(JwtKeys::random());
     let users = auth.users();
     users
@@ -133,8 +132,30 @@ async fn smoke_scenario_topic_consume_ack_roles_and_redelivery() {
     users
         .create_user("alice", "Secret123!", "user", 0)
         .expect("plain user");
+    auth
+}
+
+/// `app.notes` routed into topic `app.ev` (one partition) on insert, and three notes
+/// inserted (ids 1–3): the route writes them asynchronously.
+async fn notes_routed_to_ev(client: &mut Client) {
+    sql_ok(
+        client,
+        None,
+        "CREATE NAMESPACE app; CREATE TABLE app.notes (id BIGINT PRIMARY KEY, body TEXT); \
+         CREATE TOPIC app.ev PARTITIONS 1; ALTER TOPIC app.ev ADD SOURCE app.notes ON INSERT; \
+         INSERT INTO app.notes (id, body) VALUES (1, 'a'); \
+         INSERT INTO app.notes (id, body) VALUES (2, 'b'); \
+         INSERT INTO app.notes (id, body) VALUES (3, 'c')",
+    )
+    .await;
+}
+
+/// Smoke scenario 4: a topic fed by a table, consumed and acked by a service user, refused
+/// to a plain user, and a claim nobody acks redelivered after the visibility timeout.
+#[tokio::test]
+async fn smoke_scenario_topic_consume_ack_roles_and_redelivery() {
     let server = TestServer::start_with(ServerOptions {
-        auth: Arc::new(auth),
+        auth: Arc::new(kalam_users()),
         kalamdb_topics: TopicOptions {
             visibility_timeout: Duration::from_millis(VISIBILITY_TIMEOUT_MS),
             offsets_file: None,
@@ -272,21 +293,7 @@ async fn committed_offsets_survive_a_restart() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = support::child::ChildServer::start(dir.path());
     let mut client = Client::connect(server.addr, Proto::H1).await;
-    sql_ok(
-        &mut client,
-        None,
-        "CREATE NAMESPACE app; CREATE TABLE app.notes (id BIGINT PRIMARY KEY, body TEXT); \
-         CREATE TOPIC app.ev PARTITIONS 1; ALTER TOPIC app.ev ADD SOURCE app.notes ON INSERT",
-    )
-    .await;
-    sql_ok(
-        &mut client,
-        None,
-        "INSERT INTO app.notes (id, body) VALUES (1, 'a'); \
-         INSERT INTO app.notes (id, body) VALUES (2, 'b'); \
-         INSERT INTO app.notes (id, body) VALUES (3, 'c')",
-    )
-    .await;
+    notes_routed_to_ev(&mut client).await;
     wait_for_messages(&mut client, None, "app.ev", 3).await;
     let request =
         json!({"topic_id": "app.ev", "group_id": "durable", "start": "Earliest", "limit": 2});
@@ -833,16 +840,7 @@ async fn clear_topic_deletes_messages_and_forgets_groups() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = support::child::ChildServer::start(dir.path());
     let mut client = Client::connect(server.addr, Proto::H1).await;
-    sql_ok(
-        &mut client,
-        None,
-        "CREATE NAMESPACE app; CREATE TABLE app.notes (id BIGINT PRIMARY KEY, body TEXT); \
-         CREATE TOPIC app.ev PARTITIONS 1; ALTER TOPIC app.ev ADD SOURCE app.notes ON INSERT; \
-         INSERT INTO app.notes (id, body) VALUES (1, 'a'); \
-         INSERT INTO app.notes (id, body) VALUES (2, 'b'); \
-         INSERT INTO app.notes (id, body) VALUES (3, 'c')",
-    )
-    .await;
+    notes_routed_to_ev(&mut client).await;
     wait_for_messages(&mut client, None, "app.ev", 3).await;
     let request = json!({"topic_id": "app.ev", "group_id": "g", "start": "Earliest", "limit": 2});
     let (_, body) = post(&mut client, CONSUME, None, &request).await;
@@ -901,16 +899,8 @@ async fn clear_topic_deletes_messages_and_forgets_groups() {
 /// user, who may consume and manage topics, may not.
 #[tokio::test]
 async fn clear_topic_needs_dba_or_system() {
-    let auth = Auth::off().with_jwt(JwtKeys::random());
-    let users = auth.users();
-    users
-        .setup("admin", "AdminPass123!", "RootPass123!", None, 0)
-        .expect("setup");
-    users
-        .create_user("svc", "Service123!", "service", 0)
-        .expect("service user");
     let server = TestServer::start_with(ServerOptions {
-        auth: Arc::new(auth),
+        auth: Arc::new(kalam_users()),
         ..ServerOptions::default()
     })
     .await;
