@@ -601,7 +601,8 @@ async fn streaming_execute_events_is_streaming_execute() {
     );
 }
 
-/// A token without an allowed role: 403 with each operation's own permission error.
+/// A token without an allowed role: 403 with each operation's own permission error; no
+/// token or a wrong one: 401.
 #[tokio::test]
 async fn a_principal_without_the_role_gets_the_operations_permission_error() {
     let tokens = CredentialStore::parse("app: foundry-token, reader\n").expect("valid");
@@ -643,5 +644,13 @@ async fn a_principal_without_the_role_gets_the_operations_permission_error() {
         assert_eq!(body["errorCode"], "PERMISSION_DENIED", "{path}");
         assert_eq!(body["errorName"], error_name, "{path}");
         assert_eq!(body["parameters"], parameters, "{path}");
+        // Without a token, or with a wrong one: 401, whatever the operation.
+        for auth in [None, Some("Bearer wrong")] {
+            let headers: Vec<(&str, &str)> =
+                auth.map(|a| ("authorization", a)).into_iter().collect();
+            let (status, _, bytes) = client.send(method, &path, &headers, b"{}").await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+            assert_eq!(parse(&bytes)["errorName"], "Default:Unauthorized", "{path}");
+        }
     }
 }
