@@ -445,7 +445,8 @@ async fn metadata_describes_parameters_and_output() {
 /// answers the id and leaves a finished execution as it ended.
 #[tokio::test]
 async fn execute_async_completes_or_is_polled() {
-    for wait_ms in [1_000, 0] {
+    // A long wait (answered as soon as the query ends) so a loaded machine still completes.
+    for wait_ms in [10_000, 0] {
         let server = server_with(ServerOptions {
             statement_wait: std::time::Duration::from_millis(wait_ms),
             ..ServerOptions::default()
