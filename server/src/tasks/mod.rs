@@ -26,4 +26,4 @@ pub use registry::{
     RegistryFull, Task, TaskRef, TaskRegistry, TaskSpec, TaskState, RETAINED_RESULT_BYTES_MAX,
     STATEMENT_WAIT_MS, TASKS_MAX, TASK_RESULT_BYTES_MAX, TASK_RETENTION_MS,
 };
-pub use runner::{run_batch, run_batch_with, BatchStatement};
+pub use runner::{collect as collect_query, run_batch, run_batch_with, BatchStatement};

@@ -196,6 +196,17 @@ impl Task {
         self.state()
     }
 
+    /// The state the task ended in, if it ends within `budget`: what a face that answers
+    /// synchronously when it can (DeltaStream's 200 vs 202, Foundry's `completed` vs
+    /// `submitted`) decides on. A zero budget (`--statement-wait-ms 0`) is `None` at once,
+    /// even for a task that has already ended, so clients always take the polling path.
+    pub async fn finished_within(&self, budget: Duration) -> Option<TaskState> {
+        if budget.is_zero() {
+            return None;
+        }
+        Some(self.wait(budget).await).filter(TaskState::is_finished)
+    }
+
     fn finished_before(&self, deadline: Instant) -> bool {
         self.finished
             .lock()

@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use sluice_engine::{Engine, EngineError, ErrorCode, QueryKind, QueryOutput, QueryRequest};
+use sluice_engine::{
+    Engine, EngineError, ErrorCode, QueryHandle, QueryKind, QueryOutput, QueryRequest,
+};
 use sluice_protocol::statement_split::code_words;
 use sluice_protocol::statement_table::{append_rows, outcome_table};
 
@@ -136,7 +138,7 @@ async fn run_query(
         properties,
         session_variables: &none,
     };
-    let mut handle =
+    let handle =
         match engine.start_query(request).await? {
             QueryOutput::Rows(handle) => handle,
             QueryOutput::Print(_) => return Err(EngineError::unsupported(
@@ -150,6 +152,13 @@ async fn run_query(
              run a pull query (no EMIT CHANGES) here, or stream it through /query-stream",
         ));
     }
+    collect(handle).await
+}
+
+/// A started pull query read to its end into a statement's output: columns, rows (within
+/// [`TASK_RESULT_BYTES_MAX`], past which it fails with `ResourceLimit`) and what it scanned.
+/// For a face that starts its queries itself (Foundry's functions bind parameters first).
+pub async fn collect(mut handle: QueryHandle) -> Result<StatementOutput, EngineError> {
     let columns = handle
         .column_names()
         .iter()

@@ -85,20 +85,17 @@ pub async fn submit(
         Ok(task) => task,
         Err(full) => return error(StatusCode::SERVICE_UNAVAILABLE, &full.to_string()),
     };
-    if services.statement_wait.is_zero() {
-        // A zero wait means every statement is asynchronous: 202 at once, whatever the
-        // task's state, so clients (and tests) see the polling path every time.
-        return json(
+    match task.finished_within(services.statement_wait).await {
+        Some(_) => task_response(&task, task.id(), None, 0),
+        None => json(
             StatusCode::ACCEPTED,
             statement_status(
                 task.id(),
                 task.statement_ids(),
                 task.created_ms().div_euclid(1000),
             ),
-        );
+        ),
     }
-    task.wait(services.statement_wait).await;
-    task_response(&task, task.id(), None, 0)
 }
 
 /// `GET /v2/statements/{id}[?partitionID=n]`.

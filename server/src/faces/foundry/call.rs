@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use hyper::body::Incoming;
 use serde_json::json;
-use sluice_engine::{EngineError, QueryHandle, QueryKind, QueryOutput, QueryRequest, ResultRows};
+use sluice_engine::{
+    EngineError, ErrorCode, QueryHandle, QueryKind, QueryOutput, QueryRequest, ResultRows,
+};
 use sluice_protocol::foundry::events::{ConjureError, StreamingExecuteRequest};
 use sluice_protocol::foundry::functions::{BindError, Lookup, QueryFunction};
 use sluice_protocol::limits::REQUEST_BODY_BYTES_MAX;
@@ -15,15 +17,13 @@ use sluice_protocol::statement_table::{append_rows, Cell};
 
 use crate::body::frames_in::{read_to_limit, ReadError};
 use crate::services::Services;
-use crate::tasks::new_task_id;
+use crate::tasks::{collect_query, new_task_id, StatementOutput, TASK_RESULT_BYTES_MAX};
 
 /// Most bytes of cells a pull query's result may carry (the single event of
-/// `streamingExecute`, the value of `execute`); past it the call fails instead of
-/// buffering without bound.
-pub const PULL_RESULT_BYTES_MAX: usize = 32 * 1024 * 1024;
-
-/// Rows read from the engine per step of [`collect`].
-const ROWS_PER_READ: usize = 1024;
+/// `streamingExecute`, the value of `execute` and `executeAsync`): the task registry's
+/// bound on one result, so every face holds a pull result to the same size; past it the
+/// call fails instead of buffering without bound.
+pub const PULL_RESULT_BYTES_MAX: usize = TASK_RESULT_BYTES_MAX;
 
 /// Reads the request (`ExecuteQueryRequest` or `StreamingExecuteQueryRequest`, which share
 /// their fields), finds function `api_name` in the registry, binds its parameters and
@@ -126,28 +126,18 @@ pub fn refuse_push(query: &QueryHandle, api_name: &str) -> Result<(), ConjureErr
     ))
 }
 
-/// A pull query's result columns and rows, read to its end, within
-/// [`PULL_RESULT_BYTES_MAX`].
-pub async fn collect(
-    mut query: QueryHandle,
-) -> Result<(Vec<String>, Vec<Vec<Cell>>), ConjureError> {
-    let columns = query.column_names().to_vec();
-    let mut batch = query.new_rows();
-    let mut rows: Vec<Vec<Cell>> = Vec::new();
-    let mut bytes = 0;
-    loop {
-        batch.clear();
-        let end = query
-            .next_rows(&mut batch, ROWS_PER_READ)
-            .await
-            .map_err(|e| runtime_error(&e))?;
-        bytes += append_batch(&batch, &mut rows);
-        if bytes > PULL_RESULT_BYTES_MAX {
-            return Err(too_large());
-        }
-        if end.is_some() {
-            return Ok((columns, rows));
-        }
+/// A pull query read to its end (the task registry's `collect_query`, shared with the
+/// statement faces), a result past [`PULL_RESULT_BYTES_MAX`] as `QueryMemoryExceededLimit`.
+pub async fn collect(query: QueryHandle) -> Result<StatementOutput, ConjureError> {
+    collect_query(query).await.map_err(|e| query_error(&e))
+}
+
+/// The Conjure error of a query that failed while its rows were read.
+pub fn query_error(e: &EngineError) -> ConjureError {
+    if e.code() == ErrorCode::ResourceLimit {
+        too_large()
+    } else {
+        runtime_error(e)
     }
 }
 

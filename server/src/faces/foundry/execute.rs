@@ -20,6 +20,10 @@ pub async fn handle(
 ) -> Result<HttpResponse, ConjureError> {
     let query = call::start(services, api_name, body).await?;
     call::refuse_push(&query, api_name)?;
-    let (columns, rows) = call::collect(query).await?;
-    Ok(json(StatusCode::OK, execute_response(&columns, &rows)))
+    let output = call::collect(query).await?;
+    let columns: Vec<String> = output.columns.into_iter().map(|c| c.name).collect();
+    Ok(json(
+        StatusCode::OK,
+        execute_response(&columns, &output.rows),
+    ))
 }

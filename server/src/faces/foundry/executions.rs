@@ -11,7 +11,7 @@ use std::time::Duration;
 use http::StatusCode;
 use hyper::body::Incoming;
 use serde_json::json;
-use sluice_engine::ErrorCode;
+use sluice_engine::EngineError;
 use sluice_protocol::foundry::events::{
     execution_result, ConjureError, ExecutionAnswer, GetResultRequest,
 };
@@ -23,7 +23,7 @@ use crate::auth::Principal;
 use crate::response::{json, HttpResponse};
 use crate::services::Services;
 use crate::tasks::{
-    OutputColumn, StatementOutput, Task, TaskFailure, TaskOutput, TaskSpec, TaskState,
+    collect_query, StatementOutput, Task, TaskFailure, TaskOutput, TaskSpec, TaskState,
 };
 
 /// The registry's origin of this face's tasks: an execution id names only these.
@@ -55,27 +55,16 @@ pub async fn execute_async(
     };
     let work = async move {
         let statement = query.sql().to_string();
-        let columns: Vec<OutputColumn> = query
-            .column_names()
-            .iter()
-            .zip(query.column_types())
-            .map(|(name, ty)| OutputColumn {
-                name: name.clone(),
-                ty: ty.clone(),
-            })
-            .collect();
-        match call::collect(query).await {
-            Ok((_, rows)) => Ok(TaskOutput {
+        match collect_query(query).await {
+            Ok(output) => Ok(TaskOutput {
                 statements: vec![StatementOutput {
                     statement,
-                    columns,
-                    rows,
-                    ..StatementOutput::default()
+                    ..output
                 }],
             }),
             Err(e) => Err(TaskFailure {
-                code: failure_code(&e),
-                message: e.description.unwrap_or_default(),
+                code: e.code(),
+                message: e.message().to_string(),
                 statement_index: 0,
                 completed: Vec::new(),
             }),
@@ -85,20 +74,12 @@ pub async fn execute_async(
         .tasks
         .submit(spec, work)
         .map_err(|full| call::error("INTERNAL", "Default:Internal", full.to_string()))?;
-    if services.statement_wait.is_zero() {
-        // No wait configured: always the asynchronous answer, even for a query that has
-        // already ended (so a client's polling path is what runs).
-        return Ok(json(
-            StatusCode::OK,
-            ExecutionAnswer::Submitted(task.id()).encode(),
-        ));
-    }
-    match task.wait(services.statement_wait).await {
-        TaskState::Pending | TaskState::Running => Ok(json(
+    match task.finished_within(services.statement_wait).await {
+        Some(state) => finished(&task, &state, "completed"),
+        None => Ok(json(
             StatusCode::OK,
             ExecutionAnswer::Submitted(task.id()).encode(),
         )),
-        state => finished(&task, &state, "completed"),
     }
 }
 
@@ -192,24 +173,7 @@ fn finished(task: &Task, state: &TaskState, kind: &str) -> Result<HttpResponse, 
     }
 }
 
-/// How a failed collection is kept in the registry: a result over its bound as a resource
-/// limit, anything else as the engine's runtime error.
-fn failure_code(e: &ConjureError) -> ErrorCode {
-    if e.name == "QueryMemoryExceededLimit" {
-        ErrorCode::ResourceLimit
-    } else {
-        ErrorCode::Internal
-    }
-}
-
 /// The Conjure error a failed execution answers with (the one `execute` would have given).
 fn failure_error(failure: &TaskFailure) -> ConjureError {
-    if failure.code == ErrorCode::ResourceLimit {
-        return call::too_large();
-    }
-    call::error(
-        "INVALID_ARGUMENT",
-        "QueryRuntimeError",
-        failure.message.clone(),
-    )
+    call::query_error(&EngineError::new(failure.code, failure.message.clone()))
 }
