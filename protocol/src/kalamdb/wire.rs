@@ -59,25 +59,27 @@ pub enum Frame {
 }
 
 impl WireProtocol {
-    /// What the upgrade request's query string asks for (the header-auth path):
-    /// `serialization=msgpack`, `compression=none` or `compress=false`.
-    pub fn from_query(query: Option<&str>) -> WireProtocol {
-        let mut protocol = WireProtocol::default();
-        for pair in query.unwrap_or("").split('&') {
-            match pair.split_once('=') {
-                Some(("serialization", v)) if v.eq_ignore_ascii_case("msgpack") => {
-                    protocol.serialization = Serialization::Msgpack;
-                }
-                Some(("compression", v)) if v.eq_ignore_ascii_case("none") => {
-                    protocol.compression = Compression::None;
-                }
-                Some(("compress", v)) if v.eq_ignore_ascii_case("false") => {
-                    protocol.compression = Compression::None;
-                }
-                _ => {}
-            }
+    /// What the upgrade request's query values ask for (the header-auth path, the server
+    /// having decoded them): `serialization=msgpack`, `compression=none` or `compress=false`.
+    pub fn from_query_values(
+        serialization: Option<&str>,
+        compression: Option<&str>,
+        compress: Option<&str>,
+    ) -> WireProtocol {
+        let is =
+            |value: Option<&str>, want: &str| value.is_some_and(|v| v.eq_ignore_ascii_case(want));
+        WireProtocol {
+            serialization: if is(serialization, "msgpack") {
+                Serialization::Msgpack
+            } else {
+                Serialization::Json
+            },
+            compression: if is(compression, "none") || is(compress, "false") {
+                Compression::None
+            } else {
+                Compression::Gzip
+            },
         }
-        protocol
     }
 
     /// `{"serialization":…,"compression":…}` as `auth_success` echoes it.
@@ -230,14 +232,17 @@ mod tests {
 
     #[test]
     fn the_query_string_and_the_authenticate_message_choose() {
-        assert_eq!(WireProtocol::from_query(None), WireProtocol::default());
-        let q = WireProtocol::from_query(Some("serialization=msgpack&compression=none"));
+        assert_eq!(
+            WireProtocol::from_query_values(None, None, None),
+            WireProtocol::default()
+        );
+        let q = WireProtocol::from_query_values(Some("msgpack"), Some("none"), None);
         assert_eq!(
             (q.serialization, q.compression),
             (Serialization::Msgpack, Compression::None)
         );
         assert_eq!(
-            WireProtocol::from_query(Some("compress=false")).compression,
+            WireProtocol::from_query_values(None, None, Some("false")).compression,
             Compression::None
         );
         let parsed: WireProtocol =

@@ -50,6 +50,7 @@ use super::live::{self, Control, Outbound, Subscription};
 use crate::auth::{CredentialKind, Principal, Refusal};
 use crate::body::frames_out::ResponseBody;
 use crate::connection::{UpgradeHooks, UpgradedConnection};
+use crate::query_string::query_value;
 use crate::response::{json, HttpResponse};
 use crate::services::Services;
 
@@ -113,7 +114,12 @@ pub async fn handle(services: &Arc<Services>, mut parts: Parts) -> HttpResponse 
         .extensions
         .get::<UpgradeHooks>()
         .map(UpgradeHooks::hold);
-    let protocol = WireProtocol::from_query(parts.uri.query());
+    let query = parts.uri.query();
+    let protocol = WireProtocol::from_query_values(
+        query_value(query, "serialization").as_deref(),
+        query_value(query, "compression").as_deref(),
+        query_value(query, "compress").as_deref(),
+    );
     let services = Arc::clone(services);
     tokio::spawn(async move {
         match on_upgrade.await {
