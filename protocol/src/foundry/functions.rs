@@ -237,27 +237,16 @@ impl FunctionRegistry {
 }
 
 /// A function's resource id, `ri.function-registry.main.function.<uuid>` as Foundry writes
-/// them, the same for every version of the function. The uuid is derived from the api name
-/// (two FNV-1a hashes, in the form of a version-8 UUID), so a rid stays the same across
-/// restarts and nodes without storing one.
+/// them, the same for every version of the function. The uuid is a name-based one (v5) of
+/// the api name, so a rid stays the same across restarts and nodes without storing one.
 pub fn function_rid(api_name: &str) -> String {
-    let hash = |seed: u64| {
-        api_name.bytes().fold(seed, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        })
-    };
-    let (hi, lo) = (hash(0xcbf2_9ce4_8422_2325), hash(0x6c62_272e_07bb_0142));
-    let hi = (hi & !0xf000) | 0x8000; // version 8: "custom"
-    let lo = (lo & !(0b11 << 62)) | (0b10 << 62); // RFC 4122 variant
-    format!(
-        "ri.function-registry.main.function.{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-        hi >> 32,
-        (hi >> 16) & 0xffff,
-        hi & 0xffff,
-        lo >> 48,
-        lo & 0xffff_ffff_ffff
-    )
+    let uuid = uuid::Uuid::new_v5(&RID_NAMESPACE, api_name.as_bytes());
+    format!("ri.function-registry.main.function.{uuid}")
 }
+
+/// The namespace of [`function_rid`]'s name-based uuids (a fixed, random one: rids of
+/// Sluice's functions never collide with v5 ids of other namespaces).
+const RID_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x5c1e_c0de_f00d_4a11_9e5e_fe7c_a11f_0001);
 
 /// `1.2.3` (with an optional `-pre` suffix, ordered before the release) as a sort key.
 fn parse_version(v: &str) -> Option<(u64, u64, u64, bool)> {

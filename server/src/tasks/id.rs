@@ -3,19 +3,7 @@
 
 /// A fresh random UUID, `xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`.
 pub fn new_task_id() -> String {
-    let mut bytes: [u8; 16] = rand::random();
-    // RFC 9562 §5.4: version 4 in the high nibble of byte 6, variant 10 in byte 8.
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    uuid::Uuid::new_v4().to_string()
 }
 
 /// True for text in the canonical UUID form (any version), lower or upper case.
