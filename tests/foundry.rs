@@ -108,6 +108,18 @@ fn events(body: &[u8]) -> Vec<Json> {
         .collect()
 }
 
+/// `POST` operation `op` of `pagesAbove` 1.0.0 with `min` = 10: the rows whose VIEWTIME is
+/// over 10.
+async fn pages_above(
+    client: &mut Client,
+    op: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, http::HeaderMap, bytes::Bytes) {
+    let path = format!("/api/v2/functions/queries/pagesAbove/{op}");
+    let body = br#"{"parameters":{"min":10},"version":"1.0.0"}"#;
+    client.send("POST", &path, headers, body).await
+}
+
 #[tokio::test]
 async fn a_pull_function_streams_one_data_event() {
     let server = server().await;
@@ -117,14 +129,8 @@ async fn a_pull_function_streams_one_data_event() {
     )
     .await;
     let mut client = Client::connect(server.addr, Proto::H1).await;
-    let (status, headers, body) = client
-        .send(
-            "POST",
-            &path("pagesAbove"),
-            &HEADERS,
-            br#"{"parameters":{"min":10},"version":"1.0.0"}"#,
-        )
-        .await;
+    let (status, headers, body) =
+        pages_above(&mut client, "streamingExecute?preview=true", &HEADERS).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers["content-type"], "text/event-stream");
     let all = events(&body);
@@ -454,14 +460,7 @@ async fn execute_async_completes_or_is_polled() {
         .await;
         insert(&server, &[("u1", "p1", 5), ("u2", "p2", 50)]).await;
         let mut client = Client::connect(server.addr, Proto::H2).await;
-        let (status, _, bytes) = client
-            .send(
-                "POST",
-                "/api/v2/functions/queries/pagesAbove/executeAsync",
-                &JSON_HEADERS,
-                br#"{"parameters":{"min":10},"version":"1.0.0"}"#,
-            )
-            .await;
+        let (status, _, bytes) = pages_above(&mut client, "executeAsync", &JSON_HEADERS).await;
         let started = parse(&bytes);
         assert_eq!(status, StatusCode::OK, "{started}");
         let expected = json!([{"PAGEID": "p2", "VIEWTIME": 50}]);
@@ -508,14 +507,7 @@ async fn execute_async_completes_or_is_polled() {
         );
 
         // Canceled at once: the execution ends canceled, or had already succeeded.
-        let (_, _, bytes) = client
-            .send(
-                "POST",
-                "/api/v2/functions/queries/pagesAbove/executeAsync",
-                &JSON_HEADERS,
-                br#"{"parameters":{"min":10},"version":"1.0.0"}"#,
-            )
-            .await;
+        let (_, _, bytes) = pages_above(&mut client, "executeAsync", &JSON_HEADERS).await;
         let other = parse(&bytes)["executionId"]
             .as_str()
             .expect("submitted")
@@ -586,14 +578,8 @@ async fn streaming_execute_events_is_streaming_execute() {
     let server = server().await;
     insert(&server, &[("u1", "p1", 5), ("u2", "p2", 50)]).await;
     let mut client = Client::connect(server.addr, Proto::H1).await;
-    let (status, headers, body) = client
-        .send(
-            "POST",
-            "/api/v2/functions/queries/pagesAbove/streamingExecuteEvents",
-            &HEADERS,
-            br#"{"parameters":{"min":10},"version":"1.0.0"}"#,
-        )
-        .await;
+    let (status, headers, body) =
+        pages_above(&mut client, "streamingExecuteEvents", &HEADERS).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers["content-type"], "text/event-stream");
     assert_eq!(
