@@ -340,6 +340,11 @@ mod tests {
         let r = registry();
         let rid = function_rid("top");
         assert_eq!(rid, function_rid("top"));
+        // Pinned: a rid clients stored must stay the same from one release to the next.
+        assert_eq!(
+            function_rid("ordersAbove"),
+            "ri.function-registry.main.function.4318959b-04eb-5ac5-a2b2-2a373735a7f7"
+        );
         assert_ne!(rid, function_rid("tops"));
         let uuid = rid
             .strip_prefix("ri.function-registry.main.function.")
