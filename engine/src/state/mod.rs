@@ -6,7 +6,8 @@
 //!    │ get / put / delete                              │ get / range / prefix / snapshot
 //!    ▼                                                 │   (committed state only)
 //!  WriteBackCache (hot keys in memory, dirty set)      │
-//!    │ commit(checkpoint): one WriteBatch              │
+//!    │ commit(checkpoint): one WriteBatch, written     │
+//!    │   on a blocking-pool thread while it goes on    │
 //!    ▼                                                 ▼
 //!  StateStore ── MemoryStore (BTreeMap; tests)   EmbeddedStore (redb B-tree, one per query)
 //!                 both: a batch and its checkpoint land atomically, or not at all
@@ -61,7 +62,7 @@ pub use embedded::{
 };
 pub use memory::MemoryStore;
 pub use table_key::{StateTable, TABLE_NAME_BYTES_MAX};
-pub use write_cache::{MergedIter, WriteBackCache, CACHE_BYTES_DEFAULT};
+pub use write_cache::{CommitLanded, MergedIter, WriteBackCache, CACHE_BYTES_DEFAULT};
 
 /// One query's write-back cache, shared by the steps of its task that write state (the
 /// aggregate, the materialized sink table) so their changes commit as one batch.

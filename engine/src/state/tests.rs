@@ -592,6 +592,101 @@ fn cache_stays_within_its_budget_after_commits() {
     assert_eq!(collect(store.prefix(&t, b"").unwrap()).len(), 4_000);
 }
 
+/// A store whose commits wait until the test lets them through, so a test can act while
+/// one is in flight.
+#[derive(Debug)]
+struct GatedStore {
+    inner: MemoryStore,
+    gate: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl StateRead for GatedStore {
+    fn get(&self, table: &StateTable, key: &[u8]) -> crate::error::Result<Option<Bytes>> {
+        self.inner.get(table, key)
+    }
+    fn range(
+        &self,
+        table: &StateTable,
+        from: Bound<&[u8]>,
+        to: Bound<&[u8]>,
+    ) -> crate::error::Result<KeyValueIter> {
+        self.inner.range(table, from, to)
+    }
+    fn prefix(&self, table: &StateTable, prefix: &[u8]) -> crate::error::Result<KeyValueIter> {
+        self.inner.prefix(table, prefix)
+    }
+}
+
+impl StateStore for GatedStore {
+    fn snapshot(&self) -> crate::error::Result<Box<dyn StateRead>> {
+        self.inner.snapshot()
+    }
+    fn commit(&self, batch: WriteBatch) -> crate::error::Result<()> {
+        // Bounded, so a failing test whose cache waits for this commit as it drops ends.
+        let opened = self.gate.lock().unwrap().recv_timeout(Duration::from_secs(10));
+        opened.map_err(|_| crate::error::EngineError::internal("the gate never opened"))?;
+        self.inner.commit(batch)
+    }
+    fn checkpoint(&self) -> crate::error::Result<Option<Bytes>> {
+        self.inner.checkpoint()
+    }
+    fn approximate_size_bytes(&self) -> u64 {
+        self.inner.approximate_size_bytes()
+    }
+    fn clear(&self) -> crate::error::Result<()> {
+        self.inner.clear()
+    }
+}
+
+#[test]
+fn a_commit_in_flight_keeps_its_keys_readable_and_lands_in_order() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    let _in_runtime = runtime.enter();
+    let (open_gate, gate) = std::sync::mpsc::channel();
+    let store = Arc::new(GatedStore {
+        inner: MemoryStore::new(),
+        gate: std::sync::Mutex::new(gate),
+    });
+    let t = table("t");
+    // A budget far below what is written: every key would be evicted if it could be.
+    let mut cache = WriteBackCache::new(store.clone(), 1024);
+    let value = |k: u32, round: u32| Bytes::from(format!("{k}-{round}"));
+    for k in 0..100u32 {
+        cache.put(&t, &k.to_be_bytes(), value(k, 0)).unwrap();
+    }
+    let landed = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&landed);
+    let mark = move || flag.store(true, Ordering::SeqCst);
+    cache.start_commit(b("0"), Box::new(mark)).unwrap();
+    // In flight: the store has nothing yet, the cache answers every key, and new writes
+    // go on beside it.
+    for k in 0..100u32 {
+        assert_eq!(cache.get(&t, &k.to_be_bytes()).unwrap(), Some(value(k, 0)));
+        if k % 2 == 0 {
+            cache.put(&t, &k.to_be_bytes(), value(k, 1)).unwrap();
+        }
+    }
+    assert_eq!(store.get(&t, &0u32.to_be_bytes()).unwrap(), None);
+    assert_eq!(store.checkpoint().unwrap(), None);
+    assert!(!landed.load(Ordering::SeqCst));
+    // Let both commits through: the second settles the first before it starts.
+    open_gate.send(()).unwrap();
+    open_gate.send(()).unwrap();
+    cache.start_commit(b("1"), Box::new(|| {})).unwrap();
+    assert!(landed.load(Ordering::SeqCst));
+    cache.settle().unwrap();
+    assert!(cache.bytes() <= 1024, "evicted once landed: {}", cache.bytes());
+    assert_eq!(store.checkpoint().unwrap(), Some(b("1")));
+    for k in 0..100u32 {
+        let want = value(k, if k % 2 == 0 { 1 } else { 0 });
+        assert_eq!(store.get(&t, &k.to_be_bytes()).unwrap(), Some(want.clone()));
+        assert_eq!(cache.get(&t, &k.to_be_bytes()).unwrap(), Some(want));
+    }
+}
+
 // ---- model-based property tests ----
 
 #[derive(Debug, Clone)]
@@ -602,6 +697,9 @@ enum Op {
     /// Drops the uncommitted batch (the query failed before committing).
     Abandon,
     Reopen,
+    /// Reads one key through the cache (a miss reads the store: with a commit in flight,
+    /// it must not find a value the store has yet to write).
+    Get(usize, u8),
     /// Reads every table through the cache (its dirty keys merged over the store), after
     /// however many writes since the last scan or commit.
     Scan,
@@ -616,6 +714,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Abandon),
         1 => Just(Op::Reopen),
         3 => Just(Op::Scan),
+        3 => (0..3usize, 0..16u8).prop_map(|(t, k)| Op::Get(t, k)),
     ]
 }
 
@@ -660,14 +759,51 @@ fn check_against_model(store: &dyn StateStore, tables: &[StateTable], model: &Mo
     assert_eq!(store.checkpoint().unwrap(), model.1);
 }
 
-fn run_model(mut h: Harness, ops: &[Op], through_cache: bool) {
+/// How [`run_model`] writes: straight into the store, through a cache that waits for each
+/// commit, or through one that leaves each commit in flight until something settles it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    Store,
+    Cache,
+    CacheInFlight,
+}
+
+fn run_model(h: Harness, ops: &[Op], via: Via) {
+    // Commits in flight run on a runtime's blocking pool, as a query's do.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    let _in_runtime = (via == Via::CacheInFlight).then(|| runtime.enter());
+    run_model_via(h, ops, via);
+}
+
+fn run_model_via(mut h: Harness, ops: &[Op], via: Via) {
+    let through_cache = via != Via::Store;
     let tables: Vec<StateTable> = (0..3).map(|i| table(&format!("t{i}"))).collect();
     let mut store = h.open();
     let mut cache = WriteBackCache::new(store.clone(), 4096);
     let mut batch = WriteBatch::new();
     let mut committed: Model = (BTreeMap::new(), None);
     let mut pending: Vec<(usize, Vec<u8>, Option<Bytes>)> = Vec::new();
+    // With a commit in flight: the model once it lands, and whether it has.
+    let mut in_flight: Option<(Model, Arc<AtomicBool>)> = None;
     for op in ops {
+        // Every op but writes and gets settles a commit in flight (or checks it landed).
+        if !matches!(op, Op::Put(..) | Op::Delete(..) | Op::Get(..)) {
+            if let Some((model, landed)) = in_flight.take() {
+                match op {
+                    // Dropping the cache lands its commit (a stopped query's last one).
+                    Op::Reopen => drop(std::mem::replace(
+                        &mut cache,
+                        WriteBackCache::new(store.clone(), 4096),
+                    )),
+                    _ => cache.settle().unwrap(),
+                }
+                committed = model;
+                assert!(landed.load(Ordering::SeqCst), "landed ran");
+            }
+        }
         match op {
             Op::Put(t, k, v) => {
                 let value = Bytes::from(vec![*v; usize::from(*v % 8)]);
@@ -700,6 +836,17 @@ fn run_model(mut h: Harness, ops: &[Op], through_cache: bool) {
                 if through_cache {
                     // The cache always commits a checkpoint.
                     let checkpoint = checkpoint.unwrap_or_else(|| Bytes::from_static(b"none"));
+                    if via == Via::CacheInFlight {
+                        let landed = Arc::new(AtomicBool::new(false));
+                        let flag = Arc::clone(&landed);
+                        let mark = move || flag.store(true, Ordering::SeqCst);
+                        cache.start_commit(checkpoint.clone(), Box::new(mark)).unwrap();
+                        let mut next = committed.clone();
+                        next.1 = Some(checkpoint);
+                        apply(&mut next, pending.drain(..));
+                        in_flight = Some((next, landed));
+                        continue;
+                    }
                     cache.commit(checkpoint.clone()).unwrap();
                     committed.1 = Some(checkpoint);
                 } else {
@@ -709,12 +856,7 @@ fn run_model(mut h: Harness, ops: &[Op], through_cache: bool) {
                     store.commit(std::mem::take(&mut batch)).unwrap();
                     committed.1 = checkpoint.or(committed.1.take());
                 }
-                for (t, k, v) in pending.drain(..) {
-                    match v {
-                        Some(v) => committed.0.insert((t, k), v),
-                        None => committed.0.remove(&(t, k)),
-                    };
-                }
+                apply(&mut committed, pending.drain(..));
             }
             Op::Abandon => {
                 cache.rollback();
@@ -728,7 +870,14 @@ fn run_model(mut h: Harness, ops: &[Op], through_cache: bool) {
                 store = h.reopen(store);
                 cache = WriteBackCache::new(store.clone(), 4096);
             }
-            Op::Scan => {}
+            Op::Get(t, k) if through_cache => {
+                let key = model_key(*k);
+                let mut view = in_flight.as_ref().map_or(&committed, |(m, _)| m).clone();
+                apply(&mut view, pending.iter().cloned());
+                let want = view.0.get(&(*t, key.clone())).cloned();
+                assert_eq!(cache.get(&tables[*t], &key).unwrap(), want, "get {t}/{k}");
+            }
+            Op::Get(..) | Op::Scan => {}
         }
         if through_cache && matches!(op, Op::Scan) {
             // The cache's own view: committed state with the pending writes over it.
@@ -753,8 +902,21 @@ fn run_model(mut h: Harness, ops: &[Op], through_cache: bool) {
                 assert_eq!(got, want, "cache view of table {i}");
             }
         }
-        // Readers of the store see exactly the committed model, whatever is pending.
-        check_against_model(&*store, &tables, &committed);
+        // Readers of the store see exactly the committed model, whatever is pending (and,
+        // with a commit in flight, one model or the other: checked once it settles).
+        if in_flight.is_none() {
+            check_against_model(&*store, &tables, &committed);
+        }
+    }
+}
+
+/// Applies pending writes to a model.
+fn apply(model: &mut Model, writes: impl Iterator<Item = (usize, Vec<u8>, Option<Bytes>)>) {
+    for (t, k, v) in writes {
+        match v {
+            Some(v) => model.0.insert((t, k), v),
+            None => model.0.remove(&(t, k)),
+        };
     }
 }
 
@@ -763,12 +925,19 @@ proptest! {
 
     #[test]
     fn memory_store_matches_the_model(ops in proptest::collection::vec(op(), 0..60)) {
-        run_model(Harness::memory(), &ops, false);
+        run_model(Harness::memory(), &ops, Via::Store);
     }
 
     #[test]
     fn cache_over_memory_store_matches_the_model(ops in proptest::collection::vec(op(), 0..60)) {
-        run_model(Harness::memory(), &ops, true);
+        run_model(Harness::memory(), &ops, Via::Cache);
+    }
+
+    #[test]
+    fn cache_with_commits_in_flight_over_memory_store_matches_the_model(
+        ops in proptest::collection::vec(op(), 0..60),
+    ) {
+        run_model(Harness::memory(), &ops, Via::CacheInFlight);
     }
 }
 
@@ -778,12 +947,19 @@ proptest! {
 
     #[test]
     fn embedded_store_matches_the_model(ops in proptest::collection::vec(op(), 0..40)) {
-        run_model(Harness::embedded(), &ops, false);
+        run_model(Harness::embedded(), &ops, Via::Store);
     }
 
     #[test]
     fn cache_over_embedded_store_matches_the_model(ops in proptest::collection::vec(op(), 0..40)) {
-        run_model(Harness::embedded(), &ops, true);
+        run_model(Harness::embedded(), &ops, Via::Cache);
+    }
+
+    #[test]
+    fn cache_with_commits_in_flight_over_embedded_store_matches_the_model(
+        ops in proptest::collection::vec(op(), 0..40),
+    ) {
+        run_model(Harness::embedded(), &ops, Via::CacheInFlight);
     }
 }
 

@@ -3,10 +3,22 @@
 //! ```text
 //!  get ──► entries (HashMap by store key) ──miss──► store.get (committed) ──► cached clean
 //!  put / delete / update ──► entries, marked dirty, key added to the dirty list
-//!  commit(checkpoint) ──► one WriteBatch of the dirty entries + checkpoint ──► store
-//!                        then every entry is clean; evict unreferenced ones over budget
-//!  range / prefix ──► store range (committed) merged with dirty entries (dirty wins)
+//!  start_commit(checkpoint, landed) ──► one WriteBatch of the dirty entries + checkpoint
+//!        │  every entry is clean now        └──► store.commit on a blocking-pool thread,
+//!        │                                        then `landed()`
+//!  settle ──► wait for that commit; evict unreferenced clean entries over budget
+//!  commit(checkpoint) = start_commit + settle
+//!  range / prefix ──► settle, then store range (committed) merged with dirty entries
 //! ```
+//!
+//! A commit of ~200k dirty keys takes a redb write transaction and an fsync (tens to
+//! hundreds of ms). On the query's thread it stalled the query (18% of a 100k-key GROUP
+//! BY's time) and the tokio worker the query runs on; off it, the query goes on with its
+//! next batches into the cache while the store writes. At most one commit is in flight:
+//! the next `start_commit` settles the last first. While one is in flight its keys stay in
+//! the cache (nothing is evicted until it lands), so a `get` that misses the cache cannot
+//! be a key the store is still writing; a range or prefix read, which merges the store's
+//! keys with the cache's dirty ones, settles first.
 //!
 //! Why: a GROUP BY over 100k keys at 1M rows/s is 1M read-modify-writes per second. No
 //! embedded store does that through its own API on this machine (a redb or fjall point get
@@ -24,7 +36,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::iter::Peekable;
 use std::ops::Bound;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use smallvec::SmallVec;
@@ -32,7 +45,15 @@ use smallvec::SmallVec;
 use super::batch::{check_key, check_value, WriteBatch};
 use super::table_key::{is_empty_range, StateTable};
 use super::{KeyValueIter, StateStore};
-use crate::error::Result;
+use crate::error::{EngineError, Result};
+
+/// What runs once a commit started by [`WriteBackCache::start_commit`] is in the store (a
+/// query publishes its committed positions then: readers of the store see the batch).
+pub type CommitLanded = Box<dyn FnOnce() + Send>;
+
+/// Where a commit running on another thread reports: how long the store took, or why it
+/// failed.
+type CommitOutcome = mpsc::Receiver<Result<Duration>>;
 
 /// Default budget of a cache, in bytes of keys, values and per-entry overhead.
 ///
@@ -84,6 +105,10 @@ pub struct WriteBackCache {
     bytes_max: usize,
     /// Reused to build store keys for lookups without allocating.
     scratch: Vec<u8>,
+    /// The commit the store is writing now, if any (see the module's docs).
+    in_flight: Option<CommitOutcome>,
+    /// How long the store took over the last commit that landed.
+    last_commit_took: Duration,
 }
 
 impl std::fmt::Debug for WriteBackCache {
@@ -94,6 +119,7 @@ impl std::fmt::Debug for WriteBackCache {
             .field("dirty", &self.dirty.len())
             .field("bytes", &self.bytes)
             .field("bytes_max", &self.bytes_max)
+            .field("commit_in_flight", &self.in_flight.is_some())
             .finish()
     }
 }
@@ -146,6 +172,8 @@ impl WriteBackCache {
             dirty_bytes: 0,
             bytes_max,
             scratch: Vec::new(),
+            in_flight: None,
+            last_commit_took: Duration::ZERO,
         }
     }
 
@@ -284,10 +312,20 @@ impl WriteBackCache {
     }
 
     /// Commits every write since the last commit, with `checkpoint`, as one atomic batch,
-    /// then evicts clean entries over the budget. On `Err` the store's state is unknown
-    /// (see [`StateStore::commit`]) and the cache empties itself: drop it, reopen the store,
-    /// resume from its checkpoint.
+    /// and waits for it: [`WriteBackCache::start_commit`] then [`WriteBackCache::settle`].
     pub fn commit(&mut self, checkpoint: Bytes) -> Result<()> {
+        self.start_commit(checkpoint, Box::new(|| {}))?;
+        self.settle()
+    }
+
+    /// Starts committing every write since the last commit, with `checkpoint`, as one
+    /// atomic batch, and returns: the store writes it on tokio's blocking pool (inline when
+    /// there is no runtime), then runs `landed`. A commit still in flight is settled first,
+    /// so an `Err` may be that one's. On `Err` the store's state is unknown (see
+    /// [`StateStore::commit`]) and the cache empties itself: drop it, reopen the store,
+    /// resume from its checkpoint.
+    pub fn start_commit(&mut self, checkpoint: Bytes, landed: CommitLanded) -> Result<()> {
+        self.settle()?;
         let mut batch = WriteBatch::new();
         batch.set_checkpoint(checkpoint)?;
         for store_key in self.dirty.drain(..) {
@@ -301,20 +339,70 @@ impl WriteBackCache {
         }
         self.ordered = None;
         self.dirty_bytes = 0;
-        if let Err(e) = self.store.commit(batch) {
-            // Whether the batch landed is unknown: keep nothing that could disagree with
-            // the store (reads reload from it).
-            self.entries.clear();
-            self.bytes = 0;
-            return Err(e);
+        let store = Arc::clone(&self.store);
+        let job = move || {
+            let started = Instant::now();
+            store.commit(batch)?;
+            landed();
+            Ok(started.elapsed())
+        };
+        let (report, outcome) = mpsc::sync_channel(1);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                // Dropped unsent if the job panics: `settle` reads that as a failure.
+                runtime.spawn_blocking(move || report.send(job()));
+            }
+            Err(_) => {
+                // The receiver is alive and the channel has room: the send cannot fail.
+                let _ = report.send(job());
+            }
         }
-        self.evict();
+        self.in_flight = Some(outcome);
         Ok(())
+    }
+
+    /// Waits for the commit in flight, if any, then evicts clean entries over the budget.
+    /// On `Err` (the commit failed) the cache empties itself, as after a failed
+    /// [`WriteBackCache::start_commit`].
+    pub fn settle(&mut self) -> Result<()> {
+        let Some(outcome) = self.in_flight.take() else {
+            return Ok(());
+        };
+        let outcome = outcome.recv().unwrap_or_else(|_| {
+            Err(EngineError::internal("a state commit stopped before it finished"))
+        });
+        match outcome {
+            Ok(took) => {
+                self.last_commit_took = took;
+                self.evict();
+                Ok(())
+            }
+            Err(e) => {
+                // Whether the batch landed is unknown: keep nothing that could disagree
+                // with the store (reads reload from it), not even later writes.
+                self.entries.clear();
+                self.dirty.clear();
+                self.ordered = None;
+                self.bytes = 0;
+                self.dirty_bytes = 0;
+                Err(e)
+            }
+        }
+    }
+
+    /// How long the store took over the last commit that landed (settled).
+    pub fn last_commit_took(&self) -> Duration {
+        self.last_commit_took
     }
 
     /// Forgets every write since the last commit: the cache is back at the committed state
     /// (a batch whose outputs could not be written).
     pub fn rollback(&mut self) {
+        // A write forgotten here reloads from the store: the commit before it must be
+        // there first.
+        if let Err(e) = self.settle() {
+            tracing::warn!(error = %e, "state commit failed before a rollback");
+        }
         for store_key in self.dirty.drain(..) {
             if let Some(entry) = self.entries.remove(&store_key[..]) {
                 self.bytes -= entry_bytes(&store_key, entry.value.as_ref());
@@ -361,6 +449,7 @@ impl WriteBackCache {
         from: Bound<&[u8]>,
         to: Bound<&[u8]>,
     ) -> Result<MergedIter<'_>> {
+        self.settle()?;
         let committed = self.store.range(table, from, to)?;
         let (from, to) = table.store_range(from, to);
         Ok(self.merged(table, committed, from, to))
@@ -368,6 +457,7 @@ impl WriteBackCache {
 
     /// Keys of `table` starting with `prefix`, as [`WriteBackCache::range`] sees them.
     pub fn prefix(&mut self, table: &StateTable, prefix: &[u8]) -> Result<MergedIter<'_>> {
+        self.settle()?;
         let committed = self.store.prefix(table, prefix)?;
         let (from, to) = table.store_prefix_range(prefix);
         Ok(self.merged(table, committed, from, to))
@@ -397,6 +487,16 @@ impl WriteBackCache {
             dirty: ordered.range::<[u8], _>(bounds).peekable(),
             entries: &self.entries,
             prefix_len: table.prefix().len(),
+        }
+    }
+}
+
+impl Drop for WriteBackCache {
+    /// A commit in flight finishes before the cache goes: whoever drops it (a stopped or
+    /// dropped query) may remove the store next.
+    fn drop(&mut self) {
+        if let Err(e) = self.settle() {
+            tracing::warn!(error = %e, "state commit failed as its cache closed");
         }
     }
 }

@@ -84,7 +84,7 @@ pub(crate) struct Handle {
     /// Source positions of the last commit, one per source partition: for a stateful
     /// query, the last commit of its state (which may trail the journal), so a caller
     /// that sees it caught up reads every row from the store.
-    committed: Mutex<Vec<u64>>,
+    committed: Arc<Mutex<Vec<u64>>>,
     failed: AtomicBool,
     /// Counters for metrics, added to once per batch.
     records_in: AtomicU64,
@@ -96,9 +96,14 @@ pub(crate) struct Handle {
 
 impl Handle {
     fn publish(&self, positions: &[u64]) {
-        let mut committed = self.committed.lock().unwrap_or_else(|e| e.into_inner());
-        committed.clear();
-        committed.extend_from_slice(positions);
+        publish_into(&self.committed, positions);
+    }
+
+    /// Publishes `positions` when called: for a state commit that lands on another thread.
+    fn publish_later(&self, positions: &[u64]) -> crate::state::CommitLanded {
+        let committed = Arc::clone(&self.committed);
+        let positions = positions.to_vec();
+        Box::new(move || publish_into(&committed, &positions))
     }
 
     /// Counts a committed batch: records read, records written, and the pipeline's running
@@ -112,6 +117,12 @@ impl Handle {
         self.sink_rows
             .fetch_add(records_out as u64, Ordering::Relaxed);
     }
+}
+
+fn publish_into(committed: &Mutex<Vec<u64>>, positions: &[u64]) {
+    let mut committed = committed.lock().unwrap_or_else(|e| e.into_inner());
+    committed.clear();
+    committed.extend_from_slice(positions);
 }
 
 pub struct PersistentQueries {
@@ -383,7 +394,7 @@ impl PersistentQueries {
             query,
             cancel: watch::Sender::new(false),
             terminated: AtomicBool::new(false),
-            committed: Mutex::new(Vec::new()),
+            committed: Arc::new(Mutex::new(Vec::new())),
             failed: AtomicBool::new(false),
             records_in: AtomicU64::new(0),
             records_out: AtomicU64::new(0),

@@ -20,7 +20,9 @@
 //! commit's duration after it); the journal commits every batch. A restart finds the store
 //! at or behind the journal and replays the input between the two into the state without
 //! writing outputs (`reconcile_state`), so a crash costs a replay of that tail, not of the
-//! table.
+//! table. The store writes a commit on another thread while the query goes on with its next
+//! batches (`WriteBackCache::start_commit`); the positions a stateful query publishes are
+//! those of its last commit that landed.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -36,7 +38,8 @@ use crate::log::{
 use crate::plan::physical;
 use crate::sql::ast::SourceKind;
 use crate::state::{
-    MemoryStore, SharedWriteCache, StateStore, StateTable, WriteBackCache, CACHE_BYTES_DEFAULT,
+    CommitLanded, MemoryStore, SharedWriteCache, StateStore, StateTable, WriteBackCache,
+    CACHE_BYTES_DEFAULT,
 };
 use std::sync::Mutex;
 use bytes::Bytes;
@@ -264,6 +267,8 @@ async fn run_loop(
         topics.layout(),
     )?;
     let positions = reconcile_state(&topics, handle, journal, &mut builder, positions).await?;
+    // The positions published below say the store holds the state up to them.
+    builder.settle_state()?;
     let mut positions = positions;
     let flat = topics.flat();
     let mut cursors: Vec<Box<dyn PartitionCursor>> = flat
@@ -352,9 +357,11 @@ async fn run_loop(
         let written: usize = outputs.iter().map(Vec::len).sum();
         let commit = state.decide(&builder);
         let mode = BatchWrite::Live(commit);
-        write_batch(queries, &topics, journal, &mut builder, &ranges, outputs, mode).await?;
+        let landed = handle.publish_later(&ends);
+        write_batch(queries, &topics, journal, &mut builder, &ranges, outputs, mode, landed)
+            .await?;
         positions = ends;
-        state.batch_written(commit, handle, &positions);
+        state.batch_written(commit);
         handle.count(records.len(), written, builder.skipped_records());
     }
 }
@@ -413,12 +420,13 @@ impl DeferredState {
         Some(self.last_commit + gap.min(STATE_COMMIT_INTERVAL))
     }
 
-    fn batch_written(&mut self, commit: StateCommit, handle: &Handle, positions: &[u64]) {
+    /// Notes a batch written with its state `commit` (whose landing publishes the
+    /// positions: `OutputBuilder::commit_state`).
+    fn batch_written(&mut self, commit: StateCommit) {
         match commit {
             StateCommit::Now => {
                 self.last_commit = std::time::Instant::now();
                 self.pending = false;
-                handle.publish(positions);
             }
             StateCommit::Deferred => self.pending = true,
         }
@@ -432,8 +440,8 @@ impl DeferredState {
         positions: &[u64],
     ) -> Result<()> {
         if self.pending {
-            builder.commit_state(positions)?;
-            self.batch_written(StateCommit::Now, handle, positions);
+            builder.commit_state(positions, handle.publish_later(positions))?;
+            self.batch_written(StateCommit::Now);
         }
         Ok(())
     }
@@ -509,6 +517,7 @@ async fn recover(
     let (records, origins) = read_ranges(&topics, handle, ranges).await?;
     let outputs = builder.build(&records, &origins)?;
     tracing::info!(query = %handle.query.id, records = records.len(), "re-running an unfinished batch");
+    // `run` publishes positions once its cursors are open, not here.
     write_batch(
         queries,
         &topics,
@@ -517,12 +526,15 @@ async fn recover(
         ranges,
         outputs,
         BatchWrite::Recovering { intent_sink_end },
+        Box::new(|| {}),
     )
     .await?;
     Ok(ranges.iter().map(|r| r.1).collect())
 }
 
-/// Writes one batch exactly once: intent, appends, durability, (state,) commit.
+/// Writes one batch exactly once: intent, appends, durability, (state,) commit. `landed`
+/// runs once the batch's state is in the store (not at all if the state is deferred).
+#[allow(clippy::too_many_arguments)]
 async fn write_batch(
     queries: &PersistentQueries,
     topics: &Topics,
@@ -531,6 +543,7 @@ async fn write_batch(
     ranges: &[(u64, u64)],
     mut outputs: Vec<Vec<Record>>,
     mode: BatchWrite<'_>,
+    landed: CommitLanded,
 ) -> Result<()> {
     let state = match mode {
         BatchWrite::Live(state) => state,
@@ -569,7 +582,7 @@ async fn write_batch(
             if outputs.iter().all(Vec::is_empty) {
                 // Nothing to write: only the new positions (and state) need recording.
                 if state == StateCommit::Now {
-                    builder.commit_state(&ends)?;
+                    builder.commit_state(&ends, landed)?;
                 }
                 return journal.append(&commit);
             }
@@ -597,7 +610,7 @@ async fn write_batch(
     // can tell apart (`recover`, `reconcile_state`). A deferred state stays behind the
     // journal, which `reconcile_state` also tells apart.
     if state == StateCommit::Now {
-        builder.commit_state(&ends)?;
+        builder.commit_state(&ends, landed)?;
     }
     journal.append(&commit)
 }
@@ -731,18 +744,26 @@ impl OutputBuilder {
         })
     }
 
-    /// Commits the state the records built so far left, as of source `positions`.
-    pub(super) fn commit_state(&mut self, positions: &[u64]) -> Result<()> {
+    /// Starts committing the state the records built so far left, as of source
+    /// `positions`; `landed` runs once it is in the store (at once for a stateless query).
+    /// The store writes on another thread while the query goes on (`WriteBackCache`).
+    pub(super) fn commit_state(&mut self, positions: &[u64], landed: CommitLanded) -> Result<()> {
         let Some(cache) = &self.state else {
+            landed();
             return Ok(());
         };
-        let started = std::time::Instant::now();
-        let committed = cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .commit(state_checkpoint(&self.layout, positions));
-        self.last_state_commit = started.elapsed();
-        committed
+        let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.start_commit(state_checkpoint(&self.layout, positions), landed)?;
+        self.last_state_commit = cache.last_commit_took();
+        Ok(())
+    }
+
+    /// Waits until the state commit in flight, if any, is in the store.
+    pub(super) fn settle_state(&mut self) -> Result<()> {
+        match &self.state {
+            Some(cache) => cache.lock().unwrap_or_else(|e| e.into_inner()).settle(),
+            None => Ok(()),
+        }
     }
 
     /// The source positions the committed state corresponds to (stateful plans only);
@@ -751,7 +772,11 @@ impl OutputBuilder {
         let Some(cache) = &self.state else {
             return Ok(None);
         };
-        let store = Arc::clone(cache.lock().unwrap_or_else(|e| e.into_inner()).store());
+        let store = {
+            let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+            cache.settle()?;
+            Arc::clone(cache.store())
+        };
         match store.checkpoint()? {
             None => Ok(Some(None)),
             Some(bytes) => parse_state_checkpoint(&bytes, &self.layout).map(|p| Some(Some(p))),
@@ -877,9 +902,9 @@ async fn catch_up(
         let (records, origins) = read_ranges(topics, handle, &ranges).await?;
         let _already_in_the_sink = builder.build(&records, &origins)?;
         at = ranges.iter().map(|r| r.1).collect();
-        builder.commit_state(&at)?;
+        builder.commit_state(&at, Box::new(|| {}))?;
     }
-    builder.commit_state(to)
+    builder.commit_state(to, Box::new(|| {}))
 }
 
 /// The source records of `ranges` (per flat partition `[from, to)`), in the order
