@@ -17,8 +17,9 @@
 //! next batches into the cache while the store writes. At most one commit is in flight:
 //! the next `start_commit` settles the last first. While one is in flight its keys stay in
 //! the cache (nothing is evicted until it lands), so a `get` that misses the cache cannot
-//! be a key the store is still writing; a range or prefix read, which merges the store's
-//! keys with the cache's dirty ones, settles first.
+//! be a key the store is still writing; a range or prefix read merges the store's keys
+//! with the cache's dirty keys and the landing commit's (a task that scans keeps both in
+//! key order; one that never did settles the commit first).
 //!
 //! Why: a GROUP BY over 100k keys at 1M rows/s is 1M read-modify-writes per second. No
 //! embedded store does that through its own API on this machine (a redb or fjall point get
@@ -98,6 +99,9 @@ pub struct WriteBackCache {
     /// stream-stream join probing its window buffer: 16k records took minutes); a task that
     /// never scans (a GROUP BY) never builds it and keeps the list's cheap pushes.
     ordered: Option<BTreeSet<Bytes>>,
+    /// The commit in flight's keys in key order, if `ordered` was built when it started: a
+    /// range merges them over the store, which may or may not hold them yet.
+    landing: Option<BTreeSet<Bytes>>,
     /// Cost of all entries, by `entry_bytes`.
     bytes: usize,
     /// Cost of the dirty entries.
@@ -168,6 +172,7 @@ impl WriteBackCache {
             entries: HashMap::new(),
             dirty: Vec::new(),
             ordered: None,
+            landing: None,
             bytes: 0,
             dirty_bytes: 0,
             bytes_max,
@@ -337,7 +342,7 @@ impl WriteBackCache {
             entry.dirty = false;
             batch.push_checked(store_key, entry.value.clone());
         }
-        self.ordered = None;
+        self.landing = self.ordered.take();
         self.dirty_bytes = 0;
         let store = Arc::clone(&self.store);
         let job = move || {
@@ -368,6 +373,7 @@ impl WriteBackCache {
         let Some(outcome) = self.in_flight.take() else {
             return Ok(());
         };
+        self.landing = None;
         let outcome = outcome.recv().unwrap_or_else(|_| {
             Err(EngineError::internal("a state commit stopped before it finished"))
         });
@@ -449,7 +455,7 @@ impl WriteBackCache {
         from: Bound<&[u8]>,
         to: Bound<&[u8]>,
     ) -> Result<MergedIter<'_>> {
-        self.settle()?;
+        self.settle_unless_ordered()?;
         let committed = self.store.range(table, from, to)?;
         let (from, to) = table.store_range(from, to);
         Ok(self.merged(table, committed, from, to))
@@ -457,10 +463,19 @@ impl WriteBackCache {
 
     /// Keys of `table` starting with `prefix`, as [`WriteBackCache::range`] sees them.
     pub fn prefix(&mut self, table: &StateTable, prefix: &[u8]) -> Result<MergedIter<'_>> {
-        self.settle()?;
+        self.settle_unless_ordered()?;
         let committed = self.store.prefix(table, prefix)?;
         let (from, to) = table.store_prefix_range(prefix);
         Ok(self.merged(table, committed, from, to))
+    }
+
+    /// Before a range: a commit in flight whose keys are not kept in order cannot be merged
+    /// over the store, so it must land first.
+    fn settle_unless_ordered(&mut self) -> Result<()> {
+        match self.landing {
+            Some(_) => Ok(()),
+            None => self.settle(),
+        }
     }
 
     fn merged(
@@ -482,9 +497,16 @@ impl WriteBackCache {
         } else {
             (from, to)
         };
+        let overlay = OverlayKeys {
+            dirty: ordered.range::<[u8], _>(bounds).peekable(),
+            landing: self
+                .landing
+                .as_ref()
+                .map(|landing| landing.range::<[u8], _>(bounds).peekable()),
+        };
         MergedIter {
             committed: committed.peekable(),
-            dirty: ordered.range::<[u8], _>(bounds).peekable(),
+            dirty: overlay.peekable(),
             entries: &self.entries,
             prefix_len: table.prefix().len(),
         }
@@ -501,11 +523,43 @@ impl Drop for WriteBackCache {
     }
 }
 
-/// Committed keys merged with the cache's dirty entries, in key order; a dirty entry
-/// replaces (or, if deleted, hides) the committed key.
+type KeyRange<'a> = Peekable<std::collections::btree_set::Range<'a, Bytes>>;
+
+/// The store keys whose cached value a range lays over the store's: the dirty ones and the
+/// landing commit's (which the store may not hold yet), each once, in key order. Their
+/// values are the entries' (a key written again since it started landing: the newer).
+struct OverlayKeys<'a> {
+    dirty: KeyRange<'a>,
+    landing: Option<KeyRange<'a>>,
+}
+
+impl<'a> Iterator for OverlayKeys<'a> {
+    type Item = &'a Bytes;
+
+    fn next(&mut self) -> Option<&'a Bytes> {
+        let Some(landing) = &mut self.landing else {
+            return self.dirty.next();
+        };
+        match (self.dirty.peek(), landing.peek()) {
+            (_, None) => self.dirty.next(),
+            (None, Some(_)) => landing.next(),
+            (Some(d), Some(l)) => match d.cmp(l) {
+                std::cmp::Ordering::Less => self.dirty.next(),
+                std::cmp::Ordering::Greater => landing.next(),
+                std::cmp::Ordering::Equal => {
+                    landing.next();
+                    self.dirty.next()
+                }
+            },
+        }
+    }
+}
+
+/// Committed keys merged with the cache's dirty and landing entries, in key order; a cached
+/// entry replaces (or, if deleted, hides) the committed key.
 pub struct MergedIter<'a> {
     committed: Peekable<KeyValueIter>,
-    dirty: Peekable<std::collections::btree_set::Range<'a, Bytes>>,
+    dirty: Peekable<OverlayKeys<'a>>,
     entries: &'a HashMap<StoreKey, Entry>,
     prefix_len: usize,
 }
