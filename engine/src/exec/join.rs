@@ -287,6 +287,12 @@ impl JoinStage {
     /// The join key of `event` on `side` of node `n`, encoded; `None` for a NULL key (such
     /// rows never match).
     fn key_of(&mut self, n: usize, side: Side, event: &Event) -> Option<Vec<u8>> {
+        self.join_key(n, side, event).map(|(_, key)| key)
+    }
+
+    /// The join key of `event` on `side` of node `n`, as a value and encoded (one
+    /// evaluation for both); `None` for a NULL key.
+    fn join_key(&self, n: usize, side: Side, event: &Event) -> Option<(Value, Vec<u8>)> {
         let spec = &self.spec.nodes[n];
         let expr = match side {
             Side::Left => &spec.left_key,
@@ -304,7 +310,7 @@ impl JoinStage {
         }
         let mut key = Vec::new();
         value_codec::encode(&value, &mut key);
-        Some(key)
+        Some((value, key))
     }
 
     fn key_value(&self, n: usize, side: Side, event: &Event) -> Value {
@@ -347,7 +353,17 @@ impl JoinStage {
 
     /// The joined row of `base` (one side filled) with the other side from `stored`.
     fn joined(&self, n: usize, other: Side, base: &Event, stored: Option<&[u8]>, key: Value) -> Result<Event> {
-        let mut values = base.values.clone();
+        let copy = Event {
+            values: base.values.clone(),
+            ..*base
+        };
+        self.joined_into(n, other, copy, stored, key)
+    }
+
+    /// [`JoinStage::joined`] of an event the caller is done with: its row becomes the
+    /// result's, with no copy (a stream-table join's one result per stream row).
+    fn joined_into(&self, n: usize, other: Side, base: Event, stored: Option<&[u8]>, key: Value) -> Result<Event> {
+        let mut values = base.values;
         let mut rowtime = base.rowtime;
         match stored {
             Some(bytes) => {
@@ -405,7 +421,7 @@ impl JoinStage {
                 if event.tombstone {
                     return Ok(());
                 }
-                let Some(key) = self.key_of(n, Side::Left, &event) else {
+                let Some((key_value, key)) = self.join_key(n, Side::Left, &event) else {
                     return Ok(());
                 };
                 let stored = cache.get(&self.tables[n].right, &key)?;
@@ -413,10 +429,11 @@ impl JoinStage {
                 if stored.is_none() && inner {
                     return Ok(());
                 }
-                let key_value = self.key_value(n, Side::Left, &event);
                 // The result keeps the stream row's time whatever the table row's.
-                let mut joined = self.joined(n, Side::Right, &event, stored.as_deref(), key_value)?;
-                joined.rowtime = event.rowtime;
+                let rowtime = event.rowtime;
+                let mut joined =
+                    self.joined_into(n, Side::Right, event, stored.as_deref(), key_value)?;
+                joined.rowtime = rowtime;
                 out.push(joined);
                 Ok(())
             }
@@ -702,7 +719,7 @@ impl JoinStage {
             Side::Left => Side::Right,
             Side::Right => Side::Left,
         };
-        let Some(key) = self.key_of(n, side, &event) else {
+        let Some((key_value, key)) = self.join_key(n, side, &event) else {
             // A NULL key matches nothing; an outer side still shows it.
             if keeps(join_type, side) {
                 let k = self.key_value(n, side, &event);
@@ -710,7 +727,6 @@ impl JoinStage {
             }
             return Ok(());
         };
-        let key_value = self.key_value(n, side, &event);
         // This row joins the buffer first (Kafka Streams' window processor runs before
         // the join's), unless its segment has already expired.
         let own_observed = self.advance(cache, n, own_time, event.rowtime)?;
