@@ -8,7 +8,7 @@
 //!        │                                        then `landed()`
 //!  settle ──► wait for that commit; evict unreferenced clean entries over budget
 //!  commit(checkpoint) = start_commit + settle
-//!  range / prefix ──► settle, then store range (committed) merged with dirty entries
+//!  range / prefix ──► store range merged with the dirty and landing entries (cache wins)
 //! ```
 //!
 //! A commit of ~200k dirty keys takes a redb write transaction and an fsync (tens to
