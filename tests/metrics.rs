@@ -1,5 +1,6 @@
 //! `GET /metrics` over real HTTP/1.1 and HTTP/2: the counters move after inserts, a push
-//! query and a persistent query, in both exposition formats.
+//! query and a persistent query, a stateful query's state commits are timed, in both
+//! exposition formats.
 
 mod support;
 
@@ -243,6 +244,50 @@ async fn counters_move_after_inserts_and_queries() {
         1.0
     );
     server.stop().await;
+}
+
+/// A stateful query's state commits land beside it, so their durations get their own
+/// histogram: none before any stateful query, and counted once one has committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_commits_are_timed() {
+    let server = TestServer::start().await;
+    let (_, before) = scrape(&server, None).await;
+    let before = parse(&before);
+    assert_eq!(
+        value(&before, "sluice_state_commit_latency_seconds_count"),
+        0.0
+    );
+    server
+        .ksql_ok(
+            "CREATE STREAM clicks (user STRING KEY, n INT) WITH (kafka_topic='clicks', value_format='JSON', partitions=1);
+             CREATE TABLE per_user AS SELECT user, COUNT(*) AS c FROM clicks GROUP BY user EMIT CHANGES;",
+        )
+        .await;
+    let body = "{\"target\":\"clicks\"}\n{\"user\":\"a\",\"n\":1}\n{\"user\":\"b\",\"n\":2}\n";
+    let (status, _) = server.h2().await.post("/inserts-stream", body).await;
+    assert_eq!(status, StatusCode::OK);
+    // The query commits its state once it has read the rows and gone idle.
+    let deadline = tokio::time::Instant::now() + support::WAIT;
+    let after = loop {
+        let (_, text) = scrape(&server, None).await;
+        let m = parse(&text);
+        if value(&m, "sluice_state_commit_latency_seconds_count") >= 1.0
+            || tokio::time::Instant::now() > deadline
+        {
+            break m;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let commits = value(&after, "sluice_state_commit_latency_seconds_count");
+    assert!(commits >= 1.0, "{commits}");
+    assert_eq!(
+        value(
+            &after,
+            "sluice_state_commit_latency_seconds_bucket{le=\"+Inf\"}"
+        ),
+        commits
+    );
+    assert!(value(&after, "sluice_state_commit_latency_seconds_sum") > 0.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

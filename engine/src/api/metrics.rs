@@ -23,6 +23,11 @@ impl Engine {
         self.rt.log.sync_latency()
     }
 
+    /// How long stateful queries' state commits took in their stores.
+    pub fn state_commit_latency(&self) -> HistogramSnapshot {
+        self.rt.persistent.state_commit_latency()
+    }
+
     /// Every running persistent query's counters and lag.
     pub fn persistent_query_stats(&self) -> Vec<PersistentQueryStats> {
         self.rt.persistent.stats(self.rt.log.as_ref())

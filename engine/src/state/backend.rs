@@ -20,6 +20,7 @@ use super::memory::MemoryStore;
 use super::StateStore;
 use crate::data_dir::{file_name_for, STATE_DIR};
 use crate::error::{EngineError, Result};
+use crate::metrics::LatencyHistogram;
 
 /// Extension of a store's directory name.
 const STORE_EXTENSION: &str = "state";
@@ -35,6 +36,8 @@ pub struct StateBackend {
     kind: Kind,
     /// Stores handed out and still referenced, by directory name.
     open: Mutex<HashMap<String, Weak<dyn StateStore>>>,
+    /// How long the queries' state commits took in their stores (`WriteBackCache`).
+    commit_latency: Arc<LatencyHistogram>,
 }
 
 #[derive(Debug)]
@@ -68,6 +71,7 @@ impl StateBackend {
         Ok(StateBackend {
             kind: Kind::Embedded { dir, config },
             open: Mutex::new(HashMap::new()),
+            commit_latency: Arc::default(),
         })
     }
 
@@ -76,7 +80,13 @@ impl StateBackend {
         StateBackend {
             kind: Kind::Memory(Mutex::new(HashMap::new())),
             open: Mutex::new(HashMap::new()),
+            commit_latency: Arc::default(),
         }
+    }
+
+    /// Where the caches of this backend's stores record how long each commit took.
+    pub fn commit_latency(&self) -> &Arc<LatencyHistogram> {
+        &self.commit_latency
     }
 
     /// The store of `query_id`, created empty if it has none, or the handle already open.

@@ -47,6 +47,7 @@ use super::batch::{check_key, check_value, WriteBatch};
 use super::table_key::{is_empty_range, StateTable};
 use super::{KeyValueIter, StateStore};
 use crate::error::{EngineError, Result};
+use crate::metrics::LatencyHistogram;
 
 /// What runs once a commit started by [`WriteBackCache::start_commit`] is in the store (a
 /// query publishes its committed positions then: readers of the store see the batch).
@@ -113,6 +114,8 @@ pub struct WriteBackCache {
     in_flight: Option<CommitOutcome>,
     /// How long the store took over the last commit that landed.
     last_commit_took: Duration,
+    /// Where landed commits' durations go, if anywhere (`/metrics`).
+    commit_latency: Option<Arc<LatencyHistogram>>,
 }
 
 impl std::fmt::Debug for WriteBackCache {
@@ -179,7 +182,15 @@ impl WriteBackCache {
             scratch: Vec::new(),
             in_flight: None,
             last_commit_took: Duration::ZERO,
+            commit_latency: None,
         }
+    }
+
+    /// Records how long each commit's store write takes in `histogram`: off the query's
+    /// thread, a slow commit no longer shows in the query's own latency.
+    pub fn with_commit_latency(mut self, histogram: Arc<LatencyHistogram>) -> WriteBackCache {
+        self.commit_latency = Some(histogram);
+        self
     }
 
     /// The store behind the cache (for readers: it holds only committed state).
@@ -345,11 +356,16 @@ impl WriteBackCache {
         self.landing = self.ordered.take();
         self.dirty_bytes = 0;
         let store = Arc::clone(&self.store);
+        let latency = self.commit_latency.clone();
         let job = move || {
             let started = Instant::now();
             store.commit(batch)?;
+            let took = started.elapsed();
+            if let Some(histogram) = latency {
+                histogram.observe(took);
+            }
             landed();
-            Ok(started.elapsed())
+            Ok(took)
         };
         let (report, outcome) = mpsc::sync_channel(1);
         match tokio::runtime::Handle::try_current() {

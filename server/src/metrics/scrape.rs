@@ -136,6 +136,7 @@ fn registry(engine: &Engine, metrics: &Metrics) -> Registry {
         ack_latency: metrics.ack_latency.snapshot(),
         e2e_latency: metrics.e2e_latency.snapshot(),
         fsync_latency: engine.log_sync_latency(),
+        state_commit_latency: engine.state_commit_latency(),
         persistent: engine.persistent_query_stats(),
         process: process::read(),
     }));
@@ -152,6 +153,7 @@ struct Scraped {
     ack_latency: HistogramSnapshot,
     e2e_latency: HistogramSnapshot,
     fsync_latency: Option<HistogramSnapshot>,
+    state_commit_latency: HistogramSnapshot,
     persistent: Vec<PersistentQueryStats>,
     process: ProcessStats,
 }
@@ -188,6 +190,12 @@ impl Collector for Scraped {
                 fsync,
             )?;
         }
+        histogram(
+            &mut encoder,
+            "sluice_state_commit_latency_seconds",
+            "Duration of stateful queries' state store commits (written beside the query, not in its way)",
+            &self.state_commit_latency,
+        )?;
         self.encode_persistent(&mut encoder)?;
         self.encode_process(&mut encoder)
     }

@@ -493,6 +493,11 @@ pub struct PersistentQueryStats {
 
 impl PersistentQueries {
     /// Records written into each stream or table by persistent queries since the start.
+    /// How long stateful queries' state commits took in their stores, since the start.
+    pub fn state_commit_latency(&self) -> crate::metrics::HistogramSnapshot {
+        self.state.commit_latency().snapshot()
+    }
+
     pub fn rows_written_by_sink(&self) -> Vec<(String, u64)> {
         self.sink_rows
             .lock()

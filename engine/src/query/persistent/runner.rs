@@ -38,7 +38,7 @@ use crate::log::{
 use crate::plan::physical;
 use crate::sql::ast::SourceKind;
 use crate::state::{
-    CommitLanded, MemoryStore, SharedWriteCache, StateStore, StateTable, WriteBackCache,
+    CommitLanded, MemoryStore, SharedWriteCache, StateTable, WriteBackCache,
     CACHE_BYTES_DEFAULT,
 };
 use std::sync::Mutex;
@@ -666,14 +666,12 @@ impl OutputBuilder {
         sink_partitions: u32,
         layout: Vec<(String, u32)>,
     ) -> Result<OutputBuilder> {
-        let store: Arc<dyn StateStore> = match keeps_state(plan) {
-            true => queries.state.open(query_id)?,
-            false => Arc::new(MemoryStore::new()),
+        let cache = match keeps_state(plan) {
+            true => WriteBackCache::new(queries.state.open(query_id)?, CACHE_BYTES_DEFAULT)
+                .with_commit_latency(Arc::clone(queries.state.commit_latency())),
+            false => WriteBackCache::new(Arc::new(MemoryStore::new()), CACHE_BYTES_DEFAULT),
         };
-        let cache: SharedWriteCache = Arc::new(Mutex::new(WriteBackCache::new(
-            store,
-            CACHE_BYTES_DEFAULT,
-        )));
+        let cache: SharedWriteCache = Arc::new(Mutex::new(cache));
         let query_id: Arc<str> = Arc::from(query_id);
         Ok(OutputBuilder {
             pipeline: physical::sink_pipeline(&plan.logical, &query_id, sink_partitions, &cache)?,
