@@ -42,6 +42,36 @@ async fn scrape(server: &TestServer, accept: Option<&str>) -> (String, String) {
     )
 }
 
+/// Scrapes until `done` holds of a scrape (or the test's wait runs out): the last scrape.
+async fn scrape_until(
+    server: &TestServer,
+    done: impl Fn(&HashMap<String, f64>) -> bool,
+) -> (String, HashMap<String, f64>) {
+    let deadline = tokio::time::Instant::now() + support::WAIT;
+    loop {
+        let (_, text) = scrape(server, None).await;
+        let m = parse(&text);
+        if done(&m) || tokio::time::Instant::now() > deadline {
+            return (text, m);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Asserts histogram `name` counted at least one observation, consistently (its `+Inf`
+/// bucket holds every one, its sum is positive); returns the count.
+fn assert_observed(metrics: &HashMap<String, f64>, name: &str) -> f64 {
+    let count = value(metrics, &format!("{name}_count"));
+    assert!(count >= 1.0, "{name}: {count}");
+    assert_eq!(
+        value(metrics, &format!("{name}_bucket{{le=\"+Inf\"}}")),
+        count,
+        "{name}"
+    );
+    assert!(value(metrics, &format!("{name}_sum")) > 0.0, "{name}");
+    count
+}
+
 fn value(metrics: &HashMap<String, f64>, series: &str) -> f64 {
     *metrics
         .get(series)
@@ -113,19 +143,11 @@ async fn counters_move_after_inserts_and_queries() {
     assert_eq!(rest.lines().count(), 3, "{rest}");
 
     // The persistent query has processed its source (the scrape reads its lag).
-    let deadline = tokio::time::Instant::now() + support::WAIT;
-    let after = loop {
-        let (_, text) = scrape(&server, None).await;
-        let m = parse(&text);
-        let done = m
-            .iter()
-            .any(|(k, v)| k.starts_with("sluice_persistent_query_rows_in_total{") && *v == 3.0);
-        if done || tokio::time::Instant::now() > deadline {
-            break (text, m);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
-    let (text, after) = after;
+    let (text, after) = scrape_until(&server, |m| {
+        m.iter()
+            .any(|(k, v)| k.starts_with("sluice_persistent_query_rows_in_total{") && *v == 3.0)
+    })
+    .await;
 
     assert_eq!(
         value(&after, "sluice_stream_rows_in_total{stream=\"PV\"}"),
@@ -159,16 +181,7 @@ async fn counters_move_after_inserts_and_queries() {
 
     // One ack batch (the three rows came in one read) and one fsync at least per partition
     // written (group commit).
-    let acks = value(&after, "sluice_insert_ack_latency_seconds_count");
-    assert!(acks >= 1.0, "{acks}");
-    assert_eq!(
-        value(
-            &after,
-            "sluice_insert_ack_latency_seconds_bucket{le=\"+Inf\"}"
-        ),
-        acks
-    );
-    assert!(value(&after, "sluice_insert_ack_latency_seconds_sum") > 0.0);
+    assert_observed(&after, "sluice_insert_ack_latency_seconds");
     assert!(value(&after, "sluice_log_fsync_latency_seconds_count") >= 2.0);
     assert!(value(&after, "sluice_push_query_e2e_latency_seconds_count") >= 1.0);
 
@@ -267,27 +280,11 @@ async fn state_commits_are_timed() {
     let (status, _) = server.h2().await.post("/inserts-stream", body).await;
     assert_eq!(status, StatusCode::OK);
     // The query commits its state once it has read the rows and gone idle.
-    let deadline = tokio::time::Instant::now() + support::WAIT;
-    let after = loop {
-        let (_, text) = scrape(&server, None).await;
-        let m = parse(&text);
-        if value(&m, "sluice_state_commit_latency_seconds_count") >= 1.0
-            || tokio::time::Instant::now() > deadline
-        {
-            break m;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
-    let commits = value(&after, "sluice_state_commit_latency_seconds_count");
-    assert!(commits >= 1.0, "{commits}");
-    assert_eq!(
-        value(
-            &after,
-            "sluice_state_commit_latency_seconds_bucket{le=\"+Inf\"}"
-        ),
-        commits
-    );
-    assert!(value(&after, "sluice_state_commit_latency_seconds_sum") > 0.0);
+    let (_, after) = scrape_until(&server, |m| {
+        value(m, "sluice_state_commit_latency_seconds_count") >= 1.0
+    })
+    .await;
+    assert_observed(&after, "sluice_state_commit_latency_seconds");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -31,8 +31,9 @@
 //! - `write_cache`: [`WriteBackCache`], the operator's in-memory view of hot keys that turns
 //!   ~1M read-modify-writes/s into one batch of distinct dirty keys per commit.
 //! - `backend`: [`StateBackend`], one store per query under `<data dir>/state/`.
-//! - `tests`: one contract suite run against both stores, model-based property tests, and a
-//!   `kill -9` test of a child process that commits batches.
+//! - `tests`: one contract suite run against both stores and a `kill -9` test of a child
+//!   process that commits batches; `tests/write_cache` (the cache, commits in flight
+//!   included) and `tests/model` (model-based property tests) beside it.
 //!
 //! Why redb rather than fjall, and why the cache: measurements in `embedded`'s docs.
 //!
