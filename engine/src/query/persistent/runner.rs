@@ -923,6 +923,17 @@ async fn read_ranges(
         }
         let source = &topics.sources[s];
         let mut cursor = source.cursor(PartitionId(p), StartPosition::At(Offset(from)))?;
+        if cursor.position().0 > from {
+            // The cursor starts where the source now starts: retention or a DeleteRecords
+            // took the records this range needs, and going on without them would leave
+            // the state short of them.
+            return Err(EngineError::corrupt(format!(
+                "query {}: source records [{from}, {}) of partition {p} of {} are gone",
+                handle.query.id,
+                cursor.position().0,
+                source.name()
+            )));
+        }
         let ready = source.data_ready();
         let deadline =
             tokio::time::Instant::now() + std::time::Duration::from_millis(RECOVER_READ_WAIT_MS);
