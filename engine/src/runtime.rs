@@ -19,7 +19,7 @@ use crate::log::{EmbeddedLog, FsyncPolicy, KafkaConfig, KafkaLog, LogConfig, Log
 use crate::plan::pull_cache::PullPlanCache;
 use crate::query::table_view::TableViews;
 use crate::query::persistent::{
-    CheckpointStore, JournalCheckpoints, KafkaCheckpoints, PersistentQueries, QueryLeases,
+    CheckpointStore, JournalCheckpoints, KafkaChangelogs, KafkaCheckpoints, PersistentQueries, QueryLeases,
 };
 use crate::query::shared_batches::SharedBatches;
 use crate::state::{StateBackend, StateConfig};
@@ -79,18 +79,23 @@ impl Backend {
     /// Records, the catalog's commands and persistent queries' checkpoints in topics of
     /// the Kafka cluster `kafka` names, shared with every node of the service (the command
     /// topic, the checkpoint topic); each persistent query runs on the node holding its
-    /// lease in the service's lease group. State stores in `data_dir` (a node taking a
-    /// query over rebuilds its state from the sources), which also keeps this node's id.
+    /// lease in the service's lease group. State stores in `data_dir`, each copied to its
+    /// query's changelog topic (a node taking a query over restores its state from there);
+    /// `data_dir` also keeps this node's id.
     pub(crate) fn kafka(data_dir: &Path, kafka: KafkaConfig) -> Result<Backend> {
         std::fs::create_dir_all(data_dir)?;
         let log = KafkaLog::open(kafka)?;
         let commands = log.open_command_log(node_id(data_dir)?)?;
         let (checkpoints, leases) = log.open_query_leases()?;
+        let changelogs = KafkaChangelogs(log.open_changelogs()?);
         Ok(Backend {
             log,
             commands: Arc::new(commands),
             checkpoints: Arc::new(KafkaCheckpoints::new(checkpoints)),
-            state: Arc::new(StateBackend::embedded(data_dir, StateConfig::default())?),
+            state: Arc::new(
+                StateBackend::embedded(data_dir, StateConfig::default())?
+                    .with_changelogs(Arc::new(changelogs)),
+            ),
             leases: Some(Arc::new(leases)),
         })
     }

@@ -475,15 +475,8 @@ async fn persistent_queries_move_to_the_surviving_node_with_no_output_lost_or_re
 
     let mut survivor_client =
         support::Client::connect(addr(&nodes, survivor), support::Proto::H2).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     for id in [&projected, &counted] {
-        while !runs_caught_up(&mut survivor_client, id).await {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the survivor never took {id} over"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        until_caught_up(&mut survivor_client, id, Duration::from_secs(90)).await;
     }
     eprintln!(
         "the survivor caught up {:?} after the SIGKILL",
@@ -507,7 +500,54 @@ async fn persistent_queries_move_to_the_surviving_node_with_no_output_lost_or_re
         .all(|(_, v)| v["W"].as_u64() == Some(2 * v["V"].as_u64().unwrap())));
 
     // One table update per input row, and each key's last update is a clean run's.
-    let counts = sink_values(&broker.bootstrap, "e2e-fo-counts", total as usize);
+    assert_counts(&broker.bootstrap, total);
+    // Nothing beyond those: a repeated batch would show as extra records.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for topic in ["e2e-fo-out", "e2e-fo-counts"] {
+        assert_eq!(
+            stored_records(&broker.bootstrap, topic, 2),
+            total,
+            "{topic}"
+        );
+    }
+
+    // Every source row so far is deleted (as retention does in time), and a node with no
+    // state of its own takes over from the survivor: it can get the counts only from the
+    // query's changelog topic, and counts new rows on top of them. (A node that rebuilt the
+    // state from the source would find its first 1,300 rows gone.)
+    until_caught_up(&mut survivor_client, &counted, WAIT).await;
+    let changelog = format!("_confluent-ksql-failover_query_{counted}-state-changelog");
+    assert!(
+        stored_records(&broker.bootstrap, &changelog, 1) > 0,
+        "{changelog} holds the state's commits"
+    );
+    delete_every_record(&broker.bootstrap, "e2e-fo-src", 2).await;
+    let dir_c = tempfile::tempdir().unwrap();
+    let fresh = kafka_node(broker, dir_c.path(), "failover_");
+    nodes[survivor]
+        .take()
+        .expect("running")
+        .0
+        .take()
+        .expect("running")
+        .kill();
+    let mut c = support::Client::connect(fresh.addr(), support::Proto::H2).await;
+    until_caught_up(&mut c, &counted, Duration::from_secs(90)).await;
+    insert_range(&mut c, total..total + 100).await;
+    until_caught_up(&mut c, &counted, WAIT).await;
+    assert_counts(&broker.bootstrap, total + 100);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        stored_records(&broker.bootstrap, "e2e-fo-counts", 2),
+        total + 100,
+        "one update per row, none repeated"
+    );
+}
+
+/// The last update of each of the 7 keys in `e2e-fo-counts` counts and sums rows
+/// `0..total` (`ID` = i % 7, `V` = i), reading the sink until its `total` updates arrived.
+fn assert_counts(bootstrap: &str, total: u64) {
+    let counts = sink_values(bootstrap, "e2e-fo-counts", total as usize);
     let mut last: std::collections::BTreeMap<Vec<u8>, serde_json::Value> = Default::default();
     for (key, value) in &counts {
         last.insert(key.clone().expect("keyed"), value.clone());
@@ -528,14 +568,40 @@ async fn persistent_queries_move_to_the_surviving_node_with_no_output_lost_or_re
             "key {id}: {value}"
         );
     }
-    // Nothing beyond those: a repeated batch would show as extra records.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    for topic in ["e2e-fo-out", "e2e-fo-counts"] {
-        assert_eq!(
-            stored_records(&broker.bootstrap, topic, 2),
-            total,
-            "{topic}"
+}
+
+/// Waits until the node behind `client` runs query `id` and has caught up with its source.
+async fn until_caught_up(client: &mut support::Client, id: &str, within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    while !runs_caught_up(client, id).await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the node never took {id} over"
         );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Deletes every record of `topic`'s `partitions` (Kafka's DeleteRecords to the end), as
+/// retention would in time.
+async fn delete_every_record(bootstrap: &str, topic: &str, partitions: u32) {
+    let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
+        ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .create()
+            .expect("admin client");
+    let mut offsets = TopicPartitionList::new();
+    for p in 0..partitions {
+        offsets
+            .add_partition_offset(topic, p as i32, rdkafka::Offset::End)
+            .unwrap();
+    }
+    let deleted = admin
+        .delete_records(&offsets, &rdkafka::admin::AdminOptions::new())
+        .await
+        .expect("DeleteRecords");
+    for element in deleted.elements() {
+        element.error().expect("every partition's records deleted");
     }
 }
 

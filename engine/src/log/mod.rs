@@ -56,6 +56,8 @@ pub use embedded::{
     WRITER_THREADS_DEFAULT, WRITER_THREADS_MAX,
 };
 pub use kafka::{
+    changelog_topic_name, ChangelogTopic, ChangelogTopics, CHANGELOG_READ_STALL_MS,
+    CHANGELOG_RECORD_BYTES_MAX, CHANGELOG_SEND_TIMEOUT_MS, CHANGELOG_TRANSACTION_TIMEOUT_MS,
     checkpoint_topic_name, lease_topic_name, CheckpointTopic, CheckpointWriter, GroupLeases,
     LeaseBusy, CHECKPOINT_PARTITIONS, CHECKPOINT_READ_TIMEOUT_MS,
     CHECKPOINT_TRANSACTION_TIMEOUT_MS, LEASE_REVOKE_WAIT_MS, LEASE_SESSION_TIMEOUT_MS,

@@ -8,13 +8,15 @@
 //! Query ids embed names clients chose (`CTAS_<table>_<n>`), so a store's directory name comes
 //! only from [`file_name_for`]: one plain file name, never a path out of the data directory.
 //! Opening a query's store twice gives the same handle, so the query's task and the pull
-//! queries reading it share one store (redb locks its file against a second opener).
+//! queries reading it share one store (redb locks its file against a second opener). With
+//! changelogs (the Kafka backend) each store is a `ChangelogStore` over the local one.
 
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 
+use super::changelog::{ChangelogStore, Changelogs};
 use super::embedded::{EmbeddedStore, StateConfig};
 use super::memory::MemoryStore;
 use super::StateStore;
@@ -38,6 +40,9 @@ pub struct StateBackend {
     open: Mutex<HashMap<String, Weak<dyn StateStore>>>,
     /// How long the queries' state commits took in their stores (`WriteBackCache`).
     commit_latency: Arc<LatencyHistogram>,
+    /// Where each store's commits are copied, for the node that runs its query next
+    /// (Kafka): `None` keeps state on this node only.
+    changelogs: Option<Arc<dyn Changelogs>>,
 }
 
 #[derive(Debug)]
@@ -72,6 +77,7 @@ impl StateBackend {
             kind: Kind::Embedded { dir, config },
             open: Mutex::new(HashMap::new()),
             commit_latency: Arc::default(),
+            changelogs: None,
         })
     }
 
@@ -81,7 +87,15 @@ impl StateBackend {
             kind: Kind::Memory(Mutex::new(HashMap::new())),
             open: Mutex::new(HashMap::new()),
             commit_latency: Arc::default(),
+            changelogs: None,
         }
+    }
+
+    /// Copies every store's commits to its query's changelog in `changelogs`, and brings a
+    /// store opened here to its changelog's last commit first (`ChangelogStore`).
+    pub fn with_changelogs(mut self, changelogs: Arc<dyn Changelogs>) -> StateBackend {
+        self.changelogs = Some(changelogs);
+        self
     }
 
     /// Where the caches of this backend's stores record how long each commit took.
@@ -96,7 +110,7 @@ impl StateBackend {
         if let Some(store) = open.get(&name).and_then(Weak::upgrade) {
             return Ok(store);
         }
-        let store: Arc<dyn StateStore> = match &self.kind {
+        let mut store: Arc<dyn StateStore> = match &self.kind {
             Kind::Memory(stores) => stores
                 .lock()
                 .expect("no panics while holding the lock")
@@ -107,14 +121,19 @@ impl StateBackend {
                 Arc::new(EmbeddedStore::open(&dir.join(&name), config)?)
             }
         };
+        if let Some(changelogs) = &self.changelogs {
+            // Under the lock: a restore takes a while, and a second opener must wait for
+            // it rather than see a half-restored store.
+            store = Arc::new(ChangelogStore::open(store, changelogs.open(query_id)?)?);
+        }
         open.retain(|_, weak| weak.strong_count() > 0);
         open.insert(name, Arc::downgrade(&store));
         Ok(store)
     }
 
-    /// Removes the store of `query_id` and everything in it (DROP, TERMINATE). Every
-    /// handle to it must be dropped first: a store in use is a `Conflict`. Removing a store
-    /// that does not exist is not an error.
+    /// Removes the store of `query_id` and everything in it (DROP, TERMINATE), and its
+    /// changelog. Every handle to it must be dropped first: a store in use is a
+    /// `Conflict`. Removing a store that does not exist is not an error.
     pub fn destroy(&self, query_id: &str) -> Result<()> {
         let name = file_name_for(query_id, STORE_EXTENSION);
         let open = self.open.lock().expect("no panics while holding the lock");
@@ -122,6 +141,9 @@ impl StateBackend {
             return Err(EngineError::conflict(format!(
                 "the state store of query {query_id} is still in use"
             )));
+        }
+        if let Some(changelogs) = &self.changelogs {
+            changelogs.remove(query_id)?;
         }
         match &self.kind {
             Kind::Memory(stores) => {
@@ -137,7 +159,8 @@ impl StateBackend {
 
     /// Removes every store whose query is not in `live_query_ids` and that nobody holds:
     /// stores a crash left behind between a DROP's catalog entry and its `destroy`.
-    /// Returns how many it removed.
+    /// Returns how many it removed. Local copies only: a changelog is removed by
+    /// [`StateBackend::destroy`], which knows its query's id.
     pub fn remove_orphans(&self, live_query_ids: &[&str]) -> Result<usize> {
         let live: Vec<String> = live_query_ids
             .iter()

@@ -30,6 +30,8 @@
 //! - `embedded`: [`EmbeddedStore`], the durable store on redb (a copy-on-write B-tree file).
 //! - `write_cache`: [`WriteBackCache`], the operator's in-memory view of hot keys that turns
 //!   ~1M read-modify-writes/s into one batch of distinct dirty keys per commit.
+//! - `changelog`: [`ChangelogStore`], a store whose commits are first copied to its query's
+//!   changelog (a Kafka topic), so the node that runs the query next restores it from there.
 //! - `backend`: [`StateBackend`], one store per query under `<data dir>/state/`.
 //! - `tests`: one contract suite run against both stores and a `kill -9` test of a child
 //!   process that commits batches; `tests/write_cache` (the cache, commits in flight
@@ -37,9 +39,10 @@
 //!
 //! Why redb rather than fjall, and why the cache: measurements in `embedded`'s docs.
 //!
-//! Non-goals: the changelog topic ksqlDB backs its stores with (Sluice's store is the durable
-//! copy), standby replicas, TTL/retention of window state (the window operator deletes what
-//! its grace period expires).
+//! On the Kafka backend a store is also copied to a changelog topic, as ksqlDB backs its
+//! stores (one topic per query rather than per store; the local store stays the copy reads
+//! use). Non-goals: standby replicas, TTL/retention of window state (the window operator
+//! deletes what its grace period expires).
 
 use std::ops::Bound;
 
@@ -49,6 +52,7 @@ use crate::error::Result;
 
 mod backend;
 mod batch;
+mod changelog;
 mod embedded;
 mod memory;
 mod table_key;
@@ -58,6 +62,10 @@ mod write_cache;
 
 pub use backend::StateBackend;
 pub use batch::WriteBatch;
+pub use changelog::{
+    Changelog, ChangelogStore, Changelogs, RecordVisitor, MARKER_PROBE_RECORDS,
+    RESTORE_BATCH_BYTES_MAX,
+};
 pub use embedded::{
     EmbeddedStore, StateConfig, NON_DURABLE_COMMITS_MAX, PAGE_CACHE_BYTES_DEFAULT, STORE_FILE,
 };

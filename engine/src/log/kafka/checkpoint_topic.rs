@@ -14,19 +14,17 @@
 //! The topic is compacted: only the last record of each key is kept in the long run, so
 //! reading a partition from its start stays cheap however long the queries have run.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::{Offset as KafkaOffset, TopicPartitionList};
 
 use super::transaction::send_in_transaction;
 use super::admin::INTERNAL_TOPIC_PREFIX;
 use super::client::{close_off_thread, kafka_error, off_runtime, LogContext};
-use super::config::{KafkaConfig, ADMIN_TIMEOUT_MS, CATCH_UP_QUEUE_KBYTES};
+use super::config::{KafkaConfig, ADMIN_TIMEOUT_MS};
+use super::partition_read::{partition_bounds, read_partition};
 use crate::error::{EngineError, Result};
 use crate::log::partitioner::partition_for_key;
 
@@ -38,12 +36,9 @@ pub const CHECKPOINT_PARTITIONS: u32 = 12;
 /// a checkpoint's transaction holds back other readers of its partition at most this long.
 pub const CHECKPOINT_TRANSACTION_TIMEOUT_MS: u64 = 10_000;
 
-/// How long reading a checkpoint partition to its end may take, in milliseconds: a little
-/// more than a dead writer's open transaction can hold the end back.
+/// How long reading a checkpoint partition may wait for its next record, in milliseconds:
+/// a little more than a dead writer's open transaction can hold the end back.
 pub const CHECKPOINT_READ_TIMEOUT_MS: u64 = 30_000;
-
-/// How long one poll of a checkpoint read waits, in milliseconds.
-const READ_POLL_MS: u64 = 50;
 
 
 /// The checkpoint topic of `service_id`.
@@ -96,78 +91,30 @@ impl CheckpointTopic {
 
     fn read_latest_blocking(&self, partition: u32, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
         let p = i32::try_from(partition).expect("few checkpoint partitions");
-        let timeout = Duration::from_millis(ADMIN_TIMEOUT_MS);
-        // The end as a read_uncommitted reader sees it (the high watermark): the records of
-        // transactions committed before this call are below it; read_committed then reads
-        // up to it once their markers are written.
-        let mut probe = self.config.reader("checkpoints-end", CATCH_UP_QUEUE_KBYTES);
-        probe.set("isolation.level", "read_uncommitted");
-        let probe: BaseConsumer<LogContext> = probe
-            .create_with_context(LogContext)
-            .map_err(|e| kafka_error("creating a checkpoint reader", e))?;
-        let (low, high) = probe
-            .fetch_watermarks(&self.topic, p, timeout)
-            .map_err(|e| kafka_error("reading the checkpoint topic's end", e))?;
-        close_off_thread(probe);
+        let bounds = partition_bounds(&self.config, "checkpoints-end", &self.topic, p)?;
         let mut latest: Vec<Option<Vec<u8>>> = vec![None; keys.len()];
-        if high <= low {
-            return Ok(latest);
-        }
-        let reader: BaseConsumer<LogContext> = self
-            .config
-            .reader("checkpoints", CATCH_UP_QUEUE_KBYTES)
-            .create_with_context(LogContext)
-            .map_err(|e| kafka_error("creating a checkpoint reader", e))?;
-        let mut assignment = TopicPartitionList::new();
-        assignment
-            .add_partition_offset(&self.topic, p, KafkaOffset::Beginning)
-            .map_err(|e| kafka_error("assigning a checkpoint partition", e))?;
-        reader
-            .assign(&assignment)
-            .map_err(|e| kafka_error("assigning a checkpoint partition", e))?;
-        let deadline = Instant::now() + Duration::from_millis(CHECKPOINT_READ_TIMEOUT_MS);
-        let position = |reader: &BaseConsumer<LogContext>| {
-            let list = reader.position().ok()?;
-            match list.find_partition(&self.topic, p)?.offset() {
-                KafkaOffset::Offset(o) => Some(o),
-                _ => None,
-            }
-        };
-        let result = loop {
-            if position(&reader).unwrap_or(0) >= high {
-                break Ok(latest);
-            }
-            if Instant::now() >= deadline {
-                break Err(EngineError::internal(format!(
-                    "the checkpoint topic '{}' partition {partition} was not read to its end \
-                     within {CHECKPOINT_READ_TIMEOUT_MS} ms",
-                    self.topic
-                )));
-            }
-            match reader.poll(Duration::from_millis(READ_POLL_MS)) {
-                None => {}
-                Some(Ok(message)) => {
-                    let key = message.key().unwrap_or_default();
-                    if let Some(i) = keys.iter().position(|k| *k == key) {
-                        latest[i] = message.payload().map(<[u8]>::to_vec);
-                    }
-                    if message.offset() + 1 >= high {
-                        break Ok(latest);
-                    }
+        read_partition(
+            &self.config,
+            "checkpoints",
+            &self.topic,
+            p,
+            bounds,
+            CHECKPOINT_READ_TIMEOUT_MS,
+            &mut |message| {
+                let key = message.key().unwrap_or_default();
+                if let Some(i) = keys.iter().position(|k| *k == key) {
+                    latest[i] = message.payload().map(<[u8]>::to_vec);
                 }
-                Some(Err(KafkaError::PartitionEOF(_))) => {}
-                Some(Err(e)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::PartitionEOF) => {}
-                Some(Err(e)) => break Err(kafka_error("reading the checkpoint topic", e)),
-            }
-        };
-        close_off_thread(reader);
-        result
+                Ok(())
+            },
+        )?;
+        Ok(latest)
     }
 }
 
 /// A checkpoint producer's context: logs through `tracing`; a record's delivery fails its
 /// transaction's commit, so the reports themselves are not needed.
-struct CheckpointDelivery;
+pub(super) struct CheckpointDelivery;
 
 impl rdkafka::ClientContext for CheckpointDelivery {
     fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, log_message: &str) {
@@ -233,6 +180,6 @@ fn write_transaction(
             None => record,
         }
     });
-    send_in_transaction(producer, records)
+    send_in_transaction(producer, records, Duration::from_millis(ADMIN_TIMEOUT_MS))
         .map_err(|e| kafka_error(&format!("checkpoint {}", e.step), e.error))
 }

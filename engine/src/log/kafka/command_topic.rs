@@ -542,7 +542,7 @@ impl KafkaCommandLog {
             .partition(0)
             .key(self.node_id.as_bytes())
             .payload(command);
-        send_in_transaction(producer, [record]).map_err(|e| conflict(e.error))?;
+        send_in_transaction(producer, [record], Duration::from_millis(ADMIN_TIMEOUT_MS)).map_err(|e| conflict(e.error))?;
         let delivered = producer
             .context()
             .last

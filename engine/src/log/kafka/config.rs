@@ -275,6 +275,31 @@ impl KafkaConfig {
         config
     }
 
+    /// A persistent query's state changelog writer: transactional under
+    /// `<service id>-state-<query id>` (the node taking the query over fences the last
+    /// holder), a transaction as long as a large state commit may take, and records up to
+    /// a state value's size.
+    pub(super) fn changelog_writer(&self, query_id: &str) -> ClientConfig {
+        let mut config = self.base("changelog");
+        config
+            .set(
+                "transactional.id",
+                format!("{}-state-{query_id}", self.service_id),
+            )
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set(
+                "transaction.timeout.ms",
+                super::changelog_topic::CHANGELOG_TRANSACTION_TIMEOUT_MS.to_string(),
+            )
+            .set(
+                "message.max.bytes",
+                super::changelog_topic::CHANGELOG_RECORD_BYTES_MAX.to_string(),
+            );
+        set_default(&mut config, &self.settings, "linger.ms", "5");
+        config
+    }
+
     /// A member of the group `group` that holds the leases of the service's persistent
     /// queries: it only joins and heartbeats (the lease topic holds no records), and a dead
     /// member's leases move after [`LEASE_SESSION_TIMEOUT_MS`].

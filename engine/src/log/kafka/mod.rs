@@ -25,9 +25,13 @@
 //!   writers ordered by a shared `transactional.id`.
 //! - `checkpoint_topic`: persistent queries' checkpoints in the service's checkpoint topic,
 //!   each query's writer transactional under its own id (a new holder fences the old).
+//! - `changelog_topic`: each stateful persistent query's state changelog, one compacted
+//!   topic written a transaction per state commit, read back by the node taking it over.
+//! - `partition_read`: reading one partition of an internal topic to its end (the
+//!   checkpoint topic, changelogs).
 //! - `leases`: which node runs which persistent query, through a consumer group.
 //! - `transaction`: one transaction of a transactional producer (the command and
-//!   checkpoint topics' writes).
+//!   checkpoint topics' writes, state commits).
 //!
 //! How the contract maps onto Kafka (see `api`): an ack is Kafka's acks=all acknowledgement
 //! (every in-sync replica has the record, so it is below the high watermark and readable);
@@ -39,9 +43,11 @@
 //! The catalog's command topic has its own reader and writer (`command_topic`), not this
 //! log's: its writes are transactions, fenced between nodes. Persistent queries keep their
 //! checkpoints in the checkpoint topic and run where the lease group puts them
-//! (`checkpoint_topic`, `leases`); their sink records still go through the shared producer.
+//! (`checkpoint_topic`, `leases`); their sink records still go through the shared producer,
+//! and their state commits go to a changelog topic each (`changelog_topic`).
 
 mod admin;
+mod changelog_topic;
 mod checkpoint_topic;
 mod client;
 mod command_topic;
@@ -49,6 +55,7 @@ mod config;
 mod cursor;
 mod fetcher;
 mod leases;
+mod partition_read;
 mod producer;
 mod shared;
 mod tail;
@@ -59,6 +66,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub use changelog_topic::{
+    changelog_topic_name, ChangelogTopic, ChangelogTopics, CHANGELOG_READ_STALL_MS,
+    CHANGELOG_RECORD_BYTES_MAX, CHANGELOG_SEND_TIMEOUT_MS, CHANGELOG_TRANSACTION_TIMEOUT_MS,
+};
 pub use checkpoint_topic::{
     checkpoint_topic_name, CheckpointTopic, CheckpointWriter, CHECKPOINT_PARTITIONS,
     CHECKPOINT_READ_TIMEOUT_MS, CHECKPOINT_TRANSACTION_TIMEOUT_MS,
@@ -180,6 +191,14 @@ impl KafkaLog {
         )?;
         let leases = GroupLeases::join(&self.config)?;
         Ok((checkpoints, leases))
+    }
+
+    /// The service's state changelog topics (created per query as queries open them), on
+    /// as many brokers as the command topic.
+    pub fn open_changelogs(&self) -> Result<Arc<ChangelogTopics>> {
+        let replicas = self.brokers.clamp(1, COMMAND_TOPIC_REPLICAS_MAX);
+        let replicas = i32::try_from(replicas).expect("at most COMMAND_TOPIC_REPLICAS_MAX");
+        Ok(Arc::new(ChangelogTopics::new(self.config.clone(), replicas)?))
     }
 
     fn lock_topics(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<KafkaTopic>>> {

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
+use rdkafka::types::RDKafkaErrorCode;
 
-use super::config::ADMIN_TIMEOUT_MS;
 
 /// How often a transaction's writer polls for its records' delivery, in milliseconds.
 ///
@@ -21,24 +21,38 @@ pub(super) struct TransactionError {
     pub error: KafkaError,
 }
 
-/// Sends `records` in one transaction of `producer` and commits it, each step bounded by
-/// [`ADMIN_TIMEOUT_MS`]. Blocking: call it off the async runtime.
+/// Sends `records` in one transaction of `producer` and commits it, sending and delivery
+/// bounded by `timeout` together and each other step by it alone. Blocking: call it off
+/// the async runtime.
 pub(super) fn send_in_transaction<'a, C: ProducerContext<DeliveryOpaque = ()>>(
     producer: &BaseProducer<C>,
     records: impl IntoIterator<Item = BaseRecord<'a, [u8], [u8]>>,
+    timeout: Duration,
 ) -> Result<(), TransactionError> {
-    let timeout = Duration::from_millis(ADMIN_TIMEOUT_MS);
     let failed = |step, error| TransactionError { step, error };
     producer
         .begin_transaction()
         .map_err(|e| failed("begin", e))?;
-    for record in records {
-        if let Err((e, _)) = producer.send(record) {
-            let _ = producer.abort_transaction(timeout);
-            return Err(failed("send", e));
+    let deadline = Instant::now() + timeout;
+    for mut record in records {
+        // A transaction larger than librdkafka's local queue (a state commit of many keys)
+        // waits for deliveries to make room, within the same deadline.
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
+                    if Instant::now() < deadline =>
+                {
+                    producer.poll(Duration::from_millis(TRANSACTION_DELIVERY_POLL_MS));
+                    record = back;
+                }
+                Err((e, _)) => {
+                    let _ = producer.abort_transaction(timeout);
+                    return Err(failed("send", e));
+                }
+            }
         }
     }
-    let deadline = Instant::now() + timeout;
     while producer.in_flight_count() > 0 && Instant::now() < deadline {
         producer.poll(Duration::from_millis(TRANSACTION_DELIVERY_POLL_MS));
     }

@@ -9,9 +9,9 @@
 //! ```
 //!
 //! A node that takes a query over finds its journal where the last holder left it, re-runs
-//! an unfinished batch with the same arithmetic as a restart (`runner`), and rebuilds the
-//! query's state by reading its sources from the query's origin (or from what its own
-//! store last saw of the query). The old holder, if it is still alive but cut off, is
+//! an unfinished batch with the same arithmetic as a restart (`runner`), and restores the
+//! query's state from its changelog topic (`KafkaChangelogs`; `state/changelog.rs`), then
+//! replays the sources from the state's checkpoint to the journal's position. The old holder, if it is still alive but cut off, is
 //! fenced: its next journal write fails and it stops.
 
 use std::sync::Arc;
@@ -20,7 +20,8 @@ use tokio::sync::watch;
 
 use super::checkpoint::{Checkpoint, CheckpointStore, Entry, Resume};
 use crate::error::Result;
-use crate::log::{CheckpointTopic, CheckpointWriter, GroupLeases};
+use crate::log::{ChangelogTopic, ChangelogTopics, CheckpointTopic, CheckpointWriter, GroupLeases};
+use crate::state::{Changelog, Changelogs, RecordVisitor};
 
 /// Where a persistent query runs, when several nodes share a service.
 pub trait QueryLeases: Send + Sync {
@@ -173,5 +174,42 @@ impl Checkpoint for KafkaJournal {
 
     fn origin(&self) -> Option<Vec<u64>> {
         self.origin.clone()
+    }
+}
+
+/// Stateful queries' changelogs in the service's changelog topics, one per query.
+#[derive(Debug)]
+pub struct KafkaChangelogs(pub Arc<ChangelogTopics>);
+
+impl Changelogs for KafkaChangelogs {
+    fn open(&self, query_id: &str) -> Result<Box<dyn Changelog>> {
+        Ok(Box::new(self.0.open(query_id)?))
+    }
+
+    fn remove(&self, query_id: &str) -> Result<()> {
+        self.0.remove(query_id)
+    }
+}
+
+impl Changelog for ChangelogTopic {
+    fn write(&mut self, records: &mut dyn Iterator<Item = (&[u8], Option<&[u8]>)>) -> Result<()> {
+        ChangelogTopic::write(self, records)
+    }
+
+    fn bounds(&self) -> Result<(u64, u64)> {
+        ChangelogTopic::bounds(self)
+    }
+
+    fn read(
+        &self,
+        from: u64,
+        to: u64,
+        visit: &mut RecordVisitor<'_>,
+    ) -> Result<()> {
+        ChangelogTopic::read(self, from, to, visit)
+    }
+
+    fn reset(&mut self) -> Result<()> {
+        ChangelogTopic::reset(self)
     }
 }

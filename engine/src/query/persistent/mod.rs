@@ -45,7 +45,7 @@ use crate::state::StateBackend;
 
 pub use crate::plan::persistent::{PersistentKind, PersistentPlan};
 pub use checkpoint::{Checkpoint, CheckpointStore, JournalCheckpoints, QueryJournal, Resume};
-pub use kafka::{KafkaCheckpoints, QueryLeases};
+pub use kafka::{KafkaChangelogs, KafkaCheckpoints, QueryLeases};
 
 /// A persistent query's progress, for tests and the conformance runner.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,6 +15,7 @@ use super::*;
 use crate::error::ErrorCode;
 use crate::log::FsyncPolicy;
 
+mod changelog;
 mod model;
 mod write_cache;
 
@@ -26,6 +27,9 @@ struct Harness {
     backend: Option<StateBackend>,
     /// Keeps an embedded backend's directory alive.
     dir: Option<tempfile::TempDir>,
+    /// The changelogs an embedded backend's stores are copied to (the Kafka backend's
+    /// shape), kept across its restarts.
+    changelogs: Option<Arc<changelog::MemoryChangelogs>>,
 }
 
 impl Harness {
@@ -33,6 +37,7 @@ impl Harness {
         Harness {
             backend: Some(StateBackend::in_memory()),
             dir: None,
+            changelogs: None,
         }
     }
 
@@ -42,6 +47,24 @@ impl Harness {
         Harness {
             backend: Some(backend),
             dir: Some(dir),
+            changelogs: None,
+        }
+    }
+
+    /// Embedded stores, each copied to a changelog.
+    fn changelogged() -> Harness {
+        let mut h = Harness::embedded();
+        h.changelogs = Some(Arc::default());
+        h.backend = Some(h.new_backend());
+        h
+    }
+
+    fn new_backend(&self) -> StateBackend {
+        let dir = self.dir.as_ref().expect("an embedded harness");
+        let backend = StateBackend::embedded(dir.path(), test_config()).unwrap();
+        match &self.changelogs {
+            Some(changelogs) => backend.with_changelogs(changelogs.clone()),
+            None => backend,
         }
     }
 
@@ -60,9 +83,9 @@ impl Harness {
             "the test holds the only handle"
         );
         drop(store);
-        if let Some(dir) = &self.dir {
+        if self.dir.is_some() {
             self.backend = None;
-            self.backend = Some(StateBackend::embedded(dir.path(), test_config()).unwrap());
+            self.backend = Some(self.new_backend());
         }
         self.open()
     }
@@ -75,10 +98,12 @@ fn test_config() -> StateConfig {
     }
 }
 
-fn both() -> [(&'static str, Harness); 2] {
+/// Every store the contract holds for: in memory, embedded, embedded with a changelog.
+fn every_store() -> [(&'static str, Harness); 3] {
     [
         ("memory", Harness::memory()),
         ("embedded", Harness::embedded()),
+        ("changelogged", Harness::changelogged()),
     ]
 }
 
@@ -114,7 +139,7 @@ fn commit(store: &dyn StateStore, t: &StateTable, puts: &[(&str, &str)], checkpo
 
 #[test]
 fn get_sees_commits_and_tables_are_apart() {
-    for (name, mut h) in both() {
+    for (name, mut h) in every_store() {
         let store = h.open();
         let (agg, win) = (table("aggregate"), table("window"));
         assert_eq!(store.get(&agg, b"k").unwrap(), None, "{name}");
@@ -145,7 +170,7 @@ fn get_sees_commits_and_tables_are_apart() {
 
 #[test]
 fn last_write_in_a_batch_wins() {
-    for (name, h) in both() {
+    for (name, h) in every_store() {
         let store = h.open();
         let t = table("t");
         let mut batch = WriteBatch::new();
@@ -162,7 +187,7 @@ fn last_write_in_a_batch_wins() {
 
 #[test]
 fn ranges_and_prefixes_come_in_key_order_within_their_table() {
-    for (name, h) in both() {
+    for (name, h) in every_store() {
         let store = h.open();
         let (t, other) = (table("t"), table("t2"));
         let keys = ["a", "ab", "abc", "b", "ba", "c"];
@@ -238,7 +263,7 @@ fn ranges_and_prefixes_come_in_key_order_within_their_table() {
 
 #[test]
 fn checkpoint_is_the_last_one_committed() {
-    for (name, mut h) in both() {
+    for (name, mut h) in every_store() {
         let store = h.open();
         let t = table("t");
         assert_eq!(store.checkpoint().unwrap(), None, "{name}");
@@ -264,7 +289,7 @@ fn checkpoint_is_the_last_one_committed() {
 
 #[test]
 fn snapshots_and_iterators_keep_the_commit_they_started_at() {
-    for (name, h) in both() {
+    for (name, h) in every_store() {
         let store = h.open();
         let t = table("t");
         commit(&*store, &t, &[("a", "1"), ("b", "1")], Some("1"));
@@ -294,7 +319,7 @@ fn snapshots_and_iterators_keep_the_commit_they_started_at() {
 
 #[test]
 fn clear_empties_the_store_durably() {
-    for (name, mut h) in both() {
+    for (name, mut h) in every_store() {
         let store = h.open();
         let t = table("t");
         commit(&*store, &t, &[("a", "1"), ("b", "2")], Some("c"));
@@ -311,7 +336,7 @@ fn clear_empties_the_store_durably() {
 
 #[test]
 fn size_grows_with_what_is_stored() {
-    for (name, h) in both() {
+    for (name, h) in every_store() {
         let store = h.open();
         let t = table("t");
         let empty = store.approximate_size_bytes();
@@ -337,7 +362,7 @@ fn size_grows_with_what_is_stored() {
 fn readers_never_see_part_of_a_commit() {
     const KEYS: usize = 200;
     const COMMITS: u64 = 150;
-    for (name, h) in both() {
+    for (name, h) in every_store() {
         let store = h.open();
         let t = table("t");
         let put_all = |n: u64| {
@@ -406,7 +431,7 @@ fn readers_never_see_part_of_a_commit() {
 
 #[test]
 fn backend_shares_open_stores_and_destroys_only_unused_ones() {
-    for (name, mut h) in both() {
+    for (name, mut h) in every_store() {
         let backend = h.backend.take().unwrap();
         let store = backend.open(QUERY).unwrap();
         let again = backend.open(QUERY).unwrap();
@@ -435,9 +460,12 @@ fn backend_shares_open_stores_and_destroys_only_unused_ones() {
             1,
             "{name}"
         );
+        // An orphan's local copy is gone; a changelog (another node's source of the
+        // state) is removed only by `destroy`, and the store comes back from it.
+        let restored = h.changelogs.is_some().then(|| b("1"));
         assert_eq!(
             backend.open(QUERY).unwrap().get(&t, b"a").unwrap(),
-            None,
+            restored,
             "{name}"
         );
         assert_eq!(

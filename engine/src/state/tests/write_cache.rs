@@ -12,7 +12,7 @@ use super::*;
 
 #[test]
 fn cache_reads_its_writes_and_readers_see_only_commits() {
-    for (name, h) in both() {
+    for (name, h) in every_store() {
         let store = h.open();
         let t = table("t");
         commit(
