@@ -6,6 +6,9 @@
 #
 #   cargo build --release --bin sluice
 #   benches/live_group_by.sh [RATE rows/s, default 100000] [ROWS, default 15 s of RATE] [PORT]
+#
+# SLUICE_SERVE_ARGS adds arguments to `sluice serve`, e.g. the Kafka backend:
+#   SLUICE_SERVE_ARGS="--log kafka --kafka-bootstrap 127.0.0.1:PORT" benches/live_group_by.sh
 set -euo pipefail
 RATE=${1:-100000}
 ROWS=${2:-$((RATE * 15))}
@@ -13,10 +16,14 @@ PORT=${3:-18931}
 EXE=${SLUICE_EXE:-$(dirname "$0")/../target/release/sluice}
 DATA=$(mktemp -d)
 LOG=$(mktemp)
-"$EXE" serve --listen "127.0.0.1:$PORT" --data-dir "$DATA" > "$LOG.server" 2>&1 &
+# shellcheck disable=SC2086 # SLUICE_SERVE_ARGS is a list of arguments
+"$EXE" serve --listen "127.0.0.1:$PORT" --data-dir "$DATA" ${SLUICE_SERVE_ARGS:-} > "$LOG.server" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$DATA" "$LOG" "$LOG.server"' EXIT
-sleep 1
+for _ in $(seq 1 60); do
+  curl -sf "http://127.0.0.1:$PORT/info" > /dev/null && break
+  sleep 0.5
+done
 "$EXE" bench --addr "127.0.0.1:$PORT" --server-pid "$SERVER" --rate "$RATE" --rows "$ROWS" \
   --queries 0 > "$LOG" 2>&1 &
 BENCH=$!
@@ -42,4 +49,9 @@ for drain in $(seq 1 60); do
   sleep 1
 done
 echo "drained ${drain}s after ingest ended; largest lag seen ${max} records"
+curl -s "http://127.0.0.1:$PORT/metrics" | awk '
+  /^sluice_state_commit_latency_seconds_sum/ {s = $NF}
+  /^sluice_state_commit_latency_seconds_count/ {n = $NF}
+  END {if (n > 0) printf "state commits: %d, mean %.1f ms\n", n, 1000 * s / n}'
+
 grep -E "^(ingest|server)" "$LOG"
