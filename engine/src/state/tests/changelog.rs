@@ -124,14 +124,27 @@ impl Node {
     }
 }
 
+/// Two nodes of one service, and the service's changelogs.
+fn two_nodes() -> (Arc<MemoryChangelogs>, Node, Node) {
+    let changelogs = Arc::new(MemoryChangelogs::default());
+    let (a, b) = (Node::new(&changelogs), Node::new(&changelogs));
+    (changelogs, a, b)
+}
+
+/// Opens the store on `node`, commits there, and closes it (the node stops running the
+/// query).
+fn commit_on(node: &Node, t: &StateTable, puts: &[(&str, &str)], checkpoint: Option<&str>) {
+    let (_backend, store) = node.open();
+    commit(&*store, t, puts, checkpoint);
+}
+
 fn contents(store: &dyn StateStore, t: &StateTable) -> Vec<(String, String)> {
     collect(store.range(t, Bound::Unbounded, Bound::Unbounded).unwrap())
 }
 
 #[test]
 fn a_node_taking_a_query_over_restores_the_last_commit() {
-    let changelogs = Arc::new(MemoryChangelogs::default());
-    let (node_a, node_b) = (Node::new(&changelogs), Node::new(&changelogs));
+    let (_, node_a, node_b) = two_nodes();
     let t = table("agg");
     {
         let (_backend, store) = node_a.open();
@@ -164,13 +177,9 @@ fn a_node_taking_a_query_over_restores_the_last_commit() {
 
 #[test]
 fn a_current_copy_is_kept_and_a_stale_one_restored() {
-    let changelogs = Arc::new(MemoryChangelogs::default());
-    let (node_a, node_b) = (Node::new(&changelogs), Node::new(&changelogs));
+    let (changelogs, node_a, node_b) = two_nodes();
     let t = table("agg");
-    {
-        let (_backend, store) = node_a.open();
-        commit(&*store, &t, &[("k", "1")], Some("p1"));
-    }
+    commit_on(&node_a, &t, &[("k", "1")], Some("p1"));
     let before = changelogs.reads(QUERY);
     drop(node_a.open());
     assert_eq!(
@@ -180,10 +189,7 @@ fn a_current_copy_is_kept_and_a_stale_one_restored() {
     );
     drop(node_b.open());
     let before = changelogs.reads(QUERY);
-    {
-        let (_backend, store) = node_a.open();
-        commit(&*store, &t, &[("k", "2")], Some("p2"));
-    }
+    commit_on(&node_a, &t, &[("k", "2")], Some("p2"));
     let (_backend, store) = node_b.open();
     assert_eq!(changelogs.reads(QUERY) - before, 1 + 1 + 1, "A's look, B's look and restore");
     assert_eq!(contents(&*store, &t), [("k".into(), "2".into())]);
@@ -191,8 +197,7 @@ fn a_current_copy_is_kept_and_a_stale_one_restored() {
 
 #[test]
 fn a_fenced_node_cannot_commit_and_stays_refused() {
-    let changelogs = Arc::new(MemoryChangelogs::default());
-    let (node_a, node_b) = (Node::new(&changelogs), Node::new(&changelogs));
+    let (_, node_a, node_b) = two_nodes();
     let t = table("agg");
     let (_backend_a, old) = node_a.open();
     commit(&*old, &t, &[("k", "1")], Some("p1"));
@@ -212,13 +217,9 @@ fn a_fenced_node_cannot_commit_and_stays_refused() {
 
 #[test]
 fn a_cleared_store_never_lets_an_old_copy_pass_for_current() {
-    let changelogs = Arc::new(MemoryChangelogs::default());
-    let (node_a, node_b) = (Node::new(&changelogs), Node::new(&changelogs));
+    let (_, node_a, node_b) = two_nodes();
     let t = table("agg");
-    {
-        let (_backend, store) = node_a.open();
-        commit(&*store, &t, &[("old", "1")], Some("p1"));
-    }
+    commit_on(&node_a, &t, &[("old", "1")], Some("p1"));
     {
         // The query id starts over (a CREATE that never reached the command log, retried).
         let (_backend, store) = node_b.open();
@@ -234,13 +235,9 @@ fn a_cleared_store_never_lets_an_old_copy_pass_for_current() {
 
 #[test]
 fn a_lost_changelog_clears_the_local_copy() {
-    let changelogs = Arc::new(MemoryChangelogs::default());
-    let node_a = Node::new(&changelogs);
+    let (changelogs, node_a, _) = two_nodes();
     let t = table("agg");
-    {
-        let (_backend, store) = node_a.open();
-        commit(&*store, &t, &[("k", "1")], Some("p1"));
-    }
+    commit_on(&node_a, &t, &[("k", "1")], Some("p1"));
     // Someone deleted the changelog topic: its copy of the state is gone, so the local one
     // can no longer be kept in step with it; the query rebuilds from its sources.
     changelogs.remove(QUERY).unwrap();
@@ -251,8 +248,7 @@ fn a_lost_changelog_clears_the_local_copy() {
 
 #[test]
 fn destroy_removes_the_changelog() {
-    let changelogs = Arc::new(MemoryChangelogs::default());
-    let node_a = Node::new(&changelogs);
+    let (changelogs, node_a, _) = two_nodes();
     let t = table("agg");
     let (backend, store) = node_a.open();
     commit(&*store, &t, &[("k", "1")], Some("p1"));
