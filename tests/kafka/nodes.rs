@@ -533,6 +533,16 @@ async fn persistent_queries_move_to_the_surviving_node_with_no_output_lost_or_re
         .kill();
     let mut c = support::Client::connect(fresh.addr(), support::Proto::H2).await;
     until_caught_up(&mut c, &counted, Duration::from_secs(90)).await;
+    let (_, metrics) = c.request("GET", "/metrics", None, b"").await;
+    let restored = String::from_utf8_lossy(&metrics)
+        .lines()
+        .find_map(|l| l.strip_prefix("sluice_state_restored_records_total "))
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    // At least each of the 7 groups' accumulators and table rows.
+    assert!(
+        restored.is_some_and(|n| n >= 14),
+        "the fresh node restored from the changelog: {restored:?}"
+    );
     insert_range(&mut c, total..total + 100).await;
     until_caught_up(&mut c, &counted, WAIT).await;
     assert_counts(&broker.bootstrap, total + 100);
@@ -542,6 +552,30 @@ async fn persistent_queries_move_to_the_surviving_node_with_no_output_lost_or_re
         total + 100,
         "one update per row, none repeated"
     );
+
+    // TERMINATE removes the query's changelog topic with its state.
+    node_ksql(&mut c, &format!("TERMINATE {counted};")).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while topic_exists(&broker.bootstrap, &changelog) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{changelog} outlived its query"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Whether the cluster's metadata shows `topic`.
+fn topic_exists(bootstrap: &str, topic: &str) -> bool {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("allow.auto.create.topics", "false")
+        .create()
+        .expect("consumer");
+    let metadata = consumer
+        .fetch_metadata(None, Duration::from_secs(10))
+        .expect("metadata");
+    metadata.topics().iter().any(|t| t.name() == topic)
 }
 
 /// The last update of each of the 7 keys in `e2e-fo-counts` counts and sums rows

@@ -28,6 +28,12 @@ impl Engine {
         self.rt.persistent.state_commit_latency()
     }
 
+    /// State changelog records this node replayed into its stores (the Kafka backend: a
+    /// query taken over from another node).
+    pub fn state_restored_records(&self) -> u64 {
+        self.rt.persistent.state_restored_records()
+    }
+
     /// Every running persistent query's counters and lag.
     pub fn persistent_query_stats(&self) -> Vec<PersistentQueryStats> {
         self.rt.persistent.stats(self.rt.log.as_ref())

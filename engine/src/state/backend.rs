@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use super::changelog::{ChangelogStore, Changelogs};
@@ -43,6 +44,8 @@ pub struct StateBackend {
     /// Where each store's commits are copied, for the node that runs its query next
     /// (Kafka): `None` keeps state on this node only.
     changelogs: Option<Arc<dyn Changelogs>>,
+    /// Changelog records replayed into this node's stores since it started.
+    restored_records: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -78,6 +81,7 @@ impl StateBackend {
             open: Mutex::new(HashMap::new()),
             commit_latency: Arc::default(),
             changelogs: None,
+            restored_records: AtomicU64::new(0),
         })
     }
 
@@ -88,6 +92,7 @@ impl StateBackend {
             open: Mutex::new(HashMap::new()),
             commit_latency: Arc::default(),
             changelogs: None,
+            restored_records: AtomicU64::new(0),
         }
     }
 
@@ -96,6 +101,12 @@ impl StateBackend {
     pub fn with_changelogs(mut self, changelogs: Arc<dyn Changelogs>) -> StateBackend {
         self.changelogs = Some(changelogs);
         self
+    }
+
+    /// Changelog records replayed into this node's stores since it started: a query taken
+    /// over from another node, or whose copy here was stale.
+    pub fn restored_records(&self) -> u64 {
+        self.restored_records.load(Ordering::Relaxed)
     }
 
     /// Where the caches of this backend's stores record how long each commit took.
@@ -124,7 +135,10 @@ impl StateBackend {
         if let Some(changelogs) = &self.changelogs {
             // Under the lock: a restore takes a while, and a second opener must wait for
             // it rather than see a half-restored store.
-            store = Arc::new(ChangelogStore::open(store, changelogs.open(query_id)?)?);
+            let logged = ChangelogStore::open(store, changelogs.open(query_id)?)?;
+            self.restored_records
+                .fetch_add(logged.restored_records(), Ordering::Relaxed);
+            store = Arc::new(logged);
         }
         open.retain(|_, weak| weak.strong_count() > 0);
         open.insert(name, Arc::downgrade(&store));

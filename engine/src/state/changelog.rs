@@ -88,6 +88,8 @@ pub trait Changelogs: Send + Sync + Debug {
 pub struct ChangelogStore {
     local: Arc<dyn StateStore>,
     log: Mutex<Logged>,
+    /// Changelog records the open replayed into the local store (0: it was current).
+    restored_records: u64,
 }
 
 #[derive(Debug)]
@@ -112,12 +114,12 @@ impl ChangelogStore {
         let meta = meta_table();
         let local_seq = local.get(&meta, SEQ_KEY)?.map(|v| decode_seq(&v)).transpose()?;
         let (low, high) = changelog.bounds()?;
-        let seq = match last_marker(changelog.as_ref(), low, high)? {
-            Some(marker) if Some(marker.seq) == local_seq => marker.seq,
+        let (seq, restored_records) = match last_marker(changelog.as_ref(), low, high)? {
+            Some(marker) if Some(marker.seq) == local_seq => (marker.seq, 0),
             Some(_) => restore(local.as_ref(), changelog.as_ref(), low, high)?,
             None => {
                 local.clear()?;
-                new_history()
+                (new_history(), 0)
             }
         };
         Ok(ChangelogStore {
@@ -127,7 +129,14 @@ impl ChangelogStore {
                 seq,
                 poisoned: false,
             }),
+            restored_records,
         })
+    }
+
+    /// Changelog records opening this store replayed into its local copy: 0 when that copy
+    /// was current.
+    pub fn restored_records(&self) -> u64 {
+        self.restored_records
     }
 
     fn lock(&self) -> MutexGuard<'_, Logged> {
@@ -168,8 +177,13 @@ fn last_marker(changelog: &dyn Changelog, low: u64, high: u64) -> Result<Option<
 /// Empties `local` and replays the changelog into it, in commits of at most
 /// [`RESTORE_BATCH_BYTES_MAX`]; the last carries the last marker's checkpoint and sequence
 /// number (a crash before it leaves a store with neither, which the next open restores
-/// again). Returns that sequence number.
-fn restore(local: &dyn StateStore, changelog: &dyn Changelog, low: u64, high: u64) -> Result<u64> {
+/// again). Returns that sequence number and how many records it replayed.
+fn restore(
+    local: &dyn StateStore,
+    changelog: &dyn Changelog,
+    low: u64,
+    high: u64,
+) -> Result<(u64, u64)> {
     local.clear()?;
     let mut batch = WriteBatch::new();
     let mut last = None;
@@ -197,7 +211,7 @@ fn restore(local: &dyn StateStore, changelog: &dyn Changelog, low: u64, high: u6
     batch.put(&meta_table(), SEQ_KEY, encode_seq(marker.seq))?;
     local.commit(batch)?;
     tracing::info!(records, seq = marker.seq, "restored a state store from its changelog");
-    Ok(marker.seq)
+    Ok((marker.seq, records))
 }
 
 fn encode_seq(seq: u64) -> Bytes {

@@ -117,6 +117,11 @@ fn registry(engine: &Engine, metrics: &Metrics) -> Registry {
         ConstGauge::new(i64::try_from(engine.table_views_bytes()).unwrap_or(i64::MAX)),
     );
     r.register(
+        "sluice_state_restored_records",
+        "State changelog records replayed into this node's state stores (queries taken over from another node)",
+        ConstCounter::new(engine.state_restored_records()),
+    );
+    r.register(
         "sluice_state_store_bytes",
         "Bytes on disk of stateful queries' state stores",
         ConstGauge::new(i64::try_from(engine.state_store_bytes()).unwrap_or(i64::MAX)),

@@ -498,6 +498,10 @@ impl PersistentQueries {
         self.state.commit_latency().snapshot()
     }
 
+    pub fn state_restored_records(&self) -> u64 {
+        self.state.restored_records()
+    }
+
     pub fn rows_written_by_sink(&self) -> Vec<(String, u64)> {
         self.sink_rows
             .lock()
