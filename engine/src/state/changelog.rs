@@ -111,12 +111,21 @@ impl ChangelogStore {
     /// Brings `local` to the changelog's last commit (see the module docs) and returns the
     /// two as one store. Blocking: a restore reads the whole changelog.
     pub fn open(local: Arc<dyn StateStore>, changelog: Box<dyn Changelog>) -> Result<Self> {
+        Self::open_restoring_in(local, changelog, RESTORE_BATCH_BYTES_MAX)
+    }
+
+    /// [`ChangelogStore::open`], a restore committing every `batch_bytes_max` bytes.
+    pub(super) fn open_restoring_in(
+        local: Arc<dyn StateStore>,
+        changelog: Box<dyn Changelog>,
+        batch_bytes_max: usize,
+    ) -> Result<Self> {
         let meta = meta_table();
         let local_seq = local.get(&meta, SEQ_KEY)?.map(|v| decode_seq(&v)).transpose()?;
         let (low, high) = changelog.bounds()?;
         let (seq, restored_records) = match last_marker(changelog.as_ref(), low, high)? {
             Some(marker) if Some(marker.seq) == local_seq => (marker.seq, 0),
-            Some(_) => restore(local.as_ref(), changelog.as_ref(), low, high)?,
+            Some(_) => restore(local.as_ref(), changelog.as_ref(), (low, high), batch_bytes_max)?,
             None => {
                 local.clear()?;
                 (new_history(), 0)
@@ -174,15 +183,15 @@ fn last_marker(changelog: &dyn Changelog, low: u64, high: u64) -> Result<Option<
     }
 }
 
-/// Empties `local` and replays the changelog into it, in commits of at most
-/// [`RESTORE_BATCH_BYTES_MAX`]; the last carries the last marker's checkpoint and sequence
+/// Empties `local` and replays the changelog's `[low, high)` into it, in commits of at
+/// most `batch_bytes_max`; the last carries the last marker's checkpoint and sequence
 /// number (a crash before it leaves a store with neither, which the next open restores
 /// again). Returns that sequence number and how many records it replayed.
 fn restore(
     local: &dyn StateStore,
     changelog: &dyn Changelog,
-    low: u64,
-    high: u64,
+    (low, high): (u64, u64),
+    batch_bytes_max: usize,
 ) -> Result<(u64, u64)> {
     local.clear()?;
     let mut batch = WriteBatch::new();
@@ -195,7 +204,7 @@ fn restore(
         }
         records += 1;
         batch.push_checked(Bytes::copy_from_slice(key), value.map(Bytes::copy_from_slice));
-        if batch.bytes() >= RESTORE_BATCH_BYTES_MAX {
+        if batch.bytes() >= batch_bytes_max {
             local.commit(std::mem::take(&mut batch))?;
         }
         Ok(())

@@ -21,6 +21,8 @@ struct Topic {
     epoch: u64,
     /// Reads made, for telling a restore (two) from a look at the last marker (one).
     reads: usize,
+    /// A read from the start fails after this many records (a node dying mid-restore).
+    cut_restore_after: Option<usize>,
 }
 
 #[derive(Debug)]
@@ -83,12 +85,16 @@ impl Changelog for MemoryChangelog {
         to: u64,
         visit: &mut RecordVisitor<'_>,
     ) -> crate::error::Result<()> {
-        let records = {
+        let (records, cut) = {
             let mut topic = self.topic.lock().unwrap();
             topic.reads += 1;
-            topic.records[from as usize..to as usize].to_vec()
+            let cut = topic.cut_restore_after.filter(|_| from == 0);
+            (topic.records[from as usize..to as usize].to_vec(), cut)
         };
-        for (k, v) in &records {
+        for (i, (k, v)) in records.iter().enumerate() {
+            if cut == Some(i) {
+                return Err(crate::error::EngineError::internal("the read was cut short"));
+            }
             visit(k, v.as_deref())?;
         }
         Ok(())
@@ -260,4 +266,41 @@ fn destroy_removes_the_changelog() {
     drop(store);
     backend.destroy(QUERY).unwrap();
     assert!(!changelogs.topics.lock().unwrap().contains_key(QUERY));
+}
+
+#[test]
+fn a_restore_in_many_commits_cut_short_is_done_again_whole() {
+    let changelogs = Arc::new(MemoryChangelogs::default());
+    let t = table("agg");
+    let key = |i: usize| format!("k{i:04}");
+    // Past the first look's reach, so only the restore reads from the start.
+    let (commits, per_commit) = (4, MARKER_PROBE_RECORDS as usize / 2);
+    let writer = ChangelogStore::open(Arc::new(MemoryStore::new()), changelogs.open(QUERY).unwrap())
+        .unwrap();
+    for c in 0..commits {
+        let keys: Vec<String> = (c * per_commit..(c + 1) * per_commit).map(key).collect();
+        let puts: Vec<(&str, &str)> = keys.iter().map(|k| (k.as_str(), "v")).collect();
+        commit(&writer, &t, &puts, Some(&format!("p{c}")));
+    }
+    drop(writer);
+    let total = commits * per_commit;
+
+    // A node dies halfway through its restore, after several of its commits landed.
+    let local: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
+    changelogs.topic(QUERY).lock().unwrap().cut_restore_after = Some(total / 2);
+    let cut = ChangelogStore::open_restoring_in(local.clone(), changelogs.open(QUERY).unwrap(), 1024);
+    assert!(cut.is_err());
+    let partial = contents(&*local, &t).len();
+    assert!(partial > 0 && partial < total, "{partial} of {total} keys landed");
+    assert_eq!(local.checkpoint().unwrap(), None, "a partial copy has no checkpoint");
+
+    // Its next open finds a copy that is not the changelog's and restores it whole.
+    changelogs.topic(QUERY).lock().unwrap().cut_restore_after = None;
+    let store =
+        ChangelogStore::open_restoring_in(local.clone(), changelogs.open(QUERY).unwrap(), 1024)
+            .unwrap();
+    assert_eq!(store.restored_records(), total as u64);
+    let keys: Vec<String> = contents(&store, &t).into_iter().map(|(k, _)| k).collect();
+    assert_eq!(keys, (0..total).map(key).collect::<Vec<_>>());
+    assert_eq!(store.checkpoint().unwrap(), Some(b(&format!("p{}", commits - 1))));
 }
