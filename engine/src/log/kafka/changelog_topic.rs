@@ -261,3 +261,39 @@ impl Drop for ChangelogTopic {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid_topic(name: &str) -> bool {
+        !name.is_empty()
+            && name.len() <= TOPIC_NAME_BYTES_MAX
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    }
+
+    #[test]
+    fn every_query_id_gets_a_valid_topic_of_its_own() {
+        assert_eq!(
+            changelog_topic_name("default_", "CTAS_COUNTS_3"),
+            "_confluent-ksql-default_query_CTAS_COUNTS_3-state-changelog"
+        );
+        let long = "Q".repeat(400);
+        let ids = [
+            "CTAS_my table_1",
+            "CTAS_my_table_1",
+            "CSAS_naïve/../x_2",
+            "CSAS_naïve_.._x_2",
+            long.as_str(),
+            &long[..399],
+        ];
+        let names: Vec<String> = ids.iter().map(|id| changelog_topic_name("svc_", id)).collect();
+        for (id, name) in ids.iter().zip(&names) {
+            assert!(valid_topic(name), "{id:?} -> {name:?}");
+        }
+        let distinct: std::collections::BTreeSet<&String> = names.iter().collect();
+        assert_eq!(distinct.len(), names.len(), "{names:?}");
+    }
+}
