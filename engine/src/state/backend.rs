@@ -39,6 +39,10 @@ pub struct StateBackend {
     kind: Kind,
     /// Stores handed out and still referenced, by directory name.
     open: Mutex<HashMap<String, Weak<dyn StateStore>>>,
+    /// One gate per store being opened or destroyed, by directory name: openers of the
+    /// same store take turns (the second finds the first's handle), while other stores'
+    /// opens and lookups go on (a changelog restore can take seconds).
+    gates: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     /// How long the queries' state commits took in their stores (`WriteBackCache`).
     commit_latency: Arc<LatencyHistogram>,
     /// Where each store's commits are copied, for the node that runs its query next
@@ -79,6 +83,7 @@ impl StateBackend {
         Ok(StateBackend {
             kind: Kind::Embedded { dir, config },
             open: Mutex::new(HashMap::new()),
+            gates: Mutex::new(HashMap::new()),
             commit_latency: Arc::default(),
             changelogs: None,
             restored_records: AtomicU64::new(0),
@@ -90,6 +95,7 @@ impl StateBackend {
         StateBackend {
             kind: Kind::Memory(Mutex::new(HashMap::new())),
             open: Mutex::new(HashMap::new()),
+            gates: Mutex::new(HashMap::new()),
             commit_latency: Arc::default(),
             changelogs: None,
             restored_records: AtomicU64::new(0),
@@ -117,32 +123,65 @@ impl StateBackend {
     /// The store of `query_id`, created empty if it has none, or the handle already open.
     pub fn open(&self, query_id: &str) -> Result<Arc<dyn StateStore>> {
         let name = file_name_for(query_id, STORE_EXTENSION);
-        let mut open = self.open.lock().expect("no panics while holding the lock");
-        if let Some(store) = open.get(&name).and_then(Weak::upgrade) {
+        if let Some(store) = self.lock_open().get(&name).and_then(Weak::upgrade) {
             return Ok(store);
         }
-        let mut store: Arc<dyn StateStore> = match &self.kind {
+        self.gated(&name, || {
+            if let Some(store) = self.lock_open().get(&name).and_then(Weak::upgrade) {
+                return Ok(store);
+            }
+            let store = self.open_new(query_id, &name)?;
+            let mut open = self.lock_open();
+            open.retain(|_, weak| weak.strong_count() > 0);
+            open.insert(name.clone(), Arc::downgrade(&store));
+            Ok(store)
+        })
+    }
+
+    /// Opens store `name` of `query_id`, which nobody holds (the caller holds its gate),
+    /// restoring it from its changelog if it has one.
+    fn open_new(&self, query_id: &str, name: &str) -> Result<Arc<dyn StateStore>> {
+        let store: Arc<dyn StateStore> = match &self.kind {
             Kind::Memory(stores) => stores
                 .lock()
                 .expect("no panics while holding the lock")
-                .entry(name.clone())
+                .entry(name.to_owned())
                 .or_default()
                 .clone(),
             Kind::Embedded { dir, config } => {
-                Arc::new(EmbeddedStore::open(&dir.join(&name), config)?)
+                Arc::new(EmbeddedStore::open(&dir.join(name), config)?)
             }
         };
-        if let Some(changelogs) = &self.changelogs {
-            // Under the lock: a restore takes a while, and a second opener must wait for
-            // it rather than see a half-restored store.
-            let logged = ChangelogStore::open(store, changelogs.open(query_id)?)?;
-            self.restored_records
-                .fetch_add(logged.restored_records(), Ordering::Relaxed);
-            store = Arc::new(logged);
+        let Some(changelogs) = &self.changelogs else {
+            return Ok(store);
+        };
+        let logged = ChangelogStore::open(store, changelogs.open(query_id)?)?;
+        self.restored_records
+            .fetch_add(logged.restored_records(), Ordering::Relaxed);
+        Ok(Arc::new(logged))
+    }
+
+    /// Runs `f` holding store `name`'s gate, then drops the gate if nobody else waits on it.
+    fn gated<T>(&self, name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let gate = Arc::clone(self.lock_gates().entry(name.to_owned()).or_default());
+        let result = {
+            let _turn = gate.lock().unwrap_or_else(|e| e.into_inner());
+            f()
+        };
+        let mut gates = self.lock_gates();
+        // The map's reference and ours: no one else is waiting.
+        if Arc::strong_count(&gate) == 2 {
+            gates.remove(name);
         }
-        open.retain(|_, weak| weak.strong_count() > 0);
-        open.insert(name, Arc::downgrade(&store));
-        Ok(store)
+        result
+    }
+
+    fn lock_open(&self) -> std::sync::MutexGuard<'_, HashMap<String, Weak<dyn StateStore>>> {
+        self.open.lock().expect("no panics while holding the lock")
+    }
+
+    fn lock_gates(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Mutex<()>>>> {
+        self.gates.lock().expect("no panics while holding the lock")
     }
 
     /// Removes the store of `query_id` and everything in it (DROP, TERMINATE), and its
@@ -150,8 +189,13 @@ impl StateBackend {
     /// `Conflict`. Removing a store that does not exist is not an error.
     pub fn destroy(&self, query_id: &str) -> Result<()> {
         let name = file_name_for(query_id, STORE_EXTENSION);
-        let open = self.open.lock().expect("no panics while holding the lock");
-        if self.in_use(&open, &name) {
+        self.gated(&name, || self.destroy_gated(query_id, &name))
+    }
+
+    fn destroy_gated(&self, query_id: &str, name: &str) -> Result<()> {
+        // Checked under the lock, removed after it: no opener of this store gets past
+        // the gate meanwhile, and other stores' opens need not wait for the removal.
+        if self.in_use(&self.lock_open(), name) {
             return Err(EngineError::conflict(format!(
                 "the state store of query {query_id} is still in use"
             )));
@@ -164,10 +208,10 @@ impl StateBackend {
                 stores
                     .lock()
                     .expect("no panics while holding the lock")
-                    .remove(&name);
+                    .remove(name);
                 Ok(())
             }
-            Kind::Embedded { dir, .. } => remove_store_dir(dir, &name),
+            Kind::Embedded { dir, .. } => remove_store_dir(dir, name),
         }
     }
 
@@ -180,8 +224,10 @@ impl StateBackend {
             .iter()
             .map(|id| file_name_for(id, STORE_EXTENSION))
             .collect();
-        let open = self.open.lock().expect("no panics while holding the lock");
-        let in_use = |name: &str| self.in_use(&open, name);
+        let open = self.lock_open();
+        // A store being opened or destroyed is not an orphan to remove now.
+        let gates = self.lock_gates();
+        let in_use = |name: &str| self.in_use(&open, name) || gates.contains_key(name);
         let mut removed = 0;
         match &self.kind {
             Kind::Memory(stores) => {

@@ -12,6 +12,15 @@ use super::*;
 #[derive(Debug, Default)]
 pub(super) struct MemoryChangelogs {
     topics: Mutex<HashMap<String, Arc<Mutex<Topic>>>>,
+    /// Opening this query's changelog says so, then waits to be let go (a slow restore).
+    hold: Mutex<Option<Hold>>,
+}
+
+#[derive(Debug)]
+struct Hold {
+    query_id: String,
+    entered: std::sync::mpsc::Sender<()>,
+    release: std::sync::mpsc::Receiver<()>,
 }
 
 #[derive(Debug, Default)]
@@ -44,6 +53,17 @@ impl MemoryChangelogs {
 
 impl Changelogs for MemoryChangelogs {
     fn open(&self, query_id: &str) -> crate::error::Result<Box<dyn Changelog>> {
+        let held = {
+            let mut hold = self.hold.lock().unwrap();
+            match hold.as_ref() {
+                Some(h) if h.query_id == query_id => hold.take(),
+                _ => None,
+            }
+        };
+        if let Some(h) = held {
+            h.entered.send(()).unwrap();
+            h.release.recv().unwrap();
+        }
         let topic = self.topic(query_id);
         let epoch = {
             let mut t = topic.lock().unwrap();
@@ -303,4 +323,49 @@ fn a_restore_in_many_commits_cut_short_is_done_again_whole() {
     let keys: Vec<String> = contents(&store, &t).into_iter().map(|(k, _)| k).collect();
     assert_eq!(keys, (0..total).map(key).collect::<Vec<_>>());
     assert_eq!(store.checkpoint().unwrap(), Some(b(&format!("p{}", commits - 1))));
+}
+
+#[test]
+fn a_slow_restore_holds_up_only_its_own_store() {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let changelogs = Arc::new(MemoryChangelogs::default());
+    let (entered_tx, entered) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel();
+    *changelogs.hold.lock().unwrap() = Some(Hold {
+        query_id: "CTAS_SLOW_9".to_owned(),
+        entered: entered_tx,
+        release: release_rx,
+    });
+    let node = Node::new(&changelogs);
+    let backend = Arc::new(
+        StateBackend::embedded(node.dir.path(), test_config())
+            .unwrap()
+            .with_changelogs(changelogs.clone()),
+    );
+    let slow = {
+        let backend = backend.clone();
+        std::thread::spawn(move || backend.open("CTAS_SLOW_9"))
+    };
+    entered.recv_timeout(Duration::from_secs(10)).unwrap();
+    // While that store restores, another opens, and a second opener of the slow one waits.
+    let (done_tx, done) = mpsc::channel();
+    {
+        let backend = backend.clone();
+        std::thread::spawn(move || done_tx.send(backend.open(QUERY).map(drop)).unwrap());
+    }
+    done.recv_timeout(Duration::from_secs(10))
+        .expect("another store's open waited for a restore")
+        .unwrap();
+    let (second_tx, second) = mpsc::channel();
+    {
+        let backend = backend.clone();
+        std::thread::spawn(move || second_tx.send(backend.open("CTAS_SLOW_9")).unwrap());
+    }
+    assert!(second.recv_timeout(Duration::from_millis(200)).is_err());
+    release.send(()).unwrap();
+    let first = slow.join().unwrap().unwrap();
+    let again = second.recv_timeout(Duration::from_secs(10)).unwrap().unwrap();
+    assert!(Arc::ptr_eq(&first, &again), "the second opener got the first's handle");
 }
